@@ -1,0 +1,107 @@
+"""Intake's HTTP API: citizens submit complaints and follow them."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.intake import handlers
+from services.intake.bootstrap import Intake, bootstrap
+from services.intake.config import IntakeSettings
+from services.intake.domain.identity import normalize_tracking_code
+from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
+from shared.http import ApiError, BodySizeLimit, ErrorBody, FieldError, Health, check_broker, check_database, install_error_handlers
+
+ERRORS = {
+    400: {"model": ErrorBody, "description": "Malformed JSON"},
+    404: {"model": ErrorBody, "description": "Not found"},
+    409: {"model": ErrorBody, "description": "Idempotency key reused with another request"},
+    413: {"model": ErrorBody, "description": "Body too large"},
+    422: {"model": ErrorBody, "description": "Invalid input; `errors` says which field and why"},
+}
+
+
+def get_intake(request: Request) -> Intake:
+    return request.app.state.intake
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+
+
+def create_app(intake: Intake | None = None) -> FastAPI:
+    intake = intake or bootstrap(IntakeSettings())
+    app = FastAPI(
+        title="pengaduan: intake",
+        version="1",
+        description="Public complaint submission and tracking (SOP step 1).",
+        responses={413: ERRORS[413]},
+    )
+    app.state.intake = intake
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=intake.settings.max_body_bytes)
+
+    @app.post(
+        "/v1/complaints",
+        status_code=202,
+        response_model=ComplaintAccepted,
+        responses={k: ERRORS[k] for k in (400, 409, 422)},
+        summary="Submit a complaint (web form)",
+    )
+    def submit(
+        body: ComplaintIn,
+        intake: IntakeDep,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
+    ) -> ComplaintAccepted:
+        try:
+            accepted = handlers.submit_complaint(intake, body, idempotency_key, x_correlation_id or uuid.uuid4())
+        except handlers.UnknownKecamatan:
+            raise ApiError(
+                422,
+                "unknown_kecamatan",
+                "Kecamatan tidak dikenal.",
+                [FieldError(field="kecamatan", code="unknown_kecamatan", message="Kecamatan ini tidak terdaftar di layanan ini.")],
+            ) from None
+        except handlers.IdempotencyKeyReused:
+            raise ApiError(
+                409,
+                "idempotency_key_reused",
+                "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.",
+            ) from None
+        if accepted.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return ComplaintAccepted(
+            tracking_code=accepted.tracking_code,
+            status="received",
+            received_at=accepted.received_at,
+            track_url=f"{intake.settings.public_base_url}/v1/track/{accepted.tracking_code}",
+            message=(
+                f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
+                "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya."
+            ),
+        )
+
+    @app.get(
+        "/v1/track/{tracking_code}",
+        response_model=TrackingOut,
+        responses={404: ERRORS[404]},
+        summary="Public status of a complaint (no personal data)",
+    )
+    def track(tracking_code: str, intake: IntakeDep) -> TrackingOut:
+        code = normalize_tracking_code(tracking_code)
+        found = handlers.track(intake, code) if code else None
+        if found is None:
+            raise ApiError(404, "tracking_code_not_found", "Kode pelacakan tidak ditemukan. Periksa kembali kode Anda.")
+        return TrackingOut.model_validate(found)
+
+    @app.get("/healthz", response_model=Health, summary="Health of intake and its dependencies")
+    def healthz(intake: IntakeDep) -> JSONResponse:
+        checks = {"database": check_database(intake.engine), "broker": check_broker(intake.celery)}
+        status = "ok" if all(c["ok"] for c in checks.values()) else ("degraded" if checks["database"]["ok"] else "down")
+        body = Health(status=status, service="intake", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=503 if status == "down" else 200)
+
+    return app

@@ -1,0 +1,147 @@
+"""What intake does on each request. No HTTP here: the API turns results and errors into responses."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from services.intake.adapters.outbox import NOTIFY_CHANNEL
+from services.intake.adapters.tables import outbox, submissions, tracking
+from services.intake.bootstrap import Intake
+from services.intake.domain.identity import new_tracking_code
+from services.intake.entrypoints.schemas import ComplaintIn
+from shared.contracts import sop
+from shared.contracts.intake import Complainant, ComplaintSubmitted
+
+log = logging.getLogger(__name__)
+
+
+class UnknownKecamatan(Exception):
+    pass
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    tracking_code: str
+    received_at: datetime
+    replayed: bool
+
+
+def request_hash(request: ComplaintIn) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit_complaint(intake: Intake, request: ComplaintIn, idempotency_key: str | None, correlation_id: UUID) -> Accepted:
+    """Store the submission and its outbox message in one transaction; the relay publishes it."""
+    if intake.directory.get(request.kecamatan) is None:
+        raise UnknownKecamatan(request.kecamatan)
+    digest = request_hash(request) if idempotency_key else None
+    received_at = intake.clock()
+    for _ in range(3):  # a tracking-code collision (1 in 2^50) just draws another code
+        submission_id, complaint_id = intake.new_id(), intake.new_id()
+        code = new_tracking_code(intake.random_bytes(7))
+        with intake.engine.begin() as conn:
+            inserted = conn.execute(
+                insert(submissions)
+                .values(
+                    id=submission_id,
+                    complaint_id=complaint_id,
+                    tracking_code=code,
+                    kecamatan=request.kecamatan,
+                    channel=request.channel,
+                    received_at=received_at,
+                    idempotency_key=idempotency_key,
+                    request_hash=digest,
+                    complainant=request.complainant.model_dump(mode="json"),
+                    subject=request.subject,
+                    description=request.description,
+                )
+                .on_conflict_do_nothing()
+                .returning(submissions.c.id)
+            ).first()
+            if inserted is None:
+                if idempotency_key:
+                    existing = conn.execute(
+                        select(submissions.c.tracking_code, submissions.c.received_at, submissions.c.request_hash)
+                        .where(submissions.c.idempotency_key == idempotency_key)
+                    ).first()
+                    if existing is not None:
+                        if existing.request_hash != digest:
+                            raise IdempotencyKeyReused(idempotency_key)
+                        return Accepted(existing.tracking_code, existing.received_at, replayed=True)
+                continue
+            message = ComplaintSubmitted(
+                submission_id=submission_id,
+                complaint_id=complaint_id,
+                tracking_code=code,
+                kecamatan=request.kecamatan,
+                channel=request.channel,
+                complainant=Complainant.model_validate(request.complainant.model_dump()),
+                subject=request.subject,
+                description=request.description,
+                received_at=received_at,
+                correlation_id=correlation_id,
+            )
+            conn.execute(
+                insert(outbox).values(
+                    id=submission_id,
+                    message_type=ComplaintSubmitted.type,
+                    task=ComplaintSubmitted.TASK,
+                    queue=ComplaintSubmitted.QUEUE,
+                    payload=message.model_dump(mode="json"),
+                )
+            )
+            conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+        log.info("complaint accepted", extra={"kecamatan": request.kecamatan, "submission_id": str(submission_id)})
+        return Accepted(code, received_at, replayed=False)
+    raise RuntimeError("could not draw a free tracking code three times in a row")
+
+
+STATUS_LABELS = {
+    "received": "Diterima, menunggu diproses",
+    "in_progress": "Sedang diproses",
+    "closed": "Selesai",
+}
+
+
+def track(intake: Intake, code: str) -> dict | None:
+    with intake.engine.connect() as conn:
+        row = conn.execute(
+            select(
+                submissions.c.tracking_code,
+                submissions.c.kecamatan,
+                submissions.c.received_at,
+                tracking.c.status,
+                tracking.c.current_step,
+                tracking.c.sop_version,
+                tracking.c.steps,
+            )
+            .select_from(submissions.outerjoin(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
+            .where(submissions.c.tracking_code == code)
+        ).first()
+    if row is None:
+        return None
+    status = row.status or "received"
+    current = None
+    if row.current_step is not None:
+        current = {"number": row.current_step, "name": sop.DEFINITIONS[row.sop_version].step(row.current_step).name}
+    return {
+        "tracking_code": row.tracking_code,
+        "kecamatan": row.kecamatan,
+        "status": status,
+        "status_label": STATUS_LABELS.get(status, status),
+        "received_at": row.received_at,
+        "current_step": current,
+        "steps": row.steps or [],
+    }

@@ -1,0 +1,60 @@
+"""Intake's tracking projection: the public status of each complaint, fed from the event store.
+
+A catch-up subscription: each batch of events and the new checkpoint are written in one transaction.
+"""
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+
+from services.intake.adapters.tables import checkpoints, tracking
+from shared.contracts import sop
+from shared.events import EventEnvelope
+from shared.eventstore.postgres import PostgresEventStore
+from shared.subscriptions import Checkpoints, RoundResult
+
+
+class TrackingProjection:
+    name = "projection.tracking"
+
+    def __init__(self, engine: Engine, store: PostgresEventStore, batch_size: int = 500) -> None:
+        self.engine = engine
+        self.store = store
+        self.batch_size = batch_size
+        self.checkpoints = Checkpoints(checkpoints)
+
+    def round(self) -> RoundResult:
+        with self.engine.begin() as conn:
+            after = self.checkpoints.get(conn, self.name)
+            batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
+            for event in batch:
+                self.apply(conn, event)
+            if batch:
+                self.checkpoints.set(conn, self.name, batch[-1].position)
+        return RoundResult(handled=len(batch), more=len(batch) == self.batch_size)
+
+    def apply(self, conn: Connection, event: EventEnvelope) -> None:
+        if event.type == "workflow.ComplaintReceived":
+            p = event.payload
+            definition = sop.DEFINITIONS[p["sop_version"]]
+            stmt = insert(tracking).values(
+                complaint_id=p["complaint_id"],
+                tracking_code=p["tracking_code"],
+                status="in_progress",
+                current_step=2,
+                sop_version=p["sop_version"],
+                steps=[{"number": 1, "name": definition.step(1).name, "completed_at": p["received_at"]}],
+                updated_at=event.occurred_at,
+                position=event.position,
+            )
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["complaint_id"]))
+
+
+def lag(engine: Engine, store: PostgresEventStore) -> int:
+    with engine.connect() as conn:
+        position = Checkpoints(checkpoints).get(conn, TrackingProjection.name)
+    return store.last_position() - position
+
+
+

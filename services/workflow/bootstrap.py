@@ -1,0 +1,30 @@
+"""Builds the workflow's settings, engine and adapters. Called once per process, never at import."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import Engine
+
+from shared.config import Settings
+from shared.db import make_engine
+from shared.eventstore.postgres import PostgresEventStore
+
+
+@dataclass
+class Workflow:
+    settings: Settings
+    engine: Engine
+    store: PostgresEventStore
+
+
+def bootstrap(settings: Settings | None = None) -> Workflow:
+    settings = settings or Settings()
+    engine = make_engine(settings)
+    return Workflow(settings=settings, engine=engine, store=PostgresEventStore(engine))
+
+
+@lru_cache(maxsize=1)
+def for_this_process() -> Workflow:
+    """The process's container, built on first use (after the worker forked, never at import)."""
+    return bootstrap()

@@ -1,0 +1,42 @@
+"""The Celery app factory: one configuration for at-least-once delivery, used by every worker kind.
+
+- late acks and reject-on-worker-lost: a task is acknowledged only after its effect committed, and a
+  worker killed mid-task hands the message back;
+- prefetch 1: a worker holds no more messages than it is running;
+- one visibility timeout (Redis) for broker and tasks, and every task's hard time limit below it, so no
+  running task is redelivered under a live worker; no long countdowns (deadlines live in PostgreSQL).
+Handlers are idempotent (consumer inbox, unique constraints), so a redelivery has no second effect.
+"""
+from __future__ import annotations
+
+from celery import Celery
+
+from shared.config import Settings
+
+QUEUES = ("workflow", "letters", "notify")
+
+
+def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
+    app = Celery(name, broker=settings.redis_url, set_as_current=False)
+    visibility = settings.broker_visibility_timeout
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue="workflow",
+        task_create_missing_queues=True,
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=max(1, settings.task_time_limit - 5),
+        broker_transport_options={"visibility_timeout": visibility},
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        enable_utc=True,
+    )
+    return app

@@ -1,0 +1,211 @@
+"""``pengaduan``: one console command for every process.
+
+    pengaduan run                                  everything, embedded PostgreSQL/Redis unless URLs set
+    pengaduan migrate                              apply database migrations
+    pengaduan seed-demo                            the 13 kecamatan of Kabupaten Pamekasan
+    pengaduan api intake|workflow [--port N]       an HTTP API
+    pengaduan gateway [--port N]                   the one base URL in front of the APIs
+    pengaduan worker workflow|letters|notify [--concurrency N]
+    pengaduan relay                                intake outbox and event store -> queues
+    pengaduan projections run                      read models fed from the event store
+    pengaduan scheduler                            periodic jobs
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+WORKER_KINDS = ("workflow", "letters", "notify")
+API_KINDS = ("intake", "workflow")
+
+
+def _settings():
+    from shared.config import Settings
+
+    return Settings()
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    from shared.migrate import migrate
+
+    migrate(_settings().database_url)
+    print("migrations applied")
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> None:
+    from shared.db import make_engine
+    from shared.tenancy import demo_kecamatan, upsert_kecamatan
+
+    settings = _settings()
+    if settings.environment == "production":
+        sys.exit("refusing to seed demo data in production")
+    engine = make_engine(settings, pool_size=1)
+    items = demo_kecamatan()
+    upsert_kecamatan(engine, items)
+    print(f"seeded {len(items)} kecamatan of Kabupaten Pamekasan")
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    factory = {
+        "intake": "services.intake.entrypoints.api:create_app",
+        "workflow": "services.workflow.entrypoints.api:create_app",
+    }[args.kind]
+    uvicorn.run(
+        factory, factory=True, host=args.host, port=args.port, workers=args.workers,
+        log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+    )
+
+
+def cmd_gateway(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from shared.gateway import create_gateway
+
+    backends = {
+        "intake": os.environ.get("PENGADUAN_INTAKE_URL", "http://127.0.0.1:8001"),
+        "workflow": os.environ.get("PENGADUAN_WORKFLOW_URL", "http://127.0.0.1:8002"),
+    }
+    uvicorn.run(create_gateway(backends), host=args.host, port=args.port, log_config=None, access_log=False)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from shared.celery_app import make_celery
+
+    app = make_celery(_settings(), args.kind)
+    if args.kind == "workflow":
+        from services.workflow.entrypoints.worker import register_tasks
+
+        register_tasks(app)
+    # letters and notify register their tasks with issues #4 and #5; their workers already run and scale
+    app.worker_main(
+        [
+            "worker", "-Q", args.kind, "-c", str(args.concurrency), "-n", f"{args.kind}@%h",
+            "--without-gossip", "--without-mingle", "--loglevel", os.environ.get("PENGADUAN_LOG_LEVEL", "INFO"),
+        ]
+    )
+
+
+def _run_until_signal(runners) -> None:
+    from shared.subscriptions import run_all
+
+    threads = run_all(runners)
+    stop = threading.Event()
+
+    def handle(*_):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    stop.wait()
+    for r in runners:
+        r.stop()
+    for t in threads:
+        t.join(timeout=10)
+
+
+def cmd_relay(_: argparse.Namespace) -> None:
+    from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
+    from services.workflow.relay import EventDispatcher
+    from shared.celery_app import make_celery
+    from shared.contracts.routing import SUBSCRIPTIONS
+    from shared.db import make_engine
+    from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
+    from shared.subscriptions import Runner
+
+    settings = _settings()
+    engine = make_engine(settings, pool_size=2 + len(SUBSCRIPTIONS))
+    celery = make_celery(settings, "relay")
+    store = PostgresEventStore(engine)
+    publisher = OutboxPublisher(engine, celery, settings.relay_batch_size)
+    runners = [Runner(engine, publisher.name, publisher.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)]
+    for sub in SUBSCRIPTIONS:
+        d = EventDispatcher(engine, store, celery, sub, settings.relay_batch_size)
+        runners.append(Runner(engine, d.name, d.round, channel=EVENTS_CHANNEL, poll_interval=settings.relay_poll_interval))
+    _run_until_signal(runners)
+
+
+def cmd_projections(_: argparse.Namespace) -> None:
+    from services.intake.projections import TrackingProjection
+    from shared.db import make_engine
+    from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+    from shared.subscriptions import Runner
+
+    settings = _settings()
+    engine = make_engine(settings, pool_size=2)
+    projection = TrackingProjection(engine, PostgresEventStore(engine), settings.relay_batch_size)
+    _run_until_signal(
+        [Runner(engine, projection.name, projection.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)]
+    )
+
+
+def cmd_scheduler(_: argparse.Namespace) -> None:
+    from services.intake.housekeeping import Housekeeping
+    from shared.db import make_engine
+    from shared.subscriptions import Runner
+
+    settings = _settings()
+    engine = make_engine(settings, pool_size=1)
+    job = Housekeeping(engine)
+    _run_until_signal([Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval)])
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from shared.supervisor import run_everything
+
+    run_everything(port=args.port, data_dir=args.data_dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pengaduan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start the whole system on this machine")
+    p.add_argument("--port", type=int, default=int(os.environ.get("PENGADUAN_PORT", "8000")))
+    p.add_argument("--data-dir", default=os.environ.get("PENGADUAN_DATA_DIR", ".data"))
+    p.set_defaults(fn=cmd_run)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
+    sub.add_parser("seed-demo", help="seed the demo kecamatan (never in production)").set_defaults(fn=cmd_seed_demo)
+
+    p = sub.add_parser("api", help="run an HTTP API")
+    p.add_argument("kind", choices=API_KINDS)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(fn=cmd_api)
+
+    p = sub.add_parser("gateway", help="the one base URL in front of every API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=int(os.environ.get("PENGADUAN_PORT", "8000")))
+    p.set_defaults(fn=cmd_gateway)
+
+    p = sub.add_parser("worker", help="run a Celery worker of one kind")
+    p.add_argument("kind", choices=WORKER_KINDS)
+    p.add_argument("--concurrency", type=int, default=2)
+    p.set_defaults(fn=cmd_worker)
+
+    sub.add_parser("relay", help="publish the intake outbox and the event store to the queues").set_defaults(fn=cmd_relay)
+
+    p = sub.add_parser("projections", help="read models fed from the event store")
+    p.add_argument("action", choices=["run"])
+    p.set_defaults(fn=cmd_projections)
+
+    sub.add_parser("scheduler", help="periodic jobs (one active instance)").set_defaults(fn=cmd_scheduler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    from shared.logging import setup_logging
+
+    setup_logging(args.command if args.command != "worker" else f"worker-{args.kind}")
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Which queues receive which events of the store (the relay's subscription table).
+
+Each subscription gets every matching event at least once, in commit order, as a task whose id is
+deterministic (``<subscription>:<event_id>``), carrying the event's id and position only: the consumer
+re-reads the event from the store. Letters, notify and projections plug in here by adding a line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    queue: str
+    task: str
+    event_types: frozenset[str]  # empty: every event
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+SUBSCRIPTIONS: tuple[Subscription, ...] = ()

@@ -1,0 +1,116 @@
+"""The one base URL: routes each request to the service that owns it.
+
+docker-compose puts nginx in front (deploy/nginx.conf); ``make run`` runs this small proxy, which
+follows the same route table (a test checks the two agree). It also serves the merged API docs at
+``/docs`` (assets vendored, no CDN) and an aggregated ``/healthz``.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import fastapi_offline
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    service: str
+    methods: frozenset[str] = frozenset()  # empty: any
+    exact: bool = False
+
+
+# first match wins; keep deploy/nginx.conf in step
+ROUTES: tuple[Route, ...] = (
+    Route("/v1/complaints", "intake", frozenset({"POST"}), exact=True),
+    Route("/v1/track/", "intake"),
+    Route("/v1/channels/", "intake"),
+    Route("/v1/", "workflow"),
+)
+
+SERVICES = ("intake", "workflow")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+
+
+def route_for(method: str, path: str) -> str | None:
+    for r in ROUTES:
+        matched = path == r.prefix if r.exact else path.startswith(r.prefix)
+        if matched and (not r.methods or method in r.methods):
+            return r.service
+    return None
+
+
+def create_gateway(backends: dict[str, str]) -> FastAPI:
+    app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None)
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=httpx.Limits(max_connections=200))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="pengaduan API",
+            swagger_js_url="/static-docs/swagger-ui-bundle.js",
+            swagger_css_url="/static-docs/swagger-ui.css",
+            swagger_favicon_url="/static-docs/favicon.png",
+        )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi() -> JSONResponse:
+        specs = await asyncio.gather(*(client.get(f"{backends[s]}/openapi.json") for s in SERVICES))
+        merged: dict = {"openapi": "3.1.0", "info": {"title": "pengaduan", "version": "1"}, "paths": {}, "components": {"schemas": {}}}
+        for spec in (r.json() for r in specs if r.status_code == 200):
+            merged["paths"].update({p: v for p, v in spec.get("paths", {}).items() if p != "/healthz"})
+            merged["components"]["schemas"].update(spec.get("components", {}).get("schemas", {}))
+        return JSONResponse(merged)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        async def one(service: str) -> dict:
+            try:
+                r = await client.get(f"{backends[service]}/healthz", timeout=3.0)
+                body = r.json()
+                return body if "status" in body else {"status": "down", "service": service, "error": f"HTTP {r.status_code}"}
+            except (httpx.HTTPError, ValueError) as exc:
+                return {"status": "down", "service": service, "error": type(exc).__name__}
+
+        results = await asyncio.gather(*(one(s) for s in SERVICES))
+        statuses = {r["status"] for r in results}
+        status = "down" if "down" in statuses else ("degraded" if "degraded" in statuses else "ok")
+        return JSONResponse({"status": status, "services": results}, status_code=503 if status == "down" else 200)
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False)
+    async def proxy(request: Request, path: str) -> Response:
+        service = route_for(request.method, request.url.path)
+        if service is None:
+            return JSONResponse({"code": "not_found", "message": "Alamat tidak ditemukan.", "errors": []}, status_code=404)
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        upstream = client.build_request(
+            request.method,
+            f"{backends[service]}{request.url.path}",
+            params=request.query_params,
+            headers=headers + [("x-forwarded-for", request.client.host if request.client else "")],
+            content=await request.body(),
+        )
+        try:
+            r = await client.send(upstream)
+        except httpx.HTTPError:
+            return JSONResponse(
+                {"code": "service_unavailable", "message": "Layanan sedang tidak tersedia. Coba lagi sebentar.", "errors": []},
+                status_code=503,
+            )
+        out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
+        return Response(content=r.content, status_code=r.status_code, headers=out_headers)
+
+    @app.on_event("shutdown")
+    async def _close() -> None:
+        await client.aclose()
+
+    return app

@@ -1,0 +1,190 @@
+"""HTTP mechanics every API shares: one error shape, validation messages, body limits, health checks.
+
+Every error is ``{"code": "...", "message": "...", "errors": [{"field", "code", "message"}]}``: a stable
+machine code, a message a person understands (Bahasa Indonesia: citizens see these), and for invalid
+input, which field and why.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    errors: list[FieldError] = []
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors or []
+
+
+def error_response(status: int, code: str, message: str, errors: list[FieldError] | None = None) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, errors=errors or [])
+    return JSONResponse(status_code=status, content=body.model_dump())
+
+
+# Indonesian messages for pydantic's own error types; custom validators raise their own code and message.
+_MESSAGES: dict[str, str] = {
+    "missing": "Wajib diisi.",
+    "string_type": "Harus berupa teks.",
+    "string_too_short": "Terlalu pendek (minimal {min_length} karakter).",
+    "string_too_long": "Terlalu panjang (maksimal {max_length} karakter).",
+    "string_pattern_mismatch": "Formatnya tidak sesuai.",
+    "extra_forbidden": "Kolom ini tidak dikenal.",
+    "literal_error": "Nilai tidak diizinkan; pilihan: {expected}.",
+    "model_attributes_type": "Harus berupa objek JSON.",
+    "model_type": "Harus berupa objek JSON.",
+    "dict_type": "Harus berupa objek JSON.",
+    "int_type": "Harus berupa bilangan bulat.",
+    "int_parsing": "Harus berupa bilangan bulat.",
+    "bool_type": "Harus bernilai true atau false.",
+    "bool_parsing": "Harus bernilai true atau false.",
+    "uuid_parsing": "Bukan UUID yang sah.",
+}
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    result = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        kind = err.get("type", "invalid")
+        template = _MESSAGES.get(kind)
+        ctx = err.get("ctx") or {}
+        if template:
+            try:
+                message = template.format(**ctx)
+            except (KeyError, IndexError):
+                message = template
+        else:
+            message = str(err.get("msg", "Tidak sah."))
+            if message.startswith("Value error, "):
+                message = message.removeprefix("Value error, ")
+        result.append(FieldError(field=".".join(loc) or "body", code=kind, message=message))
+    return result
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        if any(e.code == "json_invalid" for e in errors):
+            return error_response(400, "malformed_json", "Isi permintaan bukan JSON yang sah.")
+        return error_response(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+        messages = {
+            404: "Alamat tidak ditemukan.",
+            405: "Metode ini tidak didukung di alamat ini.",
+            413: "Isi permintaan terlalu besar.",
+        }
+        return error_response(
+            exc.status_code,
+            codes.get(exc.status_code, f"http_{exc.status_code}"),
+            messages.get(exc.status_code, str(exc.detail)),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "Terjadi kesalahan pada sistem. Silakan coba lagi nanti.")
+
+
+class BodySizeLimit:
+    """Refuses bodies over ``max_bytes`` with 413, whether or not they declare a Content-Length."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await _send_413(send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _send_413(send)
+
+
+class _TooLarge(HTTPException):
+    """An HTTPException, so FastAPI's body parsing passes it on as a 413 rather than a 400."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="payload_too_large")
+
+
+async def _send_413(send: Send) -> None:
+    response = error_response(413, "payload_too_large", "Isi permintaan terlalu besar.")
+    await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class Health(BaseModel):
+    status: str  # ok | degraded | down
+    service: str
+    checks: dict[str, dict[str, Any]]
+
+
+def check_database(engine: Engine) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    except Exception as exc:  # reported, not hidden: this is the health answer
+        return {"ok": False, "error": type(exc).__name__}
+
+
+def check_broker(celery_app) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=1)
+        return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}

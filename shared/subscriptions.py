@@ -1,0 +1,116 @@
+"""Catch-up subscriptions: tail a source by position, with a checkpoint, under a single active leader.
+
+Used by the relay (hand events to queues), by intake's outbox publisher and by projections. A runner
+takes a session-level advisory lock so only one instance of each subscription is active; standbys retry.
+It wakes on NOTIFY and also polls, so a lost notification only delays, never loses.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from sqlalchemy import Engine, Table, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+
+from shared.db import libpq_url
+
+log = logging.getLogger(__name__)
+
+
+def lock_key(name: str) -> int:
+    return zlib.crc32(f"pengaduan:{name}".encode())
+
+
+class Checkpoints:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def get(self, conn: Connection, name: str) -> int:
+        value = conn.execute(select(self.table.c.position).where(self.table.c.name == name)).scalar()
+        return value or 0
+
+    def set(self, conn: Connection, name: str, position: int) -> None:
+        stmt = insert(self.table).values(name=name, position=position)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"position": position, "updated_at": stmt.excluded.updated_at}))
+
+
+@dataclass
+class RoundResult:
+    handled: int
+    more: bool  # a full batch: run again at once
+
+
+class Runner:
+    """Runs ``round_fn`` repeatedly while it holds the leader lock ``name``.
+
+    ``round_fn()`` does one batch and says how many it handled and whether more is waiting. Errors in a
+    round are logged with their cause and retried with backoff (never swallowed: the batch is redone).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        round_fn: Callable[[], RoundResult],
+        *,
+        channel: str | None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.round_fn = round_fn
+        self.channel = channel
+        self.poll_interval = poll_interval
+        self.stopping = threading.Event()
+        self.is_leader = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                self._lead()
+                backoff = 0.5
+            except Exception:  # the round failed: say why, wait, then redo it (the checkpoint did not move)
+                log.exception("subscription %s failed; retrying in %.1fs", self.name, backoff)
+                self.is_leader.clear()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _lead(self) -> None:
+        url = libpq_url(self.engine.url.render_as_string(hide_password=False))
+        with psycopg.connect(url, autocommit=True) as leader:
+            while not self.stopping.is_set():
+                if leader.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(self.name),)).fetchone()[0]:
+                    break
+                self.stopping.wait(self.poll_interval)  # a standby: another instance leads
+            if self.stopping.is_set():
+                return
+            self.is_leader.set()
+            log.info("subscription %s: leading", self.name)
+            if self.channel:
+                leader.execute(f"LISTEN {self.channel}")
+            while not self.stopping.is_set():
+                result = self.round_fn()
+                if result.more:
+                    continue
+                if self.channel:
+                    for _ in leader.notifies(timeout=self.poll_interval, stop_after=1):
+                        pass
+                else:
+                    self.stopping.wait(self.poll_interval)
+                leader.execute("SELECT 1")  # the leader's session (and so its lock) is still alive
+
+
+def run_all(runners: list[Runner]) -> list[threading.Thread]:
+    threads = [threading.Thread(target=r.run, name=r.name, daemon=True) for r in runners]
+    for t in threads:
+        t.start()
+    return threads

@@ -1,0 +1,170 @@
+"""``pengaduan run``: the whole system on one machine, each process its own OS process, as in production.
+
+Starts embedded PostgreSQL and Redis (unless PENGADUAN_DATABASE_URL / PENGADUAN_REDIS_URL are set),
+migrates, seeds the demo kecamatan, starts every process, serves all HTTP at one base URL, and on Ctrl-C
+or SIGTERM stops everything (children die with the supervisor even if it is killed: PR_SET_PDEATHSIG).
+Data stays in the data folder for the next start.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.embedded import free_port, start_postgres, start_redis
+
+log = logging.getLogger("pengaduan.supervisor")
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the supervisor dies, whatever killed it."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setpgrp()  # own process group: Ctrl-C reaches the supervisor, which stops children in order
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    url: str = ""
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", *self.argv], env=env, preexec_fn=_die_with_parent
+        )
+        self.started_at = time.monotonic()
+
+
+def _processes(port: int) -> list[Child]:
+    intake, workflow = free_port(), free_port()
+    return [
+        Child("api intake", ["api", "intake", "--port", str(intake)], f"http://127.0.0.1:{intake}"),
+        Child("api workflow", ["api", "workflow", "--port", str(workflow)], f"http://127.0.0.1:{workflow}"),
+        Child("gateway", ["gateway", "--port", str(port)], f"http://127.0.0.1:{port}"),
+        Child("worker workflow", ["worker", "workflow", "--concurrency", "2"]),
+        Child("worker letters", ["worker", "letters", "--concurrency", "1"]),
+        Child("worker notify", ["worker", "notify", "--concurrency", "1"]),
+        Child("relay", ["relay"]),
+        Child("projections", ["projections", "run"]),
+        Child("scheduler", ["scheduler"]),
+    ]
+
+
+def run_everything(port: int, data_dir: str) -> None:
+    from shared.logging import setup_logging
+
+    setup_logging("supervisor")
+    data = Path(data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    owned = []
+    if not env.get("PENGADUAN_DATABASE_URL"):
+        pg = start_postgres(data / "postgres")
+        owned.append(pg)
+        env["PENGADUAN_DATABASE_URL"] = pg.url
+    if not env.get("PENGADUAN_REDIS_URL"):
+        redis = start_redis(data / "redis")
+        owned.append(redis)
+        env["PENGADUAN_REDIS_URL"] = redis.url
+    env.setdefault("PENGADUAN_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("PENGADUAN_ENVIRONMENT", "development")
+
+    children = _processes(port)
+    env["PENGADUAN_INTAKE_URL"] = children[0].url
+    env["PENGADUAN_WORKFLOW_URL"] = children[1].url
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        for step in (["migrate"], ["seed-demo"]):
+            subprocess.run([sys.executable, "-m", "shared.cli", *step], env=env, check=True)
+        for child in children:
+            child.start(env)
+        _wait_healthy(f"http://127.0.0.1:{port}/healthz", stop)
+        _print_summary(port, env, children)
+        while not stop.wait(1.0):
+            for child in children:
+                code = child.proc.poll() if child.proc else None
+                if code is not None and not stop.is_set():
+                    child.restarts += 1
+                    delay = min(30, 2 ** min(child.restarts, 5))
+                    log.error("%s exited with %s; restarting in %ss", child.name, code, delay)
+                    if stop.wait(delay):
+                        break
+                    child.start(env)
+    finally:
+        _stop_children(children)
+        for server in reversed(owned):
+            server.stop()
+        print("pengaduan stopped; data kept in", data, flush=True)
+
+
+def _wait_healthy(url: str, stop: threading.Event, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    if not stop.is_set():
+        log.warning("not healthy after %ss: see %s", timeout, url)
+
+
+def _stop_children(children: list[Child], grace: float = 15) -> None:
+    running = [c for c in children if c.proc and c.proc.poll() is None]
+    for c in running:
+        try:
+            os.killpg(c.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    for c in running:
+        try:
+            c.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %ss; killing it", c.name, grace)
+            os.killpg(c.proc.pid, signal.SIGKILL)
+            c.proc.wait()
+
+
+def _mask(url: str) -> str:
+    if "@" in url and ":" in url.split("@")[0].split("//")[-1]:
+        scheme, rest = url.split("//", 1)
+        creds, host = rest.split("@", 1)
+        return f"{scheme}//{creds.split(':')[0]}:***@{host}"
+    return url
+
+
+def _print_summary(port: int, env: dict[str, str], children: list[Child]) -> None:
+    base = f"http://127.0.0.1:{port}"
+    lines = [
+        "",
+        f"pengaduan is running at {base}",
+        f"  API docs        {base}/docs",
+        f"  health          {base}/healthz",
+        f"  PostgreSQL      {_mask(env['PENGADUAN_DATABASE_URL'])}",
+        f"  Redis (broker)  {_mask(env['PENGADUAN_REDIS_URL'])}",
+        "  processes:",
+    ]
+    for c in children:
+        lines.append(f"    {c.name:<18} pid {c.proc.pid:<8} {c.url}")
+    lines.append("Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,128 @@
+"""The kecamatan directory: which kecamatan this deployment serves, and their letterheads.
+
+Reference data every service reads (schema ``tenancy``); written only by seeding and by
+``pengaduan kecamatan add``. A kecamatan is named by a short slug in URLs and bodies; its official
+Kemendagri code is an attribute.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Engine, MetaData, Table, Text, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+
+metadata = MetaData(schema="tenancy")
+
+kecamatan_table = Table(
+    "kecamatan",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("kabupaten_slug", Text, nullable=False),
+    Column("kabupaten_name", Text, nullable=False),
+    Column("letterhead", JSONB, nullable=False),
+    Column("active", Boolean, nullable=False, server_default="true"),
+)
+
+
+@dataclass(frozen=True)
+class Kecamatan:
+    slug: str
+    code: str
+    name: str
+    kabupaten_slug: str
+    kabupaten_name: str
+    letterhead: dict[str, Any] = field(default_factory=dict)
+    active: bool = True
+
+
+# Kabupaten Pamekasan (Kemendagri 35.28) and its 13 kecamatan. Pegantenan's letterhead is the SOP's.
+_PAMEKASAN = [
+    ("tlanakan", "35.28.01", "Tlanakan"),
+    ("pademawu", "35.28.02", "Pademawu"),
+    ("galis", "35.28.03", "Galis"),
+    ("pamekasan", "35.28.04", "Pamekasan"),
+    ("proppo", "35.28.05", "Proppo"),
+    ("palengaan", "35.28.06", "Palengaan"),
+    ("pegantenan", "35.28.07", "Pegantenan"),
+    ("larangan", "35.28.08", "Larangan"),
+    ("pakong", "35.28.09", "Pakong"),
+    ("waru", "35.28.10", "Waru"),
+    ("batumarmar", "35.28.11", "Batumarmar"),
+    ("kadur", "35.28.12", "Kadur"),
+    ("pasean", "35.28.13", "Pasean"),
+]
+
+
+def demo_kecamatan() -> list[Kecamatan]:
+    result = []
+    for slug, code, name in _PAMEKASAN:
+        letterhead: dict[str, Any] = {
+            "pemerintah": "PEMERINTAH KABUPATEN PAMEKASAN",
+            "kecamatan": f"KECAMATAN {name.upper()}",
+            "address": f"Kecamatan {name}, Kabupaten Pamekasan",
+            "city": "Pamekasan",
+        }
+        if slug == "pegantenan":
+            letterhead.update(
+                address="Jalan Raya Pegantenan 69361",
+                postal_code="69361",
+                phone="(0324) 7710982",
+                mobile="087750014595",
+                city="Pegantenan",
+            )
+        result.append(Kecamatan(slug, code, name, "pamekasan", "Kabupaten Pamekasan", letterhead))
+    return result
+
+
+def upsert_kecamatan(engine: Engine, items: list[Kecamatan]) -> None:
+    rows = [
+        {
+            "slug": k.slug,
+            "code": k.code,
+            "name": k.name,
+            "kabupaten_slug": k.kabupaten_slug,
+            "kabupaten_name": k.kabupaten_name,
+            "letterhead": k.letterhead,
+            "active": k.active,
+        }
+        for k in items
+    ]
+    stmt = insert(kecamatan_table).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["slug"],
+        set_={c: stmt.excluded[c] for c in ("code", "name", "kabupaten_slug", "kabupaten_name", "letterhead", "active")},
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt)
+
+
+class KecamatanDirectory:
+    """Looks kecamatan up by slug, caching the small table for ``ttl`` seconds per process."""
+
+    def __init__(self, engine: Engine, ttl: float = 30.0) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._loaded_at = float("-inf")
+        self._by_slug: dict[str, Kecamatan] = {}
+
+    def get(self, slug: str) -> Kecamatan | None:
+        if time.monotonic() - self._loaded_at > self._ttl or slug not in self._by_slug:
+            self._reload_if_stale(force=slug not in self._by_slug)
+        found = self._by_slug.get(slug)
+        return found if found and found.active else None
+
+    def _reload_if_stale(self, force: bool) -> None:
+        now = time.monotonic()
+        # a miss reloads at most once a second, so unknown slugs cannot hammer the database
+        if not force and now - self._loaded_at <= self._ttl:
+            return
+        if force and now - self._loaded_at < 1.0:
+            return
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(kecamatan_table)).mappings().all()
+        self._by_slug = {r["slug"]: Kecamatan(**r) for r in rows}
+        self._loaded_at = now

@@ -1,0 +1,60 @@
+"""Where the tests get PostgreSQL and Redis: configured URLs, else testcontainers when a Docker engine
+answers, else the embedded servers from the pip wheels (so `make test` passes on a fresh machine)."""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:  # no engine, no socket, no permission: use the embedded servers
+        return False
+
+
+@contextlib.contextmanager
+def postgres_url(tmp: Path) -> Iterator[str]:
+    url = os.environ.get("PENGADUAN_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver="psycopg") as pg:
+            yield pg.get_connection_url()
+        return
+    from shared.embedded import start_postgres
+
+    server = start_postgres(tmp / "postgres", database="pengaduan_test")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def redis_url(tmp: Path) -> Iterator[str]:
+    url = os.environ.get("PENGADUAN_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    if _docker_answers():
+        from testcontainers.redis import RedisContainer
+
+        with RedisContainer("redis:7-alpine") as r:
+            yield f"redis://{r.get_container_host_ip()}:{r.get_exposed_port(6379)}/0"
+        return
+    from shared.embedded import start_redis
+
+    server = start_redis(tmp / "redis")
+    try:
+        yield server.url
+    finally:
+        server.stop()
