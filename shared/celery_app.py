@@ -30,7 +30,13 @@ def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
         task_create_missing_queues=True,
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(1, settings.task_time_limit - 5),
-        broker_transport_options={"visibility_timeout": visibility},
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            # sweep for messages of dead workers often enough to matter against the visibility timeout
+            # (kombu's default sweep is every 10 s x 10 throttled calls = 100 s)
+            "unacked_restore_interval": max(1, min(10, visibility // 4)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,

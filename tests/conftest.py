@@ -2,6 +2,8 @@
 so tests never depend on each other's leftovers."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -19,8 +21,12 @@ VISIBILITY_TIMEOUT = 8  # seconds: short, so a killed worker's message comes bac
 
 
 @pytest.fixture(scope="session")
-def servers_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("servers")
+def servers_dir() -> Path:
+    # not under pytest's tmp folders: those are 0700 and the embedded PostgreSQL runs as its own user
+    path = Path(tempfile.mkdtemp(prefix="pengaduan-test-servers-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

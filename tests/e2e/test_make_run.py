@@ -1,0 +1,79 @@
+"""The whole system started as `make run` starts it (`pengaduan run`: every process its own OS process,
+embedded PostgreSQL and Redis), driven over HTTP at the one base URL, then stopped with SIGTERM."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+import pytest
+
+from shared.embedded import free_port
+from tests.integration.test_intake_api import valid_body
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artifacts_dir):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PENGADUAN_")}
+    env["PENGADUAN_RELAY_POLL_INTERVAL"] = "0.2"
+    log = (artifacts_dir / "make-run.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    descendants: list[psutil.Process] = []
+    try:
+        def healthy():
+            try:
+                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, timeout=120, interval=0.5, message="the stack to become healthy")
+        health = httpx.get(f"{base}/healthz").json()
+        assert {s["service"] for s in health["services"]} == {"intake", "workflow"}
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+        kinds = " ".join(" ".join(p.cmdline()) for p in descendants)
+        for part in ("api intake", "api workflow", "gateway", "worker workflow", "worker letters", "worker notify",
+                     "relay", "projections run", "scheduler", "redis-server"):
+            assert part in kinds, f"{part} is not running"
+
+        r = httpx.post(f"{base}/v1/complaints", json=valid_body(), headers={"Idempotency-Key": "e2e-1"})
+        assert r.status_code == 202, r.text
+        code = r.json()["tracking_code"]
+
+        def at_step_two():
+            body = httpx.get(f"{base}/v1/track/{code}").json()
+            return body if body.get("current_step") else None
+
+        tracked = wait_until(at_step_two, timeout=60, interval=0.2, message="the complaint to reach step 2")
+        assert tracked["current_step"]["number"] == 2
+
+        assert httpx.get(f"{base}/docs").status_code == 200
+        spec = httpx.get(f"{base}/openapi.json").json()
+        assert "/v1/complaints" in spec["paths"] and "/v1/track/{tracking_code}" in spec["paths"]
+        assert httpx.get(f"{base}/v1/track/ZZZZ-ZZZZ-ZZ").status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+        finally:
+            log.close()
+
+    assert proc.returncode == 0
+    time.sleep(1)
+    alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"orphans left behind: {[p.cmdline() for p in alive]}"
+    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()  # data kept for the next start
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()  # PostgreSQL (pg_ctl's daemon) stopped

@@ -1,0 +1,162 @@
+"""Intake -> outbox -> relay -> Redis -> real Celery worker process -> event store -> tracking projection.
+
+The invariants under failure: nothing acknowledged is lost (broker down, worker SIGKILLed mid-task) and
+effects happen once (redelivered messages append nothing).
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text
+
+from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
+from services.intake.adapters.tables import outbox, submissions
+from services.intake.bootstrap import bootstrap
+from services.intake.config import IntakeSettings
+from services.intake.entrypoints.api import create_app
+from services.intake.projections import TrackingProjection
+from services.workflow.adapters.tables import inbox
+from shared.celery_app import make_celery
+from shared.embedded import start_redis
+from shared.eventstore.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
+from shared.subscriptions import Runner
+from tests.integration.test_intake_api import valid_body
+from tests.support.processes import wait_until
+
+
+def stream_events(store: PostgresEventStore, engine, tracking_code: str):
+    with engine.connect() as conn:
+        complaint_id = conn.execute(
+            select(submissions.c.complaint_id).where(submissions.c.tracking_code == tracking_code)
+        ).scalar_one()
+    return store.read_stream(f"complaint-{complaint_id}")
+
+
+def start_publisher(background, engine, settings) -> None:
+    publisher = OutboxPublisher(engine, make_celery(settings, "test-relay"))
+    background.start(Runner(engine, f"{publisher.name}", publisher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
+
+
+@pytest.fixture
+def intake_client(settings):
+    container = bootstrap(IntakeSettings(**settings.model_dump()))
+    with TestClient(create_app(container)) as c:
+        yield c
+    container.engine.dispose()
+
+
+def test_a_submitted_complaint_reaches_the_workflow_stream_and_the_tracking_page(
+    settings, engine, spawn, background, intake_client
+):
+    spawn("worker", "workflow", "--concurrency", "2")
+    start_publisher(background, engine, settings)
+    store = PostgresEventStore(engine)
+    projection = TrackingProjection(engine, store)
+    background.start(Runner(engine, projection.name, projection.round, channel=EVENTS_CHANNEL, poll_interval=0.2))
+
+    code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+    events = wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the workflow event")
+    assert [(e.type, e.version) for e in events] == [("workflow.ComplaintReceived", 1)]
+    assert events[0].payload["tracking_code"] == code and events[0].kecamatan == "pegantenan"
+
+    tracked = wait_until(
+        lambda: (b := intake_client.get(f"/v1/track/{code}").json())["current_step"] and b, timeout=30, message="tracking"
+    )
+    assert tracked["status"] == "in_progress"
+    assert tracked["current_step"] == {"number": 2, "name": "Melakukan Verifikasi Identitas Pengadu"}
+    assert [s["number"] for s in tracked["steps"]] == [1]
+
+
+def test_a_message_delivered_five_times_appends_one_event(settings, engine, spawn, intake_client):
+    spawn("worker", "workflow", "--concurrency", "4")
+    code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(outbox.c.id, outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id).where(
+                submissions.c.tracking_code == code
+            )
+        ).one()
+    celery = make_celery(settings, "test")
+    for _ in range(5):  # as a relay that crashed before marking the row would do, and more
+        celery.send_task("workflow.record_complaint", args=[row.payload], queue="workflow", task_id=str(uuid.uuid4()))
+    store = PostgresEventStore(engine)
+    wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the workflow event")
+    wait_until(lambda: _inbox_has(engine, row.id), timeout=30, message="inbox row")
+    import time
+
+    time.sleep(2)  # let the other four deliveries finish
+    assert len(stream_events(store, engine, code)) == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(inbox).where(inbox.c.message_id == row.id)).scalar_one() == 1
+
+
+def _inbox_has(engine, message_id) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(inbox).where(inbox.c.message_id == message_id)).scalar_one() == 1
+
+
+def test_with_the_broker_down_intake_answers_202_and_the_complaint_arrives_when_it_returns(
+    settings, engine, spawn, background, tmp_path, intake_client
+):
+    broker = start_redis(tmp_path / "redis")
+    own = settings.model_copy(update={"redis_url": broker.url})
+    try:
+        spawn("worker", "workflow", "--concurrency", "1", settings_=own)
+        start_publisher(background, engine, own)
+        broker.stop()
+
+        r = intake_client.post("/v1/complaints", json=valid_body())
+        assert r.status_code == 202
+        code = r.json()["tracking_code"]
+        with engine.connect() as conn:
+            attempts = lambda: conn.execute(  # noqa: E731
+                select(outbox.c.attempts).join(submissions, submissions.c.id == outbox.c.id).where(submissions.c.tracking_code == code)
+            ).scalar_one()
+            wait_until(lambda: (conn.rollback(), attempts())[1] >= 1, timeout=30, message="a failed publish attempt")
+        store = PostgresEventStore(engine)
+        assert stream_events(store, engine, code) == []
+
+        broker.start()
+        events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the event after the broker returned")
+        assert len(events) == 1
+    finally:
+        broker.stop()
+
+
+def test_a_worker_killed_mid_task_records_the_complaint_exactly_once_after_restart(
+    settings, engine, spawn, background, intake_client
+):
+    store = PostgresEventStore(engine)
+    blocker = engine.connect()
+    blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})  # appends will wait here
+    blocker.commit()
+    try:
+        worker = spawn("worker", "workflow", "--concurrency", "1")
+        start_publisher(background, engine, settings)
+        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+
+        def worker_is_mid_append() -> bool:
+            with engine.connect() as conn:
+                return conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE '%pg_advisory_xact_lock%'"
+                    )
+                ).scalar_one() > 0
+
+        wait_until(worker_is_mid_append, timeout=60, message="the worker to be inside the task")
+        worker.kill()  # SIGKILL the whole worker, main process and pool
+    finally:
+        blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": APPEND_LOCK_KEY})
+        blocker.commit()
+        blocker.close()
+
+    assert stream_events(store, engine, code) == []
+    spawn("worker", "workflow", "--concurrency", "1")  # the restart: the unacked message comes back
+    events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the redelivered task")
+    import time
+
+    time.sleep(2)
+    assert len(stream_events(store, engine, code)) == 1 == len(events)

@@ -1,0 +1,84 @@
+"""The relay hands every stored event to each subscribing queue, at least once, in commit order, with a
+deterministic task id; one leader per subscription; the checkpoint survives a restart."""
+from __future__ import annotations
+
+import queue as queue_mod
+import time
+import uuid
+
+from kombu import Connection
+
+from services.workflow.relay import EventDispatcher
+from shared.celery_app import make_celery
+from shared.contracts.routing import Subscription
+from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+from shared.subscriptions import RoundResult, Runner
+from tests.contracts.eventstore import make_event, new_stream
+from tests.support.processes import wait_until
+
+
+def drain(redis_url: str, queue_name: str, expected: int, timeout: float = 30) -> list[dict]:
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    with Connection(redis_url) as conn:
+        q = conn.SimpleQueue(queue_name, no_ack=True)
+        while len(got) < expected and time.monotonic() < deadline:
+            try:
+                message = q.get(timeout=1)
+            except queue_mod.Empty:
+                continue
+            args = message.decode()[0]
+            got.append({"task_id": message.headers["id"], "task": message.headers["task"], **args[0]})
+        q.close()
+    return got
+
+
+def test_each_matching_event_reaches_the_queue_once_in_order_and_a_restart_resends_nothing(settings, engine, background):
+    store = PostgresEventStore(engine)
+    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+    sub = Subscription(name=queue_name, queue=queue_name, task="test.handle", event_types=frozenset({"test.Wanted"}))
+    # start the subscription at the current end, as a new subscriber that wants only new events would
+    dispatcher = EventDispatcher(engine, store, make_celery(settings, "t"), sub)
+    with engine.begin() as conn:
+        dispatcher.checkpoints.set(conn, dispatcher.name, store.last_position())
+
+    stream = new_stream()
+    events = [make_event(stream, v, type_="test.Wanted" if v % 2 else "test.Other") for v in range(1, 7)]
+    store.append(stream, 0, events)
+    background.start(Runner(engine, dispatcher.name, dispatcher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
+
+    got = drain(settings.redis_url, queue_name, expected=3)
+    wanted = [e for e in events if e.type == "test.Wanted"]
+    assert [g["event_id"] for g in got] == [str(e.event_id) for e in wanted]
+    assert [g["task_id"] for g in got] == [f"{queue_name}:{e.event_id}" for e in wanted]
+    assert {g["task"] for g in got} == {"test.handle"}
+    assert all(g["position"] > 0 for g in got)
+
+    background.stop()
+    again = EventDispatcher(engine, store, make_celery(settings, "t"), sub)
+    assert again.round().handled == 0  # the checkpoint moved past what was sent
+    assert drain(settings.redis_url, queue_name, expected=1, timeout=2) == []
+
+
+def test_only_one_instance_of_a_subscription_leads(engine, background):
+    rounds: list[str] = []
+    lock_name = f"test.leader.{uuid.uuid4().hex[:8]}"
+
+    def make(name: str) -> Runner:
+        def round_fn() -> RoundResult:
+            rounds.append(name)
+            return RoundResult(0, False)
+
+        return Runner(engine, lock_name, round_fn, channel=None, poll_interval=0.1)
+
+    first, second = make("first"), make("second")
+    background.start(first)
+    wait_until(first.is_leader.is_set, timeout=10, message="a leader")
+    background.start(second)
+    time.sleep(1.0)
+    assert not second.is_leader.is_set()
+    assert set(rounds) == {"first"}
+
+    first.stop()  # the leader goes away: the standby takes over
+    wait_until(second.is_leader.is_set, timeout=10, message="the standby to take over")
+    wait_until(lambda: "second" in rounds, timeout=10, message="the standby's first round")
