@@ -1,0 +1,62 @@
+"""The complaint aggregate as given-when-then: pure functions, no fixtures."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from services.workflow.domain import model
+from services.workflow.domain.commands import RecordComplaint
+from services.workflow.domain.events import ComplaintReceived
+from shared.contracts import sop
+from shared.contracts.intake import Complainant, ComplaintSubmitted
+
+RECEIVED = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+
+
+def submission() -> ComplaintSubmitted:
+    return ComplaintSubmitted(
+        submission_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        tracking_code="7KQ2-M9XD-4T",
+        kecamatan="pegantenan",
+        channel="web",
+        complainant=Complainant(name="Siti", nik="3528071505900001", phone="+6281234567890"),
+        subject="Jalan rusak",
+        description="Jalan desa rusak sejak Januari.",
+        received_at=RECEIVED,
+        correlation_id=uuid.uuid4(),
+    )
+
+
+def record(s: ComplaintSubmitted) -> RecordComplaint:
+    return RecordComplaint(submission=s, recorded_at=RECEIVED, event_id=uuid.uuid4())
+
+
+def test_recording_a_new_complaint_completes_step_one_and_waits_on_step_two():
+    s = submission()
+    events = model.decide(model.Complaint(), record(s))
+    assert len(events) == 1 and isinstance(events[0], ComplaintReceived)
+    assert events[0].output == "Form Pengaduan" and events[0].sop_version == sop.DEFAULT.version
+    state = model.replay(events)
+    assert state.current_step == 2 and state.status == "in_progress" and state.version == 1
+    assert state.steps_done == (model.StepDone(1, RECEIVED),)
+    assert sop.DEFAULT.step(state.current_step).role == "kasi"
+
+
+def test_a_complaint_is_received_only_once():
+    s = submission()
+    state = model.replay(model.decide(model.Complaint(), record(s)))
+    with pytest.raises(model.AlreadyReceived):
+        model.decide(state, record(s))
+
+
+def test_the_default_sop_is_the_pegantenan_table():
+    steps = sop.DEFAULT.steps
+    assert [s.number for s in steps] == list(range(1, 13))
+    assert [s.role for s in steps] == ["staf", "kasi", "staf", "camat", "kasi", "kasi", "staf", "sekcam", "staf", "camat", "staf", "staf"]
+    days = sum(s.standard_time for s in steps if s.unit == "working_days")
+    minutes = sum(s.standard_time for s in steps if s.unit == "minutes")
+    assert (days, minutes) == (11, 105)  # 11 working days and 7 x 15 minutes, inside the 12-day promise
+    assert sop.DEFAULT.completion_working_days == 12
