@@ -9,6 +9,7 @@
     pengaduan relay                                intake outbox and event store -> queues
     pengaduan projections run                      read models fed from the event store
     pengaduan scheduler                            periodic jobs
+    pengaduan dead-letters list|replay [--id ID]   messages a worker could not handle
 """
 from __future__ import annotations
 
@@ -154,6 +155,38 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     _run_until_signal([Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval)])
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> None:
+    from sqlalchemy import func, select, update
+
+    from services.workflow.adapters.tables import dead_letters
+    from shared.celery_app import make_celery
+    from shared.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings, pool_size=1)
+    with engine.begin() as conn:
+        if args.action == "list":
+            rows = conn.execute(
+                select(dead_letters.c.id, dead_letters.c.task, dead_letters.c.failed_at, dead_letters.c.error)
+                .where(dead_letters.c.replayed_at.is_(None))
+                .order_by(dead_letters.c.failed_at)
+            ).all()
+            for r in rows:
+                print(f"{r.id}  {r.failed_at:%Y-%m-%d %H:%M:%S}  {r.task}  {r.error[:120]}")
+            print(f"{len(rows)} dead letter(s) waiting")
+            return
+        query = select(dead_letters).where(dead_letters.c.replayed_at.is_(None))
+        if args.id:
+            query = query.where(dead_letters.c.id == args.id)
+        celery = make_celery(settings, "dead-letters")
+        replayed = 0
+        for r in conn.execute(query.with_for_update()).mappings():
+            celery.send_task(r["task"], args=[r["payload"]], queue=r["queue"], argsrepr="(<hidden>)")
+            conn.execute(update(dead_letters).where(dead_letters.c.id == r["id"]).values(replayed_at=func.now()))
+            replayed += 1
+        print(f"replayed {replayed} dead letter(s)")
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from shared.supervisor import run_everything
 
@@ -196,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_projections)
 
     sub.add_parser("scheduler", help="periodic jobs (one active instance)").set_defaults(fn=cmd_scheduler)
+
+    p = sub.add_parser("dead-letters", help="messages a worker could not handle: list them, replay them")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("--id", help="replay only this one")
+    p.set_defaults(fn=cmd_dead_letters)
     return parser
 
 

@@ -120,5 +120,18 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "dead_letters",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("task", sa.Text, nullable=False),
+        sa.Column("queue", sa.Text, nullable=False),
+        sa.Column("payload", JSONB, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+        sa.Column("replayed_at", sa.DateTime(timezone=True)),
+        schema="workflow",
+    )
+
+
 def downgrade() -> None:
     raise NotImplementedError("the event store is append-only; restore from a backup instead")

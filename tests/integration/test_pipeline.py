@@ -5,6 +5,9 @@ effects happen once (redelivered messages append nothing).
 """
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import uuid
 
 import pytest
@@ -17,13 +20,13 @@ from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
 from services.intake.projections import TrackingProjection
-from services.workflow.adapters.tables import inbox
+from services.workflow.adapters.tables import dead_letters, inbox
 from shared.celery_app import make_celery
 from shared.embedded import start_redis
 from shared.eventstore.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
 from shared.subscriptions import Runner
 from tests.integration.test_intake_api import valid_body
-from tests.support.processes import wait_until
+from tests.support.processes import env_for, wait_until
 
 
 def stream_events(store: PostgresEventStore, engine, tracking_code: str):
@@ -84,8 +87,6 @@ def test_a_message_delivered_five_times_appends_one_event(settings, engine, spaw
     store = PostgresEventStore(engine)
     wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the workflow event")
     wait_until(lambda: _inbox_has(engine, row.id), timeout=30, message="inbox row")
-    import time
-
     time.sleep(2)  # let the other four deliveries finish
     assert len(stream_events(store, engine, code)) == 1
     with engine.connect() as conn:
@@ -156,7 +157,26 @@ def test_a_worker_killed_mid_task_records_the_complaint_exactly_once_after_resta
     assert stream_events(store, engine, code) == []
     spawn("worker", "workflow", "--concurrency", "1")  # the restart: the unacked message comes back
     events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the redelivered task")
-    import time
-
     time.sleep(2)
     assert len(stream_events(store, engine, code)) == 1 == len(events)
+
+
+def test_a_message_the_worker_cannot_handle_is_kept_as_a_dead_letter_not_dropped(settings, engine, spawn):
+    spawn("worker", "workflow", "--concurrency", "1")
+    marker = str(uuid.uuid4())
+    make_celery(settings, "test").send_task(
+        "workflow.record_complaint", args=[{"submission_id": marker, "garbage": True}], queue="workflow"
+    )
+
+    def kept():
+        with engine.connect() as conn:
+            return conn.execute(
+                select(dead_letters.c.id, dead_letters.c.error).where(dead_letters.c.payload["submission_id"].astext == marker)
+            ).first()
+
+    letter = wait_until(kept, timeout=60, message="the dead letter")
+    assert "ValidationError" in letter.error
+    listing = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "dead-letters", "list"], env=env_for(settings), capture_output=True, text=True, check=True
+    ).stdout
+    assert str(letter.id) in listing

@@ -1,6 +1,6 @@
 """Workflow's own tables (schema ``workflow``) besides the event store itself."""
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData(schema="workflow")
 
@@ -18,4 +18,16 @@ checkpoints = Table(
     Column("name", Text, primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("task", Text, nullable=False),
+    Column("queue", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("replayed_at", DateTime(timezone=True)),
 )
