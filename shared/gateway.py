@@ -7,6 +7,7 @@ follows the same route table (a test checks the two agree). It also serves the m
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +48,16 @@ def route_for(method: str, path: str) -> str | None:
 
 
 def create_gateway(backends: dict[str, str]) -> FastAPI:
-    app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=httpx.Limits(max_connections=200))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        await client.aclose()
+
+    app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=httpx.Limits(max_connections=200))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -108,9 +115,5 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
             )
         out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
         return Response(content=r.content, status_code=r.status_code, headers=out_headers)
-
-    @app.on_event("shutdown")
-    async def _close() -> None:
-        await client.aclose()
 
     return app

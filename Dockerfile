@@ -1,0 +1,51 @@
+# One image for every process: the command picks the role (see docker-compose.yml), e.g.
+#   docker run --rm pengaduan:latest migrate
+#   docker run --rm pengaduan:latest api intake --host 0.0.0.0 --port 8000
+#   docker run --rm pengaduan:latest worker letters --concurrency 4
+# No HEALTHCHECK here: only the HTTP processes have something to probe, so compose defines the
+# healthchecks per service (a worker or the relay would always look "unhealthy" otherwise).
+
+# ---- build: a virtualenv with the dependencies, then the project itself ----------------------------
+FROM python:3.11-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+
+# Dependencies first, read from pyproject.toml alone: this layer is rebuilt only when pyproject.toml
+# changes, not on every source edit. Runtime dependencies only (no [test] extra).
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install --upgrade pip \
+    && pip install -r /tmp/requirements.txt
+
+# Then the source, installed as a regular (non-editable) package; its dependencies are already there.
+COPY shared ./shared
+COPY services ./services
+COPY migrations ./migrations
+# README.m[d]: copied when it exists (the glob may match nothing because pyproject.toml always matches).
+COPY pyproject.toml README.m[d] ./
+RUN pip install --no-deps . \
+    && pengaduan --help > /dev/null
+
+# ---- runtime: the same base, the virtualenv, nothing else -----------------------------------------
+FROM python:3.11-slim AS runtime
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN groupadd --system --gid 10001 pengaduan \
+    && useradd --system --uid 10001 --gid pengaduan --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin pengaduan
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+
+# Numeric, so orchestrators that check runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
+EXPOSE 8000
+ENTRYPOINT ["pengaduan"]
+CMD ["--help"]
