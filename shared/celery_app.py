@@ -5,7 +5,8 @@
 - prefetch 1: a worker holds no more messages than it is running;
 - one visibility timeout (Redis) for broker and tasks, and every task's hard time limit below it, so no
   running task is redelivered under a live worker; no long countdowns (deadlines live in PostgreSQL).
-Handlers are idempotent (consumer inbox, unique constraints), so a redelivery has no second effect.
+Handlers are idempotent (consumer inbox, unique constraints), so a redelivery has no second effect;
+shared/tasks.py says how a task treats failures (never Celery's re-publishing retry).
 """
 from __future__ import annotations
 
@@ -29,13 +30,19 @@ def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
         task_default_queue="workflow",
         task_create_missing_queues=True,
         task_time_limit=settings.task_time_limit,
-        task_soft_time_limit=max(1, settings.task_time_limit - 5),
+        task_soft_time_limit=max(1, int(settings.task_time_limit * 0.75)),
+        task_acks_on_timeout=False,  # a task cut off by its time limit goes back to the queue
+        task_acks_on_failure=True,  # failures never reach here unhandled: see shared/tasks.py
         broker_transport_options={
             "visibility_timeout": visibility,
             # sweep for messages of dead workers often enough to matter against the visibility timeout
             # (kombu's default sweep is every 10 s x 10 throttled calls = 100 s)
             "unacked_restore_interval": max(1, min(10, visibility // 4)),
             "unacked_restore_throttle": 1,
+            # a broker that vanishes without closing the socket must not hang a publish forever
+            "socket_timeout": 15,
+            "socket_connect_timeout": 5,
+            "health_check_interval": 25,
         },
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,

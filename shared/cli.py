@@ -21,6 +21,7 @@ import threading
 
 WORKER_KINDS = ("workflow", "letters", "notify")
 API_KINDS = ("intake", "workflow")
+DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002}
 
 
 def _settings():
@@ -57,7 +58,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         "workflow": "services.workflow.entrypoints.api:create_app",
     }[args.kind]
     uvicorn.run(
-        factory, factory=True, host=args.host, port=args.port, workers=args.workers,
+        factory, factory=True, host=args.host, port=args.port or DEFAULT_API_PORTS[args.kind], workers=args.workers,
         log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
     )
 
@@ -145,14 +146,14 @@ def cmd_projections(_: argparse.Namespace) -> None:
 
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
-    from services.intake.housekeeping import Housekeeping
+    from services.intake.housekeeping import OutboxCleanup, OutboxReconciler
     from shared.db import make_engine
     from shared.subscriptions import Runner
 
     settings = _settings()
-    engine = make_engine(settings, pool_size=1)
-    job = Housekeeping(engine)
-    _run_until_signal([Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval)])
+    engine = make_engine(settings, pool_size=2)
+    jobs = [OutboxReconciler(engine), OutboxCleanup(engine)]
+    _run_until_signal([Runner(engine, j.name, j.round, channel=None, poll_interval=j.interval) for j in jobs])
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> None:
@@ -208,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api", help="run an HTTP API")
     p.add_argument("kind", choices=API_KINDS)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=int, help="default: 8001 for intake, 8002 for workflow (where the gateway looks)")
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(fn=cmd_api)
 

@@ -1,11 +1,7 @@
 """Engine and unit-of-work helpers (SQLAlchemy 2, psycopg 3)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import Connection
 
 from shared.config import Settings
 
@@ -17,14 +13,17 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
+        hide_parameters=True,  # errors must not carry personal data into logs
+        connect_args={
+            "connect_timeout": 5,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            # no statement waits forever on a lock, and no session sits in a transaction holding one
+            "options": "-c lock_timeout=30s -c idle_in_transaction_session_timeout=60s",
+        },
     )
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One unit of work: a connection in a transaction, committed on success, rolled back on error."""
-    with engine.begin() as conn:
-        yield conn
 
 
 def libpq_url(sqlalchemy_url: str) -> str:

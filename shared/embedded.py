@@ -17,6 +17,7 @@ import logging
 import os
 import pwd
 import shlex
+import signal
 import socket
 import stat
 import subprocess
@@ -226,6 +227,16 @@ def start_postgres(data_dir: Path, port: int | None = None, database: str = "pen
 # --------------------------------------------------------------------------- Redis
 
 
+def die_with_parent() -> None:
+    """In a child before exec: SIGTERM it when the process that started it dies, however it died."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class EmbeddedRedis:
     """A redis-server child process on 127.0.0.1:port with an append-only file in data_dir."""
 
@@ -248,14 +259,21 @@ class EmbeddedRedis:
         except (OSError, ValueError):
             other = 0
         if other and _pid_alive(other, "redis-server"):
-            raise RuntimeError(f"redis-server pid {other} already uses {self.data_dir}; stop it first")
+            # left behind by a supervisor that was killed: this data dir is ours, so stop it cleanly
+            log.warning("stopping a leftover redis-server (pid %d) on %s", other, self.data_dir)
+            os.kill(other, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while _pid_alive(other, "redis-server") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _pid_alive(other, "redis-server"):
+                raise RuntimeError(f"redis-server pid {other} still uses {self.data_dir}; stop it first")
         cmd = [self._executable(), "--bind", _LOCAL, "--port", str(self.port), "--daemonize", "no",
                "--appendonly", "yes", "--save", "", "--dir", str(self.data_dir), "--pidfile", str(pidfile)]
         log.info("starting Redis on %s:%d (data %s)", _LOCAL, self.port, self.data_dir)
         logfile = self.data_dir / "redis.log"
         with open(logfile, "ab") as out:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                          cwd=self.data_dir, start_new_session=True)
+                                          cwd=self.data_dir, start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 30
         while not self._ping():
             if self._proc.poll() is not None or time.monotonic() > deadline:

@@ -16,7 +16,16 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Frozen(BaseModel):
+    """Commands and values: immutable, and strict about unknown fields."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Contract(BaseModel):
+    """Events and messages other code reads later or elsewhere: immutable, and tolerant of fields a newer
+    writer added (a reader on the previous release ignores them during a rolling deploy)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Actor(Frozen):
@@ -31,7 +40,7 @@ class Actor(Frozen):
         return cls(kind="system", user_id=name)
 
 
-class Event(Frozen):
+class Event(Contract):
     """Base of every domain event's payload. Subclasses set ``type`` and ``schema_version``."""
 
     type: ClassVar[str]

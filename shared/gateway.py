@@ -18,6 +18,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from shared.http import BodySizeLimit, error_response
+
 
 @dataclass(frozen=True)
 class Route:
@@ -36,6 +38,7 @@ ROUTES: tuple[Route, ...] = (
 )
 
 SERVICES = ("intake", "workflow")
+MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.conf
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 
 
@@ -58,6 +61,7 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
     app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -97,7 +101,7 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
     async def proxy(request: Request, path: str) -> Response:
         service = route_for(request.method, request.url.path)
         if service is None:
-            return JSONResponse({"code": "not_found", "message": "Alamat tidak ditemukan.", "errors": []}, status_code=404)
+            return error_response(404, "not_found", "Alamat tidak ditemukan.")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
         upstream = client.build_request(
             request.method,
@@ -109,10 +113,7 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
         try:
             r = await client.send(upstream)
         except httpx.HTTPError:
-            return JSONResponse(
-                {"code": "service_unavailable", "message": "Layanan sedang tidak tersedia. Coba lagi sebentar.", "errors": []},
-                status_code=503,
-            )
+            return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
         out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
         return Response(content=r.content, status_code=r.status_code, headers=out_headers)
 

@@ -64,6 +64,7 @@ _MESSAGES: dict[str, str] = {
     "bool_type": "Harus bernilai true atau false.",
     "bool_parsing": "Harus bernilai true atau false.",
     "uuid_parsing": "Bukan UUID yang sah.",
+    "string_unicode": "Berisi karakter yang tidak sah.",
 }
 
 
@@ -168,6 +169,16 @@ class Health(BaseModel):
     status: str  # ok | degraded | down
     service: str
     checks: dict[str, dict[str, Any]]
+
+
+def health_response(service: str, checks: dict[str, dict[str, Any]], essential: str = "database") -> JSONResponse:
+    """ok when every check passes, degraded when only inessential ones fail, down (503) otherwise."""
+    if all(c["ok"] for c in checks.values()):
+        status = "ok"
+    else:
+        status = "degraded" if checks[essential]["ok"] else "down"
+    body = Health(status=status, service=service, checks=checks)
+    return JSONResponse(body.model_dump(), status_code=503 if status == "down" else 200)
 
 
 def check_database(engine: Engine) -> dict[str, Any]:

@@ -8,6 +8,16 @@ import sys
 from pythonjsonlogger.json import JsonFormatter
 
 
+class HideTaskArguments(logging.Filter):
+    """Celery logs a task's arguments (``data.args``) on success and failure; they carry personal data."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        if isinstance(data, dict) and ("args" in data or "kwargs" in data):
+            record.data = {**data, "args": "<hidden>", "kwargs": "<hidden>"}
+        return True
+
+
 def setup_logging(process: str, level: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -17,6 +27,7 @@ def setup_logging(process: str, level: str | None = None) -> None:
             static_fields={"process_kind": process},
         )
     )
+    handler.addFilter(HideTaskArguments())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level or os.environ.get("PENGADUAN_LOG_LEVEL", "INFO"))

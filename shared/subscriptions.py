@@ -34,6 +34,15 @@ class Checkpoints:
         value = conn.execute(select(self.table.c.position).where(self.table.c.name == name)).scalar()
         return value or 0
 
+    def claim(self, conn: Connection, name: str) -> int:
+        """The position, with the checkpoint row locked until ``conn``'s transaction ends: a round that
+        overlaps another instance's (a leader that lost its lock a moment ago) waits instead of
+        interleaving with it."""
+        conn.execute(insert(self.table).values(name=name, position=0).on_conflict_do_nothing(index_elements=["name"]))
+        return conn.execute(
+            select(self.table.c.position).where(self.table.c.name == name).with_for_update()
+        ).scalar_one()
+
     def set(self, conn: Connection, name: str, position: int) -> None:
         stmt = insert(self.table).values(name=name, position=position)
         conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"position": position, "updated_at": stmt.excluded.updated_at}))

@@ -2,12 +2,12 @@
 
 Starts embedded PostgreSQL and Redis (unless PENGADUAN_DATABASE_URL / PENGADUAN_REDIS_URL are set),
 migrates, seeds the demo kecamatan, starts every process, serves all HTTP at one base URL, and on Ctrl-C
-or SIGTERM stops everything (children die with the supervisor even if it is killed: PR_SET_PDEATHSIG).
+or SIGTERM stops everything. If the supervisor itself is killed, its children and Redis get SIGTERM
+(PR_SET_PDEATHSIG); PostgreSQL, daemonised by pg_ctl, keeps running and the next start reuses it.
 Data stays in the data folder for the next start.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -20,19 +20,16 @@ from pathlib import Path
 
 import httpx
 
-from shared.embedded import free_port, start_postgres, start_redis
+from shared.embedded import die_with_parent, free_port, start_postgres, start_redis
 
 log = logging.getLogger("pengaduan.supervisor")
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the supervisor dies, whatever killed it."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-    os.setpgrp()  # own process group: Ctrl-C reaches the supervisor, which stops children in order
+def _child_setup() -> None:
+    """In the child, before exec: die with the supervisor, in a process group of its own (Ctrl-C reaches
+    the supervisor, which stops the children in order)."""
+    die_with_parent()
+    os.setpgrp()
 
 
 @dataclass
@@ -46,7 +43,7 @@ class Child:
 
     def start(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", *self.argv], env=env, preexec_fn=_die_with_parent
+            [sys.executable, "-m", "shared.cli", *self.argv], env=env, preexec_fn=_child_setup
         )
         self.started_at = time.monotonic()
 
@@ -73,25 +70,25 @@ def run_everything(port: int, data_dir: str) -> None:
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    owned = []
-    if not env.get("PENGADUAN_DATABASE_URL"):
-        pg = start_postgres(data / "postgres")
-        owned.append(pg)
-        env["PENGADUAN_DATABASE_URL"] = pg.url
-    if not env.get("PENGADUAN_REDIS_URL"):
-        redis = start_redis(data / "redis")
-        owned.append(redis)
-        env["PENGADUAN_REDIS_URL"] = redis.url
     env.setdefault("PENGADUAN_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     env.setdefault("PENGADUAN_ENVIRONMENT", "development")
-
     children = _processes(port)
     env["PENGADUAN_INTAKE_URL"] = children[0].url
     env["PENGADUAN_WORKFLOW_URL"] = children[1].url
+    owned = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
+        # a PostgreSQL left running by a supervisor that was killed is reused; a Redis is replaced
+        if not env.get("PENGADUAN_DATABASE_URL"):
+            pg = start_postgres(data / "postgres")
+            owned.append(pg)
+            env["PENGADUAN_DATABASE_URL"] = pg.url
+        if not env.get("PENGADUAN_REDIS_URL"):
+            redis = start_redis(data / "redis")
+            owned.append(redis)
+            env["PENGADUAN_REDIS_URL"] = redis.url
         for step in (["migrate"], ["seed-demo"]):
             subprocess.run([sys.executable, "-m", "shared.cli", *step], env=env, check=True)
         for child in children:

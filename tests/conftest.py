@@ -83,7 +83,7 @@ def spawn(settings, artifacts_dir, request):
         p.stop()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         for p in started:
-            print(f"--- output of pengaduan {' '.join(p.args)} ---\n{p.output()}")
+            print(f"--- output of pengaduan {' '.join(p.args)} ---\n{p.output()[-4000:]}")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

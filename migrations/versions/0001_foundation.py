@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from shared.eventstore.postgres import IMMUTABILITY_DDL
 
 revision = "0001"
 down_revision = None
@@ -14,6 +13,28 @@ branch_labels = None
 depends_on = None
 
 NOW = sa.text("now()")
+
+
+IMMUTABILITY_DDL = [
+    sa.text(
+        """
+        CREATE OR REPLACE FUNCTION workflow.forbid_event_change() RETURNS trigger AS $$
+        BEGIN
+            RAISE EXCEPTION 'the event store is append-only: % is not allowed', TG_OP
+                USING ERRCODE = 'insufficient_privilege';
+        END;
+        $$ LANGUAGE plpgsql
+        """
+    ),
+    sa.text(
+        "CREATE TRIGGER events_no_update_delete BEFORE UPDATE OR DELETE ON workflow.events "
+        "FOR EACH ROW EXECUTE FUNCTION workflow.forbid_event_change()"
+    ),
+    sa.text(
+        "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON workflow.events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION workflow.forbid_event_change()"
+    ),
+]
 
 
 def upgrade() -> None:

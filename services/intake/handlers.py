@@ -1,12 +1,9 @@
 """What intake does on each request. No HTTP here: the API turns results and errors into responses."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -14,10 +11,10 @@ from sqlalchemy.dialects.postgresql import insert
 from services.intake.adapters.outbox import NOTIFY_CHANNEL
 from services.intake.adapters.tables import outbox, submissions, tracking
 from services.intake.bootstrap import Intake
+from services.intake.domain.commands import SubmitComplaint
 from services.intake.domain.identity import new_tracking_code
-from services.intake.entrypoints.schemas import ComplaintIn
 from shared.contracts import sop
-from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.intake import ComplaintSubmitted
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +34,12 @@ class Accepted:
     replayed: bool
 
 
-def request_hash(request: ComplaintIn) -> str:
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def submit_complaint(intake: Intake, request: ComplaintIn, idempotency_key: str | None, correlation_id: UUID) -> Accepted:
+def submit_complaint(intake: Intake, command: SubmitComplaint) -> Accepted:
     """Store the submission and its outbox message in one transaction; the relay publishes it."""
-    if intake.directory.get(request.kecamatan) is None:
-        raise UnknownKecamatan(request.kecamatan)
-    digest = request_hash(request) if idempotency_key else None
+    idempotency_key = command.idempotency_key
+    if intake.directory.get(command.kecamatan) is None:
+        raise UnknownKecamatan(command.kecamatan)
+    digest = command.content_hash() if idempotency_key else None
     received_at = intake.clock()
     for _ in range(3):  # a tracking-code collision (1 in 2^50) just draws another code
         submission_id, complaint_id = intake.new_id(), intake.new_id()
@@ -58,14 +51,14 @@ def submit_complaint(intake: Intake, request: ComplaintIn, idempotency_key: str 
                     id=submission_id,
                     complaint_id=complaint_id,
                     tracking_code=code,
-                    kecamatan=request.kecamatan,
-                    channel=request.channel,
+                    kecamatan=command.kecamatan,
+                    channel=command.channel,
                     received_at=received_at,
                     idempotency_key=idempotency_key,
                     request_hash=digest,
-                    complainant=request.complainant.model_dump(mode="json"),
-                    subject=request.subject,
-                    description=request.description,
+                    complainant=command.complainant.model_dump(mode="json"),
+                    subject=command.subject,
+                    description=command.description,
                 )
                 .on_conflict_do_nothing()
                 .returning(submissions.c.id)
@@ -85,13 +78,13 @@ def submit_complaint(intake: Intake, request: ComplaintIn, idempotency_key: str 
                 submission_id=submission_id,
                 complaint_id=complaint_id,
                 tracking_code=code,
-                kecamatan=request.kecamatan,
-                channel=request.channel,
-                complainant=Complainant.model_validate(request.complainant.model_dump()),
-                subject=request.subject,
-                description=request.description,
+                kecamatan=command.kecamatan,
+                channel=command.channel,
+                complainant=command.complainant,
+                subject=command.subject,
+                description=command.description,
                 received_at=received_at,
-                correlation_id=correlation_id,
+                correlation_id=command.correlation_id,
             )
             conn.execute(
                 insert(outbox).values(
@@ -103,9 +96,25 @@ def submit_complaint(intake: Intake, request: ComplaintIn, idempotency_key: str 
                 )
             )
             conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
-        log.info("complaint accepted", extra={"kecamatan": request.kecamatan, "submission_id": str(submission_id)})
+        log.info("complaint accepted", extra={"kecamatan": command.kecamatan, "submission_id": str(submission_id)})
         return Accepted(code, received_at, replayed=False)
     raise RuntimeError("could not draw a free tracking code three times in a row")
+
+
+OUTBOX_STUCK_AFTER_S = 60
+
+
+def outbox_health(intake: Intake) -> dict:
+    """How far the outbox is behind: unpublished messages and the age of the oldest. A message waiting
+    over a minute means the relay or the broker is not doing its job."""
+    with intake.engine.connect() as conn:
+        row = conn.execute(
+            select(func.count(), func.extract("epoch", func.now() - func.min(outbox.c.created_at))).where(
+                outbox.c.published_at.is_(None)
+            )
+        ).one()
+    waiting, oldest = row[0], float(row[1] or 0)
+    return {"ok": oldest < OUTBOX_STUCK_AFTER_S, "waiting": waiting, "oldest_seconds": round(oldest, 1)}
 
 
 STATUS_LABELS = {

@@ -1,24 +1,65 @@
-"""Intake housekeeping, run by the scheduler process (one active instance, by advisory lock).
+"""Intake's periodic jobs, run by the scheduler process (one active instance each, by advisory lock).
 
-Published outbox rows older than a week are removed: the outbox is a delivery buffer, not history (the
-history is the event store). The SLA jobs of the workflow join the scheduler with the SOP steps.
+- ``OutboxReconciler``: a message the broker accepted can still be lost (a Redis crash within its fsync
+  window). Intake sees the effect it expects, the complaint in its tracking projection; a complaint
+  published long ago and still not there is published again. The workflow's inbox makes that harmless
+  when the first copy did arrive (the projection was merely late).
+- ``OutboxCleanup``: published rows whose complaint reached the workflow are removed after a week; the
+  outbox is a delivery buffer, not history (the history is the event store).
 """
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, delete, func, text
+from sqlalchemy import Engine, and_, delete, exists, func, select, text, update
 
-from services.intake.adapters.tables import outbox
+from services.intake.adapters.outbox import NOTIFY_CHANNEL
+from services.intake.adapters.tables import outbox, submissions, tracking
 from shared.subscriptions import RoundResult
 
 log = logging.getLogger(__name__)
 
 
-class Housekeeping:
-    name = "scheduler.housekeeping"
+def _arrived():
+    return exists(
+        select(1)
+        .select_from(submissions.join(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
+        .where(submissions.c.id == outbox.c.id)
+    )
+
+
+class OutboxReconciler:
+    name = "scheduler.outbox-reconciler"
+    interval = 60.0
+
+    def __init__(self, engine: Engine, after_minutes: int = 10) -> None:
+        self.engine = engine
+        self.after = text(f"interval '{int(after_minutes)} minutes'")
+
+    def round(self) -> RoundResult:
+        with self.engine.begin() as conn:
+            again = conn.execute(
+                update(outbox)
+                .where(
+                    and_(
+                        outbox.c.published_at.is_not(None),
+                        outbox.c.published_at < func.now() - self.after,
+                        outbox.c.message_type == "intake.ComplaintReceived",
+                        ~_arrived(),
+                    )
+                )
+                .values(published_at=None, last_error="published again: not in the workflow after the grace period")
+            ).rowcount
+            if again:
+                conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+        if again:
+            log.warning("outbox messages published again", extra={"count": again})
+        return RoundResult(handled=again, more=False)
+
+
+class OutboxCleanup:
+    name = "scheduler.outbox-cleanup"
     interval = 3600.0
-    keep = text("interval '7 days'")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -26,8 +67,12 @@ class Housekeeping:
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
             removed = conn.execute(
-                delete(outbox).where(outbox.c.published_at.is_not(None), outbox.c.published_at < func.now() - self.keep)
+                delete(outbox).where(
+                    outbox.c.published_at.is_not(None),
+                    outbox.c.published_at < func.now() - text("interval '7 days'"),
+                    _arrived(),
+                )
             ).rowcount
         if removed:
-            log.info("outbox housekeeping", extra={"removed": removed})
+            log.info("published outbox rows removed", extra={"count": removed})
         return RoundResult(handled=removed, more=False)

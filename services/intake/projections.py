@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import checkpoints, tracking
+from shared.contracts.workflow import ComplaintReceived
 from shared.contracts import sop
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
@@ -26,7 +27,7 @@ class TrackingProjection:
 
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
-            after = self.checkpoints.get(conn, self.name)
+            after = self.checkpoints.claim(conn, self.name)
             batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
             for event in batch:
                 self.apply(conn, event)
@@ -35,26 +36,21 @@ class TrackingProjection:
         return RoundResult(handled=len(batch), more=len(batch) == self.batch_size)
 
     def apply(self, conn: Connection, event: EventEnvelope) -> None:
-        if event.type == "workflow.ComplaintReceived":
-            p = event.payload
-            definition = sop.DEFINITIONS[p["sop_version"]]
+        if event.type == ComplaintReceived.type:
+            received = event.decode()
+            assert isinstance(received, ComplaintReceived)
+            definition = sop.DEFINITIONS[received.sop_version]
             stmt = insert(tracking).values(
-                complaint_id=p["complaint_id"],
-                tracking_code=p["tracking_code"],
+                complaint_id=received.complaint_id,
+                tracking_code=received.tracking_code,
                 status="in_progress",
                 current_step=2,
-                sop_version=p["sop_version"],
-                steps=[{"number": 1, "name": definition.step(1).name, "completed_at": p["received_at"]}],
+                sop_version=received.sop_version,
+                steps=[{"number": 1, "name": definition.step(1).name, "completed_at": received.received_at.isoformat()}],
                 updated_at=event.occurred_at,
                 position=event.position,
             )
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["complaint_id"]))
-
-
-def lag(engine: Engine, store: PostgresEventStore) -> int:
-    with engine.connect() as conn:
-        position = Checkpoints(checkpoints).get(conn, TrackingProjection.name)
-    return store.last_position() - position
 
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -27,7 +26,7 @@ def derived_event_id(consumer: str, message_id: UUID, index: int) -> UUID:
     return uuid.uuid5(EVENT_ID_NAMESPACE, f"{consumer}:{message_id}:{index}")
 
 
-def record_complaint(engine: Engine, store: PostgresEventStore, message: ComplaintSubmitted, now: datetime) -> bool:
+def record_complaint(engine: Engine, store: PostgresEventStore, message: ComplaintSubmitted) -> bool:
     """Append the complaint's first event, once. Returns False when the message was already processed."""
     consumer = "workflow.record_complaint"
     with engine.begin() as conn:
@@ -42,10 +41,7 @@ def record_complaint(engine: Engine, store: PostgresEventStore, message: Complai
             return False
         stream = stream_id(message.complaint_id)
         state = model.replay([e.decode() for e in store.read_stream(stream, conn=conn)])
-        command = RecordComplaint(
-            submission=message, recorded_at=now, event_id=derived_event_id(consumer, message.submission_id, 0)
-        )
-        new_events = model.decide(state, command)
+        new_events = model.decide(state, RecordComplaint(submission=message))
         envelopes = [
             envelope(
                 event,
@@ -64,8 +60,3 @@ def record_complaint(engine: Engine, store: PostgresEventStore, message: Complai
     log.info("complaint recorded", extra={"complaint_id": str(message.complaint_id), "kecamatan": message.kecamatan})
     return True
 
-
-# message type -> (task name, handler)
-HANDLERS = {
-    ComplaintSubmitted.type: (ComplaintSubmitted.TASK, record_complaint),
-}

@@ -33,7 +33,7 @@ class EventDispatcher:
     def round(self) -> RoundResult:
         sub = self.subscription
         with self.engine.begin() as conn:
-            after = self.checkpoints.get(conn, self.name)
+            after = self.checkpoints.claim(conn, self.name)
             batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
             sent = 0
             for event in batch:

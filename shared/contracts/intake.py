@@ -7,10 +7,10 @@ from uuid import UUID
 
 from pydantic import EmailStr
 
-from shared.events import Frozen
+from shared.events import Contract
 
 
-class Complainant(Frozen):
+class Complainant(Contract):
     name: str
     nik: str | None = None
     phone: str | None = None  # E.164
@@ -18,7 +18,7 @@ class Complainant(Frozen):
     address: str | None = None
 
 
-class ComplaintSubmitted(Frozen):
+class ComplaintSubmitted(Contract):
     """A complaint accepted by intake (the SOP's ComplaintReceived, as intake publishes it).
 
     The outbox row holding this message is the durable copy; the broker carries it on to the workflow.

@@ -24,7 +24,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.engine import Connection
@@ -143,11 +142,6 @@ class PostgresEventStore:
         with self._engine.connect() as conn:
             return conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
 
-    def find_event(self, event_id) -> EventEnvelope | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(select(events).where(events.c.event_id == event_id)).mappings().first()
-        return _to_envelope(row) if row else None
-
     @staticmethod
     def _stream_version(conn: Connection, stream_id: str) -> int:
         return conn.execute(
@@ -172,24 +166,3 @@ def _to_envelope(row) -> EventEnvelope:
         recorded_at=row["recorded_at"],
     )
 
-
-IMMUTABILITY_DDL = [
-    text(
-        """
-        CREATE OR REPLACE FUNCTION workflow.forbid_event_change() RETURNS trigger AS $$
-        BEGIN
-            RAISE EXCEPTION 'the event store is append-only: % is not allowed', TG_OP
-                USING ERRCODE = 'insufficient_privilege';
-        END;
-        $$ LANGUAGE plpgsql
-        """
-    ),
-    text(
-        "CREATE TRIGGER events_no_update_delete BEFORE UPDATE OR DELETE ON workflow.events "
-        "FOR EACH ROW EXECUTE FUNCTION workflow.forbid_event_change()"
-    ),
-    text(
-        "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON workflow.events "
-        "FOR EACH STATEMENT EXECUTE FUNCTION workflow.forbid_event_change()"
-    ),
-]

@@ -143,6 +143,10 @@ BAD_INPUT = [
     ("other channel", valid_body(channel="sms"), 422, "validation_error", "channel", "literal_error"),
     ("unknown kecamatan", valid_body(kecamatan="atlantis"), 422, "unknown_kecamatan", "kecamatan", "unknown_kecamatan"),
     ("bad kecamatan slug", valid_body(kecamatan="Pegantenan!"), 422, "validation_error", "kecamatan", "string_pattern_mismatch"),
+    ("name absent", {k: v for k, v in valid_body().items() if k != "complainant"} | {"complainant": {"nik": "3528071505900001", "phone": "081234567890"}}, 422, "validation_error", "complainant.name", "missing"),
+    ("NUL in description", valid_body(description="Jalan rusak\u0000 parah sekali"), 422, "validation_error", "description", "invalid_character"),
+    ("control char in name", valid_body(**{"complainant.name": "Siti\x07 Aminah"}), 422, "validation_error", "complainant.name", "invalid_character"),
+    ("lone surrogate", b'{"kecamatan": "pegantenan", "subject": "\\ud800 rusak"}', 422, "validation_error", None, None),
 ]
 
 
@@ -170,6 +174,14 @@ def test_a_body_over_the_limit_is_413(client, engine):
     r = client.post("/v1/complaints", content=b"{" + b" " * 70_000 + b"}", headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
     assert counts(engine) == before
+
+
+def test_line_breaks_and_tabs_in_a_description_are_kept(client, engine):
+    text = "Baris pertama.\n\tBaris kedua, dengan tab."
+    code = client.post("/v1/complaints", json=valid_body(description=text)).json()["tracking_code"]
+    with engine.connect() as conn:
+        stored = conn.execute(select(submissions.c.description).where(submissions.c.tracking_code == code)).scalar_one()
+    assert stored == text
 
 
 def test_validation_messages_are_in_bahasa_indonesia(client):

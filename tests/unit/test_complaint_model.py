@@ -31,7 +31,7 @@ def submission() -> ComplaintSubmitted:
 
 
 def record(s: ComplaintSubmitted) -> RecordComplaint:
-    return RecordComplaint(submission=s, recorded_at=RECEIVED, event_id=uuid.uuid4())
+    return RecordComplaint(submission=s)
 
 
 def test_recording_a_new_complaint_completes_step_one_and_waits_on_step_two():
@@ -60,3 +60,12 @@ def test_the_default_sop_is_the_pegantenan_table():
     minutes = sum(s.standard_time for s in steps if s.unit == "minutes")
     assert (days, minutes) == (11, 105)  # 11 working days and 7 x 15 minutes, inside the 12-day promise
     assert sop.DEFAULT.completion_working_days == 12
+
+
+def test_a_newer_intake_message_with_an_extra_field_is_still_understood():
+    """Contracts tolerate fields a newer writer adds (rolling deploys): nothing becomes a dead letter."""
+    message = submission().model_dump(mode="json")
+    message["channel_details"] = {"added": "by a newer intake"}
+    message["complainant"]["preferred_language"] = "mad"
+    parsed = ComplaintSubmitted.model_validate(message)
+    assert parsed.tracking_code == "7KQ2-M9XD-4T" and parsed.complainant.name == "Siti"

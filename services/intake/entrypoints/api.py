@@ -10,9 +10,21 @@ from fastapi.responses import JSONResponse
 from services.intake import handlers
 from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
+from services.intake.domain.commands import SubmitComplaint
 from services.intake.domain.identity import normalize_tracking_code
+from shared.contracts.intake import Complainant
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
-from shared.http import ApiError, BodySizeLimit, ErrorBody, FieldError, Health, check_broker, check_database, install_error_handlers
+from shared.http import (
+    ApiError,
+    BodySizeLimit,
+    ErrorBody,
+    FieldError,
+    Health,
+    check_broker,
+    check_database,
+    health_response,
+    install_error_handlers,
+)
 
 ERRORS = {
     400: {"model": ErrorBody, "description": "Malformed JSON"},
@@ -56,8 +68,17 @@ def create_app(intake: Intake | None = None) -> FastAPI:
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
         x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
     ) -> ComplaintAccepted:
+        command = SubmitComplaint(
+            kecamatan=body.kecamatan,
+            channel=body.channel,
+            complainant=Complainant.model_validate(body.complainant.model_dump()),
+            subject=body.subject,
+            description=body.description,
+            idempotency_key=idempotency_key,
+            correlation_id=x_correlation_id or uuid.uuid4(),
+        )
         try:
-            accepted = handlers.submit_complaint(intake, body, idempotency_key, x_correlation_id or uuid.uuid4())
+            accepted = handlers.submit_complaint(intake, command)
         except handlers.UnknownKecamatan:
             raise ApiError(
                 422,
@@ -100,8 +121,8 @@ def create_app(intake: Intake | None = None) -> FastAPI:
     @app.get("/healthz", response_model=Health, summary="Health of intake and its dependencies")
     def healthz(intake: IntakeDep) -> JSONResponse:
         checks = {"database": check_database(intake.engine), "broker": check_broker(intake.celery)}
-        status = "ok" if all(c["ok"] for c in checks.values()) else ("degraded" if checks["database"]["ok"] else "down")
-        body = Health(status=status, service="intake", checks=checks)
-        return JSONResponse(body.model_dump(), status_code=503 if status == "down" else 200)
+        if checks["database"]["ok"]:
+            checks["outbox"] = handlers.outbox_health(intake)
+        return health_response("intake", checks)
 
     return app

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-from uuid import UUID
-
 from shared.contracts.intake import ComplaintSubmitted
 from shared.events import Frozen
 
@@ -11,5 +8,3 @@ class RecordComplaint(Frozen):
     """Take a submission from intake into the workflow (step 1 of the SOP)."""
 
     submission: ComplaintSubmitted
-    recorded_at: datetime
-    event_id: UUID

@@ -1,0 +1,75 @@
+"""How a worker runs a handler so that nothing is lost and nothing is done twice.
+
+Celery's own retry re-publishes a new message and acknowledges the old one; if that publish fails the
+message is gone, and a failing task is acknowledged by default. So workers do not use it. Instead:
+
+- a transient failure (database unreachable, a lost optimistic-concurrency race) is retried inside the
+  task with exponential backoff and jitter, within a time budget below the soft time limit; when the
+  budget runs out the message is handed back to the broker (``Reject(requeue=True)``), never dropped;
+- a time limit hands the message back too (``task_acks_on_timeout=False``, and the soft limit here);
+- anything else is a message the code cannot handle: it is kept as a dead letter (a row a person sees
+  and replays), and only then acknowledged. If even that fails, the message goes back to the broker.
+
+Handlers are idempotent (consumer inbox), so a message handed back has no second effect.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from celery.exceptions import Reject, SoftTimeLimitExceeded
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shared.eventstore import ConcurrencyError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+TRANSIENT = (OperationalError, ConcurrencyError)
+
+
+def safe_error(exc: BaseException) -> str:
+    """What may be stored or logged about an error: its type and where, never the data it was about."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['type']}" for e in exc.errors())
+        return f"ValidationError: {fields}"[:2000]
+    if isinstance(exc, DBAPIError):
+        return f"{type(exc).__name__}: {type(exc.orig).__name__}"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def consume(
+    handler: Callable[[], T],
+    *,
+    keep_dead_letter: Callable[[BaseException], object],
+    budget: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T | None:
+    deadline = clock() + budget
+    delay = 0.2
+    while True:
+        try:
+            return handler()
+        except SoftTimeLimitExceeded as exc:
+            raise Reject(safe_error(exc), requeue=True) from None
+        except TRANSIENT as exc:
+            pause = delay * (0.5 + random.random())
+            if clock() + pause > deadline:
+                log.warning("transient failure outlasted the task's budget; message handed back: %s", safe_error(exc))
+                raise Reject(safe_error(exc), requeue=True) from None
+            log.warning("transient failure, retrying in %.1fs: %s", pause, safe_error(exc))
+            sleep(pause)
+            delay = min(delay * 2, 30.0)
+        except Exception as exc:  # not transient: kept where a person sees it, then acknowledged
+            try:
+                keep_dead_letter(exc)
+            except Exception as storing:
+                log.error("could not keep a dead letter; message handed back: %s", safe_error(storing))
+                raise Reject(safe_error(exc), requeue=True) from None
+            return None
