@@ -77,3 +77,54 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
     assert alive == [], f"orphans left behind: {[p.cmdline() for p in alive]}"
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()  # data kept for the next start
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()  # PostgreSQL (pg_ctl's daemon) stopped
+
+
+def _start(port: int, data_dir, log_path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PENGADUAN_")}
+    env["PENGADUAN_RELAY_POLL_INTERVAL"] = "0.2"
+    return subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_after_the_supervisor_is_killed_its_processes_go_and_the_next_start_keeps_the_data(tmp_path, artifacts_dir):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = artifacts_dir / "make-run-killed.log"
+    first = _start(port, tmp_path / "data", log_path)
+    second = None
+    try:
+        wait_until(lambda: _healthy(base), timeout=120, interval=0.5, message="the first start")
+        children = psutil.Process(first.pid).children(recursive=True)
+        code = httpx.post(f"{base}/v1/complaints", json=valid_body()).json()["tracking_code"]
+        wait_until(lambda: httpx.get(f"{base}/v1/track/{code}").json().get("current_step"), timeout=60, message="step 2")
+
+        first.kill()  # SIGKILL: no chance to clean up
+        first.wait()
+        wait_until(
+            lambda: not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+            timeout=30, message="the children to follow their supervisor",
+        )
+
+        second = _start(port, tmp_path / "data", log_path)
+        wait_until(lambda: _healthy(base), timeout=120, interval=0.5, message="the second start")
+        tracked = httpx.get(f"{base}/v1/track/{code}").json()
+        assert tracked["current_step"]["number"] == 2  # the data survived
+    finally:
+        for proc in (second, first):
+            if proc and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+    assert second.returncode == 0
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
