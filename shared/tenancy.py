@@ -1,7 +1,7 @@
 """The kecamatan directory: which kecamatan this deployment serves, and their letterheads.
 
-Reference data every service reads (schema ``tenancy``); written only by seeding and by
-``pengaduan kecamatan add``. A kecamatan is named by a short slug in URLs and bodies; its official
+Reference data every service reads (schema ``tenancy``); written by seeding (``pengaduan seed-demo``)
+and, later, by administration. A kecamatan is named by a short slug in URLs and bodies; its official
 Kemendagri code is an attribute.
 """
 from __future__ import annotations
