@@ -36,6 +36,25 @@ IMMUTABILITY_DDL = [
     ),
 ]
 
+# Subscribers (relay, projections) LISTEN on this channel; NOTIFY is delivered at commit. A statement
+# trigger saves the appending transaction a round trip while it holds the append lock.
+NOTIFY_DDL = [
+    sa.text(
+        """
+        CREATE OR REPLACE FUNCTION workflow.notify_events() RETURNS trigger AS $$
+        BEGIN
+            PERFORM pg_notify('pengaduan_events', '');
+            RETURN NULL;
+        END;
+        $$ LANGUAGE plpgsql
+        """
+    ),
+    sa.text(
+        "CREATE TRIGGER events_notify AFTER INSERT ON workflow.events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION workflow.notify_events()"
+    ),
+]
+
 
 def upgrade() -> None:
     for schema in ("tenancy", "intake", "workflow"):
@@ -129,7 +148,7 @@ def upgrade() -> None:
     )
     op.create_index("events_kecamatan_position", "events", ["kecamatan", "position"], schema="workflow")
     op.create_index("events_type_position", "events", ["type", "position"], schema="workflow")
-    for statement in IMMUTABILITY_DDL:
+    for statement in IMMUTABILITY_DDL + NOTIFY_DDL:
         op.execute(statement)
 
     op.create_table(

@@ -9,8 +9,9 @@ from shared.events import EventEnvelope
 class ConcurrencyError(Exception):
     """The stream is not at the version the writer expected: someone else appended first."""
 
-    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
-        super().__init__(f"stream {stream_id}: expected version {expected}, found {actual}")
+    def __init__(self, stream_id: str, expected: int, actual: int | None) -> None:
+        found = "a concurrent append" if actual is None else f"version {actual}"
+        super().__init__(f"stream {stream_id}: expected version {expected}, found {found}")
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual

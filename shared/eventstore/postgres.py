@@ -3,8 +3,8 @@
 Commit order: every append takes one transaction-scoped advisory lock just before it inserts, and holds
 it until its transaction ends. Positions (a bigserial) are therefore handed out in commit order, and a
 reader tailing ``position > checkpoint`` can never skip an event that a slower transaction commits later
-(the classic bigserial gap). The price is that appends are serialised for the few milliseconds between
-the insert and the commit; see docs/adr/0002-commit-ordered-event-store.md and ``make bench``.
+(the classic bigserial gap). The price is that appends are serialised from the insert to the commit
+(two statements and the commit); see docs/adr/0002-commit-ordered-event-store.md and ``make bench``.
 
 Immutability is enforced by triggers (no UPDATE, DELETE or TRUNCATE), created by the migrations.
 """
@@ -81,7 +81,8 @@ class PostgresEventStore:
         for offset, event in enumerate(events_, start=1):
             if event.stream_id != stream_id or event.version != expected_version + offset:
                 raise ValueError("event stream or version does not follow the expected version")
-        conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+        # the version check runs before the lock: a writer that loses a race after it is caught by the
+        # (stream_id, version) unique constraint, so the lock is held only for the insert and the commit
         actual = self._stream_version(conn, stream_id)
         if actual != expected_version:
             raise ConcurrencyError(stream_id, expected_version, actual)
@@ -103,14 +104,14 @@ class PostgresEventStore:
             }
             for e in events_
         ]
+        conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
         try:
-            with conn.begin_nested():
-                positions = conn.execute(insert(events).returning(events.c.position), rows).scalars().all()
-        except IntegrityError as exc:
+            # a statement trigger NOTIFYs subscribers; the notification is delivered at commit
+            positions = conn.execute(insert(events).returning(events.c.position), rows).scalars().all()
+        except IntegrityError as exc:  # the unit of work is aborted: the caller rolls back
             if "events_event_id_key" in str(exc.orig):
                 raise DuplicateEventError(stream_id) from exc
-            raise ConcurrencyError(stream_id, expected_version, self._stream_version(conn, stream_id)) from exc
-        conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+            raise ConcurrencyError(stream_id, expected_version, None) from exc
         return list(positions)
 
     # -- reading -----------------------------------------------------------------------------------

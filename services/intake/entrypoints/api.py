@@ -71,7 +71,8 @@ def create_app(intake: Intake | None = None) -> FastAPI:
         command = SubmitComplaint(
             kecamatan=body.kecamatan,
             channel=body.channel,
-            complainant=Complainant.model_validate(body.complainant.model_dump()),
+            # already validated and normalised by ComplaintIn: not a second round of e-mail parsing
+            complainant=Complainant.model_construct(**body.complainant.model_dump()),
             subject=body.subject,
             description=body.description,
             idempotency_key=idempotency_key,

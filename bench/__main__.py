@@ -1,0 +1,158 @@
+"""``python -m bench`` (``make bench``): run the benchmarks, write bench/results/<UTC timestamp>.json.
+
+    python -m bench                  the full run (a few minutes)
+    python -m bench --quick          short durations: a smoke run
+    python -m bench --only intake    one benchmark (repeatable: --only eventstore --only e2e)
+
+PostgreSQL and Redis: PENGADUAN_BENCH_DATABASE_URL / PENGADUAN_BENCH_REDIS_URL when set, else throwaway
+embedded servers in a temporary directory. Every figure comes with a baseline measured in the same run;
+read the ratios (bench/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = ("eventstore", "e2e", "intake")  # run order: e2e before intake, see README
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+STAMP = "%Y%m%dT%H%M%SZ"  # UTC
+
+log = logging.getLogger("bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short durations (smoke run)")
+    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
+                        help=f"run only this benchmark ({', '.join(BENCHMARKS)}); repeatable")
+    parser.add_argument("--concurrency", type=int, default=16, help="intake: concurrent connections (16)")
+    parser.add_argument("--rate", type=float, default=50.0, help="e2e: complaints per second (50)")
+    parser.add_argument("--no-diagnostics", action="store_true",
+                        help="eventstore: skip the two variants that split the store's cost into its parts")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def parameters(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.e2e import E2EParams
+    from bench.eventstore import EventStoreParams
+    from bench.intake import IntakeParams
+
+    quick = args.quick
+    return {
+        "eventstore": EventStoreParams(
+            seconds=2.0 if quick else 10.0, warmup_seconds=0.3 if quick else 1.0, rounds=1 if quick else 2,
+            diagnostics=not args.no_diagnostics,
+        ),
+        "intake": IntakeParams(seconds=3.0 if quick else 15.0, warmup_seconds=2.0, concurrency=args.concurrency),
+        "e2e": E2EParams(rate=args.rate, seconds=5.0 if quick else 30.0, warmup_seconds=2.0),
+    }
+
+
+def _raise_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every finally: children and servers get stopped
+
+
+def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    from bench import e2e, eventstore, intake
+    from bench.environment import (
+        RunContext, local_postmaster_pid, machine_info, prepare_database, pytest_processes, servers,
+    )
+    from bench.processes import Processes
+
+    selected = [name for name in BENCHMARKS if not args.only or name in args.only]
+    params = parameters(args)
+    started = datetime.now(UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="pengaduan-bench-"))
+    workdir.chmod(0o755)  # the embedded PostgreSQL runs as its own user and must reach its data dir
+    benchmarks: dict[str, Any] = {}
+    ok = False  # until every selected benchmark has run without error
+    try:
+        with servers(workdir) as srv:
+            env = {**os.environ, "PENGADUAN_DATABASE_URL": srv.database_url, "PENGADUAN_REDIS_URL": srv.redis_url}
+            processes = Processes(log_dir=workdir / "logs", env=env)
+            try:
+                log.info("migrating and seeding %s", srv.postgres)
+                prepare_database(srv.database_url)
+                machine = machine_info(srv)
+                ctx = RunContext(srv, processes, local_postmaster_pid(srv.database_url))
+                failed = False
+                for name in selected:
+                    log.info("--- %s", name)
+                    try:
+                        if name == "eventstore":
+                            benchmarks[name] = eventstore.run(srv.database_url, params[name], ctx.postmaster_pid)
+                        elif name == "intake":
+                            benchmarks[name] = intake.run(ctx, params[name])
+                        else:
+                            benchmarks[name] = e2e.run(ctx, params[name])
+                    except Exception as exc:  # record it, go on with the next benchmark
+                        failed = True
+                        log.error("%s failed: %s", name, exc)
+                        benchmarks[name] = {"error": repr(exc), "traceback": traceback.format_exc()}
+                machine["loadavg_at_end"] = list(os.getloadavg())
+                machine["pytest_processes_at_end"] = pytest_processes()
+                ok = not failed
+            finally:
+                processes.stop_all()
+    finally:
+        if not ok and (workdir / "logs").exists():  # the child processes' logs explain most failures
+            kept = args.results_dir / f"{started.strftime(STAMP)}-logs"
+            shutil.copytree(workdir / "logs", kept, dirs_exist_ok=True)
+            log.error("logs of the child processes kept in %s", kept)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    from bench.report import collect_ratios
+
+    document = {
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "quick": args.quick,
+        "benchmarks_run": selected,
+        "machine": machine,
+        "parameters": {name: vars(params[name]) for name in selected},
+        "ratios": collect_ratios(benchmarks),
+        "benchmarks": benchmarks,
+        "notes": [
+            "Shared, noisy 2-core machine: compare ratios, not absolute figures. machine.loadavg_*, "
+            "machine.pytest_processes_* and each measurement's cpu.other_share (share of the machine used by "
+            "other processes) show how much else ran meanwhile, e.g. a concurrent test session.",
+        ],
+    }
+    return document, ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    document, ok = run(args)
+
+    from bench.report import table, write_json
+
+    stamp = datetime.fromisoformat(document["started_at"]).strftime(STAMP)
+    path = write_json(document, args.results_dir, stamp)
+    print(json.dumps(document, indent=2))
+    sys.stderr.write("\n")
+    table(document["benchmarks"], sys.stderr)
+    sys.stderr.write(f"\nresults: {path}\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
