@@ -32,7 +32,7 @@ from bench.schema import raw_events
 from bench.stats import latency_summary_ms, ratio
 from shared.db import libpq_url
 from shared.events import Actor, EventEnvelope
-from shared.eventstore.postgres import PostgresEventStore
+from shared.eventstore.postgres import PostgresEventStore, to_row
 
 log = logging.getLogger("bench.eventstore")
 
@@ -116,21 +116,7 @@ class Writer:
         self.turn += 1
 
 
-def _row(e: EventEnvelope) -> dict[str, Any]:
-    """The row PostgresEventStore writes for an envelope (same conversion as the store's)."""
-    return {
-        "event_id": e.event_id,
-        "stream_id": e.stream_id,
-        "version": e.version,
-        "kecamatan": e.kecamatan,
-        "type": e.type,
-        "schema_version": e.schema_version,
-        "occurred_at": e.occurred_at,
-        "actor": e.actor.model_dump(mode="json"),
-        "correlation_id": e.correlation_id,
-        "causation_id": e.causation_id,
-        "payload": e.payload,
-    }
+_row = to_row  # the very conversion the store uses
 
 
 # ---------------------------------------------------------------------------------------- the variants

@@ -13,13 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from shared.db import libpq_url
 
 log = logging.getLogger(__name__)
+
+
+def checkpoint_table(metadata: MetaData) -> Table:
+    """A service's own checkpoints: one row per subscription it runs (name, position)."""
+    return Table(
+        "checkpoints",
+        metadata,
+        Column("name", Text, primary_key=True),
+        Column("position", BigInteger, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
 
 
 def lock_key(name: str) -> int:

@@ -88,22 +88,7 @@ class PostgresEventStore:
             raise ConcurrencyError(stream_id, expected_version, actual)
         if not events_:
             return []
-        rows = [
-            {
-                "event_id": e.event_id,
-                "stream_id": e.stream_id,
-                "version": e.version,
-                "kecamatan": e.kecamatan,
-                "type": e.type,
-                "schema_version": e.schema_version,
-                "occurred_at": e.occurred_at,
-                "actor": e.actor.model_dump(mode="json"),
-                "correlation_id": e.correlation_id,
-                "causation_id": e.causation_id,
-                "payload": e.payload,
-            }
-            for e in events_
-        ]
+        rows = [to_row(e) for e in events_]
         conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
         try:
             # a statement trigger NOTIFYs subscribers; the notification is delivered at commit
@@ -148,6 +133,23 @@ class PostgresEventStore:
         return conn.execute(
             select(func.coalesce(func.max(events.c.version), 0)).where(events.c.stream_id == stream_id)
         ).scalar_one()
+
+
+def to_row(e: EventEnvelope) -> dict:
+    """The row stored for an envelope (the store assigns position and recorded_at)."""
+    return {
+        "event_id": e.event_id,
+        "stream_id": e.stream_id,
+        "version": e.version,
+        "kecamatan": e.kecamatan,
+        "type": e.type,
+        "schema_version": e.schema_version,
+        "occurred_at": e.occurred_at,
+        "actor": e.actor.model_dump(mode="json"),
+        "correlation_id": e.correlation_id,
+        "causation_id": e.causation_id,
+        "payload": e.payload,
+    }
 
 
 def _to_envelope(row) -> EventEnvelope:

@@ -2,6 +2,8 @@
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.subscriptions import checkpoint_table
+
 metadata = MetaData(schema="intake")
 
 submissions = Table(
@@ -48,10 +50,4 @@ tracking = Table(
     Column("position", BigInteger, nullable=False),
 )
 
-checkpoints = Table(
-    "checkpoints",
-    metadata,
-    Column("name", Text, primary_key=True),
-    Column("position", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+checkpoints = checkpoint_table(metadata)

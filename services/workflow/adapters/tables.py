@@ -2,6 +2,8 @@
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.subscriptions import checkpoint_table
+
 metadata = MetaData(schema="workflow")
 
 inbox = Table(
@@ -12,13 +14,7 @@ inbox = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-checkpoints = Table(
-    "checkpoints",
-    metadata,
-    Column("name", Text, primary_key=True),
-    Column("position", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
+checkpoints = checkpoint_table(metadata)
 
 dead_letters = Table(
     "dead_letters",
