@@ -2,7 +2,10 @@
 
     pengaduan run                                  everything, embedded PostgreSQL/Redis unless URLs set
     pengaduan migrate                              apply database migrations
-    pengaduan seed-demo                            the 13 kecamatan of Kabupaten Pamekasan
+    pengaduan seed-demo                            the 13 kecamatan of Kabupaten Pamekasan and demo users
+    pengaduan users add USERNAME --role ROLE [--kecamatan K] [--kabupaten B] [--unit U] [--nip N]
+                    [--name "Full Name"] [--password-stdin]
+    pengaduan users list [--kecamatan K]           users (never their password hashes)
     pengaduan api intake|workflow [--port N]       an HTTP API
     pengaduan gateway [--port N]                   the one base URL in front of the APIs
     pengaduan worker workflow|letters|notify [--concurrency N]
@@ -48,6 +51,10 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     items = demo_kecamatan()
     upsert_kecamatan(engine, items)
     print(f"seeded {len(items)} kecamatan of Kabupaten Pamekasan")
+    from shared.auth import DEMO_PASSWORD, ensure_demo_users
+
+    added = ensure_demo_users(engine, items)  # staf.K, kasi.K, sekcam.K, camat.K, kabupaten.pamekasan, admin
+    print(f"added {added} demo user(s) (existing ones kept), password {DEMO_PASSWORD!r}")
 
 
 def cmd_api(args: argparse.Namespace) -> None:
@@ -188,6 +195,45 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
         print(f"replayed {replayed} dead letter(s)")
 
 
+def _read_new_password(from_stdin: bool) -> str:
+    import getpass
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password and password != getpass.getpass("Password (again): "):
+            sys.exit("error: the passwords do not match")
+    if not password:
+        sys.exit("error: the password must not be empty")
+    return password
+
+
+def cmd_users(args: argparse.Namespace) -> None:
+    from shared.auth import add_user, list_users
+    from shared.db import make_engine
+
+    engine = make_engine(_settings(), pool_size=1)
+    if args.action == "list":
+        rows = list_users(engine, kecamatan=args.kecamatan)
+        for u in rows:
+            print(
+                f"{u.username:<28} {u.role:<10} {u.kecamatan or u.kabupaten or '-':<12} {u.unit or '-':<16} "
+                f"{'active' if u.active else 'inactive':<8} {u.full_name}"
+            )
+        print(f"{len(rows)} user(s)")
+        return
+    password = _read_new_password(args.password_stdin)
+    try:
+        add_user(
+            engine, args.username, args.name or args.username, args.role, password,
+            kecamatan=args.kecamatan, kabupaten=args.kabupaten, unit=args.unit, nip=args.nip,
+        )
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
+    print(f"user {args.username.strip().lower()} added")
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from shared.supervisor import run_everything
 
@@ -235,6 +281,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "replay"])
     p.add_argument("--id", help="replay only this one")
     p.set_defaults(fn=cmd_dead_letters)
+
+    p = sub.add_parser("users", help="staff, kabupaten and admin accounts: add, list")
+    users_sub = p.add_subparsers(dest="action", required=True)
+    u = users_sub.add_parser("add", help="add a user (asks for the password twice, or reads one line of stdin)")
+    u.add_argument("username", help="lowercase, e.g. staf.pegantenan")
+    u.add_argument("--role", required=True, choices=["staf", "kasi", "sekcam", "camat", "kabupaten", "admin"])
+    u.add_argument("--kecamatan", help="slug; required for staf, kasi, sekcam, camat")
+    u.add_argument("--kabupaten", help="slug; required for role kabupaten")
+    u.add_argument("--unit", help="the kasi's section, e.g. pemerintahan, trantib, kesra, pmd, 'pelayanan umum'")
+    u.add_argument("--nip", help="civil-servant number, 18 digits")
+    u.add_argument("--name", help="full name (default: the username)")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    u.set_defaults(fn=cmd_users)
+    u = users_sub.add_parser("list", help="list users (no password hashes)")
+    u.add_argument("--kecamatan", help="only this kecamatan's staff")
+    u.set_defaults(fn=cmd_users)
     return parser
 
 

@@ -68,9 +68,10 @@ _MESSAGES: dict[str, str] = {
 }
 
 
-def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+def field_errors(errors: list[dict]) -> list[FieldError]:
+    """Field errors, in Bahasa Indonesia, from pydantic's ``exc.errors()``."""
     result = []
-    for err in exc.errors():
+    for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         kind = err.get("type", "invalid")
         template = _MESSAGES.get(kind)
@@ -95,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _field_errors(exc)
+        errors = field_errors(exc.errors())
         if any(e.code == "json_invalid" for e in errors):
             return error_response(400, "malformed_json", "Isi permintaan bukan JSON yang sah.")
         return error_response(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", errors)

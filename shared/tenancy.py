@@ -25,6 +25,7 @@ kecamatan_table = Table(
     Column("kabupaten_name", Text, nullable=False),
     Column("letterhead", JSONB, nullable=False),
     Column("active", Boolean, nullable=False, server_default="true"),
+    Column("settings", JSONB, nullable=False, server_default="{}"),
 )
 
 
@@ -37,6 +38,21 @@ class Kecamatan:
     kabupaten_name: str
     letterhead: dict[str, Any] = field(default_factory=dict)
     active: bool = True
+    settings: dict[str, Any] = field(default_factory=dict)  # sop_overrides, office_hours, extra_holidays
+
+    def calendar(self):
+        """This kecamatan's working-day calendar: its office hours and its own extra holidays."""
+        from datetime import date
+
+        from shared.calendar import OfficeHours, WorkingCalendar
+
+        hours = OfficeHours.from_config(self.settings["office_hours"]) if self.settings.get("office_hours") else None
+        extra = {date.fromisoformat(d): name for d, name in (self.settings.get("extra_holidays") or {}).items()}
+        return WorkingCalendar(hours, extra_holidays=extra)
+
+    @property
+    def sop_overrides(self) -> dict | None:
+        return self.settings.get("sop_overrides")
 
 
 # Kabupaten Pamekasan (Kemendagri 35.28) and its 13 kecamatan. Pegantenan's letterhead is the SOP's.

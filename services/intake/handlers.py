@@ -120,6 +120,7 @@ def outbox_health(intake: Intake) -> dict:
 STATUS_LABELS = {
     "received": "Diterima, menunggu diproses",
     "in_progress": "Sedang diproses",
+    "awaiting_documents": "Menunggu kelengkapan dokumen dari Anda",
     "closed": "Selesai",
 }
 

@@ -4,16 +4,31 @@ A catch-up subscription: each batch of events and the new checkpoint are written
 """
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import checkpoints, tracking
-from shared.contracts.workflow import ComplaintReceived
+from shared.contracts.workflow import (
+    ClosedIncomplete,
+    ComplaintReceived,
+    ComplaintReferred,
+    ComplaintWithdrawn,
+    DocumentsReceived,
+    DocumentsRequested,
+    IdentityRejected,
+    LetterReturned,
+    MarkedDuplicate,
+    ResponseSent,
+    StepCompleted,
+)
 from shared.contracts import sop
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.subscriptions import Checkpoints, RoundResult
+
+
+CLOSING = {IdentityRejected, ClosedIncomplete, ComplaintReferred, ResponseSent, ComplaintWithdrawn, MarkedDuplicate}
 
 
 class TrackingProjection:
@@ -51,6 +66,29 @@ class TrackingProjection:
                 position=event.position,
             )
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["complaint_id"]))
+            return
+        if not event.type.startswith("workflow."):
+            return
+        row = conn.execute(
+            select(tracking).where(tracking.c.complaint_id == event.stream_id.removeprefix("complaint-"))
+        ).mappings().first()
+        if row is None or row["position"] >= event.position:
+            return  # not ours, or already applied (a rebuild from an earlier checkpoint)
+        decoded = event.decode()
+        values: dict = {"updated_at": event.occurred_at, "position": event.position}
+        if isinstance(decoded, StepCompleted) and not isinstance(decoded, LetterReturned):
+            name = sop.definition_for(row["sop_version"]).step(decoded.step).name
+            values["steps"] = [*row["steps"], {"number": decoded.step, "name": name, "completed_at": event.occurred_at.isoformat()}]
+            values["current_step"] = decoded.next_step
+        elif isinstance(decoded, LetterReturned):
+            values["current_step"] = decoded.next_step
+        if isinstance(decoded, DocumentsRequested):
+            values["status"] = "awaiting_documents"
+        elif isinstance(decoded, DocumentsReceived):
+            values["status"] = "in_progress"
+        elif type(decoded) in CLOSING:
+            values.update(status="closed", current_step=None)
+        conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))
 
 
 

@@ -4,24 +4,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Engine
-
+from services.workflow.handlers import Calendars, Context
 from shared.config import Settings
 from shared.db import make_engine
 from shared.eventstore.postgres import PostgresEventStore
+from shared.tenancy import KecamatanDirectory
 
 
 @dataclass
-class Workflow:
-    settings: Settings
-    engine: Engine
-    store: PostgresEventStore
+class Workflow(Context):
+    settings: Settings | None = None
 
 
 def bootstrap(settings: Settings | None = None) -> Workflow:
     settings = settings or Settings()
     engine = make_engine(settings)
-    return Workflow(settings=settings, engine=engine, store=PostgresEventStore(engine))
+    return Workflow(
+        engine=engine,
+        store=PostgresEventStore(engine),
+        directory=KecamatanDirectory(engine),
+        calendars=Calendars(),
+        settings=settings,
+    )
 
 
 @lru_cache(maxsize=1)

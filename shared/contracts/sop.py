@@ -63,3 +63,40 @@ PEGANTENAN_2024 = SopDefinition(
 
 DEFINITIONS = {PEGANTENAN_2024.version: PEGANTENAN_2024}
 DEFAULT = PEGANTENAN_2024
+
+
+def with_overrides(base: SopDefinition, overrides: dict | None) -> SopDefinition:
+    """A kecamatan's own SK on top of the default: ``{"steps": {"8": {"role": "camat", "standard_time": 3}}}``.
+
+    The result's version names the base and a digest of the overrides, so a complaint that recorded
+    both can always rebuild the exact definition it started with.
+    """
+    if not overrides or not overrides.get("steps"):
+        return base
+    import hashlib
+    import json
+    from dataclasses import replace
+
+    steps = list(base.steps)
+    for key, change in overrides["steps"].items():
+        number = int(key)
+        if not 1 <= number <= len(steps):
+            raise ValueError(f"SOP override names step {number}; steps are 1-{len(steps)}")
+        allowed = {"role", "standard_time", "unit"}
+        if set(change) - allowed:
+            raise ValueError(f"SOP override of step {number} may change only {sorted(allowed)}")
+        if "role" in change and change["role"] not in ("staf", "kasi", "sekcam", "camat"):
+            raise ValueError(f"SOP override of step {number}: unknown role {change['role']!r}")
+        if "unit" in change and change["unit"] not in ("minutes", "working_days"):
+            raise ValueError(f"SOP override of step {number}: unit must be minutes or working_days")
+        if "standard_time" in change and (not isinstance(change["standard_time"], int) or change["standard_time"] < 1):
+            raise ValueError(f"SOP override of step {number}: standard_time must be a positive whole number")
+        steps[number - 1] = replace(steps[number - 1], **change)
+    digest = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:10]
+    return replace(base, version=f"{base.version}+{digest}", steps=tuple(steps))
+
+
+def definition_for(version: str, overrides: dict | None = None) -> SopDefinition:
+    """The definition a complaint started with, from what its first event recorded."""
+    base = DEFINITIONS[version.split("+", 1)[0]]
+    return with_overrides(base, overrides)

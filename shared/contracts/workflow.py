@@ -1,12 +1,25 @@
 """Workflow events other services read (through the relay, projections and the feed). Contracts: add
-fields, never rename or remove them; a breaking change is a new schema_version with an upcaster."""
+fields, never rename or remove them; a breaking change is a new schema_version with an upcaster.
+
+Every event that completes an SOP step says which step, the step's output (the SOP's "Output" column),
+which step comes next and when that one is due. Who did it and when is in the envelope (actor,
+occurred_at).
+"""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from shared.contracts.intake import Complainant
 from shared.events import Event, registry
+
+
+class StepCompleted(Event):
+    step: int
+    output: str
+    next_step: int | None = None
+    next_due_at: datetime | None = None
 
 
 @registry.register
@@ -26,5 +39,172 @@ class ComplaintReceived(Event):
     description: str
     received_at: datetime
     sop_version: str
+    sop_overrides: dict | None = None
     step: int = 1
     output: str = "Form Pengaduan"
+    next_step: int = 2
+    next_due_at: datetime | None = None
+    deadline_at: datetime | None = None  # the 12-working-day promise
+
+
+@registry.register
+class IdentityVerified(StepCompleted):
+    type = "workflow.IdentityVerified"
+    notes: str | None = None
+
+
+@registry.register
+class DocumentsRequested(Event):
+    """Step 2 paused: the complainant is asked for a missing document through their channel."""
+
+    type = "workflow.DocumentsRequested"
+    message: str
+    close_after: datetime  # closed as incomplete if nothing arrives by then
+
+
+@registry.register
+class DocumentsReceived(Event):
+    """The complainant answered: step 2 starts again with its full standard time."""
+
+    type = "workflow.DocumentsReceived"
+    notes: str | None = None
+    next_due_at: datetime
+
+
+@registry.register
+class IdentityRejected(Event):
+    type = "workflow.IdentityRejected"
+    reason: str
+
+
+@registry.register
+class ClosedIncomplete(Event):
+    type = "workflow.ClosedIncomplete"
+    reason: str
+
+
+@registry.register
+class ComplaintRegistered(StepCompleted):
+    """Step 3: the number in the Buku Rekap Pengaduan, gapless per kecamatan per year."""
+
+    type = "workflow.ComplaintRegistered"
+    register_number: int
+    register_year: int
+
+
+@registry.register
+class DispositionIssued(StepCompleted):
+    """Step 4, within the kecamatan's duties (tupoksi): to a Kasi/Kasubag unit, with instructions."""
+
+    type = "workflow.DispositionIssued"
+    unit: str
+    instructions: str
+
+
+AgencyKind = Literal["opd", "desa", "sp4n-lapor", "lainnya"]
+
+
+@registry.register
+class ComplaintReferred(Event):
+    """Step 4, not within its duties: referred (dilimpahkan) to a competent agency; the complainant is told."""
+
+    type = "workflow.ComplaintReferred"
+    step: int = 4
+    output: str = "Disposisi Tindak Lanjut (dilimpahkan)"
+    agency: str
+    agency_kind: AgencyKind
+    reason: str
+
+
+@registry.register
+class ClarificationGiven(StepCompleted):
+    type = "workflow.ClarificationGiven"
+    explanation: str
+
+
+@registry.register
+class LetterRequested(StepCompleted):
+    type = "workflow.LetterRequested"
+    notes: str | None = None
+
+
+@registry.register
+class LetterDrafted(StepCompleted):
+    """Step 7: a draft; every revision is a new version and all are kept."""
+
+    type = "workflow.LetterDrafted"
+    letter_version: int
+    perihal: str
+    body: str
+
+
+@registry.register
+class LetterApproved(StepCompleted):
+    """Step 8: the Sekcam's paraf on one version."""
+
+    type = "workflow.LetterApproved"
+    letter_version: int
+    notes: str | None = None
+
+
+@registry.register
+class LetterReturned(StepCompleted):
+    """Step 8: not approved; back to step 7 with the reviewer's notes."""
+
+    type = "workflow.LetterReturned"
+    letter_version: int
+    notes: str
+
+
+@registry.register
+class LetterDuplicated(StepCompleted):
+    type = "workflow.LetterDuplicated"
+    copies: list[str]
+
+
+@registry.register
+class LetterSigned(StepCompleted):
+    type = "workflow.LetterSigned"
+    letter_version: int
+
+
+@registry.register
+class LetterArchived(StepCompleted):
+    """Step 11: numbered (gapless per kecamatan per year), archived, recorded in the register."""
+
+    type = "workflow.LetterArchived"
+    letter_number: str
+    letter_sequence: int
+    letter_year: int
+
+
+@registry.register
+class ResponseSent(StepCompleted):
+    """Step 12: the response went to the complainant, with the delivery receipt (tanda terima)."""
+
+    type = "workflow.ResponseSent"
+    channel: str
+    receipt: str | None = None
+
+
+@registry.register
+class ComplaintWithdrawn(Event):
+    type = "workflow.ComplaintWithdrawn"
+    reason: str
+
+
+@registry.register
+class MarkedDuplicate(Event):
+    type = "workflow.MarkedDuplicate"
+    duplicate_of: str  # the tracking code of the original complaint
+    reason: str | None = None
+
+
+@registry.register
+class StepOverdue(Event):
+    """A step passed its due time (once per step occurrence); the role and its superior are told."""
+
+    type = "workflow.StepOverdue"
+    step: int
+    role: str
+    due_at: datetime

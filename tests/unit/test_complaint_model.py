@@ -9,10 +9,12 @@ import pytest
 from services.workflow.domain import model
 from services.workflow.domain.commands import RecordComplaint
 from services.workflow.domain.events import ComplaintReceived
+from shared.calendar import WorkingCalendar
 from shared.contracts import sop
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 
 RECEIVED = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+CAL = WorkingCalendar()
 
 
 def submission() -> ComplaintSubmitted:
@@ -36,7 +38,7 @@ def record(s: ComplaintSubmitted) -> RecordComplaint:
 
 def test_recording_a_new_complaint_completes_step_one_and_waits_on_step_two():
     s = submission()
-    events = model.decide(model.Complaint(), record(s))
+    events = model.decide(model.Complaint(), record(s), CAL)
     assert len(events) == 1 and isinstance(events[0], ComplaintReceived)
     assert events[0].output == "Form Pengaduan" and events[0].sop_version == sop.DEFAULT.version
     state = model.replay(events)
@@ -47,9 +49,9 @@ def test_recording_a_new_complaint_completes_step_one_and_waits_on_step_two():
 
 def test_a_complaint_is_received_only_once():
     s = submission()
-    state = model.replay(model.decide(model.Complaint(), record(s)))
+    state = model.replay(model.decide(model.Complaint(), record(s), CAL))
     with pytest.raises(model.AlreadyReceived):
-        model.decide(state, record(s))
+        model.decide(state, record(s), CAL)
 
 
 def test_the_default_sop_is_the_pegantenan_table():

@@ -1,5 +1,5 @@
 """Workflow's own tables (schema ``workflow``) besides the event store itself."""
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.subscriptions import checkpoint_table
@@ -26,4 +26,38 @@ dead_letters = Table(
     Column("error", Text, nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("replayed_at", DateTime(timezone=True)),
+)
+
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+    Column("tracking_code", Text, nullable=False, unique=True),
+    Column("kecamatan", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("outcome", Text),
+    Column("current_step", SmallInteger),
+    Column("waiting_role", Text),
+    Column("unit", Text),
+    Column("step_due_at", DateTime(timezone=True)),
+    Column("deadline_at", DateTime(timezone=True)),
+    Column("documents_close_after", DateTime(timezone=True)),
+    Column("overdue_flagged", Boolean, nullable=False, server_default="false"),
+    Column("register_number", Integer),
+    Column("register_year", Integer),
+    Column("letter_number", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("kind", Text, primary_key=True),
+    Column("kecamatan", Text, primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("last_value", Integer, nullable=False),
 )

@@ -1,10 +1,150 @@
+"""Commands on a complaint: imperative, one per thing a person (or the system) can do."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
 from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.workflow import AgencyKind
 from shared.events import Frozen
+
+Role = Literal["staf", "kasi", "sekcam", "camat"]
 
 
 class RecordComplaint(Frozen):
     """Take a submission from intake into the workflow (step 1 of the SOP)."""
 
     submission: ComplaintSubmitted
+    sop_overrides: dict | None = None
+
+
+class Actor(Frozen):
+    user_id: str
+    role: Role
+    unit: str | None = None
+
+
+class StaffCommand(Frozen):
+    """What every staff action carries: who, when. ``action`` is its name in the API."""
+
+    action: ClassVar[str]
+    actor: Actor
+    at: datetime
+
+
+class VerifyIdentity(StaffCommand):
+    action = "verify-identity"
+    notes: str | None = None
+
+
+class RequestDocuments(StaffCommand):
+    action = "request-documents"
+    message: str
+    close_after_working_days: int = 10
+
+
+class ReceiveDocuments(StaffCommand):
+    action = "receive-documents"
+    notes: str | None = None
+
+
+class RejectIdentity(StaffCommand):
+    action = "reject-identity"
+    reason: str
+
+
+class CloseIncomplete(StaffCommand):
+    action = "close-incomplete"
+    reason: str = "Dokumen yang diminta tidak diterima dalam batas waktu."
+
+
+class Register(StaffCommand):
+    action = "register"
+    register_number: int  # handed out by the handler from the kecamatan's counter, in the same transaction
+    register_year: int
+
+
+class Dispose(StaffCommand):
+    action = "dispose"
+    unit: str
+    instructions: str
+
+
+class Refer(StaffCommand):
+    action = "refer"
+    agency: str
+    agency_kind: AgencyKind = "opd"
+    reason: str
+
+
+class Clarify(StaffCommand):
+    action = "clarify"
+    explanation: str
+
+
+class RequestLetter(StaffCommand):
+    action = "request-letter"
+    notes: str | None = None
+
+
+class DraftLetter(StaffCommand):
+    action = "draft-letter"
+    perihal: str
+    body: str
+
+
+class ReviewLetter(StaffCommand):
+    action = "review-letter"
+    approved: bool
+    notes: str | None = None
+
+
+class DuplicateLetter(StaffCommand):
+    action = "duplicate-letter"
+    copies: list[str] = Field(default_factory=lambda: ["pengadu", "arsip"])
+
+
+class SignLetter(StaffCommand):
+    action = "sign-letter"
+
+
+class ArchiveLetter(StaffCommand):
+    action = "archive-letter"
+    letter_number: str  # handed out by the handler from the kecamatan's counter
+    letter_sequence: int
+    letter_year: int
+
+
+class SendResponse(StaffCommand):
+    action = "send-response"
+    channel: str = "pos"
+    receipt: str | None = None
+
+
+class Withdraw(StaffCommand):
+    action = "withdraw"
+    reason: str = "Dicabut oleh pengadu."
+
+
+class MarkDuplicate(StaffCommand):
+    action = "mark-duplicate"
+    duplicate_of: str
+    reason: str | None = None
+
+
+class FlagOverdue(Frozen):
+    """The scheduler's: the current step is past its due time."""
+
+    at: datetime
+
+
+STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
+    c.action: c
+    for c in (
+        VerifyIdentity, RequestDocuments, ReceiveDocuments, RejectIdentity, CloseIncomplete, Register, Dispose,
+        Refer, Clarify, RequestLetter, DraftLetter, ReviewLetter, DuplicateLetter, SignLetter, ArchiveLetter,
+        SendResponse, Withdraw, MarkDuplicate,
+    )
+}

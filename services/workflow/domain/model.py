@@ -1,31 +1,104 @@
-"""The complaint aggregate: ``decide(state, command) -> events`` and ``evolve(state, event) -> state``.
+"""The complaint aggregate: ``decide(state, command, calendar) -> events`` and ``evolve(state, event)``.
 
-Pure: no I/O, no clock, no random ids; time and ids arrive in the command.
+Pure: no I/O, no clock, no random ids. Time arrives in the command, numbers handed out by counters arrive
+in the command, and the working-day calendar is a pure object passed in. The SOP definition the
+complaint started with (its version and the kecamatan's overrides) decides which role acts at each step
+and how long each step may take.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
+from services.workflow.domain import commands as c
 from shared.contracts import sop
-from services.workflow.domain.commands import RecordComplaint
-from services.workflow.domain.events import ComplaintReceived
+from shared.contracts.workflow import (
+    ClarificationGiven,
+    ClosedIncomplete,
+    ComplaintReceived,
+    ComplaintReferred,
+    ComplaintRegistered,
+    ComplaintWithdrawn,
+    DispositionIssued,
+    DocumentsReceived,
+    DocumentsRequested,
+    IdentityRejected,
+    IdentityVerified,
+    LetterApproved,
+    LetterArchived,
+    LetterDrafted,
+    LetterDuplicated,
+    LetterRequested,
+    LetterReturned,
+    LetterSigned,
+    MarkedDuplicate,
+    ResponseSent,
+    StepCompleted,
+    StepOverdue,
+)
 from shared.events import Event
 
 
+class Calendar(Protocol):
+    def add_working_days(self, start: datetime, days: int) -> datetime: ...
+    def add_office_minutes(self, start: datetime, minutes: int) -> datetime: ...
+
+
+# -- errors: each has a stable code and the HTTP status a person gets ------------------------------------
 class DomainError(Exception):
     code = "domain_error"
+    status = 409
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class AlreadyReceived(DomainError):
     code = "already_received"
 
 
+class ComplaintClosed(DomainError):
+    code = "complaint_closed"
+
+
+class NotThisStep(DomainError):
+    code = "not_this_step"
+
+
+class AwaitingDocuments(DomainError):
+    code = "awaiting_documents"
+
+
+class NotAwaitingDocuments(DomainError):
+    code = "not_awaiting_documents"
+
+
+class RoleNotAllowed(DomainError):
+    code = "role_not_allowed"
+    status = 403
+
+
+class WrongUnit(DomainError):
+    code = "wrong_unit"
+    status = 403
+
+
+class NothingOverdue(DomainError):
+    code = "nothing_overdue"
+
+
+# -- state ------------------------------------------------------------------------------------------------
+OPEN = ("in_progress", "awaiting_documents")
+
+
 @dataclass(frozen=True)
 class StepDone:
     number: int
     completed_at: datetime
+    by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,17 +106,101 @@ class Complaint:
     complaint_id: UUID | None = None
     kecamatan: str | None = None
     tracking_code: str | None = None
-    status: str = "new"
+    status: str = "new"  # new, in_progress, awaiting_documents, closed
+    outcome: str | None = None  # resolved, referred, identity_rejected, incomplete, withdrawn, duplicate
     current_step: int | None = None
+    step_started_at: datetime | None = None
+    step_due_at: datetime | None = None
+    deadline_at: datetime | None = None
+    documents_close_after: datetime | None = None
     sop_version: str | None = None
+    sop_overrides: dict | None = None
+    unit: str | None = None  # the Kasi/Kasubag unit the disposition names
+    register_number: int | None = None
+    register_year: int | None = None
+    letter_version: int = 0  # the latest draft
+    approved_letter_version: int | None = None
+    letter_number: str | None = None
+    overdue_flagged: bool = False
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0
 
+    @property
+    def definition(self) -> sop.SopDefinition:
+        return sop.definition_for(self.sop_version or sop.DEFAULT.version, self.sop_overrides)
 
-def decide(state: Complaint, command: RecordComplaint) -> list[Event]:
+    @property
+    def waiting_role(self) -> str | None:
+        if self.status != "in_progress" or self.current_step is None:
+            return None
+        return self.definition.step(self.current_step).role
+
+
+# -- which action belongs to which step ---------------------------------------------------------------------
+ACTION_STEP: dict[str, int] = {
+    "verify-identity": 2, "request-documents": 2, "receive-documents": 2, "reject-identity": 2,
+    "close-incomplete": 2, "register": 3, "dispose": 4, "refer": 4, "clarify": 5, "request-letter": 6,
+    "draft-letter": 7, "review-letter": 8, "duplicate-letter": 9, "sign-letter": 10, "archive-letter": 11,
+    "send-response": 12,
+}
+ANY_STEP_ROLES: dict[str, tuple[str, ...]] = {
+    "withdraw": ("staf", "kasi", "sekcam", "camat"),
+    "mark-duplicate": ("kasi", "sekcam", "camat"),
+}
+WHILE_AWAITING_DOCUMENTS = {"receive-documents", "close-incomplete", "withdraw", "mark-duplicate"}
+UNIT_BOUND_STEPS = {5, 6}  # the Kasi of the disposed unit clarifies and asks for the letter
+
+
+def due_at(definition: sop.SopDefinition, step: int, start: datetime, calendar: Calendar) -> datetime:
+    s = definition.step(step)
+    if s.unit == "minutes":
+        return calendar.add_office_minutes(start, s.standard_time)
+    return calendar.add_working_days(start, s.standard_time)
+
+
+def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
+    action, actor = command.action, command.actor
+    if state.version == 0:
+        raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
+    if state.status == "closed":
+        raise ComplaintClosed("pengaduan ini sudah ditutup")
+    if action in ANY_STEP_ROLES:
+        if actor.role not in ANY_STEP_ROLES[action]:
+            raise RoleNotAllowed(f"peran {actor.role} tidak dapat melakukan {action}")
+        return
+    step = ACTION_STEP[action]
+    role = state.definition.step(step).role
+    if actor.role != role:
+        raise RoleNotAllowed(f"langkah {step} dilakukan oleh {role}, bukan {actor.role}")
+    if state.status == "awaiting_documents" and action not in WHILE_AWAITING_DOCUMENTS:
+        raise AwaitingDocuments("menunggu dokumen dari pengadu")
+    if action in ("receive-documents", "close-incomplete") and state.status != "awaiting_documents":
+        raise NotAwaitingDocuments("pengaduan ini tidak sedang menunggu dokumen")
+    if state.current_step != step:
+        raise NotThisStep(f"sekarang langkah {state.current_step}, bukan langkah {step}")
+    if step in UNIT_BOUND_STEPS and state.unit and actor.unit != state.unit:
+        raise WrongUnit(f"disposisi ditujukan kepada unit {state.unit}")
+
+
+def check(state: Complaint, command: c.StaffCommand) -> None:
+    """Raise the domain error ``decide`` would raise, before the handler hands out a number."""
+    _check_may_act(state, command)
+
+
+def decide(state: Complaint, command, calendar: Calendar) -> list[Event]:
+    if isinstance(command, c.RecordComplaint):
+        return _receive(state, command, calendar)
+    if isinstance(command, c.FlagOverdue):
+        return _flag_overdue(state, command)
+    _check_may_act(state, command)
+    return [_STAFF[type(command)](state, command, calendar)]
+
+
+def _receive(state: Complaint, command: c.RecordComplaint, calendar: Calendar) -> list[Event]:
     if state.version > 0:
         raise AlreadyReceived("this complaint is already in the workflow")
     s = command.submission
+    definition = sop.with_overrides(sop.DEFAULT, command.sop_overrides)
     return [
         ComplaintReceived(
             complaint_id=s.complaint_id,
@@ -56,29 +213,176 @@ def decide(state: Complaint, command: RecordComplaint) -> list[Event]:
             description=s.description,
             received_at=s.received_at,
             sop_version=sop.DEFAULT.version,
-            output=sop.DEFAULT.step(1).output,
+            sop_overrides=command.sop_overrides,
+            output=definition.step(1).output,
+            next_step=2,
+            next_due_at=due_at(definition, 2, s.received_at, calendar),
+            deadline_at=calendar.add_working_days(s.received_at, definition.completion_working_days),
         )
     ]
 
 
-def evolve(state: Complaint, event: Event) -> Complaint:
+def _flag_overdue(state: Complaint, command: c.FlagOverdue) -> list[Event]:
+    if state.status != "in_progress" or state.overdue_flagged or not state.step_due_at or command.at <= state.step_due_at:
+        raise NothingOverdue("no step is overdue")
+    return [StepOverdue(step=state.current_step, role=state.waiting_role, due_at=state.step_due_at)]
+
+
+def _done(state: Complaint, command: c.StaffCommand, calendar: Calendar, next_step: int | None) -> dict:
+    """The common fields of a step-completing event."""
+    definition = state.definition
+    step = ACTION_STEP[command.action]
+    return {
+        "step": step,
+        "output": definition.step(step).output,
+        "next_step": next_step,
+        "next_due_at": due_at(definition, next_step, command.at, calendar) if next_step else None,
+    }
+
+
+def _verify(state, cmd: c.VerifyIdentity, cal) -> Event:
+    return IdentityVerified(notes=cmd.notes, **_done(state, cmd, cal, 3))
+
+
+def _request_documents(state, cmd: c.RequestDocuments, cal) -> Event:
+    return DocumentsRequested(message=cmd.message, close_after=cal.add_working_days(cmd.at, cmd.close_after_working_days))
+
+
+def _receive_documents(state, cmd: c.ReceiveDocuments, cal) -> Event:
+    return DocumentsReceived(notes=cmd.notes, next_due_at=due_at(state.definition, 2, cmd.at, cal))
+
+
+def _reject_identity(state, cmd: c.RejectIdentity, cal) -> Event:
+    return IdentityRejected(reason=cmd.reason)
+
+
+def _close_incomplete(state, cmd: c.CloseIncomplete, cal) -> Event:
+    return ClosedIncomplete(reason=cmd.reason)
+
+
+def _register(state, cmd: c.Register, cal) -> Event:
+    return ComplaintRegistered(register_number=cmd.register_number, register_year=cmd.register_year, **_done(state, cmd, cal, 4))
+
+
+def _dispose(state, cmd: c.Dispose, cal) -> Event:
+    return DispositionIssued(unit=cmd.unit, instructions=cmd.instructions, **_done(state, cmd, cal, 5))
+
+
+def _refer(state, cmd: c.Refer, cal) -> Event:
+    return ComplaintReferred(agency=cmd.agency, agency_kind=cmd.agency_kind, reason=cmd.reason)
+
+
+def _clarify(state, cmd: c.Clarify, cal) -> Event:
+    return ClarificationGiven(explanation=cmd.explanation, **_done(state, cmd, cal, 6))
+
+
+def _request_letter(state, cmd: c.RequestLetter, cal) -> Event:
+    return LetterRequested(notes=cmd.notes, **_done(state, cmd, cal, 7))
+
+
+def _draft(state, cmd: c.DraftLetter, cal) -> Event:
+    return LetterDrafted(letter_version=state.letter_version + 1, perihal=cmd.perihal, body=cmd.body, **_done(state, cmd, cal, 8))
+
+
+def _review(state, cmd: c.ReviewLetter, cal) -> Event:
+    if cmd.approved:
+        return LetterApproved(letter_version=state.letter_version, notes=cmd.notes, **_done(state, cmd, cal, 9))
+    return LetterReturned(
+        letter_version=state.letter_version,
+        notes=cmd.notes or "Perbaiki sesuai catatan.",
+        **{**_done(state, cmd, cal, 7), "output": "Draf dikembalikan dengan catatan"},
+    )
+
+
+def _duplicate(state, cmd: c.DuplicateLetter, cal) -> Event:
+    return LetterDuplicated(copies=cmd.copies, **_done(state, cmd, cal, 10))
+
+
+def _sign(state, cmd: c.SignLetter, cal) -> Event:
+    return LetterSigned(letter_version=state.approved_letter_version, **_done(state, cmd, cal, 11))
+
+
+def _archive(state, cmd: c.ArchiveLetter, cal) -> Event:
+    return LetterArchived(
+        letter_number=cmd.letter_number, letter_sequence=cmd.letter_sequence, letter_year=cmd.letter_year,
+        **_done(state, cmd, cal, 12),
+    )
+
+
+def _send(state, cmd: c.SendResponse, cal) -> Event:
+    return ResponseSent(channel=cmd.channel, receipt=cmd.receipt, **_done(state, cmd, cal, None))
+
+
+def _withdraw(state, cmd: c.Withdraw, cal) -> Event:
+    return ComplaintWithdrawn(reason=cmd.reason)
+
+
+def _mark_duplicate(state, cmd: c.MarkDuplicate, cal) -> Event:
+    return MarkedDuplicate(duplicate_of=cmd.duplicate_of, reason=cmd.reason)
+
+
+_STAFF = {
+    c.VerifyIdentity: _verify, c.RequestDocuments: _request_documents, c.ReceiveDocuments: _receive_documents,
+    c.RejectIdentity: _reject_identity, c.CloseIncomplete: _close_incomplete, c.Register: _register,
+    c.Dispose: _dispose, c.Refer: _refer, c.Clarify: _clarify, c.RequestLetter: _request_letter,
+    c.DraftLetter: _draft, c.ReviewLetter: _review, c.DuplicateLetter: _duplicate, c.SignLetter: _sign,
+    c.ArchiveLetter: _archive, c.SendResponse: _send, c.Withdraw: _withdraw, c.MarkDuplicate: _mark_duplicate,
+}
+
+CLOSING = {
+    IdentityRejected: "identity_rejected", ClosedIncomplete: "incomplete", ComplaintReferred: "referred",
+    ResponseSent: "resolved", ComplaintWithdrawn: "withdrawn", MarkedDuplicate: "duplicate",
+}
+
+
+# -- evolve ------------------------------------------------------------------------------------------------
+def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str | None = None) -> Complaint:
+    """The state after ``event``. ``at`` and ``by`` come from the envelope (occurred_at, actor)."""
+    s = replace(state, version=state.version + 1)
     if isinstance(event, ComplaintReceived):
         return replace(
-            state,
-            complaint_id=event.complaint_id,
-            kecamatan=event.kecamatan,
-            tracking_code=event.tracking_code,
-            status="in_progress",
-            current_step=2,
-            sop_version=event.sop_version,
-            steps_done=(StepDone(1, event.received_at),),
-            version=state.version + 1,
+            s, complaint_id=event.complaint_id, kecamatan=event.kecamatan, tracking_code=event.tracking_code,
+            status="in_progress", current_step=2, step_started_at=event.received_at, step_due_at=event.next_due_at,
+            deadline_at=event.deadline_at, sop_version=event.sop_version, sop_overrides=event.sop_overrides,
+            steps_done=(StepDone(1, event.received_at, by),),
         )
-    return replace(state, version=state.version + 1)
+    if isinstance(event, StepOverdue):
+        return replace(s, overdue_flagged=True)
+    if isinstance(event, DocumentsRequested):
+        return replace(s, status="awaiting_documents", step_due_at=None, documents_close_after=event.close_after)
+    if isinstance(event, DocumentsReceived):
+        return replace(
+            s, status="in_progress", step_started_at=at, step_due_at=event.next_due_at, documents_close_after=None,
+            overdue_flagged=False,
+        )
+    if type(event) in CLOSING:
+        return replace(s, status="closed", outcome=CLOSING[type(event)], step_due_at=None, documents_close_after=None,
+                       steps_done=s.steps_done + ((StepDone(12, at, by),) if isinstance(event, ResponseSent) else ()))
+    if isinstance(event, StepCompleted):
+        s = replace(
+            s, current_step=event.next_step, step_started_at=at, step_due_at=event.next_due_at, overdue_flagged=False,
+            steps_done=s.steps_done + (StepDone(event.step, at, by),) if not isinstance(event, LetterReturned) else s.steps_done,
+        )
+        if isinstance(event, ComplaintRegistered):
+            return replace(s, register_number=event.register_number, register_year=event.register_year)
+        if isinstance(event, DispositionIssued):
+            return replace(s, unit=event.unit)
+        if isinstance(event, LetterDrafted):
+            return replace(s, letter_version=event.letter_version)
+        if isinstance(event, LetterApproved):
+            return replace(s, approved_letter_version=event.letter_version)
+        if isinstance(event, LetterArchived):
+            return replace(s, letter_number=event.letter_number)
+        return s
+    return s
 
 
-def replay(events: list[Event]) -> Complaint:
+def replay(envelopes) -> Complaint:
+    """Rebuild from stored envelopes (or bare events, for tests)."""
     state = Complaint()
-    for event in events:
-        state = evolve(state, event)
+    for e in envelopes:
+        if isinstance(e, Event):
+            state = evolve(state, e)
+        else:
+            state = evolve(state, e.decode(), e.occurred_at, e.actor.user_id)
     return state

@@ -32,7 +32,7 @@ def register_tasks(app: Celery) -> None:
     def record_complaint_task(message: dict) -> None:
         container = wiring.for_this_process()
         consume(
-            lambda: record_complaint(container.engine, container.store, ComplaintSubmitted.model_validate(message)),
+            lambda: record_complaint(container, ComplaintSubmitted.model_validate(message)),
             keep_dead_letter=lambda exc: keep_dead_letter(ComplaintSubmitted.TASK, ComplaintSubmitted.QUEUE, message, exc),
             budget=budget,
         )

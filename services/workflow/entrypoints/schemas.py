@@ -1,0 +1,67 @@
+"""The staff API's shapes. The web app and outside clients code against these names: keep them."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StepOut(BaseModel):
+    number: int
+    name: str
+    role: str
+
+
+class InboxItem(BaseModel):
+    id: UUID
+    tracking_code: str
+    kecamatan: str
+    subject: str
+    status: str
+    current_step: StepOut | None
+    due_at: datetime | None
+    overdue: bool
+    deadline_at: datetime | None
+
+
+class HistoryItem(BaseModel):
+    position: int
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: dict[str, Any]
+    step: int | None = None
+    output: str | None = None
+    payload: dict[str, Any]
+
+
+class ComplaintOut(BaseModel):
+    id: UUID
+    tracking_code: str
+    kecamatan: str
+    status: str
+    outcome: str | None
+    version: int
+    current_step: StepOut | None
+    due_at: datetime | None
+    overdue: bool
+    deadline_at: datetime | None
+    register_number: str | None  # "12/2026": number/year, as written in the Buku Rekap Pengaduan
+    letter_number: str | None
+    unit: str | None
+    channel: str
+    subject: str
+    description: str
+    complainant: dict[str, Any]
+    received_at: datetime
+    allowed_actions: list[str]  # what the signed-in user may do now
+    history: list[HistoryItem]
+
+
+class ActionBody(BaseModel):
+    """``expected_version`` plus the action's own fields (see the action list in the API description)."""
+
+    model_config = ConfigDict(extra="allow")
+    expected_version: int

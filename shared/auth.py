@@ -1,0 +1,589 @@
+"""Who is asking: users, passwords, bearer tokens, and the FastAPI pieces that check them.
+
+Users live in ``tenancy.users`` (migration 0002). A user is one of
+
+- kecamatan staff (``staf``, ``kasi``, ``sekcam``, ``camat``): bound to one kecamatan; a kasi also to a unit
+  (``pemerintahan``, ``trantib``, ``kesra``, ``pmd``, ``pelayanan umum``, ...);
+- ``kabupaten``: reads every kecamatan of one kabupaten (regency), touches none;
+- ``admin``: operates the deployment.
+
+Tokens are HS256 JWTs signed with a key derived from ``Settings.secret_key``; they carry the user's role
+and scope, so a request needs no database read to know who is asking. A token lives ``DEFAULT_TTL``
+(a working day); deactivating a user stops new logins at once, and ``/v1/auth/me`` at once, but a token
+already issued elsewhere stays valid until it expires.
+
+Mounting the router (the app must set ``app.state.settings``: ``current_user`` reads the secret there)::
+
+    app = FastAPI()
+    install_error_handlers(app)                 # shared.http: the project's error shape
+    install_auth(app, settings)                 # app.state.settings + WWW-Authenticate on 401s
+    app.include_router(make_auth_router(lambda r: r.app.state.engine, lambda r: r.app.state.settings))
+
+    @app.get("/v1/something")
+    def something(user: CurrentUser) -> ...: ...
+
+Not here yet: rate limiting of ``POST /v1/auth/token`` (per username and per client address). Argon2
+makes each guess cost ~0.1 s of CPU, which slows guessing but also makes the endpoint a CPU sink; put a
+limit in front of it (reverse proxy, or a limiter here) before exposing it to the internet.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Annotated, Any
+
+import jwt
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from pwdlib import PasswordHash
+from pwdlib.exceptions import PwdlibError
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import BaseModel
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Table,
+    Text,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+
+from shared.config import Settings
+from shared.http import ApiError, ErrorBody, error_response
+from shared.tenancy import Kecamatan, kecamatan_table, metadata
+
+log = logging.getLogger(__name__)
+
+ROLES = ("staf", "kasi", "sekcam", "camat", "kabupaten", "admin")
+KECAMATAN_ROLES = frozenset({"staf", "kasi", "sekcam", "camat"})
+USERNAME_PATTERN = re.compile(r"^[a-z0-9._-]{3,64}$")
+NIP_PATTERN = re.compile(r"^[0-9]{18}$")
+ISSUER = "pengaduan"
+DEFAULT_TTL = timedelta(hours=8)
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work one request can ask for
+CLOCK_SKEW = timedelta(minutes=5)  # tokens issued "in the future" by a replica whose clock runs ahead
+
+users = Table(
+    "users",
+    metadata,  # shared.tenancy's: schema "tenancy", so the foreign key to the kecamatan resolves
+    Column("username", Text, primary_key=True),
+    Column("full_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("kecamatan", Text, ForeignKey(kecamatan_table.c.slug), nullable=True),
+    Column("kabupaten", Text, nullable=True),
+    Column("unit", Text, nullable=True),
+    Column("nip", Text, nullable=True),
+    Column("password_hash", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)  # the constraints (role, scope per role, formats) are in migration 0002
+
+
+# --- who ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user a request acts for, as the token (or the database) tells."""
+
+    username: str
+    full_name: str
+    role: str
+    kecamatan: str | None = None
+    kabupaten: str | None = None
+    unit: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        """Kecamatan staff: staf, kasi, sekcam or camat."""
+        return self.role in KECAMATAN_ROLES
+
+    @property
+    def is_kabupaten(self) -> bool:
+        return self.role == "kabupaten"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def can_read_kecamatan(self, slug: str, kabupaten_of_slug: str | None) -> bool:
+        """Invariant 6: staff read their own kecamatan only, kabupaten users every kecamatan of their
+        kabupaten, admins all. ``kabupaten_of_slug`` is the kabupaten the kecamatan ``slug`` belongs to
+        (from the kecamatan directory)."""
+        if self.is_admin:
+            return True
+        if self.is_staff:
+            return self.kecamatan is not None and slug == self.kecamatan
+        if self.is_kabupaten:
+            return self.kabupaten is not None and kabupaten_of_slug == self.kabupaten
+        return False
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "username": self.username,
+            "full_name": self.full_name,
+            "role": self.role,
+            "kecamatan": self.kecamatan,
+            "kabupaten": self.kabupaten,
+            "unit": self.unit,
+        }
+
+
+# --- passwords ------------------------------------------------------------------------------------
+
+_password_hash = PasswordHash((Argon2Hasher(),))
+
+
+def hash_password(password: str) -> str:
+    return _password_hash.hash(password)
+
+
+@cache
+def _dummy_hash() -> str:
+    # made once per process, on first use, with the same parameters as real hashes
+    return _password_hash.hash("pengaduan-dummy-password-for-unknown-users")
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when ``password`` matches. With no hash (unknown user) it still runs one argon2 verification
+    against a dummy hash and answers False, so unknown and known users take about the same time and a
+    caller cannot tell which usernames exist."""
+    return _verify_and_update(password, password_hash)[0]
+
+
+def _verify_and_update(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, new hash when the hashing parameters changed since ``password_hash`` was made)."""
+    if password_hash is None or len(password) > MAX_PASSWORD_LENGTH:
+        _password_hash.verify("pengaduan-dummy-password-for-unknown-users!", _dummy_hash())
+        return False, None
+    try:
+        return _password_hash.verify_and_update(password, password_hash)
+    except PwdlibError:  # a hash in an unknown format: no match, never a 500
+        return False, None
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+class AuthError(Exception):
+    """A token that cannot be accepted; ``code`` is ``token_expired`` or ``token_invalid``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+TOKEN_MESSAGES = {
+    "not_authenticated": "Silakan masuk terlebih dahulu.",
+    "token_expired": "Sesi Anda sudah berakhir. Silakan masuk kembali.",
+    "token_invalid": "Token tidak sah. Silakan masuk kembali.",
+}
+
+
+def _signing_key(secret: str) -> bytes:
+    # A key of its own for tokens (secret_key may sign other things later), always 32 bytes for HS256.
+    # It adds no entropy: production must still set a long random PENGADUAN_SECRET_KEY.
+    return hmac.new(secret.encode(), b"pengaduan/auth-token/v1", hashlib.sha256).digest()
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+
+
+def create_token(principal: Principal, secret: str, now: datetime, ttl: timedelta = DEFAULT_TTL) -> str:
+    _require_aware(now)
+    issued = int(now.timestamp())
+    claims = {
+        "iss": ISSUER,
+        "sub": principal.username,
+        "name": principal.full_name,
+        "role": principal.role,
+        "kecamatan": principal.kecamatan,
+        "kabupaten": principal.kabupaten,
+        "unit": principal.unit,
+        "iat": issued,
+        "exp": issued + int(ttl.total_seconds()),
+    }
+    return jwt.encode(claims, _signing_key(secret), algorithm="HS256")
+
+
+def decode_token(token: str, secret: str, now: datetime) -> Principal:
+    """The principal a token names, checked at ``now``; raises ``AuthError``."""
+    _require_aware(now)
+    invalid = AuthError("token_invalid", TOKEN_MESSAGES["token_invalid"])
+    try:
+        claims = jwt.decode(
+            token,
+            _signing_key(secret),
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            # time is checked below against the ``now`` passed in, not pyjwt's own clock
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["sub", "iat", "exp", "iss"]},
+        )
+    except jwt.InvalidTokenError:
+        raise invalid from None
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat)):
+        raise invalid
+    moment = now.timestamp()
+    if iat > moment + CLOCK_SKEW.total_seconds():
+        raise invalid
+    if exp <= moment:
+        raise AuthError("token_expired", TOKEN_MESSAGES["token_expired"])
+    try:
+        principal = Principal(
+            username=_text(claims["sub"], required=True),
+            full_name=_text(claims.get("name"), required=True),
+            role=_text(claims.get("role"), required=True),
+            kecamatan=_text(claims.get("kecamatan")),
+            kabupaten=_text(claims.get("kabupaten")),
+            unit=_text(claims.get("unit")),
+        )
+    except ValueError:
+        raise invalid from None
+    if principal.role not in ROLES or (principal.is_staff and not principal.kecamatan):
+        raise invalid
+    if principal.is_kabupaten and (not principal.kabupaten or principal.kecamatan):
+        raise invalid
+    return principal
+
+
+def _text(value: Any, required: bool = False) -> Any:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValueError("not a string")
+    return value
+
+
+# --- users in the database ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as administration sees it (never the password hash)."""
+
+    username: str
+    full_name: str
+    role: str
+    kecamatan: str | None
+    kabupaten: str | None
+    unit: str | None
+    nip: str | None
+    active: bool
+    created_at: datetime
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def add_user(
+    engine: Engine,
+    username: str,
+    full_name: str,
+    role: str,
+    password: str,
+    kecamatan: str | None = None,
+    kabupaten: str | None = None,
+    unit: str | None = None,
+    nip: str | None = None,
+) -> None:
+    """Adds one active user; raises ValueError with a message a person can act on."""
+    if not password:
+        raise ValueError("password must not be empty")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"password is longer than {MAX_PASSWORD_LENGTH} characters")
+    with engine.connect() as conn:
+        row = _validated_row(conn, username, full_name, role, kecamatan, kabupaten, unit, nip)
+    row["password_hash"] = hash_password(password)  # outside any transaction: it takes ~0.1 s
+    try:
+        with engine.begin() as conn:
+            conn.execute(users.insert().values(**row))
+    except IntegrityError as exc:
+        if "users_pkey" in str(exc.orig):
+            raise ValueError(f"user {row['username']!r} already exists") from None
+        raise ValueError(f"user {row['username']!r} refused by the database: {exc.orig}") from None
+
+
+def _validated_row(conn, username, full_name, role, kecamatan, kabupaten, unit, nip) -> dict[str, Any]:
+    username = normalize_username(username or "")
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise ValueError(
+            f"username {username!r} is not valid: use 3 to 64 of a-z, 0-9, '.', '_' or '-' (e.g. staf.pegantenan)"
+        )
+    full_name = (full_name or "").strip()
+    if not full_name:
+        raise ValueError("full name must not be empty")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    kecamatan = (kecamatan or "").strip().lower() or None
+    kabupaten = (kabupaten or "").strip().lower() or None
+    unit = (unit or "").strip() or None
+    nip = (nip or "").replace(" ", "") or None
+    if nip is not None and not NIP_PATTERN.fullmatch(nip):
+        raise ValueError("NIP must be 18 digits")
+
+    if role in KECAMATAN_ROLES:
+        if kecamatan is None:
+            raise ValueError(f"role {role!r} needs a kecamatan")
+        found = conn.execute(
+            select(kecamatan_table.c.kabupaten_slug, kecamatan_table.c.active).where(kecamatan_table.c.slug == kecamatan)
+        ).first()
+        if found is None:
+            raise ValueError(f"unknown kecamatan {kecamatan!r} (run `pengaduan seed-demo` or add it first)")
+        if not found.active:
+            raise ValueError(f"kecamatan {kecamatan!r} is not active")
+        if kabupaten is not None and kabupaten != found.kabupaten_slug:
+            raise ValueError(f"kecamatan {kecamatan!r} belongs to kabupaten {found.kabupaten_slug!r}, not {kabupaten!r}")
+        kabupaten = found.kabupaten_slug
+        if role == "kasi" and unit is None:
+            raise ValueError("role 'kasi' needs a unit (e.g. pemerintahan, trantib, kesra, pmd, pelayanan umum)")
+    else:
+        if kecamatan is not None:
+            raise ValueError(f"role {role!r} is not bound to a kecamatan; leave the kecamatan out")
+        if unit is not None:
+            raise ValueError(f"role {role!r} has no unit; leave the unit out")
+        if role == "kabupaten":
+            if kabupaten is None:
+                raise ValueError("role 'kabupaten' needs a kabupaten")
+            known = conn.execute(
+                select(kecamatan_table.c.slug).where(kecamatan_table.c.kabupaten_slug == kabupaten).limit(1)
+            ).first()
+            if known is None:
+                raise ValueError(f"unknown kabupaten {kabupaten!r}: no kecamatan of it is registered")
+        elif kabupaten is not None:
+            raise ValueError(f"role {role!r} is not bound to a kabupaten; leave the kabupaten out")
+    return {
+        "username": username,
+        "full_name": full_name,
+        "role": role,
+        "kecamatan": kecamatan,
+        "kabupaten": kabupaten,
+        "unit": unit,
+        "nip": nip,
+    }
+
+
+def _principal(row: Any) -> Principal:
+    return Principal(row.username, row.full_name, row.role, row.kecamatan, row.kabupaten, row.unit)
+
+
+def authenticate(engine: Engine, username: str, password: str) -> Principal | None:
+    """The principal when the password matches an active user, else None (same time either way)."""
+    name = normalize_username(username or "")
+    row = None
+    if USERNAME_PATTERN.fullmatch(name):
+        with engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.username == name)).first()
+    # the password is checked even for inactive users: their answer takes as long as anyone's
+    valid, updated = _verify_and_update(password or "", row.password_hash if row is not None else None)
+    if not valid or not row.active:
+        return None
+    if updated is not None:  # hashing parameters changed since this hash was made: store the new one
+        with engine.begin() as conn:
+            conn.execute(update(users).where(users.c.username == row.username).values(password_hash=updated))
+    return _principal(row)
+
+
+def load_principal(engine: Engine, username: str) -> Principal | None:
+    """The current state of an active user (None when unknown or deactivated)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(users).where(users.c.username == normalize_username(username), users.c.active.is_(True))
+        ).first()
+    return _principal(row) if row is not None else None
+
+
+def set_active(engine: Engine, username: str, active: bool) -> bool:
+    """Activates or deactivates a user; False when there is no such user."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(users).where(users.c.username == normalize_username(username)).values(active=active)
+        )
+    return result.rowcount == 1
+
+
+def list_users(engine: Engine, kecamatan: str | None = None) -> list[UserInfo]:
+    query = select(*(users.c[name] for name in UserInfo.__dataclass_fields__)).order_by(
+        users.c.kecamatan.nulls_first(), users.c.role, users.c.username
+    )
+    if kecamatan:
+        query = query.where(users.c.kecamatan == kecamatan.strip().lower())
+    with engine.connect() as conn:
+        return [UserInfo(**r) for r in conn.execute(query).mappings()]
+
+
+DEMO_PASSWORD = "demo"
+
+
+def demo_users(items: Iterable[Kecamatan]) -> list[dict[str, Any]]:
+    """Four staff per kecamatan (``staf.K``, ``kasi.K``, ``sekcam.K``, ``camat.K``), one watcher per
+    kabupaten (``kabupaten.B``) and ``admin``."""
+    rows: list[dict[str, Any]] = []
+    kabupaten: dict[str, str] = {}
+    for k in items:
+        kabupaten.setdefault(k.kabupaten_slug, k.kabupaten_name)
+        for role, name, unit in (
+            ("staf", f"Staf Kecamatan {k.name}", None),
+            ("kasi", f"Kasi Pemerintahan Kecamatan {k.name}", "pemerintahan"),
+            ("sekcam", f"Sekretaris Kecamatan {k.name}", None),
+            ("camat", f"Camat {k.name}", None),
+        ):
+            rows.append(
+                {"username": f"{role}.{k.slug}", "full_name": name, "role": role, "kecamatan": k.slug,
+                 "kabupaten": k.kabupaten_slug, "unit": unit}
+            )
+    for slug, name in kabupaten.items():
+        rows.append(
+            {"username": f"kabupaten.{slug}", "full_name": f"Operator {name}", "role": "kabupaten",
+             "kecamatan": None, "kabupaten": slug, "unit": None}
+        )
+    rows.append(
+        {"username": "admin", "full_name": "Administrator Sistem Pengaduan", "role": "admin",
+         "kecamatan": None, "kabupaten": None, "unit": None}
+    )
+    return rows
+
+
+def ensure_demo_users(engine: Engine, items: Iterable[Kecamatan], password: str = DEMO_PASSWORD) -> int:
+    """Adds the demo users that are missing (existing ones are left as they are); returns how many were
+    added. One argon2 hash of the demo password serves them all. Never for production (the caller checks)."""
+    password_hash = hash_password(password)
+    rows = [{**r, "password_hash": password_hash} for r in demo_users(items)]
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(users).values(rows).on_conflict_do_nothing(index_elements=["username"]).returning(users.c.username)
+        )
+        return len(result.all())
+
+
+# --- FastAPI --------------------------------------------------------------------------------------
+
+
+class Unauthorized(ApiError):
+    """A 401 in the project's error shape. ``install_auth`` adds ``WWW-Authenticate: Bearer`` to it; an app
+    without it still answers the same body through ``shared.http``'s ApiError handler."""
+
+    headers = {"WWW-Authenticate": "Bearer"}
+
+    def __init__(self, code: str, message: str | None = None) -> None:
+        super().__init__(401, code, message or TOKEN_MESSAGES.get(code, TOKEN_MESSAGES["token_invalid"]))
+
+
+def _unauthorized_response(exc: Unauthorized) -> JSONResponse:
+    response = error_response(exc.status, exc.code, exc.message, exc.errors)
+    response.headers.update(exc.headers)
+    return response
+
+
+def install_auth(app: FastAPI, settings: Settings) -> None:
+    """Sets ``app.state.settings`` (where ``current_user`` finds the secret) and answers every 401 with
+    ``WWW-Authenticate: Bearer``. Call it next to ``shared.http.install_error_handlers``."""
+    app.state.settings = settings
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        return _unauthorized_response(exc)
+
+
+# Declares the bearer scheme in OpenAPI (the docs' "Authorize" button); current_user reads the header itself.
+bearer_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def _settings_of(request: Request) -> Settings:
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        raise RuntimeError("app.state.settings is not set: the app that uses shared.auth must set it (install_auth)")
+    return settings
+
+
+def current_user(request: Request, _scheme: Annotated[str | None, Depends(bearer_scheme)] = None) -> Principal:
+    """The principal of ``Authorization: Bearer <token>``; 401 ``not_authenticated``, ``token_expired`` or
+    ``token_invalid`` otherwise. The secret comes from ``request.app.state.settings``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("not_authenticated")
+    try:
+        return decode_token(token, _settings_of(request).secret_key, datetime.now(UTC))
+    except AuthError as exc:
+        raise Unauthorized(exc.code, exc.message) from None
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+class UserOut(BaseModel):
+    username: str
+    full_name: str
+    role: str
+    kecamatan: str | None = None
+    kabupaten: str | None = None
+    unit: str | None = None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+PasswordForm = Annotated[OAuth2PasswordRequestForm, Depends()]
+
+INVALID_CREDENTIALS = "Nama pengguna atau kata sandi salah."
+_UNAUTHORIZED_DOC = {401: {"model": ErrorBody, "description": "Not signed in, or the token expired or is invalid"}}
+
+
+def make_auth_router(
+    get_engine: Callable[[Request], Engine], get_settings: Callable[[Request], Settings], ttl: timedelta = DEFAULT_TTL
+) -> APIRouter:
+    """``POST /v1/auth/token`` (OAuth2 password flow, form-encoded) and ``GET /v1/auth/me``.
+
+    The app that includes it must also set ``app.state.settings`` (``install_auth`` does), because
+    ``current_user`` is a module-level dependency and finds the secret there."""
+    router = APIRouter(tags=["auth"])
+
+    @router.post(
+        "/v1/auth/token",
+        response_model=TokenOut,
+        responses={401: {"model": ErrorBody, "description": "Wrong username or password, or inactive user"}},
+        summary="Sign in: username and password for a bearer token",
+    )
+    def issue_token(form: PasswordForm, request: Request) -> Any:
+        # Rate limiting is out of scope here (see the module docstring): put one in front.
+        principal = authenticate(get_engine(request), form.username, form.password)
+        if principal is None:
+            log.info("failed sign-in")  # no username: people type passwords into that field too
+            response = error_response(401, "invalid_credentials", INVALID_CREDENTIALS)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        log.info("signed in", extra={"username": principal.username, "role": principal.role})
+        token = create_token(principal, get_settings(request).secret_key, datetime.now(UTC), ttl)
+        return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()), user=UserOut(**principal.as_dict()))
+
+    @router.get("/v1/auth/me", response_model=UserOut, responses=_UNAUTHORIZED_DOC, summary="The signed-in user")
+    def me(user: CurrentUser, request: Request) -> Any:
+        # read back from the database: a deactivated user is refused here at once, and names are current
+        fresh = load_principal(get_engine(request), user.username)
+        if fresh is None:
+            raise Unauthorized("not_authenticated", "Akun ini tidak aktif lagi. Hubungi admin kecamatan.")
+        return UserOut(**fresh.as_dict())
+
+    return router

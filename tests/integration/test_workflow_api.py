@@ -1,0 +1,249 @@
+"""The 12 SOP steps over HTTP, each by its own role user; every branch; tenancy; concurrency."""
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.workflow import handlers
+from services.workflow.bootstrap import bootstrap
+from services.workflow.entrypoints.api import create_app
+from shared.auth import add_user
+from shared.contracts.intake import Complainant, ComplaintSubmitted
+
+PASSWORD = "rahasia-uji-123"
+
+
+@pytest.fixture(scope="module")
+def wf(settings, engine):
+    container = bootstrap(settings)
+    yield container
+    container.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(wf):
+    with TestClient(create_app(wf)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def tokens(client, engine):
+    """One user per role in Pegantenan (two kasi of different units), a Galis staf, a kabupaten user."""
+    suffix = uuid.uuid4().hex[:6]
+    people = {
+        "staf": ("staf", "pegantenan", None, None),
+        "kasi": ("kasi", "pegantenan", None, "pemerintahan"),
+        "kasi_trantib": ("kasi", "pegantenan", None, "trantib"),
+        "sekcam": ("sekcam", "pegantenan", None, None),
+        "camat": ("camat", "pegantenan", None, None),
+        "galis": ("staf", "galis", None, None),
+        "kabupaten": ("kabupaten", None, "pamekasan", None),
+    }
+    result = {}
+    for key, (role, kecamatan, kabupaten, unit) in people.items():
+        username = f"t{suffix}.{key.replace('_', '-')}"
+        add_user(engine, username, f"Pengguna Uji {key}", role, PASSWORD, kecamatan=kecamatan, kabupaten=kabupaten, unit=unit)
+        r = client.post("/v1/auth/token", data={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        result[key] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return result
+
+
+def new_complaint(wf, kecamatan: str = "pegantenan") -> uuid.UUID:
+    complaint_id = uuid.uuid4()
+    handlers.record_complaint(
+        wf,
+        ComplaintSubmitted(
+            submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=f"T{uuid.uuid4().hex[:11].upper()}",
+            kecamatan=kecamatan, channel="web",
+            complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890", address="Desa Pegantenan"),
+            subject="Jalan desa rusak", description="Jalan di Dusun Bunangka rusak sejak Januari.",
+            received_at=datetime.now(UTC), correlation_id=uuid.uuid4(),
+        ),
+    )
+    return complaint_id
+
+
+class Flow:
+    def __init__(self, client, tokens, complaint_id):
+        self.client, self.tokens, self.id = client, tokens, complaint_id
+        self.version = 1
+
+    def get(self, who="staf"):
+        return self.client.get(f"/v1/complaints/{self.id}", headers=self.tokens[who])
+
+    def do(self, who: str, action: str, expect: int = 200, **fields):
+        r = self.client.post(
+            f"/v1/complaints/{self.id}/{action}", json={"expected_version": self.version, **fields}, headers=self.tokens[who]
+        )
+        assert r.status_code == expect, r.text
+        if expect == 200:
+            self.version = r.json()["version"]
+        return r.json()
+
+    def step(self) -> int | None:
+        body = self.get().json()
+        return body["current_step"]["number"] if body["current_step"] else None
+
+
+def inbox_ids(client, headers) -> set[str]:
+    r = client.get("/v1/inbox", headers=headers)
+    assert r.status_code == 200, r.text
+    return {item["id"] for item in r.json()}
+
+
+def test_a_complaint_goes_through_all_twelve_steps_each_by_its_own_role(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    walk = [
+        (2, "kasi", "verify-identity", {"notes": "KTP cocok"}),
+        (3, "staf", "register", {}),
+        (4, "camat", "dispose", {"unit": "pemerintahan", "instructions": "Koordinasikan dengan desa."}),
+        (5, "kasi", "clarify", {"explanation": "Perbaikan dijadwalkan bulan depan."}),
+        (6, "kasi", "request-letter", {}),
+        (7, "staf", "draft-letter", {"perihal": "Tanggapan pengaduan", "body": "Dengan hormat, ..."}),
+        (8, "sekcam", "review-letter", {"approved": True, "notes": "Paraf"}),
+        (9, "staf", "duplicate-letter", {}),
+        (10, "camat", "sign-letter", {}),
+        (11, "staf", "archive-letter", {}),
+        (12, "staf", "send-response", {"channel": "pos", "receipt": "Diterima oleh pengadu"}),
+    ]
+    for step, who, action, fields in walk:
+        assert f.step() == step
+        assert str(f.id) in inbox_ids(client, tokens[who]), f"step {step} is not in the {who}'s inbox"
+        body = f.do(who, action, **fields)
+    assert body["status"] == "closed" and body["outcome"] == "resolved" and body["current_step"] is None
+    assert body["register_number"].endswith(f"/{datetime.now(UTC).year}")
+    assert "/PENGADUAN/35.28.07/" in body["letter_number"]
+    types = [h["type"] for h in body["history"]]
+    assert types[0] == "workflow.ComplaintReceived" and types[-1] == "workflow.ResponseSent" and len(types) == 12
+    for h, (_, who, _, _) in zip(body["history"][1:], walk):
+        assert h["actor"]["role"] == ("kasi" if who.startswith("kasi") else who) and h["actor"]["user_id"]
+        assert h["output"]  # the SOP's output column, recorded on every step event
+    assert str(f.id) not in inbox_ids(client, tokens["staf"])
+
+
+def test_role_step_version_and_body_errors_have_their_codes(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    assert f.do("camat", "verify-identity", expect=403)["code"] == "role_not_allowed"
+    assert f.do("staf", "register", expect=409)["code"] == "not_this_step"
+    f.version = 0
+    assert f.do("kasi", "verify-identity", expect=409)["code"] == "stale_version"
+    f.version = 1
+    assert f.do("staf", "dispose", expect=403)["code"] == "role_not_allowed"  # wrong role wins over wrong step
+    assert f.do("camat", "dispose", expect=409)["code"] == "not_this_step"
+    f.do("kasi", "verify-identity")
+    f.do("staf", "register")
+    bad = f.do("camat", "dispose", expect=422, unit="pemerintahan")  # no instructions
+    assert bad["code"] == "validation_error" and any(e["field"] == "instructions" for e in bad["errors"])
+    assert f.do("camat", "fly-to-the-moon", expect=404)["code"] == "unknown_action"
+    assert f.do("kabupaten", "dispose", expect=403, unit="x", instructions="y")["code"] == "read_only"
+
+
+def test_documents_requested_pause_then_resume_or_close_as_incomplete(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    f.do("kasi", "request-documents", message="Mohon kirim foto KTP.")
+    body = f.get().json()
+    assert body["status"] == "awaiting_documents" and body["due_at"] is None  # the step's clock pauses
+    assert f.do("kasi", "verify-identity", expect=409)["code"] == "awaiting_documents"
+    f.do("kasi", "receive-documents", notes="KTP diterima lewat WhatsApp")
+    body = f.get().json()
+    assert body["status"] == "in_progress" and body["current_step"]["number"] == 2 and body["due_at"]
+
+    g = Flow(client, tokens, new_complaint(wf))
+    g.do("kasi", "request-documents", message="Mohon kirim foto KK.")
+    assert g.do("kasi", "close-incomplete")["outcome"] == "incomplete"
+    assert g.do("kasi", "verify-identity", expect=409)["code"] == "complaint_closed"
+
+
+def test_identity_rejected_closes_the_complaint(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    assert f.do("kasi", "reject-identity", reason="Identitas tidak dapat diverifikasi.")["outcome"] == "identity_rejected"
+
+
+def test_outside_the_duties_it_is_referred_to_a_named_agency(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    f.do("kasi", "verify-identity")
+    f.do("staf", "register")
+    body = f.do("camat", "refer", agency="Dinas PUPR Kabupaten Pamekasan", agency_kind="opd", reason="Jalan kabupaten")
+    assert body["outcome"] == "referred"
+    referral = body["history"][-1]
+    assert referral["type"] == "workflow.ComplaintReferred" and referral["payload"]["agency"] == "Dinas PUPR Kabupaten Pamekasan"
+
+
+def test_a_returned_letter_goes_back_to_step_7_and_every_version_is_kept(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    for who, action, fields in [
+        ("kasi", "verify-identity", {}), ("staf", "register", {}),
+        ("camat", "dispose", {"unit": "pemerintahan", "instructions": "Tindak lanjuti"}),
+    ]:
+        f.do(who, action, **fields)
+    assert f.do("kasi_trantib", "clarify", expect=403, explanation="x")["code"] == "wrong_unit"
+    f.do("kasi", "clarify", explanation="Penjelasan")
+    f.do("kasi", "request-letter")
+    f.do("staf", "draft-letter", perihal="Tanggapan", body="Draf pertama")
+    f.do("sekcam", "review-letter", approved=False, notes="Perbaiki paragraf kedua")
+    assert f.step() == 7
+    f.do("staf", "draft-letter", perihal="Tanggapan", body="Draf kedua")
+    body = f.do("sekcam", "review-letter", approved=True)
+    drafts = [h["payload"] for h in body["history"] if h["type"] == "workflow.LetterDrafted"]
+    assert [(d["letter_version"], d["body"]) for d in drafts] == [(1, "Draf pertama"), (2, "Draf kedua")]
+    assert body["history"][-1]["payload"]["letter_version"] == 2  # the paraf is on version 2
+    assert body["current_step"]["number"] == 9
+
+
+def test_withdrawn_or_marked_duplicate_at_any_step(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    f.do("kasi", "verify-identity")
+    assert f.do("staf", "withdraw", reason="Pengadu mencabut")["outcome"] == "withdrawn"
+    g = Flow(client, tokens, new_complaint(wf))
+    assert g.do("staf", "mark-duplicate", expect=403, duplicate_of="X")["code"] == "role_not_allowed"
+    assert g.do("sekcam", "mark-duplicate", duplicate_of="7KQ2-M9XD-4T")["outcome"] == "duplicate"
+
+
+def test_another_kecamatan_sees_nothing_and_the_kabupaten_sees_masked_data(client, tokens, wf):
+    cid = new_complaint(wf)
+    assert client.get(f"/v1/complaints/{cid}", headers=tokens["galis"]).status_code == 404
+    r = client.post(f"/v1/complaints/{cid}/verify-identity", json={"expected_version": 1}, headers=tokens["galis"])
+    assert r.status_code == 404 and r.json()["code"] == "complaint_not_found"
+    assert str(cid) not in inbox_ids(client, tokens["galis"])
+    assert client.get(f"/v1/complaints/{uuid.uuid4()}", headers=tokens["staf"]).status_code == 404
+
+    own = client.get(f"/v1/complaints/{cid}", headers=tokens["staf"]).json()
+    assert own["complainant"]["nik"] == "3528071505900001"
+    seen = client.get(f"/v1/complaints/{cid}", headers=tokens["kabupaten"])
+    assert seen.status_code == 200
+    text = seen.text
+    assert "3528071505900001" not in text and "+6281234567890" not in text and "Desa Pegantenan" not in text
+    assert seen.json()["allowed_actions"] == []
+    assert client.get("/v1/inbox", headers=tokens["kabupaten"]).status_code == 403
+
+
+def test_without_a_token_every_staff_endpoint_is_401(client):
+    for method, path in [("get", "/v1/inbox"), ("get", f"/v1/complaints/{uuid.uuid4()}"),
+                         ("post", f"/v1/complaints/{uuid.uuid4()}/register")]:
+        r = getattr(client, method)(path, **({"json": {"expected_version": 1}} if method == "post" else {}))
+        assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+
+
+def test_two_concurrent_actions_on_one_complaint_exactly_one_wins(client, tokens, wf):
+    cid = new_complaint(wf)
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def verify():
+        barrier.wait()
+        r = client.post(f"/v1/complaints/{cid}/verify-identity", json={"expected_version": 1}, headers=tokens["kasi"])
+        results.append(r.status_code)
+
+    threads = [threading.Thread(target=verify) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200, 409]
+    body = client.get(f"/v1/complaints/{cid}", headers=tokens["staf"]).json()
+    assert body["version"] == 2 and [h["type"] for h in body["history"]].count("workflow.IdentityVerified") == 1

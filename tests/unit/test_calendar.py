@@ -1,0 +1,209 @@
+"""The working-day calendar: real Indonesian dates, checked against the `holidays` data they rely on."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.calendar import WIB, OfficeHours, WorkingCalendar
+
+CAL = WorkingCalendar()
+PUBLIC_ONLY = WorkingCalendar(cuti_bersama=False)
+
+
+def wib(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=WIB)
+
+
+# --- national holidays and cuti bersama ---------------------------------------------------------------
+
+IDUL_FITRI_2026_CUTI_BERSAMA = [date(2026, 3, 18), date(2026, 3, 20), date(2026, 3, 23), date(2026, 3, 24)]
+IDUL_FITRI_2026_PUBLIC = [date(2026, 3, 19), date(2026, 3, 21), date(2026, 3, 22)]
+
+
+def test_library_still_has_the_2026_idul_fitri_dates():
+    for d in IDUL_FITRI_2026_CUTI_BERSAMA:
+        assert CAL.holiday_name(d) is not None and "Cuti Bersama" in CAL.holiday_name(d), d
+        assert PUBLIC_ONLY.holiday_name(d) is None, d
+    for d in IDUL_FITRI_2026_PUBLIC:
+        assert CAL.holiday_name(d) is not None and PUBLIC_ONLY.holiday_name(d) is not None, d
+    assert "Nyepi" in CAL.holiday_name(date(2026, 3, 19))
+    assert "Idul Fitri" in CAL.holiday_name(date(2026, 3, 21))
+    for d in [date(2026, 3, 17), date(2026, 3, 25), date(2026, 3, 26), date(2026, 3, 27)]:
+        assert CAL.is_working_day(d), d
+
+
+def test_idul_fitri_2026_with_cuti_bersama():
+    # Tue 17 received; 18-24 all off (holidays + weekend); working days 25, 26, 27
+    assert CAL.add_working_days(wib(2026, 3, 17, 10), 3) == wib(2026, 3, 27, 16)
+    assert CAL.next_working_day(date(2026, 3, 17)) == date(2026, 3, 25)
+
+
+def test_idul_fitri_2026_without_cuti_bersama_is_earlier():
+    # 18 Wed works, 19 Nyepi, 20 Fri works, 21-22 Idul Fitri (weekend), 23 Mon works
+    assert PUBLIC_ONLY.add_working_days(wib(2026, 3, 17, 10), 3) == wib(2026, 3, 23, 16)
+    assert PUBLIC_ONLY.add_working_days(wib(2026, 3, 17, 10), 3) < CAL.add_working_days(wib(2026, 3, 17, 10), 3)
+
+
+def test_weekend():
+    assert CAL.add_working_days(wib(2026, 2, 6, 14), 1) == wib(2026, 2, 9, 16)  # Fri -> Mon
+
+
+def test_start_day_never_counts_whatever_the_hour():
+    assert CAL.add_working_days(wib(2026, 2, 3, 6), 1) == wib(2026, 2, 4, 16)  # Tue early -> Wed
+    assert CAL.add_working_days(wib(2026, 2, 3, 20), 1) == wib(2026, 2, 4, 16)  # Tue late -> Wed
+    assert CAL.add_working_days(wib(2026, 2, 7, 9), 1) == wib(2026, 2, 9, 16)  # Sat -> Mon
+
+
+def test_zero_working_days():
+    assert CAL.add_working_days(wib(2026, 2, 3, 10), 0) == wib(2026, 2, 3, 16)
+    assert CAL.add_working_days(wib(2026, 2, 3, 16), 0) == wib(2026, 2, 3, 16)
+    assert CAL.add_working_days(wib(2026, 2, 3, 17), 0) == wib(2026, 2, 4, 16)
+    assert CAL.add_working_days(wib(2026, 2, 7, 10), 0) == wib(2026, 2, 9, 16)
+
+
+def test_year_end_2026():
+    assert "Cuti Bersama" in CAL.holiday_name(date(2026, 12, 24))
+    assert "Natal" in CAL.holiday_name(date(2026, 12, 25))
+    assert CAL.holiday_name(date(2026, 12, 31)) is None
+    assert "Tahun Baru" in CAL.holiday_name(date(2027, 1, 1))
+    assert "Isra Mikraj" in CAL.holiday_name(date(2027, 1, 5))
+    # Wed 23: 24 cuti bersama, 25 Natal, 26-27 weekend; 28 Mon, 29 Tue, 30 Wed
+    assert CAL.add_working_days(wib(2026, 12, 23, 9), 3) == wib(2026, 12, 30, 16)
+    # the 12-day promise crosses the new year: 28, 29, 30, 31, (1 Jan, weekend) 4, (5 Isra Mikraj)
+    # 6, 7, 8, 11, 12, 13, 14
+    assert CAL.add_working_days(wib(2026, 12, 23, 9), 12) == wib(2027, 1, 14, 16)
+
+
+# --- office minutes -------------------------------------------------------------------------------
+
+def test_office_minutes():
+    assert CAL.add_office_minutes(wib(2026, 2, 2, 15, 55), 15) == wib(2026, 2, 3, 8, 10)  # Mon -> Tue
+    assert CAL.add_office_minutes(wib(2026, 2, 6, 15, 55), 15) == wib(2026, 2, 9, 8, 10)  # Fri -> Mon
+    assert CAL.add_office_minutes(wib(2026, 2, 7, 9), 15) == wib(2026, 2, 9, 8, 15)  # Sat -> Mon
+    assert CAL.add_office_minutes(wib(2026, 2, 3, 6), 15) == wib(2026, 2, 3, 8, 15)  # before opening
+    assert CAL.add_office_minutes(wib(2026, 2, 3, 15, 45), 15) == wib(2026, 2, 3, 16)  # lands on closing
+    assert CAL.add_office_minutes(wib(2026, 2, 3, 17), 15) == wib(2026, 2, 4, 8, 15)  # after closing
+    assert CAL.add_office_minutes(wib(2026, 3, 17, 15, 50), 20) == wib(2026, 3, 25, 8, 10)  # over Lebaran
+
+
+def test_office_minutes_between():
+    assert CAL.office_minutes_between(wib(2026, 2, 2, 15), wib(2026, 2, 3, 9)) == 120  # a night
+    assert CAL.office_minutes_between(wib(2026, 2, 6, 15), wib(2026, 2, 9, 9)) == 120  # a weekend
+    # Tue 17 Mar 15:00 -> Wed 25 Mar 09:00: the whole Nyepi/Idul Fitri break in between
+    assert CAL.office_minutes_between(wib(2026, 3, 17, 15), wib(2026, 3, 25, 9)) == 120
+    assert PUBLIC_ONLY.office_minutes_between(wib(2026, 3, 17, 15), wib(2026, 3, 25, 9)) == 120 + 4 * 480
+    assert CAL.office_minutes_between(wib(2026, 2, 3, 9), wib(2026, 2, 2, 15)) == 0  # reversed
+    assert CAL.office_minutes_between(wib(2026, 2, 3, 9), wib(2026, 2, 3, 9)) == 0
+    assert CAL.working_days_between(wib(2026, 2, 2, 8), wib(2026, 2, 6, 16)) == 5.0
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+LONG_FRIDAY = {
+    "tz": "Asia/Jakarta",
+    "days": {d: ["07:30", "16:00"] for d in ("mon", "tue", "wed", "thu")} | {"fri": ["07:30", "16:30"]},
+}
+
+
+def test_from_config_longer_friday():
+    hours = OfficeHours.from_config(LONG_FRIDAY)
+    assert hours.days[4] == (time(7, 30), time(16, 30)) and hours.days[0] == (time(7, 30), time(16, 0))
+    assert 5 not in hours.days and 6 not in hours.days
+    cal = WorkingCalendar(hours)
+    assert cal.add_working_days(wib(2026, 2, 5, 10), 1) == wib(2026, 2, 6, 16, 30)  # Thu -> Fri 16:30
+    assert cal.add_office_minutes(wib(2026, 2, 6, 16, 20), 15) == wib(2026, 2, 9, 7, 35)
+    assert cal.add_office_minutes(wib(2026, 2, 6, 6), 15) == wib(2026, 2, 6, 7, 45)
+    assert hours.standard_day_minutes() == 510
+    assert OfficeHours.default() == OfficeHours() and OfficeHours.default().days[0] == (time(8), time(16))
+    assert OfficeHours.from_config({}) == OfficeHours.default()
+    assert OfficeHours.from_config({"days": {"senin": ["08:00", "12:00"]}}).days == {0: (time(8), time(12))}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"days": {"mon": ["16:00", "08:00"]}}, "not after opening"),
+        ({"days": {"mon": ["08:00", "08:00"]}}, "not after opening"),
+        ({"days": {"monday_ish": ["08:00", "16:00"]}}, "unknown weekday"),
+        ({"days": {"mon": ["8am", "16:00"]}}, "HH:MM"),
+        ({"days": {"mon": ["08:00", "24:30"]}}, "HH:MM"),
+        ({"days": {"mon": ["08:00"]}}, "opening, closing"),
+        ({"days": {"mon": ["08:00", "16:00"], "senin": ["08:00", "16:00"]}}, "twice"),
+        ({"days": {}}, "at least one weekday"),
+        ({"tz": "Asia/Nowhere"}, "time zone"),
+        ({"hours": {}}, "unknown keys"),
+    ],
+)
+def test_invalid_config(config, message):
+    with pytest.raises(ValueError, match=message):
+        OfficeHours.from_config(config)
+
+
+def test_extra_holidays_and_working_overrides():
+    start = wib(2026, 2, 2, 10)  # Monday
+    assert CAL.add_working_days(start, 2) == wib(2026, 2, 4, 16)
+    local = WorkingCalendar(extra_holidays={date(2026, 2, 3): "Hari Jadi Kabupaten"})
+    assert local.holiday_name(date(2026, 2, 3)) == "Hari Jadi Kabupaten"
+    assert local.add_working_days(start, 2) == wib(2026, 2, 5, 16)
+    # a decree cancels the cuti bersama of 24 Dec 2026
+    cancelled = WorkingCalendar(working_overrides=[date(2026, 12, 24)])
+    assert cancelled.holiday_name(date(2026, 12, 24)) is None and cancelled.is_working_day(date(2026, 12, 24))
+    assert cancelled.add_working_days(wib(2026, 12, 23, 9), 3) == wib(2026, 12, 29, 16)
+    # an override never opens a weekend
+    assert not WorkingCalendar(working_overrides=[date(2026, 3, 21)]).is_working_day(date(2026, 3, 21))
+
+
+# --- time zones -----------------------------------------------------------------------------------
+
+def test_utc_input_is_read_in_wib():
+    start = datetime(2026, 3, 16, 23, 30, tzinfo=timezone.utc)  # 06:30 WIB, Tue 17 Mar
+    assert CAL.add_office_minutes(start, 15) == wib(2026, 3, 17, 8, 15)
+    assert CAL.add_office_minutes(start, 15).tzinfo == WIB
+    assert CAL.add_working_days(start, 3) == wib(2026, 3, 27, 16)
+    assert CAL.add_working_days(start, 0) == wib(2026, 3, 17, 16)
+    assert CAL.is_working_day(start)  # a datetime is read as its WIB date
+
+
+def test_naive_datetimes_are_refused():
+    with pytest.raises(ValueError, match="naive"):
+        CAL.add_working_days(datetime(2026, 3, 17, 10), 1)
+    with pytest.raises(ValueError, match="naive"):
+        CAL.add_office_minutes(datetime(2026, 3, 17, 10), 1)
+    with pytest.raises(ValueError, match="naive"):
+        CAL.office_minutes_between(datetime(2026, 3, 17, 10), wib(2026, 3, 18))
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+starts = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31, 23, 59),
+    timezones=st.sampled_from([timezone.utc, WIB, timezone(timedelta(hours=9))]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=starts, n=st.integers(0, 30))
+def test_add_working_days_lands_on_a_working_day_at_closing(start, n):
+    due = CAL.add_working_days(start, n)
+    assert due.tzinfo == WIB and CAL.is_working_day(due.date())
+    assert due.timetz().replace(tzinfo=None) == CAL.hours.days[due.weekday()][1]
+    assert due >= start
+    if n >= 1:
+        assert due.date() > start.astimezone(WIB).date()
+        assert CAL.add_working_days(start, n + 1) > due
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=starts, m=st.integers(0, 5000), extra=st.integers(0, 600))
+def test_add_office_minutes_round_trips(start, m, extra):
+    end = CAL.add_office_minutes(start, m)
+    assert end >= start and end.tzinfo == WIB
+    assert CAL.office_minutes_between(start, end) == m
+    assert CAL.add_office_minutes(start, m + extra) >= end
+    if m >= 1:
+        assert CAL.is_working_day(end.date())
+        opening, closing = CAL.hours.days[end.weekday()]
+        assert opening < end.time() <= closing

@@ -1,0 +1,128 @@
+"""Property-based: random commands from random roles against the complaint aggregate."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings, strategies as st
+
+from services.workflow.domain import commands as c
+from services.workflow.domain import model
+from shared.calendar import WorkingCalendar
+from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.workflow import LetterReturned
+
+CAL = WorkingCalendar()
+START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
+FIELDS = {
+    "request-documents": {"message": "Kirim KTP"}, "reject-identity": {"reason": "tidak cocok"},
+    "register": {"register_number": 1, "register_year": 2026}, "dispose": {"unit": "pemerintahan", "instructions": "x"},
+    "refer": {"agency": "Dinas PUPR", "reason": "bukan tupoksi"}, "clarify": {"explanation": "x"},
+    "draft-letter": {"perihal": "Tanggapan", "body": "isi"},
+    "archive-letter": {"letter_number": "001/X/2026", "letter_sequence": 1, "letter_year": 2026},
+    "mark-duplicate": {"duplicate_of": "7KQ2-M9XD-4T"},
+}
+ROLES = ["staf", "kasi", "sekcam", "camat"]
+UNITS = [None, "pemerintahan", "trantib"]
+
+moves = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(c.STAFF_COMMANDS)), st.sampled_from(ROLES), st.sampled_from(UNITS), st.booleans(),
+    ),
+    max_size=60,
+)
+
+
+def received() -> tuple[model.Complaint, list]:
+    s = ComplaintSubmitted(
+        submission_id=uuid.uuid4(), complaint_id=uuid.uuid4(), tracking_code="7KQ2-M9XD-4T", kecamatan="pegantenan",
+        channel="web", complainant=Complainant(name="Siti"), subject="Jalan rusak", description="Jalan desa rusak.",
+        received_at=START, correlation_id=uuid.uuid4(),
+    )
+    events = model.decide(model.Complaint(), c.RecordComplaint(submission=s), CAL)
+    log = [(e, START, "intake") for e in events]
+    state = model.Complaint()
+    for e, at, by in log:
+        state = model.evolve(state, e, at, by)
+    return state, log
+
+
+@settings(max_examples=300, deadline=None)
+@given(moves)
+def test_random_commands_never_break_the_sop(sequence):
+    state, log = received()
+    at = START
+    for action, role, unit, approved in sequence:
+        at += timedelta(minutes=37)
+        fields = dict(FIELDS.get(action, {}))
+        if action == "review-letter":
+            fields["approved"] = approved
+        command = c.STAFF_COMMANDS[action](actor=c.Actor(user_id=f"{role}.x", role=role, unit=unit), at=at, **fields)
+        before = state
+        try:
+            events = model.decide(state, command, CAL)
+        except model.DomainError:
+            continue
+        # accepted: it was this role's turn at this step, on an open complaint
+        assert before.status in model.OPEN
+        if action in model.ACTION_STEP:
+            step = model.ACTION_STEP[action]
+            assert before.current_step == step, "a step was skipped or repeated"
+            assert role == before.definition.step(step).role, "a role acted out of turn"
+            if step in model.UNIT_BOUND_STEPS and before.unit:
+                assert unit == before.unit
+        else:
+            assert role in model.ANY_STEP_ROLES[action]
+        for e in events:
+            state = model.evolve(state, e, at, command.actor.user_id)
+            log.append((e, at, command.actor.user_id))
+            if isinstance(e, LetterReturned):
+                assert state.current_step == 7
+        # the state stays valid
+        assert state.status in ("in_progress", "awaiting_documents", "closed")
+        assert (state.outcome is None) == (state.status != "closed")
+        if state.status == "in_progress":
+            assert 2 <= state.current_step <= 12 and state.step_due_at is not None and state.step_due_at > at - timedelta(days=1)
+        done = [s.number for s in state.steps_done]
+        assert done == list(range(1, len(done) + 1)), f"steps done out of order: {done}"
+        if state.register_number is not None:
+            assert 3 in done
+    # rebuilding from the events gives the live state
+    rebuilt = model.Complaint()
+    for e, at_, by in log:
+        rebuilt = model.evolve(rebuilt, e, at_, by)
+    assert rebuilt == state
+    assert state.version == len(log)
+
+
+def test_a_closed_complaint_accepts_nothing_more():
+    state, _ = received()
+    actor = c.Actor(user_id="staf.x", role="staf")
+    for e in model.decide(state, c.Withdraw(actor=actor, at=START), CAL):
+        state = model.evolve(state, e, START, "staf.x")
+    for name, cls in c.STAFF_COMMANDS.items():
+        for role in ROLES:
+            fields = dict(FIELDS.get(name, {}))
+            if name == "review-letter":
+                fields["approved"] = True
+            try:
+                model.decide(state, cls(actor=c.Actor(user_id="u", role=role), at=START, **fields), CAL)
+            except model.ComplaintClosed:
+                continue
+            except model.RoleNotAllowed:
+                continue
+            raise AssertionError(f"{name} by {role} was accepted on a closed complaint")
+
+
+def test_the_step_clock_follows_the_sop_standard_times():
+    state, _ = received()
+    # received Monday 2026-03-02 08:30 WIB: step 2 has 3 working days -> Thursday 16:00 WIB
+    assert state.step_due_at.astimezone(UTC) == datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
+    at = datetime(2026, 3, 3, 8, 55, tzinfo=UTC)  # 15:55 WIB
+    for e in model.decide(state, c.VerifyIdentity(actor=c.Actor(user_id="k", role="kasi"), at=at), CAL):
+        state = model.evolve(state, e, at, "k")
+    # step 3 (15 office minutes) started at 15:55 WIB: due next working day 08:10 WIB
+    assert state.step_due_at.astimezone(UTC) == datetime(2026, 3, 4, 1, 10, tzinfo=UTC)
+    # the 12-working-day promise from Monday 2 March 2026 (Nyepi and Idul Fitri with cuti bersama fall inside)
+    # 3-6, 9-13, 16, 17 March are 11 working days; 18-24 March are Nyepi, Idul Fitri and cuti bersama: the 12th is 25 March
+    assert state.deadline_at.astimezone(UTC) == datetime(2026, 3, 25, 9, 0, tzinfo=UTC)
