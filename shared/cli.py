@@ -90,7 +90,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
         from services.workflow.entrypoints.worker import register_tasks
 
         register_tasks(app)
-    # letters and notify register their tasks with issues #4 and #5; their workers already run and scale
+    elif args.kind == "notify":
+        from services.notify.entrypoints.worker import register_tasks as register_notify
+
+        register_notify(app)
+    # letters registers its tasks with issue #4; its worker already runs and scales
     app.worker_main(
         [
             "worker", "-Q", args.kind, "-c", str(args.concurrency), "-n", f"{args.kind}@%h",
@@ -154,45 +158,43 @@ def cmd_projections(_: argparse.Namespace) -> None:
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
     from services.intake.housekeeping import OutboxCleanup, OutboxReconciler
-    from shared.db import make_engine
+    from services.workflow.bootstrap import bootstrap
+    from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
     from shared.subscriptions import Runner
 
-    settings = _settings()
-    engine = make_engine(settings, pool_size=2)
-    jobs = [OutboxReconciler(engine), OutboxCleanup(engine)]
+    workflow = bootstrap(_settings())
+    engine = workflow.engine
+    jobs = [OutboxReconciler(engine), OutboxCleanup(engine), OverdueSteps(workflow), ExpiredDocumentRequests(workflow)]
     _run_until_signal([Runner(engine, j.name, j.round, channel=None, poll_interval=j.interval) for j in jobs])
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select, update
 
-    from services.workflow.adapters.tables import dead_letters
+    from services.notify.adapters.tables import dead_letters as notify_letters
+    from services.workflow.adapters.tables import dead_letters as workflow_letters
     from shared.celery_app import make_celery
     from shared.db import make_engine
 
     settings = _settings()
     engine = make_engine(settings, pool_size=1)
+    celery = make_celery(settings, "dead-letters")
+    waiting = replayed = 0
     with engine.begin() as conn:
-        if args.action == "list":
-            rows = conn.execute(
-                select(dead_letters.c.id, dead_letters.c.task, dead_letters.c.failed_at, dead_letters.c.error)
-                .where(dead_letters.c.replayed_at.is_(None))
-                .order_by(dead_letters.c.failed_at)
-            ).all()
-            for r in rows:
-                print(f"{r.id}  {r.failed_at:%Y-%m-%d %H:%M:%S}  {r.task}  {r.error[:120]}")
-            print(f"{len(rows)} dead letter(s) waiting")
-            return
-        query = select(dead_letters).where(dead_letters.c.replayed_at.is_(None))
-        if args.id:
-            query = query.where(dead_letters.c.id == args.id)
-        celery = make_celery(settings, "dead-letters")
-        replayed = 0
-        for r in conn.execute(query.with_for_update()).mappings():
-            celery.send_task(r["task"], args=[r["payload"]], queue=r["queue"], argsrepr="(<hidden>)")
-            conn.execute(update(dead_letters).where(dead_letters.c.id == r["id"]).values(replayed_at=func.now()))
-            replayed += 1
-        print(f"replayed {replayed} dead letter(s)")
+        for table in (workflow_letters, notify_letters):  # each service keeps its own
+            query = select(table).where(table.c.replayed_at.is_(None)).order_by(table.c.failed_at)
+            if args.id:
+                query = query.where(table.c.id == args.id)
+            if args.action == "list":
+                for r in conn.execute(query).mappings():
+                    print(f"{r['id']}  {r['failed_at']:%Y-%m-%d %H:%M:%S}  {r['task']}  {r['error'][:120]}")
+                    waiting += 1
+                continue
+            for r in conn.execute(query.with_for_update()).mappings():
+                celery.send_task(r["task"], args=[r["payload"]], queue=r["queue"], argsrepr="(<hidden>)")
+                conn.execute(update(table).where(table.c.id == r["id"]).values(replayed_at=func.now()))
+                replayed += 1
+    print(f"{waiting} dead letter(s) waiting" if args.action == "list" else f"replayed {replayed} dead letter(s)")
 
 
 def _read_new_password(from_stdin: bool) -> str:

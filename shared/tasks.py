@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from celery.exceptions import Reject, SoftTimeLimitExceeded
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.eventstore import ConcurrencyError
@@ -28,6 +30,21 @@ from shared.eventstore import ConcurrencyError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def dead_letter_table(metadata: MetaData) -> Table:
+    """A service's dead letters: messages its workers could not handle, kept for a person to replay."""
+    return Table(
+        "dead_letters",
+        metadata,
+        Column("id", UUID(as_uuid=True), primary_key=True),
+        Column("task", Text, nullable=False),
+        Column("queue", Text, nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("replayed_at", DateTime(timezone=True)),
+    )
 TRANSIENT = (OperationalError, ConcurrencyError)
 
 

@@ -240,3 +240,28 @@ def flag_overdue_steps(ctx: Context, now: datetime, limit: int = 200) -> int:
             save_read_model(conn, new_state, now)
             flagged += 1
     return flagged
+
+
+def close_expired_document_requests(ctx: Context, now: datetime, limit: int = 200) -> int:
+    """Close as incomplete the complaints whose requested documents did not arrive in time."""
+    with ctx.engine.connect() as conn:
+        expired = conn.execute(
+            select(complaints.c.complaint_id)
+            .where(complaints.c.status == "awaiting_documents", complaints.c.documents_close_after < now)
+            .order_by(complaints.c.documents_close_after).limit(limit)
+        ).scalars().all()
+    closed = 0
+    for complaint_id in expired:
+        with ctx.engine.begin() as conn:
+            state, _ = load(ctx, conn, complaint_id, lambda k: True)
+            try:
+                events = model.decide(state, c.ExpireDocumentsRequest(at=now), None)
+            except model.NothingOverdue:
+                continue
+            new_state, _ = _append(
+                conn, ctx.store, state, events, actor=Actor.system("scheduler"), at=now, correlation_id=uuid.uuid4(),
+                causation_id=None, ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"expired:{complaint_id}:{state.version}:{i}"),
+            )
+            save_read_model(conn, new_state, now)
+            closed += 1
+    return closed

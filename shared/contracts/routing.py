@@ -20,4 +20,7 @@ class Subscription:
         return not self.event_types or event_type in self.event_types
 
 
-SUBSCRIPTIONS: tuple[Subscription, ...] = ()
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    # an overdue step alerts the responsible role and its superior
+    Subscription("notify-escalations", "notify", "notify.escalate", frozenset({"workflow.StepOverdue"})),
+)

@@ -120,6 +120,12 @@ class PostgresEventStore:
         with self._engine.connect() as own:
             return [_to_envelope(row) for row in own.execute(query).mappings()]
 
+    def read_event(self, event_id) -> EventEnvelope | None:
+        """One event by id: consumers get ids from the broker and re-read the truth here."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(events).where(events.c.event_id == event_id)).mappings().first()
+        return _to_envelope(row) if row else None
+
     def stream_version(self, stream_id: str) -> int:
         with self._engine.connect() as conn:
             return self._stream_version(conn, stream_id)

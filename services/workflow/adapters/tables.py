@@ -3,6 +3,7 @@ from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData,
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.subscriptions import checkpoint_table
+from shared.tasks import dead_letter_table
 
 metadata = MetaData(schema="workflow")
 
@@ -16,17 +17,7 @@ inbox = Table(
 
 checkpoints = checkpoint_table(metadata)
 
-dead_letters = Table(
-    "dead_letters",
-    metadata,
-    Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("task", Text, nullable=False),
-    Column("queue", Text, nullable=False),
-    Column("payload", JSONB, nullable=False),
-    Column("error", Text, nullable=False),
-    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("replayed_at", DateTime(timezone=True)),
-)
+dead_letters = dead_letter_table(metadata)
 
 complaints = Table(
     "complaints",

@@ -140,6 +140,12 @@ class FlagOverdue(Frozen):
     at: datetime
 
 
+class ExpireDocumentsRequest(Frozen):
+    """The scheduler's: the complainant did not send the requested documents in time."""
+
+    at: datetime
+
+
 STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
     c.action: c
     for c in (

@@ -192,6 +192,8 @@ def decide(state: Complaint, command, calendar: Calendar) -> list[Event]:
         return _receive(state, command, calendar)
     if isinstance(command, c.FlagOverdue):
         return _flag_overdue(state, command)
+    if isinstance(command, c.ExpireDocumentsRequest):
+        return _expire_documents(state, command)
     _check_may_act(state, command)
     return [_STAFF[type(command)](state, command, calendar)]
 
@@ -226,6 +228,12 @@ def _flag_overdue(state: Complaint, command: c.FlagOverdue) -> list[Event]:
     if state.status != "in_progress" or state.overdue_flagged or not state.step_due_at or command.at <= state.step_due_at:
         raise NothingOverdue("no step is overdue")
     return [StepOverdue(step=state.current_step, role=state.waiting_role, due_at=state.step_due_at)]
+
+
+def _expire_documents(state: Complaint, command: c.ExpireDocumentsRequest) -> list[Event]:
+    if state.status != "awaiting_documents" or not state.documents_close_after or command.at <= state.documents_close_after:
+        raise NothingOverdue("no documents request has expired")
+    return [ClosedIncomplete(reason="Dokumen yang diminta tidak diterima dalam batas waktu.")]
 
 
 def _done(state: Complaint, command: c.StaffCommand, calendar: Calendar, next_step: int | None) -> dict:
