@@ -168,6 +168,30 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     _run_until_signal([Runner(engine, j.name, j.round, channel=None, poll_interval=j.interval) for j in jobs])
 
 
+def cmd_kecamatan(args: argparse.Namespace) -> None:
+    import json
+
+    from shared.db import make_engine
+    from shared.tenancy import configure_kecamatan, kecamatan_table
+
+    engine = make_engine(_settings(), pool_size=1)
+    if args.action == "list":
+        from sqlalchemy import select
+
+        with engine.connect() as conn:
+            for r in conn.execute(select(kecamatan_table).order_by(kecamatan_table.c.code)).mappings():
+                print(f"{r['slug']:<14} {r['code']:<10} {r['name']:<16} {r['kabupaten_name']:<22} {json.dumps(r['settings'])}")
+        return
+    if not args.slug or not args.settings:
+        sys.exit("error: configure needs SLUG and --settings FILE.json")
+    try:
+        with open(args.settings, encoding="utf-8") as f:
+            configure_kecamatan(engine, args.slug, json.load(f))
+    except (OSError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
+    print(f"settings of {args.slug} stored; new complaints follow them, open ones keep their SOP version")
+
+
 def cmd_dead_letters(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select, update
 
@@ -278,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_projections)
 
     sub.add_parser("scheduler", help="periodic jobs (one active instance)").set_defaults(fn=cmd_scheduler)
+
+    p = sub.add_parser("kecamatan", help="the kecamatan served: list them, configure one (its SK)")
+    p.add_argument("action", choices=["list", "configure"])
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--settings", help="a JSON file: sop_overrides, office_hours, extra_holidays")
+    p.set_defaults(fn=cmd_kecamatan)
 
     p = sub.add_parser("dead-letters", help="messages a worker could not handle: list them, replay them")
     p.add_argument("action", choices=["list", "replay"])

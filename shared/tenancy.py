@@ -142,3 +142,35 @@ class KecamatanDirectory:
             rows = conn.execute(select(kecamatan_table)).mappings().all()
         self._by_slug = {r["slug"]: Kecamatan(**r) for r in rows}
         self._loaded_at = now
+
+
+def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """A kecamatan's own settings (its SK), checked before they are stored. Raises ValueError."""
+    from datetime import date
+
+    from shared.calendar import OfficeHours
+    from shared.contracts import sop
+
+    unknown = set(settings) - {"sop_overrides", "office_hours", "extra_holidays"}
+    if unknown:
+        raise ValueError(f"unknown settings: {sorted(unknown)}; known: sop_overrides, office_hours, extra_holidays")
+    if settings.get("sop_overrides"):
+        sop.with_overrides(sop.DEFAULT, settings["sop_overrides"])
+    if settings.get("office_hours"):
+        OfficeHours.from_config(settings["office_hours"])
+    for day in settings.get("extra_holidays") or {}:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ValueError(f"extra_holidays: {day!r} is not a date YYYY-MM-DD") from None
+    return settings
+
+
+def configure_kecamatan(engine: Engine, slug: str, settings: dict[str, Any]) -> None:
+    """Store a kecamatan's settings. New complaints follow them; open ones keep the SOP they started with."""
+    from sqlalchemy import update
+
+    validate_settings(settings)
+    with engine.begin() as conn:
+        if not conn.execute(update(kecamatan_table).where(kecamatan_table.c.slug == slug).values(settings=settings)).rowcount:
+            raise ValueError(f"unknown kecamatan {slug!r}")

@@ -57,6 +57,19 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
         tracked = wait_until(at_step_two, timeout=60, interval=0.2, message="the complaint to reach step 2")
         assert tracked["current_step"]["number"] == 2
 
+        # a demo Kasi signs in through the same base URL and verifies the complainant's identity
+        login = httpx.post(f"{base}/v1/auth/token", data={"username": "kasi.pegantenan", "password": "demo"})
+        assert login.status_code == 200, login.text
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        mine = [i for i in httpx.get(f"{base}/v1/inbox", headers=auth).json() if i["tracking_code"] == code]
+        assert len(mine) == 1 and mine[0]["current_step"]["number"] == 2
+        acted = httpx.post(f"{base}/v1/complaints/{mine[0]['id']}/verify-identity", json={"expected_version": 1}, headers=auth)
+        assert acted.status_code == 200 and acted.json()["current_step"]["number"] == 3
+        wait_until(
+            lambda: httpx.get(f"{base}/v1/track/{code}").json()["current_step"]["number"] == 3,
+            timeout=30, interval=0.2, message="the tracking page to show step 3",
+        )
+
         assert httpx.get(f"{base}/docs").status_code == 200
         spec = httpx.get(f"{base}/openapi.json").json()
         assert "/v1/complaints" in spec["paths"] and "/v1/track/{tracking_code}" in spec["paths"]

@@ -247,3 +247,42 @@ def test_two_concurrent_actions_on_one_complaint_exactly_one_wins(client, tokens
     assert sorted(results) == [200, 409]
     body = client.get(f"/v1/complaints/{cid}", headers=tokens["staf"]).json()
     assert body["version"] == 2 and [h["type"] for h in body["history"]].count("workflow.IdentityVerified") == 1
+
+
+def test_a_kecamatan_with_its_own_sk_changes_roles_and_times_for_new_complaints_only(client, tokens, wf, engine):
+    from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
+
+    slug = f"uji-{uuid.uuid4().hex[:6]}"
+    upsert_kecamatan(engine, [Kecamatan(slug, f"96.{slug[-6:]}", "Uji", "pamekasan", "Kabupaten Pamekasan", {})])
+    wf.directory._loaded_at = float("-inf")  # the directory caches for 30 s; a test does not wait
+    before = new_complaint(wf, slug)
+    # this kecamatan's SK: the Camat verifies identity (step 2) and has 5 working days for it
+    configure_kecamatan(engine, slug, {"sop_overrides": {"steps": {"2": {"role": "camat", "standard_time": 5}}}})
+    wf.directory._loaded_at = float("-inf")  # the directory caches for 30 s; a test does not wait
+    after = new_complaint(wf, slug)
+    now = datetime.now(UTC)
+    with pytest.raises(handlers.model.RoleNotAllowed):
+        handlers.act(wf, after, "verify-identity", {}, expected_version=1, user_id="k", role="kasi", unit=None,
+                     kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+    state = handlers.act(wf, after, "verify-identity", {}, expected_version=1, user_id="c", role="camat", unit=None,
+                         kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+    assert state.current_step == 3 and state.sop_overrides == {"steps": {"2": {"role": "camat", "standard_time": 5}}}
+    assert state.definition.version.startswith("pegantenan-1+")
+    # the complaint received before the change keeps the SOP it started with: the Kasi verifies it
+    kept = handlers.act(wf, before, "verify-identity", {}, expected_version=1, user_id="k", role="kasi", unit=None,
+                        kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+    assert kept.current_step == 3 and kept.sop_overrides is None
+
+
+def test_invalid_kecamatan_settings_are_refused_with_a_clear_message(engine):
+    from shared.tenancy import configure_kecamatan
+
+    for bad, words in [
+        ({"sop_overrides": {"steps": {"13": {"role": "camat"}}}}, "step 13"),
+        ({"sop_overrides": {"steps": {"2": {"role": "bupati"}}}}, "unknown role"),
+        ({"office_hours": {"days": {"mon": ["16:00", "08:00"]}}}, ""),
+        ({"extra_holidays": {"31-12-2026": "x"}}, "not a date"),
+        ({"colour": "blue"}, "unknown settings"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            configure_kecamatan(engine, "pegantenan", bad)
