@@ -19,11 +19,19 @@ _MASKERS = {
 }
 
 
+# free text written by or about the complainant: may name them, their family, their address
+FREE_TEXT = {"description", "body", "notes", "explanation", "message", "receipt", "instructions", "reason"}
+
+
 def mask_personal(data: Any) -> Any:
     """A copy of ``data`` with every personal field (at any depth) masked."""
     if isinstance(data, dict):
         return {
-            k: (_MASKERS[k](str(v)) if k in _MASKERS and v not in (None, "") else mask_personal(v))
+            k: (
+                _MASKERS[k](str(v)) if k in _MASKERS and v not in (None, "")
+                else "[disembunyikan]" if k in FREE_TEXT and v not in (None, "")
+                else mask_personal(v)
+            )
             for k, v in data.items()
         }
     if isinstance(data, list):

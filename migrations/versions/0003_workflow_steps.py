@@ -62,7 +62,22 @@ def upgrade() -> None:
     )
 
 
+    op.create_index(
+        "complaints_register_number_unique", "complaints", ["kecamatan", "register_year", "register_number"],
+        unique=True, schema="workflow", postgresql_where=sa.text("register_number IS NOT NULL"),
+    )
+    op.create_index(
+        "complaints_letter_number_unique", "complaints", ["letter_number"], unique=True, schema="workflow",
+        postgresql_where=sa.text("letter_number IS NOT NULL"),
+    )
+    # the public tracking page says how a complaint ended, and where it was referred
+    op.add_column("tracking", sa.Column("outcome", sa.Text), schema="intake")
+    op.add_column("tracking", sa.Column("referred_to", sa.Text), schema="intake")
+
+
 def downgrade() -> None:
+    op.drop_column("tracking", "referred_to", schema="intake")
+    op.drop_column("tracking", "outcome", schema="intake")
     op.drop_table("counters", schema="workflow")
     op.drop_table("complaints", schema="workflow")
     op.drop_column("kecamatan", "settings", schema="tenancy")

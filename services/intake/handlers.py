@@ -117,6 +117,15 @@ def outbox_health(intake: Intake) -> dict:
     return {"ok": oldest < OUTBOX_STUCK_AFTER_S, "waiting": waiting, "oldest_seconds": round(oldest, 1)}
 
 
+OUTCOME_LABELS = {
+    "resolved": "Tanggapan sudah dikirim kepada Anda",
+    "referred": "Dilimpahkan kepada instansi yang berwenang",
+    "identity_rejected": "Identitas pengadu tidak dapat diverifikasi",
+    "incomplete": "Ditutup karena kelengkapan identitas tidak diterima",
+    "withdrawn": "Dicabut oleh pengadu",
+    "duplicate": "Sama dengan pengaduan lain yang sudah tercatat",
+}
+
 STATUS_LABELS = {
     "received": "Diterima, menunggu diproses",
     "in_progress": "Sedang diproses",
@@ -136,6 +145,8 @@ def track(intake: Intake, code: str) -> dict | None:
                 tracking.c.current_step,
                 tracking.c.sop_version,
                 tracking.c.steps,
+                tracking.c.outcome,
+                tracking.c.referred_to,
             )
             .select_from(submissions.outerjoin(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
             .where(submissions.c.tracking_code == code)
@@ -154,4 +165,7 @@ def track(intake: Intake, code: str) -> dict | None:
         "received_at": row.received_at,
         "current_step": current,
         "steps": row.steps or [],
+        "outcome": row.outcome,
+        "outcome_label": OUTCOME_LABELS.get(row.outcome) if row.outcome else None,
+        "referred_to": row.referred_to,
     }

@@ -28,7 +28,10 @@ from shared.eventstore.postgres import PostgresEventStore
 from shared.subscriptions import Checkpoints, RoundResult
 
 
-CLOSING = {IdentityRejected, ClosedIncomplete, ComplaintReferred, ResponseSent, ComplaintWithdrawn, MarkedDuplicate}
+CLOSING = {
+    IdentityRejected: "identity_rejected", ClosedIncomplete: "incomplete", ComplaintReferred: "referred",
+    ResponseSent: "resolved", ComplaintWithdrawn: "withdrawn", MarkedDuplicate: "duplicate",
+}
 
 
 class TrackingProjection:
@@ -87,7 +90,9 @@ class TrackingProjection:
         elif isinstance(decoded, DocumentsReceived):
             values["status"] = "in_progress"
         elif type(decoded) in CLOSING:
-            values.update(status="closed", current_step=None)
+            values.update(status="closed", current_step=None, outcome=CLOSING[type(decoded)])
+            if isinstance(decoded, ComplaintReferred):
+                values["referred_to"] = decoded.agency
         conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))
 
 

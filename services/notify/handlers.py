@@ -32,11 +32,15 @@ def escalate(engine: Engine, store: PostgresEventStore, event_id: UUID) -> int:
     assert isinstance(overdue, StepOverdue)
     superior = SUPERIOR.get(overdue.role, "camat")
     with engine.begin() as conn:
-        people = conn.execute(
-            select(users.c.username, users.c.role).where(
-                users.c.kecamatan == envelope.kecamatan, users.c.active.is_(True), users.c.role.in_({overdue.role, superior})
-            )
-        ).all()
+        people = [
+            p for p in conn.execute(
+                select(users.c.username, users.c.role, users.c.unit).where(
+                    users.c.kecamatan == envelope.kecamatan, users.c.active.is_(True), users.c.role.in_({overdue.role, superior})
+                )
+            ).all()
+            # at a unit-bound step only the Kasi of the disposed unit answers for it
+            if not (p.role == overdue.role and overdue.unit and (p.unit or "").casefold() != overdue.unit)
+        ]
         rows = [
             {
                 "event_id": event_id, "username": p.username, "reason": "responsible" if p.role == overdue.role else "superior",

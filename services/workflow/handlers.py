@@ -225,21 +225,37 @@ def flag_overdue_steps(ctx: Context, now: datetime, limit: int = 200) -> int:
         ).scalars().all()
     flagged = 0
     for complaint_id in due:
-        with ctx.engine.begin() as conn:
-            state, _ = load(ctx, conn, complaint_id, lambda k: True)
-            try:
-                events = model.decide(state, c.FlagOverdue(at=now), ctx.calendars.for_kecamatan(ctx.kecamatan(state.kecamatan)))
-            except model.NothingOverdue:
-                continue  # someone acted meanwhile
-            step_key = f"{complaint_id}:{state.current_step}:{state.step_started_at.isoformat() if state.step_started_at else ''}"
-            new_state, _ = _append(
-                conn, ctx.store, state, events, actor=Actor.system("scheduler"), at=now,
-                correlation_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}"), causation_id=None,
-                ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}:{i}"),
-            )
-            save_read_model(conn, new_state, now)
+        if _one_by_one(complaint_id, lambda: _flag_one(ctx, complaint_id, now)):
             flagged += 1
     return flagged
+
+
+def _one_by_one(complaint_id: UUID, fn) -> bool:
+    """A batch job handles each complaint on its own: one that fails (a race with a person acting, or
+    anything else) is left for the next round and does not hold back the others."""
+    from shared.eventstore import ConcurrencyError, DuplicateEventError
+
+    try:
+        return fn()
+    except (ConcurrencyError, DuplicateEventError, model.NothingOverdue):
+        return False  # someone acted meanwhile: nothing to do now
+    except Exception:
+        log.exception("scheduler could not handle a complaint; retried next round", extra={"complaint_id": str(complaint_id)})
+        return False
+
+
+def _flag_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
+    with ctx.engine.begin() as conn:
+        state, _ = load(ctx, conn, complaint_id, lambda k: True)
+        events = model.decide(state, c.FlagOverdue(at=now), None)
+        step_key = f"{complaint_id}:{state.current_step}:{state.step_started_at.isoformat() if state.step_started_at else ''}"
+        new_state, _ = _append(
+            conn, ctx.store, state, events, actor=Actor.system("scheduler"), at=now,
+            correlation_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}"), causation_id=None,
+            ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}:{i}"),
+        )
+        save_read_model(conn, new_state, now)
+    return True
 
 
 def close_expired_document_requests(ctx: Context, now: datetime, limit: int = 200) -> int:
@@ -252,16 +268,18 @@ def close_expired_document_requests(ctx: Context, now: datetime, limit: int = 20
         ).scalars().all()
     closed = 0
     for complaint_id in expired:
-        with ctx.engine.begin() as conn:
-            state, _ = load(ctx, conn, complaint_id, lambda k: True)
-            try:
-                events = model.decide(state, c.ExpireDocumentsRequest(at=now), None)
-            except model.NothingOverdue:
-                continue
-            new_state, _ = _append(
-                conn, ctx.store, state, events, actor=Actor.system("scheduler"), at=now, correlation_id=uuid.uuid4(),
-                causation_id=None, ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"expired:{complaint_id}:{state.version}:{i}"),
-            )
-            save_read_model(conn, new_state, now)
+        if _one_by_one(complaint_id, lambda: _expire_one(ctx, complaint_id, now)):
             closed += 1
     return closed
+
+
+def _expire_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
+    with ctx.engine.begin() as conn:
+        state, _ = load(ctx, conn, complaint_id, lambda k: True)
+        events = model.decide(state, c.ExpireDocumentsRequest(at=now), None)
+        new_state, _ = _append(
+            conn, ctx.store, state, events, actor=Actor.system("scheduler"), at=now, correlation_id=uuid.uuid4(),
+            causation_id=None, ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"expired:{complaint_id}:{state.version}:{i}"),
+        )
+        save_read_model(conn, new_state, now)
+    return True

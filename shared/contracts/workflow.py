@@ -58,6 +58,8 @@ class DocumentsRequested(Event):
     """Step 2 paused: the complainant is asked for a missing document through their channel."""
 
     type = "workflow.DocumentsRequested"
+    step: int = 2
+    output: str = "Permintaan kelengkapan identitas kepada pengadu"
     message: str
     close_after: datetime  # closed as incomplete if nothing arrives by then
 
@@ -67,6 +69,8 @@ class DocumentsReceived(Event):
     """The complainant answered: step 2 starts again with its full standard time."""
 
     type = "workflow.DocumentsReceived"
+    step: int = 2
+    output: str = "Kelengkapan identitas diterima"
     notes: str | None = None
     next_due_at: datetime
 
@@ -74,12 +78,16 @@ class DocumentsReceived(Event):
 @registry.register
 class IdentityRejected(Event):
     type = "workflow.IdentityRejected"
+    step: int = 2
+    output: str = "Identitas pengadu ditolak"
     reason: str
 
 
 @registry.register
 class ClosedIncomplete(Event):
     type = "workflow.ClosedIncomplete"
+    step: int = 2
+    output: str = "Ditutup: kelengkapan identitas tidak diterima"
     reason: str
 
 
@@ -190,12 +198,16 @@ class ResponseSent(StepCompleted):
 @registry.register
 class ComplaintWithdrawn(Event):
     type = "workflow.ComplaintWithdrawn"
+    step: int | None = None  # the step it was at
+    output: str = "Pengaduan dicabut"
     reason: str
 
 
 @registry.register
 class MarkedDuplicate(Event):
     type = "workflow.MarkedDuplicate"
+    step: int | None = None  # the step it was at
+    output: str = "Ditandai sebagai duplikat"
     duplicate_of: str  # the tracking code of the original complaint
     reason: str | None = None
 
@@ -207,4 +219,5 @@ class StepOverdue(Event):
     type = "workflow.StepOverdue"
     step: int
     role: str
+    unit: str | None = None  # at the unit-bound steps, the Kasi unit that must act
     due_at: datetime

@@ -286,3 +286,98 @@ def test_invalid_kecamatan_settings_are_refused_with_a_clear_message(engine):
     ]:
         with pytest.raises(ValueError, match=words):
             configure_kecamatan(engine, "pegantenan", bad)
+
+
+def test_fields_the_system_sets_or_out_of_range_values_are_422_not_500(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    for fields in ({"actor": {"user_id": "x", "role": "camat"}}, {"at": "2020-01-01T00:00:00Z"}, {"register_number": 7}):
+        r = f.do("kasi", "verify-identity", expect=422, **fields)
+        assert r["errors"][0]["code"] == "reserved_field"
+    for days in (-1, 0, 61):
+        r = f.do("kasi", "request-documents", expect=422, message="Kirim KTP", close_after_working_days=days)
+        assert r["errors"][0]["field"] == "close_after_working_days"
+    assert f.get().json()["version"] == 1  # nothing was written
+
+
+def test_the_kabupaten_reads_no_free_text_that_may_name_the_complainant(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    f.do("kasi", "verify-identity", notes="NIK 3528071505900001 cocok dengan KTP Siti Aminah")
+    seen = client.get(f"/v1/complaints/{f.id}", headers=tokens["kabupaten"])
+    assert seen.status_code == 200
+    assert "3528071505900001" not in seen.text and "Siti Aminah" not in seen.text and "Bunangka" not in seen.text
+    assert [h["type"] for h in seen.json()["history"]] == ["workflow.ComplaintReceived", "workflow.IdentityVerified"]
+    own = client.get(f"/v1/complaints/{f.id}", headers=tokens["camat"]).text
+    assert "Siti Aminah" in own and "Bunangka" in own  # inside the kecamatan, everything
+
+
+def test_a_disposition_names_the_unit_whatever_its_case_or_spaces(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    f.do("kasi", "verify-identity")
+    f.do("staf", "register")
+    f.do("camat", "dispose", unit="  Pemerintahan ", instructions="Tindak lanjuti")
+    assert str(f.id) in inbox_ids(client, tokens["kasi"]) and str(f.id) not in inbox_ids(client, tokens["kasi_trantib"])
+    assert f.do("kasi", "clarify", explanation="Sudah dicek")["current_step"]["number"] == 6
+
+
+def test_every_event_records_the_step_and_its_output(client, tokens, wf):
+    f = Flow(client, tokens, new_complaint(wf))
+    f.do("kasi", "request-documents", message="Kirim KTP")
+    f.do("kasi", "receive-documents")
+    body = f.do("staf", "withdraw")
+    for h in body["history"]:
+        assert h["output"], h["type"]
+    assert body["history"][-1]["step"] == 2
+
+
+def test_two_registrations_of_one_complaint_one_number_no_gap(client, tokens, wf, engine):
+    from shared.tenancy import Kecamatan, upsert_kecamatan
+
+    slug = f"uji-{uuid.uuid4().hex[:6]}"
+    upsert_kecamatan(engine, [Kecamatan(slug, f"95.{slug[-6:]}", "Uji", "pamekasan", "Kabupaten Pamekasan", {})])
+    wf.directory._loaded_at = float("-inf")
+    now = datetime.now(UTC)
+    first, second = new_complaint(wf, slug), new_complaint(wf, slug)
+    for cid in (first, second):
+        handlers.act(wf, cid, "verify-identity", {}, expected_version=1, user_id="k", role="kasi", unit=None,
+                     kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+    outcomes: list = []
+    barrier = threading.Barrier(2)
+
+    def register():
+        barrier.wait()
+        try:
+            outcomes.append(handlers.act(wf, first, "register", {}, expected_version=2, user_id="s", role="staf",
+                                         unit=None, kecamatan=slug, at=now, correlation_id=uuid.uuid4()).register_number)
+        except (handlers.StaleVersion, handlers.model.DomainError) as exc:
+            outcomes.append(type(exc).__name__)
+        except Exception as exc:  # the loser of the append race
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=register) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count(1) == 1, outcomes
+    nxt = handlers.act(wf, second, "register", {}, expected_version=2, user_id="s", role="staf", unit=None,
+                       kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+    assert nxt.register_number == 2  # the loser's number came back
+
+
+def test_the_public_tracking_says_how_it_ended_and_where_it_was_referred(client, tokens, wf, engine):
+    from sqlalchemy import select
+
+    from services.intake.adapters.tables import tracking
+    from services.intake.projections import TrackingProjection
+
+    f = Flow(client, tokens, new_complaint(wf))
+    f.do("kasi", "verify-identity")
+    f.do("staf", "register")
+    f.do("camat", "refer", agency="Dinas PUPR Kabupaten Pamekasan", reason="Jalan kabupaten")
+    projection = TrackingProjection(engine, wf.store)
+    while projection.round().more:
+        pass
+    with engine.connect() as conn:
+        row = conn.execute(select(tracking).where(tracking.c.complaint_id == f.id)).mappings().one()
+    assert (row["status"], row["outcome"], row["referred_to"]) == ("closed", "referred", "Dinas PUPR Kabupaten Pamekasan")
+    assert [s["number"] for s in row["steps"]] == [1, 2, 3]

@@ -48,6 +48,8 @@ tracking = Table(
     Column("steps", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("position", BigInteger, nullable=False),
+    Column("outcome", Text),
+    Column("referred_to", Text),
 )
 
 checkpoints = checkpoint_table(metadata)

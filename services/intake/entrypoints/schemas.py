@@ -125,3 +125,6 @@ class TrackingOut(BaseModel):
     received_at: datetime
     current_step: StepOut | None
     steps: list[StepDoneOut]
+    outcome: str | None = None  # resolved, referred, identity_rejected, incomplete, withdrawn, duplicate
+    outcome_label: str | None = None
+    referred_to: str | None = None  # the agency, when referred (dilimpahkan)

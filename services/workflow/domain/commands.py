@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.contracts.intake import ComplaintSubmitted
 from shared.contracts.workflow import AgencyKind
@@ -42,7 +42,7 @@ class VerifyIdentity(StaffCommand):
 class RequestDocuments(StaffCommand):
     action = "request-documents"
     message: str
-    close_after_working_days: int = 10
+    close_after_working_days: int = Field(10, ge=1, le=60)
 
 
 class ReceiveDocuments(StaffCommand):
@@ -70,6 +70,15 @@ class Dispose(StaffCommand):
     action = "dispose"
     unit: str
     instructions: str
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, value: str) -> str:
+        """Units are compared as written in the users' records, whatever the case and spaces."""
+        value = " ".join(value.split()).casefold()
+        if not value:
+            raise ValueError("unit must name a Kasi/Kasubag unit")
+        return value
 
 
 class Refer(StaffCommand):

@@ -131,7 +131,8 @@ class Complaint:
 
     @property
     def waiting_role(self) -> str | None:
-        if self.status != "in_progress" or self.current_step is None:
+        """Whose turn it is (while documents are awaited, still step 2's role: they record the answer)."""
+        if self.status not in OPEN or self.current_step is None:
             return None
         return self.definition.step(self.current_step).role
 
@@ -178,7 +179,7 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
         raise NotAwaitingDocuments("pengaduan ini tidak sedang menunggu dokumen")
     if state.current_step != step:
         raise NotThisStep(f"sekarang langkah {state.current_step}, bukan langkah {step}")
-    if step in UNIT_BOUND_STEPS and state.unit and actor.unit != state.unit:
+    if step in UNIT_BOUND_STEPS and role == "kasi" and state.unit and (actor.unit or "").casefold() != state.unit:
         raise WrongUnit(f"disposisi ditujukan kepada unit {state.unit}")
 
 
@@ -227,7 +228,8 @@ def _receive(state: Complaint, command: c.RecordComplaint, calendar: Calendar) -
 def _flag_overdue(state: Complaint, command: c.FlagOverdue) -> list[Event]:
     if state.status != "in_progress" or state.overdue_flagged or not state.step_due_at or command.at <= state.step_due_at:
         raise NothingOverdue("no step is overdue")
-    return [StepOverdue(step=state.current_step, role=state.waiting_role, due_at=state.step_due_at)]
+    unit = state.unit if state.current_step in UNIT_BOUND_STEPS else None
+    return [StepOverdue(step=state.current_step, role=state.waiting_role, unit=unit, due_at=state.step_due_at)]
 
 
 def _expire_documents(state: Complaint, command: c.ExpireDocumentsRequest) -> list[Event]:
@@ -322,11 +324,11 @@ def _send(state, cmd: c.SendResponse, cal) -> Event:
 
 
 def _withdraw(state, cmd: c.Withdraw, cal) -> Event:
-    return ComplaintWithdrawn(reason=cmd.reason)
+    return ComplaintWithdrawn(reason=cmd.reason, step=state.current_step)
 
 
 def _mark_duplicate(state, cmd: c.MarkDuplicate, cal) -> Event:
-    return MarkedDuplicate(duplicate_of=cmd.duplicate_of, reason=cmd.reason)
+    return MarkedDuplicate(duplicate_of=cmd.duplicate_of, reason=cmd.reason, step=state.current_step)
 
 
 _STAFF = {

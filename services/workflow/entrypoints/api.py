@@ -21,7 +21,7 @@ from shared.auth import CurrentUser, Principal, install_auth, make_auth_router
 from shared.celery_app import make_celery
 from shared.contracts import sop
 from shared.eventstore import ConcurrencyError
-from shared.http import ApiError, ErrorBody, Health, field_errors, check_broker, check_database, health_response, install_error_handlers
+from shared.http import ApiError, ErrorBody, FieldError, Health, field_errors, check_broker, check_database, health_response, install_error_handlers
 from shared.masking import mask_personal
 
 SERVER_SET = {"register_number", "register_year", "letter_number", "letter_sequence", "letter_year"}  # counters
@@ -88,11 +88,11 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
             raise ApiError(403, "not_kecamatan_staff", "Kotak masuk hanya untuk staf kecamatan.")
         now = datetime.now(UTC)
         waiting = complaints.c.waiting_role == user.role
-        if user.role == "kasi":  # the kasi of the disposed unit; and step 2 while documents are awaited
-            waiting = or_(
-                and_(waiting, or_(complaints.c.unit.is_(None), complaints.c.unit == user.unit, complaints.c.current_step == 2)),
-                complaints.c.status == "awaiting_documents",
-            )
+        if user.role == "kasi":  # at the unit-bound steps, only the Kasi of the disposed unit
+            waiting = and_(waiting, or_(
+                complaints.c.unit.is_(None), complaints.c.unit == (user.unit or "").casefold(),
+                complaints.c.current_step.notin_(sorted(model.UNIT_BOUND_STEPS)),
+            ))
         with wf.engine.connect() as conn:
             rows = conn.execute(
                 select(complaints).where(complaints.c.kecamatan == user.kecamatan, waiting)
@@ -127,7 +127,7 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
             deadline_at=state.deadline_at,
             register_number=f"{state.register_number}/{state.register_year}" if state.register_number else None,
             letter_number=state.letter_number, unit=state.unit, channel=first["channel"], subject=first["subject"],
-            description=first["description"],
+            description=first["description"] if inside else "[disembunyikan]",
             complainant=first["complainant"] if inside else mask_personal(first["complainant"]),
             received_at=first["received_at"], allowed_actions=allowed_actions(state, user),
             history=[
@@ -152,7 +152,13 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
             raise ApiError(404, "unknown_action", f"Tindakan '{action}' tidak dikenal.")
         if not user.is_staff:
             raise ApiError(403, "read_only", "Pengguna kabupaten dan admin hanya dapat melihat.")
-        fields = {k: v for k, v in (body.model_extra or {}).items() if k not in SERVER_SET}
+        extra = body.model_extra or {}
+        reserved = sorted(set(extra) & (SERVER_SET | {"actor", "at"}))
+        if reserved:
+            raise ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", [
+                FieldError(field=k, code="reserved_field", message="Diisi oleh sistem, tidak boleh dikirim.") for k in reserved
+            ])
+        fields = dict(extra)
         try:
             handlers.act(
                 wf, complaint_id, action, fields, expected_version=body.expected_version, user_id=user.username,
