@@ -23,8 +23,8 @@ import sys
 import threading
 
 WORKER_KINDS = ("workflow", "letters", "notify")
-API_KINDS = ("intake", "workflow")
-DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002}
+API_KINDS = ("intake", "workflow", "letters")
+DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002, "letters": 8003}
 
 
 def _settings():
@@ -63,6 +63,7 @@ def cmd_api(args: argparse.Namespace) -> None:
     factory = {
         "intake": "services.intake.entrypoints.api:create_app",
         "workflow": "services.workflow.entrypoints.api:create_app",
+        "letters": "services.letters.entrypoints.api:create_app",
     }[args.kind]
     uvicorn.run(
         factory, factory=True, host=args.host, port=args.port or DEFAULT_API_PORTS[args.kind], workers=args.workers,
@@ -78,6 +79,7 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     backends = {
         "intake": os.environ.get("PENGADUAN_INTAKE_URL", "http://127.0.0.1:8001"),
         "workflow": os.environ.get("PENGADUAN_WORKFLOW_URL", "http://127.0.0.1:8002"),
+        "letters": os.environ.get("PENGADUAN_LETTERS_URL", "http://127.0.0.1:8003"),
     }
     uvicorn.run(create_gateway(backends), host=args.host, port=args.port, log_config=None, access_log=False)
 
@@ -90,11 +92,14 @@ def cmd_worker(args: argparse.Namespace) -> None:
         from services.workflow.entrypoints.worker import register_tasks
 
         register_tasks(app)
+    elif args.kind == "letters":
+        from services.letters.entrypoints.worker import register_tasks as register_letters
+
+        register_letters(app)
     elif args.kind == "notify":
         from services.notify.entrypoints.worker import register_tasks as register_notify
 
         register_notify(app)
-    # letters registers its tasks with issue #4; its worker already runs and scales
     app.worker_main(
         [
             "worker", "-Q", args.kind, "-c", str(args.concurrency), "-n", f"{args.kind}@%h",
@@ -195,6 +200,7 @@ def cmd_kecamatan(args: argparse.Namespace) -> None:
 def cmd_dead_letters(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select, update
 
+    from services.letters.adapters.tables import dead_letters as letters_letters
     from services.notify.adapters.tables import dead_letters as notify_letters
     from services.workflow.adapters.tables import dead_letters as workflow_letters
     from shared.celery_app import make_celery
@@ -205,7 +211,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
     celery = make_celery(settings, "dead-letters")
     waiting = replayed = 0
     with engine.begin() as conn:
-        for table in (workflow_letters, notify_letters):  # each service keeps its own
+        for table in (workflow_letters, letters_letters, notify_letters):  # each service keeps its own
             query = select(table).where(table.c.replayed_at.is_(None)).order_by(table.c.failed_at)
             if args.id:
                 query = query.where(table.c.id == args.id)

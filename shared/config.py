@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(500, description="Events or outbox rows the relay handles per round")
     public_base_url: str = Field("http://127.0.0.1:8000", description="Base URL citizens see in links")
     max_body_bytes: int = Field(64 * 1024, description="Largest JSON body the intake API accepts")
+    data_dir: str = Field(".data", description="Where local state lives by default (documents, development CA)")
+    document_store_url: str | None = Field(
+        None, description="file:///path or s3://bucket?endpoint=...; default: file://<data_dir>/documents"
+    )
+    signing_dir: str | None = Field(
+        None,
+        description="Per-kecamatan signing keys: <slug>.key, <slug>.crt and ca.crt. Outside production a "
+        "development CA creates missing ones; default <data_dir>/signing",
+    )
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> "Settings":

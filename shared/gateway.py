@@ -34,10 +34,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/complaints", "intake", frozenset({"POST"}), exact=True),
     Route("/v1/track/", "intake"),
     Route("/v1/channels/", "intake"),
+    Route("/v1/letters/", "letters"),
     Route("/v1/", "workflow"),
 )
 
-SERVICES = ("intake", "workflow")
+SERVICES = ("intake", "workflow", "letters")
 MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.conf
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 

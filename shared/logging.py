@@ -33,3 +33,5 @@ def setup_logging(process: str, level: str | None = None) -> None:
     root.setLevel(level or os.environ.get("PENGADUAN_LOG_LEVEL", "INFO"))
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # pyHanko logs a traceback for every untrusted signature; the verification page reports it anyway
+    logging.getLogger("pyhanko").setLevel(logging.ERROR)

@@ -49,10 +49,11 @@ class Child:
 
 
 def _processes(port: int) -> list[Child]:
-    intake, workflow = free_port(), free_port()
+    intake, workflow, letters = free_port(), free_port(), free_port()
     return [
         Child("api intake", ["api", "intake", "--port", str(intake)], f"http://127.0.0.1:{intake}"),
         Child("api workflow", ["api", "workflow", "--port", str(workflow)], f"http://127.0.0.1:{workflow}"),
+        Child("api letters", ["api", "letters", "--port", str(letters)], f"http://127.0.0.1:{letters}"),
         Child("gateway", ["gateway", "--port", str(port)], f"http://127.0.0.1:{port}"),
         Child("worker workflow", ["worker", "workflow", "--concurrency", "2"]),
         Child("worker letters", ["worker", "letters", "--concurrency", "1"]),
@@ -75,6 +76,8 @@ def run_everything(port: int, data_dir: str) -> None:
     children = _processes(port)
     env["PENGADUAN_INTAKE_URL"] = children[0].url
     env["PENGADUAN_WORKFLOW_URL"] = children[1].url
+    env["PENGADUAN_LETTERS_URL"] = children[2].url
+    env.setdefault("PENGADUAN_DATA_DIR", str(data))
     owned = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

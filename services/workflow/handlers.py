@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import Engine, select, update
@@ -23,6 +23,7 @@ from services.workflow.domain import model
 from services.workflow.domain.events import stream_id
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.letters import LetterDocumentIssued
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, KecamatanDirectory
@@ -182,14 +183,14 @@ def act(ctx: Context, complaint_id: UUID, action: str, fields: dict, *, expected
         probe = dict(fields)
         if command_type is c.Register:
             probe.update(register_number=0, register_year=at.year)
-        if command_type is c.ArchiveLetter:
+        if command_type is c.SignLetter:
             probe.update(letter_number="-", letter_sequence=0, letter_year=at.year)
         command = command_type(actor=actor, at=at, **probe)  # the body, validated
         if command_type is c.Register:
             year = _local_year(ctx, row["kecamatan"], at)
             command = command.model_copy(update={"register_number": next_number(conn, "register", row["kecamatan"], year),
                                                  "register_year": year})
-        if command_type is c.ArchiveLetter:
+        if command_type is c.SignLetter:  # the number is given at signing: inside what the signature covers
             year = _local_year(ctx, row["kecamatan"], at)
             seq = next_number(conn, "letter", row["kecamatan"], year)
             code = ctx.kecamatan(row["kecamatan"]).code
@@ -282,4 +283,25 @@ def _expire_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
             causation_id=None, ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"expired:{complaint_id}:{state.version}:{i}"),
         )
         save_read_model(conn, new_state, now)
+    return True
+
+
+def record_letter_document(ctx: Context, issued: LetterDocumentIssued) -> bool:
+    """The letters worker's report: append ``LetterIssued`` once (archive, step 11, waits for it)."""
+    consumer = "workflow.record_letter_document"
+    with ctx.engine.begin() as conn:
+        claimed = conn.execute(
+            insert(inbox).values(consumer=consumer, message_id=issued.message_id).on_conflict_do_nothing()
+            .returning(inbox.c.message_id)
+        ).first()
+        if claimed is None:
+            return False
+        state, _ = load(ctx, conn, issued.complaint_id, lambda k: k == issued.kecamatan)
+        events = model.decide(state, c.RecordLetterIssued(issued=issued), None)
+        at = datetime.now(UTC)
+        new_state, _ = _append(
+            conn, ctx.store, state, events, actor=Actor.system("letters"), at=at, correlation_id=issued.message_id,
+            causation_id=issued.message_id, ids=lambda i: derived_event_id(consumer, issued.message_id, i),
+        )
+        save_read_model(conn, new_state, at)
     return True

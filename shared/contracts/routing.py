@@ -21,6 +21,8 @@ class Subscription:
 
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    # the Camat signs (step 10): the letters worker renders, PAdES-signs and stores the numbered letter
+    Subscription("letters-signed", "letters", "letters.issue_signed_letter", frozenset({"workflow.LetterSigned"})),
     # an overdue step alerts the responsible role and its superior
     Subscription("notify-escalations", "notify", "notify.escalate", frozenset({"workflow.StepOverdue"})),
 )

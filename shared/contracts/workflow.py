@@ -172,18 +172,38 @@ class LetterDuplicated(StepCompleted):
 
 @registry.register
 class LetterSigned(StepCompleted):
+    """Step 10: the Camat signs; the letter gets its number now, so that the number is inside what the
+    digital signature covers (the letters worker renders, signs and stores it: ``LetterIssued``)."""
+
     type = "workflow.LetterSigned"
     letter_version: int
+    letter_number: str | None = None
+    letter_sequence: int | None = None
+    letter_year: int | None = None
+
+
+@registry.register
+class LetterIssued(Event):
+    """The letters worker reports the signed document: its id (the QR code's verification page) and hash."""
+
+    type = "workflow.LetterIssued"
+    step: int = 10
+    output: str = "Dokumen surat tanggapan (ditandatangani secara elektronik)"
+    letter_version: int
+    letter_number: str
+    document_id: UUID
+    sha256: str
+    size: int
+    verify_url: str
 
 
 @registry.register
 class LetterArchived(StepCompleted):
-    """Step 11: numbered (gapless per kecamatan per year), archived, recorded in the register."""
+    """Step 11: the numbered, signed letter archived and recorded in the register."""
 
     type = "workflow.LetterArchived"
     letter_number: str
-    letter_sequence: int
-    letter_year: int
+    document_id: UUID | None = None
 
 
 @registry.register

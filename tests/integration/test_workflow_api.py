@@ -68,6 +68,21 @@ def new_complaint(wf, kecamatan: str = "pegantenan") -> uuid.UUID:
     return complaint_id
 
 
+def report_letter_issued(wf, complaint_id) -> None:
+    """What the letters worker sends back once the signed letter is stored (tests/integration/test_letters.py
+    runs the real worker)."""
+    from shared.contracts.letters import LetterDocumentIssued
+
+    with wf.engine.connect() as conn:
+        state, _ = handlers.load(wf, conn, complaint_id, lambda k: True)
+    document_id = uuid.uuid4()
+    handlers.record_letter_document(wf, LetterDocumentIssued(
+        message_id=document_id, complaint_id=complaint_id, kecamatan=state.kecamatan, document_id=document_id,
+        letter_version=state.approved_letter_version, letter_number=state.letter_number, sha256="a" * 64, size=1000,
+        verify_url=f"http://127.0.0.1:8000/v1/letters/verify/{document_id}",
+    ))
+
+
 class Flow:
     def __init__(self, client, tokens, complaint_id):
         self.client, self.tokens, self.id = client, tokens, complaint_id
@@ -114,13 +129,19 @@ def test_a_complaint_goes_through_all_twelve_steps_each_by_its_own_role(client, 
     for step, who, action, fields in walk:
         assert f.step() == step
         assert str(f.id) in inbox_ids(client, tokens[who]), f"step {step} is not in the {who}'s inbox"
+        if action == "archive-letter":  # waits for the letters worker's signed document
+            assert f.do(who, action, expect=409)["code"] == "letter_not_ready"
+            report_letter_issued(wf, f.id)
+            f.version += 1
         body = f.do(who, action, **fields)
     assert body["status"] == "closed" and body["outcome"] == "resolved" and body["current_step"] is None
     assert body["register_number"].endswith(f"/{datetime.now(UTC).year}")
     assert "/PENGADUAN/35.28.07/" in body["letter_number"]
     types = [h["type"] for h in body["history"]]
-    assert types[0] == "workflow.ComplaintReceived" and types[-1] == "workflow.ResponseSent" and len(types) == 12
-    for h, (_, who, _, _) in zip(body["history"][1:], walk):
+    assert types[0] == "workflow.ComplaintReceived" and types[-1] == "workflow.ResponseSent" and len(types) == 13
+    assert "workflow.LetterIssued" in types
+    staff_events = [h for h in body["history"][1:] if h["actor"]["kind"] == "user"]
+    for h, (_, who, _, _) in zip(staff_events, walk):
         assert h["actor"]["role"] == ("kasi" if who.startswith("kasi") else who) and h["actor"]["user_id"]
         assert h["output"]  # the SOP's output column, recorded on every step event
     assert str(f.id) not in inbox_ids(client, tokens["staf"])

@@ -10,6 +10,7 @@ from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import LetterReturned
 
 CAL = WorkingCalendar()
@@ -19,7 +20,7 @@ FIELDS = {
     "register": {"register_number": 1, "register_year": 2026}, "dispose": {"unit": "pemerintahan", "instructions": "x"},
     "refer": {"agency": "Dinas PUPR", "reason": "bukan tupoksi"}, "clarify": {"explanation": "x"},
     "draft-letter": {"perihal": "Tanggapan", "body": "isi"},
-    "archive-letter": {"letter_number": "001/X/2026", "letter_sequence": 1, "letter_year": 2026},
+    "sign-letter": {"letter_number": "001/PENGADUAN/35.28.07/2026", "letter_sequence": 1, "letter_year": 2026},
     "mark-duplicate": {"duplicate_of": "7KQ2-M9XD-4T"},
 }
 ROLES = ["staf", "kasi", "sekcam", "camat"]
@@ -27,10 +28,20 @@ UNITS = [None, "pemerintahan", "trantib"]
 
 moves = st.lists(
     st.tuples(
-        st.sampled_from(sorted(c.STAFF_COMMANDS)), st.sampled_from(ROLES), st.sampled_from(UNITS), st.booleans(),
+        st.sampled_from([*sorted(c.STAFF_COMMANDS), "letters-report"]), st.sampled_from(ROLES), st.sampled_from(UNITS),
+        st.booleans(),
     ),
     max_size=60,
 )
+
+
+def issued(state: model.Complaint) -> LetterDocumentIssued:
+    document_id = uuid.uuid4()
+    return LetterDocumentIssued(
+        message_id=document_id, complaint_id=state.complaint_id or uuid.uuid4(), kecamatan="pegantenan",
+        document_id=document_id, letter_version=state.approved_letter_version or 1,
+        letter_number=state.letter_number or "x", sha256="0" * 64, size=1, verify_url="http://x/v1/letters/verify/1",
+    )
 
 
 def received() -> tuple[model.Complaint, list]:
@@ -54,6 +65,16 @@ def test_random_commands_never_break_the_sop(sequence):
     at = START
     for action, role, unit, approved in sequence:
         at += timedelta(minutes=37)
+        if action == "letters-report":  # the letters worker reports the signed document
+            try:
+                events = model.decide(state, c.RecordLetterIssued(issued=issued(state)), CAL)
+            except model.DomainError:
+                continue
+            assert state.letter_number and state.current_step == 11
+            for e in events:
+                state = model.evolve(state, e, at, "letters")
+                log.append((e, at, "letters"))
+            continue
         fields = dict(FIELDS.get(action, {}))
         if action == "review-letter":
             fields["approved"] = approved

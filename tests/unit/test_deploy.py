@@ -49,6 +49,7 @@ EXPECTED_COMMANDS = {
     "seed-demo": "seed-demo",
     "intake-api": "api",
     "workflow-api": "api",
+    "letters-api": "api",
     "gateway": "gateway",
     "worker-workflow": "worker",
     "worker-letters": "worker",
@@ -190,7 +191,8 @@ def test_everything_touching_the_database_waits_for_migrations(services):
             assert deps == {"postgres": "service_healthy"}
             continue
         if name == "gateway":  # talks only to the APIs, which wait for migrate themselves
-            assert deps == {"intake-api": "service_healthy", "workflow-api": "service_healthy"}
+            assert deps == {"intake-api": "service_healthy", "workflow-api": "service_healthy",
+                            "letters-api": "service_healthy"}
             continue
         assert deps.get("migrate") == "service_completed_successfully", name
         if name != "seed-demo":
@@ -274,7 +276,7 @@ def test_proxy_service(services):
     assert mounts["./deploy/nginx.conf"] == "/etc/nginx/nginx.conf"
     # nginx needs every upstream host to be a service, and waits for the ones it proxies to be healthy
     upstream_hosts = {host for host, _ in nginx_upstreams(load_nginx()).values()}
-    assert upstream_hosts == {"intake-api", "workflow-api", "gateway"}
+    assert upstream_hosts == {"intake-api", "workflow-api", "letters-api", "gateway"}
     for host in upstream_hosts:
         assert depends_on(proxy).get(host) == "service_healthy", host
 
@@ -418,7 +420,7 @@ class NginxRouter:
 
 def service_of(kind: str) -> str:
     """The compose service behind a gateway service name."""
-    return {"intake": "intake-api", "workflow": "workflow-api", "gateway": "gateway"}[kind]
+    return {"intake": "intake-api", "workflow": "workflow-api", "letters": "letters-api", "gateway": "gateway"}[kind]
 
 
 def _gateway_own_paths() -> tuple[set[str], set[str]]:
@@ -588,7 +590,7 @@ class _Stub(BaseHTTPRequestHandler):
 
 def test_nginx_config_syntax(tmp_path):
     binary = _nginx_binary()
-    conf = local_copy(binary, tmp_path, _free_port(), {"intake-api": 1, "workflow-api": 2, "gateway": 3})
+    conf = local_copy(binary, tmp_path, _free_port(), {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "gateway": 3})
     result = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
@@ -599,7 +601,7 @@ def live_nginx(tmp_path_factory):
     binary = _nginx_binary()
     tmp = tmp_path_factory.mktemp("nginx")
     stubs = {}
-    for host in ("intake-api", "workflow-api", "gateway"):
+    for host in ("intake-api", "workflow-api", "letters-api", "gateway"):
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
         server.service_name = host
         threading.Thread(target=server.serve_forever, daemon=True).start()

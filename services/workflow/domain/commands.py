@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import AgencyKind
 from shared.events import Frozen
 
@@ -117,13 +118,19 @@ class DuplicateLetter(StaffCommand):
 
 class SignLetter(StaffCommand):
     action = "sign-letter"
+    letter_number: str  # handed out by the handler from the kecamatan's counter
+    letter_sequence: int
+    letter_year: int
 
 
 class ArchiveLetter(StaffCommand):
     action = "archive-letter"
-    letter_number: str  # handed out by the handler from the kecamatan's counter
-    letter_sequence: int
-    letter_year: int
+
+
+class RecordLetterIssued(Frozen):
+    """The letters worker's report: the signed document exists."""
+
+    issued: LetterDocumentIssued
 
 
 class SendResponse(StaffCommand):

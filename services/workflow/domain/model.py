@@ -30,6 +30,7 @@ from shared.contracts.workflow import (
     LetterArchived,
     LetterDrafted,
     LetterDuplicated,
+    LetterIssued,
     LetterRequested,
     LetterReturned,
     LetterSigned,
@@ -90,6 +91,14 @@ class NothingOverdue(DomainError):
     code = "nothing_overdue"
 
 
+class LetterNotReady(DomainError):
+    code = "letter_not_ready"
+
+
+class LetterMismatch(DomainError):
+    code = "letter_mismatch"
+
+
 # -- state ------------------------------------------------------------------------------------------------
 OPEN = ("in_progress", "awaiting_documents")
 
@@ -121,6 +130,7 @@ class Complaint:
     letter_version: int = 0  # the latest draft
     approved_letter_version: int | None = None
     letter_number: str | None = None
+    letter_document_id: UUID | None = None
     overdue_flagged: bool = False
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0
@@ -179,6 +189,8 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
         raise NotAwaitingDocuments("pengaduan ini tidak sedang menunggu dokumen")
     if state.current_step != step:
         raise NotThisStep(f"sekarang langkah {state.current_step}, bukan langkah {step}")
+    if action == "archive-letter" and state.letter_document_id is None:
+        raise LetterNotReady("surat yang ditandatangani masih disiapkan; coba lagi sebentar")
     if step in UNIT_BOUND_STEPS and role == "kasi" and state.unit and (actor.unit or "").casefold() != state.unit:
         raise WrongUnit(f"disposisi ditujukan kepada unit {state.unit}")
 
@@ -195,6 +207,8 @@ def decide(state: Complaint, command, calendar: Calendar) -> list[Event]:
         return _flag_overdue(state, command)
     if isinstance(command, c.ExpireDocumentsRequest):
         return _expire_documents(state, command)
+    if isinstance(command, c.RecordLetterIssued):
+        return _letter_issued(state, command)
     _check_may_act(state, command)
     return [_STAFF[type(command)](state, command, calendar)]
 
@@ -230,6 +244,18 @@ def _flag_overdue(state: Complaint, command: c.FlagOverdue) -> list[Event]:
         raise NothingOverdue("no step is overdue")
     unit = state.unit if state.current_step in UNIT_BOUND_STEPS else None
     return [StepOverdue(step=state.current_step, role=state.waiting_role, unit=unit, due_at=state.step_due_at)]
+
+
+def _letter_issued(state: Complaint, command: c.RecordLetterIssued) -> list[Event]:
+    issued = command.issued
+    if state.letter_number != issued.letter_number or state.letter_document_id is not None:
+        raise LetterMismatch(f"letter {issued.letter_number} does not match the complaint's ({state.letter_number})")
+    return [
+        LetterIssued(
+            letter_version=issued.letter_version, letter_number=issued.letter_number, document_id=issued.document_id,
+            sha256=issued.sha256, size=issued.size, verify_url=issued.verify_url,
+        )
+    ]
 
 
 def _expire_documents(state: Complaint, command: c.ExpireDocumentsRequest) -> list[Event]:
@@ -309,14 +335,14 @@ def _duplicate(state, cmd: c.DuplicateLetter, cal) -> Event:
 
 
 def _sign(state, cmd: c.SignLetter, cal) -> Event:
-    return LetterSigned(letter_version=state.approved_letter_version, **_done(state, cmd, cal, 11))
+    return LetterSigned(
+        letter_version=state.approved_letter_version, letter_number=cmd.letter_number,
+        letter_sequence=cmd.letter_sequence, letter_year=cmd.letter_year, **_done(state, cmd, cal, 11),
+    )
 
 
 def _archive(state, cmd: c.ArchiveLetter, cal) -> Event:
-    return LetterArchived(
-        letter_number=cmd.letter_number, letter_sequence=cmd.letter_sequence, letter_year=cmd.letter_year,
-        **_done(state, cmd, cal, 12),
-    )
+    return LetterArchived(letter_number=state.letter_number, document_id=state.letter_document_id, **_done(state, cmd, cal, 12))
 
 
 def _send(state, cmd: c.SendResponse, cal) -> Event:
@@ -358,6 +384,8 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
         )
     if isinstance(event, StepOverdue):
         return replace(s, overdue_flagged=True)
+    if isinstance(event, LetterIssued):
+        return replace(s, letter_document_id=event.document_id)
     if isinstance(event, DocumentsRequested):
         return replace(s, status="awaiting_documents", step_due_at=None, documents_close_after=event.close_after)
     if isinstance(event, DocumentsReceived):
@@ -381,7 +409,7 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             return replace(s, letter_version=event.letter_version)
         if isinstance(event, LetterApproved):
             return replace(s, approved_letter_version=event.letter_version)
-        if isinstance(event, LetterArchived):
+        if isinstance(event, LetterSigned):
             return replace(s, letter_number=event.letter_number)
         return s
     return s

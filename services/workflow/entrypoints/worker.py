@@ -9,8 +9,9 @@ from sqlalchemy import insert
 
 from services.workflow import bootstrap as wiring
 from services.workflow.adapters.tables import dead_letters
-from services.workflow.handlers import record_complaint
+from services.workflow.handlers import record_complaint, record_letter_document
 from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.letters import LetterDocumentIssued
 from shared.tasks import consume, safe_error
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,15 @@ def keep_dead_letter(task: str, queue: str, payload: dict, error: BaseException)
 
 def register_tasks(app: Celery) -> None:
     budget = app.conf.task_soft_time_limit / 2
+
+    @app.task(name=LetterDocumentIssued.TASK)
+    def record_letter_document_task(message: dict) -> None:
+        container = wiring.for_this_process()
+        consume(
+            lambda: record_letter_document(container, LetterDocumentIssued.model_validate(message)),
+            keep_dead_letter=lambda exc: keep_dead_letter(LetterDocumentIssued.TASK, LetterDocumentIssued.QUEUE, message, exc),
+            budget=budget,
+        )
 
     @app.task(name=ComplaintSubmitted.TASK)
     def record_complaint_task(message: dict) -> None:

@@ -1,0 +1,27 @@
+"""Letters' own tables (schema ``letters``)."""
+from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Table, Text, func
+from sqlalchemy.dialects.postgresql import UUID
+
+from shared.tasks import dead_letter_table
+
+metadata = MetaData(schema="letters")
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("source_event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    Column("kecamatan", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("letter_version", Integer),
+    Column("letter_number", Text),
+    Column("perihal", Text),
+    Column("signer", Text),
+    Column("signed_on", Date),
+    Column("sha256", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+dead_letters = dead_letter_table(metadata)

@@ -1,0 +1,142 @@
+"""The letters API: the public verification page behind each letter's QR code, and staff downloads."""
+from __future__ import annotations
+
+import html
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from services.letters.adapters.signing import verify_pdf
+from services.letters.adapters.tables import documents
+from services.letters.bootstrap import Letters, bootstrap
+from shared.auth import CurrentUser, install_auth
+from shared.http import ApiError, BodySizeLimit, ErrorBody, Health, check_database, health_response, install_error_handlers
+
+MAX_PDF_BYTES = 10 * 1024 * 1024
+
+
+class VerificationOut(BaseModel):
+    valid: bool
+    intact: bool
+    trusted: bool
+    message: str
+    sha256: str
+    document_id: UUID | None = None
+    letter_number: str | None = None
+    signed_on: date | None = None
+    signer: str | None = None
+    kecamatan: str | None = None
+    perihal: str | None = None
+
+
+def get_letters(request: Request) -> Letters:
+    return request.app.state.letters
+
+
+LettersDep = Annotated[Letters, Depends(get_letters)]
+
+
+def _message(valid: bool, intact: bool, trusted: bool, known: bool) -> str:
+    if valid and known:
+        return "Surat ini asli: tanda tangan elektroniknya sah dan isinya tidak berubah sejak ditandatangani."
+    if not intact:
+        return "Surat ini TIDAK asli: isinya berubah setelah ditandatangani, atau tidak bertanda tangan elektronik."
+    if not trusted:
+        return "Tanda tangan pada surat ini tidak berasal dari kecamatan yang terdaftar di layanan ini."
+    return "Surat ini tidak tercatat di layanan ini."
+
+
+def _check(letters: Letters, pdf: bytes, row) -> VerificationOut:
+    result = verify_pdf(pdf, letters.trust_roots())
+    known = row is not None and row["sha256"] == result.sha256
+    valid = result.valid and known
+    out = VerificationOut(
+        valid=valid, intact=result.intact, trusted=result.trusted, sha256=result.sha256,
+        message=_message(result.valid, result.intact, result.trusted, known),
+    )
+    if known:
+        directory = letters.directory.get(row["kecamatan"])
+        out = out.model_copy(update={
+            "document_id": row["id"], "letter_number": row["letter_number"], "signed_on": row["signed_on"],
+            "signer": row["signer"], "kecamatan": directory.name if directory else row["kecamatan"], "perihal": row["perihal"],
+        })
+    return out
+
+
+def _page(v: VerificationOut) -> str:
+    e = html.escape
+    colour = "#0a7d32" if v.valid else "#b00020"
+    rows = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(str(val))}</td></tr>"
+        for k, val in [("Nomor surat", v.letter_number), ("Tanggal", v.signed_on), ("Penanda tangan", v.signer),
+                       ("Kecamatan", v.kecamatan), ("Perihal", v.perihal), ("SHA-256 dokumen", v.sha256)]
+        if val
+    )
+    return (
+        "<!doctype html><html lang='id'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+        "<title>Verifikasi surat</title><style>body{font-family:sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}"
+        f"p.s{{color:{colour};font-weight:bold}}th{{text-align:left;padding-right:1rem}}td{{word-break:break-all}}</style>"
+        f"</head><body><h1>Verifikasi surat tanggapan</h1><p class='s'>{e(v.message)}</p><table>{rows}</table></body></html>"
+    )
+
+
+def create_app(letters: Letters | None = None) -> FastAPI:
+    letters = letters or bootstrap()
+    app = FastAPI(title="pengaduan: letters", version="1", description="Signed response letters: verification and download.")
+    app.state.letters = letters
+    install_error_handlers(app)
+    install_auth(app, letters.settings)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_PDF_BYTES)
+    errors = {404: {"model": ErrorBody}}
+
+    def row_of(document_id: UUID):
+        with letters.engine.connect() as conn:
+            return conn.execute(select(documents).where(documents.c.id == document_id)).mappings().first()
+
+    @app.get("/v1/letters/verify/{document_id}", response_model=VerificationOut, responses=errors,
+             summary="The page behind a letter's QR code: is this letter genuine?")
+    def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Response:
+        row = row_of(document_id)
+        if row is None:
+            raise ApiError(404, "letter_not_found", "Surat dengan kode ini tidak tercatat di layanan ini.")
+        result = _check(wf, wf.documents.get(row["sha256"]), row)
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(_page(result))
+        return JSONResponse(result.model_dump(mode="json"))
+
+    @app.post("/v1/letters/verify", response_model=VerificationOut,
+              summary="Check a PDF someone holds: signed by a kecamatan here, unchanged, and on record?")
+    async def verify_upload(request: Request, wf: LettersDep) -> VerificationOut:
+        pdf = await request.body()
+        if not pdf:
+            raise ApiError(422, "empty_document", "Kirim berkas PDF surat yang akan diperiksa.")
+        import hashlib
+
+        with wf.engine.connect() as conn:
+            row = conn.execute(
+                select(documents).where(documents.c.sha256 == hashlib.sha256(pdf).hexdigest())
+            ).mappings().first()
+        return _check(wf, pdf, row)
+
+    @app.get("/v1/letters/{document_id}/pdf", responses={**errors, 401: {"model": ErrorBody}},
+             summary="Download a signed letter (staff of its kecamatan, kabupaten users)")
+    def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
+        row = row_of(document_id)
+        kecamatan = wf.directory.get(row["kecamatan"]) if row else None
+        if row is None or not user.can_read_kecamatan(row["kecamatan"], kecamatan.kabupaten_slug if kecamatan else None):
+            raise ApiError(404, "letter_not_found", "Surat tidak ditemukan.")
+        return Response(
+            wf.documents.get(row["sha256"]), media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="surat-{document_id}.pdf"'},
+        )
+
+    @app.get("/healthz", response_model=Health, summary="Health of the letters API")
+    def healthz() -> JSONResponse:
+        return health_response("letters", {"database": check_database(letters.engine)})
+
+    return app

@@ -1,0 +1,120 @@
+"""What the letters service does: issue the signed response letter when the Camat signs (step 10).
+
+Once per ``LetterSigned`` event: the letter is rendered with the number the workflow gave it at signing,
+PAdES-signed with the kecamatan's key (so the number is inside what the signature covers), stored
+content-addressed, recorded in ``letters.documents`` (one row per event: a task that runs twice reuses the
+document), and only then reported to the workflow (``LetterDocumentIssued``), which lets step 11 go on.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from services.letters.adapters.signing import sign_pdf
+from services.letters.adapters.tables import documents
+from services.letters.bootstrap import Letters
+from services.letters.domain.render import Letterhead, ResponseLetter, Signer, layout_response_letter
+from shared.auth import users
+from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.workflow import ClarificationGiven, ComplaintReceived, LetterDrafted, LetterSigned
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = uuid.UUID("2d0c6a55-6c65-7474-6572-732d70656e67")
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def document_id_for(event_id: UUID) -> UUID:
+    """The same event always yields the same document id (and so the same QR code and verification URL)."""
+    return uuid.uuid5(NAMESPACE, f"letter:{event_id}")
+
+
+def verify_url(letters: Letters, document_id: UUID) -> str:
+    return f"{letters.settings.public_base_url}/v1/letters/verify/{document_id}"
+
+
+def issue_signed_letter(letters: Letters, event_id: UUID) -> LetterDocumentIssued:
+    signed_event = letters.store.read_event(event_id)
+    if signed_event is None or signed_event.type != LetterSigned.type:
+        raise LookupError(f"no LetterSigned event {event_id}")
+    signed = signed_event.decode()
+    assert isinstance(signed, LetterSigned)
+    complaint_id = UUID(signed_event.stream_id.removeprefix("complaint-"))
+    document_id = document_id_for(event_id)
+
+    with letters.engine.connect() as conn:
+        row = conn.execute(select(documents).where(documents.c.source_event_id == event_id)).mappings().first()
+    if row is None:  # not issued yet (or a previous attempt died before its commit): make it
+        row = _make(letters, signed_event, signed, complaint_id, document_id)
+    issued = LetterDocumentIssued(
+        message_id=row["id"], complaint_id=complaint_id, kecamatan=row["kecamatan"], document_id=row["id"],
+        letter_version=row["letter_version"], letter_number=row["letter_number"], sha256=row["sha256"],
+        size=row["size"], verify_url=verify_url(letters, row["id"]),
+    )
+    # after the commit: a crash here redelivers this task, which finds the row and sends again
+    letters.celery.send_task(
+        LetterDocumentIssued.TASK, args=[issued.model_dump(mode="json")], queue=LetterDocumentIssued.QUEUE,
+        task_id=f"letter-issued:{row['id']}",
+    )
+    return issued
+
+
+def _make(letters: Letters, signed_event, signed: LetterSigned, complaint_id: UUID, document_id: UUID) -> dict:
+    history = [e for e in letters.store.read_stream(signed_event.stream_id) if e.version < signed_event.version]
+    decoded = [e.decode() for e in history]
+    received = next(e for e in decoded if isinstance(e, ComplaintReceived))
+    draft = next(e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == signed.letter_version)
+    clarification = next((e for e in reversed(decoded) if isinstance(e, ClarificationGiven)), None)
+    kecamatan = letters.directory.get(signed_event.kecamatan)
+    if kecamatan is None:
+        raise LookupError(f"kecamatan {signed_event.kecamatan} is not served here")
+    with letters.engine.connect() as conn:
+        camat = conn.execute(
+            select(users.c.full_name, users.c.nip).where(users.c.username == signed_event.actor.user_id)
+        ).first()
+    head = kecamatan.letterhead
+    signed_on = signed_event.occurred_at.astimezone(WIB).date()
+    rendered = layout_response_letter(
+        ResponseLetter(
+            letterhead=Letterhead(
+                pemerintah=head.get("pemerintah", f"PEMERINTAH {kecamatan.kabupaten_name.upper()}"),
+                kecamatan=head.get("kecamatan", f"KECAMATAN {kecamatan.name.upper()}"),
+                address=head.get("address", ""), phone=head.get("phone"), city=head.get("city", kecamatan.name),
+            ),
+            number=signed.letter_number, date=signed_on, perihal=draft.perihal,
+            addressee_name=received.complainant.name, addressee_address=received.complainant.address,
+            body=draft.body, clarification=clarification.explanation if clarification else None,
+            signer=Signer(
+                title=f"CAMAT {kecamatan.name.upper()}", name=camat.full_name if camat else signed_event.actor.user_id or "",
+                rank=None, nip=camat.nip if camat else None,
+            ),
+            verify_url=verify_url(letters, document_id),
+        )
+    )
+    box = rendered.signature_box
+    pdf = sign_pdf(
+        rendered.pdf, letters.identity(kecamatan), reason=f"Surat tanggapan pengaduan {received.tracking_code}",
+        location=kecamatan.name, signed_at=signed_event.occurred_at,
+        visible_box=box.box if box and box.page_index == 0 else None,
+    )
+    stored = letters.documents.put(pdf, "application/pdf")
+    values = {
+        "id": document_id, "source_event_id": signed_event.event_id, "complaint_id": complaint_id,
+        "kecamatan": kecamatan.slug, "kind": "response_letter", "letter_version": signed.letter_version,
+        "letter_number": signed.letter_number, "perihal": draft.perihal,
+        "signer": camat.full_name if camat else None, "signed_on": signed_on, "sha256": stored.sha256, "size": stored.size,
+    }
+    with letters.engine.begin() as conn:
+        conn.execute(insert(documents).values(**values).on_conflict_do_nothing(index_elements=["source_event_id"]))
+        row = conn.execute(select(documents).where(documents.c.source_event_id == signed_event.event_id)).mappings().one()
+    log.info("signed letter issued", extra={"document_id": str(row["id"]), "kecamatan": kecamatan.slug})
+    return dict(row)
+
+
+

@@ -1,0 +1,217 @@
+"""Signed response letters through real processes: the Camat signs (step 10), the relay hands the event
+to a letters worker, which renders the numbered letter, PAdES-signs it, stores it and reports back; the
+workflow then lets step 11 go on. The verification page tells a genuine letter from a modified one."""
+from __future__ import annotations
+
+import io
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+from sqlalchemy import func, select, text
+
+from services.letters.adapters.tables import documents
+from services.letters.bootstrap import bootstrap as letters_bootstrap
+from services.letters.config import LettersSettings
+from services.letters.entrypoints.api import create_app as letters_app
+from services.workflow import handlers
+from services.workflow.bootstrap import bootstrap
+from services.workflow.relay import EventDispatcher
+from shared.auth import add_user
+from shared.celery_app import make_celery
+from shared.contracts.routing import SUBSCRIPTIONS
+from shared.eventstore.postgres import NOTIFY_CHANNEL
+from shared.subscriptions import Runner
+from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.integration.test_workflow_api import new_complaint
+from tests.support.processes import wait_until
+
+TO_STEP_10 = [
+    ("verify-identity", "kasi", {}), ("register", "staf", {}),
+    ("dispose", "camat", {"unit": "pemerintahan", "instructions": "Tindak lanjuti"}),
+    ("clarify", "kasi", {"explanation": "Jalan akan diperbaiki pada bulan Januari."}),
+    ("request-letter", "kasi", {}),
+    ("draft-letter", "staf", {"perihal": "Tanggapan atas pengaduan jalan rusak",
+                              "body": "Menanggapi pengaduan Saudara tentang jalan di Dusun Bunangka, kami sampaikan "
+                                      "bahwa perbaikan telah dijadwalkan.\n\nTerima kasih atas kepedulian Saudara."}),
+    ("review-letter", "sekcam", {"approved": True}),
+    ("duplicate-letter", "staf", {}),
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("letters-data")
+
+
+@pytest.fixture(scope="module")
+def letters_settings(settings, data_dir):
+    return settings.model_copy(update={"data_dir": str(data_dir), "public_base_url": "http://127.0.0.1:8000"})
+
+
+@pytest.fixture(scope="module")
+def wf(letters_settings):
+    container = bootstrap(letters_settings)
+    yield container
+    container.engine.dispose()
+
+
+def to_step_10(wf, kecamatan: str, camat: str) -> uuid.UUID:
+    cid = new_complaint(wf, kecamatan)
+    now = datetime.now(UTC)
+    for version, (action, role, fields) in enumerate(TO_STEP_10, start=1):
+        handlers.act(wf, cid, action, fields, expected_version=version, user_id=camat if role == "camat" else f"{role}.x",
+                     role=role, unit="pemerintahan", kecamatan=kecamatan, at=now, correlation_id=uuid.uuid4())
+    return cid
+
+
+def sign(wf, cid, kecamatan: str, camat: str):
+    return handlers.act(wf, cid, "sign-letter", {}, expected_version=9, user_id=camat, role="camat", unit=None,
+                        kecamatan=kecamatan, at=datetime.now(UTC), correlation_id=uuid.uuid4())
+
+
+def start_letters_relay(background, wf, settings) -> None:
+    sub = next(s for s in SUBSCRIPTIONS if s.queue == "letters")
+    dispatcher = EventDispatcher(wf.engine, wf.store, make_celery(settings, "t"), sub)
+    background.start(Runner(wf.engine, dispatcher.name, dispatcher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
+
+
+def issued_event(wf, cid):
+    return next((e for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.LetterIssued"), None)
+
+
+def new_kecamatan(engine, n: int = 1) -> list[str]:
+    suffix = uuid.uuid4().hex[:5]
+    places = [Kecamatan(f"surat-{suffix}-{i}", f"94.{suffix}.{i}", f"Surat {i}", "pamekasan", "Kabupaten Pamekasan",
+                        {"pemerintah": "PEMERINTAH KABUPATEN PAMEKASAN", "kecamatan": f"KECAMATAN SURAT {i}",
+                         "address": "Jalan Raya 1", "city": f"Surat {i}"}) for i in range(n)]
+    upsert_kecamatan(engine, places)
+    return [p.slug for p in places]
+
+
+def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_settings, engine, spawn, background, wf):
+    (slug,) = new_kecamatan(engine)
+    camat = f"camat.{slug}"
+    add_user(engine, camat, "Drs. H. Moh. Ma'ruf, M.Si.", "camat", "rahasia-123", kecamatan=slug, nip="197001011990031001")
+    wf.directory._loaded_at = float("-inf")
+    spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
+    spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings)
+    start_letters_relay(background, wf, letters_settings)
+
+    cid = to_step_10(wf, slug, camat)
+    state = sign(wf, cid, slug, camat)
+    assert state.current_step == 11 and state.letter_number.startswith("001/")
+    with pytest.raises(handlers.model.LetterNotReady):
+        handlers.act(wf, cid, "archive-letter", {}, expected_version=10, user_id="s", role="staf", unit=None,
+                     kecamatan=slug, at=datetime.now(UTC), correlation_id=uuid.uuid4())
+    issued = wait_until(lambda: issued_event(wf, cid), timeout=90, message="the signed letter")
+    assert issued.payload["letter_number"] == state.letter_number
+
+    letters = letters_bootstrap(LettersSettings(**letters_settings.model_dump()))
+    pdf = letters.documents.get(issued.payload["sha256"])
+    content = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in (state.letter_number, "Tanggapan atas pengaduan jalan rusak", "Siti Aminah", "Dusun Bunangka",
+                     "Ma'ruf", "197001011990031001", "KECAMATAN SURAT 0"):
+        assert expected in content, expected
+
+    with TestClient(letters_app(letters)) as client:
+        page = client.get(f"/v1/letters/verify/{issued.payload['document_id']}")
+        assert page.status_code == 200
+        body = page.json()
+        assert body["valid"] and body["letter_number"] == state.letter_number and body["sha256"] == issued.payload["sha256"]
+        html = client.get(f"/v1/letters/verify/{issued.payload['document_id']}", headers={"accept": "text/html"})
+        assert "Surat ini asli" in html.text and state.letter_number in html.text
+
+        genuine = client.post("/v1/letters/verify", content=pdf, headers={"content-type": "application/pdf"}).json()
+        assert genuine["valid"] and genuine["document_id"] == issued.payload["document_id"]
+        i = pdf.index(b"/Type")  # any byte inside what the signature covers
+        tampered = pdf[:i] + b"/Tipe" + pdf[i + 5:]
+        forged = client.post("/v1/letters/verify", content=tampered, headers={"content-type": "application/pdf"}).json()
+        assert not forged["valid"] and "TIDAK asli" in forged["message"]
+        assert client.get(f"/v1/letters/verify/{uuid.uuid4()}").status_code == 404
+
+    # the same task again (a redelivery): the same document and number, nothing new
+    make_celery(letters_settings, "t").send_task(
+        "letters.issue_signed_letter", args=[{"event_id": str(next(
+            e.event_id for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.LetterSigned"))}],
+        queue="letters",
+    )
+    time.sleep(3)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid)).scalar_one() == 1
+    assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.LetterIssued") == 1
+    handlers.act(wf, cid, "archive-letter", {}, expected_version=11, user_id="s", role="staf", unit=None,
+                 kecamatan=slug, at=datetime.now(UTC), correlation_id=uuid.uuid4())
+    letters.engine.dispose()
+
+
+def test_100_letters_signed_concurrently_across_3_kecamatan_by_4_worker_processes(letters_settings, engine, spawn, background, wf):
+    slugs = new_kecamatan(engine, 3)
+    wf.directory._loaded_at = float("-inf")
+    for i in range(4):
+        spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
+    spawn("worker", "workflow", "--concurrency", "2", settings_=letters_settings)
+    start_letters_relay(background, wf, letters_settings)
+    plan = [(slugs[i % 3], to_step_10(wf, slugs[i % 3], f"camat.{slugs[i % 3]}")) for i in range(100)]
+
+    def sign_one(item):
+        slug, cid = item
+        for _ in range(30):
+            try:
+                return sign(wf, cid, slug, f"camat.{slug}")
+            except Exception as exc:  # a lost race on the append lock: retried, as a worker would
+                if "Concurrency" not in type(exc).__name__ and "OperationalError" not in type(exc).__name__:
+                    raise
+        raise AssertionError("never signed")
+
+    threads = [threading.Thread(target=lambda chunk=plan[i::8]: [sign_one(x) for x in chunk]) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wait_until(lambda: all(issued_event(wf, cid) for _, cid in plan), timeout=240, interval=1, message="100 letters")
+    numbers = defaultdict(list)
+    for slug, cid in plan:
+        numbers[slug].append(int(issued_event(wf, cid).payload["letter_number"].split("/")[0]))
+    for slug, got in numbers.items():
+        assert sorted(got) == list(range(1, len(got) + 1)), f"{slug}: {sorted(got)}"
+    with engine.connect() as conn:
+        assert conn.execute(
+            select(func.count()).select_from(documents).where(documents.c.kecamatan.in_(slugs))
+        ).scalar_one() == 100
+
+
+def test_a_letters_worker_killed_mid_task_produces_the_letter_once_after_restart(letters_settings, engine, spawn, background, wf):
+    (slug,) = new_kecamatan(engine)
+    wf.directory._loaded_at = float("-inf")
+    spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings)
+    cid = to_step_10(wf, slug, f"camat.{slug}")
+    blocker = engine.connect()
+    blocker.execute(text("LOCK TABLE letters.documents IN EXCLUSIVE MODE"))  # the worker's insert will wait here
+    try:
+        worker = spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
+        start_letters_relay(background, wf, letters_settings)
+        sign(wf, cid, slug, f"camat.{slug}")
+
+        def waiting_on_the_lock() -> bool:
+            with engine.connect() as conn:
+                return conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%letters.documents%'"
+                )).scalar_one() > 0
+
+        wait_until(waiting_on_the_lock, timeout=90, message="the worker to be inside the task")
+        worker.kill()
+    finally:
+        blocker.rollback()
+        blocker.close()
+    spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
+    wait_until(lambda: issued_event(wf, cid), timeout=90, message="the letter after the restart")
+    time.sleep(2)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid)).scalar_one() == 1
+    assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.LetterIssued") == 1
