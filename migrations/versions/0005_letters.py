@@ -1,4 +1,4 @@
-"""Letters: the issued documents (signed response letters), content-addressed in the document store.
+"""Letters: the issued documents (receipts, drafts, signed response letters), content-addressed.
 
 Revision ID: 0005
 """
@@ -19,6 +19,7 @@ def upgrade() -> None:
         sa.Column("id", UUID(as_uuid=True), primary_key=True),  # in the letter's QR code: the verification page
         sa.Column("source_event_id", UUID(as_uuid=True), nullable=False, unique=True),  # one document per event
         sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("tracking_code", sa.Text, nullable=False),
         sa.Column("kecamatan", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("letter_version", sa.Integer),
@@ -29,9 +30,12 @@ def upgrade() -> None:
         sa.Column("sha256", sa.Text, nullable=False),
         sa.Column("size", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+        # when the complainant may download it: receipts at once, the signed letter when sent (step 12)
+        sa.Column("released_at", sa.DateTime(timezone=True)),
         schema="letters",
     )
     op.create_index("documents_complaint", "documents", ["complaint_id"], schema="letters")
+    op.create_index("documents_tracking", "documents", ["tracking_code", "kind"], schema="letters")
     op.create_table(
         "dead_letters",
         sa.Column("id", UUID(as_uuid=True), primary_key=True),

@@ -23,6 +23,10 @@ class Subscription:
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # the Camat signs (step 10): the letters worker renders, PAdES-signs and stores the numbered letter
     Subscription("letters-signed", "letters", "letters.issue_signed_letter", frozenset({"workflow.LetterSigned"})),
+    # the receipt (tanda terima) of every complaint; each draft as a PDF; the letter released at step 12
+    Subscription("letters-receipts", "letters", "letters.issue_receipt", frozenset({"workflow.ComplaintReceived"})),
+    Subscription("letters-drafts", "letters", "letters.render_draft", frozenset({"workflow.LetterDrafted"})),
+    Subscription("letters-release", "letters", "letters.release_letter", frozenset({"workflow.ResponseSent"})),
     # an overdue step alerts the responsible role and its superior
     Subscription("notify-escalations", "notify", "notify.escalate", frozenset({"workflow.StepOverdue"})),
 )

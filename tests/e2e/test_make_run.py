@@ -124,7 +124,7 @@ def test_after_the_supervisor_is_killed_its_processes_go_and_the_next_start_keep
         first.wait()
         wait_until(
             lambda: not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
-            timeout=30, message="the children to follow their supervisor",
+            timeout=90, message="the children to follow their supervisor (a worker finishes its task first)",
         )
 
         second = _start(port, tmp_path / "data", log_path)

@@ -75,10 +75,11 @@ def sign(wf, cid, kecamatan: str, camat: str):
                         kecamatan=kecamatan, at=datetime.now(UTC), correlation_id=uuid.uuid4())
 
 
-def start_letters_relay(background, wf, settings) -> None:
-    sub = next(s for s in SUBSCRIPTIONS if s.queue == "letters")
-    dispatcher = EventDispatcher(wf.engine, wf.store, make_celery(settings, "t"), sub)
-    background.start(Runner(wf.engine, dispatcher.name, dispatcher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
+def start_letters_relay(background, wf, settings, only: str | None = "letters.issue_signed_letter") -> None:
+    for sub in SUBSCRIPTIONS:
+        if sub.queue == "letters" and (only is None or sub.task == only):
+            dispatcher = EventDispatcher(wf.engine, wf.store, make_celery(settings, "t"), sub)
+            background.start(Runner(wf.engine, dispatcher.name, dispatcher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
 
 
 def issued_event(wf, cid):
@@ -101,7 +102,7 @@ def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_setti
     wf.directory._loaded_at = float("-inf")
     spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
     spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings)
-    start_letters_relay(background, wf, letters_settings)
+    start_letters_relay(background, wf, letters_settings, only=None)
 
     cid = to_step_10(wf, slug, camat)
     state = sign(wf, cid, slug, camat)
@@ -143,10 +144,26 @@ def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_setti
     )
     time.sleep(3)
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid, documents.c.kind == "response_letter")).scalar_one() == 1
     assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.LetterIssued") == 1
     handlers.act(wf, cid, "archive-letter", {}, expected_version=11, user_id="s", role="staf", unit=None,
                  kecamatan=slug, at=datetime.now(UTC), correlation_id=uuid.uuid4())
+
+    # the receipt and the draft were made along the way; the signed letter reaches the complainant at step 12
+    code = wf.store.read_stream(f"complaint-{cid}")[0].payload["tracking_code"]
+    with TestClient(letters_app(letters)) as client:
+        receipt = wait_until(lambda: (r := client.get(f"/v1/letters/track/{code}/receipt")).status_code == 200 and r,
+                             timeout=60, message="the receipt")
+        assert code in PdfReader(io.BytesIO(receipt.content)).pages[0].extract_text()
+        assert client.get(f"/v1/letters/track/{code}/letter").json()["code"] == "letter_not_released"
+        handlers.act(wf, cid, "send-response", {"channel": "pos"}, expected_version=12, user_id="s", role="staf",
+                     unit=None, kecamatan=slug, at=datetime.now(UTC), correlation_id=uuid.uuid4())
+        letter = wait_until(lambda: (r := client.get(f"/v1/letters/track/{code}/letter")).status_code == 200 and r,
+                            timeout=60, message="the released letter")
+        assert letter.content == pdf
+        with engine.connect() as conn:
+            kinds = sorted(conn.execute(select(documents.c.kind).where(documents.c.complaint_id == cid)).scalars())
+        assert kinds == ["draft", "receipt", "response_letter"]
     letters.engine.dispose()
 
 
@@ -182,7 +199,8 @@ def test_100_letters_signed_concurrently_across_3_kecamatan_by_4_worker_processe
         assert sorted(got) == list(range(1, len(got) + 1)), f"{slug}: {sorted(got)}"
     with engine.connect() as conn:
         assert conn.execute(
-            select(func.count()).select_from(documents).where(documents.c.kecamatan.in_(slugs))
+            select(func.count()).select_from(documents).where(documents.c.kecamatan.in_(slugs),
+                                                              documents.c.kind == "response_letter")
         ).scalar_one() == 100
 
 
@@ -213,5 +231,5 @@ def test_a_letters_worker_killed_mid_task_produces_the_letter_once_after_restart
     wait_until(lambda: issued_event(wf, cid), timeout=90, message="the letter after the restart")
     time.sleep(2)
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid, documents.c.kind == "response_letter")).scalar_one() == 1
     assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.LetterIssued") == 1

@@ -1,6 +1,7 @@
 """The 12 SOP steps over HTTP, each by its own role user; every branch; tenancy; concurrency."""
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
 from services.workflow.entrypoints.api import create_app
+from services.intake.domain.identity import new_tracking_code
 from shared.auth import add_user
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 
@@ -58,7 +60,7 @@ def new_complaint(wf, kecamatan: str = "pegantenan") -> uuid.UUID:
     handlers.record_complaint(
         wf,
         ComplaintSubmitted(
-            submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=f"T{uuid.uuid4().hex[:11].upper()}",
+            submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=new_tracking_code(os.urandom(7)),
             kecamatan=kecamatan, channel="web",
             complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890", address="Desa Pegantenan"),
             subject="Jalan desa rusak", description="Jalan di Dusun Bunangka rusak sejak Januari.",

@@ -12,6 +12,7 @@ documents = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("source_event_id", UUID(as_uuid=True), nullable=False, unique=True),
     Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    Column("tracking_code", Text, nullable=False),
     Column("kecamatan", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("letter_version", Integer),
@@ -22,6 +23,7 @@ documents = Table(
     Column("sha256", Text, nullable=False),
     Column("size", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("released_at", DateTime(timezone=True)),
 )
 
 dead_letters = dead_letter_table(metadata)

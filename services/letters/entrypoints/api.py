@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import html
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -18,6 +18,22 @@ from shared.auth import CurrentUser, install_auth
 from shared.http import ApiError, BodySizeLimit, ErrorBody, Health, check_database, health_response, install_error_handlers
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
+
+
+class DocumentOut(BaseModel):
+    id: UUID
+    kind: str  # receipt, draft, response_letter
+    letter_version: int | None
+    letter_number: str | None
+    sha256: str
+    size: int
+    created_at: datetime
+    released_at: datetime | None
+
+
+def _kabupaten(letters: Letters, slug: str) -> str | None:
+    k = letters.directory.get(slug)
+    return k.kabupaten_slug if k else None
 
 
 class VerificationOut(BaseModel):
@@ -134,6 +150,52 @@ def create_app(letters: Letters | None = None) -> FastAPI:
             wf.documents.get(row["sha256"]), media_type="application/pdf",
             headers={"Content-Disposition": f'inline; filename="surat-{document_id}.pdf"'},
         )
+
+    def by_tracking(code: str, kind: str):
+        from services.intake.domain.identity import normalize_tracking_code
+
+        normal = normalize_tracking_code(code)
+        if normal is None:
+            return None
+        with letters.engine.connect() as conn:
+            return conn.execute(
+                select(documents).where(documents.c.tracking_code == normal, documents.c.kind == kind)
+                .order_by(documents.c.created_at.desc())
+            ).mappings().first()
+
+    def pdf_response(wf: Letters, row, name: str) -> Response:
+        return Response(wf.documents.get(row["sha256"]), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}-{row["tracking_code"]}.pdf"'})
+
+    @app.get("/v1/letters/track/{tracking_code}/receipt", responses=errors,
+             summary="The complainant's receipt (tanda terima), by tracking code")
+    def receipt(tracking_code: str, wf: LettersDep) -> Response:
+        row = by_tracking(tracking_code, "receipt")
+        if row is None:
+            raise ApiError(404, "receipt_not_found", "Tanda terima belum tersedia. Periksa kode pelacakan Anda atau coba lagi sebentar.")
+        return pdf_response(wf, row, "tanda-terima")
+
+    @app.get("/v1/letters/track/{tracking_code}/letter", responses=errors,
+             summary="The signed response letter, for the complainant, once it has been sent (step 12)")
+    def released_letter(tracking_code: str, wf: LettersDep) -> Response:
+        row = by_tracking(tracking_code, "response_letter")
+        if row is None or row["released_at"] is None:
+            raise ApiError(404, "letter_not_released", "Surat tanggapan belum dikirim untuk pengaduan ini.")
+        return pdf_response(wf, row, "surat-tanggapan")
+
+    @app.get("/v1/letters/complaints/{complaint_id}", response_model=list[DocumentOut], responses=errors,
+             summary="The documents of a complaint: receipt, every draft, the signed letter (staff)")
+    def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[DocumentOut]:
+        with wf.engine.connect() as conn:
+            rows = conn.execute(
+                select(documents).where(documents.c.complaint_id == complaint_id).order_by(documents.c.created_at)
+            ).mappings().all()
+        visible = [r for r in rows if user.can_read_kecamatan(r["kecamatan"], _kabupaten(wf, r["kecamatan"]))]
+        if not visible:
+            raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
+        return [DocumentOut(id=r["id"], kind=r["kind"], letter_version=r["letter_version"], letter_number=r["letter_number"],
+                            sha256=r["sha256"], size=r["size"], created_at=r["created_at"], released_at=r["released_at"])
+                for r in visible]
 
     @app.get("/healthz", response_model=Health, summary="Health of the letters API")
     def healthz() -> JSONResponse:

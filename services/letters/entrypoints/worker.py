@@ -8,23 +8,33 @@ from sqlalchemy import insert
 
 from services.letters import bootstrap as wiring
 from services.letters.adapters.tables import dead_letters
-from services.letters.handlers import issue_signed_letter
+from services.letters.handlers import issue_receipt, issue_signed_letter, release_letter, render_draft
 from shared.tasks import consume, safe_error
 
-ISSUE_SIGNED_LETTER = "letters.issue_signed_letter"
+# task name -> handler of one event (messages carry the event id; the handler re-reads the event)
+TASKS = {
+    "letters.issue_signed_letter": issue_signed_letter,
+    "letters.issue_receipt": issue_receipt,
+    "letters.render_draft": render_draft,
+    "letters.release_letter": release_letter,
+}
 
 
 def register_tasks(app: Celery) -> None:
     budget = app.conf.task_soft_time_limit / 2
+    for name, handler in TASKS.items():
+        _register(app, name, handler, budget)
 
-    @app.task(name=ISSUE_SIGNED_LETTER)
-    def issue_signed_letter_task(message: dict) -> None:
+
+def _register(app: Celery, name: str, handler, budget: float) -> None:
+    @app.task(name=name)
+    def task(message: dict) -> None:
         letters = wiring.for_this_process()
 
         def keep(exc: BaseException) -> None:
             with letters.engine.begin() as conn:
                 conn.execute(insert(dead_letters).values(
-                    id=uuid.uuid4(), task=ISSUE_SIGNED_LETTER, queue="letters", payload=message, error=safe_error(exc)
+                    id=uuid.uuid4(), task=name, queue="letters", payload=message, error=safe_error(exc)
                 ))
 
-        consume(lambda: issue_signed_letter(letters, uuid.UUID(message["event_id"])), keep_dead_letter=keep, budget=budget)
+        consume(lambda: handler(letters, uuid.UUID(message["event_id"])), keep_dead_letter=keep, budget=budget)
