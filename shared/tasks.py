@@ -23,6 +23,7 @@ from typing import TypeVar
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.eventstore import ConcurrencyError
@@ -45,7 +46,8 @@ def dead_letter_table(metadata: MetaData) -> Table:
         Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("replayed_at", DateTime(timezone=True)),
     )
-TRANSIENT = (OperationalError, ConcurrencyError)
+# a database or document store that is away for a moment, a lost optimistic-concurrency race
+TRANSIENT = (OperationalError, ConcurrencyError, OSError, EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
 
 
 def safe_error(exc: BaseException) -> str:
