@@ -3,6 +3,7 @@
     python -m bench                  the full run (a few minutes)
     python -m bench --quick          short durations: a smoke run
     python -m bench --only intake    one benchmark (repeatable: --only eventstore --only e2e)
+    python -m bench --only letters   letters rendered and signed per second in one process, its peak RSS
 
 PostgreSQL and Redis: PENGADUAN_BENCH_DATABASE_URL / PENGADUAN_BENCH_REDIS_URL when set, else throwaway
 embedded servers in a temporary directory. Every figure comes with a baseline measured in the same run;
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("eventstore", "e2e", "intake")  # run order: e2e before intake, see README
+BENCHMARKS = ("eventstore", "e2e", "intake", "letters")  # run order: e2e before intake, see README
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STAMP = "%Y%m%dT%H%M%SZ"  # UTC
 
@@ -49,6 +50,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     from bench.e2e import E2EParams
     from bench.eventstore import EventStoreParams
     from bench.intake import IntakeParams
+    from bench.letters import LettersParams
 
     quick = args.quick
     return {
@@ -58,6 +60,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "intake": IntakeParams(seconds=3.0 if quick else 15.0, warmup_seconds=2.0, concurrency=args.concurrency),
         "e2e": E2EParams(rate=args.rate, seconds=5.0 if quick else 30.0, warmup_seconds=2.0),
+        "letters": LettersParams(seconds=2.0 if quick else 10.0, warmup_letters=3),
     }
 
 
@@ -66,7 +69,7 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    from bench import e2e, eventstore, intake
+    from bench import e2e, eventstore, intake, letters
     from bench.environment import (
         RunContext, local_postmaster_pid, machine_info, prepare_database, pytest_processes, servers,
     )
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
                             benchmarks[name] = eventstore.run(srv.database_url, params[name], ctx.postmaster_pid)
                         elif name == "intake":
                             benchmarks[name] = intake.run(ctx, params[name])
+                        elif name == "letters":  # no servers needed: one child process, CPU only
+                            benchmarks[name] = letters.run(params[name])
                         else:
                             benchmarks[name] = e2e.run(ctx, params[name])
                     except Exception as exc:  # record it, go on with the next benchmark
@@ -123,7 +128,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "benchmarks_run": selected,
         "machine": machine,
         "parameters": {name: vars(params[name]) for name in selected},
-        "ratios": collect_ratios(benchmarks),
+        "ratios": {**collect_ratios(benchmarks),
+                   **{f"letters.{k}": v for k, v in benchmarks.get("letters", {}).get("ratios", {}).items()}},
         "benchmarks": benchmarks,
         "notes": [
             "Shared, noisy 2-core machine: compare ratios, not absolute figures. machine.loadavg_*, "
@@ -149,7 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json(document, args.results_dir, stamp)
     print(json.dumps(document, indent=2))
     sys.stderr.write("\n")
-    table(document["benchmarks"], sys.stderr)
+    others = {name: fig for name, fig in document["benchmarks"].items() if name != "letters"}
+    if others or "letters" not in document["benchmarks"]:
+        table(others, sys.stderr)
+    if "letters" in document["benchmarks"]:  # its rows come from bench/letters.py, same columns
+        from bench.letters import write_table
+
+        write_table(document["benchmarks"]["letters"], sys.stderr)
     sys.stderr.write(f"\nresults: {path}\n")
     return 0 if ok else 1
 

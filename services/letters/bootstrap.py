@@ -1,7 +1,8 @@
 """Builds the letters service's settings, engine and adapters. Called once per process, never at import."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from celery import Celery
@@ -24,9 +25,22 @@ class Letters:
     directory: KecamatanDirectory
     documents: DocumentStore
     celery: Celery
+    _identities: dict = field(default_factory=dict)
+
+    IDENTITY_TTL = 3600.0  # seconds a loaded key is reused: reading and parsing it costs as much as a letter
 
     def identity(self, kecamatan: Kecamatan) -> SigningIdentity:
-        """The kecamatan's signing key: from files in production; a development CA makes them elsewhere."""
+        """The kecamatan's signing key, loaded once an hour per process (a renewed certificate is picked
+        up within the hour)."""
+        cached = self._identities.get(kecamatan.slug)
+        if cached and time.monotonic() - cached[0] < self.IDENTITY_TTL:
+            return cached[1]
+        identity = self._load_identity(kecamatan)
+        self._identities[kecamatan.slug] = (time.monotonic(), identity)
+        return identity
+
+    def _load_identity(self, kecamatan: Kecamatan) -> SigningIdentity:
+        """From files in production; a development CA makes them elsewhere."""
         folder = self.settings.signing_path
         if self.settings.environment == "production":
             return load_identity(
