@@ -47,7 +47,11 @@ def dead_letter_table(metadata: MetaData) -> Table:
         Column("replayed_at", DateTime(timezone=True)),
     )
 # a database or document store that is away for a moment, a lost optimistic-concurrency race
-TRANSIENT = (OperationalError, ConcurrencyError, OSError, EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)
+# (not every OSError: a missing key file or a full disk needs a person, so it becomes a dead letter)
+TRANSIENT = (
+    OperationalError, ConcurrencyError, ConnectionError, TimeoutError,
+    EndpointConnectionError, ConnectionClosedError, ReadTimeoutError,
+)
 
 
 def safe_error(exc: BaseException) -> str:

@@ -84,3 +84,17 @@ def test_stored_errors_name_the_fields_not_the_personal_data():
         Msg.model_validate({"nik": "Siti 3528071505900001"})
     text = safe_error(info.value) + safe_error(db_down())
     assert "nik" in text and "3528071505900001" not in text and "Siti" not in text
+
+
+def test_a_missing_file_is_not_transient_it_becomes_a_dead_letter():
+    """A missing signing key needs a person: retrying it forever would hide it."""
+    letters: list[BaseException] = []
+    assert consume(flaky([FileNotFoundError("signing/pegantenan.key")]), keep_dead_letter=letters.append, budget=5) is None
+    assert len(letters) == 1 and isinstance(letters[0], FileNotFoundError)
+
+
+def test_a_dropped_connection_is_transient():
+    clock, letters = FakeClock(), []
+    assert consume(flaky([ConnectionResetError("reset")]), keep_dead_letter=letters.append, budget=60,
+                   sleep=clock.sleep, clock=clock) == "done"
+    assert letters == [] and len(clock.sleeps) == 1

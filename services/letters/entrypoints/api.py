@@ -1,7 +1,9 @@
 """The letters API: the public verification page behind each letter's QR code, and staff downloads."""
 from __future__ import annotations
 
+import hashlib
 import html
+import logging
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
@@ -10,14 +12,17 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from services.letters.adapters.signing import verify_pdf
 from services.letters.adapters.tables import documents
 from services.letters.bootstrap import Letters, bootstrap
 from shared.auth import CurrentUser, install_auth
+from shared.storage import DocumentCorrupted, DocumentNotFound
 from shared.http import ApiError, BodySizeLimit, ErrorBody, Health, check_database, health_response, install_error_handlers
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class DocumentOut(BaseModel):
@@ -84,6 +89,14 @@ def _check(letters: Letters, pdf: bytes, row) -> VerificationOut:
     return out
 
 
+def _lookup_and_check(letters: Letters, pdf: bytes) -> VerificationOut:
+    with letters.engine.connect() as conn:
+        row = conn.execute(
+            select(documents).where(documents.c.sha256 == hashlib.sha256(pdf).hexdigest())
+        ).mappings().first()
+    return _check(letters, pdf, row)
+
+
 def _page(v: VerificationOut) -> str:
     e = html.escape
     colour = "#0a7d32" if v.valid else "#b00020"
@@ -120,7 +133,14 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         row = row_of(document_id)
         if row is None:
             raise ApiError(404, "letter_not_found", "Surat dengan kode ini tidak tercatat di layanan ini.")
-        result = _check(wf, wf.documents.get(row["sha256"]), row)
+        try:
+            stored = wf.documents.get(row["sha256"])
+        except (DocumentNotFound, DocumentCorrupted):
+            log.error("a signed letter's stored copy is missing or damaged", extra={"document_id": str(document_id)})
+            result = VerificationOut(valid=False, intact=False, trusted=False, sha256=row["sha256"],
+                                     message="Salinan surat ini di arsip tidak dapat diperiksa. Hubungi kantor kecamatan.")
+        else:
+            result = _check(wf, stored, row)
         if "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(_page(result))
         return JSONResponse(result.model_dump(mode="json"))
@@ -131,13 +151,8 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         pdf = await request.body()
         if not pdf:
             raise ApiError(422, "empty_document", "Kirim berkas PDF surat yang akan diperiksa.")
-        import hashlib
-
-        with wf.engine.connect() as conn:
-            row = conn.execute(
-                select(documents).where(documents.c.sha256 == hashlib.sha256(pdf).hexdigest())
-            ).mappings().first()
-        return _check(wf, pdf, row)
+        # parsing and checking a PDF is CPU work and the lookup blocks: off the event loop
+        return await run_in_threadpool(_lookup_and_check, wf, pdf)
 
     @app.get("/v1/letters/{document_id}/pdf", responses={**errors, 401: {"model": ErrorBody}},
              summary="Download a signed letter (staff of its kecamatan, kabupaten users)")
