@@ -241,7 +241,6 @@ def sample_letter(number: str, verify_url: str):
 
 
 def _measure(step: Callable[[int], Any], seconds: float, warmup: int) -> dict[str, Any]:
-    from bench.cpu import CpuMeter
 
     for i in range(warmup):
         step(-1 - i)

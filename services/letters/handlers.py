@@ -65,10 +65,8 @@ def issue_signed_letter(letters: Letters, event_id: UUID) -> LetterDocumentIssue
     complaint_id = UUID(signed_event.stream_id.removeprefix("complaint-"))
     document_id = document_id_for(event_id)
 
-    with letters.engine.connect() as conn:
-        row = conn.execute(select(documents).where(documents.c.source_event_id == event_id)).mappings().first()
-    if row is None:  # not issued yet (or a previous attempt died before its commit): make it
-        row = _make(letters, signed_event, signed, complaint_id, document_id)
+    # not issued yet (or a previous attempt died before its commit): make it
+    row = _existing(letters, event_id) or _make(letters, signed_event, signed, complaint_id, document_id)
     issued = LetterDocumentIssued(
         message_id=row["id"], complaint_id=complaint_id, kecamatan=row["kecamatan"], document_id=row["id"],
         letter_version=row["letter_version"], letter_number=row["letter_number"], sha256=row["sha256"],

@@ -1,6 +1,6 @@
 """Workflow's own tables (schema ``workflow``) besides the event store itself."""
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
+from sqlalchemy.dialects.postgresql import UUID
 
 from shared.subscriptions import checkpoint_table
 from shared.tasks import dead_letter_table
