@@ -18,6 +18,18 @@ class Complainant(Contract):
     address: str | None = None
 
 
+class Attachment(Contract):
+    """A file that came with a complaint or a reply (photo, scan of KTP/SIM/KK), stored content-addressed;
+    its bytes are never in a message. ``content_type`` is what the bytes are (magic numbers), not what the
+    sender said."""
+
+    sha256: str
+    content_type: str
+    size: int
+    filename: str | None = None
+    kind: str | None = None  # ktp | sim | kk | foto | lainnya, when known
+
+
 class ComplaintSubmitted(Contract):
     """A complaint accepted by intake (the SOP's ComplaintReceived, as intake publishes it).
 
@@ -39,3 +51,27 @@ class ComplaintSubmitted(Contract):
     description: str
     received_at: datetime
     correlation_id: UUID
+    attachments: list[Attachment] = []
+    # a complaint-box form or a phone call typed in by staff: when it was entered, and by whom
+    # (received_at stays the time the complaint reached the office: step 1 is measured from it)
+    entered_at: datetime | None = None
+    entered_by: str | None = None
+
+
+class ComplainantReplied(Contract):
+    """A message from a complainant whose complaint awaits documents (step 2): it joins that complaint
+    instead of opening a new one. Intake's outbox carries it to the workflow."""
+
+    type: ClassVar[str] = "intake.ComplainantReplied"
+    schema_version: ClassVar[int] = 1
+    TASK: ClassVar[str] = "workflow.record_reply"
+    QUEUE: ClassVar[str] = "workflow"
+
+    message_id: UUID  # intake's id of the inbound message: a redelivery is recognised
+    complaint_id: UUID
+    kecamatan: str
+    channel: str
+    sender: str  # the phone number (E.164) or e-mail address it came from
+    text: str
+    attachments: list[Attachment] = []
+    received_at: datetime
