@@ -89,6 +89,11 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    # where notify reaches the user (migration 0006): overdue alerts always, new work when they ask for it
+    Column("email", Text, nullable=True),
+    Column("phone", Text, nullable=True),
+    Column("notify_channel", Text, nullable=False, server_default=text("'email'")),
+    Column("notify_new_work", Boolean, nullable=False, server_default=text("false")),
 )  # the constraints (role, scope per role, formats) are in migration 0002
 
 
@@ -587,3 +592,40 @@ def make_auth_router(
         return UserOut(**fresh.as_dict())
 
     return router
+
+
+def set_contact(engine: Engine, username: str, *, email: str | None = None, phone: str | None = None,
+                channel: str | None = None, new_work: bool | None = None) -> None:
+    """Where notify reaches a user: e-mail and phone (validated), the channel they prefer, and whether they
+    want a message for every new piece of work (overdue alerts always come). Raises ValueError."""
+    import phonenumbers
+    from email_validator import EmailNotValidError, validate_email
+
+    values: dict[str, Any] = {}
+    if email is not None:
+        try:
+            values["email"] = validate_email(email, check_deliverability=False).normalized if email else None
+        except EmailNotValidError as exc:
+            raise ValueError(f"email: {exc}") from None
+    if phone is not None:
+        if phone:
+            try:
+                parsed = phonenumbers.parse(phone, "ID")
+            except phonenumbers.NumberParseException:
+                parsed = None
+            if parsed is None or not phonenumbers.is_valid_number(parsed):
+                raise ValueError(f"phone: {phone!r} is not a valid phone number")
+            values["phone"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        else:
+            values["phone"] = None
+    if channel is not None:
+        if channel not in ("email", "sms", "whatsapp"):
+            raise ValueError("channel: one of email, sms, whatsapp")
+        values["notify_channel"] = channel
+    if new_work is not None:
+        values["notify_new_work"] = new_work
+    if not values:
+        return
+    with engine.begin() as conn:
+        if not conn.execute(users.update().where(users.c.username == normalize_username(username)).values(**values)).rowcount:
+            raise ValueError(f"unknown user {username!r}")

@@ -13,6 +13,10 @@
     pengaduan projections run                      read models fed from the event store
     pengaduan scheduler                            periodic jobs
     pengaduan dead-letters list|replay [--id ID]   messages a worker could not handle
+    pengaduan users contact USERNAME [--email E] [--phone P] [--channel C] [--new-work|--no-new-work]
+    pengaduan templates list|show|set|reset        the messages notify sends (Bahasa Indonesia)
+    pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
+    pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
 from __future__ import annotations
 
@@ -81,6 +85,8 @@ def cmd_gateway(args: argparse.Namespace) -> None:
         "workflow": os.environ.get("PENGADUAN_WORKFLOW_URL", "http://127.0.0.1:8002"),
         "letters": os.environ.get("PENGADUAN_LETTERS_URL", "http://127.0.0.1:8003"),
     }
+    if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
+        backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]
     uvicorn.run(create_gateway(backends), host=args.host, port=args.port, log_config=None, access_log=False)
 
 
@@ -167,9 +173,17 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
     from shared.subscriptions import Runner
 
+    from services.notify.bootstrap import bootstrap as notify_bootstrap
+    from services.notify.sweeps import DueDeliveries, StaleSends, UnreportedOutcomes
+
     workflow = bootstrap(_settings())
     engine = workflow.engine
-    jobs = [OutboxReconciler(engine), OutboxCleanup(engine), OverdueSteps(workflow), ExpiredDocumentRequests(workflow)]
+    notify = notify_bootstrap(pool_size=2)
+    interval = float(os.environ.get("PENGADUAN_NOTIFY_SWEEP_INTERVAL", "5"))
+    jobs = [
+        OutboxReconciler(engine), OutboxCleanup(engine), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
+        DueDeliveries(notify, interval), StaleSends(notify, max(interval, 5.0)), UnreportedOutcomes(notify, 30.0),
+    ]
     _run_until_signal([Runner(engine, j.name, j.round, channel=None, poll_interval=j.interval) for j in jobs])
 
 
@@ -242,10 +256,17 @@ def _read_new_password(from_stdin: bool) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> None:
-    from shared.auth import add_user, list_users
+    from shared.auth import add_user, list_users, set_contact
     from shared.db import make_engine
 
     engine = make_engine(_settings(), pool_size=1)
+    if args.action == "contact":
+        try:
+            set_contact(engine, args.username, email=args.email, phone=args.phone, channel=args.channel, new_work=args.new_work)
+        except ValueError as exc:
+            sys.exit(f"error: {exc}")
+        print(f"contact of {args.username} stored")
+        return
     if args.action == "list":
         rows = list_users(engine, kecamatan=args.kecamatan)
         for u in rows:
@@ -264,6 +285,56 @@ def cmd_users(args: argparse.Namespace) -> None:
     except ValueError as exc:
         sys.exit(f"error: {exc}")
     print(f"user {args.username.strip().lower()} added")
+
+
+def cmd_templates(args: argparse.Namespace) -> None:
+    from services.notify.domain.templates import TemplateInvalid
+    from services.notify.templates_admin import list_templates, reset_template, set_template
+    from shared.db import make_engine
+
+    engine = make_engine(_settings(), pool_size=1)
+    if args.action in ("list", "show"):
+        for t in list_templates(engine, args.kecamatan):
+            if args.action == "show" and (t["kind"], t["channel"]) != (args.kind, args.channel):
+                continue
+            if args.action == "list":
+                print(f"{t['kind']:<20} {t['channel']:<9} {t['source']:<12} {', '.join(t['variables'])}")
+            else:
+                print(f"# {t['kind']} / {t['channel']} ({t['source']}); variables: {', '.join(t['variables'])}")
+                if t["subject"]:
+                    print(f"Subject: {t['subject']}")
+                print(t["body"])
+        return
+    if not (args.kind and args.channel):
+        sys.exit("error: give --kind and --channel")
+    scope = args.kecamatan or "*"
+    if args.action == "reset":
+        print("back to the default" if reset_template(engine, scope, args.kind, args.channel) else "it was the default already")
+        return
+    if not args.file:
+        sys.exit("error: set needs --file (the template body, Jinja2: {{ kode }}, {{ nama }}, ...)")
+    with open(args.file, encoding="utf-8") as f:
+        body = f.read()
+    try:
+        warnings = set_template(engine, scope, args.kind, args.channel, body, args.subject, updated_by=os.environ.get("USER"))
+    except TemplateInvalid as exc:
+        sys.exit(f"error: {exc}")
+    for w in warnings:
+        print(f"warning: {w}")
+    print(f"template {args.kind}/{args.channel} stored for {scope}")
+
+
+def cmd_devsinks(args: argparse.Namespace) -> None:
+    from services.notify.devsinks import main as devsinks_main
+
+    sys.exit(devsinks_main(args.rest))
+
+
+def cmd_intake(args: argparse.Namespace) -> None:
+    from services.intake.config import IntakeSettings
+    from services.intake.imap_poller import run_imap_poller
+
+    run_imap_poller(IntakeSettings())
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -332,9 +403,35 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--name", help="full name (default: the username)")
     u.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     u.set_defaults(fn=cmd_users)
+    u = users_sub.add_parser("contact", help="where notify reaches a user, and whether they want new-work messages")
+    u.add_argument("username")
+    u.add_argument("--email", help="'' to clear")
+    u.add_argument("--phone", help="e.g. 0812..., stored as +62...; '' to clear")
+    u.add_argument("--channel", choices=["email", "sms", "whatsapp"])
+    u.add_argument("--new-work", dest="new_work", action="store_true", default=None)
+    u.add_argument("--no-new-work", dest="new_work", action="store_false")
+    u.set_defaults(fn=cmd_users)
     u = users_sub.add_parser("list", help="list users (no password hashes)")
     u.add_argument("--kecamatan", help="only this kecamatan's staff")
     u.set_defaults(fn=cmd_users)
+
+    p = sub.add_parser("templates", help="the messages notify sends: list, show, set, reset")
+    p.add_argument("action", choices=["list", "show", "set", "reset"])
+    p.add_argument("--kecamatan", help="slug; without it: every kecamatan of this deployment (*)")
+    p.add_argument("--kind", help="acknowledgment, documents_requested, referred, response_letter, ...")
+    p.add_argument("--channel", choices=["email", "sms", "whatsapp"])
+    p.add_argument("--file", help="set: a file holding the template body")
+    p.add_argument("--subject", help="set, e-mail: the subject template")
+    p.set_defaults(fn=cmd_templates)
+
+    p = sub.add_parser("devsinks", help="local SMTP, SMS and WhatsApp sinks that show what would be sent",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_devsinks)
+
+    p = sub.add_parser("intake", help="intake's background processes")
+    p.add_argument("action", choices=["imap-poller"])
+    p.set_defaults(fn=cmd_intake)
     return parser
 
 

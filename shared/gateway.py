@@ -34,13 +34,31 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/complaints", "intake", frozenset({"POST"}), exact=True),
     Route("/v1/track/", "intake"),
     Route("/v1/channels/", "intake"),
+    Route("/v1/staff/complaints", "intake", frozenset({"POST"}), exact=True),
+    Route("/v1/attachments/", "intake"),
     Route("/v1/letters/", "letters"),
     Route("/v1/", "workflow"),
 )
 
 SERVICES = ("intake", "workflow", "letters")
 MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.conf
+# inbound e-mail with attachments, scans uploaded by staff: larger (nginx: the same per location)
+LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/complaints")
+LARGE_BODY_BYTES = 26 * 1024 * 1024
+DEV_PREFIX = "/dev/outbox"  # make run only: the local sinks' page of what would have been sent
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
+
+
+class _PathBodyLimit:
+    """The gateway's body limit: 1 MiB, larger where files come in (as nginx's locations)."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.small = BodySizeLimit(app, max_bytes)
+        self.large = BodySizeLimit(app, LARGE_BODY_BYTES)
+
+    async def __call__(self, scope, receive, send) -> None:
+        large = scope["type"] == "http" and scope["path"].startswith(LARGE_BODY_PREFIXES)
+        await (self.large if large else self.small)(scope, receive, send)
 
 
 def route_for(method: str, path: str) -> str | None:
@@ -62,7 +80,7 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
     app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(_PathBodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
@@ -101,6 +119,8 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:
         service = route_for(request.method, request.url.path)
+        if service is None and "devsinks" in backends and request.url.path.startswith(DEV_PREFIX):
+            service = "devsinks"
         if service is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]

@@ -64,6 +64,32 @@ def _processes(port: int) -> list[Child]:
     ]
 
 
+DEV_WHATSAPP_SECRET = "dev-only-whatsapp-app-secret"
+
+
+def _dev_channels(env: dict[str, str], port: int) -> Child | None:
+    """Outside production, with no channel configured: local sinks take every e-mail, SMS and WhatsApp
+    message, listed at /dev/outbox, so a newcomer sees what the system would have sent."""
+    if env.get("PENGADUAN_ENVIRONMENT") == "production" or any(
+        env.get(k) for k in ("PENGADUAN_SMTP_HOST", "PENGADUAN_SMS_PROVIDER", "PENGADUAN_WHATSAPP_TOKEN")
+    ):
+        return None
+    smtp, http = free_port(), free_port()
+    sinks = f"http://127.0.0.1:{http}"
+    env.update(
+        PENGADUAN_SMTP_HOST="127.0.0.1", PENGADUAN_SMTP_PORT=str(smtp),
+        PENGADUAN_SMS_PROVIDER="http", PENGADUAN_SMS_URL=f"{sinks}/sms/send",
+        PENGADUAN_SMS_STATUS_URL=f"{sinks}/sms/status/{{reference}}",
+        PENGADUAN_WHATSAPP_API_URL=f"{sinks}/whatsapp", PENGADUAN_WHATSAPP_TOKEN="dev-token",
+        PENGADUAN_WHATSAPP_PHONE_NUMBER_ID="100200300", PENGADUAN_WHATSAPP_APP_SECRET=DEV_WHATSAPP_SECRET,
+        PENGADUAN_DEVSINKS_URL=sinks,
+    )
+    return Child("devsinks", [
+        "devsinks", "--smtp-port", str(smtp), "--http-port", str(http),
+        "--whatsapp-webhook-url", f"http://127.0.0.1:{port}/v1/channels/whatsapp", "--whatsapp-app-secret", DEV_WHATSAPP_SECRET,
+    ], f"{sinks}/dev/outbox")
+
+
 def run_everything(port: int, data_dir: str) -> None:
     from shared.logging import setup_logging
 
@@ -77,6 +103,9 @@ def run_everything(port: int, data_dir: str) -> None:
     env["PENGADUAN_INTAKE_URL"] = children[0].url
     env["PENGADUAN_WORKFLOW_URL"] = children[1].url
     env["PENGADUAN_LETTERS_URL"] = children[2].url
+    sinks = _dev_channels(env, port)
+    if sinks:
+        children.insert(0, sinks)
     env.setdefault("PENGADUAN_DATA_DIR", str(data))
     owned = []
     stop = threading.Event()
@@ -159,6 +188,8 @@ def _print_summary(port: int, env: dict[str, str], children: list[Child]) -> Non
         "",
         f"pengaduan is running at {base}",
         f"  API docs        {base}/docs",
+        *([f"  sent messages   {base}/dev/outbox  (local e-mail/SMS/WhatsApp sinks; nothing leaves this machine)"]
+          if env.get("PENGADUAN_DEVSINKS_URL") else []),
         f"  health          {base}/healthz",
         f"  PostgreSQL      {_mask(env['PENGADUAN_DATABASE_URL'])}",
         f"  Redis (broker)  {_mask(env['PENGADUAN_REDIS_URL'])}",

@@ -22,8 +22,9 @@ from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.domain.events import stream_id
 from shared.calendar import WorkingCalendar
-from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.notify import NotificationReport
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, KecamatanDirectory
@@ -305,3 +306,36 @@ def record_letter_document(ctx: Context, issued: LetterDocumentIssued) -> bool:
         )
         save_read_model(conn, new_state, at)
     return True
+
+
+def _record_system(ctx: Context, consumer: str, message_id: UUID, complaint_id: UUID, kecamatan: str, command,
+                   actor: Actor) -> bool:
+    """A message from another service appended once (consumer inbox in the same transaction)."""
+    with ctx.engine.begin() as conn:
+        claimed = conn.execute(
+            insert(inbox).values(consumer=consumer, message_id=message_id).on_conflict_do_nothing()
+            .returning(inbox.c.message_id)
+        ).first()
+        if claimed is None:
+            return False
+        state, _ = load(ctx, conn, complaint_id, lambda k: k == kecamatan)
+        events = model.decide(state, command, None)
+        at = datetime.now(UTC)
+        new_state, _ = _append(
+            conn, ctx.store, state, events, actor=actor, at=at, correlation_id=message_id,
+            causation_id=message_id, ids=lambda i: derived_event_id(consumer, message_id, i),
+        )
+        save_read_model(conn, new_state, at)
+    return True
+
+
+def record_notification(ctx: Context, report: NotificationReport) -> bool:
+    """Notify's report: on the complaint's history; the letter's confirmed send closes step 12."""
+    return _record_system(ctx, "workflow.record_notification", report.message_id, report.complaint_id, report.kecamatan,
+                          c.RecordNotification(report=report), Actor.system("notify"))
+
+
+def record_reply(ctx: Context, reply: ComplainantReplied) -> bool:
+    """The complainant wrote again on a channel (intake matched it to this complaint)."""
+    return _record_system(ctx, "workflow.record_reply", reply.message_id, reply.complaint_id, reply.kecamatan,
+                          c.RecordReply(reply=reply), Actor.system("intake"))

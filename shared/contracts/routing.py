@@ -20,13 +20,28 @@ class Subscription:
         return not self.event_types or event_type in self.event_types
 
 
+# the events notify answers (services/notify/handlers.py says what each one sends)
+NOTIFY_EVENTS = (
+    "workflow.ComplaintReceived", "workflow.DocumentsRequested", "workflow.ComplaintReferred",
+    "workflow.ResponseDispatched", "workflow.IdentityRejected", "workflow.ClosedIncomplete",
+    "workflow.ComplaintWithdrawn",
+    # new work for a role (staff who asked for it): every completed step, documents received, a returned draft
+    "workflow.IdentityVerified", "workflow.DocumentsReceived", "workflow.ComplaintRegistered",
+    "workflow.DispositionIssued", "workflow.ClarificationGiven", "workflow.LetterRequested", "workflow.LetterDrafted",
+    "workflow.LetterApproved", "workflow.LetterReturned", "workflow.LetterDuplicated", "workflow.LetterSigned",
+    "workflow.LetterArchived",
+)
+
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # the Camat signs (step 10): the letters worker renders, PAdES-signs and stores the numbered letter
     Subscription("letters-signed", "letters", "letters.issue_signed_letter", frozenset({"workflow.LetterSigned"})),
     # the receipt (tanda terima) of every complaint; each draft as a PDF; the letter released at step 12
     Subscription("letters-receipts", "letters", "letters.issue_receipt", frozenset({"workflow.ComplaintReceived"})),
     Subscription("letters-drafts", "letters", "letters.render_draft", frozenset({"workflow.LetterDrafted"})),
-    Subscription("letters-release", "letters", "letters.release_letter", frozenset({"workflow.ResponseSent"})),
-    # an overdue step alerts the responsible role and its superior
+    Subscription("letters-release", "letters", "letters.release_letter",
+                 frozenset({"workflow.ResponseDispatched", "workflow.ResponseSent"})),
+    # an overdue step alerts the responsible role and its superior (recorded, and sent to those with a contact)
     Subscription("notify-escalations", "notify", "notify.escalate", frozenset({"workflow.StepOverdue"})),
+    # what the complainant is told, and the staff's new work
+    Subscription("notify-messages", "notify", "notify.plan", frozenset(NOTIFY_EVENTS)),
 )

@@ -12,7 +12,7 @@ from typing import Literal
 from uuid import UUID
 
 from shared.contracts.intake import Complainant
-from shared.events import Event, registry
+from shared.events import Event, Frozen, registry
 
 
 class StepCompleted(Event):
@@ -241,3 +241,80 @@ class StepOverdue(Event):
     role: str
     unit: str | None = None  # at the unit-bound steps, the Kasi unit that must act
     due_at: datetime
+
+
+@registry.register
+class ResponseDispatched(Event):
+    """Step 12 under way: the signed letter is released and handed to notify for the complainant's own
+    channel. The complaint closes (``ResponseSent``) when a provider confirms a send: that confirmation is
+    the tanda terima pengiriman."""
+
+    type = "workflow.ResponseDispatched"
+    step: int = 12
+    output: str = "Surat tanggapan dikirim melalui saluran pengadu"
+    letter_number: str | None = None
+    document_id: UUID | None = None
+
+
+class NotificationEvent(Event):
+    """What became of one message of notify (to the complainant or to staff), on the complaint's history."""
+
+    delivery_id: UUID
+    kind: str
+    audience: str = "complainant"
+    channel: str
+    recipient: str  # masked
+    provider: str | None = None
+    provider_message_id: str | None = None
+
+
+@registry.register
+class NotificationSent(NotificationEvent):
+    """The provider accepted the message (SMTP 250, the gateway's message id)."""
+
+    type = "workflow.NotificationSent"
+
+
+@registry.register
+class NotificationDelivered(NotificationEvent):
+    """The provider's delivery receipt came back."""
+
+    type = "workflow.NotificationDelivered"
+
+
+@registry.register
+class NotificationFailed(NotificationEvent):
+    """The message will not reach the complainant this way (a permanent error, or retries exhausted):
+    staff see it and use another way (for the letter: by post or by hand, ``send-response``)."""
+
+    type = "workflow.NotificationFailed"
+    error: str
+
+
+@registry.register
+class NotificationUncertain(NotificationEvent):
+    """A send whose outcome was lost (the worker died during the provider call) and the provider cannot be
+    asked: not sent again blindly; staff check with the complainant."""
+
+    type = "workflow.NotificationUncertain"
+    error: str | None = None
+
+
+class ReplyAttachment(Frozen):
+    sha256: str
+    content_type: str
+    size: int
+    filename: str | None = None
+    kind: str | None = None
+
+
+@registry.register
+class ComplainantReplied(Event):
+    """The complainant wrote again (e.g. sent the requested KTP photo) on a channel: staff see it at step 2."""
+
+    type = "workflow.ComplainantReplied"
+    channel: str
+    sender: str  # masked
+    text: str
+    attachments: list[ReplyAttachment] = []
+    received_at: datetime

@@ -1,6 +1,6 @@
 """Notify's own tables (schema ``notify``)."""
 from sqlalchemy import Column, DateTime, MetaData, SmallInteger, Table, Text, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.tasks import dead_letter_table
 
@@ -18,6 +18,50 @@ escalations = Table(
     Column("due_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("read_at", DateTime(timezone=True)),
+)
+
+# one row per message to one recipient on one channel: the claim that makes its send happen once
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("source_event_id", UUID(as_uuid=True), nullable=False),
+    Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    Column("kecamatan", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("audience", Text, nullable=False),
+    Column("username", Text),
+    Column("channel", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("subject", Text),
+    Column("body", Text, nullable=False),
+    Column("attachment", JSONB),
+    Column("link", Text),
+    Column("variables", JSONB),
+    Column("state", Text, nullable=False, server_default="pending"),
+    Column("attempts", SmallInteger, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sending_since", DateTime(timezone=True)),
+    Column("provider", Text),
+    Column("provider_message_id", Text),
+    Column("last_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("reported_state", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("kecamatan", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("subject", Text),
+    Column("body", Text, nullable=False),
+    Column("updated_by", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 dead_letters = dead_letter_table(metadata)

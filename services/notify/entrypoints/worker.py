@@ -1,36 +1,50 @@
-"""The notify worker: consumes queue ``notify`` (see shared/tasks.py for the failure rules)."""
+"""The notify worker: consumes queue ``notify`` (see shared/tasks.py for the failure rules).
+
+Tasks: ``notify.plan`` (an event's messages), ``notify.escalate`` (overdue alerts), ``notify.send`` (one
+message, exactly once: services/notify/dispatch.py), ``notify.record_status`` (a provider's delivery
+receipt, from intake's webhooks).
+"""
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
 
 from celery import Celery
 from sqlalchemy import insert
 
-from services.notify.handlers import escalate
+from services.notify import bootstrap as wiring
 from services.notify.adapters.tables import dead_letters
-from shared.config import Settings
-from shared.db import make_engine
-from shared.eventstore.postgres import PostgresEventStore
+from services.notify.dispatch import SEND_TASK, STATUS_TASK, record_status, send_delivery
+from services.notify.handlers import escalate, plan_event
 from shared.tasks import consume, safe_error
 
 ESCALATE = "notify.escalate"
-
-
-@lru_cache(maxsize=1)
-def _engine():
-    return make_engine(Settings(), pool_size=4)
+PLAN = "notify.plan"
 
 
 def register_tasks(app: Celery) -> None:
     budget = app.conf.task_soft_time_limit / 2
 
-    @app.task(name=ESCALATE)
-    def escalate_task(message: dict) -> None:
-        engine = _engine()
+    def run(task: str, message: dict, handler) -> None:
+        notify = wiring.for_this_process()
 
         def keep(exc: BaseException) -> None:
-            with engine.begin() as conn:
-                conn.execute(insert(dead_letters).values(id=uuid.uuid4(), task=ESCALATE, queue="notify", payload=message, error=safe_error(exc)))
+            with notify.engine.begin() as conn:
+                conn.execute(insert(dead_letters).values(id=uuid.uuid4(), task=task, queue="notify", payload=message, error=safe_error(exc)))
 
-        consume(lambda: escalate(engine, PostgresEventStore(engine), uuid.UUID(message["event_id"])), keep_dead_letter=keep, budget=budget)
+        consume(lambda: handler(notify), keep_dead_letter=keep, budget=budget)
+
+    @app.task(name=ESCALATE)
+    def escalate_task(message: dict) -> None:
+        run(ESCALATE, message, lambda n: escalate(n, uuid.UUID(message["event_id"])))
+
+    @app.task(name=PLAN)
+    def plan_task(message: dict) -> None:
+        run(PLAN, message, lambda n: plan_event(n, uuid.UUID(message["event_id"])))
+
+    @app.task(name=SEND_TASK)
+    def send_task(message: dict) -> None:
+        run(SEND_TASK, message, lambda n: send_delivery(n, uuid.UUID(message["delivery_id"])))
+
+    @app.task(name=STATUS_TASK)
+    def status_task(message: dict) -> None:
+        run(STATUS_TASK, message, lambda n: record_status(n, message))

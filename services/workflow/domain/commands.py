@@ -6,7 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
+from shared.contracts.notify import NotificationReport
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import AgencyKind
 from shared.events import Frozen
@@ -133,10 +134,30 @@ class RecordLetterIssued(Frozen):
     issued: LetterDocumentIssued
 
 
+ELECTRONIC = "otomatis"
+MANUAL_CHANNELS = ("pos", "langsung", "kurir")
+
+
 class SendResponse(StaffCommand):
+    """Step 12. ``otomatis``: notify sends the signed letter on the complainant's own channel and the
+    provider's confirmation closes the complaint. ``pos``/``langsung``/``kurir``: staff sent or handed it
+    themselves and record the delivery receipt (tanda terima) now; also the way out when sending failed."""
+
     action = "send-response"
-    channel: str = "pos"
+    channel: Literal["otomatis", "pos", "langsung", "kurir"] = ELECTRONIC
     receipt: str | None = None
+
+
+class RecordNotification(Frozen):
+    """Notify's report on one message (see shared/contracts/notify.py)."""
+
+    report: NotificationReport
+
+
+class RecordReply(Frozen):
+    """Intake's: the complainant wrote again on a channel."""
+
+    reply: ComplainantReplied
 
 
 class Withdraw(StaffCommand):

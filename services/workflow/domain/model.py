@@ -36,6 +36,8 @@ from shared.contracts.workflow import (
     LetterSigned,
     MarkedDuplicate,
     ResponseSent,
+    ResponseDispatched, NotificationSent, NotificationDelivered, NotificationFailed, NotificationUncertain,
+    ComplainantReplied, ReplyAttachment,
     StepCompleted,
     StepOverdue,
 )
@@ -99,6 +101,14 @@ class LetterMismatch(DomainError):
     code = "letter_mismatch"
 
 
+class AlreadyDispatched(DomainError):
+    code = "response_already_dispatched"
+
+
+class NoContact(DomainError):
+    code = "no_electronic_contact"
+
+
 # -- state ------------------------------------------------------------------------------------------------
 OPEN = ("in_progress", "awaiting_documents")
 
@@ -132,6 +142,8 @@ class Complaint:
     letter_number: str | None = None
     letter_document_id: UUID | None = None
     overdue_flagged: bool = False
+    response_dispatched: bool = False  # step 12 handed to notify; closes on the provider's confirmation
+    has_electronic_contact: bool = False
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0
 
@@ -209,6 +221,10 @@ def decide(state: Complaint, command, calendar: Calendar) -> list[Event]:
         return _expire_documents(state, command)
     if isinstance(command, c.RecordLetterIssued):
         return _letter_issued(state, command)
+    if isinstance(command, c.RecordNotification):
+        return _notification(state, command.report)
+    if isinstance(command, c.RecordReply):
+        return _reply(state, command.reply)
     _check_may_act(state, command)
     return [_STAFF[type(command)](state, command, calendar)]
 
@@ -346,7 +362,65 @@ def _archive(state, cmd: c.ArchiveLetter, cal) -> Event:
 
 
 def _send(state, cmd: c.SendResponse, cal) -> Event:
-    return ResponseSent(channel=cmd.channel, receipt=cmd.receipt, **_done(state, cmd, cal, None))
+    if cmd.channel != c.ELECTRONIC:
+        return ResponseSent(channel=cmd.channel, receipt=cmd.receipt, **_done(state, cmd, cal, None))
+    if state.response_dispatched:
+        raise AlreadyDispatched("surat sudah dikirim dan menunggu tanda terima; bila gagal, kirim lewat pos atau langsung")
+    if not state.has_electronic_contact:
+        raise NoContact("pengadu tidak meninggalkan e-mail atau nomor telepon; kirim lewat pos atau langsung")
+    return ResponseDispatched(letter_number=state.letter_number, document_id=state.letter_document_id)
+
+
+def _notification(state: Complaint, report) -> list[Event]:
+    """Notify's report goes on the complaint's history; at step 12 the first confirmed send of the letter is
+    the tanda terima pengiriman and closes the complaint."""
+    common = dict(
+        delivery_id=report.delivery_id, kind=report.kind, audience="complainant" if report.kind in COMPLAINANT_KINDS else "staff",
+        channel=report.channel, recipient=report.recipient, provider=report.provider,
+        provider_message_id=report.provider_message_id,
+    )
+    events: list[Event]
+    if report.state == "sent":
+        events = [NotificationSent(**common)]
+    elif report.state == "delivered":
+        events = [NotificationDelivered(**common)]
+    elif report.state == "failed":
+        events = [NotificationFailed(**common, error=report.error or "gagal dikirim")]
+    else:
+        events = [NotificationUncertain(**common, error=report.error)]
+    if (report.kind == "response_letter" and report.state in ("sent", "delivered") and state.status in OPEN
+            and state.current_step == 12 and state.response_dispatched):
+        receipt = f"{report.channel} {report.recipient}"
+        if report.provider_message_id:
+            receipt += f", {report.provider} {report.provider_message_id}"
+        events.append(ResponseSent(
+            channel=report.channel, receipt=receipt, step=12, output=state.definition.step(12).output,
+            next_step=None, next_due_at=None,
+        ))
+    return events
+
+
+COMPLAINANT_KINDS = {
+    "acknowledgment", "documents_requested", "referred", "response_letter", "identity_rejected",
+    "closed_incomplete", "withdrawn",
+}
+
+
+def _reply(state: Complaint, reply) -> list[Event]:
+    if state.version == 0:
+        raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
+    return [ComplainantReplied(
+        channel=reply.channel, sender=_mask(reply.sender), text=reply.text, received_at=reply.received_at,
+        attachments=[ReplyAttachment(**a.model_dump()) for a in reply.attachments],
+    )]
+
+
+def _mask(address: str) -> str:
+    """Events are read widely (dashboards, the feed): a contact appears masked."""
+    if "@" in address:
+        local, _, domain = address.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return address[:6] + "****" + address[-3:] if len(address) > 9 else "****"
 
 
 def _withdraw(state, cmd: c.Withdraw, cal) -> Event:
@@ -381,11 +455,14 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             status="in_progress", current_step=2, step_started_at=event.received_at, step_due_at=event.next_due_at,
             deadline_at=event.deadline_at, sop_version=event.sop_version, sop_overrides=event.sop_overrides,
             steps_done=(StepDone(1, event.received_at, by),),
+            has_electronic_contact=bool(event.complainant.email or event.complainant.phone),
         )
     if isinstance(event, StepOverdue):
         return replace(s, overdue_flagged=True)
     if isinstance(event, LetterIssued):
         return replace(s, letter_document_id=event.document_id)
+    if isinstance(event, ResponseDispatched):
+        return replace(s, response_dispatched=True)
     if isinstance(event, DocumentsRequested):
         return replace(s, status="awaiting_documents", step_due_at=None, documents_close_after=event.close_after)
     if isinstance(event, DocumentsReceived):

@@ -9,8 +9,9 @@ from sqlalchemy import insert
 
 from services.workflow import bootstrap as wiring
 from services.workflow.adapters.tables import dead_letters
-from services.workflow.handlers import record_complaint, record_letter_document
-from shared.contracts.intake import ComplaintSubmitted
+from services.workflow.handlers import record_complaint, record_letter_document, record_notification, record_reply
+from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
+from shared.contracts.notify import NotificationReport
 from shared.contracts.letters import LetterDocumentIssued
 from shared.tasks import consume, safe_error
 
@@ -35,6 +36,24 @@ def register_tasks(app: Celery) -> None:
         consume(
             lambda: record_letter_document(container, LetterDocumentIssued.model_validate(message)),
             keep_dead_letter=lambda exc: keep_dead_letter(LetterDocumentIssued.TASK, LetterDocumentIssued.QUEUE, message, exc),
+            budget=budget,
+        )
+
+    @app.task(name=NotificationReport.TASK)
+    def record_notification_task(message: dict) -> None:
+        container = wiring.for_this_process()
+        consume(
+            lambda: record_notification(container, NotificationReport.model_validate(message)),
+            keep_dead_letter=lambda exc: keep_dead_letter(NotificationReport.TASK, NotificationReport.QUEUE, message, exc),
+            budget=budget,
+        )
+
+    @app.task(name=ComplainantReplied.TASK)
+    def record_reply_task(message: dict) -> None:
+        container = wiring.for_this_process()
+        consume(
+            lambda: record_reply(container, ComplainantReplied.model_validate(message)),
+            keep_dead_letter=lambda exc: keep_dead_letter(ComplainantReplied.TASK, ComplainantReplied.QUEUE, message, exc),
             budget=budget,
         )
 

@@ -5,6 +5,9 @@ An adapter makes exactly one provider call per ``send`` and classifies its outco
 - returns ``SendResult``: the provider accepted the message (SMTP 250, HTTP 2xx with a message id);
 - raises ``TransientSendError``: worth trying again later (connection refused or reset, timeout, HTTP
   5xx or 429, SMTP 4xx, a provider's "try later" code). The caller decides when (backoff) and how often;
+- raises ``OutcomeUnknownError``: the request went out but no answer came back (a read timeout, the
+  connection dropped after the request was written): the provider may have taken it. The caller
+  reconciles (``lookup``) instead of sending again;
 - raises ``PermanentSendError``: trying again cannot help (bad number or address, HTTP 4xx other than
   429, SMTP 5xx, a provider's "invalid recipient" code, no credentials configured).
 
@@ -68,6 +71,14 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     pass
+
+
+class OutcomeUnknownError(SendError):
+    """The request was sent and its answer lost: sending again could send twice."""
+
+
+FOUND = "found"  # SendResult.detail of a lookup: the provider has it
+NOT_FOUND = "not_found"  # SendResult.detail of a lookup: the provider never got it (sending is safe)
 
 
 @runtime_checkable

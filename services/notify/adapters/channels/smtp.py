@@ -1,0 +1,144 @@
+"""E-mail over SMTP (smtplib): one connection, one message, per ``send``.
+
+The message is a real MIME message: From, To, Subject, Date, a Message-ID made from our reference
+(``<reference@domain-of-From>``, so a resent message is recognisably the same one), text/plain with an
+optional text/html alternative, and the attachment (the PDF letter) with its filename.
+
+SMTP servers answer with reply codes: 2xx accepted, 4xx try later, 5xx never. An SMTP server cannot be
+asked afterwards whether it got a message, so ``lookup`` always answers ``None``.
+"""
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from services.notify.adapters.channels.base import (
+    OutboundMessage,
+    PermanentSendError,
+    SendError,
+    SendResult,
+    TransientSendError,
+)
+from services.notify.adapters.channels.settings import ChannelSettings
+
+PROVIDER = "smtp"
+
+
+def message_id(reference: str, sender: str) -> str:
+    """``<reference@domain>``, the domain taken from the From address (``localhost`` when it has none)."""
+    _, address = parseaddr(sender)
+    domain = address.rpartition("@")[2] or "localhost"
+    return f"<{reference}@{domain}>"
+
+
+def build_email(message: OutboundMessage, sender: str, *, date: datetime) -> EmailMessage:
+    """The MIME message for ``message``; pure, so the same input always makes the same message."""
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = message.to
+    mail["Subject"] = message.subject or ""
+    mail["Date"] = format_datetime(date)
+    mail["Message-ID"] = message_id(message.reference, sender)
+    mail.set_content(message.text)
+    if message.html:
+        mail.add_alternative(message.html, subtype="html")
+    if message.attachment:
+        maintype, _, subtype = message.attachment.content_type.partition("/")
+        mail.add_attachment(
+            message.attachment.data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+            filename=message.attachment.filename,
+        )
+    for number, part in enumerate(p for p in mail.walk() if p.is_multipart()):  # instead of random boundaries
+        part.set_boundary(f"=_{message.reference}.{number}")
+    return mail
+
+
+def classify(exc: BaseException) -> SendError:
+    """What an smtplib or socket failure means for a retry. Messages carry codes, never data."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(400 <= code < 500 for code in codes):
+            return TransientSendError(f"recipient deferred ({codes[0]})", provider=PROVIDER, status=codes[0])
+        code = next((c for c in codes if c >= 500), codes[0] if codes else None)
+        return PermanentSendError(f"recipient refused ({code})", provider=PROVIDER, status=code)
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and "timed out" in str(exc):  # smtplib wraps the timeout
+        return TransientSendError("SMTP timeout", provider=PROVIDER)
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return TransientSendError(f"SMTP connection lost: {type(exc).__name__}", provider=PROVIDER)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return PermanentSendError("the SMTP server does not support what is configured (STARTTLS or AUTH)",
+                                  provider=PROVIDER)
+    if isinstance(exc, smtplib.SMTPResponseException):  # sender refused, data error, auth, helo...
+        code = exc.smtp_code
+        what = type(exc).__name__
+        if 400 <= code < 500:
+            return TransientSendError(f"SMTP {what} {code}: try later", provider=PROVIDER, status=code)
+        return PermanentSendError(f"SMTP {what} {code}", provider=PROVIDER, status=code)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return PermanentSendError(f"SMTP server certificate not trusted: {exc.verify_message}", provider=PROVIDER)
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return TransientSendError("SMTP timeout", provider=PROVIDER)
+    if isinstance(exc, OSError):  # refused, reset, DNS, TLS handshake...
+        return TransientSendError(f"SMTP connection failed: {type(exc).__name__}", provider=PROVIDER)
+    # e.g. no AUTH mechanism in common with the server: a setting to change, not a moment to wait
+    return PermanentSendError(f"SMTP failure: {type(exc).__name__}", provider=PROVIDER)
+
+
+class SmtpChannel:
+    name = "email"
+    provider = PROVIDER
+
+    def __init__(self, settings: ChannelSettings) -> None:
+        if not settings.smtp_host:
+            raise ValueError("SmtpChannel needs PENGADUAN_SMTP_HOST")
+        self.settings = settings
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.smtp_ca_file)
+        if s.smtp_security == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+        try:
+            smtp.ehlo()
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.smtp_username:
+                password = s.smtp_password.get_secret_value() if s.smtp_password else ""
+                smtp.login(s.smtp_username, password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        try:
+            mail = build_email(message, self.settings.smtp_from, date=datetime.now(UTC))
+        except (ValueError, TypeError) as exc:  # e.g. a line break in the subject: no server would take it
+            raise PermanentSendError(f"cannot make an e-mail of this message: {type(exc).__name__}",
+                                     provider=PROVIDER) from None
+        envelope_from = parseaddr(self.settings.smtp_from)[1] or "pengaduan@localhost"
+        try:
+            smtp = self._connect()
+            try:
+                smtp.send_message(mail, from_addr=envelope_from, to_addrs=[message.to])
+            except BaseException:
+                smtp.close()  # not QUIT: a server that stopped answering would make us wait again
+                raise
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):  # the message is accepted already
+                smtp.close()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise classify(exc) from None
+        return SendResult(provider=PROVIDER, provider_message_id=mail["Message-ID"])
+
+    def lookup(self, reference: str) -> SendResult | None:
+        """SMTP has no way to ask a server about a message afterwards: always unknown."""
+        return None

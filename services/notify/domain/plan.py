@@ -1,0 +1,87 @@
+"""Which messages an event calls for: to whom, on which channel, saying what. Pure: no I/O.
+
+The complainant is answered on their own channel (an SMS complaint by SMS, an e-mail one by e-mail);
+one that came by web form, complaint box or phone on the first of e-mail, WhatsApp, SMS they gave. A
+channel this deployment has not configured passes to the next. The signed letter (step 12) also goes
+by e-mail with the PDF attached whenever an address is known, since an SMS can only carry its link.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from services.notify.domain.templates import Template, render, to_gsm
+
+NAMESPACE = uuid.UUID("6e6f7469-6679-2d70-656e-676164756161")
+WIB = ZoneInfo("Asia/Jakarta")
+PREFERENCE = ("email", "whatsapp", "sms")
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")
+
+
+def delivery_id(source_event_id: UUID, kind: str, channel: str, recipient: str) -> UUID:
+    """The idempotency key of one message: the same event, kind, channel and recipient give the same id."""
+    return uuid.uuid5(NAMESPACE, f"{source_event_id}:{kind}:{channel}:{recipient.casefold()}")
+
+
+def tanggal(at: datetime, with_time: bool = False) -> str:
+    local = at.astimezone(WIB)
+    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+    return f"{text} {local:%H.%M} WIB" if with_time else text
+
+
+@dataclass(frozen=True)
+class Contact:
+    channel: str
+    address: str
+
+
+def complainant_contacts(own_channel: str, email: str | None, phone: str | None, available: set[str],
+                         *, letter: bool = False) -> list[Contact]:
+    """Where a message to the complainant goes (first: the main one)."""
+    address = {"email": email, "sms": phone, "whatsapp": phone}
+    order = [own_channel] if own_channel in address else []
+    order += [c for c in PREFERENCE if c not in order]
+    chosen = [Contact(c, address[c]) for c in order if address[c] and c in available][:1]
+    if letter and email and "email" in available and (not chosen or chosen[0].channel != "email"):
+        chosen.append(Contact("email", email))
+    return chosen
+
+
+@dataclass(frozen=True)
+class Planned:
+    id: UUID
+    kind: str
+    audience: str  # complainant | staff
+    channel: str  # email | sms | whatsapp | none (nowhere to send: recorded as failed)
+    recipient: str
+    subject: str | None
+    body: str
+    username: str | None = None
+    attachment: dict | None = None
+    link: str | None = None
+    variables: dict | None = None
+
+
+def plan_message(source_event_id: UUID, kind: str, audience: str, contact: Contact, template: Template,
+                 variables: dict[str, str], *, username: str | None = None, attachment: dict | None = None,
+                 link: str | None = None) -> Planned:
+    subject, body = render(template, variables)
+    if contact.channel == "sms":
+        body = to_gsm(body)
+    return Planned(
+        id=delivery_id(source_event_id, kind, contact.channel, contact.address), kind=kind, audience=audience,
+        channel=contact.channel, recipient=contact.address, subject=subject if contact.channel == "email" else None,
+        body=body, username=username, attachment=attachment if contact.channel in ("email", "whatsapp") else None,
+        link=link, variables=variables,
+    )
+
+
+def nowhere(source_event_id: UUID, kind: str, why: str) -> Planned:
+    """A message that must go out but has no channel (e.g. the letter to someone who left no contact):
+    recorded as failed so that staff see it and send it by post."""
+    return Planned(id=delivery_id(source_event_id, kind, "none", ""), kind=kind, audience="complainant",
+                   channel="none", recipient="", subject=None, body=why)

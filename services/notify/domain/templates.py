@@ -1,0 +1,226 @@
+"""What notify says, in Bahasa Indonesia: one template per kind of message and channel.
+
+The defaults are below; a kabupaten (kecamatan ``*``) or one kecamatan can replace any of them
+(``notify.templates``, ``pengaduan templates set``). Templates are Jinja2 in a sandbox (an edited
+template cannot reach Python objects), rendered with the variables listed in ``VARIABLES``; a template
+that does not render with them is refused when it is stored, not when a citizen should get it.
+
+SMS: one 160-character segment where it can. Texts are reduced to the GSM 03.38 alphabet (a single
+curly quote or dash would otherwise make the whole SMS UCS-2, 70 characters a segment), and the
+defaults are written to fit one segment with a tracking code and a link of a usual length.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+CHANNELS = ("email", "sms", "whatsapp")
+
+# the variables each kind of message is rendered with (all strings)
+VARIABLES: dict[str, tuple[str, ...]] = {
+    "acknowledgment": ("nama", "kode", "kecamatan", "link_lacak", "link_tanda_terima", "tanggal"),
+    "documents_requested": ("nama", "kode", "kecamatan", "pesan", "batas", "link_lacak"),
+    "referred": ("nama", "kode", "kecamatan", "instansi", "alasan", "link_lacak"),
+    "response_letter": ("nama", "kode", "kecamatan", "nomor_surat", "link_surat", "link_lacak"),
+    "identity_rejected": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
+    "closed_incomplete": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
+    "withdrawn": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
+    "new_work": ("petugas", "kode", "kecamatan", "langkah", "nama_langkah", "batas", "perihal", "link"),
+    "overdue": ("petugas", "kode", "kecamatan", "langkah", "nama_langkah", "batas", "perihal", "link", "sebagai"),
+}
+
+
+@dataclass(frozen=True)
+class Template:
+    body: str
+    subject: str | None = None  # e-mail only
+
+
+_SIGN_OFF = "\n\nKecamatan {{ kecamatan }}\nLayanan pengaduan ini tidak dipungut biaya."
+
+DEFAULTS: dict[tuple[str, str], Template] = {
+    ("acknowledgment", "email"): Template(
+        subject="Pengaduan Anda diterima: {{ kode }}",
+        body=(
+            "Yth. {{ nama }},\n\nPengaduan Anda sudah kami terima pada {{ tanggal }} dengan kode pelacakan {{ kode }}.\n"
+            "Ikuti prosesnya di {{ link_lacak }}\nTanda terima: {{ link_tanda_terima }}\n\n"
+            "Tanggapan tertulis kami kirimkan paling lambat 12 hari kerja." + _SIGN_OFF
+        ),
+    ),
+    ("acknowledgment", "sms"): Template(body="Pengaduan Anda diterima, kode {{ kode }}. Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"),
+    ("acknowledgment", "whatsapp"): Template(
+        body=(
+            "Yth. {{ nama }}, pengaduan Anda sudah kami terima.\nKode pelacakan: *{{ kode }}*\n"
+            "Lacak: {{ link_lacak }}\nTanda terima: {{ link_tanda_terima }}\n"
+            "Tanggapan tertulis paling lambat 12 hari kerja. Gratis.\n- Kecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("documents_requested", "email"): Template(
+        subject="Mohon lengkapi dokumen pengaduan {{ kode }}",
+        body=(
+            "Yth. {{ nama }},\n\nUntuk memproses pengaduan {{ kode }}, kami memerlukan:\n{{ pesan }}\n\n"
+            "Balas e-mail ini dengan lampiran dokumen tersebut (foto KTP/SIM/KK) paling lambat {{ batas }}. "
+            "Tanpa dokumen itu, pengaduan akan ditutup." + _SIGN_OFF
+        ),
+    ),
+    ("documents_requested", "sms"): Template(
+        body="Pengaduan {{ kode }}: mohon kirim {{ pesan|truncate(60, True, '...') }} paling lambat {{ batas }}. -Kec. {{ kecamatan }}"
+    ),
+    ("documents_requested", "whatsapp"): Template(
+        body=(
+            "Yth. {{ nama }}, untuk memproses pengaduan *{{ kode }}* kami memerlukan:\n{{ pesan }}\n\n"
+            "Balas pesan ini dengan foto dokumennya paling lambat {{ batas }}.\n- Kecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("referred", "email"): Template(
+        subject="Pengaduan {{ kode }} dilimpahkan kepada {{ instansi }}",
+        body=(
+            "Yth. {{ nama }},\n\nPengaduan {{ kode }} bukan kewenangan Kecamatan {{ kecamatan }} dan sudah kami "
+            "limpahkan kepada {{ instansi }}.\nAlasan: {{ alasan }}\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
+        ),
+    ),
+    ("referred", "sms"): Template(body="Pengaduan {{ kode }} dilimpahkan ke {{ instansi|truncate(50, True, '...') }}. Info: {{ link_lacak }}"),
+    ("referred", "whatsapp"): Template(
+        body=(
+            "Yth. {{ nama }}, pengaduan *{{ kode }}* bukan kewenangan kecamatan dan sudah kami limpahkan kepada "
+            "{{ instansi }}.\nAlasan: {{ alasan }}\nStatus: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("response_letter", "email"): Template(
+        subject="Surat tanggapan atas pengaduan {{ kode }}",
+        body=(
+            "Yth. {{ nama }},\n\nTerlampir surat tanggapan Camat atas pengaduan {{ kode }}, nomor {{ nomor_surat }}, "
+            "ditandatangani secara elektronik.\nKeaslian surat dapat diperiksa di {{ link_surat }}" + _SIGN_OFF
+        ),
+    ),
+    ("response_letter", "sms"): Template(body="Tanggapan pengaduan {{ kode }} sudah terbit. Surat: {{ link_surat }}"),
+    ("response_letter", "whatsapp"): Template(
+        body="Surat tanggapan Camat atas pengaduan *{{ kode }}*, nomor {{ nomor_surat }}. Periksa keaslian: {{ link_surat }}"
+    ),
+    ("identity_rejected", "email"): Template(
+        subject="Pengaduan {{ kode }} tidak dapat diproses",
+        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} tidak dapat kami proses karena identitas pengadu tidak dapat diverifikasi.\nAlasan: {{ alasan }}" + _SIGN_OFF,
+    ),
+    ("identity_rejected", "sms"): Template(body="Pengaduan {{ kode }} tidak dapat diproses: identitas tidak dapat diverifikasi. Info: {{ link_lacak }}"),
+    ("identity_rejected", "whatsapp"): Template(
+        body="Yth. {{ nama }}, pengaduan *{{ kode }}* tidak dapat kami proses karena identitas tidak dapat diverifikasi.\nAlasan: {{ alasan }}\n- Kecamatan {{ kecamatan }}"
+    ),
+    ("closed_incomplete", "email"): Template(
+        subject="Pengaduan {{ kode }} ditutup",
+        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} kami tutup karena dokumen yang diminta tidak kami terima.\n{{ alasan }}\n\nAnda dapat mengajukan pengaduan baru kapan saja." + _SIGN_OFF,
+    ),
+    ("closed_incomplete", "sms"): Template(body="Pengaduan {{ kode }} ditutup: dokumen yang diminta tidak diterima. Silakan ajukan kembali. -Kec. {{ kecamatan }}"),
+    ("closed_incomplete", "whatsapp"): Template(
+        body="Yth. {{ nama }}, pengaduan *{{ kode }}* kami tutup karena dokumen yang diminta tidak kami terima. Anda dapat mengajukan pengaduan baru kapan saja.\n- Kecamatan {{ kecamatan }}"
+    ),
+    ("withdrawn", "email"): Template(
+        subject="Pengaduan {{ kode }} dicabut",
+        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah dicabut dan tidak kami proses lebih lanjut.\n{{ alasan }}" + _SIGN_OFF,
+    ),
+    ("withdrawn", "sms"): Template(body="Pengaduan {{ kode }} sudah dicabut dan tidak diproses lagi. -Kec. {{ kecamatan }}"),
+    ("withdrawn", "whatsapp"): Template(body="Yth. {{ nama }}, pengaduan *{{ kode }}* sudah dicabut dan tidak kami proses lebih lanjut.\n- Kecamatan {{ kecamatan }}"),
+    ("new_work", "email"): Template(
+        subject="[{{ kode }}] Langkah {{ langkah }}: {{ nama_langkah }}",
+        body=(
+            "Yth. {{ petugas }},\n\nPengaduan {{ kode }} ({{ perihal }}) menunggu Anda di langkah {{ langkah }}, "
+            "{{ nama_langkah }}, paling lambat {{ batas }}.\n{{ link }}\n\nKecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("new_work", "sms"): Template(body="[{{ kode }}] Langkah {{ langkah }} menunggu Anda, batas {{ batas }}. {{ link }}"),
+    ("new_work", "whatsapp"): Template(
+        body="Pengaduan *{{ kode }}* ({{ perihal }}) menunggu Anda di langkah {{ langkah }}, {{ nama_langkah }}, paling lambat {{ batas }}.\n{{ link }}"
+    ),
+    ("overdue", "email"): Template(
+        subject="TERLAMBAT [{{ kode }}] Langkah {{ langkah }}: {{ nama_langkah }}",
+        body=(
+            "Yth. {{ petugas }},\n\nLangkah {{ langkah }} ({{ nama_langkah }}) pengaduan {{ kode }} ({{ perihal }}) "
+            "melewati batas waktunya, {{ batas }}. Anda menerima pesan ini sebagai {{ sebagai }}.\n{{ link }}\n\n"
+            "Kecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("overdue", "sms"): Template(body="TERLAMBAT: [{{ kode }}] langkah {{ langkah }}, batas {{ batas }}. {{ link }}"),
+    ("overdue", "whatsapp"): Template(
+        body="*TERLAMBAT*: langkah {{ langkah }} ({{ nama_langkah }}) pengaduan *{{ kode }}* melewati batas {{ batas }}. Anda menerima ini sebagai {{ sebagai }}.\n{{ link }}"
+    ),
+}
+
+_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class TemplateInvalid(ValueError):
+    pass
+
+
+def render(template: Template, variables: dict[str, str]) -> tuple[str | None, str]:
+    """(subject, body). Raises TemplateInvalid for a template that does not render."""
+    try:
+        subject = _env.from_string(template.subject).render(variables).strip() if template.subject else None
+        body = _env.from_string(template.body).render(variables).strip()
+    except Exception as exc:  # jinja2 syntax, an unknown variable, a sandbox refusal
+        raise TemplateInvalid(f"{type(exc).__name__}: {exc}") from None
+    return subject, body
+
+
+def sample_variables(kind: str) -> dict[str, str]:
+    """Plausible values of a usual length, to check a template renders (and an SMS fits) before storing it."""
+    sample = {
+        "nama": "Siti Aminah", "kode": "ABCD-EFGH-JK", "kecamatan": "Pegantenan", "tanggal": "28 November 2026 09.15 WIB",
+        "link_lacak": "https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK",
+        "link_tanda_terima": "https://pengaduan.pamekasankab.go.id/v1/letters/track/ABCD-EFGH-JK/receipt",
+        "pesan": "foto KTP yang jelas", "batas": "12 Desember 2026", "instansi": "Dinas PUPR Kabupaten Pamekasan",
+        "alasan": "Perbaikan jalan kabupaten adalah kewenangan Dinas PUPR.", "nomor_surat": "400.14/012/432.407/2026",
+        "link_surat": "https://pengaduan.pamekasankab.go.id/v1/letters/verify/3f2b5c1e-8a4d-4c7b-9e1f-2a6d8c0b4e57",
+        "petugas": "Ahmad Fauzi", "langkah": "4", "nama_langkah": "Disposisi", "perihal": "Jalan desa rusak",
+        "link": "https://pengaduan.pamekasankab.go.id/staf/pengaduan/ABCD-EFGH-JK", "sebagai": "atasan",
+    }
+    return {name: sample[name] for name in VARIABLES[kind]}
+
+
+def validate(kind: str, channel: str, template: Template) -> list[str]:
+    """Problems of a template a person wrote (empty: fine). Raises TemplateInvalid if it does not render."""
+    if kind not in VARIABLES:
+        raise TemplateInvalid(f"unknown kind {kind!r}; known: {', '.join(VARIABLES)}")
+    if channel not in CHANNELS:
+        raise TemplateInvalid(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
+    if channel == "email" and not template.subject:
+        raise TemplateInvalid("an e-mail template needs a subject")
+    _, body = render(template, sample_variables(kind))
+    warnings = []
+    if channel == "sms":
+        segments = sms_segments(to_gsm(body))
+        if segments > 1:
+            warnings.append(f"with sample values this SMS takes {segments} segments (aim: 1, 160 characters)")
+    return warnings
+
+
+# -- SMS: the GSM 03.38 alphabet ----------------------------------------------------------------------------
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = set("^{}\\[~]|€")  # two septets each
+_REPLACEMENTS = {
+    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "…": "...",
+    "\u00a0": " ", "•": "-", "·": "-", "\t": " ", "*": "",
+}
+
+
+def to_gsm(text: str) -> str:
+    """The text in the GSM 7-bit alphabet: typographic marks replaced, WhatsApp-style bold dropped, other
+    characters outside the alphabet replaced by '?'."""
+    out = []
+    for ch in text:
+        ch = _REPLACEMENTS.get(ch, ch)
+        out.append(ch if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in ch) else "?")
+    return "".join(out)
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS segments ``text`` takes (GSM-7: 160 in one, 153 each when concatenated; UCS-2: 70/67)."""
+    if all(c in _GSM_BASIC or c in _GSM_EXTENDED for c in text):
+        septets = sum(2 if c in _GSM_EXTENDED else 1 for c in text)
+        return 1 if septets <= 160 else -(-septets // 153)
+    units = len(text.encode("utf-16-le")) // 2
+    return 1 if units <= 70 else -(-units // 67)
