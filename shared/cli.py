@@ -436,6 +436,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["devsinks"]:  # its own options (argparse's REMAINDER does not pass leading ones on)
+        from services.notify.devsinks import main as devsinks_main
+        from shared.logging import setup_logging
+
+        setup_logging("devsinks")
+        sys.exit(devsinks_main(argv[1:]))
     args = build_parser().parse_args(argv)
     from shared.logging import setup_logging
 

@@ -18,7 +18,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from shared.http import BodySizeLimit, error_response
+from shared.http import BodySizeLimitByPath, error_response
 
 
 @dataclass(frozen=True)
@@ -49,18 +49,6 @@ DEV_PREFIX = "/dev/outbox"  # make run only: the local sinks' page of what would
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 
 
-class _PathBodyLimit:
-    """The gateway's body limit: 1 MiB, larger where files come in (as nginx's locations)."""
-
-    def __init__(self, app, max_bytes: int) -> None:
-        self.small = BodySizeLimit(app, max_bytes)
-        self.large = BodySizeLimit(app, LARGE_BODY_BYTES)
-
-    async def __call__(self, scope, receive, send) -> None:
-        large = scope["type"] == "http" and scope["path"].startswith(LARGE_BODY_PREFIXES)
-        await (self.large if large else self.small)(scope, receive, send)
-
-
 def route_for(method: str, path: str) -> str | None:
     for r in ROUTES:
         matched = path == r.prefix if r.exact else path.startswith(r.prefix)
@@ -80,7 +68,7 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
     app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
-    app.add_middleware(_PathBodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=LARGE_BODY_PREFIXES)
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

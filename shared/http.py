@@ -153,6 +153,22 @@ class BodySizeLimit:
             await _send_413(send)
 
 
+class BodySizeLimitByPath:
+    """``BodySizeLimit`` whose limit depends on the path: ``large`` under ``prefixes`` (where files come in:
+    inbound e-mail, scans), ``default`` everywhere else."""
+
+    def __init__(self, app: ASGIApp, default: int, large: int, prefixes: tuple[str, ...]) -> None:
+        self.default = BodySizeLimit(app, max_bytes=default)
+        self.large = BodySizeLimit(app, max_bytes=large)
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith(self.prefixes):
+            await self.large(scope, receive, send)
+        else:
+            await self.default(scope, receive, send)
+
+
 class _TooLarge(HTTPException):
     """An HTTPException, so FastAPI's body parsing passes it on as a 413 rather than a 400."""
 

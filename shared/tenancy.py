@@ -144,16 +144,23 @@ class KecamatanDirectory:
         self._loaded_at = now
 
 
+CHANNEL_KEYS = ("sms_numbers", "whatsapp_phone_number_ids", "emails")
+
+
 def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """A kecamatan's own settings (its SK), checked before they are stored. Raises ValueError."""
+    """A kecamatan's own settings (its SK, its inbound channels), checked before they are stored; returns
+    them normalised (channel numbers in E.164, e-mail addresses in lower case). Raises ValueError."""
     from datetime import date
 
     from shared.calendar import OfficeHours
     from shared.contracts import sop
 
-    unknown = set(settings) - {"sop_overrides", "office_hours", "extra_holidays"}
+    if not isinstance(settings, dict):
+        raise ValueError("settings must be a JSON object")
+    known = ("sop_overrides", "office_hours", "extra_holidays", "channels")
+    unknown = set(settings) - set(known)
     if unknown:
-        raise ValueError(f"unknown settings: {sorted(unknown)}; known: sop_overrides, office_hours, extra_holidays")
+        raise ValueError(f"unknown settings: {sorted(unknown)}; known: {', '.join(known)}")
     if settings.get("sop_overrides"):
         sop.with_overrides(sop.DEFAULT, settings["sop_overrides"])
     if settings.get("office_hours"):
@@ -163,14 +170,59 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
             date.fromisoformat(day)
         except ValueError:
             raise ValueError(f"extra_holidays: {day!r} is not a date YYYY-MM-DD") from None
-    return settings
+    result = dict(settings)
+    if "channels" in settings:
+        result["channels"] = _validated_channels(settings["channels"])
+    return result
+
+
+def _validated_channels(channels: Any) -> dict[str, list[str]]:
+    """``{"sms_numbers": ["+62..."], "whatsapp_phone_number_ids": ["..."], "emails": ["pengaduan@..."]}``:
+    where inbound messages for this kecamatan arrive (intake routes SMS by the number written to, WhatsApp
+    by the Cloud API phone number id, e-mail by the address written to)."""
+    import phonenumbers
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(channels, dict):
+        raise ValueError('channels must be an object: {"sms_numbers": [...], "whatsapp_phone_number_ids": [...], "emails": [...]}')
+    unknown = set(channels) - set(CHANNEL_KEYS)
+    if unknown:
+        raise ValueError(f"channels: unknown keys {sorted(unknown)}; known: {', '.join(CHANNEL_KEYS)}")
+    result: dict[str, list[str]] = {}
+    for key in CHANNEL_KEYS:
+        values = channels.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"channels.{key} must be a list of strings")
+        normalised: list[str] = []
+        for value in values:
+            if key == "sms_numbers":
+                try:
+                    number = phonenumbers.parse(value, "ID")
+                except phonenumbers.NumberParseException:
+                    number = None
+                if number is None or not phonenumbers.is_valid_number(number):
+                    raise ValueError(f"channels.sms_numbers: {value!r} is not a valid phone number")
+                item = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            elif key == "whatsapp_phone_number_ids":
+                item = value.strip()
+                if not item.isascii() or not item.isdigit() or len(item) > 32:
+                    raise ValueError(f"channels.whatsapp_phone_number_ids: {value!r} is not a phone number id (digits)")
+            else:
+                try:
+                    item = validate_email(value.strip(), check_deliverability=False).normalized.lower()
+                except EmailNotValidError:
+                    raise ValueError(f"channels.emails: {value!r} is not a valid e-mail address") from None
+            if item not in normalised:
+                normalised.append(item)
+        result[key] = normalised
+    return result
 
 
 def configure_kecamatan(engine: Engine, slug: str, settings: dict[str, Any]) -> None:
     """Store a kecamatan's settings. New complaints follow them; open ones keep the SOP they started with."""
     from sqlalchemy import update
 
-    validate_settings(settings)
+    settings = validate_settings(settings)
     with engine.begin() as conn:
         if not conn.execute(update(kecamatan_table).where(kecamatan_table.c.slug == slug).values(settings=settings)).rowcount:
             raise ValueError(f"unknown kecamatan {slug!r}")

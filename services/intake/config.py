@@ -1,5 +1,46 @@
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+
 from shared.config import Settings
+
+MIB = 1024 * 1024
 
 
 class IntakeSettings(Settings):
-    """Intake's settings: the base ones for now (every field documented in the README)."""
+    """Intake's settings: the base ones plus the inbound channels (SMS, WhatsApp, e-mail, IMAP).
+
+    A channel whose secret is unset is switched off: its webhook answers 503 ``channel_not_configured``.
+    """
+
+    default_kecamatan: str | None = Field(
+        None, description="Kecamatan for inbound messages whose number/address no kecamatan claims (None: refuse)"
+    )
+    # attachments (photos, KTP/SIM/KK scans)
+    max_attachment_bytes: int = Field(5 * MIB, description="Largest attachment accepted")
+    max_attachments: int = Field(5, description="Most attachments kept per message")
+    max_inbound_bytes: int = Field(
+        25 * MIB, description="Largest request body on /v1/channels/* and /v1/staff/* (raw e-mail, uploads)"
+    )
+    # SMS gateway
+    sms_webhook_token: SecretStr | None = Field(None, description="Shared secret of POST /v1/channels/sms")
+    # WhatsApp Cloud API
+    whatsapp_verify_token: SecretStr | None = Field(None, description="hub.verify_token of the webhook handshake")
+    whatsapp_app_secret: SecretStr | None = Field(None, description="App secret: X-Hub-Signature-256 of webhooks")
+    whatsapp_token: SecretStr | None = Field(None, description="Access token to download media from the Graph API")
+    whatsapp_api_url: str = Field("https://graph.facebook.com", description="Graph API base URL")
+    whatsapp_api_version: str = Field("v21.0", description="Graph API version")
+    whatsapp_media_timeout: float = Field(10.0, description="Seconds per Graph API media request")
+    # e-mail: a webhook (raw MIME) and/or an IMAP mailbox polled by `run_imap_poller`
+    email_webhook_token: SecretStr | None = Field(None, description="Shared secret of POST /v1/channels/email")
+    imap_host: str | None = Field(None, description="IMAP server of the complaint mailbox")
+    imap_port: int = Field(993, description="IMAP port")
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_folder: str = Field("INBOX", description="Folder polled for unseen messages")
+    imap_ssl: bool = Field(True, description="IMAP over TLS (port 993); false: plain IMAP")
+    imap_poll_seconds: float = Field(60.0, description="Seconds between polls")
+
+    @property
+    def documents_url(self) -> str:
+        return self.document_store_url or (Path(self.data_dir).resolve() / "documents").as_uri()

@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL
-from services.intake.adapters.tables import outbox, submissions, tracking
+from services.intake.adapters.tables import attachments, inbound_messages, outbox, submissions, tracking
 from services.intake.bootstrap import Intake
-from services.intake.domain.commands import SubmitComplaint
+from services.intake.domain.attachments import CheckedFile
+from services.intake.domain.commands import EnterComplaint, SubmitComplaint
 from services.intake.domain.identity import new_tracking_code
 from shared.contracts import sop
-from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.intake import Complainant, ComplaintSubmitted
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,178 @@ def submit_complaint(intake: Intake, command: SubmitComplaint) -> Accepted:
         log.info("complaint accepted", extra={"kecamatan": command.kecamatan, "submission_id": str(submission_id)})
         return Accepted(code, received_at, replayed=False)
     raise RuntimeError("could not draw a free tracking code three times in a row")
+
+
+class TrackingCodeTaken(Exception):
+    """The drawn tracking code (or id) is already used: the transaction is rolled back and another drawn."""
+
+
+def store_files(intake: Intake, files: Sequence[CheckedFile]) -> None:
+    """Bytes first, rows after: the store is content-addressed and idempotent, so bytes whose rows never
+    commit are harmless (and a retry stores nothing twice)."""
+    for f in files:
+        intake.documents.put(f.data, f.content_type)
+
+
+def write_complaint(
+    conn: Connection,
+    intake: Intake,
+    *,
+    submission_id: UUID,
+    complaint_id: UUID,
+    code: str,
+    kecamatan: str,
+    channel: str,
+    complainant: Complainant,
+    subject: str,
+    description: str,
+    received_at: datetime,
+    correlation_id: UUID,
+    files: Sequence[CheckedFile] = (),
+    entered_at: datetime | None = None,
+    entered_by: str | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+    inbound_message_id: UUID | None = None,
+) -> None:
+    """The submission, its attachments and its ``ComplaintSubmitted`` outbox row, in ``conn``'s transaction
+    (as ``submit_complaint`` writes them). Raises ``TrackingCodeTaken`` when the code or ids are in use:
+    the caller's transaction must then be rolled back."""
+    inserted = conn.execute(
+        insert(submissions)
+        .values(
+            id=submission_id, complaint_id=complaint_id, tracking_code=code, kecamatan=kecamatan, channel=channel,
+            received_at=received_at, idempotency_key=idempotency_key, request_hash=request_hash,
+            complainant=complainant.model_dump(mode="json"), subject=subject, description=description,
+            entered_at=entered_at, entered_by=entered_by,
+        )
+        .on_conflict_do_nothing()
+        .returning(submissions.c.id)
+    ).first()
+    if inserted is None:
+        raise TrackingCodeTaken(code)
+    write_attachments(conn, intake, files, kecamatan, submission_id=submission_id, inbound_message_id=inbound_message_id)
+    message = ComplaintSubmitted(
+        submission_id=submission_id, complaint_id=complaint_id, tracking_code=code, kecamatan=kecamatan,
+        channel=channel, complainant=complainant, subject=subject, description=description,
+        received_at=received_at, correlation_id=correlation_id, attachments=[f.attachment() for f in files],
+        entered_at=entered_at, entered_by=entered_by,
+    )
+    conn.execute(
+        insert(outbox).values(
+            id=submission_id,
+            message_type=ComplaintSubmitted.type,
+            task=ComplaintSubmitted.TASK,
+            queue=ComplaintSubmitted.QUEUE,
+            payload=message.model_dump(mode="json"),
+        )
+    )
+    conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+
+
+def write_attachments(
+    conn: Connection, intake: Intake, files: Sequence[CheckedFile], kecamatan: str, *,
+    submission_id: UUID | None = None, inbound_message_id: UUID | None = None,
+) -> None:
+    if not files:
+        return
+    conn.execute(
+        insert(attachments),
+        [
+            {
+                "id": intake.new_id(), "sha256": f.sha256, "content_type": f.content_type, "size": f.size,
+                "filename": f.filename, "kind": f.kind, "kecamatan": kecamatan, "submission_id": submission_id,
+                "inbound_message_id": inbound_message_id,
+            }
+            for f in files
+        ],
+    )
+
+
+def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[CheckedFile]) -> Accepted:
+    """A complaint-box form or a phone call typed in by staff: stored like a web submission, with
+    ``received_at`` the time it reached the office and ``entered_at``/``entered_by`` who typed it, when."""
+    if intake.directory.get(command.kecamatan) is None:
+        raise UnknownKecamatan(command.kecamatan)
+    digest = command.content_hash() if command.idempotency_key else None
+    if command.idempotency_key:
+        replay = _replay(intake, command.idempotency_key, digest)
+        if replay is not None:
+            return replay
+    store_files(intake, files)
+    entered_at = intake.clock()
+    for _ in range(3):
+        submission_id, complaint_id = intake.new_id(), intake.new_id()
+        code = new_tracking_code(intake.random_bytes(7))
+        try:
+            with intake.engine.begin() as conn:
+                write_complaint(
+                    conn, intake, submission_id=submission_id, complaint_id=complaint_id, code=code,
+                    kecamatan=command.kecamatan, channel=command.channel, complainant=command.complainant,
+                    subject=command.subject, description=command.description, received_at=command.received_at,
+                    correlation_id=command.correlation_id, files=files, entered_at=entered_at,
+                    entered_by=command.entered_by, idempotency_key=command.idempotency_key, request_hash=digest,
+                )
+        except TrackingCodeTaken:
+            if command.idempotency_key:  # perhaps the same key, committed meanwhile by a concurrent request
+                replay = _replay(intake, command.idempotency_key, digest)
+                if replay is not None:
+                    return replay
+            continue
+        log.info(
+            "complaint entered by staff",
+            extra={"kecamatan": command.kecamatan, "submission_id": str(submission_id), "channel": command.channel},
+        )
+        return Accepted(code, command.received_at, replayed=False)
+    raise RuntimeError("could not draw a free tracking code three times in a row")
+
+
+def _replay(intake: Intake, key: str, digest: str | None) -> Accepted | None:
+    with intake.engine.connect() as conn:
+        existing = conn.execute(
+            select(submissions.c.tracking_code, submissions.c.received_at, submissions.c.request_hash)
+            .where(submissions.c.idempotency_key == key)
+        ).first()
+    if existing is None:
+        return None
+    if existing.request_hash != digest:
+        raise IdempotencyKeyReused(key)
+    return Accepted(existing.tracking_code, existing.received_at, replayed=True)
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    sha256: str
+    content_type: str
+    filename: str | None
+    kecamatan: str
+
+
+def find_attachment(
+    intake: Intake, sha256: str, complaint_id: UUID | None, may_read: Callable[[str], bool]
+) -> StoredAttachment | None:
+    """An attachment with these bytes that the reader may see (of ``complaint_id`` when given): linked to a
+    submission, or to an inbound message that joined a complaint. None otherwise: the caller answers 404
+    whether it does not exist or is not theirs."""
+    linked = func.coalesce(submissions.c.complaint_id, inbound_messages.c.complaint_id)
+    query = (
+        select(attachments.c.sha256, attachments.c.content_type, attachments.c.filename, attachments.c.kecamatan)
+        .select_from(
+            attachments.outerjoin(submissions, submissions.c.id == attachments.c.submission_id).outerjoin(
+                inbound_messages, inbound_messages.c.id == attachments.c.inbound_message_id
+            )
+        )
+        .where(attachments.c.sha256 == sha256, linked.is_not(None))
+        .order_by(attachments.c.created_at)
+    )
+    if complaint_id is not None:
+        query = query.where(linked == complaint_id)
+    with intake.engine.connect() as conn:
+        rows = conn.execute(query.limit(50)).all()
+    for row in rows:
+        if may_read(row.kecamatan):
+            return StoredAttachment(row.sha256, row.content_type, row.filename, row.kecamatan)
+    return None
 
 
 OUTBOX_STUCK_AFTER_S = 60

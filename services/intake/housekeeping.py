@@ -4,14 +4,15 @@
   window). Intake sees the effect it expects, the complaint in its tracking projection; a complaint
   published long ago and still not there is published again. The workflow's inbox makes that harmless
   when the first copy did arrive (the projection was merely late).
-- ``OutboxCleanup``: published rows whose complaint reached the workflow are removed after a week; the
-  outbox is a delivery buffer, not history (the history is the event store).
+- ``OutboxCleanup``: published rows whose complaint reached the workflow are removed after a week (other
+  messages, replies and delivery statuses, a week after they were published); the outbox is a delivery
+  buffer, not history (the history is the event store).
 """
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, and_, delete, exists, func, select, text, update
+from sqlalchemy import Engine, and_, delete, exists, func, or_, select, text, update
 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL
 from services.intake.adapters.tables import outbox, submissions, tracking
@@ -70,7 +71,8 @@ class OutboxCleanup:
                 delete(outbox).where(
                     outbox.c.published_at.is_not(None),
                     outbox.c.published_at < func.now() - text("interval '7 days'"),
-                    _arrived(),
+                    # a complaint once it reached the workflow; replies and delivery statuses once published
+                    or_(outbox.c.message_type != "intake.ComplaintReceived", _arrived()),
                 )
             ).rowcount
         if removed:

@@ -94,7 +94,7 @@ def save_read_model(conn: Connection, state: model.Complaint, at: datetime, firs
         "register_year": state.register_year,
         "letter_number": state.letter_number,
         "updated_at": at,
-        "version": state.version,
+        "version": state.revision,
     }
     if first is not None:
         conn.execute(
@@ -176,8 +176,8 @@ def act(ctx: Context, complaint_id: UUID, action: str, fields: dict, *, expected
     """A staff member performs ``action`` on a complaint of their own kecamatan."""
     with ctx.engine.begin() as conn:
         state, row = load(ctx, conn, complaint_id, lambda k: k == kecamatan)
-        if state.version != expected_version:
-            raise StaleVersion(expected_version, state.version)
+        if state.revision != expected_version:
+            raise StaleVersion(expected_version, state.revision)
         command_type = c.STAFF_COMMANDS[action]
         actor = c.Actor(user_id=user_id, role=role, unit=unit)
         model.check(state, command_type.model_construct(actor=actor, at=at))  # who and when, before the body

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from shared.contracts.intake import Complainant
+from shared.contracts.intake import Attachment, Complainant
 from shared.events import Event, Frozen, registry
 
 
@@ -45,6 +45,9 @@ class ComplaintReceived(Event):
     next_step: int = 2
     next_due_at: datetime | None = None
     deadline_at: datetime | None = None  # the 12-working-day promise
+    attachments: list[Attachment] = []  # scans of KTP/SIM/KK, photos (bytes in the document store)
+    entered_at: datetime | None = None  # a complaint-box form or a call typed in by staff: when, and by whom
+    entered_by: str | None = None
 
 
 @registry.register

@@ -103,9 +103,12 @@ def first_event_id(wf, complaint_id) -> uuid.UUID:
     return wf.store.read_stream(stream_id(complaint_id))[0].event_id
 
 
-def rows_of(notify, complaint_id) -> list[dict]:
+def rows_of(notify, complaint_id, audience: str | None = "complainant") -> list[dict]:
+    query = select(deliveries).where(deliveries.c.complaint_id == complaint_id)
+    if audience:
+        query = query.where(deliveries.c.audience == audience)
     with notify.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(deliveries).where(deliveries.c.complaint_id == complaint_id)).mappings()]
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def test_the_acknowledgment_goes_by_the_complainants_own_channel_once(wf, notify, clean_sinks):
@@ -233,7 +236,7 @@ def test_staff_who_asked_get_new_work_and_everyone_gets_overdue_alerts(wf, notif
     set_contact(wf.engine, username, email=f"{username}@kecamatan.example.id", new_work=True)
     cid, _ = new_complaint(wf, "web")
     plan_event(notify, first_event_id(wf, cid))
-    staff = [r for r in rows_of(notify, cid) if r["audience"] == "staff" and r["username"] == username]
+    staff = [r for r in rows_of(notify, cid, audience="staff") if r["username"] == username]
     assert len(staff) == 1 and staff[0]["kind"] == "new_work" and "Langkah 2" in staff[0]["subject"]
     assert send_delivery(notify, staff[0]["id"]) == "sent"
     (mail,) = [m for m in clean_sinks.messages("email") if m["to"].endswith("kecamatan.example.id")]
@@ -257,7 +260,7 @@ def test_the_signed_letter_goes_by_email_with_its_pdf_and_the_confirmed_send_clo
     for action, role, fields in walk:
         state = handlers.act(wf, cid, action, fields, expected_version=version, user_id=f"{role}.pegantenan", role=role,
                              unit="pemerintahan", kecamatan="pegantenan", at=datetime.now(UTC), correlation_id=uuid.uuid4())
-        version = state.version
+        version = state.revision
     pdf = b"%PDF-1.7\n% a signed letter stands in here\n" + os.urandom(2048) + b"\n%%EOF\n"
     stored = store_from_settings(notify.settings.documents_url).put(pdf, "application/pdf")
     document_id = uuid.uuid4()
@@ -267,7 +270,7 @@ def test_the_signed_letter_goes_by_email_with_its_pdf_and_the_confirmed_send_clo
         verify_url=f"https://pengaduan.example.id/v1/letters/verify/{document_id}",
     ))
     for action in ("archive-letter", "send-response"):
-        state = handlers.act(wf, cid, action, {}, expected_version=state.version + (1 if action == "archive-letter" else 0),
+        state = handlers.act(wf, cid, action, {}, expected_version=state.revision + (1 if action == "archive-letter" else 0),
                              user_id="staf.pegantenan", role="staf", unit=None, kecamatan="pegantenan",
                              at=datetime.now(UTC), correlation_id=uuid.uuid4())
     assert state.response_dispatched and state.status == "in_progress"

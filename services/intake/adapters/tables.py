@@ -1,5 +1,18 @@
 """Intake's own tables (schema ``intake``)."""
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.subscriptions import checkpoint_table
@@ -21,6 +34,9 @@ submissions = Table(
     Column("complainant", JSONB, nullable=False),
     Column("subject", Text, nullable=False),
     Column("description", Text, nullable=False),
+    # a complaint-box form or a phone call typed in by staff (migration 0007): when, and by whom
+    Column("entered_at", DateTime(timezone=True)),
+    Column("entered_by", Text),
 )
 
 outbox = Table(
@@ -50,6 +66,58 @@ tracking = Table(
     Column("position", BigInteger, nullable=False),
     Column("outcome", Text),
     Column("referred_to", Text),
+)
+
+# every message that came in on a channel (migration 0007): the dedupe key and what it became
+inbound_messages = Table(
+    "inbound_messages",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("channel", Text, nullable=False),  # sms | whatsapp | email
+    Column("provider_message_id", Text, nullable=False),
+    Column("kecamatan", Text),  # None when no kecamatan claims it (then ignored)
+    Column("sender", Text),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("result", Text, nullable=False),  # complaint | reply | ignored
+    Column("submission_id", UUID(as_uuid=True)),
+    Column("complaint_id", UUID(as_uuid=True)),
+    Column("note", Text),  # why it was ignored, or what was left out
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("channel", "provider_message_id", name="inbound_messages_provider_id"),
+    CheckConstraint("result IN ('complaint', 'reply', 'ignored')", name="result_known"),
+)
+
+# photos and scans that came with a complaint or a reply; the bytes are in the document store (by sha256)
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("sha256", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("filename", Text),
+    Column("kind", Text),
+    Column("kecamatan", Text, nullable=False),
+    Column("submission_id", UUID(as_uuid=True), ForeignKey("intake.submissions.id")),
+    Column("inbound_message_id", UUID(as_uuid=True), ForeignKey("intake.inbound_messages.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("submission_id IS NOT NULL OR inbound_message_id IS NOT NULL", name="belongs_somewhere"),
+)
+
+# delivery receipts of our own outbound messages, as providers report them (notify reads them)
+channel_statuses = Table(
+    "channel_statuses",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("provider_message_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("biz_opaque_callback_data", Text),
+    Column("recipient_id", Text),
+    Column("timestamp", DateTime(timezone=True)),
+    Column("raw", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("provider_message_id", "status", name="channel_statuses_message_status"),
 )
 
 checkpoints = checkpoint_table(metadata)

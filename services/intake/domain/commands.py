@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-
+from datetime import datetime
 from uuid import UUID
 
-from shared.contracts.intake import Complainant
+from shared.contracts.intake import Attachment, Complainant
 from shared.events import Frozen
 
 
@@ -22,5 +22,25 @@ class SubmitComplaint(Frozen):
 
     def content_hash(self) -> str:
         """What makes two submissions "the same request" for an idempotency key."""
+        content = self.model_dump(mode="json", exclude={"idempotency_key", "correlation_id"})
+        return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class EnterComplaint(Frozen):
+    """A complaint-box form or a phone call, typed in by staff of the kecamatan, already validated.
+    ``received_at`` is when it reached the office (the form was found, the call took place)."""
+
+    kecamatan: str
+    channel: str  # kotak | telepon
+    complainant: Complainant
+    subject: str
+    description: str
+    received_at: datetime
+    entered_by: str
+    attachments: list[Attachment] = []
+    idempotency_key: str | None = None
+    correlation_id: UUID
+
+    def content_hash(self) -> str:
         content = self.model_dump(mode="json", exclude={"idempotency_key", "correlation_id"})
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -1,10 +1,11 @@
-"""Intake's HTTP API: citizens submit complaints and follow them."""
+"""Intake's HTTP API: citizens submit complaints and follow them; channels' webhooks (entrypoints/channels.py)
+and staff entry of complaint-box forms and phone calls, attachments (entrypoints/staff.py)."""
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 
 from services.intake import handlers
@@ -12,11 +13,14 @@ from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.domain.identity import normalize_tracking_code
-from shared.contracts.intake import Complainant
+from services.intake.entrypoints import channels, staff
+from services.intake.entrypoints.deps import IntakeDep, get_intake  # noqa: F401  (get_intake: kept for importers)
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
+from shared.auth import install_auth
+from shared.contracts.intake import Complainant
 from shared.http import (
     ApiError,
-    BodySizeLimit,
+    BodySizeLimitByPath,
     ErrorBody,
     FieldError,
     Health,
@@ -35,11 +39,8 @@ ERRORS = {
 }
 
 
-def get_intake(request: Request) -> Intake:
-    return request.app.state.intake
-
-
-IntakeDep = Annotated[Intake, Depends(get_intake)]
+# channels and staff uploads carry files (raw e-mail, scans): a larger limit there, 64 KiB everywhere else
+LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/")
 
 
 def create_app(intake: Intake | None = None) -> FastAPI:
@@ -47,12 +48,19 @@ def create_app(intake: Intake | None = None) -> FastAPI:
     app = FastAPI(
         title="pengaduan: intake",
         version="1",
-        description="Public complaint submission and tracking (SOP step 1).",
+        description="Complaints in (SOP step 1): the public web form and tracking, the SMS, WhatsApp and e-mail "
+        "channels, complaint-box forms and phone calls typed in by staff, and their attachments.",
         responses={413: ERRORS[413]},
     )
     app.state.intake = intake
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=intake.settings.max_body_bytes)
+    install_auth(app, intake.settings)
+    settings = intake.settings
+    # room for the largest allowed set of scans plus the form around them, whatever max_inbound_bytes says
+    large = max(settings.max_inbound_bytes, settings.max_attachments * settings.max_attachment_bytes + 1024 * 1024)
+    app.add_middleware(BodySizeLimitByPath, default=settings.max_body_bytes, large=large, prefixes=LARGE_BODY_PREFIXES)
+    app.include_router(channels.router)
+    app.include_router(staff.router)
 
     @app.post(
         "/v1/complaints",

@@ -128,3 +128,73 @@ class TrackingOut(BaseModel):
     outcome: str | None = None  # resolved, referred, identity_rejected, incomplete, withdrawn, duplicate
     outcome_label: str | None = None
     referred_to: str | None = None  # the agency, when referred (dilimpahkan)
+
+
+# --- staff: complaint-box forms and phone calls ---------------------------------------------------
+
+STAFF_CHANNELS = ("kotak", "telepon")
+MAX_ENTRY_AGE_DAYS = 30
+_ENTRY_SKEW_SECONDS = 300  # a phone's or a PC's clock a few minutes ahead is not "the future"
+
+
+class StaffComplaintIn(ComplaintIn):
+    """A complaint-box form (``kotak``) or a phone call (``telepon``) typed in by staff. The kecamatan is the
+    user's own (it may be left out). ``received_at``: when the form was found in the box or the call took
+    place (a time without an offset is read as WIB)."""
+
+    kecamatan: str | None = Field(None, min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$")  # type: ignore[assignment]
+    channel: Literal["kotak", "telepon"] = Field(examples=["kotak"])  # type: ignore[assignment]
+    received_at: datetime = Field(examples=["2026-11-30T08:15:00+07:00"])
+    scan_kinds: list[Literal["ktp", "sim", "kk", "foto", "lainnya"]] | None = Field(
+        None, max_length=5, description="What each uploaded `scan` is, in the same order (optional)"
+    )
+
+    @field_validator("received_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            value = value.replace(tzinfo=WIB)
+        now = datetime.now(WIB)
+        if (value - now).total_seconds() > _ENTRY_SKEW_SECONDS:
+            raise PydanticCustomError("received_at_in_future", "Waktu diterima tidak boleh di masa depan.")
+        if (now - value).days >= MAX_ENTRY_AGE_DAYS:
+            raise PydanticCustomError(
+                "received_at_too_old", f"Waktu diterima paling lama {MAX_ENTRY_AGE_DAYS} hari yang lalu."
+            )
+        return min(value, now)
+
+
+# --- inbound channels -----------------------------------------------------------------------------
+
+
+class SmsIn(BaseModel):
+    """What a generic SMS gateway posts (form or JSON)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
+
+    sender: str = Field(alias="from", min_length=3, max_length=32, examples=["+6281234567890"])
+    to: str = Field(min_length=3, max_length=32, examples=["+6281100000001"])
+    message: str = Field("", max_length=5000, examples=["Lampu jalan di Desa Pegantenan mati sejak seminggu."])
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$", examples=["gw-8a6f1c"])
+    received_at: datetime | None = Field(None, description="When the gateway received it (ISO 8601 or epoch seconds)")
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            return value.replace(tzinfo=WIB)  # a local gateway's clock
+        return value
+
+
+class InboundAccepted(BaseModel):
+    status: Literal["ok"] = "ok"
+    result: Literal["complaint", "reply", "ignored"]
+    tracking_code: str | None = None
+    duplicate: bool = False
+    note: str | None = None
+
+
+class WhatsAppAck(BaseModel):
+    status: Literal["ok"] = "ok"
+    messages: list[InboundAccepted] = []
+    statuses_recorded: int = 0

@@ -37,7 +37,7 @@ from shared.contracts.workflow import (
     MarkedDuplicate,
     ResponseSent,
     ResponseDispatched, NotificationSent, NotificationDelivered, NotificationFailed, NotificationUncertain,
-    ComplainantReplied, ReplyAttachment,
+    ComplainantReplied, ReplyAttachment, NotificationEvent,
     StepCompleted,
     StepOverdue,
 )
@@ -145,7 +145,10 @@ class Complaint:
     response_dispatched: bool = False  # step 12 handed to notify; closes on the provider's confirmation
     has_electronic_contact: bool = False
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
-    version: int = 0
+    version: int = 0  # events in the stream
+    # what staff's expected_version is checked against: every event but notify's records of messages, so
+    # that a confirmation arriving while someone works on the complaint does not make their action stale
+    revision: int = 0
 
     @property
     def definition(self) -> sop.SopDefinition:
@@ -251,6 +254,7 @@ def _receive(state: Complaint, command: c.RecordComplaint, calendar: Calendar) -
             next_step=2,
             next_due_at=due_at(definition, 2, s.received_at, calendar),
             deadline_at=calendar.add_working_days(s.received_at, definition.completion_working_days),
+            attachments=s.attachments, entered_at=s.entered_at, entered_by=s.entered_by,
         )
     ]
 
@@ -448,7 +452,8 @@ CLOSING = {
 # -- evolve ------------------------------------------------------------------------------------------------
 def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str | None = None) -> Complaint:
     """The state after ``event``. ``at`` and ``by`` come from the envelope (occurred_at, actor)."""
-    s = replace(state, version=state.version + 1)
+    s = replace(state, version=state.version + 1,
+                revision=state.revision + (0 if isinstance(event, NotificationEvent) else 1))
     if isinstance(event, ComplaintReceived):
         return replace(
             s, complaint_id=event.complaint_id, kecamatan=event.kecamatan, tracking_code=event.tracking_code,

@@ -121,7 +121,7 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
         now = datetime.now(UTC)
         return ComplaintOut(
             id=complaint_id, tracking_code=state.tracking_code, kecamatan=state.kecamatan, status=state.status,
-            outcome=state.outcome, version=state.version,
+            outcome=state.outcome, version=state.revision,
             current_step=_step(state.current_step, state.definition) if state.status != "closed" else None,
             due_at=state.step_due_at, overdue=bool(state.step_due_at and state.step_due_at < now),
             deadline_at=state.deadline_at,
