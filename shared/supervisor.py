@@ -84,6 +84,11 @@ def _dev_channels(env: dict[str, str], port: int) -> Child | None:
         PENGADUAN_WHATSAPP_PHONE_NUMBER_ID="100200300", PENGADUAN_WHATSAPP_APP_SECRET=DEV_WHATSAPP_SECRET,
         PENGADUAN_DEVSINKS_URL=sinks,
     )
+    # the inbound webhooks answer 503 until their secrets are set: development ones, documented in the README
+    env.setdefault("PENGADUAN_SMS_WEBHOOK_TOKEN", "dev-sms-token")
+    env.setdefault("PENGADUAN_EMAIL_WEBHOOK_TOKEN", "dev-email-token")
+    env.setdefault("PENGADUAN_WHATSAPP_VERIFY_TOKEN", "dev-verify-token")
+    env.setdefault("PENGADUAN_DEFAULT_KECAMATAN", "pegantenan")
     return Child("devsinks", [
         "devsinks", "--smtp-port", str(smtp), "--http-port", str(http),
         "--whatsapp-webhook-url", f"http://127.0.0.1:{port}/v1/channels/whatsapp", "--whatsapp-app-secret", DEV_WHATSAPP_SECRET,

@@ -43,7 +43,7 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
         descendants = psutil.Process(proc.pid).children(recursive=True)
         kinds = " ".join(" ".join(p.cmdline()) for p in descendants)
         for part in ("api intake", "api workflow", "api letters", "gateway", "worker workflow", "worker letters", "worker notify",
-                     "relay", "projections run", "scheduler", "redis-server"):
+                     "relay", "projections run", "scheduler", "redis-server", "devsinks"):
             assert part in kinds, f"{part} is not running"
 
         r = httpx.post(f"{base}/v1/complaints", json=valid_body(), headers={"Idempotency-Key": "e2e-1"})
@@ -69,6 +69,14 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
             lambda: httpx.get(f"{base}/v1/track/{code}").json()["current_step"]["number"] == 3,
             timeout=30, interval=0.2, message="the tracking page to show step 3",
         )
+
+        # the acknowledgment went to the local SMTP sink, listed at /dev/outbox (nothing leaves the machine)
+        mails = wait_until(
+            lambda: [m for m in httpx.get(f"{base}/dev/outbox/messages").json() if code in (m.get("subject") or "")],
+            timeout=30, interval=0.3, message="the acknowledgment at the local SMTP sink",
+        )
+        assert mails[0]["channel"] == "email" and code in mails[0]["text"]
+        assert code in httpx.get(f"{base}/dev/outbox").text
 
         assert httpx.get(f"{base}/docs").status_code == 200
         spec = httpx.get(f"{base}/openapi.json").json()
