@@ -178,11 +178,11 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
 
     workflow = bootstrap(_settings())
     engine = workflow.engine
-    notify = notify_bootstrap(pool_size=2)
+    notify = notify_bootstrap(pool_size=2, with_channels=False)  # the sweeps send nothing themselves
     interval = float(os.environ.get("PENGADUAN_NOTIFY_SWEEP_INTERVAL", "5"))
     jobs = [
         OutboxReconciler(engine), OutboxCleanup(engine), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
-        DueDeliveries(notify, interval), StaleSends(notify, max(interval, 5.0)), UnreportedOutcomes(notify, 30.0),
+        DueDeliveries(notify, interval), StaleSends(notify, max(interval, 30.0)), UnreportedOutcomes(notify, 30.0),
     ]
     _run_until_signal([Runner(engine, j.name, j.round, channel=None, poll_interval=j.interval) for j in jobs])
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("state", sa.Text, nullable=False, server_default="pending"),
         sa.Column("attempts", sa.SmallInteger, nullable=False, server_default="0"),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+        sa.Column("enqueued_at", sa.DateTime(timezone=True)),  # its send task was last published then
         sa.Column("sending_since", sa.DateTime(timezone=True)),
         sa.Column("provider", sa.Text),
         sa.Column("provider_message_id", sa.Text),
@@ -65,6 +66,12 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
         schema="notify",
     )
+    # the new relay subscription starts at the head of the store: it must not replay history to citizens
+    op.execute(
+        "INSERT INTO workflow.checkpoints (name, position) "
+        "SELECT 'relay.notify-messages', coalesce(max(position), 0) FROM workflow.events "
+        "ON CONFLICT (name) DO NOTHING"
+    )
     op.add_column("users", sa.Column("email", sa.Text), schema="tenancy")
     op.add_column("users", sa.Column("phone", sa.Text), schema="tenancy")
     op.add_column("users", sa.Column("notify_channel", sa.Text, nullable=False, server_default="email"), schema="tenancy")
@@ -72,6 +79,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM workflow.checkpoints WHERE name = 'relay.notify-messages'")
     for column in ("notify_new_work", "notify_channel", "phone", "email"):
         op.drop_column("users", column, schema="tenancy")
     op.drop_table("templates", schema="notify")

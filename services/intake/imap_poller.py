@@ -82,6 +82,9 @@ def poll_once(intake: Intake, mailbox: Mailbox, max_bytes: int | None = None) ->
             log.info("imap message handled", extra={"uid": uid, "result": outcome.result, "duplicate": outcome.duplicate})
         except (InvalidInbound, inbound.UnknownKecamatan) as exc:
             log.error("imap message refused", extra={"uid": uid, "reason": type(exc).__name__, "code": getattr(exc, "code", None)})
+        except Exception as exc:  # one bad message must not stop the mailbox: it stays unseen, the next is read
+            log.exception("imap message could not be handled; left unseen", extra={"uid": uid, "reason": type(exc).__name__})
+            continue
         mailbox.mark_seen(uid)
         handled += 1
     return handled

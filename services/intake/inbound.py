@@ -276,13 +276,15 @@ def receive_sms(intake: Intake, *, sender: str, to: str, text: str, provider_mes
                 provider_time: datetime | None) -> Outcome:
     """A generic SMS gateway's inbound message. Raises ``parse.InvalidInbound`` for an unusable sender and
     ``UnknownKecamatan``."""
-    prior = already_received(intake, "sms", provider_message_id)
-    if prior is not None:
-        return prior
     try:
         to_number = parse.phone_sender(to)
     except parse.InvalidInbound:
         to_number = to.strip()
+    # gateways number their messages per device: the id is unique only with the number written to
+    provider_message_id = f"{to_number}:{provider_message_id}"[:300]
+    prior = already_received(intake, "sms", provider_message_id)
+    if prior is not None:
+        return prior
     return receive(
         intake,
         Message(

@@ -31,13 +31,13 @@ class Notify:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
-def bootstrap(settings: NotifySettings | None = None, *, pool_size: int = 4) -> Notify:
+def bootstrap(settings: NotifySettings | None = None, *, pool_size: int = 4, with_channels: bool = True) -> Notify:
     settings = settings or NotifySettings()
     engine = make_engine(settings, pool_size=pool_size)
     return Notify(
         settings=settings, engine=engine, store=PostgresEventStore(engine), directory=KecamatanDirectory(engine),
         documents=store_from_settings(settings.documents_url), celery=make_celery(settings, "notify"),
-        channels=build_channels(settings),
+        channels=build_channels(settings) if with_channels else {},
     )
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import uuid
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -82,6 +83,8 @@ def send_delivery(notify: Notify, delivery_id: UUID) -> str:
             unreported = row["reported_state"] != row["state"]
         elif row["state"] == "sending" and row["sending_since"] + lease > now:
             return "sending"  # another worker holds the claim
+        elif row["state"] == "pending" and row["next_attempt_at"] > now:
+            return "pending"  # an early copy of the task (a redelivery, a re-enqueue): the backoff holds
         else:
             reconcile = row["state"] == "sending"
             conn.execute(
@@ -108,7 +111,7 @@ def _send(notify: Notify, row: dict) -> str:
         message = _outbound(notify, row)
     except DocumentNotFound:
         return _finish(notify, row, "failed", error="dokumen lampiran tidak ditemukan di penyimpanan")
-    except TRANSIENT as exc:  # the document store is away: nothing was sent, try later
+    except Exception as exc:  # the document store is away or broken: nothing was sent, try later (bounded)
         return _retry_later(notify, row, safe_error(exc))
     try:
         result = channel.send(message)
@@ -151,7 +154,7 @@ def _retry_later(notify: Notify, row: dict, error: str) -> str:
         conn.execute(
             update(deliveries).where(*_our_claim(row)).values(
                 state="pending", next_attempt_at=now + backoff(notify, row["attempts"]), last_error=error[:500],
-                sending_since=None, updated_at=now,
+                sending_since=None, enqueued_at=None, updated_at=now,
             )
         )
     log.info("transient send failure; retried later", extra={"delivery_id": str(row["id"]), "attempts": row["attempts"]})
@@ -172,6 +175,13 @@ def _finish(notify: Notify, row: dict, state: str, *, error: str | None = None, 
         values.update(sent_at=now, provider_message_id=provider_message_id)
     with notify.engine.begin() as conn:
         done = conn.execute(update(deliveries).where(*_our_claim(row)).values(**values).returning(*deliveries.c)).mappings().first()
+        if done is None and state in ("sent", "failed"):
+            # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
+            # told us settles it
+            done = conn.execute(
+                update(deliveries).where(deliveries.c.id == row["id"], deliveries.c.state == "unknown")
+                .values(**values).returning(*deliveries.c)
+            ).mappings().first()
     if done is None:  # our claim was taken over (lease ran out and another worker reconciled)
         log.warning("send outcome arrived after the claim was taken over", extra={"delivery_id": str(row["id"]), "state": state})
         return state
@@ -203,7 +213,7 @@ def report(notify: Notify, row: dict) -> None:
             complaint_id=row["complaint_id"], kecamatan=row["kecamatan"], source_event_id=row["source_event_id"],
             kind=row["kind"], channel=row["channel"], recipient=mask_recipient(row["recipient"]) if row["recipient"] else "-",
             state=state, provider=row["provider"], provider_message_id=row["provider_message_id"],
-            error=row["last_error"] if state in ("failed", "unknown") else None, at=row["updated_at"],
+            error=_public_error(row["last_error"]) if state in ("failed", "unknown") else None, at=row["updated_at"],
         )
         notify.celery.send_task(
             NotificationReport.TASK, args=[message.model_dump(mode="json")], queue=NotificationReport.QUEUE,
@@ -211,6 +221,14 @@ def report(notify: Notify, row: dict) -> None:
         )
     with notify.engine.begin() as conn:
         conn.execute(update(deliveries).where(deliveries.c.id == row["id"], deliveries.c.state == state).values(reported_state=state))
+
+
+_CONTACT = re.compile(r"\+?\d[\d\s-]{6,}\d|[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def _public_error(error: str | None) -> str | None:
+    """An error as events may carry it: providers' texts can repeat the number or address."""
+    return _CONTACT.sub("***", error)[:300] if error else error
 
 
 STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 2, "failed": 3}

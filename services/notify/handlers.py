@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.notify.adapters.tables import deliveries, escalations, templates
 from services.notify.bootstrap import Notify
-from services.notify.dispatch import ENQUEUE_GRACE, enqueue_send, report
+from services.notify.dispatch import enqueue_send, report
 from services.notify.domain import plan as p
 from services.notify.domain.templates import DEFAULTS, Template
 from shared.auth import users
@@ -84,7 +84,8 @@ def plan_event(notify: Notify, event_id: UUID) -> int:
     envelope = notify.store.read_event(event_id)
     if envelope is None:
         raise LookupError(f"no event {event_id}")
-    age = notify.clock() - envelope.occurred_at
+    # when the store recorded it: a complaint-box form typed in days later is news now
+    age = notify.clock() - (envelope.recorded_at or envelope.occurred_at)
     if age > timedelta(hours=notify.settings.notify_max_event_age_hours):
         log.info("event too old to notify about", extra={"event_id": str(event_id), "type": envelope.type})
         return 0
@@ -164,8 +165,9 @@ def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]
         link = issued.verify_url
     else:
         variables["alasan"] = event.reason
+    whatsapp = kind in notify.settings.whatsapp_templates or (received.channel == "whatsapp" and kind == "acknowledgment")
     contacts = p.complainant_contacts(received.channel, received.complainant.email, received.complainant.phone,
-                                      set(notify.channels), letter=kind == "response_letter")
+                                      set(notify.channels), letter=kind == "response_letter", whatsapp=whatsapp)
     if not contacts:
         if kind == "response_letter":  # staff must know at once: the letter goes by post or by hand
             return [p.nowhere(story.envelope.event_id, kind, "pengadu tidak memiliki kontak yang dapat dihubungi oleh saluran yang tersedia")]
@@ -256,7 +258,7 @@ def _store(notify: Notify, story: Story, planned: list[p.Planned]) -> int:
             "attachment": m.attachment, "link": m.link, "variables": m.variables,
             "state": "failed" if m.channel == "none" else "pending",
             "last_error": m.body if m.channel == "none" else None,
-            "next_attempt_at": now + ENQUEUE_GRACE, "created_at": now, "updated_at": now,
+            "next_attempt_at": now, "enqueued_at": now, "created_at": now, "updated_at": now,
         }
         for m in planned
     ]
@@ -266,7 +268,7 @@ def _store(notify: Notify, story: Story, planned: list[p.Planned]) -> int:
             select(deliveries).where(deliveries.c.id.in_([m.id for m in planned]))
         ).mappings().all()
     for row in current:
-        if row["state"] == "pending":
+        if row["state"] == "pending" and row["next_attempt_at"] <= now:  # one waiting out a backoff is the sweep's
             enqueue_send(notify, row["id"], row["attempts"])
         elif row["state"] == "failed" and row["reported_state"] != "failed":
             report(notify, dict(row))

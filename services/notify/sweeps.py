@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import Notify
@@ -18,8 +18,8 @@ BATCH = 500
 
 
 class DueDeliveries:
-    """Pending messages whose next attempt is due (a retry after a transient failure, or a task the broker
-    lost): enqueued again, and pushed ``ENQUEUE_GRACE`` ahead so that a slow queue is not flooded."""
+    """Pending messages whose next attempt is due (a retry after a transient failure) or whose task was
+    published over ``ENQUEUE_GRACE`` ago and not taken (the broker lost it): enqueued (again)."""
 
     name = "notify.due-deliveries"
 
@@ -29,11 +29,13 @@ class DueDeliveries:
     def round(self) -> RoundResult:
         now = self.notify.clock()
         with self.notify.engine.begin() as conn:
-            due = select(deliveries.c.id).where(deliveries.c.state == "pending", deliveries.c.next_attempt_at <= now) \
-                .order_by(deliveries.c.next_attempt_at).limit(BATCH).with_for_update(skip_locked=True)
+            due = select(deliveries.c.id).where(
+                deliveries.c.state == "pending", deliveries.c.next_attempt_at <= now,
+                or_(deliveries.c.enqueued_at.is_(None), deliveries.c.enqueued_at < now - ENQUEUE_GRACE),
+            ).order_by(deliveries.c.next_attempt_at).limit(BATCH).with_for_update(skip_locked=True)
             rows = conn.execute(
                 update(deliveries).where(deliveries.c.id.in_(due.scalar_subquery()))
-                .values(next_attempt_at=now + ENQUEUE_GRACE).returning(deliveries.c.id, deliveries.c.attempts)
+                .values(enqueued_at=now).returning(deliveries.c.id, deliveries.c.attempts)
             ).all()
         for row in rows:
             enqueue_send(self.notify, row.id, row.attempts)

@@ -50,6 +50,11 @@ def test_a_web_or_paper_complaint_goes_to_the_first_contact_given_email_first():
     assert p.complainant_contacts("kotak", None, None, ALL) == []
 
 
+def test_whatsapp_carries_only_what_it_may_else_the_same_number_gets_an_sms():
+    assert p.complainant_contacts("whatsapp", None, "+6281234567890", ALL, whatsapp=False) == [p.Contact("sms", "+6281234567890")]
+    assert p.complainant_contacts("kotak", None, "+6281234567890", ALL, whatsapp=False) == [p.Contact("sms", "+6281234567890")]
+
+
 def test_an_unconfigured_channel_passes_to_the_next():
     assert p.complainant_contacts("whatsapp", "a@b.id", "+6281234567890", {"email", "sms"}) == [p.Contact("email", "a@b.id")]
 
@@ -173,6 +178,15 @@ def test_sending_the_response_electronically_dispatches_it_and_the_providers_con
     # a later report (the e-mail copy, a delivery receipt) only goes on the history
     later = model.decide(state, c.RecordNotification(report=report(state, "delivered")), CAL)
     assert len(later) == 1
+
+
+def test_on_whatsapp_only_the_delivery_receipt_closes_step_12():
+    state = at_step_12(Complainant(name="Siti", phone="+6281234567890"))
+    state = model.evolve(state, send(state)[0], START, "staf")
+    accepted = report(state, "sent").model_copy(update={"channel": "whatsapp", "provider": "whatsapp-cloud"})
+    assert [type(e) for e in model.decide(state, c.RecordNotification(report=accepted), CAL)] == [NotificationSent]
+    delivered = accepted.model_copy(update={"state": "delivered", "message_id": uuid.uuid4()})
+    assert ResponseSent in [type(e) for e in model.decide(state, c.RecordNotification(report=delivered), CAL)]
 
 
 def test_a_failed_send_is_on_the_history_and_staff_can_still_send_by_post():

@@ -263,7 +263,7 @@ def _whatsapp_message(m: dict, phone_number_id: str | None, names: dict[str, str
 @dataclass(frozen=True)
 class ParsedEmail:
     message_id: str  # the Message-ID, or a digest of the raw bytes when there is none
-    sender: str  # normalised address (Reply-To when present, else From)
+    sender: str  # normalised From address
     sender_name: str | None
     subject: str
     text: str
@@ -305,7 +305,9 @@ def parse_email(raw: bytes) -> ParsedEmail:
         raise InvalidInbound("email_empty", "Isi e-mail kosong.")
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
-    senders = _addresses(msg, "Reply-To") or _addresses(msg, "From")
+    # From, not Reply-To: anyone can write someone else's address in Reply-To, and the sender is who a
+    # reply joins a complaint for (DMARC vouches for From)
+    senders = _addresses(msg, "From")
     if not senders:
         raise InvalidInbound("sender_invalid", "Alamat e-mail pengirim tidak dapat dibaca.")
     display, address = senders[0]
@@ -313,16 +315,16 @@ def parse_email(raw: bytes) -> ParsedEmail:
     message_id = _str(str(_header(msg, "Message-ID") or ""), 998)
     if message_id is None:
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
+    elif len(message_id.encode()) > 200:  # an index entry must stay small: a long id is kept as its digest
+        message_id = "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
     subject = clean_text(str(_header(msg, "Subject") or ""))
     recipients: list[str] = []
     for name in ("Delivered-To", "X-Original-To", "To", "Cc"):
         for _, addr in _addresses(msg, name):
             if addr.lower() not in recipients:
                 recipients.append(addr.lower())
+    # not the Date header: the sender writes it, and it would set the SOP's clock; the time it reached us counts
     date = None
-    header = _header(msg, "Date")
-    if header is not None and getattr(header, "datetime", None) is not None:
-        date = header.datetime if header.datetime.tzinfo is not None else None
     auto = str(_header(msg, "Auto-Submitted") or "no").strip().lower()
     local = address.split("@", 1)[0].lower()
     automatic = auto != "no" or local in ("mailer-daemon", "postmaster") or msg.get_content_type() == "multipart/report"

@@ -41,6 +41,7 @@ deliveries = Table(
     Column("state", Text, nullable=False, server_default="pending"),
     Column("attempts", SmallInteger, nullable=False, server_default="0"),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("enqueued_at", DateTime(timezone=True)),
     Column("sending_since", DateTime(timezone=True)),
     Column("provider", Text),
     Column("provider_message_id", Text),

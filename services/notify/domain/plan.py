@@ -2,7 +2,9 @@
 
 The complainant is answered on their own channel (an SMS complaint by SMS, an e-mail one by e-mail);
 one that came by web form, complaint box or phone on the first of e-mail, WhatsApp, SMS they gave. A
-channel this deployment has not configured passes to the next. The signed letter (step 12) also goes
+channel this deployment has not configured passes to the next. WhatsApp carries only what it may: the
+acknowledgment of a WhatsApp complaint (inside the 24-hour window the complainant's own message opened)
+and kinds with an approved template; anything else to that number goes by SMS. The signed letter (step 12) also goes
 by e-mail with the PDF attached whenever an address is known, since an SMS can only carry its link.
 """
 from __future__ import annotations
@@ -40,8 +42,12 @@ class Contact:
 
 
 def complainant_contacts(own_channel: str, email: str | None, phone: str | None, available: set[str],
-                         *, letter: bool = False) -> list[Contact]:
-    """Where a message to the complainant goes (first: the main one)."""
+                         *, letter: bool = False, whatsapp: bool = True) -> list[Contact]:
+    """Where a message to the complainant goes (first: the main one). ``whatsapp`` False: WhatsApp may not
+    carry this message (a business-initiated message outside the 24-hour window needs an approved
+    template): the same phone number gets an SMS instead."""
+    if not whatsapp:
+        available = available - {"whatsapp"}
     address = {"email": email, "sms": phone, "whatsapp": phone}
     order = [own_channel] if own_channel in address else []
     order += [c for c in PREFERENCE if c not in order]

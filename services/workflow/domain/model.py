@@ -392,7 +392,10 @@ def _notification(state: Complaint, report) -> list[Event]:
         events = [NotificationFailed(**common, error=report.error or "gagal dikirim")]
     else:
         events = [NotificationUncertain(**common, error=report.error)]
-    if (report.kind == "response_letter" and report.state in ("sent", "delivered") and state.status in OPEN
+    # a provider's acceptance is the receipt for e-mail and SMS; WhatsApp accepts messages it may still fail
+    # to deliver (outside the 24-hour window), so there only the delivery receipt counts
+    confirmed = report.state == "delivered" or (report.state == "sent" and report.channel != "whatsapp")
+    if (report.kind == "response_letter" and confirmed and state.status in OPEN
             and state.current_step == 12 and state.response_dispatched):
         receipt = f"{report.channel} {report.recipient}"
         if report.provider_message_id:

@@ -85,7 +85,7 @@ class HttpSmsChannel:
                     response = client.post(s.sms_url, json=fields)
                 else:
                     response = client.post(s.sms_url, data=fields)
-        except (httpx.ReadTimeout, httpx.RemoteProtocolError):
+        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):  # sent, answer lost
             raise OutcomeUnknownError("SMS gateway took the request but did not answer", provider=PROVIDER) from None
         except httpx.TimeoutException:
             raise TransientSendError("SMS gateway timeout", provider=PROVIDER) from None

@@ -18,6 +18,7 @@ from email.utils import format_datetime, parseaddr
 
 from services.notify.adapters.channels.base import (
     OutboundMessage,
+    OutcomeUnknownError,
     PermanentSendError,
     SendError,
     SendResult,
@@ -124,8 +125,17 @@ class SmtpChannel:
             raise PermanentSendError(f"cannot make an e-mail of this message: {type(exc).__name__}",
                                      provider=PROVIDER) from None
         envelope_from = parseaddr(self.settings.smtp_from)[1] or "pengaduan@localhost"
+        in_data = False
         try:
             smtp = self._connect()
+            data = smtp.data
+
+            def watched_data(msg):  # past this point the server may have the message
+                nonlocal in_data
+                in_data = True
+                return data(msg)
+
+            smtp.data = watched_data
             try:
                 smtp.send_message(mail, from_addr=envelope_from, to_addrs=[message.to])
             except BaseException:
@@ -136,6 +146,9 @@ class SmtpChannel:
             except (smtplib.SMTPException, OSError):  # the message is accepted already
                 smtp.close()
         except (smtplib.SMTPException, OSError) as exc:
+            if in_data and not isinstance(exc, smtplib.SMTPResponseException):
+                # the message went out and the server's answer was lost: it may have taken it
+                raise OutcomeUnknownError(f"SMTP answer to DATA lost: {type(exc).__name__}", provider=PROVIDER) from None
             raise classify(exc) from None
         return SendResult(provider=PROVIDER, provider_message_id=mail["Message-ID"])
 

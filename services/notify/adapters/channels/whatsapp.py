@@ -128,7 +128,7 @@ class WhatsAppCloudChannel:
     def _call(self, client: httpx.Client, path: str, **request: Any) -> dict:
         try:
             response = client.post(f"{self.base}/{path}", **request)
-        except (httpx.ReadTimeout, httpx.RemoteProtocolError):
+        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):  # sent, answer lost
             if path == "messages":  # the message may have gone out; a media upload is harmless to redo
                 raise OutcomeUnknownError("WhatsApp Cloud API took the message but did not answer", provider=PROVIDER) from None
             raise TransientSendError(f"WhatsApp Cloud API timeout ({path})", provider=PROVIDER) from None

@@ -59,7 +59,7 @@ class ZenzivaSmsChannel:
         try:
             with httpx.Client(timeout=s.sms_timeout) as client:
                 response = client.post(s.zenziva_url, data=form, headers={"Accept": "application/json"})
-        except (httpx.ReadTimeout, httpx.RemoteProtocolError):
+        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):  # sent, answer lost
             raise OutcomeUnknownError("Zenziva took the request but did not answer", provider=PROVIDER) from None
         except httpx.TimeoutException:
             raise TransientSendError("Zenziva timeout", provider=PROVIDER) from None
