@@ -346,3 +346,28 @@ def test_a_complaint_box_form_typed_in_days_later_is_still_acknowledged(wf, noti
     (row,) = rows_of(notify, cid)
     assert send_delivery(notify, row["id"]) == "sent"
     assert any(code in m["subject"] for m in clean_sinks.messages("email"))
+
+
+def test_a_person_settles_an_unknown_message_by_resending_or_confirming_it(wf, notify, clean_sinks):
+    from services.notify.deliveries_admin import list_deliveries, mark_sent, resend
+
+    cid, _ = new_complaint(wf, "email")
+    plan_event(notify, first_event_id(wf, cid))
+    (row,) = rows_of(notify, cid)
+    with notify.engine.begin() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
+            state="sending", attempts=1, sending_since=datetime(2026, 1, 1, tzinfo=UTC)))
+    assert send_delivery(notify, row["id"]) == "unknown"
+    assert [d["id"] for d in list_deliveries(notify, state="unknown", complaint_id=cid)] == [row["id"]]
+    assert not resend(notify, uuid.uuid4()) and not mark_sent(notify, uuid.uuid4())
+    assert resend(notify, row["id"])
+    assert send_delivery(notify, row["id"]) == "sent"
+    assert len([m for m in clean_sinks.messages("email") if m["reference"] == row["id"].hex]) == 1
+    assert not resend(notify, row["id"])  # a sent message is not sent again by mistake
+
+    cid, _ = new_complaint(wf, "email")
+    plan_event(notify, first_event_id(wf, cid))
+    (row,) = rows_of(notify, cid)
+    with notify.engine.begin() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(state="unknown"))
+    assert mark_sent(notify, row["id"]) and rows_of(notify, cid)[0]["state"] == "sent"
