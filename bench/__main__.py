@@ -4,6 +4,7 @@
     python -m bench --quick          short durations: a smoke run
     python -m bench --only intake    one benchmark (repeatable: --only eventstore --only e2e)
     python -m bench --only letters   letters rendered and signed per second in one process, its peak RSS
+    python -m bench --only notify    notifications per second per notify process; acknowledgment latency
 
 PostgreSQL and Redis: PENGADUAN_BENCH_DATABASE_URL / PENGADUAN_BENCH_REDIS_URL when set, else throwaway
 embedded servers in a temporary directory. Every figure comes with a baseline measured in the same run;
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("eventstore", "e2e", "intake", "letters")  # run order: e2e before intake, see README
+BENCHMARKS = ("eventstore", "e2e", "notify", "intake", "letters")  # run order: e2e and notify before intake, see README
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STAMP = "%Y%m%dT%H%M%SZ"  # UTC
 
@@ -38,9 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
                         help=f"run only this benchmark ({', '.join(BENCHMARKS)}); repeatable")
     parser.add_argument("--concurrency", type=int, default=16, help="intake: concurrent connections (16)")
-    parser.add_argument("--rate", type=float, default=50.0, help="e2e: complaints per second (50)")
+    parser.add_argument("--rate", type=float, default=50.0, help="e2e and notify latency: complaints per second (50)")
     parser.add_argument("--no-diagnostics", action="store_true",
                         help="eventstore: skip the two variants that split the store's cost into its parts")
+    parser.add_argument("--notify-stock-sinks", action="store_true",
+                        help="notify: run `pengaduan devsinks` as is (its SMTP sink stalls ~40 ms per session: "
+                        "Nagle, see bench/README.md)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
@@ -51,6 +55,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     from bench.eventstore import EventStoreParams
     from bench.intake import IntakeParams
     from bench.letters import LettersParams
+    from bench.notify import NotifyParams
 
     quick = args.quick
     return {
@@ -61,6 +66,9 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         "intake": IntakeParams(seconds=3.0 if quick else 15.0, warmup_seconds=2.0, concurrency=args.concurrency),
         "e2e": E2EParams(rate=args.rate, seconds=5.0 if quick else 30.0, warmup_seconds=2.0),
         "letters": LettersParams(seconds=2.0 if quick else 10.0, warmup_letters=3),
+        "notify": NotifyParams(messages=300 if quick else 1000, warmup_messages=40, rate=args.rate,
+                               seconds=5.0 if quick else 30.0, warmup_seconds=2.0,
+                               stock_sinks=args.notify_stock_sinks),
     }
 
 
@@ -69,7 +77,7 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    from bench import e2e, eventstore, intake, letters
+    from bench import e2e, eventstore, intake, letters, notify
     from bench.environment import (
         RunContext, local_postmaster_pid, machine_info, prepare_database, pytest_processes, servers,
     )
@@ -101,6 +109,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
                             benchmarks[name] = intake.run(ctx, params[name])
                         elif name == "letters":  # no servers needed: one child process, CPU only
                             benchmarks[name] = letters.run(params[name])
+                        elif name == "notify":
+                            benchmarks[name] = notify.run(ctx, params[name])
                         else:
                             benchmarks[name] = e2e.run(ctx, params[name])
                     except Exception as exc:  # record it, go on with the next benchmark

@@ -20,7 +20,7 @@ def collect_ratios(benchmarks: dict[str, Any]) -> dict[str, float | None]:
     for writers, ratios in es.get("ratios", {}).items():
         for name, value in ratios.items():
             found[f"eventstore.{writers}.{name}"] = value
-    for name in ("intake", "e2e"):
+    for name in ("intake", "e2e", "notify"):
         for key, value in benchmarks.get(name, {}).get("ratios", {}).items():
             found[f"{name}.{key}"] = value
     return found
@@ -84,6 +84,10 @@ def table(benchmarks: dict[str, Any], out: TextIO) -> None:
                      f"{_fmt(e2e['achieved_send_rate'], 2)}/s", "", ""))
     elif e2e:
         rows.append(("e2e", "failed", str(e2e.get("error", ""))[:60], "", "", ""))
+    if "notify" in benchmarks:  # its rows come from bench/notify.py
+        from bench.notify import table_rows as notify_rows
+
+        rows.extend(notify_rows(benchmarks["notify"]))
     for name, share in _noise(benchmarks).items():
         if share >= NOISY_SHARE:
             notes.append(f"note: other processes used up to {share:.0%} of the machine during {name}; "

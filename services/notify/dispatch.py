@@ -83,7 +83,7 @@ def send_delivery(notify: Notify, delivery_id: UUID) -> str:
             unreported = row["reported_state"] != row["state"]
         elif row["state"] == "sending" and row["sending_since"] + lease > now:
             return "sending"  # another worker holds the claim
-        elif row["state"] == "pending" and row["next_attempt_at"] > now:
+        elif row["state"] == "pending" and row["attempts"] > 0 and row["next_attempt_at"] > now:
             return "pending"  # an early copy of the task (a redelivery, a re-enqueue): the backoff holds
         else:
             reconcile = row["state"] == "sending"

@@ -9,8 +9,8 @@ To staff: the new work waiting on their role, for those who asked for it (``noti
 overdue alerts (``StepOverdue``) to the responsible role and its superior, always: recorded in
 ``notify.escalations`` (one row per event and user) and sent to those with a contact.
 
-Planning only writes the delivery rows (one per message: a redelivered event adds nothing) and
-enqueues their sends; dispatch.py sends each exactly once.
+Planning writes the delivery rows (one per message: a redelivered event adds nothing) and makes each
+first attempt at once; retries go through the queue. dispatch.py makes every send happen once.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.notify.adapters.tables import deliveries, escalations, templates
 from services.notify.bootstrap import Notify
-from services.notify.dispatch import enqueue_send, report
+from services.notify.dispatch import enqueue_send, report, send_delivery
 from services.notify.domain import plan as p
 from services.notify.domain.templates import DEFAULTS, Template
 from shared.auth import users
@@ -79,8 +79,9 @@ class Story:
         return next((e for e in reversed(self.history) if isinstance(e, kind)), None)
 
 
-def plan_event(notify: Notify, event_id: UUID) -> int:
-    """Plan and enqueue the messages one event calls for; returns how many it planned."""
+def plan_event(notify: Notify, event_id: UUID, *, send_now: bool = True) -> int:
+    """Plan the messages one event calls for and make their first attempt (``send_now``; else enqueue
+    it); returns how many it planned."""
     envelope = notify.store.read_event(event_id)
     if envelope is None:
         raise LookupError(f"no event {event_id}")
@@ -92,7 +93,7 @@ def plan_event(notify: Notify, event_id: UUID) -> int:
     story = Story(notify, envelope)
     overrides = _templates(notify, story.kecamatan.slug)
     planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides)
-    return _store(notify, story, planned)
+    return _store(notify, story, planned, send_now=send_now)
 
 
 def escalate(notify: Notify, event_id: UUID) -> int:
@@ -246,7 +247,7 @@ def _template(overrides: dict, kind: str, channel: str) -> Template:
     return overrides.get((kind, channel)) or DEFAULTS[(kind, channel)]
 
 
-def _store(notify: Notify, story: Story, planned: list[p.Planned]) -> int:
+def _store(notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True) -> int:
     if not planned:
         return 0
     now = notify.clock()
@@ -268,7 +269,12 @@ def _store(notify: Notify, story: Story, planned: list[p.Planned]) -> int:
             select(deliveries).where(deliveries.c.id.in_([m.id for m in planned]))
         ).mappings().all()
     for row in current:
-        if row["state"] == "pending" and row["next_attempt_at"] <= now:  # one waiting out a backoff is the sweep's
+        if row["state"] == "pending" and row["attempts"] == 0 and send_now:
+            # sent here and now: no second trip through the broker for the first attempt (the claim still
+            # guards it; a worker that dies here is covered by the redelivered plan task and the sweeps)
+            send_delivery(notify, row["id"])
+        elif row["state"] == "pending" and (row["attempts"] == 0 or row["next_attempt_at"] <= now):
+            # (one waiting out a backoff is the sweep's)
             enqueue_send(notify, row["id"], row["attempts"])
         elif row["state"] == "failed" and row["reported_state"] != "failed":
             report(notify, dict(row))

@@ -15,6 +15,8 @@ really answers 404 for unknown references, since a wrong URL answering 404 would
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 from typing import Any
 
 import httpx
@@ -52,6 +54,9 @@ def sms_fields(message: OutboundMessage, params: dict[str, str], extra: dict[str
     return {**extra, **fields}
 
 
+NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)
+
+
 class HttpSmsChannel:
     name = "sms"
     provider = PROVIDER
@@ -61,7 +66,16 @@ class HttpSmsChannel:
             raise ValueError("the http SMS provider needs PENGADUAN_SMS_URL")
         self.settings = settings
 
-    def _client(self) -> httpx.Client:
+    @functools.cached_property
+    def _shared(self) -> httpx.Client:
+        """One client per process (making one loads the TLS trust store: most of a send's CPU). No
+        keep-alive: a pooled connection the gateway closed would make a send look unanswered."""
+        return self._make_client()
+
+    def _client(self) -> contextlib.AbstractContextManager[httpx.Client]:
+        return contextlib.nullcontext(self._shared)
+
+    def _make_client(self) -> httpx.Client:
         s = self.settings
         headers: dict[str, str] = {"Accept": "application/json"}
         auth: httpx.BasicAuth | None = None
@@ -72,7 +86,7 @@ class HttpSmsChannel:
             headers[s.sms_auth_header] = token
         elif s.sms_auth == "basic":
             auth = httpx.BasicAuth(s.sms_username or "", s.sms_password.get_secret_value() if s.sms_password else "")
-        return httpx.Client(headers=headers, auth=auth, timeout=s.sms_timeout)
+        return httpx.Client(headers=headers, auth=auth, timeout=s.sms_timeout, limits=NO_KEEPALIVE)
 
     def send(self, message: OutboundMessage) -> SendResult:
         s = self.settings

@@ -9,6 +9,7 @@ asked afterwards whether it got a message, so ``lookup`` always answers ``None``
 """
 from __future__ import annotations
 
+import functools
 import smtplib
 import socket
 import ssl
@@ -98,9 +99,14 @@ class SmtpChannel:
             raise ValueError("SmtpChannel needs PENGADUAN_SMTP_HOST")
         self.settings = settings
 
+    @functools.cached_property
+    def _tls(self) -> ssl.SSLContext:
+        """Made once: loading the trust store costs more than sending a message."""
+        return ssl.create_default_context(cafile=self.settings.smtp_ca_file)
+
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context(cafile=s.smtp_ca_file)
+        context = self._tls if s.smtp_security != "none" else None
         if s.smtp_security == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context)
         else:

@@ -18,6 +18,9 @@ It answers ``{"messages": [{"id": "wamid..."}]}``. Errors are Graph error JSON
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+
 from typing import Any
 
 import httpx
@@ -108,10 +111,17 @@ class WhatsAppCloudChannel:
         s = settings
         self.base = f"{s.whatsapp_api_url.rstrip('/')}/{s.whatsapp_api_version}/{s.whatsapp_phone_number_id}"
 
-    def send(self, message: OutboundMessage) -> SendResult:
+    @functools.cached_property
+    def _client(self) -> httpx.Client:
+        """One per process, without keep-alive (see http_sms.py)."""
         s = self.settings
         token = s.whatsapp_token.get_secret_value() if s.whatsapp_token else ""
-        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=s.whatsapp_timeout) as client:
+        return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=s.whatsapp_timeout,
+                            limits=httpx.Limits(max_keepalive_connections=0))
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        s = self.settings
+        with contextlib.nullcontext(self._client) as client:
             media_id = None
             if message.attachment and not message.template:
                 a = message.attachment

@@ -8,6 +8,9 @@ the text says the service is busy or down for a while. HTTP 429/5xx and network 
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import re
 
 import httpx
@@ -48,6 +51,11 @@ class ZenzivaSmsChannel:
             raise ValueError("the zenziva SMS provider needs PENGADUAN_ZENZIVA_USERKEY and PENGADUAN_ZENZIVA_PASSKEY")
         self.settings = settings
 
+    @functools.cached_property
+    def _client(self) -> httpx.Client:
+        """One per process, without keep-alive (see http_sms.py)."""
+        return httpx.Client(timeout=self.settings.sms_timeout, limits=httpx.Limits(max_keepalive_connections=0))
+
     def send(self, message: OutboundMessage) -> SendResult:
         s = self.settings
         form = {
@@ -57,7 +65,7 @@ class ZenzivaSmsChannel:
             "message": message.text,
         }
         try:
-            with httpx.Client(timeout=s.sms_timeout) as client:
+            with contextlib.nullcontext(self._client) as client:
                 response = client.post(s.zenziva_url, data=form, headers={"Accept": "application/json"})
         except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):  # sent, answer lost
             raise OutcomeUnknownError("Zenziva took the request but did not answer", provider=PROVIDER) from None
