@@ -6,11 +6,11 @@
     pengaduan users add USERNAME --role ROLE [--kecamatan K] [--kabupaten B] [--unit U] [--nip N]
                     [--name "Full Name"] [--password-stdin]
     pengaduan users list [--kecamatan K]           users (never their password hashes)
-    pengaduan api intake|workflow [--port N]       an HTTP API
+    pengaduan api intake|workflow|letters|dashboard [--port N]   an HTTP API
     pengaduan gateway [--port N]                   the one base URL in front of the APIs
     pengaduan worker workflow|letters|notify [--concurrency N]
     pengaduan relay                                intake outbox and event store -> queues
-    pengaduan projections run                      read models fed from the event store
+    pengaduan projections run|status|rebuild NAME  read models fed from the event store (rebuilt without a gap)
     pengaduan scheduler                            periodic jobs
     pengaduan dead-letters list|replay [--id ID]   messages a worker could not handle
     pengaduan users contact USERNAME [--email E] [--phone P] [--channel C] [--new-work|--no-new-work]
@@ -27,8 +27,8 @@ import sys
 import threading
 
 WORKER_KINDS = ("workflow", "letters", "notify")
-API_KINDS = ("intake", "workflow", "letters")
-DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002, "letters": 8003}
+API_KINDS = ("intake", "workflow", "letters", "dashboard")
+DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002, "letters": 8003, "dashboard": 8004}
 
 
 def _settings():
@@ -68,6 +68,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         "intake": "services.intake.entrypoints.api:create_app",
         "workflow": "services.workflow.entrypoints.api:create_app",
         "letters": "services.letters.entrypoints.api:create_app",
+        "dashboard": "services.dashboard.entrypoints.api:create_full_app",
     }[args.kind]
     uvicorn.run(
         factory, factory=True, host=args.host, port=args.port or DEFAULT_API_PORTS[args.kind], workers=args.workers,
@@ -84,6 +85,7 @@ def cmd_gateway(args: argparse.Namespace) -> None:
         "intake": os.environ.get("PENGADUAN_INTAKE_URL", "http://127.0.0.1:8001"),
         "workflow": os.environ.get("PENGADUAN_WORKFLOW_URL", "http://127.0.0.1:8002"),
         "letters": os.environ.get("PENGADUAN_LETTERS_URL", "http://127.0.0.1:8003"),
+        "dashboard": os.environ.get("PENGADUAN_DASHBOARD_URL", "http://127.0.0.1:8004"),
     }
     if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
         backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]
@@ -91,6 +93,9 @@ def cmd_gateway(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
+    from shared.metrics import serve_worker_metrics
+
+    serve_worker_metrics(args.kind)  # PENGADUAN_METRICS_PORT: first, before any metric exists (prefork)
     from shared.celery_app import make_celery
 
     app = make_celery(_settings(), args.kind)
@@ -115,8 +120,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def _run_until_signal(runners) -> None:
+    from shared.metrics import serve_runner_metrics
     from shared.subscriptions import run_all
 
+    serve_runner_metrics(", ".join(r.name for r in runners))  # on PENGADUAN_METRICS_PORT, if set
     threads = run_all(runners)
     stop = threading.Event()
 
@@ -153,18 +160,32 @@ def cmd_relay(_: argparse.Namespace) -> None:
     _run_until_signal(runners)
 
 
-def cmd_projections(_: argparse.Namespace) -> None:
+def cmd_projections(args: argparse.Namespace) -> None:
+    from services.dashboard import projections as dashboard
     from services.intake.projections import TrackingProjection
     from shared.db import make_engine
     from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
     from shared.subscriptions import Runner
 
     settings = _settings()
-    engine = make_engine(settings, pool_size=2)
+    if args.action == "status":
+        engine = make_engine(settings, pool_size=1)
+        for st in dashboard.status(engine):
+            print(f"{st['name']:<24} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}")
+        return
+    if args.action == "rebuild":
+        if not args.name:
+            sys.exit(f"error: rebuild needs a NAME: {', '.join(dashboard.NAMES)}")
+        try:
+            report = dashboard.rebuild(settings, args.name)
+        except ValueError as exc:
+            sys.exit(f"error: {exc}")
+        print(" ".join(f"{k}={v}" for k, v in report.items()))
+        return
+    engine = make_engine(settings, pool_size=2 + len(dashboard.NAMES))
     projection = TrackingProjection(engine, PostgresEventStore(engine), settings.relay_batch_size)
-    _run_until_signal(
-        [Runner(engine, projection.name, projection.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)]
-    )
+    runners = [Runner(engine, projection.name, projection.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)]
+    _run_until_signal(runners + dashboard.make_runners(engine, settings))
 
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
@@ -374,8 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("relay", help="publish the intake outbox and the event store to the queues").set_defaults(fn=cmd_relay)
 
-    p = sub.add_parser("projections", help="read models fed from the event store")
-    p.add_argument("action", choices=["run"])
+    p = sub.add_parser("projections", help="read models fed from the event store: run them, rebuild one, their lag")
+    p.add_argument("action", choices=["run", "rebuild", "status"])
+    p.add_argument("name", nargs="?", help="rebuild: the projection (e.g. complaints)")
     p.set_defaults(fn=cmd_projections)
 
     sub.add_parser("scheduler", help="periodic jobs (one active instance)").set_defaults(fn=cmd_scheduler)

@@ -15,10 +15,12 @@ import fastapi_offline
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 from fastapi.staticfiles import StaticFiles
 
 from shared.http import BodySizeLimitByPath, error_response
+from shared.metrics import install_metrics
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,17 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/staff/complaints", "intake", frozenset({"POST"}), exact=True),
     Route("/v1/attachments/", "intake"),
     Route("/v1/letters/", "letters"),
+    # the read side: the event feed (paged and SSE), the register, the dashboard figures, Open311
+    Route("/v1/events", "dashboard", exact=True),
+    Route("/v1/events/", "dashboard"),
+    Route("/v1/register", "dashboard", exact=True),
+    Route("/v1/register/", "dashboard"),
+    Route("/v1/dashboard/", "dashboard"),
+    Route("/open311/", "dashboard"),
     Route("/v1/", "workflow"),
 )
 
-SERVICES = ("intake", "workflow", "letters")
+SERVICES = ("intake", "workflow", "letters", "dashboard")
 MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.conf
 # inbound e-mail with attachments, scans uploaded by staff: larger (nginx: the same per location)
 LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/complaints")
@@ -82,7 +91,7 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
-        specs = await asyncio.gather(*(client.get(f"{backends[s]}/openapi.json") for s in SERVICES))
+        specs = await asyncio.gather(*(client.get(f"{backends[s]}/openapi.json") for s in SERVICES if s in backends))
         merged: dict = {"openapi": "3.1.0", "info": {"title": "pengaduan", "version": "1"}, "paths": {}, "components": {"schemas": {}}}
         for spec in (r.json() for r in specs if r.status_code == 200):
             merged["paths"].update({p: v for p, v in spec.get("paths", {}).items() if p != "/healthz"})
@@ -99,7 +108,7 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
             except (httpx.HTTPError, ValueError) as exc:
                 return {"status": "down", "service": service, "error": type(exc).__name__}
 
-        results = await asyncio.gather(*(one(s) for s in SERVICES))
+        results = await asyncio.gather(*(one(s) for s in SERVICES if s in backends))
         statuses = {r["status"] for r in results}
         status = "down" if "down" in statuses else ("degraded" if "degraded" in statuses else "ok")
         return JSONResponse({"status": status, "services": results}, status_code=503 if status == "down" else 200)
@@ -120,10 +129,11 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
             content=await request.body(),
         )
         try:
-            r = await client.send(upstream)
+            r = await client.send(upstream, stream=True)  # streamed through: SSE, large PDFs and exports
         except httpx.HTTPError:
             return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
-        out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP | {"content-encoding"}}
-        return Response(content=r.content, status_code=r.status_code, headers=out_headers)
+        out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP}
+        return StreamingResponse(r.aiter_raw(), status_code=r.status_code, headers=out_headers, background=BackgroundTask(r.aclose))
 
+    install_metrics(app, "gateway")
     return app

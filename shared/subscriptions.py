@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, Table, Te
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
+from shared import metrics
 from shared.db import libpq_url
 
 log = logging.getLogger(__name__)
@@ -94,15 +96,19 @@ class Runner:
 
     def run(self) -> None:
         backoff = 0.5
+        metrics.runner_leading(self.name, False)
         while not self.stopping.is_set():
             try:
                 self._lead()
                 backoff = 0.5
             except Exception:  # the round failed: say why, wait, then redo it (the checkpoint did not move)
                 log.exception("subscription %s failed; retrying in %.1fs", self.name, backoff)
+                metrics.runner_failed(self.name)
                 self.is_leader.clear()
+                metrics.runner_leading(self.name, False)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+        metrics.runner_leading(self.name, False)
 
     def _lead(self) -> None:
         url = libpq_url(self.engine.url.render_as_string(hide_password=False))
@@ -114,11 +120,14 @@ class Runner:
             if self.stopping.is_set():
                 return
             self.is_leader.set()
+            metrics.runner_leading(self.name, True)
             log.info("subscription %s: leading", self.name)
             if self.channel:
                 leader.execute(f"LISTEN {self.channel}")
             while not self.stopping.is_set():
+                started = time.perf_counter()
                 result = self.round_fn()
+                metrics.runner_round(self.name, result.handled, time.perf_counter() - started)
                 if result.more:
                     continue
                 if self.channel:

@@ -49,11 +49,12 @@ class Child:
 
 
 def _processes(port: int) -> list[Child]:
-    intake, workflow, letters = free_port(), free_port(), free_port()
+    intake, workflow, letters, dashboard = free_port(), free_port(), free_port(), free_port()
     return [
         Child("api intake", ["api", "intake", "--port", str(intake)], f"http://127.0.0.1:{intake}"),
         Child("api workflow", ["api", "workflow", "--port", str(workflow)], f"http://127.0.0.1:{workflow}"),
         Child("api letters", ["api", "letters", "--port", str(letters)], f"http://127.0.0.1:{letters}"),
+        Child("api dashboard", ["api", "dashboard", "--port", str(dashboard)], f"http://127.0.0.1:{dashboard}"),
         Child("gateway", ["gateway", "--port", str(port)], f"http://127.0.0.1:{port}"),
         Child("worker workflow", ["worker", "workflow", "--concurrency", "2"]),
         Child("worker letters", ["worker", "letters", "--concurrency", "1"]),
@@ -108,6 +109,7 @@ def run_everything(port: int, data_dir: str) -> None:
     env["PENGADUAN_INTAKE_URL"] = children[0].url
     env["PENGADUAN_WORKFLOW_URL"] = children[1].url
     env["PENGADUAN_LETTERS_URL"] = children[2].url
+    env["PENGADUAN_DASHBOARD_URL"] = children[3].url
     sinks = _dev_channels(env, port)
     if sinks:
         children.insert(0, sinks)

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shared import metrics
 from shared.eventstore import ConcurrencyError
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def consume(
                 log.warning("transient failure outlasted the task's budget; message handed back: %s", safe_error(exc))
                 raise Reject(safe_error(exc), requeue=True) from None
             log.warning("transient failure, retrying in %.1fs: %s", pause, safe_error(exc))
+            metrics.task_retried()
             sleep(pause)
             delay = min(delay * 2, 30.0)
         except Exception as exc:  # not transient: kept where a person sees it, then acknowledged
@@ -95,4 +97,6 @@ def consume(
             except Exception as storing:
                 log.error("could not keep a dead letter; message handed back: %s", safe_error(storing))
                 raise Reject(safe_error(exc), requeue=True) from None
+            log.error("message kept as a dead letter: %s", safe_error(exc))
+            metrics.task_dead_lettered()
             return None

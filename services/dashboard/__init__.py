@@ -1,0 +1,21 @@
+"""The read side: the dashboard's projections, the Buku Rekap Pengaduan and the kabupaten's figures.
+
+- ``projections.py``: catch-up projections on the event store (batch + checkpoint in one transaction, one
+  leader per projection), the rebuild without a gap (fresh ``<table>__next`` copies swapped in), ``lag`` and
+  the wiring: ``run_projections(settings)``, ``rebuild(settings_or_engine, name)``, ``status(engine)``.
+- ``domain/complaints.py``: how each workflow event changes a complaint's row and which step it completes
+  (pure); ``domain/register.py``: the register's columns, labels and masking (pure).
+- ``adapters/tables.py``: ``dashboard.complaints``, ``dashboard.step_times``, ``dashboard.checkpoints``
+  (migration 0008); ``adapters/exports.py``: XLSX and CSV.
+- ``queries.py``: the SQL aggregates behind the API, each shaped to an index.
+- ``entrypoints/api.py``: ``create_app(container=None, extra_routers=())`` and ``create_full_app()``;
+  ``entrypoints/register.py`` (``GET /v1/register``), ``entrypoints/figures.py`` (``GET /v1/dashboard/...``),
+  ``entrypoints/deps.py`` (who reads what, filters, error codes).
+
+Time: a step's elapsed time is counted in office minutes on the kecamatan's working calendar
+(``WorkingCalendar.office_minutes_between``; ``wall_minutes`` keeps the clock's), its standard in the same
+unit (working days x the calendar's office day), and "within standard" means done by the due time the
+workflow set for that step. A complaint is within the SLA when it closed on or before its 12-working-day
+deadline; an open complaint is late once that deadline passed (waiting for documents included: the SOP
+promises the 12 days from the receipt).
+"""

@@ -39,10 +39,10 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
 
         wait_until(healthy, timeout=120, interval=0.5, message="the stack to become healthy")
         health = httpx.get(f"{base}/healthz").json()
-        assert {s["service"] for s in health["services"]} == {"intake", "workflow", "letters"}
+        assert {s["service"] for s in health["services"]} == {"intake", "workflow", "letters", "dashboard"}
         descendants = psutil.Process(proc.pid).children(recursive=True)
         kinds = " ".join(" ".join(p.cmdline()) for p in descendants)
-        for part in ("api intake", "api workflow", "api letters", "gateway", "worker workflow", "worker letters", "worker notify",
+        for part in ("api intake", "api workflow", "api letters", "api dashboard", "gateway", "worker workflow", "worker letters", "worker notify",
                      "relay", "projections run", "scheduler", "redis-server", "devsinks"):
             assert part in kinds, f"{part} is not running"
 

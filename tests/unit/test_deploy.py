@@ -50,6 +50,7 @@ EXPECTED_COMMANDS = {
     "intake-api": "api",
     "workflow-api": "api",
     "letters-api": "api",
+    "dashboard-api": "api",
     "gateway": "gateway",
     "worker-workflow": "worker",
     "worker-letters": "worker",
@@ -192,7 +193,7 @@ def test_everything_touching_the_database_waits_for_migrations(services):
             continue
         if name == "gateway":  # talks only to the APIs, which wait for migrate themselves
             assert deps == {"intake-api": "service_healthy", "workflow-api": "service_healthy",
-                            "letters-api": "service_healthy"}
+                            "letters-api": "service_healthy", "dashboard-api": "service_healthy"}
             continue
         assert deps.get("migrate") == "service_completed_successfully", name
         if name != "seed-demo":
@@ -276,7 +277,7 @@ def test_proxy_service(services):
     assert mounts["./deploy/nginx.conf"] == "/etc/nginx/nginx.conf"
     # nginx needs every upstream host to be a service, and waits for the ones it proxies to be healthy
     upstream_hosts = {host for host, _ in nginx_upstreams(load_nginx()).values()}
-    assert upstream_hosts == {"intake-api", "workflow-api", "letters-api", "gateway"}
+    assert upstream_hosts == {"intake-api", "workflow-api", "letters-api", "dashboard-api", "gateway"}
     for host in upstream_hosts:
         assert depends_on(proxy).get(host) == "service_healthy", host
 
@@ -420,7 +421,8 @@ class NginxRouter:
 
 def service_of(kind: str) -> str:
     """The compose service behind a gateway service name."""
-    return {"intake": "intake-api", "workflow": "workflow-api", "letters": "letters-api", "gateway": "gateway"}[kind]
+    return {"intake": "intake-api", "workflow": "workflow-api", "letters": "letters-api", "dashboard": "dashboard-api",
+            "gateway": "gateway"}[kind]
 
 
 def _gateway_own_paths() -> tuple[set[str], set[str]]:
@@ -590,7 +592,8 @@ class _Stub(BaseHTTPRequestHandler):
 
 def test_nginx_config_syntax(tmp_path):
     binary = _nginx_binary()
-    conf = local_copy(binary, tmp_path, _free_port(), {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "gateway": 3})
+    conf = local_copy(binary, tmp_path, _free_port(), {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "dashboard-api": 5,
+                                                         "gateway": 3})
     result = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
@@ -601,7 +604,7 @@ def live_nginx(tmp_path_factory):
     binary = _nginx_binary()
     tmp = tmp_path_factory.mktemp("nginx")
     stubs = {}
-    for host in ("intake-api", "workflow-api", "letters-api", "gateway"):
+    for host in ("intake-api", "workflow-api", "letters-api", "dashboard-api", "gateway"):
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
         server.service_name = host
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -18,6 +18,7 @@ from services.intake.entrypoints.deps import IntakeDep, get_intake  # noqa: F401
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
 from shared.auth import install_auth
 from shared.contracts.intake import Complainant
+from shared.metrics import install_metrics
 from shared.http import (
     ApiError,
     BodySizeLimitByPath,
@@ -134,4 +135,5 @@ def create_app(intake: Intake | None = None) -> FastAPI:
             checks["outbox"] = handlers.outbox_health(intake)
         return health_response("intake", checks)
 
+    install_metrics(app, "intake")
     return app

@@ -19,6 +19,7 @@ from services.letters.adapters.tables import documents
 from services.letters.bootstrap import Letters, bootstrap
 from shared.auth import CurrentUser, install_auth
 from shared.storage import DocumentCorrupted, DocumentNotFound
+from shared.metrics import install_metrics
 from shared.http import ApiError, BodySizeLimit, ErrorBody, Health, check_database, health_response, install_error_handlers
 
 MAX_PDF_BYTES = 10 * 1024 * 1024
@@ -216,4 +217,5 @@ def create_app(letters: Letters | None = None) -> FastAPI:
     def healthz() -> JSONResponse:
         return health_response("letters", {"database": check_database(letters.engine)})
 
+    install_metrics(app, "letters")
     return app

@@ -23,6 +23,7 @@ from shared.contracts import sop
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, Health, field_errors, check_broker, check_database, health_response, install_error_handlers
 from shared.masking import mask_personal
+from shared.metrics import OperationsCollector, install_metrics
 
 SERVER_SET = {"register_number", "register_year", "letter_number", "letter_sequence", "letter_year"}  # counters
 ACTIONS_DOC = "\n".join(
@@ -182,6 +183,7 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
             checks["event_store"] = {"ok": True, "last_position": workflow.store.last_position()}
         return health_response("workflow", checks)
 
+    install_metrics(app, "workflow", collectors=[OperationsCollector(workflow.engine, workflow.settings.redis_url)])
     return app
 
 

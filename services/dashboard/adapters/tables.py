@@ -1,0 +1,134 @@
+"""The dashboard's read models (schema ``dashboard``), fed from the event store by
+``services.dashboard.projections``. Migration 0008 creates the same tables; a rebuild creates fresh copies
+from these definitions (``<table>__next``) and swaps them in, so keep the two in step (a test compares them).
+
+Index names start with their table's name: a rebuilt table's indexes are renamed by that prefix when it
+takes the live table's place.
+"""
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.subscriptions import checkpoint_table
+
+SCHEMA = "dashboard"
+metadata = MetaData(schema=SCHEMA)
+
+checkpoints = checkpoint_table(metadata)
+
+
+def _complaints(md: MetaData, name: str = "complaints") -> Table:
+    """One row per complaint: where it stands and what the Buku Rekap Pengaduan shows of it."""
+    table = Table(
+        name,
+        md,
+        Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+        Column("kecamatan", Text, nullable=False),
+        Column("tracking_code", Text, nullable=False),
+        Column("register_number", Integer),
+        Column("register_year", Integer),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("received_date", Date, nullable=False),  # in the kecamatan's time zone: the period filters
+        Column("complainant_name", Text, nullable=False),
+        Column("complainant_nik", Text),
+        Column("complainant_phone", Text),
+        Column("complainant_email", Text),
+        Column("complainant_address", Text),
+        Column("channel", Text, nullable=False),
+        Column("subject", Text, nullable=False),
+        Column("status", Text, nullable=False),  # in_progress | awaiting_documents | closed
+        Column("outcome", Text),  # resolved | referred | identity_rejected | incomplete | withdrawn | duplicate
+        Column("current_step", SmallInteger),
+        Column("waiting_role", Text),
+        Column("step_started_at", DateTime(timezone=True)),
+        Column("step_due_at", DateTime(timezone=True)),
+        Column("deadline_at", DateTime(timezone=True)),  # the 12-working-day promise
+        Column("disposition_unit", Text),  # step 4
+        Column("disposition_instructions", Text),
+        Column("disposed_at", DateTime(timezone=True)),
+        Column("follow_up", Text),  # step 5: the clarification
+        Column("followed_up_at", DateTime(timezone=True)),
+        Column("referred_to", Text),  # step 4, dilimpahkan
+        Column("agency_kind", Text),
+        Column("referral_reason", Text),
+        Column("referred_at", DateTime(timezone=True)),
+        Column("letter_number", Text),
+        Column("letter_signed_at", DateTime(timezone=True)),
+        Column("dispatched_at", DateTime(timezone=True)),  # step 12 handed to notify (otomatis)
+        Column("sent_at", DateTime(timezone=True)),  # ResponseSent: the tanda terima
+        Column("sent_channel", Text),
+        Column("receipt", Text),
+        Column("closed_at", DateTime(timezone=True)),
+        Column("within_sla", Boolean),  # closed on or before deadline_at
+        Column("sop_version", Text, nullable=False),
+        Column("sop_overrides", JSONB(none_as_null=True)),
+        Column("step_occurrences", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("position", BigInteger, nullable=False),  # the last event applied
+    )
+    Index(f"{name}_kecamatan_received", table.c.kecamatan, table.c.received_date,
+          postgresql_include=["channel", "status", "outcome", "within_sla", "deadline_at"])
+    Index(f"{name}_register", table.c.kecamatan, table.c.register_year, table.c.register_number, unique=True,
+          postgresql_where=table.c.register_number.isnot(None))
+    Index(f"{name}_overdue", table.c.kecamatan, table.c.step_due_at,
+          postgresql_where=table.c.status == "in_progress")
+    Index(f"{name}_referred", table.c.kecamatan, table.c.received_date,
+          postgresql_where=table.c.outcome == "referred")
+    Index(f"{name}_tracking_code", table.c.tracking_code, unique=True)
+    return table
+
+
+def _step_times(md: MetaData, name: str = "step_times") -> Table:
+    """One row per completed occurrence of a step (a step done again, e.g. a redraft, is a new occurrence).
+
+    ``elapsed_minutes`` are office minutes on the kecamatan's working calendar (``wall_minutes`` the clock's);
+    ``standard_minutes`` is the SOP's standard in office minutes (working days x the calendar's office day);
+    ``within_standard`` says whether the step was done by the due time the workflow set for it."""
+    table = Table(
+        name,
+        md,
+        Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+        Column("step", SmallInteger, primary_key=True),
+        Column("occurrence", SmallInteger, primary_key=True),
+        Column("kecamatan", Text, nullable=False),
+        Column("role", Text, nullable=False),
+        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("completed_at", DateTime(timezone=True), nullable=False),
+        Column("completed_date", Date, nullable=False),  # in the kecamatan's time zone
+        Column("due_at", DateTime(timezone=True)),
+        Column("elapsed_minutes", Integer, nullable=False),
+        Column("wall_minutes", Integer, nullable=False),
+        Column("standard_minutes", Integer, nullable=False),
+        Column("within_standard", Boolean, nullable=False),
+        Column("position", BigInteger, nullable=False),
+    )
+    # a short period: the rows of those days; the whole history of many kecamatan: every row, but already in
+    # the order of the groups and of elapsed time (no sort before the percentiles)
+    Index(f"{name}_kecamatan_completed", table.c.kecamatan, table.c.completed_date, table.c.step,
+          postgresql_include=["role", "elapsed_minutes", "standard_minutes", "within_standard"])
+    Index(f"{name}_groups", table.c.kecamatan, table.c.step, table.c.role, table.c.standard_minutes,
+          table.c.elapsed_minutes, postgresql_include=["completed_date", "within_standard"])
+    return table
+
+
+complaints = _complaints(metadata)
+step_times = _step_times(metadata)
+
+BUILDERS = {"complaints": _complaints, "step_times": _step_times}
+
+
+def copies(names: tuple[str, ...], suffix: str) -> dict[str, Table]:
+    """Fresh definitions of the named tables as ``<name><suffix>`` (own MetaData, same schema)."""
+    md = MetaData(schema=SCHEMA)
+    return {name: BUILDERS[name](md, name + suffix) for name in names}

@@ -1,0 +1,17 @@
+from pydantic import Field
+
+from shared.config import Settings
+
+
+class DashboardSettings(Settings):
+    """The dashboard's settings: the base ones plus its projections' and exports' limits."""
+
+    projection_batch_size: int = Field(1000, description="Events a projection applies per transaction")
+    rebuild_batch_size: int = Field(2000, description="Events per transaction while a projection is rebuilt")
+    projection_lag_alert: int = Field(
+        1000, description="/healthz reports a projection degraded when it is this many events behind the store"
+    )
+    register_page_size: int = Field(50, description="Rows per page of GET /v1/register?format=json by default")
+    register_max_page_size: int = Field(500, description="Largest page_size accepted")
+    export_max_rows: int = Field(50_000, description="Most rows of one CSV or XLSX export (ask for a shorter period)")
+    overdue_max_limit: int = Field(1000, description="Largest limit of GET /v1/dashboard/overdue")

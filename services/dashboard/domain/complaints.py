@@ -1,0 +1,263 @@
+"""How one workflow event changes a complaint's dashboard row, and which step it completes. Pure: no I/O,
+no clock; the kecamatan's working calendar is passed in.
+
+``apply(row, event, calendar) -> (row, step_times)``: ``row`` is the complaint's row as a dict (None before
+``ComplaintReceived``), the result the new row (None: the event is not for this read model) and the rows of
+the steps the event completed.
+
+Which events complete which step (one row each in ``dashboard.step_times``):
+
+* ``ComplaintReceived``: step 1, from ``received_at`` to ``entered_at`` (a complaint-box form or a call
+  typed in later) or at once (web, SMS, WhatsApp, e-mail).
+* every ``StepCompleted`` (``IdentityVerified`` ... ``ResponseSent``), ``LetterReturned`` included (the
+  Sekcam's review happened; step 7 then runs again as a new occurrence).
+* ``DocumentsRequested`` (the Kasi's look at step 2 ended with a request; the wait for the complainant is
+  nobody's step time; ``DocumentsReceived`` starts step 2 again), ``IdentityRejected`` (step 2),
+  ``ComplaintReferred`` (step 4).
+* Closures that decide nothing about the step (withdrawn, duplicate, incomplete) complete no step.
+
+A step's start is when the previous one ended (step 2: the receipt, as the workflow counts it); its due time
+is the one the workflow set (the ``next_due_at`` recorded); ``within_standard`` is "done by then". Elapsed
+time is counted in office minutes on the calendar, and the standard in the same unit (working days x the
+calendar's office day), so medians can be compared with it.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, Protocol
+from uuid import UUID
+
+from shared.calendar import OfficeHours
+from shared.contracts import sop
+from shared.contracts.workflow import (
+    ClarificationGiven,
+    ClosedIncomplete,
+    ComplaintReceived,
+    ComplaintReferred,
+    ComplaintRegistered,
+    ComplaintWithdrawn,
+    DispositionIssued,
+    DocumentsReceived,
+    DocumentsRequested,
+    IdentityRejected,
+    LetterArchived,
+    LetterReturned,
+    LetterSigned,
+    MarkedDuplicate,
+    ResponseDispatched,
+    ResponseSent,
+    StepCompleted,
+)
+from shared.events import EventEnvelope
+
+CLOSING = {
+    IdentityRejected.type: "identity_rejected", ClosedIncomplete.type: "incomplete",
+    ComplaintReferred.type: "referred", ResponseSent.type: "resolved", ComplaintWithdrawn.type: "withdrawn",
+    MarkedDuplicate.type: "duplicate",
+}
+UNIT_BOUND_STEPS = (5, 6)  # the Kasi of the disposed unit acts (as the workflow's model)
+
+STREAM_PREFIX = "complaint-"
+
+
+class Calendar(Protocol):
+    hours: OfficeHours
+
+    @property
+    def tz(self): ...
+    def add_office_minutes(self, start: datetime, minutes: int) -> datetime: ...
+    def office_minutes_between(self, a: datetime, b: datetime) -> int: ...
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+STEP_COMPLETIONS = frozenset(getattr(c, "type") for c in _subclasses(StepCompleted) if "type" in c.__dict__)
+
+
+@lru_cache(maxsize=256)
+def _definition(version: str, overrides_json: str) -> sop.SopDefinition:
+    return sop.definition_for(version, json.loads(overrides_json) if overrides_json else None)
+
+
+def definition_of(row: dict[str, Any]) -> sop.SopDefinition:
+    """The SOP definition the complaint recorded when it was received."""
+    overrides = row.get("sop_overrides")
+    return _definition(row["sop_version"], json.dumps(overrides, sort_keys=True) if overrides else "")
+
+
+def standard_minutes(step: sop.Step, calendar: Calendar) -> int:
+    if step.unit == "minutes":
+        return step.standard_time
+    return step.standard_time * calendar.hours.standard_day_minutes()
+
+
+def local_date(at: datetime, calendar: Calendar) -> date:
+    return at.astimezone(calendar.tz).date()
+
+
+def complaint_id_of(event: EventEnvelope) -> UUID | None:
+    if not event.stream_id.startswith(STREAM_PREFIX):
+        return None
+    try:
+        return UUID(event.stream_id[len(STREAM_PREFIX):])
+    except ValueError:
+        return None
+
+
+HANDLED = frozenset({
+    ComplaintReceived.type, DocumentsRequested.type, DocumentsReceived.type, ResponseDispatched.type, *CLOSING,
+}) | STEP_COMPLETIONS
+
+
+def handles(type_name: str) -> bool:
+    """Whether the read model changes on events of this type (the rest, e.g. notifications, are skipped
+    without decoding)."""
+    return type_name in HANDLED
+
+
+def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any] | None, list[dict]]:
+    if event.type == ComplaintReceived.type:
+        if row is not None:
+            return row, []  # seen already
+        return _received(event, calendar)
+    if row is None or not handles(event.type) or event.position is not None and event.position <= row["position"]:
+        return row, []
+    decoded = event.decode()
+    at = event.occurred_at
+    new = dict(row)
+    new["position"] = event.position
+    steps: list[dict] = []
+    definition = definition_of(row)
+
+    def complete(step: int) -> None:
+        occurrences = dict(new["step_occurrences"])
+        occurrence = occurrences.get(str(step), 0) + 1
+        occurrences[str(step)] = occurrence
+        new["step_occurrences"] = occurrences
+        started = row["step_started_at"] or at
+        steps.append(_step_row(row, definition.step(step), occurrence, started, at, row["step_due_at"], event, calendar))
+
+    if isinstance(decoded, DocumentsRequested):
+        complete(2)
+        new.update(status="awaiting_documents", step_started_at=None, step_due_at=None)
+    elif isinstance(decoded, DocumentsReceived):
+        new.update(status="in_progress", step_started_at=at, step_due_at=decoded.next_due_at)
+    elif isinstance(decoded, ResponseDispatched):
+        new["dispatched_at"] = at
+    elif event.type in CLOSING:
+        if isinstance(decoded, (IdentityRejected, ComplaintReferred, ResponseSent)):
+            complete(decoded.step)
+        if isinstance(decoded, ComplaintReferred):
+            new.update(referred_to=decoded.agency, agency_kind=decoded.agency_kind, referral_reason=decoded.reason,
+                       referred_at=at)
+        if isinstance(decoded, ResponseSent):
+            new.update(sent_at=at, sent_channel=decoded.channel, receipt=decoded.receipt)
+        deadline = row["deadline_at"]
+        new.update(
+            status="closed", outcome=CLOSING[event.type], current_step=None, waiting_role=None, step_started_at=None,
+            step_due_at=None, closed_at=at, within_sla=(at <= deadline) if deadline else None,
+        )
+    elif isinstance(decoded, StepCompleted):
+        complete(decoded.step)
+        next_step = decoded.next_step
+        new.update(
+            current_step=next_step, waiting_role=definition.step(next_step).role if next_step else None,
+            step_started_at=at, step_due_at=decoded.next_due_at,
+        )
+        if isinstance(decoded, ComplaintRegistered):
+            new.update(register_number=decoded.register_number, register_year=decoded.register_year)
+        elif isinstance(decoded, DispositionIssued):
+            new.update(disposition_unit=decoded.unit, disposition_instructions=decoded.instructions, disposed_at=at)
+        elif isinstance(decoded, ClarificationGiven):
+            new.update(follow_up=decoded.explanation, followed_up_at=at)
+        elif isinstance(decoded, LetterSigned):
+            new.update(letter_number=decoded.letter_number or row["letter_number"], letter_signed_at=at)
+        elif isinstance(decoded, LetterArchived):
+            new["letter_number"] = decoded.letter_number or row["letter_number"]
+        elif isinstance(decoded, LetterReturned):
+            pass
+    else:
+        return row, []
+    return new, steps
+
+
+def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any], list[dict]]:
+    received = event.decode()
+    assert isinstance(received, ComplaintReceived)
+    person = received.complainant
+    row: dict[str, Any] = {
+        "complaint_id": received.complaint_id,
+        "kecamatan": event.kecamatan,
+        "tracking_code": received.tracking_code,
+        "register_number": None,
+        "register_year": None,
+        "received_at": received.received_at,
+        "received_date": local_date(received.received_at, calendar),
+        "complainant_name": person.name,
+        "complainant_nik": person.nik,
+        "complainant_phone": person.phone,
+        "complainant_email": str(person.email) if person.email else None,
+        "complainant_address": person.address,
+        "channel": received.channel,
+        "subject": received.subject,
+        "status": "in_progress",
+        "outcome": None,
+        "current_step": received.next_step,
+        "waiting_role": None,
+        "step_started_at": received.received_at,
+        "step_due_at": received.next_due_at,
+        "deadline_at": received.deadline_at,
+        "disposition_unit": None,
+        "disposition_instructions": None,
+        "disposed_at": None,
+        "follow_up": None,
+        "followed_up_at": None,
+        "referred_to": None,
+        "agency_kind": None,
+        "referral_reason": None,
+        "referred_at": None,
+        "letter_number": None,
+        "letter_signed_at": None,
+        "dispatched_at": None,
+        "sent_at": None,
+        "sent_channel": None,
+        "receipt": None,
+        "closed_at": None,
+        "within_sla": None,
+        "sop_version": received.sop_version,
+        "sop_overrides": received.sop_overrides,
+        "step_occurrences": {"1": 1},
+        "position": event.position or 0,
+    }
+    definition = definition_of(row)
+    row["waiting_role"] = definition.step(received.next_step).role
+    step1 = definition.step(1)
+    done = max(received.received_at, received.entered_at or received.received_at)
+    due = calendar.add_office_minutes(received.received_at, step1.standard_time) if step1.unit == "minutes" else None
+    return row, [_step_row(row, step1, 1, received.received_at, done, due, event, calendar)]
+
+
+def _step_row(row: dict, step: sop.Step, occurrence: int, started: datetime, completed: datetime,
+              due: datetime | None, event: EventEnvelope, calendar: Calendar) -> dict[str, Any]:
+    elapsed = calendar.office_minutes_between(started, completed)
+    standard = standard_minutes(step, calendar)
+    return {
+        "complaint_id": row["complaint_id"],
+        "step": step.number,
+        "occurrence": occurrence,
+        "kecamatan": row["kecamatan"],
+        "role": step.role,
+        "started_at": started,
+        "completed_at": completed,
+        "completed_date": local_date(completed, calendar),
+        "due_at": due,
+        "elapsed_minutes": elapsed,
+        "wall_minutes": max(0, int((completed - started).total_seconds() // 60)),
+        "standard_minutes": standard,
+        "within_standard": completed <= due if due is not None else elapsed <= standard,
+        "position": event.position or 0,
+    }

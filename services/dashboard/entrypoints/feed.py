@@ -1,0 +1,232 @@
+"""The event feed: every event of the store in commit order, personal data removed, for the kecamatan a
+reader may see. Pages (``GET /v1/events``) and Server-Sent Events (``GET /v1/events/stream``).
+
+What the including app must provide on ``app.state``:
+
+- ``settings``: the project's settings (``shared.auth.install_auth`` sets it; the bearer token's secret
+  is read there). Optional attributes read with defaults: ``feed_heartbeat_seconds`` (15.0) and
+  ``feed_poll_interval`` (1.0, how often a stream polls while its LISTEN connection is down);
+- ``engine``: a SQLAlchemy engine on the project's PostgreSQL.
+
+and ``shared.http.install_error_handlers`` + ``shared.auth.install_auth`` installed (the 401/403/422 bodies).
+The router sets ``app.state.feed_signal`` itself on the first stream (one LISTEN connection per process).
+
+Who sees what (invariant 6): kecamatan staff their own kecamatan, kabupaten users every kecamatan of their
+kabupaten, admins all. ``kecamatan=`` narrows the feed to one kecamatan; outside the reader's scope it is
+403 ``kecamatan_forbidden`` (kecamatan slugs are public, so a 403 tells nothing a 404 would hide, and it
+tells a client its token is the wrong one); an unknown slug is also 403 for everyone but an admin, who
+gets 404 ``kecamatan_not_found``. No token: 401.
+
+Streams learn of new events from the store's NOTIFY (``pengaduan_events``), through one LISTEN connection
+per process whatever the number of streams, rather than polling: events arrive within milliseconds and an
+idle stream costs the database nothing. While that connection is down, streams poll every
+``feed_poll_interval`` seconds; a stream also ends when its token expires (event ``session_ended``).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from services.dashboard.adapters.event_feed import (
+    FeedPage,
+    NewEventSignal,
+    kecamatan_exists,
+    kecamatan_of_kabupaten,
+    read_page,
+)
+from services.dashboard.redaction import public_event
+from shared.auth import AuthError, CurrentUser, Principal, decode_token
+from shared.http import ApiError, ErrorBody, FieldError
+
+router = APIRouter(tags=["feed"])
+
+MAX_LIMIT = 1000
+STREAM_BATCH = 500
+RETRY_MS = 2000  # how long an EventSource waits before reconnecting
+ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 404, 422)}
+KecamatanQuery = Annotated[
+    str | None, Query(min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$", description="Only this kecamatan (slug)")
+]
+
+
+class FeedActor(BaseModel):
+    kind: str | None
+    role: str | None = None
+    user_id: str | None = None  # only for system processes (intake, scheduler, letters, notify)
+
+
+class FeedEvent(BaseModel):
+    position: int
+    event_id: UUID
+    type: str
+    stream: str
+    complaint_id: UUID | None
+    version: int
+    kecamatan: str
+    occurred_at: datetime
+    recorded_at: datetime | None
+    schema_version: int
+    actor: FeedActor
+    step: int | None = None
+    output: str | None = None
+    payload: dict[str, Any]
+
+
+class FeedPageOut(BaseModel):
+    events: list[FeedEvent]
+    next_after: int
+    has_more: bool
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def reader_scope(engine: Engine, user: Principal, kecamatan: str | None) -> set[str] | None:
+    """The kecamatan whose events ``user`` reads (None: all), narrowed to ``kecamatan`` when given."""
+    if user.is_admin:
+        if kecamatan is None:
+            return None
+        if not kecamatan_exists(engine, kecamatan):
+            raise ApiError(404, "kecamatan_not_found", "Kecamatan tidak dikenal.")
+        return {kecamatan}
+    if user.is_staff and user.kecamatan:
+        allowed = {user.kecamatan}
+    elif user.is_kabupaten and user.kabupaten:
+        allowed = kecamatan_of_kabupaten(engine, user.kabupaten)
+    else:
+        allowed = set()
+    if kecamatan is None:
+        return allowed
+    if kecamatan not in allowed:
+        raise ApiError(403, "kecamatan_forbidden", "Anda tidak berhak membaca kejadian kecamatan ini.")
+    return {kecamatan}
+
+
+def _page_out(page: FeedPage) -> FeedPageOut:
+    return FeedPageOut(
+        events=[FeedEvent.model_validate(public_event(e)) for e in page.events],
+        next_after=page.next_after,
+        has_more=page.has_more,
+    )
+
+
+@router.get(
+    "/v1/events",
+    response_model=FeedPageOut,
+    responses=ERRORS,
+    summary="Events in commit order, personal data removed (page by page)",
+    description="Read with `after=0`, then `after=next_after` until `has_more` is false; later, poll with the "
+    "last `next_after`. `next_after` is the last position scanned (not only returned), so a filtered reader "
+    "never misses or repeats an event.",
+)
+def events_page(
+    request: Request,
+    user: CurrentUser,
+    after: Annotated[int, Query(ge=0, description="Position of the last event read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    kecamatan: KecamatanQuery = None,
+) -> FeedPageOut:
+    engine = _engine(request)
+    scope = reader_scope(engine, user, kecamatan)
+    return _page_out(read_page(engine, after, limit, scope))
+
+
+@router.get(
+    "/v1/events/stream",
+    response_class=StreamingResponse,
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    summary="Events as Server-Sent Events (id = position; resumes from Last-Event-ID)",
+    description="Each event: `id:` its position, `event:` its type, `data:` the same JSON as in `GET /v1/events`. "
+    "A comment every 15 s keeps the connection open. A reconnecting client sends `Last-Event-ID` and resumes "
+    "after it (it wins over `after`). When the token expires the stream sends `event: session_ended` and ends.",
+)
+async def events_stream(
+    request: Request,
+    user: CurrentUser,
+    after: Annotated[int, Query(ge=0)] = 0,
+    kecamatan: KecamatanQuery = None,
+    last_event_id: Annotated[str | None, Header(max_length=40)] = None,
+) -> StreamingResponse:
+    engine = _engine(request)
+    if last_event_id is not None and last_event_id.strip():
+        value = last_event_id.strip()
+        if not value.isascii() or not value.isdigit():
+            raise ApiError(
+                422, "validation_error", "Ada isian yang belum benar. Periksa kembali.",
+                [FieldError(field="Last-Event-ID", code="int_parsing", message="Harus berupa bilangan bulat.")],
+            )
+        after = int(value)
+    scope = await run_in_threadpool(reader_scope, engine, user, kecamatan)
+    state = request.app.state
+    signal = getattr(state, "feed_signal", None)
+    if signal is None:  # no await since the check: one per app
+        signal = state.feed_signal = NewEventSignal(engine)
+    settings = state.settings
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    body = _stream(
+        engine, signal, scope, after, token, settings.secret_key,
+        heartbeat=float(getattr(settings, "feed_heartbeat_seconds", 15.0)),
+        poll=float(getattr(settings, "feed_poll_interval", 1.0)),
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # nginx: do not buffer
+    )
+
+
+def sse_frame(event: FeedEvent) -> str:
+    return f"id: {event.position}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n"
+
+
+def _next_frames(engine: Engine, cursor: int, scope: set[str] | None) -> tuple[str, int, bool]:
+    """The frames of the next batch after ``cursor``, the new cursor, and whether more are waiting."""
+    page = read_page(engine, cursor, STREAM_BATCH, scope)
+    return "".join(sse_frame(e) for e in _page_out(page).events), page.next_after, page.has_more
+
+
+async def _stream(
+    engine: Engine, signal: NewEventSignal, scope: set[str] | None, cursor: int, token: str, secret: str, *,
+    heartbeat: float, poll: float,
+) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+    signal.add(wake)
+    try:
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        last_sent = loop.time()
+        while True:
+            wake.clear()  # before reading: a commit during the read wakes the next wait at once
+            while True:
+                frames, cursor, more = await run_in_threadpool(_next_frames, engine, cursor, scope)
+                if frames:
+                    yield frames
+                    last_sent = loop.time()
+                if not more:
+                    break
+            try:
+                decode_token(token, secret, datetime.now(UTC))
+            except AuthError as exc:
+                body = ErrorBody(code=exc.code, message=exc.message).model_dump_json()
+                yield f"event: session_ended\ndata: {body}\n\n"
+                return
+            until_beat = max(0.0, last_sent + heartbeat - loop.time())
+            try:
+                await asyncio.wait_for(wake.wait(), until_beat if signal.healthy else min(poll, until_beat))
+            except TimeoutError:
+                pass
+            if loop.time() - last_sent >= heartbeat:
+                yield ": heartbeat\n\n"
+                last_sent = loop.time()
+    finally:
+        signal.discard(wake)

@@ -1,0 +1,112 @@
+"""``GET /v1/register``: the Buku Rekap Pengaduan of one kecamatan, as JSON pages, CSV or XLSX.
+
+The book holds the registered complaints (step 3 gave them their number), in register order. Filters:
+``from``/``to`` on the received date, ``year`` on the register's year (numbers restart every year); both may
+be combined. Staff read their own kecamatan's book (``kecamatan`` may be left out); kabupaten users and
+admins must name a kecamatan (422 ``kecamatan_required``) and see personal data masked. See ``deps.py``
+for the other error codes.
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from services.dashboard import queries
+from services.dashboard.adapters import exports
+from services.dashboard.domain import register as book
+from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, masked_for, resolve_kecamatan
+from services.dashboard.entrypoints.schemas import KecamatanRef, PeriodOut, RegisterItem, RegisterPage
+from shared.auth import CurrentUser
+from shared.http import ApiError, ErrorBody
+
+FORMATS = ("json", "csv", "xlsx")
+
+router = APIRouter(tags=["register"])
+
+
+@router.get(
+    "/v1/register",
+    response_model=RegisterPage,
+    summary="Buku Rekap Pengaduan of a kecamatan (json pages, csv, xlsx)",
+    responses={
+        200: {"content": {exports.CSV_MEDIA_TYPE: {}, exports.XLSX_MEDIA_TYPE: {}},
+              "description": "A page (json) or the whole period as a file (csv, xlsx)"},
+        **{code: {"model": ErrorBody} for code in (401, 403, 422)},
+    },
+)
+def register(
+    user: CurrentUser,
+    dash: DashboardDep,
+    kecamatan: Annotated[str | None, Query(description="Slug; staff may leave it out")] = None,
+    start: Annotated[str | None, Query(alias="from", description="Received on or after (YYYY-MM-DD)")] = None,
+    end: Annotated[str | None, Query(alias="to", description="Received on or before (YYYY-MM-DD)")] = None,
+    year: Annotated[str | None, Query(description="Register year")] = None,
+    format: Annotated[str | None, Query(description="json (default), csv or xlsx")] = None,
+    page: Annotated[str | None, Query(description="json: page number, from 1")] = None,
+    page_size: Annotated[str | None, Query(description="json: rows per page")] = None,
+) -> RegisterPage | Response:
+    settings = dash.settings
+    errors = FilterErrors()
+    period = errors.period(start, end)
+    the_year = errors.integer("year", year, None, 2000, 2100)
+    fmt = (format or "json").strip().lower()
+    if fmt not in FORMATS:
+        errors.add("format", "unknown_format", "Format harus salah satu dari: json, csv, xlsx.")
+    page_no = errors.integer("page", page, 1, 1, 1_000_000)
+    size = errors.integer("page_size", page_size, settings.register_page_size, 1, settings.register_max_page_size)
+    errors.raise_if_any()
+    if not (kecamatan and kecamatan.strip()) and not user.is_staff:
+        raise ApiError(422, "kecamatan_required", "Pilih satu kecamatan: buku rekap dibuat per kecamatan.")
+    found = resolve_kecamatan(user, dash, kecamatan)
+    if len(found) != 1:
+        raise ApiError(422, "kecamatan_required", "Pilih satu kecamatan: buku rekap dibuat per kecamatan.")
+    k = found[0]
+    masked = masked_for(user)
+    ref = KecamatanRef(slug=k.slug, name=k.name, kabupaten=k.kabupaten_slug)
+
+    if fmt == "json":
+        with dash.engine.connect() as conn:
+            total, rows = queries.register(conn, k.slug, period, the_year, offset=(page_no - 1) * size, limit=size)
+        return RegisterPage(
+            kecamatan=ref, period=PeriodOut(from_=period.start, to=period.end), year=the_year, page=page_no,
+            page_size=size, total=total, pages=math.ceil(total / size) if total else 0,
+            items=[RegisterItem(**book.item(r, masked)) for r in rows],
+        )
+
+    with dash.engine.connect() as conn:
+        if queries.count_register(conn, k.slug, period, the_year) > settings.export_max_rows:
+            raise ApiError(422, "export_too_large",
+                           f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).")
+        _, rows = queries.register(conn, k.slug, period, the_year)
+    tz = dash.calendars.for_kecamatan(k.slug).tz or ZoneInfo("Asia/Jakarta")
+    lines = [book.line(r, masked, tz) for r in rows]
+    stem = f"buku-rekap-pengaduan-{k.slug}" + _period_stem(period, the_year)
+    if fmt == "csv":
+        content, media = exports.csv_bytes(lines), exports.CSV_MEDIA_TYPE
+    else:
+        generated = dash.clock().astimezone(tz).strftime("%d-%m-%Y %H:%M")
+        content = exports.xlsx(lines, kecamatan=k.name, kabupaten=_kabupaten_name(dash, k),
+                               period=book.period_label(period.start, period.end, the_year), generated=generated)
+        media = exports.XLSX_MEDIA_TYPE
+    return Response(content, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "Cache-Control": "no-store"})
+
+
+def _period_stem(period: queries.Period, year: int | None) -> str:
+    parts = []
+    if year is not None:
+        parts.append(str(year))
+    if period.start:
+        parts.append(period.start.isoformat())
+    if period.end:
+        parts.append(period.end.isoformat())
+    return ("-" + "_".join(parts)) if parts else ""
+
+
+def _kabupaten_name(_dash, k: queries.KecamatanInfo) -> str:
+    return k.kabupaten_name or k.kabupaten_slug
+

@@ -1,0 +1,401 @@
+"""Open311 GeoReport v2 as this deployment speaks it: the service catalogue (complaint categories), reading
+a service request a client posts, reading the filters of a search, and the public shape of a request.
+
+Pure: no I/O; the clock comes in as an argument. Problems are ``Problem(status, description)`` with the
+description in Bahasa Indonesia; the API answers them in the spec's error shape ``[{code, description}]``.
+
+Identifiers. The tracking code is what the complainant holds, and it opens their receipt and response
+letter (which carry their name), so it is never listed: a search answers each request under its public
+id (the complaint id). ``POST`` answers the tracking code as ``service_request_id`` (it goes to the one
+who submitted), and ``GET /requests/{id}`` takes either.
+
+Categories. A complaint carries no category of its own yet; an Open311 request writes its service's name
+at the start of the subject (``"Infrastruktur: Jalan desa rusak"``) and is read back from it; any other
+complaint is ``pelayanan-lainnya``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from services.intake.domain import identity
+from services.intake.domain.inbound import clean_text
+from shared.contracts import sop
+
+WIB = timezone(timedelta(hours=7), "WIB")
+CHANNEL = "open311"
+FALLBACK_NAME = "Pengadu via Open311"
+MAX_SEARCH_DAYS = 90  # the spec's default window, and the widest one a search may ask for
+MAX_RESULTS = 1000
+MAX_IDS = 100
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000  # GeoReport: description up to 4000 characters
+SUBJECT_MAX = 200  # intake's subject limit
+
+
+@dataclass(frozen=True)
+class Service:
+    code: str
+    name: str
+    description: str
+    group: str
+    keywords: tuple[str, ...]
+
+    def as_georeport(self) -> dict[str, Any]:
+        return {
+            "service_code": self.code,
+            "service_name": self.name,
+            "description": self.description,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": ", ".join(self.keywords),
+            "group": self.group,
+        }
+
+
+SERVICES: tuple[Service, ...] = (
+    Service(
+        "infrastruktur", "Infrastruktur",
+        "Jalan, jembatan, saluran air, lampu penerangan jalan dan fasilitas umum yang rusak atau tidak berfungsi.",
+        "Sarana dan prasarana", ("jalan", "jembatan", "drainase", "saluran air", "lampu jalan", "fasilitas umum"),
+    ),
+    Service(
+        "administrasi-kependudukan", "Administrasi kependudukan",
+        "Layanan KTP-el, Kartu Keluarga, akta, surat pindah dan dokumen kependudukan lain di kecamatan.",
+        "Pelayanan administrasi", ("ktp", "kartu keluarga", "akta", "surat pindah", "dukcapil"),
+    ),
+    Service(
+        "perizinan", "Perizinan",
+        "Izin, surat keterangan, rekomendasi dan layanan nonperizinan yang diurus di kecamatan.",
+        "Pelayanan administrasi", ("izin", "surat keterangan", "rekomendasi", "nonperizinan"),
+    ),
+    Service(
+        "ketertiban-umum", "Ketertiban umum",
+        "Gangguan ketenteraman dan ketertiban masyarakat, pedagang kaki lima, bangunan liar.",
+        "Lingkungan dan ketertiban", ("keamanan", "ketertiban", "kebisingan", "pedagang kaki lima", "bangunan liar"),
+    ),
+    Service(
+        "kebersihan-lingkungan", "Kebersihan dan lingkungan",
+        "Sampah, pencemaran, banjir, pohon tumbang dan kerusakan lingkungan hidup.",
+        "Lingkungan dan ketertiban", ("sampah", "pencemaran", "banjir", "pohon tumbang", "lingkungan"),
+    ),
+    Service(
+        "pelayanan-lainnya", "Pelayanan publik lainnya",
+        "Keluhan atas pelayanan publik di kecamatan yang tidak termasuk kategori lain: sikap petugas, waktu "
+        "layanan, biaya, informasi.",
+        "Lainnya", ("pelayanan", "petugas", "biaya", "informasi"),
+    ),
+)
+BY_CODE = {s.code: s for s in SERVICES}
+OTHER = BY_CODE["pelayanan-lainnya"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    description: str
+
+    def as_georeport(self) -> dict[str, Any]:
+        return {"code": self.status, "description": self.description}
+
+
+class Problems(Exception):
+    """One or more problems with a request; all of one status (the first problem's)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems[0].description)
+        self.problems = problems
+        self.status = problems[0].status
+
+
+# --- categories in the subject --------------------------------------------------------------------
+
+
+def subject_for(service: Service, description: str) -> str:
+    """``"<service name>: <first line of the description>"``, at most intake's 200 characters."""
+    first = next((line for line in description.split("\n") if line.strip()), "")
+    summary = re.sub(r"\s+", " ", first).strip()
+    subject = f"{service.name}: {summary}"
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1].rstrip() + "…"
+    return subject
+
+
+def subject_prefix(service: Service) -> str:
+    return f"{service.name}:"
+
+
+def service_of(subject: str | None) -> Service:
+    for service in SERVICES:
+        if service is not OTHER and (subject or "").startswith(subject_prefix(service)):
+            return service
+    return OTHER
+
+
+# --- POST /requests -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    kecamatan: str
+    service: Service
+    name: str
+    email: str | None
+    phone: str | None
+    subject: str
+    description: str  # the complainant's text, then the location and the media link, for staff
+
+
+def _text(form: Mapping[str, str], key: str) -> str:
+    return clean_text(form.get(key) or "")
+
+
+def _coordinate(raw: str, low: float, high: float) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if low <= value <= high and value == value else None
+
+
+def read_new_request(form: Mapping[str, str]) -> NewRequest:
+    """A service request as posted (form fields of GeoReport v2); raises ``Problems`` (400)."""
+    problems: list[Problem] = []
+    kecamatan = _text(form, "jurisdiction_id").lower()
+    if not kecamatan:
+        problems.append(Problem(400, "jurisdiction_id wajib diisi: slug kecamatan tujuan (misalnya pegantenan)."))
+    elif not re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan):
+        problems.append(Problem(400, "jurisdiction_id tidak sah: gunakan slug kecamatan (misalnya pegantenan)."))
+    code = _text(form, "service_code")
+    service = BY_CODE.get(code)
+    if not code:
+        problems.append(Problem(400, "service_code wajib diisi (lihat daftar di services.json)."))
+    elif service is None:
+        problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di services.json)."))
+    description = _text(form, "description")
+    if len(description) < DESCRIPTION_MIN:
+        problems.append(Problem(400, f"description wajib diisi, paling sedikit {DESCRIPTION_MIN} karakter."))
+    elif len(description) > DESCRIPTION_MAX:
+        problems.append(Problem(400, f"description paling banyak {DESCRIPTION_MAX} karakter."))
+    name = " ".join(p for p in (_text(form, "first_name"), _text(form, "last_name")) if p)
+    name = re.sub(r"\s+", " ", name)
+    if len(name) > 100:
+        problems.append(Problem(400, "first_name dan last_name bersama-sama paling banyak 100 karakter."))
+    email = phone = None
+    if _text(form, "email"):
+        try:
+            email = identity.normalize_email(_text(form, "email"))
+        except identity.InvalidIdentity as exc:
+            problems.append(Problem(400, f"email: {exc.message}"))
+    if _text(form, "phone"):
+        try:
+            phone = identity.normalize_phone(_text(form, "phone"))
+        except identity.InvalidIdentity as exc:
+            problems.append(Problem(400, f"phone: {exc.message}"))
+    if not _text(form, "email") and not _text(form, "phone"):
+        problems.append(Problem(400, "Isi email atau phone agar tanggapan dapat dikirim kepada pengadu."))
+    notes = []
+    address = _text(form, "address_string")
+    if len(address) > 300:
+        problems.append(Problem(400, "address_string paling banyak 300 karakter."))
+    elif address:
+        notes.append(f"Lokasi: {address}")
+    lat, long = _text(form, "lat"), _text(form, "long")
+    if lat or long:
+        lat_value, long_value = _coordinate(lat, -90, 90), _coordinate(long, -180, 180)
+        if lat_value is None or long_value is None:
+            problems.append(Problem(
+                400, "lat dan long harus diisi bersama, berupa derajat desimal (lat -90..90, long -180..180)."
+            ))
+        else:
+            notes.append(f"Koordinat: {lat_value:.6f}, {long_value:.6f}")
+    media = _text(form, "media_url")
+    if media:
+        parts = urlsplit(media)
+        valid = parts.scheme in ("http", "https") and parts.netloc and len(media) <= 500
+        if not valid or any(c.isspace() for c in media):
+            problems.append(Problem(400, "media_url harus berupa alamat http(s) yang sah, paling banyak 500 karakter."))
+        else:
+            notes.append(f"Tautan foto/berkas: {media}")
+    if problems:
+        raise Problems(problems)
+    assert service is not None
+    full = description + ("\n\n" + "\n".join(notes) if notes else "")
+    return NewRequest(
+        kecamatan=kecamatan, service=service, name=name or FALLBACK_NAME, email=email, phone=phone,
+        subject=subject_for(service, description), description=full,
+    )
+
+
+# --- GET /requests --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """What a search asks for. With ids, every other filter is ignored (as the spec says)."""
+
+    tracking_codes: tuple[str, ...] = ()
+    complaint_ids: tuple[UUID, ...] = ()
+    statuses: frozenset[str] = frozenset()  # open | closed; empty: both
+    start: datetime | None = None
+    end: datetime | None = None
+    kecamatan: str | None = None
+    services: tuple[Service, ...] = ()  # empty: all
+    limit: int = MAX_RESULTS
+    by_id: bool = False
+
+
+def _when(raw: str, name: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        message = f"{name} harus berupa tanggal/waktu ISO 8601 (misalnya 2026-11-30T08:00:00+07:00)."
+        raise Problems([Problem(400, message)]) from None
+    return value if value.tzinfo else value.replace(tzinfo=WIB)
+
+
+def read_ids(raw: str) -> tuple[tuple[str, ...], tuple[UUID, ...]]:
+    """Tracking codes and public ids (complaint ids) from a comma list; what is neither cannot match."""
+    codes: list[str] = []
+    ids: list[UUID] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        part = part.removesuffix(".json")
+        try:
+            ids.append(UUID(part))
+            continue
+        except ValueError:
+            pass
+        code = identity.normalize_tracking_code(part)
+        if code:
+            codes.append(code)
+    return tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(ids))
+
+
+def read_query(params: Mapping[str, str], now: datetime) -> RequestQuery:
+    """The filters of ``GET /requests``; raises ``Problems`` (400)."""
+    raw_ids = (params.get("service_request_id") or "").strip()
+    if raw_ids:
+        if raw_ids.count(",") >= MAX_IDS:
+            raise Problems([Problem(400, f"service_request_id paling banyak {MAX_IDS} sekaligus.")])
+        codes, ids = read_ids(raw_ids)
+        return RequestQuery(tracking_codes=codes, complaint_ids=ids, by_id=True)
+    problems: list[Problem] = []
+    statuses = {s.strip().lower() for s in (params.get("status") or "").split(",") if s.strip()}
+    if statuses - {"open", "closed"}:
+        problems.append(Problem(400, "status harus open atau closed (boleh keduanya, dipisah koma)."))
+    services: list[Service] = []
+    for code in (c.strip() for c in (params.get("service_code") or "").split(",")):
+        if code and code not in BY_CODE:
+            problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di services.json)."))
+        elif code:
+            services.append(BY_CODE[code])
+    kecamatan = (params.get("jurisdiction_id") or "").strip().lower() or None
+    if kecamatan is not None and not re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan):
+        problems.append(Problem(400, "jurisdiction_id tidak sah: gunakan slug kecamatan (misalnya pegantenan)."))
+    start = end = None
+    try:
+        if (params.get("start_date") or "").strip():
+            start = _when(params["start_date"].strip(), "start_date")
+        if (params.get("end_date") or "").strip():
+            end = _when(params["end_date"].strip(), "end_date")
+    except Problems as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise Problems(problems)
+    window = timedelta(days=MAX_SEARCH_DAYS)
+    if start is None and end is None:
+        end = now
+        start = now - window
+    elif start is None:
+        start = end - window
+    elif end is None:
+        end = start + window
+    if end < start:
+        raise Problems([Problem(400, "end_date tidak boleh sebelum start_date.")])
+    if end - start > window:
+        raise Problems([Problem(400, f"Rentang start_date sampai end_date paling lama {MAX_SEARCH_DAYS} hari.")])
+    return RequestQuery(
+        statuses=frozenset(statuses), start=start, end=end, kecamatan=kecamatan,
+        services=tuple(dict.fromkeys(services)),
+    )
+
+
+# --- the public shape -----------------------------------------------------------------------------
+
+CLOSED_NOTES = {
+    "resolved": "Selesai: surat tanggapan sudah dikirim kepada pengadu.",
+    "referred": "Dilimpahkan kepada instansi yang berwenang.",
+    "identity_rejected": "Ditutup: identitas pengadu tidak dapat diverifikasi.",
+    "incomplete": "Ditutup: kelengkapan identitas tidak diterima.",
+    "withdrawn": "Ditutup: dicabut oleh pengadu.",
+    "duplicate": "Ditutup: sama dengan pengaduan lain yang sudah tercatat.",
+}
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """What the query gives of one complaint (none of it personal)."""
+
+    complaint_id: UUID
+    tracking_code: str
+    kecamatan: str
+    kecamatan_name: str
+    kabupaten_name: str
+    subject: str
+    received_at: datetime
+    status: str | None  # the workflow's: in_progress | awaiting_documents | closed; None: not there yet
+    outcome: str | None
+    current_step: int | None
+    deadline_at: datetime | None
+    updated_at: datetime | None
+    referred_to: str | None
+    sop_version: str | None
+
+
+def status_notes(row: RequestRow) -> str:
+    if row.status is None:
+        return "Diterima, menunggu diproses."
+    if row.status == "closed":
+        if row.outcome == "referred" and row.referred_to:
+            return f"Dilimpahkan kepada {row.referred_to}."
+        return CLOSED_NOTES.get(row.outcome or "", "Selesai.")
+    if row.status == "awaiting_documents":
+        return "Menunggu kelengkapan dokumen identitas dari pengadu."
+    if row.current_step is not None:
+        try:
+            name = sop.definition_for(row.sop_version or sop.DEFAULT.version).step(row.current_step).name
+        except (KeyError, IndexError):
+            return f"Sedang diproses (langkah {row.current_step} dari 12)."
+        return f"Sedang diproses: langkah {row.current_step} dari 12, {name}."
+    return "Sedang diproses."
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
+    """One service request as GeoReport v2 shows it; kecamatan-level place, no personal data."""
+    service = service_of(row.subject)
+    kecamatan = f"Kecamatan {row.kecamatan_name}"
+    return {
+        "service_request_id": service_request_id,
+        "status": "closed" if row.status == "closed" else "open",
+        "status_notes": status_notes(row),
+        "service_name": service.name,
+        "service_code": service.code,
+        "description": f"{service.name} di {kecamatan}",
+        "agency_responsible": row.referred_to if row.outcome == "referred" and row.referred_to else kecamatan,
+        "service_notice": None,
+        "requested_datetime": _iso(row.received_at),
+        "updated_datetime": _iso(row.updated_at or row.received_at),
+        "expected_datetime": _iso(row.deadline_at),
+        "address": f"{kecamatan}, {row.kabupaten_name}",
+        "jurisdiction_id": row.kecamatan,
+    }

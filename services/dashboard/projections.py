@@ -1,0 +1,367 @@
+"""The dashboard's projections: catch-up subscriptions on the event store, and their rebuild.
+
+**A round** (``Subscription.round``) claims the projection's checkpoint (its row stays locked until the
+transaction ends), reads the events after it (``read_all`` inside the same connection), applies them to the
+projection's tables and moves the checkpoint, all in ONE transaction: a crash redoes the batch, never half of
+it. One instance per projection is active (``shared.subscriptions.Runner``: leader lock by name; standbys
+wait); the row lock makes even an overlapping round of a leader that just lost its lock wait its turn.
+
+**A rebuild** (``rebuild_projection``), while the system runs, without a gap and without readers ever seeing
+an empty or half-built table:
+
+1. one rebuild per projection at a time (a session advisory lock ``<name>:rebuild``);
+2. fresh copies of the projection's tables (``<table>__next``, from the definitions in
+   ``adapters/tables.py``) with their own checkpoint ``<name>__next`` at 0;
+3. rounds into the copies until they reach the head of the store (the live projection keeps running);
+4. ``ANALYZE`` of the copies (the planner has statistics from the first query on);
+5. one short transaction: claim the live checkpoint (the live runner's next round waits on that row),
+   ``LOCK TABLE`` the live tables (readers wait a moment, they never see a missing table), apply the last
+   events that arrived meanwhile to the copies, drop the live tables, rename the copies (and their indexes)
+   into their place, set the live checkpoint to the copies' position and remove theirs. Appends are never
+   blocked; whatever commits after this point has a higher position (commit-ordered store) and the live
+   runner applies it next.
+
+``lag`` is the last position in the store minus the projection's checkpoint.
+
+Wiring (the CLI): ``run_projections(settings)`` runs every dashboard projection until SIGTERM/SIGINT (or
+``stop`` is set); ``rebuild(settings_or_engine, name)``; ``status(engine)``.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Engine, Table, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+
+from services.dashboard.adapters import tables as t
+from services.dashboard.domain import complaints as model
+from shared.calendar import WorkingCalendar
+from shared.config import Settings
+from shared.events import EventEnvelope
+from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+from shared.subscriptions import Checkpoints, RoundResult, Runner, lock_key, run_all
+from shared.tenancy import KecamatanDirectory
+
+log = logging.getLogger(__name__)
+
+NEXT = "__next"
+
+
+class Projection(Protocol):
+    """What a projection is: a name (its checkpoint and leader lock), the tables it owns (names in
+    ``adapters.tables.BUILDERS``) and how a batch of events changes them."""
+
+    name: str
+    table_names: tuple[str, ...]
+
+    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope]) -> None: ...
+
+
+class Calendars:
+    """Each kecamatan's working calendar (office hours, its own holidays), rebuilt when its settings change;
+    the default calendar for a kecamatan the directory does not know (any more)."""
+
+    def __init__(self, directory: KecamatanDirectory) -> None:
+        self.directory = directory
+        self._cache: dict[str, tuple[object, WorkingCalendar]] = {}
+        self._default = WorkingCalendar()
+
+    def for_kecamatan(self, slug: str) -> WorkingCalendar:
+        kecamatan = self.directory.get(slug)
+        if kecamatan is None:
+            return self._default
+        key = repr(sorted((k, repr(v)) for k, v in kecamatan.settings.items() if k in ("office_hours", "extra_holidays")))
+        cached = self._cache.get(slug)
+        if cached is None or cached[0] != key:
+            cached = (key, kecamatan.calendar())
+            self._cache[slug] = cached
+        return cached[1]
+
+
+class ComplaintsProjection:
+    """``dashboard.complaints`` (one row per complaint) and ``dashboard.step_times`` (one row per completed
+    step occurrence); the rules are in ``domain/complaints.py``."""
+
+    name = "dashboard.complaints"
+    table_names = ("complaints", "step_times")
+
+    def __init__(self, calendars: Calendars) -> None:
+        self.calendars = calendars
+
+    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope]) -> None:
+        complaints, step_times = tables["complaints"], tables["step_times"]
+        relevant = [(model.complaint_id_of(e), e) for e in events if model.handles(e.type)]
+        ids = sorted({cid for cid, _ in relevant if cid is not None})
+        if not ids:
+            return
+        rows = {
+            r["complaint_id"]: dict(r)
+            for r in conn.execute(select(complaints).where(complaints.c.complaint_id.in_(ids))).mappings()
+        }
+        changed: set = set()
+        new_steps: list[dict] = []
+        for cid, event in relevant:
+            if cid is None:
+                continue
+            row, steps = model.apply(rows.get(cid), event, self.calendars.for_kecamatan(event.kecamatan))
+            if row is None or row is rows.get(cid):
+                continue
+            rows[cid] = row
+            changed.add(cid)
+            new_steps.extend(steps)
+        if changed:
+            stmt = insert(complaints)
+            columns = [c.name for c in complaints.columns if c.name != "complaint_id"]
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["complaint_id"], set_={c: stmt.excluded[c] for c in columns}),
+                [rows[cid] for cid in sorted(changed)],
+            )
+        if new_steps:
+            conn.execute(insert(step_times).on_conflict_do_nothing(), new_steps)
+
+
+class Subscription:
+    """A projection bound to a set of tables and a checkpoint: the live ones (``suffix=""``) or fresh copies
+    being rebuilt (``suffix="__next"``)."""
+
+    def __init__(self, engine: Engine, store: PostgresEventStore, projection: Projection, *, suffix: str = "",
+                 batch_size: int = 500) -> None:
+        self.engine = engine
+        self.store = store
+        self.projection = projection
+        self.suffix = suffix
+        self.batch_size = batch_size
+        self.checkpoint_name = projection.name + suffix
+        self.checkpoints = Checkpoints(t.checkpoints)
+        if suffix:
+            self.tables = t.copies(projection.table_names, suffix)
+        else:
+            self.tables = {name: t.metadata.tables[f"{t.SCHEMA}.{name}"] for name in projection.table_names}
+
+    @property
+    def name(self) -> str:
+        return self.checkpoint_name
+
+    def round(self) -> RoundResult:
+        with self.engine.begin() as conn:
+            handled = self.round_in(conn)
+        return RoundResult(handled=handled, more=handled == self.batch_size)
+
+    def round_in(self, conn: Connection) -> int:
+        """One batch inside ``conn``'s transaction; returns how many events it read."""
+        after = self.checkpoints.claim(conn, self.checkpoint_name)
+        batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
+        if batch:
+            self.projection.apply_batch(conn, self.tables, batch)
+            self.checkpoints.set(conn, self.checkpoint_name, batch[-1].position)
+        return len(batch)
+
+    def catch_up(self, until: Callable[[], bool] = lambda: False) -> int:
+        """Rounds until the head of the store (or ``until()``); returns the events read."""
+        total = 0
+        while True:
+            result = self.round()
+            total += result.handled
+            if not result.more or until():
+                return total
+
+    def position(self, conn: Connection | None = None) -> int:
+        if conn is not None:
+            return self.checkpoints.get(conn, self.checkpoint_name)
+        with self.engine.connect() as own:
+            return self.checkpoints.get(own, self.checkpoint_name)
+
+    def lag(self) -> int:
+        return self.store.last_position() - self.position()
+
+    # -- copies ---------------------------------------------------------------------------------------
+    def create_tables(self) -> None:
+        """(Re)creates this subscription's copies, empty, with the checkpoint at 0."""
+        assert self.suffix, "the live tables belong to the migrations"
+        with self.engine.begin() as conn:
+            for table in self.tables.values():
+                conn.execute(text(f'DROP TABLE IF EXISTS {t.SCHEMA}."{table.name}"'))
+            for table in self.tables.values():
+                table.create(conn)
+            self.checkpoints.set(conn, self.checkpoint_name, 0)
+
+    def drop_tables(self) -> None:
+        assert self.suffix, "the live tables belong to the migrations"
+        with self.engine.begin() as conn:
+            for table in self.tables.values():
+                conn.execute(text(f'DROP TABLE IF EXISTS {t.SCHEMA}."{table.name}"'))
+            conn.execute(delete(t.checkpoints).where(t.checkpoints.c.name == self.checkpoint_name))
+
+
+class RebuildInProgress(Exception):
+    pass
+
+
+@dataclass
+class RebuildReport:
+    name: str
+    position: int  # where the swapped-in tables stand
+    events: int  # events read in all
+    caught_up_in_swap: int  # events applied inside the swap transaction
+    seconds: float
+    swap_ms: float
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def rebuild_projection(engine: Engine, store: PostgresEventStore, projection: Projection, *, batch_size: int = 2000,
+                       on_caught_up: Callable[[], None] | None = None) -> RebuildReport:
+    """Rebuild ``projection`` from position 0 while everything runs (see the module's docstring).
+    ``on_caught_up`` is called between step 4 and the swap (tests use it to squeeze appends in)."""
+    started = time.perf_counter()
+    with engine.connect() as guard:
+        key = lock_key(f"{projection.name}:rebuild")
+        got = guard.execute(select(func.pg_try_advisory_lock(key))).scalar_one()
+        guard.commit()
+        if not got:
+            raise RebuildInProgress(f"a rebuild of {projection.name} is already running")
+        try:
+            fresh = Subscription(engine, store, projection, suffix=NEXT, batch_size=batch_size)
+            fresh.create_tables()
+            events = fresh.catch_up()
+            with engine.begin() as conn:
+                for table in fresh.tables.values():
+                    conn.execute(text(f'ANALYZE {t.SCHEMA}."{table.name}"'))
+            log.info("rebuild %s: copies at the head (%d events), swapping", projection.name, events)
+            if on_caught_up is not None:
+                on_caught_up()
+            swap_started = time.perf_counter()
+            with engine.begin() as conn:
+                in_swap = _swap(conn, fresh, projection)
+            swap_ms = (time.perf_counter() - swap_started) * 1000
+        finally:
+            guard.execute(select(func.pg_advisory_unlock(key)))
+            guard.commit()
+    report = RebuildReport(
+        name=projection.name, position=in_swap[1], events=events + in_swap[0], caught_up_in_swap=in_swap[0],
+        seconds=round(time.perf_counter() - started, 3), swap_ms=round(swap_ms, 1),
+    )
+    log.info("rebuild %s done", projection.name, extra=report.as_dict())
+    return report
+
+
+def _swap(conn: Connection, fresh: Subscription, projection: Projection) -> tuple[int, int]:
+    checkpoints = fresh.checkpoints
+    checkpoints.claim(conn, projection.name)  # the live runner's rounds wait on this row from now on
+    live = [name for name in projection.table_names
+            if conn.execute(text("SELECT to_regclass(:n)"), {"n": f"{t.SCHEMA}.{name}"}).scalar() is not None]
+    if live:
+        conn.execute(text(f"LOCK TABLE {', '.join(f'{t.SCHEMA}.{n}' for n in live)} IN ACCESS EXCLUSIVE MODE"))
+    applied = 0
+    while True:
+        n = fresh.round_in(conn)
+        applied += n
+        if n < fresh.batch_size:
+            break
+    position = checkpoints.get(conn, fresh.checkpoint_name)
+    for name in projection.table_names:
+        copy = fresh.tables[name].name
+        conn.execute(text(f'DROP TABLE IF EXISTS {t.SCHEMA}."{name}"'))
+        conn.execute(text(f'ALTER TABLE {t.SCHEMA}."{copy}" RENAME TO "{name}"'))
+        indexes = conn.execute(
+            text("SELECT indexname FROM pg_indexes WHERE schemaname = :s AND tablename = :t"), {"s": t.SCHEMA, "t": name}
+        ).scalars().all()
+        for index in indexes:
+            if index.startswith(copy):
+                conn.execute(text(f'ALTER INDEX {t.SCHEMA}."{index}" RENAME TO "{name + index[len(copy):]}"'))
+    checkpoints.set(conn, projection.name, position)
+    conn.execute(delete(t.checkpoints).where(t.checkpoints.c.name == fresh.checkpoint_name))
+    return applied, position
+
+
+# -- the dashboard's projections and their wiring ------------------------------------------------------------
+
+
+def projections(engine: Engine) -> dict[str, Projection]:
+    """Every dashboard projection by name."""
+    calendars = Calendars(KecamatanDirectory(engine))
+    return {p.name: p for p in (ComplaintsProjection(calendars),)}
+
+
+NAMES = (ComplaintsProjection.name,)
+
+
+def resolve_name(name: str) -> str:
+    """``dashboard.complaints`` or its short form ``complaints``; ValueError for any other."""
+    for full in NAMES:
+        if name in (full, full.split(".", 1)[1]):
+            return full
+    raise ValueError(f"unknown projection {name!r}; known: {', '.join(NAMES)}")
+
+
+def make_runners(engine: Engine, settings: Settings) -> list[Runner]:
+    """One leader-locked runner per dashboard projection (standbys in other processes wait)."""
+    store = PostgresEventStore(engine)
+    batch = getattr(settings, "projection_batch_size", settings.relay_batch_size)
+    return [
+        Runner(engine, p.name, Subscription(engine, store, p, batch_size=batch).round, channel=NOTIFY_CHANNEL,
+               poll_interval=settings.relay_poll_interval)
+        for p in projections(engine).values()
+    ]
+
+
+def run_projections(settings: Settings | None = None, *, stop: threading.Event | None = None) -> None:
+    """Runs every dashboard projection until ``stop`` is set (default: until SIGTERM or SIGINT)."""
+    from services.dashboard.config import DashboardSettings
+    from shared.db import make_engine
+
+    settings = settings or DashboardSettings()
+    engine = make_engine(settings, pool_size=2 + len(NAMES))
+    runners = make_runners(engine, settings)
+    if stop is None:
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+    threads = run_all(runners)
+    try:
+        stop.wait()
+    finally:
+        for r in runners:
+            r.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+        engine.dispose()
+
+
+def rebuild(settings_or_engine: Settings | Engine, name: str, *, batch_size: int | None = None) -> dict:
+    """Rebuilds one dashboard projection from position 0 while the system runs; returns a report
+    (``name, position, events, caught_up_in_swap, seconds, swap_ms``). ValueError for an unknown name,
+    ``RebuildInProgress`` when another rebuild of it runs."""
+    from shared.db import make_engine
+
+    full = resolve_name(name)
+    if isinstance(settings_or_engine, Engine):
+        engine, own = settings_or_engine, False
+        batch = batch_size or 2000
+    else:
+        engine, own = make_engine(settings_or_engine, pool_size=2), True
+        batch = batch_size or getattr(settings_or_engine, "rebuild_batch_size", 2000)
+    try:
+        projection = projections(engine)[full]
+        return rebuild_projection(engine, PostgresEventStore(engine), projection, batch_size=batch).as_dict()
+    finally:
+        if own:
+            engine.dispose()
+
+
+def status(engine: Engine) -> list[dict]:
+    """Each dashboard projection: ``name, checkpoint, head, lag`` (events the store has that it has not applied)."""
+    with engine.connect() as conn:
+        head = conn.execute(text("SELECT coalesce(max(position), 0) FROM workflow.events")).scalar_one()
+        found = dict(conn.execute(select(t.checkpoints.c.name, t.checkpoints.c.position)
+                                  .where(t.checkpoints.c.name.in_(NAMES))).all())
+    return [{"name": n, "checkpoint": found.get(n, 0), "head": head, "lag": head - found.get(n, 0)} for n in NAMES]

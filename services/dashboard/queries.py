@@ -1,0 +1,313 @@
+"""The dashboard's reads: SQL aggregates over its read models (``dashboard.complaints``,
+``dashboard.step_times``), each shaped to an index (see adapters/tables.py):
+
+* the summary scans ``complaints_kecamatan_received`` (kecamatan, received_date; channel, status, outcome,
+  within_sla and deadline_at included: an index-only scan) once, counts every combination in one hash
+  aggregate, then adds those few hundred counts up with GROUPING SETS;
+* step times scan ``step_times_kecamatan_completed`` for a short period, or ``step_times_groups`` (rows in
+  the order of the groups and of the elapsed time: no sort) for long ones; percentiles by ``percentile_cont``;
+* overdue work walks the partial index ``complaints_overdue`` (open, in progress) by due time;
+* referrals the partial index ``complaints_referred``; the register ``complaints_register``.
+
+Every filter is added only when given (no ``:x IS NULL OR ...``), so each query has a plan on its index.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, Engine, Float, and_, cast, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.engine import Connection
+
+from services.dashboard.adapters.tables import complaints as c
+from services.dashboard.adapters.tables import step_times as s
+from shared.tenancy import kecamatan_table
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local dates, both ends included; None: open-ended."""
+
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class KecamatanInfo:
+    slug: str
+    name: str
+    code: str
+    kabupaten_slug: str
+    kabupaten_name: str
+    active: bool
+
+
+class KecamatanList:
+    """The kecamatan directory as the dashboard needs it (all of them, by kabupaten), cached ``ttl`` seconds."""
+
+    def __init__(self, engine: Engine, ttl: float = 30.0) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._loaded_at = float("-inf")
+        self._items: dict[str, KecamatanInfo] = {}
+
+    def _fresh(self, force: bool = False) -> dict[str, KecamatanInfo]:
+        now = time.monotonic()
+        if now - self._loaded_at > self._ttl or (force and now - self._loaded_at > 1.0):
+            with self._engine.connect() as conn:
+                rows = conn.execute(select(
+                    kecamatan_table.c.slug, kecamatan_table.c.name, kecamatan_table.c.code,
+                    kecamatan_table.c.kabupaten_slug, kecamatan_table.c.kabupaten_name, kecamatan_table.c.active,
+                ).order_by(kecamatan_table.c.slug)).all()
+            self._items = {r.slug: KecamatanInfo(*r) for r in rows}
+            self._loaded_at = now
+        return self._items
+
+    def get(self, slug: str) -> KecamatanInfo | None:
+        found = self._fresh().get(slug)
+        return found if found is not None else self._fresh(force=True).get(slug)
+
+    def all(self) -> list[KecamatanInfo]:
+        return list(self._fresh().values())
+
+    def of_kabupaten(self, kabupaten: str) -> list[KecamatanInfo]:
+        return [k for k in self._fresh().values() if k.kabupaten_slug == kabupaten]
+
+
+def _received_in(period: Period) -> list:
+    conds = []
+    if period.start is not None:
+        conds.append(c.c.received_date >= period.start)
+    if period.end is not None:
+        conds.append(c.c.received_date <= period.end)
+    return conds
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+# -- summary ---------------------------------------------------------------------------------------------------
+def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
+    """Per kecamatan: complaints received in the period by channel, status, outcome and month; the SLA.
+
+    Two steps: the rows are counted once by every dimension together (one pass over the index, a few hundred
+    groups), and the grouping sets then add those counts up."""
+    closed = c.c.status == "closed"
+    month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
+    late = and_(~closed, c.c.deadline_at < now).label("late")
+    counted = (
+        select(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late,
+               func.count().label("n"))
+        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
+        .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late)
+        .subquery()
+    )
+    q = counted.c
+    n = func.sum(q.n)
+    query = select(
+        q.kecamatan, q.channel, q.status, q.outcome, q.month,
+        func.grouping(q.channel).label("g_channel"), func.grouping(q.status).label("g_status"),
+        func.grouping(q.outcome).label("g_outcome"), func.grouping(q.month).label("g_month"),
+        n.label("n"),
+        func.coalesce(func.sum(q.n).filter(q.status == "closed"), 0).label("closed"),
+        func.coalesce(func.sum(q.n).filter(q.within_sla.is_(True)), 0).label("closed_within"),
+        func.coalesce(func.sum(q.n).filter(q.status != "closed"), 0).label("open"),
+        func.coalesce(func.sum(q.n).filter(q.late.is_(True)), 0).label("open_late"),
+    ).group_by(func.grouping_sets(
+        tuple_(q.kecamatan), tuple_(q.kecamatan, q.channel), tuple_(q.kecamatan, q.status),
+        tuple_(q.kecamatan, q.outcome), tuple_(q.kecamatan, q.month),
+    ))
+    result: dict[str, dict[str, Any]] = {k: _empty_summary(k) for k in kecamatan}
+    for r in conn.execute(query):
+        item = result[r.kecamatan]
+        if not r.g_channel:
+            item["by_channel"][r.channel] = int(r.n)
+        elif not r.g_status:
+            item["by_status"][r.status] = int(r.n)
+        elif not r.g_outcome:
+            if r.outcome is not None:
+                item["by_outcome"][r.outcome] = int(r.n)
+        elif not r.g_month:
+            item["by_month"][r.month.strftime("%Y-%m")] = int(r.n)
+        else:
+            closed_n, within = int(r.closed), int(r.closed_within)
+            item["total"] = int(r.n)
+            item["sla"].update(
+                closed=closed_n, closed_within=within, closed_late=closed_n - within,
+                closed_within_share=_share(within, closed_n), open=int(r.open), open_late=int(r.open_late),
+            )
+    for item in result.values():
+        item["by_month"] = dict(sorted(item["by_month"].items()))
+    return [result[k] for k in kecamatan]
+
+
+def _empty_summary(kecamatan: str) -> dict[str, Any]:
+    return {
+        "kecamatan": kecamatan, "total": 0, "by_channel": {}, "by_status": {}, "by_outcome": {}, "by_month": {},
+        "sla": {"closed": 0, "closed_within": 0, "closed_late": 0, "closed_within_share": None, "open": 0,
+                "open_late": 0},
+    }
+
+
+def add_up(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures of several kecamatan together (a kabupaten's)."""
+    total = _empty_summary("*")
+    del total["kecamatan"]
+    for item in items:
+        total["total"] += item["total"]
+        for key in ("by_channel", "by_status", "by_outcome", "by_month"):
+            for k, v in item[key].items():
+                total[key][k] = total[key].get(k, 0) + v
+        for k in ("closed", "closed_within", "closed_late", "open", "open_late"):
+            total["sla"][k] += item["sla"][k]
+    total["sla"]["closed_within_share"] = _share(total["sla"]["closed_within"], total["sla"]["closed"])
+    total["by_month"] = dict(sorted(total["by_month"].items()))
+    return total
+
+
+# -- step times -------------------------------------------------------------------------------------------------
+def steps(conn: Connection, kecamatan: list[str], period: Period) -> list[dict[str, Any]]:
+    """Per kecamatan and step (and the role and standard the complaints' SOP gave it): the office minutes
+    steps completed in the period took, against the standard."""
+    conds = [s.c.kecamatan.in_(kecamatan)]
+    if period.start is not None:
+        conds.append(s.c.completed_date >= period.start)
+    if period.end is not None:
+        conds.append(s.c.completed_date <= period.end)
+    query = (
+        select(
+            s.c.kecamatan, s.c.step, s.c.role, s.c.standard_minutes,
+            func.count().label("count"),
+            func.count().filter(s.c.within_standard).label("within"),
+            # one sort for both percentiles (none at all when the rows come in the order of step_times_groups)
+            func.percentile_cont(array([0.5, 0.9]), type_=ARRAY(Float)).within_group(s.c.elapsed_minutes).label("pct"),
+            func.avg(s.c.elapsed_minutes).label("mean"),
+            func.max(s.c.elapsed_minutes).label("max"),
+        )
+        .where(*conds)
+        .group_by(s.c.kecamatan, s.c.step, s.c.role, s.c.standard_minutes)
+        .order_by(s.c.kecamatan, s.c.step, s.c.role, s.c.standard_minutes)
+    )
+    return [
+        {
+            "kecamatan": r.kecamatan, "step": r.step, "role": r.role, "standard_minutes": r.standard_minutes,
+            "count": r.count, "within_standard": r.within, "within_standard_share": _share(r.within, r.count),
+            "median_minutes": round(float(r.pct[0]), 1), "p90_minutes": round(float(r.pct[1]), 1),
+            "mean_minutes": round(float(r.mean), 1), "max_minutes": r.max,
+        }
+        for r in conn.execute(query)
+    ]
+
+
+# -- overdue ----------------------------------------------------------------------------------------------------
+OVERDUE_COLUMNS = (
+    c.c.complaint_id, c.c.kecamatan, c.c.tracking_code, c.c.register_number, c.c.register_year, c.c.subject,
+    c.c.channel, c.c.received_at, c.c.current_step, c.c.waiting_role, c.c.disposition_unit, c.c.step_started_at,
+    c.c.step_due_at, c.c.deadline_at, c.c.sop_version, c.c.sop_overrides, c.c.complainant_name,
+    c.c.complainant_phone,
+)
+
+
+def overdue(conn: Connection, kecamatan: list[str], period: Period, now: datetime, limit: int) -> tuple[int, list[dict]]:
+    """Complaints in progress whose current step is past its due time, the longest overdue first; and how
+    many there are in all. (A complaint awaiting the complainant's documents has no due time.)"""
+    query = (
+        select(*OVERDUE_COLUMNS, func.count().over().label("total"))
+        .where(c.c.kecamatan.in_(kecamatan), c.c.status == "in_progress", c.c.step_due_at < now, *_received_in(period))
+        .order_by(c.c.step_due_at, c.c.complaint_id)
+        .limit(limit)
+    )
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    total = rows[0]["total"] if rows else 0
+    for r in rows:
+        r.pop("total")
+    return total, rows
+
+
+# -- referrals --------------------------------------------------------------------------------------------------
+def referrals(conn: Connection, kecamatan: list[str], period: Period) -> list[dict[str, Any]]:
+    """Complaints received in the period and referred (dilimpahkan), by kecamatan, agency and kind."""
+    query = (
+        select(c.c.kecamatan, c.c.referred_to, c.c.agency_kind, func.count().label("count"))
+        .where(c.c.kecamatan.in_(kecamatan), c.c.outcome == "referred", *_received_in(period))
+        .group_by(c.c.kecamatan, c.c.referred_to, c.c.agency_kind)
+        .order_by(func.count().desc(), c.c.kecamatan, c.c.referred_to)
+    )
+    return [{"kecamatan": r.kecamatan, "agency": r.referred_to, "agency_kind": r.agency_kind, "count": r.count}
+            for r in conn.execute(query)]
+
+
+# -- the register -----------------------------------------------------------------------------------------------
+def register(conn: Connection, kecamatan: str, period: Period, year: int | None, *, offset: int = 0,
+             limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """The Buku Rekap Pengaduan of one kecamatan: registered complaints (step 3 gave them their number) in
+    register order, received in the period and/or registered in ``year``; and how many there are in all."""
+    conds = [c.c.kecamatan == kecamatan, c.c.register_number.isnot(None), *_received_in(period)]
+    if year is not None:
+        conds.append(c.c.register_year == year)
+    query = (
+        select(c, func.count().over().label("total")).where(*conds)
+        .order_by(c.c.register_year, c.c.register_number).offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = [dict(r) for r in conn.execute(query).mappings()]
+    if rows:
+        total = rows[0]["total"]
+    elif offset:  # a page past the end: still say how many there are
+        total = conn.execute(select(func.count()).select_from(c).where(*conds)).scalar_one()
+    else:
+        total = 0
+    for r in rows:
+        r.pop("total")
+    return total, rows
+
+
+def count_register(conn: Connection, kecamatan: str, period: Period, year: int | None) -> int:
+    conds = [c.c.kecamatan == kecamatan, c.c.register_number.isnot(None), *_received_in(period)]
+    if year is not None:
+        conds.append(c.c.register_year == year)
+    return conn.execute(select(func.count()).select_from(c).where(*conds)).scalar_one()
+
+
+
+# -- results that hold until the projection moves -------------------------------------------------------------
+class ResultCache:
+    """Answers that depend only on the read model (not on the clock), kept per projection position: the
+    same question asked again before the projection applies another event gets the same, exact answer
+    without touching the tables. Small (LRU), per process; thread-safe."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        import threading
+        from collections import OrderedDict
+
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_compute(self, conn: Connection, checkpoint: str, key: tuple, compute):
+        """``compute(conn)`` unless an answer for ``key`` at the projection's current position is kept. Call it
+        inside a REPEATABLE READ transaction, so the position and the answer come from one snapshot."""
+        from services.dashboard.adapters.tables import checkpoints
+
+        position = conn.execute(select(checkpoints.c.position).where(checkpoints.c.name == checkpoint)).scalar() or 0
+        full_key = (key, position)
+        with self._lock:
+            if full_key in self._items:
+                self._items.move_to_end(full_key)
+                self.hits += 1
+                return self._items[full_key]
+        value = compute(conn)
+        with self._lock:
+            self.misses += 1
+            self._items[full_key] = value
+            self._items.move_to_end(full_key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return value

@@ -1,0 +1,306 @@
+"""Open311 GeoReport v2: the catalogue, a POST that becomes a complaint in the workflow, searches and single
+requests in GeoReport shape with nothing personal, the spec's errors, api keys and idempotent retries."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from services.dashboard.entrypoints import open311
+from services.intake.adapters.tables import outbox, submissions
+from services.intake.bootstrap import bootstrap as bootstrap_intake
+from services.intake.config import IntakeSettings
+from services.workflow import handlers
+from services.workflow.adapters.tables import complaints
+from services.workflow.bootstrap import bootstrap as bootstrap_workflow
+from shared.auth import install_auth
+from shared.config import Settings
+from shared.contracts.intake import ComplaintSubmitted
+from shared.http import install_error_handlers
+
+NAME_FIRST, NAME_LAST = "Siti", "Aminah"
+PHONE, EMAIL = "0812-3456-7890", "siti@example.id"
+ADDRESS = "Dusun Bunangka RT 02, Desa Pegantenan"
+DESCRIPTION = "Jalan di Dusun Bunangka berlubang besar sejak Januari, sudah dua motor jatuh."
+
+
+class Open311Settings(Settings):
+    open311_api_keys: str = ""
+
+
+def make_app(settings: Settings, engine, intake=None) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    install_auth(app, settings)
+    app.state.engine = engine
+    if intake is not None:
+        app.state.intake = intake
+    app.include_router(open311.router)
+    return app
+
+
+@pytest.fixture(scope="module")
+def intake(settings):
+    container = bootstrap_intake(IntakeSettings(**settings.model_dump()))
+    yield container
+    container.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def wf(settings):
+    container = bootstrap_workflow(settings)
+    yield container
+    container.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(settings, engine, intake):
+    with TestClient(make_app(Open311Settings(**settings.model_dump()), engine, intake)) as c:
+        yield c
+
+
+def form(**overrides) -> dict:
+    data = {
+        "jurisdiction_id": "pegantenan", "service_code": "infrastruktur", "description": DESCRIPTION,
+        "first_name": NAME_FIRST, "last_name": NAME_LAST, "email": EMAIL, "phone": PHONE,
+        "address_string": ADDRESS, "lat": "-7.0512", "long": "113.4779", "media_url": "https://foto.example.id/jalan.jpg",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def deliver_to_workflow(wf, engine, tracking_code: str) -> uuid.UUID:
+    """What the relay and the workflow worker do with the outbox row (tests/integration/test_pipeline.py
+    runs them for real)."""
+    with engine.connect() as conn:
+        payload = conn.execute(
+            select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id)
+            .where(submissions.c.tracking_code == tracking_code)
+        ).scalar_one()
+    message = ComplaintSubmitted.model_validate(payload)
+    assert handlers.record_complaint(wf, message)
+    return message.complaint_id
+
+
+def act(wf, complaint_id, action: str, role: str, version: int, **fields) -> None:
+    handlers.act(
+        wf, complaint_id, action, fields, expected_version=version, user_id=f"{role}.pegantenan", role=role,
+        unit="pemerintahan" if role == "kasi" else None, kecamatan="pegantenan", at=datetime.now(UTC),
+        correlation_id=uuid.uuid4(),
+    )
+
+
+def assert_nothing_personal(body) -> None:
+    text = json.dumps(body)
+    for personal in (NAME_FIRST + " " + NAME_LAST, NAME_LAST, EMAIL, "6281234567890", "Bunangka", "RT 02", "berlubang",
+                     "-7.0512", "foto.example.id"):
+        assert personal not in text, personal
+
+
+def test_the_catalogue_lists_the_complaint_categories(client):
+    r = client.get("/open311/v2/services.json")
+    assert r.status_code == 200
+    services = r.json()
+    assert [s["service_code"] for s in services] == [
+        "infrastruktur", "administrasi-kependudukan", "perizinan", "ketertiban-umum", "kebersihan-lingkungan",
+        "pelayanan-lainnya",
+    ]
+    for s in services:
+        assert s["metadata"] is False and s["type"] == "realtime" and s["service_name"] and s["group"] and s["keywords"]
+    assert client.get("/open311/v2/services").json() == services
+    assert client.get("/open311/v2/services.json", params={"jurisdiction_id": "galis"}).status_code == 200
+    r = client.get("/open311/v2/services.json", params={"jurisdiction_id": "tidak-ada"})
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+    r = client.get("/open311/v2/services.xml")
+    assert r.status_code == 400 and "JSON" in r.json()[0]["description"]
+
+
+def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(client, wf, engine):
+    r = client.post("/open311/v2/requests.json", data=form())
+    assert r.status_code == 201, r.text
+    [answer] = r.json()
+    code = answer["service_request_id"]
+    assert set(answer) == {"service_request_id", "service_notice", "account_id"} and answer["account_id"] is None
+    assert "12 hari kerja" in answer["service_notice"]
+
+    with engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.tracking_code == code)).mappings().one()
+    assert row["channel"] == "open311" and row["kecamatan"] == "pegantenan"
+    assert row["complainant"] == {"name": "Siti Aminah", "nik": None, "phone": "+6281234567890", "email": EMAIL, "address": None}
+    assert row["subject"].startswith("Infrastruktur: Jalan di Dusun Bunangka")
+    assert "Lokasi: " + ADDRESS in row["description"] and "Koordinat: -7.051200, 113.477900" in row["description"]
+    assert "Tautan foto/berkas: https://foto.example.id/jalan.jpg" in row["description"]
+
+    # accepted but not yet in the workflow: already found, open
+    [before] = client.get(f"/open311/v2/requests/{code}.json").json()
+    assert before["status"] == "open" and before["status_notes"] == "Diterima, menunggu diproses."
+    assert before["expected_datetime"] is None
+
+    complaint_id = deliver_to_workflow(wf, engine, code)
+    with engine.connect() as conn:
+        deadline = conn.execute(select(complaints.c.deadline_at).where(complaints.c.complaint_id == complaint_id)).scalar_one()
+    r = client.get(f"/open311/v2/requests/{code.lower().replace('-', '')}.json")  # as typed by a person
+    assert r.status_code == 200
+    [item] = r.json()
+    assert item == {
+        "service_request_id": code,
+        "status": "open",
+        "status_notes": "Sedang diproses: langkah 2 dari 12, Melakukan Verifikasi Identitas Pengadu.",
+        "service_name": "Infrastruktur",
+        "service_code": "infrastruktur",
+        "description": "Infrastruktur di Kecamatan Pegantenan",
+        "agency_responsible": "Kecamatan Pegantenan",
+        "service_notice": None,
+        "requested_datetime": item["requested_datetime"],
+        "updated_datetime": item["updated_datetime"],
+        "expected_datetime": item["expected_datetime"],
+        "address": "Kecamatan Pegantenan, Kabupaten Pamekasan",
+        "jurisdiction_id": "pegantenan",
+    }
+    assert datetime.fromisoformat(item["expected_datetime"]) == deadline
+    assert datetime.fromisoformat(item["requested_datetime"]) == row["received_at"]
+    assert_nothing_personal(item)
+
+    # a search lists it under its public id; the tracking code (the key to the receipt) is never listed
+    listed = client.get("/open311/v2/requests.json", params={"jurisdiction_id": "pegantenan", "service_code": "infrastruktur"})
+    assert listed.status_code == 200
+    mine = [i for i in listed.json() if i["service_request_id"] == str(complaint_id)]
+    assert len(mine) == 1 and {**mine[0], "service_request_id": code} == item
+    assert code not in listed.text
+    assert_nothing_personal(listed.json())
+    by_public_id = client.get(f"/open311/v2/requests/{complaint_id}.json").json()
+    assert by_public_id[0]["service_request_id"] == str(complaint_id)
+    # by ids: each is answered under the id it was asked by
+    both = client.get("/open311/v2/requests.json", params={"service_request_id": f"{code},{complaint_id}"}).json()
+    assert [i["service_request_id"] for i in both] == [code]  # one complaint, asked by its code first
+    assert client.get("/open311/v2/requests", params={"service_request_id": str(complaint_id)}).json()[0][
+        "service_request_id"] == str(complaint_id)
+
+    # other categories, other kecamatan and closed requests are filtered out
+    for params in ({"service_code": "perizinan"}, {"jurisdiction_id": "galis"}, {"status": "closed"},
+                   {"start_date": (datetime.now(UTC) + timedelta(days=1)).isoformat()}):
+        ids = [i["service_request_id"] for i in client.get("/open311/v2/requests.json", params=params).json()]
+        assert str(complaint_id) not in ids, params
+    ids = [i["service_request_id"] for i in client.get("/open311/v2/requests.json", params={"status": "open"}).json()]
+    assert str(complaint_id) in ids
+
+
+def test_a_referred_request_is_closed_and_names_the_agency(client, wf, engine):
+    code = client.post("/open311/v2/requests", data=form(service_code="kebersihan-lingkungan")).json()[0]["service_request_id"]
+    complaint_id = deliver_to_workflow(wf, engine, code)
+    act(wf, complaint_id, "verify-identity", "kasi", 1)
+    act(wf, complaint_id, "register", "staf", 2)
+    act(wf, complaint_id, "refer", "camat", 3, agency="Dinas Lingkungan Hidup Kabupaten Pamekasan", agency_kind="opd",
+        reason="Kewenangan DLH")
+    [item] = client.get(f"/open311/v2/requests/{code}").json()
+    assert item["status"] == "closed"
+    assert item["agency_responsible"] == "Dinas Lingkungan Hidup Kabupaten Pamekasan"
+    assert item["status_notes"] == "Dilimpahkan kepada Dinas Lingkungan Hidup Kabupaten Pamekasan."
+    assert item["service_code"] == "kebersihan-lingkungan"
+    closed = client.get("/open311/v2/requests.json", params={"status": "closed", "jurisdiction_id": "pegantenan"}).json()
+    assert str(complaint_id) in [i["service_request_id"] for i in closed]
+    assert_nothing_personal(closed)
+
+
+def test_complaints_from_other_channels_are_listed_as_other_public_services(client, intake, engine):
+    from services.intake.domain.commands import SubmitComplaint
+    from services.intake.handlers import submit_complaint
+    from shared.contracts.intake import Complainant
+
+    accepted = submit_complaint(intake, SubmitComplaint(
+        kecamatan="pegantenan", channel="web", complainant=Complainant(name="Siti Aminah", phone="+6281234567890"),
+        subject="Siti Aminah: petugas meminta biaya", description="Petugas meminta biaya untuk surat keterangan.",
+        correlation_id=uuid.uuid4(),
+    ))
+    with engine.connect() as conn:
+        complaint_id = conn.execute(
+            select(submissions.c.complaint_id).where(submissions.c.tracking_code == accepted.tracking_code)
+        ).scalar_one()
+    params = {"jurisdiction_id": "pegantenan", "service_code": "pelayanan-lainnya"}
+    others = client.get("/open311/v2/requests.json", params=params).json()
+    [item] = [i for i in others if i["service_request_id"] == str(complaint_id)]
+    assert item["service_name"] == "Pelayanan publik lainnya" and item["description"] == "Pelayanan publik lainnya di Kecamatan Pegantenan"
+    assert all(i["service_code"] == "pelayanan-lainnya" for i in others)
+    assert "Siti" not in json.dumps(others) and "biaya" not in json.dumps(others)  # the subject is not shown
+    several = client.get("/open311/v2/requests.json", params={**params, "service_code": "infrastruktur,pelayanan-lainnya"}).json()
+    assert {i["service_code"] for i in several} <= {"infrastruktur", "pelayanan-lainnya"} and item in several
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"jurisdiction_id": None}, ["jurisdiction_id wajib diisi"]),
+        ({"service_code": "jalan"}, ["service_code 'jalan' tidak dikenal"]),
+        ({"service_code": None, "description": "rusak"}, ["service_code wajib diisi", "description wajib diisi"]),
+        ({"email": None, "phone": None}, ["Isi email atau phone"]),
+        ({"phone": "12"}, ["phone: "]),
+        ({"email": "bukan-email"}, ["email: "]),
+        ({"lat": "-7.05", "long": None}, ["lat dan long"]),
+        ({"lat": "utara", "long": "113"}, ["lat dan long"]),
+        ({"media_url": "javascript:alert(1)"}, ["media_url"]),
+    ],
+)
+def test_bad_input_is_400_in_the_spec_error_shape(client, fields, expected):
+    r = client.post("/open311/v2/requests.json", data=form(**fields))
+    assert r.status_code == 400, r.text
+    errors = r.json()
+    assert all(set(e) == {"code", "description"} and e["code"] == 400 for e in errors)
+    assert len(errors) == len(expected)
+    for error, start in zip(errors, expected):
+        assert error["description"].startswith(start), error
+
+
+def test_other_refusals(client):
+    r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id="tidak-ada"))
+    assert r.status_code == 404 and r.json() == [{"code": 404, "description": r.json()[0]["description"]}]
+    r = client.post("/open311/v2/requests.json", json=form())
+    assert r.status_code == 400 and "x-www-form-urlencoded" in r.json()[0]["description"]
+    r = client.get("/open311/v2/requests/ZZZZ-ZZZZ-ZZ.json")
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+    assert client.get("/open311/v2/requests/bukan-id").status_code == 404
+    assert client.get("/open311/v2/requests/ABCD.xml").status_code == 400
+    for params, words in (
+        ({"status": "pending"}, "status"),
+        ({"start_date": "kemarin"}, "start_date"),
+        ({"start_date": "2026-01-01T00:00:00+07:00", "end_date": "2026-06-01T00:00:00+07:00"}, "90 hari"),
+        ({"service_code": "jalan"}, "service_code"),
+    ):
+        r = client.get("/open311/v2/requests.json", params=params)
+        assert r.status_code == 400 and words in r.json()[0]["description"], params
+    r = client.get("/open311/v2/requests.json", params={"jurisdiction_id": "tidak-ada"})
+    assert r.status_code == 404
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(client):
+    key = str(uuid.uuid4())
+    first = client.post("/open311/v2/requests", data=form(), headers={"Idempotency-Key": key})
+    again = client.post("/open311/v2/requests", data=form(), headers={"Idempotency-Key": key})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()[0]["service_request_id"] == first.json()[0]["service_request_id"]
+    other = client.post("/open311/v2/requests", data=form(description=DESCRIPTION + " Tolong."), headers={"Idempotency-Key": key})
+    assert other.status_code == 409 and other.json()[0]["code"] == 409
+
+
+def test_configured_api_keys_are_required_for_posting(settings, engine, intake):
+    keyed = Open311Settings(**settings.model_dump(), open311_api_keys="kunci-aplikasi-a, kunci-aplikasi-b")
+    with TestClient(make_app(keyed, engine, intake)) as c:
+        r = c.post("/open311/v2/requests.json", data=form())
+        assert r.status_code == 403 and r.json()[0]["code"] == 403
+        assert c.post("/open311/v2/requests.json", data=form(api_key="salah")).status_code == 403
+        assert c.post("/open311/v2/requests.json", data=form(api_key="kunci-aplikasi-b")).status_code == 201
+        assert c.get("/open311/v2/requests.json").status_code == 200  # reading stays public
+
+
+def test_without_an_intake_on_app_state_one_is_built_on_the_first_post(settings, engine):
+    app = make_app(Open311Settings(**settings.model_dump()), engine)
+    with TestClient(app) as c:
+        r = c.post("/open311/v2/requests.json", data=form(jurisdiction_id="galis", service_code="perizinan"))
+        assert r.status_code == 201, r.text
+        [item] = c.get(f"/open311/v2/requests/{r.json()[0]['service_request_id']}.json").json()
+        assert item["service_code"] == "perizinan" and item["agency_responsible"] == "Kecamatan Galis"
+    app.state.open311_intake.engine.dispose()

@@ -1,0 +1,106 @@
+"""The Buku Rekap Pengaduan's lines, masking and files (pure: no database)."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from services.dashboard.adapters import exports
+from services.dashboard.domain import register as book
+from services.dashboard.entrypoints.deps import FilterErrors
+from shared.http import ApiError
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def row(**extra) -> dict:
+    base = {
+        "complaint_id": uuid.uuid4(), "tracking_code": "7KQ2-M9XD-4T", "register_number": 12, "register_year": 2026,
+        "received_at": datetime(2026, 2, 3, 2, 15, tzinfo=ZoneInfo("UTC")),  # 09:15 WIB
+        "complainant_name": "Siti Aminah", "complainant_nik": "3528071505900001", "complainant_phone": "+6281234567890",
+        "complainant_email": "siti@example.id", "complainant_address": "Dusun Bunangka, Desa Pegantenan",
+        "channel": "web", "subject": "Jalan desa rusak", "status": "closed", "outcome": "resolved", "current_step": None,
+        "disposition_unit": "pemerintahan", "disposition_instructions": "Koordinasikan dengan desa.",
+        "disposed_at": datetime(2026, 2, 3, 3, 0, tzinfo=WIB), "follow_up": "Perbaikan dijadwalkan bulan depan.",
+        "followed_up_at": None, "referred_to": None, "agency_kind": None, "referral_reason": None, "referred_at": None,
+        "letter_number": "001/PENGADUAN/35.28.07/2026", "letter_signed_at": datetime(2026, 2, 4, 10, 0, tzinfo=WIB),
+        "sent_at": datetime(2026, 2, 5, 11, 0, tzinfo=WIB), "sent_channel": "pos", "receipt": "Diterima oleh pengadu",
+    }
+    base.update(extra)
+    return base
+
+
+def test_masks_as_the_kabupaten_sees_them():
+    assert book.mask_nik("3528071505900001") == "3528********0001"
+    assert book.mask_phone("+6281234567890") == "+62812****890"
+    assert book.mask_email("siti@example.id") == "s***@example.id"
+    assert book.mask_name("Siti Aminah") == "Siti ***"
+    assert book.mask_address("Desa Pegantenan") == "***"
+    assert book.mask_nik(None) is None and book.mask_phone("") == ""
+
+
+def test_a_line_shows_everything_to_staff_and_masks_for_others():
+    inside = book.item(row(), masked=False)
+    assert inside["complainant"]["nik"] == "3528071505900001" and inside["register_number"] == "12/2026"
+    assert inside["disposition"]["instructions"] == "Koordinasikan dengan desa."
+    outside = book.item(row(), masked=True)
+    assert outside["complainant"] == {"name": "Siti ***", "nik": "3528********0001", "phone": "+62812****890",
+                                      "email": "s***@example.id", "address": "***"}
+    assert outside["disposition"]["instructions"] == book.HIDDEN and outside["follow_up"]["text"] == book.HIDDEN
+    assert outside["subject"] == "Jalan desa rusak" and outside["status_label"] == "Selesai, tanggapan dikirim"
+
+
+def test_printed_columns_and_labels():
+    values = book.line(row(), masked=False, tz=WIB)
+    assert len(values) == len(book.COLUMNS)
+    assert values[0] == "12/2026" and values[1] == datetime(2026, 2, 3, 9, 15)
+    assert values[6] == "Unit pemerintahan: Koordinasikan dengan desa."
+    assert values[8] == "001/PENGADUAN/35.28.07/2026, 04-02-2026"
+    referred = book.line(row(referred_to="Dinas PUPR", agency_kind="opd", outcome="referred", disposition_unit=None), masked=True, tz=WIB)
+    assert referred[6] == "Dilimpahkan ke Dinas PUPR (OPD)" and referred[10] == "Dilimpahkan"
+    assert book.status_label({"status": "in_progress", "current_step": 5}) == "Dalam proses (langkah 5)"
+    assert book.status_label({"status": "awaiting_documents"}) == "Menunggu kelengkapan identitas"
+
+
+def test_the_xlsx_is_laid_out_for_printing():
+    lines = [book.line(row(register_number=n), masked=False, tz=WIB) for n in (1, 2, 3)]
+    data = exports.xlsx(lines, kecamatan="Pegantenan", kabupaten="Kabupaten Pamekasan",
+                        period="Periode: 01-02-2026 s.d. 28-02-2026", generated="28-02-2026 10:00")
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert ws["A1"].value == "BUKU REKAP PENGADUAN" and "PEGANTENAN" in ws["A2"].value and "01-02-2026" in ws["A3"].value
+    header = [c.value for c in ws[exports.HEADER_ROW]]
+    assert header == [name for name, _ in book.COLUMNS] and all(c.font.bold for c in ws[exports.HEADER_ROW])
+    assert [ws.cell(row=r, column=1).value for r in range(6, 9)] == ["1/2026", "2/2026", "3/2026"]
+    assert ws.cell(row=6, column=2).value == datetime(2026, 2, 3, 9, 15)
+    assert ws.cell(row=6, column=6).alignment.wrap_text
+    assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == str(ws.PAPERSIZE_A4)
+    assert ws.print_title_rows == "$5:$5"  # the header row repeats on every printed page
+    assert ws.column_dimensions["F"].width == dict(book.COLUMNS)["Perihal / Isi Singkat"]
+
+
+def test_the_csv_has_a_bom_and_parses():
+    data = exports.csv_bytes([book.line(row(), masked=True, tz=WIB)])
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][0] == "No. Register" and rows[1][0] == "12/2026" and rows[1][1] == "03-02-2026 09:15"
+    assert rows[1][2] == "Siti ***" and rows[1][3] == "***"
+
+
+def test_bad_filters_are_named_with_a_code_each():
+    errors = FilterErrors()
+    errors.period("2026-02-30", "kemarin")
+    errors.integer("year", "dua ribu", None, 2000, 2100)
+    errors.integer("page", "0", 1, 1, 10)
+    with pytest.raises(ApiError) as caught:
+        errors.raise_if_any()
+    assert caught.value.status == 422 and caught.value.code == "validation_error"
+    assert [(e.field, e.code) for e in caught.value.errors] == [
+        ("from", "invalid_date"), ("to", "invalid_date"), ("year", "invalid_number"), ("page", "out_of_range")]
+    reversed_ = FilterErrors()
+    reversed_.period("2026-03-01", "2026-02-01")
+    assert [(e.field, e.code) for e in reversed_.errors] == [("to", "period_reversed")]
