@@ -15,6 +15,7 @@
     pengaduan dead-letters list|replay [--id ID]   messages a worker could not handle
     pengaduan users contact USERNAME [--email E] [--phone P] [--channel C] [--new-work|--no-new-work]
     pengaduan templates list|show|set|reset        the messages notify sends (Bahasa Indonesia)
+    pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, settled by a person
     pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
     pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
@@ -345,6 +346,29 @@ def cmd_templates(args: argparse.Namespace) -> None:
     print(f"template {args.kind}/{args.channel} stored for {scope}")
 
 
+def cmd_deliveries(args: argparse.Namespace) -> None:
+    import uuid
+
+    from services.notify.bootstrap import bootstrap as notify_bootstrap
+    from services.notify.deliveries_admin import list_deliveries, mark_sent, resend
+
+    notify = notify_bootstrap(pool_size=1, with_channels=False)
+    if args.action == "list":
+        complaint = uuid.UUID(args.complaint) if args.complaint else None
+        rows = list_deliveries(notify, state=args.state, complaint_id=complaint)
+        for r in rows:
+            print(f"{r['id']}  {r['state']:<9} {r['kind']:<20} {r['channel']:<8} {r['recipient']:<22} "
+                  f"attempts {r['attempts']}  {r['updated_at']:%Y-%m-%d %H:%M}  {r['error'] or ''}")
+        print(f"{len(rows)} message(s)")
+        return
+    if not args.id:
+        sys.exit("error: give the message id (see `pengaduan deliveries list`)")
+    done = resend(notify, uuid.UUID(args.id)) if args.action == "resend" else mark_sent(notify, uuid.UUID(args.id))
+    if not done:
+        sys.exit("error: no such message in a state that allows it (resend: failed or unknown; mark-sent: unknown)")
+    print("sent again" if args.action == "resend" else "recorded as sent")
+
+
 def cmd_devsinks(args: argparse.Namespace) -> None:
     from services.notify.devsinks import main as devsinks_main
 
@@ -445,6 +469,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="set: a file holding the template body")
     p.add_argument("--subject", help="set, e-mail: the subject template")
     p.set_defaults(fn=cmd_templates)
+
+    p = sub.add_parser("deliveries", help="messages notify could not settle: list, resend, mark-sent")
+    p.add_argument("action", choices=["list", "resend", "mark-sent"])
+    p.add_argument("id", nargs="?", help="resend / mark-sent: the message id")
+    p.add_argument("--state", choices=["pending", "sending", "sent", "delivered", "failed", "unknown"])
+    p.add_argument("--complaint", help="only this complaint's messages (its id)")
+    p.set_defaults(fn=cmd_deliveries)
 
     p = sub.add_parser("devsinks", help="local SMTP, SMS and WhatsApp sinks that show what would be sent",
                        add_help=False)

@@ -372,3 +372,27 @@ def test_a_person_settles_an_unknown_message_by_resending_or_confirming_it(wf, n
     with notify.engine.begin() as conn:
         conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(state="unknown"))
     assert mark_sent(notify, row["id"]) and rows_of(notify, cid)[0]["state"] == "sent"
+
+
+def test_the_deliveries_command_lists_and_settles_messages(wf, notify, clean_sinks, settings):
+    import subprocess
+    import sys
+
+    from tests.support.processes import env_for
+
+    cid, _ = new_complaint(wf, "email")
+    plan_event(notify, first_event_id(wf, cid), send_now=False)
+    (row,) = rows_of(notify, cid)
+    with notify.engine.begin() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(state="unknown"))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "shared.cli", "deliveries", *args], env=env_for(settings),
+                              capture_output=True, text=True, timeout=60)
+
+    listed = cli("list", "--state", "unknown", "--complaint", str(cid))
+    assert listed.returncode == 0 and str(row["id"]) in listed.stdout and "siti@" not in listed.stdout  # masked
+    assert cli("mark-sent", str(row["id"])).returncode == 0
+    assert rows_of(notify, cid)[0]["state"] == "sent"
+    refused = cli("resend", str(row["id"]))
+    assert refused.returncode != 0 and "no such message" in refused.stderr
