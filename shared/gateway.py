@@ -46,6 +46,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/register/", "dashboard"),
     Route("/v1/dashboard/", "dashboard"),
     Route("/open311/", "dashboard"),
+    Route("/dasbor", "dashboard", exact=True),  # the kabupaten's dashboard page and its assets
+    Route("/dasbor/", "dashboard"),
     Route("/v1/", "workflow"),
 )
 
