@@ -56,6 +56,6 @@ def create_app(container: Dashboard | None = None, extra_routers: Sequence[APIRo
 def create_full_app() -> FastAPI:
     """The dashboard API as ``pengaduan api dashboard`` serves it (a uvicorn factory): the register and the
     figures, plus the event feed and Open311, with the request metrics every API has."""
-    from services.dashboard.entrypoints import feed, open311
+    from services.dashboard.entrypoints import feed, open311, page
 
-    return create_app(extra_routers=[feed.router, open311.router])
+    return create_app(extra_routers=[feed.router, open311.router, page.router])  # page: GET /dasbor, its assets
