@@ -166,9 +166,10 @@ def cmd_projections(args: argparse.Namespace) -> None:
     from services.intake.projections import TrackingProjection
     from shared.db import make_engine
     from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+    from services.dashboard.config import DashboardSettings
     from shared.subscriptions import Runner
 
-    settings = _settings()
+    settings = DashboardSettings()  # the base settings plus the projections' batch sizes
     if args.action == "status":
         engine = make_engine(settings, pool_size=1)
         for st in dashboard.status(engine):

@@ -249,7 +249,9 @@ def rebuild_projection(engine: Engine, store: PostgresEventStore, projection: Pr
         name=projection.name, position=in_swap[1], events=events + in_swap[0], caught_up_in_swap=in_swap[0],
         seconds=round(time.perf_counter() - started, 3), swap_ms=round(swap_ms, 1),
     )
-    log.info("rebuild %s done", projection.name, extra=report.as_dict())
+    # "name" is a reserved LogRecord attribute: the report goes into the record under its own keys
+    log.info("rebuild %s done", projection.name,
+             extra={f"rebuild_{k}": v for k, v in report.as_dict().items() if k != "name"})
     return report
 
 

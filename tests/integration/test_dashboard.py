@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import threading
 import time
@@ -515,9 +516,12 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
         incremental.drop_tables()
 
 
-def test_rebuild_and_status_by_name(dash, known):
-    report = projections.rebuild(dash.engine, "complaints")
+def test_rebuild_and_status_by_name(dash, known, caplog):
+    with caplog.at_level(logging.INFO, logger="services.dashboard.projections"):  # its report goes into the record
+        report = projections.rebuild(dash.engine, "complaints")
     assert report["name"] == "dashboard.complaints" and report["position"] > 0
+    (done,) = [r for r in caplog.records if r.getMessage() == "rebuild dashboard.complaints done"]
+    assert done.rebuild_position == report["position"]
     (st,) = projections.status(dash.engine)
     assert st["name"] == "dashboard.complaints" and st["checkpoint"] == report["position"] and st["lag"] == st["head"] - st["checkpoint"]
     with pytest.raises(ValueError):
