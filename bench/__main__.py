@@ -5,6 +5,7 @@
     python -m bench --only intake    one benchmark (repeatable: --only eventstore --only e2e)
     python -m bench --only letters   letters rendered and signed per second in one process, its peak RSS
     python -m bench --only notify    notifications per second per notify process; acknowledgment latency
+    python -m bench --only dashboard 1,000,000 events seeded: projection rebuild rate, summary latency, exports
 
 PostgreSQL and Redis: PENGADUAN_BENCH_DATABASE_URL / PENGADUAN_BENCH_REDIS_URL when set, else throwaway
 embedded servers in a temporary directory. Every figure comes with a baseline measured in the same run;
@@ -25,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("eventstore", "e2e", "notify", "intake", "letters")  # run order: e2e and notify before intake, see README
+# run order: e2e and notify before intake; dashboard last (its million events would weigh on the others), see README
+BENCHMARKS = ("eventstore", "e2e", "notify", "intake", "letters", "dashboard")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STAMP = "%Y%m%dT%H%M%SZ"  # UTC
 
@@ -51,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parameters(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.dashboard import DashboardParams
     from bench.e2e import E2EParams
     from bench.eventstore import EventStoreParams
     from bench.intake import IntakeParams
@@ -69,6 +72,12 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         "notify": NotifyParams(messages=300 if quick else 1000, warmup_messages=40, rate=args.rate,
                                seconds=5.0 if quick else 30.0, warmup_seconds=2.0,
                                stock_sinks=args.notify_stock_sinks),
+        "dashboard": DashboardParams(
+            events=100_000 if quick else 1_000_000, summary_requests=60 if quick else 200,
+            context_requests=15 if quick else 50, warmup_requests=5 if quick else 10, exports=2 if quick else 5,
+            before_vacuum_requests=20 if quick else 40,
+            seconds_cap=20.0 if quick else 60.0,
+        ),
     }
 
 
@@ -77,7 +86,7 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    from bench import e2e, eventstore, intake, letters, notify
+    from bench import dashboard, e2e, eventstore, intake, letters, notify
     from bench.environment import (
         RunContext, local_postmaster_pid, machine_info, prepare_database, pytest_processes, servers,
     )
@@ -111,6 +120,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
                             benchmarks[name] = letters.run(params[name])
                         elif name == "notify":
                             benchmarks[name] = notify.run(ctx, params[name])
+                        elif name == "dashboard":
+                            benchmarks[name] = dashboard.run(ctx, params[name])
                         else:
                             benchmarks[name] = e2e.run(ctx, params[name])
                     except Exception as exc:  # record it, go on with the next benchmark
@@ -139,7 +150,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "machine": machine,
         "parameters": {name: vars(params[name]) for name in selected},
         "ratios": {**collect_ratios(benchmarks),
-                   **{f"letters.{k}": v for k, v in benchmarks.get("letters", {}).get("ratios", {}).items()}},
+                   **{f"letters.{k}": v for k, v in benchmarks.get("letters", {}).get("ratios", {}).items()},
+                   **{f"dashboard.{k}": v for k, v in benchmarks.get("dashboard", {}).get("ratios", {}).items()}},
         "benchmarks": benchmarks,
         "notes": [
             "Shared, noisy 2-core machine: compare ratios, not absolute figures. machine.loadavg_*, "
@@ -165,13 +177,18 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json(document, args.results_dir, stamp)
     print(json.dumps(document, indent=2))
     sys.stderr.write("\n")
-    others = {name: fig for name, fig in document["benchmarks"].items() if name != "letters"}
-    if others or "letters" not in document["benchmarks"]:
+    own_tables = ("letters", "dashboard")  # their rows come from bench/letters.py and bench/dashboard.py, same columns
+    others = {name: fig for name, fig in document["benchmarks"].items() if name not in own_tables}
+    if others or not any(name in document["benchmarks"] for name in own_tables):
         table(others, sys.stderr)
-    if "letters" in document["benchmarks"]:  # its rows come from bench/letters.py, same columns
+    if "letters" in document["benchmarks"]:
         from bench.letters import write_table
 
         write_table(document["benchmarks"]["letters"], sys.stderr)
+    if "dashboard" in document["benchmarks"]:
+        from bench.dashboard import write_table as write_dashboard_table
+
+        write_dashboard_table(document["benchmarks"]["dashboard"], sys.stderr)
     sys.stderr.write(f"\nresults: {path}\n")
     return 0 if ok else 1
 
