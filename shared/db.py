@@ -1,6 +1,7 @@
 """Engine and unit-of-work helpers (SQLAlchemy 2, psycopg 3)."""
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import Engine, create_engine
 
 from shared.config import Settings
@@ -14,6 +15,10 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         hide_parameters=True,  # errors must not carry personal data into logs
+        # JSON/JSONB columns read with orjson (about 3x the stdlib's speed: a projection rebuild decodes two
+        # JSONB values per event); written with the stdlib as before (its output is what tests and
+        # consumers have always seen)
+        json_deserializer=orjson.loads,
         connect_args={
             "connect_timeout": 5,
             "keepalives": 1,

@@ -28,16 +28,16 @@ Wiring (the CLI): ``run_projections(settings)`` runs every dashboard projection 
 """
 from __future__ import annotations
 
-import json
 import logging
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Protocol
 
+import orjson
 from sqlalchemy import Engine, Table, delete, func, select, text
 from sqlalchemy.engine import Connection
 
@@ -61,6 +61,7 @@ class Projection(Protocol):
 
     name: str
     table_names: tuple[str, ...]
+    types: frozenset[str]  # the event types it reads; the others only move its checkpoint
 
     def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope]) -> None: ...
 
@@ -92,6 +93,7 @@ class ComplaintsProjection:
 
     name = "dashboard.complaints"
     table_names = ("complaints", "step_times")
+    types = model.HANDLED
 
     def __init__(self, calendars: Calendars) -> None:
         self.calendars = calendars
@@ -123,12 +125,6 @@ class ComplaintsProjection:
             _upsert(conn, step_times, new_steps, key=("complaint_id", "step", "occurrence"), update=False)
 
 
-def _json_value(value: object) -> str:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)  # UUID
-
-
 def _upsert(conn: Connection, table: Table, rows: list[dict], *, key: tuple[str, ...], update: bool = True) -> None:
     """All of a batch's rows in ONE statement: the rows travel as one JSON array that PostgreSQL turns into
     records of the table's own type (``jsonb_populate_recordset``). An executemany of row-by-row upserts cost
@@ -144,7 +140,7 @@ def _upsert(conn: Connection, table: Table, rows: list[dict], *, key: tuple[str,
     conn.execute(
         text(f"INSERT INTO {name} ({listed}) SELECT {listed} FROM jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb)) "
              f"ON CONFLICT ({', '.join(key)}) {conflict}"),
-        {"rows": json.dumps(rows, default=_json_value, separators=(",", ":"))},
+        {"rows": orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()},  # UUIDs, dates and aware datetimes (RFC 3339) natively
     )
 
 
@@ -178,11 +174,12 @@ class Subscription:
     def round_in(self, conn: Connection) -> int:
         """One batch inside ``conn``'s transaction; returns how many events it read."""
         after = self.checkpoints.claim(conn, self.checkpoint_name)
-        batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
+        batch, last, read = self.store.read_all_of_types(after, self.batch_size, self.projection.types, conn)
         if batch:
             self.projection.apply_batch(conn, self.tables, batch)
-            self.checkpoints.set(conn, self.checkpoint_name, batch[-1].position)
-        return len(batch)
+        if read:
+            self.checkpoints.set(conn, self.checkpoint_name, last)
+        return read
 
     def catch_up(self, until: Callable[[], bool] = lambda: False) -> int:
         """Rounds until the head of the store (or ``until()``); returns the events read."""
@@ -192,6 +189,59 @@ class Subscription:
             total += result.handled
             if not result.more or until():
                 return total
+
+    def catch_up_read_ahead(self) -> int:
+        """``catch_up`` for a rebuild's copies: a reader thread (its own connection) fetches and decodes the
+        next batch while this thread applies the current one and commits it with its checkpoint, so reading
+        in PostgreSQL overlaps applying in Python. Only for copies: the rebuild lock makes this the one
+        writer of their checkpoint, so reading ahead of it is safe. Returns the events read."""
+        assert self.suffix, "the live subscription reads inside its round's transaction"
+        batches: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+        start = self.position()
+
+        def put(item: object) -> None:
+            while not stop.is_set():
+                try:
+                    batches.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
+        def reader() -> None:
+            after = start
+            try:
+                while not stop.is_set():
+                    with self.engine.connect() as conn:
+                        page = self.store.read_all_of_types(after, self.batch_size, self.projection.types, conn)
+                    put(page)
+                    if page[2] < self.batch_size:
+                        return
+                    after = page[1]
+            except BaseException as exc:  # handed to the applying thread, which raises it
+                put(exc)
+
+        thread = threading.Thread(target=reader, name=f"{self.checkpoint_name}-reader", daemon=True)
+        thread.start()
+        total = 0
+        try:
+            while True:
+                item = batches.get()
+                if isinstance(item, BaseException):
+                    raise item
+                batch, last, read = item
+                if read:
+                    with self.engine.begin() as conn:
+                        self.checkpoints.claim(conn, self.checkpoint_name)
+                        if batch:
+                            self.projection.apply_batch(conn, self.tables, batch)
+                        self.checkpoints.set(conn, self.checkpoint_name, last)
+                total += read
+                if read < self.batch_size:
+                    return total
+        finally:
+            stop.set()
+            thread.join(timeout=30)
 
     def position(self, conn: Connection | None = None) -> int:
         if conn is not None:
@@ -252,7 +302,7 @@ def rebuild_projection(engine: Engine, store: PostgresEventStore, projection: Pr
         try:
             fresh = Subscription(engine, store, projection, suffix=NEXT, batch_size=batch_size)
             fresh.create_tables()
-            events = fresh.catch_up()
+            events = fresh.catch_up_read_ahead()
             with engine.begin() as conn:
                 for table in fresh.tables.values():
                     conn.execute(text(f'ANALYZE {t.SCHEMA}."{table.name}"'))
