@@ -143,3 +143,18 @@ def test_concurrent_append_soak_tailing_reader_sees_every_event_once_in_order(st
     for s in streams:
         versions = [e.version for e in delivered if e.stream_id == s]
         assert versions == list(range(1, len(versions) + 1))
+
+
+def test_reading_only_some_types_still_reports_how_far_it_read(store, engine):
+    stream = new_stream()
+    types = ["test.Wanted", "test.Noise", "test.Noise", "test.Wanted", "test.Noise"]
+    positions = store.append(stream, 0, [make_event(stream, i + 1, type_=t) for i, t in enumerate(types)])
+    before = positions[0] - 1
+    with engine.connect() as conn:
+        wanted, last, read = store.read_all_of_types(before, 3, {"test.Wanted"}, conn)
+        assert read == 3 and last == positions[2]  # the two Noise events were read past, not returned
+        assert [(e.type, e.position) for e in wanted] == [("test.Wanted", positions[0])]
+        wanted, last, read = store.read_all_of_types(last, 1000, {"test.Wanted"}, conn)
+        assert [e.position for e in wanted if e.stream_id == stream] == [positions[3]]
+        assert read >= 2 and last >= positions[4]
+        assert store.read_all_of_types(last, 1000, {"test.Wanted"}, conn) == ([], last, 0)
