@@ -110,6 +110,8 @@ class Flow:
 def inbox_ids(client, headers) -> set[str]:
     r = client.get("/v1/inbox", headers=headers)
     assert r.status_code == 200, r.text
+    for item in r.json():  # when and how it came in, for the inbox page's "Diterima" column
+        assert item["received_at"] and item["channel"]
     return {item["id"] for item in r.json()}
 
 

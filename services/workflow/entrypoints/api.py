@@ -105,6 +105,7 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
                 id=r["complaint_id"], tracking_code=r["tracking_code"], kecamatan=r["kecamatan"], subject=r["subject"],
                 status=r["status"], current_step=_step(r["current_step"], definition), due_at=r["step_due_at"],
                 overdue=bool(r["step_due_at"] and r["step_due_at"] < now), deadline_at=r["deadline_at"],
+                received_at=r["received_at"], channel=r["channel"],
             )
             for r in rows
         ]

@@ -24,6 +24,8 @@ class InboxItem(BaseModel):
     due_at: datetime | None
     overdue: bool
     deadline_at: datetime | None
+    received_at: datetime
+    channel: str
 
 
 class HistoryItem(BaseModel):
