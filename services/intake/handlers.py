@@ -202,7 +202,32 @@ def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[Che
         if replay is not None:
             return replay
     store_files(intake, files)
-    entered_at = intake.clock()
+    return _write_new(
+        intake, command, files, digest, received_at=command.received_at, entered_at=intake.clock(),
+        entered_by=command.entered_by, logged="complaint entered by staff",
+    )
+
+
+def submit_complaint_with_files(intake: Intake, command: SubmitComplaint, files: Sequence[CheckedFile]) -> Accepted:
+    """A web complaint with its identity scan and photos (the multipart form): the files stored first
+    (content-addressed), then the submission, its attachment rows and its outbox message in one transaction."""
+    if intake.directory.get(command.kecamatan) is None:
+        raise UnknownKecamatan(command.kecamatan)
+    digest = command.content_hash() if command.idempotency_key else None
+    if command.idempotency_key:
+        replay = _replay(intake, command.idempotency_key, digest)
+        if replay is not None:
+            return replay
+    store_files(intake, files)
+    return _write_new(intake, command, files, digest, received_at=intake.clock(), logged="complaint accepted")
+
+
+def _write_new(
+    intake: Intake, command: SubmitComplaint | EnterComplaint, files: Sequence[CheckedFile], digest: str | None, *,
+    received_at: datetime, entered_at: datetime | None = None, entered_by: str | None = None, logged: str,
+) -> Accepted:
+    """The complaint under a freshly drawn tracking code (drawn again on a collision), or the earlier answer
+    when a concurrent request with the same idempotency key committed first."""
     for _ in range(3):
         submission_id, complaint_id = intake.new_id(), intake.new_id()
         code = new_tracking_code(intake.random_bytes(7))
@@ -211,9 +236,9 @@ def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[Che
                 write_complaint(
                     conn, intake, submission_id=submission_id, complaint_id=complaint_id, code=code,
                     kecamatan=command.kecamatan, channel=command.channel, complainant=command.complainant,
-                    subject=command.subject, description=command.description, received_at=command.received_at,
+                    subject=command.subject, description=command.description, received_at=received_at,
                     correlation_id=command.correlation_id, files=files, entered_at=entered_at,
-                    entered_by=command.entered_by, idempotency_key=command.idempotency_key, request_hash=digest,
+                    entered_by=entered_by, idempotency_key=command.idempotency_key, request_hash=digest,
                 )
         except TrackingCodeTaken:
             if command.idempotency_key:  # perhaps the same key, committed meanwhile by a concurrent request
@@ -221,11 +246,8 @@ def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[Che
                 if replay is not None:
                     return replay
             continue
-        log.info(
-            "complaint entered by staff",
-            extra={"kecamatan": command.kecamatan, "submission_id": str(submission_id), "channel": command.channel},
-        )
-        return Accepted(code, command.received_at, replayed=False)
+        log.info(logged, extra={"kecamatan": command.kecamatan, "submission_id": str(submission_id), "channel": command.channel})
+        return Accepted(code, received_at, replayed=False)
     raise RuntimeError("could not draw a free tracking code three times in a row")
 
 
@@ -344,4 +366,5 @@ def track(intake: Intake, code: str) -> dict | None:
         "outcome": row.outcome,
         "outcome_label": OUTCOME_LABELS.get(row.outcome) if row.outcome else None,
         "referred_to": row.referred_to,
+        "letter_available": row.outcome == "resolved",  # ResponseSent: the signed letter was released
     }

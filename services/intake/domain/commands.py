@@ -17,12 +17,14 @@ class SubmitComplaint(Frozen):
     complainant: Complainant
     subject: str
     description: str
+    attachments: list[Attachment] = []  # the web form's identity scan and photos (POST /v1/complaints/form)
     idempotency_key: str | None = None
     correlation_id: UUID
 
     def content_hash(self) -> str:
         """What makes two submissions "the same request" for an idempotency key."""
-        content = self.model_dump(mode="json", exclude={"idempotency_key", "correlation_id"})
+        exclude = {"idempotency_key", "correlation_id"} | (set() if self.attachments else {"attachments"})
+        content = self.model_dump(mode="json", exclude=exclude)  # without files: the hash it always had
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 

@@ -1,5 +1,6 @@
-"""Intake's HTTP API: citizens submit complaints and follow them; channels' webhooks (entrypoints/channels.py)
-and staff entry of complaint-box forms and phone calls, attachments (entrypoints/staff.py)."""
+"""Intake's HTTP API: citizens submit complaints (JSON here, the form with its files in
+entrypoints/public_form.py) and follow them; channels' webhooks (entrypoints/channels.py) and staff entry of
+complaint-box forms and phone calls, attachments (entrypoints/staff.py)."""
 from __future__ import annotations
 
 import uuid
@@ -13,7 +14,7 @@ from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.domain.identity import normalize_tracking_code
-from services.intake.entrypoints import channels, staff
+from services.intake.entrypoints import channels, public_form, staff
 from services.intake.entrypoints.deps import IntakeDep, get_intake  # noqa: F401  (get_intake: kept for importers)
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
 from shared.auth import install_auth
@@ -40,8 +41,9 @@ ERRORS = {
 }
 
 
-# channels and staff uploads carry files (raw e-mail, scans): a larger limit there, 64 KiB everywhere else
-LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/")
+# channels, staff uploads and the citizens' form carry files (raw e-mail, scans, photos): a larger limit
+# there, 64 KiB everywhere else
+LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/", "/v1/complaints/form")
 
 
 def create_app(intake: Intake | None = None) -> FastAPI:
@@ -62,6 +64,7 @@ def create_app(intake: Intake | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitByPath, default=settings.max_body_bytes, large=large, prefixes=LARGE_BODY_PREFIXES)
     app.include_router(channels.router)
     app.include_router(staff.router)
+    app.include_router(public_form.router)
 
     @app.post(
         "/v1/complaints",

@@ -100,6 +100,13 @@ class ComplaintIn(BaseModel):
     description: Text = Field(min_length=10, max_length=5000, examples=["Jalan di Dusun Bunangka rusak sejak ..."])
 
 
+class ComplaintFormIn(ComplaintIn):
+    """The ``complaint`` field of ``POST /v1/complaints/form``: a web complaint with its identity document.
+    ``id_kind`` says which card the ``identitas`` file is (the SOP asks for a copy of KTP, SIM or KK)."""
+
+    id_kind: Literal["ktp", "sim", "kk"] = Field(examples=["ktp"], description="What the `identitas` file is")
+
+
 class ComplaintAccepted(BaseModel):
     tracking_code: str
     status: Literal["received"]
@@ -128,6 +135,7 @@ class TrackingOut(BaseModel):
     outcome: str | None = None  # resolved, referred, identity_rejected, incomplete, withdrawn, duplicate
     outcome_label: str | None = None
     referred_to: str | None = None  # the agency, when referred (dilimpahkan)
+    letter_available: bool = False  # the signed response letter was sent: /v1/letters/track/{code}/letter
 
 
 # --- staff: complaint-box forms and phone calls ---------------------------------------------------

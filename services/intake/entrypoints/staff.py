@@ -13,19 +13,16 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import handlers
-from services.intake.domain.attachments import AttachmentRejected, CheckedFile, check_file, too_many
 from services.intake.domain.commands import EnterComplaint
 from services.intake.entrypoints.deps import IntakeDep, errors
+from services.intake.entrypoints.multipart import checked_files, json_field, read_form, refuse_unknown_fields, require_form
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
 from shared.auth import CurrentUser, Principal
 from shared.contracts.intake import Complainant
-from shared.http import ApiError, FieldError, field_errors
+from shared.http import ApiError
 from shared.storage import DocumentCorrupted, DocumentNotFound
 
 log = logging.getLogger(__name__)
@@ -62,10 +59,6 @@ _MULTIPART_DOC = {
 }
 
 
-def _validation(errors_: list[FieldError]) -> ApiError:
-    return ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", errors_)
-
-
 @router.post(
     "/v1/staff/complaints",
     status_code=202,
@@ -84,34 +77,16 @@ async def enter_complaint(
 ) -> ComplaintAccepted:
     if not user.is_staff or not user.kecamatan:
         raise ApiError(403, "not_kecamatan_staff", "Hanya staf kecamatan yang dapat mencatat pengaduan.")
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):  # the latter: no scans
-        raise ApiError(415, "unsupported_media_type", "Kirim sebagai multipart/form-data (isian `complaint` dan berkas `scan`).")
+    require_form(request, "Kirim sebagai multipart/form-data (isian `complaint` dan berkas `scan`).")
     settings = intake.settings
+    form = await read_form(request)
     try:
-        form = await request.form(max_files=50, max_fields=20)
-    except StarletteHTTPException:
-        raise ApiError(400, "malformed_form", "Isi formulir tidak dapat dibaca.") from None
-    try:
-        unknown = sorted(set(form.keys()) - _FORM_FIELDS)
-        if unknown:
-            raise _validation([FieldError(field=k[:60], code="extra_forbidden", message="Kolom ini tidak dikenal.") for k in unknown])
-        values = form.getlist("complaint")
-        if len(values) != 1 or not isinstance(values[0], str):
-            raise _validation([FieldError(field="complaint", code="missing", message="Wajib diisi (JSON pengaduan).")])
-        try:
-            body = StaffComplaintIn.model_validate_json(values[0])
-        except ValidationError as exc:
-            if any(e.get("type") == "json_invalid" for e in exc.errors()):
-                raise ApiError(400, "malformed_json", "Isian `complaint` bukan JSON yang sah.") from None
-            raise _validation(
-                [f.model_copy(update={"field": f"complaint.{f.field}" if f.field != "body" else "complaint"})
-                 for f in field_errors(exc.errors())]
-            ) from None
+        refuse_unknown_fields(form, _FORM_FIELDS)
+        body = json_field(form, StaffComplaintIn)
         if body.kecamatan is not None and body.kecamatan != user.kecamatan:
             raise ApiError(403, "other_kecamatan", "Anda hanya dapat mencatat pengaduan untuk kecamatan Anda sendiri.")
         uploads = form.getlist("scan")
-        files = await _checked_files(uploads, body.scan_kinds, settings.max_attachment_bytes, settings.max_attachments)
+        files = await checked_files(uploads, body.scan_kinds, settings.max_attachment_bytes, settings.max_attachments)
     finally:
         await form.close()
     command = EnterComplaint(
@@ -142,35 +117,6 @@ async def enter_complaint(
         message=f"Pengaduan sudah dicatat dengan kode pelacakan {accepted.tracking_code}. "
         "Sampaikan kode ini kepada pengadu.",
     )
-
-
-async def _checked_files(uploads: list, kinds: list[str] | None, max_bytes: int, max_count: int) -> list[CheckedFile]:
-    if len(uploads) > max_count:
-        exc = too_many(max_count)
-        raise ApiError(422, exc.code, exc.message, [FieldError(field="scan", code=exc.code, message=exc.message)])
-    if kinds is not None and len(kinds) != len(uploads):
-        raise _validation([
-            FieldError(field="complaint.scan_kinds", code="scan_kinds_mismatch",
-                       message="Jumlah jenis lampiran harus sama dengan jumlah berkas `scan`.")
-        ])
-    files: list[CheckedFile] = []
-    problems: list[FieldError] = []
-    for i, upload in enumerate(uploads):
-        if not isinstance(upload, UploadFile):
-            problems.append(FieldError(field=f"scan.{i}", code="not_a_file", message="Harus berupa berkas."))
-            continue
-        data = await upload.read(max_bytes + 1)
-        try:
-            checked = check_file(data, upload.filename, max_bytes=max_bytes, kind=kinds[i] if kinds else None)
-        except AttachmentRejected as exc:
-            problems.append(FieldError(field=f"scan.{i}", code=exc.code, message=exc.message))
-            continue
-        if all(f.sha256 != checked.sha256 for f in files):  # the same scan twice is kept once
-            files.append(checked)
-    if problems:
-        first = problems[0]
-        raise ApiError(422, first.code, first.message, problems)
-    return files
 
 
 @router.get(
