@@ -6,7 +6,7 @@
     pengaduan users add USERNAME --role ROLE [--kecamatan K] [--kabupaten B] [--unit U] [--nip N]
                     [--name "Full Name"] [--password-stdin]
     pengaduan users list [--kecamatan K]           users (never their password hashes)
-    pengaduan api intake|workflow|letters|dashboard [--port N]   an HTTP API
+    pengaduan api intake|workflow|letters|dashboard|web [--port N]   an HTTP API
     pengaduan gateway [--port N]                   the one base URL in front of the APIs
     pengaduan worker workflow|letters|notify [--concurrency N]
     pengaduan relay                                intake outbox and event store -> queues
@@ -28,8 +28,8 @@ import sys
 import threading
 
 WORKER_KINDS = ("workflow", "letters", "notify")
-API_KINDS = ("intake", "workflow", "letters", "dashboard")
-DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002, "letters": 8003, "dashboard": 8004}
+API_KINDS = ("intake", "workflow", "letters", "dashboard", "web")
+DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002, "letters": 8003, "dashboard": 8004, "web": 8005}
 
 
 def _settings():
@@ -70,6 +70,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         "workflow": "services.workflow.entrypoints.api:create_app",
         "letters": "services.letters.entrypoints.api:create_app",
         "dashboard": "services.dashboard.entrypoints.api:create_full_app",
+        "web": "services.web.app:create_app",
     }[args.kind]
     uvicorn.run(
         factory, factory=True, host=args.host, port=args.port or DEFAULT_API_PORTS[args.kind], workers=args.workers,
@@ -87,6 +88,7 @@ def cmd_gateway(args: argparse.Namespace) -> None:
         "workflow": os.environ.get("PENGADUAN_WORKFLOW_URL", "http://127.0.0.1:8002"),
         "letters": os.environ.get("PENGADUAN_LETTERS_URL", "http://127.0.0.1:8003"),
         "dashboard": os.environ.get("PENGADUAN_DASHBOARD_URL", "http://127.0.0.1:8004"),
+        "web": os.environ.get("PENGADUAN_WEB_URL", "http://127.0.0.1:8005"),
     }
     if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
         backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]

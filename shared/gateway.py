@@ -34,6 +34,7 @@ class Route:
 # first match wins; keep deploy/nginx.conf in step
 ROUTES: tuple[Route, ...] = (
     Route("/v1/complaints", "intake", frozenset({"POST"}), exact=True),
+    Route("/v1/complaints/form", "intake", frozenset({"POST"}), exact=True),  # the web form with its scans
     Route("/v1/track/", "intake"),
     Route("/v1/channels/", "intake"),
     Route("/v1/staff/complaints", "intake", frozenset({"POST"}), exact=True),
@@ -49,12 +50,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/dasbor", "dashboard", exact=True),  # the kabupaten's dashboard page and its assets
     Route("/dasbor/", "dashboard"),
     Route("/v1/", "workflow"),
+    Route("/", "web"),  # every other path: the web app's pages (citizens, staff), its /static assets
 )
 
-SERVICES = ("intake", "workflow", "letters", "dashboard")
+SERVICES = ("intake", "workflow", "letters", "dashboard", "web")
 MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.conf
-# inbound e-mail with attachments, scans uploaded by staff: larger (nginx: the same per location)
-LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/complaints")
+# inbound e-mail with attachments, scans uploaded by staff or with the citizens' form: larger (nginx: the
+# same per location)
+LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/complaints", "/v1/complaints/form", "/pengaduan/baru")  # the last: the web form with scans
 LARGE_BODY_BYTES = 26 * 1024 * 1024
 DEV_PREFIX = "/dev/outbox"  # make run only: the local sinks' page of what would have been sent
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
@@ -117,9 +120,10 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:
-        service = route_for(request.method, request.url.path)
-        if service is None and "devsinks" in backends and request.url.path.startswith(DEV_PREFIX):
-            service = "devsinks"
+        if "devsinks" in backends and request.url.path.startswith(DEV_PREFIX):
+            service: str | None = "devsinks"
+        else:
+            service = route_for(request.method, request.url.path)
         if service is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]

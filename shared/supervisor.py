@@ -49,12 +49,13 @@ class Child:
 
 
 def _processes(port: int) -> list[Child]:
-    intake, workflow, letters, dashboard = free_port(), free_port(), free_port(), free_port()
+    intake, workflow, letters, dashboard, web = free_port(), free_port(), free_port(), free_port(), free_port()
     return [
         Child("api intake", ["api", "intake", "--port", str(intake)], f"http://127.0.0.1:{intake}"),
         Child("api workflow", ["api", "workflow", "--port", str(workflow)], f"http://127.0.0.1:{workflow}"),
         Child("api letters", ["api", "letters", "--port", str(letters)], f"http://127.0.0.1:{letters}"),
         Child("api dashboard", ["api", "dashboard", "--port", str(dashboard)], f"http://127.0.0.1:{dashboard}"),
+        Child("api web", ["api", "web", "--port", str(web)], f"http://127.0.0.1:{web}"),
         Child("gateway", ["gateway", "--port", str(port)], f"http://127.0.0.1:{port}"),
         Child("worker workflow", ["worker", "workflow", "--concurrency", "2"]),
         Child("worker letters", ["worker", "letters", "--concurrency", "1"]),
@@ -110,6 +111,8 @@ def run_everything(port: int, data_dir: str) -> None:
     env["PENGADUAN_WORKFLOW_URL"] = children[1].url
     env["PENGADUAN_LETTERS_URL"] = children[2].url
     env["PENGADUAN_DASHBOARD_URL"] = children[3].url
+    env["PENGADUAN_WEB_URL"] = children[4].url
+    env.setdefault("PENGADUAN_WEB_API_URL", f"http://127.0.0.1:{port}")  # the web app reads the APIs via the gateway
     sinks = _dev_channels(env, port)
     if sinks:
         children.insert(0, sinks)
@@ -194,6 +197,7 @@ def _print_summary(port: int, env: dict[str, str], children: list[Child]) -> Non
     lines = [
         "",
         f"pengaduan is running at {base}",
+        f"  web app         {base}/  (citizens; staff sign in at {base}/masuk, demo users, password 'demo')",
         f"  API docs        {base}/docs",
         *([f"  sent messages   {base}/dev/outbox  (local e-mail/SMS/WhatsApp sinks; nothing leaves this machine)"]
           if env.get("PENGADUAN_DEVSINKS_URL") else []),

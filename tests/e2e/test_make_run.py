@@ -19,6 +19,18 @@ from tests.support.processes import wait_until
 pytestmark = pytest.mark.e2e
 
 
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The ones still running; a process may exit between two psutil calls (NoSuchProcess)."""
+    out = []
+    for p in processes:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
 def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artifacts_dir):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PENGADUAN_")}
@@ -39,10 +51,10 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
 
         wait_until(healthy, timeout=120, interval=0.5, message="the stack to become healthy")
         health = httpx.get(f"{base}/healthz").json()
-        assert {s["service"] for s in health["services"]} == {"intake", "workflow", "letters", "dashboard"}
+        assert {s["service"] for s in health["services"]} == {"intake", "workflow", "letters", "dashboard", "web"}
         descendants = psutil.Process(proc.pid).children(recursive=True)
         kinds = " ".join(" ".join(p.cmdline()) for p in descendants)
-        for part in ("api intake", "api workflow", "api letters", "api dashboard", "gateway", "worker workflow", "worker letters", "worker notify",
+        for part in ("api intake", "api workflow", "api letters", "api dashboard", "api web", "gateway", "worker workflow", "worker letters", "worker notify",
                      "relay", "projections run", "scheduler", "redis-server", "devsinks"):
             assert part in kinds, f"{part} is not running"
 
@@ -82,6 +94,14 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
         spec = httpx.get(f"{base}/openapi.json").json()
         assert "/v1/complaints" in spec["paths"] and "/v1/track/{tracking_code}" in spec["paths"]
         assert httpx.get(f"{base}/v1/track/ZZZZ-ZZZZ-ZZ").status_code == 404
+
+        # every path outside the APIs belongs to the web app: its home page and its static assets
+        home = httpx.get(f"{base}/")
+        assert home.status_code == 200, home.text
+        assert home.headers["content-type"].startswith("text/html")
+        assert "Buat pengaduan" in home.text
+        css = httpx.get(f"{base}/static/web.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -94,7 +114,7 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
 
     assert proc.returncode == 0
     time.sleep(1)
-    alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    alive = _alive(descendants)
     assert alive == [], f"orphans left behind: {[p.cmdline() for p in alive]}"
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()  # data kept for the next start
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()  # PostgreSQL (pg_ctl's daemon) stopped
@@ -131,7 +151,7 @@ def test_after_the_supervisor_is_killed_its_processes_go_and_the_next_start_keep
         first.kill()  # SIGKILL: no chance to clean up
         first.wait()
         wait_until(
-            lambda: not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+            lambda: not _alive(children),
             timeout=90, message="the children to follow their supervisor (a worker finishes its task first)",
         )
 

@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,6 +52,7 @@ EXPECTED_COMMANDS = {
     "workflow-api": "api",
     "letters-api": "api",
     "dashboard-api": "api",
+    "web-api": "api",
     "gateway": "gateway",
     "worker-workflow": "worker",
     "worker-letters": "worker",
@@ -193,7 +195,8 @@ def test_everything_touching_the_database_waits_for_migrations(services):
             continue
         if name == "gateway":  # talks only to the APIs, which wait for migrate themselves
             assert deps == {"intake-api": "service_healthy", "workflow-api": "service_healthy",
-                            "letters-api": "service_healthy", "dashboard-api": "service_healthy"}
+                            "letters-api": "service_healthy", "dashboard-api": "service_healthy",
+                            "web-api": "service_healthy"}
             continue
         assert deps.get("migrate") == "service_completed_successfully", name
         if name != "seed-demo":
@@ -277,7 +280,7 @@ def test_proxy_service(services):
     assert mounts["./deploy/nginx.conf"] == "/etc/nginx/nginx.conf"
     # nginx needs every upstream host to be a service, and waits for the ones it proxies to be healthy
     upstream_hosts = {host for host, _ in nginx_upstreams(load_nginx()).values()}
-    assert upstream_hosts == {"intake-api", "workflow-api", "letters-api", "dashboard-api", "gateway"}
+    assert upstream_hosts == {"intake-api", "workflow-api", "letters-api", "dashboard-api", "web-api", "gateway"}
     for host in upstream_hosts:
         assert depends_on(proxy).get(host) == "service_healthy", host
 
@@ -392,16 +395,18 @@ class NginxRouter:
         self.upstreams = nginx_upstreams(self.conf)
 
     def route(self, method: str, path: str) -> Outcome:
+        assert path.startswith("/"), f"{path!r} is no request path (nginx answers 400 to such a target)"
         exact = [loc for mod, uri, loc in self.locations if mod == "=" and uri == path]
         if exact:
             return self._handle(exact[0], path, path, method)
         prefixes = [(uri, loc) for mod, uri, loc in self.locations if mod != "=" and path.startswith(uri)]
-        # nginx: a request for a "/"-terminated proxying prefix location minus its slash gets a 301
+        # nginx: a request for a "/"-terminated proxying prefix location minus its slash gets a 301, even
+        # when a shorter prefix (`location /`) matches too; only an exact location for the path prevents it
         for mod, uri, loc in self.locations:
             if mod != "=" and uri == path + "/" and loc.all("proxy_pass"):
                 return Outcome("redirect", "301")
         if not prefixes:
-            return Outcome("return", "404")  # nginx's own 404 (the config has `location /`)
+            return Outcome("return", "404")  # nginx's own 404 (unreachable while the config has `location /`)
         uri, loc = max(prefixes, key=lambda p: len(p[0]))
         return self._handle(loc, uri, path, method)
 
@@ -422,7 +427,7 @@ class NginxRouter:
 def service_of(kind: str) -> str:
     """The compose service behind a gateway service name."""
     return {"intake": "intake-api", "workflow": "workflow-api", "letters": "letters-api", "dashboard": "dashboard-api",
-            "gateway": "gateway"}[kind]
+            "web": "web-api", "gateway": "gateway"}[kind]
 
 
 def _gateway_own_paths() -> tuple[set[str], set[str]]:
@@ -458,12 +463,15 @@ def expected(method: str, path: str) -> Outcome:
 def sample_paths() -> list[str]:
     paths = {"/", "/v1", "/v1/", "/v2/complaints", "/complaints", "/docs/", "/healthz/", "/intake/docs",
              "/v1/complaints/PGN-7KQ2-M9XD", "/v1/complaints/", "/v1/complaintsX", "/v1/track/PGN-7KQ2-M9XD",
-             "/v1/channels/whatsapp/webhook", "/v1/tasks/42/assign", "/static-docs/swagger-ui.css", "/nginx-health"}
+             "/v1/channels/whatsapp/webhook", "/v1/tasks/42/assign", "/static-docs/swagger-ui.css", "/nginx-health",
+             "/static/web.css", "/masuk", "/lacak", "/web", "/web/", "/dev/outbox", "/intake"}
     paths |= GATEWAY_EXACT | GATEWAY_MOUNTS | set(PER_SERVICE_HEALTH)
     for r in gateway.ROUTES:
         base = r.prefix.rstrip("/")
         paths |= {r.prefix, base, base + "/", base + "/x", base + "x"}
-    return sorted(paths)
+    # request paths only: Route("/") has the base "", and neither "" nor "x" can be one (an HTTP client
+    # sends "/" for an empty path; nginx answers 400 to a target without the leading slash)
+    return sorted(p for p in paths if p.startswith("/"))
 
 
 SAMPLES = [(m, p) for p in sample_paths() for m in METHODS]
@@ -533,13 +541,14 @@ def _nginx_version(binary: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups())
 
 
-def local_copy(binary: str, tmp: Path, listen_port: int, upstream_ports: dict[str, int]) -> Path:
+def local_copy(binary: str, tmp: Path, listen_port: int, upstream_ports: dict[str, int], text: str | None = None) -> Path:
     """deploy/nginx.conf runnable here: upstream hosts -> 127.0.0.1 stubs, state files under tmp.
 
     ``server ... resolve`` needs nginx >= 1.27.3 (the image is nginx:1.27-alpine); an older local nginx
-    gets the copy without the ``resolve`` parameter, the only change to what is checked.
+    gets the copy without the ``resolve`` parameter, the only change to what is checked (besides where
+    files go, and ``user root`` when the tests run as root so the workers can buffer large bodies in tmp).
     """
-    text = NGINX_FILE.read_text()
+    text = NGINX_FILE.read_text() if text is None else text
     text = re.sub(r"(?m)^(\s*)listen 80;", rf"\1listen 127.0.0.1:{listen_port};", text)
     for host, port in upstream_ports.items():
         text, n = re.subn(rf"server {re.escape(host)}:8000\b", f"server 127.0.0.1:{port}", text)
@@ -550,6 +559,8 @@ def local_copy(binary: str, tmp: Path, listen_port: int, upstream_ports: dict[st
         text = text.replace("include /etc/nginx/mime.types;", "types { application/json json; }")
     text = text.replace("pid /tmp/nginx.pid;", f"pid {tmp}/nginx.pid;").replace("/tmp/nginx-", f"{tmp}/nginx-")
     text = text.replace("access_log /dev/stdout main;", f"access_log {tmp}/access.log main;")
+    if os.geteuid() == 0:  # else the workers run as `nobody`, who cannot write request bodies under tmp
+        text = text.replace("worker_processes auto;", "user root;\nworker_processes auto;")
     out = tmp / "nginx.conf"
     out.write_text(text)
     return out
@@ -593,24 +604,24 @@ class _Stub(BaseHTTPRequestHandler):
 def test_nginx_config_syntax(tmp_path):
     binary = _nginx_binary()
     conf = local_copy(binary, tmp_path, _free_port(), {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "dashboard-api": 5,
-                                                         "gateway": 3})
+                                                         "web-api": 6, "gateway": 3})
     result = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture(scope="module")
-def live_nginx(tmp_path_factory):
+@contextmanager
+def _running_nginx(tmp: Path, text: str | None = None):
+    """Real nginx on a free port with deploy/nginx.conf (or ``text``), in front of stub upstreams."""
     binary = _nginx_binary()
-    tmp = tmp_path_factory.mktemp("nginx")
     stubs = {}
-    for host in ("intake-api", "workflow-api", "letters-api", "dashboard-api", "gateway"):
+    for host in ("intake-api", "workflow-api", "letters-api", "dashboard-api", "web-api", "gateway"):
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
         server.service_name = host
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stubs[host] = server
     port = _free_port()
-    conf = local_copy(binary, tmp, port, {h: s.server_address[1] for h, s in stubs.items()})
+    conf = local_copy(binary, tmp, port, {h: s.server_address[1] for h, s in stubs.items()}, text)
     log = open(tmp / "error.log", "w")
     proc = subprocess.Popen([binary, "-e", "stderr", "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"],
                             stdout=log, stderr=subprocess.STDOUT)
@@ -636,6 +647,12 @@ def live_nginx(tmp_path_factory):
         for s in stubs.values():
             s.shutdown()
             s.server_close()
+
+
+@pytest.fixture(scope="module")
+def live_nginx(tmp_path_factory):
+    with _running_nginx(tmp_path_factory.mktemp("nginx")) as port:
+        yield port
 
 
 def _request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -669,6 +686,23 @@ def test_live_nginx_routes_like_the_gateway(live_nginx, router, method, path):
         assert json.loads(body)["code"] == "not_found"
 
 
+def test_live_nginx_redirects_a_slash_prefix_without_its_exact_twin(tmp_path):
+    """Why every "/"-terminated prefix location has an exact twin: without `location = /open311`, real nginx
+    answers /open311 with a 301 although `location /` matches it, and the evaluator says the same."""
+    text, n = re.subn(r"\n\s*location = /open311 \{[^}]*\}\n", "\n", NGINX_FILE.read_text())
+    assert n == 1
+    variant = NginxRouter(parse_nginx(text))
+    assert variant.route("GET", "/open311") == Outcome("redirect", "301")
+    assert variant.route("GET", "/open311/requests") == Outcome("proxy", "dashboard-api", "/open311/requests")
+    assert expected("GET", "/open311") == Outcome("proxy", "web-api", "/open311")
+    with _running_nginx(tmp_path, text) as port:
+        for path in ("/open311", "/open311/requests", "/open311x"):
+            status, headers, body = _request(port, "GET", path)
+            assert _observed("GET", status, headers, body) == variant.route("GET", path), path
+        status, headers, _ = _request(port, "GET", "/open311")
+        assert urlsplit(headers["location"]).path == "/open311/"
+
+
 def test_live_nginx_forwards_request_ids_and_client_address(live_nginx):
     status, headers, body = _request(live_nginx, "POST", "/v1/complaints", body=b"{}",
                                      headers={"X-Request-Id": "req-123", "Content-Type": "application/json"})
@@ -686,6 +720,10 @@ def test_live_nginx_refuses_bodies_over_1m_as_json(live_nginx):
                                headers={"Content-Type": "application/json"})
     assert status == 413
     assert json.loads(body)["code"] == "payload_too_large"
+    # the web app's forms carry scans and photos (as /v1/staff/complaints): 26m there
+    status, _, body = _request(live_nginx, "POST", "/lapor", body=b"x" * (2 * 1024 * 1024),
+                               headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert status == 200 and json.loads(body)["service"] == "web-api"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -751,6 +789,27 @@ def test_dockerfile_is_sane():
     assert "pip install" in runs and "[test]" not in runs and "-e " not in runs
 
 
+def test_the_installed_package_carries_every_data_file():
+    """`pip install .` (the Dockerfile) copies only modules and [tool.setuptools.package-data] files: the
+    web app's templates and static files, the dashboard page, fonts, migrations must all be listed."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    package_data = pyproject["tool"]["setuptools"].get("package-data", {})
+    missing = []
+    for package in _packages():
+        for path in sorted((ROOT / package).rglob("*")):
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
+                continue
+            if path.suffix == ".py" and (path.parent / "__init__.py").exists():
+                continue  # a module of a package: found by packages.find
+            owner = next(d for d in path.parents if (d / "__init__.py").exists())
+            name = ".".join(owner.relative_to(ROOT).parts)
+            rel = path.relative_to(owner).as_posix()
+            if not any(fnmatch.fnmatch(rel, pattern) and rel.count("/") == pattern.count("/")
+                       for pattern in package_data.get(name, [])):
+                missing.append(f"{name}: {rel}")
+    assert not missing, f"not in [tool.setuptools.package-data], so missing from the image: {missing}"
+
+
 def _dockerignore_patterns() -> list[str]:
     lines = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()]
     return [line for line in lines if line and not line.startswith("#")]
@@ -775,5 +834,6 @@ def test_dockerignore_keeps_local_state_out_and_the_sources_in():
         assert _ignored(path, patterns), f".dockerignore lets {path} into the build context"
     for path in ["pyproject.toml", "README.md"] + [f"{p}/__init__.py" for p in _packages()] + [
         "migrations/alembic.ini", "migrations/versions/0001_foundation.py",
+        "services/web/templates/base.html", "services/web/static/web.css",
     ]:
         assert not _ignored(path, patterns), f".dockerignore drops {path}, which the image needs"

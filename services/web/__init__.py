@@ -1,0 +1,8 @@
+"""The web app: the pages citizens, kecamatan staff and the kabupaten use in a browser (Bahasa Indonesia).
+
+Server-rendered (Jinja2, a little vendored JavaScript, no build step, no CDN). It holds no data of its own:
+every page reads and writes through the public HTTP APIs of intake, workflow, letters and dashboard
+(``services.web.api.Api``), with the signed-in user's bearer token kept in a signed, HttpOnly session
+cookie (``services.web.session``). Served by ``pengaduan api web``; the gateway (and nginx) send every path
+that is not an API's to it.
+"""

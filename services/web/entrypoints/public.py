@@ -1,0 +1,235 @@
+"""The citizens' pages (no login): home, the complaint form (with the KTP/SIM/KK copy the SOP requires),
+its confirmation, and tracking by code.
+
+The form is sent to intake's ``POST /v1/complaints/form`` (multipart: the ``complaint`` JSON, the
+``identitas`` file and ``foto`` files) with an Idempotency-Key derived from the session and the form, so a
+double submit is one complaint. Tracking reads ``GET /v1/track/{code}``; the PDFs (receipt, response letter)
+are the letters API's public links, which the browser opens directly.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
+
+from services.intake.domain.identity import normalize_tracking_code
+from services.web.api import UNAVAILABLE, ApiProblem, ApiUnavailable
+from services.web.pages import api, check_csrf, redirect, render, session
+from shared.contracts import sop
+from shared.tenancy import demo_kecamatan
+
+router = APIRouter()
+
+ID_KINDS = (("ktp", "KTP"), ("sim", "SIM"), ("kk", "KK"))
+TEXT_FIELDS = ("kecamatan", "name", "nik", "phone", "email", "address", "id_kind", "subject", "description")
+LABELS = {
+    "kecamatan": "Kecamatan", "name": "Nama lengkap", "nik": "NIK", "phone": "Nomor HP/WhatsApp", "email": "E-mail",
+    "address": "Alamat", "id_kind": "Jenis kartu identitas", "identitas": "Foto/scan kartu identitas",
+    "subject": "Pokok pengaduan", "description": "Uraian pengaduan", "foto": "Foto pendukung (boleh lebih dari satu)",
+    "persetujuan": "Saya setuju data saya dipakai untuk menangani pengaduan ini",
+}
+ORDER = (*TEXT_FIELDS[:7], "identitas", "subject", "description", "foto", "persetujuan")  # the page's order
+
+# What each SOP step means for the complainant, in plain words (the SOP's own names stay on the timeline).
+NEXT = {
+    1: "Petugas kecamatan menerima pengaduan Anda dan memeriksa kelengkapannya.",
+    2: "Kasi/Kasubag memeriksa identitas Anda (paling lama 3 hari kerja). Jika ada yang kurang, petugas "
+       "menghubungi Anda melalui nomor HP/WhatsApp atau e-mail yang Anda berikan.",
+    3: "Staf memberi nomor pada pengaduan Anda dan mencatatnya di Buku Rekap Pengaduan.",
+    4: "Camat menilai apakah pengaduan Anda termasuk tugas kecamatan (paling lama 2 hari kerja). Jika bukan, "
+       "pengaduan dilimpahkan kepada instansi yang berwenang dan Anda diberi tahu.",
+    5: "Kasi/Kasubag menelaah pengaduan Anda dan menyiapkan tanggapannya (paling lama 2 hari kerja).",
+    6: "Kasi/Kasubag meminta staf menyiapkan surat tanggapan.",
+    7: "Staf menyiapkan surat tanggapan untuk Anda.",
+    8: "Sekcam memeriksa surat tanggapan (paling lama 2 hari kerja).",
+    9: "Staf menggandakan surat tanggapan.",
+    10: "Camat menandatangani surat tanggapan (paling lama 2 hari kerja).",
+    11: "Staf memberi nomor surat tanggapan dan mengarsipkannya.",
+    12: "Surat tanggapan dikirim kepada Anda.",
+}
+
+
+def _kecamatan_choices() -> list[tuple[str, str]]:
+    return sorted(((k.slug, k.name) for k in demo_kecamatan()), key=lambda c: c[1])
+
+
+def _kecamatan_name(slug: str) -> str:
+    return dict(_kecamatan_choices()).get(slug, slug)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    return render(request, "beranda.html")
+
+
+# --- the complaint form -------------------------------------------------------------------------------
+
+
+def _form_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None, *,
+               status_code: int = 200, problem: str | None = None, files_dropped: bool = False) -> HTMLResponse:
+    errors = errors or {}
+    summary = [(name, LABELS[name], errors[name]) for name in ORDER if name in errors]
+    return render(
+        request, "warga_formulir.html", status_code=status_code, title="Buat pengaduan", values=values,
+        errors=errors, summary=summary, problem=problem, files_dropped=files_dropped,
+        kecamatan_choices=_kecamatan_choices(), id_kinds=ID_KINDS, labels=LABELS,
+    )
+
+
+@router.get("/pengaduan/baru", response_class=HTMLResponse)
+async def complaint_form(request: Request, kecamatan: str | None = None) -> HTMLResponse:
+    slugs = {slug for slug, _ in _kecamatan_choices()}
+    values = {name: "" for name in TEXT_FIELDS}
+    values["kecamatan"] = kecamatan if kecamatan in slugs else ""
+    values["persetujuan"] = ""
+    return _form_page(request, values)
+
+
+def _chosen(form: Any, name: str) -> list[UploadFile]:
+    """The files chosen in a file input (a browser sends an empty, nameless part when none was)."""
+    return [u for u in form.getlist(name) if isinstance(u, UploadFile) and u.filename]
+
+
+def _missing(values: dict[str, str], identity: list[UploadFile]) -> dict[str, str]:
+    """What is plainly left empty; everything else is checked by the API (one source of rules)."""
+    errors: dict[str, str] = {}
+    required = {
+        "kecamatan": "Pilih kecamatan tempat Anda mengadu.",
+        "name": "Isi nama lengkap Anda.",
+        "nik": "Isi NIK (16 angka, tertera di KTP atau KK).",
+        "id_kind": "Pilih jenis kartu identitas yang Anda lampirkan.",
+        "subject": "Isi pokok pengaduan secara singkat.",
+        "description": "Uraikan pengaduan Anda.",
+    }
+    for name, message in required.items():
+        if not values[name]:
+            errors[name] = message
+    if not values["phone"] and not values["email"]:
+        errors["phone"] = "Isi nomor HP/WhatsApp atau e-mail agar tanggapan dapat dikirim kepada Anda."
+    if not identity:
+        errors["identitas"] = "Pilih foto atau pindaian KTP, SIM, atau KK Anda."
+    if values["persetujuan"] != "ya":
+        errors["persetujuan"] = "Centang persetujuan ini agar pengaduan Anda dapat ditangani."
+    return errors
+
+
+def _page_field(api_field: str) -> str | None:
+    """The form field an API error belongs to (``complaint.complainant.nik`` -> ``nik``, ``foto.2`` -> ``foto``)."""
+    name = api_field.removeprefix("complaint.").removeprefix("complainant.")
+    if name == "complainant":  # "phone or e-mail" is about the pair: shown at the first of them
+        return "phone"
+    name = name.split(".", 1)[0]
+    return name if name in LABELS else None
+
+
+def _idempotency_key(csrf: str, complaint: dict, files: list[tuple[str, tuple[str, bytes, str]]]) -> str:
+    """The same form sent twice from one browser session is the same request (one complaint)."""
+    digest = hashlib.sha256(csrf.encode())
+    digest.update(json.dumps(complaint, sort_keys=True, ensure_ascii=False).encode())
+    for field, (filename, data, _) in files:
+        digest.update(f"\x00{field}\x00{filename}\x00".encode() + hashlib.sha256(data).digest())
+    return "web-" + digest.hexdigest()
+
+
+@router.post("/pengaduan/baru", response_class=HTMLResponse)
+async def submit_complaint(request: Request) -> Response:
+    form = await check_csrf(request)
+    try:
+        values = {name: (form.get(name) if isinstance(form.get(name), str) else "").strip() for name in TEXT_FIELDS}
+        values["persetujuan"] = "ya" if form.get("persetujuan") == "ya" else ""
+        identity, photos = _chosen(form, "identitas"), _chosen(form, "foto")
+        had_files = bool(identity or photos)
+        errors = _missing(values, identity)
+        if errors:
+            return _form_page(request, values, errors, status_code=422, files_dropped=had_files)
+        files = [("identitas", (u.filename, await u.read(), u.content_type or "application/octet-stream")) for u in identity]
+        files += [("foto", (u.filename, await u.read(), u.content_type or "application/octet-stream")) for u in photos]
+    finally:
+        await form.close()
+    complaint = {
+        "kecamatan": values["kecamatan"], "channel": "web", "id_kind": values["id_kind"],
+        "complainant": {"name": values["name"], "nik": values["nik"], "phone": values["phone"] or None,
+                        "email": values["email"] or None, "address": values["address"] or None},
+        "subject": values["subject"], "description": values["description"],
+    }
+    key = _idempotency_key(session(request).csrf, complaint, files)
+    try:
+        accepted = await api(request).call(
+            "POST", "/v1/complaints/form", data={"complaint": json.dumps(complaint)}, files=files,
+            headers={"Idempotency-Key": key},
+        )
+    except ApiUnavailable:  # the form stays, with what was typed; the files must be chosen again
+        return _form_page(request, values, status_code=503, problem=UNAVAILABLE, files_dropped=True)
+    except ApiProblem as exc:
+        errors = {}
+        for api_field, message in exc.field_errors().items():
+            name = _page_field(api_field)
+            if name is not None:
+                errors.setdefault(name, message)
+        problem = None if errors else exc.message
+        return _form_page(request, values, errors, status_code=422, problem=problem, files_dropped=True)
+    return redirect(f"/pengaduan/terkirim/{accepted['tracking_code']}")
+
+
+# --- confirmation and tracking ------------------------------------------------------------------------
+
+
+async def _tracking(request: Request, code: str) -> dict | None:
+    try:
+        return await api(request).call("GET", f"/v1/track/{code}")
+    except ApiProblem as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _not_found(request: Request, kode: str) -> HTMLResponse:
+    return render(request, "warga_lacak.html", status_code=404, title="Kode pelacakan tidak ditemukan", kode=kode,
+                  error="Kode pelacakan ini tidak ditemukan. Periksa kembali kode pada tanda terima atau pesan "
+                        "yang Anda terima (contoh: 7KQ2-M9XD-4T), lalu coba lagi.")
+
+
+@router.get("/pengaduan/terkirim/{code}", response_class=HTMLResponse)
+async def submitted(request: Request, code: str) -> Response:
+    normal = normalize_tracking_code(code)
+    found = await _tracking(request, normal) if normal else None
+    if found is None:
+        return _not_found(request, code)
+    return render(request, "warga_terkirim.html", title="Pengaduan terkirim", t=found,
+                  kecamatan_name=_kecamatan_name(found["kecamatan"]))
+
+
+@router.get("/lacak", response_class=HTMLResponse)
+async def track_form(request: Request, kode: str | None = None) -> Response:
+    if kode is None:
+        return render(request, "warga_lacak.html", title="Lacak pengaduan", kode="", error=None)
+    if not kode.strip():
+        return render(request, "warga_lacak.html", status_code=422, title="Lacak pengaduan", kode="",
+                      error="Isi kode pelacakan Anda.")
+    normal = normalize_tracking_code(kode)
+    if normal is None:
+        return _not_found(request, kode)
+    return redirect(f"/lacak/{normal}")
+
+
+@router.get("/lacak/{code}", response_class=HTMLResponse)
+async def track_page(request: Request, code: str) -> Response:
+    normal = normalize_tracking_code(code)
+    if normal is None:
+        return _not_found(request, code)
+    if normal != code:
+        return redirect(f"/lacak/{normal}")
+    found = await _tracking(request, normal)
+    if found is None:
+        return _not_found(request, code)
+    current = found.get("current_step")
+    if current is None and found["status"] == "received":  # not yet taken up by the workflow
+        current = {"number": 1, "name": sop.DEFAULT.step(1).name}
+    return render(
+        request, "warga_status.html", title=f"Pengaduan {normal}", t=found, current=current,
+        next_text=NEXT.get(current["number"]) if current else None, kecamatan_name=_kecamatan_name(found["kecamatan"]),
+    )

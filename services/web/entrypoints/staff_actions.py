@@ -1,0 +1,212 @@
+"""The staff actions as the pages show them: the one mapping ``action -> label`` (the button text, in the
+SOP's own words), each action's form fields, and the body a submitted form becomes for
+``POST /v1/complaints/{id}/{action}`` (services/workflow/domain/commands.py names the fields).
+
+Which actions a page offers comes from the API (``allowed_actions``: the complaint's state and the SOP
+role of its current step, checked by the same rule that guards the action), never from a list here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# -- the button texts: one place, the SOP's wording ---------------------------------------------------------
+ACTION_LABELS: dict[str, str] = {
+    "verify-identity": "Verifikasi identitas",
+    "request-documents": "Minta kelengkapan dokumen",
+    "receive-documents": "Catat dokumen diterima",
+    "reject-identity": "Tolak karena identitas tidak jelas",
+    "close-incomplete": "Tutup karena dokumen tidak lengkap",
+    "register": "Registrasi",
+    "dispose": "Disposisi",
+    "refer": "Limpahkan",
+    "clarify": "Klarifikasi",
+    "request-letter": "Minta staf menyiapkan surat",
+    "draft-letter": "Buat konsep surat",
+    "review-letter": "Paraf",
+    "review-letter:return": "Kembalikan dengan catatan",
+    "duplicate-letter": "Gandakan surat",
+    "sign-letter": "Tanda tangani",
+    "archive-letter": "Arsipkan",
+    "send-response": "Kirim jawaban",
+    "withdraw": "Cabut pengaduan",
+    "mark-duplicate": "Tandai sebagai duplikat",
+}
+
+# the flash message after each action succeeded
+DONE: dict[str, str] = {
+    "verify-identity": "Identitas pengadu sudah diverifikasi. Pengaduan menunggu registrasi.",
+    "request-documents": "Permintaan kelengkapan dokumen sudah dicatat dan disampaikan kepada pengadu.",
+    "receive-documents": "Kelengkapan dokumen sudah dicatat. Lanjutkan verifikasi identitas.",
+    "reject-identity": "Pengaduan ditutup: identitas pengadu tidak jelas.",
+    "close-incomplete": "Pengaduan ditutup: dokumen yang diminta tidak lengkap.",
+    "register": "Pengaduan sudah dicatat di Buku Rekap Pengaduan.",
+    "dispose": "Disposisi sudah diberikan.",
+    "refer": "Pengaduan sudah dilimpahkan.",
+    "clarify": "Klarifikasi sudah dicatat.",
+    "request-letter": "Staf sudah diminta menyiapkan surat tanggapan.",
+    "draft-letter": "Konsep surat tanggapan sudah disimpan dan diteruskan untuk diperiksa.",
+    "review-letter": "Surat tanggapan sudah diparaf.",
+    "review-letter:return": "Konsep surat dikembalikan kepada staf dengan catatan.",
+    "duplicate-letter": "Surat tanggapan sudah digandakan.",
+    "sign-letter": "Surat tanggapan sudah ditandatangani. Surat bertanda tangan elektronik sedang disiapkan.",
+    "archive-letter": "Surat tanggapan sudah diarsipkan dan dicatat di Buku Rekap Pengaduan.",
+    "send-response": "Pengiriman surat tanggapan sudah dicatat.",
+    "withdraw": "Pengaduan sudah dicabut.",
+    "mark-duplicate": "Pengaduan sudah ditandai sebagai duplikat.",
+}
+
+# any step: offered apart from the step's own action
+ANY_STEP = ("withdraw", "mark-duplicate")
+
+AGENCY_KINDS = (("opd", "OPD kabupaten"), ("desa", "Pemerintah desa"), ("sp4n-lapor", "SP4N-LAPOR"), ("lainnya", "Lainnya"))
+SEND_CHANNELS = (
+    ("otomatis", "Otomatis melalui kontak pengadu (e-mail/SMS/WhatsApp)"),
+    ("pos", "Pos"),
+    ("langsung", "Diserahkan langsung"),
+    ("kurir", "Kurir"),
+)
+COPIES = (("pengadu", "Untuk pengadu"), ("arsip", "Untuk arsip"), ("camat", "Untuk Camat"), ("unit", "Untuk unit terkait"))
+UNITS = ("pemerintahan", "trantib", "kesra", "pmd", "pelayanan umum")  # suggestions; the API takes any unit
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str = "text"  # text | textarea | number | select | checkboxes
+    required: bool = False
+    help: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    default: Any = None
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    title: str  # the form's heading
+    fields: tuple[Field, ...] = ()
+    intro: str | None = None
+    danger: bool = False
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self.name]
+
+
+NOTES = Field("notes", "Catatan", "textarea", help="Tidak wajib.")
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("verify-identity", "Verifikasi identitas pengadu", (NOTES,),
+           intro="Identitas jelas dan lampiran KTP/SIM/KK sesuai: pengaduan diteruskan untuk registrasi."),
+    Action("request-documents", "Minta kelengkapan dokumen", (
+        Field("message", "Pesan kepada pengadu", "textarea", required=True,
+              help="Sebutkan dokumen yang kurang, misalnya salinan KTP yang terbaca jelas."),
+        Field("close_after_working_days", "Batas waktu (hari kerja)", "number", default=10,
+              help="Bila tidak ada jawaban sampai batas ini, pengaduan ditutup sebagai tidak lengkap."),
+    )),
+    Action("receive-documents", "Catat kelengkapan dokumen diterima", (NOTES,)),
+    Action("reject-identity", "Tolak pengaduan", (
+        Field("reason", "Alasan", "textarea", required=True),
+    ), danger=True),
+    Action("close-incomplete", "Tutup pengaduan", (
+        Field("reason", "Alasan", "textarea", default="Dokumen yang diminta tidak diterima dalam batas waktu."),
+    ), danger=True),
+    Action("register", "Registrasi di Buku Rekap Pengaduan",
+           intro="Nomor register diberikan otomatis menurut urutan buku rekap tahun ini."),
+    Action("dispose", "Disposisi tindak lanjut", (
+        Field("unit", "Unit (Kasi/Kasubag)", required=True, suggestions=UNITS,
+              help="Misalnya pemerintahan, trantib, kesra, pmd, pelayanan umum."),
+        Field("instructions", "Instruksi", "textarea", required=True),
+    ), intro="Pengaduan termasuk tupoksi kecamatan: tunjuk unit yang menindaklanjuti."),
+    Action("refer", "Limpahkan ke instansi lain", (
+        Field("agency", "Instansi tujuan", required=True, help="Misalnya Dinas PUPR Kabupaten Pamekasan."),
+        Field("agency_kind", "Jenis instansi", "select", required=True, options=AGENCY_KINDS, default="opd"),
+        Field("reason", "Alasan", "textarea", required=True),
+    ), intro="Pengaduan bukan tupoksi kecamatan: pengadu diberi tahu ke mana pengaduannya dilimpahkan."),
+    Action("clarify", "Klarifikasi atau tanggapan", (
+        Field("explanation", "Penjelasan", "textarea", required=True,
+              help="Penjelasan ini dimuat dalam surat tanggapan."),
+    )),
+    Action("request-letter", "Minta staf menyiapkan surat tanggapan", (NOTES,)),
+    Action("draft-letter", "Konsep surat tanggapan", (
+        Field("perihal", "Perihal", required=True),
+        Field("body", "Isi surat", "textarea", required=True),
+    )),
+    Action("review-letter", "Periksa surat tanggapan", (
+        Field("notes", "Catatan", "textarea", help="Wajib bila konsep dikembalikan."),
+    ), intro="Periksa konsep terbaru di bagian Dokumen, lalu beri paraf atau kembalikan dengan catatan."),
+    Action("duplicate-letter", "Gandakan surat tanggapan", (
+        Field("copies", "Salinan", "checkboxes", options=COPIES, default=("pengadu", "arsip")),
+    )),
+    Action("sign-letter", "Tanda tangani surat tanggapan",
+           intro="Nomor surat diberikan saat penandatanganan; surat ditandatangani secara elektronik."),
+    Action("archive-letter", "Arsipkan surat tanggapan",
+           intro="Surat bertanda tangan diarsipkan dan dicatat pada Buku Rekap Pengaduan."),
+    Action("send-response", "Kirim surat tanggapan kepada pengadu", (
+        Field("channel", "Cara pengiriman", "select", required=True, options=SEND_CHANNELS, default="otomatis"),
+        Field("receipt", "Tanda terima pengiriman", help="Untuk pos, kurir, atau diserahkan langsung: nomor resi "
+                                                          "atau nama penerima."),
+    )),
+    Action("withdraw", "Cabut pengaduan", (
+        Field("reason", "Alasan", "textarea", default="Dicabut oleh pengadu."),
+    ), danger=True),
+    Action("mark-duplicate", "Tandai sebagai duplikat", (
+        Field("duplicate_of", "Kode pelacakan pengaduan asli", required=True),
+        Field("reason", "Alasan", "textarea"),
+    ), danger=True),
+)}
+
+REQUIRED = "Wajib diisi."
+
+
+def values_of(action: Action, form) -> dict[str, Any]:
+    """What the person typed, to show again in the form (strings, and lists for checkboxes)."""
+    values: dict[str, Any] = {}
+    for f in action.fields:
+        if f.kind == "checkboxes":
+            values[f.name] = [str(v) for v in form.getlist(f.name)]
+        else:
+            raw = form.get(f.name)
+            values[f.name] = raw if isinstance(raw, str) else ""
+    return values
+
+
+def body_of(action: Action, values: dict[str, Any], variant: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The API body (without ``expected_version``) and the errors found before asking the API."""
+    body: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in action.fields:
+        value = values.get(f.name)
+        if f.kind == "checkboxes":
+            body[f.name] = list(value or [])
+            continue
+        text = (value or "").strip()
+        if not text:
+            if f.required:
+                errors[f.name] = REQUIRED
+            continue
+        if f.kind == "number":
+            try:
+                body[f.name] = int(text)
+            except ValueError:
+                errors[f.name] = "Isi dengan bilangan bulat."
+            continue
+        if f.kind == "select" and text not in {k for k, _ in f.options}:
+            errors[f.name] = "Pilih salah satu pilihan."
+            continue
+        body[f.name] = text
+    if action.name == "review-letter":
+        body["approved"] = variant != "kembalikan"
+        if not body["approved"] and not body.get("notes"):
+            errors["notes"] = "Tulis catatan perbaikan untuk staf."
+    if action.name == "send-response" and body.get("channel") not in (None, "otomatis") and not body.get("receipt"):
+        errors["receipt"] = "Tulis tanda terima pengiriman (nomor resi atau nama penerima)."
+    return body, errors
+
+
+def done_message(action: str, body: dict[str, Any]) -> str:
+    if action == "review-letter" and body.get("approved") is False:
+        return DONE["review-letter:return"]
+    return DONE[action]

@@ -1,0 +1,212 @@
+"""The complaint page of the staff (``/petugas/pengaduan/{id}``): who complained, about what, the timeline
+against the SOP, documents and scans, and the form of each action the signed-in person may take now.
+Kabupaten users read it (masked by the API) and act on nothing.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.web.api import ApiProblem
+from services.web.entrypoints import staff_actions as actions
+from services.web.entrypoints import staff_views as views
+from services.web.pages import ROLE_LABELS, SignInRequired, api, check_csrf, redirect, render, require_user, session
+
+router = APIRouter()
+
+STAFF_ROLES = ("staf", "kasi", "sekcam", "camat")
+READERS = (*STAFF_ROLES, "kabupaten", "admin")
+STALE = "Pengaduan ini sudah ditindaklanjuti orang lain. Muat ulang halaman untuk melihat keadaan terbaru."
+
+
+def signed_out_on_401(request: Request, exc: ApiProblem) -> None:
+    """An expired or revoked token: sign in again, then come back."""
+    if exc.status == 401:
+        session(request).sign_out()
+        raise SignInRequired()
+
+
+def not_found_page(request: Request, exc: ApiProblem) -> HTMLResponse:
+    title = "Pengaduan tidak ditemukan" if exc.status == 404 else "Tidak diizinkan"
+    message = exc.message if exc.status == 404 else (exc.message or "Pengaduan ini bukan untuk akun Anda.")
+    if exc.status == 404:
+        message += " Pengaduan kecamatan lain tidak dapat dibuka dari akun Anda."
+    return render(request, "galat.html", status_code=404 if exc.status == 404 else 403, title=title, message=message)
+
+
+async def load_complaint(request: Request, complaint_id: UUID) -> dict:
+    s = session(request)
+    return await api(request).call("GET", f"/v1/complaints/{complaint_id}", token=s.token)
+
+
+async def load_documents(request: Request, complaint_id: UUID) -> list[dict]:
+    try:
+        docs = await api(request).call("GET", f"/v1/letters/complaints/{complaint_id}", token=session(request).token)
+    except ApiProblem as exc:
+        signed_out_on_401(request, exc)
+        return []  # 404: no document yet (the receipt is rendered by the letters worker)
+    for d in docs:
+        d["label"] = views.document_label(d)
+    return docs
+
+
+def step_forms(complaint: dict) -> tuple[list[actions.Action], list[actions.Action]]:
+    """The step's own actions and the any-step ones (withdraw, duplicate) the API says this user may take."""
+    allowed = [a for a in complaint.get("allowed_actions", []) if a in actions.ACTIONS]
+    own = [actions.ACTIONS[a] for a in allowed if a not in actions.ANY_STEP]
+    other = [actions.ACTIONS[a] for a in allowed if a in actions.ANY_STEP]
+    return own, other
+
+
+async def page(request: Request, complaint_id: UUID, *, status_code: int = 200, submitted: dict | None = None) -> Response:
+    try:
+        complaint = await load_complaint(request, complaint_id)
+    except ApiProblem as exc:
+        signed_out_on_401(request, exc)
+        return not_found_page(request, exc)
+    documents = await load_documents(request, complaint_id)
+    own, other = step_forms(complaint)
+    definition = views.definition_of(complaint)
+    current = complaint.get("current_step")
+    now = datetime.now(UTC)
+    due_at = views.parse_time(complaint.get("due_at"))
+    send_channels = actions.SEND_CHANNELS
+    notes: list[str] = []
+    if "send-response" in complaint.get("allowed_actions", []):
+        if views.dispatched_waiting(complaint) or not views.has_contact(complaint):
+            send_channels = tuple(c for c in send_channels if c[0] != "otomatis")
+            notes.append(
+                "Surat sudah dikirim otomatis dan menunggu tanda terima dari penyedia layanan; bila gagal, kirim lewat "
+                "pos, kurir, atau serahkan langsung." if views.dispatched_waiting(complaint) else
+                "Pengadu tidak meninggalkan e-mail atau nomor telepon: kirim lewat pos, kurir, atau serahkan langsung."
+            )
+    user = session(request).user or {}
+    waiting_for_letter = (
+        current and current["number"] == 11 and user.get("role") == current.get("role")
+        and "archive-letter" not in complaint.get("allowed_actions", []) and complaint["status"] != "closed"
+    )
+    # a message about a form this page no longer draws (someone else moved the complaint on): above the forms
+    drawn = {a.name for a in (*own, *other)}
+    loose = submitted if submitted and submitted.get("message") and submitted.get("action") not in drawn else None
+    return render(
+        request, "petugas_pengaduan.html", status_code=status_code, loose=loose,
+        title=f"Pengaduan {complaint['tracking_code']}", c=complaint, documents=documents,
+        attachments=views.attachments_of(complaint), timeline=views.timeline(complaint, ROLE_LABELS),
+        own_forms=own, other_forms=other, labels=actions.ACTION_LABELS, submitted=submitted or {},
+        status_label=views.STATUS_LABELS.get(complaint["status"], complaint["status"]),
+        outcome_label=views.OUTCOME_LABELS.get(complaint.get("outcome") or "", complaint.get("outcome")),
+        channel_label=views.CHANNEL_LABELS.get(complaint["channel"], complaint["channel"]),
+        current_standard=views.standard_text(definition.step(current["number"])) if current else None,
+        due_at=due_at, due_state=views.due_state(due_at, complaint.get("overdue", False), now) if current else None,
+        send_channels=send_channels, form_notes=notes, waiting_for_letter=waiting_for_letter,
+        read_only=user.get("role") not in STAFF_ROLES,
+    )
+
+
+@router.get("/petugas/pengaduan/{complaint_id}", response_class=HTMLResponse)
+async def complaint_page(request: Request, complaint_id: UUID) -> Response:
+    require_user(request, *READERS)
+    return await page(request, complaint_id)
+
+
+@router.post("/petugas/pengaduan/{complaint_id}/{action}", response_class=HTMLResponse)
+async def perform(request: Request, complaint_id: UUID, action: str) -> Response:
+    s = require_user(request, *STAFF_ROLES)
+    form = await check_csrf(request)
+    spec = actions.ACTIONS.get(action)
+    if spec is None:
+        return render(request, "galat.html", status_code=404, title="Tindakan tidak dikenal",
+                      message="Tindakan ini tidak ada. Kembali ke halaman pengaduan lalu coba lagi.")
+    values = actions.values_of(spec, form)
+    variant = form.get("keputusan") if isinstance(form.get("keputusan"), str) else None
+    body, errors = actions.body_of(spec, values, variant)
+    submitted: dict[str, Any] = {"action": action, "values": values, "errors": errors}
+    try:
+        expected_version = int(str(form.get("expected_version") or ""))
+    except ValueError:
+        submitted.update(message=STALE, kind="peringatan")
+        return await page(request, complaint_id, status_code=409, submitted=submitted)
+    if errors:
+        submitted.update(message="Ada isian yang belum benar. Periksa kembali.", kind="galat")
+        return await page(request, complaint_id, status_code=422, submitted=submitted)
+    try:
+        await api(request).call("POST", f"/v1/complaints/{complaint_id}/{action}", token=s.token,
+                                json={"expected_version": expected_version, **body})
+    except ApiProblem as exc:
+        signed_out_on_401(request, exc)
+        if exc.status == 404:
+            return not_found_page(request, exc)
+        if exc.status == 409 and exc.code == "stale_version":
+            submitted.update(message=STALE, kind="peringatan")
+        elif exc.status == 422:
+            known = {f.name for f in spec.fields}
+            for name, message in exc.field_errors().items():
+                key = name.split(".", 1)[0]
+                if key in known:
+                    submitted["errors"].setdefault(key, message)
+            unplaced = [m for n, m in exc.field_errors().items() if n.split(".", 1)[0] not in known]
+            submitted.update(message=" ".join([exc.message, *unplaced]), kind="galat")
+        else:
+            submitted.update(message=exc.message, kind="galat")
+        return await page(request, complaint_id, status_code=exc.status, submitted=submitted)
+    return redirect(f"/petugas/pengaduan/{complaint_id}", actions.done_message(action, body), request)
+
+
+def _disposition(upstream: str | None, inline: bool) -> str:
+    """The API's Content-Disposition with its filename kept, as ``inline`` (preview) or ``attachment``."""
+    kind = "inline" if inline else "attachment"
+    if not upstream:
+        return kind
+    _, _, rest = upstream.partition(";")
+    return f"{kind};{rest}" if rest else kind
+
+
+def _passed_on(r, inline: bool) -> Response:
+    content_type = r.headers.get("content-type", "application/octet-stream")
+    return Response(r.content, media_type=content_type, headers={
+        "Content-Disposition": _disposition(r.headers.get("content-disposition"), inline),
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+def _file_problem(request: Request, r, title: str) -> Response:
+    if r.status_code == 401:
+        session(request).sign_out()
+        raise SignInRequired()
+    if r.status_code >= 500:
+        from services.web.api import ApiUnavailable
+
+        raise ApiUnavailable(f"HTTP {r.status_code}")
+    try:
+        message = r.json().get("message") or title
+    except ValueError:
+        message = title
+    return render(request, "galat.html", status_code=404 if r.status_code == 404 else r.status_code, title=title,
+                  message=message)
+
+
+@router.get("/petugas/lampiran/{sha256}")
+async def attachment(request: Request, sha256: str, pengaduan: UUID | None = None, unduh: bool = False) -> Response:
+    """A scan or photo, fetched with the user's token (the API checks who may see it)."""
+    s = require_user(request, *READERS)
+    params = {"complaint_id": str(pengaduan)} if pengaduan else None
+    r = await api(request).raw("GET", f"/v1/attachments/{sha256}", token=s.token, params=params)
+    if r.status_code != 200:
+        return _file_problem(request, r, "Lampiran tidak ditemukan")
+    inline = not unduh and r.headers.get("content-type", "").split(";")[0] in views.PREVIEWABLE
+    return _passed_on(r, inline)
+
+
+@router.get("/petugas/dokumen/{document_id}.pdf")
+async def document(request: Request, document_id: UUID, unduh: bool = False) -> Response:
+    """A receipt, a draft or the signed letter as PDF: inline for the browser's preview, or to download."""
+    s = require_user(request, *READERS)
+    r = await api(request).raw("GET", f"/v1/letters/{document_id}/pdf", token=s.token)
+    if r.status_code != 200:
+        return _file_problem(request, r, "Dokumen tidak ditemukan")
+    return _passed_on(r, not unduh)

@@ -1,0 +1,78 @@
+"""What every page handler uses: the templates, the session, the API client, CSRF checks and rendering."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services.web import formatting
+from services.web.api import Api
+from services.web.config import WebSettings
+from services.web.session import CSRF_FIELD, Session
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape on for .html (select_autoescape)
+templates.env.filters.update(tanggal=formatting.tanggal, waktu=formatting.waktu,
+                             waktu_panjang=formatting.waktu_panjang, iso=formatting.iso)
+
+ROLE_LABELS = {
+    "staf": "Staf", "kasi": "Kasi/Kasubag", "sekcam": "Sekcam", "camat": "Camat",
+    "kabupaten": "Kabupaten", "admin": "Admin",
+}
+templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, CSRF_FIELD=CSRF_FIELD)
+
+
+class Forbidden(Exception):
+    """A stale or forged form (CSRF), or a page the signed-in user may not see."""
+
+
+class SignInRequired(Exception):
+    pass
+
+
+def session(request: Request) -> Session:
+    return request.state.session
+
+
+def api(request: Request) -> Api:
+    return request.app.state.api
+
+
+def settings(request: Request) -> WebSettings:
+    return request.app.state.settings
+
+
+def require_user(request: Request, *roles: str) -> Session:
+    """The signed-in session, else ``SignInRequired`` (a redirect to /masuk?lanjut=...); ``roles``: any of."""
+    s = session(request)
+    if not s.signed_in:
+        raise SignInRequired()
+    if roles and s.role not in roles:
+        raise Forbidden()
+    return s
+
+
+async def check_csrf(request: Request) -> dict[str, Any]:
+    """The submitted form, after its CSRF field matched the session's (else ``Forbidden``)."""
+    form = await request.form()
+    if not session(request).csrf_ok(form.get(CSRF_FIELD) if isinstance(form.get(CSRF_FIELD), str) else None):
+        raise Forbidden()
+    return form
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    s = session(request)
+    context.setdefault("flash", s.pop_flash())
+    context.setdefault("dev_outbox", bool(settings(request).devsinks_url) and settings(request).environment != "production")
+    return templates.TemplateResponse(
+        request, template, {"session": s, "user": s.user, "csrf_token": s.csrf, **context}, status_code=status_code,
+    )
+
+
+def redirect(url: str, flash: str | None = None, request: Request | None = None) -> Response:
+    if flash and request is not None:
+        session(request).set_flash(flash)
+    return RedirectResponse(url, status_code=303)

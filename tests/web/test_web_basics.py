@@ -1,0 +1,75 @@
+"""The web app's frame: pages, sign-in and sign-out with a session cookie and CSRF, error pages, headers."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from shared.auth import add_user
+from tests.support.web import web_client
+
+PASSWORD = "rahasia-uji-123"
+
+
+@pytest.fixture(scope="module")
+def web(settings, engine):
+    with web_client(settings) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def staf(engine) -> str:
+    username = f"w{uuid.uuid4().hex[:6]}.staf"
+    add_user(engine, username, "Staf Uji", "staf", PASSWORD, kecamatan="pegantenan")
+    return username
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def test_home_is_indonesian_with_strict_headers(web):
+    r = web.get("/")
+    assert r.status_code == 200
+    assert '<html lang="id">' in r.text and "Buat pengaduan" in r.text
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie  # plain http here
+
+
+def test_unknown_page_is_a_404_page(web):
+    r = web.get("/tidak-ada-halaman-ini")
+    assert r.status_code == 404 and "Halaman tidak ditemukan" in r.text
+
+
+def test_sign_in_needs_the_form_csrf_value(web, staf):
+    web.cookies.clear()
+    r = web.post("/masuk", data={"username": staf, "password": PASSWORD, "csrf_token": "palsu"}, follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_wrong_password_is_a_clear_message_and_no_session(web, staf):
+    web.cookies.clear()
+    token = csrf_of(web.get("/masuk").text)
+    r = web.post("/masuk", data={"username": staf, "password": "salah-sekali", "csrf_token": token})
+    assert r.status_code == 401
+    assert 'role="alert"' in r.text and staf in r.text
+
+
+def test_sign_in_and_out(web, staf):
+    web.cookies.clear()
+    token = csrf_of(web.get("/masuk?lanjut=https://jahat.example/").text)
+    assert 'name="lanjut" value=""' in web.get("/masuk?lanjut=//jahat.example").text  # no open redirect
+    r = web.post("/masuk", data={"username": staf, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/kotak-masuk"
+    home = web.get("/")
+    assert f"Keluar ({staf})" in home.text
+    new_token = csrf_of(home.text)
+    assert new_token != token  # a new CSRF value once signed in
+    r = web.post("/keluar", data={"csrf_token": new_token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "Masuk petugas" in web.get("/").text

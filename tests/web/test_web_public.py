@@ -1,0 +1,272 @@
+"""The citizens' pages over the real APIs: the complaint form with its ID scan, errors next to their fields,
+CSRF, the confirmation, tracking by code, escaping of what citizens type, and the weight of the form page."""
+from __future__ import annotations
+
+import html
+import re
+import uuid
+
+import pytest
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from services.intake.adapters.tables import attachments, submissions, tracking
+from shared.contracts import sop
+from tests.support.web import web_client
+from tests.unit.test_attachments import EXE, tiny_jpeg, tiny_png
+
+LABELS = {
+    "kecamatan": "Kecamatan", "name": "Nama lengkap", "nik": "NIK", "phone": "Nomor HP/WhatsApp", "email": "E-mail",
+    "address": "Alamat", "id_kind": "Jenis kartu identitas", "identitas": "Foto/scan kartu identitas",
+    "subject": "Pokok pengaduan", "description": "Uraian pengaduan", "foto": "Foto pendukung (boleh lebih dari satu)",
+    "persetujuan": "Saya setuju data saya dipakai untuk menangani pengaduan ini",
+}
+SCRIPT = "<script>alert(1)</script>"
+TEMPLATE = "{{7*7}}"
+
+
+@pytest.fixture(scope="module")
+def web(settings, engine):
+    with web_client(settings) as client:
+        yield client
+
+
+def csrf_of(text: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def form_values(**overrides) -> dict:
+    values = {
+        "kecamatan": "pegantenan", "name": "Siti Aminah", "nik": "3528071505900001", "phone": "0812-3456-7890",
+        "email": "", "address": "Dusun Bunangka", "id_kind": "ktp", "subject": "Lampu jalan mati",
+        "description": f"Lampu jalan di depan balai desa mati sejak dua minggu. ({uuid.uuid4().hex[:8]})",
+        "persetujuan": "ya",
+    }
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def submit(web, values: dict, files=None, token: str | None = None):
+    token = token or csrf_of(web.get("/pengaduan/baru").text)
+    return web.post("/pengaduan/baru", data={**values, "csrf_token": token}, files=files, follow_redirects=False)
+
+
+def field_tag(page: str, name: str) -> str:
+    found = re.search(rf'<(input|select|textarea)\b[^>]*\bname="{name}"[^>]*>', page)
+    assert found, f"no field named {name}"
+    return found.group(0)
+
+
+def error_of(page: str, name: str) -> str | None:
+    found = re.search(rf'<p class="galat-isian" id="galat-{name}">([^<]*)</p>', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_the_form_has_every_field_with_its_label(web):
+    r = web.get("/pengaduan/baru")
+    assert r.status_code == 200
+    page = r.text
+    for name, label in LABELS.items():
+        tag = field_tag(page, name)
+        field_id = re.search(r'\bid="([^"]+)"', tag).group(1)
+        assert f'<label for="{field_id}">{html.escape(label)}</label>' in page, (name, label)
+    assert 'enctype="multipart/form-data"' in page and 'href="/static/warga.css"' in page
+    assert 'accept="image/*,application/pdf"' in field_tag(page, "identitas")
+    assert "multiple" in field_tag(page, "foto")
+    assert field_tag(page, "persetujuan").startswith('<input id="persetujuan" name="persetujuan" type="checkbox"')
+    assert re.search(r'<button type="submit" class="tombol utama">Kirim pengaduan</button>', page)
+    assert '<option value="ktp"' in page and ">SIM</option>" in page and ">KK</option>" in page
+    assert ">Pegantenan</option>" in page and ">Pasean</option>" in page
+    assert "disamarkan" in page and "tidak dipungut biaya" in page  # the privacy notice
+    assert "<script>" not in page.split("</head>", 1)[1] and "style=" not in page  # CSP: nothing inline
+
+
+def test_a_kecamatan_can_be_preselected_by_its_slug(web):
+    page = web.get("/pengaduan/baru?kecamatan=pegantenan").text
+    assert '<option value="pegantenan" selected>' in page
+    assert "selected" not in re.search(r'<option value="pegantenan"[^>]*>', web.get("/pengaduan/baru?kecamatan=x").text).group(0)
+
+
+def test_a_full_submission_with_an_id_scan_lands_a_complaint(web, engine):
+    scan, photo = tiny_jpeg(), tiny_png(8101)
+    r = submit(web, form_values(), files=[("identitas", ("ktp.jpg", scan, "image/jpeg")),
+                                           ("foto", ("jalan.png", photo, "image/png"))])
+    assert r.status_code == 303, r.text
+    location = r.headers["location"]
+    code = location.rsplit("/", 1)[1]
+    assert location == f"/pengaduan/terkirim/{code}"
+    with engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.tracking_code == code)).mappings().one()
+        kinds = conn.execute(select(attachments.c.kind).where(attachments.c.submission_id == row["id"])).scalars().all()
+    assert row["channel"] == "web" and row["kecamatan"] == "pegantenan"
+    assert row["complainant"]["nik"] == "3528071505900001" and row["complainant"]["phone"] == "+6281234567890"
+    assert sorted(kinds) == ["foto", "ktp"]
+
+    confirmation = web.get(location)
+    assert confirmation.status_code == 200
+    assert f'<span class="kode kode-besar">{code}</span>' in confirmation.text
+    assert f'href="/v1/letters/track/{code}/receipt">Unduh tanda terima (PDF)</a>' in confirmation.text
+    assert "12 hari kerja" in confirmation.text and "tidak dipungut biaya" in confirmation.text
+    assert f'href="/lacak/{code}"' in confirmation.text
+
+    tracking = web.get(f"/lacak/{code}")
+    assert tracking.status_code == 200
+    assert "Diterima, menunggu diproses" in tracking.text and "Pegantenan" in tracking.text
+    assert re.search(r'<li class="berikut"[^>]*>\s*<span class="nama-langkah">1\. Menerima Pengaduan Masyarakat', tracking.text)
+    assert "Unduh surat jawaban (PDF)" not in tracking.text
+    assert " WIB" in tracking.text  # dates in WIB
+
+
+def submitted_code(web, seed: int) -> str:
+    r = submit(web, form_values(), files=[("identitas", ("ktp.png", tiny_png(seed), "image/png"))])
+    assert r.status_code == 303, r.text
+    return r.headers["location"].rsplit("/", 1)[1]
+
+
+def project(engine, code: str, done: int, **values) -> None:
+    """The tracking projection as the workflow's events would leave it: steps 1..done completed."""
+    start = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)  # 08.30 WIB
+    steps = [{"number": n, "name": sop.DEFAULT.step(n).name, "completed_at": (start + timedelta(hours=n)).isoformat()}
+             for n in range(1, done + 1)]
+    with engine.begin() as conn:
+        complaint_id = conn.execute(select(submissions.c.complaint_id).where(submissions.c.tracking_code == code)).scalar_one()
+        row = {"complaint_id": complaint_id, "tracking_code": code, "sop_version": sop.DEFAULT.version, "steps": steps,
+               "updated_at": start, "position": 2**62, "status": "in_progress", "current_step": done + 1, **values}
+        conn.execute(insert(tracking).values(**row).on_conflict_do_update(index_elements=["complaint_id"], set_=row))
+
+
+def test_the_timeline_shows_the_steps_done_in_wib_and_what_happens_next(web, engine):
+    code = submitted_code(web, 8501)
+    project(engine, code, 3)
+    page = web.get(f"/lacak/{code}").text
+    timeline = re.search(r'<ol class="lini-masa">(.*?)</ol>', page, re.S).group(1)
+    done = re.findall(r'<li>\s*<span class="nama-langkah">(\d+)\. ([^<]+)</span>\s*<time class="kapan" datetime="[^"]+">([^<]+)</time>', timeline)
+    assert [(n, name) for n, name, _ in done] == [("1", sop.DEFAULT.step(1).name), ("2", sop.DEFAULT.step(2).name),
+                                                  ("3", sop.DEFAULT.step(3).name)]
+    assert done[0][2] == "2 Nov 2026 09.30 WIB"  # 02.30 UTC
+    nxt = re.search(r'<li class="berikut"[^>]*>(.*?)</li>', timeline, re.S).group(1)
+    assert "4. Melakukan verifikasi substansi" in nxt and "dilimpahkan" in nxt
+    assert "Sedang diproses" in page and "Unduh surat jawaban (PDF)" not in page
+
+
+def test_a_resolved_complaint_links_its_response_letter(web, engine):
+    code = submitted_code(web, 8502)
+    project(engine, code, 12, status="closed", current_step=None, outcome="resolved")
+    page = web.get(f"/lacak/{code}").text
+    assert f'href="/v1/letters/track/{code}/letter">Unduh surat jawaban (PDF)</a>' in page
+    assert 'class="berikut"' not in page and "Selesai" in page and "Tanggapan sudah dikirim kepada Anda" in page
+    assert page.count('<span class="nama-langkah">') == 12
+
+
+def test_a_referred_complaint_says_to_whom(web, engine):
+    code = submitted_code(web, 8503)
+    project(engine, code, 4, status="closed", current_step=None, outcome="referred", referred_to="Dinas PUPR <Pamekasan>")
+    page = web.get(f"/lacak/{code}").text
+    assert "Dilimpahkan kepada instansi yang berwenang" in page and "Dinas PUPR &lt;Pamekasan&gt;" in page
+    assert "Unduh surat jawaban (PDF)" not in page
+
+
+def test_a_double_submit_is_one_complaint(web, engine):
+    token = csrf_of(web.get("/pengaduan/baru").text)
+    values = form_values()
+    files = [("identitas", ("ktp.png", tiny_png(8201), "image/png"))]
+    first = submit(web, values, files=files, token=token)
+    second = submit(web, values, files=files, token=token)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    with engine.connect() as conn:
+        assert len(conn.execute(select(submissions.c.id).where(
+            submissions.c.description == values["description"])).all()) == 1
+
+
+def test_missing_fields_are_shown_next_to_them_with_the_values_kept(web):
+    values = form_values(nik="", phone="", email="", persetujuan=None, subject="Sampah menumpuk di pasar")
+    r = submit(web, values, files=None)
+    assert r.status_code == 422
+    page = r.text
+    assert 'class="pesan galat ringkasan-galat" role="alert"' in page
+    for name in ("nik", "phone", "identitas", "persetujuan"):
+        assert error_of(page, name), name
+        tag = field_tag(page, name)
+        assert 'aria-invalid="true"' in tag and f"galat-{name}" in re.search(r'aria-describedby="([^"]+)"', tag).group(1)
+        assert f'<li><a href="#{name}">' in page  # the summary links to the field
+    assert error_of(page, "name") is None and 'aria-invalid' not in field_tag(page, "name")
+    assert 'value="Siti Aminah"' in field_tag(page, "name") and 'value="Sampah menumpuk di pasar"' in field_tag(page, "subject")
+    assert values["description"] in page and '<option value="ktp" selected>' in page
+    assert '<option value="pegantenan" selected>' in page
+
+
+def test_api_errors_are_shown_next_to_their_fields_and_files_must_be_chosen_again(web):
+    r = submit(web, form_values(nik="1234", email="bukan-email"),
+               files=[("identitas", ("ktp.jpg", EXE, "image/jpeg"))])
+    assert r.status_code == 422
+    page = r.text
+    assert error_of(page, "nik") and error_of(page, "email")
+    assert "bukan jenis berkas yang diizinkan" in error_of(page, "identitas")
+    assert "pilih lagi" in page  # the files are not kept
+    assert 'value="1234"' in field_tag(page, "nik") and 'value="bukan-email"' in field_tag(page, "email")
+
+
+def test_a_form_without_its_csrf_value_is_403(web):
+    web.get("/pengaduan/baru")
+    r = web.post("/pengaduan/baru", data=form_values(), files=[("identitas", ("ktp.png", tiny_png(8301), "image/png"))])
+    assert r.status_code == 403
+    r = web.post("/pengaduan/baru", data={**form_values(), "csrf_token": "palsu"})
+    assert r.status_code == 403
+
+
+def test_tracking_by_code_normalises_it_and_an_unknown_code_is_a_404_page(web):
+    r = web.get("/lacak")
+    assert r.status_code == 200 and '<label for="kode">Kode pelacakan</label>' in r.text
+    r = web.get("/lacak?kode=7kq2 m9xd 4t", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/lacak/7KQ2-M9XD-4T"
+    r = web.get("/lacak/7kq2-m9xd-4t", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/lacak/7KQ2-M9XD-4T"
+    for url in ("/lacak/7KQ2-M9XD-4T", "/lacak?kode=bukan-kode", "/pengaduan/terkirim/7KQ2-M9XD-4T"):
+        r = web.get(url)
+        assert r.status_code == 404, url
+        assert "Kode pelacakan ini tidak ditemukan" in r.text and '<label for="kode">Kode pelacakan</label>' in r.text
+    assert web.get("/lacak?kode=").status_code == 422
+
+
+def test_what_citizens_type_is_shown_literally_never_run_nor_evaluated(web):
+    values = form_values(name=f"Budi {SCRIPT}", subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian {TEMPLATE} {SCRIPT}",
+                         nik="")
+    page = submit(web, values).text
+    assert SCRIPT not in page and "49" not in page.split("<main", 1)[1]
+    assert html.escape(SCRIPT) in page and TEMPLATE in page
+    # stored as typed, and the pages after a submission show no raw markup either
+    r = submit(web, form_values(subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian panjang {TEMPLATE} {SCRIPT}"),
+               files=[("identitas", ("ktp.png", tiny_png(8401), "image/png"))])
+    assert r.status_code == 303
+    for url in (r.headers["location"], r.headers["location"].replace("/pengaduan/terkirim/", "/lacak/")):
+        shown = web.get(url).text
+        assert SCRIPT not in shown and ">49<" not in shown
+    lost = web.get(f"/lacak?kode={SCRIPT}").text
+    assert SCRIPT not in lost and html.escape(SCRIPT) in lost
+
+
+def test_the_form_page_weighs_under_300_kb_with_its_css_and_js(web):
+    page = web.get("/pengaduan/baru")
+    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert {"/static/web.css", "/static/warga.css", "/static/web.js"} <= set(assets)
+    total = len(page.content) + sum(len(web.get(a).content) for a in assets)
+    assert total < 300 * 1024, total
+
+
+def test_when_the_api_cannot_be_reached_the_form_stays_with_what_was_typed(settings):
+    from fastapi.testclient import TestClient
+
+    from services.web.api import Api
+    from services.web.app import create_app
+    from services.web.config import WebSettings
+
+    app = create_app(WebSettings(**settings.model_dump()), api=Api("http://127.0.0.1:9", timeout=2.0))
+    with TestClient(app) as client:
+        r = submit(client, form_values(name="Rina Wati"), files=[("identitas", ("ktp.png", tiny_png(8601), "image/png"))])
+    assert r.status_code == 503
+    assert "tidak dapat dihubungi" in r.text and 'value="Rina Wati"' in field_tag(r.text, "name") and "pilih lagi" in r.text

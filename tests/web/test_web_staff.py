@@ -1,0 +1,477 @@
+"""The staff pages over the real APIs: the inbox of each role, the complaint page with exactly the forms the
+signed-in role may use now, each SOP step performed through the pages by its own role, the Buku Rekap and
+its downloads; kabupaten users read masked data and act on nothing."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from services.dashboard import projections
+from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
+from services.dashboard.config import DashboardSettings
+from services.intake.adapters.tables import outbox, submissions
+from services.intake.domain.identity import new_tracking_code
+from services.letters import handlers as letter_handlers
+from services.letters.bootstrap import bootstrap as letters_bootstrap
+from services.letters.config import LettersSettings
+from services.web.entrypoints.staff_actions import ACTION_LABELS
+from services.workflow import handlers
+from services.workflow.bootstrap import bootstrap as workflow_bootstrap
+from shared.auth import add_user
+from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.eventstore.postgres import PostgresEventStore
+from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support.web import web_client
+from tests.unit.test_attachments import tiny_png
+
+PASSWORD = "rahasia-uji-123"
+NIK, PHONE = "3528071505900001", "+6281234567890"
+STALE = "Pengaduan ini sudah ditindaklanjuti orang lain. Muat ulang halaman untuk melihat keadaan terbaru."
+
+
+# -- fixtures -------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def place(engine):
+    """Two fresh kecamatan of Kabupaten Pamekasan: every inbox here holds only this module's complaints."""
+    suffix = uuid.uuid4().hex[:5]
+    items = [
+        Kecamatan(f"web-{suffix}-{n}", f"95.{suffix}.{n}", f"Laman {n.upper()}", "pamekasan", "Kabupaten Pamekasan",
+                  {"pemerintah": "PEMERINTAH KABUPATEN PAMEKASAN", "kecamatan": f"KECAMATAN LAMAN {n.upper()}",
+                   "address": "Jalan Raya 1", "city": f"Laman {n.upper()}"})
+        for n in ("a", "b")
+    ]
+    upsert_kecamatan(engine, items)
+    return {"a": items[0].slug, "b": items[1].slug, "name_a": items[0].name}
+
+
+@pytest.fixture(scope="module")
+def people(engine, place) -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:5]
+    roles = {
+        "staf": ("staf", place["a"], None, None), "kasi": ("kasi", place["a"], None, "pemerintahan"),
+        "kasi_trantib": ("kasi", place["a"], None, "trantib"), "sekcam": ("sekcam", place["a"], None, None),
+        "camat": ("camat", place["a"], None, None), "staf_b": ("staf", place["b"], None, None),
+        "kasi_b": ("kasi", place["b"], None, "pemerintahan"), "kabupaten": ("kabupaten", None, "pamekasan", None),
+    }
+    names = {}
+    for key, (role, kecamatan, kabupaten, unit) in roles.items():
+        username = f"w{suffix}.{key.replace('_', '-')}"
+        add_user(engine, username, f"Petugas Uji {key}", role, PASSWORD, kecamatan=kecamatan, kabupaten=kabupaten,
+                 unit=unit, nip="197001011990031001" if role == "camat" else None)
+        names[key] = username
+    return names
+
+
+@pytest.fixture(scope="module")
+def web_settings(settings, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("web-staff-data")
+    return settings.model_copy(update={"data_dir": str(data_dir), "public_base_url": "http://127.0.0.1:8000"})
+
+
+@pytest.fixture(scope="module")
+def web(web_settings, engine, place, people):
+    with web_client(web_settings) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def wf(web_settings, place):
+    container = workflow_bootstrap(web_settings)
+    yield container
+    container.engine.dispose()
+
+
+class SentTasks:
+    """The letters service's broker, as a fake: the task it would send is kept, and the test hands its
+    message to the workflow's handler (as the workflow worker would)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list]] = []
+
+    def send_task(self, name: str, args: list, **_: object) -> None:
+        self.sent.append((name, args))
+
+
+@pytest.fixture(scope="module")
+def letters(web_settings, place):
+    container = letters_bootstrap(LettersSettings(**web_settings.model_dump()))
+    container = dataclasses.replace(container, celery=SentTasks())
+    yield container
+    container.engine.dispose()
+
+
+# -- helpers --------------------------------------------------------------------------------------------------
+def new_complaint(wf, kecamatan: str, *, received_at: datetime | None = None, subject: str = "Jalan desa rusak",
+                  description: str = "Jalan di Dusun Bunangka rusak sejak Januari.") -> uuid.UUID:
+    complaint_id = uuid.uuid4()
+    handlers.record_complaint(wf, ComplaintSubmitted(
+        submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=new_tracking_code(os.urandom(7)),
+        kecamatan=kecamatan, channel="web",
+        complainant=Complainant(name="Siti Aminah", nik=NIK, phone=PHONE, email="siti@example.id", address="Desa Pegantenan"),
+        subject=subject, description=description, received_at=received_at or datetime.now(UTC),
+        correlation_id=uuid.uuid4(),
+    ))
+    return complaint_id
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in(web, username: str):
+    web.cookies.clear()
+    token = csrf_of(web.get("/masuk").text)
+    r = web.post("/masuk", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return r
+
+
+def step_forms(html: str) -> list[str]:
+    """The actions of the step's own forms (the any-step ones sit apart, under "Tindakan lain")."""
+    main = html.split('<details class="tindakan-lain"', 1)[0]
+    return re.findall(r'data-aksi="([a-z-]+)"', main)
+
+
+def form_of(html: str, action: str) -> str:
+    found = re.search(rf'<form[^>]*data-aksi="{action}".*?</form>', html, re.S)
+    assert found, f"no form for {action}"
+    return found.group(0)
+
+
+def hidden(form: str, name: str) -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', form).group(1)
+
+
+def submit(web, cid, action: str, page: str | None = None, **fields):
+    """Fill in the action's form as the page drew it (its CSRF value and version) and send it."""
+    page = page if page is not None else web.get(f"/petugas/pengaduan/{cid}").text
+    form = form_of(page, action)
+    data = {"csrf_token": hidden(form, "csrf_token"), "expected_version": hidden(form, "expected_version"), **fields}
+    return web.post(f"/petugas/pengaduan/{cid}/{action}", data=data, follow_redirects=False)
+
+
+def last_event(wf, cid, type_: str):
+    return next(e for e in reversed(wf.store.read_stream(f"complaint-{cid}")) if e.type == type_)
+
+
+def text_only(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+# -- sign-in and the inbox ------------------------------------------------------------------------------------
+def test_staff_land_on_their_inbox_and_kabupaten_users_on_the_dashboard(web, people):
+    assert sign_in(web, people["kasi"]).headers["location"] == "/kotak-masuk"
+    assert sign_in(web, people["kabupaten"]).headers["location"] == "/dasbor"
+    r = web.get("/kotak-masuk", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/dasbor"
+    web.cookies.clear()
+    r = web.get("/kotak-masuk", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/masuk?lanjut=%2Fkotak-masuk"
+
+
+def test_the_inbox_lists_a_new_complaint_for_the_right_role_of_its_kecamatan_only(web, wf, people, place):
+    cid = new_complaint(wf, place["a"])
+    with wf.engine.connect() as conn:
+        _, row = handlers.load(wf, conn, cid, lambda k: True)
+    code = row["tracking_code"]
+    sign_in(web, people["kasi"])
+    page = web.get("/kotak-masuk")
+    assert page.status_code == 200 and code in page.text and f'href="/petugas/pengaduan/{cid}"' in page.text
+    assert "Melakukan Verifikasi Identitas Pengadu" in page.text and "WIB" in page.text
+    for other in ("staf", "kasi_b", "staf_b"):  # not their step, or not their kecamatan
+        sign_in(web, people[other])
+        assert code not in web.get("/kotak-masuk").text
+
+
+def test_an_overdue_complaint_is_highlighted_with_a_text_badge(web, wf, people, place):
+    cid = new_complaint(wf, place["a"], received_at=datetime.now(UTC) - timedelta(days=30))
+    sign_in(web, people["kasi"])
+    page = web.get("/kotak-masuk").text
+    row = re.search(rf'<tr class="terlambat">(?:(?!</tr>).)*/petugas/pengaduan/{cid}.*?</tr>', page, re.S)
+    assert row and "Terlambat" in row.group(0)
+    assert "melewati batas waktu" in page
+
+
+def test_an_empty_inbox_says_so(web, people):
+    sign_in(web, people["staf_b"])
+    page = web.get("/kotak-masuk")
+    assert page.status_code == 200 and "Tidak ada pengaduan yang menunggu tindakan Anda" in page.text
+
+
+# -- the whole SOP through the pages --------------------------------------------------------------------------
+def test_each_role_performs_its_step_through_the_pages_from_verification_to_sending(web, wf, letters, people, place):
+    cid = new_complaint(wf, place["a"])
+    url = f"/petugas/pengaduan/{cid}"
+
+    def as_(who: str) -> str:
+        sign_in(web, people[who])
+        r = web.get(url)
+        assert r.status_code == 200, r.text
+        return r.text
+
+    def do(who: str, action: str, expect_forms: list[str], flash: str, **fields) -> str:
+        page = as_(who)
+        assert step_forms(page) == expect_forms, (who, action, step_forms(page))
+        label = ACTION_LABELS["review-letter" if action == "review-letter" else action]
+        assert f">{label}</button>" in form_of(page, action)
+        r = submit(web, cid, action, page, **fields)
+        assert r.status_code == 303 and r.headers["location"] == url, r.text
+        after = web.get(url).text
+        assert flash in after
+        return after
+
+    # step 2: the Kasi; the staf sees the complaint but no form
+    assert step_forms(as_("staf")) == [] and "Tidak ada tindakan untuk Anda pada langkah ini" in as_("staf")
+    page = as_("kasi")
+    assert NIK in page and PHONE in page and "Siti Aminah" in page
+    assert "Melakukan Verifikasi Identitas Pengadu" in page
+    do("kasi", "verify-identity", ["verify-identity", "request-documents", "reject-identity"],
+       "Identitas pengadu sudah diverifikasi", notes="KTP cocok")
+    do("staf", "register", ["register"], "Buku Rekap Pengaduan")
+    page = do("camat", "dispose", ["dispose", "refer"], "Disposisi sudah diberikan",
+              unit="Pemerintahan", instructions="Tindak lanjuti dengan kepala desa.")
+    assert "Tindak lanjuti dengan kepala desa." in page
+    # step 5 waits on the Kasi of the disposed unit, not another Kasi
+    assert step_forms(as_("kasi_trantib")) == []
+    do("kasi", "clarify", ["clarify"], "Klarifikasi sudah dicatat", explanation="Jalan diperbaiki pada bulan Januari.")
+    do("kasi", "request-letter", ["request-letter"], "menyiapkan surat tanggapan")
+    do("staf", "draft-letter", ["draft-letter"], "Konsep surat tanggapan sudah disimpan",
+       perihal="Tanggapan atas pengaduan jalan rusak", body="Perbaikan sudah dijadwalkan.")
+
+    # the letters worker renders the draft (driven here through its handler); the sekcam previews it
+    draft = letter_handlers.render_draft(letters, last_event(wf, cid, "workflow.LetterDrafted").event_id)
+    page = as_("sekcam")
+    assert f"/petugas/dokumen/{draft['id']}.pdf" in page and "Konsep surat tanggapan versi 1" in page
+    pdf = web.get(f"/petugas/dokumen/{draft['id']}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"].startswith("inline")
+    assert web.get(f"/petugas/dokumen/{draft['id']}.pdf?unduh=1").headers["content-disposition"].startswith("attachment")
+
+    # step 8: returned once with notes (notes required to return), drafted again, then initialled
+    form = form_of(page, "review-letter")
+    assert ">Paraf</button>" in form and ">Kembalikan dengan catatan</button>" in form
+    r = submit(web, cid, "review-letter", page, keputusan="kembalikan", notes="")
+    assert r.status_code == 422 and "Tulis catatan perbaikan" in r.text
+    r = submit(web, cid, "review-letter", page, keputusan="kembalikan", notes="Perbaiki salam pembuka.")
+    assert r.status_code == 303
+    assert "dikembalikan kepada staf" in web.get(url).text
+    page = do("staf", "draft-letter", ["draft-letter"], "Konsep surat tanggapan sudah disimpan",
+              perihal="Tanggapan atas pengaduan jalan rusak", body="Dengan hormat, perbaikan sudah dijadwalkan.")
+    assert "Perbaiki salam pembuka." in page  # the returned notes on the timeline
+    do("sekcam", "review-letter", ["review-letter"], "Surat tanggapan sudah diparaf", keputusan="paraf", notes="")
+    do("staf", "duplicate-letter", ["duplicate-letter"], "digandakan", copies=["pengadu", "arsip"])
+    do("camat", "sign-letter", ["sign-letter"], "sudah ditandatangani")
+
+    # step 11 waits for the signed PDF: no archive form until the letters worker reports it
+    page = as_("staf")
+    assert step_forms(page) == [] and "Surat yang ditandatangani masih disiapkan" in page
+    issued = letter_handlers.issue_signed_letter(letters, last_event(wf, cid, "workflow.LetterSigned").event_id)
+    assert letters.celery.sent and letters.celery.sent[-1][0] == issued.TASK
+    handlers.record_letter_document(wf, issued)
+    page = do("staf", "archive-letter", ["archive-letter"], "sudah diarsipkan")
+    assert f"/petugas/dokumen/{issued.document_id}.pdf" in page and issued.letter_number in page
+    signed = web.get(f"/petugas/dokumen/{issued.document_id}.pdf")
+    assert signed.status_code == 200 and signed.content.startswith(b"%PDF")
+
+    # step 12: sent by post with its receipt; a receipt is needed for post
+    page = as_("staf")
+    assert step_forms(page) == ["send-response"] and ">Kirim jawaban</button>" in page
+    r = submit(web, cid, "send-response", page, channel="pos", receipt="")
+    assert r.status_code == 422 and "Tulis tanda terima pengiriman" in r.text
+    page = do("staf", "send-response", ["send-response"], "Pengiriman surat tanggapan sudah dicatat",
+              channel="pos", receipt="Resi POS RR123456789ID")
+    assert "Pengaduan ini sudah selesai" in page and step_forms(page) == []
+    assert "Selesai, tanggapan dikirim" in page and "Sesuai standar" in page
+    for who in ("kasi", "sekcam", "camat"):
+        assert step_forms(as_(who)) == []
+
+
+# -- refusals -------------------------------------------------------------------------------------------------
+def test_a_stale_form_gets_the_warning_and_a_forged_one_is_refused(web, wf, people, place):
+    cid = new_complaint(wf, place["a"])
+    sign_in(web, people["kasi"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert submit(web, cid, "verify-identity", page).status_code == 303
+    stale = submit(web, cid, "request-documents", page, message="Kirim KTP yang terbaca.", close_after_working_days="10")
+    assert stale.status_code == 409
+    assert f'<p class="pesan peringatan" role="alert">{STALE}</p>' in stale.text
+
+    form = form_of(web.get(f"/petugas/pengaduan/{cid}").text, "withdraw")
+    r = web.post(f"/petugas/pengaduan/{cid}/withdraw", data={"expected_version": hidden(form, "expected_version")},
+                 follow_redirects=False)
+    assert r.status_code == 403
+    r = web.post(f"/petugas/pengaduan/{cid}/withdraw", data={"csrf_token": "palsu", "expected_version": "2"},
+                 follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_field_errors_are_shown_next_to_their_fields_with_the_values_kept(web, wf, people, place):
+    cid = new_complaint(wf, place["a"])
+    sign_in(web, people["kasi"])
+    r = submit(web, cid, "request-documents", message="Mohon kirim KK.", close_after_working_days="99")
+    assert r.status_code == 422
+    form = form_of(r.text, "request-documents")
+    assert 'id="galat-request-documents-close_after_working_days"' in form and 'aria-invalid="true"' in form
+    assert "Mohon kirim KK.</textarea>" in form and 'value="99"' in form
+    r = submit(web, cid, "reject-identity", reason="  ")
+    assert r.status_code == 422 and "Wajib diisi." in form_of(r.text, "reject-identity")
+
+
+def test_an_action_of_another_role_is_refused_with_the_apis_message(web, wf, people, place):
+    cid = new_complaint(wf, place["a"])
+    sign_in(web, people["kasi"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    sign_in(web, people["staf"])
+    form = form_of(page, "verify-identity")
+    r = web.post(f"/petugas/pengaduan/{cid}/verify-identity", follow_redirects=False, data={
+        "csrf_token": csrf_of(web.get("/kotak-masuk").text), "expected_version": hidden(form, "expected_version")})
+    assert r.status_code == 403 and "langkah 2 dilakukan oleh kasi" in r.text
+
+
+def test_kabupaten_users_read_masked_data_and_cannot_act(web, wf, people, place):
+    cid = new_complaint(wf, place["a"])
+    sign_in(web, people["kabupaten"])
+    page = web.get(f"/petugas/pengaduan/{cid}")
+    assert page.status_code == 200
+    assert NIK not in page.text and PHONE not in page.text and "Jalan di Dusun Bunangka" not in page.text
+    assert "3528**********01" in page.text and "+62812*****890" in page.text and "Siti ***" in page.text
+    assert step_forms(page.text) == [] and "data-aksi" not in page.text
+    r = web.post(f"/petugas/pengaduan/{cid}/verify-identity", data={"csrf_token": csrf_of(page.text), "expected_version": "1"},
+                 follow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_a_kecamatan_user_cannot_open_another_kecamatans_complaint(web, wf, people, place):
+    cid = new_complaint(wf, place["a"])
+    sign_in(web, people["staf_b"])
+    page = web.get(f"/petugas/pengaduan/{cid}")
+    assert page.status_code == 404 and "Pengaduan tidak ditemukan" in page.text
+    assert NIK not in page.text and "Siti" not in page.text
+
+
+def test_subject_and_description_render_literally(web, wf, people, place):
+    cid = new_complaint(wf, place["a"], subject="<script>alert(1)</script> {{7*7}}",
+                        description="<img src=x onerror=alert(2)> {{ 7*7 }} {% raw %}")
+    sign_in(web, people["kasi"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}}" in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt; {{ 7*7 }} {% raw %}" in page
+    inbox = web.get("/kotak-masuk").text
+    assert "<script>alert(1)" not in inbox and "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}}" in inbox
+
+
+# -- attachments ----------------------------------------------------------------------------------------------
+def test_scans_are_viewed_and_downloaded_through_the_web_app(web, wf, people, place, engine):
+    intake = TestClient(web.apps["intake"])
+    workflow = TestClient(web.apps["workflow"])
+    token = workflow.post("/v1/auth/token", data={"username": people["staf"], "password": PASSWORD}).json()["access_token"]
+    scan = tiny_png(uuid.uuid4().int % 60000)
+    form = {"complaint": json.dumps({
+        "channel": "kotak", "complainant": {"name": "Ahmad Fauzi", "nik": NIK, "phone": "0812-3456-7890", "address": "Desa Bulangan"},
+        "subject": "Saluran air tersumbat", "description": "Saluran air di depan pasar tersumbat.",
+        "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "scan_kinds": ["ktp"],
+    })}
+    r = intake.post("/v1/staff/complaints", headers={"Authorization": f"Bearer {token}"}, data=form,
+                    files=[("scan", ("ktp ahmad.png", scan, "image/png"))])
+    assert r.status_code == 202, r.text
+    with engine.connect() as conn:  # what the outbox relay would carry to the workflow worker
+        payload = conn.execute(select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id)
+                               .where(submissions.c.tracking_code == r.json()["tracking_code"])).scalar_one()
+    message = ComplaintSubmitted.model_validate(payload)
+    handlers.record_complaint(wf, message)
+    cid, digest = message.complaint_id, hashlib.sha256(scan).hexdigest()
+
+    sign_in(web, people["kasi"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert "KTP" in page and "ktp ahmad.png" in page and f"/petugas/lampiran/{digest}?pengaduan={cid}" in page
+    view = web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}")
+    assert view.status_code == 200 and view.content == scan and view.headers["content-type"] == "image/png"
+    assert view.headers["content-disposition"].startswith("inline")
+    download = web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}&unduh=1")
+    assert download.headers["content-disposition"].startswith("attachment") and "ktp%20ahmad.png" in download.headers["content-disposition"]
+    sign_in(web, people["staf_b"])
+    assert web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}").status_code == 404
+
+
+# -- the Buku Rekap -------------------------------------------------------------------------------------------
+def test_the_register_page_and_its_downloads(web, wf, web_settings, people, place):
+    cid = new_complaint(wf, place["a"], subject="Lampu jalan padam")
+    for version, (action, role, fields) in enumerate([("verify-identity", "kasi", {}), ("register", "staf", {})], start=1):
+        handlers.act(wf, cid, action, fields, expected_version=version, user_id=people[role], role=role,
+                     unit="pemerintahan", kecamatan=place["a"], at=datetime.now(UTC), correlation_id=uuid.uuid4())
+    dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
+    projections.Subscription(dash.engine, PostgresEventStore(dash.engine),
+                             projections.ComplaintsProjection(dash.calendars), batch_size=500).catch_up()
+    dash.engine.dispose()
+    today = datetime.now(UTC).date().isoformat()
+
+    sign_in(web, people["staf"])
+    page = web.get(f"/buku-rekap?dari={today}&sampai={today}")
+    assert page.status_code == 200 and "Lampu jalan padam" in page.text and NIK not in page.text
+    assert f'href="/petugas/pengaduan/{cid}"' in page.text and "Siti Aminah" in page.text
+    assert f'href="/buku-rekap.xlsx?dari={today}&amp;sampai={today}"' in page.text and "Unduh CSV" in page.text
+    xlsx = web.get(f"/buku-rekap.xlsx?dari={today}&sampai={today}")
+    assert xlsx.status_code == 200
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert xlsx.headers["content-disposition"].startswith("attachment") and place["a"] in xlsx.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet["A1"].value == "BUKU REKAP PENGADUAN"
+    assert any(c.value == "Lampu jalan padam" for row in sheet.iter_rows() for c in row)
+    csv = web.get(f"/buku-rekap.csv?dari={today}")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv") and "Lampu jalan padam" in csv.content.decode("utf-8-sig")
+
+    bad = web.get("/buku-rekap?dari=2026-02-30")
+    assert bad.status_code == 422 and 'id="galat-dari"' in bad.text and 'value="2026-02-30"' in bad.text
+
+    sign_in(web, people["kabupaten"])
+    choose = web.get("/buku-rekap")
+    assert choose.status_code == 200 and f'<option value="{place["a"]}"' in choose.text and "Pilih kecamatan" in choose.text
+    masked = web.get(f"/buku-rekap?kecamatan={place['a']}&dari={today}")
+    assert masked.status_code == 200 and "Lampu jalan padam" in masked.text
+    assert "Siti Aminah" not in masked.text and "Siti ***" in masked.text
+
+
+def test_due_soon_and_overdue_are_told_apart():
+    from services.web.entrypoints.staff_views import due_state
+
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert due_state(now - timedelta(minutes=1), True, now) == "terlambat"
+    assert due_state(now + timedelta(minutes=90), False, now) == "segera"
+    assert due_state(now + timedelta(days=2), False, now) is None
+    assert due_state(None, False, now) is None  # paused: waiting for the complainant's documents
+
+
+def test_the_branches_documents_requested_then_received_and_a_referral(web, wf, people, place):
+    cid = new_complaint(wf, place["a"])
+    url = f"/petugas/pengaduan/{cid}"
+    sign_in(web, people["kasi"])
+    r = submit(web, cid, "request-documents", message="Mohon kirim salinan KTP yang terbaca.", close_after_working_days="5")
+    assert r.status_code == 303
+    page = web.get(url).text
+    assert "Permintaan kelengkapan dokumen sudah dicatat" in page and "Menunggu dokumen pengadu" in page
+    assert step_forms(page) == ["receive-documents", "close-incomplete"]
+    assert "Mohon kirim salinan KTP yang terbaca." in page  # on the timeline
+    assert submit(web, cid, "receive-documents", page, notes="KTP dikirim lewat WhatsApp").status_code == 303
+    assert step_forms(web.get(url).text) == ["verify-identity", "request-documents", "reject-identity"]
+    assert submit(web, cid, "verify-identity").status_code == 303
+    sign_in(web, people["staf"])
+    assert submit(web, cid, "register").status_code == 303
+    sign_in(web, people["camat"])
+    r = submit(web, cid, "refer", agency="Dinas PUPR Kabupaten Pamekasan", agency_kind="opd", reason="Jalan kabupaten.")
+    assert r.status_code == 303
+    page = web.get(url).text
+    assert "Pengaduan sudah dilimpahkan" in page and "Selesai: Dilimpahkan" in page and "Dinas PUPR Kabupaten Pamekasan" in page
+    assert step_forms(page) == [] and "data-aksi" not in page
