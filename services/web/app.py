@@ -106,10 +106,11 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
         return pages.render(request, "galat.html", status_code=400, title="Permintaan tidak sah",
                             message="Alamat atau isian halaman ini tidak sah. Kembali ke beranda lalu coba lagi.")
 
-    from services.web.entrypoints import public, staff
+    from services.web.entrypoints import public, sesi, staff
 
     app.include_router(public.router)
     app.include_router(staff.router)
+    app.include_router(sesi.router)  # POST /sesi/token|keluar: the web session for the /dasbor page's script
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:

@@ -9,7 +9,9 @@ SameSite=Lax, Secure when the site is served over TLS, holding
   are (username, role, kecamatan, display name), read from the API's ``/v1/auth/me`` at sign-in.
 
 Citizens (no login) get a cookie with only ``csrf`` the first time they open a form. The JSON APIs keep their
-bearer tokens; the token never reaches the page's script.
+bearer tokens. The server-rendered pages never hand the token to a script; the one exception is the
+dashboard page (``/dasbor``, its own script), which asks ``POST /sesi/token`` (same origin, a custom header
+no cross-site page can send) so a user signed in here need not sign in again there.
 """
 from __future__ import annotations
 

@@ -37,6 +37,8 @@ from shared.tenancy import Kecamatan, upsert_kecamatan
 STATIC = Path(page.__file__).resolve().parent.parent / "static"
 HTML, JS, CSS = (STATIC / "dasbor.html", STATIC / "dasbor.js", STATIC / "dasbor.css")
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # an XML namespace name in the JS, never fetched
+SITE_LINKS = ("/", "/buku-rekap")  # the web app's pages (same origin) the header links to
+SESSION_PATHS = {"/sesi/token", "/sesi/keluar"}  # the web app's session, for one sign-in (services/web/entrypoints/sesi.py)
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed here: the page's script is not run")
 
@@ -172,7 +174,10 @@ def test_the_html_is_labelled_in_indonesian_and_has_no_inline_code_or_style(pars
     for t, a in tags:
         for key in ("src", "href"):
             if a.get(key):
-                assert a[key].startswith(("/dasbor/static/", "#")), a[key]
+                assert a[key].startswith(("/dasbor/static/", "#")) or (key == "href" and a[key] in SITE_LINKS), a[key]
+    links = [a["href"] for t, a in tags if t == "a" and a.get("href") in SITE_LINKS]
+    assert links == ["/", "/buku-rekap"], "the header links the web app's home and Buku Rekap"
+    assert any(t == "nav" and a.get("aria-label") for t, a in tags), "the links are a labelled navigation"
     words = " ".join(re.findall(r">([^<]+)<", text)).lower()
     for english in ("login", "logout", "password", "download", "loading", "error"):
         assert english not in words
@@ -190,17 +195,22 @@ def test_the_script_never_writes_markup_nor_keeps_the_token_anywhere_but_session
     assert not re.search(r"tabindex\"?\s*[:,]\s*\"?\+?[1-9]", code), "no positive tabindex"
 
 
-def test_the_script_calls_only_same_origin_v1_paths():
+def test_the_script_calls_only_same_origin_v1_paths_and_the_two_session_paths():
     code = re.sub(r"/\*.*?\*/", "", JS.read_text(encoding="utf-8"), flags=re.S)
     assert code.count("fetch(") == 1, "one place calls fetch: request()"
     assert "XMLHttpRequest" not in code and "WebSocket" not in code and "EventSource" not in code
     paths = re.findall(r"[\"'](/[\w./?=&-]*)[\"']", code)  # every quoted path-like string
-    assert paths and all(p.startswith("/v1/") for p in paths), paths
+    assert paths and all(p.startswith("/v1/") or p in SESSION_PATHS for p in paths), paths
+    assert SESSION_PATHS <= set(paths)
     assert [u for u in re.findall(r"[\"'][a-z]*:?//[^\"']*[\"']", code) if SVG_NAMESPACE not in u] == []
     called = re.findall(r"(?:request|getJson)\(\s*\"([^\"]+)\"", code)
     assert set(called) == {"/v1/auth/token", "/v1/dashboard/summary", "/v1/dashboard/steps",
-                           "/v1/dashboard/overdue", "/v1/dashboard/referrals", "/v1/register"}
-    assert re.search(r'path\.indexOf\("/v1/"\) !== 0', code), "request() refuses anything else"
+                           "/v1/dashboard/overdue", "/v1/dashboard/referrals", "/v1/register", *SESSION_PATHS}
+    assert re.search(r'var sesi = path === "/sesi/token" \|\| path === "/sesi/keluar";', code), "exactly these two"
+    assert re.search(r'path\.indexOf\("/v1/"\) !== 0 && !sesi', code), "request() refuses anything else"
+    # the cookie goes only to the session paths; the bearer token never does
+    assert 'credentials: sesi ? "same-origin" : "omit"' in code
+    assert code.count('credentials:') == 1
 
 
 def _luminance(hex_colour: str) -> float:
@@ -501,6 +511,8 @@ let mode = "ok";
 env.responder = (url, init) => {
   const path = url.split("?")[0];
   if (mode === "network") return Promise.reject(new TypeError("Failed to fetch"));
+  if (path === "/sesi/token") return response(401, { code: "not_authenticated", message: "Silakan masuk terlebih dahulu.", errors: [] });
+  if (path === "/sesi/keluar") return response(204, "");
   if (path === "/v1/auth/token") {
     return mode === "wrong" ? response(401, { code: "invalid_credentials", message: "Nama pengguna atau kata sandi salah.", errors: [] })
       : response(200, mode === "staff" ? Object.assign({}, TOKEN_OK, { access_token: "tok-staf" }) : TOKEN_OK);
@@ -518,11 +530,15 @@ env.responder = (url, init) => {
 const headersOf = (c) => c.init.headers || {};
 
 (async () => {
-  // not signed in: the form, nothing fetched
+  // not signed in (no token here, none in the web session): the form, without a message
   d.boot();
+  await flush();
   assert.equal($("masuk").hidden, false);
   assert.equal($("dasbor").hidden, true);
-  assert.equal(calls.length, 0);
+  assert.deepEqual(calls.map((c) => c.url), ["/sesi/token"]);
+  assert.equal(text(doc, "galat-masuk"), "");
+  assert.equal(text(doc, "status"), "");
+  calls.length = 0;
   const today = new Date();
   assert.equal($("f-dari").value, today.getFullYear() + "-01-01");
   assert.match($("f-sampai").value, /^\d{4}-\d{2}-\d{2}$/);
@@ -663,12 +679,15 @@ const headersOf = (c) => c.init.headers || {};
   $("form-masuk").fire("submit"); await flush();
   assert.ok(calls.find((c) => c.url.startsWith("/v1/dashboard/steps?kecamatan=dua&")));
   assert.equal($("g-langkah").querySelector("svg").querySelectorAll('g[role="button"]').length, 2);
+  calls.length = 0;
   $("keluar").fire("click");
   assert.equal(win.sessionStorage.size, 0);
   assert.equal($("masuk").hidden, false);
   assert.equal(text(doc, "galat-masuk"), "Anda telah keluar.");
   assert.equal(text(doc, "nama-pengguna"), "");
   assert.equal($("g-langkah").childNodes.length, 0);
+  await flush();
+  assert.deepEqual(calls.map((c) => [c.url, c.init.method]), [["/sesi/keluar", "POST"]], "the web session ends too");
   noMarkupElements(doc);
   console.log("ok");
   process.exit(0);  // the download's revoke timer would keep node waiting
@@ -676,17 +695,128 @@ const headersOf = (c) => c.init.headers || {};
 """
 
 EXPIRED = r"""
-const { assert, setup, flush } = require("./shim.js");
+const { assert, setup, flush, response } = require("./shim.js");
 const env = setup({ elementsFile: process.argv[2], script: process.argv[3],
   session: { "pengaduan.dasbor.token": "old", "pengaduan.dasbor.pengguna": JSON.stringify({ user: null, exp: Date.now() - 1000 }) } });
-env.responder = () => { throw new Error("nothing is fetched with an expired token"); };
+env.responder = (url) => {
+  // the web session may hold a newer token (a sign-in on /masuk since): asked, here it has none
+  if (url === "/sesi/token") return response(401, { code: "not_authenticated", message: "Silakan masuk terlebih dahulu.", errors: [] });
+  throw new Error("nothing is fetched with an expired token");
+};
 env.dasbor.boot();
 (async () => {
   await flush();
-  assert.equal(env.calls.length, 0);
+  assert.deepEqual(env.calls.map((c) => c.url), ["/sesi/token"]);
+  assert.equal(env.calls[0].init.headers.Authorization, undefined, "the expired token is not sent");
   assert.equal(env.win.sessionStorage.size, 0);
   assert.equal(env.doc.getElementById("masuk").hidden, false);
   assert.equal(env.doc.getElementById("galat-masuk").textContent, env.dasbor.PESAN.sesi);
+  console.log("ok");
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+SESSION = r"""
+// One sign-in: no token in sessionStorage, so the page asks the web app's session (POST /sesi/token).
+// process.argv[4]: what /sesi/token answers ("ok", "401", "403", "network", "not-json"), or "keluar-fails".
+const { assert, setup, flush, response, text, noMarkupElements } = require("./shim.js");
+const env = setup({ elementsFile: process.argv[2], script: process.argv[3] });
+const { doc, calls, win, dasbor: d } = env;
+const $ = (id) => doc.getElementById(id);
+const mode = process.argv[4];
+const sla = { closed: 0, closed_within: 0, closed_late: 0, closed_within_share: null, open: 1, open_late: 0 };
+const fig = { total: 1, by_channel: { web: 1 }, by_status: { in_progress: 1 }, by_outcome: {}, by_month: { "2026-02": 1 }, sla };
+const ANSWERS = {
+  "/v1/dashboard/summary": { period: {}, as_of: "2026-03-31T05:00:00Z", total: fig,
+    kecamatan: [Object.assign({ kecamatan: { slug: "satu", name: "Satu", kabupaten: "kab" } }, fig)] },
+  "/v1/dashboard/steps": { period: {}, items: [] },
+  "/v1/dashboard/overdue": { as_of: "2026-03-31T05:00:00Z", total: 0, items: [] },
+  "/v1/dashboard/referrals": { period: {}, total: 0, by_kind: {}, by_agency: [], items: [] },
+};
+const SESI = { access_token: "tok-sesi", token_type: "bearer", expires_in: 3600,
+  user: { username: "kab.uji", full_name: "Operator <i>Sesi</i>", role: "kabupaten", kecamatan: null, kabupaten: "kab", unit: null } };
+env.responder = (url) => {
+  const path = url.split("?")[0];
+  if (path === "/sesi/token") {
+    if (mode === "401") return response(401, { code: "not_authenticated", message: "Silakan masuk terlebih dahulu.", errors: [] });
+    if (mode === "403") return response(403, { code: "sesi_header_required", message: "Permintaan ditolak.", errors: [] });
+    if (mode === "network") return Promise.reject(new TypeError("Failed to fetch"));
+    if (mode === "not-json") return response(200, "<html>bukan JSON</html>");
+    return response(200, SESI);
+  }
+  if (path === "/sesi/keluar") {
+    return mode === "keluar-fails" ? Promise.reject(new TypeError("Failed to fetch")) : response(204, "");
+  }
+  if (path in ANSWERS) return response(200, ANSWERS[path]);
+  throw new Error("unexpected request " + url);
+};
+const headersOf = (c) => c.init.headers || {};
+
+(async () => {
+  const before = Date.now();
+  d.boot();
+  await flush();
+  const asked = calls[0];
+  assert.equal(asked.url, "/sesi/token");
+  assert.equal(asked.init.method, "POST");
+  assert.equal(headersOf(asked)["X-Pengaduan-Sesi"], "1", "the custom header: the CSRF defence of /sesi/token");
+  assert.equal(headersOf(asked).Authorization, undefined);
+  assert.equal(asked.init.credentials, "same-origin", "the web session's cookie goes with it");
+  assert.equal(asked.init.body, undefined);
+  assert.equal(text(doc, "pesan"), "", "no error message");
+  assert.equal(text(doc, "galat-masuk"), "", "no error message");
+
+  if (mode !== "ok" && mode !== "keluar-fails") {
+    assert.equal(text(doc, "status"), "", "the check's status is cleared");
+    // no session (or any failure): the form, as before, and nothing else fetched
+    assert.equal(calls.length, 1);
+    assert.equal($("masuk").hidden, false);
+    assert.equal($("dasbor").hidden, true);
+    assert.equal($("akun").hidden, true);
+    assert.equal(win.sessionStorage.size, 0);
+    assert.equal(d.state.token, null);
+    console.log("ok");
+    return;
+  }
+
+  // signed in with the session's token, exactly as after the form: stored, then the figures with it
+  assert.equal($("masuk").hidden, true);
+  assert.equal($("dasbor").hidden, false);
+  assert.equal($("akun").hidden, false);
+  assert.equal(text(doc, "nama-pengguna"), "Operator <i>Sesi</i> (Kabupaten)");
+  assert.equal(win.sessionStorage.getItem("pengaduan.dasbor.token"), "tok-sesi");
+  const saved = JSON.parse(win.sessionStorage.getItem("pengaduan.dasbor.pengguna"));
+  assert.deepEqual(saved.user, SESI.user);
+  assert.ok(saved.exp >= before + 3600e3 && saved.exp <= Date.now() + 3600e3);
+  const data = calls.slice(1);
+  assert.deepEqual(data.map((c) => c.url.split("?")[0]),
+    ["/v1/dashboard/summary", "/v1/dashboard/steps", "/v1/dashboard/overdue", "/v1/dashboard/referrals"]);
+  for (const c of data) {
+    assert.equal(headersOf(c).Authorization, "Bearer tok-sesi");
+    assert.equal(headersOf(c)["X-Pengaduan-Sesi"], undefined);
+    assert.equal(c.init.credentials, "omit", "no cookie to the APIs");
+  }
+  assert.equal(text(doc, "status"), "Data dimuat.");
+  assert.ok(text(doc, "keterangan").includes("Kecamatan Satu"), "one kecamatan: the figures are drawn");
+  noMarkupElements(doc);
+
+  // Keluar: this page's token and the web session (its failure ignored: signed out here all the same)
+  calls.length = 0;
+  $("keluar").fire("click");
+  await flush();
+  assert.equal(calls.length, 1);
+  const out = calls[0];
+  assert.equal(out.url, "/sesi/keluar");
+  assert.equal(out.init.method, "POST");
+  assert.equal(headersOf(out)["X-Pengaduan-Sesi"], "1");
+  assert.equal(headersOf(out).Authorization, undefined);
+  assert.equal(out.init.credentials, "same-origin");
+  assert.equal(win.sessionStorage.size, 0);
+  assert.equal(d.state.token, null);
+  assert.equal($("masuk").hidden, false);
+  assert.equal($("dasbor").hidden, true);
+  assert.equal(text(doc, "galat-masuk"), "Anda telah keluar.");
+  assert.equal(text(doc, "pesan"), "");
+  assert.equal(doc.activeElement, $("username"));
   console.log("ok");
 })().catch((e) => { console.error(e); process.exit(1); });
 """
@@ -777,6 +907,18 @@ def test_signing_in_reading_drilling_down_downloading_errors_and_signing_out_und
 @needs_node
 def test_an_expired_session_is_not_used_under_node(node_dir):
     assert run_node(node_dir, "expired", EXPIRED).strip() == "ok"
+
+
+@needs_node
+@pytest.mark.parametrize("answer", ["ok", "keluar-fails"])
+def test_a_web_session_signs_the_page_in_without_the_form_and_keluar_ends_it_under_node(node_dir, answer):
+    assert run_node(node_dir, f"session-{answer}", SESSION, answer).strip() == "ok"
+
+
+@needs_node
+@pytest.mark.parametrize("answer", ["401", "403", "network", "not-json"])
+def test_without_a_web_session_the_form_shows_with_no_message_under_node(node_dir, answer):
+    assert run_node(node_dir, f"session-{answer}", SESSION, answer).strip() == "ok"
 
 
 # -- real answers of the dashboard API --------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 One HTML page and its two assets, ``/dasbor/static/dasbor.js`` and ``/dasbor/static/dasbor.css``, all in
 ``services/dashboard/static`` (vendored, no CDN, no build step). The page itself is public and holds no data:
-it signs in with ``POST /v1/auth/token`` (the workflow API, behind the same base URL), keeps the bearer token in
+it takes the web app's session when the user signed in at ``/masuk`` (``POST /sesi/token``), else signs in
+itself with ``POST /v1/auth/token`` (the workflow API, behind the same base URL), keeps the bearer token in
 ``sessionStorage`` and reads ``/v1/dashboard/...`` and ``/v1/register`` with it, drawing its charts as inline
 SVG. A strict Content-Security-Policy allows only this origin's scripts, styles and fetches: no inline script,
 no inline style, no framing.

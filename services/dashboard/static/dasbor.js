@@ -1,9 +1,10 @@
 /* Dasbor pengaduan: the kabupaten's (or a kecamatan's) figures, drawn as inline SVG.
  *
  * Talks only to the same origin: POST /v1/auth/token, then GET /v1/dashboard/... and /v1/register with the
- * bearer token kept in sessionStorage. Every value from the server goes into the page through textContent
- * or setAttribute, never as markup. Under node (tests) it exports its pure functions and renderers instead
- * of starting. */
+ * bearer token kept in sessionStorage. Without a stored token it first asks the web app's session for one
+ * (POST /sesi/token: one sign-in on /masuk serves both), and Keluar ends that session too (POST /sesi/keluar).
+ * Every value from the server goes into the page through textContent or setAttribute, never as markup. Under
+ * node (tests) it exports its pure functions and renderers instead of starting. */
 (function () {
   "use strict";
 
@@ -637,15 +638,18 @@
   // ---- talking to the server --------------------------------------------------------------------------
   function Failure(status, message) { this.status = status; this.message = message; }
 
-  /** The one place the page calls fetch: same origin, paths under /v1/ only, bearer token, no cookies. */
+  /** The one place the page calls fetch: same origin; paths under /v1/ with the bearer token and no cookies, or
+   * one of the two web-session paths with the session cookie, the X-Pengaduan-Sesi header and no token. */
   function request(path, options) {
     options = options || {};
-    if (path.indexOf("/v1/") !== 0) return Promise.reject(new Failure(0, "Alamat tidak sah."));
+    var sesi = path === "/sesi/token" || path === "/sesi/keluar";
+    if (path.indexOf("/v1/") !== 0 && !sesi) return Promise.reject(new Failure(0, "Alamat tidak sah."));
     var headers = { Accept: options.accept || "application/json" };
     if (options.body) headers["Content-Type"] = "application/x-www-form-urlencoded";
-    if (options.auth !== false && state.token) headers.Authorization = "Bearer " + state.token;
-    return fetch(path, { method: options.method || "GET", headers: headers, body: options.body, credentials: "omit",
-      cache: "no-store", redirect: "error" }).then(function (res) {
+    if (sesi) headers["X-Pengaduan-Sesi"] = "1";
+    else if (options.auth !== false && state.token) headers.Authorization = "Bearer " + state.token;
+    return fetch(path, { method: options.method || "GET", headers: headers, body: options.body,
+      credentials: sesi ? "same-origin" : "omit", cache: "no-store", redirect: "error" }).then(function (res) {
       if (res.ok) return res;
       return res.json().catch(function () { return {}; }).then(function (body) {
         throw new Failure(res.status, failureMessage(res.status, body, options.login));
@@ -813,23 +817,49 @@
     request("/v1/auth/token", { method: "POST", body: body, auth: false, login: true }).then(function (res) {
       return res.json();
     }).then(function (out) {
-      state.token = out.access_token;
-      state.user = out.user || null;
-      var s = storage();
-      if (s) {
-        s.setItem(KUNCI_TOKEN, out.access_token);
-        s.setItem(KUNCI_PENGGUNA, JSON.stringify({ user: state.user, exp: Date.now() + (out.expires_in || 0) * 1000 }));
-      }
       pass.value = "";
       say("");
-      showSignedIn();
-      $("judul-dasbor").focus();
-      return load();
+      return begin(out, true);
     }).catch(function (e) {
       say("");
       err.textContent = e.message || PESAN.server;
       pass.focus();
     }).then(function () { button.disabled = false; });
+  }
+
+  /** A token answer (of /v1/auth/token or /sesi/token): kept in sessionStorage, then the figures. */
+  function begin(out, moveFocus) {
+    if (!out || typeof out.access_token !== "string" || !out.access_token) throw new Failure(0, PESAN.server);
+    state.token = out.access_token;
+    state.user = out.user || null;
+    var s = storage();
+    if (s) {
+      s.setItem(KUNCI_TOKEN, out.access_token);
+      s.setItem(KUNCI_PENGGUNA, JSON.stringify({ user: state.user, exp: Date.now() + (out.expires_in || 0) * 1000 }));
+    }
+    showSignedIn();
+    if (moveFocus) $("judul-dasbor").focus();
+    return load();
+  }
+
+  /** The token of the web session (a sign-in on /masuk), if there is one: true when signed in with it. */
+  function fromWebSession() {
+    say("Memeriksa sesi…");
+    return request("/sesi/token", { method: "POST" }).then(function (res) {
+      return res.json();
+    }).then(function (out) {
+      say("");
+      return begin(out, false);  // at page load: focus stays where the browser put it, as with a stored token
+    }).then(function () { return true; }, function () {
+      say("");  // 401 (nobody signed in), 403, a bad answer, the network down: the form, as before
+      return false;
+    });
+  }
+
+  /** Keluar: this page's token, and the web session too (failures ignored: the page is signed out anyway). */
+  function signOutEverywhere() {
+    signOut("Anda telah keluar.");
+    request("/sesi/keluar", { method: "POST" }).catch(function () { return null; });
   }
 
   function signOut(message) {
@@ -854,7 +884,7 @@
     $("f-sampai").value = period.to;
     $("form-masuk").addEventListener("submit", signIn);
     $("saring").addEventListener("submit", function (ev) { ev.preventDefault(); state.step = null; load(); });
-    $("keluar").addEventListener("click", function () { signOut("Anda telah keluar."); });
+    $("keluar").addEventListener("click", signOutEverywhere);
     $("unduh").addEventListener("click", download);
     var timer = null, lastWidth = window.innerWidth;
     window.addEventListener("resize", function () {
@@ -864,11 +894,13 @@
       }, 200);
     });
     var restored = restore();
-    if (restored === true) { showSignedIn(); load(); }
-    else {
+    if (restored === true) { showSignedIn(); load(); return Promise.resolve(); }
+    // no token here (or an expired one): the web session's, else the form
+    return fromWebSession().then(function (signedIn) {
+      if (signedIn) return;
       $("masuk").hidden = false;
       if (restored === "expired") $("galat-masuk").textContent = PESAN.sesi;
-    }
+    });
   }
 
   var api = {
