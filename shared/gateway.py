@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.background import BackgroundTask
 from fastapi.staticfiles import StaticFiles
 
-from shared.http import BodySizeLimitByPath, error_response
+from shared.http import BodySizeLimitByPath, cookieless_jar, error_response
 from shared.metrics import install_metrics
 
 
@@ -72,7 +72,8 @@ def route_for(method: str, path: str) -> str | None:
 
 
 def create_gateway(backends: dict[str, str]) -> FastAPI:
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=httpx.Limits(max_connections=200))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=httpx.Limits(max_connections=200),
+                               cookies=cookieless_jar())  # never one visitor's cookie on another's request
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -6,6 +6,7 @@ input, which field and why.
 """
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import time
 from typing import Any
@@ -216,3 +217,11 @@ def check_broker(celery_app) -> dict[str, Any]:
         return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
+
+
+def cookieless_jar() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps nothing: for an HTTP client that passes many people's requests on (the
+    gateway, the web app's API client). httpx keeps every Set-Cookie it sees on the client and adds it to
+    later requests that carry no Cookie header: through a shared client, a visitor with no cookie would be
+    sent the session of whoever signed in last."""
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))

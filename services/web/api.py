@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from shared.http import cookieless_jar
+
 
 @dataclass
 class ApiProblem(Exception):
@@ -40,6 +42,7 @@ UNAVAILABLE = "Layanan sedang tidak dapat dihubungi. Coba lagi sebentar."
 class Api:
     def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=httpx.Timeout(timeout, connect=5.0),
+                                        cookies=cookieless_jar(),  # one client for every visitor
                                         transport=transport, follow_redirects=False)
 
     async def aclose(self) -> None:

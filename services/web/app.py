@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -111,6 +111,11 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
     app.include_router(public.router)
     app.include_router(staff.router)
     app.include_router(sesi.router)  # POST /sesi/token|keluar: the web session for the /dasbor page's script
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:  # pages that do not name their icon (the dashboard page) ask here
+        return FileResponse(pages.HERE / "static" / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:

@@ -1,0 +1,40 @@
+"""The gateway as a proxy shared by every visitor: nothing of one visitor's reaches another's request."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from fastapi.testclient import TestClient
+
+from shared.gateway import create_gateway
+
+
+class _Backend(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = json.dumps({"cookie": self.headers.get("Cookie")}).encode()
+        self.send_response(200)
+        if self.path == "/masuk":
+            self.send_header("Set-Cookie", "pengaduan_sesi=rahasia-si-staf; Path=/; HttpOnly")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_session_cookie_set_for_one_visitor_is_never_sent_for_another():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        gateway = create_gateway({"web": f"http://127.0.0.1:{server.server_address[1]}"})
+        with TestClient(gateway) as browser:
+            signed_in = browser.get("/masuk")
+            assert "rahasia-si-staf" in signed_in.headers["set-cookie"]  # passed on to the one who signed in
+            assert browser.get("/beranda").json() == {"cookie": "pengaduan_sesi=rahasia-si-staf"}  # their browser sends it
+            browser.cookies.clear()  # now another browser, with no cookie of its own, through the same gateway
+            assert browser.get("/beranda").json() == {"cookie": None}
+    finally:
+        server.shutdown()
