@@ -131,6 +131,11 @@ class KecamatanDirectory:
         found = self._by_slug.get(slug)
         return found if found and found.active else None
 
+    def active(self) -> list[Kecamatan]:
+        """Every active kecamatan, by name (the cache's age as for ``get``)."""
+        self._reload_if_stale(force=not self._by_slug)
+        return sorted((k for k in self._by_slug.values() if k.active), key=lambda k: (k.kabupaten_name, k.name))
+
     def _reload_if_stale(self, force: bool) -> None:
         now = time.monotonic()
         # a miss reloads at most once a second, so unknown slugs cannot hammer the database

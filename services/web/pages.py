@@ -1,6 +1,7 @@
 """What every page handler uses: the templates, the session, the API client, CSRF checks and rendering."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from services.web import formatting
-from services.web.api import Api
+from services.web.api import Api, ApiUnavailable
 from services.web.config import WebSettings
 from services.web.session import CSRF_FIELD, Session
 
@@ -76,3 +77,23 @@ def redirect(url: str, flash: str | None = None, request: Request | None = None)
     if flash and request is not None:
         session(request).set_flash(flash)
     return RedirectResponse(url, status_code=303)
+
+
+KECAMATAN_TTL = 300.0  # seconds; as the API's Cache-Control
+
+
+async def kecamatan_choices(request: Request) -> list[tuple[str, str]]:
+    """``(slug, name)`` of every kecamatan served here (``GET /v1/kecamatan``, public), by name; kept for five
+    minutes per process. ``ApiUnavailable`` (a 503 page) when the API cannot say."""
+    cached = getattr(request.app.state, "kecamatan", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > KECAMATAN_TTL:
+        try:
+            items = await api(request).call("GET", "/v1/kecamatan")
+        except ApiUnavailable:
+            if cached is not None:  # a list a little old beats no form
+                return cached[1]
+            raise
+        cached = (now, sorted(((k["slug"], k["name"]) for k in items), key=lambda c: c[1]))
+        request.app.state.kecamatan = cached
+    return cached[1]

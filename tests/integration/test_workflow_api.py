@@ -406,3 +406,10 @@ def test_the_public_tracking_says_how_it_ended_and_where_it_was_referred(client,
         row = conn.execute(select(tracking).where(tracking.c.complaint_id == f.id)).mappings().one()
     assert (row["status"], row["outcome"], row["referred_to"]) == ("closed", "referred", "Dinas PUPR Kabupaten Pamekasan")
     assert [s["number"] for s in row["steps"]] == [1, 2, 3]
+
+
+def test_the_kecamatan_served_here_are_listed_for_anyone(client):
+    r = client.get("/v1/kecamatan")
+    assert r.status_code == 200 and "max-age" in r.headers["cache-control"]
+    by_slug = {k["slug"]: k for k in r.json()}
+    assert by_slug["pegantenan"]["name"] == "Pegantenan" and by_slug["pegantenan"]["kabupaten"] == "pamekasan"

@@ -18,9 +18,8 @@ from starlette.datastructures import UploadFile
 
 from services.intake.domain.identity import normalize_tracking_code
 from services.web.api import UNAVAILABLE, ApiProblem, ApiUnavailable
-from services.web.pages import api, check_csrf, redirect, render, session
+from services.web.pages import api, check_csrf, kecamatan_choices, redirect, render, session
 from shared.contracts import sop
-from shared.tenancy import demo_kecamatan
 
 router = APIRouter()
 
@@ -53,12 +52,8 @@ NEXT = {
 }
 
 
-def _kecamatan_choices() -> list[tuple[str, str]]:
-    return sorted(((k.slug, k.name) for k in demo_kecamatan()), key=lambda c: c[1])
-
-
-def _kecamatan_name(slug: str) -> str:
-    return dict(_kecamatan_choices()).get(slug, slug)
+async def _kecamatan_name(request: Request, slug: str) -> str:
+    return dict(await kecamatan_choices(request)).get(slug, slug)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -69,24 +64,31 @@ async def home(request: Request) -> HTMLResponse:
 # --- the complaint form -------------------------------------------------------------------------------
 
 
-def _form_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None, *,
+async def _form_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None, *,
                status_code: int = 200, problem: str | None = None, files_dropped: bool = False) -> HTMLResponse:
     errors = errors or {}
     summary = [(name, LABELS[name], errors[name]) for name in ORDER if name in errors]
+    try:
+        choices = await kecamatan_choices(request)
+    except ApiUnavailable:
+        if status_code != 503:
+            raise
+        # the API is down and the page says so: keep at least the kecamatan the person chose
+        choices = [(values["kecamatan"], values["kecamatan"])] if values.get("kecamatan") else []
     return render(
         request, "warga_formulir.html", status_code=status_code, title="Buat pengaduan", values=values,
         errors=errors, summary=summary, problem=problem, files_dropped=files_dropped,
-        kecamatan_choices=_kecamatan_choices(), id_kinds=ID_KINDS, labels=LABELS,
+        kecamatan_choices=choices, id_kinds=ID_KINDS, labels=LABELS,
     )
 
 
 @router.get("/pengaduan/baru", response_class=HTMLResponse)
 async def complaint_form(request: Request, kecamatan: str | None = None) -> HTMLResponse:
-    slugs = {slug for slug, _ in _kecamatan_choices()}
+    slugs = {slug for slug, _ in await kecamatan_choices(request)}
     values = {name: "" for name in TEXT_FIELDS}
     values["kecamatan"] = kecamatan if kecamatan in slugs else ""
     values["persetujuan"] = ""
-    return _form_page(request, values)
+    return await _form_page(request, values)
 
 
 def _chosen(form: Any, name: str) -> list[UploadFile]:
@@ -145,7 +147,7 @@ async def submit_complaint(request: Request) -> Response:
         had_files = bool(identity or photos)
         errors = _missing(values, identity)
         if errors:
-            return _form_page(request, values, errors, status_code=422, files_dropped=had_files)
+            return await _form_page(request, values, errors, status_code=422, files_dropped=had_files)
         files = [("identitas", (u.filename, await u.read(), u.content_type or "application/octet-stream")) for u in identity]
         files += [("foto", (u.filename, await u.read(), u.content_type or "application/octet-stream")) for u in photos]
     finally:
@@ -163,7 +165,7 @@ async def submit_complaint(request: Request) -> Response:
             headers={"Idempotency-Key": key},
         )
     except ApiUnavailable:  # the form stays, with what was typed; the files must be chosen again
-        return _form_page(request, values, status_code=503, problem=UNAVAILABLE, files_dropped=True)
+        return await _form_page(request, values, status_code=503, problem=UNAVAILABLE, files_dropped=True)
     except ApiProblem as exc:
         errors = {}
         for api_field, message in exc.field_errors().items():
@@ -171,7 +173,7 @@ async def submit_complaint(request: Request) -> Response:
             if name is not None:
                 errors.setdefault(name, message)
         problem = None if errors else exc.message
-        return _form_page(request, values, errors, status_code=422, problem=problem, files_dropped=True)
+        return await _form_page(request, values, errors, status_code=422, problem=problem, files_dropped=True)
     return redirect(f"/pengaduan/terkirim/{accepted['tracking_code']}")
 
 
@@ -200,7 +202,7 @@ async def submitted(request: Request, code: str) -> Response:
     if found is None:
         return _not_found(request, code)
     return render(request, "warga_terkirim.html", title="Pengaduan terkirim", t=found,
-                  kecamatan_name=_kecamatan_name(found["kecamatan"]))
+                  kecamatan_name=await _kecamatan_name(request, found["kecamatan"]))
 
 
 @router.get("/lacak", response_class=HTMLResponse)
@@ -231,5 +233,5 @@ async def track_page(request: Request, code: str) -> Response:
         current = {"number": 1, "name": sop.DEFAULT.step(1).name}
     return render(
         request, "warga_status.html", title=f"Pengaduan {normal}", t=found, current=current,
-        next_text=NEXT.get(current["number"]) if current else None, kecamatan_name=_kecamatan_name(found["kecamatan"]),
+        next_text=NEXT.get(current["number"]) if current else None, kecamatan_name=await _kecamatan_name(request, found["kecamatan"]),
     )

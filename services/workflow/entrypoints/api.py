@@ -7,7 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 
@@ -16,7 +16,7 @@ from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import Workflow, bootstrap
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
-from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, HistoryItem, InboxItem, StepOut
+from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, HistoryItem, InboxItem, KecamatanOut, StepOut
 from shared.auth import CurrentUser, Principal, install_auth, make_auth_router
 from shared.celery_app import make_celery
 from shared.contracts import sop
@@ -82,6 +82,12 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
     install_error_handlers(app)
     install_auth(app, workflow.settings)
     app.include_router(make_auth_router(lambda r: r.app.state.workflow.engine, lambda r: r.app.state.workflow.settings))
+
+    @app.get("/v1/kecamatan", response_model=list[KecamatanOut], summary="The kecamatan served here (public)")
+    def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return [KecamatanOut(slug=k.slug, name=k.name, kabupaten=k.kabupaten_slug, kabupaten_name=k.kabupaten_name)
+                for k in wf.directory.active()]
 
     @app.get("/v1/inbox", response_model=list[InboxItem], responses=ERRORS, summary="What waits on my role")
     def inbox(user: CurrentUser, wf: WorkflowDep) -> list[InboxItem]:

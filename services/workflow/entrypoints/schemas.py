@@ -67,3 +67,10 @@ class ActionBody(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     expected_version: int
+
+
+class KecamatanOut(BaseModel):
+    slug: str
+    name: str
+    kabupaten: str  # the kabupaten's slug
+    kabupaten_name: str
