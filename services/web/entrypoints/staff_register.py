@@ -26,14 +26,12 @@ def _api_params(filters: dict[str, str]) -> dict[str, str]:
     return {FILTERS[k]: v for k, v in filters.items()}
 
 
-async def _kecamatan_choices(request: Request, token: str) -> list[dict]:
-    """The kecamatan a kabupaten user may choose (those the dashboard's summary lists for them)."""
-    try:
-        summary = await api(request).call("GET", "/v1/dashboard/summary", token=token)
-    except ApiProblem as exc:
-        signed_out_on_401(request, exc)
-        return []
-    return sorted((i["kecamatan"] for i in summary.get("kecamatan", [])), key=lambda k: k["name"])
+async def _kecamatan_choices(request: Request, user: dict) -> list[dict]:
+    """The kecamatan a kabupaten user may choose: those of their kabupaten (an admin: all), from the public
+    list ``GET /v1/kecamatan``."""
+    items = await api(request).call("GET", "/v1/kecamatan")
+    mine = [k for k in items if user.get("role") == "admin" or k["kabupaten"] == user.get("kabupaten")]
+    return sorted(mine, key=lambda k: k["name"])
 
 
 @router.get("/buku-rekap", response_class=HTMLResponse)
@@ -42,7 +40,7 @@ async def register_page(request: Request, kecamatan: str | None = None, dari: st
     s = require_user(request, *READERS)
     staff = s.role not in ("kabupaten", "admin")
     filters = _filters(None if staff else kecamatan, dari, sampai)
-    choices = [] if staff else await _kecamatan_choices(request, s.token)
+    choices = [] if staff else await _kecamatan_choices(request, s.user or {})
     try:
         page_no = max(1, int(halaman or 1))
     except ValueError:
