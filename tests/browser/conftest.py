@@ -11,6 +11,7 @@ the downloaded PDFs, the stack's log (``make-run.log``) and the browsers' consol
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -68,7 +69,7 @@ def chromium_executable() -> str:
 def browser_artifacts(artifacts_dir) -> Path:
     path = artifacts_dir / "browser"
     path.mkdir(parents=True, exist_ok=True)
-    for old in {*path.glob("*.png"), *path.glob("*.pdf"), *path.glob("GAGAL-*"), *path.glob("console.log")}:
+    for old in {*path.glob("*.png"), *path.glob("*.pdf"), *path.glob("GAGAL-*"), *path.glob("*.log"), *path.glob("*.txt")}:
         old.unlink(missing_ok=True)  # this run's artifacts only
     return path
 
@@ -185,7 +186,8 @@ def new_context(browser, stack, browser_artifacts, request):
     if rep is not None and rep.failed:  # what the browser showed when the test failed
         for i, ctx in enumerate(contexts):
             for j, page in enumerate(ctx.pages):
-                stem = browser_artifacts / f"GAGAL-{request.node.name}-{i}-{j}"
+                safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)  # parameters may hold slashes
+                stem = browser_artifacts / f"GAGAL-{safe}-{i}-{j}"
                 try:
                     page.screenshot(path=f"{stem}.png", full_page=True)
                     Path(f"{stem}.html").write_text(f"<!-- {page.url} -->\n" + page.content())

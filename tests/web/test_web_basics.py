@@ -73,3 +73,15 @@ def test_sign_in_and_out(web, staf):
     r = web.post("/keluar", data={"csrf_token": new_token}, follow_redirects=False)
     assert r.status_code == 303
     assert "Masuk petugas" in web.get("/").text
+
+
+def test_the_session_cookie_is_secure_when_the_site_is_served_over_tls(settings):
+    from fastapi.testclient import TestClient
+
+    from services.web.app import create_app
+    from services.web.config import WebSettings
+
+    app = create_app(WebSettings(**{**settings.model_dump(), "public_base_url": "https://pengaduan.pamekasankab.go.id"}))
+    with TestClient(app, base_url="https://testserver") as client:
+        cookie = client.get("/masuk").headers["set-cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
