@@ -33,6 +33,7 @@ from shared.auth import Principal, create_token
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support.colours import contrast
 
 STATIC = Path(page.__file__).resolve().parent.parent / "static"
 HTML, JS, CSS = (STATIC / "dasbor.html", STATIC / "dasbor.js", STATIC / "dasbor.css")
@@ -213,20 +214,6 @@ def test_the_script_calls_only_same_origin_v1_paths_and_the_two_session_paths():
     assert code.count('credentials:') == 1
 
 
-def _luminance(hex_colour: str) -> float:
-    h = hex_colour.lstrip("#")
-    if len(h) == 3:
-        h = "".join(c * 2 for c in h)
-    channels = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
-    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-
-
-def _contrast(a: str, b: str) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
 def test_the_style_sheet_keeps_hidden_things_hidden_and_its_colours_contrasted():
     css = CSS.read_text(encoding="utf-8")
     assert re.search(r"\[hidden\]\s*\{\s*display:\s*none\s*!important", css), "hidden stays hidden whatever the display rules"
@@ -235,10 +222,10 @@ def test_the_style_sheet_keeps_hidden_things_hidden_and_its_colours_contrasted()
                   ("aksen", "latar"), ("aksen-teks", "aksen"), ("galat", "galat-latar"), ("galat", "latar"),
                   ("s-lambat", "latar")]
     for fg, bg in text_pairs:
-        assert _contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(_contrast(var[fg], var[bg]), 2))
+        assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(contrast(var[fg], var[bg]), 2))
     for mark in ("s-proses", "s-tunggu", "s-selesai", "s-lambat", "s-lain", "fokus", "garis"):
         for bg in ("latar", "halaman"):
-            assert _contrast(var[mark], var[bg]) >= 3, (mark, bg)
+            assert contrast(var[mark], var[bg]) >= 3, (mark, bg)
 
 
 # -- the script under node -------------------------------------------------------------------------------------------

@@ -85,3 +85,19 @@ def test_the_session_cookie_is_secure_when_the_site_is_served_over_tls(settings)
     with TestClient(app, base_url="https://testserver") as client:
         cookie = client.get("/masuk").headers["set-cookie"].lower()
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_the_style_sheet_colours_are_contrasted_enough_to_read():
+    from pathlib import Path
+
+    from tests.support.colours import contrast
+
+    css = (Path(__file__).resolve().parents[2] / "services" / "web" / "static" / "web.css").read_text()
+    var = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{3,6})\s*;", css))
+    var["putih"] = "#ffffff"
+    text_on = [("teks", "latar"), ("teks", "latar2"), ("lemah", "latar"), ("lemah", "latar2"), ("utama", "latar"),
+               ("putih", "utama"), ("putih", "utama-gelap"), ("galat", "latar"), ("galat", "galat-latar"),
+               ("berhasil", "berhasil-latar"), ("peringatan", "peringatan-latar")]
+    for fg, bg in text_on:  # WCAG AA for body text
+        assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(contrast(var[fg], var[bg]), 2))
+    assert contrast(var["fokus"], var["utama"]) >= 3  # the focus ring shows on the blue header too
