@@ -15,7 +15,7 @@ from services.intake.config import IntakeSettings
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.domain.identity import normalize_tracking_code
 from services.intake.entrypoints import channels, public_form, staff
-from services.intake.entrypoints.deps import IntakeDep, get_intake  # noqa: F401  (get_intake: kept for importers)
+from services.intake.entrypoints.deps import IntakeDep, citizen_accepted, get_intake  # noqa: F401  (get_intake: kept for importers)
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
 from shared.auth import install_auth
 from shared.contracts.intake import Complainant
@@ -105,18 +105,7 @@ def create_app(intake: Intake | None = None) -> FastAPI:
                 "idempotency_key_reused",
                 "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.",
             ) from None
-        if accepted.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return ComplaintAccepted(
-            tracking_code=accepted.tracking_code,
-            status="received",
-            received_at=accepted.received_at,
-            track_url=f"{intake.settings.public_base_url}/v1/track/{accepted.tracking_code}",
-            message=(
-                f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
-                "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya."
-            ),
-        )
+        return citizen_accepted(accepted, intake.settings, response)
 
     @app.get(
         "/v1/track/{tracking_code}",

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from services.intake.bootstrap import Intake
+from services.intake.config import IntakeSettings
+from services.intake.entrypoints.schemas import ComplaintAccepted
+from services.intake.handlers import Accepted
 from shared.http import ErrorBody
 
 
@@ -29,3 +32,19 @@ def errors(*codes: int) -> dict[int | str, dict]:
         503: "Channel not configured",
     }
     return {code: {"model": ErrorBody, "description": described[code]} for code in codes}
+
+
+def citizen_accepted(accepted: Accepted, settings: IntakeSettings, response: Response) -> ComplaintAccepted:
+    """The 202 a citizen gets (web JSON and the web form alike): the tracking code and what to do with it."""
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return ComplaintAccepted(
+        tracking_code=accepted.tracking_code,
+        status="received",
+        received_at=accepted.received_at,
+        track_url=f"{settings.public_base_url}/v1/track/{accepted.tracking_code}",
+        message=(
+            f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
+            "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya."
+        ),
+    )

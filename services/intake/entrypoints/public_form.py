@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake import handlers
 from services.intake.domain.commands import SubmitComplaint
-from services.intake.entrypoints.deps import IntakeDep, errors
+from services.intake.entrypoints.deps import IntakeDep, citizen_accepted, errors
 from services.intake.entrypoints.multipart import (
     check_uploads,
     json_field,
@@ -141,15 +141,4 @@ async def submit_form(
         ) from None
     except handlers.IdempotencyKeyReused:
         raise ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.") from None
-    if accepted.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return ComplaintAccepted(
-        tracking_code=accepted.tracking_code,
-        status="received",
-        received_at=accepted.received_at,
-        track_url=f"{settings.public_base_url}/v1/track/{accepted.tracking_code}",
-        message=(
-            f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
-            "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya."
-        ),
-    )
+    return citizen_accepted(accepted, settings, response)
