@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web import pages, session as sessions
-from services.web.api import Api, ApiUnavailable, UNAVAILABLE
+from services.web.api import Api, ApiProblem, ApiUnavailable, UNAVAILABLE
 from services.web.config import WebSettings
 from shared.gateway import LARGE_BODY_BYTES, MAX_BODY_BYTES
 from shared.http import BodySizeLimitByPath
@@ -35,6 +35,17 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=()",
 }
+
+
+def _page_of_form(request: Request) -> str:
+    """The page a form was on: its Referer when it is this site's, else the form's path without its last
+    segment (``/petugas/pengaduan/{id}/{action}`` -> ``/petugas/pengaduan/{id}``)."""
+    from urllib.parse import urlsplit
+
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.path.startswith("/") and referer.netloc in ("", request.url.netloc):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return request.url.path.rsplit("/", 1)[0] or "/"
 
 
 def create_app(settings: WebSettings | None = None, api: Api | None = None) -> FastAPI:
@@ -75,6 +86,8 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
         from urllib.parse import quote
 
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":  # a form sent with an expired session: back to its page, not to a POST-only path
+            target = _page_of_form(request)
         return pages.redirect(f"/masuk?lanjut={quote(target, safe='')}")
 
     @app.exception_handler(pages.Forbidden)
@@ -82,6 +95,16 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
         return pages.render(request, "galat.html", status_code=403, title="Tidak diizinkan",
                             message="Halaman ini tidak untuk akun Anda, atau formulirnya sudah kedaluwarsa. "
                                     "Muat ulang halaman lalu coba lagi.")
+
+    @app.exception_handler(ApiProblem)
+    async def api_refused(request: Request, exc: ApiProblem) -> Response:
+        """An API's 4xx that the page did not handle itself: its message, on a page, with its status."""
+        if exc.status == 401:
+            pages.session(request).sign_out()
+            return await sign_in_first(request, exc)
+        status = exc.status if 400 <= exc.status < 500 else 400
+        title = {403: "Tidak diizinkan", 404: "Tidak ditemukan", 409: "Sudah berubah"}.get(status, "Tidak dapat diproses")
+        return pages.render(request, "galat.html", status_code=status, title=title, message=exc.message)
 
     @app.exception_handler(ApiUnavailable)
     async def unavailable(request: Request, exc: Exception) -> Response:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+import jwt
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "pengaduan_sesi"
@@ -86,6 +88,8 @@ def load(request: Request, secret_key: str, max_age: int) -> Session:
 
 
 def store(response: Response, session: Session, secret_key: str, max_age: int, secure: bool) -> None:
+    if session.token:  # the cookie lives no longer than the token in it (then: sign in again, cleanly)
+        max_age = max(0, min(max_age, _seconds_left(session.token)))
     data: dict[str, Any] = {"c": session.csrf}
     if session.token:
         data["t"], data["u"] = session.token, session.user
@@ -95,3 +99,13 @@ def store(response: Response, session: Session, secret_key: str, max_age: int, s
         COOKIE, _serializer(secret_key).dumps(data), max_age=max_age, httponly=True, secure=secure, samesite="lax",
         path="/",
     )
+
+
+def _seconds_left(token: str) -> int:
+    """Seconds until the bearer token expires (read without checking its signature: the APIs check it on
+    every call; this only bounds the cookie's life)."""
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return 0
+    return int(exp - time.time()) if exp else 0

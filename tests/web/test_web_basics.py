@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from shared.auth import add_user
+from shared.auth import DEFAULT_TTL, add_user
 from tests.support.web import web_client
 
 PASSWORD = "rahasia-uji-123"
@@ -66,12 +66,15 @@ def test_sign_in_and_out(web, staf):
     assert 'name="lanjut" value=""' in web.get("/masuk?lanjut=//jahat.example").text  # no open redirect
     r = web.post("/masuk", data={"username": staf, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/kotak-masuk"
+    max_age = int(re.search(r"max-age=(\d+)", r.headers["set-cookie"], re.I).group(1))
+    assert 0 < max_age <= DEFAULT_TTL.total_seconds()  # the cookie does not outlive the token in it
     home = web.get("/")
     assert f"Keluar ({staf})" in home.text
     new_token = csrf_of(home.text)
     assert new_token != token  # a new CSRF value once signed in
     r = web.post("/keluar", data={"csrf_token": new_token}, follow_redirects=False)
     assert r.status_code == 303
+    assert r.headers["clear-site-data"] == '"storage"'  # the dashboard page's copy of the token goes too
     assert "Masuk petugas" in web.get("/").text
 
 
@@ -101,3 +104,21 @@ def test_the_style_sheet_colours_are_contrasted_enough_to_read():
     for fg, bg in text_on:  # WCAG AA for body text
         assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(contrast(var[fg], var[bg]), 2))
     assert contrast(var["fokus"], var["utama"]) >= 3  # the focus ring shows on the blue header too
+
+
+def test_a_form_sent_after_the_session_ended_leads_back_to_its_page_after_sign_in(web, staf):
+    web.cookies.clear()
+    token = csrf_of(web.get("/masuk").text)
+    page = "/petugas/pengaduan/00000000-0000-4000-8000-000000000000"
+    r = web.post(f"{page}/draft-letter", data={"csrf_token": token}, headers={"referer": f"http://testserver{page}"},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/masuk?lanjut=" + page.replace("/", "%2F")
+
+
+def test_only_a_digest_reaches_the_attachments_api(web, staf):
+    web.cookies.clear()
+    token = csrf_of(web.get("/masuk").text)
+    web.post("/masuk", data={"username": staf, "password": PASSWORD, "csrf_token": token})
+    for bad in ("%2e%2e", "x%3Fcomplaint_id%3D1", "A" * 64, "0" * 63):
+        assert web.get(f"/petugas/lampiran/{bad}").status_code == 404, bad

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.adapters.tables import attachments, submissions, tracking
@@ -109,7 +109,11 @@ def test_a_full_submission_with_an_id_scan_lands_a_complaint(web, engine):
     confirmation = web.get(location)
     assert confirmation.status_code == 200
     assert f'<span class="kode kode-besar">{code}</span>' in confirmation.text
-    assert f'href="/v1/letters/track/{code}/receipt">Unduh tanda terima (PDF)</a>' in confirmation.text
+    assert f'href="/lacak/{code}/tanda-terima.pdf">Unduh tanda terima (PDF)</a>' in confirmation.text
+    # no letters worker runs here, so the receipt is not made yet: a page that says so, not the API's JSON
+    early = web.get(f"/lacak/{code}/tanda-terima.pdf")
+    assert early.status_code == 404 and "text/html" in early.headers["content-type"]
+    assert "Tanda terima sedang dibuat" in early.text
     assert "12 hari kerja" in confirmation.text and "tidak dipungut biaya" in confirmation.text
     assert f'href="/lacak/{code}"' in confirmation.text
 
@@ -157,7 +161,7 @@ def test_a_resolved_complaint_links_its_response_letter(web, engine):
     code = submitted_code(web, 8502)
     project(engine, code, 12, status="closed", current_step=None, outcome="resolved")
     page = web.get(f"/lacak/{code}").text
-    assert f'href="/v1/letters/track/{code}/letter">Unduh surat jawaban (PDF)</a>' in page
+    assert f'href="/lacak/{code}/surat-jawaban.pdf">Unduh surat jawaban (PDF)</a>' in page
     assert 'class="berikut"' not in page and "Selesai" in page and "Tanggapan sudah dikirim kepada Anda" in page
     assert page.count('<span class="nama-langkah">') == 12
 
@@ -211,12 +215,22 @@ def test_api_errors_are_shown_next_to_their_fields_and_files_must_be_chosen_agai
     assert 'value="1234"' in field_tag(page, "nik") and 'value="bukan-email"' in field_tag(page, "email")
 
 
-def test_a_form_without_its_csrf_value_is_403(web):
+def test_a_form_without_its_csrf_value_is_403_sends_nothing_and_keeps_what_was_typed(web, engine):
     web.get("/pengaduan/baru")
-    r = web.post("/pengaduan/baru", data=form_values(), files=[("identitas", ("ktp.png", tiny_png(8301), "image/png"))])
+    before = _complaints_count(engine)
+    r = web.post("/pengaduan/baru", data=form_values(name="Rudi Hartono"),
+                 files=[("identitas", ("ktp.png", tiny_png(8301), "image/png"))])
     assert r.status_code == 403
-    r = web.post("/pengaduan/baru", data={**form_values(), "csrf_token": "palsu"})
+    r = web.post("/pengaduan/baru", data={**form_values(name="Rudi Hartono"), "csrf_token": "palsu"})
     assert r.status_code == 403
+    assert 'value="Rudi Hartono"' in field_tag(r.text, "name") and "terlalu lama terbuka" in r.text
+    assert csrf_of(r.text) != "palsu"  # a fresh form to send it from
+    assert _complaints_count(engine) == before
+
+
+def _complaints_count(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(submissions)).scalar_one()
 
 
 def test_tracking_by_code_normalises_it_and_an_unknown_code_is_a_404_page(web):

@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -416,7 +417,7 @@ def test_the_register_page_and_its_downloads(web, wf, web_settings, people, plac
     projections.Subscription(dash.engine, PostgresEventStore(dash.engine),
                              projections.ComplaintsProjection(dash.calendars), batch_size=500).catch_up()
     dash.engine.dispose()
-    today = datetime.now(UTC).date().isoformat()
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date().isoformat()  # the register's dates are WIB dates
 
     sign_in(web, people["staf"])
     page = web.get(f"/buku-rekap?dari={today}&sampai={today}")

@@ -18,12 +18,15 @@ from starlette.datastructures import UploadFile
 
 from services.intake.domain.identity import normalize_tracking_code
 from services.web.api import UNAVAILABLE, ApiProblem, ApiUnavailable
-from services.web.pages import api, check_csrf, kecamatan_choices, redirect, render, session
+from services.web.pages import api, kecamatan_choices, redirect, render, session
+from services.web.session import CSRF_FIELD
 from shared.contracts import sop
 
 router = APIRouter()
 
 ID_KINDS = (("ktp", "KTP"), ("sim", "SIM"), ("kk", "KK"))
+STALE_FORM = ("Formulir ini sudah terlalu lama terbuka, jadi belum terkirim. Isian Anda masih ada di bawah: "
+              "periksa, pilih berkasnya lagi, lalu kirim sekali lagi.")
 TEXT_FIELDS = ("kecamatan", "name", "nik", "phone", "email", "address", "id_kind", "subject", "description")
 LABELS = {
     "kecamatan": "Kecamatan", "name": "Nama lengkap", "nik": "NIK", "phone": "Nomor HP/WhatsApp", "email": "E-mail",
@@ -139,12 +142,17 @@ def _idempotency_key(csrf: str, complaint: dict, files: list[tuple[str, tuple[st
 
 @router.post("/pengaduan/baru", response_class=HTMLResponse)
 async def submit_complaint(request: Request) -> Response:
-    form = await check_csrf(request)
+    form = await request.form()
     try:
         values = {name: (form.get(name) if isinstance(form.get(name), str) else "").strip() for name in TEXT_FIELDS}
         values["persetujuan"] = "ya" if form.get("persetujuan") == "ya" else ""
         identity, photos = _chosen(form, "identitas"), _chosen(form, "foto")
         had_files = bool(identity or photos)
+        token = form.get(CSRF_FIELD)
+        if not session(request).csrf_ok(token if isinstance(token, str) else None):
+            # an expired session (or a page of another site): nothing is sent, but what was typed is shown
+            # again with a fresh form to send it from
+            return await _form_page(request, values, status_code=403, problem=STALE_FORM, files_dropped=had_files)
         errors = _missing(values, identity)
         if errors:
             return await _form_page(request, values, errors, status_code=422, files_dropped=had_files)
@@ -235,3 +243,30 @@ async def track_page(request: Request, code: str) -> Response:
         request, "warga_status.html", title=f"Pengaduan {normal}", t=found, current=current,
         next_text=NEXT.get(current["number"]) if current else None, kecamatan_name=await _kecamatan_name(request, found["kecamatan"]),
     )
+
+
+# --- the citizen's PDFs: passed on from the letters API, or a page that says why not yet -------------------
+
+PDFS = {
+    "tanda-terima.pdf": ("receipt", "Tanda terima belum tersedia",
+                         "Tanda terima sedang dibuat. Coba lagi dalam satu menit."),
+    "surat-jawaban.pdf": ("letter", "Surat jawaban belum tersedia",
+                          "Surat jawaban belum dikirim untuk pengaduan ini. Lihat perjalanannya di halaman lacak."),
+}
+
+
+@router.get("/lacak/{code}/{name}")
+async def citizen_pdf(request: Request, code: str, name: str) -> Response:
+    """The receipt or the signed letter of a complaint, by its tracking code (as the letters API serves them,
+    without login), or a page in Bahasa Indonesia when it is not there yet (instead of the API's JSON)."""
+    normal = normalize_tracking_code(code)
+    if name not in PDFS or not normal:
+        return _not_found(request, code)
+    kind, title, message = PDFS[name]
+    r = await api(request).raw("GET", f"/v1/letters/track/{normal}/{kind}")
+    if r.status_code == 200 and r.headers.get("content-type", "").startswith("application/pdf"):
+        headers = {k: v for k, v in r.headers.items() if k.lower() in ("content-disposition", "etag")}
+        return Response(r.content, media_type="application/pdf", headers={**headers, "Cache-Control": "no-store"})
+    if r.status_code >= 500:
+        raise ApiUnavailable(f"letters: HTTP {r.status_code}")
+    return render(request, "galat.html", status_code=404, title=title, message=message)

@@ -58,4 +58,8 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     await check_csrf(request)
     session(request).sign_out()
-    return redirect("/", "Anda sudah keluar.", request)
+    response = redirect("/", "Anda sudah keluar.", request)
+    # the dashboard page keeps its copy of the token in sessionStorage: the browser drops it too (honoured on
+    # https and localhost)
+    response.headers["Clear-Site-Data"] = '"storage"'
+    return response

@@ -4,19 +4,22 @@ Kabupaten users read it (masked by the API) and act on nothing.
 """
 from __future__ import annotations
 
+import re
+
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.web.api import ApiProblem
+from services.web.api import ApiProblem, ApiUnavailable
 from services.web.entrypoints import staff_actions as actions
 from services.web.entrypoints import staff_views as views
 from services.web.pages import ROLE_LABELS, SignInRequired, api, check_csrf, redirect, render, require_user, session
 
 router = APIRouter()
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 STAFF_ROLES = ("staf", "kasi", "sekcam", "camat")
 READERS = (*STAFF_ROLES, "kabupaten", "admin")
@@ -43,9 +46,13 @@ async def load_complaint(request: Request, complaint_id: UUID) -> dict:
     return await api(request).call("GET", f"/v1/complaints/{complaint_id}", token=s.token)
 
 
-async def load_documents(request: Request, complaint_id: UUID) -> list[dict]:
+async def load_documents(request: Request, complaint_id: UUID) -> list[dict] | None:
+    """The complaint's documents; None when the letters service cannot be reached (the page says so and
+    still opens: the complaint and its forms do not depend on it)."""
     try:
         docs = await api(request).call("GET", f"/v1/letters/complaints/{complaint_id}", token=session(request).token)
+    except ApiUnavailable:
+        return None
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
         return []  # 404: no document yet (the receipt is rendered by the letters worker)
@@ -131,7 +138,9 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
         submitted.update(message=STALE, kind="peringatan")
         return await page(request, complaint_id, status_code=409, submitted=submitted)
     if errors:
-        submitted.update(message="Ada isian yang belum benar. Periksa kembali.", kind="galat")
+        # drawn again from the version the person saw: a resubmit must not act on a state they never saw
+        submitted.update(message="Ada isian yang belum benar. Periksa kembali.", kind="galat",
+                         expected_version=expected_version)
         return await page(request, complaint_id, status_code=422, submitted=submitted)
     try:
         await api(request).call("POST", f"/v1/complaints/{complaint_id}/{action}", token=s.token,
@@ -149,7 +158,7 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
                 if key in known:
                     submitted["errors"].setdefault(key, message)
             unplaced = [m for n, m in exc.field_errors().items() if n.split(".", 1)[0] not in known]
-            submitted.update(message=" ".join([exc.message, *unplaced]), kind="galat")
+            submitted.update(message=" ".join([exc.message, *unplaced]), kind="galat", expected_version=expected_version)
         else:
             submitted.update(message=exc.message, kind="galat")
         return await page(request, complaint_id, status_code=exc.status, submitted=submitted)
@@ -194,6 +203,8 @@ def _file_problem(request: Request, r, title: str) -> Response:
 async def attachment(request: Request, sha256: str, pengaduan: UUID | None = None, unduh: bool = False) -> Response:
     """A scan or photo, fetched with the user's token (the API checks who may see it)."""
     s = require_user(request, *READERS)
+    if not SHA256.fullmatch(sha256):  # only a digest goes into the API's path (no "..", no query)
+        raise HTTPException(404)
     params = {"complaint_id": str(pengaduan)} if pengaduan else None
     r = await api(request).raw("GET", f"/v1/attachments/{sha256}", token=s.token, params=params)
     if r.status_code != 200:
