@@ -726,6 +726,16 @@ def test_live_nginx_refuses_bodies_over_1m_as_json(live_nginx):
     assert status == 200 and json.loads(body)["service"] == "web-api"
 
 
+def test_live_nginx_limits_anonymous_uploads_per_client_but_not_reading_the_form(live_nginx):
+    """Last of the live tests: it uses up this client's allowance for a minute."""
+    for _ in range(15):  # reading the form is never limited
+        assert _request(live_nginx, "GET", "/pengaduan/baru")[0] == 200
+    statuses = [_request(live_nginx, "POST", "/pengaduan/baru", body=b"x=1",
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})[0] for _ in range(15)]
+    assert statuses[:10] == [200] * 10  # a person correcting a form a few times is fine
+    assert 429 in statuses[10:]  # a client posting upload after upload is not
+
+
 # ---------------------------------------------------------------------------------------------------
 # Dockerfile and .dockerignore
 # ---------------------------------------------------------------------------------------------------
