@@ -69,7 +69,7 @@ class DashboardParams:
     days: int = 365  # complaints received over the last `days` days, up to now
     seed: int = 6  # the simulation's random seed (issue #6)
     copy_chunk: int = 100_000  # rows per COPY (and transaction)
-    batch_size: int = 2000  # rebuild's batch (its default) and the read+decode baseline's
+    batch_size: int = 5000  # rebuild's batch (its default, REBUILD_BATCH) and the read+decode baseline's
     summary_requests: int = 200  # per summary target and per baseline, after the warm-up
     context_requests: int = 50  # per steps / overdue target
     warmup_requests: int = 10  # per target

@@ -7,7 +7,7 @@ class DashboardSettings(Settings):
     """The dashboard's settings: the base ones plus its projections' and exports' limits."""
 
     projection_batch_size: int = Field(1000, description="Events a projection applies per transaction")
-    rebuild_batch_size: int = Field(2000, description="Events per transaction while a projection is rebuilt")
+    rebuild_batch_size: int = Field(5000, description="Events per transaction while a projection is rebuilt")
     projection_lag_alert: int = Field(
         1000, description="/healthz reports a projection degraded when it is this many events behind the store"
     )

@@ -56,7 +56,8 @@ from shared.tenancy import KecamatanDirectory
 log = logging.getLogger(__name__)
 
 NEXT = "__next"
-GC_EVERY = 100  # batches between full garbage collections while a rebuild catches up
+GC_EVERY = 40  # batches between full garbage collections while a rebuild catches up
+REBUILD_BATCH = 5000  # events per transaction while rebuilding (2000: 12-18% slower; 10,000: about the same)
 
 
 class Projection(Protocol):
@@ -346,7 +347,7 @@ class RebuildReport:
         return self.__dict__.copy()
 
 
-def rebuild_projection(engine: Engine, store: PostgresEventStore, projection: Projection, *, batch_size: int = 2000,
+def rebuild_projection(engine: Engine, store: PostgresEventStore, projection: Projection, *, batch_size: int = REBUILD_BATCH,
                        on_caught_up: Callable[[], None] | None = None) -> RebuildReport:
     """Rebuild ``projection`` from position 0 while everything runs (see the module's docstring).
     ``on_caught_up`` is called between step 4 and the swap (tests use it to squeeze appends in)."""
@@ -478,10 +479,10 @@ def rebuild(settings_or_engine: Settings | Engine, name: str, *, batch_size: int
     full = resolve_name(name)
     if isinstance(settings_or_engine, Engine):
         engine, own = settings_or_engine, False
-        batch = batch_size or 2000
+        batch = batch_size or REBUILD_BATCH
     else:
         engine, own = make_engine(settings_or_engine, pool_size=2), True
-        batch = batch_size or getattr(settings_or_engine, "rebuild_batch_size", 2000)
+        batch = batch_size or getattr(settings_or_engine, "rebuild_batch_size", REBUILD_BATCH)
     try:
         projection = projections(engine)[full]
         return rebuild_projection(engine, PostgresEventStore(engine), projection, batch_size=batch).as_dict()
