@@ -162,7 +162,7 @@ def issue_receipt(letters: Letters, event_id: UUID) -> dict:
         letterhead=_letterhead(kecamatan), tracking_code=received.tracking_code, received_at=received.received_at,
         channel=received.channel if received.channel in CHANNEL_LABELS else "web",
         complainant_name=received.complainant.name, subject=received.subject,
-        track_url=f"{letters.settings.public_base_url}/v1/track/{received.tracking_code}",
+        track_url=f"{letters.settings.public_base_url}/lacak/{received.tracking_code}",  # the web app's tracking page
     ))
     stored = letters.documents.put(pdf, "application/pdf")
     return _record(letters, {

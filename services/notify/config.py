@@ -29,8 +29,8 @@ class NotifySettings(Settings, ChannelSettings):
         description="Approved WhatsApp template per kind of message ({\"response_letter\": \"surat_tanggapan\"}); "
         "business-initiated messages outside the 24-hour window must use one. Parameters: the kind's variables in order",
     )
-    tracking_url: str = Field("{base}/v1/track/{code}", description="The link a complainant follows their complaint by")
-    staff_complaint_url: str = Field("{base}/v1/complaints/{complaint_id}", description="The link staff open a complaint by")
+    tracking_url: str = Field("{base}/lacak/{code}", description="The link a complainant follows their complaint by (the web app's tracking page)")
+    staff_complaint_url: str = Field("{base}/petugas/pengaduan/{complaint_id}", description="The link staff open a complaint by (the web app's complaint page)")
 
     @property
     def documents_url(self) -> str:

@@ -151,7 +151,7 @@ def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]
     attachment = link = None
     if kind == "acknowledgment":
         variables["tanggal"] = p.tanggal(received.received_at, with_time=True)
-        variables["link_tanda_terima"] = f"{base}/v1/letters/track/{received.tracking_code}/receipt"
+        variables["link_tanda_terima"] = f"{base}/lacak/{received.tracking_code}/tanda-terima.pdf"  # the web app's
     elif kind == "documents_requested":
         variables.update(pesan=event.message, batas=p.tanggal(event.close_after))
     elif kind == "referred":

@@ -168,7 +168,7 @@ def sample_variables(kind: str) -> dict[str, str]:
     sample = {
         "nama": "Siti Aminah", "kode": "ABCD-EFGH-JK", "kecamatan": "Pegantenan", "tanggal": "28 November 2026 09.15 WIB",
         "link_lacak": "https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK",
-        "link_tanda_terima": "https://pengaduan.pamekasankab.go.id/v1/letters/track/ABCD-EFGH-JK/receipt",
+        "link_tanda_terima": "https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK/tanda-terima.pdf",
         "pesan": "foto KTP yang jelas", "batas": "12 Desember 2026", "instansi": "Dinas PUPR Kabupaten Pamekasan",
         "alasan": "Perbaikan jalan kabupaten adalah kewenangan Dinas PUPR.", "nomor_surat": "400.14/012/432.407/2026",
         "link_surat": "https://pengaduan.pamekasankab.go.id/v1/letters/verify/3f2b5c1e-8a4d-4c7b-9e1f-2a6d8c0b4e57",
