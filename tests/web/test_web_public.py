@@ -251,7 +251,8 @@ def test_what_citizens_type_is_shown_literally_never_run_nor_evaluated(web):
     values = form_values(name=f"Budi {SCRIPT}", subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian {TEMPLATE} {SCRIPT}",
                          nik="")
     page = submit(web, values).text
-    assert SCRIPT not in page and "49" not in page.split("<main", 1)[1]
+    typed = re.sub(r"<select\b.*?</select>", "", page.split("<main", 1)[1], flags=re.S)  # not the kecamatan list:
+    assert SCRIPT not in page and "49" not in typed  # its slugs come from the shared test database
     assert html.escape(SCRIPT) in page and TEMPLATE in page
     # stored as typed, and the pages after a submission show no raw markup either
     r = submit(web, form_values(subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian panjang {TEMPLATE} {SCRIPT}"),
