@@ -194,23 +194,23 @@ def write_attachments(
 def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[CheckedFile]) -> Accepted:
     """A complaint-box form or a phone call typed in by staff: stored like a web submission, with
     ``received_at`` the time it reached the office and ``entered_at``/``entered_by`` who typed it, when."""
-    if intake.directory.get(command.kecamatan) is None:
-        raise UnknownKecamatan(command.kecamatan)
-    digest = command.content_hash() if command.idempotency_key else None
-    if command.idempotency_key:
-        replay = _replay(intake, command.idempotency_key, digest)
-        if replay is not None:
-            return replay
-    store_files(intake, files)
-    return _write_new(
-        intake, command, files, digest, received_at=command.received_at, entered_at=intake.clock(),
-        entered_by=command.entered_by, logged="complaint entered by staff",
-    )
+    return _accept_with_files(intake, command, files, received_at=command.received_at, entered_by=command.entered_by,
+                              logged="complaint entered by staff")
 
 
 def submit_complaint_with_files(intake: Intake, command: SubmitComplaint, files: Sequence[CheckedFile]) -> Accepted:
     """A web complaint with its identity scan and photos (the multipart form): the files stored first
     (content-addressed), then the submission, its attachment rows and its outbox message in one transaction."""
+    return _accept_with_files(intake, command, files, logged="complaint accepted")
+
+
+def _accept_with_files(
+    intake: Intake, command: SubmitComplaint | EnterComplaint, files: Sequence[CheckedFile], *,
+    received_at: datetime | None = None, entered_by: str | None = None, logged: str,
+) -> Accepted:
+    """Known kecamatan, then the earlier answer for a replayed Idempotency-Key, else the files stored and the
+    complaint written (``_write_new``). ``received_at`` None: now; with ``entered_by`` (typed in by staff),
+    ``entered_at`` is now."""
     if intake.directory.get(command.kecamatan) is None:
         raise UnknownKecamatan(command.kecamatan)
     digest = command.content_hash() if command.idempotency_key else None
@@ -219,7 +219,9 @@ def submit_complaint_with_files(intake: Intake, command: SubmitComplaint, files:
         if replay is not None:
             return replay
     store_files(intake, files)
-    return _write_new(intake, command, files, digest, received_at=intake.clock(), logged="complaint accepted")
+    now = intake.clock()
+    return _write_new(intake, command, files, digest, received_at=received_at or now,
+                      entered_at=now if entered_by else None, entered_by=entered_by, logged=logged)
 
 
 def _write_new(

@@ -34,8 +34,9 @@ def errors(*codes: int) -> dict[int | str, dict]:
     return {code: {"model": ErrorBody, "description": described[code]} for code in codes}
 
 
-def citizen_accepted(accepted: Accepted, settings: IntakeSettings, response: Response) -> ComplaintAccepted:
-    """The 202 a citizen gets (web JSON and the web form alike): the tracking code and what to do with it."""
+def accepted_answer(accepted: Accepted, settings: IntakeSettings, response: Response, message: str) -> ComplaintAccepted:
+    """The 202 of every submission path: the tracking code, where to follow it, and ``message`` (whose words
+    depend on who submitted); a replayed Idempotency-Key says so in a header."""
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return ComplaintAccepted(
@@ -43,8 +44,14 @@ def citizen_accepted(accepted: Accepted, settings: IntakeSettings, response: Res
         status="received",
         received_at=accepted.received_at,
         track_url=f"{settings.public_base_url}/v1/track/{accepted.tracking_code}",
-        message=(
-            f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
-            "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya."
-        ),
+        message=message,
+    )
+
+
+def citizen_accepted(accepted: Accepted, settings: IntakeSettings, response: Response) -> ComplaintAccepted:
+    """The 202 a citizen gets (web JSON and the web form alike): the tracking code and what to do with it."""
+    return accepted_answer(
+        accepted, settings, response,
+        f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
+        "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya.",
     )

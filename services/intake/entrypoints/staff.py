@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake import handlers
 from services.intake.domain.commands import EnterComplaint
-from services.intake.entrypoints.deps import IntakeDep, errors
+from services.intake.entrypoints.deps import IntakeDep, accepted_answer, errors
 from services.intake.entrypoints.multipart import checked_files, json_field, read_form, refuse_unknown_fields, require_form
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
 from shared.auth import CurrentUser, Principal
@@ -107,15 +107,9 @@ async def enter_complaint(
         raise ApiError(403, "not_kecamatan_staff", "Kecamatan Anda tidak aktif di layanan ini.") from None
     except handlers.IdempotencyKeyReused:
         raise ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.") from None
-    if accepted.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return ComplaintAccepted(
-        tracking_code=accepted.tracking_code,
-        status="received",
-        received_at=accepted.received_at,
-        track_url=f"{settings.public_base_url}/v1/track/{accepted.tracking_code}",
-        message=f"Pengaduan sudah dicatat dengan kode pelacakan {accepted.tracking_code}. "
-        "Sampaikan kode ini kepada pengadu.",
+    return accepted_answer(
+        accepted, settings, response,
+        f"Pengaduan sudah dicatat dengan kode pelacakan {accepted.tracking_code}. Sampaikan kode ini kepada pengadu.",
     )
 
 
