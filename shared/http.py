@@ -35,12 +35,17 @@ class ErrorBody(BaseModel):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, errors: list[FieldError] | None = None) -> None:
+    headers: dict[str, str] = {}  # sent with the answer (e.g. Retry-After on a 429 or 503)
+
+    def __init__(self, status: int, code: str, message: str, errors: list[FieldError] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.errors = errors or []
+        if headers:
+            self.headers = {**self.headers, **headers}
 
 
 def error_response(status: int, code: str, message: str, errors: list[FieldError] | None = None) -> JSONResponse:
@@ -93,7 +98,9 @@ def field_errors(errors: list[dict]) -> list[FieldError]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.errors)
+        response = error_response(exc.status, exc.code, exc.message, exc.errors)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
