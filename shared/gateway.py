@@ -3,6 +3,11 @@
 docker-compose puts nginx in front (deploy/nginx.conf); ``make run`` runs this small proxy, which
 follows the same route table (a test checks the two agree). It also serves the merged API docs at
 ``/docs`` (assets vendored, no CDN) and an aggregated ``/healthz``.
+
+Streams (``GET /v1/events/stream``, or any request that accepts ``text/event-stream``) go through a client of
+their own, with its own connection limit: a held stream keeps its upstream connection for as long as it is
+open, so in one pool 200 of them would leave nothing for the other requests. Beyond the streams' limit a new
+stream waits a moment for a free connection, then gets 503 ``too_many_streams`` with ``Retry-After``.
 """
 from __future__ import annotations
 
@@ -16,11 +21,23 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from pydantic import Field
 from starlette.background import BackgroundTask
 from fastapi.staticfiles import StaticFiles
 
-from shared.http import BodySizeLimitByPath, cookieless_jar, error_response
+from shared.config import Settings
+from shared.http import BodySizeLimitByPath, cookieless_jar, error_response, install_error_handlers
 from shared.metrics import install_metrics
+
+
+class GatewaySettings(Settings):
+    gateway_max_connections: int = Field(200, description="Upstream connections for ordinary requests")
+    gateway_max_streams: int = Field(
+        1000, description="Upstream connections for streams (SSE), a pool of their own: streams never starve requests"
+    )
+    gateway_stream_wait_seconds: float = Field(
+        2.0, description="How long a new stream waits for a free stream connection before 503 too_many_streams"
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,8 @@ MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.
 LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/complaints", "/v1/complaints/form", "/pengaduan/baru")  # the last: the web form with scans
 LARGE_BODY_BYTES = 26 * 1024 * 1024
 DEV_PREFIX = "/dev/outbox"  # make run only: the local sinks' page of what would have been sent
+STREAM_PATHS = frozenset({"/v1/events/stream"})
+STREAM_RETRY_AFTER = 5  # seconds
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 
 
@@ -71,16 +90,32 @@ def route_for(method: str, path: str) -> str | None:
     return None
 
 
-def create_gateway(backends: dict[str, str]) -> FastAPI:
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=httpx.Limits(max_connections=200),
+def is_stream(method: str, path: str, accept: str) -> bool:
+    """Whether a request opens a stream that may stay open for hours (Server-Sent Events)."""
+    return method == "GET" and (path in STREAM_PATHS or "text/event-stream" in accept.lower())
+
+
+def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0),
+                               limits=httpx.Limits(max_connections=settings.gateway_max_connections),
                                cookies=cookieless_jar())  # never one visitor's cookie on another's request
+    # streams: no read timeout (the feed sends a heartbeat; a stream ends when either side leaves), no idle
+    # connections kept (each stream opens its own and holds it), a short wait for a free one
+    streams = httpx.AsyncClient(
+        timeout=httpx.Timeout(connect=5.0, read=None, write=30.0, pool=settings.gateway_stream_wait_seconds),
+        limits=httpx.Limits(max_connections=settings.gateway_max_streams, max_keepalive_connections=0),
+        cookies=cookieless_jar(),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
         await client.aclose()
+        await streams.aclose()
 
     app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    install_error_handlers(app)  # the one error shape (405 with Allow), and URLs with control characters refused
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
     app.add_middleware(BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=LARGE_BODY_PREFIXES)
@@ -97,12 +132,9 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
-        specs = await asyncio.gather(*(client.get(f"{backends[s]}/openapi.json") for s in SERVICES if s in backends))
-        merged: dict = {"openapi": "3.1.0", "info": {"title": "pengaduan", "version": "1"}, "paths": {}, "components": {"schemas": {}}}
-        for spec in (r.json() for r in specs if r.status_code == 200):
-            merged["paths"].update({p: v for p, v in spec.get("paths", {}).items() if p != "/healthz"})
-            merged["components"]["schemas"].update(spec.get("components", {}).get("schemas", {}))
-        return JSONResponse(merged)
+        names = [s for s in SERVICES if s in backends]
+        specs = await asyncio.gather(*(client.get(f"{backends[s]}/openapi.json") for s in names))
+        return JSONResponse(merge_openapi({s: r.json() for s, r in zip(names, specs) if r.status_code == 200}))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -128,15 +160,24 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
         if service is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
-        upstream = client.build_request(
-            request.method,
-            f"{backends[service]}{request.url.path}",
-            params=request.query_params,
-            headers=headers + [("x-forwarded-for", request.client.host if request.client else "")],
-            content=await request.body(),
-        )
+        via = streams if is_stream(request.method, request.url.path, request.headers.get("accept", "")) else client
         try:
-            r = await client.send(upstream, stream=True)  # streamed through: SSE, large PDFs and exports
+            upstream = via.build_request(
+                request.method,
+                f"{backends[service]}{request.url.path}",
+                params=request.query_params,
+                headers=headers + [("x-forwarded-for", request.client.host if request.client else "")],
+                content=await request.body(),
+            )
+        except httpx.InvalidURL:  # what RefuseControlCharacters lets through and httpx still refuses
+            return error_response(400, "invalid_url", "Alamat atau parameternya berisi karakter yang tidak sah.")
+        try:
+            r = await via.send(upstream, stream=True)  # streamed through: SSE, large PDFs and exports
+        except httpx.PoolTimeout:
+            if via is streams:
+                return error_response(503, "too_many_streams", "Terlalu banyak aliran kejadian terbuka. Coba lagi sebentar.",
+                                      headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+            return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
         except httpx.HTTPError:
             return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
         out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -144,3 +185,38 @@ def create_gateway(backends: dict[str, str]) -> FastAPI:
 
     install_metrics(app, "gateway")
     return app
+
+
+def merge_openapi(specs: dict[str, dict]) -> dict:
+    """One spec from the services' own (``{service: spec}``): their paths (not their ``/healthz``) and every
+    section of their components (schemas, security schemes). A component two services define differently
+    under one name (each has its own ``StepOut``) is not overwritten by the last: each service's version is
+    kept as ``{service}_{name}`` and that service's ``$ref``s point to it, so every answer is checked against
+    the schema of the service that gives it."""
+    first: dict[tuple[str, str], object] = {}
+    clashes: set[tuple[str, str]] = set()
+    for spec in specs.values():
+        for section, items in spec.get("components", {}).items():
+            for name, value in items.items():
+                if first.setdefault((section, name), value) != value:
+                    clashes.add((section, name))
+    merged: dict = {"openapi": "3.1.0", "info": {"title": "pengaduan", "version": "1"}, "paths": {}, "components": {"schemas": {}}}
+    for service, spec in specs.items():
+        components = spec.get("components", {})
+        renamed = {(section, name): f"{service}_{name}" for section, name in clashes if name in components.get(section, {})}
+        refs = {f"#/components/{section}/{name}": f"#/components/{section}/{new}" for (section, name), new in renamed.items()}
+        spec = _with_refs(spec, refs) if refs else spec
+        merged["paths"].update({p: v for p, v in spec.get("paths", {}).items() if p != "/healthz"})
+        for section, items in spec.get("components", {}).items():
+            for name, value in items.items():
+                merged["components"].setdefault(section, {})[renamed.get((section, name), name)] = value
+    return merged
+
+
+def _with_refs(node, refs: dict[str, str]):
+    """A copy of ``node`` with every ``$ref`` found in ``refs`` replaced."""
+    if isinstance(node, dict):
+        return {k: (refs.get(v, v) if k == "$ref" and isinstance(v, str) else _with_refs(v, refs)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with_refs(v, refs) for v in node]
+    return node

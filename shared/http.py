@@ -48,9 +48,10 @@ class ApiError(Exception):
             self.headers = {**self.headers, **headers}
 
 
-def error_response(status: int, code: str, message: str, errors: list[FieldError] | None = None) -> JSONResponse:
+def error_response(status: int, code: str, message: str, errors: list[FieldError] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
     body = ErrorBody(code=code, message=message, errors=errors or [])
-    return JSONResponse(status_code=status, content=body.model_dump())
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
 
 # Indonesian messages for pydantic's own error types; custom validators raise their own code and message.

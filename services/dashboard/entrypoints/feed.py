@@ -4,8 +4,9 @@ reader may see. Pages (``GET /v1/events``) and Server-Sent Events (``GET /v1/eve
 What the including app must provide on ``app.state``:
 
 - ``settings``: the project's settings (``shared.auth.install_auth`` sets it; the bearer token's secret
-  is read there). Optional attributes read with defaults: ``feed_heartbeat_seconds`` (15.0) and
-  ``feed_poll_interval`` (1.0, how often a stream polls while its LISTEN connection is down);
+  is read there). Optional attributes read with defaults: ``feed_heartbeat_seconds`` (15.0),
+  ``feed_poll_interval`` (1.0, how often a stream polls while its LISTEN connection is down),
+  ``sse_max_streams_per_user`` (10) and ``sse_max_streams_per_process`` (500);
 - ``engine``: a SQLAlchemy engine on the project's PostgreSQL.
 
 and ``shared.http.install_error_handlers`` + ``shared.auth.install_auth`` installed (the 401/403/422 bodies).
@@ -16,6 +17,11 @@ kabupaten, admins all. ``kecamatan=`` narrows the feed to one kecamatan; outside
 403 ``kecamatan_forbidden`` (kecamatan slugs are public, so a 403 tells nothing a 404 would hide, and it
 tells a client its token is the wrong one); an unknown slug is also 403 for everyone but an admin, who
 gets 404 ``kecamatan_not_found``. No token: 401.
+
+Open streams are counted per process: one user holds at most ``sse_max_streams_per_user`` of them (the next
+is 429 ``too_many_streams``) and the process at most ``sse_max_streams_per_process`` (the next is 503
+``stream_capacity_reached``), both with ``Retry-After``. Each stream costs a query per new event, so an
+unbounded number of them would let one token (or a few) slow the feed, and the database, for everyone.
 
 Streams learn of new events from the store's NOTIFY (``pengaduan_events``), through one LISTEN connection
 per process whatever the number of streams, rather than polling: events arrive within milliseconds and an
@@ -32,6 +38,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -50,9 +57,17 @@ from shared.http import ApiError, ErrorBody, FieldError
 router = APIRouter(tags=["feed"])
 
 MAX_LIMIT = 1000
+MAX_POSITION = 2**63 - 1  # the store's positions are bigint
 STREAM_BATCH = 500
 RETRY_MS = 2000  # how long an EventSource waits before reconnecting
 ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 404, 422)}
+STREAM_ERRORS = {
+    **ERRORS,
+    429: {"model": ErrorBody, "description": "This user already holds as many streams as allowed"},
+    503: {"model": ErrorBody, "description": "This process already serves as many streams as allowed"},
+}
+USER_RETRY_AFTER = 30  # seconds: until one of the user's own streams is likely to have closed
+PROCESS_RETRY_AFTER = 5  # seconds: another replica (or this one, a little later) may take the stream
 KecamatanQuery = Annotated[
     str | None, Query(min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$", description="Only this kecamatan (slug)")
 ]
@@ -132,7 +147,7 @@ def _page_out(page: FeedPage) -> FeedPageOut:
 def events_page(
     request: Request,
     user: CurrentUser,
-    after: Annotated[int, Query(ge=0, description="Position of the last event read")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="Position of the last event read")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     kecamatan: KecamatanQuery = None,
 ) -> FeedPageOut:
@@ -144,23 +159,25 @@ def events_page(
 @router.get(
     "/v1/events/stream",
     response_class=StreamingResponse,
-    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses={**STREAM_ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
     summary="Events as Server-Sent Events (id = position; resumes from Last-Event-ID)",
     description="Each event: `id:` its position, `event:` its type, `data:` the same JSON as in `GET /v1/events`. "
     "A comment every 15 s keeps the connection open. A reconnecting client sends `Last-Event-ID` and resumes "
-    "after it (it wins over `after`). When the token expires the stream sends `event: session_ended` and ends.",
+    "after it (it wins over `after`). When the token expires the stream sends `event: session_ended` and ends. "
+    "A user holds a limited number of open streams (429 `too_many_streams` beyond it) and so does each process "
+    "(503 `stream_capacity_reached`); both answers carry `Retry-After`.",
 )
 async def events_stream(
     request: Request,
     user: CurrentUser,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     kecamatan: KecamatanQuery = None,
     last_event_id: Annotated[str | None, Header(max_length=40)] = None,
 ) -> StreamingResponse:
     engine = _engine(request)
     if last_event_id is not None and last_event_id.strip():
         value = last_event_id.strip()
-        if not value.isascii() or not value.isdigit():
+        if not value.isascii() or not value.isdigit() or int(value) > MAX_POSITION:
             raise ApiError(
                 422, "validation_error", "Ada isian yang belum benar. Periksa kembali.",
                 [FieldError(field="Last-Event-ID", code="int_parsing", message="Harus berupa bilangan bulat.")],
@@ -172,17 +189,75 @@ async def events_stream(
     if signal is None:  # no await since the check: one per app
         signal = state.feed_signal = NewEventSignal(engine)
     settings = state.settings
+    slots = getattr(state, "feed_slots", None)
+    if slots is None:  # no await since the check: one per app
+        slots = state.feed_slots = StreamSlots(
+            per_user=int(getattr(settings, "sse_max_streams_per_user", 10)),
+            per_process=int(getattr(settings, "sse_max_streams_per_process", 500)),
+        )
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
     body = _stream(
         engine, signal, scope, after, token, settings.secret_key,
         heartbeat=float(getattr(settings, "feed_heartbeat_seconds", 15.0)),
         poll=float(getattr(settings, "feed_poll_interval", 1.0)),
     )
-    return StreamingResponse(
+    slots.take(user.username)  # last: nothing between here and the response can fail and keep the slot
+    return _CountedStream(
         body,
+        release=lambda: slots.give_back(user.username),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # nginx: do not buffer
     )
+
+
+class StreamSlots:
+    """The open streams of this process, in all and per user. Taken and given back on the event loop's
+    thread only, so no lock."""
+
+    def __init__(self, per_user: int, per_process: int) -> None:
+        self.per_user = per_user
+        self.per_process = per_process
+        self.open = 0
+        self.by_user: dict[str, int] = {}
+
+    def take(self, username: str) -> None:
+        if self.by_user.get(username, 0) >= self.per_user:
+            raise ApiError(
+                429, "too_many_streams",
+                f"Akun ini sudah membuka {self.per_user} aliran kejadian sekaligus. Tutup salah satunya lalu coba lagi.",
+                headers={"Retry-After": str(USER_RETRY_AFTER)},
+            )
+        if self.open >= self.per_process:
+            raise ApiError(
+                503, "stream_capacity_reached",
+                "Layanan sedang melayani aliran kejadian sebanyak kapasitasnya. Coba lagi sebentar.",
+                headers={"Retry-After": str(PROCESS_RETRY_AFTER)},
+            )
+        self.open += 1
+        self.by_user[username] = self.by_user.get(username, 0) + 1
+
+    def give_back(self, username: str) -> None:
+        self.open -= 1
+        left = self.by_user.get(username, 0) - 1
+        if left > 0:
+            self.by_user[username] = left
+        else:
+            self.by_user.pop(username, None)
+
+
+class _CountedStream(StreamingResponse):
+    """A streaming response that gives its slot back however it ends: finished, client gone, cancelled, or
+    never started (a generator's ``finally`` would not run if the client left before the first chunk)."""
+
+    def __init__(self, *args: Any, release: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 def sse_frame(event: FeedEvent) -> str:
