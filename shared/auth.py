@@ -7,24 +7,28 @@ Users live in ``tenancy.users`` (migration 0002). A user is one of
 - ``kabupaten``: reads every kecamatan of one kabupaten (regency), touches none;
 - ``admin``: operates the deployment.
 
-Tokens are HS256 JWTs signed with a key derived from ``Settings.secret_key``; they carry the user's role
-and scope, so a request needs no database read to know who is asking. A token lives ``DEFAULT_TTL``
-(a working day); deactivating a user stops new logins at once, and ``/v1/auth/me`` at once, but a token
-already issued elsewhere stays valid until it expires.
+Tokens are HS256 JWTs signed with a key derived from ``Settings.secret_key``, with an id (``jti``); they
+carry the user's role and scope. A token lives ``DEFAULT_TTL`` (a working day), and every request checks it
+against the user's current state (``TokenGuard``): a token whose id was revoked (``POST /v1/auth/logout``),
+of a user deactivated, given a new password or moved since it was issued (``tokens_valid_after``), or whose
+role, kecamatan, kabupaten or unit no longer match the user's, is refused. Each process keeps what it read of
+a user for ``PENGADUAN_AUTH_USER_CACHE_SECONDS``; a change made through this module also bumps a marker in
+Redis that the check reads with the revocation list in one round trip, so every replica sees it at once.
+Redis unreachable: 503, never a token let through unchecked.
+
+Sign-in is throttled (``SignInThrottle``): failures are counted per account and per client address in Redis;
+beyond ``PENGADUAN_RATE_LIMIT_SIGNIN_*`` the answer is 429 with ``Retry-After``, before the password is hashed
+(argon2 costs ~0.1 s of CPU: an unthrottled endpoint is also a way to burn CPU).
 
 Mounting the router (the app must set ``app.state.settings``: ``current_user`` reads the secret there)::
 
     app = FastAPI()
     install_error_handlers(app)                 # shared.http: the project's error shape
-    install_auth(app, settings)                 # app.state.settings + WWW-Authenticate on 401s
+    install_auth(app, settings, engine)         # app.state.settings, the token guard, WWW-Authenticate on 401s
     app.include_router(make_auth_router(lambda r: r.app.state.engine, lambda r: r.app.state.settings))
 
     @app.get("/v1/something")
     def something(user: CurrentUser) -> ...: ...
-
-Not here yet: rate limiting of ``POST /v1/auth/token`` (per username and per client address). Argon2
-makes each guess cost ~0.1 s of CPU, which slows guessing but also makes the endpoint a CPU sink; put a
-limit in front of it (reverse proxy, or a limiter here) before exposing it to the internet.
 """
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +47,7 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pwdlib import PasswordHash
 from pwdlib.exceptions import PwdlibError
@@ -63,6 +70,15 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.config import Settings
 from shared.http import ApiError, ErrorBody, error_response
+from shared.ratelimit import (
+    RateLimitUnavailable,
+    RateLimiter,
+    ServiceUnavailable,
+    TooManyRequests,
+    client_address,
+    limiter_for,
+    parse_limits,
+)
 from shared.tenancy import Kecamatan, kecamatan_table, metadata
 
 log = logging.getLogger(__name__)
@@ -94,6 +110,8 @@ users = Table(
     Column("phone", Text, nullable=True),
     Column("notify_channel", Text, nullable=False, server_default=text("'email'")),
     Column("notify_new_work", Boolean, nullable=False, server_default=text("false")),
+    # tokens issued before this are refused (migration 0009): deactivation, a new password, a move
+    Column("tokens_valid_after", DateTime(timezone=True), nullable=True),
 )  # the constraints (role, scope per role, formats) are in migration 0002
 
 
@@ -196,6 +214,8 @@ TOKEN_MESSAGES = {
     "not_authenticated": "Silakan masuk terlebih dahulu.",
     "token_expired": "Sesi Anda sudah berakhir. Silakan masuk kembali.",
     "token_invalid": "Token tidak sah. Silakan masuk kembali.",
+    "token_revoked": "Sesi ini sudah diakhiri. Silakan masuk kembali.",
+    "account_inactive": "Akun ini tidak aktif lagi. Hubungi admin kecamatan.",
 }
 
 
@@ -210,11 +230,22 @@ def _require_aware(now: datetime) -> None:
         raise ValueError("now must be timezone-aware")
 
 
-def create_token(principal: Principal, secret: str, now: datetime, ttl: timedelta = DEFAULT_TTL) -> str:
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a valid token says besides who: its id and its lifetime (seconds since the epoch)."""
+
+    token_id: str
+    issued_at: int
+    expires_at: int
+
+
+def create_token(principal: Principal, secret: str, now: datetime, ttl: timedelta = DEFAULT_TTL,
+                 token_id: str | None = None) -> str:
     _require_aware(now)
     issued = int(now.timestamp())
     claims = {
         "iss": ISSUER,
+        "jti": token_id or str(uuid.uuid4()),
         "sub": principal.username,
         "name": principal.full_name,
         "role": principal.role,
@@ -229,6 +260,12 @@ def create_token(principal: Principal, secret: str, now: datetime, ttl: timedelt
 
 def decode_token(token: str, secret: str, now: datetime) -> Principal:
     """The principal a token names, checked at ``now``; raises ``AuthError``."""
+    return decode_token_info(token, secret, now)[0]
+
+
+def decode_token_info(token: str, secret: str, now: datetime) -> tuple[Principal, TokenInfo]:
+    """The principal a token names and the token's id and lifetime, checked at ``now``; raises ``AuthError``.
+    Only the signature and the time are checked here; ``TokenGuard`` checks it against the user's state."""
     _require_aware(now)
     invalid = AuthError("token_invalid", TOKEN_MESSAGES["token_invalid"])
     try:
@@ -238,7 +275,8 @@ def decode_token(token: str, secret: str, now: datetime) -> Principal:
             algorithms=["HS256"],
             issuer=ISSUER,
             # time is checked below against the ``now`` passed in, not pyjwt's own clock
-            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["sub", "iat", "exp", "iss"]},
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                     "require": ["sub", "iat", "exp", "iss", "jti"]},
         )
     except jwt.InvalidTokenError:
         raise invalid from None
@@ -265,7 +303,10 @@ def decode_token(token: str, secret: str, now: datetime) -> Principal:
         raise invalid
     if principal.is_kabupaten and (not principal.kabupaten or principal.kecamatan):
         raise invalid
-    return principal
+    token_id = claims.get("jti")
+    if not isinstance(token_id, str) or not 0 < len(token_id) <= 64:
+        raise invalid
+    return principal, TokenInfo(token_id, iat, exp)
 
 
 def _text(value: Any, required: bool = False) -> Any:
@@ -308,12 +349,10 @@ def add_user(
     kabupaten: str | None = None,
     unit: str | None = None,
     nip: str | None = None,
+    min_password_length: int = 12,
 ) -> None:
     """Adds one active user; raises ValueError with a message a person can act on."""
-    if not password:
-        raise ValueError("password must not be empty")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"password is longer than {MAX_PASSWORD_LENGTH} characters")
+    check_new_password(password, min_password_length)
     with engine.connect() as conn:
         row = _validated_row(conn, username, full_name, role, kecamatan, kabupaten, unit, nip)
     row["password_hash"] = hash_password(password)  # outside any transaction: it takes ~0.1 s
@@ -324,6 +363,18 @@ def add_user(
         if "users_pkey" in str(exc.orig):
             raise ValueError(f"user {row['username']!r} already exists") from None
         raise ValueError(f"user {row['username']!r} refused by the database: {exc.orig}") from None
+
+
+def check_new_password(password: str, min_length: int) -> None:
+    """A new password is long enough (``PENGADUAN_PASSWORD_MIN_LENGTH``) and within the bound argon2 is
+    given; raises ValueError. Length is what protects a password against guessing (NIST SP 800-63B): no
+    composition rules."""
+    if not password:
+        raise ValueError("password must not be empty")
+    if len(password) < min_length:
+        raise ValueError(f"password is {len(password)} characters long; at least {min_length} are needed")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"password is longer than {MAX_PASSWORD_LENGTH} characters")
 
 
 def _validated_row(conn, username, full_name, role, kecamatan, kabupaten, unit, nip) -> dict[str, Any]:
@@ -415,13 +466,33 @@ def load_principal(engine: Engine, username: str) -> Principal | None:
     return _principal(row) if row is not None else None
 
 
-def set_active(engine: Engine, username: str, active: bool) -> bool:
-    """Activates or deactivates a user; False when there is no such user."""
+def set_active(engine: Engine, username: str, active: bool, changes: "UserChanges | None" = None) -> bool:
+    """Activates or deactivates a user; False when there is no such user. Deactivation ends every token
+    the user holds (``tokens_valid_after``), and ``changes`` tells every replica at once."""
+    values: dict[str, Any] = {"active": active}
+    if not active:
+        values["tokens_valid_after"] = text("now()")
+    with engine.begin() as conn:
+        result = conn.execute(update(users).where(users.c.username == normalize_username(username)).values(**values))
+    if result.rowcount == 1 and changes is not None:
+        changes.changed(normalize_username(username))
+    return result.rowcount == 1
+
+
+def set_password(engine: Engine, username: str, password: str, min_length: int,
+                 changes: "UserChanges | None" = None) -> None:
+    """A new password; every token issued before it is refused from now on. Raises ValueError."""
+    check_new_password(password, min_length)
+    password_hash = hash_password(password)
     with engine.begin() as conn:
         result = conn.execute(
-            update(users).where(users.c.username == normalize_username(username)).values(active=active)
+            update(users).where(users.c.username == normalize_username(username))
+            .values(password_hash=password_hash, tokens_valid_after=text("now()"))
         )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        raise ValueError(f"unknown user {username!r}")
+    if changes is not None:
+        changes.changed(normalize_username(username))
 
 
 def list_users(engine: Engine, kecamatan: str | None = None) -> list[UserInfo]:
@@ -478,6 +549,153 @@ def ensure_demo_users(engine: Engine, items: Iterable[Kecamatan], password: str 
         return len(result.all())
 
 
+# --- the token checked against the user's current state -------------------------------------------
+
+REVOKED_KEY = "pengaduan:auth:revoked:{}"  # a token id signed out (value 1) until the token's expiry
+CHANGED_KEY = "pengaduan:auth:changed:{}"  # when a user was last changed (epoch seconds), for the caches
+CHANGED_KEY_TTL = int((DEFAULT_TTL + CLOCK_SKEW).total_seconds()) + 60  # after it no token of before is alive
+
+
+def cache_client(settings: Settings):
+    """The Redis client of the token guard and user changes (``PENGADUAN_CACHE_URL``, else the broker's)."""
+    import redis
+
+    return redis.Redis.from_url(settings.effective_cache_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+
+class UserChanges:
+    """Tells every replica that a user changed (deactivated, new password, moved), so their cached reads of
+    the user are dropped at once. The truth stays in ``tenancy.users``; this is only the news."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def changed(self, username: str) -> None:
+        self._client.set(CHANGED_KEY.format(username), repr(time.time()), ex=CHANGED_KEY_TTL)
+
+    def revoke(self, info: TokenInfo, now: datetime) -> None:
+        """Signs one token out: its id is refused until the token would have expired anyway."""
+        ttl = max(1, info.expires_at - int(now.timestamp()) + int(CLOCK_SKEW.total_seconds()))
+        self._client.set(REVOKED_KEY.format(info.token_id), "1", ex=ttl)
+
+
+@dataclass(frozen=True)
+class _UserState:
+    principal: Principal
+    active: bool
+    tokens_valid_after: float | None  # epoch seconds
+    read_at: float  # time.time() when it was read
+
+
+class TokenGuard:
+    """Every token, every request: not revoked, its user active, unchanged since the token was issued.
+
+    One Redis round trip per request (the token's revocation and the user's change marker, MGET); the user's
+    row is read from PostgreSQL at most every ``cache_seconds`` per process, or at once after a change."""
+
+    def __init__(self, engine: Engine, client, cache_seconds: float) -> None:
+        self._engine = engine
+        self._client = client
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, _UserState] = {}
+        self._lock = threading.Lock()
+
+    def check(self, principal: Principal, info: TokenInfo) -> Principal:
+        try:
+            revoked, changed = self._client.mget(
+                REVOKED_KEY.format(info.token_id), CHANGED_KEY.format(principal.username)
+            )
+        except Exception as exc:  # redis down: refuse rather than let a revoked token through
+            log.warning("token check impossible: cache unreachable", extra={"error": str(exc)[:200]})
+            raise ServiceUnavailable() from None
+        if revoked is not None:
+            raise Unauthorized("token_revoked")
+        state = self._user(principal.username, float(changed) if changed is not None else None)
+        if state is None or not state.active:
+            raise Unauthorized("account_inactive")
+        if state.tokens_valid_after is not None and info.issued_at <= int(state.tokens_valid_after):
+            raise Unauthorized("token_revoked")
+        if state.principal != principal:
+            # role, kecamatan, kabupaten, unit or name changed since the token was issued: sign in again
+            current = state.principal
+            if (current.role, current.kecamatan, current.kabupaten, current.unit) != (
+                principal.role, principal.kecamatan, principal.kabupaten, principal.unit
+            ):
+                raise Unauthorized("token_revoked")
+            return current  # only the name changed: act with the current one
+        return principal
+
+    def _user(self, username: str, changed_at: float | None) -> _UserState | None:
+        now = time.time()
+        with self._lock:
+            cached = self._cache.get(username)
+        if cached is not None and now - cached.read_at < self._cache_seconds and (
+            changed_at is None or changed_at < cached.read_at
+        ):
+            return cached
+        with self._engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.username == username)).first()
+        if row is None:
+            with self._lock:
+                self._cache.pop(username, None)
+            return None
+        state = _UserState(
+            _principal(row), row.active,
+            row.tokens_valid_after.timestamp() if row.tokens_valid_after is not None else None, now,
+        )
+        with self._lock:
+            if len(self._cache) > 10_000:  # bounded: a deployment has hundreds of users, not millions
+                self._cache.clear()
+            self._cache[username] = state
+        return state
+
+
+class SignInThrottle:
+    """Failed sign-ins counted per account and per client address (Redis, every replica); beyond the limits
+    429 with ``Retry-After`` before the password is hashed. A success clears the account's count (not the
+    address's: one right password must not buy an address more guesses at other accounts)."""
+
+    def __init__(self, limiter: RateLimiter, settings: Settings) -> None:
+        self._limiter = limiter
+        self._per_account = parse_limits(settings.rate_limit_signin_account)
+        self._per_address = parse_limits(settings.rate_limit_signin_address)
+
+    def before(self, username: str, address: str) -> None:
+        account = _account_key(username)
+        try:
+            by_account = self._limiter.check(self._per_account, "signin-account", account)
+            by_address = self._limiter.check(self._per_address, "signin-address", address)
+        except RateLimitUnavailable:
+            raise ServiceUnavailable() from None
+        if not (by_account.allowed and by_address.allowed):
+            log.warning("sign-in throttled", extra={"by_account": not by_account.allowed,
+                                                    "by_address": not by_address.allowed})
+            raise TooManyRequests(
+                max(by_account.retry_after, by_address.retry_after), TOO_MANY_SIGNINS, code="too_many_attempts"
+            )
+
+    def failed(self, username: str, address: str) -> None:
+        try:
+            self._limiter.count(self._per_account, "signin-account", _account_key(username))
+            self._limiter.count(self._per_address, "signin-address", address)
+        except RateLimitUnavailable:
+            raise ServiceUnavailable() from None
+
+    def succeeded(self, username: str) -> None:
+        try:
+            self._limiter.clear(self._per_account, "signin-account", _account_key(username))
+        except RateLimitUnavailable:
+            log.warning("sign-in counter not cleared: cache unreachable")
+
+
+def _account_key(username: str) -> str:
+    # a digest: the counter's key must not keep what people typed (sometimes a password) in Redis
+    return hashlib.sha256(normalize_username(username or "").encode()).hexdigest()[:32]
+
+
+TOO_MANY_SIGNINS = "Terlalu banyak percobaan masuk yang gagal. Tunggu beberapa saat, lalu coba lagi."
+
+
 # --- FastAPI --------------------------------------------------------------------------------------
 
 
@@ -497,10 +715,12 @@ def _unauthorized_response(exc: Unauthorized) -> JSONResponse:
     return response
 
 
-def install_auth(app: FastAPI, settings: Settings) -> None:
-    """Sets ``app.state.settings`` (where ``current_user`` finds the secret) and answers every 401 with
+def install_auth(app: FastAPI, settings: Settings, engine: Engine) -> None:
+    """Sets ``app.state.settings`` (where ``current_user`` finds the secret) and ``app.state.token_guard``
+    (every token checked against its user's current state), and answers every 401 with
     ``WWW-Authenticate: Bearer``. Call it next to ``shared.http.install_error_handlers``."""
     app.state.settings = settings
+    app.state.token_guard = TokenGuard(engine, cache_client(settings), settings.auth_user_cache_seconds)
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
@@ -518,17 +738,30 @@ def _settings_of(request: Request) -> Settings:
     return settings
 
 
-def current_user(request: Request, _scheme: Annotated[str | None, Depends(bearer_scheme)] = None) -> Principal:
-    """The principal of ``Authorization: Bearer <token>``; 401 ``not_authenticated``, ``token_expired`` or
-    ``token_invalid`` otherwise. The secret comes from ``request.app.state.settings``."""
+def _bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("not_authenticated")
+    return token
+
+
+def _checked(request: Request, token: str) -> tuple[Principal, TokenInfo]:
     try:
-        return decode_token(token, _settings_of(request).secret_key, datetime.now(UTC))
+        principal, info = decode_token_info(token, _settings_of(request).secret_key, datetime.now(UTC))
     except AuthError as exc:
         raise Unauthorized(exc.code, exc.message) from None
+    guard: TokenGuard | None = getattr(request.app.state, "token_guard", None)
+    if guard is None:
+        raise RuntimeError("app.state.token_guard is not set: the app that uses shared.auth must call install_auth")
+    return guard.check(principal, info), info
+
+
+def current_user(request: Request, _scheme: Annotated[str | None, Depends(bearer_scheme)] = None) -> Principal:
+    """The principal of ``Authorization: Bearer <token>``, checked against the user's current state; 401
+    ``not_authenticated``, ``token_expired``, ``token_invalid``, ``token_revoked`` or ``account_inactive``
+    otherwise (503 when the check cannot be made). The secret comes from ``request.app.state.settings``."""
+    return _checked(request, _bearer(request))[0]
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
@@ -559,26 +792,48 @@ _UNAUTHORIZED_DOC = {401: {"model": ErrorBody, "description": "Not signed in, or
 def make_auth_router(
     get_engine: Callable[[Request], Engine], get_settings: Callable[[Request], Settings], ttl: timedelta = DEFAULT_TTL
 ) -> APIRouter:
-    """``POST /v1/auth/token`` (OAuth2 password flow, form-encoded) and ``GET /v1/auth/me``.
+    """``POST /v1/auth/token`` (OAuth2 password flow, form-encoded, throttled), ``POST /v1/auth/logout`` and
+    ``GET /v1/auth/me``.
 
-    The app that includes it must also set ``app.state.settings`` (``install_auth`` does), because
-    ``current_user`` is a module-level dependency and finds the secret there."""
+    The app that includes it must also call ``install_auth``, because ``current_user`` is a module-level
+    dependency and finds the secret and the token guard on ``app.state``."""
     router = APIRouter(tags=["auth"])
+    state: dict[str, Any] = {}
+
+    def throttle(request: Request) -> SignInThrottle:
+        if "throttle" not in state:  # built on first use, from the app's settings (nothing at import time)
+            settings = get_settings(request)
+            state["throttle"] = SignInThrottle(limiter_for(settings), settings)
+        return state["throttle"]
+
+    def changes(request: Request) -> UserChanges:
+        if "changes" not in state:
+            state["changes"] = UserChanges(cache_client(get_settings(request)))
+        return state["changes"]
 
     @router.post(
         "/v1/auth/token",
         response_model=TokenOut,
-        responses={401: {"model": ErrorBody, "description": "Wrong username or password, or inactive user"}},
+        responses={
+            401: {"model": ErrorBody, "description": "Wrong username or password, or inactive user"},
+            429: {"model": ErrorBody, "description": "Too many failed sign-ins for this account or from this "
+                  "address (`too_many_attempts`); `Retry-After` says when to try again"},
+            503: {"model": ErrorBody, "description": "The sign-in counters cannot be reached"},
+        },
         summary="Sign in: username and password for a bearer token",
     )
     def issue_token(form: PasswordForm, request: Request) -> Any:
-        # Rate limiting is out of scope here (see the module docstring): put one in front.
+        guard = throttle(request)
+        address = client_address(request)
+        guard.before(form.username, address)  # 429 before argon2 runs
         principal = authenticate(get_engine(request), form.username, form.password)
         if principal is None:
+            guard.failed(form.username, address)
             log.info("failed sign-in")  # no username: people type passwords into that field too
             response = error_response(401, "invalid_credentials", INVALID_CREDENTIALS)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
+        guard.succeeded(form.username)
         log.info("signed in", extra={"username": principal.username, "role": principal.role})
         token = create_token(principal, get_settings(request).secret_key, datetime.now(UTC), ttl)
         return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()), user=UserOut(**principal.as_dict()))
@@ -590,6 +845,20 @@ def make_auth_router(
         if fresh is None:
             raise Unauthorized("not_authenticated", "Akun ini tidak aktif lagi. Hubungi admin kecamatan.")
         return UserOut(**fresh.as_dict())
+
+    @router.post(
+        "/v1/auth/logout", status_code=204, responses={**_UNAUTHORIZED_DOC, 503: {"model": ErrorBody}},
+        summary="Sign out: the bearer token is refused from now on, by every replica",
+    )
+    def logout(request: Request) -> Response:
+        token = _bearer(request)
+        principal, info = _checked(request, token)
+        try:
+            changes(request).revoke(info, datetime.now(UTC))
+        except Exception:
+            raise ServiceUnavailable() from None
+        log.info("signed out", extra={"username": principal.username})
+        return Response(status_code=204)
 
     return router
 

@@ -75,6 +75,8 @@ def cmd_api(args: argparse.Namespace) -> None:
     uvicorn.run(
         factory, factory=True, host=args.host, port=args.port or DEFAULT_API_PORTS[args.kind], workers=args.workers,
         log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+        # X-Forwarded-For believed only from these (uvicorn takes the right-most untrusted address)
+        forwarded_allow_ips=_settings().trusted_proxies,
     )
 
 
@@ -92,7 +94,8 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     }
     if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
         backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]
-    uvicorn.run(create_gateway(backends), host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.run(create_gateway(backends), host=args.host, port=args.port, log_config=None, access_log=False,
+                proxy_headers=True, forwarded_allow_ips=_settings().trusted_proxies)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -281,10 +284,25 @@ def _read_new_password(from_stdin: bool) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> None:
-    from shared.auth import add_user, list_users, set_contact
+    from shared.auth import UserChanges, add_user, cache_client, list_users, set_active, set_contact, set_password
     from shared.db import make_engine
 
-    engine = make_engine(_settings(), pool_size=1)
+    settings = _settings()
+    engine = make_engine(settings, pool_size=1)
+    if args.action in ("deactivate", "activate"):
+        # deactivation ends every token of the user at once, on every replica (shared.auth.TokenGuard)
+        if not set_active(engine, args.username, args.action == "activate", UserChanges(cache_client(settings))):
+            sys.exit(f"error: unknown user {args.username!r}")
+        print(f"user {args.username} {args.action}d")
+        return
+    if args.action == "set-password":
+        try:
+            set_password(engine, args.username, _read_new_password(args.password_stdin), settings.password_min_length,
+                         UserChanges(cache_client(settings)))
+        except ValueError as exc:
+            sys.exit(f"error: {exc}")
+        print(f"password of {args.username} changed; the user's sessions have ended")
+        return
     if args.action == "contact":
         try:
             set_contact(engine, args.username, email=args.email, phone=args.phone, channel=args.channel, new_work=args.new_work)
@@ -306,6 +324,7 @@ def cmd_users(args: argparse.Namespace) -> None:
         add_user(
             engine, args.username, args.name or args.username, args.role, password,
             kecamatan=args.kecamatan, kabupaten=args.kabupaten, unit=args.unit, nip=args.nip,
+            min_password_length=settings.password_min_length,
         )
     except ValueError as exc:
         sys.exit(f"error: {exc}")
@@ -440,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="replay only this one")
     p.set_defaults(fn=cmd_dead_letters)
 
-    p = sub.add_parser("users", help="staff, kabupaten and admin accounts: add, list")
+    p = sub.add_parser("users", help="staff, kabupaten and admin accounts: add, list, deactivate, set-password")
     users_sub = p.add_subparsers(dest="action", required=True)
     u = users_sub.add_parser("add", help="add a user (asks for the password twice, or reads one line of stdin)")
     u.add_argument("username", help="lowercase, e.g. staf.pegantenan")
@@ -459,6 +478,15 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--channel", choices=["email", "sms", "whatsapp"])
     u.add_argument("--new-work", dest="new_work", action="store_true", default=None)
     u.add_argument("--no-new-work", dest="new_work", action="store_false")
+    u.set_defaults(fn=cmd_users)
+    for action, text in (("deactivate", "deactivate a user: sign-in refused and every token ended at once"),
+                         ("activate", "activate a deactivated user (old tokens stay ended)")):
+        u = users_sub.add_parser(action, help=text)
+        u.add_argument("username")
+        u.set_defaults(fn=cmd_users)
+    u = users_sub.add_parser("set-password", help="a new password (ends the user's sessions)")
+    u.add_argument("username")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     u.set_defaults(fn=cmd_users)
     u = users_sub.add_parser("list", help="list users (no password hashes)")
     u.add_argument("--kecamatan", help="only this kecamatan's staff")
@@ -491,8 +519,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def refuse_unsafe_settings() -> None:
+    """Invariant 11: every process refuses to start on settings it must not run with (an unknown
+    environment, a known or weak secret outside development), with a message that names the setting."""
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    try:
+        Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            if field == "environment":  # the only value shown: others may be secrets
+                lines.append(f"PENGADUAN_{field.upper()}: {message} (got {error.get('input')!r})")
+            elif field:
+                lines.append(f"PENGADUAN_{field.upper()}: {message}")
+            else:
+                lines.append(message)
+        sys.exit("pengaduan: refusing to start:\n  " + "\n  ".join(lines))
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] not in (["-h"], ["--help"], []):
+        refuse_unsafe_settings()
     if argv[:1] == ["devsinks"]:  # its own options (argparse's REMAINDER does not pass leading ones on)
         from services.notify.devsinks import main as devsinks_main
         from shared.logging import setup_logging

@@ -1,26 +1,81 @@
 """Base settings shared by every process.
 
 Each service builds its settings in its own ``bootstrap``; nothing here is read at import time.
-Every field can be set from the environment with the ``PENGADUAN_`` prefix.
+Every field can be set from the environment with the ``PENGADUAN_`` prefix, or from a file named
+``pengaduan_<field>`` in ``PENGADUAN_SECRETS_DIR`` (default ``/run/secrets``, where Docker and Kubernetes
+mount secrets): ``/run/secrets/pengaduan_secret_key`` sets ``secret_key``. The environment wins over a file.
+
+Invariant 11: nothing runs outside development on a default an attacker knows. ``environment`` is one of a
+fixed list (a typo such as ``prod`` is refused, never read as development), and outside ``development`` and
+``test`` the secret key must be long and random (``check_secret_strength``). A process that builds its
+settings refuses to start otherwise, and the message names the setting.
 """
 from __future__ import annotations
 
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
 DEV_SECRET = "dev-only-secret-change-me"
+ENVIRONMENTS = ("development", "test", "production")
+DEFAULT_SECRETS_DIR = "/run/secrets"
+MIN_SECRET_BYTES = 32
+MIN_SECRET_BITS = 128
+# fragments that betray a made-up secret; a generated one contains none of them by chance (in practice)
+WEAK_SECRET_WORDS = ("change", "secret", "password", "dev-only", "example", "pengaduan", "default")
+
+
+def check_secret_strength(secret: str) -> str | None:
+    """Why ``secret`` is not fit to sign tokens outside development, or None when it is.
+
+    "Real randomness" cannot be proven from one string; this refuses what people type instead of
+    generating: short values, the development value, words, and strings whose characters repeat (the
+    empirical Shannon entropy of the string, bits per character times length, must reach 128 bits: a
+    64-character hex string from ``openssl rand -hex 32`` has about 235, ``secrets.token_urlsafe(32)``
+    about 230, "aaaa...a" none)."""
+    raw = secret.encode()
+    if secret == DEV_SECRET:
+        return "is the development value"
+    if len(raw) < MIN_SECRET_BYTES:
+        return f"is {len(raw)} bytes long; at least {MIN_SECRET_BYTES} random bytes are needed"
+    lowered = secret.lower()
+    if any(word in lowered for word in WEAK_SECRET_WORDS):
+        return "contains a word; it must be generated, not typed"
+    counts = Counter(secret)
+    bits = -sum(c / len(secret) * math.log2(c / len(secret)) for c in counts.values()) * len(secret)
+    if bits < MIN_SECRET_BITS:
+        return f"looks too regular ({bits:.0f} bits of character entropy, {MIN_SECRET_BITS} needed)"
+    return None
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PENGADUAN_", extra="ignore")
 
-    environment: str = Field("development", description="development | test | production")
+    environment: Literal["development", "test", "production"] = Field(
+        "development",
+        description="development | test | production, exactly (a process refuses any other value: `prod` or "
+        "`Production` never fall back to development)",
+    )
     database_url: str = Field(
         "postgresql+psycopg://postgres@127.0.0.1:5432/pengaduan",
         description="SQLAlchemy URL of PostgreSQL (psycopg 3 driver)",
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (Redis, or amqp:// for RabbitMQ)")
-    secret_key: str = Field(DEV_SECRET, description="Signs tokens; must be set outside development")
+    secret_key: str = Field(
+        DEV_SECRET,
+        description="Signs tokens and sessions. Outside development and test at least 32 random bytes, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`; a process refuses to start otherwise",
+    )
     db_pool_size: int = Field(10, description="Connections kept per process")
     db_max_overflow: int = Field(10, description="Extra connections a process may open under load")
     broker_visibility_timeout: int = Field(
@@ -42,10 +97,80 @@ class Settings(BaseSettings):
         "development CA creates missing ones; default <data_dir>/signing",
     )
 
+    # --- who may ask how often (shared.ratelimit), and who is asking (shared.auth) -------------------------
+    cache_url: str | None = Field(
+        None,
+        description="Redis for rate-limit counters and revoked tokens, shared by every replica; default: "
+        "PENGADUAN_REDIS_URL (must be set when the broker is RabbitMQ)",
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Addresses or networks (comma-separated) whose X-Forwarded-For is believed; the client "
+        "address is the right-most one not in this list. Anything else is the client itself",
+    )
+    rate_limit_enabled: bool = Field(True, description="Application rate limits on (PENGADUAN_RATE_LIMIT_*)")
+    rate_limit_submissions: str = Field(
+        "10/minute;60/hour",
+        description="Anonymous complaint submissions (JSON, form, Open311 POST) per client address",
+    )
+    rate_limit_tracking: str = Field(
+        "60/minute;600/hour",
+        description="Tracking pages and the citizen's documents by tracking code, per client address",
+    )
+    rate_limit_signin_account: str = Field(
+        "5/15minutes", description="Failed sign-ins per account before 429 (then until the window passes)"
+    )
+    rate_limit_signin_address: str = Field(
+        "20/15minutes", description="Failed sign-ins per client address before 429"
+    )
+    rate_limit_acknowledgments_per_recipient: str = Field(
+        "3/hour;10/day",
+        description="Messages a complaint's submission sends to one phone number or e-mail address (the "
+        "acknowledgment); beyond it no message goes out: a form must not become a free SMS cannon",
+    )
+    password_min_length: int = Field(12, description="Shortest password accepted for a new or changed password")
+    auth_user_cache_seconds: float = Field(
+        5.0,
+        description="How long a process trusts what it read of a user (active, role, kecamatan) before reading "
+        "again; a change made through this system is seen by every replica at once regardless (shared.auth)",
+    )
+
+    @property
+    def effective_cache_url(self) -> str:
+        return self.cache_url or self.redis_url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The secrets folder is chosen when the settings are built (not at import time) and only used when
+        # it exists, so a machine without /run/secrets gets no warning.
+        folder = Path(os.environ.get("PENGADUAN_SECRETS_DIR", DEFAULT_SECRETS_DIR))
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings, dotenv_settings)
+        if folder.is_dir():
+            sources += (SecretsSettingsSource(settings_cls, secrets_dir=folder),)
+        return sources
+
     @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> "Settings":
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("PENGADUAN_SECRET_KEY must be set in production")
+    def _no_known_secret_outside_development(self) -> "Settings":
+        if not self.effective_cache_url.startswith(("redis://", "rediss://", "unix://", "memory://")):
+            raise ValueError(
+                "PENGADUAN_CACHE_URL must name a Redis server (redis://...) when PENGADUAN_REDIS_URL is not Redis"
+            )
+        if self.environment not in ("development", "test") and self.effective_cache_url.startswith("memory://"):
+            raise ValueError("PENGADUAN_CACHE_URL=memory:// keeps counters per process: not outside development")
+        if self.environment not in ("development", "test"):
+            problem = check_secret_strength(self.secret_key)
+            if problem is not None:
+                raise ValueError(
+                    f"PENGADUAN_SECRET_KEY {problem} (PENGADUAN_ENVIRONMENT={self.environment}). Generate one with "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
         return self
 
     @property

@@ -18,6 +18,15 @@ from tests.support import servers
 from tests.support.processes import Process, env_for
 
 VISIBILITY_TIMEOUT = 8  # seconds: short, so a killed worker's message comes back within a test
+# Every test comes from 127.0.0.1: the limits stay on (their code runs in every test) but far above what
+# the suite asks; tests of the limits themselves set their own (tests/integration/test_rate_limits.py).
+RELAXED_RATE_LIMITS = {
+    "rate_limit_submissions": "100000/minute",
+    "rate_limit_tracking": "100000/minute",
+    "rate_limit_signin_account": "100000/minute",
+    "rate_limit_signin_address": "100000/minute",
+    "rate_limit_acknowledgments_per_recipient": "100000/minute",
+}
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +59,7 @@ def settings(database_url, redis_url) -> Settings:
         redis_url=redis_url,
         broker_visibility_timeout=VISIBILITY_TIMEOUT,
         relay_poll_interval=0.2,
+        **RELAXED_RATE_LIMITS,
     )
 
 

@@ -19,6 +19,10 @@ class IntakeSettings(Settings):
     # attachments (photos, KTP/SIM/KK scans)
     max_attachment_bytes: int = Field(5 * MIB, description="Largest attachment accepted")
     max_attachments: int = Field(5, description="Most attachments kept per message")
+    max_image_pixels: int = Field(
+        40_000_000, ge=1, description="Most pixels of an image (width x height) that is decoded and re-encoded; a "
+        "larger one (or a decompression bomb) is refused with attachment_image_too_large",
+    )
     max_inbound_bytes: int = Field(
         25 * MIB, description="Largest request body on /v1/channels/* and /v1/staff/* (raw e-mail, uploads)"
     )

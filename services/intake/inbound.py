@@ -304,7 +304,7 @@ def receive_email(intake: Intake, raw: bytes) -> Outcome:
         return ignore(intake, "email", mail.message_id, "automatic reply or bounce", sender=mail.sender,
                       kecamatan=route(intake, "email", mail.recipients), provider_time=mail.date)
     screened = screen(list(mail.files), max_bytes=intake.settings.max_attachment_bytes,
-                      max_count=intake.settings.max_attachments)
+                      max_count=intake.settings.max_attachments, max_pixels=intake.settings.max_image_pixels)
     return receive(
         intake,
         Message(
@@ -349,7 +349,8 @@ def receive_whatsapp(intake: Intake, payload: object) -> WhatsAppSummary:
             )
             continue
         files, refused = _fetch_media(intake, m)
-        screened = screen(files, max_bytes=intake.settings.max_attachment_bytes, max_count=intake.settings.max_attachments)
+        screened = screen(files, max_bytes=intake.settings.max_attachment_bytes, max_count=intake.settings.max_attachments,
+                          max_pixels=intake.settings.max_image_pixels)
         summary.outcomes.append(
             receive(
                 intake,

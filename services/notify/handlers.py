@@ -14,6 +14,7 @@ first attempt at once; retries go through the queue. dispatch.py makes every sen
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import timedelta
 from uuid import UUID
@@ -43,6 +44,7 @@ from shared.contracts.workflow import (
     StepOverdue,
 )
 from shared.events import EventEnvelope
+from shared.ratelimit import RateLimitUnavailable, RateLimiter, limiter_for, parse_limits
 from shared.tenancy import Kecamatan
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,41 @@ def plan_event(notify: Notify, event_id: UUID, *, send_now: bool = True) -> int:
     story = Story(notify, envelope)
     overrides = _templates(notify, story.kecamatan.slug)
     planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides)
-    return _store(notify, story, planned, send_now=send_now)
+    return _store(notify, story, planned, send_now=send_now, throttled=_throttled(notify, planned))
+
+
+THROTTLED = "tidak dikirim: terlalu banyak pesan tanda terima ke penerima ini dalam waktu singkat"
+_limiters: dict[str, RateLimiter] = {}
+
+
+def _throttled(notify: Notify, planned: list[p.Planned]) -> set[UUID]:
+    """The acknowledgments that would exceed ``PENGADUAN_RATE_LIMIT_ACKNOWLEDGMENTS_PER_RECIPIENT``: anyone
+    can file a complaint with anyone's number, so the form must not become a free SMS (or e-mail) cannon.
+    Only the acknowledgment is limited: every later message follows a person's action at the kecamatan.
+    A message planned before (a redelivered task) is not counted again. Counters unreachable: sent."""
+    acks = [m for m in planned if m.kind == "acknowledgment" and m.audience == "complainant" and m.channel != "none"]
+    if not acks:
+        return set()
+    with notify.engine.connect() as conn:
+        known = set(conn.execute(select(deliveries.c.id).where(deliveries.c.id.in_([m.id for m in acks]))).scalars())
+    settings = notify.settings
+    limiter = _limiters.get(settings.effective_cache_url)
+    if limiter is None:
+        limiter = _limiters[settings.effective_cache_url] = limiter_for(settings)
+    limits = parse_limits(settings.rate_limit_acknowledgments_per_recipient)
+    throttled: set[UUID] = set()
+    for m in acks:
+        if m.id in known:
+            continue
+        recipient = hashlib.sha256(m.recipient.strip().lower().encode()).hexdigest()[:32]  # no address in Redis
+        try:
+            if not limiter.hit(limits, "ack-recipient", recipient).allowed:
+                throttled.add(m.id)
+        except RateLimitUnavailable:
+            log.warning("acknowledgment not throttled: counters unreachable")
+    if throttled:
+        log.warning("acknowledgments throttled per recipient", extra={"count": len(throttled)})
+    return throttled
 
 
 def escalate(notify: Notify, event_id: UUID) -> int:
@@ -247,7 +283,8 @@ def _template(overrides: dict, kind: str, channel: str) -> Template:
     return overrides.get((kind, channel)) or DEFAULTS[(kind, channel)]
 
 
-def _store(notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True) -> int:
+def _store(notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True,
+           throttled: set[UUID] = frozenset()) -> int:
     if not planned:
         return 0
     now = notify.clock()
@@ -257,8 +294,8 @@ def _store(notify: Notify, story: Story, planned: list[p.Planned], *, send_now: 
             "kecamatan": story.kecamatan.slug, "kind": m.kind, "audience": m.audience, "username": m.username,
             "channel": m.channel, "recipient": m.recipient, "subject": m.subject, "body": m.body,
             "attachment": m.attachment, "link": m.link, "variables": m.variables,
-            "state": "failed" if m.channel == "none" else "pending",
-            "last_error": m.body if m.channel == "none" else None,
+            "state": "failed" if m.channel == "none" or m.id in throttled else "pending",
+            "last_error": m.body if m.channel == "none" else THROTTLED if m.id in throttled else None,
             "next_attempt_at": now, "enqueued_at": now, "created_at": now, "updated_at": now,
         }
         for m in planned

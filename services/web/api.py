@@ -6,12 +6,33 @@ code, its Indonesian message and its per-field errors, which the pages show next
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from shared.http import cookieless_jar
+
+# The visitor's address (as uvicorn resolved it), passed on to the APIs as X-Forwarded-For, so their
+# per-address limits count the citizen, not the web app. Set for each request by ``forward_client``.
+CLIENT_ADDRESS: ContextVar[str | None] = ContextVar("pengaduan_web_client_address", default=None)
+
+
+def forward_client(app):
+    """ASGI middleware: remembers the visitor's address for ``Api`` calls made while handling the request."""
+
+    async def middleware(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        client = scope.get("client")
+        token = CLIENT_ADDRESS.set(client[0] if client else None)
+        try:
+            return await app(scope, receive, send)
+        finally:
+            CLIENT_ADDRESS.reset(token)
+
+    return middleware
 
 
 @dataclass
@@ -20,6 +41,7 @@ class ApiProblem(Exception):
     code: str
     message: str
     errors: list[dict[str, str]] = field(default_factory=list)
+    retry_after: str | None = None  # a 429's Retry-After, passed on to the visitor
 
     def field_errors(self, strip: str = "") -> dict[str, str]:
         """``{field: message}``, the first message per field; ``strip`` drops a prefix (``complainant.``)."""
@@ -52,6 +74,9 @@ class Api:
         headers = dict(kwargs.pop("headers", None) or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        address = CLIENT_ADDRESS.get()
+        if address:
+            headers.setdefault("X-Forwarded-For", address)
         try:
             return await self.client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
@@ -67,7 +92,8 @@ class Api:
             except ValueError:
                 body = {}
             raise ApiProblem(r.status_code, body.get("code", f"http_{r.status_code}"),
-                             body.get("message", "Permintaan tidak dapat diproses."), body.get("errors") or [])
+                             body.get("message", "Permintaan tidak dapat diproses."), body.get("errors") or [],
+                             r.headers.get("retry-after"))
         if r.status_code == 204 or not r.content:
             return None
         return r.json()

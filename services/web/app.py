@@ -16,10 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web import pages, session as sessions
-from services.web.api import Api, ApiProblem, ApiUnavailable, UNAVAILABLE
+from services.web.api import Api, ApiProblem, ApiUnavailable, UNAVAILABLE, forward_client
 from services.web.config import WebSettings
 from shared.gateway import LARGE_BODY_BYTES, MAX_BODY_BYTES
-from shared.http import BodySizeLimitByPath
+from shared.http import BodySizeLimitByPath, RefuseControlCharacters
 from shared.metrics import install_metrics
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,8 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
     # the complaint form carries scans and photos (intake checks each file's size); every other form is small
     app.add_middleware(BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=("/pengaduan/baru",))
+    app.add_middleware(RefuseControlCharacters)  # %00 and the like in a URL: 400, not a 500 from the API client
+    app.add_middleware(forward_client)  # the visitor's address goes with every API call (rate limits)
 
     @app.middleware("http")
     async def with_session(request: Request, call_next) -> Response:
@@ -103,8 +105,12 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
             pages.session(request).sign_out()
             return await sign_in_first(request, exc)
         status = exc.status if 400 <= exc.status < 500 else 400
-        title = {403: "Tidak diizinkan", 404: "Tidak ditemukan", 409: "Sudah berubah"}.get(status, "Tidak dapat diproses")
-        return pages.render(request, "galat.html", status_code=status, title=title, message=exc.message)
+        title = {403: "Tidak diizinkan", 404: "Tidak ditemukan", 409: "Sudah berubah",
+                 429: "Terlalu banyak permintaan"}.get(status, "Tidak dapat diproses")
+        response = pages.render(request, "galat.html", status_code=status, title=title, message=exc.message)
+        if status == 429 and exc.retry_after:
+            response.headers["Retry-After"] = exc.retry_after
+        return response
 
     @app.exception_handler(ApiUnavailable)
     async def unavailable(request: Request, exc: Exception) -> Response:
@@ -119,8 +125,10 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
             return pages.render(request, "galat.html", status_code=404, title="Halaman tidak ditemukan",
                                 message="Alamat yang Anda buka tidak ada. Periksa kembali atau kembali ke beranda.")
         if exc.status_code == 405:
-            return pages.render(request, "galat.html", status_code=405, title="Tidak dapat diproses",
-                                message="Cara membuka halaman ini tidak didukung.")
+            response = pages.render(request, "galat.html", status_code=405, title="Tidak dapat diproses",
+                                    message="Cara membuka halaman ini tidak didukung.")
+            response.headers.update(exc.headers or {})  # Allow: the methods the page does take
+            return response
         return pages.render(request, "galat.html", status_code=exc.status_code, title="Tidak dapat diproses",
                             message="Permintaan tidak dapat diproses.")
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from services.web import formatting
-from services.web.api import Api, ApiUnavailable
+from services.web.api import Api, ApiProblem, ApiUnavailable
 from services.web.config import WebSettings
 from services.web.session import CSRF_FIELD, Session
 
@@ -97,3 +97,15 @@ async def kecamatan_choices(request: Request) -> list[tuple[str, str]]:
         cached = (now, sorted(((k["slug"], k["name"]) for k in items), key=lambda c: c[1]))
         request.app.state.kecamatan = cached
     return cached[1]
+
+
+async def end_session(request: Request) -> None:
+    """The session's token is revoked at the API (every copy of the cookie dies with it), then the session
+    is emptied. An API that cannot be reached does not keep the visitor signed in here."""
+    s = session(request)
+    if s.token:
+        try:
+            await api(request).call("POST", "/v1/auth/logout", token=s.token)
+        except (ApiProblem, ApiUnavailable):  # already expired or revoked (401), or the API is away
+            pass
+    s.sign_out()

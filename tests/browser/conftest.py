@@ -99,6 +99,7 @@ def stack(chromium_executable, browser_artifacts) -> str:
     data_dir.chmod(0o755)  # the embedded PostgreSQL runs as its own user
     env = {k: v for k, v in os.environ.items() if not k.startswith("PENGADUAN_")}
     env["PENGADUAN_RELAY_POLL_INTERVAL"] = "0.2"
+    env["PENGADUAN_RATE_LIMIT_TRACKING"] = "100000/minute"  # the test polls the tracking page every 0.2 s
     log = (browser_artifacts / "make-run.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--data-dir", str(data_dir / "data")],

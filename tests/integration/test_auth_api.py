@@ -39,7 +39,7 @@ def fresh(prefix: str = "staf") -> str:
 def app(settings, engine) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    install_auth(app, settings)
+    install_auth(app, settings, engine)
     app.state.engine = engine
     app.include_router(make_auth_router(lambda r: r.app.state.engine, lambda r: r.app.state.settings))
 
@@ -108,7 +108,7 @@ def test_an_inactive_user_cannot_sign_in_and_their_me_is_refused(client, engine,
     assert set_active(engine, staf, False)
     assert_401(login(client, staf, PASSWORD), "invalid_credentials")
     assert authenticate(engine, staf, PASSWORD) is None
-    assert_401(client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}), "not_authenticated")
+    assert_401(client.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"}), "account_inactive")
     assert set_active(engine, staf, True)
     assert login(client, staf, PASSWORD).status_code == 200
 

@@ -35,6 +35,7 @@ from shared.contracts.letters import LetterDocumentIssued
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from shared.subscriptions import Checkpoints, Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support.auth import bearer_header, bearer_token
 
 WIB = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=WIB)  # the dashboard's clock: after every deadline of the set
@@ -83,8 +84,9 @@ def client(dash):
 @pytest.fixture(scope="module")
 def tokens(settings, place):
     def token(role, kecamatan=None, kabupaten=None, unit=None):
-        principal = Principal(f"uji.{role}", f"Pengguna Uji {role}", role, kecamatan, kabupaten, unit)
-        return {"Authorization": f"Bearer {create_token(principal, settings.secret_key, datetime.now(UTC))}"}
+        username = f"uji.{role}.{kecamatan or kabupaten or 'x'}"[:64]
+        principal = Principal(username, f"Pengguna Uji {role}", role, kecamatan, kabupaten, unit)
+        return bearer_header(settings, principal)
 
     return {
         "staf1": token("staf", kecamatan=place["k1"]),

@@ -34,6 +34,7 @@ from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.colours import contrast
+from tests.support.auth import bearer_header, bearer_token
 
 STATIC = Path(page.__file__).resolve().parent.parent / "static"
 HTML, JS, CSS = (STATIC / "dasbor.html", STATIC / "dasbor.js", STATIC / "dasbor.css")
@@ -935,7 +936,7 @@ def client(dash):
 @pytest.fixture(scope="module")
 def kabupaten_token(settings, place):
     principal = Principal("dasbor.kabupaten", "Operator Dasbor", "kabupaten", None, place["kabupaten"])
-    return create_token(principal, settings.secret_key, datetime.now(UTC))
+    return bearer_token(settings, principal)
 
 
 @pytest.fixture(scope="module")

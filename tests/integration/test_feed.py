@@ -30,6 +30,7 @@ from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.eventstore.postgres import PostgresEventStore
 from shared.http import install_error_handlers
 from tests.support.processes import wait_until
+from tests.support.auth import bearer_header, bearer_token
 
 NAME, NIK, PHONE, EMAIL, ADDRESS = "Siti Aminah", "3528071505900001", "+6281234567890", "siti@example.id", "Dusun Bunangka"
 
@@ -45,7 +46,7 @@ def make_app(settings: Settings, engine) -> FastAPI:
     """What the dashboard's create_app gives the router: error handlers, auth, settings and engine."""
     app = FastAPI()
     install_error_handlers(app)
-    install_auth(app, settings)
+    install_auth(app, settings, engine)
     app.state.engine = engine
     app.include_router(feed.router)
     return app
@@ -80,7 +81,7 @@ def bearer(settings, role: str, kecamatan: str | None = None, kabupaten: str | N
     if role in ("staf", "kasi", "sekcam", "camat") and kabupaten is None:
         kabupaten = "pamekasan"
     who = Principal(f"uji.{role}.{kecamatan or kabupaten or 'x'}", "Pengguna Uji", role, kecamatan, kabupaten, unit)
-    return {"Authorization": f"Bearer {create_token(who, settings.secret_key, datetime.now(UTC), ttl)}"}
+    return bearer_header(settings, who, ttl)
 
 
 def new_complaint(wf, kecamatan: str) -> uuid.UUID:

@@ -29,7 +29,8 @@ from services.intake.imap_poller import poll_once
 from shared.auth import Principal, create_token
 from shared.contracts import sop
 from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
-from tests.unit.test_attachments import EXE, tiny_jpeg, tiny_png
+from tests.unit.test_attachments import EXE, as_stored, tiny_jpeg, tiny_png
+from tests.support.auth import bearer_header, bearer_token
 
 SMS_TOKEN = "rahasia-sms-uji"
 EMAIL_TOKEN = "rahasia-email-uji"
@@ -148,7 +149,7 @@ def bearer(settings, role: str, kecamatan: str | None = None, kabupaten: str | N
         username=username or f"{role}.{kecamatan or kabupaten or 'x'}", full_name=f"Pengguna {role}", role=role,
         kecamatan=kecamatan, kabupaten=kabupaten or ("pamekasan" if role in ("staf", "kasi", "sekcam", "camat") else None),
     )
-    return {"Authorization": f"Bearer {create_token(principal, settings.secret_key, datetime.now(UTC))}"}
+    return bearer_header(settings, principal)
 
 
 def counts(engine) -> tuple[int, int, int, int]:
@@ -256,8 +257,8 @@ def test_the_same_whatsapp_webhook_twice_creates_one_complaint(client, engine, p
 
 def test_a_whatsapp_image_is_downloaded_and_stored(client, engine, intake, graph, places):
     wa_id, media_id = mobile().removeprefix("+"), f"MEDIA{uuid.uuid4().hex[:10]}"
-    photo = tiny_jpeg()
-    graph.media[media_id] = photo
+    graph.media[media_id] = tiny_jpeg()
+    photo = as_stored(tiny_jpeg())  # re-encoded: what intake keeps
     message = {"from": wa_id, "id": f"wamid.{uuid.uuid4().hex}", "timestamp": str(int(datetime.now(UTC).timestamp())),
                "type": "image", "image": {"id": media_id, "mime_type": "image/jpeg", "caption": "Foto KTP saya"}}
     body = wa_body(places["b"], message, wa_id=wa_id, name="Budi")
@@ -428,8 +429,8 @@ def test_an_email_with_a_ktp_scan_creates_a_complaint_and_skips_an_exe(client, e
     assert "foto.jpg (jenis berkas tidak diizinkan)" in row["description"]
     with engine.connect() as conn:
         rows = conn.execute(select(attachments).where(attachments.c.submission_id == row["id"])).mappings().all()
-    assert [(a["filename"], a["content_type"], a["sha256"]) for a in rows] == [("scan-ktp.png", "image/png", hashlib.sha256(scan).hexdigest())]
-    assert intake.documents.get(rows[0]["sha256"]) == scan
+    assert [(a["filename"], a["content_type"], a["sha256"]) for a in rows] == [("scan-ktp.png", "image/png", hashlib.sha256(as_stored(scan)).hexdigest())]
+    assert intake.documents.get(rows[0]["sha256"]) == as_stored(scan)
     assert outbox_row(engine, row["id"])["payload"]["attachments"][0]["filename"] == "scan-ktp.png"
 
 
@@ -515,7 +516,7 @@ def test_a_message_from_a_complainant_awaiting_documents_joins_their_complaint(c
     payload = reply["payload"]
     assert payload["complaint_id"] == str(complaint_id) and payload["message_id"] == str(inbound_row["id"])
     assert payload["sender"] == sender and payload["channel"] == "whatsapp" and payload["text"] == "Ini foto KTP saya"
-    assert payload["attachments"][0]["sha256"] == hashlib.sha256(scan).hexdigest()
+    assert payload["attachments"][0]["sha256"] == hashlib.sha256(as_stored(scan)).hexdigest()
     # the same sender in another kecamatan opens a new complaint there
     other = client.post("/v1/channels/sms", headers={"X-Webhook-Token": SMS_TOKEN},
                         json={"from": sender, "to": places["b"].sms, "message": "Hal lain di kecamatan lain", "id": uuid.uuid4().hex})
@@ -594,7 +595,7 @@ def test_a_complaint_box_form_keeps_when_it_was_found_apart_from_when_it_was_typ
     assert datetime.fromisoformat(payload["received_at"]) == found_at and payload["entered_by"] == user
     assert datetime.fromisoformat(payload["entered_at"]) == row["entered_at"]
     assert [(a["kind"], a["content_type"]) for a in payload["attachments"]] == [("ktp", "image/jpeg"), ("lainnya", "application/pdf")]
-    assert intake.documents.get(hashlib.sha256(ktp).hexdigest()) == ktp
+    assert intake.documents.get(hashlib.sha256(as_stored(ktp)).hexdigest()) == as_stored(ktp)
 
 
 def test_a_phone_call_without_scans_is_accepted(client, engine, settings, places):
@@ -695,11 +696,11 @@ def test_only_staff_of_the_kecamatan_or_its_kabupaten_may_download_an_attachment
     r = client.post("/v1/staff/complaints", headers=bearer(settings, "staf", places["a"].slug),
                     data=staff_form(datetime.now(UTC) - timedelta(hours=5)), files=[("scan", ("ktp budi.png", scan, "image/png"))])
     complaint_id = submission_of(engine, r.json()["tracking_code"])["complaint_id"]
-    digest = hashlib.sha256(scan).hexdigest()
+    digest = hashlib.sha256(as_stored(scan)).hexdigest()
     url = f"/v1/attachments/{digest}"
 
     ok = client.get(url, params={"complaint_id": str(complaint_id)}, headers=bearer(settings, "kasi", places["a"].slug))
-    assert ok.status_code == 200 and ok.content == scan
+    assert ok.status_code == 200 and ok.content == as_stored(scan)
     assert ok.headers["content-type"] == "image/png" and ok.headers["x-content-type-options"] == "nosniff"
     assert ok.headers["content-disposition"] == "attachment; filename*=UTF-8''ktp%20budi.png"
     assert client.get(url, headers=bearer(settings, "camat", places["a"].slug)).status_code == 200  # without complaint_id
@@ -723,9 +724,9 @@ def test_an_attachment_that_came_with_a_reply_is_downloadable_for_that_complaint
     complaint_id = await_documents(engine, first.json()["tracking_code"])
     kk = tiny_png(777)
     post_email(client, email_bytes(places["a"].email, sender=address, text="KK terlampir", files=((kk, "image", "png", "kk.png"),)))
-    r = client.get(f"/v1/attachments/{hashlib.sha256(kk).hexdigest()}", params={"complaint_id": str(complaint_id)},
+    r = client.get(f"/v1/attachments/{hashlib.sha256(as_stored(kk)).hexdigest()}", params={"complaint_id": str(complaint_id)},
                    headers=bearer(settings, "staf", places["a"].slug))
-    assert r.status_code == 200 and r.content == kk
+    assert r.status_code == 200 and r.content == as_stored(kk)
 
 
 # --- the IMAP poller, with a mailbox of our own ---------------------------------------------------

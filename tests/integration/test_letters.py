@@ -98,7 +98,7 @@ def new_kecamatan(engine, n: int = 1) -> list[str]:
 def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_settings, engine, spawn, background, wf):
     (slug,) = new_kecamatan(engine)
     camat = f"camat.{slug}"
-    add_user(engine, camat, "Drs. H. Moh. Ma'ruf, M.Si.", "camat", "rahasia-123", kecamatan=slug, nip="197001011990031001")
+    add_user(engine, camat, "Drs. H. Moh. Ma'ruf, M.Si.", "camat", "rahasia-uji-123", kecamatan=slug, nip="197001011990031001")
     wf.directory._loaded_at = float("-inf")
     spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
     spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings)

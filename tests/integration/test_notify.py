@@ -249,7 +249,7 @@ def test_a_whatsapp_delivery_receipt_marks_the_message_delivered(wf, notify, cle
 def test_staff_who_asked_get_new_work_and_everyone_gets_overdue_alerts(wf, notify, clean_sinks):
     slug = "pegantenan"
     username = f"kasi.notif.{uuid.uuid4().hex[:6]}"
-    add_user(wf.engine, username, "Kasi Uji", "kasi", "rahasia-123", kecamatan=slug, unit="pemerintahan")
+    add_user(wf.engine, username, "Kasi Uji", "kasi", "rahasia-uji-123", kecamatan=slug, unit="pemerintahan")
     set_contact(wf.engine, username, email=f"{username}@kecamatan.example.id", new_work=True)
     cid, _ = new_complaint(wf, "web")
     plan_event(notify, first_event_id(wf, cid), send_now=False)

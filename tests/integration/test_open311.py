@@ -36,7 +36,7 @@ class Open311Settings(Settings):
 def make_app(settings: Settings, engine, intake=None) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    install_auth(app, settings)
+    install_auth(app, settings, engine)
     app.state.engine = engine
     if intake is not None:
         app.state.intake = intake

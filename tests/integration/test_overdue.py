@@ -24,7 +24,7 @@ def test_an_overdue_step_is_flagged_once_and_alerts_the_role_and_its_superior(se
     slug = f"uji-{uuid.uuid4().hex[:6]}"
     upsert_kecamatan(engine, [Kecamatan(slug, f"97.{slug[-6:]}", "Uji", "pamekasan", "Kabupaten Pamekasan", {})])
     for role, unit in (("staf", None), ("kasi", "pemerintahan"), ("sekcam", None), ("camat", None)):
-        add_user(engine, f"{role}.{slug}", f"{role} uji", role, "rahasia-123", kecamatan=slug, unit=unit)
+        add_user(engine, f"{role}.{slug}", f"{role} uji", role, "rahasia-uji-123", kecamatan=slug, unit=unit)
     wf = bootstrap(settings)
     try:
         cid = new_complaint(wf, slug)  # step 2 (kasi, 3 working days)

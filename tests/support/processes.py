@@ -20,6 +20,9 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         PENGADUAN_BROKER_VISIBILITY_TIMEOUT=str(settings.broker_visibility_timeout),
         PENGADUAN_RELAY_POLL_INTERVAL=str(settings.relay_poll_interval),
         PENGADUAN_LOG_LEVEL="WARNING",
+        **{f"PENGADUAN_{name.upper()}": getattr(settings, name) for name in (
+            "rate_limit_submissions", "rate_limit_tracking", "rate_limit_signin_account",
+            "rate_limit_signin_address", "rate_limit_acknowledgments_per_recipient")},
     )
     env.update(extra)
     return env

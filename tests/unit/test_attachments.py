@@ -43,27 +43,51 @@ def tiny_jpeg() -> bytes:
     return out.getvalue()
 
 
+def tiny_heic() -> bytes:
+    """A real HEIC (what an iPhone sends), encoded with pillow-heif."""
+    import pillow_heif
+    from PIL import Image
+
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (16, 16), (30, 120, 200))).save(out, quality=80)
+    return out.getvalue()
+
+
+def as_stored(data: bytes) -> bytes:
+    """The bytes intake keeps for an upload (an image re-encoded), whose SHA-256 names it in the store."""
+    return check_file(data, None, max_bytes=5 * MIB).data
+
+
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run in DOS mode."
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-HEIC = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
 
 
 @pytest.mark.parametrize(
-    "data, expected",
-    [(tiny_png(), "image/png"), (tiny_jpeg(), "image/jpeg"), (PDF, "application/pdf"), (HEIC, "image/heic")],
+    "data, detected, expected",
+    [(tiny_png(), "image/png", "image/png"), (tiny_jpeg(), "image/jpeg", "image/jpeg"),
+     (PDF, "application/pdf", "application/pdf"), (tiny_heic(), "image/heic", "image/jpeg")],
 )
-def test_photos_scans_and_pdfs_are_accepted_by_their_bytes(data, expected):
+def test_photos_scans_and_pdfs_are_accepted_by_their_bytes(data, detected, expected):
+    assert real_content_type(data) == detected
     checked = check_file(data, "scan.bin", max_bytes=5 * MIB)
-    assert checked.content_type == expected
-    assert checked.sha256 == hashlib.sha256(data).hexdigest() and checked.size == len(data)
+    assert checked.content_type == expected == real_content_type(checked.data)  # a HEIC is kept as a JPEG
+    assert checked.sha256 == hashlib.sha256(checked.data).hexdigest() and checked.size == len(checked.data)
+    if expected == "application/pdf":
+        assert checked.data == data  # a PDF is kept as sent (and only ever served as a download)
 
 
-def test_webp_is_accepted():
+def test_webp_is_accepted_and_kept_as_jpeg_or_as_png_with_transparency():
     from PIL import Image
 
     out = io.BytesIO()
     Image.new("RGB", (4, 4), "blue").save(out, "WEBP")
-    assert check_file(out.getvalue(), "x.webp", max_bytes=MIB).content_type == "image/webp"
+    opaque = check_file(out.getvalue(), "x.webp", max_bytes=MIB)
+    assert (opaque.content_type, opaque.filename) == ("image/jpeg", "x.jpg")
+    out = io.BytesIO()
+    Image.new("RGBA", (4, 4), (0, 0, 255, 100)).save(out, "WEBP")
+    clear = check_file(out.getvalue(), "x.webp", max_bytes=MIB)
+    assert (clear.content_type, clear.filename) == ("image/png", "x.png")
+    assert Image.open(io.BytesIO(clear.data)).getpixel((1, 1))[3] == 100
 
 
 def test_the_name_does_not_decide_the_type():

@@ -34,7 +34,7 @@ from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.web import web_client
-from tests.unit.test_attachments import tiny_png
+from tests.unit.test_attachments import as_stored, tiny_png
 
 PASSWORD = "rahasia-uji-123"
 NIK, PHONE = "3528071505900001", "+6281234567890"
@@ -258,7 +258,9 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
     assert f"/petugas/dokumen/{draft['id']}.pdf" in page and "Konsep surat tanggapan versi 1" in page
     pdf = web.get(f"/petugas/dokumen/{draft['id']}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
-    assert pdf.headers["content-disposition"].startswith("inline")
+    # a PDF is only ever downloaded, sandboxed: its JavaScript cannot run in the staff's browser (issue #12)
+    assert pdf.headers["content-disposition"].startswith("attachment")
+    assert (pdf.headers["content-security-policy"], pdf.headers["x-content-type-options"]) == ("sandbox", "nosniff")
     assert web.get(f"/petugas/dokumen/{draft['id']}.pdf?unduh=1").headers["content-disposition"].startswith("attachment")
 
     # step 8: returned once with notes (notes required to return), drafted again, then initialled
@@ -393,14 +395,15 @@ def test_scans_are_viewed_and_downloaded_through_the_web_app(web, wf, people, pl
                                .where(submissions.c.tracking_code == r.json()["tracking_code"])).scalar_one()
     message = ComplaintSubmitted.model_validate(payload)
     handlers.record_complaint(wf, message)
-    cid, digest = message.complaint_id, hashlib.sha256(scan).hexdigest()
+    cid, digest = message.complaint_id, hashlib.sha256(as_stored(scan)).hexdigest()
 
     sign_in(web, people["kasi"])
     page = web.get(f"/petugas/pengaduan/{cid}").text
     assert "KTP" in page and "ktp ahmad.png" in page and f"/petugas/lampiran/{digest}?pengaduan={cid}" in page
     view = web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}")
-    assert view.status_code == 200 and view.content == scan and view.headers["content-type"] == "image/png"
-    assert view.headers["content-disposition"].startswith("inline")
+    assert view.status_code == 200 and view.content == as_stored(scan) and view.headers["content-type"] == "image/png"
+    assert view.headers["content-disposition"].startswith("inline")  # a re-encoded image may open in the browser
+    assert view.headers["content-security-policy"] == "sandbox"
     download = web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}&unduh=1")
     assert download.headers["content-disposition"].startswith("attachment") and "ktp%20ahmad.png" in download.headers["content-disposition"]
     sign_in(web, people["staf_b"])

@@ -32,7 +32,7 @@ def create_app(container: Dashboard | None = None, extra_routers: Sequence[APIRo
     app.state.dashboard = dash
     app.state.engine = dash.engine  # what the other read-side routers (feed, Open311) expect
     install_error_handlers(app)
-    install_auth(app, dash.settings)
+    install_auth(app, dash.settings, dash.engine)
     app.include_router(register.router)
     app.include_router(figures.router)
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine
@@ -45,6 +45,7 @@ from services.intake import handlers as intake_handlers
 from services.intake.bootstrap import Intake
 from services.intake.domain.commands import SubmitComplaint
 from shared.contracts.intake import Complainant
+from shared.ratelimit import RATE_LIMITED_DOC, per_address
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -179,14 +180,16 @@ SERVICE_NOTICE = (
 
 
 @router.post(
-    "/requests", status_code=201, response_model=list[PostedRequestOut], responses=_errors(400, 403, 404, 409),
+    "/requests", status_code=201, response_model=list[PostedRequestOut],
+    responses={**_errors(400, 403, 404, 409), **RATE_LIMITED_DOC}, dependencies=[Depends(per_address("submissions"))],
     summary="Open311: submit a complaint (form-encoded)",
     description="Form fields: `jurisdiction_id` (kecamatan slug), `service_code`, `description` (10-4000 "
     "characters), `email` and/or `phone` (one is required: the response is sent there), `first_name`, "
     "`last_name`, `address_string`, `lat` + `long`, `media_url` (all optional), `api_key` (when keys are "
     "configured). Header `Idempotency-Key` (optional) makes a retry answer the first result.",
 )
-@router.post("/requests.json", status_code=201, response_model=list[PostedRequestOut], include_in_schema=False)
+@router.post("/requests.json", status_code=201, response_model=list[PostedRequestOut], include_in_schema=False,
+             dependencies=[Depends(per_address("submissions"))])
 async def post_request(
     request: Request,
     idempotency_key: Annotated[str | None, Header(description="Optional; at most 190 characters")] = None,

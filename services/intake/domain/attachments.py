@@ -1,5 +1,7 @@
 """Which files a complaint may carry: photos and scans (KTP/SIM/KK, a paper form), checked by what the bytes
-are (their magic numbers, with ``filetype``), never by the file name or the type the sender declared.
+are (their magic numbers, with ``filetype``), never by the file name or the type the sender declared. Images
+are kept re-encoded (``domain.images``: no EXIF, no payload after the pixels); a PDF is kept as sent and only
+ever served as a download.
 
 Pure: no I/O. Rejections carry a stable ``code`` and a message in Bahasa Indonesia.
 """
@@ -13,6 +15,7 @@ from typing import Final
 
 import filetype
 
+from services.intake.domain.images import DEFAULT_MAX_PIXELS, REENCODED, ImageRefused, reencode
 from shared.contracts.intake import Attachment
 
 ALLOWED_TYPES: Final[dict[str, str]] = {
@@ -30,7 +33,7 @@ _ALLOWED_TEXT = ", ".join(ALLOWED_TYPES.values())
 
 class AttachmentRejected(Exception):
     """Codes: ``attachment_empty``, ``attachment_too_large``, ``attachment_type_not_allowed``,
-    ``too_many_attachments``."""
+    ``attachment_unreadable``, ``attachment_image_too_large``, ``too_many_attachments``."""
 
     def __init__(self, code: str, message: str, filename: str | None = None) -> None:
         super().__init__(code, message)
@@ -44,7 +47,7 @@ class AttachmentRejected(Exception):
 
 @dataclass(frozen=True)
 class CheckedFile:
-    """A file that passed the checks, with its bytes (stored before its row is written)."""
+    """A file that passed the checks, with the bytes to store (an image's re-encoded ones) and their digest."""
 
     data: bytes
     sha256: str
@@ -68,8 +71,11 @@ def real_content_type(data: bytes) -> str | None:
     return kind.mime if kind is not None else None
 
 
-def check_file(data: bytes, filename: str | None, *, max_bytes: int, kind: str | None = None) -> CheckedFile:
-    """The file, if it may be kept; raises ``AttachmentRejected``."""
+def check_file(
+    data: bytes, filename: str | None, *, max_bytes: int, kind: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> CheckedFile:
+    """The file, if it may be kept, as it will be stored (an image re-encoded: a HEIC becomes a JPEG and its
+    name ends in .jpg); raises ``AttachmentRejected``."""
     name = sanitize_filename(filename)
     shown = f"Berkas {name}" if name else "Berkas"
     if not data:
@@ -89,6 +95,14 @@ def check_file(data: bytes, filename: str | None, *, max_bytes: int, kind: str |
         )
     if kind is not None and kind not in KINDS:
         raise AttachmentRejected("attachment_kind_unknown", f"Jenis lampiran tidak dikenal; pilihan: {', '.join(KINDS)}.", name)
+    if content_type in REENCODED:
+        try:
+            data, stored_type = reencode(data, content_type, max_pixels=max_pixels)
+        except ImageRefused as exc:
+            raise AttachmentRejected(exc.code, f"{shown}: {exc.message}", name) from None
+        if stored_type != content_type:
+            name = _renamed(name, stored_type)
+        content_type = stored_type
     return CheckedFile(
         data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type, filename=name, kind=kind
     )
@@ -106,14 +120,16 @@ class Screened:
     refused: tuple[AttachmentRejected, ...]
 
 
-def screen(files: list[tuple[bytes, str | None]], *, max_bytes: int, max_count: int) -> Screened:
-    """Checks each file of a message; refused files are listed, duplicates (same bytes) kept once, and files
-    beyond ``max_count`` refused."""
+def screen(
+    files: list[tuple[bytes, str | None]], *, max_bytes: int, max_count: int, max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Screened:
+    """Checks each file of a message; refused files are listed, duplicates (same stored bytes) kept once, and
+    files beyond ``max_count`` refused."""
     kept: list[CheckedFile] = []
     refused: list[AttachmentRejected] = []
     for data, filename in files:
         try:
-            checked = check_file(data, filename, max_bytes=max_bytes)
+            checked = check_file(data, filename, max_bytes=max_bytes, max_pixels=max_pixels)
         except AttachmentRejected as exc:
             refused.append(exc)
             continue
@@ -134,6 +150,8 @@ def refusal_note(refused: tuple[AttachmentRejected, ...] | list[AttachmentReject
         "attachment_empty": "kosong",
         "attachment_too_large": "terlalu besar",
         "attachment_type_not_allowed": "jenis berkas tidak diizinkan",
+        "attachment_unreadable": "gambar tidak dapat dibaca",
+        "attachment_image_too_large": "gambar terlalu besar",
         "too_many_attachments": "melebihi jumlah lampiran",
         "attachment_unavailable": "tidak dapat diunduh",
     }
@@ -163,6 +181,17 @@ def sanitize_filename(filename: str | None) -> str | None:
         else:
             name = name[:MAX_FILENAME]
     return name
+
+
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+
+
+def _renamed(name: str | None, content_type: str) -> str | None:
+    """``foto.heic`` stored as a JPEG is ``foto.jpg``: the name a download gets matches its bytes."""
+    if name is None:
+        return None
+    stem, dot, _ = name.rpartition(".")
+    return sanitize_filename(f"{stem if dot and stem else name}.{_EXTENSIONS[content_type]}")
 
 
 def _size_text(n: int) -> str:

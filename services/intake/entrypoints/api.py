@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import FastAPI, Header, Response
+from fastapi import Depends, FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 
 from services.intake import handlers
@@ -15,9 +15,10 @@ from services.intake.config import IntakeSettings
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.domain.identity import normalize_tracking_code
 from services.intake.entrypoints import channels, public_form, staff
-from services.intake.entrypoints.deps import IntakeDep, citizen_accepted, get_intake  # noqa: F401  (get_intake: kept for importers)
+from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, citizen_accepted, get_intake  # noqa: F401  (get_intake: kept for importers)
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
 from shared.auth import install_auth
+from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.contracts.intake import Complainant
 from shared.metrics import install_metrics
 from shared.http import (
@@ -57,7 +58,7 @@ def create_app(intake: Intake | None = None) -> FastAPI:
     )
     app.state.intake = intake
     install_error_handlers(app)
-    install_auth(app, intake.settings)
+    install_auth(app, intake.settings, intake.engine)
     settings = intake.settings
     # room for the largest allowed set of scans plus the form around them, whatever max_inbound_bytes says
     large = max(settings.max_inbound_bytes, settings.max_attachments * settings.max_attachment_bytes + 1024 * 1024)
@@ -70,14 +71,15 @@ def create_app(intake: Intake | None = None) -> FastAPI:
         "/v1/complaints",
         status_code=202,
         response_model=ComplaintAccepted,
-        responses={k: ERRORS[k] for k in (400, 409, 422)},
+        responses={**{k: ERRORS[k] for k in (400, 409, 422)}, **RATE_LIMITED_DOC},
+        dependencies=[Depends(per_address("submissions"))],
         summary="Submit a complaint (web form)",
     )
     def submit(
         body: ComplaintIn,
         intake: IntakeDep,
         response: Response,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: IdempotencyKey = None,
         x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
     ) -> ComplaintAccepted:
         command = SubmitComplaint(
@@ -110,7 +112,8 @@ def create_app(intake: Intake | None = None) -> FastAPI:
     @app.get(
         "/v1/track/{tracking_code}",
         response_model=TrackingOut,
-        responses={404: ERRORS[404]},
+        responses={404: ERRORS[404], **RATE_LIMITED_DOC},
+        dependencies=[Depends(per_address("tracking"))],
         summary="Public status of a complaint (no personal data)",
     )
     def track(tracking_code: str, intake: IntakeDep) -> TrackingOut:

@@ -10,10 +10,12 @@ from typing import TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake.domain.attachments import AttachmentRejected, CheckedFile, check_file, too_many
+from services.intake.domain.images import DEFAULT_MAX_PIXELS
 from shared.http import ApiError, FieldError, field_errors
 
 M = TypeVar("M", bound=BaseModel)
@@ -73,9 +75,11 @@ def real_uploads(form: FormData, name: str) -> list:
 
 async def check_uploads(
     uploads: list, kinds: list[str] | None, *, field: str, max_bytes: int, seen: list[CheckedFile] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[list[CheckedFile], list[FieldError]]:
-    """Each upload checked by its bytes: (the files kept, the problems as ``field.i`` errors). A file whose
-    bytes are already in ``seen`` (or earlier in ``uploads``) is kept once."""
+    """Each upload checked by its bytes and images re-encoded (CPU work: off the event loop): (the files kept,
+    the problems as ``field.i`` errors). A file whose stored bytes are already in ``seen`` (or earlier in
+    ``uploads``) is kept once."""
     kept: list[CheckedFile] = []
     problems: list[FieldError] = []
     seen = list(seen or [])
@@ -85,7 +89,10 @@ async def check_uploads(
             continue
         data = await upload.read(max_bytes + 1)
         try:
-            checked = check_file(data, upload.filename, max_bytes=max_bytes, kind=kinds[i] if kinds else None)
+            checked = await run_in_threadpool(
+                check_file, data, upload.filename, max_bytes=max_bytes, kind=kinds[i] if kinds else None,
+                max_pixels=max_pixels,
+            )
         except AttachmentRejected as exc:
             problems.append(FieldError(field=f"{field}.{i}", code=exc.code, message=exc.message))
             continue
@@ -109,6 +116,7 @@ def too_many_files(field: str, max_count: int) -> ApiError:
 
 async def checked_files(
     uploads: list, kinds: list[str] | None, max_bytes: int, max_count: int, field: str = "scan",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> list[CheckedFile]:
     """Staff uploads: at most ``max_count`` files, ``kinds`` (if given) one per file, each checked."""
     if len(uploads) > max_count:
@@ -118,6 +126,6 @@ async def checked_files(
             FieldError(field="complaint.scan_kinds", code="scan_kinds_mismatch",
                        message="Jumlah jenis lampiran harus sama dengan jumlah berkas `scan`.")
         ])
-    files, problems = await check_uploads(uploads, kinds, field=field, max_bytes=max_bytes)
+    files, problems = await check_uploads(uploads, kinds, field=field, max_bytes=max_bytes, max_pixels=max_pixels)
     raise_problems(problems)
     return files

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.intake import handlers
 from services.intake.domain.commands import SubmitComplaint
-from services.intake.entrypoints.deps import IntakeDep, citizen_accepted, errors
+from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, citizen_accepted, errors
 from services.intake.entrypoints.multipart import (
     check_uploads,
     json_field,
@@ -29,6 +29,7 @@ from services.intake.entrypoints.multipart import (
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintFormIn
 from shared.contracts.intake import Complainant
+from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.http import ApiError, FieldError
 
 router = APIRouter(tags=["complaints"])
@@ -80,7 +81,8 @@ def _complaint(form) -> tuple[ComplaintFormIn | None, list[FieldError]]:
     "/v1/complaints/form",
     status_code=202,
     response_model=ComplaintAccepted,
-    responses=errors(400, 409, 413, 415, 422),
+    responses={**errors(400, 409, 413, 415, 422), **RATE_LIMITED_DOC},
+    dependencies=[Depends(per_address("submissions"))],
     summary="Submit a complaint with a copy of the KTP/SIM/KK and photos (web form; multipart)",
     openapi_extra=_MULTIPART_DOC,
 )
@@ -88,7 +90,7 @@ async def submit_form(
     request: Request,
     response: Response,
     intake: IntakeDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
     x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
 ) -> ComplaintAccepted:
     require_form(request, "Kirim sebagai multipart/form-data (isian `complaint`, berkas `identitas` dan `foto`).")
@@ -109,9 +111,10 @@ async def submit_form(
                                        message="Lampirkan satu berkas kartu identitas saja."))
         kind = body.id_kind if body is not None else None
         files, bad = await check_uploads(identity[:1], [kind] if kind else None, field="identitas",
-                                         max_bytes=settings.max_attachment_bytes)
+                                         max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels)
         more, bad_photos = await check_uploads(photos, ["foto"] * len(photos), field="foto",
-                                               max_bytes=settings.max_attachment_bytes, seen=files)
+                                               max_bytes=settings.max_attachment_bytes, seen=files,
+                                               max_pixels=settings.max_image_pixels)
         problems += bad + bad_photos
         if body is None or problems:  # every problem at once: the form's fields and its files
             if any(p.field.startswith("complaint") for p in problems):

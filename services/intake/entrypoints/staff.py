@@ -86,7 +86,8 @@ async def enter_complaint(
         if body.kecamatan is not None and body.kecamatan != user.kecamatan:
             raise ApiError(403, "other_kecamatan", "Anda hanya dapat mencatat pengaduan untuk kecamatan Anda sendiri.")
         uploads = form.getlist("scan")
-        files = await checked_files(uploads, body.scan_kinds, settings.max_attachment_bytes, settings.max_attachments)
+        files = await checked_files(uploads, body.scan_kinds, settings.max_attachment_bytes, settings.max_attachments,
+                                    max_pixels=settings.max_image_pixels)
     finally:
         await form.close()
     command = EnterComplaint(
@@ -147,6 +148,7 @@ def download_attachment(
         headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
             "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",  # opened anyway, it runs no script and reaches no cookie
             "Cache-Control": "private, no-store",
         },
     )

@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from services.letters.adapters.signing import verify_pdf
 from services.letters.adapters.tables import documents
 from services.letters.bootstrap import Letters, bootstrap
+from shared import masking
 from shared.auth import CurrentUser, install_auth
+from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.storage import DocumentCorrupted, DocumentNotFound
 from shared.metrics import install_metrics
 from shared.http import ApiError, BodySizeLimit, ErrorBody, Health, check_database, health_response, install_error_handlers
@@ -115,12 +117,24 @@ def _page(v: VerificationOut) -> str:
     )
 
 
+# every PDF is a download, never a page of ours: a PDF's JavaScript, or a file that is also HTML, runs nowhere
+DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
+
+
+# what the API docs say of answers and bodies that are not JSON
+PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+PDF_BODY = {"requestBody": {"required": True, "content": PDF}}
+PDF_ANSWER = {"responses": {"200": {"description": "The PDF", "content": PDF}}}
+VERIFY_PAGE = {200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                     "description": "The verdict (JSON), or a page for a browser (`Accept: text/html`)"}}
+
+
 def create_app(letters: Letters | None = None) -> FastAPI:
     letters = letters or bootstrap()
     app = FastAPI(title="pengaduan: letters", version="1", description="Signed response letters: verification and download.")
     app.state.letters = letters
     install_error_handlers(app)
-    install_auth(app, letters.settings)
+    install_auth(app, letters.settings, letters.engine)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_PDF_BYTES)
     errors = {404: {"model": ErrorBody}}
 
@@ -128,7 +142,7 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         with letters.engine.connect() as conn:
             return conn.execute(select(documents).where(documents.c.id == document_id)).mappings().first()
 
-    @app.get("/v1/letters/verify/{document_id}", response_model=VerificationOut, responses=errors,
+    @app.get("/v1/letters/verify/{document_id}", response_model=VerificationOut, responses={**errors, **VERIFY_PAGE},
              summary="The page behind a letter's QR code: is this letter genuine?")
     def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Response:
         row = row_of(document_id)
@@ -146,7 +160,9 @@ def create_app(letters: Letters | None = None) -> FastAPI:
             return HTMLResponse(_page(result))
         return JSONResponse(result.model_dump(mode="json"))
 
-    @app.post("/v1/letters/verify", response_model=VerificationOut,
+    @app.post("/v1/letters/verify", response_model=VerificationOut, openapi_extra=PDF_BODY,
+              responses={413: {"model": ErrorBody, "description": "Larger than 10 MiB"},
+                         422: {"model": ErrorBody, "description": "No PDF sent (`empty_document`)"}},
               summary="Check a PDF someone holds: signed by a kecamatan here, unchanged, and on record?")
     async def verify_upload(request: Request, wf: LettersDep) -> VerificationOut:
         pdf = await request.body()
@@ -155,16 +171,17 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         # parsing and checking a PDF is CPU work and the lookup blocks: off the event loop
         return await run_in_threadpool(_lookup_and_check, wf, pdf)
 
-    @app.get("/v1/letters/{document_id}/pdf", responses={**errors, 401: {"model": ErrorBody}},
-             summary="Download a signed letter (staff of its kecamatan, kabupaten users)")
+    @app.get("/v1/letters/{document_id}/pdf", responses={**errors, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+             summary="Download a receipt, draft or signed letter (staff of its kecamatan; kabupaten users and admins: 403)")
     def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
         row = row_of(document_id)
         kecamatan = wf.directory.get(row["kecamatan"]) if row else None
         if row is None or not user.can_read_kecamatan(row["kecamatan"], kecamatan.kabupaten_slug if kecamatan else None):
             raise ApiError(404, "letter_not_found", "Surat tidak ditemukan.")
+        masking.refuse_personal_document(user)  # every one carries the complainant's name: no redacted version
         return Response(
             wf.documents.get(row["sha256"]), media_type="application/pdf",
-            headers={"Content-Disposition": f'inline; filename="surat-{document_id}.pdf"'},
+            headers={"Content-Disposition": f'attachment; filename="surat-{document_id}.pdf"', **DOWNLOAD_HEADERS},
         )
 
     def by_tracking(code: str, kind: str):
@@ -181,25 +198,30 @@ def create_app(letters: Letters | None = None) -> FastAPI:
 
     def pdf_response(wf: Letters, row, name: str) -> Response:
         return Response(wf.documents.get(row["sha256"]), media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{name}-{row["tracking_code"]}.pdf"'})
+                        headers={"Content-Disposition": f'attachment; filename="{name}-{row["tracking_code"]}.pdf"',
+                                 **DOWNLOAD_HEADERS})
 
-    @app.get("/v1/letters/track/{tracking_code}/receipt", responses=errors,
-             summary="The complainant's receipt (tanda terima), by tracking code")
+    @app.get("/v1/letters/track/{tracking_code}/receipt", responses={**errors, **RATE_LIMITED_DOC},
+             dependencies=[Depends(per_address("tracking"))],
+             summary="The complainant's receipt (tanda terima), by tracking code",
+             response_class=Response, openapi_extra=PDF_ANSWER)
     def receipt(tracking_code: str, wf: LettersDep) -> Response:
         row = by_tracking(tracking_code, "receipt")
         if row is None:
             raise ApiError(404, "receipt_not_found", "Tanda terima belum tersedia. Periksa kode pelacakan Anda atau coba lagi sebentar.")
         return pdf_response(wf, row, "tanda-terima")
 
-    @app.get("/v1/letters/track/{tracking_code}/letter", responses=errors,
-             summary="The signed response letter, for the complainant, once it has been sent (step 12)")
+    @app.get("/v1/letters/track/{tracking_code}/letter", responses={**errors, **RATE_LIMITED_DOC},
+             dependencies=[Depends(per_address("tracking"))],
+             summary="The signed response letter, for the complainant, once it has been sent (step 12)",
+             response_class=Response, openapi_extra=PDF_ANSWER)
     def released_letter(tracking_code: str, wf: LettersDep) -> Response:
         row = by_tracking(tracking_code, "response_letter")
         if row is None or row["released_at"] is None:
             raise ApiError(404, "letter_not_released", "Surat tanggapan belum dikirim untuk pengaduan ini.")
         return pdf_response(wf, row, "surat-tanggapan")
 
-    @app.get("/v1/letters/complaints/{complaint_id}", response_model=list[DocumentOut], responses=errors,
+    @app.get("/v1/letters/complaints/{complaint_id}", response_model=list[DocumentOut], responses={**errors, 401: {"model": ErrorBody}},
              summary="The documents of a complaint: receipt, every draft, the signed letter (staff)")
     def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[DocumentOut]:
         with wf.engine.connect() as conn:

@@ -23,7 +23,7 @@ import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.web.pages import session, settings
+from services.web.pages import end_session, session, settings
 from shared.auth import TOKEN_MESSAGES, AuthError, decode_token
 from shared.http import error_response
 
@@ -82,7 +82,6 @@ async def session_sign_out(request: Request) -> Response:
     refused = _refused(request)
     if refused is not None:
         return refused
-    s = session(request)
-    if s.signed_in:
-        s.sign_out()
+    if session(request).signed_in:
+        await end_session(request)
     return Response(status_code=204, headers=NO_STORE)

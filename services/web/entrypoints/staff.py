@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.web.api import ApiProblem
 from services.web.entrypoints import staff_complaint, staff_inbox, staff_register
-from services.web.pages import api, check_csrf, redirect, render, session
+from services.web.pages import api, check_csrf, end_session, redirect, render, session
 
 router = APIRouter()
 for _pages in (staff_inbox, staff_complaint, staff_register):
@@ -46,9 +46,12 @@ async def sign_in(request: Request) -> Response:
         token = await api(request).call("POST", "/v1/auth/token", data={"username": username, "password": password})
         me = await api(request).call("GET", "/v1/auth/me", token=token["access_token"])
     except ApiProblem as exc:
-        message = exc.message if exc.status in (401, 403) else "Tidak dapat masuk. Coba lagi."
-        return render(request, "masuk.html", status_code=401 if exc.status == 401 else 422, lanjut=lanjut,
-                      username=username, error=message)
+        message = exc.message if exc.status in (401, 403, 429) else "Tidak dapat masuk. Coba lagi."
+        status = exc.status if exc.status in (401, 429) else 422
+        response = render(request, "masuk.html", status_code=status, lanjut=lanjut, username=username, error=message)
+        if exc.retry_after:
+            response.headers["Retry-After"] = exc.retry_after
+        return response
     user = {k: me.get(k) for k in ("username", "full_name", "role", "kecamatan", "kabupaten", "unit")}
     session(request).sign_in(token["access_token"], user)
     return redirect(lanjut or _home_of(user))
@@ -57,7 +60,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/keluar")
 async def sign_out(request: Request) -> Response:
     await check_csrf(request)
-    session(request).sign_out()
+    await end_session(request)
     response = redirect("/", "Anda sudah keluar.", request)
     # the dashboard page keeps its copy of the token in sessionStorage: the browser drops it too (honoured on
     # https and localhost)

@@ -175,11 +175,15 @@ def _disposition(upstream: str | None, inline: bool) -> str:
 
 
 def _passed_on(r, inline: bool) -> Response:
+    """The file as the API sent it. Only an image opens in the browser (``inline``, for ``Lihat``); a PDF or
+    anything else is always a download, and every answer is sandboxed (no script, no cookie) and unsniffed."""
     content_type = r.headers.get("content-type", "application/octet-stream")
+    inline = inline and content_type.split(";")[0].strip() in views.INLINE_TYPES
     return Response(r.content, media_type=content_type, headers={
         "Content-Disposition": _disposition(r.headers.get("content-disposition"), inline),
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox",
     })
 
 

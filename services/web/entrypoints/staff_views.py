@@ -31,7 +31,10 @@ CHANNEL_LABELS = {
 ATTACHMENT_KINDS = {"ktp": "KTP", "sim": "SIM", "kk": "Kartu Keluarga", "foto": "Foto", "lainnya": "Lainnya"}
 DOCUMENT_KINDS = {"receipt": "Tanda terima pengaduan", "draft": "Konsep surat tanggapan",
                   "response_letter": "Surat tanggapan bertanda tangan"}
-PREVIEWABLE = {"image/jpeg", "image/png", "image/webp", "application/pdf"}
+# what opens in the browser: images only (re-encoded on intake; WebP for files kept before that). A PDF is
+# always downloaded: its viewer cannot run under the sandbox every file is served with (README, intake)
+INLINE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+PREVIEWABLE = INLINE_TYPES
 SOON = timedelta(hours=2)  # "segera": due within this time
 
 EVENT_TITLES = {

@@ -16,13 +16,13 @@ from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import Workflow, bootstrap
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
-from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, HistoryItem, InboxItem, KecamatanOut, StepOut
+from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, InboxItem, KecamatanOut, StepOut
 from shared.auth import CurrentUser, Principal, install_auth, make_auth_router
 from shared.celery_app import make_celery
 from shared.contracts import sop
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, Health, field_errors, check_broker, check_database, health_response, install_error_handlers
-from shared.masking import mask_personal
+from shared import masking
 from shared.metrics import OperationsCollector, install_metrics
 
 SERVER_SET = {"register_number", "register_year", "letter_number", "letter_sequence", "letter_year"}  # counters
@@ -80,7 +80,7 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
     )
     app.state.workflow = workflow
     install_error_handlers(app)
-    install_auth(app, workflow.settings)
+    install_auth(app, workflow.settings, workflow.engine)
     app.include_router(make_auth_router(lambda r: r.app.state.workflow.engine, lambda r: r.app.state.workflow.settings))
 
     @app.get("/v1/kecamatan", response_model=list[KecamatanOut], summary="The kecamatan served here (public)")
@@ -125,9 +125,8 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
                 raise _not_found() from None
             envelopes = wf.store.read_stream(f"complaint-{complaint_id}", conn=conn)
         first = envelopes[0].payload
-        inside = user.is_staff  # personal data only inside the kecamatan (invariant 9)
         now = datetime.now(UTC)
-        return ComplaintOut(
+        body = dict(
             id=complaint_id, tracking_code=state.tracking_code, kecamatan=state.kecamatan, status=state.status,
             outcome=state.outcome, version=state.revision,
             current_step=_step(state.current_step, state.definition) if state.status != "closed" else None,
@@ -135,18 +134,18 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
             deadline_at=state.deadline_at,
             register_number=f"{state.register_number}/{state.register_year}" if state.register_number else None,
             letter_number=state.letter_number, unit=state.unit, channel=first["channel"], subject=first["subject"],
-            description=first["description"] if inside else "[disembunyikan]",
-            complainant=first["complainant"] if inside else mask_personal(first["complainant"]),
+            description=first["description"], complainant=first["complainant"],
             received_at=first["received_at"], allowed_actions=allowed_actions(state, user),
             history=[
-                HistoryItem(
-                    position=e.position, version=e.version, type=e.type, occurred_at=e.occurred_at,
-                    actor=e.actor.model_dump(), step=e.payload.get("step"), output=e.payload.get("output"),
-                    payload=e.payload if inside else mask_personal(e.payload),
-                )
+                dict(position=e.position, version=e.version, type=e.type, occurred_at=e.occurred_at,
+                     actor=e.actor.model_dump(), step=e.payload.get("step"), output=e.payload.get("output"),
+                     payload=e.payload)
                 for e in envelopes
             ],
         )
+        if not masking.sees_personal_data(user):  # invariant 9: the one policy, shared/masking.py
+            body = masking.apply(masking.COMPLAINT, body)
+        return ComplaintOut.model_validate(body)
 
     @app.post(
         "/v1/complaints/{complaint_id}/{action}", response_model=ComplaintOut, responses=ERRORS,
