@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import re
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -112,22 +114,82 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+        codes = {
+            400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+            415: "unsupported_media_type",
+        }
         messages = {
+            400: "Isi permintaan tidak dapat dibaca.",  # Starlette's: a form or multipart body it cannot parse
             404: "Alamat tidak ditemukan.",
             405: "Metode ini tidak didukung di alamat ini.",
             413: "Isi permintaan terlalu besar.",
         }
-        return error_response(
+        response = error_response(
             exc.status_code,
             codes.get(exc.status_code, f"http_{exc.status_code}"),
             messages.get(exc.status_code, str(exc.detail)),
         )
+        response.headers.update(exc.headers or {})  # 405: Allow, the methods the path does take
+        return response
+
+    app.add_middleware(RefuseControlCharacters)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "Terjadi kesalahan pada sistem. Silakan coba lagi nanti.")
+
+
+# C0 controls (NUL, CR, LF, tab, ESC ...) and DEL: no path segment or query value has a use for them, and
+# further in they break things (PostgreSQL refuses NUL in text, a CR/LF splits a header or a log line)
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+INVALID_URL_MESSAGE = "Alamat atau parameternya berisi karakter yang tidak sah."
+
+
+def url_problem(path: str, raw_path: bytes | None, query_string: bytes) -> FieldError | None:
+    """What is wrong with a request's URL, if anything: a control character or bytes that are not UTF-8 once
+    percent-decoded, in the path or in a query parameter (name or value)."""
+    raw = raw_path if raw_path is not None else path.encode("utf-8", "surrogateescape")
+    try:
+        decoded = unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return FieldError(field="path", code="invalid_encoding", message="Alamat bukan teks UTF-8 yang sah.")
+    if _CONTROL_CHARACTERS.search(decoded) or _CONTROL_CHARACTERS.search(path):
+        return FieldError(field="path", code="invalid_character", message="Alamat berisi karakter kendali.")
+    for pair in query_string.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        try:
+            name_text = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8")
+            value_text = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return FieldError(
+                field=name.decode("ascii", "replace")[:40], code="invalid_encoding",
+                message="Parameter ini bukan teks UTF-8 yang sah.",
+            )
+        if _CONTROL_CHARACTERS.search(name_text) or _CONTROL_CHARACTERS.search(value_text):
+            field = _CONTROL_CHARACTERS.sub("?", name_text)[:40] or "query"
+            return FieldError(field=field, code="invalid_character", message="Parameter ini berisi karakter kendali.")
+    return None
+
+
+class RefuseControlCharacters:
+    """Answers 400 ``invalid_url`` for a URL whose path or query carries control characters (``%00``, ``%0D``
+    ...) or bytes that are not UTF-8, before any route sees it: one check for every app instead of one per
+    parameter (``shared.http.install_error_handlers`` installs it; the gateway too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            problem = url_problem(scope.get("path", ""), scope.get("raw_path"), scope.get("query_string", b""))
+            if problem is not None:
+                response = error_response(400, "invalid_url", INVALID_URL_MESSAGE, [problem])
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -26,11 +26,16 @@ from uuid import UUID
 from services.intake.domain import identity
 from services.intake.domain.inbound import clean_text
 from shared.contracts import sop
+from shared.text import strip_format_characters
 
 WIB = timezone(timedelta(hours=7), "WIB")
 CHANNEL = "open311"
 FALLBACK_NAME = "Pengadu via Open311"
 MAX_SEARCH_DAYS = 90  # the spec's default window, and the widest one a search may ask for
+# dates a search may name: far enough from the calendar's edges (years 1 and 9999) that a time zone or the
+# 90-day window never leaves it
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 MAX_RESULTS = 1000
 MAX_IDS = 100
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000  # GeoReport: description up to 4000 characters
@@ -151,7 +156,7 @@ class NewRequest:
 
 
 def _text(form: Mapping[str, str], key: str) -> str:
-    return clean_text(form.get(key) or "")
+    return strip_format_characters(clean_text(form.get(key) or ""))
 
 
 def _coordinate(raw: str, low: float, high: float) -> float | None:
@@ -252,10 +257,14 @@ class RequestQuery:
 def _when(raw: str, name: str) -> datetime:
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
+        value = value if value.tzinfo else value.replace(tzinfo=WIB)
+        within = EARLIEST <= value < LATEST
+    except (ValueError, OverflowError):
         message = f"{name} harus berupa tanggal/waktu ISO 8601 (misalnya 2026-11-30T08:00:00+07:00)."
         raise Problems([Problem(400, message)]) from None
-    return value if value.tzinfo else value.replace(tzinfo=WIB)
+    if not within:
+        raise Problems([Problem(400, f"{name} harus di antara tahun {EARLIEST.year} dan {LATEST.year - 1}.")])
+    return value
 
 
 def read_ids(raw: str) -> tuple[tuple[str, ...], tuple[UUID, ...]]:

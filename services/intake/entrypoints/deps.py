@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Header, Request, Response
 
 from services.intake.bootstrap import Intake
 from services.intake.config import IntakeSettings
@@ -17,6 +17,14 @@ def get_intake(request: Request) -> Intake:
 
 
 IntakeDep = Annotated[Intake, Depends(get_intake)]
+
+# The optional ``Idempotency-Key`` header of every route that takes one: 1-200 printable ASCII characters, at
+# least one of them visible. An empty key is a 422 (it was stored as a key of its own, and refused by the
+# unique index ever after: a 500 on every later request with an empty key).
+IdempotencyKey = Annotated[str | None, Header(
+    min_length=1, max_length=200, pattern=r"^[ -~]*[!-~][ -~]*$",
+    description="Optional; 1-200 printable ASCII characters. A retry with the same key answers the first result",
+)]
 
 
 def errors(*codes: int) -> dict[int | str, dict]:

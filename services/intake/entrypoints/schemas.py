@@ -1,15 +1,15 @@
 """The public shapes of intake's HTTP API. Outside clients code against these names: keep them."""
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.intake.domain import identity
+from shared.text import FreeText, OneLine
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -22,19 +22,6 @@ def _custom(exc: identity.InvalidIdentity) -> PydanticCustomError:
     return PydanticCustomError(exc.code, exc.message)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _printable(value: str) -> str:
-    """Text a person typed: line breaks and tabs are fine, NUL and other control characters are not."""
-    if _CONTROL.search(value):
-        raise PydanticCustomError("invalid_character", "Berisi karakter yang tidak diizinkan.")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_printable)]
-
-
 class ComplainantIn(BaseModel):
     """Who complains. The SOP asks for an identity document (KTP/SIM/KK): on the web form the NIK stands
     for it (it is on the KTP and the KK), and one way to reach the complainant is required (phone or
@@ -42,11 +29,11 @@ class ComplainantIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Text = Field(min_length=2, max_length=100, examples=["Siti Aminah"])
+    name: OneLine = Field(min_length=2, max_length=100, examples=["Siti Aminah"])
     nik: str = Field(max_length=32, examples=["3528071505900001"])
     phone: str | None = Field(None, max_length=32, examples=["081234567890"])
     email: str | None = Field(None, max_length=254, examples=["siti@example.id"])
-    address: Text | None = Field(None, max_length=300, examples=["Dusun Bunangka, Desa Pegantenan"])
+    address: OneLine | None = Field(None, max_length=300, examples=["Dusun Bunangka, Desa Pegantenan"])
 
     @field_validator("nik")
     @classmethod
@@ -96,8 +83,8 @@ class ComplaintIn(BaseModel):
     kecamatan: str = Field(min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$", examples=["pegantenan"])
     channel: Literal["web"] = Field("web", description="Other channels arrive through their own webhooks")
     complainant: ComplainantIn
-    subject: Text = Field(min_length=5, max_length=200, examples=["Jalan desa rusak"])
-    description: Text = Field(min_length=10, max_length=5000, examples=["Jalan di Dusun Bunangka rusak sejak ..."])
+    subject: OneLine = Field(min_length=5, max_length=200, examples=["Jalan desa rusak"])
+    description: FreeText = Field(min_length=10, max_length=5000, examples=["Jalan di Dusun Bunangka rusak sejak ..."])
 
 
 class ComplaintFormIn(ComplaintIn):

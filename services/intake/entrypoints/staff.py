@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake import handlers
 from services.intake.domain.commands import EnterComplaint
-from services.intake.entrypoints.deps import IntakeDep, accepted_answer, errors
+from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, accepted_answer, errors
 from services.intake.entrypoints.multipart import checked_files, json_field, read_form, refuse_unknown_fields, require_form
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
 from shared.auth import CurrentUser, Principal
@@ -72,7 +72,7 @@ async def enter_complaint(
     response: Response,
     user: CurrentUser,
     intake: IntakeDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
     x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
 ) -> ComplaintAccepted:
     if not user.is_staff or not user.kecamatan:

@@ -11,6 +11,7 @@ from shared.contracts.notify import NotificationReport
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import AgencyKind
 from shared.events import Frozen
+from shared.text import FreeText, OneLine
 
 Role = Literal["staf", "kasi", "sekcam", "camat"]
 
@@ -38,28 +39,28 @@ class StaffCommand(Frozen):
 
 class VerifyIdentity(StaffCommand):
     action = "verify-identity"
-    notes: str | None = None
+    notes: FreeText | None = None
 
 
 class RequestDocuments(StaffCommand):
     action = "request-documents"
-    message: str
+    message: FreeText
     close_after_working_days: int = Field(10, ge=1, le=60)
 
 
 class ReceiveDocuments(StaffCommand):
     action = "receive-documents"
-    notes: str | None = None
+    notes: FreeText | None = None
 
 
 class RejectIdentity(StaffCommand):
     action = "reject-identity"
-    reason: str
+    reason: FreeText
 
 
 class CloseIncomplete(StaffCommand):
     action = "close-incomplete"
-    reason: str = "Dokumen yang diminta tidak diterima dalam batas waktu."
+    reason: FreeText = "Dokumen yang diminta tidak diterima dalam batas waktu."
 
 
 class Register(StaffCommand):
@@ -70,8 +71,8 @@ class Register(StaffCommand):
 
 class Dispose(StaffCommand):
     action = "dispose"
-    unit: str
-    instructions: str
+    unit: OneLine
+    instructions: FreeText
 
     @field_validator("unit")
     @classmethod
@@ -85,36 +86,36 @@ class Dispose(StaffCommand):
 
 class Refer(StaffCommand):
     action = "refer"
-    agency: str
+    agency: OneLine
     agency_kind: AgencyKind = "opd"
-    reason: str
+    reason: FreeText
 
 
 class Clarify(StaffCommand):
     action = "clarify"
-    explanation: str
+    explanation: FreeText
 
 
 class RequestLetter(StaffCommand):
     action = "request-letter"
-    notes: str | None = None
+    notes: FreeText | None = None
 
 
 class DraftLetter(StaffCommand):
     action = "draft-letter"
-    perihal: str
-    body: str
+    perihal: OneLine
+    body: FreeText
 
 
 class ReviewLetter(StaffCommand):
     action = "review-letter"
     approved: bool
-    notes: str | None = None
+    notes: FreeText | None = None
 
 
 class DuplicateLetter(StaffCommand):
     action = "duplicate-letter"
-    copies: list[str] = Field(default_factory=lambda: ["pengadu", "arsip"])
+    copies: list[OneLine] = Field(default_factory=lambda: ["pengadu", "arsip"])
 
 
 class SignLetter(StaffCommand):
@@ -162,13 +163,13 @@ class RecordReply(Frozen):
 
 class Withdraw(StaffCommand):
     action = "withdraw"
-    reason: str = "Dicabut oleh pengadu."
+    reason: FreeText = "Dicabut oleh pengadu."
 
 
 class MarkDuplicate(StaffCommand):
     action = "mark-duplicate"
-    duplicate_of: str
-    reason: str | None = None
+    duplicate_of: OneLine
+    reason: FreeText | None = None
 
 
 class FlagOverdue(Frozen):
