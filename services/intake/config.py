@@ -37,6 +37,12 @@ class IntakeSettings(Settings):
     whatsapp_media_timeout: float = Field(10.0, description="Seconds per Graph API media request")
     # e-mail: a webhook (raw MIME) and/or an IMAP mailbox polled by `run_imap_poller`
     email_webhook_token: SecretStr | None = Field(None, description="Shared secret of POST /v1/channels/email")
+    email_authserv_ids: str = Field(
+        "", description="Comma-separated authserv-ids of the receiving mail server(s) (the first word of the "
+        "Authentication-Results headers they add, RFC 8601). Only an e-mail that one of them found DMARC-pass (or "
+        "DKIM-pass aligned with From) may join a complaint awaiting documents; empty: none may (each e-mail is a "
+        "new complaint)",
+    )
     imap_host: str | None = Field(None, description="IMAP server of the complaint mailbox")
     imap_port: int = Field(993, description="IMAP port")
     imap_username: str | None = None
@@ -44,6 +50,11 @@ class IntakeSettings(Settings):
     imap_folder: str = Field("INBOX", description="Folder polled for unseen messages")
     imap_ssl: bool = Field(True, description="IMAP over TLS (port 993); false: plain IMAP")
     imap_poll_seconds: float = Field(60.0, description="Seconds between polls")
+
+    @property
+    def authserv_ids(self) -> frozenset[str]:
+        """``email_authserv_ids`` as a set, lower case (an authserv-id is a domain name)."""
+        return frozenset(i.strip().lower() for i in self.email_authserv_ids.split(",") if i.strip())
 
     @property
     def documents_url(self) -> str:

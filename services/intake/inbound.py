@@ -6,7 +6,11 @@
    -> channels``), else ``IntakeSettings.default_kecamatan``, else nobody (refused, or for WhatsApp ignored).
 3. A sender whose complaint in that kecamatan awaits documents (step 2 paused) is answering it: the message
    becomes a ``ComplainantReplied`` for that complaint. Anything else opens a new complaint, as the web form
-   does (tracking code, submission, ``ComplaintSubmitted`` in the outbox).
+   does (tracking code, submission, ``ComplaintSubmitted`` in the outbox). The sender must be proven for
+   that: an SMS or WhatsApp number by the provider (webhook secret or signature), an e-mail address only by
+   the receiving mail server's DMARC/DKIM pass (``domain.email_auth``); an e-mail without it that would have
+   joined a complaint opens a new one instead (noted for staff), so no one can add files or text to another
+   person's complaint by writing their address in ``From:``.
 
 Attachment bytes go to the document store first (content-addressed, idempotent); then everything for one
 message (its inbound row, the submission or reply, attachment rows, outbox rows) commits in one
@@ -60,6 +64,11 @@ class Message:
     provider_time: datetime | None = None
     files: tuple[CheckedFile, ...] = ()
     refused: tuple[AttachmentRejected, ...] = ()
+    sender_verified: bool = True  # False: an e-mail whose From no configured mail server vouched for
+
+
+UNVERIFIED_NOTE = ("[E-mail ini tidak digabungkan dengan pengaduan pengirim yang menunggu kelengkapan dokumen: "
+                   "keaslian alamat pengirim tidak terbukti (DMARC/DKIM). Periksa sebelum memakainya.]")
 
 
 @dataclass(frozen=True)
@@ -183,13 +192,17 @@ def receive(intake: Intake, message: Message, *, ignore_unrouted: bool = False) 
         )
     now = intake.clock()
     received_at = parse.received_at(message.provider_time, now)
-    note = refusal_note(message.refused)
     handlers.store_files(intake, message.files)
     for _ in range(3):  # a tracking-code collision draws another code
         inbound_id = intake.new_id()
+        note = refusal_note(message.refused)
         try:
             with intake.engine.begin() as conn:
                 awaiting = _awaiting_documents(conn, kecamatan, message.channel, message.sender)
+                if awaiting is not None and not message.sender_verified:
+                    log.warning("unauthenticated e-mail not joined to the complaint awaiting its sender's documents",
+                                extra={"channel": message.channel, "kecamatan": kecamatan})
+                    awaiting, note = None, "\n".join(n for n in (note, UNVERIFIED_NOTE) if n)
                 result = "reply" if awaiting is not None else "complaint"
                 submission_id = intake.new_id() if awaiting is None else None
                 complaint_id = awaiting or intake.new_id()
@@ -296,7 +309,7 @@ def receive_sms(intake: Intake, *, sender: str, to: str, text: str, provider_mes
 
 def receive_email(intake: Intake, raw: bytes) -> Outcome:
     """A raw e-mail (webhook or IMAP). Raises ``parse.InvalidInbound`` and ``UnknownKecamatan``."""
-    mail = parse.parse_email(raw)
+    mail = parse.parse_email(raw, intake.settings.authserv_ids)
     prior = already_received(intake, "email", mail.message_id)
     if prior is not None:
         return prior
@@ -310,7 +323,7 @@ def receive_email(intake: Intake, raw: bytes) -> Outcome:
         Message(
             channel="email", provider_message_id=mail.message_id, sender=mail.sender, sender_name=mail.sender_name,
             subject=mail.subject, text=mail.text, to=mail.recipients, provider_time=mail.date,
-            files=screened.kept, refused=screened.refused,
+            files=screened.kept, refused=screened.refused, sender_verified=mail.authenticated,
         ),
     )
 

@@ -34,6 +34,7 @@ from tests.support.auth import bearer_header, bearer_token
 
 SMS_TOKEN = "rahasia-sms-uji"
 EMAIL_TOKEN = "rahasia-email-uji"
+MAIL_SERVER = "mx.uji.example.id"  # the authserv-id of the receiving mail server
 VERIFY_TOKEN = "verifikasi-uji"
 APP_SECRET = "app-secret-uji"
 GRAPH_TOKEN = "graph-token-uji"
@@ -131,6 +132,7 @@ def intake(settings, engine, graph, tmp_path_factory):
     ).model_copy(update={
         "data_dir": str(tmp_path_factory.mktemp("intake-data")),
         "sms_webhook_token": SecretStr(SMS_TOKEN), "email_webhook_token": SecretStr(EMAIL_TOKEN),
+        "email_authserv_ids": MAIL_SERVER,
         "whatsapp_verify_token": SecretStr(VERIFY_TOKEN), "whatsapp_app_secret": SecretStr(APP_SECRET),
         "whatsapp_token": SecretStr(GRAPH_TOKEN), "whatsapp_api_url": graph.url, "whatsapp_media_timeout": 5.0,
     }))
@@ -401,8 +403,12 @@ def test_a_channel_without_its_secret_is_503(intake):
 # --- e-mail ---------------------------------------------------------------------------------------
 
 def email_bytes(to: str, sender: str = "Budi Santoso <budi.santoso@example.id>", text: str | None = "Mohon bantuan, KTP saya terlampir.",
-                subject: str = "Pengurusan KTP tertunda", files: tuple = (), message_id: str | None = None) -> bytes:
+                subject: str = "Pengurusan KTP tertunda", files: tuple = (), message_id: str | None = None,
+                authenticated: bool = False) -> bytes:
     msg = EmailMessage()
+    if authenticated:  # as the receiving mail server writes it when the sender's domain passed DMARC
+        domain = sender.rpartition("@")[2].rstrip(">").lower()
+        msg["Authentication-Results"] = f"{MAIL_SERVER}; dkim=pass header.d={domain}; dmarc=pass header.from={domain}"
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
     msg["Message-ID"] = message_id or f"<{uuid.uuid4().hex}@example.id>"
     if text is not None:
@@ -528,7 +534,7 @@ def test_an_email_reply_joins_the_complaint_by_address(client, engine, places):
     first = post_email(client, email_bytes(places["b"].email, sender=f"Warga <{address}>", text="Izin usaha belum keluar"))
     complaint_id = await_documents(engine, first.json()["tracking_code"])
     r = post_email(client, email_bytes(places["b"].email, sender=address.upper(), subject="Re: KK", text="Terlampir KK saya",
-                                       files=((tiny_jpeg(), "image", "jpeg", "kk.jpg"),)))
+                                       files=((tiny_jpeg(), "image", "jpeg", "kk.jpg"),), authenticated=True))
     assert r.json()["result"] == "reply"
     with engine.connect() as conn:
         row = conn.execute(select(inbound_messages.c.complaint_id, inbound_messages.c.result)
@@ -723,7 +729,8 @@ def test_an_attachment_that_came_with_a_reply_is_downloadable_for_that_complaint
     first = post_email(client, email_bytes(places["a"].email, sender=address, text="Akta kelahiran anak belum jadi"))
     complaint_id = await_documents(engine, first.json()["tracking_code"])
     kk = tiny_png(777)
-    post_email(client, email_bytes(places["a"].email, sender=address, text="KK terlampir", files=((kk, "image", "png", "kk.png"),)))
+    post_email(client, email_bytes(places["a"].email, sender=address, text="KK terlampir", files=((kk, "image", "png", "kk.png"),),
+                                   authenticated=True))
     r = client.get(f"/v1/attachments/{hashlib.sha256(as_stored(kk)).hexdigest()}", params={"complaint_id": str(complaint_id)},
                    headers=bearer(settings, "staf", places["a"].slug))
     assert r.status_code == 200 and r.content == as_stored(kk)

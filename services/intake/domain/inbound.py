@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from typing import Any, Final
 
 from services.intake.domain import identity
+from services.intake.domain.email_auth import sender_authenticated
 
 CHANNEL_LABELS: Final = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "E-mail"}
 NO_TEXT: Final = "(tanpa teks)"
@@ -271,6 +272,7 @@ class ParsedEmail:
     files: tuple[tuple[bytes, str | None], ...]
     date: datetime | None
     automatic: bool  # an auto-reply or a bounce: never a complaint
+    authenticated: bool = False  # a configured receiving server found DMARC (or aligned DKIM) pass for From
 
 
 def _header(msg: EmailMessage, name: str) -> Any:
@@ -299,8 +301,10 @@ def _addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
     return result
 
 
-def parse_email(raw: bytes) -> ParsedEmail:
-    """A raw RFC 5322 message; raises ``InvalidInbound`` when it has no usable sender."""
+def parse_email(raw: bytes, authserv_ids: frozenset[str] = frozenset()) -> ParsedEmail:
+    """A raw RFC 5322 message; raises ``InvalidInbound`` when it has no usable sender. ``authenticated`` when
+    the topmost ``Authentication-Results`` of one of ``authserv_ids`` vouches for its single From address
+    (``domain.email_auth``)."""
     if not raw or not raw.strip():
         raise InvalidInbound("email_empty", "Isi e-mail kosong.")
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -312,6 +316,12 @@ def parse_email(raw: bytes) -> ParsedEmail:
         raise InvalidInbound("sender_invalid", "Alamat e-mail pengirim tidak dapat dibaca.")
     display, address = senders[0]
     sender = email_sender(address)
+    try:
+        results = msg.get_all("Authentication-Results") or []
+    except (ValueError, TypeError, IndexError, AttributeError):
+        results = []
+    # several From addresses: which one DMARC judged is unknowable, so none is vouched for
+    authenticated = len(senders) == 1 and sender_authenticated(results, sender, authserv_ids)
     message_id = _str(str(_header(msg, "Message-ID") or ""), 998)
     if message_id is None:
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -336,7 +346,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
     return ParsedEmail(
         message_id=message_id, sender=sender, sender_name=clean_text(display)[:100] or None, subject=subject,
         text=clean_text(text), recipients=tuple(recipients), files=tuple(_files(msg, body)), date=date,
-        automatic=automatic,
+        automatic=automatic, authenticated=authenticated,
     )
 
 
