@@ -1,39 +1,463 @@
-"""Masking personal data for readers outside the complainant's kecamatan (invariant 9)."""
+"""The one masking policy (invariant 9): what a reader outside the complainant's kecamatan sees of a complaint.
+
+**Who.** Only the staff of the complaint's own kecamatan (staf, kasi, sekcam, camat: tenancy already keeps
+them to it) see personal data (``sees_personal_data``). Kabupaten users and admins read masked views, and
+no document that carries personal data (ID scans and photos, receipts, drafts, signed letters) is served
+to them: there is no redacted version, so the download answers 403 ``personal_data_not_available``
+(``refuse_personal_document``).
+
+**What.** A masked reader sees a view through its allow-list: each field it may see, with the rule that
+says in what form. A field that is not listed (a column or an event field someone adds later) is left
+out until someone decides here that it may be shown. The views, and who uses them:
+
+* ``COMPLAINANT``: the person, each value masked (NIK ``3528********0001``, phone ``+62812****890``,
+  e-mail ``s***@example.id``, name its first word ``Siti ***``, address ``***``).
+* ``COMPLAINT``: the workflow API's ``GET /v1/complaints/{id}`` (and so the web app's complaint page).
+* ``EVENTS`` (with ``COMMON``): each event type's payload, as the dashboard's event feed shows it;
+  ``HISTORY`` is the same for a complaint's history, with the attachments' kinds and the SOP overrides the
+  staff pages need. ``ACTOR``: who did it, by kind and role (no staff username).
+* ``COMPLAINT_ROW``: a row of the dashboard's complaints projection, as the Buku Rekap (JSON, CSV, XLSX)
+  and the overdue list read it.
+
+Never shown to a masked reader: NIK, phone, e-mail, address, the full name; the tracking code (it opens
+the receipt and the response letter without signing in: ``/v1/letters/track/...``; the complaint id is the
+join key instead); free text written by or about the complainant (subject, description, replies, notes,
+instructions, explanations, reasons, perihal, letter bodies, hand-written receipts, providers' errors),
+shown as ``[disembunyikan]`` when there was one.
+
+Pure: no I/O, no clock.
+"""
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from shared.contracts import sop
+from shared.contracts import workflow as w
+from shared.http import ApiError
+
+if TYPE_CHECKING:
+    from shared.auth import Principal
+
+REDACTED = "[disembunyikan]"
+ROLES = frozenset({"staf", "kasi", "sekcam", "camat", "kabupaten", "admin"})
 
 
-def _keep(value: str, head: int, tail: int) -> str:
+# --- who ------------------------------------------------------------------------------------------
+
+
+def sees_personal_data(user: Principal) -> bool:
+    """Personal data only inside the kecamatan: its own staff (who can read no other kecamatan)."""
+    return user.is_staff
+
+
+def refuse_personal_document(user: Principal) -> None:
+    """A document carrying personal data (scan, photo, receipt, draft, letter) asked for by a reader who may
+    read the complaint only masked: 403 ``personal_data_not_available`` (no redacted version exists)."""
+    if not sees_personal_data(user):
+        raise ApiError(403, "personal_data_not_available",
+                       "Dokumen ini memuat data pribadi pengadu dan hanya dapat dibuka oleh petugas kecamatannya.")
+
+
+# --- rules: a value in, the value shown (or DROP) out ------------------------------------------------
+
+
+class _Drop:
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP: Any = _Drop()  # a rule's answer for a value that does not have the expected form: left out
+
+Rule = Callable[[Any], Any]
+Field = Rule | tuple[str, Rule]  # a rule, or (the name shown, a rule)
+View = Mapping[str, Field]
+
+
+def keep(value: Any) -> Any:
+    """A value the system wrote that is not about a person (an id, a date, a number, a status)."""
+    return value
+
+
+def withheld(_value: Any) -> Any:
+    """A field the shape keeps, with no value for a masked reader (the tracking code)."""
+    return None
+
+
+def hidden(value: Any) -> Any:
+    """A free text: only whether there was one."""
+    return REDACTED if value not in (None, "") else value
+
+
+def integer(value: Any) -> Any:
+    return value if isinstance(value, int) and not isinstance(value, bool) else DROP
+
+
+def timestamp(value: Any) -> Any:
+    """An ISO 8601 date-time (as pydantic writes it), shown as it is."""
+    if not isinstance(value, str) or len(value) > 40:
+        return DROP
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return DROP
+    return value
+
+
+def identifier(value: Any) -> Any:
+    """A UUID (complaint, submission, document, delivery ids)."""
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        return DROP
+
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,79}$")
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def code(value: Any) -> Any:
+    """A machine token without spaces: a channel, a kind, a slug, a letter number, an SOP version."""
+    return value if isinstance(value, str) and _CODE.fullmatch(value) else DROP
+
+
+def sha256(value: Any) -> Any:
+    return value if isinstance(value, str) and _HEX.fullmatch(value) else DROP
+
+
+def label(max_length: int) -> Rule:
+    """A short text that is not about a person: the SOP's own words, a unit, an agency."""
+
+    def rule(value: Any) -> Any:
+        if not isinstance(value, str) or len(value) > max_length or "@" in value:
+            return DROP
+        return value
+
+    return rule
+
+
+def one_of(*allowed: str) -> Rule:
+    def rule(value: Any) -> Any:
+        return value if value in allowed else DROP
+
+    return rule
+
+
+def count(value: Any) -> Any:
+    return len(value) if isinstance(value, list) else DROP
+
+
+def _keep_ends(value: str, head: int, tail: int, stars: int | None = None) -> str:
     if len(value) <= head + tail:
         return "*" * len(value)
-    return value[:head] + "*" * (len(value) - head - tail) + (value[-tail:] if tail else "")
+    return value[:head] + "*" * (stars or len(value) - head - tail) + (value[-tail:] if tail else "")
 
 
-_MASKERS = {
-    "nik": lambda v: _keep(v, 4, 2),
-    "phone": lambda v: _keep(v, 6, 3),
-    "email": lambda v: (_keep(v.split("@")[0], 1, 0) + "@" + v.split("@", 1)[1]) if "@" in v else _keep(v, 1, 0),
-    "address": lambda v: "***",
-    "name": lambda v: v.split()[0] + " ***" if v.split() else "***",
+def mask_nik(value: Any) -> Any:
+    """``3528********0001``: the province and kabupaten, and the serial."""
+    return _keep_ends(str(value), 4, 4) if value else value
+
+
+def mask_phone(value: Any) -> Any:
+    """``+62812****890``."""
+    if not value:
+        return value
+    return _keep_ends(str(value), 6, 3, stars=4) if len(str(value)) > 9 else "****"
+
+
+def mask_email(value: Any) -> Any:
+    """``s***@example.id``."""
+    if not value:
+        return value
+    local, at, domain = str(value).partition("@")
+    return f"{local[:1]}***@{domain}" if at else "***"
+
+
+def mask_name(value: Any) -> Any:
+    """``Siti ***``: the first word."""
+    if not value:
+        return value
+    words = str(value).split()
+    return f"{words[0]} ***" if words else "***"
+
+
+def mask_address(value: Any) -> Any:
+    return "***" if value else value
+
+
+def nested(view: View) -> Rule:
+    """A mapping shown through its own view."""
+
+    def rule(value: Any) -> Any:
+        return apply(view, value) if isinstance(value, Mapping) else DROP
+
+    return rule
+
+
+def each(view: View) -> Rule:
+    """A list of mappings, each shown through ``view``."""
+
+    def rule(value: Any) -> Any:
+        if not isinstance(value, list):
+            return DROP
+        return [apply(view, v) for v in value if isinstance(v, Mapping)]
+
+    return rule
+
+
+def complainant_kinds(value: Any) -> Any:
+    """Which kinds of identity and contact the complainant gave, never the values."""
+    if not isinstance(value, Mapping):
+        return DROP
+    return {f"has_{k}": bool(value.get(k)) for k in ("nik", "phone", "email", "address")}
+
+
+def sop_settings(value: Any) -> Any:
+    """A kecamatan's SOP overrides (roles and standard times of steps), if they are exactly that."""
+    if not isinstance(value, Mapping):
+        return DROP
+    try:
+        sop.with_overrides(sop.DEFAULT, dict(value))
+    except (ValueError, TypeError, AttributeError):
+        return DROP
+    steps = value.get("steps") or {}
+    return {"steps": {str(k): {f: v for f, v in change.items() if f in ("role", "standard_time", "unit")}
+                      for k, change in steps.items()}}
+
+
+def apply(view: View, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``data`` that ``view`` lets through, each in its rule's form (None stays None)."""
+    result: dict[str, Any] = {}
+    for name, field in view.items():
+        if name not in data:
+            continue
+        shown, rule = field if isinstance(field, tuple) else (name, field)
+        value = data[name]
+        if value is None:
+            result[shown] = None
+            continue
+        kept = rule(value)
+        if kept is not DROP:
+            result[shown] = kept
+    return result
+
+
+# --- the views --------------------------------------------------------------------------------------
+
+COMPLAINANT: View = {
+    "name": mask_name,
+    "nik": mask_nik,
+    "phone": mask_phone,
+    "email": mask_email,
+    "address": mask_address,
+}
+
+ACTOR: View = {"kind": one_of("user", "complainant", "system"), "role": one_of(*ROLES)}
+
+
+def actor(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Who did it, by kind and role; the name only of a system process (``intake``, ``scheduler``)."""
+    shown = {"kind": None, "role": None, **apply(ACTOR, value)}
+    if value.get("kind") == "system" and code(value.get("user_id")) is not DROP:
+        shown["user_id"] = value["user_id"]
+    return shown
+
+
+# every event that completes (or is) an SOP step says which step, the SOP's output, what comes next
+COMMON: View = {
+    "step": integer,
+    "output": label(200),
+    "next_step": integer,
+    "next_due_at": timestamp,
+}
+
+_LETTER: View = {"letter_version": integer, "notes": hidden}
+_NOTIFICATION: View = {
+    "delivery_id": identifier,
+    "kind": code,
+    "audience": one_of("complainant", "staff"),
+    "channel": code,
+    "provider": code,
+    # recipient (masked, still personal) and provider_message_id (an e-mail Message-ID may hold an address): out
+}
+
+EVENTS: dict[str, View] = {
+    w.ComplaintReceived.type: {
+        "complaint_id": identifier,
+        "submission_id": identifier,
+        "kecamatan": code,
+        "channel": code,
+        "complainant": complainant_kinds,
+        "subject": hidden,
+        "description": hidden,
+        "received_at": timestamp,
+        "sop_version": code,
+        "deadline_at": timestamp,
+        "attachments": ("attachments_count", count),
+        "entered_at": timestamp,
+        # tracking_code, sop_overrides, entered_by (a staff username): out
+    },
+    w.IdentityVerified.type: {"notes": hidden},
+    w.DocumentsRequested.type: {"message": hidden, "close_after": timestamp},
+    w.DocumentsReceived.type: {"notes": hidden},
+    w.IdentityRejected.type: {"reason": hidden},
+    w.ClosedIncomplete.type: {"reason": hidden},
+    w.ComplaintRegistered.type: {"register_number": integer, "register_year": integer},
+    w.DispositionIssued.type: {"unit": label(64), "instructions": hidden},
+    w.ComplaintReferred.type: {
+        "agency": label(200),
+        "agency_kind": one_of("opd", "desa", "sp4n-lapor", "lainnya"),
+        "reason": hidden,
+    },
+    w.ClarificationGiven.type: {"explanation": hidden},
+    w.LetterRequested.type: {"notes": hidden},
+    w.LetterDrafted.type: {"letter_version": integer, "perihal": hidden, "body": hidden},
+    w.LetterApproved.type: _LETTER,
+    w.LetterReturned.type: _LETTER,
+    w.LetterDuplicated.type: {"copies": ("copies_count", count)},
+    w.LetterSigned.type: {
+        "letter_version": integer,
+        "letter_number": code,
+        "letter_sequence": integer,
+        "letter_year": integer,
+    },
+    w.LetterIssued.type: {
+        "letter_version": integer,
+        "letter_number": code,
+        "document_id": identifier,
+        "sha256": sha256,
+        "size": integer,
+        # verify_url: a URL, derived from document_id; out
+    },
+    w.LetterArchived.type: {"letter_number": code, "document_id": identifier},
+    w.ResponseSent.type: {"channel": code, "receipt": hidden},
+    w.ResponseDispatched.type: {"letter_number": code, "document_id": identifier},
+    w.ComplaintWithdrawn.type: {"reason": hidden},
+    w.MarkedDuplicate.type: {"reason": hidden},  # duplicate_of is a tracking code: out
+    w.StepOverdue.type: {"role": one_of(*ROLES), "unit": label(64), "due_at": timestamp},
+    w.NotificationSent.type: _NOTIFICATION,
+    w.NotificationDelivered.type: _NOTIFICATION,
+    w.NotificationFailed.type: {**_NOTIFICATION, "error": hidden},  # a provider's error may quote the address
+    w.NotificationUncertain.type: {**_NOTIFICATION, "error": hidden},
+    w.ComplainantReplied.type: {
+        "channel": code,
+        "text": hidden,
+        "attachments": ("attachments_count", count),
+        "received_at": timestamp,
+        # sender: out
+    },
+}
+
+# an attachment as a masked complaint page lists it: which kind of file, never its name or its digest
+ATTACHMENT: View = {"kind": code, "content_type": code, "size": integer}
+
+# a complaint's history on its page: the feed's view, plus what the page needs to draw it (the files'
+# kinds instead of their count; the SOP overrides the complaint started with, for each step's standard)
+HISTORY: dict[str, View] = {
+    **EVENTS,
+    w.ComplaintReceived.type: {
+        **{k: v for k, v in EVENTS[w.ComplaintReceived.type].items() if k != "attachments"},
+        "attachments": each(ATTACHMENT),
+        "sop_overrides": sop_settings,
+    },
+    w.ComplainantReplied.type: {
+        **{k: v for k, v in EVENTS[w.ComplainantReplied.type].items() if k != "attachments"},
+        "attachments": each(ATTACHMENT),
+    },
 }
 
 
-# free text written by or about the complainant: may name them, their family, their address
-FREE_TEXT = {"description", "body", "notes", "explanation", "message", "receipt", "instructions", "reason"}
+def event_payload(event_type: str, payload: Mapping[str, Any], views: Mapping[str, View] = EVENTS) -> dict[str, Any]:
+    """What a masked reader sees of one event's payload (an event type nobody listed: only ``COMMON``)."""
+    return apply({**COMMON, **views.get(event_type, {})}, payload)
 
 
-def mask_personal(data: Any) -> Any:
-    """A copy of ``data`` with every personal field (at any depth) masked."""
-    if isinstance(data, dict):
-        return {
-            k: (
-                _MASKERS[k](str(v)) if k in _MASKERS and v not in (None, "")
-                else "[disembunyikan]" if k in FREE_TEXT and v not in (None, "")
-                else mask_personal(v)
-            )
-            for k, v in data.items()
-        }
-    if isinstance(data, list):
-        return [mask_personal(v) for v in data]
-    return data
+def _history(items: Any) -> Any:
+    if not isinstance(items, list):
+        return DROP
+    return [
+        {**apply(HISTORY_ITEM, h), "actor": actor(h.get("actor") or {}),
+         "payload": event_payload(h.get("type", ""), h.get("payload") or {}, HISTORY)}
+        for h in items if isinstance(h, Mapping)
+    ]
+
+
+HISTORY_ITEM: View = {
+    "position": integer, "version": integer, "type": code, "occurred_at": keep, "step": integer,
+    "output": label(200),
+}
+
+COMPLAINT: View = {
+    "id": keep,
+    "tracking_code": withheld,
+    "kecamatan": keep,
+    "status": keep,
+    "outcome": keep,
+    "version": keep,
+    "current_step": keep,
+    "due_at": keep,
+    "overdue": keep,
+    "deadline_at": keep,
+    "register_number": keep,
+    "letter_number": keep,
+    "unit": keep,
+    "channel": keep,
+    "subject": hidden,
+    "description": hidden,
+    "complainant": nested(COMPLAINANT),
+    "received_at": keep,
+    "allowed_actions": keep,
+    "history": _history,
+}
+
+COMPLAINT_ROW: View = {
+    "complaint_id": keep,
+    "kecamatan": keep,
+    "tracking_code": withheld,
+    "register_number": keep,
+    "register_year": keep,
+    "received_at": keep,
+    "received_date": keep,
+    "complainant_name": mask_name,
+    "complainant_nik": mask_nik,
+    "complainant_phone": mask_phone,
+    "complainant_email": mask_email,
+    "complainant_address": mask_address,
+    "channel": keep,
+    "subject": hidden,
+    "status": keep,
+    "outcome": keep,
+    "current_step": keep,
+    "waiting_role": keep,
+    "step_started_at": keep,
+    "step_due_at": keep,
+    "deadline_at": keep,
+    "disposition_unit": label(64),
+    "disposition_instructions": hidden,
+    "disposed_at": keep,
+    "follow_up": hidden,
+    "followed_up_at": keep,
+    "referred_to": label(200),
+    "agency_kind": keep,
+    "referral_reason": hidden,
+    "referred_at": keep,
+    "letter_number": keep,
+    "letter_signed_at": keep,
+    "dispatched_at": keep,
+    "sent_at": keep,
+    "sent_channel": keep,
+    "receipt": hidden,
+    "closed_at": keep,
+    "within_sla": keep,
+    "sop_version": keep,
+    "sop_overrides": sop_settings,
+    # step_occurrences, position: the projection's own bookkeeping, out
+}
+
+
+def complaint_row(row: Mapping[str, Any], masked: bool) -> dict[str, Any]:
+    """A row of the dashboard's complaints projection as this reader may see it."""
+    return dict(row) if not masked else apply(COMPLAINT_ROW, row)

@@ -13,6 +13,7 @@ import pytest
 from services.dashboard.adapters import exports
 from services.dashboard.domain import register as book
 from services.dashboard.entrypoints.deps import FilterErrors
+from shared import masking
 from shared.http import ApiError
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -36,12 +37,12 @@ def row(**extra) -> dict:
 
 
 def test_masks_as_the_kabupaten_sees_them():
-    assert book.mask_nik("3528071505900001") == "3528********0001"
-    assert book.mask_phone("+6281234567890") == "+62812****890"
-    assert book.mask_email("siti@example.id") == "s***@example.id"
-    assert book.mask_name("Siti Aminah") == "Siti ***"
-    assert book.mask_address("Desa Pegantenan") == "***"
-    assert book.mask_nik(None) is None and book.mask_phone("") == ""
+    assert masking.mask_nik("3528071505900001") == "3528********0001"
+    assert masking.mask_phone("+6281234567890") == "+62812****890"
+    assert masking.mask_email("siti@example.id") == "s***@example.id"
+    assert masking.mask_name("Siti Aminah") == "Siti ***"
+    assert masking.mask_address("Desa Pegantenan") == "***"
+    assert masking.mask_nik(None) is None and masking.mask_phone("") == ""
 
 
 def test_a_line_shows_everything_to_staff_and_masks_for_others():
@@ -52,7 +53,8 @@ def test_a_line_shows_everything_to_staff_and_masks_for_others():
     assert outside["complainant"] == {"name": "Siti ***", "nik": "3528********0001", "phone": "+62812****890",
                                       "email": "s***@example.id", "address": "***"}
     assert outside["disposition"]["instructions"] == book.HIDDEN and outside["follow_up"]["text"] == book.HIDDEN
-    assert outside["subject"] == "Jalan desa rusak" and outside["status_label"] == "Selesai, tanggapan dikirim"
+    assert outside["subject"] == book.HIDDEN and outside["tracking_code"] is None
+    assert outside["status_label"] == "Selesai, tanggapan dikirim"
 
 
 def test_printed_columns_and_labels():

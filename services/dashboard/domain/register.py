@@ -1,18 +1,20 @@
 """The Buku Rekap Pengaduan (complaint register) as people read it: its columns, labels in Bahasa Indonesia,
 and personal data masked for readers outside the kecamatan (invariant 9). Pure: rows in, values out.
 
-Masking (kabupaten users and admins; a kecamatan's own staff see everything of their kecamatan):
-NIK ``3528********0001`` (first 4 and last 4 digits), phone ``+62812****890`` (first 6, last 3), e-mail
-``s***@example.id``, address ``***``, name its first word (``Siti ***``, as the workflow's complaint page),
-and free text written by or about the complainant (disposition instructions, the clarification, the
-referral's reason, a hand-written receipt) ``[disembunyikan]``.
+Masking (kabupaten users and admins; a kecamatan's own staff see everything of their kecamatan) is
+``shared.masking.COMPLAINT_ROW``, applied to the row before anything here reads it: NIK, phone, e-mail,
+name and address masked, no tracking code, and free text written by or about the complainant (the
+subject, disposition instructions, the clarification, the referral's reason, a hand-written receipt)
+``[disembunyikan]``.
 """
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from typing import Any
 
-HIDDEN = "[disembunyikan]"
+from shared import masking
+
+HIDDEN = masking.REDACTED
 
 COLUMNS = (
     ("No. Register", 11),
@@ -43,52 +45,17 @@ OUTCOME_LABELS = {
 AGENCY_KIND_LABELS = {"opd": "OPD", "desa": "Desa", "sp4n-lapor": "SP4N-LAPOR", "lainnya": "Lainnya"}
 
 
-# -- masking -----------------------------------------------------------------------------------------------
-def mask_nik(value: str | None) -> str | None:
-    if not value:
-        return value
-    return value[:4] + "*" * (len(value) - 8) + value[-4:] if len(value) > 8 else "*" * len(value)
+# -- masking ---------------------------------------------------------------------------------------------
+def _shown(row: dict[str, Any], masked: bool) -> dict[str, Any]:
+    """The row as this reader may see it: ``shared.masking.COMPLAINT_ROW``, the one policy of every view."""
+    return masking.complaint_row(row, masked)
 
 
-def mask_phone(value: str | None) -> str | None:
-    if not value:
-        return value
-    return value[:6] + "****" + value[-3:] if len(value) > 9 else "****"
-
-
-def mask_email(value: str | None) -> str | None:
-    if not value:
-        return value
-    local, at, domain = value.partition("@")
-    return f"{local[:1]}***@{domain}" if at else "***"
-
-
-def mask_name(value: str | None) -> str | None:
-    if not value:
-        return value
-    words = value.split()
-    return f"{words[0]} ***" if words else "***"
-
-
-def mask_address(value: str | None) -> str | None:
-    return "***" if value else value
-
-
-def complainant(row: dict[str, Any], masked: bool) -> dict[str, str | None]:
-    person = {
-        "name": row["complainant_name"], "nik": row.get("complainant_nik"), "phone": row.get("complainant_phone"),
+def complainant(row: dict[str, Any]) -> dict[str, str | None]:
+    return {
+        "name": row.get("complainant_name"), "nik": row.get("complainant_nik"), "phone": row.get("complainant_phone"),
         "email": row.get("complainant_email"), "address": row.get("complainant_address"),
     }
-    if not masked:
-        return person
-    return {
-        "name": mask_name(person["name"]), "nik": mask_nik(person["nik"]), "phone": mask_phone(person["phone"]),
-        "email": mask_email(person["email"]), "address": mask_address(person["address"]),
-    }
-
-
-def _text(value: str | None, masked: bool) -> str | None:
-    return HIDDEN if masked and value else value
 
 
 # -- labels ------------------------------------------------------------------------------------------------
@@ -111,12 +78,12 @@ def _date(value: datetime | None, tz: tzinfo, with_time: bool = False) -> str:
     return value.astimezone(tz).strftime("%d-%m-%Y %H:%M" if with_time else "%d-%m-%Y")
 
 
-def disposition_text(row: dict[str, Any], masked: bool) -> str:
+def disposition_text(row: dict[str, Any]) -> str:
     if row.get("referred_to"):
         kind = AGENCY_KIND_LABELS.get(row.get("agency_kind") or "", row.get("agency_kind") or "")
         return f"Dilimpahkan ke {row['referred_to']}" + (f" ({kind})" if kind else "")
     if row.get("disposition_unit"):
-        instructions = _text(row.get("disposition_instructions"), masked)
+        instructions = row.get("disposition_instructions")
         return f"Unit {row['disposition_unit']}" + (f": {instructions}" if instructions else "")
     return ""
 
@@ -131,34 +98,35 @@ def letter_text(row: dict[str, Any], tz: tzinfo) -> str:
 # -- one line of the book ----------------------------------------------------------------------------------
 def item(row: dict[str, Any], masked: bool) -> dict[str, Any]:
     """A register line as the JSON API gives it."""
+    row = _shown(row, masked)
     referral = None
     if row.get("referred_to"):
         referral = {"agency": row["referred_to"], "agency_kind": row.get("agency_kind"),
-                    "reason": _text(row.get("referral_reason"), masked), "at": row.get("referred_at")}
+                    "reason": row.get("referral_reason"), "at": row.get("referred_at")}
     disposition = None
     if row.get("disposition_unit"):
-        disposition = {"unit": row["disposition_unit"], "instructions": _text(row.get("disposition_instructions"), masked),
+        disposition = {"unit": row["disposition_unit"], "instructions": row.get("disposition_instructions"),
                        "at": row.get("disposed_at")}
     return {
         "register_number": register_label(row),
         "number": row.get("register_number"),
         "year": row.get("register_year"),
         "complaint_id": row["complaint_id"],
-        "tracking_code": row["tracking_code"],
+        "tracking_code": row.get("tracking_code"),
         "received_at": row["received_at"],
-        "complainant": complainant(row, masked),
+        "complainant": complainant(row),
         "channel": row["channel"],
         "channel_label": CHANNEL_LABELS.get(row["channel"], row["channel"]),
         "subject": row["subject"],
         "disposition": disposition,
         "referral": referral,
-        "follow_up": ({"text": _text(row["follow_up"], masked), "at": row.get("followed_up_at")}
+        "follow_up": ({"text": row["follow_up"], "at": row.get("followed_up_at")}
                       if row.get("follow_up") else None),
         "letter": ({"number": row["letter_number"], "signed_at": row.get("letter_signed_at")}
                    if row.get("letter_number") else None),
         "sent_at": row.get("sent_at"),
         "sent_channel": row.get("sent_channel"),
-        "receipt": _text(row.get("receipt"), masked),
+        "receipt": row.get("receipt"),
         "status": row["status"],
         "outcome": row.get("outcome"),
         "status_label": status_label(row),
@@ -169,7 +137,8 @@ def item(row: dict[str, Any], masked: bool) -> dict[str, Any]:
 def line(row: dict[str, Any], masked: bool, tz: tzinfo) -> list[Any]:
     """A register line as printed (the columns of ``COLUMNS``): text, dates in the office's time zone.
     ``Tanggal Diterima`` and ``Tanggal Dikirim`` are datetimes (naive, local): spreadsheets keep them dates."""
-    person = complainant(row, masked)
+    row = _shown(row, masked)
+    person = complainant(row)
     received = row["received_at"].astimezone(tz).replace(tzinfo=None)
     sent = row["sent_at"].astimezone(tz).replace(tzinfo=None) if row.get("sent_at") else None
     return [
@@ -179,8 +148,8 @@ def line(row: dict[str, Any], masked: bool, tz: tzinfo) -> list[Any]:
         person["address"] or "",
         CHANNEL_LABELS.get(row["channel"], row["channel"]),
         row["subject"],
-        disposition_text(row, masked),
-        _text(row.get("follow_up"), masked) or "",
+        disposition_text(row),
+        row.get("follow_up") or "",
         letter_text(row, tz),
         sent,
         status_label(row),

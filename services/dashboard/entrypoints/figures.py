@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from services.dashboard import queries
 from services.dashboard.domain.complaints import definition_of
 from services.dashboard.projections import ComplaintsProjection
-from services.dashboard.domain.register import mask_name, mask_phone, register_label
+from services.dashboard.domain.register import register_label
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, FiltersDep
 from services.dashboard.entrypoints.schemas import (
     AgencyCount,
@@ -31,6 +31,7 @@ from services.dashboard.entrypoints.schemas import (
     SummaryItem,
     SummaryOut,
 )
+from shared import masking
 from shared.contracts import sop
 from shared.http import ErrorBody
 
@@ -82,20 +83,18 @@ def overdue(f: FiltersDep, dash: DashboardDep, limit: Annotated[str | None, Quer
         total, rows = queries.overdue(conn, f.slugs, f.period, now, n)
     items = []
     for r in rows:
+        r = masking.complaint_row(r, f.masked)  # the one masking policy (shared/masking.py)
         calendar = dash.calendars.for_kecamatan(r["kecamatan"])
         late = calendar.office_minutes_between(r["step_due_at"], now)
         step = definition_of(r).step(r["current_step"])
         items.append(OverdueItem(
-            complaint_id=r["complaint_id"], tracking_code=r["tracking_code"], kecamatan=r["kecamatan"],
+            complaint_id=r["complaint_id"], tracking_code=r.get("tracking_code"), kecamatan=r["kecamatan"],
             register_number=register_label(r), subject=r["subject"], channel=r["channel"], received_at=r["received_at"],
             step=StepRef(number=step.number, name=step.name), role=r["waiting_role"],
-            unit=r["disposition_unit"] if step.number in (5, 6) else None, step_started_at=r["step_started_at"],
+            unit=r.get("disposition_unit") if step.number in (5, 6) else None, step_started_at=r["step_started_at"],
             due_at=r["step_due_at"], overdue_minutes=late,
             overdue_working_days=round(late / calendar.hours.standard_day_minutes(), 2), deadline_at=r["deadline_at"],
-            complainant=Contact(
-                name=mask_name(r["complainant_name"]) if f.masked else r["complainant_name"],
-                phone=mask_phone(r["complainant_phone"]) if f.masked else r["complainant_phone"],
-            ),
+            complainant=Contact(name=r.get("complainant_name"), phone=r.get("complainant_phone")),
         ))
     return OverdueOut(as_of=now, total=total, items=items)
 

@@ -83,7 +83,7 @@ class Contact(BaseModel):
 
 class OverdueItem(BaseModel):
     complaint_id: UUID
-    tracking_code: str
+    tracking_code: str | None = Field(description="Staff of the kecamatan only (it opens the receipt without sign-in)")
     kecamatan: str
     register_number: str | None
     subject: str
@@ -163,7 +163,7 @@ class RegisterItem(BaseModel):
     number: int | None
     year: int | None
     complaint_id: UUID
-    tracking_code: str
+    tracking_code: str | None = Field(description="Staff of the kecamatan only (it opens the receipt without sign-in)")
     received_at: datetime
     complainant: Complainant
     channel: str

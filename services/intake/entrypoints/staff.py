@@ -1,7 +1,8 @@
 """Staff routes of intake: typing in a complaint-box form or a phone call, and downloading attachments.
 
-Attachments (KTP/SIM/KK scans, photos) are personal data: only staff of the complaint's kecamatan, or
-kabupaten users over it, may download them; anyone else is told they do not exist (404, not 403).
+Attachments (KTP/SIM/KK scans, photos) are personal data: only staff of the complaint's kecamatan may
+download them. Kabupaten users and admins, who read the complaint masked, get 403
+``personal_data_not_available`` (``shared.masking``); anyone else is told they do not exist (404).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from services.intake.entrypoints.multipart import checked_files, json_field, rea
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
 from shared.auth import CurrentUser, Principal
 from shared.contracts.intake import Complainant
+from shared import masking
 from shared.http import ApiError
 from shared.storage import DocumentCorrupted, DocumentNotFound
 
@@ -120,9 +122,9 @@ async def enter_complaint(
     responses={
         200: {"content": {t: {} for t in ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")},
               "description": "The file"},
-        **errors(401, 404),
+        **errors(401, 403, 404),
     },
-    summary="Download an attachment (staff of the complaint's kecamatan, or kabupaten users over it)",
+    summary="Download an attachment (staff of the complaint's kecamatan; kabupaten users and admins: 403)",
 )
 def download_attachment(
     sha256: str,
@@ -136,6 +138,7 @@ def download_attachment(
     found = handlers.find_attachment(intake, sha256, complaint_id, lambda k: _may_read(intake, user, k))
     if found is None:
         raise not_found
+    masking.refuse_personal_document(user)  # kabupaten, admin: 403 personal_data_not_available
     try:
         data = intake.documents.get(sha256)
     except (DocumentNotFound, DocumentCorrupted):
@@ -155,10 +158,7 @@ def download_attachment(
 
 
 def _may_read(intake, user: Principal, kecamatan: str) -> bool:
-    """Staff of that kecamatan, or kabupaten users of its kabupaten. Not admins: scans are personal data."""
-    if user.is_staff:
-        return user.kecamatan == kecamatan
-    if user.is_kabupaten:
-        found = intake.directory.get(kecamatan)
-        return found is not None and user.kabupaten is not None and found.kabupaten_slug == user.kabupaten
-    return False
+    """Whether the complaint is this reader's to read at all (tenancy); whether its scans are is
+    ``shared.masking``'s decision."""
+    found = intake.directory.get(kecamatan)
+    return user.can_read_kecamatan(kecamatan, found.kabupaten_slug if found else None)

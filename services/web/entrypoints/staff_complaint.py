@@ -1,6 +1,6 @@
 """The complaint page of the staff (``/petugas/pengaduan/{id}``): who complained, about what, the timeline
 against the SOP, documents and scans, and the form of each action the signed-in person may take now.
-Kabupaten users read it (masked by the API) and act on nothing.
+Kabupaten users read it (masked by the API: ``shared.masking``), act on nothing and open no scan or PDF.
 """
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ async def page(request: Request, complaint_id: UUID, *, status_code: int = 200, 
     loose = submitted if submitted and submitted.get("message") and submitted.get("action") not in drawn else None
     return render(
         request, "petugas_pengaduan.html", status_code=status_code, loose=loose,
-        title=f"Pengaduan {complaint['tracking_code']}", c=complaint, documents=documents,
+        title=f"Pengaduan {views.complaint_label(complaint)}", label=views.complaint_label(complaint), c=complaint,
+        documents=documents,
         attachments=views.attachments_of(complaint), timeline=views.timeline(complaint, ROLE_LABELS),
         own_forms=own, other_forms=other, labels=actions.ACTION_LABELS, submitted=submitted or {},
         status_label=views.STATUS_LABELS.get(complaint["status"], complaint["status"]),

@@ -104,8 +104,10 @@ def who(actor: dict, role_labels: dict[str, str]) -> str:
         return f"Sistem ({actor.get('user_id') or '-'})"
     if actor.get("kind") == "complainant":
         return "Pengadu"
-    name = actor.get("user_id") or "-"
+    name = actor.get("user_id")
     role = actor.get("role")
+    if not name:  # a masked view names the role only
+        return role_labels.get(role, role) if role else "-"
     return f"{name} ({role_labels.get(role, role)})" if role else name
 
 
@@ -189,14 +191,18 @@ def timeline(complaint: dict, role_labels: dict[str, str]) -> list[TimelineItem]
 
 
 def attachments_of(complaint: dict) -> list[dict]:
-    """The scans that came with the complaint and with the complainant's replies, each once."""
+    """The scans that came with the complaint and with the complainant's replies, each once. A masked view
+    lists each file by its kind and size only (no digest, no name): it cannot be opened from there."""
     seen: dict[str, dict] = {}
     for h in complaint.get("history", []):
-        for a in (h.get("payload") or {}).get("attachments") or []:
-            if isinstance(a, dict) and a.get("sha256") and a["sha256"] not in seen:
-                seen[a["sha256"]] = {
+        for n, a in enumerate((h.get("payload") or {}).get("attachments") or []):
+            if not isinstance(a, dict):
+                continue
+            key = a.get("sha256") or f"{h.get('position')}-{n}"
+            if key not in seen:
+                seen[key] = {
                     **a, "kind_label": ATTACHMENT_KINDS.get(a.get("kind") or "", "Lampiran"),
-                    "previewable": a.get("content_type") in PREVIEWABLE,
+                    "previewable": a.get("content_type") in PREVIEWABLE, "downloadable": bool(a.get("sha256")),
                 }
     return list(seen.values())
 
@@ -227,3 +233,10 @@ def due_state(due_at: datetime | None, overdue: bool, now: datetime) -> str | No
     if due_at is not None and due_at - now <= SOON:
         return "segera"
     return None
+
+
+def complaint_label(complaint: dict) -> str:
+    """How the page names a complaint: its tracking code; in a masked view (no code) its register number."""
+    if complaint.get("tracking_code"):
+        return complaint["tracking_code"]
+    return f"nomor register {complaint['register_number']}" if complaint.get("register_number") else "(kode disamarkan)"

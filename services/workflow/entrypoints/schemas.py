@@ -40,8 +40,11 @@ class HistoryItem(BaseModel):
 
 
 class ComplaintOut(BaseModel):
+    """Kabupaten users and admins get the masked view (``shared.masking.COMPLAINT``): no tracking code,
+    the complainant masked, free text ``[disembunyikan]``, each event's payload as the event feed shows it."""
+
     id: UUID
-    tracking_code: str
+    tracking_code: str | None  # null for a masked reader: it opens the receipt without sign-in
     kecamatan: str
     status: str
     outcome: str | None
