@@ -6,11 +6,18 @@ fitted to the page width; page numbers in the footer; panes frozen below the hea
 
 CSV: UTF-8 with a byte-order mark (so that Excel reads the names right), comma-separated, one header row,
 dates ``dd-mm-yyyy HH:MM`` in the office's time zone.
+
+Inert (issue #12): what a citizen typed (a name, an address, a subject) never becomes a formula. In the
+XLSX every text is a string cell (``data_type "s"``, also when it starts with ``=``), and characters a
+worksheet cannot hold (C0 controls other than tab, LF and CR) are replaced by U+FFFD instead of failing the
+export. In the CSV a text that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is prefixed with ``'``, as
+OWASP's CSV-injection guidance says, so no spreadsheet reads it as a formula.
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -24,6 +31,9 @@ from services.dashboard.domain.register import COLUMNS
 TITLE = "BUKU REKAP PENGADUAN"
 HEADER_ROW = 5  # title, kecamatan, period, a blank row, then the header
 DATE_COLUMNS = {1: "DD-MM-YYYY HH:MM", 9: "DD-MM-YYYY"}  # 0-based: Tanggal Diterima, Tanggal Dikirim
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl refuses (IllegalCharacterError)
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -39,14 +49,14 @@ def xlsx(lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, 
          (period, Font(size=11))),
         start=1,
     ):
-        ws.cell(row=row, column=1, value=text).font = font
+        _put(ws.cell(row=row, column=1), text).font = font
         ws.cell(row=row, column=1).alignment = Alignment(horizontal="center")
         ws.merge_cells(f"A{row}:{last}{row}")
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     header_fill = PatternFill("solid", fgColor="D9D9D9")
     for col, (name, width) in enumerate(COLUMNS, start=1):
-        cell = ws.cell(row=HEADER_ROW, column=col, value=name)
+        cell = _put(ws.cell(row=HEADER_ROW, column=col), name)
         cell.font = Font(bold=True)
         cell.fill = header_fill
         cell.border = border
@@ -57,12 +67,12 @@ def xlsx(lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, 
     for r, values in enumerate(lines, start=HEADER_ROW + 1):
         count += 1
         for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=col, value=value if value != "" else None)
+            cell = _put(ws.cell(row=r, column=col), value if value != "" else None)
             cell.alignment = wrap
             cell.border = border
             if col - 1 in DATE_COLUMNS and isinstance(value, datetime):
                 cell.number_format = DATE_COLUMNS[col - 1]
-    ws.cell(row=HEADER_ROW + count + 2, column=1, value=f"Jumlah: {count} pengaduan. Dicetak {generated}.").font = Font(italic=True, size=9)
+    _put(ws.cell(row=HEADER_ROW + count + 2, column=1), f"Jumlah: {count} pengaduan. Dicetak {generated}.").font = Font(italic=True, size=9)
 
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"  # the header on every printed page
     ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
@@ -81,16 +91,27 @@ def xlsx(lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, 
     return out.getvalue()
 
 
+def _put(cell, value):
+    """``value`` into ``cell``; a text always as a string, never a formula."""
+    if isinstance(value, str):
+        cell.value = _NOT_IN_XLSX.sub("\ufffd", value)
+        cell.data_type = "s"  # openpyxl makes a text starting with "=" a formula
+    else:
+        cell.value = value
+    return cell
+
+
 def _csv_value(value) -> str:
     if isinstance(value, datetime):
         return value.strftime("%d-%m-%Y %H:%M")
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def csv_bytes(lines: Iterable[list]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([name for name, _ in COLUMNS])
+    writer.writerow([_csv_value(name) for name, _ in COLUMNS])
     for values in lines:
         writer.writerow([_csv_value(v) for v in values])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
