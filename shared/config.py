@@ -55,6 +55,12 @@ def check_secret_strength(secret: str) -> str | None:
     bits = -sum(c / len(secret) * math.log2(c / len(secret)) for c in counts.values()) * len(secret)
     if bits < MIN_SECRET_BITS:
         return f"looks too regular ({bits:.0f} bits of character entropy, {MIN_SECRET_BITS} needed)"
+    if any(secret == (secret[:period] * (len(secret) // period + 1))[: len(secret)]
+           for period in range(1, len(secret) // 2 + 1)):
+        return "repeats itself; it must be generated, not typed"
+    steps = sum(1 for x, y in zip(secret, secret[1:]) if abs(ord(y) - ord(x)) == 1)
+    if steps > len(secret) // 3:
+        return "runs through the keyboard or the alphabet; it must be generated, not typed"
     return None
 
 
