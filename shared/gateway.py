@@ -132,9 +132,21 @@ def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = 
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> JSONResponse:
+        async def spec_of(service: str) -> dict | None:
+            for attempt in (1, 2):  # once more: a kept-alive connection the service has just closed fails once
+                try:
+                    r = await client.get(f"{backends[service]}/openapi.json")
+                    return r.json() if r.status_code == 200 else None  # the web app has none
+                except (httpx.HTTPError, ValueError):
+                    if attempt == 2:
+                        raise
+
         names = [s for s in SERVICES if s in backends]
-        specs = await asyncio.gather(*(client.get(f"{backends[s]}/openapi.json") for s in names))
-        return JSONResponse(merge_openapi({s: r.json() for s, r in zip(names, specs) if r.status_code == 200}))
+        try:
+            specs = await asyncio.gather(*(spec_of(s) for s in names))
+        except (httpx.HTTPError, ValueError):  # a part missing would be a spec that lies by omission
+            return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
+        return JSONResponse(merge_openapi({s: spec for s, spec in zip(names, specs) if spec is not None}))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
@@ -191,8 +203,11 @@ def merge_openapi(specs: dict[str, dict]) -> dict:
     """One spec from the services' own (``{service: spec}``): their paths (not their ``/healthz``) and every
     section of their components (schemas, security schemes). A component two services define differently
     under one name (each has its own ``StepOut``) is not overwritten by the last: each service's version is
-    kept as ``{service}_{name}`` and that service's ``$ref``s point to it, so every answer is checked against
-    the schema of the service that gives it."""
+    kept as ``{service}_{name}`` and that service's ``$ref``s point to it. FastAPI documents its own 422 body
+    (``HTTPValidationError``, ``{"detail": [...]}``); every service answers 422 with shared.http's
+    ``ErrorBody`` instead (install_error_handlers), so that is what the merged spec says. Every app (and this
+    gateway) answers 400 ``invalid_url`` to a URL with control characters before any route sees it
+    (shared.http.RefuseControlCharacters): every operation documents it."""
     first: dict[tuple[str, str], object] = {}
     clashes: set[tuple[str, str]] = set()
     for spec in specs.values():
@@ -205,12 +220,48 @@ def merge_openapi(specs: dict[str, dict]) -> dict:
         components = spec.get("components", {})
         renamed = {(section, name): f"{service}_{name}" for section, name in clashes if name in components.get(section, {})}
         refs = {f"#/components/{section}/{name}": f"#/components/{section}/{new}" for (section, name), new in renamed.items()}
+        if "ErrorBody" in components.get("schemas", {}):
+            refs[f"{SCHEMAS}HTTPValidationError"] = f"{SCHEMAS}ErrorBody"
         spec = _with_refs(spec, refs) if refs else spec
         merged["paths"].update({p: v for p, v in spec.get("paths", {}).items() if p != "/healthz"})
         for section, items in spec.get("components", {}).items():
             for name, value in items.items():
                 merged["components"].setdefault(section, {})[renamed.get((section, name), name)] = value
+    if "ErrorBody" in merged["components"]["schemas"]:
+        for item in merged["paths"].values():
+            for op in item.values():
+                _document_invalid_url(op)
+    for name in ("HTTPValidationError", "ValidationError"):  # the second is only the first's part
+        if f"{SCHEMAS}{name}" not in _refs(merged):
+            merged["components"]["schemas"].pop(name, None)
     return merged
+
+
+SCHEMAS = "#/components/schemas/"
+INVALID_URL_DOC = "The address or a parameter holds control characters or is not UTF-8 (`invalid_url`)"
+
+
+def _document_invalid_url(op: dict) -> None:
+    responses = op.setdefault("responses", {})
+    error = {"$ref": f"{SCHEMAS}ErrorBody"}
+    if "400" not in responses:
+        responses["400"] = {"description": INVALID_URL_DOC, "content": {"application/json": {"schema": error}}}
+        return
+    content = responses["400"].setdefault("content", {}).setdefault("application/json", {})
+    own = content.get("schema")
+    if own is not None and own != error:  # Open311 documents its own 400 (a GeoReport error list)
+        content["schema"] = {"anyOf": [own, error]}
+    else:
+        content["schema"] = error
+    responses["400"]["description"] = f"{responses['400'].get('description', 'Bad Request')}; or: {INVALID_URL_DOC}"
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        return {v for k, v in node.items() if k == "$ref"} | {r for v in node.values() for r in _refs(v)}
+    if isinstance(node, list):
+        return {r for v in node for r in _refs(v)}
+    return set()
 
 
 def _with_refs(node, refs: dict[str, str]):

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import inbound
 from services.intake.domain.inbound import InvalidInbound
-from services.intake.entrypoints.deps import IntakeDep, errors
+from services.intake.entrypoints.deps import IntakeDep, errors, json_errors
 from services.intake.entrypoints.schemas import InboundAccepted, SmsIn, WhatsAppAck
 from shared.http import ApiError, FieldError, field_errors
 
@@ -113,7 +113,7 @@ async def sms(
 @router.get(
     "/v1/channels/whatsapp",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "hub.challenge"}, **errors(403, 503)},
+    responses={200: {"content": {"text/plain": {}}, "description": "hub.challenge"}, **json_errors(403, 503)},
     summary="WhatsApp Cloud API webhook verification (hub.challenge)",
 )
 def whatsapp_verify(

@@ -42,6 +42,16 @@ def errors(*codes: int) -> dict[int | str, dict]:
     return {code: {"model": ErrorBody, "description": described[code]} for code in codes}
 
 
+def json_errors(*codes: int) -> dict[int | str, dict]:
+    """``errors`` for a route whose own answer is not JSON (``response_class=PlainTextResponse``): FastAPI
+    files a ``model`` under the route's media type, but the errors are JSON all the same."""
+    return {code: {"description": doc["description"], "content": {"application/json": {"schema": ERROR_BODY}}}
+            for code, doc in errors(*codes).items()}
+
+
+ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}  # in every service's spec: shared.http's error shape
+
+
 def accepted_answer(accepted: Accepted, settings: IntakeSettings, response: Response, message: str) -> ComplaintAccepted:
     """The 202 of every submission path: the tracking code, where to follow it, and ``message`` (whose words
     depend on who submitted); a replayed Idempotency-Key says so in a header."""

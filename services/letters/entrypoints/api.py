@@ -123,7 +123,8 @@ DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Polic
 
 # what the API docs say of answers and bodies that are not JSON
 PDF = {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
-PDF_BODY = {"requestBody": {"required": True, "content": PDF}}
+# the file as it is, whatever its declared type (a client that knows no better sends octet-stream)
+PDF_BODY = {"requestBody": {"required": True, "content": {**PDF, "application/octet-stream": PDF["application/pdf"]}}}
 PDF_ANSWER = {"responses": {"200": {"description": "The PDF", "content": PDF}}}
 VERIFY_PAGE = {200: {"content": {"text/html": {"schema": {"type": "string"}}},
                      "description": "The verdict (JSON), or a page for a browser (`Accept: text/html`)"}}
@@ -172,7 +173,8 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         return await run_in_threadpool(_lookup_and_check, wf, pdf)
 
     @app.get("/v1/letters/{document_id}/pdf", responses={**errors, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
-             summary="Download a receipt, draft or signed letter (staff of its kecamatan; kabupaten users and admins: 403)")
+             summary="Download a receipt, draft or signed letter (staff of its kecamatan; kabupaten users and admins: 403)",
+             response_class=Response, openapi_extra=PDF_ANSWER)
     def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
         row = row_of(document_id)
         kecamatan = wf.directory.get(row["kecamatan"]) if row else None
