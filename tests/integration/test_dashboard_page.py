@@ -838,8 +838,10 @@ env.responder = (url) => {
   noMarkupElements(doc);
   const names = $("f-kecamatan").querySelectorAll("option").map((o) => o.textContent);
   assert.deepEqual(names.slice(1).sort(), fixture.names.slice().sort());
-  assert.ok(text(doc, "t-terlambat").includes(fixture.subject));
-  assert.ok(text(doc, "t-terlambat").includes(fixture.tracking_code));
+  // a kabupaten reader: the subject hidden and no tracking code (shared/masking.py)
+  assert.ok(text(doc, "t-terlambat").includes("[disembunyikan]"));
+  assert.ok(!text(doc, "t-terlambat").includes(fixture.subject));
+  assert.ok(!text(doc, "t-terlambat").includes(fixture.tracking_code));
   assert.ok(text(doc, "t-limpah").includes(fixture.agency));
   assert.equal($("g-status").querySelector("svg").querySelectorAll('g[role="button"]').length, 2);
   assert.ok(text(doc, "t-bulan").includes("Februari 2026"));
