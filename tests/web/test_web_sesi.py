@@ -138,3 +138,44 @@ def test_an_expired_token_in_the_session_is_not_handed_out_and_ends_the_session(
     web.cookies.clear()
     web.cookies.set(COOKIE, _serializer(settings.secret_key).dumps({"c": "csrf-uji", "t": forged, "u": principal.as_dict()}))
     assert_error(web.post("/sesi/token", headers=SESI), 401, "token_invalid")
+
+
+def test_signing_out_revokes_the_token_so_a_copied_cookie_is_dead_too(web, staf):
+    """Issue #12 item 3: the web sign-out revokes the token inside the cookie at the API; a copy of the cookie
+    taken before sign-out (a shared computer, a stolen cookie) no longer works anywhere."""
+    sign_in(web, staf)
+    token = web.post("/sesi/token", headers=SESI).json()["access_token"]
+    copied = dict(web.cookies)
+    workflow = TestClient(web.apps["workflow"])
+    assert workflow.get("/v1/inbox", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    csrf = csrf_of(web.get("/kotak-masuk").text)
+    assert web.post("/keluar", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    refused = workflow.get("/v1/inbox", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
+    web.cookies.clear()
+    web.cookies.update(copied)  # the old cookie, replayed
+    assert web.get("/kotak-masuk", follow_redirects=False).status_code == 303  # back to sign-in
+
+
+def test_the_dashboard_pages_sign_out_revokes_too(web, kabupaten):
+    sign_in(web, kabupaten)
+    token = web.post("/sesi/token", headers=SESI).json()["access_token"]
+    assert web.post("/sesi/keluar", headers=SESI).status_code == 204
+    dashboard = TestClient(web.apps["dashboard"])
+    refused = dashboard.get("/v1/dashboard/summary", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401 and refused.json()["code"] == "token_revoked"
+
+
+def test_the_web_sign_in_is_throttled_with_the_apis_retry_after(settings, staf):
+    """Issue #12 item 2: the web sign-in shares the API's counters; after repeated failures the page says so,
+    with 429 and Retry-After, even for the right password."""
+    strict = settings.model_copy(update={"rate_limit_signin_account": "2/15minutes"})
+    with web_client(strict) as web:
+        for _ in range(2):
+            csrf = csrf_of(web.get("/masuk").text)
+            r = web.post("/masuk", data={"username": staf, "password": "salah-" + PASSWORD, "csrf_token": csrf})
+            assert r.status_code == 401
+        csrf = csrf_of(web.get("/masuk").text)
+        r = web.post("/masuk", data={"username": staf, "password": PASSWORD, "csrf_token": csrf})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert "Terlalu banyak percobaan masuk" in r.text
