@@ -237,6 +237,7 @@ class TokenInfo:
     token_id: str
     issued_at: int
     expires_at: int
+    issued_at_ms: int  # milliseconds: a token issued just after a deactivation or a new password is not refused
 
 
 def create_token(principal: Principal, secret: str, now: datetime, ttl: timedelta = DEFAULT_TTL,
@@ -246,6 +247,7 @@ def create_token(principal: Principal, secret: str, now: datetime, ttl: timedelt
     claims = {
         "iss": ISSUER,
         "jti": token_id or str(uuid.uuid4()),
+        "iat_ms": int(now.timestamp() * 1000),
         "sub": principal.username,
         "name": principal.full_name,
         "role": principal.role,
@@ -306,7 +308,10 @@ def decode_token_info(token: str, secret: str, now: datetime) -> tuple[Principal
     token_id = claims.get("jti")
     if not isinstance(token_id, str) or not 0 < len(token_id) <= 64:
         raise invalid
-    return principal, TokenInfo(token_id, iat, exp)
+    iat_ms = claims.get("iat_ms", iat * 1000)
+    if not isinstance(iat_ms, int) or isinstance(iat_ms, bool) or not iat * 1000 <= iat_ms < (iat + 1) * 1000:
+        raise invalid
+    return principal, TokenInfo(token_id, iat, exp, iat_ms)
 
 
 def _text(value: Any, required: bool = False) -> Any:
@@ -552,7 +557,7 @@ def ensure_demo_users(engine: Engine, items: Iterable[Kecamatan], password: str 
 # --- the token checked against the user's current state -------------------------------------------
 
 REVOKED_KEY = "pengaduan:auth:revoked:{}"  # a token id signed out (value 1) until the token's expiry
-CHANGED_KEY = "pengaduan:auth:changed:{}"  # when a user was last changed (epoch seconds), for the caches
+CHANGED_KEY = "pengaduan:auth:changed:{}"  # a new random value each time a user is changed, for the caches
 CHANGED_KEY_TTL = int((DEFAULT_TTL + CLOCK_SKEW).total_seconds()) + 60  # after it no token of before is alive
 
 
@@ -571,7 +576,7 @@ class UserChanges:
         self._client = client
 
     def changed(self, username: str) -> None:
-        self._client.set(CHANGED_KEY.format(username), repr(time.time()), ex=CHANGED_KEY_TTL)
+        self._client.set(CHANGED_KEY.format(username), uuid.uuid4().hex, ex=CHANGED_KEY_TTL)
 
     def revoke(self, info: TokenInfo, now: datetime) -> None:
         """Signs one token out: its id is refused until the token would have expired anyway."""
@@ -584,7 +589,8 @@ class _UserState:
     principal: Principal
     active: bool
     tokens_valid_after: float | None  # epoch seconds
-    read_at: float  # time.time() when it was read
+    read_at: float  # time.monotonic() when it was read
+    marker: bytes | None  # the user's change marker when it was read: another one means "read again"
 
 
 class TokenGuard:
@@ -610,10 +616,10 @@ class TokenGuard:
             raise ServiceUnavailable() from None
         if revoked is not None:
             raise Unauthorized("token_revoked")
-        state = self._user(principal.username, float(changed) if changed is not None else None)
+        state = self._user(principal.username, changed)
         if state is None or not state.active:
             raise Unauthorized("account_inactive")
-        if state.tokens_valid_after is not None and info.issued_at <= int(state.tokens_valid_after):
+        if state.tokens_valid_after is not None and info.issued_at_ms <= state.tokens_valid_after * 1000:
             raise Unauthorized("token_revoked")
         if state.principal != principal:
             # role, kecamatan, kabupaten, unit or name changed since the token was issued: sign in again
@@ -625,13 +631,12 @@ class TokenGuard:
             return current  # only the name changed: act with the current one
         return principal
 
-    def _user(self, username: str, changed_at: float | None) -> _UserState | None:
-        now = time.time()
+    def _user(self, username: str, marker: bytes | None) -> _UserState | None:
+        # the marker is compared for equality, not as a time: hosts' clocks need not agree
+        now = time.monotonic()
         with self._lock:
             cached = self._cache.get(username)
-        if cached is not None and now - cached.read_at < self._cache_seconds and (
-            changed_at is None or changed_at < cached.read_at
-        ):
+        if cached is not None and now - cached.read_at < self._cache_seconds and marker == cached.marker:
             return cached
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).first()
@@ -641,7 +646,7 @@ class TokenGuard:
             return None
         state = _UserState(
             _principal(row), row.active,
-            row.tokens_valid_after.timestamp() if row.tokens_valid_after is not None else None, now,
+            row.tokens_valid_after.timestamp() if row.tokens_valid_after is not None else None, now, marker,
         )
         with self._lock:
             if len(self._cache) > 10_000:  # bounded: a deployment has hundreds of users, not millions
