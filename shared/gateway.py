@@ -171,7 +171,8 @@ def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = 
             service = route_for(request.method, request.url.path)
         if service is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+        # the bytes as they came: a header value need not be ASCII (httpx would refuse to encode it: a 500)
+        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
         via = streams if is_stream(request.method, request.url.path, request.headers.get("accept", "")) else client
         try:
             upstream = via.build_request(
