@@ -18,10 +18,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.outages import UNREACHABLE, describe, unreachable
+
 log = logging.getLogger(__name__)
+
+# a dependency out of reach (PostgreSQL, the broker, Redis): 503 with Retry-After, whatever the route; the
+# connection pools check a connection before lending it (shared.db), so the first request after the
+# dependency's return is served
+OUTAGE_RETRY_AFTER = 5
+OUTAGE_MESSAGE = "Layanan sedang terganggu sementara. Silakan coba lagi dalam beberapa saat."
 
 
 class FieldError(BaseModel):
@@ -134,10 +143,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_middleware(RefuseControlCharacters)
 
+    async def _unreachable(request: Request, exc: Exception) -> JSONResponse:
+        if not unreachable(exc):  # e.g. an InterfaceError that is no lost connection: a bug, below
+            raise exc
+        return outage_response(request, exc)
+
+    for kind in (*UNREACHABLE, sa_exc.DBAPIError):
+        app.add_exception_handler(kind, _unreachable)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if unreachable(exc):  # raised from an outage (``raise ... from``), or out of a middleware
+            return outage_response(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "Terjadi kesalahan pada sistem. Silakan coba lagi nanti.")
+
+
+def outage_response(request: Request, exc: BaseException) -> JSONResponse:
+    """503 ``service_unavailable`` with ``Retry-After``: the request may be sent again as it is."""
+    log.warning("dependency unreachable on %s %s: %s", request.method, request.url.path, describe(exc))
+    return error_response(503, "service_unavailable", OUTAGE_MESSAGE,
+                          headers={"Retry-After": str(OUTAGE_RETRY_AFTER)})
 
 
 # C0 controls (NUL, CR, LF, tab, ESC ...) and DEL: no path segment or query value has a use for them, and
