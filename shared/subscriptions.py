@@ -20,8 +20,14 @@ from sqlalchemy.engine import Connection
 
 from shared import metrics
 from shared.db import libpq_url
+from shared.outages import describe, unreachable
 
 log = logging.getLogger(__name__)
+
+# retry delays of a failed round or a lost connection (seconds): doubling from the first, capped
+RETRY_FIRST = 0.5
+RETRY_MAX = 30.0  # a round that keeps failing for another reason (a bug, a poisoned batch): no busy loop
+RETRY_MAX_UNREACHABLE = 2.0  # the database or the broker out of reach: back within seconds of its return
 
 
 def checkpoint_table(metadata: MetaData) -> Table:
@@ -71,7 +77,9 @@ class Runner:
     """Runs ``round_fn`` repeatedly while it holds the leader lock ``name``.
 
     ``round_fn()`` does one batch and says how many it handled and whether more is waiting. Errors in a
-    round are logged with their cause and retried with backoff (never swallowed: the batch is redone).
+    round are logged with their cause and retried with backoff (never swallowed: the batch is redone). The
+    backoff starts again from ``retry_first`` after every good round; while PostgreSQL or the broker is out
+    of reach it stays under ``retry_max_unreachable``, so the runner resumes within seconds of their return.
     """
 
     def __init__(
@@ -82,12 +90,19 @@ class Runner:
         *,
         channel: str | None,
         poll_interval: float = 1.0,
+        retry_first: float = RETRY_FIRST,
+        retry_max: float = RETRY_MAX,
+        retry_max_unreachable: float = RETRY_MAX_UNREACHABLE,
     ) -> None:
         self.engine = engine
         self.name = name
         self.round_fn = round_fn
         self.channel = channel
         self.poll_interval = poll_interval
+        self.retry_first = retry_first
+        self.retry_max = retry_max
+        self.retry_max_unreachable = retry_max_unreachable
+        self.failures = 0  # failed attempts in a row; a good round (or a standby's good poll) resets it
         self.stopping = threading.Event()
         self.is_leader = threading.Event()
 
@@ -95,27 +110,40 @@ class Runner:
         self.stopping.set()
 
     def run(self) -> None:
-        backoff = 0.5
         metrics.runner_leading(self.name, False)
         while not self.stopping.is_set():
             try:
                 self._lead()
-                backoff = 0.5
-            except Exception:  # the round failed: say why, wait, then redo it (the checkpoint did not move)
-                log.exception("subscription %s failed; retrying in %.1fs", self.name, backoff)
+            except Exception as exc:  # the round failed: say why, wait, then redo it (the checkpoint did not move)
+                delay = self._retry_delay(exc)
+                if unreachable(exc):  # expected during an outage: one line per attempt, not a traceback
+                    log.warning("subscription %s: a dependency is out of reach (%s); retrying in %.1fs",
+                                self.name, describe(exc), delay)
+                else:
+                    log.exception("subscription %s failed; retrying in %.1fs", self.name, delay)
                 metrics.runner_failed(self.name)
                 self.is_leader.clear()
                 metrics.runner_leading(self.name, False)
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                self.failures += 1
+                self.stopping.wait(delay)
         metrics.runner_leading(self.name, False)
+
+    def _retry_delay(self, exc: Exception) -> float:
+        """Doubles from ``retry_first`` with each failure in a row; at most ``retry_max_unreachable`` while the
+        database or the broker is out of reach (a connection attempt is cheap, and the runner must be back
+        within seconds of their return), ``retry_max`` for any other error."""
+        cap = self.retry_max_unreachable if unreachable(exc) else self.retry_max
+        return min(self.retry_first * 2 ** min(self.failures, 32), cap)
 
     def _lead(self) -> None:
         url = libpq_url(self.engine.url.render_as_string(hide_password=False))
-        with psycopg.connect(url, autocommit=True) as leader:
+        # a server that does not answer at all (not even a refusal) must not hold the runner up for minutes
+        with psycopg.connect(url, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=30,
+                             keepalives_interval=10, keepalives_count=3) as leader:
             while not self.stopping.is_set():
                 if leader.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(self.name),)).fetchone()[0]:
                     break
+                self.failures = 0  # the database answers: a later outage starts from a short delay
                 self.stopping.wait(self.poll_interval)  # a standby: another instance leads
             if self.stopping.is_set():
                 return
@@ -127,6 +155,7 @@ class Runner:
             while not self.stopping.is_set():
                 started = time.perf_counter()
                 result = self.round_fn()
+                self.failures = 0
                 metrics.runner_round(self.name, result.handled, time.perf_counter() - started)
                 if result.more:
                     continue
