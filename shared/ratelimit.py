@@ -31,7 +31,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from shared.http import ApiError
+from shared.http import ApiError, ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -181,5 +181,6 @@ def per_address(kind: str):
     return dependency
 
 
-RATE_LIMITED_DOC = {429: {"description": "Too many requests from this address (`rate_limited`); `Retry-After` "
+RATE_LIMITED_DOC = {429: {"model": ErrorBody,
+                          "description": "Too many requests from this address (`rate_limited`); `Retry-After` "
                           "says when to try again", "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
