@@ -19,7 +19,7 @@ from services.workflow.relay import EventDispatcher
 from shared.celery_app import make_celery
 from shared.contracts.routing import Subscription
 from shared.db import make_engine
-from shared.embedded import EmbeddedPostgres, start_postgres
+from shared.embedded import EmbeddedPostgres, start_postgres, start_redis
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from shared.migrate import migrate
 from shared.subscriptions import RoundResult, Runner
@@ -125,3 +125,37 @@ def test_after_a_run_of_failures_one_good_round_makes_the_next_retry_short_again
     wait_until(lambda: calls[-1] > failed_at, timeout=30, message="the round after it")
     retried_at = next(t for t in calls if t > failed_at)
     assert retried_at - failed_at < 1.0  # the first delay (0.5 s), not the 8 s the failures had reached
+
+
+@pytest.fixture
+def own_redis():
+    path = Path(tempfile.mkdtemp(prefix="pengaduan-backoff-redis-"))
+    server = start_redis(path / "redis")
+    yield server
+    server.stop()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_an_event_stored_while_the_broker_is_down_goes_out_within_seconds_of_its_return(
+    settings, engine, own_redis, background
+):
+    own = settings.model_copy(update={"redis_url": own_redis.url})
+    store = PostgresEventStore(engine)
+    queue = f"test-backoff-{uuid.uuid4().hex[:8]}"
+    sub = Subscription(name=queue, queue=queue, task="test.handle", event_types=frozenset({"test.Wanted"}))
+    dispatcher = EventDispatcher(engine, store, make_celery(own, "t"), sub)
+    with engine.begin() as conn:
+        dispatcher.checkpoints.set(conn, dispatcher.name, store.last_position())
+    background.start(Runner(engine, dispatcher.name, dispatcher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
+
+    own_redis.stop()
+    stream = new_stream()
+    event = make_event(stream, 1, type_="test.Wanted")
+    store.append(stream, 0, [event])  # the relay tries, fails and backs off for as long as the broker is away
+    time.sleep(LONG_OUTAGE)
+    own_redis.start()  # the same port and data
+    back = time.monotonic()
+
+    got = drain(own_redis.url, queue, expected=1, timeout=60)
+    assert [g["event_id"] for g in got] == [str(event.event_id)]
+    assert time.monotonic() - back < RECOVERY_BOUND
