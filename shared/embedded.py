@@ -268,7 +268,7 @@ class EmbeddedRedis:
             if _pid_alive(other, "redis-server"):
                 raise RuntimeError(f"redis-server pid {other} still uses {self.data_dir}; stop it first")
         cmd = [self._executable(), "--bind", _LOCAL, "--port", str(self.port), "--daemonize", "no",
-               "--appendonly", "yes", "--save", "", "--dir", str(self.data_dir), "--pidfile", str(pidfile)]
+               "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--dir", str(self.data_dir), "--pidfile", str(pidfile)]
         log.info("starting Redis on %s:%d (data %s)", _LOCAL, self.port, self.data_dir)
         logfile = self.data_dir / "redis.log"
         with open(logfile, "ab") as out:

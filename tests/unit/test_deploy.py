@@ -258,6 +258,7 @@ def test_backing_services(services, compose):
     redis = services["redis"]
     assert re.fullmatch(r"redis:7\.\d+\.\d+-alpine", redis["image"])
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert redis["command"][redis["command"].index("--appendfsync") + 1] == "everysec"
     assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
     declared = set(compose.get("volumes") or {})
     for name, service in services.items():
