@@ -21,6 +21,11 @@ class NotifySettings(Settings, ChannelSettings):
         description="A send still marked 'sending' after this long lost its worker: it is reconciled with the "
         "provider, never blindly sent again",
     )
+    notify_outcome_write_seconds: float = Field(
+        15.0, gt=0,
+        description="After the provider answered, how long writing its answer is retried through a database blip "
+        "(at most a quarter of the task's soft time limit); then the answer is queued as a task of its own",
+    )
     notify_max_event_age_hours: float = Field(
         48.0, gt=0, description="Older events make no message (a new subscription does not replay history to citizens)"
     )

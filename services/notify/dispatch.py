@@ -13,6 +13,11 @@ channel, recipient). A send goes through these states::
   running at once, one sends and four see ``sending`` and stop;
 - the provider call happens outside any transaction; its outcome is written only if our claim still
   holds (``sending_since`` unchanged), so a late worker cannot overwrite a reconciliation;
+- once the provider has answered, only the write is retried (a database blip must not turn a message the
+  provider took into ``unknown``): for ``notify_outcome_write_seconds`` at most (within the task's time
+  limit), then the answer is handed on as a ``notify.record_outcome`` task that a worker writes when the
+  database is back (and logged with the provider's reference); an answer that lands after a
+  reconciliation left the row ``unknown`` still settles it;
 - a ``sending`` row whose lease ran out is never sent again blindly: the provider is asked first
   (``Channel.lookup``), and a provider that cannot tell leaves it ``unknown`` for a person to decide;
 - transient failures come back after ``base * 2^(attempt-1)`` seconds (capped, times 0.5-1.5 jitter);
@@ -26,12 +31,16 @@ from __future__ import annotations
 import logging
 import random
 import re
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import OperationalError
 
 from services.notify.adapters.channels.base import (
     NOT_FOUND,
@@ -51,9 +60,11 @@ from shared.storage import DocumentNotFound
 from shared.tasks import TRANSIENT, safe_error
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SEND_TASK = "notify.send"
 STATUS_TASK = "notify.record_status"
+OUTCOME_TASK = "notify.record_outcome"
 TERMINAL = ("sent", "delivered", "failed", "unknown")
 REPORT_NAMESPACE = uuid.UUID("72657075-7274-2d6e-6f74-696679000000")
 ENQUEUE_GRACE = timedelta(seconds=60)  # a row enqueued but not yet claimed is enqueued again after this
@@ -150,13 +161,13 @@ def _retry_later(notify: Notify, row: dict, error: str) -> str:
     if row["attempts"] >= notify.settings.notify_max_attempts:
         return _finish(notify, row, "failed", error=f"gagal setelah {row['attempts']} percobaan: {error}")
     now = notify.clock()
-    with notify.engine.begin() as conn:
-        conn.execute(
-            update(deliveries).where(*_our_claim(row)).values(
-                state="pending", next_attempt_at=now + backoff(notify, row["attempts"]), last_error=error[:500],
-                sending_since=None, enqueued_at=None, updated_at=now,
-            )
-        )
+    values = dict(state="pending", next_attempt_at=now + backoff(notify, row["attempts"]), last_error=error[:500],
+                  sending_since=None, enqueued_at=None, updated_at=now)
+
+    def write(conn) -> None:
+        conn.execute(update(deliveries).where(*_our_claim(row)).values(**values))
+
+    _write_retried(notify, write)
     log.info("transient send failure; retried later", extra={"delivery_id": str(row["id"]), "attempts": row["attempts"]})
     return "pending"
 
@@ -165,29 +176,103 @@ def _our_claim(row: dict):
     return deliveries.c.id == row["id"], deliveries.c.state == "sending", deliveries.c.sending_since == row["sending_since"]
 
 
-def _finish(notify: Notify, row: dict, state: str, *, error: str | None = None, provider: str | None = None,
-            provider_message_id: str | None = None) -> str:
-    now = notify.clock()
-    values = {"state": state, "updated_at": now, "sending_since": None, "last_error": error[:500] if error else None}
+def _write_window(notify: Notify) -> float:
+    """How long a write after the provider's answer is retried: the setting, but never more than a quarter
+    of the task's soft time limit (the provider call and the rest of the task need the remainder)."""
+    soft_limit = max(1, int(notify.settings.task_time_limit * 0.75))
+    return min(notify.settings.notify_outcome_write_seconds, soft_limit / 4)
+
+
+def _write_retried(notify: Notify, write: Callable[..., T], window: float | None = None) -> T:
+    """Run ``write(conn)`` in a transaction, again after a database blip (backoff with jitter) until
+    ``window`` seconds have passed; a lock wait counts against the window too (``lock_timeout``)."""
+    deadline = time.monotonic() + (_write_window(notify) if window is None else window)
+    pause = 0.1
+    while True:
+        try:
+            with notify.engine.begin() as conn:
+                left_ms = int((deadline - time.monotonic()) * 1000)
+                conn.execute(select(func.set_config("lock_timeout", f"{max(left_ms, 100)}ms", True)))
+                return write(conn)
+        except OperationalError as exc:
+            wait = pause * (0.5 + random.random())
+            if time.monotonic() + wait > deadline:
+                raise
+            log.warning("database blip while recording a send; retrying the write: %s", safe_error(exc))
+            time.sleep(wait)
+            pause = min(pause * 2, 2.0)
+
+
+def _outcome_values(state: str, at: datetime, error: str | None, provider: str | None,
+                    provider_message_id: str | None) -> dict:
+    values = {"state": state, "updated_at": at, "sending_since": None, "last_error": error[:500] if error else None}
     if provider:
         values["provider"] = provider
     if state == "sent":
-        values.update(sent_at=now, provider_message_id=provider_message_id)
-    with notify.engine.begin() as conn:
-        done = conn.execute(update(deliveries).where(*_our_claim(row)).values(**values).returning(*deliveries.c)).mappings().first()
-        if done is None and state in ("sent", "failed"):
-            # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
-            # told us settles it
-            done = conn.execute(
-                update(deliveries).where(deliveries.c.id == row["id"], deliveries.c.state == "unknown")
-                .values(**values).returning(*deliveries.c)
-            ).mappings().first()
-    if done is None:  # our claim was taken over (lease ran out and another worker reconciled)
-        log.warning("send outcome arrived after the claim was taken over", extra={"delivery_id": str(row["id"]), "state": state})
+        values.update(sent_at=at, provider_message_id=provider_message_id)
+    return values
+
+
+def _record(conn, row: dict, state: str, values: dict) -> RowMapping | None:
+    """Write an outcome if our claim still holds; None when another worker took the claim over."""
+    done = conn.execute(update(deliveries).where(*_our_claim(row)).values(**values).returning(*deliveries.c)).mappings().first()
+    if done is None and state in ("sent", "failed"):
+        # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
+        # told us settles it
+        done = conn.execute(
+            update(deliveries).where(deliveries.c.id == row["id"], deliveries.c.state == "unknown")
+            .values(**values).returning(*deliveries.c)
+        ).mappings().first()
+    return done
+
+
+def _finish(notify: Notify, row: dict, state: str, *, error: str | None = None, provider: str | None = None,
+            provider_message_id: str | None = None) -> str:
+    at = notify.clock()
+    values = _outcome_values(state, at, error, provider, provider_message_id)
+    try:
+        done = _write_retried(notify, lambda conn: _record(conn, row, state, values))
+    except OperationalError as exc:
+        _hand_on(notify, row, state, at, error, provider, provider_message_id, exc)
         return state
-    log.info("notification %s", state, extra={"delivery_id": str(row["id"]), "channel": row["channel"], "kind": row["kind"]})
+    return _recorded(notify, row["id"], state, done)
+
+
+def _recorded(notify: Notify, delivery_id: UUID, state: str, done: RowMapping | None) -> str:
+    if done is None:  # our claim was taken over (lease ran out and another worker reconciled)
+        log.warning("send outcome arrived after the claim was taken over", extra={"delivery_id": str(delivery_id), "state": state})
+        return state
+    log.info("notification %s", state, extra={"delivery_id": str(delivery_id), "channel": done["channel"], "kind": done["kind"]})
     report(notify, dict(done))
     return state
+
+
+def _hand_on(notify: Notify, row: dict, state: str, at: datetime, error: str | None, provider: str | None,
+             provider_message_id: str | None, cause: OperationalError) -> None:
+    """The database stayed away longer than the write window: the provider's answer goes to the queue as a
+    task of its own (written when the database is back), never back through the send. If the broker will
+    not take it either, the log line is what a person settles the message by."""
+    ids = {"delivery_id": str(row["id"]), "state": state, "provider": provider, "provider_message_id": provider_message_id}
+    message = {**ids, "sending_since": row["sending_since"].isoformat(), "at": at.isoformat(), "error": error}
+    try:
+        notify.celery.send_task(OUTCOME_TASK, args=[message], queue="notify",
+                                task_id=f"notify-outcome:{row['id']}:{row['sending_since'].isoformat()}")
+    except Exception as exc:
+        log.error("provider's answer could not be recorded nor queued (database: %s; broker: %s)",
+                  safe_error(cause), safe_error(exc), extra=ids)
+        raise cause from None
+    log.error("provider's answer not recorded (database: %s); queued as %s", safe_error(cause), OUTCOME_TASK, extra=ids)
+
+
+def record_outcome(notify: Notify, message: dict) -> str:
+    """A provider's answer that its send could not write (``_hand_on``): written now, or handed back to the
+    broker by the worker's retry rules while the database is still away."""
+    row = {"id": UUID(message["delivery_id"]), "sending_since": datetime.fromisoformat(message["sending_since"])}
+    state = message["state"]
+    values = _outcome_values(state, datetime.fromisoformat(message["at"]), message.get("error"), message.get("provider"),
+                             message.get("provider_message_id"))
+    done = _write_retried(notify, lambda conn: _record(conn, row, state, values))
+    return _recorded(notify, row["id"], state, done)
 
 
 def _outbound(notify: Notify, row: dict) -> OutboundMessage:

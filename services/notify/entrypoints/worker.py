@@ -1,7 +1,8 @@
 """The notify worker: consumes queue ``notify`` (see shared/tasks.py for the failure rules).
 
 Tasks: ``notify.plan`` (an event's messages), ``notify.escalate`` (overdue alerts), ``notify.send`` (one
-message, exactly once: services/notify/dispatch.py), ``notify.record_status`` (a provider's delivery
+message, exactly once: services/notify/dispatch.py), ``notify.record_outcome`` (a provider's
+answer its send could not write), ``notify.record_status`` (a provider's delivery
 receipt, from intake's webhooks).
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import insert
 
 from services.notify import bootstrap as wiring
 from services.notify.adapters.tables import dead_letters
-from services.notify.dispatch import SEND_TASK, STATUS_TASK, record_status, send_delivery
+from services.notify.dispatch import OUTCOME_TASK, SEND_TASK, STATUS_TASK, record_outcome, record_status, send_delivery
 from services.notify.handlers import escalate, plan_event
 from shared.tasks import consume, safe_error
 
@@ -44,6 +45,10 @@ def register_tasks(app: Celery) -> None:
     @app.task(name=SEND_TASK)
     def send_task(message: dict) -> None:
         run(SEND_TASK, message, lambda n: send_delivery(n, uuid.UUID(message["delivery_id"])))
+
+    @app.task(name=OUTCOME_TASK)
+    def outcome_task(message: dict) -> None:
+        run(OUTCOME_TASK, message, lambda n: record_outcome(n, message))
 
     @app.task(name=STATUS_TASK)
     def status_task(message: dict) -> None:
