@@ -115,7 +115,10 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
     @app.exception_handler(ApiUnavailable)
     async def unavailable(request: Request, exc: Exception) -> Response:
         log.warning("API unavailable: %s", exc)
-        return pages.render(request, "galat.html", status_code=503, title="Layanan tidak tersedia", message=UNAVAILABLE)
+        response = pages.render(request, "galat.html", status_code=503, title="Layanan tidak tersedia",
+                                message=UNAVAILABLE)
+        response.headers["Retry-After"] = "5"  # as the APIs' 503 (shared.http)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

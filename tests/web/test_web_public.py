@@ -282,8 +282,9 @@ def test_when_the_api_cannot_be_reached_the_form_stays_with_what_was_typed(setti
 
     app = create_app(WebSettings(**settings.model_dump()), api=Api("http://127.0.0.1:9", timeout=2.0))
     with TestClient(app) as client:
-        # the empty form needs the API for its list of kecamatan: a clear 503 page
-        assert client.get("/pengaduan/baru").status_code == 503
+        # the empty form needs the API for its list of kecamatan: a clear 503 page, with when to try again
+        unavailable = client.get("/pengaduan/baru")
+        assert unavailable.status_code == 503 and unavailable.headers["Retry-After"] == "5"
         # a form already filled in (opened before the API went away) keeps what was typed
         token = csrf_of(client.get("/masuk").text)
         r = submit(client, form_values(name="Rina Wati"), files=[("identitas", ("ktp.png", tiny_png(8601), "image/png"))],
