@@ -5,6 +5,13 @@ migrates, seeds the demo kecamatan, starts every process, serves all HTTP at one
 or SIGTERM stops everything. If the supervisor itself is killed, its children and Redis get SIGTERM
 (PR_SET_PDEATHSIG); PostgreSQL, daemonised by pg_ctl, keeps running and the next start reuses it.
 Data stays in the data folder for the next start.
+
+A process that exits is restarted after a pause that doubles with each crash in a row (1, 2, 4 ... s, at
+most ``PENGADUAN_SUPERVISOR_MAX_RESTART_DELAY``); a process that stayed up for
+``PENGADUAN_SUPERVISOR_STABLE_SECONDS`` starts again from the shortest pause. Restarts are scheduled,
+never waited for: the supervisor keeps watching every other process meanwhile. Its own PostgreSQL and
+Redis are watched the same way and restarted on the same data folders and ports, so the processes
+reconnect to them.
 """
 from __future__ import annotations
 
@@ -15,14 +22,54 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.embedded import die_with_parent, free_port, start_postgres, start_redis
+from shared.embedded import EmbeddedPostgres, EmbeddedRedis, die_with_parent, free_port, start_postgres, start_redis
 
 log = logging.getLogger("pengaduan.supervisor")
+WATCH_INTERVAL = 0.25  # seconds between two looks at every process
+
+
+class SupervisorSettings(BaseSettings):
+    """How ``pengaduan run`` restarts what dies (environment: ``PENGADUAN_SUPERVISOR_...``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PENGADUAN_SUPERVISOR_", extra="ignore")
+
+    stable_seconds: float = Field(
+        60.0, gt=0, description="A process up this long has its crash count cleared: its next restart is prompt again"
+    )
+    max_restart_delay: float = Field(30.0, gt=0, description="The longest pause before a restart (crash after crash)")
+
+
+@dataclass
+class Restarts:
+    """When something that died is started again: 1, 2, 4 ... s after it died (crashes in a row), at most
+    ``max_delay``; the count starts over once it stayed up ``stable`` seconds."""
+
+    stable: float
+    max_delay: float
+    crashes: int = 0
+    due: float | None = None  # when the scheduled restart is due; None: none scheduled
+    up_since: float = 0.0
+
+    def started(self, now: float) -> None:
+        self.due, self.up_since = None, now
+
+    def running(self, now: float) -> None:
+        if self.crashes and now - self.up_since >= self.stable:
+            self.crashes = 0
+
+    def died(self, now: float) -> float:
+        self.crashes += 1
+        delay = min(self.max_delay, 2.0 ** (self.crashes - 1))
+        self.due = now + delay
+        return delay
 
 
 def _child_setup() -> None:
@@ -38,14 +85,28 @@ class Child:
     argv: list[str]
     url: str = ""
     proc: subprocess.Popen | None = None
-    restarts: int = 0
-    started_at: float = field(default=0.0)
+    restarts: Restarts = field(default_factory=lambda: Restarts(60.0, 30.0))
 
     def start(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", *self.argv], env=env, preexec_fn=_child_setup
         )
-        self.started_at = time.monotonic()
+        self.restarts.started(time.monotonic())
+
+    def exit_code(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+
+@dataclass
+class Server:
+    """The supervisor's own PostgreSQL or Redis, watched like a child."""
+
+    name: str
+    server: EmbeddedPostgres | EmbeddedRedis
+    restarts: Restarts
+
+    def is_running(self) -> bool:
+        return self.server.is_running()
 
 
 def _processes(port: int) -> list[Child]:
@@ -117,7 +178,14 @@ def run_everything(port: int, data_dir: str) -> None:
     if sinks:
         children.insert(0, sinks)
     env.setdefault("PENGADUAN_DATA_DIR", str(data))
-    owned = []
+    policy = SupervisorSettings()
+
+    def restarts() -> Restarts:
+        return Restarts(policy.stable_seconds, policy.max_restart_delay)
+
+    for child in children:
+        child.restarts = restarts()
+    owned: list[Server] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -125,33 +193,51 @@ def run_everything(port: int, data_dir: str) -> None:
         # a PostgreSQL left running by a supervisor that was killed is reused; a Redis is replaced
         if not env.get("PENGADUAN_DATABASE_URL"):
             pg = start_postgres(data / "postgres")
-            owned.append(pg)
+            owned.append(Server("postgres", pg, restarts()))
             env["PENGADUAN_DATABASE_URL"] = pg.url
         if not env.get("PENGADUAN_REDIS_URL"):
             redis = start_redis(data / "redis")
-            owned.append(redis)
+            owned.append(Server("redis", redis, restarts()))
             env["PENGADUAN_REDIS_URL"] = redis.url
+        for server in owned:
+            server.restarts.started(time.monotonic())
         for step in (["migrate"], ["seed-demo"]):
             subprocess.run([sys.executable, "-m", "shared.cli", *step], env=env, check=True)
         for child in children:
             child.start(env)
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", stop)
         _print_summary(port, env, children)
-        while not stop.wait(1.0):
+        while not stop.wait(WATCH_INTERVAL):
+            for server in owned:  # first: the processes need them
+                _watch(server.name, server.restarts, server.is_running(), None, server.server.start)
             for child in children:
-                code = child.proc.poll() if child.proc else None
-                if code is not None and not stop.is_set():
-                    child.restarts += 1
-                    delay = min(30, 2 ** min(child.restarts, 5))
-                    log.error("%s exited with %s; restarting in %ss", child.name, code, delay)
-                    if stop.wait(delay):
-                        break
-                    child.start(env)
+                code = child.exit_code()
+                _watch(child.name, child.restarts, code is None, code, lambda c=child: c.start(env))
     finally:
         _stop_children(children)
         for server in reversed(owned):
-            server.stop()
+            server.server.stop()
         print("pengaduan stopped; data kept in", data, flush=True)
+
+
+def _watch(name: str, restarts: Restarts, running: bool, code: int | None, start: Callable[[], None]) -> None:
+    """One look at one process: clear its crash count once it is stable, schedule a restart when it has
+    died, start it when that is due. Never waits."""
+    now = time.monotonic()
+    if running:
+        restarts.running(now)
+    elif restarts.due is None:
+        delay = restarts.died(now)
+        log.error("%s exited%s; restarting in %.0fs", name, "" if code is None else f" with {code}", delay)
+    elif now >= restarts.due:
+        try:
+            start()
+        except Exception as exc:  # e.g. PostgreSQL refusing to start while its old backends still exit
+            delay = restarts.died(now)
+            log.error("%s did not start (%s); trying again in %.0fs", name, exc, delay)
+            return
+        restarts.started(now)
+        log.warning("%s restarted", name)
 
 
 def _wait_healthy(url: str, stop: threading.Event, timeout: float = 90) -> None:
