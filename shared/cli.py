@@ -208,9 +208,17 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     engine = workflow.engine
     notify = notify_bootstrap(pool_size=2, with_channels=False)  # the sweeps send nothing themselves
     interval = float(os.environ.get("PENGADUAN_NOTIFY_SWEEP_INTERVAL", "5"))
+    from services.letters.adapters import tables as letters_tables
+    from services.notify.adapters import tables as notify_tables
+    from services.workflow.adapters import tables as workflow_tables
+    from services.workflow.scheduler import handoff_reconcilers
+
+    grace, every = workflow.settings.reconcile_grace_seconds, workflow.settings.reconcile_interval_seconds
+    services = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}  # by the queue each consumes
     jobs = [
-        OutboxReconciler(engine), OutboxCleanup(engine), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
+        OutboxReconciler(engine, grace, every), OutboxCleanup(engine), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
         DueDeliveries(notify, interval), StaleSends(notify, max(interval, 30.0)), UnreportedOutcomes(notify, 30.0),
+        *handoff_reconcilers(engine, notify.celery, services, grace, every),
     ]
     _run_until_signal([Runner(engine, j.name, j.round, channel=None, poll_interval=j.interval) for j in jobs])
 

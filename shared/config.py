@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     )
     relay_poll_interval: float = Field(1.0, description="Seconds between relay polls when no NOTIFY arrives")
     relay_batch_size: int = Field(500, description="Events or outbox rows the relay handles per round")
+    reconcile_grace_seconds: float = Field(
+        30.0,
+        description="A message handed to the broker and not consumed this many seconds later (not in its "
+        "consumer's inbox; for a complaint, not yet in the workflow) is published again by the scheduler; "
+        "a hand-off still missing is looked at again after twice as long, up to 10 minutes",
+    )
+    reconcile_interval_seconds: float = Field(10.0, description="Seconds between the scheduler's reconciler rounds")
     public_base_url: str = Field("http://127.0.0.1:8000", description="Base URL citizens see in links")
     max_body_bytes: int = Field(64 * 1024, description="Largest JSON body the intake API accepts")
     data_dir: str = Field(".data", description="Where local state lives by default (documents, development CA)")

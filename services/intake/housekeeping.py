@@ -1,9 +1,10 @@
 """Intake's periodic jobs, run by the scheduler process (one active instance each, by advisory lock).
 
 - ``OutboxReconciler``: a message the broker accepted can still be lost (a Redis crash within its fsync
-  window). Intake sees the effect it expects, the complaint in its tracking projection; a complaint
-  published long ago and still not there is published again. The workflow's inbox makes that harmless
-  when the first copy did arrive (the projection was merely late).
+  window, a crash between kombu's BRPOP and its unacked record). Intake sees the effect it expects, the
+  complaint in its tracking projection; a complaint published over the grace period ago
+  (``PENGADUAN_RECONCILE_GRACE_SECONDS``, 30 s) and still not there is published again. The workflow's
+  inbox makes that harmless when the first copy did arrive (the projection was merely late).
 - ``OutboxCleanup``: published rows whose complaint reached the workflow are removed after a week (other
   messages, replies and delivery statuses, a week after they were published); the outbox is a delivery
   buffer, not history (the history is the event store).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import Engine, and_, delete, exists, func, literal, or_, select, text, update
 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL
 from services.intake.adapters.tables import outbox, submissions, tracking
@@ -30,12 +31,16 @@ def _arrived():
 
 
 class OutboxReconciler:
-    name = "scheduler.outbox-reconciler"
-    interval = 60.0
+    """Complaints published ``grace_seconds`` ago and not yet in the tracking projection are published again
+    (``PENGADUAN_RECONCILE_GRACE_SECONDS``), looked for every ``interval`` seconds
+    (``PENGADUAN_RECONCILE_INTERVAL_SECONDS``)."""
 
-    def __init__(self, engine: Engine, after_minutes: int = 10) -> None:
+    name = "scheduler.outbox-reconciler"
+
+    def __init__(self, engine: Engine, grace_seconds: float = 30.0, interval: float = 10.0) -> None:
         self.engine = engine
-        self.after = text(f"interval '{int(after_minutes)} minutes'")
+        self.interval = interval
+        self.after = func.make_interval(0, 0, 0, 0, 0, 0, literal(float(grace_seconds)))
 
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.letters.adapters.signing import sign_pdf
-from services.letters.adapters.tables import documents
+from services.letters.adapters.tables import documents, handoffs
 from services.letters.bootstrap import Letters
 from services.letters.domain.render import (
     CHANNEL_LABELS,
@@ -40,6 +40,7 @@ from services.letters.domain.render import (
 from shared.auth import users
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import ClarificationGiven, ComplaintReceived, LetterDrafted, LetterSigned
+from shared.handoffs import Handoff, publish
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,13 @@ def issue_signed_letter(letters: Letters, event_id: UUID) -> LetterDocumentIssue
         letter_version=row["letter_version"], letter_number=row["letter_number"], sha256=row["sha256"],
         size=row["size"], verify_url=verify_url(letters, row["id"]),
     )
-    # after the commit: a crash here redelivers this task, which finds the row and sends again
-    letters.celery.send_task(
-        LetterDocumentIssued.TASK, args=[issued.model_dump(mode="json")], queue=LetterDocumentIssued.QUEUE,
-        task_id=f"letter-issued:{row['id']}",
-    )
+    # after the commit: a crash here redelivers this task, which finds the row and sends again; the ledger
+    # (letters.handoffs) has it sent again should the broker lose it
+    with letters.engine.begin() as conn:
+        publish(letters.celery, conn, handoffs, Handoff(
+            consumer=LetterDocumentIssued.TASK, message_id=issued.message_id, queue=LetterDocumentIssued.QUEUE,
+            task_id=f"letter-issued:{row['id']}", payload=issued.model_dump(mode="json"),
+        ))
     return issued
 
 

@@ -52,10 +52,11 @@ from services.notify.adapters.channels.base import (
     TransientSendError,
 )
 from services.notify.adapters.channels.registry import mask_recipient
-from services.notify.adapters.tables import deliveries
+from services.notify.adapters.tables import deliveries, handoffs
 from services.notify.bootstrap import Notify
 from services.notify.domain.templates import VARIABLES
 from shared.contracts.notify import NotificationReport
+from shared.handoffs import Handoff, record
 from shared.storage import DocumentNotFound
 from shared.tasks import TRANSIENT, safe_error
 
@@ -292,6 +293,7 @@ def _outbound(notify: Notify, row: dict) -> OutboundMessage:
 def report(notify: Notify, row: dict) -> None:
     """Tell the workflow what became of a message to the complainant (messages to staff stay here)."""
     state = row["state"]
+    sent: list[Handoff] = []
     if row["audience"] == "complainant":
         message = NotificationReport(
             message_id=uuid.uuid5(REPORT_NAMESPACE, f"{row['id']}:{state}"), delivery_id=row["id"],
@@ -300,11 +302,11 @@ def report(notify: Notify, row: dict) -> None:
             state=state, provider=row["provider"], provider_message_id=row["provider_message_id"],
             error=_public_error(row["last_error"]) if state in ("failed", "unknown") else None, at=row["updated_at"],
         )
-        notify.celery.send_task(
-            NotificationReport.TASK, args=[message.model_dump(mode="json")], queue=NotificationReport.QUEUE,
-            task_id=f"notification-report:{message.message_id}",
-        )
+        sent.append(Handoff(consumer=NotificationReport.TASK, message_id=message.message_id, queue=NotificationReport.QUEUE,
+                            task_id=f"notification-report:{message.message_id}", payload=message.model_dump(mode="json")))
+        notify.celery.send_task(sent[0].consumer, args=[sent[0].payload], queue=sent[0].queue, task_id=sent[0].task_id)
     with notify.engine.begin() as conn:
+        record(conn, handoffs, sent)  # notify.handoffs: sent again should the broker lose it
         conn.execute(update(deliveries).where(deliveries.c.id == row["id"], deliveries.c.state == state).values(reported_state=state))
 
 

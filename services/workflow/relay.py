@@ -1,7 +1,9 @@
 """The relay: tails the event store by global position and hands each event to its subscribers' queues.
 
 One checkpoint per subscription, moved only after its tasks were published (at least once); one active
-leader per subscription (advisory lock), standbys wait.
+leader per subscription (advisory lock), standbys wait. Every task published is written to the ledger
+``workflow.handoffs`` in the checkpoint's transaction, so one the broker loses is published again by the
+scheduler's hand-off reconciler (shared/handoffs.py) until its consumer's inbox has it.
 """
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import logging
 from celery import Celery
 from sqlalchemy import Engine
 
-from services.workflow.adapters.tables import checkpoints
+from services.workflow.adapters.tables import checkpoints, handoffs
 from shared.contracts.routing import Subscription
 from shared.eventstore.postgres import PostgresEventStore
+from shared.handoffs import Handoff, record
 from shared.subscriptions import Checkpoints, RoundResult
 
 log = logging.getLogger(__name__)
@@ -35,16 +38,16 @@ class EventDispatcher:
         with self.engine.begin() as conn:
             after = self.checkpoints.claim(conn, self.name)
             batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
-            sent = 0
+            sent: list[Handoff] = []
             for event in batch:
                 if sub.wants(event.type):
-                    self.celery.send_task(
-                        sub.task,
-                        args=[{"event_id": str(event.event_id), "position": event.position, "type": event.type}],
-                        queue=sub.queue,
-                        task_id=f"{sub.name}:{event.event_id}",
+                    handoff = Handoff(
+                        consumer=sub.task, message_id=event.event_id, queue=sub.queue, task_id=f"{sub.name}:{event.event_id}",
+                        payload={"event_id": str(event.event_id), "position": event.position, "type": event.type},
                     )
-                    sent += 1
+                    self.celery.send_task(handoff.consumer, args=[handoff.payload], queue=handoff.queue, task_id=handoff.task_id)
+                    sent.append(handoff)
             if batch:
+                record(conn, handoffs, sent)  # with the checkpoint: what moved it past is in the ledger
                 self.checkpoints.set(conn, self.name, batch[-1].position)
-        return RoundResult(handled=sent, more=len(batch) == self.batch_size)
+        return RoundResult(handled=len(sent), more=len(batch) == self.batch_size)

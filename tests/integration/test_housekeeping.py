@@ -42,7 +42,7 @@ def test_a_message_published_long_ago_that_never_arrived_is_published_again(sett
     lost, fresh = submit(settings), submit(settings)
     mark_published(engine, lost, timedelta(minutes=11))
     mark_published(engine, fresh, timedelta(minutes=2))
-    OutboxReconciler(engine, after_minutes=10).round()
+    OutboxReconciler(engine, grace_seconds=600).round()
     again = outbox_row(engine, lost)
     assert again.published_at is None and "again" in again.last_error
     assert outbox_row(engine, fresh).published_at is not None  # still within its grace period

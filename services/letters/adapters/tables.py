@@ -2,6 +2,7 @@
 from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import UUID
 
+from shared.handoffs import handoff_table, inbox_table
 from shared.tasks import dead_letter_table
 
 metadata = MetaData(schema="letters")
@@ -27,3 +28,7 @@ documents = Table(
 )
 
 dead_letters = dead_letter_table(metadata)
+
+inbox = inbox_table(metadata)  # the relay's tasks handled here (the hand-off reconciler reads it)
+
+handoffs = handoff_table(metadata)  # LetterDocumentIssued handed to the workflow, until its inbox has it

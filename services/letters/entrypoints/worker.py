@@ -7,8 +7,9 @@ from celery import Celery
 from sqlalchemy import insert
 
 from services.letters import bootstrap as wiring
-from services.letters.adapters.tables import dead_letters
+from services.letters.adapters.tables import dead_letters, inbox
 from services.letters.handlers import issue_receipt, issue_signed_letter, release_letter, render_draft
+from shared.handoffs import mark_consumed
 from shared.tasks import consume, safe_error
 
 # task name -> handler of one event (messages carry the event id; the handler re-reads the event)
@@ -38,3 +39,4 @@ def _register(app: Celery, name: str, handler, budget: float) -> None:
                 ))
 
         consume(lambda: handler(letters, uuid.UUID(message["event_id"])), keep_dead_letter=keep, budget=budget)
+        mark_consumed(letters.engine, inbox, name, uuid.UUID(message["event_id"]))  # handled or kept: not resent

@@ -2,6 +2,7 @@
 from sqlalchemy import Column, DateTime, MetaData, SmallInteger, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.handoffs import handoff_table, inbox_table
 from shared.tasks import dead_letter_table
 
 metadata = MetaData(schema="notify")
@@ -66,3 +67,7 @@ templates = Table(
 )
 
 dead_letters = dead_letter_table(metadata)
+
+inbox = inbox_table(metadata)  # the relay's tasks handled here (the hand-off reconciler reads it)
+
+handoffs = handoff_table(metadata)  # reports handed to the workflow, until its inbox has them

@@ -13,9 +13,10 @@ from celery import Celery
 from sqlalchemy import insert
 
 from services.notify import bootstrap as wiring
-from services.notify.adapters.tables import dead_letters
+from services.notify.adapters.tables import dead_letters, inbox
 from services.notify.dispatch import OUTCOME_TASK, SEND_TASK, STATUS_TASK, record_outcome, record_status, send_delivery
 from services.notify.handlers import escalate, plan_event
+from shared.handoffs import mark_consumed
 from shared.tasks import consume, safe_error
 
 ESCALATE = "notify.escalate"
@@ -33,6 +34,8 @@ def register_tasks(app: Celery) -> None:
                 conn.execute(insert(dead_letters).values(id=uuid.uuid4(), task=task, queue="notify", payload=message, error=safe_error(exc)))
 
         consume(lambda: handler(notify), keep_dead_letter=keep, budget=budget)
+        if task in (PLAN, ESCALATE):  # the relay's tasks: handled or kept, the hand-off reconciler does not resend
+            mark_consumed(notify.engine, inbox, task, uuid.UUID(message["event_id"]))
 
     @app.task(name=ESCALATE)
     def escalate_task(message: dict) -> None:

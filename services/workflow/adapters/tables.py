@@ -2,6 +2,7 @@
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
 from sqlalchemy.dialects.postgresql import UUID
 
+from shared.handoffs import handoff_table
 from shared.subscriptions import checkpoint_table
 from shared.tasks import dead_letter_table
 
@@ -16,6 +17,8 @@ inbox = Table(
 )
 
 checkpoints = checkpoint_table(metadata)
+
+handoffs = handoff_table(metadata)  # what the relay handed to letters and notify, until they confirm it
 
 dead_letters = dead_letter_table(metadata)
 

@@ -1,0 +1,166 @@
+"""Hand-offs between services made recoverable: the producer's ledger, the consumer's inbox, the reconciler.
+
+The broker can lose a message it accepted: kombu's Redis transport takes a message with BRPOP and records
+it as unacknowledged with a separate HSET (a crash between the two drops it), and a Redis crash inside its
+fsync window loses what it had just accepted. So whatever a service hands another through the broker is
+also written to the producer's ledger in PostgreSQL (``<schema>.handoffs``: the consuming task, the
+message id its inbox records, the queue, the task id and the payload, which carries ids only), in the same
+transaction as the producer's own progress where it has one (the relay's checkpoint).
+
+The consumer records each message it handled in its inbox (``<schema>.inbox``: consumer, message id), or
+keeps it as a dead letter. The scheduler's ``HandoffReconciler`` looks at the ledger rows older than the
+grace period: a consumed one is removed; any other is published again (same task, task id and payload)
+and looked at again after twice the grace, then four times, up to ``max_wait`` (a queue that is merely
+long is not flooded with copies). Every consumer is idempotent by its inbox or its own unique keys, so a
+copy of a message that was only slow has no second effect.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import groupby
+from uuid import UUID
+
+from celery import Celery
+from sqlalchemy import (
+    Column, DateTime, Engine, MetaData, SmallInteger, Table, Text, and_, delete, func, literal, or_, select,
+    tuple_, update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID as PgUUID, insert
+from sqlalchemy.engine import Connection
+
+from shared.subscriptions import RoundResult
+
+log = logging.getLogger(__name__)
+
+
+def handoff_table(metadata: MetaData) -> Table:
+    """A producer's ledger: messages it handed to the broker whose consumption is not yet confirmed."""
+    return Table(
+        "handoffs",
+        metadata,
+        Column("consumer", Text, primary_key=True),
+        Column("message_id", PgUUID(as_uuid=True), primary_key=True),
+        Column("queue", Text, nullable=False),
+        Column("task_id", Text, nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("published_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("attempts", SmallInteger, nullable=False, server_default="1"),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """A consumer's inbox: one row per message it handled (``consumer`` = the task's name)."""
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, primary_key=True),
+        Column("message_id", PgUUID(as_uuid=True), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+@dataclass(frozen=True)
+class Handoff:
+    consumer: str  # the task's name, which is also the consumer named in its inbox
+    message_id: UUID  # what the consumer's inbox records for this message
+    queue: str
+    task_id: str
+    payload: dict  # the task's one argument: ids and positions, never personal data
+
+
+def record(conn: Connection, ledger: Table, handoffs: Iterable[Handoff]) -> None:
+    """Write hand-offs to the ledger in the caller's transaction (one already there stays as it is)."""
+    rows = [
+        {"consumer": h.consumer, "message_id": h.message_id, "queue": h.queue, "task_id": h.task_id, "payload": h.payload}
+        for h in handoffs
+    ]
+    if rows:
+        conn.execute(insert(ledger).values(rows).on_conflict_do_nothing(index_elements=["consumer", "message_id"]))
+
+
+def publish(celery: Celery, conn: Connection, ledger: Table, handoff: Handoff) -> None:
+    """Hand a message to the broker and write it to the ledger (commit the caller's transaction after)."""
+    celery.send_task(handoff.consumer, args=[handoff.payload], queue=handoff.queue, task_id=handoff.task_id)
+    record(conn, ledger, [handoff])
+
+
+def mark_consumed(engine: Engine, inbox: Table, consumer: str, message_id: UUID) -> None:
+    """The consumer handled the message (or kept it as a dead letter): the reconciler will not resend it."""
+    with engine.begin() as conn:
+        conn.execute(insert(inbox).values(consumer=consumer, message_id=message_id).on_conflict_do_nothing())
+
+
+@dataclass(frozen=True)
+class Consumers:
+    """Where the consumers of one queue say what they handled: their inbox and their dead letters."""
+
+    inbox: Table
+    dead_letters: Table
+
+
+class HandoffReconciler:
+    """Publishes again what a producer handed off and its consumer never handled (see the module's text).
+
+    ``consumers`` maps each queue to the tables its consumers keep; rows for any other queue are left alone.
+    """
+
+    def __init__(
+        self, name: str, engine: Engine, celery: Celery, ledger: Table, consumers: Mapping[str, Consumers], *,
+        grace: float, interval: float, max_wait: float = 600.0, batch: int = 1000,
+    ) -> None:
+        self.name, self.engine, self.celery, self.ledger, self.consumers = name, engine, celery, ledger, consumers
+        self.grace, self.interval, self.max_wait, self.batch = grace, interval, max(max_wait, grace), batch
+
+    def round(self) -> RoundResult:
+        t = self.ledger
+        wait = func.least(literal(self.grace) * func.power(2, t.c.attempts - 1), literal(self.max_wait))
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(t).where(
+                    t.c.queue.in_(list(self.consumers)),
+                    t.c.published_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, literal(self.grace)),
+                    t.c.published_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, wait),
+                ).order_by(t.c.published_at).limit(self.batch).with_for_update(skip_locked=True)
+            ).mappings().all()
+            if not rows:
+                return RoundResult(handled=0, more=False)
+            done: set[tuple[str, UUID]] = set()
+            for (queue, consumer), group in groupby(sorted(rows, key=lambda r: (r["queue"], r["consumer"])),
+                                                    key=lambda r: (r["queue"], r["consumer"])):
+                done |= {(consumer, m) for m in self._consumed(conn, self.consumers[queue], consumer,
+                                                               [r["message_id"] for r in group])}
+            if done:
+                conn.execute(delete(t).where(tuple_(t.c.consumer, t.c.message_id).in_(list(done))))
+            lost = [r for r in rows if (r["consumer"], r["message_id"]) not in done]
+            for r in lost:
+                self.celery.send_task(r["consumer"], args=[r["payload"]], queue=r["queue"], task_id=r["task_id"])
+            if lost:
+                conn.execute(
+                    update(t).where(tuple_(t.c.consumer, t.c.message_id).in_([(r["consumer"], r["message_id"]) for r in lost]))
+                    .values(published_at=func.now(), attempts=func.least(t.c.attempts + 1, 32))
+                )
+        if lost:
+            log.warning("hand-offs not consumed after the grace period published again",
+                        extra={"count": len(lost), "ledger": self.name, "consumers": sorted({r["consumer"] for r in lost})})
+        return RoundResult(handled=len(lost), more=len(rows) == self.batch)
+
+    @staticmethod
+    def _consumed(conn: Connection, where: Consumers, consumer: str, ids: list[UUID]) -> set[UUID]:
+        inbox, dead = where.inbox, where.dead_letters
+        found = set(conn.execute(
+            select(inbox.c.message_id).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(ids))
+        ).scalars())
+        keys = [str(i) for i in ids if i not in found]
+        if keys:  # kept as a dead letter: a person decides (replaying it there), the reconciler does not
+            found |= {
+                UUID(k) for k in conn.execute(
+                    select(func.coalesce(dead.c.payload["message_id"].astext, dead.c.payload["event_id"].astext)).where(
+                        dead.c.task == consumer,
+                        or_(dead.c.payload["message_id"].astext.in_(keys),
+                            and_(dead.c.payload["message_id"].astext.is_(None), dead.c.payload["event_id"].astext.in_(keys))),
+                    )
+                ).scalars() if k in keys
+            }
+        return found

@@ -1,0 +1,172 @@
+"""A message the broker accepted and then lost is published again, and its effect happens once (#13 item 3).
+
+The loss is real: the message is published to Redis and taken out of its queue (LREM) before any worker
+runs, as a crash between kombu's BRPOP and its unacked record, or a Redis crash inside its fsync window,
+would. The scheduler's reconcilers (grace 1 s here) must publish it again, and the consumer's inbox must
+keep the effect single: one acknowledgment at the SMTP server, one ``NotificationSent``, one
+``LetterIssued``, one ``ComplaintReceived``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from services.intake.adapters.tables import submissions
+from services.intake.bootstrap import bootstrap as intake_bootstrap
+from services.intake.config import IntakeSettings
+from services.intake.entrypoints.api import create_app as intake_app
+from services.intake.housekeeping import OutboxReconciler
+from services.intake.projections import TrackingProjection
+from services.letters.adapters import tables as letters_tables
+from services.letters.bootstrap import bootstrap as letters_bootstrap
+from services.letters.config import LettersSettings
+from services.letters.handlers import issue_signed_letter
+from services.notify.adapters import tables as notify_tables
+from services.notify.handlers import plan_event
+from services.workflow.adapters import tables as workflow_tables
+from services.workflow.domain.events import stream_id
+from services.workflow.relay import EventDispatcher
+from services.workflow.scheduler import handoff_reconcilers
+from shared.auth import add_user
+from shared.celery_app import make_celery
+from shared.contracts.routing import SUBSCRIPTIONS
+from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
+from shared.subscriptions import Checkpoints, Runner
+from tests.integration.test_intake_api import valid_body
+from tests.integration.test_letters import data_dir, letters_settings, new_kecamatan, sign, to_step_10  # noqa: F401
+from tests.integration.test_notify import channel_env, clean_sinks, new_complaint, notify, sinks, wf  # noqa: F401
+from tests.integration.test_pipeline import start_publisher
+from tests.support.processes import wait_until
+
+GRACE = 1.0
+SERVICES = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}
+
+
+def lose(settings, queue: str, task_id: str) -> None:
+    """Take the message out of the broker before any worker has it (positive evidence: it was there)."""
+    broker = redis.Redis.from_url(settings.redis_url)
+
+    def on_the_queue():
+        return next((raw for raw in broker.lrange(queue, 0, -1) if json.loads(raw)["headers"]["id"] == task_id), None)
+
+    raw = wait_until(on_the_queue, timeout=10, message=f"{task_id} on queue {queue}")
+    assert broker.lrem(queue, 1, raw) == 1
+    assert on_the_queue() is None
+
+
+def start_reconcilers(background, engine, settings) -> None:
+    for job in handoff_reconcilers(engine, make_celery(settings, "test-scheduler"), SERVICES, GRACE, 0.3):
+        background.start(Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval))
+
+
+def in_ledger(engine, ledger, consumer: str, message_id: uuid.UUID) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(ledger.c.message_id).where(ledger.c.consumer == consumer, ledger.c.message_id == message_id)
+        ).first() is not None
+
+
+def client_track(settings, code: str) -> bool:
+    container = intake_bootstrap(IntakeSettings(**settings.model_dump()))
+    try:
+        with TestClient(intake_app(container)) as client:
+            return client.get(f"/v1/track/{code}").status_code == 200
+    finally:
+        container.engine.dispose()
+
+
+def types_of(wf, complaint_id) -> list[str]:
+    return [e.type for e in wf.store.read_stream(stream_id(complaint_id))]
+
+
+def test_a_lost_notify_plan_is_published_again_and_the_acknowledgment_sent_once(
+    settings, engine, spawn, background, wf, clean_sinks, channel_env
+):
+    cid, code = new_complaint(wf, "email")
+    received = wf.store.read_stream(stream_id(cid))[0]
+    # the relay's own subscription to notify, under a name of its own that starts just before this event
+    sub = dataclasses.replace(next(s for s in SUBSCRIPTIONS if s.name == "notify-messages"), name=f"t-{uuid.uuid4().hex[:8]}")
+    relay = EventDispatcher(wf.engine, wf.store, make_celery(settings, "test-relay"), sub)
+    with engine.begin() as conn:
+        Checkpoints(workflow_tables.checkpoints).set(conn, relay.name, received.position - 1)
+    assert relay.round().handled == 1
+    lose(settings, "notify", f"{sub.name}:{received.event_id}")
+    assert in_ledger(engine, workflow_tables.handoffs, "notify.plan", received.event_id)
+
+    spawn("worker", "notify", "--concurrency", "2", **channel_env)
+    start_reconcilers(background, engine, settings)
+    wait_until(lambda: [m for m in clean_sinks.messages("email") if code in m["text"]], timeout=30,
+               message="the acknowledgment at the SMTP server")
+    wait_until(lambda: not in_ledger(engine, workflow_tables.handoffs, "notify.plan", received.event_id), timeout=30,
+               message="the hand-off confirmed by notify's inbox")
+    assert len([m for m in clean_sinks.messages("email") if code in m["text"]]) == 1
+
+
+def test_a_lost_report_to_the_workflow_is_published_again_and_recorded_once(
+    settings, engine, spawn, background, wf, notify, clean_sinks
+):
+    cid, code = new_complaint(wf, "email")
+    assert plan_event(notify, wf.store.read_stream(stream_id(cid))[0].event_id) == 1  # sent here, reported to the workflow
+    with engine.connect() as conn:
+        (mid,) = conn.execute(select(notify_tables.handoffs.c.message_id).where(
+            notify_tables.handoffs.c.payload["complaint_id"].astext == str(cid))).scalars().all()
+    lose(settings, "workflow", f"notification-report:{mid}")
+
+    spawn("worker", "workflow", "--concurrency", "2")
+    start_reconcilers(background, engine, settings)
+    wait_until(lambda: "workflow.NotificationSent" in types_of(wf, cid), timeout=30, message="NotificationSent")
+    wait_until(lambda: not in_ledger(engine, notify_tables.handoffs, "workflow.record_notification", mid), timeout=30,
+               message="the report confirmed by the workflow's inbox")
+    assert types_of(wf, cid).count("workflow.NotificationSent") == 1
+    assert len([m for m in clean_sinks.messages("email") if code in m["text"]]) == 1
+
+
+def test_a_lost_letter_issued_report_is_published_again_and_recorded_once(
+    letters_settings, engine, spawn, background, wf  # noqa: F811
+):
+    (slug,) = new_kecamatan(engine)
+    camat = f"camat.{slug}"
+    add_user(engine, camat, "Drs. H. Moh. Ma'ruf, M.Si.", "camat", "rahasia-uji-123", kecamatan=slug, nip="197001011990031001")
+    wf.directory._loaded_at = float("-inf")
+    cid = to_step_10(wf, slug, camat)
+    sign(wf, cid, slug, camat)
+    signed = wf.store.read_stream(stream_id(cid))[-1]
+    assert signed.type == "workflow.LetterSigned"
+    letters = letters_bootstrap(LettersSettings(**letters_settings.model_dump()))
+    issued = issue_signed_letter(letters, signed.event_id)  # rendered, signed, stored, reported to the workflow
+    letters.engine.dispose()
+    lose(letters_settings, "workflow", f"letter-issued:{issued.document_id}")
+
+    spawn("worker", "workflow", "--concurrency", "2", settings_=letters_settings)
+    start_reconcilers(background, engine, letters_settings)
+    wait_until(lambda: "workflow.LetterIssued" in types_of(wf, cid), timeout=30, message="LetterIssued")
+    wait_until(lambda: not in_ledger(engine, letters_tables.handoffs, "workflow.record_letter_document", issued.message_id),
+               timeout=30, message="the report confirmed by the workflow's inbox")
+    assert types_of(wf, cid).count("workflow.LetterIssued") == 1
+
+
+def test_a_lost_complaint_is_published_again_within_seconds_and_received_once(settings, engine, spawn, background, wf):
+    container = intake_bootstrap(IntakeSettings(**settings.model_dump()))
+    with TestClient(intake_app(container)) as client:
+        code = client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+    container.engine.dispose()
+    with engine.connect() as conn:
+        submission_id, cid = conn.execute(
+            select(submissions.c.id, submissions.c.complaint_id).where(submissions.c.tracking_code == code)).one()
+    start_publisher(background, engine, settings)
+    lose(settings, "workflow", str(submission_id))
+
+    store = PostgresEventStore(engine)
+    projection = TrackingProjection(engine, store)
+    background.start(Runner(engine, projection.name, projection.round, channel=EVENTS_CHANNEL, poll_interval=0.2))
+    reconciler = OutboxReconciler(engine, grace_seconds=GRACE, interval=0.3)
+    background.start(Runner(engine, reconciler.name, reconciler.round, channel=None, poll_interval=reconciler.interval))
+    spawn("worker", "workflow", "--concurrency", "2")
+    wait_until(lambda: types_of(wf, cid), timeout=30, message="the complaint in the workflow")
+    wait_until(lambda: client_track(settings, code), timeout=30, message="the complaint on the tracking page")
+    assert types_of(wf, cid) == ["workflow.ComplaintReceived"]
