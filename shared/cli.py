@@ -62,6 +62,9 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     print(f"added {added} demo user(s) (existing ones kept), password {DEMO_PASSWORD!r}")
 
 
+API_KEEPALIVE_SECONDS = 15  # seconds an API keeps an idle connection (uvicorn's own default is 5)
+
+
 def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -75,6 +78,9 @@ def cmd_api(args: argparse.Namespace) -> None:
     uvicorn.run(
         factory, factory=True, host=args.host, port=args.port or DEFAULT_API_PORTS[args.kind], workers=args.workers,
         log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+        # idle connections kept longer than any client keeps them (the gateway 4 s, nginx 10 s): the client
+        # always lets go first, so no request goes down a connection the service is closing (shared/gateway.py)
+        timeout_keep_alive=API_KEEPALIVE_SECONDS,
         # X-Forwarded-For believed only from these (uvicorn takes the right-most untrusted address)
         forwarded_allow_ips=_settings().trusted_proxies,
     )
@@ -95,7 +101,8 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
         backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]
     uvicorn.run(create_gateway(backends), host=args.host, port=args.port, log_config=None, access_log=False,
-                proxy_headers=True, forwarded_allow_ips=_settings().trusted_proxies)
+                proxy_headers=True, forwarded_allow_ips=_settings().trusted_proxies,
+                timeout_keep_alive=API_KEEPALIVE_SECONDS)  # nginx in front keeps idle ones 10 s
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

@@ -8,10 +8,20 @@ Streams (``GET /v1/events/stream``, or any request that accepts ``text/event-str
 their own, with its own connection limit: a held stream keeps its upstream connection for as long as it is
 open, so in one pool 200 of them would leave nothing for the other requests. Beyond the streams' limit a new
 stream waits a moment for a free connection, then gets 503 ``too_many_streams`` with ``Retry-After``.
+
+Kept-alive connections: the gateway lets an idle upstream connection go after
+``PENGADUAN_GATEWAY_KEEPALIVE_EXPIRY`` (4 s), before the services close theirs (``pengaduan api`` keeps them
+``API_KEEPALIVE_SECONDS`` = 15 s), so it never sends a request down a connection the service is closing at
+that moment (with both at 5 s, 1-3 requests in 300-800 got a 503 with no fault anywhere). Should a reused
+connection fail anyway before any byte of the answer (the service restarted, say), a request that may be
+sent twice (GET, HEAD, OPTIONS, PUT, DELETE, or any request with an ``Idempotency-Key``) is sent once more on
+a new connection; a POST without one is not, and gets 503. Every upstream failure is logged (method, route,
+service, error class; never the body).
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +39,8 @@ from shared.config import Settings
 from shared.http import BodySizeLimitByPath, cookieless_jar, error_response, install_error_handlers
 from shared.metrics import install_metrics
 
+log = logging.getLogger(__name__)
+
 
 class GatewaySettings(Settings):
     gateway_max_connections: int = Field(200, description="Upstream connections for ordinary requests")
@@ -37,6 +49,11 @@ class GatewaySettings(Settings):
     )
     gateway_stream_wait_seconds: float = Field(
         2.0, description="How long a new stream waits for a free stream connection before 503 too_many_streams"
+    )
+    gateway_keepalive_expiry: float = Field(
+        4.0, gt=0,
+        description="Seconds an idle upstream connection is kept for the next request; keep it below the "
+        "services' own keep-alive (15 s) so the gateway always lets go first",
     )
 
 
@@ -82,12 +99,27 @@ STREAM_RETRY_AFTER = 5  # seconds
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length"}
 
 
+# may be sent twice: a second copy changes nothing (and so does any request carrying an Idempotency-Key)
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# a kept-alive connection the service closed as the request went out: no byte of an answer came back
+STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
 def route_for(method: str, path: str) -> str | None:
+    route = _route(method, path)
+    return route.service if route else None
+
+
+def _route(method: str, path: str) -> Route | None:
     for r in ROUTES:
         matched = path == r.prefix if r.exact else path.startswith(r.prefix)
         if matched and (not r.methods or method in r.methods):
-            return r.service
+            return r
     return None
+
+
+def may_send_twice(method: str, headers: httpx.Headers | dict) -> bool:
+    return method in IDEMPOTENT_METHODS or "idempotency-key" in {k.lower() for k in headers.keys()}
 
 
 def is_stream(method: str, path: str, accept: str) -> bool:
@@ -98,7 +130,8 @@ def is_stream(method: str, path: str, accept: str) -> bool:
 def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0),
-                               limits=httpx.Limits(max_connections=settings.gateway_max_connections),
+                               limits=httpx.Limits(max_connections=settings.gateway_max_connections,
+                                                   keepalive_expiry=settings.gateway_keepalive_expiry),
                                cookies=cookieless_jar())  # never one visitor's cookie on another's request
     # streams: no read timeout (the feed sends a heartbeat; a stream ends when either side leaves), no idle
     # connections kept (each stream opens its own and holds it), a short wait for a free one
@@ -166,11 +199,12 @@ def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:
         if "devsinks" in backends and request.url.path.startswith(DEV_PREFIX):
-            service: str | None = "devsinks"
+            route: Route | None = Route(DEV_PREFIX, "devsinks")
         else:
-            service = route_for(request.method, request.url.path)
-        if service is None:
+            route = _route(request.method, request.url.path)
+        if route is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
+        service = route.service
         # the bytes as they came: a header value need not be ASCII (httpx would refuse to encode it: a 500)
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
         via = streams if is_stream(request.method, request.url.path, request.headers.get("accept", "")) else client
@@ -184,14 +218,26 @@ def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = 
             )
         except httpx.InvalidURL:  # what RefuseControlCharacters lets through and httpx still refuses
             return error_response(400, "invalid_url", "Alamat atau parameternya berisi karakter yang tidak sah.")
+        retried = False
         try:
-            r = await via.send(upstream, stream=True)  # streamed through: SSE, large PDFs and exports
-        except httpx.PoolTimeout:
-            if via is streams:
+            try:
+                r = await via.send(upstream, stream=True)  # streamed through: SSE, large PDFs and exports
+            except STALE_CONNECTION as exc:
+                # streams never reuse a connection (no keep-alive in their pool): nothing stale to retry there
+                if via is streams or not may_send_twice(request.method, upstream.headers):
+                    raise
+                log.info("upstream connection lost before an answer; sending once more",
+                         extra={"method": request.method, "route": route.prefix, "service": service,
+                                "error": type(exc).__name__})
+                retried = True
+                r = await via.send(upstream, stream=True)  # the body is bytes: it can be sent again
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.PoolTimeout) and via is streams:  # the streams' own limit, not a fault
                 return error_response(503, "too_many_streams", "Terlalu banyak aliran kejadian terbuka. Coba lagi sebentar.",
                                       headers={"Retry-After": str(STREAM_RETRY_AFTER)})
-            return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
-        except httpx.HTTPError:
+            log.warning("upstream request failed", extra={"method": request.method, "route": route.prefix,
+                                                          "service": service, "error": type(exc).__name__,
+                                                          "retried": retried})
             return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
         out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP}
         return StreamingResponse(r.aiter_raw(), status_code=r.status_code, headers=out_headers, background=BackgroundTask(r.aclose))
