@@ -4,6 +4,7 @@ workflow then lets step 11 go on. The verification page tells a genuine letter f
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 import uuid
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import func, select, text
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.letters.adapters.tables import documents
 from services.letters.bootstrap import bootstrap as letters_bootstrap
@@ -22,13 +24,14 @@ from services.letters.entrypoints.api import create_app as letters_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
 from services.workflow.relay import EventDispatcher
-from shared.auth import add_user
+from shared.auth import Principal, add_user
 from shared.celery_app import make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL
 from shared.subscriptions import Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.integration.test_workflow_api import new_complaint
+from tests.support.auth import bearer_header
 from tests.support.processes import wait_until
 
 TO_STEP_10 = [
@@ -127,6 +130,7 @@ def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_setti
         assert body["valid"] and body["letter_number"] == state.letter_number and body["sha256"] == issued.payload["sha256"]
         html = client.get(f"/v1/letters/verify/{issued.payload['document_id']}", headers={"accept": "text/html"})
         assert "Surat ini asli" in html.text and state.letter_number in html.text
+        assert "jalan rusak" not in page.text + html.text  # the perihal: on the citizen's paper, not on the public page
 
         genuine = client.post("/v1/letters/verify", content=pdf, headers={"content-type": "application/pdf"}).json()
         assert genuine["valid"] and genuine["document_id"] == issued.payload["document_id"]
@@ -233,3 +237,103 @@ def test_a_letters_worker_killed_mid_task_produces_the_letter_once_after_restart
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid, documents.c.kind == "response_letter")).scalar_one() == 1
     assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.LetterIssued") == 1
+
+
+# -- the public verification page (issue #12, security review): signed letters only, no perihal, rate-limited -------
+
+PERIHAL = "Tanggapan atas pengaduan tanah warisan Bu Sumiati"
+
+
+def a_pdf() -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": uuid.uuid4().hex})  # its own digest
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def stored_document(letters, engine, slug: str, complaint_id: uuid.UUID, kind: str, **fields) -> uuid.UUID:
+    """A document as the letters worker records it: the PDF in the store, its row in letters.documents."""
+    obj = letters.documents.put(a_pdf(), "application/pdf")
+    document_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(documents.insert().values(
+            id=document_id, source_event_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code="ABCD-EFGH-JK",
+            kecamatan=slug, kind=kind, sha256=obj.sha256, size=obj.size, perihal=PERIHAL, **fields))
+    return document_id
+
+
+@pytest.fixture
+def documents_of_one_complaint(letters_settings, engine):
+    """A receipt, a draft and the signed letter of one complaint, and the letters API over them."""
+    (slug,) = new_kecamatan(engine)
+    letters = letters_bootstrap(LettersSettings(**letters_settings.model_dump()))
+    cid = uuid.uuid4()
+    ids = {
+        "receipt": stored_document(letters, engine, slug, cid, "receipt"),
+        "draft": stored_document(letters, engine, slug, cid, "draft", letter_version=1),
+        "letter": stored_document(letters, engine, slug, cid, "response_letter", letter_version=1,
+                                  letter_number="001/PP.01/435.300/2026", signer="Drs. Camat", signed_on=datetime.now(UTC).date()),
+    }
+    yield slug, cid, ids, letters
+    letters.engine.dispose()
+
+
+def test_the_verification_page_answers_for_signed_letters_only(documents_of_one_complaint):
+    """A receipt's or a draft's id (a kabupaten reader lists them) is no letter: the same 404 as an unknown id."""
+    _slug, _cid, ids, letters = documents_of_one_complaint
+    with TestClient(letters_app(letters)) as client:
+        unknown = client.get(f"/v1/letters/verify/{uuid.uuid4()}")
+        assert unknown.status_code == 404
+        for kind in ("receipt", "draft"):
+            for accept in ("application/json", "text/html"):
+                r = client.get(f"/v1/letters/verify/{ids[kind]}", headers={"accept": accept})
+                assert r.status_code == 404 and r.json() == unknown.json(), (kind, r.text)
+        letter = client.get(f"/v1/letters/verify/{ids['letter']}")
+        assert letter.status_code == 200 and letter.json()["letter_number"] == "001/PP.01/435.300/2026"
+
+
+def test_the_verification_page_does_not_show_the_perihal(documents_of_one_complaint):
+    _slug, _cid, ids, letters = documents_of_one_complaint
+    with TestClient(letters_app(letters)) as client:
+        body = client.get(f"/v1/letters/verify/{ids['letter']}").json()
+        assert body["signer"] == "Drs. Camat" and body["kecamatan"] == "Surat 0"
+        page = client.get(f"/v1/letters/verify/{ids['letter']}", headers={"accept": "text/html"}).text
+        assert "Drs. Camat" in page
+        uploaded = client.post("/v1/letters/verify", content=letters.documents.get(body["sha256"]),
+                               headers={"content-type": "application/pdf"}).text
+        for shown in (json.dumps(body), page, uploaded):
+            assert "Sumiati" not in shown and "Perihal" not in shown
+
+
+def test_the_verification_page_is_rate_limited_per_address(letters_settings, documents_of_one_complaint):
+    _slug, _cid, ids, _letters = documents_of_one_complaint
+    limited = LettersSettings(**letters_settings.model_copy(update={"rate_limit_tracking": "3/minute"}).model_dump())
+    letters = letters_bootstrap(limited)
+    me = {"X-Forwarded-For": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}  # the test client plays the proxy
+    with TestClient(ProxyHeadersMiddleware(letters_app(letters), trusted_hosts="testclient")) as client:
+        answers = [client.get(f"/v1/letters/verify/{ids['letter']}", headers=me).status_code for _ in range(4)]
+        assert answers == [200, 200, 200, 429]
+        refused = client.get(f"/v1/letters/verify/{uuid.uuid4()}", headers=me)
+        assert refused.json()["code"] == "rate_limited" and int(refused.headers["Retry-After"]) >= 1
+    letters.engine.dispose()
+
+
+def test_kabupaten_readers_list_the_signed_letter_only(letters_settings, documents_of_one_complaint):
+    """Staff of the kecamatan list every document (they open them); a masked reader, who may open none of
+    them, lists the signed letter only: what its QR code shows anyone."""
+    slug, cid, ids, letters = documents_of_one_complaint
+    staf = bearer_header(letters_settings, Principal(f"staf.{slug}", "Staf", "staf", kecamatan=slug))
+    kabupaten = bearer_header(letters_settings, Principal(f"kab.{slug}", "Kab", "kabupaten", kabupaten="pamekasan"))
+    admin = bearer_header(letters_settings, Principal(f"admin.{slug}", "Admin", "admin"))
+    with TestClient(letters_app(letters)) as client:
+        inside = client.get(f"/v1/letters/complaints/{cid}", headers=staf)
+        assert inside.status_code == 200
+        assert {d["kind"] for d in inside.json()} == {"receipt", "draft", "response_letter"}
+        for reader in (kabupaten, admin):
+            listed = client.get(f"/v1/letters/complaints/{cid}", headers=reader)
+            assert listed.status_code == 200
+            assert [(d["id"], d["kind"]) for d in listed.json()] == [(str(ids["letter"]), "response_letter")]

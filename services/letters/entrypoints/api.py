@@ -55,7 +55,13 @@ class VerificationOut(BaseModel):
     signed_on: date | None = None
     signer: str | None = None
     kecamatan: str | None = None
-    perihal: str | None = None
+    # no perihal: it is free text the masking policy hides, and the holder of the letter has it on paper
+
+
+def _is_signed_letter(row) -> bool:
+    """Only a numbered, signed response letter is verified: a receipt or a draft is no letter (and is not
+    shown to anyone who merely knows its id)."""
+    return row is not None and row["kind"] == "response_letter" and bool(row["letter_number"])
 
 
 def get_letters(request: Request) -> Letters:
@@ -87,7 +93,7 @@ def _check(letters: Letters, pdf: bytes, row) -> VerificationOut:
         directory = letters.directory.get(row["kecamatan"])
         out = out.model_copy(update={
             "document_id": row["id"], "letter_number": row["letter_number"], "signed_on": row["signed_on"],
-            "signer": row["signer"], "kecamatan": directory.name if directory else row["kecamatan"], "perihal": row["perihal"],
+            "signer": row["signer"], "kecamatan": directory.name if directory else row["kecamatan"],
         })
     return out
 
@@ -95,9 +101,10 @@ def _check(letters: Letters, pdf: bytes, row) -> VerificationOut:
 def _lookup_and_check(letters: Letters, pdf: bytes) -> VerificationOut:
     with letters.engine.connect() as conn:
         row = conn.execute(
-            select(documents).where(documents.c.sha256 == hashlib.sha256(pdf).hexdigest())
+            select(documents).where(documents.c.sha256 == hashlib.sha256(pdf).hexdigest(),
+                                    documents.c.kind == "response_letter")
         ).mappings().first()
-    return _check(letters, pdf, row)
+    return _check(letters, pdf, row if _is_signed_letter(row) else None)
 
 
 def _page(v: VerificationOut) -> str:
@@ -106,7 +113,7 @@ def _page(v: VerificationOut) -> str:
     rows = "".join(
         f"<tr><th>{e(k)}</th><td>{e(str(val))}</td></tr>"
         for k, val in [("Nomor surat", v.letter_number), ("Tanggal", v.signed_on), ("Penanda tangan", v.signer),
-                       ("Kecamatan", v.kecamatan), ("Perihal", v.perihal), ("SHA-256 dokumen", v.sha256)]
+                       ("Kecamatan", v.kecamatan), ("SHA-256 dokumen", v.sha256)]
         if val
     )
     return (
@@ -143,11 +150,12 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         with letters.engine.connect() as conn:
             return conn.execute(select(documents).where(documents.c.id == document_id)).mappings().first()
 
-    @app.get("/v1/letters/verify/{document_id}", response_model=VerificationOut, responses={**errors, **VERIFY_PAGE},
-             summary="The page behind a letter's QR code: is this letter genuine?")
+    @app.get("/v1/letters/verify/{document_id}", response_model=VerificationOut,
+             responses={**errors, **VERIFY_PAGE, **RATE_LIMITED_DOC}, dependencies=[Depends(per_address("tracking"))],
+             summary="The page behind a signed letter's QR code: is this letter genuine? (receipts and drafts: 404)")
     def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Response:
         row = row_of(document_id)
-        if row is None:
+        if not _is_signed_letter(row):  # a receipt, a draft or an unknown id: the same answer
             raise ApiError(404, "letter_not_found", "Surat dengan kode ini tidak tercatat di layanan ini.")
         try:
             stored = wf.documents.get(row["sha256"])
@@ -224,7 +232,8 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         return pdf_response(wf, row, "surat-tanggapan")
 
     @app.get("/v1/letters/complaints/{complaint_id}", response_model=list[DocumentOut], responses={**errors, 401: {"model": ErrorBody}},
-             summary="The documents of a complaint: receipt, every draft, the signed letter (staff)")
+             summary="The documents of a complaint: receipt, every draft, the signed letter (staff of its kecamatan; "
+                     "kabupaten users and admins: the signed letter only)")
     def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[DocumentOut]:
         with wf.engine.connect() as conn:
             rows = conn.execute(
@@ -233,6 +242,8 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         visible = [r for r in rows if user.can_read_kecamatan(r["kecamatan"], _kabupaten(wf, r["kecamatan"]))]
         if not visible:
             raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
+        if not masking.sees_personal_data(user):  # a masked reader: the signed letter only (as its QR code shows it)
+            visible = [r for r in visible if _is_signed_letter(r)]
         return [DocumentOut(id=r["id"], kind=r["kind"], letter_version=r["letter_version"], letter_number=r["letter_number"],
                             sha256=r["sha256"], size=r["size"], created_at=r["created_at"], released_at=r["released_at"])
                 for r in visible]
