@@ -695,7 +695,7 @@ def test_nginx_serves_the_gateway_endpoints_and_limits_bodies(router):
     assert sorted(d.args for d in server.all("listen")) == [["443", "ssl"], ["8080"]]
     assert server.one("client_max_body_size").args == ["1m"]
     headers = {d.args[0].lower(): d.args[1] for d in server.all("proxy_set_header")}
-    assert headers["x-forwarded-for"] == "$proxy_add_x_forwarded_for"
+    assert headers["x-forwarded-for"] == "$forwarded_for"  # the peer only from outside (the map; tested live below)
     assert headers["x-request-id"].startswith("$")
     for path in sorted(GATEWAY_EXACT):
         assert router.route("GET", path) == Outcome("proxy", "gateway", path), path
@@ -980,6 +980,18 @@ def test_live_nginx_forwards_request_ids_and_client_address(live_nginx):
     _, headers, body = _request(live_nginx, "GET", "/v1/complaints")
     minted = json.loads(body)["headers"]["x-request-id"]
     assert re.fullmatch(r"[0-9a-f]{32}", minted) and headers["x-request-id"] == minted
+
+
+def test_live_nginx_tells_the_upstream_only_the_peer_on_the_public_port(live_nginx):
+    """nginx is the edge: a client's own X-Forwarded-For never reaches the APIs from https (they trust the
+    private ranges, so a client on a private address would choose its rate-limit address); on the internal
+    port the web app names the visitor, and that chain is kept."""
+    for path in ("/v1/complaints", "/v1/letters/verify/x", "/lacak"):
+        _, _, body = _request(live_nginx, "GET", path, headers={"X-Forwarded-For": "1.2.3.4"})
+        assert json.loads(body)["headers"]["x-forwarded-for"] == "127.0.0.1", path
+    _, _, body = _request(live_nginx, "POST", "/v1/complaints", body=b"{}", via="internal",
+                          headers={"X-Forwarded-For": "1.2.3.4", "Content-Type": "application/json"})
+    assert json.loads(body)["headers"]["x-forwarded-for"] == "1.2.3.4, 127.0.0.1"
 
 
 def test_live_nginx_refuses_bodies_over_1m_as_json(live_nginx):
