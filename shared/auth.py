@@ -658,39 +658,82 @@ class TokenGuard:
 class SignInThrottle:
     """Failed sign-ins counted per account and per client address (Redis, every replica); beyond the limits
     429 with ``Retry-After`` before the password is hashed. A success clears the account's count (not the
-    address's: one right password must not buy an address more guesses at other accounts)."""
+    address's: one right password must not buy an address more guesses at other accounts).
 
-    def __init__(self, limiter: RateLimiter, settings: Settings) -> None:
+    Attempts still running are counted too (a counter per account and per address, raised before argon2 and
+    lowered after): otherwise forty guesses sent at once would all pass the check before the first failed."""
+
+    INFLIGHT_KEY = "pengaduan:auth:inflight:{}:{}"
+    INFLIGHT_TTL = 120  # seconds: a process that dies mid-attempt gives its slot back by itself
+
+    def __init__(self, limiter: RateLimiter, settings: Settings, client=None) -> None:
         self._limiter = limiter
+        self._client = client if client is not None else cache_client(settings)
         self._per_account = parse_limits(settings.rate_limit_signin_account)
         self._per_address = parse_limits(settings.rate_limit_signin_address)
 
     def before(self, username: str, address: str) -> None:
+        """Reserves one attempt for the account and the address, or raises 429 (503 without Redis). Every
+        call that returns must be followed by ``failed`` or ``succeeded``."""
+        if not self._limiter.enabled:
+            return
         account = _account_key(username)
+        keys = (self.INFLIGHT_KEY.format("account", account), self.INFLIGHT_KEY.format("address", address))
         try:
-            by_account = self._limiter.check(self._per_account, "signin-account", account)
-            by_address = self._limiter.check(self._per_address, "signin-address", address)
-        except RateLimitUnavailable:
+            pipe = self._client.pipeline()
+            for key in keys:
+                pipe.incr(key)
+                pipe.expire(key, self.INFLIGHT_TTL)
+            running_account, _, running_address, _ = pipe.execute()
+            left_account, retry_account = self._limiter.remaining(self._per_account, "signin-account", account)
+            left_address, retry_address = self._limiter.remaining(self._per_address, "signin-address", address)
+        except Exception:  # Redis away (RateLimitUnavailable, or the client's own ConnectionError)
+            self._release(keys)
             raise ServiceUnavailable() from None
-        if not (by_account.allowed and by_address.allowed):
-            log.warning("sign-in throttled", extra={"by_account": not by_account.allowed,
-                                                    "by_address": not by_address.allowed})
-            raise TooManyRequests(
-                max(by_account.retry_after, by_address.retry_after), TOO_MANY_SIGNINS, code="too_many_attempts"
-            )
+        by_account, by_address = running_account <= left_account, running_address <= left_address
+        if not (by_account and by_address):
+            self._release(keys)
+            log.warning("sign-in throttled", extra={"by_account": not by_account, "by_address": not by_address})
+            retry = max(retry_account if not by_account else 0, retry_address if not by_address else 0, 1)
+            raise TooManyRequests(retry, TOO_MANY_SIGNINS, code="too_many_attempts")
 
     def failed(self, username: str, address: str) -> None:
+        if not self._limiter.enabled:
+            return
+        account = _account_key(username)
         try:
-            self._limiter.count(self._per_account, "signin-account", _account_key(username))
+            self._limiter.count(self._per_account, "signin-account", account)
             self._limiter.count(self._per_address, "signin-address", address)
         except RateLimitUnavailable:
             raise ServiceUnavailable() from None
+        finally:
+            self._release((self.INFLIGHT_KEY.format("account", account), self.INFLIGHT_KEY.format("address", address)))
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str) -> None:
+        if not self._limiter.enabled:
+            return
+        account = _account_key(username)
         try:
-            self._limiter.clear(self._per_account, "signin-account", _account_key(username))
+            self._limiter.clear(self._per_account, "signin-account", account)
         except RateLimitUnavailable:
             log.warning("sign-in counter not cleared: cache unreachable")
+        finally:
+            self._release((self.INFLIGHT_KEY.format("account", account), self.INFLIGHT_KEY.format("address", address)))
+
+    def abandoned(self, username: str, address: str) -> None:
+        """The attempt could not be judged (an error): its slots are given back, nothing is counted."""
+        if self._limiter.enabled:
+            account = _account_key(username)
+            self._release((self.INFLIGHT_KEY.format("account", account), self.INFLIGHT_KEY.format("address", address)))
+
+    def _release(self, keys) -> None:
+        try:
+            pipe = self._client.pipeline()
+            for key in keys:
+                pipe.decr(key)
+            pipe.execute()
+        except Exception:  # the slots expire by themselves
+            log.warning("sign-in slot not released: cache unreachable")
 
 
 def _account_key(username: str) -> str:
@@ -831,14 +874,18 @@ def make_auth_router(
         guard = throttle(request)
         address = client_address(request)
         guard.before(form.username, address)  # 429 before argon2 runs
-        principal = authenticate(get_engine(request), form.username, form.password)
+        try:
+            principal = authenticate(get_engine(request), form.username, form.password)
+        except BaseException:  # the database away (a 503): the attempt's slot is given back
+            guard.abandoned(form.username, address)
+            raise
         if principal is None:
             guard.failed(form.username, address)
             log.info("failed sign-in")  # no username: people type passwords into that field too
             response = error_response(401, "invalid_credentials", INVALID_CREDENTIALS)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        guard.succeeded(form.username)
+        guard.succeeded(form.username, address)
         log.info("signed in", extra={"username": principal.username, "role": principal.role})
         token = create_token(principal, get_settings(request).secret_key, datetime.now(UTC), ttl)
         return TokenOut(access_token=token, expires_in=int(ttl.total_seconds()), user=UserOut(**principal.as_dict()))

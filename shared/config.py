@@ -65,7 +65,8 @@ def check_secret_strength(secret: str) -> str | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PENGADUAN_", extra="ignore")
+    # hide_input_in_errors: a refused setting's message never carries the values (the secret among them)
+    model_config = SettingsConfigDict(env_prefix="PENGADUAN_", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = Field(
         "development",
@@ -85,9 +86,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, description="Connections kept per process")
     db_max_overflow: int = Field(10, description="Extra connections a process may open under load")
     broker_visibility_timeout: int = Field(
-        300,
-        description="Seconds before an unacknowledged message is redelivered (Redis). "
-        "Every task's hard time limit stays below it, so no task outlives it.",
+        45,
+        description="Seconds before an unacknowledged message is redelivered (Redis): a killed worker's task "
+        "runs again within this plus at most 5 s. Every task's hard time limit is 80% of it (soft limit 60%), "
+        "so no running task outlives it; raise it only if a task needs longer (an SMTP relay slower than that)",
     )
     relay_poll_interval: float = Field(1.0, description="Seconds between relay polls when no NOTIFY arrives")
     relay_batch_size: int = Field(500, description="Events or outbox rows the relay handles per round")

@@ -20,6 +20,7 @@ the test suite raise them.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import time
@@ -104,6 +105,21 @@ class RateLimiter:
             raise RateLimitUnavailable(str(exc)) from exc
         return Decision(retry_after == 0, retry_after)
 
+    def remaining(self, limits: Sequence[RateLimitItem], *identifiers: str) -> tuple[int, int]:
+        """(requests left before the tightest limit refuses, seconds until that limit frees one)."""
+        if not self.enabled or not limits:
+            return 1 << 30, 0
+        try:
+            left, retry_after = 1 << 30, 0
+            for item in limits:
+                stats = self._strategy.get_window_stats(item, *identifiers)
+                if stats.remaining < left:
+                    left = stats.remaining
+                    retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        except Exception as exc:
+            raise RateLimitUnavailable(str(exc)) from exc
+        return left, retry_after
+
     def count(self, limits: Sequence[RateLimitItem], *identifiers: str) -> None:
         """Counts one event (a failed sign-in) without deciding anything."""
         if not self.enabled or not limits:
@@ -124,9 +140,26 @@ class RateLimiter:
             raise RateLimitUnavailable(str(exc)) from exc
 
 
+IPV6_PREFIX = 64  # one IPv6 subscriber usually holds a /64: counting single addresses would count nothing
+
+
 def client_address(request: Request) -> str:
-    """The client's address as the ASGI server resolved it (behind trusted proxies: from X-Forwarded-For)."""
-    return request.client.host if request.client is not None else "unknown"
+    """The client as the limits count it: the address the ASGI server resolved (behind trusted proxies: from
+    X-Forwarded-For), an IPv6 address reduced to its /64 network."""
+    host = request.client.host if request.client is not None else "unknown"
+    return limit_key_of_address(host)
+
+
+def limit_key_of_address(host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
 
 
 TOO_MANY_SUBMISSIONS = (

@@ -121,7 +121,7 @@ def _throttled(notify: Notify, planned: list[p.Planned]) -> set[UUID]:
     for m in acks:
         if m.id in known:
             continue
-        recipient = hashlib.sha256(m.recipient.strip().lower().encode()).hexdigest()[:32]  # no address in Redis
+        recipient = hashlib.sha256(_mailbox(m.recipient).encode()).hexdigest()[:32]  # no address in Redis
         try:
             if not limiter.hit(limits, "ack-recipient", recipient).allowed:
                 throttled.add(m.id)
@@ -281,6 +281,19 @@ def _templates(notify: Notify, kecamatan: str) -> dict:
 
 def _template(overrides: dict, kind: str, channel: str) -> Template:
     return overrides.get((kind, channel)) or DEFAULTS[(kind, channel)]
+
+
+def _mailbox(recipient: str) -> str:
+    """One key per mailbox, however the address is written: ``korban+1@...`` and ``korban+2@...`` (sub-
+    addressing), and for Gmail ``k.o.r.b.a.n@gmail.com``, all reach one inbox and count as one recipient."""
+    address = recipient.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address  # a phone number (E.164 already)
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
 
 
 def _store(notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True,

@@ -239,3 +239,26 @@ def test_revocations_live_only_as_long_as_the_token(a, strict, staf):
     client = redis.Redis.from_url(strict.effective_cache_url)
     keys = list(client.scan_iter("pengaduan:auth:revoked:*", count=1000))
     assert keys and all(0 < client.ttl(k) <= 8 * 3600 + 10 * 60 for k in keys)
+
+
+def test_guesses_sent_at_once_do_not_slip_past_the_limit(settings, engine, staf):
+    """Forty wrong passwords for one account sent together (a real server, its thread pool): attempts still
+    running count against the limit, so no more than the limit's worth are ever judged."""
+    import concurrent.futures
+
+    import httpx
+    import uvicorn
+
+    from tests.support.servers_http import serve_in_thread
+
+    app = workflow_app(workflow_bootstrap(settings.model_copy(update={"rate_limit_signin_account": "5/15minutes"})))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None)
+    with serve_in_thread(config) as base:
+        def guess(i: int) -> int:
+            return httpx.post(f"{base}/v1/auth/token", data={"username": staf, "password": f"tebakan-{i}"},
+                              timeout=60).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(40) as pool:
+            answers = list(pool.map(guess, range(40)))
+    assert answers.count(401) <= 5 and answers.count(429) >= 35, answers
+    assert set(answers) <= {401, 429}

@@ -356,6 +356,24 @@ def test_the_stream_ends_when_the_token_expires(app, engine, feed_settings):
                 frames.next()
 
 
+def test_a_stream_ends_when_its_token_is_signed_out(app, engine, feed_settings):
+    """Issue #12 item 3: a stream opened before sign-out does not outlive it (checked as every request is)."""
+    from shared.auth import UserChanges, cache_client, decode_token_info
+
+    store = PostgresEventStore(engine)
+    headers = bearer(feed_settings, "staf", kecamatan="pegantenan")
+    token = headers["Authorization"].split(" ", 1)[1]
+    with serve(app) as base, httpx.Client(base_url=base, timeout=httpx.Timeout(30.0)) as http:
+        with http.stream("GET", "/v1/events/stream", params={"after": store.last_position()}, headers=headers) as r:
+            frames = Frames(r)
+            _, info = decode_token_info(token, feed_settings.secret_key, datetime.now(UTC))
+            UserChanges(cache_client(feed_settings)).revoke(info, datetime.now(UTC))  # what /v1/auth/logout does
+            ended = frames.next_event(timeout=25)  # at the next heartbeat at the latest
+            assert ended["event"] == "session_ended" and ended["data"]["code"] == "token_revoked"
+            with pytest.raises(EOFError):
+                frames.next()
+
+
 def test_one_listen_connection_wakes_streams_and_is_let_go_when_idle(wf, engine):
     signal = event_feed.NewEventSignal(engine, idle_seconds=0.5)
 

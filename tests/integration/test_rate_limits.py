@@ -207,3 +207,21 @@ def test_acknowledgments_to_one_recipient_are_throttled(settings, engine):
         notify.celery.control.purge()
         notify.engine.dispose()
         wf.engine.dispose()
+
+
+def test_one_ipv6_subscriber_is_one_client(intake):
+    """An IPv6 subscriber holds a whole /64: addresses in it count as one client; another /64 is another."""
+    net = f"2001:db8:{uuid.uuid4().int % 65535:x}:1"
+    answers = [intake.post("/v1/complaints", json=valid_body(), headers=from_(f"{net}::{i + 1:x}")).status_code
+               for i in range(4)]
+    assert answers == [202, 202, 202, 429]
+    assert intake.post("/v1/complaints", json=valid_body(), headers=from_(f"{net[:-1]}2::1")).status_code == 202
+
+
+def test_sub_addresses_and_gmail_dots_count_as_one_mailbox():
+    from services.notify.handlers import _mailbox
+
+    assert len({_mailbox(a) for a in ("korban@example.id", "Korban+1@Example.id", "korban+xyz@example.id")}) == 1
+    assert _mailbox("k.o.r.b.a.n+2@googlemail.com") == _mailbox("korban@gmail.com") == "korban@gmail.com"
+    assert _mailbox("k.orban@example.id") != _mailbox("korban@example.id")  # dots matter elsewhere
+    assert _mailbox("+6281234567890") == "+6281234567890"

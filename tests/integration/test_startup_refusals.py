@@ -86,3 +86,14 @@ def test_demo_seeding_is_refused_in_production(settings):
     done = start(["seed-demo"], env_for(settings, PENGADUAN_ENVIRONMENT="production",
                                         PENGADUAN_SECRET_KEY=secrets.token_urlsafe(48)))
     assert done.returncode != 0 and "refusing to seed demo data in production" in done.stderr
+
+
+def test_a_refused_secret_is_not_shown_even_outside_the_command(monkeypatch):
+    """Settings built directly (an app factory under uvicorn, a script): the error carries no input values."""
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("PENGADUAN_ENVIRONMENT", "production")
+    monkeypatch.setenv("PENGADUAN_SECRET_KEY", "Xy7#qP2!mZ9rT4vK")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "Xy7#qP2!mZ9rT4vK" not in str(refused.value) and "PENGADUAN_SECRET_KEY" in str(refused.value)

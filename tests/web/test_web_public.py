@@ -291,3 +291,16 @@ def test_when_the_api_cannot_be_reached_the_form_stays_with_what_was_typed(setti
                    token=token)
     assert r.status_code == 503
     assert "tidak dapat dihubungi" in r.text and 'value="Rina Wati"' in field_tag(r.text, "name") and "pilih lagi" in r.text
+
+
+def test_too_many_submissions_from_one_visitor_is_a_429_page_with_retry_after(settings, engine):
+    """The form passes the API's per-address limit on as it is: 429 and Retry-After, what was typed kept."""
+    with web_client(settings.model_copy(update={"rate_limit_submissions": "2/minute"})) as web:
+        answers = []
+        for i in range(3):
+            r = submit(web, form_values(name="Rina Wati"),
+                       files=[("identitas", ("ktp.png", tiny_png(8700 + i), "image/png"))])
+            answers.append(r.status_code)
+        assert answers[:2] == [303, 303] and answers[2] == 429
+        assert int(r.headers["Retry-After"]) > 0
+        assert "Terlalu banyak pengaduan" in r.text and 'value="Rina Wati"' in field_tag(r.text, "name")

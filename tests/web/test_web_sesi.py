@@ -179,3 +179,15 @@ def test_the_web_sign_in_is_throttled_with_the_apis_retry_after(settings, staf):
         r = web.post("/masuk", data={"username": staf, "password": PASSWORD, "csrf_token": csrf})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
         assert "Terlalu banyak percobaan masuk" in r.text
+
+
+def test_a_replayed_cookie_gets_no_token_after_sign_out(web, staf):
+    """The dashboard page's token endpoint holds the token as the APIs do: a cookie copied before sign-out
+    is refused there too (401), not handed the revoked token."""
+    sign_in(web, staf)
+    copied = dict(web.cookies)
+    csrf = csrf_of(web.get("/kotak-masuk").text)
+    assert web.post("/keluar", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    web.cookies.clear()
+    web.cookies.update(copied)
+    assert_error(web.post("/sesi/token", headers=SESI), 401, "token_revoked")

@@ -51,7 +51,7 @@ from services.dashboard.adapters.event_feed import (
     read_page,
 )
 from services.dashboard.redaction import public_event
-from shared.auth import AuthError, CurrentUser, Principal, decode_token
+from shared.auth import AuthError, CurrentUser, Principal, decode_token_info
 from shared.http import ApiError, ErrorBody, FieldError
 
 router = APIRouter(tags=["feed"])
@@ -200,6 +200,7 @@ async def events_stream(
         engine, signal, scope, after, token, settings.secret_key,
         heartbeat=float(getattr(settings, "feed_heartbeat_seconds", 15.0)),
         poll=float(getattr(settings, "feed_poll_interval", 1.0)),
+        guard=getattr(state, "token_guard", None),
     )
     slots.take(user.username)  # last: nothing between here and the response can fail and keep the slot
     return _CountedStream(
@@ -272,7 +273,7 @@ def _next_frames(engine: Engine, cursor: int, scope: set[str] | None) -> tuple[s
 
 async def _stream(
     engine: Engine, signal: NewEventSignal, scope: set[str] | None, cursor: int, token: str, secret: str, *,
-    heartbeat: float, poll: float,
+    heartbeat: float, poll: float, guard=None,
 ) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
@@ -290,8 +291,11 @@ async def _stream(
                 if not more:
                     break
             try:
-                decode_token(token, secret, datetime.now(UTC))
-            except AuthError as exc:
+                # the token as every request checks it: expired, signed out, the user deactivated or moved
+                principal, info = decode_token_info(token, secret, datetime.now(UTC))
+                if guard is not None:
+                    await run_in_threadpool(guard.check, principal, info)
+            except (AuthError, ApiError) as exc:
                 body = ErrorBody(code=exc.code, message=exc.message).model_dump_json()
                 yield f"event: session_ended\ndata: {body}\n\n"
                 return

@@ -181,6 +181,11 @@ async def submit_complaint(request: Request) -> Response:
             if name is not None:
                 errors.setdefault(name, message)
         problem = None if errors else exc.message
+        if exc.status == 429:  # too many from this address: say so, with when to try again
+            response = await _form_page(request, values, status_code=429, problem=exc.message, files_dropped=True)
+            if exc.retry_after:
+                response.headers["Retry-After"] = exc.retry_after
+            return response
         return await _form_page(request, values, errors, status_code=422, problem=problem, files_dropped=True)
     return redirect(f"/pengaduan/terkirim/{accepted['tracking_code']}")
 

@@ -23,7 +23,8 @@ import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.web.pages import end_session, session, settings
+from services.web.api import ApiProblem, ApiUnavailable
+from services.web.pages import api, end_session, session, settings
 from shared.auth import TOKEN_MESSAGES, AuthError, decode_token
 from shared.http import error_response
 
@@ -66,6 +67,16 @@ async def session_token(request: Request) -> Response:
     except AuthError as exc:
         s.sign_out()  # as the pages do when an API answers 401: sign in again
         return _json_error(401, exc.code, exc.message)
+    # and as the APIs hold it now: not signed out elsewhere (a replayed cookie), the user still active
+    try:
+        await api(request).call("GET", "/v1/auth/me", token=s.token)
+    except ApiProblem as exc:
+        if exc.status == 401:
+            s.sign_out()
+            return _json_error(401, exc.code, exc.message)
+        return _json_error(exc.status, exc.code, exc.message)
+    except ApiUnavailable:
+        return _json_error(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
     # verified just above: read back its exp only
     exp = jwt.decode(s.token, options={"verify_signature": False})["exp"]
     body = {
