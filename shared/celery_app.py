@@ -5,6 +5,10 @@
 - prefetch 1: a worker holds no more messages than it is running;
 - one visibility timeout (Redis) for broker and tasks, and every task's hard time limit below it, so no
   running task is redelivered under a live worker; no long countdowns (deadlines live in PostgreSQL).
+  One, not one per queue: every worker's sweep hands back any unacknowledged message older than its own
+  visibility timeout, whichever queue it came from. 45 s by default: a killed worker's message runs again
+  within 50 s; letters (render and sign, well under a second), workflow commands (a few queries) and notify
+  sends (15-20 s network timeouts) fit in the 36 s hard limit.
 Handlers are idempotent (consumer inbox, unique constraints), so a redelivery has no second effect;
 shared/tasks.py says how a task treats failures (never Celery's re-publishing retry).
 """
@@ -36,9 +40,12 @@ def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
         broker_transport_options={
             "visibility_timeout": visibility,
             # sweep for messages of dead workers often enough to matter against the visibility timeout
-            # (kombu's default sweep is every 10 s x 10 throttled calls = 100 s)
-            "unacked_restore_interval": max(1, min(10, visibility // 4)),
+            # (kombu's default sweep is every 10 s x 10 throttled calls = 100 s): a killed worker's message
+            # is back within visibility + 5 s (45 + 5 by default). The sweep is one sorted-set range query.
+            "unacked_restore_interval": max(1, min(5, visibility // 8)),
             "unacked_restore_throttle": 1,
+            # the sweep's lock: a worker killed while sweeping would otherwise stop every sweep for 300 s
+            "unacked_mutex_expire": min(300, visibility),
             # a broker that vanishes without closing the socket must not hang a publish forever
             "socket_timeout": 15,
             "socket_connect_timeout": 5,

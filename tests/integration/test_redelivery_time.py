@@ -1,0 +1,110 @@
+"""A worker killed mid-task (#13 item 4): its message runs again within a minute with the production
+default, and a task that is still running is never handed to a second worker.
+
+Redis holds a delivered message as unacknowledged until the task finishes; the workers' sweep hands back
+the ones older than the visibility timeout. The first test sets nothing: it uses the default a production
+deployment gets. The second uses the suite's short timeout (8 s) to run a task longer than it.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from services.intake.bootstrap import bootstrap
+from services.intake.config import IntakeSettings
+from services.intake.entrypoints.api import create_app
+from shared.config import Settings
+from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
+from tests.conftest import VISIBILITY_TIMEOUT
+from tests.integration.test_intake_api import valid_body
+from tests.integration.test_pipeline import start_publisher, stream_events
+from tests.support.processes import wait_until
+
+PRODUCTION_DEFAULT = Settings.model_fields["broker_visibility_timeout"].default
+
+
+@pytest.fixture
+def intake_client(settings):
+    container = bootstrap(IntakeSettings(**settings.model_dump()))
+    with TestClient(create_app(container)) as c:
+        yield c
+    container.engine.dispose()
+
+
+def _appends_waiting(engine) -> int:
+    """Workflow tasks inside an append, waiting for the lock the test holds."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                 "AND query LIKE '%pg_advisory_xact_lock%'")
+        ).scalar_one()
+
+
+class AppendLock:
+    """Holds the event store's append lock: a workflow task stops inside its append, mid-task."""
+
+    def __init__(self, engine) -> None:
+        self.conn = engine.connect()
+        self.conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})
+        self.conn.commit()
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": APPEND_LOCK_KEY})
+            self.conn.commit()
+            self.conn.close()
+            self.conn = None
+
+
+def test_with_the_default_visibility_timeout_a_killed_workers_task_runs_again_within_a_minute(
+    settings, engine, spawn, background, intake_client
+):
+    production = settings.model_copy(update={"broker_visibility_timeout": PRODUCTION_DEFAULT})
+    store = PostgresEventStore(engine)
+    lock = AppendLock(engine)
+    try:
+        worker = spawn("worker", "workflow", "--concurrency", "1", settings_=production)
+        start_publisher(background, engine, settings)
+        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        wait_until(lambda: _appends_waiting(engine) > 0, timeout=60, message="the worker to be inside the task")
+        worker.kill()  # kill -9 of the whole worker, mid-task
+        killed_at = time.monotonic()
+        spawn("worker", "workflow", "--concurrency", "1", settings_=production)  # as the supervisor restarts it
+    finally:
+        lock.release()
+
+    events = wait_until(lambda: stream_events(store, engine, code), timeout=75, interval=0.2,
+                        message="the killed worker's task to run again")
+    recovered = time.monotonic() - killed_at
+    print(f"visibility timeout {PRODUCTION_DEFAULT} s: the task ran again {recovered:.1f} s after the kill")
+    assert recovered < 60
+    assert [e.type for e in events] == ["workflow.ComplaintReceived"]
+
+
+def test_a_task_running_past_the_visibility_timeout_is_never_run_twice_at_once(
+    settings, engine, spawn, background, intake_client
+):
+    """Two live workers; the task is held 2.5 x the visibility timeout. Its time limit (80 % of the timeout)
+    hands it back before Redis would redeliver it, so at no moment do both workers run it."""
+    store = PostgresEventStore(engine)
+    lock = AppendLock(engine)
+    try:
+        spawn("worker", "workflow", "--concurrency", "1")
+        spawn("worker", "workflow", "--concurrency", "1")
+        start_publisher(background, engine, settings)
+        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        wait_until(lambda: _appends_waiting(engine) > 0, timeout=60, message="a worker inside the task")
+        most = 0
+        deadline = time.monotonic() + 2.5 * VISIBILITY_TIMEOUT
+        while time.monotonic() < deadline:
+            most = max(most, _appends_waiting(engine))
+            time.sleep(0.1)
+    finally:
+        lock.release()
+    assert most == 1
+    wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the event")
+    time.sleep(2)
+    assert len(stream_events(store, engine, code)) == 1
