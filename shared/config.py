@@ -65,7 +65,8 @@ def check_secret_strength(secret: str) -> str | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PENGADUAN_", extra="ignore")
+    # hide_input_in_errors: a refused setting's message never carries the values (the secret among them)
+    model_config = SettingsConfigDict(env_prefix="PENGADUAN_", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = Field(
         "development",
