@@ -128,6 +128,17 @@ def test_a_pass_that_is_not_our_servers_word_for_this_from_does_not_join(client,
     assert_not_joined(engine, awaiting, answer)
 
 
+@pytest.mark.parametrize("result", [f"{OURS}; dmarc=pass", f"{OURS}; dmarc=pass header.from=penipu.example.com"],
+                         ids=["no-header.from", "judged-penipu"])
+def test_a_from_the_mail_server_read_as_another_address_does_not_join(client, engine, mailbox, awaiting, result):
+    """``From: siti@warga <penyerang@penipu>``: the mail server's DMARC judged penipu (which passes: it is the
+    attacker's own domain), Python reads Siti's address. It must not join Siti's complaint."""
+    placeholder = "placeholder@penipu.example.com"
+    raw = mail(mailbox, placeholder, result).replace(
+        f"From: {placeholder}".encode(), f"From: {awaiting['address']} <penyerang@penipu.example.com>".encode())
+    assert_not_joined(engine, awaiting, post(client, raw))
+
+
 class Box:
     def __init__(self, messages: dict[str, bytes]) -> None:
         self.messages, self.seen = messages, set()

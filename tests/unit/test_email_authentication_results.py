@@ -63,4 +63,42 @@ def test_alignment(signer, domain, expected):
 
 
 def test_headers_are_read_top_first():
-    assert sender_authenticated(["mx.kecamatan.example.id; dmarc=pass"], "a@b.id", OURS) is True
+    assert sender_authenticated(["mx.kecamatan.example.id; dmarc=pass header.from=b.id"], "a@b.id", OURS) is True
+
+
+def test_a_dmarc_pass_that_does_not_name_the_domain_it_judged_vouches_for_nothing():
+    assert sender_authenticated(["mx.kecamatan.example.id; dmarc=pass"], "a@b.id", OURS) is False
+    assert parse_email(raw("mx.kecamatan.example.id; dmarc=pass (p=reject)"), OURS).authenticated is False
+
+
+# The mail server's DMARC judged the domain of the address it read; Python's parser may read another one.
+SPOOFS = [
+    "budi@warga.example.id <penyerang@penipu.example.com>",  # read by Python as budi@..., judged on penipu
+    "budi@warga.example.id<penyerang@penipu.example.com>",
+    '"budi@warga.example.id" <penyerang@penipu.example.com>',  # read right, but shows Budi's address
+    "=?utf-8?q?budi=40warga=2Eexample=2Eid?= <penyerang@penipu.example.com>",  # the same, encoded
+    '"budi\uff20warga.example.id" <penyerang@penipu.example.com>',  # a full-width @
+]
+
+
+@pytest.mark.parametrize("sender", SPOOFS)
+@pytest.mark.parametrize("result", [
+    "mx.kecamatan.example.id; dmarc=pass",
+    "mx.kecamatan.example.id; dmarc=pass header.from=penipu.example.com",
+    "mx.kecamatan.example.id; dmarc=pass header.from=warga.example.id",  # a server that read it as Python did
+], ids=["no-header.from", "judged-penipu", "judged-warga"])
+def test_a_from_read_two_ways_is_never_vouched_for(sender, result):
+    assert parse_email(raw(result, sender=sender), OURS).authenticated is False
+
+
+def test_two_from_headers_are_never_vouched_for():
+    good = "mx.kecamatan.example.id; dmarc=pass header.from=warga.example.id"
+    assert parse_email(raw(good, extra="From: budi@warga.example.id\r\n"), OURS).authenticated is False
+
+
+@pytest.mark.parametrize("sender", ["Budi <budi@warga.example.id>", "budi@warga.example.id",
+                                    '"Budi Santoso, S.Pd." <budi@warga.example.id>',
+                                    "=?utf-8?q?Budi_Santoso?= <budi@warga.example.id>"])
+def test_an_ordinary_from_still_is(sender):
+    good = "mx.kecamatan.example.id; dmarc=pass header.from=warga.example.id"
+    assert parse_email(raw(good, sender=sender), OURS).authenticated is True

@@ -1,6 +1,8 @@
 """Whether the receiving mail server vouched for an e-mail's ``From:``: its ``Authentication-Results`` header
-(RFC 8601, parsed with ``authres``) says ``dmarc=pass`` for the From domain, or ``dkim=pass`` with a signing
-domain (``d=``) aligned with it.
+(RFC 8601, parsed with ``authres``) says ``dmarc=pass`` with ``header.from`` naming the From domain we read
+(a pass that does not say which domain it judged counts for nothing), or ``dkim=pass`` with a signing domain
+(``d=``) aligned with it. Whether the From header is one we read as the mail server did is
+``domain.inbound``'s part (a From with parse defects is never vouched for).
 
 Anyone can write an ``Authentication-Results`` header into a message they send. Only the topmost one whose
 authserv-id (its first word) is one of ours counts: a receiving server adds its own above everything the sender
@@ -67,8 +69,10 @@ def _passes(results, domain: str) -> bool:
             continue
         props = {(p.type or "").lower() + "." + (p.name or "").lower(): (p.value or "") for p in result.properties}
         if method == "dmarc":
-            said = props.get("header.from", "")
-            if not said or from_domain(said) == domain:
+            # only a verdict that names the domain it judged, and it is the one we read: a From header two
+            # parsers read differently (``victim@a.example <x@b.example>``) is judged on b, read as a
+            said = props.get("header.from", "").strip()
+            if said and from_domain(said) == domain:
                 return True
         elif method == "dkim":
             signer = props.get("header.d") or from_domain(props.get("header.i", ""))

@@ -301,6 +301,26 @@ def _addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
     return result
 
 
+_LOOKS_LIKE_AN_ADDRESS = re.compile(r"[@\uff20\ufe6b]")  # @, and the full-width and small @ a reader takes for one
+
+
+def _unambiguous_from(msg: EmailMessage, senders: list[tuple[str, str]]) -> bool:
+    """Whether the From we read is the From the mail server judged: one header, one address, parsed without a
+    defect, and no display name that is itself an address. ``From: victim@a.example <x@b.example>`` is read by
+    Python as victim@a.example (with defects) while DMARC judged b.example; ``"victim@a.example" <x@b.example>``
+    is read right but shows a reader the victim's address."""
+    if len(senders) != 1:
+        return False  # which one DMARC judged is unknowable
+    try:
+        headers = msg.get_all("From") or []
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return False
+    if len(headers) != 1 or getattr(headers[0], "defects", None):
+        return False
+    display, _ = senders[0]
+    return not _LOOKS_LIKE_AN_ADDRESS.search(display)
+
+
 def parse_email(raw: bytes, authserv_ids: frozenset[str] = frozenset()) -> ParsedEmail:
     """A raw RFC 5322 message; raises ``InvalidInbound`` when it has no usable sender. ``authenticated`` when
     the topmost ``Authentication-Results`` of one of ``authserv_ids`` vouches for its single From address
@@ -320,8 +340,8 @@ def parse_email(raw: bytes, authserv_ids: frozenset[str] = frozenset()) -> Parse
         results = msg.get_all("Authentication-Results") or []
     except (ValueError, TypeError, IndexError, AttributeError):
         results = []
-    # several From addresses: which one DMARC judged is unknowable, so none is vouched for
-    authenticated = len(senders) == 1 and sender_authenticated(results, sender, authserv_ids)
+    # several From addresses, or one read ambiguously: which one DMARC judged is unknowable, none is vouched for
+    authenticated = _unambiguous_from(msg, senders) and sender_authenticated(results, sender, authserv_ids)
     message_id = _str(str(_header(msg, "Message-ID") or ""), 998)
     if message_id is None:
         message_id = "sha256:" + hashlib.sha256(raw).hexdigest()
