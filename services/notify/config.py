@@ -22,7 +22,7 @@ class NotifySettings(Settings, ChannelSettings):
         "provider, never blindly sent again",
     )
     notify_outcome_write_seconds: float = Field(
-        15.0, gt=0,
+        5.0, gt=0,
         description="After the provider answered, how long writing its answer is retried through a database blip "
         "(at most a quarter of the task's soft time limit); then the answer is queued as a task of its own",
     )
