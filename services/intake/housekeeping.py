@@ -33,14 +33,17 @@ def _arrived():
 class OutboxReconciler:
     """Complaints published ``grace_seconds`` ago and not yet in the tracking projection are published again
     (``PENGADUAN_RECONCILE_GRACE_SECONDS``), looked for every ``interval`` seconds
-    (``PENGADUAN_RECONCILE_INTERVAL_SECONDS``)."""
+    (``PENGADUAN_RECONCILE_INTERVAL_SECONDS``). Each time a complaint is published again its grace doubles (at
+    most ``MAX_GRACE_SECONDS``): a workflow or a projection that is only behind is not flooded with copies."""
+
+    MAX_GRACE_SECONDS = 600.0
 
     name = "scheduler.outbox-reconciler"
 
     def __init__(self, engine: Engine, grace_seconds: float = 30.0, interval: float = 10.0) -> None:
         self.engine = engine
         self.interval = interval
-        self.after = func.make_interval(0, 0, 0, 0, 0, 0, literal(float(grace_seconds)))
+        self.grace_seconds = float(grace_seconds)
 
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
@@ -49,12 +52,17 @@ class OutboxReconciler:
                 .where(
                     and_(
                         outbox.c.published_at.is_not(None),
-                        outbox.c.published_at < func.now() - self.after,
+                        outbox.c.published_at < func.now() - func.make_interval(
+                            0, 0, 0, 0, 0, 0,
+                            func.least(literal(self.grace_seconds) * func.power(2, outbox.c.republished),
+                                       literal(self.MAX_GRACE_SECONDS)),
+                        ),
                         outbox.c.message_type == "intake.ComplaintReceived",
                         ~_arrived(),
                     )
                 )
-                .values(published_at=None, last_error="published again: not in the workflow after the grace period")
+                .values(published_at=None, republished=outbox.c.republished + 1,
+                        last_error="published again: not in the workflow after the grace period")
             ).rowcount
             if again:
                 conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))

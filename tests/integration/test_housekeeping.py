@@ -48,6 +48,25 @@ def test_a_message_published_long_ago_that_never_arrived_is_published_again(sett
     assert outbox_row(engine, fresh).published_at is not None  # still within its grace period
 
 
+def test_each_time_it_is_published_again_its_grace_doubles(settings, engine):
+    """A workflow that is only behind (a long queue, projections stopped) is not flooded with copies: the
+    second republish waits twice the grace, the third four times."""
+    code = submit(settings)
+    reconciler = OutboxReconciler(engine, grace_seconds=30)
+    mark_published(engine, code, timedelta(seconds=31))
+    reconciler.round()
+    assert outbox_row(engine, code).published_at is None  # published again (republished = 1)
+    mark_published(engine, code, timedelta(seconds=45))  # published once more by the publisher, 45 s ago
+    reconciler.round()
+    assert outbox_row(engine, code).published_at is not None  # under 2 x 30 s: not yet
+    mark_published(engine, code, timedelta(seconds=61))
+    reconciler.round()
+    assert outbox_row(engine, code).published_at is None  # republished = 2
+    mark_published(engine, code, timedelta(seconds=100))
+    reconciler.round()
+    assert outbox_row(engine, code).published_at is not None  # under 4 x 30 s
+
+
 def test_a_message_that_arrived_is_not_published_again_and_is_cleaned_up_after_a_week(settings, engine):
     arrived, lost = submit(settings), submit(settings)
     with engine.begin() as conn:

@@ -51,6 +51,7 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    Column("republished", Integer, nullable=False, server_default="0"),  # by the reconciler (migration 0011)
 )
 
 tracking = Table(
