@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench unit lint clean lock
+.PHONY: run test bench unit lint clean lock chaos
 
 # The venv installs exactly what requirements-dev.lock pins (hashes checked), then the project itself.
 $(STAMP): pyproject.toml requirements-dev.lock
@@ -39,6 +39,11 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# By hand only (not in make test or CI): kill each part of the stack under load, check nothing is lost (chaos/README.md)
+CHAOS_FLAGS ?=
+chaos: $(STAMP)
+	$(BIN)/python -m chaos $(CHAOS_FLAGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache bench/results

@@ -1,0 +1,105 @@
+"""What the history says afterwards: read from PostgreSQL and from the sinks' own record of what was sent."""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from services.notify.devsinks import Sinks
+
+CODE = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{2}\b")
+
+_RECEIVED = text(
+    """
+    SELECT s.tracking_code, count(e.position)
+    FROM intake.submissions s
+    LEFT JOIN workflow.events e
+           ON e.stream_id = 'complaint-' || s.complaint_id::text AND e.type = 'workflow.ComplaintReceived'
+    WHERE s.tracking_code = ANY(:codes)
+    GROUP BY s.tracking_code
+    """
+)
+
+_ACK_CHANNELS = text(
+    """
+    SELECT s.tracking_code, d.channel, d.state
+    FROM intake.submissions s
+    JOIN notify.deliveries d ON d.complaint_id = s.complaint_id
+    WHERE s.tracking_code = ANY(:codes) AND d.kind = 'acknowledgment' AND d.audience = 'complainant'
+    """
+)
+
+
+class SinkIndex:
+    """Messages the sinks accepted, per tracking code and channel; read incrementally (append-only list)."""
+
+    def __init__(self, sinks: Sinks) -> None:
+        self.sinks = sinks
+        self.seen = 0
+        self.by_code: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def refresh(self) -> None:
+        outbox = self.sinks.outbox
+        with outbox._lock:  # the sinks keep their messages in arrival order; only the new ones are read
+            new = outbox._messages[self.seen:]
+            self.seen += len(new)
+        for m in new:
+            for code in set(CODE.findall(f"{m.get('subject') or ''}\n{m.get('text') or ''}")):
+                self.by_code[code][m["channel"]] += 1
+
+
+def workflow_counts(engine: Engine, codes: list[str]) -> dict[str, int]:
+    """ComplaintReceived events per tracking code (0: not in the workflow; a code intake does not know: absent)."""
+    if not codes:
+        return {}
+    with engine.connect() as conn:
+        return {code: n for code, n in conn.execute(_RECEIVED, {"codes": codes})}
+
+
+def ack_deliveries(engine: Engine, codes: list[str]) -> dict[str, dict[str, str]]:
+    """Acknowledgment deliveries per tracking code: channel -> state."""
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    if codes:
+        with engine.connect() as conn:
+            for code, channel, state in conn.execute(_ACK_CHANNELS, {"codes": codes}):
+                found[code][channel] = state
+    return found
+
+
+def acknowledged_at_sink(index: SinkIndex, codes: list[str], channels: set[str]) -> int:
+    """How many of codes have a message at the sink on every expected channel."""
+    return sum(1 for c in codes if all(index.by_code.get(c, Counter())[ch] >= 1 for ch in channels))
+
+
+def invariants(engine: Engine) -> dict[str, Any]:
+    """Checks over the whole database: streams without version gaps and with positions increasing with the
+    version, no dead letters, nothing left in the intake outbox or in notify's deliveries."""
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        stores = [f"{s}.{t}" for s, t in conn.execute(text(
+            "SELECT table_schema, table_name FROM information_schema.columns WHERE column_name = 'stream_id' "
+            "AND table_name = 'events' GROUP BY 1, 2 HAVING bool_or(true) ORDER BY 1"))]
+        for store in stores:
+            gaps = conn.execute(text(
+                f"SELECT count(*) FROM (SELECT stream_id, count(*) AS n, min(version) AS lo, max(version) AS hi, "
+                f"count(DISTINCT version) AS d FROM {store} GROUP BY stream_id) s "
+                f"WHERE n <> d OR hi - lo + 1 <> n OR lo <> 1")).scalar_one()
+            disorder = conn.execute(text(
+                f"SELECT count(*) FROM (SELECT version, lag(version) OVER (PARTITION BY stream_id ORDER BY position) "
+                f"AS prev FROM {store}) s WHERE prev IS NOT NULL AND version <= prev")).scalar_one()
+            streams = conn.execute(text(f"SELECT count(DISTINCT stream_id) FROM {store}")).scalar_one()
+            out[store] = {"streams": streams, "streams_with_version_gaps": gaps,
+                          "positions_not_increasing_with_version": disorder}
+        dead = {}
+        for (schema,) in conn.execute(text(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'dead_letters'")):
+            dead[schema] = conn.execute(text(
+                f"SELECT count(*) FROM {schema}.dead_letters WHERE replayed_at IS NULL")).scalar_one()
+        out["dead_letters"] = dead
+        out["intake_outbox_unpublished"] = conn.execute(text(
+            "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL")).scalar_one()
+        out["notify_deliveries_by_state"] = dict(conn.execute(text(
+            "SELECT state, count(*) FROM notify.deliveries GROUP BY state")).all())
+    return out
