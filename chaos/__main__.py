@@ -14,14 +14,15 @@ import logging
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import create_engine
 
-from chaos.history import SinkIndex, ack_deliveries, acknowledged_at_sink, invariants, workflow_counts
+from chaos.history import (SinkIndex, ack_deliveries, acknowledged_at_sink, invariants, workflow_counts,
+                           worst_to_workflow)
 from chaos.load import Load
 from chaos.stack import Stack
 
@@ -146,11 +147,13 @@ def summarise(phases: list[Phase], answers, engine, sinks: SinkIndex, channels: 
             "lost": sum(1 for c in codes if counts.get(c, 0) == 0),
             "doubled": sum(1 for c in codes if counts.get(c, 0) > 1),
             "5xx": sum(1 for a in window if a.status >= 500),
+            "500": sum(1 for a in window if a.status == 500),
             "non_202": statuses,
             "ack_sent": len(codes) - ack_missing,
             "ack_missing": ack_missing,
             "ack_doubled": ack_doubled,
             "ack_delivery_states": _states(deliveries),
+            "worst_receipt_to_workflow_s": worst_to_workflow(engine, codes),
             "recovery_workflow_s": phase.recovery_workflow_s,
             "recovery_ack_s": phase.recovery_ack_s,
             "acked_before_fault": phase.acked_before_fault,
@@ -169,14 +172,16 @@ def _states(deliveries: dict[str, dict[str, str]]) -> dict[str, int]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = ("fault", "acked", "arrived", "lost", "doubled", "5xx", "ack sent", "ack doubled",
-            "to workflow (s)", "to ack (s)")
+    head = ("fault", "acked", "arrived", "lost", "doubled", "5xx (of which 500)", "ack sent", "ack doubled",
+            "recovery to workflow (s)", "recovery to ack (s)", "worst receipt to workflow (s)")
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in rows:
         lines.append(" | ".join(str(x) for x in (
-            r["fault"], r["acked"], r["arrived"], r["lost"], r["doubled"], r["5xx"], r["ack_sent"], r["ack_doubled"],
+            r["fault"], r["acked"], r["arrived"], r["lost"], r["doubled"], f'{r["5xx"]} ({r["500"]})', r["ack_sent"],
+            r["ack_doubled"],
             "-" if r["recovery_workflow_s"] is None else r["recovery_workflow_s"],
-            "-" if r["recovery_ack_s"] is None else r["recovery_ack_s"])))
+            "-" if r["recovery_ack_s"] is None else r["recovery_ack_s"],
+            "-" if r["worst_receipt_to_workflow_s"] is None else r["worst_receipt_to_workflow_s"])))
     return "\n".join(lines)
 
 
@@ -186,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=float, default=15.0, help="seconds of load before each fault")
     parser.add_argument("--after", type=float, default=30.0, help="at least this many seconds after each fault")
     parser.add_argument("--timeout", type=float, default=180.0, help="longest wait for recovery after a fault")
+    parser.add_argument("--settle", type=float, default=240.0,
+                        help="after the load, longest wait for the outbox and notify's deliveries to empty")
     parser.add_argument("--restart-delay", type=float, default=1.0, help="seconds before a killed part is started")
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, from: {','.join(FAULTS)}")
     parser.add_argument("--quick", action="store_true", help="a trimmed run (~5 min): 5 s before, 10 s after, 150 s timeout")
@@ -248,33 +255,47 @@ def main(argv: list[str] | None = None) -> int:
                      phase.recovery_ack_s, f" ({phase.note})" if phase.note else "")
 
         load.stop()
-        end = time.monotonic() + 1
+        end = time.monotonic() + 1  # no answer is sent after this
         # drain: everything acknowledged reaches the workflow and the sinks, nothing left pending
-        drain = Phase("drain", end, fault_at=end)
+        drain = Phase("drain", end, fault_at=time.monotonic())
         watch_recovery(stack, engine, sinks, load, drain, channels, args.timeout, 0.0, args.restart_delay)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        # a send whose worker died mid-call stays 'sending' until its lease (notify_sending_lease_seconds,
+        # 120 s) runs out and the stale-sends sweep (every 30 s) has it reconciled: wait that long for it
+        settle_began = time.monotonic()
+        deadline = settle_began + args.settle
+        while True:
             inv = invariants(engine)
             left = inv["notify_deliveries_by_state"]
             if not inv["intake_outbox_unpublished"] and not left.get("pending") and not left.get("sending"):
+                report["settled_after_load_s"] = round(time.monotonic() - settle_began, 1)
                 break
-            time.sleep(1)
+            if time.monotonic() > deadline:
+                report["settled_after_load_s"] = None
+                break
+            time.sleep(2)
         answers = load.snapshot()
         rows = summarise(phases, answers, engine, sinks, channels, end)
-        report["invariants"] = invariants(engine)
+        report["invariants"] = inv_final = invariants(engine)
         report["drain_s"] = {"workflow": drain.recovery_workflow_s, "acknowledgments": drain.recovery_ack_s,
                              "note": drain.note}
         report["faults"] = rows
-        report["totals"] = {k: sum(r[k] for r in rows) for k in ("submitted", "acked", "lost", "doubled", "5xx",
+        report["totals"] = {k: sum(r[k] for r in rows) for k in ("submitted", "acked", "lost", "doubled", "5xx", "500",
                                                                    "ack_missing", "ack_doubled")}
         report["goals"] = {
             "no_loss": report["totals"]["lost"] == 0,
             "no_doubles": report["totals"]["doubled"] == 0 and report["totals"]["ack_doubled"] == 0,
+            "no_500": report["totals"]["500"] == 0,
             "no_5xx": report["totals"]["5xx"] == 0,
             "workflow_within_60s": all(r["recovery_workflow_s"] is not None and r["recovery_workflow_s"] <= GOAL_WORKFLOW_S
                                        for r in rows[1:]),
             "acknowledged_within_120s": all(r["recovery_ack_s"] is not None and r["recovery_ack_s"] <= GOAL_ACK_S
                                             for r in rows[1:]),
+            "no_dead_letters": not any(inv_final["dead_letters"].values()),
+            "streams_gapless_and_ordered": all(
+                v["streams_with_version_gaps"] == 0 and v["positions_not_increasing_with_version"] == 0
+                for k, v in inv_final.items() if k.endswith(".events")),
+            "nothing_left_behind": inv_final["intake_outbox_unpublished"] == 0 and not any(
+                inv_final["notify_deliveries_by_state"].get(s) for s in ("pending", "sending")),
         }
         engine.dispose()
     except BaseException as exc:

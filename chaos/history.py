@@ -22,6 +22,16 @@ _RECEIVED = text(
     """
 )
 
+_WORST = text(
+    """
+    SELECT max(EXTRACT(EPOCH FROM e.recorded_at - s.received_at))::float8
+    FROM intake.submissions s
+    JOIN workflow.events e
+      ON e.stream_id = 'complaint-' || s.complaint_id::text AND e.type = 'workflow.ComplaintReceived'
+    WHERE s.tracking_code = ANY(:codes)
+    """
+)
+
 _ACK_CHANNELS = text(
     """
     SELECT s.tracking_code, d.channel, d.state
@@ -56,6 +66,15 @@ def workflow_counts(engine: Engine, codes: list[str]) -> dict[str, int]:
         return {}
     with engine.connect() as conn:
         return {code: n for code, n in conn.execute(_RECEIVED, {"codes": codes})}
+
+
+def worst_to_workflow(engine: Engine, codes: list[str]) -> float | None:
+    """The longest time from intake's receipt to the workflow's ComplaintReceived among codes (seconds)."""
+    if not codes:
+        return None
+    with engine.connect() as conn:
+        worst = conn.execute(_WORST, {"codes": codes}).scalar_one()
+    return None if worst is None else round(worst, 1)
 
 
 def ack_deliveries(engine: Engine, codes: list[str]) -> dict[str, dict[str, str]]:
