@@ -5,7 +5,7 @@ counter per (limit, identifiers) kept in Redis, limits written in its notation (
 every one of them must hold). What this module adds is the project's policy:
 
 - ``RateLimiter.hit`` counts one request and says whether it is allowed, and if not, after how many seconds
-  it will be (``Retry-After``); ``check`` only looks (sign-in: a failed attempt is counted after it failed,
+  it will be (``Retry-After``); ``remaining`` only looks (sign-in: a failed attempt is counted after it failed,
   but a client over the limit is refused before its password is even hashed).
 - When Redis cannot be reached the answer depends on who asks: anonymous endpoints fail **open** (a citizen
   may still file a complaint; the event is logged), sign-in and token checks fail **closed** (503
@@ -90,20 +90,6 @@ class RateLimiter:
         except Exception as exc:  # redis.ConnectionError, TimeoutError, limits' StorageError ...
             raise RateLimitUnavailable(str(exc)) from exc
         return Decision(True)
-
-    def check(self, limits: Sequence[RateLimitItem], *identifiers: str) -> Decision:
-        """Whether one more request would be allowed, without counting it."""
-        if not self.enabled or not limits:
-            return Decision(True)
-        try:
-            retry_after = 0
-            for item in limits:
-                if not self._strategy.test(item, *identifiers):
-                    stats = self._strategy.get_window_stats(item, *identifiers)
-                    retry_after = max(retry_after, math.ceil(stats.reset_time - time.time()), 1)
-        except Exception as exc:
-            raise RateLimitUnavailable(str(exc)) from exc
-        return Decision(retry_after == 0, retry_after)
 
     def remaining(self, limits: Sequence[RateLimitItem], *identifiers: str) -> tuple[int, int]:
         """(requests left before the tightest limit refuses, seconds until that limit frees one)."""
