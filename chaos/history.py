@@ -122,3 +122,52 @@ def invariants(engine: Engine) -> dict[str, Any]:
         out["notify_deliveries_by_state"] = dict(conn.execute(text(
             "SELECT state, count(*) FROM notify.deliveries GROUP BY state")).all())
     return out
+
+
+def broker_backlog(redis_url: str, timeout: float = 2.0) -> dict[str, int]:
+    """Messages still in the broker: each Celery queue's list (kombu keeps priorities 3, 6, 9 in sibling
+    lists ``<queue>\\x06\\x16<n>``, counted with it) and ``unacked``, the hash of messages handed to a worker
+    and not yet acknowledged. What an outbox and a ledger in PostgreSQL cannot show: a message still queued."""
+    import redis
+
+    from shared.celery_app import QUEUES
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for queue in QUEUES:
+            for key in (queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9))):
+                pipe.llen(key)
+        pipe.hlen("unacked")
+        counts = pipe.execute()
+    finally:
+        client.close()
+    out = {queue: sum(counts[i * 4:(i + 1) * 4]) for i, queue in enumerate(QUEUES)}
+    out["unacked"] = counts[-1]
+    return out
+
+
+def unconsumed_handoffs(engine: Engine) -> dict[str, int]:
+    """Rows of each producer's ledger (``<schema>.handoffs``) whose message is in neither its consumer's inbox
+    (``<queue>.inbox``) nor its dead letters, keyed ``producer->queue``. A consumed row stays in the ledger
+    until the reconciler's next look (grace, doubling per republish), so only the unconsumed ones count."""
+    out: dict[str, int] = {}
+    with engine.connect() as conn:
+        ledgers = [s for (s,) in conn.execute(text(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'handoffs' ORDER BY 1"))]
+        inboxes = {s for (s,) in conn.execute(text(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'inbox'"))}
+        for producer in ledgers:
+            for (queue,) in conn.execute(text(f"SELECT DISTINCT queue FROM {producer}.handoffs")).all():
+                if queue not in inboxes:  # a queue without an inbox of ours: every row is unconsumed
+                    n = conn.execute(text(f"SELECT count(*) FROM {producer}.handoffs WHERE queue = :q"),
+                                     {"q": queue}).scalar_one()
+                else:
+                    n = conn.execute(text(
+                        f"SELECT count(*) FROM {producer}.handoffs h WHERE h.queue = :q AND NOT EXISTS "
+                        f"(SELECT 1 FROM {queue}.inbox i WHERE i.consumer = h.consumer AND i.message_id = h.message_id) "
+                        f"AND NOT EXISTS (SELECT 1 FROM {queue}.dead_letters d WHERE d.task = h.consumer AND "
+                        f"coalesce(d.payload->>'message_id', d.payload->>'event_id') = h.message_id::text)"),
+                        {"q": queue}).scalar_one()
+                out[f"{producer}->{queue}"] = n
+    return out
