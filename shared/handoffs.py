@@ -5,7 +5,9 @@ it as unacknowledged with a separate HSET (a crash between the two drops it), an
 fsync window loses what it had just accepted. So whatever a service hands another through the broker is
 also written to the producer's ledger in PostgreSQL (``<schema>.handoffs``: the consuming task, the
 message id its inbox records, the queue, the task id and the payload, which carries ids only), in the same
-transaction as the producer's own progress where it has one (the relay's checkpoint).
+transaction as the producer's own progress where it has one (the relay's checkpoint). Intake's outbox is
+a ledger too (``services/intake/adapters/outbox.py`` ``OutboxLedger``): its rows already hold all of that,
+with the whole message as payload, and intake's own publisher sends a row again.
 
 The consumer records each message it handled in its inbox (``<schema>.inbox``: consumer, message id), or
 keeps it as a dead letter. The scheduler's ``HandoffReconciler`` looks at the ledger rows older than the
@@ -17,9 +19,10 @@ copy of a message that was only slow has no second effect.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from typing import Protocol
 from uuid import UUID
 
 from celery import Celery
@@ -29,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID as PgUUID, insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from shared.subscriptions import RoundResult
 
@@ -100,30 +104,75 @@ class Consumers:
     dead_letters: Table
 
 
+def waited(published_at: ColumnElement, attempts: ColumnElement, grace: float, max_wait: float) -> ColumnElement:
+    """Published more than ``grace`` ago, and more than ``grace`` doubled per earlier publish (``attempts``
+    counts them, 1 the first time), at most ``max_wait``: a queue that is merely long is not flooded."""
+    wait = func.least(literal(grace) * func.power(2, func.least(attempts - 1, 30)), literal(max_wait))
+    return and_(
+        published_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, literal(grace)),
+        published_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, wait),
+    )
+
+
+class Ledger(Protocol):
+    """Where a producer keeps what it handed to the broker until its consumer confirms it."""
+
+    def due(self, conn: Connection, queues: list[str], grace: float, max_wait: float, limit: int) -> Sequence[Mapping]:
+        """Rows past their wait (``waited``) for these queues, oldest first, locked (skipping locked ones);
+        each has at least ``consumer``, ``message_id`` and ``queue``."""
+
+    def confirm(self, conn: Connection, keys: list[tuple[str, UUID]]) -> None:
+        """The consumer handled these (consumer, message id) or kept them as dead letters: never resent."""
+
+    def publish_again(self, conn: Connection, rows: Sequence[Mapping]) -> None:
+        """Hand these to the broker once more and start their next, doubled, wait."""
+
+
+@dataclass(frozen=True)
+class HandoffLedger:
+    """A ledger made by ``handoff_table``: a confirmed row is removed, a lost one sent again from here."""
+
+    table: Table
+    celery: Celery
+
+    def due(self, conn: Connection, queues: list[str], grace: float, max_wait: float, limit: int) -> Sequence[Mapping]:
+        t = self.table
+        return conn.execute(
+            select(t).where(t.c.queue.in_(queues), waited(t.c.published_at, t.c.attempts, grace, max_wait))
+            .order_by(t.c.published_at).limit(limit).with_for_update(skip_locked=True)
+        ).mappings().all()
+
+    def confirm(self, conn: Connection, keys: list[tuple[str, UUID]]) -> None:
+        conn.execute(delete(self.table).where(tuple_(self.table.c.consumer, self.table.c.message_id).in_(keys)))
+
+    def publish_again(self, conn: Connection, rows: Sequence[Mapping]) -> None:
+        t = self.table
+        for r in rows:
+            self.celery.send_task(r["consumer"], args=[r["payload"]], queue=r["queue"], task_id=r["task_id"])
+        conn.execute(
+            update(t).where(tuple_(t.c.consumer, t.c.message_id).in_([(r["consumer"], r["message_id"]) for r in rows]))
+            .values(published_at=func.now(), attempts=func.least(t.c.attempts + 1, 32))
+        )
+
+
 class HandoffReconciler:
     """Publishes again what a producer handed off and its consumer never handled (see the module's text).
 
-    ``consumers`` maps each queue to the tables its consumers keep; rows for any other queue are left alone.
+    ``ledger`` is the producer's record (``HandoffLedger`` for a ``handoff_table``; intake's outbox is one
+    too). ``consumers`` maps each queue to the tables its consumers keep; rows for any other queue are left
+    alone.
     """
 
     def __init__(
-        self, name: str, engine: Engine, celery: Celery, ledger: Table, consumers: Mapping[str, Consumers], *,
+        self, name: str, engine: Engine, ledger: Ledger, consumers: Mapping[str, Consumers], *,
         grace: float, interval: float, max_wait: float = 600.0, batch: int = 1000,
     ) -> None:
-        self.name, self.engine, self.celery, self.ledger, self.consumers = name, engine, celery, ledger, consumers
+        self.name, self.engine, self.ledger, self.consumers = name, engine, ledger, consumers
         self.grace, self.interval, self.max_wait, self.batch = grace, interval, max(max_wait, grace), batch
 
     def round(self) -> RoundResult:
-        t = self.ledger
-        wait = func.least(literal(self.grace) * func.power(2, t.c.attempts - 1), literal(self.max_wait))
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(t).where(
-                    t.c.queue.in_(list(self.consumers)),
-                    t.c.published_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, literal(self.grace)),
-                    t.c.published_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, wait),
-                ).order_by(t.c.published_at).limit(self.batch).with_for_update(skip_locked=True)
-            ).mappings().all()
+            rows = self.ledger.due(conn, list(self.consumers), self.grace, self.max_wait, self.batch)
             if not rows:
                 return RoundResult(handled=0, more=False)
             done: set[tuple[str, UUID]] = set()
@@ -132,15 +181,10 @@ class HandoffReconciler:
                 done |= {(consumer, m) for m in self._consumed(conn, self.consumers[queue], consumer,
                                                                [r["message_id"] for r in group])}
             if done:
-                conn.execute(delete(t).where(tuple_(t.c.consumer, t.c.message_id).in_(list(done))))
+                self.ledger.confirm(conn, sorted(done))
             lost = [r for r in rows if (r["consumer"], r["message_id"]) not in done]
-            for r in lost:
-                self.celery.send_task(r["consumer"], args=[r["payload"]], queue=r["queue"], task_id=r["task_id"])
             if lost:
-                conn.execute(
-                    update(t).where(tuple_(t.c.consumer, t.c.message_id).in_([(r["consumer"], r["message_id"]) for r in lost]))
-                    .values(published_at=func.now(), attempts=func.least(t.c.attempts + 1, 32))
-                )
+                self.ledger.publish_again(conn, lost)
         if lost:
             log.warning("hand-offs not consumed after the grace period published again",
                         extra={"count": len(lost), "ledger": self.name, "consumers": sorted({r["consumer"] for r in lost})})

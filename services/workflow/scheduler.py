@@ -14,7 +14,7 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from services.workflow import handlers
-from shared.handoffs import Consumers, HandoffReconciler
+from shared.handoffs import Consumers, HandoffLedger, HandoffReconciler
 from shared.subscriptions import RoundResult
 
 
@@ -60,7 +60,7 @@ def handoff_reconcilers(engine: Engine, celery: Celery, services: Mapping[str, M
     ``dead_letters``."""
     consumers = {queue: Consumers(t.inbox, t.dead_letters) for queue, t in services.items()}
     return [
-        HandoffReconciler(f"scheduler.handoffs.{producer}", engine, celery, t.handoffs, consumers, grace=grace,
-                          interval=interval)
+        HandoffReconciler(f"scheduler.handoffs.{producer}", engine, HandoffLedger(t.handoffs, celery), consumers,
+                          grace=grace, interval=interval)
         for producer, t in services.items()
     ]
