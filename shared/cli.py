@@ -203,7 +203,7 @@ def cmd_projections(args: argparse.Namespace) -> None:
 
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
-    from services.intake.housekeeping import OutboxCleanup, OutboxReconciler
+    from services.intake.housekeeping import OutboxCleanup, OutboxReconciler, outbox_handoffs
     from services.workflow.bootstrap import bootstrap
     from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
     from shared.subscriptions import Runner
@@ -219,11 +219,16 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     from services.notify.adapters import tables as notify_tables
     from services.workflow.adapters import tables as workflow_tables
     from services.workflow.scheduler import handoff_reconcilers
+    from shared.handoffs import Consumers
 
     grace, every = workflow.settings.reconcile_grace_seconds, workflow.settings.reconcile_interval_seconds
     services = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}  # by the queue each consumes
+    # intake's replies go to the workflow, which records them in its inbox; its delivery statuses go to notify,
+    # whose notify.record_status keeps no inbox yet, so that queue is not reconciled (nor kept past a week)
+    outbox_consumers = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters)}
     jobs = [
-        OutboxReconciler(engine, grace, every), OutboxCleanup(engine), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
+        OutboxReconciler(engine, grace, every), outbox_handoffs(engine, outbox_consumers, grace, every),
+        OutboxCleanup(engine, reconciled=outbox_consumers), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
         DueDeliveries(notify, interval), StaleSends(notify, max(interval, 30.0)), UnreportedOutcomes(notify, 30.0),
         *handoff_reconcilers(engine, notify.celery, services, grace, every),
     ]

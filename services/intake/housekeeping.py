@@ -5,18 +5,26 @@
   complaint in its tracking projection; a complaint published over the grace period ago
   (``PENGADUAN_RECONCILE_GRACE_SECONDS``, 30 s) and still not there is published again. The workflow's
   inbox makes that harmless when the first copy did arrive (the projection was merely late).
-- ``OutboxCleanup``: published rows whose complaint reached the workflow are removed after a week (other
-  messages, replies and delivery statuses, a week after they were published); the outbox is a delivery
-  buffer, not history (the history is the event store).
+- ``outbox_handoffs``: every other message (a complainant's reply, a provider's delivery status) has no
+  effect intake can see, so the outbox is read as a hand-off ledger (shared/handoffs.py) against its
+  consumer's inbox and dead letters, which the composition root passes in by queue: not there after the
+  grace, published again (the grace doubling each time); there, removed from the outbox.
+- ``OutboxCleanup``: published rows whose complaint reached the workflow are removed after a week; other
+  messages a week after they were published when no reconciler follows their queue (a reconciled one is
+  removed once consumed, and kept, sent again now and then, until then). The outbox is a delivery buffer,
+  not history (the history is the event store).
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 
 from sqlalchemy import Engine, and_, delete, exists, func, literal, or_, select, text, update
 
-from services.intake.adapters.outbox import NOTIFY_CHANNEL
+from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxLedger
 from services.intake.adapters.tables import outbox, submissions, tracking
+from shared.contracts.intake import ComplaintSubmitted
+from shared.handoffs import Consumers, HandoffReconciler
 from shared.subscriptions import RoundResult
 
 log = logging.getLogger(__name__)
@@ -57,7 +65,7 @@ class OutboxReconciler:
                             func.least(literal(self.grace_seconds) * func.power(2, outbox.c.republished),
                                        literal(self.MAX_GRACE_SECONDS)),
                         ),
-                        outbox.c.message_type == "intake.ComplaintReceived",
+                        outbox.c.message_type == ComplaintSubmitted.type,
                         ~_arrived(),
                     )
                 )
@@ -71,21 +79,33 @@ class OutboxReconciler:
         return RoundResult(handled=again, more=False)
 
 
+def outbox_handoffs(engine: Engine, consumers: Mapping[str, Consumers], grace_seconds: float = 30.0,
+                    interval: float = 10.0) -> HandoffReconciler:
+    """Intake's messages other than the complaint, reconciled against their consumers (by queue: the tables
+    the consumers of that queue keep; a queue left out is not followed). Waits as ``OutboxReconciler``."""
+    return HandoffReconciler("scheduler.outbox-handoffs", engine, OutboxLedger(), consumers, grace=grace_seconds,
+                             interval=interval, max_wait=OutboxReconciler.MAX_GRACE_SECONDS)
+
+
 class OutboxCleanup:
+    """Removes published rows a week on: a complaint once it reached the workflow; another message only when
+    its queue is not in ``reconciled`` (those ``outbox_handoffs`` removes once consumed)."""
+
     name = "scheduler.outbox-cleanup"
     interval = 3600.0
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, reconciled: Collection[str] = ()) -> None:
         self.engine = engine
+        self.reconciled = list(reconciled)
 
     def round(self) -> RoundResult:
+        complaint = outbox.c.message_type == ComplaintSubmitted.type
         with self.engine.begin() as conn:
             removed = conn.execute(
                 delete(outbox).where(
                     outbox.c.published_at.is_not(None),
                     outbox.c.published_at < func.now() - text("interval '7 days'"),
-                    # a complaint once it reached the workflow; replies and delivery statuses once published
-                    or_(outbox.c.message_type != "intake.ComplaintReceived", _arrived()),
+                    or_(and_(complaint, _arrived()), and_(~complaint, outbox.c.queue.not_in(self.reconciled))),
                 )
             ).rowcount
         if removed:

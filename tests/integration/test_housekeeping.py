@@ -1,7 +1,8 @@
-"""The scheduler's intake jobs: a complaint lost after the broker accepted it is published again; the
-outbox keeps only what is still needed."""
+"""The scheduler's intake jobs: a complaint, or another message, lost after the broker accepted it is
+published again; the outbox keeps only what is still needed."""
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -11,7 +12,10 @@ from services.intake.adapters.tables import outbox, submissions, tracking
 from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
-from services.intake.housekeeping import OutboxCleanup, OutboxReconciler
+from services.intake.housekeeping import OutboxCleanup, OutboxReconciler, outbox_handoffs
+from services.workflow.adapters import tables as workflow_tables
+from shared.contracts.intake import ComplainantReplied
+from shared.handoffs import Consumers
 from tests.integration.test_intake_api import valid_body
 
 
@@ -90,3 +94,88 @@ def test_a_message_that_arrived_is_not_published_again_and_is_cleaned_up_after_a
             ).scalars()
         )
     assert remaining == {lost}  # the lost one is kept (and was queued again), the arrived one removed
+
+
+# --- the other messages: the outbox as a hand-off ledger (shared/handoffs.py) -----------------------------
+
+CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters)}  # as shared/cli.py wires it
+
+
+def other_message(engine, queue: str, task: str, message_type: str, published_ago: timedelta) -> uuid.UUID:
+    """An outbox row like a reply's (queue workflow) or a delivery status's (queue notify), published
+    ``published_ago``; its payload carries the row's id as the consumer's message id."""
+    row_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(outbox.insert().values(
+            id=row_id, message_type=message_type, task=task, queue=queue,
+            payload={"message_id": str(row_id), "complaint_id": str(uuid.uuid4())},
+            published_at=datetime.now(UTC) - published_ago,
+        ))
+    return row_id
+
+
+def reply_row(engine, published_ago: timedelta) -> uuid.UUID:
+    return other_message(engine, ComplainantReplied.QUEUE, ComplainantReplied.TASK, ComplainantReplied.type, published_ago)
+
+
+def row(engine, row_id):
+    with engine.connect() as conn:
+        return conn.execute(select(outbox.c.published_at, outbox.c.republished, outbox.c.last_error)
+                            .where(outbox.c.id == row_id)).first()
+
+
+def set_published(engine, row_id, ago: timedelta) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == row_id).values(published_at=datetime.now(UTC) - ago))
+
+
+def test_a_reply_its_consumer_never_recorded_is_published_again_once_per_round_its_grace_doubling(engine):
+    lost, fresh = reply_row(engine, timedelta(seconds=31)), reply_row(engine, timedelta(seconds=10))
+    reconciler = outbox_handoffs(engine, CONSUMERS, grace_seconds=30)
+    reconciler.round()
+    again = row(engine, lost)
+    assert again.published_at is None and again.republished == 1 and "again" in again.last_error
+    assert row(engine, fresh).published_at is not None  # still within its grace period
+    reconciler.round()
+    assert row(engine, lost).republished == 1  # waits for the publisher: at most once per round
+    set_published(engine, lost, timedelta(seconds=45))  # the publisher sent it once more, 45 s ago
+    reconciler.round()
+    assert row(engine, lost).published_at is not None  # under 2 x 30 s: not yet
+    set_published(engine, lost, timedelta(seconds=61))
+    reconciler.round()
+    assert row(engine, lost).republished == 2
+    set_published(engine, lost, timedelta(seconds=100))
+    reconciler.round()
+    assert row(engine, lost).published_at is not None  # under 4 x 30 s
+    with engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == lost).values(republished=40))
+    set_published(engine, lost, timedelta(seconds=599))
+    reconciler.round()
+    assert row(engine, lost).published_at is not None  # capped at 10 minutes, whatever the count
+    set_published(engine, lost, timedelta(seconds=601))
+    reconciler.round()
+    assert row(engine, lost).republished == 41
+
+
+def test_a_reply_recorded_or_dead_lettered_leaves_the_outbox_and_a_status_report_is_left_alone(engine):
+    recorded, dead, status = (reply_row(engine, timedelta(seconds=31)), reply_row(engine, timedelta(seconds=31)),
+                              other_message(engine, "notify", "notify.record_status", "intake.ChannelStatusReported",
+                                            timedelta(minutes=11)))
+    with engine.begin() as conn:
+        conn.execute(workflow_tables.inbox.insert().values(consumer=ComplainantReplied.TASK, message_id=recorded))
+        conn.execute(workflow_tables.dead_letters.insert().values(
+            id=uuid.uuid4(), task=ComplainantReplied.TASK, queue="workflow", payload={"message_id": str(dead)}, error="x"))
+    outbox_handoffs(engine, CONSUMERS, grace_seconds=30).round()
+    assert row(engine, recorded) is None and row(engine, dead) is None  # confirmed: never sent again
+    # notify.record_status keeps no inbox yet: its queue is not wired, so the row is neither sent again nor
+    # confirmed (it would be sent again forever), and the cleanup removes it a week on as before
+    assert row(engine, status).published_at is not None and row(engine, status).republished == 0
+
+
+def test_the_cleanup_keeps_an_unconsumed_reconciled_message_and_removes_others_a_week_on(settings, engine):
+    unconsumed = reply_row(engine, timedelta(days=8))
+    status = other_message(engine, "notify", "notify.record_status", "intake.ChannelStatusReported", timedelta(days=8))
+    recent_status = other_message(engine, "notify", "notify.record_status", "intake.ChannelStatusReported", timedelta(days=6))
+    OutboxCleanup(engine, reconciled=CONSUMERS).round()
+    assert row(engine, unconsumed) is not None  # still followed by the reconciler until its consumer has it
+    assert row(engine, status) is None and row(engine, recent_status) is not None

@@ -1,18 +1,25 @@
 """Publishes intake's outbox to the broker: at least once, in creation order, retried until it goes out.
 
-With the broker down the rows simply wait (intake still answers 202); they go out when it returns.
+With the broker down the rows simply wait (intake still answers 202); they go out when it returns. The
+outbox is also the ledger of what intake handed to other services (``OutboxLedger``, shared/handoffs.py):
+a published message its consumer never handled is made unpublished again, and this publisher resends it.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from uuid import UUID
 
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import outbox
+from shared.contracts.intake import ComplaintSubmitted
+from shared.handoffs import waited
 from shared.subscriptions import RoundResult
 
 log = logging.getLogger(__name__)
@@ -71,3 +78,39 @@ class OutboxPublisher:
 
 class BrokerUnavailable(Exception):
     pass
+
+
+class OutboxLedger:
+    """The outbox read as a hand-off ledger (``shared.handoffs.Ledger``) for every message but the complaint
+    itself, which ``housekeeping.OutboxReconciler`` follows by its effect (the tracking projection).
+
+    A row's consumer is its task, its message id the row's id (what the consumer's inbox must record: the
+    workflow records a reply's ``message_id``, which is that id), and ``republished`` counts the times it
+    was sent again. Confirmed rows are removed: a reply stays in ``inbound_messages`` and the workflow's
+    history, a delivery status in ``channel_statuses``. A lost one is made unpublished again, so this
+    module's publisher sends it once more, with its task id, its hidden arguments and its broker-down
+    handling.
+    """
+
+    def due(self, conn: Connection, queues: list[str], grace: float, max_wait: float, limit: int) -> Sequence[Mapping]:
+        return conn.execute(
+            select(outbox.c.task.label("consumer"), outbox.c.id.label("message_id"), outbox.c.queue)
+            .where(
+                outbox.c.message_type != ComplaintSubmitted.type,
+                outbox.c.published_at.is_not(None),
+                outbox.c.queue.in_(queues),
+                waited(outbox.c.published_at, outbox.c.republished + 1, grace, max_wait),
+            )
+            .order_by(outbox.c.published_at).limit(limit).with_for_update(skip_locked=True)
+        ).mappings().all()
+
+    def confirm(self, conn: Connection, keys: list[tuple[str, UUID]]) -> None:
+        conn.execute(outbox.delete().where(outbox.c.id.in_([message_id for _, message_id in keys])))
+
+    def publish_again(self, conn: Connection, rows: Sequence[Mapping]) -> None:
+        conn.execute(
+            update(outbox).where(outbox.c.id.in_([r["message_id"] for r in rows]))
+            .values(published_at=None, republished=outbox.c.republished + 1,
+                    last_error="published again: not consumed after the grace period")
+        )
+        conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
