@@ -17,6 +17,7 @@ from services.intake.bootstrap import Intake
 from services.intake.domain.attachments import CheckedFile
 from services.intake.domain.commands import EnterComplaint, SubmitComplaint
 from services.intake.domain.identity import new_tracking_code
+from services.intake.retry import WriteRetry
 from shared.contracts import sop
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 
@@ -38,71 +39,24 @@ class Accepted:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class NewSubmission:
+    """Who a submission will be, drawn once per request before its first attempt: every attempt writes under
+    these ids, so one whose COMMIT went through unseen is found by the next (``services.intake.retry``)."""
+
+    submission_id: UUID
+    complaint_id: UUID
+    received_at: datetime
+
+
+def write_retry(intake: Intake, what: str) -> WriteRetry:
+    """The budget of one request's database work (``PENGADUAN_INTAKE_WRITE_RETRY_SECONDS``)."""
+    return WriteRetry(intake.settings.intake_write_retry_seconds, what)
+
+
 def submit_complaint(intake: Intake, command: SubmitComplaint) -> Accepted:
     """Store the submission and its outbox message in one transaction; the relay publishes it."""
-    idempotency_key = command.idempotency_key
-    if intake.directory.get(command.kecamatan) is None:
-        raise UnknownKecamatan(command.kecamatan)
-    digest = command.content_hash() if idempotency_key else None
-    received_at = intake.clock()
-    for _ in range(3):  # a tracking-code collision (1 in 2^50) just draws another code
-        submission_id, complaint_id = intake.new_id(), intake.new_id()
-        code = new_tracking_code(intake.random_bytes(7))
-        with intake.engine.begin() as conn:
-            inserted = conn.execute(
-                insert(submissions)
-                .values(
-                    id=submission_id,
-                    complaint_id=complaint_id,
-                    tracking_code=code,
-                    kecamatan=command.kecamatan,
-                    channel=command.channel,
-                    received_at=received_at,
-                    idempotency_key=idempotency_key,
-                    request_hash=digest,
-                    complainant=command.complainant.model_dump(mode="json"),
-                    subject=command.subject,
-                    description=command.description,
-                )
-                .on_conflict_do_nothing()
-                .returning(submissions.c.id)
-            ).first()
-            if inserted is None:
-                if idempotency_key:
-                    existing = conn.execute(
-                        select(submissions.c.tracking_code, submissions.c.received_at, submissions.c.request_hash)
-                        .where(submissions.c.idempotency_key == idempotency_key)
-                    ).first()
-                    if existing is not None:
-                        if existing.request_hash != digest:
-                            raise IdempotencyKeyReused(idempotency_key)
-                        return Accepted(existing.tracking_code, existing.received_at, replayed=True)
-                continue
-            message = ComplaintSubmitted(
-                submission_id=submission_id,
-                complaint_id=complaint_id,
-                tracking_code=code,
-                kecamatan=command.kecamatan,
-                channel=command.channel,
-                complainant=command.complainant,
-                subject=command.subject,
-                description=command.description,
-                received_at=received_at,
-                correlation_id=command.correlation_id,
-            )
-            conn.execute(
-                insert(outbox).values(
-                    id=submission_id,
-                    message_type=ComplaintSubmitted.type,
-                    task=ComplaintSubmitted.TASK,
-                    queue=ComplaintSubmitted.QUEUE,
-                    payload=message.model_dump(mode="json"),
-                )
-            )
-            conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
-        log.info("complaint accepted", extra={"kecamatan": command.kecamatan, "submission_id": str(submission_id)})
-        return Accepted(code, received_at, replayed=False)
-    raise RuntimeError("could not draw a free tracking code three times in a row")
+    return _accept_with_files(intake, command, (), logged="complaint accepted")
 
 
 class TrackingCodeTaken(Exception):
@@ -208,49 +162,72 @@ def _accept_with_files(
     intake: Intake, command: SubmitComplaint | EnterComplaint, files: Sequence[CheckedFile], *,
     received_at: datetime | None = None, entered_by: str | None = None, logged: str,
 ) -> Accepted:
-    """Known kecamatan, then the earlier answer for a replayed Idempotency-Key, else the files stored and the
-    complaint written (``_write_new``). ``received_at`` None: now; with ``entered_by`` (typed in by staff),
-    ``entered_at`` is now."""
-    if intake.directory.get(command.kecamatan) is None:
-        raise UnknownKecamatan(command.kecamatan)
+    """Known kecamatan, then the earlier answer for a replayed Idempotency-Key (looked up first only when there
+    are files, so that a replay stores none), else the files stored and the complaint written (``_write_new``).
+    ``received_at`` None: now; with ``entered_by`` (typed in by staff), ``entered_at`` is now. The database
+    work is tried again over a blip (``services.intake.retry``); the ids are drawn before the first attempt."""
+    retry = write_retry(intake, "a complaint")
     digest = command.content_hash() if command.idempotency_key else None
-    if command.idempotency_key:
-        replay = _replay(intake, command.idempotency_key, digest)
-        if replay is not None:
-            return replay
-    store_files(intake, files)
+
+    def check() -> Accepted | None:
+        if intake.directory.get(command.kecamatan) is None:
+            raise UnknownKecamatan(command.kecamatan)
+        return _replay(intake, command.idempotency_key, digest) if command.idempotency_key and files else None
+
+    replay = retry.run(check)
+    if replay is not None:
+        return replay
+    store_files(intake, files)  # content-addressed: outside the retry, and never twice
     now = intake.clock()
-    return _write_new(intake, command, files, digest, received_at=received_at or now,
-                      entered_at=now if entered_by else None, entered_by=entered_by, logged=logged)
+    new = NewSubmission(intake.new_id(), intake.new_id(), received_at or now)
+    accepted = retry.run(lambda: _write_new(intake, command, files, digest, new,
+                                            entered_at=now if entered_by else None, entered_by=entered_by))
+    if not accepted.replayed:
+        log.info(logged, extra={"kecamatan": command.kecamatan, "submission_id": str(new.submission_id),
+                                "channel": command.channel, "attempts": retry.attempts})
+    return accepted
 
 
 def _write_new(
-    intake: Intake, command: SubmitComplaint | EnterComplaint, files: Sequence[CheckedFile], digest: str | None, *,
-    received_at: datetime, entered_at: datetime | None = None, entered_by: str | None = None, logged: str,
+    intake: Intake, command: SubmitComplaint | EnterComplaint, files: Sequence[CheckedFile], digest: str | None,
+    new: NewSubmission, *, entered_at: datetime | None = None, entered_by: str | None = None,
 ) -> Accepted:
-    """The complaint under a freshly drawn tracking code (drawn again on a collision), or the earlier answer
-    when a concurrent request with the same idempotency key committed first."""
+    """One attempt: the complaint as ``new`` under a freshly drawn tracking code (drawn again on a collision).
+    When the insert runs into an existing row, that row is looked up: ``new``'s own (an earlier attempt of
+    this request committed, its answer lost) is answered as new; one with the same idempotency key (a
+    concurrent request committed first) as a replay."""
     for _ in range(3):
-        submission_id, complaint_id = intake.new_id(), intake.new_id()
         code = new_tracking_code(intake.random_bytes(7))
         try:
             with intake.engine.begin() as conn:
                 write_complaint(
-                    conn, intake, submission_id=submission_id, complaint_id=complaint_id, code=code,
+                    conn, intake, submission_id=new.submission_id, complaint_id=new.complaint_id, code=code,
                     kecamatan=command.kecamatan, channel=command.channel, complainant=command.complainant,
-                    subject=command.subject, description=command.description, received_at=received_at,
+                    subject=command.subject, description=command.description, received_at=new.received_at,
                     correlation_id=command.correlation_id, files=files, entered_at=entered_at,
                     entered_by=entered_by, idempotency_key=command.idempotency_key, request_hash=digest,
                 )
         except TrackingCodeTaken:
-            if command.idempotency_key:  # perhaps the same key, committed meanwhile by a concurrent request
-                replay = _replay(intake, command.idempotency_key, digest)
-                if replay is not None:
-                    return replay
+            earlier = _earlier(intake, new, command.idempotency_key, digest)
+            if earlier is not None:
+                return earlier
             continue
-        log.info(logged, extra={"kecamatan": command.kecamatan, "submission_id": str(submission_id), "channel": command.channel})
-        return Accepted(code, received_at, replayed=False)
+        return Accepted(code, new.received_at, replayed=False)
     raise RuntimeError("could not draw a free tracking code three times in a row")
+
+
+def _earlier(intake: Intake, new: NewSubmission, key: str | None, digest: str | None) -> Accepted | None:
+    """The submission an insert of ``new`` ran into, if it is ``new`` itself or has the same idempotency key;
+    None for a tracking-code collision. Raises ``IdempotencyKeyReused`` for the key with another request."""
+    with intake.engine.connect() as conn:
+        own = conn.execute(
+            select(submissions.c.tracking_code, submissions.c.received_at).where(submissions.c.id == new.submission_id)
+        ).first()
+    if own is not None:
+        log.warning("a submission's commit whose answer was lost found on the next attempt",
+                    extra={"submission_id": str(new.submission_id)})
+        return Accepted(own.tracking_code, own.received_at, replayed=False)
+    return _replay(intake, key, digest) if key else None
 
 
 def _replay(intake: Intake, key: str, digest: str | None) -> Accepted | None:

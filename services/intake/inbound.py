@@ -19,7 +19,7 @@ transaction, or nothing does.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -34,6 +34,7 @@ from services.intake.bootstrap import Intake
 from services.intake.domain import inbound as parse
 from services.intake.domain.attachments import AttachmentRejected, CheckedFile, refusal_note, screen
 from services.intake.domain.identity import new_tracking_code
+from services.intake.retry import WriteRetry
 from shared.contracts.intake import Complainant, ComplainantReplied
 from shared.tenancy import kecamatan_table
 
@@ -145,35 +146,54 @@ def _outcome_of(conn, channel: str, provider_message_id: str) -> Outcome | None:
 
 def ignore(
     intake: Intake, channel: str, provider_message_id: str, note: str, *, sender: str | None = None,
-    kecamatan: str | None = None, provider_time: datetime | None = None,
+    kecamatan: str | None = None, provider_time: datetime | None = None, retry: WriteRetry | None = None,
 ) -> Outcome:
-    """Record a message that becomes nothing (so a redelivery is recognised), and why."""
-    inbound_id = intake.new_id()
-    with intake.engine.begin() as conn:
-        inserted = conn.execute(
-            insert(inbound_messages)
-            .values(
-                id=inbound_id, channel=channel, provider_message_id=provider_message_id, kecamatan=kecamatan,
-                sender=sender, received_at=parse.received_at(provider_time, intake.clock()), result="ignored",
-                note=note,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-            .returning(inbound_messages.c.id)
-        ).first()
-        if inserted is None:
-            return _outcome_of(conn, channel, provider_message_id)
-    log.info("inbound message ignored", extra={"channel": channel, "inbound_id": str(inbound_id), "reason": note})
-    return Outcome(result="ignored", inbound_id=inbound_id, kecamatan=kecamatan, note=note)
+    """Record a message that becomes nothing (so a redelivery is recognised), and why. Written again over a
+    database blip within ``retry``'s budget (the request's; a budget of its own when None)."""
+    retry = retry or handlers.write_retry(intake, "an inbound message")
+    inbound_id = intake.new_id()  # drawn once: an attempt whose commit went unseen is found by it
+    received_at = parse.received_at(provider_time, intake.clock())
+
+    def attempt() -> Outcome:
+        with intake.engine.begin() as conn:
+            inserted = conn.execute(
+                insert(inbound_messages)
+                .values(
+                    id=inbound_id, channel=channel, provider_message_id=provider_message_id, kecamatan=kecamatan,
+                    sender=sender, received_at=received_at, result="ignored", note=note,
+                )
+                .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+                .returning(inbound_messages.c.id)
+            ).first()
+            if inserted is None:
+                return _found(conn, channel, provider_message_id, inbound_id)
+        log.info("inbound message ignored", extra={"channel": channel, "inbound_id": str(inbound_id), "reason": note})
+        return Outcome(result="ignored", inbound_id=inbound_id, kecamatan=kecamatan, note=note)
+
+    return retry.run(attempt)
 
 
-def receive(intake: Intake, message: Message, *, ignore_unrouted: bool = False) -> Outcome:
+def _found(conn, channel: str, provider_message_id: str, inbound_id: UUID) -> Outcome:
+    """The message an insert under ``inbound_id`` ran into: this request's own (an earlier attempt committed,
+    its answer lost), answered as new, or an earlier delivery's, answered as a duplicate."""
+    outcome = _outcome_of(conn, channel, provider_message_id)
+    if outcome is not None and outcome.inbound_id == inbound_id:
+        log.warning("an inbound message's commit whose answer was lost found on the next attempt",
+                    extra={"channel": channel, "inbound_id": str(inbound_id)})
+        return replace(outcome, duplicate=False)
+    return outcome
+
+
+def receive(intake: Intake, message: Message, *, ignore_unrouted: bool = False, retry: WriteRetry | None = None) -> Outcome:
     """Dedupe, route, then a reply to a complaint awaiting documents or a new complaint. Raises
     ``UnknownKecamatan`` when no kecamatan takes it (unless ``ignore_unrouted``: then it is recorded as
-    ignored)."""
-    prior = already_received(intake, message.channel, message.provider_message_id)
+    ignored). The database work is tried again over a blip within ``retry``'s budget (the request's; a
+    budget of its own when None); the message's id is drawn before the first attempt."""
+    retry = retry or handlers.write_retry(intake, "an inbound message")
+    prior = retry.run(lambda: already_received(intake, message.channel, message.provider_message_id))
     if prior is not None:
         return prior
-    kecamatan = route(intake, message.channel, message.to)
+    kecamatan = retry.run(lambda: route(intake, message.channel, message.to))
     if kecamatan is None:
         log.warning(
             "inbound message for no known kecamatan",
@@ -182,19 +202,23 @@ def receive(intake: Intake, message: Message, *, ignore_unrouted: bool = False) 
         if ignore_unrouted:
             return ignore(
                 intake, message.channel, message.provider_message_id, "no kecamatan claims this number",
-                sender=message.sender, provider_time=message.provider_time,
+                sender=message.sender, provider_time=message.provider_time, retry=retry,
             )
         raise UnknownKecamatan(",".join(message.to))
     if not message.text and not message.subject and not message.files and not message.refused:
         return ignore(
             intake, message.channel, message.provider_message_id, "empty message", sender=message.sender,
-            kecamatan=kecamatan, provider_time=message.provider_time,
+            kecamatan=kecamatan, provider_time=message.provider_time, retry=retry,
         )
-    now = intake.clock()
-    received_at = parse.received_at(message.provider_time, now)
-    handlers.store_files(intake, message.files)
+    received_at = parse.received_at(message.provider_time, intake.clock())
+    handlers.store_files(intake, message.files)  # content-addressed: outside the retry, and never twice
+    inbound_id = intake.new_id()
+    return retry.run(lambda: _write_message(intake, message, kecamatan, inbound_id, received_at))
+
+
+def _write_message(intake: Intake, message: Message, kecamatan: str, inbound_id: UUID, received_at: datetime) -> Outcome:
+    """One attempt: the message's row with its reply or its new complaint, in one transaction."""
     for _ in range(3):  # a tracking-code collision draws another code
-        inbound_id = intake.new_id()
         note = refusal_note(message.refused)
         try:
             with intake.engine.begin() as conn:
@@ -216,8 +240,8 @@ def receive(intake: Intake, message: Message, *, ignore_unrouted: bool = False) 
                     .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
                     .returning(inbound_messages.c.id)
                 ).first()
-                if inserted is None:  # a concurrent delivery of the same message committed first
-                    return _outcome_of(conn, message.channel, message.provider_message_id)
+                if inserted is None:  # this request's earlier attempt, or a concurrent delivery, committed first
+                    return _found(conn, message.channel, message.provider_message_id, inbound_id)
                 wording = parse.wording(
                     message.channel, message.text, message.subject if result == "complaint" else None, [note] if note else []
                 )
@@ -295,7 +319,8 @@ def receive_sms(intake: Intake, *, sender: str, to: str, text: str, provider_mes
         to_number = to.strip()
     # gateways number their messages per device: the id is unique only with the number written to
     provider_message_id = f"{to_number}:{provider_message_id}"[:300]
-    prior = already_received(intake, "sms", provider_message_id)
+    retry = handlers.write_retry(intake, "an SMS")
+    prior = retry.run(lambda: already_received(intake, "sms", provider_message_id))
     if prior is not None:
         return prior
     return receive(
@@ -304,18 +329,21 @@ def receive_sms(intake: Intake, *, sender: str, to: str, text: str, provider_mes
             channel="sms", provider_message_id=provider_message_id, sender=parse.phone_sender(sender),
             text=parse.clean_text(text), to=(to_number,), provider_time=provider_time,
         ),
+        retry=retry,
     )
 
 
 def receive_email(intake: Intake, raw: bytes) -> Outcome:
     """A raw e-mail (webhook or IMAP). Raises ``parse.InvalidInbound`` and ``UnknownKecamatan``."""
     mail = parse.parse_email(raw, intake.settings.authserv_ids)
-    prior = already_received(intake, "email", mail.message_id)
+    retry = handlers.write_retry(intake, "an e-mail")
+    prior = retry.run(lambda: already_received(intake, "email", mail.message_id))
     if prior is not None:
         return prior
     if mail.automatic:
         return ignore(intake, "email", mail.message_id, "automatic reply or bounce", sender=mail.sender,
-                      kecamatan=route(intake, "email", mail.recipients), provider_time=mail.date)
+                      kecamatan=retry.run(lambda: route(intake, "email", mail.recipients)), provider_time=mail.date,
+                      retry=retry)
     screened = screen(list(mail.files), max_bytes=intake.settings.max_attachment_bytes,
                       max_count=intake.settings.max_attachments, max_pixels=intake.settings.max_image_pixels)
     return receive(
@@ -325,6 +353,7 @@ def receive_email(intake: Intake, raw: bytes) -> Outcome:
             subject=mail.subject, text=mail.text, to=mail.recipients, provider_time=mail.date,
             files=screened.kept, refused=screened.refused, sender_verified=mail.authenticated,
         ),
+        retry=retry,
     )
 
 
@@ -345,20 +374,23 @@ def receive_whatsapp(intake: Intake, payload: object) -> WhatsAppSummary:
     """A Cloud API webhook (signature already checked): each message, then each delivery status."""
     messages, statuses = parse.parse_whatsapp(payload)
     summary = WhatsAppSummary()
+    retry = handlers.write_retry(intake, "a WhatsApp webhook")  # one budget for the whole payload
     for m in messages:
-        prior = already_received(intake, "whatsapp", m.id)
+        prior = retry.run(lambda: already_received(intake, "whatsapp", m.id))
         if prior is not None:
             summary.outcomes.append(prior)
             continue
         try:
             sender = parse.whatsapp_sender(m.wa_id)
         except parse.InvalidInbound:
-            summary.outcomes.append(ignore(intake, "whatsapp", m.id, "unreadable sender", provider_time=m.timestamp))
+            summary.outcomes.append(ignore(intake, "whatsapp", m.id, "unreadable sender", provider_time=m.timestamp,
+                                           retry=retry))
             continue
         if not m.supported:
             summary.outcomes.append(
                 ignore(intake, "whatsapp", m.id, f"message type {m.type} not supported", sender=sender,
-                       kecamatan=route(intake, "whatsapp", (m.phone_number_id or "",)), provider_time=m.timestamp)
+                       kecamatan=retry.run(lambda: route(intake, "whatsapp", (m.phone_number_id or "",))),
+                       provider_time=m.timestamp, retry=retry)
             )
             continue
         files, refused = _fetch_media(intake, m)
@@ -373,10 +405,11 @@ def receive_whatsapp(intake: Intake, payload: object) -> WhatsAppSummary:
                     files=screened.kept, refused=tuple(refused) + screened.refused,
                 ),
                 ignore_unrouted=True,
+                retry=retry,
             )
         )
     if statuses:
-        summary.statuses_recorded = record_statuses(intake, statuses)
+        summary.statuses_recorded = record_statuses(intake, statuses, retry=retry)
     return summary
 
 
@@ -399,13 +432,20 @@ def _fetch_media(intake: Intake, m: parse.WhatsAppMessage) -> tuple[list[tuple[b
     return files, refused
 
 
-def record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus]) -> int:
+def record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], *, retry: WriteRetry | None = None) -> int:
     """Delivery receipts of our own outbound WhatsApp messages: one row per (message, status), and each new
-    one handed to notify through the outbox. Returns how many were new."""
+    one handed to notify through the outbox. Returns how many were new. Written again over a database blip
+    within ``retry``'s budget; the rows' ids are drawn before the first attempt, so a row met again under
+    its own id (an attempt whose commit went unseen) still counts as new."""
+    retry = retry or handlers.write_retry(intake, "WhatsApp statuses")
+    ids = [intake.new_id() for _ in statuses]
+    return retry.run(lambda: _record_statuses(intake, statuses, ids))
+
+
+def _record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], ids: list[UUID]) -> int:
     new = 0
     with intake.engine.begin() as conn:
-        for s in statuses:
-            status_id = intake.new_id()
+        for s, status_id in zip(statuses, ids, strict=True):
             inserted = conn.execute(
                 insert(channel_statuses)
                 .values(
@@ -417,6 +457,12 @@ def record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus]) -> int
                 .returning(channel_statuses.c.id)
             ).first()
             if inserted is None:
+                existing = conn.execute(
+                    select(channel_statuses.c.id)
+                    .where(channel_statuses.c.provider_message_id == s.id, channel_statuses.c.status == s.status)
+                ).scalar()
+                if existing == status_id:  # ours: written with its outbox row by an attempt that committed
+                    new += 1
                 continue
             conn.execute(
                 insert(outbox).values(
