@@ -3,41 +3,68 @@
 - late acks and reject-on-worker-lost: a task is acknowledged only after its effect committed, and a
   worker killed mid-task hands the message back;
 - prefetch 1: a worker holds no more messages than it is running;
-- one visibility timeout (Redis) for broker and tasks, and every task's hard time limit below it, so no
-  running task is redelivered under a live worker; no long countdowns (deadlines live in PostgreSQL).
-  One, not one per queue: every worker's sweep hands back any unacknowledged message older than its own
-  visibility timeout, whichever queue it came from. 45 s by default: a killed worker's message runs again
-  within 50 s; letters (render and sign, well under a second), workflow commands (a few queries) and notify
-  sends (15-20 s network timeouts) fit in the 36 s hard limit.
+- every task's hard time limit below the broker's redelivery horizon, so no running task is redelivered
+  under a live worker; no countdowns or ETAs at all (deadlines live in PostgreSQL).
+
+Two brokers, chosen by the scheme of ``PENGADUAN_BROKER_URL`` (default: ``PENGADUAN_REDIS_URL``), ADR 0006:
+
+- Redis (``redis://``, the default): one visibility timeout for broker and tasks. One, not one per queue:
+  every worker's sweep hands back any unacknowledged message older than its own visibility timeout,
+  whichever queue it came from. 45 s by default: a killed worker's message runs again within 50 s; letters
+  (render and sign, well under a second), workflow commands (a few queries) and notify sends (15-20 s
+  network timeouts) fit in the 36 s hard limit.
+- RabbitMQ (``amqp://``): the three queues are quorum queues (replicated, written to disk before they are
+  confirmed) declared explicitly, every publish waits for the broker's confirm, and a message whose consumer's
+  channel closes (a killed worker) is requeued by RabbitMQ at once: no visibility timeout, no sweep. Its
+  ``consumer_timeout`` (30 min by default) is far above any task's time limit.
 Handlers are idempotent (consumer inbox, unique constraints), so a redelivery has no second effect;
 shared/tasks.py says how a task treats failures (never Celery's re-publishing retry).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
+from celery.worker.consumer import Consumer
+from kombu import Exchange, Queue
 
 from shared.config import Settings
 
 QUEUES = ("workflow", "letters", "notify")
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
+AMQP_HEARTBEAT = 10  # seconds: a broker or worker gone without closing its socket is noticed within ~2 of these
 
 
-def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
-    app = Celery(name, broker=settings.redis_url, set_as_current=False)
+def is_amqp(url: str) -> bool:
+    return url.startswith(AMQP_SCHEMES)
+
+
+class WorkerConsumer(Consumer):
+    """Celery's worker consumer without native delayed delivery.
+
+    Celery includes that step whenever a quorum queue is configured: every worker start would declare 28
+    exchanges and 28 queues (``celery_delayed_*``) and bind our queues to them, for countdowns and ETAs this
+    code never uses (``grep -rn "countdown\\|eta=" shared services`` finds none; deadlines live in PostgreSQL).
+    """
+
+    class Blueprint(Consumer.Blueprint):
+        default_steps = [step for step in Consumer.Blueprint.default_steps if not step.endswith(":DelayedDelivery")]
+
+
+def quorum_queues() -> tuple[Queue, ...]:
+    """Our queues as RabbitMQ quorum queues, each behind a direct exchange of its own name (Celery's default
+    routing, so a producer and a worker declare exactly the same thing)."""
+    return tuple(
+        Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True,
+              queue_arguments={"x-queue-type": "quorum"})
+        for name in QUEUES
+    )
+
+
+def _redis_options(settings: Settings) -> dict[str, Any]:
     visibility = settings.broker_visibility_timeout
-    app.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_ignore_result=True,
-        task_serializer="json",
-        accept_content=["json"],
-        task_default_queue="workflow",
-        task_create_missing_queues=True,
-        task_time_limit=settings.task_time_limit,
-        task_soft_time_limit=max(1, int(settings.task_time_limit * 0.75)),
-        task_acks_on_timeout=False,  # a task cut off by its time limit goes back to the queue
-        task_acks_on_failure=True,  # failures never reach here unhandled: see shared/tasks.py
-        broker_transport_options={
+    return {
+        "broker_transport_options": {
             "visibility_timeout": visibility,
             # sweep for messages of dead workers often enough to matter against the visibility timeout
             # (kombu's default sweep is every 10 s x 10 throttled calls = 100 s): a killed worker's message
@@ -51,6 +78,48 @@ def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
             "socket_connect_timeout": 5,
             "health_check_interval": 25,
         },
+    }
+
+
+def _amqp_options() -> dict[str, Any]:
+    return {
+        "task_queues": quorum_queues(),
+        "broker_transport_options": {  # py-amqp Connection arguments
+            # basic.publish returns before the broker has the message; with confirms a publish returns only
+            # once the quorum queue has it on disk (a majority of replicas), and a refusal raises
+            "confirm_publish": True,
+            # a broker that vanishes without closing the socket must not hang a publish or its confirm forever
+            "read_timeout": 15,
+            "write_timeout": 15,
+        },
+        "broker_connection_timeout": 5,
+        "broker_heartbeat": AMQP_HEARTBEAT,
+        # quorum queues refuse global QoS: Celery then uses per-consumer prefetch (1, as above) instead
+        "worker_detect_quorum_queues": True,
+        "worker_consumer": f"{__name__}:WorkerConsumer",
+        # no remote control (nothing here uses celery inspect/control): on RabbitMQ its reply queue
+        # ("<kind>@<host>.celery.pidbox") is exclusive, so a second worker of one kind on the same host
+        # (`make run`, two replicas in one container) would stop with RESOURCE_LOCKED
+        "worker_enable_remote_control": False,
+    }
+
+
+def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
+    broker = settings.effective_broker_url
+    app = Celery(name, broker=broker, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue="workflow",
+        task_create_missing_queues=True,
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=max(1, int(settings.task_time_limit * 0.75)),
+        task_acks_on_timeout=False,  # a task cut off by its time limit goes back to the queue
+        task_acks_on_failure=True,  # failures never reach here unhandled: see shared/tasks.py
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_hijack_root_logger=False,
@@ -58,5 +127,6 @@ def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
         task_send_sent_event=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         enable_utc=True,
+        **(_amqp_options() if is_amqp(broker) else _redis_options(settings)),
     )
     return app

@@ -31,6 +31,9 @@ ENVIRONMENTS = ("development", "test", "production")
 DEFAULT_SECRETS_DIR = "/run/secrets"
 MIN_SECRET_BYTES = 32
 MIN_SECRET_BITS = 128
+# the brokers shared.celery_app configures (ADR 0006): a typo or another kombu transport is refused at start,
+# not found out at the first publish
+BROKER_SCHEMES = ("redis://", "rediss://", "redis+socket://", "amqp://", "amqps://", "pyamqp://")
 # fragments that betray a made-up secret; a generated one contains none of them by chance (in practice)
 WEAK_SECRET_WORDS = ("change", "secret", "password", "dev-only", "example", "pengaduan", "default")
 
@@ -77,7 +80,16 @@ class Settings(BaseSettings):
         "postgresql+psycopg://postgres@127.0.0.1:5432/pengaduan",
         description="SQLAlchemy URL of PostgreSQL (psycopg 3 driver)",
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Celery broker URL (Redis, or amqp:// for RabbitMQ)")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis: the Celery broker unless PENGADUAN_BROKER_URL is set, and the cache (rate limits, "
+        "revoked tokens) unless PENGADUAN_CACHE_URL is set",
+    )
+    broker_url: str | None = Field(
+        None,
+        description="Celery broker: redis://... or amqp://user:password@host:5672/vhost for RabbitMQ (quorum "
+        "queues, publisher confirms; ADR 0006); default: PENGADUAN_REDIS_URL",
+    )
     secret_key: str = Field(
         DEV_SECRET,
         description="Signs tokens and sessions. Outside development and test at least 32 random bytes, e.g. "
@@ -154,6 +166,10 @@ class Settings(BaseSettings):
     def effective_cache_url(self) -> str:
         return self.cache_url or self.redis_url
 
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -173,6 +189,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_known_secret_outside_development(self) -> "Settings":
+        if not self.effective_broker_url.startswith(BROKER_SCHEMES):
+            raise ValueError(
+                "PENGADUAN_BROKER_URL (default PENGADUAN_REDIS_URL) must name Redis (redis://, rediss://, "
+                "redis+socket://) or RabbitMQ (amqp://, amqps://)"
+            )
         if not self.effective_cache_url.startswith(("redis://", "rediss://", "unix://", "memory://")):
             raise ValueError(
                 "PENGADUAN_CACHE_URL must name a Redis server (redis://...) when PENGADUAN_REDIS_URL is not Redis"

@@ -387,18 +387,22 @@ def runner_failed(name: str) -> None:
 
 
 # -- scrape-time gauges ---------------------------------------------------------------------------------------
+QUEUE_DEPTH_HELP = "Messages waiting in a Celery queue (Redis: the queue's lists; RabbitMQ: its ready messages)"
+
+
 class OperationsCollector:
     """The deployment's backlog, read when scraped (cached ``ttl`` seconds; each source with a short timeout).
 
     A source that cannot be read is reported (``pengaduan_ops_source_up{source} 0`` and a warning in the
     log) and its gauges are left out of that scrape, rather than failing the whole page."""
 
-    def __init__(self, engine, redis_url: str, *, queues: Iterable[str] | None = None, ttl: float = 5.0,
+    def __init__(self, engine, broker_url: str, *, queues: Iterable[str] | None = None, ttl: float = 5.0,
                  timeout: float = 2.0) -> None:
+        """``broker_url``: the Celery broker (``Settings.effective_broker_url``), Redis or RabbitMQ."""
         from shared.celery_app import QUEUES
 
         self.engine = engine
-        self.redis_url = redis_url
+        self.broker_url = broker_url
         self.queues = tuple(queues) if queues is not None else QUEUES
         self.ttl = ttl
         self.timeout = timeout
@@ -422,9 +426,10 @@ class OperationsCollector:
         up = GaugeMetricFamily("pengaduan_ops_source_up", "1 if the source of the scrape-time gauges answered",
                                labels=["source"])
         families: list = [up]
-        for source, read in (("postgres", self._from_postgres), ("redis", self._from_redis)):
-            if source == "redis" and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-                continue  # another broker (amqp): no queue depths here
+        from shared.celery_app import is_amqp
+
+        broker = ("rabbitmq", self._from_rabbitmq) if is_amqp(self.broker_url) else ("redis", self._from_redis)
+        for source, read in (("postgres", self._from_postgres), broker):
             try:
                 families += read()
                 up.add_metric([source], 1)
@@ -438,7 +443,7 @@ class OperationsCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         if self._redis is None:
-            self._redis = redis.Redis.from_url(self.redis_url, socket_timeout=self.timeout,
+            self._redis = redis.Redis.from_url(self.broker_url, socket_timeout=self.timeout,
                                                socket_connect_timeout=self.timeout)
         pipe = self._redis.pipeline(transaction=False)
         for queue in self.queues:  # kombu keeps priorities 3, 6, 9 in sibling lists "<queue>\x06\x16<n>"
@@ -446,12 +451,34 @@ class OperationsCollector:
                 pipe.llen(key)
         pipe.hlen("unacked")
         counts = pipe.execute()
-        depth = GaugeMetricFamily("pengaduan_queue_depth", "Messages waiting in a Celery queue (Redis)", labels=["queue"])
+        depth = GaugeMetricFamily("pengaduan_queue_depth", QUEUE_DEPTH_HELP, labels=["queue"])
         for i, queue in enumerate(self.queues):
             depth.add_metric([queue], sum(counts[i * 4:(i + 1) * 4]))
         unacked = GaugeMetricFamily("pengaduan_queue_unacked", "Messages handed to workers and not yet acknowledged")
         unacked.add_metric([], counts[-1])
         return [depth, unacked]
+
+    def _from_rabbitmq(self) -> list:
+        """Ready messages per queue from a passive ``queue.declare`` (plain AMQP: no management plugin, no
+        HTTP API, no credentials beyond the broker URL's). AMQP tells no unacknowledged count, so
+        ``pengaduan_queue_unacked`` is left out for RabbitMQ; its management API or Prometheus plugin has it."""
+        from amqp.exceptions import NotFound
+        from kombu import Connection
+        from prometheus_client.core import GaugeMetricFamily
+
+        depth = GaugeMetricFamily("pengaduan_queue_depth", QUEUE_DEPTH_HELP, labels=["queue"])
+        with Connection(self.broker_url, connect_timeout=self.timeout,
+                        transport_options={"read_timeout": self.timeout, "write_timeout": self.timeout}) as conn:
+            for queue in self.queues:
+                channel = conn.channel()
+                try:
+                    depth.add_metric([queue], channel.queue_declare(queue, passive=True).message_count)
+                except NotFound:  # not declared yet (no producer or worker has used it): nothing waits
+                    depth.add_metric([queue], 0)
+                finally:
+                    if channel.is_open:
+                        channel.close()
+        return [depth]
 
     def _from_postgres(self) -> list:
         from prometheus_client.core import GaugeMetricFamily

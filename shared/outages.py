@@ -6,7 +6,11 @@ runners retry them within seconds (``shared.subscriptions``). Anything else (a `
 """
 from __future__ import annotations
 
+import socket
+
 import psycopg
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import MessageNacked
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -14,7 +18,10 @@ from sqlalchemy import exc as sa_exc
 
 # PostgreSQL: unreachable, restarting, out of connections, a statement or lock timed out (DB-API's
 # OperationalError: "not necessarily under the control of the programmer"); the pool had no connection to
-# give; the broker or Redis unreachable; a socket refused or reset
+# give; the broker or Redis unreachable; a socket refused, reset or timed out. RabbitMQ (py-amqp): the
+# connection closed or forced closed (a node stopping, a missed heartbeat), and a publish the broker did not
+# confirm (nack: a quorum queue without its majority, or over its length limit) -- the message is not taken,
+# so the caller must keep it and try again, as for any unreachable broker
 UNREACHABLE = (
     sa_exc.OperationalError,
     sa_exc.TimeoutError,
@@ -22,7 +29,10 @@ UNREACHABLE = (
     KombuOperationalError,
     RedisConnectionError,
     RedisTimeoutError,
+    AmqpConnectionError,  # and its RecoverableConnectionError, ConnectionForced
+    MessageNacked,
     ConnectionError,
+    socket.timeout,
 )
 
 
