@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # Kill each part of the stack under load, check nothing is lost (chaos/README.md). By hand: the full run (~10 min)
-# or CHAOS_FLAGS=--quick; CI: CHAOS_FLAGS=--ci (every fault, 3/s, <= 10 min; fails on any lost, doubled, 500,
+# or CHAOS_FLAGS=--quick; CI: CHAOS_FLAGS=--ci (every fault, 2/s, <= 10 min; fails on any lost, doubled, 500,
 # dead letter, stream gap, leftover in the outbox, deliveries, hand-offs or broker queues, or process not restarted)
 CHAOS_FLAGS ?=
 chaos: $(STAMP)
