@@ -1,14 +1,102 @@
-"""Engine and unit-of-work helpers (SQLAlchemy 2, psycopg 3)."""
+"""Engine and unit-of-work helpers (SQLAlchemy 2, psycopg 3).
+
+No statement outlives the code that sent it. A client that gives up on a statement must tell the server,
+or the statement goes on waiting there (a Celery task cut off by its time limit while its append waits on
+the append lock left its backend waiting, holding its inbox row, after the message was handed back):
+
+- a statement interrupted by an exception (Celery's soft time limit raises ``SoftTimeLimitExceeded`` from a
+  signal handler, wherever the task is) is cancelled on the server before the exception goes on, as psycopg
+  itself does for Ctrl-C; the transaction then rolls back as usual, so the message is handed back with no
+  effect and the inbox keeps its retry single;
+- a client that died (the hard time limit kills the pool child) is noticed by the server within
+  ``CLIENT_CHECK_INTERVAL`` while a statement runs (``client_connection_check_interval``, PostgreSQL 14+, on
+  Linux, macOS and the BSDs), which ends the statement and the session;
+- a worker's statements are bounded on the server by ``statement_timeout`` below the task's soft limit
+  (``worker_statement_timeout``), so even a client that can no longer reach the server leaves nothing
+  running past its task.
+"""
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import orjson
-from sqlalchemy import Engine, create_engine
+import psycopg
+from psycopg import pq
+from sqlalchemy import Engine, create_engine, event
 
 from shared.config import Settings
 
+log = logging.getLogger(__name__)
 
-def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
-    return create_engine(
+CLIENT_CHECK_INTERVAL = "1s"  # one poll() of the socket per second of a running statement: nothing to notice
+CANCEL_WAIT_SECONDS = 5.0  # how long a cancelled statement may take to end before the connection is closed
+# a worker's statement may run at most this fraction of the task's hard time limit: well under its soft limit
+# (75 % of the hard limit, shared/celery_app.py), so that a statement waiting out its timeout, and the retries
+# of shared/tasks.consume (which start within half the soft limit), end before the soft limit strikes
+# (tests/unit/test_db_timeouts.py checks it)
+WORKER_STATEMENT_SHARE = 0.3
+
+
+class CancellingConnection(psycopg.Connection):
+    """A psycopg connection that cancels its statement in flight when any exception interrupts the wait.
+
+    psycopg does it for ``KeyboardInterrupt`` and ``SystemExit`` only: any other exception raised by a signal
+    handler while the statement runs (``SoftTimeLimitExceeded``) left the statement running on the server and
+    the connection unusable ("another command is already in progress"): the rollback failed, its error
+    replaced the time limit's, and the pool closed the connection without a word to the backend, which
+    kept waiting. Errors from the server (``psycopg.Error``) are the statement's own end and pass as they are.
+    """
+
+    def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().wait(gen, *args, **kwargs)
+        except psycopg.Error:
+            raise
+        except Exception:
+            if self.info.transaction_status == pq.TransactionStatus.ACTIVE:
+                self._cancel_in_flight(gen)
+            raise
+
+    def _cancel_in_flight(self, gen: Any) -> None:
+        """Cancel the statement and read it to its end (``QueryCanceled``), so the transaction can roll back."""
+        try:
+            self.cancel_safe(timeout=CANCEL_WAIT_SECONDS)
+            super().wait(gen, timeout=CANCEL_WAIT_SECONDS)
+        except psycopg.errors.QueryCanceled:
+            pass  # as asked: the transaction is aborted, the caller's rollback ends it
+        except BaseException as exc:  # the server did not answer in time, or a second interruption
+            # the connection is in an unknown state: closing it ends the backend (client_connection_check_interval)
+            log.warning("statement cancel failed (%s): connection closed", type(exc).__name__)
+            self.close()
+            if not isinstance(exc, Exception):
+                raise
+
+
+def worker_statement_timeout(settings: Settings) -> float:
+    """Seconds a Celery worker's statement may run (a lock wait included): derived from the task's time limit,
+    so the two cannot disagree."""
+    return settings.task_time_limit * WORKER_STATEMENT_SHARE
+
+
+def make_engine(
+    settings: Settings,
+    *,
+    pool_size: int | None = None,
+    statement_timeout: float | None = None,
+    application_name: str = "pengaduan",
+) -> Engine:
+    """The process's engine. ``statement_timeout`` (seconds) bounds every statement on the server (workers:
+    ``make_worker_engine``); ``application_name`` is what ``pg_stat_activity`` shows for its sessions."""
+    options = (
+        # no statement waits forever on a lock, and no session sits in a transaction holding one
+        "-c lock_timeout=30s -c idle_in_transaction_session_timeout=60s"
+        # a statement whose client died ends within a second (see the module's docstring)
+        f" -c client_connection_check_interval={CLIENT_CHECK_INTERVAL}"
+    )
+    if statement_timeout is not None:
+        options += f" -c statement_timeout={max(1, round(statement_timeout * 1000))}ms"
+    engine = create_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -25,9 +113,23 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> Engine:
             "keepalives_idle": 30,
             "keepalives_interval": 10,
             "keepalives_count": 3,
-            # no statement waits forever on a lock, and no session sits in a transaction holding one
-            "options": "-c lock_timeout=30s -c idle_in_transaction_session_timeout=60s",
+            "application_name": application_name,
+            "options": options,
         },
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> psycopg.Connection:
+        return CancellingConnection.connect(*cargs, **cparams)
+
+    return engine
+
+
+def make_worker_engine(settings: Settings, kind: str, *, pool_size: int | None = None) -> Engine:
+    """The engine of a Celery worker of ``kind``: its statements end before its tasks' soft time limit."""
+    return make_engine(
+        settings, pool_size=pool_size, statement_timeout=worker_statement_timeout(settings),
+        application_name=f"pengaduan worker {kind}",
     )
 
 

@@ -6,7 +6,9 @@ message is gone, and a failing task is acknowledged by default. So workers do no
 - a transient failure (database unreachable, a lost optimistic-concurrency race) is retried inside the
   task with exponential backoff and jitter, within a time budget below the soft time limit; when the
   budget runs out the message is handed back to the broker (``Reject(requeue=True)``), never dropped;
-- a time limit hands the message back too (``task_acks_on_timeout=False``, and the soft limit here);
+- a time limit hands the message back too (``task_acks_on_timeout=False``, and the soft limit here); the
+  statement it cut off is cancelled on the server first and a worker's statements time out before the soft
+  limit (shared/db.py), so the message comes back to nothing done and nothing still waiting;
 - anything else is a message the code cannot handle: it is kept as a dead letter (a row a person sees
   and replays), and only then acknowledged. If even that fails, the message goes back to the broker.
 

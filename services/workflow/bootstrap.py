@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from services.workflow.handlers import Calendars, Context
 from shared.config import Settings
-from shared.db import make_engine
+from shared.db import make_engine, make_worker_engine
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import KecamatanDirectory
 
@@ -16,9 +16,10 @@ class Workflow(Context):
     settings: Settings | None = None
 
 
-def bootstrap(settings: Settings | None = None) -> Workflow:
+def bootstrap(settings: Settings | None = None, *, worker: bool = False) -> Workflow:
+    """``worker``: for the Celery worker, whose statements must end before its tasks' time limit."""
     settings = settings or Settings()
-    engine = make_engine(settings)
+    engine = make_worker_engine(settings, "workflow") if worker else make_engine(settings)
     return Workflow(
         engine=engine,
         store=PostgresEventStore(engine),
@@ -30,5 +31,5 @@ def bootstrap(settings: Settings | None = None) -> Workflow:
 
 @lru_cache(maxsize=1)
 def for_this_process() -> Workflow:
-    """The process's container, built on first use (after the worker forked, never at import)."""
-    return bootstrap()
+    """The worker process's container, built on first use (after the worker forked, never at import)."""
+    return bootstrap(worker=True)
