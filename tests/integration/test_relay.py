@@ -1,11 +1,13 @@
 """The relay hands every stored event to each subscribing queue, at least once, in commit order, with a
-deterministic task id; one leader per subscription; the checkpoint survives a restart."""
+deterministic task id; one leader per subscription; the checkpoint survives a restart. Against each broker
+(ids ``[redis]``, ``[rabbitmq]``; ADR 0006)."""
 from __future__ import annotations
 
 import queue as queue_mod
 import time
 import uuid
 
+import pytest
 from kombu import Connection
 
 from services.workflow.relay import EventDispatcher
@@ -17,10 +19,16 @@ from tests.contracts.eventstore import make_event, new_stream
 from tests.support.processes import wait_until
 
 
-def drain(redis_url: str, queue_name: str, expected: int, timeout: float = 30) -> list[dict]:
+@pytest.fixture(scope="module")
+def settings(broker_settings):
+    """This module's tests run once per broker (tests/conftest.py ``broker``)."""
+    return broker_settings
+
+
+def drain(broker_url: str, queue_name: str, expected: int, timeout: float = 30) -> list[dict]:
     got: list[dict] = []
     deadline = time.monotonic() + timeout
-    with Connection(redis_url) as conn:
+    with Connection(broker_url) as conn:
         q = conn.SimpleQueue(queue_name, no_ack=True)
         while len(got) < expected and time.monotonic() < deadline:
             try:
@@ -47,7 +55,7 @@ def test_each_matching_event_reaches_the_queue_once_in_order_and_a_restart_resen
     store.append(stream, 0, events)
     background.start(Runner(engine, dispatcher.name, dispatcher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
 
-    got = drain(settings.redis_url, queue_name, expected=3)
+    got = drain(settings.effective_broker_url, queue_name, expected=3)
     wanted = [e for e in events if e.type == "test.Wanted"]
     assert [g["event_id"] for g in got] == [str(e.event_id) for e in wanted]
     assert [g["task_id"] for g in got] == [f"{queue_name}:{e.event_id}" for e in wanted]
@@ -57,7 +65,7 @@ def test_each_matching_event_reaches_the_queue_once_in_order_and_a_restart_resen
     background.stop()
     again = EventDispatcher(engine, store, make_celery(settings, "t"), sub)
     assert again.round().handled == 0  # the checkpoint moved past what was sent
-    assert drain(settings.redis_url, queue_name, expected=1, timeout=2) == []
+    assert drain(settings.effective_broker_url, queue_name, expected=1, timeout=2) == []
 
 
 def test_only_one_instance_of_a_subscription_leads(engine, background):

@@ -1,5 +1,7 @@
 """Where the tests get PostgreSQL and Redis: configured URLs, else testcontainers when a Docker engine
-answers, else the embedded servers from the pip wheels (so `make test` passes on a fresh machine)."""
+answers, else the embedded servers from the pip wheels (so `make test` passes on a fresh machine).
+RabbitMQ (the second broker, ADR 0006): ``PENGADUAN_TEST_RABBITMQ_URL``, else a private node of the system's
+``rabbitmq-server`` package (.ci/run installs it); neither: ``RabbitMQUnavailable``, and its tests skip."""
 from __future__ import annotations
 
 import contextlib
@@ -54,6 +56,33 @@ def redis_url(tmp: Path) -> Iterator[str]:
     from shared.embedded import start_redis
 
     server = start_redis(tmp / "redis")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+class RabbitMQUnavailable(RuntimeError):
+    """No RabbitMQ for the tests: neither PENGADUAN_TEST_RABBITMQ_URL nor the rabbitmq-server package."""
+
+
+NOT_INSTALLED = (
+    "RabbitMQ tests NOT RUN: rabbitmq-server is not installed (apt-get install rabbitmq-server, as .ci/run "
+    "does) and PENGADUAN_TEST_RABBITMQ_URL is not set"
+)
+
+
+@contextlib.contextmanager
+def rabbitmq_url(tmp: Path) -> Iterator[str]:
+    url = os.environ.get("PENGADUAN_TEST_RABBITMQ_URL")
+    if url:
+        yield url
+        return
+    from shared.embedded import rabbitmq_installed, start_rabbitmq
+
+    if not rabbitmq_installed():
+        raise RabbitMQUnavailable(NOT_INSTALLED)
+    server = start_rabbitmq(tmp / "rabbitmq", name=f"pengaduan-test-{os.getpid()}")
     try:
         yield server.url
     finally:
