@@ -223,9 +223,9 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
 
     grace, every = workflow.settings.reconcile_grace_seconds, workflow.settings.reconcile_interval_seconds
     services = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}  # by the queue each consumes
-    # intake's replies go to the workflow, which records them in its inbox; its delivery statuses go to notify,
-    # whose notify.record_status keeps no inbox yet, so that queue is not reconciled (nor kept past a week)
-    outbox_consumers = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters)}
+    # intake's replies go to the workflow, its delivery statuses to notify: each records them in its inbox
+    outbox_consumers = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),
+                        "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
     jobs = [
         OutboxReconciler(engine, grace, every), outbox_handoffs(engine, outbox_consumers, grace, every),
         OutboxCleanup(engine, reconciled=outbox_consumers), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),

@@ -468,6 +468,7 @@ def _record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], ids: 
                 insert(outbox).values(
                     id=status_id, message_type=STATUS_MESSAGE_TYPE, task=STATUS_TASK, queue=STATUS_QUEUE,
                     payload={
+                        "message_id": str(status_id),  # what notify's inbox and dead letters record
                         "provider": WHATSAPP_PROVIDER, "provider_message_id": s.id, "status": s.status,
                         "reference": s.biz_opaque_callback_data,
                         "at": s.timestamp.isoformat() if s.timestamp else None, "error": s.error,

@@ -335,8 +335,8 @@ def test_whatsapp_delivery_statuses_are_stored_once_and_handed_to_notify(client,
         messages = conn.execute(select(outbox).where(outbox.c.id.in_([r["id"] for r in rows]))).mappings().all()
     assert [(r["provider"], r["status"]) for r in rows] == [("whatsapp-cloud", "sent"), ("whatsapp-cloud", "failed")]
     assert {(m["task"], m["queue"]) for m in messages} == {("notify.record_status", "notify")}
-    failed = next(m["payload"] for m in messages if m["payload"]["status"] == "failed")
-    assert failed == {"provider": "whatsapp-cloud", "provider_message_id": out_id, "status": "failed", "reference": "d-1",
+    failed = next(m for m in messages if m["payload"]["status"] == "failed")
+    assert failed["payload"] == {"message_id": str(failed["id"]), "provider": "whatsapp-cloud", "provider_message_id": out_id, "status": "failed", "reference": "d-1",
                       "at": datetime.fromtimestamp(ts + 5, UTC).isoformat(), "error": "Message undeliverable"}
 
 

@@ -8,10 +8,8 @@ taken out of its queue (LREM) before any worker runs, as a crash between kombu's
 record, or a Redis crash inside its fsync window, would. The complaint itself is the subject of
 tests/integration/test_handoff_reconcile.py (``OutboxReconciler``, by the tracking projection).
 
-A provider's delivery status (queue ``notify``, a WhatsApp status webhook) cannot be reconciled yet:
-``notify.record_status`` records nothing in notify's inbox, so a status it handled looks lost and would be
-sent again forever; shared/cli.py leaves that queue out. The two tests at the end say what must hold once
-it does: every step runs and must hold today but the last, the status confirmed, an expected failure.
+A provider's delivery status (queue ``notify``, a WhatsApp status webhook) is reconciled the same way:
+``notify.record_status`` records the outbox row's id (``message_id`` in the payload) in notify's inbox.
 """
 from __future__ import annotations
 
@@ -19,7 +17,6 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import pytest
 import redis
 from sqlalchemy import select
 
@@ -39,7 +36,8 @@ from tests.integration.test_pipeline import start_publisher
 from tests.support.processes import wait_until
 
 GRACE = 1.0
-CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters)}  # as shared/cli.py wires it
+CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),  # as shared/cli.py wires it
+             "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
 
 
 def lose(settings, queue: str, task_id: str) -> None:
@@ -86,7 +84,7 @@ def outbox_row(engine, row_id):
         return conn.execute(select(outbox.c.published_at, outbox.c.republished).where(outbox.c.id == row_id)).first()
 
 
-def reconcile_until_removed(engine, row_id, consumers=CONSUMERS, until=None) -> list[int]:
+def reconcile_until_removed(engine, row_id, consumers=CONSUMERS) -> list[int]:
     """Reconciler rounds until the row leaves the outbox; returns its ``republished`` as seen after each
     round (a row published again keeps it raised until at least one more round, twice the grace later)."""
     reconciler = outbox_handoffs(engine, consumers, GRACE, 0.3)
@@ -99,7 +97,7 @@ def reconcile_until_removed(engine, row_id, consumers=CONSUMERS, until=None) -> 
             seen.append(row.republished)
         return row is None
 
-    (until or wait_until)(removed, timeout=30, interval=0.3, message="the message confirmed and removed from the outbox")
+    wait_until(removed, timeout=30, interval=0.3, message="the message confirmed and removed from the outbox")
     return seen
 
 
@@ -165,21 +163,7 @@ def test_a_reply_the_workflow_kept_as_a_dead_letter_is_not_published_again(
     assert types_of(wf, cid) == []
 
 
-# --- delivery statuses: not yet (see the module's text) -----------------------------------------------------
-
-WITH_NOTIFY = {**CONSUMERS, "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
-NO_STATUS_INBOX = ("notify.record_status records no inbox row: its worker must mark_consumed the outbox row's id "
-                   "(the Celery task id, or a message_id intake puts in the payload); then wire 'notify' in shared/cli.py")
-
-
-def removed_once_notify_records_it(predicate, message: str, timeout: float = 30, interval: float = 0.3) -> None:
-    """The one step that cannot hold yet: an expected failure (XFAIL) only here; every step before it must
-    hold today and fails the test if it does not. Passes by itself once notify records its inbox."""
-    try:
-        wait_until(predicate, timeout=timeout, interval=interval, message=message)
-    except AssertionError:
-        pytest.xfail(NO_STATUS_INBOX)
-
+# --- delivery statuses -------------------------------------------------------------------------------------
 
 def sent_whatsapp(engine) -> tuple[uuid.UUID, str]:
     """A WhatsApp message notify sent to a staff member (no report to the workflow), waiting for its receipt."""
@@ -217,10 +201,11 @@ def test_a_lost_delivery_status_is_published_again_and_recorded_once(
     lose(settings, "notify", str(status_id))
 
     spawn("worker", "notify", "--concurrency", "1")
-    reconciler = outbox_handoffs(engine, WITH_NOTIFY, GRACE, 0.3)
+    reconciler = outbox_handoffs(engine, CONSUMERS, GRACE, 0.3)
     background.start(Runner(engine, reconciler.name, reconciler.round, channel=None, poll_interval=reconciler.interval))
     wait_until(lambda: delivery_state(engine, delivery_id) == "delivered", timeout=60, message="the receipt recorded")
-    removed_once_notify_records_it(lambda: outbox_row(engine, status_id) is None, "the status confirmed by notify's inbox")
+    wait_until(lambda: outbox_row(engine, status_id) is None, timeout=30, interval=0.3,
+               message="the status confirmed by notify's inbox")
 
 
 def test_a_delivery_status_notify_recorded_is_never_published_again(
@@ -232,5 +217,5 @@ def test_a_delivery_status_notify_recorded_is_never_published_again(
     status_id = delivered_status(client, engine, places["a"], delivery_id, wamid)
     wait_until(lambda: delivery_state(engine, delivery_id) == "delivered", timeout=60, message="the receipt recorded")
 
-    seen = reconcile_until_removed(engine, status_id, WITH_NOTIFY, until=removed_once_notify_records_it)
+    seen = reconcile_until_removed(engine, status_id, CONSUMERS)
     assert set(seen) <= {0}

@@ -3,7 +3,7 @@
 Tasks: ``notify.plan`` (an event's messages), ``notify.escalate`` (overdue alerts), ``notify.send`` (one
 message, exactly once: services/notify/dispatch.py), ``notify.record_outcome`` (a provider's
 answer its send could not write), ``notify.record_status`` (a provider's delivery
-receipt, from intake's webhooks).
+receipt, from intake's webhooks; recorded in the inbox, so intake's outbox reconciler resends a lost one).
 """
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def register_tasks(app: Celery) -> None:
     def outcome_task(message: dict) -> None:
         run(OUTCOME_TASK, message, lambda n: record_outcome(n, message))
 
-    @app.task(name=STATUS_TASK)
-    def status_task(message: dict) -> None:
+    @app.task(name=STATUS_TASK, bind=True)
+    def status_task(self, message: dict) -> None:
         run(STATUS_TASK, message, lambda n: record_status(n, message))
+        # intake's outbox row id: in the message since it is reconciled, and the task id of every publish
+        # (rows written before carry only the latter); recorded, intake's reconciler stops resending it
+        mark_consumed(wiring.for_this_process().engine, inbox, STATUS_TASK,
+                      uuid.UUID(message.get("message_id") or self.request.id))
