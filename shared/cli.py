@@ -227,7 +227,7 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     outbox_consumers = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),
                         "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
     jobs = [
-        OutboxReconciler(engine, grace, every), outbox_handoffs(engine, outbox_consumers, grace, every),
+        OutboxReconciler(engine, grace, every, dead_letters=workflow_tables.dead_letters), outbox_handoffs(engine, outbox_consumers, grace, every),
         OutboxCleanup(engine, reconciled=outbox_consumers), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
         DueDeliveries(notify, interval), StaleSends(notify, max(interval, 30.0)), UnreportedOutcomes(notify, 30.0),
         *handoff_reconcilers(engine, notify.celery, services, grace, every),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 
-from sqlalchemy import Engine, and_, delete, exists, func, literal, or_, select, text, update
+from sqlalchemy import Engine, String, Table, and_, cast, delete, exists, func, literal, or_, select, text, update
 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxLedger
 from services.intake.adapters.tables import outbox, submissions, tracking
@@ -48,10 +48,14 @@ class OutboxReconciler:
 
     name = "scheduler.outbox-reconciler"
 
-    def __init__(self, engine: Engine, grace_seconds: float = 30.0, interval: float = 10.0) -> None:
+    def __init__(self, engine: Engine, grace_seconds: float = 30.0, interval: float = 10.0,
+                 dead_letters: Table | None = None) -> None:
         self.engine = engine
         self.interval = interval
         self.grace_seconds = float(grace_seconds)
+        # the workflow's dead letters (the composition root passes them): a complaint kept there never reaches
+        # the tracking projection, and is a person's to replay, not the reconciler's to resend every 10 minutes
+        self.dead_letters = dead_letters
 
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
@@ -67,6 +71,7 @@ class OutboxReconciler:
                         ),
                         outbox.c.message_type == ComplaintSubmitted.type,
                         ~_arrived(),
+                        *self._not_dead_lettered(),
                     )
                 )
                 .values(published_at=None, republished=outbox.c.republished + 1,
@@ -77,6 +82,13 @@ class OutboxReconciler:
         if again:
             log.warning("outbox messages published again", extra={"count": again})
         return RoundResult(handled=again, more=False)
+
+    def _not_dead_lettered(self) -> list:
+        if self.dead_letters is None:
+            return []
+        kept = self.dead_letters
+        return [~exists(select(1).select_from(kept).where(
+            kept.c.payload["submission_id"].astext == cast(outbox.c.id, String), kept.c.replayed_at.is_(None)))]
 
 
 def outbox_handoffs(engine: Engine, consumers: Mapping[str, Consumers], grace_seconds: float = 30.0,
