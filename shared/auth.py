@@ -562,7 +562,7 @@ CHANGED_KEY_TTL = int((DEFAULT_TTL + CLOCK_SKEW).total_seconds()) + 60  # after 
 
 
 def cache_client(settings: Settings):
-    """The Redis client of the token guard and user changes (``PENGADUAN_CACHE_URL``, else the broker's)."""
+    """The Redis client of the token guard and user changes (``PENGADUAN_CACHE_URL``, else ``PENGADUAN_REDIS_URL``)."""
     import redis
 
     return redis.Redis.from_url(settings.effective_cache_url, socket_timeout=1.0, socket_connect_timeout=1.0)

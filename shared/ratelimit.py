@@ -172,7 +172,7 @@ def enforce(limiter: RateLimiter | None, limits: Sequence[RateLimitItem], scope:
 
 
 def limiter_for(settings) -> RateLimiter:
-    """The process's limiter from its settings (``PENGADUAN_CACHE_URL``, else the broker's Redis)."""
+    """The process's limiter from its settings (``PENGADUAN_CACHE_URL``, else ``PENGADUAN_REDIS_URL``)."""
     return RateLimiter(settings.effective_cache_url, enabled=settings.rate_limit_enabled)
 
 

@@ -16,6 +16,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     env.update(
         PENGADUAN_DATABASE_URL=settings.database_url,
         PENGADUAN_REDIS_URL=settings.redis_url,
+        PENGADUAN_BROKER_URL=settings.effective_broker_url,
         PENGADUAN_ENVIRONMENT=settings.environment,
         PENGADUAN_BROKER_VISIBILITY_TIMEOUT=str(settings.broker_visibility_timeout),
         PENGADUAN_RELAY_POLL_INTERVAL=str(settings.relay_poll_interval),

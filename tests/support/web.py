@@ -49,6 +49,7 @@ def web_client(settings: Settings, **web_settings) -> Iterator[TestClient]:
     base = settings.model_dump()
     env = {
         "PENGADUAN_DATABASE_URL": settings.database_url, "PENGADUAN_REDIS_URL": settings.redis_url,
+        "PENGADUAN_BROKER_URL": settings.effective_broker_url,
         "PENGADUAN_DATA_DIR": str(getattr(settings, "data_dir", "") or ""),
     }
     intake = intake_bootstrap(IntakeSettings(**base))

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
+from amqp.exceptions import AMQPError, MessageNacked
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
@@ -25,7 +26,9 @@ from shared.subscriptions import RoundResult
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "pengaduan_intake_outbox"
-BROKER_ERRORS = (KombuError, KombuOperationalError, RedisError, ConnectionError, OSError)
+# Redis or RabbitMQ away, a channel closed by RabbitMQ, a publish it refused (nack, with confirms on): the rows
+# wait for a later round
+BROKER_ERRORS = (KombuError, KombuOperationalError, RedisError, AMQPError, MessageNacked, ConnectionError, OSError)
 
 
 class OutboxPublisher:

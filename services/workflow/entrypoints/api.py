@@ -189,7 +189,7 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
             checks["event_store"] = {"ok": True, "last_position": workflow.store.last_position()}
         return health_response("workflow", checks)
 
-    install_metrics(app, "workflow", collectors=[OperationsCollector(workflow.engine, workflow.settings.redis_url)])
+    install_metrics(app, "workflow", collectors=[OperationsCollector(workflow.engine, workflow.settings.effective_broker_url)])
     return app
 
 
