@@ -123,3 +123,17 @@ def test_the_table_marks_times_past_their_goal():
     assert workflow[-2:] == ["61.0 !", "3.6"]
     assert redis[-1] == "none in 120.0s !"
     assert redis[5] == "0 (0)"
+
+
+def test_the_ci_profile_and_explicit_flags():
+    from chaos.__main__ import parse
+
+    ci = parse(["--ci"])
+    assert (ci.rate, ci.before, ci.after, ci.move_on, ci.timeout, ci.budget, ci.strict_times) == \
+        (2.0, 5.0, 10.0, 30.0, 120.0, 570.0, False)
+    assert len(ci.faults) == 8  # every fault kind of the full run
+    assert parse(["--ci", "--strict-times", "--rate", "3"]).strict_times is True
+    assert parse(["--ci", "--rate", "3"]).rate == 3.0
+    full = parse([])
+    assert (full.rate, full.move_on, full.budget, full.strict_times) == (5.0, 180.0, None, True)
+    assert parse(["--quick"]).strict_times is True
