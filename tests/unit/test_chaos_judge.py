@@ -24,11 +24,11 @@ def clean_left() -> dict[str, Any]:
             "handoffs_unconsumed": {"workflow->notify": 0}, "broker": {"workflow": 0, "letters": 0, "notify": 0, "unacked": 0}}
 
 
-def verdict(rows=None, invariants=None, left=None, processes=None, not_run=(), strict_times=False):
+def verdict(rows=None, invariants=None, left=None, processes=None, not_run=(), time_gates=()):
     goals = judge(rows if rows is not None else [row("warm-up (no fault)", fault_at=None, recovery_workflow_s=None,
                                                      recovery_ack_s=None), row()],
                   invariants or clean_invariants(), left or clean_left(),
-                  processes or {"dead_at_end": [], "unplanned_restarts": {}}, list(not_run), strict_times)
+                  processes or {"dead_at_end": [], "unplanned_restarts": {}}, list(not_run), time_gates)
     return {g.name: g for g in goals}, exit_status(goals)
 
 
@@ -101,14 +101,17 @@ def test_faults_skipped_for_the_budget_fail():
     assert status == 1 and goals["every_fault_run"].detail == "not run (time budget): redis, postgres"
 
 
-def test_slow_recovery_gates_only_with_strict_times():
+def test_each_recovery_time_gates_only_when_named():
     rows = [row(recovery_workflow_s=61.0), row("redis", recovery_ack_s=None)]
     goals, status = verdict(rows=rows)
     assert status == 0
     assert not goals["workflow_within_60s"].met and not goals["workflow_within_60s"].gates
     assert goals["acknowledged_within_120s"].detail == "redis (none); reported; gates only with --strict-times"
-    goals, status = verdict(rows=rows, strict_times=True)
+    goals, status = verdict(rows=rows, time_gates=("workflow",))  # --ci
     assert status == 1
+    assert summary(list(goals.values()))[-1] == "chaos: FAIL: workflow_within_60s"
+    assert not goals["acknowledged_within_120s"].gates
+    goals, status = verdict(rows=rows, time_gates=("workflow", "acknowledgment"))
     assert summary(list(goals.values()))[-1] == "chaos: FAIL: workflow_within_60s, acknowledged_within_120s"
 
 
@@ -129,11 +132,12 @@ def test_the_ci_profile_and_explicit_flags():
     from chaos.__main__ import parse
 
     ci = parse(["--ci"])
-    assert (ci.rate, ci.before, ci.after, ci.move_on, ci.timeout, ci.budget, ci.strict_times) == \
-        (2.0, 5.0, 10.0, 30.0, 120.0, 570.0, False)
+    assert (ci.rate, ci.before, ci.after, ci.move_on, ci.timeout, ci.budget, ci.time_gates) == \
+        (2.0, 5.0, 10.0, 30.0, 120.0, 570.0, ("workflow",))
     assert len(ci.faults) == 8  # every fault kind of the full run
-    assert parse(["--ci", "--strict-times", "--rate", "3"]).strict_times is True
+    assert parse(["--ci", "--strict-times", "--rate", "3"]).time_gates == ("workflow", "acknowledgment")
+    assert parse(["--ci", "--no-strict-times"]).time_gates == ()
     assert parse(["--ci", "--rate", "3"]).rate == 3.0
     full = parse([])
-    assert (full.rate, full.move_on, full.budget, full.strict_times) == (5.0, 180.0, None, True)
-    assert parse(["--quick"]).strict_times is True
+    assert (full.rate, full.move_on, full.budget, full.time_gates) == (5.0, 180.0, None, ("workflow", "acknowledgment"))
+    assert parse(["--quick"]).time_gates == ("workflow", "acknowledgment")
