@@ -75,12 +75,20 @@ class WorkerConsumer(Consumer):
         default_steps = [step for step in Consumer.Blueprint.default_steps if not step.endswith(":DelayedDelivery")]
 
 
+# How often a quorum queue delivers one message before it drops it (no dead-letter exchange is declared).
+# RabbitMQ 4 sets 20 when the queue does not say; a task hands its message back (Reject with requeue, every
+# task budget, 13.5 s by default) for as long as PostgreSQL is away or a lock is contended, so 20 would drop
+# held messages after about 4.5 minutes of outage. 1000 is about 3.75 hours; beyond it the reconcilers
+# publish again what a consumer never recorded (shared/handoffs.py, services/intake/housekeeping.py).
+DELIVERY_LIMIT = 1000
+
+
 def quorum_queues() -> tuple[Queue, ...]:
     """Our queues as RabbitMQ quorum queues, each behind a direct exchange of its own name (Celery's default
     routing, so a producer and a worker declare exactly the same thing)."""
     return tuple(
         Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True,
-              queue_arguments={"x-queue-type": "quorum"})
+              queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT})
         for name in QUEUES
     )
 

@@ -289,7 +289,7 @@ def _print_summary(port: int, env: dict[str, str], children: list[Child]) -> Non
           if env.get("PENGADUAN_DEVSINKS_URL") else []),
         f"  health          {base}/healthz",
         f"  PostgreSQL      {_mask(env['PENGADUAN_DATABASE_URL'])}",
-        *([f"  Redis (cache)   {_mask(env['PENGADUAN_REDIS_URL'])}",
+        *([f"  Redis           {_mask(env['PENGADUAN_REDIS_URL'])}",
            f"  broker          {_mask(env['PENGADUAN_BROKER_URL'])}"] if env.get("PENGADUAN_BROKER_URL")
           else [f"  Redis (broker)  {_mask(env['PENGADUAN_REDIS_URL'])}"]),
         "  processes:",

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, String, Table, and_, cast, delete, exists, func, 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxLedger
 from services.intake.adapters.tables import outbox, submissions, tracking
 from shared.contracts.intake import ComplaintSubmitted
-from shared.handoffs import Consumers, HandoffReconciler
+from shared.handoffs import Consumers, HandoffReconciler, waited
 from shared.subscriptions import RoundResult
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,10 @@ class OutboxReconciler:
                 .where(
                     and_(
                         outbox.c.published_at.is_not(None),
-                        outbox.c.published_at < func.now() - func.make_interval(
-                            0, 0, 0, 0, 0, 0,
-                            func.least(literal(self.grace_seconds) * func.power(2, outbox.c.republished),
-                                       literal(self.MAX_GRACE_SECONDS)),
-                        ),
+                        # the same doubling wait as the hand-off ledgers, its exponent capped (no overflow
+                        # after a thousand republishes of a complaint that never arrives)
+                        waited(outbox.c.published_at, outbox.c.republished + 1, self.grace_seconds,
+                               self.MAX_GRACE_SECONDS),
                         outbox.c.message_type == ComplaintSubmitted.type,
                         ~_arrived(),
                         *self._not_dead_lettered(),

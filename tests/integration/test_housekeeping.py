@@ -71,6 +71,17 @@ def test_each_time_it_is_published_again_its_grace_doubles(settings, engine):
     assert outbox_row(engine, code).published_at is not None  # under 4 x 30 s
 
 
+def test_a_complaint_published_again_a_thousand_times_does_not_stop_the_reconciler(settings, engine):
+    """Its wait stays at the cap (10 minutes): 2 to the power of the republish count must not overflow."""
+    stuck, lost = submit(settings), submit(settings)
+    with engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == outbox_row(engine, stuck).id).values(republished=1100))
+    mark_published(engine, stuck, timedelta(minutes=11))
+    mark_published(engine, lost, timedelta(minutes=11))
+    OutboxReconciler(engine, grace_seconds=600).round()
+    assert outbox_row(engine, stuck).published_at is None and outbox_row(engine, lost).published_at is None
+
+
 def test_a_complaint_the_workflow_kept_as_a_dead_letter_is_not_published_again_until_replayed(settings, engine):
     """A dead-lettered complaint never reaches the tracking projection: a person replays it (dead-letters
     replay), the reconciler does not send it again every 10 minutes."""

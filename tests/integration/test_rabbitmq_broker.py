@@ -21,7 +21,7 @@ from sqlalchemy import text
 from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
-from shared.celery_app import QUEUES, make_celery
+from shared.celery_app import QUEUES, make_celery, quorum_queues
 from shared.embedded import rabbitmq_installed, start_rabbitmq
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
 from shared.metrics import OperationsCollector
@@ -59,6 +59,28 @@ def test_the_three_queues_are_durable_quorum_queues(rabbitmq_settings):
             # a quorum queue is always durable: asked for a transient one, the broker refuses too
             with pytest.raises(PreconditionFailed):
                 Queue(name, durable=False, queue_arguments={"x-queue-type": "quorum"})(conn.channel()).declare()
+
+
+def test_a_message_handed_back_more_than_twenty_times_is_not_dropped(rabbitmq_settings):
+    """A task hands its message back (reject with requeue) every budget while PostgreSQL is away; RabbitMQ 4
+    drops a quorum queue's message after 20 deliveries unless the queue sets its own limit, which ours do
+    (a 3.x node has no default limit: there this guards the declaration against a newer broker)."""
+    arguments = quorum_queues()[0].queue_arguments
+    name = f"test-delivery-limit-{uuid.uuid4().hex[:8]}"
+    with Connection(rabbitmq_settings.effective_broker_url) as conn:
+        channel = conn.channel()
+        queue = Queue(name, durable=True, queue_arguments=arguments)(channel)
+        queue.declare()
+        try:
+            conn.Producer(channel).publish({"n": 1}, routing_key=name, serializer="json")
+            for delivery in range(25):
+                message = wait_until(lambda: queue.get(no_ack=False), timeout=10, message=f"delivery {delivery + 1}")
+                message.reject(requeue=True)
+            last = wait_until(lambda: queue.get(no_ack=False), timeout=10, message="the message after 25 hand-backs")
+            assert last.payload == {"n": 1}
+            last.ack()
+        finally:
+            queue.delete()
 
 
 @pytest.mark.parametrize("broker", ["rabbitmq", "redis"])

@@ -6,7 +6,7 @@ import pytest
 from amqp.exceptions import ConnectionForced, MessageNacked, PreconditionFailed
 from pydantic import ValidationError
 
-from shared.celery_app import QUEUES, make_celery
+from shared.celery_app import DELIVERY_LIMIT, QUEUES, make_celery
 from shared.config import Settings
 from shared.outages import unreachable
 
@@ -28,7 +28,8 @@ def test_a_rabbitmq_broker_gets_quorum_queues_and_confirms_and_the_cache_stays_o
     assert app.conf.broker_url == AMQP and settings.effective_cache_url == "redis://cache:6379/0"
     queues = {q.name: q for q in app.conf.task_queues}
     assert set(queues) == set(QUEUES)
-    assert all(q.queue_arguments == {"x-queue-type": "quorum"} and q.durable for q in queues.values())
+    assert all(q.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT} and q.durable
+               for q in queues.values())
     assert all(q.exchange.name == q.routing_key == q.name for q in queues.values())
     options = app.conf.broker_transport_options
     assert options["confirm_publish"] is True
