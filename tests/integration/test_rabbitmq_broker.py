@@ -95,7 +95,10 @@ def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_
     blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})  # appends wait here
     blocker.commit()
     try:
-        first = spawn("worker", "workflow", "--concurrency", "1", settings_=settings)
+        # a long time limit for this one: its statement waits on the lock (statement timeout 30 % of the hard
+        # limit) and never hands the message back before the kill, so the kill is what the other worker sees
+        first = spawn("worker", "workflow", "--concurrency", "1", settings_=settings,
+                      PENGADUAN_BROKER_VISIBILITY_TIMEOUT="300")
         start_publisher(background, engine, settings)
         with TestClient(create_app(container)) as client:
             code = client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
@@ -109,6 +112,7 @@ def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_
         wait_until(mid_append, timeout=60, message="the first worker inside the task")
         second = spawn("worker", "workflow", "--concurrency", "1", settings_=settings, PENGADUAN_LOG_LEVEL="INFO")
         wait_until(lambda: " ready." in second.output(), timeout=60, message="the second worker ready")
+        assert "received" not in second.output()  # the first worker holds the message up to its death
         first.kill()  # SIGKILL, main process and pool: no goodbye to the broker
         killed_at = time.monotonic()
     finally:
