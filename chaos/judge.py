@@ -65,6 +65,7 @@ def judge(rows: list[dict[str, Any]], invariants: dict[str, Any], left: dict[str
     dead = processes.get("dead_at_end", [])
     slow_wf = _faults_over(rows, "recovery_workflow_s", GOAL_WORKFLOW_S)
     slow_ack = _faults_over(rows, "recovery_ack_s", GOAL_ACK_S)
+
     def timing(kind: str) -> str:
         return "gating" if kind in time_gates else "reported; gates only with --strict-times"
 
