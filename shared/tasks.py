@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared import metrics
 from shared.eventstore import ConcurrencyError
+from shared.outages import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,12 @@ def dead_letter_table(metadata: MetaData) -> Table:
         Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("replayed_at", DateTime(timezone=True)),
     )
-# a database or document store that is away for a moment, a lost optimistic-concurrency race
+# a database, broker, Redis or document store that is away for a moment (shared.outages: a task that publishes,
+# e.g. notify's plan handing out its sends, meets the broker's errors too), a lost optimistic-concurrency race
 # (not every OSError: a missing key file or a full disk needs a person, so it becomes a dead letter)
 TRANSIENT = (
     OperationalError, ConcurrencyError, ConnectionError, TimeoutError,
-    EndpointConnectionError, ConnectionClosedError, ReadTimeoutError,
+    EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, *UNREACHABLE,
 )
 
 

@@ -93,6 +93,20 @@ def test_a_missing_file_is_not_transient_it_becomes_a_dead_letter():
     assert len(letters) == 1 and isinstance(letters[0], FileNotFoundError)
 
 
+def test_the_broker_or_redis_out_of_reach_is_transient_not_a_dead_letter():
+    """Seen in the chaos suite: a task publishing while Redis was killed met kombu's OperationalError and was
+    dead-lettered; it is an outage, retried and then handed back like a database that is away."""
+    from kombu.exceptions import OperationalError as KombuOperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    clock, letters = FakeClock(), []
+    failures = [KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+                RedisConnectionError("Connection refused")]
+    assert consume(flaky(failures), keep_dead_letter=letters.append, budget=60, sleep=clock.sleep,
+                   clock=clock) == "done"
+    assert letters == [] and len(clock.sleeps) == 2
+
+
 def test_a_dropped_connection_is_transient():
     clock, letters = FakeClock(), []
     assert consume(flaky([ConnectionResetError("reset")]), keep_dead_letter=letters.append, budget=60,
