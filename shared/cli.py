@@ -219,7 +219,7 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     from services.notify.adapters import tables as notify_tables
     from services.workflow.adapters import tables as workflow_tables
     from services.workflow.scheduler import handoff_reconcilers
-    from shared.handoffs import Consumers
+    from shared.handoffs import Consumers, broker_backlog
 
     grace, every = workflow.settings.reconcile_grace_seconds, workflow.settings.reconcile_interval_seconds
     services = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}  # by the queue each consumes
@@ -227,7 +227,7 @@ def cmd_scheduler(_: argparse.Namespace) -> None:
     outbox_consumers = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),
                         "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
     jobs = [
-        OutboxReconciler(engine, grace, every, dead_letters=workflow_tables.dead_letters), outbox_handoffs(engine, outbox_consumers, grace, every),
+        OutboxReconciler(engine, grace, every, dead_letters=workflow_tables.dead_letters), outbox_handoffs(engine, outbox_consumers, grace, every, broker_backlog(notify.celery)),
         OutboxCleanup(engine, reconciled=outbox_consumers), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
         DueDeliveries(notify, interval), StaleSends(notify, max(interval, 30.0)), UnreportedOutcomes(notify, 30.0),
         *handoff_reconcilers(engine, notify.celery, services, grace, every),

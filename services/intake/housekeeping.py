@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from sqlalchemy import Engine, String, Table, and_, cast, delete, exists, func, literal, or_, select, text, update
 
@@ -91,11 +91,11 @@ class OutboxReconciler:
 
 
 def outbox_handoffs(engine: Engine, consumers: Mapping[str, Consumers], grace_seconds: float = 30.0,
-                    interval: float = 10.0) -> HandoffReconciler:
+                    interval: float = 10.0, backlog: Callable[[str], int | None] | None = None) -> HandoffReconciler:
     """Intake's messages other than the complaint, reconciled against their consumers (by queue: the tables
     the consumers of that queue keep; a queue left out is not followed). Waits as ``OutboxReconciler``."""
     return HandoffReconciler("scheduler.outbox-handoffs", engine, OutboxLedger(), consumers, grace=grace_seconds,
-                             interval=interval, max_wait=OutboxReconciler.MAX_GRACE_SECONDS)
+                             interval=interval, max_wait=OutboxReconciler.MAX_GRACE_SECONDS, backlog=backlog)
 
 
 class OutboxCleanup:

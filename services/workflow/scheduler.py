@@ -14,7 +14,7 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from services.workflow import handlers
-from shared.handoffs import Consumers, HandoffLedger, HandoffReconciler
+from shared.handoffs import Consumers, HandoffLedger, HandoffReconciler, broker_backlog
 from shared.subscriptions import RoundResult
 
 
@@ -57,10 +57,11 @@ def handoff_reconcilers(engine: Engine, celery: Celery, services: Mapping[str, M
     ``notify.handoffs``), each checked against the inbox and dead letters of the queue's consumer.
     ``services`` maps each queue to the tables module of the service that consumes it (the composition
     root passes them: the workflow imports no other service); each has ``handoffs``, ``inbox`` and
-    ``dead_letters``."""
+    ``dead_letters``. A queue whose consumers are behind gets no copies until it drains (``broker_backlog``)."""
     consumers = {queue: Consumers(t.inbox, t.dead_letters) for queue, t in services.items()}
+    backlog = broker_backlog(celery)
     return [
         HandoffReconciler(f"scheduler.handoffs.{producer}", engine, HandoffLedger(t.handoffs, celery), consumers,
-                          grace=grace, interval=interval)
+                          grace=grace, interval=interval, backlog=backlog)
         for producer, t in services.items()
     ]

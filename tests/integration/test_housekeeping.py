@@ -162,6 +162,36 @@ def set_published(engine, row_id, ago: timedelta) -> None:
         conn.execute(update(outbox).where(outbox.c.id == row_id).values(published_at=datetime.now(UTC) - ago))
 
 
+def test_no_copies_go_to_a_queue_whose_consumers_are_behind_until_it_drains(settings, engine, tmp_path):
+    """The chaos suite saw 2,076 copies in 9 minutes pushed into a notify queue that was only 758 long: a
+    message not consumed yet is most likely still waiting its turn. The queue's depth is asked of the broker."""
+    import redis
+
+    from shared.celery_app import make_celery
+    from shared.embedded import start_redis
+    from shared.handoffs import broker_backlog
+
+    broker = start_redis(tmp_path / "redis")
+    try:
+        backlog = broker_backlog(make_celery(settings.model_copy(update={"redis_url": broker.url}), "test-backlog"))
+        waiting = redis.Redis.from_url(broker.url)
+        waiting.rpush(ComplainantReplied.QUEUE, *[f"earlier message {i}" for i in range(3)])  # the queue is behind
+        lost = reply_row(engine, timedelta(seconds=31))
+        reconciler = outbox_handoffs(engine, CONSUMERS, grace_seconds=30, backlog=backlog)
+        assert backlog(ComplainantReplied.QUEUE) == 3
+        reconciler.round()
+        assert row(engine, lost).published_at is not None and row(engine, lost).republished == 0  # no copy
+        waiting.delete(ComplainantReplied.QUEUE)  # drained, and still not consumed: lost, sent again
+        reconciler.round()
+        assert row(engine, lost).published_at is None and row(engine, lost).republished == 1
+        broker.stop()  # the broker cannot be asked: sent again as without the check
+        set_published(engine, lost, timedelta(seconds=61))
+        reconciler.round()
+        assert backlog(ComplainantReplied.QUEUE) is None and row(engine, lost).republished == 2
+    finally:
+        broker.stop()
+
+
 def test_a_reply_its_consumer_never_recorded_is_published_again_once_per_round_its_grace_doubling(engine):
     lost, fresh = reply_row(engine, timedelta(seconds=31)), reply_row(engine, timedelta(seconds=10))
     reconciler = outbox_handoffs(engine, CONSUMERS, grace_seconds=30)
