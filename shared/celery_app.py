@@ -17,7 +17,8 @@ Two brokers, chosen by the scheme of ``PENGADUAN_BROKER_URL`` (default: ``PENGAD
   confirmed) declared explicitly, every publish waits for the broker's confirm, and a message whose consumer's
   channel closes (a killed worker) is requeued by RabbitMQ at once: no visibility timeout, no sweep. Its
   ``consumer_timeout`` (30 min by default) is far above any task's time limit.
-Handlers are idempotent (consumer inbox, unique constraints), so a redelivery has no second effect;
+Handlers are idempotent (consumer inbox, unique constraints), so a redelivery has no second effect (a task
+running when the broker connection drops is therefore left to finish, not cancelled);
 shared/tasks.py says how a task treats failures (never Celery's re-publishing retry).
 """
 from __future__ import annotations
@@ -157,7 +158,12 @@ def make_celery(settings: Settings, name: str = "pengaduan") -> Celery:
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_send_sent_event=False,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # a task running when the broker connection drops runs to its end (its acknowledgment may fail: the
+        # message then comes back and the inbox makes the second run a no-op). Cancelling it (Celery's
+        # recommendation for late acks) terminated sends mid-call, leaving deliveries `unknown` and never sent,
+        # and interrupted statements a task then kept as dead letters (both seen in the chaos suite on a Redis
+        # kill); our handlers are built for a duplicate run, not for being cut off.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         enable_utc=True,
         **(_amqp_options() if is_amqp(broker) else _redis_options(settings)),
     )
