@@ -86,7 +86,12 @@ def consume(
             return handler()
         except SoftTimeLimitExceeded as exc:
             raise Reject(safe_error(exc), requeue=True) from None
-        except TRANSIENT as exc:
+        except Exception as exc:
+            if _cut_off_by_time_limit(exc):  # wrapped by a library or an adapter (letters' SigningError)
+                raise Reject(safe_error(exc), requeue=True) from None
+            if not isinstance(exc, TRANSIENT):
+                _keep(exc, keep_dead_letter)
+                return None
             pause = delay * (0.5 + random.random())
             if clock() + pause > deadline:
                 log.warning("transient failure outlasted the task's budget; message handed back: %s", safe_error(exc))
@@ -95,12 +100,26 @@ def consume(
             metrics.task_retried()
             sleep(pause)
             delay = min(delay * 2, 30.0)
-        except Exception as exc:  # not transient: kept where a person sees it, then acknowledged
-            try:
-                keep_dead_letter(exc)
-            except Exception as storing:
-                log.error("could not keep a dead letter; message handed back: %s", safe_error(storing))
-                raise Reject(safe_error(exc), requeue=True) from None
-            log.error("message kept as a dead letter: %s", safe_error(exc))
-            metrics.task_dead_lettered()
-            return None
+
+
+def _cut_off_by_time_limit(exc: BaseException) -> bool:
+    """The task's soft time limit struck, though what reached us is another error raised from it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SoftTimeLimitExceeded):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _keep(exc: Exception, keep_dead_letter: Callable[[BaseException], object]) -> None:
+    """Not transient: kept where a person sees it, then acknowledged."""
+    try:
+        keep_dead_letter(exc)
+    except Exception as storing:
+        log.error("could not keep a dead letter; message handed back: %s", safe_error(storing))
+        raise Reject(safe_error(exc), requeue=True) from None
+    log.error("message kept as a dead letter: %s", safe_error(exc))
+    metrics.task_dead_lettered()

@@ -61,6 +61,24 @@ def test_a_soft_time_limit_hands_the_message_back():
     assert info.value.requeue is True
 
 
+def test_a_time_limit_wrapped_in_another_error_hands_the_message_back_too():
+    """Seen in CI: letters' signing wrapped the soft time limit in its SigningError, and the letter was kept
+    as a dead letter (never issued) instead of being tried again."""
+    class SigningError(Exception):
+        pass
+
+    def signing():
+        try:
+            raise SoftTimeLimitExceeded()
+        except SoftTimeLimitExceeded as e:
+            raise SigningError("signing failed: SoftTimeLimitExceeded") from e
+
+    letters: list[BaseException] = []
+    with pytest.raises(Reject) as info:
+        consume(signing, keep_dead_letter=letters.append, budget=5)
+    assert info.value.requeue is True and letters == []
+
+
 def test_an_unhandleable_message_becomes_a_dead_letter_and_is_acknowledged():
     letters: list[BaseException] = []
     assert consume(flaky([KeyError("x")]), keep_dead_letter=letters.append, budget=5) is None
