@@ -197,7 +197,8 @@ class HandoffReconciler:
         if lost:
             log.warning("hand-offs not consumed after the grace period published again",
                         extra={"count": len(lost), "ledger": self.name, "consumers": sorted({r["consumer"] for r in lost})})
-        return RoundResult(handled=len(lost), more=len(rows) == self.batch)
+        # a full batch means more are due, unless a queue held its copies back: then the next round, not at once
+        return RoundResult(handled=len(lost), more=len(rows) == self.batch and not behind)
 
     def _queues_behind(self, queues: set[str]) -> set[str]:
         if self.backlog is None:
