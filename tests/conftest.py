@@ -123,6 +123,21 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture
+def intake_client(settings):
+    """Intake's API in-process (a TestClient) on this test's settings (per broker where a module sets them)."""
+    from fastapi.testclient import TestClient
+
+    from services.intake.bootstrap import bootstrap
+    from services.intake.config import IntakeSettings
+    from services.intake.entrypoints.api import create_app
+
+    container = bootstrap(IntakeSettings(**settings.model_dump()))
+    with TestClient(create_app(container)) as c:
+        yield c
+    container.engine.dispose()
+
+
+@pytest.fixture
 def spawn(settings, artifacts_dir, request):
     """Start `pengaduan ...` processes for one test; all stopped at its end, logs kept on failure."""
     started: list[Process] = []

@@ -12,14 +12,10 @@ import time
 import uuid
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
 from services.intake.adapters.tables import outbox, submissions
-from services.intake.bootstrap import bootstrap
-from services.intake.config import IntakeSettings
-from services.intake.entrypoints.api import create_app
 from services.intake.projections import TrackingProjection
 from services.workflow.adapters.tables import dead_letters, inbox
 from shared.celery_app import make_celery
@@ -58,14 +54,6 @@ def stream_events(store: PostgresEventStore, engine, tracking_code: str):
 def start_publisher(background, engine, settings) -> None:
     publisher = OutboxPublisher(engine, make_celery(settings, "test-relay"))
     background.start(Runner(engine, f"{publisher.name}", publisher.round, channel=NOTIFY_CHANNEL, poll_interval=0.2))
-
-
-@pytest.fixture
-def intake_client(settings):
-    container = bootstrap(IntakeSettings(**settings.model_dump()))
-    with TestClient(create_app(container)) as c:
-        yield c
-    container.engine.dispose()
 
 
 def test_a_submitted_complaint_reaches_the_workflow_stream_and_the_tracking_page(

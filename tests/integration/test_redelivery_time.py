@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from services.intake.bootstrap import bootstrap
-from services.intake.config import IntakeSettings
-from services.intake.entrypoints.api import create_app
 from shared.config import Settings
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
 from tests.conftest import VISIBILITY_TIMEOUT
@@ -24,14 +19,6 @@ from tests.integration.test_pipeline import start_publisher, stream_events
 from tests.support.processes import wait_until
 
 PRODUCTION_DEFAULT = Settings.model_fields["broker_visibility_timeout"].default
-
-
-@pytest.fixture
-def intake_client(settings):
-    container = bootstrap(IntakeSettings(**settings.model_dump()))
-    with TestClient(create_app(container)) as c:
-        yield c
-    container.engine.dispose()
 
 
 def _appends_waiting(engine) -> int:

@@ -21,12 +21,8 @@ import time
 import pytest
 from billiard.exceptions import SoftTimeLimitExceeded
 from billiard.pool import SIG_SOFT_TIMEOUT, soft_timeout_sighandler
-from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from services.intake.bootstrap import bootstrap
-from services.intake.config import IntakeSettings
-from services.intake.entrypoints.api import create_app
 from shared.celery_app import make_celery
 from shared.db import make_engine, worker_statement_timeout
 from shared.eventstore.postgres import PostgresEventStore
@@ -35,14 +31,6 @@ from tests.integration.test_intake_api import valid_body
 from tests.integration.test_pipeline import start_publisher, stream_events
 from tests.integration.test_redelivery_time import AppendLock
 from tests.support.processes import wait_until
-
-
-@pytest.fixture
-def intake_client(settings):
-    container = bootstrap(IntakeSettings(**settings.model_dump()))
-    with TestClient(create_app(container)) as c:
-        yield c
-    container.engine.dispose()
 
 
 def lock_waits(engine, pid: int | None = None) -> list[float]:

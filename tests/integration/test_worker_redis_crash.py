@@ -15,7 +15,7 @@ from sqlalchemy import text
 from shared.embedded import EmbeddedRedis, start_redis
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
 from tests.integration.test_intake_api import valid_body
-from tests.integration.test_pipeline import intake_client, start_publisher, stream_events  # noqa: F401
+from tests.integration.test_pipeline import start_publisher, stream_events
 from tests.support.processes import wait_until
 
 
@@ -34,7 +34,7 @@ def _waiting_appends(engine) -> int:
 
 
 def test_a_worker_mid_task_rides_out_a_redis_crash_and_the_complaint_is_recorded_once(
-    settings, engine, spawn, background, tmp_path, intake_client  # noqa: F811
+    settings, engine, spawn, background, tmp_path, intake_client
 ):
     broker = start_redis(tmp_path / "redis")
     own = settings.model_copy(update={"redis_url": broker.url})
@@ -67,7 +67,7 @@ def test_a_worker_mid_task_rides_out_a_redis_crash_and_the_complaint_is_recorded
 
 
 def test_after_a_long_redis_outage_the_worker_consumes_again_within_seconds_of_its_return(
-    settings, engine, spawn, background, tmp_path, intake_client  # noqa: F811
+    settings, engine, spawn, background, tmp_path, intake_client
 ):
     broker = start_redis(tmp_path / "redis")
     own = settings.model_copy(update={"redis_url": broker.url})
