@@ -27,6 +27,7 @@ RUN pip install --upgrade pip \
     && pip install --require-hashes --no-deps -r requirements.lock
 
 # Then the source, installed as a regular (non-editable) package; its dependencies are already there.
+COPY pengaduan ./pengaduan
 COPY shared ./shared
 COPY services ./services
 COPY migrations ./migrations

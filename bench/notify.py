@@ -3,7 +3,7 @@
 Both parts send to the local provider stand-ins, ``pengaduan devsinks`` (services/notify/devsinks.py: an
 aiosmtpd SMTP server and the HTTP SMS sink), started as a process and reached the way ``make run`` reaches
 it (``PENGADUAN_SMTP_*``, ``PENGADUAN_SMS_PROVIDER=http``, ``PENGADUAN_SMS_URL``...; see
-``shared/supervisor.py`` ``_dev_channels``). Arrival times are the sink's ``received_at``. By default the
+``pengaduan/supervisor.py`` ``_dev_channels``). Arrival times are the sink's ``received_at``. By default the
 sinks run as ``python -m bench.notify sinks``: devsinks' own ``main`` with TCP_NODELAY set on each SMTP
 connection, since the stock SMTP sink stalls ~40 ms per session (Nagle, see :func:`sinks_main`);
 ``--notify-stock-sinks`` runs ``pengaduan devsinks`` as it is.

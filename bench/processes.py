@@ -82,8 +82,8 @@ class Processes:
         return child
 
     def spawn_cli(self, name: str, *args: str, **extra_env: str) -> Child:
-        """A ``pengaduan`` subcommand, started as the tests and the supervisor do: python -m shared.cli."""
-        return self.spawn(name, ["-m", "shared.cli", *args], **extra_env)
+        """A ``pengaduan`` subcommand, started as the tests and the supervisor do: python -m pengaduan."""
+        return self.spawn(name, ["-m", "pengaduan", *args], **extra_env)
 
     def stop(self, *children: Child) -> None:
         """SIGTERM each child's process group, wait up to the grace period, then SIGKILL."""

@@ -19,7 +19,7 @@ from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 log = logging.getLogger("chaos.stack")
 
-# name -> pengaduan subcommand, as shared/supervisor.py starts them
+# name -> pengaduan subcommand, as pengaduan/supervisor.py starts them
 WORKERS: dict[str, list[str]] = {
     "worker workflow": ["worker", "workflow", "--concurrency", "2"],
     "worker letters": ["worker", "letters", "--concurrency", "1"],

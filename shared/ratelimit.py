@@ -11,7 +11,7 @@ every one of them must hold). What this module adds is the project's policy:
   may still file a complaint; the event is logged), sign-in and token checks fail **closed** (503
   ``service_unavailable``; see ``shared.auth``): an outage must not switch guessing protection off.
 - ``client_address`` is the address uvicorn's proxy-header handling resolved from ``X-Forwarded-For``, which
-  is believed only from ``PENGADUAN_TRUSTED_PROXIES`` (``shared.cli`` passes them as uvicorn's
+  is believed only from ``PENGADUAN_TRUSTED_PROXIES`` (``pengaduan.cli`` passes them as uvicorn's
   ``forwarded_allow_ips``): uvicorn takes the right-most address that is not a trusted proxy, so a client
   cannot choose its own address by sending the header.
 

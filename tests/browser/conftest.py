@@ -102,7 +102,7 @@ def stack(chromium_executable, browser_artifacts) -> str:
     env["PENGADUAN_RATE_LIMIT_TRACKING"] = "100000/minute"  # the test polls the tracking page every 0.2 s
     log = (browser_artifacts / "make-run.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--data-dir", str(data_dir / "data")],
+        [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data_dir / "data")],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

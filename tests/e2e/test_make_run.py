@@ -38,7 +38,7 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
     env["PENGADUAN_RATE_LIMIT_TRACKING"] = "100000/minute"  # the test polls the tracking page every 0.2 s
     log = (artifacts_dir / "make-run.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--data-dir", str(tmp_path / "data")],
+        [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(tmp_path / "data")],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -126,7 +126,7 @@ def _start(port: int, data_dir, log_path) -> subprocess.Popen:
     env["PENGADUAN_RELAY_POLL_INTERVAL"] = "0.2"
     env["PENGADUAN_RATE_LIMIT_TRACKING"] = "100000/minute"  # the test polls the tracking page every 0.2 s
     return subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data_dir)],
         env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )
 

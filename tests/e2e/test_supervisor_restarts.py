@@ -79,7 +79,7 @@ def test_the_supervisor_restarts_children_promptly_and_brings_back_its_postgres_
                PENGADUAN_SUPERVISOR_STABLE_SECONDS=str(STABLE))
     log = (artifacts_dir / "supervisor-restarts.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "run", "--port", str(port), "--data-dir", str(data)],
+        [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -222,7 +222,7 @@ def exists(engine, username: str) -> bool:
 
 def cli(settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", "users", *args],
+        [sys.executable, "-m", "pengaduan", "users", *args],
         input=stdin, capture_output=True, text=True, env=env_for(settings), timeout=60,
     )
 
@@ -266,10 +266,10 @@ def test_cli_refuses_invalid_input_and_creates_nothing(settings, engine, args, s
 
 def test_seed_demo_adds_the_demo_users_and_refuses_production(settings, engine):
     env = env_for(settings)
-    r = subprocess.run([sys.executable, "-m", "shared.cli", "seed-demo"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "pengaduan", "seed-demo"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "demo user(s)" in r.stdout
     assert authenticate(engine, "camat.pasean", "demo").role == "camat"
     env.update(PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRET_KEY="x" * 40)
-    r = subprocess.run([sys.executable, "-m", "shared.cli", "seed-demo"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "pengaduan", "seed-demo"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode != 0 and "refusing" in r.stderr

@@ -152,7 +152,7 @@ def test_new_passwords_must_be_long_enough(engine, staf):
 def test_the_cli_refuses_a_short_password(settings):
     env = env_for(settings, PENGADUAN_PASSWORD_MIN_LENGTH="16")
     done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "users", "add", fresh(), "--role", "staf", "--kecamatan", "pegantenan",
+        [sys.executable, "-m", "pengaduan", "users", "add", fresh(), "--role", "staf", "--kecamatan", "pegantenan",
          "--password-stdin"],
         input="lima-belas-abc\n", capture_output=True, text=True, env=env, timeout=60,
     )
@@ -190,7 +190,7 @@ def test_deactivating_a_user_ends_their_tokens_at_once_on_every_replica(a, b, st
 def test_the_cli_deactivation_ends_the_sessions(a, strict, staf):
     token = login(a, staf, PASSWORD).json()["access_token"]
     assert inbox(a, token).status_code == 200
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "users", "deactivate", staf],
+    done = subprocess.run([sys.executable, "-m", "pengaduan", "users", "deactivate", staf],
                           capture_output=True, text=True, env=env_for(strict), timeout=60)
     assert done.returncode == 0, done.stderr
     assert inbox(a, token).json()["code"] == "account_inactive"

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from shared.cli import API_KEEPALIVE_SECONDS
+from pengaduan.cli import API_KEEPALIVE_SECONDS
 from shared.gateway import GatewaySettings, create_gateway
 from tests.support.processes import wait_until
 

@@ -131,7 +131,7 @@ def test_a_message_that_arrived_is_not_published_again_and_is_cleaned_up_after_a
 
 # --- the other messages: the outbox as a hand-off ledger (shared/handoffs.py) -----------------------------
 
-CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters)}  # as shared/cli.py wires it
+CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters)}  # as pengaduan/cli.py wires it
 
 
 def other_message(engine, queue: str, task: str, message_type: str, published_ago: timedelta) -> uuid.UUID:

@@ -387,7 +387,7 @@ def test_the_deliveries_command_lists_and_settles_messages(wf, notify, clean_sin
         conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(state="unknown"))
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "shared.cli", "deliveries", *args], env=env_for(settings),
+        return subprocess.run([sys.executable, "-m", "pengaduan", "deliveries", *args], env=env_for(settings),
                               capture_output=True, text=True, timeout=60)
 
     listed = cli("list", "--state", "unknown", "--complaint", str(cid))

@@ -36,7 +36,7 @@ from tests.integration.test_pipeline import start_publisher
 from tests.support.processes import wait_until
 
 GRACE = 1.0
-CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),  # as shared/cli.py wires it
+CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),  # as pengaduan/cli.py wires it
              "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
 
 

@@ -188,7 +188,7 @@ def test_a_message_the_worker_cannot_handle_is_kept_as_a_dead_letter_not_dropped
     letter = wait_until(kept, timeout=60, message="the dead letter")
     assert "ValidationError" in letter.error
     listing = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "dead-letters", "list"], env=env_for(settings, **broker_env(settings)),
+        [sys.executable, "-m", "pengaduan", "dead-letters", "list"], env=env_for(settings, **broker_env(settings)),
         capture_output=True, text=True, check=True
     ).stdout
     assert str(letter.id) in listing
@@ -210,7 +210,7 @@ def test_a_dead_letter_replayed_after_the_fix_is_recorded_once(settings, engine,
         )
     for _ in range(2):  # replaying twice sends it once: a replayed letter is marked
         subprocess.run(
-            [sys.executable, "-m", "shared.cli", "dead-letters", "replay", "--id", str(letter_id)],
+            [sys.executable, "-m", "pengaduan", "dead-letters", "replay", "--id", str(letter_id)],
             env=env_for(settings, **broker_env(settings)), check=True, capture_output=True,
         )
     store = PostgresEventStore(engine)

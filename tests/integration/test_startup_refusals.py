@@ -21,7 +21,7 @@ COMMANDS = [
 
 
 def start(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pengaduan", *args], env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 

@@ -42,7 +42,7 @@ class Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", *self.args],
+            [sys.executable, "-m", "pengaduan", *self.args],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         return self

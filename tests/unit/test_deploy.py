@@ -37,7 +37,8 @@ from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.routing import Mount
 
-from shared import cli, gateway
+from pengaduan import cli
+from shared import gateway
 from shared.config import DEV_SECRET, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,7 +164,7 @@ def test_app_service_command_is_accepted_by_the_cli(services, name):
     try:
         args = cli.build_parser().parse_args(command)
     except SystemExit as exc:  # argparse rejects with SystemExit(2)
-        pytest.fail(f"{name}: `pengaduan {' '.join(command)}` is rejected by shared.cli ({exc.code})")
+        pytest.fail(f"{name}: `pengaduan {' '.join(command)}` is rejected by pengaduan.cli ({exc.code})")
     assert args.command == EXPECTED_COMMANDS[name]
 
 

@@ -425,7 +425,7 @@ def cmd_intake(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from shared.supervisor import run_everything
+    from pengaduan.supervisor import run_everything
 
     run_everything(port=args.port, data_dir=args.data_dir)
 

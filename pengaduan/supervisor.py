@@ -89,7 +89,7 @@ class Child:
 
     def start(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", *self.argv], env=env, preexec_fn=_child_setup
+            [sys.executable, "-m", "pengaduan", *self.argv], env=env, preexec_fn=_child_setup
         )
         self.restarts.started(time.monotonic())
 
@@ -202,7 +202,7 @@ def run_everything(port: int, data_dir: str) -> None:
         for server in owned:
             server.restarts.started(time.monotonic())
         for step in (["migrate"], ["seed-demo"]):
-            subprocess.run([sys.executable, "-m", "shared.cli", *step], env=env, check=True)
+            subprocess.run([sys.executable, "-m", "pengaduan", *step], env=env, check=True)
         for child in children:
             child.start(env)
         _wait_healthy(f"http://127.0.0.1:{port}/healthz", stop)

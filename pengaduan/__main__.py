@@ -1,0 +1,3 @@
+from pengaduan.cli import main
+
+main()
