@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	@touch $(STAMP)
 
 # Regenerate the lock files from pyproject.toml (docs/adr/0004-locked-dependencies.md): runtime dependencies in
-# requirements.lock (the Docker image), with the test and embedded extras in requirements-dev.lock (make test);
-# the runtime lock is resolved within the dev lock, so the image runs the versions the tests ran.
+# requirements.lock (the Docker image), with the test, embedded and lint extras in requirements-dev.lock (make test,
+# make lint); the runtime lock is resolved within the dev lock, so the image runs the versions the tests ran.
 # Pins already in a lock file are kept; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed.
 LOCK_FLAGS ?=
 UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
@@ -25,7 +25,7 @@ UV_COMPILE = $(VENV)/bin/uv pip compile pyproject.toml --universal --python-vers
 
 lock:
 	@test -x $(VENV)/bin/uv || { test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV); $(BIN)/pip install --quiet 'uv>=0.5'; }
-	$(UV_COMPILE) --extra test --extra embedded -o requirements-dev.lock
+	$(UV_COMPILE) --extra test --extra embedded --extra lint -o requirements-dev.lock
 	$(UV_COMPILE) --constraint requirements-dev.lock -o requirements.lock  # the image gets the versions tested
 
 run: $(STAMP)

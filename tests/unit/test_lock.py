@@ -1,7 +1,7 @@
 """The lock files install what pyproject.toml asks for, reproducibly (docs/adr/0004-locked-dependencies.md).
 
-requirements.lock (the Docker image) and requirements-dev.lock (`make test`: with the test and embedded
-extras) pin every package with the hashes of its files. A dependency added to pyproject.toml without
+requirements.lock (the Docker image) and requirements-dev.lock (`make test` and `make lint`: with the test,
+embedded and lint extras) pin every package with the hashes of its files. A dependency added to pyproject.toml without
 `make lock` leaves the lock short: the image would lack it (its install is --no-deps) and `make test` would
 fail on a fresh clone, so these tests fail first.
 """
@@ -79,7 +79,7 @@ def test_the_runtime_lock_covers_every_dependency():
 
 
 def test_the_dev_lock_covers_every_dependency_and_extra_the_venv_installs():
-    problems = _missing(parse_lock(DEV_LOCK), requirements("test", "embedded"))
+    problems = _missing(parse_lock(DEV_LOCK), requirements("test", "embedded", "lint"))
     assert not problems, "run `make lock`: " + "; ".join(problems)
 
 
