@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench unit lint clean lock chaos
+.PHONY: run test bench unit lint format clean lock chaos
 
 # The venv installs exactly what requirements-dev.lock pins (hashes checked), then the project itself.
 $(STAMP): pyproject.toml requirements-dev.lock
@@ -37,6 +37,22 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
 
+# The house rules as code (pyproject.toml: [tool.ruff], [tool.mypy], [tool.importlinter]): formatting, lint, strict
+# types in every domain and in shared/contracts, and the import boundaries (shared imports no service, no service
+# imports another, a domain imports no adapter, database or web library). Every check runs, and `make lint` fails
+# if any did. `make format` applies ruff's safe fixes and the formatter; what remains is fixed by hand.
+lint: $(STAMP)
+	@failed=""; \
+	$(BIN)/ruff format --check --output-format concise . || failed="$$failed ruff-format"; \
+	$(BIN)/ruff check . || failed="$$failed ruff-check"; \
+	$(BIN)/mypy || failed="$$failed mypy"; \
+	$(BIN)/lint-imports || failed="$$failed import-linter"; \
+	if [ -n "$$failed" ]; then echo "make lint: failed:$$failed"; exit 1; fi
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix-only .
+	$(BIN)/ruff format .
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
@@ -48,4 +64,4 @@ chaos: $(STAMP)
 	$(BIN)/python -m chaos $(CHAOS_FLAGS)
 
 clean:
-	rm -rf $(VENV) .data .pytest_cache bench/results
+	rm -rf $(VENV) .data .pytest_cache bench/results .mypy_cache .ruff_cache .import_linter_cache
