@@ -6,7 +6,7 @@ Definitions are versioned and a complaint keeps the version it started with.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Role = Literal["staf", "kasi", "sekcam", "camat"]
 Unit = Literal["minutes", "working_days"]
@@ -65,7 +65,7 @@ DEFINITIONS = {PEGANTENAN_2024.version: PEGANTENAN_2024}
 DEFAULT = PEGANTENAN_2024
 
 
-def with_overrides(base: SopDefinition, overrides: dict | None) -> SopDefinition:
+def with_overrides(base: SopDefinition, overrides: dict[str, Any] | None) -> SopDefinition:
     """A kecamatan's own SK on top of the default: ``{"steps": {"8": {"role": "camat", "standard_time": 3}}}``.
 
     The result's version names the base and a digest of the overrides, so a complaint that recorded
@@ -96,7 +96,7 @@ def with_overrides(base: SopDefinition, overrides: dict | None) -> SopDefinition
     return replace(base, version=f"{base.version}+{digest}", steps=tuple(steps))
 
 
-def definition_for(version: str, overrides: dict | None = None) -> SopDefinition:
+def definition_for(version: str, overrides: dict[str, Any] | None = None) -> SopDefinition:
     """The definition a complaint started with, from what its first event recorded."""
     base = DEFINITIONS[version.split("+", 1)[0]]
     return with_overrides(base, overrides)

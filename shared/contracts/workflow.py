@@ -8,7 +8,7 @@ occurred_at).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from shared.contracts.intake import Attachment, Complainant
@@ -39,7 +39,7 @@ class ComplaintReceived(Event):
     description: str
     received_at: datetime
     sop_version: str
-    sop_overrides: dict | None = None
+    sop_overrides: dict[Any, Any] | None = None
     step: int = 1
     output: str = "Form Pengaduan"
     next_step: int = 2

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import Field, field_validator
 
@@ -20,7 +20,7 @@ class RecordComplaint(Frozen):
     """Take a submission from intake into the workflow (step 1 of the SOP)."""
 
     submission: ComplaintSubmitted
-    sop_overrides: dict | None = None
+    sop_overrides: dict[Any, Any] | None = None
 
 
 class Actor(Frozen):
@@ -135,7 +135,7 @@ class RecordLetterIssued(Frozen):
     issued: LetterDocumentIssued
 
 
-ELECTRONIC = "otomatis"
+ELECTRONIC: Final = "otomatis"
 MANUAL_CHANNELS = ("pos", "langsung", "kurir")
 
 
@@ -192,3 +192,9 @@ STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
         SendResponse, Withdraw, MarkDuplicate,
     )
 }
+
+# what decide() takes: the system's commands and every staff action
+Command = (
+    RecordComplaint | RecordLetterIssued | RecordNotification | RecordReply | FlagOverdue | ExpireDocumentsRequest
+    | StaffCommand
+)

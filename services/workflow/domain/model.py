@@ -7,13 +7,15 @@ and how long each step may take.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 from services.workflow.domain import commands as c
-from shared.contracts import sop
+from shared.contracts import intake, sop
+from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import (
     ClarificationGiven,
     ClosedIncomplete,
@@ -41,7 +43,7 @@ from shared.contracts.workflow import (
     StepCompleted,
     StepOverdue,
 )
-from shared.events import Event
+from shared.events import Event, EventEnvelope
 
 
 class Calendar(Protocol):
@@ -116,7 +118,7 @@ OPEN = ("in_progress", "awaiting_documents")
 @dataclass(frozen=True)
 class StepDone:
     number: int
-    completed_at: datetime
+    completed_at: datetime | None  # None when replayed from bare events (tests), without their envelopes
     by: str | None = None
 
 
@@ -133,7 +135,7 @@ class Complaint:
     deadline_at: datetime | None = None
     documents_close_after: datetime | None = None
     sop_version: str | None = None
-    sop_overrides: dict | None = None
+    sop_overrides: dict[str, Any] | None = None
     unit: str | None = None  # the Kasi/Kasubag unit the disposition names
     register_number: int | None = None
     register_year: int | None = None
@@ -215,7 +217,7 @@ def check(state: Complaint, command: c.StaffCommand) -> None:
     _check_may_act(state, command)
 
 
-def decide(state: Complaint, command, calendar: Calendar) -> list[Event]:
+def decide(state: Complaint, command: c.Command, calendar: Calendar) -> list[Event]:
     if isinstance(command, c.RecordComplaint):
         return _receive(state, command, calendar)
     if isinstance(command, c.FlagOverdue):
@@ -263,7 +265,9 @@ def _flag_overdue(state: Complaint, command: c.FlagOverdue) -> list[Event]:
     if state.status != "in_progress" or state.overdue_flagged or not state.step_due_at or command.at <= state.step_due_at:
         raise NothingOverdue("no step is overdue")
     unit = state.unit if state.current_step in UNIT_BOUND_STEPS else None
-    return [StepOverdue(step=state.current_step, role=state.waiting_role, unit=unit, due_at=state.step_due_at)]
+    # in progress, so a step and its role are set
+    step, role = cast(int, state.current_step), cast(str, state.waiting_role)
+    return [StepOverdue(step=step, role=role, unit=unit, due_at=state.step_due_at)]
 
 
 def _letter_issued(state: Complaint, command: c.RecordLetterIssued) -> list[Event]:
@@ -284,7 +288,7 @@ def _expire_documents(state: Complaint, command: c.ExpireDocumentsRequest) -> li
     return [ClosedIncomplete(reason="Dokumen yang diminta tidak diterima dalam batas waktu.")]
 
 
-def _done(state: Complaint, command: c.StaffCommand, calendar: Calendar, next_step: int | None) -> dict:
+def _done(state: Complaint, command: c.StaffCommand, calendar: Calendar, next_step: int | None) -> dict[str, Any]:
     """The common fields of a step-completing event."""
     definition = state.definition
     step = ACTION_STEP[command.action]
@@ -296,51 +300,51 @@ def _done(state: Complaint, command: c.StaffCommand, calendar: Calendar, next_st
     }
 
 
-def _verify(state, cmd: c.VerifyIdentity, cal) -> Event:
+def _verify(state: Complaint, cmd: c.VerifyIdentity, cal: Calendar) -> Event:
     return IdentityVerified(notes=cmd.notes, **_done(state, cmd, cal, 3))
 
 
-def _request_documents(state, cmd: c.RequestDocuments, cal) -> Event:
+def _request_documents(state: Complaint, cmd: c.RequestDocuments, cal: Calendar) -> Event:
     return DocumentsRequested(message=cmd.message, close_after=cal.add_working_days(cmd.at, cmd.close_after_working_days))
 
 
-def _receive_documents(state, cmd: c.ReceiveDocuments, cal) -> Event:
+def _receive_documents(state: Complaint, cmd: c.ReceiveDocuments, cal: Calendar) -> Event:
     return DocumentsReceived(notes=cmd.notes, next_due_at=due_at(state.definition, 2, cmd.at, cal))
 
 
-def _reject_identity(state, cmd: c.RejectIdentity, cal) -> Event:
+def _reject_identity(state: Complaint, cmd: c.RejectIdentity, cal: Calendar) -> Event:
     return IdentityRejected(reason=cmd.reason)
 
 
-def _close_incomplete(state, cmd: c.CloseIncomplete, cal) -> Event:
+def _close_incomplete(state: Complaint, cmd: c.CloseIncomplete, cal: Calendar) -> Event:
     return ClosedIncomplete(reason=cmd.reason)
 
 
-def _register(state, cmd: c.Register, cal) -> Event:
+def _register(state: Complaint, cmd: c.Register, cal: Calendar) -> Event:
     return ComplaintRegistered(register_number=cmd.register_number, register_year=cmd.register_year, **_done(state, cmd, cal, 4))
 
 
-def _dispose(state, cmd: c.Dispose, cal) -> Event:
+def _dispose(state: Complaint, cmd: c.Dispose, cal: Calendar) -> Event:
     return DispositionIssued(unit=cmd.unit, instructions=cmd.instructions, **_done(state, cmd, cal, 5))
 
 
-def _refer(state, cmd: c.Refer, cal) -> Event:
+def _refer(state: Complaint, cmd: c.Refer, cal: Calendar) -> Event:
     return ComplaintReferred(agency=cmd.agency, agency_kind=cmd.agency_kind, reason=cmd.reason)
 
 
-def _clarify(state, cmd: c.Clarify, cal) -> Event:
+def _clarify(state: Complaint, cmd: c.Clarify, cal: Calendar) -> Event:
     return ClarificationGiven(explanation=cmd.explanation, **_done(state, cmd, cal, 6))
 
 
-def _request_letter(state, cmd: c.RequestLetter, cal) -> Event:
+def _request_letter(state: Complaint, cmd: c.RequestLetter, cal: Calendar) -> Event:
     return LetterRequested(notes=cmd.notes, **_done(state, cmd, cal, 7))
 
 
-def _draft(state, cmd: c.DraftLetter, cal) -> Event:
+def _draft(state: Complaint, cmd: c.DraftLetter, cal: Calendar) -> Event:
     return LetterDrafted(letter_version=state.letter_version + 1, perihal=cmd.perihal, body=cmd.body, **_done(state, cmd, cal, 8))
 
 
-def _review(state, cmd: c.ReviewLetter, cal) -> Event:
+def _review(state: Complaint, cmd: c.ReviewLetter, cal: Calendar) -> Event:
     if cmd.approved:
         return LetterApproved(letter_version=state.letter_version, notes=cmd.notes, **_done(state, cmd, cal, 9))
     return LetterReturned(
@@ -350,22 +354,24 @@ def _review(state, cmd: c.ReviewLetter, cal) -> Event:
     )
 
 
-def _duplicate(state, cmd: c.DuplicateLetter, cal) -> Event:
+def _duplicate(state: Complaint, cmd: c.DuplicateLetter, cal: Calendar) -> Event:
     return LetterDuplicated(copies=cmd.copies, **_done(state, cmd, cal, 10))
 
 
-def _sign(state, cmd: c.SignLetter, cal) -> Event:
+def _sign(state: Complaint, cmd: c.SignLetter, cal: Calendar) -> Event:
     return LetterSigned(
-        letter_version=state.approved_letter_version, letter_number=cmd.letter_number,
+        letter_version=cast(int, state.approved_letter_version),  # step 10 comes after the approval (step 9)
+        letter_number=cmd.letter_number,
         letter_sequence=cmd.letter_sequence, letter_year=cmd.letter_year, **_done(state, cmd, cal, 11),
     )
 
 
-def _archive(state, cmd: c.ArchiveLetter, cal) -> Event:
-    return LetterArchived(letter_number=state.letter_number, document_id=state.letter_document_id, **_done(state, cmd, cal, 12))
+def _archive(state: Complaint, cmd: c.ArchiveLetter, cal: Calendar) -> Event:
+    letter_number = cast(str, state.letter_number)  # step 11 comes after the signing, which numbered the letter
+    return LetterArchived(letter_number=letter_number, document_id=state.letter_document_id, **_done(state, cmd, cal, 12))
 
 
-def _send(state, cmd: c.SendResponse, cal) -> Event:
+def _send(state: Complaint, cmd: c.SendResponse, cal: Calendar) -> Event:
     if cmd.channel != c.ELECTRONIC:
         return ResponseSent(channel=cmd.channel, receipt=cmd.receipt, **_done(state, cmd, cal, None))
     if state.response_dispatched:
@@ -375,10 +381,10 @@ def _send(state, cmd: c.SendResponse, cal) -> Event:
     return ResponseDispatched(letter_number=state.letter_number, document_id=state.letter_document_id)
 
 
-def _notification(state: Complaint, report) -> list[Event]:
+def _notification(state: Complaint, report: NotificationReport) -> list[Event]:
     """Notify's report goes on the complaint's history; at step 12 the first confirmed send of the letter is
     the tanda terima pengiriman and closes the complaint."""
-    common = dict(
+    common: dict[str, Any] = dict(
         delivery_id=report.delivery_id, kind=report.kind, audience="complainant" if report.kind in COMPLAINANT_KINDS else "staff",
         channel=report.channel, recipient=report.recipient, provider=report.provider,
         provider_message_id=report.provider_message_id,
@@ -413,7 +419,7 @@ COMPLAINANT_KINDS = {
 }
 
 
-def _reply(state: Complaint, reply) -> list[Event]:
+def _reply(state: Complaint, reply: intake.ComplainantReplied) -> list[Event]:
     if state.version == 0:
         raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
     return [ComplainantReplied(
@@ -430,15 +436,16 @@ def _mask(address: str) -> str:
     return address[:6] + "****" + address[-3:] if len(address) > 9 else "****"
 
 
-def _withdraw(state, cmd: c.Withdraw, cal) -> Event:
+def _withdraw(state: Complaint, cmd: c.Withdraw, cal: Calendar) -> Event:
     return ComplaintWithdrawn(reason=cmd.reason, step=state.current_step)
 
 
-def _mark_duplicate(state, cmd: c.MarkDuplicate, cal) -> Event:
+def _mark_duplicate(state: Complaint, cmd: c.MarkDuplicate, cal: Calendar) -> Event:
     return MarkedDuplicate(duplicate_of=cmd.duplicate_of, reason=cmd.reason, step=state.current_step)
 
 
-_STAFF = {
+# each takes its own command class: the table is keyed by that class, so the pairs always match
+_STAFF: dict[type[c.StaffCommand], Callable[[Complaint, Any, Calendar], Event]] = {
     c.VerifyIdentity: _verify, c.RequestDocuments: _request_documents, c.ReceiveDocuments: _receive_documents,
     c.RejectIdentity: _reject_identity, c.CloseIncomplete: _close_incomplete, c.Register: _register,
     c.Dispose: _dispose, c.Refer: _refer, c.Clarify: _clarify, c.RequestLetter: _request_letter,
@@ -500,7 +507,7 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
     return s
 
 
-def replay(envelopes) -> Complaint:
+def replay(envelopes: Iterable[EventEnvelope | Event]) -> Complaint:
     """Rebuild from stored envelopes (or bare events, for tests)."""
     state = Complaint()
     for e in envelopes:
