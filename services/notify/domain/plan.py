@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -51,7 +52,7 @@ def complainant_contacts(own_channel: str, email: str | None, phone: str | None,
     address = {"email": email, "sms": phone, "whatsapp": phone}
     order = [own_channel] if own_channel in address else []
     order += [c for c in PREFERENCE if c not in order]
-    chosen = [Contact(c, address[c]) for c in order if address[c] and c in available][:1]
+    chosen = [Contact(c, a) for c in order if (a := address[c]) and c in available][:1]
     if letter and email and "email" in available and (not chosen or chosen[0].channel != "email"):
         chosen.append(Contact("email", email))
     return chosen
@@ -67,13 +68,13 @@ class Planned:
     subject: str | None
     body: str
     username: str | None = None
-    attachment: dict | None = None
+    attachment: dict[str, Any] | None = None  # the document: sha256, content_type, filename
     link: str | None = None
-    variables: dict | None = None
+    variables: dict[str, str] | None = None
 
 
 def plan_message(source_event_id: UUID, kind: str, audience: str, contact: Contact, template: Template,
-                 variables: dict[str, str], *, username: str | None = None, attachment: dict | None = None,
+                 variables: dict[str, str], *, username: str | None = None, attachment: dict[str, Any] | None = None,
                  link: str | None = None) -> Planned:
     subject, body = render(template, variables)
     if contact.channel == "sms":
