@@ -561,7 +561,7 @@ class _Stream:
                                    None, "staf", slow=1.5, status=("closed", "resolved", None))
 
     def _tracking_code(self) -> str:
-        from services.intake.domain.identity import new_tracking_code
+        from shared.contracts.tracking import new_tracking_code
 
         return new_tracking_code(self.rng.getrandbits(56).to_bytes(7, "big"))
 

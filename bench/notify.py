@@ -248,7 +248,7 @@ class Prepared:
 def prepare_rows(count: int, email_share: float) -> list[Prepared]:
     """Acknowledgments as ``notify.plan`` makes them (``plan_message`` with the default templates), one
     complaint each, e-mail and SMS interleaved in the proportion asked for."""
-    from services.intake.domain.identity import new_tracking_code
+    from shared.contracts.tracking import new_tracking_code
     from services.notify.domain import plan as p
     from services.notify.domain.templates import DEFAULTS
 

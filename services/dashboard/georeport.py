@@ -26,6 +26,7 @@ from uuid import UUID
 from services.intake.domain import identity
 from services.intake.domain.inbound import clean_text
 from shared.contracts import sop
+from shared.contracts.tracking import normalize_tracking_code
 from shared.text import strip_format_characters
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -280,7 +281,7 @@ def read_ids(raw: str) -> tuple[tuple[str, ...], tuple[UUID, ...]]:
             continue
         except ValueError:
             pass
-        code = identity.normalize_tracking_code(part)
+        code = normalize_tracking_code(part)
         if code:
             codes.append(code)
     return tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(ids))

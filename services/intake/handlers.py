@@ -16,10 +16,10 @@ from services.intake.adapters.tables import attachments, inbound_messages, outbo
 from services.intake.bootstrap import Intake
 from services.intake.domain.attachments import CheckedFile
 from services.intake.domain.commands import EnterComplaint, SubmitComplaint
-from services.intake.domain.identity import new_tracking_code
 from services.intake.retry import WriteRetry
 from shared.contracts import sop
 from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.tracking import new_tracking_code
 
 log = logging.getLogger(__name__)
 

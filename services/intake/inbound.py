@@ -33,9 +33,9 @@ from services.intake.adapters.whatsapp import MediaTooLarge, MediaUnavailable
 from services.intake.bootstrap import Intake
 from services.intake.domain import inbound as parse
 from services.intake.domain.attachments import AttachmentRejected, CheckedFile, refusal_note, screen
-from services.intake.domain.identity import new_tracking_code
 from services.intake.retry import WriteRetry
 from shared.contracts.intake import Complainant, ComplainantReplied
+from shared.contracts.tracking import new_tracking_code
 from shared.tenancy import kecamatan_table
 
 log = logging.getLogger(__name__)

@@ -26,12 +26,12 @@ from services.dashboard.adapters import tables as t
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.dashboard.entrypoints.api import create_app
-from services.intake.domain.identity import new_tracking_code
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from shared.auth import Principal, create_token
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.tracking import new_tracking_code
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from shared.subscriptions import Checkpoints, Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan

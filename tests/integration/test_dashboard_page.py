@@ -25,12 +25,12 @@ from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.dashboard.entrypoints import page
 from services.dashboard.entrypoints.api import create_app, create_full_app
-from services.intake.domain.identity import new_tracking_code
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from shared import gateway
 from shared.auth import Principal, create_token
 from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.tracking import new_tracking_code
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.colours import contrast

@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 
 from services.dashboard.adapters import event_feed
 from services.dashboard.entrypoints import feed
-from services.intake.domain.identity import new_tracking_code
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
 from shared.auth import Principal, create_token, install_auth
 from shared.config import Settings
 from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.tracking import new_tracking_code
 from shared.eventstore.postgres import PostgresEventStore
 from shared.http import install_error_handlers
 from tests.support.processes import wait_until

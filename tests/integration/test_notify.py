@@ -33,8 +33,8 @@ from shared.celery_app import make_celery
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.routing import SUBSCRIPTIONS
+from shared.contracts.tracking import new_tracking_code
 from shared.storage import store_from_settings
-from services.intake.domain.identity import new_tracking_code
 from tests.support.processes import wait_until
 
 PHONE = "+6281234567890"

@@ -19,9 +19,9 @@ from PIL import ExifTags, Image
 from sqlalchemy import func, insert, select
 
 from services.intake.adapters.tables import attachments, submissions
-from services.intake.domain.identity import new_tracking_code
 from services.letters.adapters.tables import documents
 from shared.auth import add_user
+from shared.contracts.tracking import new_tracking_code
 from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
 from tests.support.web import Dispatcher, web_client
 from tests.unit.test_attachments import tiny_heic, tiny_jpeg

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
 from services.workflow.entrypoints.api import create_app
-from services.intake.domain.identity import new_tracking_code
 from shared.auth import add_user
 from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.tracking import new_tracking_code
 
 PASSWORD = "rahasia-uji-123"
 

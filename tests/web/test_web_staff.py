@@ -22,7 +22,6 @@ from services.dashboard import projections
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.intake.adapters.tables import outbox, submissions
-from services.intake.domain.identity import new_tracking_code
 from services.letters import handlers as letter_handlers
 from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
@@ -31,6 +30,7 @@ from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from shared.auth import add_user
 from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.tracking import new_tracking_code
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.web import web_client

@@ -10,7 +10,8 @@ Covered here:
 * NIK (Nomor Induk Kependudukan, the 16-digit KTP number)
 * phone numbers (normalised to E.164 with ``phonenumbers``, default region ID)
 * e-mail addresses (normalised with ``email_validator``, no DNS lookups)
-* complaint tracking codes (10 Crockford base32 characters, ``XXXX-XXXX-XX``)
+
+The tracking code's format is a contract every service reads: ``shared/contracts/tracking.py``.
 """
 
 from __future__ import annotations
@@ -24,18 +25,15 @@ from email_validator import EmailNotValidError, validate_email
 
 __all__ = [
     "PROVINCE_CODES",
-    "TRACKING_CODE_ALPHABET",
     "InvalidEmail",
     "InvalidIdentity",
     "InvalidNik",
     "InvalidPhone",
     "mask_nik",
     "mask_phone",
-    "new_tracking_code",
     "nik_region_code",
     "normalize_email",
     "normalize_phone",
-    "normalize_tracking_code",
     "validate_nik",
 ]
 
@@ -304,69 +302,3 @@ def normalize_email(value: str) -> str:
     except EmailNotValidError:
         raise InvalidEmail("email_invalid", _MSG_EMAIL) from None
     return result.normalized
-
-
-# --------------------------------------------------------------------------
-# Tracking codes
-# --------------------------------------------------------------------------
-
-TRACKING_CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TRACKING_BITS: Final = 50
-_TRACKING_CHARS: Final = 10  # 50 bits / 5 bits per character
-_TRACKING_RANDBYTES: Final = 7  # 56 bits in, top 50 used
-_CROCKFORD_CHARS: Final = frozenset(TRACKING_CODE_ALPHABET)
-# Crockford decoding: letters easily mistaken for digits read as those digits.
-_CROCKFORD_CONFUSABLES: Final = str.maketrans({"O": "0", "I": "1", "L": "1"})
-_TRACKING_SEPARATORS: Final = re.compile(r"[\s\-]+")
-
-
-def _format_tracking(chars: str) -> str:
-    return f"{chars[0:4]}-{chars[4:8]}-{chars[8:10]}"
-
-
-def new_tracking_code(randbytes: bytes) -> str:
-    """Turn 7 random bytes into a tracking code such as ``"7KQ2-M9XD-4T"``.
-
-    Why this shape:
-
-    * The code is the citizen's only handle on an anonymous-ish complaint, so
-      it must not be guessable: 50 random bits give 2**50 (~10**15) codes, so
-      even millions of complaints leave enumeration hopeless with rate
-      limiting. Use ``secrets.token_bytes(7)``; the top 50 of the 56 bits
-      are used.
-    * It must survive being read aloud over the phone, written on paper and
-      typed on a phone keyboard: Crockford base32 has no I, L, O or U (no
-      1/I/L, 0/O confusion, no accidental words), is case-insensitive, and
-      packs 5 bits per character so 10 characters suffice. Grouped 4-4-2 it
-      reads like a phone number.
-    * There is no check character: a mistyped code is simply a code that is
-      not found, which the lookup reports the same way.
-    """
-    if len(randbytes) != _TRACKING_RANDBYTES:
-        raise ValueError(
-            f"new_tracking_code needs exactly {_TRACKING_RANDBYTES} random bytes, "
-            f"got {len(randbytes)}"
-        )
-    value = int.from_bytes(randbytes, "big") >> (8 * _TRACKING_RANDBYTES - _TRACKING_BITS)
-    chars = []
-    for _ in range(_TRACKING_CHARS):
-        value, digit = divmod(value, 32)
-        chars.append(TRACKING_CODE_ALPHABET[digit])
-    return _format_tracking("".join(reversed(chars)))
-
-
-def normalize_tracking_code(value: str) -> str | None:
-    """Canonical ``XXXX-XXXX-XX`` form of a typed code, or ``None``.
-
-    Tolerates lower case, missing/extra hyphens and spaces, and the Crockford
-    confusables O -> 0, I/L -> 1. Returns ``None`` when the input cannot be a
-    code at all (wrong length, U or other characters), so callers can answer
-    "kode tidak dikenal" without a lookup.
-    """
-    if not isinstance(value, str) or not value.isascii():
-        # ASCII only: str.upper() would turn e.g. Turkish "ı" into "I".
-        return None
-    chars = _TRACKING_SEPARATORS.sub("", value).upper().translate(_CROCKFORD_CONFUSABLES)
-    if len(chars) != _TRACKING_CHARS or any(c not in _CROCKFORD_CHARS for c in chars):
-        return None
-    return _format_tracking(chars)

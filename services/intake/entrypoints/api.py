@@ -13,11 +13,11 @@ from services.intake import handlers
 from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.domain.commands import SubmitComplaint
-from services.intake.domain.identity import normalize_tracking_code
 from services.intake.entrypoints import channels, public_form, staff
 from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, citizen_accepted, get_intake  # noqa: F401  (get_intake: kept for importers)
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
 from shared.auth import install_auth
+from shared.contracts.tracking import normalize_tracking_code
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.contracts.intake import Complainant
 from shared.metrics import install_metrics

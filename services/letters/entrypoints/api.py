@@ -195,7 +195,7 @@ def create_app(letters: Letters | None = None) -> FastAPI:
         )
 
     def by_tracking(code: str, kind: str):
-        from services.intake.domain.identity import normalize_tracking_code
+        from shared.contracts.tracking import normalize_tracking_code
 
         normal = normalize_tracking_code(code)
         if normal is None:

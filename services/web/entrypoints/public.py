@@ -16,11 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.intake.domain.identity import normalize_tracking_code
 from services.web.api import UNAVAILABLE, ApiProblem, ApiUnavailable
 from services.web.pages import api, kecamatan_choices, redirect, render, session
 from services.web.session import CSRF_FIELD
 from shared.contracts import sop
+from shared.contracts.tracking import normalize_tracking_code
 
 router = APIRouter()
 
