@@ -24,7 +24,7 @@ calendar's office day), so medians can be compared with it.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
@@ -66,12 +66,12 @@ class Calendar(Protocol):
     hours: OfficeHours
 
     @property
-    def tz(self): ...
+    def tz(self) -> tzinfo: ...
     def add_office_minutes(self, start: datetime, minutes: int) -> datetime: ...
     def office_minutes_between(self, a: datetime, b: datetime) -> int: ...
 
 
-def _subclasses(cls: type) -> list[type]:
+def _subclasses(cls: type[Any]) -> list[type[Any]]:
     return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
 
 
@@ -119,7 +119,7 @@ def handles(type_name: str) -> bool:
     return type_name in HANDLED
 
 
-def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any] | None, list[dict]]:
+def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if event.type == ComplaintReceived.type:
         if row is not None:
             return row, []  # seen already
@@ -130,7 +130,7 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) 
     at = event.occurred_at
     new = dict(row)
     new["position"] = event.position
-    steps: list[dict] = []
+    steps: list[dict[str, Any]] = []
     definition = definition_of(row)
 
     def complete(step: int) -> None:
@@ -185,7 +185,7 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) 
     return new, steps
 
 
-def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any], list[dict]]:
+def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     received = event.decode()
     assert isinstance(received, ComplaintReceived)
     person = received.complainant
@@ -241,7 +241,7 @@ def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any],
     return row, [_step_row(row, step1, 1, received.received_at, done, due, event, calendar)]
 
 
-def _step_row(row: dict, step: sop.Step, occurrence: int, started: datetime, completed: datetime,
+def _step_row(row: dict[str, Any], step: sop.Step, occurrence: int, started: datetime, completed: datetime,
               due: datetime | None, event: EventEnvelope, calendar: Calendar) -> dict[str, Any]:
     elapsed = calendar.office_minutes_between(started, completed)
     standard = standard_minutes(step, calendar)

@@ -9,7 +9,7 @@ subject, disposition instructions, the clarification, the referral's reason, a h
 """
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from shared import masking
@@ -156,7 +156,7 @@ def line(row: dict[str, Any], masked: bool, tz: tzinfo) -> list[Any]:
     ]
 
 
-def period_label(start, end, year: int | None) -> str:
+def period_label(start: date | None, end: date | None, year: int | None) -> str:
     """``Periode: 01-02-2026 s.d. 28-02-2026`` / ``Tahun 2026`` / ``Semua``."""
     parts = []
     if start or end:
