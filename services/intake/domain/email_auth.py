@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import authres
 
@@ -62,7 +63,7 @@ def sender_authenticated(headers: Iterable[str], sender: str, authserv_ids: froz
     return False
 
 
-def _passes(results, domain: str) -> bool:
+def _passes(results: Iterable[Any], domain: str) -> bool:  # authres' results (untyped)
     for result in results:
         method, outcome = (result.method or "").lower(), (result.result or "").lower()
         if outcome != "pass":

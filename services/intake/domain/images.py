@@ -91,7 +91,7 @@ def _too_large(max_pixels: int) -> ImageRefused:
 def _upright(image: Image.Image) -> Image.Image:
     """Turned as the camera's EXIF orientation says (the tag itself is not kept); a broken EXIF block is ignored."""
     try:
-        return ImageOps.exif_transpose(image) or image
+        return ImageOps.exif_transpose(image)  # a new image (None only when asked to work in place)
     except Exception:  # noqa: BLE001  (whatever a hostile EXIF block makes Pillow raise, the pixels stay as they are)
         return image
 

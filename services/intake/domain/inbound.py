@@ -13,9 +13,9 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from html.parser import HTMLParser
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from services.intake.domain import identity
 from services.intake.domain.email_auth import sender_authenticated
@@ -183,8 +183,12 @@ def _storable(value: Any) -> Any:
     return value
 
 
-def _dicts(value: Any) -> list[dict]:
+def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _epoch(value: Any) -> datetime | None:
@@ -209,11 +213,11 @@ def parse_whatsapp(payload: Any) -> tuple[list[WhatsAppMessage], list[WhatsAppSt
             value = change.get("value")
             if not isinstance(value, dict):
                 continue
-            metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            metadata = _dict(value.get("metadata"))
             phone_number_id = _str(metadata.get("phone_number_id"), 64)
             names = {}
             for contact in _dicts(value.get("contacts")):
-                profile = contact.get("profile") if isinstance(contact.get("profile"), dict) else {}
+                profile = _dict(contact.get("profile"))
                 wa_id, name = _str(contact.get("wa_id"), 32), _str(profile.get("name"), 100)
                 if wa_id and name:
                     names[wa_id] = name
@@ -238,7 +242,7 @@ def parse_whatsapp(payload: Any) -> tuple[list[WhatsAppMessage], list[WhatsAppSt
     return messages, statuses
 
 
-def _whatsapp_message(m: dict, phone_number_id: str | None, names: dict[str, str]) -> WhatsAppMessage | None:
+def _whatsapp_message(m: dict[str, Any], phone_number_id: str | None, names: dict[str, str]) -> WhatsAppMessage | None:
     mid, wa_id, kind = _str(m.get("id"), 256), _str(m.get("from"), 32), _str(m.get("type"), 32)
     if not mid or not wa_id or not kind:
         return None
@@ -284,7 +288,7 @@ def _header(msg: EmailMessage, name: str) -> Any:
 
 def _addresses(msg: EmailMessage, name: str) -> list[tuple[str, str]]:
     """(display name, address) of every address in every ``name`` header."""
-    result = []
+    result: list[tuple[str, str]] = []
     try:
         headers = msg.get_all(name) or []
     except (ValueError, TypeError, IndexError, AttributeError):
@@ -370,18 +374,19 @@ def parse_email(raw: bytes, authserv_ids: frozenset[str] = frozenset()) -> Parse
     )
 
 
-def _text_of(part: EmailMessage) -> str:
+def _text_of(part: MIMEPart) -> str:
     try:
         content = part.get_content()
     except (LookupError, ValueError, AssertionError):  # an unknown charset: read it as UTF-8, replacing errors
-        payload = part.get_payload(decode=True) or b""
+        payload = cast(bytes | None, part.get_payload(decode=True)) or b""  # decoded: a leaf's bytes
         return payload.decode("utf-8", errors="replace")
     return content if isinstance(content, str) else ""
 
 
-def _files(msg: EmailMessage, body: EmailMessage | None) -> list[tuple[bytes, str | None]]:
+def _files(msg: EmailMessage, body: MIMEPart | None) -> list[tuple[bytes, str | None]]:
     """Every leaf part that is not a body: attachments first, then inline parts (signature logos last)."""
-    explicit, inline = [], []
+    explicit: list[tuple[bytes, str | None]] = []
+    inline: list[tuple[bytes, str | None]] = []
     for part in msg.walk():
         if part.is_multipart() or part is body:
             continue
@@ -407,7 +412,7 @@ class _TextOfHtml(HTMLParser):
         self.parts: list[str] = []
         self.skip = 0
 
-    def handle_starttag(self, tag: str, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style", "head", "title"):
             self.skip += 1
         elif tag in self.BLOCK:
