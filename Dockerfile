@@ -30,6 +30,8 @@ RUN pip install --upgrade pip \
 COPY pengaduan ./pengaduan
 COPY shared ./shared
 COPY services ./services
+# development stand-ins for the providers (`pengaduan devsinks`); no production process imports them
+COPY devtools ./devtools
 COPY migrations ./migrations
 # README.m[d]: copied when it exists (the glob may match nothing because pyproject.toml always matches).
 COPY pyproject.toml README.m[d] ./

@@ -1,6 +1,6 @@
 """Benchmark 5, ``notify``: notifications per second per notify process, and the acknowledgment's latency.
 
-Both parts send to the local provider stand-ins, ``pengaduan devsinks`` (services/notify/devsinks.py: an
+Both parts send to the local provider stand-ins, ``pengaduan devsinks`` (devtools/sinks/: an
 aiosmtpd SMTP server and the HTTP SMS sink), started as a process and reached the way ``make run`` reaches
 it (``PENGADUAN_SMTP_*``, ``PENGADUAN_SMS_PROVIDER=http``, ``PENGADUAN_SMS_URL``...; see
 ``pengaduan/supervisor.py`` ``_dev_channels``). Arrival times are the sink's ``received_at``. By default the
@@ -202,7 +202,7 @@ def sinks_main(argv: list[str]) -> int:
         return made(self, transport)
 
     SMTP.connection_made = connection_made  # type: ignore[method-assign]
-    from services.notify.devsinks import main as devsinks_main
+    from devtools.sinks import main as devsinks_main
 
     return devsinks_main(argv)
 

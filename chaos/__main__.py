@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     faults = args.faults
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for noisy in ("httpx", "mail.log", "bench.processes", "devsinks", "services.notify.devsinks"):
+    for noisy in ("httpx", "mail.log", "bench.processes", "devsinks", "devtools.sinks"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from bench.processes import Child, Processes
-from services.notify.devsinks import Sinks
+from devtools.sinks.runner import Sinks
 from shared.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
 log = logging.getLogger("chaos.stack")

@@ -412,7 +412,7 @@ def cmd_deliveries(args: argparse.Namespace) -> None:
 
 
 def cmd_devsinks(args: argparse.Namespace) -> None:
-    from services.notify.devsinks import main as devsinks_main
+    from devtools.sinks import main as devsinks_main
 
     sys.exit(devsinks_main(args.rest))
 
@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv[:1] not in (["-h"], ["--help"], []):
         refuse_unsafe_settings()
     if argv[:1] == ["devsinks"]:  # its own options (argparse's REMAINDER does not pass leading ones on)
-        from services.notify.devsinks import main as devsinks_main
+        from devtools.sinks import main as devsinks_main
         from shared.logging import setup_logging
 
         setup_logging("devsinks")

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from devtools.sinks.runner import Sinks
 from services.notify.adapters.channels.base import (
     Attachment,
     OutboundMessage,
@@ -34,7 +35,6 @@ from services.notify.adapters.channels.settings import ChannelSettings
 from services.notify.adapters.channels.smtp import SmtpChannel
 from services.notify.adapters.channels.whatsapp import WhatsAppCloudChannel
 from services.notify.adapters.channels.zenziva import ZenzivaSmsChannel
-from services.notify.devsinks import Sinks
 
 PDF = b"%PDF-1.7\n" + bytes(range(256)) * 64 + b"\n%%EOF\n"  # every byte value: nothing may be mangled
 PHONE = "+6281234567890"

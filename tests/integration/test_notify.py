@@ -1,5 +1,5 @@
 """Notify over real parts: PostgreSQL, Redis, Celery worker processes, and local servers that speak the
-providers' protocols (services/notify/devsinks.py: an aiosmtpd SMTP server, HTTP SMS and WhatsApp Cloud
+providers' protocols (devtools/sinks/: an aiosmtpd SMTP server, HTTP SMS and WhatsApp Cloud
 API sinks that can be told to fail, time out or answer 500).
 
 What must hold: every message is sent once however often its task runs; transient failures are retried
@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, update
 
+from devtools.sinks.runner import Sinks
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
-from services.notify.devsinks import Sinks
 from services.notify.dispatch import record_status, send_delivery
 from services.notify.handlers import plan_event
 from services.workflow import handlers

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from devtools.sinks.outbox_page import render_page
+from devtools.sinks.whatsapp import sign, status_payload, whatsapp_problem
 from services.notify.adapters.channels.base import (
     Attachment,
     OutboundMessage,
@@ -25,7 +27,6 @@ from services.notify.adapters.channels.settings import ChannelSettings
 from services.notify.adapters.channels.smtp import build_email, classify as smtp_classify, message_id
 from services.notify.adapters.channels.whatsapp import classify as graph_classify, message_payload, wa_number
 from services.notify.adapters.channels.zenziva import local_number
-from services.notify.devsinks import render_page, sign, status_payload, whatsapp_problem
 
 REF = "5f0c6e1a9b7d4c3e8f2a1b0c9d8e7f6a"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
