@@ -76,7 +76,7 @@ def new_tracking_code(randbytes: bytes) -> str:
     return _grouped("".join(reversed(chars)))
 
 
-def normalize_tracking_code(value: str) -> str | None:
+def normalize_tracking_code(value: object) -> str | None:
     """Canonical ``XXXX-XXXX-XX`` form of a typed code, or ``None``.
 
     Tolerates lower case, missing/extra hyphens and spaces, and the Crockford
