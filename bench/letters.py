@@ -71,7 +71,7 @@ class LettersParams:
 
 
 def run(params: LettersParams) -> dict[str, Any]:
-    from services.letters.adapters.signing import DevelopmentCA
+    from services.letters.adapters.development_ca import DevelopmentCA
 
     with tempfile.TemporaryDirectory(prefix="pengaduan-bench-letters-") as tmp:
         ca_dir = Path(tmp) / "signing"
@@ -283,7 +283,9 @@ def child(seconds: float, warmup: int, ca_dir: Path) -> dict[str, Any]:
     import pyhanko.sign.signers  # noqa: F401
     import pyhanko.stamp  # noqa: F401
 
-    from services.letters.adapters.signing import DevelopmentCA, sign_pdf, verify_pdf
+    from services.letters.adapters.development_ca import DevelopmentCA
+    from services.letters.adapters.signing import sign_pdf
+    from services.letters.adapters.verification import verify_pdf
     from services.letters.domain.render import layout_response_letter
 
     import_seconds = time.perf_counter() - t_import

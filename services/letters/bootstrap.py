@@ -8,7 +8,8 @@ from functools import lru_cache
 from celery import Celery
 from sqlalchemy import Engine
 
-from services.letters.adapters.signing import DevelopmentCA, SigningIdentity, load_identity
+from services.letters.adapters.development_ca import DevelopmentCA
+from services.letters.adapters.signing import SigningIdentity, load_identity
 from services.letters.config import LettersSettings
 from shared.celery_app import make_celery
 from shared.db import make_engine

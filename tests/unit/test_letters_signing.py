@@ -18,16 +18,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from reportlab.pdfgen import canvas
 
+from services.letters.adapters.development_ca import DevelopmentCA
 from services.letters.adapters.signing import (
     SIGNATURE_FIELD,
-    DevelopmentCA,
     SigningError,
     SigningIdentity,
-    Verification,
     load_identity,
     sign_pdf,
-    verify_pdf,
 )
+from services.letters.adapters.verification import Verification, verify_pdf
 
 NUMBER = "Nomor: 001/PENGADUAN/35.28.07/2026"
 SIGNED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=timezone(timedelta(hours=7)))
@@ -392,7 +391,7 @@ def test_concurrent_identity_calls_from_processes_agree(tmp_path):
     folder = tmp_path / "fresh"
     code = (
         "import sys, hashlib; from pathlib import Path;"
-        "from services.letters.adapters.signing import DevelopmentCA;"
+        "from services.letters.adapters.development_ca import DevelopmentCA;"
         "i = DevelopmentCA(Path(sys.argv[1])).identity('pegantenan', 'Pegantenan', 'Kabupaten Pamekasan');"
         "print(hashlib.sha256(i.cert_pem + i.chain_pem[0]).hexdigest())"
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from services.letters.adapters.signing import verify_pdf
+from services.letters.adapters.verification import verify_pdf
 from services.letters.adapters.tables import documents
 from services.letters.bootstrap import Letters, bootstrap
 from shared import masking
