@@ -1,6 +1,7 @@
 """Who is asking: users, passwords, bearer tokens, and the FastAPI pieces that check them.
 
-Users live in ``tenancy.users`` (migration 0002). A user is one of
+Users live in ``tenancy.users`` (migration 0002); other services, and the token check here, read them through
+the staff directory (``shared/contracts/accounts.py``). A user is one of
 
 - kecamatan staff (``staf``, ``kasi``, ``sekcam``, ``camat``): bound to one kecamatan; a kasi also to a unit
   (``pemerintahan``, ``trantib``, ``kesra``, ``pmd``, ``pelayanan umum``, ...);
@@ -69,6 +70,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from shared.config import Settings
+from shared.contracts.accounts import KECAMATAN_ROLES, ROLES
 from shared.http import ApiError, ErrorBody, error_response
 from shared.ratelimit import (
     RateLimitUnavailable,
@@ -79,12 +81,11 @@ from shared.ratelimit import (
     limiter_for,
     parse_limits,
 )
+from shared.staff_directory import staff_directory
 from shared.tenancy import Kecamatan, kecamatan_table, metadata
 
 log = logging.getLogger(__name__)
 
-ROLES = ("staf", "kasi", "sekcam", "camat", "kabupaten", "admin")
-KECAMATAN_ROLES = frozenset({"staf", "kasi", "sekcam", "camat"})
 USERNAME_PATTERN = re.compile(r"^[a-z0-9._-]{3,64}$")
 NIP_PATTERN = re.compile(r"^[0-9]{18}$")
 ISSUER = "pengaduan"
@@ -570,7 +571,8 @@ def cache_client(settings: Settings):
 
 class UserChanges:
     """Tells every replica that a user changed (deactivated, new password, moved), so their cached reads of
-    the user are dropped at once. The truth stays in ``tenancy.users``; this is only the news."""
+    the user are dropped at once. The truth stays in ``tenancy.users`` (read through the staff directory); this
+    is only the news."""
 
     def __init__(self, client) -> None:
         self._client = client
@@ -591,6 +593,11 @@ class _UserState:
     tokens_valid_after: float | None  # epoch seconds
     read_at: float  # time.monotonic() when it was read
     marker: bytes | None  # the user's change marker when it was read: another one means "read again"
+
+
+# what the guard reads of a user (the staff directory: shared/contracts/accounts.py)
+_GUARD_COLUMNS = tuple(staff_directory.c[name] for name in (
+    "username", "full_name", "role", "kecamatan", "kabupaten", "unit", "active", "tokens_valid_after"))
 
 
 class TokenGuard:
@@ -639,7 +646,7 @@ class TokenGuard:
         if cached is not None and now - cached.read_at < self._cache_seconds and marker == cached.marker:
             return cached
         with self._engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.username == username)).first()
+            row = conn.execute(select(*_GUARD_COLUMNS).where(staff_directory.c.username == username)).first()
         if row is None:
             with self._lock:
                 self._cache.pop(username, None)

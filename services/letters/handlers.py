@@ -37,10 +37,10 @@ from services.letters.domain.render import (
     render_receipt,
     render_response_letter,
 )
-from shared.auth import users
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import ClarificationGiven, ComplaintReceived, LetterDrafted, LetterSigned
 from shared.handoffs import Handoff, publish
+from shared.staff_directory import staff_directory
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ def _make(letters: Letters, signed_event, signed: LetterSigned, complaint_id: UU
         raise LookupError(f"kecamatan {signed_event.kecamatan} is not served here")
     with letters.engine.connect() as conn:
         camat = conn.execute(
-            select(users.c.full_name, users.c.nip).where(users.c.username == signed_event.actor.user_id)
+            select(staff_directory.c.full_name, staff_directory.c.nip)
+            .where(staff_directory.c.username == signed_event.actor.user_id)
         ).first()
     signed_on = signed_event.occurred_at.astimezone(WIB).date()
     rendered = layout_response_letter(

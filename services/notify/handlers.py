@@ -27,7 +27,6 @@ from services.notify.bootstrap import Notify
 from services.notify.dispatch import enqueue_send, report, send_delivery
 from services.notify.domain import plan as p
 from services.notify.domain.templates import DEFAULTS, Template
-from shared.auth import users
 from shared.contracts import sop
 from shared.contracts.workflow import (
     ClosedIncomplete,
@@ -45,6 +44,7 @@ from shared.contracts.workflow import (
 )
 from shared.events import EventEnvelope
 from shared.ratelimit import RateLimitUnavailable, RateLimiter, limiter_for, parse_limits
+from shared.staff_directory import staff_directory
 from shared.tenancy import Kecamatan
 
 log = logging.getLogger(__name__)
@@ -145,8 +145,10 @@ def escalate(notify: Notify, event_id: UUID) -> int:
     with notify.engine.connect() as conn:
         people = [
             person for person in conn.execute(
-                select(users).where(users.c.kecamatan == envelope.kecamatan, users.c.active.is_(True),
-                                    users.c.role.in_({overdue.role, superior}))
+                select(staff_directory).where(
+                    staff_directory.c.kecamatan == envelope.kecamatan, staff_directory.c.active.is_(True),
+                    staff_directory.c.role.in_({overdue.role, superior}),
+                )
             ).mappings().all()
             # at a unit-bound step only the Kasi of the disposed unit answers for it
             if not (person["role"] == overdue.role and overdue.unit and (person["unit"] or "").casefold() != overdue.unit)
@@ -234,8 +236,10 @@ def _new_work(notify: Notify, story: Story, overrides) -> list[p.Planned]:
         unit = disposition.unit if disposition else None
     with notify.engine.connect() as conn:
         people = conn.execute(
-            select(users).where(users.c.kecamatan == story.kecamatan.slug, users.c.active.is_(True), users.c.role == role,
-                                users.c.notify_new_work.is_(True))
+            select(staff_directory).where(
+                staff_directory.c.kecamatan == story.kecamatan.slug, staff_directory.c.active.is_(True),
+                staff_directory.c.role == role, staff_directory.c.notify_new_work.is_(True),
+            )
         ).mappings().all()
     planned = []
     for person in people:

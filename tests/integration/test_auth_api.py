@@ -1,6 +1,7 @@
 """Sign-in over a real database: the token endpoint, the bearer dependency, and `pengaduan users`."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import uuid
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from shared.auth import (
     CurrentUser,
@@ -22,9 +23,12 @@ from shared.auth import (
     list_users,
     make_auth_router,
     set_active,
+    set_contact,
     users,
 )
+from shared.contracts.accounts import StaffMember
 from shared.http import install_error_handlers
+from shared.staff_directory import staff_directory
 from shared.tenancy import demo_kecamatan
 from tests.support.processes import env_for
 
@@ -213,6 +217,29 @@ def test_demo_users_are_added_once(engine):
     assert kasi is not None and kasi.unit == "pemerintahan" and kasi.kecamatan == "pegantenan"
     assert authenticate(engine, "kabupaten.pamekasan", "demo").kabupaten == "pamekasan"
     assert authenticate(engine, "admin", "demo").role == "admin"
+
+
+def test_other_services_read_users_through_the_staff_directory_never_the_password_hash(engine, staf):
+    """The contract (shared/contracts/accounts.py) is what the view has: StaffMember's fields, in order, and a
+    user added by accounts is in it at once, with their contact details and without their password hash."""
+    set_contact(engine, staf, email="siti@kecamatan.example.id", phone="081234567890", channel="sms", new_work=True)
+    with engine.connect() as conn:
+        columns = conn.execute(text(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'tenancy' AND table_name = 'staff_directory' ORDER BY ordinal_position"
+        )).scalars().all()
+        row = conn.execute(select(staff_directory).where(staff_directory.c.username == staf)).mappings().one()
+    assert columns == [f.name for f in dataclasses.fields(StaffMember)] and "password_hash" not in columns
+    member = StaffMember(**row)
+    assert (member.full_name, member.role, member.kecamatan, member.kabupaten, member.nip, member.active) == (
+        "Siti Rahmawati", "staf", "pegantenan", "pamekasan", "198501012010012001", True)
+    assert (member.email, member.phone, member.notify_channel, member.notify_new_work) == (
+        "siti@kecamatan.example.id", "+6281234567890", "sms", True)
+    assert member.tokens_valid_after is None
+    set_active(engine, staf, False)
+    with engine.connect() as conn:
+        row = conn.execute(select(staff_directory).where(staff_directory.c.username == staf)).mappings().one()
+    assert row["active"] is False and row["tokens_valid_after"] is not None
 
 
 def exists(engine, username: str) -> bool:
