@@ -203,7 +203,7 @@ def _peak_rss_mib() -> float:
 
 def sample_letter(number: str, verify_url: str):
     """The letter the worker would issue: fields as services/letters/handlers.py fills them."""
-    from services.letters.domain.render import Letterhead, ResponseLetter, Signer
+    from services.letters.domain.letter import Letterhead, ResponseLetter, Signer
 
     body = "\n\n".join([
         "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "
@@ -285,8 +285,8 @@ def child(seconds: float, warmup: int, ca_dir: Path) -> dict[str, Any]:
 
     from services.letters.adapters.development_ca import DevelopmentCA
     from services.letters.adapters.signing import sign_pdf
+    from services.letters.adapters.pdf import layout_response_letter
     from services.letters.adapters.verification import verify_pdf
-    from services.letters.domain.render import layout_response_letter
 
     import_seconds = time.perf_counter() - t_import
     rss_import, peak_import = _vm_rss_mib(), _peak_rss_mib()

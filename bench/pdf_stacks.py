@@ -25,7 +25,7 @@ dari N" and the running header on page 2. Absolute figures vary ±20% between ru
 machine; compare the stacks within one run. The PDFs are kept in bench/results/pdf_stacks/ (git-ignored)
 to look at.
 
-ReportLab is the production renderer (services/letters/domain/render.py). The fpdf2 and WeasyPrint
+ReportLab is the production renderer (services/letters/adapters/pdf.py). The fpdf2 and WeasyPrint
 renderers below are written here only for the comparison, to the same layout: kop with a double rule,
 place/date, Nomor block, addressee, justified body with first-line indent, closing, signature block
 with a QR code, running header and page numbers on long letters, DRAF watermark, Liberation Sans
@@ -60,7 +60,7 @@ STACKS = ("reportlab", "fpdf2", "weasyprint")
 
 
 def sample_letter(*, long: bool = False, draft: bool = False):
-    from services.letters.domain.render import Letterhead, ResponseLetter, Signer
+    from services.letters.domain.letter import Letterhead, ResponseLetter, Signer
 
     paragraphs = [
         "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "
@@ -112,7 +112,7 @@ def sample_letter(*, long: bool = False, draft: bool = False):
 def renderer(name: str) -> Callable[[Any], bytes]:
     """Import the stack and return its renderer (the import is what the worker times)."""
     if name == "reportlab":
-        from services.letters.domain.render import render_response_letter
+        from services.letters.adapters.pdf import render_response_letter
 
         return render_response_letter
     if name == "fpdf2":
@@ -129,14 +129,15 @@ def renderer(name: str) -> Callable[[Any], bytes]:
 
 
 def _common(letter):
-    from services.letters.domain import render as r
+    from services.letters.adapters import pdf as r
+    from services.letters.domain.letter import format_tanggal
 
     draft = letter.number is None
     return {
         "r": r,
         "draft": draft,
         "number": r.DRAFT_NUMBER if draft else letter.number,
-        "date_line": f"{letter.letterhead.city}, {r.format_tanggal(letter.date)}",
+        "date_line": f"{letter.letterhead.city}, {format_tanggal(letter.date)}",
         "paragraphs": r._paragraphs(letter.body),  # same splitting as production
         "fonts": (r.FONT_DIR / "LiberationSans-Regular.ttf", r.FONT_DIR / "LiberationSans-Bold.ttf"),
     }

@@ -24,19 +24,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from services.letters.adapters.pdf import layout_response_letter, render_receipt, render_response_letter
 from services.letters.adapters.signing import sign_pdf
 from services.letters.adapters.tables import documents, handoffs
 from services.letters.bootstrap import Letters
-from services.letters.domain.render import (
-    CHANNEL_LABELS,
-    Letterhead,
-    Receipt,
-    ResponseLetter,
-    Signer,
-    layout_response_letter,
-    render_receipt,
-    render_response_letter,
-)
+from services.letters.domain.letter import CHANNEL_LABELS, Letterhead, Receipt, ResponseLetter, Signer
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import ClarificationGiven, ComplaintReceived, LetterDrafted, LetterSigned
 from shared.handoffs import Handoff, publish

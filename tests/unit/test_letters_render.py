@@ -1,5 +1,5 @@
 """The response letter and the receipt as a reader sees them: the text pypdf extracts, where it sits on
-the page, the QR code's content. services/letters/domain/render.py."""
+the page, the QR code's content. services/letters/adapters/pdf.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +12,8 @@ import segno
 from PIL import Image as PILImage
 from pypdf import PdfReader
 
-from services.letters.domain.render import (
+from services.letters.adapters.pdf import layout_response_letter, render_receipt, render_response_letter
+from services.letters.domain.letter import (
     CHANNEL_LABELS,
     Letterhead,
     Receipt,
@@ -20,9 +21,6 @@ from services.letters.domain.render import (
     Signer,
     format_tanggal,
     format_waktu_wib,
-    layout_response_letter,
-    render_receipt,
-    render_response_letter,
 )
 
 LETTERHEAD = Letterhead(

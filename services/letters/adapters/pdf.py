@@ -1,4 +1,5 @@
-"""Response letters (surat tanggapan) and complaint receipts (tanda terima) as PDF: data in, bytes out.
+"""Response letters (surat tanggapan) and complaint receipts (tanda terima) as PDF: data in
+(``services/letters/domain/letter.py``), bytes out.
 
 Pure: no clock, no network, no files written. The only reads are the bundled fonts in
 ``services/letters/templates/fonts`` (Liberation Sans, metric-compatible with Arial, SIL OFL 1.1).
@@ -20,8 +21,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -49,38 +49,23 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from services.letters.domain.letter import (
+    CHANNEL_LABELS,
+    WIB,
+    Letterhead,
+    Receipt,
+    RenderedLetter,
+    ResponseLetter,
+    SignatureBox,
+    format_tanggal,
+    format_waktu_wib,
+)
+
 __all__ = [
-    "CHANNEL_LABELS",
-    "Letterhead",
-    "Receipt",
-    "RenderedLetter",
-    "ResponseLetter",
-    "SignatureBox",
-    "Signer",
-    "WIB",
-    "format_tanggal",
-    "format_waktu_wib",
     "layout_response_letter",
     "render_receipt",
     "render_response_letter",
 ]
-
-BULAN = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)
-# Western Indonesia Time: UTC+7 with no daylight saving since 1964. A fixed offset, so the receipt does
-# not depend on the machine's tz database (python:3.11-slim has none).
-WIB = timezone(timedelta(hours=7), "WIB")
-
-CHANNEL_LABELS: dict[str, str] = {
-    "web": "Formulir daring",
-    "sms": "SMS",
-    "whatsapp": "WhatsApp",
-    "email": "E-mail",
-    "kotak": "Kotak pengaduan",
-    "telepon": "Telepon",
-}
 
 CLOSING = (
     "Demikian tanggapan ini kami sampaikan untuk dapat dimaklumi. "
@@ -109,96 +94,6 @@ MARGIN_BOTTOM = 2.0 * cm
 TEXT_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT
 
 GREY = colors.Color(0.35, 0.35, 0.35)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The data
-
-
-@dataclass(frozen=True)
-class Letterhead:
-    pemerintah: str  # "PEMERINTAH KABUPATEN PAMEKASAN"
-    kecamatan: str  # "KECAMATAN PEGANTENAN"
-    address: str  # "Jalan Raya Pegantenan, Pamekasan 69361"
-    phone: str | None  # "(0324) 7710982"
-    city: str  # the place in the date line: "Pegantenan"
-    logo_png: bytes | None = None
-
-
-@dataclass(frozen=True)
-class Signer:
-    title: str  # "CAMAT PEGANTENAN"
-    name: str
-    rank: str | None  # "Pembina Tk. I"
-    nip: str | None
-
-
-@dataclass(frozen=True)
-class ResponseLetter:
-    letterhead: Letterhead
-    number: str | None  # None: a draft, printed with a DRAF watermark and "Nomor : ..."
-    date: date
-    perihal: str
-    addressee_name: str
-    addressee_address: str | None  # None: "Tempat"
-    body: str  # paragraphs separated by blank lines; plain text, never markup
-    signer: Signer
-    clarification: str | None = None  # further paragraphs after the body (the Kasi/Kasubag's explanation)
-    verify_url: str | None = None  # a QR code of it beside the signature block
-    sifat: str = "Biasa"
-    lampiran: str = "-"
-    signature_placeholder: bool = True  # leave room for the digital signature's appearance (pyHanko)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    letterhead: Letterhead
-    tracking_code: str
-    received_at: datetime  # aware; printed in WIB
-    channel: str  # a key of CHANNEL_LABELS
-    complainant_name: str
-    subject: str
-    track_url: str
-
-
-@dataclass(frozen=True)
-class SignatureBox:
-    """Where the signature appearance goes, in PDF points (origin bottom left), for pyHanko's
-    ``SigFieldSpec(on_page=page_index, box=(x1, y1, x2, y2))``."""
-
-    page_index: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-
-    @property
-    def box(self) -> tuple[int, int, int, int]:
-        return (round(self.x1), round(self.y1), round(self.x2), round(self.y2))
-
-
-@dataclass(frozen=True)
-class RenderedLetter:
-    pdf: bytes
-    page_count: int
-    signature_box: SignatureBox | None  # None when signature_placeholder is False
-
-
-# ---------------------------------------------------------------------------------------------------
-# Dates
-
-
-def format_tanggal(d: date) -> str:
-    """``28 November 2026``."""
-    return f"{d.day} {BULAN[d.month - 1]} {d.year}"
-
-
-def format_waktu_wib(moment: datetime) -> str:
-    """``28 November 2026 pukul 08.15 WIB`` (an aware datetime, shown in WIB)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("received_at must be timezone-aware")
-    local = moment.astimezone(WIB)
-    return f"{format_tanggal(local.date())} pukul {local.hour:02d}.{local.minute:02d} WIB"
 
 
 # ---------------------------------------------------------------------------------------------------
