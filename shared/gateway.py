@@ -74,6 +74,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/staff/complaints", "intake", frozenset({"POST"}), exact=True),
     Route("/v1/attachments/", "intake"),
     Route("/v1/letters/", "letters"),
+    # Open311: a posted service request is a complaint (intake); its reads are the dashboard's (below)
+    Route("/open311/v2/requests", "intake", frozenset({"POST"}), exact=True),
+    Route("/open311/v2/requests.json", "intake", frozenset({"POST"}), exact=True),
+    Route("/open311/v2/requests.xml", "intake", frozenset({"POST"}), exact=True),
     # the read side: the event feed (paged and SSE), the register, the dashboard figures, Open311
     Route("/v1/events", "dashboard", exact=True),
     Route("/v1/events/", "dashboard"),
@@ -270,7 +274,9 @@ def merge_openapi(specs: dict[str, dict]) -> dict:
         if "ErrorBody" in components.get("schemas", {}):
             refs[f"{SCHEMAS}HTTPValidationError"] = f"{SCHEMAS}ErrorBody"
         spec = _with_refs(spec, refs) if refs else spec
-        merged["paths"].update({p: v for p, v in spec.get("paths", {}).items() if p != "/healthz"})
+        for path, item in spec.get("paths", {}).items():  # one path may be two services' (Open311: POST, GET)
+            if path != "/healthz":
+                merged["paths"].setdefault(path, {}).update(item)
         for section, items in spec.get("components", {}).items():
             for name, value in items.items():
                 merged["components"].setdefault(section, {})[renamed.get((section, name), name)] = value

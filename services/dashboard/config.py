@@ -17,8 +17,3 @@ class DashboardSettings(Settings):
     overdue_max_limit: int = Field(1000, description="Largest limit of GET /v1/dashboard/overdue")
     sse_max_streams_per_user: int = Field(10, description="Open event streams (SSE) one user may hold per process; then 429")
     sse_max_streams_per_process: int = Field(500, description="Open event streams (SSE) one process serves; then 503")
-    open311_api_keys: str = Field(
-        "",
-        description="Comma-separated keys of the applications allowed to POST Open311 requests; when set, a POST "
-        "without a listed api_key is refused (403 invalid_api_key); empty: anyone may POST",
-    )

@@ -1,17 +1,14 @@
-"""Open311 GeoReport v2 as this deployment speaks it: the service catalogue (complaint categories), reading
-a service request a client posts, reading the filters of a search, and the public shape of a request.
+"""Open311 GeoReport v2 searches as this deployment answers them: reading the filters of a search and the
+public shape of a request. The catalogue, the category kept in the subject and the error shape are shared
+with intake, which takes the posted requests: ``shared/contracts/open311.py``.
 
 Pure: no I/O; the clock comes in as an argument. Problems are ``Problem(status, description)`` with the
 description in Bahasa Indonesia; the API answers them in the spec's error shape ``[{code, description}]``.
 
 Identifiers. The tracking code is what the complainant holds, and it opens their receipt and response
 letter (which carry their name), so it is never listed: a search answers each request under its public
-id (the complaint id). ``POST`` answers the tracking code as ``service_request_id`` (it goes to the one
-who submitted), and ``GET /requests/{id}`` takes either.
-
-Categories. A complaint carries no category of its own yet; an Open311 request writes its service's name
-at the start of the subject (``"Infrastruktur: Jalan desa rusak"``) and is read back from it; any other
-complaint is ``pelayanan-lainnya``.
+id (the complaint id). ``POST`` (intake) answers the tracking code as ``service_request_id`` (it goes to the
+one who submitted), and ``GET /requests/{id}`` takes either.
 """
 from __future__ import annotations
 
@@ -20,18 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
-from services.intake.domain import identity
-from services.intake.domain.inbound import clean_text
 from shared.contracts import sop
+from shared.contracts.open311 import BY_CODE, Problem, Problems, Service, service_of
 from shared.contracts.tracking import normalize_tracking_code
-from shared.text import strip_format_characters
 
 WIB = timezone(timedelta(hours=7), "WIB")
-CHANNEL = "open311"
-FALLBACK_NAME = "Pengadu via Open311"
 MAX_SEARCH_DAYS = 90  # the spec's default window, and the widest one a search may ask for
 # dates a search may name: far enough from the calendar's edges (years 1 and 9999) that a time zone or the
 # 90-day window never leaves it
@@ -39,202 +31,6 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 MAX_RESULTS = 1000
 MAX_IDS = 100
-DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000  # GeoReport: description up to 4000 characters
-SUBJECT_MAX = 200  # intake's subject limit
-
-
-@dataclass(frozen=True)
-class Service:
-    code: str
-    name: str
-    description: str
-    group: str
-    keywords: tuple[str, ...]
-
-    def as_georeport(self) -> dict[str, Any]:
-        return {
-            "service_code": self.code,
-            "service_name": self.name,
-            "description": self.description,
-            "metadata": False,
-            "type": "realtime",
-            "keywords": ", ".join(self.keywords),
-            "group": self.group,
-        }
-
-
-SERVICES: tuple[Service, ...] = (
-    Service(
-        "infrastruktur", "Infrastruktur",
-        "Jalan, jembatan, saluran air, lampu penerangan jalan dan fasilitas umum yang rusak atau tidak berfungsi.",
-        "Sarana dan prasarana", ("jalan", "jembatan", "drainase", "saluran air", "lampu jalan", "fasilitas umum"),
-    ),
-    Service(
-        "administrasi-kependudukan", "Administrasi kependudukan",
-        "Layanan KTP-el, Kartu Keluarga, akta, surat pindah dan dokumen kependudukan lain di kecamatan.",
-        "Pelayanan administrasi", ("ktp", "kartu keluarga", "akta", "surat pindah", "dukcapil"),
-    ),
-    Service(
-        "perizinan", "Perizinan",
-        "Izin, surat keterangan, rekomendasi dan layanan nonperizinan yang diurus di kecamatan.",
-        "Pelayanan administrasi", ("izin", "surat keterangan", "rekomendasi", "nonperizinan"),
-    ),
-    Service(
-        "ketertiban-umum", "Ketertiban umum",
-        "Gangguan ketenteraman dan ketertiban masyarakat, pedagang kaki lima, bangunan liar.",
-        "Lingkungan dan ketertiban", ("keamanan", "ketertiban", "kebisingan", "pedagang kaki lima", "bangunan liar"),
-    ),
-    Service(
-        "kebersihan-lingkungan", "Kebersihan dan lingkungan",
-        "Sampah, pencemaran, banjir, pohon tumbang dan kerusakan lingkungan hidup.",
-        "Lingkungan dan ketertiban", ("sampah", "pencemaran", "banjir", "pohon tumbang", "lingkungan"),
-    ),
-    Service(
-        "pelayanan-lainnya", "Pelayanan publik lainnya",
-        "Keluhan atas pelayanan publik di kecamatan yang tidak termasuk kategori lain: sikap petugas, waktu "
-        "layanan, biaya, informasi.",
-        "Lainnya", ("pelayanan", "petugas", "biaya", "informasi"),
-    ),
-)
-BY_CODE = {s.code: s for s in SERVICES}
-OTHER = BY_CODE["pelayanan-lainnya"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    status: int
-    description: str
-
-    def as_georeport(self) -> dict[str, Any]:
-        return {"code": self.status, "description": self.description}
-
-
-class Problems(Exception):
-    """One or more problems with a request; all of one status (the first problem's)."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(problems[0].description)
-        self.problems = problems
-        self.status = problems[0].status
-
-
-# --- categories in the subject --------------------------------------------------------------------
-
-
-def subject_for(service: Service, description: str) -> str:
-    """``"<service name>: <first line of the description>"``, at most intake's 200 characters."""
-    first = next((line for line in description.split("\n") if line.strip()), "")
-    summary = re.sub(r"\s+", " ", first).strip()
-    subject = f"{service.name}: {summary}"
-    if len(subject) > SUBJECT_MAX:
-        subject = subject[: SUBJECT_MAX - 1].rstrip() + "…"
-    return subject
-
-
-def subject_prefix(service: Service) -> str:
-    return f"{service.name}:"
-
-
-def service_of(subject: str | None) -> Service:
-    for service in SERVICES:
-        if service is not OTHER and (subject or "").startswith(subject_prefix(service)):
-            return service
-    return OTHER
-
-
-# --- POST /requests -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewRequest:
-    kecamatan: str
-    service: Service
-    name: str
-    email: str | None
-    phone: str | None
-    subject: str
-    description: str  # the complainant's text, then the location and the media link, for staff
-
-
-def _text(form: Mapping[str, str], key: str) -> str:
-    return strip_format_characters(clean_text(form.get(key) or ""))
-
-
-def _coordinate(raw: str, low: float, high: float) -> float | None:
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if low <= value <= high and value == value else None
-
-
-def read_new_request(form: Mapping[str, str]) -> NewRequest:
-    """A service request as posted (form fields of GeoReport v2); raises ``Problems`` (400)."""
-    problems: list[Problem] = []
-    kecamatan = _text(form, "jurisdiction_id").lower()
-    if not kecamatan:
-        problems.append(Problem(400, "jurisdiction_id wajib diisi: slug kecamatan tujuan (misalnya pegantenan)."))
-    elif not re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan):
-        problems.append(Problem(400, "jurisdiction_id tidak sah: gunakan slug kecamatan (misalnya pegantenan)."))
-    code = _text(form, "service_code")
-    service = BY_CODE.get(code)
-    if not code:
-        problems.append(Problem(400, "service_code wajib diisi (lihat daftar di services.json)."))
-    elif service is None:
-        problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di services.json)."))
-    description = _text(form, "description")
-    if len(description) < DESCRIPTION_MIN:
-        problems.append(Problem(400, f"description wajib diisi, paling sedikit {DESCRIPTION_MIN} karakter."))
-    elif len(description) > DESCRIPTION_MAX:
-        problems.append(Problem(400, f"description paling banyak {DESCRIPTION_MAX} karakter."))
-    name = " ".join(p for p in (_text(form, "first_name"), _text(form, "last_name")) if p)
-    name = re.sub(r"\s+", " ", name)
-    if len(name) > 100:
-        problems.append(Problem(400, "first_name dan last_name bersama-sama paling banyak 100 karakter."))
-    email = phone = None
-    if _text(form, "email"):
-        try:
-            email = identity.normalize_email(_text(form, "email"))
-        except identity.InvalidIdentity as exc:
-            problems.append(Problem(400, f"email: {exc.message}"))
-    if _text(form, "phone"):
-        try:
-            phone = identity.normalize_phone(_text(form, "phone"))
-        except identity.InvalidIdentity as exc:
-            problems.append(Problem(400, f"phone: {exc.message}"))
-    if not _text(form, "email") and not _text(form, "phone"):
-        problems.append(Problem(400, "Isi email atau phone agar tanggapan dapat dikirim kepada pengadu."))
-    notes = []
-    address = _text(form, "address_string")
-    if len(address) > 300:
-        problems.append(Problem(400, "address_string paling banyak 300 karakter."))
-    elif address:
-        notes.append(f"Lokasi: {address}")
-    lat, long = _text(form, "lat"), _text(form, "long")
-    if lat or long:
-        lat_value, long_value = _coordinate(lat, -90, 90), _coordinate(long, -180, 180)
-        if lat_value is None or long_value is None:
-            problems.append(Problem(
-                400, "lat dan long harus diisi bersama, berupa derajat desimal (lat -90..90, long -180..180)."
-            ))
-        else:
-            notes.append(f"Koordinat: {lat_value:.6f}, {long_value:.6f}")
-    media = _text(form, "media_url")
-    if media:
-        parts = urlsplit(media)
-        valid = parts.scheme in ("http", "https") and parts.netloc and len(media) <= 500
-        if not valid or any(c.isspace() for c in media):
-            problems.append(Problem(400, "media_url harus berupa alamat http(s) yang sah, paling banyak 500 karakter."))
-        else:
-            notes.append(f"Tautan foto/berkas: {media}")
-    if problems:
-        raise Problems(problems)
-    assert service is not None
-    full = description + ("\n\n" + "\n".join(notes) if notes else "")
-    return NewRequest(
-        kecamatan=kecamatan, service=service, name=name or FALLBACK_NAME, email=email, phone=phone,
-        subject=subject_for(service, description), description=full,
-    )
 
 
 # --- GET /requests --------------------------------------------------------------------------------

@@ -55,6 +55,12 @@ class IntakeSettings(Settings):
     imap_folder: str = Field("INBOX", description="Folder polled for unseen messages")
     imap_ssl: bool = Field(True, description="IMAP over TLS (port 993); false: plain IMAP")
     imap_poll_seconds: float = Field(60.0, description="Seconds between polls")
+    # Open311 GeoReport v2 (entrypoints/open311.py)
+    open311_api_keys: str = Field(
+        "",
+        description="Comma-separated keys of the applications allowed to POST Open311 requests; when set, a POST "
+        "without a listed api_key is refused (403); empty: anyone may POST",
+    )
 
     @property
     def authserv_ids(self) -> frozenset[str]:

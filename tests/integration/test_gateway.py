@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fastapi.testclient import TestClient
 
-from shared.gateway import create_gateway
+from shared.gateway import create_gateway, merge_openapi, route_for
 
 
 class _Backend(BaseHTTPRequestHandler):
@@ -38,3 +38,24 @@ def test_a_session_cookie_set_for_one_visitor_is_never_sent_for_another():
             assert browser.get("/beranda").json() == {"cookie": None}
     finally:
         server.shutdown()
+
+
+def test_open311_posts_go_to_intake_and_its_reads_to_the_dashboard():
+    """A posted Open311 service request is a complaint (intake's); every read of Open311 is the read side's."""
+    for path in ("/open311/v2/requests", "/open311/v2/requests.json", "/open311/v2/requests.xml"):
+        assert route_for("POST", path) == "intake", path
+        assert route_for("GET", path) == "dashboard", path
+    for path in ("/open311/v2/services.json", "/open311/v2/requests/7KQ2-M9XD-4T.json"):
+        assert route_for("GET", path) == "dashboard", path
+        assert route_for("POST", path) == "dashboard", path  # the dashboard's 405 with its Allow, as before
+
+
+def test_the_merged_api_documents_every_service_answering_one_path():
+    """Open311's /requests is two services' (POST intake, GET dashboard): the merged spec keeps both."""
+    answer = lambda summary: {"summary": summary, "responses": {"200": {"description": "OK"}}}  # noqa: E731
+    merged = merge_openapi({
+        "intake": {"paths": {"/open311/v2/requests": {"post": answer("submit")}}},
+        "dashboard": {"paths": {"/open311/v2/requests": {"get": answer("search")}}},
+    })
+    item = merged["paths"]["/open311/v2/requests"]
+    assert {method: op["summary"] for method, op in item.items()} == {"post": "submit", "get": "search"}

@@ -1,9 +1,15 @@
 """Open311 GeoReport v2: the catalogue, a POST that becomes a complaint in the workflow, searches and single
-requests in GeoReport shape with nothing personal, the spec's errors, api keys and idempotent retries."""
+requests in GeoReport shape with nothing personal, the spec's errors, api keys and idempotent retries.
+
+The client talks to both services as the base URL does: a POST to intake (services/intake/entrypoints/
+open311.py), the reads to the dashboard (services/dashboard/entrypoints/open311.py), sent by the gateway's
+route table (tests.support.web.Dispatcher)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +21,7 @@ from services.dashboard.entrypoints import open311
 from services.intake.adapters.tables import outbox, submissions
 from services.intake.bootstrap import bootstrap as bootstrap_intake
 from services.intake.config import IntakeSettings
+from services.intake.entrypoints.api import create_app as intake_app
 from services.workflow import handlers
 from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import bootstrap as bootstrap_workflow
@@ -22,6 +29,7 @@ from shared.auth import install_auth
 from shared.config import Settings
 from shared.contracts.intake import ComplaintSubmitted
 from shared.http import install_error_handlers
+from tests.support.web import Dispatcher
 
 NAME_FIRST, NAME_LAST = "Siti", "Aminah"
 PHONE, EMAIL = "0812-3456-7890", "siti@example.id"
@@ -29,19 +37,23 @@ ADDRESS = "Dusun Bunangka RT 02, Desa Pegantenan"
 DESCRIPTION = "Jalan di Dusun Bunangka berlubang besar sejak Januari, sudah dua motor jatuh."
 
 
-class Open311Settings(Settings):
-    open311_api_keys: str = ""
-
-
-def make_app(settings: Settings, engine, intake=None) -> FastAPI:
+def dashboard_app(settings: Settings, engine) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     install_auth(app, settings, engine)
     app.state.engine = engine
-    if intake is not None:
-        app.state.intake = intake
     app.include_router(open311.router)
     return app
+
+
+@contextlib.contextmanager
+def base_url(settings: Settings, engine, intake) -> Iterator[TestClient]:
+    """Intake's app and the dashboard's Open311 reads behind one client, routed as the gateway routes."""
+    apps = {"intake": intake_app(intake), "dashboard": dashboard_app(settings, engine)}
+    with contextlib.ExitStack() as stack:
+        for app in apps.values():  # their lifespans run for the whole block
+            stack.enter_context(TestClient(app))
+        yield TestClient(Dispatcher(apps))  # no lifespan of its own: the apps' ran above
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +72,7 @@ def wf(settings):
 
 @pytest.fixture(scope="module")
 def client(settings, engine, intake):
-    with TestClient(make_app(Open311Settings(**settings.model_dump()), engine, intake)) as c:
+    with base_url(settings, engine, intake) as c:
         yield c
 
 
@@ -286,21 +298,20 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(client):
     assert other.status_code == 409 and other.json()[0]["code"] == 409
 
 
-def test_configured_api_keys_are_required_for_posting(settings, engine, intake):
-    keyed = Open311Settings(**settings.model_dump(), open311_api_keys="kunci-aplikasi-a, kunci-aplikasi-b")
-    with TestClient(make_app(keyed, engine, intake)) as c:
+def test_configured_api_keys_are_required_for_posting(settings, engine):
+    keyed = bootstrap_intake(IntakeSettings(**settings.model_dump(), open311_api_keys="kunci-aplikasi-a, kunci-aplikasi-b"))
+    with base_url(settings, engine, keyed) as c:
         r = c.post("/open311/v2/requests.json", data=form())
         assert r.status_code == 403 and r.json()[0]["code"] == 403
         assert c.post("/open311/v2/requests.json", data=form(api_key="salah")).status_code == 403
         assert c.post("/open311/v2/requests.json", data=form(api_key="kunci-aplikasi-b")).status_code == 201
         assert c.get("/open311/v2/requests.json").status_code == 200  # reading stays public
+    keyed.engine.dispose()
 
 
-def test_without_an_intake_on_app_state_one_is_built_on_the_first_post(settings, engine):
-    app = make_app(Open311Settings(**settings.model_dump()), engine)
-    with TestClient(app) as c:
-        r = c.post("/open311/v2/requests.json", data=form(jurisdiction_id="galis", service_code="perizinan"))
-        assert r.status_code == 201, r.text
-        [item] = c.get(f"/open311/v2/requests/{r.json()[0]['service_request_id']}.json").json()
-        assert item["service_code"] == "perizinan" and item["agency_responsible"] == "Kecamatan Galis"
-    app.state.open311_intake.engine.dispose()
+def test_a_request_to_another_kecamatan_in_another_category(client):
+    """(Once: an intake built by the dashboard on its first POST; intake now takes the POST itself.)"""
+    r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id="galis", service_code="perizinan"))
+    assert r.status_code == 201, r.text
+    [item] = client.get(f"/open311/v2/requests/{r.json()[0]['service_request_id']}.json").json()
+    assert item["service_code"] == "perizinan" and item["agency_responsible"] == "Kecamatan Galis"

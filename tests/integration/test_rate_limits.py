@@ -13,8 +13,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from services.dashboard.config import DashboardSettings
-from services.dashboard.entrypoints.api import create_full_app as dashboard_app
 from services.intake.adapters.tables import submissions
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.config import IntakeSettings
@@ -132,14 +130,14 @@ def test_submissions_still_work_when_the_counters_are_away(settings, engine):
 
 
 def test_open311_posts_are_limited_and_need_a_configured_key(limited, engine, monkeypatch):
-    """PENGADUAN_OPEN311_API_KEYS works as documented: read by the dashboard's own settings (from the
-    environment, as `pengaduan api dashboard` reads it), a POST without a listed key is refused."""
+    """PENGADUAN_OPEN311_API_KEYS works as documented: read by intake's own settings (from the environment,
+    as `pengaduan api intake` reads it), a POST without a listed key is refused."""
     monkeypatch.setenv("PENGADUAN_OPEN311_API_KEYS", "kunci-aplikasi-a,kunci-aplikasi-b")
     for name, value in limited.model_dump().items():
         if isinstance(value, (str, int, float, bool)):
             monkeypatch.setenv(f"PENGADUAN_{name.upper()}", str(value))
-    assert DashboardSettings().open311_api_keys
-    app = dashboard_app()  # as `pengaduan api dashboard` builds it: settings from the environment
+    assert IntakeSettings().open311_api_keys
+    app = intake_app()  # as `pengaduan api intake` builds it: settings from the environment
     form = {"jurisdiction_id": "pegantenan", "service_code": "infrastruktur",
             "description": "Lampu jalan di Desa Tebul mati sejak seminggu.", "email": "warga@example.id"}
     with behind_proxy(app) as c:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, Text, and_, case, cast, literal, not_, or_, select
 
-from services.dashboard.georeport import OTHER, SERVICES, RequestQuery, RequestRow, subject_prefix
+from services.dashboard.georeport import RequestQuery, RequestRow
 from services.intake.adapters.tables import submissions
 from services.workflow.adapters.tables import complaints
+from shared.contracts.open311 import OTHER, SERVICES, subject_prefix
 from shared.contracts.workflow import ComplaintReceived, ComplaintReferred
 from shared.eventstore.postgres import events
 from shared.tenancy import kecamatan_table

@@ -1,0 +1,115 @@
+"""A service request posted to Open311 GeoReport v2 (``POST /open311/v2/requests``, form fields), read and
+checked: what becomes a complaint on channel ``open311``.
+
+The catalogue, the category written at the start of the subject and the spec's error shape are shared with
+the dashboard, which answers the searches: ``shared/contracts/open311.py``.
+
+Pure: no I/O. Problems are ``Problems([Problem(400, description)])``, the description in Bahasa Indonesia.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from services.intake.domain import identity
+from services.intake.domain.inbound import clean_text
+from shared.contracts.open311 import BY_CODE, Problem, Problems, Service, subject_for
+from shared.text import strip_format_characters
+
+CHANNEL = "open311"
+FALLBACK_NAME = "Pengadu via Open311"
+DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000  # GeoReport: description up to 4000 characters
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    kecamatan: str
+    service: Service
+    name: str
+    email: str | None
+    phone: str | None
+    subject: str
+    description: str  # the complainant's text, then the location and the media link, for staff
+
+
+def _text(form: Mapping[str, str], key: str) -> str:
+    return strip_format_characters(clean_text(form.get(key) or ""))
+
+
+def _coordinate(raw: str, low: float, high: float) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if low <= value <= high and value == value else None
+
+
+def read_new_request(form: Mapping[str, str]) -> NewRequest:
+    """A service request as posted (form fields of GeoReport v2); raises ``Problems`` (400)."""
+    problems: list[Problem] = []
+    kecamatan = _text(form, "jurisdiction_id").lower()
+    if not kecamatan:
+        problems.append(Problem(400, "jurisdiction_id wajib diisi: slug kecamatan tujuan (misalnya pegantenan)."))
+    elif not re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan):
+        problems.append(Problem(400, "jurisdiction_id tidak sah: gunakan slug kecamatan (misalnya pegantenan)."))
+    code = _text(form, "service_code")
+    service = BY_CODE.get(code)
+    if not code:
+        problems.append(Problem(400, "service_code wajib diisi (lihat daftar di services.json)."))
+    elif service is None:
+        problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di services.json)."))
+    description = _text(form, "description")
+    if len(description) < DESCRIPTION_MIN:
+        problems.append(Problem(400, f"description wajib diisi, paling sedikit {DESCRIPTION_MIN} karakter."))
+    elif len(description) > DESCRIPTION_MAX:
+        problems.append(Problem(400, f"description paling banyak {DESCRIPTION_MAX} karakter."))
+    name = " ".join(p for p in (_text(form, "first_name"), _text(form, "last_name")) if p)
+    name = re.sub(r"\s+", " ", name)
+    if len(name) > 100:
+        problems.append(Problem(400, "first_name dan last_name bersama-sama paling banyak 100 karakter."))
+    email = phone = None
+    if _text(form, "email"):
+        try:
+            email = identity.normalize_email(_text(form, "email"))
+        except identity.InvalidIdentity as exc:
+            problems.append(Problem(400, f"email: {exc.message}"))
+    if _text(form, "phone"):
+        try:
+            phone = identity.normalize_phone(_text(form, "phone"))
+        except identity.InvalidIdentity as exc:
+            problems.append(Problem(400, f"phone: {exc.message}"))
+    if not _text(form, "email") and not _text(form, "phone"):
+        problems.append(Problem(400, "Isi email atau phone agar tanggapan dapat dikirim kepada pengadu."))
+    notes = []
+    address = _text(form, "address_string")
+    if len(address) > 300:
+        problems.append(Problem(400, "address_string paling banyak 300 karakter."))
+    elif address:
+        notes.append(f"Lokasi: {address}")
+    lat, long = _text(form, "lat"), _text(form, "long")
+    if lat or long:
+        lat_value, long_value = _coordinate(lat, -90, 90), _coordinate(long, -180, 180)
+        if lat_value is None or long_value is None:
+            problems.append(Problem(
+                400, "lat dan long harus diisi bersama, berupa derajat desimal (lat -90..90, long -180..180)."
+            ))
+        else:
+            notes.append(f"Koordinat: {lat_value:.6f}, {long_value:.6f}")
+    media = _text(form, "media_url")
+    if media:
+        parts = urlsplit(media)
+        valid = parts.scheme in ("http", "https") and parts.netloc and len(media) <= 500
+        if not valid or any(c.isspace() for c in media):
+            problems.append(Problem(400, "media_url harus berupa alamat http(s) yang sah, paling banyak 500 karakter."))
+        else:
+            notes.append(f"Tautan foto/berkas: {media}")
+    if problems:
+        raise Problems(problems)
+    assert service is not None
+    full = description + ("\n\n" + "\n".join(notes) if notes else "")
+    return NewRequest(
+        kecamatan=kecamatan, service=service, name=name or FALLBACK_NAME, email=email, phone=phone,
+        subject=subject_for(service, description), description=full,
+    )
