@@ -27,9 +27,9 @@ import signal
 import sys
 import threading
 
-WORKER_KINDS = ("workflow", "letters", "notify")
-API_KINDS = ("intake", "workflow", "letters", "dashboard", "web")
-DEFAULT_API_PORTS = {"intake": 8001, "workflow": 8002, "letters": 8003, "dashboard": 8004, "web": 8005}
+# API processes the root assembles from more than one service's parts (pengaduan/apps.py); the others run
+# their service's own factory (its service.py)
+COMPOSED_APIS = {"workflow": "pengaduan.apps:workflow"}
 
 
 def _settings():
@@ -56,7 +56,7 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     items = demo_kecamatan()
     upsert_kecamatan(engine, items)
     print(f"seeded {len(items)} kecamatan of Kabupaten Pamekasan")
-    from shared.auth import DEMO_PASSWORD, ensure_demo_users
+    from services.accounts.demo import DEMO_PASSWORD, ensure_demo_users
 
     added = ensure_demo_users(engine, items)  # staf.K, kasi.K, sekcam.K, camat.K, kabupaten.pamekasan, admin
     print(f"added {added} demo user(s) (existing ones kept), password {DEMO_PASSWORD!r}")
@@ -68,16 +68,12 @@ API_KEEPALIVE_SECONDS = 15  # seconds an API keeps an idle connection (uvicorn's
 def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
-    factory = {
-        "intake": "services.intake.entrypoints.api:create_app",
-        "workflow": "services.workflow.entrypoints.api:create_app",
-        "letters": "services.letters.entrypoints.api:create_app",
-        "dashboard": "services.dashboard.entrypoints.api:create_full_app",
-        "web": "services.web.app:create_app",
-    }[args.kind]
+    from pengaduan import registry
+
+    api = registry.service(args.kind).api
     uvicorn.run(
-        factory, factory=True, host=args.host, port=args.port or DEFAULT_API_PORTS[args.kind], workers=args.workers,
-        log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+        COMPOSED_APIS.get(args.kind, api.factory), factory=True, host=args.host, port=args.port or api.port,
+        workers=args.workers, log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
         # idle connections kept longer than any client keeps them (the gateway 4 s, nginx 10 s): the client
         # always lets go first, so no request goes down a connection the service is closing (shared/gateway.py)
         timeout_keep_alive=API_KEEPALIVE_SECONDS,
@@ -89,19 +85,17 @@ def cmd_api(args: argparse.Namespace) -> None:
 def cmd_gateway(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from pengaduan import registry
     from shared.gateway import create_gateway
 
-    backends = {
-        "intake": os.environ.get("PENGADUAN_INTAKE_URL", "http://127.0.0.1:8001"),
-        "workflow": os.environ.get("PENGADUAN_WORKFLOW_URL", "http://127.0.0.1:8002"),
-        "letters": os.environ.get("PENGADUAN_LETTERS_URL", "http://127.0.0.1:8003"),
-        "dashboard": os.environ.get("PENGADUAN_DASHBOARD_URL", "http://127.0.0.1:8004"),
-        "web": os.environ.get("PENGADUAN_WEB_URL", "http://127.0.0.1:8005"),
-    }
+    # PENGADUAN_<SERVICE>_URL, by default each API's own port on this machine
+    backends = {s.name: os.environ.get(f"PENGADUAN_{s.name.upper()}_URL", f"http://127.0.0.1:{s.api.port}")
+                for s in registry.services() if s.api}
     if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
         backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]
-    uvicorn.run(create_gateway(backends), host=args.host, port=args.port, log_config=None, access_log=False,
-                proxy_headers=True, forwarded_allow_ips=_settings().trusted_proxies,
+    uvicorn.run(create_gateway(backends), host=args.host, port=args.port,
+                log_config=None, access_log=False, proxy_headers=True,
+                forwarded_allow_ips=_settings().trusted_proxies,
                 timeout_keep_alive=API_KEEPALIVE_SECONDS)  # nginx in front keeps idle ones 10 s
 
 
@@ -109,21 +103,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from shared.metrics import serve_worker_metrics
 
     serve_worker_metrics(args.kind)  # PENGADUAN_METRICS_PORT: first, before any metric exists (prefork)
+    from pengaduan import registry
     from shared.celery_app import make_celery
+    from shared.tasks import register_consumers
 
     app = make_celery(_settings(), args.kind)
-    if args.kind == "workflow":
-        from services.workflow.entrypoints.worker import register_tasks
-
-        register_tasks(app)
-    elif args.kind == "letters":
-        from services.letters.entrypoints.worker import register_tasks as register_letters
-
-        register_letters(app)
-    elif args.kind == "notify":
-        from services.notify.entrypoints.worker import register_tasks as register_notify
-
-        register_notify(app)
+    register_consumers(app, registry.by_queue(args.kind))  # checked against shared/contracts/routing.py
     app.worker_main(
         [
             "worker", "-Q", args.kind, "-c", str(args.concurrency), "-n", f"{args.kind}@%h",
@@ -152,87 +137,49 @@ def _run_until_signal(runners) -> None:
         t.join(timeout=10)
 
 
-def cmd_relay(_: argparse.Namespace) -> None:
-    from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
-    from services.workflow.relay import EventDispatcher
+def _run_process(process: str) -> None:
+    """A runner process: every service's runners of that process (``Service.runners``), until a signal."""
+    from pengaduan import registry
     from shared.celery_app import make_celery
-    from shared.contracts.routing import SUBSCRIPTIONS
     from shared.db import make_engine
-    from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
-    from shared.subscriptions import Runner
+    from shared.service import RunContext
 
     settings = _settings()
-    engine = make_engine(settings, pool_size=2 + len(SUBSCRIPTIONS))
-    celery = make_celery(settings, "relay")
-    store = PostgresEventStore(engine)
-    publisher = OutboxPublisher(engine, celery, settings.relay_batch_size)
-    runners = [Runner(engine, publisher.name, publisher.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)]
-    for sub in SUBSCRIPTIONS:
-        d = EventDispatcher(engine, store, celery, sub, settings.relay_batch_size)
-        runners.append(Runner(engine, d.name, d.round, channel=EVENTS_CHANNEL, poll_interval=settings.relay_poll_interval))
-    _run_until_signal(runners)
+    ctx = RunContext(settings, make_engine(settings), make_celery(settings, process), registry.consumers())
+    _run_until_signal(registry.runners(process, ctx))
+
+
+def cmd_relay(_: argparse.Namespace) -> None:
+    _run_process("relay")
 
 
 def cmd_projections(args: argparse.Namespace) -> None:
-    from services.dashboard import projections as dashboard
-    from services.intake.projections import TrackingProjection
-    from shared.db import make_engine
-    from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
-    from services.dashboard.config import DashboardSettings
-    from shared.subscriptions import Runner
+    from pengaduan import registry
 
-    settings = DashboardSettings()  # the base settings plus the projections' batch sizes
+    if args.action == "run":
+        return _run_process("projections")
+    admins = [s.projections for s in registry.services() if s.projections]
     if args.action == "status":
-        engine = make_engine(settings, pool_size=1)
-        for st in dashboard.status(engine):
-            print(f"{st['name']:<24} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}")
+        for admin in admins:
+            for st in admin.status(_settings()):
+                print(f"{st['name']:<24} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}")
         return
-    if args.action == "rebuild":
-        if not args.name:
-            sys.exit(f"error: rebuild needs a NAME: {', '.join(dashboard.NAMES)}")
-        try:
-            report = dashboard.rebuild(settings, args.name)
-        except ValueError as exc:
-            sys.exit(f"error: {exc}")
-        print(" ".join(f"{k}={v}" for k, v in report.items()))
-        return
-    engine = make_engine(settings, pool_size=2 + len(dashboard.NAMES))
-    projection = TrackingProjection(engine, PostgresEventStore(engine), settings.relay_batch_size)
-    runners = [Runner(engine, projection.name, projection.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)]
-    _run_until_signal(runners + dashboard.make_runners(engine, settings))
+    names = [n for admin in admins for n in admin.names()]
+    if not args.name:
+        sys.exit(f"error: rebuild needs a NAME: {', '.join(names)}")
+    # a short name ("complaints") or the full one; the service whose projection it is rebuilds it
+    owner = next((a for a in admins if any(args.name in (n, n.split(".", 1)[-1]) for n in a.names())), None)
+    try:
+        if owner is None:
+            raise ValueError(f"unknown projection {args.name!r}; known: {', '.join(names)}")
+        report = owner.rebuild(_settings(), args.name)
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
+    print(" ".join(f"{k}={v}" for k, v in report.items()))
 
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
-    from services.intake.housekeeping import OutboxCleanup, OutboxReconciler, outbox_handoffs
-    from services.workflow.bootstrap import bootstrap
-    from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
-    from shared.subscriptions import Runner
-
-    from services.notify.bootstrap import bootstrap as notify_bootstrap
-    from services.notify.sweeps import DueDeliveries, StaleSends, UnreportedOutcomes
-
-    workflow = bootstrap(_settings())
-    engine = workflow.engine
-    notify = notify_bootstrap(pool_size=2, with_channels=False)  # the sweeps send nothing themselves
-    interval = float(os.environ.get("PENGADUAN_NOTIFY_SWEEP_INTERVAL", "5"))
-    from services.letters.adapters import tables as letters_tables
-    from services.notify.adapters import tables as notify_tables
-    from services.workflow.adapters import tables as workflow_tables
-    from services.workflow.scheduler import handoff_reconcilers
-    from shared.handoffs import Consumers, broker_backlog
-
-    grace, every = workflow.settings.reconcile_grace_seconds, workflow.settings.reconcile_interval_seconds
-    services = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}  # by the queue each consumes
-    # intake's replies go to the workflow, its delivery statuses to notify: each records them in its inbox
-    outbox_consumers = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),
-                        "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
-    jobs = [
-        OutboxReconciler(engine, grace, every, dead_letters=workflow_tables.dead_letters), outbox_handoffs(engine, outbox_consumers, grace, every, broker_backlog(notify.celery)),
-        OutboxCleanup(engine, reconciled=outbox_consumers), OverdueSteps(workflow), ExpiredDocumentRequests(workflow),
-        DueDeliveries(notify, interval), StaleSends(notify, max(interval, 30.0)), UnreportedOutcomes(notify, 30.0),
-        *handoff_reconcilers(engine, notify.celery, services, grace, every),
-    ]
-    _run_until_signal([Runner(engine, j.name, j.round, channel=None, poll_interval=j.interval) for j in jobs])
+    _run_process("scheduler")
 
 
 def cmd_kecamatan(args: argparse.Namespace) -> None:
@@ -262,9 +209,7 @@ def cmd_kecamatan(args: argparse.Namespace) -> None:
 def cmd_dead_letters(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select, update
 
-    from services.letters.adapters.tables import dead_letters as letters_letters
-    from services.notify.adapters.tables import dead_letters as notify_letters
-    from services.workflow.adapters.tables import dead_letters as workflow_letters
+    from pengaduan import registry
     from shared.celery_app import make_celery
     from shared.db import make_engine
 
@@ -273,7 +218,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
     celery = make_celery(settings, "dead-letters")
     waiting = replayed = 0
     with engine.begin() as conn:
-        for table in (workflow_letters, letters_letters, notify_letters):  # each service keeps its own
+        for table in registry.dead_letter_tables().values():  # each service keeps its own
             query = select(table).where(table.c.replayed_at.is_(None)).order_by(table.c.failed_at)
             if args.id:
                 query = query.where(table.c.id == args.id)
@@ -304,7 +249,8 @@ def _read_new_password(from_stdin: bool) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> None:
-    from shared.auth import UserChanges, add_user, cache_client, list_users, set_active, set_contact, set_password
+    from services.accounts.handlers import add_user, list_users, set_active, set_contact, set_password
+    from shared.auth import UserChanges, cache_client
     from shared.db import make_engine
 
     settings = _settings()
@@ -351,77 +297,10 @@ def cmd_users(args: argparse.Namespace) -> None:
     print(f"user {args.username.strip().lower()} added")
 
 
-def cmd_templates(args: argparse.Namespace) -> None:
-    from services.notify.domain.templates import TemplateInvalid
-    from services.notify.templates_admin import list_templates, reset_template, set_template
-    from shared.db import make_engine
-
-    engine = make_engine(_settings(), pool_size=1)
-    if args.action in ("list", "show"):
-        for t in list_templates(engine, args.kecamatan):
-            if args.action == "show" and (t["kind"], t["channel"]) != (args.kind, args.channel):
-                continue
-            if args.action == "list":
-                print(f"{t['kind']:<20} {t['channel']:<9} {t['source']:<12} {', '.join(t['variables'])}")
-            else:
-                print(f"# {t['kind']} / {t['channel']} ({t['source']}); variables: {', '.join(t['variables'])}")
-                if t["subject"]:
-                    print(f"Subject: {t['subject']}")
-                print(t["body"])
-        return
-    if not (args.kind and args.channel):
-        sys.exit("error: give --kind and --channel")
-    scope = args.kecamatan or "*"
-    if args.action == "reset":
-        print("back to the default" if reset_template(engine, scope, args.kind, args.channel) else "it was the default already")
-        return
-    if not args.file:
-        sys.exit("error: set needs --file (the template body, Jinja2: {{ kode }}, {{ nama }}, ...)")
-    with open(args.file, encoding="utf-8") as f:
-        body = f.read()
-    try:
-        warnings = set_template(engine, scope, args.kind, args.channel, body, args.subject, updated_by=os.environ.get("USER"))
-    except TemplateInvalid as exc:
-        sys.exit(f"error: {exc}")
-    for w in warnings:
-        print(f"warning: {w}")
-    print(f"template {args.kind}/{args.channel} stored for {scope}")
-
-
-def cmd_deliveries(args: argparse.Namespace) -> None:
-    import uuid
-
-    from services.notify.bootstrap import bootstrap as notify_bootstrap
-    from services.notify.deliveries_admin import list_deliveries, mark_sent, resend
-
-    notify = notify_bootstrap(pool_size=1, with_channels=False)
-    if args.action == "list":
-        complaint = uuid.UUID(args.complaint) if args.complaint else None
-        rows = list_deliveries(notify, state=args.state, complaint_id=complaint)
-        for r in rows:
-            print(f"{r['id']}  {r['state']:<9} {r['kind']:<20} {r['channel']:<8} {r['recipient']:<22} "
-                  f"attempts {r['attempts']}  {r['updated_at']:%Y-%m-%d %H:%M}  {r['error'] or ''}")
-        print(f"{len(rows)} message(s)")
-        return
-    if not args.id:
-        sys.exit("error: give the message id (see `pengaduan deliveries list`)")
-    done = resend(notify, uuid.UUID(args.id)) if args.action == "resend" else mark_sent(notify, uuid.UUID(args.id))
-    if not done:
-        sys.exit("error: no such message in a state that allows it (resend: failed or unknown; mark-sent: unknown)")
-    print("sent again" if args.action == "resend" else "recorded as sent")
-
-
 def cmd_devsinks(args: argparse.Namespace) -> None:
     from devtools.sinks import main as devsinks_main
 
     sys.exit(devsinks_main(args.rest))
-
-
-def cmd_intake(args: argparse.Namespace) -> None:
-    from services.intake.config import IntakeSettings
-    from services.intake.imap_poller import run_imap_poller
-
-    run_imap_poller(IntakeSettings())
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -431,6 +310,8 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pengaduan import registry
+
     parser = argparse.ArgumentParser(prog="pengaduan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -443,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("seed-demo", help="seed the demo kecamatan (never in production)").set_defaults(fn=cmd_seed_demo)
 
     p = sub.add_parser("api", help="run an HTTP API")
-    p.add_argument("kind", choices=API_KINDS)
+    p.add_argument("kind", choices=registry.api_kinds())
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, help="default: 8001 for intake, 8002 for workflow (where the gateway looks)")
     p.add_argument("--workers", type=int, default=1)
@@ -455,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_gateway)
 
     p = sub.add_parser("worker", help="run a Celery worker of one kind")
-    p.add_argument("kind", choices=WORKER_KINDS)
+    p.add_argument("kind", choices=registry.worker_kinds())
     p.add_argument("--concurrency", type=int, default=2)
     p.set_defaults(fn=cmd_worker)
 
@@ -512,30 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--kecamatan", help="only this kecamatan's staff")
     u.set_defaults(fn=cmd_users)
 
-    p = sub.add_parser("templates", help="the messages notify sends: list, show, set, reset")
-    p.add_argument("action", choices=["list", "show", "set", "reset"])
-    p.add_argument("--kecamatan", help="slug; without it: every kecamatan of this deployment (*)")
-    p.add_argument("--kind", help="acknowledgment, documents_requested, referred, response_letter, ...")
-    p.add_argument("--channel", choices=["email", "sms", "whatsapp"])
-    p.add_argument("--file", help="set: a file holding the template body")
-    p.add_argument("--subject", help="set, e-mail: the subject template")
-    p.set_defaults(fn=cmd_templates)
-
-    p = sub.add_parser("deliveries", help="messages notify could not settle: list, resend, mark-sent")
-    p.add_argument("action", choices=["list", "resend", "mark-sent"])
-    p.add_argument("id", nargs="?", help="resend / mark-sent: the message id")
-    p.add_argument("--state", choices=["pending", "sending", "sent", "delivered", "failed", "unknown"])
-    p.add_argument("--complaint", help="only this complaint's messages (its id)")
-    p.set_defaults(fn=cmd_deliveries)
-
     p = sub.add_parser("devsinks", help="local SMTP, SMS and WhatsApp sinks that show what would be sent",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devsinks)
 
-    p = sub.add_parser("intake", help="intake's background processes")
-    p.add_argument("action", choices=["imap-poller"])
-    p.set_defaults(fn=cmd_intake)
+    for service in registry.services():  # each service's own commands (templates, deliveries, intake ...)
+        if service.cli:
+            service.cli(sub)
     return parser
 
 

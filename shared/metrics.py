@@ -6,9 +6,11 @@ Where:
   base URL with 404: scrape each process directly). Requests are counted by service, method, route
   *template* (never the raw path: no tracking codes or ids in labels) and status class.
 - The workflow API's ``/metrics`` also carries the scrape-time gauges of the whole deployment
-  (``OperationsCollector``: queue depths, intake outbox, subscription lag, overdue steps, notify deliveries,
-  dead letters), read from PostgreSQL and Redis with short timeouts and cached for 5 s: one place, so
-  scraping every replica of every process never multiplies those queries.
+  (``OperationsCollector``: queue depths, and what each service declares in its ``service.py``: intake
+  outbox, subscription lag, overdue steps, notify deliveries, dead letters), read from PostgreSQL and the
+  broker with short timeouts and cached for 5 s: one place, so scraping every replica of every process never
+  multiplies those queries. The composition root (``pengaduan.apps``) mounts it; the workflow's own code
+  knows nothing of the other services' tables.
 - Workers and runner processes (relay, projections, scheduler) have no HTTP API: with
   ``PENGADUAN_METRICS_PORT=N`` (default 0: off) they serve ``/metrics`` on that port
   (``PENGADUAN_METRICS_HOST``, default 127.0.0.1). One port per process: give each its own.
@@ -36,9 +38,12 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.service import Gauge
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,6 @@ UNMATCHED = "<unmatched>"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TASK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 TASK_OUTCOMES = ("success", "retried", "requeued", "dead_lettered", "failed")
-DELIVERY_STATES = ("pending", "sending", "sent", "delivered", "failed", "unknown")  # services/notify/dispatch.py
 
 
 # -- the instruments ------------------------------------------------------------------------------------------
@@ -396,13 +400,15 @@ class OperationsCollector:
     A source that cannot be read is reported (``pengaduan_ops_source_up{source} 0`` and a warning in the
     log) and its gauges are left out of that scrape, rather than failing the whole page."""
 
-    def __init__(self, engine, broker_url: str, *, queues: Iterable[str] | None = None, ttl: float = 5.0,
-                 timeout: float = 2.0) -> None:
-        """``broker_url``: the Celery broker (``Settings.effective_broker_url``), Redis or RabbitMQ."""
+    def __init__(self, engine, broker_url: str, gauges: Iterable[Callable[[Any], list[Gauge]]], *,
+                 queues: Iterable[str] | None = None, ttl: float = 5.0, timeout: float = 2.0) -> None:
+        """``broker_url``: the Celery broker (``Settings.effective_broker_url``), Redis or RabbitMQ.
+        ``gauges``: functions reading samples from a connection (the composition root passes every service's)."""
         from shared.celery_app import QUEUES
 
         self.engine = engine
         self.broker_url = broker_url
+        self.gauges = tuple(gauges)
         self.queues = tuple(queues) if queues is not None else QUEUES
         self.ttl = ttl
         self.timeout = timeout
@@ -481,60 +487,18 @@ class OperationsCollector:
         return [depth]
 
     def _from_postgres(self) -> list:
+        """Every service's gauges (``Service.gauges``), read in one transaction with a statement timeout and
+        gathered into one family per name (several services may add samples to one gauge)."""
         from prometheus_client.core import GaugeMetricFamily
-        from sqlalchemy import func, literal, or_, select, text, union_all
-
-        from services.intake.adapters.tables import checkpoints as intake_checkpoints, outbox
-        from services.intake.projections import TrackingProjection
-        from services.letters.adapters.tables import dead_letters as letters_dead
-        from services.notify.adapters.tables import dead_letters as notify_dead, deliveries
-        from services.workflow.adapters.tables import checkpoints as workflow_checkpoints, complaints
-        from services.workflow.adapters.tables import dead_letters as workflow_dead
-        from shared.contracts.routing import SUBSCRIPTIONS
-        from shared.eventstore.postgres import events
-        from shared.tenancy import kecamatan_table
+        from sqlalchemy import text
 
         with self.engine.connect() as conn, conn.begin():
             conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout * 1000)}"))
-            last = conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
-            positions = {f"relay.{s.name}": 0 for s in SUBSCRIPTIONS} | {TrackingProjection.name: 0}
-            for table in (workflow_checkpoints, intake_checkpoints):
-                positions.update(conn.execute(select(table.c.name, table.c.position)).all())
-            waiting, oldest = conn.execute(
-                select(func.count(), func.extract("epoch", func.now() - func.min(outbox.c.created_at)))
-                .where(outbox.c.published_at.is_(None))
-            ).one()
-            overdue = {slug: 0 for slug in conn.execute(
-                select(kecamatan_table.c.slug).where(kecamatan_table.c.active.is_(True))).scalars()}
-            overdue.update(conn.execute(
-                select(complaints.c.kecamatan, func.count())
-                .where(complaints.c.status != "closed",
-                       or_(complaints.c.overdue_flagged.is_(True), complaints.c.step_due_at < func.now()))
-                .group_by(complaints.c.kecamatan)
-            ).all())
-            states = dict.fromkeys(DELIVERY_STATES, 0) | dict(conn.execute(
-                select(deliveries.c.state, func.count()).group_by(deliveries.c.state)).all())
-            dead = dict(conn.execute(union_all(*(
-                select(literal(service).label("service"), func.count()).select_from(table).where(table.c.replayed_at.is_(None))
-                for service, table in (("workflow", workflow_dead), ("letters", letters_dead), ("notify", notify_dead))
-            ))).all())
-
-        def gauge(name: str, documentation: str, labels: list[str], values: dict) -> GaugeMetricFamily:
-            family = GaugeMetricFamily(name, documentation, labels=labels)
-            for key, value in sorted(values.items()):
-                family.add_metric([key] if labels else [], value)
-            return family
-
-        return [
-            gauge("pengaduan_event_store_last_position", "Position of the newest event in the store", [], {(): last}),
-            gauge("pengaduan_subscription_lag_events", "Events in the store after a subscription's checkpoint "
-                  "(relay subscriptions in workflow.checkpoints, the tracking projection in intake.checkpoints)",
-                  ["subscription"], {name: max(0, last - pos) for name, pos in positions.items()}),
-            gauge("pengaduan_intake_outbox_waiting", "Intake outbox messages not yet published", [], {(): waiting}),
-            gauge("pengaduan_intake_outbox_oldest_waiting_seconds", "Age of the oldest unpublished outbox message "
-                  "(0 when none waits)", [], {(): float(oldest or 0)}),
-            gauge("pengaduan_overdue_steps", "Open complaints whose current step is past its due time",
-                  ["kecamatan"], overdue),
-            gauge("pengaduan_notify_deliveries", "Notify's messages by state", ["state"], states),
-            gauge("pengaduan_dead_letters_waiting", "Dead letters not yet replayed, by service", ["service"], dead),
-        ]
+            samples = [sample for read in self.gauges for sample in read(conn)]
+        families: dict[str, GaugeMetricFamily] = {}
+        for sample in sorted(samples, key=lambda g: (g.name, sorted(g.labels.items()))):
+            family = families.get(sample.name)
+            if family is None:
+                family = families[sample.name] = GaugeMetricFamily(sample.name, sample.help, labels=list(sample.labels))
+            family.add_metric(list(sample.labels.values()), sample.value)
+        return list(families.values())

@@ -10,8 +10,9 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, Table, Text, func, select
@@ -21,6 +22,9 @@ from sqlalchemy.engine import Connection
 from shared import metrics
 from shared.db import libpq_url
 from shared.outages import describe, unreachable
+
+if TYPE_CHECKING:
+    from shared.service import Gauge
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +176,20 @@ def run_all(runners: list[Runner]) -> list[threading.Thread]:
     for t in threads:
         t.start()
     return threads
+
+
+def lag_gauges(conn: Connection, table: Table, names: Iterable[str]) -> list[Gauge]:
+    """``pengaduan_subscription_lag_events`` of a service's subscriptions: events in the store after each one's
+    checkpoint in ``table`` (``names``: those it runs, reported at the full lag before their first round)."""
+    from shared.eventstore.postgres import events
+    from shared.service import Gauge
+
+    last = conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
+    positions = dict.fromkeys(names, 0) | dict(conn.execute(select(table.c.name, table.c.position)).all())
+    return [Gauge("pengaduan_subscription_lag_events", "Events in the store after a subscription's checkpoint",
+                  max(0, last - position), {"subscription": name}) for name, position in positions.items()]
+
+
+def periodic(engine: Engine, job: Any) -> Runner:
+    """A scheduler job (``name``, ``round()``, ``interval``) as a runner: one active instance, every ``interval``."""
+    return Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval)

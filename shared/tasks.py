@@ -19,18 +19,25 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from celery.exceptions import Reject, SoftTimeLimitExceeded
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, func
+from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, insert
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared import metrics
 from shared.eventstore import ConcurrencyError
+from shared.handoffs import mark_consumed
 from shared.outages import UNREACHABLE
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from shared.service import Consumer, Service
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +130,56 @@ def _keep(exc: Exception, keep_dead_letter: Callable[[BaseException], object]) -
         raise Reject(safe_error(exc), requeue=True) from None
     log.error("message kept as a dead letter: %s", safe_error(exc))
     metrics.task_dead_lettered()
+
+
+# -- one way to register a service's consumers --------------------------------------------------------------
+def register_consumers(app: Celery, service: Service) -> None:
+    """Register ``service``'s consumers as Celery tasks on ``app``, each run through ``consume`` with the
+    service's dead letters; after a checked start (``check_routing``). Every worker kind registers its tasks
+    this way: the dead-letter insert and the inbox record are written once, here."""
+    consumers = tuple(service.consumers()) if service.consumers else ()
+    check_routing(service, consumers)
+    budget = app.conf.task_soft_time_limit / 2
+    for consumer in consumers:
+        _register(app, service, consumer, budget)
+
+
+def _register(app: Celery, service: Service, consumer: Consumer, budget: float) -> None:
+    assert service.container is not None and service.dead_letters is not None and service.queue is not None
+    container_of, dead_letters, queue, inbox = service.container, service.dead_letters, service.queue, service.inbox
+
+    @app.task(name=consumer.task, bind=True)
+    def task(self, message: dict) -> None:
+        container = container_of()
+
+        def keep(exc: BaseException) -> None:
+            letter_id = uuid.uuid4()
+            with container.engine.begin() as conn:
+                conn.execute(insert(dead_letters).values(
+                    id=letter_id, task=consumer.task, queue=queue, payload=message, error=safe_error(exc)))
+            log.error("message kept as dead letter", extra={"dead_letter_id": str(letter_id), "task": consumer.task})
+
+        consume(lambda: consumer.handle(container, message), keep_dead_letter=keep, budget=budget)
+        if consumer.inbox_key is not None and inbox is not None:  # handled or kept: the reconciler does not resend
+            mark_consumed(container.engine, inbox, consumer.task, consumer.inbox_key(message, self.request))
+
+
+class RoutingMismatch(RuntimeError):
+    """A worker's tasks and the routing contract disagree: a message would wait for a task no worker has."""
+
+
+def check_routing(service: Service, consumers: tuple[Consumer, ...]) -> None:
+    """The worker of ``service.queue`` consumes every task the routing contract sends to that queue
+    (``shared.contracts.routing``: the relay's subscriptions and the direct messages between services), and
+    each of its tasks is either one of those or one the service sends itself (its own name as prefix)."""
+    from shared.contracts.routing import routed_tasks
+
+    expected = routed_tasks(service.queue) if service.queue else set()
+    declared = {c.task for c in consumers}
+    missing = expected - declared
+    stray = {t for t in declared - expected if not t.startswith(f"{service.name}.")}
+    duplicated = len(declared) != len(consumers)
+    if missing or stray or duplicated:
+        raise RoutingMismatch(
+            f"{service.name}: tasks routed to queue {service.queue!r} without a consumer: {sorted(missing)}; "
+            f"consumers no route sends to: {sorted(stray)}; duplicated task names: {duplicated}")

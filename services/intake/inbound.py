@@ -34,6 +34,7 @@ from services.intake.bootstrap import Intake
 from services.intake.domain import inbound as parse
 from services.intake.domain.attachments import AttachmentRejected, CheckedFile, refusal_note, screen
 from services.intake.retry import WriteRetry
+from shared.contracts.routing import DELIVERY_STATUS_TASK
 from shared.contracts.intake import Complainant, ComplainantReplied
 from shared.contracts.tracking import new_tracking_code
 from shared.tenancy import kecamatan_table
@@ -41,8 +42,7 @@ from shared.tenancy import kecamatan_table
 log = logging.getLogger(__name__)
 
 ROUTE_KEYS = {"sms": "sms_numbers", "whatsapp": "whatsapp_phone_number_ids", "email": "emails"}
-STATUS_TASK = "notify.record_status"
-STATUS_QUEUE = "notify"
+STATUS_TASK, STATUS_QUEUE = DELIVERY_STATUS_TASK, "notify"  # the routing contract
 STATUS_MESSAGE_TYPE = "intake.ChannelStatusReported"
 WHATSAPP_PROVIDER = "whatsapp-cloud"
 

@@ -64,7 +64,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SEND_TASK = "notify.send"
-STATUS_TASK = "notify.record_status"
 OUTCOME_TASK = "notify.record_outcome"
 TERMINAL = ("sent", "delivered", "failed", "unknown")
 REPORT_NAMESPACE = uuid.UUID("72657075-7274-2d6e-6f74-696679000000")

@@ -45,3 +45,24 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # what the complainant is told, and the staff's new work
     Subscription("notify-messages", "notify", "notify.plan", frozenset(NOTIFY_EVENTS)),
 )
+
+
+# -- messages one service sends straight to another's queue (not through the event store) -------------------
+def _direct_messages() -> tuple[tuple[str, str], ...]:
+    from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
+    from shared.contracts.letters import LetterDocumentIssued
+    from shared.contracts.notify import NotificationReport
+
+    return (
+        *((m.TASK, m.QUEUE) for m in (ComplaintSubmitted, ComplainantReplied, LetterDocumentIssued, NotificationReport)),
+        (DELIVERY_STATUS_TASK, "notify"),
+    )
+
+
+# a provider's delivery receipt (WhatsApp status webhook), from intake's outbox to notify
+DELIVERY_STATUS_TASK = "notify.record_status"
+
+
+def routed_tasks(queue: str) -> set[str]:
+    """Every task the routing contract sends to ``queue``: the relay's subscriptions and the direct messages."""
+    return {s.task for s in SUBSCRIPTIONS if s.queue == queue} | {t for t, q in _direct_messages() if q == queue}

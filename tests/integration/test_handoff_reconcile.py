@@ -35,11 +35,12 @@ from services.notify.handlers import plan_event
 from services.workflow.adapters import tables as workflow_tables
 from services.workflow.domain.events import stream_id
 from services.workflow.relay import EventDispatcher
-from services.workflow.scheduler import handoff_reconcilers
+from pengaduan import registry
 from shared.auth import add_user
 from shared.celery_app import is_amqp, make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
+from shared.service import RunContext
 from shared.subscriptions import Checkpoints, Runner
 from tests.integration.test_intake_api import valid_body
 from tests.integration.test_letters import data_dir, letters_settings, new_kecamatan, sign, to_step_10  # noqa: F401
@@ -48,7 +49,6 @@ from tests.integration.test_pipeline import start_publisher
 from tests.support.processes import wait_until
 
 GRACE = 1.0
-SERVICES = {"workflow": workflow_tables, "letters": letters_tables, "notify": notify_tables}
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,9 @@ def lose_from_rabbitmq(url: str, queue: str, task_id: str, timeout: float = 10) 
 
 
 def start_reconcilers(background, engine, settings) -> None:
-    for job in handoff_reconcilers(engine, make_celery(settings, "test-scheduler"), SERVICES, GRACE, 0.3):
+    ctx = RunContext(settings.model_copy(update={"reconcile_grace_seconds": GRACE, "reconcile_interval_seconds": 0.3}),
+                     engine, make_celery(settings, "test-scheduler"), registry.consumers())
+    for job in registry.handoff_reconcilers(ctx):  # as the scheduler process runs them
         background.start(Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval))
 
 

@@ -30,15 +30,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, insert
 
 from services.intake.adapters.tables import outbox
-from services.notify.dispatch import STATUS_TASK
+from shared.contracts.routing import DELIVERY_STATUS_TASK as STATUS_TASK
 from services.workflow.adapters.tables import checkpoints, complaints
 from services.workflow.bootstrap import bootstrap
-from services.workflow.entrypoints.api import create_app
 from shared.celery_app import make_celery
 from shared import metrics
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.gateway import create_gateway
-from shared.metrics import DELIVERY_STATES, OperationsCollector
+from pengaduan import apps
+from pengaduan.registry import operations_collector
+from services.notify.adapters.gauges import DELIVERY_STATES
 from shared.subscriptions import RoundResult, Runner
 from tests.support.processes import wait_until
 
@@ -219,7 +220,7 @@ def wf(settings, engine):
 
 def test_the_workflow_api_counts_requests_by_route_template_and_carries_the_scrape_time_gauges(wf):
     ids = [uuid.uuid4(), uuid.uuid4()]
-    with TestClient(create_app(wf)) as client:
+    with TestClient(apps.workflow(wf)) as client:  # as `pengaduan api workflow` builds it
         for complaint_id in ids:
             assert client.get(f"/v1/complaints/{complaint_id}").status_code == 401  # no token
         assert client.get("/healthz").status_code == 200
@@ -266,7 +267,7 @@ def test_scrape_time_gauges_report_a_known_queue_depth_overdue_count_outbox_and_
     ]
     outbox_ids = [uuid.uuid4(), uuid.uuid4()]
     celery = make_celery(settings, "metrics-test")
-    fresh = OperationsCollector(engine, settings.redis_url, queues=(queue,), ttl=0)
+    fresh = operations_collector(engine, settings.redis_url, queues=(queue,), ttl=0)
     before = collected(fresh)
     try:
         with engine.begin() as conn:
@@ -279,7 +280,7 @@ def test_scrape_time_gauges_report_a_known_queue_depth_overdue_count_outbox_and_
         for _ in range(3):
             celery.send_task("metrics.test.nothing", args=[{}], queue=queue)
 
-        cached = OperationsCollector(engine, settings.redis_url, queues=(queue,), ttl=60)
+        cached = operations_collector(engine, settings.redis_url, queues=(queue,), ttl=60)
         found = collected(cached)
         assert value(found, "pengaduan_queue_depth", queue=queue) == 3
         assert value(found, "pengaduan_overdue_steps", kecamatan=slug) == 3
@@ -307,7 +308,7 @@ def test_scrape_time_gauges_report_a_known_queue_depth_overdue_count_outbox_and_
 
 
 def test_a_source_that_does_not_answer_is_reported_and_the_others_still_count(engine):
-    collector = OperationsCollector(engine, f"redis://127.0.0.1:{free_port()}/0", ttl=0, timeout=0.5)
+    collector = operations_collector(engine, f"redis://127.0.0.1:{free_port()}/0", ttl=0, timeout=0.5)
     found = collected(collector)
     assert value(found, "pengaduan_ops_source_up", source="redis") == 0
     assert value(found, "pengaduan_ops_source_up", source="postgres") == 1

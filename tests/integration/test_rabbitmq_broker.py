@@ -24,7 +24,7 @@ from services.intake.entrypoints.api import create_app
 from shared.celery_app import QUEUES, make_celery, quorum_queues
 from shared.embedded import rabbitmq_installed, start_rabbitmq
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
-from shared.metrics import OperationsCollector
+from pengaduan.registry import operations_collector
 from shared.outages import unreachable
 from tests.conftest import VISIBILITY_TIMEOUT
 from tests.integration.test_intake_api import valid_body
@@ -166,7 +166,7 @@ def test_the_operations_page_reads_queue_depths_from_rabbitmq(rabbitmq_settings,
     celery = make_celery(rabbitmq_settings, "metrics-test")
     for _ in range(3):
         celery.send_task("metrics.test.nothing", args=[{}], queue=queue)
-    collector = OperationsCollector(engine, rabbitmq_settings.effective_broker_url, queues=(queue, never_used), ttl=0)
+    collector = operations_collector(engine, rabbitmq_settings.effective_broker_url, queues=(queue, never_used), ttl=0)
     found = collected(collector)
     assert value(found, "pengaduan_ops_source_up", source="rabbitmq") == 1
     assert value(found, "pengaduan_ops_source_up", source="redis") is None  # Redis is only the cache here

@@ -37,7 +37,7 @@ from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.routing import Mount
 
-from pengaduan import cli
+from pengaduan import cli, registry
 from shared import gateway
 from shared.config import DEV_SECRET, Settings
 
@@ -169,7 +169,7 @@ def test_app_service_command_is_accepted_by_the_cli(services, name):
 
 
 def test_apis_listen_on_all_interfaces_on_the_port_they_are_probed_on(services):
-    for kind in cli.API_KINDS:
+    for kind in registry.api_kinds():
         name = f"{kind}-api"
         args = parsed_command(services[name])
         assert (args.kind, args.host, args.port) == (kind, "0.0.0.0", 8000), name
@@ -186,7 +186,7 @@ def test_each_worker_kind_has_a_service(services):
         args = parsed_command(service)
         if args.command == "worker":
             kinds[args.kind] = name
-    assert set(kinds) == set(cli.WORKER_KINDS)
+    assert set(kinds) == set(registry.worker_kinds())
     for kind, name in kinds.items():
         assert name == f"worker-{kind}"
         assert parsed_command(services[name]).concurrency >= 1
@@ -194,7 +194,7 @@ def test_each_worker_kind_has_a_service(services):
 
 def test_each_api_kind_has_a_service(services):
     kinds = {parsed_command(s).kind for s in app_services(services).values() if parsed_command(s).command == "api"}
-    assert kinds == set(cli.API_KINDS)
+    assert kinds == set(registry.api_kinds())
 
 
 def test_depends_on_targets_exist_and_conditions_can_be_met(services):
@@ -442,7 +442,7 @@ def test_make_secrets_keeps_what_exists_and_hides_the_folder(tmp_path):
 
 def test_gateway_points_at_the_api_services(services):
     env = _app_environment(services, "gateway")
-    for kind in cli.API_KINDS:
+    for kind in registry.api_kinds():
         url = urlsplit(env[f"PENGADUAN_{kind.upper()}_URL"])
         assert url.hostname == f"{kind}-api"
         assert url.port == parsed_command(services[f"{kind}-api"]).port

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -23,7 +24,7 @@ from shared.contracts import sop
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, Health, field_errors, check_broker, check_database, health_response, install_error_handlers
 from shared import masking
-from shared.metrics import OperationsCollector, install_metrics
+from shared.metrics import install_metrics
 
 SERVER_SET = {"register_number", "register_year", "letter_number", "letter_sequence", "letter_year"}  # counters
 ACTIONS_DOC = "\n".join(
@@ -70,7 +71,9 @@ def _probe_command(action: str, actor: c.Actor):
     return c.STAFF_COMMANDS[action].model_construct(actor=actor, at=datetime.now(UTC))
 
 
-def create_app(workflow: Workflow | None = None) -> FastAPI:
+def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = ()) -> FastAPI:
+    """``collectors``: extra Prometheus collectors for ``/metrics`` (the composition root adds the deployment's
+    scrape-time gauges, ``pengaduan.apps.workflow``)."""
     workflow = workflow or bootstrap()
     celery = make_celery(workflow.settings, "workflow-api")
     app = FastAPI(
@@ -189,7 +192,7 @@ def create_app(workflow: Workflow | None = None) -> FastAPI:
             checks["event_store"] = {"ok": True, "last_position": workflow.store.last_position()}
         return health_response("workflow", checks)
 
-    install_metrics(app, "workflow", collectors=[OperationsCollector(workflow.engine, workflow.settings.effective_broker_url)])
+    install_metrics(app, "workflow", collectors=collectors)
     return app
 
 

@@ -1,0 +1,53 @@
+"""The dashboard (the read side), as the composition root (``pengaduan/``) sees it: its API and routes, and
+its projections (run by ``pengaduan projections run``, rebuilt by ``pengaduan projections rebuild NAME``)."""
+from __future__ import annotations
+
+from shared.config import Settings
+from shared.service import Api, ProjectionAdmin, Route, RunContext, Service
+from shared.subscriptions import Runner
+
+
+def _projections(ctx: RunContext) -> list[Runner]:
+    from services.dashboard.config import DashboardSettings
+    from services.dashboard.projections import make_runners
+
+    return make_runners(ctx.engine, DashboardSettings())  # the base settings plus the projections' batch sizes
+
+
+def _status(_: Settings) -> list[dict]:
+    from services.dashboard.config import DashboardSettings
+    from services.dashboard.projections import status
+    from shared.db import make_engine
+
+    return status(make_engine(DashboardSettings(), pool_size=1))
+
+
+def _rebuild(_: Settings, name: str) -> dict:
+    from services.dashboard.config import DashboardSettings
+    from services.dashboard.projections import rebuild
+
+    return rebuild(DashboardSettings(), name)
+
+
+def _names() -> tuple[str, ...]:
+    from services.dashboard.projections import NAMES
+
+    return NAMES
+
+
+SERVICE = Service(
+    name="dashboard",
+    # the read side: the event feed (paged and SSE), the register, the dashboard figures, Open311, the page
+    api=Api("services.dashboard.entrypoints.api:create_full_app", 8004, (
+        Route("/v1/events", exact=True),
+        Route("/v1/events/"),
+        Route("/v1/register", exact=True),
+        Route("/v1/register/"),
+        Route("/v1/dashboard/"),
+        Route("/open311/"),
+        Route("/dasbor", exact=True),  # the kabupaten's dashboard page and its assets
+        Route("/dasbor/"),
+    )),
+    runners={"projections": _projections},
+    projections=ProjectionAdmin(names=_names, status=_status, rebuild=_rebuild),
+)

@@ -1,0 +1,78 @@
+"""The intake service, as the composition root (``pengaduan/``) sees it: its API and routes, the outbox
+publisher (relay), the tracking projection, the outbox's reconcilers (scheduler), its gauges and its CLI."""
+from __future__ import annotations
+
+import argparse
+
+from services.intake.adapters.gauges import gauges
+from shared.service import Api, Route, RunContext, Service
+from shared.subscriptions import Runner
+
+POST = frozenset({"POST"})
+
+
+def _relay(ctx: RunContext) -> list[Runner]:
+    """The outbox publisher: what intake wrote, to the queues (woken by NOTIFY on intake's channel)."""
+    from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
+
+    publisher = OutboxPublisher(ctx.engine, ctx.celery, ctx.settings.relay_batch_size)
+    return [Runner(ctx.engine, publisher.name, publisher.round, channel=NOTIFY_CHANNEL,
+                   poll_interval=ctx.settings.relay_poll_interval)]
+
+
+def _projections(ctx: RunContext) -> list[Runner]:
+    """The tracking projection (what a citizen sees by tracking code), fed from the event store."""
+    from services.intake.projections import TrackingProjection
+    from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+
+    projection = TrackingProjection(ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size)
+    return [Runner(ctx.engine, projection.name, projection.round, channel=NOTIFY_CHANNEL,
+                   poll_interval=ctx.settings.relay_poll_interval)]
+
+
+def _scheduler(ctx: RunContext) -> list[Runner]:
+    """The outbox reconciled against its consumers' inboxes (complaints, replies, delivery statuses), and
+    published messages cleaned up."""
+    from services.intake.housekeeping import OutboxCleanup, OutboxReconciler, outbox_handoffs
+    from shared.contracts.intake import ComplaintSubmitted
+    from shared.handoffs import broker_backlog
+    from shared.subscriptions import periodic
+
+    grace, every = ctx.settings.reconcile_grace_seconds, ctx.settings.reconcile_interval_seconds
+    complaints_consumer = ctx.consumers[ComplaintSubmitted.QUEUE]
+    jobs = [
+        OutboxReconciler(ctx.engine, grace, every, dead_letters=complaints_consumer.dead_letters),
+        outbox_handoffs(ctx.engine, ctx.consumers, grace, every, broker_backlog(ctx.celery)),
+        OutboxCleanup(ctx.engine, reconciled=ctx.consumers),
+    ]
+    return [periodic(ctx.engine, job) for job in jobs]
+
+
+def _cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("intake", help="intake's background processes")
+    p.add_argument("action", choices=["imap-poller"])
+    p.set_defaults(fn=_imap_poller)
+
+
+def _imap_poller(_: argparse.Namespace) -> None:
+    """Inbound e-mail from an IMAP mailbox (``pengaduan intake imap-poller``)."""
+    from services.intake.config import IntakeSettings
+    from services.intake.imap_poller import run_imap_poller
+
+    run_imap_poller(IntakeSettings())
+
+
+SERVICE = Service(
+    name="intake",
+    api=Api("services.intake.entrypoints.api:create_app", 8001, (
+        Route("/v1/complaints", POST, exact=True),
+        Route("/v1/complaints/form", POST, exact=True),  # the web form with its scans
+        Route("/v1/track/"),
+        Route("/v1/channels/"),
+        Route("/v1/staff/complaints", POST, exact=True),
+        Route("/v1/attachments/"),
+    )),
+    runners={"relay": _relay, "projections": _projections, "scheduler": _scheduler},
+    gauges=gauges,
+    cli=_cli,
+)

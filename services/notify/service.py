@@ -1,0 +1,50 @@
+"""The notify service, as the composition root (``pengaduan/``) sees it: its worker's tasks, its sweeps
+(scheduler), its gauges and its commands. It has no HTTP API of its own."""
+from __future__ import annotations
+
+import os
+
+from services.notify.adapters import tables
+from services.notify.adapters.gauges import gauges
+from services.notify.cli import add_commands
+from shared.service import RunContext, Service
+from shared.subscriptions import Runner
+
+
+def _consumers():
+    from services.notify.entrypoints.worker import CONSUMERS
+
+    return CONSUMERS
+
+
+def _container():
+    from services.notify.bootstrap import for_this_process
+
+    return for_this_process()
+
+
+def _scheduler(ctx: RunContext) -> list[Runner]:
+    """Messages due again, sends left hanging, outcomes not yet reported to the workflow. The sweeps send
+    nothing themselves: they hand work to the notify queue."""
+    from services.notify.bootstrap import bootstrap
+    from services.notify.sweeps import DueDeliveries, StaleSends, UnreportedOutcomes
+    from shared.subscriptions import periodic
+
+    notify = bootstrap(pool_size=2, with_channels=False)
+    interval = float(os.environ.get("PENGADUAN_NOTIFY_SWEEP_INTERVAL", "5"))
+    jobs = [DueDeliveries(notify, interval), StaleSends(notify, max(interval, 30.0)), UnreportedOutcomes(notify, 30.0)]
+    return [periodic(ctx.engine, job) for job in jobs]
+
+
+SERVICE = Service(
+    name="notify",
+    queue="notify",
+    consumers=_consumers,
+    container=_container,
+    inbox=tables.inbox,
+    dead_letters=tables.dead_letters,
+    handoffs=tables.handoffs,  # reports handed to the workflow, until its inbox has them
+    runners={"scheduler": _scheduler},
+    gauges=gauges,
+    cli=add_commands,
+)

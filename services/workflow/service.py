@@ -1,0 +1,61 @@
+"""The workflow service, as the composition root (``pengaduan/``) sees it: its API, its worker's tasks, the
+relay that hands its events to the queues, its periodic jobs and its gauges. Imports stay light: what a
+process needs is imported when that process asks for it."""
+from __future__ import annotations
+
+from services.workflow.adapters import tables
+from services.workflow.adapters.gauges import gauges
+from shared.service import Api, Route, RunContext, Service
+from shared.subscriptions import Runner
+
+
+def _consumers():
+    from services.workflow.entrypoints.worker import CONSUMERS
+
+    return CONSUMERS
+
+
+def _container():
+    from services.workflow.bootstrap import for_this_process
+
+    return for_this_process()
+
+
+def _relay(ctx: RunContext) -> list[Runner]:
+    """One dispatcher per subscription of the routing contract: the store's events, in commit order, to the queues."""
+    from services.workflow.relay import EventDispatcher
+    from shared.contracts.routing import SUBSCRIPTIONS
+    from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+
+    store = PostgresEventStore(ctx.engine)
+    runners = []
+    for sub in SUBSCRIPTIONS:
+        d = EventDispatcher(ctx.engine, store, ctx.celery, sub, ctx.settings.relay_batch_size)
+        runners.append(Runner(ctx.engine, d.name, d.round, channel=NOTIFY_CHANNEL,
+                              poll_interval=ctx.settings.relay_poll_interval))
+    return runners
+
+
+def _scheduler(ctx: RunContext) -> list[Runner]:
+    """Overdue steps (StepOverdue), document requests past their time (closed incomplete)."""
+    from services.workflow.bootstrap import bootstrap
+    from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
+    from shared.subscriptions import periodic
+
+    workflow = bootstrap(ctx.settings)
+    return [periodic(ctx.engine, job) for job in (OverdueSteps(workflow), ExpiredDocumentRequests(workflow))]
+
+
+SERVICE = Service(
+    name="workflow",
+    # every /v1/ path no other service claims: the staff's actions, inboxes, complaints, sign-in
+    api=Api("services.workflow.entrypoints.api:create_app", 8002, (Route("/v1/"),)),
+    queue="workflow",
+    consumers=_consumers,
+    container=_container,
+    inbox=tables.inbox,
+    dead_letters=tables.dead_letters,
+    handoffs=tables.handoffs,  # what the relay handed to letters and notify, until their inbox has it
+    runners={"relay": _relay, "scheduler": _scheduler},
+    gauges=gauges,
+)

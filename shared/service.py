@@ -1,0 +1,121 @@
+"""What a service declares about itself (``services/<name>/service.py``), for the composition root.
+
+The composition root (``pengaduan/``) is the one place that knows every service. It starts processes
+(``pengaduan api|worker|relay|projections|scheduler``), routes the gateway, registers the Celery tasks,
+serves the deployment's operational gauges and lists dead letters, all from these declarations: adding a
+task, a job, a route or a service touches that service's ``service.py`` and nothing else. ``shared/``
+holds only the shape of the declaration; it imports nothing from ``services/`` (docs/adr/0007).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+if TYPE_CHECKING:  # the declaration is data; these are only its types
+    import argparse
+
+    from celery import Celery
+    from sqlalchemy import Engine, Table
+    from sqlalchemy.engine import Connection
+
+    from shared.config import Settings
+    from shared.handoffs import Consumers
+    from shared.subscriptions import Runner
+
+RUNNER_PROCESSES = ("relay", "projections", "scheduler")
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One Celery task of a service's worker: the message a queue delivers, and what handles it.
+
+    ``handle(container, message)`` does the work (idempotently: the service's inbox). Failures follow
+    ``shared.tasks.consume``: transient ones are retried, then handed back; others become the service's dead
+    letters. ``inbox_key(message, request)``, if set, is the id under which the message is recorded in the
+    service's inbox after it was handled or kept, so the producer's hand-off reconciler stops resending it
+    (``request`` is Celery's task request: its ``id`` is the publisher's message id)."""
+
+    task: str
+    handle: Callable[[Any, dict], object]
+    inbox_key: Callable[[dict, Any], UUID] | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Requests the gateway sends to a service: a path prefix (or the exact path), for some methods or all."""
+
+    prefix: str
+    methods: frozenset[str] = frozenset()  # empty: any
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class Api:
+    """A service's HTTP API: the uvicorn factory (``module:function``), its default port, its routes."""
+
+    factory: str
+    port: int
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass
+class RunContext:
+    """What the composition root hands to a service's runner factories in a runner process."""
+
+    settings: Settings
+    engine: Engine  # the process's engine (runners take their connections from it)
+    celery: Celery  # for publishing (the relay) and broker depth (reconcilers)
+    # each queue's consumers' inbox and dead letters, from every service's declaration: a producer's
+    # reconciler checks its hand-offs against them without importing the consumer
+    consumers: Mapping[str, Consumers] = field(default_factory=dict)
+    handoff_ledgers: Mapping[str, Table] = field(default_factory=dict)  # producer service -> its handoffs table
+
+
+@dataclass(frozen=True)
+class ProjectionAdmin:
+    """A service's rebuildable read models: their names, their lag, and a rebuild of one by name."""
+
+    names: Callable[[], Sequence[str]]
+    status: Callable[[Settings], list[dict]]  # name, checkpoint, head, lag
+    rebuild: Callable[[Settings, str], dict]  # ValueError for an unknown name
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service, as the composition root sees it. Everything is optional: a service declares what it has."""
+
+    name: str
+    api: Api | None = None
+    # its worker: the queue it consumes, the tasks, and where its consumers keep what they handled
+    queue: str | None = None
+    consumers: Callable[[], Sequence[Consumer]] | None = None  # imported only by its worker
+    container: Callable[[], Any] | None = None  # the worker process's container, built on first use
+    inbox: Table | None = None
+    dead_letters: Table | None = None
+    handoffs: Table | None = None  # messages it handed to another queue, until that queue's inbox has them
+    # background runners, by the process that runs them: "relay", "projections", "scheduler"
+    runners: Mapping[str, Callable[[RunContext], list[Runner]]] = field(default_factory=dict)
+    # scrape-time gauges read from its own tables (``shared.metrics.OperationsCollector``)
+    gauges: Callable[[Connection], list[Gauge]] | None = None
+    # its CLI subcommands: ``add(subparsers)`` adds them (each sets ``fn``)
+    cli: Callable[[argparse._SubParsersAction], None] | None = None
+    projections: ProjectionAdmin | None = None  # read models ``pengaduan projections status|rebuild`` reaches
+
+    def __post_init__(self) -> None:
+        unknown = set(self.runners) - set(RUNNER_PROCESSES)
+        if unknown:
+            raise ValueError(f"{self.name}: runners for unknown processes {sorted(unknown)}")
+        if self.consumers and not (self.queue and self.container and self.dead_letters is not None):
+            raise ValueError(f"{self.name}: consumers need a queue, a container and a dead-letter table")
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """One sample of an operational gauge: ``name`` and ``help`` as Prometheus shows them, its labels."""
+
+    name: str
+    help: str
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict)
