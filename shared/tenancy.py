@@ -116,6 +116,11 @@ def upsert_kecamatan(engine: Engine, items: list[Kecamatan]) -> None:
         conn.execute(stmt)
 
 
+class UnknownKecamatan(Exception):
+    """No active kecamatan served here by that slug, or none claims the number or address an inbound
+    message was sent to (and no default is set)."""
+
+
 class KecamatanDirectory:
     """Looks kecamatan up by slug, caching the small table for ``ttl`` seconds per process."""
 

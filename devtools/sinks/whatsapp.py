@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from devtools.sinks.provider_api import bearer_ok, controlled
-from devtools.sinks.store import Blob, Outbox
+from devtools.sinks.store import Blob, Control, Outbox
 
 if TYPE_CHECKING:
     from devtools.sinks.runner import Sinks
@@ -147,13 +147,18 @@ def router(sinks: Sinks) -> APIRouter:
     media: dict[str, Blob] = {}
     routes = APIRouter()
 
+    async def admitted(request: Request) -> tuple[Control, Response | None]:
+        """Counted and controlled like every request, then the access token checked."""
+        control, answer = await controlled(outbox, "whatsapp", failure)
+        if answer is None and not bearer_ok(request, sinks.whatsapp_token):
+            answer = graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+        return control, answer
+
     @routes.post("/whatsapp/{version}/{phone_number_id}/media")
     async def whatsapp_media(version: str, phone_number_id: str, request: Request) -> Response:
-        _, answer = await controlled(outbox, "whatsapp", failure)
+        _, answer = await admitted(request)
         if answer is not None:
             return answer
-        if not bearer_ok(request, sinks.whatsapp_token):
-            return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
             return graph_error(400, 100, "(#100) The media upload must be multipart/form-data")
         form = await request.form()
@@ -174,11 +179,9 @@ def router(sinks: Sinks) -> APIRouter:
 
     @routes.post("/whatsapp/{version}/{phone_number_id}/messages")
     async def whatsapp_messages(version: str, phone_number_id: str, request: Request) -> Response:
-        control, answer = await controlled(outbox, "whatsapp", failure)
+        control, answer = await admitted(request)
         if answer is not None:
             return answer
-        if not bearer_ok(request, sinks.whatsapp_token):
-            return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
         try:
             body = await request.json()
         except ValueError:

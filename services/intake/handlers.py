@@ -20,12 +20,9 @@ from services.intake.retry import WriteRetry
 from shared.contracts import sop
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.tracking import new_tracking_code
+from shared.tenancy import UnknownKecamatan
 
 log = logging.getLogger(__name__)
-
-
-class UnknownKecamatan(Exception):
-    pass
 
 
 class IdempotencyKeyReused(Exception):

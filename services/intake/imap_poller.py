@@ -27,6 +27,7 @@ from services.intake import inbound
 from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.domain.inbound import InvalidInbound
+from shared.tenancy import UnknownKecamatan
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def poll_once(intake: Intake, mailbox: Mailbox, max_bytes: int | None = None) ->
         try:
             outcome = inbound.receive_email(intake, raw)
             log.info("imap message handled", extra={"uid": uid, "result": outcome.result, "duplicate": outcome.duplicate})
-        except (InvalidInbound, inbound.UnknownKecamatan) as exc:
+        except (InvalidInbound, UnknownKecamatan) as exc:
             log.error("imap message refused", extra={"uid": uid, "reason": type(exc).__name__, "code": getattr(exc, "code", None)})
         except Exception as exc:  # one bad message must not stop the mailbox: it stays unseen, the next is read
             log.exception("imap message could not be handled; left unseen", extra={"uid": uid, "reason": type(exc).__name__})

@@ -37,7 +37,7 @@ from services.intake.retry import WriteRetry
 from shared.contracts.routing import DELIVERY_STATUS_TASK
 from shared.contracts.intake import Complainant, ComplainantReplied
 from shared.contracts.tracking import new_tracking_code
-from shared.tenancy import kecamatan_table
+from shared.tenancy import UnknownKecamatan, kecamatan_table
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ ROUTE_KEYS = {"sms": "sms_numbers", "whatsapp": "whatsapp_phone_number_ids", "em
 STATUS_TASK, STATUS_QUEUE = DELIVERY_STATUS_TASK, "notify"  # the routing contract
 STATUS_MESSAGE_TYPE = "intake.ChannelStatusReported"
 WHATSAPP_PROVIDER = "whatsapp-cloud"
-
-
-class UnknownKecamatan(Exception):
-    """No kecamatan claims the number or address the message was sent to, and no default is set."""
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from shared.http import (
     health_response,
     install_error_handlers,
 )
+from shared.tenancy import UnknownKecamatan
 
 ERRORS = {
     400: {"model": ErrorBody, "description": "Malformed JSON"},
@@ -98,7 +99,7 @@ def create_app(intake: Intake | None = None) -> FastAPI:
         )
         try:
             accepted = handlers.submit_complaint(intake, command)
-        except handlers.UnknownKecamatan:
+        except UnknownKecamatan:
             raise ApiError(
                 422,
                 "unknown_kecamatan",

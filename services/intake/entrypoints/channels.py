@@ -22,6 +22,7 @@ from services.intake.domain.inbound import InvalidInbound
 from services.intake.entrypoints.deps import IntakeDep, errors, json_errors
 from services.intake.entrypoints.schemas import InboundAccepted, SmsIn, WhatsAppAck
 from shared.http import ApiError, FieldError, field_errors
+from shared.tenancy import UnknownKecamatan
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ async def sms(
         )
     except InvalidInbound as exc:
         raise _invalid(exc, "from") from None
-    except inbound.UnknownKecamatan:
+    except UnknownKecamatan:
         raise _unknown_kecamatan() from None
     return InboundAccepted(**outcome.as_json())
 
@@ -174,6 +175,6 @@ async def email(
         outcome = await run_in_threadpool(inbound.receive_email, intake, raw)
     except InvalidInbound as exc:
         raise _invalid(exc, "from" if exc.code == "sender_invalid" else "body") from None
-    except inbound.UnknownKecamatan:
+    except UnknownKecamatan:
         raise _unknown_kecamatan() from None
     return InboundAccepted(**outcome.as_json())

@@ -31,6 +31,7 @@ from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintForm
 from shared.contracts.intake import Complainant
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.http import ApiError, FieldError
+from shared.tenancy import UnknownKecamatan
 
 router = APIRouter(tags=["complaints"])
 
@@ -136,7 +137,7 @@ async def submit_form(
     )
     try:
         accepted = await run_in_threadpool(handlers.submit_complaint_with_files, intake, command, files)
-    except handlers.UnknownKecamatan:
+    except UnknownKecamatan:
         raise ApiError(
             422, "unknown_kecamatan", "Kecamatan tidak dikenal.",
             [FieldError(field="complaint.kecamatan", code="unknown_kecamatan",

@@ -26,6 +26,7 @@ from shared.contracts.intake import Complainant
 from shared import masking
 from shared.http import ApiError
 from shared.storage import DocumentCorrupted, DocumentNotFound
+from shared.tenancy import UnknownKecamatan
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ async def enter_complaint(
     )
     try:
         accepted = await run_in_threadpool(handlers.enter_complaint, intake, command, files)
-    except handlers.UnknownKecamatan:
+    except UnknownKecamatan:
         raise ApiError(403, "not_kecamatan_staff", "Kecamatan Anda tidak aktif di layanan ini.") from None
     except handlers.IdempotencyKeyReused:
         raise ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.") from None

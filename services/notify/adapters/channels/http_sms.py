@@ -21,16 +21,12 @@ from typing import Any
 
 import httpx
 
-from services.notify.adapters.channels.base import (
-    OutboundMessage,
-    PermanentSendError,
-    SendResult,
-    OutcomeUnknownError,
-    TransientSendError,
-)
+from services.notify.adapters.channels.base import OutboundMessage, SendResult
+from services.notify.adapters.channels.http_failures import TRANSPORT_ERRORS, HttpProvider
 from services.notify.adapters.channels.settings import ChannelSettings
 
 PROVIDER = "http-sms"
+GATEWAY = HttpProvider("SMS gateway", PROVIDER, "PENGADUAN_SMS_URL")
 
 
 def dig(data: Any, path: str) -> str | None:
@@ -99,19 +95,11 @@ class HttpSmsChannel:
                     response = client.post(s.sms_url, json=fields)
                 else:
                     response = client.post(s.sms_url, data=fields)
-        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):  # sent, answer lost
-            raise OutcomeUnknownError("SMS gateway took the request but did not answer", provider=PROVIDER) from None
-        except httpx.TimeoutException:
-            raise TransientSendError("SMS gateway timeout", provider=PROVIDER) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-            raise PermanentSendError("PENGADUAN_SMS_URL is not a usable URL", provider=PROVIDER) from None
-        except httpx.TransportError as exc:
-            raise TransientSendError(f"SMS gateway unreachable: {type(exc).__name__}", provider=PROVIDER) from None
-        status = response.status_code
-        if status == 429 or status >= 500:
-            raise TransientSendError(f"SMS gateway answered HTTP {status}", provider=PROVIDER, status=status)
-        if not 200 <= status < 300:
-            raise PermanentSendError(f"SMS gateway refused: HTTP {status}", provider=PROVIDER, status=status)
+        except TRANSPORT_ERRORS as exc:
+            raise GATEWAY.transport_error(exc) from None
+        failure = GATEWAY.status_error(response.status_code)
+        if failure is not None:
+            raise failure
         return SendResult(provider=PROVIDER, provider_message_id=dig(_json(response), s.sms_id_field))
 
     def lookup(self, reference: str) -> SendResult | None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-
 from typing import Any
 
 import httpx
@@ -30,12 +29,13 @@ from services.notify.adapters.channels.base import (
     PermanentSendError,
     SendError,
     SendResult,
-    OutcomeUnknownError,
     TransientSendError,
 )
+from services.notify.adapters.channels.http_failures import TRANSPORT_ERRORS, HttpProvider, transient_status
 from services.notify.adapters.channels.settings import ChannelSettings
 
 PROVIDER = "whatsapp-cloud"
+CLOUD_API = HttpProvider("WhatsApp Cloud API", PROVIDER, "PENGADUAN_WHATSAPP_API_URL")
 
 # 1 unknown API error, 2 service unavailable, 4 app request limit, 80007 WABA rate limit,
 # 130429 throughput limit, 131000 something went wrong, 131016 service unavailable,
@@ -94,7 +94,7 @@ def classify(response: httpx.Response) -> SendError:
     if error.get("fbtrace_id"):
         parts.append(f"fbtrace_id {error['fbtrace_id']}")
     text = "WhatsApp Cloud API: " + ", ".join(parts)
-    transient = response.status_code == 429 or response.status_code >= 500 or code in TRANSIENT_CODES
+    transient = transient_status(response.status_code) or code in TRANSIENT_CODES
     return (TransientSendError if transient else PermanentSendError)(
         text, provider=PROVIDER, status=code if code is not None else response.status_code
     )
@@ -120,7 +120,6 @@ class WhatsAppCloudChannel:
                             limits=httpx.Limits(max_keepalive_connections=0))
 
     def send(self, message: OutboundMessage) -> SendResult:
-        s = self.settings
         with contextlib.nullcontext(self._client) as client:
             media_id = None
             if message.attachment and not message.template:
@@ -138,17 +137,10 @@ class WhatsAppCloudChannel:
     def _call(self, client: httpx.Client, path: str, **request: Any) -> dict:
         try:
             response = client.post(f"{self.base}/{path}", **request)
-        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):  # sent, answer lost
-            if path == "messages":  # the message may have gone out; a media upload is harmless to redo
-                raise OutcomeUnknownError("WhatsApp Cloud API took the message but did not answer", provider=PROVIDER) from None
-            raise TransientSendError(f"WhatsApp Cloud API timeout ({path})", provider=PROVIDER) from None
-        except httpx.TimeoutException:
-            raise TransientSendError(f"WhatsApp Cloud API timeout ({path})", provider=PROVIDER) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-            raise PermanentSendError("PENGADUAN_WHATSAPP_API_URL is not a usable URL", provider=PROVIDER) from None
-        except httpx.TransportError as exc:
-            what = type(exc).__name__
-            raise TransientSendError(f"WhatsApp Cloud API unreachable: {what}", provider=PROVIDER) from None
+        except TRANSPORT_ERRORS as exc:
+            # the message may have gone out; a media upload is harmless to redo
+            raise CLOUD_API.transport_error(exc, sent="the message", context=f" ({path})",
+                                            answer_lost_is_unknown=path == "messages") from None
         if not 200 <= response.status_code < 300:
             raise classify(response)
         try:

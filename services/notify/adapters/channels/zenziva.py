@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-
 import re
 
 import httpx
@@ -19,12 +18,13 @@ from services.notify.adapters.channels.base import (
     OutboundMessage,
     PermanentSendError,
     SendResult,
-    OutcomeUnknownError,
     TransientSendError,
 )
+from services.notify.adapters.channels.http_failures import TRANSPORT_ERRORS, HttpProvider
 from services.notify.adapters.channels.settings import ChannelSettings
 
 PROVIDER = "zenziva"
+ZENZIVA = HttpProvider("Zenziva", PROVIDER, "PENGADUAN_ZENZIVA_URL")
 
 # words in Zenziva's "text" that say "not now" rather than "never"
 TEMPORARY = re.compile(
@@ -67,19 +67,12 @@ class ZenzivaSmsChannel:
         try:
             with contextlib.nullcontext(self._client) as client:
                 response = client.post(s.zenziva_url, data=form, headers={"Accept": "application/json"})
-        except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):  # sent, answer lost
-            raise OutcomeUnknownError("Zenziva took the request but did not answer", provider=PROVIDER) from None
-        except httpx.TimeoutException:
-            raise TransientSendError("Zenziva timeout", provider=PROVIDER) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
-            raise PermanentSendError("PENGADUAN_ZENZIVA_URL is not a usable URL", provider=PROVIDER) from None
-        except httpx.TransportError as exc:
-            raise TransientSendError(f"Zenziva unreachable: {type(exc).__name__}", provider=PROVIDER) from None
+        except TRANSPORT_ERRORS as exc:
+            raise ZENZIVA.transport_error(exc) from None
         code = response.status_code
-        if code == 429 or code >= 500:
-            raise TransientSendError(f"Zenziva answered HTTP {code}", provider=PROVIDER, status=code)
-        if not 200 <= code < 300:
-            raise PermanentSendError(f"Zenziva refused: HTTP {code}", provider=PROVIDER, status=code)
+        failure = ZENZIVA.status_error(code)
+        if failure is not None:
+            raise failure
         try:
             answer = response.json()
         except ValueError:
