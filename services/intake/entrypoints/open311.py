@@ -32,6 +32,7 @@ from services.intake.entrypoints.deps import get_intake
 from shared.contracts.intake import Complainant
 from shared.contracts.open311 import Problem, Problems, georeport_errors
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
+from shared.tenancy import UnknownKecamatan
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -114,7 +115,7 @@ async def post_request(
     )
     try:
         accepted = await run_in_threadpool(handlers.submit_complaint, get_intake(request), command)
-    except handlers.UnknownKecamatan:
+    except UnknownKecamatan:
         return _problem(404, "jurisdiction_id tidak dikenal: tidak ada kecamatan dengan slug itu di layanan ini.")
     except handlers.IdempotencyKeyReused:
         return _problem(409, "Idempotency-Key ini sudah dipakai untuk permintaan yang berbeda.")
