@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shared.eventstore.postgres import PostgresEventStore
 from tests.contracts.eventstore import EventStoreContract, make_event, new_stream
+from tests.support.processes import wait_until
 
 
 @pytest.fixture
@@ -49,6 +50,7 @@ def test_out_of_order_commit_never_skips_the_slower_transaction(store, engine):
 
     conn_a = engine.connect()
     tx_a = conn_a.begin()
+    a_pid = conn_a.execute(text("SELECT pg_backend_pid()")).scalar_one()
     store.append(stream_a, 0, [make_event(stream_a, 1)], conn=conn_a)  # A: inserted, not committed
 
     b_done = threading.Event()
@@ -59,7 +61,14 @@ def test_out_of_order_commit_never_skips_the_slower_transaction(store, engine):
 
     tb = threading.Thread(target=writer_b)
     tb.start()
-    time.sleep(0.3)
+
+    def b_waits_for_a() -> bool:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE :a = ANY(pg_blocking_pids(pid))"),
+                                {"a": a_pid}).scalar_one() > 0
+
+    # B is in its append, waiting for A (were appends not ordered, B would be done: the asserts below say so)
+    wait_until(lambda: b_done.is_set() or b_waits_for_a(), timeout=10, interval=0.02, message="B to reach its append")
     poll()
     assert seen == [], "nothing may be visible while A, which came first, is uncommitted"
     assert not b_done.is_set(), "B cannot commit ahead of A: positions are handed out in commit order"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -78,6 +77,9 @@ def sign(wf, cid, kecamatan: str, camat: str):
                         kecamatan=kecamatan, at=datetime.now(UTC), correlation_id=uuid.uuid4())
 
 
+SIGNED = next(sub for sub in SUBSCRIPTIONS if sub.task == "letters.issue_signed_letter")
+
+
 def start_letters_relay(background, wf, settings, only: str | None = "letters.issue_signed_letter") -> None:
     for sub in SUBSCRIPTIONS:
         if sub.queue == "letters" and (only is None or sub.task == only):
@@ -103,8 +105,10 @@ def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_setti
     camat = f"camat.{slug}"
     add_user(engine, camat, "Drs. H. Moh. Ma'ruf, M.Si.", "camat", "rahasia-uji-123", kecamatan=slug, nip="197001011990031001")
     wf.directory._loaded_at = float("-inf")
-    spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
-    spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings)
+    # at INFO each worker logs the id of every task it ran to its end: the copy below is awaited by its id
+    letters_worker = spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings,
+                           PENGADUAN_DATA_DIR=letters_settings.data_dir, PENGADUAN_LOG_LEVEL="INFO")
+    workflow_worker = spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings, PENGADUAN_LOG_LEVEL="INFO")
     start_letters_relay(background, wf, letters_settings, only=None)
 
     cid = to_step_10(wf, slug, camat)
@@ -141,12 +145,15 @@ def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_setti
         assert client.get(f"/v1/letters/verify/{uuid.uuid4()}").status_code == 404
 
     # the same task again (a redelivery): the same document and number, nothing new
+    signed_id = next(e.event_id for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.LetterSigned")
+    copy = f"copy-{signed_id}"
     make_celery(letters_settings, "t").send_task(
-        "letters.issue_signed_letter", args=[{"event_id": str(next(
-            e.event_id for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.LetterSigned"))}],
-        queue="letters",
+        "letters.issue_signed_letter", args=[{"event_id": str(signed_id)}], queue="letters", task_id=copy,
     )
-    time.sleep(3)
+    # the copy ran to its end, and the report it sent again reached the workflow (its second run of that report)
+    wait_until(lambda: letters_worker.succeeded(copy) >= 1, timeout=60, message="the letters worker to run the copy")
+    report = f"letter-issued:{issued.payload['document_id']}"
+    wait_until(lambda: workflow_worker.succeeded(report) >= 2, timeout=60, message="the workflow to get the report again")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid, documents.c.kind == "response_letter")).scalar_one() == 1
     assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.LetterIssued") == 1
@@ -211,7 +218,7 @@ def test_100_letters_signed_concurrently_across_3_kecamatan_by_4_worker_processe
 def test_a_letters_worker_killed_mid_task_produces_the_letter_once_after_restart(letters_settings, engine, spawn, background, wf):
     (slug,) = new_kecamatan(engine)
     wf.directory._loaded_at = float("-inf")
-    spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings)
+    workflow_worker = spawn("worker", "workflow", "--concurrency", "1", settings_=letters_settings, PENGADUAN_LOG_LEVEL="INFO")
     cid = to_step_10(wf, slug, f"camat.{slug}")
     blocker = engine.connect()
     blocker.execute(text("LOCK TABLE letters.documents IN EXCLUSIVE MODE"))  # the worker's insert will wait here
@@ -231,9 +238,17 @@ def test_a_letters_worker_killed_mid_task_produces_the_letter_once_after_restart
     finally:
         blocker.rollback()
         blocker.close()
-    spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings, PENGADUAN_DATA_DIR=letters_settings.data_dir)
-    wait_until(lambda: issued_event(wf, cid), timeout=90, message="the letter after the restart")
-    time.sleep(2)
+    restarted = spawn("worker", "letters", "--concurrency", "1", settings_=letters_settings,
+                      PENGADUAN_DATA_DIR=letters_settings.data_dir, PENGADUAN_LOG_LEVEL="INFO")
+    issued = wait_until(lambda: issued_event(wf, cid), timeout=90, message="the letter after the restart")
+    # the message the killed worker held ran to its end in the restarted one (INFO logs each task id it ran),
+    # and the workflow handled the report that run sent
+    signed_id = next(e.event_id for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.LetterSigned")
+    held = f"{SIGNED.name}:{signed_id}"  # the relay's task id (services/workflow/relay.py)
+    wait_until(lambda: restarted.succeeded(held) >= 1, timeout=60, message="the restarted worker to run the held message")
+    report = f"letter-issued:{issued.payload['document_id']}"
+    wait_until(lambda: workflow_worker.succeeded(report) >= restarted.succeeded(held), timeout=60,
+               message="the workflow to handle every report the restarted worker sent")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(documents).where(documents.c.complaint_id == cid, documents.c.kind == "response_letter")).scalar_one() == 1
     assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.LetterIssued") == 1

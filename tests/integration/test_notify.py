@@ -186,18 +186,20 @@ def test_retries_are_bounded(wf, notify, clean_sinks):
 
 
 def test_the_same_send_task_delivered_five_times_concurrently_sends_once(wf, notify, clean_sinks, spawn, channel_env):
-    spawn("worker", "notify", "--concurrency", "4", **channel_env)
-    spawn("worker", "notify", "--concurrency", "2", **channel_env)
+    # at INFO each worker logs the id of every task it ran to its end: each copy is awaited by its id
+    workers = [spawn("worker", "notify", "--concurrency", str(n), PENGADUAN_LOG_LEVEL="INFO", **channel_env) for n in (4, 2)]
     cid, _ = new_complaint(wf, "email")
     plan_event(notify, first_event_id(wf, cid), send_now=False)
     (row,) = rows_of(notify, cid)
     clean_sinks.control("smtp", "ok", delay=1.0)  # a slow server: the copies overlap
     celery = make_celery(notify.settings, "test")
-    for i in range(5):
-        celery.send_task("notify.send", args=[{"delivery_id": str(row["id"])}], queue="notify", task_id=f"copy-{row['id']}-{i}")
+    copies = [f"copy-{row['id']}-{i}" for i in range(5)]
+    for copy in copies:
+        celery.send_task("notify.send", args=[{"delivery_id": str(row["id"])}], queue="notify", task_id=copy)
     wait_until(lambda: rows_of(notify, cid)[0]["state"] == "sent", timeout=60, message="the send")
     wait_until(lambda: clean_sinks.attempts("smtp") >= 1, timeout=10)
-    time.sleep(3)  # every copy had its chance
+    wait_until(lambda: all(sum(w.succeeded(copy) for w in workers) for copy in copies), timeout=60,
+               message="every copy to have run to its end")
     assert len([m for m in clean_sinks.messages("email") if m["reference"] == row["id"].hex]) == 1
     assert rows_of(notify, cid)[0]["attempts"] == 1
 

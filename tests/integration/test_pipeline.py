@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -88,12 +87,14 @@ def test_a_message_delivered_five_times_appends_one_event(settings, engine, spaw
             )
         ).one()
     celery = make_celery(settings, "test")
-    for _ in range(5):  # as a relay that crashed before marking the row would do, and more
-        celery.send_task("workflow.record_complaint", args=[row.payload], queue="workflow", task_id=str(uuid.uuid4()))
+    copies = [str(uuid.uuid4()) for _ in range(5)]
+    for copy in copies:  # as a relay that crashed before marking the row would do, and more
+        celery.send_task("workflow.record_complaint", args=[row.payload], queue="workflow", task_id=copy)
     store = PostgresEventStore(engine)
     wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the workflow event")
     wait_until(lambda: _inbox_has(engine, row.id), timeout=30, message="inbox row")
-    time.sleep(2)  # let the other four deliveries finish
+    # every delivery ran to its end (the worker logs each task id it ran at INFO)
+    wait_until(lambda: all(worker.succeeded(copy) for copy in copies), timeout=60, message="all five deliveries handled")
     assert len(stream_events(store, engine, code)) == 1
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(inbox).where(inbox.c.message_id == row.id)).scalar_one() == 1
@@ -102,6 +103,11 @@ def test_a_message_delivered_five_times_appends_one_event(settings, engine, spaw
     assert "succeeded" in log
     for personal in ("3528071505900001", "+6281234567890", "Siti Aminah", "Dusun Bunangka", "siti@example.id"):
         assert personal not in log
+
+
+def _submission_id(engine, tracking_code: str) -> uuid.UUID:
+    with engine.connect() as conn:
+        return conn.execute(select(submissions.c.id).where(submissions.c.tracking_code == tracking_code)).scalar_one()
 
 
 def _inbox_has(engine, message_id) -> bool:
@@ -166,9 +172,11 @@ def test_a_worker_killed_mid_task_records_the_complaint_exactly_once_after_resta
         blocker.close()
 
     assert stream_events(store, engine, code) == []
-    spawn("worker", "workflow", "--concurrency", "1")  # the restart: the unacked message comes back
+    # the restart: the unacked message comes back (INFO: the worker logs each task id it ran to its end)
+    restarted = spawn("worker", "workflow", "--concurrency", "1", PENGADUAN_LOG_LEVEL="INFO")
     events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the redelivered task")
-    time.sleep(2)
+    held = str(_submission_id(engine, code))  # the outbox publisher's task id: the outbox row's id
+    wait_until(lambda: restarted.succeeded(held) >= 1, timeout=60, message="the redelivered task to end")
     assert len(stream_events(store, engine, code)) == 1 == len(events)
 
 
@@ -196,7 +204,7 @@ def test_a_message_the_worker_cannot_handle_is_kept_as_a_dead_letter_not_dropped
 
 def test_a_dead_letter_replayed_after_the_fix_is_recorded_once(settings, engine, spawn, intake_client):
     """A valid message that was dead-lettered (say, by a bug since fixed) is replayed by an operator."""
-    spawn("worker", "workflow", "--concurrency", "1")
+    worker = spawn("worker", "workflow", "--concurrency", "1", PENGADUAN_LOG_LEVEL="INFO")  # logs each task id it ran
     code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
     with engine.begin() as conn:
         payload = conn.execute(
@@ -215,7 +223,11 @@ def test_a_dead_letter_replayed_after_the_fix_is_recorded_once(settings, engine,
         )
     store = PostgresEventStore(engine)
     wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the replayed complaint")
-    time.sleep(1)
+    # one more copy, sent after the replays: the one worker (concurrency 1, prefetch 1, acknowledged after the
+    # task) takes it once all that was sent before it has run, so its end is the replays' end too
+    last = str(uuid.uuid4())
+    make_celery(settings, "test").send_task("workflow.record_complaint", args=[payload], queue="workflow", task_id=last)
+    wait_until(lambda: worker.succeeded(last) >= 1, timeout=60, message="a copy sent after the replays to be handled")
     assert len(stream_events(store, engine, code)) == 1
     with engine.connect() as conn:
         assert conn.execute(select(dead_letters.c.replayed_at).where(dead_letters.c.id == letter_id)).scalar_one() is not None

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from kombu import Connection
+from sqlalchemy import text
 
 from services.workflow.relay import EventDispatcher
 from shared.celery_app import make_celery
@@ -82,8 +83,28 @@ def test_only_one_instance_of_a_subscription_leads(engine, background):
     first, second = make("first"), make("second")
     background.start(first)
     wait_until(first.is_leader.is_set, timeout=10, message="a leader")
+    with engine.connect() as conn:  # the sessions there are before the standby starts, and the time
+        before = set(conn.execute(text("SELECT pid FROM pg_stat_activity")).scalars())
+        since = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    asks: dict[int, set] = {}
+
+    def standby_refused() -> bool:
+        """A new session (the standby's) asked for the lock twice: pg_stat_activity shows each session's last
+        statement and when it started, so two starts of pg_try_advisory_lock are two asks, and asking again
+        means the first ask was refused (a session that won the lock asks no more)."""
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT pid, query_start FROM pg_stat_activity "
+                "WHERE query LIKE 'SELECT pg_try_advisory_lock%' AND query_start > :since"), {"since": since}).all()
+        for pid, started in rows:
+            if pid not in before:
+                asks.setdefault(pid, set()).add(started)
+        return any(len(times) >= 2 for times in asks.values())
+
     background.start(second)
-    time.sleep(1.0)
+    # (or, were two allowed to lead, the standby leading: the asserts below say so)
+    wait_until(lambda: second.is_leader.is_set() or standby_refused(), timeout=10, interval=0.03,
+               message="the standby to ask for the lock and be refused")
     assert not second.is_leader.is_set()
     assert set(rounds) == {"first"}
 

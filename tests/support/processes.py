@@ -64,6 +64,12 @@ class Process:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def succeeded(self, task_id: str) -> int:
+        """How many runs of the task with this id this worker ran to their end (handled, or kept as a dead
+        letter), from Celery's own log line for each: start the worker with ``PENGADUAN_LOG_LEVEL="INFO"``
+        (at the default WARNING nothing is logged, and a wait on this times out rather than passing)."""
+        return self.output().count(f"[{task_id}] succeeded in ")
+
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
     deadline = time.monotonic() + timeout
