@@ -11,3 +11,11 @@ def workflow(wf=None) -> FastAPI:
 
     wf = wf or bootstrap()
     return create_app(wf, collectors=[registry.operations_collector(wf.engine, wf.settings.effective_broker_url)])
+
+
+def gateway(backends: dict[str, str], settings=None) -> FastAPI:
+    """The gateway in front of ``backends`` (service name -> base URL), routing by every service's declared routes."""
+    from pengaduan import registry
+    from shared.gateway import create_gateway
+
+    return create_gateway(backends, registry.gateway_routes(), settings)

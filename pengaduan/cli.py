@@ -86,14 +86,14 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     import uvicorn
 
     from pengaduan import registry
-    from shared.gateway import create_gateway
+    from pengaduan.apps import gateway
 
     # PENGADUAN_<SERVICE>_URL, by default each API's own port on this machine
     backends = {s.name: os.environ.get(f"PENGADUAN_{s.name.upper()}_URL", f"http://127.0.0.1:{s.api.port}")
                 for s in registry.services() if s.api}
     if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
         backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]
-    uvicorn.run(create_gateway(backends), host=args.host, port=args.port,
+    uvicorn.run(gateway(backends), host=args.host, port=args.port,
                 log_config=None, access_log=False, proxy_headers=True,
                 forwarded_allow_ips=_settings().trusted_proxies,
                 timeout_keep_alive=API_KEEPALIVE_SECONDS)  # nginx in front keeps idle ones 10 s

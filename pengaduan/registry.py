@@ -109,6 +109,7 @@ def operations_collector(engine, broker_url: str, **options):
     return OperationsCollector(engine, broker_url, gauges(), **options)
 
 
+@cache
 def gateway_routes() -> tuple:
     """The gateway's route table: every service's routes, the most specific first (longer prefixes, then
     routes limited to some methods), so ``/v1/`` (the workflow) and ``/`` (the web app) come last."""
@@ -117,3 +118,10 @@ def gateway_routes() -> tuple:
     routes = [(r, s.name) for s in services() if s.api for r in s.api.routes]
     ordered = sorted(routes, key=lambda rs: (-len(rs[0].prefix), not rs[0].methods, not rs[0].exact))
     return tuple(Route(r.prefix, name, r.methods, r.exact) for r, name in ordered)
+
+
+def route_for(method: str, path: str) -> str | None:
+    """The service the gateway sends ``method path`` to (None: 404)."""
+    from shared.gateway import route_for as find
+
+    return find(gateway_routes(), method, path)

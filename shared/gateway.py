@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,39 +60,15 @@ class GatewaySettings(Settings):
 
 @dataclass(frozen=True)
 class Route:
+    """One entry of the route table (the composition root builds it from the services' declarations,
+    ``pengaduan.registry.gateway_routes``; first match wins; deploy/nginx.conf agrees with it)."""
+
     prefix: str
     service: str
     methods: frozenset[str] = frozenset()  # empty: any
     exact: bool = False
 
 
-# first match wins; keep deploy/nginx.conf in step
-ROUTES: tuple[Route, ...] = (
-    Route("/v1/complaints", "intake", frozenset({"POST"}), exact=True),
-    Route("/v1/complaints/form", "intake", frozenset({"POST"}), exact=True),  # the web form with its scans
-    Route("/v1/track/", "intake"),
-    Route("/v1/channels/", "intake"),
-    Route("/v1/staff/complaints", "intake", frozenset({"POST"}), exact=True),
-    Route("/v1/attachments/", "intake"),
-    Route("/v1/letters/", "letters"),
-    # Open311: a posted service request is a complaint (intake); its reads are the dashboard's (below)
-    Route("/open311/v2/requests", "intake", frozenset({"POST"}), exact=True),
-    Route("/open311/v2/requests.json", "intake", frozenset({"POST"}), exact=True),
-    Route("/open311/v2/requests.xml", "intake", frozenset({"POST"}), exact=True),
-    # the read side: the event feed (paged and SSE), the register, the dashboard figures, Open311
-    Route("/v1/events", "dashboard", exact=True),
-    Route("/v1/events/", "dashboard"),
-    Route("/v1/register", "dashboard", exact=True),
-    Route("/v1/register/", "dashboard"),
-    Route("/v1/dashboard/", "dashboard"),
-    Route("/open311/", "dashboard"),
-    Route("/dasbor", "dashboard", exact=True),  # the kabupaten's dashboard page and its assets
-    Route("/dasbor/", "dashboard"),
-    Route("/v1/", "workflow"),
-    Route("/", "web"),  # every other path: the web app's pages (citizens, staff), its /static assets
-)
-
-SERVICES = ("intake", "workflow", "letters", "dashboard", "web")
 MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.conf
 # inbound e-mail with attachments, scans uploaded by staff or with the citizens' form: larger (nginx: the
 # same per location)
@@ -109,13 +86,13 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
-def route_for(method: str, path: str) -> str | None:
-    route = _route(method, path)
+def route_for(routes: Sequence[Route], method: str, path: str) -> str | None:
+    route = _route(routes, method, path)
     return route.service if route else None
 
 
-def _route(method: str, path: str) -> Route | None:
-    for r in ROUTES:
+def _route(routes: Sequence[Route], method: str, path: str) -> Route | None:
+    for r in routes:
         matched = path == r.prefix if r.exact else path.startswith(r.prefix)
         if matched and (not r.methods or method in r.methods):
             return r
@@ -131,8 +108,11 @@ def is_stream(method: str, path: str, accept: str) -> bool:
     return method == "GET" and (path in STREAM_PATHS or "text/event-stream" in accept.lower())
 
 
-def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = None) -> FastAPI:
+def create_gateway(backends: dict[str, str], routes: Sequence[Route], settings: GatewaySettings | None = None) -> FastAPI:
+    """``backends``: service name -> base URL (their order is the order of /healthz and the merged /docs);
+    ``routes``: the route table (``pengaduan.registry.gateway_routes``)."""
     settings = settings or GatewaySettings()
+    services = [name for name in backends if name != "devsinks"]
     client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0),
                                limits=httpx.Limits(max_connections=settings.gateway_max_connections,
                                                    keepalive_expiry=settings.gateway_keepalive_expiry),
@@ -178,7 +158,7 @@ def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = 
                     if attempt == 2:
                         raise
 
-        names = [s for s in SERVICES if s in backends]
+        names = services
         try:
             specs = await asyncio.gather(*(spec_of(s) for s in names))
         except (httpx.HTTPError, ValueError):  # a part missing would be a spec that lies by omission
@@ -195,7 +175,7 @@ def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = 
             except (httpx.HTTPError, ValueError) as exc:
                 return {"status": "down", "service": service, "error": type(exc).__name__}
 
-        results = await asyncio.gather(*(one(s) for s in SERVICES if s in backends))
+        results = await asyncio.gather(*(one(s) for s in services))
         statuses = {r["status"] for r in results}
         status = "down" if "down" in statuses else ("degraded" if "degraded" in statuses else "ok")
         return JSONResponse({"status": status, "services": results}, status_code=503 if status == "down" else 200)
@@ -205,7 +185,7 @@ def create_gateway(backends: dict[str, str], settings: GatewaySettings | None = 
         if "devsinks" in backends and request.url.path.startswith(DEV_PREFIX):
             route: Route | None = Route(DEV_PREFIX, "devsinks")
         else:
-            route = _route(request.method, request.url.path)
+            route = _route(routes, request.method, request.url.path)
         if route is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
         service = route.service

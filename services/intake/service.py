@@ -71,6 +71,10 @@ SERVICE = Service(
         Route("/v1/channels/"),
         Route("/v1/staff/complaints", POST, exact=True),
         Route("/v1/attachments/"),
+        # Open311: a posted service request is a complaint (intake); its reads are the dashboard's
+        Route("/open311/v2/requests", POST, exact=True),
+        Route("/open311/v2/requests.json", POST, exact=True),
+        Route("/open311/v2/requests.xml", POST, exact=True),
     )),
     runners={"relay": _relay, "projections": _projections, "scheduler": _scheduler},
     gauges=gauges,

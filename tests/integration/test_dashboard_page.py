@@ -27,6 +27,7 @@ from services.dashboard.entrypoints import page
 from services.dashboard.entrypoints.api import create_app, create_full_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
+from pengaduan import registry
 from shared import gateway
 from shared.auth import Principal, create_token
 from shared.contracts.intake import Complainant, ComplaintSubmitted
@@ -101,12 +102,12 @@ def test_the_page_is_a_route_of_the_dashboard_app_outside_its_openapi_document(f
 
 
 def test_the_gateway_sends_the_page_and_its_data_where_they_are_served():
-    assert gateway.route_for("POST", "/v1/auth/token") == "workflow"
+    assert registry.route_for("POST", "/v1/auth/token") == "workflow"
     for path in ("/v1/dashboard/summary", "/v1/dashboard/steps", "/v1/dashboard/overdue", "/v1/dashboard/referrals",
                  "/v1/register"):
-        assert gateway.route_for("GET", path) == "dashboard", path
+        assert registry.route_for("GET", path) == "dashboard", path
     for path in ("/dasbor", "/dasbor/", "/dasbor/static/dasbor.js", "/dasbor/static/dasbor.css"):
-        assert gateway.route_for("GET", path) == "dashboard", path
+        assert registry.route_for("GET", path) == "dashboard", path
 
 
 # -- the files ------------------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fastapi.testclient import TestClient
 
-from shared.gateway import create_gateway, merge_openapi, route_for
+from pengaduan.apps import gateway as create_gateway
+from pengaduan.registry import route_for
+from shared.gateway import merge_openapi
 
 
 class _Backend(BaseHTTPRequestHandler):

@@ -20,7 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from pengaduan.cli import API_KEEPALIVE_SECONDS
-from shared.gateway import GatewaySettings, create_gateway
+from pengaduan.apps import gateway as create_gateway
+from shared.gateway import GatewaySettings
 from tests.support.processes import wait_until
 
 HOP_DELAY = 0.15  # seconds each way

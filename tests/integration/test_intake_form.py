@@ -14,6 +14,7 @@ from services.intake.adapters.tables import attachments, outbox, submissions
 from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
+from pengaduan import registry
 from shared import gateway
 from tests.unit.test_attachments import EXE, PDF, as_stored, tiny_jpeg, tiny_png
 
@@ -68,8 +69,8 @@ def stored(engine, tracking_code: str) -> tuple[dict, list[dict], dict]:
 
 
 def test_the_gateway_and_intake_take_the_form_with_large_bodies():
-    assert gateway.route_for("POST", URL) == "intake"
-    assert gateway.route_for("GET", URL) == "workflow"  # only POST is intake's, as /v1/complaints
+    assert registry.route_for("POST", URL) == "intake"
+    assert registry.route_for("GET", URL) == "workflow"  # only POST is intake's, as /v1/complaints
     assert URL.startswith(gateway.LARGE_BODY_PREFIXES)
 
 

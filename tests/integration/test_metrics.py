@@ -36,7 +36,7 @@ from services.workflow.bootstrap import bootstrap
 from shared.celery_app import make_celery
 from shared import metrics
 from shared.contracts.routing import SUBSCRIPTIONS
-from shared.gateway import create_gateway
+from pengaduan.apps import gateway as create_gateway
 from pengaduan import apps
 from pengaduan.registry import operations_collector
 from services.notify.adapters.gauges import DELIVERY_STATES

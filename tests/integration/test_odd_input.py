@@ -16,7 +16,8 @@ from fastapi import FastAPI
 
 from services.workflow import handlers
 from shared.auth import add_user
-from shared.gateway import GatewaySettings, create_gateway
+from pengaduan.apps import gateway as create_gateway
+from shared.gateway import GatewaySettings
 from tests.integration.test_workflow_api import new_complaint
 from tests.support.processes import wait_until
 from tests.support.web import web_client

@@ -18,7 +18,8 @@ from services.dashboard.config import DashboardSettings
 from services.dashboard.entrypoints import feed
 from services.dashboard.entrypoints.api import create_app
 from shared.auth import Principal, create_token
-from shared.gateway import GatewaySettings, create_gateway
+from pengaduan.apps import gateway as create_gateway
+from shared.gateway import GatewaySettings
 from tests.support.processes import wait_until
 
 try:  # every API checks a token against its user's row: written first where that check exists

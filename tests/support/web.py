@@ -2,7 +2,7 @@
 
 ``web_client(settings)`` (a context manager) yields a TestClient of ``services.web`` whose ``Api`` reaches
 the intake, workflow, letters and dashboard apps (each started with its lifespan, on the test database)
-through an ASGI dispatcher that routes exactly as the gateway does (``shared.gateway.route_for``). Nothing
+through an ASGI dispatcher that routes exactly as the gateway does (``pengaduan.registry.route_for``). Nothing
 is patched: the pages make the same HTTP requests they make in production, over an in-memory transport.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 from fastapi.testclient import TestClient
 
-from shared import gateway
+from pengaduan import registry
 from shared.config import Settings
 
 
@@ -24,7 +24,7 @@ class Dispatcher:
         self.apps = apps
 
     async def __call__(self, scope, receive, send) -> None:
-        service = gateway.route_for(scope["method"], scope["path"]) if scope["type"] == "http" else None
+        service = registry.route_for(scope["method"], scope["path"]) if scope["type"] == "http" else None
         app = self.apps.get(service)
         if app is None:
             await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]})

@@ -4,7 +4,7 @@ trial), Dockerfile, .dockerignore, deploy/nginx.conf and deploy/make_secrets.py.
 No Docker engine is needed. The nginx routing is checked three ways:
   * a small evaluator over the parsed deploy/nginx.conf (exact and prefix locations, the implicit
     301 of a "/"-terminated prefix location, ``map $request_method``, ``proxy_pass`` URI replacement)
-    is compared with ``shared.gateway.route_for`` and the gateway's own endpoints;
+    is compared with ``pengaduan.registry.route_for`` and the gateway's own endpoints;
   * when an ``nginx`` binary is installed, ``nginx -t`` checks the syntax of a local copy;
   * and the same copy is started in front of stub upstreams, so real nginx confirms the evaluator; it also
     shows what the evaluator does not model: TLS (a test certificate made with ``cryptography``), HSTS, the
@@ -37,7 +37,7 @@ from hypothesis import given, settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.routing import Mount
 
-from pengaduan import cli, registry
+from pengaduan import apps, cli, registry
 from shared import gateway
 from shared.config import DEV_SECRET, Settings
 
@@ -626,7 +626,7 @@ def service_of(kind: str) -> str:
 
 def _gateway_own_paths() -> tuple[set[str], set[str]]:
     """(exact paths, mount prefixes) the gateway process answers itself, read from the real app."""
-    app = gateway.create_gateway({"intake": "http://intake.invalid", "workflow": "http://workflow.invalid"})
+    app = apps.gateway({"intake": "http://intake.invalid", "workflow": "http://workflow.invalid"})
     exact, mounts = set(), set()
     for r in app.routes:
         if isinstance(r, Mount):
@@ -637,7 +637,7 @@ def _gateway_own_paths() -> tuple[set[str], set[str]]:
 
 
 GATEWAY_EXACT, GATEWAY_MOUNTS = _gateway_own_paths()
-PER_SERVICE_HEALTH = {f"/{kind}/healthz": kind for kind in gateway.SERVICES}
+PER_SERVICE_HEALTH = {f"/{kind}/healthz": kind for kind in registry.api_kinds()}
 
 
 def expected(method: str, path: str) -> Outcome:
@@ -650,7 +650,7 @@ def expected(method: str, path: str) -> Outcome:
         return Outcome("return", "200")
     if path == "/metrics":  # each process serves its metrics on its own port, never through the base URL
         return Outcome("return", "404")
-    service = gateway.route_for(method, path)
+    service = registry.route_for(method, path)
     if service is None:
         return Outcome("return", "404")
     return Outcome("proxy", service_of(service), path)
@@ -663,7 +663,7 @@ def sample_paths() -> list[str]:
              "/static/web.css", "/masuk", "/lacak", "/web", "/web/", "/dev/outbox", "/intake", "/metrics",
              "/metrics/", "/v1/metrics"}
     paths |= GATEWAY_EXACT | GATEWAY_MOUNTS | set(PER_SERVICE_HEALTH)
-    for r in gateway.ROUTES:
+    for r in registry.gateway_routes():
         base = r.prefix.rstrip("/")
         paths |= {r.prefix, base, base + "/", base + "/x", base + "x"}
     # request paths only: Route("/") has the base "", and neither "" nor "x" can be one (an HTTP client
@@ -681,9 +681,9 @@ def router() -> NginxRouter:
 
 
 def test_nginx_has_a_location_for_every_gateway_route(router):
-    """Each ROUTES entry has its own location block that sends its methods to the same service."""
+    """Each route of the table has its own location block that sends its methods to the same service."""
     by_uri = {(mod, uri): loc for mod, uri, loc in router.locations}
-    for r in gateway.ROUTES:
+    for r in registry.gateway_routes():
         loc = by_uri.get(("=" if r.exact else "", r.prefix)) or by_uri.get(("^~", r.prefix))
         assert loc is not None, f"no nginx location for {r}"
         for method in r.methods or METHODS:
