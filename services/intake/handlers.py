@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from services.intake.adapters.outbox import NOTIFY_CHANNEL
+from services.intake.adapters.outbox import put_contract
 from services.intake.adapters.tables import attachments, inbound_messages, outbox, submissions, tracking
 from services.intake.bootstrap import Intake
 from services.intake.domain.attachments import CheckedFile
@@ -111,16 +111,7 @@ def write_complaint(
         received_at=received_at, correlation_id=correlation_id, attachments=[f.attachment() for f in files],
         entered_at=entered_at, entered_by=entered_by,
     )
-    conn.execute(
-        insert(outbox).values(
-            id=submission_id,
-            message_type=ComplaintSubmitted.type,
-            task=ComplaintSubmitted.TASK,
-            queue=ComplaintSubmitted.QUEUE,
-            payload=message.model_dump(mode="json"),
-        )
-    )
-    conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    put_contract(conn, submission_id, message)
 
 
 def write_attachments(

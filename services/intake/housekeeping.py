@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 
 from sqlalchemy import Engine, String, Table, and_, cast, delete, exists, func, literal, or_, select, text, update
 
-from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxLedger
+from services.intake.adapters.outbox import OutboxLedger, wake_publisher
 from services.intake.adapters.tables import outbox, submissions, tracking
 from shared.contracts.intake import ComplaintSubmitted
 from shared.handoffs import Consumers, HandoffReconciler, waited
@@ -77,7 +77,7 @@ class OutboxReconciler:
                         last_error="published again: not in the workflow after the grace period")
             ).rowcount
             if again:
-                conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+                wake_publisher(conn)
         if again:
             log.warning("outbox messages published again", extra={"count": again})
         return RoundResult(handled=again, more=False)

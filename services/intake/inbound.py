@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from services.intake import handlers
-from services.intake.adapters.outbox import NOTIFY_CHANNEL
-from services.intake.adapters.tables import channel_statuses, inbound_messages, outbox, submissions, tracking
+from services.intake.adapters.outbox import put, put_contract
+from services.intake.adapters.tables import channel_statuses, inbound_messages, submissions, tracking
 from services.intake.adapters.whatsapp import MediaTooLarge, MediaUnavailable
 from services.intake.bootstrap import Intake
 from services.intake.domain import inbound as parse
@@ -286,13 +286,7 @@ def _write_reply(conn, intake: Intake, inbound_id: UUID, complaint_id: UUID, kec
         message_id=inbound_id, complaint_id=complaint_id, kecamatan=kecamatan, channel=message.channel,
         sender=message.sender, text=text, attachments=[f.attachment() for f in message.files], received_at=received_at,
     )
-    conn.execute(
-        insert(outbox).values(
-            id=inbound_id, message_type=ComplainantReplied.type, task=ComplainantReplied.TASK,
-            queue=ComplainantReplied.QUEUE, payload=reply.model_dump(mode="json"),
-        )
-    )
-    conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    put_contract(conn, inbound_id, reply)
 
 
 def _complainant(message: Message) -> Complainant:
@@ -460,18 +454,12 @@ def _record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], ids: 
                 if existing == status_id:  # ours: written with its outbox row by an attempt that committed
                     new += 1
                 continue
-            conn.execute(
-                insert(outbox).values(
-                    id=status_id, message_type=STATUS_MESSAGE_TYPE, task=STATUS_TASK, queue=STATUS_QUEUE,
-                    payload={
-                        "message_id": str(status_id),  # what notify's inbox and dead letters record
-                        "provider": WHATSAPP_PROVIDER, "provider_message_id": s.id, "status": s.status,
-                        "reference": s.biz_opaque_callback_data,
-                        "at": s.timestamp.isoformat() if s.timestamp else None, "error": s.error,
-                    },
-                )
-            )
+            put(conn, id=status_id, message_type=STATUS_MESSAGE_TYPE, task=STATUS_TASK, queue=STATUS_QUEUE,
+                payload={
+                    "message_id": str(status_id),  # what notify's inbox and dead letters record
+                    "provider": WHATSAPP_PROVIDER, "provider_message_id": s.id, "status": s.status,
+                    "reference": s.biz_opaque_callback_data,
+                    "at": s.timestamp.isoformat() if s.timestamp else None, "error": s.error,
+                })
             new += 1
-        if new:
-            conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
     return new
