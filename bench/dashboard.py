@@ -17,7 +17,7 @@
    class, nothing written. Ratio ``rebuild_over_read_decode``. **Aim (issue): >= 20,000 events/s.**
 3. **Summary latency** (``steps`` and ``overdue`` for context): ``pengaduan api dashboard`` in a child
    process, called one request at a time over one keep-alive connection with a kabupaten user's token
-   (``shared.auth.add_user`` + ``create_token``), for the whole kabupaten and for one kecamatan; the targets
+   (``services.accounts.handlers.add_user`` + ``shared.auth.create_token``), for the whole kabupaten and for one kecamatan; the targets
    take turns. First a few requests right after the rebuild, then ``VACUUM (ANALYZE)`` of the read models
    (the steady state: index-only scans need the visibility map), then the measured rounds. **Baseline,
    same run:** the same summary route for an empty period (same auth, route and query, nothing found) and
@@ -779,7 +779,8 @@ def check_streams(engine: Engine, expected: dict[str, tuple], limit: int = 300) 
 
 def make_user_token(engine: Engine, secret: str) -> tuple[str, str]:
     """A kabupaten user of Pamekasan (added if missing) and a bearer token for it."""
-    from shared.auth import add_user, create_token, load_principal
+    from services.accounts.handlers import add_user, load_principal
+    from shared.auth import create_token
 
     username = "bench.kabupaten"
     if load_principal(engine, username) is None:

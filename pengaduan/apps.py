@@ -1,16 +1,31 @@
 """The API processes as the composition root assembles them (uvicorn factories, ``pengaduan api KIND``)."""
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI
+
+if TYPE_CHECKING:
+    from services.workflow.bootstrap import Workflow
 
 
-def workflow(wf=None) -> FastAPI:
+def workflow(wf: Workflow | None = None) -> FastAPI:
+    """``pengaduan api workflow``: the workflow API with accounts' sign-in router (``wf``: a workflow already
+    built, as tests pass it)."""
     from pengaduan import registry
     from services.workflow.bootstrap import bootstrap
     from services.workflow.entrypoints.api import create_app
 
     wf = wf or bootstrap()
-    return create_app(wf, collectors=[registry.operations_collector(wf.engine, wf.settings.effective_broker_url)])
+    return create_app(wf, collectors=[registry.operations_collector(wf.engine, wf.settings.effective_broker_url)],
+                      extra_routers=[_sign_in()])
+
+
+def _sign_in() -> APIRouter:
+    """Accounts' sign-in, reading users with the hosting workflow's engine and settings."""
+    from services.accounts.entrypoints.api import make_auth_router
+
+    return make_auth_router(lambda r: r.app.state.workflow.engine, lambda r: r.app.state.workflow.settings)
 
 
 def gateway(backends: dict[str, str], settings=None) -> FastAPI:

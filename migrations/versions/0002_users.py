@@ -1,4 +1,4 @@
-"""Users: staff of each kecamatan, kabupaten watchers and administrators (``shared.auth``).
+"""Users: staff of each kecamatan, kabupaten watchers and administrators (``services/accounts``).
 
 Revision ID: 0002
 Revises: 0001

@@ -1,5 +1,5 @@
 """Users: tokens issued before ``tokens_valid_after`` are refused (deactivation, a new password, a change of
-role or kecamatan end every session of that user at once; shared.auth).
+role or kecamatan end every session of that user at once; shared.auth.TokenGuard).
 
 Revision ID: 0009
 """

@@ -12,20 +12,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from shared.auth import (
-    CurrentUser,
-    Principal,
-    add_user,
-    authenticate,
-    create_token,
-    ensure_demo_users,
-    install_auth,
-    list_users,
-    make_auth_router,
-    set_active,
-    set_contact,
-    users,
-)
+from services.accounts.adapters.tables import users
+from services.accounts.demo import ensure_demo_users
+from services.accounts.entrypoints.api import make_auth_router
+from services.accounts.handlers import add_user, authenticate, list_users, set_active, set_contact
+from shared.auth import CurrentUser, Principal, create_token, install_auth
 from shared.contracts.accounts import StaffMember
 from shared.http import install_error_handlers
 from shared.staff_directory import staff_directory

@@ -13,9 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from pengaduan.apps import workflow as workflow_app
+from services.accounts.adapters.tables import users
+from services.accounts.handlers import add_user, set_active, set_password
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from services.workflow.entrypoints.api import create_app as workflow_app
-from shared.auth import UserChanges, add_user, cache_client, set_active, set_password, users
+from shared.auth import UserChanges, cache_client
 from shared.config import Settings
 from tests.support.processes import env_for
 

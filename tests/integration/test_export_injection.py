@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from services.accounts.handlers import add_user
 from services.dashboard import projections
 from services.dashboard.adapters import exports
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
@@ -28,7 +29,6 @@ from services.dashboard.domain import register as book
 from services.intake.adapters.tables import outbox, submissions
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.auth import add_user
 from shared.contracts.intake import ComplaintSubmitted
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan

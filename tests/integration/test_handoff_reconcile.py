@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from kombu import Connection
 from sqlalchemy import select
 
+from services.accounts.handlers import add_user
 from services.intake.adapters.tables import submissions
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.config import IntakeSettings
@@ -36,7 +37,6 @@ from services.workflow.adapters import tables as workflow_tables
 from services.workflow.domain.events import stream_id
 from services.workflow.relay import EventDispatcher
 from pengaduan import registry
-from shared.auth import add_user
 from shared.celery_app import is_amqp, make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore

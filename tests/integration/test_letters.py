@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select, text
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from services.accounts.handlers import add_user
 from services.letters.adapters.tables import documents
 from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
@@ -23,7 +24,7 @@ from services.letters.entrypoints.api import create_app as letters_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
 from services.workflow.relay import EventDispatcher
-from shared.auth import Principal, add_user
+from shared.auth import Principal
 from shared.celery_app import make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL

@@ -26,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from services.accounts.handlers import add_user
 from services.dashboard import projections
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
@@ -35,7 +36,6 @@ from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.auth import add_user
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select, update
 
 from devtools.sinks.runner import Sinks
+from services.accounts.handlers import add_user, set_contact
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
@@ -28,7 +29,6 @@ from services.notify.handlers import plan_event
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from services.workflow.domain.events import stream_id
-from shared.auth import add_user, set_contact
 from shared.celery_app import make_celery
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued

@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from services.accounts.handlers import add_user
 from services.workflow import handlers
-from shared.auth import add_user
 from pengaduan.apps import gateway as create_gateway
 from shared.gateway import GatewaySettings
 from tests.integration.test_workflow_api import new_complaint

@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from pengaduan.apps import workflow as workflow_app
+from services.accounts.handlers import add_user
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.dashboard.entrypoints import feed, open311
@@ -28,8 +30,6 @@ from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
 from services.letters.entrypoints.api import create_app as letters_app
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from services.workflow.entrypoints.api import create_app as workflow_app
-from shared.auth import add_user
 from shared.celery_app import make_celery
 from shared.config import Settings
 from shared.db import make_engine

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from services.accounts.handlers import add_user
 from services.notify.adapters.tables import escalations
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
 from services.workflow.relay import EventDispatcher
 from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
-from shared.auth import add_user
 from shared.celery_app import make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.tenancy import Kecamatan, upsert_kecamatan

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from PIL import ExifTags, Image
 from sqlalchemy import func, insert, select
 
+from services.accounts.handlers import add_user
 from services.intake.adapters.tables import attachments, submissions
 from services.letters.adapters.tables import documents
-from shared.auth import add_user
 from shared.contracts.tracking import new_tracking_code
 from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
 from tests.support.web import Dispatcher, web_client

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from pengaduan import apps
+from services.accounts.handlers import add_user
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
-from services.workflow.entrypoints.api import create_app
-from shared.auth import add_user
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.tracking import new_tracking_code
 
@@ -28,7 +28,7 @@ def wf(settings, engine):
 
 @pytest.fixture(scope="module")
 def client(wf):
-    with TestClient(create_app(wf)) as c:
+    with TestClient(apps.workflow(wf)) as c:
         yield c
 
 

@@ -1,5 +1,5 @@
 """Bearer tokens for tests: the user the token names is written to ``tenancy.users`` first (as it is), since
-every API checks a token against its user's current state (shared.auth.TokenGuard)."""
+every API checks a token against its user's current state (shared.auth.TokenGuard, reading the staff directory)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -8,7 +8,9 @@ from functools import cache
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 
-from shared.auth import DEFAULT_TTL, Principal, UserChanges, cache_client, create_token, hash_password, users
+from services.accounts.adapters.passwords import hash_password
+from services.accounts.adapters.tables import users
+from shared.auth import DEFAULT_TTL, Principal, UserChanges, cache_client, create_token
 from shared.config import Settings
 
 _HASH: list[str] = []

@@ -35,6 +35,7 @@ class Dispatcher:
 
 @contextlib.contextmanager
 def web_client(settings: Settings, **web_settings) -> Iterator[TestClient]:
+    from pengaduan.apps import workflow as workflow_app
     from services.dashboard.entrypoints.api import create_full_app
     from services.intake.config import IntakeSettings
     from services.intake.bootstrap import bootstrap as intake_bootstrap
@@ -44,7 +45,6 @@ def web_client(settings: Settings, **web_settings) -> Iterator[TestClient]:
     from services.web.app import create_app as web_app
     from services.web.config import WebSettings
     from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-    from services.workflow.entrypoints.api import create_app as workflow_app
 
     base = settings.model_dump()
     env = {

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from services.accounts.adapters import passwords
+from services.accounts.adapters.passwords import hash_password, verify_password
 from shared import auth
-from shared.auth import AuthError, Principal, create_token, decode_token, hash_password, verify_password
+from shared.auth import AuthError, Principal, create_token, decode_token
 
 SECRET = "unit-test-secret-at-least-32-bytes-long"
 NOW = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
@@ -144,9 +146,9 @@ def test_password_hash_verifies_only_the_right_password():
 
 def test_an_unknown_user_still_costs_one_argon2_verification(monkeypatch):
     calls = []
-    real = auth._password_hash
+    real = passwords._password_hash
     other = hash_password("other")
-    auth._dummy_hash()  # made (and cached) before counting starts
+    passwords._dummy_hash()  # made (and cached) before counting starts
 
     class Counting:
         def verify(self, password, password_hash):
@@ -157,7 +159,7 @@ def test_an_unknown_user_still_costs_one_argon2_verification(monkeypatch):
             calls.append(password_hash)
             return real.verify_and_update(password, password_hash)
 
-    monkeypatch.setattr(auth, "_password_hash", Counting())
+    monkeypatch.setattr(passwords, "_password_hash", Counting())
     assert verify_password("anything", None) is False
     assert len(calls) == 1 and calls[0].startswith("$argon2id$")
     assert verify_password("anything", other) is False

@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from shared.auth import DEFAULT_TTL, add_user
+from services.accounts.handlers import add_user
+from shared.auth import DEFAULT_TTL
 from tests.support.web import web_client
 
 PASSWORD = "rahasia-uji-123"

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from services.accounts.handlers import add_user
 from services.web.session import COOKIE, _serializer
-from shared.auth import DEFAULT_TTL, Principal, add_user, create_token, decode_token
+from shared.auth import DEFAULT_TTL, Principal, create_token, decode_token
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.web import web_client
 from tests.web.test_web_basics import PASSWORD, csrf_of

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from services.accounts.handlers import add_user
 from services.dashboard import projections
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
@@ -28,7 +29,6 @@ from services.letters.config import LettersSettings
 from services.web.entrypoints.staff_actions import ACTION_LABELS
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.auth import add_user
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.tracking import new_tracking_code
 from shared.eventstore.postgres import PostgresEventStore

@@ -1,13 +1,14 @@
-"""The workflow's HTTP API: staff sign in and perform the 12 SOP steps, each by its role."""
+"""The workflow's HTTP API: staff perform the 12 SOP steps, each by its role (they sign in with accounts'
+router, served by this process: ``pengaduan/apps.py``)."""
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
@@ -18,7 +19,7 @@ from services.workflow.bootstrap import Workflow, bootstrap
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, InboxItem, KecamatanOut, StepOut
-from shared.auth import CurrentUser, Principal, install_auth, make_auth_router
+from shared.auth import CurrentUser, Principal, install_auth
 from shared.celery_app import make_celery
 from shared.contracts import sop
 from shared.eventstore import ConcurrencyError
@@ -71,9 +72,12 @@ def _probe_command(action: str, actor: c.Actor):
     return c.STAFF_COMMANDS[action].model_construct(actor=actor, at=datetime.now(UTC))
 
 
-def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = ()) -> FastAPI:
+def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = (),
+               extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
     """``collectors``: extra Prometheus collectors for ``/metrics`` (the composition root adds the deployment's
-    scrape-time gauges, ``pengaduan.apps.workflow``)."""
+    scrape-time gauges, ``pengaduan.apps.workflow``). ``extra_routers``: other services' routes served by this
+    process (the composition root adds accounts' sign-in); they find ``app.state.workflow`` and ``install_auth``'s
+    state."""
     workflow = workflow or bootstrap()
     celery = make_celery(workflow.settings, "workflow-api")
     app = FastAPI(
@@ -84,7 +88,8 @@ def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = 
     app.state.workflow = workflow
     install_error_handlers(app)
     install_auth(app, workflow.settings, workflow.engine)
-    app.include_router(make_auth_router(lambda r: r.app.state.workflow.engine, lambda r: r.app.state.workflow.settings))
+    for extra in extra_routers:  # first, where the sign-in has always been (the composition root adds it)
+        app.include_router(extra)
 
     @app.get("/v1/kecamatan", response_model=list[KecamatanOut], summary="The kecamatan served here (public)")
     def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
