@@ -1,4 +1,4 @@
-"""``/metrics`` (shared/metrics.py): the APIs count requests by route template, never by the raw path; task
+"""``/metrics`` (shared/metrics/): the APIs count requests by route template, never by the raw path; task
 runs are counted by how they ended; a prefork worker serves its children's counts on PENGADUAN_METRICS_PORT;
 runners count rounds and leadership; the workflow API's scrape-time gauges report a known backlog exactly.
 
@@ -34,7 +34,7 @@ from shared.contracts.routing import DELIVERY_STATUS_TASK as STATUS_TASK
 from services.workflow.adapters.tables import checkpoints, complaints
 from services.workflow.bootstrap import bootstrap
 from shared.celery_app import make_celery
-from shared import metrics
+from shared.metrics import install_metrics, processes as metrics
 from shared.contracts.routing import SUBSCRIPTIONS
 from pengaduan.apps import gateway as create_gateway
 from pengaduan import apps
@@ -87,7 +87,7 @@ def small_app(service: str, static_dir=None) -> FastAPI:
     app.include_router(router)
     if static_dir is not None:
         app.mount("/static", StaticFiles(directory=static_dir), name="static")
-    metrics.install_metrics(app, service)
+    install_metrics(app, service)
     return app
 
 
@@ -129,7 +129,7 @@ def test_the_metrics_page_wins_over_a_catch_all_route_and_speaks_openmetrics_whe
     def proxy(path: str) -> dict:
         return {"proxied": path}
 
-    metrics.install_metrics(app, service)  # added after the catch-all, served before it
+    install_metrics(app, service)  # added after the catch-all, served before it
     client = TestClient(app)
     assert client.get("/v1/anything/7KQ2-M9XD-4T").json() == {"proxied": "v1/anything/7KQ2-M9XD-4T"}
     r = client.get("/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"})
