@@ -83,8 +83,18 @@ def route_template(scope, before, router) -> str:
         return template
     from starlette.routing import Match
 
-    for candidate in router.routes:  # answered before routing (a body limit), or a mount (static files)
+    for candidate in _every_route(router.routes):  # answered before routing (a body limit), or a mount (static files)
         match, _ = candidate.matches(before)
         if match is Match.FULL:
             return getattr(candidate, "path_format", None) or UNMATCHED
     return UNMATCHED
+
+
+def _every_route(routes):
+    """The routes, those of included routers too (FastAPI keeps an included router as one entry of its own)."""
+    for route in routes:
+        inner = getattr(route, "effective_route_contexts", None)
+        if inner is None:
+            yield route
+        else:
+            yield from inner()

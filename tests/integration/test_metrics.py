@@ -34,6 +34,7 @@ from shared.contracts.routing import DELIVERY_STATUS_TASK as STATUS_TASK
 from services.workflow.adapters.tables import checkpoints, complaints
 from services.workflow.bootstrap import bootstrap
 from shared.celery_app import make_celery
+from shared.http import BodySizeLimit
 from shared.metrics import install_metrics, processes as metrics
 from shared.contracts.routing import SUBSCRIPTIONS
 from pengaduan.apps import gateway as create_gateway
@@ -119,6 +120,22 @@ def test_requests_are_counted_by_route_template_and_status_class_never_by_raw_pa
     assert mine and not any(code in str(s.labels) for s in mine for code in codes + ["AB12", "BOOM"])
     assert not any(s.labels.get("route") == "/metrics" for s in mine)  # scrapes are not counted
     assert "/metrics" not in app.openapi()["paths"]
+
+
+def test_a_request_refused_before_routing_is_counted_by_the_template_of_its_routers_route():
+    """A body over the limit (413) never reaches routing: its route is still found in an included router."""
+    service = f"svc{uuid.uuid4().hex[:8]}"
+    app = FastAPI()
+    router = APIRouter(prefix="/v1/track")
+    router.get("/{tracking_code}")(lambda tracking_code: {"tracking_code": tracking_code})
+    app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=10)
+    install_metrics(app, service)  # outermost, as every app has it
+    client = TestClient(app)
+    assert client.request("GET", "/v1/track/7KQ2-M9XD-4T", content=b"x" * 100).status_code == 413
+    text = client.get("/metrics").text
+    route = "/v1/track/{tracking_code}"
+    assert value(text, "pengaduan_http_requests_total", service=service, method="GET", route=route, status="4xx") == 1
 
 
 def test_the_metrics_page_wins_over_a_catch_all_route_and_speaks_openmetrics_when_asked():
