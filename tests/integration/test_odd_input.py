@@ -42,7 +42,7 @@ def complaint(**changes) -> dict:
 
 
 @pytest.fixture(scope="module")
-def stack(settings, tmp_path_factory):
+def stack(settings, engine, tmp_path_factory):  # engine: the kecamatan seeded, also when run alone
     """Every app in-process (intake, workflow, letters, dashboard with Open311, web), over the test database."""
     data = tmp_path_factory.mktemp("odd-input-data")
     with web_client(settings.model_copy(update={"data_dir": str(data)})) as web:
