@@ -1,9 +1,13 @@
 """Builds the workflow's settings, engine and adapters. Called once per process, never at import."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
+from sqlalchemy import Engine
+
+from services.workflow.adapters.postgres import PostgresUnitOfWork
 from services.workflow.handlers import Calendars, Context
 from shared.config import Settings
 from shared.db import make_engine, make_worker_engine
@@ -13,6 +17,11 @@ from shared.tenancy import KecamatanDirectory
 
 @dataclass
 class Workflow(Context):
+    """The handlers' context (units of work in PostgreSQL) and what the processes read besides: the API's queries,
+    the health check and the relay use the engine and the store."""
+
+    engine: Engine
+    store: PostgresEventStore
     settings: Settings | None = None
 
 
@@ -20,11 +29,13 @@ def bootstrap(settings: Settings | None = None, *, worker: bool = False) -> Work
     """``worker``: for the Celery worker, whose statements must end before its tasks' time limit."""
     settings = settings or Settings()
     engine = make_worker_engine(settings, "workflow") if worker else make_engine(settings)
+    store = PostgresEventStore(engine)
     return Workflow(
-        engine=engine,
-        store=PostgresEventStore(engine),
+        uow=partial(PostgresUnitOfWork, engine, store),
         directory=KecamatanDirectory(engine),
         calendars=Calendars(),
+        engine=engine,
+        store=store,
         settings=settings,
     )
 

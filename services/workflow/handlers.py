@@ -1,33 +1,32 @@
 """What the workflow does on each message and each staff command.
 
-Every unit of work is one transaction: the consumer inbox row (for messages), the counters (for numbers
-people write on paper), the appended events and the read model row commit together or not at all.
-The append comes last, because it holds the store's append lock until the commit.
+Each runs in one unit of work (``ctx.uow()``, services/workflow/unit_of_work.py), one transaction: the consumer
+inbox row (for messages), the counters (for numbers people write on paper), the appended events and the read
+model row commit together or not at all. The append comes last, because it holds the store's append lock until
+the commit.
 """
 from __future__ import annotations
 
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 from uuid import UUID
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection
-
-from services.workflow.adapters.tables import complaints, counters, inbox
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.domain.events import stream_id
+from services.workflow.unit_of_work import UnitOfWork
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
 from shared.events import Actor, EventEnvelope, envelope
-from shared.eventstore.postgres import PostgresEventStore
-from shared.tenancy import Kecamatan, KecamatanDirectory
+from shared.eventstore import ConcurrencyError, DuplicateEventError
+from shared.tenancy import Kecamatan
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,19 @@ class Calendars:
         return cached[1]
 
 
+class Directory(Protocol):
+    """The kecamatan served here (``shared.tenancy.KecamatanDirectory``)."""
+
+    def get(self, slug: str) -> Kecamatan | None: ...
+
+
 @dataclass
 class Context:
-    engine: Engine
-    store: PostgresEventStore
-    directory: KecamatanDirectory
+    """What the handlers need: a fresh unit of work per message or command, the kecamatan and their calendars.
+    bootstrap.Workflow adds what the processes need besides (engine, store, settings)."""
+
+    uow: Callable[[], UnitOfWork]
+    directory: Directory
     calendars: Calendars
 
     def kecamatan(self, slug: str) -> Kecamatan:
@@ -78,46 +85,8 @@ class Context:
         return found
 
 
-# -- the read model, written with every append ----------------------------------------------------------
-def save_read_model(conn: Connection, state: model.Complaint, at: datetime, first: dict | None = None) -> None:
-    values = {
-        "status": state.status,
-        "outcome": state.outcome,
-        "current_step": state.current_step if state.status != "closed" else None,
-        "waiting_role": state.waiting_role,
-        "unit": state.unit,
-        "step_due_at": state.step_due_at,
-        "deadline_at": state.deadline_at,
-        "documents_close_after": state.documents_close_after,
-        "overdue_flagged": state.overdue_flagged,
-        "register_number": state.register_number,
-        "register_year": state.register_year,
-        "letter_number": state.letter_number,
-        "updated_at": at,
-        "version": state.revision,
-    }
-    if first is not None:
-        conn.execute(
-            insert(complaints)
-            .values(complaint_id=state.complaint_id, tracking_code=state.tracking_code, kecamatan=state.kecamatan, **first, **values)
-            .on_conflict_do_nothing(index_elements=["complaint_id"])
-        )
-    else:
-        conn.execute(update(complaints).where(complaints.c.complaint_id == state.complaint_id).values(**values))
-
-
-def next_number(conn: Connection, kind: str, kecamatan: str, year: int) -> int:
-    """The next number of a kind, gapless per kecamatan per year: the counter row stays locked until the
-    transaction ends, and a rollback gives the number back."""
-    stmt = insert(counters).values(kind=kind, kecamatan=kecamatan, year=year, last_value=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["kind", "kecamatan", "year"], set_={"last_value": counters.c.last_value + 1}
-    ).returning(counters.c.last_value)
-    return conn.execute(stmt).scalar_one()
-
-
-def _append(conn: Connection, store: PostgresEventStore, state: model.Complaint, events, *, actor: Actor,
-            at: datetime, correlation_id: UUID, causation_id: UUID | None, ids) -> tuple[model.Complaint, list[EventEnvelope]]:
+def _append(uow: UnitOfWork, state: model.Complaint, events, *, actor: Actor, at: datetime, correlation_id: UUID,
+            causation_id: UUID | None, ids) -> tuple[model.Complaint, list[EventEnvelope]]:
     stream = stream_id(state.complaint_id) if state.complaint_id else stream_id(events[0].complaint_id)
     kecamatan = state.kecamatan or events[0].kecamatan
     envelopes = [
@@ -129,7 +98,7 @@ def _append(conn: Connection, store: PostgresEventStore, state: model.Complaint,
     ]
     for e in envelopes:
         state = model.evolve(state, e.decode(), at, actor.user_id)
-    store.append(stream, envelopes[0].version - 1, envelopes, conn=conn)
+    uow.events.append(stream, envelopes[0].version - 1, envelopes)
     return state, envelopes
 
 
@@ -138,44 +107,40 @@ def record_complaint(ctx: Context, message: ComplaintSubmitted) -> bool:
     """Append the complaint's first event, once. Returns False when the message was already processed."""
     consumer = "workflow.record_complaint"
     kecamatan = ctx.kecamatan(message.kecamatan)
-    with ctx.engine.begin() as conn:
-        claimed = conn.execute(
-            insert(inbox).values(consumer=consumer, message_id=message.submission_id).on_conflict_do_nothing()
-            .returning(inbox.c.message_id)
-        ).first()
-        if claimed is None:
+    with ctx.uow() as uow:
+        if not uow.inbox.claim(consumer, message.submission_id):
             log.info("duplicate message ignored", extra={"message_id": str(message.submission_id)})
             return False
-        state = model.replay(ctx.store.read_stream(stream_id(message.complaint_id), conn=conn))
+        state = model.replay(uow.events.read(stream_id(message.complaint_id)))
         command = c.RecordComplaint(submission=message, sop_overrides=kecamatan.sop_overrides)
         events = model.decide(state, command, ctx.calendars.for_kecamatan(kecamatan))
         new_state, _ = _append(
-            conn, ctx.store, state, events, actor=Actor.system("intake"), at=message.received_at,
+            uow, state, events, actor=Actor.system("intake"), at=message.received_at,
             correlation_id=message.correlation_id, causation_id=message.submission_id,
             ids=lambda i: derived_event_id(consumer, message.submission_id, i),
         )
-        save_read_model(
-            conn, new_state, message.received_at,
-            first={"subject": message.subject, "channel": message.channel, "received_at": message.received_at},
-        )
+        uow.complaints.add(new_state, message.received_at, subject=message.subject, channel=message.channel,
+                           received_at=message.received_at)
+        uow.commit()
     log.info("complaint recorded", extra={"complaint_id": str(message.complaint_id), "kecamatan": message.kecamatan})
     return True
 
 
 # -- staff commands -----------------------------------------------------------------------------------------
-def load(ctx: Context, conn: Connection, complaint_id: UUID, visible_to) -> tuple[model.Complaint, dict]:
-    """The complaint's state, if ``visible_to(kecamatan)`` says this user may see it (else: unknown)."""
-    row = conn.execute(select(complaints).where(complaints.c.complaint_id == complaint_id)).mappings().first()
+def load(uow: UnitOfWork, complaint_id: UUID, visible_to: Callable[[str], bool]) -> tuple[model.Complaint, dict]:
+    """The complaint's state and its read-model row, if ``visible_to(kecamatan)`` says this user may see it
+    (else: unknown)."""
+    row = uow.complaints.get(complaint_id)
     if row is None or not visible_to(row["kecamatan"]):
         raise UnknownComplaint(str(complaint_id))
-    return model.replay(ctx.store.read_stream(stream_id(complaint_id), conn=conn)), dict(row)
+    return model.replay(uow.events.read(stream_id(complaint_id))), row
 
 
 def act(ctx: Context, complaint_id: UUID, action: str, fields: dict, *, expected_version: int, user_id: str,
         role: str, unit: str | None, kecamatan: str | None, at: datetime, correlation_id: UUID) -> model.Complaint:
     """A staff member performs ``action`` on a complaint of their own kecamatan."""
-    with ctx.engine.begin() as conn:
-        state, row = load(ctx, conn, complaint_id, lambda k: k == kecamatan)
+    with ctx.uow() as uow:
+        state, row = load(uow, complaint_id, lambda k: k == kecamatan)
         if state.revision != expected_version:
             raise StaleVersion(expected_version, state.revision)
         command_type = c.STAFF_COMMANDS[action]
@@ -189,20 +154,21 @@ def act(ctx: Context, complaint_id: UUID, action: str, fields: dict, *, expected
         command = command_type(actor=actor, at=at, **probe)  # the body, validated
         if command_type is c.Register:
             year = _local_year(ctx, row["kecamatan"], at)
-            command = command.model_copy(update={"register_number": next_number(conn, "register", row["kecamatan"], year),
+            command = command.model_copy(update={"register_number": uow.counters.next("register", row["kecamatan"], year),
                                                  "register_year": year})
         if command_type is c.SignLetter:  # the number is given at signing: inside what the signature covers
             year = _local_year(ctx, row["kecamatan"], at)
-            seq = next_number(conn, "letter", row["kecamatan"], year)
+            seq = uow.counters.next("letter", row["kecamatan"], year)
             code = ctx.kecamatan(row["kecamatan"]).code
             command = command.model_copy(update={"letter_number": f"{seq:03d}/PENGADUAN/{code}/{year}",
                                                  "letter_sequence": seq, "letter_year": year})
         events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(row["kecamatan"])))
         new_state, _ = _append(
-            conn, ctx.store, state, events, actor=Actor(kind="user", user_id=user_id, role=role), at=at,
+            uow, state, events, actor=Actor(kind="user", user_id=user_id, role=role), at=at,
             correlation_id=correlation_id, causation_id=None, ids=lambda i: uuid.uuid4(),
         )
-        save_read_model(conn, new_state, at)
+        uow.complaints.update(new_state, at)
+        uow.commit()
     return new_state
 
 
@@ -218,27 +184,20 @@ def _local_year(ctx: Context, kecamatan: str, at: datetime) -> int:
 # -- the scheduler's ------------------------------------------------------------------------------------------
 def flag_overdue_steps(ctx: Context, now: datetime, limit: int = 200) -> int:
     """Append StepOverdue once per overdue step occurrence. Returns how many were flagged."""
-    with ctx.engine.connect() as conn:
-        due = conn.execute(
-            select(complaints.c.complaint_id)
-            .where(complaints.c.status == "in_progress", complaints.c.overdue_flagged.is_(False),
-                   complaints.c.step_due_at < now)
-            .order_by(complaints.c.step_due_at).limit(limit)
-        ).scalars().all()
+    with ctx.uow() as uow:
+        due = uow.complaints.overdue(now, limit)
     flagged = 0
     for complaint_id in due:
-        if _one_by_one(complaint_id, lambda: _flag_one(ctx, complaint_id, now)):
+        if _one_by_one(_flag_one, ctx, complaint_id, now):
             flagged += 1
     return flagged
 
 
-def _one_by_one(complaint_id: UUID, fn) -> bool:
+def _one_by_one(job: Callable[[Context, UUID, datetime], bool], ctx: Context, complaint_id: UUID, now: datetime) -> bool:
     """A batch job handles each complaint on its own: one that fails (a race with a person acting, or
     anything else) is left for the next round and does not hold back the others."""
-    from shared.eventstore import ConcurrencyError, DuplicateEventError
-
     try:
-        return fn()
+        return job(ctx, complaint_id, now)
     except (ConcurrencyError, DuplicateEventError, model.NothingOverdue):
         return False  # someone acted meanwhile: nothing to do now
     except Exception:
@@ -247,85 +206,65 @@ def _one_by_one(complaint_id: UUID, fn) -> bool:
 
 
 def _flag_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
-    with ctx.engine.begin() as conn:
-        state, _ = load(ctx, conn, complaint_id, lambda k: True)
+    with ctx.uow() as uow:
+        state, _ = load(uow, complaint_id, lambda k: True)
         events = model.decide(state, c.FlagOverdue(at=now), None)
         step_key = f"{complaint_id}:{state.current_step}:{state.step_started_at.isoformat() if state.step_started_at else ''}"
         new_state, _ = _append(
-            conn, ctx.store, state, events, actor=Actor.system("scheduler"), at=now,
+            uow, state, events, actor=Actor.system("scheduler"), at=now,
             correlation_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}"), causation_id=None,
             ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}:{i}"),
         )
-        save_read_model(conn, new_state, now)
+        uow.complaints.update(new_state, now)
+        uow.commit()
     return True
 
 
 def close_expired_document_requests(ctx: Context, now: datetime, limit: int = 200) -> int:
     """Close as incomplete the complaints whose requested documents did not arrive in time."""
-    with ctx.engine.connect() as conn:
-        expired = conn.execute(
-            select(complaints.c.complaint_id)
-            .where(complaints.c.status == "awaiting_documents", complaints.c.documents_close_after < now)
-            .order_by(complaints.c.documents_close_after).limit(limit)
-        ).scalars().all()
+    with ctx.uow() as uow:
+        expired = uow.complaints.expired_document_requests(now, limit)
     closed = 0
     for complaint_id in expired:
-        if _one_by_one(complaint_id, lambda: _expire_one(ctx, complaint_id, now)):
+        if _one_by_one(_expire_one, ctx, complaint_id, now):
             closed += 1
     return closed
 
 
 def _expire_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
-    with ctx.engine.begin() as conn:
-        state, _ = load(ctx, conn, complaint_id, lambda k: True)
+    with ctx.uow() as uow:
+        state, _ = load(uow, complaint_id, lambda k: True)
         events = model.decide(state, c.ExpireDocumentsRequest(at=now), None)
         new_state, _ = _append(
-            conn, ctx.store, state, events, actor=Actor.system("scheduler"), at=now, correlation_id=uuid.uuid4(),
+            uow, state, events, actor=Actor.system("scheduler"), at=now, correlation_id=uuid.uuid4(),
             causation_id=None, ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"expired:{complaint_id}:{state.version}:{i}"),
         )
-        save_read_model(conn, new_state, now)
+        uow.complaints.update(new_state, now)
+        uow.commit()
     return True
 
 
 def record_letter_document(ctx: Context, issued: LetterDocumentIssued) -> bool:
     """The letters worker's report: append ``LetterIssued`` once (archive, step 11, waits for it)."""
-    consumer = "workflow.record_letter_document"
-    with ctx.engine.begin() as conn:
-        claimed = conn.execute(
-            insert(inbox).values(consumer=consumer, message_id=issued.message_id).on_conflict_do_nothing()
-            .returning(inbox.c.message_id)
-        ).first()
-        if claimed is None:
-            return False
-        state, _ = load(ctx, conn, issued.complaint_id, lambda k: k == issued.kecamatan)
-        events = model.decide(state, c.RecordLetterIssued(issued=issued), None)
-        at = datetime.now(UTC)
-        new_state, _ = _append(
-            conn, ctx.store, state, events, actor=Actor.system("letters"), at=at, correlation_id=issued.message_id,
-            causation_id=issued.message_id, ids=lambda i: derived_event_id(consumer, issued.message_id, i),
-        )
-        save_read_model(conn, new_state, at)
-    return True
+    return _record_system(ctx, "workflow.record_letter_document", issued.message_id, issued.complaint_id,
+                          issued.kecamatan, c.RecordLetterIssued(issued=issued), Actor.system("letters"))
 
 
 def _record_system(ctx: Context, consumer: str, message_id: UUID, complaint_id: UUID, kecamatan: str, command,
                    actor: Actor) -> bool:
     """A message from another service appended once (consumer inbox in the same transaction)."""
-    with ctx.engine.begin() as conn:
-        claimed = conn.execute(
-            insert(inbox).values(consumer=consumer, message_id=message_id).on_conflict_do_nothing()
-            .returning(inbox.c.message_id)
-        ).first()
-        if claimed is None:
+    with ctx.uow() as uow:
+        if not uow.inbox.claim(consumer, message_id):
             return False
-        state, _ = load(ctx, conn, complaint_id, lambda k: k == kecamatan)
+        state, _ = load(uow, complaint_id, lambda k: k == kecamatan)
         events = model.decide(state, command, None)
         at = datetime.now(UTC)
         new_state, _ = _append(
-            conn, ctx.store, state, events, actor=actor, at=at, correlation_id=message_id,
+            uow, state, events, actor=actor, at=at, correlation_id=message_id,
             causation_id=message_id, ids=lambda i: derived_event_id(consumer, message_id, i),
         )
-        save_read_model(conn, new_state, at)
+        uow.complaints.update(new_state, at)
+        uow.commit()
     return True
 
 

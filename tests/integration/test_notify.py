@@ -301,8 +301,8 @@ def test_the_signed_letter_goes_by_email_with_its_pdf_and_the_confirmed_send_clo
     make_celery(settings, "t").send_task(sub.task, args=[{"event_id": str(dispatched.event_id)}], queue=sub.queue)
 
     def complaint():
-        with wf.engine.connect() as conn:
-            return handlers.load(wf, conn, cid, lambda k: True)[0]
+        with wf.uow() as uow:
+            return handlers.load(uow, cid, lambda k: True)[0]
 
     closed = wait_until(lambda: complaint().status == "closed" and complaint(), timeout=90,
                         message="the complaint closed by the confirmed send")

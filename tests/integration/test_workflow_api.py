@@ -75,8 +75,8 @@ def report_letter_issued(wf, complaint_id) -> None:
     runs the real worker)."""
     from shared.contracts.letters import LetterDocumentIssued
 
-    with wf.engine.connect() as conn:
-        state, _ = handlers.load(wf, conn, complaint_id, lambda k: True)
+    with wf.uow() as uow:
+        state, _ = handlers.load(uow, complaint_id, lambda k: True)
     document_id = uuid.uuid4()
     handlers.record_letter_document(wf, LetterDocumentIssued(
         message_id=document_id, complaint_id=complaint_id, kecamatan=state.kecamatan, document_id=document_id,

@@ -185,8 +185,8 @@ def test_staff_land_on_their_inbox_and_kabupaten_users_on_the_dashboard(web, peo
 
 def test_the_inbox_lists_a_new_complaint_for_the_right_role_of_its_kecamatan_only(web, wf, people, place):
     cid = new_complaint(wf, place["a"])
-    with wf.engine.connect() as conn:
-        _, row = handlers.load(wf, conn, cid, lambda k: True)
+    with wf.uow() as uow:
+        _, row = handlers.load(uow, cid, lambda k: True)
     code = row["tracking_code"]
     sign_in(web, people["kasi"])
     page = web.get("/kotak-masuk")

@@ -126,12 +126,12 @@ def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = 
 
     @app.get("/v1/complaints/{complaint_id}", response_model=ComplaintOut, responses=ERRORS, summary="A complaint and its history")
     def detail(complaint_id: UUID, user: CurrentUser, wf: WorkflowDep) -> ComplaintOut:
-        with wf.engine.connect() as conn:
+        with wf.uow() as uow:
             try:
-                state, row = handlers.load(wf, conn, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)))
+                state, row = handlers.load(uow, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)))
             except handlers.UnknownComplaint:
                 raise _not_found() from None
-            envelopes = wf.store.read_stream(f"complaint-{complaint_id}", conn=conn)
+            envelopes = uow.events.read(f"complaint-{complaint_id}")
         first = envelopes[0].payload
         now = datetime.now(UTC)
         body = dict(

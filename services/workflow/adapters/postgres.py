@@ -1,0 +1,145 @@
+"""The workflow's unit of work in PostgreSQL: one transaction over the event store, the consumer inbox, the read
+model and the counters (services/workflow/unit_of_work.py says what each promises).
+
+Locks, all held until the transaction ends: a counter's row (``INSERT ... ON CONFLICT DO UPDATE`` locks it, so a
+second writer of the same kecamatan and year waits, and a rollback gives the number back); an inbox row being
+inserted (a second copy of the message waits, then finds it); the store's append lock, taken by ``append``,
+which is why the append comes last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, RootTransaction
+
+from services.workflow.adapters.tables import complaints, counters, inbox
+from services.workflow.domain.model import Complaint
+from services.workflow.unit_of_work import read_model_values
+from shared.events import EventEnvelope
+from shared.eventstore.postgres import PostgresEventStore
+
+
+class PostgresUnitOfWork:
+    def __init__(self, engine: Engine, store: PostgresEventStore) -> None:
+        self._engine, self._store = engine, store
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        self._tx: RootTransaction = self._conn.begin()
+        self.events = PostgresEventStreams(self._store, self._conn)
+        self.inbox = PostgresInbox(self._conn)
+        self.complaints = PostgresComplaints(self._conn)
+        self.counters = PostgresCounters(self._conn)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+
+    def commit(self) -> None:
+        self._tx.commit()
+
+    def rollback(self) -> None:
+        self._tx.rollback()
+
+
+class PostgresEventStreams:
+    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
+        self._store, self._conn = store, conn
+
+    def read(self, stream_id: str) -> list[EventEnvelope]:
+        return self._store.read_stream(stream_id, conn=self._conn)
+
+    def append(self, stream_id: str, expected_version: int, events: Sequence[EventEnvelope]) -> None:
+        self._store.append(stream_id, expected_version, events, conn=self._conn)
+
+
+class PostgresInbox:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def claim(self, consumer: str, message_id: UUID) -> bool:
+        claimed = self._conn.execute(
+            insert(inbox)
+            .values(consumer=consumer, message_id=message_id)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.message_id)
+        ).first()
+        return claimed is not None
+
+
+class PostgresComplaints:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, complaint_id: UUID) -> dict[str, Any] | None:
+        row = self._conn.execute(select(complaints).where(complaints.c.complaint_id == complaint_id)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def add(self, state: Complaint, at: datetime, *, subject: str, channel: str, received_at: datetime) -> None:
+        self._conn.execute(
+            insert(complaints)
+            .values(
+                complaint_id=state.complaint_id,
+                tracking_code=state.tracking_code,
+                kecamatan=state.kecamatan,
+                subject=subject,
+                channel=channel,
+                received_at=received_at,
+                **read_model_values(state, at),
+            )
+            .on_conflict_do_nothing(index_elements=["complaint_id"])
+        )
+
+    def update(self, state: Complaint, at: datetime) -> None:
+        self._conn.execute(
+            update(complaints)
+            .where(complaints.c.complaint_id == state.complaint_id)
+            .values(**read_model_values(state, at))
+        )
+
+    def overdue(self, now: datetime, limit: int) -> list[UUID]:
+        return list(
+            self._conn.execute(
+                select(complaints.c.complaint_id)
+                .where(
+                    complaints.c.status == "in_progress",
+                    complaints.c.overdue_flagged.is_(False),
+                    complaints.c.step_due_at < now,
+                )
+                .order_by(complaints.c.step_due_at)
+                .limit(limit)
+            ).scalars()
+        )
+
+    def expired_document_requests(self, now: datetime, limit: int) -> list[UUID]:
+        return list(
+            self._conn.execute(
+                select(complaints.c.complaint_id)
+                .where(complaints.c.status == "awaiting_documents", complaints.c.documents_close_after < now)
+                .order_by(complaints.c.documents_close_after)
+                .limit(limit)
+            ).scalars()
+        )
+
+
+class PostgresCounters:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def next(self, kind: str, kecamatan: str, year: int) -> int:
+        stmt = insert(counters).values(kind=kind, kecamatan=kecamatan, year=year, last_value=1)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["kind", "kecamatan", "year"], set_={"last_value": counters.c.last_value + 1}
+        ).returning(counters.c.last_value)
+        return int(self._conn.execute(stmt).scalar_one())
