@@ -4,9 +4,13 @@
   leader per projection), the rebuild without a gap (fresh ``<table>__next`` copies swapped in), ``lag`` and
   the wiring: ``run_projections(settings)``, ``rebuild(settings_or_engine, name)``, ``status(engine)``.
 - ``domain/complaints.py``: how each workflow event changes a complaint's row and which step it completes
-  (pure); ``domain/register.py``: the register's columns, labels and masking (pure).
+  (pure); ``domain/register.py``: the register's columns, labels and masking (pure);
+  ``domain/service_requests.py``: a complaint as Open311's reads show it (pure, nothing personal).
 - ``adapters/tables.py``: ``dashboard.complaints``, ``dashboard.step_times``, ``dashboard.checkpoints``
-  (migration 0008); ``adapters/exports.py``: XLSX and CSV.
+  (migration 0008), ``dashboard.service_requests`` (0014); ``adapters/exports.py``: XLSX and CSV;
+  ``adapters/service_requests.py``: the Open311 search.
+- ``georeport.py`` and ``entrypoints/open311.py``: Open311's reads (the catalogue, searches, one request); a
+  posted request is intake's, the catalogue and error shape ``shared/contracts/open311.py``.
 - ``queries.py``: the SQL aggregates behind the API, each shaped to an index.
 - ``entrypoints/api.py``: ``create_app(container=None, extra_routers=())`` and ``create_full_app()``;
   ``entrypoints/register.py`` (``GET /v1/register``), ``entrypoints/figures.py`` (``GET /v1/dashboard/...``),

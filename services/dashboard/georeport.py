@@ -8,7 +8,8 @@ description in Bahasa Indonesia; the API answers them in the spec's error shape 
 Identifiers. The tracking code is what the complainant holds, and it opens their receipt and response
 letter (which carry their name), so it is never listed: a search answers each request under its public
 id (the complaint id). ``POST`` (intake) answers the tracking code as ``service_request_id`` (it goes to the
-one who submitted), and ``GET /requests/{id}`` takes either.
+one who submitted), and ``GET /requests/{id}`` takes either, once the workflow has recorded the complaint (the
+reads come from the dashboard's projection of the event store).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.contracts import sop
-from shared.contracts.open311 import BY_CODE, Problem, Problems, Service, service_of
+from shared.contracts.open311 import BY_CODE, OTHER, Problem, Problems, Service
 from shared.contracts.tracking import normalize_tracking_code
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -153,20 +154,18 @@ class RequestRow:
     kecamatan: str
     kecamatan_name: str
     kabupaten_name: str
-    subject: str
+    service_code: str  # shared.contracts.open311: read from the subject
     received_at: datetime
-    status: str | None  # the workflow's: in_progress | awaiting_documents | closed; None: not there yet
+    status: str  # as the workflow has it: in_progress | awaiting_documents | closed
     outcome: str | None
     current_step: int | None
     deadline_at: datetime | None
-    updated_at: datetime | None
+    updated_at: datetime
     referred_to: str | None
     sop_version: str | None
 
 
 def status_notes(row: RequestRow) -> str:
-    if row.status is None:
-        return "Diterima, menunggu diproses."
     if row.status == "closed":
         if row.outcome == "referred" and row.referred_to:
             return f"Dilimpahkan kepada {row.referred_to}."
@@ -188,7 +187,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
     """One service request as GeoReport v2 shows it; kecamatan-level place, no personal data."""
-    service = service_of(row.subject)
+    service = BY_CODE.get(row.service_code, OTHER)
     kecamatan = f"Kecamatan {row.kecamatan_name}"
     return {
         "service_request_id": service_request_id,
@@ -200,7 +199,7 @@ def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
         "agency_responsible": row.referred_to if row.outcome == "referred" and row.referred_to else kecamatan,
         "service_notice": None,
         "requested_datetime": _iso(row.received_at),
-        "updated_datetime": _iso(row.updated_at or row.received_at),
+        "updated_datetime": _iso(row.updated_at),
         "expected_datetime": _iso(row.deadline_at),
         "address": f"{kecamatan}, {row.kabupaten_name}",
         "jurisdiction_id": row.kecamatan,

@@ -46,6 +46,7 @@ from sqlalchemy.schema import CreateTable
 
 from services.dashboard.adapters import tables as t
 from services.dashboard.domain import complaints as model
+from services.dashboard.domain import service_requests as requests_model
 from shared.calendar import WorkingCalendar
 from shared.config import Settings
 from shared.events import EventEnvelope
@@ -153,6 +154,53 @@ class ComplaintsProjection:
         """Writes the rows ``apply_batch`` held (the complaints still open at the end of a rebuild's catch-up)."""
         if held:
             _upsert(conn, tables["complaints"], [held[cid] for cid in sorted(held)], key=("complaint_id",))
+        held.clear()
+
+
+class ServiceRequestsProjection:
+    """``dashboard.service_requests``: each complaint as Open311's reads show it (``domain/service_requests.py``).
+    It reads every event of the workflow's contract, so that ``updated_at`` follows notifications and alerts
+    too: a projection of its own, so that the complaints projection (and its rebuild) keeps skipping them."""
+
+    name = "dashboard.service_requests"
+    table_names = ("service_requests",)
+    types = requests_model.TYPES
+
+    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope],
+                    held: dict | None = None) -> None:
+        """As ``ComplaintsProjection.apply_batch``: with ``held`` (a rebuild's copies), open complaints' rows stay
+        in memory until they close or ``flush``."""
+        table = tables["service_requests"]
+        relevant = [(cid, e) for e in events if (cid := requests_model.complaint_id_of(e)) is not None]
+        ids = sorted({cid for cid, _ in relevant})
+        if not ids:
+            return
+        rows = {cid: held[cid] for cid in ids if cid in held} if held is not None else {}
+        missing = [cid for cid in ids if cid not in rows]
+        if missing:
+            rows.update((r["complaint_id"], dict(r))
+                        for r in conn.execute(select(table).where(table.c.complaint_id.in_(missing))).mappings())
+        changed: set = set()
+        for cid, event in relevant:
+            row = requests_model.apply(rows.get(cid), event)
+            if row is not None and row is not rows.get(cid):
+                rows[cid] = row
+                changed.add(cid)
+        if held is None:
+            write = changed
+        else:
+            write = {cid for cid in changed if rows[cid]["status"] == "closed"}
+            for cid in changed:
+                if cid in write:
+                    held.pop(cid, None)
+                else:
+                    held[cid] = rows[cid]
+        if write:
+            _upsert(conn, table, [rows[cid] for cid in sorted(write)], key=("complaint_id",))
+
+    def flush(self, conn: Connection, tables: Mapping[str, Table], held: dict) -> None:
+        if held:
+            _upsert(conn, tables["service_requests"], [held[cid] for cid in sorted(held)], key=("complaint_id",))
         held.clear()
 
 
@@ -421,14 +469,15 @@ def _swap(conn: Connection, fresh: Subscription, projection: Projection) -> tupl
 def projections(engine: Engine) -> dict[str, Projection]:
     """Every dashboard projection by name."""
     calendars = Calendars(KecamatanDirectory(engine))
-    return {p.name: p for p in (ComplaintsProjection(calendars),)}
+    return {p.name: p for p in (ComplaintsProjection(calendars), ServiceRequestsProjection())}
 
 
-NAMES = (ComplaintsProjection.name,)
+NAMES = (ComplaintsProjection.name, ServiceRequestsProjection.name)
 
 
 def resolve_name(name: str) -> str:
-    """``dashboard.complaints`` or its short form ``complaints``; ValueError for any other."""
+    """A projection's full name (``dashboard.complaints``) or its short form (``complaints``); ValueError for
+    any other."""
     for full in NAMES:
         if name in (full, full.split(".", 1)[1]):
             return full

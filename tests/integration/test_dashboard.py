@@ -352,12 +352,14 @@ def test_healthz_reports_the_projection_lag(client, known):
 def test_the_live_tables_match_their_definitions(dash):
     """The migration's tables and the ones a rebuild creates from adapters/tables.py are the same."""
     store = PostgresEventStore(dash.engine)
-    probe = projections.Subscription(dash.engine, store, projections.ComplaintsProjection(dash.calendars), suffix="__cmp")
-    probe.create_tables()
-    probe.create_indexes()  # as a rebuild does once the copies are filled
+    probes = [projections.Subscription(dash.engine, store, p, suffix="__cmp")
+              for p in projections.projections(dash.engine).values()]
+    for probe in probes:
+        probe.create_tables()
+        probe.create_indexes()  # as a rebuild does once the copies are filled
     try:
         with dash.engine.connect() as conn:
-            for name in ("complaints", "step_times"):
+            for name in ("complaints", "step_times", "service_requests"):
                 def shape(table):
                     cols = conn.execute(text(
                         "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
@@ -367,7 +369,8 @@ def test_the_live_tables_match_their_definitions(dash):
                     return cols, sorted((i.replace(table, "T"), d.replace(table, "T")) for i, d in idx)
                 assert shape(name) == shape(name + "__cmp"), name
     finally:
-        probe.drop_tables()
+        for probe in probes:
+            probe.drop_tables()
 
 
 def test_step_times_are_kept_until_the_projection_moves(client, tokens, dash, wf, place, known):
@@ -530,7 +533,7 @@ def test_rebuild_and_status_by_name(dash, known, caplog):
     assert report["name"] == "dashboard.complaints" and report["position"] > 0
     (done,) = [r for r in caplog.records if r.getMessage() == "rebuild dashboard.complaints done"]
     assert done.rebuild_position == report["position"]
-    (st,) = projections.status(dash.engine)
+    st = {s["name"]: s for s in projections.status(dash.engine)}["dashboard.complaints"]  # of each projection
     assert st["name"] == "dashboard.complaints" and st["checkpoint"] == report["position"] and st["lag"] == st["head"] - st["checkpoint"]
     with pytest.raises(ValueError):
         projections.rebuild(dash.engine, "tidak-ada")

@@ -3,7 +3,8 @@ requests in GeoReport shape with nothing personal, the spec's errors, api keys a
 
 The client talks to both services as the base URL does: a POST to intake (services/intake/entrypoints/
 open311.py), the reads to the dashboard (services/dashboard/entrypoints/open311.py), sent by the gateway's
-route table (tests.support.web.Dispatcher)."""
+route table (tests.support.web.Dispatcher). The reads come from the dashboard's projection of the event store
+(``dashboard.service_requests``), caught up before each read as ``pengaduan projections run`` keeps it."""
 from __future__ import annotations
 
 import contextlib
@@ -15,9 +16,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Text, case, cast, literal, select, text
+from starlette.concurrency import run_in_threadpool
 
+from services.dashboard import projections
+from services.dashboard.adapters.service_requests import find_service_requests
 from services.dashboard.entrypoints import open311
+from services.dashboard.georeport import RequestQuery, RequestRow, as_georeport
 from services.intake.adapters.tables import outbox, submissions
 from services.intake.bootstrap import bootstrap as bootstrap_intake
 from services.intake.config import IntakeSettings
@@ -28,7 +33,11 @@ from services.workflow.bootstrap import bootstrap as bootstrap_workflow
 from shared.auth import install_auth
 from shared.config import Settings
 from shared.contracts.intake import ComplaintSubmitted
+from shared.contracts.open311 import service_of
+from shared.contracts.workflow import ComplaintReceived, ComplaintReferred
+from shared.eventstore.postgres import PostgresEventStore, events
 from shared.http import install_error_handlers
+from shared.tenancy import kecamatan_table
 from tests.support.web import Dispatcher
 
 NAME_FIRST, NAME_LAST = "Siti", "Aminah"
@@ -46,6 +55,23 @@ def dashboard_app(settings: Settings, engine) -> FastAPI:
     return app
 
 
+def service_requests(engine) -> projections.Subscription:
+    """The live Open311 projection (what ``pengaduan projections run`` runs)."""
+    return projections.Subscription(engine, PostgresEventStore(engine), projections.ServiceRequestsProjection())
+
+
+class CaughtUp:
+    """The dashboard's app, its Open311 projection caught up with the event store before each request."""
+
+    def __init__(self, app, engine) -> None:
+        self.app, self.projection = app, service_requests(engine)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            await run_in_threadpool(self.projection.catch_up)
+        await self.app(scope, receive, send)
+
+
 @contextlib.contextmanager
 def base_url(settings: Settings, engine, intake) -> Iterator[TestClient]:
     """Intake's app and the dashboard's Open311 reads behind one client, routed as the gateway routes."""
@@ -53,6 +79,7 @@ def base_url(settings: Settings, engine, intake) -> Iterator[TestClient]:
     with contextlib.ExitStack() as stack:
         for app in apps.values():  # their lifespans run for the whole block
             stack.enter_context(TestClient(app))
+        apps["dashboard"] = CaughtUp(apps["dashboard"], engine)
         yield TestClient(Dispatcher(apps))  # no lifespan of its own: the apps' ran above
 
 
@@ -148,10 +175,9 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
     assert "Lokasi: " + ADDRESS in row["description"] and "Koordinat: -7.051200, 113.477900" in row["description"]
     assert "Tautan foto/berkas: https://foto.example.id/jalan.jpg" in row["description"]
 
-    # accepted but not yet in the workflow: already found, open
-    [before] = client.get(f"/open311/v2/requests/{code}.json").json()
-    assert before["status"] == "open" and before["status_notes"] == "Diterima, menunggu diproses."
-    assert before["expected_datetime"] is None
+    # accepted but not yet in the workflow: the read side learns of a request from the workflow's events
+    before = client.get(f"/open311/v2/requests/{code}.json")
+    assert before.status_code == 404 and before.json()[0]["code"] == 404
 
     complaint_id = deliver_to_workflow(wf, engine, code)
     with engine.connect() as conn:
@@ -219,7 +245,7 @@ def test_a_referred_request_is_closed_and_names_the_agency(client, wf, engine):
     assert_nothing_personal(closed)
 
 
-def test_complaints_from_other_channels_are_listed_as_other_public_services(client, intake, engine):
+def test_complaints_from_other_channels_are_listed_as_other_public_services(client, intake, wf, engine):
     from services.intake.domain.commands import SubmitComplaint
     from services.intake.handlers import submit_complaint
     from shared.contracts.intake import Complainant
@@ -229,10 +255,7 @@ def test_complaints_from_other_channels_are_listed_as_other_public_services(clie
         subject="Siti Aminah: petugas meminta biaya", description="Petugas meminta biaya untuk surat keterangan.",
         correlation_id=uuid.uuid4(),
     ))
-    with engine.connect() as conn:
-        complaint_id = conn.execute(
-            select(submissions.c.complaint_id).where(submissions.c.tracking_code == accepted.tracking_code)
-        ).scalar_one()
+    complaint_id = deliver_to_workflow(wf, engine, accepted.tracking_code)
     params = {"jurisdiction_id": "pegantenan", "service_code": "pelayanan-lainnya"}
     others = client.get("/open311/v2/requests.json", params=params).json()
     [item] = [i for i in others if i["service_request_id"] == str(complaint_id)]
@@ -309,9 +332,74 @@ def test_configured_api_keys_are_required_for_posting(settings, engine):
     keyed.engine.dispose()
 
 
-def test_a_request_to_another_kecamatan_in_another_category(client):
+def test_a_request_to_another_kecamatan_in_another_category(client, wf, engine):
     """(Once: an intake built by the dashboard on its first POST; intake now takes the POST itself.)"""
     r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id="galis", service_code="perizinan"))
     assert r.status_code == 201, r.text
+    deliver_to_workflow(wf, engine, r.json()[0]["service_request_id"])
     [item] = client.get(f"/open311/v2/requests/{r.json()[0]['service_request_id']}.json").json()
     assert item["service_code"] == "perizinan" and item["agency_responsible"] == "Kecamatan Galis"
+
+
+def test_the_reads_come_from_the_dashboards_projection(client, settings, engine, intake, wf):
+    """A request the workflow has recorded is found once the projection has applied its events (moments later
+    under `pengaduan projections run`), not before: the dashboard reads no other service's tables."""
+    code = client.post("/open311/v2/requests.json", data=form()).json()[0]["service_request_id"]
+    complaint_id = deliver_to_workflow(wf, engine, code)
+    with TestClient(dashboard_app(settings, engine)) as reads:  # no catching up before its reads
+        assert reads.get(f"/open311/v2/requests/{code}.json").status_code == 404
+        service_requests(engine).catch_up()
+        [item] = reads.get(f"/open311/v2/requests/{code}.json").json()
+    assert item["service_request_id"] == code and item["status"] == "open"
+    act(wf, complaint_id, "verify-identity", "kasi", 1)
+    assert client.get(f"/open311/v2/requests/{code}.json").json()[0]["status_notes"].startswith(
+        "Sedang diproses: langkah 3 dari 12")
+
+
+def _as_before(engine) -> dict[uuid.UUID, dict]:
+    """Every complaint as Open311 showed it when the dashboard joined intake's submissions with the workflow's
+    read model (before 0014), for those the workflow has."""
+    s, c, k = submissions, complaints, kecamatan_table
+    stream = literal("complaint-") + cast(s.c.complaint_id, Text)
+    referred_to = (select(events.c.payload["agency"].astext)
+                   .where(events.c.stream_id == stream, events.c.type == ComplaintReferred.type)
+                   .order_by(events.c.version.desc()).limit(1).scalar_subquery())
+    sop_version = (select(events.c.payload["sop_version"].astext)
+                   .where(events.c.stream_id == stream, events.c.version == 1, events.c.type == ComplaintReceived.type)
+                   .scalar_subquery())
+    stmt = select(
+        s.c.complaint_id, s.c.tracking_code, s.c.kecamatan, k.c.name.label("kecamatan_name"), k.c.kabupaten_name,
+        s.c.subject, s.c.received_at, c.c.status, c.c.outcome, c.c.current_step, c.c.deadline_at, c.c.updated_at,
+        case((c.c.outcome == "referred", referred_to), else_=None).label("referred_to"),
+        case((c.c.status != "closed", sop_version), else_=None).label("sop_version"),
+    ).select_from(s.join(k, k.c.slug == s.c.kecamatan).join(c, c.c.complaint_id == s.c.complaint_id))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return {r["complaint_id"]: as_georeport(RequestRow(
+        **{k_: v for k_, v in r.items() if k_ != "subject"}, service_code=service_of(r["subject"]).code), "id")
+        for r in rows}
+
+
+def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and_a_rebuild_changes_nothing(engine):
+    """Over every complaint this test session made (notifications, overdue alerts, referrals, closures, by
+    every test that ran before this one): the projection answers what the join of intake.submissions and
+    workflow.complaints answered; a rebuild from position 0 gives the same table."""
+    service_requests(engine).catch_up()
+    before = _as_before(engine)
+    assert before
+    ids = tuple(before)
+    now = {}
+    for start in range(0, len(ids), 500):
+        query = RequestQuery(complaint_ids=ids[start:start + 500], by_id=True, limit=500)
+        now.update({row.complaint_id: as_georeport(row, "id") for row in find_service_requests(engine, query)})
+    assert now == before
+
+    def table(conn):
+        return conn.execute(text("SELECT * FROM dashboard.service_requests ORDER BY complaint_id")).all()
+
+    with engine.connect() as conn:
+        live = table(conn)
+    report = projections.rebuild(engine, "service_requests")
+    assert report["name"] == "dashboard.service_requests" and report["events"] > 0
+    with engine.connect() as conn:
+        assert table(conn) == live

@@ -1,6 +1,7 @@
 """The dashboard's read models (schema ``dashboard``), fed from the event store by
-``services.dashboard.projections``. Migration 0008 creates the same tables; a rebuild creates fresh copies
-from these definitions (``<table>__next``) and swaps them in, so keep the two in step (a test compares them).
+``services.dashboard.projections``. Migrations 0008 and 0014 create the same tables; a rebuild creates fresh
+copies from these definitions (``<table>__next``) and swaps them in, so keep the two in step (a test compares
+them).
 
 Index names start with their table's name: a rebuilt table's indexes are renamed by that prefix when it
 takes the live table's place.
@@ -122,10 +123,38 @@ def _step_times(md: MetaData, name: str = "step_times") -> Table:
     return table
 
 
+def _service_requests(md: MetaData, name: str = "service_requests") -> Table:
+    """One row per complaint as Open311 shows it to the public (services/dashboard/georeport.py): no personal
+    data, the category already read from the subject; ``updated_at`` moves with every event of the complaint
+    (migration 0014)."""
+    table = Table(
+        name,
+        md,
+        Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+        Column("tracking_code", Text, nullable=False),
+        Column("kecamatan", Text, nullable=False),
+        Column("service_code", Text, nullable=False),  # shared.contracts.open311, from the subject
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("status", Text, nullable=False),  # in_progress | awaiting_documents | closed
+        Column("outcome", Text),
+        Column("current_step", SmallInteger),
+        Column("deadline_at", DateTime(timezone=True)),
+        Column("referred_to", Text),
+        Column("sop_version", Text, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),  # the last event's occurred_at
+        Column("position", BigInteger, nullable=False),  # the last event applied
+    )
+    Index(f"{name}_tracking_code", table.c.tracking_code, unique=True)
+    Index(f"{name}_received", table.c.received_at, table.c.complaint_id)  # newest first, across kecamatan
+    Index(f"{name}_kecamatan_received", table.c.kecamatan, table.c.received_at)
+    return table
+
+
 complaints = _complaints(metadata)
 step_times = _step_times(metadata)
+service_requests = _service_requests(metadata)
 
-BUILDERS = {"complaints": _complaints, "step_times": _step_times}
+BUILDERS = {"complaints": _complaints, "step_times": _step_times, "service_requests": _service_requests}
 
 
 def copies(names: tuple[str, ...], suffix: str) -> dict[str, Table]:

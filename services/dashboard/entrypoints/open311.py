@@ -7,7 +7,9 @@ refused):
 - ``GET  /open311/v2/requests/{id}``: one request, by tracking code or public id.
 
 ``POST /open311/v2/requests`` (a complaint) is intake's (services/intake/entrypoints/open311.py); the gateway
-sends each method to its service.
+sends each method to its service. The reads come from the dashboard's own read model
+(``dashboard.service_requests``, fed from the event store): a posted request is found once the workflow has
+recorded it (moments later; while the broker is away, when it is back).
 
 Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (Bahasa Indonesia): 400 bad
 input (one entry per problem), 404 unknown ``jurisdiction_id`` or request. No login: nothing personal is

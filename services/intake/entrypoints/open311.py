@@ -3,7 +3,8 @@ refused). A form-encoded service request becomes a complaint through intake's ow
 (channel ``open311``): the submission and its outbox row in one transaction, as for any complaint. Answers
 201 ``[{service_request_id, service_notice, account_id}]`` where the id is the tracking code (200 with the
 first answer for a retry with the same ``Idempotency-Key``). The reads (``GET /open311/v2/...``) are the
-dashboard's (services/dashboard/entrypoints/open311.py); the gateway sends each method to its service.
+dashboard's (services/dashboard/entrypoints/open311.py), from its projection of the event store: they find the
+request once the workflow has recorded it. The gateway sends each method to its service.
 
 Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (Bahasa Indonesia): 400 bad input
 (one entry per problem; also a body that is not form-encoded, a bad ``X-Correlation-Id`` or

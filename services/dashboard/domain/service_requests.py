@@ -1,0 +1,92 @@
+"""How one workflow event changes a complaint's row in ``dashboard.service_requests``: what Open311's reads
+show of it (services/dashboard/georeport.py), nothing personal. Pure: no I/O, no clock.
+
+``apply(row, event) -> row``: ``row`` is the complaint's row as a dict (None before ``ComplaintReceived``);
+the result is the new row, or ``row`` itself when the event changes nothing (applied already, or not of a
+complaint). Every event of a complaint's stream counts: ``updated_at`` is when the last one happened (a
+notification or an overdue alert too), as the workflow's own read model has it; status, outcome and step
+follow the workflow's model (``services/workflow/domain/model.py`` ``evolve``).
+
+The category (``service_code``) is read from the subject once, here (``shared/contracts/open311.py``: intake
+writes the service's name at the head of an Open311 request's subject); the subject itself is not kept.
+"""
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from shared.contracts import workflow
+from shared.contracts.open311 import service_of
+from shared.events import Event, EventEnvelope
+
+STREAM_PREFIX = "complaint-"
+
+CLOSING = {
+    workflow.IdentityRejected.type: "identity_rejected", workflow.ClosedIncomplete.type: "incomplete",
+    workflow.ComplaintReferred.type: "referred", workflow.ResponseSent.type: "resolved",
+    workflow.ComplaintWithdrawn.type: "withdrawn", workflow.MarkedDuplicate.type: "duplicate",
+}
+
+# every event type of the workflow's contract (each moves updated_at), and its class
+CLASSES: dict[str, type[Event]] = {
+    c.__dict__["type"]: c for c in vars(workflow).values()
+    if isinstance(c, type) and issubclass(c, Event) and isinstance(c.__dict__.get("type"), str)
+}
+TYPES = frozenset(CLASSES)
+# the events read beyond their envelope (the rest, e.g. notifications, only move updated_at)
+DECODED = frozenset(
+    {workflow.ComplaintReceived.type, workflow.DocumentsRequested.type, workflow.DocumentsReceived.type, *CLOSING}
+    | {t for t, c in CLASSES.items() if issubclass(c, workflow.StepCompleted)}
+)
+
+
+def complaint_id_of(event: EventEnvelope) -> UUID | None:
+    if not event.stream_id.startswith(STREAM_PREFIX):
+        return None
+    try:
+        return UUID(event.stream_id[len(STREAM_PREFIX):])
+    except ValueError:
+        return None
+
+
+def apply(row: dict[str, Any] | None, event: EventEnvelope) -> dict[str, Any] | None:
+    if event.type == workflow.ComplaintReceived.type:
+        return row if row is not None else _received(event)
+    if row is None or (event.position is not None and event.position <= row["position"]):
+        return row  # before its receipt (cannot happen in a store read in order), or applied already
+    new = {**row, "position": event.position, "updated_at": event.occurred_at}
+    if event.type not in DECODED:
+        return new
+    decoded = event.decode()
+    if event.type in CLOSING:
+        new.update(status="closed", outcome=CLOSING[event.type], current_step=None)
+        if isinstance(decoded, workflow.ComplaintReferred):
+            new["referred_to"] = decoded.agency
+    elif isinstance(decoded, workflow.DocumentsRequested):
+        new["status"] = "awaiting_documents"
+    elif isinstance(decoded, workflow.DocumentsReceived):
+        new["status"] = "in_progress"
+    elif isinstance(decoded, workflow.StepCompleted):
+        new["current_step"] = decoded.next_step
+    return new
+
+
+def _received(event: EventEnvelope) -> dict[str, Any]:
+    received = event.decode()
+    if not isinstance(received, workflow.ComplaintReceived):
+        raise TypeError(f"{event.type} decoded as {type(received).__name__}")
+    return {
+        "complaint_id": received.complaint_id,
+        "tracking_code": received.tracking_code,
+        "kecamatan": received.kecamatan,
+        "service_code": service_of(received.subject).code,
+        "received_at": received.received_at,
+        "status": "in_progress",
+        "outcome": None,
+        "current_step": received.next_step,
+        "deadline_at": received.deadline_at,
+        "referred_to": None,
+        "sop_version": received.sop_version,
+        "updated_at": event.occurred_at,
+        "position": event.position or 0,
+    }
