@@ -1,4 +1,9 @@
-"""The API processes as the composition root assembles them (uvicorn factories, ``pengaduan api KIND``)."""
+"""The API processes as the composition root assembles them (uvicorn factories, ``pengaduan api KIND``).
+
+A service's own ``create_app`` knows only that service; what joins services in one process is decided here:
+the workflow API also serves the deployment's scrape-time gauges (every service's, ``pengaduan.registry``),
+so scraping every replica of every process never multiplies those queries, and accounts' sign-in
+(``/v1/auth/*``, where it has always been answered)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -18,6 +18,7 @@ SERVICE_MODULES = (
     "services.notify.service",
     "services.dashboard.service",
     "services.web.service",
+    "services.accounts.service",
 )
 
 
