@@ -6,5 +6,5 @@ from shared.service import Api, Route, Service
 SERVICE = Service(
     name="web",
     # every path no API claims: the citizens' and staff's pages, their /static assets
-    api=Api("services.web.app:create_app", 8005, (Route("/"),)),
+    api=Api("services.web.entrypoints.api:create_app", 8005, (Route("/"),)),
 )

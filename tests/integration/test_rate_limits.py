@@ -24,8 +24,8 @@ from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
 from services.notify.handlers import THROTTLED, plan_event
-from services.web.api import Api
-from services.web.app import create_app as web_app
+from services.web.adapters.api_client import Api
+from services.web.entrypoints.api import create_app as web_app
 from services.web.config import WebSettings
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from tests.integration.test_intake_api import valid_body

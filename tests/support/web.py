@@ -41,8 +41,8 @@ def web_client(settings: Settings, **web_settings) -> Iterator[TestClient]:
     from services.intake.bootstrap import bootstrap as intake_bootstrap
     from services.intake.entrypoints.api import create_app as intake_app
     from services.letters.entrypoints.api import create_app as letters_app
-    from services.web.api import Api
-    from services.web.app import create_app as web_app
+    from services.web.adapters.api_client import Api
+    from services.web.entrypoints.api import create_app as web_app
     from services.web.config import WebSettings
     from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 

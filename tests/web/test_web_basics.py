@@ -82,7 +82,7 @@ def test_sign_in_and_out(web, staf):
 def test_the_session_cookie_is_secure_when_the_site_is_served_over_tls(settings):
     from fastapi.testclient import TestClient
 
-    from services.web.app import create_app
+    from services.web.entrypoints.api import create_app
     from services.web.config import WebSettings
 
     app = create_app(WebSettings(**{**settings.model_dump(), "public_base_url": "https://pengaduan.pamekasankab.go.id"}))

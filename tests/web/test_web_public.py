@@ -276,8 +276,8 @@ def test_the_form_page_weighs_under_300_kb_with_its_css_and_js(web):
 def test_when_the_api_cannot_be_reached_the_form_stays_with_what_was_typed(settings):
     from fastapi.testclient import TestClient
 
-    from services.web.api import Api
-    from services.web.app import create_app
+    from services.web.adapters.api_client import Api
+    from services.web.entrypoints.api import create_app
     from services.web.config import WebSettings
 
     app = create_app(WebSettings(**settings.model_dump()), api=Api("http://127.0.0.1:9", timeout=2.0))

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.accounts.handlers import add_user
-from services.web.session import COOKIE, _serializer
+from services.web.entrypoints.session import COOKIE, _serializer
 from shared.auth import DEFAULT_TTL, Principal, create_token, decode_token
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.web import web_client

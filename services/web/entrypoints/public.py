@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
-from services.web.api import UNAVAILABLE, ApiProblem, ApiUnavailable
-from services.web.pages import api, kecamatan_choices, redirect, render, session
-from services.web.session import CSRF_FIELD
+from services.web.adapters.api_client import UNAVAILABLE, ApiProblem, ApiUnavailable
+from services.web.entrypoints.pages import api, kecamatan_choices, redirect, render, session
+from services.web.entrypoints.session import CSRF_FIELD
 from shared.contracts import sop
 from shared.contracts.tracking import normalize_tracking_code
 

@@ -23,8 +23,8 @@ import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.web.api import ApiProblem, ApiUnavailable
-from services.web.pages import api, end_session, session, settings
+from services.web.adapters.api_client import ApiProblem, ApiUnavailable
+from services.web.entrypoints.pages import api, end_session, session, settings
 from shared.auth import TOKEN_MESSAGES, AuthError, decode_token
 from shared.http import error_response
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.web.api import ApiProblem
+from services.web.adapters.api_client import ApiProblem
 from services.web.entrypoints import staff_complaint, staff_inbox, staff_register
-from services.web.pages import api, check_csrf, end_session, redirect, render, session
+from services.web.entrypoints.pages import api, check_csrf, end_session, redirect, render, session
 
 router = APIRouter()
 for _pages in (staff_inbox, staff_complaint, staff_register):

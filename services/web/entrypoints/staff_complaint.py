@@ -13,10 +13,10 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.web.api import ApiProblem, ApiUnavailable
+from services.web.adapters.api_client import ApiProblem, ApiUnavailable
 from services.web.entrypoints import staff_actions as actions
 from services.web.entrypoints import staff_views as views
-from services.web.pages import ROLE_LABELS, SignInRequired, api, check_csrf, redirect, render, require_user, session
+from services.web.entrypoints.pages import ROLE_LABELS, SignInRequired, api, check_csrf, redirect, render, require_user, session
 
 router = APIRouter()
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -193,7 +193,7 @@ def _file_problem(request: Request, r, title: str) -> Response:
         session(request).sign_out()
         raise SignInRequired()
     if r.status_code >= 500:
-        from services.web.api import ApiUnavailable
+        from services.web.adapters.api_client import ApiUnavailable
 
         raise ApiUnavailable(f"HTTP {r.status_code}")
     try:

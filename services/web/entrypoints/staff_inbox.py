@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.web.api import ApiProblem
+from services.web.adapters.api_client import ApiProblem
 from services.web.entrypoints import staff_views as views
+from services.web.entrypoints.pages import api, redirect, render, require_user
 from services.web.entrypoints.staff_complaint import STAFF_ROLES, signed_out_on_401
-from services.web.pages import api, redirect, render, require_user
 
 router = APIRouter()
 

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.web.api import ApiProblem, ApiUnavailable
+from services.web.adapters.api_client import ApiProblem, ApiUnavailable
+from services.web.entrypoints.pages import api, render, require_user
 from services.web.entrypoints.staff_complaint import READERS, signed_out_on_401
-from services.web.pages import api, render, require_user
 
 router = APIRouter()
 

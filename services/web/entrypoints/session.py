@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
 from fastapi import Request
 from fastapi.responses import Response
-import jwt
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "pengaduan_sesi"

@@ -9,13 +9,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services.web import formatting
-from services.web.api import Api, ApiProblem, ApiUnavailable
+from services.web.adapters.api_client import Api, ApiProblem, ApiUnavailable
 from services.web.config import WebSettings
-from services.web.session import CSRF_FIELD, Session
+from services.web.domain import formatting
+from services.web.entrypoints.session import CSRF_FIELD, Session
 
-HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescape on for .html (select_autoescape)
+WEB = Path(__file__).resolve().parents[1]  # services/web: templates/ and static/ (package data)
+templates = Jinja2Templates(directory=str(WEB / "templates"))  # autoescape on for .html (select_autoescape)
 templates.env.filters.update(tanggal=formatting.tanggal, waktu=formatting.waktu,
                              waktu_panjang=formatting.waktu_panjang, iso=formatting.iso)
 
