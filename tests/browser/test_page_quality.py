@@ -62,7 +62,7 @@ def check(page, total: int, foreign: list[str]) -> None:
 @pytest.fixture
 def complaint_id(stack) -> str:
     """A complaint at step 2 in Pegantenan (through the public JSON API: this test is about the pages)."""
-    from tests.integration.test_intake_api import valid_body
+    from tests.support.complaints import valid_body
 
     r = httpx.post(f"{stack}/v1/complaints", json=valid_body(), timeout=10)
     assert r.status_code == 202, r.text

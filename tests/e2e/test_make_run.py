@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from shared.embedded import free_port
-from tests.integration.test_intake_api import valid_body
+from tests.support.complaints import valid_body
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.test_intake_api import valid_body
+from tests.support.complaints import valid_body
 
 
 def test_a_header_that_is_not_ascii_reaches_the_service_and_is_judged_there(fuzz_stack):

@@ -9,7 +9,7 @@ import httpx
 from jsonschema import Draft202012Validator
 
 from shared.gateway import _refs, merge_openapi
-from tests.integration.test_intake_api import valid_body
+from tests.support.complaints import valid_body
 from tests.support.processes import wait_until
 
 

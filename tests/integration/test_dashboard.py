@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import threading
 import time
 import uuid
@@ -29,13 +28,13 @@ from services.dashboard.entrypoints.api import create_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from shared.auth import Principal, create_token
-from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.intake import Complainant
 from shared.contracts.letters import LetterDocumentIssued
-from shared.contracts.tracking import new_tracking_code
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from shared.subscriptions import Checkpoints, Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.auth import bearer_header, bearer_token
+from tests.support.complaints import record_complaint
 from tests.support.processes import wait_until
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -103,14 +102,12 @@ class Complaint:
     def __init__(self, wf, kecamatan: str, received_at: datetime, channel: str = "web", name: str = "Siti Aminah",
                  address: str = "Dusun Bunangka") -> None:
         self.wf, self.kecamatan = wf, kecamatan
-        self.id = uuid.uuid4()
-        handlers.record_complaint(wf, ComplaintSubmitted(
-            submission_id=uuid.uuid4(), complaint_id=self.id, tracking_code=new_tracking_code(os.urandom(7)),
-            kecamatan=kecamatan, channel=channel,
+        self.id = record_complaint(
+            wf, kecamatan, channel=channel,
             complainant=Complainant(name=name, nik=NIK, phone=PHONE, email="siti@example.id", address=address),
             subject=f"Pengaduan {channel} {received_at:%d-%m}", description="Jalan di dusun rusak sejak Januari.",
-            received_at=received_at, correlation_id=uuid.uuid4(),
-        ))
+            received_at=received_at,
+        ).complaint_id
         self.state = None
         self.revision = 1
 

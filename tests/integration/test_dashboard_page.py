@@ -30,12 +30,12 @@ from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from pengaduan import registry
 from shared import gateway
 from shared.auth import Principal, create_token
-from shared.contracts.intake import Complainant, ComplaintSubmitted
-from shared.contracts.tracking import new_tracking_code
+from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.colours import contrast
 from tests.support.auth import bearer_header, bearer_token
+from tests.support.complaints import record_complaint
 
 STATIC = Path(page.__file__).resolve().parent.parent / "static"
 HTML, JS, CSS = (STATIC / "dasbor.html", STATIC / "dasbor.js", STATIC / "dasbor.css")
@@ -946,14 +946,12 @@ def seeded(settings, engine, dash, place):
     wf = workflow_bootstrap(settings)
 
     def complaint(kecamatan, received_at, subject, channel="web"):
-        cid, code = uuid.uuid4(), new_tracking_code(os.urandom(7))
-        handlers.record_complaint(wf, ComplaintSubmitted(
-            submission_id=uuid.uuid4(), complaint_id=cid, tracking_code=code, kecamatan=kecamatan, channel=channel,
+        message = record_complaint(
+            wf, kecamatan, channel=channel, subject=subject, description="Jalan rusak.", received_at=received_at,
             complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890",
                                     email="siti@example.id", address="Dusun Bunangka"),
-            subject=subject, description="Jalan rusak.", received_at=received_at, correlation_id=uuid.uuid4(),
-        ))
-        return cid, code
+        )
+        return message.complaint_id, message.tracking_code
 
     def act(cid, revision, role, action, when, **fields):
         return handlers.act(wf, cid, action, fields, expected_version=revision, user_id=f"uji.{role}", role=role,

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from services.accounts.handlers import add_user
 from services.dashboard import projections
@@ -26,12 +25,11 @@ from services.dashboard.adapters import exports
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.dashboard.domain import register as book
-from services.intake.adapters.tables import outbox, submissions
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.contracts.intake import ComplaintSubmitted
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support.complaints import outbox_message
 from tests.support.web import web_client
 
 PASSWORD = "rahasia-uji-ekspor-123"
@@ -63,11 +61,8 @@ def world(settings, engine, tmp_path_factory):
             "subject": SUBJECT, "description": "Jalan di dusun rusak sejak Januari, mohon diperbaiki.",
         })
         assert r.status_code == 202, r.text
-        with engine.connect() as conn:  # what the outbox relay carries to the workflow worker
-            payload = conn.execute(select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id)
-                                   .where(submissions.c.tracking_code == r.json()["tracking_code"])).scalar_one()
+        message = outbox_message(engine, r.json()["tracking_code"])  # what the outbox relay carries to the workflow
         wf = workflow_bootstrap(web_settings)
-        message = ComplaintSubmitted.model_validate(payload)
         handlers.record_complaint(wf, message)
         wf.engine.dispose()
         cid = message.complaint_id

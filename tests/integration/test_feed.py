@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import threading
 import time
@@ -25,10 +24,10 @@ from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
 from shared.auth import Principal, create_token, install_auth
 from shared.config import Settings
-from shared.contracts.intake import Complainant, ComplaintSubmitted
-from shared.contracts.tracking import new_tracking_code
+from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
 from shared.http import install_error_handlers
+from tests.support import complaints
 from tests.support.processes import wait_until
 from tests.support.auth import bearer_header, bearer_token
 
@@ -85,15 +84,11 @@ def bearer(settings, role: str, kecamatan: str | None = None, kabupaten: str | N
 
 
 def new_complaint(wf, kecamatan: str) -> uuid.UUID:
-    complaint_id = uuid.uuid4()
-    handlers.record_complaint(wf, ComplaintSubmitted(
-        submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=new_tracking_code(os.urandom(7)),
-        kecamatan=kecamatan, channel="web",
-        complainant=Complainant(name=NAME, nik=NIK, phone=PHONE, email=EMAIL, address=ADDRESS),
+    """Personal data everywhere it can be: in the complainant, the subject and the description."""
+    return complaints.new_complaint(
+        wf, kecamatan, complainant=Complainant(name=NAME, nik=NIK, phone=PHONE, email=EMAIL, address=ADDRESS),
         subject=f"Jalan rusak depan rumah {NAME}", description=f"Saya {NAME} (NIK {NIK}, HP {PHONE}, {EMAIL}) di {ADDRESS}.",
-        received_at=datetime.now(UTC), correlation_id=uuid.uuid4(),
-    ))
-    return complaint_id
+    )
 
 
 def verify_identity(wf, complaint_id: uuid.UUID, kecamatan: str) -> None:

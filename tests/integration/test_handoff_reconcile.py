@@ -42,10 +42,10 @@ from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
 from shared.service import RunContext
 from shared.subscriptions import Checkpoints, Runner
-from tests.integration.test_intake_api import valid_body
 from tests.integration.test_letters import data_dir, letters_settings, new_kecamatan, sign, to_step_10  # noqa: F401
 from tests.integration.test_notify import channel_env, clean_sinks, new_complaint, notify, sinks, wf  # noqa: F401
 from tests.integration.test_pipeline import start_publisher
+from tests.support.complaints import submit
 from tests.support.processes import wait_until
 
 GRACE = 1.0
@@ -191,7 +191,7 @@ def test_a_lost_letter_issued_report_is_published_again_and_recorded_once(
 def test_a_lost_complaint_is_published_again_within_seconds_and_received_once(settings, engine, spawn, background, wf):
     container = intake_bootstrap(IntakeSettings(**settings.model_dump()))
     with TestClient(intake_app(container)) as client:
-        code = client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        code = submit(client)
     container.engine.dispose()
     with engine.connect() as conn:
         submission_id, cid = conn.execute(

@@ -5,26 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from services.intake.adapters.tables import outbox, submissions, tracking
-from services.intake.bootstrap import bootstrap
-from services.intake.config import IntakeSettings
-from services.intake.entrypoints.api import create_app
 from services.intake.housekeeping import OutboxCleanup, OutboxReconciler, outbox_handoffs
 from services.workflow.adapters import tables as workflow_tables
 from shared.contracts.intake import ComplainantReplied
 from shared.handoffs import Consumers
-from tests.integration.test_intake_api import valid_body
-
-
-def submit(settings) -> str:
-    container = bootstrap(IntakeSettings(**settings.model_dump()))
-    with TestClient(create_app(container)) as client:
-        code = client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
-    container.engine.dispose()
-    return code
+from tests.support.complaints import submit
 
 
 def outbox_row(engine, code):
@@ -42,8 +30,8 @@ def mark_published(engine, code, ago: timedelta) -> None:
         conn.execute(update(outbox).where(outbox.c.id == row.id).values(published_at=datetime.now(UTC) - ago))
 
 
-def test_a_message_published_long_ago_that_never_arrived_is_published_again(settings, engine):
-    lost, fresh = submit(settings), submit(settings)
+def test_a_message_published_long_ago_that_never_arrived_is_published_again(engine, intake_client):
+    lost, fresh = submit(intake_client), submit(intake_client)
     mark_published(engine, lost, timedelta(minutes=11))
     mark_published(engine, fresh, timedelta(minutes=2))
     OutboxReconciler(engine, grace_seconds=600).round()
@@ -52,10 +40,10 @@ def test_a_message_published_long_ago_that_never_arrived_is_published_again(sett
     assert outbox_row(engine, fresh).published_at is not None  # still within its grace period
 
 
-def test_each_time_it_is_published_again_its_grace_doubles(settings, engine):
+def test_each_time_it_is_published_again_its_grace_doubles(engine, intake_client):
     """A workflow that is only behind (a long queue, projections stopped) is not flooded with copies: the
     second republish waits twice the grace, the third four times."""
-    code = submit(settings)
+    code = submit(intake_client)
     reconciler = OutboxReconciler(engine, grace_seconds=30)
     mark_published(engine, code, timedelta(seconds=31))
     reconciler.round()
@@ -71,9 +59,9 @@ def test_each_time_it_is_published_again_its_grace_doubles(settings, engine):
     assert outbox_row(engine, code).published_at is not None  # under 4 x 30 s
 
 
-def test_a_complaint_published_again_a_thousand_times_does_not_stop_the_reconciler(settings, engine):
+def test_a_complaint_published_again_a_thousand_times_does_not_stop_the_reconciler(engine, intake_client):
     """Its wait stays at the cap (10 minutes): 2 to the power of the republish count must not overflow."""
-    stuck, lost = submit(settings), submit(settings)
+    stuck, lost = submit(intake_client), submit(intake_client)
     with engine.begin() as conn:
         conn.execute(update(outbox).where(outbox.c.id == outbox_row(engine, stuck).id).values(republished=1100))
     mark_published(engine, stuck, timedelta(minutes=11))
@@ -82,10 +70,10 @@ def test_a_complaint_published_again_a_thousand_times_does_not_stop_the_reconcil
     assert outbox_row(engine, stuck).published_at is None and outbox_row(engine, lost).published_at is None
 
 
-def test_a_complaint_the_workflow_kept_as_a_dead_letter_is_not_published_again_until_replayed(settings, engine):
+def test_a_complaint_the_workflow_kept_as_a_dead_letter_is_not_published_again_until_replayed(engine, intake_client):
     """A dead-lettered complaint never reaches the tracking projection: a person replays it (dead-letters
     replay), the reconciler does not send it again every 10 minutes."""
-    dead, lost = submit(settings), submit(settings)
+    dead, lost = submit(intake_client), submit(intake_client)
     for code in (dead, lost):
         mark_published(engine, code, timedelta(minutes=11))
     letter_id = uuid.uuid4()
@@ -104,8 +92,8 @@ def test_a_complaint_the_workflow_kept_as_a_dead_letter_is_not_published_again_u
     assert outbox_row(engine, dead).published_at is None
 
 
-def test_a_message_that_arrived_is_not_published_again_and_is_cleaned_up_after_a_week(settings, engine):
-    arrived, lost = submit(settings), submit(settings)
+def test_a_message_that_arrived_is_not_published_again_and_is_cleaned_up_after_a_week(engine, intake_client):
+    arrived, lost = submit(intake_client), submit(intake_client)
     with engine.begin() as conn:
         sub = conn.execute(select(submissions).where(submissions.c.tracking_code == arrived)).mappings().one()
         conn.execute(

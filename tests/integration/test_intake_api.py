@@ -13,28 +13,7 @@ from services.intake.adapters.tables import outbox, submissions
 from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
-
-
-def valid_body(**overrides) -> dict:
-    body = {
-        "kecamatan": "pegantenan",
-        "channel": "web",
-        "complainant": {
-            "name": "Siti Aminah",
-            "nik": "3528071505900001",
-            "phone": "0812-3456-7890",
-            "email": "siti@example.id",
-            "address": "Dusun Bunangka, Desa Pegantenan",
-        },
-        "subject": "Jalan desa rusak",
-        "description": "Jalan di Dusun Bunangka rusak sejak Januari dan belum diperbaiki.",
-    }
-    for key, value in overrides.items():
-        if key.startswith("complainant."):
-            body["complainant"][key.split(".", 1)[1]] = value
-        else:
-            body[key] = value
-    return body
+from tests.support.complaints import valid_body
 
 
 @pytest.fixture(scope="module")

@@ -35,8 +35,8 @@ from services.intake.entrypoints.api import create_app
 from shared.embedded import EmbeddedPostgres, start_postgres
 from shared.migrate import migrate
 from shared.tenancy import demo_kecamatan, upsert_kecamatan
-from tests.integration.test_intake_api import valid_body
 from tests.integration.test_intake_channels import email_bytes
+from tests.support.complaints import valid_body
 from tests.support.processes import wait_until
 from tests.support.servers_http import serve_in_thread
 from tests.support.tcp_proxy import COMMIT_COMPLETE, TcpProxy

@@ -30,8 +30,8 @@ from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL
 from shared.subscriptions import Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan
-from tests.integration.test_workflow_api import new_complaint
 from tests.support.auth import bearer_header
+from tests.support.complaints import new_complaint
 from tests.support.processes import wait_until
 
 TO_STEP_10 = [

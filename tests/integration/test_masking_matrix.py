@@ -24,21 +24,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from services.accounts.handlers import add_user
 from services.dashboard import projections
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
-from services.intake.adapters.tables import outbox, submissions
 from services.letters import handlers as letter_handlers
 from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support.complaints import outbox_message, record_complaint
 from tests.support.web import web_client
 from tests.unit.test_attachments import tiny_png
 
@@ -145,10 +144,7 @@ def world(web, web_settings, engine, place, people):
     })}, files=[("scan", (SCAN_NAME, scan, "image/png"))])
     assert r.status_code == 202, r.text
     code = r.json()["tracking_code"]
-    with engine.connect() as conn:  # what the outbox relay carries to the workflow worker
-        payload = conn.execute(select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id)
-                               .where(submissions.c.tracking_code == code)).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = outbox_message(engine, code)  # what the outbox relay carries to the workflow worker
     handlers.record_complaint(wf, message)
     cid = message.complaint_id
     digest = message.attachments[0].sha256
@@ -180,14 +176,11 @@ def world(web, web_settings, engine, place, people):
     act("staf", "archive-letter")
 
     # a second complaint, received weeks ago and never verified: on the overdue list
-    late = uuid.uuid4()
     late_code = f"MSK{uuid.uuid4().hex[:1].upper()}-{uuid.uuid4().hex[:4].upper()}-{uuid.uuid4().hex[:2].upper()}"
-    handlers.record_complaint(wf, ComplaintSubmitted(
-        submission_id=uuid.uuid4(), complaint_id=late, tracking_code=late_code, kecamatan=place["a"], channel="web",
-        complainant=Complainant(name=NAME, nik=NIK, phone="+6281234567890", email=EMAIL, address=ADDRESS),
-        subject=SUBJECT, description=DESCRIPTION, received_at=datetime.now(UTC) - timedelta(days=30),
-        correlation_id=uuid.uuid4(),
-    ))
+    late = record_complaint(
+        wf, place["a"], complainant=Complainant(name=NAME, nik=NIK, phone="+6281234567890", email=EMAIL, address=ADDRESS),
+        subject=SUBJECT, description=DESCRIPTION, received_at=datetime.now(UTC) - timedelta(days=30), tracking_code=late_code,
+    ).complaint_id
 
     dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
     projections.Subscription(dash.engine, PostgresEventStore(dash.engine),

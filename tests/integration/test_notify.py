@@ -30,11 +30,11 @@ from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from services.workflow.domain.events import stream_id
 from shared.celery_app import make_celery
-from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.intake import Complainant
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.routing import SUBSCRIPTIONS
-from shared.contracts.tracking import new_tracking_code
 from shared.storage import store_from_settings
+from tests.support.complaints import record_complaint
 from tests.support.processes import wait_until
 
 PHONE = "+6281234567890"
@@ -88,14 +88,10 @@ def wf(settings, engine):
 
 def new_complaint(wf, channel: str, *, phone: str | None = PHONE, email: str | None = "siti@example.id",
                   received_at: datetime | None = None) -> tuple[uuid.UUID, str]:
-    complaint_id, code = uuid.uuid4(), new_tracking_code(os.urandom(7))
-    handlers.record_complaint(wf, ComplaintSubmitted(
-        submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=code, kecamatan="pegantenan", channel=channel,
-        complainant=Complainant(name="Siti Aminah", phone=phone, email=email), subject="Jalan desa rusak",
-        description="Jalan di Dusun Bunangka rusak sejak Januari.", received_at=received_at or datetime.now(UTC),
-        correlation_id=uuid.uuid4(),
-    ))
-    return complaint_id, code
+    """Received by ``channel``, from Siti Aminah with the contacts given (no NIK, no address)."""
+    message = record_complaint(wf, channel=channel, complainant=Complainant(name="Siti Aminah", phone=phone, email=email),
+                               received_at=received_at)
+    return message.complaint_id, message.tracking_code
 
 
 def events_of(wf, complaint_id):

@@ -18,7 +18,7 @@ from services.accounts.handlers import add_user
 from services.workflow import handlers
 from pengaduan.apps import gateway as create_gateway
 from shared.gateway import GatewaySettings
-from tests.integration.test_workflow_api import new_complaint
+from tests.support.complaints import new_complaint
 from tests.support.processes import wait_until
 from tests.support.web import web_client
 

@@ -23,7 +23,7 @@ from services.dashboard import projections
 from services.dashboard.adapters.service_requests import find_service_requests
 from services.dashboard.entrypoints import open311
 from services.dashboard.georeport import RequestQuery, RequestRow, as_georeport
-from services.intake.adapters.tables import outbox, submissions
+from services.intake.adapters.tables import submissions
 from services.intake.bootstrap import bootstrap as bootstrap_intake
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app as intake_app
@@ -32,12 +32,12 @@ from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import bootstrap as bootstrap_workflow
 from shared.auth import install_auth
 from shared.config import Settings
-from shared.contracts.intake import ComplaintSubmitted
 from shared.contracts.open311 import service_of
 from shared.contracts.workflow import ComplaintReceived, ComplaintReferred
 from shared.eventstore.postgres import PostgresEventStore, events
 from shared.http import install_error_handlers
 from shared.tenancy import kecamatan_table
+from tests.support.complaints import outbox_message
 from tests.support.web import Dispatcher
 
 NAME_FIRST, NAME_LAST = "Siti", "Aminah"
@@ -116,12 +116,7 @@ def form(**overrides) -> dict:
 def deliver_to_workflow(wf, engine, tracking_code: str) -> uuid.UUID:
     """What the relay and the workflow worker do with the outbox row (tests/integration/test_pipeline.py
     runs them for real)."""
-    with engine.connect() as conn:
-        payload = conn.execute(
-            select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id)
-            .where(submissions.c.tracking_code == tracking_code)
-        ).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = outbox_message(engine, tracking_code)
     assert handlers.record_complaint(wf, message)
     return message.complaint_id
 

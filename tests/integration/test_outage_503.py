@@ -37,7 +37,7 @@ from shared.embedded import EmbeddedPostgres, free_port, start_postgres
 from shared.http import install_error_handlers
 from shared.migrate import migrate
 from shared.tenancy import demo_kecamatan, upsert_kecamatan
-from tests.integration.test_intake_api import valid_body
+from tests.support.complaints import valid_body
 
 PASSWORD = "rahasia-uji-123"
 

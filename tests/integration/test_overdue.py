@@ -16,7 +16,7 @@ from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
 from shared.celery_app import make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
 from shared.tenancy import Kecamatan, upsert_kecamatan
-from tests.integration.test_workflow_api import new_complaint
+from tests.support.complaints import new_complaint
 from tests.support.processes import wait_until
 
 

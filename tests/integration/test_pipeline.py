@@ -22,7 +22,7 @@ from shared.embedded import rabbitmq_installed, start_rabbitmq, start_redis
 from shared.eventstore.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
 from shared.subscriptions import Runner
 from tests.conftest import broker_env
-from tests.integration.test_intake_api import valid_body
+from tests.support.complaints import submit, valid_body
 from tests.support.processes import env_for, wait_until
 from tests.support.servers import NOT_INSTALLED
 
@@ -64,7 +64,7 @@ def test_a_submitted_complaint_reaches_the_workflow_stream_and_the_tracking_page
     projection = TrackingProjection(engine, store)
     background.start(Runner(engine, projection.name, projection.round, channel=EVENTS_CHANNEL, poll_interval=0.2))
 
-    code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+    code = submit(intake_client)
     events = wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the workflow event")
     assert [(e.type, e.version) for e in events] == [("workflow.ComplaintReceived", 1)]
     assert events[0].payload["tracking_code"] == code and events[0].kecamatan == "pegantenan"
@@ -79,7 +79,7 @@ def test_a_submitted_complaint_reaches_the_workflow_stream_and_the_tracking_page
 
 def test_a_message_delivered_five_times_appends_one_event(settings, engine, spawn, intake_client):
     worker = spawn("worker", "workflow", "--concurrency", "4", PENGADUAN_LOG_LEVEL="INFO")
-    code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+    code = submit(intake_client)
     with engine.connect() as conn:
         row = conn.execute(
             select(outbox.c.id, outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id).where(
@@ -153,7 +153,7 @@ def test_a_worker_killed_mid_task_records_the_complaint_exactly_once_after_resta
     try:
         worker = spawn("worker", "workflow", "--concurrency", "1")
         start_publisher(background, engine, settings)
-        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        code = submit(intake_client)
 
         def worker_is_mid_append() -> bool:
             with engine.connect() as conn:
@@ -205,7 +205,7 @@ def test_a_message_the_worker_cannot_handle_is_kept_as_a_dead_letter_not_dropped
 def test_a_dead_letter_replayed_after_the_fix_is_recorded_once(settings, engine, spawn, intake_client):
     """A valid message that was dead-lettered (say, by a bug since fixed) is replayed by an operator."""
     worker = spawn("worker", "workflow", "--concurrency", "1", PENGADUAN_LOG_LEVEL="INFO")  # logs each task id it ran
-    code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+    code = submit(intake_client)
     with engine.begin() as conn:
         payload = conn.execute(
             select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id).where(submissions.c.tracking_code == code)

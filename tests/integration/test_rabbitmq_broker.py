@@ -27,9 +27,9 @@ from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
 from pengaduan.registry import operations_collector
 from shared.outages import unreachable
 from tests.conftest import VISIBILITY_TIMEOUT
-from tests.integration.test_intake_api import valid_body
 from tests.integration.test_metrics import collected, value
 from tests.integration.test_pipeline import start_publisher, stream_events
+from tests.support.complaints import submit
 from tests.support.processes import wait_until
 from tests.support.servers import NOT_INSTALLED
 
@@ -101,7 +101,7 @@ def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_
                       PENGADUAN_BROKER_VISIBILITY_TIMEOUT="300")
         start_publisher(background, engine, settings)
         with TestClient(create_app(container)) as client:
-            code = client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+            code = submit(client)
 
         def mid_append() -> bool:
             with engine.connect() as conn:

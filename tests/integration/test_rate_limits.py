@@ -28,8 +28,8 @@ from services.web.adapters.api_client import Api
 from services.web.entrypoints.api import create_app as web_app
 from services.web.config import WebSettings
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from tests.integration.test_intake_api import valid_body
 from tests.integration.test_notify import first_event_id, new_complaint
+from tests.support.complaints import valid_body
 
 TRUSTED = "testclient"  # the test client's peer name: it plays the reverse proxy
 

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from shared.config import Settings
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
 from tests.conftest import VISIBILITY_TIMEOUT
-from tests.integration.test_intake_api import valid_body
 from tests.integration.test_pipeline import start_publisher, stream_events
+from tests.support.complaints import submit
 from tests.support.processes import wait_until
 
 PRODUCTION_DEFAULT = Settings.model_fields["broker_visibility_timeout"].default
@@ -73,7 +73,7 @@ def test_with_the_default_visibility_timeout_a_killed_workers_task_runs_again_wi
     try:
         worker = spawn("worker", "workflow", "--concurrency", "1", settings_=production)
         start_publisher(background, engine, settings)
-        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        code = submit(intake_client)
         wait_until(lambda: _appends_waiting(engine) > 0, timeout=60, message="the worker to be inside the task")
         worker.kill()  # kill -9 of the whole worker, mid-task
         killed_at = time.monotonic()
@@ -110,7 +110,7 @@ def test_a_task_cut_off_by_its_time_limit_leaves_nothing_waiting_and_the_other_w
                message="the queue drained")
     lock = AppendLock(engine)
     try:
-        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        code = submit(intake_client)
         wait_until(lambda: _appends_waiting(engine) > 0, timeout=60, message="a worker inside the task")
         most = 0
         deadline = time.monotonic() + 2.5 * VISIBILITY_TIMEOUT

@@ -13,7 +13,7 @@ from services.workflow import handlers
 from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import bootstrap
 from shared.tenancy import Kecamatan, upsert_kecamatan
-from tests.integration.test_workflow_api import new_complaint
+from tests.support.complaints import new_complaint
 
 
 def test_200_complaints_registered_concurrently_across_3_kecamatan_get_1_to_n_each(settings, engine):

@@ -27,9 +27,9 @@ from shared.celery_app import make_celery
 from shared.db import make_engine, worker_statement_timeout
 from shared.eventstore.postgres import PostgresEventStore
 from tests.contracts.eventstore import make_event, new_stream
-from tests.integration.test_intake_api import valid_body
 from tests.integration.test_pipeline import start_publisher, stream_events
 from tests.integration.test_redelivery_time import AppendLock
+from tests.support.complaints import submit
 from tests.support.processes import wait_until
 
 
@@ -135,7 +135,7 @@ def test_a_workflow_workers_statement_never_waits_on_the_server_past_its_tasks_s
                message="what earlier tests left on the queue to drain")
     lock = AppendLock(engine)
     try:
-        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        code = submit(intake_client)
         wait_until(lambda: lock_waits(engine), timeout=60, message="the task to wait on the append lock")
         longest, most = 0.0, 0
         deadline = time.monotonic() + 3 * soft_limit

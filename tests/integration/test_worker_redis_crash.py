@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from shared.embedded import EmbeddedRedis, start_redis
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
-from tests.integration.test_intake_api import valid_body
 from tests.integration.test_pipeline import start_publisher, stream_events
+from tests.support.complaints import submit
 from tests.support.processes import wait_until
 
 
@@ -45,7 +45,7 @@ def test_a_worker_mid_task_rides_out_a_redis_crash_and_the_complaint_is_recorded
     try:
         worker = spawn("worker", "workflow", "--concurrency", "1", settings_=own)
         start_publisher(background, engine, own)
-        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        code = submit(intake_client)
         wait_until(lambda: _waiting_appends(engine) > 0, timeout=60, message="the worker to be inside the task")
         _crash(broker)
         time.sleep(1)
@@ -75,7 +75,7 @@ def test_after_a_long_redis_outage_the_worker_consumes_again_within_seconds_of_i
     try:
         worker = spawn("worker", "workflow", "--concurrency", "1", settings_=own)
         start_publisher(background, engine, own)
-        first = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        first = submit(intake_client)
         wait_until(lambda: stream_events(store, engine, first), timeout=60, message="the first complaint")
 
         _crash(broker)
@@ -83,7 +83,7 @@ def test_after_a_long_redis_outage_the_worker_consumes_again_within_seconds_of_i
         time.sleep(43)
         broker.start()
         back = time.monotonic()
-        code = intake_client.post("/v1/complaints", json=valid_body()).json()["tracking_code"]
+        code = submit(intake_client)
         wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the complaint after the outage")
         took = time.monotonic() - back
         assert took < 8, f"the worker consumed again {took:.1f} s after Redis returned"

@@ -1,7 +1,6 @@
 """The 12 SOP steps over HTTP, each by its own role user; every branch; tenancy; concurrency."""
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -13,8 +12,7 @@ from pengaduan import apps
 from services.accounts.handlers import add_user
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
-from shared.contracts.intake import Complainant, ComplaintSubmitted
-from shared.contracts.tracking import new_tracking_code
+from tests.support.complaints import new_complaint
 
 PASSWORD = "rahasia-uji-123"
 
@@ -53,21 +51,6 @@ def tokens(client, engine):
         assert r.status_code == 200, r.text
         result[key] = {"Authorization": f"Bearer {r.json()['access_token']}"}
     return result
-
-
-def new_complaint(wf, kecamatan: str = "pegantenan") -> uuid.UUID:
-    complaint_id = uuid.uuid4()
-    handlers.record_complaint(
-        wf,
-        ComplaintSubmitted(
-            submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=new_tracking_code(os.urandom(7)),
-            kecamatan=kecamatan, channel="web",
-            complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890", address="Desa Pegantenan"),
-            subject="Jalan desa rusak", description="Jalan di Dusun Bunangka rusak sejak Januari.",
-            received_at=datetime.now(UTC), correlation_id=uuid.uuid4(),
-        ),
-    )
-    return complaint_id
 
 
 def report_letter_issued(wf, complaint_id) -> None:

@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,23 +15,22 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from services.accounts.handlers import add_user
 from services.dashboard import projections
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
-from services.intake.adapters.tables import outbox, submissions
 from services.letters import handlers as letter_handlers
 from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
 from services.web.entrypoints.staff_actions import ACTION_LABELS
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.contracts.intake import Complainant, ComplaintSubmitted
-from shared.contracts.tracking import new_tracking_code
+from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support import complaints
+from tests.support.complaints import outbox_message
 from tests.support.web import web_client
 from tests.unit.test_attachments import as_stored, tiny_png
 
@@ -113,17 +111,10 @@ def letters(web_settings, place):
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
-def new_complaint(wf, kecamatan: str, *, received_at: datetime | None = None, subject: str = "Jalan desa rusak",
-                  description: str = "Jalan di Dusun Bunangka rusak sejak Januari.") -> uuid.UUID:
-    complaint_id = uuid.uuid4()
-    handlers.record_complaint(wf, ComplaintSubmitted(
-        submission_id=uuid.uuid4(), complaint_id=complaint_id, tracking_code=new_tracking_code(os.urandom(7)),
-        kecamatan=kecamatan, channel="web",
-        complainant=Complainant(name="Siti Aminah", nik=NIK, phone=PHONE, email="siti@example.id", address="Desa Pegantenan"),
-        subject=subject, description=description, received_at=received_at or datetime.now(UTC),
-        correlation_id=uuid.uuid4(),
-    ))
-    return complaint_id
+def new_complaint(wf, kecamatan: str, **fields) -> uuid.UUID:
+    """Siti Aminah's complaint, with her e-mail address too (the staff pages show her contact details)."""
+    siti = Complainant(name="Siti Aminah", nik=NIK, phone=PHONE, email="siti@example.id", address="Desa Pegantenan")
+    return complaints.new_complaint(wf, kecamatan, complainant=siti, **fields)
 
 
 def csrf_of(html: str) -> str:
@@ -390,10 +381,7 @@ def test_scans_are_viewed_and_downloaded_through_the_web_app(web, wf, people, pl
     r = intake.post("/v1/staff/complaints", headers={"Authorization": f"Bearer {token}"}, data=form,
                     files=[("scan", ("ktp ahmad.png", scan, "image/png"))])
     assert r.status_code == 202, r.text
-    with engine.connect() as conn:  # what the outbox relay would carry to the workflow worker
-        payload = conn.execute(select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id)
-                               .where(submissions.c.tracking_code == r.json()["tracking_code"])).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = outbox_message(engine, r.json()["tracking_code"])  # what the outbox relay would carry to the workflow
     handlers.record_complaint(wf, message)
     cid, digest = message.complaint_id, hashlib.sha256(as_stored(scan)).hexdigest()
 
