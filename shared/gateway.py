@@ -111,123 +111,149 @@ def is_stream(method: str, path: str, accept: str) -> bool:
 def create_gateway(backends: dict[str, str], routes: Sequence[Route], settings: GatewaySettings | None = None) -> FastAPI:
     """``backends``: service name -> base URL (their order is the order of /healthz and the merged /docs);
     ``routes``: the route table (``pengaduan.registry.gateway_routes``)."""
-    settings = settings or GatewaySettings()
-    services = [name for name in backends if name != "devsinks"]
-    client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0),
-                               limits=httpx.Limits(max_connections=settings.gateway_max_connections,
-                                                   keepalive_expiry=settings.gateway_keepalive_expiry),
-                               cookies=cookieless_jar())  # never one visitor's cookie on another's request
-    # streams: no read timeout (the feed sends a heartbeat; a stream ends when either side leaves), no idle
-    # connections kept (each stream opens its own and holds it), a short wait for a free one
-    streams = httpx.AsyncClient(
-        timeout=httpx.Timeout(connect=5.0, read=None, write=30.0, pool=settings.gateway_stream_wait_seconds),
-        limits=httpx.Limits(max_connections=settings.gateway_max_streams, max_keepalive_connections=0),
-        cookies=cookieless_jar(),
-    )
+    upstreams = Upstreams(backends, routes, settings or GatewaySettings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
-        await client.aclose()
-        await streams.aclose()
+        await upstreams.close()
 
     app = FastAPI(title="pengaduan", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     install_error_handlers(app)  # the one error shape (405 with Allow), and URLs with control characters refused
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
     app.add_middleware(BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=LARGE_BODY_PREFIXES)
+    app.get("/docs", include_in_schema=False)(docs_page)
+    app.get("/openapi.json", include_in_schema=False)(upstreams.openapi)
+    app.get("/healthz", include_in_schema=False)(upstreams.healthz)
+    app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                  include_in_schema=False)(upstreams.proxy)
+    install_metrics(app, "gateway")
+    return app
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="pengaduan API",
-            swagger_js_url="/static-docs/swagger-ui-bundle.js",
-            swagger_css_url="/static-docs/swagger-ui.css",
-            swagger_favicon_url="/static-docs/favicon.png",
+
+async def docs_page() -> HTMLResponse:
+    """The merged API docs (Swagger UI, its assets vendored: no CDN)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="pengaduan API",
+        swagger_js_url="/static-docs/swagger-ui-bundle.js",
+        swagger_css_url="/static-docs/swagger-ui.css",
+        swagger_favicon_url="/static-docs/favicon.png",
+    )
+
+
+class Upstreams:
+    """The services behind the gateway and the two connection pools that reach them."""
+
+    def __init__(self, backends: dict[str, str], routes: Sequence[Route], settings: GatewaySettings) -> None:
+        self.backends = backends
+        self.routes = routes
+        self.services = [name for name in backends if name != "devsinks"]
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0),
+                                        limits=httpx.Limits(max_connections=settings.gateway_max_connections,
+                                                            keepalive_expiry=settings.gateway_keepalive_expiry),
+                                        cookies=cookieless_jar())  # never one visitor's cookie on another's request
+        # streams: no read timeout (the feed sends a heartbeat; a stream ends when either side leaves), no idle
+        # connections kept (each stream opens its own and holds it), a short wait for a free one
+        self.streams = httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=5.0, read=None, write=30.0, pool=settings.gateway_stream_wait_seconds),
+            limits=httpx.Limits(max_connections=settings.gateway_max_streams, max_keepalive_connections=0),
+            cookies=cookieless_jar(),
         )
 
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi() -> JSONResponse:
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self.streams.aclose()
+
+    async def openapi(self) -> JSONResponse:
+        """Every service's spec merged (``merge_openapi``); 503 if one cannot be read (a spec with a part
+        missing would lie by omission)."""
+
         async def spec_of(service: str) -> dict | None:
             for attempt in (1, 2):  # once more: a kept-alive connection the service has just closed fails once
                 try:
-                    r = await client.get(f"{backends[service]}/openapi.json")
+                    r = await self.client.get(f"{self.backends[service]}/openapi.json")
                     return r.json() if r.status_code == 200 else None  # the web app has none
                 except (httpx.HTTPError, ValueError):
                     if attempt == 2:
                         raise
+            return None
 
-        names = services
         try:
-            specs = await asyncio.gather(*(spec_of(s) for s in names))
-        except (httpx.HTTPError, ValueError):  # a part missing would be a spec that lies by omission
+            specs = await asyncio.gather(*(spec_of(s) for s in self.services))
+        except (httpx.HTTPError, ValueError):
             return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
-        return JSONResponse(merge_openapi({s: spec for s, spec in zip(names, specs) if spec is not None}))
+        return JSONResponse(merge_openapi({s: spec for s, spec in zip(self.services, specs) if spec is not None}))
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
+    async def healthz(self) -> JSONResponse:
+        """Every service's own /healthz; down if one is down, degraded if one is degraded."""
+
         async def one(service: str) -> dict:
             try:
-                r = await client.get(f"{backends[service]}/healthz", timeout=3.0)
+                r = await self.client.get(f"{self.backends[service]}/healthz", timeout=3.0)
                 body = r.json()
                 return body if "status" in body else {"status": "down", "service": service, "error": f"HTTP {r.status_code}"}
             except (httpx.HTTPError, ValueError) as exc:
                 return {"status": "down", "service": service, "error": type(exc).__name__}
 
-        results = await asyncio.gather(*(one(s) for s in services))
+        results = await asyncio.gather(*(one(s) for s in self.services))
         statuses = {r["status"] for r in results}
         status = "down" if "down" in statuses else ("degraded" if "degraded" in statuses else "ok")
         return JSONResponse({"status": status, "services": results}, status_code=503 if status == "down" else 200)
 
-    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False)
-    async def proxy(request: Request, path: str) -> Response:
-        if "devsinks" in backends and request.url.path.startswith(DEV_PREFIX):
-            route: Route | None = Route(DEV_PREFIX, "devsinks")
-        else:
-            route = _route(routes, request.method, request.url.path)
+    def route(self, request: Request) -> Route | None:
+        if "devsinks" in self.backends and request.url.path.startswith(DEV_PREFIX):
+            return Route(DEV_PREFIX, "devsinks")
+        return _route(self.routes, request.method, request.url.path)
+
+    async def proxy(self, request: Request, path: str) -> Response:
+        """The request to the service that owns it, its answer streamed back (SSE, large PDFs and exports)."""
+        route = self.route(request)
         if route is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
-        service = route.service
         # the bytes as they came: a header value need not be ASCII (httpx would refuse to encode it: a 500)
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
-        via = streams if is_stream(request.method, request.url.path, request.headers.get("accept", "")) else client
+        via = self.streams if is_stream(request.method, request.url.path, request.headers.get("accept", "")) else self.client
         try:
             upstream = via.build_request(
                 request.method,
-                f"{backends[service]}{request.url.path}",
+                f"{self.backends[route.service]}{request.url.path}",
                 params=request.query_params,
                 headers=headers + [("x-forwarded-for", request.client.host if request.client else "")],
                 content=await request.body(),
             )
         except httpx.InvalidURL:  # what RefuseControlCharacters lets through and httpx still refuses
             return error_response(400, "invalid_url", "Alamat atau parameternya berisi karakter yang tidak sah.")
-        retried = False
-        try:
-            try:
-                r = await via.send(upstream, stream=True)  # streamed through: SSE, large PDFs and exports
-            except STALE_CONNECTION as exc:
-                # streams never reuse a connection (no keep-alive in their pool): nothing stale to retry there
-                if via is streams or not may_send_twice(request.method, upstream.headers):
-                    raise
-                log.info("upstream connection lost before an answer; sending once more",
-                         extra={"method": request.method, "route": route.prefix, "service": service,
-                                "error": type(exc).__name__})
-                retried = True
-                r = await via.send(upstream, stream=True)  # the body is bytes: it can be sent again
-        except httpx.HTTPError as exc:
-            if isinstance(exc, httpx.PoolTimeout) and via is streams:  # the streams' own limit, not a fault
-                return error_response(503, "too_many_streams", "Terlalu banyak aliran kejadian terbuka. Coba lagi sebentar.",
-                                      headers={"Retry-After": str(STREAM_RETRY_AFTER)})
-            log.warning("upstream request failed", extra={"method": request.method, "route": route.prefix,
-                                                          "service": service, "error": type(exc).__name__,
-                                                          "retried": retried})
-            return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
+        r = await self._send(via, upstream, request.method, route)
+        if isinstance(r, Response):
+            return r
         out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP}
         return StreamingResponse(r.aiter_raw(), status_code=r.status_code, headers=out_headers, background=BackgroundTask(r.aclose))
 
-    install_metrics(app, "gateway")
-    return app
+    async def _send(self, via: httpx.AsyncClient, upstream: httpx.Request, method: str, route: Route) -> httpx.Response | Response:
+        """The upstream's answer, or the gateway's own 503 (the service away, or the streams' limit reached)."""
+        retried = False
+        try:
+            try:
+                return await via.send(upstream, stream=True)
+            except STALE_CONNECTION as exc:
+                # streams never reuse a connection (no keep-alive in their pool): nothing stale to retry there
+                if via is self.streams or not may_send_twice(method, upstream.headers):
+                    raise
+                log.info("upstream connection lost before an answer; sending once more",
+                         extra={"method": method, "route": route.prefix, "service": route.service,
+                                "error": type(exc).__name__})
+                retried = True
+                return await via.send(upstream, stream=True)  # the body is bytes: it can be sent again
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.PoolTimeout) and via is self.streams:  # the streams' own limit, not a fault
+                return error_response(503, "too_many_streams", "Terlalu banyak aliran kejadian terbuka. Coba lagi sebentar.",
+                                      headers={"Retry-After": str(STREAM_RETRY_AFTER)})
+            log.warning("upstream request failed", extra={"method": method, "route": route.prefix,
+                                                          "service": route.service, "error": type(exc).__name__,
+                                                          "retried": retried})
+            return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
 
 
 def merge_openapi(specs: dict[str, dict]) -> dict:
