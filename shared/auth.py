@@ -108,6 +108,17 @@ class Principal:
         }
 
 
+def refuse_personal_document(user: Principal) -> None:
+    """A document carrying personal data (scan, photo, receipt, draft, letter) asked for by a reader who may
+    read the complaint only masked (``shared.masking.sees_personal_data``): 403 ``personal_data_not_available``
+    (no redacted version exists)."""
+    from shared.masking import sees_personal_data
+
+    if not sees_personal_data(user):
+        raise ApiError(403, "personal_data_not_available",
+                       "Dokumen ini memuat data pribadi pengadu dan hanya dapat dibuka oleh petugas kecamatannya.")
+
+
 # --- tokens ---------------------------------------------------------------------------------------
 
 

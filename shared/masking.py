@@ -4,7 +4,7 @@
 them to it) see personal data (``sees_personal_data``). Kabupaten users and admins read masked views, and
 no document that carries personal data (ID scans and photos, receipts, drafts, signed letters) is served
 to them: there is no redacted version, so the download answers 403 ``personal_data_not_available``
-(``refuse_personal_document``).
+(``shared.auth.refuse_personal_document``, which asks ``sees_personal_data``).
 
 **What.** A masked reader sees a view through its allow-list: each field it may see, with the rule that
 says in what form. A field that is not listed (a column or an event field someone adds later) is left
@@ -32,34 +32,29 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from shared.contracts import sop
 from shared.contracts import workflow as w
-from shared.http import ApiError
-
-if TYPE_CHECKING:
-    from shared.auth import Principal
+from shared.contracts.accounts import ROLES
 
 REDACTED = "[disembunyikan]"
-ROLES = frozenset({"staf", "kasi", "sekcam", "camat", "kabupaten", "admin"})
+
+
+class Reader(Protocol):
+    """Who reads (``shared.auth.Principal``): whether they are staff of a kecamatan."""
+
+    @property
+    def is_staff(self) -> bool: ...
 
 
 # --- who ------------------------------------------------------------------------------------------
 
 
-def sees_personal_data(user: Principal) -> bool:
+def sees_personal_data(user: Reader) -> bool:
     """Personal data only inside the kecamatan: its own staff (who can read no other kecamatan)."""
     return user.is_staff
-
-
-def refuse_personal_document(user: Principal) -> None:
-    """A document carrying personal data (scan, photo, receipt, draft, letter) asked for by a reader who may
-    read the complaint only masked: 403 ``personal_data_not_available`` (no redacted version exists)."""
-    if not sees_personal_data(user):
-        raise ApiError(403, "personal_data_not_available",
-                       "Dokumen ini memuat data pribadi pengadu dan hanya dapat dibuka oleh petugas kecamatannya.")
 
 
 # --- rules: a value in, the value shown (or DROP) out ------------------------------------------------

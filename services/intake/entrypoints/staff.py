@@ -21,9 +21,8 @@ from services.intake.domain.commands import EnterComplaint
 from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, accepted_answer, errors
 from services.intake.entrypoints.multipart import checked_files, json_field, read_form, refuse_unknown_fields, require_form
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
-from shared.auth import CurrentUser, Principal
+from shared.auth import CurrentUser, Principal, refuse_personal_document
 from shared.contracts.intake import Complainant
-from shared import masking
 from shared.http import ApiError
 from shared.storage import DocumentCorrupted, DocumentNotFound
 from shared.tenancy import UnknownKecamatan
@@ -139,7 +138,7 @@ def download_attachment(
     found = handlers.find_attachment(intake, sha256, complaint_id, lambda k: _may_read(intake, user, k))
     if found is None:
         raise not_found
-    masking.refuse_personal_document(user)  # kabupaten, admin: 403 personal_data_not_available
+    refuse_personal_document(user)  # kabupaten, admin: 403 personal_data_not_available
     try:
         data = intake.documents.get(sha256)
     except (DocumentNotFound, DocumentCorrupted):

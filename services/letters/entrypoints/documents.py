@@ -17,7 +17,7 @@ from services.letters.adapters.tables import documents
 from services.letters.bootstrap import Letters
 from services.letters.entrypoints.deps import NOT_FOUND, PDF, LettersDep, document_row, is_signed_letter
 from shared import masking
-from shared.auth import CurrentUser
+from shared.auth import CurrentUser, refuse_personal_document
 from shared.contracts.tracking import normalize_tracking_code
 from shared.http import ApiError, ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
@@ -47,7 +47,7 @@ def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
     kecamatan = wf.directory.get(row["kecamatan"]) if row else None
     if row is None or not user.can_read_kecamatan(row["kecamatan"], kecamatan.kabupaten_slug if kecamatan else None):
         raise ApiError(404, "letter_not_found", "Surat tidak ditemukan.")
-    masking.refuse_personal_document(user)  # every one carries the complainant's name: no redacted version
+    refuse_personal_document(user)  # every one carries the complainant's name: no redacted version
     return Response(
         wf.documents.get(row["sha256"]), media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="surat-{document_id}.pdf"', **DOWNLOAD_HEADERS},
