@@ -38,8 +38,8 @@ class Consumer:
     (``request`` is Celery's task request: its ``id`` is the publisher's message id)."""
 
     task: str
-    handle: Callable[[Any, dict], object]
-    inbox_key: Callable[[dict, Any], UUID] | None = None
+    handle: Callable[[Any, dict[str, Any]], object]
+    inbox_key: Callable[[dict[str, Any], Any], UUID] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class ProjectionAdmin:
     """A service's rebuildable read models: their names, their lag, and a rebuild of one by name."""
 
     names: Callable[[], Sequence[str]]
-    status: Callable[[Settings], list[dict]]  # name, checkpoint, head, lag
-    rebuild: Callable[[Settings, str], dict]  # ValueError for an unknown name
+    status: Callable[[Settings], list[dict[str, Any]]]  # name, checkpoint, head, lag
+    rebuild: Callable[[Settings, str], dict[str, Any]]  # ValueError for an unknown name
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Service:
     # scrape-time gauges read from its own tables (``shared.metrics.OperationsCollector``)
     gauges: Callable[[Connection], list[Gauge]] | None = None
     # its CLI subcommands: ``add(subparsers)`` adds them (each sets ``fn``)
-    cli: Callable[[argparse._SubParsersAction], None] | None = None
+    cli: Callable[[argparse._SubParsersAction[Any]], None] | None = None
     projections: ProjectionAdmin | None = None  # read models ``pengaduan projections status|rebuild`` reaches
 
     def __post_init__(self) -> None:
