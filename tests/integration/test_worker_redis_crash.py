@@ -10,12 +10,13 @@ import os
 import signal
 import time
 
+import redis
 from sqlalchemy import text
 
 from shared.embedded import EmbeddedRedis, start_redis
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
 from tests.integration.test_pipeline import start_publisher, stream_events
-from tests.support.complaints import submit
+from tests.support.complaints import outbox_message, submit
 from tests.support.processes import wait_until
 
 
@@ -23,6 +24,12 @@ def _crash(broker: EmbeddedRedis) -> None:
     """kill -9 of redis-server: a crash, not a shutdown (no final fsync of the append-only file)."""
     os.kill(int((broker.data_dir / "redis.pid").read_text()), signal.SIGKILL)
     wait_until(lambda: not broker.is_running(), timeout=10, message="redis-server gone")
+
+
+def _nothing_on(broker: EmbeddedRedis) -> bool:
+    r = redis.Redis.from_url(broker.url)
+    queued = sum(r.llen(key) for key in r.scan_iter("workflow*") if r.type(key) == b"list")
+    return queued == 0 and r.hlen("unacked") == 0
 
 
 def _waiting_appends(engine) -> int:
@@ -43,7 +50,7 @@ def test_a_worker_mid_task_rides_out_a_redis_crash_and_the_complaint_is_recorded
     blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})  # appends wait here
     blocker.commit()
     try:
-        worker = spawn("worker", "workflow", "--concurrency", "1", settings_=own)
+        worker = spawn("worker", "workflow", "--concurrency", "1", settings_=own, PENGADUAN_LOG_LEVEL="INFO")
         start_publisher(background, engine, own)
         code = submit(intake_client)
         wait_until(lambda: _waiting_appends(engine) > 0, timeout=60, message="the worker to be inside the task")
@@ -56,7 +63,11 @@ def test_a_worker_mid_task_rides_out_a_redis_crash_and_the_complaint_is_recorded
         blocker.close()
     try:
         events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the complaint recorded")
-        time.sleep(3)  # a second copy, if any, would land now
+        # every copy handled: the task ran to its end (INFO logs its id) and this test's own Redis holds nothing,
+        # neither queued nor delivered and unacknowledged (kombu's list per queue, its hash "unacked")
+        held = str(outbox_message(engine, code).submission_id)  # the outbox publisher's task id
+        wait_until(lambda: worker.succeeded(held) >= 1 and _nothing_on(broker), timeout=60,
+                   message="every copy of the message handled and acknowledged")
         assert [(e.type, e.version) for e in stream_events(store, engine, code)] == [("workflow.ComplaintReceived", 1)]
         assert len(events) == 1
         # the worker rode out the crash: the same process, and nothing fatal in its log
