@@ -384,16 +384,16 @@ def _dead_letters(engine: Engine, limit: int = 5) -> list[str]:
 
 
 def _enqueue(celery, ids: Iterable[uuid.UUID]) -> None:
-    from services.notify.dispatch import SEND_TASK
+    from services.notify.handlers import SEND_TASK
 
-    for delivery_id in ids:  # exactly what dispatch.enqueue_send publishes (first attempt)
+    for delivery_id in ids:  # exactly what handlers.enqueue_send publishes (first attempt)
         celery.send_task(SEND_TASK, args=[{"delivery_id": str(delivery_id)}], queue=NOTIFY_QUEUE,
                          task_id=f"notify-send:{delivery_id}:0")
 
 
 def _report_task_ids(ids: Iterable[uuid.UUID]) -> set[str]:
-    """The task ids of the NotificationReports the worker sends for these rows once sent (dispatch.report)."""
-    from services.notify.dispatch import REPORT_NAMESPACE
+    """The task ids of the NotificationReports the worker sends for these rows once sent (handlers.report)."""
+    from services.notify.handlers import REPORT_NAMESPACE
 
     return {f"notification-report:{uuid.uuid5(REPORT_NAMESPACE, f'{i}:sent')}" for i in ids}
 

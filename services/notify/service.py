@@ -27,7 +27,7 @@ def _scheduler(ctx: RunContext) -> list[Runner]:
     """Messages due again, sends left hanging, outcomes not yet reported to the workflow. The sweeps send
     nothing themselves: they hand work to the notify queue."""
     from services.notify.bootstrap import bootstrap
-    from services.notify.sweeps import DueDeliveries, StaleSends, UnreportedOutcomes
+    from services.notify.scheduler import DueDeliveries, StaleSends, UnreportedOutcomes
     from shared.subscriptions import periodic
 
     notify = bootstrap(pool_size=2, with_channels=False)

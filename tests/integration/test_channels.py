@@ -315,7 +315,7 @@ def test_generic_sms_failures(sinks, mode, error, status):
 
 
 def test_generic_sms_unanswered_is_an_unknown_outcome_and_unreachable_is_transient(sinks):
-    """A request that went out and got no answer may have been taken: not a plain retry (dispatch.py
+    """A request that went out and got no answer may have been taken: not a plain retry (notify
     reconciles it with the provider first)."""
     sinks.control("sms", "timeout", times=1)
     started = time.monotonic()

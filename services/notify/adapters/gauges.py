@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from services.notify.adapters.tables import deliveries
 from shared.service import Gauge
 
-DELIVERY_STATES = ("pending", "sending", "sent", "delivered", "failed", "unknown")  # services/notify/dispatch.py
+DELIVERY_STATES = ("pending", "sending", "sent", "delivered", "failed", "unknown")  # services/notify/handlers.py (sending)
 
 
 def gauges(conn: Connection) -> list[Gauge]:

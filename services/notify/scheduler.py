@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import Notify
-from services.notify.dispatch import ENQUEUE_GRACE, TERMINAL, enqueue_send, report
+from services.notify.handlers import ENQUEUE_GRACE, TERMINAL, enqueue_send, report
 from shared.subscriptions import RoundResult
 
 BATCH = 500
