@@ -19,7 +19,7 @@ class IntakeSettings(Settings):
     intake_write_retry_seconds: float = Field(
         3.0, ge=0, description="How long a submission, a channel's message or its delivery statuses keep being "
         "written again while PostgreSQL is unreachable (a restart: 0.5 s in the chaos suite, 2 s on a busy test "
-        "machine), before the request is answered 503 with Retry-After; 0: no retry (services/intake/retry.py)",
+        "machine), before the request is answered 503 with Retry-After; 0: no retry (services/intake/adapters/retry.py)",
     )
     # attachments (photos, KTP/SIM/KK scans)
     max_attachment_bytes: int = Field(5 * MIB, description="Largest attachment accepted")

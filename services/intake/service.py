@@ -22,7 +22,7 @@ def _relay(ctx: RunContext) -> list[Runner]:
 
 def _projections(ctx: RunContext) -> list[Runner]:
     """The tracking projection (what a citizen sees by tracking code), fed from the event store."""
-    from services.intake.projections import TrackingProjection
+    from services.intake.adapters.tracking import TrackingProjection
     from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 
     projection = TrackingProjection(ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size)
@@ -33,7 +33,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
 def _scheduler(ctx: RunContext) -> list[Runner]:
     """The outbox reconciled against its consumers' inboxes (complaints, replies, delivery statuses), and
     published messages cleaned up."""
-    from services.intake.housekeeping import OutboxCleanup, OutboxReconciler, outbox_handoffs
+    from services.intake.jobs import OutboxCleanup, OutboxReconciler, outbox_handoffs
     from shared.contracts.intake import ComplaintSubmitted
     from shared.handoffs import broker_backlog
     from shared.subscriptions import periodic
@@ -57,7 +57,7 @@ def _cli(sub: argparse._SubParsersAction) -> None:
 def _imap_poller(_: argparse.Namespace) -> None:
     """Inbound e-mail from an IMAP mailbox (``pengaduan intake imap-poller``)."""
     from services.intake.config import IntakeSettings
-    from services.intake.imap_poller import run_imap_poller
+    from services.intake.entrypoints.imap_poller import run_imap_poller
 
     run_imap_poller(IntakeSettings())
 

@@ -18,7 +18,7 @@ from services.intake.adapters.tables import inbound_messages, outbox, submission
 from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
-from services.intake.imap_poller import poll_once
+from services.intake.entrypoints.imap_poller import poll_once
 from shared.contracts import sop
 from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
 from tests.unit.test_attachments import tiny_png

@@ -25,7 +25,7 @@ from services.intake.adapters.tables import attachments, channel_statuses, inbou
 from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
-from services.intake.imap_poller import poll_once
+from services.intake.entrypoints.imap_poller import poll_once
 from shared.auth import Principal, create_token
 from shared.contracts import sop
 from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
@@ -773,7 +773,7 @@ def test_the_imap_poller_hands_unseen_mail_to_the_email_handler_and_marks_it_see
 def test_the_imap_poller_retries_while_the_server_is_away_and_stops_when_asked(intake):
     import socket
 
-    from services.intake.imap_poller import run_imap_poller
+    from services.intake.entrypoints.imap_poller import run_imap_poller
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

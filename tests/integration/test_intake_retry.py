@@ -1,4 +1,4 @@
-"""Intake's writes over a PostgreSQL blip (services/intake/retry.py): a submission in flight while PostgreSQL
+"""Intake's writes over a PostgreSQL blip (services/intake/adapters/retry.py): a submission in flight while PostgreSQL
 restarts is accepted once, not answered 503; a COMMIT that went through but whose answer was lost is found
 by the next attempt (the same tracking code, no second complaint); an outage longer than the budget is
 still a 503 with Retry-After and leaves nothing half-written.
@@ -46,7 +46,7 @@ SMS_TOKEN = "rahasia-sms-uji-retry"
 EMAIL_TOKEN = "rahasia-email-uji-retry"
 WA_SECRET = "rahasia-wa-uji-retry"
 SUBMISSION_INSERT = b"INSERT INTO intake.submissions"
-RETRY_LOGGER = "services.intake.retry"
+RETRY_LOGGER = "services.intake.adapters.retry"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
 from services.intake.adapters.tables import outbox, submissions
-from services.intake.projections import TrackingProjection
+from services.intake.adapters.tracking import TrackingProjection
 from services.workflow.adapters.tables import dead_letters, inbox
 from shared.celery_app import make_celery
 from shared.embedded import rabbitmq_installed, start_rabbitmq, start_redis

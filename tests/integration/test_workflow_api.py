@@ -376,7 +376,7 @@ def test_the_public_tracking_says_how_it_ended_and_where_it_was_referred(client,
     from sqlalchemy import select
 
     from services.intake.adapters.tables import tracking
-    from services.intake.projections import TrackingProjection
+    from services.intake.adapters.tracking import TrackingProjection
 
     f = Flow(client, tokens, new_complaint(wf))
     f.do("kasi", "verify-identity")

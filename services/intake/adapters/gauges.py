@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import checkpoints, outbox
-from services.intake.projections import TrackingProjection
+from services.intake.adapters.tracking import TrackingProjection
 from shared.service import Gauge
 from shared.subscriptions import lag_gauges
 

@@ -1,6 +1,6 @@
 """Webhooks of the inbound channels: an SMS gateway, the WhatsApp Cloud API, e-mail as raw MIME.
 
-Each checks its provider's secret before it reads anything, then hands the message to ``inbound``. A
+Each checks its provider's secret before it reads anything, then hands the message to ``handlers``. A
 redelivered message is answered as the first time and creates nothing new.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pydantic import SecretStr, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake import inbound
+from services.intake import handlers
 from services.intake.domain.inbound import InvalidInbound
 from services.intake.entrypoints.deps import IntakeDep, errors, json_errors
 from services.intake.entrypoints.schemas import InboundAccepted, SmsIn, WhatsAppAck
@@ -101,7 +101,7 @@ async def sms(
         raise ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())) from None
     try:
         outcome = await run_in_threadpool(
-            inbound.receive_sms, intake, sender=body.sender, to=body.to, text=body.message,
+            handlers.receive_sms, intake, sender=body.sender, to=body.to, text=body.message,
             provider_message_id=body.id, provider_time=body.received_at,
         )
     except InvalidInbound as exc:
@@ -151,7 +151,7 @@ async def whatsapp(
         # signed, so from Meta (or whoever holds the app secret): answered 200, a retry would not help
         log.warning("signed whatsapp webhook that is not JSON ignored")
         return WhatsAppAck()
-    summary = await run_in_threadpool(inbound.receive_whatsapp, intake, payload)
+    summary = await run_in_threadpool(handlers.receive_whatsapp, intake, payload)
     return WhatsAppAck(**summary.as_json())
 
 
@@ -172,7 +172,7 @@ async def email(
         raise ApiError(415, "unsupported_media_type", "Kirim e-mail mentah (MIME) dengan Content-Type message/rfc822.")
     raw = await request.body()
     try:
-        outcome = await run_in_threadpool(inbound.receive_email, intake, raw)
+        outcome = await run_in_threadpool(handlers.receive_email, intake, raw)
     except InvalidInbound as exc:
         raise _invalid(exc, "from" if exc.code == "sender_invalid" else "body") from None
     except UnknownKecamatan:

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import checkpoints, tracking
+from shared.contracts import sop
 from shared.contracts.workflow import (
     ClosedIncomplete,
     ComplaintReceived,
@@ -22,11 +23,9 @@ from shared.contracts.workflow import (
     ResponseSent,
     StepCompleted,
 )
-from shared.contracts import sop
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.subscriptions import Checkpoints, RoundResult
-
 
 CLOSING = {
     IdentityRejected: "identity_rejected", ClosedIncomplete: "incomplete", ComplaintReferred: "referred",

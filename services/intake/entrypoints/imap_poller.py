@@ -23,7 +23,7 @@ from imap_tools import AND, MailBox, MailBoxUnencrypted, MailMessageFlags
 from imap_tools.errors import ImapToolsError
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.intake import inbound
+from services.intake import handlers
 from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.domain.inbound import InvalidInbound
@@ -79,7 +79,7 @@ def poll_once(intake: Intake, mailbox: Mailbox, max_bytes: int | None = None) ->
             mailbox.mark_seen(uid)
             continue
         try:
-            outcome = inbound.receive_email(intake, raw)
+            outcome = handlers.receive_email(intake, raw)
             log.info("imap message handled", extra={"uid": uid, "result": outcome.result, "duplicate": outcome.duplicate})
         except (InvalidInbound, UnknownKecamatan) as exc:
             log.error("imap message refused", extra={"uid": uid, "reason": type(exc).__name__, "code": getattr(exc, "code", None)})

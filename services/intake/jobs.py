@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Mapping
 
-from sqlalchemy import Engine, String, Table, and_, cast, delete, exists, func, literal, or_, select, text, update
+from sqlalchemy import Engine, String, Table, and_, cast, delete, exists, func, or_, select, text, update
 
 from services.intake.adapters.outbox import OutboxLedger, wake_publisher
 from services.intake.adapters.tables import outbox, submissions, tracking

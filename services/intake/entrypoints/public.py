@@ -1,0 +1,86 @@
+"""Citizens' routes without files: ``POST /v1/complaints`` (the web form as JSON) and
+``GET /v1/track/{tracking_code}`` (the public status, no personal data). The form with its files is
+entrypoints/public_form.py."""
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Response
+
+from services.intake import handlers
+from services.intake.domain.commands import SubmitComplaint
+from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, citizen_accepted
+from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
+from shared.contracts.intake import Complainant
+from shared.contracts.tracking import normalize_tracking_code
+from shared.http import ApiError, ErrorBody, FieldError
+from shared.ratelimit import RATE_LIMITED_DOC, per_address
+from shared.tenancy import UnknownKecamatan
+
+router = APIRouter()
+
+ERRORS = {
+    400: {"model": ErrorBody, "description": "Malformed JSON"},
+    404: {"model": ErrorBody, "description": "Not found"},
+    409: {"model": ErrorBody, "description": "Idempotency key reused with another request"},
+    422: {"model": ErrorBody, "description": "Invalid input; `errors` says which field and why"},
+}
+
+
+@router.post(
+    "/v1/complaints",
+    status_code=202,
+    response_model=ComplaintAccepted,
+    responses={**{k: ERRORS[k] for k in (400, 409, 422)}, **RATE_LIMITED_DOC},
+    dependencies=[Depends(per_address("submissions"))],
+    summary="Submit a complaint (web form)",
+)
+def submit(
+    body: ComplaintIn,
+    intake: IntakeDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
+) -> ComplaintAccepted:
+    command = SubmitComplaint(
+        kecamatan=body.kecamatan,
+        channel=body.channel,
+        # already validated and normalised by ComplaintIn: not a second round of e-mail parsing
+        complainant=Complainant.model_construct(**body.complainant.model_dump()),
+        subject=body.subject,
+        description=body.description,
+        idempotency_key=idempotency_key,
+        correlation_id=x_correlation_id or uuid.uuid4(),
+    )
+    try:
+        accepted = handlers.submit_complaint(intake, command)
+    except UnknownKecamatan:
+        raise ApiError(
+            422,
+            "unknown_kecamatan",
+            "Kecamatan tidak dikenal.",
+            [FieldError(field="kecamatan", code="unknown_kecamatan", message="Kecamatan ini tidak terdaftar di layanan ini.")],
+        ) from None
+    except handlers.IdempotencyKeyReused:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.",
+        ) from None
+    return citizen_accepted(accepted, intake.settings, response)
+
+
+@router.get(
+    "/v1/track/{tracking_code}",
+    response_model=TrackingOut,
+    responses={404: ERRORS[404], **RATE_LIMITED_DOC},
+    dependencies=[Depends(per_address("tracking"))],
+    summary="Public status of a complaint (no personal data)",
+)
+def track(tracking_code: str, intake: IntakeDep) -> TrackingOut:
+    code = normalize_tracking_code(tracking_code)
+    found = handlers.track(intake, code) if code else None
+    if found is None:
+        raise ApiError(404, "tracking_code_not_found", "Kode pelacakan tidak ditemukan. Periksa kembali kode Anda.")
+    return TrackingOut.model_validate(found)
