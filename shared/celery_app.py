@@ -80,7 +80,7 @@ class WorkerConsumer(Consumer):
 # RabbitMQ 4 sets 20 when the queue does not say; a task hands its message back (Reject with requeue, every
 # task budget, 13.5 s by default) for as long as PostgreSQL is away or a lock is contended, so 20 would drop
 # held messages after about 4.5 minutes of outage. 1000 is about 3.75 hours; beyond it the reconcilers
-# publish again what a consumer never recorded (shared/handoffs.py, services/intake/jobs.py).
+# publish again what a consumer never recorded (shared/handoffs.py, services/intake/scheduler.py).
 DELIVERY_LIMIT = 1000
 
 

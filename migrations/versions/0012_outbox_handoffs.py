@@ -1,6 +1,6 @@
 """Intake outbox as a hand-off ledger (#13): the scheduler looks every few seconds for published messages
 other than complaints (replies, delivery statuses) whose consumer has not confirmed them
-(services/intake/jobs.py ``outbox_handoffs``). Complaints, most of the rows, stay a week after they
+(services/intake/scheduler.py ``outbox_handoffs``). Complaints, most of the rows, stay a week after they
 arrived; this partial index keeps that look to the few other rows.
 
 Revision ID: 0012

@@ -33,7 +33,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
 def _scheduler(ctx: RunContext) -> list[Runner]:
     """The outbox reconciled against its consumers' inboxes (complaints, replies, delivery statuses), and
     published messages cleaned up."""
-    from services.intake.jobs import OutboxCleanup, OutboxReconciler, outbox_handoffs
+    from services.intake.scheduler import OutboxCleanup, OutboxReconciler, outbox_handoffs
     from shared.contracts.intake import ComplaintSubmitted
     from shared.handoffs import broker_backlog
     from shared.subscriptions import periodic

@@ -25,7 +25,7 @@ from services.intake.adapters.tables import submissions
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app as intake_app
-from services.intake.jobs import OutboxReconciler
+from services.intake.scheduler import OutboxReconciler
 from services.intake.adapters.tracking import TrackingProjection
 from services.letters.adapters import tables as letters_tables
 from services.letters.bootstrap import bootstrap as letters_bootstrap

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from services.intake.adapters.tables import outbox, submissions, tracking
-from services.intake.jobs import OutboxCleanup, OutboxReconciler, outbox_handoffs
+from services.intake.scheduler import OutboxCleanup, OutboxReconciler, outbox_handoffs
 from services.workflow.adapters import tables as workflow_tables
 from shared.contracts.intake import ComplainantReplied
 from shared.handoffs import Consumers

@@ -21,7 +21,7 @@ import redis
 from sqlalchemy import select
 
 from services.intake.adapters.tables import channel_statuses, outbox
-from services.intake.jobs import outbox_handoffs
+from services.intake.scheduler import outbox_handoffs
 from services.notify.adapters import tables as notify_tables
 from services.workflow.adapters import tables as workflow_tables
 from services.workflow.domain.events import stream_id

@@ -103,7 +103,7 @@ class BrokerUnavailable(Exception):
 
 class OutboxLedger:
     """The outbox read as a hand-off ledger (``shared.handoffs.Ledger``) for every message but the complaint
-    itself, which ``jobs.OutboxReconciler`` follows by its effect (the tracking projection).
+    itself, which ``scheduler.OutboxReconciler`` follows by its effect (the tracking projection).
 
     A row's consumer is its task, its message id the row's id (what the consumer's inbox must record: the
     workflow records a reply's ``message_id``, which is that id), and ``republished`` counts the times it
