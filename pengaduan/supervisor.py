@@ -110,20 +110,21 @@ class Server:
 
 
 def _processes(port: int) -> list[Child]:
-    intake, workflow, letters, dashboard, web = free_port(), free_port(), free_port(), free_port(), free_port()
+    """One of each process the services declare (pengaduan.registry): every API on a free port, the gateway,
+    a worker per queue, the runner processes."""
+    from pengaduan import registry
+    from shared.service import RUNNER_PROCESSES
+
+    apis = [s for s in registry.services() if s.api]
+    ports = {s.name: free_port() for s in apis}
     return [
-        Child("api intake", ["api", "intake", "--port", str(intake)], f"http://127.0.0.1:{intake}"),
-        Child("api workflow", ["api", "workflow", "--port", str(workflow)], f"http://127.0.0.1:{workflow}"),
-        Child("api letters", ["api", "letters", "--port", str(letters)], f"http://127.0.0.1:{letters}"),
-        Child("api dashboard", ["api", "dashboard", "--port", str(dashboard)], f"http://127.0.0.1:{dashboard}"),
-        Child("api web", ["api", "web", "--port", str(web)], f"http://127.0.0.1:{web}"),
+        *(Child(f"api {s.name}", ["api", s.name, "--port", str(ports[s.name])], f"http://127.0.0.1:{ports[s.name]}")
+          for s in apis),
         Child("gateway", ["gateway", "--port", str(port)], f"http://127.0.0.1:{port}"),
-        Child("worker workflow", ["worker", "workflow", "--concurrency", "2"]),
-        Child("worker letters", ["worker", "letters", "--concurrency", "1"]),
-        Child("worker notify", ["worker", "notify", "--concurrency", "1"]),
-        Child("relay", ["relay"]),
-        Child("projections", ["projections", "run"]),
-        Child("scheduler", ["scheduler"]),
+        *(Child(f"worker {s.queue}", ["worker", s.queue, "--concurrency", str(s.dev_concurrency)])
+          for s in registry.services() if s.queue),
+        *(Child(process, ["projections", "run"] if process == "projections" else [process])
+          for process in RUNNER_PROCESSES if any(process in s.runners for s in registry.services())),
     ]
 
 
@@ -168,11 +169,9 @@ def run_everything(port: int, data_dir: str) -> None:
     env.setdefault("PENGADUAN_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     env.setdefault("PENGADUAN_ENVIRONMENT", "development")
     children = _processes(port)
-    env["PENGADUAN_INTAKE_URL"] = children[0].url
-    env["PENGADUAN_WORKFLOW_URL"] = children[1].url
-    env["PENGADUAN_LETTERS_URL"] = children[2].url
-    env["PENGADUAN_DASHBOARD_URL"] = children[3].url
-    env["PENGADUAN_WEB_URL"] = children[4].url
+    for child in children:  # where the gateway finds each API (pengaduan gateway reads PENGADUAN_<NAME>_URL)
+        if child.name.startswith("api "):
+            env[f"PENGADUAN_{child.name.removeprefix('api ').upper()}_URL"] = child.url
     env.setdefault("PENGADUAN_WEB_API_URL", f"http://127.0.0.1:{port}")  # the web app reads the APIs via the gateway
     sinks = _dev_channels(env, port)
     if sinks:

@@ -95,6 +95,7 @@ class Service:
     inbox: Table | None = None
     dead_letters: Table | None = None
     handoffs: Table | None = None  # messages it handed to another queue, until that queue's inbox has them
+    dev_concurrency: int = 1  # worker processes ``make run`` starts (production scales with --concurrency, replicas)
     # background runners, by the process that runs them: "relay", "projections", "scheduler"
     runners: Mapping[str, Callable[[RunContext], list[Runner]]] = field(default_factory=dict)
     # scrape-time gauges read from its own tables (``shared.metrics.OperationsCollector``)

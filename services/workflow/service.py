@@ -51,6 +51,7 @@ SERVICE = Service(
     # every /v1/ path no other service claims: the staff's actions, inboxes, complaints, sign-in
     api=Api("services.workflow.entrypoints.api:create_app", 8002, (Route("/v1/"),)),
     queue="workflow",
+    dev_concurrency=2,
     consumers=_consumers,
     container=_container,
     inbox=tables.inbox,
