@@ -68,10 +68,17 @@ class Counters(Protocol):
 
 
 class UnitOfWork(Protocol):
-    events: EventStreams
-    inbox: Inbox
-    complaints: Complaints
-    counters: Counters
+    @property
+    def events(self) -> EventStreams: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def complaints(self) -> Complaints: ...
+
+    @property
+    def counters(self) -> Counters: ...
 
     def __enter__(self) -> Self: ...
 

@@ -138,8 +138,8 @@ class PostgresCounters:
         self._conn = conn
 
     def next(self, kind: str, kecamatan: str, year: int) -> int:
-        stmt = insert(counters).values(kind=kind, kecamatan=kecamatan, year=year, last_value=1)
-        stmt = stmt.on_conflict_do_update(
+        first = insert(counters).values(kind=kind, kecamatan=kecamatan, year=year, last_value=1)
+        stmt = first.on_conflict_do_update(
             index_elements=["kind", "kecamatan", "year"], set_={"last_value": counters.c.last_value + 1}
         ).returning(counters.c.last_value)
         return int(self._conn.execute(stmt).scalar_one())
