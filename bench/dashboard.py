@@ -11,7 +11,7 @@
    The table's constraints, indexes and triggers all apply (the statement trigger NOTIFYs once per COPY);
    ``position`` and ``recorded_at`` come from their defaults, as with ``append``. Then ``VACUUM (ANALYZE)
    workflow.events``, so that autovacuum does not run during the measurements.
-2. **Projection rebuild rate**: ``services.dashboard.projections.rebuild(engine, "complaints")`` over the
+2. **Projection rebuild rate**: ``services.dashboard.entrypoints.projections.rebuild(engine, "complaints")`` over the
    whole store, batch 2000 (its default), in this process, events per second. **Baseline, same run:** the
    same events read with ``PostgresEventStore.read_all`` in batches of 2000 and each decoded into its event
    class, nothing written. Ratio ``rebuild_over_read_decode``. **Aim (issue): >= 20,000 events/s.**
@@ -716,7 +716,7 @@ def read_decode(engine: Engine, batch_size: int) -> dict[str, Any]:
 
 
 def measure_rebuild(engine: Engine, batch_size: int, postmaster_pid: int | None) -> dict[str, Any]:
-    from services.dashboard.projections import rebuild
+    from services.dashboard.entrypoints.projections import rebuild
 
     meter = CpuMeter()
     meter.add_self("bench_process")

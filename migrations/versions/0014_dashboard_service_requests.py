@@ -1,5 +1,5 @@
 """Dashboard: ``dashboard.service_requests``, what Open311's reads show of each complaint, fed from the event
-store by its own projection (``dashboard.service_requests``; services/dashboard/projections.py), so that the
+store by its own projection (``dashboard.service_requests``; services/dashboard/adapters/projections.py), so that the
 dashboard reads no other service's tables (it joined ``intake.submissions`` with ``workflow.complaints``).
 services/dashboard/adapters/tables.py holds the same definition (a test checks the two agree).
 

@@ -1,20 +1,25 @@
 """The read side: the dashboard's projections, the Buku Rekap Pengaduan and the kabupaten's figures.
 
-- ``projections.py``: catch-up projections on the event store (batch + checkpoint in one transaction, one
-  leader per projection), the rebuild without a gap (fresh ``<table>__next`` copies swapped in), ``lag`` and
-  the wiring: ``run_projections(settings)``, ``rebuild(settings_or_engine, name)``, ``status(engine)``.
 - ``domain/complaints.py``: how each workflow event changes a complaint's row and which step it completes
   (pure); ``domain/register.py``: the register's columns, labels and masking (pure);
-  ``domain/service_requests.py``: a complaint as Open311's reads show it (pure, nothing personal).
+  ``domain/service_requests.py``: a complaint as Open311's reads show it (pure, nothing personal);
+  ``domain/open311.py``: the filters of an Open311 search and a request's public shape (pure);
+  ``domain/redaction.py``: what the event feed shows of an event (pure, an allow-list per type).
 - ``adapters/tables.py``: ``dashboard.complaints``, ``dashboard.step_times``, ``dashboard.checkpoints``
-  (migration 0008), ``dashboard.service_requests`` (0014); ``adapters/exports.py``: XLSX and CSV;
-  ``adapters/service_requests.py``: the Open311 search.
-- ``georeport.py`` and ``entrypoints/open311.py``: Open311's reads (the catalogue, searches, one request); a
-  posted request is intake's, the catalogue and error shape ``shared/contracts/open311.py``.
-- ``queries.py``: the SQL aggregates behind the API, each shaped to an index.
+  (migration 0008), ``dashboard.service_requests`` (0014); ``adapters/projections.py``: the projections (how a
+  batch of events changes those tables); ``adapters/subscription.py``: how they run (batch + checkpoint in one
+  transaction, one leader per projection) and the rebuild without a gap (fresh ``<table>__next`` copies swapped
+  in); ``adapters/queries.py``: the SQL aggregates behind the API, each shaped to an index;
+  ``adapters/service_requests.py``: the Open311 search; ``adapters/event_feed.py``: the feed's reads;
+  ``adapters/exports.py``: XLSX and CSV.
+- ``entrypoints/projections.py``: the projections by name, their runners (``pengaduan projections run``),
+  ``rebuild(settings_or_engine, name)`` and ``status(engine)``.
 - ``entrypoints/api.py``: ``create_app(container=None, extra_routers=())`` and ``create_full_app()``;
   ``entrypoints/register.py`` (``GET /v1/register``), ``entrypoints/figures.py`` (``GET /v1/dashboard/...``),
-  ``entrypoints/deps.py`` (who reads what, filters, error codes).
+  ``entrypoints/feed.py`` (the event feed), ``entrypoints/open311.py`` (Open311's reads: the catalogue,
+  searches, one request; a posted request is intake's, the catalogue and error shape
+  ``shared/contracts/open311.py``), ``entrypoints/page.py`` (``/dasbor``), ``entrypoints/deps.py`` (who reads
+  what, filters, error codes).
 
 Time: a step's elapsed time is counted in office minutes on the kecamatan's working calendar
 (``WorkingCalendar.office_minutes_between``; ``wall_minutes`` keeps the clock's), its standard in the same

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from services.dashboard.adapters.projections import Calendars
+from services.dashboard.adapters.queries import KecamatanList, ResultCache
 from services.dashboard.config import DashboardSettings
-from services.dashboard.projections import Calendars
-from services.dashboard.queries import KecamatanList, ResultCache
 from shared.db import make_engine
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import KecamatanDirectory

@@ -9,14 +9,14 @@ from shared.subscriptions import Runner
 
 def _projections(ctx: RunContext) -> list[Runner]:
     from services.dashboard.config import DashboardSettings
-    from services.dashboard.projections import make_runners
+    from services.dashboard.entrypoints.projections import make_runners
 
     return make_runners(ctx.engine, DashboardSettings())  # the base settings plus the projections' batch sizes
 
 
 def _status(_: Settings) -> list[dict]:
     from services.dashboard.config import DashboardSettings
-    from services.dashboard.projections import status
+    from services.dashboard.entrypoints.projections import status
     from shared.db import make_engine
 
     return status(make_engine(DashboardSettings(), pool_size=1))
@@ -24,13 +24,13 @@ def _status(_: Settings) -> list[dict]:
 
 def _rebuild(_: Settings, name: str) -> dict:
     from services.dashboard.config import DashboardSettings
-    from services.dashboard.projections import rebuild
+    from services.dashboard.entrypoints.projections import rebuild
 
     return rebuild(DashboardSettings(), name)
 
 
 def _names() -> tuple[str, ...]:
-    from services.dashboard.projections import NAMES
+    from services.dashboard.entrypoints.projections import NAMES
 
     return NAMES
 

@@ -20,10 +20,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from services.dashboard import projections
 from services.dashboard.adapters import tables as t
+from services.dashboard.adapters.projections import ComplaintsProjection
+from services.dashboard.adapters.subscription import Subscription, rebuild_projection
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
+from services.dashboard.entrypoints import projections
 from services.dashboard.entrypoints.api import create_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
@@ -153,7 +155,7 @@ def full_flow(c: Complaint, times: list[datetime], unit: str = "pemerintahan", r
 
 def catch_up(dash) -> None:
     store = PostgresEventStore(dash.engine)
-    sub = projections.Subscription(dash.engine, store, projections.ComplaintsProjection(dash.calendars), batch_size=500)
+    sub = Subscription(dash.engine, store, ComplaintsProjection(dash.calendars), batch_size=500)
     sub.catch_up()
 
 
@@ -349,7 +351,7 @@ def test_healthz_reports_the_projection_lag(client, known):
 def test_the_live_tables_match_their_definitions(dash):
     """The migration's tables and the ones a rebuild creates from adapters/tables.py are the same."""
     store = PostgresEventStore(dash.engine)
-    probes = [projections.Subscription(dash.engine, store, p, suffix="__cmp")
+    probes = [Subscription(dash.engine, store, p, suffix="__cmp")
               for p in projections.projections(dash.engine).values()]
     for probe in probes:
         probe.create_tables()
@@ -417,11 +419,11 @@ def table_hash(conn, table: str) -> tuple[int, str]:
 def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(dash, wf, place, known):
     engine, store = dash.engine, PostgresEventStore(dash.engine)
     catch_up(dash)
-    projection = projections.ComplaintsProjection(dash.calendars)
+    projection = ComplaintsProjection(dash.calendars)
     checkpoints = Checkpoints(t.checkpoints)
 
     # an incrementally maintained copy, forked from the live projection at a consistent point
-    incremental = projections.Subscription(engine, store, projection, suffix="__inc", batch_size=7)
+    incremental = Subscription(engine, store, projection, suffix="__inc", batch_size=7)
     incremental.create_tables()
     with engine.begin() as conn:
         position = checkpoints.claim(conn, projection.name)
@@ -430,7 +432,7 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
             conn.execute(text(f'INSERT INTO dashboard."{name}__inc" ({cols}) SELECT {cols} FROM dashboard."{name}"'))
         checkpoints.set(conn, incremental.checkpoint_name, position)
 
-    live = projections.Subscription(engine, store, projection, batch_size=20)
+    live = Subscription(engine, store, projection, batch_size=20)
     runners = [Runner(engine, projection.name, live.round, channel=NOTIFY_CHANNEL, poll_interval=0.1),
                Runner(engine, incremental.checkpoint_name, incremental.round, channel=NOTIFY_CHANNEL, poll_interval=0.1)]
     threads = [threading.Thread(target=r.run, daemon=True) for r in runners]
@@ -487,7 +489,7 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
                 time.sleep(0.02)
 
         before = appended["events"]
-        report = projections.rebuild_projection(engine, store, projection, batch_size=25, on_caught_up=more_events_meanwhile)
+        report = rebuild_projection(engine, store, projection, batch_size=25, on_caught_up=more_events_meanwhile)
         assert appended["events"] > before + 12, "events were appended while the projection was rebuilt"
         assert report.caught_up_in_swap > 0  # the last events were applied inside the swap
         reads, events = seen["reads"], appended["events"]
@@ -525,7 +527,7 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
 
 
 def test_rebuild_and_status_by_name(dash, known, caplog):
-    with caplog.at_level(logging.INFO, logger="services.dashboard.projections"):  # its report goes into the record
+    with caplog.at_level(logging.INFO, logger="services.dashboard.adapters.subscription"):  # its report goes into the record
         report = projections.rebuild(dash.engine, "complaints")
     assert report["name"] == "dashboard.complaints" and report["position"] > 0
     (done,) = [r for r in caplog.records if r.getMessage() == "rebuild dashboard.complaints done"]

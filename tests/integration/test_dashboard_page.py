@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from services.dashboard import projections
+from services.dashboard.adapters.projections import ComplaintsProjection
+from services.dashboard.adapters.subscription import Subscription
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.dashboard.entrypoints import page
@@ -967,8 +968,8 @@ def seeded(settings, engine, dash, place):
         complaint(place["k2"], datetime(2026, 3, 2, 9, tzinfo=WIB), "Lampu jalan mati", channel="kotak")
     finally:
         wf.engine.dispose()
-    projections.Subscription(dash.engine, PostgresEventStore(dash.engine),
-                             projections.ComplaintsProjection(dash.calendars), batch_size=500).catch_up()
+    Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
+                 batch_size=500).catch_up()
     return {"tracking_code": late_code}
 
 

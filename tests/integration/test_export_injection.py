@@ -20,8 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.accounts.handlers import add_user
-from services.dashboard import projections
 from services.dashboard.adapters import exports
+from services.dashboard.adapters.projections import ComplaintsProjection
+from services.dashboard.adapters.subscription import Subscription
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.dashboard.domain import register as book
@@ -74,8 +75,8 @@ def world(settings, engine, tmp_path_factory):
                                      json={"expected_version": version, **fields})
             assert r.status_code == 200, (action, r.text)
         dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
-        projections.Subscription(dash.engine, PostgresEventStore(dash.engine),
-                                 projections.ComplaintsProjection(dash.calendars), batch_size=500).catch_up()
+        Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
+                     batch_size=500).catch_up()
         dash.engine.dispose()
         yield {"api": api, "tokens": tokens, "kecamatan": k.slug}
 

@@ -26,7 +26,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.accounts.handlers import add_user
-from services.dashboard import projections
+from services.dashboard.adapters.projections import ComplaintsProjection
+from services.dashboard.adapters.subscription import Subscription
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.letters import handlers as letter_handlers
@@ -183,8 +184,8 @@ def world(web, web_settings, engine, place, people):
     ).complaint_id
 
     dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
-    projections.Subscription(dash.engine, PostgresEventStore(dash.engine),
-                             projections.ComplaintsProjection(dash.calendars), batch_size=500).catch_up()
+    Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
+                 batch_size=500).catch_up()
     dash.engine.dispose()
     yield {
         "api": api, "tokens": tokens, "cid": cid, "late": late, "codes": [code, late_code], "digest": digest,

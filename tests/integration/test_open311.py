@@ -19,10 +19,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Text, case, cast, literal, select, text
 from starlette.concurrency import run_in_threadpool
 
-from services.dashboard import projections
+from services.dashboard.adapters.projections import ServiceRequestsProjection
 from services.dashboard.adapters.service_requests import find_service_requests
-from services.dashboard.entrypoints import open311
-from services.dashboard.georeport import RequestQuery, RequestRow, as_georeport
+from services.dashboard.adapters.subscription import Subscription
+from services.dashboard.domain.open311 import RequestQuery, RequestRow, as_georeport
+from services.dashboard.entrypoints import open311, projections
 from services.intake.adapters.tables import submissions
 from services.intake.bootstrap import bootstrap as bootstrap_intake
 from services.intake.config import IntakeSettings
@@ -55,9 +56,9 @@ def dashboard_app(settings: Settings, engine) -> FastAPI:
     return app
 
 
-def service_requests(engine) -> projections.Subscription:
+def service_requests(engine) -> Subscription:
     """The live Open311 projection (what ``pengaduan projections run`` runs)."""
-    return projections.Subscription(engine, PostgresEventStore(engine), projections.ServiceRequestsProjection())
+    return Subscription(engine, PostgresEventStore(engine), ServiceRequestsProjection())
 
 
 class CaughtUp:

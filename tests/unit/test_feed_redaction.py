@@ -10,7 +10,7 @@ from types import NoneType, UnionType
 import pytest
 from pydantic import BaseModel
 
-from services.dashboard.redaction import (
+from services.dashboard.domain.redaction import (
     ALLOWED,
     COMMON,
     REDACTED,
@@ -198,7 +198,7 @@ def _sample(annotation, name: str):
 
 @pytest.mark.parametrize("type_name", sorted(registry._types))
 def test_every_registered_event_type_has_an_explicit_allow_list(type_name):
-    assert type_name in ALLOWED, f"{type_name}: decide what the feed may show of it in services/dashboard/redaction.py"
+    assert type_name in ALLOWED, f"{type_name}: decide what the feed may show of it in services/dashboard/domain/redaction.py"
     fields = registry._types[type_name].model_fields
     for name in {**COMMON, **ALLOWED[type_name]}:
         assert name in fields or name in COMMON, f"{type_name}.{name} is allowed but the event has no such field"

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.accounts.handlers import add_user
-from services.dashboard import projections
+from services.dashboard.adapters.projections import ComplaintsProjection
+from services.dashboard.adapters.subscription import Subscription
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
 from services.dashboard.config import DashboardSettings
 from services.letters import handlers as letter_handlers
@@ -405,8 +406,8 @@ def test_the_register_page_and_its_downloads(web, wf, web_settings, people, plac
         handlers.act(wf, cid, action, fields, expected_version=version, user_id=people[role], role=role,
                      unit="pemerintahan", kecamatan=place["a"], at=datetime.now(UTC), correlation_id=uuid.uuid4())
     dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
-    projections.Subscription(dash.engine, PostgresEventStore(dash.engine),
-                             projections.ComplaintsProjection(dash.calendars), batch_size=500).catch_up()
+    Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
+                 batch_size=500).catch_up()
     dash.engine.dispose()
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date().isoformat()  # the register's dates are WIB dates
 

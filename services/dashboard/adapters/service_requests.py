@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, case, or_, select
 
 from services.dashboard.adapters.tables import service_requests
-from services.dashboard.georeport import RequestQuery, RequestRow
+from services.dashboard.domain.open311 import RequestQuery, RequestRow
 from shared.tenancy import kecamatan_table
 
 

@@ -1,5 +1,5 @@
 """The dashboard's read models (schema ``dashboard``), fed from the event store by
-``services.dashboard.projections``. Migrations 0008 and 0014 create the same tables; a rebuild creates fresh
+``adapters/projections.py``. Migrations 0008 and 0014 create the same tables; a rebuild creates fresh
 copies from these definitions (``<table>__next``) and swaps them in, so keep the two in step (a test compares
 them).
 
@@ -124,7 +124,7 @@ def _step_times(md: MetaData, name: str = "step_times") -> Table:
 
 
 def _service_requests(md: MetaData, name: str = "service_requests") -> Table:
-    """One row per complaint as Open311 shows it to the public (services/dashboard/georeport.py): no personal
+    """One row per complaint as Open311 shows it to the public (services/dashboard/domain/open311.py): no personal
     data, the category already read from the subject; ``updated_at`` moves with every event of the complaint
     (migration 0014)."""
     table = Table(

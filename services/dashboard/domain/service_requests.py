@@ -1,5 +1,5 @@
 """How one workflow event changes a complaint's row in ``dashboard.service_requests``: what Open311's reads
-show of it (services/dashboard/georeport.py), nothing personal. Pure: no I/O, no clock.
+show of it (services/dashboard/domain/open311.py), nothing personal. Pure: no I/O, no clock.
 
 ``apply(row, event) -> row``: ``row`` is the complaint's row as a dict (None before ``ComplaintReceived``);
 the result is the new row, or ``row`` itself when the event changes nothing (applied already, or not of a

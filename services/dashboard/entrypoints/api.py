@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
-from services.dashboard import projections
 from services.dashboard.bootstrap import Dashboard, bootstrap
-from services.dashboard.entrypoints import figures, register
+from services.dashboard.entrypoints import figures, projections, register
 from shared.auth import install_auth
 from shared.http import Health, check_database, health_response, install_error_handlers
 from shared.metrics import install_metrics

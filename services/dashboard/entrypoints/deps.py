@@ -22,8 +22,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from services.dashboard.adapters.queries import KecamatanInfo, Period
 from services.dashboard.bootstrap import Dashboard
-from services.dashboard.queries import KecamatanInfo, Period
 from shared.auth import CurrentUser, Principal
 from shared.http import ApiError, FieldError
 

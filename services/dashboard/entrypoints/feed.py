@@ -50,7 +50,7 @@ from services.dashboard.adapters.event_feed import (
     kecamatan_of_kabupaten,
     read_page,
 )
-from services.dashboard.redaction import public_event
+from services.dashboard.domain.redaction import public_event
 from shared.auth import AuthError, CurrentUser, Principal, decode_token_info
 from shared.http import ApiError, ErrorBody, FieldError
 

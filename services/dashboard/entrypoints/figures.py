@@ -10,9 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.dashboard import queries
+from services.dashboard.adapters import queries
+from services.dashboard.adapters.projections import ComplaintsProjection
 from services.dashboard.domain.complaints import definition_of
-from services.dashboard.projections import ComplaintsProjection
 from services.dashboard.domain.register import register_label
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, FiltersDep
 from services.dashboard.entrypoints.schemas import (

@@ -13,7 +13,7 @@ recorded it (moments later; while the broker is away, when it is back).
 
 Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (Bahasa Indonesia): 400 bad
 input (one entry per problem), 404 unknown ``jurisdiction_id`` or request. No login: nothing personal is
-shown (see services/dashboard/georeport.py for what is, and why tracking codes are never listed).
+shown (see services/dashboard/domain/open311.py for what is, and why tracking codes are never listed).
 
 What the including app must provide on ``app.state``: ``engine``, a SQLAlchemy engine on the project's
 PostgreSQL (for the searches).
@@ -29,9 +29,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from services.dashboard import georeport as g
 from services.dashboard.adapters.event_feed import kecamatan_exists
 from services.dashboard.adapters.service_requests import find_service_requests
+from services.dashboard.domain import open311 as g
 from shared.contracts.open311 import SERVICES, Problem, Problems, georeport_errors
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])

@@ -15,8 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from services.dashboard import queries
-from services.dashboard.adapters import exports
+from services.dashboard.adapters import exports, queries
 from services.dashboard.domain import register as book
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, masked_for, resolve_kecamatan
 from services.dashboard.entrypoints.schemas import KecamatanRef, PeriodOut, RegisterItem, RegisterPage

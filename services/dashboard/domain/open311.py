@@ -105,7 +105,8 @@ def read_query(params: Mapping[str, str], now: datetime) -> RequestQuery:
     kecamatan = (params.get("jurisdiction_id") or "").strip().lower() or None
     if kecamatan is not None and not re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan):
         problems.append(Problem(400, "jurisdiction_id tidak sah: gunakan slug kecamatan (misalnya pegantenan)."))
-    start = end = None
+    start: datetime | None = None
+    end: datetime | None = None
     try:
         if (params.get("start_date") or "").strip():
             start = _when(params["start_date"].strip(), "start_date")
@@ -116,10 +117,8 @@ def read_query(params: Mapping[str, str], now: datetime) -> RequestQuery:
     if problems:
         raise Problems(problems)
     window = timedelta(days=MAX_SEARCH_DAYS)
-    if start is None and end is None:
-        end = now
-        start = now - window
-    elif start is None:
+    if start is None:  # neither given: the window up to now; only the end: the window up to it
+        end = now if end is None else end
         start = end - window
     elif end is None:
         end = start + window

@@ -1,4 +1,7 @@
-"""The dashboard's projections: catch-up subscriptions on the event store, and their rebuild.
+"""How the dashboard's projections run: a projection bound to its tables and checkpoint (``Subscription``), its
+rounds on the live tables, and its rebuild into fresh copies swapped in without a gap (``rebuild_projection``).
+The projections themselves (how events change their tables) are ``adapters/projections.py``; which ones run,
+and the operator's rebuild and status, ``entrypoints/projections.py``.
 
 **A round** (``Subscription.round``) claims the projection's checkpoint (its row stays locked until the
 transaction ends), reads the events after it (``read_all`` inside the same connection), applies them to the
@@ -23,36 +26,26 @@ an empty or half-built table:
    runner applies it next.
 
 ``lag`` is the last position in the store minus the projection's checkpoint.
-
-Wiring (the CLI): ``run_projections(settings)`` runs every dashboard projection until SIGTERM/SIGINT (or
-``stop`` is set); ``rebuild(settings_or_engine, name)``; ``status(engine)``.
 """
 from __future__ import annotations
 
 import gc
 import logging
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import orjson
 from sqlalchemy import Engine, Table, delete, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable
 
 from services.dashboard.adapters import tables as t
-from services.dashboard.domain import complaints as model
-from services.dashboard.domain import service_requests as requests_model
-from shared.calendar import WorkingCalendar
-from shared.config import Settings
 from shared.events import EventEnvelope
-from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
-from shared.subscriptions import Checkpoints, RoundResult, Runner, lock_key, run_all
-from shared.tenancy import KecamatanDirectory
+from shared.eventstore.postgres import PostgresEventStore
+from shared.subscriptions import Checkpoints, RoundResult, lock_key
 
 log = logging.getLogger(__name__)
 
@@ -73,154 +66,6 @@ class Projection(Protocol):
                     held: dict | None = None) -> None: ...
 
     def flush(self, conn: Connection, tables: Mapping[str, Table], held: dict) -> None: ...
-
-
-class Calendars:
-    """Each kecamatan's working calendar (office hours, its own holidays), rebuilt when its settings change;
-    the default calendar for a kecamatan the directory does not know (any more)."""
-
-    def __init__(self, directory: KecamatanDirectory) -> None:
-        self.directory = directory
-        self._cache: dict[str, tuple[object, WorkingCalendar]] = {}
-        self._default = WorkingCalendar()
-
-    def for_kecamatan(self, slug: str) -> WorkingCalendar:
-        kecamatan = self.directory.get(slug)
-        if kecamatan is None:
-            return self._default
-        key = repr(sorted((k, repr(v)) for k, v in kecamatan.settings.items() if k in ("office_hours", "extra_holidays")))
-        cached = self._cache.get(slug)
-        if cached is None or cached[0] != key:
-            cached = (key, kecamatan.calendar())
-            self._cache[slug] = cached
-        return cached[1]
-
-
-class ComplaintsProjection:
-    """``dashboard.complaints`` (one row per complaint) and ``dashboard.step_times`` (one row per completed
-    step occurrence); the rules are in ``domain/complaints.py``."""
-
-    name = "dashboard.complaints"
-    table_names = ("complaints", "step_times")
-    types = model.HANDLED
-
-    def __init__(self, calendars: Calendars) -> None:
-        self.calendars = calendars
-
-    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope],
-                    held: dict | None = None) -> None:
-        """Applies ``events`` to the tables. ``held`` (a rebuild's copies only): the open complaints' rows, kept
-        in memory from batch to batch instead of being read back and written again with every batch they
-        appear in (about five times each); a row is written when its complaint closes, the rest by ``flush``.
-        A complaint not held (closed earlier, or never seen) is read from the table as usual."""
-        complaints, step_times = tables["complaints"], tables["step_times"]
-        relevant = [(model.complaint_id_of(e), e) for e in events if model.handles(e.type)]
-        ids = sorted({cid for cid, _ in relevant if cid is not None})
-        if not ids:
-            return
-        rows = {cid: held[cid] for cid in ids if cid in held} if held is not None else {}
-        missing = [cid for cid in ids if cid not in rows]
-        if missing:
-            rows.update(
-                (r["complaint_id"], dict(r))
-                for r in conn.execute(select(complaints).where(complaints.c.complaint_id.in_(missing))).mappings()
-            )
-        changed: set = set()
-        new_steps: list[dict] = []
-        for cid, event in relevant:
-            if cid is None:
-                continue
-            row, steps = model.apply(rows.get(cid), event, self.calendars.for_kecamatan(event.kecamatan))
-            if row is None or row is rows.get(cid):
-                continue
-            rows[cid] = row
-            changed.add(cid)
-            new_steps.extend(steps)
-        if held is None:
-            write = changed
-        else:
-            write = {cid for cid in changed if rows[cid]["status"] == "closed"}
-            for cid in changed:
-                if cid in write:
-                    held.pop(cid, None)
-                else:
-                    held[cid] = rows[cid]
-        if write:
-            _upsert(conn, complaints, [rows[cid] for cid in sorted(write)], key=("complaint_id",))
-        if new_steps:
-            _upsert(conn, step_times, new_steps, key=("complaint_id", "step", "occurrence"), update=False)
-
-    def flush(self, conn: Connection, tables: Mapping[str, Table], held: dict) -> None:
-        """Writes the rows ``apply_batch`` held (the complaints still open at the end of a rebuild's catch-up)."""
-        if held:
-            _upsert(conn, tables["complaints"], [held[cid] for cid in sorted(held)], key=("complaint_id",))
-        held.clear()
-
-
-class ServiceRequestsProjection:
-    """``dashboard.service_requests``: each complaint as Open311's reads show it (``domain/service_requests.py``).
-    It reads every event of the workflow's contract, so that ``updated_at`` follows notifications and alerts
-    too: a projection of its own, so that the complaints projection (and its rebuild) keeps skipping them."""
-
-    name = "dashboard.service_requests"
-    table_names = ("service_requests",)
-    types = requests_model.TYPES
-
-    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope],
-                    held: dict | None = None) -> None:
-        """As ``ComplaintsProjection.apply_batch``: with ``held`` (a rebuild's copies), open complaints' rows stay
-        in memory until they close or ``flush``."""
-        table = tables["service_requests"]
-        relevant = [(cid, e) for e in events if (cid := requests_model.complaint_id_of(e)) is not None]
-        ids = sorted({cid for cid, _ in relevant})
-        if not ids:
-            return
-        rows = {cid: held[cid] for cid in ids if cid in held} if held is not None else {}
-        missing = [cid for cid in ids if cid not in rows]
-        if missing:
-            rows.update((r["complaint_id"], dict(r))
-                        for r in conn.execute(select(table).where(table.c.complaint_id.in_(missing))).mappings())
-        changed: set = set()
-        for cid, event in relevant:
-            row = requests_model.apply(rows.get(cid), event)
-            if row is not None and row is not rows.get(cid):
-                rows[cid] = row
-                changed.add(cid)
-        if held is None:
-            write = changed
-        else:
-            write = {cid for cid in changed if rows[cid]["status"] == "closed"}
-            for cid in changed:
-                if cid in write:
-                    held.pop(cid, None)
-                else:
-                    held[cid] = rows[cid]
-        if write:
-            _upsert(conn, table, [rows[cid] for cid in sorted(write)], key=("complaint_id",))
-
-    def flush(self, conn: Connection, tables: Mapping[str, Table], held: dict) -> None:
-        if held:
-            _upsert(conn, tables["service_requests"], [held[cid] for cid in sorted(held)], key=("complaint_id",))
-        held.clear()
-
-
-def _upsert(conn: Connection, table: Table, rows: list[dict], *, key: tuple[str, ...], update: bool = True) -> None:
-    """All of a batch's rows in ONE statement: the rows travel as one JSON array that PostgreSQL turns into
-    records of the table's own type (``jsonb_populate_recordset``). An executemany of row-by-row upserts cost
-    a round of the pipeline per row: about half of a rebuild's time (bench/README.md, dashboard)."""
-    name = f'{t.SCHEMA}."{table.name}"'
-    columns = [c.name for c in table.columns]
-    listed = ", ".join(f'"{c}"' for c in columns)
-    if update:
-        assignments = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in key)
-        conflict = f"DO UPDATE SET {assignments}"
-    else:
-        conflict = "DO NOTHING"
-    conn.execute(
-        text(f"INSERT INTO {name} ({listed}) SELECT {listed} FROM jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb)) "
-             f"ON CONFLICT ({', '.join(key)}) {conflict}"),
-        {"rows": orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()},  # UUIDs, dates and aware datetimes (RFC 3339) natively
-    )
 
 
 class Subscription:
@@ -461,89 +306,3 @@ def _swap(conn: Connection, fresh: Subscription, projection: Projection) -> tupl
     checkpoints.set(conn, projection.name, position)
     conn.execute(delete(t.checkpoints).where(t.checkpoints.c.name == fresh.checkpoint_name))
     return applied, position
-
-
-# -- the dashboard's projections and their wiring ------------------------------------------------------------
-
-
-def projections(engine: Engine) -> dict[str, Projection]:
-    """Every dashboard projection by name."""
-    calendars = Calendars(KecamatanDirectory(engine))
-    return {p.name: p for p in (ComplaintsProjection(calendars), ServiceRequestsProjection())}
-
-
-NAMES = (ComplaintsProjection.name, ServiceRequestsProjection.name)
-
-
-def resolve_name(name: str) -> str:
-    """A projection's full name (``dashboard.complaints``) or its short form (``complaints``); ValueError for
-    any other."""
-    for full in NAMES:
-        if name in (full, full.split(".", 1)[1]):
-            return full
-    raise ValueError(f"unknown projection {name!r}; known: {', '.join(NAMES)}")
-
-
-def make_runners(engine: Engine, settings: Settings) -> list[Runner]:
-    """One leader-locked runner per dashboard projection (standbys in other processes wait)."""
-    store = PostgresEventStore(engine)
-    batch = getattr(settings, "projection_batch_size", settings.relay_batch_size)
-    return [
-        Runner(engine, p.name, Subscription(engine, store, p, batch_size=batch).round, channel=NOTIFY_CHANNEL,
-               poll_interval=settings.relay_poll_interval)
-        for p in projections(engine).values()
-    ]
-
-
-def run_projections(settings: Settings | None = None, *, stop: threading.Event | None = None) -> None:
-    """Runs every dashboard projection until ``stop`` is set (default: until SIGTERM or SIGINT)."""
-    from services.dashboard.config import DashboardSettings
-    from shared.db import make_engine
-
-    settings = settings or DashboardSettings()
-    engine = make_engine(settings, pool_size=2 + len(NAMES))
-    runners = make_runners(engine, settings)
-    if stop is None:
-        stop = threading.Event()
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
-    threads = run_all(runners)
-    try:
-        stop.wait()
-    finally:
-        for r in runners:
-            r.stop()
-        for thread in threads:
-            thread.join(timeout=10)
-        engine.dispose()
-
-
-def rebuild(settings_or_engine: Settings | Engine, name: str, *, batch_size: int | None = None) -> dict:
-    """Rebuilds one dashboard projection from position 0 while the system runs; returns a report
-    (``name, position, events, caught_up_in_swap, seconds, swap_ms``). ValueError for an unknown name,
-    ``RebuildInProgress`` when another rebuild of it runs."""
-    from shared.db import make_engine
-
-    full = resolve_name(name)
-    if isinstance(settings_or_engine, Engine):
-        engine, own = settings_or_engine, False
-        batch = batch_size or REBUILD_BATCH
-    else:
-        engine, own = make_engine(settings_or_engine, pool_size=2), True
-        batch = batch_size or getattr(settings_or_engine, "rebuild_batch_size", REBUILD_BATCH)
-    try:
-        projection = projections(engine)[full]
-        return rebuild_projection(engine, PostgresEventStore(engine), projection, batch_size=batch).as_dict()
-    finally:
-        if own:
-            engine.dispose()
-
-
-def status(engine: Engine) -> list[dict]:
-    """Each dashboard projection: ``name, checkpoint, head, lag`` (events the store has that it has not applied)."""
-    with engine.connect() as conn:
-        head = conn.execute(text("SELECT coalesce(max(position), 0) FROM workflow.events")).scalar_one()
-        found = dict(conn.execute(select(t.checkpoints.c.name, t.checkpoints.c.position)
-                                  .where(t.checkpoints.c.name.in_(NAMES))).all())
-    return [{"name": n, "checkpoint": found.get(n, 0), "head": head, "lag": head - found.get(n, 0)} for n in NAMES]
