@@ -95,7 +95,7 @@ def test_a_usable_idempotency_key_still_replays_the_first_answer(apps):
     key = f"odd-{uuid.uuid4()}"
     first = apps["intake"].post("/v1/complaints", json=complaint(), headers={"Idempotency-Key": key})
     again = apps["intake"].post("/v1/complaints", json=complaint(), headers={"Idempotency-Key": key})
-    assert first.status_code == again.status_code == 202
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
     assert first.json()["tracking_code"] == again.json()["tracking_code"]
 
 

@@ -1,75 +1,21 @@
 """The workflow's HTTP API: staff perform the 12 SOP steps, each by its role (they sign in with accounts'
-router, served by this process: ``pengaduan/apps.py``)."""
+router, served by this process: ``pengaduan/apps.py``). ``create_app`` assembles it; the routes are in
+``entrypoints/complaints.py``."""
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from services.workflow import handlers
-from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import Workflow, bootstrap
-from services.workflow.domain import commands as c
-from services.workflow.domain import model
-from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, InboxItem, KecamatanOut, StepOut
-from shared.auth import CurrentUser, Principal, install_auth
+from services.workflow.entrypoints import complaints
+from services.workflow.entrypoints.complaints import ACTIONS_DOC
+from shared.auth import install_auth
 from shared.celery_app import make_celery
-from shared.contracts import sop
-from shared.eventstore import ConcurrencyError
-from shared.http import ApiError, ErrorBody, FieldError, Health, field_errors, check_broker, check_database, health_response, install_error_handlers
-from shared import masking
+from shared.http import Health, check_broker, check_database, health_response, install_error_handlers
 from shared.metrics import install_metrics
-
-SERVER_SET = {"register_number", "register_year", "letter_number", "letter_sequence", "letter_year"}  # counters
-ACTIONS_DOC = "\n".join(
-    f"- `{name}`: " + (", ".join(f"`{f}`" for f in cls.model_fields if f not in SERVER_SET | {"actor", "at"}) or "no fields")
-    for name, cls in c.STAFF_COMMANDS.items()
-)
-ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}
-
-
-def get_workflow(request: Request) -> Workflow:
-    return request.app.state.workflow
-
-
-WorkflowDep = Annotated[Workflow, Depends(get_workflow)]
-
-
-def _kabupaten_of(workflow: Workflow, slug: str) -> str | None:
-    k = workflow.directory.get(slug)
-    return k.kabupaten_slug if k else None
-
-
-def _step(state_or_row_step: int | None, definition) -> StepOut | None:
-    if state_or_row_step is None:
-        return None
-    s = definition.step(state_or_row_step)
-    return StepOut(number=s.number, name=s.name, role=s.role)
-
-
-def allowed_actions(state: model.Complaint, user: Principal) -> list[str]:
-    if not user.is_staff or user.kecamatan != state.kecamatan:
-        return []
-    probe = c.Actor(user_id=user.username, role=user.role, unit=user.unit)
-    allowed = []
-    for name in c.STAFF_COMMANDS:
-        try:
-            model._check_may_act(state, _probe_command(name, probe))
-        except model.DomainError:
-            continue
-        allowed.append(name)
-    return allowed
-
-
-def _probe_command(action: str, actor: c.Actor):
-    return c.STAFF_COMMANDS[action].model_construct(actor=actor, at=datetime.now(UTC))
 
 
 def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = (),
@@ -79,127 +25,26 @@ def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = 
     process (the composition root adds accounts' sign-in); they find ``app.state.workflow`` and ``install_auth``'s
     state."""
     workflow = workflow or bootstrap()
-    celery = make_celery(workflow.settings, "workflow-api")
     app = FastAPI(
         title="pengaduan: workflow",
         version="1",
         description="The 12 SOP steps, each by its role. Actions and their fields:\n\n" + ACTIONS_DOC,
     )
     app.state.workflow = workflow
+    app.state.celery = make_celery(workflow.settings, "workflow-api")
     install_error_handlers(app)
     install_auth(app, workflow.settings, workflow.engine)
     for extra in extra_routers:  # first, where the sign-in has always been (the composition root adds it)
         app.include_router(extra)
-
-    @app.get("/v1/kecamatan", response_model=list[KecamatanOut], summary="The kecamatan served here (public)")
-    def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
-        response.headers["Cache-Control"] = "public, max-age=300"
-        return [KecamatanOut(slug=k.slug, name=k.name, kabupaten=k.kabupaten_slug, kabupaten_name=k.kabupaten_name)
-                for k in wf.directory.active()]
-
-    @app.get("/v1/inbox", response_model=list[InboxItem], responses=ERRORS, summary="What waits on my role")
-    def inbox(user: CurrentUser, wf: WorkflowDep) -> list[InboxItem]:
-        if not user.is_staff:
-            raise ApiError(403, "not_kecamatan_staff", "Kotak masuk hanya untuk staf kecamatan.")
-        now = datetime.now(UTC)
-        waiting = complaints.c.waiting_role == user.role
-        if user.role == "kasi":  # at the unit-bound steps, only the Kasi of the disposed unit
-            waiting = and_(waiting, or_(
-                complaints.c.unit.is_(None), complaints.c.unit == (user.unit or "").casefold(),
-                complaints.c.current_step.notin_(sorted(model.UNIT_BOUND_STEPS)),
-            ))
-        with wf.engine.connect() as conn:
-            rows = conn.execute(
-                select(complaints).where(complaints.c.kecamatan == user.kecamatan, waiting)
-                .order_by(complaints.c.step_due_at.asc().nulls_last()).limit(500)
-            ).mappings().all()
-        definition = sop.with_overrides(sop.DEFAULT, wf.kecamatan(user.kecamatan).sop_overrides)
-        return [
-            InboxItem(
-                id=r["complaint_id"], tracking_code=r["tracking_code"], kecamatan=r["kecamatan"], subject=r["subject"],
-                status=r["status"], current_step=_step(r["current_step"], definition), due_at=r["step_due_at"],
-                overdue=bool(r["step_due_at"] and r["step_due_at"] < now), deadline_at=r["deadline_at"],
-                received_at=r["received_at"], channel=r["channel"],
-            )
-            for r in rows
-        ]
-
-    @app.get("/v1/complaints/{complaint_id}", response_model=ComplaintOut, responses=ERRORS, summary="A complaint and its history")
-    def detail(complaint_id: UUID, user: CurrentUser, wf: WorkflowDep) -> ComplaintOut:
-        with wf.uow() as uow:
-            try:
-                state, row = handlers.load(uow, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)))
-            except handlers.UnknownComplaint:
-                raise _not_found() from None
-            envelopes = uow.events.read(f"complaint-{complaint_id}")
-        first = envelopes[0].payload
-        now = datetime.now(UTC)
-        body = dict(
-            id=complaint_id, tracking_code=state.tracking_code, kecamatan=state.kecamatan, status=state.status,
-            outcome=state.outcome, version=state.revision,
-            current_step=_step(state.current_step, state.definition) if state.status != "closed" else None,
-            due_at=state.step_due_at, overdue=bool(state.step_due_at and state.step_due_at < now),
-            deadline_at=state.deadline_at,
-            register_number=f"{state.register_number}/{state.register_year}" if state.register_number else None,
-            letter_number=state.letter_number, unit=state.unit, channel=first["channel"], subject=first["subject"],
-            description=first["description"], complainant=first["complainant"],
-            received_at=first["received_at"], allowed_actions=allowed_actions(state, user),
-            history=[
-                dict(position=e.position, version=e.version, type=e.type, occurred_at=e.occurred_at,
-                     actor=e.actor.model_dump(), step=e.payload.get("step"), output=e.payload.get("output"),
-                     payload=e.payload)
-                for e in envelopes
-            ],
-        )
-        if not masking.sees_personal_data(user):  # invariant 9: the one policy, shared/masking.py
-            body = masking.apply(masking.COMPLAINT, body)
-        return ComplaintOut.model_validate(body)
-
-    @app.post(
-        "/v1/complaints/{complaint_id}/{action}", response_model=ComplaintOut, responses=ERRORS,
-        summary="Perform an SOP action (see the list in the description)",
-    )
-    def perform(
-        complaint_id: UUID, action: str, body: ActionBody, user: CurrentUser, wf: WorkflowDep, request: Request,
-        x_correlation_id: Annotated[UUID | None, Header()] = None,
-    ) -> ComplaintOut:
-        if action not in c.STAFF_COMMANDS:
-            raise ApiError(404, "unknown_action", f"Tindakan '{action}' tidak dikenal.")
-        if not user.is_staff:
-            raise ApiError(403, "read_only", "Pengguna kabupaten dan admin hanya dapat melihat.")
-        extra = body.model_extra or {}
-        reserved = sorted(set(extra) & (SERVER_SET | {"actor", "at"}))
-        if reserved:
-            raise ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", [
-                FieldError(field=k, code="reserved_field", message="Diisi oleh sistem, tidak boleh dikirim.") for k in reserved
-            ])
-        fields = dict(extra)
-        try:
-            handlers.act(
-                wf, complaint_id, action, fields, expected_version=body.expected_version, user_id=user.username,
-                role=user.role, unit=user.unit, kecamatan=user.kecamatan, at=datetime.now(UTC),
-                correlation_id=x_correlation_id or uuid.uuid4(),
-            )
-        except handlers.UnknownComplaint:
-            raise _not_found() from None
-        except (handlers.StaleVersion, ConcurrencyError):
-            raise ApiError(409, "stale_version", "Pengaduan ini sudah diubah orang lain. Muat ulang halaman lalu coba lagi.") from None
-        except model.DomainError as exc:
-            raise ApiError(exc.status, exc.code, exc.message) from None
-        except ValidationError as exc:
-            raise ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())) from None
-        return detail(complaint_id, user, wf)
-
-    @app.get("/healthz", response_model=Health, summary="Health of the workflow and its dependencies")
-    def healthz() -> JSONResponse:
-        checks = {"database": check_database(workflow.engine), "broker": check_broker(celery)}
-        if checks["database"]["ok"]:
-            checks["event_store"] = {"ok": True, "last_position": workflow.store.last_position()}
-        return health_response("workflow", checks)
-
+    app.include_router(complaints.router)
+    app.get("/healthz", response_model=Health, summary="Health of the workflow and its dependencies")(healthz)
     install_metrics(app, "workflow", collectors=collectors)
     return app
 
 
-def _not_found() -> ApiError:
-    return ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
+def healthz(request: Request) -> JSONResponse:
+    workflow: Workflow = request.app.state.workflow
+    checks = {"database": check_database(workflow.engine), "broker": check_broker(request.app.state.celery)}
+    if checks["database"]["ok"]:
+        checks["event_store"] = {"ok": True, "last_position": workflow.store.last_position()}
+    return health_response("workflow", checks)
