@@ -11,6 +11,7 @@ PostgreSQL and Redis: PENGADUAN_BENCH_DATABASE_URL / PENGADUAN_BENCH_REDIS_URL w
 embedded servers in a temporary directory. Every figure comes with a baseline measured in the same run;
 read the ratios (bench/README.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,30 @@ log = logging.getLogger("bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="short durations (smoke run)")
-    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                        help=f"run only this benchmark ({', '.join(BENCHMARKS)}); repeatable")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"run only this benchmark ({', '.join(BENCHMARKS)}); repeatable",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="intake: concurrent connections (16)")
     parser.add_argument("--rate", type=float, default=50.0, help="e2e and notify latency: complaints per second (50)")
-    parser.add_argument("--no-diagnostics", action="store_true",
-                        help="eventstore: skip the two variants that split the store's cost into its parts")
-    parser.add_argument("--notify-stock-sinks", action="store_true",
-                        help="notify: run `pengaduan devsinks` as is (its SMTP sink stalls ~40 ms per session: "
-                        "Nagle, see bench/README.md)")
+    parser.add_argument(
+        "--no-diagnostics",
+        action="store_true",
+        help="eventstore: skip the two variants that split the store's cost into its parts",
+    )
+    parser.add_argument(
+        "--notify-stock-sinks",
+        action="store_true",
+        help="notify: run `pengaduan devsinks` as is (its SMTP sink stalls ~40 ms per session: "
+        "Nagle, see bench/README.md)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
@@ -63,18 +76,28 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     quick = args.quick
     return {
         "eventstore": EventStoreParams(
-            seconds=2.0 if quick else 10.0, warmup_seconds=0.3 if quick else 1.0, rounds=1 if quick else 2,
+            seconds=2.0 if quick else 10.0,
+            warmup_seconds=0.3 if quick else 1.0,
+            rounds=1 if quick else 2,
             diagnostics=not args.no_diagnostics,
         ),
         "intake": IntakeParams(seconds=3.0 if quick else 15.0, warmup_seconds=2.0, concurrency=args.concurrency),
         "e2e": E2EParams(rate=args.rate, seconds=5.0 if quick else 30.0, warmup_seconds=2.0),
         "letters": LettersParams(seconds=2.0 if quick else 10.0, warmup_letters=3),
-        "notify": NotifyParams(messages=300 if quick else 1000, warmup_messages=40, rate=args.rate,
-                               seconds=5.0 if quick else 30.0, warmup_seconds=2.0,
-                               stock_sinks=args.notify_stock_sinks),
+        "notify": NotifyParams(
+            messages=300 if quick else 1000,
+            warmup_messages=40,
+            rate=args.rate,
+            seconds=5.0 if quick else 30.0,
+            warmup_seconds=2.0,
+            stock_sinks=args.notify_stock_sinks,
+        ),
         "dashboard": DashboardParams(
-            events=100_000 if quick else 1_000_000, summary_requests=60 if quick else 200,
-            context_requests=15 if quick else 50, warmup_requests=5 if quick else 10, exports=2 if quick else 5,
+            events=100_000 if quick else 1_000_000,
+            summary_requests=60 if quick else 200,
+            context_requests=15 if quick else 50,
+            warmup_requests=5 if quick else 10,
+            exports=2 if quick else 5,
             before_vacuum_requests=20 if quick else 40,
             seconds_cap=20.0 if quick else 60.0,
         ),
@@ -88,7 +111,12 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     from bench import dashboard, e2e, eventstore, intake, letters, notify
     from bench.environment import (
-        RunContext, local_postmaster_pid, machine_info, prepare_database, pytest_processes, servers,
+        RunContext,
+        local_postmaster_pid,
+        machine_info,
+        prepare_database,
+        pytest_processes,
+        servers,
     )
     from bench.processes import Processes
 
@@ -101,12 +129,23 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     ok = False  # until every selected benchmark has run without error
     try:
         with servers(workdir) as srv:
-            env = {**os.environ, "PENGADUAN_DATABASE_URL": srv.database_url, "PENGADUAN_REDIS_URL": srv.redis_url,
-                   # the load generator is one address sending hundreds of complaints a second: the per-address
-                   # limits (issue #12) stay on, their Redis round trip measured, but far above the load
-                   **{f"PENGADUAN_RATE_LIMIT_{kind}": "1000000/minute" for kind in (
-                       "SUBMISSIONS", "TRACKING", "SIGNIN_ACCOUNT", "SIGNIN_ADDRESS",
-                       "ACKNOWLEDGMENTS_PER_RECIPIENT")}}
+            env = {
+                **os.environ,
+                "PENGADUAN_DATABASE_URL": srv.database_url,
+                "PENGADUAN_REDIS_URL": srv.redis_url,
+                # the load generator is one address sending hundreds of complaints a second: the per-address
+                # limits (issue #12) stay on, their Redis round trip measured, but far above the load
+                **{
+                    f"PENGADUAN_RATE_LIMIT_{kind}": "1000000/minute"
+                    for kind in (
+                        "SUBMISSIONS",
+                        "TRACKING",
+                        "SIGNIN_ACCOUNT",
+                        "SIGNIN_ADDRESS",
+                        "ACKNOWLEDGMENTS_PER_RECIPIENT",
+                    )
+                },
+            }
             processes = Processes(log_dir=workdir / "logs", env=env)
             try:
                 log.info("migrating and seeding %s", srv.postgres)
@@ -154,12 +193,14 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         "benchmarks_run": selected,
         "machine": machine,
         "parameters": {name: vars(params[name]) for name in selected},
-        "ratios": {**collect_ratios(benchmarks),
-                   **{f"letters.{k}": v for k, v in benchmarks.get("letters", {}).get("ratios", {}).items()},
-                   **{f"dashboard.{k}": v for k, v in benchmarks.get("dashboard", {}).get("ratios", {}).items()}},
+        "ratios": {
+            **collect_ratios(benchmarks),
+            **{f"letters.{k}": v for k, v in benchmarks.get("letters", {}).get("ratios", {}).items()},
+            **{f"dashboard.{k}": v for k, v in benchmarks.get("dashboard", {}).get("ratios", {}).items()},
+        },
         "benchmarks": benchmarks,
         "notes": [
-            "Shared, noisy 2-core machine: compare ratios, not absolute figures. machine.loadavg_*, "
+            "Shared, noisy 2-core machine: compare ratios, not absolute figures. machine.loadavg_*, "  # noqa: ISC004
             "machine.pytest_processes_* and each measurement's cpu.other_share (share of the machine used by "
             "other processes) show how much else ran meanwhile, e.g. a concurrent test session.",
         ],
@@ -169,8 +210,12 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)

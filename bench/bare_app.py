@@ -8,6 +8,7 @@ same options as ``pengaduan api``.
 
     python -m bench.bare_app --port 8099      (reads PENGADUAN_DATABASE_URL)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,14 +60,21 @@ def create_app() -> FastAPI:
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 
-    parser = argparse.ArgumentParser(prog="python -m bench.bare_app", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bare_app", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
     args = parser.parse_args(argv)
     uvicorn.run(
-        "bench.bare_app:create_app", factory=True, host=args.host, port=args.port, workers=1,
-        log_config=None, access_log=False, timeout_graceful_shutdown=10,
+        "bench.bare_app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
     )
 
 

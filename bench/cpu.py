@@ -4,6 +4,7 @@ Throughput on a shared 2-core machine is noisy; CPU seconds spent per request by
 steadier, and the machine-wide busy time minus ours shows how much the rest of the machine (another
 test session, say) took during the same window.
 """
+
 from __future__ import annotations
 
 import os

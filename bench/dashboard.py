@@ -25,6 +25,7 @@
 4. **Register export**: ``GET /v1/register?kecamatan=K&year=Y&format=xlsx`` and ``csv`` for the
    kecamatan's busiest register year; baseline: the JSON page (page 1, default size) of the same register.
 """
+
 from __future__ import annotations
 
 import csv
@@ -58,8 +59,19 @@ TARGET_EVENTS_PER_SECOND = 20_000.0
 TARGET_P99_MS = 100.0
 KABUPATEN = "pamekasan"
 SINGLE_KECAMATAN = "pegantenan"  # the SOP's kecamatan: the single-kecamatan figures and the register
-COPY_COLUMNS = ("event_id", "stream_id", "version", "kecamatan", "type", "schema_version", "occurred_at", "actor",
-                "correlation_id", "causation_id", "payload")
+COPY_COLUMNS = (
+    "event_id",
+    "stream_id",
+    "version",
+    "kecamatan",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "actor",
+    "correlation_id",
+    "causation_id",
+    "payload",
+)
 SEED_TABLE = "bench.dashboard_seeds"
 
 
@@ -86,21 +98,103 @@ class DashboardParams:
 CHANNELS = (("web", 0.30), ("whatsapp", 0.25), ("sms", 0.10), ("email", 0.08), ("kotak", 0.15), ("telepon", 0.12))
 # relative volume of each kecamatan (the town and the big ones get more)
 KECAMATAN_WEIGHT = {
-    "tlanakan": 1.1, "pademawu": 1.3, "galis": 0.8, "pamekasan": 2.2, "proppo": 1.1, "palengaan": 1.0,
-    "pegantenan": 1.0, "larangan": 0.9, "pakong": 0.6, "waru": 0.9, "batumarmar": 0.8, "kadur": 0.7, "pasean": 0.7,
+    "tlanakan": 1.1,
+    "pademawu": 1.3,
+    "galis": 0.8,
+    "pamekasan": 2.2,
+    "proppo": 1.1,
+    "palengaan": 1.0,
+    "pegantenan": 1.0,
+    "larangan": 0.9,
+    "pakong": 0.6,
+    "waru": 0.9,
+    "batumarmar": 0.8,
+    "kadur": 0.7,
+    "pasean": 0.7,
 }
-FIRST_NAMES = ("Siti", "Moh.", "Abdul", "Nur", "Ahmad", "Fatimah", "Hasan", "Rofiq", "Zainal", "Aminah", "Halimah",
-               "Sulaiman", "Badrus", "Hosnan", "Maimunah", "Saiful", "Khoirul", "Ainul", "Mas'udah", "Ridwan",
-               "Hairul", "Sitti", "Musyarrofah", "Fauzi", "Imam", "Lailatul", "Bahri", "Syamsul", "Rahmat", "Yuliana")
-LAST_NAMES = ("Aminah", "Hidayat", "Rahman", "Hasanah", "Fauzan", "Ramli", "Sholeh", "Qomariyah", "Hamid", "Zahro",
-              "Junaidi", "Mahfud", "Rasyid", "Wahyuni", "Anwar", "Munir", "Jannah", "Ghozali", "Kholil", "Sa'diyah")
-DESA = ("Bunangka", "Tebul", "Larangan Badung", "Pasanggar", "Ambat", "Bajur", "Tlagah", "Plakpak", "Waru Barat",
-        "Bandungan", "Candi Burung", "Teja", "Lawangan Daya", "Pamoroh", "Kacok", "Blumbungan")
+FIRST_NAMES = (
+    "Siti",
+    "Moh.",
+    "Abdul",
+    "Nur",
+    "Ahmad",
+    "Fatimah",
+    "Hasan",
+    "Rofiq",
+    "Zainal",
+    "Aminah",
+    "Halimah",
+    "Sulaiman",
+    "Badrus",
+    "Hosnan",
+    "Maimunah",
+    "Saiful",
+    "Khoirul",
+    "Ainul",
+    "Mas'udah",
+    "Ridwan",
+    "Hairul",
+    "Sitti",
+    "Musyarrofah",
+    "Fauzi",
+    "Imam",
+    "Lailatul",
+    "Bahri",
+    "Syamsul",
+    "Rahmat",
+    "Yuliana",
+)
+LAST_NAMES = (
+    "Aminah",
+    "Hidayat",
+    "Rahman",
+    "Hasanah",
+    "Fauzan",
+    "Ramli",
+    "Sholeh",
+    "Qomariyah",
+    "Hamid",
+    "Zahro",
+    "Junaidi",
+    "Mahfud",
+    "Rasyid",
+    "Wahyuni",
+    "Anwar",
+    "Munir",
+    "Jannah",
+    "Ghozali",
+    "Kholil",
+    "Sa'diyah",
+)
+DESA = (
+    "Bunangka",
+    "Tebul",
+    "Larangan Badung",
+    "Pasanggar",
+    "Ambat",
+    "Bajur",
+    "Tlagah",
+    "Plakpak",
+    "Waru Barat",
+    "Bandungan",
+    "Candi Burung",
+    "Teja",
+    "Lawangan Daya",
+    "Pamoroh",
+    "Kacok",
+    "Blumbungan",
+)
 SUBJECTS = (
-    ("Jalan desa rusak", "Jalan di dusun kami berlubang dan tergenang saat hujan; sudah beberapa bulan belum diperbaiki."),
+    (
+        "Jalan desa rusak",
+        "Jalan di dusun kami berlubang dan tergenang saat hujan; sudah beberapa bulan belum diperbaiki.",
+    ),
     ("Lampu penerangan jalan mati", "Lampu PJU di perempatan dekat masjid mati sejak dua minggu, rawan kecelakaan."),
     ("Pengurusan KTP-el lambat", "Saya sudah rekam KTP-el tiga bulan lalu tetapi kartu belum juga jadi."),
-    ("Bantuan sosial tidak tepat sasaran", "Penerima bantuan di RT kami banyak yang mampu, warga miskin tidak terdata."),
+    (
+        "Bantuan sosial tidak tepat sasaran",
+        "Penerima bantuan di RT kami banyak yang mampu, warga miskin tidak terdata.",
+    ),
     ("Saluran air tersumbat", "Saluran irigasi tersumbat sampah sehingga sawah warga kekeringan."),
     ("Sampah menumpuk di pasar", "Sampah di sekitar pasar tidak diangkut lebih dari seminggu dan berbau."),
     ("Pungutan pengurusan surat", "Ada pungutan untuk surat keterangan domisili di kantor desa tanpa dasar."),
@@ -116,9 +210,14 @@ SUBJECTS = (
 )
 UNITS = ("pemerintahan", "pemerintahan", "trantib", "kesejahteraan sosial", "pemberdayaan masyarakat", "umum")
 AGENCIES = (
-    ("Dinas PUPR Kabupaten Pamekasan", "opd"), ("Dinas Kependudukan dan Pencatatan Sipil", "opd"),
-    ("Dinas Sosial Kabupaten Pamekasan", "opd"), ("Dinas Lingkungan Hidup", "opd"), ("Pemerintah Desa", "desa"),
-    ("SP4N-LAPOR!", "sp4n-lapor"), ("PLN UP3 Pamekasan", "lainnya"), ("PDAM Kabupaten Pamekasan", "lainnya"),
+    ("Dinas PUPR Kabupaten Pamekasan", "opd"),
+    ("Dinas Kependudukan dan Pencatatan Sipil", "opd"),
+    ("Dinas Sosial Kabupaten Pamekasan", "opd"),
+    ("Dinas Lingkungan Hidup", "opd"),
+    ("Pemerintah Desa", "desa"),
+    ("SP4N-LAPOR!", "sp4n-lapor"),
+    ("PLN UP3 Pamekasan", "lainnya"),
+    ("PDAM Kabupaten Pamekasan", "lainnya"),
 )
 PROVIDERS = {"email": "smtp", "sms": "http-sms", "whatsapp": "whatsapp-cloud"}
 
@@ -148,8 +247,9 @@ class Simulation:
     numbers handed out by counters (register, letters) are given when the event is emitted, in that order,
     so they are gapless per kecamatan and year as the workflow's counters make them."""
 
-    def __init__(self, now: datetime, days: int, seed: int, complaints: int, kecamatan: list[tuple[str, str]],
-                 build: bool = True) -> None:
+    def __init__(
+        self, now: datetime, days: int, seed: int, complaints: int, kecamatan: list[tuple[str, str]], build: bool = True
+    ) -> None:
         from shared.calendar import WorkingCalendar
         from shared.contracts import sop
 
@@ -174,7 +274,7 @@ class Simulation:
         slugs = [s for s, _ in self.kecamatan]
         codes = dict(self.kecamatan)
         weights = [KECAMATAN_WEIGHT.get(s, 1.0) for s in slugs]
-        channels, shares = zip(*CHANNELS)
+        channels, shares = zip(*CHANNELS)  # noqa: B905
         start = self.now - timedelta(days=self.days)
         found = []
         for i in range(self.complaints):
@@ -191,11 +291,14 @@ class Simulation:
                 day = local.date() if cal.is_working_day(local.date()) else cal.next_working_day(local.date())
                 minute = rng.randint(0, 7 * 60 + 30)
                 at = datetime.combine(day, datetime.min.time(), self.tz) + timedelta(hours=8, minutes=minute)
-                entered = cal.add_office_minutes(at, rng.randint(3, 40) if channel == "telepon" else rng.randint(30, 900))
+                entered = cal.add_office_minutes(
+                    at, rng.randint(3, 40) if channel == "telepon" else rng.randint(30, 900)
+                )
             else:  # citizens write at any hour, mostly by day
                 hour = min(23, max(0, int(rng.gauss(13, 4.5))))
                 at = datetime.combine(local.date(), datetime.min.time(), self.tz) + timedelta(
-                    hours=hour, minutes=rng.randint(0, 59), seconds=rng.randint(0, 59))
+                    hours=hour, minutes=rng.randint(0, 59), seconds=rng.randint(0, 59)
+                )
             if at >= self.now or (entered is not None and entered >= self.now):
                 continue
             found.append(Arrival(entered or at, at, slug, codes[slug], channel, entered, i))
@@ -267,7 +370,7 @@ class _Stream:
     def emit(self) -> tuple:
         from shared.contracts.workflow import ComplaintRegistered, LetterSigned
 
-        append_at, occurred_at, cls, fields, actor, status = self.last
+        _append_at, occurred_at, cls, fields, actor, status = self.last
         sim = self.sim
         if cls is ComplaintRegistered:
             number, year = sim.next_number("register", self.arrival.kecamatan, occurred_at)
@@ -289,7 +392,7 @@ class _Stream:
             sim.expected[self.stream_id] = self.status
 
     # -- the life of a complaint -------------------------------------------------------------------------
-    def _life(self):  # noqa: C901 - one story, told in order
+    def _life(self):
         """The complaint's events, as the services write them:
 
         * ``ComplaintReceived`` (intake; a box form or a call is appended when staff typed it in), with the
@@ -312,11 +415,31 @@ class _Stream:
         from services.workflow.domain.model import due_at
         from shared.contracts.intake import Complainant
         from shared.contracts.workflow import (
-            ClarificationGiven, ClosedIncomplete, ComplaintReceived, ComplaintReferred, ComplaintRegistered,
-            ComplaintWithdrawn, DispositionIssued, DocumentsReceived, DocumentsRequested, IdentityRejected,
-            IdentityVerified, LetterApproved, LetterArchived, LetterDrafted, LetterDuplicated, LetterIssued,
-            LetterRequested, LetterReturned, LetterSigned, MarkedDuplicate, NotificationDelivered,
-            NotificationSent, ResponseDispatched, ResponseSent, StepOverdue,
+            ClarificationGiven,
+            ClosedIncomplete,
+            ComplaintReceived,
+            ComplaintReferred,
+            ComplaintRegistered,
+            ComplaintWithdrawn,
+            DispositionIssued,
+            DocumentsReceived,
+            DocumentsRequested,
+            IdentityRejected,
+            IdentityVerified,
+            LetterApproved,
+            LetterArchived,
+            LetterDrafted,
+            LetterDuplicated,
+            LetterIssued,
+            LetterRequested,
+            LetterReturned,
+            LetterSigned,
+            MarkedDuplicate,
+            NotificationDelivered,
+            NotificationSent,
+            ResponseDispatched,
+            ResponseSent,
+            StepOverdue,
         )
         from shared.events import Actor
 
@@ -334,8 +457,11 @@ class _Stream:
         name = f"{first} {last}"
         phone = email = None
         channel = a.channel
-        if channel in ("web", "whatsapp", "sms", "telepon") or (channel == "kotak" and rng.random() < 0.6) or (
-                channel == "email" and rng.random() < 0.3):
+        if (
+            channel in ("web", "whatsapp", "sms", "telepon")
+            or (channel == "kotak" and rng.random() < 0.6)
+            or (channel == "email" and rng.random() < 0.3)
+        ):
             phone = f"+628{rng.randint(11, 59)}{rng.randint(1000000, 99999999)}"
         if channel == "email" or (channel == "web" and rng.random() < 0.5):
             local = f"{first}.{last}".lower().replace("'", "").replace("..", ".")
@@ -343,15 +469,31 @@ class _Stream:
         if channel == "web" and rng.random() < 0.1:
             phone = None
         # 35 Jawa Timur, 28 Pamekasan, the kecamatan, date of birth (ddmmyy), a serial number
-        nik = (f"3528{a.code[-2:]}{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(50, 99):02d}"
-               f"{rng.randint(1, 9999):04d}")
+        nik = (
+            f"3528{a.code[-2:]}{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(50, 99):02d}"
+            f"{rng.randint(1, 9999):04d}"
+        )
         desa = rng.choice(DESA)
         subject, description = rng.choice(SUBJECTS)
-        person = Complainant(name=name, nik=nik if rng.random() < 0.85 else None, phone=phone, email=email,
-                             address=f"Dusun {rng.choice(DESA)}, Desa {desa}, Kecamatan {k.title()}")
+        person = Complainant(
+            name=name,
+            nik=nik if rng.random() < 0.85 else None,
+            phone=phone,
+            email=email,
+            address=f"Dusun {rng.choice(DESA)}, Desa {desa}, Kecamatan {k.title()}",
+        )
         electronic = bool(phone or email)
-        reach = ("whatsapp" if channel == "whatsapp" else "sms" if channel == "sms" else "email" if email
-                 else "sms" if phone else None)
+        reach = (
+            "whatsapp"
+            if channel == "whatsapp"
+            else "sms"
+            if channel == "sms"
+            else "email"
+            if email
+            else "sms"
+            if phone
+            else None
+        )
         recipient = _mask(email if reach == "email" else phone) if reach else None
         received = a.received_at
         code = self._tracking_code()
@@ -359,13 +501,26 @@ class _Stream:
         if len(sim.recent_codes[k]) > 200:
             del sim.recent_codes[k][:100]
 
-        def notification(cls, at: datetime, kind: str, audience: str = "complainant", ch: str | None = None,
-                         to: str | None = None):
+        def notification(
+            cls, at: datetime, kind: str, audience: str = "complainant", ch: str | None = None, to: str | None = None
+        ):
             ch = ch or reach
-            return (at, at, cls, dict(delivery_id=uuid.uuid4(), kind=kind, audience=audience, channel=ch,
-                                      recipient=to or recipient, provider=PROVIDERS[ch],
-                                      provider_message_id=f"{PROVIDERS[ch]}-{rng.getrandbits(40):x}"),
-                    system_notify, None)
+            return (
+                at,
+                at,
+                cls,
+                dict(
+                    delivery_id=uuid.uuid4(),
+                    kind=kind,
+                    audience=audience,
+                    channel=ch,
+                    recipient=to or recipient,
+                    provider=PROVIDERS[ch],
+                    provider_message_id=f"{PROVIDERS[ch]}-{rng.getrandbits(40):x}",
+                ),
+                system_notify,
+                None,
+            )
 
         def tell(at: datetime, kind: str):
             """notify's report of a message to the complainant (if they can be reached): sent, maybe delivered."""
@@ -391,20 +546,39 @@ class _Stream:
         # step 1: received (appended when typed in, for a box form or a call)
         next_due = due_at(definition, 2, received, cal)
         deadline = cal.add_working_days(received, definition.completion_working_days)
-        yield (a.append_at, received, ComplaintReceived, dict(
-            complaint_id=self.complaint_id, submission_id=uuid.uuid4(), tracking_code=code, kecamatan=k,
-            channel=channel, complainant=person, subject=subject, description=description, received_at=received,
-            sop_version=definition.version, sop_overrides=None, output=definition.step(1).output, next_step=2,
-            next_due_at=next_due, deadline_at=deadline, entered_at=a.entered_at,
-            entered_by=f"staf.{k}" if a.entered_at else None,
-        ), Actor.system("intake"), ("in_progress", None, 2))
+        yield (
+            a.append_at,
+            received,
+            ComplaintReceived,
+            dict(
+                complaint_id=self.complaint_id,
+                submission_id=uuid.uuid4(),
+                tracking_code=code,
+                kecamatan=k,
+                channel=channel,
+                complainant=person,
+                subject=subject,
+                description=description,
+                received_at=received,
+                sop_version=definition.version,
+                sop_overrides=None,
+                output=definition.step(1).output,
+                next_step=2,
+                next_due_at=next_due,
+                deadline_at=deadline,
+                entered_at=a.entered_at,
+                entered_by=f"staf.{k}" if a.entered_at else None,
+            ),
+            Actor.system("intake"),
+            ("in_progress", None, 2),
+        )
         yield from tell(a.append_at, "acknowledgment")
 
         # a few complaints get stuck at some step for months (nobody acts): open and overdue if recent enough
         stuck_at = rng.choice((2, 4, 5, 8, 10)) if rng.random() < 0.025 else None
         at = a.append_at
         step = 2
-        step_start = received
+        step_start = received  # noqa: F841
         step_due = next_due
 
         def overdue_check(done_at: datetime, step_no: int, due: datetime | None, role: str, unit: str | None = None):
@@ -412,12 +586,28 @@ class _Stream:
             if due is not None and done_at > due:
                 flagged = due + timedelta(seconds=rng.uniform(20, 120))
                 if flagged < done_at:
-                    return [(flagged, flagged, StepOverdue, dict(step=step_no, role=role, unit=unit, due_at=due),
-                             system_scheduler, None)]
+                    return [
+                        (
+                            flagged,
+                            flagged,
+                            StepOverdue,
+                            dict(step=step_no, role=role, unit=unit, due_at=due),
+                            system_scheduler,
+                            None,
+                        )
+                    ]
             return []
 
-        def finish_step(step_no: int, event_cls, fields: dict, next_step: int | None, role: str, slow: float = 1.0,
-                        unit: str | None = None, status=None):
+        def finish_step(
+            step_no: int,
+            event_cls,
+            fields: dict,
+            next_step: int | None,
+            role: str,
+            slow: float = 1.0,
+            unit: str | None = None,
+            status=None,
+        ):
             """The step's event after its duration (and the scheduler's flag before it, when it ran late)."""
             nonlocal at, step_due, step
             minutes = duration(step_no, slow)
@@ -426,10 +616,23 @@ class _Stream:
             done = cal.add_office_minutes(at, minutes)
             items = overdue_check(done, step_no, step_due, role, unit if step_no in (5, 6) else None)
             nd = due_at(definition, next_step, done, cal) if next_step else None
-            out = {"step": step_no, "output": definition.step(step_no).output, "next_step": next_step,
-                   "next_due_at": nd, **fields}
-            items.append((done, done, event_cls, out, staff(role, unit if step_no in (5, 6) else None),
-                          status or ("in_progress", None, next_step)))
+            out = {
+                "step": step_no,
+                "output": definition.step(step_no).output,
+                "next_step": next_step,
+                "next_due_at": nd,
+                **fields,
+            }
+            items.append(
+                (
+                    done,
+                    done,
+                    event_cls,
+                    out,
+                    staff(role, unit if step_no in (5, 6) else None),
+                    status or ("in_progress", None, next_step),
+                )
+            )
             at, step_due, step = done, nd, next_step
             return items
 
@@ -442,13 +645,26 @@ class _Stream:
         def withdrawn_or_duplicate(current: int) -> list | None:
             r = rng.random()
             if r < 0.005:
-                items = closing(ComplaintWithdrawn, dict(step=current, reason="Dicabut oleh pengadu: masalah sudah selesai."),
-                                "staf", "withdrawn", minutes=rng.randint(30, 2000))
+                items = closing(
+                    ComplaintWithdrawn,
+                    dict(step=current, reason="Dicabut oleh pengadu: masalah sudah selesai."),
+                    "staf",
+                    "withdrawn",
+                    minutes=rng.randint(30, 2000),
+                )
                 return items + tell(at, "withdrawn")
             if current in (2, 3, 4) and r < 0.005 + 0.006 and sim.recent_codes[k][:-1]:
-                return closing(MarkedDuplicate, dict(step=current, duplicate_of=rng.choice(sim.recent_codes[k][:-1]),
-                                                     reason="Pengaduan yang sama sudah tercatat."),
-                               "kasi", "duplicate", minutes=rng.randint(30, 1500))
+                return closing(
+                    MarkedDuplicate,
+                    dict(
+                        step=current,
+                        duplicate_of=rng.choice(sim.recent_codes[k][:-1]),
+                        reason="Pengaduan yang sama sudah tercatat.",
+                    ),
+                    "kasi",
+                    "duplicate",
+                    minutes=rng.randint(30, 1500),
+                )
             return None
 
         # step 2: identity (kasi)
@@ -460,26 +676,49 @@ class _Stream:
             done = cal.add_office_minutes(at, duration(2))
             items = overdue_check(done, 2, step_due, "kasi")
             close_after = cal.add_working_days(done, 10)
-            items.append((done, done, DocumentsRequested, dict(
-                message="Mohon kirim foto KTP-el Anda melalui saluran yang sama.", close_after=close_after),
-                staff("kasi"), ("awaiting_documents", None, 2)))
+            items.append(
+                (
+                    done,
+                    done,
+                    DocumentsRequested,
+                    dict(message="Mohon kirim foto KTP-el Anda melalui saluran yang sama.", close_after=close_after),
+                    staff("kasi"),
+                    ("awaiting_documents", None, 2),
+                )
+            )
             yield from items
             yield from tell(done, "documents_requested")
             if rng.random() < 0.7:
                 back = cal.add_office_minutes(done, int(480 * rng.uniform(0.3, 8)))
                 at = back
                 step_due = due_at(definition, 2, back, cal)
-                yield (back, back, DocumentsReceived, dict(notes="Foto KTP-el diterima.", next_due_at=step_due),
-                       staff("kasi"), ("in_progress", None, 2))
+                yield (
+                    back,
+                    back,
+                    DocumentsReceived,
+                    dict(notes="Foto KTP-el diterima.", next_due_at=step_due),
+                    staff("kasi"),
+                    ("in_progress", None, 2),
+                )
             else:
                 flagged = close_after + timedelta(seconds=rng.uniform(20, 120))
-                yield (flagged, flagged, ClosedIncomplete, dict(reason="Dokumen yang diminta tidak diterima dalam batas waktu."),
-                       system_scheduler, ("closed", "incomplete", None))
+                yield (
+                    flagged,
+                    flagged,
+                    ClosedIncomplete,
+                    dict(reason="Dokumen yang diminta tidak diterima dalam batas waktu."),
+                    system_scheduler,
+                    ("closed", "incomplete", None),
+                )
                 yield from tell(flagged, "closed_incomplete")
                 return
         if rng.random() < 0.02:
-            yield from closing(IdentityRejected, dict(reason="Identitas pengadu tidak dapat diverifikasi."), "kasi",
-                               "identity_rejected")
+            yield from closing(
+                IdentityRejected,
+                dict(reason="Identitas pengadu tidak dapat diverifikasi."),
+                "kasi",
+                "identity_rejected",
+            )
             yield from tell(at, "identity_rejected")
             return
         yield from finish_step(2, IdentityVerified, {"notes": None}, 3, "kasi")
@@ -499,30 +738,52 @@ class _Stream:
             done = cal.add_office_minutes(at, duration(4))
             yield from overdue_check(done, 4, step_due, "camat")
             at = done
-            yield (done, done, ComplaintReferred, dict(agency=agency if kind != "desa" else f"Pemerintah Desa {desa}",
-                                                         agency_kind=kind, reason="Bukan kewenangan kecamatan."),
-                   staff("camat"), ("closed", "referred", None))
+            yield (
+                done,
+                done,
+                ComplaintReferred,
+                dict(
+                    agency=agency if kind != "desa" else f"Pemerintah Desa {desa}",
+                    agency_kind=kind,
+                    reason="Bukan kewenangan kecamatan.",
+                ),
+                staff("camat"),
+                ("closed", "referred", None),
+            )
             yield from tell(done, "referred")
             return
         unit = rng.choice(UNITS)
-        yield from finish_step(4, DispositionIssued, {"unit": unit, "instructions": "Mohon ditindaklanjuti dan dilaporkan."},
-                               5, "camat")
+        yield from finish_step(
+            4, DispositionIssued, {"unit": unit, "instructions": "Mohon ditindaklanjuti dan dilaporkan."}, 5, "camat"
+        )
         # 5 .. 12
         if (end := withdrawn_or_duplicate(5)) is not None:
             yield from end
             return
-        yield from finish_step(5, ClarificationGiven, {"explanation": "Sudah dicek ke lapangan bersama perangkat desa."},
-                               6, "kasi", unit=unit)
+        yield from finish_step(
+            5,
+            ClarificationGiven,
+            {"explanation": "Sudah dicek ke lapangan bersama perangkat desa."},
+            6,
+            "kasi",
+            unit=unit,
+        )
         yield from finish_step(6, LetterRequested, {"notes": None}, 7, "kasi", unit=unit)
         version = 0
         while True:
             version += 1
-            draft = {"letter_version": version, "perihal": f"Tanggapan atas pengaduan {code}",
-                     "body": f"Menindaklanjuti pengaduan Saudara tentang {subject.lower()}, dengan ini kami sampaikan ..."}
+            draft = {
+                "letter_version": version,
+                "perihal": f"Tanggapan atas pengaduan {code}",
+                "body": f"Menindaklanjuti pengaduan Saudara tentang {subject.lower()}, dengan ini kami sampaikan ...",
+            }
             yield from finish_step(7, LetterDrafted, draft, 8, "staf", slow=1.5)
             if version < 3 and rng.random() < 0.12:
-                returned = {"letter_version": version, "notes": "Perbaiki redaksi paragraf kedua.",
-                            "output": "Draf dikembalikan dengan catatan"}
+                returned = {
+                    "letter_version": version,
+                    "notes": "Perbaiki redaksi paragraf kedua.",
+                    "output": "Draf dikembalikan dengan catatan",
+                }
                 yield from finish_step(8, LetterReturned, returned, 7, "sekcam")
                 continue
             yield from finish_step(8, LetterApproved, {"letter_version": version, "notes": None}, 9, "sekcam")
@@ -532,18 +793,41 @@ class _Stream:
         issued = at + timedelta(seconds=rng.uniform(3, 30))
         document_id = uuid.uuid4()
         number = self.state.get("letter_number", "-")
-        yield (issued, issued, LetterIssued, dict(
-            letter_version=version, letter_number=number, document_id=document_id, sha256=f"{rng.getrandbits(256):064x}",
-            size=rng.randint(60_000, 140_000), verify_url=f"https://pengaduan.example.id/v/{document_id}"),
-            Actor.system("letters"), None)
-        yield from finish_step(11, LetterArchived, {"letter_number": self.state.get("letter_number", "-"),
-                                                    "document_id": document_id}, 12, "staf", slow=1.2)
+        yield (
+            issued,
+            issued,
+            LetterIssued,
+            dict(
+                letter_version=version,
+                letter_number=number,
+                document_id=document_id,
+                sha256=f"{rng.getrandbits(256):064x}",
+                size=rng.randint(60_000, 140_000),
+                verify_url=f"https://pengaduan.example.id/v/{document_id}",
+            ),
+            Actor.system("letters"),
+            None,
+        )
+        yield from finish_step(
+            11,
+            LetterArchived,
+            {"letter_number": self.state.get("letter_number", "-"), "document_id": document_id},
+            12,
+            "staf",
+            slow=1.2,
+        )
         # step 12: by the complainant's own channel (notify's confirmation closes it), or by post / by hand
         if electronic and rng.random() < 0.85:
             done = cal.add_office_minutes(at, duration(12))
             yield from overdue_check(done, 12, step_due, "staf")
-            yield (done, done, ResponseDispatched, dict(letter_number=self.state.get("letter_number"),
-                                                        document_id=document_id), staff("staf"), None)
+            yield (
+                done,
+                done,
+                ResponseDispatched,
+                dict(letter_number=self.state.get("letter_number"), document_id=document_id),
+                staff("staf"),
+                None,
+            )
             sent = done + timedelta(seconds=rng.uniform(2, 60))
             yield notification(NotificationSent, sent, "response_letter")
             confirmed = sent
@@ -551,14 +835,32 @@ class _Stream:
                 confirmed = sent + timedelta(seconds=rng.uniform(3, 900))
                 yield notification(NotificationDelivered, confirmed, "response_letter")
             receipt = f"{reach} {recipient}"
-            yield (confirmed, confirmed, ResponseSent, dict(channel=reach, receipt=receipt, step=12,
-                                                           output=definition.step(12).output, next_step=None,
-                                                           next_due_at=None),
-                   system_notify, ("closed", "resolved", None))
+            yield (
+                confirmed,
+                confirmed,
+                ResponseSent,
+                dict(
+                    channel=reach,
+                    receipt=receipt,
+                    step=12,
+                    output=definition.step(12).output,
+                    next_step=None,
+                    next_due_at=None,
+                ),
+                system_notify,
+                ("closed", "resolved", None),
+            )
         else:
             how = rng.choice(("pos", "langsung", "kurir"))
-            yield from finish_step(12, ResponseSent, {"channel": how, "receipt": f"Diterima oleh {first} ({how})"},
-                                   None, "staf", slow=1.5, status=("closed", "resolved", None))
+            yield from finish_step(
+                12,
+                ResponseSent,
+                {"channel": how, "receipt": f"Diterima oleh {first} ({how})"},
+                None,
+                "staf",
+                slow=1.5,
+                status=("closed", "resolved", None),
+            )
 
     def _tracking_code(self) -> str:
         from shared.contracts.tracking import new_tracking_code
@@ -612,8 +914,14 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
     pilot_seconds = time.perf_counter() - started
     complaints = round(params.events / per_complaint)
     sim = Simulation(now, params.days, params.seed, complaints, kecamatan)
-    log.info("seeding about %d events: %d complaints (%.2f events each, pilot %.1f s) over %d days", params.events,
-             complaints, per_complaint, pilot_seconds, params.days)
+    log.info(
+        "seeding about %d events: %d complaints (%.2f events each, pilot %.1f s) over %d days",
+        params.events,
+        complaints,
+        per_complaint,
+        pilot_seconds,
+        params.days,
+    )
     columns = ", ".join(COPY_COLUMNS)
     types: Counter = Counter()
     written = 0
@@ -627,14 +935,22 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
                 lines: list[str] = []
                 in_chunk = 0
                 for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
-                    env = envelope(event, event_id=uuid.uuid4(), stream_id=stream_id, version=version, kecamatan=kec,
-                                   occurred_at=occurred_at, actor=actor, correlation_id=correlation or uuid.uuid4(),
-                                   causation_id=causation)
+                    env = envelope(
+                        event,
+                        event_id=uuid.uuid4(),
+                        stream_id=stream_id,
+                        version=version,
+                        kecamatan=kec,
+                        occurred_at=occurred_at,
+                        actor=actor,
+                        correlation_id=correlation or uuid.uuid4(),
+                        causation_id=causation,
+                    )
                     row = to_row(env)
                     lines.append("\t".join(_copy_text(row[c]) for c in COPY_COLUMNS))
                     types[env.type] += 1
                     written += 1
-                    in_chunk += 1
+                    in_chunk += 1  # noqa: SIM113
                     if first_at is None:
                         first_at = occurred_at
                     last_at = occurred_at
@@ -666,10 +982,12 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
         "events_per_second": round(written / seconds, 1) if seconds else None,
         "events_per_complaint_pilot": round(per_complaint, 3),
         "by_type": dict(types.most_common()),
-        "method": (f"simulated in this process with the real event classes, shared.events.envelope and the store's "
-                   f"to_row; COPY workflow.events ({columns}) FROM STDIN in append order, "
-                   f"{params.copy_chunk} rows per COPY and transaction; position and recorded_at from their defaults; "
-                   "the table's constraints, indexes and triggers apply"),
+        "method": (
+            f"simulated in this process with the real event classes, shared.events.envelope and the store's "
+            f"to_row; COPY workflow.events ({columns}) FROM STDIN in append order, "
+            f"{params.copy_chunk} rows per COPY and transaction; position and recorded_at from their defaults; "
+            "the table's constraints, indexes and triggers apply"
+        ),
         "_expected": sim.expected,
     }
 
@@ -710,9 +1028,15 @@ def read_decode(engine: Engine, batch_size: int) -> dict[str, Any]:
             break
         after = batch[-1].position
     seconds = time.perf_counter() - started
-    return {"events": events, "decoded": decoded, "not_decoded_types": sorted(unknown), "seconds": round(seconds, 3),
-            "events_per_second": round(events / seconds, 1) if seconds else None,
-            "read_all_seconds": round(read_s, 3), "decode_seconds": round(decode_s, 3)}
+    return {
+        "events": events,
+        "decoded": decoded,
+        "not_decoded_types": sorted(unknown),
+        "seconds": round(seconds, 3),
+        "events_per_second": round(events / seconds, 1) if seconds else None,
+        "read_all_seconds": round(read_s, 3),
+        "decode_seconds": round(decode_s, 3),
+    }
 
 
 def measure_rebuild(engine: Engine, batch_size: int, postmaster_pid: int | None) -> dict[str, Any]:
@@ -726,9 +1050,14 @@ def measure_rebuild(engine: Engine, batch_size: int, postmaster_pid: int | None)
     report = rebuild(engine, "complaints", batch_size=batch_size)
     seconds = time.perf_counter() - started
     cpu = meter.stop()
-    return {"report": report, "seconds": round(seconds, 3), "events": report["events"],
-            "events_per_second": round(report["events"] / seconds, 1) if seconds else None,
-            "cpu": cpu, "cpu_per_1000_events": per_unit_ms(cpu, max(1, report["events"] // 1000))}
+    return {
+        "report": report,
+        "seconds": round(seconds, 3),
+        "events": report["events"],
+        "events_per_second": round(report["events"] / seconds, 1) if seconds else None,
+        "cpu": cpu,
+        "cpu_per_1000_events": per_unit_ms(cpu, max(1, report["events"] // 1000)),
+    }
 
 
 def measure_read_decode(engine: Engine, batch_size: int, postmaster_pid: int | None) -> dict[str, Any]:
@@ -760,16 +1089,29 @@ def check_streams(engine: Engine, expected: dict[str, tuple], limit: int = 300) 
         if got != want:
             mismatches.append(f"{stream_id}: workflow {got}, simulated {want}")
         with engine.connect() as conn:
-            row = conn.execute(text("SELECT status, outcome, current_step, register_number FROM dashboard.complaints "
-                                    "WHERE complaint_id = :id"), {"id": stream_id.removeprefix("complaint-")}).first()
-        if row is None or (row.status, row.outcome) != (state.status, state.outcome) or (
-                state.status != "closed" and row.current_step != state.current_step) or (
-                row.register_number != state.register_number):
-            projection_mismatches.append(f"{stream_id}: projection {tuple(row) if row else None}, workflow "
-                                         f"{(state.status, state.outcome, state.current_step, state.register_number)}")
-    return {"streams_checked": len(sample), "workflow_replay_mismatches": len(mismatches),
-            "projection_mismatches": len(projection_mismatches),
-            "examples": (mismatches + projection_mismatches)[:5]}
+            row = conn.execute(
+                text(
+                    "SELECT status, outcome, current_step, register_number FROM dashboard.complaints "
+                    "WHERE complaint_id = :id"
+                ),
+                {"id": stream_id.removeprefix("complaint-")},
+            ).first()
+        if (
+            row is None
+            or (row.status, row.outcome) != (state.status, state.outcome)
+            or (state.status != "closed" and row.current_step != state.current_step)
+            or (row.register_number != state.register_number)
+        ):
+            projection_mismatches.append(
+                f"{stream_id}: projection {tuple(row) if row else None}, workflow "
+                f"{(state.status, state.outcome, state.current_step, state.register_number)}"
+            )
+    return {
+        "streams_checked": len(sample),
+        "workflow_replay_mismatches": len(mismatches),
+        "projection_mismatches": len(projection_mismatches),
+        "examples": (mismatches + projection_mismatches)[:5],
+    }
 
 
 # =====================================================================================================
@@ -784,8 +1126,14 @@ def make_user_token(engine: Engine, secret: str) -> tuple[str, str]:
 
     username = "bench.kabupaten"
     if load_principal(engine, username) is None:
-        add_user(engine, username, "Operator Benchmark Kabupaten Pamekasan", "kabupaten", secrets.token_urlsafe(16),
-                 kabupaten=KABUPATEN)
+        add_user(
+            engine,
+            username,
+            "Operator Benchmark Kabupaten Pamekasan",
+            "kabupaten",
+            secrets.token_urlsafe(16),
+            kabupaten=KABUPATEN,
+        )
     principal = load_principal(engine, username)
     assert principal is not None
     return username, create_token(principal, secret, datetime.now(UTC))
@@ -810,8 +1158,12 @@ def _timed_get(client: httpx.Client, path: str) -> tuple[float, httpx.Response]:
     return time.perf_counter() - started, response
 
 
-def latency_rounds(client: httpx.Client, targets: list[Target], warmup: int, seconds_cap: float,
-                   ) -> dict[str, dict[str, Any]]:
+def latency_rounds(
+    client: httpx.Client,
+    targets: list[Target],
+    warmup: int,
+    seconds_cap: float,
+) -> dict[str, dict[str, Any]]:
     """Every target in turn (A B C A B C ...), one request at a time, so drift on the machine hits all alike."""
     for t in targets:
         for i in range(warmup):
@@ -837,9 +1189,16 @@ def latency_rounds(client: httpx.Client, targets: list[Target], warmup: int, sec
             samples[t.name].append(latency)
             sizes[t.name] = len(response.content)
         rounds += 1
-    return {t.name: {"path": t.path, **({"note": t.note} if t.note else {}),
-                     **latency_summary_ms(samples[t.name]), "errors": errors[t.name],
-                     "response_bytes": sizes.get(t.name)} for t in targets}
+    return {
+        t.name: {
+            "path": t.path,
+            **({"note": t.note} if t.note else {}),
+            **latency_summary_ms(samples[t.name]),
+            "errors": errors[t.name],
+            "response_bytes": sizes.get(t.name),
+        }
+        for t in targets
+    }
 
 
 def export_rounds(client: httpx.Client, kecamatan: str, year: int, repeats: int) -> dict[str, Any]:
@@ -860,8 +1219,13 @@ def export_rounds(client: httpx.Client, kecamatan: str, year: int, repeats: int)
             last[name] = response
     page = last["json_page"].json()
     csv_rows = sum(1 for _ in csv.reader(io.StringIO(last["csv"].content.decode("utf-8-sig")))) - 1
-    out: dict[str, Any] = {"kecamatan": kecamatan, "year": year, "rows_in_register": page["total"],
-                           "json_page_rows": len(page["items"]), "csv_rows": csv_rows}
+    out: dict[str, Any] = {
+        "kecamatan": kecamatan,
+        "year": year,
+        "rows_in_register": page["total"],
+        "json_page_rows": len(page["items"]),
+        "csv_rows": csv_rows,
+    }
     for name in paths:
         out[name] = {"path": paths[name], **latency_summary_ms(times[name]), "bytes": len(last[name].content)}
     out["xlsx_rows"] = _xlsx_rows(last["xlsx"].content)
@@ -883,9 +1247,13 @@ def _xlsx_rows(content: bytes) -> int | None:
 
 def busiest_register_year(engine: Engine, kecamatan: str) -> tuple[int, int]:
     with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT register_year, count(*) FROM dashboard.complaints WHERE kecamatan = :k AND register_number IS NOT NULL "
-            "GROUP BY register_year ORDER BY count(*) DESC, register_year DESC LIMIT 1"), {"k": kecamatan}).first()
+        row = conn.execute(
+            text(
+                "SELECT register_year, count(*) FROM dashboard.complaints WHERE kecamatan = :k AND register_number IS NOT NULL "
+                "GROUP BY register_year ORDER BY count(*) DESC, register_year DESC LIMIT 1"
+            ),
+            {"k": kecamatan},
+        ).first()
     if row is None:
         raise RuntimeError(f"no registered complaint in {kecamatan}")
     return int(row[0]), int(row[1])
@@ -894,9 +1262,13 @@ def busiest_register_year(engine: Engine, kecamatan: str) -> tuple[int, int]:
 def _visibility(engine: Engine) -> dict[str, str]:
     """relallvisible / relpages of the read models: index-only scans skip the heap only on all-visible pages."""
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT c.relname, c.relallvisible, c.relpages FROM pg_class c JOIN pg_namespace n "
-                                 "ON n.oid = c.relnamespace WHERE n.nspname = 'dashboard' "
-                                 "AND c.relname IN ('complaints', 'step_times')")).all()
+        rows = conn.execute(
+            text(
+                "SELECT c.relname, c.relallvisible, c.relpages FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = 'dashboard' "
+                "AND c.relname IN ('complaints', 'step_times')"
+            )
+        ).all()
     return {r.relname: f"{r.relallvisible}/{r.relpages}" for r in rows}
 
 
@@ -910,8 +1282,7 @@ def _vacuum(engine: Engine, tables: str) -> float:
 def http_part(ctx: RunContext, params: DashboardParams, engine: Engine) -> dict[str, Any]:
     secret = secrets.token_urlsafe(32)
     port = free_port()
-    api = ctx.processes.spawn_cli("api dashboard", "api", "dashboard", "--port", str(port),
-                                  PENGADUAN_SECRET_KEY=secret)
+    api = ctx.processes.spawn_cli("api dashboard", "api", "dashboard", "--port", str(port), PENGADUAN_SECRET_KEY=secret)
     base = f"http://127.0.0.1:{port}"
     try:
         ctx.processes.wait_http_ok(api, f"{base}/healthz")
@@ -929,8 +1300,10 @@ def http_part(ctx: RunContext, params: DashboardParams, engine: Engine) -> dict[
             return f"/v1/dashboard/steps?kecamatan={','.join(order)}"
 
         def far_to(i: int) -> str:  # the same rows (to = a far-future date), a new cache key
-            return (f"/v1/dashboard/steps?kecamatan={SINGLE_KECAMATAN}&from=2000-01-01"
-                    f"&to={(far - timedelta(days=i)).isoformat()}")
+            return (
+                f"/v1/dashboard/steps?kecamatan={SINGLE_KECAMATAN}&from=2000-01-01"
+                f"&to={(far - timedelta(days=i)).isoformat()}"
+            )
 
         n, c = params.summary_requests, params.context_requests
         stride = max(1, n // max(1, c))
@@ -939,16 +1312,36 @@ def http_part(ctx: RunContext, params: DashboardParams, engine: Engine) -> dict[
         targets = [
             Target("healthz", "/healthz", n),
             Target("empty_summary_kabupaten", "/v1/dashboard/summary?from=2000-01-01&to=2000-01-01", n),
-            Target("empty_summary_kecamatan",
-                   f"/v1/dashboard/summary?kecamatan={SINGLE_KECAMATAN}&from=2000-01-01&to=2000-01-01", n),
+            Target(
+                "empty_summary_kecamatan",
+                f"/v1/dashboard/summary?kecamatan={SINGLE_KECAMATAN}&from=2000-01-01&to=2000-01-01",
+                n,
+            ),
             summary_kab,
             summary_kec,
-            Target("steps_kabupaten_uncached", "/v1/dashboard/steps?kecamatan=<the 13 slugs>", c, stride, all_slugs,
-                   "the 13 kecamatan named in a different order each request: a new result-cache key, the same query"),
-            Target("steps_kecamatan_uncached", f"/v1/dashboard/steps?kecamatan={SINGLE_KECAMATAN}&from=2000-01-01&to=<2099>",
-                   c, stride, far_to, "a different far-future `to` each request: a new result-cache key, the same rows"),
-            Target("steps_kabupaten_cached", "/v1/dashboard/steps", c, stride,
-                   note="the same URL again: answered from queries.ResultCache (the projection does not move here)"),
+            Target(
+                "steps_kabupaten_uncached",
+                "/v1/dashboard/steps?kecamatan=<the 13 slugs>",
+                c,
+                stride,
+                all_slugs,
+                "the 13 kecamatan named in a different order each request: a new result-cache key, the same query",
+            ),
+            Target(
+                "steps_kecamatan_uncached",
+                f"/v1/dashboard/steps?kecamatan={SINGLE_KECAMATAN}&from=2000-01-01&to=<2099>",
+                c,
+                stride,
+                far_to,
+                "a different far-future `to` each request: a new result-cache key, the same rows",
+            ),
+            Target(
+                "steps_kabupaten_cached",
+                "/v1/dashboard/steps",
+                c,
+                stride,
+                note="the same URL again: answered from queries.ResultCache (the projection does not move here)",
+            ),
             Target("overdue_kabupaten", "/v1/dashboard/overdue", c, stride),
             Target("overdue_kecamatan", f"/v1/dashboard/overdue?kecamatan={SINGLE_KECAMATAN}", c, stride),
         ]
@@ -957,8 +1350,11 @@ def http_part(ctx: RunContext, params: DashboardParams, engine: Engine) -> dict[
             # right after the rebuild: the new tables' visibility map is (mostly) unset until a vacuum
             after_rebuild = {"visibility": _visibility(engine)}
             after_rebuild["latency"] = latency_rounds(
-                client, [Target(t.name, t.path, params.before_vacuum_requests) for t in (summary_kab, summary_kec)],
-                3, params.seconds_cap)
+                client,
+                [Target(t.name, t.path, params.before_vacuum_requests) for t in (summary_kab, summary_kec)],
+                3,
+                params.seconds_cap,
+            )
             vacuum_seconds = _vacuum(engine, "dashboard.complaints, dashboard.step_times")
             steady = {"vacuum_analyze_seconds": vacuum_seconds, "visibility": _visibility(engine)}
             meter = CpuMeter()
@@ -977,10 +1373,21 @@ def http_part(ctx: RunContext, params: DashboardParams, engine: Engine) -> dict[
     finally:
         ctx.processes.stop(api)
     exports["rows_expected"] = registered
-    return {"user": username, "latency": latency, "latency_cpu": latency_cpu, "exports": exports,
-            "export_cpu": export_cpu, "after_rebuild_before_vacuum": after_rebuild, "steady_state": steady,
-            "kabupaten_totals": {"complaints": summary["total"], "sla": summary["sla"], "by_status": summary["by_status"],
-                                 "overdue_in_progress": overdue_total}}
+    return {
+        "user": username,
+        "latency": latency,
+        "latency_cpu": latency_cpu,
+        "exports": exports,
+        "export_cpu": export_cpu,
+        "after_rebuild_before_vacuum": after_rebuild,
+        "steady_state": steady,
+        "kabupaten_totals": {
+            "complaints": summary["total"],
+            "sla": summary["sla"],
+            "by_status": summary["by_status"],
+            "overdue_in_progress": overdue_total,
+        },
+    }
 
 
 # =====================================================================================================
@@ -990,18 +1397,27 @@ def http_part(ctx: RunContext, params: DashboardParams, engine: Engine) -> dict[
 
 def _ensure_seed_table(engine: Engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {SEED_TABLE} (id bigserial PRIMARY KEY, "
-                          "created_at timestamptz NOT NULL DEFAULT now(), events integer NOT NULL, seed integer NOT NULL, "
-                          "days integer NOT NULL, first_position bigint NOT NULL, last_position bigint NOT NULL, "
-                          "figures jsonb NOT NULL)"))
+        conn.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {SEED_TABLE} (id bigserial PRIMARY KEY, "
+                "created_at timestamptz NOT NULL DEFAULT now(), events integer NOT NULL, seed integer NOT NULL, "
+                "days integer NOT NULL, first_position bigint NOT NULL, last_position bigint NOT NULL, "
+                "figures jsonb NOT NULL)"
+            )
+        )
 
 
 def _earlier_seed(engine: Engine, params: DashboardParams) -> dict[str, Any] | None:
     """A seed of the same size already in this database (an external one kept for benchmarks): reused, since
     the event store cannot be cleaned up."""
     with engine.connect() as conn:
-        row = conn.execute(text(f"SELECT figures FROM {SEED_TABLE} WHERE events = :e AND seed = :s AND days = :d "
-                                "ORDER BY id DESC LIMIT 1"), {"e": params.events, "s": params.seed, "d": params.days}).first()
+        row = conn.execute(
+            text(
+                f"SELECT figures FROM {SEED_TABLE} WHERE events = :e AND seed = :s AND days = :d "
+                "ORDER BY id DESC LIMIT 1"
+            ),
+            {"e": params.events, "s": params.seed, "d": params.days},
+        ).first()
     return dict(row[0]) if row else None
 
 
@@ -1030,32 +1446,55 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
             expected = {k: tuple(v) for k, v in seeded.pop("_expected").items()}
             seeded["reused"] = False
             with engine.begin() as conn:
-                conn.execute(text(f"INSERT INTO {SEED_TABLE} (events, seed, days, first_position, last_position, figures) "
-                                  "VALUES (:e, :s, :d, :f, :l, CAST(:fig AS jsonb))"),
-                             {"e": params.events, "s": params.seed, "d": params.days, "f": seeded["positions"][0],
-                              "l": seeded["positions"][1], "fig": json.dumps({**seeded, "expected": expected})})
-            log.info("seeded %d events in %.1f s (%.0f/s)", seeded["events"], seeded["seconds"],
-                     seeded["events_per_second"])
+                conn.execute(
+                    text(
+                        f"INSERT INTO {SEED_TABLE} (events, seed, days, first_position, last_position, figures) "
+                        "VALUES (:e, :s, :d, :f, :l, CAST(:fig AS jsonb))"
+                    ),
+                    {
+                        "e": params.events,
+                        "s": params.seed,
+                        "d": params.days,
+                        "f": seeded["positions"][0],
+                        "l": seeded["positions"][1],
+                        "fig": json.dumps({**seeded, "expected": expected}),
+                    },
+                )
+            log.info(
+                "seeded %d events in %.1f s (%.0f/s)", seeded["events"], seeded["seconds"], seeded["events_per_second"]
+            )
         if not expected and "expected" in seeded:
             expected = {k: tuple(v) for k, v in seeded.pop("expected").items()}
         seeded.pop("expected", None)
         # the bulk load's own vacuum and statistics, so that autovacuum does not run during the measurements
         store_vacuum_seconds = _vacuum(engine, "workflow.events")
         with engine.connect() as conn:
-            store = conn.execute(text("SELECT count(*) AS n, count(*) FILTER (WHERE stream_id LIKE 'complaint-%') AS c "
-                                      "FROM workflow.events")).one()
+            store = conn.execute(
+                text(
+                    "SELECT count(*) AS n, count(*) FILTER (WHERE stream_id LIKE 'complaint-%') AS c "
+                    "FROM workflow.events"
+                )
+            ).one()
 
         log.info("dashboard: read + decode of %d events (baseline)", store.n)
         baseline = measure_read_decode(engine, params.batch_size, ctx.postmaster_pid)
         log.info("read+decode %.0f events/s", baseline["events_per_second"])
         log.info("dashboard: rebuild of dashboard.complaints")
         rebuilt = measure_rebuild(engine, params.batch_size, ctx.postmaster_pid)
-        log.info("rebuild %.0f events/s (%d events in %.1f s)", rebuilt["events_per_second"], rebuilt["events"],
-                 rebuilt["seconds"])
+        log.info(
+            "rebuild %.0f events/s (%d events in %.1f s)",
+            rebuilt["events_per_second"],
+            rebuilt["events"],
+            rebuilt["seconds"],
+        )
         check = check_streams(engine, expected) if expected else {"streams_checked": 0}
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT (SELECT count(*) FROM dashboard.complaints) AS complaints, "
-                                     "(SELECT count(*) FROM dashboard.step_times) AS step_times")).one()
+            rows = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM dashboard.complaints) AS complaints, "
+                    "(SELECT count(*) FROM dashboard.step_times) AS step_times"
+                )
+            ).one()
         http = http_part(ctx, params, engine)
     finally:
         engine.dispose()
@@ -1066,15 +1505,23 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
     ex = http["exports"]
     figures: dict[str, Any] = {
         "parameters": {
-            "events": params.events, "days": params.days, "seed": params.seed, "batch_size": params.batch_size,
-            "summary_requests": params.summary_requests, "context_requests": params.context_requests,
-            "warmup_requests": params.warmup_requests, "exports_per_format": params.exports,
+            "events": params.events,
+            "days": params.days,
+            "seed": params.seed,
+            "batch_size": params.batch_size,
+            "summary_requests": params.summary_requests,
+            "context_requests": params.context_requests,
+            "warmup_requests": params.warmup_requests,
+            "exports_per_format": params.exports,
             "api": "pengaduan api dashboard (one uvicorn process), one request at a time over one keep-alive connection",
             "user": "a kabupaten user of Pamekasan (personal data masked)",
         },
         "seeding": seeded,
-        "store": {"events": store.n, "complaint_stream_events": store.c,
-                  "vacuum_analyze_seconds_after_seeding": store_vacuum_seconds},
+        "store": {
+            "events": store.n,
+            "complaint_stream_events": store.c,
+            "vacuum_analyze_seconds_after_seeding": store_vacuum_seconds,
+        },
         "read_models": {"complaints": rows.complaints, "step_times": rows.step_times},
         "rebuild": rebuilt,
         "read_decode": baseline,
@@ -1091,17 +1538,24 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
             "rebuild_events_per_second_over_target_20000": ratio(rate, TARGET_EVENTS_PER_SECOND),
             # CPU per event (this process + PostgreSQL) is steadier than a rate on a shared machine
             "rebuild_cpu_per_event_over_read_decode": ratio(_cpu_ms(rebuilt), _cpu_ms(baseline)),
-            "summary_kabupaten_p50_over_empty_summary_p50": ratio(lat["summary_kabupaten"]["p50_ms"],
-                                                                  lat["empty_summary_kabupaten"]["p50_ms"]),
-            "summary_kabupaten_p99_over_empty_summary_p99": ratio(lat["summary_kabupaten"]["p99_ms"],
-                                                                  lat["empty_summary_kabupaten"]["p99_ms"]),
-            "summary_kecamatan_p50_over_empty_summary_p50": ratio(lat["summary_kecamatan"]["p50_ms"],
-                                                                  lat["empty_summary_kecamatan"]["p50_ms"]),
-            "summary_kabupaten_p50_over_healthz_p50": ratio(lat["summary_kabupaten"]["p50_ms"], lat["healthz"]["p50_ms"]),
-            "steps_kabupaten_uncached_p50_over_empty_summary_p50": ratio(lat["steps_kabupaten_uncached"]["p50_ms"],
-                                                                         lat["empty_summary_kabupaten"]["p50_ms"]),
-            "overdue_kabupaten_p50_over_empty_summary_p50": ratio(lat["overdue_kabupaten"]["p50_ms"],
-                                                                  lat["empty_summary_kabupaten"]["p50_ms"]),
+            "summary_kabupaten_p50_over_empty_summary_p50": ratio(
+                lat["summary_kabupaten"]["p50_ms"], lat["empty_summary_kabupaten"]["p50_ms"]
+            ),
+            "summary_kabupaten_p99_over_empty_summary_p99": ratio(
+                lat["summary_kabupaten"]["p99_ms"], lat["empty_summary_kabupaten"]["p99_ms"]
+            ),
+            "summary_kecamatan_p50_over_empty_summary_p50": ratio(
+                lat["summary_kecamatan"]["p50_ms"], lat["empty_summary_kecamatan"]["p50_ms"]
+            ),
+            "summary_kabupaten_p50_over_healthz_p50": ratio(
+                lat["summary_kabupaten"]["p50_ms"], lat["healthz"]["p50_ms"]
+            ),
+            "steps_kabupaten_uncached_p50_over_empty_summary_p50": ratio(
+                lat["steps_kabupaten_uncached"]["p50_ms"], lat["empty_summary_kabupaten"]["p50_ms"]
+            ),
+            "overdue_kabupaten_p50_over_empty_summary_p50": ratio(
+                lat["overdue_kabupaten"]["p50_ms"], lat["empty_summary_kabupaten"]["p50_ms"]
+            ),
             "xlsx_p50_over_json_page_p50": ratio(ex["xlsx"]["p50_ms"], ex["json_page"]["p50_ms"]),
             "csv_p50_over_json_page_p50": ratio(ex["csv"]["p50_ms"], ex["json_page"]["p50_ms"]),
         },
@@ -1112,10 +1566,15 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
             "summary_met": all(v is not None and v < TARGET_P99_MS for v in p99s.values()),
         },
     }
-    log.info("summary p50/p99 ms: kabupaten %s/%s, kecamatan %s/%s (empty %s/%s)",
-             lat["summary_kabupaten"]["p50_ms"], lat["summary_kabupaten"]["p99_ms"],
-             lat["summary_kecamatan"]["p50_ms"], lat["summary_kecamatan"]["p99_ms"],
-             lat["empty_summary_kabupaten"]["p50_ms"], lat["empty_summary_kabupaten"]["p99_ms"])
+    log.info(
+        "summary p50/p99 ms: kabupaten %s/%s, kecamatan %s/%s (empty %s/%s)",
+        lat["summary_kabupaten"]["p50_ms"],
+        lat["summary_kabupaten"]["p99_ms"],
+        lat["summary_kecamatan"]["p50_ms"],
+        lat["summary_kecamatan"]["p99_ms"],
+        lat["empty_summary_kabupaten"]["p50_ms"],
+        lat["empty_summary_kabupaten"]["p99_ms"],
+    )
     return figures
 
 
@@ -1138,27 +1597,79 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]
         return f"{_fmt(lat[name]['p50_ms'])} / {_fmt(lat[name]['p99_ms'])}"
 
     return [
-        ("dashboard", "seeded events (s, events/s)", f"{s['events']:,}",
-         "reused" if s.get("reused") else f"{_fmt(s['seconds'])} s, {_fmt(s['events_per_second'], 0)}/s", "", ""),
-        ("dashboard", f"rebuild events/s ({fig['rebuild']['events']:,} events)", _fmt(fig["rebuild"]["events_per_second"], 0),
-         f"{_fmt(fig['read_decode']['events_per_second'], 0)} read+decode", _fmt(r["rebuild_over_read_decode"], 3),
-         f">= 20,000/s {'met' if t['rebuild_met'] else 'NOT met'}"),
-        ("dashboard", "summary kabupaten p50 / p99 ms", pp("summary_kabupaten"), f"{pp('empty_summary_kabupaten')} empty",
-         _fmt(r["summary_kabupaten_p50_over_empty_summary_p50"], 2),
-         f"p99 < 100 ms {'met' if t['summary_met'] else 'NOT met'}"),
-        ("dashboard", "summary 1 kecamatan p50 / p99 ms", pp("summary_kecamatan"), f"{pp('empty_summary_kecamatan')} empty",
-         _fmt(r["summary_kecamatan_p50_over_empty_summary_p50"], 2), ""),
-        ("dashboard", "summary kabupaten before VACUUM p50 / p99", f"{_fmt(pre['p50_ms'])} / {_fmt(pre['p99_ms'])}",
-         "right after the rebuild", "", ""),
+        (
+            "dashboard",
+            "seeded events (s, events/s)",
+            f"{s['events']:,}",
+            "reused" if s.get("reused") else f"{_fmt(s['seconds'])} s, {_fmt(s['events_per_second'], 0)}/s",
+            "",
+            "",
+        ),
+        (
+            "dashboard",
+            f"rebuild events/s ({fig['rebuild']['events']:,} events)",
+            _fmt(fig["rebuild"]["events_per_second"], 0),
+            f"{_fmt(fig['read_decode']['events_per_second'], 0)} read+decode",
+            _fmt(r["rebuild_over_read_decode"], 3),
+            f">= 20,000/s {'met' if t['rebuild_met'] else 'NOT met'}",
+        ),
+        (
+            "dashboard",
+            "summary kabupaten p50 / p99 ms",
+            pp("summary_kabupaten"),
+            f"{pp('empty_summary_kabupaten')} empty",
+            _fmt(r["summary_kabupaten_p50_over_empty_summary_p50"], 2),
+            f"p99 < 100 ms {'met' if t['summary_met'] else 'NOT met'}",
+        ),
+        (
+            "dashboard",
+            "summary 1 kecamatan p50 / p99 ms",
+            pp("summary_kecamatan"),
+            f"{pp('empty_summary_kecamatan')} empty",
+            _fmt(r["summary_kecamatan_p50_over_empty_summary_p50"], 2),
+            "",
+        ),
+        (
+            "dashboard",
+            "summary kabupaten before VACUUM p50 / p99",
+            f"{_fmt(pre['p50_ms'])} / {_fmt(pre['p99_ms'])}",
+            "right after the rebuild",
+            "",
+            "",
+        ),
         ("dashboard", "healthz p50 / p99 ms", pp("healthz"), "", "", ""),
-        ("dashboard", "steps kabupaten uncached p50 / p99 ms", pp("steps_kabupaten_uncached"),
-         f"{pp('steps_kabupaten_cached')} cached", _fmt(r["steps_kabupaten_uncached_p50_over_empty_summary_p50"], 2), ""),
-        ("dashboard", "overdue kabupaten p50 / p99 ms", pp("overdue_kabupaten"), "",
-         _fmt(r["overdue_kabupaten_p50_over_empty_summary_p50"], 2), ""),
-        ("dashboard", f"register xlsx p50 ms ({ex['csv_rows']:,} rows)", _fmt(ex["xlsx"]["p50_ms"]),
-         f"{_fmt(ex['json_page']['p50_ms'])} JSON page", _fmt(r["xlsx_p50_over_json_page_p50"], 2), ""),
-        ("dashboard", f"register csv p50 ms ({ex['csv_rows']:,} rows)", _fmt(ex["csv"]["p50_ms"]),
-         f"{_fmt(ex['json_page']['p50_ms'])} JSON page", _fmt(r["csv_p50_over_json_page_p50"], 2), ""),
+        (
+            "dashboard",
+            "steps kabupaten uncached p50 / p99 ms",
+            pp("steps_kabupaten_uncached"),
+            f"{pp('steps_kabupaten_cached')} cached",
+            _fmt(r["steps_kabupaten_uncached_p50_over_empty_summary_p50"], 2),
+            "",
+        ),
+        (
+            "dashboard",
+            "overdue kabupaten p50 / p99 ms",
+            pp("overdue_kabupaten"),
+            "",
+            _fmt(r["overdue_kabupaten_p50_over_empty_summary_p50"], 2),
+            "",
+        ),
+        (
+            "dashboard",
+            f"register xlsx p50 ms ({ex['csv_rows']:,} rows)",
+            _fmt(ex["xlsx"]["p50_ms"]),
+            f"{_fmt(ex['json_page']['p50_ms'])} JSON page",
+            _fmt(r["xlsx_p50_over_json_page_p50"], 2),
+            "",
+        ),
+        (
+            "dashboard",
+            f"register csv p50 ms ({ex['csv_rows']:,} rows)",
+            _fmt(ex["csv"]["p50_ms"]),
+            f"{_fmt(ex['json_page']['p50_ms'])} JSON page",
+            _fmt(r["csv_p50_over_json_page_p50"], 2),
+            "",
+        ),
     ]
 
 
@@ -1168,12 +1679,17 @@ def write_table(fig: dict[str, Any], out: TextIO) -> None:
     header = ("benchmark", "measure", "value", "baseline", "ratio", "target")
     rows = table_rows(fig)
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    for r in [header, *rows]:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n")
-    windows = (fig.get("rebuild", {}).get("cpu", {}), fig.get("read_decode", {}).get("cpu", {}),
-               fig.get("latency_cpu", {}), fig.get("export_cpu", {}))
+    out.writelines("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n" for r in [header, *rows])  # noqa: B905
+    windows = (
+        fig.get("rebuild", {}).get("cpu", {}),
+        fig.get("read_decode", {}).get("cpu", {}),
+        fig.get("latency_cpu", {}),
+        fig.get("export_cpu", {}),
+    )
     shares = [c.get("other_share") for c in windows]
     shares = [s for s in shares if isinstance(s, (int, float))]
     if shares and max(shares) >= NOISY_SHARE:
-        out.write(f"note: other processes used up to {max(shares):.0%} of the machine during dashboard; "
-                  "its figures are less trustworthy (see cpu.other_share in the JSON)\n")
+        out.write(
+            f"note: other processes used up to {max(shares):.0%} of the machine during dashboard; "
+            "its figures are less trustworthy (see cpu.other_share in the JSON)\n"
+        )

@@ -8,6 +8,7 @@ PostgreSQL's now() = start of the worker's transaction). The baseline is the int
 latency at the same rate, in the same run: e2e p50 / HTTP p50 says how much the asynchronous half
 (relay, broker, worker) adds to what the citizen waits for anyway.
 """
+
 from __future__ import annotations
 
 import logging
@@ -126,8 +127,10 @@ def run(ctx: RunContext, params: E2EParams) -> dict[str, Any]:
         warm_codes = _codes(warm)
         warm_arrived, _ = wait_for_arrival(engine, warm_codes, ctx, children, params.arrival_timeout)
         if warm_arrived < len(warm_codes):
-            raise RuntimeError(f"warm-up: only {warm_arrived}/{len(warm_codes)} complaints reached the workflow\n"
-                               f"--- worker ---\n{worker.tail()}\n--- relay ---\n{relay.tail()}")
+            raise RuntimeError(
+                f"warm-up: only {warm_arrived}/{len(warm_codes)} complaints reached the workflow\n"
+                f"--- worker ---\n{worker.tail()}\n--- relay ---\n{relay.tail()}"
+            )
 
         meter = CpuMeter()
         meter.add_self("loadgen")
@@ -180,14 +183,22 @@ def run(ctx: RunContext, params: E2EParams) -> dict[str, Any]:
         "intake_http": http,
         "cpu": cpu,
         "cpu_per_complaint": per_unit_ms(cpu, len(codes)),
-        "ratios": {"e2e_p50_over_intake_http_p50": ratio(e2e_p50, http_p50),
-                   "e2e_p99_over_intake_http_p99": ratio(p99, http["latency_ok"]["p99_ms"])},
+        "ratios": {
+            "e2e_p50_over_intake_http_p50": ratio(e2e_p50, http_p50),
+            "e2e_p99_over_intake_http_p99": ratio(p99, http["latency_ok"]["p99_ms"]),
+        },
         "target": {
             "p99_below_ms": TARGET_P99_MS,
             "at_rate_per_second": params.rate,
             "met": p99 is not None and p99 < TARGET_P99_MS and arrived == len(codes),
         },
     }
-    log.info("e2e %d/%d arrived  p50 %s ms  p99 %s ms  max %s ms", arrived, len(codes), latency["p50_ms"], p99,
-             latency["max_ms"])
+    log.info(
+        "e2e %d/%d arrived  p50 %s ms  p99 %s ms  max %s ms",
+        arrived,
+        len(codes),
+        latency["p50_ms"],
+        p99,
+        latency["max_ms"],
+    )
     return figures

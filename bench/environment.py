@@ -1,4 +1,5 @@
 """Where the benchmarks run: PostgreSQL and Redis, the database schema, and a description of the machine."""
+
 from __future__ import annotations
 
 import logging
@@ -112,10 +113,20 @@ def _cpu_model() -> str | None:
 
 def _git_commit() -> str | None:
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).resolve().parent.parent)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).resolve().parent.parent)
+        head = subprocess.run(  # noqa: PLW1510
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        dirty = subprocess.run(  # noqa: PLW1510
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if head.returncode != 0:
@@ -143,8 +154,14 @@ def machine_info(srv: Servers) -> dict[str, Any]:
         with engine.connect() as conn:
             settings = {
                 name: conn.execute(text(f"SHOW {name}")).scalar_one()
-                for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method",
-                             "shared_buffers", "max_connections")
+                for name in (
+                    "server_version",
+                    "fsync",
+                    "synchronous_commit",
+                    "wal_sync_method",
+                    "shared_buffers",
+                    "max_connections",
+                )
             }
     finally:
         engine.dispose()

@@ -11,6 +11,7 @@ stream-version SELECT, then INSERT ... RETURNING), ``store_statements_notify`` a
 store's comes from a statement trigger). The real store then adds the advisory lock. While each variant runs, a sampler reads what the
 writers' backends wait on from ``pg_stat_activity``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,7 +91,7 @@ class Writer:
     turn: int = 0
 
     @classmethod
-    def new(cls, prefix: str, streams: int) -> "Writer":
+    def new(cls, prefix: str, streams: int) -> Writer:
         return cls([f"{prefix}-s{k}" for k in range(streams)], [0] * streams)
 
     def next_event(self) -> tuple[int, EventEnvelope]:
@@ -144,7 +145,9 @@ def store_statements(engine: Engine, notify: bool) -> AppendFn:
         expected = w.versions[slot]
         with engine.begin() as conn:
             actual = conn.execute(
-                select(func.coalesce(func.max(raw_events.c.version), 0)).where(raw_events.c.stream_id == event.stream_id)
+                select(func.coalesce(func.max(raw_events.c.version), 0)).where(
+                    raw_events.c.stream_id == event.stream_id
+                )
             ).scalar_one()
             if actual != expected:
                 raise RuntimeError(f"{event.stream_id}: expected version {expected}, found {actual}")
@@ -293,7 +296,9 @@ class Tally:
             "cpu": cpu,
             "cpu_per_append": per_unit_ms(cpu, self.appends),
             # one Python process drives all writers: near 1.0 its GIL, not PostgreSQL, is the limit
-            "client_core_utilisation": round(cpu["client_seconds"] / cpu["wall_seconds"], 3) if cpu.get("wall_seconds") else None,
+            "client_core_utilisation": round(cpu["client_seconds"] / cpu["wall_seconds"], 3)
+            if cpu.get("wall_seconds")
+            else None,
             "backend_states": {
                 "samples": self.samples,
                 "backend_samples": total,
@@ -306,8 +311,13 @@ class Tally:
 
 
 def measure_round(
-    append: AppendFn, states: list[Writer], seconds: float, params: EventStoreParams, database_url: str,
-    postmaster: int | None, tally: Tally,
+    append: AppendFn,
+    states: list[Writer],
+    seconds: float,
+    params: EventStoreParams,
+    database_url: str,
+    postmaster: int | None,
+    tally: Tally,
 ) -> None:
     drive(append, states, params.warmup_seconds)  # connections open, caches warm; not counted
     sampler = WaitSampler(database_url, params.sample_interval)
@@ -325,7 +335,10 @@ def measure_round(
 
 
 def measure_all(
-    variants: list[tuple[str, AppendFn]], writers: int, params: EventStoreParams, database_url: str,
+    variants: list[tuple[str, AppendFn]],
+    writers: int,
+    params: EventStoreParams,
+    database_url: str,
     postmaster: int | None,
 ) -> dict[str, dict[str, Any]]:
     """Every variant, ``rounds`` times in turn (A B C D A B C D): drift on a shared machine hits all alike."""
@@ -337,8 +350,9 @@ def measure_all(
     tallies = {name: Tally() for name, _ in variants}
     for _ in range(params.rounds):
         for name, append in variants:
-            measure_round(append, states[name], params.seconds / params.rounds, params, database_url, postmaster,
-                          tallies[name])
+            measure_round(
+                append, states[name], params.seconds / params.rounds, params, database_url, postmaster, tallies[name]
+            )
     figures = {name: tally.figures() for name, tally in tallies.items()}
     for name, fig in figures.items():
         log.info("eventstore %-24s writers=%d  %8.1f appends/s", name, writers, fig["per_second"] or 0.0)

@@ -6,6 +6,7 @@ The intake API validates the complaint (NIK, phone, e-mail), looks the kecamatan
 submission and its outbox message in one transaction with a NOTIFY; the bare app (bench/bare_app.py)
 inserts one row. The ratio intake/bare is the price of all that.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,9 +62,14 @@ def measure_target(ctx: RunContext, target: str, params: IntakeParams) -> dict[s
     figures["cpu_per_request"] = per_unit_ms(cpu, figures["ok"])
     # above ~0.9 the load generator (one Python process) and not the server limits the throughput
     figures["loadgen_core_utilisation"] = round(cpu["loadgen_seconds"] / cpu["wall_seconds"], 3)
-    log.info("intake %-6s %8.1f requests/s  p50 %s ms  p99 %s ms  errors %d", target,
-             figures["requests_per_second"] or 0.0, figures["latency_ok"]["p50_ms"], figures["latency_ok"]["p99_ms"],
-             figures["errors"])
+    log.info(
+        "intake %-6s %8.1f requests/s  p50 %s ms  p99 %s ms  errors %d",
+        target,
+        figures["requests_per_second"] or 0.0,
+        figures["latency_ok"]["p50_ms"],
+        figures["latency_ok"]["p99_ms"],
+        figures["errors"],
+    )
     return figures
 
 

@@ -26,6 +26,7 @@ for the process: RSS after the imports (baseline), the peak RSS (``ru_maxrss``) 
 the end. Ratios: ``render_and_sign_over_render_only`` (same-run baseline) and
 ``signed_letters_per_second_over_target_20`` (against the issue's aim, *not* a same-run baseline).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -77,10 +78,20 @@ def run(params: LettersParams) -> dict[str, Any]:
         ca_dir = Path(tmp) / "signing"
         # keys and certificates exist before the child starts, as they do for a running worker
         DevelopmentCA(ca_dir).identity(KECAMATAN_SLUG, KECAMATAN_NAME, KABUPATEN_NAME)
-        cmd = [sys.executable, "-m", "bench.letters", "--child", "--seconds", str(params.seconds),
-               "--warmup", str(params.warmup_letters), "--ca-dir", str(ca_dir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.letters",
+            "--child",
+            "--seconds",
+            str(params.seconds),
+            "--warmup",
+            str(params.warmup_letters),
+            "--ca-dir",
+            str(ca_dir),
+        ]
         timeout = len(PHASES) * (params.seconds + 30.0) + 120.0
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)  # noqa: PLW1510
     if proc.returncode != 0:
         raise RuntimeError(f"letters child exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}")
     child = json.loads(proc.stdout)
@@ -89,11 +100,17 @@ def run(params: LettersParams) -> dict[str, Any]:
     met = signed is not None and signed >= TARGET_SIGNED_PER_SECOND
     for name in PHASES:
         fig = phases[name]
-        log.info("letters %-24s %7.1f letters/s  p50 %s ms  p99 %s ms  cpu %s ms/letter", name,
-                 fig["per_second"] or 0.0, fig["latency"]["p50_ms"], fig["latency"]["p99_ms"],
-                 fig["cpu_ms_per_letter"])
-    log.info("letters peak RSS %.1f MiB (after import %.1f MiB)", child["rss"]["peak_mib"],
-             child["rss"]["after_import_mib"])
+        log.info(
+            "letters %-24s %7.1f letters/s  p50 %s ms  p99 %s ms  cpu %s ms/letter",
+            name,
+            fig["per_second"] or 0.0,
+            fig["latency"]["p50_ms"],
+            fig["latency"]["p99_ms"],
+            fig["cpu_ms_per_letter"],
+        )
+    log.info(
+        "letters peak RSS %.1f MiB (after import %.1f MiB)", child["rss"]["peak_mib"], child["rss"]["after_import_mib"]
+    )
     return {
         "parameters": {
             "seconds_per_phase": params.seconds,
@@ -107,10 +124,10 @@ def run(params: LettersParams) -> dict[str, Any]:
             "render_and_sign_over_render_only": ratio(signed, phases["render_only"]["per_second"]),
             # against the issue's aim, not a baseline measured in this run
             "signed_letters_per_second_over_target_20": ratio(signed, TARGET_SIGNED_PER_SECOND),
-            "sign_only_over_render_only": ratio(phases["sign_only"]["per_second"],
-                                                phases["render_only"]["per_second"]),
+            "sign_only_over_render_only": ratio(phases["sign_only"]["per_second"], phases["render_only"]["per_second"]),
             "render_identity_and_sign_over_render_and_sign": ratio(
-                phases["render_identity_and_sign"]["per_second"], signed),
+                phases["render_identity_and_sign"]["per_second"], signed
+            ),
         },
         "target": {
             "signed_letters_per_second_at_least": TARGET_SIGNED_PER_SECOND,
@@ -137,20 +154,55 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]
         return f"{_fmt(x['latency']['p50_ms'])} / {_fmt(x['latency']['p99_ms'])}"
 
     return [
-        ("letters", "render+sign letters/s, 1 process", _fmt(rs["per_second"]),
-         f"{_fmt(ro['per_second'])} render only", _fmt(r["render_and_sign_over_render_only"], 3),
-         f">= 20/s {met}"),
-        ("letters", "render+sign / target 20/s", _fmt(rs["per_second"]), "20 (target, not measured)",
-         _fmt(r["signed_letters_per_second_over_target_20"], 3), ""),
+        (
+            "letters",
+            "render+sign letters/s, 1 process",
+            _fmt(rs["per_second"]),
+            f"{_fmt(ro['per_second'])} render only",
+            _fmt(r["render_and_sign_over_render_only"], 3),
+            f">= 20/s {met}",
+        ),
+        (
+            "letters",
+            "render+sign / target 20/s",
+            _fmt(rs["per_second"]),
+            "20 (target, not measured)",
+            _fmt(r["signed_letters_per_second_over_target_20"], 3),
+            "",
+        ),
         ("letters", "render+sign p50 / p99 ms", lat(rs), f"{lat(ro)} render only", "", ""),
-        ("letters", "sign only letters/s, p50 / p99 ms", f"{_fmt(so['per_second'])}, {lat(so)}", "",
-         _fmt(r["sign_only_over_render_only"], 3), ""),
-        ("letters", "render+uncached key+sign letters/s", _fmt(wp["per_second"]),
-         f"{_fmt(rs['per_second'])} render+sign", _fmt(r["render_identity_and_sign_over_render_and_sign"], 3), ""),
-        ("letters", "CPU ms/letter render+sign", _fmt(rs["cpu_ms_per_letter"], 2),
-         f"{_fmt(ro['cpu_ms_per_letter'], 2)} render only", "", ""),
-        ("letters", "peak RSS MiB (ru_maxrss)", _fmt(rss["peak_mib"]), f"{_fmt(rss['after_import_mib'])} after import",
-         "", ""),
+        (
+            "letters",
+            "sign only letters/s, p50 / p99 ms",
+            f"{_fmt(so['per_second'])}, {lat(so)}",
+            "",
+            _fmt(r["sign_only_over_render_only"], 3),
+            "",
+        ),
+        (
+            "letters",
+            "render+uncached key+sign letters/s",
+            _fmt(wp["per_second"]),
+            f"{_fmt(rs['per_second'])} render+sign",
+            _fmt(r["render_identity_and_sign_over_render_and_sign"], 3),
+            "",
+        ),
+        (
+            "letters",
+            "CPU ms/letter render+sign",
+            _fmt(rs["cpu_ms_per_letter"], 2),
+            f"{_fmt(ro['cpu_ms_per_letter'], 2)} render only",
+            "",
+            "",
+        ),
+        (
+            "letters",
+            "peak RSS MiB (ru_maxrss)",
+            _fmt(rss["peak_mib"]),
+            f"{_fmt(rss['after_import_mib'])} after import",
+            "",
+            "",
+        ),
     ]
 
 
@@ -161,13 +213,17 @@ def write_table(fig: dict[str, Any], out: TextIO) -> None:
     header = ("benchmark", "measure", "value", "baseline", "ratio", "target")
     rows = table_rows(fig)
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    for r in [header, *rows]:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n")
-    shares = [ph["cpu"]["other_share"] for ph in fig.get("phases", {}).values()
-              if isinstance(ph.get("cpu", {}).get("other_share"), (int, float))]
+    out.writelines("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n" for r in [header, *rows])  # noqa: B905
+    shares = [
+        ph["cpu"]["other_share"]
+        for ph in fig.get("phases", {}).values()
+        if isinstance(ph.get("cpu", {}).get("other_share"), (int, float))
+    ]
     if shares and max(shares) >= NOISY_SHARE:
-        out.write(f"note: other processes used up to {max(shares):.0%} of the machine during letters; "
-                  "its figures are less trustworthy (see cpu.other_share in the JSON)\n")
+        out.write(
+            f"note: other processes used up to {max(shares):.0%} of the machine during letters; "
+            "its figures are less trustworthy (see cpu.other_share in the JSON)\n"
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -205,21 +261,23 @@ def sample_letter(number: str, verify_url: str):
     """The letter the worker would issue: fields as services/letters/handlers.py fills them."""
     from services.letters.domain.letter import Letterhead, ResponseLetter, Signer
 
-    body = "\n\n".join([
-        "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "
-        "14 November 2026 dengan kode pelacakan PGD-7K3M-9QX2 perihal lambatnya pelayanan penerbitan "
-        "surat keterangan domisili di Kantor Kecamatan Pegantenan, bersama ini kami sampaikan hal-hal "
-        "sebagai berikut.",
-        "Setelah dilakukan klarifikasi kepada petugas pelayanan dan Kepala Seksi Pemerintahan, "
-        "keterlambatan tersebut disebabkan oleh gangguan jaringan pada sistem informasi administrasi "
-        "kependudukan selama tiga hari kerja. Surat keterangan yang Saudara mohonkan telah selesai "
-        "diproses dan dapat diambil di loket pelayanan pada jam kerja, Senin sampai dengan Jumat pukul "
-        "08.00\u201315.00 WIB.",
-        "Kami mohon maaf atas ketidaknyamanan yang Saudara alami. Ke depan, kami akan menyediakan "
-        "formulir pelayanan manual sebagai cadangan apabila sistem daring mengalami gangguan, serta "
-        "mengumumkan setiap gangguan layanan melalui papan informasi dan media sosial resmi Kecamatan "
-        "Pegantenan.",
-    ])
+    body = "\n\n".join(
+        [
+            "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "  # noqa: ISC004
+            "14 November 2026 dengan kode pelacakan PGD-7K3M-9QX2 perihal lambatnya pelayanan penerbitan "
+            "surat keterangan domisili di Kantor Kecamatan Pegantenan, bersama ini kami sampaikan hal-hal "
+            "sebagai berikut.",
+            "Setelah dilakukan klarifikasi kepada petugas pelayanan dan Kepala Seksi Pemerintahan, "  # noqa: ISC004
+            "keterlambatan tersebut disebabkan oleh gangguan jaringan pada sistem informasi administrasi "
+            "kependudukan selama tiga hari kerja. Surat keterangan yang Saudara mohonkan telah selesai "
+            "diproses dan dapat diambil di loket pelayanan pada jam kerja, Senin sampai dengan Jumat pukul "
+            "08.00\u201315.00 WIB.",
+            "Kami mohon maaf atas ketidaknyamanan yang Saudara alami. Ke depan, kami akan menyediakan "  # noqa: ISC004
+            "formulir pelayanan manual sebagai cadangan apabila sistem daring mengalami gangguan, serta "
+            "mengumumkan setiap gangguan layanan melalui papan informasi dan media sosial resmi Kecamatan "
+            "Pegantenan.",
+        ]
+    )
     return ResponseLetter(
         letterhead=Letterhead(  # shared.tenancy.demo_kecamatan's Pegantenan
             pemerintah="PEMERINTAH KABUPATEN PAMEKASAN",
@@ -234,8 +292,7 @@ def sample_letter(number: str, verify_url: str):
         addressee_name="Ma'ruf Hidayatullah",
         addressee_address="Dusun Tengah, Desa Tebul Barat, Kecamatan Pegantenan",
         body=body,
-        signer=Signer(title="CAMAT PEGANTENAN", name="Drs. MOH. NUR'AINI, M.Si", rank=None,
-                      nip="197005121998031007"),
+        signer=Signer(title="CAMAT PEGANTENAN", name="Drs. MOH. NUR'AINI, M.Si", rank=None, nip="197005121998031007"),
         verify_url=verify_url,
     )
 
@@ -278,14 +335,14 @@ def child(seconds: float, warmup: int, ca_dir: Path) -> dict[str, Any]:
     rss_start = _vm_rss_mib()
     t_import = time.perf_counter()
     # what the worker imports to render and sign, including what sign_pdf imports on first use
-    import pyhanko.pdf_utils.incremental_writer  # noqa: F401
-    import pyhanko.sign.fields  # noqa: F401
-    import pyhanko.sign.signers  # noqa: F401
+    import pyhanko.pdf_utils.incremental_writer
+    import pyhanko.sign.fields
+    import pyhanko.sign.signers
     import pyhanko.stamp  # noqa: F401
 
     from services.letters.adapters.development_ca import DevelopmentCA
-    from services.letters.adapters.signing import sign_pdf
     from services.letters.adapters.pdf import layout_response_letter
+    from services.letters.adapters.signing import sign_pdf
     from services.letters.adapters.verification import verify_pdf
 
     import_seconds = time.perf_counter() - t_import
@@ -293,17 +350,24 @@ def child(seconds: float, warmup: int, ca_dir: Path) -> dict[str, Any]:
 
     ca = DevelopmentCA(ca_dir)
     identity = ca.identity(KECAMATAN_SLUG, KECAMATAN_NAME, KABUPATEN_NAME)
-    signed_at = datetime(2026, 11, 28, 2, 15, tzinfo=timezone.utc)
+    signed_at = datetime(2026, 11, 28, 2, 15, tzinfo=UTC)
     reason = "Surat tanggapan pengaduan PGD-7K3M-9QX2"
 
     def letter(i: int):
         document_id = f"5f0c2a4e-{i & 0xFFFF:04x}-5d6b-9a51-3c0b8e7d{i & 0xFFFF:04x}"
-        return sample_letter(f"400.14/{i % 10000}/432.312/2026",
-                             f"https://pengaduan.pamekasankab.go.id/v1/letters/verify/{document_id}")
+        return sample_letter(
+            f"400.14/{i % 10000}/432.312/2026", f"https://pengaduan.pamekasankab.go.id/v1/letters/verify/{document_id}"
+        )
 
     def sign(pdf: bytes, box, ident) -> bytes:
-        return sign_pdf(pdf, ident, reason=reason, location=KECAMATAN_NAME, signed_at=signed_at,
-                        visible_box=box.box if box and box.page_index == 0 else None)
+        return sign_pdf(
+            pdf,
+            ident,
+            reason=reason,
+            location=KECAMATAN_NAME,
+            signed_at=signed_at,
+            visible_box=box.box if box and box.page_index == 0 else None,
+        )
 
     t_first = time.perf_counter()
     first = layout_response_letter(letter(0))
@@ -329,8 +393,12 @@ def child(seconds: float, warmup: int, ca_dir: Path) -> dict[str, Any]:
         r = layout_response_letter(letter(i))
         sign(r.pdf, r.signature_box, DevelopmentCA(ca_dir).identity(KECAMATAN_SLUG, KECAMATAN_NAME, KABUPATEN_NAME))
 
-    steps = {"render_only": render_only, "sign_only": sign_only, "render_and_sign": render_and_sign,
-             "render_identity_and_sign": render_identity_and_sign}
+    steps = {
+        "render_only": render_only,
+        "sign_only": sign_only,
+        "render_and_sign": render_and_sign,
+        "render_identity_and_sign": render_identity_and_sign,
+    }
     phases = {name: _measure(steps[name], seconds, warmup) for name in PHASES}
     peak = _peak_rss_mib()
     return {
@@ -359,8 +427,10 @@ def child(seconds: float, warmup: int, ca_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.letters",
-                                     description="the letters benchmark's child process (run it through python -m bench)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.letters",
+        description="the letters benchmark's child process (run it through python -m bench)",
+    )
     parser.add_argument("--child", action="store_true", required=True)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=int, default=3)

@@ -1,6 +1,7 @@
 """HTTP load: a closed loop (C connections, each sends its next request when the last one answered) and
 an open loop (requests sent at fixed times, whatever the responses do). asyncio + httpx, one process.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -69,7 +70,9 @@ class ClosedLoopResult:
     warmup_requests: int
 
 
-async def closed_loop(url: str, concurrency: int, warmup: float, seconds: float, make_body: BodyFactory) -> ClosedLoopResult:
+async def closed_loop(
+    url: str, concurrency: int, warmup: float, seconds: float, make_body: BodyFactory
+) -> ClosedLoopResult:
     """``concurrency`` connections loop for warmup + seconds; only responses completing in the measured
     window (after the warm-up) count, so throughput = len(responses) / seconds.
 
@@ -112,7 +115,9 @@ class OpenLoopResult:
         return (n - 1) / span if n > 1 and span > 0 else None
 
 
-async def open_loop(url: str, rate: float, seconds: float, make_body: BodyFactory, start_index: int = 0) -> OpenLoopResult:
+async def open_loop(
+    url: str, rate: float, seconds: float, make_body: BodyFactory, start_index: int = 0
+) -> OpenLoopResult:
     """Send round(rate * seconds) requests, request i at start + i / rate, each in its own task."""
     count = max(1, round(rate * seconds))
     interval = 1.0 / rate

@@ -24,6 +24,7 @@ connection, since the stock SMTP sink stalls ~40 ms per session (Nagle, see :fun
    (relay, Redis, Celery, a worker's transaction), which notify's path repeats twice (relay -> notify.plan,
    then notify.send) plus an SMTP transaction. Ratio: ``ack_p50_over_received_p50`` (and p99).
 """
+
 from __future__ import annotations
 
 import json
@@ -135,12 +136,16 @@ def _drop_tasks(redis_url: str, queue: str, task_ids: set[str]) -> int:
 def channel_env(smtp_port: int, http_url: str, data_dir: Path) -> dict[str, str]:
     """What ``_dev_channels`` sets for ``make run``: every adapter pointed at the sinks."""
     return {
-        "PENGADUAN_SMTP_HOST": "127.0.0.1", "PENGADUAN_SMTP_PORT": str(smtp_port),
-        "PENGADUAN_SMS_PROVIDER": "http", "PENGADUAN_SMS_URL": f"{http_url}/sms/send",
+        "PENGADUAN_SMTP_HOST": "127.0.0.1",
+        "PENGADUAN_SMTP_PORT": str(smtp_port),
+        "PENGADUAN_SMS_PROVIDER": "http",
+        "PENGADUAN_SMS_URL": f"{http_url}/sms/send",
         "PENGADUAN_SMS_STATUS_URL": f"{http_url}/sms/status/{{reference}}",
-        "PENGADUAN_WHATSAPP_API_URL": f"{http_url}/whatsapp", "PENGADUAN_WHATSAPP_TOKEN": "dev-token",
+        "PENGADUAN_WHATSAPP_API_URL": f"{http_url}/whatsapp",
+        "PENGADUAN_WHATSAPP_TOKEN": "dev-token",
         "PENGADUAN_WHATSAPP_PHONE_NUMBER_ID": "100200300",
-        "PENGADUAN_PUBLIC_BASE_URL": PUBLIC_BASE_URL, "PENGADUAN_DATA_DIR": str(data_dir),
+        "PENGADUAN_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "PENGADUAN_DATA_DIR": str(data_dir),
     }
 
 
@@ -195,7 +200,7 @@ def sinks_main(argv: list[str]) -> int:
     def connection_made(self, transport):  # type: ignore[no-untyped-def]
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            try:
+            try:  # noqa: SIM105
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 pass
@@ -248,9 +253,9 @@ class Prepared:
 def prepare_rows(count: int, email_share: float) -> list[Prepared]:
     """Acknowledgments as ``notify.plan`` makes them (``plan_message`` with the default templates), one
     complaint each, e-mail and SMS interleaved in the proportion asked for."""
-    from shared.contracts.tracking import new_tracking_code
     from services.notify.domain import plan as p
     from services.notify.domain.templates import DEFAULTS
+    from shared.contracts.tracking import new_tracking_code
 
     now = datetime.now(UTC)
     prepared = []
@@ -260,20 +265,43 @@ def prepare_rows(count: int, email_share: float) -> list[Prepared]:
         code = new_tracking_code(os.urandom(7))
         event_id, complaint_id = uuid.uuid4(), uuid.uuid4()
         variables = {
-            "nama": "Siti Aminah", "kode": code, "kecamatan": "Pegantenan",
-            "link_lacak": f"{PUBLIC_BASE_URL}/v1/track/{code}", "tanggal": p.tanggal(now, with_time=True),
+            "nama": "Siti Aminah",
+            "kode": code,
+            "kecamatan": "Pegantenan",
+            "link_lacak": f"{PUBLIC_BASE_URL}/v1/track/{code}",
+            "tanggal": p.tanggal(now, with_time=True),
             "link_tanda_terima": f"{PUBLIC_BASE_URL}/v1/letters/track/{code}/receipt",
         }
-        m = p.plan_message(event_id, "acknowledgment", "complainant", contact,
-                           DEFAULTS[("acknowledgment", contact.channel)], variables)
-        prepared.append(Prepared({
-            "id": m.id, "source_event_id": event_id, "complaint_id": complaint_id, "kecamatan": "pegantenan",
-            "kind": m.kind, "audience": m.audience, "username": None, "channel": m.channel, "recipient": m.recipient,
-            "subject": m.subject, "body": m.body, "attachment": None, "link": m.link, "variables": m.variables,
-            # as handlers._store writes a new row: due now (send_delivery skips a row whose next_attempt_at is
-            # still ahead: a backoff), and enqueued now
-            "state": "pending", "next_attempt_at": now, "enqueued_at": now, "created_at": now, "updated_at": now,
-        }))
+        m = p.plan_message(
+            event_id, "acknowledgment", "complainant", contact, DEFAULTS[("acknowledgment", contact.channel)], variables
+        )
+        prepared.append(
+            Prepared(
+                {
+                    "id": m.id,
+                    "source_event_id": event_id,
+                    "complaint_id": complaint_id,
+                    "kecamatan": "pegantenan",
+                    "kind": m.kind,
+                    "audience": m.audience,
+                    "username": None,
+                    "channel": m.channel,
+                    "recipient": m.recipient,
+                    "subject": m.subject,
+                    "body": m.body,
+                    "attachment": None,
+                    "link": m.link,
+                    "variables": m.variables,
+                    # as handlers._store writes a new row: due now (send_delivery skips a row whose next_attempt_at is
+                    # still ahead: a backoff), and enqueued now
+                    "state": "pending",
+                    "next_attempt_at": now,
+                    "enqueued_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        )
     return prepared
 
 
@@ -284,7 +312,7 @@ def insert_rows(engine: Engine, prepared: list[Prepared]) -> None:
     rows = [{k: v for k, v in p.row.items() if k in columns} for p in prepared]
     with engine.begin() as conn:
         for start in range(0, len(rows), 500):
-            conn.execute(insert(deliveries), rows[start:start + 500])
+            conn.execute(insert(deliveries), rows[start : start + 500])
 
 
 def raw_adapter_run(prepared: list[Prepared], env: dict[str, str], threads: int, http_url: str) -> dict[str, Any]:
@@ -294,12 +322,22 @@ def raw_adapter_run(prepared: list[Prepared], env: dict[str, str], threads: int,
     from services.notify.adapters.channels.settings import ChannelSettings
     from services.notify.adapters.channels.smtp import SmtpChannel
 
-    settings = ChannelSettings(**{k.removeprefix("PENGADUAN_").lower(): v for k, v in env.items()
-                                  if k.startswith(("PENGADUAN_SMTP_", "PENGADUAN_SMS_"))})
+    settings = ChannelSettings(
+        **{
+            k.removeprefix("PENGADUAN_").lower(): v
+            for k, v in env.items()
+            if k.startswith(("PENGADUAN_SMTP_", "PENGADUAN_SMS_"))
+        }
+    )
     channels = {"email": SmtpChannel(settings), "sms": HttpSmsChannel(settings)}
     messages = [
-        OutboundMessage(channel=p.row["channel"], to=p.row["recipient"], text=p.row["body"], reference=uuid.uuid4().hex,
-                        subject=p.row["subject"])
+        OutboundMessage(
+            channel=p.row["channel"],
+            to=p.row["recipient"],
+            text=p.row["body"],
+            reference=uuid.uuid4().hex,
+            subject=p.row["subject"],
+        )
         for p in prepared
     ]
     references = {m.reference for m in messages}
@@ -348,8 +386,9 @@ def raw_adapter_run(prepared: list[Prepared], env: dict[str, str], threads: int,
         "wall_seconds": round(wall, 3),
         "per_message": latency_summary_ms(call_times),
         # close to 1.0: the threads were bound by this process's GIL (one core), not by the sinks
-        "senders_core_utilisation": (round(cpu["senders_seconds"] / cpu["wall_seconds"], 3)
-                                     if cpu["wall_seconds"] else None),
+        "senders_core_utilisation": (
+            round(cpu["senders_seconds"] / cpu["wall_seconds"], 3) if cpu["wall_seconds"] else None
+        ),
         "cpu": cpu,
         "cpu_per_message": per_unit_ms(cpu, len(messages)),
     }
@@ -360,11 +399,12 @@ _STATES = text("SELECT state, count(*) FROM notify.deliveries WHERE id = ANY(:id
 
 def _states(engine: Engine, ids: list[uuid.UUID]) -> dict[str, int]:
     with engine.connect() as conn:
-        return {state: n for state, n in conn.execute(_STATES, {"ids": ids}).all()}
+        return dict(conn.execute(_STATES, {"ids": ids}).all())
 
 
-def wait_sent(engine: Engine, ids: list[uuid.UUID], ctx: RunContext, children: Iterable[Child],
-              timeout: float) -> dict[str, int]:
+def wait_sent(
+    engine: Engine, ids: list[uuid.UUID], ctx: RunContext, children: Iterable[Child], timeout: float
+) -> dict[str, int]:
     """Poll until every row is in an end state (sent, failed, unknown...), or timeout."""
     began = time.monotonic()
     while True:
@@ -379,16 +419,24 @@ def wait_sent(engine: Engine, ids: list[uuid.UUID], ctx: RunContext, children: I
 def _dead_letters(engine: Engine, limit: int = 5) -> list[str]:
     """The notify worker's latest dead letters (``consume`` keeps them without logging the error)."""
     with engine.connect() as conn:
-        return [f"{task}: {error}" for task, error in conn.execute(text(
-            "SELECT task, error FROM notify.dead_letters ORDER BY failed_at DESC LIMIT :n"), {"n": limit})]
+        return [
+            f"{task}: {error}"
+            for task, error in conn.execute(
+                text("SELECT task, error FROM notify.dead_letters ORDER BY failed_at DESC LIMIT :n"), {"n": limit}
+            )
+        ]
 
 
 def _enqueue(celery, ids: Iterable[uuid.UUID]) -> None:
     from services.notify.handlers import SEND_TASK
 
     for delivery_id in ids:  # exactly what handlers.enqueue_send publishes (first attempt)
-        celery.send_task(SEND_TASK, args=[{"delivery_id": str(delivery_id)}], queue=NOTIFY_QUEUE,
-                         task_id=f"notify-send:{delivery_id}:0")
+        celery.send_task(
+            SEND_TASK,
+            args=[{"delivery_id": str(delivery_id)}],
+            queue=NOTIFY_QUEUE,
+            task_id=f"notify-send:{delivery_id}:0",
+        )
 
 
 def _report_task_ids(ids: Iterable[uuid.UUID]) -> set[str]:
@@ -398,12 +446,13 @@ def _report_task_ids(ids: Iterable[uuid.UUID]) -> set[str]:
     return {f"notification-report:{uuid.uuid5(REPORT_NAMESPACE, f'{i}:sent')}" for i in ids}
 
 
-def throughput(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url: str, sinks: Child,
-               engine: Engine) -> tuple[dict[str, Any], Child]:
+def throughput(
+    ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url: str, sinks: Child, engine: Engine
+) -> tuple[dict[str, Any], Child]:
     """Raw adapters, the notify worker, raw adapters again. Returns the figures and the running worker."""
     n, c = params.messages, params.worker_concurrency
     prepared = prepare_rows(params.warmup_messages + n, params.email_share)
-    warm, measured = prepared[:params.warmup_messages], prepared[params.warmup_messages:]
+    warm, measured = prepared[: params.warmup_messages], prepared[params.warmup_messages :]
     insert_rows(engine, prepared)
     mix = {ch: sum(1 for p in measured if p.row["channel"] == ch) for ch in ("email", "sms")}
 
@@ -414,17 +463,29 @@ def throughput(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_
 
     worker = ctx.processes.spawn_cli("worker notify", "worker", "notify", "--concurrency", str(c), **env)
     try:
-        figures = _throughput_with(ctx, params, env, http_url, sinks, engine, worker, prepared, warm, measured,
-                                   raw_before, mix)
+        figures = _throughput_with(
+            ctx, params, env, http_url, sinks, engine, worker, prepared, warm, measured, raw_before, mix
+        )
     except BaseException:
         ctx.processes.stop(worker)  # not left running into the next benchmark
         raise
     return figures, worker
 
 
-def _throughput_with(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url: str, sinks: Child,
-                     engine: Engine, worker: Child, prepared: list[Prepared], warm: list[Prepared],
-                     measured: list[Prepared], raw_before: dict[str, Any], mix: dict[str, int]) -> dict[str, Any]:
+def _throughput_with(
+    ctx: RunContext,
+    params: NotifyParams,
+    env: dict[str, str],
+    http_url: str,
+    sinks: Child,
+    engine: Engine,
+    worker: Child,
+    prepared: list[Prepared],
+    warm: list[Prepared],
+    measured: list[Prepared],
+    raw_before: dict[str, Any],
+    mix: dict[str, int],
+) -> dict[str, Any]:
     from shared.celery_app import make_celery
     from shared.config import Settings
 
@@ -436,8 +497,10 @@ def _throughput_with(ctx: RunContext, params: NotifyParams, env: dict[str, str],
         _enqueue(celery, [p.id for p in warm])  # also: the worker is up once these are sent
         states = wait_sent(engine, [p.id for p in warm], ctx, [worker, sinks], params.send_timeout)
         if states.get("sent", 0) < len(warm):
-            raise RuntimeError(f"warm-up sends did not all succeed: {states}; dead letters: {_dead_letters(engine)}\n"
-                               f"--- worker ---\n{worker.tail()}")
+            raise RuntimeError(
+                f"warm-up sends did not all succeed: {states}; dead letters: {_dead_letters(engine)}\n"
+                f"--- worker ---\n{worker.tail()}"
+            )
         worker_ready_seconds = time.monotonic() - began
         _clear_sinks(http_url)
 
@@ -459,9 +522,15 @@ def _throughput_with(ctx: RunContext, params: NotifyParams, env: dict[str, str],
     arrivals = [_epoch(m["received_at"]) for m in _sink_messages(http_url) if m.get("reference") in references]
     _clear_sinks(http_url)
     with engine.connect() as conn:
-        sent_at = [r[0] for r in conn.execute(text(
-            "SELECT EXTRACT(EPOCH FROM sent_at)::float8 FROM notify.deliveries WHERE id = ANY(:ids) AND sent_at IS NOT NULL"
-        ), {"ids": ids})]
+        sent_at = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT EXTRACT(EPOCH FROM sent_at)::float8 FROM notify.deliveries WHERE id = ANY(:ids) AND sent_at IS NOT NULL"
+                ),
+                {"ids": ids},
+            )
+        ]
     runtimes = _send_runtimes(worker.log_path, {f"notify-send:{i}:0" for i in ids})
     # the worker reported every sent row to the workflow (queue "workflow"): no workflow worker runs now, and
     # these complaints exist nowhere, so their reports are removed before the latency part starts one
@@ -501,8 +570,13 @@ def _throughput_with(ctx: RunContext, params: NotifyParams, env: dict[str, str],
             "per_message_p50_notify_over_raw": ratio(runtime_summary["p50_ms"], raw_p50),
         },
     }
-    log.info("notify throughput %s messages/s (raw %s), task p50 %s ms (raw call %s ms)", notify_rate, raw_rate,
-             runtime_summary["p50_ms"], raw_p50)
+    log.info(
+        "notify throughput %s messages/s (raw %s), task p50 %s ms (raw call %s ms)",
+        notify_rate,
+        raw_rate,
+        runtime_summary["p50_ms"],
+        raw_p50,
+    )
     return figures
 
 
@@ -539,8 +613,9 @@ def _codes(result: OpenLoopResult) -> list[str]:
     return [r.tracking_code for r in result.responses if r.tracking_code]
 
 
-def wait_for_acks(engine: Engine, codes: list[str], ctx: RunContext, children: list[Child],
-                  timeout: float) -> tuple[int, float]:
+def wait_for_acks(
+    engine: Engine, codes: list[str], ctx: RunContext, children: list[Child], timeout: float
+) -> tuple[int, float]:
     """Until every complaint's acknowledgment row is in an end state (sent: it reached the SMTP sink)."""
     began = time.monotonic()
     while True:
@@ -563,7 +638,8 @@ def wait_for_backlog(engine: Engine, redis_url: str, ctx: RunContext, children: 
             ctx.processes.check_alive(*children)
             with engine.connect() as conn:
                 unpublished = conn.execute(
-                    text("SELECT count(*) FROM intake.outbox WHERE published_at IS NULL")).scalar_one()
+                    text("SELECT count(*) FROM intake.outbox WHERE published_at IS NULL")
+                ).scalar_one()
             queued = client.llen(WORKFLOW_QUEUE) + client.llen(NOTIFY_QUEUE)
             quiet = quiet + 1 if unpublished == 0 and queued == 0 else 0
             if quiet >= 2:
@@ -575,14 +651,22 @@ def wait_for_backlog(engine: Engine, redis_url: str, ctx: RunContext, children: 
         client.close()
 
 
-def latency(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url: str, sinks: Child, worker: Child,
-            engine: Engine) -> dict[str, Any]:
+def latency(
+    ctx: RunContext,
+    params: NotifyParams,
+    env: dict[str, str],
+    http_url: str,
+    sinks: Child,
+    worker: Child,
+    engine: Engine,
+) -> dict[str, Any]:
     procs = ctx.processes
     port = free_port()
     api = procs.spawn_cli("api intake", "api", "intake", "--port", str(port), **env)
     relay = procs.spawn_cli("relay", "relay", PENGADUAN_RELAY_POLL_INTERVAL=str(params.relay_poll_interval), **env)
-    wf = procs.spawn_cli("worker workflow", "worker", "workflow", "--concurrency", str(params.workflow_concurrency),
-                         **env)
+    wf = procs.spawn_cli(
+        "worker workflow", "worker", "workflow", "--concurrency", str(params.workflow_concurrency), **env
+    )
     children = [api, relay, wf, worker, sinks]
     try:
         procs.wait_http_ok(api, f"http://127.0.0.1:{port}/healthz")
@@ -594,8 +678,10 @@ def latency(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url
         warm_codes = _codes(warm)
         warm_ended, _ = wait_for_acks(engine, warm_codes, ctx, children, params.arrival_timeout)
         if warm_ended < len(warm_codes):
-            raise RuntimeError(f"warm-up: only {warm_ended}/{len(warm_codes)} acknowledgments sent\n"
-                               f"--- notify worker ---\n{worker.tail()}\n--- workflow worker ---\n{wf.tail()}")
+            raise RuntimeError(
+                f"warm-up: only {warm_ended}/{len(warm_codes)} acknowledgments sent\n"
+                f"--- notify worker ---\n{worker.tail()}\n--- workflow worker ---\n{wf.tail()}"
+            )
         _clear_sinks(http_url)
 
         meter = CpuMeter()
@@ -609,7 +695,7 @@ def latency(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url
         meter.start()
         sent = run_async(open_loop(url, params.rate, params.seconds, make_body, start_index=len(warm.responses)))
         codes = _codes(sent)
-        ended, drain_seconds = wait_for_acks(engine, codes, ctx, children, params.arrival_timeout)
+        _ended, drain_seconds = wait_for_acks(engine, codes, ctx, children, params.arrival_timeout)
         cpu = meter.stop()
         with engine.connect() as conn:
             rows = conn.execute(_ACKS, {"codes": codes}).mappings().all()
@@ -652,7 +738,7 @@ def latency(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url
     ack_summary, upstream_summary = latency_summary_ms(ack), latency_summary_ms(upstream)
     ack_in_order.sort()
     quarter = max(1, len(ack_in_order) // 4)
-    quarters = [ack_in_order[i * quarter:(i + 1) * quarter if i < 3 else None] for i in range(4)]
+    quarters = [ack_in_order[i * quarter : (i + 1) * quarter if i < 3 else None] for i in range(4)]
     by_quarter = [latency_summary_ms([x for _, x in q])["p50_ms"] for q in quarters] if len(ack_in_order) >= 4 else []
     ack_rate = _rate(arrival_times)
     kept_up = bool(ack_rate and sent.achieved_rate and ack_rate >= 0.9 * sent.achieved_rate)
@@ -693,9 +779,15 @@ def latency(ctx: RunContext, params: NotifyParams, env: dict[str, str], http_url
             "ack_p99_over_received_p99": ratio(ack_summary["p99_ms"], upstream_summary["p99_ms"]),
         },
     }
-    log.info("notify acknowledgments %d/%d arrived  p50 %s ms  p99 %s ms (ComplaintReceived: p50 %s ms, p99 %s ms)",
-             arrived, len(codes), ack_summary["p50_ms"], ack_summary["p99_ms"], upstream_summary["p50_ms"],
-             upstream_summary["p99_ms"])
+    log.info(
+        "notify acknowledgments %d/%d arrived  p50 %s ms  p99 %s ms (ComplaintReceived: p50 %s ms, p99 %s ms)",
+        arrived,
+        len(codes),
+        ack_summary["p50_ms"],
+        ack_summary["p99_ms"],
+        upstream_summary["p50_ms"],
+        upstream_summary["p99_ms"],
+    )
     return figures
 
 
@@ -719,8 +811,11 @@ def run(ctx: RunContext, params: NotifyParams) -> dict[str, Any]:
         procs.wait_http_ok(sinks, f"{http_url}/dev/outbox/attempts")
         probe = probe_smtp(smtp_port)
         _clear_sinks(http_url)
-        log.info("notify sinks: bare SMTP session p50 %s ms (EHLO %s ms)", probe["session"]["p50_ms"],
-                 probe["ehlo"]["p50_ms"])
+        log.info(
+            "notify sinks: bare SMTP session p50 %s ms (EHLO %s ms)",
+            probe["session"]["p50_ms"],
+            probe["ehlo"]["p50_ms"],
+        )
         tp, worker = throughput(ctx, params, env, http_url, sinks, engine)
         lat = latency(ctx, params, env, http_url, sinks, worker, engine)
     finally:
@@ -737,8 +832,9 @@ def run(ctx: RunContext, params: NotifyParams) -> dict[str, Any]:
             "warmup_seconds": params.warmup_seconds,
             "workflow_concurrency": params.workflow_concurrency,
             "relay_poll_interval": params.relay_poll_interval,
-            "sinks": "pengaduan devsinks as is" if params.stock_sinks else
-                     "pengaduan devsinks' main with TCP_NODELAY on SMTP connections (python -m bench.notify sinks)",
+            "sinks": "pengaduan devsinks as is"
+            if params.stock_sinks
+            else "pengaduan devsinks' main with TCP_NODELAY on SMTP connections (python -m bench.notify sinks)",
         },
         "sinks_probe": probe,
         "stale_notify_tasks_purged": stale,
@@ -762,19 +858,46 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]
     task = tp["notify"]["send_task_runtime"]
     ack, base = lat["acknowledgment_latency"], lat["received_latency"]
     return [
-        ("notify", f"messages/s, 1 worker -c {c} (e-mail+SMS)", _fmt(tp["notify"]["per_second"]),
-         f"{_fmt(tp['raw_per_second'])} raw adapters", _fmt(tp["ratios"]["throughput_notify_over_raw"], 3), ""),
-        ("notify", "per message p50 ms (task / raw call)", _fmt(task["p50_ms"]),
-         f"{_fmt(tp['raw_per_message_p50_ms'])} raw call", _fmt(tp["ratios"]["per_message_p50_notify_over_raw"], 3), ""),
-        ("notify", f"ack p50 / p99 ms at {lat['rate_per_second']:g}/s",
-         f"{_fmt(ack['p50_ms'])} / {_fmt(ack['p99_ms'])}",
-         f"{_fmt(base['p50_ms'])} / {_fmt(base['p99_ms'])} to ComplaintReceived",
-         _fmt(lat["ratios"]["ack_p50_over_received_p50"], 2), ""),
-        ("notify", "acks accepted / arrived, send rate", f"{lat['accepted']} / {lat['acknowledgments_arrived']}",
-         f"{_fmt(lat['achieved_send_rate'], 2)}/s", "", ""),
-        ("notify", "acks arrived per second", _fmt(lat["acknowledgments_per_second"]),
-         f"{_fmt(lat['achieved_send_rate'], 2)}/s submitted", "",
-         "kept up" if lat["kept_up"] else "did NOT keep up"),
+        (
+            "notify",
+            f"messages/s, 1 worker -c {c} (e-mail+SMS)",
+            _fmt(tp["notify"]["per_second"]),
+            f"{_fmt(tp['raw_per_second'])} raw adapters",
+            _fmt(tp["ratios"]["throughput_notify_over_raw"], 3),
+            "",
+        ),
+        (
+            "notify",
+            "per message p50 ms (task / raw call)",
+            _fmt(task["p50_ms"]),
+            f"{_fmt(tp['raw_per_message_p50_ms'])} raw call",
+            _fmt(tp["ratios"]["per_message_p50_notify_over_raw"], 3),
+            "",
+        ),
+        (
+            "notify",
+            f"ack p50 / p99 ms at {lat['rate_per_second']:g}/s",
+            f"{_fmt(ack['p50_ms'])} / {_fmt(ack['p99_ms'])}",
+            f"{_fmt(base['p50_ms'])} / {_fmt(base['p99_ms'])} to ComplaintReceived",
+            _fmt(lat["ratios"]["ack_p50_over_received_p50"], 2),
+            "",
+        ),
+        (
+            "notify",
+            "acks accepted / arrived, send rate",
+            f"{lat['accepted']} / {lat['acknowledgments_arrived']}",
+            f"{_fmt(lat['achieved_send_rate'], 2)}/s",
+            "",
+            "",
+        ),
+        (
+            "notify",
+            "acks arrived per second",
+            _fmt(lat["acknowledgments_per_second"]),
+            f"{_fmt(lat['achieved_send_rate'], 2)}/s submitted",
+            "",
+            "kept up" if lat["kept_up"] else "did NOT keep up",
+        ),
     ]
 
 

@@ -31,6 +31,7 @@ place/date, Nomor block, addressee, justified body with first-line indent, closi
 with a QR code, running header and page numbers on long letters, DRAF watermark, Liberation Sans
 embedded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,18 +64,18 @@ def sample_letter(*, long: bool = False, draft: bool = False):
     from services.letters.domain.letter import Letterhead, ResponseLetter, Signer
 
     paragraphs = [
-        "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "
+        "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "  # noqa: ISC004
         "14 November 2026 dengan kode pelacakan PGD-7K3M-9QX2 perihal lambatnya pelayanan penerbitan "
         "surat keterangan domisili di Kantor Kecamatan Pegantenan, bersama ini kami sampaikan hal-hal "
         "sebagai berikut.",
-        "Setelah dilakukan klarifikasi kepada petugas pelayanan dan Kepala Seksi Pemerintahan, "
+        "Setelah dilakukan klarifikasi kepada petugas pelayanan dan Kepala Seksi Pemerintahan, "  # noqa: ISC004
         "keterlambatan tersebut disebabkan oleh gangguan jaringan pada sistem informasi administrasi "
         "kependudukan selama tiga hari kerja. Surat keterangan yang Saudara mohonkan telah selesai "
         "diproses dan dapat diambil di loket pelayanan pada jam kerja, Senin sampai dengan Jumat pukul "
         "08.00\u201315.00 WIB.",
-        'Pesan Saudara yang memuat teks "<script>alert(1)</script>" dan "{{7*7}}" kami catat apa '
+        'Pesan Saudara yang memuat teks "<script>alert(1)</script>" dan "{{7*7}}" kami catat apa '  # noqa: ISC004
         "adanya dalam buku rekap pengaduan.",
-        "Kami mohon maaf atas ketidaknyamanan yang Saudara alami. Ke depan, kami akan menyediakan "
+        "Kami mohon maaf atas ketidaknyamanan yang Saudara alami. Ke depan, kami akan menyediakan "  # noqa: ISC004
         "formulir pelayanan manual sebagai cadangan apabila sistem daring mengalami gangguan, serta "
         "mengumumkan setiap gangguan layanan melalui papan informasi dan media sosial resmi Kecamatan "
         "Pegantenan.",
@@ -117,7 +118,7 @@ def renderer(name: str) -> Callable[[Any], bytes]:
         return render_response_letter
     if name == "fpdf2":
         import fpdf  # noqa: F401
-        import segno  # noqa: F401
+        import segno
 
         return _render_fpdf2
     if name == "weasyprint":
@@ -221,8 +222,12 @@ def _render_fpdf2(letter) -> bytes:
     pdf.set_font("LS", "", 12)
     pdf.cell(0, 16, c["date_line"], align="R", **nl)
     pdf.ln(0.35 * cm)
-    for label, value in (("Nomor", number), ("Sifat", letter.sifat), ("Lampiran", letter.lampiran),
-                         ("Perihal", letter.perihal)):
+    for label, value in (
+        ("Nomor", number),
+        ("Sifat", letter.sifat),
+        ("Lampiran", letter.lampiran),
+        ("Perihal", letter.perihal),
+    ):
         pdf.cell(2.3 * cm, 16, label)
         pdf.cell(0.45 * cm, 16, ":")
         pdf.multi_cell(0, 16, value, align="L", **nl)
@@ -241,7 +246,7 @@ def _render_fpdf2(letter) -> bytes:
     # no keep-together in fpdf2: move the closing and signature to a new page when they do not fit
     if pdf.will_page_break(2 * 16 + 0.4 * cm + 15 + 2.6 * cm + 3 * 15):
         pdf.add_page()
-    with pdf.text_columns(text_align="J", line_height=16 / 12) as cols:
+    with pdf.text_columns(text_align="J", line_height=16 / 12) as cols:  # noqa: SIM117
         with cols.paragraph(first_line_indent=1.25 * cm) as par:
             par.write(r.CLOSING)
     pdf.ln(0.4 * cm)
@@ -320,8 +325,11 @@ def _render_weasyprint(letter) -> bytes:
         '@top-center { content: "DRAF"; }' if draft else ""
     )  # a rotated background watermark needs an extra positioned element; the label stands in
     css = _WEASY_CSS.format(
-        regular=c["fonts"][0].as_uri(), bold=c["fonts"][1].as_uri(),
-        kecamatan=_css_string(lh.kecamatan), number=_css_string(header_number), watermark=watermark,
+        regular=c["fonts"][0].as_uri(),
+        bold=c["fonts"][1].as_uri(),
+        kecamatan=_css_string(lh.kecamatan),
+        number=_css_string(header_number),
+        watermark=watermark,
     )
 
     def br(s: str) -> str:
@@ -333,8 +341,12 @@ def _render_weasyprint(letter) -> bytes:
         qr = f'<div class="qr"><img src="data:image/png;base64,{data}">{e(r.QR_CAPTION)}</div>'
     rows = "".join(
         f'<tr><td class="l">{e(k)}</td><td class="c">:</td><td>{e(v)}</td></tr>'
-        for k, v in (("Nomor", number), ("Sifat", letter.sifat), ("Lampiran", letter.lampiran),
-                     ("Perihal", letter.perihal))
+        for k, v in (
+            ("Nomor", number),
+            ("Sifat", letter.sifat),
+            ("Lampiran", letter.lampiran),
+            ("Perihal", letter.perihal),
+        )
     )
     body = "".join(f'<p class="b">{br(p)}</p>' for p in c["paragraphs"])
     s = letter.signer
@@ -517,14 +529,28 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     failed = False
     for name in [s.strip() for s in args.stacks.split(",") if s.strip()]:
-        cmd = [sys.executable, "-m", "bench.pdf_stacks", "--worker", name, "--n", str(args.n),
-               "--long-n", str(args.long_n), "--out", str(args.out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.pdf_stacks",
+            "--worker",
+            name,
+            "--n",
+            str(args.n),
+            "--long-n",
+            str(args.long_n),
+            "--out",
+            str(args.out),
+        ]
         print(f"pdf_stacks: {name} ...", file=sys.stderr, flush=True)
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)  # noqa: PLW1510
         if proc.returncode != 0:
             failed = True
-            results[name] = {"stack": name, "error": proc.stderr.strip().splitlines()[-1:] or ["failed"],
-                             "deployment": DEPLOYMENT.get(name)}
+            results[name] = {
+                "stack": name,
+                "error": proc.stderr.strip().splitlines()[-1:] or ["failed"],
+                "deployment": DEPLOYMENT.get(name),
+            }
             continue
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         res["deployment"] = DEPLOYMENT.get(name)
@@ -536,10 +562,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios = {}
     for name, res in results.items():
         if name != "reportlab" and "letters_per_s" in res and base.get("letters_per_s"):
-            ratios[f"{name}_vs_reportlab_letters_per_s"] = round(
-                res["letters_per_s"] / base["letters_per_s"], 2)
-            ratios[f"{name}_vs_reportlab_long_per_s"] = round(
-                res["long_letters_per_s"] / base["long_letters_per_s"], 2)
+            ratios[f"{name}_vs_reportlab_letters_per_s"] = round(res["letters_per_s"] / base["letters_per_s"], 2)
+            ratios[f"{name}_vs_reportlab_long_per_s"] = round(res["long_letters_per_s"] / base["long_letters_per_s"], 2)
     doc = {
         "benchmark": "pdf_stacks",
         "machine": {
@@ -554,8 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(doc, indent=2))
     for name, res in results.items():
         if "error" in res or "skipped" in res:
-            print(f"{name:11s} {'ERROR' if 'error' in res else 'skipped'} "
-                  f"{res.get('error') or res.get('skipped')}", file=sys.stderr)
+            print(
+                f"{name:11s} {'ERROR' if 'error' in res else 'skipped'} {res.get('error') or res.get('skipped')}",
+                file=sys.stderr,
+            )
         else:
             print(
                 f"{name:11s} {res['letters_per_s']:7.1f} letters/s  {res['long_letters_per_s']:6.1f} long/s  "

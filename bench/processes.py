@@ -3,6 +3,7 @@
 ``Processes.stop_all()`` sends SIGTERM to every group, waits a grace period, then SIGKILLs what is left.
 The children also get SIGTERM if this process dies without cleaning up (PR_SET_PDEATHSIG).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,7 +26,7 @@ _PR_SET_PDEATHSIG = 1
 
 def _child_setup() -> None:  # runs in the child between fork and exec
     os.setsid()
-    try:
+    try:  # noqa: SIM105
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
@@ -52,7 +53,7 @@ class Child:
             return "(no log)"
 
     def signal_group(self, sig: int) -> None:
-        try:
+        try:  # noqa: SIM105
             os.killpg(self.proc.pid, sig)
         except ProcessLookupError:
             pass
@@ -73,8 +74,13 @@ class Processes:
         env = {**self.env, **extra_env}
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, *argv], env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, preexec_fn=_child_setup,
+                [sys.executable, *argv],
+                env=env,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_child_setup,  # noqa: PLW1509
             )
         child = Child(name, argv, log_path, proc)
         self.children.append(child)

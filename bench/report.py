@@ -1,4 +1,5 @@
 """The results: one JSON document in bench/results/<UTC timestamp>.json, and a short table for humans."""
+
 from __future__ import annotations
 
 import json
@@ -48,10 +49,16 @@ def table(benchmarks: dict[str, Any], out: TextIO) -> None:
             for name, fig in variants.items():
                 if name == "raw_insert":
                     continue
-                rows.append((
-                    "eventstore", f"{name} appends/s, {n} writer(s)", _fmt(fig["per_second"]),
-                    f"{_fmt(raw['per_second'])} raw", _fmt(es["ratios"][writers][f"{name}_over_raw"], 3), "",
-                ))
+                rows.append(
+                    (
+                        "eventstore",
+                        f"{name} appends/s, {n} writer(s)",
+                        _fmt(fig["per_second"]),
+                        f"{_fmt(raw['per_second'])} raw",
+                        _fmt(es["ratios"][writers][f"{name}_over_raw"], 3),
+                        "",
+                    )
+                )
     elif es:
         rows.append(("eventstore", "failed", str(es.get("error", ""))[:60], "", "", ""))
     it = benchmarks.get("intake")
@@ -59,16 +66,37 @@ def table(benchmarks: dict[str, Any], out: TextIO) -> None:
         i, b = it["targets"]["intake"], it["targets"]["bare"]
         c = it["parameters"]["concurrency"]
         met = "met" if it["target"]["met"] else "NOT met"
-        rows.append(("intake", f"requests/s, {c} connections", _fmt(i["requests_per_second"]),
-                     f"{_fmt(b['requests_per_second'])} bare", _fmt(it["ratios"]["throughput_intake_over_bare"], 3),
-                     f">= 0.50 {met}"))
-        rows.append(("intake", "p50 / p99 ms", f"{_fmt(i['latency_ok']['p50_ms'])} / {_fmt(i['latency_ok']['p99_ms'])}",
-                     f"{_fmt(b['latency_ok']['p50_ms'])} / {_fmt(b['latency_ok']['p99_ms'])}",
-                     _fmt(it["ratios"]["p50_intake_over_bare"], 3), ""))
+        rows.append(
+            (
+                "intake",
+                f"requests/s, {c} connections",
+                _fmt(i["requests_per_second"]),
+                f"{_fmt(b['requests_per_second'])} bare",
+                _fmt(it["ratios"]["throughput_intake_over_bare"], 3),
+                f">= 0.50 {met}",
+            )
+        )
+        rows.append(
+            (
+                "intake",
+                "p50 / p99 ms",
+                f"{_fmt(i['latency_ok']['p50_ms'])} / {_fmt(i['latency_ok']['p99_ms'])}",
+                f"{_fmt(b['latency_ok']['p50_ms'])} / {_fmt(b['latency_ok']['p99_ms'])}",
+                _fmt(it["ratios"]["p50_intake_over_bare"], 3),
+                "",
+            )
+        )
         rows.append(("intake", "errors (non-2xx)", str(i["errors"]), str(b["errors"]), "", ""))
-        rows.append(("intake", "server CPU ms/request", _fmt(i["cpu_per_request"].get("server_cpu_ms"), 2),
-                     _fmt(b["cpu_per_request"].get("server_cpu_ms"), 2),
-                     _fmt(it["ratios"]["server_cpu_per_request_intake_over_bare"], 3), ""))
+        rows.append(
+            (
+                "intake",
+                "server CPU ms/request",
+                _fmt(i["cpu_per_request"].get("server_cpu_ms"), 2),
+                _fmt(b["cpu_per_request"].get("server_cpu_ms"), 2),
+                _fmt(it["ratios"]["server_cpu_per_request_intake_over_bare"], 3),
+                "",
+            )
+        )
     elif it:
         rows.append(("intake", "failed", str(it.get("error", ""))[:60], "", "", ""))
     e2e = benchmarks.get("e2e")
@@ -76,12 +104,26 @@ def table(benchmarks: dict[str, Any], out: TextIO) -> None:
         lat, http = e2e["latency"], e2e["intake_http"]["latency_ok"]
         rate = e2e["parameters"]["rate_per_second"]
         met = "met" if e2e["target"]["met"] else "NOT met"
-        rows.append(("e2e", f"p50 / p99 / max ms at {rate:g}/s",
-                     f"{_fmt(lat['p50_ms'])} / {_fmt(lat['p99_ms'])} / {_fmt(lat['max_ms'])}",
-                     f"{_fmt(http['p50_ms'])} / {_fmt(http['p99_ms'])} HTTP",
-                     _fmt(e2e["ratios"]["e2e_p50_over_intake_http_p50"], 2), f"p99 < 1000 ms {met}"))
-        rows.append(("e2e", "submitted / arrived, send rate", f"{e2e['submitted']} / {e2e['arrived']}",
-                     f"{_fmt(e2e['achieved_send_rate'], 2)}/s", "", ""))
+        rows.append(
+            (
+                "e2e",
+                f"p50 / p99 / max ms at {rate:g}/s",
+                f"{_fmt(lat['p50_ms'])} / {_fmt(lat['p99_ms'])} / {_fmt(lat['max_ms'])}",
+                f"{_fmt(http['p50_ms'])} / {_fmt(http['p99_ms'])} HTTP",
+                _fmt(e2e["ratios"]["e2e_p50_over_intake_http_p50"], 2),
+                f"p99 < 1000 ms {met}",
+            )
+        )
+        rows.append(
+            (
+                "e2e",
+                "submitted / arrived, send rate",
+                f"{e2e['submitted']} / {e2e['arrived']}",
+                f"{_fmt(e2e['achieved_send_rate'], 2)}/s",
+                "",
+                "",
+            )
+        )
     elif e2e:
         rows.append(("e2e", "failed", str(e2e.get("error", ""))[:60], "", "", ""))
     if "notify" in benchmarks:  # its rows come from bench/notify.py
@@ -90,14 +132,14 @@ def table(benchmarks: dict[str, Any], out: TextIO) -> None:
         rows.extend(notify_rows(benchmarks["notify"]))
     for name, share in _noise(benchmarks).items():
         if share >= NOISY_SHARE:
-            notes.append(f"note: other processes used up to {share:.0%} of the machine during {name}; "
-                         "its ratios are less trustworthy (see cpu.other_share in the JSON)")
+            notes.append(
+                f"note: other processes used up to {share:.0%} of the machine during {name}; "
+                "its ratios are less trustworthy (see cpu.other_share in the JSON)"
+            )
     header = ("benchmark", "measure", "value", "baseline", "ratio", "target")
     widths = [max(len(r[k]) for r in [header, *rows]) for k in range(len(header))]
-    for r in [header, *rows]:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n")
-    for note in notes:
-        out.write(note + "\n")
+    out.writelines("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() + "\n" for r in [header, *rows])  # noqa: B905
+    out.writelines(note + "\n" for note in notes)
 
 
 def _noise(benchmarks: dict[str, Any]) -> dict[str, float]:

@@ -5,6 +5,7 @@ constraints, check and indexes as ``workflow.events``, with a plain bigserial po
 ``bare_submissions`` is what the bare FastAPI app writes: the columns and constraints of
 ``intake.submissions``.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import (

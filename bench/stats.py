@@ -1,4 +1,5 @@
 """Small statistics helpers: percentiles and latency summaries (seconds in, milliseconds out)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

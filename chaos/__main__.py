@@ -9,6 +9,7 @@ in the workflow exactly once, its acknowledgment sent exactly once per channel. 
 CI gates on (chaos/README.md): every fault, 2 complaints/s, the next fault 30 s after one, within a 570 s
 budget.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,16 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from chaos.history import (SinkIndex, ack_deliveries, acknowledged_at_sink, broker_backlog, invariants,
-                           unconsumed_handoffs, workflow_counts, worst_to_workflow)
+from chaos.history import (
+    SinkIndex,
+    ack_deliveries,
+    acknowledged_at_sink,
+    broker_backlog,
+    invariants,
+    unconsumed_handoffs,
+    workflow_counts,
+    worst_to_workflow,
+)
 from chaos.judge import exit_status, judge, summary, table
 from chaos.load import Load
 from chaos.stack import Stack
@@ -36,17 +45,39 @@ from chaos.stack import Stack
 log = logging.getLogger("chaos")
 RESULTS = Path(__file__).resolve().parent / "results"
 FAULTS = ["workflow", "relay", "notify", "letters", "projections", "scheduler", "redis", "postgres"]
-PROCESS_OF = {"workflow": "worker workflow", "relay": "relay", "notify": "worker notify",
-              "letters": "worker letters", "projections": "projections", "scheduler": "scheduler"}
-DEFAULTS = {"rate": 5.0, "before": 15.0, "after": 30.0, "timeout": 180.0, "move_on": None, "settle": 240.0,
-            "budget": None, "time_gates": ("workflow", "acknowledgment")}
+PROCESS_OF = {
+    "workflow": "worker workflow",
+    "relay": "relay",
+    "notify": "worker notify",
+    "letters": "worker letters",
+    "projections": "projections",
+    "scheduler": "scheduler",
+}
+DEFAULTS = {
+    "rate": 5.0,
+    "before": 15.0,
+    "after": 30.0,
+    "timeout": 180.0,
+    "move_on": None,
+    "settle": 240.0,
+    "budget": None,
+    "time_gates": ("workflow", "acknowledgment"),
+}
 PROFILES = {
     # trimmed by hand: 5 s of load before each fault, >= 10 s after
     "quick": {"before": 5.0, "after": 10.0, "timeout": 150.0},
     # CI (2 shared cores, other jobs): a rate such a machine sustains, and the whole run (stack start to
     # stop) inside 10 min; recovery past the ack goal (120 s) is a miss anyway, so no fault is watched longer
-    "ci": {"rate": 2.0, "before": 5.0, "after": 10.0, "timeout": 120.0, "move_on": 30.0, "settle": 240.0,
-           "budget": 570.0, "time_gates": ("workflow",)},
+    "ci": {
+        "rate": 2.0,
+        "before": 5.0,
+        "after": 10.0,
+        "timeout": 120.0,
+        "move_on": 30.0,
+        "settle": 240.0,
+        "budget": 570.0,
+        "time_gates": ("workflow",),
+    },
 }
 # kept back from the budget for the drain and settle after the last fault (a mid-send kill's delivery waits
 # for notify's 120 s lease; by the end of the faults after it most of that has run) and the stop
@@ -88,8 +119,11 @@ def apply_fault(stack: Stack, fault: str, restart_delay: float) -> str:
                     break
                 time.sleep(0.05)
             time.sleep(0.5)
-            note = "killed while the sinks held a send (recorded, answer not yet given)" \
-                if sum(stack.sinks.outbox.attempts().values()) > sum(before.values()) else "no send in flight seen"
+            note = (
+                "killed while the sinks held a send (recorded, answer not yet given)"
+                if sum(stack.sinks.outbox.attempts().values()) > sum(before.values())
+                else "no send in flight seen"
+            )
         stack.kill9(name)
         if fault == "notify":
             assert stack.sinks is not None
@@ -124,10 +158,16 @@ class Supervisor:
             if name not in self.died:
                 self.died[name] = now
                 child = self.stack.children[name]
-                self.deaths.append({"process": name, "during": during, "exit": child.proc.returncode,
-                                    "log_tail": child.tail(15)})
-                log.warning("%s died (exit %s) during %s; restarting it in %.0fs", name, child.proc.returncode,
-                            during, self.restart_delay)
+                self.deaths.append(
+                    {"process": name, "during": during, "exit": child.proc.returncode, "log_tail": child.tail(15)}
+                )
+                log.warning(
+                    "%s died (exit %s) during %s; restarting it in %.0fs",
+                    name,
+                    child.proc.returncode,
+                    during,
+                    self.restart_delay,
+                )
             elif now - self.died[name] >= self.restart_delay:
                 self.stack.restart(name)
                 self.restarts[name] += 1
@@ -191,8 +231,10 @@ class Recovery:
             log.debug("poll failed: %s", exc)
         for p in self.phases:
             if (p.pending_wf or p.pending_ack) and now - p.fault_at > self.timeout:
-                p.note += (f"; after {self.timeout:.0f}s {len(p.pending_wf)} not in the workflow, "
-                           f"{len(p.pending_ack)} not acknowledged")
+                p.note += (
+                    f"; after {self.timeout:.0f}s {len(p.pending_wf)} not in the workflow, "
+                    f"{len(p.pending_ack)} not acknowledged"
+                )
                 p.pending_wf, p.pending_ack = set(), set()
 
     def watch(self, phase: Phase, minimum: float, move_on: float, until: float, supervisor: Supervisor) -> None:
@@ -204,8 +246,11 @@ class Recovery:
             self.poll()
             now = time.monotonic()
             elapsed = now - phase.fault_at
-            if (not phase.pending_wf and not phase.pending_ack and elapsed >= minimum) or elapsed >= move_on \
-                    or now >= until:
+            if (
+                (not phase.pending_wf and not phase.pending_ack and elapsed >= minimum)
+                or elapsed >= move_on
+                or now >= until
+            ):
                 return
             time.sleep(0.5)
 
@@ -214,9 +259,11 @@ def leftovers(engine, redis_url: str) -> dict[str, Any]:
     """What is still in flight anywhere: the intake outbox, notify's deliveries, the hand-off ledgers and the
     broker's queues (an empty outbox says nothing of a message still queued in Redis)."""
     inv = invariants(engine)
-    left: dict[str, Any] = {"intake_outbox_unpublished": inv["intake_outbox_unpublished"],
-                            "deliveries": inv["notify_deliveries_by_state"],
-                            "handoffs_unconsumed": unconsumed_handoffs(engine)}
+    left: dict[str, Any] = {
+        "intake_outbox_unpublished": inv["intake_outbox_unpublished"],
+        "deliveries": inv["notify_deliveries_by_state"],
+        "handoffs_unconsumed": unconsumed_handoffs(engine),
+    }
     try:
         left["broker"] = broker_backlog(redis_url)
     except Exception as exc:  # judged as something left behind: what Redis holds is unknown
@@ -225,13 +272,19 @@ def leftovers(engine, redis_url: str) -> dict[str, Any]:
 
 
 def settled(left: dict[str, Any]) -> bool:
-    return (not left["intake_outbox_unpublished"] and not left["deliveries"].get("pending")
-            and not left["deliveries"].get("sending") and not any(left["handoffs_unconsumed"].values())
-            and left.get("broker") is not None and not any(left["broker"].values()))
+    return (
+        not left["intake_outbox_unpublished"]
+        and not left["deliveries"].get("pending")
+        and not left["deliveries"].get("sending")
+        and not any(left["handoffs_unconsumed"].values())
+        and left.get("broker") is not None
+        and not any(left["broker"].values())
+    )
 
 
-def summarise(phases: list[Phase], answers, engine, sinks: SinkIndex, channels: set[str], end: float,
-              t0: float) -> list[dict[str, Any]]:
+def summarise(
+    phases: list[Phase], answers, engine, sinks: SinkIndex, channels: set[str], end: float, t0: float
+) -> list[dict[str, Any]]:
     rows = []
     sinks.refresh()
     for i, phase in enumerate(phases):
@@ -247,31 +300,33 @@ def summarise(phases: list[Phase], answers, engine, sinks: SinkIndex, channels: 
             if a.status != 202:
                 key = str(a.status) if a.status else "no_answer"
                 statuses[key] = statuses.get(key, 0) + 1
-        rows.append({
-            "fault": phase.fault,
-            "fault_at": None if phase.fault_at is None else round(phase.fault_at - t0, 1),
-            "submitted": len(window),
-            "acked": len(codes),
-            "arrived": sum(1 for c in codes if counts.get(c, 0) >= 1),
-            "lost": sum(1 for c in codes if counts.get(c, 0) == 0),
-            "doubled": sum(1 for c in codes if counts.get(c, 0) > 1),
-            "5xx": sum(1 for a in window if a.status >= 500),
-            "500": sum(1 for a in window if a.status == 500),
-            "non_202": statuses,
-            "ack_sent": len(codes) - ack_missing,
-            "ack_missing": ack_missing,
-            "ack_doubled": ack_doubled,
-            "ack_delivery_states": _states(deliveries),
-            "worst_receipt_to_workflow_s": worst_to_workflow(engine, codes),
-            "recovery_workflow_s": phase.recovery_workflow_s,
-            "recovery_ack_s": phase.recovery_ack_s,
-            "watched_s": phase.watched_s,
-            "restarted_after_s": phase.restarted_after_s,
-            "next_fault_after_s": phase.next_fault_after_s,
-            "acked_before_fault": phase.acked_before_fault,
-            "unplanned_restarts": phase.unplanned_restarts,
-            "note": phase.note,
-        })
+        rows.append(
+            {
+                "fault": phase.fault,
+                "fault_at": None if phase.fault_at is None else round(phase.fault_at - t0, 1),
+                "submitted": len(window),
+                "acked": len(codes),
+                "arrived": sum(1 for c in codes if counts.get(c, 0) >= 1),
+                "lost": sum(1 for c in codes if counts.get(c, 0) == 0),
+                "doubled": sum(1 for c in codes if counts.get(c, 0) > 1),
+                "5xx": sum(1 for a in window if a.status >= 500),
+                "500": sum(1 for a in window if a.status == 500),
+                "non_202": statuses,
+                "ack_sent": len(codes) - ack_missing,
+                "ack_missing": ack_missing,
+                "ack_doubled": ack_doubled,
+                "ack_delivery_states": _states(deliveries),
+                "worst_receipt_to_workflow_s": worst_to_workflow(engine, codes),
+                "recovery_workflow_s": phase.recovery_workflow_s,
+                "recovery_ack_s": phase.recovery_ack_s,
+                "watched_s": phase.watched_s,
+                "restarted_after_s": phase.restarted_after_s,
+                "next_fault_after_s": phase.next_fault_after_s,
+                "acked_before_fault": phase.acked_before_fault,
+                "unplanned_restarts": phase.unplanned_restarts,
+                "note": phase.note,
+            }
+        )
     return rows
 
 
@@ -291,30 +346,55 @@ def _interrupt(signum: int, _frame) -> None:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, help=f'complaints per second through the gateway ({DEFAULTS["rate"]:g})')
-    parser.add_argument("--before", type=float, help=f'seconds of load before each fault ({DEFAULTS["before"]:g})')
-    parser.add_argument("--after", type=float, help=f'at least this many seconds after each fault ({DEFAULTS["after"]:g})')
-    parser.add_argument("--timeout", type=float, help=f'longest wait for recovery after a fault ({DEFAULTS["timeout"]:g})')
-    parser.add_argument("--move-on", type=float,
-                        help="start the next fault this many s after one even if it has not recovered yet (its "
-                             "recovery is still measured, up to --timeout); default: --timeout, --ci 30")
-    parser.add_argument("--settle", type=float,
-                        help="after the load, longest wait for the outbox, notify's deliveries, the hand-offs and the "
-                             f'broker queues to empty ({DEFAULTS["settle"]:g})')
-    parser.add_argument("--budget", type=float, help="whole run's wall time in s: faults that no longer fit are not run "
-                                                     "(and the run fails); default none, --ci 570")
-    parser.add_argument("--strict-times", action=argparse.BooleanOptionalAction,
-                        help="both recovery times (60 s to the workflow, 120 s to the acknowledgment) gate the exit "
-                             "status, or (--no-strict-times) neither; default: both, with --ci the workflow's only")
+    parser.add_argument("--rate", type=float, help=f"complaints per second through the gateway ({DEFAULTS['rate']:g})")
+    parser.add_argument("--before", type=float, help=f"seconds of load before each fault ({DEFAULTS['before']:g})")
+    parser.add_argument(
+        "--after", type=float, help=f"at least this many seconds after each fault ({DEFAULTS['after']:g})"
+    )
+    parser.add_argument(
+        "--timeout", type=float, help=f"longest wait for recovery after a fault ({DEFAULTS['timeout']:g})"
+    )
+    parser.add_argument(
+        "--move-on",
+        type=float,
+        help="start the next fault this many s after one even if it has not recovered yet (its "
+        "recovery is still measured, up to --timeout); default: --timeout, --ci 30",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        help="after the load, longest wait for the outbox, notify's deliveries, the hand-offs and the "
+        f"broker queues to empty ({DEFAULTS['settle']:g})",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="whole run's wall time in s: faults that no longer fit are not run "
+        "(and the run fails); default none, --ci 570",
+    )
+    parser.add_argument(
+        "--strict-times",
+        action=argparse.BooleanOptionalAction,
+        help="both recovery times (60 s to the workflow, 120 s to the acknowledgment) gate the exit "
+        "status, or (--no-strict-times) neither; default: both, with --ci the workflow's only",
+    )
     parser.add_argument("--restart-delay", type=float, default=1.0, help="seconds before a killed part is started")
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated, from: {','.join(FAULTS)}")
     profile = parser.add_mutually_exclusive_group()
-    profile.add_argument("--quick", action="store_true", help="a trimmed run (~6 min): 5 s before, 10 s after, 150 s timeout")
-    profile.add_argument("--ci", action="store_true",
-                         help="CI's gate (<= 10 min): every fault, 2/s, 5 s before, next fault after 10 to 30 s, "
-                              "recovery followed up to 120 s, 570 s budget; counts and the time to the workflow gate")
-    parser.add_argument("--workdir", type=Path, help="where the servers and logs go (default: a temporary dir, "
-                                                     "removed after a passing run)")
+    profile.add_argument(
+        "--quick", action="store_true", help="a trimmed run (~6 min): 5 s before, 10 s after, 150 s timeout"
+    )
+    profile.add_argument(
+        "--ci",
+        action="store_true",
+        help="CI's gate (<= 10 min): every fault, 2/s, 5 s before, next fault after 10 to 30 s, "
+        "recovery followed up to 120 s, 570 s budget; counts and the time to the workflow gate",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="where the servers and logs go (default: a temporary dir, removed after a passing run)",
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temporary dir after a passing run")
     args = parser.parse_args(argv)
     chosen = {**DEFAULTS, **PROFILES.get("ci" if args.ci else "quick" if args.quick else "", {})}
@@ -346,9 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(workdir)
     started_at = datetime.now(UTC)
     phases: list[Phase] = []
-    report: dict[str, Any] = {"started_at": started_at.isoformat(timespec="seconds"),
-                              "parameters": {**{k: v for k, v in vars(args).items() if k != "workdir"},
-                                             "faults": faults, "workdir": str(workdir)}}
+    report: dict[str, Any] = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "parameters": {
+            **{k: v for k, v in vars(args).items() if k != "workdir"},
+            "faults": faults,
+            "workdir": str(workdir),
+        },
+    }
     load = None
     supervisor = Supervisor(stack, args.restart_delay)
     status = 2
@@ -370,7 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             deliveries = ack_deliveries(engine, warm)
-            if len(deliveries) == len(warm) and all(s in ("sent", "delivered") for d in deliveries.values() for s in d.values()):
+            if len(deliveries) == len(warm) and all(
+                s in ("sent", "delivered") for d in deliveries.values() for s in d.values()
+            ):
                 channels = {ch for d in deliveries.values() for ch in d}
                 break
             time.sleep(1)
@@ -395,12 +482,24 @@ def main(argv: list[str] | None = None) -> int:
             phase.note = apply_fault(stack, fault, args.restart_delay)
             phase.restarted_after_s = round(time.monotonic() - phase.fault_at, 1)
             recovery.begin(phase, load.snapshot())
-            recovery.watch(phase, args.after, args.move_on, time.monotonic() + max(args.after, budget.left() - RESERVE_S),
-                           supervisor)
-            log.info("%s: in the workflow after %s s, acknowledged after %s s%s%s", fault, phase.recovery_workflow_s,
-                     phase.recovery_ack_s, f" ({phase.note})" if phase.note else "",
-                     f"; next fault with {len(phase.pending_wf)} not in the workflow, {len(phase.pending_ack)} not "
-                     f"acknowledged yet (still followed)" if phase.pending_wf or phase.pending_ack else "")
+            recovery.watch(
+                phase,
+                args.after,
+                args.move_on,
+                time.monotonic() + max(args.after, budget.left() - RESERVE_S),
+                supervisor,
+            )
+            log.info(
+                "%s: in the workflow after %s s, acknowledged after %s s%s%s",
+                fault,
+                phase.recovery_workflow_s,
+                phase.recovery_ack_s,
+                f" ({phase.note})" if phase.note else "",
+                f"; next fault with {len(phase.pending_wf)} not in the workflow, {len(phase.pending_ack)} not "
+                f"acknowledged yet (still followed)"
+                if phase.pending_wf or phase.pending_ack
+                else "",
+            )
 
         load.stop()
         end = time.monotonic() + 1  # no answer is sent after this
@@ -421,7 +520,10 @@ def main(argv: list[str] | None = None) -> int:
                 left = leftovers(engine, stack.redis.url)
                 sinks.refresh()
                 left["acknowledgments_missing"] = sum(
-                    1 for a in load.snapshot() if a.tracking_code and not acknowledged_at_sink(sinks, [a.tracking_code], channels))
+                    1
+                    for a in load.snapshot()
+                    if a.tracking_code and not acknowledged_at_sink(sinks, [a.tracking_code], channels)
+                )
             except Exception as exc:  # PostgreSQL unreachable: nothing can be judged, keep trying
                 left = {"error": repr(exc)}
             if "error" not in left and settled(left) and not left["acknowledgments_missing"]:
@@ -448,13 +550,21 @@ def main(argv: list[str] | None = None) -> int:
         answers = load.snapshot()
         rows = summarise(phases, answers, engine, sinks, channels, end, t0)
         report["invariants"] = inv_final = invariants(engine)
-        report["drain_s"] = {"workflow": drain.recovery_workflow_s, "acknowledgments": drain.recovery_ack_s,
-                             "note": drain.note}
+        report["drain_s"] = {
+            "workflow": drain.recovery_workflow_s,
+            "acknowledgments": drain.recovery_ack_s,
+            "note": drain.note,
+        }
         report["faults"] = rows
-        report["totals"] = {k: sum(r[k] for r in rows) for k in ("submitted", "acked", "lost", "doubled", "5xx", "500",
-                                                                   "ack_missing", "ack_doubled")}
-        report["processes"] = {"dead_at_end": stack.dead(), "unplanned_restarts": dict(supervisor.restarts),
-                               "deaths": supervisor.deaths}
+        report["totals"] = {
+            k: sum(r[k] for r in rows)
+            for k in ("submitted", "acked", "lost", "doubled", "5xx", "500", "ack_missing", "ack_doubled")
+        }
+        report["processes"] = {
+            "dead_at_end": stack.dead(),
+            "unplanned_restarts": dict(supervisor.restarts),
+            "deaths": supervisor.deaths,
+        }
         goals = judge(rows, inv_final, left, report["processes"], not_run, args.time_gates)
         report["goals"] = {g.name: {"met": g.met, "gates": g.gates, "detail": g.detail} for g in goals}
         status = exit_status(goals)
@@ -486,11 +596,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table(report["faults"]))
         left = report["left_at_end"]
-        print(f"\nleft at the end: broker {left.get('broker') or left.get('broker_error')}, hand-offs unconsumed "
-              f"{left['handoffs_unconsumed']}, intake outbox {left['intake_outbox_unpublished']}, notify deliveries "
-              f"{left['deliveries']}, acknowledgments not at the sinks {left['acknowledgments_missing']}; "
-              f"settled {report['settled_after_load_s']} s after the load; "
-              f"unplanned restarts {report['processes']['unplanned_restarts'] or 'none'}; wall time {report['wall_s']} s")
+        print(
+            f"\nleft at the end: broker {left.get('broker') or left.get('broker_error')}, hand-offs unconsumed "
+            f"{left['handoffs_unconsumed']}, intake outbox {left['intake_outbox_unpublished']}, notify deliveries "
+            f"{left['deliveries']}, acknowledgments not at the sinks {left['acknowledgments_missing']}; "
+            f"settled {report['settled_after_load_s']} s after the load; "
+            f"unplanned restarts {report['processes']['unplanned_restarts'] or 'none'}; wall time {report['wall_s']} s"
+        )
         print("\n".join(summary(goals)))
     else:
         print(f"chaos: FAIL: {report.get('error')} after {report['wall_s']} s")

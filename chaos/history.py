@@ -1,4 +1,5 @@
 """What the history says afterwards: read from PostgreSQL and from the sinks' own record of what was sent."""
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,7 @@ class SinkIndex:
     def refresh(self) -> None:
         outbox = self.sinks.outbox
         with outbox._lock:  # the sinks keep their messages in arrival order; only the new ones are read
-            new = outbox._messages[self.seen:]
+            new = outbox._messages[self.seen :]
             self.seen += len(new)
         for m in new:
             for code in set(CODE.findall(f"{m.get('subject') or ''}\n{m.get('text') or ''}")):
@@ -65,7 +66,7 @@ def workflow_counts(engine: Engine, codes: list[str]) -> dict[str, int]:
     if not codes:
         return {}
     with engine.connect() as conn:
-        return {code: n for code, n in conn.execute(_RECEIVED, {"codes": codes})}
+        return dict(conn.execute(_RECEIVED, {"codes": codes}))
 
 
 def worst_to_workflow(engine: Engine, codes: list[str]) -> float | None:
@@ -97,30 +98,49 @@ def invariants(engine: Engine) -> dict[str, Any]:
     version, no dead letters, nothing left in the intake outbox or in notify's deliveries."""
     out: dict[str, Any] = {}
     with engine.connect() as conn:
-        stores = [f"{s}.{t}" for s, t in conn.execute(text(
-            "SELECT table_schema, table_name FROM information_schema.columns WHERE column_name = 'stream_id' "
-            "AND table_name = 'events' GROUP BY 1, 2 HAVING bool_or(true) ORDER BY 1"))]
+        stores = [
+            f"{s}.{t}"
+            for s, t in conn.execute(
+                text(
+                    "SELECT table_schema, table_name FROM information_schema.columns WHERE column_name = 'stream_id' "
+                    "AND table_name = 'events' GROUP BY 1, 2 HAVING bool_or(true) ORDER BY 1"
+                )
+            )
+        ]
         for store in stores:
-            gaps = conn.execute(text(
-                f"SELECT count(*) FROM (SELECT stream_id, count(*) AS n, min(version) AS lo, max(version) AS hi, "
-                f"count(DISTINCT version) AS d FROM {store} GROUP BY stream_id) s "
-                f"WHERE n <> d OR hi - lo + 1 <> n OR lo <> 1")).scalar_one()
-            disorder = conn.execute(text(
-                f"SELECT count(*) FROM (SELECT version, lag(version) OVER (PARTITION BY stream_id ORDER BY position) "
-                f"AS prev FROM {store}) s WHERE prev IS NOT NULL AND version <= prev")).scalar_one()
+            gaps = conn.execute(
+                text(
+                    f"SELECT count(*) FROM (SELECT stream_id, count(*) AS n, min(version) AS lo, max(version) AS hi, "
+                    f"count(DISTINCT version) AS d FROM {store} GROUP BY stream_id) s "
+                    f"WHERE n <> d OR hi - lo + 1 <> n OR lo <> 1"
+                )
+            ).scalar_one()
+            disorder = conn.execute(
+                text(
+                    f"SELECT count(*) FROM (SELECT version, lag(version) OVER (PARTITION BY stream_id ORDER BY position) "
+                    f"AS prev FROM {store}) s WHERE prev IS NOT NULL AND version <= prev"
+                )
+            ).scalar_one()
             streams = conn.execute(text(f"SELECT count(DISTINCT stream_id) FROM {store}")).scalar_one()
-            out[store] = {"streams": streams, "streams_with_version_gaps": gaps,
-                          "positions_not_increasing_with_version": disorder}
+            out[store] = {
+                "streams": streams,
+                "streams_with_version_gaps": gaps,
+                "positions_not_increasing_with_version": disorder,
+            }
         dead = {}
-        for (schema,) in conn.execute(text(
-                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'dead_letters'")):
-            dead[schema] = conn.execute(text(
-                f"SELECT count(*) FROM {schema}.dead_letters WHERE replayed_at IS NULL")).scalar_one()
+        for (schema,) in conn.execute(
+            text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'dead_letters'")
+        ):
+            dead[schema] = conn.execute(
+                text(f"SELECT count(*) FROM {schema}.dead_letters WHERE replayed_at IS NULL")
+            ).scalar_one()
         out["dead_letters"] = dead
-        out["intake_outbox_unpublished"] = conn.execute(text(
-            "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL")).scalar_one()
-        out["notify_deliveries_by_state"] = dict(conn.execute(text(
-            "SELECT state, count(*) FROM notify.deliveries GROUP BY state")).all())
+        out["intake_outbox_unpublished"] = conn.execute(
+            text("SELECT count(*) FROM intake.outbox WHERE published_at IS NULL")
+        ).scalar_one()
+        out["notify_deliveries_by_state"] = dict(
+            conn.execute(text("SELECT state, count(*) FROM notify.deliveries GROUP BY state")).all()
+        )
     return out
 
 
@@ -142,7 +162,7 @@ def broker_backlog(redis_url: str, timeout: float = 2.0) -> dict[str, int]:
         counts = pipe.execute()
     finally:
         client.close()
-    out = {queue: sum(counts[i * 4:(i + 1) * 4]) for i, queue in enumerate(QUEUES)}
+    out = {queue: sum(counts[i * 4 : (i + 1) * 4]) for i, queue in enumerate(QUEUES)}
     out["unacked"] = counts[-1]
     return out
 
@@ -153,21 +173,33 @@ def unconsumed_handoffs(engine: Engine) -> dict[str, int]:
     until the reconciler's next look (grace, doubling per republish), so only the unconsumed ones count."""
     out: dict[str, int] = {}
     with engine.connect() as conn:
-        ledgers = [s for (s,) in conn.execute(text(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'handoffs' ORDER BY 1"))]
-        inboxes = {s for (s,) in conn.execute(text(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'inbox'"))}
+        ledgers = [
+            s
+            for (s,) in conn.execute(
+                text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'handoffs' ORDER BY 1")
+            )
+        ]
+        inboxes = {
+            s
+            for (s,) in conn.execute(
+                text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'inbox'")
+            )
+        }
         for producer in ledgers:
             for (queue,) in conn.execute(text(f"SELECT DISTINCT queue FROM {producer}.handoffs")).all():
                 if queue not in inboxes:  # a queue without an inbox of ours: every row is unconsumed
-                    n = conn.execute(text(f"SELECT count(*) FROM {producer}.handoffs WHERE queue = :q"),
-                                     {"q": queue}).scalar_one()
+                    n = conn.execute(
+                        text(f"SELECT count(*) FROM {producer}.handoffs WHERE queue = :q"), {"q": queue}
+                    ).scalar_one()
                 else:
-                    n = conn.execute(text(
-                        f"SELECT count(*) FROM {producer}.handoffs h WHERE h.queue = :q AND NOT EXISTS "
-                        f"(SELECT 1 FROM {queue}.inbox i WHERE i.consumer = h.consumer AND i.message_id = h.message_id) "
-                        f"AND NOT EXISTS (SELECT 1 FROM {queue}.dead_letters d WHERE d.task = h.consumer AND "
-                        f"coalesce(d.payload->>'message_id', d.payload->>'event_id') = h.message_id::text)"),
-                        {"q": queue}).scalar_one()
+                    n = conn.execute(
+                        text(
+                            f"SELECT count(*) FROM {producer}.handoffs h WHERE h.queue = :q AND NOT EXISTS "
+                            f"(SELECT 1 FROM {queue}.inbox i WHERE i.consumer = h.consumer AND i.message_id = h.message_id) "
+                            f"AND NOT EXISTS (SELECT 1 FROM {queue}.dead_letters d WHERE d.task = h.consumer AND "
+                            f"coalesce(d.payload->>'message_id', d.payload->>'event_id') = h.message_id::text)"
+                        ),
+                        {"q": queue},
+                    ).scalar_one()
                 out[f"{producer}->{queue}"] = n
     return out

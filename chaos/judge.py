@@ -5,6 +5,7 @@ The counts (lost, doubled, 500s, dead letters, stream order, leftovers, processe
 depend on how busy the machine is. The recovery times do, each its own way: ``time_gates`` names those that
 gate ("workflow", "acknowledgment"); chaos/README.md has the figures behind the choice of ``--ci``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -30,16 +31,25 @@ class Goal:
 
 def _faults_over(rows: list[dict[str, Any]], key: str, limit: float) -> list[str]:
     """Faults whose recovery took longer than limit, or was not seen within the watch (None)."""
-    return [f'{r["fault"]} ({"none" if r[key] is None else r[key]})' for r in rows
-            if r.get("fault_at") is not None and (r[key] is None or r[key] > limit)]
+    return [
+        f"{r['fault']} ({'none' if r[key] is None else r[key]})"
+        for r in rows
+        if r.get("fault_at") is not None and (r[key] is None or r[key] > limit)
+    ]
 
 
 def _where(rows: list[dict[str, Any]], key: str) -> str:
-    return ", ".join(f'{r["fault"]}: {r[key]}' for r in rows if r[key])
+    return ", ".join(f"{r['fault']}: {r[key]}" for r in rows if r[key])
 
 
-def judge(rows: list[dict[str, Any]], invariants: dict[str, Any], left: dict[str, Any],
-          processes: dict[str, Any], not_run: list[str], time_gates: Collection[str]) -> list[Goal]:
+def judge(
+    rows: list[dict[str, Any]],
+    invariants: dict[str, Any],
+    left: dict[str, Any],
+    processes: dict[str, Any],
+    not_run: list[str],
+    time_gates: Collection[str],
+) -> list[Goal]:
     """Every goal of the run, in the order the summary prints them.
 
     ``rows``: one per window (the warm-up has ``fault_at`` None); ``invariants``: history.invariants();
@@ -52,9 +62,16 @@ def judge(rows: list[dict[str, Any]], invariants: dict[str, Any], left: dict[str
     dead_letters = {k: v for k, v in invariants.get("dead_letters", {}).items() if v}
     broker = left.get("broker") or {}
     leftovers = {
-        **({"intake.outbox unpublished": left["intake_outbox_unpublished"]} if left.get("intake_outbox_unpublished") else {}),
-        **{f"notify.deliveries {s}": left.get("deliveries", {}).get(s) for s in ("pending", "sending")
-           if left.get("deliveries", {}).get(s)},
+        **(
+            {"intake.outbox unpublished": left["intake_outbox_unpublished"]}
+            if left.get("intake_outbox_unpublished")
+            else {}
+        ),
+        **{
+            f"notify.deliveries {s}": left.get("deliveries", {}).get(s)
+            for s in ("pending", "sending")
+            if left.get("deliveries", {}).get(s)
+        },
         **{f"redis {q}": n for q, n in broker.items() if n},
         **{f"hand-offs {k} unconsumed": n for k, n in (left.get("handoffs_unconsumed") or {}).items() if n},
     }
@@ -75,25 +92,53 @@ def judge(rows: list[dict[str, Any]], invariants: dict[str, Any], left: dict[str
         Goal("every_acknowledgment_sent", total["ack_missing"] == 0, True, _where(rows, "ack_missing")),
         Goal("no_acknowledgment_doubles", total["ack_doubled"] == 0, True, _where(rows, "ack_doubled")),
         Goal("no_500", total["500"] == 0, True, _where(rows, "500")),
-        Goal("no_5xx", total["5xx"] == 0, False,
-             (_where(rows, "5xx") + "; a 503 while PostgreSQL restarts is the designed answer") if total["5xx"] else ""),
+        Goal(
+            "no_5xx",
+            total["5xx"] == 0,
+            False,
+            (_where(rows, "5xx") + "; a 503 while PostgreSQL restarts is the designed answer") if total["5xx"] else "",
+        ),
         Goal("no_dead_letters", not dead_letters, True, ", ".join(f"{k}: {v}" for k, v in dead_letters.items())),
-        Goal("streams_gapless_and_ordered",
-             bool(stores) and all(v["streams_with_version_gaps"] == 0 and v["positions_not_increasing_with_version"] == 0
-                                  for v in stores.values()),
-             True, ", ".join(f'{k}: {v["streams_with_version_gaps"]} gaps, {v["positions_not_increasing_with_version"]} '
-                             f"out of order" for k, v in stores.items()
-                             if v["streams_with_version_gaps"] or v["positions_not_increasing_with_version"])
-             or ("" if stores else "no event store found")),
+        Goal(
+            "streams_gapless_and_ordered",
+            bool(stores)
+            and all(
+                v["streams_with_version_gaps"] == 0 and v["positions_not_increasing_with_version"] == 0
+                for v in stores.values()
+            ),
+            True,
+            ", ".join(
+                f"{k}: {v['streams_with_version_gaps']} gaps, {v['positions_not_increasing_with_version']} out of order"
+                for k, v in stores.items()
+                if v["streams_with_version_gaps"] or v["positions_not_increasing_with_version"]
+            )
+            or ("" if stores else "no event store found"),
+        ),
         Goal("nothing_left_behind", not leftovers, True, ", ".join(f"{k}: {v}" for k, v in leftovers.items())),
-        Goal("processes_running", not dead and not looping, True,
-             "; ".join([*(f"{n} not running at the end" for n in dead),
-                        *(f"{n} restarted {c} times (crash loop)" for n, c in looping.items())])),
-        Goal("every_fault_run", not not_run, True, f'not run (time budget): {", ".join(not_run)}' if not_run else ""),
-        Goal(f"workflow_within_{GOAL_WORKFLOW_S:.0f}s", not slow_wf, "workflow" in time_gates,
-             "; ".join([*([", ".join(slow_wf)] if slow_wf else []), timing("workflow")])),
-        Goal(f"acknowledged_within_{GOAL_ACK_S:.0f}s", not slow_ack, "acknowledgment" in time_gates,
-             "; ".join([*([", ".join(slow_ack)] if slow_ack else []), timing("acknowledgment")])),
+        Goal(
+            "processes_running",
+            not dead and not looping,
+            True,
+            "; ".join(
+                [
+                    *(f"{n} not running at the end" for n in dead),
+                    *(f"{n} restarted {c} times (crash loop)" for n, c in looping.items()),
+                ]
+            ),
+        ),
+        Goal("every_fault_run", not not_run, True, f"not run (time budget): {', '.join(not_run)}" if not_run else ""),
+        Goal(
+            f"workflow_within_{GOAL_WORKFLOW_S:.0f}s",
+            not slow_wf,
+            "workflow" in time_gates,
+            "; ".join([*([", ".join(slow_wf)] if slow_wf else []), timing("workflow")]),
+        ),
+        Goal(
+            f"acknowledged_within_{GOAL_ACK_S:.0f}s",
+            not slow_ack,
+            "acknowledgment" in time_gates,
+            "; ".join([*([", ".join(slow_ack)] if slow_ack else []), timing("acknowledgment")]),
+        ),
     ]
 
 
@@ -117,25 +162,48 @@ def _seconds(row: dict[str, Any], key: str, goal: float) -> str:
         return "-"
     value = row[key]
     if value is None:
-        return f'none in {row.get("watched_s", "?")}s !'
+        return f"none in {row.get('watched_s', '?')}s !"
     return f"{value}" + (" !" if value > goal else "")
 
 
-HEAD = ("fault", "acked", "arrived", "lost", "doubled", "5xx (500)", "ack sent", "ack doubled",
-        "recovery to workflow (s)", "recovery to ack (s)")
+HEAD = (
+    "fault",
+    "acked",
+    "arrived",
+    "lost",
+    "doubled",
+    "5xx (500)",
+    "ack sent",
+    "ack doubled",
+    "recovery to workflow (s)",
+    "recovery to ack (s)",
+)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     """A Markdown table, padded so it also reads in a CI log; ``!`` marks a time past its goal."""
-    body = [(r["fault"], r["acked"], r["arrived"], r["lost"], r["doubled"], f'{r["5xx"]} ({r["500"]})',
-             r["ack_sent"], r["ack_doubled"], _seconds(r, "recovery_workflow_s", GOAL_WORKFLOW_S),
-             _seconds(r, "recovery_ack_s", GOAL_ACK_S)) for r in rows]
+    body = [
+        (
+            r["fault"],
+            r["acked"],
+            r["arrived"],
+            r["lost"],
+            r["doubled"],
+            f"{r['5xx']} ({r['500']})",
+            r["ack_sent"],
+            r["ack_doubled"],
+            _seconds(r, "recovery_workflow_s", GOAL_WORKFLOW_S),
+            _seconds(r, "recovery_ack_s", GOAL_ACK_S),
+        )
+        for r in rows
+    ]
     cells = [list(HEAD)] + [[str(c) for c in line] for line in body]
     widths = [max(len(line[i]) for line in cells) for i in range(len(HEAD))]
     lines = []
     for n, line in enumerate(cells):
-        lines.append("| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
-                     + " |")
+        lines.append(
+            "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))) + " |"  # noqa: B905
+        )
         if n == 0:
             lines.append("|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """A steady open-loop load in a thread of its own: one complaint every 1/rate s through the gateway,
 whatever the answers do, each answer kept with when it was sent and when it came back."""
+
 from __future__ import annotations
 
 import asyncio

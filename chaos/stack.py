@@ -2,6 +2,7 @@
 supervisor: embedded PostgreSQL and Redis, the dev sinks in threads of this process (so every message sent
 is counted here), the gateway, the intake API and every worker. A killed process is started again with
 the same arguments; Redis on the same port and data dir; PostgreSQL stopped and started on its cluster."""
+
 from __future__ import annotations
 
 import logging
@@ -65,16 +66,21 @@ class Stack:
             PENGADUAN_DATA_DIR=str(self.workdir / "data"),
             PENGADUAN_PUBLIC_BASE_URL=self.url,
             PENGADUAN_INTAKE_URL=f"http://127.0.0.1:{intake}",
-            PENGADUAN_WORKFLOW_URL=unused, PENGADUAN_LETTERS_URL=unused,
-            PENGADUAN_DASHBOARD_URL=unused, PENGADUAN_WEB_URL=unused,
+            PENGADUAN_WORKFLOW_URL=unused,
+            PENGADUAN_LETTERS_URL=unused,
+            PENGADUAN_DASHBOARD_URL=unused,
+            PENGADUAN_WEB_URL=unused,
             PENGADUAN_DEFAULT_KECAMATAN="pegantenan",
             # one load generator is one client address: the per-address submission limit would answer 429
             PENGADUAN_RATE_LIMIT_SUBMISSIONS="100000/minute",
             **self.sinks.env(),
         )
         self.procs = Processes(self.workdir / "logs", env, grace_seconds=15.0)
-        self.argv = {"api intake": ["api", "intake", "--port", str(intake)],
-                     "gateway": ["gateway", "--port", str(self.gateway_port)], **WORKERS}
+        self.argv = {
+            "api intake": ["api", "intake", "--port", str(intake)],
+            "gateway": ["gateway", "--port", str(self.gateway_port)],
+            **WORKERS,
+        }
         for name in self.argv:
             self.spawn(name)
         self.procs.wait_http_ok(self.children["api intake"], f"http://127.0.0.1:{intake}/healthz")

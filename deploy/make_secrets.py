@@ -17,6 +17,7 @@ database or Redis already has stay as they are. The TLS certificate chain and ke
 tls_private_key.pem) are the operator's; --self-signed-tls HOST makes a throwaway pair for a local trial with
 the openssl command. Standard library only: it runs before anything is installed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,16 @@ from urllib.parse import quote
 DB_USER = "pengaduan"
 DB_NAME = "pengaduan"
 BUCKET = "pengaduan-documents"
-FILES = ("pengaduan_secret_key", "postgres_password", "pengaduan_database_url", "redis_users.acl",
-         "pengaduan_redis_url", "minio_root_user", "minio_root_password", "pengaduan_document_store_url")
+FILES = (
+    "pengaduan_secret_key",
+    "postgres_password",
+    "pengaduan_database_url",
+    "redis_users.acl",
+    "pengaduan_redis_url",
+    "minio_root_user",
+    "minio_root_password",
+    "pengaduan_document_store_url",
+)
 
 
 def _token() -> str:
@@ -73,23 +82,30 @@ def make_secrets(folder: Path) -> dict[str, str]:
     pg = _read_or(folder, "postgres_password", _token)
     out["postgres_password"] = pg
     out["pengaduan_database_url"] = _read_or(
-        folder, "pengaduan_database_url",
-        lambda: f"postgresql+psycopg://{DB_USER}:{quote(pg, safe='')}@postgres:5432/{DB_NAME}")
+        folder,
+        "pengaduan_database_url",
+        lambda: f"postgresql+psycopg://{DB_USER}:{quote(pg, safe='')}@postgres:5432/{DB_NAME}",
+    )
 
     redis_password = _token()
     if (folder / "pengaduan_redis_url").exists() != (folder / "redis_users.acl").exists():
         sys.exit("redis_users.acl and pengaduan_redis_url go together: remove both to make a new pair")
     out["redis_users.acl"] = _read_or(folder, "redis_users.acl", lambda: redis_acl_line(redis_password))
     out["pengaduan_redis_url"] = _read_or(
-        folder, "pengaduan_redis_url", lambda: f"redis://:{quote(redis_password, safe='')}@redis:6379/0")
+        folder, "pengaduan_redis_url", lambda: f"redis://:{quote(redis_password, safe='')}@redis:6379/0"
+    )
 
     user = _read_or(folder, "minio_root_user", lambda: "pengaduan-" + secrets.token_hex(4))
     password = _read_or(folder, "minio_root_password", _token)
     out["minio_root_user"], out["minio_root_password"] = user, password
     out["pengaduan_document_store_url"] = _read_or(
-        folder, "pengaduan_document_store_url",
-        lambda: f"s3://{BUCKET}?endpoint=http://minio:9000&access_key={quote(user, safe='')}"
-                f"&secret_key={quote(password, safe='')}&create=1")
+        folder,
+        "pengaduan_document_store_url",
+        lambda: (
+            f"s3://{BUCKET}?endpoint=http://minio:9000&access_key={quote(user, safe='')}"
+            f"&secret_key={quote(password, safe='')}&create=1"
+        ),
+    )
     return out
 
 
@@ -99,9 +115,30 @@ def self_signed_tls(folder: Path, host: str) -> None:
         return
     if not shutil.which("openssl"):
         sys.exit("--self-signed-tls needs the openssl command")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "30", "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            f"/CN={host}",
+            "-addext",
+            f"subjectAltName=DNS:{host}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     os.chmod(cert, 0o444)
     os.chmod(key, 0o444)
     print(f"wrote {cert} and {key} (self-signed for {host}, 30 days: a local trial only)")
@@ -109,8 +146,11 @@ def self_signed_tls(folder: Path, host: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", default=str(Path(__file__).resolve().parent.parent / "secrets"),
-                        help="where to write (default: secrets/ next to docker-compose.yml)")
+    parser.add_argument(
+        "--dir",
+        default=str(Path(__file__).resolve().parent.parent / "secrets"),
+        help="where to write (default: secrets/ next to docker-compose.yml)",
+    )
     parser.add_argument("--self-signed-tls", metavar="HOST", help="also a throwaway TLS pair for HOST")
     args = parser.parse_args(argv)
     folder = Path(args.dir)

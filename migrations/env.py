@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from the caller (``pengaduan migrate``), never from a file."""
+
 from alembic import context
 from sqlalchemy import create_engine, text
 

@@ -4,6 +4,7 @@ A service's own ``create_app`` knows only that service; what joins services in o
 the workflow API also serves the deployment's scrape-time gauges (every service's, ``pengaduan.registry``),
 so scraping every replica of every process never multiplies those queries, and accounts' sign-in
 (``/v1/auth/*``, where it has always been answered)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -22,8 +23,11 @@ def workflow(wf: Workflow | None = None) -> FastAPI:
     from services.workflow.entrypoints.api import create_app
 
     wf = wf or bootstrap()
-    return create_app(wf, collectors=[registry.operations_collector(wf.engine, wf.settings.effective_broker_url)],
-                      extra_routers=[_sign_in()])
+    return create_app(
+        wf,
+        collectors=[registry.operations_collector(wf.engine, wf.settings.effective_broker_url)],
+        extra_routers=[_sign_in()],
+    )
 
 
 def _sign_in() -> APIRouter:

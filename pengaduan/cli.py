@@ -1,24 +1,25 @@
 """``pengaduan``: one console command for every process.
 
-    pengaduan run                                  everything, embedded PostgreSQL/Redis unless URLs set
-    pengaduan migrate                              apply database migrations
-    pengaduan seed-demo                            the 13 kecamatan of Kabupaten Pamekasan and demo users
-    pengaduan users add USERNAME --role ROLE [--kecamatan K] [--kabupaten B] [--unit U] [--nip N]
-                    [--name "Full Name"] [--password-stdin]
-    pengaduan users list [--kecamatan K]           users (never their password hashes)
-    pengaduan api intake|workflow|letters|dashboard|web [--port N]   an HTTP API
-    pengaduan gateway [--port N]                   the one base URL in front of the APIs
-    pengaduan worker workflow|letters|notify [--concurrency N]
-    pengaduan relay                                intake outbox and event store -> queues
-    pengaduan projections run|status|rebuild NAME  read models fed from the event store (rebuilt without a gap)
-    pengaduan scheduler                            periodic jobs
-    pengaduan dead-letters list|replay [--id ID]   messages a worker could not handle
-    pengaduan users contact USERNAME [--email E] [--phone P] [--channel C] [--new-work|--no-new-work]
-    pengaduan templates list|show|set|reset        the messages notify sends (Bahasa Indonesia)
-    pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, settled by a person
-    pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
-    pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
+pengaduan run                                  everything, embedded PostgreSQL/Redis unless URLs set
+pengaduan migrate                              apply database migrations
+pengaduan seed-demo                            the 13 kecamatan of Kabupaten Pamekasan and demo users
+pengaduan users add USERNAME --role ROLE [--kecamatan K] [--kabupaten B] [--unit U] [--nip N]
+                [--name "Full Name"] [--password-stdin]
+pengaduan users list [--kecamatan K]           users (never their password hashes)
+pengaduan api intake|workflow|letters|dashboard|web [--port N]   an HTTP API
+pengaduan gateway [--port N]                   the one base URL in front of the APIs
+pengaduan worker workflow|letters|notify [--concurrency N]
+pengaduan relay                                intake outbox and event store -> queues
+pengaduan projections run|status|rebuild NAME  read models fed from the event store (rebuilt without a gap)
+pengaduan scheduler                            periodic jobs
+pengaduan dead-letters list|replay [--id ID]   messages a worker could not handle
+pengaduan users contact USERNAME [--email E] [--phone P] [--channel C] [--new-work|--no-new-work]
+pengaduan templates list|show|set|reset        the messages notify sends (Bahasa Indonesia)
+pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, settled by a person
+pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
+pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,15 @@ def cmd_api(args: argparse.Namespace) -> None:
 
     api = registry.service(args.kind).api
     uvicorn.run(
-        COMPOSED_APIS.get(args.kind, api.factory), factory=True, host=args.host, port=args.port or api.port,
-        workers=args.workers, log_config=None, access_log=False, proxy_headers=True, timeout_graceful_shutdown=10,
+        COMPOSED_APIS.get(args.kind, api.factory),
+        factory=True,
+        host=args.host,
+        port=args.port or api.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
         # idle connections kept longer than any client keeps them (the gateway 4 s, nginx 10 s): the client
         # always lets go first, so no request goes down a connection the service is closing (shared/gateway.py)
         timeout_keep_alive=API_KEEPALIVE_SECONDS,
@@ -89,14 +97,23 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     from pengaduan.apps import gateway
 
     # PENGADUAN_<SERVICE>_URL, by default each API's own port on this machine
-    backends = {s.name: os.environ.get(f"PENGADUAN_{s.name.upper()}_URL", f"http://127.0.0.1:{s.api.port}")
-                for s in registry.services() if s.api}
+    backends = {
+        s.name: os.environ.get(f"PENGADUAN_{s.name.upper()}_URL", f"http://127.0.0.1:{s.api.port}")
+        for s in registry.services()
+        if s.api
+    }
     if os.environ.get("PENGADUAN_DEVSINKS_URL"):  # make run: the local sinks' page at /dev/outbox
         backends["devsinks"] = os.environ["PENGADUAN_DEVSINKS_URL"]
-    uvicorn.run(gateway(backends), host=args.host, port=args.port,
-                log_config=None, access_log=False, proxy_headers=True,
-                forwarded_allow_ips=_settings().trusted_proxies,
-                timeout_keep_alive=API_KEEPALIVE_SECONDS)  # nginx in front keeps idle ones 10 s
+    uvicorn.run(
+        gateway(backends),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=_settings().trusted_proxies,
+        timeout_keep_alive=API_KEEPALIVE_SECONDS,
+    )  # nginx in front keeps idle ones 10 s
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -111,8 +128,17 @@ def cmd_worker(args: argparse.Namespace) -> None:
     register_consumers(app, registry.by_queue(args.kind))  # checked against shared/contracts/routing.py
     app.worker_main(
         [
-            "worker", "-Q", args.kind, "-c", str(args.concurrency), "-n", f"{args.kind}@%h",
-            "--without-gossip", "--without-mingle", "--loglevel", os.environ.get("PENGADUAN_LOG_LEVEL", "INFO"),
+            "worker",
+            "-Q",
+            args.kind,
+            "-c",
+            str(args.concurrency),
+            "-n",
+            f"{args.kind}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            os.environ.get("PENGADUAN_LOG_LEVEL", "INFO"),
         ]
     )
 
@@ -153,7 +179,7 @@ def cmd_relay(_: argparse.Namespace) -> None:
     _run_process("relay")
 
 
-def cmd_projections(args: argparse.Namespace) -> None:
+def cmd_projections(args: argparse.Namespace) -> None:  # noqa: RET503
     from pengaduan import registry
 
     if args.action == "run":
@@ -163,7 +189,7 @@ def cmd_projections(args: argparse.Namespace) -> None:
         for admin in admins:
             for st in admin.status(_settings()):
                 print(f"{st['name']:<24} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}")
-        return
+        return None
     names = [n for admin in admins for n in admin.names()]
     if not args.name:
         sys.exit(f"error: rebuild needs a NAME: {', '.join(names)}")
@@ -194,7 +220,9 @@ def cmd_kecamatan(args: argparse.Namespace) -> None:
 
         with engine.connect() as conn:
             for r in conn.execute(select(kecamatan_table).order_by(kecamatan_table.c.code)).mappings():
-                print(f"{r['slug']:<14} {r['code']:<10} {r['name']:<16} {r['kabupaten_name']:<22} {json.dumps(r['settings'])}")
+                print(
+                    f"{r['slug']:<14} {r['code']:<10} {r['name']:<16} {r['kabupaten_name']:<22} {json.dumps(r['settings'])}"
+                )
         return
     if not args.slug or not args.settings:
         sys.exit("error: configure needs SLUG and --settings FILE.json")
@@ -249,7 +277,9 @@ def cmd_run(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from pengaduan import registry
 
-    parser = argparse.ArgumentParser(prog="pengaduan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="pengaduan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="start the whole system on this machine")
@@ -277,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=2)
     p.set_defaults(fn=cmd_worker)
 
-    sub.add_parser("relay", help="publish the intake outbox and the event store to the queues").set_defaults(fn=cmd_relay)
+    sub.add_parser("relay", help="publish the intake outbox and the event store to the queues").set_defaults(
+        fn=cmd_relay
+    )
 
     p = sub.add_parser("projections", help="read models fed from the event store: run them, rebuild one, their lag")
     p.add_argument("action", choices=["run", "rebuild", "status"])
@@ -297,8 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="replay only this one")
     p.set_defaults(fn=cmd_dead_letters)
 
-    p = sub.add_parser("devsinks", help="local SMTP, SMS and WhatsApp sinks that show what would be sent",
-                       add_help=False)
+    p = sub.add_parser(
+        "devsinks", help="local SMTP, SMS and WhatsApp sinks that show what would be sent", add_help=False
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devsinks)
 

@@ -4,6 +4,7 @@ The one list of services. The CLI, the supervisor, the gateway's routes, the wor
 processes, the dead letters and the operational gauges are all derived from it: a new service is one line
 here plus its own ``service.py``.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -51,8 +52,11 @@ def consumers():
     """Each queue's consumers' inbox and dead letters (the reconcilers check hand-offs against them)."""
     from shared.handoffs import Consumers
 
-    return {s.queue: Consumers(s.inbox, s.dead_letters) for s in services()
-            if s.queue and s.inbox is not None and s.dead_letters is not None}
+    return {
+        s.queue: Consumers(s.inbox, s.dead_letters)
+        for s in services()
+        if s.queue and s.inbox is not None and s.dead_letters is not None
+    }
 
 
 def dead_letter_tables() -> dict:
@@ -68,9 +72,17 @@ def handoff_reconcilers(ctx: RunContext) -> list:
     grace, every = ctx.settings.reconcile_grace_seconds, ctx.settings.reconcile_interval_seconds
     backlog = broker_backlog(ctx.celery)
     return [
-        HandoffReconciler(f"scheduler.handoffs.{s.name}", ctx.engine, HandoffLedger(s.handoffs, ctx.celery),
-                          ctx.consumers, grace=grace, interval=every, backlog=backlog)
-        for s in services() if s.handoffs is not None
+        HandoffReconciler(
+            f"scheduler.handoffs.{s.name}",
+            ctx.engine,
+            HandoffLedger(s.handoffs, ctx.celery),
+            ctx.consumers,
+            grace=grace,
+            interval=every,
+            backlog=backlog,
+        )
+        for s in services()
+        if s.handoffs is not None
     ]
 
 
@@ -93,12 +105,22 @@ def gauges() -> list:
     tables = dead_letter_tables()
 
     def dead_letters(conn) -> list[Gauge]:
-        counts = dict(conn.execute(union_all(*(
-            select(literal(name).label("service"), func.count()).select_from(t).where(t.c.replayed_at.is_(None))
-            for name, t in tables.items()
-        ))).all())
-        return [Gauge("pengaduan_dead_letters_waiting", "Dead letters not yet replayed, by service", n,
-                      {"service": name}) for name, n in counts.items()]
+        counts = dict(
+            conn.execute(
+                union_all(
+                    *(
+                        select(literal(name).label("service"), func.count())
+                        .select_from(t)
+                        .where(t.c.replayed_at.is_(None))
+                        for name, t in tables.items()
+                    )
+                )
+            ).all()
+        )
+        return [
+            Gauge("pengaduan_dead_letters_waiting", "Dead letters not yet replayed, by service", n, {"service": name})
+            for name, n in counts.items()
+        ]
 
     return [s.gauges for s in services() if s.gauges] + [dead_letters]
 

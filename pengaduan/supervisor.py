@@ -13,6 +13,7 @@ never waited for: the supervisor keeps watching every other process meanwhile. I
 Redis are watched the same way and restarted on the same data folders and ports, so the processes
 reconnect to them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,9 +89,7 @@ class Child:
     restarts: Restarts = field(default_factory=lambda: Restarts(60.0, 30.0))
 
     def start(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pengaduan", *self.argv], env=env, preexec_fn=_child_setup
-        )
+        self.proc = subprocess.Popen([sys.executable, "-m", "pengaduan", *self.argv], env=env, preexec_fn=_child_setup)  # noqa: PLW1509
         self.restarts.started(time.monotonic())
 
     def exit_code(self) -> int | None:
@@ -118,13 +117,21 @@ def _processes(port: int) -> list[Child]:
     apis = [s for s in registry.services() if s.api]
     ports = {s.name: free_port() for s in apis}
     return [
-        *(Child(f"api {s.name}", ["api", s.name, "--port", str(ports[s.name])], f"http://127.0.0.1:{ports[s.name]}")
-          for s in apis),
+        *(
+            Child(f"api {s.name}", ["api", s.name, "--port", str(ports[s.name])], f"http://127.0.0.1:{ports[s.name]}")
+            for s in apis
+        ),
         Child("gateway", ["gateway", "--port", str(port)], f"http://127.0.0.1:{port}"),
-        *(Child(f"worker {s.queue}", ["worker", s.queue, "--concurrency", str(s.dev_concurrency)])
-          for s in registry.services() if s.queue),
-        *(Child(process, ["projections", "run"] if process == "projections" else [process])
-          for process in RUNNER_PROCESSES if any(process in s.runners for s in registry.services())),
+        *(
+            Child(f"worker {s.queue}", ["worker", s.queue, "--concurrency", str(s.dev_concurrency)])
+            for s in registry.services()
+            if s.queue
+        ),
+        *(
+            Child(process, ["projections", "run"] if process == "projections" else [process])
+            for process in RUNNER_PROCESSES
+            if any(process in s.runners for s in registry.services())
+        ),
     ]
 
 
@@ -141,11 +148,15 @@ def _dev_channels(env: dict[str, str], port: int) -> Child | None:
     smtp, http = free_port(), free_port()
     sinks = f"http://127.0.0.1:{http}"
     env.update(
-        PENGADUAN_SMTP_HOST="127.0.0.1", PENGADUAN_SMTP_PORT=str(smtp),
-        PENGADUAN_SMS_PROVIDER="http", PENGADUAN_SMS_URL=f"{sinks}/sms/send",
+        PENGADUAN_SMTP_HOST="127.0.0.1",
+        PENGADUAN_SMTP_PORT=str(smtp),
+        PENGADUAN_SMS_PROVIDER="http",
+        PENGADUAN_SMS_URL=f"{sinks}/sms/send",
         PENGADUAN_SMS_STATUS_URL=f"{sinks}/sms/status/{{reference}}",
-        PENGADUAN_WHATSAPP_API_URL=f"{sinks}/whatsapp", PENGADUAN_WHATSAPP_TOKEN="dev-token",
-        PENGADUAN_WHATSAPP_PHONE_NUMBER_ID="100200300", PENGADUAN_WHATSAPP_APP_SECRET=DEV_WHATSAPP_SECRET,
+        PENGADUAN_WHATSAPP_API_URL=f"{sinks}/whatsapp",
+        PENGADUAN_WHATSAPP_TOKEN="dev-token",
+        PENGADUAN_WHATSAPP_PHONE_NUMBER_ID="100200300",
+        PENGADUAN_WHATSAPP_APP_SECRET=DEV_WHATSAPP_SECRET,
         PENGADUAN_DEVSINKS_URL=sinks,
     )
     # the inbound webhooks answer 503 until their secrets are set: development ones, documented in the README
@@ -153,10 +164,21 @@ def _dev_channels(env: dict[str, str], port: int) -> Child | None:
     env.setdefault("PENGADUAN_EMAIL_WEBHOOK_TOKEN", "dev-email-token")
     env.setdefault("PENGADUAN_WHATSAPP_VERIFY_TOKEN", "dev-verify-token")
     env.setdefault("PENGADUAN_DEFAULT_KECAMATAN", "pegantenan")
-    return Child("devsinks", [
-        "devsinks", "--smtp-port", str(smtp), "--http-port", str(http),
-        "--whatsapp-webhook-url", f"http://127.0.0.1:{port}/v1/channels/whatsapp", "--whatsapp-app-secret", DEV_WHATSAPP_SECRET,
-    ], f"{sinks}/dev/outbox")
+    return Child(
+        "devsinks",
+        [
+            "devsinks",
+            "--smtp-port",
+            str(smtp),
+            "--http-port",
+            str(http),
+            "--whatsapp-webhook-url",
+            f"http://127.0.0.1:{port}/v1/channels/whatsapp",
+            "--whatsapp-app-secret",
+            DEV_WHATSAPP_SECRET,
+        ],
+        f"{sinks}/dev/outbox",
+    )
 
 
 def run_everything(port: int, data_dir: str) -> None:
@@ -231,7 +253,7 @@ def _watch(name: str, restarts: Restarts, running: bool, code: int | None, start
     elif now >= restarts.due:
         try:
             start()
-        except Exception as exc:  # e.g. PostgreSQL refusing to start while its old backends still exit
+        except Exception as exc:  # e.g. PostgreSQL refusing to start while its old backends still exit  # noqa: BLE001
             delay = restarts.died(now)
             log.error("%s did not start (%s); trying again in %.0fs", name, exc, delay)
             return
@@ -255,7 +277,7 @@ def _wait_healthy(url: str, stop: threading.Event, timeout: float = 90) -> None:
 def _stop_children(children: list[Child], grace: float = 15) -> None:
     running = [c for c in children if c.proc and c.proc.poll() is None]
     for c in running:
-        try:
+        try:  # noqa: SIM105
             os.killpg(c.proc.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
@@ -284,16 +306,24 @@ def _print_summary(port: int, env: dict[str, str], children: list[Child]) -> Non
         f"pengaduan is running at {base}",
         f"  web app         {base}/  (citizens; staff sign in at {base}/masuk, demo users, password 'demo')",
         f"  API docs        {base}/docs",
-        *([f"  sent messages   {base}/dev/outbox  (local e-mail/SMS/WhatsApp sinks; nothing leaves this machine)"]
-          if env.get("PENGADUAN_DEVSINKS_URL") else []),
+        *(
+            [f"  sent messages   {base}/dev/outbox  (local e-mail/SMS/WhatsApp sinks; nothing leaves this machine)"]
+            if env.get("PENGADUAN_DEVSINKS_URL")
+            else []
+        ),
         f"  health          {base}/healthz",
         f"  PostgreSQL      {_mask(env['PENGADUAN_DATABASE_URL'])}",
-        *([f"  Redis           {_mask(env['PENGADUAN_REDIS_URL'])}",
-           f"  broker          {_mask(env['PENGADUAN_BROKER_URL'])}"] if env.get("PENGADUAN_BROKER_URL")
-          else [f"  Redis (broker)  {_mask(env['PENGADUAN_REDIS_URL'])}"]),
+        *(
+            [
+                f"  Redis           {_mask(env['PENGADUAN_REDIS_URL'])}",
+                f"  broker          {_mask(env['PENGADUAN_BROKER_URL'])}",
+            ]
+            if env.get("PENGADUAN_BROKER_URL")
+            else [f"  Redis (broker)  {_mask(env['PENGADUAN_REDIS_URL'])}"]
+        ),
         "  processes:",
     ]
     for c in children:
-        lines.append(f"    {c.name:<18} pid {c.proc.pid:<8} {c.url}")
+        lines.append(f"    {c.name:<18} pid {c.proc.pid:<8} {c.url}")  # noqa: PERF401
     lines.append("Ctrl-C stops everything.")
     print("\n".join(lines), flush=True)

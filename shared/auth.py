@@ -22,6 +22,7 @@ An API that checks tokens (the app must set ``app.state.settings``: ``current_us
     @app.get("/v1/something")
     def something(user: CurrentUser) -> ...: ...
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -115,8 +116,11 @@ def refuse_personal_document(user: Principal) -> None:
     from shared.masking import sees_personal_data
 
     if not sees_personal_data(user):
-        raise ApiError(403, "personal_data_not_available",
-                       "Dokumen ini memuat data pribadi pengadu dan hanya dapat dibuka oleh petugas kecamatannya.")
+        raise ApiError(
+            403,
+            "personal_data_not_available",
+            "Dokumen ini memuat data pribadi pengadu dan hanya dapat dibuka oleh petugas kecamatannya.",
+        )
 
 
 # --- tokens ---------------------------------------------------------------------------------------
@@ -161,8 +165,9 @@ class TokenInfo:
     issued_at_ms: int  # milliseconds: a token issued just after a deactivation or a new password is not refused
 
 
-def create_token(principal: Principal, secret: str, now: datetime, ttl: timedelta = DEFAULT_TTL,
-                 token_id: str | None = None) -> str:
+def create_token(
+    principal: Principal, secret: str, now: datetime, ttl: timedelta = DEFAULT_TTL, token_id: str | None = None
+) -> str:
     _require_aware(now)
     issued = int(now.timestamp())
     claims = {
@@ -198,8 +203,12 @@ def decode_token_info(token: str, secret: str, now: datetime) -> tuple[Principal
             algorithms=["HS256"],
             issuer=ISSUER,
             # time is checked below against the ``now`` passed in, not pyjwt's own clock
-            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                     "require": ["sub", "iat", "exp", "iss", "jti"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+                "require": ["sub", "iat", "exp", "iss", "jti"],
+            },
         )
     except jwt.InvalidTokenError:
         raise invalid from None
@@ -284,8 +293,10 @@ class _UserState:
 
 
 # what the guard reads of a user (the staff directory: shared/contracts/accounts.py)
-_GUARD_COLUMNS = tuple(staff_directory.c[name] for name in (
-    "username", "full_name", "role", "kecamatan", "kabupaten", "unit", "active", "tokens_valid_after"))
+_GUARD_COLUMNS = tuple(
+    staff_directory.c[name]
+    for name in ("username", "full_name", "role", "kecamatan", "kabupaten", "unit", "active", "tokens_valid_after")
+)
 
 
 class TokenGuard:
@@ -306,9 +317,9 @@ class TokenGuard:
             revoked, changed = self._client.mget(
                 REVOKED_KEY.format(info.token_id), CHANGED_KEY.format(principal.username)
             )
-        except Exception as exc:  # redis down: refuse rather than let a revoked token through
+        except Exception as exc:  # redis down: refuse rather than let a revoked token through  # noqa: BLE001
             log.warning("token check impossible: cache unreachable", extra={"error": str(exc)[:200]})
-            raise ServiceUnavailable() from None
+            raise ServiceUnavailable from None
         if revoked is not None:
             raise Unauthorized("token_revoked")
         state = self._user(principal.username, changed)
@@ -320,7 +331,10 @@ class TokenGuard:
             # role, kecamatan, kabupaten, unit or name changed since the token was issued: sign in again
             current = state.principal
             if (current.role, current.kecamatan, current.kabupaten, current.unit) != (
-                principal.role, principal.kecamatan, principal.kabupaten, principal.unit
+                principal.role,
+                principal.kecamatan,
+                principal.kabupaten,
+                principal.unit,
             ):
                 raise Unauthorized("token_revoked")
             return current  # only the name changed: act with the current one
@@ -340,8 +354,11 @@ class TokenGuard:
                 self._cache.pop(username, None)
             return None
         state = _UserState(
-            Principal.from_row(row), row.active,
-            row.tokens_valid_after.timestamp() if row.tokens_valid_after is not None else None, now, marker,
+            Principal.from_row(row),
+            row.active,
+            row.tokens_valid_after.timestamp() if row.tokens_valid_after is not None else None,
+            now,
+            marker,
         )
         with self._lock:
             if len(self._cache) > 10_000:  # bounded: a deployment has hundreds of users, not millions

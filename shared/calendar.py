@@ -22,24 +22,40 @@ judgement", last bullet):
   (rounded down); 0 if ``b <= a``. ``office_minutes_between(s, add_office_minutes(s, m)) == m``.
 * Durations are wall-clock within a day (offices keep local hours; Indonesia has no DST).
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
 WIB = ZoneInfo("Asia/Jakarta")
 
-WEEKDAY_NAMES: Mapping[str, int] = MappingProxyType({
-    "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
-    "senin": 0, "selasa": 1, "rabu": 2, "kamis": 3, "jumat": 4, "sabtu": 5, "minggu": 6,
-})
+WEEKDAY_NAMES: Mapping[str, int] = MappingProxyType(
+    {
+        "mon": 0,
+        "tue": 1,
+        "wed": 2,
+        "thu": 3,
+        "fri": 4,
+        "sat": 5,
+        "sun": 6,
+        "senin": 0,
+        "selasa": 1,
+        "rabu": 2,
+        "kamis": 3,
+        "jumat": 4,
+        "sabtu": 5,
+        "minggu": 6,
+    }
+)
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MINUTE = timedelta(minutes=1)
 

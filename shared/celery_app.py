@@ -21,6 +21,7 @@ Handlers are idempotent (consumer inbox, unique constraints), so a redelivery ha
 running when the broker connection drops is therefore left to finish, not cancelled);
 shared/tasks.py says how a task treats failures (never Celery's re-publishing retry).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -53,8 +54,15 @@ RECONNECT_INTERVAL_MAX = 5.0
 class BrokerConnection(Connection):
     """kombu's connection with shorter reconnect waits where the caller does not choose its own."""
 
-    def ensure_connection(self, errback=None, max_retries=None, interval_start=RECONNECT_INTERVAL_START,
-                          interval_step=RECONNECT_INTERVAL_STEP, interval_max=RECONNECT_INTERVAL_MAX, **kwargs):
+    def ensure_connection(
+        self,
+        errback=None,
+        max_retries=None,
+        interval_start=RECONNECT_INTERVAL_START,
+        interval_step=RECONNECT_INTERVAL_STEP,
+        interval_max=RECONNECT_INTERVAL_MAX,
+        **kwargs,
+    ):
         return super().ensure_connection(errback, max_retries, interval_start, interval_step, interval_max, **kwargs)
 
 
@@ -88,8 +96,13 @@ def quorum_queues() -> tuple[Queue, ...]:
     """Our queues as RabbitMQ quorum queues, each behind a direct exchange of its own name (Celery's default
     routing, so a producer and a worker declare exactly the same thing)."""
     return tuple(
-        Queue(name, Exchange(name, type="direct", durable=True), routing_key=name, durable=True,
-              queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT})
+        Queue(
+            name,
+            Exchange(name, type="direct", durable=True),
+            routing_key=name,
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT},
+        )
         for name in QUEUES
     )
 

@@ -10,6 +10,7 @@ fixed list (a typo such as ``prod`` is refused, never read as development), and 
 ``test`` the secret key must be long and random (``check_secret_strength``). A process that builds its
 settings refuses to start otherwise, and the message names the setting.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,10 +59,12 @@ def check_secret_strength(secret: str) -> str | None:
     bits = -sum(c / len(secret) * math.log2(c / len(secret)) for c in counts.values()) * len(secret)
     if bits < MIN_SECRET_BITS:
         return f"looks too regular ({bits:.0f} bits of character entropy, {MIN_SECRET_BITS} needed)"
-    if any(secret == (secret[:period] * (len(secret) // period + 1))[: len(secret)]
-           for period in range(1, len(secret) // 2 + 1)):
+    if any(
+        secret == (secret[:period] * (len(secret) // period + 1))[: len(secret)]
+        for period in range(1, len(secret) // 2 + 1)
+    ):
         return "repeats itself; it must be generated, not typed"
-    steps = sum(1 for x, y in zip(secret, secret[1:]) if abs(ord(y) - ord(x)) == 1)
+    steps = sum(1 for x, y in zip(secret, secret[1:]) if abs(ord(y) - ord(x)) == 1)  # noqa: B905, RUF007
     if steps > len(secret) // 3:
         return "runs through the keyboard or the alphabet; it must be generated, not typed"
     return None
@@ -147,9 +150,7 @@ class Settings(BaseSettings):
     rate_limit_signin_account: str = Field(
         "5/15minutes", description="Failed sign-ins per account before 429 (then until the window passes)"
     )
-    rate_limit_signin_address: str = Field(
-        "20/15minutes", description="Failed sign-ins per client address before 429"
-    )
+    rate_limit_signin_address: str = Field("20/15minutes", description="Failed sign-ins per client address before 429")
     rate_limit_acknowledgments_per_recipient: str = Field(
         "3/hour;10/day",
         description="Messages a complaint's submission sends to one phone number or e-mail address (the "
@@ -188,7 +189,7 @@ class Settings(BaseSettings):
         return sources
 
     @model_validator(mode="after")
-    def _no_known_secret_outside_development(self) -> "Settings":
+    def _no_known_secret_outside_development(self) -> Settings:
         if not self.effective_broker_url.startswith(BROKER_SCHEMES):
             raise ValueError(
                 "PENGADUAN_BROKER_URL (default PENGADUAN_REDIS_URL) must name Redis (redis://, rediss://, "

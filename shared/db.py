@@ -15,6 +15,7 @@ the append lock left its backend waiting, holding its inbox row, after the messa
   (``worker_statement_timeout``), so even a client that can no longer reach the server leaves nothing
   running past its task.
 """
+
 from __future__ import annotations
 
 import logging
@@ -128,7 +129,9 @@ def make_engine(
 def make_worker_engine(settings: Settings, kind: str, *, pool_size: int | None = None) -> Engine:
     """The engine of a Celery worker of ``kind``: its statements end before its tasks' soft time limit."""
     return make_engine(
-        settings, pool_size=pool_size, statement_timeout=worker_statement_timeout(settings),
+        settings,
+        pool_size=pool_size,
+        statement_timeout=worker_statement_timeout(settings),
         application_name=f"pengaduan worker {kind}",
     )
 

@@ -10,6 +10,7 @@ keep the data between runs. Nothing is stopped automatically: the caller calls `
 Not for production. Importing this module has no side effects; the wheels are only located
 (not imported) when a server is started.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -111,14 +112,45 @@ class EmbeddedPostgres:
             self._prepare_dirs()
             if not (self.data_dir / "PG_VERSION").exists():
                 log.info("initdb %s", self.data_dir)
-                self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                          "--encoding=UTF8", "--locale=C", "--no-instructions")
-            options = ["-p", str(self.port), "-k", str(self._socket_dir()),
-                       "-c", f"listen_addresses={_LOCAL}", "-c", "max_connections=300",
-                       "-c", "shared_buffers=128MB", "-c", "log_destination=stderr"]
+                self._run(
+                    "initdb",
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                )
+            options = [
+                "-p",
+                str(self.port),
+                "-k",
+                str(self._socket_dir()),
+                "-c",
+                f"listen_addresses={_LOCAL}",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=128MB",
+                "-c",
+                "log_destination=stderr",
+            ]
             log.info("starting PostgreSQL on %s:%d (data %s)", _LOCAL, self.port, self.data_dir)
-            self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.data_dir / "postgres.log"),
-                      "-w", "-t", "60", "-o", shlex.join(options), "start")
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "postgres.log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                shlex.join(options),
+                "start",
+            )
         wait_for_port(_LOCAL, self.port, timeout=30)
         self._ensure_database()
 
@@ -156,8 +188,10 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self._user)
         except KeyError:
             log.info("creating system user %s to run PostgreSQL (it refuses to run as root)", self._user)
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                            self._user], capture_output=True)
+            subprocess.run(  # noqa: PLW1510
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", self._user],
+                capture_output=True,
+            )
             entry = pwd.getpwnam(self._user)  # raises if useradd failed (a concurrent useradd is fine)
         if self.data_dir.stat().st_uid != entry.pw_uid:  # new dir, or one made by a non-root run
             for root, dirs, files in os.walk(self.data_dir):
@@ -196,21 +230,31 @@ class EmbeddedPostgres:
             ids = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
             env["HOME"] = str(self.data_dir)
         with tempfile.TemporaryFile("w+") as out:
-            result = subprocess.run([str(self._bin / program), *args], stdout=out, stderr=out,
-                                    stdin=subprocess.DEVNULL, cwd=self.data_dir, env=env, **ids)
+            result = subprocess.run(  # noqa: PLW1510
+                [str(self._bin / program), *args],
+                stdout=out,
+                stderr=out,
+                stdin=subprocess.DEVNULL,
+                cwd=self.data_dir,
+                env=env,
+                **ids,
+            )
             out.seek(0)
             output = out.read()
         log.debug("%s %s:\n%s", program, args, output)
         if result.returncode != 0:
-            raise RuntimeError(f"{program} failed (exit {result.returncode}):\n{output}\n"
-                               f"--- postgres.log ---\n{_tail(self.data_dir / 'postgres.log')}")
+            raise RuntimeError(
+                f"{program} failed (exit {result.returncode}):\n{output}\n"
+                f"--- postgres.log ---\n{_tail(self.data_dir / 'postgres.log')}"
+            )
 
     def _ensure_database(self) -> None:
         import psycopg
         from psycopg import errors, sql
 
-        with psycopg.connect(host=_LOCAL, port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(
+            host=_LOCAL, port=self.port, user="postgres", dbname="postgres", autocommit=True, connect_timeout=10
+        ) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone():
                 return
             try:
@@ -270,13 +314,37 @@ class EmbeddedRedis:
                 time.sleep(0.1)
             if _pid_alive(other, "redis-server"):
                 raise RuntimeError(f"redis-server pid {other} still uses {self.data_dir}; stop it first")
-        cmd = [self._executable(), "--bind", _LOCAL, "--port", str(self.port), "--daemonize", "no",
-               "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--dir", str(self.data_dir), "--pidfile", str(pidfile)]
+        cmd = [
+            self._executable(),
+            "--bind",
+            _LOCAL,
+            "--port",
+            str(self.port),
+            "--daemonize",
+            "no",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--dir",
+            str(self.data_dir),
+            "--pidfile",
+            str(pidfile),
+        ]
         log.info("starting Redis on %s:%d (data %s)", _LOCAL, self.port, self.data_dir)
         logfile = self.data_dir / "redis.log"
         with open(logfile, "ab") as out:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                          cwd=self.data_dir, start_new_session=True, preexec_fn=die_with_parent)
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
+            )
         deadline = time.monotonic() + 30
         while not self._ping():
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -346,8 +414,9 @@ class EmbeddedRabbitMQ:
     (its node, port 5672, epmd on 4369). Data stays in data_dir: ``stop()`` then ``start()`` is a broker
     restart that keeps its durable queues and messages (the node name and ports are kept for that)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, name: str | None = None,
-                 config: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, name: str | None = None, config: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port if port is not None else free_port()
         self.config = dict(config or {})  # more rabbitmq.conf lines, e.g. {"max_message_size": "65536"}
@@ -369,9 +438,16 @@ class EmbeddedRabbitMQ:
         log.info("starting RabbitMQ node %s on %s:%d (data %s)", self.nodename, _LOCAL, self.port, self.data_dir)
         with open(self.data_dir / "stdout.log", "ab") as out:
             # its own session: stop() signals the start script and the Erlang VM together
-            self._proc = subprocess.Popen([_rabbitmq_bin("rabbitmq-server")], env=self._env(), stdin=subprocess.DEVNULL,
-                                          stdout=out, stderr=subprocess.STDOUT, cwd=self.data_dir,
-                                          start_new_session=True, preexec_fn=die_with_parent)
+            self._proc = subprocess.Popen(
+                [_rabbitmq_bin("rabbitmq-server")],
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # noqa: PLW1509
+            )
         deadline = time.monotonic() + timeout
         while not self._answers():  # the AMQP listener opens last, once the node has booted
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -402,17 +478,25 @@ class EmbeddedRabbitMQ:
             if vm and _pid_alive(vm, "beam"):
                 os.kill(vm, signal.SIGKILL)
         # erl started an epmd daemon on this node's own port; nothing else uses that port
-        subprocess.run([_epmd(), "-port", str(self.epmd_port), "-kill"], capture_output=True, env=self._env())
+        subprocess.run([_epmd(), "-port", str(self.epmd_port), "-kill"], capture_output=True, env=self._env())  # noqa: PLW1510
 
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     def ctl(self, *args: str, timeout: float = 90) -> str:
         """Run rabbitmqctl against this node (e.g. ``ctl("list_queues", "name", "type")``); its output."""
-        result = subprocess.run([_rabbitmq_bin("rabbitmqctl"), "-n", self.nodename, *args], env=self._env(),
-                                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(  # noqa: PLW1510
+            [_rabbitmq_bin("rabbitmqctl"), "-n", self.nodename, *args],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         if result.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+            raise RuntimeError(
+                f"rabbitmqctl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            )
         return result.stdout
 
     def _env(self) -> dict[str, str]:
@@ -448,8 +532,7 @@ class EmbeddedRabbitMQ:
             # a test machine's disk may be nearly full; RabbitMQ's default (50 MB) would block publishers
             "disk_free_limit.absolute = 10MB\n"
             "log.console = false\n"
-            "log.file.level = info\n"
-            + "".join(f"{key} = {value}\n" for key, value in self.config.items())
+            "log.file.level = info\n" + "".join(f"{key} = {value}\n" for key, value in self.config.items())
         )
 
     def _answers(self) -> bool:
@@ -461,7 +544,7 @@ class EmbeddedRabbitMQ:
             conn.connect()
             conn.close()
             return True
-        except Exception:  # refused, reset, or not ready yet (any AMQP or socket error)
+        except Exception:  # refused, reset, or not ready yet (any AMQP or socket error)  # noqa: BLE001
             return False
 
     def _vm_pid(self) -> int | None:
@@ -478,8 +561,9 @@ def _epmd() -> str:
     return shutil.which("epmd") or "epmd"
 
 
-def start_rabbitmq(data_dir: Path, port: int | None = None, name: str | None = None,
-                   config: dict[str, str] | None = None) -> EmbeddedRabbitMQ:
+def start_rabbitmq(
+    data_dir: Path, port: int | None = None, name: str | None = None, config: dict[str, str] | None = None
+) -> EmbeddedRabbitMQ:
     """Start a private RabbitMQ node with its data in data_dir; port None picks a free one."""
     server = EmbeddedRabbitMQ(data_dir, port, name, config)
     server.start()

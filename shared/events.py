@@ -5,6 +5,7 @@ Python import path) and a ``schema_version``. The envelope carries what every ev
 version, kecamatan, times, actor, correlation and causation. Old payloads are upcast on read by small pure
 functions registered per (type, from_version).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,7 +37,7 @@ class Actor(Frozen):
     role: str | None = None
 
     @classmethod
-    def system(cls, name: str) -> "Actor":
+    def system(cls, name: str) -> Actor:
         return cls(kind="system", user_id=name)
 
 

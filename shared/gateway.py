@@ -18,12 +18,13 @@ sent twice (GET, HEAD, OPTIONS, PUT, DELETE, or any request with an ``Idempotenc
 a new connection; a POST without one is not, and gets 503. Every upstream failure is logged (method, route,
 service, error class; never the body).
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +33,9 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 from starlette.background import BackgroundTask
-from fastapi.staticfiles import StaticFiles
 
 from shared.config import Settings
 from shared.http import BodySizeLimitByPath, cookieless_jar, error_response, install_error_handlers
@@ -52,7 +53,8 @@ class GatewaySettings(Settings):
         2.0, description="How long a new stream waits for a free stream connection before 503 too_many_streams"
     )
     gateway_keepalive_expiry: float = Field(
-        4.0, gt=0,
+        4.0,
+        gt=0,
         description="Seconds an idle upstream connection is kept for the next request; keep it below the "
         "services' own keep-alive (15 s) so the gateway always lets go first",
     )
@@ -72,7 +74,12 @@ class Route:
 MAX_BODY_BYTES = 1024 * 1024  # as nginx's client_max_body_size in deploy/nginx.conf
 # inbound e-mail with attachments, scans uploaded by staff or with the citizens' form: larger (nginx: the
 # same per location)
-LARGE_BODY_PREFIXES = ("/v1/channels/", "/v1/staff/complaints", "/v1/complaints/form", "/pengaduan/baru")  # the last: the web form with scans
+LARGE_BODY_PREFIXES = (
+    "/v1/channels/",
+    "/v1/staff/complaints",
+    "/v1/complaints/form",
+    "/pengaduan/baru",
+)  # the last: the web form with scans
 LARGE_BODY_BYTES = 26 * 1024 * 1024
 DEV_PREFIX = "/dev/outbox"  # make run only: the local sinks' page of what would have been sent
 STREAM_PATHS = frozenset({"/v1/events/stream"})
@@ -100,7 +107,7 @@ def _route(routes: Sequence[Route], method: str, path: str) -> Route | None:
 
 
 def may_send_twice(method: str, headers: httpx.Headers | dict) -> bool:
-    return method in IDEMPOTENT_METHODS or "idempotency-key" in {k.lower() for k in headers.keys()}
+    return method in IDEMPOTENT_METHODS or "idempotency-key" in {k.lower() for k in headers}
 
 
 def is_stream(method: str, path: str, accept: str) -> bool:
@@ -108,7 +115,9 @@ def is_stream(method: str, path: str, accept: str) -> bool:
     return method == "GET" and (path in STREAM_PATHS or "text/event-stream" in accept.lower())
 
 
-def create_gateway(backends: dict[str, str], routes: Sequence[Route], settings: GatewaySettings | None = None) -> FastAPI:
+def create_gateway(
+    backends: dict[str, str], routes: Sequence[Route], settings: GatewaySettings | None = None
+) -> FastAPI:
     """``backends``: service name -> base URL (their order is the order of /healthz and the merged /docs);
     ``routes``: the route table (``pengaduan.registry.gateway_routes``)."""
     upstreams = Upstreams(backends, routes, settings or GatewaySettings())
@@ -122,12 +131,15 @@ def create_gateway(backends: dict[str, str], routes: Sequence[Route], settings: 
     install_error_handlers(app)  # the one error shape (405 with Allow), and URLs with control characters refused
     static = Path(fastapi_offline.__file__).parent / "static"
     app.mount("/static-docs", StaticFiles(directory=static), name="static-docs")
-    app.add_middleware(BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=LARGE_BODY_PREFIXES)
+    app.add_middleware(
+        BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=LARGE_BODY_PREFIXES
+    )
     app.get("/docs", include_in_schema=False)(docs_page)
     app.get("/openapi.json", include_in_schema=False)(upstreams.openapi)
     app.get("/healthz", include_in_schema=False)(upstreams.healthz)
-    app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-                  include_in_schema=False)(upstreams.proxy)
+    app.api_route(
+        "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False
+    )(upstreams.proxy)
     install_metrics(app, "gateway")
     return app
 
@@ -150,10 +162,13 @@ class Upstreams:
         self.backends = backends
         self.routes = routes
         self.services = [name for name in backends if name != "devsinks"]
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0),
-                                        limits=httpx.Limits(max_connections=settings.gateway_max_connections,
-                                                            keepalive_expiry=settings.gateway_keepalive_expiry),
-                                        cookies=cookieless_jar())  # never one visitor's cookie on another's request
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            limits=httpx.Limits(
+                max_connections=settings.gateway_max_connections, keepalive_expiry=settings.gateway_keepalive_expiry
+            ),
+            cookies=cookieless_jar(),
+        )  # never one visitor's cookie on another's request
         # streams: no read timeout (the feed sends a heartbeat; a stream ends when either side leaves), no idle
         # connections kept (each stream opens its own and holds it), a short wait for a free one
         self.streams = httpx.AsyncClient(
@@ -184,7 +199,7 @@ class Upstreams:
             specs = await asyncio.gather(*(spec_of(s) for s in self.services))
         except (httpx.HTTPError, ValueError):
             return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
-        return JSONResponse(merge_openapi({s: spec for s, spec in zip(self.services, specs) if spec is not None}))
+        return JSONResponse(merge_openapi({s: spec for s, spec in zip(self.services, specs) if spec is not None}))  # noqa: B905
 
     async def healthz(self) -> JSONResponse:
         """Every service's own /healthz; down if one is down, degraded if one is degraded."""
@@ -193,7 +208,11 @@ class Upstreams:
             try:
                 r = await self.client.get(f"{self.backends[service]}/healthz", timeout=3.0)
                 body = r.json()
-                return body if "status" in body else {"status": "down", "service": service, "error": f"HTTP {r.status_code}"}
+                return (
+                    body
+                    if "status" in body
+                    else {"status": "down", "service": service, "error": f"HTTP {r.status_code}"}
+                )
             except (httpx.HTTPError, ValueError) as exc:
                 return {"status": "down", "service": service, "error": type(exc).__name__}
 
@@ -214,13 +233,17 @@ class Upstreams:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
         # the bytes as they came: a header value need not be ASCII (httpx would refuse to encode it: a 500)
         headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
-        via = self.streams if is_stream(request.method, request.url.path, request.headers.get("accept", "")) else self.client
+        via = (
+            self.streams
+            if is_stream(request.method, request.url.path, request.headers.get("accept", ""))
+            else self.client
+        )
         try:
             upstream = via.build_request(
                 request.method,
                 f"{self.backends[route.service]}{request.url.path}",
                 params=request.query_params,
-                headers=headers + [("x-forwarded-for", request.client.host if request.client else "")],
+                headers=[*headers, ("x-forwarded-for", request.client.host if request.client else "")],
                 content=await request.body(),
             )
         except httpx.InvalidURL:  # what RefuseControlCharacters lets through and httpx still refuses
@@ -229,9 +252,13 @@ class Upstreams:
         if isinstance(r, Response):
             return r
         out_headers = {k: v for k, v in r.headers.items() if k.lower() not in HOP_BY_HOP}
-        return StreamingResponse(r.aiter_raw(), status_code=r.status_code, headers=out_headers, background=BackgroundTask(r.aclose))
+        return StreamingResponse(
+            r.aiter_raw(), status_code=r.status_code, headers=out_headers, background=BackgroundTask(r.aclose)
+        )
 
-    async def _send(self, via: httpx.AsyncClient, upstream: httpx.Request, method: str, route: Route) -> httpx.Response | Response:
+    async def _send(
+        self, via: httpx.AsyncClient, upstream: httpx.Request, method: str, route: Route
+    ) -> httpx.Response | Response:
         """The upstream's answer, or the gateway's own 503 (the service away, or the streams' limit reached)."""
         retried = False
         try:
@@ -241,18 +268,35 @@ class Upstreams:
                 # streams never reuse a connection (no keep-alive in their pool): nothing stale to retry there
                 if via is self.streams or not may_send_twice(method, upstream.headers):
                     raise
-                log.info("upstream connection lost before an answer; sending once more",
-                         extra={"method": method, "route": route.prefix, "service": route.service,
-                                "error": type(exc).__name__})
+                log.info(
+                    "upstream connection lost before an answer; sending once more",
+                    extra={
+                        "method": method,
+                        "route": route.prefix,
+                        "service": route.service,
+                        "error": type(exc).__name__,
+                    },
+                )
                 retried = True
                 return await via.send(upstream, stream=True)  # the body is bytes: it can be sent again
         except httpx.HTTPError as exc:
             if isinstance(exc, httpx.PoolTimeout) and via is self.streams:  # the streams' own limit, not a fault
-                return error_response(503, "too_many_streams", "Terlalu banyak aliran kejadian terbuka. Coba lagi sebentar.",
-                                      headers={"Retry-After": str(STREAM_RETRY_AFTER)})
-            log.warning("upstream request failed", extra={"method": method, "route": route.prefix,
-                                                          "service": route.service, "error": type(exc).__name__,
-                                                          "retried": retried})
+                return error_response(
+                    503,
+                    "too_many_streams",
+                    "Terlalu banyak aliran kejadian terbuka. Coba lagi sebentar.",
+                    headers={"Retry-After": str(STREAM_RETRY_AFTER)},
+                )
+            log.warning(
+                "upstream request failed",
+                extra={
+                    "method": method,
+                    "route": route.prefix,
+                    "service": route.service,
+                    "error": type(exc).__name__,
+                    "retried": retried,
+                },
+            )
             return error_response(503, "service_unavailable", "Layanan sedang tidak tersedia. Coba lagi sebentar.")
 
 
@@ -272,11 +316,21 @@ def merge_openapi(specs: dict[str, dict]) -> dict:
             for name, value in items.items():
                 if first.setdefault((section, name), value) != value:
                     clashes.add((section, name))
-    merged: dict = {"openapi": "3.1.0", "info": {"title": "pengaduan", "version": "1"}, "paths": {}, "components": {"schemas": {}}}
+    merged: dict = {
+        "openapi": "3.1.0",
+        "info": {"title": "pengaduan", "version": "1"},
+        "paths": {},
+        "components": {"schemas": {}},
+    }
     for service, spec in specs.items():
         components = spec.get("components", {})
-        renamed = {(section, name): f"{service}_{name}" for section, name in clashes if name in components.get(section, {})}
-        refs = {f"#/components/{section}/{name}": f"#/components/{section}/{new}" for (section, name), new in renamed.items()}
+        renamed = {
+            (section, name): f"{service}_{name}" for section, name in clashes if name in components.get(section, {})
+        }
+        refs = {
+            f"#/components/{section}/{name}": f"#/components/{section}/{new}"
+            for (section, name), new in renamed.items()
+        }
         if "ErrorBody" in components.get("schemas", {}):
             refs[f"{SCHEMAS}HTTPValidationError"] = f"{SCHEMAS}ErrorBody"
         spec = _with_refs(spec, refs) if refs else spec
@@ -326,7 +380,9 @@ def _refs(node) -> set[str]:
 def _with_refs(node, refs: dict[str, str]):
     """A copy of ``node`` with every ``$ref`` found in ``refs`` replaced."""
     if isinstance(node, dict):
-        return {k: (refs.get(v, v) if k == "$ref" and isinstance(v, str) else _with_refs(v, refs)) for k, v in node.items()}
+        return {
+            k: (refs.get(v, v) if k == "$ref" and isinstance(v, str) else _with_refs(v, refs)) for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_with_refs(v, refs) for v in node]
     return node

@@ -16,6 +16,7 @@ and looked at again after twice the grace, then four times, up to ``max_wait`` (
 long is not flooded with copies). Every consumer is idempotent by its inbox or its own unique keys, so a
 copy of a message that was only slow has no second effect.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,10 +29,24 @@ from uuid import UUID
 
 from celery import Celery
 from sqlalchemy import (
-    Column, DateTime, Engine, MetaData, SmallInteger, Table, Text, and_, delete, func, literal, or_, select,
-    tuple_, update,
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID as PgUUID, insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID  # noqa: N811
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -78,7 +93,13 @@ class Handoff:
 def record(conn: Connection, ledger: Table, handoffs: Iterable[Handoff]) -> None:
     """Write hand-offs to the ledger in the caller's transaction (one already there stays as it is)."""
     rows = [
-        {"consumer": h.consumer, "message_id": h.message_id, "queue": h.queue, "task_id": h.task_id, "payload": h.payload}
+        {
+            "consumer": h.consumer,
+            "message_id": h.message_id,
+            "queue": h.queue,
+            "task_id": h.task_id,
+            "payload": h.payload,
+        }
         for h in handoffs
     ]
     if rows:
@@ -138,10 +159,17 @@ class HandoffLedger:
 
     def due(self, conn: Connection, queues: list[str], grace: float, max_wait: float, limit: int) -> Sequence[Mapping]:
         t = self.table
-        return conn.execute(
-            select(t).where(t.c.queue.in_(queues), waited(t.c.published_at, t.c.attempts, grace, max_wait))
-            .order_by(t.c.published_at).limit(limit).with_for_update(skip_locked=True)
-        ).mappings().all()
+        return (
+            conn.execute(
+                select(t)
+                .where(t.c.queue.in_(queues), waited(t.c.published_at, t.c.attempts, grace, max_wait))
+                .order_by(t.c.published_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .mappings()
+            .all()
+        )
 
     def confirm(self, conn: Connection, keys: list[tuple[str, UUID]]) -> None:
         conn.execute(delete(self.table).where(tuple_(self.table.c.consumer, self.table.c.message_id).in_(keys)))
@@ -151,7 +179,8 @@ class HandoffLedger:
         for r in rows:
             self.celery.send_task(r["consumer"], args=[r["payload"]], queue=r["queue"], task_id=r["task_id"])
         conn.execute(
-            update(t).where(tuple_(t.c.consumer, t.c.message_id).in_([(r["consumer"], r["message_id"]) for r in rows]))
+            update(t)
+            .where(tuple_(t.c.consumer, t.c.message_id).in_([(r["consumer"], r["message_id"]) for r in rows]))
             .values(published_at=func.now(), attempts=func.least(t.c.attempts + 1, 32))
         )
 
@@ -165,8 +194,16 @@ class HandoffReconciler:
     """
 
     def __init__(
-        self, name: str, engine: Engine, ledger: Ledger, consumers: Mapping[str, Consumers], *,
-        grace: float, interval: float, max_wait: float = 600.0, batch: int = 1000,
+        self,
+        name: str,
+        engine: Engine,
+        ledger: Ledger,
+        consumers: Mapping[str, Consumers],
+        *,
+        grace: float,
+        interval: float,
+        max_wait: float = 600.0,
+        batch: int = 1000,
         backlog: Callable[[str], int | None] | None = None,
     ) -> None:
         self.name, self.engine, self.ledger, self.consumers = name, engine, ledger, consumers
@@ -183,10 +220,13 @@ class HandoffReconciler:
             if not rows:
                 return RoundResult(handled=0, more=False)
             done: set[tuple[str, UUID]] = set()
-            for (queue, consumer), group in groupby(sorted(rows, key=lambda r: (r["queue"], r["consumer"])),
-                                                    key=lambda r: (r["queue"], r["consumer"])):
-                done |= {(consumer, m) for m in self._consumed(conn, self.consumers[queue], consumer,
-                                                               [r["message_id"] for r in group])}
+            for (queue, consumer), group in groupby(
+                sorted(rows, key=lambda r: (r["queue"], r["consumer"])), key=lambda r: (r["queue"], r["consumer"])
+            ):
+                done |= {
+                    (consumer, m)
+                    for m in self._consumed(conn, self.consumers[queue], consumer, [r["message_id"] for r in group])
+                }
             if done:
                 self.ledger.confirm(conn, sorted(done))
             lost = [r for r in rows if (r["consumer"], r["message_id"]) not in done]
@@ -195,8 +235,10 @@ class HandoffReconciler:
             if lost:
                 self.ledger.publish_again(conn, lost)
         if lost:
-            log.warning("hand-offs not consumed after the grace period published again",
-                        extra={"count": len(lost), "ledger": self.name, "consumers": sorted({r["consumer"] for r in lost})})
+            log.warning(
+                "hand-offs not consumed after the grace period published again",
+                extra={"count": len(lost), "ledger": self.name, "consumers": sorted({r["consumer"] for r in lost})},
+            )
         # a full batch means more are due, unless a queue held its copies back: then the next round, not at once
         return RoundResult(handled=len(lost), more=len(rows) == self.batch and not behind)
 
@@ -205,26 +247,37 @@ class HandoffReconciler:
             return set()
         behind = {q for q in queues if (self.backlog(q) or 0) > 0}
         if behind:
-            log.info("hand-offs not consumed yet, their queue still busy: not published again this round",
-                     extra={"ledger": self.name, "queues": sorted(behind)})
+            log.info(
+                "hand-offs not consumed yet, their queue still busy: not published again this round",
+                extra={"ledger": self.name, "queues": sorted(behind)},
+            )
         return behind
 
     @staticmethod
     def _consumed(conn: Connection, where: Consumers, consumer: str, ids: list[UUID]) -> set[UUID]:
         inbox, dead = where.inbox, where.dead_letters
-        found = set(conn.execute(
-            select(inbox.c.message_id).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(ids))
-        ).scalars())
+        found = set(
+            conn.execute(
+                select(inbox.c.message_id).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(ids))
+            ).scalars()
+        )
         keys = [str(i) for i in ids if i not in found]
         if keys:  # kept as a dead letter: a person decides (replaying it there), the reconciler does not
             found |= {
-                UUID(k) for k in conn.execute(
+                UUID(k)
+                for k in conn.execute(
                     select(func.coalesce(dead.c.payload["message_id"].astext, dead.c.payload["event_id"].astext)).where(
                         dead.c.task == consumer,
-                        or_(dead.c.payload["message_id"].astext.in_(keys),
-                            and_(dead.c.payload["message_id"].astext.is_(None), dead.c.payload["event_id"].astext.in_(keys))),
+                        or_(
+                            dead.c.payload["message_id"].astext.in_(keys),
+                            and_(
+                                dead.c.payload["message_id"].astext.is_(None),
+                                dead.c.payload["event_id"].astext.in_(keys),
+                            ),
+                        ),
                     )
-                ).scalars() if k in keys
+                ).scalars()
+                if k in keys
             }
         return found
 
@@ -246,7 +299,7 @@ def broker_backlog(celery: Celery) -> Callable[[str], int | None]:
                         channel.close()
         except (NotFound, ChannelError):  # never declared: nothing waits
             return 0
-        except Exception as exc:  # the broker away: decide without it
+        except Exception as exc:  # the broker away: decide without it  # noqa: BLE001
             log.info("queue depth unreadable: %s", type(exc).__name__)
             return None
 

@@ -4,6 +4,7 @@ Every error is ``{"code": "...", "message": "...", "errors": [{"field", "code", 
 machine code, a message a person understands (Bahasa Indonesia: citizens see these), and for invalid
 input, which field and why.
 """
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -48,8 +49,14 @@ class ErrorBody(BaseModel):
 class ApiError(Exception):
     headers: dict[str, str] = {}  # sent with the answer (e.g. Retry-After on a 429 or 503)
 
-    def __init__(self, status: int, code: str, message: str, errors: list[FieldError] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -59,8 +66,9 @@ class ApiError(Exception):
             self.headers = {**self.headers, **headers}
 
 
-def error_response(status: int, code: str, message: str, errors: list[FieldError] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, errors: list[FieldError] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = ErrorBody(code=code, message=message, errors=errors or [])
     return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
@@ -124,7 +132,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {
-            400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
             415: "unsupported_media_type",
         }
         messages = {
@@ -155,15 +166,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if unreachable(exc):  # raised from an outage (``raise ... from``), or out of a middleware
             return outage_response(request, exc)
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)  # noqa: LOG004
         return error_response(500, "internal_error", "Terjadi kesalahan pada sistem. Silakan coba lagi nanti.")
 
 
 def outage_response(request: Request, exc: BaseException) -> JSONResponse:
     """503 ``service_unavailable`` with ``Retry-After``: the request may be sent again as it is."""
     log.warning("dependency unreachable on %s %s: %s", request.method, request.url.path, describe(exc))
-    return error_response(503, "service_unavailable", OUTAGE_MESSAGE,
-                          headers={"Retry-After": str(OUTAGE_RETRY_AFTER)})
+    return error_response(503, "service_unavailable", OUTAGE_MESSAGE, headers={"Retry-After": str(OUTAGE_RETRY_AFTER)})
 
 
 # C0 controls (NUL, CR, LF, tab, ESC ...) and DEL: no path segment or query value has a use for them, and
@@ -191,7 +201,8 @@ def url_problem(path: str, raw_path: bytes | None, query_string: bytes) -> Field
             value_text = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
             return FieldError(
-                field=name.decode("ascii", "replace")[:40], code="invalid_encoding",
+                field=name.decode("ascii", "replace")[:40],
+                code="invalid_encoding",
                 message="Parameter ini bukan teks UTF-8 yang sah.",
             )
         if _CONTROL_CHARACTERS.search(name_text) or _CONTROL_CHARACTERS.search(value_text):
@@ -241,7 +252,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise _TooLarge
             return message
 
         try:
@@ -287,10 +298,7 @@ class Health(BaseModel):
 
 def health_response(service: str, checks: dict[str, dict[str, Any]], essential: str = "database") -> JSONResponse:
     """ok when every check passes, degraded when only inessential ones fail, down (503) otherwise."""
-    if all(c["ok"] for c in checks.values()):
-        status = "ok"
-    else:
-        status = "degraded" if checks[essential]["ok"] else "down"
+    status = "ok" if all(c["ok"] for c in checks.values()) else "degraded" if checks[essential]["ok"] else "down"
     body = Health(status=status, service=service, checks=checks)
     return JSONResponse(body.model_dump(), status_code=503 if status == "down" else 200)
 
@@ -301,7 +309,7 @@ def check_database(engine: Engine) -> dict[str, Any]:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
-    except Exception as exc:  # reported, not hidden: this is the health answer
+    except Exception as exc:  # reported, not hidden: this is the health answer  # noqa: BLE001
         return {"ok": False, "error": type(exc).__name__}
 
 
@@ -311,7 +319,7 @@ def check_broker(celery_app) -> dict[str, Any]:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=1)
         return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": type(exc).__name__}
 
 

@@ -1,4 +1,5 @@
 """Structured logs: one JSON object per line, with the process kind. Never log personal data: log ids."""
+
 from __future__ import annotations
 
 import logging

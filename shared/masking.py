@@ -27,6 +27,7 @@ shown as ``[disembunyikan]`` when there was one.
 
 Pure: no I/O, no clock.
 """
+
 from __future__ import annotations
 
 import re
@@ -96,7 +97,7 @@ def timestamp(value: Any) -> Any:
     if not isinstance(value, str) or len(value) > 40:
         return DROP
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        datetime.fromisoformat(value)
     except ValueError:
         return DROP
     return value
@@ -219,8 +220,12 @@ def sop_settings(value: Any) -> Any:
     except (ValueError, TypeError, AttributeError):
         return DROP
     steps = value.get("steps") or {}
-    return {"steps": {str(k): {f: v for f, v in change.items() if f in ("role", "standard_time", "unit")}
-                      for k, change in steps.items()}}
+    return {
+        "steps": {
+            str(k): {f: v for f, v in change.items() if f in ("role", "standard_time", "unit")}
+            for k, change in steps.items()
+        }
+    }
 
 
 def apply(view: View, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -342,7 +347,7 @@ EVENTS: dict[str, View] = {
         "text": hidden,
         "attachments": ("attachments_count", count),
         "received_at": timestamp,
-        # sender: out
+        # sender: out  # noqa: ERA001
     },
 }
 
@@ -374,14 +379,22 @@ def _history(items: Any) -> Any:
     if not isinstance(items, list):
         return DROP
     return [
-        {**apply(HISTORY_ITEM, h), "actor": actor(h.get("actor") or {}),
-         "payload": event_payload(h.get("type", ""), h.get("payload") or {}, HISTORY)}
-        for h in items if isinstance(h, Mapping)
+        {
+            **apply(HISTORY_ITEM, h),
+            "actor": actor(h.get("actor") or {}),
+            "payload": event_payload(h.get("type", ""), h.get("payload") or {}, HISTORY),
+        }
+        for h in items
+        if isinstance(h, Mapping)
     ]
 
 
 HISTORY_ITEM: View = {
-    "position": integer, "version": integer, "type": code, "occurred_at": keep, "step": integer,
+    "position": integer,
+    "version": integer,
+    "type": code,
+    "occurred_at": keep,
+    "step": integer,
     "output": label(200),
 }
 

@@ -1,4 +1,5 @@
 """Runs the Alembic migrations programmatically (``pengaduan migrate``)."""
+
 from pathlib import Path
 
 from alembic import command

@@ -4,6 +4,7 @@ The APIs answer them 503 ``service_unavailable`` with ``Retry-After`` (``shared.
 runners retry them within seconds (``shared.subscriptions``). Anything else (a ``ProgrammingError``, an
 ``IntegrityError``, a ``KeyError``) is a bug: a 500, logged with its traceback.
 """
+
 from __future__ import annotations
 
 import socket

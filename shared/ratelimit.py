@@ -18,6 +18,7 @@ every one of them must hold). What this module adds is the project's policy:
 Settings: ``PENGADUAN_RATE_LIMIT_ENABLED`` and ``PENGADUAN_RATE_LIMIT_*`` (``shared.config``); load tests and
 the test suite raise them.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -56,8 +57,9 @@ class TooManyRequests(ApiError):
 
 
 class ServiceUnavailable(ApiError):
-    def __init__(self, message: str = "Layanan sedang sibuk atau terganggu. Coba lagi sebentar lagi.",
-                 retry_after: int = 5) -> None:
+    def __init__(
+        self, message: str = "Layanan sedang sibuk atau terganggu. Coba lagi sebentar lagi.", retry_after: int = 5
+    ) -> None:
         super().__init__(503, "service_unavailable", message, headers={"Retry-After": str(retry_after)})
 
 
@@ -154,8 +156,13 @@ TOO_MANY_SUBMISSIONS = (
 TOO_MANY_REQUESTS = "Terlalu banyak permintaan dari alamat jaringan ini. Silakan coba lagi beberapa saat lagi."
 
 
-def enforce(limiter: RateLimiter | None, limits: Sequence[RateLimitItem], scope: str, request: Request,
-            message: str = TOO_MANY_REQUESTS) -> None:
+def enforce(
+    limiter: RateLimiter | None,
+    limits: Sequence[RateLimitItem],
+    scope: str,
+    request: Request,
+    message: str = TOO_MANY_REQUESTS,
+) -> None:
     """For anonymous endpoints: one request counted against ``limits`` for the client's address under
     ``scope``; 429 with ``Retry-After`` beyond them. Fails open when the counters are unreachable."""
     if limiter is None:
@@ -200,6 +207,10 @@ def per_address(kind: str):
     return dependency
 
 
-RATE_LIMITED_DOC = {429: {"model": ErrorBody,
-                          "description": "Too many requests from this address (`rate_limited`); `Retry-After` "
-                          "says when to try again", "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
+RATE_LIMITED_DOC = {
+    429: {
+        "model": ErrorBody,
+        "description": "Too many requests from this address (`rate_limited`); `Retry-After` says when to try again",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    }
+}

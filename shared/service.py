@@ -6,6 +6,7 @@ serves the deployment's operational gauges and lists dead letters, all from thes
 task, a job, a route or a service touches that service's ``service.py`` and nothing else. ``shared/``
 holds only the shape of the declaration; it imports nothing from ``services/`` (docs/adr/0007).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence

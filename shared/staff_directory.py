@@ -1,5 +1,6 @@
 """The staff directory (``shared/contracts/accounts.py``) as a SQLAlchemy table, for the services that read it:
 ``tenancy.staff_directory``, a view (migration 0013), one column per field of ``StaffMember``."""
+
 from __future__ import annotations
 
 import dataclasses

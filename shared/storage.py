@@ -17,6 +17,7 @@ Two implementations of the ``DocumentStore`` port:
 Ids given by callers are checked (``ValueError`` unless 64 lowercase hex digits) before they
 come near a path or an object key, so an id can never traverse out of the store.
 """
+
 from __future__ import annotations
 
 import contextlib

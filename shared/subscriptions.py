@@ -4,6 +4,7 @@ Used by the relay (hand events to queues), by intake's outbox publisher and by p
 takes a session-level advisory lock so only one instance of each subscription is active; standbys retry.
 It wakes on NOTIFY and also polls, so a lost notification only delays, never loses.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,7 +69,11 @@ class Checkpoints:
 
     def set(self, conn: Connection, name: str, position: int) -> None:
         stmt = insert(self.table).values(name=name, position=position)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"position": position, "updated_at": stmt.excluded.updated_at}))
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name"], set_={"position": position, "updated_at": stmt.excluded.updated_at}
+            )
+        )
 
 
 @dataclass
@@ -121,8 +126,12 @@ class Runner:
             except Exception as exc:  # the round failed: say why, wait, then redo it (the checkpoint did not move)
                 delay = self._retry_delay(exc)
                 if unreachable(exc):  # expected during an outage: one line per attempt, not a traceback
-                    log.warning("subscription %s: a dependency is out of reach (%s); retrying in %.1fs",
-                                self.name, describe(exc), delay)
+                    log.warning(
+                        "subscription %s: a dependency is out of reach (%s); retrying in %.1fs",
+                        self.name,
+                        describe(exc),
+                        delay,
+                    )
                 else:
                     log.exception("subscription %s failed; retrying in %.1fs", self.name, delay)
                 metrics.runner_failed(self.name)
@@ -142,8 +151,15 @@ class Runner:
     def _lead(self) -> None:
         url = libpq_url(self.engine.url.render_as_string(hide_password=False))
         # a server that does not answer at all (not even a refusal) must not hold the runner up for minutes
-        with psycopg.connect(url, autocommit=True, connect_timeout=5, keepalives=1, keepalives_idle=30,
-                             keepalives_interval=10, keepalives_count=3) as leader:
+        with psycopg.connect(
+            url,
+            autocommit=True,
+            connect_timeout=5,
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+        ) as leader:
             while not self.stopping.is_set():
                 if leader.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(self.name),)).fetchone()[0]:
                     break
@@ -186,8 +202,15 @@ def lag_gauges(conn: Connection, table: Table, names: Iterable[str]) -> list[Gau
 
     last = conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
     positions = dict.fromkeys(names, 0) | dict(conn.execute(select(table.c.name, table.c.position)).all())
-    return [Gauge("pengaduan_subscription_lag_events", "Events in the store after a subscription's checkpoint",
-                  max(0, last - position), {"subscription": name}) for name, position in positions.items()]
+    return [
+        Gauge(
+            "pengaduan_subscription_lag_events",
+            "Events in the store after a subscription's checkpoint",
+            max(0, last - position),
+            {"subscription": name},
+        )
+        for name, position in positions.items()
+    ]
 
 
 def periodic(engine: Engine, job: Any) -> Runner:

@@ -14,6 +14,7 @@ message is gone, and a failing task is acknowledged by default. So workers do no
 
 Handlers are idempotent (consumer inbox), so a message handed back has no second effect.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,10 +24,10 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, insert
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared import metrics
@@ -57,12 +58,20 @@ def dead_letter_table(metadata: MetaData) -> Table:
         Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("replayed_at", DateTime(timezone=True)),
     )
+
+
 # a database, broker, Redis or document store that is away for a moment (shared.outages: a task that publishes,
 # e.g. notify's plan handing out its sends, meets the broker's errors too), a lost optimistic-concurrency race
 # (not every OSError: a missing key file or a full disk needs a person, so it becomes a dead letter)
 TRANSIENT = (
-    OperationalError, ConcurrencyError, ConnectionError, TimeoutError,
-    EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, *UNREACHABLE,
+    OperationalError,
+    ConcurrencyError,
+    ConnectionError,
+    TimeoutError,
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    *UNREACHABLE,
 )
 
 
@@ -93,7 +102,7 @@ def consume(
             return handler()
         except SoftTimeLimitExceeded as exc:
             raise Reject(safe_error(exc), requeue=True) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             if _cut_off_by_time_limit(exc):  # wrapped by a library or an adapter (letters' SigningError)
                 raise Reject(safe_error(exc), requeue=True) from None
             if not isinstance(exc, TRANSIENT):
@@ -125,7 +134,7 @@ def _keep(exc: Exception, keep_dead_letter: Callable[[BaseException], object]) -
     """Not transient: kept where a person sees it, then acknowledged."""
     try:
         keep_dead_letter(exc)
-    except Exception as storing:
+    except Exception as storing:  # noqa: BLE001
         log.error("could not keep a dead letter; message handed back: %s", safe_error(storing))
         raise Reject(safe_error(exc), requeue=True) from None
     log.error("message kept as a dead letter: %s", safe_error(exc))
@@ -145,7 +154,7 @@ def register_consumers(app: Celery, service: Service) -> None:
 
 
 def _register(app: Celery, service: Service, consumer: Consumer, budget: float) -> None:
-    assert service.container is not None and service.dead_letters is not None and service.queue is not None
+    assert service.container is not None and service.dead_letters is not None and service.queue is not None  # noqa: S101
     container_of, dead_letters, queue, inbox = service.container, service.dead_letters, service.queue, service.inbox
 
     @app.task(name=consumer.task, bind=True)
@@ -155,8 +164,11 @@ def _register(app: Celery, service: Service, consumer: Consumer, budget: float) 
         def keep(exc: BaseException) -> None:
             letter_id = uuid.uuid4()
             with container.engine.begin() as conn:
-                conn.execute(insert(dead_letters).values(
-                    id=letter_id, task=consumer.task, queue=queue, payload=message, error=safe_error(exc)))
+                conn.execute(
+                    insert(dead_letters).values(
+                        id=letter_id, task=consumer.task, queue=queue, payload=message, error=safe_error(exc)
+                    )
+                )
             log.error("message kept as dead letter", extra={"dead_letter_id": str(letter_id), "task": consumer.task})
 
         consume(lambda: consumer.handle(container, message), keep_dead_letter=keep, budget=budget)
@@ -182,4 +194,5 @@ def check_routing(service: Service, consumers: tuple[Consumer, ...]) -> None:
     if missing or stray or duplicated:
         raise RoutingMismatch(
             f"{service.name}: tasks routed to queue {service.queue!r} without a consumer: {sorted(missing)}; "
-            f"consumers no route sends to: {sorted(stray)}; duplicated task names: {duplicated}")
+            f"consumers no route sends to: {sorted(stray)}; duplicated task names: {duplicated}"
+        )

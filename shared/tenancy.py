@@ -4,6 +4,7 @@ Reference data every service reads (schema ``tenancy``); written by seeding (``p
 and, later, by administration. A kecamatan is named by a short slug in URLs and bodies; its official
 Kemendagri code is an attribute.
 """
+
 from __future__ import annotations
 
 import time
@@ -110,7 +111,9 @@ def upsert_kecamatan(engine: Engine, items: list[Kecamatan]) -> None:
     stmt = insert(kecamatan_table).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["slug"],
-        set_={c: stmt.excluded[c] for c in ("code", "name", "kabupaten_slug", "kabupaten_name", "letterhead", "active")},
+        set_={
+            c: stmt.excluded[c] for c in ("code", "name", "kabupaten_slug", "kabupaten_name", "letterhead", "active")
+        },
     )
     with engine.begin() as conn:
         conn.execute(stmt)
@@ -194,7 +197,9 @@ def _validated_channels(channels: Any) -> dict[str, list[str]]:
     from email_validator import EmailNotValidError, validate_email
 
     if not isinstance(channels, dict):
-        raise ValueError('channels must be an object: {"sms_numbers": [...], "whatsapp_phone_number_ids": [...], "emails": [...]}')
+        raise ValueError(
+            'channels must be an object: {"sms_numbers": [...], "whatsapp_phone_number_ids": [...], "emails": [...]}'
+        )
     unknown = set(channels) - set(CHANNEL_KEYS)
     if unknown:
         raise ValueError(f"channels: unknown keys {sorted(unknown)}; known: {', '.join(CHANNEL_KEYS)}")
@@ -234,5 +239,7 @@ def configure_kecamatan(engine: Engine, slug: str, settings: dict[str, Any]) -> 
 
     settings = validate_settings(settings)
     with engine.begin() as conn:
-        if not conn.execute(update(kecamatan_table).where(kecamatan_table.c.slug == slug).values(settings=settings)).rowcount:
+        if not conn.execute(
+            update(kecamatan_table).where(kecamatan_table.c.slug == slug).values(settings=settings)
+        ).rowcount:
             raise ValueError(f"unknown kecamatan {slug!r}")

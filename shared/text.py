@@ -13,6 +13,7 @@ service (intake's forms, staff commands, Open311).
 ``OneLine`` and ``FreeText`` are pydantic types that run before the field's own checks, so a length limit
 counts what is stored and a field of only invisible characters is empty.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Shared fixtures. Real PostgreSQL and Redis, and RabbitMQ for the tests that run against each broker (see
 tests/support/servers.py); every test uses fresh ids, so tests never depend on each other's leftovers."""
+
 from __future__ import annotations
 
 import shutil

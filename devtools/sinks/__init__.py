@@ -17,6 +17,7 @@ One process runs two servers, one fake per module:
 SIGTERM/SIGINT (``pengaduan devsinks``). Not for production: no persistence, and anyone who reaches it can
 read it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devsinks %(message)s")
     for noisy in ("mail.log", "httpx"):  # aiosmtpd logs every SMTP line, addresses included
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    sinks = Sinks(args.host, args.smtp_port, args.http_port, whatsapp_app_secret=args.whatsapp_app_secret,
-                  whatsapp_webhook_url=args.whatsapp_webhook_url)
+    sinks = Sinks(
+        args.host,
+        args.smtp_port,
+        args.http_port,
+        whatsapp_app_secret=args.whatsapp_app_secret,
+        whatsapp_webhook_url=args.whatsapp_webhook_url,
+    )
     try:
         sinks.start()
     except OSError as exc:
@@ -54,8 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
-    log.info("SMTP on %s:%s, HTTP on %s, messages at %s/dev/outbox",
-             args.host, sinks.smtp_port, sinks.http_url, sinks.http_url)
+    log.info(
+        "SMTP on %s:%s, HTTP on %s, messages at %s/dev/outbox",
+        args.host,
+        sinks.smtp_port,
+        sinks.http_url,
+        sinks.http_url,
+    )
     for key, value in sinks.env().items():
         log.info("  %s=%s", key, value)
     try:

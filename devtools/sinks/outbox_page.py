@@ -1,6 +1,7 @@
 """``/dev/outbox``, for people and tests: the page listing every message the sinks received, the same as
 JSON (``/dev/outbox/messages``, ``/dev/outbox/attempts``), the attachments, and ``/dev/outbox/control``,
 which makes a sink fail on purpose."""
+
 from __future__ import annotations
 
 import html
@@ -39,9 +40,10 @@ def router(outbox: Outbox) -> APIRouter:
         blob = outbox.blob(sha256)
         if blob is None:
             return JSONResponse({"error": "not found"}, status_code=404)
-        safe_name = re.sub(r'[^\w.\- ]', "_", blob.filename)
-        return Response(blob.data, media_type=blob.content_type,
-                        headers={"Content-Disposition": f'inline; filename="{safe_name}"'})
+        safe_name = re.sub(r"[^\w.\- ]", "_", blob.filename)
+        return Response(
+            blob.data, media_type=blob.content_type, headers={"Content-Disposition": f'inline; filename="{safe_name}"'}
+        )
 
     @routes.get("/dev/outbox/control")
     async def get_controls() -> dict[str, dict[str, Any]]:
@@ -63,12 +65,16 @@ def render_page(messages: list[dict[str, Any]], attempts: dict[str, int]) -> str
     e = html.escape
     rows = []
     for m in messages:
-        files = "<br>".join(
-            f'<a href="/dev/outbox/attachments/{e(a["sha256"])}">{e(a["filename"] or "lampiran")}</a> '
-            f'({e(str(a["size"]))} byte)' if a.get("sha256")
-            else f'<a href="{e(a.get("url") or "")}">{e(a.get("filename") or "tautan")}</a>'
-            for a in m["attachments"]
-        ) or "-"
+        files = (
+            "<br>".join(
+                f'<a href="/dev/outbox/attachments/{e(a["sha256"])}">{e(a["filename"] or "lampiran")}</a> '
+                f"({e(str(a['size']))} byte)"
+                if a.get("sha256")
+                else f'<a href="{e(a.get("url") or "")}">{e(a.get("filename") or "tautan")}</a>'
+                for a in m["attachments"]
+            )
+            or "-"
+        )
         subject = f"<strong>{e(m['subject'])}</strong><br>" if m["subject"] else ""
         rows.append(
             f"<tr><td>{e(m['received_at'][:19].replace('T', ' '))}</td>"

@@ -1,5 +1,6 @@
 """What the HTTP provider fakes (SMS, Zenziva, WhatsApp) share: the control each request passes first (fail,
 hang or answer late on purpose), the request's fields and the bearer token check."""
+
 from __future__ import annotations
 
 import hmac
@@ -23,8 +24,9 @@ class ControlRequest(BaseModel):
     delay: float = Field(0.0, ge=0, le=600, description="Seconds between accepting a message and answering")
 
 
-async def controlled(outbox: Outbox, target: str,
-                     failure: Callable[[str], Response]) -> tuple[Control, Response | None]:
+async def controlled(
+    outbox: Outbox, target: str, failure: Callable[[str], Response]
+) -> tuple[Control, Response | None]:
     """Count a request reaching ``target``; with a control set, the failure to answer instead (``failure``:
     the mode in the provider's own words), after hanging first for "timeout"."""
     control = outbox.attempt(target)
@@ -48,7 +50,7 @@ async def form_or_json(request: Request) -> dict[str, Any]:
             return {}
         return data if isinstance(data, dict) else {}
     if content_type.startswith("multipart/form-data"):
-        return {k: v for k, v in (await request.form()).items()}
+        return dict((await request.form()).items())
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
 
 

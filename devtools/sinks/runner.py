@@ -1,5 +1,6 @@
 """Running the sinks: :class:`Sinks` serves the SMTP sink and the HTTP fakes (one FastAPI app) in threads
 of the calling process, on any free ports unless told which: ``with Sinks() as sinks: ...``."""
+
 from __future__ import annotations
 
 import socket
@@ -82,11 +83,18 @@ class Sinks:
         self._controller = start_smtp_sink(self.outbox, sock, tls_context=self.smtp_tls_context, auth=self.smtp_auth)
 
     def _start_http(self, sock: socket.socket) -> None:
-        config = uvicorn.Config(build_app(self), log_config=None, log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            build_app(self),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="devsinks-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="devsinks-http", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -130,7 +138,8 @@ class Sinks:
         """``PENGADUAN_*`` settings that point the channel adapters at these sinks."""
         host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         env = {
-            "PENGADUAN_SMTP_HOST": host, "PENGADUAN_SMTP_PORT": str(self._smtp_port),
+            "PENGADUAN_SMTP_HOST": host,
+            "PENGADUAN_SMTP_PORT": str(self._smtp_port),
             "PENGADUAN_SMS_PROVIDER": sms_provider,
             "PENGADUAN_WHATSAPP_API_URL": f"{self.http_url}/whatsapp",
             "PENGADUAN_WHATSAPP_TOKEN": self.whatsapp_token or "devsinks",
@@ -139,14 +148,19 @@ class Sinks:
         if self.smtp_auth:
             env.update(PENGADUAN_SMTP_USERNAME=self.smtp_auth[0], PENGADUAN_SMTP_PASSWORD=self.smtp_auth[1])
         if sms_provider == "http":
-            env.update(PENGADUAN_SMS_URL=f"{self.http_url}/sms/send",
-                       PENGADUAN_SMS_STATUS_URL=f"{self.http_url}/sms/status/{{reference}}")
+            env.update(
+                PENGADUAN_SMS_URL=f"{self.http_url}/sms/send",
+                PENGADUAN_SMS_STATUS_URL=f"{self.http_url}/sms/status/{{reference}}",
+            )
             if self.sms_token:
                 env.update(PENGADUAN_SMS_AUTH="bearer", PENGADUAN_SMS_TOKEN=self.sms_token)
         else:
             userkey, passkey = self.zenziva_keys or ("devsinks", "devsinks")
-            env.update(PENGADUAN_ZENZIVA_URL=f"{self.http_url}/zenziva/reguler/api/sendsms/",
-                       PENGADUAN_ZENZIVA_USERKEY=userkey, PENGADUAN_ZENZIVA_PASSKEY=passkey)
+            env.update(
+                PENGADUAN_ZENZIVA_URL=f"{self.http_url}/zenziva/reguler/api/sendsms/",
+                PENGADUAN_ZENZIVA_USERKEY=userkey,
+                PENGADUAN_ZENZIVA_PASSKEY=passkey,
+            )
         return env
 
     # what arrived

@@ -1,5 +1,6 @@
 """The SMS fakes: the generic HTTP SMS gateway (``POST /sms/send``, ``GET /sms/status/{reference}``) and
 Zenziva (``POST /zenziva/reguler/api/sendsms/``)."""
+
 from __future__ import annotations
 
 import re

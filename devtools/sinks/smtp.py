@@ -1,5 +1,6 @@
 """The SMTP sink (aiosmtpd): accepts any mail, optionally behind STARTTLS and AUTH, and keeps it in the
 outbox, attachments included."""
+
 from __future__ import annotations
 
 import email
@@ -54,15 +55,22 @@ class SmtpSink:
         mail = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         body = mail.get_body(preferencelist=("plain",))
         attachments = [
-            self.outbox.store_blob(part.get_payload(decode=True) or b"", part.get_content_type(),
-                                   part.get_filename() or "lampiran")
+            self.outbox.store_blob(
+                part.get_payload(decode=True) or b"", part.get_content_type(), part.get_filename() or "lampiran"
+            )
             for part in mail.iter_attachments()
         ]
         message_id = str(mail.get("Message-ID") or "").strip().strip("<>")
         text = body.get_content().replace("\r\n", "\n") if body is not None else ""
         entry = self.outbox.record(
-            channel="email", provider="smtp", to=", ".join(envelope.rcpt_tos), subject=str(mail.get("Subject") or ""),
-            text=text, reference=message_id.partition("@")[0] or None, attachments=attachments, id=message_id or None,
+            channel="email",
+            provider="smtp",
+            to=", ".join(envelope.rcpt_tos),
+            subject=str(mail.get("Subject") or ""),
+            text=text,
+            reference=message_id.partition("@")[0] or None,
+            attachments=attachments,
+            id=message_id or None,
         )
         if control.delay:
             await self.outbox.pause(control.delay)
@@ -97,16 +105,20 @@ class BoundController(Controller):
         return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
 
 
-def start_smtp_sink(outbox: Outbox, sock: socket.socket, *, tls_context: ssl.SSLContext | None = None,
-                    auth: tuple[str, str] | None = None) -> BoundController:
+def start_smtp_sink(
+    outbox: Outbox,
+    sock: socket.socket,
+    *,
+    tls_context: ssl.SSLContext | None = None,
+    auth: tuple[str, str] | None = None,
+) -> BoundController:
     """The SMTP sink serving on ``sock`` in a thread of its own: STARTTLS required when ``tls_context`` is
     given, AUTH (LOGIN/PLAIN with ``auth``'s user and password) when ``auth`` is, over TLS if both are."""
     kwargs: dict[str, Any] = {"server_hostname": "devsinks.localhost", "ready_timeout": 10.0}
     if tls_context is not None:
         kwargs.update(tls_context=tls_context, require_starttls=True)
     if auth is not None:
-        kwargs.update(authenticator=_authenticator(*auth), auth_required=True,
-                      auth_require_tls=tls_context is not None)
+        kwargs.update(authenticator=_authenticator(*auth), auth_required=True, auth_require_tls=tls_context is not None)
     controller = BoundController(SmtpSink(outbox), sock, **kwargs)
     controller.start()
     return controller
@@ -114,8 +126,10 @@ def start_smtp_sink(outbox: Outbox, sock: socket.socket, *, tls_context: ssl.SSL
 
 def _authenticator(user: str, password: str):
     def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
-        if isinstance(auth_data, LoginPassword) and hmac.compare_digest(auth_data.login, user.encode()) and (
-            hmac.compare_digest(auth_data.password, password.encode())
+        if (
+            isinstance(auth_data, LoginPassword)
+            and hmac.compare_digest(auth_data.login, user.encode())
+            and (hmac.compare_digest(auth_data.password, password.encode()))
         ):
             return AuthResult(success=True)
         return AuthResult(success=False, handled=False)

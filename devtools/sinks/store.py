@@ -1,5 +1,6 @@
 """What the sinks received and how they are told to behave: one :class:`Outbox`, shared by the SMTP and
 HTTP servers' threads."""
+
 from __future__ import annotations
 
 import asyncio
@@ -83,12 +84,27 @@ class Outbox:
         with self._lock:
             return self._blobs.get(sha256)
 
-    def record(self, *, channel: str, provider: str, to: str, text: str, subject: str | None = None,
-               reference: str | None = None, attachments: list[dict[str, Any]] | None = None,
-               id: str | None = None) -> dict[str, Any]:
+    def record(
+        self,
+        *,
+        channel: str,
+        provider: str,
+        to: str,
+        text: str,
+        subject: str | None = None,
+        reference: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        id: str | None = None,
+    ) -> dict[str, Any]:
         entry = {
-            "id": id or str(uuid.uuid4()), "channel": channel, "provider": provider, "to": to, "subject": subject,
-            "text": text, "reference": reference, "attachments": attachments or [],
+            "id": id or str(uuid.uuid4()),
+            "channel": channel,
+            "provider": provider,
+            "to": to,
+            "subject": subject,
+            "text": text,
+            "reference": reference,
+            "attachments": attachments or [],
             "received_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         }
         with self._lock:
@@ -101,8 +117,11 @@ class Outbox:
     def messages(self, channel: str | None = None, to: str | None = None) -> list[dict[str, Any]]:
         """Accepted messages, newest first."""
         with self._lock:
-            found = [m for m in reversed(self._messages)
-                     if (channel is None or m["channel"] == channel) and (to is None or m["to"] == to)]
+            found = [
+                m
+                for m in reversed(self._messages)
+                if (channel is None or m["channel"] == channel) and (to is None or m["to"] == to)
+            ]
             return copy.deepcopy(found)
 
     def attempts(self) -> dict[str, int]:
@@ -119,5 +138,5 @@ class Outbox:
     async def pause(self, seconds: float) -> None:
         """Wait ``seconds`` (or until the sinks stop) without blocking the server's event loop."""
         deadline = time.monotonic() + seconds
-        while not self.stopping.is_set() and time.monotonic() < deadline:
+        while not self.stopping.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))

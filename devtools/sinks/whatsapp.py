@@ -1,6 +1,7 @@
 """The WhatsApp Cloud API fake: ``POST /whatsapp/{version}/{phone_number_id}/media`` and ``.../messages``,
 checking message bodies as the Cloud API would, and posting signed status webhooks (sent, delivered) when
 a webhook URL and app secret are configured."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,9 @@ WABA_ID = "102290129340398"  # a made-up WhatsApp Business Account id for the we
 DISPLAY_PHONE_NUMBER = "6281100000000"
 
 
-def graph_error(status: int, code: int, message: str, type_: str = "OAuthException",
-                subcode: int | None = None) -> JSONResponse:
+def graph_error(
+    status: int, code: int, message: str, type_: str = "OAuthException", subcode: int | None = None
+) -> JSONResponse:
     error: dict[str, Any] = {"message": message, "type": type_, "code": code, "fbtrace_id": secrets.token_urlsafe(12)}
     if subcode is not None:
         error["error_subcode"] = subcode
@@ -50,8 +52,19 @@ def failure(mode: str) -> Response:
     }[mode]()
 
 
-WA_TYPES = ("text", "template", "document", "image", "audio", "video", "sticker", "location", "contacts",
-            "interactive", "reaction")
+WA_TYPES = (
+    "text",
+    "template",
+    "document",
+    "image",
+    "audio",
+    "video",
+    "sticker",
+    "location",
+    "contacts",
+    "interactive",
+    "reaction",
+)
 
 
 TEMPLATE_PARAMETER_TYPES = ("text", "currency", "date_time", "document", "image", "video", "payload")
@@ -109,17 +122,33 @@ def whatsapp_problem(body: Any, media: dict[str, Blob]) -> str | None:
 def status_payload(wamid: str, status: str, recipient: str, reference: str | None, phone_number_id: str) -> dict:
     """A Cloud API status webhook (``sent``, ``delivered``...) for one message."""
     entry: dict[str, Any] = {
-        "id": wamid, "status": status, "timestamp": str(int(time.time())), "recipient_id": recipient,
+        "id": wamid,
+        "status": status,
+        "timestamp": str(int(time.time())),
+        "recipient_id": recipient,
     }
     if reference:
         entry["biz_opaque_callback_data"] = reference
     return {
         "object": "whatsapp_business_account",
-        "entry": [{"id": WABA_ID, "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": DISPLAY_PHONE_NUMBER, "phone_number_id": phone_number_id},
-            "statuses": [entry],
-        }}]}],
+        "entry": [
+            {
+                "id": WABA_ID,
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": DISPLAY_PHONE_NUMBER,
+                                "phone_number_id": phone_number_id,
+                            },
+                            "statuses": [entry],
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -133,8 +162,12 @@ def post_statuses(url: str, app_secret: str, payloads: list[dict]) -> None:
     for payload in payloads:
         raw = json.dumps(payload, separators=(",", ":")).encode()
         try:
-            response = httpx.post(url, content=raw, timeout=5.0, headers={
-                "Content-Type": "application/json", "X-Hub-Signature-256": sign(app_secret, raw)})
+            response = httpx.post(
+                url,
+                content=raw,
+                timeout=5.0,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(app_secret, raw)},
+            )
             if response.status_code >= 300:
                 log.warning("WhatsApp status webhook answered HTTP %s", response.status_code)
         except httpx.HTTPError as exc:
@@ -192,24 +225,40 @@ def router(sinks: Sinks) -> APIRouter:
         subject, text, attachments = _content(body, media, outbox)
         wamid = "wamid." + secrets.token_urlsafe(24)
         reference = body.get("biz_opaque_callback_data")
-        outbox.record(channel="whatsapp", provider="whatsapp-cloud", to=body["to"], subject=subject, text=text,
-                      reference=reference, attachments=attachments, id=wamid)
+        outbox.record(
+            channel="whatsapp",
+            provider="whatsapp-cloud",
+            to=body["to"],
+            subject=subject,
+            text=text,
+            reference=reference,
+            attachments=attachments,
+            id=wamid,
+        )
         if sinks.whatsapp_webhook_url and sinks.whatsapp_app_secret:
             payloads = [status_payload(wamid, s, body["to"], reference, phone_number_id) for s in ("sent", "delivered")]
             threading.Thread(
-                target=post_statuses, args=(sinks.whatsapp_webhook_url, sinks.whatsapp_app_secret, payloads),
-                name="devsinks-webhook", daemon=True,
+                target=post_statuses,
+                args=(sinks.whatsapp_webhook_url, sinks.whatsapp_app_secret, payloads),
+                name="devsinks-webhook",
+                daemon=True,
             ).start()
         if control.delay:
             await outbox.pause(control.delay)
-        return JSONResponse({"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-                             "messages": [{"id": wamid}]})
+        return JSONResponse(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                "messages": [{"id": wamid}],
+            }
+        )
 
     return routes
 
 
-def _content(body: dict[str, Any], media: dict[str, Blob],
-             outbox: Outbox) -> tuple[str | None, str, list[dict[str, Any]]]:
+def _content(
+    body: dict[str, Any], media: dict[str, Blob], outbox: Outbox
+) -> tuple[str | None, str, list[dict[str, Any]]]:
     """What a (checked) ``/messages`` body says, as the outbox keeps it: subject, text and attachments (an
     uploaded document is stored; a linked one is kept as its link)."""
     kind = body.get("type", "text")
@@ -227,8 +276,15 @@ def _content(body: dict[str, Any], media: dict[str, Blob],
             filename = part.get("filename") or blob.filename
             attachments.append(outbox.store_blob(blob.data, blob.content_type, filename))
         else:
-            attachments.append({"filename": part.get("filename"), "content_type": None, "size": None,
-                                "sha256": None, "url": part["link"]})
+            attachments.append(
+                {
+                    "filename": part.get("filename"),
+                    "content_type": None,
+                    "size": None,
+                    "sha256": None,
+                    "url": part["link"],
+                }
+            )
     else:
         text = f"({kind})"
     return subject, text, attachments

@@ -2,10 +2,10 @@
 
 Revision ID: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-
 
 revision = "0001"
 down_revision = None
@@ -102,7 +102,10 @@ def upgrade() -> None:
         schema="intake",
     )
     op.create_index(
-        "outbox_unpublished", "outbox", ["created_at"], schema="intake",
+        "outbox_unpublished",
+        "outbox",
+        ["created_at"],
+        schema="intake",
         postgresql_where=sa.text("published_at IS NULL"),
     )
     op.create_table(
@@ -158,7 +161,6 @@ def upgrade() -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
         schema="workflow",
     )
-
 
     op.create_table(
         "dead_letters",

@@ -3,9 +3,9 @@
 Revision ID: 0002
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0002"
 down_revision = "0001"

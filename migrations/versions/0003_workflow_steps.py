@@ -2,6 +2,7 @@
 
 Revision ID: 0003
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -42,11 +43,17 @@ def upgrade() -> None:
     )
     op.create_index("complaints_inbox", "complaints", ["kecamatan", "waiting_role", "step_due_at"], schema="workflow")
     op.create_index(
-        "complaints_due", "complaints", ["step_due_at"], schema="workflow",
+        "complaints_due",
+        "complaints",
+        ["step_due_at"],
+        schema="workflow",
         postgresql_where=sa.text("status = 'in_progress' AND NOT overdue_flagged"),
     )
     op.create_index(
-        "complaints_documents_due", "complaints", ["documents_close_after"], schema="workflow",
+        "complaints_documents_due",
+        "complaints",
+        ["documents_close_after"],
+        schema="workflow",
         postgresql_where=sa.text("status = 'awaiting_documents'"),
     )
 
@@ -61,13 +68,20 @@ def upgrade() -> None:
         schema="workflow",
     )
 
-
     op.create_index(
-        "complaints_register_number_unique", "complaints", ["kecamatan", "register_year", "register_number"],
-        unique=True, schema="workflow", postgresql_where=sa.text("register_number IS NOT NULL"),
+        "complaints_register_number_unique",
+        "complaints",
+        ["kecamatan", "register_year", "register_number"],
+        unique=True,
+        schema="workflow",
+        postgresql_where=sa.text("register_number IS NOT NULL"),
     )
     op.create_index(
-        "complaints_letter_number_unique", "complaints", ["letter_number"], unique=True, schema="workflow",
+        "complaints_letter_number_unique",
+        "complaints",
+        ["letter_number"],
+        unique=True,
+        schema="workflow",
         postgresql_where=sa.text("letter_number IS NOT NULL"),
     )
     # the public tracking page says how a complaint ended, and where it was referred

@@ -3,6 +3,7 @@ and the staff's contact details and notification preferences.
 
 Revision ID: 0006
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -44,15 +45,34 @@ def upgrade() -> None:
         sa.Column("reported_state", sa.Text),  # the last state reported to the workflow
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
-        sa.CheckConstraint("state IN ('pending', 'sending', 'sent', 'delivered', 'failed', 'unknown')", name="state_known"),
+        sa.CheckConstraint(
+            "state IN ('pending', 'sending', 'sent', 'delivered', 'failed', 'unknown')", name="state_known"
+        ),
         schema="notify",
     )
-    op.create_index("deliveries_due", "deliveries", ["next_attempt_at"], schema="notify",
-                    postgresql_where=sa.text("state = 'pending'"))
-    op.create_index("deliveries_sending", "deliveries", ["sending_since"], schema="notify",
-                    postgresql_where=sa.text("state = 'sending'"))
-    op.create_index("deliveries_unreported", "deliveries", ["updated_at"], schema="notify",
-                    postgresql_where=sa.text("state IN ('sent', 'delivered', 'failed', 'unknown') AND reported_state IS DISTINCT FROM state"))
+    op.create_index(
+        "deliveries_due",
+        "deliveries",
+        ["next_attempt_at"],
+        schema="notify",
+        postgresql_where=sa.text("state = 'pending'"),
+    )
+    op.create_index(
+        "deliveries_sending",
+        "deliveries",
+        ["sending_since"],
+        schema="notify",
+        postgresql_where=sa.text("state = 'sending'"),
+    )
+    op.create_index(
+        "deliveries_unreported",
+        "deliveries",
+        ["updated_at"],
+        schema="notify",
+        postgresql_where=sa.text(
+            "state IN ('sent', 'delivered', 'failed', 'unknown') AND reported_state IS DISTINCT FROM state"
+        ),
+    )
     op.create_index("deliveries_provider_id", "deliveries", ["provider", "provider_message_id"], schema="notify")
     op.create_index("deliveries_complaint", "deliveries", ["complaint_id", "created_at"], schema="notify")
     op.create_table(
@@ -74,8 +94,14 @@ def upgrade() -> None:
     )
     op.add_column("users", sa.Column("email", sa.Text), schema="tenancy")
     op.add_column("users", sa.Column("phone", sa.Text), schema="tenancy")
-    op.add_column("users", sa.Column("notify_channel", sa.Text, nullable=False, server_default="email"), schema="tenancy")
-    op.add_column("users", sa.Column("notify_new_work", sa.Boolean, nullable=False, server_default=sa.text("false")), schema="tenancy")
+    op.add_column(
+        "users", sa.Column("notify_channel", sa.Text, nullable=False, server_default="email"), schema="tenancy"
+    )
+    op.add_column(
+        "users",
+        sa.Column("notify_new_work", sa.Boolean, nullable=False, server_default=sa.text("false")),
+        schema="tenancy",
+    )
 
 
 def downgrade() -> None:

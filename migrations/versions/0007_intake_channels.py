@@ -3,6 +3,7 @@ providers' delivery statuses, and who typed in a complaint-box form or a phone c
 
 Revision ID: 0007
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -20,15 +21,22 @@ def upgrade() -> None:
     op.add_column("submissions", sa.Column("entered_by", sa.Text), schema="intake")
     # a message from a complainant whose complaint awaits documents joins it: found by contact and status
     op.create_index(
-        "submissions_complainant_phone", "submissions", ["kecamatan", sa.text("(complainant ->> 'phone')")],
+        "submissions_complainant_phone",
+        "submissions",
+        ["kecamatan", sa.text("(complainant ->> 'phone')")],
         schema="intake",
     )
     op.create_index(
-        "submissions_complainant_email", "submissions", ["kecamatan", sa.text("lower(complainant ->> 'email')")],
+        "submissions_complainant_email",
+        "submissions",
+        ["kecamatan", sa.text("lower(complainant ->> 'email')")],
         schema="intake",
     )
     op.create_index(
-        "tracking_awaiting_documents", "tracking", ["complaint_id"], schema="intake",
+        "tracking_awaiting_documents",
+        "tracking",
+        ["complaint_id"],
+        schema="intake",
         postgresql_where=sa.text("status = 'awaiting_documents'"),
     )
 

@@ -4,6 +4,7 @@ creates fresh copies from them and swaps them in); a test checks the two agree.
 
 Revision ID: 0008
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -71,14 +72,35 @@ def upgrade() -> None:
         sa.Column("position", sa.BigInteger, nullable=False),
         schema="dashboard",
     )
-    op.create_index("complaints_kecamatan_received", "complaints", ["kecamatan", "received_date"], schema="dashboard",
-                    postgresql_include=["channel", "status", "outcome", "within_sla", "deadline_at"])
-    op.create_index("complaints_register", "complaints", ["kecamatan", "register_year", "register_number"],
-                    unique=True, schema="dashboard", postgresql_where=sa.text("register_number IS NOT NULL"))
-    op.create_index("complaints_overdue", "complaints", ["kecamatan", "step_due_at"], schema="dashboard",
-                    postgresql_where=sa.text("status = 'in_progress'"))
-    op.create_index("complaints_referred", "complaints", ["kecamatan", "received_date"], schema="dashboard",
-                    postgresql_where=sa.text("outcome = 'referred'"))
+    op.create_index(
+        "complaints_kecamatan_received",
+        "complaints",
+        ["kecamatan", "received_date"],
+        schema="dashboard",
+        postgresql_include=["channel", "status", "outcome", "within_sla", "deadline_at"],
+    )
+    op.create_index(
+        "complaints_register",
+        "complaints",
+        ["kecamatan", "register_year", "register_number"],
+        unique=True,
+        schema="dashboard",
+        postgresql_where=sa.text("register_number IS NOT NULL"),
+    )
+    op.create_index(
+        "complaints_overdue",
+        "complaints",
+        ["kecamatan", "step_due_at"],
+        schema="dashboard",
+        postgresql_where=sa.text("status = 'in_progress'"),
+    )
+    op.create_index(
+        "complaints_referred",
+        "complaints",
+        ["kecamatan", "received_date"],
+        schema="dashboard",
+        postgresql_where=sa.text("outcome = 'referred'"),
+    )
     op.create_index("complaints_tracking_code", "complaints", ["tracking_code"], unique=True, schema="dashboard")
 
     op.create_table(
@@ -99,12 +121,20 @@ def upgrade() -> None:
         sa.Column("position", sa.BigInteger, nullable=False),
         schema="dashboard",
     )
-    op.create_index("step_times_kecamatan_completed", "step_times", ["kecamatan", "completed_date", "step"],
-                    schema="dashboard",
-                    postgresql_include=["role", "elapsed_minutes", "standard_minutes", "within_standard"])
-    op.create_index("step_times_groups", "step_times",
-                    ["kecamatan", "step", "role", "standard_minutes", "elapsed_minutes"], schema="dashboard",
-                    postgresql_include=["completed_date", "within_standard"])
+    op.create_index(
+        "step_times_kecamatan_completed",
+        "step_times",
+        ["kecamatan", "completed_date", "step"],
+        schema="dashboard",
+        postgresql_include=["role", "elapsed_minutes", "standard_minutes", "within_standard"],
+    )
+    op.create_index(
+        "step_times_groups",
+        "step_times",
+        ["kecamatan", "step", "role", "standard_minutes", "elapsed_minutes"],
+        schema="dashboard",
+        postgresql_include=["completed_date", "within_standard"],
+    )
 
 
 def downgrade() -> None:

@@ -3,6 +3,7 @@ role or kecamatan end every session of that user at once; shared.auth.TokenGuard
 
 Revision ID: 0009
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -7,6 +7,7 @@ publishes it again when it does not (shared/handoffs.py).
 
 Revision ID: 0010
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB, UUID

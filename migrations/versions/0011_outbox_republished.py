@@ -3,6 +3,7 @@ time (a workflow that is only behind is not flooded with copies).
 
 Revision ID: 0011
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -5,6 +5,7 @@ arrived; this partial index keeps that look to the few other rows.
 
 Revision ID: 0012
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,7 +17,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(
-        "outbox_handoffs_published", "outbox", ["published_at"], schema="intake",
+        "outbox_handoffs_published",
+        "outbox",
+        ["published_at"],
+        schema="intake",
         postgresql_where=sa.text("published_at IS NOT NULL AND message_type <> 'intake.ComplaintReceived'"),
     )
 

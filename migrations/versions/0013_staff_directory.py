@@ -5,6 +5,7 @@ how) and letters (the Camat's name and NIP) read it instead of the table, so the
 
 Revision ID: 0013
 """
+
 from alembic import op
 
 revision = "0013"

@@ -8,6 +8,7 @@ The table starts empty with no checkpoint: the projection fills it from the firs
 
 Revision ID: 0014
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
@@ -38,12 +39,15 @@ def upgrade() -> None:
         sa.Column("position", sa.BigInteger, nullable=False),
         schema="dashboard",
     )
-    op.create_index("service_requests_tracking_code", "service_requests", ["tracking_code"], unique=True,
-                    schema="dashboard")
-    op.create_index("service_requests_received", "service_requests", ["received_at", "complaint_id"],
-                    schema="dashboard")
-    op.create_index("service_requests_kecamatan_received", "service_requests", ["kecamatan", "received_at"],
-                    schema="dashboard")
+    op.create_index(
+        "service_requests_tracking_code", "service_requests", ["tracking_code"], unique=True, schema="dashboard"
+    )
+    op.create_index(
+        "service_requests_received", "service_requests", ["received_at", "complaint_id"], schema="dashboard"
+    )
+    op.create_index(
+        "service_requests_kecamatan_received", "service_requests", ["kecamatan", "received_at"], schema="dashboard"
+    )
 
 
 def downgrade() -> None:

@@ -1,4 +1,5 @@
 """Accounts' commands: ``pengaduan users add|list|contact|deactivate|activate|set-password``."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--new-work", dest="new_work", action="store_true", default=None)
     u.add_argument("--no-new-work", dest="new_work", action="store_false")
     u.set_defaults(fn=users)
-    for action, text in (("deactivate", "deactivate a user: sign-in refused and every token ended at once"),
-                         ("activate", "activate a deactivated user (old tokens stay ended)")):
+    for action, text in (
+        ("deactivate", "deactivate a user: sign-in refused and every token ended at once"),
+        ("activate", "activate a deactivated user (old tokens stay ended)"),
+    ):
         u = users_sub.add_parser(action, help=text)
         u.add_argument("username")
         u.set_defaults(fn=users)
@@ -72,15 +75,22 @@ def users(args: argparse.Namespace) -> None:
         return
     if args.action == "set-password":
         try:
-            set_password(engine, args.username, _read_new_password(args.password_stdin), settings.password_min_length,
-                         UserChanges(cache_client(settings)))
+            set_password(
+                engine,
+                args.username,
+                _read_new_password(args.password_stdin),
+                settings.password_min_length,
+                UserChanges(cache_client(settings)),
+            )
         except ValueError as exc:
             sys.exit(f"error: {exc}")
         print(f"password of {args.username} changed; the user's sessions have ended")
         return
     if args.action == "contact":
         try:
-            set_contact(engine, args.username, email=args.email, phone=args.phone, channel=args.channel, new_work=args.new_work)
+            set_contact(
+                engine, args.username, email=args.email, phone=args.phone, channel=args.channel, new_work=args.new_work
+            )
         except ValueError as exc:
             sys.exit(f"error: {exc}")
         print(f"contact of {args.username} stored")
@@ -97,8 +107,15 @@ def users(args: argparse.Namespace) -> None:
     password = _read_new_password(args.password_stdin)
     try:
         add_user(
-            engine, args.username, args.name or args.username, args.role, password,
-            kecamatan=args.kecamatan, kabupaten=args.kabupaten, unit=args.unit, nip=args.nip,
+            engine,
+            args.username,
+            args.name or args.username,
+            args.role,
+            password,
+            kecamatan=args.kecamatan,
+            kabupaten=args.kabupaten,
+            unit=args.unit,
+            nip=args.nip,
             min_password_length=settings.password_min_length,
         )
     except ValueError as exc:

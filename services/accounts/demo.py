@@ -1,5 +1,6 @@
 """Demo users for development and the demo (``pengaduan seed-demo``, ``make run``); never in production (the
 caller refuses there, invariant 11)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -29,17 +30,35 @@ def demo_users(items: Iterable[Kecamatan]) -> list[dict[str, Any]]:
             ("camat", f"Camat {k.name}", None),
         ):
             rows.append(
-                {"username": f"{role}.{k.slug}", "full_name": name, "role": role, "kecamatan": k.slug,
-                 "kabupaten": k.kabupaten_slug, "unit": unit}
+                {
+                    "username": f"{role}.{k.slug}",
+                    "full_name": name,
+                    "role": role,
+                    "kecamatan": k.slug,
+                    "kabupaten": k.kabupaten_slug,
+                    "unit": unit,
+                }
             )
     for slug, name in kabupaten.items():
         rows.append(
-            {"username": f"kabupaten.{slug}", "full_name": f"Operator {name}", "role": "kabupaten",
-             "kecamatan": None, "kabupaten": slug, "unit": None}
+            {
+                "username": f"kabupaten.{slug}",
+                "full_name": f"Operator {name}",
+                "role": "kabupaten",
+                "kecamatan": None,
+                "kabupaten": slug,
+                "unit": None,
+            }
         )
     rows.append(
-        {"username": "admin", "full_name": "Administrator Sistem Pengaduan", "role": "admin",
-         "kecamatan": None, "kabupaten": None, "unit": None}
+        {
+            "username": "admin",
+            "full_name": "Administrator Sistem Pengaduan",
+            "role": "admin",
+            "kecamatan": None,
+            "kabupaten": None,
+            "unit": None,
+        }
     )
     return rows
 

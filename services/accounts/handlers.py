@@ -4,6 +4,7 @@ store where notify reaches a user. Called by the sign-in router and by ``pengadu
 A change that must end a user's sessions (deactivation, a new password) stamps ``tokens_valid_after`` and, given
 ``changes`` (``shared.auth.UserChanges``), tells every replica's token guard at once.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -109,14 +110,16 @@ def set_active(engine: Engine, username: str, active: bool, changes: UserChanges
     return result.rowcount == 1
 
 
-def set_password(engine: Engine, username: str, password: str, min_length: int,
-                 changes: UserChanges | None = None) -> None:
+def set_password(
+    engine: Engine, username: str, password: str, min_length: int, changes: UserChanges | None = None
+) -> None:
     """A new password; every token issued before it is refused from now on. Raises ValueError."""
     check_new_password(password, min_length)
     password_hash = hash_password(password)
     with engine.begin() as conn:
         result = conn.execute(
-            update(users).where(users.c.username == normalize_username(username))
+            update(users)
+            .where(users.c.username == normalize_username(username))
             .values(password_hash=password_hash, tokens_valid_after=text("now()"))
         )
     if result.rowcount != 1:
@@ -135,8 +138,15 @@ def list_users(engine: Engine, kecamatan: str | None = None) -> list[UserInfo]:
         return [UserInfo(**r) for r in conn.execute(query).mappings()]
 
 
-def set_contact(engine: Engine, username: str, *, email: str | None = None, phone: str | None = None,
-                channel: str | None = None, new_work: bool | None = None) -> None:
+def set_contact(
+    engine: Engine,
+    username: str,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    channel: str | None = None,
+    new_work: bool | None = None,
+) -> None:
     """Where notify reaches a user: e-mail and phone (validated), the channel they prefer, and whether they
     want a message for every new piece of work (overdue alerts always come). Raises ValueError."""
     import phonenumbers
@@ -168,5 +178,7 @@ def set_contact(engine: Engine, username: str, *, email: str | None = None, phon
     if not values:
         return
     with engine.begin() as conn:
-        if not conn.execute(users.update().where(users.c.username == normalize_username(username)).values(**values)).rowcount:
+        if not conn.execute(
+            users.update().where(users.c.username == normalize_username(username)).values(**values)
+        ).rowcount:
             raise ValueError(f"unknown user {username!r}")

@@ -1,4 +1,5 @@
 """Builds the dashboard's settings, engine and adapters. Called by the entrypoints, never at import."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

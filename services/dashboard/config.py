@@ -15,5 +15,7 @@ class DashboardSettings(Settings):
     register_max_page_size: int = Field(500, description="Largest page_size accepted")
     export_max_rows: int = Field(50_000, description="Most rows of one CSV or XLSX export (ask for a shorter period)")
     overdue_max_limit: int = Field(1000, description="Largest limit of GET /v1/dashboard/overdue")
-    sse_max_streams_per_user: int = Field(10, description="Open event streams (SSE) one user may hold per process; then 429")
+    sse_max_streams_per_user: int = Field(
+        10, description="Open event streams (SSE) one user may hold per process; then 429"
+    )
     sse_max_streams_per_process: int = Field(500, description="Open event streams (SSE) one process serves; then 503")

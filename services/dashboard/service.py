@@ -1,5 +1,6 @@
 """The dashboard (the read side), as the composition root (``pengaduan/``) sees it: its API and routes, and
 its projections (run by ``pengaduan projections run``, rebuilt by ``pengaduan projections rebuild NAME``)."""
+
 from __future__ import annotations
 
 from shared.config import Settings
@@ -38,16 +39,20 @@ def _names() -> tuple[str, ...]:
 SERVICE = Service(
     name="dashboard",
     # the read side: the event feed (paged and SSE), the register, the dashboard figures, Open311, the page
-    api=Api("services.dashboard.entrypoints.api:create_full_app", 8004, (
-        Route("/v1/events", exact=True),
-        Route("/v1/events/"),
-        Route("/v1/register", exact=True),
-        Route("/v1/register/"),
-        Route("/v1/dashboard/"),
-        Route("/open311/"),
-        Route("/dasbor", exact=True),  # the kabupaten's dashboard page and its assets
-        Route("/dasbor/"),
-    )),
+    api=Api(
+        "services.dashboard.entrypoints.api:create_full_app",
+        8004,
+        (
+            Route("/v1/events", exact=True),
+            Route("/v1/events/"),
+            Route("/v1/register", exact=True),
+            Route("/v1/register/"),
+            Route("/v1/dashboard/"),
+            Route("/open311/"),
+            Route("/dasbor", exact=True),  # the kabupaten's dashboard page and its assets
+            Route("/dasbor/"),
+        ),
+    ),
     runners={"projections": _projections},
     projections=ProjectionAdmin(names=_names, status=_status, rebuild=_rebuild),
 )

@@ -1,4 +1,5 @@
 """Builds intake's settings, engine and adapters. Called by the entrypoints, never at import."""
+
 from __future__ import annotations
 
 import secrets
@@ -37,7 +38,9 @@ def bootstrap(settings: IntakeSettings | None = None) -> Intake:
     media = None
     if settings.whatsapp_token is not None:
         media = GraphMediaFetcher(
-            settings.whatsapp_api_url, settings.whatsapp_api_version, settings.whatsapp_token.get_secret_value(),
+            settings.whatsapp_api_url,
+            settings.whatsapp_api_version,
+            settings.whatsapp_token.get_secret_value(),
             timeout=settings.whatsapp_media_timeout,
         )
     return Intake(

@@ -17,7 +17,9 @@ class IntakeSettings(Settings):
         None, description="Kecamatan for inbound messages whose number/address no kecamatan claims (None: refuse)"
     )
     intake_write_retry_seconds: float = Field(
-        3.0, ge=0, description="How long a submission, a channel's message or its delivery statuses keep being "
+        3.0,
+        ge=0,
+        description="How long a submission, a channel's message or its delivery statuses keep being "
         "written again while PostgreSQL is unreachable (a restart: 0.5 s in the chaos suite, 2 s on a busy test "
         "machine), before the request is answered 503 with Retry-After; 0: no retry (services/intake/adapters/retry.py)",
     )
@@ -25,7 +27,9 @@ class IntakeSettings(Settings):
     max_attachment_bytes: int = Field(5 * MIB, description="Largest attachment accepted")
     max_attachments: int = Field(5, description="Most attachments kept per message")
     max_image_pixels: int = Field(
-        40_000_000, ge=1, description="Most pixels of an image (width x height) that is decoded and re-encoded; a "
+        40_000_000,
+        ge=1,
+        description="Most pixels of an image (width x height) that is decoded and re-encoded; a "
         "larger one (or a decompression bomb) is refused with attachment_image_too_large",
     )
     max_inbound_bytes: int = Field(
@@ -43,7 +47,8 @@ class IntakeSettings(Settings):
     # e-mail: a webhook (raw MIME) and/or an IMAP mailbox polled by `run_imap_poller`
     email_webhook_token: SecretStr | None = Field(None, description="Shared secret of POST /v1/channels/email")
     email_authserv_ids: str = Field(
-        "", description="Comma-separated authserv-ids of the receiving mail server(s) (the first word of the "
+        "",
+        description="Comma-separated authserv-ids of the receiving mail server(s) (the first word of the "
         "Authentication-Results headers they add, RFC 8601). Only an e-mail that one of them found DMARC-pass (or "
         "DKIM-pass aligned with From) may join a complaint awaiting documents; empty: none may (each e-mail is a "
         "new complaint)",

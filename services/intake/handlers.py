@@ -31,6 +31,7 @@ code (``intake.tracking``, kept by the projection in ``adapters/tracking.py``).
 Every request's database work is tried again over a blip (``adapters/retry.py``), under ids drawn once
 before the first attempt.
 """
+
 from __future__ import annotations
 
 import logging
@@ -139,29 +140,54 @@ def write_complaint(
     inserted = conn.execute(
         insert(submissions)
         .values(
-            id=submission_id, complaint_id=complaint_id, tracking_code=code, kecamatan=kecamatan, channel=channel,
-            received_at=received_at, idempotency_key=idempotency_key, request_hash=request_hash,
-            complainant=complainant.model_dump(mode="json"), subject=subject, description=description,
-            entered_at=entered_at, entered_by=entered_by,
+            id=submission_id,
+            complaint_id=complaint_id,
+            tracking_code=code,
+            kecamatan=kecamatan,
+            channel=channel,
+            received_at=received_at,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            complainant=complainant.model_dump(mode="json"),
+            subject=subject,
+            description=description,
+            entered_at=entered_at,
+            entered_by=entered_by,
         )
         .on_conflict_do_nothing()
         .returning(submissions.c.id)
     ).first()
     if inserted is None:
         raise TrackingCodeTaken(code)
-    write_attachments(conn, intake, files, kecamatan, submission_id=submission_id, inbound_message_id=inbound_message_id)
+    write_attachments(
+        conn, intake, files, kecamatan, submission_id=submission_id, inbound_message_id=inbound_message_id
+    )
     message = ComplaintSubmitted(
-        submission_id=submission_id, complaint_id=complaint_id, tracking_code=code, kecamatan=kecamatan,
-        channel=channel, complainant=complainant, subject=subject, description=description,
-        received_at=received_at, correlation_id=correlation_id, attachments=[f.attachment() for f in files],
-        entered_at=entered_at, entered_by=entered_by,
+        submission_id=submission_id,
+        complaint_id=complaint_id,
+        tracking_code=code,
+        kecamatan=kecamatan,
+        channel=channel,
+        complainant=complainant,
+        subject=subject,
+        description=description,
+        received_at=received_at,
+        correlation_id=correlation_id,
+        attachments=[f.attachment() for f in files],
+        entered_at=entered_at,
+        entered_by=entered_by,
     )
     put_contract(conn, submission_id, message)
 
 
 def write_attachments(
-    conn: Connection, intake: Intake, files: Sequence[CheckedFile], kecamatan: str, *,
-    submission_id: UUID | None = None, inbound_message_id: UUID | None = None,
+    conn: Connection,
+    intake: Intake,
+    files: Sequence[CheckedFile],
+    kecamatan: str,
+    *,
+    submission_id: UUID | None = None,
+    inbound_message_id: UUID | None = None,
 ) -> None:
     if not files:
         return
@@ -169,8 +195,14 @@ def write_attachments(
         insert(attachments),
         [
             {
-                "id": intake.new_id(), "sha256": f.sha256, "content_type": f.content_type, "size": f.size,
-                "filename": f.filename, "kind": f.kind, "kecamatan": kecamatan, "submission_id": submission_id,
+                "id": intake.new_id(),
+                "sha256": f.sha256,
+                "content_type": f.content_type,
+                "size": f.size,
+                "filename": f.filename,
+                "kind": f.kind,
+                "kecamatan": kecamatan,
+                "submission_id": submission_id,
                 "inbound_message_id": inbound_message_id,
             }
             for f in files
@@ -181,8 +213,14 @@ def write_attachments(
 def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[CheckedFile]) -> Accepted:
     """A complaint-box form or a phone call typed in by staff: stored like a web submission, with
     ``received_at`` the time it reached the office and ``entered_at``/``entered_by`` who typed it, when."""
-    return _accept_with_files(intake, command, files, received_at=command.received_at, entered_by=command.entered_by,
-                              logged="complaint entered by staff")
+    return _accept_with_files(
+        intake,
+        command,
+        files,
+        received_at=command.received_at,
+        entered_by=command.entered_by,
+        logged="complaint entered by staff",
+    )
 
 
 def submit_complaint_with_files(intake: Intake, command: SubmitComplaint, files: Sequence[CheckedFile]) -> Accepted:
@@ -192,8 +230,13 @@ def submit_complaint_with_files(intake: Intake, command: SubmitComplaint, files:
 
 
 def _accept_with_files(
-    intake: Intake, command: SubmitComplaint | EnterComplaint, files: Sequence[CheckedFile], *,
-    received_at: datetime | None = None, entered_by: str | None = None, logged: str,
+    intake: Intake,
+    command: SubmitComplaint | EnterComplaint,
+    files: Sequence[CheckedFile],
+    *,
+    received_at: datetime | None = None,
+    entered_by: str | None = None,
+    logged: str,
 ) -> Accepted:
     """Known kecamatan, then the earlier answer for a replayed Idempotency-Key (looked up first only when there
     are files, so that a replay stores none), else the files stored and the complaint written (``_write_new``).
@@ -213,17 +256,33 @@ def _accept_with_files(
     store_files(intake, files)  # content-addressed: outside the retry, and never twice
     now = intake.clock()
     new = NewSubmission(intake.new_id(), intake.new_id(), received_at or now)
-    accepted = retry.run(lambda: _write_new(intake, command, files, digest, new,
-                                            entered_at=now if entered_by else None, entered_by=entered_by))
+    accepted = retry.run(
+        lambda: _write_new(
+            intake, command, files, digest, new, entered_at=now if entered_by else None, entered_by=entered_by
+        )
+    )
     if not accepted.replayed:
-        log.info(logged, extra={"kecamatan": command.kecamatan, "submission_id": str(new.submission_id),
-                                "channel": command.channel, "attempts": retry.attempts})
+        log.info(
+            logged,
+            extra={
+                "kecamatan": command.kecamatan,
+                "submission_id": str(new.submission_id),
+                "channel": command.channel,
+                "attempts": retry.attempts,
+            },
+        )
     return accepted
 
 
 def _write_new(
-    intake: Intake, command: SubmitComplaint | EnterComplaint, files: Sequence[CheckedFile], digest: str | None,
-    new: NewSubmission, *, entered_at: datetime | None = None, entered_by: str | None = None,
+    intake: Intake,
+    command: SubmitComplaint | EnterComplaint,
+    files: Sequence[CheckedFile],
+    digest: str | None,
+    new: NewSubmission,
+    *,
+    entered_at: datetime | None = None,
+    entered_by: str | None = None,
 ) -> Accepted:
     """One attempt: the complaint as ``new`` under a freshly drawn tracking code (drawn again on a collision).
     When the insert runs into an existing row, that row is looked up: ``new``'s own (an earlier attempt of
@@ -234,11 +293,23 @@ def _write_new(
         try:
             with intake.engine.begin() as conn:
                 write_complaint(
-                    conn, intake, submission_id=new.submission_id, complaint_id=new.complaint_id, code=code,
-                    kecamatan=command.kecamatan, channel=command.channel, complainant=command.complainant,
-                    subject=command.subject, description=command.description, received_at=new.received_at,
-                    correlation_id=command.correlation_id, files=files, entered_at=entered_at,
-                    entered_by=entered_by, idempotency_key=command.idempotency_key, request_hash=digest,
+                    conn,
+                    intake,
+                    submission_id=new.submission_id,
+                    complaint_id=new.complaint_id,
+                    code=code,
+                    kecamatan=command.kecamatan,
+                    channel=command.channel,
+                    complainant=command.complainant,
+                    subject=command.subject,
+                    description=command.description,
+                    received_at=new.received_at,
+                    correlation_id=command.correlation_id,
+                    files=files,
+                    entered_at=entered_at,
+                    entered_by=entered_by,
+                    idempotency_key=command.idempotency_key,
+                    request_hash=digest,
                 )
         except TrackingCodeTaken:
             earlier = _earlier(intake, new, command.idempotency_key, digest)
@@ -257,8 +328,10 @@ def _earlier(intake: Intake, new: NewSubmission, key: str | None, digest: str | 
             select(submissions.c.tracking_code, submissions.c.received_at).where(submissions.c.id == new.submission_id)
         ).first()
     if own is not None:
-        log.warning("a submission's commit whose answer was lost found on the next attempt",
-                    extra={"submission_id": str(new.submission_id)})
+        log.warning(
+            "a submission's commit whose answer was lost found on the next attempt",
+            extra={"submission_id": str(new.submission_id)},
+        )
         return Accepted(own.tracking_code, own.received_at, replayed=False)
     return _replay(intake, key, digest) if key else None
 
@@ -266,8 +339,9 @@ def _earlier(intake: Intake, new: NewSubmission, key: str | None, digest: str | 
 def _replay(intake: Intake, key: str, digest: str | None) -> Accepted | None:
     with intake.engine.connect() as conn:
         existing = conn.execute(
-            select(submissions.c.tracking_code, submissions.c.received_at, submissions.c.request_hash)
-            .where(submissions.c.idempotency_key == key)
+            select(submissions.c.tracking_code, submissions.c.received_at, submissions.c.request_hash).where(
+                submissions.c.idempotency_key == key
+            )
         ).first()
     if existing is None:
         return None
@@ -301,8 +375,10 @@ class InboundMessage:
     sender_verified: bool = True  # False: an e-mail whose From no configured mail server vouched for
 
 
-UNVERIFIED_NOTE = ("[E-mail ini tidak digabungkan dengan pengaduan pengirim yang menunggu kelengkapan dokumen: "
-                   "keaslian alamat pengirim tidak terbukti (DMARC/DKIM). Periksa sebelum memakainya.]")
+UNVERIFIED_NOTE = (
+    "[E-mail ini tidak digabungkan dengan pengaduan pengirim yang menunggu kelengkapan dokumen: "
+    "keaslian alamat pengirim tidak terbukti (DMARC/DKIM). Periksa sebelum memakainya.]"
+)
 
 
 @dataclass(frozen=True)
@@ -317,7 +393,9 @@ class InboundOutcome:
 
     def as_json(self) -> dict:
         return {
-            "result": self.result, "tracking_code": self.tracking_code, "duplicate": self.duplicate,
+            "result": self.result,
+            "tracking_code": self.tracking_code,
+            "duplicate": self.duplicate,
             **({"note": self.note} if self.result == "ignored" and self.note else {}),
         }
 
@@ -333,11 +411,17 @@ def route_inbound(intake: Intake, channel: str, to: tuple[str, ...] | list[str])
         for address in to:
             if not address:
                 continue
-            slugs = conn.execute(
-                select(kecamatan_table.c.slug)
-                .where(kecamatan_table.c.active, kecamatan_table.c.settings.contains({"channels": {key: [address]}}))
-                .order_by(kecamatan_table.c.slug)
-            ).scalars().all()
+            slugs = (
+                conn.execute(
+                    select(kecamatan_table.c.slug)
+                    .where(
+                        kecamatan_table.c.active, kecamatan_table.c.settings.contains({"channels": {key: [address]}})
+                    )
+                    .order_by(kecamatan_table.c.slug)
+                )
+                .scalars()
+                .all()
+            )
             if len(slugs) == 1:
                 return slugs[0]
             if len(slugs) > 1:
@@ -365,21 +449,37 @@ def _outcome_of(conn, channel: str, provider_message_id: str) -> InboundOutcome 
     )
     row = conn.execute(
         select(
-            inbound_messages.c.id, inbound_messages.c.result, inbound_messages.c.kecamatan,
-            inbound_messages.c.complaint_id, inbound_messages.c.note, code.label("tracking_code"),
+            inbound_messages.c.id,
+            inbound_messages.c.result,
+            inbound_messages.c.kecamatan,
+            inbound_messages.c.complaint_id,
+            inbound_messages.c.note,
+            code.label("tracking_code"),
         ).where(inbound_messages.c.channel == channel, inbound_messages.c.provider_message_id == provider_message_id)
     ).first()
     if row is None:
         return None
     return InboundOutcome(
-        result=row.result, inbound_id=row.id, kecamatan=row.kecamatan, tracking_code=row.tracking_code,
-        complaint_id=row.complaint_id, duplicate=True, note=row.note,
+        result=row.result,
+        inbound_id=row.id,
+        kecamatan=row.kecamatan,
+        tracking_code=row.tracking_code,
+        complaint_id=row.complaint_id,
+        duplicate=True,
+        note=row.note,
     )
 
 
 def ignore_inbound(
-    intake: Intake, channel: str, provider_message_id: str, note: str, *, sender: str | None = None,
-    kecamatan: str | None = None, provider_time: datetime | None = None, retry: WriteRetry | None = None,
+    intake: Intake,
+    channel: str,
+    provider_message_id: str,
+    note: str,
+    *,
+    sender: str | None = None,
+    kecamatan: str | None = None,
+    provider_time: datetime | None = None,
+    retry: WriteRetry | None = None,
 ) -> InboundOutcome:
     """Record a message that becomes nothing (so a redelivery is recognised), and why. Written again over a
     database blip within ``retry``'s budget (the request's; a budget of its own when None)."""
@@ -392,8 +492,14 @@ def ignore_inbound(
             inserted = conn.execute(
                 insert(inbound_messages)
                 .values(
-                    id=inbound_id, channel=channel, provider_message_id=provider_message_id, kecamatan=kecamatan,
-                    sender=sender, received_at=received_at, result="ignored", note=note,
+                    id=inbound_id,
+                    channel=channel,
+                    provider_message_id=provider_message_id,
+                    kecamatan=kecamatan,
+                    sender=sender,
+                    received_at=received_at,
+                    result="ignored",
+                    note=note,
                 )
                 .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
                 .returning(inbound_messages.c.id)
@@ -411,14 +517,17 @@ def _found(conn, channel: str, provider_message_id: str, inbound_id: UUID) -> In
     its answer lost), answered as new, or an earlier delivery's, answered as a duplicate."""
     outcome = _outcome_of(conn, channel, provider_message_id)
     if outcome is not None and outcome.inbound_id == inbound_id:
-        log.warning("an inbound message's commit whose answer was lost found on the next attempt",
-                    extra={"channel": channel, "inbound_id": str(inbound_id)})
+        log.warning(
+            "an inbound message's commit whose answer was lost found on the next attempt",
+            extra={"channel": channel, "inbound_id": str(inbound_id)},
+        )
         return replace(outcome, duplicate=False)
     return outcome
 
 
-def receive_inbound(intake: Intake, message: InboundMessage, *, ignore_unrouted: bool = False,
-                    retry: WriteRetry | None = None) -> InboundOutcome:
+def receive_inbound(
+    intake: Intake, message: InboundMessage, *, ignore_unrouted: bool = False, retry: WriteRetry | None = None
+) -> InboundOutcome:
     """Dedupe, route, then a reply to a complaint awaiting documents or a new complaint. Raises
     ``UnknownKecamatan`` when no kecamatan takes it (unless ``ignore_unrouted``: then it is recorded as
     ignored). The database work is tried again over a blip within ``retry``'s budget (the request's; a
@@ -435,14 +544,25 @@ def receive_inbound(intake: Intake, message: InboundMessage, *, ignore_unrouted:
         )
         if ignore_unrouted:
             return ignore_inbound(
-                intake, message.channel, message.provider_message_id, "no kecamatan claims this number",
-                sender=message.sender, provider_time=message.provider_time, retry=retry,
+                intake,
+                message.channel,
+                message.provider_message_id,
+                "no kecamatan claims this number",
+                sender=message.sender,
+                provider_time=message.provider_time,
+                retry=retry,
             )
         raise UnknownKecamatan(",".join(message.to))
     if not message.text and not message.subject and not message.files and not message.refused:
         return ignore_inbound(
-            intake, message.channel, message.provider_message_id, "empty message", sender=message.sender,
-            kecamatan=kecamatan, provider_time=message.provider_time, retry=retry,
+            intake,
+            message.channel,
+            message.provider_message_id,
+            "empty message",
+            sender=message.sender,
+            kecamatan=kecamatan,
+            provider_time=message.provider_time,
+            retry=retry,
         )
     received_at = parse.received_at(message.provider_time, intake.clock())
     store_files(intake, message.files)  # content-addressed: outside the retry, and never twice
@@ -450,8 +570,9 @@ def receive_inbound(intake: Intake, message: InboundMessage, *, ignore_unrouted:
     return retry.run(lambda: _write_message(intake, message, kecamatan, inbound_id, received_at))
 
 
-def _write_message(intake: Intake, message: InboundMessage, kecamatan: str, inbound_id: UUID,
-                   received_at: datetime) -> InboundOutcome:
+def _write_message(
+    intake: Intake, message: InboundMessage, kecamatan: str, inbound_id: UUID, received_at: datetime
+) -> InboundOutcome:
     """One attempt: the message's row with its reply or its new complaint, in one transaction."""
     for _ in range(3):  # a tracking-code collision draws another code
         note = refusal_note(message.refused)
@@ -459,8 +580,10 @@ def _write_message(intake: Intake, message: InboundMessage, kecamatan: str, inbo
             with intake.engine.begin() as conn:
                 awaiting = _awaiting_documents(conn, kecamatan, message.channel, message.sender)
                 if awaiting is not None and not message.sender_verified:
-                    log.warning("unauthenticated e-mail not joined to the complaint awaiting its sender's documents",
-                                extra={"channel": message.channel, "kecamatan": kecamatan})
+                    log.warning(
+                        "unauthenticated e-mail not joined to the complaint awaiting its sender's documents",
+                        extra={"channel": message.channel, "kecamatan": kecamatan},
+                    )
                     awaiting, note = None, "\n".join(n for n in (note, UNVERIFIED_NOTE) if n)
                 result = "reply" if awaiting is not None else "complaint"
                 submission_id = intake.new_id() if awaiting is None else None
@@ -468,9 +591,16 @@ def _write_message(intake: Intake, message: InboundMessage, kecamatan: str, inbo
                 inserted = conn.execute(
                     insert(inbound_messages)
                     .values(
-                        id=inbound_id, channel=message.channel, provider_message_id=message.provider_message_id,
-                        kecamatan=kecamatan, sender=message.sender, received_at=received_at, result=result,
-                        submission_id=submission_id, complaint_id=complaint_id, note=note,
+                        id=inbound_id,
+                        channel=message.channel,
+                        provider_message_id=message.provider_message_id,
+                        kecamatan=kecamatan,
+                        sender=message.sender,
+                        received_at=received_at,
+                        result=result,
+                        submission_id=submission_id,
+                        complaint_id=complaint_id,
+                        note=note,
                     )
                     .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
                     .returning(inbound_messages.c.id)
@@ -478,20 +608,35 @@ def _write_message(intake: Intake, message: InboundMessage, kecamatan: str, inbo
                 if inserted is None:  # this request's earlier attempt, or a concurrent delivery, committed first
                     return _found(conn, message.channel, message.provider_message_id, inbound_id)
                 wording = parse.wording(
-                    message.channel, message.text, message.subject if result == "complaint" else None, [note] if note else []
+                    message.channel,
+                    message.text,
+                    message.subject if result == "complaint" else None,
+                    [note] if note else [],
                 )
                 if awaiting is not None:
-                    _write_reply(conn, intake, inbound_id, awaiting, kecamatan, message, wording.description, received_at)
+                    _write_reply(
+                        conn, intake, inbound_id, awaiting, kecamatan, message, wording.description, received_at
+                    )
                     code = conn.execute(
                         select(submissions.c.tracking_code).where(submissions.c.complaint_id == awaiting)
                     ).scalar()
                 else:
                     code = new_tracking_code(intake.random_bytes(7))
                     write_complaint(
-                        conn, intake, submission_id=submission_id, complaint_id=complaint_id, code=code,
-                        kecamatan=kecamatan, channel=message.channel, complainant=_complainant(message),
-                        subject=wording.subject, description=wording.description, received_at=received_at,
-                        correlation_id=inbound_id, files=message.files, inbound_message_id=inbound_id,
+                        conn,
+                        intake,
+                        submission_id=submission_id,
+                        complaint_id=complaint_id,
+                        code=code,
+                        kecamatan=kecamatan,
+                        channel=message.channel,
+                        complainant=_complainant(message),
+                        subject=wording.subject,
+                        description=wording.description,
+                        received_at=received_at,
+                        correlation_id=inbound_id,
+                        files=message.files,
+                        inbound_message_id=inbound_id,
                     )
         except TrackingCodeTaken:
             continue
@@ -499,8 +644,9 @@ def _write_message(intake: Intake, message: InboundMessage, kecamatan: str, inbo
             "inbound message received",
             extra={"channel": message.channel, "kecamatan": kecamatan, "inbound_id": str(inbound_id), "result": result},
         )
-        return InboundOutcome(result=result, inbound_id=inbound_id, kecamatan=kecamatan, tracking_code=code,
-                              complaint_id=complaint_id)
+        return InboundOutcome(
+            result=result, inbound_id=inbound_id, kecamatan=kecamatan, tracking_code=code, complaint_id=complaint_id
+        )
     raise RuntimeError("could not draw a free tracking code three times in a row")
 
 
@@ -519,12 +665,26 @@ def _awaiting_documents(conn, kecamatan: str, channel: str, sender: str) -> UUID
     ).scalar()
 
 
-def _write_reply(conn, intake: Intake, inbound_id: UUID, complaint_id: UUID, kecamatan: str, message: InboundMessage,
-                 text: str, received_at: datetime) -> None:
+def _write_reply(
+    conn,
+    intake: Intake,
+    inbound_id: UUID,
+    complaint_id: UUID,
+    kecamatan: str,
+    message: InboundMessage,
+    text: str,
+    received_at: datetime,
+) -> None:
     write_attachments(conn, intake, message.files, kecamatan, inbound_message_id=inbound_id)
     reply = ComplainantReplied(
-        message_id=inbound_id, complaint_id=complaint_id, kecamatan=kecamatan, channel=message.channel,
-        sender=message.sender, text=text, attachments=[f.attachment() for f in message.files], received_at=received_at,
+        message_id=inbound_id,
+        complaint_id=complaint_id,
+        kecamatan=kecamatan,
+        channel=message.channel,
+        sender=message.sender,
+        text=text,
+        attachments=[f.attachment() for f in message.files],
+        received_at=received_at,
     )
     put_contract(conn, inbound_id, reply)
 
@@ -539,8 +699,9 @@ def _complainant(message: InboundMessage) -> Complainant:
 # --- channels -------------------------------------------------------------------------------------
 
 
-def receive_sms(intake: Intake, *, sender: str, to: str, text: str, provider_message_id: str,
-                provider_time: datetime | None) -> InboundOutcome:
+def receive_sms(
+    intake: Intake, *, sender: str, to: str, text: str, provider_message_id: str, provider_time: datetime | None
+) -> InboundOutcome:
     """A generic SMS gateway's inbound message. Raises ``parse.InvalidInbound`` for an unusable sender and
     ``UnknownKecamatan``."""
     try:
@@ -556,8 +717,12 @@ def receive_sms(intake: Intake, *, sender: str, to: str, text: str, provider_mes
     return receive_inbound(
         intake,
         InboundMessage(
-            channel="sms", provider_message_id=provider_message_id, sender=parse.phone_sender(sender),
-            text=parse.clean_text(text), to=(to_number,), provider_time=provider_time,
+            channel="sms",
+            provider_message_id=provider_message_id,
+            sender=parse.phone_sender(sender),
+            text=parse.clean_text(text),
+            to=(to_number,),
+            provider_time=provider_time,
         ),
         retry=retry,
     )
@@ -571,17 +736,36 @@ def receive_email(intake: Intake, raw: bytes) -> InboundOutcome:
     if prior is not None:
         return prior
     if mail.automatic:
-        return ignore_inbound(intake, "email", mail.message_id, "automatic reply or bounce", sender=mail.sender,
-                              kecamatan=retry.run(lambda: route_inbound(intake, "email", mail.recipients)),
-                              provider_time=mail.date, retry=retry)
-    screened = screen(list(mail.files), max_bytes=intake.settings.max_attachment_bytes,
-                      max_count=intake.settings.max_attachments, max_pixels=intake.settings.max_image_pixels)
+        return ignore_inbound(
+            intake,
+            "email",
+            mail.message_id,
+            "automatic reply or bounce",
+            sender=mail.sender,
+            kecamatan=retry.run(lambda: route_inbound(intake, "email", mail.recipients)),
+            provider_time=mail.date,
+            retry=retry,
+        )
+    screened = screen(
+        list(mail.files),
+        max_bytes=intake.settings.max_attachment_bytes,
+        max_count=intake.settings.max_attachments,
+        max_pixels=intake.settings.max_image_pixels,
+    )
     return receive_inbound(
         intake,
         InboundMessage(
-            channel="email", provider_message_id=mail.message_id, sender=mail.sender, sender_name=mail.sender_name,
-            subject=mail.subject, text=mail.text, to=mail.recipients, provider_time=mail.date,
-            files=screened.kept, refused=screened.refused, sender_verified=mail.authenticated,
+            channel="email",
+            provider_message_id=mail.message_id,
+            sender=mail.sender,
+            sender_name=mail.sender_name,
+            subject=mail.subject,
+            text=mail.text,
+            to=mail.recipients,
+            provider_time=mail.date,
+            files=screened.kept,
+            refused=screened.refused,
+            sender_verified=mail.authenticated,
         ),
         retry=retry,
     )
@@ -606,33 +790,51 @@ def receive_whatsapp(intake: Intake, payload: object) -> WhatsAppSummary:
     summary = WhatsAppSummary()
     retry = write_retry(intake, "a WhatsApp webhook")  # one budget for the whole payload
     for m in messages:
-        prior = retry.run(lambda: already_received(intake, "whatsapp", m.id))
+        prior = retry.run(lambda: already_received(intake, "whatsapp", m.id))  # noqa: B023
         if prior is not None:
             summary.outcomes.append(prior)
             continue
         try:
             sender = parse.whatsapp_sender(m.wa_id)
         except parse.InvalidInbound:
-            summary.outcomes.append(ignore_inbound(intake, "whatsapp", m.id, "unreadable sender",
-                                                   provider_time=m.timestamp, retry=retry))
+            summary.outcomes.append(
+                ignore_inbound(intake, "whatsapp", m.id, "unreadable sender", provider_time=m.timestamp, retry=retry)
+            )
             continue
         if not m.supported:
             summary.outcomes.append(
-                ignore_inbound(intake, "whatsapp", m.id, f"message type {m.type} not supported", sender=sender,
-                               kecamatan=retry.run(lambda: route_inbound(intake, "whatsapp", (m.phone_number_id or "",))),
-                               provider_time=m.timestamp, retry=retry)
+                ignore_inbound(
+                    intake,
+                    "whatsapp",
+                    m.id,
+                    f"message type {m.type} not supported",
+                    sender=sender,
+                    kecamatan=retry.run(lambda: route_inbound(intake, "whatsapp", (m.phone_number_id or "",))),  # noqa: B023
+                    provider_time=m.timestamp,
+                    retry=retry,
+                )
             )
             continue
         files, refused = _fetch_media(intake, m)
-        screened = screen(files, max_bytes=intake.settings.max_attachment_bytes, max_count=intake.settings.max_attachments,
-                          max_pixels=intake.settings.max_image_pixels)
+        screened = screen(
+            files,
+            max_bytes=intake.settings.max_attachment_bytes,
+            max_count=intake.settings.max_attachments,
+            max_pixels=intake.settings.max_image_pixels,
+        )
         summary.outcomes.append(
             receive_inbound(
                 intake,
                 InboundMessage(
-                    channel="whatsapp", provider_message_id=m.id, sender=sender, sender_name=m.profile_name,
-                    text=parse.clean_text(m.text), to=(m.phone_number_id or "",), provider_time=m.timestamp,
-                    files=screened.kept, refused=tuple(refused) + screened.refused,
+                    channel="whatsapp",
+                    provider_message_id=m.id,
+                    sender=sender,
+                    sender_name=m.profile_name,
+                    text=parse.clean_text(m.text),
+                    to=(m.phone_number_id or "",),
+                    provider_time=m.timestamp,
+                    files=screened.kept,
+                    refused=tuple(refused) + screened.refused,
                 ),
                 ignore_unrouted=True,
                 retry=retry,
@@ -643,7 +845,9 @@ def receive_whatsapp(intake: Intake, payload: object) -> WhatsAppSummary:
     return summary
 
 
-def _fetch_media(intake: Intake, m: parse.WhatsAppMessage) -> tuple[list[tuple[bytes, str | None]], list[AttachmentRejected]]:
+def _fetch_media(
+    intake: Intake, m: parse.WhatsAppMessage
+) -> tuple[list[tuple[bytes, str | None]], list[AttachmentRejected]]:
     files: list[tuple[bytes, str | None]] = []
     refused: list[AttachmentRejected] = []
     for ref in m.media:
@@ -652,7 +856,9 @@ def _fetch_media(intake: Intake, m: parse.WhatsAppMessage) -> tuple[list[tuple[b
             log.warning("whatsapp media not fetched: no whatsapp_token set", extra={"inbound_message": m.id})
             continue
         try:
-            files.append((intake.whatsapp_media.fetch(ref.media_id, intake.settings.max_attachment_bytes), ref.filename))
+            files.append(
+                (intake.whatsapp_media.fetch(ref.media_id, intake.settings.max_attachment_bytes), ref.filename)
+            )
         except MediaTooLarge:
             refused.append(AttachmentRejected("attachment_too_large", "Lampiran terlalu besar.", ref.filename))
         except MediaUnavailable as exc:
@@ -679,28 +885,43 @@ def _record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], ids: 
             inserted = conn.execute(
                 insert(channel_statuses)
                 .values(
-                    id=status_id, provider=WHATSAPP_PROVIDER, provider_message_id=s.id, status=s.status,
-                    biz_opaque_callback_data=s.biz_opaque_callback_data, recipient_id=s.recipient_id,
-                    timestamp=s.timestamp, raw=s.raw,
+                    id=status_id,
+                    provider=WHATSAPP_PROVIDER,
+                    provider_message_id=s.id,
+                    status=s.status,
+                    biz_opaque_callback_data=s.biz_opaque_callback_data,
+                    recipient_id=s.recipient_id,
+                    timestamp=s.timestamp,
+                    raw=s.raw,
                 )
                 .on_conflict_do_nothing(index_elements=["provider_message_id", "status"])
                 .returning(channel_statuses.c.id)
             ).first()
             if inserted is None:
                 existing = conn.execute(
-                    select(channel_statuses.c.id)
-                    .where(channel_statuses.c.provider_message_id == s.id, channel_statuses.c.status == s.status)
+                    select(channel_statuses.c.id).where(
+                        channel_statuses.c.provider_message_id == s.id, channel_statuses.c.status == s.status
+                    )
                 ).scalar()
                 if existing == status_id:  # ours: written with its outbox row by an attempt that committed
                     new += 1
                 continue
-            put(conn, id=status_id, message_type=STATUS_MESSAGE_TYPE, task=STATUS_TASK, queue=STATUS_QUEUE,
+            put(
+                conn,
+                id=status_id,
+                message_type=STATUS_MESSAGE_TYPE,
+                task=STATUS_TASK,
+                queue=STATUS_QUEUE,
                 payload={
                     "message_id": str(status_id),  # what notify's inbox and dead letters record
-                    "provider": WHATSAPP_PROVIDER, "provider_message_id": s.id, "status": s.status,
+                    "provider": WHATSAPP_PROVIDER,
+                    "provider_message_id": s.id,
+                    "status": s.status,
                     "reference": s.biz_opaque_callback_data,
-                    "at": s.timestamp.isoformat() if s.timestamp else None, "error": s.error,
-                })
+                    "at": s.timestamp.isoformat() if s.timestamp else None,
+                    "error": s.error,
+                },
+            )
             new += 1
     return new
 

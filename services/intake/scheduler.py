@@ -14,6 +14,7 @@
   removed once consumed, and kept, sent again now and then, until then). The outbox is a delivery buffer,
   not history (the history is the event store).
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,9 @@ class OutboxReconciler:
 
     name = "scheduler.outbox-reconciler"
 
-    def __init__(self, engine: Engine, grace_seconds: float = 30.0, interval: float = 10.0,
-                 dead_letters: Table | None = None) -> None:
+    def __init__(
+        self, engine: Engine, grace_seconds: float = 30.0, interval: float = 10.0, dead_letters: Table | None = None
+    ) -> None:
         self.engine = engine
         self.interval = interval
         self.grace_seconds = float(grace_seconds)
@@ -66,15 +68,19 @@ class OutboxReconciler:
                         outbox.c.published_at.is_not(None),
                         # the same doubling wait as the hand-off ledgers, its exponent capped (no overflow
                         # after a thousand republishes of a complaint that never arrives)
-                        waited(outbox.c.published_at, outbox.c.republished + 1, self.grace_seconds,
-                               self.MAX_GRACE_SECONDS),
+                        waited(
+                            outbox.c.published_at, outbox.c.republished + 1, self.grace_seconds, self.MAX_GRACE_SECONDS
+                        ),
                         outbox.c.message_type == ComplaintSubmitted.type,
                         ~_arrived(),
                         *self._not_dead_lettered(),
                     )
                 )
-                .values(published_at=None, republished=outbox.c.republished + 1,
-                        last_error="published again: not in the workflow after the grace period")
+                .values(
+                    published_at=None,
+                    republished=outbox.c.republished + 1,
+                    last_error="published again: not in the workflow after the grace period",
+                )
             ).rowcount
             if again:
                 wake_publisher(conn)
@@ -86,16 +92,36 @@ class OutboxReconciler:
         if self.dead_letters is None:
             return []
         kept = self.dead_letters
-        return [~exists(select(1).select_from(kept).where(
-            kept.c.payload["submission_id"].astext == cast(outbox.c.id, String), kept.c.replayed_at.is_(None)))]
+        return [
+            ~exists(
+                select(1)
+                .select_from(kept)
+                .where(
+                    kept.c.payload["submission_id"].astext == cast(outbox.c.id, String), kept.c.replayed_at.is_(None)
+                )
+            )
+        ]
 
 
-def outbox_handoffs(engine: Engine, consumers: Mapping[str, Consumers], grace_seconds: float = 30.0,
-                    interval: float = 10.0, backlog: Callable[[str], int | None] | None = None) -> HandoffReconciler:
+def outbox_handoffs(
+    engine: Engine,
+    consumers: Mapping[str, Consumers],
+    grace_seconds: float = 30.0,
+    interval: float = 10.0,
+    backlog: Callable[[str], int | None] | None = None,
+) -> HandoffReconciler:
     """Intake's messages other than the complaint, reconciled against their consumers (by queue: the tables
     the consumers of that queue keep; a queue left out is not followed). Waits as ``OutboxReconciler``."""
-    return HandoffReconciler("scheduler.outbox-handoffs", engine, OutboxLedger(), consumers, grace=grace_seconds,
-                             interval=interval, max_wait=OutboxReconciler.MAX_GRACE_SECONDS, backlog=backlog)
+    return HandoffReconciler(
+        "scheduler.outbox-handoffs",
+        engine,
+        OutboxLedger(),
+        consumers,
+        grace=grace_seconds,
+        interval=interval,
+        max_wait=OutboxReconciler.MAX_GRACE_SECONDS,
+        backlog=backlog,
+    )
 
 
 class OutboxCleanup:

@@ -1,5 +1,6 @@
 """The intake service, as the composition root (``pengaduan/``) sees it: its API and routes, the outbox
 publisher (relay), the tracking projection, the outbox's reconcilers (scheduler), its gauges and its CLI."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,15 @@ def _relay(ctx: RunContext) -> list[Runner]:
     from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
 
     publisher = OutboxPublisher(ctx.engine, ctx.celery, ctx.settings.relay_batch_size)
-    return [Runner(ctx.engine, publisher.name, publisher.round, channel=NOTIFY_CHANNEL,
-                   poll_interval=ctx.settings.relay_poll_interval)]
+    return [
+        Runner(
+            ctx.engine,
+            publisher.name,
+            publisher.round,
+            channel=NOTIFY_CHANNEL,
+            poll_interval=ctx.settings.relay_poll_interval,
+        )
+    ]
 
 
 def _projections(ctx: RunContext) -> list[Runner]:
@@ -26,8 +34,15 @@ def _projections(ctx: RunContext) -> list[Runner]:
     from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 
     projection = TrackingProjection(ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size)
-    return [Runner(ctx.engine, projection.name, projection.round, channel=NOTIFY_CHANNEL,
-                   poll_interval=ctx.settings.relay_poll_interval)]
+    return [
+        Runner(
+            ctx.engine,
+            projection.name,
+            projection.round,
+            channel=NOTIFY_CHANNEL,
+            poll_interval=ctx.settings.relay_poll_interval,
+        )
+    ]
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:
@@ -64,18 +79,22 @@ def _imap_poller(_: argparse.Namespace) -> None:
 
 SERVICE = Service(
     name="intake",
-    api=Api("services.intake.entrypoints.api:create_app", 8001, (
-        Route("/v1/complaints", POST, exact=True),
-        Route("/v1/complaints/form", POST, exact=True),  # the web form with its scans
-        Route("/v1/track/"),
-        Route("/v1/channels/"),
-        Route("/v1/staff/complaints", POST, exact=True),
-        Route("/v1/attachments/"),
-        # Open311: a posted service request is a complaint (intake); its reads are the dashboard's
-        Route("/open311/v2/requests", POST, exact=True),
-        Route("/open311/v2/requests.json", POST, exact=True),
-        Route("/open311/v2/requests.xml", POST, exact=True),
-    )),
+    api=Api(
+        "services.intake.entrypoints.api:create_app",
+        8001,
+        (
+            Route("/v1/complaints", POST, exact=True),
+            Route("/v1/complaints/form", POST, exact=True),  # the web form with its scans
+            Route("/v1/track/"),
+            Route("/v1/channels/"),
+            Route("/v1/staff/complaints", POST, exact=True),
+            Route("/v1/attachments/"),
+            # Open311: a posted service request is a complaint (intake); its reads are the dashboard's
+            Route("/open311/v2/requests", POST, exact=True),
+            Route("/open311/v2/requests.json", POST, exact=True),
+            Route("/open311/v2/requests.xml", POST, exact=True),
+        ),
+    ),
     runners={"relay": _relay, "projections": _projections, "scheduler": _scheduler},
     gauges=gauges,
     cli=_cli,

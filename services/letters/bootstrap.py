@@ -1,4 +1,5 @@
 """Builds the letters service's settings, engine and adapters. Called once per process, never at import."""
+
 from __future__ import annotations
 
 import time
@@ -45,8 +46,11 @@ class Letters:
         folder = self.settings.signing_path
         if self.settings.environment == "production":
             return load_identity(
-                folder / f"{kecamatan.slug}.key", folder / f"{kecamatan.slug}.crt", [folder / "ca.crt"],
-                kecamatan.slug, f"Camat {kecamatan.name}",
+                folder / f"{kecamatan.slug}.key",
+                folder / f"{kecamatan.slug}.crt",
+                [folder / "ca.crt"],
+                kecamatan.slug,
+                f"Camat {kecamatan.name}",
             )
         return DevelopmentCA(folder).identity(kecamatan.slug, kecamatan.name, kecamatan.kabupaten_name)
 
@@ -61,8 +65,12 @@ def bootstrap(settings: LettersSettings | None = None) -> Letters:
     settings = settings or LettersSettings()
     engine = make_engine(settings)
     return Letters(
-        settings=settings, engine=engine, store=PostgresEventStore(engine), directory=KecamatanDirectory(engine),
-        documents=store_from_settings(settings.documents_url), celery=make_celery(settings, "letters"),
+        settings=settings,
+        engine=engine,
+        store=PostgresEventStore(engine),
+        directory=KecamatanDirectory(engine),
+        documents=store_from_settings(settings.documents_url),
+        celery=make_celery(settings, "letters"),
     )
 
 

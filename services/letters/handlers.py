@@ -13,11 +13,11 @@ PAdES-signed with the kecamatan's key (so the number is inside what the signatur
 content-addressed, recorded in ``letters.documents`` (one row per event: a task that runs twice reuses the
 document), and only then reported to the workflow (``LetterDocumentIssued``), which lets step 11 go on.
 """
+
 from __future__ import annotations
 
 import logging
 import uuid
-
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -54,24 +54,38 @@ def issue_signed_letter(letters: Letters, event_id: UUID) -> LetterDocumentIssue
     if signed_event is None or signed_event.type != LetterSigned.type:
         raise LookupError(f"no LetterSigned event {event_id}")
     signed = signed_event.decode()
-    assert isinstance(signed, LetterSigned)
+    assert isinstance(signed, LetterSigned)  # noqa: S101
     complaint_id = UUID(signed_event.stream_id.removeprefix("complaint-"))
     document_id = document_id_for(event_id)
 
     # not issued yet (or a previous attempt died before its commit): make it
     row = _existing(letters, event_id) or _make(letters, signed_event, signed, complaint_id, document_id)
     issued = LetterDocumentIssued(
-        message_id=row["id"], complaint_id=complaint_id, kecamatan=row["kecamatan"], document_id=row["id"],
-        letter_version=row["letter_version"], letter_number=row["letter_number"], sha256=row["sha256"],
-        size=row["size"], verify_url=verify_url(letters, row["id"]),
+        message_id=row["id"],
+        complaint_id=complaint_id,
+        kecamatan=row["kecamatan"],
+        document_id=row["id"],
+        letter_version=row["letter_version"],
+        letter_number=row["letter_number"],
+        sha256=row["sha256"],
+        size=row["size"],
+        verify_url=verify_url(letters, row["id"]),
     )
     # after the commit: a crash here redelivers this task, which finds the row and sends again; the ledger
     # (letters.handoffs) has it sent again should the broker lose it
     with letters.engine.begin() as conn:
-        publish(letters.celery, conn, handoffs, Handoff(
-            consumer=LetterDocumentIssued.TASK, message_id=issued.message_id, queue=LetterDocumentIssued.QUEUE,
-            task_id=f"letter-issued:{row['id']}", payload=issued.model_dump(mode="json"),
-        ))
+        publish(
+            letters.celery,
+            conn,
+            handoffs,
+            Handoff(
+                consumer=LetterDocumentIssued.TASK,
+                message_id=issued.message_id,
+                queue=LetterDocumentIssued.QUEUE,
+                task_id=f"letter-issued:{row['id']}",
+                payload=issued.model_dump(mode="json"),
+            ),
+        )
     return issued
 
 
@@ -79,42 +93,63 @@ def _make(letters: Letters, signed_event, signed: LetterSigned, complaint_id: UU
     history = [e for e in letters.store.read_stream(signed_event.stream_id) if e.version < signed_event.version]
     decoded = [e.decode() for e in history]
     received = next(e for e in decoded if isinstance(e, ComplaintReceived))
-    draft = next(e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == signed.letter_version)
+    draft = next(
+        e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == signed.letter_version
+    )
     clarification = next((e for e in reversed(decoded) if isinstance(e, ClarificationGiven)), None)
     kecamatan = letters.directory.get(signed_event.kecamatan)
     if kecamatan is None:
         raise LookupError(f"kecamatan {signed_event.kecamatan} is not served here")
     with letters.engine.connect() as conn:
         camat = conn.execute(
-            select(staff_directory.c.full_name, staff_directory.c.nip)
-            .where(staff_directory.c.username == signed_event.actor.user_id)
+            select(staff_directory.c.full_name, staff_directory.c.nip).where(
+                staff_directory.c.username == signed_event.actor.user_id
+            )
         ).first()
     signed_on = signed_event.occurred_at.astimezone(WIB).date()
     rendered = layout_response_letter(
         ResponseLetter(
             letterhead=_letterhead(kecamatan),
-            number=signed.letter_number, date=signed_on, perihal=draft.perihal,
-            addressee_name=received.complainant.name, addressee_address=received.complainant.address,
-            body=draft.body, clarification=clarification.explanation if clarification else None,
+            number=signed.letter_number,
+            date=signed_on,
+            perihal=draft.perihal,
+            addressee_name=received.complainant.name,
+            addressee_address=received.complainant.address,
+            body=draft.body,
+            clarification=clarification.explanation if clarification else None,
             signer=Signer(
-                title=f"CAMAT {kecamatan.name.upper()}", name=camat.full_name if camat else signed_event.actor.user_id or "",
-                rank=None, nip=camat.nip if camat else None,
+                title=f"CAMAT {kecamatan.name.upper()}",
+                name=camat.full_name if camat else signed_event.actor.user_id or "",
+                rank=None,
+                nip=camat.nip if camat else None,
             ),
             verify_url=verify_url(letters, document_id),
         )
     )
     box = rendered.signature_box
     pdf = sign_pdf(
-        rendered.pdf, letters.identity(kecamatan), reason=f"Surat tanggapan pengaduan {received.tracking_code}",
-        location=kecamatan.name, signed_at=signed_event.occurred_at,
+        rendered.pdf,
+        letters.identity(kecamatan),
+        reason=f"Surat tanggapan pengaduan {received.tracking_code}",
+        location=kecamatan.name,
+        signed_at=signed_event.occurred_at,
         visible_box=box.box if box and box.page_index == 0 else None,
     )
     stored = letters.documents.put(pdf, "application/pdf")
     values = {
-        "id": document_id, "source_event_id": signed_event.event_id, "complaint_id": complaint_id,
-        "tracking_code": received.tracking_code, "kecamatan": kecamatan.slug, "kind": "response_letter", "letter_version": signed.letter_version,
-        "letter_number": signed.letter_number, "perihal": draft.perihal,
-        "signer": camat.full_name if camat else None, "signed_on": signed_on, "sha256": stored.sha256, "size": stored.size,
+        "id": document_id,
+        "source_event_id": signed_event.event_id,
+        "complaint_id": complaint_id,
+        "tracking_code": received.tracking_code,
+        "kecamatan": kecamatan.slug,
+        "kind": "response_letter",
+        "letter_version": signed.letter_version,
+        "letter_number": signed.letter_number,
+        "perihal": draft.perihal,
+        "signer": camat.full_name if camat else None,
+        "signed_on": signed_on,
+        "sha256": stored.sha256,
+        "size": stored.size,
     }
     row = _record(letters, values)
     log.info("signed letter issued", extra={"document_id": str(row["id"]), "kecamatan": kecamatan.slug})
@@ -124,7 +159,11 @@ def _make(letters: Letters, signed_event, signed: LetterSigned, complaint_id: UU
 def _record(letters: Letters, values: dict) -> dict:
     with letters.engine.begin() as conn:
         conn.execute(insert(documents).values(**values).on_conflict_do_nothing(index_elements=["source_event_id"]))
-        return dict(conn.execute(select(documents).where(documents.c.source_event_id == values["source_event_id"])).mappings().one())
+        return dict(
+            conn.execute(select(documents).where(documents.c.source_event_id == values["source_event_id"]))
+            .mappings()
+            .one()
+        )
 
 
 def _existing(letters: Letters, event_id: UUID) -> dict | None:
@@ -138,7 +177,9 @@ def _letterhead(kecamatan) -> Letterhead:
     return Letterhead(
         pemerintah=head.get("pemerintah", f"PEMERINTAH {kecamatan.kabupaten_name.upper()}"),
         kecamatan=head.get("kecamatan", f"KECAMATAN {kecamatan.name.upper()}"),
-        address=head.get("address", ""), phone=head.get("phone"), city=head.get("city", kecamatan.name),
+        address=head.get("address", ""),
+        phone=head.get("phone"),
+        city=head.get("city", kecamatan.name),
     )
 
 
@@ -154,19 +195,33 @@ def issue_receipt(letters: Letters, event_id: UUID) -> dict:
     kecamatan = letters.directory.get(event.kecamatan)
     if kecamatan is None:
         raise LookupError(f"kecamatan {event.kecamatan} is not served here")
-    pdf = render_receipt(Receipt(
-        letterhead=_letterhead(kecamatan), tracking_code=received.tracking_code, received_at=received.received_at,
-        channel=received.channel if received.channel in CHANNEL_LABELS else "web",
-        complainant_name=received.complainant.name, subject=received.subject,
-        track_url=f"{letters.settings.public_base_url}/lacak/{received.tracking_code}",  # the web app's tracking page
-    ))
+    pdf = render_receipt(
+        Receipt(
+            letterhead=_letterhead(kecamatan),
+            tracking_code=received.tracking_code,
+            received_at=received.received_at,
+            channel=received.channel if received.channel in CHANNEL_LABELS else "web",
+            complainant_name=received.complainant.name,
+            subject=received.subject,
+            track_url=f"{letters.settings.public_base_url}/lacak/{received.tracking_code}",  # the web app's tracking page
+        )
+    )
     stored = letters.documents.put(pdf, "application/pdf")
-    return _record(letters, {
-        "id": uuid.uuid5(NAMESPACE, f"receipt:{event_id}"), "source_event_id": event_id, "complaint_id": received.complaint_id,
-        "tracking_code": received.tracking_code, "kecamatan": kecamatan.slug, "kind": "receipt",
-        "perihal": "Tanda Terima Pengaduan", "sha256": stored.sha256, "size": stored.size,
-        "released_at": received.received_at,
-    })
+    return _record(
+        letters,
+        {
+            "id": uuid.uuid5(NAMESPACE, f"receipt:{event_id}"),
+            "source_event_id": event_id,
+            "complaint_id": received.complaint_id,
+            "tracking_code": received.tracking_code,
+            "kecamatan": kecamatan.slug,
+            "kind": "receipt",
+            "perihal": "Tanda Terima Pengaduan",
+            "sha256": stored.sha256,
+            "size": stored.size,
+            "released_at": received.received_at,
+        },
+    )
 
 
 def render_draft(letters: Letters, event_id: UUID) -> dict:
@@ -184,19 +239,35 @@ def render_draft(letters: Letters, event_id: UUID) -> dict:
     kecamatan = letters.directory.get(event.kecamatan)
     if kecamatan is None:
         raise LookupError(f"kecamatan {event.kecamatan} is not served here")
-    pdf = render_response_letter(ResponseLetter(
-        letterhead=_letterhead(kecamatan), number=None, date=event.occurred_at.astimezone(WIB).date(),
-        perihal=draft.perihal, addressee_name=received.complainant.name, addressee_address=received.complainant.address,
-        body=draft.body, clarification=clarification.explanation if clarification else None,
-        signer=Signer(title=f"CAMAT {kecamatan.name.upper()}", name="", rank=None, nip=None),
-    ))
+    pdf = render_response_letter(
+        ResponseLetter(
+            letterhead=_letterhead(kecamatan),
+            number=None,
+            date=event.occurred_at.astimezone(WIB).date(),
+            perihal=draft.perihal,
+            addressee_name=received.complainant.name,
+            addressee_address=received.complainant.address,
+            body=draft.body,
+            clarification=clarification.explanation if clarification else None,
+            signer=Signer(title=f"CAMAT {kecamatan.name.upper()}", name="", rank=None, nip=None),
+        )
+    )
     stored = letters.documents.put(pdf, "application/pdf")
-    return _record(letters, {
-        "id": uuid.uuid5(NAMESPACE, f"draft:{event_id}"), "source_event_id": event_id,
-        "complaint_id": UUID(event.stream_id.removeprefix("complaint-")), "tracking_code": received.tracking_code,
-        "kecamatan": kecamatan.slug, "kind": "draft", "letter_version": draft.letter_version, "perihal": draft.perihal,
-        "sha256": stored.sha256, "size": stored.size,
-    })
+    return _record(
+        letters,
+        {
+            "id": uuid.uuid5(NAMESPACE, f"draft:{event_id}"),
+            "source_event_id": event_id,
+            "complaint_id": UUID(event.stream_id.removeprefix("complaint-")),
+            "tracking_code": received.tracking_code,
+            "kecamatan": kecamatan.slug,
+            "kind": "draft",
+            "letter_version": draft.letter_version,
+            "perihal": draft.perihal,
+            "sha256": stored.sha256,
+            "size": stored.size,
+        },
+    )
 
 
 def release_letter(letters: Letters, event_id: UUID) -> int:
@@ -207,9 +278,11 @@ def release_letter(letters: Letters, event_id: UUID) -> int:
     complaint_id = UUID(event.stream_id.removeprefix("complaint-"))
     with letters.engine.begin() as conn:
         return conn.execute(
-            update(documents).where(documents.c.complaint_id == complaint_id, documents.c.kind == "response_letter",
-                                    documents.c.released_at.is_(None)).values(released_at=event.occurred_at)
+            update(documents)
+            .where(
+                documents.c.complaint_id == complaint_id,
+                documents.c.kind == "response_letter",
+                documents.c.released_at.is_(None),
+            )
+            .values(released_at=event.occurred_at)
         ).rowcount
-
-
-

@@ -1,4 +1,5 @@
 """The letters service, as the composition root (``pengaduan/``) sees it: its API and its worker's tasks."""
+
 from __future__ import annotations
 
 from services.letters.adapters import tables

@@ -1,4 +1,5 @@
 """Builds the notify service's settings, engine and adapters. Called once per process, never at import."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,8 +36,12 @@ def bootstrap(settings: NotifySettings | None = None, *, pool_size: int = 4, wit
     settings = settings or NotifySettings()
     engine = make_engine(settings, pool_size=pool_size)
     return Notify(
-        settings=settings, engine=engine, store=PostgresEventStore(engine), directory=KecamatanDirectory(engine),
-        documents=store_from_settings(settings.documents_url), celery=make_celery(settings, "notify"),
+        settings=settings,
+        engine=engine,
+        store=PostgresEventStore(engine),
+        directory=KecamatanDirectory(engine),
+        documents=store_from_settings(settings.documents_url),
+        celery=make_celery(settings, "notify"),
         channels=build_channels(settings) if with_channels else {},
     )
 

@@ -1,5 +1,6 @@
 """Notify's commands: ``pengaduan templates ...`` (the messages it sends) and ``pengaduan deliveries ...``
 (messages left failed or unknown, settled by a person)."""
+
 from __future__ import annotations
 
 import argparse
@@ -48,14 +49,20 @@ def templates(args: argparse.Namespace) -> None:
         sys.exit("error: give --kind and --channel")
     scope = args.kecamatan or "*"
     if args.action == "reset":
-        print("back to the default" if reset_template(engine, scope, args.kind, args.channel) else "it was the default already")
+        print(
+            "back to the default"
+            if reset_template(engine, scope, args.kind, args.channel)
+            else "it was the default already"
+        )
         return
     if not args.file:
         sys.exit("error: set needs --file (the template body, Jinja2: {{ kode }}, {{ nama }}, ...)")
     with open(args.file, encoding="utf-8") as f:
         body = f.read()
     try:
-        warnings = set_template(engine, scope, args.kind, args.channel, body, args.subject, updated_by=os.environ.get("USER"))
+        warnings = set_template(
+            engine, scope, args.kind, args.channel, body, args.subject, updated_by=os.environ.get("USER")
+        )
     except TemplateInvalid as exc:
         sys.exit(f"error: {exc}")
     for w in warnings:
@@ -74,8 +81,10 @@ def deliveries(args: argparse.Namespace) -> None:
         complaint = uuid.UUID(args.complaint) if args.complaint else None
         rows = list_deliveries(notify, state=args.state, complaint_id=complaint)
         for r in rows:
-            print(f"{r['id']}  {r['state']:<9} {r['kind']:<20} {r['channel']:<8} {r['recipient']:<22} "
-                  f"attempts {r['attempts']}  {r['updated_at']:%Y-%m-%d %H:%M}  {r['error'] or ''}")
+            print(
+                f"{r['id']}  {r['state']:<9} {r['kind']:<20} {r['channel']:<8} {r['recipient']:<22} "
+                f"attempts {r['attempts']}  {r['updated_at']:%Y-%m-%d %H:%M}  {r['error'] or ''}"
+            )
         print(f"{len(rows)} message(s)")
         return
     if not args.id:

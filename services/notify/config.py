@@ -1,5 +1,6 @@
 """The notify service's settings: the base ones, the channels' (services/notify/adapters/channels/settings.py)
 and how sends are retried."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,12 +18,14 @@ class NotifySettings(Settings, ChannelSettings):
     )
     notify_retry_max_seconds: float = Field(1800.0, gt=0, description="Longest pause between two attempts")
     notify_sending_lease_seconds: float = Field(
-        120.0, gt=0,
+        120.0,
+        gt=0,
         description="A send still marked 'sending' after this long lost its worker: it is reconciled with the "
         "provider, never blindly sent again",
     )
     notify_outcome_write_seconds: float = Field(
-        5.0, gt=0,
+        5.0,
+        gt=0,
         description="After the provider answered, how long writing its answer is retried through a database blip "
         "(at most a quarter of the task's soft time limit); then the answer is queued as a task of its own",
     )
@@ -31,11 +34,17 @@ class NotifySettings(Settings, ChannelSettings):
     )
     whatsapp_templates: dict[str, str] = Field(
         default_factory=dict,
-        description="Approved WhatsApp template per kind of message ({\"response_letter\": \"surat_tanggapan\"}); "
+        description='Approved WhatsApp template per kind of message ({"response_letter": "surat_tanggapan"}); '
         "business-initiated messages outside the 24-hour window must use one. Parameters: the kind's variables in order",
     )
-    tracking_url: str = Field("{base}/lacak/{code}", description="The link a complainant follows their complaint by (the web app's tracking page)")
-    staff_complaint_url: str = Field("{base}/petugas/pengaduan/{complaint_id}", description="The link staff open a complaint by (the web app's complaint page)")
+    tracking_url: str = Field(
+        "{base}/lacak/{code}",
+        description="The link a complainant follows their complaint by (the web app's tracking page)",
+    )
+    staff_complaint_url: str = Field(
+        "{base}/petugas/pengaduan/{complaint_id}",
+        description="The link staff open a complaint by (the web app's complaint page)",
+    )
 
     @property
     def documents_url(self) -> str:

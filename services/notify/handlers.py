@@ -50,6 +50,7 @@ message templates, edited for a kabupaten's every kecamatan (``*``) or for one k
 are stored: it renders with the kind's variables, an e-mail one has a subject; a warning says when an SMS
 would no longer fit one segment).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -110,13 +111,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-
 # === planning: which messages an event calls for ===================================================================
 # who answers for whom in a kecamatan office
 SUPERIOR = {"staf": "sekcam", "kasi": "sekcam", "sekcam": "camat", "camat": "camat"}
 COMPLAINANT_KIND = {
-    ComplaintReceived: "acknowledgment", DocumentsRequested: "documents_requested", ComplaintReferred: "referred",
-    ResponseDispatched: "response_letter", IdentityRejected: "identity_rejected", ClosedIncomplete: "closed_incomplete",
+    ComplaintReceived: "acknowledgment",
+    DocumentsRequested: "documents_requested",
+    ComplaintReferred: "referred",
+    ResponseDispatched: "response_letter",
+    IdentityRejected: "identity_rejected",
+    ClosedIncomplete: "closed_incomplete",
     ComplaintWithdrawn: "withdrawn",
 }
 UNIT_BOUND_STEPS = {5, 6}
@@ -127,7 +131,9 @@ class Story:
 
     def __init__(self, notify: Notify, envelope: EventEnvelope) -> None:
         self.envelope = envelope
-        self.history = [e.decode() for e in notify.store.read_stream(envelope.stream_id) if e.version <= envelope.version]
+        self.history = [
+            e.decode() for e in notify.store.read_stream(envelope.stream_id) if e.version <= envelope.version
+        ]
         self.event = self.history[-1]
         received = next((e for e in self.history if isinstance(e, ComplaintReceived)), None)
         if received is None:
@@ -203,27 +209,39 @@ def escalate(notify: Notify, event_id: UUID) -> int:
         raise LookupError(f"no StepOverdue event {event_id}")
     story = Story(notify, envelope)
     overdue = story.event
-    assert isinstance(overdue, StepOverdue)
+    assert isinstance(overdue, StepOverdue)  # noqa: S101
     superior = SUPERIOR.get(overdue.role, "camat")
     with notify.engine.connect() as conn:
         people = [
-            person for person in conn.execute(
+            person
+            for person in conn.execute(
                 select(staff_directory).where(
-                    staff_directory.c.kecamatan == envelope.kecamatan, staff_directory.c.active.is_(True),
+                    staff_directory.c.kecamatan == envelope.kecamatan,
+                    staff_directory.c.active.is_(True),
                     staff_directory.c.role.in_({overdue.role, superior}),
                 )
-            ).mappings().all()
+            )
+            .mappings()
+            .all()
             # at a unit-bound step only the Kasi of the disposed unit answers for it
-            if not (person["role"] == overdue.role and overdue.unit and (person["unit"] or "").casefold() != overdue.unit)
+            if not (
+                person["role"] == overdue.role and overdue.unit and (person["unit"] or "").casefold() != overdue.unit
+            )
         ]
     if not people:
-        log.warning("no one to alert for an overdue step", extra={"kecamatan": envelope.kecamatan, "step": overdue.step})
+        log.warning(
+            "no one to alert for an overdue step", extra={"kecamatan": envelope.kecamatan, "step": overdue.step}
+        )
         return 0
     rows = [
         {
-            "event_id": event_id, "username": person["username"],
+            "event_id": event_id,
+            "username": person["username"],
             "reason": "responsible" if person["role"] == overdue.role else "superior",
-            "kecamatan": envelope.kecamatan, "complaint_id": story.complaint_id, "step": overdue.step, "due_at": overdue.due_at,
+            "kecamatan": envelope.kecamatan,
+            "complaint_id": story.complaint_id,
+            "step": overdue.step,
+            "due_at": overdue.due_at,
         }
         for person in people
     ]
@@ -231,7 +249,7 @@ def escalate(notify: Notify, event_id: UUID) -> int:
         new = conn.execute(insert(escalations).values(rows).on_conflict_do_nothing()).rowcount
     overrides = _templates(notify, story.kecamatan.slug)
     planned = []
-    for person, row in zip(people, rows):
+    for person, row in zip(people, rows):  # noqa: B905
         variables = _staff_variables(notify, story, person, overdue.step, overdue.due_at)
         variables["sebagai"] = "penanggung jawab langkah ini" if row["reason"] == "responsible" else "atasan"
         planned += _to_staff(notify, story, person, "overdue", variables, overrides)
@@ -246,7 +264,9 @@ def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]
         return []
     received, event, base = story.received, story.event, notify.settings.public_base_url
     variables = {
-        "nama": received.complainant.name, "kode": received.tracking_code, "kecamatan": story.kecamatan.name,
+        "nama": received.complainant.name,
+        "kode": received.tracking_code,
+        "kecamatan": story.kecamatan.name,
         "link_lacak": notify.settings.tracking_url.format(base=base, code=received.tracking_code),
     }
     attachment = link = None
@@ -262,21 +282,46 @@ def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]
         if issued is None:
             raise LookupError("the response letter was dispatched before it was issued")
         variables.update(nomor_surat=issued.letter_number, link_surat=issued.verify_url)
-        attachment = {"sha256": issued.sha256, "content_type": "application/pdf",
-                      "filename": f"surat-tanggapan-{received.tracking_code}.pdf"}
+        attachment = {
+            "sha256": issued.sha256,
+            "content_type": "application/pdf",
+            "filename": f"surat-tanggapan-{received.tracking_code}.pdf",
+        }
         link = issued.verify_url
     else:
         variables["alasan"] = event.reason
-    whatsapp = kind in notify.settings.whatsapp_templates or (received.channel == "whatsapp" and kind == "acknowledgment")
-    contacts = p.complainant_contacts(received.channel, received.complainant.email, received.complainant.phone,
-                                      set(notify.channels), letter=kind == "response_letter", whatsapp=whatsapp)
+    whatsapp = kind in notify.settings.whatsapp_templates or (
+        received.channel == "whatsapp" and kind == "acknowledgment"
+    )
+    contacts = p.complainant_contacts(
+        received.channel,
+        received.complainant.email,
+        received.complainant.phone,
+        set(notify.channels),
+        letter=kind == "response_letter",
+        whatsapp=whatsapp,
+    )
     if not contacts:
         if kind == "response_letter":  # staff must know at once: the letter goes by post or by hand
-            return [p.nowhere(story.envelope.event_id, kind, "pengadu tidak memiliki kontak yang dapat dihubungi oleh saluran yang tersedia")]
+            return [
+                p.nowhere(
+                    story.envelope.event_id,
+                    kind,
+                    "pengadu tidak memiliki kontak yang dapat dihubungi oleh saluran yang tersedia",
+                )
+            ]
         return []
     return [
-        p.plan_message(story.envelope.event_id, kind, "complainant", contact, _template(overrides, kind, contact.channel),
-                       variables, attachment=attachment, link=link)
+        p.plan_message(
+            story.envelope.event_id,
+            kind,
+            "complainant",
+            contact,
+            _template(overrides, kind, contact.channel),
+            variables,
+            attachment=attachment,
+            link=link,
+        )
         for contact in contacts
     ]
 
@@ -284,9 +329,7 @@ def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]
 # -- staff -------------------------------------------------------------------------------------------------
 def _new_work(notify: Notify, story: Story, overrides) -> list[p.Planned]:
     event = story.event
-    if isinstance(event, ComplaintReceived):
-        step, due = 2, event.next_due_at
-    elif isinstance(event, DocumentsReceived):
+    if isinstance(event, (ComplaintReceived, DocumentsReceived)):
         step, due = 2, event.next_due_at
     elif isinstance(event, StepCompleted) and event.next_step:
         step, due = event.next_step, event.next_due_at
@@ -298,26 +341,40 @@ def _new_work(notify: Notify, story: Story, overrides) -> list[p.Planned]:
         disposition = story.latest(DispositionIssued)
         unit = disposition.unit if disposition else None
     with notify.engine.connect() as conn:
-        people = conn.execute(
-            select(staff_directory).where(
-                staff_directory.c.kecamatan == story.kecamatan.slug, staff_directory.c.active.is_(True),
-                staff_directory.c.role == role, staff_directory.c.notify_new_work.is_(True),
+        people = (
+            conn.execute(
+                select(staff_directory).where(
+                    staff_directory.c.kecamatan == story.kecamatan.slug,
+                    staff_directory.c.active.is_(True),
+                    staff_directory.c.role == role,
+                    staff_directory.c.notify_new_work.is_(True),
+                )
             )
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
     planned = []
     for person in people:
         if unit and (person["unit"] or "").casefold() != unit:
             continue
-        planned += _to_staff(notify, story, person, "new_work", _staff_variables(notify, story, person, step, due), overrides)
+        planned += _to_staff(
+            notify, story, person, "new_work", _staff_variables(notify, story, person, step, due), overrides
+        )
     return planned
 
 
 def _staff_variables(notify: Notify, story: Story, person, step: int, due) -> dict[str, str]:
     return {
-        "petugas": person["full_name"], "kode": story.received.tracking_code, "kecamatan": story.kecamatan.name,
-        "langkah": str(step), "nama_langkah": story.definition.step(step).name,
-        "batas": p.tanggal(due, with_time=True) if due else "-", "perihal": story.received.subject[:80],
-        "link": notify.settings.staff_complaint_url.format(base=notify.settings.public_base_url, complaint_id=story.complaint_id),
+        "petugas": person["full_name"],
+        "kode": story.received.tracking_code,
+        "kecamatan": story.kecamatan.name,
+        "langkah": str(step),
+        "nama_langkah": story.definition.step(step).name,
+        "batas": p.tanggal(due, with_time=True) if due else "-",
+        "perihal": story.received.subject[:80],
+        "link": notify.settings.staff_complaint_url.format(
+            base=notify.settings.public_base_url, complaint_id=story.complaint_id
+        ),
     }
 
 
@@ -329,17 +386,28 @@ def _to_staff(notify: Notify, story: Story, person, kind: str, variables: dict, 
     if not address or wanted not in notify.channels:
         return []
     contact = p.Contact(wanted, address)
-    return [p.plan_message(story.envelope.event_id, kind, "staff", contact, _template(overrides, kind, wanted), variables,
-                           username=person["username"])]
+    return [
+        p.plan_message(
+            story.envelope.event_id,
+            kind,
+            "staff",
+            contact,
+            _template(overrides, kind, wanted),
+            variables,
+            username=person["username"],
+        )
+    ]
 
 
 # -- templates and storing ---------------------------------------------------------------------------------
 def _templates(notify: Notify, kecamatan: str) -> dict:
     """The edited templates that apply here: the kecamatan's own before the deployment's (``*``)."""
     with notify.engine.connect() as conn:
-        rows = conn.execute(
-            select(templates).where(or_(templates.c.kecamatan == kecamatan, templates.c.kecamatan == "*"))
-        ).mappings().all()
+        rows = (
+            conn.execute(select(templates).where(or_(templates.c.kecamatan == kecamatan, templates.c.kecamatan == "*")))
+            .mappings()
+            .all()
+        )
     found: dict = {}
     for row in sorted(rows, key=lambda r: r["kecamatan"] != "*"):  # '*' first, the kecamatan's own override it
         found[(row["kind"], row["channel"])] = Template(body=row["body"], subject=row["subject"])
@@ -363,28 +431,40 @@ def _mailbox(recipient: str) -> str:
     return f"{local}@{domain}"
 
 
-def _store(notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True,
-           throttled: set[UUID] = frozenset()) -> int:
+def _store(
+    notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True, throttled: set[UUID] = frozenset()
+) -> int:
     if not planned:
         return 0
     now = notify.clock()
     rows = [
         {
-            "id": m.id, "source_event_id": story.envelope.event_id, "complaint_id": story.complaint_id,
-            "kecamatan": story.kecamatan.slug, "kind": m.kind, "audience": m.audience, "username": m.username,
-            "channel": m.channel, "recipient": m.recipient, "subject": m.subject, "body": m.body,
-            "attachment": m.attachment, "link": m.link, "variables": m.variables,
+            "id": m.id,
+            "source_event_id": story.envelope.event_id,
+            "complaint_id": story.complaint_id,
+            "kecamatan": story.kecamatan.slug,
+            "kind": m.kind,
+            "audience": m.audience,
+            "username": m.username,
+            "channel": m.channel,
+            "recipient": m.recipient,
+            "subject": m.subject,
+            "body": m.body,
+            "attachment": m.attachment,
+            "link": m.link,
+            "variables": m.variables,
             "state": "failed" if m.channel == "none" or m.id in throttled else "pending",
             "last_error": m.body if m.channel == "none" else THROTTLED if m.id in throttled else None,
-            "next_attempt_at": now, "enqueued_at": now, "created_at": now, "updated_at": now,
+            "next_attempt_at": now,
+            "enqueued_at": now,
+            "created_at": now,
+            "updated_at": now,
         }
         for m in planned
     ]
     with notify.engine.begin() as conn:
         conn.execute(insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["id"]))
-        current = conn.execute(
-            select(deliveries).where(deliveries.c.id.in_([m.id for m in planned]))
-        ).mappings().all()
+        current = conn.execute(select(deliveries).where(deliveries.c.id.in_([m.id for m in planned]))).mappings().all()
     for row in current:
         if row["state"] == "pending" and row["attempts"] == 0 and send_now:
             # sent here and now: no second trip through the broker for the first attempt (the claim still
@@ -408,7 +488,10 @@ ENQUEUE_GRACE = timedelta(seconds=60)  # a row enqueued but not yet claimed is e
 
 def enqueue_send(notify: Notify, delivery_id: UUID, attempt: int) -> None:
     notify.celery.send_task(
-        SEND_TASK, args=[{"delivery_id": str(delivery_id)}], queue="notify", task_id=f"notify-send:{delivery_id}:{attempt}"
+        SEND_TASK,
+        args=[{"delivery_id": str(delivery_id)}],
+        queue="notify",
+        task_id=f"notify-send:{delivery_id}:{attempt}",
     )
 
 
@@ -423,7 +506,9 @@ def send_delivery(notify: Notify, delivery_id: UUID) -> str:
     now = notify.clock()
     lease = timedelta(seconds=notify.settings.notify_sending_lease_seconds)
     with notify.engine.begin() as conn:
-        row = conn.execute(select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()).mappings().first()
+        row = (
+            conn.execute(select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()).mappings().first()
+        )
         if row is None:
             raise LookupError(f"no delivery {delivery_id}")
         if row["state"] in TERMINAL:
@@ -435,8 +520,12 @@ def send_delivery(notify: Notify, delivery_id: UUID) -> str:
         else:
             reconcile = row["state"] == "sending"
             conn.execute(
-                update(deliveries).where(deliveries.c.id == delivery_id).values(
-                    state="sending", sending_since=now, updated_at=now,
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(
+                    state="sending",
+                    sending_since=now,
+                    updated_at=now,
                     attempts=row["attempts"] if reconcile else row["attempts"] + 1,
                 )
             )
@@ -458,7 +547,7 @@ def _send(notify: Notify, row: dict) -> str:
         message = _outbound(notify, row)
     except DocumentNotFound:
         return _finish(notify, row, "failed", error="dokumen lampiran tidak ditemukan di penyimpanan")
-    except Exception as exc:  # the document store is away or broken: nothing was sent, try later (bounded)
+    except Exception as exc:  # the document store is away or broken: nothing was sent, try later (bounded)  # noqa: BLE001
         return _retry_later(notify, row, safe_error(exc))
     try:
         result = channel.send(message)
@@ -482,12 +571,16 @@ def _reconcile(notify: Notify, row: dict, lost: str | None = None) -> str:
     if channel is not None:
         try:
             found = channel.lookup(row["id"].hex)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             log.warning("lookup failed during reconciliation: %s", safe_error(exc))
-    log.warning("reconciling a send whose outcome was lost", extra={"delivery_id": str(row["id"]), "found": bool(found)})
+    log.warning(
+        "reconciling a send whose outcome was lost", extra={"delivery_id": str(row["id"]), "found": bool(found)}
+    )
     if found is None:
         why = lost or "proses terhenti saat mengirim"
-        return _finish(notify, row, "unknown", error=f"hasil pengiriman tidak diketahui ({why}); periksa sebelum mengirim ulang")
+        return _finish(
+            notify, row, "unknown", error=f"hasil pengiriman tidak diketahui ({why}); periksa sebelum mengirim ulang"
+        )
     if found.detail == NOT_FOUND:  # the provider never got it: sending again is the first send
         return _send(notify, row) if lost is None else _retry_later(notify, row, lost)
     return _finish(notify, row, "sent", provider=found.provider, provider_message_id=found.provider_message_id)
@@ -497,19 +590,31 @@ def _retry_later(notify: Notify, row: dict, error: str) -> str:
     if row["attempts"] >= notify.settings.notify_max_attempts:
         return _finish(notify, row, "failed", error=f"gagal setelah {row['attempts']} percobaan: {error}")
     now = notify.clock()
-    values = dict(state="pending", next_attempt_at=now + backoff(notify, row["attempts"]), last_error=error[:500],
-                  sending_since=None, enqueued_at=None, updated_at=now)
+    values = dict(
+        state="pending",
+        next_attempt_at=now + backoff(notify, row["attempts"]),
+        last_error=error[:500],
+        sending_since=None,
+        enqueued_at=None,
+        updated_at=now,
+    )
 
     def write(conn) -> None:
         conn.execute(update(deliveries).where(*_our_claim(row)).values(**values))
 
     _write_retried(notify, write)
-    log.info("transient send failure; retried later", extra={"delivery_id": str(row["id"]), "attempts": row["attempts"]})
+    log.info(
+        "transient send failure; retried later", extra={"delivery_id": str(row["id"]), "attempts": row["attempts"]}
+    )
     return "pending"
 
 
 def _our_claim(row: dict):
-    return deliveries.c.id == row["id"], deliveries.c.state == "sending", deliveries.c.sending_since == row["sending_since"]
+    return (
+        deliveries.c.id == row["id"],
+        deliveries.c.state == "sending",
+        deliveries.c.sending_since == row["sending_since"],
+    )
 
 
 def _write_window(notify: Notify) -> float:
@@ -539,8 +644,9 @@ def _write_retried(notify: Notify, write: Callable[..., T], window: float | None
             pause = min(pause * 2, 2.0)
 
 
-def _outcome_values(state: str, at: datetime, error: str | None, provider: str | None,
-                    provider_message_id: str | None) -> dict:
+def _outcome_values(
+    state: str, at: datetime, error: str | None, provider: str | None, provider_message_id: str | None
+) -> dict:
     values = {"state": state, "updated_at": at, "sending_since": None, "last_error": error[:500] if error else None}
     if provider:
         values["provider"] = provider
@@ -551,19 +657,36 @@ def _outcome_values(state: str, at: datetime, error: str | None, provider: str |
 
 def _record(conn, row: dict, state: str, values: dict) -> RowMapping | None:
     """Write an outcome if our claim still holds; None when another worker took the claim over."""
-    done = conn.execute(update(deliveries).where(*_our_claim(row)).values(**values).returning(*deliveries.c)).mappings().first()
+    done = (
+        conn.execute(update(deliveries).where(*_our_claim(row)).values(**values).returning(*deliveries.c))
+        .mappings()
+        .first()
+    )
     if done is None and state in ("sent", "failed"):
         # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
         # told us settles it
-        done = conn.execute(
-            update(deliveries).where(deliveries.c.id == row["id"], deliveries.c.state == "unknown")
-            .values(**values).returning(*deliveries.c)
-        ).mappings().first()
+        done = (
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == row["id"], deliveries.c.state == "unknown")
+                .values(**values)
+                .returning(*deliveries.c)
+            )
+            .mappings()
+            .first()
+        )
     return done
 
 
-def _finish(notify: Notify, row: dict, state: str, *, error: str | None = None, provider: str | None = None,
-            provider_message_id: str | None = None) -> str:
+def _finish(
+    notify: Notify,
+    row: dict,
+    state: str,
+    *,
+    error: str | None = None,
+    provider: str | None = None,
+    provider_message_id: str | None = None,
+) -> str:
     at = notify.clock()
     values = _outcome_values(state, at, error, provider, provider_message_id)
     try:
@@ -576,26 +699,54 @@ def _finish(notify: Notify, row: dict, state: str, *, error: str | None = None, 
 
 def _recorded(notify: Notify, delivery_id: UUID, state: str, done: RowMapping | None) -> str:
     if done is None:  # our claim was taken over (lease ran out and another worker reconciled)
-        log.warning("send outcome arrived after the claim was taken over", extra={"delivery_id": str(delivery_id), "state": state})
+        log.warning(
+            "send outcome arrived after the claim was taken over",
+            extra={"delivery_id": str(delivery_id), "state": state},
+        )
         return state
-    log.info("notification %s", state, extra={"delivery_id": str(delivery_id), "channel": done["channel"], "kind": done["kind"]})
+    log.info(
+        "notification %s",
+        state,
+        extra={"delivery_id": str(delivery_id), "channel": done["channel"], "kind": done["kind"]},
+    )
     report(notify, dict(done))
     return state
 
 
-def _hand_on(notify: Notify, row: dict, state: str, at: datetime, error: str | None, provider: str | None,
-             provider_message_id: str | None, cause: OperationalError) -> None:
+def _hand_on(
+    notify: Notify,
+    row: dict,
+    state: str,
+    at: datetime,
+    error: str | None,
+    provider: str | None,
+    provider_message_id: str | None,
+    cause: OperationalError,
+) -> None:
     """The database stayed away longer than the write window: the provider's answer goes to the queue as a
     task of its own (written when the database is back), never back through the send. If the broker will
     not take it either, the log line is what a person settles the message by."""
-    ids = {"delivery_id": str(row["id"]), "state": state, "provider": provider, "provider_message_id": provider_message_id}
+    ids = {
+        "delivery_id": str(row["id"]),
+        "state": state,
+        "provider": provider,
+        "provider_message_id": provider_message_id,
+    }
     message = {**ids, "sending_since": row["sending_since"].isoformat(), "at": at.isoformat(), "error": error}
     try:
-        notify.celery.send_task(OUTCOME_TASK, args=[message], queue="notify",
-                                task_id=f"notify-outcome:{row['id']}:{row['sending_since'].isoformat()}")
-    except Exception as exc:
-        log.error("provider's answer could not be recorded nor queued (database: %s; broker: %s)",
-                  safe_error(cause), safe_error(exc), extra=ids)
+        notify.celery.send_task(
+            OUTCOME_TASK,
+            args=[message],
+            queue="notify",
+            task_id=f"notify-outcome:{row['id']}:{row['sending_since'].isoformat()}",
+        )
+    except Exception as exc:  # noqa: BLE001
+        log.error(
+            "provider's answer could not be recorded nor queued (database: %s; broker: %s)",
+            safe_error(cause),
+            safe_error(exc),
+            extra=ids,
+        )
         raise cause from None
     log.error("provider's answer not recorded (database: %s); queued as %s", safe_error(cause), OUTCOME_TASK, extra=ids)
 
@@ -605,8 +756,13 @@ def record_outcome(notify: Notify, message: dict) -> str:
     broker by the worker's retry rules while the database is still away."""
     row = {"id": UUID(message["delivery_id"]), "sending_since": datetime.fromisoformat(message["sending_since"])}
     state = message["state"]
-    values = _outcome_values(state, datetime.fromisoformat(message["at"]), message.get("error"), message.get("provider"),
-                             message.get("provider_message_id"))
+    values = _outcome_values(
+        state,
+        datetime.fromisoformat(message["at"]),
+        message.get("error"),
+        message.get("provider"),
+        message.get("provider_message_id"),
+    )
     done = _write_retried(notify, lambda conn: _record(conn, row, state, values))
     return _recorded(notify, row["id"], state, done)
 
@@ -618,10 +774,17 @@ def _outbound(notify: Notify, row: dict) -> OutboundMessage:
         attachment = Attachment(a["filename"], a["content_type"], notify.documents.get(a["sha256"]))
     template = notify.settings.whatsapp_templates.get(row["kind"]) if row["channel"] == "whatsapp" else None
     return OutboundMessage(
-        channel=row["channel"], to=row["recipient"], text=row["body"], reference=row["id"].hex, subject=row["subject"],
-        attachment=attachment, attachment_url=row["link"] if row["channel"] == "whatsapp" and attachment is None else None,
+        channel=row["channel"],
+        to=row["recipient"],
+        text=row["body"],
+        reference=row["id"].hex,
+        subject=row["subject"],
+        attachment=attachment,
+        attachment_url=row["link"] if row["channel"] == "whatsapp" and attachment is None else None,
         template=template,
-        template_params=tuple((row["variables"] or {}).get(name, "") for name in VARIABLES.get(row["kind"], ())) if template else (),
+        template_params=tuple((row["variables"] or {}).get(name, "") for name in VARIABLES.get(row["kind"], ()))
+        if template
+        else (),
     )
 
 
@@ -631,18 +794,37 @@ def report(notify: Notify, row: dict) -> None:
     sent: list[Handoff] = []
     if row["audience"] == "complainant":
         message = NotificationReport(
-            message_id=uuid.uuid5(REPORT_NAMESPACE, f"{row['id']}:{state}"), delivery_id=row["id"],
-            complaint_id=row["complaint_id"], kecamatan=row["kecamatan"], source_event_id=row["source_event_id"],
-            kind=row["kind"], channel=row["channel"], recipient=mask_recipient(row["recipient"]) if row["recipient"] else "-",
-            state=state, provider=row["provider"], provider_message_id=row["provider_message_id"],
-            error=_public_error(row["last_error"]) if state in ("failed", "unknown") else None, at=row["updated_at"],
+            message_id=uuid.uuid5(REPORT_NAMESPACE, f"{row['id']}:{state}"),
+            delivery_id=row["id"],
+            complaint_id=row["complaint_id"],
+            kecamatan=row["kecamatan"],
+            source_event_id=row["source_event_id"],
+            kind=row["kind"],
+            channel=row["channel"],
+            recipient=mask_recipient(row["recipient"]) if row["recipient"] else "-",
+            state=state,
+            provider=row["provider"],
+            provider_message_id=row["provider_message_id"],
+            error=_public_error(row["last_error"]) if state in ("failed", "unknown") else None,
+            at=row["updated_at"],
         )
-        sent.append(Handoff(consumer=NotificationReport.TASK, message_id=message.message_id, queue=NotificationReport.QUEUE,
-                            task_id=f"notification-report:{message.message_id}", payload=message.model_dump(mode="json")))
+        sent.append(
+            Handoff(
+                consumer=NotificationReport.TASK,
+                message_id=message.message_id,
+                queue=NotificationReport.QUEUE,
+                task_id=f"notification-report:{message.message_id}",
+                payload=message.model_dump(mode="json"),
+            )
+        )
         notify.celery.send_task(sent[0].consumer, args=[sent[0].payload], queue=sent[0].queue, task_id=sent[0].task_id)
     with notify.engine.begin() as conn:
         record(conn, handoffs, sent)  # notify.handoffs: sent again should the broker lose it
-        conn.execute(update(deliveries).where(deliveries.c.id == row["id"], deliveries.c.state == state).values(reported_state=state))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == row["id"], deliveries.c.state == state)
+            .values(reported_state=state)
+        )
 
 
 _CONTACT = re.compile(r"\+?\d[\d\s-]{6,}\d|[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -671,8 +853,10 @@ def record_status(notify: Notify, status: dict) -> bool:
         if by_reference:
             query = query.where(deliveries.c.id == by_reference)
         else:
-            query = query.where(deliveries.c.provider == status.get("provider"),
-                                deliveries.c.provider_message_id == status.get("provider_message_id"))
+            query = query.where(
+                deliveries.c.provider == status.get("provider"),
+                deliveries.c.provider_message_id == status.get("provider_message_id"),
+            )
         row = conn.execute(query).mappings().first()
         if row is None:
             log.info("delivery receipt for a message not sent here", extra={"provider": status.get("provider")})
@@ -689,13 +873,21 @@ def record_status(notify: Notify, status: dict) -> bool:
         if status.get("provider_message_id") and not row["provider_message_id"]:
             values["provider_message_id"] = status["provider_message_id"]
         values.setdefault("provider", status.get("provider") or row["provider"])
-        done = conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(**values).returning(*deliveries.c)).mappings().one()
+        done = (
+            conn.execute(
+                update(deliveries).where(deliveries.c.id == row["id"]).values(**values).returning(*deliveries.c)
+            )
+            .mappings()
+            .one()
+        )
     report(notify, dict(done))
     return True
 
 
 # === a person's commands: messages left failed or unknown ==========================================================
-def list_deliveries(notify: Notify, state: str | None = None, complaint_id: UUID | None = None, limit: int = 100) -> list[dict]:
+def list_deliveries(
+    notify: Notify, state: str | None = None, complaint_id: UUID | None = None, limit: int = 100
+) -> list[dict]:
     query = select(deliveries).order_by(deliveries.c.updated_at.desc()).limit(limit)
     if state:
         query = query.where(deliveries.c.state == state)
@@ -704,9 +896,17 @@ def list_deliveries(notify: Notify, state: str | None = None, complaint_id: UUID
     with notify.engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        {"id": r["id"], "state": r["state"], "kind": r["kind"], "channel": r["channel"],
-         "recipient": mask_recipient(r["recipient"]) if r["recipient"] else "-", "attempts": r["attempts"],
-         "complaint_id": r["complaint_id"], "updated_at": r["updated_at"], "error": r["last_error"]}
+        {
+            "id": r["id"],
+            "state": r["state"],
+            "kind": r["kind"],
+            "channel": r["channel"],
+            "recipient": mask_recipient(r["recipient"]) if r["recipient"] else "-",
+            "attempts": r["attempts"],
+            "complaint_id": r["complaint_id"],
+            "updated_at": r["updated_at"],
+            "error": r["last_error"],
+        }
         for r in rows
     ]
 
@@ -717,9 +917,18 @@ def resend(notify: Notify, delivery_id: UUID) -> bool:
     now = notify.clock()
     with notify.engine.begin() as conn:
         done = conn.execute(
-            update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.state.in_(("failed", "unknown")))
-            .values(state="pending", attempts=0, next_attempt_at=now, enqueued_at=now, sending_since=None,
-                    last_error=None, updated_at=now, reported_state=None)
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.state.in_(("failed", "unknown")))
+            .values(
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                enqueued_at=now,
+                sending_since=None,
+                last_error=None,
+                updated_at=now,
+                reported_state=None,
+            )
             .returning(deliveries.c.id)
         ).first()
     if done:
@@ -732,27 +941,44 @@ def mark_sent(notify: Notify, delivery_id: UUID) -> bool:
     for the letter, that closes step 12)."""
     now = notify.clock()
     with notify.engine.begin() as conn:
-        row = conn.execute(
-            update(deliveries).where(deliveries.c.id == delivery_id, deliveries.c.state == "unknown")
-            .values(state="sent", sent_at=now, updated_at=now, last_error=None, provider="manual")
-            .returning(*deliveries.c)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.state == "unknown")
+                .values(state="sent", sent_at=now, updated_at=now, last_error=None, provider="manual")
+                .returning(*deliveries.c)
+            )
+            .mappings()
+            .first()
+        )
     if row:
         report(notify, dict(row))
     return bool(row)
 
 
 # === a person's commands: the message templates ====================================================================
-def set_template(engine: Engine, kecamatan: str, kind: str, channel: str, body: str, subject: str | None = None,
-                 updated_by: str | None = None) -> list[str]:
+def set_template(
+    engine: Engine,
+    kecamatan: str,
+    kind: str,
+    channel: str,
+    body: str,
+    subject: str | None = None,
+    updated_by: str | None = None,
+) -> list[str]:
     """Store a template; returns warnings. Raises TemplateInvalid (a ValueError)."""
     warnings = validate(kind, channel, Template(body=body, subject=subject))
-    stmt = insert(templates).values(kecamatan=kecamatan, kind=kind, channel=channel, body=body, subject=subject,
-                                    updated_by=updated_by)
+    stmt = insert(templates).values(
+        kecamatan=kecamatan, kind=kind, channel=channel, body=body, subject=subject, updated_by=updated_by
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=["kecamatan", "kind", "channel"],
-        set_={"body": stmt.excluded.body, "subject": stmt.excluded.subject, "updated_by": stmt.excluded.updated_by,
-              "updated_at": stmt.excluded.updated_at},
+        set_={
+            "body": stmt.excluded.body,
+            "subject": stmt.excluded.subject,
+            "updated_by": stmt.excluded.updated_by,
+            "updated_at": stmt.excluded.updated_at,
+        },
     )
     with engine.begin() as conn:
         conn.execute(stmt)
@@ -761,8 +987,13 @@ def set_template(engine: Engine, kecamatan: str, kind: str, channel: str, body: 
 
 def reset_template(engine: Engine, kecamatan: str, kind: str, channel: str) -> bool:
     with engine.begin() as conn:
-        return bool(conn.execute(delete(templates).where(
-            templates.c.kecamatan == kecamatan, templates.c.kind == kind, templates.c.channel == channel)).rowcount)
+        return bool(
+            conn.execute(
+                delete(templates).where(
+                    templates.c.kecamatan == kecamatan, templates.c.kind == kind, templates.c.channel == channel
+                )
+            ).rowcount
+        )
 
 
 def list_templates(engine: Engine, kecamatan: str | None = None) -> list[dict]:
@@ -777,8 +1008,14 @@ def list_templates(engine: Engine, kecamatan: str | None = None) -> list[dict]:
             source, row = kecamatan, edited[(kecamatan, kind, channel)]
         elif ("*", kind, channel) in edited:
             source, row = "*", edited[("*", kind, channel)]
-        result.append({
-            "kind": kind, "channel": channel, "source": source, "variables": list(VARIABLES[kind]),
-            "subject": row["subject"] if row else default.subject, "body": row["body"] if row else default.body,
-        })
+        result.append(
+            {
+                "kind": kind,
+                "channel": channel,
+                "source": source,
+                "variables": list(VARIABLES[kind]),
+                "subject": row["subject"] if row else default.subject,
+                "body": row["body"] if row else default.body,
+            }
+        )
     return result

@@ -3,6 +3,7 @@
 Retries, lost tasks and lost reports live in PostgreSQL (``notify.deliveries``), never as broker
 countdowns; these jobs find the ones that are due.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -29,13 +30,22 @@ class DueDeliveries:
     def round(self) -> RoundResult:
         now = self.notify.clock()
         with self.notify.engine.begin() as conn:
-            due = select(deliveries.c.id).where(
-                deliveries.c.state == "pending", deliveries.c.next_attempt_at <= now,
-                or_(deliveries.c.enqueued_at.is_(None), deliveries.c.enqueued_at < now - ENQUEUE_GRACE),
-            ).order_by(deliveries.c.next_attempt_at).limit(BATCH).with_for_update(skip_locked=True)
+            due = (
+                select(deliveries.c.id)
+                .where(
+                    deliveries.c.state == "pending",
+                    deliveries.c.next_attempt_at <= now,
+                    or_(deliveries.c.enqueued_at.is_(None), deliveries.c.enqueued_at < now - ENQUEUE_GRACE),
+                )
+                .order_by(deliveries.c.next_attempt_at)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
             rows = conn.execute(
-                update(deliveries).where(deliveries.c.id.in_(due.scalar_subquery()))
-                .values(enqueued_at=now).returning(deliveries.c.id, deliveries.c.attempts)
+                update(deliveries)
+                .where(deliveries.c.id.in_(due.scalar_subquery()))
+                .values(enqueued_at=now)
+                .returning(deliveries.c.id, deliveries.c.attempts)
             ).all()
         for row in rows:
             enqueue_send(self.notify, row.id, row.attempts)
@@ -54,9 +64,9 @@ class StaleSends:
         lease = timedelta(seconds=self.notify.settings.notify_sending_lease_seconds)
         with self.notify.engine.connect() as conn:
             rows = conn.execute(
-                select(deliveries.c.id, deliveries.c.attempts).where(
-                    deliveries.c.state == "sending", deliveries.c.sending_since < self.notify.clock() - lease
-                ).limit(BATCH)
+                select(deliveries.c.id, deliveries.c.attempts)
+                .where(deliveries.c.state == "sending", deliveries.c.sending_since < self.notify.clock() - lease)
+                .limit(BATCH)
             ).all()
         for row in rows:
             enqueue_send(self.notify, row.id, row.attempts)
@@ -73,13 +83,19 @@ class UnreportedOutcomes:
 
     def round(self) -> RoundResult:
         with self.notify.engine.connect() as conn:
-            rows = conn.execute(
-                select(deliveries).where(
-                    deliveries.c.state.in_(TERMINAL),
-                    and_(deliveries.c.reported_state.is_distinct_from(deliveries.c.state)),
-                    deliveries.c.updated_at < self.notify.clock() - self.settle,
-                ).limit(BATCH)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(deliveries)
+                    .where(
+                        deliveries.c.state.in_(TERMINAL),
+                        and_(deliveries.c.reported_state.is_distinct_from(deliveries.c.state)),
+                        deliveries.c.updated_at < self.notify.clock() - self.settle,
+                    )
+                    .limit(BATCH)
+                )
+                .mappings()
+                .all()
+            )
         for row in rows:
             report(self.notify, dict(row))
         return RoundResult(handled=len(rows), more=len(rows) == BATCH)

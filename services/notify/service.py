@@ -1,5 +1,6 @@
 """The notify service, as the composition root (``pengaduan/``) sees it: its worker's tasks, its sweeps
 (scheduler), its gauges and its commands. It has no HTTP API of its own."""
+
 from __future__ import annotations
 
 import os

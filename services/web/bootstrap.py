@@ -3,6 +3,7 @@
 The web app holds no data of its own (no engine, no broker): every page goes through the public APIs, with
 one HTTP client per process, opened when the app starts and closed when it stops.
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

@@ -1,4 +1,5 @@
 """The web app (the pages citizens and staff use), as the composition root (``pengaduan/``) sees it."""
+
 from __future__ import annotations
 
 from shared.service import Api, Route, Service

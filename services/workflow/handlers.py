@@ -5,6 +5,7 @@ inbox row (for messages), the counters (for numbers people write on paper), the 
 model row commit together or not at all. The append comes last, because it holds the store's append lock until
 the commit.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,14 +86,30 @@ class Context:
         return found
 
 
-def _append(uow: UnitOfWork, state: model.Complaint, events, *, actor: Actor, at: datetime, correlation_id: UUID,
-            causation_id: UUID | None, ids) -> tuple[model.Complaint, list[EventEnvelope]]:
+def _append(
+    uow: UnitOfWork,
+    state: model.Complaint,
+    events,
+    *,
+    actor: Actor,
+    at: datetime,
+    correlation_id: UUID,
+    causation_id: UUID | None,
+    ids,
+) -> tuple[model.Complaint, list[EventEnvelope]]:
     stream = stream_id(state.complaint_id) if state.complaint_id else stream_id(events[0].complaint_id)
     kecamatan = state.kecamatan or events[0].kecamatan
     envelopes = [
         envelope(
-            event, event_id=ids(i), stream_id=stream, version=state.version + 1 + i, kecamatan=kecamatan,
-            occurred_at=at, actor=actor, correlation_id=correlation_id, causation_id=causation_id,
+            event,
+            event_id=ids(i),
+            stream_id=stream,
+            version=state.version + 1 + i,
+            kecamatan=kecamatan,
+            occurred_at=at,
+            actor=actor,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
         )
         for i, event in enumerate(events)
     ]
@@ -115,12 +132,22 @@ def record_complaint(ctx: Context, message: ComplaintSubmitted) -> bool:
         command = c.RecordComplaint(submission=message, sop_overrides=kecamatan.sop_overrides)
         events = model.decide(state, command, ctx.calendars.for_kecamatan(kecamatan))
         new_state, _ = _append(
-            uow, state, events, actor=Actor.system("intake"), at=message.received_at,
-            correlation_id=message.correlation_id, causation_id=message.submission_id,
+            uow,
+            state,
+            events,
+            actor=Actor.system("intake"),
+            at=message.received_at,
+            correlation_id=message.correlation_id,
+            causation_id=message.submission_id,
             ids=lambda i: derived_event_id(consumer, message.submission_id, i),
         )
-        uow.complaints.add(new_state, message.received_at, subject=message.subject, channel=message.channel,
-                           received_at=message.received_at)
+        uow.complaints.add(
+            new_state,
+            message.received_at,
+            subject=message.subject,
+            channel=message.channel,
+            received_at=message.received_at,
+        )
         uow.commit()
     log.info("complaint recorded", extra={"complaint_id": str(message.complaint_id), "kecamatan": message.kecamatan})
     return True
@@ -136,8 +163,20 @@ def load(uow: UnitOfWork, complaint_id: UUID, visible_to: Callable[[str], bool])
     return model.replay(uow.events.read(stream_id(complaint_id))), row
 
 
-def act(ctx: Context, complaint_id: UUID, action: str, fields: dict, *, expected_version: int, user_id: str,
-        role: str, unit: str | None, kecamatan: str | None, at: datetime, correlation_id: UUID) -> model.Complaint:
+def act(
+    ctx: Context,
+    complaint_id: UUID,
+    action: str,
+    fields: dict,
+    *,
+    expected_version: int,
+    user_id: str,
+    role: str,
+    unit: str | None,
+    kecamatan: str | None,
+    at: datetime,
+    correlation_id: UUID,
+) -> model.Complaint:
     """A staff member performs ``action`` on a complaint of their own kecamatan."""
     with ctx.uow() as uow:
         state, row = load(uow, complaint_id, lambda k: k == kecamatan)
@@ -154,18 +193,30 @@ def act(ctx: Context, complaint_id: UUID, action: str, fields: dict, *, expected
         command = command_type(actor=actor, at=at, **probe)  # the body, validated
         if command_type is c.Register:
             year = _local_year(ctx, row["kecamatan"], at)
-            command = command.model_copy(update={"register_number": uow.counters.next("register", row["kecamatan"], year),
-                                                 "register_year": year})
+            command = command.model_copy(
+                update={"register_number": uow.counters.next("register", row["kecamatan"], year), "register_year": year}
+            )
         if command_type is c.SignLetter:  # the number is given at signing: inside what the signature covers
             year = _local_year(ctx, row["kecamatan"], at)
             seq = uow.counters.next("letter", row["kecamatan"], year)
             code = ctx.kecamatan(row["kecamatan"]).code
-            command = command.model_copy(update={"letter_number": f"{seq:03d}/PENGADUAN/{code}/{year}",
-                                                 "letter_sequence": seq, "letter_year": year})
+            command = command.model_copy(
+                update={
+                    "letter_number": f"{seq:03d}/PENGADUAN/{code}/{year}",
+                    "letter_sequence": seq,
+                    "letter_year": year,
+                }
+            )
         events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(row["kecamatan"])))
         new_state, _ = _append(
-            uow, state, events, actor=Actor(kind="user", user_id=user_id, role=role), at=at,
-            correlation_id=correlation_id, causation_id=None, ids=lambda i: uuid.uuid4(),
+            uow,
+            state,
+            events,
+            actor=Actor(kind="user", user_id=user_id, role=role),
+            at=at,
+            correlation_id=correlation_id,
+            causation_id=None,
+            ids=lambda i: uuid.uuid4(),
         )
         uow.complaints.update(new_state, at)
         uow.commit()
@@ -193,7 +244,9 @@ def flag_overdue_steps(ctx: Context, now: datetime, limit: int = 200) -> int:
     return flagged
 
 
-def _one_by_one(job: Callable[[Context, UUID, datetime], bool], ctx: Context, complaint_id: UUID, now: datetime) -> bool:
+def _one_by_one(
+    job: Callable[[Context, UUID, datetime], bool], ctx: Context, complaint_id: UUID, now: datetime
+) -> bool:
     """A batch job handles each complaint on its own: one that fails (a race with a person acting, or
     anything else) is left for the next round and does not hold back the others."""
     try:
@@ -201,7 +254,9 @@ def _one_by_one(job: Callable[[Context, UUID, datetime], bool], ctx: Context, co
     except (ConcurrencyError, DuplicateEventError, model.NothingOverdue):
         return False  # someone acted meanwhile: nothing to do now
     except Exception:
-        log.exception("scheduler could not handle a complaint; retried next round", extra={"complaint_id": str(complaint_id)})
+        log.exception(
+            "scheduler could not handle a complaint; retried next round", extra={"complaint_id": str(complaint_id)}
+        )
         return False
 
 
@@ -209,10 +264,17 @@ def _flag_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
     with ctx.uow() as uow:
         state, _ = load(uow, complaint_id, lambda k: True)
         events = model.decide(state, c.FlagOverdue(at=now), None)
-        step_key = f"{complaint_id}:{state.current_step}:{state.step_started_at.isoformat() if state.step_started_at else ''}"
+        step_key = (
+            f"{complaint_id}:{state.current_step}:{state.step_started_at.isoformat() if state.step_started_at else ''}"
+        )
         new_state, _ = _append(
-            uow, state, events, actor=Actor.system("scheduler"), at=now,
-            correlation_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}"), causation_id=None,
+            uow,
+            state,
+            events,
+            actor=Actor.system("scheduler"),
+            at=now,
+            correlation_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}"),
+            causation_id=None,
             ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"overdue:{step_key}:{i}"),
         )
         uow.complaints.update(new_state, now)
@@ -236,8 +298,14 @@ def _expire_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
         state, _ = load(uow, complaint_id, lambda k: True)
         events = model.decide(state, c.ExpireDocumentsRequest(at=now), None)
         new_state, _ = _append(
-            uow, state, events, actor=Actor.system("scheduler"), at=now, correlation_id=uuid.uuid4(),
-            causation_id=None, ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"expired:{complaint_id}:{state.version}:{i}"),
+            uow,
+            state,
+            events,
+            actor=Actor.system("scheduler"),
+            at=now,
+            correlation_id=uuid.uuid4(),
+            causation_id=None,
+            ids=lambda i: uuid.uuid5(EVENT_ID_NAMESPACE, f"expired:{complaint_id}:{state.version}:{i}"),
         )
         uow.complaints.update(new_state, now)
         uow.commit()
@@ -246,12 +314,20 @@ def _expire_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
 
 def record_letter_document(ctx: Context, issued: LetterDocumentIssued) -> bool:
     """The letters worker's report: append ``LetterIssued`` once (archive, step 11, waits for it)."""
-    return _record_system(ctx, "workflow.record_letter_document", issued.message_id, issued.complaint_id,
-                          issued.kecamatan, c.RecordLetterIssued(issued=issued), Actor.system("letters"))
+    return _record_system(
+        ctx,
+        "workflow.record_letter_document",
+        issued.message_id,
+        issued.complaint_id,
+        issued.kecamatan,
+        c.RecordLetterIssued(issued=issued),
+        Actor.system("letters"),
+    )
 
 
-def _record_system(ctx: Context, consumer: str, message_id: UUID, complaint_id: UUID, kecamatan: str, command,
-                   actor: Actor) -> bool:
+def _record_system(
+    ctx: Context, consumer: str, message_id: UUID, complaint_id: UUID, kecamatan: str, command, actor: Actor
+) -> bool:
     """A message from another service appended once (consumer inbox in the same transaction)."""
     with ctx.uow() as uow:
         if not uow.inbox.claim(consumer, message_id):
@@ -260,8 +336,14 @@ def _record_system(ctx: Context, consumer: str, message_id: UUID, complaint_id: 
         events = model.decide(state, command, None)
         at = datetime.now(UTC)
         new_state, _ = _append(
-            uow, state, events, actor=actor, at=at, correlation_id=message_id,
-            causation_id=message_id, ids=lambda i: derived_event_id(consumer, message_id, i),
+            uow,
+            state,
+            events,
+            actor=actor,
+            at=at,
+            correlation_id=message_id,
+            causation_id=message_id,
+            ids=lambda i: derived_event_id(consumer, message_id, i),
         )
         uow.complaints.update(new_state, at)
         uow.commit()
@@ -270,11 +352,25 @@ def _record_system(ctx: Context, consumer: str, message_id: UUID, complaint_id: 
 
 def record_notification(ctx: Context, report: NotificationReport) -> bool:
     """Notify's report: on the complaint's history; the letter's confirmed send closes step 12."""
-    return _record_system(ctx, "workflow.record_notification", report.message_id, report.complaint_id, report.kecamatan,
-                          c.RecordNotification(report=report), Actor.system("notify"))
+    return _record_system(
+        ctx,
+        "workflow.record_notification",
+        report.message_id,
+        report.complaint_id,
+        report.kecamatan,
+        c.RecordNotification(report=report),
+        Actor.system("notify"),
+    )
 
 
 def record_reply(ctx: Context, reply: ComplainantReplied) -> bool:
     """The complainant wrote again on a channel (intake matched it to this complaint)."""
-    return _record_system(ctx, "workflow.record_reply", reply.message_id, reply.complaint_id, reply.kecamatan,
-                          c.RecordReply(reply=reply), Actor.system("intake"))
+    return _record_system(
+        ctx,
+        "workflow.record_reply",
+        reply.message_id,
+        reply.complaint_id,
+        reply.kecamatan,
+        c.RecordReply(reply=reply),
+        Actor.system("intake"),
+    )

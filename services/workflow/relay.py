@@ -5,6 +5,7 @@ leader per subscription (advisory lock), standbys wait. Every task published is 
 ``workflow.handoffs`` in the checkpoint's transaction, so one the broker loses is published again by the
 scheduler's hand-off reconciler (shared/handoffs.py) until its consumer's inbox has it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,7 +24,12 @@ log = logging.getLogger(__name__)
 
 class EventDispatcher:
     def __init__(
-        self, engine: Engine, store: PostgresEventStore, celery: Celery, subscription: Subscription, batch_size: int = 500
+        self,
+        engine: Engine,
+        store: PostgresEventStore,
+        celery: Celery,
+        subscription: Subscription,
+        batch_size: int = 500,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -42,10 +48,15 @@ class EventDispatcher:
             for event in batch:
                 if sub.wants(event.type):
                     handoff = Handoff(
-                        consumer=sub.task, message_id=event.event_id, queue=sub.queue, task_id=f"{sub.name}:{event.event_id}",
+                        consumer=sub.task,
+                        message_id=event.event_id,
+                        queue=sub.queue,
+                        task_id=f"{sub.name}:{event.event_id}",
                         payload={"event_id": str(event.event_id), "position": event.position, "type": event.type},
                     )
-                    self.celery.send_task(handoff.consumer, args=[handoff.payload], queue=handoff.queue, task_id=handoff.task_id)
+                    self.celery.send_task(
+                        handoff.consumer, args=[handoff.payload], queue=handoff.queue, task_id=handoff.task_id
+                    )
                     sent.append(handoff)
             if batch:
                 record(conn, handoffs, sent)  # with the checkpoint: what moved it past is in the ledger

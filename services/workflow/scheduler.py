@@ -5,6 +5,7 @@ broker countdowns; these jobs look for the ones that passed. The hand-off reconc
 notify handed to the broker and its consumer never handled) are built by the composition root from every
 service's declaration (pengaduan/registry.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,6 +1,7 @@
 """The workflow service, as the composition root (``pengaduan/``) sees it: its API, its worker's tasks, the
 relay that hands its events to the queues, its periodic jobs and its gauges. Imports stay light: what a
 process needs is imported when that process asks for it."""
+
 from __future__ import annotations
 
 from services.workflow.adapters import tables
@@ -31,8 +32,9 @@ def _relay(ctx: RunContext) -> list[Runner]:
     runners = []
     for sub in SUBSCRIPTIONS:
         d = EventDispatcher(ctx.engine, store, ctx.celery, sub, ctx.settings.relay_batch_size)
-        runners.append(Runner(ctx.engine, d.name, d.round, channel=NOTIFY_CHANNEL,
-                              poll_interval=ctx.settings.relay_poll_interval))
+        runners.append(
+            Runner(ctx.engine, d.name, d.round, channel=NOTIFY_CHANNEL, poll_interval=ctx.settings.relay_poll_interval)
+        )
     return runners
 
 

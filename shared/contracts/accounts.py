@@ -10,6 +10,7 @@ letters (the signing Camat's name and NIP).
 
 A contract: columns are added, never renamed or dropped; accounts may change its table behind the view.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Messages intake publishes to other services. Contracts: add fields, never rename or remove them."""
+
 from __future__ import annotations
 
 from datetime import datetime

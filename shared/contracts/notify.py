@@ -1,4 +1,5 @@
 """Messages the notify service sends back to the workflow. Contracts: add fields, never rename."""
+
 from __future__ import annotations
 
 from datetime import datetime

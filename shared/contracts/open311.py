@@ -12,6 +12,7 @@ Errors are ``[{"code": <HTTP status>, "description": "..."}]`` with the descript
 
 Pure: no I/O.
 """
+
 from __future__ import annotations
 
 import re
@@ -62,35 +63,47 @@ class Service:
 
 SERVICES: tuple[Service, ...] = (
     Service(
-        "infrastruktur", "Infrastruktur",
+        "infrastruktur",
+        "Infrastruktur",
         "Jalan, jembatan, saluran air, lampu penerangan jalan dan fasilitas umum yang rusak atau tidak berfungsi.",
-        "Sarana dan prasarana", ("jalan", "jembatan", "drainase", "saluran air", "lampu jalan", "fasilitas umum"),
+        "Sarana dan prasarana",
+        ("jalan", "jembatan", "drainase", "saluran air", "lampu jalan", "fasilitas umum"),
     ),
     Service(
-        "administrasi-kependudukan", "Administrasi kependudukan",
+        "administrasi-kependudukan",
+        "Administrasi kependudukan",
         "Layanan KTP-el, Kartu Keluarga, akta, surat pindah dan dokumen kependudukan lain di kecamatan.",
-        "Pelayanan administrasi", ("ktp", "kartu keluarga", "akta", "surat pindah", "dukcapil"),
+        "Pelayanan administrasi",
+        ("ktp", "kartu keluarga", "akta", "surat pindah", "dukcapil"),
     ),
     Service(
-        "perizinan", "Perizinan",
+        "perizinan",
+        "Perizinan",
         "Izin, surat keterangan, rekomendasi dan layanan nonperizinan yang diurus di kecamatan.",
-        "Pelayanan administrasi", ("izin", "surat keterangan", "rekomendasi", "nonperizinan"),
+        "Pelayanan administrasi",
+        ("izin", "surat keterangan", "rekomendasi", "nonperizinan"),
     ),
     Service(
-        "ketertiban-umum", "Ketertiban umum",
+        "ketertiban-umum",
+        "Ketertiban umum",
         "Gangguan ketenteraman dan ketertiban masyarakat, pedagang kaki lima, bangunan liar.",
-        "Lingkungan dan ketertiban", ("keamanan", "ketertiban", "kebisingan", "pedagang kaki lima", "bangunan liar"),
+        "Lingkungan dan ketertiban",
+        ("keamanan", "ketertiban", "kebisingan", "pedagang kaki lima", "bangunan liar"),
     ),
     Service(
-        "kebersihan-lingkungan", "Kebersihan dan lingkungan",
+        "kebersihan-lingkungan",
+        "Kebersihan dan lingkungan",
         "Sampah, pencemaran, banjir, pohon tumbang dan kerusakan lingkungan hidup.",
-        "Lingkungan dan ketertiban", ("sampah", "pencemaran", "banjir", "pohon tumbang", "lingkungan"),
+        "Lingkungan dan ketertiban",
+        ("sampah", "pencemaran", "banjir", "pohon tumbang", "lingkungan"),
     ),
     Service(
-        "pelayanan-lainnya", "Pelayanan publik lainnya",
+        "pelayanan-lainnya",
+        "Pelayanan publik lainnya",
         "Keluhan atas pelayanan publik di kecamatan yang tidak termasuk kategori lain: sikap petugas, waktu "
         "layanan, biaya, informasi.",
-        "Lainnya", ("pelayanan", "petugas", "biaya", "informasi"),
+        "Lainnya",
+        ("pelayanan", "petugas", "biaya", "informasi"),
     ),
 )
 BY_CODE: dict[str, Service] = {s.code: s for s in SERVICES}

@@ -4,6 +4,7 @@ Each subscription gets every matching event at least once, in commit order, as a
 deterministic (``<subscription>:<event_id>``), carrying the event's id and position only: the consumer
 re-reads the event from the store. Letters, notify and projections plug in here by adding a line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,13 +23,25 @@ class Subscription:
 
 # the events notify answers (services/notify/handlers.py says what each one sends)
 NOTIFY_EVENTS = (
-    "workflow.ComplaintReceived", "workflow.DocumentsRequested", "workflow.ComplaintReferred",
-    "workflow.ResponseDispatched", "workflow.IdentityRejected", "workflow.ClosedIncomplete",
+    "workflow.ComplaintReceived",
+    "workflow.DocumentsRequested",
+    "workflow.ComplaintReferred",
+    "workflow.ResponseDispatched",
+    "workflow.IdentityRejected",
+    "workflow.ClosedIncomplete",
     "workflow.ComplaintWithdrawn",
     # new work for a role (staff who asked for it): every completed step, documents received, a returned draft
-    "workflow.IdentityVerified", "workflow.DocumentsReceived", "workflow.ComplaintRegistered",
-    "workflow.DispositionIssued", "workflow.ClarificationGiven", "workflow.LetterRequested", "workflow.LetterDrafted",
-    "workflow.LetterApproved", "workflow.LetterReturned", "workflow.LetterDuplicated", "workflow.LetterSigned",
+    "workflow.IdentityVerified",
+    "workflow.DocumentsReceived",
+    "workflow.ComplaintRegistered",
+    "workflow.DispositionIssued",
+    "workflow.ClarificationGiven",
+    "workflow.LetterRequested",
+    "workflow.LetterDrafted",
+    "workflow.LetterApproved",
+    "workflow.LetterReturned",
+    "workflow.LetterDuplicated",
+    "workflow.LetterSigned",
     "workflow.LetterArchived",
 )
 
@@ -38,8 +51,12 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # the receipt (tanda terima) of every complaint; each draft as a PDF; the letter released at step 12
     Subscription("letters-receipts", "letters", "letters.issue_receipt", frozenset({"workflow.ComplaintReceived"})),
     Subscription("letters-drafts", "letters", "letters.render_draft", frozenset({"workflow.LetterDrafted"})),
-    Subscription("letters-release", "letters", "letters.release_letter",
-                 frozenset({"workflow.ResponseDispatched", "workflow.ResponseSent"})),
+    Subscription(
+        "letters-release",
+        "letters",
+        "letters.release_letter",
+        frozenset({"workflow.ResponseDispatched", "workflow.ResponseSent"}),
+    ),
     # an overdue step alerts the responsible role and its superior (recorded, and sent to those with a contact)
     Subscription("notify-escalations", "notify", "notify.escalate", frozenset({"workflow.StepOverdue"})),
     # what the complainant is told, and the staff's new work
@@ -54,7 +71,10 @@ def _direct_messages() -> tuple[tuple[str, str], ...]:
     from shared.contracts.notify import NotificationReport
 
     return (
-        *((m.TASK, m.QUEUE) for m in (ComplaintSubmitted, ComplainantReplied, LetterDocumentIssued, NotificationReport)),
+        *(
+            (m.TASK, m.QUEUE)
+            for m in (ComplaintSubmitted, ComplainantReplied, LetterDocumentIssued, NotificationReport)
+        ),
         (DELIVERY_STATUS_TASK, "notify"),
     )
 

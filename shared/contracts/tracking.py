@@ -25,9 +25,7 @@ __all__ = [
 TRACKING_CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 """Crockford base32: the digits and the letters without I, L, O and U."""
 
-TRACKING_CODE_PATTERN: Final = re.compile(
-    r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{2}"
-)
+TRACKING_CODE_PATTERN: Final = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{2}")
 """The canonical form (what :func:`new_tracking_code` makes and :func:`normalize_tracking_code` answers)."""
 
 TRACKING_CODE_RANDOM_BYTES: Final = 7
@@ -65,8 +63,7 @@ def new_tracking_code(randbytes: bytes) -> str:
     """
     if len(randbytes) != TRACKING_CODE_RANDOM_BYTES:
         raise ValueError(
-            f"new_tracking_code needs exactly {TRACKING_CODE_RANDOM_BYTES} random bytes, "
-            f"got {len(randbytes)}"
+            f"new_tracking_code needs exactly {TRACKING_CODE_RANDOM_BYTES} random bytes, got {len(randbytes)}"
         )
     value = int.from_bytes(randbytes, "big") >> (8 * TRACKING_CODE_RANDOM_BYTES - _BITS)
     chars = []

@@ -5,6 +5,7 @@ Every event that completes an SOP step says which step, the step's output (the S
 which step comes next and when that one is due. Who did it and when is in the envelope (actor,
 occurred_at).
 """
+
 from __future__ import annotations
 
 from datetime import datetime

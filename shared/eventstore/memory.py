@@ -1,4 +1,5 @@
 """An in-memory event store for unit tests; passes the same contract suite as PostgreSQL."""
+
 from __future__ import annotations
 
 import threading

@@ -8,6 +8,7 @@ reader tailing ``position > checkpoint`` can never skip an event that a slower t
 
 Immutability is enforced by triggers (no UPDATE, DELETE or TRUNCATE), created by the migrations.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -120,19 +121,30 @@ class PostgresEventStore:
         with self._engine.connect() as own:
             return [_to_envelope(row) for row in own.execute(query).mappings()]
 
-    def read_all_of_types(self, after: int, limit: int, types: Iterable[str], conn: Connection) -> tuple[list[EventEnvelope], int, int]:
+    def read_all_of_types(
+        self, after: int, limit: int, types: Iterable[str], conn: Connection
+    ) -> tuple[list[EventEnvelope], int, int]:
         """The next ``limit`` events after ``after`` (as ``read_all``), but only those of ``types`` leave the
         server: ``(events, last_position_read, count_read)``. A subscriber that ignores most types (a
         projection skips notifications and overdue alerts: about a quarter of the store) moves its checkpoint
         to ``last_position_read`` without transferring or decoding the rest."""
-        batch = select(events.c.position, events.c.type).where(events.c.position > after).order_by(events.c.position).limit(limit).cte("batch")
+        batch = (
+            select(events.c.position, events.c.type)
+            .where(events.c.position > after)
+            .order_by(events.c.position)
+            .limit(limit)
+            .cte("batch")
+        )
         span = select(func.max(batch.c.position), func.count()).select_from(batch)
         last, read = conn.execute(span).one()
         if not read:
             return [], after, 0
         wanted = list(types)
-        query = (select(events).where(events.c.position > after, events.c.position <= last, events.c.type.in_(wanted))
-                 .order_by(events.c.position))
+        query = (
+            select(events)
+            .where(events.c.position > after, events.c.position <= last, events.c.type.in_(wanted))
+            .order_by(events.c.position)
+        )
         return [_to_envelope(row) for row in conn.execute(query).mappings()], last, read
 
     def read_event(self, event_id) -> EventEnvelope | None:

@@ -43,6 +43,13 @@ from shared.metrics.processes import (
 )
 
 __all__ = [
-    "OperationsCollector", "install_metrics", "runner_failed", "runner_leading", "runner_round",
-    "serve_runner_metrics", "serve_worker_metrics", "task_dead_lettered", "task_retried",
+    "OperationsCollector",
+    "install_metrics",
+    "runner_failed",
+    "runner_leading",
+    "runner_round",
+    "serve_runner_metrics",
+    "serve_worker_metrics",
+    "task_dead_lettered",
+    "task_retried",
 ]

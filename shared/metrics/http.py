@@ -1,4 +1,5 @@
 """HTTP services' request metrics and their ``GET /metrics`` page (``install_metrics``)."""
+
 from __future__ import annotations
 
 import time
@@ -55,8 +56,12 @@ class HttpMetrics:
         finally:
             in_progress.dec()
             method = scope.get("method", "GET")
-            labels = (self.service, method if method in METHODS else "OTHER", route_template(scope, before, self.router),
-                      f"{status // 100}xx")
+            labels = (
+                self.service,
+                method if method in METHODS else "OTHER",
+                route_template(scope, before, self.router),
+                f"{status // 100}xx",
+            )
             self.metrics.http_requests.labels(*labels).inc()
             self.metrics.http_duration.labels(*labels).observe(time.perf_counter() - started)
 
@@ -68,10 +73,17 @@ class HttpMetrics:
         encoder, content_type = exposition.choose_encoder(accept)
         # scrape-time collectors block on PostgreSQL and Redis: off the event loop
         body = await run_in_threadpool(encoder, Union(exposed_registry(), *self.collectors))
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 

@@ -1,4 +1,5 @@
 """The process's Prometheus instruments (built on first use, never at import) and the registry a scrape reads."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ _instruments_lock = threading.Lock()
 def instruments() -> Instruments:
     """This process's metrics, created once on first use (after a worker chose multiprocess mode). Safe
     from many threads at once (the relay's subscriptions start together)."""
-    global _instruments
+    global _instruments  # noqa: PLW0603
     if _instruments is None:
         with _instruments_lock:
             if _instruments is None:
@@ -49,23 +50,40 @@ def _make_instruments() -> Instruments:
     http = ["service", "method", "route", "status"]
     return Instruments(
         http_requests=Counter("pengaduan_http_requests", "HTTP requests answered", http),
-        http_duration=Histogram("pengaduan_http_request_duration_seconds", "Time to answer an HTTP request", http,
-                                buckets=HTTP_BUCKETS),
-        http_in_progress=Gauge("pengaduan_http_requests_in_progress", "HTTP requests being answered", ["service"],
-                               multiprocess_mode="livesum"),
-        tasks=Counter("pengaduan_worker_tasks", "Task runs by how they ended: success, retried (succeeded after "
-                      "in-task retries), requeued (handed back to the broker), dead_lettered, failed",
-                      ["task", "outcome"]),
-        task_duration=Histogram("pengaduan_worker_task_duration_seconds", "Time a task ran, by how it ended",
-                                ["task", "outcome"], buckets=TASK_BUCKETS),
+        http_duration=Histogram(
+            "pengaduan_http_request_duration_seconds", "Time to answer an HTTP request", http, buckets=HTTP_BUCKETS
+        ),
+        http_in_progress=Gauge(
+            "pengaduan_http_requests_in_progress",
+            "HTTP requests being answered",
+            ["service"],
+            multiprocess_mode="livesum",
+        ),
+        tasks=Counter(
+            "pengaduan_worker_tasks",
+            "Task runs by how they ended: success, retried (succeeded after "
+            "in-task retries), requeued (handed back to the broker), dead_lettered, failed",
+            ["task", "outcome"],
+        ),
+        task_duration=Histogram(
+            "pengaduan_worker_task_duration_seconds",
+            "Time a task ran, by how it ended",
+            ["task", "outcome"],
+            buckets=TASK_BUCKETS,
+        ),
         task_retries=Counter("pengaduan_worker_task_retries", "Transient failures retried inside a task", ["task"]),
         runner_rounds=Counter("pengaduan_runner_rounds", "Rounds a runner completed while leading", ["runner"]),
-        runner_handled=Counter("pengaduan_runner_handled", "Items a runner's rounds handled (events, rows, jobs)",
-                               ["runner"]),
+        runner_handled=Counter(
+            "pengaduan_runner_handled", "Items a runner's rounds handled (events, rows, jobs)", ["runner"]
+        ),
         runner_errors=Counter("pengaduan_runner_round_errors", "Failed rounds (redone after a backoff)", ["runner"]),
         runner_round_duration=Histogram("pengaduan_runner_round_duration_seconds", "Time one round took", ["runner"]),
-        runner_leader=Gauge("pengaduan_runner_leader", "1 while this process holds the runner's leader lock",
-                            ["runner"], multiprocess_mode="livesum"),
+        runner_leader=Gauge(
+            "pengaduan_runner_leader",
+            "1 while this process holds the runner's leader lock",
+            ["runner"],
+            multiprocess_mode="livesum",
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """Scrape-time gauges of the whole deployment: queue depths from the broker, and what each service declares
 (``Service.gauges``) read from PostgreSQL."""
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,16 @@ class OperationsCollector:
     A source that cannot be read is reported (``pengaduan_ops_source_up{source} 0`` and a warning in the
     log) and its gauges are left out of that scrape, rather than failing the whole page."""
 
-    def __init__(self, engine, broker_url: str, gauges: Iterable[Callable[[Any], list[Gauge]]], *,
-                 queues: Iterable[str] | None = None, ttl: float = 5.0, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        engine,
+        broker_url: str,
+        gauges: Iterable[Callable[[Any], list[Gauge]]],
+        *,
+        queues: Iterable[str] | None = None,
+        ttl: float = 5.0,
+        timeout: float = 2.0,
+    ) -> None:
         """``broker_url``: the Celery broker (``Settings.effective_broker_url``), Redis or RabbitMQ.
         ``gauges``: functions reading samples from a connection (the composition root passes every service's)."""
         from shared.celery_app import QUEUES
@@ -51,8 +60,9 @@ class OperationsCollector:
     def _read(self) -> list:
         from prometheus_client.core import GaugeMetricFamily
 
-        up = GaugeMetricFamily("pengaduan_ops_source_up", "1 if the source of the scrape-time gauges answered",
-                               labels=["source"])
+        up = GaugeMetricFamily(
+            "pengaduan_ops_source_up", "1 if the source of the scrape-time gauges answered", labels=["source"]
+        )
         families: list = [up]
         from shared.celery_app import is_amqp
 
@@ -61,7 +71,7 @@ class OperationsCollector:
             try:
                 families += read()
                 up.add_metric([source], 1)
-            except Exception as exc:  # reported in the page and the log; the other source still counts
+            except Exception as exc:  # reported in the page and the log; the other source still counts  # noqa: BLE001
                 log.warning("scrape-time metrics: %s unreadable: %s", source, type(exc).__name__)
                 up.add_metric([source], 0)
         return families
@@ -71,8 +81,9 @@ class OperationsCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         if self._redis is None:
-            self._redis = redis.Redis.from_url(self.broker_url, socket_timeout=self.timeout,
-                                               socket_connect_timeout=self.timeout)
+            self._redis = redis.Redis.from_url(
+                self.broker_url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            )
         pipe = self._redis.pipeline(transaction=False)
         for queue in self.queues:  # kombu keeps priorities 3, 6, 9 in sibling lists "<queue>\x06\x16<n>"
             for key in (queue, *(f"{queue}\x06\x16{p}" for p in (3, 6, 9))):
@@ -81,7 +92,7 @@ class OperationsCollector:
         counts = pipe.execute()
         depth = GaugeMetricFamily("pengaduan_queue_depth", QUEUE_DEPTH_HELP, labels=["queue"])
         for i, queue in enumerate(self.queues):
-            depth.add_metric([queue], sum(counts[i * 4:(i + 1) * 4]))
+            depth.add_metric([queue], sum(counts[i * 4 : (i + 1) * 4]))
         unacked = GaugeMetricFamily("pengaduan_queue_unacked", "Messages handed to workers and not yet acknowledged")
         unacked.add_metric([], counts[-1])
         return [depth, unacked]
@@ -95,8 +106,11 @@ class OperationsCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         depth = GaugeMetricFamily("pengaduan_queue_depth", QUEUE_DEPTH_HELP, labels=["queue"])
-        with Connection(self.broker_url, connect_timeout=self.timeout,
-                        transport_options={"read_timeout": self.timeout, "write_timeout": self.timeout}) as conn:
+        with Connection(
+            self.broker_url,
+            connect_timeout=self.timeout,
+            transport_options={"read_timeout": self.timeout, "write_timeout": self.timeout},
+        ) as conn:
             for queue in self.queues:
                 channel = conn.channel()
                 try:

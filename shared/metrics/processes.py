@@ -1,5 +1,6 @@
 """Workers and runner processes: ``/metrics`` on ``PENGADUAN_METRICS_PORT``, the prefork workers' multiprocess
 directories, the task outcomes (Celery's signals and ``shared.tasks.consume``'s hooks) and the runners' rounds."""
+
 from __future__ import annotations
 
 import atexit
@@ -144,8 +145,11 @@ def on_task_failure(task_id=None, exception=None, sender=None, **_) -> None:
 
     if task_id in _runs or not isinstance(exception, (TimeLimitExceeded, WorkerLostError)):
         return
-    requeued = isinstance(exception, TimeLimitExceeded) and getattr(sender, "acks_late", False) and not getattr(
-        sender, "acks_on_timeout", False)
+    requeued = (
+        isinstance(exception, TimeLimitExceeded)
+        and getattr(sender, "acks_late", False)
+        and not getattr(sender, "acks_on_timeout", False)
+    )
     instruments().tasks.labels(getattr(sender, "name", "unknown"), "requeued" if requeued else "failed").inc()
 
 
@@ -174,8 +178,6 @@ def _connect_task_signals() -> None:
     signals.task_postrun.connect(on_task_postrun, weak=False)
     signals.task_failure.connect(on_task_failure, weak=False)
     signals.worker_process_shutdown.connect(on_worker_process_shutdown, weak=False)
-
-
 
 
 # -- runners --------------------------------------------------------------------------------------------------

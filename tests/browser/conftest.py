@@ -8,6 +8,7 @@ browser tests are done (the sync API keeps a loop running in the main thread, wh
 ``asyncio.run`` must not find). Artifacts go to ``test-artifacts/browser/``: a full-page screenshot of every page visited (``NN-name.png``),
 the downloaded PDFs, the stack's log (``make-run.log``) and the browsers' console messages (``console.log``).
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +32,9 @@ from tests.support.processes import wait_until
 
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 NO_CHROMIUM = "Chromium not installed: apt-get install chromium chromium-driver"
-NO_PLAYWRIGHT = "Playwright not installed: .venv/bin/pip install playwright (in the `test` extra; no `playwright install`)"
+NO_PLAYWRIGHT = (
+    "Playwright not installed: .venv/bin/pip install playwright (in the `test` extra; no `playwright install`)"
+)
 
 # a phone: the citizens' pages are meant for one
 MOBILE = {
@@ -69,7 +73,13 @@ def chromium_executable() -> str:
 def browser_artifacts(artifacts_dir) -> Path:
     path = artifacts_dir / "browser"
     path.mkdir(parents=True, exist_ok=True)
-    for old in {*path.glob("*.png"), *path.glob("*.pdf"), *path.glob("GAGAL-*"), *path.glob("*.log"), *path.glob("*.txt")}:
+    for old in {
+        *path.glob("*.png"),
+        *path.glob("*.pdf"),
+        *path.glob("GAGAL-*"),
+        *path.glob("*.log"),
+        *path.glob("*.txt"),
+    }:
         old.unlink(missing_ok=True)  # this run's artifacts only
     return path
 
@@ -103,10 +113,14 @@ def stack(chromium_executable, browser_artifacts) -> str:
     log = (browser_artifacts / "make-run.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data_dir / "data")],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
+
         def up() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"`pengaduan run` exited with {proc.returncode}; see {log.name}")
@@ -144,6 +158,7 @@ def shot(browser_artifacts) -> Callable[[Any, str], Path]:
 class Watch:
     """What the pages did that a test must notice: dialogs (alert/confirm/prompt), uncaught script errors,
     and console errors (a Content-Security-Policy violation among them)."""
+
     dialogs: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
@@ -155,8 +170,14 @@ class Watch:
 
         page.on("dialog", on_dialog)
         page.on("pageerror", lambda e: self.page_errors.append(f"{e} (at {page.url})"))
-        page.on("console", lambda m: self.console_errors.append(
-            f"{m.text} ({m.location.get('url') or page.url})") if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                self.console_errors.append(f"{m.text} ({m.location.get('url') or page.url})")
+                if m.type == "error"
+                else None
+            ),
+        )
 
     def assert_quiet(self) -> None:
         assert self.dialogs == [], f"a dialog fired: {self.dialogs}"
@@ -173,8 +194,13 @@ def new_context(browser, stack, browser_artifacts, request):
     watch = Watch()
 
     def _new(mobile: bool = False):
-        ctx = browser.new_context(base_url=stack, locale="id-ID", timezone_id="Asia/Jakarta", accept_downloads=True,
-                                  **(MOBILE if mobile else DESKTOP))
+        ctx = browser.new_context(
+            base_url=stack,
+            locale="id-ID",
+            timezone_id="Asia/Jakarta",
+            accept_downloads=True,
+            **(MOBILE if mobile else DESKTOP),
+        )
         ctx.set_default_timeout(15_000)
         ctx.on("page", watch.attach)
         ctx.watch = watch
@@ -195,7 +221,7 @@ def new_context(browser, stack, browser_artifacts, request):
                 except Exception:  # a closed page
                     pass
     for ctx in contexts:
-        try:
+        try:  # noqa: SIM105
             ctx.close()
         except Exception:  # already closed by the test
             pass

@@ -1,5 +1,6 @@
 """What the browser tests do on the pages: sign in and out, fill the complaint form, follow a PDF link,
 make a small real image to upload."""
+
 from __future__ import annotations
 
 import io
@@ -23,10 +24,15 @@ def _png_by_hand(width: int = 48, height: int = 32) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    rows = b"".join(b"\x00" + bytes(c for x in range(width) for c in (x * 5 % 256, y * 7 % 256, 160))
-                    for y in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    rows = b"".join(
+        b"\x00" + bytes(c for x in range(width) for c in (x * 5 % 256, y * 7 % 256, 160)) for y in range(height)
+    )
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def image(kind: str, text: str) -> dict:
@@ -41,8 +47,11 @@ def image(kind: str, text: str) -> dict:
     draw.text((24, 24), text, fill=(10, 10, 10))
     buffer = io.BytesIO()
     picture.save(buffer, "PNG" if kind == "png" else "JPEG", quality=80)
-    return {"name": f"{text.lower().replace(' ', '-')}.{'png' if kind == 'png' else 'jpg'}",
-            "mimeType": "image/png" if kind == "png" else "image/jpeg", "buffer": buffer.getvalue()}
+    return {
+        "name": f"{text.lower().replace(' ', '-')}.{'png' if kind == 'png' else 'jpg'}",
+        "mimeType": "image/png" if kind == "png" else "image/jpeg",
+        "buffer": buffer.getvalue(),
+    }
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -52,8 +61,11 @@ def fits_the_screen(page: Page) -> None:
 
 
 def is_pdf(response) -> bool:
-    return (response.status == 200 and response.headers.get("content-type", "").startswith("application/pdf")
-            and response.body()[:5] == b"%PDF-")
+    return (
+        response.status == 200
+        and response.headers.get("content-type", "").startswith("application/pdf")
+        and response.body()[:5] == b"%PDF-"
+    )
 
 
 def download_pdf(page: Page, link, save_as: Path, *, timeout: float = 120) -> bytes:
@@ -62,8 +74,12 @@ def download_pdf(page: Page, link, save_as: Path, *, timeout: float = 120) -> by
     href = link.get_attribute("href")
     assert href, "the link has no href"
     url = urljoin(page.url, href)
-    served = poll(lambda: (r := page.context.request.get(url)) and is_pdf(r) and r,
-                  timeout=timeout, interval=1.5, message=f"{href} to serve a PDF")
+    served = poll(
+        lambda: (r := page.context.request.get(url)) and is_pdf(r) and r,
+        timeout=timeout,
+        interval=1.5,
+        message=f"{href} to serve a PDF",
+    )
     data = served.body()
     if served.headers.get("content-disposition", "").startswith("attachment"):
         with page.expect_download() as dl:
@@ -93,7 +109,8 @@ def sign_in(page: Page, username: str) -> None:
         who = page.get_by_role("button", name=re.compile(r"^Keluar \(")).all_inner_texts()
         raise AssertionError(
             f"before {username} signed in, this fresh browser (no cookie of its own) was already signed in: "
-            f"/masuk sent it to {page.url} ({', '.join(who) or 'the dashboard'}): it was given someone else's session")
+            f"/masuk sent it to {page.url} ({', '.join(who) or 'the dashboard'}): it was given someone else's session"
+        )
     page.get_by_label("Nama pengguna").fill(username)
     page.get_by_label("Kata sandi").fill(PASSWORD)
     page.get_by_role("button", name="Masuk", exact=True).click()
@@ -140,7 +157,8 @@ def fill_complaint_form(page: Page, *, subject: str, description: str, photos: i
     page.get_by_label("Uraian pengaduan").fill(description)
     if photos:
         page.get_by_label("Foto pendukung (boleh lebih dari satu)").set_input_files(
-            [image("jpeg", f"Foto jalan {i + 1}") for i in range(photos)])
+            [image("jpeg", f"Foto jalan {i + 1}") for i in range(photos)]
+        )
     page.get_by_label("Saya setuju data saya dipakai untuk menangani pengaduan ini").check()
 
 
@@ -148,7 +166,8 @@ def submit_complaint(page: Page) -> str:
     page.get_by_role("button", name="Kirim pengaduan").click()
     page.wait_for_load_state()
     assert "/pengaduan/terkirim/" in page.url, (
-        f"the form did not go through: at {page.url}, saying: {page.locator('main').inner_text()[:800]}")
+        f"the form did not go through: at {page.url}, saying: {page.locator('main').inner_text()[:800]}"
+    )
     code = page.locator(".kode").first.inner_text().strip()
     assert CODE.match(code), f"{code!r} is not a tracking code"
     assert page.url.rstrip("/").endswith(code)

@@ -6,6 +6,7 @@ the citizen's tracking page then shows the complaint resolved with the signed le
 watcher sees it counted on the dashboard. A second complaint carries markup and template syntax, which every
 page must show as text. The tests run in order and share ``journey`` (a later one skips when an earlier failed).
 """
+
 from __future__ import annotations
 
 import re
@@ -15,11 +16,19 @@ import pytest
 from tests.browser.conftest import NO_PLAYWRIGHT, poll
 
 pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Page, expect
 
-from tests.browser.pages import (  # noqa: E402
-    KECAMATAN, download_pdf, fill_complaint_form, fits_the_screen, image, open_from_inbox,
-    reloaded_until, sign_in, sign_out, submit_complaint,
+from tests.browser.pages import (
+    KECAMATAN,
+    download_pdf,
+    fill_complaint_form,
+    fits_the_screen,
+    image,
+    open_from_inbox,
+    reloaded_until,
+    sign_in,
+    sign_out,
+    submit_complaint,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
@@ -38,8 +47,11 @@ def test_01_a_citizen_files_a_complaint_from_a_phone(new_context, shot, browser_
     page.get_by_role("link", name="Buat pengaduan").first.click()
     expect(page).to_have_url(re.compile(r"/pengaduan/baru$"))
     fits_the_screen(page)
-    fill_complaint_form(page, subject="Jalan desa rusak",
-                        description="Jalan di Dusun Bunangka rusak sejak Januari dan belum diperbaiki.")
+    fill_complaint_form(
+        page,
+        subject="Jalan desa rusak",
+        description="Jalan di Dusun Bunangka rusak sejak Januari dan belum diperbaiki.",
+    )
     shot(page, "warga-formulir-terisi")
     code = submit_complaint(page)
     journey["code"] = code
@@ -60,21 +72,35 @@ def test_01_a_citizen_files_a_complaint_from_a_phone(new_context, shot, browser_
 
 # (role, the form's data-aksi, its fields by label, its button): SOP steps 2 to 12, step 1 is the form
 SOP = [
-    ("kasi", "verify-identity", {}, "Verifikasi identitas"),                                       # step 2
-    ("staf", "register", {}, "Registrasi"),                                                        # step 3
-    ("camat", "dispose", {"Unit (Kasi/Kasubag)": "pemerintahan",
-                          "Instruksi": "Mohon ditinjau ke lokasi dan dijawab."}, "Disposisi"),      # step 4
-    ("kasi", "clarify", {"Penjelasan": "Perbaikan jalan Dusun Bunangka dijadwalkan bulan depan."},
-     "Klarifikasi"),                                                                                # step 5
-    ("kasi", "request-letter", {}, "Minta staf menyiapkan surat"),                                 # step 6
-    ("staf", "draft-letter", {"Perihal": "Tanggapan atas pengaduan jalan desa rusak",
-                              "Isi surat": "Menanggapi pengaduan Saudari, perbaikan jalan dijadwalkan bulan depan."},
-     "Buat konsep surat"),                                                                          # step 7
-    ("sekcam", "review-letter", {}, "Paraf"),                                                      # step 8
-    ("staf", "duplicate-letter", {}, "Gandakan surat"),                                            # step 9
-    ("camat", "sign-letter", {}, "Tanda tangani"),                                                 # step 10
-    ("staf", "archive-letter", {}, "Arsipkan"),                                                    # step 11
-    ("staf", "send-response", {}, "Kirim jawaban"),                                                # step 12
+    ("kasi", "verify-identity", {}, "Verifikasi identitas"),  # step 2
+    ("staf", "register", {}, "Registrasi"),  # step 3
+    (
+        "camat",
+        "dispose",
+        {"Unit (Kasi/Kasubag)": "pemerintahan", "Instruksi": "Mohon ditinjau ke lokasi dan dijawab."},
+        "Disposisi",
+    ),  # step 4
+    (
+        "kasi",
+        "clarify",
+        {"Penjelasan": "Perbaikan jalan Dusun Bunangka dijadwalkan bulan depan."},
+        "Klarifikasi",
+    ),  # step 5
+    ("kasi", "request-letter", {}, "Minta staf menyiapkan surat"),  # step 6
+    (
+        "staf",
+        "draft-letter",
+        {
+            "Perihal": "Tanggapan atas pengaduan jalan desa rusak",
+            "Isi surat": "Menanggapi pengaduan Saudari, perbaikan jalan dijadwalkan bulan depan.",
+        },
+        "Buat konsep surat",
+    ),  # step 7
+    ("sekcam", "review-letter", {}, "Paraf"),  # step 8
+    ("staf", "duplicate-letter", {}, "Gandakan surat"),  # step 9
+    ("camat", "sign-letter", {}, "Tanda tangani"),  # step 10
+    ("staf", "archive-letter", {}, "Arsipkan"),  # step 11
+    ("staf", "send-response", {}, "Kirim jawaban"),  # step 12
 ]
 
 
@@ -92,13 +118,17 @@ def test_02_each_role_takes_its_step_in_sop_order(new_context, shot):
         form = page.locator(f'form[data-aksi="{action}"]')
 
         def form_shown():
-            if form.count():
+            if form.count():  # noqa: B023
                 return True
-            page.reload()
+            page.reload()  # noqa: B023
             return False
 
-        poll(form_shown, timeout=STEP_WAIT, interval=2,
-             message=f"the form {action!r} for {username} on {complaint_url} (step {i})")
+        poll(
+            form_shown,
+            timeout=STEP_WAIT,
+            interval=2,
+            message=f"the form {action!r} for {username} on {complaint_url} (step {i})",
+        )
         for label, value in fields.items():
             form.get_by_label(label).fill(value)
         shot(page, f"langkah-{i:02d}-{role}-{action}")
@@ -107,7 +137,8 @@ def test_02_each_role_takes_its_step_in_sop_order(new_context, shot):
         done = page.locator("p.pesan.berhasil")
         assert done.count(), (
             f"step {i} ({action} by {username}) got no confirmation; the page says: "
-            f"{page.locator('.tindakan').inner_text()[:800] if page.locator('.tindakan').count() else page.content()[:800]}")
+            f"{page.locator('.tindakan').inner_text()[:800] if page.locator('.tindakan').count() else page.content()[:800]}"
+        )
         if action != "send-response":  # sent automatically, the form stays (other channels) until delivered
             expect(page.locator(f'form[data-aksi="{action}"]')).to_have_count(0)
         shot(page, f"langkah-{i:02d}-{role}-{action}-selesai")
@@ -231,8 +262,11 @@ def test_05_markup_and_template_syntax_show_as_text(new_context, shot):
     page = staff.new_page()
     sign_in(page, f"kasi.{KECAMATAN}")
     page.goto("/kotak-masuk")
-    poll(lambda: reloaded_until(page, lambda: page.get_by_role("link", name=code, exact=True).count()),
-         timeout=60, message=f"{code} in the Kasi's inbox")
+    poll(
+        lambda: reloaded_until(page, lambda: page.get_by_role("link", name=code, exact=True).count()),
+        timeout=60,
+        message=f"{code} in the Kasi's inbox",
+    )
     shows_literally(page, SCRIPT, "the inbox")
     shot(page, "escape-kotak-masuk")
     page.get_by_role("link", name=code, exact=True).click()

@@ -1,6 +1,7 @@
 """What every page owes a citizen on a cheap phone and staff at their desks (issue #7, "How"): under 300 KB
 on a first load, no sideways scrolling at 360 px, Bahasa Indonesia, every field labelled, a skip link first in
 the keyboard's order, and nothing from another origin."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from tests.browser.conftest import NO_PLAYWRIGHT
 
 pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
 
-from tests.browser.pages import KECAMATAN, fits_the_screen, sign_in  # noqa: E402
+from tests.browser.pages import KECAMATAN, fits_the_screen, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,5 @@
 """Who the browser is: a visitor with no cookie of their own is nobody, whoever else is signed in right now."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,9 @@ import pytest
 from tests.browser.conftest import NO_PLAYWRIGHT
 
 pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect
 
-from tests.browser.pages import KECAMATAN, sign_in, sign_out  # noqa: E402
+from tests.browser.pages import KECAMATAN, sign_in, sign_out
 
 pytestmark = pytest.mark.browser
 

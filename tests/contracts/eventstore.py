@@ -2,6 +2,7 @@
 
 Subclass ``EventStoreContract`` and provide a ``store`` fixture.
 """
+
 from __future__ import annotations
 
 import threading
@@ -14,7 +15,9 @@ from shared.events import Actor, EventEnvelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 
 
-def make_event(stream: str, version: int, kecamatan: str = "pegantenan", type_: str = "test.Happened", **payload) -> EventEnvelope:
+def make_event(
+    stream: str, version: int, kecamatan: str = "pegantenan", type_: str = "test.Happened", **payload
+) -> EventEnvelope:
     return EventEnvelope(
         event_id=uuid.uuid4(),
         stream_id=stream,

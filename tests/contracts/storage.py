@@ -3,6 +3,7 @@
 Subclass ``DocumentStoreContract``, provide a ``store`` fixture (a fresh, empty store per test) and
 implement ``stored_count(store)``: how many documents' bytes the backend holds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,12 +20,12 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00scan KTP\xff\xd9"
 MALFORMED_IDS = [
     "../etc/passwd",
     "../../" + "a" * 58,
-    "A" * 64,                                  # uppercase hex
+    "A" * 64,  # uppercase hex
     hashlib.sha256(b"x").hexdigest().upper(),  # a real hash, uppercase
-    "abc123",                                  # short
+    "abc123",  # short
     "a" * 63,
     "a" * 65,
-    "g" * 64,                                  # not hex
+    "g" * 64,  # not hex
     "a" * 63 + "/",
     "/" + "a" * 63,
     "a" * 64 + "\n",

@@ -1,6 +1,7 @@
 """The e2e tests run `pengaduan run`, whose embedded PostgreSQL runs as its own system user when the tests
 run as root: its data must not sit under pytest's temporary folders, which every pytest start (another run
 on the same machine) resets to 0700. ``tmp_path`` here is a folder of its own, 0755, removed afterwards."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,6 @@
 """The whole system started as `make run` starts it (`pengaduan run`: every process its own OS process,
 embedded PostgreSQL and Redis), driven over HTTP at the one base URL, then stopped with SIGTERM."""
+
 from __future__ import annotations
 
 import os
@@ -39,11 +40,15 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
     log = (artifacts_dir / "make-run.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(tmp_path / "data")],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     descendants: list[psutil.Process] = []
     try:
+
         def healthy():
             try:
                 return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
@@ -55,8 +60,22 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
         assert {s["service"] for s in health["services"]} == {"intake", "workflow", "letters", "dashboard", "web"}
         descendants = psutil.Process(proc.pid).children(recursive=True)
         kinds = " ".join(" ".join(p.cmdline()) for p in descendants)
-        for part in ("api intake", "api workflow", "api letters", "api dashboard", "api web", "gateway", "worker workflow", "worker letters", "worker notify",
-                     "relay", "projections run", "scheduler", "redis-server", "devsinks"):
+        for part in (
+            "api intake",
+            "api workflow",
+            "api letters",
+            "api dashboard",
+            "api web",
+            "gateway",
+            "worker workflow",
+            "worker letters",
+            "worker notify",
+            "relay",
+            "projections run",
+            "scheduler",
+            "redis-server",
+            "devsinks",
+        ):
             assert part in kinds, f"{part} is not running"
 
         r = httpx.post(f"{base}/v1/complaints", json=valid_body(), headers={"Idempotency-Key": "e2e-1"})
@@ -76,17 +95,23 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
         mine = [i for i in httpx.get(f"{base}/v1/inbox", headers=auth).json() if i["tracking_code"] == code]
         assert len(mine) == 1 and mine[0]["current_step"]["number"] == 2
-        acted = httpx.post(f"{base}/v1/complaints/{mine[0]['id']}/verify-identity", json={"expected_version": 1}, headers=auth)
+        acted = httpx.post(
+            f"{base}/v1/complaints/{mine[0]['id']}/verify-identity", json={"expected_version": 1}, headers=auth
+        )
         assert acted.status_code == 200 and acted.json()["current_step"]["number"] == 3
         wait_until(
             lambda: httpx.get(f"{base}/v1/track/{code}").json()["current_step"]["number"] == 3,
-            timeout=30, interval=0.2, message="the tracking page to show step 3",
+            timeout=30,
+            interval=0.2,
+            message="the tracking page to show step 3",
         )
 
         # the acknowledgment went to the local SMTP sink, listed at /dev/outbox (nothing leaves the machine)
         mails = wait_until(
             lambda: [m for m in httpx.get(f"{base}/dev/outbox/messages").json() if code in (m.get("subject") or "")],
-            timeout=30, interval=0.3, message="the acknowledgment at the local SMTP sink",
+            timeout=30,
+            interval=0.3,
+            message="the acknowledgment at the local SMTP sink",
         )
         assert mails[0]["channel"] == "email" and code in mails[0]["text"]
         assert code in httpx.get(f"{base}/dev/outbox").text
@@ -127,7 +152,10 @@ def _start(port: int, data_dir, log_path) -> subprocess.Popen:
     env["PENGADUAN_RATE_LIMIT_TRACKING"] = "100000/minute"  # the test polls the tracking page every 0.2 s
     return subprocess.Popen(
         [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -148,13 +176,16 @@ def test_after_the_supervisor_is_killed_its_processes_go_and_the_next_start_keep
         wait_until(lambda: _healthy(base), timeout=120, interval=0.5, message="the first start")
         children = psutil.Process(first.pid).children(recursive=True)
         code = httpx.post(f"{base}/v1/complaints", json=valid_body()).json()["tracking_code"]
-        wait_until(lambda: httpx.get(f"{base}/v1/track/{code}").json().get("current_step"), timeout=60, message="step 2")
+        wait_until(
+            lambda: httpx.get(f"{base}/v1/track/{code}").json().get("current_step"), timeout=60, message="step 2"
+        )
 
         first.kill()  # SIGKILL: no chance to clean up
         first.wait()
         wait_until(
             lambda: not _alive(children),
-            timeout=90, message="the children to follow their supervisor (a worker finishes its task first)",
+            timeout=90,
+            message="the children to follow their supervisor (a worker finishes its task first)",
         )
 
         second = _start(port, tmp_path / "data", log_path)

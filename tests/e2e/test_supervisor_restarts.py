@@ -2,6 +2,7 @@
 promptly every time (its crash count clears once it stayed up), two processes killed together come back
 without one waiting for the other's pause, and the supervisor's own PostgreSQL and Redis, killed with -9,
 come back on their ports and data, after which a complaint submitted reaches the workflow."""
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,7 @@ def _pid_of(supervisor: psutil.Process, *argv: str) -> int | None:
     """The pid of the supervisor's child `pengaduan <argv...>` (running, not a zombie)."""
     for child in supervisor.children():
         try:
-            if child.cmdline()[3:3 + len(argv)] == list(argv) and child.status() != psutil.STATUS_ZOMBIE:
+            if child.cmdline()[3 : 3 + len(argv)] == list(argv) and child.status() != psutil.STATUS_ZOMBIE:
                 return child.pid
         except psutil.NoSuchProcess:
             pass
@@ -45,8 +46,12 @@ def _kill(pid: int) -> float:
 def _back(supervisor: psutil.Process, old: int, *argv: str, timeout: float = 15) -> float:
     """Seconds until `argv` runs again under a new pid."""
     start = time.monotonic()
-    wait_until(lambda: _pid_of(supervisor, *argv) not in (None, old), timeout=timeout, interval=0.05,
-               message=f"{' '.join(argv)} to be restarted")
+    wait_until(
+        lambda: _pid_of(supervisor, *argv) not in (None, old),
+        timeout=timeout,
+        interval=0.05,
+        message=f"{' '.join(argv)} to be restarted",
+    )
     return time.monotonic() - start
 
 
@@ -57,7 +62,9 @@ def _postmaster(data: Path) -> tuple[int, int]:
 
 def _answers(port: int) -> bool:
     try:
-        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="pengaduan", connect_timeout=2) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=port, user="postgres", dbname="pengaduan", connect_timeout=2
+        ) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
     except psycopg.Error:
         return False
@@ -75,16 +82,23 @@ def _pong(port: int) -> bool:
 def test_the_supervisor_restarts_children_promptly_and_brings_back_its_postgres_and_redis(tmp_path, artifacts_dir):
     port, data = free_port(), tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PENGADUAN_")}
-    env.update(PENGADUAN_RELAY_POLL_INTERVAL="0.2", PENGADUAN_RATE_LIMIT_TRACKING="100000/minute",
-               PENGADUAN_SUPERVISOR_STABLE_SECONDS=str(STABLE))
+    env.update(
+        PENGADUAN_RELAY_POLL_INTERVAL="0.2",
+        PENGADUAN_RATE_LIMIT_TRACKING="100000/minute",
+        PENGADUAN_SUPERVISOR_STABLE_SECONDS=str(STABLE),
+    )
     log = (artifacts_dir / "supervisor-restarts.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     supervisor = psutil.Process(proc.pid)
     try:
+
         def healthy():
             try:
                 return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
@@ -115,19 +129,31 @@ def test_the_supervisor_restarts_children_promptly_and_brings_back_its_postgres_
 
         # the supervisor's own Redis and PostgreSQL, killed with -9, come back on their ports
         redis_pid = int((data / "redis" / "redis.pid").read_text())
-        redis_port = next(c.laddr.port for c in psutil.Process(redis_pid).net_connections("tcp") if c.status == "LISTEN")
+        redis_port = next(
+            c.laddr.port for c in psutil.Process(redis_pid).net_connections("tcp") if c.status == "LISTEN"
+        )
         pg_pid, pg_port = _postmaster(data)
         os.kill(redis_pid, signal.SIGKILL)
         os.kill(pg_pid, signal.SIGKILL)
-        wait_until(lambda: _pong(redis_port) and int((data / "redis" / "redis.pid").read_text()) != redis_pid,
-                   timeout=30, interval=0.2, message="Redis back on its port")
-        wait_until(lambda: _answers(pg_port) and _postmaster(data)[0] != pg_pid, timeout=60, interval=0.3,
-                   message="PostgreSQL back on its port")
+        wait_until(
+            lambda: _pong(redis_port) and int((data / "redis" / "redis.pid").read_text()) != redis_pid,
+            timeout=30,
+            interval=0.2,
+            message="Redis back on its port",
+        )
+        wait_until(
+            lambda: _answers(pg_port) and _postmaster(data)[0] != pg_pid,
+            timeout=60,
+            interval=0.3,
+            message="PostgreSQL back on its port",
+        )
 
         # and the system works again: a complaint submitted now reaches the workflow
         def submitted():
             try:
-                r = httpx.post(f"{base}/v1/complaints", json=valid_body(), headers={"Idempotency-Key": "after-restarts"}, timeout=5)
+                r = httpx.post(
+                    f"{base}/v1/complaints", json=valid_body(), headers={"Idempotency-Key": "after-restarts"}, timeout=5
+                )
             except httpx.HTTPError:
                 return None
             return r.status_code == 202 and r.json()["tracking_code"]

@@ -3,6 +3,7 @@ its own data directory, stopped with SIGTERM), once for the package, with the ap
 (``PENGADUAN_RATE_LIMIT_ENABLED=false``): a fuzzer sends thousands of requests from one address and would
 otherwise spend its run on 429s. Its log is kept in ``test-artifacts/fuzz/make-run.log``.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,10 +57,14 @@ def fuzz_stack(fuzz_artifacts) -> str:
     log = (fuzz_artifacts / "make-run.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data_dir / "data")],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
+
         def up() -> bool:
             if proc.poll() is not None:
                 raise RuntimeError(f"`pengaduan run` exited with {proc.returncode}; see {log.name}")

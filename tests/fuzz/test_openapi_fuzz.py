@@ -13,6 +13,7 @@ on its JUnit report, kept in ``test-artifacts/fuzz/`` with the CLI's output. The
 reproducible; ``PENGADUAN_TEST_FUZZ_SEED`` and ``PENGADUAN_TEST_FUZZ_EXAMPLES`` (cases per operation, 30)
 explore further.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,7 @@ def _failures(junit: Path) -> list[str]:
     out = []
     for case in ET.parse(junit).getroot().iter("testcase"):
         for bad in (*case.findall("failure"), *case.findall("error")):
-            out.append(f"=== {case.get('name')} ({bad.get('message')})\n{bad.text or ''}")
+            out.append(f"=== {case.get('name')} ({bad.get('message')})\n{bad.text or ''}")  # noqa: PERF401
     return out
 
 
@@ -61,29 +62,51 @@ def test_every_answer_is_documented_and_none_is_a_server_error(fuzz_stack, fuzz_
     base = fuzz_stack
     junit = fuzz_artifacts / f"junit-{who}.xml"
     args = [
-        sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
-        "--checks", CHECKS,
-        "--max-examples", str(EXAMPLES),
-        "--seed", str(SEED),
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        str(SEED),
         # one worker: the run is reproducible from its seed, and Hypothesis parsing lambdas' source from two
         # threads at once trips CPython 3.11's "AST constructor recursion depth mismatch" (a tool error)
-        "--workers", "1",
-        "--request-timeout", "30",
-        "--generation-database", "none",  # nothing written to .hypothesis/
-        "--report", "junit", "--report-junit-path", str(junit),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--generation-database",
+        "none",  # nothing written to .hypothesis/
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(junit),
         "--no-color",
     ]
     username = IDENTITIES[who]
     if username is not None:
-        args += ["--header", f"Authorization: Bearer {_token(base, username)}",
-                 "--include-by", SECURED, "--exclude-path", STREAM, "--exclude-path", LOGOUT]
-    run = subprocess.run(args, capture_output=True, text=True, timeout=840, cwd=fuzz_artifacts)
+        args += [
+            "--header",
+            f"Authorization: Bearer {_token(base, username)}",
+            "--include-by",
+            SECURED,
+            "--exclude-path",
+            STREAM,
+            "--exclude-path",
+            LOGOUT,
+        ]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=840, cwd=fuzz_artifacts)  # noqa: PLW1510
     (fuzz_artifacts / f"schemathesis-{who}.txt").write_text(run.stdout + run.stderr)
-    assert junit.exists(), f"schemathesis wrote no report (exit {run.returncode}):\n{run.stdout[-4000:]}{run.stderr[-4000:]}"
+    assert junit.exists(), (
+        f"schemathesis wrote no report (exit {run.returncode}):\n{run.stdout[-4000:]}{run.stderr[-4000:]}"
+    )
     failures = _failures(junit)
     assert failures == [], (
         f"{len(failures)} operation(s) answered outside their documented contract as {who} "
         f"(seed {SEED}; full output in {fuzz_artifacts}/schemathesis-{who}.txt):\n\n" + "\n\n".join(failures)
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-

@@ -1,4 +1,5 @@
 """Sign-in over a real database: the token endpoint, the bearer dependency, and `pengaduan users`."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -77,8 +78,12 @@ def test_sign_in_returns_a_bearer_token_and_the_user(client, staf):
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 8 * 3600 and body["access_token"]
     assert body["user"] == {
-        "username": staf, "full_name": "Siti Rahmawati", "role": "staf",
-        "kecamatan": "pegantenan", "kabupaten": "pamekasan", "unit": None,
+        "username": staf,
+        "full_name": "Siti Rahmawati",
+        "role": "staf",
+        "kecamatan": "pegantenan",
+        "kabupaten": "pamekasan",
+        "unit": None,
     }
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert client.get("/v1/protected", headers=headers).json() == {"username": staf, "kecamatan": "pegantenan"}
@@ -135,7 +140,7 @@ def test_openapi_declares_the_bearer_scheme(client):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    "kwargs, message",
     [
         ({"role": "staf", "kecamatan": "atlantis"}, "unknown kecamatan 'atlantis'"),
         ({"role": "staf"}, "needs a kecamatan"),
@@ -215,17 +220,33 @@ def test_other_services_read_users_through_the_staff_directory_never_the_passwor
     user added by accounts is in it at once, with their contact details and without their password hash."""
     set_contact(engine, staf, email="siti@kecamatan.example.id", phone="081234567890", channel="sms", new_work=True)
     with engine.connect() as conn:
-        columns = conn.execute(text(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = 'tenancy' AND table_name = 'staff_directory' ORDER BY ordinal_position"
-        )).scalars().all()
+        columns = (
+            conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'tenancy' AND table_name = 'staff_directory' ORDER BY ordinal_position"
+                )
+            )
+            .scalars()
+            .all()
+        )
         row = conn.execute(select(staff_directory).where(staff_directory.c.username == staf)).mappings().one()
     assert columns == [f.name for f in dataclasses.fields(StaffMember)] and "password_hash" not in columns
     member = StaffMember(**row)
     assert (member.full_name, member.role, member.kecamatan, member.kabupaten, member.nip, member.active) == (
-        "Siti Rahmawati", "staf", "pegantenan", "pamekasan", "198501012010012001", True)
+        "Siti Rahmawati",
+        "staf",
+        "pegantenan",
+        "pamekasan",
+        "198501012010012001",
+        True,
+    )
     assert (member.email, member.phone, member.notify_channel, member.notify_new_work) == (
-        "siti@kecamatan.example.id", "+6281234567890", "sms", True)
+        "siti@kecamatan.example.id",
+        "+6281234567890",
+        "sms",
+        True,
+    )
     assert member.tokens_valid_after is None
     set_active(engine, staf, False)
     with engine.connect() as conn:
@@ -235,21 +256,40 @@ def test_other_services_read_users_through_the_staff_directory_never_the_passwor
 
 def exists(engine, username: str) -> bool:
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(users).where(users.c.username == username)).scalar_one() == 1
+        return (
+            conn.execute(select(func.count()).select_from(users).where(users.c.username == username)).scalar_one() == 1
+        )
 
 
 def cli(settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510
         [sys.executable, "-m", "pengaduan", "users", *args],
-        input=stdin, capture_output=True, text=True, env=env_for(settings), timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env_for(settings),
+        timeout=60,
     )
 
 
 def test_cli_adds_a_user_who_can_then_sign_in(client, settings, engine):
     username = fresh("kasi")
     r = cli(
-        settings, "add", username, "--role", "kasi", "--kecamatan", "pegantenan", "--unit", "pelayanan umum",
-        "--name", "Ahmad Fauzi", "--nip", "197803152005011002", "--password-stdin", stdin=PASSWORD + "\n",
+        settings,
+        "add",
+        username,
+        "--role",
+        "kasi",
+        "--kecamatan",
+        "pegantenan",
+        "--unit",
+        "pelayanan umum",
+        "--name",
+        "Ahmad Fauzi",
+        "--nip",
+        "197803152005011002",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
     )
     assert r.returncode == 0, r.stderr
     assert username in r.stdout and PASSWORD not in r.stdout + r.stderr
@@ -263,7 +303,7 @@ def test_cli_adds_a_user_who_can_then_sign_in(client, settings, engine):
 
 
 @pytest.mark.parametrize(
-    ("args", "stdin", "message"),
+    "args, stdin, message",
     [
         (["--role", "staf", "--kecamatan", "atlantis"], PASSWORD + "\n", "unknown kecamatan 'atlantis'"),
         (["--role", "kasi", "--kecamatan", "pegantenan"], PASSWORD + "\n", "needs a unit"),
@@ -284,10 +324,14 @@ def test_cli_refuses_invalid_input_and_creates_nothing(settings, engine, args, s
 
 def test_seed_demo_adds_the_demo_users_and_refuses_production(settings, engine):
     env = env_for(settings)
-    r = subprocess.run([sys.executable, "-m", "pengaduan", "seed-demo"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(  # noqa: PLW1510
+        [sys.executable, "-m", "pengaduan", "seed-demo"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert "demo user(s)" in r.stdout
     assert authenticate(engine, "camat.pasean", "demo").role == "camat"
     env.update(PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRET_KEY="x" * 40)
-    r = subprocess.run([sys.executable, "-m", "pengaduan", "seed-demo"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(  # noqa: PLW1510
+        [sys.executable, "-m", "pengaduan", "seed-demo"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert r.returncode != 0 and "refusing" in r.stderr

@@ -1,6 +1,7 @@
 """Issue #12, items 1-3: sign-in that resists guessing, sign-out that ends a token everywhere, and tokens
 checked against the user's current state; over real PostgreSQL and Redis, through real HTTP apps (two
 replicas of the workflow API share nothing but the database and Redis)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -39,10 +40,13 @@ def replica(settings: Settings, **overrides) -> TestClient:
 def strict(settings) -> Settings:
     """The shared test settings with the production sign-in limits (a few failures), and a long user cache:
     what a replica sees of a change must come from the change marker, not from the cache running out."""
-    return settings.model_copy(update={
-        "rate_limit_signin_account": "3/15minutes", "rate_limit_signin_address": "6/15minutes",
-        "auth_user_cache_seconds": 300.0,
-    })
+    return settings.model_copy(
+        update={
+            "rate_limit_signin_account": "3/15minutes",
+            "rate_limit_signin_address": "6/15minutes",
+            "auth_user_cache_seconds": 300.0,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +130,17 @@ def test_a_forged_forwarded_for_from_an_untrusted_peer_is_not_believed(settings,
     from tests.support.servers_http import serve_in_thread
 
     app = workflow_app(workflow_bootstrap(settings.model_copy(update={"rate_limit_signin_address": "2/15minutes"})))
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, proxy_headers=True,
-                            forwarded_allow_ips="192.0.2.1")  # not 127.0.0.1: the test client is not trusted
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, proxy_headers=True, forwarded_allow_ips="192.0.2.1"
+    )  # not 127.0.0.1: the test client is not trusted
     with serve_in_thread(config) as base:
         statuses = []
         for i in range(3):
-            r = httpx.post(f"{base}/v1/auth/token", data={"username": fresh(), "password": "tebakan"},
-                           headers={"X-Forwarded-For": f"198.51.100.{i + 10}"})
+            r = httpx.post(
+                f"{base}/v1/auth/token",
+                data={"username": fresh(), "password": "tebakan"},
+                headers={"X-Forwarded-For": f"198.51.100.{i + 10}"},
+            )
             statuses.append(r.status_code)
         assert statuses == [401, 401, 429]  # one client (127.0.0.1) in spite of three claimed addresses
 
@@ -153,10 +161,25 @@ def test_new_passwords_must_be_long_enough(engine, staf):
 
 def test_the_cli_refuses_a_short_password(settings):
     env = env_for(settings, PENGADUAN_PASSWORD_MIN_LENGTH="16")
-    done = subprocess.run(
-        [sys.executable, "-m", "pengaduan", "users", "add", fresh(), "--role", "staf", "--kecamatan", "pegantenan",
-         "--password-stdin"],
-        input="lima-belas-abc\n", capture_output=True, text=True, env=env, timeout=60,
+    done = subprocess.run(  # noqa: PLW1510
+        [
+            sys.executable,
+            "-m",
+            "pengaduan",
+            "users",
+            "add",
+            fresh(),
+            "--role",
+            "staf",
+            "--kecamatan",
+            "pegantenan",
+            "--password-stdin",
+        ],
+        input="lima-belas-abc\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert done.returncode != 0 and "at least 16" in done.stderr
 
@@ -192,8 +215,13 @@ def test_deactivating_a_user_ends_their_tokens_at_once_on_every_replica(a, b, st
 def test_the_cli_deactivation_ends_the_sessions(a, strict, staf):
     token = login(a, staf, PASSWORD).json()["access_token"]
     assert inbox(a, token).status_code == 200
-    done = subprocess.run([sys.executable, "-m", "pengaduan", "users", "deactivate", staf],
-                          capture_output=True, text=True, env=env_for(strict), timeout=60)
+    done = subprocess.run(  # noqa: PLW1510
+        [sys.executable, "-m", "pengaduan", "users", "deactivate", staf],
+        capture_output=True,
+        text=True,
+        env=env_for(strict),
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert inbox(a, token).json()["code"] == "account_inactive"
 
@@ -256,9 +284,11 @@ def test_guesses_sent_at_once_do_not_slip_past_the_limit(settings, engine, staf)
     app = workflow_app(workflow_bootstrap(settings.model_copy(update={"rate_limit_signin_account": "5/15minutes"})))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None)
     with serve_in_thread(config) as base:
+
         def guess(i: int) -> int:
-            return httpx.post(f"{base}/v1/auth/token", data={"username": staf, "password": f"tebakan-{i}"},
-                              timeout=60).status_code
+            return httpx.post(
+                f"{base}/v1/auth/token", data={"username": staf, "password": f"tebakan-{i}"}, timeout=60
+            ).status_code
 
         with concurrent.futures.ThreadPoolExecutor(40) as pool:
             answers = list(pool.map(guess, range(40)))

@@ -1,5 +1,6 @@
 """Each outbound channel adapter against the development sinks over real sockets: what arrives (the PDF
 byte for byte), and how every kind of provider failure is classified. No database needed."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,8 @@ from devtools.sinks.runner import Sinks
 from services.notify.adapters.channels.base import (
     Attachment,
     OutboundMessage,
-    PermanentSendError,
     OutcomeUnknownError,
+    PermanentSendError,
     TransientSendError,
 )
 from services.notify.adapters.channels.http_sms import HttpSmsChannel
@@ -52,8 +53,9 @@ class OnlyGiven(ChannelSettings):
         return (init_settings,)
 
 
-def message(channel: str, text: str = "Yth. Siti Aminah, pengaduan 7KQ2-M9XD-4T sudah diterima.",
-            **kw) -> OutboundMessage:
+def message(
+    channel: str, text: str = "Yth. Siti Aminah, pengaduan 7KQ2-M9XD-4T sudah diterima.", **kw
+) -> OutboundMessage:
     to = "siti.aminah@example.id" if channel == "email" else PHONE
     return OutboundMessage(channel=channel, to=to, text=text, reference=uuid.uuid4().hex, **kw)
 
@@ -70,6 +72,7 @@ def closed_port() -> int:
 
 # servers -------------------------------------------------------------------------------------------
 
+
 class Tls:
     """A private CA and a certificate for 127.0.0.1 signed by it, as PEM files."""
 
@@ -78,8 +81,12 @@ class Tls:
         ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Pengaduan Test CA")])
         ca = (
-            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
             .not_valid_after(now + timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
@@ -87,12 +94,18 @@ class Tls:
             .sign(ca_key, hashes.SHA256())
         )
         cert = (
-            x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1")), x509.DNSName("localhost")]),
+                critical=False,
+            )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256())
@@ -101,8 +114,11 @@ class Tls:
         self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         cert_file, key_file = folder / "server.pem", folder / "server.key"
         cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         self.server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.server_context.load_cert_chain(cert_file, key_file)
 
@@ -115,7 +131,7 @@ class WebhookReceiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.received.append(({k.lower(): v for k, v in self.headers.items()}, raw))
                 self.send_response(200)
@@ -162,9 +178,15 @@ def _open_sinks() -> Sinks:
 
 @pytest.fixture(scope="module")
 def _secured_sinks(tls, webhook) -> Sinks:
-    with Sinks(smtp_tls_context=tls.server_context, smtp_auth=(SMTP_USER, SMTP_PASSWORD), sms_token=SMS_TOKEN,
-               zenziva_keys=ZENZIVA_KEYS, whatsapp_token=WA_TOKEN, whatsapp_app_secret=WA_SECRET,
-               whatsapp_webhook_url=webhook.url) as sinks:
+    with Sinks(
+        smtp_tls_context=tls.server_context,
+        smtp_auth=(SMTP_USER, SMTP_PASSWORD),
+        sms_token=SMS_TOKEN,
+        zenziva_keys=ZENZIVA_KEYS,
+        whatsapp_token=WA_TOKEN,
+        whatsapp_app_secret=WA_SECRET,
+        whatsapp_webhook_url=webhook.url,
+    ) as sinks:
         yield sinks
 
 
@@ -185,12 +207,21 @@ def secured(_secured_sinks, webhook) -> Sinks:
 
 def settings(sinks: Sinks, **overrides) -> OnlyGiven:
     values = {
-        "smtp_host": "127.0.0.1", "smtp_port": sinks.smtp_port, "smtp_from": "Kecamatan Pegantenan <pengaduan@example.id>",
-        "smtp_timeout": 5.0, "sms_provider": "http", "sms_url": f"{sinks.http_url}/sms/send",
-        "sms_status_url": f"{sinks.http_url}/sms/status/{{reference}}", "sms_timeout": 5.0,
-        "zenziva_url": f"{sinks.http_url}/zenziva/reguler/api/sendsms/", "zenziva_userkey": "u",
-        "zenziva_passkey": "p", "whatsapp_api_url": f"{sinks.http_url}/whatsapp", "whatsapp_token": "t",
-        "whatsapp_phone_number_id": "109876543210987", "whatsapp_timeout": 5.0,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": sinks.smtp_port,
+        "smtp_from": "Kecamatan Pegantenan <pengaduan@example.id>",
+        "smtp_timeout": 5.0,
+        "sms_provider": "http",
+        "sms_url": f"{sinks.http_url}/sms/send",
+        "sms_status_url": f"{sinks.http_url}/sms/status/{{reference}}",
+        "sms_timeout": 5.0,
+        "zenziva_url": f"{sinks.http_url}/zenziva/reguler/api/sendsms/",
+        "zenziva_userkey": "u",
+        "zenziva_passkey": "p",
+        "whatsapp_api_url": f"{sinks.http_url}/whatsapp",
+        "whatsapp_token": "t",
+        "whatsapp_phone_number_id": "109876543210987",
+        "whatsapp_timeout": 5.0,
     }
     return OnlyGiven(**{**values, **overrides})
 
@@ -201,8 +232,11 @@ def sha(data: bytes) -> str:
 
 # e-mail ----------------------------------------------------------------------------------------------
 
+
 def test_email_arrives_with_the_pdf_byte_identical(sinks):
-    m = message("email", subject="Surat tanggapan pengaduan 7KQ2-M9XD-4T", html="<p>Terlampir.</p>", attachment=letter())
+    m = message(
+        "email", subject="Surat tanggapan pengaduan 7KQ2-M9XD-4T", html="<p>Terlampir.</p>", attachment=letter()
+    )
     result = SmtpChannel(settings(sinks)).send(m)
 
     assert result.provider == "smtp" and result.provider_message_id == f"<{m.reference}@example.id>"
@@ -216,8 +250,15 @@ def test_email_arrives_with_the_pdf_byte_identical(sinks):
 
 
 def test_email_over_starttls_with_login_to_a_private_ca(secured, tls):
-    channel = SmtpChannel(settings(secured, smtp_security="starttls", smtp_ca_file=str(tls.ca_file),
-                                   smtp_username=SMTP_USER, smtp_password=SMTP_PASSWORD))
+    channel = SmtpChannel(
+        settings(
+            secured,
+            smtp_security="starttls",
+            smtp_ca_file=str(tls.ca_file),
+            smtp_username=SMTP_USER,
+            smtp_password=SMTP_PASSWORD,
+        )
+    )
     m = message("email", subject="Tanda terima", attachment=letter())
     channel.send(m)
     [got] = secured.messages("email")
@@ -225,8 +266,15 @@ def test_email_over_starttls_with_login_to_a_private_ca(secured, tls):
 
 
 def test_wrong_smtp_password_is_permanent_and_not_in_the_error(secured, tls):
-    channel = SmtpChannel(settings(secured, smtp_security="starttls", smtp_ca_file=str(tls.ca_file),
-                                   smtp_username=SMTP_USER, smtp_password="salah-sekali"))
+    channel = SmtpChannel(
+        settings(
+            secured,
+            smtp_security="starttls",
+            smtp_ca_file=str(tls.ca_file),
+            smtp_username=SMTP_USER,
+            smtp_password="salah-sekali",
+        )
+    )
     with pytest.raises(PermanentSendError) as caught:
         channel.send(message("email", subject="x"))
     assert caught.value.status == 535 and "salah-sekali" not in str(caught.value)
@@ -234,17 +282,21 @@ def test_wrong_smtp_password_is_permanent_and_not_in_the_error(secured, tls):
 
 
 def test_an_untrusted_smtp_certificate_is_permanent(secured):
-    channel = SmtpChannel(settings(secured, smtp_security="starttls", smtp_username=SMTP_USER,
-                                   smtp_password=SMTP_PASSWORD))  # no smtp_ca_file: the private CA is unknown
+    channel = SmtpChannel(
+        settings(secured, smtp_security="starttls", smtp_username=SMTP_USER, smtp_password=SMTP_PASSWORD)
+    )  # no smtp_ca_file: the private CA is unknown
     with pytest.raises(PermanentSendError, match="certificate"):
         channel.send(message("email", subject="x"))
 
 
-@pytest.mark.parametrize("mode, error, code", [
-    ("tempfail", TransientSendError, 451),
-    ("reject", PermanentSendError, 550),
-    ("error500", PermanentSendError, 554),
-])
+@pytest.mark.parametrize(
+    "mode, error, code",
+    [
+        ("tempfail", TransientSendError, 451),
+        ("reject", PermanentSendError, 550),
+        ("error500", PermanentSendError, 554),
+    ],
+)
 def test_smtp_replies_are_classified(sinks, mode, error, code):
     sinks.control("smtp", mode, times=1)
     m = message("email", subject="Uji", text="rahasia isi pesan")
@@ -278,6 +330,7 @@ def test_smtp_server_down_is_transient_and_a_lost_answer_to_data_is_an_unknown_o
 
 # generic SMS gateway ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("body", ["form", "json"])
 def test_generic_sms_form_and_json(sinks, body):
     m = message("sms")
@@ -297,15 +350,20 @@ def test_generic_sms_with_a_bearer_token(secured):
 
 
 def test_generic_sms_id_from_a_missing_field_is_none(sinks):
-    assert HttpSmsChannel(settings(sinks, sms_id_field="data.message_id")).send(message("sms")).provider_message_id is None
+    assert (
+        HttpSmsChannel(settings(sinks, sms_id_field="data.message_id")).send(message("sms")).provider_message_id is None
+    )
 
 
-@pytest.mark.parametrize("mode, error, status", [
-    ("error500", TransientSendError, 500),
-    ("error429", TransientSendError, 429),
-    ("tempfail", TransientSendError, 503),
-    ("error400", PermanentSendError, 400),
-])
+@pytest.mark.parametrize(
+    "mode, error, status",
+    [
+        ("error500", TransientSendError, 500),
+        ("error429", TransientSendError, 429),
+        ("tempfail", TransientSendError, 503),
+        ("error400", PermanentSendError, 400),
+    ],
+)
 def test_generic_sms_failures(sinks, mode, error, status):
     sinks.control("sms", mode)
     with pytest.raises(error) as caught:
@@ -353,6 +411,7 @@ def test_delay_records_before_answering_so_a_lost_answer_can_be_reconciled(sinks
 
 # Zenziva -----------------------------------------------------------------------------------------------
 
+
 def zenziva(sinks: Sinks, keys=ZENZIVA_KEYS) -> ZenzivaSmsChannel:
     return ZenzivaSmsChannel(settings(sinks, sms_provider="zenziva", zenziva_userkey=keys[0], zenziva_passkey=keys[1]))
 
@@ -372,12 +431,15 @@ def test_zenziva_wrong_keys_are_permanent_with_the_providers_text(secured):
     assert "kunci-keliru" not in str(caught.value) and secured.messages() == []
 
 
-@pytest.mark.parametrize("mode, error", [
-    ("tempfail", TransientSendError),  # status 0, "Server sedang sibuk"
-    ("reject", PermanentSendError),  # status 0, "Nomor tujuan tidak valid"
-    ("error500", TransientSendError),
-    ("error429", TransientSendError),
-])
+@pytest.mark.parametrize(
+    "mode, error",
+    [
+        ("tempfail", TransientSendError),  # status 0, "Server sedang sibuk"
+        ("reject", PermanentSendError),  # status 0, "Nomor tujuan tidak valid"
+        ("error500", TransientSendError),
+        ("error429", TransientSendError),
+    ],
+)
 def test_zenziva_failures(secured, mode, error):
     secured.control("zenziva", mode)
     with pytest.raises(error):
@@ -386,6 +448,7 @@ def test_zenziva_failures(secured, mode, error):
 
 
 # WhatsApp Cloud API ------------------------------------------------------------------------------------
+
 
 def whatsapp(sinks: Sinks, token: str = WA_TOKEN) -> WhatsAppCloudChannel:
     return WhatsAppCloudChannel(settings(sinks, whatsapp_token=token))
@@ -421,17 +484,21 @@ def test_whatsapp_document_by_link(sinks):
     url = "https://pengaduan.example.id/v1/letters/7KQ2/surat-tanggapan.pdf"
     whatsapp(sinks).send(message("whatsapp", attachment_url=url))
     [got] = sinks.messages("whatsapp")
-    assert got["attachments"] == [{"filename": "surat-tanggapan.pdf", "content_type": None, "size": None,
-                                   "sha256": None, "url": url}]
+    assert got["attachments"] == [
+        {"filename": "surat-tanggapan.pdf", "content_type": None, "size": None, "sha256": None, "url": url}
+    ]
 
 
-@pytest.mark.parametrize("mode, error, code", [
-    ("error500", TransientSendError, 131000),
-    ("error429", TransientSendError, 130429),
-    ("tempfail", TransientSendError, 133004),
-    ("error400", PermanentSendError, 131026),
-    ("reject", PermanentSendError, 131047),
-])
+@pytest.mark.parametrize(
+    "mode, error, code",
+    [
+        ("error500", TransientSendError, 131000),
+        ("error429", TransientSendError, 130429),
+        ("tempfail", TransientSendError, 133004),
+        ("error400", PermanentSendError, 131026),
+        ("reject", PermanentSendError, 131047),
+    ],
+)
 def test_whatsapp_graph_errors(sinks, mode, error, code):
     sinks.control("whatsapp", mode)
     with pytest.raises(error) as caught:
@@ -449,7 +516,8 @@ def test_whatsapp_bad_token_is_permanent(secured):
 def test_whatsapp_unreachable_or_slow_is_transient(sinks):
     with pytest.raises(TransientSendError):
         WhatsAppCloudChannel(settings(sinks, whatsapp_api_url=f"http://127.0.0.1:{closed_port()}")).send(
-            message("whatsapp"))
+            message("whatsapp")
+        )
     sinks.control("whatsapp", "timeout", times=1)
     with pytest.raises(OutcomeUnknownError, match="did not answer"):
         WhatsAppCloudChannel(settings(sinks, whatsapp_timeout=1.0)).send(message("whatsapp"))
@@ -470,12 +538,16 @@ def test_whatsapp_status_webhooks_arrive_signed(secured, webhook):
         assert change["value"]["metadata"]["phone_number_id"] == "109876543210987"
         [status] = change["value"]["statuses"]
         assert (status["id"], status["recipient_id"], status["biz_opaque_callback_data"]) == (
-            wamid, "6281234567890", m.reference)
+            wamid,
+            "6281234567890",
+            m.reference,
+        )
         statuses.append(status["status"])
     assert statuses == ["sent", "delivered"]
 
 
 # the outbox, for people and tests ----------------------------------------------------------------------
+
 
 def test_outbox_page_lists_messages_escaped(sinks):
     HttpSmsChannel(settings(sinks)).send(message("sms", text="Balasan <script>alert('x')</script> & salam"))

@@ -4,6 +4,7 @@ Pengaduan (JSON, XLSX, CSV) and the figures, each for the users allowed to read 
 A small known set of complaints is made with the workflow's own handlers, at chosen times in January and
 February 2026, in two fresh kecamatan of a fresh kabupaten, so other tests' data cannot interfere.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -29,13 +30,13 @@ from services.dashboard.entrypoints import projections
 from services.dashboard.entrypoints.api import create_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.auth import Principal, create_token
+from shared.auth import Principal
 from shared.contracts.intake import Complainant
 from shared.contracts.letters import LetterDocumentIssued
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from shared.subscriptions import Checkpoints, Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan
-from tests.support.auth import bearer_header, bearer_token
+from tests.support.auth import bearer_header
 from tests.support.complaints import record_complaint
 from tests.support.processes import wait_until
 
@@ -55,11 +56,19 @@ def place(engine):
     suffix = uuid.uuid4().hex[:6]
     kab = f"ujikab-{suffix}"
     items = [
-        Kecamatan(f"uji-{suffix}-{n}", f"99.{suffix}.{n}", f"Uji {n.upper()}", kab, f"Kabupaten Uji {suffix}", {"city": "Uji"})
+        Kecamatan(
+            f"uji-{suffix}-{n}", f"99.{suffix}.{n}", f"Uji {n.upper()}", kab, f"Kabupaten Uji {suffix}", {"city": "Uji"}
+        )
         for n in ("a", "b", "c")
     ]
     upsert_kecamatan(engine, items)
-    return {"kabupaten": kab, "k1": items[0].slug, "k2": items[1].slug, "k3": items[2].slug, "names": {k.slug: k.name for k in items}}
+    return {
+        "kabupaten": kab,
+        "k1": items[0].slug,
+        "k2": items[1].slug,
+        "k3": items[2].slug,
+        "names": {k.slug: k.name for k in items},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -101,31 +110,59 @@ def tokens(settings, place):
 
 # -- making complaints with the workflow's handlers ------------------------------------------------------------
 class Complaint:
-    def __init__(self, wf, kecamatan: str, received_at: datetime, channel: str = "web", name: str = "Siti Aminah",
-                 address: str = "Dusun Bunangka") -> None:
+    def __init__(
+        self,
+        wf,
+        kecamatan: str,
+        received_at: datetime,
+        channel: str = "web",
+        name: str = "Siti Aminah",
+        address: str = "Dusun Bunangka",
+    ) -> None:
         self.wf, self.kecamatan = wf, kecamatan
         self.id = record_complaint(
-            wf, kecamatan, channel=channel,
+            wf,
+            kecamatan,
+            channel=channel,
             complainant=Complainant(name=name, nik=NIK, phone=PHONE, email="siti@example.id", address=address),
-            subject=f"Pengaduan {channel} {received_at:%d-%m}", description="Jalan di dusun rusak sejak Januari.",
+            subject=f"Pengaduan {channel} {received_at:%d-%m}",
+            description="Jalan di dusun rusak sejak Januari.",
             received_at=received_at,
         ).complaint_id
         self.state = None
         self.revision = 1
 
-    def do(self, role: str, action: str, when: datetime, as_unit: str | None = None, **fields) -> "Complaint":
+    def do(self, role: str, action: str, when: datetime, as_unit: str | None = None, **fields) -> Complaint:
         if action == "archive-letter":  # the letters worker's report comes first
             s = self.state
             document = uuid.uuid4()
-            handlers.record_letter_document(self.wf, LetterDocumentIssued(
-                message_id=document, complaint_id=self.id, kecamatan=self.kecamatan, document_id=document,
-                letter_version=s.approved_letter_version, letter_number=s.letter_number, sha256="a" * 64, size=1000,
-                verify_url=f"http://127.0.0.1:8000/v1/letters/verify/{document}",
-            ))
+            handlers.record_letter_document(
+                self.wf,
+                LetterDocumentIssued(
+                    message_id=document,
+                    complaint_id=self.id,
+                    kecamatan=self.kecamatan,
+                    document_id=document,
+                    letter_version=s.approved_letter_version,
+                    letter_number=s.letter_number,
+                    sha256="a" * 64,
+                    size=1000,
+                    verify_url=f"http://127.0.0.1:8000/v1/letters/verify/{document}",
+                ),
+            )
             self.revision += 1
         self.state = handlers.act(
-            self.wf, self.id, action, fields, expected_version=self.revision, user_id=f"uji.{role}", role=role,
-            unit=as_unit, kecamatan=self.kecamatan, at=when, correlation_id=uuid.uuid4(),
+            self.wf,
+            self.id,
+            action,
+            fields,
+            expected_version=self.revision,
+            user_id=f"uji.{role}",
+            role=role,
+            unit=as_unit,
+            kecamatan=self.kecamatan,
+            at=when,
+            correlation_id=uuid.uuid4(),
         )
         self.revision = self.state.revision
         return self
@@ -134,22 +171,27 @@ class Complaint:
 def full_flow(c: Complaint, times: list[datetime], unit: str = "pemerintahan", returned_once: bool = False) -> None:
     """Steps 2-12 at the given times (one per action, in order)."""
     actions = [
-        ("kasi", "verify-identity", None, {}), ("staf", "register", None, {}),
+        ("kasi", "verify-identity", None, {}),
+        ("staf", "register", None, {}),
         ("camat", "dispose", None, {"unit": unit, "instructions": "Koordinasikan dengan desa."}),
         ("kasi", "clarify", unit, {"explanation": "Perbaikan dijadwalkan bulan depan."}),
         ("kasi", "request-letter", unit, {}),
         ("staf", "draft-letter", None, {"perihal": "Tanggapan", "body": "Dengan hormat, ..."}),
     ]
     if returned_once:
-        actions += [("sekcam", "review-letter", None, {"approved": False, "notes": "Perbaiki salam"}),
-                    ("staf", "draft-letter", None, {"perihal": "Tanggapan", "body": "Dengan hormat, ... (2)"})]
+        actions += [
+            ("sekcam", "review-letter", None, {"approved": False, "notes": "Perbaiki salam"}),
+            ("staf", "draft-letter", None, {"perihal": "Tanggapan", "body": "Dengan hormat, ... (2)"}),
+        ]
     actions += [
-        ("sekcam", "review-letter", None, {"approved": True}), ("staf", "duplicate-letter", None, {}),
-        ("camat", "sign-letter", None, {}), ("staf", "archive-letter", None, {}),
+        ("sekcam", "review-letter", None, {"approved": True}),
+        ("staf", "duplicate-letter", None, {}),
+        ("camat", "sign-letter", None, {}),
+        ("staf", "archive-letter", None, {}),
         ("staf", "send-response", None, {"channel": "pos", "receipt": "Diterima oleh pengadu"}),
     ]
     assert len(actions) == len(times)
-    for (role, action, u, fields), when in zip(actions, times):
+    for (role, action, u, fields), when in zip(actions, times):  # noqa: B905
         c.do(role, action, when, as_unit=u, **fields)
 
 
@@ -168,12 +210,43 @@ def known(wf, dash, place):
     e.do("kasi", "verify-identity", at(1, 26, 10)).do("staf", "register", at(1, 26, 10, 10))
     e.do("camat", "refer", at(1, 27, 9), agency="Desa Tebul", agency_kind="desa", reason="Urusan desa")
     f = Complaint(wf, k1, at(1, 27, 9), channel="whatsapp")  # closed after its 12 working days
-    full_flow(f, [at(1, 27, 10), at(1, 27, 10, 10), at(1, 28, 9), at(1, 29, 9), at(1, 29, 9, 10), at(1, 29, 9, 20),
-                  at(1, 30, 9), at(1, 30, 9, 10), at(2, 12, 9), at(2, 13, 9), at(2, 13, 10)], unit="trantib")
+    full_flow(
+        f,
+        [
+            at(1, 27, 10),
+            at(1, 27, 10, 10),
+            at(1, 28, 9),
+            at(1, 29, 9),
+            at(1, 29, 9, 10),
+            at(1, 29, 9, 20),
+            at(1, 30, 9),
+            at(1, 30, 9, 10),
+            at(2, 12, 9),
+            at(2, 13, 9),
+            at(2, 13, 10),
+        ],
+        unit="trantib",
+    )
     a = Complaint(wf, k1, at(2, 2, 9))  # the whole SOP in two days, one draft returned
-    full_flow(a, [at(2, 2, 10), at(2, 2, 10, 10), at(2, 3, 10, 10), at(2, 3, 11, 10), at(2, 3, 11, 40), at(2, 3, 11, 50),
-                  at(2, 3, 13, 50), at(2, 3, 14), at(2, 3, 14, 30), at(2, 3, 14, 40), at(2, 3, 15), at(2, 3, 15, 10),
-                  at(2, 3, 15, 20)], returned_once=True)
+    full_flow(
+        a,
+        [
+            at(2, 2, 10),
+            at(2, 2, 10, 10),
+            at(2, 3, 10, 10),
+            at(2, 3, 11, 10),
+            at(2, 3, 11, 40),
+            at(2, 3, 11, 50),
+            at(2, 3, 13, 50),
+            at(2, 3, 14),
+            at(2, 3, 14, 30),
+            at(2, 3, 14, 40),
+            at(2, 3, 15),
+            at(2, 3, 15, 10),
+            at(2, 3, 15, 20),
+        ],
+        returned_once=True,
+    )
     b = Complaint(wf, k1, at(2, 3, 9), channel="sms")  # referred to an OPD
     b.do("kasi", "verify-identity", at(2, 3, 9, 30)).do("staf", "register", at(2, 3, 9, 40))
     b.do("camat", "refer", at(2, 4, 9), agency="Dinas PUPR", agency_kind="opd", reason="Jalan kabupaten")
@@ -200,10 +273,18 @@ def test_summary_counts_volumes_and_the_twelve_day_sla(client, tokens, known, pl
     assert item["by_status"] == {"closed": 4, "in_progress": 3, "awaiting_documents": 1}
     assert item["by_outcome"] == {"resolved": 2, "referred": 2}
     assert item["by_month"] == {"2026-01": 2, "2026-02": 6}
-    assert item["sla"] == {"closed": 4, "closed_within": 3, "closed_late": 1, "closed_within_share": 0.75,
-                           "open": 4, "open_late": 4}
+    assert item["sla"] == {
+        "closed": 4,
+        "closed_within": 3,
+        "closed_late": 1,
+        "closed_within_share": 0.75,
+        "open": 4,
+        "open_late": 4,
+    }
 
-    feb = client.get("/v1/dashboard/summary", params={"from": "2026-02-01", "to": "2026-02-28"}, headers=tokens["staf1"]).json()
+    feb = client.get(
+        "/v1/dashboard/summary", params={"from": "2026-02-01", "to": "2026-02-28"}, headers=tokens["staf1"]
+    ).json()
     assert [k["kecamatan"]["slug"] for k in feb["kecamatan"]] == [place["k1"]]  # staff: their own by default
     assert feb["kecamatan"][0]["total"] == 6 and feb["kecamatan"][0]["sla"]["closed_within_share"] == 1.0
     assert feb["period"] == {"from": "2026-02-01", "to": "2026-02-28"}
@@ -231,8 +312,11 @@ def test_step_times_against_the_sop_standard(client, tokens, known, place):
     assert (steps[2]["count"], steps[2]["median_minutes"]) == (7, 60)
     assert steps[1]["count"] == 8 and steps[7]["count"] == 3  # A drafted twice
 
-    feb = client.get("/v1/dashboard/steps", params={"kecamatan": place["k1"], "from": "2026-02-10", "to": "2026-02-13"},
-                     headers=tokens["kabupaten"]).json()
+    feb = client.get(
+        "/v1/dashboard/steps",
+        params={"kecamatan": place["k1"], "from": "2026-02-10", "to": "2026-02-13"},
+        headers=tokens["kabupaten"],
+    ).json()
     assert {(i["step"], i["count"]) for i in feb["items"]} == {(10, 1), (11, 1), (12, 1)}  # F's last steps
 
 
@@ -242,11 +326,16 @@ def test_overdue_work_oldest_first_with_whose_turn_it_is(client, tokens, known, 
     body = r.json()
     assert body["total"] == 3
     assert [(i["complaint_id"], i["step"]["number"], i["role"], i["unit"]) for i in body["items"]] == [
-        (str(known["C"].id), 4, "camat", None), (str(known["H"].id), 2, "kasi", None), (str(known["G"].id), 5, "kasi", "trantib")]
+        (str(known["C"].id), 4, "camat", None),
+        (str(known["H"].id), 2, "kasi", None),
+        (str(known["G"].id), 5, "kasi", "trantib"),
+    ]
     first = body["items"][0]
     assert first["register_number"] == "5/2026" and first["overdue_minutes"] > 0
     assert first["complainant"]["phone"] == PHONE  # the kecamatan's own staff
-    masked = client.get("/v1/dashboard/overdue", params={"kecamatan": place["k1"], "limit": "1"}, headers=tokens["kabupaten"]).json()
+    masked = client.get(
+        "/v1/dashboard/overdue", params={"kecamatan": place["k1"], "limit": "1"}, headers=tokens["kabupaten"]
+    ).json()
     assert masked["total"] == 3 and len(masked["items"]) == 1
     assert masked["items"][0]["complainant"] == {"name": "Siti ***", "phone": "+62812****890"}
 
@@ -254,8 +343,13 @@ def test_overdue_work_oldest_first_with_whose_turn_it_is(client, tokens, known, 
 def test_referrals_by_agency_and_kind(client, tokens, known, place):
     body = client.get("/v1/dashboard/referrals", params={"kecamatan": place["k1"]}, headers=tokens["kabupaten"]).json()
     assert body["total"] == 2 and body["by_kind"] == {"desa": 1, "opd": 1}
-    assert {(a["agency"], a["agency_kind"], a["count"]) for a in body["by_agency"]} == {("Desa Tebul", "desa", 1), ("Dinas PUPR", "opd", 1)}
-    feb = client.get("/v1/dashboard/referrals", params={"kecamatan": place["k1"], "from": "2026-02-01"}, headers=tokens["kabupaten"]).json()
+    assert {(a["agency"], a["agency_kind"], a["count"]) for a in body["by_agency"]} == {
+        ("Desa Tebul", "desa", 1),
+        ("Dinas PUPR", "opd", 1),
+    }
+    feb = client.get(
+        "/v1/dashboard/referrals", params={"kecamatan": place["k1"], "from": "2026-02-01"}, headers=tokens["kabupaten"]
+    ).json()
     assert [(i["agency"], i["count"]) for i in feb["items"]] == [("Dinas PUPR", 1)]
 
 
@@ -277,14 +371,21 @@ def test_bad_filters_are_refused_with_codes(client, tokens, place):
     r = client.get("/v1/dashboard/summary", params={"from": "2026-13-01", "to": "x"}, headers=tokens["kabupaten"])
     assert r.status_code == 422 and r.json()["code"] == "validation_error"
     assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("from", "invalid_date"), ("to", "invalid_date")]
-    r = client.get("/v1/dashboard/steps", params={"from": "2026-03-01", "to": "2026-02-01"}, headers=tokens["kabupaten"])
+    r = client.get(
+        "/v1/dashboard/steps", params={"from": "2026-03-01", "to": "2026-02-01"}, headers=tokens["kabupaten"]
+    )
     assert [(e["field"], e["code"]) for e in r.json()["errors"]] == [("to", "period_reversed")]
     r = client.get("/v1/dashboard/referrals", params={"kecamatan": "tidak-ada"}, headers=tokens["kabupaten"])
     assert r.status_code == 422 and r.json()["code"] == "unknown_kecamatan"
     r = client.get("/v1/dashboard/overdue", params={"limit": "0"}, headers=tokens["kabupaten"])
     assert r.status_code == 422 and r.json()["errors"][0]["code"] == "out_of_range"
-    r = client.get("/v1/register", params={"kecamatan": place["k1"], "format": "pdf", "year": "abc"}, headers=tokens["kabupaten"])
-    assert {(e["field"], e["code"]) for e in r.json()["errors"]} == {("format", "unknown_format"), ("year", "invalid_number")}
+    r = client.get(
+        "/v1/register", params={"kecamatan": place["k1"], "format": "pdf", "year": "abc"}, headers=tokens["kabupaten"]
+    )
+    assert {(e["field"], e["code"]) for e in r.json()["errors"]} == {
+        ("format", "unknown_format"),
+        ("year", "invalid_number"),
+    }
     r = client.get("/v1/register", headers=tokens["kabupaten"])
     assert r.status_code == 422 and r.json()["code"] == "kecamatan_required"
 
@@ -297,28 +398,47 @@ def test_the_register_as_json_pages_in_register_order(client, tokens, known, pla
     assert (body["total"], body["pages"], body["kecamatan"]["slug"]) == (6, 2, place["k1"])
     assert [i["register_number"] for i in body["items"]] == ["1/2026", "2/2026", "3/2026", "4/2026"]
     a = body["items"][2]
-    assert a["complaint_id"] == str(known["A"].id) and a["complainant"]["nik"] == NIK and a["complainant"]["phone"] == PHONE
-    assert a["disposition"] == {"unit": "pemerintahan", "instructions": "Koordinasikan dengan desa.", "at": a["disposition"]["at"]}
-    assert a["letter"]["number"] == f"002/PENGADUAN/99.{place['k1'].split('-')[1]}.a/2026" and a["sent_channel"] == "pos" and a["status"] == "closed"
+    assert (
+        a["complaint_id"] == str(known["A"].id)
+        and a["complainant"]["nik"] == NIK
+        and a["complainant"]["phone"] == PHONE
+    )
+    assert a["disposition"] == {
+        "unit": "pemerintahan",
+        "instructions": "Koordinasikan dengan desa.",
+        "at": a["disposition"]["at"],
+    }
+    assert (
+        a["letter"]["number"] == f"002/PENGADUAN/99.{place['k1'].split('-')[1]}.a/2026"
+        and a["sent_channel"] == "pos"
+        and a["status"] == "closed"
+    )
     second = client.get("/v1/register", params={"page_size": "4", "page": "2"}, headers=tokens["staf1"]).json()
     assert [i["register_number"] for i in second["items"]] == ["5/2026", "6/2026"]
 
 
 def test_a_kabupaten_user_sees_nik_and_phone_masked(client, tokens, known, place):
-    body = client.get("/v1/register", params={"kecamatan": place["k1"], "year": "2026"}, headers=tokens["kabupaten"]).json()
+    body = client.get(
+        "/v1/register", params={"kecamatan": place["k1"], "year": "2026"}, headers=tokens["kabupaten"]
+    ).json()
     assert body["total"] == 6
     for item in body["items"]:
         assert item["complainant"]["nik"] == "3528********0001"
         assert item["complainant"]["phone"] == "+62812****890"
         assert item["complainant"]["address"] == "***" and item["complainant"]["email"] == "s***@example.id"
     assert NIK not in str(body) and PHONE not in str(body) and "Koordinasikan" not in str(body)
-    csv_text = client.get("/v1/register", params={"kecamatan": place["k1"], "format": "csv"}, headers=tokens["kabupaten"]).content.decode("utf-8-sig")
+    csv_text = client.get(
+        "/v1/register", params={"kecamatan": place["k1"], "format": "csv"}, headers=tokens["kabupaten"]
+    ).content.decode("utf-8-sig")
     assert NIK not in csv_text and "Siti Aminah" not in csv_text and "Siti ***" in csv_text
 
 
 def test_the_register_xlsx_holds_exactly_the_rows_of_the_period(client, tokens, known, place):
-    r = client.get("/v1/register", params={"kecamatan": place["k1"], "from": "2026-02-02", "to": "2026-02-04", "format": "xlsx"},
-                   headers=tokens["staf1"])
+    r = client.get(
+        "/v1/register",
+        params={"kecamatan": place["k1"], "from": "2026-02-02", "to": "2026-02-04", "format": "xlsx"},
+        headers=tokens["staf1"],
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert "attachment" in r.headers["content-disposition"] and place["k1"] in r.headers["content-disposition"]
@@ -327,16 +447,29 @@ def test_the_register_xlsx_holds_exactly_the_rows_of_the_period(client, tokens, 
     assert ws["A3"].value == "Periode: 02-02-2026 s.d. 04-02-2026"
     header = [c.value for c in ws[5]]
     assert header[0] == "No. Register" and all(c.font.bold for c in ws[5])
-    numbers = [ws.cell(row=r_, column=1).value for r_ in range(6, ws.max_row + 1) if ws.cell(row=r_, column=2).value is not None]
+    numbers = [
+        ws.cell(row=r_, column=1).value
+        for r_ in range(6, ws.max_row + 1)
+        if ws.cell(row=r_, column=2).value is not None
+    ]
     assert numbers == ["3/2026", "4/2026", "5/2026"]  # A, B, C: received 2, 3 and 4 February
     row_a = [ws.cell(row=6, column=col).value for col in range(1, 12)]
     assert row_a[1] == datetime(2026, 2, 2, 9, 0) and row_a[2] == "Siti Aminah" and row_a[4] == "Formulir web"
-    assert row_a[6].startswith("Unit pemerintahan") and row_a[8].startswith("002/PENGADUAN/")  # F was signed first and row_a[10] == "Selesai, tanggapan dikirim"
+    assert row_a[6].startswith("Unit pemerintahan") and row_a[8].startswith(
+        "002/PENGADUAN/"
+    )  # F was signed first and row_a[10] == "Selesai, tanggapan dikirim"
     assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$5:$5"
 
-    c = client.get("/v1/register", params={"kecamatan": place["k1"], "from": "2026-02-02", "to": "2026-02-04", "format": "csv"},
-                   headers=tokens["staf1"])
-    assert c.status_code == 200 and c.content.startswith(b"\xef\xbb\xbf") and c.headers["content-type"].startswith("text/csv")
+    c = client.get(
+        "/v1/register",
+        params={"kecamatan": place["k1"], "from": "2026-02-02", "to": "2026-02-04", "format": "csv"},
+        headers=tokens["staf1"],
+    )
+    assert (
+        c.status_code == 200
+        and c.content.startswith(b"\xef\xbb\xbf")
+        and c.headers["content-type"].startswith("text/csv")
+    )
     rows = list(csv.reader(io.StringIO(c.content.decode("utf-8-sig"))))
     assert rows[0][0] == "No. Register" and [x[0] for x in rows[1:]] == ["3/2026", "4/2026", "5/2026"]
     assert rows[2][6] == "Dilimpahkan ke Dinas PUPR (OPD)" and rows[2][4] == "SMS"
@@ -351,21 +484,33 @@ def test_healthz_reports_the_projection_lag(client, known):
 def test_the_live_tables_match_their_definitions(dash):
     """The migration's tables and the ones a rebuild creates from adapters/tables.py are the same."""
     store = PostgresEventStore(dash.engine)
-    probes = [Subscription(dash.engine, store, p, suffix="__cmp")
-              for p in projections.projections(dash.engine).values()]
+    probes = [
+        Subscription(dash.engine, store, p, suffix="__cmp") for p in projections.projections(dash.engine).values()
+    ]
     for probe in probes:
         probe.create_tables()
         probe.create_indexes()  # as a rebuild does once the copies are filled
     try:
         with dash.engine.connect() as conn:
             for name in ("complaints", "step_times", "service_requests"):
+
                 def shape(table):
-                    cols = conn.execute(text(
-                        "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
-                        "WHERE table_schema = 'dashboard' AND table_name = :t ORDER BY ordinal_position"), {"t": table}).all()
-                    idx = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'dashboard' "
-                                            "AND tablename = :t"), {"t": table}).all()
+                    cols = conn.execute(
+                        text(
+                            "SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+                            "WHERE table_schema = 'dashboard' AND table_name = :t ORDER BY ordinal_position"
+                        ),
+                        {"t": table},
+                    ).all()
+                    idx = conn.execute(
+                        text(
+                            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'dashboard' "
+                            "AND tablename = :t"
+                        ),
+                        {"t": table},
+                    ).all()
                     return cols, sorted((i.replace(table, "T"), d.replace(table, "T")) for i, d in idx)
+
                 assert shape(name) == shape(name + "__cmp"), name
     finally:
         for probe in probes:
@@ -386,15 +531,21 @@ def test_step_times_are_kept_until_the_projection_moves(client, tokens, dash, wf
 
 def test_run_projections_keeps_the_dashboard_up_to_date(settings, dash, wf, place):
     stop = threading.Event()
-    runner = threading.Thread(target=projections.run_projections, args=(DashboardSettings(**settings.model_dump()),),
-                              kwargs={"stop": stop}, daemon=True)
+    runner = threading.Thread(
+        target=projections.run_projections,
+        args=(DashboardSettings(**settings.model_dump()),),
+        kwargs={"stop": stop},
+        daemon=True,
+    )
     runner.start()
     try:
         c = Complaint(wf, place["k3"], at(4, 7, 9))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             with dash.engine.connect() as conn:
-                if conn.execute(text("SELECT 1 FROM dashboard.complaints WHERE complaint_id = :c"), {"c": c.id}).first():
+                if conn.execute(
+                    text("SELECT 1 FROM dashboard.complaints WHERE complaint_id = :c"), {"c": c.id}
+                ).first():
                     break
             time.sleep(0.1)
         else:
@@ -411,9 +562,14 @@ def table_hash(conn, table: str) -> tuple[int, str]:
     definition = t.metadata.tables[f"dashboard.{name}"]
     cols = ", ".join(f'"{c.name}"' for c in definition.columns)
     key = ", ".join(f'"{c.name}"' for c in definition.primary_key.columns)
-    return tuple(conn.execute(text(
-        f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY {key}), '')) "
-        f'FROM (SELECT {cols} FROM dashboard."{table}") r')).one())
+    return tuple(
+        conn.execute(
+            text(
+                f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY {key}), '')) "
+                f'FROM (SELECT {cols} FROM dashboard."{table}") r'
+            )
+        ).one()
+    )
 
 
 def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(dash, wf, place, known):
@@ -433,8 +589,10 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
         checkpoints.set(conn, incremental.checkpoint_name, position)
 
     live = Subscription(engine, store, projection, batch_size=20)
-    runners = [Runner(engine, projection.name, live.round, channel=NOTIFY_CHANNEL, poll_interval=0.1),
-               Runner(engine, incremental.checkpoint_name, incremental.round, channel=NOTIFY_CHANNEL, poll_interval=0.1)]
+    runners = [
+        Runner(engine, projection.name, live.round, channel=NOTIFY_CHANNEL, poll_interval=0.1),
+        Runner(engine, incremental.checkpoint_name, incremental.round, channel=NOTIFY_CHANNEL, poll_interval=0.1),
+    ]
     threads = [threading.Thread(target=r.run, daemon=True) for r in runners]
 
     stop = threading.Event()
@@ -449,9 +607,18 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
             while not stop.is_set():
                 when = start + timedelta(minutes=n)
                 c = Complaint(wf, k3, when)
-                c.do("kasi", "verify-identity", when + timedelta(minutes=5)).do("staf", "register", when + timedelta(minutes=9))
+                c.do("kasi", "verify-identity", when + timedelta(minutes=5)).do(
+                    "staf", "register", when + timedelta(minutes=9)
+                )
                 if n % 2:
-                    c.do("camat", "refer", when + timedelta(minutes=30), agency="Dinas Kesehatan", agency_kind="opd", reason="-")
+                    c.do(
+                        "camat",
+                        "refer",
+                        when + timedelta(minutes=30),
+                        agency="Dinas Kesehatan",
+                        agency_kind="opd",
+                        reason="-",
+                    )
                 appended["events"] += 3 + n % 2
                 n += 1
         except BaseException as exc:  # the test fails below with it
@@ -465,7 +632,9 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
                 with engine.connect() as conn:
                     for name in ("complaints", "step_times"):
                         for k in (place["k1"], k3):  # kecamatan 1 stays as it is, kecamatan 3 only grows
-                            n = conn.execute(text(f"SELECT count(*) FROM dashboard.{name} WHERE kecamatan = :k"), {"k": k}).scalar_one()
+                            n = conn.execute(
+                                text(f"SELECT count(*) FROM dashboard.{name} WHERE kecamatan = :k"), {"k": k}
+                            ).scalar_one()
                             before_n = seen.get((name, k), 1 if k == place["k1"] else 0)
                             assert n >= before_n, f"{name} of {k}: {n} rows after {before_n}"
                             seen[(name, k)] = n
@@ -474,7 +643,7 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
             failures.append(exc)
 
     helpers = [threading.Thread(target=append, daemon=True), threading.Thread(target=read, daemon=True)]
-    for runner, th in zip(runners, threads):  # one after the other: each leads before the next starts
+    for runner, th in zip(runners, threads):  # one after the other: each leads before the next starts  # noqa: B905
         th.start()
         assert runner.is_leader.wait(10), f"{runner.name} did not take the lead"
     for th in helpers:
@@ -495,8 +664,12 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
         reads, events = seen["reads"], appended["events"]
         # after the swap the reader read every table twice more (the first may have begun before it; a failed read
         # ends the reader: failures), and complaints kept arriving for the live projection to apply to the swapped tables
-        wait_until(lambda: failures or (seen["reads"] >= reads + 2 and appended["events"] > events), timeout=20,
-                   interval=0.02, message="the reader and the writer to go on after the swap")
+        wait_until(
+            lambda: failures or (seen["reads"] >= reads + 2 and appended["events"] > events),
+            timeout=20,
+            interval=0.02,
+            message="the reader and the writer to go on after the swap",
+        )
     finally:
         stop.set()
         for th in helpers:
@@ -519,20 +692,38 @@ def test_a_rebuild_while_events_are_appended_equals_the_incremental_projection(d
             for name in projection.table_names:
                 rebuilt, kept = table_hash(conn, name), table_hash(conn, f"{name}__inc")
                 assert rebuilt == kept, name
-            assert conn.execute(text("SELECT count(*) FROM dashboard.complaints WHERE kecamatan = :k"), {"k": k3}).scalar_one() > 0
-            assert conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'dashboard' AND tablename LIKE '%\\_\\_next'")).scalar_one() == 0
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM dashboard.complaints WHERE kecamatan = :k"), {"k": k3}
+                ).scalar_one()
+                > 0
+            )
+            assert (
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_tables WHERE schemaname = 'dashboard' AND tablename LIKE '%\\_\\_next'"
+                    )
+                ).scalar_one()
+                == 0
+            )
         assert projections.status(engine)[0]["lag"] >= 0
     finally:
         incremental.drop_tables()
 
 
 def test_rebuild_and_status_by_name(dash, known, caplog):
-    with caplog.at_level(logging.INFO, logger="services.dashboard.adapters.subscription"):  # its report goes into the record
+    with caplog.at_level(
+        logging.INFO, logger="services.dashboard.adapters.subscription"
+    ):  # its report goes into the record
         report = projections.rebuild(dash.engine, "complaints")
     assert report["name"] == "dashboard.complaints" and report["position"] > 0
     (done,) = [r for r in caplog.records if r.getMessage() == "rebuild dashboard.complaints done"]
     assert done.rebuild_position == report["position"]
     st = {s["name"]: s for s in projections.status(dash.engine)}["dashboard.complaints"]  # of each projection
-    assert st["name"] == "dashboard.complaints" and st["checkpoint"] == report["position"] and st["lag"] == st["head"] - st["checkpoint"]
+    assert (
+        st["name"] == "dashboard.complaints"
+        and st["checkpoint"] == report["position"]
+        and st["lag"] == st["head"] - st["checkpoint"]
+    )
     with pytest.raises(ValueError):
         projections.rebuild(dash.engine, "tidak-ada")

@@ -4,6 +4,7 @@ models, the sign-in/out flow, the error messages, escaping, and a render of real
 API (PostgreSQL, complaints made with the workflow's handlers) whose every request is then replayed
 against that API.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from pengaduan import registry
 from services.dashboard.adapters.projections import ComplaintsProjection
 from services.dashboard.adapters.subscription import Subscription
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
@@ -28,21 +30,22 @@ from services.dashboard.entrypoints import page
 from services.dashboard.entrypoints.api import create_app, create_full_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from pengaduan import registry
-from shared import gateway
-from shared.auth import Principal, create_token
+from shared.auth import Principal
 from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support.auth import bearer_token
 from tests.support.colours import contrast
-from tests.support.auth import bearer_header, bearer_token
 from tests.support.complaints import record_complaint
 
 STATIC = Path(page.__file__).resolve().parent.parent / "static"
 HTML, JS, CSS = (STATIC / "dasbor.html", STATIC / "dasbor.js", STATIC / "dasbor.css")
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # an XML namespace name in the JS, never fetched
 SITE_LINKS = ("/", "/buku-rekap")  # the web app's pages (same origin) the header links to
-SESSION_PATHS = {"/sesi/token", "/sesi/keluar"}  # the web app's session, for one sign-in (services/web/entrypoints/sesi.py)
+SESSION_PATHS = {
+    "/sesi/token",
+    "/sesi/keluar",
+}  # the web app's session, for one sign-in (services/web/entrypoints/sesi.py)
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed here: the page's script is not run")
 
@@ -66,8 +69,15 @@ def test_the_page_is_served_with_a_strict_content_security_policy(full_client):
     assert r.status_code == 200
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     csp = r.headers["content-security-policy"]
-    for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "connect-src 'self'",
-                      "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ):
         assert directive in csp
     assert "unsafe" not in csp and "http" not in csp and "*" not in csp
     assert r.headers["x-content-type-options"] == "nosniff"
@@ -89,8 +99,13 @@ def test_the_assets_are_served_with_their_types_and_nothing_else_is(full_client)
     css = full_client.get("/dasbor/static/dasbor.css")
     assert css.status_code == 200 and css.headers["content-type"] == "text/css; charset=utf-8"
     assert full_client.get("/dasbor/static/dasbor.js", headers={"If-None-Match": js.headers["etag"]}).status_code == 304
-    for path in ("/dasbor/static/dasbor.html", "/dasbor/static/nope.js", "/dasbor/static/..%2Fentrypoints%2Fpage.py",
-                 "/dasbor/static/%2e%2e/entrypoints/page.py", "/dasbor/static/"):
+    for path in (
+        "/dasbor/static/dasbor.html",
+        "/dasbor/static/nope.js",
+        "/dasbor/static/..%2Fentrypoints%2Fpage.py",
+        "/dasbor/static/%2e%2e/entrypoints/page.py",
+        "/dasbor/static/",
+    ):
         r = full_client.get(path)
         assert r.status_code == 404, path
         assert r.json()["code"] == "not_found"
@@ -104,8 +119,13 @@ def test_the_page_is_a_route_of_the_dashboard_app_outside_its_openapi_document(f
 
 def test_the_gateway_sends_the_page_and_its_data_where_they_are_served():
     assert registry.route_for("POST", "/v1/auth/token") == "workflow"
-    for path in ("/v1/dashboard/summary", "/v1/dashboard/steps", "/v1/dashboard/overdue", "/v1/dashboard/referrals",
-                 "/v1/register"):
+    for path in (
+        "/v1/dashboard/summary",
+        "/v1/dashboard/steps",
+        "/v1/dashboard/overdue",
+        "/v1/dashboard/referrals",
+        "/v1/register",
+    ):
         assert registry.route_for("GET", path) == "dashboard", path
     for path in ("/dasbor", "/dasbor/", "/dasbor/static/dasbor.js", "/dasbor/static/dasbor.css"):
         assert registry.route_for("GET", path) == "dashboard", path
@@ -159,7 +179,7 @@ def test_the_html_is_labelled_in_indonesian_and_has_no_inline_code_or_style(pars
     ids = [a["id"] for _, a in tags if a.get("id")]
     assert len(ids) == len(set(ids)), "ids are unique"
     labels = {a.get("for") for t, a in tags if t == "label"}
-    fields = [(t, a) for t, a in tags if t in ("input", "select", "textarea") and a.get("type") not in ("hidden",)]
+    fields = [(t, a) for t, a in tags if t in ("input", "select", "textarea") and a.get("type") != "hidden"]
     assert len(fields) == 5
     for t, a in fields:
         assert a.get("id") in labels or a.get("aria-label"), f"{t} {a} has no label"
@@ -172,7 +192,7 @@ def test_the_html_is_labelled_in_indonesian_and_has_no_inline_code_or_style(pars
     assert "style" not in {t for t, _ in tags}
     scripts = [a for t, a in tags if t == "script"]
     assert scripts == [{"src": "/dasbor/static/dasbor.js", "defer": None}] and parsed.script_text.strip() == ""
-    for t, a in tags:
+    for t, a in tags:  # noqa: B007
         for key in ("src", "href"):
             if a.get(key):
                 assert a[key].startswith(("/dasbor/static/", "#")) or (key == "href" and a[key] in SITE_LINKS), a[key]
@@ -186,9 +206,20 @@ def test_the_html_is_labelled_in_indonesian_and_has_no_inline_code_or_style(pars
 
 def test_the_script_never_writes_markup_nor_keeps_the_token_anywhere_but_session_storage():
     source = JS.read_text(encoding="utf-8")
-    code = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
-    for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
-                      "localStorage", "document.cookie", "DOMParser", "createContextualFragment", "srcdoc"):
+    code = re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL)
+    for forbidden in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "localStorage",
+        "document.cookie",
+        "DOMParser",
+        "createContextualFragment",
+        "srcdoc",
+    ):
         assert forbidden not in code, forbidden
     assert not re.search(r"setAttribute\(\s*[\"'](?:style|on\w+)", code)
     assert not re.search(r"[\"']on\w+[\"']\s*:", code), "no event handler attributes"
@@ -197,30 +228,48 @@ def test_the_script_never_writes_markup_nor_keeps_the_token_anywhere_but_session
 
 
 def test_the_script_calls_only_same_origin_v1_paths_and_the_two_session_paths():
-    code = re.sub(r"/\*.*?\*/", "", JS.read_text(encoding="utf-8"), flags=re.S)
+    code = re.sub(r"/\*.*?\*/", "", JS.read_text(encoding="utf-8"), flags=re.DOTALL)
     assert code.count("fetch(") == 1, "one place calls fetch: request()"
     assert "XMLHttpRequest" not in code and "WebSocket" not in code and "EventSource" not in code
     paths = re.findall(r"[\"'](/[\w./?=&-]*)[\"']", code)  # every quoted path-like string
     assert paths and all(p.startswith("/v1/") or p in SESSION_PATHS for p in paths), paths
-    assert SESSION_PATHS <= set(paths)
+    assert set(paths) >= SESSION_PATHS
     assert [u for u in re.findall(r"[\"'][a-z]*:?//[^\"']*[\"']", code) if SVG_NAMESPACE not in u] == []
     called = re.findall(r"(?:request|getJson)\(\s*\"([^\"]+)\"", code)
-    assert set(called) == {"/v1/auth/token", "/v1/dashboard/summary", "/v1/dashboard/steps",
-                           "/v1/dashboard/overdue", "/v1/dashboard/referrals", "/v1/register", *SESSION_PATHS}
+    assert set(called) == {
+        "/v1/auth/token",
+        "/v1/dashboard/summary",
+        "/v1/dashboard/steps",
+        "/v1/dashboard/overdue",
+        "/v1/dashboard/referrals",
+        "/v1/register",
+        *SESSION_PATHS,
+    }
     assert re.search(r'var sesi = path === "/sesi/token" \|\| path === "/sesi/keluar";', code), "exactly these two"
     assert re.search(r'path\.indexOf\("/v1/"\) !== 0 && !sesi', code), "request() refuses anything else"
     # the cookie goes only to the session paths; the bearer token never does
     assert 'credentials: sesi ? "same-origin" : "omit"' in code
-    assert code.count('credentials:') == 1
+    assert code.count("credentials:") == 1
 
 
 def test_the_style_sheet_keeps_hidden_things_hidden_and_its_colours_contrasted():
     css = CSS.read_text(encoding="utf-8")
-    assert re.search(r"\[hidden\]\s*\{\s*display:\s*none\s*!important", css), "hidden stays hidden whatever the display rules"
+    assert re.search(r"\[hidden\]\s*\{\s*display:\s*none\s*!important", css), (
+        "hidden stays hidden whatever the display rules"
+    )
     var = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{3,6})\s*;", css))
-    text_pairs = [("tinta", "latar"), ("tinta", "halaman"), ("tinta", "pilih"), ("redup", "latar"), ("redup", "halaman"),
-                  ("aksen", "latar"), ("aksen-teks", "aksen"), ("galat", "galat-latar"), ("galat", "latar"),
-                  ("s-lambat", "latar")]
+    text_pairs = [
+        ("tinta", "latar"),
+        ("tinta", "halaman"),
+        ("tinta", "pilih"),
+        ("redup", "latar"),
+        ("redup", "halaman"),
+        ("aksen", "latar"),
+        ("aksen-teks", "aksen"),
+        ("galat", "galat-latar"),
+        ("galat", "latar"),
+        ("s-lambat", "latar"),
+    ]
     for fg, bg in text_pairs:
         assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(contrast(var[fg], var[bg]), 2))
     for mark in ("s-proses", "s-tunggu", "s-selesai", "s-lambat", "s-lain", "fokus", "garis"):
@@ -875,9 +924,13 @@ def node_dir(tmp_path_factory, parsed) -> Path:
 def run_node(folder: Path, name: str, source: str, *extra: str) -> str:
     script = folder / f"{name}.js"
     script.write_text(source)
-    result = subprocess.run(
-        [NODE, str(script), str(folder / "elements.json"), str(JS), *extra], cwd=folder, capture_output=True, text=True,
-        timeout=20, env={**os.environ, "TZ": "Asia/Jakarta"},
+    result = subprocess.run(  # noqa: PLW1510
+        [NODE, str(script), str(folder / "elements.json"), str(JS), *extra],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "TZ": "Asia/Jakarta"},
     )
     assert result.returncode == 0, f"node {name}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -915,8 +968,10 @@ def test_without_a_web_session_the_form_shows_with_no_message_under_node(node_di
 def place(engine):
     suffix = uuid.uuid4().hex[:6]
     kab = f"dasborkab-{suffix}"
-    items = [Kecamatan(f"dasbor-{suffix}-1", f"98.{suffix}.1", XSS_KECAMATAN, kab, f"Kabupaten Dasbor {suffix}", {}),
-             Kecamatan(f"dasbor-{suffix}-2", f"98.{suffix}.2", "Uji Dua", kab, f"Kabupaten Dasbor {suffix}", {})]
+    items = [
+        Kecamatan(f"dasbor-{suffix}-1", f"98.{suffix}.1", XSS_KECAMATAN, kab, f"Kabupaten Dasbor {suffix}", {}),
+        Kecamatan(f"dasbor-{suffix}-2", f"98.{suffix}.2", "Uji Dua", kab, f"Kabupaten Dasbor {suffix}", {}),
+    ]
     upsert_kecamatan(engine, items)
     return {"kabupaten": kab, "k1": items[0].slug, "k2": items[1].slug, "names": {k.slug: k.name for k in items}}
 
@@ -948,34 +1003,65 @@ def seeded(settings, engine, dash, place):
 
     def complaint(kecamatan, received_at, subject, channel="web"):
         message = record_complaint(
-            wf, kecamatan, channel=channel, subject=subject, description="Jalan rusak.", received_at=received_at,
-            complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890",
-                                    email="siti@example.id", address="Dusun Bunangka"),
+            wf,
+            kecamatan,
+            channel=channel,
+            subject=subject,
+            description="Jalan rusak.",
+            received_at=received_at,
+            complainant=Complainant(
+                name="Siti Aminah",
+                nik="3528071505900001",
+                phone="+6281234567890",
+                email="siti@example.id",
+                address="Dusun Bunangka",
+            ),
         )
         return message.complaint_id, message.tracking_code
 
     def act(cid, revision, role, action, when, **fields):
-        return handlers.act(wf, cid, action, fields, expected_version=revision, user_id=f"uji.{role}", role=role,
-                            unit=None, kecamatan=place["k1"], at=when, correlation_id=uuid.uuid4()).revision
+        return handlers.act(
+            wf,
+            cid,
+            action,
+            fields,
+            expected_version=revision,
+            user_id=f"uji.{role}",
+            role=role,
+            unit=None,
+            kecamatan=place["k1"],
+            at=when,
+            correlation_id=uuid.uuid4(),
+        ).revision
 
     try:
         _, late_code = complaint(place["k1"], datetime(2026, 2, 2, 9, tzinfo=WIB), XSS_SUBJECT)
         ref, _ = complaint(place["k1"], datetime(2026, 2, 3, 9, tzinfo=WIB), "Jalan kabupaten rusak", channel="sms")
         rev = act(ref, 1, "kasi", "verify-identity", datetime(2026, 2, 3, 10, tzinfo=WIB))
         rev = act(ref, rev, "staf", "register", datetime(2026, 2, 3, 10, 10, tzinfo=WIB))
-        act(ref, rev, "camat", "refer", datetime(2026, 2, 4, 9, tzinfo=WIB), agency=XSS_AGENCY, agency_kind="opd",
-            reason="Jalan kabupaten")
+        act(
+            ref,
+            rev,
+            "camat",
+            "refer",
+            datetime(2026, 2, 4, 9, tzinfo=WIB),
+            agency=XSS_AGENCY,
+            agency_kind="opd",
+            reason="Jalan kabupaten",
+        )
         complaint(place["k2"], datetime(2026, 3, 2, 9, tzinfo=WIB), "Lampu jalan mati", channel="kotak")
     finally:
         wf.engine.dispose()
-    Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
-                 batch_size=500).catch_up()
+    Subscription(
+        dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars), batch_size=500
+    ).catch_up()
     return {"tracking_code": late_code}
 
 
 @needs_node
-def test_the_page_renders_real_answers_and_every_request_it_makes_is_answered(client, node_dir, place, seeded,
-                                                                              kabupaten_token):
+def test_the_page_renders_real_answers_and_every_request_it_makes_is_answered(
+    client, node_dir, place, seeded, kabupaten_token
+):
     auth = {"Authorization": f"Bearer {kabupaten_token}"}
     period = {"from": "2026-01-01", "to": "2026-03-31"}
     answers = {}
@@ -986,17 +1072,29 @@ def test_the_page_renders_real_answers_and_every_request_it_makes_is_answered(cl
             assert r.status_code == 200, r.text
             answers[f"/v1/dashboard/{name}|{kecamatan}"] = r.json()
     fixture = {
-        "token": kabupaten_token, "user": {"full_name": "Operator Dasbor", "role": "kabupaten"},
-        "answers": answers, "from": period["from"], "to": period["to"], "k1": place["k1"],
-        "names": list(place["names"].values()), "names_by_slug": place["names"],
-        "subject": XSS_SUBJECT, "agency": XSS_AGENCY, "tracking_code": seeded["tracking_code"],
+        "token": kabupaten_token,
+        "user": {"full_name": "Operator Dasbor", "role": "kabupaten"},
+        "answers": answers,
+        "from": period["from"],
+        "to": period["to"],
+        "k1": place["k1"],
+        "names": list(place["names"].values()),
+        "names_by_slug": place["names"],
+        "subject": XSS_SUBJECT,
+        "agency": XSS_AGENCY,
+        "tracking_code": seeded["tracking_code"],
     }
     (node_dir / "real.json").write_text(json.dumps(fixture))
     calls = json.loads(run_node(node_dir, "real", REAL, str(node_dir / "real.json")))
 
     # every request the page made, replayed against the real API with the same token
-    assert {c["url"].split("?")[0] for c in calls} == {"/v1/dashboard/summary", "/v1/dashboard/steps",
-                                                        "/v1/dashboard/overdue", "/v1/dashboard/referrals", "/v1/register"}
+    assert {c["url"].split("?")[0] for c in calls} == {
+        "/v1/dashboard/summary",
+        "/v1/dashboard/steps",
+        "/v1/dashboard/overdue",
+        "/v1/dashboard/referrals",
+        "/v1/register",
+    }
     for call in calls:
         assert call["auth"] == auth["Authorization"]
         r = client.get(call["url"], headers=auth)

@@ -3,6 +3,7 @@ its ``From:`` (issue #12, item 10): an ``Authentication-Results`` header of a co
 DMARC pass (or aligned DKIM pass). Otherwise it becomes a new complaint, noted for staff, and the awaiting
 complaint gets nothing. Over the intake API (``POST /v1/channels/email``) and the IMAP poller, on a real
 database."""
+
 from __future__ import annotations
 
 import uuid
@@ -39,10 +40,15 @@ def mailbox(engine) -> str:
 
 @pytest.fixture(scope="module")
 def intake(settings, engine, tmp_path_factory):
-    container = bootstrap(IntakeSettings(**settings.model_dump()).model_copy(update={
-        "data_dir": str(tmp_path_factory.mktemp("email-auth")), "email_webhook_token": SecretStr(TOKEN),
-        "email_authserv_ids": f"{OURS}, mx2.kecamatan.example.id",
-    }))
+    container = bootstrap(
+        IntakeSettings(**settings.model_dump()).model_copy(
+            update={
+                "data_dir": str(tmp_path_factory.mktemp("email-auth")),
+                "email_webhook_token": SecretStr(TOKEN),
+                "email_authserv_ids": f"{OURS}, mx2.kecamatan.example.id",
+            }
+        )
+    )
     yield container
     container.engine.dispose()
 
@@ -65,7 +71,9 @@ def mail(to: str, sender: str, *results: str, text: str = "KK saya terlampir.") 
 
 
 def post(client, raw: bytes) -> dict:
-    r = client.post("/v1/channels/email", content=raw, headers={"X-Webhook-Token": TOKEN, "Content-Type": "message/rfc822"})
+    r = client.post(
+        "/v1/channels/email", content=raw, headers={"X-Webhook-Token": TOKEN, "Content-Type": "message/rfc822"}
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -76,23 +84,41 @@ def awaiting(client, engine, mailbox) -> dict:
     address = f"siti.{uuid.uuid4().hex[:8]}@warga.example.id"
     first = post(client, mail(mailbox, f"Siti <{address}>", text="Akta kelahiran anak saya belum jadi."))
     with engine.begin() as conn:
-        complaint_id = conn.execute(select(submissions.c.complaint_id)
-                                    .where(submissions.c.tracking_code == first["tracking_code"])).scalar_one()
-        conn.execute(tracking.insert().values(
-            complaint_id=complaint_id, tracking_code=first["tracking_code"], status="awaiting_documents", current_step=2,
-            sop_version=sop.DEFAULT.version, steps=[], updated_at=datetime.now(UTC), position=0))
+        complaint_id = conn.execute(
+            select(submissions.c.complaint_id).where(submissions.c.tracking_code == first["tracking_code"])
+        ).scalar_one()
+        conn.execute(
+            tracking.insert().values(
+                complaint_id=complaint_id,
+                tracking_code=first["tracking_code"],
+                status="awaiting_documents",
+                current_step=2,
+                sop_version=sop.DEFAULT.version,
+                steps=[],
+                updated_at=datetime.now(UTC),
+                position=0,
+            )
+        )
     return {"address": address, "tracking_code": first["tracking_code"], "complaint_id": complaint_id}
 
 
 def replies_to(engine, complaint_id) -> int:
     with engine.connect() as conn:
-        return len(conn.execute(select(outbox.c.id).where(outbox.c.message_type == "intake.ComplainantReplied",
-                                                          outbox.c.payload["complaint_id"].astext == str(complaint_id))).all())
+        return len(
+            conn.execute(
+                select(outbox.c.id).where(
+                    outbox.c.message_type == "intake.ComplainantReplied",
+                    outbox.c.payload["complaint_id"].astext == str(complaint_id),
+                )
+            ).all()
+        )
 
 
 def description_of(engine, tracking_code: str) -> str:
     with engine.connect() as conn:
-        return conn.execute(select(submissions.c.description).where(submissions.c.tracking_code == tracking_code)).scalar_one()
+        return conn.execute(
+            select(submissions.c.description).where(submissions.c.tracking_code == tracking_code)
+        ).scalar_one()
 
 
 def assert_not_joined(engine, awaiting, answer) -> None:
@@ -114,28 +140,41 @@ def test_a_pass_from_a_configured_mail_server_joins(client, engine, mailbox, awa
 
 
 def test_an_aligned_dkim_pass_joins_without_a_dmarc_result(client, engine, mailbox, awaiting):
-    answer = post(client, mail(mailbox, awaiting["address"], "mx2.kecamatan.example.id; dkim=pass header.i=@warga.example.id"))
+    answer = post(
+        client, mail(mailbox, awaiting["address"], "mx2.kecamatan.example.id; dkim=pass header.i=@warga.example.id")
+    )
     assert answer["result"] == "reply"
 
 
-@pytest.mark.parametrize("results", [
-    ("mx.penipu.example.com; dmarc=pass header.from=warga.example.id",),  # another server's (anyone's) word
-    (f"{OURS}; dmarc=fail header.from=warga.example.id", f"{OURS}; dmarc=pass header.from=warga.example.id"),  # forged below ours
-    (f"{OURS}; dkim=pass header.d=penipu.example.com",),  # signed by a domain that is not From's
-], ids=["other-authserv-id", "forged-below-ours", "unaligned-dkim"])
+@pytest.mark.parametrize(
+    "results",
+    [
+        ("mx.penipu.example.com; dmarc=pass header.from=warga.example.id",),  # another server's (anyone's) word
+        (
+            f"{OURS}; dmarc=fail header.from=warga.example.id",
+            f"{OURS}; dmarc=pass header.from=warga.example.id",
+        ),  # forged below ours
+        (f"{OURS}; dkim=pass header.d=penipu.example.com",),  # signed by a domain that is not From's
+    ],
+    ids=["other-authserv-id", "forged-below-ours", "unaligned-dkim"],
+)
 def test_a_pass_that_is_not_our_servers_word_for_this_from_does_not_join(client, engine, mailbox, awaiting, results):
     answer = post(client, mail(mailbox, awaiting["address"], *results))
     assert_not_joined(engine, awaiting, answer)
 
 
-@pytest.mark.parametrize("result", [f"{OURS}; dmarc=pass", f"{OURS}; dmarc=pass header.from=penipu.example.com"],
-                         ids=["no-header.from", "judged-penipu"])
+@pytest.mark.parametrize(
+    "result",
+    [f"{OURS}; dmarc=pass", f"{OURS}; dmarc=pass header.from=penipu.example.com"],
+    ids=["no-header.from", "judged-penipu"],
+)
 def test_a_from_the_mail_server_read_as_another_address_does_not_join(client, engine, mailbox, awaiting, result):
     """``From: siti@warga <penyerang@penipu>``: the mail server's DMARC judged penipu (which passes: it is the
     attacker's own domain), Python reads Siti's address. It must not join Siti's complaint."""
     placeholder = "placeholder@penipu.example.com"
     raw = mail(mailbox, placeholder, result).replace(
-        f"From: {placeholder}".encode(), f"From: {awaiting['address']} <penyerang@penipu.example.com>".encode())
+        f"From: {placeholder}".encode(), f"From: {awaiting['address']} <penyerang@penipu.example.com>".encode()
+    )
     assert_not_joined(engine, awaiting, post(client, raw))
 
 
@@ -158,7 +197,14 @@ def test_the_imap_poller_applies_the_same_rule(intake, engine, mailbox, awaiting
     genuine = mail(mailbox, awaiting["address"], f"{OURS}; dmarc=pass header.from=warga.example.id")
     assert poll_once(intake, Box({"1": forged, "2": genuine})) == 2
     with engine.connect() as conn:
-        results = conn.execute(select(inbound_messages.c.result).where(inbound_messages.c.sender == awaiting["address"])
-                               .order_by(inbound_messages.c.received_at)).scalars().all()
+        results = (
+            conn.execute(
+                select(inbound_messages.c.result)
+                .where(inbound_messages.c.sender == awaiting["address"])
+                .order_by(inbound_messages.c.received_at)
+            )
+            .scalars()
+            .all()
+        )
     assert results == ["complaint", "complaint", "reply"]  # the first complaint, the forged one, the genuine reply
     assert replies_to(engine, awaiting["complaint_id"]) == 1

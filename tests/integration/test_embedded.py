@@ -3,6 +3,7 @@
 Self-contained: uses only pytest's tmp_path, no conftest fixtures. Every server is stopped in a
 finally block so a failing assertion leaves no process behind.
 """
+
 from __future__ import annotations
 
 import psycopg

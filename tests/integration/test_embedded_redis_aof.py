@@ -1,5 +1,6 @@
 """The broker `make run` starts (shared.embedded.start_redis) keeps an append-only file synced every second:
 a crash of redis-server loses at most the last second of accepted messages, not everything since a snapshot."""
+
 from __future__ import annotations
 
 import os

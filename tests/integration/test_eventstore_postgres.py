@@ -1,4 +1,5 @@
 """The PostgreSQL event store: the shared contract, commit order, immutability, a concurrent soak."""
+
 from __future__ import annotations
 
 import random
@@ -31,9 +32,8 @@ def test_rows_can_be_neither_updated_nor_deleted_nor_truncated(store, engine):
         "DELETE FROM workflow.events WHERE stream_id = :s",
         "TRUNCATE workflow.events",
     ):
-        with pytest.raises(DBAPIError, match="append-only"):
-            with engine.begin() as conn:
-                conn.execute(text(sql), {"s": stream})
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(sql), {"s": stream})
     assert [e.payload for e in store.read_stream(stream)] == [{"n": 1}]
 
 
@@ -64,8 +64,12 @@ def test_out_of_order_commit_never_skips_the_slower_transaction(store, engine):
 
     def b_waits_for_a() -> bool:
         with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE :a = ANY(pg_blocking_pids(pid))"),
-                                {"a": a_pid}).scalar_one() > 0
+            return (
+                conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE :a = ANY(pg_blocking_pids(pid))"), {"a": a_pid}
+                ).scalar_one()
+                > 0
+            )
 
     # B is in its append, waiting for A (were appends not ordered, B would be done: the asserts below say so)
     wait_until(lambda: b_done.is_set() or b_waits_for_a(), timeout=10, interval=0.02, message="B to reach its append")
@@ -85,10 +89,9 @@ def test_out_of_order_commit_never_skips_the_slower_transaction(store, engine):
 
 def test_rolled_back_append_leaves_nothing_and_does_not_block_readers(store, engine):
     stream = new_stream()
-    with pytest.raises(RuntimeError):
-        with engine.begin() as conn:
-            store.append(stream, 0, [make_event(stream, 1)], conn=conn)
-            raise RuntimeError("the unit of work failed after appending")
+    with pytest.raises(RuntimeError), engine.begin() as conn:  # noqa: PT012
+        store.append(stream, 0, [make_event(stream, 1)], conn=conn)
+        raise RuntimeError("the unit of work failed after appending")
     assert store.read_stream(stream) == []
     store.append(stream, 0, [make_event(stream, 1)])
     assert store.stream_version(stream) == 1

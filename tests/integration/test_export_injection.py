@@ -7,6 +7,7 @@ CSV (read back with the csv module: each such value prefixed with ``'``, as OWAS
 says). Tab and CR cannot come through intake (it trims and refuses line breaks), so they are written
 through the exporter itself.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,7 +45,9 @@ NAME_COL, ADDRESS_COL, SUBJECT_COL, FOLLOW_UP_COL = 3, 4, 6, 8  # 1-based, as bo
 @pytest.fixture(scope="module")
 def world(settings, engine, tmp_path_factory):
     suffix = uuid.uuid4().hex[:5]
-    k = Kecamatan(f"ekspor-{suffix}", f"93.{suffix}.1", f"Ekspor {suffix}", "pamekasan", "Kabupaten Pamekasan", {"city": "Ekspor"})
+    k = Kecamatan(
+        f"ekspor-{suffix}", f"93.{suffix}.1", f"Ekspor {suffix}", "pamekasan", "Kabupaten Pamekasan", {"city": "Ekspor"}
+    )
     upsert_kecamatan(engine, [k])
     for role, unit in (("staf", None), ("kasi", "pemerintahan"), ("camat", None)):
         add_user(engine, f"e{suffix}.{role}", f"Petugas Ekspor {role}", role, PASSWORD, kecamatan=k.slug, unit=unit)
@@ -56,34 +59,46 @@ def world(settings, engine, tmp_path_factory):
             r = api["workflow"].post("/v1/auth/token", data={"username": f"e{suffix}.{role}", "password": PASSWORD})
             assert r.status_code == 200, r.text
             tokens[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        r = api["intake"].post("/v1/complaints", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
-            "kecamatan": k.slug, "channel": "web",
-            "complainant": {"name": NAME, "nik": "3528071505900001", "phone": "081234567890", "address": ADDRESS},
-            "subject": SUBJECT, "description": "Jalan di dusun rusak sejak Januari, mohon diperbaiki.",
-        })
+        r = api["intake"].post(
+            "/v1/complaints",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "kecamatan": k.slug,
+                "channel": "web",
+                "complainant": {"name": NAME, "nik": "3528071505900001", "phone": "081234567890", "address": ADDRESS},
+                "subject": SUBJECT,
+                "description": "Jalan di dusun rusak sejak Januari, mohon diperbaiki.",
+            },
+        )
         assert r.status_code == 202, r.text
         message = outbox_message(engine, r.json()["tracking_code"])  # what the outbox relay carries to the workflow
         wf = workflow_bootstrap(web_settings)
         handlers.record_complaint(wf, message)
         wf.engine.dispose()
         cid = message.complaint_id
-        for role, action, fields in (("kasi", "verify-identity", {}), ("staf", "register", {}),
-                                     ("camat", "dispose", {"unit": "pemerintahan", "instructions": "Cek lokasi"}),
-                                     ("kasi", "clarify", {"explanation": EXPLANATION})):
+        for role, action, fields in (
+            ("kasi", "verify-identity", {}),
+            ("staf", "register", {}),
+            ("camat", "dispose", {"unit": "pemerintahan", "instructions": "Cek lokasi"}),
+            ("kasi", "clarify", {"explanation": EXPLANATION}),
+        ):
             version = api["workflow"].get(f"/v1/complaints/{cid}", headers=tokens["staf"]).json()["version"]
-            r = api["workflow"].post(f"/v1/complaints/{cid}/{action}", headers=tokens[role],
-                                     json={"expected_version": version, **fields})
+            r = api["workflow"].post(
+                f"/v1/complaints/{cid}/{action}", headers=tokens[role], json={"expected_version": version, **fields}
+            )
             assert r.status_code == 200, (action, r.text)
         dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
-        Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
-                     batch_size=500).catch_up()
+        Subscription(
+            dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars), batch_size=500
+        ).catch_up()
         dash.engine.dispose()
         yield {"api": api, "tokens": tokens, "kecamatan": k.slug}
 
 
 def download(world, fmt: str) -> bytes:
-    r = world["api"]["dashboard"].get("/v1/register", params={"kecamatan": world["kecamatan"], "format": fmt},
-                                      headers=world["tokens"]["staf"])
+    r = world["api"]["dashboard"].get(
+        "/v1/register", params={"kecamatan": world["kecamatan"], "format": fmt}, headers=world["tokens"]["staf"]
+    )
     assert r.status_code == 200, r.text
     return r.content
 
@@ -112,16 +127,27 @@ def test_the_csv_prefixes_what_a_spreadsheet_would_run(world):
 def test_tab_and_carriage_return_at_the_start_are_inert_too():
     tz = ZoneInfo("Asia/Jakarta")
     row = {
-        "complaint_id": uuid.uuid4(), "tracking_code": "7KQ2-M9XD-4T", "register_number": 1, "register_year": 2026,
-        "received_at": datetime(2026, 2, 3, 2, 15, tzinfo=UTC), "complainant_name": "\t=1+1",
-        "complainant_address": "\r=2+2", "channel": "web", "subject": "=3+3\x07bel", "status": "in_progress",
+        "complaint_id": uuid.uuid4(),
+        "tracking_code": "7KQ2-M9XD-4T",
+        "register_number": 1,
+        "register_year": 2026,
+        "received_at": datetime(2026, 2, 3, 2, 15, tzinfo=UTC),
+        "complainant_name": "\t=1+1",
+        "complainant_address": "\r=2+2",
+        "channel": "web",
+        "subject": "=3+3\x07bel",
+        "status": "in_progress",
         "current_step": 4,
     }
-    data = exports.xlsx([book.line(row, masked=False, tz=tz)], kecamatan="=Uji", kabupaten="Uji", period="-", generated="-")
+    data = exports.xlsx(
+        [book.line(row, masked=False, tz=tz)], kecamatan="=Uji", kabupaten="Uji", period="-", generated="-"
+    )
     ws = openpyxl.load_workbook(io.BytesIO(data)).active
     cells = {col: ws.cell(row=exports.HEADER_ROW + 1, column=col) for col in (NAME_COL, ADDRESS_COL, SUBJECT_COL)}
     assert all(c.data_type == "s" for c in cells.values()) and ws["A2"].data_type == "s"
     assert cells[NAME_COL].value == "\t=1+1" and cells[ADDRESS_COL].value == "\r=2+2"
     assert cells[SUBJECT_COL].value == "=3+3\ufffdbel"  # a character no worksheet can hold, replaced (not a 500)
-    line = list(csv.reader(io.StringIO(exports.csv_bytes([book.line(row, masked=False, tz=tz)]).decode("utf-8-sig"))))[1]
+    line = list(csv.reader(io.StringIO(exports.csv_bytes([book.line(row, masked=False, tz=tz)]).decode("utf-8-sig"))))[
+        1
+    ]
     assert line[NAME_COL - 1] == "'\t=1+1" and line[ADDRESS_COL - 1] == "'\r=2+2"

@@ -1,6 +1,7 @@
 """The event feed over HTTP: every event exactly once across pages while appends go on, per-kecamatan paging,
 who may read which kecamatan, no personal data, and the Server-Sent Events stream (prompt delivery,
 heartbeat, resume from Last-Event-ID, the end of a session)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,16 +23,22 @@ from services.dashboard.adapters import event_feed
 from services.dashboard.entrypoints import feed
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap
-from shared.auth import Principal, create_token, install_auth
+from shared.auth import Principal, install_auth
 from shared.config import Settings
 from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
 from shared.http import install_error_handlers
 from tests.support import complaints
+from tests.support.auth import bearer_header
 from tests.support.processes import wait_until
-from tests.support.auth import bearer_header, bearer_token
 
-NAME, NIK, PHONE, EMAIL, ADDRESS = "Siti Aminah", "3528071505900001", "+6281234567890", "siti@example.id", "Dusun Bunangka"
+NAME, NIK, PHONE, EMAIL, ADDRESS = (
+    "Siti Aminah",
+    "3528071505900001",
+    "+6281234567890",
+    "siti@example.id",
+    "Dusun Bunangka",
+)
 
 
 class FeedSettings(Settings):
@@ -74,8 +81,9 @@ def client(app):
         yield c
 
 
-def bearer(settings, role: str, kecamatan: str | None = None, kabupaten: str | None = None,
-           ttl: timedelta = timedelta(hours=1)) -> dict[str, str]:
+def bearer(
+    settings, role: str, kecamatan: str | None = None, kabupaten: str | None = None, ttl: timedelta = timedelta(hours=1)
+) -> dict[str, str]:
     unit = "pemerintahan" if role == "kasi" else None
     if role in ("staf", "kasi", "sekcam", "camat") and kabupaten is None:
         kabupaten = "pamekasan"
@@ -86,15 +94,26 @@ def bearer(settings, role: str, kecamatan: str | None = None, kabupaten: str | N
 def new_complaint(wf, kecamatan: str) -> uuid.UUID:
     """Personal data everywhere it can be: in the complainant, the subject and the description."""
     return complaints.new_complaint(
-        wf, kecamatan, complainant=Complainant(name=NAME, nik=NIK, phone=PHONE, email=EMAIL, address=ADDRESS),
-        subject=f"Jalan rusak depan rumah {NAME}", description=f"Saya {NAME} (NIK {NIK}, HP {PHONE}, {EMAIL}) di {ADDRESS}.",
+        wf,
+        kecamatan,
+        complainant=Complainant(name=NAME, nik=NIK, phone=PHONE, email=EMAIL, address=ADDRESS),
+        subject=f"Jalan rusak depan rumah {NAME}",
+        description=f"Saya {NAME} (NIK {NIK}, HP {PHONE}, {EMAIL}) di {ADDRESS}.",
     )
 
 
 def verify_identity(wf, complaint_id: uuid.UUID, kecamatan: str) -> None:
     handlers.act(
-        wf, complaint_id, "verify-identity", {"notes": f"KTP {NAME} cocok, NIK {NIK}"}, expected_version=1,
-        user_id=f"kasi.{kecamatan}", role="kasi", unit="pemerintahan", kecamatan=kecamatan, at=datetime.now(UTC),
+        wf,
+        complaint_id,
+        "verify-identity",
+        {"notes": f"KTP {NAME} cocok, NIK {NIK}"},
+        expected_version=1,
+        user_id=f"kasi.{kecamatan}",
+        role="kasi",
+        unit="pemerintahan",
+        kecamatan=kecamatan,
+        at=datetime.now(UTC),
         correlation_id=uuid.uuid4(),
     )
 
@@ -126,15 +145,18 @@ class Reader:
             pass
 
 
-def test_every_event_is_read_exactly_once_across_pages_while_appends_go_on(client, wf, engine, feed_settings, monkeypatch):
+def test_every_event_is_read_exactly_once_across_pages_while_appends_go_on(
+    client, wf, engine, feed_settings, monkeypatch
+):
     monkeypatch.setattr(event_feed, "SCAN_WINDOW", 5)  # filtered readers cross many scan windows
     store = PostgresEventStore(engine)
     start = store.last_position()
     readers = {
         "all": Reader(client, bearer(feed_settings, "admin"), start, limit=7),
         "galis": Reader(client, bearer(feed_settings, "staf", kecamatan="galis"), start, limit=3),
-        "pademawu": Reader(client, bearer(feed_settings, "kabupaten", kabupaten="pamekasan"), start, limit=2,
-                           kecamatan="pademawu"),
+        "pademawu": Reader(
+            client, bearer(feed_settings, "kabupaten", kabupaten="pamekasan"), start, limit=2, kecamatan="pademawu"
+        ),
         "kabupaten": Reader(client, bearer(feed_settings, "kabupaten", kabupaten="pamekasan"), start, limit=5),
     }
     stop = time.monotonic() + 3.0
@@ -152,7 +174,10 @@ def test_every_event_is_read_exactly_once_across_pages_while_appends_go_on(clien
         except BaseException as exc:  # reported by the test below
             errors.append(exc)
 
-    writers = [threading.Thread(target=write, args=(c,)) for c in (["pegantenan", "galis"], ["galis", "pademawu", "pegantenan"])]
+    writers = [
+        threading.Thread(target=write, args=(c,))
+        for c in (["pegantenan", "galis"], ["galis", "pademawu", "pegantenan"])
+    ]
     for t in writers:
         t.start()
     while any(t.is_alive() for t in writers):
@@ -167,7 +192,7 @@ def test_every_event_is_read_exactly_once_across_pages_while_appends_go_on(clien
     truth = store.read_all(after=start, limit=1_000_000)
     assert len(truth) > 40  # enough appends happened while the readers paged
     expected = {
-        "all": [e for e in truth],
+        "all": list(truth),
         "galis": [e for e in truth if e.kecamatan == "galis"],
         "pademawu": [e for e in truth if e.kecamatan == "pademawu"],
         "kabupaten": [e for e in truth if e.kecamatan in ("pegantenan", "galis", "pademawu")],
@@ -183,11 +208,20 @@ def test_every_event_is_read_exactly_once_across_pages_while_appends_go_on(clien
     for personal in (NAME, NIK, PHONE, EMAIL, ADDRESS, "6281234567890"):
         assert personal not in text
     received = next(e for e in readers["all"].seen if e["type"] == "workflow.ComplaintReceived")
-    assert received["payload"]["complainant"] == {"has_nik": True, "has_phone": True, "has_email": True, "has_address": True}
+    assert received["payload"]["complainant"] == {
+        "has_nik": True,
+        "has_phone": True,
+        "has_email": True,
+        "has_address": True,
+    }
     assert received["step"] == 1 and received["kecamatan"] in ("pegantenan", "galis", "pademawu")
     assert received["complaint_id"] == received["stream"].removeprefix("complaint-")
     verified = next(e for e in readers["all"].seen if e["type"] == "workflow.IdentityVerified")
-    assert verified["payload"]["notes"] == "[disembunyikan]" and verified["actor"] == {"kind": "user", "role": "kasi", "user_id": None}
+    assert verified["payload"]["notes"] == "[disembunyikan]" and verified["actor"] == {
+        "kind": "user",
+        "role": "kasi",
+        "user_id": None,
+    }
 
 
 def test_a_caught_up_filtered_reader_moves_past_other_kecamatan_events(client, wf, engine, feed_settings):
@@ -195,7 +229,11 @@ def test_a_caught_up_filtered_reader_moves_past_other_kecamatan_events(client, w
     start = store.last_position()
     for _ in range(3):
         new_complaint(wf, "pegantenan")
-    r = client.get("/v1/events", params={"after": start, "kecamatan": "galis"}, headers=bearer(feed_settings, "staf", kecamatan="galis"))
+    r = client.get(
+        "/v1/events",
+        params={"after": start, "kecamatan": "galis"},
+        headers=bearer(feed_settings, "staf", kecamatan="galis"),
+    )
     body = r.json()
     assert body == {"events": [], "next_after": store.last_position(), "has_more": False}
 
@@ -223,7 +261,9 @@ def test_who_may_read_which_kecamatan(client, wf, engine, feed_settings):
     kabupaten = bearer(feed_settings, "kabupaten", kabupaten="pamekasan")
     both = client.get("/v1/events", params={"after": start}, headers=kabupaten).json()["events"]
     assert sorted(e["kecamatan"] for e in both) == ["galis", "pegantenan"]
-    one = client.get("/v1/events", params={"after": start, "kecamatan": "pegantenan"}, headers=kabupaten).json()["events"]
+    one = client.get("/v1/events", params={"after": start, "kecamatan": "pegantenan"}, headers=kabupaten).json()[
+        "events"
+    ]
     assert [e["kecamatan"] for e in one] == ["pegantenan"]
 
     elsewhere = bearer(feed_settings, "kabupaten", kabupaten="sumenep")
@@ -342,7 +382,7 @@ def test_the_stream_pushes_new_events_promptly_and_resumes_from_last_event_id(ap
 def test_the_stream_ends_when_the_token_expires(app, engine, feed_settings):
     store = PostgresEventStore(engine)
     short = bearer(feed_settings, "staf", kecamatan="pegantenan", ttl=timedelta(seconds=2))
-    with serve(app) as base, httpx.Client(base_url=base, timeout=httpx.Timeout(10.0)) as http:
+    with serve(app) as base, httpx.Client(base_url=base, timeout=httpx.Timeout(10.0)) as http:  # noqa: SIM117
         with http.stream("GET", "/v1/events/stream", params={"after": store.last_position()}, headers=short) as r:
             frames = Frames(r)
             ended = frames.next_event(timeout=8)
@@ -358,7 +398,7 @@ def test_a_stream_ends_when_its_token_is_signed_out(app, engine, feed_settings):
     store = PostgresEventStore(engine)
     headers = bearer(feed_settings, "staf", kecamatan="pegantenan")
     token = headers["Authorization"].split(" ", 1)[1]
-    with serve(app) as base, httpx.Client(base_url=base, timeout=httpx.Timeout(30.0)) as http:
+    with serve(app) as base, httpx.Client(base_url=base, timeout=httpx.Timeout(30.0)) as http:  # noqa: SIM117
         with http.stream("GET", "/v1/events/stream", params={"after": store.last_position()}, headers=headers) as r:
             frames = Frames(r)
             _, info = decode_token_info(token, feed_settings.secret_key, datetime.now(UTC))

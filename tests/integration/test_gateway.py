@@ -1,4 +1,5 @@
 """The gateway as a proxy shared by every visitor: nothing of one visitor's reaches another's request."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from shared.gateway import merge_openapi
 
 
 class _Backend(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         body = json.dumps({"cookie": self.headers.get("Cookie")}).encode()
         self.send_response(200)
         if self.path == "/masuk":
@@ -35,7 +36,9 @@ def test_a_session_cookie_set_for_one_visitor_is_never_sent_for_another():
         with TestClient(gateway) as browser:
             signed_in = browser.get("/masuk")
             assert "rahasia-si-staf" in signed_in.headers["set-cookie"]  # passed on to the one who signed in
-            assert browser.get("/beranda").json() == {"cookie": "pengaduan_sesi=rahasia-si-staf"}  # their browser sends it
+            assert browser.get("/beranda").json() == {
+                "cookie": "pengaduan_sesi=rahasia-si-staf"
+            }  # their browser sends it
             browser.cookies.clear()  # now another browser, with no cookie of its own, through the same gateway
             assert browser.get("/beranda").json() == {"cookie": None}
     finally:
@@ -55,9 +58,11 @@ def test_open311_posts_go_to_intake_and_its_reads_to_the_dashboard():
 def test_the_merged_api_documents_every_service_answering_one_path():
     """Open311's /requests is two services' (POST intake, GET dashboard): the merged spec keeps both."""
     answer = lambda summary: {"summary": summary, "responses": {"200": {"description": "OK"}}}  # noqa: E731
-    merged = merge_openapi({
-        "intake": {"paths": {"/open311/v2/requests": {"post": answer("submit")}}},
-        "dashboard": {"paths": {"/open311/v2/requests": {"get": answer("search")}}},
-    })
+    merged = merge_openapi(
+        {
+            "intake": {"paths": {"/open311/v2/requests": {"post": answer("submit")}}},
+            "dashboard": {"paths": {"/open311/v2/requests": {"get": answer("search")}}},
+        }
+    )
     item = merged["paths"]["/open311/v2/requests"]
     assert {method: op["summary"] for method, op in item.items()} == {"post": "submit", "get": "search"}

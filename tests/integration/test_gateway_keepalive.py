@@ -6,6 +6,7 @@ uvicorn behind a real TCP hop that adds 150 ms each way (as a busy host or netwo
 moment of the race a window of a few hundred milliseconds instead of a few: sending after an idle gap just
 below the service's keep-alive timeout reproduces it every time.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from pengaduan.cli import API_KEEPALIVE_SECONDS
 from pengaduan.apps import gateway as create_gateway
+from pengaduan.cli import API_KEEPALIVE_SECONDS
 from shared.gateway import GatewaySettings
 from tests.support.processes import wait_until
 
@@ -49,8 +50,11 @@ def _upstream_app() -> FastAPI:
 def serve(app: FastAPI, keep_alive: float):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=keep_alive,
-                                           timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="off", timeout_keep_alive=keep_alive, timeout_graceful_shutdown=2
+        )
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     wait_until(lambda: server.started, timeout=10, message="uvicorn")
@@ -121,7 +125,7 @@ def test_idle_gaps_around_the_services_keep_alive_timeout_never_give_a_503():
         # gaps in the window where a request met the closing connection (4.7-5.0 s), and either side of it
         for gap in (0.5, 4.75, 4.8, 4.85, 4.9, 4.95, 5.3):
             for _ in range(2):  # a short burst on the kept connection, then the gap
-                statuses.append((gap, gateway.get("/v1/track/PGD-ABC").status_code))
+                statuses.append((gap, gateway.get("/v1/track/PGD-ABC").status_code))  # noqa: PERF401
             time.sleep(gap)
         statuses.append((0.0, gateway.post("/v1/complaints", json={"isi": "jalan rusak"}).status_code))
     assert [s for s in statuses if s[1] != 200] == []
@@ -169,4 +173,6 @@ def test_a_service_that_is_down_is_a_logged_503(caplog):
         r = gateway.get("/v1/track/PGD-ABC")
     assert r.status_code == 503 and r.json()["code"] == "service_unavailable"
     failures = [r for r in caplog.records if r.name == "shared.gateway" and r.levelno == logging.WARNING]
-    assert [(r.method, r.route, r.service, r.error) for r in failures] == [("GET", "/v1/track/", "intake", "ConnectError")]
+    assert [(r.method, r.route, r.service, r.error) for r in failures] == [
+        ("GET", "/v1/track/", "intake", "ConnectError")
+    ]

@@ -7,6 +7,7 @@ scheduler's reconcilers (grace 1 s here) must publish it again, and the consumer
 single: one acknowledgment at the SMTP server, one ``NotificationSent``, one ``LetterIssued``, one
 ``ComplaintReceived``. Every test runs against each broker (ids ``[redis]``, ``[rabbitmq]``; ADR 0006).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,13 +21,14 @@ from fastapi.testclient import TestClient
 from kombu import Connection
 from sqlalchemy import select
 
+from pengaduan import registry
 from services.accounts.handlers import add_user
 from services.intake.adapters.tables import submissions
+from services.intake.adapters.tracking import TrackingProjection
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app as intake_app
 from services.intake.scheduler import OutboxReconciler
-from services.intake.adapters.tracking import TrackingProjection
 from services.letters.adapters import tables as letters_tables
 from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
@@ -36,10 +38,10 @@ from services.notify.handlers import plan_event
 from services.workflow.adapters import tables as workflow_tables
 from services.workflow.domain.events import stream_id
 from services.workflow.relay import EventDispatcher
-from pengaduan import registry
 from shared.celery_app import is_amqp, make_celery
 from shared.contracts.routing import SUBSCRIPTIONS
-from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
+from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL
+from shared.eventstore.postgres import PostgresEventStore
 from shared.service import RunContext
 from shared.subscriptions import Checkpoints, Runner
 from tests.integration.test_letters import data_dir, letters_settings, new_kecamatan, sign, to_step_10  # noqa: F401
@@ -57,7 +59,7 @@ def settings(broker_settings):
     return broker_settings
 
 
-def lose(settings, queue: str, task_id: str) -> None:
+def lose(settings, queue: str, task_id: str) -> None:  # noqa: RET503
     """Take the message out of the broker before any worker has it (positive evidence: it was there)."""
     if is_amqp(settings.effective_broker_url):
         return lose_from_rabbitmq(settings.effective_broker_url, queue, task_id)
@@ -96,17 +98,24 @@ def lose_from_rabbitmq(url: str, queue: str, task_id: str, timeout: float = 10) 
 
 
 def start_reconcilers(background, engine, settings) -> None:
-    ctx = RunContext(settings.model_copy(update={"reconcile_grace_seconds": GRACE, "reconcile_interval_seconds": 0.3}),
-                     engine, make_celery(settings, "test-scheduler"), registry.consumers())
+    ctx = RunContext(
+        settings.model_copy(update={"reconcile_grace_seconds": GRACE, "reconcile_interval_seconds": 0.3}),
+        engine,
+        make_celery(settings, "test-scheduler"),
+        registry.consumers(),
+    )
     for job in registry.handoff_reconcilers(ctx):  # as the scheduler process runs them
         background.start(Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval))
 
 
 def in_ledger(engine, ledger, consumer: str, message_id: uuid.UUID) -> bool:
     with engine.connect() as conn:
-        return conn.execute(
-            select(ledger.c.message_id).where(ledger.c.consumer == consumer, ledger.c.message_id == message_id)
-        ).first() is not None
+        return (
+            conn.execute(
+                select(ledger.c.message_id).where(ledger.c.consumer == consumer, ledger.c.message_id == message_id)
+            ).first()
+            is not None
+        )
 
 
 def client_track(settings, code: str) -> bool:
@@ -128,7 +137,9 @@ def test_a_lost_notify_plan_is_published_again_and_the_acknowledgment_sent_once(
     cid, code = new_complaint(wf, "email")
     received = wf.store.read_stream(stream_id(cid))[0]
     # the relay's own subscription to notify, under a name of its own that starts just before this event
-    sub = dataclasses.replace(next(s for s in SUBSCRIPTIONS if s.name == "notify-messages"), name=f"t-{uuid.uuid4().hex[:8]}")
+    sub = dataclasses.replace(
+        next(s for s in SUBSCRIPTIONS if s.name == "notify-messages"), name=f"t-{uuid.uuid4().hex[:8]}"
+    )
     relay = EventDispatcher(wf.engine, wf.store, make_celery(settings, "test-relay"), sub)
     with engine.begin() as conn:
         Checkpoints(workflow_tables.checkpoints).set(conn, relay.name, received.position - 1)
@@ -138,10 +149,16 @@ def test_a_lost_notify_plan_is_published_again_and_the_acknowledgment_sent_once(
 
     spawn("worker", "notify", "--concurrency", "2", **channel_env)
     start_reconcilers(background, engine, settings)
-    wait_until(lambda: [m for m in clean_sinks.messages("email") if code in m["text"]], timeout=30,
-               message="the acknowledgment at the SMTP server")
-    wait_until(lambda: not in_ledger(engine, workflow_tables.handoffs, "notify.plan", received.event_id), timeout=30,
-               message="the hand-off confirmed by notify's inbox")
+    wait_until(
+        lambda: [m for m in clean_sinks.messages("email") if code in m["text"]],
+        timeout=30,
+        message="the acknowledgment at the SMTP server",
+    )
+    wait_until(
+        lambda: not in_ledger(engine, workflow_tables.handoffs, "notify.plan", received.event_id),
+        timeout=30,
+        message="the hand-off confirmed by notify's inbox",
+    )
     assert len([m for m in clean_sinks.messages("email") if code in m["text"]]) == 1
 
 
@@ -149,27 +166,47 @@ def test_a_lost_report_to_the_workflow_is_published_again_and_recorded_once(
     settings, engine, spawn, background, wf, notify, clean_sinks
 ):
     cid, code = new_complaint(wf, "email")
-    assert plan_event(notify, wf.store.read_stream(stream_id(cid))[0].event_id) == 1  # sent here, reported to the workflow
+    assert (
+        plan_event(notify, wf.store.read_stream(stream_id(cid))[0].event_id) == 1
+    )  # sent here, reported to the workflow
     with engine.connect() as conn:
-        (mid,) = conn.execute(select(notify_tables.handoffs.c.message_id).where(
-            notify_tables.handoffs.c.payload["complaint_id"].astext == str(cid))).scalars().all()
+        (mid,) = (
+            conn.execute(
+                select(notify_tables.handoffs.c.message_id).where(
+                    notify_tables.handoffs.c.payload["complaint_id"].astext == str(cid)
+                )
+            )
+            .scalars()
+            .all()
+        )
     lose(settings, "workflow", f"notification-report:{mid}")
 
     spawn("worker", "workflow", "--concurrency", "2")
     start_reconcilers(background, engine, settings)
     wait_until(lambda: "workflow.NotificationSent" in types_of(wf, cid), timeout=30, message="NotificationSent")
-    wait_until(lambda: not in_ledger(engine, notify_tables.handoffs, "workflow.record_notification", mid), timeout=30,
-               message="the report confirmed by the workflow's inbox")
+    wait_until(
+        lambda: not in_ledger(engine, notify_tables.handoffs, "workflow.record_notification", mid),
+        timeout=30,
+        message="the report confirmed by the workflow's inbox",
+    )
     assert types_of(wf, cid).count("workflow.NotificationSent") == 1
     assert len([m for m in clean_sinks.messages("email") if code in m["text"]]) == 1
 
 
 def test_a_lost_letter_issued_report_is_published_again_and_recorded_once(
-    letters_settings, engine, spawn, background, wf  # noqa: F811
+    letters_settings, engine, spawn, background, wf
 ):
     (slug,) = new_kecamatan(engine)
     camat = f"camat.{slug}"
-    add_user(engine, camat, "Drs. H. Moh. Ma'ruf, M.Si.", "camat", "rahasia-uji-123", kecamatan=slug, nip="197001011990031001")
+    add_user(
+        engine,
+        camat,
+        "Drs. H. Moh. Ma'ruf, M.Si.",
+        "camat",
+        "rahasia-uji-123",
+        kecamatan=slug,
+        nip="197001011990031001",
+    )
     wf.directory._loaded_at = float("-inf")
     cid = to_step_10(wf, slug, camat)
     sign(wf, cid, slug, camat)
@@ -183,8 +220,11 @@ def test_a_lost_letter_issued_report_is_published_again_and_recorded_once(
     spawn("worker", "workflow", "--concurrency", "2", settings_=letters_settings)
     start_reconcilers(background, engine, letters_settings)
     wait_until(lambda: "workflow.LetterIssued" in types_of(wf, cid), timeout=30, message="LetterIssued")
-    wait_until(lambda: not in_ledger(engine, letters_tables.handoffs, "workflow.record_letter_document", issued.message_id),
-               timeout=30, message="the report confirmed by the workflow's inbox")
+    wait_until(
+        lambda: not in_ledger(engine, letters_tables.handoffs, "workflow.record_letter_document", issued.message_id),
+        timeout=30,
+        message="the report confirmed by the workflow's inbox",
+    )
     assert types_of(wf, cid).count("workflow.LetterIssued") == 1
 
 
@@ -195,7 +235,8 @@ def test_a_lost_complaint_is_published_again_within_seconds_and_received_once(se
     container.engine.dispose()
     with engine.connect() as conn:
         submission_id, cid = conn.execute(
-            select(submissions.c.id, submissions.c.complaint_id).where(submissions.c.tracking_code == code)).one()
+            select(submissions.c.id, submissions.c.complaint_id).where(submissions.c.tracking_code == code)
+        ).one()
     start_publisher(background, engine, settings)
     lose(settings, "workflow", str(submission_id))
 

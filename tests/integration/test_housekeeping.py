@@ -1,5 +1,6 @@
 """The scheduler's intake jobs: a complaint, or another message, lost after the broker accepted it is
 published again; the outbox keeps only what is still needed."""
+
 from __future__ import annotations
 
 import uuid
@@ -78,16 +79,25 @@ def test_a_complaint_the_workflow_kept_as_a_dead_letter_is_not_published_again_u
         mark_published(engine, code, timedelta(minutes=11))
     letter_id = uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(workflow_tables.dead_letters.insert().values(
-            id=letter_id, task="workflow.record_complaint", queue="workflow",
-            payload={"submission_id": str(outbox_row(engine, dead).id)}, error="x"))
+        conn.execute(
+            workflow_tables.dead_letters.insert().values(
+                id=letter_id,
+                task="workflow.record_complaint",
+                queue="workflow",
+                payload={"submission_id": str(outbox_row(engine, dead).id)},
+                error="x",
+            )
+        )
     reconciler = OutboxReconciler(engine, grace_seconds=600, dead_letters=workflow_tables.dead_letters)
     reconciler.round()
     assert outbox_row(engine, dead).published_at is not None  # kept for a person
     assert outbox_row(engine, lost).published_at is None  # published again
     with engine.begin() as conn:  # replayed, and its replay lost in turn: the reconciler minds it again
-        conn.execute(update(workflow_tables.dead_letters).where(workflow_tables.dead_letters.c.id == letter_id)
-                     .values(replayed_at=datetime.now(UTC)))
+        conn.execute(
+            update(workflow_tables.dead_letters)
+            .where(workflow_tables.dead_letters.c.id == letter_id)
+            .values(replayed_at=datetime.now(UTC))
+        )
     reconciler.round()
     assert outbox_row(engine, dead).published_at is None
 
@@ -98,8 +108,14 @@ def test_a_message_that_arrived_is_not_published_again_and_is_cleaned_up_after_a
         sub = conn.execute(select(submissions).where(submissions.c.tracking_code == arrived)).mappings().one()
         conn.execute(
             tracking.insert().values(
-                complaint_id=sub["complaint_id"], tracking_code=arrived, status="in_progress", current_step=2,
-                sop_version="pegantenan-1", steps=[], updated_at=datetime.now(UTC), position=0,
+                complaint_id=sub["complaint_id"],
+                tracking_code=arrived,
+                status="in_progress",
+                current_step=2,
+                sop_version="pegantenan-1",
+                steps=[],
+                updated_at=datetime.now(UTC),
+                position=0,
             )
         )
     for code in (arrived, lost):
@@ -110,7 +126,8 @@ def test_a_message_that_arrived_is_not_published_again_and_is_cleaned_up_after_a
     with engine.connect() as conn:
         remaining = set(
             conn.execute(
-                select(submissions.c.tracking_code).join(outbox, outbox.c.id == submissions.c.id)
+                select(submissions.c.tracking_code)
+                .join(outbox, outbox.c.id == submissions.c.id)
                 .where(submissions.c.tracking_code.in_([arrived, lost]))
             ).scalars()
         )
@@ -127,22 +144,30 @@ def other_message(engine, queue: str, task: str, message_type: str, published_ag
     ``published_ago``; its payload carries the row's id as the consumer's message id."""
     row_id = uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(outbox.insert().values(
-            id=row_id, message_type=message_type, task=task, queue=queue,
-            payload={"message_id": str(row_id), "complaint_id": str(uuid.uuid4())},
-            published_at=datetime.now(UTC) - published_ago,
-        ))
+        conn.execute(
+            outbox.insert().values(
+                id=row_id,
+                message_type=message_type,
+                task=task,
+                queue=queue,
+                payload={"message_id": str(row_id), "complaint_id": str(uuid.uuid4())},
+                published_at=datetime.now(UTC) - published_ago,
+            )
+        )
     return row_id
 
 
 def reply_row(engine, published_ago: timedelta) -> uuid.UUID:
-    return other_message(engine, ComplainantReplied.QUEUE, ComplainantReplied.TASK, ComplainantReplied.type, published_ago)
+    return other_message(
+        engine, ComplainantReplied.QUEUE, ComplainantReplied.TASK, ComplainantReplied.type, published_ago
+    )
 
 
 def row(engine, row_id):
     with engine.connect() as conn:
-        return conn.execute(select(outbox.c.published_at, outbox.c.republished, outbox.c.last_error)
-                            .where(outbox.c.id == row_id)).first()
+        return conn.execute(
+            select(outbox.c.published_at, outbox.c.republished, outbox.c.last_error).where(outbox.c.id == row_id)
+        ).first()
 
 
 def set_published(engine, row_id, ago: timedelta) -> None:
@@ -209,13 +234,22 @@ def test_a_reply_its_consumer_never_recorded_is_published_again_once_per_round_i
 
 
 def test_a_reply_recorded_or_dead_lettered_leaves_the_outbox_and_a_status_report_is_left_alone(engine):
-    recorded, dead, status = (reply_row(engine, timedelta(seconds=31)), reply_row(engine, timedelta(seconds=31)),
-                              other_message(engine, "notify", "notify.record_status", "intake.ChannelStatusReported",
-                                            timedelta(minutes=11)))
+    recorded, dead, status = (
+        reply_row(engine, timedelta(seconds=31)),
+        reply_row(engine, timedelta(seconds=31)),
+        other_message(engine, "notify", "notify.record_status", "intake.ChannelStatusReported", timedelta(minutes=11)),
+    )
     with engine.begin() as conn:
         conn.execute(workflow_tables.inbox.insert().values(consumer=ComplainantReplied.TASK, message_id=recorded))
-        conn.execute(workflow_tables.dead_letters.insert().values(
-            id=uuid.uuid4(), task=ComplainantReplied.TASK, queue="workflow", payload={"message_id": str(dead)}, error="x"))
+        conn.execute(
+            workflow_tables.dead_letters.insert().values(
+                id=uuid.uuid4(),
+                task=ComplainantReplied.TASK,
+                queue="workflow",
+                payload={"message_id": str(dead)},
+                error="x",
+            )
+        )
     outbox_handoffs(engine, CONSUMERS, grace_seconds=30).round()
     assert row(engine, recorded) is None and row(engine, dead) is None  # confirmed: never sent again
     # a queue left out of the consumers (here notify's) is not followed: the row is neither sent again nor
@@ -226,7 +260,9 @@ def test_a_reply_recorded_or_dead_lettered_leaves_the_outbox_and_a_status_report
 def test_the_cleanup_keeps_an_unconsumed_reconciled_message_and_removes_others_a_week_on(settings, engine):
     unconsumed = reply_row(engine, timedelta(days=8))
     status = other_message(engine, "notify", "notify.record_status", "intake.ChannelStatusReported", timedelta(days=8))
-    recent_status = other_message(engine, "notify", "notify.record_status", "intake.ChannelStatusReported", timedelta(days=6))
+    recent_status = other_message(
+        engine, "notify", "notify.record_status", "intake.ChannelStatusReported", timedelta(days=6)
+    )
     OutboxCleanup(engine, reconciled=CONSUMERS).round()
     assert row(engine, unconsumed) is not None  # still followed by the reconciler until its consumer has it
     assert row(engine, status) is None and row(engine, recent_status) is not None

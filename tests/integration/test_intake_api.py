@@ -1,4 +1,5 @@
 """Intake's HTTP API over a real database: submission, idempotency, tracking, and every kind of bad input."""
+
 from __future__ import annotations
 
 import json
@@ -89,7 +90,11 @@ def test_concurrent_requests_with_one_idempotency_key_store_one_complaint(client
     key = str(uuid.uuid4())
     before = counts(engine)
     with ThreadPoolExecutor(8) as pool:
-        responses = list(pool.map(lambda _: client.post("/v1/complaints", json=valid_body(), headers={"Idempotency-Key": key}), range(8)))
+        responses = list(
+            pool.map(
+                lambda _: client.post("/v1/complaints", json=valid_body(), headers={"Idempotency-Key": key}), range(8)
+            )
+        )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["tracking_code"] for r in responses}) == 1
     assert counts(engine) == (before[0] + 1, before[1] + 1)
@@ -109,22 +114,107 @@ BAD_INPUT = [
     ("malformed json", b'{"kecamatan": "pegantenan",', 400, "malformed_json", None, None),
     ("not an object", b"[1, 2]", 422, "validation_error", "body", None),
     ("wrong type", valid_body(subject=12345), 422, "validation_error", "subject", "string_type"),
-    ("missing name", valid_body(**{"complainant.name": None}), 422, "validation_error", "complainant.name", "string_type"),
+    (
+        "missing name",
+        valid_body(**{"complainant.name": None}),
+        422,
+        "validation_error",
+        "complainant.name",
+        "string_type",
+    ),
     ("oversize subject", valid_body(subject="x" * 201), 422, "validation_error", "subject", "string_too_long"),
-    ("oversize description", valid_body(description="x" * 5001), 422, "validation_error", "description", "string_too_long"),
-    ("short nik", valid_body(**{"complainant.nik": "35280715059"}), 422, "validation_error", "complainant.nik", "nik_format"),
-    ("nik bad province", valid_body(**{"complainant.nik": "9928071505900001"}), 422, "validation_error", "complainant.nik", "nik_region"),
-    ("nik bad date", valid_body(**{"complainant.nik": "3528073102900001"}), 422, "validation_error", "complainant.nik", "nik_birth_date"),
-    ("bad phone", valid_body(**{"complainant.phone": "12345"}), 422, "validation_error", "complainant.phone", "phone_invalid"),
-    ("bad email", valid_body(**{"complainant.email": "siti@@example"}), 422, "validation_error", "complainant.email", "email_invalid"),
-    ("no contact", valid_body(**{"complainant.phone": None, "complainant.email": None}), 422, "validation_error", "complainant", "contact_required"),
+    (
+        "oversize description",
+        valid_body(description="x" * 5001),
+        422,
+        "validation_error",
+        "description",
+        "string_too_long",
+    ),
+    (
+        "short nik",
+        valid_body(**{"complainant.nik": "35280715059"}),
+        422,
+        "validation_error",
+        "complainant.nik",
+        "nik_format",
+    ),
+    (
+        "nik bad province",
+        valid_body(**{"complainant.nik": "9928071505900001"}),
+        422,
+        "validation_error",
+        "complainant.nik",
+        "nik_region",
+    ),
+    (
+        "nik bad date",
+        valid_body(**{"complainant.nik": "3528073102900001"}),
+        422,
+        "validation_error",
+        "complainant.nik",
+        "nik_birth_date",
+    ),
+    (
+        "bad phone",
+        valid_body(**{"complainant.phone": "12345"}),
+        422,
+        "validation_error",
+        "complainant.phone",
+        "phone_invalid",
+    ),
+    (
+        "bad email",
+        valid_body(**{"complainant.email": "siti@@example"}),
+        422,
+        "validation_error",
+        "complainant.email",
+        "email_invalid",
+    ),
+    (
+        "no contact",
+        valid_body(**{"complainant.phone": None, "complainant.email": None}),
+        422,
+        "validation_error",
+        "complainant",
+        "contact_required",
+    ),
     ("unknown field", valid_body(extra="x"), 422, "validation_error", "extra", "extra_forbidden"),
     ("other channel", valid_body(channel="sms"), 422, "validation_error", "channel", "literal_error"),
     ("unknown kecamatan", valid_body(kecamatan="atlantis"), 422, "unknown_kecamatan", "kecamatan", "unknown_kecamatan"),
-    ("bad kecamatan slug", valid_body(kecamatan="Pegantenan!"), 422, "validation_error", "kecamatan", "string_pattern_mismatch"),
-    ("name absent", {k: v for k, v in valid_body().items() if k != "complainant"} | {"complainant": {"nik": "3528071505900001", "phone": "081234567890"}}, 422, "validation_error", "complainant.name", "missing"),
-    ("NUL in description", valid_body(description="Jalan rusak\u0000 parah sekali"), 422, "validation_error", "description", "invalid_character"),
-    ("control char in name", valid_body(**{"complainant.name": "Siti\x07 Aminah"}), 422, "validation_error", "complainant.name", "invalid_character"),
+    (
+        "bad kecamatan slug",
+        valid_body(kecamatan="Pegantenan!"),
+        422,
+        "validation_error",
+        "kecamatan",
+        "string_pattern_mismatch",
+    ),
+    (
+        "name absent",
+        {k: v for k, v in valid_body().items() if k != "complainant"}
+        | {"complainant": {"nik": "3528071505900001", "phone": "081234567890"}},
+        422,
+        "validation_error",
+        "complainant.name",
+        "missing",
+    ),
+    (
+        "NUL in description",
+        valid_body(description="Jalan rusak\u0000 parah sekali"),
+        422,
+        "validation_error",
+        "description",
+        "invalid_character",
+    ),
+    (
+        "control char in name",
+        valid_body(**{"complainant.name": "Siti\x07 Aminah"}),
+        422,
+        "validation_error",
+        "complainant.name",
+        "invalid_character",
+    ),
     ("lone surrogate", b'{"kecamatan": "pegantenan", "subject": "\\ud800 rusak"}', 422, "validation_error", None, None),
 ]
 
@@ -141,7 +231,9 @@ def test_bad_input_is_a_clear_4xx_and_stores_nothing(client, engine, name, body,
     assert payload["code"] == code
     assert payload["message"]  # a sentence a person can read
     if field_code:
-        assert {"field": field, "code": field_code} in [{"field": e["field"], "code": e["code"]} for e in payload["errors"]]
+        assert {"field": field, "code": field_code} in [
+            {"field": e["field"], "code": e["code"]} for e in payload["errors"]
+        ]
         assert all(e["message"] for e in payload["errors"])
     elif field:
         assert payload["errors"][0]["field"] == field

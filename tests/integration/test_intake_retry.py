@@ -7,6 +7,7 @@ The PostgreSQL is this module's own (the session's is shared by every test): sto
 fast`` and started again on the same port while submissions are in flight. The lost answer is real too: a
 TCP proxy between intake and PostgreSQL closes the connection right after the server answered COMMIT.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,10 +78,16 @@ def proxy(own_postgres) -> TcpProxy:
 
 
 def _intake(settings, tmp_path_factory, database_url: str, **overrides) -> Intake:
-    values = {**settings.model_dump(), "database_url": database_url,
-              "data_dir": str(tmp_path_factory.mktemp("retry-data")), "default_kecamatan": "pegantenan",
-              "sms_webhook_token": SecretStr(SMS_TOKEN), "email_webhook_token": SecretStr(EMAIL_TOKEN),
-              "whatsapp_app_secret": SecretStr(WA_SECRET), **overrides}
+    values = {
+        **settings.model_dump(),
+        "database_url": database_url,
+        "data_dir": str(tmp_path_factory.mktemp("retry-data")),
+        "default_kecamatan": "pegantenan",
+        "sms_webhook_token": SecretStr(SMS_TOKEN),
+        "email_webhook_token": SecretStr(EMAIL_TOKEN),
+        "whatsapp_app_secret": SecretStr(WA_SECRET),
+        **overrides,
+    }
     return bootstrap(IntakeSettings(**values))
 
 
@@ -115,8 +122,10 @@ def form(subject: str, seed: int = 11) -> tuple[dict, list]:
     body = valid_body(subject=subject)
     body.pop("channel")
     body["id_kind"] = "ktp"
-    files = [("identitas", ("ktp.jpg", tiny_jpeg(), "image/jpeg")),
-             ("foto", ("jalan.png", tiny_png(seed), "image/png"))]
+    files = [
+        ("identitas", ("ktp.jpg", tiny_jpeg(), "image/jpeg")),
+        ("foto", ("jalan.png", tiny_png(seed), "image/png")),
+    ]
     return {"complaint": json.dumps(body)}, files
 
 
@@ -127,11 +136,16 @@ def sms(text: str, gateway_id: str) -> dict:
 def rows_with_subject(engine: Engine, pattern: str) -> list:
     with engine.connect() as conn:
         return conn.execute(
-            select(submissions.c.id, submissions.c.subject, submissions.c.tracking_code,
-                   select(func.count()).where(outbox.c.id == submissions.c.id).scalar_subquery().label("outbox"),
-                   select(func.count()).where(attachments.c.submission_id == submissions.c.id)
-                   .scalar_subquery().label("files"))
-            .where(submissions.c.subject.like(pattern) | submissions.c.description.like(pattern))
+            select(
+                submissions.c.id,
+                submissions.c.subject,
+                submissions.c.tracking_code,
+                select(func.count()).where(outbox.c.id == submissions.c.id).scalar_subquery().label("outbox"),
+                select(func.count())
+                .where(attachments.c.submission_id == submissions.c.id)
+                .scalar_subquery()
+                .label("files"),
+            ).where(submissions.c.subject.like(pattern) | submissions.c.description.like(pattern))
         ).all()
 
 
@@ -145,7 +159,9 @@ def waits(caplog) -> list[float]:
     return [r.args[2] for r in caplog.records if r.name == RETRY_LOGGER and "written after" in r.getMessage()]
 
 
-def test_submissions_in_flight_while_postgresql_restarts_are_each_accepted_once(own_postgres, own_engine, patient, caplog):
+def test_submissions_in_flight_while_postgresql_restarts_are_each_accepted_once(
+    own_postgres, own_engine, patient, caplog
+):
     run = uuid.uuid4().hex[:8]
     numbers = itertools.count()
     results: list[tuple[str, bool, httpx.Response]] = []
@@ -189,8 +205,10 @@ def test_submissions_in_flight_while_postgresql_restarts_are_each_accepted_once(
     retried = [r for r in caplog.records if r.name == RETRY_LOGGER and "trying again" in r.getMessage()]
     assert retried, "no submission met the restart: the test proved nothing"
     attempts = attempts_logged(caplog)
-    print(f"\nrestart: stop {stopped - started:.2f} s, start {restarted - stopped:.2f} s; {len(results)} submissions, "
-          f"{len(attempts)} needed retries, attempts {sorted(attempts)}; longest wait {max(waits(caplog)):.2f} s")
+    print(
+        f"\nrestart: stop {stopped - started:.2f} s, start {restarted - stopped:.2f} s; {len(results)} submissions, "
+        f"{len(attempts)} needed retries, attempts {sorted(attempts)}; longest wait {max(waits(caplog)):.2f} s"
+    )
 
     stored = {row.subject: row for row in rows_with_subject(own_engine, f"Uji restart {run} %")}
     assert len(stored) == len(results) == len(rows_with_subject(own_engine, f"Uji restart {run} %"))  # none twice
@@ -201,10 +219,15 @@ def test_submissions_in_flight_while_postgresql_restarts_are_each_accepted_once(
         assert row.files == (2 if with_files else 0)
 
 
-@pytest.mark.parametrize("kind", ["json", "json with an Idempotency-Key", "form with files", "sms webhook",
-                                  "e-mail webhook with a scan"])
+@pytest.mark.parametrize(
+    "kind", ["json", "json with an Idempotency-Key", "form with files", "sms webhook", "e-mail webhook with a scan"]
+)
 def test_a_commit_whose_answer_was_lost_is_answered_with_its_own_tracking_code_and_written_once(
-    kind, proxied, proxy, own_engine, caplog,
+    kind,
+    proxied,
+    proxy,
+    own_engine,
+    caplog,
 ):
     caplog.set_level(logging.INFO, logger=RETRY_LOGGER)
     subject = f"Uji jawaban commit hilang {uuid.uuid4().hex[:8]}"
@@ -216,9 +239,14 @@ def test_a_commit_whose_answer_was_lost_is_answered_with_its_own_tracking_code_a
             gateway_id = f"gw-{uuid.uuid4().hex}"
             r = client.post("/v1/channels/sms", headers={"X-Webhook-Token": SMS_TOKEN}, json=sms(subject, gateway_id))
         elif kind == "e-mail webhook with a scan":
-            raw = email_bytes("pengaduan@contoh.go.id", subject=subject, files=((tiny_jpeg(), "image", "jpeg", "ktp.jpg"),))
-            r = client.post("/v1/channels/email", content=raw,
-                            headers={"X-Webhook-Token": EMAIL_TOKEN, "Content-Type": "message/rfc822"})
+            raw = email_bytes(
+                "pengaduan@contoh.go.id", subject=subject, files=((tiny_jpeg(), "image", "jpeg", "ktp.jpg"),)
+            )
+            r = client.post(
+                "/v1/channels/email",
+                content=raw,
+                headers={"X-Webhook-Token": EMAIL_TOKEN, "Content-Type": "message/rfc822"},
+            )
         elif kind == "form with files":
             data, files = form(subject)
             r = client.post("/v1/complaints/form", data=data, files=files)
@@ -240,15 +268,24 @@ def test_a_commit_whose_answer_was_lost_is_answered_with_its_own_tracking_code_a
             assert r.json()["duplicate"] is False and r.json()["result"] == "complaint"
         if kind == "sms webhook":
             with own_engine.connect() as conn:
-                assert conn.execute(select(func.count()).where(
-                    inbound_messages.c.provider_message_id.endswith(gateway_id))).scalar_one() == 1
+                assert (
+                    conn.execute(
+                        select(func.count()).where(inbound_messages.c.provider_message_id.endswith(gateway_id))
+                    ).scalar_one()
+                    == 1
+                )
             # the gateway's own redelivery is still recognised as one
-            again = client.post("/v1/channels/sms", headers={"X-Webhook-Token": SMS_TOKEN}, json=sms(subject, gateway_id))
+            again = client.post(
+                "/v1/channels/sms", headers={"X-Webhook-Token": SMS_TOKEN}, json=sms(subject, gateway_id)
+            )
             assert again.json()["duplicate"] is True and again.json()["tracking_code"] == rows[0].tracking_code
 
 
 def test_an_outage_longer_than_the_budget_is_a_503_with_retry_after_and_leaves_nothing_written(
-    own_postgres, own_engine, direct, caplog,
+    own_postgres,
+    own_engine,
+    direct,
+    caplog,
 ):
     caplog.set_level(logging.INFO, logger=RETRY_LOGGER)
     budget = direct.settings.intake_write_retry_seconds
@@ -264,7 +301,9 @@ def test_an_outage_longer_than_the_budget_is_a_503_with_retry_after_and_leaves_n
             for send in (
                 lambda: client.post("/v1/complaints", json=valid_body(subject=subject)),
                 lambda: client.post("/v1/complaints/form", data=data, files=files),
-                lambda: client.post("/v1/channels/sms", headers={"X-Webhook-Token": SMS_TOKEN}, json=sms(subject, gateway_id)),
+                lambda: client.post(
+                    "/v1/channels/sms", headers={"X-Webhook-Token": SMS_TOKEN}, json=sms(subject, gateway_id)
+                ),
             ):
                 began = time.monotonic()
                 answers.append((send(), time.monotonic() - began))
@@ -277,13 +316,19 @@ def test_an_outage_longer_than_the_budget_is_a_503_with_retry_after_and_leaves_n
             assert budget - 1.0 <= took <= budget + 5, took  # tried for the budget, then gave up
         gave_up = [r for r in caplog.records if r.name == RETRY_LOGGER and "answering 503" in r.getMessage()]
         assert len(gave_up) == 3 and all(r.attempts > 3 for r in gave_up)
-        print(f"\noutage beyond the budget: {[round(t, 2) for _, t in answers]} s, attempts {[r.attempts for r in gave_up]}")
+        print(
+            f"\noutage beyond the budget: {[round(t, 2) for _, t in answers]} s, attempts {[r.attempts for r in gave_up]}"
+        )
 
         assert rows_with_subject(own_engine, f"%{subject}%") == []
         with own_engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(attachments)).scalar_one() == files_before
-            assert conn.execute(select(func.count()).where(
-                inbound_messages.c.provider_message_id.endswith(gateway_id))).scalar_one() == 0
+            assert (
+                conn.execute(
+                    select(func.count()).where(inbound_messages.c.provider_message_id.endswith(gateway_id))
+                ).scalar_one()
+                == 0
+            )
 
         # sent again once the database is back: accepted once, the files' bytes the ones already stored
         again = client.post("/v1/complaints/form", data=data, files=files)
@@ -291,7 +336,9 @@ def test_an_outage_longer_than_the_budget_is_a_503_with_retry_after_and_leaves_n
         (row,) = rows_with_subject(own_engine, f"%{subject}%")
         assert row.files == 2 and row.tracking_code == again.json()["tracking_code"]
         with own_engine.connect() as conn:
-            kept = conn.execute(select(attachments.c.sha256).where(attachments.c.submission_id == row.id)).scalars().all()
+            kept = (
+                conn.execute(select(attachments.c.sha256).where(attachments.c.submission_id == row.id)).scalars().all()
+            )
         assert hashlib.sha256(as_stored(files[1][1][1])).hexdigest() in kept
         assert all(direct.documents.exists(sha) for sha in kept)
 
@@ -299,14 +346,25 @@ def test_an_outage_longer_than_the_budget_is_a_503_with_retry_after_and_leaves_n
 def test_whatsapp_statuses_whose_commit_answer_was_lost_are_counted_once_and_handed_on_once(proxied, proxy, own_engine):
     out_id = f"wamid.OUT{uuid.uuid4().hex}"
     ts = int(time.time())
-    statuses = [{"id": out_id, "status": status, "timestamp": str(ts + i), "recipient_id": "6281234567890"}
-                for i, status in enumerate(("sent", "delivered"))]
-    value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "6281100000001",
-                                                           "phone_number_id": "uji-retry"}, "statuses": statuses}
-    body = json.dumps({"object": "whatsapp_business_account",
-                       "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}]}).encode()
-    headers = {"X-Hub-Signature-256": "sha256=" + hmac.new(WA_SECRET.encode(), body, hashlib.sha256).hexdigest(),
-               "Content-Type": "application/json"}
+    statuses = [
+        {"id": out_id, "status": status, "timestamp": str(ts + i), "recipient_id": "6281234567890"}
+        for i, status in enumerate(("sent", "delivered"))
+    ]
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "6281100000001", "phone_number_id": "uji-retry"},
+        "statuses": statuses,
+    }
+    body = json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
+        }
+    ).encode()
+    headers = {
+        "X-Hub-Signature-256": "sha256=" + hmac.new(WA_SECRET.encode(), body, hashlib.sha256).hexdigest(),
+        "Content-Type": "application/json",
+    }
     cuts = proxy.cuts
     with TestClient(create_app(proxied)) as client:
         client.get("/healthz")
@@ -316,7 +374,11 @@ def test_whatsapp_statuses_whose_commit_answer_was_lost_are_counted_once_and_han
         assert r.status_code == 200, r.text
         assert r.json()["statuses_recorded"] == 2  # as the attempt that committed would have answered
         with own_engine.connect() as conn:
-            ids = conn.execute(select(channel_statuses.c.id).where(channel_statuses.c.provider_message_id == out_id)).scalars().all()
+            ids = (
+                conn.execute(select(channel_statuses.c.id).where(channel_statuses.c.provider_message_id == out_id))
+                .scalars()
+                .all()
+            )
             handed_on = conn.execute(select(func.count()).where(outbox.c.id.in_(ids))).scalar_one()
         assert len(ids) == 2 and handed_on == 2
         again = client.post("/v1/channels/whatsapp", content=body, headers=headers)  # Meta's own redelivery

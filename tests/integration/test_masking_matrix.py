@@ -12,6 +12,7 @@ nowhere else, so a leak of any of them is seen. Then each role reads each endpoi
   free text) and 403 ``personal_data_not_available`` for every scan and PDF;
 * anonymous readers get 401 (the web app: the sign-in page).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,9 +60,26 @@ TEXTS = {  # every free text, each with a word found nowhere else
 }
 SCAN_NAME = "ktp rahmawati.png"
 # what must never reach a masked reader, another kecamatan or an anonymous one
-PERSONAL = [NIK, "081234567890", "+6281234567890", "6281234567890", "81234567890", EMAIL, "siti.rahmawati",
-            "Gunungeleh", "Aminah", "Rahmawati", "Kalimayang", "Sumberwaru", "Lembungan", "Tanjungsari",
-            "Pakandangan", "Larangbadung", "Kertagena", "Bujurtengah"]
+PERSONAL = [
+    NIK,
+    "081234567890",
+    "+6281234567890",
+    "6281234567890",
+    "81234567890",
+    EMAIL,
+    "siti.rahmawati",
+    "Gunungeleh",
+    "Aminah",
+    "Rahmawati",
+    "Kalimayang",
+    "Sumberwaru",
+    "Lembungan",
+    "Tanjungsari",
+    "Pakandangan",
+    "Larangbadung",
+    "Kertagena",
+    "Bujurtengah",
+]
 
 INSIDE = ("staf", "kasi", "sekcam", "camat")
 MASKED = ("kabupaten", "admin")
@@ -75,9 +93,19 @@ def place(engine):
     suffix = uuid.uuid4().hex[:5]
     kab = f"mask-{suffix}"
     items = [
-        Kecamatan(f"mask-{suffix}-{n}", f"94.{suffix}.{n}", f"Samaran {n.upper()}", kab, f"Kabupaten Samaran {suffix}",
-                  {"pemerintah": f"PEMERINTAH KABUPATEN SAMARAN {suffix}", "kecamatan": f"KECAMATAN SAMARAN {n.upper()}",
-                   "address": "Jalan Raya 1", "city": f"Samaran {n.upper()}"})
+        Kecamatan(
+            f"mask-{suffix}-{n}",
+            f"94.{suffix}.{n}",
+            f"Samaran {n.upper()}",
+            kab,
+            f"Kabupaten Samaran {suffix}",
+            {
+                "pemerintah": f"PEMERINTAH KABUPATEN SAMARAN {suffix}",
+                "kecamatan": f"KECAMATAN SAMARAN {n.upper()}",
+                "address": "Jalan Raya 1",
+                "city": f"Samaran {n.upper()}",
+            },
+        )
         for n in ("a", "b")
     ]
     upsert_kecamatan(engine, items)
@@ -88,16 +116,28 @@ def place(engine):
 def people(engine, place) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:5]
     roles = {
-        "staf": ("staf", place["a"], None, None), "kasi": ("kasi", place["a"], None, "pemerintahan"),
-        "sekcam": ("sekcam", place["a"], None, None), "camat": ("camat", place["a"], None, None),
-        "other_staf": ("staf", place["b"], None, None), "kabupaten": ("kabupaten", None, place["kabupaten"], None),
+        "staf": ("staf", place["a"], None, None),
+        "kasi": ("kasi", place["a"], None, "pemerintahan"),
+        "sekcam": ("sekcam", place["a"], None, None),
+        "camat": ("camat", place["a"], None, None),
+        "other_staf": ("staf", place["b"], None, None),
+        "kabupaten": ("kabupaten", None, place["kabupaten"], None),
         "admin": ("admin", None, None, None),
     }
     names = {}
     for key, (role, kecamatan, kabupaten, unit) in roles.items():
         username = f"m{suffix}.{key.replace('_', '-')}"
-        add_user(engine, username, f"Petugas Uji {key}", role, PASSWORD, kecamatan=kecamatan, kabupaten=kabupaten,
-                 unit=unit, nip="197001011990031001" if role == "camat" else None)
+        add_user(
+            engine,
+            username,
+            f"Petugas Uji {key}",
+            role,
+            PASSWORD,
+            kecamatan=kecamatan,
+            kabupaten=kabupaten,
+            unit=unit,
+            nip="197001011990031001" if role == "camat" else None,
+        )
         names[key] = username
     return names
 
@@ -138,11 +178,29 @@ def world(web, web_settings, engine, place, people):
 
     # typed in by the staf from the complaint box, with the KTP scan
     scan = tiny_png(uuid.uuid4().int % 60000)
-    r = api["intake"].post("/v1/staff/complaints", headers=tokens["staf"], data={"complaint": json.dumps({
-        "channel": "kotak", "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "scan_kinds": ["ktp"],
-        "complainant": {"name": NAME, "nik": NIK, "phone": "0812-3456-7890", "email": EMAIL, "address": ADDRESS},
-        "subject": SUBJECT, "description": DESCRIPTION,
-    })}, files=[("scan", (SCAN_NAME, scan, "image/png"))])
+    r = api["intake"].post(
+        "/v1/staff/complaints",
+        headers=tokens["staf"],
+        data={
+            "complaint": json.dumps(
+                {
+                    "channel": "kotak",
+                    "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                    "scan_kinds": ["ktp"],
+                    "complainant": {
+                        "name": NAME,
+                        "nik": NIK,
+                        "phone": "0812-3456-7890",
+                        "email": EMAIL,
+                        "address": ADDRESS,
+                    },
+                    "subject": SUBJECT,
+                    "description": DESCRIPTION,
+                }
+            )
+        },
+        files=[("scan", (SCAN_NAME, scan, "image/png"))],
+    )
     assert r.status_code == 202, r.text
     code = r.json()["tracking_code"]
     message = outbox_message(engine, code)  # what the outbox relay carries to the workflow worker
@@ -157,8 +215,9 @@ def world(web, web_settings, engine, place, people):
 
     def act(role: str, action: str, **fields) -> dict:
         version = api["workflow"].get(f"/v1/complaints/{cid}", headers=tokens["staf"]).json()["version"]
-        r = api["workflow"].post(f"/v1/complaints/{cid}/{action}", headers=tokens[role],
-                                 json={"expected_version": version, **fields})
+        r = api["workflow"].post(
+            f"/v1/complaints/{cid}/{action}", headers=tokens[role], json={"expected_version": version, **fields}
+        )
         assert r.status_code == 200, (action, r.text)
         return r.json()
 
@@ -179,17 +238,29 @@ def world(web, web_settings, engine, place, people):
     # a second complaint, received weeks ago and never verified: on the overdue list
     late_code = f"MSK{uuid.uuid4().hex[:1].upper()}-{uuid.uuid4().hex[:4].upper()}-{uuid.uuid4().hex[:2].upper()}"
     late = record_complaint(
-        wf, place["a"], complainant=Complainant(name=NAME, nik=NIK, phone="+6281234567890", email=EMAIL, address=ADDRESS),
-        subject=SUBJECT, description=DESCRIPTION, received_at=datetime.now(UTC) - timedelta(days=30), tracking_code=late_code,
+        wf,
+        place["a"],
+        complainant=Complainant(name=NAME, nik=NIK, phone="+6281234567890", email=EMAIL, address=ADDRESS),
+        subject=SUBJECT,
+        description=DESCRIPTION,
+        received_at=datetime.now(UTC) - timedelta(days=30),
+        tracking_code=late_code,
     ).complaint_id
 
     dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
-    Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
-                 batch_size=500).catch_up()
+    Subscription(
+        dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars), batch_size=500
+    ).catch_up()
     dash.engine.dispose()
     yield {
-        "api": api, "tokens": tokens, "cid": cid, "late": late, "codes": [code, late_code], "digest": digest,
-        "documents": {"receipt": receipt["id"], "draft": draft["id"], "letter": issued.document_id}, "start": start,
+        "api": api,
+        "tokens": tokens,
+        "cid": cid,
+        "late": late,
+        "codes": [code, late_code],
+        "digest": digest,
+        "documents": {"receipt": receipt["id"], "draft": draft["id"], "letter": issued.document_id},
+        "start": start,
     }
     wf.engine.dispose()
     letters.engine.dispose()
@@ -243,7 +314,16 @@ def expected_api_status(role: str, read: str) -> int:
     if read == "inbox":
         return 200 if role in INSIDE or role == "other_staf" else 403
     if role == "other_staf":
-        if read in ("register_json", "register_csv", "register_xlsx", "overdue", "summary", "steps", "referrals", "feed"):
+        if read in (
+            "register_json",
+            "register_csv",
+            "register_xlsx",
+            "overdue",
+            "summary",
+            "steps",
+            "referrals",
+            "feed",
+        ):
             return 403  # kecamatan_forbidden: the slugs are public
         return 404  # a complaint, a document or a file of another kecamatan: not found
     if role in MASKED and read in FILES:
@@ -290,13 +370,20 @@ def test_masked_views_show_masked_values_and_hidden_text(world, place, role):
     api, token = world["api"], world["tokens"][role]
     body = api["workflow"].get(f"/v1/complaints/{world['cid']}", headers=token).json()
     assert body["tracking_code"] is None and body["subject"] == "[disembunyikan]"
-    assert body["complainant"] == {"name": "Siti ***", "nik": "3528********0001", "phone": "+62812****890",
-                                   "email": "s***@example.id", "address": "***"}
+    assert body["complainant"] == {
+        "name": "Siti ***",
+        "nik": "3528********0001",
+        "phone": "+62812****890",
+        "email": "s***@example.id",
+        "address": "***",
+    }
     assert body["register_number"] and body["letter_number"] and body["allowed_actions"] == []
     drafted = next(h for h in body["history"] if h["type"] == "workflow.LetterDrafted")
     assert drafted["payload"]["perihal"] == "[disembunyikan]" and drafted["actor"] == {"kind": "user", "role": "staf"}
     received = body["history"][0]["payload"]
-    assert received["attachments"] == [{"kind": "ktp", "content_type": "image/png", "size": received["attachments"][0]["size"]}]
+    assert received["attachments"] == [
+        {"kind": "ktp", "content_type": "image/png", "size": received["attachments"][0]["size"]}
+    ]
     page = api["dashboard"].get("/v1/register", params={"kecamatan": place["a"]}, headers=token).json()
     (item,) = [i for i in page["items"] if i["complaint_id"] == str(world["cid"])]
     assert item["tracking_code"] is None and item["subject"] == "[disembunyikan]"
@@ -316,8 +403,11 @@ def sign_in(web, username: str | None) -> None:
     web.cookies.clear()
     if username is None:
         return
-    r = web.post("/masuk", data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(web.get("/masuk").text)},
-                 follow_redirects=False)
+    r = web.post(
+        "/masuk",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(web.get("/masuk").text)},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
 
 

@@ -4,6 +4,7 @@ runners count rounds and leadership; the workflow API's scrape-time gauges repor
 
 The first tests need no server (they would be tests/unit/test_metrics.py, but two test modules of the same
 name in tests/unit and tests/integration, which are not packages, cannot be collected together)."""
+
 from __future__ import annotations
 
 import glob
@@ -29,18 +30,19 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import delete, insert
 
+from pengaduan import apps
+from pengaduan.apps import gateway as create_gateway
+from pengaduan.registry import operations_collector
 from services.intake.adapters.tables import outbox
-from shared.contracts.routing import DELIVERY_STATUS_TASK as STATUS_TASK
+from services.notify.adapters.gauges import DELIVERY_STATES
 from services.workflow.adapters.tables import checkpoints, complaints
 from services.workflow.bootstrap import bootstrap
 from shared.celery_app import make_celery
-from shared.http import BodySizeLimit
-from shared.metrics import install_metrics, processes as metrics
+from shared.contracts.routing import DELIVERY_STATUS_TASK as STATUS_TASK
 from shared.contracts.routing import SUBSCRIPTIONS
-from pengaduan.apps import gateway as create_gateway
-from pengaduan import apps
-from pengaduan.registry import operations_collector
-from services.notify.adapters.gauges import DELIVERY_STATES
+from shared.http import BodySizeLimit
+from shared.metrics import install_metrics
+from shared.metrics import processes as metrics
 from shared.subscriptions import RoundResult, Runner
 from tests.support.processes import wait_until
 
@@ -112,12 +114,15 @@ def test_requests_are_counted_by_route_template_and_status_class_never_by_raw_pa
     assert value(text, "pengaduan_http_requests_total", service=service, method="GET", route=route, status="2xx") == 3
     assert value(text, "pengaduan_http_request_duration_seconds_count", service=service, route=route, status="2xx") == 3
     assert value(text, "pengaduan_http_request_duration_seconds_bucket", service=service, route=route, le="+Inf") == 3
-    assert value(text, "pengaduan_http_requests_total", service=service, method="GET", route="<unmatched>", status="4xx") == 1
+    assert (
+        value(text, "pengaduan_http_requests_total", service=service, method="GET", route="<unmatched>", status="4xx")
+        == 1
+    )
     assert value(text, "pengaduan_http_requests_total", service=service, method="POST", route=route, status="4xx") == 1
     assert value(text, "pengaduan_http_requests_total", service=service, route="/static/{path}", status="2xx") == 1
     assert value(text, "pengaduan_http_requests_total", service=service, route=route, status="5xx") == 1
     mine = [s for s in samples(text) if s.labels.get("service") == service]
-    assert mine and not any(code in str(s.labels) for s in mine for code in codes + ["AB12", "BOOM"])
+    assert mine and not any(code in str(s.labels) for s in mine for code in [*codes, "AB12", "BOOM"])
     assert not any(s.labels.get("route") == "/metrics" for s in mine)  # scrapes are not counted
     assert "/metrics" not in app.openapi()["paths"]
 
@@ -152,7 +157,12 @@ def test_the_metrics_page_wins_over_a_catch_all_route_and_speaks_openmetrics_whe
     r = client.get("/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/openmetrics-text")
     assert r.text.rstrip().endswith("# EOF")
-    assert value(r.text, "pengaduan_http_requests_total", openmetrics_parse, service=service, route="/{path}", status="2xx") == 1
+    assert (
+        value(
+            r.text, "pengaduan_http_requests_total", openmetrics_parse, service=service, route="/{path}", status="2xx"
+        )
+        == 1
+    )
 
 
 def run_task(name: str, state: str, retval=None, during=lambda: None) -> None:
@@ -178,10 +188,17 @@ def test_task_runs_are_counted_by_how_they_ended():
     run_task(name, "FAILURE", retval=RuntimeError("boom"))
 
     assert {o: runs(name, o) for o in metrics.TASK_OUTCOMES} == {
-        "success": 2, "retried": 1, "dead_lettered": 1, "requeued": 1, "failed": 1,
+        "success": 2,
+        "retried": 1,
+        "dead_lettered": 1,
+        "requeued": 1,
+        "failed": 1,
     }
     assert REGISTRY.get_sample_value("pengaduan_worker_task_retries_total", {"task": name}) == 3
-    assert REGISTRY.get_sample_value("pengaduan_worker_task_duration_seconds_count", {"task": name, "outcome": "success"}) == 2
+    assert (
+        REGISTRY.get_sample_value("pengaduan_worker_task_duration_seconds_count", {"task": name, "outcome": "success"})
+        == 2
+    )
 
 
 def test_a_failure_seen_in_the_task_process_is_counted_once_and_a_hard_time_limit_in_the_parent_too():
@@ -204,8 +221,13 @@ def test_a_failure_seen_in_the_task_process_is_counted_once_and_a_hard_time_limi
 
 def test_consume_hooks_outside_a_measured_task_count_nothing():
     def retries() -> float:
-        return sum(s.value for f in REGISTRY.collect() if f.name == "pengaduan_worker_task_retries" for s in f.samples
-                   if s.name.endswith("_total"))
+        return sum(
+            s.value
+            for f in REGISTRY.collect()
+            if f.name == "pengaduan_worker_task_retries"
+            for s in f.samples
+            if s.name.endswith("_total")
+        )
 
     before = retries()
     metrics.task_retried()
@@ -243,9 +265,20 @@ def test_the_workflow_api_counts_requests_by_route_template_and_carries_the_scra
         assert client.get("/healthz").status_code == 200
         text = client.get("/metrics").text
     route = "/v1/complaints/{complaint_id}"
-    assert value(text, "pengaduan_http_requests_total", service="workflow", method="GET", route=route, status="4xx") >= 2
-    assert value(text, "pengaduan_http_request_duration_seconds_count", service="workflow", method="GET", route=route,
-                 status="4xx") >= 2
+    assert (
+        value(text, "pengaduan_http_requests_total", service="workflow", method="GET", route=route, status="4xx") >= 2
+    )
+    assert (
+        value(
+            text,
+            "pengaduan_http_request_duration_seconds_count",
+            service="workflow",
+            method="GET",
+            route=route,
+            status="4xx",
+        )
+        >= 2
+    )
     assert not any(str(i) in text for i in ids)
     assert value(text, "pengaduan_ops_source_up", source="postgres") == 1
     assert value(text, "pengaduan_ops_source_up", source="redis") == 1
@@ -258,7 +291,10 @@ def test_the_gateway_counts_what_it_proxies_and_leaves_the_scrape_time_gauges_to
     with TestClient(create_gateway({"intake": down, "workflow": down, "letters": down})) as client:
         assert client.get("/v1/track/7KQ2-M9XD-4T").status_code == 503
         text = client.get("/metrics").text
-    assert value(text, "pengaduan_http_requests_total", service="gateway", method="GET", route="/{path}", status="5xx") >= 1
+    assert (
+        value(text, "pengaduan_http_requests_total", service="gateway", method="GET", route="/{path}", status="5xx")
+        >= 1
+    )
     assert "7KQ2" not in text
     assert value(text, "pengaduan_queue_depth") is None and value(text, "pengaduan_overdue_steps") is None
 
@@ -277,9 +313,19 @@ def test_scrape_time_gauges_report_a_known_queue_depth_overdue_count_outbox_and_
         ("closed", now - timedelta(days=5), True),  # closed: not counted
     ]
     rows = [
-        dict(complaint_id=uuid.uuid4(), tracking_code=f"T{uuid.uuid4().hex[:11].upper()}", kecamatan=slug,
-             subject="Uji metrik", channel="web", status=status, step_due_at=due, overdue_flagged=flagged,
-             received_at=now - timedelta(days=3), updated_at=now, version=2)
+        dict(
+            complaint_id=uuid.uuid4(),
+            tracking_code=f"T{uuid.uuid4().hex[:11].upper()}",
+            kecamatan=slug,
+            subject="Uji metrik",
+            channel="web",
+            status=status,
+            step_due_at=due,
+            overdue_flagged=flagged,
+            received_at=now - timedelta(days=3),
+            updated_at=now,
+            version=2,
+        )
         for status, due, flagged in setup
     ]
     outbox_ids = [uuid.uuid4(), uuid.uuid4()]
@@ -290,10 +336,13 @@ def test_scrape_time_gauges_report_a_known_queue_depth_overdue_count_outbox_and_
         with engine.begin() as conn:
             conn.execute(insert(complaints), rows)
             conn.execute(insert(checkpoints).values(name=lagging, position=0))
-            conn.execute(insert(outbox), [
-                dict(id=i, message_type="test.Nothing", task="metrics.test.nothing", queue=queue, payload={})
-                for i in outbox_ids
-            ])
+            conn.execute(
+                insert(outbox),
+                [
+                    dict(id=i, message_type="test.Nothing", task="metrics.test.nothing", queue=queue, payload={})
+                    for i in outbox_ids
+                ],
+            )
         for _ in range(3):
             celery.send_task("metrics.test.nothing", args=[{}], queue=queue)
 
@@ -310,8 +359,10 @@ def test_scrape_time_gauges_report_a_known_queue_depth_overdue_count_outbox_and_
         for name in [f"relay.{s.name}" for s in SUBSCRIPTIONS] + ["projection.tracking"]:
             assert 0 <= value(found, "pengaduan_subscription_lag_events", subscription=name) <= last
         assert all(value(found, "pengaduan_notify_deliveries", state=s) is not None for s in DELIVERY_STATES)
-        assert all(value(found, "pengaduan_dead_letters_waiting", service=s) is not None
-                   for s in ("workflow", "letters", "notify"))
+        assert all(
+            value(found, "pengaduan_dead_letters_waiting", service=s) is not None
+            for s in ("workflow", "letters", "notify")
+        )
 
         celery.send_task("metrics.test.nothing", args=[{}], queue=queue)
         assert value(collected(cached), "pengaduan_queue_depth", queue=queue) == 3  # cached: no second reading
@@ -349,7 +400,10 @@ def test_a_prefork_worker_serves_its_childrens_task_metrics_on_the_metrics_port(
     text = wait_until(done, timeout=40, message="the worker's /metrics to show 3 runs of notify.record_status")
     count = value(text, "pengaduan_worker_tasks_total", task=STATUS_TASK, outcome="success")
     assert value(text, "pengaduan_worker_task_duration_seconds_count", task=STATUS_TASK, outcome="success") == count
-    assert value(text, "pengaduan_worker_task_duration_seconds_bucket", task=STATUS_TASK, outcome="success", le="+Inf") == count
+    assert (
+        value(text, "pengaduan_worker_task_duration_seconds_bucket", task=STATUS_TASK, outcome="success", le="+Inf")
+        == count
+    )
 
     directories = glob.glob(os.path.join(tempfile.gettempdir(), f"pengaduan-metrics-notify-{worker.proc.pid}-*"))
     assert len(directories) == 1  # the multiprocess directory of this worker
@@ -384,8 +438,11 @@ def test_a_runner_process_serves_its_metrics_on_the_metrics_port(spawn):
 
     def leading() -> str | None:
         text = scrape(port)
-        ok = text and value(text, "pengaduan_runner_leader", runner="projection.tracking") == 1 and (
-            value(text, "pengaduan_runner_rounds_total", runner="projection.tracking") or 0) >= 1
+        ok = (
+            text
+            and value(text, "pengaduan_runner_leader", runner="projection.tracking") == 1
+            and (value(text, "pengaduan_runner_rounds_total", runner="projection.tracking") or 0) >= 1
+        )
         return text if ok else None
 
     wait_until(leading, timeout=30, message="the projections process to lead and report a round")

@@ -7,6 +7,7 @@ with backoff and a permanent one becomes a ``NotificationFailed`` event on the c
 the provider call is reconciled with the provider, not sent again; the letter's confirmed send closes
 step 12.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,7 +51,7 @@ def clean_sinks(sinks):
     sinks.clear()
     for target in ("smtp", "sms", "whatsapp"):
         sinks.control(target, "ok")
-    yield sinks
+    return sinks
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +59,20 @@ def channel_env(sinks, tmp_path_factory) -> dict[str, str]:
     data = tmp_path_factory.mktemp("notify-data")
     return {
         "PENGADUAN_DATA_DIR": str(data),
-        "PENGADUAN_SMTP_HOST": "127.0.0.1", "PENGADUAN_SMTP_PORT": str(sinks.smtp_port),
-        "PENGADUAN_SMS_PROVIDER": "http", "PENGADUAN_SMS_URL": f"{sinks.http_url}/sms/send",
-        "PENGADUAN_SMS_STATUS_URL": f"{sinks.http_url}/sms/status/{{reference}}", "PENGADUAN_SMS_TIMEOUT": "1",
-        "PENGADUAN_WHATSAPP_API_URL": f"{sinks.http_url}/whatsapp", "PENGADUAN_WHATSAPP_TOKEN": "token",
-        "PENGADUAN_WHATSAPP_PHONE_NUMBER_ID": "100200300", "PENGADUAN_WHATSAPP_TIMEOUT": "1",
-        "PENGADUAN_NOTIFY_RETRY_BASE_SECONDS": "0.2", "PENGADUAN_NOTIFY_RETRY_MAX_SECONDS": "0.5",
-        "PENGADUAN_NOTIFY_MAX_ATTEMPTS": "4", "PENGADUAN_NOTIFY_SENDING_LEASE_SECONDS": "3",
+        "PENGADUAN_SMTP_HOST": "127.0.0.1",
+        "PENGADUAN_SMTP_PORT": str(sinks.smtp_port),
+        "PENGADUAN_SMS_PROVIDER": "http",
+        "PENGADUAN_SMS_URL": f"{sinks.http_url}/sms/send",
+        "PENGADUAN_SMS_STATUS_URL": f"{sinks.http_url}/sms/status/{{reference}}",
+        "PENGADUAN_SMS_TIMEOUT": "1",
+        "PENGADUAN_WHATSAPP_API_URL": f"{sinks.http_url}/whatsapp",
+        "PENGADUAN_WHATSAPP_TOKEN": "token",
+        "PENGADUAN_WHATSAPP_PHONE_NUMBER_ID": "100200300",
+        "PENGADUAN_WHATSAPP_TIMEOUT": "1",
+        "PENGADUAN_NOTIFY_RETRY_BASE_SECONDS": "0.2",
+        "PENGADUAN_NOTIFY_RETRY_MAX_SECONDS": "0.5",
+        "PENGADUAN_NOTIFY_MAX_ATTEMPTS": "4",
+        "PENGADUAN_NOTIFY_SENDING_LEASE_SECONDS": "3",
         "PENGADUAN_PUBLIC_BASE_URL": "https://pengaduan.example.id",
     }
 
@@ -85,11 +93,21 @@ def wf(settings, engine):
     container.engine.dispose()
 
 
-def new_complaint(wf, channel: str, *, phone: str | None = PHONE, email: str | None = "siti@example.id",
-                  received_at: datetime | None = None) -> tuple[uuid.UUID, str]:
+def new_complaint(
+    wf,
+    channel: str,
+    *,
+    phone: str | None = PHONE,
+    email: str | None = "siti@example.id",
+    received_at: datetime | None = None,
+) -> tuple[uuid.UUID, str]:
     """Received by ``channel``, from Siti Aminah with the contacts given (no NIK, no address)."""
-    message = record_complaint(wf, channel=channel, complainant=Complainant(name="Siti Aminah", phone=phone, email=email),
-                               received_at=received_at)
+    message = record_complaint(
+        wf,
+        channel=channel,
+        complainant=Complainant(name="Siti Aminah", phone=phone, email=email),
+        received_at=received_at,
+    )
     return message.complaint_id, message.tracking_code
 
 
@@ -139,7 +157,9 @@ def test_transient_failures_are_retried_with_backoff_and_the_message_is_sent_onc
     clean_sinks.control("sms", "error500", times=1)
     assert send_delivery(notify, row["id"]) == "pending"
     (after,) = rows_of(notify, cid)
-    assert after["attempts"] == 1 and after["next_attempt_at"] > datetime.now(UTC) and "500" in (after["last_error"] or "")
+    assert (
+        after["attempts"] == 1 and after["next_attempt_at"] > datetime.now(UTC) and "500" in (after["last_error"] or "")
+    )
     assert send_delivery(notify, row["id"]) == "pending"  # too early: the backoff holds, nothing is tried
     assert rows_of(notify, cid)[0]["attempts"] == 1
     when_due(notify, row["id"])
@@ -160,7 +180,8 @@ def test_a_permanent_failure_becomes_a_notification_failed_event_on_the_complain
     assert send_delivery(notify, row["id"]) == "failed"
     assert clean_sinks.messages("sms") == []
     failed = wait_until(
-        lambda: [e for e in events_of(wf, cid) if e.type == "workflow.NotificationFailed"], timeout=30,
+        lambda: [e for e in events_of(wf, cid) if e.type == "workflow.NotificationFailed"],
+        timeout=30,
         message="the NotificationFailed event",
     )
     assert failed[0].channel == "sms" and failed[0].recipient != PHONE and "400" in failed[0].error
@@ -182,7 +203,9 @@ def test_retries_are_bounded(wf, notify, clean_sinks):
 
 def test_the_same_send_task_delivered_five_times_concurrently_sends_once(wf, notify, clean_sinks, spawn, channel_env):
     # at INFO each worker logs the id of every task it ran to its end: each copy is awaited by its id
-    workers = [spawn("worker", "notify", "--concurrency", str(n), PENGADUAN_LOG_LEVEL="INFO", **channel_env) for n in (4, 2)]
+    workers = [
+        spawn("worker", "notify", "--concurrency", str(n), PENGADUAN_LOG_LEVEL="INFO", **channel_env) for n in (4, 2)
+    ]
     cid, _ = new_complaint(wf, "email")
     plan_event(notify, first_event_id(wf, cid), send_now=False)
     (row,) = rows_of(notify, cid)
@@ -193,8 +216,11 @@ def test_the_same_send_task_delivered_five_times_concurrently_sends_once(wf, not
         celery.send_task("notify.send", args=[{"delivery_id": str(row["id"])}], queue="notify", task_id=copy)
     wait_until(lambda: rows_of(notify, cid)[0]["state"] == "sent", timeout=60, message="the send")
     wait_until(lambda: clean_sinks.attempts("smtp") >= 1, timeout=10)
-    wait_until(lambda: all(sum(w.succeeded(copy) for w in workers) for copy in copies), timeout=60,
-               message="every copy to have run to its end")
+    wait_until(
+        lambda: all(sum(w.succeeded(copy) for w in workers) for copy in copies),
+        timeout=60,
+        message="every copy to have run to its end",
+    )
     assert len([m for m in clean_sinks.messages("email") if m["reference"] == row["id"].hex]) == 1
     assert rows_of(notify, cid)[0]["attempts"] == 1
 
@@ -205,7 +231,9 @@ def test_a_crash_after_the_provider_call_is_reconciled_not_sent_again(wf, notify
     (row,) = rows_of(notify, cid)
     clean_sinks.control("sms", "ok", delay=30)  # the gateway takes the SMS, then answers late
     worker = spawn("worker", "notify", "--concurrency", "1", **channel_env)
-    make_celery(notify.settings, "test").send_task("notify.send", args=[{"delivery_id": str(row["id"])}], queue="notify")
+    make_celery(notify.settings, "test").send_task(
+        "notify.send", args=[{"delivery_id": str(row["id"])}], queue="notify"
+    )
     wait_until(lambda: clean_sinks.messages("sms"), timeout=30, message="the SMS at the gateway")
     worker.kill(signal.SIGKILL)  # after the provider call, before the state write
     assert rows_of(notify, cid)[0]["state"] == "sending"
@@ -221,8 +249,11 @@ def test_a_lost_outcome_the_provider_cannot_tell_is_left_unknown_for_a_person(wf
     plan_event(notify, first_event_id(wf, cid), send_now=False)
     (row,) = rows_of(notify, cid)
     with notify.engine.begin() as conn:  # as a worker that died mid-send leaves it
-        conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
-            state="sending", attempts=1, sending_since=datetime(2026, 1, 1, tzinfo=UTC)))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == row["id"])
+            .values(state="sending", attempts=1, sending_since=datetime(2026, 1, 1, tzinfo=UTC))
+        )
     assert send_delivery(notify, row["id"]) == "unknown"  # SMTP cannot be asked: no blind resend
     assert clean_sinks.messages("email") == []
     assert "tidak diketahui" in rows_of(notify, cid)[0]["last_error"]
@@ -236,11 +267,15 @@ def test_a_whatsapp_delivery_receipt_marks_the_message_delivered(wf, notify, cle
     assert send_delivery(notify, row["id"]) == "sent"
     wamid = rows_of(notify, cid)[0]["provider_message_id"]
     assert wamid.startswith("wamid.")
-    assert record_status(notify, {"provider": "whatsapp-cloud", "provider_message_id": wamid, "status": "delivered",
-                                  "reference": row["id"].hex})
+    assert record_status(
+        notify,
+        {"provider": "whatsapp-cloud", "provider_message_id": wamid, "status": "delivered", "reference": row["id"].hex},
+    )
     assert rows_of(notify, cid)[0]["state"] == "delivered"
-    assert not record_status(notify, {"provider": "whatsapp-cloud", "provider_message_id": wamid, "status": "sent",
-                                      "reference": row["id"].hex})  # an older status does not go back
+    assert not record_status(
+        notify,
+        {"provider": "whatsapp-cloud", "provider_message_id": wamid, "status": "sent", "reference": row["id"].hex},
+    )  # an older status does not go back
 
 
 def test_staff_who_asked_get_new_work_and_everyone_gets_overdue_alerts(wf, notify, clean_sinks):
@@ -266,27 +301,62 @@ def test_the_signed_letter_goes_by_email_with_its_pdf_and_the_confirmed_send_clo
     cid, code = new_complaint(wf, "sms")
     version = 1
     walk = [
-        ("verify-identity", "kasi", {}), ("register", "staf", {}), ("dispose", "camat", {"unit": "pemerintahan", "instructions": "Tindak lanjuti"}),
-        ("clarify", "kasi", {"explanation": "Sudah dicek ke lokasi."}), ("request-letter", "kasi", {}),
+        ("verify-identity", "kasi", {}),
+        ("register", "staf", {}),
+        ("dispose", "camat", {"unit": "pemerintahan", "instructions": "Tindak lanjuti"}),
+        ("clarify", "kasi", {"explanation": "Sudah dicek ke lokasi."}),
+        ("request-letter", "kasi", {}),
         ("draft-letter", "staf", {"perihal": "Tanggapan", "body": "Jalan akan diperbaiki bulan depan."}),
-        ("review-letter", "sekcam", {"approved": True}), ("duplicate-letter", "staf", {}), ("sign-letter", "camat", {}),
+        ("review-letter", "sekcam", {"approved": True}),
+        ("duplicate-letter", "staf", {}),
+        ("sign-letter", "camat", {}),
     ]
     for action, role, fields in walk:
-        state = handlers.act(wf, cid, action, fields, expected_version=version, user_id=f"{role}.pegantenan", role=role,
-                             unit="pemerintahan", kecamatan="pegantenan", at=datetime.now(UTC), correlation_id=uuid.uuid4())
+        state = handlers.act(
+            wf,
+            cid,
+            action,
+            fields,
+            expected_version=version,
+            user_id=f"{role}.pegantenan",
+            role=role,
+            unit="pemerintahan",
+            kecamatan="pegantenan",
+            at=datetime.now(UTC),
+            correlation_id=uuid.uuid4(),
+        )
         version = state.revision
     pdf = b"%PDF-1.7\n% a signed letter stands in here\n" + os.urandom(2048) + b"\n%%EOF\n"
     stored = store_from_settings(notify.settings.documents_url).put(pdf, "application/pdf")
     document_id = uuid.uuid4()
-    handlers.record_letter_document(wf, LetterDocumentIssued(
-        message_id=document_id, complaint_id=cid, kecamatan="pegantenan", document_id=document_id, letter_version=1,
-        letter_number=state.letter_number, sha256=stored.sha256, size=stored.size,
-        verify_url=f"https://pengaduan.example.id/v1/letters/verify/{document_id}",
-    ))
+    handlers.record_letter_document(
+        wf,
+        LetterDocumentIssued(
+            message_id=document_id,
+            complaint_id=cid,
+            kecamatan="pegantenan",
+            document_id=document_id,
+            letter_version=1,
+            letter_number=state.letter_number,
+            sha256=stored.sha256,
+            size=stored.size,
+            verify_url=f"https://pengaduan.example.id/v1/letters/verify/{document_id}",
+        ),
+    )
     for action in ("archive-letter", "send-response"):
-        state = handlers.act(wf, cid, action, {}, expected_version=state.revision + (1 if action == "archive-letter" else 0),
-                             user_id="staf.pegantenan", role="staf", unit=None, kecamatan="pegantenan",
-                             at=datetime.now(UTC), correlation_id=uuid.uuid4())
+        state = handlers.act(
+            wf,
+            cid,
+            action,
+            {},
+            expected_version=state.revision + (1 if action == "archive-letter" else 0),
+            user_id="staf.pegantenan",
+            role="staf",
+            unit=None,
+            kecamatan="pegantenan",
+            at=datetime.now(UTC),
+            correlation_id=uuid.uuid4(),
+        )
     assert state.response_dispatched and state.status == "in_progress"
 
     # what the relay does with it (the relay itself is tested in test_relay.py)
@@ -299,11 +369,17 @@ def test_the_signed_letter_goes_by_email_with_its_pdf_and_the_confirmed_send_clo
         with wf.uow() as uow:
             return handlers.load(uow, cid, lambda k: True)[0]
 
-    closed = wait_until(lambda: complaint().status == "closed" and complaint(), timeout=90,
-                        message="the complaint closed by the confirmed send")
+    closed = wait_until(
+        lambda: complaint().status == "closed" and complaint(),
+        timeout=90,
+        message="the complaint closed by the confirmed send",
+    )
     assert closed.outcome == "resolved"
-    mails = wait_until(lambda: [m for m in clean_sinks.messages("email") if code in (m["subject"] or "")
-                                and m["attachments"]], timeout=30, message="the letter by e-mail")
+    mails = wait_until(
+        lambda: [m for m in clean_sinks.messages("email") if code in (m["subject"] or "") and m["attachments"]],
+        timeout=30,
+        message="the letter by e-mail",
+    )
     (attachment,) = mails[0]["attachments"]
     assert attachment["sha256"] == hashlib.sha256(pdf).hexdigest() and attachment["content_type"] == "application/pdf"
     assert clean_sinks.attachment_bytes(attachment["sha256"]) == pdf
@@ -353,8 +429,11 @@ def test_a_person_settles_an_unknown_message_by_resending_or_confirming_it(wf, n
     plan_event(notify, first_event_id(wf, cid), send_now=False)
     (row,) = rows_of(notify, cid)
     with notify.engine.begin() as conn:
-        conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
-            state="sending", attempts=1, sending_since=datetime(2026, 1, 1, tzinfo=UTC)))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == row["id"])
+            .values(state="sending", attempts=1, sending_since=datetime(2026, 1, 1, tzinfo=UTC))
+        )
     assert send_delivery(notify, row["id"]) == "unknown"
     assert [d["id"] for d in list_deliveries(notify, state="unknown", complaint_id=cid)] == [row["id"]]
     assert not resend(notify, uuid.uuid4()) and not mark_sent(notify, uuid.uuid4())
@@ -384,8 +463,13 @@ def test_the_deliveries_command_lists_and_settles_messages(wf, notify, clean_sin
         conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(state="unknown"))
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "pengaduan", "deliveries", *args], env=env_for(settings),
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(  # noqa: PLW1510
+            [sys.executable, "-m", "pengaduan", "deliveries", *args],
+            env=env_for(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     listed = cli("list", "--state", "unknown", "--complaint", str(cid))
     assert listed.returncode == 0 and str(row["id"]) in listed.stdout and "siti@" not in listed.stdout  # masked

@@ -1,6 +1,7 @@
 """Odd input is a 4xx, never a 500, in every app: an empty Idempotency-Key, control characters in a URL (also
 through the gateway), Open311 dates at the calendar's edges, invisible formatting characters and line breaks in
 one-line fields, a body that cannot be parsed; and every 405 says which methods the path takes (``Allow``)."""
+
 from __future__ import annotations
 
 import socket
@@ -14,9 +15,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from pengaduan.apps import gateway as create_gateway
 from services.accounts.handlers import add_user
 from services.workflow import handlers
-from pengaduan.apps import gateway as create_gateway
 from shared.gateway import GatewaySettings
 from tests.support.complaints import new_complaint
 from tests.support.processes import wait_until
@@ -65,8 +66,15 @@ def staff(apps, engine) -> dict[str, dict[str, str]]:
     result = {}
     for role in ("staf", "camat", "kasi"):
         username = f"odd{suffix}.{role}"
-        add_user(engine, username, f"Pengguna Uji {role}", role, PASSWORD, kecamatan="pegantenan",
-                 unit="pemerintahan" if role == "kasi" else None)
+        add_user(
+            engine,
+            username,
+            f"Pengguna Uji {role}",
+            role,
+            PASSWORD,
+            kecamatan="pegantenan",
+            unit="pemerintahan" if role == "kasi" else None,
+        )
         r = apps["workflow"].post("/v1/auth/token", data={"username": username, "password": PASSWORD})
         assert r.status_code == 200, r.text
         result[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -107,19 +115,22 @@ def test_the_form_endpoint_refuses_an_empty_idempotency_key_too(apps):
 # --- control characters and broken encodings in URLs -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("app", "url"), [
-    ("intake", "/v1/track/ABCD-EFGH-JK?x=%00"),
-    ("intake", "/v1/track/%00ABCD"),
-    ("dashboard", "/v1/register?kecamatan=pegantenan%00"),
-    ("dashboard", "/open311/v2/requests?jurisdiction_id=peg%00antenan"),
-    ("dashboard", "/open311/v2/requests/%0D%0AX-Injected:%201"),
-    ("workflow", "/v1/complaints?status=%00"),
-    ("letters", "/v1/letters/track/%00/receipt"),
-    ("web", "/lacak/%00"),
-    ("web", "/lacak?kode=%1B"),
-    ("intake", "/v1/track/%FF%FE"),  # not UTF-8
-    ("dashboard", "/v1/events?kecamatan=%C0%AF"),  # an overlong encoding: not UTF-8 either
-])
+@pytest.mark.parametrize(
+    "app, url",
+    [
+        ("intake", "/v1/track/ABCD-EFGH-JK?x=%00"),
+        ("intake", "/v1/track/%00ABCD"),
+        ("dashboard", "/v1/register?kecamatan=pegantenan%00"),
+        ("dashboard", "/open311/v2/requests?jurisdiction_id=peg%00antenan"),
+        ("dashboard", "/open311/v2/requests/%0D%0AX-Injected:%201"),
+        ("workflow", "/v1/complaints?status=%00"),
+        ("letters", "/v1/letters/track/%00/receipt"),
+        ("web", "/lacak/%00"),
+        ("web", "/lacak?kode=%1B"),
+        ("intake", "/v1/track/%FF%FE"),  # not UTF-8
+        ("dashboard", "/v1/events?kecamatan=%C0%AF"),  # an overlong encoding: not UTF-8 either
+    ],
+)
 def test_control_characters_or_broken_utf8_in_a_url_are_a_400(apps, staff, app, url):
     r = apps[app].get(url, headers=staff["staf"])
     body = assert_error(r, 400, "invalid_url")
@@ -143,7 +154,7 @@ def serve(app: FastAPI):
 
 
 def test_control_characters_in_a_path_through_the_gateway_are_a_400_and_the_gateway_keeps_serving(stack):
-    with serve(stack.apps["intake"]) as intake, serve(create_gateway({"intake": intake}, GatewaySettings())) as gateway:
+    with serve(stack.apps["intake"]) as intake, serve(create_gateway({"intake": intake}, GatewaySettings())) as gateway:  # noqa: SIM117
         with httpx.Client(base_url=gateway, timeout=10) as http:
             for path in ("/v1/track/%00abc", "/v1/track/ab%0Dc", "/v1/track/%7F", "/v1/track/%C0%AF"):
                 assert_error(http.get(path), 400, "invalid_url")
@@ -157,14 +168,17 @@ def test_control_characters_in_a_path_through_the_gateway_are_a_400_and_the_gate
 # --- Open311 dates ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", [
-    {"start_date": "0001-01-01T00:00:00+14:00"},
-    {"end_date": "0001-01-01"},
-    {"start_date": "0001-01-01", "end_date": "0001-01-02"},
-    {"start_date": "9999-12-31"},
-    {"end_date": "9999-12-31T23:59:59-12:00"},
-    {"start_date": "9999-12-31T23:00:00+00:00", "end_date": "9999-12-31T23:30:00+00:00"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start_date": "0001-01-01T00:00:00+14:00"},
+        {"end_date": "0001-01-01"},
+        {"start_date": "0001-01-01", "end_date": "0001-01-02"},
+        {"start_date": "9999-12-31"},
+        {"end_date": "9999-12-31T23:59:59-12:00"},
+        {"start_date": "9999-12-31T23:00:00+00:00", "end_date": "9999-12-31T23:30:00+00:00"},
+    ],
+)
 def test_open311_dates_at_the_edges_of_the_calendar_are_a_400(apps, query):
     r = apps["dashboard"].get("/open311/v2/requests", params=query)
     assert r.status_code == 400, r.text
@@ -179,16 +193,21 @@ def test_open311_dates_inside_the_range_still_search(apps):
 # --- names and free text ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"subject": "Jalan rusak\r\nBcc: warga@example.id"}, "subject"),
-    ({"subject": "Jalan rusak\u2028parah"}, "subject"),
-    ({"complainant_name": "Siti\nAminah"}, "complainant.name"),
-    ({"complainant_address": "Dusun Bunangka\rDesa Pegantenan"}, "complainant.address"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"subject": "Jalan rusak\r\nBcc: warga@example.id"}, "subject"),
+        ({"subject": "Jalan rusak\u2028parah"}, "subject"),
+        ({"complainant_name": "Siti\nAminah"}, "complainant.name"),
+        ({"complainant_address": "Dusun Bunangka\rDesa Pegantenan"}, "complainant.address"),
+    ],
+)
 def test_line_breaks_in_one_line_fields_are_a_422(apps, changes, field):
     r = apps["intake"].post("/v1/complaints", json=complaint(**changes))
     body = assert_error(r, 422, "validation_error")
-    assert {"field": field, "code": "line_break_not_allowed"} in [{"field": e["field"], "code": e["code"]} for e in body["errors"]]
+    assert {"field": field, "code": "line_break_not_allowed"} in [
+        {"field": e["field"], "code": e["code"]} for e in body["errors"]
+    ]
 
 
 def test_invisible_formatting_characters_are_removed_before_the_length_is_checked(apps):
@@ -196,8 +215,12 @@ def test_invisible_formatting_characters_are_removed_before_the_length_is_checke
     r = apps["intake"].post("/v1/complaints", json=complaint(subject=only_invisible))
     body = assert_error(r, 422, "validation_error")
     assert body["errors"][0]["field"] == "subject" and body["errors"][0]["code"] == "string_too_short"
-    r = apps["intake"].post("/v1/complaints", json=complaint(complainant_name="\u202eSiti\u200b Aminah\u2066",
-                                                              description="Jalan rusak\r\nsejak Januari.\u202e"))
+    r = apps["intake"].post(
+        "/v1/complaints",
+        json=complaint(
+            complainant_name="\u202eSiti\u200b Aminah\u2066", description="Jalan rusak\r\nsejak Januari.\u202e"
+        ),
+    )
     assert r.status_code == 202, r.text  # stripped, accepted; line breaks in free text are fine
 
 
@@ -205,16 +228,44 @@ def test_staff_one_line_fields_refuse_line_breaks_and_free_text_loses_bidi_overr
     wf = stack.apps["workflow"].state.workflow
     cid = new_complaint(wf, "pegantenan")
     now = datetime.now(UTC)
-    handlers.act(wf, cid, "verify-identity", {}, expected_version=1, user_id="kasi.x", role="kasi", unit="pemerintahan",
-                 kecamatan="pegantenan", at=now, correlation_id=uuid.uuid4())
-    handlers.act(wf, cid, "register", {}, expected_version=2, user_id="staf.x", role="staf", unit=None,
-                 kecamatan="pegantenan", at=now, correlation_id=uuid.uuid4())
-    r = apps["workflow"].post(f"/v1/complaints/{cid}/dispose", headers=staff["camat"], json={
-        "expected_version": 3, "unit": "pemerintahan\r\nX", "instructions": "Tindak lanjuti"})
+    handlers.act(
+        wf,
+        cid,
+        "verify-identity",
+        {},
+        expected_version=1,
+        user_id="kasi.x",
+        role="kasi",
+        unit="pemerintahan",
+        kecamatan="pegantenan",
+        at=now,
+        correlation_id=uuid.uuid4(),
+    )
+    handlers.act(
+        wf,
+        cid,
+        "register",
+        {},
+        expected_version=2,
+        user_id="staf.x",
+        role="staf",
+        unit=None,
+        kecamatan="pegantenan",
+        at=now,
+        correlation_id=uuid.uuid4(),
+    )
+    r = apps["workflow"].post(
+        f"/v1/complaints/{cid}/dispose",
+        headers=staff["camat"],
+        json={"expected_version": 3, "unit": "pemerintahan\r\nX", "instructions": "Tindak lanjuti"},
+    )
     body = assert_error(r, 422, "validation_error")
     assert body["errors"][0]["code"] == "line_break_not_allowed"
-    r = apps["workflow"].post(f"/v1/complaints/{cid}/dispose", headers=staff["camat"], json={
-        "expected_version": 3, "unit": "pemerintahan", "instructions": "Tindak\u202e lanjuti\r\nsegera"})
+    r = apps["workflow"].post(
+        f"/v1/complaints/{cid}/dispose",
+        headers=staff["camat"],
+        json={"expected_version": 3, "unit": "pemerintahan", "instructions": "Tindak\u202e lanjuti\r\nsegera"},
+    )
     assert r.status_code == 200, r.text
     events = wf.store.read_stream(f"complaint-{cid}")
     disposed = [e for e in events if e.type.endswith("DispositionIssued")][-1]
@@ -225,8 +276,9 @@ def test_staff_one_line_fields_refuse_line_breaks_and_free_text_loses_bidi_overr
 
 
 def test_a_multipart_body_that_cannot_be_parsed_is_a_400_in_bahasa_indonesia(apps):
-    r = apps["intake"].post("/v1/complaints/form", content=b"--x\r\nbroken",
-                            headers={"Content-Type": "multipart/form-data; boundary=x"})
+    r = apps["intake"].post(
+        "/v1/complaints/form", content=b"--x\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
     assert r.status_code in (400, 422), r.text
     assert "error" not in r.json()["message"].lower()
 
@@ -234,15 +286,18 @@ def test_a_multipart_body_that_cannot_be_parsed_is_a_400_in_bahasa_indonesia(app
 # --- 405 and Allow ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("app", "method", "path", "allowed"), [
-    ("intake", "PUT", "/v1/track/ABCD-EFGH-JK", "GET"),
-    ("intake", "GET", "/v1/complaints", "POST"),
-    ("workflow", "DELETE", "/v1/auth/token", "POST"),
-    ("letters", "DELETE", "/v1/letters/track/ABCD-EFGH-JK/receipt", "GET"),
-    ("dashboard", "PATCH", "/v1/register", "GET"),
-    ("dashboard", "DELETE", "/open311/v2/services", "GET"),
-    ("web", "DELETE", "/lacak", "GET"),
-])
+@pytest.mark.parametrize(
+    "app, method, path, allowed",
+    [
+        ("intake", "PUT", "/v1/track/ABCD-EFGH-JK", "GET"),
+        ("intake", "GET", "/v1/complaints", "POST"),
+        ("workflow", "DELETE", "/v1/auth/token", "POST"),
+        ("letters", "DELETE", "/v1/letters/track/ABCD-EFGH-JK/receipt", "GET"),
+        ("dashboard", "PATCH", "/v1/register", "GET"),
+        ("dashboard", "DELETE", "/open311/v2/services", "GET"),
+        ("web", "DELETE", "/lacak", "GET"),
+    ],
+)
 def test_every_405_says_which_methods_the_path_takes(apps, app, method, path, allowed):
     r = apps[app].request(method, path)
     assert r.status_code == 405, r.text[:200]

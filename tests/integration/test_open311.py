@@ -5,6 +5,7 @@ The client talks to both services as the base URL does: a POST to intake (servic
 open311.py), the reads to the dashboard (services/dashboard/entrypoints/open311.py), sent by the gateway's
 route table (tests.support.web.Dispatcher). The reads come from the dashboard's projection of the event store
 (``dashboard.service_requests``), caught up before each read as ``pengaduan projections run`` keeps it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -106,9 +107,17 @@ def client(settings, engine, intake):
 
 def form(**overrides) -> dict:
     data = {
-        "jurisdiction_id": "pegantenan", "service_code": "infrastruktur", "description": DESCRIPTION,
-        "first_name": NAME_FIRST, "last_name": NAME_LAST, "email": EMAIL, "phone": PHONE,
-        "address_string": ADDRESS, "lat": "-7.0512", "long": "113.4779", "media_url": "https://foto.example.id/jalan.jpg",
+        "jurisdiction_id": "pegantenan",
+        "service_code": "infrastruktur",
+        "description": DESCRIPTION,
+        "first_name": NAME_FIRST,
+        "last_name": NAME_LAST,
+        "email": EMAIL,
+        "phone": PHONE,
+        "address_string": ADDRESS,
+        "lat": "-7.0512",
+        "long": "113.4779",
+        "media_url": "https://foto.example.id/jalan.jpg",
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -124,16 +133,33 @@ def deliver_to_workflow(wf, engine, tracking_code: str) -> uuid.UUID:
 
 def act(wf, complaint_id, action: str, role: str, version: int, **fields) -> None:
     handlers.act(
-        wf, complaint_id, action, fields, expected_version=version, user_id=f"{role}.pegantenan", role=role,
-        unit="pemerintahan" if role == "kasi" else None, kecamatan="pegantenan", at=datetime.now(UTC),
+        wf,
+        complaint_id,
+        action,
+        fields,
+        expected_version=version,
+        user_id=f"{role}.pegantenan",
+        role=role,
+        unit="pemerintahan" if role == "kasi" else None,
+        kecamatan="pegantenan",
+        at=datetime.now(UTC),
         correlation_id=uuid.uuid4(),
     )
 
 
 def assert_nothing_personal(body) -> None:
     text = json.dumps(body)
-    for personal in (NAME_FIRST + " " + NAME_LAST, NAME_LAST, EMAIL, "6281234567890", "Bunangka", "RT 02", "berlubang",
-                     "-7.0512", "foto.example.id"):
+    for personal in (
+        NAME_FIRST + " " + NAME_LAST,
+        NAME_LAST,
+        EMAIL,
+        "6281234567890",
+        "Bunangka",
+        "RT 02",
+        "berlubang",
+        "-7.0512",
+        "foto.example.id",
+    ):
         assert personal not in text, personal
 
 
@@ -142,7 +168,11 @@ def test_the_catalogue_lists_the_complaint_categories(client):
     assert r.status_code == 200
     services = r.json()
     assert [s["service_code"] for s in services] == [
-        "infrastruktur", "administrasi-kependudukan", "perizinan", "ketertiban-umum", "kebersihan-lingkungan",
+        "infrastruktur",
+        "administrasi-kependudukan",
+        "perizinan",
+        "ketertiban-umum",
+        "kebersihan-lingkungan",
         "pelayanan-lainnya",
     ]
     for s in services:
@@ -166,7 +196,13 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
     with engine.connect() as conn:
         row = conn.execute(select(submissions).where(submissions.c.tracking_code == code)).mappings().one()
     assert row["channel"] == "open311" and row["kecamatan"] == "pegantenan"
-    assert row["complainant"] == {"name": "Siti Aminah", "nik": None, "phone": "+6281234567890", "email": EMAIL, "address": None}
+    assert row["complainant"] == {
+        "name": "Siti Aminah",
+        "nik": None,
+        "phone": "+6281234567890",
+        "email": EMAIL,
+        "address": None,
+    }
     assert row["subject"].startswith("Infrastruktur: Jalan di Dusun Bunangka")
     assert "Lokasi: " + ADDRESS in row["description"] and "Koordinat: -7.051200, 113.477900" in row["description"]
     assert "Tautan foto/berkas: https://foto.example.id/jalan.jpg" in row["description"]
@@ -177,7 +213,9 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
 
     complaint_id = deliver_to_workflow(wf, engine, code)
     with engine.connect() as conn:
-        deadline = conn.execute(select(complaints.c.deadline_at).where(complaints.c.complaint_id == complaint_id)).scalar_one()
+        deadline = conn.execute(
+            select(complaints.c.deadline_at).where(complaints.c.complaint_id == complaint_id)
+        ).scalar_one()
     r = client.get(f"/open311/v2/requests/{code.lower().replace('-', '')}.json")  # as typed by a person
     assert r.status_code == 200
     [item] = r.json()
@@ -201,7 +239,9 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
     assert_nothing_personal(item)
 
     # a search lists it under its public id; the tracking code (the key to the receipt) is never listed
-    listed = client.get("/open311/v2/requests.json", params={"jurisdiction_id": "pegantenan", "service_code": "infrastruktur"})
+    listed = client.get(
+        "/open311/v2/requests.json", params={"jurisdiction_id": "pegantenan", "service_code": "infrastruktur"}
+    )
     assert listed.status_code == 200
     mine = [i for i in listed.json() if i["service_request_id"] == str(complaint_id)]
     assert len(mine) == 1 and {**mine[0], "service_request_id": code} == item
@@ -213,11 +253,16 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
     both = client.get("/open311/v2/requests.json", params={"service_request_id": f"{code},{complaint_id}"}).json()
     assert [i["service_request_id"] for i in both] == [code]  # one complaint, asked by its code first
     assert client.get("/open311/v2/requests", params={"service_request_id": str(complaint_id)}).json()[0][
-        "service_request_id"] == str(complaint_id)
+        "service_request_id"
+    ] == str(complaint_id)
 
     # other categories, other kecamatan and closed requests are filtered out
-    for params in ({"service_code": "perizinan"}, {"jurisdiction_id": "galis"}, {"status": "closed"},
-                   {"start_date": (datetime.now(UTC) + timedelta(days=1)).isoformat()}):
+    for params in (
+        {"service_code": "perizinan"},
+        {"jurisdiction_id": "galis"},
+        {"status": "closed"},
+        {"start_date": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+    ):
         ids = [i["service_request_id"] for i in client.get("/open311/v2/requests.json", params=params).json()]
         assert str(complaint_id) not in ids, params
     ids = [i["service_request_id"] for i in client.get("/open311/v2/requests.json", params={"status": "open"}).json()]
@@ -225,18 +270,30 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
 
 
 def test_a_referred_request_is_closed_and_names_the_agency(client, wf, engine):
-    code = client.post("/open311/v2/requests", data=form(service_code="kebersihan-lingkungan")).json()[0]["service_request_id"]
+    code = client.post("/open311/v2/requests", data=form(service_code="kebersihan-lingkungan")).json()[0][
+        "service_request_id"
+    ]
     complaint_id = deliver_to_workflow(wf, engine, code)
     act(wf, complaint_id, "verify-identity", "kasi", 1)
     act(wf, complaint_id, "register", "staf", 2)
-    act(wf, complaint_id, "refer", "camat", 3, agency="Dinas Lingkungan Hidup Kabupaten Pamekasan", agency_kind="opd",
-        reason="Kewenangan DLH")
+    act(
+        wf,
+        complaint_id,
+        "refer",
+        "camat",
+        3,
+        agency="Dinas Lingkungan Hidup Kabupaten Pamekasan",
+        agency_kind="opd",
+        reason="Kewenangan DLH",
+    )
     [item] = client.get(f"/open311/v2/requests/{code}").json()
     assert item["status"] == "closed"
     assert item["agency_responsible"] == "Dinas Lingkungan Hidup Kabupaten Pamekasan"
     assert item["status_notes"] == "Dilimpahkan kepada Dinas Lingkungan Hidup Kabupaten Pamekasan."
     assert item["service_code"] == "kebersihan-lingkungan"
-    closed = client.get("/open311/v2/requests.json", params={"status": "closed", "jurisdiction_id": "pegantenan"}).json()
+    closed = client.get(
+        "/open311/v2/requests.json", params={"status": "closed", "jurisdiction_id": "pegantenan"}
+    ).json()
     assert str(complaint_id) in [i["service_request_id"] for i in closed]
     assert_nothing_personal(closed)
 
@@ -246,24 +303,35 @@ def test_complaints_from_other_channels_are_listed_as_other_public_services(clie
     from services.intake.handlers import submit_complaint
     from shared.contracts.intake import Complainant
 
-    accepted = submit_complaint(intake, SubmitComplaint(
-        kecamatan="pegantenan", channel="web", complainant=Complainant(name="Siti Aminah", phone="+6281234567890"),
-        subject="Siti Aminah: petugas meminta biaya", description="Petugas meminta biaya untuk surat keterangan.",
-        correlation_id=uuid.uuid4(),
-    ))
+    accepted = submit_complaint(
+        intake,
+        SubmitComplaint(
+            kecamatan="pegantenan",
+            channel="web",
+            complainant=Complainant(name="Siti Aminah", phone="+6281234567890"),
+            subject="Siti Aminah: petugas meminta biaya",
+            description="Petugas meminta biaya untuk surat keterangan.",
+            correlation_id=uuid.uuid4(),
+        ),
+    )
     complaint_id = deliver_to_workflow(wf, engine, accepted.tracking_code)
     params = {"jurisdiction_id": "pegantenan", "service_code": "pelayanan-lainnya"}
     others = client.get("/open311/v2/requests.json", params=params).json()
     [item] = [i for i in others if i["service_request_id"] == str(complaint_id)]
-    assert item["service_name"] == "Pelayanan publik lainnya" and item["description"] == "Pelayanan publik lainnya di Kecamatan Pegantenan"
+    assert (
+        item["service_name"] == "Pelayanan publik lainnya"
+        and item["description"] == "Pelayanan publik lainnya di Kecamatan Pegantenan"
+    )
     assert all(i["service_code"] == "pelayanan-lainnya" for i in others)
     assert "Siti" not in json.dumps(others) and "biaya" not in json.dumps(others)  # the subject is not shown
-    several = client.get("/open311/v2/requests.json", params={**params, "service_code": "infrastruktur,pelayanan-lainnya"}).json()
+    several = client.get(
+        "/open311/v2/requests.json", params={**params, "service_code": "infrastruktur,pelayanan-lainnya"}
+    ).json()
     assert {i["service_code"] for i in several} <= {"infrastruktur", "pelayanan-lainnya"} and item in several
 
 
 @pytest.mark.parametrize(
-    ("fields", "expected"),
+    "fields, expected",
     [
         ({"jurisdiction_id": None}, ["jurisdiction_id wajib diisi"]),
         ({"service_code": "jalan"}, ["service_code 'jalan' tidak dikenal"]),
@@ -282,7 +350,7 @@ def test_bad_input_is_400_in_the_spec_error_shape(client, fields, expected):
     errors = r.json()
     assert all(set(e) == {"code", "description"} and e["code"] == 400 for e in errors)
     assert len(errors) == len(expected)
-    for error, start in zip(errors, expected):
+    for error, start in zip(errors, expected):  # noqa: B905
         assert error["description"].startswith(start), error
 
 
@@ -313,12 +381,16 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(client):
     again = client.post("/open311/v2/requests", data=form(), headers={"Idempotency-Key": key})
     assert first.status_code == 201 and again.status_code == 200
     assert again.json()[0]["service_request_id"] == first.json()[0]["service_request_id"]
-    other = client.post("/open311/v2/requests", data=form(description=DESCRIPTION + " Tolong."), headers={"Idempotency-Key": key})
+    other = client.post(
+        "/open311/v2/requests", data=form(description=DESCRIPTION + " Tolong."), headers={"Idempotency-Key": key}
+    )
     assert other.status_code == 409 and other.json()[0]["code"] == 409
 
 
 def test_configured_api_keys_are_required_for_posting(settings, engine):
-    keyed = bootstrap_intake(IntakeSettings(**settings.model_dump(), open311_api_keys="kunci-aplikasi-a, kunci-aplikasi-b"))
+    keyed = bootstrap_intake(
+        IntakeSettings(**settings.model_dump(), open311_api_keys="kunci-aplikasi-a, kunci-aplikasi-b")
+    )
     with base_url(settings, engine, keyed) as c:
         r = c.post("/open311/v2/requests.json", data=form())
         assert r.status_code == 403 and r.json()[0]["code"] == 403
@@ -348,8 +420,11 @@ def test_the_reads_come_from_the_dashboards_projection(client, settings, engine,
         [item] = reads.get(f"/open311/v2/requests/{code}.json").json()
     assert item["service_request_id"] == code and item["status"] == "open"
     act(wf, complaint_id, "verify-identity", "kasi", 1)
-    assert client.get(f"/open311/v2/requests/{code}.json").json()[0]["status_notes"].startswith(
-        "Sedang diproses: langkah 3 dari 12")
+    assert (
+        client.get(f"/open311/v2/requests/{code}.json")
+        .json()[0]["status_notes"]
+        .startswith("Sedang diproses: langkah 3 dari 12")
+    )
 
 
 def _as_before(engine) -> dict[uuid.UUID, dict]:
@@ -357,23 +432,43 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
     read model (before 0014), for those the workflow has."""
     s, c, k = submissions, complaints, kecamatan_table
     stream = literal("complaint-") + cast(s.c.complaint_id, Text)
-    referred_to = (select(events.c.payload["agency"].astext)
-                   .where(events.c.stream_id == stream, events.c.type == ComplaintReferred.type)
-                   .order_by(events.c.version.desc()).limit(1).scalar_subquery())
-    sop_version = (select(events.c.payload["sop_version"].astext)
-                   .where(events.c.stream_id == stream, events.c.version == 1, events.c.type == ComplaintReceived.type)
-                   .scalar_subquery())
+    referred_to = (
+        select(events.c.payload["agency"].astext)
+        .where(events.c.stream_id == stream, events.c.type == ComplaintReferred.type)
+        .order_by(events.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    sop_version = (
+        select(events.c.payload["sop_version"].astext)
+        .where(events.c.stream_id == stream, events.c.version == 1, events.c.type == ComplaintReceived.type)
+        .scalar_subquery()
+    )
     stmt = select(
-        s.c.complaint_id, s.c.tracking_code, s.c.kecamatan, k.c.name.label("kecamatan_name"), k.c.kabupaten_name,
-        s.c.subject, s.c.received_at, c.c.status, c.c.outcome, c.c.current_step, c.c.deadline_at, c.c.updated_at,
+        s.c.complaint_id,
+        s.c.tracking_code,
+        s.c.kecamatan,
+        k.c.name.label("kecamatan_name"),
+        k.c.kabupaten_name,
+        s.c.subject,
+        s.c.received_at,
+        c.c.status,
+        c.c.outcome,
+        c.c.current_step,
+        c.c.deadline_at,
+        c.c.updated_at,
         case((c.c.outcome == "referred", referred_to), else_=None).label("referred_to"),
         case((c.c.status != "closed", sop_version), else_=None).label("sop_version"),
     ).select_from(s.join(k, k.c.slug == s.c.kecamatan).join(c, c.c.complaint_id == s.c.complaint_id))
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    return {r["complaint_id"]: as_georeport(RequestRow(
-        **{k_: v for k_, v in r.items() if k_ != "subject"}, service_code=service_of(r["subject"]).code), "id")
-        for r in rows}
+    return {
+        r["complaint_id"]: as_georeport(
+            RequestRow(**{k_: v for k_, v in r.items() if k_ != "subject"}, service_code=service_of(r["subject"]).code),
+            "id",
+        )
+        for r in rows
+    }
 
 
 def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and_a_rebuild_changes_nothing(engine):
@@ -386,7 +481,7 @@ def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and
     ids = tuple(before)
     now = {}
     for start in range(0, len(ids), 500):
-        query = RequestQuery(complaint_ids=ids[start:start + 500], by_id=True, limit=500)
+        query = RequestQuery(complaint_ids=ids[start : start + 500], by_id=True, limit=500)
         now.update({row.complaint_id: as_georeport(row, "id") for row in find_service_requests(engine, query)})
     assert now == before
 

@@ -4,6 +4,7 @@
 The outage is real: a PostgreSQL of this module's own, stopped and started again on the same port and data
 directory while the apps keep running.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,8 +57,9 @@ def own_postgres() -> EmbeddedPostgres:
 
 @pytest.fixture(scope="module")
 def outage_settings(settings, own_postgres, tmp_path_factory) -> Settings:
-    return settings.model_copy(update={"database_url": own_postgres.url,
-                                       "data_dir": str(tmp_path_factory.mktemp("outage-data"))})
+    return settings.model_copy(
+        update={"database_url": own_postgres.url, "data_dir": str(tmp_path_factory.mktemp("outage-data"))}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ tests/integration/test_handoff_reconcile.py (``OutboxReconciler``, by the tracki
 A provider's delivery status (queue ``notify``, a WhatsApp status webhook) is reconciled the same way:
 ``notify.record_status`` records the outbox row's id (``message_id`` in the payload) in notify's inbox.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,15 +30,26 @@ from shared.contracts.intake import ComplainantReplied
 from shared.handoffs import Consumers
 from shared.subscriptions import Runner
 from tests.integration.test_intake_channels import (  # noqa: F401 (fixtures)
-    SMS_TOKEN, await_documents, client, graph, intake, mobile, places, sign, submission_of, wa_body,
+    SMS_TOKEN,
+    await_documents,
+    client,
+    graph,
+    intake,
+    mobile,
+    places,
+    sign,
+    submission_of,
+    wa_body,
 )
 from tests.integration.test_notify import wf  # noqa: F401 (fixture)
 from tests.integration.test_pipeline import start_publisher
 from tests.support.processes import wait_until
 
 GRACE = 1.0
-CONSUMERS = {"workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),  # as pengaduan/cli.py wires it
-             "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters)}
+CONSUMERS = {
+    "workflow": Consumers(workflow_tables.inbox, workflow_tables.dead_letters),  # as pengaduan/cli.py wires it
+    "notify": Consumers(notify_tables.inbox, notify_tables.dead_letters),
+}
 
 
 def lose(settings, queue: str, task_id: str) -> None:
@@ -52,14 +64,17 @@ def lose(settings, queue: str, task_id: str) -> None:
     assert on_the_queue() is None
 
 
-def sms(client, sender: str, place, text: str):  # noqa: F811
-    r = client.post("/v1/channels/sms", headers={"X-Webhook-Token": SMS_TOKEN},
-                    json={"from": sender, "to": place.sms, "message": text, "id": uuid.uuid4().hex})
+def sms(client, sender: str, place, text: str):
+    r = client.post(
+        "/v1/channels/sms",
+        headers={"X-Webhook-Token": SMS_TOKEN},
+        json={"from": sender, "to": place.sms, "message": text, "id": uuid.uuid4().hex},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def complaint_awaiting_documents(client, engine, place) -> tuple[str, uuid.UUID, uuid.UUID]:  # noqa: F811
+def complaint_awaiting_documents(client, engine, place) -> tuple[str, uuid.UUID, uuid.UUID]:
     """A complaint sent by SMS, and the tracking page saying it waits for the complainant's documents
     (what the projection writes when step 2 asks for them). Returns the sender, submission and complaint."""
     sender = mobile()
@@ -68,14 +83,20 @@ def complaint_awaiting_documents(client, engine, place) -> tuple[str, uuid.UUID,
     return sender, submission_of(engine, code)["id"], complaint_id
 
 
-def reply(client, engine, sender: str, place, complaint_id: uuid.UUID) -> uuid.UUID:  # noqa: F811
+def reply(client, engine, sender: str, place, complaint_id: uuid.UUID) -> uuid.UUID:
     """The complainant's reply by SMS; returns its outbox row's id (the message id the workflow records)."""
     assert sms(client, sender, place, "Ini nomor KK saya 3528071505900001")["result"] == "reply"
     with engine.connect() as conn:
-        (row_id,) = conn.execute(
-            select(outbox.c.id).where(outbox.c.message_type == ComplainantReplied.type,
-                                      outbox.c.payload["complaint_id"].astext == str(complaint_id))
-        ).scalars().all()
+        (row_id,) = (
+            conn.execute(
+                select(outbox.c.id).where(
+                    outbox.c.message_type == ComplainantReplied.type,
+                    outbox.c.payload["complaint_id"].astext == str(complaint_id),
+                )
+            )
+            .scalars()
+            .all()
+        )
     return row_id
 
 
@@ -101,21 +122,26 @@ def reconcile_until_removed(engine, row_id, consumers=CONSUMERS) -> list[int]:
     return seen
 
 
-def types_of(wf, complaint_id) -> list[str]:  # noqa: F811
+def types_of(wf, complaint_id) -> list[str]:
     return [e.type for e in wf.store.read_stream(stream_id(complaint_id))]
 
 
 def dead_letters_of(engine, message_id: uuid.UUID) -> int:
     t = workflow_tables.dead_letters
     with engine.connect() as conn:
-        return len(conn.execute(select(t.c.id).where(t.c.task == ComplainantReplied.TASK,
-                                                     t.c.payload["message_id"].astext == str(message_id))).all())
+        return len(
+            conn.execute(
+                select(t.c.id).where(
+                    t.c.task == ComplainantReplied.TASK, t.c.payload["message_id"].astext == str(message_id)
+                )
+            ).all()
+        )
 
 
 def test_a_lost_reply_is_published_again_after_the_grace_and_recorded_once(
-    settings, engine, spawn, background, client, places, wf  # noqa: F811
+    settings, engine, spawn, background, client, places, wf
 ):
-    sender, submission_id, cid = complaint_awaiting_documents(client, engine, places["a"])
+    sender, _submission_id, cid = complaint_awaiting_documents(client, engine, places["a"])
     start_publisher(background, engine, settings)
     reply_id = reply(client, engine, sender, places["a"], cid)
     lose(settings, "workflow", str(reply_id))
@@ -125,22 +151,28 @@ def test_a_lost_reply_is_published_again_after_the_grace_and_recorded_once(
     spawn("worker", "workflow", "--concurrency", "1")
     reconciler = outbox_handoffs(engine, CONSUMERS, GRACE, 0.3)
     background.start(Runner(engine, reconciler.name, reconciler.round, channel=None, poll_interval=reconciler.interval))
-    wait_until(lambda: "workflow.ComplainantReplied" in types_of(wf, cid), timeout=60, message="the reply in the workflow")
-    wait_until(lambda: outbox_row(engine, reply_id) is None, timeout=30, message="the reply confirmed by the workflow's inbox")
+    wait_until(
+        lambda: "workflow.ComplainantReplied" in types_of(wf, cid), timeout=60, message="the reply in the workflow"
+    )
+    wait_until(
+        lambda: outbox_row(engine, reply_id) is None, timeout=30, message="the reply confirmed by the workflow's inbox"
+    )
     assert types_of(wf, cid).count("workflow.ComplainantReplied") == 1
     assert types_of(wf, cid)[0] == "workflow.ComplaintReceived"
     assert dead_letters_of(engine, reply_id) == 0
 
 
 def test_a_reply_the_workflow_recorded_is_never_published_again(
-    settings, engine, spawn, background, client, places, wf  # noqa: F811
+    settings, engine, spawn, background, client, places, wf
 ):
     sender, _, cid = complaint_awaiting_documents(client, engine, places["b"])
     start_publisher(background, engine, settings)
     spawn("worker", "workflow", "--concurrency", "2")
     wait_until(lambda: types_of(wf, cid), timeout=60, message="the complaint in the workflow")
     reply_id = reply(client, engine, sender, places["b"], cid)
-    wait_until(lambda: "workflow.ComplainantReplied" in types_of(wf, cid), timeout=30, message="the reply in the workflow")
+    wait_until(
+        lambda: "workflow.ComplainantReplied" in types_of(wf, cid), timeout=30, message="the reply in the workflow"
+    )
 
     seen = reconcile_until_removed(engine, reply_id)
     assert set(seen) <= {0}  # looked at after the grace, found in the inbox, removed: never sent again
@@ -148,11 +180,13 @@ def test_a_reply_the_workflow_recorded_is_never_published_again(
 
 
 def test_a_reply_the_workflow_kept_as_a_dead_letter_is_not_published_again(
-    settings, engine, spawn, background, client, places, wf  # noqa: F811
+    settings, engine, spawn, background, client, places, wf
 ):
     sender, submission_id, cid = complaint_awaiting_documents(client, engine, places["a"])
     start_publisher(background, engine, settings)
-    lose(settings, "workflow", str(submission_id))  # the complaint never reaches the workflow (no complaint reconciler here)
+    lose(
+        settings, "workflow", str(submission_id)
+    )  # the complaint never reaches the workflow (no complaint reconciler here)
     reply_id = reply(client, engine, sender, places["a"], cid)
     spawn("worker", "workflow", "--concurrency", "2")
     wait_until(lambda: dead_letters_of(engine, reply_id), timeout=60, message="the reply kept as a dead letter")
@@ -165,35 +199,58 @@ def test_a_reply_the_workflow_kept_as_a_dead_letter_is_not_published_again(
 
 # --- delivery statuses -------------------------------------------------------------------------------------
 
+
 def sent_whatsapp(engine) -> tuple[uuid.UUID, str]:
     """A WhatsApp message notify sent to a staff member (no report to the workflow), waiting for its receipt."""
     delivery_id, wamid = uuid.uuid4(), f"wamid.OUT{uuid.uuid4().hex}"
     with engine.begin() as conn:
-        conn.execute(notify_tables.deliveries.insert().values(
-            id=delivery_id, source_event_id=uuid.uuid4(), complaint_id=uuid.uuid4(), kecamatan="pegantenan",
-            kind="overdue", audience="staff", channel="whatsapp", recipient="+6281234567890", body="-",
-            state="sent", provider="whatsapp-cloud", provider_message_id=wamid, sent_at=datetime.now(UTC)))
+        conn.execute(
+            notify_tables.deliveries.insert().values(
+                id=delivery_id,
+                source_event_id=uuid.uuid4(),
+                complaint_id=uuid.uuid4(),
+                kecamatan="pegantenan",
+                kind="overdue",
+                audience="staff",
+                channel="whatsapp",
+                recipient="+6281234567890",
+                body="-",
+                state="sent",
+                provider="whatsapp-cloud",
+                provider_message_id=wamid,
+                sent_at=datetime.now(UTC),
+            )
+        )
     return delivery_id, wamid
 
 
-def delivered_status(client, engine, place, delivery_id: uuid.UUID, wamid: str) -> uuid.UUID:  # noqa: F811
+def delivered_status(client, engine, place, delivery_id: uuid.UUID, wamid: str) -> uuid.UUID:
     """The provider's "delivered" receipt through intake's webhook; returns its outbox row's id."""
-    status = {"id": wamid, "status": "delivered", "timestamp": str(int(datetime.now(UTC).timestamp())),
-              "recipient_id": "6281234567890", "biz_opaque_callback_data": delivery_id.hex}
+    status = {
+        "id": wamid,
+        "status": "delivered",
+        "timestamp": str(int(datetime.now(UTC).timestamp())),
+        "recipient_id": "6281234567890",
+        "biz_opaque_callback_data": delivery_id.hex,
+    }
     body = wa_body(place, statuses=[status])
     r = client.post("/v1/channels/whatsapp", content=body, headers=sign(body))
     assert r.status_code == 200 and r.json()["statuses_recorded"] == 1, r.text
     with engine.connect() as conn:
-        return conn.execute(select(channel_statuses.c.id).where(channel_statuses.c.provider_message_id == wamid)).scalar_one()
+        return conn.execute(
+            select(channel_statuses.c.id).where(channel_statuses.c.provider_message_id == wamid)
+        ).scalar_one()
 
 
 def delivery_state(engine, delivery_id: uuid.UUID) -> str:
     with engine.connect() as conn:
-        return conn.execute(select(notify_tables.deliveries.c.state).where(notify_tables.deliveries.c.id == delivery_id)).scalar_one()
+        return conn.execute(
+            select(notify_tables.deliveries.c.state).where(notify_tables.deliveries.c.id == delivery_id)
+        ).scalar_one()
 
 
 def test_a_lost_delivery_status_is_published_again_and_recorded_once(
-    settings, engine, spawn, background, client, places  # noqa: F811
+    settings, engine, spawn, background, client, places
 ):
     delivery_id, wamid = sent_whatsapp(engine)
     start_publisher(background, engine, settings)
@@ -204,12 +261,16 @@ def test_a_lost_delivery_status_is_published_again_and_recorded_once(
     reconciler = outbox_handoffs(engine, CONSUMERS, GRACE, 0.3)
     background.start(Runner(engine, reconciler.name, reconciler.round, channel=None, poll_interval=reconciler.interval))
     wait_until(lambda: delivery_state(engine, delivery_id) == "delivered", timeout=60, message="the receipt recorded")
-    wait_until(lambda: outbox_row(engine, status_id) is None, timeout=30, interval=0.3,
-               message="the status confirmed by notify's inbox")
+    wait_until(
+        lambda: outbox_row(engine, status_id) is None,
+        timeout=30,
+        interval=0.3,
+        message="the status confirmed by notify's inbox",
+    )
 
 
 def test_a_delivery_status_notify_recorded_is_never_published_again(
-    settings, engine, spawn, background, client, places  # noqa: F811
+    settings, engine, spawn, background, client, places
 ):
     delivery_id, wamid = sent_whatsapp(engine)
     start_publisher(background, engine, settings)

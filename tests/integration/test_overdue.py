@@ -1,5 +1,6 @@
 """The clock at work: overdue steps are flagged once and escalated to the responsible role and its
 superior; a documents request that goes unanswered closes the complaint as incomplete."""
+
 from __future__ import annotations
 
 import uuid
@@ -53,8 +54,19 @@ def test_an_overdue_step_is_flagged_once_and_alerts_the_role_and_its_superior(se
         assert sorted(got) == [(f"kasi.{slug}", "responsible"), (f"sekcam.{slug}", "superior")]
 
         # the next step gets its own clock: acting clears the flag
-        handlers.act(wf, cid, "verify-identity", {}, expected_version=2, user_id=f"kasi.{slug}", role="kasi",
-                     unit="pemerintahan", kecamatan=slug, at=datetime.now(UTC), correlation_id=uuid.uuid4())
+        handlers.act(
+            wf,
+            cid,
+            "verify-identity",
+            {},
+            expected_version=2,
+            user_id=f"kasi.{slug}",
+            role="kasi",
+            unit="pemerintahan",
+            kecamatan=slug,
+            at=datetime.now(UTC),
+            correlation_id=uuid.uuid4(),
+        )
         while job.round().handled:
             pass
         assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")].count("workflow.StepOverdue") == 2
@@ -67,9 +79,19 @@ def test_an_unanswered_documents_request_closes_the_complaint_as_incomplete(sett
     try:
         cid = new_complaint(wf)
         now = datetime.now(UTC)
-        handlers.act(wf, cid, "request-documents", {"message": "Mohon kirim KTP", "close_after_working_days": 5},
-                     expected_version=1, user_id="k", role="kasi", unit=None, kecamatan="pegantenan", at=now,
-                     correlation_id=uuid.uuid4())
+        handlers.act(
+            wf,
+            cid,
+            "request-documents",
+            {"message": "Mohon kirim KTP", "close_after_working_days": 5},
+            expected_version=1,
+            user_id="k",
+            role="kasi",
+            unit=None,
+            kecamatan="pegantenan",
+            at=now,
+            correlation_id=uuid.uuid4(),
+        )
         ExpiredDocumentRequests(wf, clock=lambda: now + timedelta(days=2)).round()
         assert wf.store.read_stream(f"complaint-{cid}")[-1].type == "workflow.DocumentsRequested"  # not yet
         job = ExpiredDocumentRequests(wf, clock=lambda: now + timedelta(days=20))

@@ -4,6 +4,7 @@ The invariants under failure: nothing acknowledged is lost (broker down, worker 
 effects happen once (redelivered messages append nothing). Every test runs against each broker, Redis and
 RabbitMQ (ADR 0006): ids ``[redis]`` and ``[rabbitmq]``.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -19,7 +20,8 @@ from services.intake.adapters.tracking import TrackingProjection
 from services.workflow.adapters.tables import dead_letters, inbox
 from shared.celery_app import make_celery
 from shared.embedded import rabbitmq_installed, start_rabbitmq, start_redis
-from shared.eventstore.postgres import APPEND_LOCK_KEY, NOTIFY_CHANNEL as EVENTS_CHANNEL, PostgresEventStore
+from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
+from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL
 from shared.subscriptions import Runner
 from tests.conftest import broker_env
 from tests.support.complaints import submit, valid_body
@@ -70,7 +72,9 @@ def test_a_submitted_complaint_reaches_the_workflow_stream_and_the_tracking_page
     assert events[0].payload["tracking_code"] == code and events[0].kecamatan == "pegantenan"
 
     tracked = wait_until(
-        lambda: (b := intake_client.get(f"/v1/track/{code}").json())["current_step"] and b, timeout=30, message="tracking"
+        lambda: (b := intake_client.get(f"/v1/track/{code}").json())["current_step"] and b,
+        timeout=30,
+        message="tracking",
     )
     assert tracked["status"] == "in_progress"
     assert tracked["current_step"] == {"number": 2, "name": "Melakukan Verifikasi Identitas Pengadu"}
@@ -82,9 +86,9 @@ def test_a_message_delivered_five_times_appends_one_event(settings, engine, spaw
     code = submit(intake_client)
     with engine.connect() as conn:
         row = conn.execute(
-            select(outbox.c.id, outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id).where(
-                submissions.c.tracking_code == code
-            )
+            select(outbox.c.id, outbox.c.payload)
+            .join(submissions, submissions.c.id == outbox.c.id)
+            .where(submissions.c.tracking_code == code)
         ).one()
     celery = make_celery(settings, "test")
     copies = [str(uuid.uuid4()) for _ in range(5)]
@@ -94,10 +98,14 @@ def test_a_message_delivered_five_times_appends_one_event(settings, engine, spaw
     wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the workflow event")
     wait_until(lambda: _inbox_has(engine, row.id), timeout=30, message="inbox row")
     # every delivery ran to its end (the worker logs each task id it ran at INFO)
-    wait_until(lambda: all(worker.succeeded(copy) for copy in copies), timeout=60, message="all five deliveries handled")
+    wait_until(
+        lambda: all(worker.succeeded(copy) for copy in copies), timeout=60, message="all five deliveries handled"
+    )
     assert len(stream_events(store, engine, code)) == 1
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(inbox).where(inbox.c.message_id == row.id)).scalar_one() == 1
+        assert (
+            conn.execute(select(func.count()).select_from(inbox).where(inbox.c.message_id == row.id)).scalar_one() == 1
+        )
     # the worker logged at INFO, tasks sent without a hidden argsrepr: still no personal data in its log
     log = worker.output()
     assert "succeeded" in log
@@ -112,7 +120,10 @@ def _submission_id(engine, tracking_code: str) -> uuid.UUID:
 
 def _inbox_has(engine, message_id) -> bool:
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(inbox).where(inbox.c.message_id == message_id)).scalar_one() == 1
+        return (
+            conn.execute(select(func.count()).select_from(inbox).where(inbox.c.message_id == message_id)).scalar_one()
+            == 1
+        )
 
 
 def test_with_the_broker_down_intake_answers_202_and_the_complaint_arrives_when_it_returns(
@@ -130,14 +141,18 @@ def test_with_the_broker_down_intake_answers_202_and_the_complaint_arrives_when_
         code = r.json()["tracking_code"]
         with engine.connect() as conn:
             attempts = lambda: conn.execute(  # noqa: E731
-                select(outbox.c.attempts).join(submissions, submissions.c.id == outbox.c.id).where(submissions.c.tracking_code == code)
+                select(outbox.c.attempts)
+                .join(submissions, submissions.c.id == outbox.c.id)
+                .where(submissions.c.tracking_code == code)
             ).scalar_one()
             wait_until(lambda: (conn.rollback(), attempts())[1] >= 1, timeout=30, message="a failed publish attempt")
         store = PostgresEventStore(engine)
         assert stream_events(store, engine, code) == []
 
         own_broker.start()
-        events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the event after the broker returned")
+        events = wait_until(
+            lambda: stream_events(store, engine, code), timeout=90, message="the event after the broker returned"
+        )
         assert len(events) == 1
     finally:
         own_broker.stop()
@@ -157,12 +172,15 @@ def test_a_worker_killed_mid_task_records_the_complaint_exactly_once_after_resta
 
         def worker_is_mid_append() -> bool:
             with engine.connect() as conn:
-                return conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND query LIKE '%pg_advisory_xact_lock%'"
-                    )
-                ).scalar_one() > 0
+                return (
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query LIKE '%pg_advisory_xact_lock%'"
+                        )
+                    ).scalar_one()
+                    > 0
+                )
 
         wait_until(worker_is_mid_append, timeout=60, message="the worker to be inside the task")
         worker.kill()  # SIGKILL the whole worker, main process and pool
@@ -190,14 +208,19 @@ def test_a_message_the_worker_cannot_handle_is_kept_as_a_dead_letter_not_dropped
     def kept():
         with engine.connect() as conn:
             return conn.execute(
-                select(dead_letters.c.id, dead_letters.c.error).where(dead_letters.c.payload["submission_id"].astext == marker)
+                select(dead_letters.c.id, dead_letters.c.error).where(
+                    dead_letters.c.payload["submission_id"].astext == marker
+                )
             ).first()
 
     letter = wait_until(kept, timeout=60, message="the dead letter")
     assert "ValidationError" in letter.error
     listing = subprocess.run(
-        [sys.executable, "-m", "pengaduan", "dead-letters", "list"], env=env_for(settings, **broker_env(settings)),
-        capture_output=True, text=True, check=True
+        [sys.executable, "-m", "pengaduan", "dead-letters", "list"],
+        env=env_for(settings, **broker_env(settings)),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert str(letter.id) in listing
 
@@ -208,18 +231,26 @@ def test_a_dead_letter_replayed_after_the_fix_is_recorded_once(settings, engine,
     code = submit(intake_client)
     with engine.begin() as conn:
         payload = conn.execute(
-            select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id).where(submissions.c.tracking_code == code)
+            select(outbox.c.payload)
+            .join(submissions, submissions.c.id == outbox.c.id)
+            .where(submissions.c.tracking_code == code)
         ).scalar_one()
         letter_id = uuid.uuid4()
         conn.execute(
             dead_letters.insert().values(
-                id=letter_id, task="workflow.record_complaint", queue="workflow", payload=payload, error="RuntimeError: a bug"
+                id=letter_id,
+                task="workflow.record_complaint",
+                queue="workflow",
+                payload=payload,
+                error="RuntimeError: a bug",
             )
         )
     for _ in range(2):  # replaying twice sends it once: a replayed letter is marked
         subprocess.run(
             [sys.executable, "-m", "pengaduan", "dead-letters", "replay", "--id", str(letter_id)],
-            env=env_for(settings, **broker_env(settings)), check=True, capture_output=True,
+            env=env_for(settings, **broker_env(settings)),
+            check=True,
+            capture_output=True,
         )
     store = PostgresEventStore(engine)
     wait_until(lambda: stream_events(store, engine, code), timeout=60, message="the replayed complaint")
@@ -230,4 +261,7 @@ def test_a_dead_letter_replayed_after_the_fix_is_recorded_once(settings, engine,
     wait_until(lambda: worker.succeeded(last) >= 1, timeout=60, message="a copy sent after the replays to be handled")
     assert len(stream_events(store, engine, code)) == 1
     with engine.connect() as conn:
-        assert conn.execute(select(dead_letters.c.replayed_at).where(dead_letters.c.id == letter_id)).scalar_one() is not None
+        assert (
+            conn.execute(select(dead_letters.c.replayed_at).where(dead_letters.c.id == letter_id)).scalar_one()
+            is not None
+        )

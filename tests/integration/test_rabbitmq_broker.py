@@ -7,6 +7,7 @@
   publish returns as if sent and the message is gone) or with the broker stopped;
 - the operations page reads the queues' depth from RabbitMQ itself (plain AMQP, no management plugin).
 """
+
 from __future__ import annotations
 
 import time
@@ -18,13 +19,13 @@ from fastapi.testclient import TestClient
 from kombu import Connection, Queue
 from sqlalchemy import text
 
+from pengaduan.registry import operations_collector
 from services.intake.bootstrap import bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
 from shared.celery_app import QUEUES, make_celery, quorum_queues
 from shared.embedded import rabbitmq_installed, start_rabbitmq
 from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
-from pengaduan.registry import operations_collector
 from shared.outages import unreachable
 from tests.conftest import VISIBILITY_TIMEOUT
 from tests.integration.test_metrics import collected, value
@@ -87,8 +88,11 @@ def test_a_message_handed_back_more_than_twenty_times_is_not_dropped(rabbitmq_se
 def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_seconds(
     broker, request, base_settings, engine, spawn, background
 ):
-    settings = (base_settings if broker == "redis"
-                else base_settings.model_copy(update={"broker_url": request.getfixturevalue("rabbitmq_url")}))
+    settings = (
+        base_settings
+        if broker == "redis"
+        else base_settings.model_copy(update={"broker_url": request.getfixturevalue("rabbitmq_url")})
+    )
     container = bootstrap(IntakeSettings(**settings.model_dump()))
     store = PostgresEventStore(engine)
     blocker = engine.connect()
@@ -97,17 +101,24 @@ def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_
     try:
         # a long time limit for this one: its statement waits on the lock (statement timeout 30 % of the hard
         # limit) and never hands the message back before the kill, so the kill is what the other worker sees
-        first = spawn("worker", "workflow", "--concurrency", "1", settings_=settings,
-                      PENGADUAN_BROKER_VISIBILITY_TIMEOUT="300")
+        first = spawn(
+            "worker", "workflow", "--concurrency", "1", settings_=settings, PENGADUAN_BROKER_VISIBILITY_TIMEOUT="300"
+        )
         start_publisher(background, engine, settings)
         with TestClient(create_app(container)) as client:
             code = submit(client)
 
         def mid_append() -> bool:
             with engine.connect() as conn:
-                return conn.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%pg_advisory_xact_lock%'")).scalar_one() > 0
+                return (
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND query LIKE '%pg_advisory_xact_lock%'"
+                        )
+                    ).scalar_one()
+                    > 0
+                )
 
         wait_until(mid_append, timeout=60, message="the first worker inside the task")
         second = spawn("worker", "workflow", "--concurrency", "1", settings_=settings, PENGADUAN_LOG_LEVEL="INFO")
@@ -135,14 +146,19 @@ def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_
 def test_a_publish_the_broker_refuses_or_cannot_take_fails_loudly(base_settings, tmp_path):
     if not rabbitmq_installed():  # PENGADUAN_TEST_RABBITMQ_URL names a broker this test cannot stop
         pytest.skip(NOT_INSTALLED)
-    node = start_rabbitmq(tmp_path / "rabbitmq", name=f"pengaduan-test-{uuid.uuid4().hex[:8]}",
-                          config={"max_message_size": str(64 * 1024)})
+    node = start_rabbitmq(
+        tmp_path / "rabbitmq",
+        name=f"pengaduan-test-{uuid.uuid4().hex[:8]}",
+        config={"max_message_size": str(64 * 1024)},
+    )
     try:
         settings = base_settings.model_copy(update={"broker_url": node.url})
         confirmed = make_celery(settings, "test-confirmed")
         unconfirmed = make_celery(settings, "test-unconfirmed")
-        unconfirmed.conf.broker_transport_options = {**unconfirmed.conf.broker_transport_options,
-                                                     "confirm_publish": False}
+        unconfirmed.conf.broker_transport_options = {
+            **unconfirmed.conf.broker_transport_options,
+            "confirm_publish": False,
+        }
         queue = f"test-{uuid.uuid4().hex[:8]}"
         too_big = {"blob": "x" * (100 * 1024)}  # over the node's max_message_size: the broker refuses it
 

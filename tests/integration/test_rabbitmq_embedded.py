@@ -1,5 +1,6 @@
 """The private RabbitMQ node the tests (and later ``make run``) start: its own cookie, ports and data, and
 nothing of it left running after ``stop()`` (the Erlang VM and its epmd gone, the port free)."""
+
 from __future__ import annotations
 
 import socket

@@ -2,9 +2,9 @@
 every replica), X-Forwarded-For is believed only from trusted proxies, the complaint form is no SMS cannon,
 and Open311 API keys work from the real settings. Over real PostgreSQL and Redis; every app as its process
 builds it, behind uvicorn's proxy-header handling as `pengaduan api` runs it."""
+
 from __future__ import annotations
 
-import os
 import uuid
 
 import httpx
@@ -25,8 +25,8 @@ from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
 from services.notify.handlers import THROTTLED, plan_event
 from services.web.adapters.api_client import Api
-from services.web.entrypoints.api import create_app as web_app
 from services.web.config import WebSettings
+from services.web.entrypoints.api import create_app as web_app
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from tests.integration.test_notify import first_event_id, new_complaint
 from tests.support.complaints import valid_body
@@ -117,8 +117,7 @@ def test_a_client_cannot_choose_its_address_without_a_trusted_proxy(limited):
     """X-Forwarded-For from a peer that is not a trusted proxy is ignored: every request counts for the peer."""
     app = intake_app(intake_bootstrap(IntakeSettings(**limited.model_dump())))
     with TestClient(ProxyHeadersMiddleware(app, trusted_hosts="192.0.2.1")) as c:
-        answers = [c.post("/v1/complaints", json=valid_body(), headers=from_(address())).status_code
-                   for _ in range(4)]
+        answers = [c.post("/v1/complaints", json=valid_body(), headers=from_(address())).status_code for _ in range(4)]
     assert answers == [202, 202, 202, 429]
 
 
@@ -138,14 +137,22 @@ def test_open311_posts_are_limited_and_need_a_configured_key(limited, engine, mo
             monkeypatch.setenv(f"PENGADUAN_{name.upper()}", str(value))
     assert IntakeSettings().open311_api_keys
     app = intake_app()  # as `pengaduan api intake` builds it: settings from the environment
-    form = {"jurisdiction_id": "pegantenan", "service_code": "infrastruktur",
-            "description": "Lampu jalan di Desa Tebul mati sejak seminggu.", "email": "warga@example.id"}
+    form = {
+        "jurisdiction_id": "pegantenan",
+        "service_code": "infrastruktur",
+        "description": "Lampu jalan di Desa Tebul mati sejak seminggu.",
+        "email": "warga@example.id",
+    }
     with behind_proxy(app) as c:
         me = address()
         keyless = c.post("/open311/v2/requests.json", data=form, headers=from_(me))
         assert keyless.status_code == 403
-        keyed = [c.post("/open311/v2/requests.json", data={**form, "api_key": "kunci-aplikasi-b"},
-                        headers=from_(me)).status_code for _ in range(3)]
+        keyed = [
+            c.post(
+                "/open311/v2/requests.json", data={**form, "api_key": "kunci-aplikasi-b"}, headers=from_(me)
+            ).status_code
+            for _ in range(3)
+        ]
         assert keyed == [201, 201, 429]  # the refused keyless POST counted too: 3 a minute
 
 
@@ -159,10 +166,13 @@ class _Recorder:
         if scope["type"] != "http":
             return
         self.seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body",
-                    "body": b'{"code":"invalid_credentials","message":"Nama pengguna atau kata sandi salah."}'})
+        await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b'{"code":"invalid_credentials","message":"Nama pengguna atau kata sandi salah."}',
+            }
+        )
 
 
 def test_the_web_app_passes_the_visitors_address_on_to_the_apis(settings):
@@ -172,8 +182,11 @@ def test_the_web_app_passes_the_visitors_address_on_to_the_apis(settings):
     with behind_proxy(app) as c:
         page = c.get("/masuk", headers=from_("203.0.113.9"))
         csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-        c.post("/masuk", data={"username": "staf.x", "password": "salah-sekali", "csrf_token": csrf},
-               headers=from_("203.0.113.9"))
+        c.post(
+            "/masuk",
+            data={"username": "staf.x", "password": "salah-sekali", "csrf_token": csrf},
+            headers=from_("203.0.113.9"),
+        )
     assert recorder.seen and recorder.seen[-1]["x-forwarded-for"] == "203.0.113.9"
 
 
@@ -181,9 +194,16 @@ def test_acknowledgments_to_one_recipient_are_throttled(settings, engine):
     """Anyone can file a complaint with anyone's number: after the limit, the acknowledgment is not sent but
     recorded as failed (staff see it on the complaint); another recipient is not affected."""
     wf = workflow_bootstrap(settings)
-    notify = notify_bootstrap(NotifySettings(**{**settings.model_dump(),
-                                                "rate_limit_acknowledgments_per_recipient": "2/hour",
-                                                "sms_provider": "http", "sms_url": "http://127.0.0.1:9/sms"}))
+    notify = notify_bootstrap(
+        NotifySettings(
+            **{
+                **settings.model_dump(),
+                "rate_limit_acknowledgments_per_recipient": "2/hour",
+                "sms_provider": "http",
+                "sms_url": "http://127.0.0.1:9/sms",
+            }
+        )
+    )
     try:
         victim = f"+62812{uuid.uuid4().int % 10**7:07d}"
         states = []
@@ -200,7 +220,10 @@ def test_acknowledgments_to_one_recipient_are_throttled(settings, engine):
         cid, _ = new_complaint(wf, "sms", phone=f"+62813{uuid.uuid4().int % 10**7:07d}", email=None)
         plan_event(notify, first_event_id(wf, cid), send_now=False)
         with notify.engine.connect() as conn:
-            assert conn.execute(select(deliveries.c.state).where(deliveries.c.complaint_id == cid)).scalar_one() == "pending"
+            assert (
+                conn.execute(select(deliveries.c.state).where(deliveries.c.complaint_id == cid)).scalar_one()
+                == "pending"
+            )
     finally:
         notify.celery.control.purge()
         notify.engine.dispose()
@@ -210,8 +233,10 @@ def test_acknowledgments_to_one_recipient_are_throttled(settings, engine):
 def test_one_ipv6_subscriber_is_one_client(intake):
     """An IPv6 subscriber holds a whole /64: addresses in it count as one client; another /64 is another."""
     net = f"2001:db8:{uuid.uuid4().int % 65535:x}:1"
-    answers = [intake.post("/v1/complaints", json=valid_body(), headers=from_(f"{net}::{i + 1:x}")).status_code
-               for i in range(4)]
+    answers = [
+        intake.post("/v1/complaints", json=valid_body(), headers=from_(f"{net}::{i + 1:x}")).status_code
+        for i in range(4)
+    ]
     assert answers == [202, 202, 202, 429]
     assert intake.post("/v1/complaints", json=valid_body(), headers=from_(f"{net[:-1]}2::1")).status_code == 202
 

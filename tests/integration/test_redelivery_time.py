@@ -5,6 +5,7 @@ Redis holds a delivered message as unacknowledged until the task finishes; the w
 the ones older than the visibility timeout. The first test sets nothing: it uses the default a production
 deployment gets. The second uses the suite's short timeout (8 s) to run a task longer than it.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,8 +26,10 @@ def _appends_waiting(engine) -> int:
     """Workflow tasks inside an append, waiting for the lock the test holds."""
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                 "AND query LIKE '%pg_advisory_xact_lock%'")
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%pg_advisory_xact_lock%'"
+            )
         ).scalar_one()
 
 
@@ -34,16 +37,19 @@ def _lock_waits(engine) -> int:
     """Backends waiting on any lock: on the append lock, or on an inbox row an earlier attempt still holds."""
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT count(*) FROM pg_stat_activity "
-                 "WHERE wait_event_type = 'Lock' AND datname = current_database()")
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
         ).scalar_one()
 
 
 def _append_lock_holders(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                 "AND ((classid::bigint << 32) | objid::bigint) = :k"),
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND ((classid::bigint << 32) | objid::bigint) = :k"
+            ),
             {"k": APPEND_LOCK_KEY},
         ).scalar_one()
 
@@ -81,8 +87,12 @@ def test_with_the_default_visibility_timeout_a_killed_workers_task_runs_again_wi
     finally:
         lock.release()
 
-    events = wait_until(lambda: stream_events(store, engine, code), timeout=75, interval=0.2,
-                        message="the killed worker's task to run again")
+    events = wait_until(
+        lambda: stream_events(store, engine, code),
+        timeout=75,
+        interval=0.2,
+        message="the killed worker's task to run again",
+    )
     recovered = time.monotonic() - killed_at
     print(f"visibility timeout {PRODUCTION_DEFAULT} s: the task ran again {recovered:.1f} s after the kill")
     assert recovered < 60
@@ -106,8 +116,9 @@ def test_a_task_cut_off_by_its_time_limit_leaves_nothing_waiting_and_the_other_w
     # first the workers drain what earlier tests left on the queue (the hand-off reconcilers publish again
     # whatever no consumer took): only this test's task may then wait on the lock
     broker = redis.Redis.from_url(settings.redis_url)
-    wait_until(lambda: broker.llen("workflow") == 0 and _lock_waits(engine) == 0, timeout=60,
-               message="the queue drained")
+    wait_until(
+        lambda: broker.llen("workflow") == 0 and _lock_waits(engine) == 0, timeout=60, message="the queue drained"
+    )
     lock = AppendLock(engine)
     try:
         code = submit(intake_client)

@@ -1,4 +1,5 @@
 """Register numbers (step 3) are unique and gapless per kecamatan per year under concurrent workers."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,19 +26,41 @@ def test_200_complaints_registered_concurrently_across_3_kecamatan_get_1_to_n_ea
     upsert_kecamatan(engine, places)
     wf = bootstrap(settings.model_copy(update={"db_pool_size": 12}))
     try:
-        ids = [(k.slug, new_complaint(wf, k.slug)) for k, n in zip(places, (67, 67, 66)) for _ in range(n)]
+        ids = [(k.slug, new_complaint(wf, k.slug)) for k, n in zip(places, (67, 67, 66)) for _ in range(n)]  # noqa: B905
         now = datetime.now(UTC)
         for slug, cid in ids:  # step 2 done, so step 3 (register) is next
-            handlers.act(wf, cid, "verify-identity", {}, expected_version=1, user_id="kasi", role="kasi", unit="x",
-                         kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+            handlers.act(
+                wf,
+                cid,
+                "verify-identity",
+                {},
+                expected_version=1,
+                user_id="kasi",
+                role="kasi",
+                unit="x",
+                kecamatan=slug,
+                at=now,
+                correlation_id=uuid.uuid4(),
+            )
 
         def register(item):
             slug, cid = item
             for _ in range(20):  # a lost race on the append lock is retried, as a worker would
                 try:
-                    return handlers.act(wf, cid, "register", {}, expected_version=2, user_id="staf", role="staf",
-                                        unit=None, kecamatan=slug, at=now, correlation_id=uuid.uuid4())
-                except Exception as exc:  # noqa: BLE001 - only the retryable kind is expected
+                    return handlers.act(
+                        wf,
+                        cid,
+                        "register",
+                        {},
+                        expected_version=2,
+                        user_id="staf",
+                        role="staf",
+                        unit=None,
+                        kecamatan=slug,
+                        at=now,
+                        correlation_id=uuid.uuid4(),
+                    )
+                except Exception as exc:
                     if "OperationalError" not in type(exc).__name__ and "Concurrency" not in type(exc).__name__:
                         raise
             raise AssertionError("never registered")
@@ -47,8 +70,9 @@ def test_200_complaints_registered_concurrently_across_3_kecamatan_get_1_to_n_ea
         assert all(s.current_step == 4 for s in states)
         with engine.connect() as conn:
             rows = conn.execute(
-                select(complaints.c.kecamatan, complaints.c.register_number, complaints.c.register_year)
-                .where(complaints.c.kecamatan.in_([k.slug for k in places]))
+                select(complaints.c.kecamatan, complaints.c.register_number, complaints.c.register_year).where(
+                    complaints.c.kecamatan.in_([k.slug for k in places])
+                )
             ).all()
         numbers = defaultdict(list)
         for kecamatan, number, year in rows:
@@ -70,17 +94,61 @@ def test_a_register_rolled_back_gives_its_number_back(settings, engine):
         now = datetime.now(UTC)
         first, second = new_complaint(wf, slug), new_complaint(wf, slug)
         for cid in (first, second):
-            handlers.act(wf, cid, "verify-identity", {}, expected_version=1, user_id="k", role="kasi", unit=None,
-                         kecamatan=slug, at=now, correlation_id=uuid.uuid4())
-        try:  # a stale version fails after the check: nothing may be consumed
-            handlers.act(wf, first, "register", {}, expected_version=1, user_id="s", role="staf", unit=None,
-                         kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+            handlers.act(
+                wf,
+                cid,
+                "verify-identity",
+                {},
+                expected_version=1,
+                user_id="k",
+                role="kasi",
+                unit=None,
+                kecamatan=slug,
+                at=now,
+                correlation_id=uuid.uuid4(),
+            )
+        try:  # a stale version fails after the check: nothing may be consumed  # noqa: SIM105
+            handlers.act(
+                wf,
+                first,
+                "register",
+                {},
+                expected_version=1,
+                user_id="s",
+                role="staf",
+                unit=None,
+                kecamatan=slug,
+                at=now,
+                correlation_id=uuid.uuid4(),
+            )
         except handlers.StaleVersion:
             pass
-        a = handlers.act(wf, second, "register", {}, expected_version=2, user_id="s", role="staf", unit=None,
-                         kecamatan=slug, at=now, correlation_id=uuid.uuid4())
-        b = handlers.act(wf, first, "register", {}, expected_version=2, user_id="s", role="staf", unit=None,
-                         kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+        a = handlers.act(
+            wf,
+            second,
+            "register",
+            {},
+            expected_version=2,
+            user_id="s",
+            role="staf",
+            unit=None,
+            kecamatan=slug,
+            at=now,
+            correlation_id=uuid.uuid4(),
+        )
+        b = handlers.act(
+            wf,
+            first,
+            "register",
+            {},
+            expected_version=2,
+            user_id="s",
+            role="staf",
+            unit=None,
+            kecamatan=slug,
+            at=now,
+            correlation_id=uuid.uuid4(),
+        )
         assert (a.register_number, b.register_number) == (1, 2)
     finally:
         wf.engine.dispose()

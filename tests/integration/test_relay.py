@@ -1,6 +1,7 @@
 """The relay hands every stored event to each subscribing queue, at least once, in commit order, with a
 deterministic task id; one leader per subscription; the checkpoint survives a restart. Against each broker
 (ids ``[redis]``, ``[rabbitmq]``; ADR 0006)."""
+
 from __future__ import annotations
 
 import queue as queue_mod
@@ -42,7 +43,9 @@ def drain(broker_url: str, queue_name: str, expected: int, timeout: float = 30) 
     return got
 
 
-def test_each_matching_event_reaches_the_queue_once_in_order_and_a_restart_resends_nothing(settings, engine, background):
+def test_each_matching_event_reaches_the_queue_once_in_order_and_a_restart_resends_nothing(
+    settings, engine, background
+):
     store = PostgresEventStore(engine)
     queue_name = f"test-{uuid.uuid4().hex[:8]}"
     sub = Subscription(name=queue_name, queue=queue_name, task="test.handle", event_types=frozenset({"test.Wanted"}))
@@ -93,9 +96,13 @@ def test_only_one_instance_of_a_subscription_leads(engine, background):
         statement and when it started, so two starts of pg_try_advisory_lock are two asks, and asking again
         means the first ask was refused (a session that won the lock asks no more)."""
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT pid, query_start FROM pg_stat_activity "
-                "WHERE query LIKE 'SELECT pg_try_advisory_lock%' AND query_start > :since"), {"since": since}).all()
+            rows = conn.execute(
+                text(
+                    "SELECT pid, query_start FROM pg_stat_activity "
+                    "WHERE query LIKE 'SELECT pg_try_advisory_lock%' AND query_start > :since"
+                ),
+                {"since": since},
+            ).all()
         for pid, started in rows:
             if pid not in before:
                 asks.setdefault(pid, set()).add(started)
@@ -103,8 +110,12 @@ def test_only_one_instance_of_a_subscription_leads(engine, background):
 
     background.start(second)
     # (or, were two allowed to lead, the standby leading: the asserts below say so)
-    wait_until(lambda: second.is_leader.is_set() or standby_refused(), timeout=10, interval=0.03,
-               message="the standby to ask for the lock and be refused")
+    wait_until(
+        lambda: second.is_leader.is_set() or standby_refused(),
+        timeout=10,
+        interval=0.03,
+        message="the standby to ask for the lock and be refused",
+    )
     assert not second.is_leader.is_set()
     assert set(rounds) == {"first"}
 

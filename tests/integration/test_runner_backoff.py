@@ -5,6 +5,7 @@ good round, and while the database is out of reach it is retried every couple of
 The outage is real: a PostgreSQL of this module's own, stopped and started again on the same port and data
 directory while the runner keeps running.
 """
+
 from __future__ import annotations
 
 import shutil

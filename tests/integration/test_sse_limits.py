@@ -1,5 +1,6 @@
 """Limits on Server-Sent Events streams: per user and per process in the dashboard (429 / 503 with Retry-After),
 and the gateway's own pool for streams, so that held streams never starve ordinary requests."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,18 +14,19 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from pengaduan.apps import gateway as create_gateway
 from services.dashboard.bootstrap import bootstrap
 from services.dashboard.config import DashboardSettings
 from services.dashboard.entrypoints import feed
 from services.dashboard.entrypoints.api import create_app
 from shared.auth import Principal, create_token
-from pengaduan.apps import gateway as create_gateway
 from shared.gateway import GatewaySettings
 from tests.support.processes import wait_until
 
 try:  # every API checks a token against its user's row: written first where that check exists
     from tests.support.auth import bearer_header as _bearer_header
 except ImportError:  # pragma: no cover - before the user check
+
     def _bearer_header(settings, principal, ttl):
         return {"Authorization": f"Bearer {create_token(principal, settings.secret_key, datetime.now(UTC), ttl)}"}
 
@@ -46,8 +48,11 @@ def serve(app: FastAPI):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2,
-                                           limit_concurrency=None, backlog=1024))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2, limit_concurrency=None, backlog=1024
+        )
+    )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     wait_until(lambda: server.started, timeout=10, message="uvicorn")
@@ -63,7 +68,9 @@ async def open_streams(stack: AsyncExitStack, http: httpx.AsyncClient, headers_l
     """Opens one stream per headers, each read up to its first frame (it is being served), and keeps them open."""
 
     async def one(headers: dict[str, str]) -> httpx.Response:
-        r = await stack.enter_async_context(http.stream("GET", "/v1/events/stream", params={"after": 2**62}, headers=headers))
+        r = await stack.enter_async_context(
+            http.stream("GET", "/v1/events/stream", params={"after": 2**62}, headers=headers)
+        )
         assert r.status_code == 200, r.status_code
         chunks = r.aiter_raw()
         r.extensions["held"] = chunks  # kept: a reader dropped by the garbage collector closes its stream
@@ -98,7 +105,9 @@ def test_one_user_holds_at_most_the_configured_number_of_streams(settings, engin
 async def wait_for_stream(stack: AsyncExitStack, http: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
     """The server learns of a closed stream a moment after the client closes it: try until it is answered."""
     for _ in range(50):
-        r = await stack.enter_async_context(http.stream("GET", "/v1/events/stream", params={"after": 2**62}, headers=headers))
+        r = await stack.enter_async_context(
+            http.stream("GET", "/v1/events/stream", params={"after": 2**62}, headers=headers)
+        )
         if r.status_code == 200:
             return r
         await r.aread()

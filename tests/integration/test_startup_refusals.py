@@ -1,6 +1,7 @@
 """Issue #12, item 1 (invariant 11): every process refuses to start on an unknown environment or, outside
 development and test, on a known or weak secret; the message names the setting and never shows the secret.
 Each case runs the real command, as an operator or a container would."""
+
 from __future__ import annotations
 
 import secrets
@@ -13,19 +14,35 @@ from shared.config import DEV_SECRET, Settings, check_secret_strength
 from tests.support.processes import env_for
 
 COMMANDS = [
-    ["api", "intake"], ["api", "workflow"], ["api", "letters"], ["api", "dashboard"], ["api", "web"],
-    ["gateway"], ["worker", "workflow"], ["worker", "letters"], ["worker", "notify"], ["relay"],
-    ["projections", "run"], ["scheduler"], ["migrate"], ["seed-demo"], ["run"], ["devsinks"],
-    ["intake", "imap-poller"], ["users", "list"], ["dead-letters", "list"],
+    ["api", "intake"],
+    ["api", "workflow"],
+    ["api", "letters"],
+    ["api", "dashboard"],
+    ["api", "web"],
+    ["gateway"],
+    ["worker", "workflow"],
+    ["worker", "letters"],
+    ["worker", "notify"],
+    ["relay"],
+    ["projections", "run"],
+    ["scheduler"],
+    ["migrate"],
+    ["seed-demo"],
+    ["run"],
+    ["devsinks"],
+    ["intake", "imap-poller"],
+    ["users", "list"],
+    ["dead-letters", "list"],
 ]
 
 
 def start(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pengaduan", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(  # noqa: PLW1510
+        [sys.executable, "-m", "pengaduan", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))  # noqa: PLW0108
 @pytest.mark.parametrize("environment", ["prod", "Production", "staging", ""])
 def test_an_unknown_environment_is_refused_by_every_process(settings, args, environment):
     done = start(args, env_for(settings, PENGADUAN_ENVIRONMENT=environment))
@@ -43,7 +60,7 @@ WEAK = {
 }
 
 
-@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))  # noqa: PLW0108
 def test_production_refuses_the_development_secret_in_every_process(settings, args):
     done = start(args, env_for(settings, PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRET_KEY=DEV_SECRET))
     assert done.returncode != 0 and "PENGADUAN_SECRET_KEY" in done.stderr and DEV_SECRET not in done.stderr
@@ -51,8 +68,9 @@ def test_production_refuses_the_development_secret_in_every_process(settings, ar
 
 @pytest.mark.parametrize("kind", sorted(WEAK))
 def test_production_refuses_weak_secrets_and_never_prints_them(settings, kind):
-    done = start(["api", "intake"], env_for(settings, PENGADUAN_ENVIRONMENT="production",
-                                             PENGADUAN_SECRET_KEY=WEAK[kind]))
+    done = start(
+        ["api", "intake"], env_for(settings, PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRET_KEY=WEAK[kind])
+    )
     assert done.returncode != 0 and "PENGADUAN_SECRET_KEY" in done.stderr
     assert WEAK[kind] not in done.stderr + done.stdout
 
@@ -83,8 +101,10 @@ def test_the_environment_wins_over_the_secrets_folder(tmp_path, monkeypatch):
 
 
 def test_demo_seeding_is_refused_in_production(settings):
-    done = start(["seed-demo"], env_for(settings, PENGADUAN_ENVIRONMENT="production",
-                                        PENGADUAN_SECRET_KEY=secrets.token_urlsafe(48)))
+    done = start(
+        ["seed-demo"],
+        env_for(settings, PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRET_KEY=secrets.token_urlsafe(48)),
+    )
     assert done.returncode != 0 and "refusing to seed demo data in production" in done.stderr
 
 

@@ -4,6 +4,7 @@ to it over HTTP exactly as it does to MinIO or AWS; nothing is patched.
 
 Needs no fixture from tests/conftest.py.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,15 @@ def s3_endpoint():
     with pytest.MonkeyPatch.context() as mp:
         for name in ("NO_PROXY", "no_proxy"):
             mp.setenv(name, ",".join(filter(None, [os.environ.get(name), "127.0.0.1", "localhost"])))
-        for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL",
-                     "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION"):
+        for name in (
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_DEFAULT_REGION",
+            "AWS_REGION",
+        ):
             mp.delenv(name, raising=False)
         server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
@@ -107,8 +115,10 @@ class TestS3DocumentStore(DocumentStoreContract):
             if "IfNoneMatch" in kwargs:
                 conditional_calls.append(kwargs["Key"])
                 raise ClientError(
-                    {"Error": {"Code": "NotImplemented", "Message": "If-None-Match"},
-                     "ResponseMetadata": {"HTTPStatusCode": 501}},
+                    {
+                        "Error": {"Code": "NotImplemented", "Message": "If-None-Match"},
+                        "ResponseMetadata": {"HTTPStatusCode": 501},
+                    },
                     "PutObject",
                 )
             return real_put(**kwargs)

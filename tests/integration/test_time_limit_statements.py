@@ -8,6 +8,7 @@ back. A pool child killed by the hard limit left its backend waiting likewise. N
 statement is cancelled when the soft limit strikes, a dead client's statement ends within a second, and a
 worker's statements time out on the server before its tasks' soft limit.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,12 +37,18 @@ from tests.support.processes import wait_until
 def lock_waits(engine, pid: int | None = None) -> list[float]:
     """Seconds each backend (or backend ``pid``) has been waiting on a lock in its current statement."""
     with engine.connect() as conn:
-        return conn.execute(
-            text("SELECT extract(epoch FROM clock_timestamp() - query_start)::float FROM pg_stat_activity "
-                 "WHERE wait_event_type = 'Lock' AND datname = current_database() "
-                 "AND (CAST(:pid AS int) IS NULL OR pid = :pid)"),
-            {"pid": pid},
-        ).scalars().all()
+        return (
+            conn.execute(
+                text(
+                    "SELECT extract(epoch FROM clock_timestamp() - query_start)::float FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database() "
+                    "AND (CAST(:pid AS int) IS NULL OR pid = :pid)"
+                ),
+                {"pid": pid},
+            )
+            .scalars()
+            .all()
+        )
 
 
 def backend_alive(engine, pid: int) -> bool:
@@ -89,7 +96,10 @@ def test_the_statement_of_a_killed_client_ends_within_seconds(settings, engine):
     """The hard time limit kills the pool child (SIGTERM, then SIGKILL): its backend, waiting on the lock,
     does not read its socket; the server's client check ends it while the lock is still held."""
     child = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             from sqlalchemy import func, select
             from shared.config import Settings
             from shared.db import make_engine
@@ -98,8 +108,11 @@ def test_the_statement_of_a_killed_client_ends_within_seconds(settings, engine):
             with engine.begin() as conn:
                 print(conn.execute(select(func.pg_backend_pid())).scalar_one(), flush=True)
                 conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
-        """)],
-        stdout=subprocess.PIPE, text=True, cwd=os.getcwd(),
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
     )
     lock = AppendLock(engine)
     try:
@@ -108,8 +121,12 @@ def test_the_statement_of_a_killed_client_ends_within_seconds(settings, engine):
         child.kill()
         child.wait()
         killed_at = time.monotonic()
-        wait_until(lambda: not backend_alive(engine, backend), timeout=10, interval=0.05,
-                   message="the killed client's backend to end while the lock is held")
+        wait_until(
+            lambda: not backend_alive(engine, backend),
+            timeout=10,
+            interval=0.05,
+            message="the killed client's backend to end while the lock is held",
+        )
         ended = time.monotonic() - killed_at
     finally:
         lock.release()
@@ -131,8 +148,11 @@ def test_a_workflow_workers_statement_never_waits_on_the_server_past_its_tasks_s
     spawn("worker", "workflow", "--concurrency", "1")
     start_publisher(background, engine, settings)
     broker = redis.Redis.from_url(settings.redis_url)
-    wait_until(lambda: broker.llen("workflow") == 0 and not lock_waits(engine), timeout=60,
-               message="what earlier tests left on the queue to drain")
+    wait_until(
+        lambda: broker.llen("workflow") == 0 and not lock_waits(engine),
+        timeout=60,
+        message="what earlier tests left on the queue to drain",
+    )
     lock = AppendLock(engine)
     try:
         code = submit(intake_client)
@@ -148,8 +168,10 @@ def test_a_workflow_workers_statement_never_waits_on_the_server_past_its_tasks_s
         released_at = time.monotonic()
     wait_until(lambda: stream_events(store, engine, code), timeout=30, interval=0.1, message="the complaint")
     recorded = time.monotonic() - released_at
-    print(f"soft limit {soft_limit} s, statement timeout {worker_statement_timeout(settings):.1f} s: longest wait "
-          f"{longest:.1f} s, at most {most} waiting at once; recorded {recorded:.1f} s after the lock was freed")
+    print(
+        f"soft limit {soft_limit} s, statement timeout {worker_statement_timeout(settings):.1f} s: longest wait "
+        f"{longest:.1f} s, at most {most} waiting at once; recorded {recorded:.1f} s after the lock was freed"
+    )
     assert most == 1
     assert longest < soft_limit
     assert recorded < 5

@@ -3,6 +3,7 @@ photos and scans are kept re-encoded (no EXIF GPS position, no payload after the
 decode or would decode to too many pixels is refused, and every file or PDF download (intake's attachments, the
 letters API, the web app's proxies of both) is an attachment, sandboxed and unsniffed. Through the real apps on
 a real database: the intake, workflow, letters and web apps as ``make run`` serves them, in-process."""
+
 from __future__ import annotations
 
 import io
@@ -29,12 +30,15 @@ from tests.unit.test_attachments import tiny_heic, tiny_jpeg
 PASSWORD = "kata-sandi-unggahan-aman-2026"
 EMAIL_TOKEN = "rahasia-email-unggahan"
 # a PDF that runs JavaScript when opened in a viewer that allows it
-PDF_WITH_JS = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(document.cookie))>>>>"
-               b"endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+PDF_WITH_JS = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction<</S/JavaScript/JS(app.alert(document.cookie))>>>>"
+    b"endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
 HTML = b"<html><body><script>fetch('/v1/complaints').then(r=>r.text()).then(alert)</script></body></html>"
 
 
 # --- the files --------------------------------------------------------------------------------------
+
 
 def jpeg_with_gps() -> bytes:
     """A phone photo: 40x20 px, EXIF with camera, GPS position (Pamekasan) and orientation 6 (turned 90 deg)."""
@@ -43,8 +47,10 @@ def jpeg_with_gps() -> bytes:
     exif[ExifTags.Base.Make] = "KameraUji"
     exif[ExifTags.Base.Orientation] = 6
     exif[ExifTags.Base.GPSInfo] = {
-        ExifTags.GPS.GPSLatitudeRef: "S", ExifTags.GPS.GPSLatitude: (7.0, 9.0, 30.5),
-        ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (113.0, 28.0, 12.25),
+        ExifTags.GPS.GPSLatitudeRef: "S",
+        ExifTags.GPS.GPSLatitude: (7.0, 9.0, 30.5),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (113.0, 28.0, 12.25),
     }
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif, quality=95)
@@ -70,14 +76,19 @@ def jpeg_js_polyglot() -> bytes:
 
 def png_of_size(width: int, height: int) -> bytes:
     """A PNG of 1-bit pixels, all zero: a few kilobytes that decode to ``width`` x ``height`` pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     row = b"\x00" * (1 + (width + 7) // 8)
     packer = zlib.compressobj(9)
     body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
-            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+        + chunk(b"IDAT", body)
+        + chunk(b"IEND", b"")
+    )
 
 
 def exif_of(data: bytes) -> dict:
@@ -85,6 +96,7 @@ def exif_of(data: bytes) -> dict:
 
 
 # --- the stack ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def place(engine) -> dict:
@@ -121,28 +133,40 @@ def staff(api, place) -> dict:
 
 def form(place: dict, **extra) -> dict:
     body = {
-        "kecamatan": place["slug"], "subject": "Jalan desa rusak", "id_kind": "ktp",
+        "kecamatan": place["slug"],
+        "subject": "Jalan desa rusak",
+        "id_kind": "ktp",
         "description": f"Jalan di depan balai desa berlubang besar. ({uuid.uuid4().hex[:8]})",
-        "complainant": {"name": "Siti Aminah", "nik": "3528071505900001", "phone": "081234567890"}, **extra,
+        "complainant": {"name": "Siti Aminah", "nik": "3528071505900001", "phone": "081234567890"},
+        **extra,
     }
     return {"complaint": json.dumps(body)}
 
 
 def staff_form(**extra) -> dict:
     body = {
-        "channel": "kotak", "received_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
-        "subject": "Formulir kotak pengaduan", "description": f"Formulir dari kotak pengaduan ({uuid.uuid4().hex[:8]})",
-        "complainant": {"name": "Budi Santoso", "nik": "3528071505900002", "phone": "081234567891"}, **extra,
+        "channel": "kotak",
+        "received_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "subject": "Formulir kotak pengaduan",
+        "description": f"Formulir dari kotak pengaduan ({uuid.uuid4().hex[:8]})",
+        "complainant": {"name": "Budi Santoso", "nik": "3528071505900002", "phone": "081234567891"},
+        **extra,
     }
     return {"complaint": json.dumps(body)}
 
 
 def kept_files(engine, tracking_code: str) -> tuple[uuid.UUID, list[dict]]:
     with engine.connect() as conn:
-        row = conn.execute(select(submissions.c.id, submissions.c.complaint_id)
-                           .where(submissions.c.tracking_code == tracking_code)).one()
-        files = conn.execute(select(attachments).where(attachments.c.submission_id == row.id)
-                             .order_by(attachments.c.created_at)).mappings().all()
+        row = conn.execute(
+            select(submissions.c.id, submissions.c.complaint_id).where(submissions.c.tracking_code == tracking_code)
+        ).one()
+        files = (
+            conn.execute(
+                select(attachments).where(attachments.c.submission_id == row.id).order_by(attachments.c.created_at)
+            )
+            .mappings()
+            .all()
+        )
     return row.complaint_id, [dict(f) for f in files]
 
 
@@ -160,10 +184,14 @@ def assert_download_headers(r, disposition: str = "attachment") -> None:
 
 # --- re-encoding, at each door --------------------------------------------------------------------
 
+
 def test_a_photo_from_the_web_form_comes_back_without_its_gps_position(api, staff, engine, place):
     photo = jpeg_with_gps()
-    r = api.post("/v1/complaints/form", data=form(place),
-                 files=[("identitas", ("ktp.jpg", tiny_jpeg(), "image/jpeg")), ("foto", ("jalan.jpg", photo, "image/jpeg"))])
+    r = api.post(
+        "/v1/complaints/form",
+        data=form(place),
+        files=[("identitas", ("ktp.jpg", tiny_jpeg(), "image/jpeg")), ("foto", ("jalan.jpg", photo, "image/jpeg"))],
+    )
     assert r.status_code == 202, r.text
     complaint_id, files = kept_files(engine, r.json()["tracking_code"])
     foto = next(f for f in files if f["kind"] == "foto")
@@ -178,8 +206,12 @@ def test_a_photo_from_the_web_form_comes_back_without_its_gps_position(api, staf
 def test_polyglots_entered_by_staff_come_back_as_clean_images(api, staff, engine):
     html_jpeg, js_jpeg = jpeg_html_polyglot(), jpeg_js_polyglot()
     assert Image.open(io.BytesIO(html_jpeg)).size == Image.open(io.BytesIO(js_jpeg)).size == (8, 8)  # both real JPEGs
-    r = api.post("/v1/staff/complaints", headers=staff, data=staff_form(scan_kinds=["ktp", "lainnya"]),
-                 files=[("scan", ("ktp.jpg", html_jpeg, "image/jpeg")), ("scan", ("surat.jpg", js_jpeg, "image/jpeg"))])
+    r = api.post(
+        "/v1/staff/complaints",
+        headers=staff,
+        data=staff_form(scan_kinds=["ktp", "lainnya"]),
+        files=[("scan", ("ktp.jpg", html_jpeg, "image/jpeg")), ("scan", ("surat.jpg", js_jpeg, "image/jpeg"))],
+    )
     assert r.status_code == 202, r.text
     complaint_id, files = kept_files(engine, r.json()["tracking_code"])
     assert len(files) == 2  # two different pictures (the same clean bytes would be kept once)
@@ -196,8 +228,11 @@ def test_an_e_mailed_photo_is_kept_without_its_gps_position(api, staff, engine, 
     msg["Subject"], msg["Message-ID"] = "Foto jalan rusak", f"<{uuid.uuid4().hex}@example.id>"
     msg.set_content("Foto terlampir.")
     msg.add_attachment(jpeg_with_gps(), maintype="image", subtype="jpeg", filename="jalan.jpg")
-    r = api.post("/v1/channels/email", content=msg.as_bytes(),
-                 headers={"Content-Type": "message/rfc822", "X-Webhook-Token": EMAIL_TOKEN})
+    r = api.post(
+        "/v1/channels/email",
+        content=msg.as_bytes(),
+        headers={"Content-Type": "message/rfc822", "X-Webhook-Token": EMAIL_TOKEN},
+    )
     assert r.status_code == 200, r.text
     complaint_id, files = kept_files(engine, r.json()["tracking_code"])
     served = download(api, staff, complaint_id, files[0]["sha256"]).content
@@ -205,7 +240,9 @@ def test_an_e_mailed_photo_is_kept_without_its_gps_position(api, staff, engine, 
 
 
 def test_a_heic_photo_is_kept_as_a_jpeg(api, staff, engine, place):
-    r = api.post("/v1/complaints/form", data=form(place), files=[("identitas", ("IMG_0001.HEIC", tiny_heic(), "image/heic"))])
+    r = api.post(
+        "/v1/complaints/form", data=form(place), files=[("identitas", ("IMG_0001.HEIC", tiny_heic(), "image/heic"))]
+    )
     assert r.status_code == 202, r.text
     complaint_id, files = kept_files(engine, r.json()["tracking_code"])
     assert (files[0]["content_type"], files[0]["filename"]) == ("image/jpeg", "IMG_0001.jpg")
@@ -219,7 +256,9 @@ def count_attachments(engine) -> int:
         return conn.execute(select(func.count()).select_from(attachments)).scalar_one()
 
 
-@pytest.mark.parametrize("bomb", [png_of_size(20_000, 20_000), png_of_size(8_000, 8_000)], ids=["400-megapixel", "64-megapixel"])
+@pytest.mark.parametrize(
+    "bomb", [png_of_size(20_000, 20_000), png_of_size(8_000, 8_000)], ids=["400-megapixel", "64-megapixel"]
+)
 def test_a_png_bomb_is_refused_and_nothing_is_stored(api, staff, engine, place, bomb):
     assert len(bomb) < 200_000  # small on the wire
     before = count_attachments(engine)
@@ -228,7 +267,9 @@ def test_a_png_bomb_is_refused_and_nothing_is_stored(api, staff, engine, place, 
     body = r.json()
     assert body["code"] == "attachment_image_too_large" and "megapiksel" in body["message"]
     assert body["errors"][0]["field"] == "identitas.0"
-    staff_entry = api.post("/v1/staff/complaints", headers=staff, data=staff_form(), files=[("scan", ("f.png", bomb, "image/png"))])
+    staff_entry = api.post(
+        "/v1/staff/complaints", headers=staff, data=staff_form(), files=[("scan", ("f.png", bomb, "image/png"))]
+    )
     assert staff_entry.status_code == 422 and staff_entry.json()["code"] == "attachment_image_too_large"
     assert count_attachments(engine) == before
 
@@ -242,9 +283,17 @@ def test_an_image_that_does_not_decode_is_refused(api, staff, place):
 
 # --- every download route: attachment, sandboxed, unsniffed -----------------------------------------
 
+
 def test_an_uploaded_pdf_is_kept_as_sent_and_only_ever_downloaded(api, staff, engine, web, place):
-    r = api.post("/v1/staff/complaints", headers=staff, data=staff_form(scan_kinds=["lainnya", "ktp"]),
-                 files=[("scan", ("surat.pdf", PDF_WITH_JS, "application/pdf")), ("scan", ("ktp.jpg", tiny_jpeg(), "image/jpeg"))])
+    r = api.post(
+        "/v1/staff/complaints",
+        headers=staff,
+        data=staff_form(scan_kinds=["lainnya", "ktp"]),
+        files=[
+            ("scan", ("surat.pdf", PDF_WITH_JS, "application/pdf")),
+            ("scan", ("ktp.jpg", tiny_jpeg(), "image/jpeg")),
+        ],
+    )
     assert r.status_code == 202, r.text
     complaint_id, files = kept_files(engine, r.json()["tracking_code"])
     pdf, image = files
@@ -268,7 +317,9 @@ def sign_in(web, username: str) -> None:
 
     web.cookies.clear()
     token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/masuk").text).group(1)
-    r = web.post("/masuk", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+    r = web.post(
+        "/masuk", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 
@@ -276,10 +327,17 @@ def letters_pdf(web, place: dict, kind: str, released: bool = False) -> dict:
     """A document of the letters service (bytes in its store, its row), as its worker would leave it."""
     letters = web.apps["letters"].state.letters
     stored = letters.documents.put(PDF_WITH_JS, "application/pdf")
-    row = {"id": uuid.uuid4(), "source_event_id": uuid.uuid4(), "complaint_id": uuid.uuid4(),
-           "tracking_code": new_tracking_code(uuid.uuid4().bytes[:7]), "kecamatan": place["slug"], "kind": kind,
-           "sha256": stored.sha256, "size": len(PDF_WITH_JS),
-           "released_at": datetime.now(UTC) if released else None}
+    row = {
+        "id": uuid.uuid4(),
+        "source_event_id": uuid.uuid4(),
+        "complaint_id": uuid.uuid4(),
+        "tracking_code": new_tracking_code(uuid.uuid4().bytes[:7]),
+        "kecamatan": place["slug"],
+        "kind": kind,
+        "sha256": stored.sha256,
+        "size": len(PDF_WITH_JS),
+        "released_at": datetime.now(UTC) if released else None,
+    }
     with letters.engine.begin() as conn:
         conn.execute(insert(documents).values(**row))
     return row

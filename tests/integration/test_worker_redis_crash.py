@@ -4,6 +4,7 @@ return, and the message it held is handled once.
 Seen in the chaos suite (chaos/README.md, "redis kill"): kombu's reconnect waits grow by 2 s up to 30 s, so
 a worker could sit idle for up to 30 s after Redis was back.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,10 @@ def _nothing_on(broker: EmbeddedRedis) -> bool:
 def _waiting_appends(engine) -> int:
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                 "AND query LIKE '%pg_advisory_xact_lock%'")
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%pg_advisory_xact_lock%'"
+            )
         ).scalar_one()
 
 
@@ -66,8 +69,11 @@ def test_a_worker_mid_task_rides_out_a_redis_crash_and_the_complaint_is_recorded
         # every copy handled: the task ran to its end (INFO logs its id) and this test's own Redis holds nothing,
         # neither queued nor delivered and unacknowledged (kombu's list per queue, its hash "unacked")
         held = str(outbox_message(engine, code).submission_id)  # the outbox publisher's task id
-        wait_until(lambda: worker.succeeded(held) >= 1 and _nothing_on(broker), timeout=60,
-                   message="every copy of the message handled and acknowledged")
+        wait_until(
+            lambda: worker.succeeded(held) >= 1 and _nothing_on(broker),
+            timeout=60,
+            message="every copy of the message handled and acknowledged",
+        )
         assert [(e.type, e.version) for e in stream_events(store, engine, code)] == [("workflow.ComplaintReceived", 1)]
         assert len(events) == 1
         # the worker rode out the crash: the same process, and nothing fatal in its log

@@ -1,4 +1,5 @@
 """The 12 SOP steps over HTTP, each by its own role user; every branch; tenancy; concurrency."""
+
 from __future__ import annotations
 
 import threading
@@ -46,7 +47,9 @@ def tokens(client, engine):
     result = {}
     for key, (role, kecamatan, kabupaten, unit) in people.items():
         username = f"t{suffix}.{key.replace('_', '-')}"
-        add_user(engine, username, f"Pengguna Uji {key}", role, PASSWORD, kecamatan=kecamatan, kabupaten=kabupaten, unit=unit)
+        add_user(
+            engine, username, f"Pengguna Uji {key}", role, PASSWORD, kecamatan=kecamatan, kabupaten=kabupaten, unit=unit
+        )
         r = client.post("/v1/auth/token", data={"username": username, "password": PASSWORD})
         assert r.status_code == 200, r.text
         result[key] = {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -61,11 +64,20 @@ def report_letter_issued(wf, complaint_id) -> None:
     with wf.uow() as uow:
         state, _ = handlers.load(uow, complaint_id, lambda k: True)
     document_id = uuid.uuid4()
-    handlers.record_letter_document(wf, LetterDocumentIssued(
-        message_id=document_id, complaint_id=complaint_id, kecamatan=state.kecamatan, document_id=document_id,
-        letter_version=state.approved_letter_version, letter_number=state.letter_number, sha256="a" * 64, size=1000,
-        verify_url=f"http://127.0.0.1:8000/v1/letters/verify/{document_id}",
-    ))
+    handlers.record_letter_document(
+        wf,
+        LetterDocumentIssued(
+            message_id=document_id,
+            complaint_id=complaint_id,
+            kecamatan=state.kecamatan,
+            document_id=document_id,
+            letter_version=state.approved_letter_version,
+            letter_number=state.letter_number,
+            sha256="a" * 64,
+            size=1000,
+            verify_url=f"http://127.0.0.1:8000/v1/letters/verify/{document_id}",
+        ),
+    )
 
 
 class Flow:
@@ -78,7 +90,9 @@ class Flow:
 
     def do(self, who: str, action: str, expect: int = 200, **fields):
         r = self.client.post(
-            f"/v1/complaints/{self.id}/{action}", json={"expected_version": self.version, **fields}, headers=self.tokens[who]
+            f"/v1/complaints/{self.id}/{action}",
+            json={"expected_version": self.version, **fields},
+            headers=self.tokens[who],
         )
         assert r.status_code == expect, r.text
         if expect == 200:
@@ -128,7 +142,7 @@ def test_a_complaint_goes_through_all_twelve_steps_each_by_its_own_role(client, 
     assert types[0] == "workflow.ComplaintReceived" and types[-1] == "workflow.ResponseSent" and len(types) == 13
     assert "workflow.LetterIssued" in types
     staff_events = [h for h in body["history"][1:] if h["actor"]["kind"] == "user"]
-    for h, (_, who, _, _) in zip(staff_events, walk):
+    for h, (_, who, _, _) in zip(staff_events, walk):  # noqa: B905
         assert h["actor"]["role"] == ("kasi" if who.startswith("kasi") else who) and h["actor"]["user_id"]
         assert h["output"]  # the SOP's output column, recorded on every step event
     assert str(f.id) not in inbox_ids(client, tokens["staf"])
@@ -169,7 +183,9 @@ def test_documents_requested_pause_then_resume_or_close_as_incomplete(client, to
 
 def test_identity_rejected_closes_the_complaint(client, tokens, wf):
     f = Flow(client, tokens, new_complaint(wf))
-    assert f.do("kasi", "reject-identity", reason="Identitas tidak dapat diverifikasi.")["outcome"] == "identity_rejected"
+    assert (
+        f.do("kasi", "reject-identity", reason="Identitas tidak dapat diverifikasi.")["outcome"] == "identity_rejected"
+    )
 
 
 def test_outside_the_duties_it_is_referred_to_a_named_agency(client, tokens, wf):
@@ -179,13 +195,17 @@ def test_outside_the_duties_it_is_referred_to_a_named_agency(client, tokens, wf)
     body = f.do("camat", "refer", agency="Dinas PUPR Kabupaten Pamekasan", agency_kind="opd", reason="Jalan kabupaten")
     assert body["outcome"] == "referred"
     referral = body["history"][-1]
-    assert referral["type"] == "workflow.ComplaintReferred" and referral["payload"]["agency"] == "Dinas PUPR Kabupaten Pamekasan"
+    assert (
+        referral["type"] == "workflow.ComplaintReferred"
+        and referral["payload"]["agency"] == "Dinas PUPR Kabupaten Pamekasan"
+    )
 
 
 def test_a_returned_letter_goes_back_to_step_7_and_every_version_is_kept(client, tokens, wf):
     f = Flow(client, tokens, new_complaint(wf))
     for who, action, fields in [
-        ("kasi", "verify-identity", {}), ("staf", "register", {}),
+        ("kasi", "verify-identity", {}),
+        ("staf", "register", {}),
         ("camat", "dispose", {"unit": "pemerintahan", "instructions": "Tindak lanjuti"}),
     ]:
         f.do(who, action, **fields)
@@ -231,8 +251,11 @@ def test_another_kecamatan_sees_nothing_and_the_kabupaten_sees_masked_data(clien
 
 
 def test_without_a_token_every_staff_endpoint_is_401(client):
-    for method, path in [("get", "/v1/inbox"), ("get", f"/v1/complaints/{uuid.uuid4()}"),
-                         ("post", f"/v1/complaints/{uuid.uuid4()}/register")]:
+    for method, path in [
+        ("get", "/v1/inbox"),
+        ("get", f"/v1/complaints/{uuid.uuid4()}"),
+        ("post", f"/v1/complaints/{uuid.uuid4()}/register"),
+    ]:
         r = getattr(client, method)(path, **({"json": {"expected_version": 1}} if method == "post" else {}))
         assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
 
@@ -270,15 +293,48 @@ def test_a_kecamatan_with_its_own_sk_changes_roles_and_times_for_new_complaints_
     after = new_complaint(wf, slug)
     now = datetime.now(UTC)
     with pytest.raises(handlers.model.RoleNotAllowed):
-        handlers.act(wf, after, "verify-identity", {}, expected_version=1, user_id="k", role="kasi", unit=None,
-                     kecamatan=slug, at=now, correlation_id=uuid.uuid4())
-    state = handlers.act(wf, after, "verify-identity", {}, expected_version=1, user_id="c", role="camat", unit=None,
-                         kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+        handlers.act(
+            wf,
+            after,
+            "verify-identity",
+            {},
+            expected_version=1,
+            user_id="k",
+            role="kasi",
+            unit=None,
+            kecamatan=slug,
+            at=now,
+            correlation_id=uuid.uuid4(),
+        )
+    state = handlers.act(
+        wf,
+        after,
+        "verify-identity",
+        {},
+        expected_version=1,
+        user_id="c",
+        role="camat",
+        unit=None,
+        kecamatan=slug,
+        at=now,
+        correlation_id=uuid.uuid4(),
+    )
     assert state.current_step == 3 and state.sop_overrides == {"steps": {"2": {"role": "camat", "standard_time": 5}}}
     assert state.definition.version.startswith("pegantenan-1+")
     # the complaint received before the change keeps the SOP it started with: the Kasi verifies it
-    kept = handlers.act(wf, before, "verify-identity", {}, expected_version=1, user_id="k", role="kasi", unit=None,
-                        kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+    kept = handlers.act(
+        wf,
+        before,
+        "verify-identity",
+        {},
+        expected_version=1,
+        user_id="k",
+        role="kasi",
+        unit=None,
+        kecamatan=slug,
+        at=now,
+        correlation_id=uuid.uuid4(),
+    )
     assert kept.current_step == 3 and kept.sop_overrides is None
 
 
@@ -298,7 +354,11 @@ def test_invalid_kecamatan_settings_are_refused_with_a_clear_message(engine):
 
 def test_fields_the_system_sets_or_out_of_range_values_are_422_not_500(client, tokens, wf):
     f = Flow(client, tokens, new_complaint(wf))
-    for fields in ({"actor": {"user_id": "x", "role": "camat"}}, {"at": "2020-01-01T00:00:00Z"}, {"register_number": 7}):
+    for fields in (
+        {"actor": {"user_id": "x", "role": "camat"}},
+        {"at": "2020-01-01T00:00:00Z"},
+        {"register_number": 7},
+    ):
         r = f.do("kasi", "verify-identity", expect=422, **fields)
         assert r["errors"][0]["code"] == "reserved_field"
     for days in (-1, 0, 61):
@@ -346,16 +406,40 @@ def test_two_registrations_of_one_complaint_one_number_no_gap(client, tokens, wf
     now = datetime.now(UTC)
     first, second = new_complaint(wf, slug), new_complaint(wf, slug)
     for cid in (first, second):
-        handlers.act(wf, cid, "verify-identity", {}, expected_version=1, user_id="k", role="kasi", unit=None,
-                     kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+        handlers.act(
+            wf,
+            cid,
+            "verify-identity",
+            {},
+            expected_version=1,
+            user_id="k",
+            role="kasi",
+            unit=None,
+            kecamatan=slug,
+            at=now,
+            correlation_id=uuid.uuid4(),
+        )
     outcomes: list = []
     barrier = threading.Barrier(2)
 
     def register():
         barrier.wait()
         try:
-            outcomes.append(handlers.act(wf, first, "register", {}, expected_version=2, user_id="s", role="staf",
-                                         unit=None, kecamatan=slug, at=now, correlation_id=uuid.uuid4()).register_number)
+            outcomes.append(
+                handlers.act(
+                    wf,
+                    first,
+                    "register",
+                    {},
+                    expected_version=2,
+                    user_id="s",
+                    role="staf",
+                    unit=None,
+                    kecamatan=slug,
+                    at=now,
+                    correlation_id=uuid.uuid4(),
+                ).register_number
+            )
         except (handlers.StaleVersion, handlers.model.DomainError) as exc:
             outcomes.append(type(exc).__name__)
         except Exception as exc:  # the loser of the append race
@@ -367,8 +451,19 @@ def test_two_registrations_of_one_complaint_one_number_no_gap(client, tokens, wf
     for t in threads:
         t.join()
     assert outcomes.count(1) == 1, outcomes
-    nxt = handlers.act(wf, second, "register", {}, expected_version=2, user_id="s", role="staf", unit=None,
-                       kecamatan=slug, at=now, correlation_id=uuid.uuid4())
+    nxt = handlers.act(
+        wf,
+        second,
+        "register",
+        {},
+        expected_version=2,
+        user_id="s",
+        role="staf",
+        unit=None,
+        kecamatan=slug,
+        at=now,
+        correlation_id=uuid.uuid4(),
+    )
     assert nxt.register_number == 2  # the loser's number came back
 
 
@@ -387,7 +482,11 @@ def test_the_public_tracking_says_how_it_ended_and_where_it_was_referred(client,
         pass
     with engine.connect() as conn:
         row = conn.execute(select(tracking).where(tracking.c.complaint_id == f.id)).mappings().one()
-    assert (row["status"], row["outcome"], row["referred_to"]) == ("closed", "referred", "Dinas PUPR Kabupaten Pamekasan")
+    assert (row["status"], row["outcome"], row["referred_to"]) == (
+        "closed",
+        "referred",
+        "Dinas PUPR Kabupaten Pamekasan",
+    )
     assert [s["number"] for s in row["steps"]] == [1, 2, 3]
 
 

@@ -1,6 +1,7 @@
 """Complaints for tests, made the ways the product makes them: submitted to intake's API, carried from intake's
 outbox to the workflow, or recorded in the workflow straight from an intake message (as its worker records it;
 tests/integration/test_pipeline.py runs the real hand-off). Each test gets fresh ids and its own tracking code."""
+
 from __future__ import annotations
 
 import os
@@ -57,22 +58,35 @@ def outbox_message(engine, tracking_code: str) -> ComplaintSubmitted:
     """The message intake's outbox holds for a complaint it accepted: what the publisher carries to the workflow."""
     with engine.connect() as conn:
         payload = conn.execute(
-            select(outbox.c.payload).join(submissions, submissions.c.id == outbox.c.id)
+            select(outbox.c.payload)
+            .join(submissions, submissions.c.id == outbox.c.id)
             .where(submissions.c.tracking_code == tracking_code)
         ).scalar_one()
     return ComplaintSubmitted.model_validate(payload)
 
 
 # -- straight into the workflow ------------------------------------------------------------------------------
-def intake_message(kecamatan: str = "pegantenan", *, complainant: Complainant | None = None, channel: str = "web",
-                   subject: str = SUBJECT, description: str = DESCRIPTION, received_at: datetime | None = None,
-                   tracking_code: str | None = None) -> ComplaintSubmitted:
+def intake_message(
+    kecamatan: str = "pegantenan",
+    *,
+    complainant: Complainant | None = None,
+    channel: str = "web",
+    subject: str = SUBJECT,
+    description: str = DESCRIPTION,
+    received_at: datetime | None = None,
+    tracking_code: str | None = None,
+) -> ComplaintSubmitted:
     """Intake's message for a new complaint (fresh ids; by default Siti Aminah of Desa Pegantenan, received now)."""
     return ComplaintSubmitted(
-        submission_id=uuid.uuid4(), complaint_id=uuid.uuid4(), tracking_code=tracking_code or new_tracking_code(os.urandom(7)),
-        kecamatan=kecamatan, channel=channel,
+        submission_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        tracking_code=tracking_code or new_tracking_code(os.urandom(7)),
+        kecamatan=kecamatan,
+        channel=channel,
         complainant=complainant or Complainant(name=NAME, nik=NIK, phone=PHONE, address="Desa Pegantenan"),
-        subject=subject, description=description, received_at=received_at or datetime.now(UTC),
+        subject=subject,
+        description=description,
+        received_at=received_at or datetime.now(UTC),
         correlation_id=uuid.uuid4(),
     )
 

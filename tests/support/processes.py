@@ -1,4 +1,5 @@
 """Starting the product's own processes (`pengaduan ...`) from tests, as production would."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,16 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         PENGADUAN_BROKER_VISIBILITY_TIMEOUT=str(settings.broker_visibility_timeout),
         PENGADUAN_RELAY_POLL_INTERVAL=str(settings.relay_poll_interval),
         PENGADUAN_LOG_LEVEL="WARNING",
-        **{f"PENGADUAN_{name.upper()}": getattr(settings, name) for name in (
-            "rate_limit_submissions", "rate_limit_tracking", "rate_limit_signin_account",
-            "rate_limit_signin_address", "rate_limit_acknowledgments_per_recipient")},
+        **{
+            f"PENGADUAN_{name.upper()}": getattr(settings, name)
+            for name in (
+                "rate_limit_submissions",
+                "rate_limit_tracking",
+                "rate_limit_signin_account",
+                "rate_limit_signin_address",
+                "rate_limit_acknowledgments_per_recipient",
+            )
+        },
     )
     env.update(extra)
     return env
@@ -38,12 +46,15 @@ class Process:
         self.log_path = log_dir / f"{'-'.join(args)}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Process":
+    def start(self) -> Process:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pengaduan", *self.args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 

@@ -2,6 +2,7 @@
 answers, else the embedded servers from the pip wheels (so `make test` passes on a fresh machine).
 RabbitMQ (the second broker, ADR 0006): ``PENGADUAN_TEST_RABBITMQ_URL``, else a private node of the system's
 ``rabbitmq-server`` package (.ci/run installs it); neither: ``RabbitMQUnavailable``, and its tests skip."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,5 +1,6 @@
 """An ASGI app served by a real uvicorn in a thread, for tests that need real sockets (peer addresses,
 proxy headers, held connections)."""
+
 from __future__ import annotations
 
 import contextlib

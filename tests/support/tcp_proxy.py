@@ -1,6 +1,7 @@
 """A TCP proxy between a client and a server that can cut one connection at a chosen moment: for tests of
 what a client does when its connection drops after the server acted but before its answer arrived (a
 PostgreSQL COMMIT that went through while the client saw only a closed connection)."""
+
 from __future__ import annotations
 
 import contextlib

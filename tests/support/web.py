@@ -5,6 +5,7 @@ the intake, workflow, letters and dashboard apps (each started with its lifespan
 through an ASGI dispatcher that routes exactly as the gateway does (``pengaduan.registry.route_for``). Nothing
 is patched: the pages make the same HTTP requests they make in production, over an in-memory transport.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,15 @@ class Dispatcher:
         service = registry.route_for(scope["method"], scope["path"]) if scope["type"] == "http" else None
         app = self.apps.get(service)
         if app is None:
-            await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": b'{"code":"not_found","message":"Alamat tidak ditemukan.","errors":[]}'})
+            await send(
+                {"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b'{"code":"not_found","message":"Alamat tidak ditemukan.","errors":[]}',
+                }
+            )
             return
         await app(scope, receive, send)
 
@@ -37,18 +45,19 @@ class Dispatcher:
 def web_client(settings: Settings, **web_settings) -> Iterator[TestClient]:
     from pengaduan.apps import workflow as workflow_app
     from services.dashboard.entrypoints.api import create_full_app
-    from services.intake.config import IntakeSettings
     from services.intake.bootstrap import bootstrap as intake_bootstrap
+    from services.intake.config import IntakeSettings
     from services.intake.entrypoints.api import create_app as intake_app
     from services.letters.entrypoints.api import create_app as letters_app
     from services.web.adapters.api_client import Api
-    from services.web.entrypoints.api import create_app as web_app
     from services.web.config import WebSettings
+    from services.web.entrypoints.api import create_app as web_app
     from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 
     base = settings.model_dump()
     env = {
-        "PENGADUAN_DATABASE_URL": settings.database_url, "PENGADUAN_REDIS_URL": settings.redis_url,
+        "PENGADUAN_DATABASE_URL": settings.database_url,
+        "PENGADUAN_REDIS_URL": settings.redis_url,
         "PENGADUAN_BROKER_URL": settings.effective_broker_url,
         "PENGADUAN_DATA_DIR": str(getattr(settings, "data_dir", "") or ""),
     }

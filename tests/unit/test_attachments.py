@@ -1,4 +1,5 @@
 """Which files a complaint may carry: judged by what the bytes are, never by their name or declared type."""
+
 from __future__ import annotations
 
 import hashlib
@@ -58,14 +59,22 @@ def as_stored(data: bytes) -> bytes:
     return check_file(data, None, max_bytes=5 * MIB).data
 
 
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run in DOS mode."
+EXE = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\x00" * 48
+    + b"This program cannot be run in DOS mode."
+)
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @pytest.mark.parametrize(
     "data, detected, expected",
-    [(tiny_png(), "image/png", "image/png"), (tiny_jpeg(), "image/jpeg", "image/jpeg"),
-     (PDF, "application/pdf", "application/pdf"), (tiny_heic(), "image/heic", "image/jpeg")],
+    [
+        (tiny_png(), "image/png", "image/png"),
+        (tiny_jpeg(), "image/jpeg", "image/jpeg"),
+        (PDF, "application/pdf", "application/pdf"),
+        (tiny_heic(), "image/heic", "image/jpeg"),
+    ],
 )
 def test_photos_scans_and_pdfs_are_accepted_by_their_bytes(data, detected, expected):
     assert real_content_type(data) == detected
@@ -106,8 +115,12 @@ def test_an_exe_renamed_jpg_is_refused_with_a_clear_indonesian_message():
 
 @pytest.mark.parametrize(
     "data",
-    [b"Halo, ini teks biasa, bukan gambar.", b"<html><script>alert(1)</script></html>", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
-     b"PK\x03\x04" + b"\x00" * 40],
+    [
+        b"Halo, ini teks biasa, bukan gambar.",
+        b"<html><script>alert(1)</script></html>",
+        b"GIF89a\x01\x00\x01\x00\x00\x00\x00;",
+        b"PK\x03\x04" + b"\x00" * 40,
+    ],
 )
 def test_other_types_are_refused(data):
     with pytest.raises(AttachmentRejected) as caught:
@@ -133,11 +146,19 @@ def test_an_unknown_kind_is_refused():
 
 
 def test_screening_keeps_the_good_files_lists_the_refused_and_caps_the_count():
-    files = [(tiny_png(i), f"foto{i}.png") for i in range(7)] + [(EXE, "virus.jpg"), (b"", "kosong.png"), (tiny_png(0), "lagi.png")]
+    files = [(tiny_png(i), f"foto{i}.png") for i in range(7)] + [
+        (EXE, "virus.jpg"),
+        (b"", "kosong.png"),
+        (tiny_png(0), "lagi.png"),
+    ]
     result = screen(files, max_bytes=MIB, max_count=5)
     assert [f.filename for f in result.kept] == [f"foto{i}.png" for i in range(5)]  # the duplicate of foto0 kept once
-    assert [r.code for r in result.refused] == ["too_many_attachments", "too_many_attachments",
-                                                "attachment_type_not_allowed", "attachment_empty"]
+    assert [r.code for r in result.refused] == [
+        "too_many_attachments",
+        "too_many_attachments",
+        "attachment_type_not_allowed",
+        "attachment_empty",
+    ]
     note = refusal_note(result.refused)
     assert note.startswith("[Lampiran tidak disimpan:") and "virus.jpg (jenis berkas tidak diizinkan)" in note
     assert refusal_note(()) is None

@@ -1,4 +1,5 @@
 """Tokens, passwords and the tenancy rules of a principal: pure, no database, time passed in."""
+
 from __future__ import annotations
 
 import base64
@@ -33,7 +34,10 @@ def test_the_token_carries_the_claims_and_issuer():
     assert claims["iss"] == "pengaduan"
     assert claims["sub"] == "kasi.pegantenan" and claims["name"] == "Kasi Pemerintahan"
     assert (claims["role"], claims["kecamatan"], claims["kabupaten"], claims["unit"]) == (
-        "kasi", "pegantenan", "pamekasan", "pemerintahan",
+        "kasi",
+        "pegantenan",
+        "pamekasan",
+        "pemerintahan",
     )
     assert claims["iat"] == int(NOW.timestamp())
     assert claims["exp"] == int((NOW + timedelta(hours=8)).timestamp())
@@ -70,14 +74,30 @@ def _tamper(token: str, **changes) -> str:
         _tamper(create_token(STAF, SECRET, NOW), role="admin"),
         create_token(STAF, "another-secret", NOW),
         # signed with the raw secret rather than the key derived from it
-        jwt.encode({"sub": "admin", "name": "A", "role": "admin", "iss": "pengaduan", "iat": 0, "exp": 2**40}, SECRET, algorithm="HS256"),
-        jwt.encode({"sub": "admin", "name": "A", "role": "admin", "iss": "elsewhere", "iat": 0, "exp": 2**40},
-                   auth._signing_key(SECRET), algorithm="HS256"),
+        jwt.encode(
+            {"sub": "admin", "name": "A", "role": "admin", "iss": "pengaduan", "iat": 0, "exp": 2**40},
+            SECRET,
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"sub": "admin", "name": "A", "role": "admin", "iss": "elsewhere", "iat": 0, "exp": 2**40},
+            auth._signing_key(SECRET),
+            algorithm="HS256",
+        ),
         "not-a-token",
         "",
         create_token(STAF, SECRET, NOW) + "x",
     ],
-    ids=["tampered-kecamatan", "tampered-role", "wrong-secret", "raw-secret", "other-issuer", "garbage", "empty", "bad-signature"],
+    ids=[
+        "tampered-kecamatan",
+        "tampered-role",
+        "wrong-secret",
+        "raw-secret",
+        "other-issuer",
+        "garbage",
+        "empty",
+        "bad-signature",
+    ],
 )
 def test_a_forged_or_foreign_token_is_invalid(token):
     with pytest.raises(AuthError) as e:

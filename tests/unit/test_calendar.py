@@ -1,7 +1,8 @@
 """The working-day calendar: real Indonesian dates, checked against the `holidays` data they rely on."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -79,6 +80,7 @@ def test_year_end_2026():
 
 # --- office minutes -------------------------------------------------------------------------------
 
+
 def test_office_minutes():
     assert CAL.add_office_minutes(wib(2026, 2, 2, 15, 55), 15) == wib(2026, 2, 3, 8, 10)  # Mon -> Tue
     assert CAL.add_office_minutes(wib(2026, 2, 6, 15, 55), 15) == wib(2026, 2, 9, 8, 10)  # Fri -> Mon
@@ -123,7 +125,7 @@ def test_from_config_longer_friday():
 
 
 @pytest.mark.parametrize(
-    ("config", "message"),
+    "config, message",
     [
         ({"days": {"mon": ["16:00", "08:00"]}}, "not after opening"),
         ({"days": {"mon": ["08:00", "08:00"]}}, "not after opening"),
@@ -158,8 +160,9 @@ def test_extra_holidays_and_working_overrides():
 
 # --- time zones -----------------------------------------------------------------------------------
 
+
 def test_utc_input_is_read_in_wib():
-    start = datetime(2026, 3, 16, 23, 30, tzinfo=timezone.utc)  # 06:30 WIB, Tue 17 Mar
+    start = datetime(2026, 3, 16, 23, 30, tzinfo=UTC)  # 06:30 WIB, Tue 17 Mar
     assert CAL.add_office_minutes(start, 15) == wib(2026, 3, 17, 8, 15)
     assert CAL.add_office_minutes(start, 15).tzinfo == WIB
     assert CAL.add_working_days(start, 3) == wib(2026, 3, 27, 16)
@@ -179,8 +182,9 @@ def test_naive_datetimes_are_refused():
 # --- properties -----------------------------------------------------------------------------------
 
 starts = st.datetimes(
-    min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31, 23, 59),
-    timezones=st.sampled_from([timezone.utc, WIB, timezone(timedelta(hours=9))]),
+    min_value=datetime(2025, 1, 1),
+    max_value=datetime(2028, 12, 31, 23, 59),
+    timezones=st.sampled_from([UTC, WIB, timezone(timedelta(hours=9))]),
 )
 
 

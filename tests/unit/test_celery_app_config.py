@@ -1,5 +1,6 @@
 """The broker setting and what make_celery makes of it (ADR 0006): Redis unchanged by default, RabbitMQ with
 quorum queues and publisher confirms, the cache on Redis either way."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,10 @@ def test_a_rabbitmq_broker_gets_quorum_queues_and_confirms_and_the_cache_stays_o
     assert app.conf.broker_url == AMQP and settings.effective_cache_url == "redis://cache:6379/0"
     queues = {q.name: q for q in app.conf.task_queues}
     assert set(queues) == set(QUEUES)
-    assert all(q.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT} and q.durable
-               for q in queues.values())
+    assert all(
+        q.queue_arguments == {"x-queue-type": "quorum", "x-delivery-limit": DELIVERY_LIMIT} and q.durable
+        for q in queues.values()
+    )
     assert all(q.exchange.name == q.routing_key == q.name for q in queues.values())
     options = app.conf.broker_transport_options
     assert options["confirm_publish"] is True

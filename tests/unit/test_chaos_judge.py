@@ -1,4 +1,5 @@
 """The chaos suite's verdict (chaos/judge.py): which findings fail the run, and what the CI log shows."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,28 +8,54 @@ from chaos.judge import exit_status, judge, summary, table
 
 
 def row(fault: str = "workflow", **over: Any) -> dict[str, Any]:
-    base = {"fault": fault, "fault_at": 10.0, "acked": 50, "arrived": 50, "lost": 0, "doubled": 0, "5xx": 0, "500": 0,
-            "ack_sent": 50, "ack_missing": 0, "ack_doubled": 0, "recovery_workflow_s": 1.1, "recovery_ack_s": 3.6,
-            "watched_s": 120.0}
+    base = {
+        "fault": fault,
+        "fault_at": 10.0,
+        "acked": 50,
+        "arrived": 50,
+        "lost": 0,
+        "doubled": 0,
+        "5xx": 0,
+        "500": 0,
+        "ack_sent": 50,
+        "ack_missing": 0,
+        "ack_doubled": 0,
+        "recovery_workflow_s": 1.1,
+        "recovery_ack_s": 3.6,
+        "watched_s": 120.0,
+    }
     return {**base, **over}
 
 
 def clean_invariants() -> dict[str, Any]:
-    return {"workflow.events": {"streams": 100, "streams_with_version_gaps": 0, "positions_not_increasing_with_version": 0},
-            "dead_letters": {"workflow": 0, "notify": 0}, "intake_outbox_unpublished": 0,
-            "notify_deliveries_by_state": {"sent": 99, "unknown": 1}}
+    return {
+        "workflow.events": {"streams": 100, "streams_with_version_gaps": 0, "positions_not_increasing_with_version": 0},
+        "dead_letters": {"workflow": 0, "notify": 0},
+        "intake_outbox_unpublished": 0,
+        "notify_deliveries_by_state": {"sent": 99, "unknown": 1},
+    }
 
 
 def clean_left() -> dict[str, Any]:
-    return {"intake_outbox_unpublished": 0, "deliveries": {"sent": 99, "unknown": 1},
-            "handoffs_unconsumed": {"workflow->notify": 0}, "broker": {"workflow": 0, "letters": 0, "notify": 0, "unacked": 0}}
+    return {
+        "intake_outbox_unpublished": 0,
+        "deliveries": {"sent": 99, "unknown": 1},
+        "handoffs_unconsumed": {"workflow->notify": 0},
+        "broker": {"workflow": 0, "letters": 0, "notify": 0, "unacked": 0},
+    }
 
 
 def verdict(rows=None, invariants=None, left=None, processes=None, not_run=(), time_gates=()):
-    goals = judge(rows if rows is not None else [row("warm-up (no fault)", fault_at=None, recovery_workflow_s=None,
-                                                     recovery_ack_s=None), row()],
-                  invariants or clean_invariants(), left or clean_left(),
-                  processes or {"dead_at_end": [], "unplanned_restarts": {}}, list(not_run), time_gates)
+    goals = judge(
+        rows
+        if rows is not None
+        else [row("warm-up (no fault)", fault_at=None, recovery_workflow_s=None, recovery_ack_s=None), row()],
+        invariants or clean_invariants(),
+        left or clean_left(),
+        processes or {"dead_at_end": [], "unplanned_restarts": {}},
+        list(not_run),
+        time_gates,
+    )
     return {g.name: g for g in goals}, exit_status(goals)
 
 
@@ -40,8 +67,13 @@ def test_a_clean_run_passes_and_says_so():
 
 
 def test_each_count_fails_the_run_and_names_the_fault():
-    for key, goal in (("lost", "no_loss"), ("doubled", "no_doubles"), ("ack_missing", "every_acknowledgment_sent"),
-                      ("ack_doubled", "no_acknowledgment_doubles"), ("500", "no_500")):
+    for key, goal in (
+        ("lost", "no_loss"),
+        ("doubled", "no_doubles"),
+        ("ack_missing", "every_acknowledgment_sent"),
+        ("ack_doubled", "no_acknowledgment_doubles"),
+        ("500", "no_500"),
+    ):
         goals, status = verdict(rows=[row(), row("redis", **{key: 2})])
         assert status == 1, key
         assert goals[goal].failed and goals[goal].detail == "redis: 2"
@@ -92,8 +124,9 @@ def test_a_process_dead_at_the_end_or_in_a_crash_loop_fails_one_restart_does_not
     assert status == 0
     goals, status = verdict(processes={"dead_at_end": ["relay"], "unplanned_restarts": {"worker workflow": 3}})
     assert status == 1
-    assert goals["processes_running"].detail == ("relay not running at the end; "
-                                                 "worker workflow restarted 3 times (crash loop)")
+    assert goals["processes_running"].detail == (
+        "relay not running at the end; worker workflow restarted 3 times (crash loop)"
+    )
 
 
 def test_faults_skipped_for_the_budget_fail():
@@ -116,8 +149,13 @@ def test_each_recovery_time_gates_only_when_named():
 
 
 def test_the_table_marks_times_past_their_goal():
-    text = table([row("warm-up (no fault)", fault_at=None, recovery_workflow_s=None, recovery_ack_s=None),
-                  row("workflow", recovery_workflow_s=61.0), row("redis", recovery_ack_s=None, watched_s=120.0)])
+    text = table(
+        [
+            row("warm-up (no fault)", fault_at=None, recovery_workflow_s=None, recovery_ack_s=None),
+            row("workflow", recovery_workflow_s=61.0),
+            row("redis", recovery_ack_s=None, watched_s=120.0),
+        ]
+    )
     lines = text.splitlines()
     assert lines[0].split("|")[1].strip() == "fault" and len(lines) == 5
     assert len({len(line) for line in lines}) == 1  # padded: columns line up in a CI log
@@ -132,8 +170,15 @@ def test_the_ci_profile_and_explicit_flags():
     from chaos.__main__ import parse
 
     ci = parse(["--ci"])
-    assert (ci.rate, ci.before, ci.after, ci.move_on, ci.timeout, ci.budget, ci.time_gates) == \
-        (2.0, 5.0, 10.0, 30.0, 120.0, 570.0, ("workflow",))
+    assert (ci.rate, ci.before, ci.after, ci.move_on, ci.timeout, ci.budget, ci.time_gates) == (
+        2.0,
+        5.0,
+        10.0,
+        30.0,
+        120.0,
+        570.0,
+        ("workflow",),
+    )
     assert len(ci.faults) == 8  # every fault kind of the full run
     assert parse(["--ci", "--strict-times", "--rate", "3"]).time_gates == ("workflow", "acknowledgment")
     assert parse(["--ci", "--no-strict-times"]).time_gates == ()

@@ -1,4 +1,5 @@
 """The complaint aggregate as given-when-then: pure functions, no fixtures."""
+
 from __future__ import annotations
 
 import uuid
@@ -57,7 +58,20 @@ def test_a_complaint_is_received_only_once():
 def test_the_default_sop_is_the_pegantenan_table():
     steps = sop.DEFAULT.steps
     assert [s.number for s in steps] == list(range(1, 13))
-    assert [s.role for s in steps] == ["staf", "kasi", "staf", "camat", "kasi", "kasi", "staf", "sekcam", "staf", "camat", "staf", "staf"]
+    assert [s.role for s in steps] == [
+        "staf",
+        "kasi",
+        "staf",
+        "camat",
+        "kasi",
+        "kasi",
+        "staf",
+        "sekcam",
+        "staf",
+        "camat",
+        "staf",
+        "staf",
+    ]
     days = sum(s.standard_time for s in steps if s.unit == "working_days")
     minutes = sum(s.standard_time for s in steps if s.unit == "minutes")
     assert (days, minutes) == (11, 105)  # 11 working days and 7 x 15 minutes, inside the 12-day promise

@@ -1,10 +1,12 @@
 """Property-based: random commands from random roles against the complaint aggregate."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
@@ -16,9 +18,12 @@ from shared.contracts.workflow import LetterReturned
 CAL = WorkingCalendar()
 START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
 FIELDS = {
-    "request-documents": {"message": "Kirim KTP"}, "reject-identity": {"reason": "tidak cocok"},
-    "register": {"register_number": 1, "register_year": 2026}, "dispose": {"unit": "pemerintahan", "instructions": "x"},
-    "refer": {"agency": "Dinas PUPR", "reason": "bukan tupoksi"}, "clarify": {"explanation": "x"},
+    "request-documents": {"message": "Kirim KTP"},
+    "reject-identity": {"reason": "tidak cocok"},
+    "register": {"register_number": 1, "register_year": 2026},
+    "dispose": {"unit": "pemerintahan", "instructions": "x"},
+    "refer": {"agency": "Dinas PUPR", "reason": "bukan tupoksi"},
+    "clarify": {"explanation": "x"},
     "draft-letter": {"perihal": "Tanggapan", "body": "isi"},
     "sign-letter": {"letter_number": "001/PENGADUAN/35.28.07/2026", "letter_sequence": 1, "letter_year": 2026},
     "mark-duplicate": {"duplicate_of": "7KQ2-M9XD-4T"},
@@ -28,7 +33,9 @@ UNITS = [None, "pemerintahan", "trantib"]
 
 moves = st.lists(
     st.tuples(
-        st.sampled_from([*sorted(c.STAFF_COMMANDS), "letters-report"]), st.sampled_from(ROLES), st.sampled_from(UNITS),
+        st.sampled_from([*sorted(c.STAFF_COMMANDS), "letters-report"]),
+        st.sampled_from(ROLES),
+        st.sampled_from(UNITS),
         st.booleans(),
     ),
     max_size=60,
@@ -38,17 +45,30 @@ moves = st.lists(
 def issued(state: model.Complaint) -> LetterDocumentIssued:
     document_id = uuid.uuid4()
     return LetterDocumentIssued(
-        message_id=document_id, complaint_id=state.complaint_id or uuid.uuid4(), kecamatan="pegantenan",
-        document_id=document_id, letter_version=state.approved_letter_version or 1,
-        letter_number=state.letter_number or "x", sha256="0" * 64, size=1, verify_url="http://x/v1/letters/verify/1",
+        message_id=document_id,
+        complaint_id=state.complaint_id or uuid.uuid4(),
+        kecamatan="pegantenan",
+        document_id=document_id,
+        letter_version=state.approved_letter_version or 1,
+        letter_number=state.letter_number or "x",
+        sha256="0" * 64,
+        size=1,
+        verify_url="http://x/v1/letters/verify/1",
     )
 
 
 def received() -> tuple[model.Complaint, list]:
     s = ComplaintSubmitted(
-        submission_id=uuid.uuid4(), complaint_id=uuid.uuid4(), tracking_code="7KQ2-M9XD-4T", kecamatan="pegantenan",
-        channel="web", complainant=Complainant(name="Siti"), subject="Jalan rusak", description="Jalan desa rusak.",
-        received_at=START, correlation_id=uuid.uuid4(),
+        submission_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        tracking_code="7KQ2-M9XD-4T",
+        kecamatan="pegantenan",
+        channel="web",
+        complainant=Complainant(name="Siti"),
+        subject="Jalan rusak",
+        description="Jalan desa rusak.",
+        received_at=START,
+        correlation_id=uuid.uuid4(),
     )
     events = model.decide(model.Complaint(), c.RecordComplaint(submission=s), CAL)
     log = [(e, START, "intake") for e in events]
@@ -103,7 +123,11 @@ def test_random_commands_never_break_the_sop(sequence):
         assert state.status in ("in_progress", "awaiting_documents", "closed")
         assert (state.outcome is None) == (state.status != "closed")
         if state.status == "in_progress":
-            assert 2 <= state.current_step <= 12 and state.step_due_at is not None and state.step_due_at > at - timedelta(days=1)
+            assert (
+                2 <= state.current_step <= 12
+                and state.step_due_at is not None
+                and state.step_due_at > at - timedelta(days=1)
+            )
         done = [s.number for s in state.steps_done]
         assert done == list(range(1, len(done) + 1)), f"steps done out of order: {done}"
         if state.register_number is not None:

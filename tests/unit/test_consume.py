@@ -1,5 +1,6 @@
 """How a worker treats failures (shared/tasks.py): transient ones are retried in the task, then handed
 back to the broker; others become dead letters; nothing is ever acknowledged and dropped."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,14 +35,19 @@ def flaky(failures: list[BaseException], result="done"):
 
 
 def db_down() -> OperationalError:
-    return OperationalError("SELECT 1", {"nik": "3528071505900001"}, Exception("connection refused"), hide_parameters=True)
+    return OperationalError(
+        "SELECT 1", {"nik": "3528071505900001"}, Exception("connection refused"), hide_parameters=True
+    )
 
 
 def test_transient_failures_are_retried_with_growing_pauses_then_succeed():
     clock, letters = FakeClock(), []
     result = consume(
         flaky([db_down(), db_down(), ConcurrencyError("s", 1, 2)]),
-        keep_dead_letter=letters.append, budget=60, sleep=clock.sleep, clock=clock,
+        keep_dead_letter=letters.append,
+        budget=60,
+        sleep=clock.sleep,
+        clock=clock,
     )
     assert result == "done" and letters == []
     assert len(clock.sleeps) == 3 and clock.sleeps[2] > clock.sleeps[0]
@@ -64,12 +70,13 @@ def test_a_soft_time_limit_hands_the_message_back():
 def test_a_time_limit_wrapped_in_another_error_hands_the_message_back_too():
     """Seen in CI: letters' signing wrapped the soft time limit in its SigningError, and the letter was kept
     as a dead letter (never issued) instead of being tried again."""
+
     class SigningError(Exception):
         pass
 
     def signing():
         try:
-            raise SoftTimeLimitExceeded()
+            raise SoftTimeLimitExceeded
         except SoftTimeLimitExceeded as e:
             raise SigningError("signing failed: SoftTimeLimitExceeded") from e
 
@@ -107,7 +114,9 @@ def test_stored_errors_name_the_fields_not_the_personal_data():
 def test_a_missing_file_is_not_transient_it_becomes_a_dead_letter():
     """A missing signing key needs a person: retrying it forever would hide it."""
     letters: list[BaseException] = []
-    assert consume(flaky([FileNotFoundError("signing/pegantenan.key")]), keep_dead_letter=letters.append, budget=5) is None
+    assert (
+        consume(flaky([FileNotFoundError("signing/pegantenan.key")]), keep_dead_letter=letters.append, budget=5) is None
+    )
     assert len(letters) == 1 and isinstance(letters[0], FileNotFoundError)
 
 
@@ -118,15 +127,26 @@ def test_the_broker_or_redis_out_of_reach_is_transient_not_a_dead_letter():
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     clock, letters = FakeClock(), []
-    failures = [KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
-                RedisConnectionError("Connection refused")]
-    assert consume(flaky(failures), keep_dead_letter=letters.append, budget=60, sleep=clock.sleep,
-                   clock=clock) == "done"
+    failures = [
+        KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+        RedisConnectionError("Connection refused"),
+    ]
+    assert (
+        consume(flaky(failures), keep_dead_letter=letters.append, budget=60, sleep=clock.sleep, clock=clock) == "done"
+    )
     assert letters == [] and len(clock.sleeps) == 2
 
 
 def test_a_dropped_connection_is_transient():
     clock, letters = FakeClock(), []
-    assert consume(flaky([ConnectionResetError("reset")]), keep_dead_letter=letters.append, budget=60,
-                   sleep=clock.sleep, clock=clock) == "done"
+    assert (
+        consume(
+            flaky([ConnectionResetError("reset")]),
+            keep_dead_letter=letters.append,
+            budget=60,
+            sleep=clock.sleep,
+            clock=clock,
+        )
+        == "done"
+    )
     assert letters == [] and len(clock.sleeps) == 1

@@ -1,4 +1,5 @@
 """The dashboard's complaint row and step times, from workflow events (pure: no database)."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,26 +38,52 @@ def at(day: int, hh: int, mm: int = 0, month: int = 2) -> datetime:
 class Stream:
     """Feeds events of one complaint through ``apply``, as the projection does."""
 
-    def __init__(self, received_at: datetime, *, channel: str = "web", entered_at: datetime | None = None,
-                 overrides: dict | None = None) -> None:
+    def __init__(
+        self,
+        received_at: datetime,
+        *,
+        channel: str = "web",
+        entered_at: datetime | None = None,
+        overrides: dict | None = None,
+    ) -> None:
         self.id = uuid.uuid4()
         self.version = 0
         self.row = None
         self.steps: list[dict] = []
         self.position = 100
-        self.emit(ComplaintReceived(
-            complaint_id=self.id, submission_id=uuid.uuid4(), tracking_code=f"T{self.id.hex[:9]}", kecamatan="pegantenan",
-            channel=channel, complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890"),
-            subject="Jalan desa rusak", description="Jalan rusak sejak Januari.", received_at=received_at,
-            sop_version="pegantenan-1", sop_overrides=overrides, next_due_at=CAL.add_working_days(received_at, 3),
-            deadline_at=CAL.add_working_days(received_at, 12), entered_at=entered_at,
-        ), entered_at or received_at)
+        self.emit(
+            ComplaintReceived(
+                complaint_id=self.id,
+                submission_id=uuid.uuid4(),
+                tracking_code=f"T{self.id.hex[:9]}",
+                kecamatan="pegantenan",
+                channel=channel,
+                complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890"),
+                subject="Jalan desa rusak",
+                description="Jalan rusak sejak Januari.",
+                received_at=received_at,
+                sop_version="pegantenan-1",
+                sop_overrides=overrides,
+                next_due_at=CAL.add_working_days(received_at, 3),
+                deadline_at=CAL.add_working_days(received_at, 12),
+                entered_at=entered_at,
+            ),
+            entered_at or received_at,
+        )
 
     def emit(self, event, when: datetime):
         self.version += 1
         self.position += 1
-        env = envelope(event, event_id=uuid.uuid4(), stream_id=f"complaint-{self.id}", version=self.version,
-                       kecamatan="pegantenan", occurred_at=when, actor=Actor.system("test"), correlation_id=uuid.uuid4())
+        env = envelope(
+            event,
+            event_id=uuid.uuid4(),
+            stream_id=f"complaint-{self.id}",
+            version=self.version,
+            kecamatan="pegantenan",
+            occurred_at=when,
+            actor=Actor.system("test"),
+            correlation_id=uuid.uuid4(),
+        )
         env = env.model_copy(update={"position": self.position})
         self.row, steps = apply(self.row, env, CAL)
         self.steps.extend(steps)
@@ -73,7 +100,12 @@ def done(step: int, next_step: int | None, due: datetime | None = None) -> dict:
 def test_step_1_and_2_are_timed_in_office_minutes_against_the_sop_standard():
     s = Stream(at(2, 9))
     first = s.step(1)
-    assert (first["elapsed_minutes"], first["standard_minutes"], first["within_standard"], first["role"]) == (0, 15, True, "staf")
+    assert (first["elapsed_minutes"], first["standard_minutes"], first["within_standard"], first["role"]) == (
+        0,
+        15,
+        True,
+        "staf",
+    )
     assert s.row["status"] == "in_progress" and s.row["current_step"] == 2 and s.row["waiting_role"] == "kasi"
     assert s.row["received_date"].isoformat() == "2026-02-02"
 
@@ -130,9 +162,23 @@ def test_the_register_fields_and_a_closure_within_the_twelve_days():
     s.emit(LetterSigned(letter_version=1, letter_number="001/PENGADUAN/35.28.07/2026", **done(10, 11)), at(3, 11))
     s.emit(ResponseSent(channel="pos", receipt="Diterima", **done(12, None)), at(3, 12))
     r = s.row
-    assert (r["disposition_unit"], r["disposition_instructions"], r["disposed_at"]) == ("pemerintahan", "Koordinasikan dengan desa.", at(3, 9))
-    assert (r["follow_up"], r["letter_number"], r["letter_signed_at"]) == ("Perbaikan bulan depan.", "001/PENGADUAN/35.28.07/2026", at(3, 11))
-    assert (r["status"], r["outcome"], r["sent_at"], r["sent_channel"], r["closed_at"]) == ("closed", "resolved", at(3, 12), "pos", at(3, 12))
+    assert (r["disposition_unit"], r["disposition_instructions"], r["disposed_at"]) == (
+        "pemerintahan",
+        "Koordinasikan dengan desa.",
+        at(3, 9),
+    )
+    assert (r["follow_up"], r["letter_number"], r["letter_signed_at"]) == (
+        "Perbaikan bulan depan.",
+        "001/PENGADUAN/35.28.07/2026",
+        at(3, 11),
+    )
+    assert (r["status"], r["outcome"], r["sent_at"], r["sent_channel"], r["closed_at"]) == (
+        "closed",
+        "resolved",
+        at(3, 12),
+        "pos",
+        at(3, 12),
+    )
     assert r["within_sla"] is True and r["current_step"] is None and r["waiting_role"] is None
     assert s.step(12)["role"] == "staf"
 
@@ -165,7 +211,10 @@ def test_notifications_and_replayed_events_change_nothing():
     s = Stream(at(2, 9))
     before = s.row
     assert not handles(NotificationSent.type)
-    env = s.emit(NotificationSent(delivery_id=uuid.uuid4(), kind="acknowledgment", channel="sms", recipient="+62812****890"), at(2, 9, 1))
+    env = s.emit(
+        NotificationSent(delivery_id=uuid.uuid4(), kind="acknowledgment", channel="sms", recipient="+62812****890"),
+        at(2, 9, 1),
+    )
     assert s.row is before
     s.emit(IdentityVerified(**done(2, 3)), at(2, 10))
     row = s.row

@@ -1,4 +1,5 @@
 """The Buku Rekap Pengaduan's lines, masking and files (pure: no database)."""
+
 from __future__ import annotations
 
 import csv
@@ -21,16 +22,35 @@ WIB = ZoneInfo("Asia/Jakarta")
 
 def row(**extra) -> dict:
     base = {
-        "complaint_id": uuid.uuid4(), "tracking_code": "7KQ2-M9XD-4T", "register_number": 12, "register_year": 2026,
+        "complaint_id": uuid.uuid4(),
+        "tracking_code": "7KQ2-M9XD-4T",
+        "register_number": 12,
+        "register_year": 2026,
         "received_at": datetime(2026, 2, 3, 2, 15, tzinfo=ZoneInfo("UTC")),  # 09:15 WIB
-        "complainant_name": "Siti Aminah", "complainant_nik": "3528071505900001", "complainant_phone": "+6281234567890",
-        "complainant_email": "siti@example.id", "complainant_address": "Dusun Bunangka, Desa Pegantenan",
-        "channel": "web", "subject": "Jalan desa rusak", "status": "closed", "outcome": "resolved", "current_step": None,
-        "disposition_unit": "pemerintahan", "disposition_instructions": "Koordinasikan dengan desa.",
-        "disposed_at": datetime(2026, 2, 3, 3, 0, tzinfo=WIB), "follow_up": "Perbaikan dijadwalkan bulan depan.",
-        "followed_up_at": None, "referred_to": None, "agency_kind": None, "referral_reason": None, "referred_at": None,
-        "letter_number": "001/PENGADUAN/35.28.07/2026", "letter_signed_at": datetime(2026, 2, 4, 10, 0, tzinfo=WIB),
-        "sent_at": datetime(2026, 2, 5, 11, 0, tzinfo=WIB), "sent_channel": "pos", "receipt": "Diterima oleh pengadu",
+        "complainant_name": "Siti Aminah",
+        "complainant_nik": "3528071505900001",
+        "complainant_phone": "+6281234567890",
+        "complainant_email": "siti@example.id",
+        "complainant_address": "Dusun Bunangka, Desa Pegantenan",
+        "channel": "web",
+        "subject": "Jalan desa rusak",
+        "status": "closed",
+        "outcome": "resolved",
+        "current_step": None,
+        "disposition_unit": "pemerintahan",
+        "disposition_instructions": "Koordinasikan dengan desa.",
+        "disposed_at": datetime(2026, 2, 3, 3, 0, tzinfo=WIB),
+        "follow_up": "Perbaikan dijadwalkan bulan depan.",
+        "followed_up_at": None,
+        "referred_to": None,
+        "agency_kind": None,
+        "referral_reason": None,
+        "referred_at": None,
+        "letter_number": "001/PENGADUAN/35.28.07/2026",
+        "letter_signed_at": datetime(2026, 2, 4, 10, 0, tzinfo=WIB),
+        "sent_at": datetime(2026, 2, 5, 11, 0, tzinfo=WIB),
+        "sent_channel": "pos",
+        "receipt": "Diterima oleh pengadu",
     }
     base.update(extra)
     return base
@@ -50,8 +70,13 @@ def test_a_line_shows_everything_to_staff_and_masks_for_others():
     assert inside["complainant"]["nik"] == "3528071505900001" and inside["register_number"] == "12/2026"
     assert inside["disposition"]["instructions"] == "Koordinasikan dengan desa."
     outside = book.item(row(), masked=True)
-    assert outside["complainant"] == {"name": "Siti ***", "nik": "3528********0001", "phone": "+62812****890",
-                                      "email": "s***@example.id", "address": "***"}
+    assert outside["complainant"] == {
+        "name": "Siti ***",
+        "nik": "3528********0001",
+        "phone": "+62812****890",
+        "email": "s***@example.id",
+        "address": "***",
+    }
     assert outside["disposition"]["instructions"] == book.HIDDEN and outside["follow_up"]["text"] == book.HIDDEN
     assert outside["subject"] == book.HIDDEN and outside["tracking_code"] is None
     assert outside["status_label"] == "Selesai, tanggapan dikirim"
@@ -63,7 +88,9 @@ def test_printed_columns_and_labels():
     assert values[0] == "12/2026" and values[1] == datetime(2026, 2, 3, 9, 15)
     assert values[6] == "Unit pemerintahan: Koordinasikan dengan desa."
     assert values[8] == "001/PENGADUAN/35.28.07/2026, 04-02-2026"
-    referred = book.line(row(referred_to="Dinas PUPR", agency_kind="opd", outcome="referred", disposition_unit=None), masked=True, tz=WIB)
+    referred = book.line(
+        row(referred_to="Dinas PUPR", agency_kind="opd", outcome="referred", disposition_unit=None), masked=True, tz=WIB
+    )
     assert referred[6] == "Dilimpahkan ke Dinas PUPR (OPD)" and referred[10] == "Dilimpahkan"
     assert book.status_label({"status": "in_progress", "current_step": 5}) == "Dalam proses (langkah 5)"
     assert book.status_label({"status": "awaiting_documents"}) == "Menunggu kelengkapan identitas"
@@ -71,10 +98,17 @@ def test_printed_columns_and_labels():
 
 def test_the_xlsx_is_laid_out_for_printing():
     lines = [book.line(row(register_number=n), masked=False, tz=WIB) for n in (1, 2, 3)]
-    data = exports.xlsx(lines, kecamatan="Pegantenan", kabupaten="Kabupaten Pamekasan",
-                        period="Periode: 01-02-2026 s.d. 28-02-2026", generated="28-02-2026 10:00")
+    data = exports.xlsx(
+        lines,
+        kecamatan="Pegantenan",
+        kabupaten="Kabupaten Pamekasan",
+        period="Periode: 01-02-2026 s.d. 28-02-2026",
+        generated="28-02-2026 10:00",
+    )
     ws = openpyxl.load_workbook(io.BytesIO(data)).active
-    assert ws["A1"].value == "BUKU REKAP PENGADUAN" and "PEGANTENAN" in ws["A2"].value and "01-02-2026" in ws["A3"].value
+    assert (
+        ws["A1"].value == "BUKU REKAP PENGADUAN" and "PEGANTENAN" in ws["A2"].value and "01-02-2026" in ws["A3"].value
+    )
     header = [c.value for c in ws[exports.HEADER_ROW]]
     assert header == [name for name, _ in book.COLUMNS] and all(c.font.bold for c in ws[exports.HEADER_ROW])
     assert [ws.cell(row=r, column=1).value for r in range(6, 9)] == ["1/2026", "2/2026", "3/2026"]
@@ -102,7 +136,11 @@ def test_bad_filters_are_named_with_a_code_each():
         errors.raise_if_any()
     assert caught.value.status == 422 and caught.value.code == "validation_error"
     assert [(e.field, e.code) for e in caught.value.errors] == [
-        ("from", "invalid_date"), ("to", "invalid_date"), ("year", "invalid_number"), ("page", "out_of_range")]
+        ("from", "invalid_date"),
+        ("to", "invalid_date"),
+        ("year", "invalid_number"),
+        ("page", "out_of_range"),
+    ]
     reversed_ = FilterErrors()
     reversed_.period("2026-03-01", "2026-02-01")
     assert [(e.field, e.code) for e in reversed_.errors] == [("to", "period_reversed")]

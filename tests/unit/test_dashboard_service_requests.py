@@ -1,6 +1,7 @@
 """What Open311's reads show of a complaint, from workflow events (services/dashboard/domain/service_requests.py;
 pure: no database): the status, step and outcome the workflow's own model gives, ``updated_at`` moved by every
 event of the complaint, the category read once from the subject, nothing personal."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,18 +38,37 @@ class Stream:
         self.version, self.position = 0, 500
         self.row = None
         self.state = workflow_model.Complaint()
-        self.emit(ComplaintReceived(
-            complaint_id=self.id, submission_id=uuid.uuid4(), tracking_code="7KQ2-M9XD-4T", kecamatan="pegantenan",
-            channel="open311", complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890"),
-            subject=subject, description="Jalan rusak sejak Januari.", received_at=T0, sop_version="pegantenan-1",
-            next_due_at=T0 + timedelta(days=1), deadline_at=T0 + timedelta(days=16),
-        ), T0)
+        self.emit(
+            ComplaintReceived(
+                complaint_id=self.id,
+                submission_id=uuid.uuid4(),
+                tracking_code="7KQ2-M9XD-4T",
+                kecamatan="pegantenan",
+                channel="open311",
+                complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890"),
+                subject=subject,
+                description="Jalan rusak sejak Januari.",
+                received_at=T0,
+                sop_version="pegantenan-1",
+                next_due_at=T0 + timedelta(days=1),
+                deadline_at=T0 + timedelta(days=16),
+            ),
+            T0,
+        )
 
     def emit(self, event, when: datetime):
         self.version += 1
         self.position += 1
-        env = envelope(event, event_id=uuid.uuid4(), stream_id=f"complaint-{self.id}", version=self.version,
-                       kecamatan="pegantenan", occurred_at=when, actor=Actor.system("test"), correlation_id=uuid.uuid4())
+        env = envelope(
+            event,
+            event_id=uuid.uuid4(),
+            stream_id=f"complaint-{self.id}",
+            version=self.version,
+            kecamatan="pegantenan",
+            occurred_at=when,
+            actor=Actor.system("test"),
+            correlation_id=uuid.uuid4(),
+        )
         env = env.model_copy(update={"position": self.position})
         self.row = apply(self.row, env)
         self.state = workflow_model.evolve(self.state, event, when, "test")
@@ -74,10 +94,19 @@ def notification(kind: str = "receipt") -> NotificationSent:
 def test_a_received_complaint_is_open_at_step_2_with_its_category_and_nothing_personal():
     s = Stream()
     assert s.row == {
-        "complaint_id": s.id, "tracking_code": "7KQ2-M9XD-4T", "kecamatan": "pegantenan",
-        "service_code": "infrastruktur", "received_at": T0, "status": "in_progress", "outcome": None,
-        "current_step": 2, "deadline_at": T0 + timedelta(days=16), "referred_to": None,
-        "sop_version": "pegantenan-1", "updated_at": T0, "position": 501,
+        "complaint_id": s.id,
+        "tracking_code": "7KQ2-M9XD-4T",
+        "kecamatan": "pegantenan",
+        "service_code": "infrastruktur",
+        "received_at": T0,
+        "status": "in_progress",
+        "outcome": None,
+        "current_step": 2,
+        "deadline_at": T0 + timedelta(days=16),
+        "referred_to": None,
+        "sop_version": "pegantenan-1",
+        "updated_at": T0,
+        "position": 501,
     }
     assert s.as_projected() == s.as_the_workflow_has_it()
     assert Stream(subject="Siti: petugas meminta biaya").row["service_code"] == "pelayanan-lainnya"
@@ -89,18 +118,25 @@ def test_every_event_of_the_complaint_moves_updated_at_as_the_workflow_read_mode
         before = s.row
         s.emit(event, T0 + timedelta(minutes=minutes))
         assert s.row["updated_at"] == T0 + timedelta(minutes=minutes)
-        assert {k: v for k, v in s.row.items() if k not in ("updated_at", "position")} == \
-               {k: v for k, v in before.items() if k not in ("updated_at", "position")}
+        assert {k: v for k, v in s.row.items() if k not in ("updated_at", "position")} == {
+            k: v for k, v in before.items() if k not in ("updated_at", "position")
+        }
 
 
 def test_status_step_and_outcome_follow_the_workflows_model():
     s = Stream()
     steps = [
-        (DocumentsRequested(message="Kirim foto KTP", close_after=T0 + timedelta(days=5)), ("awaiting_documents", None, 2)),
+        (
+            DocumentsRequested(message="Kirim foto KTP", close_after=T0 + timedelta(days=5)),
+            ("awaiting_documents", None, 2),
+        ),
         (DocumentsReceived(next_due_at=T0 + timedelta(days=6)), ("in_progress", None, 2)),
         (IdentityVerified(**done(2, 3)), ("in_progress", None, 3)),
         (ComplaintRegistered(**done(3, 4), register_number=7, register_year=2026), ("in_progress", None, 4)),
-        (ComplaintReferred(agency="Dinas PUPR", agency_kind="opd", reason="Jalan kabupaten"), ("closed", "referred", None)),
+        (
+            ComplaintReferred(agency="Dinas PUPR", agency_kind="opd", reason="Jalan kabupaten"),
+            ("closed", "referred", None),
+        ),
         (notification("referral"), ("closed", "referred", None)),
     ]
     for hours, (event, expected) in enumerate(steps, start=1):
@@ -109,10 +145,13 @@ def test_status_step_and_outcome_follow_the_workflows_model():
     assert s.row["referred_to"] == "Dinas PUPR" and s.row["updated_at"] == T0 + timedelta(hours=len(steps))
 
 
-@pytest.mark.parametrize("closing,outcome", [
-    (ComplaintWithdrawn(reason="Sudah selesai sendiri", step=2), "withdrawn"),
-    (ResponseSent(**done(12, None), channel="sms", receipt="SMS 123"), "resolved"),
-])
+@pytest.mark.parametrize(
+    "closing,outcome",
+    [
+        (ComplaintWithdrawn(reason="Sudah selesai sendiri", step=2), "withdrawn"),
+        (ResponseSent(**done(12, None), channel="sms", receipt="SMS 123"), "resolved"),
+    ],
+)
 def test_a_closure_ends_the_step(closing, outcome):
     s = Stream()
     s.emit(closing, T0 + timedelta(days=1))
@@ -122,8 +161,17 @@ def test_a_closure_ends_the_step(closing, outcome):
 
 def test_an_event_applied_twice_changes_nothing_and_other_streams_are_not_complaints():
     s = Stream()
-    env = s.emit(LetterIssued(document_id=uuid.uuid4(), letter_version=1, letter_number="001/X", sha256="a" * 64, size=10,
-                              verify_url="http://x/v1/letters/verify/1"), T0 + timedelta(hours=1))
+    env = s.emit(
+        LetterIssued(
+            document_id=uuid.uuid4(),
+            letter_version=1,
+            letter_number="001/X",
+            sha256="a" * 64,
+            size=10,
+            verify_url="http://x/v1/letters/verify/1",
+        ),
+        T0 + timedelta(hours=1),
+    )
     row = s.row
     assert apply(row, env) is row  # its position is not after the row's: a redone batch
     later = env.model_copy(update={"stream_id": "bench-1", "position": env.position + 10})
@@ -131,6 +179,12 @@ def test_an_event_applied_twice_changes_nothing_and_other_streams_are_not_compla
 
 
 def test_every_type_of_the_workflows_contract_is_read():
-    assert {"workflow.ComplaintReceived", "workflow.NotificationDelivered", "workflow.StepOverdue",
-            "workflow.ComplainantReplied", "workflow.LetterIssued", "workflow.ResponseSent"} <= TYPES
+    assert {
+        "workflow.ComplaintReceived",
+        "workflow.NotificationDelivered",
+        "workflow.StepOverdue",
+        "workflow.ComplainantReplied",
+        "workflow.LetterIssued",
+        "workflow.ResponseSent",
+    } <= TYPES
     assert all(t.startswith("workflow.") for t in TYPES)

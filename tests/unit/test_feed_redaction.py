@@ -1,4 +1,5 @@
 """The feed's redaction: an allow-list per event type; no personal data in any event the feed shows."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,13 @@ from shared.contracts import workflow as w
 from shared.contracts.intake import Attachment, Complainant
 from shared.events import Actor, EventEnvelope, envelope, registry
 
-NAME, NIK, PHONE, EMAIL, ADDRESS = "Siti Aminah", "3528071505900001", "+6281234567890", "siti@example.id", "Dusun Bunangka"
+NAME, NIK, PHONE, EMAIL, ADDRESS = (
+    "Siti Aminah",
+    "3528071505900001",
+    "+6281234567890",
+    "siti@example.id",
+    "Dusun Bunangka",
+)
 PERSONAL = (NAME, NIK, PHONE, EMAIL, ADDRESS, "6281234567890", "81234567890")
 NOW = datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
 NOW_JSON = "2026-11-30T08:15:00Z"  # as pydantic writes it
@@ -31,20 +38,37 @@ NOW_JSON = "2026-11-30T08:15:00Z"  # as pydantic writes it
 def _envelope(event, actor: Actor | None = None, position: int = 7) -> EventEnvelope:
     complaint_id = uuid.uuid4()
     e = envelope(
-        event, event_id=uuid.uuid4(), stream_id=f"complaint-{complaint_id}", version=1, kecamatan="pegantenan",
-        occurred_at=NOW, actor=actor or Actor.system("intake"), correlation_id=uuid.uuid4(),
+        event,
+        event_id=uuid.uuid4(),
+        stream_id=f"complaint-{complaint_id}",
+        version=1,
+        kecamatan="pegantenan",
+        occurred_at=NOW,
+        actor=actor or Actor.system("intake"),
+        correlation_id=uuid.uuid4(),
     )
     return e.model_copy(update={"position": position, "recorded_at": NOW})
 
 
 def _received() -> w.ComplaintReceived:
     return w.ComplaintReceived(
-        complaint_id=uuid.uuid4(), submission_id=uuid.uuid4(), tracking_code="7KQ2-M9XD-4T", kecamatan="pegantenan",
-        channel="web", complainant=Complainant(name=NAME, nik=NIK, phone=PHONE, email=EMAIL, address=ADDRESS),
-        subject=f"Jalan rusak di depan rumah {NAME}", description=f"Saya {NAME}, NIK {NIK}, HP {PHONE}, {ADDRESS}.",
-        received_at=NOW, sop_version="pegantenan-1", deadline_at=NOW, next_due_at=NOW,
-        attachments=[Attachment(sha256="a" * 64, content_type="image/jpeg", size=10, filename=f"ktp {NAME}.jpg", kind="ktp")],
-        entered_at=NOW, entered_by="staf.pegantenan",
+        complaint_id=uuid.uuid4(),
+        submission_id=uuid.uuid4(),
+        tracking_code="7KQ2-M9XD-4T",
+        kecamatan="pegantenan",
+        channel="web",
+        complainant=Complainant(name=NAME, nik=NIK, phone=PHONE, email=EMAIL, address=ADDRESS),
+        subject=f"Jalan rusak di depan rumah {NAME}",
+        description=f"Saya {NAME}, NIK {NIK}, HP {PHONE}, {ADDRESS}.",
+        received_at=NOW,
+        sop_version="pegantenan-1",
+        deadline_at=NOW,
+        next_due_at=NOW,
+        attachments=[
+            Attachment(sha256="a" * 64, content_type="image/jpeg", size=10, filename=f"ktp {NAME}.jpg", kind="ktp")
+        ],
+        entered_at=NOW,
+        entered_by="staf.pegantenan",
     )
 
 
@@ -69,13 +93,31 @@ def test_the_complainant_becomes_which_kinds_of_identity_and_contact_were_given(
 
 def test_replies_notifications_and_letters_lose_senders_recipients_and_texts():
     samples = [
-        w.ComplainantReplied(channel="whatsapp", sender=PHONE, text=f"Ini KTP saya, {NAME} {NIK}", received_at=NOW,
-                             attachments=[w.ReplyAttachment(sha256="b" * 64, content_type="image/jpeg", size=3)]),
-        w.NotificationSent(delivery_id=uuid.uuid4(), kind="acknowledgment", channel="email", recipient=EMAIL,
-                           provider="smtp", provider_message_id=f"<abc.{EMAIL}>"),
-        w.NotificationFailed(delivery_id=uuid.uuid4(), kind="response_letter", channel="email", recipient=EMAIL,
-                             error=f"550 mailbox {EMAIL} unknown"),
-        w.LetterDrafted(step=7, output="Draft", letter_version=1, perihal=f"Tanggapan untuk {NAME}", body=f"Yth. {NAME}, {ADDRESS}"),
+        w.ComplainantReplied(
+            channel="whatsapp",
+            sender=PHONE,
+            text=f"Ini KTP saya, {NAME} {NIK}",
+            received_at=NOW,
+            attachments=[w.ReplyAttachment(sha256="b" * 64, content_type="image/jpeg", size=3)],
+        ),
+        w.NotificationSent(
+            delivery_id=uuid.uuid4(),
+            kind="acknowledgment",
+            channel="email",
+            recipient=EMAIL,
+            provider="smtp",
+            provider_message_id=f"<abc.{EMAIL}>",
+        ),
+        w.NotificationFailed(
+            delivery_id=uuid.uuid4(),
+            kind="response_letter",
+            channel="email",
+            recipient=EMAIL,
+            error=f"550 mailbox {EMAIL} unknown",
+        ),
+        w.LetterDrafted(
+            step=7, output="Draft", letter_version=1, perihal=f"Tanggapan untuk {NAME}", body=f"Yth. {NAME}, {ADDRESS}"
+        ),
         w.ResponseSent(step=12, output="Tanda terima", channel="email", receipt=f"email {EMAIL} id 1"),
         w.DocumentsRequested(message=f"Bapak/Ibu {NAME}, kirim foto KTP", close_after=NOW),
         w.MarkedDuplicate(duplicate_of="7KQ2-M9XD-4T", reason=f"sama dengan pengaduan {NAME}"),
@@ -96,11 +138,16 @@ def test_replies_notifications_and_letters_lose_senders_recipients_and_texts():
 
 
 def test_numbers_steps_and_the_sop_words_pass_through_unchanged():
-    registered = w.ComplaintRegistered(step=3, output="Buku Rekap Pengaduan", next_step=4, next_due_at=NOW,
-                                       register_number=12, register_year=2026)
+    registered = w.ComplaintRegistered(
+        step=3, output="Buku Rekap Pengaduan", next_step=4, next_due_at=NOW, register_number=12, register_year=2026
+    )
     assert redact_payload(registered.type, registered.model_dump(mode="json")) == {
-        "step": 3, "output": "Buku Rekap Pengaduan", "next_step": 4, "next_due_at": NOW_JSON,
-        "register_number": 12, "register_year": 2026,
+        "step": 3,
+        "output": "Buku Rekap Pengaduan",
+        "next_step": 4,
+        "next_due_at": NOW_JSON,
+        "register_number": 12,
+        "register_year": 2026,
     }
     referred = w.ComplaintReferred(agency="Dinas PUPR Kabupaten Pamekasan", agency_kind="opd", reason=f"kata {NAME}")
     shown = redact_payload(referred.type, referred.model_dump(mode="json"))
@@ -109,14 +156,26 @@ def test_numbers_steps_and_the_sop_words_pass_through_unchanged():
 
 
 def test_an_unknown_event_type_shows_only_the_common_step_fields():
-    payload = {"step": 5, "output": "Penjelasan", "name": NAME, "nik": NIK, "anything": "else", "nested": {"phone": PHONE}}
+    payload = {
+        "step": 5,
+        "output": "Penjelasan",
+        "name": NAME,
+        "nik": NIK,
+        "anything": "else",
+        "nested": {"phone": PHONE},
+    }
     assert redact_payload("workflow.SomethingNew", payload) == {"step": 5, "output": "Penjelasan"}
 
 
 def test_a_field_in_an_unexpected_form_is_dropped_not_shown():
     # a future writer putting a text where a number or a timestamp was
-    payload = {"step": NAME, "next_due_at": f"besok, {NAME}", "register_number": "12 a.n. " + NAME,
-               "output": "x" * 500, "agency": EMAIL}
+    payload = {
+        "step": NAME,
+        "next_due_at": f"besok, {NAME}",
+        "register_number": "12 a.n. " + NAME,
+        "output": "x" * 500,
+        "agency": EMAIL,
+    }
     assert redact_payload(w.ComplaintRegistered.type, payload) == {}
     assert redact_payload(w.ComplaintReferred.type, {"agency": f"Kepala Desa <{EMAIL}>"}) == {}
 
@@ -129,7 +188,11 @@ def test_fields_added_to_a_known_type_are_dropped_until_allowed():
 
 def test_staff_usernames_are_left_out_system_processes_are_named():
     assert public_actor({"kind": "user", "user_id": "budi.santoso", "role": "kasi"}) == {"kind": "user", "role": "kasi"}
-    assert public_actor({"kind": "system", "user_id": "scheduler"}) == {"kind": "system", "role": None, "user_id": "scheduler"}
+    assert public_actor({"kind": "system", "user_id": "scheduler"}) == {
+        "kind": "system",
+        "role": None,
+        "user_id": "scheduler",
+    }
     assert public_actor({"kind": "complainant", "user_id": PHONE}) == {"kind": "complainant", "role": None}
     shown = public_event(_envelope(_received(), actor=Actor(kind="user", user_id="siti.staf", role="staf")))
     assert shown["actor"] == {"kind": "user", "role": "staf"}
@@ -165,8 +228,14 @@ MARK = "RAHASIA-"
 # Each is either an SOP word, a machine code, or a name of an office/unit: none is written by or names a person.
 PASSED_TEXTS = {
     "output",  # the SOP's "Output" column
-    "kecamatan", "channel", "kind", "provider", "sop_version", "letter_number",  # machine codes
-    "unit", "agency",  # a unit of the kecamatan, an agency the complaint was referred to
+    "kecamatan",
+    "channel",
+    "kind",
+    "provider",
+    "sop_version",
+    "letter_number",  # machine codes
+    "unit",
+    "agency",  # a unit of the kecamatan, an agency the complaint was referred to
 }
 
 
@@ -198,7 +267,9 @@ def _sample(annotation, name: str):
 
 @pytest.mark.parametrize("type_name", sorted(registry._types))
 def test_every_registered_event_type_has_an_explicit_allow_list(type_name):
-    assert type_name in ALLOWED, f"{type_name}: decide what the feed may show of it in services/dashboard/domain/redaction.py"
+    assert type_name in ALLOWED, (
+        f"{type_name}: decide what the feed may show of it in services/dashboard/domain/redaction.py"
+    )
     fields = registry._types[type_name].model_fields
     for name in {**COMMON, **ALLOWED[type_name]}:
         assert name in fields or name in COMMON, f"{type_name}.{name} is allowed but the event has no such field"

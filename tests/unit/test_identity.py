@@ -39,7 +39,7 @@ def nik_error(value: str, today: date = TODAY) -> InvalidNik:
 
 
 # --------------------------------------------------------------------------
-# NIK: valid
+# NIK: valid  # noqa: ERA001
 # --------------------------------------------------------------------------
 
 
@@ -78,7 +78,7 @@ def test_province_list_is_the_38_kemendagri_codes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("ddmmyy", "born"),
+    "ddmmyy, born",
     [
         ("290200", "2000-02-29"),  # leap year (2000)
         ("690200", "2000-02-29 female"),
@@ -232,7 +232,7 @@ def test_mask_nik() -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "e164"),
+    "typed, e164",
     [
         ("081234567890", "+6281234567890"),
         ("+62 812-3456-7890", "+6281234567890"),
@@ -286,7 +286,7 @@ def test_mask_phone_rejects_garbage() -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "normalized"),
+    "typed, normalized",
     [
         ("budi@pegantenan.desa.id", "budi@pegantenan.desa.id"),
         ("Budi.Santoso@Example.COM", "Budi.Santoso@example.com"),

@@ -1,5 +1,6 @@
 """Reading what the channels deliver: WhatsApp Cloud API payloads, raw e-mail, and the rules that turn a message
 into a complaint's subject, description and time; the kecamatan's channel settings."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -17,68 +18,125 @@ NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 def wa_payload(*messages, statuses=(), contacts=(("6281234567890", "Siti Aminah"),), phone_number_id="1098765"):
     return {
         "object": "whatsapp_business_account",
-        "entry": [{
-            "id": "WABA-1",
-            "changes": [{
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "6281100000001", "phone_number_id": phone_number_id},
-                    "contacts": [{"profile": {"name": n}, "wa_id": w} for w, n in contacts],
-                    **({"messages": list(messages)} if messages else {}),
-                    **({"statuses": list(statuses)} if statuses else {}),
-                },
-            }],
-        }],
+        "entry": [
+            {
+                "id": "WABA-1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"display_phone_number": "6281100000001", "phone_number_id": phone_number_id},
+                            "contacts": [{"profile": {"name": n}, "wa_id": w} for w, n in contacts],
+                            **({"messages": list(messages)} if messages else {}),
+                            **({"statuses": list(statuses)} if statuses else {}),
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
 def test_whatsapp_text_image_and_document_messages_are_read():
     ts = str(int(NOW.timestamp()))
-    messages, statuses = parse.parse_whatsapp(wa_payload(
-        {"from": "6281234567890", "id": "wamid.A", "timestamp": ts, "type": "text", "text": {"body": "Jalan rusak"}},
-        {"from": "6281234567890", "id": "wamid.B", "timestamp": ts, "type": "image",
-         "image": {"id": "MEDIA1", "mime_type": "image/jpeg", "sha256": "x", "caption": "Foto KTP"}},
-        {"from": "6289999999999", "id": "wamid.C", "timestamp": ts, "type": "document",
-         "document": {"id": "MEDIA2", "filename": "surat.pdf", "mime_type": "application/pdf"}},
-        {"from": "6281234567890", "id": "wamid.D", "timestamp": ts, "type": "audio", "audio": {"id": "MEDIA3"}},
-    ))
+    messages, statuses = parse.parse_whatsapp(
+        wa_payload(
+            {
+                "from": "6281234567890",
+                "id": "wamid.A",
+                "timestamp": ts,
+                "type": "text",
+                "text": {"body": "Jalan rusak"},
+            },
+            {
+                "from": "6281234567890",
+                "id": "wamid.B",
+                "timestamp": ts,
+                "type": "image",
+                "image": {"id": "MEDIA1", "mime_type": "image/jpeg", "sha256": "x", "caption": "Foto KTP"},
+            },
+            {
+                "from": "6289999999999",
+                "id": "wamid.C",
+                "timestamp": ts,
+                "type": "document",
+                "document": {"id": "MEDIA2", "filename": "surat.pdf", "mime_type": "application/pdf"},
+            },
+            {"from": "6281234567890", "id": "wamid.D", "timestamp": ts, "type": "audio", "audio": {"id": "MEDIA3"}},
+        )
+    )
     assert statuses == []
     a, b, c, d = messages
     assert (a.id, a.wa_id, a.phone_number_id, a.profile_name, a.text, a.timestamp) == (
-        "wamid.A", "6281234567890", "1098765", "Siti Aminah", "Jalan rusak", NOW)
+        "wamid.A",
+        "6281234567890",
+        "1098765",
+        "Siti Aminah",
+        "Jalan rusak",
+        NOW,
+    )
     assert b.text == "Foto KTP" and b.media == (parse.MediaRef("MEDIA1", None, "image/jpeg"),)
     assert c.profile_name is None and c.media[0].filename == "surat.pdf"
     assert not d.supported and d.media == ()
 
 
 def test_whatsapp_statuses_are_read_with_their_first_error():
-    _, statuses = parse.parse_whatsapp(wa_payload(statuses=[
-        {"id": "wamid.OUT1", "status": "delivered", "timestamp": "1764558000", "recipient_id": "6281234567890",
-         "biz_opaque_callback_data": "delivery-123"},
-        {"id": "wamid.OUT2", "status": "failed", "timestamp": "1764558001", "recipient_id": "6281234567890",
-         "errors": [{"code": 131026, "title": "Message undeliverable"}, {"title": "second"}]},
-    ]))
+    _, statuses = parse.parse_whatsapp(
+        wa_payload(
+            statuses=[
+                {
+                    "id": "wamid.OUT1",
+                    "status": "delivered",
+                    "timestamp": "1764558000",
+                    "recipient_id": "6281234567890",
+                    "biz_opaque_callback_data": "delivery-123",
+                },
+                {
+                    "id": "wamid.OUT2",
+                    "status": "failed",
+                    "timestamp": "1764558001",
+                    "recipient_id": "6281234567890",
+                    "errors": [{"code": 131026, "title": "Message undeliverable"}, {"title": "second"}],
+                },
+            ]
+        )
+    )
     assert [(s.id, s.status, s.error, s.biz_opaque_callback_data) for s in statuses] == [
-        ("wamid.OUT1", "delivered", None, "delivery-123"), ("wamid.OUT2", "failed", "Message undeliverable", None)]
+        ("wamid.OUT1", "delivered", None, "delivery-123"),
+        ("wamid.OUT2", "failed", "Message undeliverable", None),
+    ]
     assert statuses[0].timestamp == datetime.fromtimestamp(1764558000, UTC) and statuses[1].raw["errors"]
 
 
-@pytest.mark.parametrize("payload", [None, [], "x", {"entry": "x"}, {"entry": [{"changes": [{"value": None}]}]},
-                                     {"entry": [{"changes": [{"value": {"messages": [{"id": "x"}, 5]}}]}]}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        [],
+        "x",
+        {"entry": "x"},
+        {"entry": [{"changes": [{"value": None}]}]},
+        {"entry": [{"changes": [{"value": {"messages": [{"id": "x"}, 5]}}]}]},
+    ],
+)
 def test_odd_whatsapp_payloads_yield_nothing_and_raise_nothing(payload):
     assert parse.parse_whatsapp(payload) == ([], [])
 
 
 def test_a_status_is_kept_as_json_postgresql_can_store():
-    _, statuses = parse.parse_whatsapp(wa_payload(statuses=[
-        {"id": "wamid.X", "status": "read", "extra": ["a\x00b", {"k\x00": "\ud800v"}]}]))
+    _, statuses = parse.parse_whatsapp(
+        wa_payload(statuses=[{"id": "wamid.X", "status": "read", "extra": ["a\x00b", {"k\x00": "\ud800v"}]}])
+    )
     assert statuses[0].raw["extra"] == ["ab", {"k": "v"}]
 
 
 def test_control_characters_are_removed_from_whatsapp_text():
-    messages, _ = parse.parse_whatsapp(wa_payload(
-        {"from": "6281234567890", "id": "wamid\x00X", "type": "text", "text": {"body": "baris 1\nbaris\x07 2"}}))
+    messages, _ = parse.parse_whatsapp(
+        wa_payload(
+            {"from": "6281234567890", "id": "wamid\x00X", "type": "text", "text": {"body": "baris 1\nbaris\x07 2"}}
+        )
+    )
     assert messages[0].id == "wamidX" and messages[0].text == "baris 1\nbaris 2"
 
 
@@ -122,7 +180,9 @@ def test_an_html_only_email_is_read_as_text():
     msg = mail()
     msg.set_content(
         "<html><head><style>p{color:red}</style></head><body><p>Jalan&nbsp;rusak &amp; berlubang</p>"
-        "<div>Desa <b>Bunangka</b></div><script>x()</script></body></html>", subtype="html")
+        "<div>Desa <b>Bunangka</b></div><script>x()</script></body></html>",
+        subtype="html",
+    )
     assert parse.parse_email(msg.as_bytes()).text == "Jalan rusak & berlubang\n\nDesa Bunangka"
 
 
@@ -192,13 +252,18 @@ def test_senders_are_normalised():
 
 
 def test_kecamatan_channel_settings_are_validated_and_normalised():
-    result = validate_settings({"channels": {
-        "sms_numbers": ["0811-2233-4455", "+62 811 2233 4455"],
-        "whatsapp_phone_number_ids": [" 1098765 "],
-        "emails": ["Pengaduan@Pegantenan.Example.ID"],
-    }})
+    result = validate_settings(
+        {
+            "channels": {
+                "sms_numbers": ["0811-2233-4455", "+62 811 2233 4455"],
+                "whatsapp_phone_number_ids": [" 1098765 "],
+                "emails": ["Pengaduan@Pegantenan.Example.ID"],
+            }
+        }
+    )
     assert result["channels"] == {
-        "sms_numbers": ["+6281122334455"], "whatsapp_phone_number_ids": ["1098765"],
+        "sms_numbers": ["+6281122334455"],
+        "whatsapp_phone_number_ids": ["1098765"],
         "emails": ["pengaduan@pegantenan.example.id"],
     }
     for bad, words in [

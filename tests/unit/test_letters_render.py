@@ -1,5 +1,6 @@
 """The response letter and the receipt as a reader sees them: the text pypdf extracts, where it sits on
 the page, the QR code's content. services/letters/adapters/pdf.py."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,10 +38,10 @@ SIGNER = Signer(
     nip="19700512 199803 1 007",
 )
 PARAGRAPHS = (
-    "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "
+    "Menindaklanjuti pengaduan Saudara yang kami terima melalui formulir daring pada tanggal "  # noqa: ISC004
     "14 November 2026 perihal lambatnya pelayanan surat keterangan domisili, bersama ini kami "
     "sampaikan hal-hal sebagai berikut.",
-    "Setelah dilakukan klarifikasi kepada petugas pelayanan, keterlambatan tersebut disebabkan oleh "
+    "Setelah dilakukan klarifikasi kepada petugas pelayanan, keterlambatan tersebut disebabkan oleh "  # noqa: ISC004
     "gangguan jaringan selama tiga hari kerja. Surat keterangan yang Saudara mohonkan telah selesai "
     "dan dapat diambil di loket pelayanan.",
     "Kami mohon maaf atas ketidaknyamanan yang Saudara alami.",
@@ -122,10 +123,7 @@ def qr_modules(image: PILImage.Image) -> list[list[bool]]:
         run += 1
     module = run / 7
     n = round((right - left + 1) / module)
-    return [
-        [dark[int(top + (r + 0.5) * module)][int(left + (c + 0.5) * module)] for c in range(n)]
-        for r in range(n)
-    ]
+    return [[dark[int(top + (r + 0.5) * module)][int(left + (c + 0.5) * module)] for c in range(n)] for r in range(n)]
 
 
 def encodes(image: PILImage.Image, url: str) -> bool:
@@ -158,19 +156,25 @@ def test_format_tanggal_uses_indonesian_month_names():
     assert format_tanggal(date(2026, 11, 28)) == "28 November 2026"
     months = [format_tanggal(date(2026, m, 1)).split()[1] for m in range(1, 13)]
     assert months == [
-        "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-        "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+        "Januari",
+        "Februari",
+        "Maret",
+        "April",
+        "Mei",
+        "Juni",
+        "Juli",
+        "Agustus",
+        "September",
+        "Oktober",
+        "November",
+        "Desember",
     ]
 
 
 def test_format_waktu_wib_converts_to_western_indonesia_time():
-    assert format_waktu_wib(datetime(2026, 11, 28, 1, 15, tzinfo=UTC)) == (
-        "28 November 2026 pukul 08.15 WIB"
-    )
+    assert format_waktu_wib(datetime(2026, 11, 28, 1, 15, tzinfo=UTC)) == ("28 November 2026 pukul 08.15 WIB")
     # late evening UTC is already the next day in WIB
-    assert format_waktu_wib(datetime(2026, 12, 31, 20, 5, tzinfo=UTC)) == (
-        "1 Januari 2027 pukul 03.05 WIB"
-    )
+    assert format_waktu_wib(datetime(2026, 12, 31, 20, 5, tzinfo=UTC)) == ("1 Januari 2027 pukul 03.05 WIB")
     wita = timezone(timedelta(hours=8))
     assert format_waktu_wib(datetime(2026, 11, 28, 9, 15, tzinfo=wita)).endswith("pukul 08.15 WIB")
 
@@ -342,7 +346,7 @@ def test_layout_kop_on_top_date_right_signature_below_body():
     for line in ("PEMERINTAH KABUPATEN PAMEKASAN", "KECAMATAN PEGANTENAN", "Jalan Raya Pegantenan"):
         assert y_of(frags, line) > 0.8 * height, line
     kop = y_of(frags, "Jalan Raya Pegantenan")
-    date_line = [(x, y) for text, x, y in frags if "28 November 2026" in text][0]
+    date_line = next((x, y) for text, x, y in frags if "28 November 2026" in text)
     assert date_line[0] > width / 2 and date_line[1] < kop
     assert y_of(frags, "Nomor") < date_line[1]
     assert y_of(frags, "Kepada") < y_of(frags, "Perihal")
@@ -351,7 +355,7 @@ def test_layout_kop_on_top_date_right_signature_below_body():
     assert y_of(frags, "CAMAT PEGANTENAN") < last_body
     assert y_of(frags, "NUR'AINI") < y_of(frags, "CAMAT PEGANTENAN") - 50  # room for the signature
     assert y_of(frags, "NIP.") < y_of(frags, "NUR'AINI")
-    signer_x = [x for text, x, _y in frags if "NUR'AINI" in text][0]
+    signer_x = next(x for text, x, _y in frags if "NUR'AINI" in text)
     assert signer_x > width / 2
 
 
@@ -362,9 +366,7 @@ def test_signature_box_lies_between_title_and_name():
     frags = fragments(rendered.pdf)
     assert y_of(frags, "NUR'AINI") < box.y1 < box.y2 < y_of(frags, "CAMAT PEGANTENAN")
     assert box.x2 - box.x1 > 150 and box.y2 - box.y1 > 50
-    assert layout_response_letter(
-        dataclasses.replace(LETTER, signature_placeholder=False)
-    ).signature_box is None
+    assert layout_response_letter(dataclasses.replace(LETTER, signature_placeholder=False)).signature_box is None
 
 
 def test_rendering_is_deterministic_and_dated_by_the_letter():
@@ -381,18 +383,14 @@ def _png(width: int, height: int) -> bytes:
 
 
 def test_logo_is_drawn_left_of_the_kop():
-    letter = dataclasses.replace(
-        LETTER, letterhead=dataclasses.replace(LETTERHEAD, logo_png=_png(120, 150))
-    )
+    letter = dataclasses.replace(LETTER, letterhead=dataclasses.replace(LETTERHEAD, logo_png=_png(120, 150)))
     pdf = render_response_letter(letter)
     assert len(list(PdfReader(io.BytesIO(pdf)).pages[0].images)) == 2  # logo + QR
     assert flat(pages_text(pdf)[0]).startswith("PEMERINTAH KABUPATEN PAMEKASAN")
 
 
 def test_logo_must_be_png():
-    letter = dataclasses.replace(
-        LETTER, letterhead=dataclasses.replace(LETTERHEAD, logo_png=b"GIF89a....")
-    )
+    letter = dataclasses.replace(LETTER, letterhead=dataclasses.replace(LETTERHEAD, logo_png=b"GIF89a...."))
     with pytest.raises(ValueError):
         render_response_letter(letter)
 
@@ -448,9 +446,7 @@ def test_receipt_rejects_an_unknown_channel_and_a_naive_time():
 
 
 def test_receipt_stays_on_one_page_with_a_long_subject_and_prints_it_literally():
-    receipt = dataclasses.replace(
-        RECEIPT, subject="<script>{{7*7}}</script> " + "jalan rusak berlubang " * 200
-    )
+    receipt = dataclasses.replace(RECEIPT, subject="<script>{{7*7}}</script> " + "jalan rusak berlubang " * 200)
     texts = pages_text(render_receipt(receipt))
     assert len(texts) == 1
     assert "<script>{{7*7}}</script>" in texts[0]

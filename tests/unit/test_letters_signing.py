@@ -1,4 +1,5 @@
 """Signing response letters (PAdES via pyHanko) and verifying them; the development CA."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,8 @@ def test_signed_letter_is_still_an_ordinary_pdf(signed):
 
 def test_changing_one_byte_of_the_letter_text_breaks_integrity(dev_ca, signed):
     at = signed.index(NUMBER.encode()) + len("Nomor: 00")
-    assert signed[at:at + 1] == b"1" and at < byte_range(signed)[1]
-    tampered = signed[:at] + b"2" + signed[at + 1:]  # 001 -> 002, same length: offsets stay right
+    assert signed[at : at + 1] == b"1" and at < byte_range(signed)[1]
+    tampered = signed[:at] + b"2" + signed[at + 1 :]  # 001 -> 002, same length: offsets stay right
     v = verify_pdf(tampered, dev_ca.trust_roots())
     assert not v.valid and not v.intact
     assert v.trusted  # the certificate is still the Camat's: only the content is wrong
@@ -117,15 +118,15 @@ def test_changing_one_byte_of_the_letter_text_breaks_integrity(dev_ca, signed):
 
 def test_changing_a_byte_of_the_signature_value_is_not_valid(dev_ca, signed):
     _, len1, _, _ = byte_range(signed)
-    contents = signed[len1 + 1:]  # the /Contents hex: a DER SEQUENCE with a 2-byte length, then 0 padding
+    contents = signed[len1 + 1 :]  # the /Contents hex: a DER SEQUENCE with a 2-byte length, then 0 padding
     assert contents[:4] == b"3082"
     cms_hex_len = 2 * (int(contents[4:8], 16) + 4)
     # The RSA signature value is the last element of the CMS: change a hex digit 100 digits from its end.
     # (A byte changed in an embedded copy of the CA certificate would NOT matter: the CMS certificate bag
     # is unsigned, the signer's certificate is bound by a signed attribute and trust comes from our roots.)
     at = len1 + 1 + cms_hex_len - 100
-    flipped = b"0" if signed[at:at + 1] != b"0" else b"1"
-    v = verify_pdf(signed[:at] + flipped + signed[at + 1:], dev_ca.trust_roots())
+    flipped = b"0" if signed[at : at + 1] != b"0" else b"1"
+    v = verify_pdf(signed[:at] + flipped + signed[at + 1 :], dev_ca.trust_roots())
     assert not v.valid and not v.trusted
     assert "signature value is not valid" in v.reason
 
@@ -201,7 +202,7 @@ def test_no_trust_roots_trusts_nothing(signed):
 
 def test_expired_signer_certificate_is_not_trusted(dev_ca, signed):
     # No trusted timestamp: certificates are checked at the validation time (``at``, default now).
-    v = verify_pdf(signed, dev_ca.trust_roots(), at=datetime.now(timezone.utc) + timedelta(days=3 * 365))
+    v = verify_pdf(signed, dev_ca.trust_roots(), at=datetime.now(UTC) + timedelta(days=3 * 365))
     assert v.intact and not v.trusted and not v.valid
     assert "expired" in v.reason
 
@@ -211,7 +212,7 @@ def test_signing_from_several_threads_at_once(dev_ca, camat):
 
     def worker():
         for _ in range(3):
-            results.append(sign_pdf(letter_pdf(), camat, reason="r", location="x"))
+            results.append(sign_pdf(letter_pdf(), camat, reason="r", location="x"))  # noqa: PERF401
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
@@ -230,10 +231,10 @@ def test_visible_signature_verifies(dev_ca, camat):
 
 
 def test_signing_time_defaults_to_now(dev_ca, camat):
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     v = verify_pdf(sign_pdf(letter_pdf(), camat, reason="r", location="x"), dev_ca.trust_roots())
     assert v.valid
-    assert before - timedelta(seconds=1) <= v.signed_at <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert before - timedelta(seconds=1) <= v.signed_at <= datetime.now(UTC) + timedelta(seconds=1)
 
 
 def test_naive_signing_time_is_refused(camat):
@@ -273,8 +274,10 @@ def test_signing_speed(camat, dev_ca):
     for _ in range(n):
         verify_pdf(out, dev_ca.trust_roots())
     per_verify = (time.perf_counter() - start) / n
-    print(f"\nsign_pdf: {per_sign * 1000:.1f} ms per 1-page letter ({1 / per_sign:.0f}/s in one thread); "
-          f"verify_pdf: {per_verify * 1000:.1f} ms")
+    print(
+        f"\nsign_pdf: {per_sign * 1000:.1f} ms per 1-page letter ({1 / per_sign:.0f}/s in one thread); "
+        f"verify_pdf: {per_verify * 1000:.1f} ms"
+    )
     assert per_sign < 0.5  # a gross regression guard only (e.g. re-parsing the RSA key per signature)
 
 
@@ -346,10 +349,14 @@ def test_development_ca_reissues_a_certificate_near_expiry(tmp_path):
     old = x509.load_pem_x509_certificate(first.cert_pem)
     from cryptography.hazmat.primitives import hashes
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     builder = (
-        x509.CertificateBuilder().subject_name(old.subject).issuer_name(old.issuer).public_key(old.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=700))
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.issuer)
+        .public_key(old.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=700))
         .not_valid_after(now + timedelta(days=2))
     )
     for ext in old.extensions:
@@ -418,17 +425,27 @@ def test_load_identity_round_trips_development_files(dev_ca, camat):
 
 def test_load_identity_with_encrypted_key_and_fullchain(dev_ca, camat, tmp_path):
     key = serialization.load_pem_private_key(camat.key_pem, None)
-    (tmp_path / "enc.key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"rahasia"),
-    ))
+    (tmp_path / "enc.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"rahasia"),
+        )
+    )
     (tmp_path / "fullchain.crt").write_bytes(camat.cert_pem + camat.chain_pem[0])
-    loaded = load_identity(tmp_path / "enc.key", tmp_path / "fullchain.crt", [], "pegantenan", "Camat Pegantenan",
-                           key_password=b"rahasia")
+    loaded = load_identity(
+        tmp_path / "enc.key", tmp_path / "fullchain.crt", [], "pegantenan", "Camat Pegantenan", key_password=b"rahasia"
+    )
     assert loaded == camat
     with pytest.raises(ValueError):
-        load_identity(tmp_path / "enc.key", tmp_path / "fullchain.crt", [], "pegantenan", "Camat Pegantenan",
-                      key_password=b"salah")
+        load_identity(
+            tmp_path / "enc.key",
+            tmp_path / "fullchain.crt",
+            [],
+            "pegantenan",
+            "Camat Pegantenan",
+            key_password=b"salah",
+        )
 
 
 def test_load_identity_refuses_a_key_of_another_certificate(dev_ca, camat):

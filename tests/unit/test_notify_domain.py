@@ -1,5 +1,6 @@
 """Notify's pure parts (channel choice, templates, SMS segments) and step 12 of the complaint aggregate:
 the letter is dispatched, and the provider's confirmation closes the complaint."""
+
 from __future__ import annotations
 
 import uuid
@@ -46,17 +47,25 @@ def test_the_complainant_is_answered_on_their_own_channel():
 def test_a_web_or_paper_complaint_goes_to_the_first_contact_given_email_first():
     assert p.complainant_contacts("web", "a@b.id", "+6281234567890", ALL) == [p.Contact("email", "a@b.id")]
     assert p.complainant_contacts("kotak", None, "+6281234567890", ALL) == [p.Contact("whatsapp", "+6281234567890")]
-    assert p.complainant_contacts("telepon", None, "+6281234567890", {"email", "sms"}) == [p.Contact("sms", "+6281234567890")]
+    assert p.complainant_contacts("telepon", None, "+6281234567890", {"email", "sms"}) == [
+        p.Contact("sms", "+6281234567890")
+    ]
     assert p.complainant_contacts("kotak", None, None, ALL) == []
 
 
 def test_whatsapp_carries_only_what_it_may_else_the_same_number_gets_an_sms():
-    assert p.complainant_contacts("whatsapp", None, "+6281234567890", ALL, whatsapp=False) == [p.Contact("sms", "+6281234567890")]
-    assert p.complainant_contacts("kotak", None, "+6281234567890", ALL, whatsapp=False) == [p.Contact("sms", "+6281234567890")]
+    assert p.complainant_contacts("whatsapp", None, "+6281234567890", ALL, whatsapp=False) == [
+        p.Contact("sms", "+6281234567890")
+    ]
+    assert p.complainant_contacts("kotak", None, "+6281234567890", ALL, whatsapp=False) == [
+        p.Contact("sms", "+6281234567890")
+    ]
 
 
 def test_an_unconfigured_channel_passes_to_the_next():
-    assert p.complainant_contacts("whatsapp", "a@b.id", "+6281234567890", {"email", "sms"}) == [p.Contact("email", "a@b.id")]
+    assert p.complainant_contacts("whatsapp", "a@b.id", "+6281234567890", {"email", "sms"}) == [
+        p.Contact("email", "a@b.id")
+    ]
 
 
 def test_the_letter_also_goes_by_email_with_its_pdf_when_an_address_is_known():
@@ -72,7 +81,9 @@ def test_the_idempotency_key_is_stable_and_distinct_per_channel_and_recipient():
     assert a != p.delivery_id(event, "acknowledgment", "email", "+6281234567890")
     assert a != p.delivery_id(event, "acknowledgment", "sms", "+6281234567891")
     assert a != p.delivery_id(uuid.uuid4(), "acknowledgment", "sms", "+6281234567890")
-    assert p.delivery_id(event, "x", "email", "Siti@Example.ID") == p.delivery_id(event, "x", "email", "siti@example.id")
+    assert p.delivery_id(event, "x", "email", "Siti@Example.ID") == p.delivery_id(
+        event, "x", "email", "siti@example.id"
+    )
 
 
 # -- templates -------------------------------------------------------------------------------------------
@@ -80,7 +91,7 @@ def test_the_idempotency_key_is_stable_and_distinct_per_channel_and_recipient():
 def test_every_default_template_renders_and_every_sms_fits_one_segment(kind, channel):
     assert validate(kind, channel, DEFAULTS[(kind, channel)]) == []
     subject, body = render(DEFAULTS[(kind, channel)], sample_variables(kind))
-    assert "ABCD-EFGH-JK" in body or kind in ("new_work", "overdue") and "ABCD-EFGH-JK" in (subject or body)
+    assert "ABCD-EFGH-JK" in body or (kind in ("new_work", "overdue") and "ABCD-EFGH-JK" in (subject or body))
     if channel == "email":
         assert subject
 
@@ -112,37 +123,69 @@ def test_sms_text_is_reduced_to_the_gsm_alphabet_and_segments_are_counted():
 
 
 def test_a_planned_sms_is_in_the_gsm_alphabet():
-    m = p.plan_message(uuid.uuid4(), "withdrawn", "complainant", p.Contact("sms", "+6281234567890"),
-                       Template(body="Pengaduan {{ kode }} dicabut — terima kasih"), {"kode": "ABCD", "kecamatan": "X"})
+    m = p.plan_message(
+        uuid.uuid4(),
+        "withdrawn",
+        "complainant",
+        p.Contact("sms", "+6281234567890"),
+        Template(body="Pengaduan {{ kode }} dicabut — terima kasih"),
+        {"kode": "ABCD", "kecamatan": "X"},
+    )
     assert m.body == "Pengaduan ABCD dicabut - terima kasih" and m.subject is None
 
 
 # -- step 12 ---------------------------------------------------------------------------------------------
 def at_step_12(complainant: Complainant) -> model.Complaint:
     s = ComplaintSubmitted(
-        submission_id=uuid.uuid4(), complaint_id=uuid.uuid4(), tracking_code="7KQ2-M9XD-4T", kecamatan="pegantenan",
-        channel="sms", complainant=complainant, subject="Jalan rusak", description="Jalan desa rusak.",
-        received_at=START, correlation_id=uuid.uuid4(),
+        submission_id=uuid.uuid4(),
+        complaint_id=uuid.uuid4(),
+        tracking_code="7KQ2-M9XD-4T",
+        kecamatan="pegantenan",
+        channel="sms",
+        complainant=complainant,
+        subject="Jalan rusak",
+        description="Jalan desa rusak.",
+        received_at=START,
+        correlation_id=uuid.uuid4(),
     )
     state = model.replay(model.decide(model.Complaint(), c.RecordComplaint(submission=s), CAL))
     walk = [
-        ("kasi", c.VerifyIdentity, {}), ("staf", c.Register, {"register_number": 1, "register_year": 2026}),
-        ("camat", c.Dispose, {"unit": "pemerintahan", "instructions": "x"}), ("kasi", c.Clarify, {"explanation": "x"}),
-        ("kasi", c.RequestLetter, {}), ("staf", c.DraftLetter, {"perihal": "Tanggapan", "body": "isi"}),
-        ("sekcam", c.ReviewLetter, {"approved": True}), ("staf", c.DuplicateLetter, {}),
-        ("camat", c.SignLetter, {"letter_number": "001/PENGADUAN/35.28.07/2026", "letter_sequence": 1, "letter_year": 2026}),
+        ("kasi", c.VerifyIdentity, {}),
+        ("staf", c.Register, {"register_number": 1, "register_year": 2026}),
+        ("camat", c.Dispose, {"unit": "pemerintahan", "instructions": "x"}),
+        ("kasi", c.Clarify, {"explanation": "x"}),
+        ("kasi", c.RequestLetter, {}),
+        ("staf", c.DraftLetter, {"perihal": "Tanggapan", "body": "isi"}),
+        ("sekcam", c.ReviewLetter, {"approved": True}),
+        ("staf", c.DuplicateLetter, {}),
+        (
+            "camat",
+            c.SignLetter,
+            {"letter_number": "001/PENGADUAN/35.28.07/2026", "letter_sequence": 1, "letter_year": 2026},
+        ),
     ]
     for role, cls, fields in walk:
-        for e in model.decide(state, cls(actor=c.Actor(user_id=role, role=role, unit="pemerintahan"), at=START, **fields), CAL):
+        for e in model.decide(
+            state, cls(actor=c.Actor(user_id=role, role=role, unit="pemerintahan"), at=START, **fields), CAL
+        ):
             state = model.evolve(state, e, START, role)
     document = uuid.uuid4()
     issued = LetterDocumentIssued(
-        message_id=document, complaint_id=state.complaint_id, kecamatan="pegantenan", document_id=document,
-        letter_version=1, letter_number=state.letter_number, sha256="0" * 64, size=1, verify_url="http://x/v",
+        message_id=document,
+        complaint_id=state.complaint_id,
+        kecamatan="pegantenan",
+        document_id=document,
+        letter_version=1,
+        letter_number=state.letter_number,
+        sha256="0" * 64,
+        size=1,
+        verify_url="http://x/v",
     )
     for e in model.decide(state, c.RecordLetterIssued(issued=issued), CAL) + model.decide(
-            model.evolve(state, model.decide(state, c.RecordLetterIssued(issued=issued), CAL)[0]),
-            c.ArchiveLetter(actor=c.Actor(user_id="staf", role="staf"), at=START), CAL):
+        model.evolve(state, model.decide(state, c.RecordLetterIssued(issued=issued), CAL)[0]),
+        c.ArchiveLetter(actor=c.Actor(user_id="staf", role="staf"), at=START),
+        CAL,
+    ):
         state = model.evolve(state, e, START, "staf")
     assert state.current_step == 12
     return state
@@ -150,9 +193,18 @@ def at_step_12(complainant: Complainant) -> model.Complaint:
 
 def report(state: model.Complaint, state_name: str, kind: str = "response_letter") -> NotificationReport:
     return NotificationReport(
-        message_id=uuid.uuid4(), delivery_id=uuid.uuid4(), complaint_id=state.complaint_id, kecamatan="pegantenan",
-        source_event_id=uuid.uuid4(), kind=kind, channel="sms", recipient="+62812****890", state=state_name,
-        provider="http-sms", provider_message_id="abc", error="nomor tidak valid" if state_name == "failed" else None,
+        message_id=uuid.uuid4(),
+        delivery_id=uuid.uuid4(),
+        complaint_id=state.complaint_id,
+        kecamatan="pegantenan",
+        source_event_id=uuid.uuid4(),
+        kind=kind,
+        channel="sms",
+        recipient="+62812****890",
+        state=state_name,
+        provider="http-sms",
+        provider_message_id="abc",
+        error="nomor tidak valid" if state_name == "failed" else None,
         at=START,
     )
 

@@ -1,4 +1,5 @@
 """Notify's channel credentials come from secret files like every other setting (Docker/Kubernetes secrets)."""
+
 from __future__ import annotations
 
 from services.notify.adapters.channels.registry import build_channels

@@ -1,5 +1,6 @@
 """LocalDocumentStore against the shared contract, plus what only a folder has: files on disk,
 their permissions, crash leftovers. Also ``store_from_settings`` URL parsing (no network)."""
+
 from __future__ import annotations
 
 import json

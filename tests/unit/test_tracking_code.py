@@ -72,7 +72,7 @@ def test_different_50_bit_values_give_different_codes(a: int, b: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "canonical"),
+    "typed, canonical",
     [
         ("O1IL-ABCD-EF", "0111-ABCD-EF"),
         ("oilL-abcd-ef", "0111-ABCD-EF"),

@@ -1,4 +1,5 @@
 """The web app's frame: pages, sign-in and sign-out with a session cookie and CSRF, error pages, headers."""
+
 from __future__ import annotations
 
 import re
@@ -67,7 +68,7 @@ def test_sign_in_and_out(web, staf):
     assert 'name="lanjut" value=""' in web.get("/masuk?lanjut=//jahat.example").text  # no open redirect
     r = web.post("/masuk", data={"username": staf, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/kotak-masuk"
-    max_age = int(re.search(r"max-age=(\d+)", r.headers["set-cookie"], re.I).group(1))
+    max_age = int(re.search(r"max-age=(\d+)", r.headers["set-cookie"], re.IGNORECASE).group(1))
     assert 0 < max_age <= DEFAULT_TTL.total_seconds()  # the cookie does not outlive the token in it
     home = web.get("/")
     assert f"Keluar ({staf})" in home.text
@@ -82,10 +83,12 @@ def test_sign_in_and_out(web, staf):
 def test_the_session_cookie_is_secure_when_the_site_is_served_over_tls(settings):
     from fastapi.testclient import TestClient
 
-    from services.web.entrypoints.api import create_app
     from services.web.config import WebSettings
+    from services.web.entrypoints.api import create_app
 
-    app = create_app(WebSettings(**{**settings.model_dump(), "public_base_url": "https://pengaduan.pamekasankab.go.id"}))
+    app = create_app(
+        WebSettings(**{**settings.model_dump(), "public_base_url": "https://pengaduan.pamekasankab.go.id"})
+    )
     with TestClient(app, base_url="https://testserver") as client:
         cookie = client.get("/masuk").headers["set-cookie"].lower()
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
@@ -99,9 +102,19 @@ def test_the_style_sheet_colours_are_contrasted_enough_to_read():
     css = (Path(__file__).resolve().parents[2] / "services" / "web" / "static" / "web.css").read_text()
     var = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{3,6})\s*;", css))
     var["putih"] = "#ffffff"
-    text_on = [("teks", "latar"), ("teks", "latar2"), ("lemah", "latar"), ("lemah", "latar2"), ("utama", "latar"),
-               ("putih", "utama"), ("putih", "utama-gelap"), ("galat", "latar"), ("galat", "galat-latar"),
-               ("berhasil", "berhasil-latar"), ("peringatan", "peringatan-latar")]
+    text_on = [
+        ("teks", "latar"),
+        ("teks", "latar2"),
+        ("lemah", "latar"),
+        ("lemah", "latar2"),
+        ("utama", "latar"),
+        ("putih", "utama"),
+        ("putih", "utama-gelap"),
+        ("galat", "latar"),
+        ("galat", "galat-latar"),
+        ("berhasil", "berhasil-latar"),
+        ("peringatan", "peringatan-latar"),
+    ]
     for fg, bg in text_on:  # WCAG AA for body text
         assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(contrast(var[fg], var[bg]), 2))
     assert contrast(var["fokus"], var["utama"]) >= 3  # the focus ring shows on the blue header too
@@ -111,8 +124,12 @@ def test_a_form_sent_after_the_session_ended_leads_back_to_its_page_after_sign_i
     web.cookies.clear()
     token = csrf_of(web.get("/masuk").text)
     page = "/petugas/pengaduan/00000000-0000-4000-8000-000000000000"
-    r = web.post(f"{page}/draft-letter", data={"csrf_token": token}, headers={"referer": f"http://testserver{page}"},
-                 follow_redirects=False)
+    r = web.post(
+        f"{page}/draft-letter",
+        data={"csrf_token": token},
+        headers={"referer": f"http://testserver{page}"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert r.headers["location"] == "/masuk?lanjut=" + page.replace("/", "%2F")
 

@@ -1,14 +1,14 @@
 """The citizens' pages over the real APIs: the complaint form with its ID scan, errors next to their fields,
 CSRF, the confirmation, tracking by code, escaping of what citizens type, and the weight of the form page."""
+
 from __future__ import annotations
 
 import html
 import re
 import uuid
-
-import pytest
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -18,9 +18,17 @@ from tests.support.web import web_client
 from tests.unit.test_attachments import EXE, tiny_jpeg, tiny_png
 
 LABELS = {
-    "kecamatan": "Kecamatan", "name": "Nama lengkap", "nik": "NIK", "phone": "Nomor HP/WhatsApp", "email": "E-mail",
-    "address": "Alamat", "id_kind": "Jenis kartu identitas", "identitas": "Foto/scan kartu identitas",
-    "subject": "Pokok pengaduan", "description": "Uraian pengaduan", "foto": "Foto pendukung (boleh lebih dari satu)",
+    "kecamatan": "Kecamatan",
+    "name": "Nama lengkap",
+    "nik": "NIK",
+    "phone": "Nomor HP/WhatsApp",
+    "email": "E-mail",
+    "address": "Alamat",
+    "id_kind": "Jenis kartu identitas",
+    "identitas": "Foto/scan kartu identitas",
+    "subject": "Pokok pengaduan",
+    "description": "Uraian pengaduan",
+    "foto": "Foto pendukung (boleh lebih dari satu)",
     "persetujuan": "Saya setuju data saya dipakai untuk menangani pengaduan ini",
 }
 SCRIPT = "<script>alert(1)</script>"
@@ -41,8 +49,14 @@ def csrf_of(text: str) -> str:
 
 def form_values(**overrides) -> dict:
     values = {
-        "kecamatan": "pegantenan", "name": "Siti Aminah", "nik": "3528071505900001", "phone": "0812-3456-7890",
-        "email": "", "address": "Dusun Bunangka", "id_kind": "ktp", "subject": "Lampu jalan mati",
+        "kecamatan": "pegantenan",
+        "name": "Siti Aminah",
+        "nik": "3528071505900001",
+        "phone": "0812-3456-7890",
+        "email": "",
+        "address": "Dusun Bunangka",
+        "id_kind": "ktp",
+        "subject": "Lampu jalan mati",
         "description": f"Lampu jalan di depan balai desa mati sejak dua minggu. ({uuid.uuid4().hex[:8]})",
         "persetujuan": "ya",
     }
@@ -88,13 +102,18 @@ def test_the_form_has_every_field_with_its_label(web):
 def test_a_kecamatan_can_be_preselected_by_its_slug(web):
     page = web.get("/pengaduan/baru?kecamatan=pegantenan").text
     assert '<option value="pegantenan" selected>' in page
-    assert "selected" not in re.search(r'<option value="pegantenan"[^>]*>', web.get("/pengaduan/baru?kecamatan=x").text).group(0)
+    assert "selected" not in re.search(
+        r'<option value="pegantenan"[^>]*>', web.get("/pengaduan/baru?kecamatan=x").text
+    ).group(0)
 
 
 def test_a_full_submission_with_an_id_scan_lands_a_complaint(web, engine):
     scan, photo = tiny_jpeg(), tiny_png(8101)
-    r = submit(web, form_values(), files=[("identitas", ("ktp.jpg", scan, "image/jpeg")),
-                                           ("foto", ("jalan.png", photo, "image/png"))])
+    r = submit(
+        web,
+        form_values(),
+        files=[("identitas", ("ktp.jpg", scan, "image/jpeg")), ("foto", ("jalan.png", photo, "image/png"))],
+    )
     assert r.status_code == 303, r.text
     location = r.headers["location"]
     code = location.rsplit("/", 1)[1]
@@ -120,7 +139,9 @@ def test_a_full_submission_with_an_id_scan_lands_a_complaint(web, engine):
     tracking = web.get(f"/lacak/{code}")
     assert tracking.status_code == 200
     assert "Diterima, menunggu diproses" in tracking.text and "Pegantenan" in tracking.text
-    assert re.search(r'<li class="berikut"[^>]*>\s*<span class="nama-langkah">1\. Menerima Pengaduan Masyarakat', tracking.text)
+    assert re.search(
+        r'<li class="berikut"[^>]*>\s*<span class="nama-langkah">1\. Menerima Pengaduan Masyarakat', tracking.text
+    )
     assert "Unduh surat jawaban (PDF)" not in tracking.text
     assert " WIB" in tracking.text  # dates in WIB
 
@@ -134,12 +155,25 @@ def submitted_code(web, seed: int) -> str:
 def project(engine, code: str, done: int, **values) -> None:
     """The tracking projection as the workflow's events would leave it: steps 1..done completed."""
     start = datetime(2026, 11, 2, 1, 30, tzinfo=UTC)  # 08.30 WIB
-    steps = [{"number": n, "name": sop.DEFAULT.step(n).name, "completed_at": (start + timedelta(hours=n)).isoformat()}
-             for n in range(1, done + 1)]
+    steps = [
+        {"number": n, "name": sop.DEFAULT.step(n).name, "completed_at": (start + timedelta(hours=n)).isoformat()}
+        for n in range(1, done + 1)
+    ]
     with engine.begin() as conn:
-        complaint_id = conn.execute(select(submissions.c.complaint_id).where(submissions.c.tracking_code == code)).scalar_one()
-        row = {"complaint_id": complaint_id, "tracking_code": code, "sop_version": sop.DEFAULT.version, "steps": steps,
-               "updated_at": start, "position": 2**62, "status": "in_progress", "current_step": done + 1, **values}
+        complaint_id = conn.execute(
+            select(submissions.c.complaint_id).where(submissions.c.tracking_code == code)
+        ).scalar_one()
+        row = {
+            "complaint_id": complaint_id,
+            "tracking_code": code,
+            "sop_version": sop.DEFAULT.version,
+            "steps": steps,
+            "updated_at": start,
+            "position": 2**62,
+            "status": "in_progress",
+            "current_step": done + 1,
+            **values,
+        }
         conn.execute(insert(tracking).values(**row).on_conflict_do_update(index_elements=["complaint_id"], set_=row))
 
 
@@ -147,12 +181,18 @@ def test_the_timeline_shows_the_steps_done_in_wib_and_what_happens_next(web, eng
     code = submitted_code(web, 8501)
     project(engine, code, 3)
     page = web.get(f"/lacak/{code}").text
-    timeline = re.search(r'<ol class="lini-masa">(.*?)</ol>', page, re.S).group(1)
-    done = re.findall(r'<li>\s*<span class="nama-langkah">(\d+)\. ([^<]+)</span>\s*<time class="kapan" datetime="[^"]+">([^<]+)</time>', timeline)
-    assert [(n, name) for n, name, _ in done] == [("1", sop.DEFAULT.step(1).name), ("2", sop.DEFAULT.step(2).name),
-                                                  ("3", sop.DEFAULT.step(3).name)]
+    timeline = re.search(r'<ol class="lini-masa">(.*?)</ol>', page, re.DOTALL).group(1)
+    done = re.findall(
+        r'<li>\s*<span class="nama-langkah">(\d+)\. ([^<]+)</span>\s*<time class="kapan" datetime="[^"]+">([^<]+)</time>',
+        timeline,
+    )
+    assert [(n, name) for n, name, _ in done] == [
+        ("1", sop.DEFAULT.step(1).name),
+        ("2", sop.DEFAULT.step(2).name),
+        ("3", sop.DEFAULT.step(3).name),
+    ]
     assert done[0][2] == "2 Nov 2026 09.30 WIB"  # 02.30 UTC
-    nxt = re.search(r'<li class="berikut"[^>]*>(.*?)</li>', timeline, re.S).group(1)
+    nxt = re.search(r'<li class="berikut"[^>]*>(.*?)</li>', timeline, re.DOTALL).group(1)
     assert "4. Melakukan verifikasi substansi" in nxt and "dilimpahkan" in nxt
     assert "Sedang diproses" in page and "Unduh surat jawaban (PDF)" not in page
 
@@ -168,7 +208,9 @@ def test_a_resolved_complaint_links_its_response_letter(web, engine):
 
 def test_a_referred_complaint_says_to_whom(web, engine):
     code = submitted_code(web, 8503)
-    project(engine, code, 4, status="closed", current_step=None, outcome="referred", referred_to="Dinas PUPR <Pamekasan>")
+    project(
+        engine, code, 4, status="closed", current_step=None, outcome="referred", referred_to="Dinas PUPR <Pamekasan>"
+    )
     page = web.get(f"/lacak/{code}").text
     assert "Dilimpahkan kepada instansi yang berwenang" in page and "Dinas PUPR &lt;Pamekasan&gt;" in page
     assert "Unduh surat jawaban (PDF)" not in page
@@ -183,8 +225,10 @@ def test_a_double_submit_is_one_complaint(web, engine):
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
     with engine.connect() as conn:
-        assert len(conn.execute(select(submissions.c.id).where(
-            submissions.c.description == values["description"])).all()) == 1
+        assert (
+            len(conn.execute(select(submissions.c.id).where(submissions.c.description == values["description"])).all())
+            == 1
+        )
 
 
 def test_missing_fields_are_shown_next_to_them_with_the_values_kept(web):
@@ -196,17 +240,20 @@ def test_missing_fields_are_shown_next_to_them_with_the_values_kept(web):
     for name in ("nik", "phone", "identitas", "persetujuan"):
         assert error_of(page, name), name
         tag = field_tag(page, name)
-        assert 'aria-invalid="true"' in tag and f"galat-{name}" in re.search(r'aria-describedby="([^"]+)"', tag).group(1)
+        assert 'aria-invalid="true"' in tag and f"galat-{name}" in re.search(r'aria-describedby="([^"]+)"', tag).group(
+            1
+        )
         assert f'<li><a href="#{name}">' in page  # the summary links to the field
-    assert error_of(page, "name") is None and 'aria-invalid' not in field_tag(page, "name")
-    assert 'value="Siti Aminah"' in field_tag(page, "name") and 'value="Sampah menumpuk di pasar"' in field_tag(page, "subject")
+    assert error_of(page, "name") is None and "aria-invalid" not in field_tag(page, "name")
+    assert 'value="Siti Aminah"' in field_tag(page, "name") and 'value="Sampah menumpuk di pasar"' in field_tag(
+        page, "subject"
+    )
     assert values["description"] in page and '<option value="ktp" selected>' in page
     assert '<option value="pegantenan" selected>' in page
 
 
 def test_api_errors_are_shown_next_to_their_fields_and_files_must_be_chosen_again(web):
-    r = submit(web, form_values(nik="1234", email="bukan-email"),
-               files=[("identitas", ("ktp.jpg", EXE, "image/jpeg"))])
+    r = submit(web, form_values(nik="1234", email="bukan-email"), files=[("identitas", ("ktp.jpg", EXE, "image/jpeg"))])
     assert r.status_code == 422
     page = r.text
     assert error_of(page, "nik") and error_of(page, "email")
@@ -218,8 +265,11 @@ def test_api_errors_are_shown_next_to_their_fields_and_files_must_be_chosen_agai
 def test_a_form_without_its_csrf_value_is_403_sends_nothing_and_keeps_what_was_typed(web, engine):
     web.get("/pengaduan/baru")
     before = _complaints_count(engine)
-    r = web.post("/pengaduan/baru", data=form_values(name="Rudi Hartono"),
-                 files=[("identitas", ("ktp.png", tiny_png(8301), "image/png"))])
+    r = web.post(
+        "/pengaduan/baru",
+        data=form_values(name="Rudi Hartono"),
+        files=[("identitas", ("ktp.png", tiny_png(8301), "image/png"))],
+    )
     assert r.status_code == 403
     r = web.post("/pengaduan/baru", data={**form_values(name="Rudi Hartono"), "csrf_token": "palsu"})
     assert r.status_code == 403
@@ -248,15 +298,19 @@ def test_tracking_by_code_normalises_it_and_an_unknown_code_is_a_404_page(web):
 
 
 def test_what_citizens_type_is_shown_literally_never_run_nor_evaluated(web):
-    values = form_values(name=f"Budi {SCRIPT}", subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian {TEMPLATE} {SCRIPT}",
-                         nik="")
+    values = form_values(
+        name=f"Budi {SCRIPT}", subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian {TEMPLATE} {SCRIPT}", nik=""
+    )
     page = submit(web, values).text
-    typed = re.sub(r"<select\b.*?</select>", "", page.split("<main", 1)[1], flags=re.S)  # not the kecamatan list:
+    typed = re.sub(r"<select\b.*?</select>", "", page.split("<main", 1)[1], flags=re.DOTALL)  # not the kecamatan list:
     assert SCRIPT not in page and "49" not in typed  # its slugs come from the shared test database
     assert html.escape(SCRIPT) in page and TEMPLATE in page
     # stored as typed, and the pages after a submission show no raw markup either
-    r = submit(web, form_values(subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian panjang {TEMPLATE} {SCRIPT}"),
-               files=[("identitas", ("ktp.png", tiny_png(8401), "image/png"))])
+    r = submit(
+        web,
+        form_values(subject=f"Jalan {SCRIPT} {TEMPLATE}", description=f"Uraian panjang {TEMPLATE} {SCRIPT}"),
+        files=[("identitas", ("ktp.png", tiny_png(8401), "image/png"))],
+    )
     assert r.status_code == 303
     for url in (r.headers["location"], r.headers["location"].replace("/pengaduan/terkirim/", "/lacak/")):
         shown = web.get(url).text
@@ -277,8 +331,8 @@ def test_when_the_api_cannot_be_reached_the_form_stays_with_what_was_typed(setti
     from fastapi.testclient import TestClient
 
     from services.web.adapters.api_client import Api
-    from services.web.entrypoints.api import create_app
     from services.web.config import WebSettings
+    from services.web.entrypoints.api import create_app
 
     app = create_app(WebSettings(**settings.model_dump()), api=Api("http://127.0.0.1:9", timeout=2.0))
     with TestClient(app) as client:
@@ -287,10 +341,18 @@ def test_when_the_api_cannot_be_reached_the_form_stays_with_what_was_typed(setti
         assert unavailable.status_code == 503 and unavailable.headers["Retry-After"] == "5"
         # a form already filled in (opened before the API went away) keeps what was typed
         token = csrf_of(client.get("/masuk").text)
-        r = submit(client, form_values(name="Rina Wati"), files=[("identitas", ("ktp.png", tiny_png(8601), "image/png"))],
-                   token=token)
+        r = submit(
+            client,
+            form_values(name="Rina Wati"),
+            files=[("identitas", ("ktp.png", tiny_png(8601), "image/png"))],
+            token=token,
+        )
     assert r.status_code == 503
-    assert "tidak dapat dihubungi" in r.text and 'value="Rina Wati"' in field_tag(r.text, "name") and "pilih lagi" in r.text
+    assert (
+        "tidak dapat dihubungi" in r.text
+        and 'value="Rina Wati"' in field_tag(r.text, "name")
+        and "pilih lagi" in r.text
+    )
 
 
 def test_too_many_submissions_from_one_visitor_is_a_429_page_with_retry_after(settings, engine):
@@ -298,8 +360,9 @@ def test_too_many_submissions_from_one_visitor_is_a_429_page_with_retry_after(se
     with web_client(settings.model_copy(update={"rate_limit_submissions": "2/minute"})) as web:
         answers = []
         for i in range(3):
-            r = submit(web, form_values(name="Rina Wati"),
-                       files=[("identitas", ("ktp.png", tiny_png(8700 + i), "image/png"))])
+            r = submit(
+                web, form_values(name="Rina Wati"), files=[("identitas", ("ktp.png", tiny_png(8700 + i), "image/png"))]
+            )
             answers.append(r.status_code)
         assert answers[:2] == [303, 303] and answers[2] == 429
         assert int(r.headers["Retry-After"]) > 0

@@ -1,6 +1,7 @@
 """One sign-in for /masuk and /dasbor: ``POST /sesi/token`` hands the dashboard page's script the bearer token
 of the web session (only with the ``X-Pengaduan-Sesi: 1`` header, the CSRF defence of these JSON endpoints),
 ``POST /sesi/keluar`` ends the session."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,7 +31,9 @@ def kabupaten(engine) -> str:
     """A kabupaten user of a fresh kabupaten with one kecamatan."""
     suffix = uuid.uuid4().hex[:6]
     kab = f"sesikab-{suffix}"
-    upsert_kecamatan(engine, [Kecamatan(f"sesi-{suffix}", f"97.{suffix}.1", "Sesi Satu", kab, f"Kabupaten Sesi {suffix}", {})])
+    upsert_kecamatan(
+        engine, [Kecamatan(f"sesi-{suffix}", f"97.{suffix}.1", "Sesi Satu", kab, f"Kabupaten Sesi {suffix}", {})]
+    )
     username = f"s{suffix}.kab"
     add_user(engine, username, "Operator Sesi", "kabupaten", PASSWORD, kabupaten=kab)
     return username
@@ -46,7 +49,9 @@ def staf(engine) -> str:
 def sign_in(web, username: str) -> None:
     web.cookies.clear()
     token = csrf_of(web.get("/masuk").text)
-    r = web.post("/masuk", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+    r = web.post(
+        "/masuk", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 
@@ -137,7 +142,9 @@ def test_an_expired_token_in_the_session_is_not_handed_out_and_ends_the_session(
 
     forged = create_token(principal, "another-secret-key-of-someone-else", datetime.now(UTC))
     web.cookies.clear()
-    web.cookies.set(COOKIE, _serializer(settings.secret_key).dumps({"c": "csrf-uji", "t": forged, "u": principal.as_dict()}))
+    web.cookies.set(
+        COOKIE, _serializer(settings.secret_key).dumps({"c": "csrf-uji", "t": forged, "u": principal.as_dict()})
+    )
     assert_error(web.post("/sesi/token", headers=SESI), 401, "token_invalid")
 
 

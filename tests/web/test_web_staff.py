@@ -1,6 +1,7 @@
 """The staff pages over the real APIs: the inbox of each role, the complaint page with exactly the forms the
 signed-in role may use now, each SOP step performed through the pages by its own role, the Buku Rekap and
 its downloads; kabupaten users read masked data and act on nothing."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,9 +47,19 @@ def place(engine):
     """Two fresh kecamatan of Kabupaten Pamekasan: every inbox here holds only this module's complaints."""
     suffix = uuid.uuid4().hex[:5]
     items = [
-        Kecamatan(f"web-{suffix}-{n}", f"95.{suffix}.{n}", f"Laman {n.upper()}", "pamekasan", "Kabupaten Pamekasan",
-                  {"pemerintah": "PEMERINTAH KABUPATEN PAMEKASAN", "kecamatan": f"KECAMATAN LAMAN {n.upper()}",
-                   "address": "Jalan Raya 1", "city": f"Laman {n.upper()}"})
+        Kecamatan(
+            f"web-{suffix}-{n}",
+            f"95.{suffix}.{n}",
+            f"Laman {n.upper()}",
+            "pamekasan",
+            "Kabupaten Pamekasan",
+            {
+                "pemerintah": "PEMERINTAH KABUPATEN PAMEKASAN",
+                "kecamatan": f"KECAMATAN LAMAN {n.upper()}",
+                "address": "Jalan Raya 1",
+                "city": f"Laman {n.upper()}",
+            },
+        )
         for n in ("a", "b")
     ]
     upsert_kecamatan(engine, items)
@@ -59,16 +70,29 @@ def place(engine):
 def people(engine, place) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:5]
     roles = {
-        "staf": ("staf", place["a"], None, None), "kasi": ("kasi", place["a"], None, "pemerintahan"),
-        "kasi_trantib": ("kasi", place["a"], None, "trantib"), "sekcam": ("sekcam", place["a"], None, None),
-        "camat": ("camat", place["a"], None, None), "staf_b": ("staf", place["b"], None, None),
-        "kasi_b": ("kasi", place["b"], None, "pemerintahan"), "kabupaten": ("kabupaten", None, "pamekasan", None),
+        "staf": ("staf", place["a"], None, None),
+        "kasi": ("kasi", place["a"], None, "pemerintahan"),
+        "kasi_trantib": ("kasi", place["a"], None, "trantib"),
+        "sekcam": ("sekcam", place["a"], None, None),
+        "camat": ("camat", place["a"], None, None),
+        "staf_b": ("staf", place["b"], None, None),
+        "kasi_b": ("kasi", place["b"], None, "pemerintahan"),
+        "kabupaten": ("kabupaten", None, "pamekasan", None),
     }
     names = {}
     for key, (role, kecamatan, kabupaten, unit) in roles.items():
         username = f"w{suffix}.{key.replace('_', '-')}"
-        add_user(engine, username, f"Petugas Uji {key}", role, PASSWORD, kecamatan=kecamatan, kabupaten=kabupaten,
-                 unit=unit, nip="197001011990031001" if role == "camat" else None)
+        add_user(
+            engine,
+            username,
+            f"Petugas Uji {key}",
+            role,
+            PASSWORD,
+            kecamatan=kecamatan,
+            kabupaten=kabupaten,
+            unit=unit,
+            nip="197001011990031001" if role == "camat" else None,
+        )
         names[key] = username
     return names
 
@@ -127,7 +151,9 @@ def csrf_of(html: str) -> str:
 def sign_in(web, username: str):
     web.cookies.clear()
     token = csrf_of(web.get("/masuk").text)
-    r = web.post("/masuk", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+    r = web.post(
+        "/masuk", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
     return r
 
@@ -139,7 +165,7 @@ def step_forms(html: str) -> list[str]:
 
 
 def form_of(html: str, action: str) -> str:
-    found = re.search(rf'<form[^>]*data-aksi="{action}".*?</form>', html, re.S)
+    found = re.search(rf'<form[^>]*data-aksi="{action}".*?</form>', html, re.DOTALL)
     assert found, f"no form for {action}"
     return found.group(0)
 
@@ -193,7 +219,7 @@ def test_an_overdue_complaint_is_highlighted_with_a_text_badge(web, wf, people, 
     cid = new_complaint(wf, place["a"], received_at=datetime.now(UTC) - timedelta(days=30))
     sign_in(web, people["kasi"])
     page = web.get("/kotak-masuk").text
-    row = re.search(rf'<tr class="terlambat">(?:(?!</tr>).)*/petugas/pengaduan/{cid}.*?</tr>', page, re.S)
+    row = re.search(rf'<tr class="terlambat">(?:(?!</tr>).)*/petugas/pengaduan/{cid}.*?</tr>', page, re.DOTALL)
     assert row and "Terlambat" in row.group(0)
     assert "melewati batas waktu" in page
 
@@ -231,29 +257,50 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
     page = as_("kasi")
     assert NIK in page and PHONE in page and "Siti Aminah" in page
     assert "Melakukan Verifikasi Identitas Pengadu" in page
-    do("kasi", "verify-identity", ["verify-identity", "request-documents", "reject-identity"],
-       "Identitas pengadu sudah diverifikasi", notes="KTP cocok")
+    do(
+        "kasi",
+        "verify-identity",
+        ["verify-identity", "request-documents", "reject-identity"],
+        "Identitas pengadu sudah diverifikasi",
+        notes="KTP cocok",
+    )
     do("staf", "register", ["register"], "Buku Rekap Pengaduan")
-    page = do("camat", "dispose", ["dispose", "refer"], "Disposisi sudah diberikan",
-              unit="Pemerintahan", instructions="Tindak lanjuti dengan kepala desa.")
+    page = do(
+        "camat",
+        "dispose",
+        ["dispose", "refer"],
+        "Disposisi sudah diberikan",
+        unit="Pemerintahan",
+        instructions="Tindak lanjuti dengan kepala desa.",
+    )
     assert "Tindak lanjuti dengan kepala desa." in page
     # step 5 waits on the Kasi of the disposed unit, not another Kasi
     assert step_forms(as_("kasi_trantib")) == []
     do("kasi", "clarify", ["clarify"], "Klarifikasi sudah dicatat", explanation="Jalan diperbaiki pada bulan Januari.")
     do("kasi", "request-letter", ["request-letter"], "menyiapkan surat tanggapan")
-    do("staf", "draft-letter", ["draft-letter"], "Konsep surat tanggapan sudah disimpan",
-       perihal="Tanggapan atas pengaduan jalan rusak", body="Perbaikan sudah dijadwalkan.")
+    do(
+        "staf",
+        "draft-letter",
+        ["draft-letter"],
+        "Konsep surat tanggapan sudah disimpan",
+        perihal="Tanggapan atas pengaduan jalan rusak",
+        body="Perbaikan sudah dijadwalkan.",
+    )
 
     # the letters worker renders the draft (driven here through its handler); the sekcam previews it
     draft = letter_handlers.render_draft(letters, last_event(wf, cid, "workflow.LetterDrafted").event_id)
     page = as_("sekcam")
     assert f"/petugas/dokumen/{draft['id']}.pdf" in page and "Konsep surat tanggapan versi 1" in page
     pdf = web.get(f"/petugas/dokumen/{draft['id']}.pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    assert (
+        pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    )
     # a PDF is only ever downloaded, sandboxed: its JavaScript cannot run in the staff's browser (issue #12)
     assert pdf.headers["content-disposition"].startswith("attachment")
     assert (pdf.headers["content-security-policy"], pdf.headers["x-content-type-options"]) == ("sandbox", "nosniff")
-    assert web.get(f"/petugas/dokumen/{draft['id']}.pdf?unduh=1").headers["content-disposition"].startswith("attachment")
+    assert (
+        web.get(f"/petugas/dokumen/{draft['id']}.pdf?unduh=1").headers["content-disposition"].startswith("attachment")
+    )
 
     # step 8: returned once with notes (notes required to return), drafted again, then initialled
     form = form_of(page, "review-letter")
@@ -263,8 +310,14 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
     r = submit(web, cid, "review-letter", page, keputusan="kembalikan", notes="Perbaiki salam pembuka.")
     assert r.status_code == 303
     assert "dikembalikan kepada staf" in web.get(url).text
-    page = do("staf", "draft-letter", ["draft-letter"], "Konsep surat tanggapan sudah disimpan",
-              perihal="Tanggapan atas pengaduan jalan rusak", body="Dengan hormat, perbaikan sudah dijadwalkan.")
+    page = do(
+        "staf",
+        "draft-letter",
+        ["draft-letter"],
+        "Konsep surat tanggapan sudah disimpan",
+        perihal="Tanggapan atas pengaduan jalan rusak",
+        body="Dengan hormat, perbaikan sudah dijadwalkan.",
+    )
     assert "Perbaiki salam pembuka." in page  # the returned notes on the timeline
     do("sekcam", "review-letter", ["review-letter"], "Surat tanggapan sudah diparaf", keputusan="paraf", notes="")
     do("staf", "duplicate-letter", ["duplicate-letter"], "digandakan", copies=["pengadu", "arsip"])
@@ -286,8 +339,14 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
     assert step_forms(page) == ["send-response"] and ">Kirim jawaban</button>" in page
     r = submit(web, cid, "send-response", page, channel="pos", receipt="")
     assert r.status_code == 422 and "Tulis tanda terima pengiriman" in r.text
-    page = do("staf", "send-response", ["send-response"], "Pengiriman surat tanggapan sudah dicatat",
-              channel="pos", receipt="Resi POS RR123456789ID")
+    page = do(
+        "staf",
+        "send-response",
+        ["send-response"],
+        "Pengiriman surat tanggapan sudah dicatat",
+        channel="pos",
+        receipt="Resi POS RR123456789ID",
+    )
     assert "Pengaduan ini sudah selesai" in page and step_forms(page) == []
     assert "Selesai, tanggapan dikirim" in page and "Sesuai standar" in page
     for who in ("kasi", "sekcam", "camat"):
@@ -300,16 +359,24 @@ def test_a_stale_form_gets_the_warning_and_a_forged_one_is_refused(web, wf, peop
     sign_in(web, people["kasi"])
     page = web.get(f"/petugas/pengaduan/{cid}").text
     assert submit(web, cid, "verify-identity", page).status_code == 303
-    stale = submit(web, cid, "request-documents", page, message="Kirim KTP yang terbaca.", close_after_working_days="10")
+    stale = submit(
+        web, cid, "request-documents", page, message="Kirim KTP yang terbaca.", close_after_working_days="10"
+    )
     assert stale.status_code == 409
     assert f'<p class="pesan peringatan" role="alert">{STALE}</p>' in stale.text
 
     form = form_of(web.get(f"/petugas/pengaduan/{cid}").text, "withdraw")
-    r = web.post(f"/petugas/pengaduan/{cid}/withdraw", data={"expected_version": hidden(form, "expected_version")},
-                 follow_redirects=False)
+    r = web.post(
+        f"/petugas/pengaduan/{cid}/withdraw",
+        data={"expected_version": hidden(form, "expected_version")},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
-    r = web.post(f"/petugas/pengaduan/{cid}/withdraw", data={"csrf_token": "palsu", "expected_version": "2"},
-                 follow_redirects=False)
+    r = web.post(
+        f"/petugas/pengaduan/{cid}/withdraw",
+        data={"csrf_token": "palsu", "expected_version": "2"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
 
 
@@ -331,8 +398,14 @@ def test_an_action_of_another_role_is_refused_with_the_apis_message(web, wf, peo
     page = web.get(f"/petugas/pengaduan/{cid}").text
     sign_in(web, people["staf"])
     form = form_of(page, "verify-identity")
-    r = web.post(f"/petugas/pengaduan/{cid}/verify-identity", follow_redirects=False, data={
-        "csrf_token": csrf_of(web.get("/kotak-masuk").text), "expected_version": hidden(form, "expected_version")})
+    r = web.post(
+        f"/petugas/pengaduan/{cid}/verify-identity",
+        follow_redirects=False,
+        data={
+            "csrf_token": csrf_of(web.get("/kotak-masuk").text),
+            "expected_version": hidden(form, "expected_version"),
+        },
+    )
     assert r.status_code == 403 and "langkah 2 dilakukan oleh kasi" in r.text
 
 
@@ -344,8 +417,11 @@ def test_kabupaten_users_read_masked_data_and_cannot_act(web, wf, people, place)
     assert NIK not in page.text and PHONE not in page.text and "Jalan di Dusun Bunangka" not in page.text
     assert "3528********0001" in page.text and "+62812****890" in page.text and "Siti ***" in page.text
     assert step_forms(page.text) == [] and "data-aksi" not in page.text
-    r = web.post(f"/petugas/pengaduan/{cid}/verify-identity", data={"csrf_token": csrf_of(page.text), "expected_version": "1"},
-                 follow_redirects=False)
+    r = web.post(
+        f"/petugas/pengaduan/{cid}/verify-identity",
+        data={"csrf_token": csrf_of(page.text), "expected_version": "1"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
 
 
@@ -358,8 +434,12 @@ def test_a_kecamatan_user_cannot_open_another_kecamatans_complaint(web, wf, peop
 
 
 def test_subject_and_description_render_literally(web, wf, people, place):
-    cid = new_complaint(wf, place["a"], subject="<script>alert(1)</script> {{7*7}}",
-                        description="<img src=x onerror=alert(2)> {{ 7*7 }} {% raw %}")
+    cid = new_complaint(
+        wf,
+        place["a"],
+        subject="<script>alert(1)</script> {{7*7}}",
+        description="<img src=x onerror=alert(2)> {{ 7*7 }} {% raw %}",
+    )
     sign_in(web, people["kasi"])
     page = web.get(f"/petugas/pengaduan/{cid}").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}}" in page
@@ -372,15 +452,33 @@ def test_subject_and_description_render_literally(web, wf, people, place):
 def test_scans_are_viewed_and_downloaded_through_the_web_app(web, wf, people, place, engine):
     intake = TestClient(web.apps["intake"])
     workflow = TestClient(web.apps["workflow"])
-    token = workflow.post("/v1/auth/token", data={"username": people["staf"], "password": PASSWORD}).json()["access_token"]
+    token = workflow.post("/v1/auth/token", data={"username": people["staf"], "password": PASSWORD}).json()[
+        "access_token"
+    ]
     scan = tiny_png(uuid.uuid4().int % 60000)
-    form = {"complaint": json.dumps({
-        "channel": "kotak", "complainant": {"name": "Ahmad Fauzi", "nik": NIK, "phone": "0812-3456-7890", "address": "Desa Bulangan"},
-        "subject": "Saluran air tersumbat", "description": "Saluran air di depan pasar tersumbat.",
-        "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "scan_kinds": ["ktp"],
-    })}
-    r = intake.post("/v1/staff/complaints", headers={"Authorization": f"Bearer {token}"}, data=form,
-                    files=[("scan", ("ktp ahmad.png", scan, "image/png"))])
+    form = {
+        "complaint": json.dumps(
+            {
+                "channel": "kotak",
+                "complainant": {
+                    "name": "Ahmad Fauzi",
+                    "nik": NIK,
+                    "phone": "0812-3456-7890",
+                    "address": "Desa Bulangan",
+                },
+                "subject": "Saluran air tersumbat",
+                "description": "Saluran air di depan pasar tersumbat.",
+                "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                "scan_kinds": ["ktp"],
+            }
+        )
+    }
+    r = intake.post(
+        "/v1/staff/complaints",
+        headers={"Authorization": f"Bearer {token}"},
+        data=form,
+        files=[("scan", ("ktp ahmad.png", scan, "image/png"))],
+    )
     assert r.status_code == 202, r.text
     message = outbox_message(engine, r.json()["tracking_code"])  # what the outbox relay would carry to the workflow
     handlers.record_complaint(wf, message)
@@ -394,7 +492,10 @@ def test_scans_are_viewed_and_downloaded_through_the_web_app(web, wf, people, pl
     assert view.headers["content-disposition"].startswith("inline")  # a re-encoded image may open in the browser
     assert view.headers["content-security-policy"] == "sandbox"
     download = web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}&unduh=1")
-    assert download.headers["content-disposition"].startswith("attachment") and "ktp%20ahmad.png" in download.headers["content-disposition"]
+    assert (
+        download.headers["content-disposition"].startswith("attachment")
+        and "ktp%20ahmad.png" in download.headers["content-disposition"]
+    )
     sign_in(web, people["staf_b"])
     assert web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}").status_code == 404
 
@@ -402,12 +503,26 @@ def test_scans_are_viewed_and_downloaded_through_the_web_app(web, wf, people, pl
 # -- the Buku Rekap -------------------------------------------------------------------------------------------
 def test_the_register_page_and_its_downloads(web, wf, web_settings, people, place):
     cid = new_complaint(wf, place["a"], subject="Lampu jalan padam")
-    for version, (action, role, fields) in enumerate([("verify-identity", "kasi", {}), ("register", "staf", {})], start=1):
-        handlers.act(wf, cid, action, fields, expected_version=version, user_id=people[role], role=role,
-                     unit="pemerintahan", kecamatan=place["a"], at=datetime.now(UTC), correlation_id=uuid.uuid4())
+    for version, (action, role, fields) in enumerate(
+        [("verify-identity", "kasi", {}), ("register", "staf", {})], start=1
+    ):
+        handlers.act(
+            wf,
+            cid,
+            action,
+            fields,
+            expected_version=version,
+            user_id=people[role],
+            role=role,
+            unit="pemerintahan",
+            kecamatan=place["a"],
+            at=datetime.now(UTC),
+            correlation_id=uuid.uuid4(),
+        )
     dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
-    Subscription(dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars),
-                 batch_size=500).catch_up()
+    Subscription(
+        dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars), batch_size=500
+    ).catch_up()
     dash.engine.dispose()
     today = datetime.now(ZoneInfo("Asia/Jakarta")).date().isoformat()  # the register's dates are WIB dates
 
@@ -419,19 +534,30 @@ def test_the_register_page_and_its_downloads(web, wf, web_settings, people, plac
     xlsx = web.get(f"/buku-rekap.xlsx?dari={today}&sampai={today}")
     assert xlsx.status_code == 200
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    assert xlsx.headers["content-disposition"].startswith("attachment") and place["a"] in xlsx.headers["content-disposition"]
+    assert (
+        xlsx.headers["content-disposition"].startswith("attachment")
+        and place["a"] in xlsx.headers["content-disposition"]
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet["A1"].value == "BUKU REKAP PENGADUAN"
     assert any(c.value == "Lampu jalan padam" for row in sheet.iter_rows() for c in row)
     csv = web.get(f"/buku-rekap.csv?dari={today}")
-    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv") and "Lampu jalan padam" in csv.content.decode("utf-8-sig")
+    assert (
+        csv.status_code == 200
+        and csv.headers["content-type"].startswith("text/csv")
+        and "Lampu jalan padam" in csv.content.decode("utf-8-sig")
+    )
 
     bad = web.get("/buku-rekap?dari=2026-02-30")
     assert bad.status_code == 422 and 'id="galat-dari"' in bad.text and 'value="2026-02-30"' in bad.text
 
     sign_in(web, people["kabupaten"])
     choose = web.get("/buku-rekap")
-    assert choose.status_code == 200 and f'<option value="{place["a"]}"' in choose.text and "Pilih kecamatan" in choose.text
+    assert (
+        choose.status_code == 200
+        and f'<option value="{place["a"]}"' in choose.text
+        and "Pilih kecamatan" in choose.text
+    )
     masked = web.get(f"/buku-rekap?kecamatan={place['a']}&dari={today}")
     assert masked.status_code == 200 and f'href="/petugas/pengaduan/{cid}"' in masked.text
     assert "Lampu jalan padam" not in masked.text and "[disembunyikan]" in masked.text  # free text: shared.masking
@@ -452,7 +578,9 @@ def test_the_branches_documents_requested_then_received_and_a_referral(web, wf, 
     cid = new_complaint(wf, place["a"])
     url = f"/petugas/pengaduan/{cid}"
     sign_in(web, people["kasi"])
-    r = submit(web, cid, "request-documents", message="Mohon kirim salinan KTP yang terbaca.", close_after_working_days="5")
+    r = submit(
+        web, cid, "request-documents", message="Mohon kirim salinan KTP yang terbaca.", close_after_working_days="5"
+    )
     assert r.status_code == 303
     page = web.get(url).text
     assert "Permintaan kelengkapan dokumen sudah dicatat" in page and "Menunggu dokumen pengadu" in page
@@ -467,5 +595,9 @@ def test_the_branches_documents_requested_then_received_and_a_referral(web, wf, 
     r = submit(web, cid, "refer", agency="Dinas PUPR Kabupaten Pamekasan", agency_kind="opd", reason="Jalan kabupaten.")
     assert r.status_code == 303
     page = web.get(url).text
-    assert "Pengaduan sudah dilimpahkan" in page and "Selesai: Dilimpahkan" in page and "Dinas PUPR Kabupaten Pamekasan" in page
+    assert (
+        "Pengaduan sudah dilimpahkan" in page
+        and "Selesai: Dilimpahkan" in page
+        and "Dinas PUPR Kabupaten Pamekasan" in page
+    )
     assert step_forms(page) == [] and "data-aksi" not in page

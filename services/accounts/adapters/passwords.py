@@ -1,4 +1,5 @@
 """Password hashes: argon2id (pwdlib), upgraded on sign-in when the hashing parameters change."""
+
 from __future__ import annotations
 
 from functools import cache

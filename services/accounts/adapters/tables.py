@@ -1,5 +1,6 @@
 """Accounts' own table: ``tenancy.users`` (migrations 0002, 0006, 0009). Other services read the view
 ``tenancy.staff_directory`` (``shared/contracts/accounts.py``), never this table."""
+
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Table, Text, text
 
 from shared.tenancy import kecamatan_table, metadata

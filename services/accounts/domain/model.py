@@ -9,6 +9,7 @@ A user is one of the roles of ``shared.contracts.accounts.ROLES``:
 
 The database checks the same (migration 0002's constraints); these rules give a person a message to act on.
 """
+
 from __future__ import annotations
 
 import re
@@ -108,7 +109,9 @@ def new_user(
         if not found.active:
             raise ValueError(f"kecamatan {kecamatan!r} is not active")
         if kabupaten is not None and kabupaten != found.kabupaten_slug:
-            raise ValueError(f"kecamatan {kecamatan!r} belongs to kabupaten {found.kabupaten_slug!r}, not {kabupaten!r}")
+            raise ValueError(
+                f"kecamatan {kecamatan!r} belongs to kabupaten {found.kabupaten_slug!r}, not {kabupaten!r}"
+            )
         kabupaten = found.kabupaten_slug
         if role == "kasi" and unit is None:
             raise ValueError("role 'kasi' needs a unit (e.g. pemerintahan, trantib, kesra, pmd, pelayanan umum)")

@@ -9,6 +9,7 @@ secret and the token guard on ``app.state``::
     install_auth(app, settings, engine)         # app.state.settings, the token guard, WWW-Authenticate on 401s
     app.include_router(make_auth_router(lambda r: engine, lambda r: r.app.state.settings))
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,8 +79,11 @@ def make_auth_router(
         response_model=TokenOut,
         responses={
             401: {"model": ErrorBody, "description": "Wrong username or password, or inactive user"},
-            429: {"model": ErrorBody, "description": "Too many failed sign-ins for this account or from this "
-                  "address (`too_many_attempts`); `Retry-After` says when to try again"},
+            429: {
+                "model": ErrorBody,
+                "description": "Too many failed sign-ins for this account or from this "
+                "address (`too_many_attempts`); `Retry-After` says when to try again",
+            },
             503: {"model": ErrorBody, "description": "The sign-in counters cannot be reached"},
         },
         summary="Sign in: username and password for a bearer token",
@@ -113,15 +117,17 @@ def make_auth_router(
         return UserOut(**fresh.as_dict())
 
     @router.post(
-        "/v1/auth/logout", status_code=204, responses={**_UNAUTHORIZED_DOC, 503: {"model": ErrorBody}},
+        "/v1/auth/logout",
+        status_code=204,
+        responses={**_UNAUTHORIZED_DOC, 503: {"model": ErrorBody}},
         summary="Sign out: the bearer token is refused from now on, by every replica",
     )
     def logout(request: Request) -> Response:
         principal, info = current_token(request)
         try:
             changes(request).revoke(info, datetime.now(UTC))
-        except Exception:
-            raise ServiceUnavailable() from None
+        except Exception:  # noqa: BLE001
+            raise ServiceUnavailable from None
         log.info("signed out", extra={"username": principal.username})
         return Response(status_code=204)
 

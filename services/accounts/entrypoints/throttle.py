@@ -1,6 +1,7 @@
 """The sign-in throttle: failed sign-ins counted per account and per client address in Redis (every replica);
 beyond ``PENGADUAN_RATE_LIMIT_SIGNIN_*`` the answer is 429 with ``Retry-After``, before the password is hashed
 (argon2 costs ~0.1 s of CPU: an unthrottled endpoint is also a way to burn CPU). Redis unreachable: 503."""
+
 from __future__ import annotations
 
 import hashlib
@@ -48,9 +49,9 @@ class SignInThrottle:
             running_account, _, running_address, _ = pipe.execute()
             left_account, retry_account = self._limiter.remaining(self._per_account, "signin-account", account)
             left_address, retry_address = self._limiter.remaining(self._per_address, "signin-address", address)
-        except Exception:  # Redis away (RateLimitUnavailable, or the client's own ConnectionError)
+        except Exception:  # Redis away (RateLimitUnavailable, or the client's own ConnectionError)  # noqa: BLE001
             self._release(keys)
-            raise ServiceUnavailable() from None
+            raise ServiceUnavailable from None
         by_account, by_address = running_account <= left_account, running_address <= left_address
         if not (by_account and by_address):
             self._release(keys)
@@ -66,7 +67,7 @@ class SignInThrottle:
             self._limiter.count(self._per_account, "signin-account", account)
             self._limiter.count(self._per_address, "signin-address", address)
         except RateLimitUnavailable:
-            raise ServiceUnavailable() from None
+            raise ServiceUnavailable from None
         finally:
             self._release((self.INFLIGHT_KEY.format("account", account), self.INFLIGHT_KEY.format("address", address)))
 
@@ -93,7 +94,7 @@ class SignInThrottle:
             for key in keys:
                 pipe.decr(key)
             pipe.execute()
-        except Exception:  # the slots expire by themselves
+        except Exception:  # the slots expire by themselves  # noqa: BLE001
             log.warning("sign-in slot not released: cache unreachable")
 
 

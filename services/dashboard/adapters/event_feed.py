@@ -7,6 +7,7 @@ the events in ``(after, head]``; whatever a page did not return up to the point 
 appear later. ``next_after`` is that point, the last position scanned, not just the last one returned: a
 reader filtering on a quiet kecamatan moves on past the other kecamatan's events and never sees one twice.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -13,6 +13,7 @@ worksheet cannot hold (C0 controls other than tab, LF and CR) are replaced by U+
 export. In the CSV a text that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is prefixed with ``'``, as
 OWASP's CSV-injection guidance says, so no spreadsheet reads it as a formula.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,8 +46,11 @@ def xlsx(lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, 
     ws.title = "Buku Rekap"
     last = get_column_letter(len(COLUMNS))
     for row, (text, font) in enumerate(
-        ((TITLE, Font(bold=True, size=14)), (f"KECAMATAN {kecamatan.upper()} - {kabupaten.upper()}", Font(bold=True, size=12)),
-         (period, Font(size=11))),
+        (
+            (TITLE, Font(bold=True, size=14)),
+            (f"KECAMATAN {kecamatan.upper()} - {kabupaten.upper()}", Font(bold=True, size=12)),
+            (period, Font(size=11)),
+        ),
         start=1,
     ):
         _put(ws.cell(row=row, column=1), text).font = font
@@ -72,7 +76,9 @@ def xlsx(lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, 
             cell.border = border
             if col - 1 in DATE_COLUMNS and isinstance(value, datetime):
                 cell.number_format = DATE_COLUMNS[col - 1]
-    _put(ws.cell(row=HEADER_ROW + count + 2, column=1), f"Jumlah: {count} pengaduan. Dicetak {generated}.").font = Font(italic=True, size=9)
+    _put(ws.cell(row=HEADER_ROW + count + 2, column=1), f"Jumlah: {count} pengaduan. Dicetak {generated}.").font = Font(
+        italic=True, size=9
+    )
 
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"  # the header on every printed page
     ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)

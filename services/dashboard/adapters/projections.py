@@ -1,6 +1,7 @@
 """The dashboard's projections: how a batch of the store's events changes their tables (the rules are in
 ``domain/complaints.py`` and ``domain/service_requests.py``), each a ``Projection`` that
 ``adapters/subscription.py`` runs live or rebuilds; and each kecamatan's working calendar they count time in."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -30,7 +31,9 @@ class Calendars:
         kecamatan = self.directory.get(slug)
         if kecamatan is None:
             return self._default
-        key = repr(sorted((k, repr(v)) for k, v in kecamatan.settings.items() if k in ("office_hours", "extra_holidays")))
+        key = repr(
+            sorted((k, repr(v)) for k, v in kecamatan.settings.items() if k in ("office_hours", "extra_holidays"))
+        )
         cached = self._cache.get(slug)
         if cached is None or cached[0] != key:
             cached = (key, kecamatan.calendar())
@@ -49,8 +52,9 @@ class ComplaintsProjection:
     def __init__(self, calendars: Calendars) -> None:
         self.calendars = calendars
 
-    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope],
-                    held: dict | None = None) -> None:
+    def apply_batch(
+        self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope], held: dict | None = None
+    ) -> None:
         """Applies ``events`` to the tables. ``held`` (a rebuild's copies only): the open complaints' rows, kept
         in memory from batch to batch instead of being read back and written again with every batch they
         appear in (about five times each); a row is written when its complaint closes, the rest by ``flush``.
@@ -108,8 +112,9 @@ class ServiceRequestsProjection:
     table_names = ("service_requests",)
     types = requests_model.TYPES
 
-    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope],
-                    held: dict | None = None) -> None:
+    def apply_batch(
+        self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope], held: dict | None = None
+    ) -> None:
         """As ``ComplaintsProjection.apply_batch``: with ``held`` (a rebuild's copies), open complaints' rows stay
         in memory until they close or ``flush``."""
         table = tables["service_requests"]
@@ -120,8 +125,10 @@ class ServiceRequestsProjection:
         rows = {cid: held[cid] for cid in ids if cid in held} if held is not None else {}
         missing = [cid for cid in ids if cid not in rows]
         if missing:
-            rows.update((r["complaint_id"], dict(r))
-                        for r in conn.execute(select(table).where(table.c.complaint_id.in_(missing))).mappings())
+            rows.update(
+                (r["complaint_id"], dict(r))
+                for r in conn.execute(select(table).where(table.c.complaint_id.in_(missing))).mappings()
+            )
         changed: set = set()
         for cid, event in relevant:
             row = requests_model.apply(rows.get(cid), event)
@@ -159,7 +166,11 @@ def upsert(conn: Connection, table: Table, rows: list[dict], *, key: tuple[str, 
     else:
         conflict = "DO NOTHING"
     conn.execute(
-        text(f"INSERT INTO {name} ({listed}) SELECT {listed} FROM jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb)) "
-             f"ON CONFLICT ({', '.join(key)}) {conflict}"),
-        {"rows": orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()},  # UUIDs, dates and aware datetimes (RFC 3339) natively
+        text(
+            f"INSERT INTO {name} ({listed}) SELECT {listed} FROM jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb)) "
+            f"ON CONFLICT ({', '.join(key)}) {conflict}"
+        ),
+        {
+            "rows": orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+        },  # UUIDs, dates and aware datetimes (RFC 3339) natively
     )

@@ -11,6 +11,7 @@
 
 Every filter is added only when given (no ``:x IS NULL OR ...``), so each query has a plan on its index.
 """
+
 from __future__ import annotations
 
 import time
@@ -58,10 +59,16 @@ class KecamatanList:
         now = time.monotonic()
         if now - self._loaded_at > self._ttl or (force and now - self._loaded_at > 1.0):
             with self._engine.connect() as conn:
-                rows = conn.execute(select(
-                    kecamatan_table.c.slug, kecamatan_table.c.name, kecamatan_table.c.code,
-                    kecamatan_table.c.kabupaten_slug, kecamatan_table.c.kabupaten_name, kecamatan_table.c.active,
-                ).order_by(kecamatan_table.c.slug)).all()
+                rows = conn.execute(
+                    select(
+                        kecamatan_table.c.slug,
+                        kecamatan_table.c.name,
+                        kecamatan_table.c.code,
+                        kecamatan_table.c.kabupaten_slug,
+                        kecamatan_table.c.kabupaten_name,
+                        kecamatan_table.c.active,
+                    ).order_by(kecamatan_table.c.slug)
+                ).all()
             self._items = {r.slug: KecamatanInfo(*r) for r in rows}
             self._loaded_at = now
         return self._items
@@ -100,8 +107,9 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
     month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
     late = and_(~closed, c.c.deadline_at < now).label("late")
     counted = (
-        select(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late,
-               func.count().label("n"))
+        select(
+            c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late, func.count().label("n")
+        )
         .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
         .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late)
         .subquery()
@@ -109,18 +117,29 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
     q = counted.c
     n = func.sum(q.n)
     query = select(
-        q.kecamatan, q.channel, q.status, q.outcome, q.month,
-        func.grouping(q.channel).label("g_channel"), func.grouping(q.status).label("g_status"),
-        func.grouping(q.outcome).label("g_outcome"), func.grouping(q.month).label("g_month"),
+        q.kecamatan,
+        q.channel,
+        q.status,
+        q.outcome,
+        q.month,
+        func.grouping(q.channel).label("g_channel"),
+        func.grouping(q.status).label("g_status"),
+        func.grouping(q.outcome).label("g_outcome"),
+        func.grouping(q.month).label("g_month"),
         n.label("n"),
         func.coalesce(func.sum(q.n).filter(q.status == "closed"), 0).label("closed"),
         func.coalesce(func.sum(q.n).filter(q.within_sla.is_(True)), 0).label("closed_within"),
         func.coalesce(func.sum(q.n).filter(q.status != "closed"), 0).label("open"),
         func.coalesce(func.sum(q.n).filter(q.late.is_(True)), 0).label("open_late"),
-    ).group_by(func.grouping_sets(
-        tuple_(q.kecamatan), tuple_(q.kecamatan, q.channel), tuple_(q.kecamatan, q.status),
-        tuple_(q.kecamatan, q.outcome), tuple_(q.kecamatan, q.month),
-    ))
+    ).group_by(
+        func.grouping_sets(
+            tuple_(q.kecamatan),
+            tuple_(q.kecamatan, q.channel),
+            tuple_(q.kecamatan, q.status),
+            tuple_(q.kecamatan, q.outcome),
+            tuple_(q.kecamatan, q.month),
+        )
+    )
     result: dict[str, dict[str, Any]] = {k: _empty_summary(k) for k in kecamatan}
     for r in conn.execute(query):
         item = result[r.kecamatan]
@@ -137,8 +156,12 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
             closed_n, within = int(r.closed), int(r.closed_within)
             item["total"] = int(r.n)
             item["sla"].update(
-                closed=closed_n, closed_within=within, closed_late=closed_n - within,
-                closed_within_share=_share(within, closed_n), open=int(r.open), open_late=int(r.open_late),
+                closed=closed_n,
+                closed_within=within,
+                closed_late=closed_n - within,
+                closed_within_share=_share(within, closed_n),
+                open=int(r.open),
+                open_late=int(r.open_late),
             )
     for item in result.values():
         item["by_month"] = dict(sorted(item["by_month"].items()))
@@ -147,9 +170,20 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
 
 def _empty_summary(kecamatan: str) -> dict[str, Any]:
     return {
-        "kecamatan": kecamatan, "total": 0, "by_channel": {}, "by_status": {}, "by_outcome": {}, "by_month": {},
-        "sla": {"closed": 0, "closed_within": 0, "closed_late": 0, "closed_within_share": None, "open": 0,
-                "open_late": 0},
+        "kecamatan": kecamatan,
+        "total": 0,
+        "by_channel": {},
+        "by_status": {},
+        "by_outcome": {},
+        "by_month": {},
+        "sla": {
+            "closed": 0,
+            "closed_within": 0,
+            "closed_late": 0,
+            "closed_within_share": None,
+            "open": 0,
+            "open_late": 0,
+        },
     }
 
 
@@ -180,7 +214,10 @@ def steps(conn: Connection, kecamatan: list[str], period: Period) -> list[dict[s
         conds.append(s.c.completed_date <= period.end)
     query = (
         select(
-            s.c.kecamatan, s.c.step, s.c.role, s.c.standard_minutes,
+            s.c.kecamatan,
+            s.c.step,
+            s.c.role,
+            s.c.standard_minutes,
             func.count().label("count"),
             func.count().filter(s.c.within_standard).label("within"),
             # one sort for both percentiles (none at all when the rows come in the order of step_times_groups)
@@ -194,10 +231,17 @@ def steps(conn: Connection, kecamatan: list[str], period: Period) -> list[dict[s
     )
     return [
         {
-            "kecamatan": r.kecamatan, "step": r.step, "role": r.role, "standard_minutes": r.standard_minutes,
-            "count": r.count, "within_standard": r.within, "within_standard_share": _share(r.within, r.count),
-            "median_minutes": round(float(r.pct[0]), 1), "p90_minutes": round(float(r.pct[1]), 1),
-            "mean_minutes": round(float(r.mean), 1), "max_minutes": r.max,
+            "kecamatan": r.kecamatan,
+            "step": r.step,
+            "role": r.role,
+            "standard_minutes": r.standard_minutes,
+            "count": r.count,
+            "within_standard": r.within,
+            "within_standard_share": _share(r.within, r.count),
+            "median_minutes": round(float(r.pct[0]), 1),
+            "p90_minutes": round(float(r.pct[1]), 1),
+            "mean_minutes": round(float(r.mean), 1),
+            "max_minutes": r.max,
         }
         for r in conn.execute(query)
     ]
@@ -205,14 +249,30 @@ def steps(conn: Connection, kecamatan: list[str], period: Period) -> list[dict[s
 
 # -- overdue ----------------------------------------------------------------------------------------------------
 OVERDUE_COLUMNS = (
-    c.c.complaint_id, c.c.kecamatan, c.c.tracking_code, c.c.register_number, c.c.register_year, c.c.subject,
-    c.c.channel, c.c.received_at, c.c.current_step, c.c.waiting_role, c.c.disposition_unit, c.c.step_started_at,
-    c.c.step_due_at, c.c.deadline_at, c.c.sop_version, c.c.sop_overrides, c.c.complainant_name,
+    c.c.complaint_id,
+    c.c.kecamatan,
+    c.c.tracking_code,
+    c.c.register_number,
+    c.c.register_year,
+    c.c.subject,
+    c.c.channel,
+    c.c.received_at,
+    c.c.current_step,
+    c.c.waiting_role,
+    c.c.disposition_unit,
+    c.c.step_started_at,
+    c.c.step_due_at,
+    c.c.deadline_at,
+    c.c.sop_version,
+    c.c.sop_overrides,
+    c.c.complainant_name,
     c.c.complainant_phone,
 )
 
 
-def overdue(conn: Connection, kecamatan: list[str], period: Period, now: datetime, limit: int) -> tuple[int, list[dict]]:
+def overdue(
+    conn: Connection, kecamatan: list[str], period: Period, now: datetime, limit: int
+) -> tuple[int, list[dict]]:
     """Complaints in progress whose current step is past its due time, the longest overdue first; and how
     many there are in all. (A complaint awaiting the complainant's documents has no due time.)"""
     query = (
@@ -237,21 +297,26 @@ def referrals(conn: Connection, kecamatan: list[str], period: Period) -> list[di
         .group_by(c.c.kecamatan, c.c.referred_to, c.c.agency_kind)
         .order_by(func.count().desc(), c.c.kecamatan, c.c.referred_to)
     )
-    return [{"kecamatan": r.kecamatan, "agency": r.referred_to, "agency_kind": r.agency_kind, "count": r.count}
-            for r in conn.execute(query)]
+    return [
+        {"kecamatan": r.kecamatan, "agency": r.referred_to, "agency_kind": r.agency_kind, "count": r.count}
+        for r in conn.execute(query)
+    ]
 
 
 # -- the register -----------------------------------------------------------------------------------------------
-def register(conn: Connection, kecamatan: str, period: Period, year: int | None, *, offset: int = 0,
-             limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+def register(
+    conn: Connection, kecamatan: str, period: Period, year: int | None, *, offset: int = 0, limit: int | None = None
+) -> tuple[int, list[dict[str, Any]]]:
     """The Buku Rekap Pengaduan of one kecamatan: registered complaints (step 3 gave them their number) in
     register order, received in the period and/or registered in ``year``; and how many there are in all."""
     conds = [c.c.kecamatan == kecamatan, c.c.register_number.isnot(None), *_received_in(period)]
     if year is not None:
         conds.append(c.c.register_year == year)
     query = (
-        select(c, func.count().over().label("total")).where(*conds)
-        .order_by(c.c.register_year, c.c.register_number).offset(offset)
+        select(c, func.count().over().label("total"))
+        .where(*conds)
+        .order_by(c.c.register_year, c.c.register_number)
+        .offset(offset)
     )
     if limit is not None:
         query = query.limit(limit)
@@ -272,7 +337,6 @@ def count_register(conn: Connection, kecamatan: str, period: Period, year: int |
     if year is not None:
         conds.append(c.c.register_year == year)
     return conn.execute(select(func.count()).select_from(c).where(*conds)).scalar_one()
-
 
 
 # -- results that hold until the projection moves -------------------------------------------------------------

@@ -3,6 +3,7 @@ dashboard's own read model ``dashboard.service_requests`` (fed from the event st
 request is found once the workflow has recorded it) and the kecamatan directory. Nothing personal is kept
 there to select.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Engine, case, or_, select
@@ -16,9 +17,18 @@ def find_service_requests(engine: Engine, query: RequestQuery) -> list[RequestRo
     r, k = service_requests, kecamatan_table
     stmt = (
         select(
-            r.c.complaint_id, r.c.tracking_code, r.c.kecamatan, k.c.name.label("kecamatan_name"),
-            k.c.kabupaten_name, r.c.service_code, r.c.received_at, r.c.status, r.c.outcome, r.c.current_step,
-            r.c.deadline_at, r.c.updated_at,
+            r.c.complaint_id,
+            r.c.tracking_code,
+            r.c.kecamatan,
+            k.c.name.label("kecamatan_name"),
+            k.c.kabupaten_name,
+            r.c.service_code,
+            r.c.received_at,
+            r.c.status,
+            r.c.outcome,
+            r.c.current_step,
+            r.c.deadline_at,
+            r.c.updated_at,
             case((r.c.outcome == "referred", r.c.referred_to), else_=None).label("referred_to"),
             case((r.c.status != "closed", r.c.sop_version), else_=None).label("sop_version"),
         )

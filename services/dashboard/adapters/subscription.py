@@ -27,6 +27,7 @@ an empty or half-built table:
 
 ``lag`` is the last position in the store minus the projection's checkpoint.
 """
+
 from __future__ import annotations
 
 import gc
@@ -62,8 +63,9 @@ class Projection(Protocol):
     table_names: tuple[str, ...]
     types: frozenset[str]  # the event types it reads; the others only move its checkpoint
 
-    def apply_batch(self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope],
-                    held: dict | None = None) -> None: ...
+    def apply_batch(
+        self, conn: Connection, tables: Mapping[str, Table], events: Sequence[EventEnvelope], held: dict | None = None
+    ) -> None: ...
 
     def flush(self, conn: Connection, tables: Mapping[str, Table], held: dict) -> None: ...
 
@@ -72,8 +74,15 @@ class Subscription:
     """A projection bound to a set of tables and a checkpoint: the live ones (``suffix=""``) or fresh copies
     being rebuilt (``suffix="__next"``)."""
 
-    def __init__(self, engine: Engine, store: PostgresEventStore, projection: Projection, *, suffix: str = "",
-                 batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: PostgresEventStore,
+        projection: Projection,
+        *,
+        suffix: str = "",
+        batch_size: int = 500,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.projection = projection
@@ -119,7 +128,7 @@ class Subscription:
         next batch while this thread applies the current one and commits it with its checkpoint, so reading
         in PostgreSQL overlaps applying in Python. Only for copies: the rebuild lock makes this the one
         writer of their checkpoint, so reading ahead of it is safe. Returns the events read."""
-        assert self.suffix, "the live subscription reads inside its round's transaction"
+        assert self.suffix, "the live subscription reads inside its round's transaction"  # noqa: S101
         batches: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
         start = self.position()
@@ -142,7 +151,7 @@ class Subscription:
                     if page[2] < self.batch_size:
                         return
                     after = page[1]
-            except BaseException as exc:  # handed to the applying thread, which raises it
+            except BaseException as exc:  # handed to the applying thread, which raises it  # noqa: BLE001
                 put(exc)
 
         thread = threading.Thread(target=reader, name=f"{self.checkpoint_name}-reader", daemon=True)
@@ -200,7 +209,7 @@ class Subscription:
         """(Re)creates this subscription's copies, empty, with the checkpoint at 0: the tables and their
         primary keys only (the upserts need them); ``create_indexes`` adds the rest once they are filled, as a
         bulk load should (one sort per index instead of an index update per row)."""
-        assert self.suffix, "the live tables belong to the migrations"
+        assert self.suffix, "the live tables belong to the migrations"  # noqa: S101
         with self.engine.begin() as conn:
             for table in self.tables.values():
                 conn.execute(text(f'DROP TABLE IF EXISTS {t.SCHEMA}."{table.name}"'))
@@ -209,14 +218,14 @@ class Subscription:
             self.checkpoints.set(conn, self.checkpoint_name, 0)
 
     def create_indexes(self) -> None:
-        assert self.suffix, "the live tables belong to the migrations"
+        assert self.suffix, "the live tables belong to the migrations"  # noqa: S101
         with self.engine.begin() as conn:
             for table in self.tables.values():
                 for index in sorted(table.indexes, key=lambda i: i.name or ""):
                     index.create(conn)
 
     def drop_tables(self) -> None:
-        assert self.suffix, "the live tables belong to the migrations"
+        assert self.suffix, "the live tables belong to the migrations"  # noqa: S101
         with self.engine.begin() as conn:
             for table in self.tables.values():
                 conn.execute(text(f'DROP TABLE IF EXISTS {t.SCHEMA}."{table.name}"'))
@@ -240,8 +249,14 @@ class RebuildReport:
         return self.__dict__.copy()
 
 
-def rebuild_projection(engine: Engine, store: PostgresEventStore, projection: Projection, *, batch_size: int = REBUILD_BATCH,
-                       on_caught_up: Callable[[], None] | None = None) -> RebuildReport:
+def rebuild_projection(
+    engine: Engine,
+    store: PostgresEventStore,
+    projection: Projection,
+    *,
+    batch_size: int = REBUILD_BATCH,
+    on_caught_up: Callable[[], None] | None = None,
+) -> RebuildReport:
     """Rebuild ``projection`` from position 0 while everything runs (see the module's docstring).
     ``on_caught_up`` is called between step 4 and the swap (tests use it to squeeze appends in)."""
     started = time.perf_counter()
@@ -270,20 +285,30 @@ def rebuild_projection(engine: Engine, store: PostgresEventStore, projection: Pr
             guard.execute(select(func.pg_advisory_unlock(key)))
             guard.commit()
     report = RebuildReport(
-        name=projection.name, position=in_swap[1], events=events + in_swap[0], caught_up_in_swap=in_swap[0],
-        seconds=round(time.perf_counter() - started, 3), swap_ms=round(swap_ms, 1),
+        name=projection.name,
+        position=in_swap[1],
+        events=events + in_swap[0],
+        caught_up_in_swap=in_swap[0],
+        seconds=round(time.perf_counter() - started, 3),
+        swap_ms=round(swap_ms, 1),
     )
     # "name" is a reserved LogRecord attribute: the report goes into the record under its own keys
-    log.info("rebuild %s done", projection.name,
-             extra={f"rebuild_{k}": v for k, v in report.as_dict().items() if k != "name"})
+    log.info(
+        "rebuild %s done",
+        projection.name,
+        extra={f"rebuild_{k}": v for k, v in report.as_dict().items() if k != "name"},
+    )
     return report
 
 
 def _swap(conn: Connection, fresh: Subscription, projection: Projection) -> tuple[int, int]:
     checkpoints = fresh.checkpoints
     checkpoints.claim(conn, projection.name)  # the live runner's rounds wait on this row from now on
-    live = [name for name in projection.table_names
-            if conn.execute(text("SELECT to_regclass(:n)"), {"n": f"{t.SCHEMA}.{name}"}).scalar() is not None]
+    live = [
+        name
+        for name in projection.table_names
+        if conn.execute(text("SELECT to_regclass(:n)"), {"n": f"{t.SCHEMA}.{name}"}).scalar() is not None
+    ]
     if live:
         conn.execute(text(f"LOCK TABLE {', '.join(f'{t.SCHEMA}.{n}' for n in live)} IN ACCESS EXCLUSIVE MODE"))
     applied = 0
@@ -297,12 +322,17 @@ def _swap(conn: Connection, fresh: Subscription, projection: Projection) -> tupl
         copy = fresh.tables[name].name
         conn.execute(text(f'DROP TABLE IF EXISTS {t.SCHEMA}."{name}"'))
         conn.execute(text(f'ALTER TABLE {t.SCHEMA}."{copy}" RENAME TO "{name}"'))
-        indexes = conn.execute(
-            text("SELECT indexname FROM pg_indexes WHERE schemaname = :s AND tablename = :t"), {"s": t.SCHEMA, "t": name}
-        ).scalars().all()
+        indexes = (
+            conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE schemaname = :s AND tablename = :t"),
+                {"s": t.SCHEMA, "t": name},
+            )
+            .scalars()
+            .all()
+        )
         for index in indexes:
             if index.startswith(copy):
-                conn.execute(text(f'ALTER INDEX {t.SCHEMA}."{index}" RENAME TO "{name + index[len(copy):]}"'))
+                conn.execute(text(f'ALTER INDEX {t.SCHEMA}."{index}" RENAME TO "{name + index[len(copy) :]}"'))
     checkpoints.set(conn, projection.name, position)
     conn.execute(delete(t.checkpoints).where(t.checkpoints.c.name == fresh.checkpoint_name))
     return applied, position

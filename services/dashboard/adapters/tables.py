@@ -6,6 +6,7 @@ them).
 Index names start with their table's name: a rebuilt table's indexes are renamed by that prefix when it
 takes the live table's place.
 """
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -78,14 +79,22 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("step_occurrences", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("position", BigInteger, nullable=False),  # the last event applied
     )
-    Index(f"{name}_kecamatan_received", table.c.kecamatan, table.c.received_date,
-          postgresql_include=["channel", "status", "outcome", "within_sla", "deadline_at"])
-    Index(f"{name}_register", table.c.kecamatan, table.c.register_year, table.c.register_number, unique=True,
-          postgresql_where=table.c.register_number.isnot(None))
-    Index(f"{name}_overdue", table.c.kecamatan, table.c.step_due_at,
-          postgresql_where=table.c.status == "in_progress")
-    Index(f"{name}_referred", table.c.kecamatan, table.c.received_date,
-          postgresql_where=table.c.outcome == "referred")
+    Index(
+        f"{name}_kecamatan_received",
+        table.c.kecamatan,
+        table.c.received_date,
+        postgresql_include=["channel", "status", "outcome", "within_sla", "deadline_at"],
+    )
+    Index(
+        f"{name}_register",
+        table.c.kecamatan,
+        table.c.register_year,
+        table.c.register_number,
+        unique=True,
+        postgresql_where=table.c.register_number.isnot(None),
+    )
+    Index(f"{name}_overdue", table.c.kecamatan, table.c.step_due_at, postgresql_where=table.c.status == "in_progress")
+    Index(f"{name}_referred", table.c.kecamatan, table.c.received_date, postgresql_where=table.c.outcome == "referred")
     Index(f"{name}_tracking_code", table.c.tracking_code, unique=True)
     return table
 
@@ -116,10 +125,22 @@ def _step_times(md: MetaData, name: str = "step_times") -> Table:
     )
     # a short period: the rows of those days; the whole history of many kecamatan: every row, but already in
     # the order of the groups and of elapsed time (no sort before the percentiles)
-    Index(f"{name}_kecamatan_completed", table.c.kecamatan, table.c.completed_date, table.c.step,
-          postgresql_include=["role", "elapsed_minutes", "standard_minutes", "within_standard"])
-    Index(f"{name}_groups", table.c.kecamatan, table.c.step, table.c.role, table.c.standard_minutes,
-          table.c.elapsed_minutes, postgresql_include=["completed_date", "within_standard"])
+    Index(
+        f"{name}_kecamatan_completed",
+        table.c.kecamatan,
+        table.c.completed_date,
+        table.c.step,
+        postgresql_include=["role", "elapsed_minutes", "standard_minutes", "within_standard"],
+    )
+    Index(
+        f"{name}_groups",
+        table.c.kecamatan,
+        table.c.step,
+        table.c.role,
+        table.c.standard_minutes,
+        table.c.elapsed_minutes,
+        postgresql_include=["completed_date", "within_standard"],
+    )
     return table
 
 

@@ -21,6 +21,7 @@ is the one the workflow set (the ``next_due_at`` recorded); ``within_standard`` 
 time is counted in office minutes on the calendar, and the standard in the same unit (working days x the
 calendar's office day), so medians can be compared with it.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,11 @@ from shared.contracts.workflow import (
 from shared.events import EventEnvelope
 
 CLOSING = {
-    IdentityRejected.type: "identity_rejected", ClosedIncomplete.type: "incomplete",
-    ComplaintReferred.type: "referred", ResponseSent.type: "resolved", ComplaintWithdrawn.type: "withdrawn",
+    IdentityRejected.type: "identity_rejected",
+    ClosedIncomplete.type: "incomplete",
+    ComplaintReferred.type: "referred",
+    ResponseSent.type: "resolved",
+    ComplaintWithdrawn.type: "withdrawn",
     MarkedDuplicate.type: "duplicate",
 }
 UNIT_BOUND_STEPS = (5, 6)  # the Kasi of the disposed unit acts (as the workflow's model)
@@ -75,7 +79,7 @@ def _subclasses(cls: type[Any]) -> list[type[Any]]:
     return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
 
 
-STEP_COMPLETIONS = frozenset(getattr(c, "type") for c in _subclasses(StepCompleted) if "type" in c.__dict__)
+STEP_COMPLETIONS = frozenset(c.type for c in _subclasses(StepCompleted) if "type" in c.__dict__)
 
 
 @lru_cache(maxsize=256)
@@ -103,14 +107,23 @@ def complaint_id_of(event: EventEnvelope) -> UUID | None:
     if not event.stream_id.startswith(STREAM_PREFIX):
         return None
     try:
-        return UUID(event.stream_id[len(STREAM_PREFIX):])
+        return UUID(event.stream_id[len(STREAM_PREFIX) :])
     except ValueError:
         return None
 
 
-HANDLED = frozenset({
-    ComplaintReceived.type, DocumentsRequested.type, DocumentsReceived.type, ResponseDispatched.type, *CLOSING,
-}) | STEP_COMPLETIONS
+HANDLED = (
+    frozenset(
+        {
+            ComplaintReceived.type,
+            DocumentsRequested.type,
+            DocumentsReceived.type,
+            ResponseDispatched.type,
+            *CLOSING,
+        }
+    )
+    | STEP_COMPLETIONS
+)
 
 
 def handles(type_name: str) -> bool:
@@ -119,12 +132,14 @@ def handles(type_name: str) -> bool:
     return type_name in HANDLED
 
 
-def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def apply(
+    row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if event.type == ComplaintReceived.type:
         if row is not None:
             return row, []  # seen already
         return _received(event, calendar)
-    if row is None or not handles(event.type) or event.position is not None and event.position <= row["position"]:
+    if row is None or not handles(event.type) or (event.position is not None and event.position <= row["position"]):
         return row, []
     decoded = event.decode()
     at = event.occurred_at
@@ -139,7 +154,9 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) 
         occurrences[str(step)] = occurrence
         new["step_occurrences"] = occurrences
         started = row["step_started_at"] or at
-        steps.append(_step_row(row, definition.step(step), occurrence, started, at, row["step_due_at"], event, calendar))
+        steps.append(
+            _step_row(row, definition.step(step), occurrence, started, at, row["step_due_at"], event, calendar)
+        )
 
     if isinstance(decoded, DocumentsRequested):
         complete(2)
@@ -152,21 +169,33 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) 
         if isinstance(decoded, (IdentityRejected, ComplaintReferred, ResponseSent)):
             complete(decoded.step)
         if isinstance(decoded, ComplaintReferred):
-            new.update(referred_to=decoded.agency, agency_kind=decoded.agency_kind, referral_reason=decoded.reason,
-                       referred_at=at)
+            new.update(
+                referred_to=decoded.agency,
+                agency_kind=decoded.agency_kind,
+                referral_reason=decoded.reason,
+                referred_at=at,
+            )
         if isinstance(decoded, ResponseSent):
             new.update(sent_at=at, sent_channel=decoded.channel, receipt=decoded.receipt)
         deadline = row["deadline_at"]
         new.update(
-            status="closed", outcome=CLOSING[event.type], current_step=None, waiting_role=None, step_started_at=None,
-            step_due_at=None, closed_at=at, within_sla=(at <= deadline) if deadline else None,
+            status="closed",
+            outcome=CLOSING[event.type],
+            current_step=None,
+            waiting_role=None,
+            step_started_at=None,
+            step_due_at=None,
+            closed_at=at,
+            within_sla=(at <= deadline) if deadline else None,
         )
     elif isinstance(decoded, StepCompleted):
         complete(decoded.step)
         next_step = decoded.next_step
         new.update(
-            current_step=next_step, waiting_role=definition.step(next_step).role if next_step else None,
-            step_started_at=at, step_due_at=decoded.next_due_at,
+            current_step=next_step,
+            waiting_role=definition.step(next_step).role if next_step else None,
+            step_started_at=at,
+            step_due_at=decoded.next_due_at,
         )
         if isinstance(decoded, ComplaintRegistered):
             new.update(register_number=decoded.register_number, register_year=decoded.register_year)
@@ -187,7 +216,7 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope, calendar: Calendar) 
 
 def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     received = event.decode()
-    assert isinstance(received, ComplaintReceived)
+    assert isinstance(received, ComplaintReceived)  # noqa: S101
     person = received.complainant
     row: dict[str, Any] = {
         "complaint_id": received.complaint_id,
@@ -241,8 +270,16 @@ def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any],
     return row, [_step_row(row, step1, 1, received.received_at, done, due, event, calendar)]
 
 
-def _step_row(row: dict[str, Any], step: sop.Step, occurrence: int, started: datetime, completed: datetime,
-              due: datetime | None, event: EventEnvelope, calendar: Calendar) -> dict[str, Any]:
+def _step_row(
+    row: dict[str, Any],
+    step: sop.Step,
+    occurrence: int,
+    started: datetime,
+    completed: datetime,
+    due: datetime | None,
+    event: EventEnvelope,
+    calendar: Calendar,
+) -> dict[str, Any]:
     elapsed = calendar.office_minutes_between(started, completed)
     standard = standard_minutes(step, calendar)
     return {

@@ -11,12 +11,13 @@ id (the complaint id). ``POST`` (intake) answers the tracking code as ``service_
 one who submitted), and ``GET /requests/{id}`` takes either, once the workflow has recorded the complaint (the
 reads come from the dashboard's projection of the event store).
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -28,8 +29,8 @@ WIB = timezone(timedelta(hours=7), "WIB")
 MAX_SEARCH_DAYS = 90  # the spec's default window, and the widest one a search may ask for
 # dates a search may name: far enough from the calendar's edges (years 1 and 9999) that a time zone or the
 # 90-day window never leaves it
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_RESULTS = 1000
 MAX_IDS = 100
 
@@ -127,7 +128,10 @@ def read_query(params: Mapping[str, str], now: datetime) -> RequestQuery:
     if end - start > window:
         raise Problems([Problem(400, f"Rentang start_date sampai end_date paling lama {MAX_SEARCH_DAYS} hari.")])
     return RequestQuery(
-        statuses=frozenset(statuses), start=start, end=end, kecamatan=kecamatan,
+        statuses=frozenset(statuses),
+        start=start,
+        end=end,
+        kecamatan=kecamatan,
         services=tuple(dict.fromkeys(services)),
     )
 

@@ -15,6 +15,7 @@ the complaint id is the join key instead); usernames of staff (the actor keeps i
 
 Pure: no I/O, no clock.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -7,6 +7,7 @@ name and address masked, no tracking code, and free text written by or about the
 subject, disposition instructions, the clarification, the referral's reason, a hand-written receipt)
 ``[disembunyikan]``.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
@@ -31,7 +32,11 @@ COLUMNS = (
 )
 
 CHANNEL_LABELS = {
-    "web": "Formulir web", "sms": "SMS", "whatsapp": "WhatsApp", "email": "E-mail", "kotak": "Kotak pengaduan",
+    "web": "Formulir web",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "email": "E-mail",
+    "kotak": "Kotak pengaduan",
     "telepon": "Telepon",
 }
 OUTCOME_LABELS = {
@@ -53,8 +58,11 @@ def _shown(row: dict[str, Any], masked: bool) -> dict[str, Any]:
 
 def complainant(row: dict[str, Any]) -> dict[str, str | None]:
     return {
-        "name": row.get("complainant_name"), "nik": row.get("complainant_nik"), "phone": row.get("complainant_phone"),
-        "email": row.get("complainant_email"), "address": row.get("complainant_address"),
+        "name": row.get("complainant_name"),
+        "nik": row.get("complainant_nik"),
+        "phone": row.get("complainant_phone"),
+        "email": row.get("complainant_email"),
+        "address": row.get("complainant_address"),
     }
 
 
@@ -101,12 +109,19 @@ def item(row: dict[str, Any], masked: bool) -> dict[str, Any]:
     row = _shown(row, masked)
     referral = None
     if row.get("referred_to"):
-        referral = {"agency": row["referred_to"], "agency_kind": row.get("agency_kind"),
-                    "reason": row.get("referral_reason"), "at": row.get("referred_at")}
+        referral = {
+            "agency": row["referred_to"],
+            "agency_kind": row.get("agency_kind"),
+            "reason": row.get("referral_reason"),
+            "at": row.get("referred_at"),
+        }
     disposition = None
     if row.get("disposition_unit"):
-        disposition = {"unit": row["disposition_unit"], "instructions": row.get("disposition_instructions"),
-                       "at": row.get("disposed_at")}
+        disposition = {
+            "unit": row["disposition_unit"],
+            "instructions": row.get("disposition_instructions"),
+            "at": row.get("disposed_at"),
+        }
     return {
         "register_number": register_label(row),
         "number": row.get("register_number"),
@@ -120,10 +135,12 @@ def item(row: dict[str, Any], masked: bool) -> dict[str, Any]:
         "subject": row["subject"],
         "disposition": disposition,
         "referral": referral,
-        "follow_up": ({"text": row["follow_up"], "at": row.get("followed_up_at")}
-                      if row.get("follow_up") else None),
-        "letter": ({"number": row["letter_number"], "signed_at": row.get("letter_signed_at")}
-                   if row.get("letter_number") else None),
+        "follow_up": ({"text": row["follow_up"], "at": row.get("followed_up_at")} if row.get("follow_up") else None),
+        "letter": (
+            {"number": row["letter_number"], "signed_at": row.get("letter_signed_at")}
+            if row.get("letter_number")
+            else None
+        ),
         "sent_at": row.get("sent_at"),
         "sent_channel": row.get("sent_channel"),
         "receipt": row.get("receipt"),
@@ -160,7 +177,9 @@ def period_label(start: date | None, end: date | None, year: int | None) -> str:
     """``Periode: 01-02-2026 s.d. 28-02-2026`` / ``Tahun 2026`` / ``Semua``."""
     parts = []
     if start or end:
-        parts.append(f"{start.strftime('%d-%m-%Y') if start else '...'} s.d. {end.strftime('%d-%m-%Y') if end else '...'}")
+        parts.append(
+            f"{start.strftime('%d-%m-%Y') if start else '...'} s.d. {end.strftime('%d-%m-%Y') if end else '...'}"
+        )
     if year is not None:
         parts.append(f"tahun register {year}")
     return "Periode: " + (", ".join(parts) if parts else "semua")

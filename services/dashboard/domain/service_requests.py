@@ -10,6 +10,7 @@ follow the workflow's model (``services/workflow/domain/model.py`` ``evolve``).
 The category (``service_code``) is read from the subject once, here (``shared/contracts/open311.py``: intake
 writes the service's name at the head of an Open311 request's subject); the subject itself is not kept.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,14 +23,18 @@ from shared.events import Event, EventEnvelope
 STREAM_PREFIX = "complaint-"
 
 CLOSING = {
-    workflow.IdentityRejected.type: "identity_rejected", workflow.ClosedIncomplete.type: "incomplete",
-    workflow.ComplaintReferred.type: "referred", workflow.ResponseSent.type: "resolved",
-    workflow.ComplaintWithdrawn.type: "withdrawn", workflow.MarkedDuplicate.type: "duplicate",
+    workflow.IdentityRejected.type: "identity_rejected",
+    workflow.ClosedIncomplete.type: "incomplete",
+    workflow.ComplaintReferred.type: "referred",
+    workflow.ResponseSent.type: "resolved",
+    workflow.ComplaintWithdrawn.type: "withdrawn",
+    workflow.MarkedDuplicate.type: "duplicate",
 }
 
 # every event type of the workflow's contract (each moves updated_at), and its class
 CLASSES: dict[str, type[Event]] = {
-    c.__dict__["type"]: c for c in vars(workflow).values()
+    c.__dict__["type"]: c
+    for c in vars(workflow).values()
     if isinstance(c, type) and issubclass(c, Event) and isinstance(c.__dict__.get("type"), str)
 }
 TYPES = frozenset(CLASSES)
@@ -44,7 +49,7 @@ def complaint_id_of(event: EventEnvelope) -> UUID | None:
     if not event.stream_id.startswith(STREAM_PREFIX):
         return None
     try:
-        return UUID(event.stream_id[len(STREAM_PREFIX):])
+        return UUID(event.stream_id[len(STREAM_PREFIX) :])
     except ValueError:
         return None
 

@@ -6,6 +6,7 @@ Routes: ``GET /v1/register`` (entrypoints/register.py), ``GET /v1/dashboard/summ
 ``extra_routers``; they find ``app.state.settings`` (install_auth), ``app.state.engine`` and the whole
 container at ``app.state.dashboard``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

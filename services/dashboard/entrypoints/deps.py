@@ -14,6 +14,7 @@ Filters: ``kecamatan`` (a slug, or several separated by commas), ``from`` and ``
 both included, in the kecamatan's time zone). Bad values are 422 ``validation_error`` with a code per field:
 ``invalid_date``, ``period_reversed``, ``invalid_number``, ``out_of_range``, ``unknown_format``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -104,9 +105,12 @@ def resolve_kecamatan(user: Principal, dash: Dashboard, value: str | None) -> li
         if k is None:
             raise ApiError(422, "unknown_kecamatan", f"Kecamatan '{slug}' tidak dikenal.")
         if not user.can_read_kecamatan(k.slug, k.kabupaten_slug):
-            raise ApiError(403, "kecamatan_forbidden",
-                           f"Anda tidak berhak melihat data Kecamatan {k.name}. "
-                           "Staf kecamatan hanya dapat melihat kecamatannya sendiri.")
+            raise ApiError(
+                403,
+                "kecamatan_forbidden",
+                f"Anda tidak berhak melihat data Kecamatan {k.name}. "
+                "Staf kecamatan hanya dapat melihat kecamatannya sendiri.",
+            )
         result.append(k)
     return result
 
@@ -131,7 +135,9 @@ class Filters:
 def dashboard_filters(
     user: CurrentUser,
     dash: DashboardDep,
-    kecamatan: Annotated[str | None, Query(description="Slug, or several separated by commas; default: all you may read")] = None,
+    kecamatan: Annotated[
+        str | None, Query(description="Slug, or several separated by commas; default: all you may read")
+    ] = None,
     start: Annotated[str | None, Query(alias="from", description="Received on or after (YYYY-MM-DD)")] = None,
     end: Annotated[str | None, Query(alias="to", description="Received on or before (YYYY-MM-DD)")] = None,
 ) -> Filters:

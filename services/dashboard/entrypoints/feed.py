@@ -28,6 +28,7 @@ per process whatever the number of streams, rather than polling: events arrive w
 idle stream costs the database nothing. While that connection is down, streams poll every
 ``feed_poll_interval`` seconds; a stream also ends when its token expires (event ``session_ended``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,10 +39,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from services.dashboard.adapters.event_feed import (
     FeedPage,
@@ -179,7 +180,9 @@ async def events_stream(
         value = last_event_id.strip()
         if not value.isascii() or not value.isdigit() or int(value) > MAX_POSITION:
             raise ApiError(
-                422, "validation_error", "Ada isian yang belum benar. Periksa kembali.",
+                422,
+                "validation_error",
+                "Ada isian yang belum benar. Periksa kembali.",
                 [FieldError(field="Last-Event-ID", code="int_parsing", message="Harus berupa bilangan bulat.")],
             )
         after = int(value)
@@ -197,7 +200,12 @@ async def events_stream(
         )
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
     body = _stream(
-        engine, signal, scope, after, token, settings.secret_key,
+        engine,
+        signal,
+        scope,
+        after,
+        token,
+        settings.secret_key,
         heartbeat=float(getattr(settings, "feed_heartbeat_seconds", 15.0)),
         poll=float(getattr(settings, "feed_poll_interval", 1.0)),
         guard=getattr(state, "token_guard", None),
@@ -224,13 +232,15 @@ class StreamSlots:
     def take(self, username: str) -> None:
         if self.by_user.get(username, 0) >= self.per_user:
             raise ApiError(
-                429, "too_many_streams",
+                429,
+                "too_many_streams",
                 f"Akun ini sudah membuka {self.per_user} aliran kejadian sekaligus. Tutup salah satunya lalu coba lagi.",
                 headers={"Retry-After": str(USER_RETRY_AFTER)},
             )
         if self.open >= self.per_process:
             raise ApiError(
-                503, "stream_capacity_reached",
+                503,
+                "stream_capacity_reached",
                 "Layanan sedang melayani aliran kejadian sebanyak kapasitasnya. Coba lagi sebentar.",
                 headers={"Retry-After": str(PROCESS_RETRY_AFTER)},
             )
@@ -272,8 +282,16 @@ def _next_frames(engine: Engine, cursor: int, scope: set[str] | None) -> tuple[s
 
 
 async def _stream(
-    engine: Engine, signal: NewEventSignal, scope: set[str] | None, cursor: int, token: str, secret: str, *,
-    heartbeat: float, poll: float, guard=None,
+    engine: Engine,
+    signal: NewEventSignal,
+    scope: set[str] | None,
+    cursor: int,
+    token: str,
+    secret: str,
+    *,
+    heartbeat: float,
+    poll: float,
+    guard=None,
 ) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
@@ -300,7 +318,7 @@ async def _stream(
                 yield f"event: session_ended\ndata: {body}\n\n"
                 return
             until_beat = max(0.0, last_sent + heartbeat - loop.time())
-            try:
+            try:  # noqa: SIM105
                 await asyncio.wait_for(wake.wait(), until_beat if signal.healthy else min(poll, until_beat))
             except TimeoutError:
                 pass

@@ -4,6 +4,7 @@ Who may read which kecamatan and the filters: see ``deps.py``. The period is the
 date, except for ``steps`` (steps completed in the period) and ``overdue`` (the current state; the period,
 if given, narrows it to complaints received then).
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -51,11 +52,17 @@ def summary(f: FiltersDep, dash: DashboardDep) -> SummaryOut:
         items = queries.summary(conn, f.slugs, f.period, now)
     by_slug = {k.slug: k for k in f.kecamatan}
     return SummaryOut(
-        period=_period(f), as_of=now,
+        period=_period(f),
+        as_of=now,
         kecamatan=[
-            SummaryItem(kecamatan=KecamatanRef(slug=i["kecamatan"], name=by_slug[i["kecamatan"]].name,
-                                               kabupaten=by_slug[i["kecamatan"]].kabupaten_slug),
-                        **{k: v for k, v in i.items() if k != "kecamatan"})
+            SummaryItem(
+                kecamatan=KecamatanRef(
+                    slug=i["kecamatan"],
+                    name=by_slug[i["kecamatan"]].name,
+                    kabupaten=by_slug[i["kecamatan"]].kabupaten_slug,
+                ),
+                **{k: v for k, v in i.items() if k != "kecamatan"},
+            )
             for i in items
         ],
         total=SummaryFigures(**queries.add_up(items)),
@@ -68,13 +75,18 @@ def steps(f: FiltersDep, dash: DashboardDep) -> StepsOut:
     as long as the projection has not moved (exact, see ``queries.ResultCache``)."""
     key = ("steps", tuple(f.slugs), f.period.start, f.period.end)
     with dash.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
-        rows = dash.results.get_or_compute(conn, ComplaintsProjection.name, key,
-                                           lambda c: queries.steps(c, f.slugs, f.period))
+        rows = dash.results.get_or_compute(
+            conn, ComplaintsProjection.name, key, lambda c: queries.steps(c, f.slugs, f.period)
+        )
     return StepsOut(period=_period(f), items=[StepItem(step_name=sop.DEFAULT.step(r["step"]).name, **r) for r in rows])
 
 
 @router.get("/overdue", response_model=OverdueOut, summary="Open complaints past their step's due time, oldest first")
-def overdue(f: FiltersDep, dash: DashboardDep, limit: Annotated[str | None, Query(description="At most this many (default 100)")] = None) -> OverdueOut:
+def overdue(
+    f: FiltersDep,
+    dash: DashboardDep,
+    limit: Annotated[str | None, Query(description="At most this many (default 100)")] = None,
+) -> OverdueOut:
     errors = FilterErrors()
     n = errors.integer("limit", limit, 100, 1, dash.settings.overdue_max_limit)
     errors.raise_if_any()
@@ -87,15 +99,26 @@ def overdue(f: FiltersDep, dash: DashboardDep, limit: Annotated[str | None, Quer
         calendar = dash.calendars.for_kecamatan(r["kecamatan"])
         late = calendar.office_minutes_between(r["step_due_at"], now)
         step = definition_of(r).step(r["current_step"])
-        items.append(OverdueItem(
-            complaint_id=r["complaint_id"], tracking_code=r.get("tracking_code"), kecamatan=r["kecamatan"],
-            register_number=register_label(r), subject=r["subject"], channel=r["channel"], received_at=r["received_at"],
-            step=StepRef(number=step.number, name=step.name), role=r["waiting_role"],
-            unit=r.get("disposition_unit") if step.number in (5, 6) else None, step_started_at=r["step_started_at"],
-            due_at=r["step_due_at"], overdue_minutes=late,
-            overdue_working_days=round(late / calendar.hours.standard_day_minutes(), 2), deadline_at=r["deadline_at"],
-            complainant=Contact(name=r.get("complainant_name"), phone=r.get("complainant_phone")),
-        ))
+        items.append(
+            OverdueItem(
+                complaint_id=r["complaint_id"],
+                tracking_code=r.get("tracking_code"),
+                kecamatan=r["kecamatan"],
+                register_number=register_label(r),
+                subject=r["subject"],
+                channel=r["channel"],
+                received_at=r["received_at"],
+                step=StepRef(number=step.number, name=step.name),
+                role=r["waiting_role"],
+                unit=r.get("disposition_unit") if step.number in (5, 6) else None,
+                step_started_at=r["step_started_at"],
+                due_at=r["step_due_at"],
+                overdue_minutes=late,
+                overdue_working_days=round(late / calendar.hours.standard_day_minutes(), 2),
+                deadline_at=r["deadline_at"],
+                complainant=Contact(name=r.get("complainant_name"), phone=r.get("complainant_phone")),
+            )
+        )
     return OverdueOut(as_of=now, total=total, items=items)
 
 
@@ -110,8 +133,12 @@ def referrals(f: FiltersDep, dash: DashboardDep) -> ReferralsOut:
         by_kind[kind] = by_kind.get(kind, 0) + r["count"]
         by_agency[(r["agency"], r["agency_kind"])] = by_agency.get((r["agency"], r["agency_kind"]), 0) + r["count"]
     return ReferralsOut(
-        period=_period(f), total=sum(by_kind.values()), by_kind=dict(sorted(by_kind.items())),
-        by_agency=[AgencyCount(agency=a, agency_kind=k, count=n)
-                   for (a, k), n in sorted(by_agency.items(), key=lambda kv: (-kv[1], kv[0][0]))],
+        period=_period(f),
+        total=sum(by_kind.values()),
+        by_kind=dict(sorted(by_kind.items())),
+        by_agency=[
+            AgencyCount(agency=a, agency_kind=k, count=n)
+            for (a, k), n in sorted(by_agency.items(), key=lambda kv: (-kv[1], kv[0][0]))
+        ],
         items=[ReferralItem(**r) for r in rows],
     )

@@ -18,6 +18,7 @@ shown (see services/dashboard/domain/open311.py for what is, and why tracking co
 What the including app must provide on ``app.state``: ``engine``, a SQLAlchemy engine on the project's
 PostgreSQL (for the searches).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -94,7 +95,9 @@ def _unknown_jurisdiction() -> JSONResponse:
 
 
 @_json_only(
-    "/services", response_model=list[ServiceOut], responses=georeport_errors(404),
+    "/services",
+    response_model=list[ServiceOut],
+    responses=georeport_errors(404),
     summary="Open311: complaint categories as services",
 )
 def services(request: Request, jurisdiction_id: str | None = None) -> Any:
@@ -107,7 +110,9 @@ def services(request: Request, jurisdiction_id: str | None = None) -> Any:
 
 
 @_json_only(
-    "/requests", response_model=list[ServiceRequestOut], responses=georeport_errors(400, 404),
+    "/requests",
+    response_model=list[ServiceRequestOut],
+    responses=georeport_errors(400, 404),
     summary="Open311: search requests (public, no personal data)",
     description="Filters: `service_request_id` (comma list of public ids or tracking codes; the other filters "
     "are then ignored), `status` (open, closed), `start_date`/`end_date` (ISO 8601; default and widest: 90 "
@@ -131,7 +136,9 @@ def _shown_id(row: g.RequestRow, query: g.RequestQuery) -> str:
 
 
 @router.get(
-    "/requests/{service_request_id}", response_model=list[ServiceRequestOut], responses=georeport_errors(400, 404),
+    "/requests/{service_request_id}",
+    response_model=list[ServiceRequestOut],
+    responses=georeport_errors(400, 404),
     summary="Open311: one request, by tracking code or public id (`.json` suffix accepted)",
 )
 def get_request(request: Request, service_request_id: str) -> Any:

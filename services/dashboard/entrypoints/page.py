@@ -8,6 +8,7 @@ itself with ``POST /v1/auth/token`` (the workflow API, behind the same base URL)
 SVG. A strict Content-Security-Policy allows only this origin's scripts, styles and fetches: no inline script,
 no inline style, no framing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,18 +26,20 @@ ASSETS = {
     "dasbor.css": "text/css; charset=utf-8",
 }
 
-CSP = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self'",
-    "connect-src 'self'",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",

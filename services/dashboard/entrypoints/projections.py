@@ -2,6 +2,7 @@
 leader-locked runner each (``pengaduan projections run``: ``make_runners``; ``run_projections`` runs them
 until SIGTERM/SIGINT), the rebuild of one from position 0 while everything runs
 (``pengaduan projections rebuild NAME``) and each one's lag (``status``: the CLI and ``/healthz``)."""
+
 from __future__ import annotations
 
 import signal
@@ -41,8 +42,13 @@ def make_runners(engine: Engine, settings: Settings) -> list[Runner]:
     store = PostgresEventStore(engine)
     batch = getattr(settings, "projection_batch_size", settings.relay_batch_size)
     return [
-        Runner(engine, p.name, Subscription(engine, store, p, batch_size=batch).round, channel=NOTIFY_CHANNEL,
-               poll_interval=settings.relay_poll_interval)
+        Runner(
+            engine,
+            p.name,
+            Subscription(engine, store, p, batch_size=batch).round,
+            channel=NOTIFY_CHANNEL,
+            poll_interval=settings.relay_poll_interval,
+        )
         for p in projections(engine).values()
     ]
 
@@ -96,6 +102,9 @@ def status(engine: Engine) -> list[dict]:
     """Each dashboard projection: ``name, checkpoint, head, lag`` (events the store has that it has not applied)."""
     with engine.connect() as conn:
         head = conn.execute(text("SELECT coalesce(max(position), 0) FROM workflow.events")).scalar_one()
-        found = dict(conn.execute(select(t.checkpoints.c.name, t.checkpoints.c.position)
-                                  .where(t.checkpoints.c.name.in_(NAMES))).all())
+        found = dict(
+            conn.execute(
+                select(t.checkpoints.c.name, t.checkpoints.c.position).where(t.checkpoints.c.name.in_(NAMES))
+            ).all()
+        )
     return [{"name": n, "checkpoint": found.get(n, 0), "head": head, "lag": head - found.get(n, 0)} for n in NAMES]

@@ -6,6 +6,7 @@ be combined. Staff read their own kecamatan's book (``kecamatan`` may be left ou
 admins must name a kecamatan (422 ``kecamatan_required``) and see personal data masked. See ``deps.py``
 for the other error codes.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,10 @@ router = APIRouter(tags=["register"])
     response_model=RegisterPage,
     summary="Buku Rekap Pengaduan of a kecamatan (json pages, csv, xlsx)",
     responses={
-        200: {"content": {exports.CSV_MEDIA_TYPE: {}, exports.XLSX_MEDIA_TYPE: {}},
-              "description": "A page (json) or the whole period as a file (csv, xlsx)"},
+        200: {
+            "content": {exports.CSV_MEDIA_TYPE: {}, exports.XLSX_MEDIA_TYPE: {}},
+            "description": "A page (json) or the whole period as a file (csv, xlsx)",
+        },
         **{code: {"model": ErrorBody} for code in (401, 403, 422)},
     },
 )
@@ -71,15 +74,23 @@ def register(
         with dash.engine.connect() as conn:
             total, rows = queries.register(conn, k.slug, period, the_year, offset=(page_no - 1) * size, limit=size)
         return RegisterPage(
-            kecamatan=ref, period=PeriodOut(from_=period.start, to=period.end), year=the_year, page=page_no,
-            page_size=size, total=total, pages=math.ceil(total / size) if total else 0,
+            kecamatan=ref,
+            period=PeriodOut(from_=period.start, to=period.end),
+            year=the_year,
+            page=page_no,
+            page_size=size,
+            total=total,
+            pages=math.ceil(total / size) if total else 0,
             items=[RegisterItem(**book.item(r, masked)) for r in rows],
         )
 
     with dash.engine.connect() as conn:
         if queries.count_register(conn, k.slug, period, the_year) > settings.export_max_rows:
-            raise ApiError(422, "export_too_large",
-                           f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).")
+            raise ApiError(
+                422,
+                "export_too_large",
+                f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).",
+            )
         _, rows = queries.register(conn, k.slug, period, the_year)
     tz = dash.calendars.for_kecamatan(k.slug).tz or ZoneInfo("Asia/Jakarta")
     lines = [book.line(r, masked, tz) for r in rows]
@@ -88,11 +99,19 @@ def register(
         content, media = exports.csv_bytes(lines), exports.CSV_MEDIA_TYPE
     else:
         generated = dash.clock().astimezone(tz).strftime("%d-%m-%Y %H:%M")
-        content = exports.xlsx(lines, kecamatan=k.name, kabupaten=_kabupaten_name(dash, k),
-                               period=book.period_label(period.start, period.end, the_year), generated=generated)
+        content = exports.xlsx(
+            lines,
+            kecamatan=k.name,
+            kabupaten=_kabupaten_name(dash, k),
+            period=book.period_label(period.start, period.end, the_year),
+            generated=generated,
+        )
         media = exports.XLSX_MEDIA_TYPE
-    return Response(content, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "Cache-Control": "no-store"})
+    return Response(
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "Cache-Control": "no-store"},
+    )
 
 
 def _period_stem(period: queries.Period, year: int | None) -> str:
@@ -108,4 +127,3 @@ def _period_stem(period: queries.Period, year: int | None) -> str:
 
 def _kabupaten_name(_dash, k: queries.KecamatanInfo) -> str:
     return k.kabupaten_name or k.kabupaten_slug
-

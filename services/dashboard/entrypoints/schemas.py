@@ -1,4 +1,5 @@
 """Response bodies of the dashboard API."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -4,6 +4,7 @@ With the broker down the rows simply wait (intake still answers 202); they go ou
 outbox is also the ledger of what intake handed to other services (``OutboxLedger``, shared/handoffs.py):
 a published message its consumer never handled is made unpublished again, and this publisher resends it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,8 @@ from uuid import UUID
 
 from amqp.exceptions import AMQPError, MessageNacked
 from celery import Celery
-from kombu.exceptions import KombuError, OperationalError as KombuOperationalError
+from kombu.exceptions import KombuError
+from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -40,8 +42,14 @@ def put(conn: Connection, *, id: UUID, message_type: str, task: str, queue: str,
 
 def put_contract(conn: Connection, id: UUID, message: Contract) -> None:
     """A contract message (its type, task and queue are the contract's) into the outbox."""
-    put(conn, id=id, message_type=message.type, task=message.TASK, queue=message.QUEUE,
-        payload=message.model_dump(mode="json"))
+    put(
+        conn,
+        id=id,
+        message_type=message.type,
+        task=message.TASK,
+        queue=message.QUEUE,
+        payload=message.model_dump(mode="json"),
+    )
 
 
 def wake_publisher(conn: Connection) -> None:
@@ -79,9 +87,7 @@ class OutboxPublisher:
                         retry=True,
                         retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
                     )
-                    conn.execute(
-                        update(outbox).where(outbox.c.id == row.id).values(published_at=datetime.now(UTC))
-                    )
+                    conn.execute(update(outbox).where(outbox.c.id == row.id).values(published_at=datetime.now(UTC)))
                     published += 1
             except BROKER_ERRORS as exc:
                 # the rows not yet marked stay unpublished and go out on a later round
@@ -114,24 +120,34 @@ class OutboxLedger:
     """
 
     def due(self, conn: Connection, queues: list[str], grace: float, max_wait: float, limit: int) -> Sequence[Mapping]:
-        return conn.execute(
-            select(outbox.c.task.label("consumer"), outbox.c.id.label("message_id"), outbox.c.queue)
-            .where(
-                outbox.c.message_type != ComplaintSubmitted.type,
-                outbox.c.published_at.is_not(None),
-                outbox.c.queue.in_(queues),
-                waited(outbox.c.published_at, outbox.c.republished + 1, grace, max_wait),
+        return (
+            conn.execute(
+                select(outbox.c.task.label("consumer"), outbox.c.id.label("message_id"), outbox.c.queue)
+                .where(
+                    outbox.c.message_type != ComplaintSubmitted.type,
+                    outbox.c.published_at.is_not(None),
+                    outbox.c.queue.in_(queues),
+                    waited(outbox.c.published_at, outbox.c.republished + 1, grace, max_wait),
+                )
+                .order_by(outbox.c.published_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            .order_by(outbox.c.published_at).limit(limit).with_for_update(skip_locked=True)
-        ).mappings().all()
+            .mappings()
+            .all()
+        )
 
     def confirm(self, conn: Connection, keys: list[tuple[str, UUID]]) -> None:
         conn.execute(outbox.delete().where(outbox.c.id.in_([message_id for _, message_id in keys])))
 
     def publish_again(self, conn: Connection, rows: Sequence[Mapping]) -> None:
         conn.execute(
-            update(outbox).where(outbox.c.id.in_([r["message_id"] for r in rows]))
-            .values(published_at=None, republished=outbox.c.republished + 1,
-                    last_error="published again: not consumed after the grace period")
+            update(outbox)
+            .where(outbox.c.id.in_([r["message_id"] for r in rows]))
+            .values(
+                published_at=None,
+                republished=outbox.c.republished + 1,
+                last_error="published again: not consumed after the grace period",
+            )
         )
         wake_publisher(conn)

@@ -15,6 +15,7 @@ attempt, and every attempt writes under it; a unique constraint stops the second
 runs into it looks the row up by that id and answers as the first attempt would have (the same tracking
 code, not "replayed").
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,16 +61,32 @@ class WriteRetry:
                 wait = self._pause * (0.5 + random.random())
                 if time.monotonic() + wait > self.deadline:
                     if self.deadline > self.started:
-                        log.warning("database still unreachable for %s after %d attempts in %.2f s; answering 503: %s",
-                                    self.what, tried, time.monotonic() - self.started, describe(exc),
-                                    extra={"attempts": tried})
+                        log.warning(
+                            "database still unreachable for %s after %d attempts in %.2f s; answering 503: %s",
+                            self.what,
+                            tried,
+                            time.monotonic() - self.started,
+                            describe(exc),
+                            extra={"attempts": tried},
+                        )
                     raise
-                log.warning("database unreachable for %s (attempt %d), trying again in %.2f s: %s",
-                            self.what, tried, wait, describe(exc), extra={"attempts": tried})
+                log.warning(
+                    "database unreachable for %s (attempt %d), trying again in %.2f s: %s",
+                    self.what,
+                    tried,
+                    wait,
+                    describe(exc),
+                    extra={"attempts": tried},
+                )
                 time.sleep(wait)
                 self._pause = min(self._pause * 2, MAX_PAUSE)
                 continue
             if tried > 1:
-                log.info("%s written after %d attempts in %.2f s", self.what, tried, time.monotonic() - self.started,
-                         extra={"attempts": tried})
+                log.info(
+                    "%s written after %d attempts in %.2f s",
+                    self.what,
+                    tried,
+                    time.monotonic() - self.started,
+                    extra={"attempts": tried},
+                )
             return result

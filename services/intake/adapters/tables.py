@@ -1,4 +1,5 @@
 """Intake's own tables (schema ``intake``)."""
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,

@@ -2,6 +2,7 @@
 
 A catch-up subscription: each batch of events and the new checkpoint are written in one transaction.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Engine, select, update
@@ -28,8 +29,12 @@ from shared.eventstore.postgres import PostgresEventStore
 from shared.subscriptions import Checkpoints, RoundResult
 
 CLOSING = {
-    IdentityRejected: "identity_rejected", ClosedIncomplete: "incomplete", ComplaintReferred: "referred",
-    ResponseSent: "resolved", ComplaintWithdrawn: "withdrawn", MarkedDuplicate: "duplicate",
+    IdentityRejected: "identity_rejected",
+    ClosedIncomplete: "incomplete",
+    ComplaintReferred: "referred",
+    ResponseSent: "resolved",
+    ComplaintWithdrawn: "withdrawn",
+    MarkedDuplicate: "duplicate",
 }
 
 
@@ -55,7 +60,7 @@ class TrackingProjection:
     def apply(self, conn: Connection, event: EventEnvelope) -> None:
         if event.type == ComplaintReceived.type:
             received = event.decode()
-            assert isinstance(received, ComplaintReceived)
+            assert isinstance(received, ComplaintReceived)  # noqa: S101
             definition = sop.DEFINITIONS[received.sop_version]
             stmt = insert(tracking).values(
                 complaint_id=received.complaint_id,
@@ -63,7 +68,9 @@ class TrackingProjection:
                 status="in_progress",
                 current_step=2,
                 sop_version=received.sop_version,
-                steps=[{"number": 1, "name": definition.step(1).name, "completed_at": received.received_at.isoformat()}],
+                steps=[
+                    {"number": 1, "name": definition.step(1).name, "completed_at": received.received_at.isoformat()}
+                ],
                 updated_at=event.occurred_at,
                 position=event.position,
             )
@@ -71,16 +78,21 @@ class TrackingProjection:
             return
         if not event.type.startswith("workflow."):
             return
-        row = conn.execute(
-            select(tracking).where(tracking.c.complaint_id == event.stream_id.removeprefix("complaint-"))
-        ).mappings().first()
+        row = (
+            conn.execute(select(tracking).where(tracking.c.complaint_id == event.stream_id.removeprefix("complaint-")))
+            .mappings()
+            .first()
+        )
         if row is None or row["position"] >= event.position:
             return  # not ours, or already applied (a rebuild from an earlier checkpoint)
         decoded = event.decode()
         values: dict = {"updated_at": event.occurred_at, "position": event.position}
         if isinstance(decoded, StepCompleted) and not isinstance(decoded, LetterReturned):
             name = sop.definition_for(row["sop_version"]).step(decoded.step).name
-            values["steps"] = [*row["steps"], {"number": decoded.step, "name": name, "completed_at": event.occurred_at.isoformat()}]
+            values["steps"] = [
+                *row["steps"],
+                {"number": decoded.step, "name": name, "completed_at": event.occurred_at.isoformat()},
+            ]
             values["current_step"] = decoded.next_step
         elif isinstance(decoded, LetterReturned):
             values["current_step"] = decoded.next_step
@@ -93,6 +105,3 @@ class TrackingProjection:
             if isinstance(decoded, ComplaintReferred):
                 values["referred_to"] = decoded.agency
         conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))
-
-
-

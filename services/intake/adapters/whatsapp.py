@@ -3,6 +3,7 @@
 A webhook carries media ids only. ``GET {api}/{version}/{media_id}`` (Bearer token) answers
 ``{"url": ...}``; ``GET url`` (the same Bearer token) answers the bytes. The URL lives a few minutes.
 """
+
 from __future__ import annotations
 
 from typing import Protocol

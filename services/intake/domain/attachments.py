@@ -5,6 +5,7 @@ ever served as a download.
 
 Pure: no I/O. Rejections carry a stable ``code`` and a message in Bahasa Indonesia.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -72,7 +73,12 @@ def real_content_type(data: bytes) -> str | None:
 
 
 def check_file(
-    data: bytes, filename: str | None, *, max_bytes: int, kind: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+    data: bytes,
+    filename: str | None,
+    *,
+    max_bytes: int,
+    kind: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> CheckedFile:
     """The file, if it may be kept, as it will be stored (an image re-encoded: a HEIC becomes a JPEG and its
     name ends in .jpg); raises ``AttachmentRejected``."""
@@ -94,7 +100,9 @@ def check_file(
             name,
         )
     if kind is not None and kind not in KINDS:
-        raise AttachmentRejected("attachment_kind_unknown", f"Jenis lampiran tidak dikenal; pilihan: {', '.join(KINDS)}.", name)
+        raise AttachmentRejected(
+            "attachment_kind_unknown", f"Jenis lampiran tidak dikenal; pilihan: {', '.join(KINDS)}.", name
+        )
     if content_type in REENCODED:
         try:
             data, stored_type = reencode(data, content_type, max_pixels=max_pixels)
@@ -121,7 +129,11 @@ class Screened:
 
 
 def screen(
-    files: list[tuple[bytes, str | None]], *, max_bytes: int, max_count: int, max_pixels: int = DEFAULT_MAX_PIXELS,
+    files: list[tuple[bytes, str | None]],
+    *,
+    max_bytes: int,
+    max_count: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Screened:
     """Checks each file of a message; refused files are listed, duplicates (same stored bytes) kept once, and
     files beyond ``max_count`` refused."""

@@ -11,6 +11,7 @@ naming another server, is never read.
 
 Pure: no I/O, no DNS.
 """
+
 from __future__ import annotations
 
 import re

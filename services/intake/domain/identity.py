@@ -140,24 +140,12 @@ _NIK_SHAPE: Final = re.compile(r"[0-9]{16}")  # ASCII digits only
 _FEMALE_DAY_OFFSET: Final = 40
 
 _MSG_NIK_FORMAT: Final = "NIK harus 16 digit angka."
-_MSG_NIK_PROVINCE: Final = (
-    "Kode provinsi pada NIK (2 digit pertama) tidak dikenal. Periksa kembali NIK Anda."
-)
-_MSG_NIK_KABKOTA: Final = (
-    "Kode kabupaten/kota pada NIK (digit ke-3 dan ke-4) tidak boleh 00. "
-    "Periksa kembali NIK Anda."
-)
-_MSG_NIK_KECAMATAN: Final = (
-    "Kode kecamatan pada NIK (digit ke-5 dan ke-6) tidak boleh 00. "
-    "Periksa kembali NIK Anda."
-)
-_MSG_NIK_BIRTH_DATE: Final = (
-    "Tanggal lahir pada NIK (digit ke-7 sampai ke-12) tidak valid. "
-    "Periksa kembali NIK Anda."
-)
+_MSG_NIK_PROVINCE: Final = "Kode provinsi pada NIK (2 digit pertama) tidak dikenal. Periksa kembali NIK Anda."
+_MSG_NIK_KABKOTA: Final = "Kode kabupaten/kota pada NIK (digit ke-3 dan ke-4) tidak boleh 00. Periksa kembali NIK Anda."
+_MSG_NIK_KECAMATAN: Final = "Kode kecamatan pada NIK (digit ke-5 dan ke-6) tidak boleh 00. Periksa kembali NIK Anda."
+_MSG_NIK_BIRTH_DATE: Final = "Tanggal lahir pada NIK (digit ke-7 sampai ke-12) tidak valid. Periksa kembali NIK Anda."
 _MSG_NIK_BIRTH_FUTURE: Final = (
-    "Tanggal lahir pada NIK (digit ke-7 sampai ke-12) tidak boleh setelah hari ini. "
-    "Periksa kembali NIK Anda."
+    "Tanggal lahir pada NIK (digit ke-7 sampai ke-12) tidak boleh setelah hari ini. Periksa kembali NIK Anda."
 )
 _MSG_NIK_SERIAL: Final = "Nomor urut pada NIK (4 digit terakhir) tidak boleh 0000."
 
@@ -239,10 +227,7 @@ _DEFAULT_REGION: Final = "ID"
 # What a person may type around the digits. Letters are refused up front:
 # ``phonenumbers`` would otherwise read "0812-CALL-ME" as a vanity number.
 _PHONE_CHARS: Final = re.compile(r"[0-9+\-.()/\s]+")
-_MSG_PHONE: Final = (
-    "Nomor telepon tidak valid. Tulis nomor HP atau telepon rumah lengkap, "
-    "contoh: 081234567890."
-)
+_MSG_PHONE: Final = "Nomor telepon tidak valid. Tulis nomor HP atau telepon rumah lengkap, contoh: 081234567890."
 
 
 def normalize_phone(value: str) -> str:

@@ -5,6 +5,7 @@ decompression bomb), is refused.
 
 Pure: bytes in, bytes out, no I/O. Refusals carry a stable ``code`` and a message in Bahasa Indonesia.
 """
+
 from __future__ import annotations
 
 import io
@@ -54,7 +55,9 @@ def reencode(data: bytes, content_type: str, *, max_pixels: int = DEFAULT_MAX_PI
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(max_pixels) from None
     except Exception:  # noqa: BLE001  (hostile bytes make Pillow's parsers raise many kinds of error)
-        raise ImageRefused("attachment_unreadable", "Gambar tidak dapat dibaca (rusak atau bukan gambar yang utuh).") from None
+        raise ImageRefused(
+            "attachment_unreadable", "Gambar tidak dapat dibaca (rusak atau bukan gambar yang utuh)."
+        ) from None
     return out.getvalue(), "image/png" if as_png else "image/jpeg"
 
 
@@ -84,8 +87,10 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
 def _too_large(max_pixels: int) -> ImageRefused:
     mp = max_pixels / 1_000_000
     shown = f"{mp:.0f}" if mp == int(mp) else f"{mp:.1f}".replace(".", ",")
-    return ImageRefused("attachment_image_too_large",
-                        f"Gambar terlalu besar (maksimal {shown} megapiksel). Kirim foto dengan resolusi lebih kecil.")
+    return ImageRefused(
+        "attachment_image_too_large",
+        f"Gambar terlalu besar (maksimal {shown} megapiksel). Kirim foto dengan resolusi lebih kecil.",
+    )
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -129,4 +134,3 @@ def _for_jpeg(image: Image.Image) -> Image.Image:
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return image.convert("RGB")
-

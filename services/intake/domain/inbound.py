@@ -4,6 +4,7 @@ e-mail, and the rules that turn any of them into a complaint's subject, descript
 Pure: no I/O, no clock (callers pass ``now``). Unreadable input raises ``InvalidInbound`` with a stable
 ``code`` and a message in Bahasa Indonesia.
 """
+
 from __future__ import annotations
 
 import email
@@ -233,10 +234,13 @@ def parse_whatsapp(payload: Any) -> tuple[list[WhatsAppMessage], list[WhatsAppSt
                 error = (_str(errors[0].get("title"), 500) or _str(errors[0].get("message"), 500)) if errors else None
                 statuses.append(
                     WhatsAppStatus(
-                        id=sid, status=status, recipient_id=_str(s.get("recipient_id"), 32),
+                        id=sid,
+                        status=status,
+                        recipient_id=_str(s.get("recipient_id"), 32),
                         timestamp=_epoch(s.get("timestamp")),
                         biz_opaque_callback_data=_str(s.get("biz_opaque_callback_data"), 512),
-                        error=error, raw=_storable(s),
+                        error=error,
+                        raw=_storable(s),
                     )
                 )
     return messages, statuses
@@ -257,8 +261,14 @@ def _whatsapp_message(m: dict[str, Any], phone_number_id: str | None, names: dic
         if media_id:
             media.append(MediaRef(media_id, _str(item.get("filename"), 255), _str(item.get("mime_type"), 128)))
     return WhatsAppMessage(
-        id=mid, wa_id=wa_id, phone_number_id=phone_number_id, profile_name=names.get(wa_id), type=kind,
-        text=text, media=tuple(media), timestamp=_epoch(m.get("timestamp")),
+        id=mid,
+        wa_id=wa_id,
+        phone_number_id=phone_number_id,
+        profile_name=names.get(wa_id),
+        type=kind,
+        text=text,
+        media=tuple(media),
+        timestamp=_epoch(m.get("timestamp")),
     )
 
 
@@ -332,7 +342,7 @@ def parse_email(raw: bytes, authserv_ids: frozenset[str] = frozenset()) -> Parse
     if not raw or not raw.strip():
         raise InvalidInbound("email_empty", "Isi e-mail kosong.")
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
+    assert isinstance(msg, EmailMessage)  # noqa: S101
     # From, not Reply-To: anyone can write someone else's address in Reply-To, and the sender is who a
     # reply joins a complaint for (DMARC vouches for From)
     senders = _addresses(msg, "From")
@@ -368,9 +378,16 @@ def parse_email(raw: bytes, authserv_ids: frozenset[str] = frozenset()) -> Parse
         content = _text_of(body)
         text = html_to_text(content) if body.get_content_type() == "text/html" else content
     return ParsedEmail(
-        message_id=message_id, sender=sender, sender_name=clean_text(display)[:100] or None, subject=subject,
-        text=clean_text(text), recipients=tuple(recipients), files=tuple(_files(msg, body)), date=date,
-        automatic=automatic, authenticated=authenticated,
+        message_id=message_id,
+        sender=sender,
+        sender_name=clean_text(display)[:100] or None,
+        subject=subject,
+        text=clean_text(text),
+        recipients=tuple(recipients),
+        files=tuple(_files(msg, body)),
+        date=date,
+        automatic=automatic,
+        authenticated=authenticated,
     )
 
 

@@ -6,6 +6,7 @@ the dashboard, which answers the searches: ``shared/contracts/open311.py``.
 
 Pure: no I/O. Problems are ``Problems([Problem(400, description)])``, the description in Bahasa Indonesia.
 """
+
 from __future__ import annotations
 
 import re
@@ -92,9 +93,9 @@ def read_new_request(form: Mapping[str, str]) -> NewRequest:
     if lat or long:
         lat_value, long_value = _coordinate(lat, -90, 90), _coordinate(long, -180, 180)
         if lat_value is None or long_value is None:
-            problems.append(Problem(
-                400, "lat dan long harus diisi bersama, berupa derajat desimal (lat -90..90, long -180..180)."
-            ))
+            problems.append(
+                Problem(400, "lat dan long harus diisi bersama, berupa derajat desimal (lat -90..90, long -180..180).")
+            )
         else:
             notes.append(f"Koordinat: {lat_value:.6f}, {long_value:.6f}")
     media = _text(form, "media_url")
@@ -107,9 +108,14 @@ def read_new_request(form: Mapping[str, str]) -> NewRequest:
             notes.append(f"Tautan foto/berkas: {media}")
     if problems:
         raise Problems(problems)
-    assert service is not None
+    assert service is not None  # noqa: S101
     full = description + ("\n\n" + "\n".join(notes) if notes else "")
     return NewRequest(
-        kecamatan=kecamatan, service=service, name=name or FALLBACK_NAME, email=email, phone=phone,
-        subject=subject_for(service, description), description=full,
+        kecamatan=kecamatan,
+        service=service,
+        name=name or FALLBACK_NAME,
+        email=email,
+        phone=phone,
+        subject=subject_for(service, description),
+        description=full,
     )

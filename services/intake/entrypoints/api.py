@@ -2,6 +2,7 @@
 files in entrypoints/public_form.py); channels' webhooks (entrypoints/channels.py) and staff entry of
 complaint-box forms and phone calls, attachments (entrypoints/staff.py); service requests posted to Open311
 (entrypoints/open311.py)."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI

@@ -3,6 +3,7 @@
 Each checks its provider's secret before it reads anything, then hands the message to ``handlers``. A
 redelivered message is answered as the first time and creates nothing new.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,8 +46,16 @@ def _check_token(secret: SecretStr | None, channel: str, given: str | None) -> N
 
 def _unknown_kecamatan() -> ApiError:
     return ApiError(
-        422, "unknown_kecamatan", "Tidak ada kecamatan yang menerima pesan di nomor atau alamat tujuan ini.",
-        [FieldError(field="to", code="unknown_kecamatan", message="Nomor/alamat tujuan tidak terdaftar pada kecamatan mana pun.")],
+        422,
+        "unknown_kecamatan",
+        "Tidak ada kecamatan yang menerima pesan di nomor atau alamat tujuan ini.",
+        [
+            FieldError(
+                field="to",
+                code="unknown_kecamatan",
+                message="Nomor/alamat tujuan tidak terdaftar pada kecamatan mana pun.",
+            )
+        ],
     )
 
 
@@ -98,11 +107,18 @@ async def sms(
     try:
         body = SmsIn.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())) from None
+        raise ApiError(
+            422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())
+        ) from None
     try:
         outcome = await run_in_threadpool(
-            handlers.receive_sms, intake, sender=body.sender, to=body.to, text=body.message,
-            provider_message_id=body.id, provider_time=body.received_at,
+            handlers.receive_sms,
+            intake,
+            sender=body.sender,
+            to=body.to,
+            text=body.message,
+            provider_message_id=body.id,
+            provider_time=body.received_at,
         )
     except InvalidInbound as exc:
         raise _invalid(exc, "from") from None
@@ -160,7 +176,12 @@ async def whatsapp(
     response_model=InboundAccepted,
     responses=errors(401, 413, 415, 422, 503),
     summary="Inbound e-mail as raw MIME (Content-Type message/rfc822)",
-    openapi_extra={"requestBody": {"content": {t: {"schema": {"type": "string", "format": "binary"}} for t in EMAIL_TYPES}, "required": True}},
+    openapi_extra={
+        "requestBody": {
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in EMAIL_TYPES},
+            "required": True,
+        }
+    },
 )
 async def email(
     request: Request,

@@ -1,4 +1,5 @@
 """What intake's routes depend on: the service container, and the error documentation they share."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -21,10 +22,15 @@ IntakeDep = Annotated[Intake, Depends(get_intake)]
 # The optional ``Idempotency-Key`` header of every route that takes one: 1-200 printable ASCII characters, at
 # least one of them visible. An empty key is a 422 (it was stored as a key of its own, and refused by the
 # unique index ever after: a 500 on every later request with an empty key).
-IdempotencyKey = Annotated[str | None, Header(
-    min_length=1, max_length=200, pattern=r"^[ -~]*[!-~][ -~]*$",
-    description="Optional; 1-200 printable ASCII characters. A retry with the same key answers the first result",
-)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[ -~]*[!-~][ -~]*$",
+        description="Optional; 1-200 printable ASCII characters. A retry with the same key answers the first result",
+    ),
+]
 
 
 def errors(*codes: int) -> dict[int | str, dict]:
@@ -45,14 +51,18 @@ def errors(*codes: int) -> dict[int | str, dict]:
 def json_errors(*codes: int) -> dict[int | str, dict]:
     """``errors`` for a route whose own answer is not JSON (``response_class=PlainTextResponse``): FastAPI
     files a ``model`` under the route's media type, but the errors are JSON all the same."""
-    return {code: {"description": doc["description"], "content": {"application/json": {"schema": ERROR_BODY}}}
-            for code, doc in errors(*codes).items()}
+    return {
+        code: {"description": doc["description"], "content": {"application/json": {"schema": ERROR_BODY}}}
+        for code, doc in errors(*codes).items()
+    }
 
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}  # in every service's spec: shared.http's error shape
 
 
-def accepted_answer(accepted: Accepted, settings: IntakeSettings, response: Response, message: str) -> ComplaintAccepted:
+def accepted_answer(
+    accepted: Accepted, settings: IntakeSettings, response: Response, message: str
+) -> ComplaintAccepted:
     """The 202 of every submission path: the tracking code, where to follow it, and ``message`` (whose words
     depend on who submitted); a replayed Idempotency-Key says so in a header."""
     if accepted.replayed:
@@ -69,7 +79,9 @@ def accepted_answer(accepted: Accepted, settings: IntakeSettings, response: Resp
 def citizen_accepted(accepted: Accepted, settings: IntakeSettings, response: Response) -> ComplaintAccepted:
     """The 202 a citizen gets (web JSON and the web form alike): the tracking code and what to do with it."""
     return accepted_answer(
-        accepted, settings, response,
+        accepted,
+        settings,
+        response,
         f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
         "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya.",
     )

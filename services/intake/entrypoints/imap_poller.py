@@ -9,6 +9,7 @@ leaves it unseen for the next poll.
 Run: ``run_imap_poller(IntakeSettings())`` (``pengaduan`` wires it as a command); settings
 ``PENGADUAN_IMAP_HOST``, ``_PORT``, ``_USERNAME``, ``_PASSWORD``, ``_FOLDER``, ``_SSL``, ``_POLL_SECONDS``.
 """
+
 from __future__ import annotations
 
 import imaplib
@@ -80,11 +81,18 @@ def poll_once(intake: Intake, mailbox: Mailbox, max_bytes: int | None = None) ->
             continue
         try:
             outcome = handlers.receive_email(intake, raw)
-            log.info("imap message handled", extra={"uid": uid, "result": outcome.result, "duplicate": outcome.duplicate})
+            log.info(
+                "imap message handled", extra={"uid": uid, "result": outcome.result, "duplicate": outcome.duplicate}
+            )
         except (InvalidInbound, UnknownKecamatan) as exc:
-            log.error("imap message refused", extra={"uid": uid, "reason": type(exc).__name__, "code": getattr(exc, "code", None)})
+            log.error(
+                "imap message refused",
+                extra={"uid": uid, "reason": type(exc).__name__, "code": getattr(exc, "code", None)},
+            )
         except Exception as exc:  # one bad message must not stop the mailbox: it stays unseen, the next is read
-            log.exception("imap message could not be handled; left unseen", extra={"uid": uid, "reason": type(exc).__name__})
+            log.exception(
+                "imap message could not be handled; left unseen", extra={"uid": uid, "reason": type(exc).__name__}
+            )
             continue
         mailbox.mark_seen(uid)
         handled += 1
@@ -93,19 +101,27 @@ def poll_once(intake: Intake, mailbox: Mailbox, max_bytes: int | None = None) ->
 
 def _open(settings: IntakeSettings):
     if not settings.imap_host or not settings.imap_username or settings.imap_password is None:
-        raise ValueError("IMAP is not configured: set PENGADUAN_IMAP_HOST, PENGADUAN_IMAP_USERNAME and PENGADUAN_IMAP_PASSWORD")
+        raise ValueError(
+            "IMAP is not configured: set PENGADUAN_IMAP_HOST, PENGADUAN_IMAP_USERNAME and PENGADUAN_IMAP_PASSWORD"
+        )
     box_class = MailBox if settings.imap_ssl else MailBoxUnencrypted
     box = box_class(settings.imap_host, port=settings.imap_port, timeout=30)
-    return box.login(settings.imap_username, settings.imap_password.get_secret_value(), initial_folder=settings.imap_folder)
+    return box.login(
+        settings.imap_username, settings.imap_password.get_secret_value(), initial_folder=settings.imap_folder
+    )
 
 
 TRANSIENT = (ImapToolsError, imaplib.IMAP4.error, OSError, socket.timeout, ssl.SSLError, SQLAlchemyError)
 
 
-def run_imap_poller(settings: IntakeSettings, stop: threading.Event | None = None, intake: Intake | None = None) -> None:
+def run_imap_poller(
+    settings: IntakeSettings, stop: threading.Event | None = None, intake: Intake | None = None
+) -> None:
     """Poll until ``stop`` is set (SIGTERM/SIGINT set it when run as a process's main thread)."""
     if not settings.imap_host or not settings.imap_username or settings.imap_password is None:
-        raise SystemExit("IMAP is not configured: set PENGADUAN_IMAP_HOST, PENGADUAN_IMAP_USERNAME, PENGADUAN_IMAP_PASSWORD")
+        raise SystemExit(
+            "IMAP is not configured: set PENGADUAN_IMAP_HOST, PENGADUAN_IMAP_USERNAME, PENGADUAN_IMAP_PASSWORD"
+        )
     intake = intake or bootstrap(settings)
     if stop is None:
         stop = threading.Event()

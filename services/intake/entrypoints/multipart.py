@@ -4,6 +4,7 @@ JSON against a request model, and checking each file by its bytes (``domain.atta
 Used by ``POST /v1/staff/complaints`` (staff.py) and ``POST /v1/complaints/form`` (public_form.py). Every
 problem is an ``ApiError`` with a stable code and a message in Bahasa Indonesia.
 """
+
 from __future__ import annotations
 
 from typing import TypeVar
@@ -45,7 +46,9 @@ async def read_form(request: Request, *, max_files: int = 50, max_fields: int = 
 def refuse_unknown_fields(form: FormData, known: set[str]) -> None:
     unknown = sorted(set(form.keys()) - known)
     if unknown:
-        raise validation([FieldError(field=k[:60], code="extra_forbidden", message="Kolom ini tidak dikenal.") for k in unknown])
+        raise validation(
+            [FieldError(field=k[:60], code="extra_forbidden", message="Kolom ini tidak dikenal.") for k in unknown]
+        )
 
 
 def json_field(form: FormData, model: type[M], name: str = "complaint") -> M:
@@ -59,8 +62,10 @@ def json_field(form: FormData, model: type[M], name: str = "complaint") -> M:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             raise ApiError(400, "malformed_json", f"Isian `{name}` bukan JSON yang sah.") from None
         raise validation(
-            [f.model_copy(update={"field": f"{name}.{f.field}" if f.field != "body" else name})
-             for f in field_errors(exc.errors())]
+            [
+                f.model_copy(update={"field": f"{name}.{f.field}" if f.field != "body" else name})
+                for f in field_errors(exc.errors())
+            ]
         ) from None
 
 
@@ -68,13 +73,19 @@ def real_uploads(form: FormData, name: str) -> list:
     """The values of file field ``name``, without the empty part a browser sends when no file was chosen
     (``filename=""`` and no bytes; some clients send it as an empty text value)."""
     return [
-        u for u in form.getlist(name)
+        u
+        for u in form.getlist(name)
         if not (u == "" or (isinstance(u, UploadFile) and not u.filename and (u.size or 0) == 0))
     ]
 
 
 async def check_uploads(
-    uploads: list, kinds: list[str] | None, *, field: str, max_bytes: int, seen: list[CheckedFile] | None = None,
+    uploads: list,
+    kinds: list[str] | None,
+    *,
+    field: str,
+    max_bytes: int,
+    seen: list[CheckedFile] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[list[CheckedFile], list[FieldError]]:
     """Each upload checked by its bytes and images re-encoded (CPU work: off the event loop): (the files kept,
@@ -90,7 +101,11 @@ async def check_uploads(
         data = await upload.read(max_bytes + 1)
         try:
             checked = await run_in_threadpool(
-                check_file, data, upload.filename, max_bytes=max_bytes, kind=kinds[i] if kinds else None,
+                check_file,
+                data,
+                upload.filename,
+                max_bytes=max_bytes,
+                kind=kinds[i] if kinds else None,
                 max_pixels=max_pixels,
             )
         except AttachmentRejected as exc:
@@ -115,17 +130,26 @@ def too_many_files(field: str, max_count: int) -> ApiError:
 
 
 async def checked_files(
-    uploads: list, kinds: list[str] | None, max_bytes: int, max_count: int, field: str = "scan",
+    uploads: list,
+    kinds: list[str] | None,
+    max_bytes: int,
+    max_count: int,
+    field: str = "scan",
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> list[CheckedFile]:
     """Staff uploads: at most ``max_count`` files, ``kinds`` (if given) one per file, each checked."""
     if len(uploads) > max_count:
         raise too_many_files(field, max_count)
     if kinds is not None and len(kinds) != len(uploads):
-        raise validation([
-            FieldError(field="complaint.scan_kinds", code="scan_kinds_mismatch",
-                       message="Jumlah jenis lampiran harus sama dengan jumlah berkas `scan`.")
-        ])
+        raise validation(
+            [
+                FieldError(
+                    field="complaint.scan_kinds",
+                    code="scan_kinds_mismatch",
+                    message="Jumlah jenis lampiran harus sama dengan jumlah berkas `scan`.",
+                )
+            ]
+        )
     files, problems = await check_uploads(uploads, kinds, field=field, max_bytes=max_bytes, max_pixels=max_pixels)
     raise_problems(problems)
     return files

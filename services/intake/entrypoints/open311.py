@@ -14,6 +14,7 @@ Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (Bahas
 ``PENGADUAN_OPEN311_API_KEYS`` (``IntakeSettings.open311_api_keys``, comma-separated; default none): when
 set, a POST needs a listed ``api_key`` (form field or query).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -70,7 +71,9 @@ def _key_accepted(given: str, keys: list[str]) -> bool:
 
 
 @router.post(
-    "/requests", status_code=201, response_model=list[PostedRequestOut],
+    "/requests",
+    status_code=201,
+    response_model=list[PostedRequestOut],
     responses={**georeport_errors(400, 403, 404, 409), **RATE_LIMITED_DOC},
     dependencies=[Depends(per_address("submissions"))],
     summary="Open311: submit a complaint (form-encoded)",
@@ -79,8 +82,13 @@ def _key_accepted(given: str, keys: list[str]) -> bool:
     "`last_name`, `address_string`, `lat` + `long`, `media_url` (all optional), `api_key` (when keys are "
     "configured). Header `Idempotency-Key` (optional) makes a retry answer the first result.",
 )
-@router.post("/requests.json", status_code=201, response_model=list[PostedRequestOut], include_in_schema=False,
-             dependencies=[Depends(per_address("submissions"))])
+@router.post(
+    "/requests.json",
+    status_code=201,
+    response_model=list[PostedRequestOut],
+    include_in_schema=False,
+    dependencies=[Depends(per_address("submissions"))],
+)
 async def post_request(
     request: Request,
     idempotency_key: Annotated[str | None, Header(description="Optional; at most 190 characters")] = None,

@@ -1,6 +1,7 @@
 """Citizens' routes without files: ``POST /v1/complaints`` (the web form as JSON) and
 ``GET /v1/track/{tracking_code}`` (the public status, no personal data). The form with its files is
 entrypoints/public_form.py."""
+
 from __future__ import annotations
 
 import uuid
@@ -60,7 +61,11 @@ def submit(
             422,
             "unknown_kecamatan",
             "Kecamatan tidak dikenal.",
-            [FieldError(field="kecamatan", code="unknown_kecamatan", message="Kecamatan ini tidak terdaftar di layanan ini.")],
+            [
+                FieldError(
+                    field="kecamatan", code="unknown_kecamatan", message="Kecamatan ini tidak terdaftar di layanan ini."
+                )
+            ],
         ) from None
     except handlers.IdempotencyKeyReused:
         raise ApiError(

@@ -5,6 +5,7 @@ file (``complaint.id_kind`` says which card), with up to ``max_attachments - 1``
 The JSON ``POST /v1/complaints`` stays as it was, for clients that send no files. Files are checked by their
 bytes; on any problem nothing is stored.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -29,8 +30,8 @@ from services.intake.entrypoints.multipart import (
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintFormIn
 from shared.contracts.intake import Complainant
-from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.http import ApiError, FieldError
+from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.tenancy import UnknownKecamatan
 
 router = APIRouter(tags=["complaints"])
@@ -52,7 +53,8 @@ _MULTIPART_DOC = {
                             "(`ktp`, `sim` or `kk`: what the `identitas` file is) (ComplaintFormIn)",
                         },
                         "identitas": {
-                            "type": "string", "format": "binary",
+                            "type": "string",
+                            "format": "binary",
                             "description": "A photo or scan of the KTP, SIM or KK (JPEG, PNG, WebP, HEIC, PDF; 5 MB)",
                         },
                         "foto": {
@@ -105,17 +107,37 @@ async def submit_form(
         if len(photos) > settings.max_attachments - 1:
             raise too_many_files("foto", settings.max_attachments - 1)
         if not identity:
-            problems.append(FieldError(field="identitas", code="identity_document_required",
-                                       message="Lampirkan foto atau pindaian KTP, SIM, atau KK Anda."))
+            problems.append(
+                FieldError(
+                    field="identitas",
+                    code="identity_document_required",
+                    message="Lampirkan foto atau pindaian KTP, SIM, atau KK Anda.",
+                )
+            )
         elif len(identity) > 1:
-            problems.append(FieldError(field="identitas", code="one_identity_document",
-                                       message="Lampirkan satu berkas kartu identitas saja."))
+            problems.append(
+                FieldError(
+                    field="identitas",
+                    code="one_identity_document",
+                    message="Lampirkan satu berkas kartu identitas saja.",
+                )
+            )
         kind = body.id_kind if body is not None else None
-        files, bad = await check_uploads(identity[:1], [kind] if kind else None, field="identitas",
-                                         max_bytes=settings.max_attachment_bytes, max_pixels=settings.max_image_pixels)
-        more, bad_photos = await check_uploads(photos, ["foto"] * len(photos), field="foto",
-                                               max_bytes=settings.max_attachment_bytes, seen=files,
-                                               max_pixels=settings.max_image_pixels)
+        files, bad = await check_uploads(
+            identity[:1],
+            [kind] if kind else None,
+            field="identitas",
+            max_bytes=settings.max_attachment_bytes,
+            max_pixels=settings.max_image_pixels,
+        )
+        more, bad_photos = await check_uploads(
+            photos,
+            ["foto"] * len(photos),
+            field="foto",
+            max_bytes=settings.max_attachment_bytes,
+            seen=files,
+            max_pixels=settings.max_image_pixels,
+        )
         problems += bad + bad_photos
         if body is None or problems:  # every problem at once: the form's fields and its files
             if any(p.field.startswith("complaint") for p in problems):
@@ -139,10 +161,19 @@ async def submit_form(
         accepted = await run_in_threadpool(handlers.submit_complaint_with_files, intake, command, files)
     except UnknownKecamatan:
         raise ApiError(
-            422, "unknown_kecamatan", "Kecamatan tidak dikenal.",
-            [FieldError(field="complaint.kecamatan", code="unknown_kecamatan",
-                        message="Kecamatan ini tidak terdaftar di layanan ini.")],
+            422,
+            "unknown_kecamatan",
+            "Kecamatan tidak dikenal.",
+            [
+                FieldError(
+                    field="complaint.kecamatan",
+                    code="unknown_kecamatan",
+                    message="Kecamatan ini tidak terdaftar di layanan ini.",
+                )
+            ],
         ) from None
     except handlers.IdempotencyKeyReused:
-        raise ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.") from None
+        raise ApiError(
+            409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda."
+        ) from None
     return citizen_accepted(accepted, settings, response)

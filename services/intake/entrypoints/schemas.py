@@ -1,4 +1,5 @@
 """The public shapes of intake's HTTP API. Outside clients code against these names: keep them."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -69,7 +70,7 @@ class ComplainantIn(BaseModel):
         return value or None
 
     @model_validator(mode="after")
-    def _reachable(self) -> "ComplainantIn":
+    def _reachable(self) -> ComplainantIn:
         if not self.phone and not self.email:
             raise PydanticCustomError(
                 "contact_required", "Isi nomor HP/WhatsApp atau e-mail agar tanggapan dapat dikirim kepada Anda."

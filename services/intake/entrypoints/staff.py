@@ -4,6 +4,7 @@ Attachments (KTP/SIM/KK scans, photos) are personal data: only staff of the comp
 download them. Kabupaten users and admins, who read the complaint masked, get 403
 ``personal_data_not_available`` (``shared.masking``); anyone else is told they do not exist (404).
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +20,13 @@ from starlette.concurrency import run_in_threadpool
 from services.intake import handlers
 from services.intake.domain.commands import EnterComplaint
 from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, accepted_answer, errors
-from services.intake.entrypoints.multipart import checked_files, json_field, read_form, refuse_unknown_fields, require_form
+from services.intake.entrypoints.multipart import (
+    checked_files,
+    json_field,
+    read_form,
+    refuse_unknown_fields,
+    require_form,
+)
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
 from shared.auth import CurrentUser, Principal, refuse_personal_document
 from shared.contracts.intake import Complainant
@@ -88,8 +95,13 @@ async def enter_complaint(
         if body.kecamatan is not None and body.kecamatan != user.kecamatan:
             raise ApiError(403, "other_kecamatan", "Anda hanya dapat mencatat pengaduan untuk kecamatan Anda sendiri.")
         uploads = form.getlist("scan")
-        files = await checked_files(uploads, body.scan_kinds, settings.max_attachment_bytes, settings.max_attachments,
-                                    max_pixels=settings.max_image_pixels)
+        files = await checked_files(
+            uploads,
+            body.scan_kinds,
+            settings.max_attachment_bytes,
+            settings.max_attachments,
+            max_pixels=settings.max_image_pixels,
+        )
     finally:
         await form.close()
     command = EnterComplaint(
@@ -109,9 +121,13 @@ async def enter_complaint(
     except UnknownKecamatan:
         raise ApiError(403, "not_kecamatan_staff", "Kecamatan Anda tidak aktif di layanan ini.") from None
     except handlers.IdempotencyKeyReused:
-        raise ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.") from None
+        raise ApiError(
+            409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda."
+        ) from None
     return accepted_answer(
-        accepted, settings, response,
+        accepted,
+        settings,
+        response,
         f"Pengaduan sudah dicatat dengan kode pelacakan {accepted.tracking_code}. Sampaikan kode ini kepada pengadu.",
     )
 
@@ -120,8 +136,10 @@ async def enter_complaint(
     "/v1/attachments/{sha256}",
     response_class=Response,
     responses={
-        200: {"content": {t: {} for t in ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")},
-              "description": "The file"},
+        200: {
+            "content": {t: {} for t in ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")},
+            "description": "The file",
+        },
         **errors(401, 403, 404),
     },
     summary="Download an attachment (staff of the complaint's kecamatan; kabupaten users and admins: 403)",

@@ -1,6 +1,7 @@
 """The development certificate authority: when no real signing certificate is configured (``make run``,
 tests), a self-made CA kept in a folder issues each kecamatan's signing key and certificate on first use.
 Not for production: the CA key sits next to the certificates it signs."""
+
 from __future__ import annotations
 
 import fcntl
@@ -8,7 +9,7 @@ import logging
 import os
 import re
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ _RESERVED_SLUGS = {"ca"}  # would collide with the CA's own files
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _common_name(cert: x509.Certificate) -> str | None:
@@ -67,7 +68,7 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        try:  # noqa: SIM105
             os.unlink(tmp)
         except FileNotFoundError:
             pass
@@ -112,7 +113,7 @@ class DevelopmentCA:
             _write_atomically(self.folder / f"{kecamatan}.crt", pem_cert(cert), 0o644)
             log.info("development CA issued a signing certificate for %s (%s)", kecamatan, signer_name)
         found = self._read_identity(kecamatan, signer_name)
-        assert found is not None
+        assert found is not None  # noqa: S101
         return found
 
     def trust_roots(self) -> list[bytes]:
@@ -144,7 +145,7 @@ class DevelopmentCA:
             return None
         try:
             cert.verify_directly_issued_by(ca_cert)
-        except Exception:  # InvalidSignature: another CA of the same name
+        except Exception:  # InvalidSignature: another CA of the same name  # noqa: BLE001
             return None
         cn = _common_name(cert) or signer_name
         return SigningIdentity(slug, cn, key_pem, cert_pem, (ca_pem,))
@@ -168,11 +169,13 @@ class DevelopmentCA:
             key_path.unlink()
         key = self._ensure_key(key_path, lambda: rsa.generate_private_key(65537, 3072))
         now = _now()
-        name = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pengaduan (development only)"),
-            x509.NameAttribute(NameOID.COMMON_NAME, DEV_CA_COMMON_NAME),
-        ])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pengaduan (development only)"),
+                x509.NameAttribute(NameOID.COMMON_NAME, DEV_CA_COMMON_NAME),
+            ]
+        )
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         cert = (
             x509.CertificateBuilder()
@@ -185,9 +188,15 @@ class DevelopmentCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -199,15 +208,18 @@ class DevelopmentCA:
         return key, cert
 
     @staticmethod
-    def _issue(ca_key, ca_cert: x509.Certificate, key, signer_name: str, kecamatan_name: str,
-               kabupaten_name: str) -> x509.Certificate:
+    def _issue(
+        ca_key, ca_cert: x509.Certificate, key, signer_name: str, kecamatan_name: str, kabupaten_name: str
+    ) -> x509.Certificate:
         now = _now()
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _organisation_for(kabupaten_name)),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"Kecamatan {' '.join(kecamatan_name.split())}"),
-            x509.NameAttribute(NameOID.COMMON_NAME, signer_name),
-        ])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _organisation_for(kabupaten_name)),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"Kecamatan {' '.join(kecamatan_name.split())}"),
+                x509.NameAttribute(NameOID.COMMON_NAME, signer_name),
+            ]
+        )
         ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         return (
             x509.CertificateBuilder()
@@ -220,9 +232,15 @@ class DevelopmentCA:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=True, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
-                    encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -249,7 +267,7 @@ class _FileLock:
         return self
 
     def __exit__(self, *exc):
-        assert self.fd is not None
+        assert self.fd is not None  # noqa: S101
         try:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:

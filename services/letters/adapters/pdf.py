@@ -16,6 +16,7 @@ run over one page carry a small running header (kecamatan + nomor) on the later 
 Every text that comes from a person (body, names, addresses, perihal...) is escaped before it reaches
 ReportLab's paragraph mini-markup: ``<script>`` or ``{{7*7}}`` print literally, nothing is interpreted.
 """
+
 from __future__ import annotations
 
 import io
@@ -67,10 +68,7 @@ __all__ = [
     "render_response_letter",
 ]
 
-CLOSING = (
-    "Demikian tanggapan ini kami sampaikan untuk dapat dimaklumi. "
-    "Atas perhatiannya disampaikan terima kasih."
-)
+CLOSING = "Demikian tanggapan ini kami sampaikan untuk dapat dimaklumi. Atas perhatiannya disampaikan terima kasih."
 QR_CAPTION = "Pindai untuk memeriksa keaslian surat"
 DRAFT_LABEL = "DRAF"
 DRAFT_NUMBER = "..."
@@ -134,10 +132,10 @@ def layout_response_letter(letter: ResponseLetter) -> RenderedLetter:
     story.append(Spacer(1, 0.5 * cm))
 
     for paragraph in body:
-        story.append(Paragraph(_block(paragraph), st["body"]))
+        story.append(Paragraph(_block(paragraph), st["body"]))  # noqa: PERF401
     if letter.clarification:
         for paragraph in _paragraphs(letter.clarification):
-            story.append(Paragraph(_block(paragraph), st["body"]))
+            story.append(Paragraph(_block(paragraph), st["body"]))  # noqa: PERF401
 
     sig_holder: list[SignatureBox] = []
     closing = Paragraph(escape(CLOSING), st["body"])
@@ -161,9 +159,7 @@ def render_receipt(receipt: Receipt) -> bytes:
     try:
         channel = CHANNEL_LABELS[receipt.channel]
     except KeyError:
-        raise ValueError(
-            f"unknown channel {receipt.channel!r}; known: {', '.join(sorted(CHANNEL_LABELS))}"
-        ) from None
+        raise ValueError(f"unknown channel {receipt.channel!r}; known: {', '.join(sorted(CHANNEL_LABELS))}") from None
     received = format_waktu_wib(receipt.received_at)
     st = _styles()
     lh = receipt.letterhead
@@ -205,9 +201,7 @@ def render_receipt(receipt: Receipt) -> bytes:
         )
     )
     story.append(Spacer(1, 0.6 * cm))
-    track = Paragraph(
-        "Pantau perkembangan pengaduan Anda di:<br/>" + _inline(receipt.track_url), st["body_left"]
-    )
+    track = Paragraph("Pantau perkembangan pengaduan Anda di:<br/>" + _inline(receipt.track_url), st["body_left"])
     qr_w = 4.4 * cm
     qr = _qr_image(receipt.track_url, 3.0 * cm)
     caption = Paragraph("Pindai untuk memantau pengaduan", st["caption"])
@@ -216,8 +210,7 @@ def render_receipt(receipt: Receipt) -> bytes:
     story.append(t)
     story.append(Spacer(1, 0.8 * cm))
     story.append(
-        Paragraph(_inline(f"{lh.city}, {format_tanggal(receipt.received_at.astimezone(WIB).date())}"),
-                  st["right"])
+        Paragraph(_inline(f"{lh.city}, {format_tanggal(receipt.received_at.astimezone(WIB).date())}"), st["right"])
     )
     story.append(Spacer(1, 0.2 * cm))
     story.append(
@@ -302,23 +295,28 @@ def _styles() -> dict[str, ParagraphStyle]:
         "right": ParagraphStyle("right", base, alignment=TA_RIGHT),
         "center": ParagraphStyle("center", base, alignment=TA_CENTER),
         "body": ParagraphStyle(
-            "body", base, alignment=TA_JUSTIFY, firstLineIndent=1.25 * cm, spaceAfter=8,
-            allowWidows=0, allowOrphans=0,
+            "body",
+            base,
+            alignment=TA_JUSTIFY,
+            firstLineIndent=1.25 * cm,
+            spaceAfter=8,
+            allowWidows=0,
+            allowOrphans=0,
         ),
         "body_left": ParagraphStyle("body_left", base, alignment=TA_LEFT),
-        "title": ParagraphStyle("title", base, fontName=FONT_BOLD, fontSize=14, leading=18,
-                                alignment=TA_CENTER),
-        "kop_pemerintah": ParagraphStyle("kop_pemerintah", base, fontName=FONT_BOLD, fontSize=14,
-                                         leading=17, alignment=TA_CENTER),
-        "kop_kecamatan": ParagraphStyle("kop_kecamatan", base, fontName=FONT_BOLD, fontSize=17,
-                                        leading=21, alignment=TA_CENTER),
-        "kop_address": ParagraphStyle("kop_address", base, fontSize=10, leading=12.5,
-                                      alignment=TA_CENTER),
+        "title": ParagraphStyle("title", base, fontName=FONT_BOLD, fontSize=14, leading=18, alignment=TA_CENTER),
+        "kop_pemerintah": ParagraphStyle(
+            "kop_pemerintah", base, fontName=FONT_BOLD, fontSize=14, leading=17, alignment=TA_CENTER
+        ),
+        "kop_kecamatan": ParagraphStyle(
+            "kop_kecamatan", base, fontName=FONT_BOLD, fontSize=17, leading=21, alignment=TA_CENTER
+        ),
+        "kop_address": ParagraphStyle("kop_address", base, fontSize=10, leading=12.5, alignment=TA_CENTER),
         "sig": ParagraphStyle("sig", base, alignment=TA_CENTER, leading=15),
-        "caption": ParagraphStyle("caption", base, fontSize=7.5, leading=9, alignment=TA_CENTER,
-                                  textColor=GREY),
-        "caption_left": ParagraphStyle("caption_left", base, fontSize=8.5, leading=10.5,
-                                       alignment=TA_LEFT, textColor=GREY),
+        "caption": ParagraphStyle("caption", base, fontSize=7.5, leading=9, alignment=TA_CENTER, textColor=GREY),
+        "caption_left": ParagraphStyle(
+            "caption_left", base, fontSize=8.5, leading=10.5, alignment=TA_LEFT, textColor=GREY
+        ),
     }
 
 
@@ -437,9 +435,7 @@ def _addressee(letter: ResponseLetter, st: dict[str, ParagraphStyle]) -> list[Fl
     ]
 
 
-def _signature_table(
-    letter: ResponseLetter, st: dict[str, ParagraphStyle], holder: list[SignatureBox]
-) -> Table:
+def _signature_table(letter: ResponseLetter, st: dict[str, ParagraphStyle], holder: list[SignatureBox]) -> Table:
     signer = letter.signer
     sig_w = 8.0 * cm
     block: list[Flowable] = [Paragraph(_inline(signer.title), st["sig"])]
@@ -563,10 +559,28 @@ def _build(
         initialFontName=FONT,  # else every page names Helvetica, a font that is not embedded
         initialFontSize=12,
     )
-    first = Frame(MARGIN_LEFT, MARGIN_BOTTOM, TEXT_W, PAGE_H - MARGIN_TOP - MARGIN_BOTTOM,
-                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, id="first")
-    later = Frame(MARGIN_LEFT, MARGIN_BOTTOM, TEXT_W, PAGE_H - MARGIN_TOP_LATER - MARGIN_BOTTOM,
-                  leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0, id="later")
+    first = Frame(
+        MARGIN_LEFT,
+        MARGIN_BOTTOM,
+        TEXT_W,
+        PAGE_H - MARGIN_TOP - MARGIN_BOTTOM,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+        id="first",
+    )
+    later = Frame(
+        MARGIN_LEFT,
+        MARGIN_BOTTOM,
+        TEXT_W,
+        PAGE_H - MARGIN_TOP_LATER - MARGIN_BOTTOM,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+        id="later",
+    )
 
     def on_first(c: Canvas, _doc: BaseDocTemplate) -> None:
         if draft:
@@ -590,12 +604,12 @@ def _build(
         c.setFont(FONT, 8)
         c.setFillColor(GREY)
         if total > 1:
-            c.drawRightString(PAGE_W - MARGIN_RIGHT, MARGIN_BOTTOM - 0.9 * cm,
-                              f"Halaman {page} dari {total}")
+            c.drawRightString(PAGE_W - MARGIN_RIGHT, MARGIN_BOTTOM - 0.9 * cm, f"Halaman {page} dari {total}")
         if draft:
             c.setFillColor(colors.Color(0.7, 0.0, 0.0))
-            c.drawString(MARGIN_LEFT, MARGIN_BOTTOM - 0.9 * cm,
-                         f"{DRAFT_LABEL} \u2013 belum bernomor dan belum ditandatangani")
+            c.drawString(
+                MARGIN_LEFT, MARGIN_BOTTOM - 0.9 * cm, f"{DRAFT_LABEL} \u2013 belum bernomor dan belum ditandatangani"
+            )
         c.restoreState()
 
     doc.build(story, canvasmaker=_paged_canvas(footer, _pdf_date(dated)))

@@ -21,6 +21,7 @@ already run an event loop and accept that it is blocked meanwhile.
 
 No network is used: no timestamp authority (so the signing time is the signer's own claim, ``/M``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -307,10 +308,11 @@ def sign_pdf(
     Raises :class:`SigningError` when the input is not a readable PDF or pyHanko refuses to sign it
     (e.g. the field already holds a signature), ``ValueError`` for a naive ``signed_at``.
     """
-    return run_coroutine(lambda: async_sign_pdf(
-        pdf, identity, reason=reason, location=location, signed_at=signed_at, visible_box=visible_box
-    ))
-
+    return run_coroutine(
+        lambda: async_sign_pdf(
+            pdf, identity, reason=reason, location=location, signed_at=signed_at, visible_box=visible_box
+        )
+    )
 
 
 __all__ = [

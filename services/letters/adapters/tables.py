@@ -1,4 +1,5 @@
 """Letters' own tables (schema ``letters``)."""
+
 from sqlalchemy import Column, Date, DateTime, Integer, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import UUID
 

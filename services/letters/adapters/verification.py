@@ -5,6 +5,7 @@ or trailing bytes, makes it not valid) and chains to one of the given trust root
 Safe inside or outside a running event loop, CPU-bound (see :mod:`services.letters.adapters.signing`). No
 network is used: no CRL/OCSP fetching (revocation mode soft-fail).
 """
+
 from __future__ import annotations
 
 import functools
@@ -67,7 +68,7 @@ def _trust_root_certs(trust_roots: tuple[bytes, ...]) -> tuple[asn1_x509.Certifi
     for data in trust_roots:
         try:
             for cert in load_certs_from_pemder_data(data):
-                cert.native  # asn1crypto parses lazily: parse now, so a bad root fails here, not mid-validation
+                cert.native  # asn1crypto parses lazily: parse now, so a bad root fails here, not mid-validation  # noqa: B018
                 certs.append(cert)
         except Exception as e:
             raise ValueError(f"unreadable trust root certificate: {e}") from e
@@ -79,7 +80,7 @@ def _cn_of(cert: asn1_x509.Certificate | None) -> str | None:
         return None
     try:
         cn = cert.subject.native.get("common_name")
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
     if isinstance(cn, list):
         cn = cn[-1] if cn else None
@@ -109,7 +110,7 @@ async def async_verify_pdf(pdf: bytes, trust_roots: list[bytes], *, at: datetime
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
         signatures = reader.embedded_signatures
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         return not_valid(f"unreadable PDF: {type(e).__name__}: {e}")
     if not signatures:
         return not_valid("no signature")
@@ -120,10 +121,13 @@ async def async_verify_pdf(pdf: bytes, trust_roots: list[bytes], *, at: datetime
     try:
         signer = _cn_of(sig.signer_cert)
         signed_at = sig.self_reported_timestamp
-    except Exception:
+    except Exception:  # noqa: BLE001, S110
         pass
     vc = ValidationContext(
-        trust_roots=list(roots), allow_fetching=False, revocation_mode="soft-fail", moment=at,
+        trust_roots=list(roots),
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+        moment=at,
     )
     try:
         try:
@@ -133,7 +137,7 @@ async def async_verify_pdf(pdf: bytes, trust_roots: list[bytes], *, at: datetime
             await vc.aclose()
     except SignatureValidationError as e:
         return not_valid(f"invalid signature: {e.failure_message}", signer=signer, signed_at=signed_at)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001
         return not_valid(f"invalid signature: {type(e).__name__}: {e}", signer=signer, signed_at=signed_at)
 
     coverage = status.coverage
@@ -153,10 +157,17 @@ async def async_verify_pdf(pdf: bytes, trust_roots: list[bytes], *, at: datetime
     elif not trusted:
         indic = status.trust_problem_indic
         name = indic.name if indic is not None else "NO_PATH"
-        reason = f"the signer's certificate is not trusted: {_TRUST_REASONS.get(name, 'it could not be validated')} ({name})"
+        reason = (
+            f"the signer's certificate is not trusted: {_TRUST_REASONS.get(name, 'it could not be validated')} ({name})"
+        )
     valid = intact and crypto_ok and trusted
     return Verification(
-        valid=valid, intact=intact, trusted=trusted, signer=signer, signed_at=signed_at, sha256=sha,
+        valid=valid,
+        intact=intact,
+        trusted=trusted,
+        signer=signer,
+        signed_at=signed_at,
+        sha256=sha,
         reason=None if valid else reason,
     )
 

@@ -1,6 +1,7 @@
 """What a letter is: the data a response letter (surat tanggapan) or a complaint receipt (tanda terima)
 is printed from, and what printing gives back (the PDF, its pages, where the signature goes). Pure data and
 the dates as Indonesian letters write them; the rendering is ``services/letters/adapters/pdf.py``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,18 @@ __all__ = [
 ]
 
 BULAN = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
 )
 # Western Indonesia Time: UTC+7 with no daylight saving since 1964. A fixed offset, so the receipt does
 # not depend on the machine's tz database (python:3.11-slim has none).

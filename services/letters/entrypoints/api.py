@@ -1,5 +1,6 @@
 """The letters API: the public verification page behind each letter's QR code (entrypoints/verify.py), and the
 documents themselves, for staff and for the complainant (entrypoints/documents.py)."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -16,7 +17,9 @@ MAX_PDF_BYTES = 10 * 1024 * 1024  # a letter sent to POST /v1/letters/verify
 
 def create_app(letters: Letters | None = None) -> FastAPI:
     letters = letters or bootstrap()
-    app = FastAPI(title="pengaduan: letters", version="1", description="Signed response letters: verification and download.")
+    app = FastAPI(
+        title="pengaduan: letters", version="1", description="Signed response letters: verification and download."
+    )
     app.state.letters = letters
     install_error_handlers(app)
     install_auth(app, letters.settings, letters.engine)

@@ -1,4 +1,5 @@
 """What letters' routes share: the service container, a document's row, and which rows are signed letters."""
+
 from __future__ import annotations
 
 from typing import Annotated

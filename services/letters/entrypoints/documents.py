@@ -3,6 +3,7 @@ downloads their receipt and, once sent, the signed letter by tracking code.
 
 Every PDF is a download, never a page of ours: a PDF's JavaScript, or a file that is also HTML, runs nowhere.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -39,9 +40,13 @@ class DocumentOut(BaseModel):
     released_at: datetime | None
 
 
-@router.get("/v1/letters/{document_id}/pdf", responses={**NOT_FOUND, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
-            summary="Download a receipt, draft or signed letter (staff of its kecamatan; kabupaten users and admins: 403)",
-            response_class=Response, openapi_extra=PDF_ANSWER)
+@router.get(
+    "/v1/letters/{document_id}/pdf",
+    responses={**NOT_FOUND, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+    summary="Download a receipt, draft or signed letter (staff of its kecamatan; kabupaten users and admins: 403)",
+    response_class=Response,
+    openapi_extra=PDF_ANSWER,
+)
 def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
     row = document_row(wf, document_id)
     kecamatan = wf.directory.get(row["kecamatan"]) if row else None
@@ -49,26 +54,39 @@ def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
         raise ApiError(404, "letter_not_found", "Surat tidak ditemukan.")
     refuse_personal_document(user)  # every one carries the complainant's name: no redacted version
     return Response(
-        wf.documents.get(row["sha256"]), media_type="application/pdf",
+        wf.documents.get(row["sha256"]),
+        media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="surat-{document_id}.pdf"', **DOWNLOAD_HEADERS},
     )
 
 
-@router.get("/v1/letters/track/{tracking_code}/receipt", responses={**NOT_FOUND, **RATE_LIMITED_DOC},
-            dependencies=[Depends(per_address("tracking"))],
-            summary="The complainant's receipt (tanda terima), by tracking code",
-            response_class=Response, openapi_extra=PDF_ANSWER)
+@router.get(
+    "/v1/letters/track/{tracking_code}/receipt",
+    responses={**NOT_FOUND, **RATE_LIMITED_DOC},
+    dependencies=[Depends(per_address("tracking"))],
+    summary="The complainant's receipt (tanda terima), by tracking code",
+    response_class=Response,
+    openapi_extra=PDF_ANSWER,
+)
 def receipt(tracking_code: str, wf: LettersDep) -> Response:
     row = _by_tracking(wf, tracking_code, "receipt")
     if row is None:
-        raise ApiError(404, "receipt_not_found", "Tanda terima belum tersedia. Periksa kode pelacakan Anda atau coba lagi sebentar.")
+        raise ApiError(
+            404,
+            "receipt_not_found",
+            "Tanda terima belum tersedia. Periksa kode pelacakan Anda atau coba lagi sebentar.",
+        )
     return _pdf_response(wf, row, "tanda-terima")
 
 
-@router.get("/v1/letters/track/{tracking_code}/letter", responses={**NOT_FOUND, **RATE_LIMITED_DOC},
-            dependencies=[Depends(per_address("tracking"))],
-            summary="The signed response letter, for the complainant, once it has been sent (step 12)",
-            response_class=Response, openapi_extra=PDF_ANSWER)
+@router.get(
+    "/v1/letters/track/{tracking_code}/letter",
+    responses={**NOT_FOUND, **RATE_LIMITED_DOC},
+    dependencies=[Depends(per_address("tracking"))],
+    summary="The signed response letter, for the complainant, once it has been sent (step 12)",
+    response_class=Response,
+    openapi_extra=PDF_ANSWER,
+)
 def released_letter(tracking_code: str, wf: LettersDep) -> Response:
     row = _by_tracking(wf, tracking_code, "response_letter")
     if row is None or row["released_at"] is None:
@@ -76,23 +94,40 @@ def released_letter(tracking_code: str, wf: LettersDep) -> Response:
     return _pdf_response(wf, row, "surat-tanggapan")
 
 
-@router.get("/v1/letters/complaints/{complaint_id}", response_model=list[DocumentOut],
-            responses={**NOT_FOUND, 401: {"model": ErrorBody}},
-            summary="The documents of a complaint: receipt, every draft, the signed letter (staff of its kecamatan; "
-                    "kabupaten users and admins: the signed letter only)")
+@router.get(
+    "/v1/letters/complaints/{complaint_id}",
+    response_model=list[DocumentOut],
+    responses={**NOT_FOUND, 401: {"model": ErrorBody}},
+    summary="The documents of a complaint: receipt, every draft, the signed letter (staff of its kecamatan; "
+    "kabupaten users and admins: the signed letter only)",
+)
 def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[DocumentOut]:
     with wf.engine.connect() as conn:
-        rows = conn.execute(
-            select(documents).where(documents.c.complaint_id == complaint_id).order_by(documents.c.created_at)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(documents).where(documents.c.complaint_id == complaint_id).order_by(documents.c.created_at)
+            )
+            .mappings()
+            .all()
+        )
     visible = [r for r in rows if user.can_read_kecamatan(r["kecamatan"], _kabupaten(wf, r["kecamatan"]))]
     if not visible:
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
     if not masking.sees_personal_data(user):  # a masked reader: the signed letter only (as its QR code shows it)
         visible = [r for r in visible if is_signed_letter(r)]
-    return [DocumentOut(id=r["id"], kind=r["kind"], letter_version=r["letter_version"], letter_number=r["letter_number"],
-                        sha256=r["sha256"], size=r["size"], created_at=r["created_at"], released_at=r["released_at"])
-            for r in visible]
+    return [
+        DocumentOut(
+            id=r["id"],
+            kind=r["kind"],
+            letter_version=r["letter_version"],
+            letter_number=r["letter_number"],
+            sha256=r["sha256"],
+            size=r["size"],
+            created_at=r["created_at"],
+            released_at=r["released_at"],
+        )
+        for r in visible
+    ]
 
 
 def _kabupaten(letters: Letters, slug: str) -> str | None:
@@ -106,13 +141,23 @@ def _by_tracking(letters: Letters, code: str, kind: str):
     if normal is None:
         return None
     with letters.engine.connect() as conn:
-        return conn.execute(
-            select(documents).where(documents.c.tracking_code == normal, documents.c.kind == kind)
-            .order_by(documents.c.created_at.desc())
-        ).mappings().first()
+        return (
+            conn.execute(
+                select(documents)
+                .where(documents.c.tracking_code == normal, documents.c.kind == kind)
+                .order_by(documents.c.created_at.desc())
+            )
+            .mappings()
+            .first()
+        )
 
 
 def _pdf_response(letters: Letters, row, name: str) -> Response:
-    return Response(letters.documents.get(row["sha256"]), media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}-{row["tracking_code"]}.pdf"',
-                             **DOWNLOAD_HEADERS})
+    return Response(
+        letters.documents.get(row["sha256"]),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-{row["tracking_code"]}.pdf"',
+            **DOWNLOAD_HEADERS,
+        },
+    )

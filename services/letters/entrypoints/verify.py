@@ -3,6 +3,7 @@
 A letter is genuine when its signature is valid, it chains to a kecamatan served here, it is unchanged since
 it was signed, and this service issued it (its SHA-256 is on record as a numbered response letter).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,13 +47,21 @@ class VerificationOut(BaseModel):
 
 # the file as it is, whatever its declared type (a client that knows no better sends octet-stream)
 PDF_BODY = {"requestBody": {"required": True, "content": {**PDF, "application/octet-stream": PDF["application/pdf"]}}}
-VERIFY_PAGE = {200: {"content": {"text/html": {"schema": {"type": "string"}}},
-                     "description": "The verdict (JSON), or a page for a browser (`Accept: text/html`)"}}
+VERIFY_PAGE = {
+    200: {
+        "content": {"text/html": {"schema": {"type": "string"}}},
+        "description": "The verdict (JSON), or a page for a browser (`Accept: text/html`)",
+    }
+}
 
 
-@router.get("/v1/letters/verify/{document_id}", response_model=VerificationOut,
-            responses={**NOT_FOUND, **VERIFY_PAGE, **RATE_LIMITED_DOC}, dependencies=[Depends(per_address("tracking"))],
-            summary="The page behind a signed letter's QR code: is this letter genuine? (receipts and drafts: 404)")
+@router.get(
+    "/v1/letters/verify/{document_id}",
+    response_model=VerificationOut,
+    responses={**NOT_FOUND, **VERIFY_PAGE, **RATE_LIMITED_DOC},
+    dependencies=[Depends(per_address("tracking"))],
+    summary="The page behind a signed letter's QR code: is this letter genuine? (receipts and drafts: 404)",
+)
 def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Response:
     row = document_row(wf, document_id)
     if not is_signed_letter(row):  # a receipt, a draft or an unknown id: the same answer
@@ -61,8 +70,13 @@ def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Respon
         stored = wf.documents.get(row["sha256"])
     except (DocumentNotFound, DocumentCorrupted):
         log.error("a signed letter's stored copy is missing or damaged", extra={"document_id": str(document_id)})
-        result = VerificationOut(valid=False, intact=False, trusted=False, sha256=row["sha256"],
-                                 message="Salinan surat ini di arsip tidak dapat diperiksa. Hubungi kantor kecamatan.")
+        result = VerificationOut(
+            valid=False,
+            intact=False,
+            trusted=False,
+            sha256=row["sha256"],
+            message="Salinan surat ini di arsip tidak dapat diperiksa. Hubungi kantor kecamatan.",
+        )
     else:
         result = _check(wf, stored, row)
     if "text/html" in request.headers.get("accept", ""):
@@ -70,10 +84,16 @@ def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Respon
     return JSONResponse(result.model_dump(mode="json"))
 
 
-@router.post("/v1/letters/verify", response_model=VerificationOut, openapi_extra=PDF_BODY,
-             responses={413: {"model": ErrorBody, "description": "Larger than 10 MiB"},
-                        422: {"model": ErrorBody, "description": "No PDF sent (`empty_document`)"}},
-             summary="Check a PDF someone holds: signed by a kecamatan here, unchanged, and on record?")
+@router.post(
+    "/v1/letters/verify",
+    response_model=VerificationOut,
+    openapi_extra=PDF_BODY,
+    responses={
+        413: {"model": ErrorBody, "description": "Larger than 10 MiB"},
+        422: {"model": ErrorBody, "description": "No PDF sent (`empty_document`)"},
+    },
+    summary="Check a PDF someone holds: signed by a kecamatan here, unchanged, and on record?",
+)
 async def verify_upload(request: Request, wf: LettersDep) -> VerificationOut:
     pdf = await request.body()
     if not pdf:
@@ -97,24 +117,37 @@ def _check(letters: Letters, pdf: bytes, row) -> VerificationOut:
     known = row is not None and row["sha256"] == result.sha256
     valid = result.valid and known
     out = VerificationOut(
-        valid=valid, intact=result.intact, trusted=result.trusted, sha256=result.sha256,
+        valid=valid,
+        intact=result.intact,
+        trusted=result.trusted,
+        sha256=result.sha256,
         message=_message(result.valid, result.intact, result.trusted, known),
     )
     if known:
         directory = letters.directory.get(row["kecamatan"])
-        out = out.model_copy(update={
-            "document_id": row["id"], "letter_number": row["letter_number"], "signed_on": row["signed_on"],
-            "signer": row["signer"], "kecamatan": directory.name if directory else row["kecamatan"],
-        })
+        out = out.model_copy(
+            update={
+                "document_id": row["id"],
+                "letter_number": row["letter_number"],
+                "signed_on": row["signed_on"],
+                "signer": row["signer"],
+                "kecamatan": directory.name if directory else row["kecamatan"],
+            }
+        )
     return out
 
 
 def _lookup_and_check(letters: Letters, pdf: bytes) -> VerificationOut:
     with letters.engine.connect() as conn:
-        row = conn.execute(
-            select(documents).where(documents.c.sha256 == hashlib.sha256(pdf).hexdigest(),
-                                    documents.c.kind == "response_letter")
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(documents).where(
+                    documents.c.sha256 == hashlib.sha256(pdf).hexdigest(), documents.c.kind == "response_letter"
+                )
+            )
+            .mappings()
+            .first()
+        )
     return _check(letters, pdf, row if is_signed_letter(row) else None)
 
 
@@ -123,8 +156,13 @@ def _page(v: VerificationOut) -> str:
     colour = "#0a7d32" if v.valid else "#b00020"
     rows = "".join(
         f"<tr><th>{e(k)}</th><td>{e(str(val))}</td></tr>"
-        for k, val in [("Nomor surat", v.letter_number), ("Tanggal", v.signed_on), ("Penanda tangan", v.signer),
-                       ("Kecamatan", v.kecamatan), ("SHA-256 dokumen", v.sha256)]
+        for k, val in [
+            ("Nomor surat", v.letter_number),
+            ("Tanggal", v.signed_on),
+            ("Penanda tangan", v.signer),
+            ("Kecamatan", v.kecamatan),
+            ("SHA-256 dokumen", v.sha256),
+        ]
         if val
     )
     return (

@@ -3,6 +3,7 @@
 Registered by the composition root (``shared.tasks.register_consumers``: the failure rules, dead letters).
 Messages carry the event's id; the handler re-reads the event. Handled or kept as a dead letter, the event
 id is recorded in letters' inbox, so the relay's hand-off reconciler does not send it again."""
+
 from __future__ import annotations
 
 import uuid

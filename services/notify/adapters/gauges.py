@@ -1,4 +1,5 @@
 """Notify's scrape-time gauges (``shared.metrics.OperationsCollector``): its messages by state."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -7,11 +8,21 @@ from sqlalchemy.engine import Connection
 from services.notify.adapters.tables import deliveries
 from shared.service import Gauge
 
-DELIVERY_STATES = ("pending", "sending", "sent", "delivered", "failed", "unknown")  # services/notify/handlers.py (sending)
+DELIVERY_STATES = (
+    "pending",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "unknown",
+)  # services/notify/handlers.py (sending)
 
 
 def gauges(conn: Connection) -> list[Gauge]:
-    states = dict.fromkeys(DELIVERY_STATES, 0) | dict(conn.execute(
-        select(deliveries.c.state, func.count()).group_by(deliveries.c.state)).all())
-    return [Gauge("pengaduan_notify_deliveries", "Notify's messages by state", n, {"state": state})
-            for state, n in states.items()]
+    states = dict.fromkeys(DELIVERY_STATES, 0) | dict(
+        conn.execute(select(deliveries.c.state, func.count()).group_by(deliveries.c.state)).all()
+    )
+    return [
+        Gauge("pengaduan_notify_deliveries", "Notify's messages by state", n, {"state": state})
+        for state, n in states.items()
+    ]

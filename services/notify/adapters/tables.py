@@ -1,4 +1,5 @@
 """Notify's own tables (schema ``notify``)."""
+
 from sqlalchemy import Column, DateTime, MetaData, SmallInteger, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 

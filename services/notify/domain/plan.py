@@ -7,6 +7,7 @@ acknowledgment of a WhatsApp complaint (inside the 24-hour window the complainan
 and kinds with an approved template; anything else to that number goes by SMS. The signed letter (step 12) also goes
 by e-mail with the PDF attached whenever an address is known, since an SMS can only carry its link.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -21,8 +22,20 @@ from services.notify.domain.templates import Template, render, to_gsm
 NAMESPACE = uuid.UUID("6e6f7469-6679-2d70-656e-676164756161")
 WIB = ZoneInfo("Asia/Jakarta")
 PREFERENCE = ("email", "whatsapp", "sms")
-MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
-          "November", "Desember")
+MONTHS = (
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+)
 
 
 def delivery_id(source_event_id: UUID, kind: str, channel: str, recipient: str) -> UUID:
@@ -42,8 +55,15 @@ class Contact:
     address: str
 
 
-def complainant_contacts(own_channel: str, email: str | None, phone: str | None, available: set[str],
-                         *, letter: bool = False, whatsapp: bool = True) -> list[Contact]:
+def complainant_contacts(
+    own_channel: str,
+    email: str | None,
+    phone: str | None,
+    available: set[str],
+    *,
+    letter: bool = False,
+    whatsapp: bool = True,
+) -> list[Contact]:
     """Where a message to the complainant goes (first: the main one). ``whatsapp`` False: WhatsApp may not
     carry this message (a business-initiated message outside the 24-hour window needs an approved
     template): the same phone number gets an SMS instead."""
@@ -73,22 +93,45 @@ class Planned:
     variables: dict[str, str] | None = None
 
 
-def plan_message(source_event_id: UUID, kind: str, audience: str, contact: Contact, template: Template,
-                 variables: dict[str, str], *, username: str | None = None, attachment: dict[str, Any] | None = None,
-                 link: str | None = None) -> Planned:
+def plan_message(
+    source_event_id: UUID,
+    kind: str,
+    audience: str,
+    contact: Contact,
+    template: Template,
+    variables: dict[str, str],
+    *,
+    username: str | None = None,
+    attachment: dict[str, Any] | None = None,
+    link: str | None = None,
+) -> Planned:
     subject, body = render(template, variables)
     if contact.channel == "sms":
         body = to_gsm(body)
     return Planned(
-        id=delivery_id(source_event_id, kind, contact.channel, contact.address), kind=kind, audience=audience,
-        channel=contact.channel, recipient=contact.address, subject=subject if contact.channel == "email" else None,
-        body=body, username=username, attachment=attachment if contact.channel in ("email", "whatsapp") else None,
-        link=link, variables=variables,
+        id=delivery_id(source_event_id, kind, contact.channel, contact.address),
+        kind=kind,
+        audience=audience,
+        channel=contact.channel,
+        recipient=contact.address,
+        subject=subject if contact.channel == "email" else None,
+        body=body,
+        username=username,
+        attachment=attachment if contact.channel in ("email", "whatsapp") else None,
+        link=link,
+        variables=variables,
     )
 
 
 def nowhere(source_event_id: UUID, kind: str, why: str) -> Planned:
     """A message that must go out but has no channel (e.g. the letter to someone who left no contact):
     recorded as failed so that staff see it and send it by post."""
-    return Planned(id=delivery_id(source_event_id, kind, "none", ""), kind=kind, audience="complainant",
-                   channel="none", recipient="", subject=None, body=why)
+    return Planned(
+        id=delivery_id(source_event_id, kind, "none", ""),
+        kind=kind,
+        audience="complainant",
+        channel="none",
+        recipient="",
+        subject=None,
+        body=why,
+    )

@@ -9,6 +9,7 @@ SMS: one 160-character segment where it can. Texts are reduced to the GSM 03.38 
 curly quote or dash would otherwise make the whole SMS UCS-2, 70 characters a segment), and the
 defaults are written to fit one segment with a tracking code and a link of a usual length.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ DEFAULTS: dict[tuple[str, str], Template] = {
             "Tanggapan tertulis kami kirimkan paling lambat 12 hari kerja." + _SIGN_OFF
         ),
     ),
-    ("acknowledgment", "sms"): Template(body="Pengaduan Anda diterima, kode {{ kode }}. Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"),
+    ("acknowledgment", "sms"): Template(
+        body="Pengaduan Anda diterima, kode {{ kode }}. Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"
+    ),
     ("acknowledgment", "whatsapp"): Template(
         body=(
             "Yth. {{ nama }}, pengaduan Anda sudah kami terima.\nKode pelacakan: *{{ kode }}*\n"
@@ -81,7 +84,9 @@ DEFAULTS: dict[tuple[str, str], Template] = {
             "limpahkan kepada {{ instansi }}.\nAlasan: {{ alasan }}\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
         ),
     ),
-    ("referred", "sms"): Template(body="Pengaduan {{ kode }} dilimpahkan ke {{ instansi|truncate(50, True, '...') }}. Info: {{ link_lacak }}"),
+    ("referred", "sms"): Template(
+        body="Pengaduan {{ kode }} dilimpahkan ke {{ instansi|truncate(50, True, '...') }}. Info: {{ link_lacak }}"
+    ),
     ("referred", "whatsapp"): Template(
         body=(
             "Yth. {{ nama }}, pengaduan *{{ kode }}* bukan kewenangan kecamatan dan sudah kami limpahkan kepada "
@@ -101,26 +106,37 @@ DEFAULTS: dict[tuple[str, str], Template] = {
     ),
     ("identity_rejected", "email"): Template(
         subject="Pengaduan {{ kode }} tidak dapat diproses",
-        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} tidak dapat kami proses karena identitas pengadu tidak dapat diverifikasi.\nAlasan: {{ alasan }}" + _SIGN_OFF,
+        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} tidak dapat kami proses karena identitas pengadu tidak dapat diverifikasi.\nAlasan: {{ alasan }}"
+        + _SIGN_OFF,
     ),
-    ("identity_rejected", "sms"): Template(body="Pengaduan {{ kode }} tidak dapat diproses: identitas tidak dapat diverifikasi. Info: {{ link_lacak }}"),
+    ("identity_rejected", "sms"): Template(
+        body="Pengaduan {{ kode }} tidak dapat diproses: identitas tidak dapat diverifikasi. Info: {{ link_lacak }}"
+    ),
     ("identity_rejected", "whatsapp"): Template(
         body="Yth. {{ nama }}, pengaduan *{{ kode }}* tidak dapat kami proses karena identitas tidak dapat diverifikasi.\nAlasan: {{ alasan }}\n- Kecamatan {{ kecamatan }}"
     ),
     ("closed_incomplete", "email"): Template(
         subject="Pengaduan {{ kode }} ditutup",
-        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} kami tutup karena dokumen yang diminta tidak kami terima.\n{{ alasan }}\n\nAnda dapat mengajukan pengaduan baru kapan saja." + _SIGN_OFF,
+        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} kami tutup karena dokumen yang diminta tidak kami terima.\n{{ alasan }}\n\nAnda dapat mengajukan pengaduan baru kapan saja."
+        + _SIGN_OFF,
     ),
-    ("closed_incomplete", "sms"): Template(body="Pengaduan {{ kode }} ditutup: dokumen yang diminta tidak diterima. Silakan ajukan kembali. -Kec. {{ kecamatan }}"),
+    ("closed_incomplete", "sms"): Template(
+        body="Pengaduan {{ kode }} ditutup: dokumen yang diminta tidak diterima. Silakan ajukan kembali. -Kec. {{ kecamatan }}"
+    ),
     ("closed_incomplete", "whatsapp"): Template(
         body="Yth. {{ nama }}, pengaduan *{{ kode }}* kami tutup karena dokumen yang diminta tidak kami terima. Anda dapat mengajukan pengaduan baru kapan saja.\n- Kecamatan {{ kecamatan }}"
     ),
     ("withdrawn", "email"): Template(
         subject="Pengaduan {{ kode }} dicabut",
-        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah dicabut dan tidak kami proses lebih lanjut.\n{{ alasan }}" + _SIGN_OFF,
+        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah dicabut dan tidak kami proses lebih lanjut.\n{{ alasan }}"
+        + _SIGN_OFF,
     ),
-    ("withdrawn", "sms"): Template(body="Pengaduan {{ kode }} sudah dicabut dan tidak diproses lagi. -Kec. {{ kecamatan }}"),
-    ("withdrawn", "whatsapp"): Template(body="Yth. {{ nama }}, pengaduan *{{ kode }}* sudah dicabut dan tidak kami proses lebih lanjut.\n- Kecamatan {{ kecamatan }}"),
+    ("withdrawn", "sms"): Template(
+        body="Pengaduan {{ kode }} sudah dicabut dan tidak diproses lagi. -Kec. {{ kecamatan }}"
+    ),
+    ("withdrawn", "whatsapp"): Template(
+        body="Yth. {{ nama }}, pengaduan *{{ kode }}* sudah dicabut dan tidak kami proses lebih lanjut.\n- Kecamatan {{ kecamatan }}"
+    ),
     ("new_work", "email"): Template(
         subject="[{{ kode }}] Langkah {{ langkah }}: {{ nama_langkah }}",
         body=(
@@ -128,7 +144,9 @@ DEFAULTS: dict[tuple[str, str], Template] = {
             "{{ nama_langkah }}, paling lambat {{ batas }}.\n{{ link }}\n\nKecamatan {{ kecamatan }}"
         ),
     ),
-    ("new_work", "sms"): Template(body="[{{ kode }}] Langkah {{ langkah }} menunggu Anda, batas {{ batas }}. {{ link }}"),
+    ("new_work", "sms"): Template(
+        body="[{{ kode }}] Langkah {{ langkah }} menunggu Anda, batas {{ batas }}. {{ link }}"
+    ),
     ("new_work", "whatsapp"): Template(
         body="Pengaduan *{{ kode }}* ({{ perihal }}) menunggu Anda di langkah {{ langkah }}, {{ nama_langkah }}, paling lambat {{ batas }}.\n{{ link }}"
     ),
@@ -158,7 +176,7 @@ def render(template: Template, variables: dict[str, str]) -> tuple[str | None, s
     try:
         subject = _env.from_string(template.subject).render(variables).strip() if template.subject else None
         body = _env.from_string(template.body).render(variables).strip()
-    except Exception as exc:  # jinja2 syntax, an unknown variable, a sandbox refusal
+    except Exception as exc:  # jinja2 syntax, an unknown variable, a sandbox refusal  # noqa: BLE001
         raise TemplateInvalid(f"{type(exc).__name__}: {exc}") from None
     return subject, body
 
@@ -166,14 +184,24 @@ def render(template: Template, variables: dict[str, str]) -> tuple[str | None, s
 def sample_variables(kind: str) -> dict[str, str]:
     """Plausible values of a usual length, to check a template renders (and an SMS fits) before storing it."""
     sample = {
-        "nama": "Siti Aminah", "kode": "ABCD-EFGH-JK", "kecamatan": "Pegantenan", "tanggal": "28 November 2026 09.15 WIB",
+        "nama": "Siti Aminah",
+        "kode": "ABCD-EFGH-JK",
+        "kecamatan": "Pegantenan",
+        "tanggal": "28 November 2026 09.15 WIB",
         "link_lacak": "https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK",
         "link_tanda_terima": "https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK/tanda-terima.pdf",
-        "pesan": "foto KTP yang jelas", "batas": "12 Desember 2026", "instansi": "Dinas PUPR Kabupaten Pamekasan",
-        "alasan": "Perbaikan jalan kabupaten adalah kewenangan Dinas PUPR.", "nomor_surat": "400.14/012/432.407/2026",
+        "pesan": "foto KTP yang jelas",
+        "batas": "12 Desember 2026",
+        "instansi": "Dinas PUPR Kabupaten Pamekasan",
+        "alasan": "Perbaikan jalan kabupaten adalah kewenangan Dinas PUPR.",
+        "nomor_surat": "400.14/012/432.407/2026",
         "link_surat": "https://pengaduan.pamekasankab.go.id/v1/letters/verify/3f2b5c1e-8a4d-4c7b-9e1f-2a6d8c0b4e57",
-        "petugas": "Ahmad Fauzi", "langkah": "4", "nama_langkah": "Disposisi", "perihal": "Jalan desa rusak",
-        "link": "https://pengaduan.pamekasankab.go.id/staf/pengaduan/ABCD-EFGH-JK", "sebagai": "atasan",
+        "petugas": "Ahmad Fauzi",
+        "langkah": "4",
+        "nama_langkah": "Disposisi",
+        "perihal": "Jalan desa rusak",
+        "link": "https://pengaduan.pamekasankab.go.id/staf/pengaduan/ABCD-EFGH-JK",
+        "sebagai": "atasan",
     }
     return {name: sample[name] for name in VARIABLES[kind]}
 
@@ -202,8 +230,20 @@ _GSM_BASIC = set(
 )
 _GSM_EXTENDED = set("^{}\\[~]|€")  # two septets each
 _REPLACEMENTS = {
-    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "…": "...",
-    "\u00a0": " ", "•": "-", "·": "-", "\t": " ", "*": "",
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "–": "-",
+    "—": "-",
+    "…": "...",
+    "\u00a0": " ",
+    "•": "-",
+    "·": "-",
+    "\t": " ",
+    "*": "",
 }
 
 

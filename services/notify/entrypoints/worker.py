@@ -6,6 +6,7 @@ message, exactly once: services/notify/handlers.py), ``notify.record_outcome`` (
 could not write), ``notify.record_status`` (a provider's delivery receipt, from intake's webhooks).
 The relay's tasks and the receipts are recorded in the inbox once handled or kept, so the relay's and intake's
 reconcilers stop resending them."""
+
 from __future__ import annotations
 
 import uuid

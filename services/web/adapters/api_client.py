@@ -4,6 +4,7 @@
 code, its Indonesian message and its per-field errors, which the pages show next to their fields), and
 ``ApiUnavailable`` when the API cannot be reached or answers 5xx (the page says so and keeps the form).
 """
+
 from __future__ import annotations
 
 from contextvars import ContextVar
@@ -49,7 +50,7 @@ class ApiProblem(Exception):
         for e in self.errors:
             name = e.get("field", "")
             if strip and name.startswith(strip):
-                name = name[len(strip):]
+                name = name[len(strip) :]
             out.setdefault(name, e.get("message", ""))
         return out
 
@@ -62,10 +63,16 @@ UNAVAILABLE = "Layanan sedang tidak dapat dihubungi. Coba lagi sebentar."
 
 
 class Api:
-    def __init__(self, base_url: str, *, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=httpx.Timeout(timeout, connect=5.0),
-                                        cookies=cookieless_jar(),  # one client for every visitor
-                                        transport=transport, follow_redirects=False)
+    def __init__(
+        self, base_url: str, *, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            cookies=cookieless_jar(),  # one client for every visitor
+            transport=transport,
+            follow_redirects=False,
+        )
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -91,9 +98,13 @@ class Api:
                 body = r.json()
             except ValueError:
                 body = {}
-            raise ApiProblem(r.status_code, body.get("code", f"http_{r.status_code}"),
-                             body.get("message", "Permintaan tidak dapat diproses."), body.get("errors") or [],
-                             r.headers.get("retry-after"))
+            raise ApiProblem(
+                r.status_code,
+                body.get("code", f"http_{r.status_code}"),
+                body.get("message", "Permintaan tidak dapat diproses."),
+                body.get("errors") or [],
+                r.headers.get("retry-after"),
+            )
         if r.status_code == 204 or not r.content:
             return None
         return r.json()

@@ -1,5 +1,6 @@
 """Dates and times as the pages show them: in WIB (Asia/Jakarta), with Indonesian month names (Babel's
 ``id`` locale, not a hand-kept list), e.g. ``28 November 2026``, ``28 Nov 2026 10.15 WIB``."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -5,6 +5,7 @@ complaint, actions, register book), ``sesi`` (the web session for the dashboard 
 kabupaten's dashboard (``/dasbor``) is served by the dashboard service. Every response carries a strict
 Content-Security-Policy (``middleware``); failures are pages (``errors``).
 """
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -30,7 +31,9 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
     app.state.settings = web.settings
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     # the complaint form carries scans and photos (intake checks each file's size); every other form is small
-    app.add_middleware(BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=("/pengaduan/baru",))
+    app.add_middleware(
+        BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=("/pengaduan/baru",)
+    )
     app.add_middleware(RefuseControlCharacters)  # %00 and the like in a URL: 400, not a 500 from the API client
     app.add_middleware(forward_client)  # the visitor's address goes with every API call (rate limits)
     app.add_middleware(BaseHTTPMiddleware, dispatch=with_session)
@@ -41,8 +44,11 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:  # pages that do not name their icon (the dashboard page) ask here
-        return FileResponse(WEB / "static" / "favicon.svg", media_type="image/svg+xml",
-                            headers={"Cache-Control": "public, max-age=86400"})
+        return FileResponse(
+            WEB / "static" / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:

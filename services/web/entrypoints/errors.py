@@ -1,6 +1,7 @@
 """Every failure as a page: a request that needs a sign-in goes to /masuk (and back), an API's refusal shows
 its message with its status, an API out of reach is a 503 page, and 404, 405 and malformed requests have
 pages of their own (``install_error_pages``)."""
+
 from __future__ import annotations
 
 import logging
@@ -44,9 +45,14 @@ async def sign_in_first(request: Request, _: Exception) -> Response:
 
 
 async def forbidden(request: Request, _: Exception) -> Response:
-    return pages.render(request, "galat.html", status_code=403, title="Tidak diizinkan",
-                        message="Halaman ini tidak untuk akun Anda, atau formulirnya sudah kedaluwarsa. "
-                                "Muat ulang halaman lalu coba lagi.")
+    return pages.render(
+        request,
+        "galat.html",
+        status_code=403,
+        title="Tidak diizinkan",
+        message="Halaman ini tidak untuk akun Anda, atau formulirnya sudah kedaluwarsa. "
+        "Muat ulang halaman lalu coba lagi.",
+    )
 
 
 async def api_refused(request: Request, exc: ApiProblem) -> Response:
@@ -55,8 +61,12 @@ async def api_refused(request: Request, exc: ApiProblem) -> Response:
         pages.session(request).sign_out()
         return await sign_in_first(request, exc)
     status = exc.status if 400 <= exc.status < 500 else 400
-    title = {403: "Tidak diizinkan", 404: "Tidak ditemukan", 409: "Sudah berubah",
-             429: "Terlalu banyak permintaan"}.get(status, "Tidak dapat diproses")
+    title = {
+        403: "Tidak diizinkan",
+        404: "Tidak ditemukan",
+        409: "Sudah berubah",
+        429: "Terlalu banyak permintaan",
+    }.get(status, "Tidak dapat diproses")
     response = pages.render(request, "galat.html", status_code=status, title=title, message=exc.message)
     if status == 429 and exc.retry_after:
         response.headers["Retry-After"] = exc.retry_after
@@ -65,8 +75,7 @@ async def api_refused(request: Request, exc: ApiProblem) -> Response:
 
 async def unavailable(request: Request, exc: Exception) -> Response:
     log.warning("API unavailable: %s", exc)
-    response = pages.render(request, "galat.html", status_code=503, title="Layanan tidak tersedia",
-                            message=UNAVAILABLE)
+    response = pages.render(request, "galat.html", status_code=503, title="Layanan tidak tersedia", message=UNAVAILABLE)
     response.headers["Retry-After"] = "5"  # as the APIs' 503 (shared.http)
     return response
 
@@ -75,17 +84,37 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if not hasattr(request.state, "session"):
         request.state.session = sessions.Session()
     if exc.status_code == 404:
-        return pages.render(request, "galat.html", status_code=404, title="Halaman tidak ditemukan",
-                            message="Alamat yang Anda buka tidak ada. Periksa kembali atau kembali ke beranda.")
+        return pages.render(
+            request,
+            "galat.html",
+            status_code=404,
+            title="Halaman tidak ditemukan",
+            message="Alamat yang Anda buka tidak ada. Periksa kembali atau kembali ke beranda.",
+        )
     if exc.status_code == 405:
-        response = pages.render(request, "galat.html", status_code=405, title="Tidak dapat diproses",
-                                message="Cara membuka halaman ini tidak didukung.")
+        response = pages.render(
+            request,
+            "galat.html",
+            status_code=405,
+            title="Tidak dapat diproses",
+            message="Cara membuka halaman ini tidak didukung.",
+        )
         response.headers.update(exc.headers or {})  # Allow: the methods the page does take
         return response
-    return pages.render(request, "galat.html", status_code=exc.status_code, title="Tidak dapat diproses",
-                        message="Permintaan tidak dapat diproses.")
+    return pages.render(
+        request,
+        "galat.html",
+        status_code=exc.status_code,
+        title="Tidak dapat diproses",
+        message="Permintaan tidak dapat diproses.",
+    )
 
 
 async def bad_request(request: Request, _: Exception) -> Response:
-    return pages.render(request, "galat.html", status_code=400, title="Permintaan tidak sah",
-                        message="Alamat atau isian halaman ini tidak sah. Kembali ke beranda lalu coba lagi.")
+    return pages.render(
+        request,
+        "galat.html",
+        status_code=400,
+        title="Permintaan tidak sah",
+        message="Alamat atau isian halaman ini tidak sah. Kembali ke beranda lalu coba lagi.",
+    )

@@ -1,6 +1,7 @@
 """What wraps every answer of the web app: the session cookie read and written, a strict Content-Security-Policy
 (this origin only, no inline script) and the other security headers, and caching (pages never: they hold
 personal data; /static for an hour)."""
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -8,10 +9,20 @@ from fastapi.responses import Response
 
 from services.web.entrypoints import session as sessions
 
-CSP = "; ".join((
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
-    "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
-))
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",

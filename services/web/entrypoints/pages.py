@@ -1,4 +1,5 @@
 """What every page handler uses: the templates, the session, the API client, CSRF checks and rendering."""
+
 from __future__ import annotations
 
 import time
@@ -16,12 +17,17 @@ from services.web.entrypoints.session import CSRF_FIELD, Session
 
 WEB = Path(__file__).resolve().parents[1]  # services/web: templates/ and static/ (package data)
 templates = Jinja2Templates(directory=str(WEB / "templates"))  # autoescape on for .html (select_autoescape)
-templates.env.filters.update(tanggal=formatting.tanggal, waktu=formatting.waktu,
-                             waktu_panjang=formatting.waktu_panjang, iso=formatting.iso)
+templates.env.filters.update(
+    tanggal=formatting.tanggal, waktu=formatting.waktu, waktu_panjang=formatting.waktu_panjang, iso=formatting.iso
+)
 
 ROLE_LABELS = {
-    "staf": "Staf", "kasi": "Kasi/Kasubag", "sekcam": "Sekcam", "camat": "Camat",
-    "kabupaten": "Kabupaten", "admin": "Admin",
+    "staf": "Staf",
+    "kasi": "Kasi/Kasubag",
+    "sekcam": "Sekcam",
+    "camat": "Camat",
+    "kabupaten": "Kabupaten",
+    "admin": "Admin",
 }
 templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, CSRF_FIELD=CSRF_FIELD)
 
@@ -50,9 +56,9 @@ def require_user(request: Request, *roles: str) -> Session:
     """The signed-in session, else ``SignInRequired`` (a redirect to /masuk?lanjut=...); ``roles``: any of."""
     s = session(request)
     if not s.signed_in:
-        raise SignInRequired()
+        raise SignInRequired
     if roles and s.role not in roles:
-        raise Forbidden()
+        raise Forbidden
     return s
 
 
@@ -60,16 +66,21 @@ async def check_csrf(request: Request) -> dict[str, Any]:
     """The submitted form, after its CSRF field matched the session's (else ``Forbidden``)."""
     form = await request.form()
     if not session(request).csrf_ok(form.get(CSRF_FIELD) if isinstance(form.get(CSRF_FIELD), str) else None):
-        raise Forbidden()
+        raise Forbidden
     return form
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     s = session(request)
     context.setdefault("flash", s.pop_flash())
-    context.setdefault("dev_outbox", bool(settings(request).devsinks_url) and settings(request).environment != "production")
+    context.setdefault(
+        "dev_outbox", bool(settings(request).devsinks_url) and settings(request).environment != "production"
+    )
     return templates.TemplateResponse(
-        request, template, {"session": s, "user": s.user, "csrf_token": s.csrf, **context}, status_code=status_code,
+        request,
+        template,
+        {"session": s, "user": s.user, "csrf_token": s.csrf, **context},
+        status_code=status_code,
     )
 
 
@@ -104,7 +115,7 @@ async def end_session(request: Request) -> None:
     is emptied. An API that cannot be reached does not keep the visitor signed in here."""
     s = session(request)
     if s.token:
-        try:
+        try:  # noqa: SIM105
             await api(request).call("POST", "/v1/auth/logout", token=s.token)
         except (ApiProblem, ApiUnavailable):  # already expired or revoked (401), or the API is away
             pass

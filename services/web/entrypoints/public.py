@@ -6,6 +6,7 @@ The form is sent to intake's ``POST /v1/complaints/form`` (multipart: the ``comp
 double submit is one complaint. Tracking reads ``GET /v1/track/{code}``; the PDFs (receipt, response letter)
 are the letters API's public links, which the browser opens directly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,13 +26,23 @@ from shared.contracts.tracking import normalize_tracking_code
 router = APIRouter()
 
 ID_KINDS = (("ktp", "KTP"), ("sim", "SIM"), ("kk", "KK"))
-STALE_FORM = ("Formulir ini sudah terlalu lama terbuka, jadi belum terkirim. Isian Anda masih ada di bawah: "
-              "periksa, pilih berkasnya lagi, lalu kirim sekali lagi.")
+STALE_FORM = (
+    "Formulir ini sudah terlalu lama terbuka, jadi belum terkirim. Isian Anda masih ada di bawah: "
+    "periksa, pilih berkasnya lagi, lalu kirim sekali lagi."
+)
 TEXT_FIELDS = ("kecamatan", "name", "nik", "phone", "email", "address", "id_kind", "subject", "description")
 LABELS = {
-    "kecamatan": "Kecamatan", "name": "Nama lengkap", "nik": "NIK", "phone": "Nomor HP/WhatsApp", "email": "E-mail",
-    "address": "Alamat", "id_kind": "Jenis kartu identitas", "identitas": "Foto/scan kartu identitas",
-    "subject": "Pokok pengaduan", "description": "Uraian pengaduan", "foto": "Foto pendukung (boleh lebih dari satu)",
+    "kecamatan": "Kecamatan",
+    "name": "Nama lengkap",
+    "nik": "NIK",
+    "phone": "Nomor HP/WhatsApp",
+    "email": "E-mail",
+    "address": "Alamat",
+    "id_kind": "Jenis kartu identitas",
+    "identitas": "Foto/scan kartu identitas",
+    "subject": "Pokok pengaduan",
+    "description": "Uraian pengaduan",
+    "foto": "Foto pendukung (boleh lebih dari satu)",
     "persetujuan": "Saya setuju data saya dipakai untuk menangani pengaduan ini",
 }
 ORDER = (*TEXT_FIELDS[:7], "identitas", "subject", "description", "foto", "persetujuan")  # the page's order
@@ -40,10 +51,10 @@ ORDER = (*TEXT_FIELDS[:7], "identitas", "subject", "description", "foto", "perse
 NEXT = {
     1: "Petugas kecamatan menerima pengaduan Anda dan memeriksa kelengkapannya.",
     2: "Kasi/Kasubag memeriksa identitas Anda (paling lama 3 hari kerja). Jika ada yang kurang, petugas "
-       "menghubungi Anda melalui nomor HP/WhatsApp atau e-mail yang Anda berikan.",
+    "menghubungi Anda melalui nomor HP/WhatsApp atau e-mail yang Anda berikan.",
     3: "Staf memberi nomor pada pengaduan Anda dan mencatatnya di Buku Rekap Pengaduan.",
     4: "Camat menilai apakah pengaduan Anda termasuk tugas kecamatan (paling lama 2 hari kerja). Jika bukan, "
-       "pengaduan dilimpahkan kepada instansi yang berwenang dan Anda diberi tahu.",
+    "pengaduan dilimpahkan kepada instansi yang berwenang dan Anda diberi tahu.",
     5: "Kasi/Kasubag menelaah pengaduan Anda dan menyiapkan tanggapannya (paling lama 2 hari kerja).",
     6: "Kasi/Kasubag meminta staf menyiapkan surat tanggapan.",
     7: "Staf menyiapkan surat tanggapan untuk Anda.",
@@ -67,8 +78,15 @@ async def home(request: Request) -> HTMLResponse:
 # --- the complaint form -------------------------------------------------------------------------------
 
 
-async def _form_page(request: Request, values: dict[str, str], errors: dict[str, str] | None = None, *,
-               status_code: int = 200, problem: str | None = None, files_dropped: bool = False) -> HTMLResponse:
+async def _form_page(
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    *,
+    status_code: int = 200,
+    problem: str | None = None,
+    files_dropped: bool = False,
+) -> HTMLResponse:
     errors = errors or {}
     summary = [(name, LABELS[name], errors[name]) for name in ORDER if name in errors]
     try:
@@ -79,16 +97,25 @@ async def _form_page(request: Request, values: dict[str, str], errors: dict[str,
         # the API is down and the page says so: keep at least the kecamatan the person chose
         choices = [(values["kecamatan"], values["kecamatan"])] if values.get("kecamatan") else []
     return render(
-        request, "warga_formulir.html", status_code=status_code, title="Buat pengaduan", values=values,
-        errors=errors, summary=summary, problem=problem, files_dropped=files_dropped,
-        kecamatan_choices=choices, id_kinds=ID_KINDS, labels=LABELS,
+        request,
+        "warga_formulir.html",
+        status_code=status_code,
+        title="Buat pengaduan",
+        values=values,
+        errors=errors,
+        summary=summary,
+        problem=problem,
+        files_dropped=files_dropped,
+        kecamatan_choices=choices,
+        id_kinds=ID_KINDS,
+        labels=LABELS,
     )
 
 
 @router.get("/pengaduan/baru", response_class=HTMLResponse)
 async def complaint_form(request: Request, kecamatan: str | None = None) -> HTMLResponse:
     slugs = {slug for slug, _ in await kecamatan_choices(request)}
-    values = {name: "" for name in TEXT_FIELDS}
+    values = dict.fromkeys(TEXT_FIELDS, "")
     values["kecamatan"] = kecamatan if kecamatan in slugs else ""
     values["persetujuan"] = ""
     return await _form_page(request, values)
@@ -112,7 +139,7 @@ def _missing(values: dict[str, str], identity: list[UploadFile]) -> dict[str, st
     }
     for name, message in required.items():
         if not values[name]:
-            errors[name] = message
+            errors[name] = message  # noqa: PERF403
     if not values["phone"] and not values["email"]:
         errors["phone"] = "Isi nomor HP/WhatsApp atau e-mail agar tanggapan dapat dikirim kepada Anda."
     if not identity:
@@ -156,20 +183,33 @@ async def submit_complaint(request: Request) -> Response:
         errors = _missing(values, identity)
         if errors:
             return await _form_page(request, values, errors, status_code=422, files_dropped=had_files)
-        files = [("identitas", (u.filename, await u.read(), u.content_type or "application/octet-stream")) for u in identity]
+        files = [
+            ("identitas", (u.filename, await u.read(), u.content_type or "application/octet-stream")) for u in identity
+        ]
         files += [("foto", (u.filename, await u.read(), u.content_type or "application/octet-stream")) for u in photos]
     finally:
         await form.close()
     complaint = {
-        "kecamatan": values["kecamatan"], "channel": "web", "id_kind": values["id_kind"],
-        "complainant": {"name": values["name"], "nik": values["nik"], "phone": values["phone"] or None,
-                        "email": values["email"] or None, "address": values["address"] or None},
-        "subject": values["subject"], "description": values["description"],
+        "kecamatan": values["kecamatan"],
+        "channel": "web",
+        "id_kind": values["id_kind"],
+        "complainant": {
+            "name": values["name"],
+            "nik": values["nik"],
+            "phone": values["phone"] or None,
+            "email": values["email"] or None,
+            "address": values["address"] or None,
+        },
+        "subject": values["subject"],
+        "description": values["description"],
     }
     key = _idempotency_key(session(request).csrf, complaint, files)
     try:
         accepted = await api(request).call(
-            "POST", "/v1/complaints/form", data={"complaint": json.dumps(complaint)}, files=files,
+            "POST",
+            "/v1/complaints/form",
+            data={"complaint": json.dumps(complaint)},
+            files=files,
             headers={"Idempotency-Key": key},
         )
     except ApiUnavailable:  # the form stays, with what was typed; the files must be chosen again
@@ -203,9 +243,15 @@ async def _tracking(request: Request, code: str) -> dict | None:
 
 
 def _not_found(request: Request, kode: str) -> HTMLResponse:
-    return render(request, "warga_lacak.html", status_code=404, title="Kode pelacakan tidak ditemukan", kode=kode,
-                  error="Kode pelacakan ini tidak ditemukan. Periksa kembali kode pada tanda terima atau pesan "
-                        "yang Anda terima (contoh: 7KQ2-M9XD-4T), lalu coba lagi.")
+    return render(
+        request,
+        "warga_lacak.html",
+        status_code=404,
+        title="Kode pelacakan tidak ditemukan",
+        kode=kode,
+        error="Kode pelacakan ini tidak ditemukan. Periksa kembali kode pada tanda terima atau pesan "
+        "yang Anda terima (contoh: 7KQ2-M9XD-4T), lalu coba lagi.",
+    )
 
 
 @router.get("/pengaduan/terkirim/{code}", response_class=HTMLResponse)
@@ -214,8 +260,13 @@ async def submitted(request: Request, code: str) -> Response:
     found = await _tracking(request, normal) if normal else None
     if found is None:
         return _not_found(request, code)
-    return render(request, "warga_terkirim.html", title="Pengaduan terkirim", t=found,
-                  kecamatan_name=await _kecamatan_name(request, found["kecamatan"]))
+    return render(
+        request,
+        "warga_terkirim.html",
+        title="Pengaduan terkirim",
+        t=found,
+        kecamatan_name=await _kecamatan_name(request, found["kecamatan"]),
+    )
 
 
 @router.get("/lacak", response_class=HTMLResponse)
@@ -223,8 +274,14 @@ async def track_form(request: Request, kode: str | None = None) -> Response:
     if kode is None:
         return render(request, "warga_lacak.html", title="Lacak pengaduan", kode="", error=None)
     if not kode.strip():
-        return render(request, "warga_lacak.html", status_code=422, title="Lacak pengaduan", kode="",
-                      error="Isi kode pelacakan Anda.")
+        return render(
+            request,
+            "warga_lacak.html",
+            status_code=422,
+            title="Lacak pengaduan",
+            kode="",
+            error="Isi kode pelacakan Anda.",
+        )
     normal = normalize_tracking_code(kode)
     if normal is None:
         return _not_found(request, kode)
@@ -245,18 +302,29 @@ async def track_page(request: Request, code: str) -> Response:
     if current is None and found["status"] == "received":  # not yet taken up by the workflow
         current = {"number": 1, "name": sop.DEFAULT.step(1).name}
     return render(
-        request, "warga_status.html", title=f"Pengaduan {normal}", t=found, current=current,
-        next_text=NEXT.get(current["number"]) if current else None, kecamatan_name=await _kecamatan_name(request, found["kecamatan"]),
+        request,
+        "warga_status.html",
+        title=f"Pengaduan {normal}",
+        t=found,
+        current=current,
+        next_text=NEXT.get(current["number"]) if current else None,
+        kecamatan_name=await _kecamatan_name(request, found["kecamatan"]),
     )
 
 
 # --- the citizen's PDFs: passed on from the letters API, or a page that says why not yet -------------------
 
 PDFS = {
-    "tanda-terima.pdf": ("receipt", "Tanda terima belum tersedia",
-                         "Tanda terima sedang dibuat. Coba lagi dalam satu menit."),
-    "surat-jawaban.pdf": ("letter", "Surat jawaban belum tersedia",
-                          "Surat jawaban belum dikirim untuk pengaduan ini. Lihat perjalanannya di halaman lacak."),
+    "tanda-terima.pdf": (
+        "receipt",
+        "Tanda terima belum tersedia",
+        "Tanda terima sedang dibuat. Coba lagi dalam satu menit.",
+    ),
+    "surat-jawaban.pdf": (
+        "letter",
+        "Surat jawaban belum tersedia",
+        "Surat jawaban belum dikirim untuk pengaduan ini. Lihat perjalanannya di halaman lacak.",
+    ),
 }
 
 
@@ -274,9 +342,16 @@ async def citizen_pdf(request: Request, code: str, name: str) -> Response:
         headers = {k: v for k, v in r.headers.items() if k.lower() == "etag"}
         _, _, params = (r.headers.get("content-disposition") or "").partition(";")
         headers["Content-Disposition"] = f"attachment;{params}" if params.strip() else f'attachment; filename="{name}"'
-        return Response(r.content, media_type="application/pdf", headers={
-            **headers, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-        })
+        return Response(
+            r.content,
+            media_type="application/pdf",
+            headers={
+                **headers,
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox",
+            },
+        )
     if r.status_code >= 500:
         raise ApiUnavailable(f"letters: HTTP {r.status_code}")
     return render(request, "galat.html", status_code=404, title=title, message=message)

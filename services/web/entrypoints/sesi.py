@@ -15,6 +15,7 @@ CSRF: both answer JSON, not forms, so they take no ``csrf_token`` field. Instead
 "simple" fetch, but not with a custom header unless this origin grants a CORS preflight, which it never does.
 Without the header (or with ``Sec-Fetch-Site`` naming another site): 403 ``sesi_header_required``.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -39,8 +40,11 @@ def _refused(request: Request) -> JSONResponse | None:
     """403 unless the request carries the custom header (and, when the browser tells, comes from this site)."""
     fetch_site = request.headers.get("sec-fetch-site")
     if request.headers.get(HEADER) != "1" or (fetch_site is not None and fetch_site not in ("same-origin", "none")):
-        return _json_error(403, "sesi_header_required",
-                           "Permintaan ditolak: hanya halaman situs ini yang dapat meminta sesi. Muat ulang halaman.")
+        return _json_error(
+            403,
+            "sesi_header_required",
+            "Permintaan ditolak: hanya halaman situs ini yang dapat meminta sesi. Muat ulang halaman.",
+        )
     return None
 
 

@@ -13,6 +13,7 @@ bearer tokens. The server-rendered pages never hand the token to a script; the o
 dashboard page (``/dasbor``, its own script), which asks ``POST /sesi/token`` (same origin, a custom header
 no cross-site page can send) so a user signed in here need not sign in again there.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,7 +97,12 @@ def store(response: Response, session: Session, secret_key: str, max_age: int, s
     if session.flash:
         data["f"] = session.flash
     response.set_cookie(
-        COOKIE, _serializer(secret_key).dumps(data), max_age=max_age, httponly=True, secure=secure, samesite="lax",
+        COOKIE,
+        _serializer(secret_key).dumps(data),
+        max_age=max_age,
+        httponly=True,
+        secure=secure,
+        samesite="lax",
         path="/",
     )
 

@@ -1,5 +1,6 @@
 """Staff and kabupaten pages (login): sign-in and sign-out here; the inbox, the complaint page with its
 actions, and the Buku Rekap in ``staff_inbox``, ``staff_complaint`` and ``staff_register``."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -40,8 +41,14 @@ async def sign_in(request: Request) -> Response:
     password = str(form.get("password") or "")
     lanjut = _safe_next(str(form.get("lanjut") or "")) or ""
     if not username or not password:
-        return render(request, "masuk.html", status_code=422, lanjut=lanjut, username=username,
-                      error="Isi nama pengguna dan kata sandi.")
+        return render(
+            request,
+            "masuk.html",
+            status_code=422,
+            lanjut=lanjut,
+            username=username,
+            error="Isi nama pengguna dan kata sandi.",
+        )
     try:
         token = await api(request).call("POST", "/v1/auth/token", data={"username": username, "password": password})
         me = await api(request).call("GET", "/v1/auth/me", token=token["access_token"])

@@ -5,6 +5,7 @@ SOP's own words), each action's form fields, and the body a submitted form becom
 Which actions a page offers comes from the API (``allowed_actions``: the complaint's state and the SOP
 role of its current step, checked by the same rule that guards the action), never from a list here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,14 +60,24 @@ DONE: dict[str, str] = {
 # any step: offered apart from the step's own action
 ANY_STEP = ("withdraw", "mark-duplicate")
 
-AGENCY_KINDS = (("opd", "OPD kabupaten"), ("desa", "Pemerintah desa"), ("sp4n-lapor", "SP4N-LAPOR"), ("lainnya", "Lainnya"))
+AGENCY_KINDS = (
+    ("opd", "OPD kabupaten"),
+    ("desa", "Pemerintah desa"),
+    ("sp4n-lapor", "SP4N-LAPOR"),
+    ("lainnya", "Lainnya"),
+)
 SEND_CHANNELS = (
     ("otomatis", "Otomatis melalui kontak pengadu (e-mail/SMS/WhatsApp)"),
     ("pos", "Pos"),
     ("langsung", "Diserahkan langsung"),
     ("kurir", "Kurir"),
 )
-COPIES = (("pengadu", "Untuk pengadu"), ("arsip", "Untuk arsip"), ("camat", "Untuk Camat"), ("unit", "Untuk unit terkait"))
+COPIES = (
+    ("pengadu", "Untuk pengadu"),
+    ("arsip", "Untuk arsip"),
+    ("camat", "Untuk Camat"),
+    ("unit", "Untuk unit terkait"),
+)
 UNITS = ("pemerintahan", "trantib", "kesra", "pmd", "pelayanan umum")  # suggestions; the API takes any unit
 
 
@@ -97,66 +108,147 @@ class Action:
 
 NOTES = Field("notes", "Catatan", "textarea", help="Tidak wajib.")
 
-ACTIONS: dict[str, Action] = {a.name: a for a in (
-    Action("verify-identity", "Verifikasi identitas pengadu", (NOTES,),
-           intro="Identitas jelas dan lampiran KTP/SIM/KK sesuai: pengaduan diteruskan untuk registrasi."),
-    Action("request-documents", "Minta kelengkapan dokumen", (
-        Field("message", "Pesan kepada pengadu", "textarea", required=True,
-              help="Sebutkan dokumen yang kurang, misalnya salinan KTP yang terbaca jelas."),
-        Field("close_after_working_days", "Batas waktu (hari kerja)", "number", default=10,
-              help="Bila tidak ada jawaban sampai batas ini, pengaduan ditutup sebagai tidak lengkap."),
-    )),
-    Action("receive-documents", "Catat kelengkapan dokumen diterima", (NOTES,)),
-    Action("reject-identity", "Tolak pengaduan", (
-        Field("reason", "Alasan", "textarea", required=True),
-    ), danger=True),
-    Action("close-incomplete", "Tutup pengaduan", (
-        Field("reason", "Alasan", "textarea", default="Dokumen yang diminta tidak diterima dalam batas waktu."),
-    ), danger=True),
-    Action("register", "Registrasi di Buku Rekap Pengaduan",
-           intro="Nomor register diberikan otomatis menurut urutan buku rekap tahun ini."),
-    Action("dispose", "Disposisi tindak lanjut", (
-        Field("unit", "Unit (Kasi/Kasubag)", required=True, suggestions=UNITS,
-              help="Misalnya pemerintahan, trantib, kesra, pmd, pelayanan umum."),
-        Field("instructions", "Instruksi", "textarea", required=True),
-    ), intro="Pengaduan termasuk tupoksi kecamatan: tunjuk unit yang menindaklanjuti."),
-    Action("refer", "Limpahkan ke instansi lain", (
-        Field("agency", "Instansi tujuan", required=True, help="Misalnya Dinas PUPR Kabupaten Pamekasan."),
-        Field("agency_kind", "Jenis instansi", "select", required=True, options=AGENCY_KINDS, default="opd"),
-        Field("reason", "Alasan", "textarea", required=True),
-    ), intro="Pengaduan bukan tupoksi kecamatan: pengadu diberi tahu ke mana pengaduannya dilimpahkan."),
-    Action("clarify", "Klarifikasi atau tanggapan", (
-        Field("explanation", "Penjelasan", "textarea", required=True,
-              help="Penjelasan ini dimuat dalam surat tanggapan."),
-    )),
-    Action("request-letter", "Minta staf menyiapkan surat tanggapan", (NOTES,)),
-    Action("draft-letter", "Konsep surat tanggapan", (
-        Field("perihal", "Perihal", required=True),
-        Field("body", "Isi surat", "textarea", required=True),
-    )),
-    Action("review-letter", "Periksa surat tanggapan", (
-        Field("notes", "Catatan", "textarea", help="Wajib bila konsep dikembalikan."),
-    ), intro="Periksa konsep terbaru di bagian Dokumen, lalu beri paraf atau kembalikan dengan catatan."),
-    Action("duplicate-letter", "Gandakan surat tanggapan", (
-        Field("copies", "Salinan", "checkboxes", options=COPIES, default=("pengadu", "arsip")),
-    )),
-    Action("sign-letter", "Tanda tangani surat tanggapan",
-           intro="Nomor surat diberikan saat penandatanganan; surat ditandatangani secara elektronik."),
-    Action("archive-letter", "Arsipkan surat tanggapan",
-           intro="Surat bertanda tangan diarsipkan dan dicatat pada Buku Rekap Pengaduan."),
-    Action("send-response", "Kirim surat tanggapan kepada pengadu", (
-        Field("channel", "Cara pengiriman", "select", required=True, options=SEND_CHANNELS, default="otomatis"),
-        Field("receipt", "Tanda terima pengiriman", help="Untuk pos, kurir, atau diserahkan langsung: nomor resi "
-                                                          "atau nama penerima."),
-    )),
-    Action("withdraw", "Cabut pengaduan", (
-        Field("reason", "Alasan", "textarea", default="Dicabut oleh pengadu."),
-    ), danger=True),
-    Action("mark-duplicate", "Tandai sebagai duplikat", (
-        Field("duplicate_of", "Kode pelacakan pengaduan asli", required=True),
-        Field("reason", "Alasan", "textarea"),
-    ), danger=True),
-)}
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action(
+            "verify-identity",
+            "Verifikasi identitas pengadu",
+            (NOTES,),
+            intro="Identitas jelas dan lampiran KTP/SIM/KK sesuai: pengaduan diteruskan untuk registrasi.",
+        ),
+        Action(
+            "request-documents",
+            "Minta kelengkapan dokumen",
+            (
+                Field(
+                    "message",
+                    "Pesan kepada pengadu",
+                    "textarea",
+                    required=True,
+                    help="Sebutkan dokumen yang kurang, misalnya salinan KTP yang terbaca jelas.",
+                ),
+                Field(
+                    "close_after_working_days",
+                    "Batas waktu (hari kerja)",
+                    "number",
+                    default=10,
+                    help="Bila tidak ada jawaban sampai batas ini, pengaduan ditutup sebagai tidak lengkap.",
+                ),
+            ),
+        ),
+        Action("receive-documents", "Catat kelengkapan dokumen diterima", (NOTES,)),
+        Action(
+            "reject-identity", "Tolak pengaduan", (Field("reason", "Alasan", "textarea", required=True),), danger=True
+        ),
+        Action(
+            "close-incomplete",
+            "Tutup pengaduan",
+            (Field("reason", "Alasan", "textarea", default="Dokumen yang diminta tidak diterima dalam batas waktu."),),
+            danger=True,
+        ),
+        Action(
+            "register",
+            "Registrasi di Buku Rekap Pengaduan",
+            intro="Nomor register diberikan otomatis menurut urutan buku rekap tahun ini.",
+        ),
+        Action(
+            "dispose",
+            "Disposisi tindak lanjut",
+            (
+                Field(
+                    "unit",
+                    "Unit (Kasi/Kasubag)",
+                    required=True,
+                    suggestions=UNITS,
+                    help="Misalnya pemerintahan, trantib, kesra, pmd, pelayanan umum.",
+                ),
+                Field("instructions", "Instruksi", "textarea", required=True),
+            ),
+            intro="Pengaduan termasuk tupoksi kecamatan: tunjuk unit yang menindaklanjuti.",
+        ),
+        Action(
+            "refer",
+            "Limpahkan ke instansi lain",
+            (
+                Field("agency", "Instansi tujuan", required=True, help="Misalnya Dinas PUPR Kabupaten Pamekasan."),
+                Field("agency_kind", "Jenis instansi", "select", required=True, options=AGENCY_KINDS, default="opd"),
+                Field("reason", "Alasan", "textarea", required=True),
+            ),
+            intro="Pengaduan bukan tupoksi kecamatan: pengadu diberi tahu ke mana pengaduannya dilimpahkan.",
+        ),
+        Action(
+            "clarify",
+            "Klarifikasi atau tanggapan",
+            (
+                Field(
+                    "explanation",
+                    "Penjelasan",
+                    "textarea",
+                    required=True,
+                    help="Penjelasan ini dimuat dalam surat tanggapan.",
+                ),
+            ),
+        ),
+        Action("request-letter", "Minta staf menyiapkan surat tanggapan", (NOTES,)),
+        Action(
+            "draft-letter",
+            "Konsep surat tanggapan",
+            (
+                Field("perihal", "Perihal", required=True),
+                Field("body", "Isi surat", "textarea", required=True),
+            ),
+        ),
+        Action(
+            "review-letter",
+            "Periksa surat tanggapan",
+            (Field("notes", "Catatan", "textarea", help="Wajib bila konsep dikembalikan."),),
+            intro="Periksa konsep terbaru di bagian Dokumen, lalu beri paraf atau kembalikan dengan catatan.",
+        ),
+        Action(
+            "duplicate-letter",
+            "Gandakan surat tanggapan",
+            (Field("copies", "Salinan", "checkboxes", options=COPIES, default=("pengadu", "arsip")),),
+        ),
+        Action(
+            "sign-letter",
+            "Tanda tangani surat tanggapan",
+            intro="Nomor surat diberikan saat penandatanganan; surat ditandatangani secara elektronik.",
+        ),
+        Action(
+            "archive-letter",
+            "Arsipkan surat tanggapan",
+            intro="Surat bertanda tangan diarsipkan dan dicatat pada Buku Rekap Pengaduan.",
+        ),
+        Action(
+            "send-response",
+            "Kirim surat tanggapan kepada pengadu",
+            (
+                Field("channel", "Cara pengiriman", "select", required=True, options=SEND_CHANNELS, default="otomatis"),
+                Field(
+                    "receipt",
+                    "Tanda terima pengiriman",
+                    help="Untuk pos, kurir, atau diserahkan langsung: nomor resi atau nama penerima.",
+                ),
+            ),
+        ),
+        Action(
+            "withdraw",
+            "Cabut pengaduan",
+            (Field("reason", "Alasan", "textarea", default="Dicabut oleh pengadu."),),
+            danger=True,
+        ),
+        Action(
+            "mark-duplicate",
+            "Tandai sebagai duplikat",
+            (
+                Field("duplicate_of", "Kode pelacakan pengaduan asli", required=True),
+                Field("reason", "Alasan", "textarea"),
+            ),
+            danger=True,
+        ),
+    )
+}
 
 REQUIRED = "Wajib diisi."
 
@@ -173,7 +265,9 @@ def values_of(action: Action, form) -> dict[str, Any]:
     return values
 
 
-def body_of(action: Action, values: dict[str, Any], variant: str | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def body_of(
+    action: Action, values: dict[str, Any], variant: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The API body (without ``expected_version``) and the errors found before asking the API."""
     body: dict[str, Any] = {}
     errors: dict[str, str] = {}

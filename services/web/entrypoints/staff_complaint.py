@@ -2,10 +2,10 @@
 against the SOP, documents and scans, and the form of each action the signed-in person may take now.
 Kabupaten users read it (masked by the API: ``shared.masking``), act on nothing and open no scan or PDF.
 """
+
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -16,7 +16,16 @@ from fastapi.responses import HTMLResponse, Response
 from services.web.adapters.api_client import ApiProblem, ApiUnavailable
 from services.web.entrypoints import staff_actions as actions
 from services.web.entrypoints import staff_views as views
-from services.web.entrypoints.pages import ROLE_LABELS, SignInRequired, api, check_csrf, redirect, render, require_user, session
+from services.web.entrypoints.pages import (
+    ROLE_LABELS,
+    SignInRequired,
+    api,
+    check_csrf,
+    redirect,
+    render,
+    require_user,
+    session,
+)
 
 router = APIRouter()
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -30,7 +39,7 @@ def signed_out_on_401(request: Request, exc: ApiProblem) -> None:
     """An expired or revoked token: sign in again, then come back."""
     if exc.status == 401:
         session(request).sign_out()
-        raise SignInRequired()
+        raise SignInRequired
 
 
 def not_found_page(request: Request, exc: ApiProblem) -> HTMLResponse:
@@ -69,7 +78,9 @@ def step_forms(complaint: dict) -> tuple[list[actions.Action], list[actions.Acti
     return own, other
 
 
-async def page(request: Request, complaint_id: UUID, *, status_code: int = 200, submitted: dict | None = None) -> Response:
+async def page(
+    request: Request, complaint_id: UUID, *, status_code: int = 200, submitted: dict | None = None
+) -> Response:
     try:
         complaint = await load_complaint(request, complaint_id)
     except ApiProblem as exc:
@@ -83,34 +94,50 @@ async def page(request: Request, complaint_id: UUID, *, status_code: int = 200, 
     due_at = views.parse_time(complaint.get("due_at"))
     send_channels = actions.SEND_CHANNELS
     notes: list[str] = []
-    if "send-response" in complaint.get("allowed_actions", []):
+    if "send-response" in complaint.get("allowed_actions", []):  # noqa: SIM102
         if views.dispatched_waiting(complaint) or not views.has_contact(complaint):
             send_channels = tuple(c for c in send_channels if c[0] != "otomatis")
             notes.append(
                 "Surat sudah dikirim otomatis dan menunggu tanda terima dari penyedia layanan; bila gagal, kirim lewat "
-                "pos, kurir, atau serahkan langsung." if views.dispatched_waiting(complaint) else
-                "Pengadu tidak meninggalkan e-mail atau nomor telepon: kirim lewat pos, kurir, atau serahkan langsung."
+                "pos, kurir, atau serahkan langsung."
+                if views.dispatched_waiting(complaint)
+                else "Pengadu tidak meninggalkan e-mail atau nomor telepon: kirim lewat pos, kurir, atau serahkan langsung."
             )
     user = session(request).user or {}
     waiting_for_letter = (
-        current and current["number"] == 11 and user.get("role") == current.get("role")
-        and "archive-letter" not in complaint.get("allowed_actions", []) and complaint["status"] != "closed"
+        current
+        and current["number"] == 11
+        and user.get("role") == current.get("role")
+        and "archive-letter" not in complaint.get("allowed_actions", [])
+        and complaint["status"] != "closed"
     )
     # a message about a form this page no longer draws (someone else moved the complaint on): above the forms
     drawn = {a.name for a in (*own, *other)}
     loose = submitted if submitted and submitted.get("message") and submitted.get("action") not in drawn else None
     return render(
-        request, "petugas_pengaduan.html", status_code=status_code, loose=loose,
-        title=f"Pengaduan {views.complaint_label(complaint)}", label=views.complaint_label(complaint), c=complaint,
+        request,
+        "petugas_pengaduan.html",
+        status_code=status_code,
+        loose=loose,
+        title=f"Pengaduan {views.complaint_label(complaint)}",
+        label=views.complaint_label(complaint),
+        c=complaint,
         documents=documents,
-        attachments=views.attachments_of(complaint), timeline=views.timeline(complaint, ROLE_LABELS),
-        own_forms=own, other_forms=other, labels=actions.ACTION_LABELS, submitted=submitted or {},
+        attachments=views.attachments_of(complaint),
+        timeline=views.timeline(complaint, ROLE_LABELS),
+        own_forms=own,
+        other_forms=other,
+        labels=actions.ACTION_LABELS,
+        submitted=submitted or {},
         status_label=views.STATUS_LABELS.get(complaint["status"], complaint["status"]),
         outcome_label=views.OUTCOME_LABELS.get(complaint.get("outcome") or "", complaint.get("outcome")),
         channel_label=views.CHANNEL_LABELS.get(complaint["channel"], complaint["channel"]),
         current_standard=views.standard_text(definition.step(current["number"])) if current else None,
-        due_at=due_at, due_state=views.due_state(due_at, complaint.get("overdue", False), now) if current else None,
-        send_channels=send_channels, form_notes=notes, waiting_for_letter=waiting_for_letter,
+        due_at=due_at,
+        due_state=views.due_state(due_at, complaint.get("overdue", False), now) if current else None,
+        send_channels=send_channels,
+        form_notes=notes,
+        waiting_for_letter=waiting_for_letter,
         read_only=user.get("role") not in STAFF_ROLES,
     )
 
@@ -127,8 +154,13 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
     form = await check_csrf(request)
     spec = actions.ACTIONS.get(action)
     if spec is None:
-        return render(request, "galat.html", status_code=404, title="Tindakan tidak dikenal",
-                      message="Tindakan ini tidak ada. Kembali ke halaman pengaduan lalu coba lagi.")
+        return render(
+            request,
+            "galat.html",
+            status_code=404,
+            title="Tindakan tidak dikenal",
+            message="Tindakan ini tidak ada. Kembali ke halaman pengaduan lalu coba lagi.",
+        )
     values = actions.values_of(spec, form)
     variant = form.get("keputusan") if isinstance(form.get("keputusan"), str) else None
     body, errors = actions.body_of(spec, values, variant)
@@ -140,12 +172,17 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
         return await page(request, complaint_id, status_code=409, submitted=submitted)
     if errors:
         # drawn again from the version the person saw: a resubmit must not act on a state they never saw
-        submitted.update(message="Ada isian yang belum benar. Periksa kembali.", kind="galat",
-                         expected_version=expected_version)
+        submitted.update(
+            message="Ada isian yang belum benar. Periksa kembali.", kind="galat", expected_version=expected_version
+        )
         return await page(request, complaint_id, status_code=422, submitted=submitted)
     try:
-        await api(request).call("POST", f"/v1/complaints/{complaint_id}/{action}", token=s.token,
-                                json={"expected_version": expected_version, **body})
+        await api(request).call(
+            "POST",
+            f"/v1/complaints/{complaint_id}/{action}",
+            token=s.token,
+            json={"expected_version": expected_version, **body},
+        )
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
         if exc.status == 404:
@@ -159,7 +196,9 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
                 if key in known:
                     submitted["errors"].setdefault(key, message)
             unplaced = [m for n, m in exc.field_errors().items() if n.split(".", 1)[0] not in known]
-            submitted.update(message=" ".join([exc.message, *unplaced]), kind="galat", expected_version=expected_version)
+            submitted.update(
+                message=" ".join([exc.message, *unplaced]), kind="galat", expected_version=expected_version
+            )
         else:
             submitted.update(message=exc.message, kind="galat")
         return await page(request, complaint_id, status_code=exc.status, submitted=submitted)
@@ -180,18 +219,22 @@ def _passed_on(r, inline: bool) -> Response:
     anything else is always a download, and every answer is sandboxed (no script, no cookie) and unsniffed."""
     content_type = r.headers.get("content-type", "application/octet-stream")
     inline = inline and content_type.split(";")[0].strip() in views.INLINE_TYPES
-    return Response(r.content, media_type=content_type, headers={
-        "Content-Disposition": _disposition(r.headers.get("content-disposition"), inline),
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox",
-    })
+    return Response(
+        r.content,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": _disposition(r.headers.get("content-disposition"), inline),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )
 
 
 def _file_problem(request: Request, r, title: str) -> Response:
     if r.status_code == 401:
         session(request).sign_out()
-        raise SignInRequired()
+        raise SignInRequired
     if r.status_code >= 500:
         from services.web.adapters.api_client import ApiUnavailable
 
@@ -200,8 +243,9 @@ def _file_problem(request: Request, r, title: str) -> Response:
         message = r.json().get("message") or title
     except ValueError:
         message = title
-    return render(request, "galat.html", status_code=404 if r.status_code == 404 else r.status_code, title=title,
-                  message=message)
+    return render(
+        request, "galat.html", status_code=404 if r.status_code == 404 else r.status_code, title=title, message=message
+    )
 
 
 @router.get("/petugas/lampiran/{sha256}")

@@ -1,4 +1,5 @@
 """The inbox of a kecamatan role (``/kotak-masuk``): what waits on me, the most urgent first."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -28,12 +29,14 @@ async def inbox(request: Request) -> Response:
     rows = []
     for item in items:
         due_at = views.parse_time(item.get("due_at"))
-        rows.append({
-            **item,
-            "due_at": due_at,
-            "received_at": views.parse_time(item.get("received_at")),
-            "state": views.due_state(due_at, item.get("overdue", False), now),
-            "status_label": views.STATUS_LABELS.get(item["status"], item["status"]),
-        })
+        rows.append(
+            {
+                **item,
+                "due_at": due_at,
+                "received_at": views.parse_time(item.get("received_at")),
+                "state": views.due_state(due_at, item.get("overdue", False), now),
+                "status_label": views.STATUS_LABELS.get(item["status"], item["status"]),
+            }
+        )
     late = sum(1 for r in rows if r["state"] == "terlambat")
     return render(request, "petugas_kotak_masuk.html", title="Kotak masuk", rows=rows, late=late)

@@ -1,5 +1,6 @@
 """The Buku Rekap Pengaduan (``/buku-rekap``): a kecamatan's register, by period, paged, with its XLSX and
 CSV downloads passed on from ``GET /v1/register`` (the API masks personal data for kabupaten users)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -35,8 +36,13 @@ async def _kecamatan_choices(request: Request, user: dict) -> list[dict]:
 
 
 @router.get("/buku-rekap", response_class=HTMLResponse)
-async def register_page(request: Request, kecamatan: str | None = None, dari: str | None = None,
-                        sampai: str | None = None, halaman: str | None = None) -> Response:
+async def register_page(
+    request: Request,
+    kecamatan: str | None = None,
+    dari: str | None = None,
+    sampai: str | None = None,
+    halaman: str | None = None,
+) -> Response:
     s = require_user(request, *READERS)
     staff = s.role not in ("kabupaten", "admin")
     filters = _filters(None if staff else kecamatan, dari, sampai)
@@ -45,14 +51,31 @@ async def register_page(request: Request, kecamatan: str | None = None, dari: st
         page_no = max(1, int(halaman or 1))
     except ValueError:
         page_no = 1
-    context = dict(title="Buku Rekap Pengaduan", filters=filters, choices=choices, staff=staff, book=None,
-                   errors={}, error=None, query=urlencode(filters), prev_url=None, next_url=None)
+    context = dict(
+        title="Buku Rekap Pengaduan",
+        filters=filters,
+        choices=choices,
+        staff=staff,
+        book=None,
+        errors={},
+        error=None,
+        query=urlencode(filters),
+        prev_url=None,
+        next_url=None,
+    )
     if not staff and "kecamatan" not in filters:
         return render(request, "petugas_buku_rekap.html", **context)
     try:
-        book = await api(request).call("GET", "/v1/register", token=s.token, params={
-            **_api_params(filters), "page": page_no, "page_size": PAGE_SIZE,
-        })
+        book = await api(request).call(
+            "GET",
+            "/v1/register",
+            token=s.token,
+            params={
+                **_api_params(filters),
+                "page": page_no,
+                "page_size": PAGE_SIZE,
+            },
+        )
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
         names = {v: k for k, v in FILTERS.items()}
@@ -68,7 +91,9 @@ async def register_page(request: Request, kecamatan: str | None = None, dari: st
     return render(request, "petugas_buku_rekap.html", **context)
 
 
-async def _download(request: Request, fmt: str, kecamatan: str | None, dari: str | None, sampai: str | None) -> Response:
+async def _download(
+    request: Request, fmt: str, kecamatan: str | None, dari: str | None, sampai: str | None
+) -> Response:
     s = require_user(request, *READERS)
     staff = s.role not in ("kabupaten", "admin")
     filters = _filters(None if staff else kecamatan, dari, sampai)
@@ -80,11 +105,20 @@ async def _download(request: Request, fmt: str, kecamatan: str | None, dari: str
             body = r.json()
         except ValueError:
             body = {}
-        exc = ApiProblem(r.status_code, body.get("code", ""), body.get("message", "Buku rekap tidak dapat diunduh."),
-                         body.get("errors") or [])
+        exc = ApiProblem(
+            r.status_code,
+            body.get("code", ""),
+            body.get("message", "Buku rekap tidak dapat diunduh."),
+            body.get("errors") or [],
+        )
         signed_out_on_401(request, exc)
-        return render(request, "galat.html", status_code=r.status_code, title="Buku rekap tidak dapat diunduh",
-                      message=exc.message)
+        return render(
+            request,
+            "galat.html",
+            status_code=r.status_code,
+            title="Buku rekap tidak dapat diunduh",
+            message=exc.message,
+        )
     headers = {"Cache-Control": "no-store"}
     if r.headers.get("content-disposition"):
         headers["Content-Disposition"] = r.headers["content-disposition"]
@@ -92,12 +126,14 @@ async def _download(request: Request, fmt: str, kecamatan: str | None, dari: str
 
 
 @router.get("/buku-rekap.xlsx")
-async def register_xlsx(request: Request, kecamatan: str | None = None, dari: str | None = None,
-                        sampai: str | None = None) -> Response:
+async def register_xlsx(
+    request: Request, kecamatan: str | None = None, dari: str | None = None, sampai: str | None = None
+) -> Response:
     return await _download(request, "xlsx", kecamatan, dari, sampai)
 
 
 @router.get("/buku-rekap.csv")
-async def register_csv(request: Request, kecamatan: str | None = None, dari: str | None = None,
-                       sampai: str | None = None) -> Response:
+async def register_csv(
+    request: Request, kecamatan: str | None = None, dari: str | None = None, sampai: str | None = None
+) -> Response:
     return await _download(request, "csv", kecamatan, dari, sampai)

@@ -1,6 +1,7 @@
 """What the staff pages show, read from the APIs' answers: labels in Bahasa Indonesia, the timeline of a
 complaint measured against the SOP's standard time of each step, its documents. Pure: JSON in, values out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,12 +26,22 @@ OUTCOME_LABELS = {
     "duplicate": "Duplikat",
 }
 CHANNEL_LABELS = {
-    "web": "Formulir web", "sms": "SMS", "whatsapp": "WhatsApp", "email": "E-mail", "kotak": "Kotak pengaduan",
-    "telepon": "Telepon", "pos": "Pos", "langsung": "Diserahkan langsung", "kurir": "Kurir",
+    "web": "Formulir web",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "email": "E-mail",
+    "kotak": "Kotak pengaduan",
+    "telepon": "Telepon",
+    "pos": "Pos",
+    "langsung": "Diserahkan langsung",
+    "kurir": "Kurir",
 }
 ATTACHMENT_KINDS = {"ktp": "KTP", "sim": "SIM", "kk": "Kartu Keluarga", "foto": "Foto", "lainnya": "Lainnya"}
-DOCUMENT_KINDS = {"receipt": "Tanda terima pengaduan", "draft": "Konsep surat tanggapan",
-                  "response_letter": "Surat tanggapan bertanda tangan"}
+DOCUMENT_KINDS = {
+    "receipt": "Tanda terima pengaduan",
+    "draft": "Konsep surat tanggapan",
+    "response_letter": "Surat tanggapan bertanda tangan",
+}
 # what opens in the browser: images only (re-encoded on intake; WebP for files kept before that). A PDF is
 # always downloaded: its viewer cannot run under the sandbox every file is served with (README, intake)
 INLINE_TYPES = {"image/jpeg", "image/png", "image/webp"}
@@ -69,14 +80,33 @@ EVENT_TITLES = {
 }
 # the payload fields worth showing, with their labels
 DETAILS = (
-    ("register_number", "Nomor register"), ("unit", "Unit"), ("instructions", "Instruksi"), ("agency", "Instansi"),
-    ("reason", "Alasan"), ("explanation", "Penjelasan"), ("notes", "Catatan"), ("message", "Pesan"),
-    ("perihal", "Perihal"), ("letter_version", "Versi konsep"), ("letter_number", "Nomor surat"),
-    ("copies", "Salinan"), ("channel", "Saluran"), ("recipient", "Penerima"), ("receipt", "Tanda terima"),
-    ("duplicate_of", "Duplikat dari"), ("text", "Isi"), ("error", "Keterangan"), ("entered_by", "Dicatat oleh"),
+    ("register_number", "Nomor register"),
+    ("unit", "Unit"),
+    ("instructions", "Instruksi"),
+    ("agency", "Instansi"),
+    ("reason", "Alasan"),
+    ("explanation", "Penjelasan"),
+    ("notes", "Catatan"),
+    ("message", "Pesan"),
+    ("perihal", "Perihal"),
+    ("letter_version", "Versi konsep"),
+    ("letter_number", "Nomor surat"),
+    ("copies", "Salinan"),
+    ("channel", "Saluran"),
+    ("recipient", "Penerima"),
+    ("receipt", "Tanda terima"),
+    ("duplicate_of", "Duplikat dari"),
+    ("text", "Isi"),
+    ("error", "Keterangan"),
+    ("entered_by", "Dicatat oleh"),
 )
-NOT_STEP_WORK = {"workflow.StepOverdue", "workflow.DocumentsRequested", "workflow.ResponseDispatched",
-                 "workflow.LetterIssued", "workflow.ComplainantReplied"}
+NOT_STEP_WORK = {
+    "workflow.StepOverdue",
+    "workflow.DocumentsRequested",
+    "workflow.ResponseDispatched",
+    "workflow.LetterIssued",
+    "workflow.ComplainantReplied",
+}
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:
@@ -144,8 +174,9 @@ def timeline(complaint: dict, role_labels: dict[str, str]) -> list[TimelineItem]
     due: dict[int, datetime | None] = {}  # the due time of each step as it started
     for h in complaint.get("history", []):
         p, kind, at = h.get("payload") or {}, h["type"], parse_time(h["occurred_at"])
-        item = TimelineItem(title=EVENT_TITLES.get(kind, kind.split(".")[-1]), at=at,
-                            who=who(h.get("actor") or {}, role_labels))
+        item = TimelineItem(
+            title=EVENT_TITLES.get(kind, kind.split(".")[-1]), at=at, who=who(h.get("actor") or {}, role_labels)
+        )
         step = h.get("step") if h.get("step") is not None else p.get("step")
         if step:
             item.step = step
@@ -172,9 +203,14 @@ def timeline(complaint: dict, role_labels: dict[str, str]) -> list[TimelineItem]
                 item.due_at = parse_time(p["due_at"])
         item.attachments = [a for a in (p.get("attachments") or []) if isinstance(a, dict)]
         # against the standard: a person's work that completes (or closes) the step it was at
-        if (step and step > 1 and kind not in NOT_STEP_WORK and not kind.startswith("workflow.Notification")
-                and h.get("actor", {}).get("kind") == "user"):
-            try:
+        if (
+            step
+            and step > 1
+            and kind not in NOT_STEP_WORK
+            and not kind.startswith("workflow.Notification")
+            and h.get("actor", {}).get("kind") == "user"
+        ):
+            try:  # noqa: SIM105
                 item.standard = standard_text(definition.step(step))
             except IndexError:
                 pass
@@ -189,7 +225,6 @@ def timeline(complaint: dict, role_labels: dict[str, str]) -> list[TimelineItem]
     return items
 
 
-
 def attachments_of(complaint: dict) -> list[dict]:
     """The scans that came with the complaint and with the complainant's replies, each once. A masked view
     lists each file by its kind and size only (no digest, no name): it cannot be opened from there."""
@@ -201,8 +236,10 @@ def attachments_of(complaint: dict) -> list[dict]:
             key = a.get("sha256") or f"{h.get('position')}-{n}"
             if key not in seen:
                 seen[key] = {
-                    **a, "kind_label": ATTACHMENT_KINDS.get(a.get("kind") or "", "Lampiran"),
-                    "previewable": a.get("content_type") in PREVIEWABLE, "downloadable": bool(a.get("sha256")),
+                    **a,
+                    "kind_label": ATTACHMENT_KINDS.get(a.get("kind") or "", "Lampiran"),
+                    "previewable": a.get("content_type") in PREVIEWABLE,
+                    "downloadable": bool(a.get("sha256")),
                 }
     return list(seen.values())
 

@@ -1,4 +1,5 @@
 """Workflow's own tables (schema ``workflow``) besides the event store itself."""
+
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
 from sqlalchemy.dialects.postgresql import UUID
 

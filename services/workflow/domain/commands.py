@@ -1,4 +1,5 @@
 """Commands on a complaint: imperative, one per thing a person (or the system) can do."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,8 +8,8 @@ from typing import Any, ClassVar, Final, Literal
 from pydantic import Field, field_validator
 
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
-from shared.contracts.notify import NotificationReport
 from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import AgencyKind
 from shared.events import Frozen
 from shared.text import FreeText, OneLine
@@ -187,14 +188,34 @@ class ExpireDocumentsRequest(Frozen):
 STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
     c.action: c
     for c in (
-        VerifyIdentity, RequestDocuments, ReceiveDocuments, RejectIdentity, CloseIncomplete, Register, Dispose,
-        Refer, Clarify, RequestLetter, DraftLetter, ReviewLetter, DuplicateLetter, SignLetter, ArchiveLetter,
-        SendResponse, Withdraw, MarkDuplicate,
+        VerifyIdentity,
+        RequestDocuments,
+        ReceiveDocuments,
+        RejectIdentity,
+        CloseIncomplete,
+        Register,
+        Dispose,
+        Refer,
+        Clarify,
+        RequestLetter,
+        DraftLetter,
+        ReviewLetter,
+        DuplicateLetter,
+        SignLetter,
+        ArchiveLetter,
+        SendResponse,
+        Withdraw,
+        MarkDuplicate,
     )
 }
 
 # what decide() takes: the system's commands and every staff action
 Command = (
-    RecordComplaint | RecordLetterIssued | RecordNotification | RecordReply | FlagOverdue | ExpireDocumentsRequest
+    RecordComplaint
+    | RecordLetterIssued
+    | RecordNotification
+    | RecordReply
+    | FlagOverdue
+    | ExpireDocumentsRequest
     | StaffCommand
 )

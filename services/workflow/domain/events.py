@@ -1,4 +1,5 @@
 """Events of the complaint stream. Those other services read are contracts in shared/contracts/workflow.py."""
+
 from __future__ import annotations
 
 from uuid import UUID

@@ -5,6 +5,7 @@ in the command, and the working-day calendar is a pure object passed in. The SOP
 complaint started with (its version and the kecamatan's overrides) decides which role acts at each step
 and how long each step may take.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import (
     ClarificationGiven,
     ClosedIncomplete,
+    ComplainantReplied,
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
@@ -37,9 +39,14 @@ from shared.contracts.workflow import (
     LetterReturned,
     LetterSigned,
     MarkedDuplicate,
+    NotificationDelivered,
+    NotificationEvent,
+    NotificationFailed,
+    NotificationSent,
+    NotificationUncertain,
+    ReplyAttachment,
+    ResponseDispatched,
     ResponseSent,
-    ResponseDispatched, NotificationSent, NotificationDelivered, NotificationFailed, NotificationUncertain,
-    ComplainantReplied, ReplyAttachment, NotificationEvent,
     StepCompleted,
     StepOverdue,
 )
@@ -166,9 +173,21 @@ class Complaint:
 
 # -- which action belongs to which step ---------------------------------------------------------------------
 ACTION_STEP: dict[str, int] = {
-    "verify-identity": 2, "request-documents": 2, "receive-documents": 2, "reject-identity": 2,
-    "close-incomplete": 2, "register": 3, "dispose": 4, "refer": 4, "clarify": 5, "request-letter": 6,
-    "draft-letter": 7, "review-letter": 8, "duplicate-letter": 9, "sign-letter": 10, "archive-letter": 11,
+    "verify-identity": 2,
+    "request-documents": 2,
+    "receive-documents": 2,
+    "reject-identity": 2,
+    "close-incomplete": 2,
+    "register": 3,
+    "dispose": 4,
+    "refer": 4,
+    "clarify": 5,
+    "request-letter": 6,
+    "draft-letter": 7,
+    "review-letter": 8,
+    "duplicate-letter": 9,
+    "sign-letter": 10,
+    "archive-letter": 11,
     "send-response": 12,
 }
 ANY_STEP_ROLES: dict[str, tuple[str, ...]] = {
@@ -256,13 +275,20 @@ def _receive(state: Complaint, command: c.RecordComplaint, calendar: Calendar) -
             next_step=2,
             next_due_at=due_at(definition, 2, s.received_at, calendar),
             deadline_at=calendar.add_working_days(s.received_at, definition.completion_working_days),
-            attachments=s.attachments, entered_at=s.entered_at, entered_by=s.entered_by,
+            attachments=s.attachments,
+            entered_at=s.entered_at,
+            entered_by=s.entered_by,
         )
     ]
 
 
 def _flag_overdue(state: Complaint, command: c.FlagOverdue) -> list[Event]:
-    if state.status != "in_progress" or state.overdue_flagged or not state.step_due_at or command.at <= state.step_due_at:
+    if (
+        state.status != "in_progress"
+        or state.overdue_flagged
+        or not state.step_due_at
+        or command.at <= state.step_due_at
+    ):
         raise NothingOverdue("no step is overdue")
     unit = state.unit if state.current_step in UNIT_BOUND_STEPS else None
     # in progress, so a step and its role are set
@@ -276,14 +302,22 @@ def _letter_issued(state: Complaint, command: c.RecordLetterIssued) -> list[Even
         raise LetterMismatch(f"letter {issued.letter_number} does not match the complaint's ({state.letter_number})")
     return [
         LetterIssued(
-            letter_version=issued.letter_version, letter_number=issued.letter_number, document_id=issued.document_id,
-            sha256=issued.sha256, size=issued.size, verify_url=issued.verify_url,
+            letter_version=issued.letter_version,
+            letter_number=issued.letter_number,
+            document_id=issued.document_id,
+            sha256=issued.sha256,
+            size=issued.size,
+            verify_url=issued.verify_url,
         )
     ]
 
 
 def _expire_documents(state: Complaint, command: c.ExpireDocumentsRequest) -> list[Event]:
-    if state.status != "awaiting_documents" or not state.documents_close_after or command.at <= state.documents_close_after:
+    if (
+        state.status != "awaiting_documents"
+        or not state.documents_close_after
+        or command.at <= state.documents_close_after
+    ):
         raise NothingOverdue("no documents request has expired")
     return [ClosedIncomplete(reason="Dokumen yang diminta tidak diterima dalam batas waktu.")]
 
@@ -305,7 +339,9 @@ def _verify(state: Complaint, cmd: c.VerifyIdentity, cal: Calendar) -> Event:
 
 
 def _request_documents(state: Complaint, cmd: c.RequestDocuments, cal: Calendar) -> Event:
-    return DocumentsRequested(message=cmd.message, close_after=cal.add_working_days(cmd.at, cmd.close_after_working_days))
+    return DocumentsRequested(
+        message=cmd.message, close_after=cal.add_working_days(cmd.at, cmd.close_after_working_days)
+    )
 
 
 def _receive_documents(state: Complaint, cmd: c.ReceiveDocuments, cal: Calendar) -> Event:
@@ -321,7 +357,9 @@ def _close_incomplete(state: Complaint, cmd: c.CloseIncomplete, cal: Calendar) -
 
 
 def _register(state: Complaint, cmd: c.Register, cal: Calendar) -> Event:
-    return ComplaintRegistered(register_number=cmd.register_number, register_year=cmd.register_year, **_done(state, cmd, cal, 4))
+    return ComplaintRegistered(
+        register_number=cmd.register_number, register_year=cmd.register_year, **_done(state, cmd, cal, 4)
+    )
 
 
 def _dispose(state: Complaint, cmd: c.Dispose, cal: Calendar) -> Event:
@@ -341,7 +379,9 @@ def _request_letter(state: Complaint, cmd: c.RequestLetter, cal: Calendar) -> Ev
 
 
 def _draft(state: Complaint, cmd: c.DraftLetter, cal: Calendar) -> Event:
-    return LetterDrafted(letter_version=state.letter_version + 1, perihal=cmd.perihal, body=cmd.body, **_done(state, cmd, cal, 8))
+    return LetterDrafted(
+        letter_version=state.letter_version + 1, perihal=cmd.perihal, body=cmd.body, **_done(state, cmd, cal, 8)
+    )
 
 
 def _review(state: Complaint, cmd: c.ReviewLetter, cal: Calendar) -> Event:
@@ -362,20 +402,26 @@ def _sign(state: Complaint, cmd: c.SignLetter, cal: Calendar) -> Event:
     return LetterSigned(
         letter_version=cast(int, state.approved_letter_version),  # step 10 comes after the approval (step 9)
         letter_number=cmd.letter_number,
-        letter_sequence=cmd.letter_sequence, letter_year=cmd.letter_year, **_done(state, cmd, cal, 11),
+        letter_sequence=cmd.letter_sequence,
+        letter_year=cmd.letter_year,
+        **_done(state, cmd, cal, 11),
     )
 
 
 def _archive(state: Complaint, cmd: c.ArchiveLetter, cal: Calendar) -> Event:
     letter_number = cast(str, state.letter_number)  # step 11 comes after the signing, which numbered the letter
-    return LetterArchived(letter_number=letter_number, document_id=state.letter_document_id, **_done(state, cmd, cal, 12))
+    return LetterArchived(
+        letter_number=letter_number, document_id=state.letter_document_id, **_done(state, cmd, cal, 12)
+    )
 
 
 def _send(state: Complaint, cmd: c.SendResponse, cal: Calendar) -> Event:
     if cmd.channel != c.ELECTRONIC:
         return ResponseSent(channel=cmd.channel, receipt=cmd.receipt, **_done(state, cmd, cal, None))
     if state.response_dispatched:
-        raise AlreadyDispatched("surat sudah dikirim dan menunggu tanda terima; bila gagal, kirim lewat pos atau langsung")
+        raise AlreadyDispatched(
+            "surat sudah dikirim dan menunggu tanda terima; bila gagal, kirim lewat pos atau langsung"
+        )
     if not state.has_electronic_contact:
         raise NoContact("pengadu tidak meninggalkan e-mail atau nomor telepon; kirim lewat pos atau langsung")
     return ResponseDispatched(letter_number=state.letter_number, document_id=state.letter_document_id)
@@ -385,8 +431,12 @@ def _notification(state: Complaint, report: NotificationReport) -> list[Event]:
     """Notify's report goes on the complaint's history; at step 12 the first confirmed send of the letter is
     the tanda terima pengiriman and closes the complaint."""
     common: dict[str, Any] = dict(
-        delivery_id=report.delivery_id, kind=report.kind, audience="complainant" if report.kind in COMPLAINANT_KINDS else "staff",
-        channel=report.channel, recipient=report.recipient, provider=report.provider,
+        delivery_id=report.delivery_id,
+        kind=report.kind,
+        audience="complainant" if report.kind in COMPLAINANT_KINDS else "staff",
+        channel=report.channel,
+        recipient=report.recipient,
+        provider=report.provider,
         provider_message_id=report.provider_message_id,
     )
     events: list[Event]
@@ -401,31 +451,52 @@ def _notification(state: Complaint, report: NotificationReport) -> list[Event]:
     # a provider's acceptance is the receipt for e-mail and SMS; WhatsApp accepts messages it may still fail
     # to deliver (outside the 24-hour window), so there only the delivery receipt counts
     confirmed = report.state == "delivered" or (report.state == "sent" and report.channel != "whatsapp")
-    if (report.kind == "response_letter" and confirmed and state.status in OPEN
-            and state.current_step == 12 and state.response_dispatched):
+    if (
+        report.kind == "response_letter"
+        and confirmed
+        and state.status in OPEN
+        and state.current_step == 12
+        and state.response_dispatched
+    ):
         receipt = f"{report.channel} {report.recipient}"
         if report.provider_message_id:
             receipt += f", {report.provider} {report.provider_message_id}"
-        events.append(ResponseSent(
-            channel=report.channel, receipt=receipt, step=12, output=state.definition.step(12).output,
-            next_step=None, next_due_at=None,
-        ))
+        events.append(
+            ResponseSent(
+                channel=report.channel,
+                receipt=receipt,
+                step=12,
+                output=state.definition.step(12).output,
+                next_step=None,
+                next_due_at=None,
+            )
+        )
     return events
 
 
 COMPLAINANT_KINDS = {
-    "acknowledgment", "documents_requested", "referred", "response_letter", "identity_rejected",
-    "closed_incomplete", "withdrawn",
+    "acknowledgment",
+    "documents_requested",
+    "referred",
+    "response_letter",
+    "identity_rejected",
+    "closed_incomplete",
+    "withdrawn",
 }
 
 
 def _reply(state: Complaint, reply: intake.ComplainantReplied) -> list[Event]:
     if state.version == 0:
         raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
-    return [ComplainantReplied(
-        channel=reply.channel, sender=_mask(reply.sender), text=reply.text, received_at=reply.received_at,
-        attachments=[ReplyAttachment(**a.model_dump()) for a in reply.attachments],
-    )]
+    return [
+        ComplainantReplied(
+            channel=reply.channel,
+            sender=_mask(reply.sender),
+            text=reply.text,
+            received_at=reply.received_at,
+            attachments=[ReplyAttachment(**a.model_dump()) for a in reply.attachments],
+        )
+    ]
 
 
 def _mask(address: str) -> str:
@@ -446,29 +517,55 @@ def _mark_duplicate(state: Complaint, cmd: c.MarkDuplicate, cal: Calendar) -> Ev
 
 # each takes its own command class: the table is keyed by that class, so the pairs always match
 _STAFF: dict[type[c.StaffCommand], Callable[[Complaint, Any, Calendar], Event]] = {
-    c.VerifyIdentity: _verify, c.RequestDocuments: _request_documents, c.ReceiveDocuments: _receive_documents,
-    c.RejectIdentity: _reject_identity, c.CloseIncomplete: _close_incomplete, c.Register: _register,
-    c.Dispose: _dispose, c.Refer: _refer, c.Clarify: _clarify, c.RequestLetter: _request_letter,
-    c.DraftLetter: _draft, c.ReviewLetter: _review, c.DuplicateLetter: _duplicate, c.SignLetter: _sign,
-    c.ArchiveLetter: _archive, c.SendResponse: _send, c.Withdraw: _withdraw, c.MarkDuplicate: _mark_duplicate,
+    c.VerifyIdentity: _verify,
+    c.RequestDocuments: _request_documents,
+    c.ReceiveDocuments: _receive_documents,
+    c.RejectIdentity: _reject_identity,
+    c.CloseIncomplete: _close_incomplete,
+    c.Register: _register,
+    c.Dispose: _dispose,
+    c.Refer: _refer,
+    c.Clarify: _clarify,
+    c.RequestLetter: _request_letter,
+    c.DraftLetter: _draft,
+    c.ReviewLetter: _review,
+    c.DuplicateLetter: _duplicate,
+    c.SignLetter: _sign,
+    c.ArchiveLetter: _archive,
+    c.SendResponse: _send,
+    c.Withdraw: _withdraw,
+    c.MarkDuplicate: _mark_duplicate,
 }
 
 CLOSING = {
-    IdentityRejected: "identity_rejected", ClosedIncomplete: "incomplete", ComplaintReferred: "referred",
-    ResponseSent: "resolved", ComplaintWithdrawn: "withdrawn", MarkedDuplicate: "duplicate",
+    IdentityRejected: "identity_rejected",
+    ClosedIncomplete: "incomplete",
+    ComplaintReferred: "referred",
+    ResponseSent: "resolved",
+    ComplaintWithdrawn: "withdrawn",
+    MarkedDuplicate: "duplicate",
 }
 
 
 # -- evolve ------------------------------------------------------------------------------------------------
 def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str | None = None) -> Complaint:
     """The state after ``event``. ``at`` and ``by`` come from the envelope (occurred_at, actor)."""
-    s = replace(state, version=state.version + 1,
-                revision=state.revision + (0 if isinstance(event, NotificationEvent) else 1))
+    s = replace(
+        state, version=state.version + 1, revision=state.revision + (0 if isinstance(event, NotificationEvent) else 1)
+    )
     if isinstance(event, ComplaintReceived):
         return replace(
-            s, complaint_id=event.complaint_id, kecamatan=event.kecamatan, tracking_code=event.tracking_code,
-            status="in_progress", current_step=2, step_started_at=event.received_at, step_due_at=event.next_due_at,
-            deadline_at=event.deadline_at, sop_version=event.sop_version, sop_overrides=event.sop_overrides,
+            s,
+            complaint_id=event.complaint_id,
+            kecamatan=event.kecamatan,
+            tracking_code=event.tracking_code,
+            status="in_progress",
+            current_step=2,
+            step_started_at=event.received_at,
+            step_due_at=event.next_due_at,
+            deadline_at=event.deadline_at,
+            sop_version=event.sop_version,
+            sop_overrides=event.sop_overrides,
             steps_done=(StepDone(1, event.received_at, by),),
             has_electronic_contact=bool(event.complainant.email or event.complainant.phone),
         )
@@ -482,16 +579,32 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
         return replace(s, status="awaiting_documents", step_due_at=None, documents_close_after=event.close_after)
     if isinstance(event, DocumentsReceived):
         return replace(
-            s, status="in_progress", step_started_at=at, step_due_at=event.next_due_at, documents_close_after=None,
+            s,
+            status="in_progress",
+            step_started_at=at,
+            step_due_at=event.next_due_at,
+            documents_close_after=None,
             overdue_flagged=False,
         )
     if type(event) in CLOSING:
-        return replace(s, status="closed", outcome=CLOSING[type(event)], step_due_at=None, documents_close_after=None,
-                       steps_done=s.steps_done + ((StepDone(12, at, by),) if isinstance(event, ResponseSent) else ()))
+        return replace(
+            s,
+            status="closed",
+            outcome=CLOSING[type(event)],
+            step_due_at=None,
+            documents_close_after=None,
+            steps_done=s.steps_done + ((StepDone(12, at, by),) if isinstance(event, ResponseSent) else ()),
+        )
     if isinstance(event, StepCompleted):
         s = replace(
-            s, current_step=event.next_step, step_started_at=at, step_due_at=event.next_due_at, overdue_flagged=False,
-            steps_done=s.steps_done + (StepDone(event.step, at, by),) if not isinstance(event, LetterReturned) else s.steps_done,
+            s,
+            current_step=event.next_step,
+            step_started_at=at,
+            step_due_at=event.next_due_at,
+            overdue_flagged=False,
+            steps_done=(*s.steps_done, StepDone(event.step, at, by))
+            if not isinstance(event, LetterReturned)
+            else s.steps_done,
         )
         if isinstance(event, ComplaintRegistered):
             return replace(s, register_number=event.register_number, register_year=event.register_year)
@@ -511,8 +624,5 @@ def replay(envelopes: Iterable[EventEnvelope | Event]) -> Complaint:
     """Rebuild from stored envelopes (or bare events, for tests)."""
     state = Complaint()
     for e in envelopes:
-        if isinstance(e, Event):
-            state = evolve(state, e)
-        else:
-            state = evolve(state, e.decode(), e.occurred_at, e.actor.user_id)
+        state = evolve(state, e) if isinstance(e, Event) else evolve(state, e.decode(), e.occurred_at, e.actor.user_id)
     return state

@@ -1,6 +1,7 @@
 """The workflow's HTTP API: staff perform the 12 SOP steps, each by its role (they sign in with accounts'
 router, served by this process: ``pengaduan/apps.py``). ``create_app`` assembles it; the routes are in
 ``entrypoints/complaints.py``."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -18,8 +19,9 @@ from shared.http import Health, check_broker, check_database, health_response, i
 from shared.metrics import install_metrics
 
 
-def create_app(workflow: Workflow | None = None, *, collectors: Iterable[Any] = (),
-               extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
+def create_app(
+    workflow: Workflow | None = None, *, collectors: Iterable[Any] = (), extra_routers: Sequence[APIRouter] = ()
+) -> FastAPI:
     """``collectors``: extra Prometheus collectors for ``/metrics`` (the composition root adds the deployment's
     scrape-time gauges, ``pengaduan.apps.workflow``). ``extra_routers``: other services' routes served by this
     process (the composition root adds accounts' sign-in); they find ``app.state.workflow`` and ``install_auth``'s

@@ -1,5 +1,6 @@
 """The workflow's routes: the kecamatan served, a role's inbox, a complaint and its history, and the SOP
 actions (``POST /v1/complaints/{id}/{action}``)."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,15 +19,16 @@ from services.workflow.bootstrap import Workflow
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, InboxItem, KecamatanOut, StepOut
+from shared import masking
 from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
-from shared import masking
 
 SERVER_SET = {"register_number", "register_year", "letter_number", "letter_sequence", "letter_year"}  # counters
 ACTIONS_DOC = "\n".join(
-    f"- `{name}`: " + (", ".join(f"`{f}`" for f in cls.model_fields if f not in SERVER_SET | {"actor", "at"}) or "no fields")
+    f"- `{name}`: "
+    + (", ".join(f"`{f}`" for f in cls.model_fields if f not in SERVER_SET | {"actor", "at"}) or "no fields")
     for name, cls in c.STAFF_COMMANDS.items()
 )
 ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}
@@ -68,14 +70,18 @@ def allowed_actions(state: model.Complaint, user: Principal) -> list[str]:
 def _probe_command(action: str, actor: c.Actor):
     return c.STAFF_COMMANDS[action].model_construct(actor=actor, at=datetime.now(UTC))
 
+
 router = APIRouter()
 
 
 @router.get("/v1/kecamatan", response_model=list[KecamatanOut], summary="The kecamatan served here (public)")
 def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
     response.headers["Cache-Control"] = "public, max-age=300"
-    return [KecamatanOut(slug=k.slug, name=k.name, kabupaten=k.kabupaten_slug, kabupaten_name=k.kabupaten_name)
-            for k in wf.directory.active()]
+    return [
+        KecamatanOut(slug=k.slug, name=k.name, kabupaten=k.kabupaten_slug, kabupaten_name=k.kabupaten_name)
+        for k in wf.directory.active()
+    ]
+
 
 @router.get("/v1/inbox", response_model=list[InboxItem], responses=ERRORS, summary="What waits on my role")
 def inbox(user: CurrentUser, wf: WorkflowDep) -> list[InboxItem]:
@@ -84,50 +90,90 @@ def inbox(user: CurrentUser, wf: WorkflowDep) -> list[InboxItem]:
     now = datetime.now(UTC)
     waiting = complaints.c.waiting_role == user.role
     if user.role == "kasi":  # at the unit-bound steps, only the Kasi of the disposed unit
-        waiting = and_(waiting, or_(
-            complaints.c.unit.is_(None), complaints.c.unit == (user.unit or "").casefold(),
-            complaints.c.current_step.notin_(sorted(model.UNIT_BOUND_STEPS)),
-        ))
+        waiting = and_(
+            waiting,
+            or_(
+                complaints.c.unit.is_(None),
+                complaints.c.unit == (user.unit or "").casefold(),
+                complaints.c.current_step.notin_(sorted(model.UNIT_BOUND_STEPS)),
+            ),
+        )
     with wf.engine.connect() as conn:
-        rows = conn.execute(
-            select(complaints).where(complaints.c.kecamatan == user.kecamatan, waiting)
-            .order_by(complaints.c.step_due_at.asc().nulls_last()).limit(500)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(complaints)
+                .where(complaints.c.kecamatan == user.kecamatan, waiting)
+                .order_by(complaints.c.step_due_at.asc().nulls_last())
+                .limit(500)
+            )
+            .mappings()
+            .all()
+        )
     definition = sop.with_overrides(sop.DEFAULT, wf.kecamatan(user.kecamatan).sop_overrides)
     return [
         InboxItem(
-            id=r["complaint_id"], tracking_code=r["tracking_code"], kecamatan=r["kecamatan"], subject=r["subject"],
-            status=r["status"], current_step=_step(r["current_step"], definition), due_at=r["step_due_at"],
-            overdue=bool(r["step_due_at"] and r["step_due_at"] < now), deadline_at=r["deadline_at"],
-            received_at=r["received_at"], channel=r["channel"],
+            id=r["complaint_id"],
+            tracking_code=r["tracking_code"],
+            kecamatan=r["kecamatan"],
+            subject=r["subject"],
+            status=r["status"],
+            current_step=_step(r["current_step"], definition),
+            due_at=r["step_due_at"],
+            overdue=bool(r["step_due_at"] and r["step_due_at"] < now),
+            deadline_at=r["deadline_at"],
+            received_at=r["received_at"],
+            channel=r["channel"],
         )
         for r in rows
     ]
 
-@router.get("/v1/complaints/{complaint_id}", response_model=ComplaintOut, responses=ERRORS, summary="A complaint and its history")
+
+@router.get(
+    "/v1/complaints/{complaint_id}",
+    response_model=ComplaintOut,
+    responses=ERRORS,
+    summary="A complaint and its history",
+)
 def detail(complaint_id: UUID, user: CurrentUser, wf: WorkflowDep) -> ComplaintOut:
     with wf.uow() as uow:
         try:
-            state, row = handlers.load(uow, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)))
+            state, _row = handlers.load(uow, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)))
         except handlers.UnknownComplaint:
             raise _not_found() from None
         envelopes = uow.events.read(f"complaint-{complaint_id}")
     first = envelopes[0].payload
     now = datetime.now(UTC)
     body = dict(
-        id=complaint_id, tracking_code=state.tracking_code, kecamatan=state.kecamatan, status=state.status,
-        outcome=state.outcome, version=state.revision,
+        id=complaint_id,
+        tracking_code=state.tracking_code,
+        kecamatan=state.kecamatan,
+        status=state.status,
+        outcome=state.outcome,
+        version=state.revision,
         current_step=_step(state.current_step, state.definition) if state.status != "closed" else None,
-        due_at=state.step_due_at, overdue=bool(state.step_due_at and state.step_due_at < now),
+        due_at=state.step_due_at,
+        overdue=bool(state.step_due_at and state.step_due_at < now),
         deadline_at=state.deadline_at,
         register_number=f"{state.register_number}/{state.register_year}" if state.register_number else None,
-        letter_number=state.letter_number, unit=state.unit, channel=first["channel"], subject=first["subject"],
-        description=first["description"], complainant=first["complainant"],
-        received_at=first["received_at"], allowed_actions=allowed_actions(state, user),
+        letter_number=state.letter_number,
+        unit=state.unit,
+        channel=first["channel"],
+        subject=first["subject"],
+        description=first["description"],
+        complainant=first["complainant"],
+        received_at=first["received_at"],
+        allowed_actions=allowed_actions(state, user),
         history=[
-            dict(position=e.position, version=e.version, type=e.type, occurred_at=e.occurred_at,
-                 actor=e.actor.model_dump(), step=e.payload.get("step"), output=e.payload.get("output"),
-                 payload=e.payload)
+            dict(
+                position=e.position,
+                version=e.version,
+                type=e.type,
+                occurred_at=e.occurred_at,
+                actor=e.actor.model_dump(),
+                step=e.payload.get("step"),
+                output=e.payload.get("output"),
+                payload=e.payload,
+            )
             for e in envelopes
         ],
     )
@@ -135,12 +181,20 @@ def detail(complaint_id: UUID, user: CurrentUser, wf: WorkflowDep) -> ComplaintO
         body = masking.apply(masking.COMPLAINT, body)
     return ComplaintOut.model_validate(body)
 
+
 @router.post(
-    "/v1/complaints/{complaint_id}/{action}", response_model=ComplaintOut, responses=ERRORS,
+    "/v1/complaints/{complaint_id}/{action}",
+    response_model=ComplaintOut,
+    responses=ERRORS,
     summary="Perform an SOP action (see the list in the description)",
 )
 def perform(
-    complaint_id: UUID, action: str, body: ActionBody, user: CurrentUser, wf: WorkflowDep, request: Request,
+    complaint_id: UUID,
+    action: str,
+    body: ActionBody,
+    user: CurrentUser,
+    wf: WorkflowDep,
+    request: Request,
     x_correlation_id: Annotated[UUID | None, Header()] = None,
 ) -> ComplaintOut:
     if action not in c.STAFF_COMMANDS:
@@ -150,24 +204,42 @@ def perform(
     extra = body.model_extra or {}
     reserved = sorted(set(extra) & (SERVER_SET | {"actor", "at"}))
     if reserved:
-        raise ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", [
-            FieldError(field=k, code="reserved_field", message="Diisi oleh sistem, tidak boleh dikirim.") for k in reserved
-        ])
+        raise ApiError(
+            422,
+            "validation_error",
+            "Ada isian yang belum benar. Periksa kembali.",
+            [
+                FieldError(field=k, code="reserved_field", message="Diisi oleh sistem, tidak boleh dikirim.")
+                for k in reserved
+            ],
+        )
     fields = dict(extra)
     try:
         handlers.act(
-            wf, complaint_id, action, fields, expected_version=body.expected_version, user_id=user.username,
-            role=user.role, unit=user.unit, kecamatan=user.kecamatan, at=datetime.now(UTC),
+            wf,
+            complaint_id,
+            action,
+            fields,
+            expected_version=body.expected_version,
+            user_id=user.username,
+            role=user.role,
+            unit=user.unit,
+            kecamatan=user.kecamatan,
+            at=datetime.now(UTC),
             correlation_id=x_correlation_id or uuid.uuid4(),
         )
     except handlers.UnknownComplaint:
         raise _not_found() from None
     except (handlers.StaleVersion, ConcurrencyError):
-        raise ApiError(409, "stale_version", "Pengaduan ini sudah diubah orang lain. Muat ulang halaman lalu coba lagi.") from None
+        raise ApiError(
+            409, "stale_version", "Pengaduan ini sudah diubah orang lain. Muat ulang halaman lalu coba lagi."
+        ) from None
     except model.DomainError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     except ValidationError as exc:
-        raise ApiError(422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())) from None
+        raise ApiError(
+            422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())
+        ) from None
     return detail(complaint_id, user, wf)
 
 

@@ -1,4 +1,5 @@
 """The staff API's shapes. The web app and outside clients code against these names: keep them."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -18,6 +18,7 @@ or redelivered task can never send twice (see services/notify/handlers.py, sendi
 reconciliation of a send whose outcome was lost (a crash between the provider call and the state
 write). An adapter whose provider cannot be asked returns ``None`` (unknown), never a guess.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

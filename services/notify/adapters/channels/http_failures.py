@@ -9,6 +9,7 @@ for the send, decided in one place:
 - an answer with HTTP 429 (slow down) or 5xx (the provider's trouble) is worth trying again; any other
   status outside 2xx is a refusal.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,8 +42,14 @@ class HttpProvider:
     provider: str  # the adapter's PROVIDER
     url_setting: str  # the setting that holds its URL, e.g. "PENGADUAN_SMS_URL"
 
-    def transport_error(self, exc: httpx.TransportError | httpx.InvalidURL, *, sent: str = "the request",
-                        context: str = "", answer_lost_is_unknown: bool = True) -> SendError:
+    def transport_error(
+        self,
+        exc: httpx.TransportError | httpx.InvalidURL,
+        *,
+        sent: str = "the request",
+        context: str = "",
+        answer_lost_is_unknown: bool = True,
+    ) -> SendError:
         """The send error for a request that failed without an answer (one of ``TRANSPORT_ERRORS``).
         ``sent``: what the provider may have taken; ``context``: added to the timeout's text;
         ``answer_lost_is_unknown=False``: the request is harmless to repeat, a lost answer is transient."""

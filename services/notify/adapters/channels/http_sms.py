@@ -13,6 +13,7 @@ worth trying again; any other 4xx is not.
 200 found, 404 "never got it" (``detail="not_found"``: safe to send now). Only configure a URL that
 really answers 404 for unknown references, since a wrong URL answering 404 would cause double sends.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -115,8 +116,9 @@ class HttpSmsChannel:
             return SendResult(provider=PROVIDER, provider_message_id=None, detail="not_found")
         if response.status_code != 200:
             return None
-        return SendResult(provider=PROVIDER, provider_message_id=dig(_json(response), self.settings.sms_id_field),
-                          detail="found")
+        return SendResult(
+            provider=PROVIDER, provider_message_id=dig(_json(response), self.settings.sms_id_field), detail="found"
+        )
 
 
 def _json(response: httpx.Response) -> Any:

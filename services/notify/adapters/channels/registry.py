@@ -1,4 +1,5 @@
 """Which channels this process has (only the configured ones), and how a recipient may be shown."""
+
 from __future__ import annotations
 
 from services.notify.adapters.channels.base import Channel

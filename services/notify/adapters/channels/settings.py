@@ -4,6 +4,7 @@
 Dictionaries are given as JSON in the environment, e.g.
 ``PENGADUAN_SMS_PARAMS='{"to": "msisdn", "message": "text", "reference": ""}'``.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -37,8 +38,9 @@ class ChannelSettings(BaseSettings):
     sms_url: str | None = Field(None, description="Generic gateway: the send URL")
     sms_method: Literal["POST", "GET"] = Field("POST", description="Generic gateway: HTTP method of a send")
     sms_auth: Literal["none", "bearer", "basic", "header"] = Field(
-        "none", description="Generic gateway: bearer (sms_token), basic (sms_username/sms_password), "
-        "header (sms_token in the header sms_auth_header)"
+        "none",
+        description="Generic gateway: bearer (sms_token), basic (sms_username/sms_password), "
+        "header (sms_token in the header sms_auth_header)",
     )
     sms_token: SecretStr | None = Field(None, description="Generic gateway: token for bearer or header auth")
     sms_username: str | None = Field(None, description="Generic gateway: user for basic auth")

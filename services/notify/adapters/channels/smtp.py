@@ -7,6 +7,7 @@ optional text/html alternative, and the attachment (the PDF letter) with its fil
 SMTP servers answer with reply codes: 2xx accepted, 4xx try later, 5xx never. An SMTP server cannot be
 asked afterwards whether it got a message, so ``lookup`` always answers ``None``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -51,7 +52,9 @@ def build_email(message: OutboundMessage, sender: str, *, date: datetime) -> Ema
     if message.attachment:
         maintype, _, subtype = message.attachment.content_type.partition("/")
         mail.add_attachment(
-            message.attachment.data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+            message.attachment.data,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
             filename=message.attachment.filename,
         )
     for number, part in enumerate(p for p in mail.walk() if p.is_multipart()):  # instead of random boundaries
@@ -72,8 +75,9 @@ def classify(exc: BaseException) -> SendError:
     if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
         return TransientSendError(f"SMTP connection lost: {type(exc).__name__}", provider=PROVIDER)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return PermanentSendError("the SMTP server does not support what is configured (STARTTLS or AUTH)",
-                                  provider=PROVIDER)
+        return PermanentSendError(
+            "the SMTP server does not support what is configured (STARTTLS or AUTH)", provider=PROVIDER
+        )
     if isinstance(exc, smtplib.SMTPResponseException):  # sender refused, data error, auth, helo...
         code = exc.smtp_code
         what = type(exc).__name__
@@ -128,8 +132,9 @@ class SmtpChannel:
         try:
             mail = build_email(message, self.settings.smtp_from, date=datetime.now(UTC))
         except (ValueError, TypeError) as exc:  # e.g. a line break in the subject: no server would take it
-            raise PermanentSendError(f"cannot make an e-mail of this message: {type(exc).__name__}",
-                                     provider=PROVIDER) from None
+            raise PermanentSendError(
+                f"cannot make an e-mail of this message: {type(exc).__name__}", provider=PROVIDER
+            ) from None
         envelope_from = parseaddr(self.settings.smtp_from)[1] or "pengaduan@localhost"
         in_data = False
         try:
@@ -154,7 +159,9 @@ class SmtpChannel:
         except (smtplib.SMTPException, OSError) as exc:
             if in_data and not isinstance(exc, smtplib.SMTPResponseException):
                 # the message went out and the server's answer was lost: it may have taken it
-                raise OutcomeUnknownError(f"SMTP answer to DATA lost: {type(exc).__name__}", provider=PROVIDER) from None
+                raise OutcomeUnknownError(
+                    f"SMTP answer to DATA lost: {type(exc).__name__}", provider=PROVIDER
+                ) from None
             raise classify(exc) from None
         return SendResult(provider=PROVIDER, provider_message_id=mail["Message-ID"])
 

@@ -16,6 +16,7 @@ It answers ``{"messages": [{"id": "wamid..."}]}``. Errors are Graph error JSON
 ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``; HTTP 429/5xx and the codes in
 ``TRANSIENT_CODES`` (throttling, temporary service errors) are worth trying again, all else is not.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -116,20 +117,28 @@ class WhatsAppCloudChannel:
         """One per process, without keep-alive (see http_sms.py)."""
         s = self.settings
         token = s.whatsapp_token.get_secret_value() if s.whatsapp_token else ""
-        return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=s.whatsapp_timeout,
-                            limits=httpx.Limits(max_keepalive_connections=0))
+        return httpx.Client(
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=s.whatsapp_timeout,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     def send(self, message: OutboundMessage) -> SendResult:
         with contextlib.nullcontext(self._client) as client:
             media_id = None
             if message.attachment and not message.template:
                 a = message.attachment
-                answer = self._call(client, "media", data={"messaging_product": "whatsapp", "type": a.content_type},
-                                    files={"file": (a.filename, a.data, a.content_type)})
+                answer = self._call(
+                    client,
+                    "media",
+                    data={"messaging_product": "whatsapp", "type": a.content_type},
+                    files={"file": (a.filename, a.data, a.content_type)},
+                )
                 media_id = answer.get("id")
                 if not media_id:
-                    raise TransientSendError("WhatsApp Cloud API: media upload answered without an id",
-                                             provider=PROVIDER)
+                    raise TransientSendError(
+                        "WhatsApp Cloud API: media upload answered without an id", provider=PROVIDER
+                    )
             answer = self._call(client, "messages", json=message_payload(message, media_id=media_id))
         messages = answer.get("messages") or [{}]
         return SendResult(provider=PROVIDER, provider_message_id=messages[0].get("id"))
@@ -139,8 +148,9 @@ class WhatsAppCloudChannel:
             response = client.post(f"{self.base}/{path}", **request)
         except TRANSPORT_ERRORS as exc:
             # the message may have gone out; a media upload is harmless to redo
-            raise CLOUD_API.transport_error(exc, sent="the message", context=f" ({path})",
-                                            answer_lost_is_unknown=path == "messages") from None
+            raise CLOUD_API.transport_error(
+                exc, sent="the message", context=f" ({path})", answer_lost_is_unknown=path == "messages"
+            ) from None
         if not 200 <= response.status_code < 300:
             raise classify(response)
         try:

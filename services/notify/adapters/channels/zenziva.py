@@ -6,6 +6,7 @@ HTTP 200 with JSON ``{"messageId": "...", "to": "...", "status": "1", "text": "S
 ``status`` is a refusal explained by ``text`` (wrong keys, invalid number, no credit), permanent unless
 the text says the service is busy or down for a while. HTTP 429/5xx and network failures are transient.
 """
+
 from __future__ import annotations
 
 import contextlib
