@@ -188,7 +188,7 @@ def cmd_projections(args: argparse.Namespace) -> None:  # noqa: RET503
     if args.action == "status":
         for admin in admins:
             for st in admin.status(_settings()):
-                print(f"{st['name']:<24} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}")
+                print(f"{st['name']:<28} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}")
         return None
     names = [n for admin in admins for n in admin.names()]
     if not args.name:

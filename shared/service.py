@@ -71,7 +71,6 @@ class RunContext:
     # each queue's consumers' inbox and dead letters, from every service's declaration: a producer's
     # reconciler checks its hand-offs against them without importing the consumer
     consumers: Mapping[str, Consumers] = field(default_factory=dict)
-    handoff_ledgers: Mapping[str, Table] = field(default_factory=dict)  # producer service -> its handoffs table
 
 
 @dataclass(frozen=True)

@@ -184,15 +184,19 @@ def check_routing(service: Service, consumers: tuple[Consumer, ...]) -> None:
     """The worker of ``service.queue`` consumes every task the routing contract sends to that queue
     (``shared.contracts.routing``: the relay's subscriptions and the direct messages between services), and
     each of its tasks is either one of those or one the service sends itself (its own name as prefix)."""
-    from shared.contracts.routing import routed_tasks
+    from shared.contracts.routing import routed_tasks, subscription_tasks
 
     expected = routed_tasks(service.queue) if service.queue else set()
     declared = {c.task for c in consumers}
     missing = expected - declared
     stray = {t for t in declared - expected if not t.startswith(f"{service.name}.")}
     duplicated = len(declared) != len(consumers)
-    if missing or stray or duplicated:
+    # the relay's messages wait in its hand-off ledger until the consumer's inbox has them: a consumer of a
+    # subscription that records nothing would be sent its messages again forever
+    unrecorded = sorted(c.task for c in consumers if c.task in subscription_tasks() and c.inbox_key is None)
+    if missing or stray or duplicated or unrecorded:
         raise RoutingMismatch(
             f"{service.name}: tasks routed to queue {service.queue!r} without a consumer: {sorted(missing)}; "
-            f"consumers no route sends to: {sorted(stray)}; duplicated task names: {duplicated}"
+            f"consumers no route sends to: {sorted(stray)}; duplicated task names: {duplicated}; "
+            f"subscription consumers without an inbox_key: {unrecorded}"
         )

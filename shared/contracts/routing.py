@@ -86,3 +86,8 @@ DELIVERY_STATUS_TASK = "notify.record_status"
 def routed_tasks(queue: str) -> set[str]:
     """Every task the routing contract sends to ``queue``: the relay's subscriptions and the direct messages."""
     return {s.task for s in SUBSCRIPTIONS if s.queue == queue} | {t for t, q in _direct_messages() if q == queue}
+
+
+def subscription_tasks() -> set[str]:
+    """The tasks the relay sends (recorded in its hand-off ledger until the consumer's inbox has them)."""
+    return {s.task for s in SUBSCRIPTIONS}

@@ -132,9 +132,13 @@ class OperationsCollector:
             conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout * 1000)}"))
             samples = [sample for read in self.gauges for sample in read(conn)]
         families: dict[str, GaugeMetricFamily] = {}
+        labels: dict[str, list[str]] = {}
         for sample in sorted(samples, key=lambda g: (g.name, sorted(g.labels.items()))):
             family = families.get(sample.name)
             if family is None:
-                family = families[sample.name] = GaugeMetricFamily(sample.name, sample.help, labels=list(sample.labels))
-            family.add_metric(list(sample.labels.values()), sample.value)
+                labels[sample.name] = sorted(sample.labels)
+                family = families[sample.name] = GaugeMetricFamily(sample.name, sample.help, labels=labels[sample.name])
+            if sorted(sample.labels) != labels[sample.name]:
+                raise ValueError(f"{sample.name}: samples with different label names ({sorted(sample.labels)})")
+            family.add_metric([sample.labels[name] for name in labels[sample.name]], sample.value)
         return list(families.values())

@@ -1,0 +1,93 @@
+"""The services' declarations and what the composition root derives from them: gauges keep each value under
+its own label, a worker refuses a handler table the routing contract does not allow, every queue has a worker."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from shared.service import Consumer, Gauge, Service
+
+
+class _Conn:
+    def execute(self, *_args, **_kwargs):
+        return None
+
+    def begin(self):
+        return contextlib.nullcontext()
+
+
+class _Engine:
+    def connect(self):
+        return contextlib.nullcontext(_Conn())
+
+
+def test_a_gauge_with_two_labels_keeps_each_value_under_its_own_label():
+    """OperationsCollector._from_postgres names a family's labels after its first sample's dict order and adds
+    every later sample's values positionally: a sample whose labels come in another order is mislabelled."""
+    from shared.metrics import OperationsCollector
+
+    def read(_conn):
+        return [
+            Gauge("pengaduan_example", "two labels", 1, {"queue": "letters", "state": "waiting"}),
+            Gauge("pengaduan_example", "two labels", 2, {"state": "failed", "queue": "notify"}),
+        ]
+
+    collector = OperationsCollector(_Engine(), "redis://127.0.0.1:1/0", [read])
+    (family,) = collector._from_postgres()
+    seen = {(s.labels["queue"], s.labels["state"]): s.value for s in family.samples}
+    assert seen == {("letters", "waiting"): 1, ("notify", "failed"): 2}
+
+
+def test_a_consumer_of_a_relay_subscription_without_an_inbox_key_is_refused_at_start():
+    """The relay writes every subscription's message to workflow.handoffs and the scheduler's reconciler
+    publishes it again until the consumer's inbox has it. A Consumer declared for a routed task without
+    ``inbox_key`` (as docs/start-here.md's example 2 declares them) is never recorded by register_consumers,
+    so the reconciler resends it every 10 minutes forever; check_routing lets such a table start."""
+    from services.letters.adapters.tables import dead_letters, inbox
+    from shared.tasks import RoutingMismatch, check_routing
+
+    def handle(_container, _message):
+        return None
+
+    table = tuple(
+        Consumer(task, handle)  # no inbox_key
+        for task in (
+            "letters.issue_receipt",
+            "letters.issue_signed_letter",
+            "letters.release_letter",
+            "letters.render_draft",
+        )
+    )
+    letters = Service(
+        name="letters",
+        queue="letters",
+        consumers=lambda: table,
+        container=object,
+        inbox=inbox,
+        dead_letters=dead_letters,
+    )
+    with pytest.raises(RoutingMismatch):
+        check_routing(letters, table)
+
+
+def test_every_queue_the_routing_contract_uses_has_a_worker_and_a_declared_broker_queue():
+    """A new queue needs a service that declares it (its worker) and its place in shared/celery_app.QUEUES
+    (RabbitMQ's quorum declaration, the queue-depth gauge): a routed message never waits for nobody."""
+    from pengaduan import registry
+    from shared.celery_app import QUEUES
+    from shared.contracts.routing import SUBSCRIPTIONS, _direct_messages
+
+    routed = {s.queue for s in SUBSCRIPTIONS} | {queue for _, queue in _direct_messages()}
+    assert set(QUEUES) == set(registry.worker_kinds())
+    assert routed <= set(registry.worker_kinds())
+
+
+def test_every_worker_of_the_registry_passes_its_routing_check():
+    from pengaduan import registry
+    from shared.tasks import check_routing
+
+    for queue in registry.worker_kinds():
+        service = registry.by_queue(queue)
+        check_routing(service, tuple(service.consumers()))
