@@ -10,7 +10,7 @@ from services.intake.bootstrap import Intake
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.schemas import ComplaintAccepted
 from services.intake.handlers import Accepted
-from shared.http import ErrorBody
+from shared.http import ApiError, ErrorBody, FieldError
 
 
 def get_intake(request: Request) -> Intake:
@@ -84,4 +84,20 @@ def citizen_accepted(accepted: Accepted, settings: IntakeSettings, response: Res
         response,
         f"Pengaduan Anda sudah kami terima. Simpan kode pelacakan {accepted.tracking_code} "
         "untuk mengikuti prosesnya. Layanan ini tidak dipungut biaya.",
+    )
+
+
+# -- how a refused submission is answered (the JSON API, the web form, staff's entry) ------------------------
+def idempotency_key_reused() -> ApiError:
+    """409: the key was sent before with a different complaint (a replay of the same one answers as the first)."""
+    return ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.")
+
+
+def unknown_kecamatan(field: str) -> ApiError:
+    """422: no active kecamatan by that slug is served here; ``field`` names where the form carried it."""
+    return ApiError(
+        422,
+        "unknown_kecamatan",
+        "Kecamatan tidak dikenal.",
+        [FieldError(field=field, code="unknown_kecamatan", message="Kecamatan ini tidak terdaftar di layanan ini.")],
     )

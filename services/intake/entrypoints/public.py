@@ -11,11 +11,17 @@ from fastapi import APIRouter, Depends, Header, Response
 
 from services.intake import handlers
 from services.intake.domain.commands import SubmitComplaint
-from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, citizen_accepted
+from services.intake.entrypoints.deps import (
+    IdempotencyKey,
+    IntakeDep,
+    citizen_accepted,
+    idempotency_key_reused,
+    unknown_kecamatan,
+)
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
 from shared.contracts.intake import Complainant
 from shared.contracts.tracking import normalize_tracking_code
-from shared.http import ApiError, ErrorBody, FieldError
+from shared.http import ApiError, ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.tenancy import UnknownKecamatan
 
@@ -57,22 +63,9 @@ def submit(
     try:
         accepted = handlers.submit_complaint(intake, command)
     except UnknownKecamatan:
-        raise ApiError(
-            422,
-            "unknown_kecamatan",
-            "Kecamatan tidak dikenal.",
-            [
-                FieldError(
-                    field="kecamatan", code="unknown_kecamatan", message="Kecamatan ini tidak terdaftar di layanan ini."
-                )
-            ],
-        ) from None
+        raise unknown_kecamatan("kecamatan") from None
     except handlers.IdempotencyKeyReused:
-        raise ApiError(
-            409,
-            "idempotency_key_reused",
-            "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.",
-        ) from None
+        raise idempotency_key_reused() from None
     return citizen_accepted(accepted, intake.settings, response)
 
 

@@ -16,7 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake import handlers
 from services.intake.domain.commands import SubmitComplaint
-from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, citizen_accepted, errors
+from services.intake.entrypoints.deps import (
+    IdempotencyKey,
+    IntakeDep,
+    citizen_accepted,
+    errors,
+    idempotency_key_reused,
+    unknown_kecamatan,
+)
 from services.intake.entrypoints.multipart import (
     check_uploads,
     json_field,
@@ -160,20 +167,7 @@ async def submit_form(
     try:
         accepted = await run_in_threadpool(handlers.submit_complaint_with_files, intake, command, files)
     except UnknownKecamatan:
-        raise ApiError(
-            422,
-            "unknown_kecamatan",
-            "Kecamatan tidak dikenal.",
-            [
-                FieldError(
-                    field="complaint.kecamatan",
-                    code="unknown_kecamatan",
-                    message="Kecamatan ini tidak terdaftar di layanan ini.",
-                )
-            ],
-        ) from None
+        raise unknown_kecamatan("complaint.kecamatan") from None
     except handlers.IdempotencyKeyReused:
-        raise ApiError(
-            409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda."
-        ) from None
+        raise idempotency_key_reused() from None
     return citizen_accepted(accepted, settings, response)

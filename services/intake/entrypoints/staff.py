@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.intake import handlers
 from services.intake.domain.commands import EnterComplaint
-from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, accepted_answer, errors
+from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, accepted_answer, errors, idempotency_key_reused
 from services.intake.entrypoints.multipart import (
     checked_files,
     json_field,
@@ -121,9 +121,7 @@ async def enter_complaint(
     except UnknownKecamatan:
         raise ApiError(403, "not_kecamatan_staff", "Kecamatan Anda tidak aktif di layanan ini.") from None
     except handlers.IdempotencyKeyReused:
-        raise ApiError(
-            409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda."
-        ) from None
+        raise idempotency_key_reused() from None
     return accepted_answer(
         accepted,
         settings,
