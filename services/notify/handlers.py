@@ -547,7 +547,8 @@ def _send(notify: Notify, row: dict) -> str:
         message = _outbound(notify, row)
     except DocumentNotFound:
         return _finish(notify, row, "failed", error="dokumen lampiran tidak ditemukan di penyimpanan")
-    except Exception as exc:  # the document store is away or broken: nothing was sent, try later (bounded)  # noqa: BLE001
+    except Exception as exc:  # the document store is away or broken: nothing was sent, try later (bounded)
+        log.warning("message not built, tried again later", exc_info=True, extra={"delivery_id": str(row["id"])})
         return _retry_later(notify, row, safe_error(exc))
     try:
         result = channel.send(message)
