@@ -66,7 +66,7 @@ def workflow_counts(engine: Engine, codes: list[str]) -> dict[str, int]:
     if not codes:
         return {}
     with engine.connect() as conn:
-        return dict(conn.execute(_RECEIVED, {"codes": codes}))
+        return dict(conn.execute(_RECEIVED, {"codes": codes}).all())  # rows, not the result (it has .keys())
 
 
 def worst_to_workflow(engine: Engine, codes: list[str]) -> float | None:
