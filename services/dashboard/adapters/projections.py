@@ -41,6 +41,20 @@ class Calendars:
         return cached[1]
 
 
+def hold_or_write(rows: dict, changed: set, held: dict | None) -> set:
+    """The changed rows to write now. Live (``held`` None): all of them. In a rebuild: only the closed ones;
+    the open ones wait in ``held`` (a later event would change them again) until they close or ``flush``."""
+    if held is None:
+        return changed
+    write = {cid for cid in changed if rows[cid]["status"] == "closed"}
+    for cid in changed:
+        if cid in write:
+            held.pop(cid, None)
+        else:
+            held[cid] = rows[cid]
+    return write
+
+
 class ComplaintsProjection:
     """``dashboard.complaints`` (one row per complaint) and ``dashboard.step_times`` (one row per completed
     step occurrence); the rules are in ``domain/complaints.py``."""
@@ -82,15 +96,7 @@ class ComplaintsProjection:
             rows[cid] = row
             changed.add(cid)
             new_steps.extend(steps)
-        if held is None:
-            write = changed
-        else:
-            write = {cid for cid in changed if rows[cid]["status"] == "closed"}
-            for cid in changed:
-                if cid in write:
-                    held.pop(cid, None)
-                else:
-                    held[cid] = rows[cid]
+        write = hold_or_write(rows, changed, held)
         if write:
             upsert(conn, complaints, [rows[cid] for cid in sorted(write)], key=("complaint_id",))
         if new_steps:
@@ -135,15 +141,7 @@ class ServiceRequestsProjection:
             if row is not None and row is not rows.get(cid):
                 rows[cid] = row
                 changed.add(cid)
-        if held is None:
-            write = changed
-        else:
-            write = {cid for cid in changed if rows[cid]["status"] == "closed"}
-            for cid in changed:
-                if cid in write:
-                    held.pop(cid, None)
-                else:
-                    held[cid] = rows[cid]
+        write = hold_or_write(rows, changed, held)
         if write:
             upsert(conn, table, [rows[cid] for cid in sorted(write)], key=("complaint_id",))
 
