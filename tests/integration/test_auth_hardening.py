@@ -20,6 +20,7 @@ from services.accounts.handlers import add_user, set_active, set_password
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from shared.auth import UserChanges, cache_client
 from shared.config import Settings
+from tests.support.addresses import unique_address
 from tests.support.processes import env_for
 
 PASSWORD = "kata-sandi-yang-panjang"
@@ -70,7 +71,7 @@ def staf(engine) -> str:
 
 def login(client, username, password, address: str | None = None):
     # each call from its own address unless one is given: the per-address count is tested on its own
-    address = address or f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+    address = address or unique_address()
     headers = {"X-Forwarded-For": address}
     return client.post("/v1/auth/token", data={"username": username, "password": password}, headers=headers)
 
@@ -110,7 +111,7 @@ def test_a_success_clears_the_account_count(a, staf):
 
 def test_one_address_guessing_many_accounts_is_refused(settings, engine):
     with replica(settings, rate_limit_signin_address="4/15minutes") as c:
-        address = f"203.0.113.{uuid.uuid4().int % 200 + 1}"
+        address = unique_address()
         names = [fresh() for _ in range(5)]
         for name in names[:4]:
             assert login(c, name, "tebakan-kata-sandi", address).status_code == 401
@@ -118,7 +119,7 @@ def test_one_address_guessing_many_accounts_is_refused(settings, engine):
         assert refused.status_code == 429 and refused.json()["code"] == "too_many_attempts"
         # X-Forwarded-For from the test client (127.0.0.1, a trusted proxy) names the client; another address
         # is not affected
-        assert login(c, names[4], "tebakan-kata-sandi", "198.51.100.7").status_code == 401
+        assert login(c, names[4], "tebakan-kata-sandi", unique_address()).status_code == 401
 
 
 def test_a_forged_forwarded_for_from_an_untrusted_peer_is_not_believed(settings, engine):

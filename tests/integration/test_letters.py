@@ -31,6 +31,7 @@ from shared.contracts.routing import SUBSCRIPTIONS
 from shared.eventstore.postgres import NOTIFY_CHANNEL
 from shared.subscriptions import Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan
+from tests.support.addresses import unique_address
 from tests.support.auth import bearer_header
 from tests.support.complaints import new_complaint
 from tests.support.processes import wait_until
@@ -524,7 +525,7 @@ def test_the_verification_page_is_rate_limited_per_address(letters_settings, doc
     _slug, _cid, ids, _letters = documents_of_one_complaint
     limited = LettersSettings(**letters_settings.model_copy(update={"rate_limit_tracking": "3/minute"}).model_dump())
     letters = letters_bootstrap(limited)
-    me = {"X-Forwarded-For": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}  # the test client plays the proxy
+    me = {"X-Forwarded-For": unique_address()}  # the test client plays the proxy
     with TestClient(ProxyHeadersMiddleware(letters_app(letters), trusted_hosts="testclient")) as client:
         answers = [client.get(f"/v1/letters/verify/{ids['letter']}", headers=me).status_code for _ in range(4)]
         assert answers == [200, 200, 200, 429]

@@ -29,6 +29,7 @@ from services.web.config import WebSettings
 from services.web.entrypoints.api import create_app as web_app
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from tests.integration.test_notify import first_event_id, new_complaint
+from tests.support.addresses import unique_address
 from tests.support.complaints import valid_body
 
 TRUSTED = "testclient"  # the test client's peer name: it plays the reverse proxy
@@ -39,7 +40,7 @@ def behind_proxy(app) -> TestClient:
 
 
 def address() -> str:
-    return f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    return unique_address()
 
 
 def from_(addr: str, **headers) -> dict[str, str]:
