@@ -32,8 +32,11 @@ from celery.worker.consumer import Consumer
 from kombu import Connection, Exchange, Queue
 
 from shared.config import Settings
+from shared.contracts.routing import queues
 
-QUEUES = ("workflow", "letters", "notify")
+# every queue something is routed to (shared/contracts/routing.py): RabbitMQ declares these, the queue-depth
+# gauge reads them, and each has a worker (tests/unit/test_declarations.py)
+QUEUES = queues()
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
 AMQP_HEARTBEAT = 10  # seconds: a broker or worker gone without closing its socket is noticed within ~2 of these
 

@@ -88,6 +88,13 @@ def routed_tasks(queue: str) -> set[str]:
     return {s.task for s in SUBSCRIPTIONS if s.queue == queue} | {t for t, q in _direct_messages() if q == queue}
 
 
+def queues() -> tuple[str, ...]:
+    """Every queue the routing contract sends to, each once, in a fixed order (the direct messages' first, then
+    the subscriptions'): the queues the broker declares and the queue-depth gauge reads
+    (``shared.celery_app.QUEUES``). A new queue is a line of this module, not a second list to keep in step."""
+    return tuple(dict.fromkeys([*(q for _, q in _direct_messages()), *(s.queue for s in SUBSCRIPTIONS)]))
+
+
 def subscription_tasks() -> set[str]:
     """The tasks the relay sends (recorded in its hand-off ledger until the consumer's inbox has them)."""
     return {s.task for s in SUBSCRIPTIONS}

@@ -1,5 +1,6 @@
 """The services' declarations and what the composition root derives from them: gauges keep each value under
-its own label, a worker refuses a handler table the routing contract does not allow, every queue has a worker."""
+its own label, a worker refuses a handler table the routing contract does not allow, the broker declares the
+routed queues, each with a worker."""
 
 from __future__ import annotations
 
@@ -72,16 +73,20 @@ def test_a_consumer_of_a_relay_subscription_without_an_inbox_key_is_refused_at_s
         check_routing(letters, table)
 
 
-def test_every_queue_the_routing_contract_uses_has_a_worker_and_a_declared_broker_queue():
-    """A new queue needs a service that declares it (its worker) and its place in shared/celery_app.QUEUES
-    (RabbitMQ's quorum declaration, the queue-depth gauge): a routed message never waits for nobody."""
+def test_the_broker_declares_exactly_the_routed_queues_and_each_has_a_worker():
+    """The queues the broker declares (RabbitMQ's quorum queues) and the queue-depth gauge reads are derived from
+    the routing contract, not listed a second time; each needs a service that declares its worker, and a worker
+    whose queue nothing is routed to would wait for nothing: a routed message never waits for nobody."""
     from pengaduan import registry
-    from shared.celery_app import QUEUES
-    from shared.contracts.routing import SUBSCRIPTIONS, _direct_messages
+    from shared.celery_app import QUEUES, quorum_queues
+    from shared.contracts.routing import SUBSCRIPTIONS, queues, routed_tasks
 
-    routed = {s.queue for s in SUBSCRIPTIONS} | {queue for _, queue in _direct_messages()}
+    assert queues() == QUEUES
+    assert len(set(QUEUES)) == len(QUEUES)
+    assert {s.queue for s in SUBSCRIPTIONS} <= set(QUEUES)
+    assert all(routed_tasks(q) for q in QUEUES)  # each queue is there because something is routed to it
     assert set(QUEUES) == set(registry.worker_kinds())
-    assert routed <= set(registry.worker_kinds())
+    assert {q.name for q in quorum_queues()} == set(QUEUES)
 
 
 def test_every_worker_of_the_registry_passes_its_routing_check():
