@@ -300,7 +300,7 @@ def test_a_referred_request_is_closed_and_names_the_agency(client, wf, engine):
 
 def test_complaints_from_other_channels_are_listed_as_other_public_services(client, intake, wf, engine):
     from services.intake.domain.commands import SubmitComplaint
-    from services.intake.handlers import submit_complaint
+    from services.intake.handlers.submissions import submit_complaint
     from shared.contracts.intake import Complainant
 
     accepted = submit_complaint(

@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from services.intake import handlers
 from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints import channels, open311, public, public_form, staff
 from services.intake.entrypoints.deps import IntakeDep, errors
+from services.intake.handlers.health import outbox_health
 from shared.auth import install_auth
 from shared.http import (
     BodySizeLimitByPath,
@@ -54,7 +54,7 @@ def create_app(intake: Intake | None = None) -> FastAPI:
     def healthz(intake: IntakeDep) -> JSONResponse:
         checks = {"database": check_database(intake.engine), "broker": check_broker(intake.celery)}
         if checks["database"]["ok"]:
-            checks["outbox"] = handlers.outbox_health(intake)
+            checks["outbox"] = outbox_health(intake)
         return health_response("intake", checks)
 
     install_metrics(app, "intake")

@@ -18,10 +18,10 @@ from pydantic import SecretStr, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.intake import handlers
 from services.intake.domain.inbound import InvalidInbound
 from services.intake.entrypoints.deps import IntakeDep, errors, json_errors
 from services.intake.entrypoints.schemas import InboundAccepted, SmsIn, WhatsAppAck
+from services.intake.handlers.channels import receive_email, receive_sms, receive_whatsapp
 from shared.http import ApiError, FieldError, field_errors
 from shared.tenancy import UnknownKecamatan
 
@@ -112,7 +112,7 @@ async def sms(
         ) from None
     try:
         outcome = await run_in_threadpool(
-            handlers.receive_sms,
+            receive_sms,
             intake,
             sender=body.sender,
             to=body.to,
@@ -167,7 +167,7 @@ async def whatsapp(
         # signed, so from Meta (or whoever holds the app secret): answered 200, a retry would not help
         log.warning("signed whatsapp webhook that is not JSON ignored")
         return WhatsAppAck()
-    summary = await run_in_threadpool(handlers.receive_whatsapp, intake, payload)
+    summary = await run_in_threadpool(receive_whatsapp, intake, payload)
     return WhatsAppAck(**summary.as_json())
 
 
@@ -193,7 +193,7 @@ async def email(
         raise ApiError(415, "unsupported_media_type", "Kirim e-mail mentah (MIME) dengan Content-Type message/rfc822.")
     raw = await request.body()
     try:
-        outcome = await run_in_threadpool(handlers.receive_email, intake, raw)
+        outcome = await run_in_threadpool(receive_email, intake, raw)
     except InvalidInbound as exc:
         raise _invalid(exc, "from" if exc.code == "sender_invalid" else "body") from None
     except UnknownKecamatan:

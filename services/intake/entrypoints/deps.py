@@ -9,7 +9,7 @@ from fastapi import Depends, Header, Request, Response
 from services.intake.bootstrap import Intake
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.schemas import ComplaintAccepted
-from services.intake.handlers import Accepted
+from services.intake.handlers.submissions import Accepted
 from shared.http import ApiError, ErrorBody, FieldError
 
 

@@ -24,10 +24,10 @@ from imap_tools import AND, MailBox, MailBoxUnencrypted, MailMessageFlags
 from imap_tools.errors import ImapToolsError
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.intake import handlers
 from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.domain.inbound import InvalidInbound
+from services.intake.handlers.channels import receive_email
 from shared.tenancy import UnknownKecamatan
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def poll_once(intake: Intake, mailbox: Mailbox, max_bytes: int | None = None) ->
             mailbox.mark_seen(uid)
             continue
         try:
-            outcome = handlers.receive_email(intake, raw)
+            outcome = receive_email(intake, raw)
             log.info(
                 "imap message handled", extra={"uid": uid, "result": outcome.result, "duplicate": outcome.duplicate}
             )

@@ -26,11 +26,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from services.intake import handlers
 from services.intake.config import IntakeSettings
 from services.intake.domain import open311 as o
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.entrypoints.deps import get_intake
+from services.intake.handlers import submissions
 from shared.contracts.intake import Complainant
 from shared.contracts.open311 import Problem, Problems, georeport_errors
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
@@ -123,10 +123,10 @@ async def post_request(
         correlation_id=correlation_id,
     )
     try:
-        accepted = await run_in_threadpool(handlers.submit_complaint, get_intake(request), command)
+        accepted = await run_in_threadpool(submissions.submit_complaint, get_intake(request), command)
     except UnknownKecamatan:
         return _problem(404, "jurisdiction_id tidak dikenal: tidak ada kecamatan dengan slug itu di layanan ini.")
-    except handlers.IdempotencyKeyReused:
+    except submissions.IdempotencyKeyReused:
         return _problem(409, "Idempotency-Key ini sudah dipakai untuk permintaan yang berbeda.")
     return JSONResponse(
         [PostedRequestOut(service_request_id=accepted.tracking_code, service_notice=SERVICE_NOTICE).model_dump()],

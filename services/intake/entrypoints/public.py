@@ -9,7 +9,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from services.intake import handlers
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.entrypoints.deps import (
     IdempotencyKey,
@@ -19,6 +18,7 @@ from services.intake.entrypoints.deps import (
     unknown_kecamatan,
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
+from services.intake.handlers import submissions, tracking
 from shared.contracts.intake import Complainant
 from shared.contracts.tracking import normalize_tracking_code
 from shared.http import ApiError, ErrorBody
@@ -61,10 +61,10 @@ def submit(
         correlation_id=x_correlation_id or uuid.uuid4(),
     )
     try:
-        accepted = handlers.submit_complaint(intake, command)
+        accepted = submissions.submit_complaint(intake, command)
     except UnknownKecamatan:
         raise unknown_kecamatan("kecamatan") from None
-    except handlers.IdempotencyKeyReused:
+    except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
     return citizen_accepted(accepted, intake.settings, response)
 
@@ -78,7 +78,7 @@ def submit(
 )
 def track(tracking_code: str, intake: IntakeDep) -> TrackingOut:
     code = normalize_tracking_code(tracking_code)
-    found = handlers.track(intake, code) if code else None
+    found = tracking.track(intake, code) if code else None
     if found is None:
         raise ApiError(404, "tracking_code_not_found", "Kode pelacakan tidak ditemukan. Periksa kembali kode Anda.")
     return TrackingOut.model_validate(found)

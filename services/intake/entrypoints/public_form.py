@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.intake import handlers
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.entrypoints.deps import (
     IdempotencyKey,
@@ -36,6 +35,7 @@ from services.intake.entrypoints.multipart import (
     validation,
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintFormIn
+from services.intake.handlers import submissions
 from shared.contracts.intake import Complainant
 from shared.http import ApiError, FieldError
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
@@ -165,9 +165,9 @@ async def submit_form(
         correlation_id=x_correlation_id or uuid.uuid4(),
     )
     try:
-        accepted = await run_in_threadpool(handlers.submit_complaint_with_files, intake, command, files)
+        accepted = await run_in_threadpool(submissions.submit_complaint_with_files, intake, command, files)
     except UnknownKecamatan:
         raise unknown_kecamatan("complaint.kecamatan") from None
-    except handlers.IdempotencyKeyReused:
+    except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
     return citizen_accepted(accepted, settings, response)

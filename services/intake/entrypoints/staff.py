@@ -17,7 +17,6 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.intake import handlers
 from services.intake.domain.commands import EnterComplaint
 from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, accepted_answer, errors, idempotency_key_reused
 from services.intake.entrypoints.multipart import (
@@ -28,6 +27,8 @@ from services.intake.entrypoints.multipart import (
     require_form,
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
+from services.intake.handlers import submissions
+from services.intake.handlers.attachments import find_attachment
 from shared.auth import CurrentUser, Principal, refuse_personal_document
 from shared.contracts.intake import Complainant
 from shared.http import ApiError
@@ -117,10 +118,10 @@ async def enter_complaint(
         correlation_id=x_correlation_id or uuid.uuid4(),
     )
     try:
-        accepted = await run_in_threadpool(handlers.enter_complaint, intake, command, files)
+        accepted = await run_in_threadpool(submissions.enter_complaint, intake, command, files)
     except UnknownKecamatan:
         raise ApiError(403, "not_kecamatan_staff", "Kecamatan Anda tidak aktif di layanan ini.") from None
-    except handlers.IdempotencyKeyReused:
+    except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
     return accepted_answer(
         accepted,
@@ -151,7 +152,7 @@ def download_attachment(
     not_found = ApiError(404, "attachment_not_found", "Lampiran tidak ditemukan.")
     if not _SHA256.fullmatch(sha256):
         raise not_found
-    found = handlers.find_attachment(intake, sha256, complaint_id, lambda k: _may_read(intake, user, k))
+    found = find_attachment(intake, sha256, complaint_id, lambda k: _may_read(intake, user, k))
     if found is None:
         raise not_found
     refuse_personal_document(user)  # kabupaten, admin: 403 personal_data_not_available
