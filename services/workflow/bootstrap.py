@@ -8,6 +8,7 @@ from functools import lru_cache, partial
 from sqlalchemy import Engine
 
 from services.workflow.adapters.postgres import PostgresUnitOfWork
+from services.workflow.config import WorkflowSettings
 from services.workflow.handlers import Calendars, Context
 from shared.config import Settings
 from shared.db import make_engine, make_worker_engine
@@ -22,12 +23,13 @@ class Workflow(Context):
 
     engine: Engine
     store: PostgresEventStore
-    settings: Settings | None = None
+    settings: WorkflowSettings | None = None
 
 
 def bootstrap(settings: Settings | None = None, *, worker: bool = False) -> Workflow:
-    """``worker``: for the Celery worker, whose statements must end before its tasks' time limit."""
-    settings = settings or Settings()
+    """``settings``: the workflow's, or base ones taken as its (a runner process's, a test's); default: from the
+    environment. ``worker``: for the Celery worker, whose statements must end before its tasks' time limit."""
+    settings = WorkflowSettings.from_base(settings) if settings is not None else WorkflowSettings()
     engine = make_worker_engine(settings, "workflow") if worker else make_engine(settings)
     store = PostgresEventStore(engine)
     return Workflow(
