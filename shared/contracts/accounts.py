@@ -1,7 +1,7 @@
 """What other services may know of the accounts service (``services/accounts``): the roles a user can have, and
 the staff directory.
 
-The staff directory is the view ``tenancy.staff_directory`` (migration 0013) over accounts' own table
+The staff directory is the view ``tenancy.staff_directory`` (migrations 0013, 0015) over accounts' own table
 ``tenancy.users``: every user, active or not, with who they are, where they work and how notify reaches them,
 one ``StaffMember`` per row. It is read-only for everyone but accounts, and it leaves out what is accounts' alone
 (the password hash). Readers (through ``shared.staff_directory``, its SQLAlchemy table): ``shared.auth``'s token
@@ -43,3 +43,6 @@ class StaffMember:
     phone: str | None  # E.164
     notify_channel: str  # email, sms or whatsapp
     notify_new_work: bool
+    # an official's rank (migration 0015), printed under a signature: "Pembina", "IV/a"
+    pangkat: str | None
+    golongan: str | None  # I/a ... IV/e
