@@ -1,5 +1,9 @@
-"""The kecamatan's organisation as other services may know it: its units (seksi and subbagian) and how a unit
-named by a person is found among them (docs/adr/0014).
+"""The kecamatan's organisation as other services may know it: its units (seksi and subbagian), how a unit
+named by a person is found among them, and who acts for an absent official (docs/adr/0014).
+
+Accounts owns the organisation; the others read two views (migration 0015), one row per dataclass here, fields
+in the views' column order: ``tenancy.unit_directory`` (``UnitEntry``: a unit and its head) and
+``tenancy.delegation_directory`` (``Delegation``). A contract: columns are added, never renamed or dropped.
 
 Units are data per kecamatan, owned by the accounts service; a disposition, an appointment and the pages name
 a unit by its ``code``. People write names ("Seksi Pemerintahan", "kasi trantib", "Sub Bagian Umum &
@@ -15,8 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
 
 UNIT_KINDS = ("seksi", "subbagian")
+UNIT_DIRECTORY = ("tenancy", "unit_directory")  # (schema, view)
+DELEGATION_DIRECTORY = ("tenancy", "delegation_directory")
+# a delegate acts as Plh. (pelaksana harian: the official is away for days or weeks) or Plt. (pelaksana tugas:
+# the post is vacant); what a signature block prints before the jabatan
+DELEGATION_KINDS = {"plh": "Plh.", "plt": "Plt."}
 
 
 @dataclass(frozen=True)
@@ -98,3 +109,57 @@ def _names(unit: Unit) -> set[str]:
     return {normalise(unit.code), normalise(unit.code.replace("-", " ")), normalise(unit.name)} | {
         normalise(s) for s in unit.short_names
     }
+
+
+@dataclass(frozen=True)
+class UnitEntry:
+    """One row of ``tenancy.unit_directory``: a unit and its head (its active Kasi/Kasubag), if it has one."""
+
+    kecamatan: str
+    code: str
+    kind: str
+    name: str
+    short_names: list[str]
+    active: bool
+    head_username: str | None
+    head_name: str | None
+    head_nip: str | None
+    head_pangkat: str | None
+    head_golongan: str | None
+
+    @property
+    def unit(self) -> Unit:
+        return Unit(self.code, self.kind, self.name, tuple(self.short_names))
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """One row of ``tenancy.delegation_directory``: ``delegate`` acts for ``role`` (a Kasi's: for ``unit``) in
+    ``kecamatan`` from ``starts_on`` to ``ends_on`` (both days included, in the kabupaten's time zone), unless
+    ended early (``ended_at``)."""
+
+    id: UUID
+    kecamatan: str
+    role: str
+    unit: str | None
+    delegate: str
+    kind: str  # a key of DELEGATION_KINDS
+    starts_on: date
+    ends_on: date
+    reason: str
+    granted_by: str
+    granted_at: datetime
+    ended_at: datetime | None
+
+    def in_force(self, today: date) -> bool:
+        return self.ended_at is None and self.starts_on <= today <= self.ends_on
+
+    @property
+    def label(self) -> str:
+        """ "Plh." or "Plt.", as printed before the jabatan."""
+        return DELEGATION_KINDS[self.kind]
+
+
+def delegations_of(delegations: Iterable[Delegation], username: str, today: date) -> list[Delegation]:
+    """The delegations in force ``today`` that let ``username`` act for another official."""
+    return [d for d in delegations if d.delegate == username and d.in_force(today)]
