@@ -1,8 +1,10 @@
-"""The dashboard (the read side), as the composition root (``pengaduan/``) sees it: its API and routes, and
-its projections (run by ``pengaduan projections run``, rebuilt by ``pengaduan projections rebuild NAME``)."""
+"""The dashboard (the read side), as the composition root (``pengaduan/``) sees it: its API and routes, its
+projections (run by ``pengaduan projections run``, rebuilt by ``pengaduan projections rebuild NAME``) and their
+lag as a gauge."""
 
 from __future__ import annotations
 
+from services.dashboard.adapters.gauges import gauges
 from shared.config import Settings
 from shared.service import Api, ProjectionAdmin, Route, RunContext, Service
 from shared.subscriptions import Runner
@@ -55,4 +57,5 @@ SERVICE = Service(
     ),
     runners={"projections": _projections},
     projections=ProjectionAdmin(names=_names, status=_status, rebuild=_rebuild),
+    gauges=gauges,  # each projection's lag (services/dashboard/adapters/gauges.py)
 )

@@ -33,6 +33,7 @@ from sqlalchemy import delete, insert
 from pengaduan import apps
 from pengaduan.apps import gateway as create_gateway
 from pengaduan.registry import operations_collector
+from services.dashboard.entrypoints.projections import status as projections_status
 from services.intake.adapters.tables import outbox
 from services.notify.adapters.gauges import DELIVERY_STATES
 from services.workflow.adapters.tables import checkpoints, complaints
@@ -44,6 +45,7 @@ from shared.http import BodySizeLimit
 from shared.metrics import install_metrics
 from shared.metrics import processes as metrics
 from shared.subscriptions import RoundResult, Runner
+from tests.support.complaints import new_complaint
 from tests.support.processes import wait_until
 
 
@@ -284,6 +286,19 @@ def test_the_workflow_api_counts_requests_by_route_template_and_carries_the_scra
     assert value(text, "pengaduan_ops_source_up", source="redis") == 1
     for queue in ("workflow", "letters", "notify"):
         assert value(text, "pengaduan_queue_depth", queue=queue) is not None
+
+
+def test_the_workflow_apis_metrics_page_reports_how_far_each_dashboard_projection_is_behind(wf, engine):
+    """The dashboard's projections read the store as the relay does: their lag is a scrape-time gauge too (events
+    after the projection's checkpoint), the number ``pengaduan projections status`` shows."""
+    new_complaint(wf)  # events no projection has applied yet: nothing runs the dashboard's projections here
+    with TestClient(apps.workflow(wf)) as client:
+        text = client.get("/metrics").text
+    behind = {row["name"]: row["lag"] for row in projections_status(engine)}
+    assert set(behind) == {"dashboard.complaints", "dashboard.service_requests"}
+    for name, lag in behind.items():
+        assert lag > 0
+        assert value(text, "pengaduan_subscription_lag_events", subscription=name) == lag
 
 
 def test_the_gateway_counts_what_it_proxies_and_leaves_the_scrape_time_gauges_to_the_workflow_api():
