@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 if TYPE_CHECKING:
     from services.workflow.bootstrap import Workflow
@@ -19,22 +19,20 @@ def workflow(wf: Workflow | None = None) -> FastAPI:
     """``pengaduan api workflow``: the workflow API with accounts' sign-in router (``wf``: a workflow already
     built, as tests pass it)."""
     from pengaduan import registry
+    from services.accounts.bootstrap import bootstrap as accounts
+    from services.accounts.entrypoints.api import router as sign_in
     from services.workflow.bootstrap import bootstrap
     from services.workflow.entrypoints.api import create_app
 
     wf = wf or bootstrap()
-    return create_app(
+    app = create_app(
         wf,
         collectors=[registry.operations_collector(wf.engine, wf.settings.effective_broker_url)],
-        extra_routers=[_sign_in()],
+        extra_routers=[sign_in],
     )
-
-
-def _sign_in() -> APIRouter:
-    """Accounts' sign-in, reading users with the hosting workflow's engine and settings."""
-    from services.accounts.entrypoints.api import make_auth_router
-
-    return make_auth_router(lambda r: r.app.state.workflow.engine, lambda r: r.app.state.workflow.settings)
+    # accounts reads its users with the hosting workflow's engine and settings
+    app.state.accounts = accounts(wf.settings, engine=wf.engine)
+    return app
 
 
 def gateway(backends: dict[str, str], settings=None) -> FastAPI:

@@ -5,13 +5,15 @@ issues tokens); this module reads them only through its contract, the staff dire
 (``shared/contracts/accounts.py``, ``shared/staff_directory.py``).
 
 Tokens are HS256 JWTs signed with a key derived from ``Settings.secret_key``, with an id (``jti``); they
-carry the user's role and scope. A token lives ``DEFAULT_TTL`` (a working day), and every request checks it
-against the user's current state (``TokenGuard``): a token whose id was revoked (``POST /v1/auth/logout``),
-of a user deactivated, given a new password or moved since it was issued (``tokens_valid_after``), or whose
-role, kecamatan, kabupaten or unit no longer match the user's, is refused. Each process keeps what it read of
-a user for ``PENGADUAN_AUTH_USER_CACHE_SECONDS``; a change made by accounts also bumps a marker in Redis
-(``UserChanges``) that the check reads with the revocation list in one round trip, so every replica sees it at
-once. Redis unreachable: 503, never a token let through unchecked.
+carry the user's role and scope. The format is written here next to its reader (``create_token``, which
+accounts' sign-in calls, and tests and the bench to mint tokens), so the two cannot drift apart. A token lives
+``DEFAULT_TTL`` (a working day), and every request checks it against the user's current state (``TokenGuard``):
+a token whose id was revoked (``POST /v1/auth/logout``), of a user deactivated, given a new password or moved
+since it was issued (``tokens_valid_after``), or whose role, kecamatan, kabupaten or unit no longer match the
+user's, is refused. Each process keeps what it read of a user for ``PENGADUAN_AUTH_USER_CACHE_SECONDS``; a change
+made by accounts also bumps a marker in Redis (accounts' ``UserChanges``) that the check reads with the
+revocation list in one round trip, so every replica sees it at once. Redis unreachable: 503, never a token let
+through unchecked.
 
 An API that checks tokens (the app must set ``app.state.settings``: ``current_user`` reads the secret there)::
 
@@ -254,33 +256,18 @@ def _text(value: Any, required: bool = False) -> Any:
 
 # --- the token checked against the user's current state -------------------------------------------
 
+# what the guard reads in Redis; accounts writes it (services/accounts/adapters/sessions.py: UserChanges)
 REVOKED_KEY = "pengaduan:auth:revoked:{}"  # a token id signed out (value 1) until the token's expiry
 CHANGED_KEY = "pengaduan:auth:changed:{}"  # a new random value each time a user is changed, for the caches
 CHANGED_KEY_TTL = int((DEFAULT_TTL + CLOCK_SKEW).total_seconds()) + 60  # after it no token of before is alive
 
 
 def cache_client(settings: Settings):
-    """The Redis client of the token guard and user changes (``PENGADUAN_CACHE_URL``, else ``PENGADUAN_REDIS_URL``)."""
+    """The Redis client of the token guard, and of accounts, which writes what the guard reads
+    (``PENGADUAN_CACHE_URL``, else ``PENGADUAN_REDIS_URL``)."""
     import redis
 
     return redis.Redis.from_url(settings.effective_cache_url, socket_timeout=1.0, socket_connect_timeout=1.0)
-
-
-class UserChanges:
-    """Tells every replica that a user changed (deactivated, new password, moved), so their cached reads of
-    the user are dropped at once. The truth stays in accounts' table (the staff directory); this is only the
-    news. Accounts calls ``changed``; the sign-out route ``revoke``."""
-
-    def __init__(self, client) -> None:
-        self._client = client
-
-    def changed(self, username: str) -> None:
-        self._client.set(CHANGED_KEY.format(username), uuid.uuid4().hex, ex=CHANGED_KEY_TTL)
-
-    def revoke(self, info: TokenInfo, now: datetime) -> None:
-        """Signs one token out: its id is refused until the token would have expired anyway."""
-        ttl = max(1, info.expires_at - int(now.timestamp()) + int(CLOCK_SKEW.total_seconds()))
-        self._client.set(REVOKED_KEY.format(info.token_id), "1", ex=ttl)
 
 
 @dataclass(frozen=True)

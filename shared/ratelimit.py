@@ -9,7 +9,7 @@ every one of them must hold). What this module adds is the project's policy:
   but a client over the limit is refused before its password is even hashed).
 - When Redis cannot be reached the answer depends on who asks: anonymous endpoints fail **open** (a citizen
   may still file a complaint; the event is logged), sign-in and token checks fail **closed** (503
-  ``service_unavailable``; see ``services.accounts.entrypoints.throttle`` and ``shared.auth``): an outage must not switch guessing protection off.
+  ``service_unavailable``; see ``services.accounts.adapters.throttle`` and ``shared.auth``): an outage must not switch guessing protection off.
 - ``client_address`` is the address uvicorn's proxy-header handling resolved from ``X-Forwarded-For``, which
   is believed only from ``PENGADUAN_TRUSTED_PROXIES`` (``pengaduan.cli`` passes them as uvicorn's
   ``forwarded_allow_ips``): uvicorn takes the right-most address that is not a trusted proxy, so a client

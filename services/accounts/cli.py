@@ -60,16 +60,17 @@ def _read_new_password(from_stdin: bool) -> str:
 
 
 def users(args: argparse.Namespace) -> None:
+    from services.accounts.bootstrap import bootstrap
+    from services.accounts.config import AccountsSettings
     from services.accounts.handlers import add_user, list_users, set_active, set_contact, set_password
-    from shared.auth import UserChanges, cache_client
-    from shared.config import Settings
     from shared.db import make_engine
 
-    settings = Settings()
-    engine = make_engine(settings, pool_size=1)
+    settings = AccountsSettings()
+    accounts = bootstrap(settings, engine=make_engine(settings, pool_size=1))
+    engine = accounts.engine
     if args.action in ("deactivate", "activate"):
         # deactivation ends every token of the user at once, on every replica (shared.auth.TokenGuard)
-        if not set_active(engine, args.username, args.action == "activate", UserChanges(cache_client(settings))):
+        if not set_active(engine, args.username, args.action == "activate", accounts.changes):
             sys.exit(f"error: unknown user {args.username!r}")
         print(f"user {args.username} {args.action}d")
         return
@@ -80,7 +81,7 @@ def users(args: argparse.Namespace) -> None:
                 args.username,
                 _read_new_password(args.password_stdin),
                 settings.password_min_length,
-                UserChanges(cache_client(settings)),
+                accounts.changes,
             )
         except ValueError as exc:
             sys.exit(f"error: {exc}")

@@ -2,7 +2,7 @@
 store where notify reaches a user. Called by the sign-in router and by ``pengaduan users``.
 
 A change that must end a user's sessions (deactivation, a new password) stamps ``tokens_valid_after`` and, given
-``changes`` (``shared.auth.UserChanges``), tells every replica's token guard at once.
+``changes`` (``adapters/sessions.py``: ``UserChanges``), tells every replica's token guard at once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.accounts.adapters.passwords import hash_password, verify_and_update
+from services.accounts.adapters.sessions import UserChanges
 from services.accounts.adapters.tables import users
 from services.accounts.domain.model import (
     USERNAME_PATTERN,
@@ -22,7 +23,7 @@ from services.accounts.domain.model import (
     new_user,
     normalize_username,
 )
-from shared.auth import Principal, UserChanges
+from shared.auth import Principal
 from shared.tenancy import kecamatan_table
 
 

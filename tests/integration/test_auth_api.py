@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from services.accounts.adapters.tables import users
+from services.accounts.bootstrap import bootstrap as accounts_bootstrap
 from services.accounts.demo import ensure_demo_users
-from services.accounts.entrypoints.api import make_auth_router
+from services.accounts.entrypoints.api import router as sign_in_router
 from services.accounts.handlers import add_user, authenticate, list_users, set_active, set_contact
 from shared.auth import CurrentUser, Principal, create_token, install_auth
 from shared.contracts.accounts import StaffMember
@@ -36,8 +37,8 @@ def app(settings, engine) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     install_auth(app, settings, engine)
-    app.state.engine = engine
-    app.include_router(make_auth_router(lambda r: r.app.state.engine, lambda r: r.app.state.settings))
+    app.state.accounts = accounts_bootstrap(settings, engine=engine)
+    app.include_router(sign_in_router)
 
     @app.get("/v1/protected")
     def protected(user: CurrentUser) -> dict:

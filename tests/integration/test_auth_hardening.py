@@ -15,10 +15,11 @@ from sqlalchemy import update
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pengaduan.apps import workflow as workflow_app
+from services.accounts.adapters.sessions import UserChanges
 from services.accounts.adapters.tables import users
 from services.accounts.handlers import add_user, set_active, set_password
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
-from shared.auth import UserChanges, cache_client
+from shared.auth import cache_client
 from shared.config import Settings
 from tests.support.addresses import unique_address
 from tests.support.processes import env_for

@@ -393,7 +393,8 @@ def test_the_stream_ends_when_the_token_expires(app, engine, feed_settings):
 
 def test_a_stream_ends_when_its_token_is_signed_out(app, engine, feed_settings):
     """Issue #12 item 3: a stream opened before sign-out does not outlive it (checked as every request is)."""
-    from shared.auth import UserChanges, cache_client, decode_token_info
+    from services.accounts.adapters.sessions import UserChanges
+    from shared.auth import cache_client, decode_token_info
 
     store = PostgresEventStore(engine)
     headers = bearer(feed_settings, "staf", kecamatan="pegantenan")

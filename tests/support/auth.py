@@ -10,8 +10,9 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert
 
 from services.accounts.adapters.passwords import hash_password
+from services.accounts.adapters.sessions import UserChanges
 from services.accounts.adapters.tables import users
-from shared.auth import DEFAULT_TTL, Principal, UserChanges, cache_client, create_token
+from shared.auth import DEFAULT_TTL, Principal, cache_client, create_token
 from shared.config import Settings
 
 _HASH: list[str] = []
