@@ -2,74 +2,52 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from celery import Celery
 from sqlalchemy import Engine
 
-from services.letters.adapters.development_ca import DevelopmentCA
-from services.letters.adapters.signing import SigningIdentity, load_identity
+from services.letters.adapters.keys import SigningKeys
+from services.letters.adapters.postgres import PostgresUnitOfWork
 from services.letters.config import LettersSettings
+from services.letters.handlers import Context
+from services.letters.unit_of_work import UnitOfWork
 from shared.celery_app import make_celery
 from shared.db import make_engine
 from shared.eventstore.postgres import PostgresEventStore
-from shared.storage import DocumentStore, store_from_settings
-from shared.tenancy import Kecamatan, KecamatanDirectory
+from shared.storage import store_from_settings
+from shared.tenancy import KecamatanDirectory
 
 
 @dataclass
-class Letters:
+class Letters(Context):
+    """The handlers' context (units of work in PostgreSQL) and what the processes use besides: the health check
+    and the worker's inbox and dead letters use the engine."""
+
     settings: LettersSettings
     engine: Engine
     store: PostgresEventStore
-    directory: KecamatanDirectory
-    documents: DocumentStore
     celery: Celery
-    _identities: dict = field(default_factory=dict)
+    # made from the fields above, so that a copy with another broker (``dataclasses.replace``) sends there
+    uow: Callable[[], UnitOfWork] = field(init=False, repr=False)
 
-    IDENTITY_TTL = 3600.0  # seconds a loaded key is reused: reading and parsing it costs as much as a letter
-
-    def identity(self, kecamatan: Kecamatan) -> SigningIdentity:
-        """The kecamatan's signing key, loaded once an hour per process (a renewed certificate is picked
-        up within the hour)."""
-        cached = self._identities.get(kecamatan.slug)
-        if cached and time.monotonic() - cached[0] < self.IDENTITY_TTL:
-            return cached[1]
-        identity = self._load_identity(kecamatan)
-        self._identities[kecamatan.slug] = (time.monotonic(), identity)
-        return identity
-
-    def _load_identity(self, kecamatan: Kecamatan) -> SigningIdentity:
-        """From files in production; a development CA makes them elsewhere."""
-        folder = self.settings.signing_path
-        if self.settings.environment == "production":
-            return load_identity(
-                folder / f"{kecamatan.slug}.key",
-                folder / f"{kecamatan.slug}.crt",
-                [folder / "ca.crt"],
-                kecamatan.slug,
-                f"Camat {kecamatan.name}",
-            )
-        return DevelopmentCA(folder).identity(kecamatan.slug, kecamatan.name, kecamatan.kabupaten_name)
-
-    def trust_roots(self) -> list[bytes]:
-        folder = self.settings.signing_path
-        if self.settings.environment == "production":
-            return [(folder / "ca.crt").read_bytes()]
-        return DevelopmentCA(folder).trust_roots()
+    def __post_init__(self) -> None:
+        self.uow = partial(PostgresUnitOfWork, self.engine, self.store, self.celery)
 
 
 def bootstrap(settings: LettersSettings | None = None) -> Letters:
     settings = settings or LettersSettings()
     engine = make_engine(settings)
     return Letters(
+        directory=KecamatanDirectory(engine),
+        documents=store_from_settings(settings.documents_url),
+        keys=SigningKeys(settings.signing_path, production=settings.environment == "production"),
+        public_base_url=settings.public_base_url,
         settings=settings,
         engine=engine,
         store=PostgresEventStore(engine),
-        directory=KecamatanDirectory(engine),
-        documents=store_from_settings(settings.documents_url),
         celery=make_celery(settings, "letters"),
     )
 

@@ -12,11 +12,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from services.letters.adapters.tables import documents
 from services.letters.bootstrap import Letters
-from services.letters.entrypoints.deps import NOT_FOUND, PDF, LettersDep, document_row, is_signed_letter
+from services.letters.entrypoints.deps import NOT_FOUND, PDF, LettersDep, document_row
+from services.letters.handlers import is_signed_letter
 from shared import masking
 from shared.auth import CurrentUser, refuse_personal_document
 from shared.contracts.tracking import normalize_tracking_code
@@ -102,14 +101,8 @@ def released_letter(tracking_code: str, wf: LettersDep) -> Response:
     "kabupaten users and admins: the signed letter only)",
 )
 def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[DocumentOut]:
-    with wf.engine.connect() as conn:
-        rows = (
-            conn.execute(
-                select(documents).where(documents.c.complaint_id == complaint_id).order_by(documents.c.created_at)
-            )
-            .mappings()
-            .all()
-        )
+    with wf.uow() as uow:
+        rows = uow.documents.of_complaint(complaint_id)
     visible = [r for r in rows if user.can_read_kecamatan(r["kecamatan"], _kabupaten(wf, r["kecamatan"]))]
     if not visible:
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
@@ -140,16 +133,8 @@ def _by_tracking(letters: Letters, code: str, kind: str):
     normal = normalize_tracking_code(code)
     if normal is None:
         return None
-    with letters.engine.connect() as conn:
-        return (
-            conn.execute(
-                select(documents)
-                .where(documents.c.tracking_code == normal, documents.c.kind == kind)
-                .order_by(documents.c.created_at.desc())
-            )
-            .mappings()
-            .first()
-        )
+    with letters.uow() as uow:
+        return uow.documents.newest(normal, kind)
 
 
 def _pdf_response(letters: Letters, row, name: str) -> Response:

@@ -1,12 +1,8 @@
-"""Is this letter genuine? The page behind each signed letter's QR code, and the check of a PDF someone holds.
-
-A letter is genuine when its signature is valid, it chains to a kecamatan served here, it is unchanged since
-it was signed, and this service issued it (its SHA-256 is on record as a numbered response letter).
-"""
+"""Is this letter genuine? The page behind each signed letter's QR code, and the check of a PDF someone holds
+(what makes a letter genuine: services/letters/handlers.py). Here: the answers, in words a citizen reads."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 from datetime import date
@@ -15,13 +11,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from services.letters.adapters.tables import documents
-from services.letters.adapters.verification import verify_pdf
-from services.letters.bootstrap import Letters
-from services.letters.entrypoints.deps import NOT_FOUND, PDF, LettersDep, document_row, is_signed_letter
+from services.letters import handlers
+from services.letters.entrypoints.deps import NOT_FOUND, PDF, LettersDep
 from shared.http import ApiError, ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.storage import DocumentCorrupted, DocumentNotFound
@@ -63,8 +56,8 @@ VERIFY_PAGE = {
     summary="The page behind a signed letter's QR code: is this letter genuine? (receipts and drafts: 404)",
 )
 def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Response:
-    row = document_row(wf, document_id)
-    if not is_signed_letter(row):  # a receipt, a draft or an unknown id: the same answer
+    row = handlers.signed_letter(wf, document_id)
+    if row is None:  # a receipt, a draft or an unknown id: the same answer
         raise ApiError(404, "letter_not_found", "Surat dengan kode ini tidak tercatat di layanan ini.")
     try:
         stored = wf.documents.get(row["sha256"])
@@ -78,7 +71,7 @@ def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Respon
             message="Salinan surat ini di arsip tidak dapat diperiksa. Hubungi kantor kecamatan.",
         )
     else:
-        result = _check(wf, stored, row)
+        result = _answer(handlers.check_letter(wf, stored, row))
     if "text/html" in request.headers.get("accept", ""):
         return HTMLResponse(_page(result))
     return JSONResponse(result.model_dump(mode="json"))
@@ -99,7 +92,7 @@ async def verify_upload(request: Request, wf: LettersDep) -> VerificationOut:
     if not pdf:
         raise ApiError(422, "empty_document", "Kirim berkas PDF surat yang akan diperiksa.")
     # parsing and checking a PDF is CPU work and the lookup blocks: off the event loop
-    return await run_in_threadpool(_lookup_and_check, wf, pdf)
+    return _answer(await run_in_threadpool(handlers.check_upload, wf, pdf))
 
 
 def _message(valid: bool, intact: bool, trusted: bool, known: bool) -> str:
@@ -112,43 +105,26 @@ def _message(valid: bool, intact: bool, trusted: bool, known: bool) -> str:
     return "Surat ini tidak tercatat di layanan ini."
 
 
-def _check(letters: Letters, pdf: bytes, row) -> VerificationOut:
-    result = verify_pdf(pdf, letters.trust_roots())
-    known = row is not None and row["sha256"] == result.sha256
-    valid = result.valid and known
+def _answer(check: handlers.LetterCheck) -> VerificationOut:
+    signature, letter = check.signature, check.letter
     out = VerificationOut(
-        valid=valid,
-        intact=result.intact,
-        trusted=result.trusted,
-        sha256=result.sha256,
-        message=_message(result.valid, result.intact, result.trusted, known),
+        valid=check.valid,
+        intact=signature.intact,
+        trusted=signature.trusted,
+        sha256=signature.sha256,
+        message=_message(signature.valid, signature.intact, signature.trusted, letter is not None),
     )
-    if known:
-        directory = letters.directory.get(row["kecamatan"])
+    if letter is not None:
         out = out.model_copy(
             update={
-                "document_id": row["id"],
-                "letter_number": row["letter_number"],
-                "signed_on": row["signed_on"],
-                "signer": row["signer"],
-                "kecamatan": directory.name if directory else row["kecamatan"],
+                "document_id": letter["id"],
+                "letter_number": letter["letter_number"],
+                "signed_on": letter["signed_on"],
+                "signer": letter["signer"],
+                "kecamatan": check.kecamatan_name,
             }
         )
     return out
-
-
-def _lookup_and_check(letters: Letters, pdf: bytes) -> VerificationOut:
-    with letters.engine.connect() as conn:
-        row = (
-            conn.execute(
-                select(documents).where(
-                    documents.c.sha256 == hashlib.sha256(pdf).hexdigest(), documents.c.kind == "response_letter"
-                )
-            )
-            .mappings()
-            .first()
-        )
-    return _check(letters, pdf, row if is_signed_letter(row) else None)
 
 
 def _page(v: VerificationOut) -> str:

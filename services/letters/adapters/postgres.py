@@ -1,0 +1,144 @@
+"""Letters' unit of work in PostgreSQL: one transaction over ``letters.documents``, the hand-off ledger and the
+staff directory, with the workflow's events read through the event store (services/letters/unit_of_work.py
+says what each promises).
+
+Locks: a document's row being inserted is held until the transaction ends, so a second worker making the
+same event's document waits at its insert, then finds the first one's row. No other row is locked: the
+handlers read, render and sign, and write last.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from celery import Celery
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, RootTransaction
+
+from services.letters.adapters.tables import documents, handoffs
+from services.letters.unit_of_work import StaffName
+from shared.events import EventEnvelope
+from shared.eventstore.postgres import PostgresEventStore
+from shared.handoffs import Handoff, record
+from shared.staff_directory import staff_directory
+
+
+class PostgresUnitOfWork:
+    def __init__(self, engine: Engine, store: PostgresEventStore, celery: Celery) -> None:
+        self._engine, self._store, self._celery = engine, store, celery
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        self._tx: RootTransaction = self._conn.begin()
+        self.events = PostgresWorkflowEvents(self._store, self._conn)
+        self.documents = PostgresDocuments(self._conn)
+        self.staff = PostgresStaff(self._conn)
+        self.outbox = PostgresOutbox(self._conn)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+
+    def commit(self) -> None:
+        self._tx.commit()
+        # after the commit: a send that fails raises (the task is retried), and the ledger has the message
+        for handoff in self.outbox.added:
+            self._celery.send_task(
+                handoff.consumer, args=[handoff.payload], queue=handoff.queue, task_id=handoff.task_id
+            )
+        self.outbox.added.clear()
+
+    def rollback(self) -> None:
+        self._tx.rollback()
+        self.outbox.added.clear()
+
+
+class PostgresWorkflowEvents:
+    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
+        self._store, self._conn = store, conn
+
+    def get(self, event_id: UUID) -> EventEnvelope | None:
+        return self._store.read_event(event_id)  # on its own connection: a stored event never changes
+
+    def stream(self, stream_id: str) -> list[EventEnvelope]:
+        return self._store.read_stream(stream_id, conn=self._conn)
+
+
+def _row(row: Any) -> dict[str, Any] | None:
+    return dict(row) if row is not None else None
+
+
+class PostgresDocuments:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+        self._conn.execute(
+            insert(documents).values(**values).on_conflict_do_nothing(index_elements=["source_event_id"])
+        )
+        row = self.of_source_event(values["source_event_id"])
+        assert row is not None  # noqa: S101 (inserted, or another's insert this one waited for)
+        return row
+
+    def get(self, document_id: UUID) -> dict[str, Any] | None:
+        return _row(self._conn.execute(select(documents).where(documents.c.id == document_id)).mappings().first())
+
+    def of_source_event(self, event_id: UUID) -> dict[str, Any] | None:
+        query = select(documents).where(documents.c.source_event_id == event_id)
+        return _row(self._conn.execute(query).mappings().first())
+
+    def of_complaint(self, complaint_id: UUID) -> list[dict[str, Any]]:
+        query = select(documents).where(documents.c.complaint_id == complaint_id).order_by(documents.c.created_at)
+        return [dict(row) for row in self._conn.execute(query).mappings()]
+
+    def newest(self, tracking_code: str, kind: str) -> dict[str, Any] | None:
+        query = (
+            select(documents)
+            .where(documents.c.tracking_code == tracking_code, documents.c.kind == kind)
+            .order_by(documents.c.created_at.desc())
+        )
+        return _row(self._conn.execute(query).mappings().first())
+
+    def response_letter_with(self, sha256: str) -> dict[str, Any] | None:
+        query = select(documents).where(documents.c.sha256 == sha256, documents.c.kind == "response_letter")
+        return _row(self._conn.execute(query).mappings().first())
+
+    def release(self, complaint_id: UUID, at: datetime) -> int:
+        return self._conn.execute(
+            update(documents)
+            .where(
+                documents.c.complaint_id == complaint_id,
+                documents.c.kind == "response_letter",
+                documents.c.released_at.is_(None),
+            )
+            .values(released_at=at)
+        ).rowcount
+
+
+class PostgresStaff:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, username: str) -> StaffName | None:
+        row = self._conn.execute(
+            select(staff_directory.c.full_name, staff_directory.c.nip).where(staff_directory.c.username == username)
+        ).first()
+        return StaffName(row.full_name, row.nip) if row is not None else None
+
+
+class PostgresOutbox:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.added: list[Handoff] = []
+
+    def add(self, handoff: Handoff) -> None:
+        record(self._conn, handoffs, [handoff])
+        self.added.append(handoff)

@@ -1,0 +1,126 @@
+"""The unit of work letters' handlers run in: one transaction over everything they read and write.
+
+- ``events``: the workflow's events letters reacts to, read through the event store. Read only: letters
+  appends nothing, and an event, once stored, never changes.
+- ``documents``: ``letters.documents``, one row per source event (the event a document was made for).
+  ``add`` keeps the first row of an event and answers the row kept, so a message handled twice, or by two
+  workers at once, yields one document. The reads are what the handlers and the API ask of it: by id, by
+  source event, a complaint's documents, the newest of a kind by tracking code, the signed letter with
+  given bytes.
+- ``staff``: the staff directory (``tenancy.staff_directory``), for the name and NIP printed under the
+  Camat's signature.
+- ``outbox``: messages to other services (``LetterDocumentIssued``), written to letters' hand-off ledger
+  (``letters.handoffs``) with the unit's other writes and handed to the broker once the commit succeeded: the
+  workflow never hears of a document that is not on record, and the ledger's reconciler sends again what
+  the broker lost.
+
+There is no inbox here: letters is idempotent by its own key (one document per source event), and the
+message is recorded in ``letters.inbox`` afterwards by the worker (``shared.tasks``), for the reconcilers.
+
+Nothing is kept unless ``commit()`` is called inside the ``with`` block; leaving it otherwise (an exception,
+an early return) rolls everything back and sends nothing. One unit of work per message or request, never
+shared.
+
+Two implementations keep the same contract (tests/contracts/letters_uow.py): ``adapters/postgres.py``, over
+letters' tables and the PostgreSQL event store, and ``adapters/memory.py``, dicts for unit tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Any, NamedTuple, Protocol, Self
+from uuid import UUID
+
+from shared.events import EventEnvelope
+from shared.handoffs import Handoff
+
+# the columns of a document a handler writes; ``created_at`` is the time of the insert, ``released_at`` may
+# be given (a receipt is the complainant's at once) or set later by ``release``
+DOCUMENT_COLUMNS = (
+    "id",
+    "source_event_id",
+    "complaint_id",
+    "tracking_code",
+    "kecamatan",
+    "kind",
+    "letter_version",
+    "letter_number",
+    "perihal",
+    "signer",
+    "signed_on",
+    "sha256",
+    "size",
+    "released_at",
+)
+
+
+class WorkflowEvents(Protocol):
+    def get(self, event_id: UUID) -> EventEnvelope | None:
+        """The event with this id, or None."""
+
+    def stream(self, stream_id: str) -> list[EventEnvelope]:
+        """A stream's events in version order."""
+
+
+class Documents(Protocol):
+    """``letters.documents``: rows as dicts of its columns by name."""
+
+    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Record a document (``values``: some of ``DOCUMENT_COLUMNS``), unless its source event has one already:
+        either way, the row of that event. A second writer of the same event waits for the first to end."""
+
+    def get(self, document_id: UUID) -> dict[str, Any] | None: ...
+
+    def of_source_event(self, event_id: UUID) -> dict[str, Any] | None: ...
+
+    def of_complaint(self, complaint_id: UUID) -> list[dict[str, Any]]:
+        """A complaint's documents, oldest first."""
+
+    def newest(self, tracking_code: str, kind: str) -> dict[str, Any] | None:
+        """The newest document of ``kind`` for a (normalised) tracking code."""
+
+    def response_letter_with(self, sha256: str) -> dict[str, Any] | None:
+        """The response letter whose stored bytes have this SHA-256 (hex), if any."""
+
+    def release(self, complaint_id: UUID, at: datetime) -> int:
+        """The complaint's response letters not yet released become the complainant's at ``at``; how many."""
+
+
+class StaffName(NamedTuple):
+    full_name: str
+    nip: str | None
+
+
+class Staff(Protocol):
+    def get(self, username: str) -> StaffName | None:
+        """A user's name and NIP as the staff directory has them, or None."""
+
+
+class Outbox(Protocol):
+    def add(self, handoff: Handoff) -> None:
+        """Hand ``handoff`` to the broker once the unit commits; written to the ledger with the unit's writes."""
+
+
+class UnitOfWork(Protocol):
+    @property
+    def events(self) -> WorkflowEvents: ...
+
+    @property
+    def documents(self) -> Documents: ...
+
+    @property
+    def staff(self) -> Staff: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        """Rolls back what was not committed, and ends the unit of work."""
+
+    def commit(self) -> None:
+        """Keep the writes, then hand the outbox's messages to the broker."""
+
+    def rollback(self) -> None: ...
