@@ -428,7 +428,7 @@ def _dead_letters(engine: Engine, limit: int = 5) -> list[str]:
 
 
 def _enqueue(celery, ids: Iterable[uuid.UUID]) -> None:
-    from services.notify.handlers import SEND_TASK
+    from services.notify.handlers.sending import SEND_TASK
 
     for delivery_id in ids:  # exactly what handlers.enqueue_send publishes (first attempt)
         celery.send_task(
@@ -441,7 +441,7 @@ def _enqueue(celery, ids: Iterable[uuid.UUID]) -> None:
 
 def _report_task_ids(ids: Iterable[uuid.UUID]) -> set[str]:
     """The task ids of the NotificationReports the worker sends for these rows once sent (handlers.report)."""
-    from services.notify.handlers import REPORT_NAMESPACE
+    from services.notify.domain.delivery import REPORT_NAMESPACE
 
     return {f"notification-report:{uuid.uuid5(REPORT_NAMESPACE, f'{i}:sent')}" for i in ids}
 

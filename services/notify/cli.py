@@ -28,7 +28,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def templates(args: argparse.Namespace) -> None:
     from services.notify.domain.templates import TemplateInvalid
-    from services.notify.handlers import list_templates, reset_template, set_template
+    from services.notify.handlers.templates_admin import list_templates, reset_template, set_template
     from shared.config import Settings
     from shared.db import make_engine
 
@@ -74,7 +74,7 @@ def deliveries(args: argparse.Namespace) -> None:
     import uuid
 
     from services.notify.bootstrap import bootstrap
-    from services.notify.handlers import list_deliveries, mark_sent, resend
+    from services.notify.handlers.deliveries_admin import list_deliveries, mark_sent, resend
 
     notify = bootstrap(pool_size=1, with_channels=False)
     if args.action == "list":

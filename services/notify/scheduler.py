@@ -12,7 +12,9 @@ from sqlalchemy import and_, or_, select, update
 
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import Notify
-from services.notify.handlers import ENQUEUE_GRACE, TERMINAL, enqueue_send, report
+from services.notify.domain.delivery import ENQUEUE_GRACE, TERMINAL
+from services.notify.handlers.reports import report
+from services.notify.handlers.sending import enqueue_send
 from shared.subscriptions import RoundResult
 
 BATCH = 500

@@ -34,7 +34,7 @@ from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
 from services.letters.handlers import issue_signed_letter
 from services.notify.adapters import tables as notify_tables
-from services.notify.handlers import plan_event
+from services.notify.handlers.planning import plan_event
 from services.workflow.adapters import tables as workflow_tables
 from services.workflow.domain.events import stream_id
 from services.workflow.relay import EventDispatcher

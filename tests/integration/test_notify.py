@@ -25,7 +25,9 @@ from services.accounts.handlers import add_user, set_contact
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
-from services.notify.handlers import plan_event, record_status, send_delivery
+from services.notify.handlers.planning import plan_event
+from services.notify.handlers.sending import send_delivery
+from services.notify.handlers.statuses import record_status
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from services.workflow.domain.events import stream_id
@@ -423,7 +425,7 @@ def test_a_complaint_box_form_typed_in_days_later_is_still_acknowledged(wf, noti
 
 
 def test_a_person_settles_an_unknown_message_by_resending_or_confirming_it(wf, notify, clean_sinks):
-    from services.notify.handlers import list_deliveries, mark_sent, resend
+    from services.notify.handlers.deliveries_admin import list_deliveries, mark_sent, resend
 
     cid, _ = new_complaint(wf, "email")
     plan_event(notify, first_event_id(wf, cid), send_now=False)

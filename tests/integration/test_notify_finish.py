@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import psycopg
 
-from services.notify.handlers import plan_event
+from services.notify.handlers.planning import plan_event
 from shared.db import libpq_url
 from tests.integration.test_notify import (  # noqa: F401 (the fixtures)
     channel_env,

@@ -23,7 +23,8 @@ from services.letters.entrypoints.api import create_app as letters_app
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
-from services.notify.handlers import THROTTLED, plan_event
+from services.notify.domain.delivery import THROTTLED
+from services.notify.handlers.planning import plan_event
 from services.web.adapters.api_client import Api
 from services.web.config import WebSettings
 from services.web.entrypoints.api import create_app as web_app
@@ -243,7 +244,7 @@ def test_one_ipv6_subscriber_is_one_client(intake):
 
 
 def test_sub_addresses_and_gmail_dots_count_as_one_mailbox():
-    from services.notify.handlers import _mailbox
+    from services.notify.domain.delivery import mailbox as _mailbox
 
     assert len({_mailbox(a) for a in ("korban@example.id", "Korban+1@Example.id", "korban+xyz@example.id")}) == 1
     assert _mailbox("k.o.r.b.a.n+2@googlemail.com") == _mailbox("korban@gmail.com") == "korban@gmail.com"

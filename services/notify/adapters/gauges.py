@@ -15,7 +15,7 @@ DELIVERY_STATES = (
     "delivered",
     "failed",
     "unknown",
-)  # services/notify/handlers.py (sending)
+)  # services/notify/domain/delivery.py: STATES
 
 
 def gauges(conn: Connection) -> list[Gauge]:

@@ -18,6 +18,15 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from services.notify.domain.templates import Template, render, to_gsm
+from shared.contracts.workflow import (
+    ClosedIncomplete,
+    ComplaintReceived,
+    ComplaintReferred,
+    ComplaintWithdrawn,
+    DocumentsRequested,
+    IdentityRejected,
+    ResponseDispatched,
+)
 
 NAMESPACE = uuid.UUID("6e6f7469-6679-2d70-656e-676164756161")
 WIB = ZoneInfo("Asia/Jakarta")
@@ -36,6 +45,20 @@ MONTHS = (
     "November",
     "Desember",
 )
+
+# who answers for whom in a kecamatan office (an overdue step alerts the role and its superior)
+SUPERIOR = {"staf": "sekcam", "kasi": "sekcam", "sekcam": "camat", "camat": "camat"}
+# the events the complainant is told of, and the kind of message each one is
+COMPLAINANT_KIND: dict[type, str] = {
+    ComplaintReceived: "acknowledgment",
+    DocumentsRequested: "documents_requested",
+    ComplaintReferred: "referred",
+    ResponseDispatched: "response_letter",
+    IdentityRejected: "identity_rejected",
+    ClosedIncomplete: "closed_incomplete",
+    ComplaintWithdrawn: "withdrawn",
+}
+UNIT_BOUND_STEPS = {5, 6}  # steps a Kasi answers for only in the unit the complaint was disposed to
 
 
 def delivery_id(source_event_id: UUID, kind: str, channel: str, recipient: str) -> UUID:
@@ -76,6 +99,20 @@ def complainant_contacts(
     if letter and email and "email" in available and (not chosen or chosen[0].channel != "email"):
         chosen.append(Contact("email", email))
     return chosen
+
+
+def staff_contact(
+    notify_channel: str | None, email: str | None, phone: str | None, available: set[str]
+) -> Contact | None:
+    """Where a message to a member of staff goes: the channel they chose if it is configured here and they
+    gave its address, else e-mail; None when neither can reach them."""
+    wanted = notify_channel or "email"
+    address = email if wanted == "email" else phone
+    if not address or wanted not in available:
+        wanted, address = "email", email
+    if not address or wanted not in available:
+        return None
+    return Contact(wanted, address)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Registered by the composition root (``shared.tasks.register_consumers``: the failure rules, dead letters).
 Tasks: ``notify.plan`` (an event's messages), ``notify.escalate`` (overdue alerts), ``notify.send`` (one
-message, exactly once: services/notify/handlers.py), ``notify.record_outcome`` (a provider's answer its send
+message, exactly once: services/notify/handlers/sending.py), ``notify.record_outcome`` (a provider's answer its send
 could not write), ``notify.record_status`` (a provider's delivery receipt, from intake's webhooks).
 The relay's tasks and the receipts are recorded in the inbox once handled or kept, so the relay's and intake's
 reconcilers stop resending them."""
@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import uuid
 
-from services.notify.handlers import (
-    OUTCOME_TASK,
-    SEND_TASK,
-    escalate,
-    plan_event,
-    record_outcome,
-    record_status,
-    send_delivery,
-)
+from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
+from services.notify.handlers.planning import escalate, plan_event
+from services.notify.handlers.sending import SEND_TASK, send_delivery
+from services.notify.handlers.statuses import record_status
 from shared.contracts.routing import DELIVERY_STATUS_TASK
 from shared.service import Consumer
 

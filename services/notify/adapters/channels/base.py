@@ -12,7 +12,7 @@ An adapter makes exactly one provider call per ``send`` and classifies its outco
   429, SMTP 5xx, a provider's "invalid recipient" code, no credentials configured).
 
 Adapters never retry by themselves and never sleep: the notify worker owns retries, so that a retried
-or redelivered task can never send twice (see services/notify/handlers.py, sending).
+or redelivered task can never send twice (see services/notify/handlers/sending.py).
 
 ``lookup(reference)`` answers "did the provider get a message with this reference of ours?" for the
 reconciliation of a send whose outcome was lost (a crash between the provider call and the state

@@ -1,0 +1,174 @@
+"""A send's outcome, written where its claim still holds: retried through a database blip, handed on as a
+``notify.record_outcome`` task when the database stays away, and reported (ADR 0013, 2 and 5)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import OperationalError
+
+from services.notify.adapters.tables import deliveries
+from services.notify.bootstrap import Notify
+from services.notify.domain.delivery import outcome_values
+from services.notify.handlers.reports import report
+from shared.tasks import safe_error
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+OUTCOME_TASK = "notify.record_outcome"
+
+
+def our_claim(row: dict):
+    return (
+        deliveries.c.id == row["id"],
+        deliveries.c.state == "sending",
+        deliveries.c.sending_since == row["sending_since"],
+    )
+
+
+def _write_window(notify: Notify) -> float:
+    """How long a write after the provider's answer is retried: the setting, but never more than a quarter
+    of the task's soft time limit (the provider call and the rest of the task need the remainder)."""
+    soft_limit = max(1, int(notify.settings.task_time_limit * 0.75))
+    return min(notify.settings.notify_outcome_write_seconds, soft_limit / 4)
+
+
+def write_retried(notify: Notify, write: Callable[..., T], window: float | None = None) -> T:
+    """Run ``write(conn)`` in a transaction, again after a database blip (backoff with jitter) until
+    ``window`` seconds have passed; a lock wait counts against the window too (``lock_timeout``)."""
+    deadline = time.monotonic() + (_write_window(notify) if window is None else window)
+    pause = 0.1
+    while True:
+        try:
+            with notify.engine.begin() as conn:
+                left_ms = int((deadline - time.monotonic()) * 1000)
+                conn.execute(select(func.set_config("lock_timeout", f"{max(left_ms, 100)}ms", True)))
+                return write(conn)
+        except OperationalError as exc:
+            wait = pause * (0.5 + random.random())
+            if time.monotonic() + wait > deadline:
+                raise
+            log.warning("database blip while recording a send; retrying the write: %s", safe_error(exc))
+            time.sleep(wait)
+            pause = min(pause * 2, 2.0)
+
+
+def _record(conn, row: dict, state: str, values: dict) -> RowMapping | None:
+    """Write an outcome if our claim still holds; None when another worker took the claim over."""
+    done = (
+        conn.execute(update(deliveries).where(*our_claim(row)).values(**values).returning(*deliveries.c))
+        .mappings()
+        .first()
+    )
+    if done is None and state in ("sent", "failed"):
+        # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
+        # told us settles it
+        done = (
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == row["id"], deliveries.c.state == "unknown")
+                .values(**values)
+                .returning(*deliveries.c)
+            )
+            .mappings()
+            .first()
+        )
+    return done
+
+
+def finish(
+    notify: Notify,
+    row: dict,
+    state: str,
+    *,
+    error: str | None = None,
+    provider: str | None = None,
+    provider_message_id: str | None = None,
+) -> str:
+    at = notify.clock()
+    values = outcome_values(state, at, error, provider, provider_message_id)
+    try:
+        done = write_retried(notify, lambda conn: _record(conn, row, state, values))
+    except OperationalError as exc:
+        _hand_on(notify, row, state, at, error, provider, provider_message_id, exc)
+        return state
+    return _recorded(notify, row["id"], state, done)
+
+
+def _recorded(notify: Notify, delivery_id: UUID, state: str, done: RowMapping | None) -> str:
+    if done is None:  # our claim was taken over (lease ran out and another worker reconciled)
+        log.warning(
+            "send outcome arrived after the claim was taken over",
+            extra={"delivery_id": str(delivery_id), "state": state},
+        )
+        return state
+    log.info(
+        "notification %s",
+        state,
+        extra={"delivery_id": str(delivery_id), "channel": done["channel"], "kind": done["kind"]},
+    )
+    report(notify, dict(done))
+    return state
+
+
+def _hand_on(
+    notify: Notify,
+    row: dict,
+    state: str,
+    at: datetime,
+    error: str | None,
+    provider: str | None,
+    provider_message_id: str | None,
+    cause: OperationalError,
+) -> None:
+    """The database stayed away longer than the write window: the provider's answer goes to the queue as a
+    task of its own (written when the database is back), never back through the send. If the broker will
+    not take it either, the log line is what a person settles the message by."""
+    ids = {
+        "delivery_id": str(row["id"]),
+        "state": state,
+        "provider": provider,
+        "provider_message_id": provider_message_id,
+    }
+    message = {**ids, "sending_since": row["sending_since"].isoformat(), "at": at.isoformat(), "error": error}
+    try:
+        notify.celery.send_task(
+            OUTCOME_TASK,
+            args=[message],
+            queue="notify",
+            task_id=f"notify-outcome:{row['id']}:{row['sending_since'].isoformat()}",
+        )
+    except Exception as exc:  # noqa: BLE001
+        log.error(
+            "provider's answer could not be recorded nor queued (database: %s; broker: %s)",
+            safe_error(cause),
+            safe_error(exc),
+            extra=ids,
+        )
+        raise cause from None
+    log.error("provider's answer not recorded (database: %s); queued as %s", safe_error(cause), OUTCOME_TASK, extra=ids)
+
+
+def record_outcome(notify: Notify, message: dict) -> str:
+    """A provider's answer that its send could not write (``_hand_on``): written now, or handed back to the
+    broker by the worker's retry rules while the database is still away."""
+    row = {"id": UUID(message["delivery_id"]), "sending_since": datetime.fromisoformat(message["sending_since"])}
+    state = message["state"]
+    values = outcome_values(
+        state,
+        datetime.fromisoformat(message["at"]),
+        message.get("error"),
+        message.get("provider"),
+        message.get("provider_message_id"),
+    )
+    done = write_retried(notify, lambda conn: _record(conn, row, state, values))
+    return _recorded(notify, row["id"], state, done)

@@ -1,0 +1,336 @@
+"""Planning: which messages an event of the workflow calls for (``plan_event``) and the alerts of an overdue
+step (``escalate``), written as delivery rows whose ids are their idempotency keys (a redelivered event plans
+nothing new), then each first attempt made at once. Whom, on which channel and saying what: domain/plan.py."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert
+
+from services.notify.adapters.tables import deliveries, escalations, templates
+from services.notify.bootstrap import Notify
+from services.notify.domain import plan as p
+from services.notify.domain.delivery import THROTTLED
+from services.notify.domain.templates import DEFAULTS, Template
+from services.notify.handlers.reports import report
+from services.notify.handlers.sending import enqueue_send, send_delivery
+from services.notify.handlers.throttling import throttled_acknowledgments
+from shared.contracts import sop
+from shared.contracts.workflow import (
+    ComplaintReceived,
+    DispositionIssued,
+    DocumentsReceived,
+    LetterIssued,
+    StepCompleted,
+    StepOverdue,
+)
+from shared.events import EventEnvelope
+from shared.staff_directory import staff_directory
+from shared.tenancy import Kecamatan
+
+log = logging.getLogger(__name__)
+
+
+class Story:
+    """One complaint's events up to (and including) the one being answered."""
+
+    def __init__(self, notify: Notify, envelope: EventEnvelope) -> None:
+        self.envelope = envelope
+        self.history = [
+            e.decode() for e in notify.store.read_stream(envelope.stream_id) if e.version <= envelope.version
+        ]
+        self.event = self.history[-1]
+        received = next((e for e in self.history if isinstance(e, ComplaintReceived)), None)
+        if received is None:
+            raise LookupError(f"no ComplaintReceived in {envelope.stream_id}")
+        self.received: ComplaintReceived = received
+        kecamatan = notify.directory.get(envelope.kecamatan)
+        if kecamatan is None:
+            raise LookupError(f"kecamatan {envelope.kecamatan} is not served here")
+        self.kecamatan: Kecamatan = kecamatan
+        self.complaint_id = UUID(envelope.stream_id.removeprefix("complaint-"))
+        self.definition = sop.definition_for(self.received.sop_version, self.received.sop_overrides)
+
+    def latest(self, kind):
+        return next((e for e in reversed(self.history) if isinstance(e, kind)), None)
+
+
+def plan_event(notify: Notify, event_id: UUID, *, send_now: bool = True) -> int:
+    """Plan the messages one event calls for and make their first attempt (``send_now``; else enqueue
+    it); returns how many it planned."""
+    envelope = notify.store.read_event(event_id)
+    if envelope is None:
+        raise LookupError(f"no event {event_id}")
+    # when the store recorded it: a complaint-box form typed in days later is news now
+    age = notify.clock() - (envelope.recorded_at or envelope.occurred_at)
+    if age > timedelta(hours=notify.settings.notify_max_event_age_hours):
+        log.info("event too old to notify about", extra={"event_id": str(event_id), "type": envelope.type})
+        return 0
+    story = Story(notify, envelope)
+    overrides = _templates(notify, story.kecamatan.slug)
+    planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides)
+    return _store(notify, story, planned, send_now=send_now, throttled=throttled_acknowledgments(notify, planned))
+
+
+def escalate(notify: Notify, event_id: UUID) -> int:
+    """Record the alerts of one StepOverdue event and send them to those with a contact; returns how many
+    alert rows were new."""
+    envelope = notify.store.read_event(event_id)
+    if envelope is None or envelope.type != StepOverdue.type:
+        raise LookupError(f"no StepOverdue event {event_id}")
+    story = Story(notify, envelope)
+    overdue = story.event
+    assert isinstance(overdue, StepOverdue)  # noqa: S101
+    superior = p.SUPERIOR.get(overdue.role, "camat")
+    with notify.engine.connect() as conn:
+        people = [
+            person
+            for person in conn.execute(
+                select(staff_directory).where(
+                    staff_directory.c.kecamatan == envelope.kecamatan,
+                    staff_directory.c.active.is_(True),
+                    staff_directory.c.role.in_({overdue.role, superior}),
+                )
+            )
+            .mappings()
+            .all()
+            # at a unit-bound step only the Kasi of the disposed unit answers for it
+            if not (
+                person["role"] == overdue.role and overdue.unit and (person["unit"] or "").casefold() != overdue.unit
+            )
+        ]
+    if not people:
+        log.warning(
+            "no one to alert for an overdue step", extra={"kecamatan": envelope.kecamatan, "step": overdue.step}
+        )
+        return 0
+    rows = [
+        {
+            "event_id": event_id,
+            "username": person["username"],
+            "reason": "responsible" if person["role"] == overdue.role else "superior",
+            "kecamatan": envelope.kecamatan,
+            "complaint_id": story.complaint_id,
+            "step": overdue.step,
+            "due_at": overdue.due_at,
+        }
+        for person in people
+    ]
+    with notify.engine.begin() as conn:
+        new = conn.execute(insert(escalations).values(rows).on_conflict_do_nothing()).rowcount
+    overrides = _templates(notify, story.kecamatan.slug)
+    planned = []
+    for person, row in zip(people, rows):  # noqa: B905
+        variables = _staff_variables(notify, story, person, overdue.step, overdue.due_at)
+        variables["sebagai"] = "penanggung jawab langkah ini" if row["reason"] == "responsible" else "atasan"
+        planned += _to_staff(notify, story, person, "overdue", variables, overrides)
+    _store(notify, story, planned)
+    return new
+
+
+# -- the complainant ---------------------------------------------------------------------------------------
+def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]:
+    kind = p.COMPLAINANT_KIND.get(type(story.event))
+    if kind is None:
+        return []
+    received, event, base = story.received, story.event, notify.settings.public_base_url
+    variables = {
+        "nama": received.complainant.name,
+        "kode": received.tracking_code,
+        "kecamatan": story.kecamatan.name,
+        "link_lacak": notify.settings.tracking_url.format(base=base, code=received.tracking_code),
+    }
+    attachment = link = None
+    if kind == "acknowledgment":
+        variables["tanggal"] = p.tanggal(received.received_at, with_time=True)
+        variables["link_tanda_terima"] = f"{base}/lacak/{received.tracking_code}/tanda-terima.pdf"  # the web app's
+    elif kind == "documents_requested":
+        variables.update(pesan=event.message, batas=p.tanggal(event.close_after))
+    elif kind == "referred":
+        variables.update(instansi=event.agency, alasan=event.reason)
+    elif kind == "response_letter":
+        issued = story.latest(LetterIssued)
+        if issued is None:
+            raise LookupError("the response letter was dispatched before it was issued")
+        variables.update(nomor_surat=issued.letter_number, link_surat=issued.verify_url)
+        attachment = {
+            "sha256": issued.sha256,
+            "content_type": "application/pdf",
+            "filename": f"surat-tanggapan-{received.tracking_code}.pdf",
+        }
+        link = issued.verify_url
+    else:
+        variables["alasan"] = event.reason
+    whatsapp = kind in notify.settings.whatsapp_templates or (
+        received.channel == "whatsapp" and kind == "acknowledgment"
+    )
+    contacts = p.complainant_contacts(
+        received.channel,
+        received.complainant.email,
+        received.complainant.phone,
+        set(notify.channels),
+        letter=kind == "response_letter",
+        whatsapp=whatsapp,
+    )
+    if not contacts:
+        if kind == "response_letter":  # staff must know at once: the letter goes by post or by hand
+            return [
+                p.nowhere(
+                    story.envelope.event_id,
+                    kind,
+                    "pengadu tidak memiliki kontak yang dapat dihubungi oleh saluran yang tersedia",
+                )
+            ]
+        return []
+    return [
+        p.plan_message(
+            story.envelope.event_id,
+            kind,
+            "complainant",
+            contact,
+            _template(overrides, kind, contact.channel),
+            variables,
+            attachment=attachment,
+            link=link,
+        )
+        for contact in contacts
+    ]
+
+
+# -- staff -------------------------------------------------------------------------------------------------
+def _new_work(notify: Notify, story: Story, overrides) -> list[p.Planned]:
+    event = story.event
+    if isinstance(event, (ComplaintReceived, DocumentsReceived)):
+        step, due = 2, event.next_due_at
+    elif isinstance(event, StepCompleted) and event.next_step:
+        step, due = event.next_step, event.next_due_at
+    else:
+        return []
+    role = story.definition.step(step).role
+    unit = None
+    if step in p.UNIT_BOUND_STEPS and role == "kasi":
+        disposition = story.latest(DispositionIssued)
+        unit = disposition.unit if disposition else None
+    with notify.engine.connect() as conn:
+        people = (
+            conn.execute(
+                select(staff_directory).where(
+                    staff_directory.c.kecamatan == story.kecamatan.slug,
+                    staff_directory.c.active.is_(True),
+                    staff_directory.c.role == role,
+                    staff_directory.c.notify_new_work.is_(True),
+                )
+            )
+            .mappings()
+            .all()
+        )
+    planned = []
+    for person in people:
+        if unit and (person["unit"] or "").casefold() != unit:
+            continue
+        planned += _to_staff(
+            notify, story, person, "new_work", _staff_variables(notify, story, person, step, due), overrides
+        )
+    return planned
+
+
+def _staff_variables(notify: Notify, story: Story, person, step: int, due) -> dict[str, str]:
+    return {
+        "petugas": person["full_name"],
+        "kode": story.received.tracking_code,
+        "kecamatan": story.kecamatan.name,
+        "langkah": str(step),
+        "nama_langkah": story.definition.step(step).name,
+        "batas": p.tanggal(due, with_time=True) if due else "-",
+        "perihal": story.received.subject[:80],
+        "link": notify.settings.staff_complaint_url.format(
+            base=notify.settings.public_base_url, complaint_id=story.complaint_id
+        ),
+    }
+
+
+def _to_staff(notify: Notify, story: Story, person, kind: str, variables: dict, overrides) -> list[p.Planned]:
+    contact = p.staff_contact(person["notify_channel"], person["email"], person["phone"], set(notify.channels))
+    if contact is None:
+        return []
+    return [
+        p.plan_message(
+            story.envelope.event_id,
+            kind,
+            "staff",
+            contact,
+            _template(overrides, kind, contact.channel),
+            variables,
+            username=person["username"],
+        )
+    ]
+
+
+# -- templates and storing ---------------------------------------------------------------------------------
+def _templates(notify: Notify, kecamatan: str) -> dict:
+    """The edited templates that apply here: the kecamatan's own before the deployment's (``*``)."""
+    with notify.engine.connect() as conn:
+        rows = (
+            conn.execute(select(templates).where(or_(templates.c.kecamatan == kecamatan, templates.c.kecamatan == "*")))
+            .mappings()
+            .all()
+        )
+    found: dict = {}
+    for row in sorted(rows, key=lambda r: r["kecamatan"] != "*"):  # '*' first, the kecamatan's own override it
+        found[(row["kind"], row["channel"])] = Template(body=row["body"], subject=row["subject"])
+    return found
+
+
+def _template(overrides: dict, kind: str, channel: str) -> Template:
+    return overrides.get((kind, channel)) or DEFAULTS[(kind, channel)]
+
+
+def _store(
+    notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True, throttled: set[UUID] = frozenset()
+) -> int:
+    if not planned:
+        return 0
+    now = notify.clock()
+    rows = [
+        {
+            "id": m.id,
+            "source_event_id": story.envelope.event_id,
+            "complaint_id": story.complaint_id,
+            "kecamatan": story.kecamatan.slug,
+            "kind": m.kind,
+            "audience": m.audience,
+            "username": m.username,
+            "channel": m.channel,
+            "recipient": m.recipient,
+            "subject": m.subject,
+            "body": m.body,
+            "attachment": m.attachment,
+            "link": m.link,
+            "variables": m.variables,
+            "state": "failed" if m.channel == "none" or m.id in throttled else "pending",
+            "last_error": m.body if m.channel == "none" else THROTTLED if m.id in throttled else None,
+            "next_attempt_at": now,
+            "enqueued_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for m in planned
+    ]
+    with notify.engine.begin() as conn:
+        conn.execute(insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["id"]))
+        current = conn.execute(select(deliveries).where(deliveries.c.id.in_([m.id for m in planned]))).mappings().all()
+    for row in current:
+        if row["state"] == "pending" and row["attempts"] == 0 and send_now:
+            # sent here and now: no second trip through the broker for the first attempt (the claim still
+            # guards it; a worker that dies here is covered by the redelivered plan task and the sweeps)
+            send_delivery(notify, row["id"])
+        elif row["state"] == "pending" and (row["attempts"] == 0 or row["next_attempt_at"] <= now):
+            # (one waiting out a backoff is the sweep's)
+            enqueue_send(notify, row["id"], row["attempts"])
+        elif row["state"] == "failed" and row["reported_state"] != "failed":
+            report(notify, dict(row))
+    return len(planned)

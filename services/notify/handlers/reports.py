@@ -1,0 +1,52 @@
+"""What became of a message to the complainant, told to the workflow: a ``NotificationReport`` per end state,
+written to notify's hand-off ledger so that a report the broker lost is sent again (ADR 0013, 6)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from services.notify.adapters.channels.registry import mask_recipient
+from services.notify.adapters.tables import deliveries, handoffs
+from services.notify.bootstrap import Notify
+from services.notify.domain.delivery import public_error, report_id
+from shared.contracts.notify import NotificationReport
+from shared.handoffs import Handoff, record
+
+
+def report(notify: Notify, row: dict) -> None:
+    """Tell the workflow what became of a message to the complainant (messages to staff stay here)."""
+    state = row["state"]
+    sent: list[Handoff] = []
+    if row["audience"] == "complainant":
+        message = NotificationReport(
+            message_id=report_id(row["id"], state),
+            delivery_id=row["id"],
+            complaint_id=row["complaint_id"],
+            kecamatan=row["kecamatan"],
+            source_event_id=row["source_event_id"],
+            kind=row["kind"],
+            channel=row["channel"],
+            recipient=mask_recipient(row["recipient"]) if row["recipient"] else "-",
+            state=state,
+            provider=row["provider"],
+            provider_message_id=row["provider_message_id"],
+            error=public_error(row["last_error"]) if state in ("failed", "unknown") else None,
+            at=row["updated_at"],
+        )
+        sent.append(
+            Handoff(
+                consumer=NotificationReport.TASK,
+                message_id=message.message_id,
+                queue=NotificationReport.QUEUE,
+                task_id=f"notification-report:{message.message_id}",
+                payload=message.model_dump(mode="json"),
+            )
+        )
+        notify.celery.send_task(sent[0].consumer, args=[sent[0].payload], queue=sent[0].queue, task_id=sent[0].task_id)
+    with notify.engine.begin() as conn:
+        record(conn, handoffs, sent)  # notify.handoffs: sent again should the broker lose it
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == row["id"], deliveries.c.state == state)
+            .values(reported_state=state)
+        )

@@ -1,0 +1,50 @@
+"""Throttling of acknowledgments per recipient: anyone can file a complaint with anyone's number, so the
+complaint form must not become a free SMS (or e-mail) cannon (ADR 0005's counters, in Redis)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from uuid import UUID
+
+from sqlalchemy import select
+
+from services.notify.adapters.tables import deliveries
+from services.notify.bootstrap import Notify
+from services.notify.domain import plan as p
+from services.notify.domain.delivery import mailbox
+from shared.ratelimit import RateLimiter, RateLimitUnavailable, limiter_for, parse_limits
+
+log = logging.getLogger(__name__)
+
+_limiters: dict[str, RateLimiter] = {}
+
+
+def throttled_acknowledgments(notify: Notify, planned: list[p.Planned]) -> set[UUID]:
+    """The acknowledgments that would exceed ``PENGADUAN_RATE_LIMIT_ACKNOWLEDGMENTS_PER_RECIPIENT``: anyone
+    can file a complaint with anyone's number, so the form must not become a free SMS (or e-mail) cannon.
+    Only the acknowledgment is limited: every later message follows a person's action at the kecamatan.
+    A message planned before (a redelivered task) is not counted again. Counters unreachable: sent."""
+    acks = [m for m in planned if m.kind == "acknowledgment" and m.audience == "complainant" and m.channel != "none"]
+    if not acks:
+        return set()
+    with notify.engine.connect() as conn:
+        known = set(conn.execute(select(deliveries.c.id).where(deliveries.c.id.in_([m.id for m in acks]))).scalars())
+    settings = notify.settings
+    limiter = _limiters.get(settings.effective_cache_url)
+    if limiter is None:
+        limiter = _limiters[settings.effective_cache_url] = limiter_for(settings)
+    limits = parse_limits(settings.rate_limit_acknowledgments_per_recipient)
+    throttled: set[UUID] = set()
+    for m in acks:
+        if m.id in known:
+            continue
+        recipient = hashlib.sha256(mailbox(m.recipient).encode()).hexdigest()[:32]  # no address in Redis
+        try:
+            if not limiter.hit(limits, "ack-recipient", recipient).allowed:
+                throttled.add(m.id)
+        except RateLimitUnavailable:
+            log.warning("acknowledgment not throttled: counters unreachable")
+    if throttled:
+        log.warning("acknowledgments throttled per recipient", extra={"count": len(throttled)})
+    return throttled
