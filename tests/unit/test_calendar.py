@@ -211,3 +211,96 @@ def test_add_office_minutes_round_trips(start, m, extra):
         assert CAL.is_working_day(end.date())
         opening, closing = CAL.hours.days[end.weekday()]
         assert opening < end.time() <= closing
+
+
+# --- breaks and dated schedules (issue #15 item 6) ------------------------------------------------------
+
+# a Pamekasan-like week: Monday-Thursday 07:30-16:00 with ishoma 12:00-13:00, Friday 07:30-16:30 with the
+# Friday prayer break 11:30-13:00; Ramadan 1447 H shorter, 08:00-14:00 (Friday 08:00-14:30 with 11:30-12:30)
+PAMEKASAN_LIKE = {
+    "days": {d: ["07:30", "16:00"] for d in ("senin", "selasa", "rabu", "kamis")} | {"jumat": ["07:30", "16:30"]},
+    "breaks": {d: [["12:00", "13:00"]] for d in ("senin", "selasa", "rabu", "kamis")} | {"jumat": [["11:30", "13:00"]]},
+    "schedules": [
+        {
+            "name": "Ramadan 1447 H",
+            "from": "2026-02-18",
+            "to": "2026-03-19",
+            "days": {d: ["08:00", "14:00"] for d in ("mon", "tue", "wed", "thu")} | {"fri": ["08:00", "14:30"]},
+            "breaks": {"fri": [["11:30", "12:30"]]},
+        }
+    ],
+}
+BREAKS = WorkingCalendar(OfficeHours.from_config(PAMEKASAN_LIKE))
+
+
+def test_office_minutes_skip_the_break():
+    # Tuesday 3 Feb 2026: 11:50 + 15 office minutes = 10 before the break, 5 after it
+    assert BREAKS.add_office_minutes(wib(2026, 2, 3, 11, 50), 15) == wib(2026, 2, 3, 13, 5)
+    assert BREAKS.add_office_minutes(wib(2026, 2, 3, 12, 20), 15) == wib(2026, 2, 3, 13, 15)  # received in the break
+    assert BREAKS.add_office_minutes(wib(2026, 2, 3, 11, 45), 15) == wib(2026, 2, 3, 12, 0)  # ends as it starts
+    assert BREAKS.office_minutes_between(wib(2026, 2, 3, 11, 0), wib(2026, 2, 3, 14, 0)) == 120
+    # Friday's longer prayer break
+    assert BREAKS.add_office_minutes(wib(2026, 2, 6, 11, 20), 15) == wib(2026, 2, 6, 13, 5)
+    # a day's office time, and the report unit, leave the break out: 8.5 h - 1 h
+    assert BREAKS.office_minutes_between(wib(2026, 2, 2, 0), wib(2026, 2, 3, 0)) == 450
+    assert BREAKS.hours.standard_day_minutes() == 450
+    # the working day still closes at its closing time
+    assert BREAKS.add_working_days(wib(2026, 2, 5, 10), 1) == wib(2026, 2, 6, 16, 30)
+
+
+def test_a_ramadan_schedule_replaces_the_week_for_its_period():
+    # Monday 23 Feb 2026 is in Ramadan: 08:00-14:00, no break
+    assert BREAKS.add_office_minutes(wib(2026, 2, 23, 13, 50), 15) == wib(2026, 2, 24, 8, 5)
+    assert BREAKS.add_office_minutes(wib(2026, 2, 23, 11, 50), 15) == wib(2026, 2, 23, 12, 5)  # no ishoma
+    assert BREAKS.add_working_days(wib(2026, 2, 23, 10), 1) == wib(2026, 2, 24, 14)
+    assert BREAKS.add_office_minutes(wib(2026, 2, 27, 11, 25), 15) == wib(2026, 2, 27, 12, 40)  # Friday's break
+    # the last day of the schedule, then the week again (20 March is cuti bersama; Monday 23-24 too)
+    assert BREAKS.add_working_days(wib(2026, 3, 17, 10), 1) == wib(2026, 3, 25, 16)
+    # Friday 13 Feb 16:20, 10 minutes left; 16-17 Feb are Imlek and its cuti bersama; 18 Feb is Ramadan's first day
+    assert BREAKS.add_office_minutes(wib(2026, 2, 13, 16, 20), 15) == wib(2026, 2, 18, 8, 5)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"breaks": [["07:00", "08:30"]]}, "between opening and closing"),
+        ({"breaks": [["12:00", "13:00"], ["12:30", "13:30"]]}, "after the one before"),
+        ({"days": {"mon": ["08:00", "16:00"]}, "breaks": {"sat": [["10:00", "11:00"]]}}, "closed weekday"),
+        ({"breaks": {"mon": "12:00-13:00"}}, "list of"),
+        ({"schedules": {"name": "x"}}, "must be a list"),
+        ({"schedules": [{"name": "x", "from": "2026-02-18", "days": {"mon": ["08:00", "14:00"]}}]}, "takes 'name'"),
+        ({"schedules": [{"name": "x", "from": "18-02-2026", "to": "2026-03-19", "days": {}}]}, "YYYY-MM-DD"),
+        (
+            {
+                "schedules": [
+                    {"name": "x", "from": "2026-03-19", "to": "2026-02-18", "days": {"mon": ["08:00", "14:00"]}}
+                ]
+            },
+            "ends before it starts",
+        ),
+        (
+            {
+                "schedules": [
+                    {"name": "a", "from": "2026-02-18", "to": "2026-03-19", "days": {"mon": ["08:00", "14:00"]}},
+                    {"name": "b", "from": "2026-03-19", "to": "2026-03-30", "days": {"mon": ["08:00", "14:00"]}},
+                ]
+            },
+            "overlap",
+        ),
+    ],
+)
+def test_invalid_breaks_and_schedules(config, message):
+    with pytest.raises(ValueError, match=message):
+        OfficeHours.from_config(config)
+
+
+def test_library_has_the_2027_dates():
+    """The `holidays` floor (pyproject) is a release with Indonesia's 2027 public holidays and cuti bersama."""
+    assert "Tahun Baru" in CAL.holiday_name(date(2027, 1, 1))
+    assert CAL.holiday_name(date(2027, 8, 17)) is not None and CAL.holiday_name(date(2027, 12, 25)) is not None
+    assert "Cuti Bersama" in CAL.holiday_name(date(2027, 12, 24))
+    lebaran = [date(2027, 3, 9), date(2027, 3, 10), date(2027, 3, 11), date(2027, 3, 12), date(2027, 3, 15)]
+    assert all(not CAL.is_working_day(d) for d in lebaran)
+    assert PUBLIC_ONLY.is_working_day(date(2027, 3, 15))  # cuti bersama, not a public holiday
+    # received Monday 8 March 2027 (Nyepi): the 9th-15th are off, so 1 working day ends on Tuesday 16th
+    assert CAL.add_working_days(wib(2027, 3, 5, 10), 1) == wib(2027, 3, 16, 16)
