@@ -1,0 +1,376 @@
+"""The contract every implementation of letters' unit of work must pass (in memory and PostgreSQL), so the fake
+the unit tests run on cannot drift from the real one.
+
+Subclass ``LettersUnitOfWorkContract`` and provide three fixtures: ``letters``, a ``handlers.Context`` on the
+implementation (its directory serves ``place``, its keys are a development CA's, its broker is recorded);
+``place``, a kecamatan of the test's own; and ``world``, a ``World`` on the same implementation: what the
+workflow and accounts write that letters reads, and what letters handed the broker. Every test uses fresh
+ids, so it runs beside whatever else a shared database holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+import pytest
+
+from services.letters import handlers
+from shared.contracts.intake import Complainant
+from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.tracking import new_tracking_code
+from shared.contracts.workflow import (
+    ClarificationGiven,
+    ComplaintReceived,
+    LetterDrafted,
+    LetterSigned,
+    ResponseSent,
+)
+from shared.events import Actor, Event, EventEnvelope, envelope
+from shared.handoffs import Handoff
+from shared.tenancy import Kecamatan
+
+# recent, so that a letter signed "at" it falls within the development CA's certificates
+AT = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+class World(Protocol):
+    def append(self, stream_id: str, expected_version: int, events: list[EventEnvelope]) -> None:
+        """Events as the workflow stores them."""
+
+    def add_staff(self, place: Kecamatan, username: str, full_name: str, nip: str | None) -> None:
+        """A Camat of ``place``, as accounts writes the staff directory."""
+
+    def sent(self) -> list[str]:
+        """The task ids handed to the broker, in order."""
+
+    def in_ledger(self, consumer: str, message_id: uuid.UUID) -> bool:
+        """Whether letters' hand-off ledger holds the message."""
+
+
+def new_place(suffix: str | None = None) -> Kecamatan:
+    """A kecamatan of the test's own; a fixed ``suffix`` for tests that need no separate one (in memory), since
+    the development CA makes each kecamatan's key on first use (a second or two of RSA)."""
+    suffix = suffix or uuid.uuid4().hex[:8]
+    letterhead = {"pemerintah": "PEMERINTAH KABUPATEN PAMEKASAN", "kecamatan": "KECAMATAN UJI", "city": "Uji"}
+    return Kecamatan(f"surat-{suffix}", f"95.{suffix}", "Uji", "pamekasan", "Kabupaten Pamekasan", letterhead)
+
+
+class Story:
+    """A complaint's stream as the workflow writes it, an event at a time (the steps letters reacts to)."""
+
+    def __init__(self, world: World, place: Kecamatan) -> None:
+        self.world, self.place = world, place
+        self.complaint_id = uuid.uuid4()
+        self.stream = f"complaint-{self.complaint_id}"
+        self.tracking_code = new_tracking_code(os.urandom(7))
+        self.events: list[EventEnvelope] = []
+
+    def _add(self, event: Event, actor: Actor, at: datetime) -> EventEnvelope:
+        stored = envelope(
+            event,
+            event_id=uuid.uuid4(),
+            stream_id=self.stream,
+            version=len(self.events) + 1,
+            kecamatan=self.place.slug,
+            occurred_at=at,
+            actor=actor,
+            correlation_id=uuid.uuid4(),
+        )
+        self.world.append(self.stream, len(self.events), [stored])
+        self.events.append(stored)
+        return stored
+
+    def received(self) -> EventEnvelope:
+        return self._add(
+            ComplaintReceived(
+                complaint_id=self.complaint_id,
+                submission_id=uuid.uuid4(),
+                tracking_code=self.tracking_code,
+                kecamatan=self.place.slug,
+                channel="web",
+                complainant=Complainant(name="Siti Aminah", address="Dusun Bunangka, Desa Uji"),
+                subject="Jalan desa rusak",
+                description="Jalan di Dusun Bunangka rusak sejak Januari.",
+                received_at=AT,
+                sop_version="test",
+            ),
+            Actor.system("intake"),
+            AT,
+        )
+
+    def clarified(self) -> EventEnvelope:
+        explanation = "Perbaikan jalan telah dijadwalkan bulan depan."
+        return self._add(
+            ClarificationGiven(step=5, output="Klarifikasi", explanation=explanation),
+            Actor(kind="user", user_id="kasi", role="kasi"),
+            AT,
+        )
+
+    def drafted(self, version: int = 1) -> EventEnvelope:
+        return self._add(
+            LetterDrafted(
+                step=7,
+                output="Konsep surat",
+                letter_version=version,
+                perihal="Tanggapan atas pengaduan jalan rusak",
+                body=f"Menanggapi pengaduan Saudara (konsep {version}), perbaikan telah dijadwalkan.",
+            ),
+            Actor(kind="user", user_id="staf", role="staf"),
+            AT,
+        )
+
+    def signed(self, camat: str, number: str = "001/PP.01/435.300/2026", version: int = 1) -> EventEnvelope:
+        return self._add(
+            LetterSigned(step=10, output="Surat ditandatangani", letter_version=version, letter_number=number),
+            Actor(kind="user", user_id=camat, role="camat"),
+            AT + timedelta(minutes=5),
+        )
+
+    def sent(self) -> EventEnvelope:
+        return self._add(
+            ResponseSent(step=12, output="Surat dikirim", channel="pos"),
+            Actor(kind="user", user_id="staf", role="staf"),
+            AT + timedelta(minutes=10),
+        )
+
+
+def a_document(place: Kecamatan, complaint_id: uuid.UUID | None = None, **fields: Any) -> dict[str, Any]:
+    """A row as a handler writes it (a receipt unless ``fields`` say otherwise)."""
+    return {
+        "id": uuid.uuid4(),
+        "source_event_id": uuid.uuid4(),
+        "complaint_id": complaint_id or uuid.uuid4(),
+        "tracking_code": new_tracking_code(os.urandom(7)),
+        "kecamatan": place.slug,
+        "kind": "receipt",
+        "sha256": hashlib.sha256(os.urandom(8)).hexdigest(),
+        "size": 1000,
+        **fields,
+    }
+
+
+def a_letter(place: Kecamatan, complaint_id: uuid.UUID, **fields: Any) -> dict[str, Any]:
+    return a_document(
+        place,
+        complaint_id,
+        kind="response_letter",
+        letter_version=1,
+        letter_number="001/PP.01/435.300/2026",
+        signer="Drs. Camat",
+        signed_on=date(2026, 3, 2),
+        **fields,
+    )
+
+
+def a_handoff() -> Handoff:
+    message_id = uuid.uuid4()
+    return Handoff(
+        consumer=LetterDocumentIssued.TASK,
+        message_id=message_id,
+        queue=LetterDocumentIssued.QUEUE,
+        task_id=f"letter-issued:{message_id}",
+        payload={"message_id": str(message_id)},
+    )
+
+
+class LettersUnitOfWorkContract:
+    # -- the documents -------------------------------------------------------------------------------------
+    def test_a_document_is_read_back_in_the_unit_and_kept_by_commit(self, letters, place):
+        values = a_document(place)
+        with letters.uow() as uow:
+            row = uow.documents.add(values)
+            assert uow.documents.get(values["id"]) == row
+            uow.commit()
+        assert row | values == row and row["created_at"] is not None and row["letter_number"] is None
+        with letters.uow() as uow:
+            assert uow.documents.get(values["id"]) == row
+            assert uow.documents.of_source_event(values["source_event_id"]) == row
+            assert uow.documents.get(uuid.uuid4()) is None
+            assert uow.documents.of_source_event(uuid.uuid4()) is None
+
+    def test_a_unit_left_without_commit_keeps_nothing(self, letters, place, world):
+        values, handoff = a_document(place), a_handoff()
+
+        def handler() -> None:
+            with letters.uow() as uow:
+                uow.documents.add(values)
+                uow.outbox.add(handoff)
+                raise RuntimeError("the handler failed")
+
+        with pytest.raises(RuntimeError):
+            handler()
+        with letters.uow() as uow:
+            uow.documents.add(a_document(place, source_event_id=values["source_event_id"]))  # not committed either
+        with letters.uow() as uow:
+            assert uow.documents.get(values["id"]) is None
+            assert uow.documents.of_source_event(values["source_event_id"]) is None
+        assert handoff.task_id not in world.sent()
+        assert not world.in_ledger(handoff.consumer, handoff.message_id)
+
+    def test_one_document_per_source_event_the_first_kept(self, letters, place):
+        first = a_document(place)
+        second = a_document(place, source_event_id=first["source_event_id"], kind="draft")
+        with letters.uow() as uow:
+            kept = uow.documents.add(first)
+            assert uow.documents.add(second) == kept  # in the same unit
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.add(second) == kept  # in a later one
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.get(second["id"]) is None and uow.documents.get(first["id"])["kind"] == "receipt"
+
+    def test_concurrent_units_adding_one_events_document_keep_one(self, letters, place):
+        source = uuid.uuid4()
+        rows: list[dict] = []
+        failures: list[BaseException] = []
+        barrier = threading.Barrier(4)
+
+        def writer(i: int) -> None:
+            barrier.wait()
+            try:
+                with letters.uow() as uow:
+                    row = uow.documents.add(a_document(place, source_event_id=source, size=i))
+                    uow.commit()
+                rows.append(row)
+            except BaseException as exc:  # reported by the assertion below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        assert len(rows) == 4 and all(row == rows[0] for row in rows)  # every writer answers the one kept
+        with letters.uow() as uow:
+            assert uow.documents.of_source_event(source) == rows[0]
+
+    def test_a_complaints_documents_oldest_first_and_the_newest_by_tracking_code(self, letters, place):
+        complaint_id, code = uuid.uuid4(), new_tracking_code(os.urandom(7))
+        receipt = a_document(place, complaint_id, tracking_code=code)
+        drafts = [a_document(place, complaint_id, tracking_code=code, kind="draft", letter_version=v) for v in (1, 2)]
+        for values in (receipt, *drafts):  # one unit each: created in this order
+            with letters.uow() as uow:
+                uow.documents.add(values)
+                uow.commit()
+        with letters.uow() as uow:
+            uow.documents.add(a_document(place))  # another complaint's
+            uow.commit()
+        with letters.uow() as uow:
+            assert [r["id"] for r in uow.documents.of_complaint(complaint_id)] == [
+                receipt["id"],
+                drafts[0]["id"],
+                drafts[1]["id"],
+            ]
+            assert uow.documents.newest(code, "draft")["id"] == drafts[1]["id"]
+            assert uow.documents.newest(code, "receipt")["id"] == receipt["id"]
+            assert uow.documents.newest(code, "response_letter") is None
+            assert uow.documents.of_complaint(uuid.uuid4()) == []
+
+    def test_the_response_letter_with_given_bytes(self, letters, place):
+        complaint_id = uuid.uuid4()
+        letter = a_letter(place, complaint_id)
+        draft = a_document(place, complaint_id, kind="draft", letter_version=1)
+        with letters.uow() as uow:
+            uow.documents.add(letter)
+            uow.documents.add(draft)
+            assert uow.documents.response_letter_with(letter["sha256"])["id"] == letter["id"]  # its own write
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.response_letter_with(letter["sha256"])["letter_number"] == letter["letter_number"]
+            assert uow.documents.response_letter_with(draft["sha256"]) is None  # a draft is no letter
+            assert uow.documents.response_letter_with("0" * 64) is None
+
+    def test_release_makes_a_complaints_response_letters_the_complainants_once(self, letters, place):
+        complaint_id = uuid.uuid4()
+        letter, receipt = a_letter(place, complaint_id), a_document(place, complaint_id)
+        other = a_letter(place, uuid.uuid4())
+        with letters.uow() as uow:
+            for values in (letter, receipt, other):
+                uow.documents.add(values)
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.release(complaint_id, AT) == 1
+            assert uow.documents.get(letter["id"])["released_at"] == AT  # the unit reads its own writes
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.release(complaint_id, AT + timedelta(days=1)) == 0  # released already
+            assert uow.documents.get(letter["id"])["released_at"] == AT
+            assert uow.documents.get(receipt["id"])["released_at"] is None
+            assert uow.documents.get(other["id"])["released_at"] is None
+        with letters.uow() as uow:
+            assert uow.documents.release(other["complaint_id"], AT) == 1  # not committed: nothing
+        with letters.uow() as uow:
+            assert uow.documents.get(other["id"])["released_at"] is None
+
+    # -- what letters reads of others ----------------------------------------------------------------------
+    def test_the_workflows_events_by_id_and_by_stream(self, place, world, letters):
+        story = Story(world, place)
+        received, clarified = story.received(), story.clarified()
+        with letters.uow() as uow:
+            assert uow.events.get(clarified.event_id).decode() == clarified.decode()
+            assert uow.events.get(uuid.uuid4()) is None
+            assert [e.event_id for e in uow.events.stream(story.stream)] == [received.event_id, clarified.event_id]
+            assert uow.events.stream(f"complaint-{uuid.uuid4()}") == []
+
+    def test_the_staff_directorys_name_and_nip(self, place, world, letters):
+        username = f"camat.{place.slug}"
+        world.add_staff(place, username, "Drs. H. Moh. Ma'ruf, M.Si.", "197001011990031001")
+        with letters.uow() as uow:
+            found = uow.staff.get(username)
+            assert (found.full_name, found.nip) == ("Drs. H. Moh. Ma'ruf, M.Si.", "197001011990031001")
+            assert uow.staff.get(f"nobody.{place.slug}") is None
+
+    # -- the outbox ---------------------------------------------------------------------------------------------
+    def test_the_outbox_hands_its_messages_on_after_the_commit_and_keeps_them_in_the_ledger(self, letters, world):
+        handoff = a_handoff()
+        with letters.uow() as uow:
+            uow.outbox.add(handoff)
+            assert handoff.task_id not in world.sent()  # not before the commit
+            uow.commit()
+        assert world.sent().count(handoff.task_id) == 1
+        assert world.in_ledger(handoff.consumer, handoff.message_id)
+        with letters.uow() as uow:  # the same message again (a redelivered task): sent again, one ledger row
+            uow.outbox.add(handoff)
+            uow.commit()
+        assert world.sent().count(handoff.task_id) == 2
+        assert world.in_ledger(handoff.consumer, handoff.message_id)
+
+    # -- the handlers on it: a small scenario ------------------------------------------------------------------
+    def test_a_complaint_receipt_draft_signed_letter_and_release(self, letters, place, world):
+        camat = f"camat.{place.slug}"
+        world.add_staff(place, camat, "Drs. Camat Uji", "197001011990031001")
+        story = Story(world, place)
+        received = story.received()
+        receipt = handlers.issue_receipt(letters, received.event_id)
+        assert handlers.issue_receipt(letters, received.event_id) == receipt  # the redelivered copy
+        story.clarified()
+        draft = handlers.render_draft(letters, story.drafted().event_id)
+        signed = story.signed(camat)
+        issued = handlers.issue_signed_letter(letters, signed.event_id)
+        again = handlers.issue_signed_letter(letters, signed.event_id)
+        assert again == issued and issued.document_id == handlers.document_id_for(signed.event_id)
+        assert world.sent().count(f"letter-issued:{issued.document_id}") == 2  # reported again, one letter
+        assert world.in_ledger(LetterDocumentIssued.TASK, issued.message_id)
+        assert handlers.release_letter(letters, story.sent().event_id) == 1
+        with letters.uow() as uow:
+            rows = uow.documents.of_complaint(story.complaint_id)
+        assert [(r["kind"], r["id"]) for r in rows] == [
+            ("receipt", receipt["id"]),
+            ("draft", draft["id"]),
+            ("response_letter", issued.document_id),
+        ]
+        letter = rows[2]
+        assert (letter["signer"], letter["letter_number"], letter["sha256"]) == (
+            "Drs. Camat Uji",
+            "001/PP.01/435.300/2026",
+            issued.sha256,
+        )
+        assert letter["released_at"] == story.events[-1].occurred_at
+        assert handlers.check_upload(letters, letters.documents.get(issued.sha256)).valid
