@@ -28,10 +28,6 @@ import signal
 import sys
 import threading
 
-# API processes the root assembles from more than one service's parts (pengaduan/apps.py); the others run
-# their service's own factory (its service.py)
-COMPOSED_APIS = {"workflow": "pengaduan.apps:workflow"}
-
 
 def _settings():
     from shared.config import Settings
@@ -70,10 +66,11 @@ def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
     from pengaduan import registry
+    from pengaduan.apps import factory_for
 
     api = registry.service(args.kind).api
     uvicorn.run(
-        COMPOSED_APIS.get(args.kind, api.factory),
+        factory_for(args.kind),  # the declared factory, or the root's stated composition of it
         factory=True,
         host=args.host,
         port=args.port or api.port,

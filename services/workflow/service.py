@@ -50,7 +50,9 @@ def _scheduler(ctx: RunContext) -> list[Runner]:
 
 SERVICE = Service(
     name="workflow",
-    # every /v1/ path no other service claims: the staff's actions, inboxes, complaints, sign-in
+    # every /v1/ path no other service claims: the staff's actions, inboxes, complaints, sign-in. The process
+    # ``pengaduan api workflow`` starts is this app as the root composes it (pengaduan/apps.py: COMPOSED_APIS):
+    # with accounts' sign-in router (/v1/auth/*) and every service's scrape-time gauges on its /metrics
     api=Api("services.workflow.entrypoints.api:create_app", 8002, (Route("/v1/"),)),
     queue="workflow",
     dev_concurrency=2,

@@ -96,3 +96,49 @@ def test_every_worker_of_the_registry_passes_its_routing_check():
     for queue in registry.worker_kinds():
         service = registry.by_queue(queue)
         check_routing(service, tuple(service.consumers()))
+
+
+def test_every_api_process_the_cli_starts_is_its_declared_api_or_the_roots_stated_composition_of_it():
+    """``pengaduan api KIND`` runs ``pengaduan.apps.factory_for(KIND)``: the factory the service declares
+    (``Api.factory``), or, where ``pengaduan.apps.COMPOSED_APIS`` states a composition, that declared app with
+    exactly the stated routers (whose paths the gateway sends to the same process) and gauges added. A process
+    that quietly ran something else than its declaration says would mislead whoever reads the declarations."""
+    from fastapi import FastAPI
+
+    from pengaduan import apps, registry
+    from shared.metrics import OperationsCollector
+    from shared.metrics.http import HttpMetrics
+
+    def paths(app: FastAPI) -> set[tuple[str, str]]:
+        return {(path, method.upper()) for path, ops in app.openapi()["paths"].items() for method in ops}
+
+    def operations(app: FastAPI) -> list[OperationsCollector]:
+        return [
+            c
+            for m in app.user_middleware
+            if m.cls is HttpMetrics
+            for c in m.kwargs["collectors"]
+            if isinstance(c, OperationsCollector)
+        ]
+
+    assert set(apps.COMPOSED_APIS) <= set(registry.api_kinds())
+    for kind in registry.api_kinds():
+        declared = registry.service(kind).api.factory
+        composed = apps.COMPOSED_APIS.get(kind)
+        if composed is None:
+            assert apps.factory_for(kind) == declared
+            continue
+        assert apps.factory_for(kind) == composed.factory != declared
+        app, own = apps.load(composed.factory)(), apps.load(declared)()
+        joined = FastAPI()
+        for router in composed.routers:
+            joined.include_router(apps.load(router))
+        assert paths(joined) and not paths(joined) & paths(own)
+        assert paths(app) == paths(own) | paths(joined)
+        assert all(registry.route_for(method, path) == kind for path, method in paths(joined))
+        assert not operations(own)
+        if composed.gauges:
+            (collector,) = operations(app)
+            assert {s.gauges for s in registry.services() if s.gauges} <= set(collector.gauges)
+        else:
+            assert not operations(app)
