@@ -7,11 +7,14 @@ Kemendagri code is an attribute.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, Column, Engine, MetaData, Table, Text, select
+from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 metadata = MetaData(schema="tenancy")
@@ -29,6 +32,21 @@ kecamatan_table = Table(
     Column("settings", JSONB, nullable=False, server_default="{}"),
 )
 
+# the kabupaten (migration 0016): their name and the settings their decrees set for every kecamatan
+kabupaten_table = Table(
+    "kabupaten",
+    metadata,
+    Column("slug", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("settings", JSONB, nullable=False, server_default="{}"),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+DEFAULT_TIME_ZONE = "Asia/Jakarta"
+# Indonesia's three time zones: what a kabupaten's ``time_zone`` may be
+TIME_ZONES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+CALENDAR_KEYS = ("office_hours", "extra_holidays", "working_days")
+
 
 @dataclass(frozen=True)
 class Kecamatan:
@@ -39,17 +57,45 @@ class Kecamatan:
     kabupaten_name: str
     letterhead: dict[str, Any] = field(default_factory=dict)
     active: bool = True
-    settings: dict[str, Any] = field(default_factory=dict)  # sop_overrides, office_hours, extra_holidays
+    settings: dict[str, Any] = field(default_factory=dict)  # sop_overrides, office_hours, extra_holidays, ...
+    # the kabupaten's own (time_zone, office_hours, extra_holidays, working_days): the kecamatan's settings
+    # override its office hours and add to its days
+    kabupaten_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def time_zone(self) -> ZoneInfo:
+        """The kabupaten's time zone: every date people see or filter by, the year numbers run in."""
+        return ZoneInfo(self.kabupaten_settings.get("time_zone") or DEFAULT_TIME_ZONE)
+
+    @property
+    def time_zone_label(self) -> str:
+        return TIME_ZONES.get(str(self.time_zone), str(self.time_zone))
+
+    def calendar_key(self) -> str:
+        """What the working calendar is built from: equal keys, equal calendars (for the calendars' caches)."""
+        own = {k: self.settings.get(k) for k in CALENDAR_KEYS}
+        kabupaten = {k: self.kabupaten_settings.get(k) for k in (*CALENDAR_KEYS, "time_zone")}
+        return json.dumps([own, kabupaten], sort_keys=True, default=str)
 
     def calendar(self):
-        """This kecamatan's working-day calendar: its office hours and its own extra holidays."""
-        from datetime import date
-
+        """This kecamatan's working-day calendar: its office hours, else its kabupaten's, else the default, in
+        the kabupaten's time zone unless the hours name one; the kabupaten's extra non-working days and the
+        kecamatan's own; the days a decree made working days again (a cuti bersama moved) of both."""
         from shared.calendar import OfficeHours, WorkingCalendar
 
-        hours = OfficeHours.from_config(self.settings["office_hours"]) if self.settings.get("office_hours") else None
-        extra = {date.fromisoformat(d): name for d, name in (self.settings.get("extra_holidays") or {}).items()}
-        return WorkingCalendar(hours, extra_holidays=extra)
+        config = self.settings.get("office_hours") or self.kabupaten_settings.get("office_hours") or {}
+        config = {"tz": str(self.time_zone), **config}
+        extra = {
+            date.fromisoformat(d): name
+            for source in (self.kabupaten_settings, self.settings)
+            for d, name in (source.get("extra_holidays") or {}).items()
+        }
+        working = [
+            date.fromisoformat(d)
+            for source in (self.kabupaten_settings, self.settings)
+            for d in source.get("working_days") or []
+        ]
+        return WorkingCalendar(OfficeHours.from_config(config), extra_holidays=extra, working_overrides=working)
 
     @property
     def sop_overrides(self) -> dict | None:
@@ -72,6 +118,31 @@ _PAMEKASAN = [
     ("kadur", "35.28.12", "Kadur"),
     ("pasean", "35.28.13", "Pasean"),
 ]
+
+
+# Kabupaten Pamekasan's working hours as reported for 2026 (terukur.id, 17 February 2026, on the Bupati's
+# circular 800/11/432.403/2026): 07:00-15:00 on ordinary days, 08:00-15:00 in Ramadan with a break 12:00-12:30,
+# Friday 08:00-15:30 with 11:30-12:30. The ordinary days' breaks and Friday are not in the report: taken so
+# that the week is Perpres 21/2023's 37.5 hours (and Ramadan's 32.5). A kabupaten confirms its own decree.
+PAMEKASAN_SETTINGS: dict[str, Any] = {
+    "time_zone": "Asia/Jakarta",
+    "office_hours": {
+        "days": {d: ["07:00", "15:00"] for d in ("senin", "selasa", "rabu", "kamis")} | {"jumat": ["07:00", "15:30"]},
+        "breaks": {d: [["12:00", "12:30"]] for d in ("senin", "selasa", "rabu", "kamis")}
+        | {"jumat": [["11:30", "12:30"]]},
+        "schedules": [
+            {
+                "name": "Ramadan 1447 H",
+                "from": "2026-02-18",
+                "to": "2026-03-19",
+                "days": {d: ["08:00", "15:00"] for d in ("senin", "selasa", "rabu", "kamis")}
+                | {"jumat": ["08:00", "15:30"]},
+                "breaks": {d: [["12:00", "12:30"]] for d in ("senin", "selasa", "rabu", "kamis")}
+                | {"jumat": [["11:30", "12:30"]]},
+            }
+        ],
+    },
+}
 
 
 def demo_kecamatan() -> list[Kecamatan]:
@@ -115,7 +186,12 @@ def upsert_kecamatan(engine: Engine, items: list[Kecamatan]) -> None:
             c: stmt.excluded[c] for c in ("code", "name", "kabupaten_slug", "kabupaten_name", "letterhead", "active")
         },
     )
+    kabupaten = insert(kabupaten_table).values(
+        [{"slug": slug, "name": name} for slug, name in sorted({(k.kabupaten_slug, k.kabupaten_name) for k in items})]
+    )
+    kabupaten = kabupaten.on_conflict_do_update(index_elements=["slug"], set_={"name": kabupaten.excluded.name})
     with engine.begin() as conn:
+        conn.execute(kabupaten)
         conn.execute(stmt)
 
 
@@ -151,9 +227,14 @@ class KecamatanDirectory:
             return
         if force and now - self._loaded_at < 1.0:
             return
+        query = select(kecamatan_table, kabupaten_table.c.settings.label("kabupaten_settings")).outerjoin(
+            kabupaten_table, kabupaten_table.c.slug == kecamatan_table.c.kabupaten_slug
+        )
         with self._engine.connect() as conn:
-            rows = conn.execute(select(kecamatan_table)).mappings().all()
-        self._by_slug = {r["slug"]: Kecamatan(**r) for r in rows}
+            rows = conn.execute(query).mappings().all()
+        self._by_slug = {
+            r["slug"]: Kecamatan(**{**r, "kabupaten_settings": r["kabupaten_settings"] or {}}) for r in rows
+        }
         self._loaded_at = now
 
 
@@ -163,30 +244,77 @@ CHANNEL_KEYS = ("sms_numbers", "whatsapp_phone_number_ids", "emails")
 def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """A kecamatan's own settings (its SK, its inbound channels), checked before they are stored; returns
     them normalised (channel numbers in E.164, e-mail addresses in lower case). Raises ValueError."""
-    from datetime import date
-
-    from shared.calendar import OfficeHours
     from shared.contracts import sop
 
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
-    known = ("sop_overrides", "office_hours", "extra_holidays", "channels")
+    known = ("sop_overrides", "office_hours", "extra_holidays", "working_days", "channels")
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}; known: {', '.join(known)}")
     if settings.get("sop_overrides"):
         sop.with_overrides(sop.DEFAULT, settings["sop_overrides"])
-    if settings.get("office_hours"):
-        OfficeHours.from_config(settings["office_hours"])
-    for day in settings.get("extra_holidays") or {}:
-        try:
-            date.fromisoformat(day)
-        except ValueError:
-            raise ValueError(f"extra_holidays: {day!r} is not a date YYYY-MM-DD") from None
+    _validate_calendar(settings)
     result = dict(settings)
     if "channels" in settings:
         result["channels"] = _validated_channels(settings["channels"])
     return result
+
+
+def _validate_calendar(settings: dict[str, Any]) -> None:
+    """office_hours, extra_holidays ({"YYYY-MM-DD": "why"}) and working_days (["YYYY-MM-DD"]), if set."""
+    from shared.calendar import OfficeHours
+
+    if settings.get("office_hours"):
+        OfficeHours.from_config(settings["office_hours"])
+    extra = settings.get("extra_holidays") or {}
+    if not isinstance(extra, dict):
+        raise ValueError('extra_holidays must map dates to a reason: {"2026-11-03": "Hari Jadi Kabupaten"}')
+    working = settings.get("working_days") or []
+    if not isinstance(working, list):
+        raise ValueError('working_days must be a list of dates: ["2026-12-26"]')
+    for key, days in (("extra_holidays", list(extra)), ("working_days", working)):
+        for day in days:
+            try:
+                date.fromisoformat(str(day))
+            except ValueError:
+                raise ValueError(f"{key}: {day!r} is not a date YYYY-MM-DD") from None
+
+
+def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """A kabupaten's settings, checked before they are stored: ``time_zone`` (Asia/Jakarta, Asia/Makassar or
+    Asia/Jayapura), ``office_hours`` (as ``shared.calendar.OfficeHours.from_config`` reads them),
+    ``extra_holidays`` and ``working_days`` (a decree's extra days off, and days it made working days again).
+    Raises ValueError."""
+    if not isinstance(settings, dict):
+        raise ValueError("settings must be a JSON object")
+    known = ("time_zone", "office_hours", "extra_holidays", "working_days")
+    unknown = set(settings) - set(known)
+    if unknown:
+        raise ValueError(f"unknown kabupaten settings: {sorted(unknown)}; known: {', '.join(known)}")
+    zone = settings.get("time_zone")
+    if zone is not None and zone not in TIME_ZONES:
+        raise ValueError(
+            f"time_zone: {zone!r} is not an Indonesian time zone; use "
+            + ", ".join(f"{z} ({label})" for z, label in TIME_ZONES.items())
+        )
+    _validate_calendar(settings)
+    return dict(settings)
+
+
+def configure_kabupaten(engine: Engine, slug: str, settings: dict[str, Any]) -> None:
+    """Store a kabupaten's settings. New deadlines follow them; the directories' caches pick them up within
+    their time to live."""
+    from sqlalchemy import update
+
+    settings = validate_kabupaten_settings(settings)
+    with engine.begin() as conn:
+        if not conn.execute(
+            update(kabupaten_table)
+            .where(kabupaten_table.c.slug == slug)
+            .values(settings=settings, changed_at=func.now())
+        ).rowcount:
+            raise ValueError(f"unknown kabupaten {slug!r}")
 
 
 def _validated_channels(channels: Any) -> dict[str, list[str]]:

@@ -8,7 +8,6 @@ the commit.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -56,7 +55,7 @@ class Calendars:
         self._cache: dict[str, tuple[str, WorkingCalendar]] = {}
 
     def for_kecamatan(self, kecamatan: Kecamatan) -> WorkingCalendar:
-        key = json.dumps(kecamatan.settings, sort_keys=True)
+        key = kecamatan.calendar_key()
         cached = self._cache.get(kecamatan.slug)
         if cached is None or cached[0] != key:
             cached = (key, kecamatan.calendar())
@@ -226,10 +225,7 @@ def act(
 def _local_year(ctx: Context, kecamatan: str, at: datetime) -> int:
     """Numbers run per calendar year of the office (a complaint registered on 31 December 23:30 WIB is
     still that year's)."""
-    from zoneinfo import ZoneInfo
-
-    tz = ctx.kecamatan(kecamatan).settings.get("office_hours", {}).get("tz", "Asia/Jakarta")
-    return at.astimezone(ZoneInfo(tz)).year
+    return at.astimezone(ctx.kecamatan(kecamatan).time_zone).year
 
 
 # -- the scheduler's ------------------------------------------------------------------------------------------

@@ -31,9 +31,7 @@ class Calendars:
         kecamatan = self.directory.get(slug)
         if kecamatan is None:
             return self._default
-        key = repr(
-            sorted((k, repr(v)) for k, v in kecamatan.settings.items() if k in ("office_hours", "extra_holidays"))
-        )
+        key = kecamatan.calendar_key()
         cached = self._cache.get(slug)
         if cached is None or cached[0] != key:
             cached = (key, kecamatan.calendar())
