@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from functools import partial
 
 from celery import Celery
 from sqlalchemy import Engine
 
-from services.intake.adapters.whatsapp import GraphMediaFetcher, MediaFetcher
+from services.intake.adapters.postgres import PostgresUnitOfWork
+from services.intake.adapters.whatsapp import GraphMediaFetcher
 from services.intake.config import IntakeSettings
+from services.intake.handlers.context import Context
 from shared.celery_app import make_celery
 from shared.db import make_engine
-from shared.storage import DocumentStore, store_from_settings
+from shared.storage import store_from_settings
 from shared.tenancy import KecamatanDirectory
 
 
-@dataclass
-class Intake:
-    settings: IntakeSettings
+@dataclass(kw_only=True)
+class Intake(Context):
+    """The handlers' context (units of work in PostgreSQL) and what the processes use besides: the engine (the
+    projection, the outbox publisher, the scheduler's jobs, the health check) and the broker."""
+
     engine: Engine
-    directory: KecamatanDirectory
     celery: Celery
-    documents: DocumentStore
-    whatsapp_media: MediaFetcher | None = None  # None when no WhatsApp token is set: media are noted as missing
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    new_id: Callable[[], uuid.UUID] = field(default=uuid.uuid4)
-    random_bytes: Callable[[int], bytes] = field(default=secrets.token_bytes)
 
 
 def bootstrap(settings: IntakeSettings | None = None) -> Intake:
@@ -45,6 +40,7 @@ def bootstrap(settings: IntakeSettings | None = None) -> Intake:
         )
     return Intake(
         settings=settings,
+        uow=partial(PostgresUnitOfWork, engine),
         engine=engine,
         directory=KecamatanDirectory(engine),
         celery=make_celery(settings, "intake"),

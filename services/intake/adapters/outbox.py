@@ -17,12 +17,11 @@ from celery import Celery
 from kombu.exceptions import KombuError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import outbox
 from shared.contracts.intake import ComplaintSubmitted
-from shared.events import Contract
 from shared.handoffs import waited
 from shared.subscriptions import RoundResult
 
@@ -32,24 +31,6 @@ NOTIFY_CHANNEL = "pengaduan_intake_outbox"
 # Redis or RabbitMQ away, a channel closed by RabbitMQ, a publish it refused (nack, with confirms on): the rows
 # wait for a later round
 BROKER_ERRORS = (KombuError, KombuOperationalError, RedisError, AMQPError, MessageNacked, ConnectionError, OSError)
-
-
-def put(conn: Connection, *, id: UUID, message_type: str, task: str, queue: str, payload: dict) -> None:
-    """One message into the outbox, in the caller's transaction; the publisher wakes when it commits."""
-    conn.execute(insert(outbox).values(id=id, message_type=message_type, task=task, queue=queue, payload=payload))
-    wake_publisher(conn)
-
-
-def put_contract(conn: Connection, id: UUID, message: Contract) -> None:
-    """A contract message (its type, task and queue are the contract's) into the outbox."""
-    put(
-        conn,
-        id=id,
-        message_type=message.type,
-        task=message.TASK,
-        queue=message.QUEUE,
-        payload=message.model_dump(mode="json"),
-    )
 
 
 def wake_publisher(conn: Connection) -> None:

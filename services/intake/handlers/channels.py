@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.intake.adapters.whatsapp import MediaTooLarge, MediaUnavailable
-from services.intake.bootstrap import Intake
 from services.intake.domain import inbound as parse
 from services.intake.domain.attachments import AttachmentRejected, screen
+from services.intake.handlers.context import Context, write_retry
 from services.intake.handlers.inbound import (
     InboundMessage,
     InboundOutcome,
@@ -22,13 +22,12 @@ from services.intake.handlers.inbound import (
     route_inbound,
 )
 from services.intake.handlers.statuses import record_statuses
-from services.intake.handlers.submissions import write_retry
 
 log = logging.getLogger(__name__)
 
 
 def receive_sms(
-    intake: Intake, *, sender: str, to: str, text: str, provider_message_id: str, provider_time: datetime | None
+    intake: Context, *, sender: str, to: str, text: str, provider_message_id: str, provider_time: datetime | None
 ) -> InboundOutcome:
     """A generic SMS gateway's inbound message. Raises ``parse.InvalidInbound`` for an unusable sender and
     ``UnknownKecamatan``."""
@@ -56,7 +55,7 @@ def receive_sms(
     )
 
 
-def receive_email(intake: Intake, raw: bytes) -> InboundOutcome:
+def receive_email(intake: Context, raw: bytes) -> InboundOutcome:
     """A raw e-mail (webhook or IMAP). Raises ``parse.InvalidInbound`` and ``UnknownKecamatan``."""
     mail = parse.parse_email(raw, intake.settings.authserv_ids)
     retry = write_retry(intake, "an e-mail")
@@ -112,7 +111,7 @@ class WhatsAppSummary:
         }
 
 
-def receive_whatsapp(intake: Intake, payload: object) -> WhatsAppSummary:
+def receive_whatsapp(intake: Context, payload: object) -> WhatsAppSummary:
     """A Cloud API webhook (signature already checked): each message, then each delivery status."""
     messages, statuses = parse.parse_whatsapp(payload)
     summary = WhatsAppSummary()
@@ -174,7 +173,7 @@ def receive_whatsapp(intake: Intake, payload: object) -> WhatsAppSummary:
 
 
 def _fetch_media(
-    intake: Intake, m: parse.WhatsAppMessage
+    intake: Context, m: parse.WhatsAppMessage
 ) -> tuple[list[tuple[bytes, str | None]], list[AttachmentRejected]]:
     files: list[tuple[bytes, str | None]] = []
     refused: list[AttachmentRejected] = []

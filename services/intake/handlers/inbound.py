@@ -24,25 +24,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
-
-from services.intake.adapters.outbox import put_contract
 from services.intake.adapters.retry import WriteRetry
-from services.intake.adapters.tables import inbound_messages, submissions, tracking
-from services.intake.bootstrap import Intake
 from services.intake.domain import inbound as parse
 from services.intake.domain.attachments import AttachmentRejected, CheckedFile, refusal_note
-from services.intake.handlers.submissions import (
-    TrackingCodeTaken,
-    store_files,
-    write_attachments,
-    write_complaint,
-    write_retry,
-)
+from services.intake.handlers.context import Context, store_files, write_retry
+from services.intake.handlers.submissions import TrackingCodeTaken, write_attachments, write_complaint
+from services.intake.unit_of_work import Inbound, UnitOfWork, put_contract
 from shared.contracts.intake import Complainant, ComplainantReplied
 from shared.contracts.tracking import new_tracking_code
-from shared.tenancy import UnknownKecamatan, kecamatan_table
+from shared.tenancy import UnknownKecamatan
 
 log = logging.getLogger(__name__)
 
@@ -95,25 +85,15 @@ class InboundOutcome:
 # --- routing --------------------------------------------------------------------------------------
 
 
-def route_inbound(intake: Intake, channel: str, to: tuple[str, ...] | list[str]) -> str | None:
+def route_inbound(intake: Context, channel: str, to: tuple[str, ...] | list[str]) -> str | None:
     """The kecamatan that claims one of ``to`` on ``channel`` (first address that exactly one active
     kecamatan claims), else the default kecamatan (when it exists and is active), else None."""
     key = ROUTE_KEYS[channel]
-    with intake.engine.connect() as conn:
+    with intake.uow() as uow:
         for address in to:
             if not address:
                 continue
-            slugs = (
-                conn.execute(
-                    select(kecamatan_table.c.slug)
-                    .where(
-                        kecamatan_table.c.active, kecamatan_table.c.settings.contains({"channels": {key: [address]}})
-                    )
-                    .order_by(kecamatan_table.c.slug)
-                )
-                .scalars()
-                .all()
-            )
+            slugs = uow.routes.claiming(key, address)
             if len(slugs) == 1:
                 return slugs[0]
             if len(slugs) > 1:
@@ -127,28 +107,14 @@ def route_inbound(intake: Intake, channel: str, to: tuple[str, ...] | list[str])
 # --- the common path ------------------------------------------------------------------------------
 
 
-def already_received(intake: Intake, channel: str, provider_message_id: str) -> InboundOutcome | None:
+def already_received(intake: Context, channel: str, provider_message_id: str) -> InboundOutcome | None:
     """The outcome of the first delivery of this message, if there was one."""
-    with intake.engine.connect() as conn:
-        return _outcome_of(conn, channel, provider_message_id)
+    with intake.uow() as uow:
+        return _outcome_of(uow, channel, provider_message_id)
 
 
-def _outcome_of(conn, channel: str, provider_message_id: str) -> InboundOutcome | None:
-    code = (
-        select(submissions.c.tracking_code)
-        .where(submissions.c.complaint_id == inbound_messages.c.complaint_id)
-        .scalar_subquery()
-    )
-    row = conn.execute(
-        select(
-            inbound_messages.c.id,
-            inbound_messages.c.result,
-            inbound_messages.c.kecamatan,
-            inbound_messages.c.complaint_id,
-            inbound_messages.c.note,
-            code.label("tracking_code"),
-        ).where(inbound_messages.c.channel == channel, inbound_messages.c.provider_message_id == provider_message_id)
-    ).first()
+def _outcome_of(uow: UnitOfWork, channel: str, provider_message_id: str) -> InboundOutcome | None:
+    row = uow.inbound.outcome(channel, provider_message_id)
     if row is None:
         return None
     return InboundOutcome(
@@ -163,7 +129,7 @@ def _outcome_of(conn, channel: str, provider_message_id: str) -> InboundOutcome 
 
 
 def ignore_inbound(
-    intake: Intake,
+    intake: Context,
     channel: str,
     provider_message_id: str,
     note: str,
@@ -180,10 +146,9 @@ def ignore_inbound(
     received_at = parse.received_at(provider_time, intake.clock())
 
     def attempt() -> InboundOutcome:
-        with intake.engine.begin() as conn:
-            inserted = conn.execute(
-                insert(inbound_messages)
-                .values(
+        with intake.uow() as uow:
+            added = uow.inbound.add(
+                Inbound(
                     id=inbound_id,
                     channel=channel,
                     provider_message_id=provider_message_id,
@@ -193,21 +158,20 @@ def ignore_inbound(
                     result="ignored",
                     note=note,
                 )
-                .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-                .returning(inbound_messages.c.id)
-            ).first()
-            if inserted is None:
-                return _found(conn, channel, provider_message_id, inbound_id)
+            )
+            if not added:
+                return _found(uow, channel, provider_message_id, inbound_id)
+            uow.commit()
         log.info("inbound message ignored", extra={"channel": channel, "inbound_id": str(inbound_id), "reason": note})
         return InboundOutcome(result="ignored", inbound_id=inbound_id, kecamatan=kecamatan, note=note)
 
     return retry.run(attempt)
 
 
-def _found(conn, channel: str, provider_message_id: str, inbound_id: UUID) -> InboundOutcome:
+def _found(uow: UnitOfWork, channel: str, provider_message_id: str, inbound_id: UUID) -> InboundOutcome:
     """The message an insert under ``inbound_id`` ran into: this request's own (an earlier attempt committed,
     its answer lost), answered as new, or an earlier delivery's, answered as a duplicate."""
-    outcome = _outcome_of(conn, channel, provider_message_id)
+    outcome = _outcome_of(uow, channel, provider_message_id)
     if outcome is not None and outcome.inbound_id == inbound_id:
         log.warning(
             "an inbound message's commit whose answer was lost found on the next attempt",
@@ -218,7 +182,7 @@ def _found(conn, channel: str, provider_message_id: str, inbound_id: UUID) -> In
 
 
 def receive_inbound(
-    intake: Intake, message: InboundMessage, *, ignore_unrouted: bool = False, retry: WriteRetry | None = None
+    intake: Context, message: InboundMessage, *, ignore_unrouted: bool = False, retry: WriteRetry | None = None
 ) -> InboundOutcome:
     """Dedupe, route, then a reply to a complaint awaiting documents or a new complaint. Raises
     ``UnknownKecamatan`` when no kecamatan takes it (unless ``ignore_unrouted``: then it is recorded as
@@ -263,14 +227,14 @@ def receive_inbound(
 
 
 def _write_message(
-    intake: Intake, message: InboundMessage, kecamatan: str, inbound_id: UUID, received_at: datetime
+    intake: Context, message: InboundMessage, kecamatan: str, inbound_id: UUID, received_at: datetime
 ) -> InboundOutcome:
     """One attempt: the message's row with its reply or its new complaint, in one transaction."""
     for _ in range(3):  # a tracking-code collision draws another code
         note = refusal_note(message.refused)
         try:
-            with intake.engine.begin() as conn:
-                awaiting = _awaiting_documents(conn, kecamatan, message.channel, message.sender)
+            with intake.uow() as uow:
+                awaiting = uow.tracking.awaiting_documents(kecamatan, message.channel, message.sender)
                 if awaiting is not None and not message.sender_verified:
                     log.warning(
                         "unauthenticated e-mail not joined to the complaint awaiting its sender's documents",
@@ -280,9 +244,8 @@ def _write_message(
                 result = "reply" if awaiting is not None else "complaint"
                 submission_id = intake.new_id() if awaiting is None else None
                 complaint_id = awaiting or intake.new_id()
-                inserted = conn.execute(
-                    insert(inbound_messages)
-                    .values(
+                added = uow.inbound.add(
+                    Inbound(
                         id=inbound_id,
                         channel=message.channel,
                         provider_message_id=message.provider_message_id,
@@ -294,11 +257,9 @@ def _write_message(
                         complaint_id=complaint_id,
                         note=note,
                     )
-                    .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-                    .returning(inbound_messages.c.id)
-                ).first()
-                if inserted is None:  # this request's earlier attempt, or a concurrent delivery, committed first
-                    return _found(conn, message.channel, message.provider_message_id, inbound_id)
+                )
+                if not added:  # this request's earlier attempt, or a concurrent delivery, committed first
+                    return _found(uow, message.channel, message.provider_message_id, inbound_id)
                 wording = parse.wording(
                     message.channel,
                     message.text,
@@ -307,15 +268,13 @@ def _write_message(
                 )
                 if awaiting is not None:
                     _write_reply(
-                        conn, intake, inbound_id, awaiting, kecamatan, message, wording.description, received_at
+                        uow, intake, inbound_id, awaiting, kecamatan, message, wording.description, received_at
                     )
-                    code = conn.execute(
-                        select(submissions.c.tracking_code).where(submissions.c.complaint_id == awaiting)
-                    ).scalar()
+                    code = uow.submissions.tracking_code(awaiting)
                 else:
                     code = new_tracking_code(intake.random_bytes(7))
                     write_complaint(
-                        conn,
+                        uow,
                         intake,
                         submission_id=submission_id,
                         complaint_id=complaint_id,
@@ -330,6 +289,7 @@ def _write_message(
                         files=message.files,
                         inbound_message_id=inbound_id,
                     )
+                uow.commit()
         except TrackingCodeTaken:
             continue
         log.info(
@@ -342,24 +302,9 @@ def _write_message(
     raise RuntimeError("could not draw a free tracking code three times in a row")
 
 
-def _awaiting_documents(conn, kecamatan: str, channel: str, sender: str) -> UUID | None:
-    """The sender's most recent complaint in ``kecamatan`` that waits for their documents."""
-    if channel == "email":
-        same_sender = func.lower(submissions.c.complainant["email"].astext) == sender.lower()
-    else:
-        same_sender = submissions.c.complainant["phone"].astext == sender
-    return conn.execute(
-        select(submissions.c.complaint_id)
-        .join(tracking, tracking.c.complaint_id == submissions.c.complaint_id)
-        .where(submissions.c.kecamatan == kecamatan, tracking.c.status == "awaiting_documents", same_sender)
-        .order_by(submissions.c.received_at.desc())
-        .limit(1)
-    ).scalar()
-
-
 def _write_reply(
-    conn,
-    intake: Intake,
+    uow: UnitOfWork,
+    intake: Context,
     inbound_id: UUID,
     complaint_id: UUID,
     kecamatan: str,
@@ -367,7 +312,7 @@ def _write_reply(
     text: str,
     received_at: datetime,
 ) -> None:
-    write_attachments(conn, intake, message.files, kecamatan, inbound_message_id=inbound_id)
+    write_attachments(uow, intake, message.files, kecamatan, inbound_message_id=inbound_id)
     reply = ComplainantReplied(
         message_id=inbound_id,
         complaint_id=complaint_id,
@@ -378,7 +323,7 @@ def _write_reply(
         attachments=[f.attachment() for f in message.files],
         received_at=received_at,
     )
-    put_contract(conn, inbound_id, reply)
+    put_contract(uow.outbox, inbound_id, reply)
 
 
 def _complainant(message: InboundMessage) -> Complainant:

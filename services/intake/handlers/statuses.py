@@ -6,15 +6,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
-from services.intake.adapters.outbox import put
 from services.intake.adapters.retry import WriteRetry
-from services.intake.adapters.tables import channel_statuses
-from services.intake.bootstrap import Intake
 from services.intake.domain import inbound as parse
-from services.intake.handlers.submissions import write_retry
+from services.intake.handlers.context import Context, write_retry
+from services.intake.unit_of_work import ChannelStatus
 from shared.contracts.routing import DELIVERY_STATUS_TASK
 
 STATUS_TASK, STATUS_QUEUE = DELIVERY_STATUS_TASK, "notify"  # the routing contract
@@ -22,7 +17,7 @@ STATUS_MESSAGE_TYPE = "intake.ChannelStatusReported"
 WHATSAPP_PROVIDER = "whatsapp-cloud"
 
 
-def record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], *, retry: WriteRetry | None = None) -> int:
+def record_statuses(intake: Context, statuses: list[parse.WhatsAppStatus], *, retry: WriteRetry | None = None) -> int:
     """Delivery receipts of our own outbound WhatsApp messages: one row per (message, status), and each new
     one handed to notify through the outbox. Returns how many were new. Written again over a database blip
     within ``retry``'s budget; the rows' ids are drawn before the first attempt, so a row met again under
@@ -32,13 +27,12 @@ def record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], *, ret
     return retry.run(lambda: _record_statuses(intake, statuses, ids))
 
 
-def _record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], ids: list[UUID]) -> int:
+def _record_statuses(intake: Context, statuses: list[parse.WhatsAppStatus], ids: list[UUID]) -> int:
     new = 0
-    with intake.engine.begin() as conn:
+    with intake.uow() as uow:
         for s, status_id in zip(statuses, ids, strict=True):
-            inserted = conn.execute(
-                insert(channel_statuses)
-                .values(
+            added = uow.statuses.add(
+                ChannelStatus(
                     id=status_id,
                     provider=WHATSAPP_PROVIDER,
                     provider_message_id=s.id,
@@ -48,20 +42,12 @@ def _record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], ids: 
                     timestamp=s.timestamp,
                     raw=s.raw,
                 )
-                .on_conflict_do_nothing(index_elements=["provider_message_id", "status"])
-                .returning(channel_statuses.c.id)
-            ).first()
-            if inserted is None:
-                existing = conn.execute(
-                    select(channel_statuses.c.id).where(
-                        channel_statuses.c.provider_message_id == s.id, channel_statuses.c.status == s.status
-                    )
-                ).scalar()
-                if existing == status_id:  # ours: written with its outbox row by an attempt that committed
-                    new += 1
+            )
+            if not added:
+                if uow.statuses.id_of(s.id, s.status) == status_id:  # ours: written with its outbox row by an
+                    new += 1  # attempt that committed
                 continue
-            put(
-                conn,
+            uow.outbox.put(
                 id=status_id,
                 message_type=STATUS_MESSAGE_TYPE,
                 task=STATUS_TASK,
@@ -77,4 +63,5 @@ def _record_statuses(intake: Intake, statuses: list[parse.WhatsAppStatus], ids: 
                 },
             )
             new += 1
+        uow.commit()
     return new

@@ -1,11 +1,11 @@
 """Complaints submitted: the web form (as JSON or with its files), a complaint-box form or a phone call typed in
 by staff, an Open311 request. A known kecamatan, the files stored (content-addressed), then the submission, its
-attachment rows and its ``ComplaintSubmitted`` outbox row in one transaction; the relay publishes it. A
+attachment rows and its ``ComplaintSubmitted`` outbox row in one unit of work; the relay publishes it. A
 replayed ``Idempotency-Key`` gets the first answer; the same key with another request is refused.
 
 ``write_complaint`` is also how a message arriving on a channel opens a complaint (``inbound.py``). Every
-request's database work is tried again over a blip (``adapters/retry.py``, ``write_retry``), under ids drawn
-once before the first attempt.
+request's database work is tried again over a blip (``adapters/retry.py``, ``context.write_retry``), under ids
+drawn once before the first attempt.
 """
 
 from __future__ import annotations
@@ -16,16 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection
-
-from services.intake.adapters.outbox import put_contract
-from services.intake.adapters.retry import WriteRetry
-from services.intake.adapters.tables import attachments, submissions
-from services.intake.bootstrap import Intake
 from services.intake.domain.attachments import CheckedFile
 from services.intake.domain.commands import EnterComplaint, SubmitComplaint
+from services.intake.handlers.context import Context, store_files, write_retry
+from services.intake.unit_of_work import Attachment, Submission, UnitOfWork, put_contract
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.tracking import new_tracking_code
 from shared.tenancy import UnknownKecamatan
@@ -54,12 +48,7 @@ class NewSubmission:
     received_at: datetime
 
 
-def write_retry(intake: Intake, what: str) -> WriteRetry:
-    """The budget of one request's database work (``PENGADUAN_INTAKE_WRITE_RETRY_SECONDS``)."""
-    return WriteRetry(intake.settings.intake_write_retry_seconds, what)
-
-
-def submit_complaint(intake: Intake, command: SubmitComplaint) -> Accepted:
+def submit_complaint(intake: Context, command: SubmitComplaint) -> Accepted:
     """Store the submission and its outbox message in one transaction; the relay publishes it."""
     return _accept_with_files(intake, command, (), logged="complaint accepted")
 
@@ -68,16 +57,9 @@ class TrackingCodeTaken(Exception):
     """The drawn tracking code (or id) is already used: the transaction is rolled back and another drawn."""
 
 
-def store_files(intake: Intake, files: Sequence[CheckedFile]) -> None:
-    """Bytes first, rows after: the store is content-addressed and idempotent, so bytes whose rows never
-    commit are harmless (and a retry stores nothing twice)."""
-    for f in files:
-        intake.documents.put(f.data, f.content_type)
-
-
 def write_complaint(
-    conn: Connection,
-    intake: Intake,
+    uow: UnitOfWork,
+    intake: Context,
     *,
     submission_id: UUID,
     complaint_id: UUID,
@@ -96,12 +78,11 @@ def write_complaint(
     request_hash: str | None = None,
     inbound_message_id: UUID | None = None,
 ) -> None:
-    """The submission, its attachments and its ``ComplaintSubmitted`` outbox row, in ``conn``'s transaction
-    (as ``submit_complaint`` writes them). Raises ``TrackingCodeTaken`` when the code or ids are in use:
-    the caller's transaction must then be rolled back."""
-    inserted = conn.execute(
-        insert(submissions)
-        .values(
+    """The submission, its attachments and its ``ComplaintSubmitted`` outbox row, in ``uow`` (as
+    ``submit_complaint`` writes them). Raises ``TrackingCodeTaken`` when the code or ids are in use: the
+    caller's unit of work must then be rolled back."""
+    added = uow.submissions.add(
+        Submission(
             id=submission_id,
             complaint_id=complaint_id,
             tracking_code=code,
@@ -110,20 +91,16 @@ def write_complaint(
             received_at=received_at,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
-            complainant=complainant.model_dump(mode="json"),
+            complainant=complainant,
             subject=subject,
             description=description,
             entered_at=entered_at,
             entered_by=entered_by,
         )
-        .on_conflict_do_nothing()
-        .returning(submissions.c.id)
-    ).first()
-    if inserted is None:
-        raise TrackingCodeTaken(code)
-    write_attachments(
-        conn, intake, files, kecamatan, submission_id=submission_id, inbound_message_id=inbound_message_id
     )
+    if not added:
+        raise TrackingCodeTaken(code)
+    write_attachments(uow, intake, files, kecamatan, submission_id=submission_id, inbound_message_id=inbound_message_id)
     message = ComplaintSubmitted(
         submission_id=submission_id,
         complaint_id=complaint_id,
@@ -139,40 +116,37 @@ def write_complaint(
         entered_at=entered_at,
         entered_by=entered_by,
     )
-    put_contract(conn, submission_id, message)
+    put_contract(uow.outbox, submission_id, message)
 
 
 def write_attachments(
-    conn: Connection,
-    intake: Intake,
+    uow: UnitOfWork,
+    intake: Context,
     files: Sequence[CheckedFile],
     kecamatan: str,
     *,
     submission_id: UUID | None = None,
     inbound_message_id: UUID | None = None,
 ) -> None:
-    if not files:
-        return
-    conn.execute(
-        insert(attachments),
+    uow.attachments.add(
         [
-            {
-                "id": intake.new_id(),
-                "sha256": f.sha256,
-                "content_type": f.content_type,
-                "size": f.size,
-                "filename": f.filename,
-                "kind": f.kind,
-                "kecamatan": kecamatan,
-                "submission_id": submission_id,
-                "inbound_message_id": inbound_message_id,
-            }
+            Attachment(
+                id=intake.new_id(),
+                sha256=f.sha256,
+                content_type=f.content_type,
+                size=f.size,
+                filename=f.filename,
+                kind=f.kind,
+                kecamatan=kecamatan,
+                submission_id=submission_id,
+                inbound_message_id=inbound_message_id,
+            )
             for f in files
-        ],
+        ]
     )
 
 
-def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[CheckedFile]) -> Accepted:
+def enter_complaint(intake: Context, command: EnterComplaint, files: Sequence[CheckedFile]) -> Accepted:
     """A complaint-box form or a phone call typed in by staff: stored like a web submission, with
     ``received_at`` the time it reached the office and ``entered_at``/``entered_by`` who typed it, when."""
     return _accept_with_files(
@@ -185,14 +159,14 @@ def enter_complaint(intake: Intake, command: EnterComplaint, files: Sequence[Che
     )
 
 
-def submit_complaint_with_files(intake: Intake, command: SubmitComplaint, files: Sequence[CheckedFile]) -> Accepted:
+def submit_complaint_with_files(intake: Context, command: SubmitComplaint, files: Sequence[CheckedFile]) -> Accepted:
     """A web complaint with its identity scan and photos (the multipart form): the files stored first
     (content-addressed), then the submission, its attachment rows and its outbox message in one transaction."""
     return _accept_with_files(intake, command, files, logged="complaint accepted")
 
 
 def _accept_with_files(
-    intake: Intake,
+    intake: Context,
     command: SubmitComplaint | EnterComplaint,
     files: Sequence[CheckedFile],
     *,
@@ -237,7 +211,7 @@ def _accept_with_files(
 
 
 def _write_new(
-    intake: Intake,
+    intake: Context,
     command: SubmitComplaint | EnterComplaint,
     files: Sequence[CheckedFile],
     digest: str | None,
@@ -253,9 +227,9 @@ def _write_new(
     for _ in range(3):
         code = new_tracking_code(intake.random_bytes(7))
         try:
-            with intake.engine.begin() as conn:
+            with intake.uow() as uow:
                 write_complaint(
-                    conn,
+                    uow,
                     intake,
                     submission_id=new.submission_id,
                     complaint_id=new.complaint_id,
@@ -273,6 +247,7 @@ def _write_new(
                     idempotency_key=command.idempotency_key,
                     request_hash=digest,
                 )
+                uow.commit()
         except TrackingCodeTaken:
             earlier = _earlier(intake, new, command.idempotency_key, digest)
             if earlier is not None:
@@ -282,13 +257,11 @@ def _write_new(
     raise RuntimeError("could not draw a free tracking code three times in a row")
 
 
-def _earlier(intake: Intake, new: NewSubmission, key: str | None, digest: str | None) -> Accepted | None:
+def _earlier(intake: Context, new: NewSubmission, key: str | None, digest: str | None) -> Accepted | None:
     """The submission an insert of ``new`` ran into, if it is ``new`` itself or has the same idempotency key;
     None for a tracking-code collision. Raises ``IdempotencyKeyReused`` for the key with another request."""
-    with intake.engine.connect() as conn:
-        own = conn.execute(
-            select(submissions.c.tracking_code, submissions.c.received_at).where(submissions.c.id == new.submission_id)
-        ).first()
+    with intake.uow() as uow:
+        own = uow.submissions.get(new.submission_id)
     if own is not None:
         log.warning(
             "a submission's commit whose answer was lost found on the next attempt",
@@ -298,13 +271,9 @@ def _earlier(intake: Intake, new: NewSubmission, key: str | None, digest: str | 
     return _replay(intake, key, digest) if key else None
 
 
-def _replay(intake: Intake, key: str, digest: str | None) -> Accepted | None:
-    with intake.engine.connect() as conn:
-        existing = conn.execute(
-            select(submissions.c.tracking_code, submissions.c.received_at, submissions.c.request_hash).where(
-                submissions.c.idempotency_key == key
-            )
-        ).first()
+def _replay(intake: Context, key: str, digest: str | None) -> Accepted | None:
+    with intake.uow() as uow:
+        existing = uow.submissions.with_idempotency_key(key)
     if existing is None:
         return None
     if existing.request_hash != digest:

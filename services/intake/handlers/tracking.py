@@ -4,10 +4,7 @@ projection in ``adapters/tracking.py``.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from services.intake.adapters.tables import submissions, tracking
-from services.intake.bootstrap import Intake
+from services.intake.handlers.context import Context
 from shared.contracts import sop
 
 OUTCOME_LABELS = {
@@ -27,23 +24,9 @@ STATUS_LABELS = {
 }
 
 
-def track(intake: Intake, code: str) -> dict | None:
-    with intake.engine.connect() as conn:
-        row = conn.execute(
-            select(
-                submissions.c.tracking_code,
-                submissions.c.kecamatan,
-                submissions.c.received_at,
-                tracking.c.status,
-                tracking.c.current_step,
-                tracking.c.sop_version,
-                tracking.c.steps,
-                tracking.c.outcome,
-                tracking.c.referred_to,
-            )
-            .select_from(submissions.outerjoin(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
-            .where(submissions.c.tracking_code == code)
-        ).first()
+def track(intake: Context, code: str) -> dict | None:
+    with intake.uow() as uow:
+        row = uow.tracking.by_code(code)
     if row is None:
         return None
     status = row.status or "received"
