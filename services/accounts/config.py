@@ -5,17 +5,19 @@ from shared.config import Settings
 
 
 class AccountsSettings(Settings):
-    """Accounts' settings: the base ones it reads, which accounts alone reads apart from the first two:
+    """Accounts' settings: the base ones it reads.
 
     - ``database_url`` (its table ``tenancy.users``) and ``secret_key`` (signs the tokens it issues; every API
       checks them with it, ``shared.auth``);
-    - ``password_min_length``: the shortest new or changed password;
-    - ``rate_limit_signin_account``, ``rate_limit_signin_address`` and ``rate_limit_enabled``: failed sign-ins
-      before 429 (``adapters/throttle.py``), counted in the cache (``cache_url``, else ``redis_url``), where
-      sign-outs and users' changes are told to every replica too (``adapters/sessions.py``).
+    - ``password_min_length``: the shortest new or changed password (accounts' only);
+    - ``rate_limit_signin_account`` and ``rate_limit_signin_address`` (accounts' only), under
+      ``rate_limit_enabled``: failed sign-ins before 429 (``adapters/throttle.py``), counted in the cache
+      (``cache_url``, else ``redis_url``), where sign-outs and users' changes are told to every replica too
+      (``adapters/sessions.py``).
 
-    They are declared on the base class with the other rate limits (the README's settings table lists them
-    there). ``auth_user_cache_seconds`` is not accounts': every API's token guard reads it."""
+    Those marked accounts' only are still declared on the base class, beside the other rate limits: the test
+    suite sets them on base settings (tests/conftest.py, tests/support/processes.py), and moving them here is a
+    change there too. ``auth_user_cache_seconds`` is not accounts': every API's token guard reads it."""
 
     @property
     def token_ttl(self) -> timedelta:
