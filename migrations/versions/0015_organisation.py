@@ -1,7 +1,9 @@
 """The kecamatan's organisation (issue #15, docs/adr/0014): units, officials' rank, delegations, and the log of
 every change to them; two views for the other services.
 
-- ``tenancy.org_units``: a kecamatan's seksi and subbagian, by code; every kecamatan gets the PP 17/2018 set.
+- ``tenancy.org_default_units``: the units a kecamatan has until an admin gives it its own: a kabupaten's list
+  (from its regulation on the kecamatan's SOTK), else the national default (``kabupaten`` ''), the PP 17/2018
+  set. ``tenancy.org_units``: a kecamatan's own list, once an admin changed anything in it.
 - ``tenancy.users`` gains ``pangkat`` and ``golongan`` (an official's rank, printed under a signature); a Kasi's
   ``unit`` is now a unit's code: the free text written so far is read through the unit matcher, and what it
   cannot read is left as it was (and listed in the migration's log) for an admin to correct.
@@ -41,26 +43,35 @@ CODE = "^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
 def upgrade() -> None:
-    op.create_table(
+    for table, owner in (("org_default_units", "kabupaten"), ("org_units", "kecamatan")):
+        op.create_table(
+            table,
+            sa.Column(owner, sa.Text, primary_key=True),
+            sa.Column("code", sa.Text, primary_key=True),
+            sa.Column("kind", sa.Text, nullable=False),
+            sa.Column("name", sa.Text, nullable=False),
+            sa.Column("short_names", sa.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'")),
+            sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+            sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+            sa.CheckConstraint(f"code ~ '{CODE}' AND length(code) <= 40", name=f"{table}_code_format"),
+            sa.CheckConstraint("kind IN ('seksi', 'subbagian')", name=f"{table}_kind_known"),
+            sa.CheckConstraint("length(btrim(name)) BETWEEN 1 AND 120", name=f"{table}_name_present"),
+            schema="tenancy",
+        )
+    op.create_foreign_key(
+        "org_units_kecamatan",
         "org_units",
-        sa.Column("kecamatan", sa.Text, sa.ForeignKey("tenancy.kecamatan.slug"), primary_key=True),
-        sa.Column("code", sa.Text, primary_key=True),
-        sa.Column("kind", sa.Text, nullable=False),
-        sa.Column("name", sa.Text, nullable=False),
-        sa.Column("short_names", sa.ARRAY(sa.Text), nullable=False, server_default=sa.text("'{}'")),
-        sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
-        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
-        sa.CheckConstraint(f"code ~ '{CODE}' AND length(code) <= 40", name="org_units_code_format"),
-        sa.CheckConstraint("kind IN ('seksi', 'subbagian')", name="org_units_kind_known"),
-        sa.CheckConstraint("length(btrim(name)) BETWEEN 1 AND 120", name="org_units_name_present"),
-        schema="tenancy",
+        "kecamatan",
+        ["kecamatan"],
+        ["slug"],
+        source_schema="tenancy",
+        referent_schema="tenancy",
     )
     op.execute(
         sa.text(
-            "INSERT INTO tenancy.org_units (kecamatan, code, kind, name, short_names) "
-            "SELECT k.slug, u.code, u.kind, u.name, u.short_names FROM tenancy.kecamatan k CROSS JOIN "
-            "(SELECT * FROM jsonb_to_recordset(CAST(:units AS jsonb)) "
-            "AS x(code text, kind text, name text, short_names text[])) u"
+            "INSERT INTO tenancy.org_default_units (kabupaten, code, kind, name, short_names) "
+            "SELECT '', u.code, u.kind, u.name, u.short_names FROM jsonb_to_recordset(CAST(:units AS jsonb)) "
+            "AS u(code text, kind text, name text, short_names text[])"
         ).bindparams(
             units=_json([{"code": c, "kind": k, "name": n, "short_names": s} for c, k, n, s in UNITS]),
         )
@@ -134,14 +145,27 @@ def upgrade() -> None:
         FROM tenancy.users
         """
     )
-    # a unit's head: its active Kasi/Kasubag, the one added last when there are several
+    # a kecamatan's units: its own list if it has one, else its kabupaten's, else the national default; a unit's
+    # head: its active Kasi/Kasubag, the one added last when there are several
     op.execute(
         """
         CREATE VIEW tenancy.unit_directory AS
+        WITH units AS (
+            SELECT kecamatan, code, kind, name, short_names, active FROM tenancy.org_units
+            UNION ALL
+            SELECT k.slug, d.code, d.kind, d.name, d.short_names, d.active
+            FROM tenancy.kecamatan k
+            JOIN tenancy.org_default_units d ON d.kabupaten = (
+                SELECT CASE WHEN EXISTS (
+                    SELECT 1 FROM tenancy.org_default_units x WHERE x.kabupaten = k.kabupaten_slug
+                ) THEN k.kabupaten_slug ELSE '' END
+            )
+            WHERE NOT EXISTS (SELECT 1 FROM tenancy.org_units o WHERE o.kecamatan = k.slug)
+        )
         SELECT u.kecamatan, u.code, u.kind, u.name, u.short_names, u.active,
                h.username AS head_username, h.full_name AS head_name, h.nip AS head_nip,
                h.pangkat AS head_pangkat, h.golongan AS head_golongan
-        FROM tenancy.org_units u
+        FROM units u
         LEFT JOIN LATERAL (
             SELECT username, full_name, nip, pangkat, golongan FROM tenancy.users s
             WHERE s.role = 'kasi' AND s.active AND s.kecamatan = u.kecamatan AND s.unit = u.code
@@ -229,3 +253,4 @@ def downgrade() -> None:
     op.drop_column("users", "golongan", schema="tenancy")
     op.drop_column("users", "pangkat", schema="tenancy")
     op.drop_table("org_units", schema="tenancy")
+    op.drop_table("org_default_units", schema="tenancy")

@@ -1,4 +1,5 @@
-"""Migration 0015 (issue #15, docs/adr/0014) on a database of its own: every kecamatan gets the PP 17/2018 units,
+"""Migration 0015 (issue #15, docs/adr/0014) on a database of its own: every kecamatan has the PP 17/2018 units
+until it has its own list,
 a Kasi's free-text unit becomes the code of the unit it names (what names none is left for an admin), the
 organisation's log is append-only, the unit directory names each unit's head, and the migration goes down and
 up again."""
@@ -67,8 +68,23 @@ def test_0015_gives_units_maps_free_text_and_goes_down_and_up(scratch_url):
 
     command.upgrade(config, "0015")
     with engine.begin() as conn:
-        units = conn.execute(text("SELECT code FROM tenancy.org_units WHERE kecamatan = 'uji' ORDER BY code"))
+        units = conn.execute(text("SELECT code FROM tenancy.unit_directory WHERE kecamatan = 'uji' ORDER BY code"))
         assert units.scalars().all() == ["kesra", "pelayanan-umum", "pemerintahan", "pmd", "renkeu", "trantib", "umpeg"]
+        # a kecamatan's own list, once it has one, replaces the default
+        conn.execute(
+            text("INSERT INTO tenancy.org_units (kecamatan, code, kind, name) VALUES ('uji', 'trantib', 'seksi', 'T')")
+        )
+        own = conn.execute(text("SELECT code, name FROM tenancy.unit_directory WHERE kecamatan = 'uji'")).all()
+        assert own == [("trantib", "T")]
+        # a kabupaten's list, when it has one, before the national default
+        conn.execute(text("DELETE FROM tenancy.org_units"))
+        conn.execute(
+            text(
+                "INSERT INTO tenancy.org_default_units (kabupaten, code, kind, name) VALUES ('pamekasan', 'a', 'seksi', 'A')"
+            )
+        )
+        assert conn.execute(text("SELECT code FROM tenancy.unit_directory")).scalars().all() == ["a"]
+        conn.execute(text("DELETE FROM tenancy.org_default_units WHERE kabupaten = 'pamekasan'"))
         unit_of = dict(conn.execute(text("SELECT username, unit FROM tenancy.users")).all())
         assert unit_of == {
             "kasi.a": "pelayanan-umum",
@@ -101,5 +117,7 @@ def test_0015_gives_units_maps_free_text_and_goes_down_and_up(scratch_url):
         assert "pangkat" not in columns and "notify_new_work" in columns
     command.upgrade(config, "head")
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM tenancy.org_units WHERE kecamatan = 'uji'")).scalar_one() == 7
+        assert (
+            conn.execute(text("SELECT count(*) FROM tenancy.unit_directory WHERE kecamatan = 'uji'")).scalar_one() == 7
+        )
     engine.dispose()
