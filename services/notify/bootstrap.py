@@ -2,34 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import lru_cache, partial
 
-from celery import Celery
 from sqlalchemy import Engine
 
-from services.notify.adapters.channels.base import Channel
 from services.notify.adapters.channels.registry import build_channels
+from services.notify.adapters.postgres import PostgresUnitOfWork
 from services.notify.config import NotifySettings
+from services.notify.handlers.context import Context
 from shared.celery_app import make_celery
 from shared.db import make_engine
 from shared.eventstore.postgres import PostgresEventStore
-from shared.storage import DocumentStore, store_from_settings
+from shared.storage import store_from_settings
 from shared.tenancy import KecamatanDirectory
 
 
-@dataclass
-class Notify:
-    settings: NotifySettings
+@dataclass(kw_only=True)
+class Notify(Context):
+    """The handlers' context (units of work in PostgreSQL) and the engine, which the tests and the bench read."""
+
     engine: Engine
-    store: PostgresEventStore
-    directory: KecamatanDirectory
-    documents: DocumentStore
-    celery: Celery
-    channels: dict[str, Channel]
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def bootstrap(settings: NotifySettings | None = None, *, pool_size: int = 4, with_channels: bool = True) -> Notify:
@@ -37,6 +30,7 @@ def bootstrap(settings: NotifySettings | None = None, *, pool_size: int = 4, wit
     engine = make_engine(settings, pool_size=pool_size)
     return Notify(
         settings=settings,
+        uow=partial(PostgresUnitOfWork, engine),
         engine=engine,
         store=PostgresEventStore(engine),
         directory=KecamatanDirectory(engine),

@@ -27,14 +27,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def templates(args: argparse.Namespace) -> None:
+    from functools import partial
+
+    from services.notify.adapters.postgres import PostgresUnitOfWork
     from services.notify.domain.templates import TemplateInvalid
     from services.notify.handlers.templates_admin import list_templates, reset_template, set_template
     from shared.config import Settings
     from shared.db import make_engine
 
-    engine = make_engine(Settings(), pool_size=1)
+    uow = partial(PostgresUnitOfWork, make_engine(Settings(), pool_size=1))
     if args.action in ("list", "show"):
-        for t in list_templates(engine, args.kecamatan):
+        for t in list_templates(uow, args.kecamatan):
             if args.action == "show" and (t["kind"], t["channel"]) != (args.kind, args.channel):
                 continue
             if args.action == "list":
@@ -51,7 +54,7 @@ def templates(args: argparse.Namespace) -> None:
     if args.action == "reset":
         print(
             "back to the default"
-            if reset_template(engine, scope, args.kind, args.channel)
+            if reset_template(uow, scope, args.kind, args.channel)
             else "it was the default already"
         )
         return
@@ -61,7 +64,7 @@ def templates(args: argparse.Namespace) -> None:
         body = f.read()
     try:
         warnings = set_template(
-            engine, scope, args.kind, args.channel, body, args.subject, updated_by=os.environ.get("USER")
+            uow, scope, args.kind, args.channel, body, args.subject, updated_by=os.environ.get("USER")
         )
     except TemplateInvalid as exc:
         sys.exit(f"error: {exc}")

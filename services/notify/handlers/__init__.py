@@ -1,6 +1,9 @@
 """What notify does with each message on its queue (the handler table: ``entrypoints/worker.py``) and with
 each command of a person (``cli.py``), one module per concern; the rules they apply, without I/O, are in
 ``domain/`` (``plan.py``: which messages; ``delivery.py``: a message's states, backoff, receipts, reports).
+They take a ``Context`` (``context.py``) and read and write in units of work (``ctx.uow()``,
+services/notify/unit_of_work.py: PostgreSQL in the processes, dicts in tests/unit/test_notify_flow.py), one per
+step: the claim is one unit, the provider is called outside any, its outcome is written in another.
 
 **Planning** (``planning.py``: ``plan_event``, ``escalate``; ``throttling.py``): which messages each event of
 the workflow calls for.

@@ -11,14 +11,12 @@ from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import func, select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import OperationalError
 
-from services.notify.adapters.tables import deliveries
-from services.notify.bootstrap import Notify
 from services.notify.domain.delivery import outcome_values
+from services.notify.handlers.context import Context
 from services.notify.handlers.reports import report
+from services.notify.unit_of_work import Row, UnitOfWork
 from shared.tasks import safe_error
 
 log = logging.getLogger(__name__)
@@ -27,32 +25,25 @@ T = TypeVar("T")
 OUTCOME_TASK = "notify.record_outcome"
 
 
-def our_claim(row: dict):
-    return (
-        deliveries.c.id == row["id"],
-        deliveries.c.state == "sending",
-        deliveries.c.sending_since == row["sending_since"],
-    )
-
-
-def _write_window(notify: Notify) -> float:
+def _write_window(notify: Context) -> float:
     """How long a write after the provider's answer is retried: the setting, but never more than a quarter
     of the task's soft time limit (the provider call and the rest of the task need the remainder)."""
     soft_limit = max(1, int(notify.settings.task_time_limit * 0.75))
     return min(notify.settings.notify_outcome_write_seconds, soft_limit / 4)
 
 
-def write_retried(notify: Notify, write: Callable[..., T], window: float | None = None) -> T:
-    """Run ``write(conn)`` in a transaction, again after a database blip (backoff with jitter) until
-    ``window`` seconds have passed; a lock wait counts against the window too (``lock_timeout``)."""
+def write_retried(notify: Context, write: Callable[[UnitOfWork], T], window: float | None = None) -> T:
+    """Run ``write(uow)`` in a unit of work and commit, again after a database blip (backoff with jitter) until
+    ``window`` seconds have passed; a lock wait counts against the window too (``limit_lock_waits``)."""
     deadline = time.monotonic() + (_write_window(notify) if window is None else window)
     pause = 0.1
     while True:
         try:
-            with notify.engine.begin() as conn:
-                left_ms = int((deadline - time.monotonic()) * 1000)
-                conn.execute(select(func.set_config("lock_timeout", f"{max(left_ms, 100)}ms", True)))
-                return write(conn)
+            with notify.uow() as uow:
+                uow.limit_lock_waits(deadline - time.monotonic())
+                result = write(uow)
+                uow.commit()
+                return result
         except OperationalError as exc:
             wait = pause * (0.5 + random.random())
             if time.monotonic() + wait > deadline:
@@ -62,31 +53,18 @@ def write_retried(notify: Notify, write: Callable[..., T], window: float | None 
             pause = min(pause * 2, 2.0)
 
 
-def _record(conn, row: dict, state: str, values: dict) -> RowMapping | None:
+def _record(uow: UnitOfWork, row: dict, state: str, values: dict) -> Row | None:
     """Write an outcome if our claim still holds; None when another worker took the claim over."""
-    done = (
-        conn.execute(update(deliveries).where(*our_claim(row)).values(**values).returning(*deliveries.c))
-        .mappings()
-        .first()
-    )
+    done = uow.deliveries.update(row["id"], values, states=("sending",), sending_since=row["sending_since"])
     if done is None and state in ("sent", "failed"):
         # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
         # told us settles it
-        done = (
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == row["id"], deliveries.c.state == "unknown")
-                .values(**values)
-                .returning(*deliveries.c)
-            )
-            .mappings()
-            .first()
-        )
+        done = uow.deliveries.update(row["id"], values, states=("unknown",))
     return done
 
 
 def finish(
-    notify: Notify,
+    notify: Context,
     row: dict,
     state: str,
     *,
@@ -97,14 +75,14 @@ def finish(
     at = notify.clock()
     values = outcome_values(state, at, error, provider, provider_message_id)
     try:
-        done = write_retried(notify, lambda conn: _record(conn, row, state, values))
+        done = write_retried(notify, lambda uow: _record(uow, row, state, values))
     except OperationalError as exc:
         _hand_on(notify, row, state, at, error, provider, provider_message_id, exc)
         return state
     return _recorded(notify, row["id"], state, done)
 
 
-def _recorded(notify: Notify, delivery_id: UUID, state: str, done: RowMapping | None) -> str:
+def _recorded(notify: Context, delivery_id: UUID, state: str, done: Row | None) -> str:
     if done is None:  # our claim was taken over (lease ran out and another worker reconciled)
         log.warning(
             "send outcome arrived after the claim was taken over",
@@ -116,12 +94,12 @@ def _recorded(notify: Notify, delivery_id: UUID, state: str, done: RowMapping | 
         state,
         extra={"delivery_id": str(delivery_id), "channel": done["channel"], "kind": done["kind"]},
     )
-    report(notify, dict(done))
+    report(notify, done)
     return state
 
 
 def _hand_on(
-    notify: Notify,
+    notify: Context,
     row: dict,
     state: str,
     at: datetime,
@@ -158,7 +136,7 @@ def _hand_on(
     log.error("provider's answer not recorded (database: %s); queued as %s", safe_error(cause), OUTCOME_TASK, extra=ids)
 
 
-def record_outcome(notify: Notify, message: dict) -> str:
+def record_outcome(notify: Context, message: dict) -> str:
     """A provider's answer that its send could not write (``_hand_on``): written now, or handed back to the
     broker by the worker's retry rules while the database is still away."""
     row = {"id": UUID(message["delivery_id"]), "sending_since": datetime.fromisoformat(message["sending_since"])}
@@ -170,5 +148,5 @@ def record_outcome(notify: Notify, message: dict) -> str:
         message.get("provider"),
         message.get("provider_message_id"),
     )
-    done = write_retried(notify, lambda conn: _record(conn, row, state, values))
+    done = write_retried(notify, lambda uow: _record(uow, row, state, values))
     return _recorded(notify, row["id"], state, done)

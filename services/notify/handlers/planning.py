@@ -8,14 +8,10 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert
-
-from services.notify.adapters.tables import deliveries, escalations, templates
-from services.notify.bootstrap import Notify
 from services.notify.domain import plan as p
 from services.notify.domain.delivery import THROTTLED
 from services.notify.domain.templates import DEFAULTS, Template
+from services.notify.handlers.context import Context
 from services.notify.handlers.reports import report
 from services.notify.handlers.sending import enqueue_send, send_delivery
 from services.notify.handlers.throttling import throttled_acknowledgments
@@ -29,7 +25,6 @@ from shared.contracts.workflow import (
     StepOverdue,
 )
 from shared.events import EventEnvelope
-from shared.staff_directory import staff_directory
 from shared.tenancy import Kecamatan
 
 log = logging.getLogger(__name__)
@@ -38,7 +33,7 @@ log = logging.getLogger(__name__)
 class Story:
     """One complaint's events up to (and including) the one being answered."""
 
-    def __init__(self, notify: Notify, envelope: EventEnvelope) -> None:
+    def __init__(self, notify: Context, envelope: EventEnvelope) -> None:
         self.envelope = envelope
         self.history = [
             e.decode() for e in notify.store.read_stream(envelope.stream_id) if e.version <= envelope.version
@@ -59,7 +54,7 @@ class Story:
         return next((e for e in reversed(self.history) if isinstance(e, kind)), None)
 
 
-def plan_event(notify: Notify, event_id: UUID, *, send_now: bool = True) -> int:
+def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int:
     """Plan the messages one event calls for and make their first attempt (``send_now``; else enqueue
     it); returns how many it planned."""
     envelope = notify.store.read_event(event_id)
@@ -76,7 +71,7 @@ def plan_event(notify: Notify, event_id: UUID, *, send_now: bool = True) -> int:
     return _store(notify, story, planned, send_now=send_now, throttled=throttled_acknowledgments(notify, planned))
 
 
-def escalate(notify: Notify, event_id: UUID) -> int:
+def escalate(notify: Context, event_id: UUID) -> int:
     """Record the alerts of one StepOverdue event and send them to those with a contact; returns how many
     alert rows were new."""
     envelope = notify.store.read_event(event_id)
@@ -86,18 +81,10 @@ def escalate(notify: Notify, event_id: UUID) -> int:
     overdue = story.event
     assert isinstance(overdue, StepOverdue)  # noqa: S101
     superior = p.SUPERIOR.get(overdue.role, "camat")
-    with notify.engine.connect() as conn:
+    with notify.uow() as uow:
         people = [
             person
-            for person in conn.execute(
-                select(staff_directory).where(
-                    staff_directory.c.kecamatan == envelope.kecamatan,
-                    staff_directory.c.active.is_(True),
-                    staff_directory.c.role.in_({overdue.role, superior}),
-                )
-            )
-            .mappings()
-            .all()
+            for person in uow.staff.active(envelope.kecamatan, {overdue.role, superior})
             # at a unit-bound step only the Kasi of the disposed unit answers for it
             if not (
                 person["role"] == overdue.role and overdue.unit and (person["unit"] or "").casefold() != overdue.unit
@@ -120,8 +107,9 @@ def escalate(notify: Notify, event_id: UUID) -> int:
         }
         for person in people
     ]
-    with notify.engine.begin() as conn:
-        new = conn.execute(insert(escalations).values(rows).on_conflict_do_nothing()).rowcount
+    with notify.uow() as uow:
+        new = uow.escalations.add(rows)
+        uow.commit()
     overrides = _templates(notify, story.kecamatan.slug)
     planned = []
     for person, row in zip(people, rows):  # noqa: B905
@@ -133,7 +121,7 @@ def escalate(notify: Notify, event_id: UUID) -> int:
 
 
 # -- the complainant ---------------------------------------------------------------------------------------
-def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]:
+def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned]:
     kind = p.COMPLAINANT_KIND.get(type(story.event))
     if kind is None:
         return []
@@ -202,7 +190,7 @@ def _for_complainant(notify: Notify, story: Story, overrides) -> list[p.Planned]
 
 
 # -- staff -------------------------------------------------------------------------------------------------
-def _new_work(notify: Notify, story: Story, overrides) -> list[p.Planned]:
+def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     event = story.event
     if isinstance(event, (ComplaintReceived, DocumentsReceived)):
         step, due = 2, event.next_due_at
@@ -215,19 +203,8 @@ def _new_work(notify: Notify, story: Story, overrides) -> list[p.Planned]:
     if step in p.UNIT_BOUND_STEPS and role == "kasi":
         disposition = story.latest(DispositionIssued)
         unit = disposition.unit if disposition else None
-    with notify.engine.connect() as conn:
-        people = (
-            conn.execute(
-                select(staff_directory).where(
-                    staff_directory.c.kecamatan == story.kecamatan.slug,
-                    staff_directory.c.active.is_(True),
-                    staff_directory.c.role == role,
-                    staff_directory.c.notify_new_work.is_(True),
-                )
-            )
-            .mappings()
-            .all()
-        )
+    with notify.uow() as uow:
+        people = uow.staff.active(story.kecamatan.slug, {role}, new_work=True)
     planned = []
     for person in people:
         if unit and (person["unit"] or "").casefold() != unit:
@@ -238,7 +215,7 @@ def _new_work(notify: Notify, story: Story, overrides) -> list[p.Planned]:
     return planned
 
 
-def _staff_variables(notify: Notify, story: Story, person, step: int, due) -> dict[str, str]:
+def _staff_variables(notify: Context, story: Story, person, step: int, due) -> dict[str, str]:
     return {
         "petugas": person["full_name"],
         "kode": story.received.tracking_code,
@@ -253,7 +230,7 @@ def _staff_variables(notify: Notify, story: Story, person, step: int, due) -> di
     }
 
 
-def _to_staff(notify: Notify, story: Story, person, kind: str, variables: dict, overrides) -> list[p.Planned]:
+def _to_staff(notify: Context, story: Story, person, kind: str, variables: dict, overrides) -> list[p.Planned]:
     contact = p.staff_contact(person["notify_channel"], person["email"], person["phone"], set(notify.channels))
     if contact is None:
         return []
@@ -271,14 +248,10 @@ def _to_staff(notify: Notify, story: Story, person, kind: str, variables: dict, 
 
 
 # -- templates and storing ---------------------------------------------------------------------------------
-def _templates(notify: Notify, kecamatan: str) -> dict:
+def _templates(notify: Context, kecamatan: str) -> dict:
     """The edited templates that apply here: the kecamatan's own before the deployment's (``*``)."""
-    with notify.engine.connect() as conn:
-        rows = (
-            conn.execute(select(templates).where(or_(templates.c.kecamatan == kecamatan, templates.c.kecamatan == "*")))
-            .mappings()
-            .all()
-        )
+    with notify.uow() as uow:
+        rows = uow.templates.applying(kecamatan)
     found: dict = {}
     for row in sorted(rows, key=lambda r: r["kecamatan"] != "*"):  # '*' first, the kecamatan's own override it
         found[(row["kind"], row["channel"])] = Template(body=row["body"], subject=row["subject"])
@@ -290,7 +263,12 @@ def _template(overrides: dict, kind: str, channel: str) -> Template:
 
 
 def _store(
-    notify: Notify, story: Story, planned: list[p.Planned], *, send_now: bool = True, throttled: set[UUID] = frozenset()
+    notify: Context,
+    story: Story,
+    planned: list[p.Planned],
+    *,
+    send_now: bool = True,
+    throttled: set[UUID] = frozenset(),
 ) -> int:
     if not planned:
         return 0
@@ -320,9 +298,10 @@ def _store(
         }
         for m in planned
     ]
-    with notify.engine.begin() as conn:
-        conn.execute(insert(deliveries).values(rows).on_conflict_do_nothing(index_elements=["id"]))
-        current = conn.execute(select(deliveries).where(deliveries.c.id.in_([m.id for m in planned]))).mappings().all()
+    with notify.uow() as uow:
+        uow.deliveries.add(rows)
+        current = uow.deliveries.many([m.id for m in planned])
+        uow.commit()
     for row in current:
         if row["state"] == "pending" and row["attempts"] == 0 and send_now:
             # sent here and now: no second trip through the broker for the first attempt (the claim still
@@ -332,5 +311,5 @@ def _store(
             # (one waiting out a backoff is the sweep's)
             enqueue_send(notify, row["id"], row["attempts"])
         elif row["state"] == "failed" and row["reported_state"] != "failed":
-            report(notify, dict(row))
+            report(notify, row)
     return len(planned)

@@ -3,17 +3,14 @@ written to notify's hand-off ledger so that a report the broker lost is sent aga
 
 from __future__ import annotations
 
-from sqlalchemy import update
-
 from services.notify.adapters.channels.registry import mask_recipient
-from services.notify.adapters.tables import deliveries, handoffs
-from services.notify.bootstrap import Notify
 from services.notify.domain.delivery import public_error, report_id
+from services.notify.handlers.context import Context
 from shared.contracts.notify import NotificationReport
-from shared.handoffs import Handoff, record
+from shared.handoffs import Handoff
 
 
-def report(notify: Notify, row: dict) -> None:
+def report(notify: Context, row: dict) -> None:
     """Tell the workflow what became of a message to the complainant (messages to staff stay here)."""
     state = row["state"]
     sent: list[Handoff] = []
@@ -43,10 +40,7 @@ def report(notify: Notify, row: dict) -> None:
             )
         )
         notify.celery.send_task(sent[0].consumer, args=[sent[0].payload], queue=sent[0].queue, task_id=sent[0].task_id)
-    with notify.engine.begin() as conn:
-        record(conn, handoffs, sent)  # notify.handoffs: sent again should the broker lose it
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == row["id"], deliveries.c.state == state)
-            .values(reported_state=state)
-        )
+    with notify.uow() as uow:
+        uow.handoffs.record(sent)  # notify.handoffs: sent again should the broker lose it
+        uow.deliveries.update(row["id"], {"reported_state": state}, states=(state,))
+        uow.commit()

@@ -9,8 +9,6 @@ import random
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy import select, update
-
 from services.notify.adapters.channels.base import (
     NOT_FOUND,
     Attachment,
@@ -20,11 +18,10 @@ from services.notify.adapters.channels.base import (
     SendResult,
     TransientSendError,
 )
-from services.notify.adapters.tables import deliveries
-from services.notify.bootstrap import Notify
 from services.notify.domain.delivery import TERMINAL, backoff
 from services.notify.domain.templates import VARIABLES
-from services.notify.handlers.outcomes import finish, our_claim, write_retried
+from services.notify.handlers.context import Context
+from services.notify.handlers.outcomes import finish, write_retried
 from services.notify.handlers.reports import report
 from shared.storage import DocumentNotFound
 from shared.tasks import safe_error
@@ -34,7 +31,7 @@ log = logging.getLogger(__name__)
 SEND_TASK = "notify.send"
 
 
-def enqueue_send(notify: Notify, delivery_id: UUID, attempt: int) -> None:
+def enqueue_send(notify: Context, delivery_id: UUID, attempt: int) -> None:
     notify.celery.send_task(
         SEND_TASK,
         args=[{"delivery_id": str(delivery_id)}],
@@ -43,14 +40,12 @@ def enqueue_send(notify: Notify, delivery_id: UUID, attempt: int) -> None:
     )
 
 
-def send_delivery(notify: Notify, delivery_id: UUID) -> str:
+def send_delivery(notify: Context, delivery_id: UUID) -> str:
     """Send one message if it is still to be sent; returns the state it is left in."""
     now = notify.clock()
     lease = timedelta(seconds=notify.settings.notify_sending_lease_seconds)
-    with notify.engine.begin() as conn:
-        row = (
-            conn.execute(select(deliveries).where(deliveries.c.id == delivery_id).with_for_update()).mappings().first()
-        )
+    with notify.uow() as uow:
+        row = uow.deliveries.get(delivery_id, lock=True)
         if row is None:
             raise LookupError(f"no delivery {delivery_id}")
         if row["state"] in TERMINAL:
@@ -61,19 +56,19 @@ def send_delivery(notify: Notify, delivery_id: UUID) -> str:
             return "pending"  # an early copy of the task (a redelivery, a re-enqueue): the backoff holds
         else:
             reconcile = row["state"] == "sending"
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery_id)
-                .values(
-                    state="sending",
-                    sending_since=now,
-                    updated_at=now,
-                    attempts=row["attempts"] if reconcile else row["attempts"] + 1,
-                )
+            uow.deliveries.update(
+                delivery_id,
+                {
+                    "state": "sending",
+                    "sending_since": now,
+                    "updated_at": now,
+                    "attempts": row["attempts"] if reconcile else row["attempts"] + 1,
+                },
             )
+            uow.commit()
     if row["state"] in TERMINAL:
         if unreported:
-            report(notify, dict(row))
+            report(notify, row)
         return row["state"]
     claim = {**row, "state": "sending", "sending_since": now, "attempts": row["attempts"] + (0 if reconcile else 1)}
     if reconcile:
@@ -81,7 +76,7 @@ def send_delivery(notify: Notify, delivery_id: UUID) -> str:
     return _send(notify, claim)
 
 
-def _send(notify: Notify, row: dict) -> str:
+def _send(notify: Context, row: dict) -> str:
     channel = notify.channels.get(row["channel"])
     if channel is None:
         return finish(notify, row, "failed", error=f"saluran {row['channel']} tidak dikonfigurasi di layanan ini")
@@ -106,7 +101,7 @@ def _send(notify: Notify, row: dict) -> str:
     return finish(notify, row, "sent", provider=result.provider, provider_message_id=result.provider_message_id)
 
 
-def _reconcile(notify: Notify, row: dict, lost: str | None = None) -> str:
+def _reconcile(notify: Context, row: dict, lost: str | None = None) -> str:
     """The outcome of a send was lost (its worker died during the call, or the answer never came): ask the
     provider, never just send again."""
     channel = notify.channels.get(row["channel"])
@@ -129,7 +124,7 @@ def _reconcile(notify: Notify, row: dict, lost: str | None = None) -> str:
     return finish(notify, row, "sent", provider=found.provider, provider_message_id=found.provider_message_id)
 
 
-def _retry_later(notify: Notify, row: dict, error: str) -> str:
+def _retry_later(notify: Context, row: dict, error: str) -> str:
     if row["attempts"] >= notify.settings.notify_max_attempts:
         return finish(notify, row, "failed", error=f"gagal setelah {row['attempts']} percobaan: {error}")
     now = notify.clock()
@@ -144,17 +139,17 @@ def _retry_later(notify: Notify, row: dict, error: str) -> str:
         updated_at=now,
     )
 
-    def write(conn) -> None:
-        conn.execute(update(deliveries).where(*our_claim(row)).values(**values))
-
-    write_retried(notify, write)
+    write_retried(
+        notify,
+        lambda uow: uow.deliveries.update(row["id"], values, states=("sending",), sending_since=row["sending_since"]),
+    )
     log.info(
         "transient send failure; retried later", extra={"delivery_id": str(row["id"]), "attempts": row["attempts"]}
     )
     return "pending"
 
 
-def _outbound(notify: Notify, row: dict) -> OutboundMessage:
+def _outbound(notify: Context, row: dict) -> OutboundMessage:
     attachment = None
     if row["attachment"]:
         a = row["attachment"]

@@ -5,15 +5,14 @@ one segment)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects.postgresql import insert
+from collections.abc import Callable
 
-from services.notify.adapters.tables import templates
 from services.notify.domain.templates import DEFAULTS, VARIABLES, Template, validate
+from services.notify.unit_of_work import UnitOfWork
 
 
 def set_template(
-    engine: Engine,
+    uow: Callable[[], UnitOfWork],
     kecamatan: str,
     kind: str,
     channel: str,
@@ -23,38 +22,23 @@ def set_template(
 ) -> list[str]:
     """Store a template; returns warnings. Raises TemplateInvalid (a ValueError)."""
     warnings = validate(kind, channel, Template(body=body, subject=subject))
-    stmt = insert(templates).values(
-        kecamatan=kecamatan, kind=kind, channel=channel, body=body, subject=subject, updated_by=updated_by
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["kecamatan", "kind", "channel"],
-        set_={
-            "body": stmt.excluded.body,
-            "subject": stmt.excluded.subject,
-            "updated_by": stmt.excluded.updated_by,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    )
-    with engine.begin() as conn:
-        conn.execute(stmt)
+    with uow() as unit:
+        unit.templates.put(kecamatan, kind, channel, body, subject, updated_by)
+        unit.commit()
     return warnings
 
 
-def reset_template(engine: Engine, kecamatan: str, kind: str, channel: str) -> bool:
-    with engine.begin() as conn:
-        return bool(
-            conn.execute(
-                delete(templates).where(
-                    templates.c.kecamatan == kecamatan, templates.c.kind == kind, templates.c.channel == channel
-                )
-            ).rowcount
-        )
+def reset_template(uow: Callable[[], UnitOfWork], kecamatan: str, kind: str, channel: str) -> bool:
+    with uow() as unit:
+        removed = unit.templates.remove(kecamatan, kind, channel)
+        unit.commit()
+    return removed
 
 
-def list_templates(engine: Engine, kecamatan: str | None = None) -> list[dict]:
+def list_templates(uow: Callable[[], UnitOfWork], kecamatan: str | None = None) -> list[dict]:
     """Every kind and channel with where its text comes from (default, ``*``, or the kecamatan)."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(templates)).mappings().all()
+    with uow() as unit:
+        rows = unit.templates.all()
     edited = {(r["kecamatan"], r["kind"], r["channel"]): r for r in rows}
     result = []
     for (kind, channel), default in DEFAULTS.items():

@@ -7,12 +7,9 @@ import hashlib
 import logging
 from uuid import UUID
 
-from sqlalchemy import select
-
-from services.notify.adapters.tables import deliveries
-from services.notify.bootstrap import Notify
 from services.notify.domain import plan as p
 from services.notify.domain.delivery import mailbox
+from services.notify.handlers.context import Context
 from shared.ratelimit import RateLimiter, RateLimitUnavailable, limiter_for, parse_limits
 
 log = logging.getLogger(__name__)
@@ -20,7 +17,7 @@ log = logging.getLogger(__name__)
 _limiters: dict[str, RateLimiter] = {}
 
 
-def throttled_acknowledgments(notify: Notify, planned: list[p.Planned]) -> set[UUID]:
+def throttled_acknowledgments(notify: Context, planned: list[p.Planned]) -> set[UUID]:
     """The acknowledgments that would exceed ``PENGADUAN_RATE_LIMIT_ACKNOWLEDGMENTS_PER_RECIPIENT``: anyone
     can file a complaint with anyone's number, so the form must not become a free SMS (or e-mail) cannon.
     Only the acknowledgment is limited: every later message follows a person's action at the kecamatan.
@@ -28,8 +25,8 @@ def throttled_acknowledgments(notify: Notify, planned: list[p.Planned]) -> set[U
     acks = [m for m in planned if m.kind == "acknowledgment" and m.audience == "complainant" and m.channel != "none"]
     if not acks:
         return set()
-    with notify.engine.connect() as conn:
-        known = set(conn.execute(select(deliveries.c.id).where(deliveries.c.id.in_([m.id for m in acks]))).scalars())
+    with notify.uow() as uow:
+        known = {row["id"] for row in uow.deliveries.many([m.id for m in acks])}
     settings = notify.settings
     limiter = _limiters.get(settings.effective_cache_url)
     if limiter is None:

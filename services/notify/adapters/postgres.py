@@ -1,0 +1,221 @@
+"""Notify's unit of work in PostgreSQL: one transaction over notify's tables and the staff directory
+(services/notify/unit_of_work.py says what each part promises).
+
+Locks, held until the transaction ends: a delivery read with ``lock=True`` (``SELECT ... FOR UPDATE``: of five
+copies of a send, one claims and four wait, then see ``sending``); a row written by ``update``. The sweep's
+``take_due`` skips locked rows (``SKIP LOCKED``) rather than wait for a send in progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection, RootTransaction
+
+from services.notify.adapters.tables import deliveries, escalations, handoffs, templates
+from services.notify.unit_of_work import Row
+from shared.handoffs import Handoff, record
+from shared.staff_directory import staff_directory
+
+
+class PostgresUnitOfWork:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        self._tx: RootTransaction = self._conn.begin()
+        self.deliveries = PostgresDeliveries(self._conn)
+        self.escalations = PostgresEscalations(self._conn)
+        self.templates = PostgresTemplates(self._conn)
+        self.staff = PostgresStaff(self._conn)
+        self.handoffs = PostgresHandoffs(self._conn)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+
+    def limit_lock_waits(self, seconds: float) -> None:
+        self._conn.execute(select(func.set_config("lock_timeout", f"{max(int(seconds * 1000), 100)}ms", True)))
+
+    def commit(self) -> None:
+        self._tx.commit()
+
+    def rollback(self) -> None:
+        self._tx.rollback()
+
+
+def _first(conn: Connection, stmt: Any) -> Row | None:
+    row = conn.execute(stmt).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _all(conn: Connection, stmt: Any) -> list[Row]:
+    return [dict(r) for r in conn.execute(stmt).mappings().all()]
+
+
+class PostgresDeliveries:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, delivery_id: UUID, *, lock: bool = False) -> Row | None:
+        query = select(deliveries).where(deliveries.c.id == delivery_id)
+        return _first(self._conn, query.with_for_update() if lock else query)
+
+    def by_provider(self, provider: str | None, provider_message_id: str | None, *, lock: bool = False) -> Row | None:
+        query = select(deliveries).where(
+            deliveries.c.provider == provider, deliveries.c.provider_message_id == provider_message_id
+        )
+        return _first(self._conn, query.with_for_update() if lock else query)
+
+    def many(self, ids: Collection[UUID]) -> list[Row]:
+        return _all(self._conn, select(deliveries).where(deliveries.c.id.in_(list(ids))))
+
+    def add(self, rows: Sequence[Row]) -> None:
+        if rows:
+            self._conn.execute(insert(deliveries).values(list(rows)).on_conflict_do_nothing(index_elements=["id"]))
+
+    def update(
+        self,
+        delivery_id: UUID,
+        values: Mapping[str, Any],
+        *,
+        states: Collection[str] | None = None,
+        sending_since: datetime | None = None,
+    ) -> Row | None:
+        where = [deliveries.c.id == delivery_id]
+        if states is not None:
+            where.append(deliveries.c.state.in_(list(states)))
+        if sending_since is not None:
+            where.append(deliveries.c.sending_since == sending_since)
+        return _first(self._conn, update(deliveries).where(*where).values(**values).returning(*deliveries.c))
+
+    def listing(self, *, state: str | None, complaint_id: UUID | None, limit: int) -> list[Row]:
+        query = select(deliveries).order_by(deliveries.c.updated_at.desc()).limit(limit)
+        if state:
+            query = query.where(deliveries.c.state == state)
+        if complaint_id:
+            query = query.where(deliveries.c.complaint_id == complaint_id)
+        return _all(self._conn, query)
+
+    def take_due(self, now: datetime, grace: timedelta, limit: int) -> list[Row]:
+        due = (
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.state == "pending",
+                deliveries.c.next_attempt_at <= now,
+                or_(deliveries.c.enqueued_at.is_(None), deliveries.c.enqueued_at < now - grace),
+            )
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return _all(
+            self._conn,
+            update(deliveries)
+            .where(deliveries.c.id.in_(due.scalar_subquery()))
+            .values(enqueued_at=now)
+            .returning(*deliveries.c),
+        )
+
+    def stale(self, before: datetime, limit: int) -> list[Row]:
+        return _all(
+            self._conn,
+            select(deliveries).where(deliveries.c.state == "sending", deliveries.c.sending_since < before).limit(limit),
+        )
+
+    def unreported(self, states: Collection[str], before: datetime, limit: int) -> list[Row]:
+        return _all(
+            self._conn,
+            select(deliveries)
+            .where(
+                deliveries.c.state.in_(list(states)),
+                deliveries.c.reported_state.is_distinct_from(deliveries.c.state),
+                deliveries.c.updated_at < before,
+            )
+            .limit(limit),
+        )
+
+
+class PostgresEscalations:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, rows: Sequence[Row]) -> int:
+        if not rows:
+            return 0
+        # counted from RETURNING: the driver reports no rowcount for a multi-row INSERT (it was -1 here before)
+        new = insert(escalations).values(list(rows)).on_conflict_do_nothing().returning(escalations.c.username)
+        return len(self._conn.execute(new).all())
+
+
+class PostgresTemplates:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def applying(self, kecamatan: str) -> list[Row]:
+        return _all(
+            self._conn, select(templates).where(or_(templates.c.kecamatan == kecamatan, templates.c.kecamatan == "*"))
+        )
+
+    def all(self) -> list[Row]:
+        return _all(self._conn, select(templates))
+
+    def put(
+        self, kecamatan: str, kind: str, channel: str, body: str, subject: str | None, updated_by: str | None
+    ) -> None:
+        stmt = insert(templates).values(
+            kecamatan=kecamatan, kind=kind, channel=channel, body=body, subject=subject, updated_by=updated_by
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["kecamatan", "kind", "channel"],
+            set_={
+                "body": stmt.excluded.body,
+                "subject": stmt.excluded.subject,
+                "updated_by": stmt.excluded.updated_by,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        self._conn.execute(stmt)
+
+    def remove(self, kecamatan: str, kind: str, channel: str) -> bool:
+        return bool(
+            self._conn.execute(
+                delete(templates).where(
+                    templates.c.kecamatan == kecamatan, templates.c.kind == kind, templates.c.channel == channel
+                )
+            ).rowcount
+        )
+
+
+class PostgresStaff:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def active(self, kecamatan: str, roles: Collection[str], *, new_work: bool = False) -> list[Row]:
+        query = select(staff_directory).where(
+            staff_directory.c.kecamatan == kecamatan,
+            staff_directory.c.active.is_(True),
+            staff_directory.c.role.in_(list(roles)),
+        )
+        if new_work:
+            query = query.where(staff_directory.c.notify_new_work.is_(True))
+        return _all(self._conn, query)
+
+
+class PostgresHandoffs:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def record(self, handoffs_: Iterable[Handoff]) -> None:
+        record(self._conn, handoffs, handoffs_)

@@ -1,0 +1,139 @@
+"""The unit of work notify's handlers run in: one transaction over what they read and write of notify's own data
+and of the staff directory.
+
+- ``deliveries``: one row per message (``notify.deliveries``), whose id is its idempotency key. ``add`` writes
+  the rows of a plan and leaves alone any that exist (a redelivered event plans nothing new); ``get(lock=True)``
+  takes the row's lock until the unit ends, so that of several copies of a send one claims it; ``update`` writes
+  only where the row is still in the given states and, for a send's outcome, still carries the claim's
+  ``sending_since``: a late worker cannot overwrite a reconciliation (ADR 0013, 2). The scheduler's sweeps
+  find what is due, stale or unreported.
+- ``escalations``: the overdue alerts, one per (event, user) (``notify.escalations``).
+- ``templates``: the texts people edited (``notify.templates``), per kecamatan or for all (``*``).
+- ``staff``: the staff directory, read-only (accounts' view ``tenancy.staff_directory``, ADR 0010).
+- ``handoffs``: notify's hand-off ledger (``notify.handoffs``), the reports to the workflow until its inbox
+  has them.
+
+The consumer inbox (``notify.inbox``) is not here: notify is idempotent by its delivery ids, and the worker's
+machinery (``shared.tasks``) records a message there after its handler returned, only so that the reconcilers
+stop sending it again (ADR 0013, 1).
+
+Nothing is kept unless ``commit()`` is called inside the ``with`` block; leaving it otherwise rolls back and
+releases the row locks taken. One unit of work per step of a handler, never shared; the provider is called
+between two units, never inside one.
+
+Two implementations keep the same contract (tests/contracts/notify_uow.py): ``adapters/postgres.py`` over
+notify's tables, and ``adapters/memory.py``, dicts for unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from shared.handoffs import Handoff
+
+Row = dict[str, Any]  # a row's columns by name (notify/adapters/tables.py)
+
+
+class Deliveries(Protocol):
+    def get(self, delivery_id: UUID, *, lock: bool = False) -> Row | None:
+        """The row, or None; ``lock``: held until the unit of work ends (another unit asking waits)."""
+
+    def by_provider(self, provider: str | None, provider_message_id: str | None, *, lock: bool = False) -> Row | None:
+        """The row a provider knows by its own message id, or None."""
+
+    def many(self, ids: Collection[UUID]) -> list[Row]:
+        """The rows of these ids that exist (in no particular order)."""
+
+    def add(self, rows: Sequence[Row]) -> None:
+        """New rows, all with the same columns (every one but the defaults: attempts 0, the provider's and the
+        report's fields empty); a row whose id exists already is left as it is."""
+
+    def update(
+        self,
+        delivery_id: UUID,
+        values: Mapping[str, Any],
+        *,
+        states: Collection[str] | None = None,
+        sending_since: datetime | None = None,
+    ) -> Row | None:
+        """Write ``values`` to the row if it is in one of ``states`` (any, when None) and, given
+        ``sending_since``, still carries that claim; the row as written, or None when it did not match."""
+
+    def listing(self, *, state: str | None, complaint_id: UUID | None, limit: int) -> list[Row]:
+        """Rows of a state and of a complaint (each when given), the latest updated first."""
+
+    def take_due(self, now: datetime, grace: timedelta, limit: int) -> list[Row]:
+        """Pending rows whose next attempt is due and that were not enqueued within ``grace``, stamped as enqueued
+        ``now``: the ``limit`` earliest due, in no particular order; rows another unit holds are skipped, not
+        waited for."""
+
+    def stale(self, before: datetime, limit: int) -> list[Row]:
+        """``sending`` rows claimed before ``before`` (their worker died: to be reconciled)."""
+
+    def unreported(self, states: Collection[str], before: datetime, limit: int) -> list[Row]:
+        """Rows in ``states`` last changed before ``before`` whose state was not reported."""
+
+
+class Escalations(Protocol):
+    def add(self, rows: Sequence[Row]) -> int:
+        """The alerts of an overdue step, one per (event_id, username); returns how many were new."""
+
+
+class Templates(Protocol):
+    def applying(self, kecamatan: str) -> list[Row]:
+        """The edited templates of a kecamatan and those for every kecamatan (``*``)."""
+
+    def all(self) -> list[Row]: ...
+
+    def put(
+        self, kecamatan: str, kind: str, channel: str, body: str, subject: str | None, updated_by: str | None
+    ) -> None:
+        """Store a template (replacing the one of the same kecamatan, kind and channel)."""
+
+    def remove(self, kecamatan: str, kind: str, channel: str) -> bool:
+        """False when there was none."""
+
+
+class Staff(Protocol):
+    def active(self, kecamatan: str, roles: Collection[str], *, new_work: bool = False) -> list[Row]:
+        """Active staff of a kecamatan in ``roles`` (``new_work``: only those who asked to hear of new work),
+        with their contacts (``shared.staff_directory``)."""
+
+
+class Handoffs(Protocol):
+    def record(self, handoffs: Iterable[Handoff]) -> None:
+        """Write to the ledger (one already there stays as it is)."""
+
+
+class UnitOfWork(Protocol):
+    @property
+    def deliveries(self) -> Deliveries: ...
+
+    @property
+    def escalations(self) -> Escalations: ...
+
+    @property
+    def templates(self) -> Templates: ...
+
+    @property
+    def staff(self) -> Staff: ...
+
+    @property
+    def handoffs(self) -> Handoffs: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        """Rolls back what was not committed, and ends the unit of work."""
+
+    def limit_lock_waits(self, seconds: float) -> None:
+        """A lock this unit waits for longer than ``seconds`` is an error (the database's, as for a blip): a send's
+        outcome is written within a window, not whenever a lock is freed."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

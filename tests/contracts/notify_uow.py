@@ -1,0 +1,242 @@
+"""The contract every implementation of notify's unit of work must pass (in memory and PostgreSQL), so the unit
+tests' flows on the fake say what the service does on the database (services/notify/unit_of_work.py).
+
+A test module provides the fixtures: ``notify_uow`` (a factory of units of work), ``place`` (a kecamatan of the
+test's own), ``add_staff`` (a member of staff of that kecamatan in the directory; of its own, so that no other
+test's messages find them) and ``ledger`` (the hand-offs recorded, by message id). Rows are dated 1990 and carry fresh
+ids, so that the tests share one database with everything else and find only their own rows.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from shared.handoffs import Handoff
+
+LONG_AGO = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+def delivery(state: str = "pending", at: datetime = LONG_AGO, **values) -> dict:
+    """A delivery row as planning writes it."""
+    return {
+        "id": uuid.uuid4(),
+        "source_event_id": uuid.uuid4(),
+        "complaint_id": values.pop("complaint_id", uuid.uuid4()),
+        "kecamatan": "pegantenan",
+        "kind": "acknowledgment",
+        "audience": "complainant",
+        "username": None,
+        "channel": "sms",
+        "recipient": "+6281234567890",
+        "subject": None,
+        "body": "Pengaduan Anda diterima.",
+        "attachment": None,
+        "link": None,
+        "variables": {"kode": "7KQ2-M9XD-4T"},
+        "state": state,
+        "last_error": None,
+        "next_attempt_at": at,
+        "enqueued_at": at,
+        "created_at": at,
+        "updated_at": at,
+        **values,
+    }
+
+
+def stored(notify_uow, *rows: dict) -> list[dict]:
+    with notify_uow() as uow:
+        uow.deliveries.add(list(rows))
+        uow.commit()
+    return list(rows)
+
+
+class NotifyUnitOfWorkContract:
+    # -- deliveries: planned once -------------------------------------------------------------------------------
+    def test_a_delivery_is_added_once_and_read_back_with_the_defaults(self, notify_uow):
+        row = delivery()
+        stored(notify_uow, row)
+        stored(notify_uow, {**row, "state": "failed", "body": "another"})  # the redelivered plan: left as it is
+        with notify_uow() as uow:
+            got = uow.deliveries.get(row["id"])
+            assert uow.deliveries.many([row["id"], uuid.uuid4()]) == [got]
+            assert uow.deliveries.get(uuid.uuid4()) is None
+        assert got | {k: row[k] for k in ("state", "body", "recipient", "variables", "next_attempt_at")} == got
+        assert (got["state"], got["attempts"], got["reported_state"], got["sending_since"]) == (
+            "pending",
+            0,
+            None,
+            None,
+        )
+
+    def test_nothing_is_kept_without_commit(self, notify_uow):
+        row = delivery()
+        with notify_uow() as uow:
+            uow.deliveries.add([row])
+            assert uow.deliveries.get(row["id"])["state"] == "pending"  # the unit reads its own writes
+        with notify_uow() as uow:
+            assert uow.deliveries.get(row["id"]) is None
+
+    # -- deliveries: the claim and the outcome ------------------------------------------------------------------
+    def test_an_update_writes_only_where_the_state_and_the_claim_still_hold(self, notify_uow):
+        (row,) = stored(notify_uow, delivery())
+        claimed_at = LONG_AGO + timedelta(minutes=1)
+        with notify_uow() as uow:
+            assert uow.deliveries.update(row["id"], {"state": "sent"}, states=("sending",)) is None
+            claim = uow.deliveries.update(
+                row["id"], {"state": "sending", "sending_since": claimed_at, "attempts": 1}, states=("pending",)
+            )
+            uow.commit()
+        assert (claim["state"], claim["attempts"], claim["sending_since"]) == ("sending", 1, claimed_at)
+        with notify_uow() as uow:
+            late = uow.deliveries.update(
+                row["id"], {"state": "sent"}, states=("sending",), sending_since=claimed_at - timedelta(seconds=1)
+            )
+            done = uow.deliveries.update(
+                row["id"], {"state": "sent", "sending_since": None}, states=("sending",), sending_since=claimed_at
+            )
+            uow.commit()
+        assert late is None and done["state"] == "sent"
+        with notify_uow() as uow:
+            assert uow.deliveries.get(row["id"])["state"] == "sent"
+            assert uow.deliveries.update(uuid.uuid4(), {"state": "sent"}) is None
+
+    def test_of_two_units_claiming_one_row_the_second_waits_and_sees_the_claim(self, notify_uow):
+        (row,) = stored(notify_uow, delivery())
+        first_holds, seen = threading.Event(), []
+
+        def second() -> None:
+            first_holds.wait()
+            with notify_uow() as uow:
+                seen.append(uow.deliveries.get(row["id"], lock=True)["state"])
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        with notify_uow() as uow:
+            assert uow.deliveries.get(row["id"], lock=True)["state"] == "pending"
+            first_holds.set()
+            thread.join(0.3)
+            assert thread.is_alive()  # waiting for the row
+            uow.deliveries.update(row["id"], {"state": "sending", "sending_since": LONG_AGO})
+            uow.commit()
+        thread.join(10)
+        assert seen == ["sending"]
+
+    def test_a_delivery_is_found_by_the_providers_message_id(self, notify_uow):
+        wamid = f"wamid.{uuid.uuid4().hex}"
+        (row,) = stored(notify_uow, delivery("sent", provider="whatsapp-cloud", provider_message_id=wamid))
+        with notify_uow() as uow:
+            assert uow.deliveries.by_provider("whatsapp-cloud", wamid, lock=True)["id"] == row["id"]
+            assert uow.deliveries.by_provider("smtp", wamid) is None
+
+    # -- deliveries: what people and the sweeps look for ------------------------------------------------------
+    def test_a_complaints_messages_are_listed_latest_first_by_state(self, notify_uow):
+        cid = uuid.uuid4()
+        rows = stored(
+            notify_uow,
+            *(
+                delivery(state, LONG_AGO + timedelta(minutes=m), complaint_id=cid)
+                for m, state in enumerate(("failed", "unknown", "failed"))
+            ),
+        )
+        with notify_uow() as uow:
+            every = uow.deliveries.listing(state=None, complaint_id=cid, limit=10)
+            failed = uow.deliveries.listing(state="failed", complaint_id=cid, limit=1)
+        assert [r["id"] for r in every] == [r["id"] for r in reversed(rows)]
+        assert [r["id"] for r in failed] == [rows[2]["id"]]
+
+    def test_the_sweeps_find_due_stale_and_unreported_rows(self, notify_uow):
+        now = LONG_AGO + timedelta(days=1)
+        due = delivery(next_attempt_at=now - timedelta(minutes=5), enqueued_at=None)
+        lost = delivery(next_attempt_at=now - timedelta(minutes=9), enqueued_at=now - timedelta(minutes=2))
+        just_enqueued = delivery(next_attempt_at=now - timedelta(minutes=9), enqueued_at=now)
+        later = delivery(next_attempt_at=now + timedelta(minutes=1), enqueued_at=None)
+        stale = delivery("sending", sending_since=now - timedelta(minutes=5))
+        sending = delivery("sending", sending_since=now)
+        unreported = delivery("failed", updated_at=now - timedelta(minutes=1))
+        reported = delivery("failed", reported_state="failed")
+        rows = (due, lost, just_enqueued, later, stale, sending, unreported, reported)
+        for row in rows:  # one by one: the rows of one add() have the same columns
+            stored(notify_uow, row)
+        ours = {r["id"] for r in rows}
+        with notify_uow() as uow:
+            taken = uow.deliveries.take_due(now, timedelta(minutes=1), 500)
+            uow.commit()
+        assert {r["id"] for r in taken} & ours == {lost["id"], due["id"]}
+        assert all(r["enqueued_at"] == now for r in taken)
+        with notify_uow() as uow:
+            assert uow.deliveries.get(due["id"])["enqueued_at"] == now
+            assert [r["id"] for r in uow.deliveries.take_due(now, timedelta(minutes=1), 500) if r["id"] in ours] == []
+            assert {r["id"] for r in uow.deliveries.stale(now - timedelta(minutes=1), 500)} & ours == {stale["id"]}
+            found = uow.deliveries.unreported(("sent", "failed"), now, 500)
+            assert {r["id"] for r in found} & ours == {unreported["id"]}
+
+    # -- escalations, templates, staff, hand-offs -------------------------------------------------------------
+    def test_an_alert_is_recorded_once_per_event_and_user(self, notify_uow):
+        event_id = uuid.uuid4()
+        alert = {
+            "event_id": event_id,
+            "kecamatan": "pegantenan",
+            "complaint_id": uuid.uuid4(),
+            "step": 4,
+            "due_at": LONG_AGO,
+        }
+        with notify_uow() as uow:
+            assert uow.escalations.add([{**alert, "username": "a", "reason": "responsible"}]) == 1
+            uow.commit()
+        with notify_uow() as uow:
+            rows = [{**alert, "username": u, "reason": "superior"} for u in ("a", "b")]
+            assert uow.escalations.add(rows) == 1
+            uow.commit()
+
+    def test_templates_are_stored_replaced_and_removed_per_kecamatan(self, notify_uow):
+        place = f"k-{uuid.uuid4().hex[:8]}"
+        with notify_uow() as uow:
+            uow.templates.put(place, "acknowledgment", "sms", "Halo {{ nama }}", None, "admin")
+            uow.templates.put(place, "acknowledgment", "sms", "Salam {{ nama }}", None, "admin")
+            uow.templates.put(place, "referred", "email", "Dirujuk", "Perihal", None)
+            uow.commit()
+        with notify_uow() as uow:
+            mine = sorted((r["kind"], r["body"]) for r in uow.templates.applying(place) if r["kecamatan"] == place)
+            assert mine == [("acknowledgment", "Salam {{ nama }}"), ("referred", "Dirujuk")]
+            assert all(r["kecamatan"] in (place, "*") for r in uow.templates.applying(place))
+            assert len([r for r in uow.templates.all() if r["kecamatan"] == place]) == 2
+            assert uow.templates.remove(place, "referred", "email")
+            assert not uow.templates.remove(place, "referred", "email")
+            uow.commit()
+        with notify_uow() as uow:
+            assert [r["kind"] for r in uow.templates.applying(place) if r["kecamatan"] == place] == ["acknowledgment"]
+
+    def test_staff_are_found_by_role_and_by_wish_to_hear_of_new_work(self, notify_uow, place, add_staff):
+        tag = uuid.uuid4().hex[:6]
+        add_staff(f"kasi.{tag}", "kasi", unit="pemerintahan", email=f"kasi.{tag}@kecamatan.example.id", new_work=True)
+        add_staff(f"sekcam.{tag}", "sekcam", email=f"sekcam.{tag}@kecamatan.example.id")
+        add_staff(f"camat.{tag}", "camat")
+        with notify_uow() as uow:
+            both = uow.staff.active(place, {"kasi", "sekcam"})
+            wanting = uow.staff.active(place, {"kasi", "sekcam"}, new_work=True)
+            elsewhere = uow.staff.active("pegantenan", {"kasi", "sekcam"})
+        assert not [p for p in elsewhere if p["username"].endswith(tag)]  # another kecamatan's staff
+        mine = {p["username"]: p for p in both}
+        assert set(mine) == {f"kasi.{tag}", f"sekcam.{tag}"}
+        assert mine[f"kasi.{tag}"]["unit"] == "pemerintahan"
+        assert mine[f"sekcam.{tag}"]["email"] == f"sekcam.{tag}@kecamatan.example.id"
+        assert [p["username"] for p in wanting] == [f"kasi.{tag}"]
+
+    def test_a_hand_off_is_recorded_once(self, notify_uow, ledger):
+        message_id = uuid.uuid4()
+        handoff = Handoff(
+            consumer="workflow.record_notification",
+            message_id=message_id,
+            queue="workflow",
+            task_id=f"notification-report:{message_id}",
+            payload={"message_id": str(message_id)},
+        )
+        for _ in range(2):
+            with notify_uow() as uow:
+                uow.handoffs.record([handoff])
+                uow.commit()
+        with notify_uow() as uow:
+            uow.handoffs.record([handoff])  # not committed
+        assert ledger([message_id]) == {("workflow.record_notification", message_id)}

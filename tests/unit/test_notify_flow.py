@@ -1,0 +1,352 @@
+"""Notify's flows, handler by handler, on the in-memory unit of work and an in-memory channel: planning, the send
+of each message once, retries, outcomes and receipts, in milliseconds (the same handlers on PostgreSQL and the
+development sinks: tests/integration/test_notify.py, test_notify_finish.py, test_rate_limits.py; the fake is held
+to the real one by tests/contracts/notify_uow.py)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import deque
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notify.adapters.channels.base import (
+    FOUND,
+    NOT_FOUND,
+    OutboundMessage,
+    OutcomeUnknownError,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+)
+from services.notify.adapters.memory import NotifyMemory
+from services.notify.config import NotifySettings
+from services.notify.domain.delivery import THROTTLED
+from services.notify.handlers.context import Context
+from services.notify.handlers.deliveries_admin import mark_sent, resend
+from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
+from services.notify.handlers.planning import plan_event
+from services.notify.handlers.sending import SEND_TASK, send_delivery
+from services.notify.handlers.statuses import record_status
+from services.notify.handlers.templates_admin import list_templates, reset_template, set_template
+from services.notify.scheduler import DueDeliveries, StaleSends
+from services.workflow.domain import commands as c
+from services.workflow.domain import model
+from shared.calendar import WorkingCalendar
+from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.notify import NotificationReport
+from shared.contracts.tracking import new_tracking_code
+from shared.events import Actor, EventEnvelope, envelope
+from shared.eventstore.memory import InMemoryEventStore
+from shared.tenancy import demo_kecamatan
+
+PLACES = {k.slug: k for k in demo_kecamatan()}
+
+
+class Events(InMemoryEventStore):
+    """The workflow's store as notify reads it (by event id, as the relay's tasks name them)."""
+
+    def read_event(self, event_id: uuid.UUID) -> EventEnvelope | None:
+        return next((e for e in self.read_all(0, 1 << 20) if e.event_id == event_id), None)
+
+
+class Broker:
+    """What notify hands the broker: its tasks and its reports to the workflow."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list, dict]] = []
+
+    def send_task(self, name, args=None, **options):
+        self.sent.append((name, list(args or []), options))
+
+    def tasks(self, name: str) -> list[dict]:
+        return [args[0] for task, args, _ in self.sent if task == name]
+
+
+class Channel:
+    """An SMS gateway in memory (the ``Channel`` port): each send takes the next scripted answer (a result, or an
+    error to raise; by default accepted) and keeps what it was given; ``lookup`` answers from what it accepted,
+    or None when ``askable`` is False (a provider that cannot be asked)."""
+
+    name = "sms"
+    provider = "memory-sms"
+
+    def __init__(self) -> None:
+        self.answers: deque[SendResult | Exception] = deque()
+        self.sent: list[OutboundMessage] = []
+        self.accepted: dict[str, str] = {}  # our reference -> the provider's id
+        self.askable = True
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        self.sent.append(message)
+        answer = self.answers.popleft() if self.answers else SendResult(self.provider, f"m-{len(self.sent)}")
+        if isinstance(answer, Exception):
+            if isinstance(answer, OutcomeUnknownError):
+                self.accepted[message.reference] = f"m-{len(self.sent)}"  # it did go out; the answer was lost
+            raise answer
+        self.accepted[message.reference] = answer.provider_message_id
+        return answer
+
+    def lookup(self, reference: str) -> SendResult | None:
+        if not self.askable:
+            return None
+        if reference in self.accepted:
+            return SendResult(self.provider, self.accepted[reference], FOUND)
+        return SendResult(self.provider, None, NOT_FOUND)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)  # the in-memory store stamps events with the real time (age check)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Notify:
+    """Notify's handlers on one in-memory database, one SMS channel, a broker that keeps what it is given."""
+
+    def __init__(self, **settings) -> None:
+        self.memory, self.events, self.broker, self.sms, self.clock = (
+            NotifyMemory(),
+            Events(),
+            Broker(),
+            Channel(),
+            Clock(),
+        )
+        self.ctx = Context(
+            settings=NotifySettings(cache_url="memory://", **settings),
+            uow=self.memory.uow,
+            store=self.events,
+            directory=PLACES,
+            documents=None,
+            celery=self.broker,
+            channels={"sms": self.sms},
+            clock=self.clock,
+        )
+
+    def complaint(self, phone: str) -> uuid.UUID:
+        """A complaint by SMS received by the workflow: its ComplaintReceived in the store; returns the event id."""
+        received = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+        submission = ComplaintSubmitted(
+            submission_id=uuid.uuid4(),
+            complaint_id=uuid.uuid4(),
+            tracking_code=new_tracking_code(os.urandom(7)),
+            kecamatan="pegantenan",
+            channel="sms",
+            complainant=Complainant(name="Siti Aminah", phone=phone),
+            subject="Jalan desa rusak",
+            description="Jalan di Dusun Bunangka rusak sejak Januari.",
+            received_at=received,
+            correlation_id=uuid.uuid4(),
+        )
+        [event] = model.decide(model.Complaint(), c.RecordComplaint(submission=submission), WorkingCalendar())
+        stored = envelope(
+            event,
+            event_id=uuid.uuid4(),
+            stream_id=f"complaint-{submission.complaint_id}",
+            version=1,
+            kecamatan="pegantenan",
+            occurred_at=received,
+            actor=Actor.system("intake"),
+            correlation_id=submission.correlation_id,
+        )
+        self.events.append(stored.stream_id, 0, [stored])
+        return stored.event_id
+
+    def rows(self) -> list[dict]:
+        return list(self.memory.deliveries.values())
+
+    def row(self, delivery_id: uuid.UUID) -> dict:
+        return self.memory.deliveries[delivery_id]
+
+    def reports(self) -> list[tuple[str, str]]:
+        """(delivery id, state) of each report handed to the workflow."""
+        return [(r["delivery_id"], r["state"]) for r in self.broker.tasks(NotificationReport.TASK)]
+
+
+def new_phone() -> str:
+    """A number of its own (the acknowledgment counters live as long as the process)."""
+    return "+62812" + str(uuid.uuid4().int)[:8]
+
+
+@pytest.fixture
+def notify() -> Notify:
+    return Notify()
+
+
+# -- planning ----------------------------------------------------------------------------------------------
+def test_an_event_is_planned_into_one_message_which_is_sent_once_even_when_redelivered(notify):
+    event_id = notify.complaint(new_phone())
+    assert plan_event(notify.ctx, event_id) == 1
+    (row,) = notify.rows()
+    assert (row["kind"], row["channel"], row["state"], row["attempts"]) == ("acknowledgment", "sms", "sent", 1)
+    assert row["provider_message_id"] == "m-1" and row["reported_state"] == "sent"
+    (sms,) = notify.sms.sent
+    assert sms.reference == row["id"].hex and sms.to == row["recipient"] and row["variables"]["kode"] in sms.text
+    plan_event(notify.ctx, event_id)  # the relay's task again
+    assert send_delivery(notify.ctx, row["id"]) == "sent"  # and a send task again
+    assert len(notify.rows()) == 1 and len(notify.sms.sent) == 1
+    assert notify.reports() == [(str(row["id"]), "sent")]
+    report_id = notify.broker.tasks(NotificationReport.TASK)[0]["message_id"]
+    assert set(notify.memory.handoffs) == {(NotificationReport.TASK, uuid.UUID(report_id))}
+
+
+def test_a_planned_message_not_sent_at_once_is_enqueued_once(notify):
+    plan_event(notify.ctx, notify.complaint(new_phone()), send_now=False)
+    (row,) = notify.rows()
+    assert row["state"] == "pending" and notify.sms.sent == []
+    assert notify.broker.tasks(SEND_TASK) == [{"delivery_id": str(row["id"])}]
+    assert DueDeliveries(notify.ctx).round().handled == 0  # enqueued just now: not again
+    notify.clock.now += timedelta(minutes=2)  # the broker lost it
+    assert DueDeliveries(notify.ctx).round().handled == 1
+    assert send_delivery(notify.ctx, row["id"]) == "sent"
+
+
+def test_acknowledgments_to_one_mailbox_are_throttled_and_the_refusal_is_reported(notify):
+    phone = new_phone()
+    events = [notify.complaint(phone) for _ in range(4)]  # the default limit: 3 an hour
+    for event_id in events:
+        plan_event(notify.ctx, event_id)
+    plan_event(notify.ctx, events[0])  # a redelivery is not counted again
+    states = sorted((r["created_at"], r["state"], r["last_error"]) for r in notify.rows())
+    assert [s for _, s, _ in states].count("sent") == 3
+    (throttled,) = [r for r in notify.rows() if r["state"] == "failed"]
+    assert throttled["last_error"] == THROTTLED and throttled["source_event_id"] == events[3]
+    assert len(notify.sms.sent) == 3
+    assert (str(throttled["id"]), "failed") in notify.reports()
+
+
+def test_an_event_older_than_the_limit_plans_nothing():
+    notify = Notify(notify_max_event_age_hours=1)
+    event_id = notify.complaint(new_phone())
+    notify.clock.now += timedelta(hours=2)
+    assert plan_event(notify.ctx, event_id) == 0 and notify.rows() == []
+
+
+def test_a_template_edited_for_a_kecamatan_is_what_its_complainants_get(notify):
+    uow = notify.memory.uow
+    assert set_template(uow, "*", "acknowledgment", "sms", "Diterima: {{ kode }}.") == []
+    set_template(uow, "pegantenan", "acknowledgment", "sms", "Kec. {{ kecamatan }} menerima {{ kode }}.", None, "admin")
+    sources = {(t["kind"], t["channel"]): t["source"] for t in list_templates(uow, "pegantenan")}
+    assert sources[("acknowledgment", "sms")] == "pegantenan" and sources[("acknowledgment", "email")] == "default"
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    assert notify.sms.sent[0].text == f"Kec. Pegantenan menerima {row['variables']['kode']}."
+    assert reset_template(uow, "pegantenan", "acknowledgment", "sms")
+    assert not reset_template(uow, "pegantenan", "acknowledgment", "sms")
+    assert {(t["kind"], t["channel"]): t["source"] for t in list_templates(uow, "pegantenan")}[
+        ("acknowledgment", "sms")
+    ] == "*"
+
+
+# -- sending ---------------------------------------------------------------------------------------------------
+def test_a_permanent_failure_fails_at_once_and_the_report_hides_the_number(notify):
+    notify.sms.answers.append(PermanentSendError("nomor +6281299998888 tidak valid", provider="memory-sms", status=400))
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    assert (row["state"], row["attempts"], row["provider"]) == ("failed", 1, "memory-sms")
+    (report,) = notify.broker.tasks(NotificationReport.TASK)
+    assert report["state"] == "failed" and report["error"] == "nomor *** tidak valid"
+    assert send_delivery(notify.ctx, row["id"]) == "failed" and len(notify.sms.sent) == 1
+
+
+def test_a_transient_failure_is_retried_after_a_backoff_then_sent(notify):
+    notify.sms.answers.append(TransientSendError("HTTP 503", provider="memory-sms", status=503))
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    wait = row["next_attempt_at"] - notify.clock.now
+    assert (row["state"], row["attempts"], row["last_error"]) == ("pending", 1, "HTTP 503")
+    assert timedelta(seconds=7.5) <= wait <= timedelta(seconds=22.5)  # 15 s, jitter 0.5-1.5
+    assert send_delivery(notify.ctx, row["id"]) == "pending"  # an early copy of the task: the backoff holds
+    assert DueDeliveries(notify.ctx).round().handled == 0
+    notify.clock.now += wait
+    assert DueDeliveries(notify.ctx).round().handled == 1
+    assert send_delivery(notify.ctx, row["id"]) == "sent"
+    assert notify.row(row["id"])["attempts"] == 2 and len(notify.sms.sent) == 2
+    assert notify.reports() == [(str(row["id"]), "sent")]
+
+
+def test_transient_failures_end_failed_after_the_last_attempt():
+    notify = Notify(notify_max_attempts=2)
+    notify.sms.answers.extend(TransientSendError("timeout", provider="memory-sms") for _ in range(2))
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    notify.clock.now = row["next_attempt_at"]
+    assert send_delivery(notify.ctx, row["id"]) == "failed"
+    assert notify.row(row["id"])["last_error"] == "gagal setelah 2 percobaan: timeout"
+    assert notify.reports() == [(str(row["id"]), "failed")]
+
+
+def test_a_lost_answer_is_looked_up_never_sent_again(notify):
+    notify.sms.answers.append(OutcomeUnknownError("read timeout", provider="memory-sms"))
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    assert row["state"] == "sent" and len(notify.sms.sent) == 1  # the provider had it
+
+
+def test_a_lost_answer_the_provider_cannot_tell_is_left_unknown_for_a_person(notify):
+    notify.sms.askable = False
+    notify.sms.answers.append(OutcomeUnknownError("read timeout", provider="memory-sms"))
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    assert row["state"] == "unknown" and "read timeout" in row["last_error"]
+    assert resend(notify.ctx, row["id"])  # a person decided: sent again
+    assert send_delivery(notify.ctx, row["id"]) == "sent" and len(notify.sms.sent) == 2
+    assert not mark_sent(notify.ctx, row["id"])  # only an unknown one
+    assert notify.reports() == [(str(row["id"]), "unknown"), (str(row["id"]), "sent")]
+
+
+def test_a_send_whose_worker_died_is_reconciled_after_its_lease(notify):
+    plan_event(notify.ctx, notify.complaint(new_phone()), send_now=False)
+    (row,) = notify.rows()
+    with notify.memory.uow() as uow:  # as a worker that died after the provider took it leaves the row
+        uow.deliveries.update(row["id"], {"state": "sending", "sending_since": notify.clock.now, "attempts": 1})
+        uow.commit()
+    notify.sms.accepted[row["id"].hex] = "m-lost"
+    assert send_delivery(notify.ctx, row["id"]) == "sending"  # the claim still holds
+    notify.clock.now += timedelta(seconds=notify.ctx.settings.notify_sending_lease_seconds + 1)
+    assert StaleSends(notify.ctx).round().handled == 1
+    assert send_delivery(notify.ctx, row["id"]) == "sent"
+    assert notify.sms.sent == [] and notify.row(row["id"])["provider_message_id"] == "m-lost"
+
+
+# -- outcomes and receipts -------------------------------------------------------------------------------
+def test_an_outcome_handed_on_is_recorded_once_and_settles_an_unknown(notify):
+    notify.sms.askable = False
+    notify.sms.answers.append(OutcomeUnknownError("read timeout", provider="memory-sms"))
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    assert row["state"] == "unknown"
+    # the provider's answer to that send, which its worker could not write (handlers/outcomes.py: _hand_on)
+    answer = {
+        "delivery_id": str(row["id"]),
+        "state": "sent",
+        "provider": "memory-sms",
+        "provider_message_id": "m-late",
+        "sending_since": row["created_at"].isoformat(),
+        "at": notify.clock.now.isoformat(),
+        "error": None,
+    }
+    assert record_outcome(notify.ctx, answer) == "sent"
+    assert record_outcome(notify.ctx, answer) == "sent"  # the task redelivered
+    settled = notify.row(row["id"])
+    assert (settled["state"], settled["provider_message_id"]) == ("sent", "m-late")
+    assert notify.reports() == [(str(row["id"]), "unknown"), (str(row["id"]), "sent")]
+    assert notify.broker.tasks(OUTCOME_TASK) == []
+
+
+def test_provider_statuses_only_move_a_message_forward(notify):
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    by_id = {"provider": "memory-sms", "provider_message_id": "m-1"}
+    assert record_status(notify.ctx, {**by_id, "status": "delivered"})
+    assert notify.row(row["id"])["state"] == "delivered"
+    assert not record_status(notify.ctx, {**by_id, "status": "sent"})  # an older status
+    assert not record_status(notify.ctx, {**by_id, "status": "failed"})  # delivered stays delivered
+    assert not record_status(notify.ctx, {**by_id, "status": "bounced"})  # not a status we know
+    assert not record_status(notify.ctx, {"provider": "memory-sms", "provider_message_id": "m-9", "status": "read"})
+    assert notify.row(row["id"])["state"] == "delivered"
+    assert notify.reports() == [(str(row["id"]), "sent"), (str(row["id"]), "delivered")]
