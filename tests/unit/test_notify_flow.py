@@ -27,7 +27,7 @@ from services.notify.domain.delivery import THROTTLED
 from services.notify.handlers.context import Context
 from services.notify.handlers.deliveries_admin import mark_sent, resend
 from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
-from services.notify.handlers.planning import plan_event
+from services.notify.handlers.planning import escalate, plan_event
 from services.notify.handlers.sending import SEND_TASK, send_delivery
 from services.notify.handlers.statuses import record_status
 from services.notify.handlers.templates_admin import list_templates, reset_template, set_template
@@ -38,6 +38,7 @@ from shared.calendar import WorkingCalendar
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.notify import NotificationReport
 from shared.contracts.tracking import new_tracking_code
+from shared.contracts.workflow import StepOverdue
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.memory import InMemoryEventStore
 from shared.tenancy import demo_kecamatan
@@ -143,17 +144,22 @@ class Notify:
             correlation_id=uuid.uuid4(),
         )
         [event] = model.decide(model.Complaint(), c.RecordComplaint(submission=submission), WorkingCalendar())
+        return self.append(f"complaint-{submission.complaint_id}", event)
+
+    def append(self, stream_id: str, event) -> uuid.UUID:
+        """The workflow appends ``event`` to the complaint's stream; returns its id."""
+        version = self.events.stream_version(stream_id) + 1
         stored = envelope(
             event,
             event_id=uuid.uuid4(),
-            stream_id=f"complaint-{submission.complaint_id}",
-            version=1,
+            stream_id=stream_id,
+            version=version,
             kecamatan="pegantenan",
-            occurred_at=received,
-            actor=Actor.system("intake"),
-            correlation_id=submission.correlation_id,
+            occurred_at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC),
+            actor=Actor.system("workflow"),
+            correlation_id=uuid.uuid4(),
         )
-        self.events.append(stored.stream_id, 0, [stored])
+        self.events.append(stream_id, version - 1, [stored])
         return stored.event_id
 
     def rows(self) -> list[dict]:
@@ -224,6 +230,39 @@ def test_an_event_older_than_the_limit_plans_nothing():
     event_id = notify.complaint(new_phone())
     notify.clock.now += timedelta(hours=2)
     assert plan_event(notify.ctx, event_id) == 0 and notify.rows() == []
+
+
+def test_an_overdue_step_alerts_its_kasi_and_the_sekcam_once(notify):
+    def person(username, role, unit=None, phone=None):
+        return {
+            "username": username,
+            "full_name": username.title(),
+            "role": role,
+            "kecamatan": "pegantenan",
+            "unit": unit,
+            "email": None,
+            "phone": phone,
+            "notify_channel": "sms",
+            "notify_new_work": False,
+            "active": True,
+        }
+
+    notify.memory.staff += [
+        person("kasi.pem", "kasi", "pemerintahan", new_phone()),
+        person("kasi.kesra", "kasi", "kesra", new_phone()),  # not the unit the complaint was disposed to
+        person("sekcam", "sekcam", phone=new_phone()),
+        person("camat", "camat", phone=new_phone()),  # not the sekcam's superior here: no alert
+    ]
+    received = notify.events.read_event(notify.complaint(new_phone()))
+    overdue = StepOverdue(step=5, role="kasi", unit="pemerintahan", due_at=datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    event_id = notify.append(received.stream_id, overdue)
+    assert escalate(notify.ctx, event_id) == 2
+    assert escalate(notify.ctx, event_id) == 0  # the task redelivered
+    alerts = {username: row["reason"] for (_, username), row in notify.memory.escalations.items()}
+    assert alerts == {"kasi.pem": "responsible", "sekcam": "superior"}
+    sent = {r["username"]: (r["state"], r["variables"]["sebagai"]) for r in notify.rows()}
+    assert sent == {"kasi.pem": ("sent", "penanggung jawab langkah ini"), "sekcam": ("sent", "atasan")}
+    assert len(notify.sms.sent) == 2 and notify.reports() == []  # staff's messages are not the complaint's history
 
 
 def test_a_template_edited_for_a_kecamatan_is_what_its_complainants_get(notify):
