@@ -33,7 +33,8 @@ class ComposedApi:
 COMPOSED_APIS = {
     "workflow": ComposedApi(
         "pengaduan.apps:workflow",
-        routers=("services.accounts.entrypoints.api:router",),  # accounts' sign-in: it has no process of its own
+        # accounts' sign-in and its organisation (units, delegations): it has no process of its own
+        routers=("services.accounts.entrypoints.api:router", "services.accounts.entrypoints.organisation:router"),
         gauges=True,
     ),
 }

@@ -16,6 +16,7 @@ from shared.auth import cache_client
 from shared.config import Settings
 from shared.db import make_engine
 from shared.ratelimit import limiter_for
+from shared.tenancy import KecamatanDirectory
 
 
 @dataclass
@@ -29,6 +30,11 @@ class Accounts:
     def throttle(self) -> SignInThrottle:
         """Failed sign-ins per account and per address; made at the first sign-in, not with the app."""
         return SignInThrottle(limiter_for(self.settings), self.settings)
+
+    @cached_property
+    def directory(self) -> KecamatanDirectory:
+        """The kecamatan served here: who may read which, and each one's time zone (what "today" is)."""
+        return KecamatanDirectory(self.engine)
 
     @cached_property
     def changes(self) -> UserChanges:

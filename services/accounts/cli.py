@@ -1,4 +1,6 @@
-"""Accounts' commands: ``pengaduan users add|list|contact|deactivate|activate|set-password``."""
+"""Accounts' commands: ``pengaduan users add|list|contact|rank|deactivate|activate|set-password`` and the
+organisation's, ``pengaduan org units|define-unit|retire-unit|delegate|delegations|end-delegation|log``
+(run by the operator: recorded in the organisation's log as ``cli:<login name>``)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--role", required=True, choices=ROLES)
     u.add_argument("--kecamatan", help="slug; required for staf, kasi, sekcam, camat")
     u.add_argument("--kabupaten", help="slug; required for role kabupaten")
-    u.add_argument("--unit", help="the kasi's section, e.g. pemerintahan, trantib, kesra, pmd, 'pelayanan umum'")
+    u.add_argument(
+        "--unit", help="the kasi's unit, by code or name: pemerintahan, 'Seksi Trantib', ... (pengaduan org units)"
+    )
     u.add_argument("--nip", help="civil-servant number, 18 digits")
+    u.add_argument("--pangkat", help="rank, e.g. Pembina")
+    u.add_argument("--golongan", help="grade, e.g. IV/a")
     u.add_argument("--name", help="full name (default: the username)")
     u.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     u.set_defaults(fn=users)
@@ -43,6 +49,131 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     u = users_sub.add_parser("list", help="list users (no password hashes)")
     u.add_argument("--kecamatan", help="only this kecamatan's staff")
     u.set_defaults(fn=users)
+    u = users_sub.add_parser("rank", help="an official's NIP, pangkat and golongan (printed under a signature)")
+    u.add_argument("username")
+    u.add_argument("--nip")
+    u.add_argument("--pangkat")
+    u.add_argument("--golongan")
+    u.set_defaults(fn=users)
+    _org_commands(sub)
+
+
+def _org_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("org", help="the kecamatan's organisation: units, Plh./Plt. delegations, its change log")
+    org = p.add_subparsers(dest="action", required=True)
+    o = org.add_parser("units", help="a kecamatan's units and their heads")
+    o.add_argument("kecamatan")
+    o.add_argument("--all", action="store_true", help="retired units too")
+    o.set_defaults(fn=organisation)
+    o = org.add_parser("define-unit", help="add a unit to a kecamatan, or rename one (its code stays)")
+    o.add_argument("kecamatan")
+    o.add_argument("code", help="lower case, e.g. perizinan")
+    o.add_argument("--kind", required=True, choices=["seksi", "subbagian"])
+    o.add_argument("--name", required=True, help="without the kind, e.g. 'Pelayanan Perizinan'")
+    o.add_argument("--short-name", action="append", default=[], help="what people also write (repeatable)")
+    o.set_defaults(fn=organisation)
+    o = org.add_parser("retire-unit", help="a unit takes no more dispositions (refused while a Kasi heads it)")
+    o.add_argument("kecamatan")
+    o.add_argument("code")
+    o.add_argument("--reason", required=True)
+    o.set_defaults(fn=organisation)
+    o = org.add_parser("delegate", help="name a Plh. or Plt. for a role of a kecamatan, for a period")
+    o.add_argument("--kecamatan", required=True)
+    o.add_argument("--role", required=True, choices=["staf", "kasi", "sekcam", "camat"])
+    o.add_argument("--unit", help="for --role kasi: the unit")
+    o.add_argument("--delegate", required=True, help="username")
+    o.add_argument("--kind", required=True, choices=["plh", "plt"])
+    o.add_argument("--from", dest="starts_on", required=True, help="YYYY-MM-DD")
+    o.add_argument("--to", dest="ends_on", required=True, help="YYYY-MM-DD (included)")
+    o.add_argument("--reason", required=True)
+    o.set_defaults(fn=organisation)
+    o = org.add_parser("delegations", help="a kecamatan's delegations not yet over (--all: every one)")
+    o.add_argument("--kecamatan")
+    o.add_argument("--all", action="store_true")
+    o.set_defaults(fn=organisation)
+    o = org.add_parser("end-delegation", help="end a delegation early")
+    o.add_argument("id")
+    o.add_argument("--reason", required=True)
+    o.set_defaults(fn=organisation)
+    o = org.add_parser("log", help="the organisation's changes, latest first")
+    o.add_argument("--kecamatan")
+    o.set_defaults(fn=organisation)
+
+
+def organisation(args: argparse.Namespace) -> None:
+    import getpass
+    import uuid
+    from datetime import UTC, date, datetime
+
+    from services.accounts import handlers
+    from services.accounts.bootstrap import bootstrap
+    from services.accounts.config import AccountsSettings
+    from services.accounts.domain.organisation import DelegationRequest, OrganisationRefused, Person, UnitChange
+    from shared.db import make_engine
+
+    settings = AccountsSettings()
+    accounts = bootstrap(settings, engine=make_engine(settings, pool_size=1))
+    engine = accounts.engine
+    actor = f"cli:{getpass.getuser()}"
+    operator = Person(actor, "admin", None, None, True)
+
+    def today_in(slug: str) -> date:
+        kecamatan = accounts.directory.get(slug)
+        if kecamatan is None:
+            sys.exit(f"error: unknown kecamatan {slug!r}")
+        return datetime.now(UTC).astimezone(kecamatan.time_zone).date()
+
+    try:
+        if args.action == "units":
+            today_in(args.kecamatan)
+            for e in handlers.list_units(engine, args.kecamatan, active_only=not args.all):
+                head = f"{e.head_name} ({e.head_username})" if e.head_username else "- no head -"
+                retired = "" if e.active else "  [retired]"
+                print(f"{e.code:<16} {e.unit.title:<48} {head}{retired}")
+        elif args.action == "define-unit":
+            today_in(args.kecamatan)
+            change = UnitChange(args.code, args.kind, args.name, tuple(args.short_name))
+            unit = handlers.define_unit(engine, actor, args.kecamatan, change)
+            print(f"unit {unit.code} ({unit.title}) defined in {args.kecamatan}")
+        elif args.action == "retire-unit":
+            handlers.retire_unit(engine, actor, args.kecamatan, args.code, args.reason)
+            print(f"unit {args.code} of {args.kecamatan} retired")
+        elif args.action == "delegate":
+            try:
+                starts_on, ends_on = date.fromisoformat(args.starts_on), date.fromisoformat(args.ends_on)
+            except ValueError:
+                sys.exit("error: --from and --to are dates YYYY-MM-DD")
+            request = DelegationRequest(
+                args.role, args.kecamatan, args.delegate, args.kind, starts_on, ends_on, args.reason, args.unit
+            )
+            made = handlers.grant_delegation(engine, operator, request, today_in(args.kecamatan))
+            print(f"{made.label} {made.role} of {made.kecamatan}: {made.delegate}, {made.starts_on} to {made.ends_on}")
+            print(f"id {made.id}")
+        elif args.action == "delegations":
+            since = None if args.all else today_in(args.kecamatan) if args.kecamatan else datetime.now(UTC).date()
+            for d in handlers.list_delegations(engine, args.kecamatan, since=since):
+                ended = f"  ended {d.ended_at:%Y-%m-%d %H:%M}" if d.ended_at else ""
+                unit = f" ({d.unit})" if d.unit else ""
+                print(
+                    f"{d.id}  {d.kecamatan:<14} {d.label} {d.role}{unit} {d.delegate:<24} {d.starts_on}..{d.ends_on}{ended}"
+                )
+        elif args.action == "end-delegation":
+            try:
+                delegation_id = uuid.UUID(args.id)
+            except ValueError:
+                sys.exit(f"error: {args.id!r} is not a delegation id")
+            found = handlers.get_delegation(engine, delegation_id)
+            if found is None:
+                sys.exit(f"error: no delegation {args.id}")
+            ended = handlers.end_delegation(engine, operator, delegation_id, today_in(found.kecamatan), args.reason)
+            print(f"delegation {ended.id} ended")
+        elif args.action == "log":
+            for e in handlers.organisation_log(engine, args.kecamatan):
+                print(
+                    f"{e['recorded_at']:%Y-%m-%d %H:%M} {e['kecamatan'] or '-':<14} {e['type']:<18} {e['actor']:<20} {e['data']}"
+                )
+    except OrganisationRefused as exc:
+        sys.exit(f"error: {exc.message} ({exc.code})")
 
 
 def _read_new_password(from_stdin: bool) -> str:
@@ -62,7 +193,7 @@ def _read_new_password(from_stdin: bool) -> str:
 def users(args: argparse.Namespace) -> None:
     from services.accounts.bootstrap import bootstrap
     from services.accounts.config import AccountsSettings
-    from services.accounts.handlers import add_user, list_users, set_active, set_contact, set_password
+    from services.accounts.handlers import add_user, list_users, set_active, set_contact, set_password, set_rank
     from shared.db import make_engine
 
     settings = AccountsSettings()
@@ -96,6 +227,22 @@ def users(args: argparse.Namespace) -> None:
             sys.exit(f"error: {exc}")
         print(f"contact of {args.username} stored")
         return
+    if args.action == "rank":
+        import getpass
+
+        try:
+            set_rank(
+                engine,
+                f"cli:{getpass.getuser()}",
+                args.username,
+                nip=args.nip,
+                pangkat=args.pangkat,
+                golongan=args.golongan,
+            )
+        except ValueError as exc:
+            sys.exit(f"error: {exc}")
+        print(f"rank of {args.username} stored")
+        return
     if args.action == "list":
         rows = list_users(engine, kecamatan=args.kecamatan)
         for u in rows:
@@ -118,6 +265,8 @@ def users(args: argparse.Namespace) -> None:
             unit=args.unit,
             nip=args.nip,
             min_password_length=settings.password_min_length,
+            pangkat=args.pangkat,
+            golongan=args.golongan,
         )
     except ValueError as exc:
         sys.exit(f"error: {exc}")

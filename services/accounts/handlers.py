@@ -7,23 +7,41 @@ A change that must end a user's sessions (deactivation, a new password) stamps `
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import uuid
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from services.accounts.adapters.passwords import hash_password, verify_and_update
 from services.accounts.adapters.sessions import UserChanges
-from services.accounts.adapters.tables import users
+from services.accounts.adapters.tables import org_delegations, org_events, org_units, users
 from services.accounts.domain.model import (
+    NIP_PATTERN,
     USERNAME_PATTERN,
     KecamatanFacts,
     UserInfo,
     check_new_password,
+    check_rank,
     new_user,
     normalize_username,
 )
+from services.accounts.domain.organisation import (
+    DelegationRequest,
+    OrganisationRefused,
+    Person,
+    UnitChange,
+    check_end,
+    check_grant,
+    check_unit,
+)
 from shared.auth import Principal
+from shared.contracts.organisation import Delegation, Unit, UnitEntry
+from shared.organisation_directory import delegation_directory, units_of
 from shared.tenancy import kecamatan_table
 
 
@@ -38,6 +56,9 @@ class _Directory:
             select(kecamatan_table.c.kabupaten_slug, kecamatan_table.c.active).where(kecamatan_table.c.slug == slug)
         ).first()
         return KecamatanFacts(found.kabupaten_slug, found.active) if found is not None else None
+
+    def units(self, kecamatan: str) -> list[Unit]:
+        return [entry.unit for entry in units_of(self._conn, kecamatan)]
 
     def has_kabupaten(self, slug: str) -> bool:
         known = self._conn.execute(
@@ -57,11 +78,16 @@ def add_user(
     unit: str | None = None,
     nip: str | None = None,
     min_password_length: int = 12,
+    *,
+    pangkat: str | None = None,
+    golongan: str | None = None,
 ) -> None:
     """Adds one active user; raises ValueError with a message a person can act on."""
     check_new_password(password, min_password_length)
     with engine.connect() as conn:
-        row: dict[str, Any] = new_user(_Directory(conn), username, full_name, role, kecamatan, kabupaten, unit, nip)
+        row: dict[str, Any] = new_user(
+            _Directory(conn), username, full_name, role, kecamatan, kabupaten, unit, nip, pangkat, golongan
+        )
     row["password_hash"] = hash_password(password)  # outside any transaction: it takes ~0.1 s
     try:
         with engine.begin() as conn:
@@ -183,3 +209,214 @@ def set_contact(
             users.update().where(users.c.username == normalize_username(username)).values(**values)
         ).rowcount:
             raise ValueError(f"unknown user {username!r}")
+
+
+# -- the organisation (docs/adr/0014) ----------------------------------------------------------------------------
+# Every change writes its table(s) and appends one row to tenancy.org_events in the same transaction: the tables
+# are the state, the log is who changed what, when and why.
+
+
+def _record(conn: Connection, kind: str, kecamatan: str | None, actor: str, data: dict[str, Any]) -> None:
+    conn.execute(
+        org_events.insert().values(
+            id=uuid.uuid4(), kecamatan=kecamatan, type=kind, data=json.loads(json.dumps(data, default=str)), actor=actor
+        )
+    )
+
+
+def person(engine: Engine, username: str) -> Person | None:
+    """A user as the organisation's rules see them (None when unknown)."""
+    with engine.connect() as conn:
+        return _person_in(conn, username)
+
+
+def list_units(engine: Engine, kecamatan: str, *, active_only: bool = True) -> list[UnitEntry]:
+    with engine.connect() as conn:
+        return units_of(conn, kecamatan, active_only=active_only)
+
+
+def define_unit(engine: Engine, actor: str, kecamatan: str, change: UnitChange) -> Unit:
+    """Adds a unit to a kecamatan, or changes one's kind, name and short names (its code stays). The first change
+    gives the kecamatan a list of its own: a copy of the units it had (its kabupaten's, or the default)."""
+    with engine.begin() as conn:
+        _own_list(conn, kecamatan)
+        current = {u.code: u for u in (e.unit for e in units_of(conn, kecamatan, active_only=False))}
+        unit = check_unit(change, list(current.values()))
+        values = {"kind": unit.kind, "name": unit.name, "short_names": list(unit.short_names), "active": True}
+        stmt = insert(org_units).values(kecamatan=kecamatan, code=unit.code, **values)
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["kecamatan", "code"], set_={**values, "changed_at": func.now()})
+        )
+        kind = "UnitChanged" if unit.code in current else "UnitDefined"
+        _record(conn, kind, kecamatan, actor, {"code": unit.code, **values})
+    return unit
+
+
+def retire_unit(engine: Engine, actor: str, kecamatan: str, code: str, reason: str) -> None:
+    """A unit no longer takes dispositions (its history keeps its name). Refused while an active Kasi heads it:
+    move or deactivate them first."""
+    with engine.begin() as conn:
+        _own_list(conn, kecamatan)
+        found = {e.code: e for e in units_of(conn, kecamatan)}.get(code)
+        if found is None:
+            raise OrganisationRefused("unknown_unit", f"Unit '{code}' tidak ada atau sudah tidak aktif.", status=404)
+        if found.head_username is not None:
+            raise OrganisationRefused(
+                "unit_has_head",
+                f"{found.unit.title} masih dipimpin {found.head_name} ({found.head_username}); pindahkan dahulu.",
+                status=409,
+            )
+        conn.execute(
+            update(org_units)
+            .where(org_units.c.kecamatan == kecamatan, org_units.c.code == code)
+            .values(active=False, changed_at=func.now())
+        )
+        _record(conn, "UnitRetired", kecamatan, actor, {"code": code, "reason": reason})
+
+
+def _own_list(conn: Connection, kecamatan: str) -> None:
+    """Gives a kecamatan a list of its own (what the view showed it), if it has none yet. Takes a lock on the
+    kecamatan's row so two first changes do not both copy."""
+    found = conn.execute(
+        select(kecamatan_table.c.slug).where(kecamatan_table.c.slug == kecamatan).with_for_update()
+    ).first()
+    if found is None:
+        raise OrganisationRefused("unknown_kecamatan", f"Kecamatan '{kecamatan}' tidak dikenal.", status=404)
+    if conn.execute(select(org_units.c.code).where(org_units.c.kecamatan == kecamatan).limit(1)).first():
+        return
+    inherited = units_of(conn, kecamatan, active_only=False)
+    if inherited:
+        conn.execute(
+            org_units.insert(),
+            [
+                {
+                    "kecamatan": kecamatan,
+                    "code": e.code,
+                    "kind": e.kind,
+                    "name": e.name,
+                    "short_names": e.short_names,
+                    "active": e.active,
+                }
+                for e in inherited
+            ],
+        )
+
+
+def grant_delegation(engine: Engine, granter: Person, request: DelegationRequest, today: date) -> Delegation:
+    """Names a Plh./Plt. (``domain.organisation.check_grant`` says who may, for what); raises
+    ``OrganisationRefused``. ``today``: the date in the kabupaten's time zone."""
+    with engine.begin() as conn:
+        # one grant at a time per kecamatan: the overlap check and the insert see the same delegations
+        conn.execute(
+            select(kecamatan_table.c.slug).where(kecamatan_table.c.slug == request.kecamatan).with_for_update()
+        )
+        delegate = _person_in(conn, request.delegate)
+        units = [e.unit for e in units_of(conn, request.kecamatan)]
+        existing = [
+            Delegation(**r)
+            for r in conn.execute(
+                select(delegation_directory).where(
+                    delegation_directory.c.kecamatan == request.kecamatan, delegation_directory.c.role == request.role
+                )
+            ).mappings()
+        ]
+        grant = check_grant(request, granter=granter, delegate=delegate, units=units, existing=existing, today=today)
+        values = {"id": uuid.uuid4(), **dataclasses.asdict(grant), "granted_by": granter.username}
+        row = conn.execute(org_delegations.insert().values(**values).returning(*org_delegations.c)).mappings().one()
+        _record(conn, "DelegationGranted", grant.kecamatan, granter.username, dict(values))
+        return _delegation(row)
+
+
+def end_delegation(engine: Engine, ender: Person, delegation_id: uuid.UUID, today: date, reason: str) -> Delegation:
+    """Ends a delegation early (an admin, or who granted it)."""
+    with engine.begin() as conn:
+        row = (
+            conn.execute(select(org_delegations).where(org_delegations.c.id == delegation_id).with_for_update())
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise OrganisationRefused("unknown_delegation", "Penunjukan Plh./Plt. ini tidak ditemukan.", status=404)
+        check_end(_delegation(row), ender=ender, today=today)
+        ended = (
+            conn.execute(
+                update(org_delegations)
+                .where(org_delegations.c.id == delegation_id)
+                .values(ended_at=func.now(), ended_by=ender.username)
+                .returning(*org_delegations.c)
+            )
+            .mappings()
+            .one()
+        )
+        _record(conn, "DelegationEnded", row["kecamatan"], ender.username, {"id": delegation_id, "reason": reason})
+        return _delegation(ended)
+
+
+def list_delegations(engine: Engine, kecamatan: str | None = None, *, since: date | None = None) -> list[Delegation]:
+    """Delegations, latest first: of one kecamatan (or all), ending on or after ``since`` (or all)."""
+    d = delegation_directory.c
+    query = select(delegation_directory).order_by(d.starts_on.desc(), d.granted_at.desc())
+    if kecamatan is not None:
+        query = query.where(d.kecamatan == kecamatan)
+    if since is not None:
+        query = query.where(d.ends_on >= since)
+    with engine.connect() as conn:
+        return [Delegation(**r) for r in conn.execute(query).mappings()]
+
+
+def get_delegation(engine: Engine, delegation_id: uuid.UUID) -> Delegation | None:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(delegation_directory).where(delegation_directory.c.id == delegation_id))
+            .mappings()
+            .first()
+        )
+    return Delegation(**row) if row is not None else None
+
+
+def organisation_log(engine: Engine, kecamatan: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """The organisation's changes, latest first."""
+    query = select(org_events).order_by(org_events.c.position.desc()).limit(limit)
+    if kecamatan is not None:
+        query = query.where(org_events.c.kecamatan == kecamatan)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def set_rank(
+    engine: Engine, actor: str, username: str, *, nip: str | None, pangkat: str | None, golongan: str | None
+) -> None:
+    """An official's NIP, pangkat and golongan (printed under their signature); raises ValueError."""
+    nip = (nip or "").replace(" ", "") or None
+    if nip is not None and not NIP_PATTERN.fullmatch(nip):
+        raise ValueError("NIP must be 18 digits")
+    pangkat, golongan = check_rank(pangkat, golongan)
+    with engine.begin() as conn:
+        row = conn.execute(
+            update(users)
+            .where(users.c.username == normalize_username(username))
+            .values(nip=nip, pangkat=pangkat, golongan=golongan)
+            .returning(users.c.kecamatan)
+        ).first()
+        if row is None:
+            raise ValueError(f"unknown user {username!r}")
+        _record(
+            conn,
+            "OfficialRankSet",
+            row.kecamatan,
+            actor,
+            {"username": username, "nip": nip, "pangkat": pangkat, "golongan": golongan},
+        )
+
+
+def _person_in(conn: Connection, username: str) -> Person | None:
+    row = conn.execute(
+        select(users.c.username, users.c.role, users.c.kecamatan, users.c.unit, users.c.active).where(
+            users.c.username == normalize_username(username)
+        )
+    ).first()
+    return Person(row.username, row.role, row.kecamatan, row.unit, row.active) if row is not None else None
+
+
+def _delegation(row: Any) -> Delegation:
+    return Delegation(**{name: row[name] for name in Delegation.__dataclass_fields__})

@@ -295,7 +295,8 @@ def test_cli_adds_a_user_who_can_then_sign_in(client, settings, engine):
     assert r.returncode == 0, r.stderr
     assert username in r.stdout and PASSWORD not in r.stdout + r.stderr
     body = login(client, username, PASSWORD).json()
-    assert body["user"]["unit"] == "pelayanan umum" and body["user"]["full_name"] == "Ahmad Fauzi"
+    # the unit as written is stored as its code (issue #15: units are data)
+    assert body["user"]["unit"] == "pelayanan-umum" and body["user"]["full_name"] == "Ahmad Fauzi"
 
     listed = cli(settings, "list", "--kecamatan", "pegantenan")
     assert listed.returncode == 0, listed.stderr

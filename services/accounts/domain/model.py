@@ -2,8 +2,9 @@
 
 A user is one of the roles of ``shared.contracts.accounts.ROLES``:
 
-- kecamatan staff (``staf``, ``kasi``, ``sekcam``, ``camat``): bound to one kecamatan; a kasi also to a unit
-  (``pemerintahan``, ``trantib``, ``kesra``, ``pmd``, ``pelayanan umum``, ...);
+- kecamatan staff (``staf``, ``kasi``, ``sekcam``, ``camat``): bound to one kecamatan; a kasi (Kasi/Kasubag)
+  also to one of its units, by code (``pemerintahan``, ``trantib``, ...: ``shared.contracts.organisation``), named
+  as people write it and stored as the code;
 - ``kabupaten``: reads every kecamatan of one kabupaten (regency), touches none;
 - ``admin``: operates the deployment.
 
@@ -18,9 +19,11 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.contracts.accounts import KECAMATAN_ROLES, ROLES
+from shared.contracts.organisation import Unit, find_unit
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9._-]{3,64}$")
 NIP_PATTERN = re.compile(r"^[0-9]{18}$")
+GOLONGAN_PATTERN = re.compile(r"^(I|II|III|IV)/[a-e]$")  # a civil servant's grade: III/a ... IV/e
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work one request can ask for
 
 
@@ -54,6 +57,10 @@ class Directory(Protocol):
 
     def has_kabupaten(self, slug: str) -> bool: ...
 
+    def units(self, kecamatan: str) -> list[Unit]:
+        """The kecamatan's active units."""
+        ...
+
 
 def normalize_username(username: str) -> str:
     return username.strip().lower()
@@ -80,9 +87,11 @@ def new_user(
     kabupaten: str | None,
     unit: str | None,
     nip: str | None,
+    pangkat: str | None = None,
+    golongan: str | None = None,
 ) -> dict[str, str | None]:
     """The row of a new user as it will be stored (normalized), or ValueError with a message a person can act
-    on. A kecamatan role takes its kabupaten from the kecamatan."""
+    on. A kecamatan role takes its kabupaten from the kecamatan; a kasi's unit is stored as its code."""
     username = normalize_username(username or "")
     if not USERNAME_PATTERN.fullmatch(username):
         raise ValueError(
@@ -99,6 +108,7 @@ def new_user(
     nip = (nip or "").replace(" ", "") or None
     if nip is not None and not NIP_PATTERN.fullmatch(nip):
         raise ValueError("NIP must be 18 digits")
+    pangkat, golongan = check_rank(pangkat, golongan)
 
     if role in KECAMATAN_ROLES:
         if kecamatan is None:
@@ -113,8 +123,15 @@ def new_user(
                 f"kecamatan {kecamatan!r} belongs to kabupaten {found.kabupaten_slug!r}, not {kabupaten!r}"
             )
         kabupaten = found.kabupaten_slug
-        if role == "kasi" and unit is None:
-            raise ValueError("role 'kasi' needs a unit (e.g. pemerintahan, trantib, kesra, pmd, pelayanan umum)")
+        if role == "kasi" or unit is not None:  # a kasi heads a unit; other staff may work in one
+            units = directory.units(kecamatan)
+            names = ", ".join(f"{u.code} ({u.title})" for u in units)
+            if unit is None:
+                raise ValueError(f"role 'kasi' needs a unit, one of: {names}")
+            found_unit = find_unit(units, unit)
+            if found_unit is None:
+                raise ValueError(f"unknown unit {unit!r} in kecamatan {kecamatan!r}; its units: {names}")
+            unit = found_unit.code
     else:
         if kecamatan is not None:
             raise ValueError(f"role {role!r} is not bound to a kecamatan; leave the kecamatan out")
@@ -135,4 +152,20 @@ def new_user(
         "kabupaten": kabupaten,
         "unit": unit,
         "nip": nip,
+        "pangkat": pangkat,
+        "golongan": golongan,
     }
+
+
+def check_rank(pangkat: str | None, golongan: str | None) -> tuple[str | None, str | None]:
+    """An official's pangkat (e.g. "Pembina") and golongan (e.g. "IV/a"), normalised; ValueError otherwise."""
+    pangkat = " ".join((pangkat or "").split()) or None
+    golongan = (golongan or "").replace(" ", "") or None
+    if pangkat is not None and len(pangkat) > 60:
+        raise ValueError("pangkat is longer than 60 characters")
+    if golongan is not None:
+        roman, _, letter = golongan.partition("/")
+        golongan = f"{roman.upper()}/{letter.lower()}"
+        if not GOLONGAN_PATTERN.fullmatch(golongan):
+            raise ValueError(f"golongan {golongan!r} is not a grade like III/a or IV/b")
+    return pangkat, golongan
