@@ -42,7 +42,7 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     print("migrations applied")
 
 
-def cmd_seed_demo(_: argparse.Namespace) -> None:
+def cmd_seed_demo(args: argparse.Namespace) -> None:
     from shared.db import make_engine
     from shared.tenancy import demo_kecamatan, upsert_kecamatan
 
@@ -53,6 +53,11 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     items = demo_kecamatan()
     upsert_kecamatan(engine, items)
     print(f"seeded {len(items)} kecamatan of Kabupaten Pamekasan")
+    if args.kabupaten_settings:
+        from shared.tenancy import PAMEKASAN_SETTINGS, configure_kabupaten
+
+        configure_kabupaten(engine, "pamekasan", PAMEKASAN_SETTINGS)
+        print("Kabupaten Pamekasan's office hours (07:00-15:00, Ramadan 1447 H) and time zone stored")
     from services.accounts.demo import DEMO_PASSWORD, ensure_demo_users
 
     added = ensure_demo_users(engine, items)  # staf.K, kasi.K, sekcam.K, camat.K, kabupaten.pamekasan, admin
@@ -231,6 +236,30 @@ def cmd_kecamatan(args: argparse.Namespace) -> None:
     print(f"settings of {args.slug} stored; new complaints follow them, open ones keep their SOP version")
 
 
+def cmd_kabupaten(args: argparse.Namespace) -> None:
+    import json
+
+    from sqlalchemy import select
+
+    from shared.db import make_engine
+    from shared.tenancy import configure_kabupaten, kabupaten_table
+
+    engine = make_engine(_settings(), pool_size=1)
+    if args.action == "list":
+        with engine.connect() as conn:
+            for r in conn.execute(select(kabupaten_table).order_by(kabupaten_table.c.slug)).mappings():
+                print(f"{r['slug']:<14} {r['name']:<28} {json.dumps(r['settings'])}")
+        return
+    if not args.slug or not args.settings:
+        sys.exit("error: configure needs SLUG and --settings FILE.json")
+    try:
+        with open(args.settings, encoding="utf-8") as f:
+            configure_kabupaten(engine, args.slug, json.load(f))
+    except (OSError, ValueError) as exc:
+        sys.exit(f"error: {exc}")
+    print(f"settings of {args.slug} stored; new deadlines follow them")
+
+
 def cmd_dead_letters(args: argparse.Namespace) -> None:
     from sqlalchemy import func, select, update
 
@@ -285,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_run)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
-    sub.add_parser("seed-demo", help="seed the demo kecamatan (never in production)").set_defaults(fn=cmd_seed_demo)
+    p = sub.add_parser("seed-demo", help="seed the demo kecamatan, their organisation and users (never in production)")
+    p.add_argument(
+        "--kabupaten-settings",
+        action="store_true",
+        help="also Kabupaten Pamekasan's office hours and time zone (make run; the tests keep the default hours)",
+    )
+    p.set_defaults(fn=cmd_seed_demo)
 
     p = sub.add_parser("api", help="run an HTTP API")
     p.add_argument("kind", choices=registry.api_kinds())
@@ -320,6 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("slug", nargs="?")
     p.add_argument("--settings", help="a JSON file: sop_overrides, office_hours, extra_holidays")
     p.set_defaults(fn=cmd_kecamatan)
+
+    p = sub.add_parser(
+        "kabupaten", help="the kabupaten: list them, configure one (time zone, office hours, its decrees' days)"
+    )
+    p.add_argument("action", choices=["list", "configure"])
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--settings", help="a JSON file: time_zone, office_hours, extra_holidays, working_days")
+    p.set_defaults(fn=cmd_kabupaten)
 
     p = sub.add_parser("dead-letters", help="messages a worker could not handle: list them, replay them")
     p.add_argument("action", choices=["list", "replay"])

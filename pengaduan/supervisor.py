@@ -222,7 +222,7 @@ def run_everything(port: int, data_dir: str) -> None:
             env["PENGADUAN_REDIS_URL"] = redis.url
         for server in owned:
             server.restarts.started(time.monotonic())
-        for step in (["migrate"], ["seed-demo"]):
+        for step in (["migrate"], ["seed-demo", "--kabupaten-settings"]):
             subprocess.run([sys.executable, "-m", "pengaduan", *step], env=env, check=True)
         for child in children:
             child.start(env)

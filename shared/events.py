@@ -34,7 +34,12 @@ class Actor(Frozen):
 
     kind: Literal["user", "complainant", "system"]
     user_id: str | None = None
-    role: str | None = None
+    role: str | None = None  # the user's own role
+    # a user acting for another official (a Plh./Plt., docs/adr/0014): the role acted for, "plh" or "plt", and
+    # the delegation that allowed it; absent when a user acts in their own role
+    acting_for: str | None = None
+    acting_kind: str | None = None
+    delegation_id: UUID | None = None
 
     @classmethod
     def system(cls, name: str) -> Actor:

@@ -307,6 +307,13 @@ EVENTS: dict[str, View] = {
     w.ClosedIncomplete.type: {"reason": hidden},
     w.ComplaintRegistered.type: {"register_number": integer, "register_year": integer},
     w.DispositionIssued.type: {"unit": label(64), "instructions": hidden},
+    w.DispositionRedirected.type: {
+        "unit": label(64),
+        "previous_unit": label(64),
+        "instructions": hidden,
+        "reason": hidden,
+        "next_due_at": timestamp,
+    },
     w.ComplaintReferred.type: {
         "agency": label(200),
         "agency_kind": one_of("opd", "desa", "sp4n-lapor", "lainnya"),

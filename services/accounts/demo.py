@@ -3,7 +3,9 @@ caller refuses there, invariant 11)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -11,34 +13,70 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.accounts.adapters.passwords import hash_password
 from services.accounts.adapters.tables import users
+from shared.contracts.organisation import PP17_UNITS
 from shared.tenancy import Kecamatan
 
 DEMO_PASSWORD = "demo"
 
 
+# rank by post, as a kecamatan's officials usually hold them: (pangkat, golongan)
+RANKS = {
+    "camat": ("Pembina Tingkat I", "IV/b"),
+    "sekcam": ("Pembina", "IV/a"),
+    "kasi": ("Penata Tingkat I", "III/d"),
+    "staf": ("Penata Muda", "III/a"),
+}
+
+
+def demo_nip(username: str) -> str:
+    """A real-looking NIP (born YYYYMMDD, CPNS since YYYYMM, 1 or 2 for sex, a sequence number), the same for
+    the same username every time: 18 digits as Peraturan BKN 22/2007 lays them out."""
+    n = int(hashlib.sha256(username.encode()).hexdigest(), 16)
+    born = date(1968, 1, 1) + timedelta(days=n % (20 * 365))
+    since = date(born.year + 23 + (n >> 20) % 8, 1 + (n >> 24) % 12, 1)
+    return f"{born:%Y%m%d}{since:%Y%m}{1 + (n >> 28) % 2}{1 + (n >> 32) % 999:03d}"
+
+
 def demo_users(items: Iterable[Kecamatan]) -> list[dict[str, Any]]:
-    """Four staff per kecamatan (``staf.K``, ``kasi.K``, ``sekcam.K``, ``camat.K``), one watcher per
-    kabupaten (``kabupaten.B``) and ``admin``."""
+    """Per kecamatan: ``staf.K``, ``sekcam.K``, ``camat.K`` and a Kasi/Kasubag for each unit of PP 17/2018
+    (``kasi.K`` heads Seksi Pemerintahan, ``kasi.<unit>.K`` the others), each with a NIP, pangkat and golongan;
+    one watcher per kabupaten (``kabupaten.B``) and ``admin``."""
     rows: list[dict[str, Any]] = []
     kabupaten: dict[str, str] = {}
     for k in items:
         kabupaten.setdefault(k.kabupaten_slug, k.kabupaten_name)
-        for role, name, unit in (
-            ("staf", f"Staf Kecamatan {k.name}", None),
-            ("kasi", f"Kasi Pemerintahan Kecamatan {k.name}", "pemerintahan"),
-            ("sekcam", f"Sekretaris Kecamatan {k.name}", None),
-            ("camat", f"Camat {k.name}", None),
-        ):
+        people = [
+            ("staf", f"staf.{k.slug}", f"Staf Kecamatan {k.name}", None),
+            ("kasi", f"kasi.{k.slug}", f"Kasi Pemerintahan Kecamatan {k.name}", "pemerintahan"),
+            ("sekcam", f"sekcam.{k.slug}", f"Sekretaris Kecamatan {k.name}", None),
+            ("camat", f"camat.{k.slug}", f"Camat {k.name}", None),
+        ]
+        people += [
+            (
+                "kasi",
+                f"kasi.{u.code}.{k.slug}",
+                f"{'Kasi' if u.kind == 'seksi' else 'Kasubag'} {u.name} {k.name}",
+                u.code,
+            )
+            for u in PP17_UNITS
+            if u.code != "pemerintahan"
+        ]
+        for role, username, name, unit in people:
+            pangkat, golongan = RANKS[role]
             rows.append(
                 {
-                    "username": f"{role}.{k.slug}",
+                    "username": username,
                     "full_name": name,
                     "role": role,
                     "kecamatan": k.slug,
                     "kabupaten": k.kabupaten_slug,
                     "unit": unit,
+                    "nip": demo_nip(username),
+                    "pangkat": pangkat,
+                    "golongan": golongan,
                 }
             )
+    empty = {"unit": None, "nip": None, "pangkat": None, "golongan": None}
     for slug, name in kabupaten.items():
         rows.append(
             {
@@ -47,7 +85,7 @@ def demo_users(items: Iterable[Kecamatan]) -> list[dict[str, Any]]:
                 "role": "kabupaten",
                 "kecamatan": None,
                 "kabupaten": slug,
-                "unit": None,
+                **empty,
             }
         )
     rows.append(
@@ -57,7 +95,7 @@ def demo_users(items: Iterable[Kecamatan]) -> list[dict[str, Any]]:
             "role": "admin",
             "kecamatan": None,
             "kabupaten": None,
-            "unit": None,
+            **empty,
         }
     )
     return rows

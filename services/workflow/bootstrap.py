@@ -7,6 +7,7 @@ from functools import lru_cache, partial
 
 from sqlalchemy import Engine
 
+from services.workflow.adapters.organisation import OrganisationDirectory
 from services.workflow.adapters.postgres import PostgresUnitOfWork
 from services.workflow.config import WorkflowSettings
 from services.workflow.handlers import Calendars, Context
@@ -36,6 +37,7 @@ def bootstrap(settings: Settings | None = None, *, worker: bool = False) -> Work
         uow=partial(PostgresUnitOfWork, engine, store),
         directory=KecamatanDirectory(engine),
         calendars=Calendars(),
+        organisation=OrganisationDirectory(engine),
         engine=engine,
         store=store,
         settings=settings,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -24,6 +24,7 @@ from shared.calendar import WorkingCalendar
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
+from shared.contracts.organisation import Delegation, UnitEntry, find_unit
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.tenancy import Kecamatan
@@ -69,6 +70,18 @@ class Directory(Protocol):
     def get(self, slug: str) -> Kecamatan | None: ...
 
 
+class Organisation(Protocol):
+    """The kecamatan's units and delegations (``adapters/organisation.py``; accounts' views, docs/adr/0014)."""
+
+    def units(self, kecamatan: str) -> list[UnitEntry]:
+        """Its active units, with their heads."""
+        ...
+
+    def delegations(self, kecamatan: str, day: date) -> list[Delegation]:
+        """The delegations in force on ``day``."""
+        ...
+
+
 @dataclass
 class Context:
     """What the handlers need: a fresh unit of work per message or command, the kecamatan and their calendars.
@@ -77,6 +90,8 @@ class Context:
     uow: Callable[[], UnitOfWork]
     directory: Directory
     calendars: Calendars
+    # None: dispositions are taken as written and nobody acts for anyone (unit tests of the other flows)
+    organisation: Organisation | None = field(default=None, kw_only=True)
 
     def kecamatan(self, slug: str) -> Kecamatan:
         found = self.directory.get(slug)
@@ -176,20 +191,24 @@ def act(
     at: datetime,
     correlation_id: UUID,
 ) -> model.Complaint:
-    """A staff member performs ``action`` on a complaint of their own kecamatan."""
+    """A staff member performs ``action`` on a complaint of their own kecamatan: in their own role, or in the role
+    a delegation in force names them for (a Plh./Plt.), which the event's actor records beside their own."""
     with ctx.uow() as uow:
         state, row = load(uow, complaint_id, lambda k: k == kecamatan)
         if state.revision != expected_version:
             raise StaleVersion(expected_version, state.revision)
         command_type = c.STAFF_COMMANDS[action]
-        actor = c.Actor(user_id=user_id, role=role, unit=unit)
-        model.check(state, command_type.model_construct(actor=actor, at=at))  # who and when, before the body
+        actor, delegation = acting_as(ctx, state, action, user_id, role, unit, at)
         probe = dict(fields)
         if command_type is c.Register:
             probe.update(register_number=0, register_year=at.year)
         if command_type is c.SignLetter:
             probe.update(letter_number="-", letter_sequence=0, letter_year=at.year)
         command = command_type(actor=actor, at=at, **probe)  # the body, validated
+        if isinstance(command, c.Dispose) and ctx.organisation is not None:  # and Redispose: the unit's code
+            written = " ".join(str(fields.get("unit", command.unit)).split())  # valid (above), as the Camat wrote it
+            code = _disposed_unit(ctx.organisation, ctx, row["kecamatan"], written, at)
+            command = command.model_copy(update={"unit": code})
         if command_type is c.Register:
             year = _local_year(ctx, row["kecamatan"], at)
             command = command.model_copy(
@@ -207,11 +226,16 @@ def act(
                 }
             )
         events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(row["kecamatan"])))
+        who = Actor(kind="user", user_id=user_id, role=role)
+        if delegation is not None:
+            who = who.model_copy(
+                update={"acting_for": delegation.role, "acting_kind": delegation.kind, "delegation_id": delegation.id}
+            )
         new_state, _ = _append(
             uow,
             state,
             events,
-            actor=Actor(kind="user", user_id=user_id, role=role),
+            actor=who,
             at=at,
             correlation_id=correlation_id,
             causation_id=None,
@@ -220,6 +244,69 @@ def act(
         uow.complaints.update(new_state, at)
         uow.commit()
     return new_state
+
+
+def _today(ctx: Context, kecamatan: str, at: datetime) -> date:
+    return at.astimezone(ctx.kecamatan(kecamatan).time_zone).date()
+
+
+def delegations_of_user(ctx: Context, kecamatan: str | None, user_id: str, at: datetime) -> list[Delegation]:
+    """The delegations in force today in ``kecamatan`` that name ``user_id``."""
+    if ctx.organisation is None or not kecamatan:
+        return []
+    return [d for d in ctx.organisation.delegations(kecamatan, _today(ctx, kecamatan, at)) if d.delegate == user_id]
+
+
+def acting_as(
+    ctx: Context,
+    state: model.Complaint,
+    action: str,
+    user_id: str,
+    role: str,
+    unit: str | None,
+    at: datetime,
+    *,
+    delegations: list[Delegation] | None = None,
+) -> tuple[c.Actor, Delegation | None]:
+    """Who may perform ``action`` on ``state``: the user in their own role, else in a role a delegation in force
+    today names them for (``delegations``: those, when already read); the domain's refusal of their own role when
+    neither may."""
+    command_type = c.STAFF_COMMANDS[action]
+    own = c.Actor(user_id=user_id, role=role, unit=unit)
+    try:
+        model.check(state, command_type.model_construct(actor=own, at=at))  # who and when, before the body
+        return own, None
+    except (model.RoleNotAllowed, model.WrongUnit) as refused:
+        if delegations is None:
+            delegations = delegations_of_user(ctx, state.kecamatan, user_id, at)
+        for d in delegations:
+            stand_in = c.Actor(user_id=user_id, role=d.role, unit=d.unit)
+            try:
+                model.check(state, command_type.model_construct(actor=stand_in, at=at))
+            except (model.RoleNotAllowed, model.WrongUnit):
+                continue
+            return stand_in, d
+        raise refused from None
+
+
+def _disposed_unit(organisation: Organisation, ctx: Context, kecamatan: str, written: str, at: datetime) -> str:
+    """The code of the unit the Camat wrote (by code, or by the name people use); refused when the kecamatan has
+    no such unit, or the unit has no head (nor a Plh./Plt. for its Kasi) to clarify the complaint."""
+    entries = organisation.units(kecamatan)
+    found = find_unit([e.unit for e in entries], written)
+    if found is None:
+        names = ", ".join(f"{e.unit.title} ({e.code})" for e in entries)
+        raise model.UnknownUnit(f"Unit '{written.strip()}' tidak dikenal di kecamatan ini. Unit yang ada: {names}.")
+    entry = next(e for e in entries if e.code == found.code)
+    if entry.head_username is None and not any(
+        d.role == "kasi" and d.unit == found.code
+        for d in organisation.delegations(kecamatan, _today(ctx, kecamatan, at))
+    ):
+        raise model.UnitWithoutHead(
+            f"{found.title} belum mempunyai kepala (Kasi/Kasubag) yang aktif, juga tidak ada Plh./Plt.-nya: "
+            "tunjuk dahulu, atau disposisikan ke unit lain."
+        )
+    return found.code
 
 
 def _local_year(ctx: Context, kecamatan: str, at: datetime) -> int:

@@ -35,6 +35,7 @@ NOTIFY_EVENTS = (
     "workflow.DocumentsReceived",
     "workflow.ComplaintRegistered",
     "workflow.DispositionIssued",
+    "workflow.DispositionRedirected",
     "workflow.ClarificationGiven",
     "workflow.LetterRequested",
     "workflow.LetterDrafted",

@@ -113,6 +113,21 @@ class DispositionIssued(StepCompleted):
     instructions: str
 
 
+@registry.register
+class DispositionRedirected(Event):
+    """Step 5 waiting: the Camat sends the disposition to another unit (a stranded free-text disposition, a
+    unit retired, a change of mind); the earlier disposition stays in the history. Step 5 starts again."""
+
+    type = "workflow.DispositionRedirected"
+    step: int = 5
+    output: str = "Disposisi dialihkan"
+    unit: str  # the unit's code
+    previous_unit: str | None = None
+    instructions: str
+    reason: str
+    next_due_at: datetime
+
+
 AgencyKind = Literal["opd", "desa", "sp4n-lapor", "lainnya"]
 
 

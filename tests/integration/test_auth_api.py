@@ -17,7 +17,7 @@ from services.accounts.adapters.tables import users
 from services.accounts.bootstrap import bootstrap as accounts_bootstrap
 from services.accounts.demo import ensure_demo_users
 from services.accounts.entrypoints.api import router as sign_in_router
-from services.accounts.handlers import add_user, authenticate, list_users, set_active, set_contact
+from services.accounts.handlers import add_user, authenticate, list_units, list_users, set_active, set_contact
 from shared.auth import CurrentUser, Principal, create_token, install_auth
 from shared.contracts.accounts import StaffMember
 from shared.http import install_error_handlers
@@ -214,6 +214,18 @@ def test_demo_users_are_added_once(engine):
     assert kasi is not None and kasi.unit == "pemerintahan" and kasi.kecamatan == "pegantenan"
     assert authenticate(engine, "kabupaten.pamekasan", "demo").kabupaten == "pamekasan"
     assert authenticate(engine, "admin", "demo").role == "admin"
+    # issue #15: every unit of every demo kecamatan has its Kasi/Kasubag, every official a NIP and a rank
+    for k in items:
+        units = list_units(engine, k.slug)
+        assert len(units) == 7 and all(u.head_username for u in units), k.slug
+        assert {u.code: u.head_username for u in units}["pemerintahan"] == f"kasi.{k.slug}"
+    with engine.connect() as conn:
+        camat = conn.execute(select(staff_directory).where(staff_directory.c.username == "camat.pegantenan")).one()
+    assert (
+        len(camat.nip) == 18
+        and camat.nip.isdigit()
+        and (camat.pangkat, camat.golongan) == ("Pembina Tingkat I", "IV/b")
+    )
 
 
 def test_other_services_read_users_through_the_staff_directory_never_the_password_hash(engine, staf):

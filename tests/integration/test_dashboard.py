@@ -38,6 +38,7 @@ from shared.subscriptions import Checkpoints, Runner
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.auth import bearer_header
 from tests.support.complaints import record_complaint
+from tests.support.organisation import give_heads
 from tests.support.processes import wait_until
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -62,6 +63,8 @@ def place(engine):
         for n in ("a", "b", "c")
     ]
     upsert_kecamatan(engine, items)
+    for k in items:
+        give_heads(engine, k.slug)  # the units the complaints are disposed to have heads
     return {
         "kabupaten": kab,
         "k1": items[0].slug,

@@ -34,6 +34,7 @@ from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.addresses import unique_address
 from tests.support.auth import bearer_header
 from tests.support.complaints import new_complaint
+from tests.support.organisation import give_heads
 from tests.support.processes import wait_until
 
 TO_STEP_10 = [
@@ -144,6 +145,8 @@ def new_kecamatan(engine, n: int = 1) -> list[str]:
         for i in range(n)
     ]
     upsert_kecamatan(engine, places)
+    for p in places:
+        give_heads(engine, p.slug, ("pemerintahan",))  # the unit the walk disposes to has a head
     return [p.slug for p in places]
 
 

@@ -22,6 +22,7 @@ FIELDS = {
     "reject-identity": {"reason": "tidak cocok"},
     "register": {"register_number": 1, "register_year": 2026},
     "dispose": {"unit": "pemerintahan", "instructions": "x"},
+    "redispose": {"unit": "trantib", "instructions": "x", "reason": "unit keliru"},
     "refer": {"agency": "Dinas PUPR", "reason": "bukan tupoksi"},
     "clarify": {"explanation": "x"},
     "draft-letter": {"perihal": "Tanggapan", "body": "isi"},
@@ -106,7 +107,9 @@ def test_random_commands_never_break_the_sop(sequence):
             continue
         # accepted: it was this role's turn at this step, on an open complaint
         assert before.status in model.OPEN
-        if action in model.ACTION_STEP:
+        if action == "redispose":  # step 4's role sends the disposition elsewhere while step 5 waits
+            assert before.current_step == 5 and role == before.definition.step(4).role
+        elif action in model.ACTION_STEP:
             step = model.ACTION_STEP[action]
             assert before.current_step == step, "a step was skipped or repeated"
             assert role == before.definition.step(step).role, "a role acted out of turn"

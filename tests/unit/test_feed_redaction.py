@@ -235,6 +235,7 @@ PASSED_TEXTS = {
     "sop_version",
     "letter_number",  # machine codes
     "unit",
+    "previous_unit",  # a unit code, as "unit"
     "agency",  # a unit of the kecamatan, an agency the complaint was referred to
 }
 

@@ -40,6 +40,7 @@ from shared.contracts.workflow import (
     ComplaintRegistered,
     ComplaintWithdrawn,
     DispositionIssued,
+    DispositionRedirected,
     DocumentsReceived,
     DocumentsRequested,
     IdentityRejected,
@@ -187,6 +188,13 @@ def apply(
             step_due_at=None,
             closed_at=at,
             within_sla=(at <= deadline) if deadline else None,
+        )
+    elif isinstance(decoded, DispositionRedirected):  # step 5 starts again, for another unit
+        new.update(
+            disposition_unit=decoded.unit,
+            disposition_instructions=decoded.instructions,
+            step_started_at=at,
+            step_due_at=decoded.next_due_at,
         )
     elif isinstance(decoded, StepCompleted):
         complete(decoded.step)

@@ -19,6 +19,7 @@ from shared.contracts import sop
 from shared.contracts.workflow import (
     ComplaintReceived,
     DispositionIssued,
+    DispositionRedirected,
     DocumentsReceived,
     LetterIssued,
     StepCompleted,
@@ -194,6 +195,8 @@ def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     event = story.event
     if isinstance(event, (ComplaintReceived, DocumentsReceived)):
         step, due = 2, event.next_due_at
+    elif isinstance(event, DispositionRedirected):  # new work for the Kasi of the unit it now names
+        step, due = 5, event.next_due_at
     elif isinstance(event, StepCompleted) and event.next_step:
         step, due = event.next_step, event.next_due_at
     else:
@@ -201,7 +204,7 @@ def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     role = story.definition.step(step).role
     unit = None
     if step in p.UNIT_BOUND_STEPS and role == "kasi":
-        disposition = story.latest(DispositionIssued)
+        disposition = story.latest((DispositionIssued, DispositionRedirected))
         unit = disposition.unit if disposition else None
     with notify.uow() as uow:
         people = uow.staff.active(story.kecamatan.slug, {role}, new_work=True)

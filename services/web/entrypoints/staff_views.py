@@ -57,6 +57,7 @@ EVENT_TITLES = {
     "workflow.ClosedIncomplete": "Ditutup: dokumen tidak lengkap",
     "workflow.ComplaintRegistered": "Dicatat di Buku Rekap Pengaduan",
     "workflow.DispositionIssued": "Disposisi tindak lanjut",
+    "workflow.DispositionRedirected": "Disposisi dialihkan ke unit lain",
     "workflow.ComplaintReferred": "Dilimpahkan",
     "workflow.ClarificationGiven": "Klarifikasi diberikan",
     "workflow.LetterRequested": "Staf diminta menyiapkan surat tanggapan",

@@ -71,6 +71,8 @@ class Register(StaffCommand):
 
 
 class Dispose(StaffCommand):
+    """To a unit of the kecamatan: the handler has resolved what the Camat wrote into the unit's code."""
+
     action = "dispose"
     unit: OneLine
     instructions: FreeText
@@ -78,11 +80,17 @@ class Dispose(StaffCommand):
     @field_validator("unit")
     @classmethod
     def _unit(cls, value: str) -> str:
-        """Units are compared as written in the users' records, whatever the case and spaces."""
         value = " ".join(value.split()).casefold()
         if not value:
             raise ValueError("unit must name a Kasi/Kasubag unit")
         return value
+
+
+class Redispose(Dispose):
+    """The Camat sends a disposition waiting at step 5 to another unit."""
+
+    action = "redispose"
+    reason: FreeText
 
 
 class Refer(StaffCommand):
@@ -195,6 +203,7 @@ STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
         CloseIncomplete,
         Register,
         Dispose,
+        Redispose,
         Refer,
         Clarify,
         RequestLetter,

@@ -26,6 +26,7 @@ from shared.contracts.workflow import (
     ComplaintRegistered,
     ComplaintWithdrawn,
     DispositionIssued,
+    DispositionRedirected,
     DocumentsReceived,
     DocumentsRequested,
     IdentityRejected,
@@ -96,6 +97,16 @@ class RoleNotAllowed(DomainError):
 class WrongUnit(DomainError):
     code = "wrong_unit"
     status = 403
+
+
+class UnknownUnit(DomainError):
+    code = "unknown_unit"
+    status = 422
+
+
+class UnitWithoutHead(DomainError):
+    code = "unit_without_head"
+    status = 422
 
 
 class NothingOverdue(DomainError):
@@ -180,6 +191,7 @@ ACTION_STEP: dict[str, int] = {
     "close-incomplete": 2,
     "register": 3,
     "dispose": 4,
+    "redispose": 4,  # by step 4's role, while step 5 waits
     "refer": 4,
     "clarify": 5,
     "request-letter": 6,
@@ -221,6 +233,10 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
         raise RoleNotAllowed(f"langkah {step} dilakukan oleh {role}, bukan {actor.role}")
     if state.status == "awaiting_documents" and action not in WHILE_AWAITING_DOCUMENTS:
         raise AwaitingDocuments("menunggu dokumen dari pengadu")
+    if action == "redispose":
+        if state.current_step != 5:
+            raise NotThisStep("disposisi hanya dapat dialihkan selama menunggu klarifikasi (langkah 5)")
+        return
     if action in ("receive-documents", "close-incomplete") and state.status != "awaiting_documents":
         raise NotAwaitingDocuments("pengaduan ini tidak sedang menunggu dokumen")
     if state.current_step != step:
@@ -364,6 +380,16 @@ def _register(state: Complaint, cmd: c.Register, cal: Calendar) -> Event:
 
 def _dispose(state: Complaint, cmd: c.Dispose, cal: Calendar) -> Event:
     return DispositionIssued(unit=cmd.unit, instructions=cmd.instructions, **_done(state, cmd, cal, 5))
+
+
+def _redispose(state: Complaint, cmd: c.Redispose, cal: Calendar) -> Event:
+    return DispositionRedirected(
+        unit=cmd.unit,
+        previous_unit=state.unit,
+        instructions=cmd.instructions,
+        reason=cmd.reason,
+        next_due_at=due_at(state.definition, 5, cmd.at, cal),
+    )
 
 
 def _refer(state: Complaint, cmd: c.Refer, cal: Calendar) -> Event:
@@ -524,6 +550,7 @@ _STAFF: dict[type[c.StaffCommand], Callable[[Complaint, Any, Calendar], Event]] 
     c.CloseIncomplete: _close_incomplete,
     c.Register: _register,
     c.Dispose: _dispose,
+    c.Redispose: _redispose,
     c.Refer: _refer,
     c.Clarify: _clarify,
     c.RequestLetter: _request_letter,
@@ -577,6 +604,8 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
         return replace(s, response_dispatched=True)
     if isinstance(event, DocumentsRequested):
         return replace(s, status="awaiting_documents", step_due_at=None, documents_close_after=event.close_after)
+    if isinstance(event, DispositionRedirected):
+        return replace(s, unit=event.unit, step_started_at=at, step_due_at=event.next_due_at, overdue_flagged=False)
     if isinstance(event, DocumentsReceived):
         return replace(
             s,

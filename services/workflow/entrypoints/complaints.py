@@ -53,22 +53,20 @@ def _step(state_or_row_step: int | None, definition) -> StepOut | None:
     return StepOut(number=s.number, name=s.name, role=s.role)
 
 
-def allowed_actions(state: model.Complaint, user: Principal) -> list[str]:
+def allowed_actions(wf: Workflow, state: model.Complaint, user: Principal) -> list[str]:
+    """The actions the user may take on the complaint now: in their own role, or as a Plh./Plt. in force."""
     if not user.is_staff or user.kecamatan != state.kecamatan:
         return []
-    probe = c.Actor(user_id=user.username, role=user.role, unit=user.unit)
     allowed = []
+    now = datetime.now(UTC)
+    mine = handlers.delegations_of_user(wf, state.kecamatan, user.username, now)  # read once, not per action
     for name in c.STAFF_COMMANDS:
         try:
-            model._check_may_act(state, _probe_command(name, probe))
+            handlers.acting_as(wf, state, name, user.username, user.role, user.unit, now, delegations=mine)
         except model.DomainError:
             continue
         allowed.append(name)
     return allowed
-
-
-def _probe_command(action: str, actor: c.Actor):
-    return c.STAFF_COMMANDS[action].model_construct(actor=actor, at=datetime.now(UTC))
 
 
 router = APIRouter()
@@ -83,21 +81,30 @@ def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
     ]
 
 
+def _waiting_on(role: str, unit: str | None):
+    waiting = complaints.c.waiting_role == role
+    if role == "kasi":  # at the unit-bound steps, only the Kasi of the disposed unit
+        waiting = and_(
+            waiting,
+            or_(
+                complaints.c.unit.is_(None),
+                complaints.c.unit == (unit or "").casefold(),
+                complaints.c.current_step.notin_(sorted(model.UNIT_BOUND_STEPS)),
+            ),
+        )
+    return waiting
+
+
 @router.get("/v1/inbox", response_model=list[InboxItem], responses=ERRORS, summary="What waits on my role")
 def inbox(user: CurrentUser, wf: WorkflowDep) -> list[InboxItem]:
     if not user.is_staff:
         raise ApiError(403, "not_kecamatan_staff", "Kotak masuk hanya untuk staf kecamatan.")
     now = datetime.now(UTC)
-    waiting = complaints.c.waiting_role == user.role
-    if user.role == "kasi":  # at the unit-bound steps, only the Kasi of the disposed unit
-        waiting = and_(
-            waiting,
-            or_(
-                complaints.c.unit.is_(None),
-                complaints.c.unit == (user.unit or "").casefold(),
-                complaints.c.current_step.notin_(sorted(model.UNIT_BOUND_STEPS)),
-            ),
-        )
+    # their own role's work, and the work of each role a Plh./Plt. in force names them for
+    roles = [(user.role, user.unit)] + [
+        (d.role, d.unit) for d in handlers.delegations_of_user(wf, user.kecamatan, user.username, now)
+    ]
+    waiting = or_(*(_waiting_on(role, unit) for role, unit in roles))
     with wf.engine.connect() as conn:
         rows = (
             conn.execute(
@@ -162,7 +169,7 @@ def detail(complaint_id: UUID, user: CurrentUser, wf: WorkflowDep) -> ComplaintO
         description=first["description"],
         complainant=first["complainant"],
         received_at=first["received_at"],
-        allowed_actions=allowed_actions(state, user),
+        allowed_actions=allowed_actions(wf, state, user),
         history=[
             dict(
                 position=e.position,
