@@ -35,8 +35,9 @@ from services.letters.adapters.pdf import layout_response_letter, render_receipt
 from services.letters.adapters.signing import SigningIdentity, sign_pdf
 from services.letters.adapters.verification import Verification, verify_pdf
 from services.letters.domain.letter import CHANNEL_LABELS, Letterhead, Receipt, ResponseLetter, Signer
-from services.letters.unit_of_work import UnitOfWork
+from services.letters.unit_of_work import StaffName, UnitOfWork
 from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.organisation import DELEGATION_KINDS
 from shared.contracts.workflow import ClarificationGiven, ComplaintReceived, LetterDrafted, LetterSigned
 from shared.events import Event, EventEnvelope
 from shared.handoffs import Handoff
@@ -171,12 +172,7 @@ def _make(
             addressee_address=received.complainant.address,
             body=draft.body,
             clarification=clarification.explanation if clarification else None,
-            signer=Signer(
-                title=f"CAMAT {kecamatan.name.upper()}",
-                name=camat.full_name if camat else signed_event.actor.user_id or "",
-                rank=None,
-                nip=camat.nip if camat else None,
-            ),
+            signer=_signer(kecamatan, signed_event, camat),
             verify_url=verify_url(ctx, document_id),
         )
     )
@@ -206,6 +202,24 @@ def _make(
             "sha256": stored.sha256,
             "size": stored.size,
         }
+    )
+
+
+def _signer(kecamatan: Kecamatan, signed_event: EventEnvelope, camat: StaffName | None) -> Signer:
+    """The signature block: "CAMAT PEGANTENAN", or "Plh. CAMAT PEGANTENAN" / "Plt. ..." when a delegate signed
+    for the Camat (the event's actor says so, docs/adr/0014); the signer's own name, pangkat (golongan) and NIP."""
+    actor = signed_event.actor
+    title = f"CAMAT {kecamatan.name.upper()}"
+    if actor.acting_for == "camat" and actor.acting_kind in DELEGATION_KINDS:
+        title = f"{DELEGATION_KINDS[actor.acting_kind]} {title}"
+    rank = None
+    if camat is not None and camat.pangkat:
+        rank = f"{camat.pangkat} ({camat.golongan})" if camat.golongan else camat.pangkat
+    return Signer(
+        title=title,
+        name=camat.full_name if camat else actor.user_id or "",
+        rank=rank,
+        nip=camat.nip if camat else None,
     )
 
 

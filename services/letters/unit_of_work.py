@@ -90,11 +90,13 @@ class Documents(Protocol):
 class StaffName(NamedTuple):
     full_name: str
     nip: str | None
+    pangkat: str | None = None  # "Pembina Tingkat I" (migration 0015)
+    golongan: str | None = None  # "IV/b"
 
 
 class Staff(Protocol):
     def get(self, username: str) -> StaffName | None:
-        """A user's name and NIP as the staff directory has them, or None."""
+        """A user's name, NIP, pangkat and golongan as the staff directory has them, or None."""
 
 
 class Outbox(Protocol):

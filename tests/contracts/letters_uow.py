@@ -124,10 +124,20 @@ class Story:
             AT,
         )
 
-    def signed(self, camat: str, number: str = "001/PP.01/435.300/2026", version: int = 1) -> EventEnvelope:
+    def signed(
+        self,
+        camat: str,
+        number: str = "001/PP.01/435.300/2026",
+        version: int = 1,
+        *,
+        acting_for: str | None = None,
+        acting_kind: str | None = None,
+    ) -> EventEnvelope:
+        """Signed by ``camat`` (a username); with ``acting_for``/``acting_kind``, by a delegate for that role."""
+        role = "sekcam" if acting_for else "camat"
         return self._add(
             LetterSigned(step=10, output="Surat ditandatangani", letter_version=version, letter_number=number),
-            Actor(kind="user", user_id=camat, role="camat"),
+            Actor(kind="user", user_id=camat, role=role, acting_for=acting_for, acting_kind=acting_kind),
             AT + timedelta(minutes=5),
         )
 

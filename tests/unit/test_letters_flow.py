@@ -129,6 +129,19 @@ def test_a_signed_letter_is_issued_once_with_its_document_id_derived_from_the_ev
         assert expected in content, expected
 
 
+def test_a_letter_signed_by_a_plh_camat_says_so_with_the_delegate_s_name_rank_and_nip(letters, memory, story, place):
+    """Issue #15 item 3: the Sekcam signs as Plh. Camat; the block reads "Plh. CAMAT <KECAMATAN>" above the
+    Sekcam's own name, pangkat (golongan) and NIP."""
+    sekcam = f"sekcam.{place.slug}"
+    memory.staff[sekcam] = StaffName("Moh. Sekretaris, S.Sos.", "198001012005011002", "Pembina", "IV/a")
+    signed = story.signed(sekcam, acting_for="camat", acting_kind="plh")
+    issued = handlers.issue_signed_letter(letters, signed.event_id)
+    content = text_of(letters.documents.get(issued.sha256))
+    for expected in ("Plh. CAMAT UJI", "Moh. Sekretaris, S.Sos.", "Pembina (IV/a)", "NIP. 198001012005011002"):
+        assert expected in content, expected
+    assert "Ma'ruf" not in content  # not the absent Camat's
+
+
 def test_a_letter_signed_by_someone_not_in_the_directory_carries_their_username(letters, memory, story):
     signed = story.signed("camat.pengganti")
     issued = handlers.issue_signed_letter(letters, signed.event_id)

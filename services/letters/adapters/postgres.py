@@ -128,10 +128,11 @@ class PostgresStaff:
         self._conn = conn
 
     def get(self, username: str) -> StaffName | None:
+        d = staff_directory.c
         row = self._conn.execute(
-            select(staff_directory.c.full_name, staff_directory.c.nip).where(staff_directory.c.username == username)
+            select(d.full_name, d.nip, d.pangkat, d.golongan).where(d.username == username)
         ).first()
-        return StaffName(row.full_name, row.nip) if row is not None else None
+        return StaffName(row.full_name, row.nip, row.pangkat, row.golongan) if row is not None else None
 
 
 class PostgresOutbox:
