@@ -28,7 +28,7 @@ notify's tables, and ``adapters/memory.py``, dicts for unit tests.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
@@ -102,6 +102,10 @@ class Staff(Protocol):
     def active(self, kecamatan: str, roles: Collection[str], *, new_work: bool = False) -> list[Row]:
         """Active staff of a kecamatan in ``roles`` (``new_work``: only those who asked to hear of new work),
         with their contacts (``shared.staff_directory``)."""
+
+    def acting(self, kecamatan: str, roles: Collection[str], day: date) -> list[Row]:
+        """Active staff acting ``day`` as a Plh./Plt. for one of ``roles`` (``shared.organisation_directory``):
+        their rows with ``role`` and ``unit`` those of the delegation, and ``acting_kind`` (plh or plt)."""
 
 
 class Handoffs(Protocol):

@@ -185,3 +185,30 @@ def test_a_plh_camat_disposes_and_signs_during_the_period_only(client, wf, engin
     assert g.do("sekcam", "dispose", expect=403, unit="pemerintahan", instructions="x")["code"] == "role_not_allowed"
     body = g.do("camat", "dispose", unit="pemerintahan", instructions="x")  # the Camat in their own role
     assert body["history"][-1]["actor"]["acting_for"] is None
+
+
+def test_notify_finds_who_acts_for_an_official_today(engine, place):
+    """Notify's staff adapter over the real views: the Plh. in force is found with the role and unit it acts
+    for (overdue alerts go to them, tests/unit/test_notify_flow.py), one not in force is not."""
+    from services.notify.adapters.postgres import PostgresStaff
+
+    slug, _tokens = place
+    today = datetime.now(UTC).astimezone(WIB).date()
+    accounts.add_user(engine, f"kasi2.{slug}", "Kasi Dua", "kasi", PASSWORD, kecamatan=slug, unit="pmd")
+    accounts.grant_delegation(
+        engine,
+        ADMIN,
+        DelegationRequest("kasi", slug, f"kasi2.{slug}", "plh", today, today, "Dinas luar", "pemerintahan"),
+        today,
+    )
+    with engine.connect() as conn:
+        staff = PostgresStaff(conn)
+        (row,) = staff.acting(slug, {"kasi"}, today)
+        assert (row["username"], row["role"], row["unit"], row["acting_kind"]) == (
+            f"kasi2.{slug}",
+            "kasi",
+            "pemerintahan",
+            "plh",
+        )
+        assert staff.acting(slug, {"kasi"}, today + timedelta(days=1)) == []
+        assert staff.acting(slug, {"camat"}, today) == []

@@ -34,9 +34,10 @@ from services.notify.handlers.templates_admin import list_templates, reset_templ
 from services.notify.scheduler import DueDeliveries, StaleSends
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
-from shared.calendar import WorkingCalendar
+from shared.calendar import WIB, WorkingCalendar
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.notify import NotificationReport
+from shared.contracts.organisation import Delegation
 from shared.contracts.tracking import new_tracking_code
 from shared.contracts.workflow import StepOverdue
 from shared.events import Actor, EventEnvelope, envelope
@@ -232,21 +233,22 @@ def test_an_event_older_than_the_limit_plans_nothing():
     assert plan_event(notify.ctx, event_id) == 0 and notify.rows() == []
 
 
-def test_an_overdue_step_alerts_its_kasi_and_the_sekcam_once(notify):
-    def person(username, role, unit=None, phone=None):
-        return {
-            "username": username,
-            "full_name": username.title(),
-            "role": role,
-            "kecamatan": "pegantenan",
-            "unit": unit,
-            "email": None,
-            "phone": phone,
-            "notify_channel": "sms",
-            "notify_new_work": False,
-            "active": True,
-        }
+def person(username, role, unit=None, phone=None):
+    return {
+        "username": username,
+        "full_name": username.title(),
+        "role": role,
+        "kecamatan": "pegantenan",
+        "unit": unit,
+        "email": None,
+        "phone": phone,
+        "notify_channel": "sms",
+        "notify_new_work": False,
+        "active": True,
+    }
 
+
+def test_an_overdue_step_alerts_its_kasi_and_the_sekcam_once(notify):
     notify.memory.staff += [
         person("kasi.pem", "kasi", "pemerintahan", new_phone()),
         person("kasi.kesra", "kasi", "kesra", new_phone()),  # not the unit the complaint was disposed to
@@ -263,6 +265,33 @@ def test_an_overdue_step_alerts_its_kasi_and_the_sekcam_once(notify):
     sent = {r["username"]: (r["state"], r["variables"]["sebagai"]) for r in notify.rows()}
     assert sent == {"kasi.pem": ("sent", "penanggung jawab langkah ini"), "sekcam": ("sent", "atasan")}
     assert len(notify.sms.sent) == 2 and notify.reports() == []  # staff's messages are not the complaint's history
+
+
+def test_an_overdue_step_also_alerts_whoever_acts_for_the_official_today(notify):
+    """Issue #15 item 3: the Camat is away, the Sekcam is Plh. Camat: an overdue step 4 alerts the Sekcam as the
+    one responsible (a delegation not in force today alerts no one)."""
+    notify.memory.staff += [
+        person("camat.a", "camat", phone=new_phone()),
+        person("sekcam.a", "sekcam", phone=new_phone()),
+    ]
+    received = notify.events.read_event(notify.complaint(new_phone()))
+    today = received.occurred_at.astimezone(WIB).date()
+
+    def delegation(delegate, starts_on, ends_on):
+        return Delegation(
+            uuid.uuid4(), "pegantenan", "camat", None, delegate, "plh", starts_on, ends_on, "Cuti", "admin",
+            received.occurred_at, None,
+        )  # fmt: skip
+
+    notify.memory.delegations += [
+        delegation("sekcam.a", today, today + timedelta(days=2)),
+        delegation("staf.b", today - timedelta(days=9), today - timedelta(days=1)),  # over
+    ]
+    overdue = StepOverdue(step=4, role="camat", due_at=datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    event_id = notify.append(received.stream_id, overdue)
+    escalate(notify.ctx, event_id)
+    alerts = {username: row["reason"] for (_, username), row in notify.memory.escalations.items()}
+    assert alerts == {"camat.a": "responsible", "sekcam.a": "responsible"}
 
 
 def test_a_template_edited_for_a_kecamatan_is_what_its_complainants_get(notify):

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
 from services.notify.adapters.tables import deliveries as deliveries_table
 from services.notify.unit_of_work import Row
+from shared.contracts.organisation import Delegation
 from shared.handoffs import Handoff
 
 LOCK_TIMEOUT = 10.0
@@ -43,6 +44,7 @@ class NotifyMemory:
         self.templates: dict[tuple[str, str, str], Row] = {}
         self.handoffs: dict[tuple[str, UUID], Handoff] = {}
         self.staff: list[Row] = []  # shared.staff_directory's columns
+        self.delegations: list[Delegation] = []  # shared.organisation_directory's
         self.lock = threading.Lock()  # commits apply one at a time
         self._row_locks: dict[UUID, threading.Lock] = {}
 
@@ -270,6 +272,14 @@ class InMemoryStaff:
             and p["active"]
             and p["role"] in roles
             and (p["notify_new_work"] or not new_work)
+        ]
+
+    def acting(self, kecamatan: str, roles: Collection[str], day: date) -> list[Row]:
+        by_name = {p["username"]: p for p in self._memory.staff if p["active"]}
+        return [
+            {**by_name[d.delegate], "role": d.role, "unit": d.unit, "acting_kind": d.kind}
+            for d in self._memory.delegations
+            if d.kecamatan == kecamatan and d.role in roles and d.in_force(day) and d.delegate in by_name
         ]
 
 

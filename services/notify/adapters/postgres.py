@@ -9,7 +9,7 @@ copies of a send, one claims and four wait, then see ``sending``); a row written
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, RootTransaction
 from services.notify.adapters.tables import deliveries, escalations, handoffs, templates
 from services.notify.unit_of_work import Row
 from shared.handoffs import Handoff, record
+from shared.organisation_directory import delegations_in_force
 from shared.staff_directory import staff_directory
 
 
@@ -211,6 +212,20 @@ class PostgresStaff:
         if new_work:
             query = query.where(staff_directory.c.notify_new_work.is_(True))
         return _all(self._conn, query)
+
+    def acting(self, kecamatan: str, roles: Collection[str], day: date) -> list[Row]:
+        rows = []
+        for d in delegations_in_force(self._conn, kecamatan, day):
+            if d.role not in roles:
+                continue
+            found = _all(
+                self._conn,
+                select(staff_directory).where(
+                    staff_directory.c.username == d.delegate, staff_directory.c.active.is_(True)
+                ),
+            )
+            rows += [{**r, "role": d.role, "unit": d.unit, "acting_kind": d.kind} for r in found]
+        return rows
 
 
 class PostgresHandoffs:

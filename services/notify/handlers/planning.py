@@ -82,15 +82,20 @@ def escalate(notify: Context, event_id: UUID) -> int:
     overdue = story.event
     assert isinstance(overdue, StepOverdue)  # noqa: S101
     superior = p.SUPERIOR.get(overdue.role, "camat")
+    today = envelope.occurred_at.astimezone(story.kecamatan.time_zone).date()
     with notify.uow() as uow:
-        people = [
-            person
-            for person in uow.staff.active(envelope.kecamatan, {overdue.role, superior})
-            # at a unit-bound step only the Kasi of the disposed unit answers for it
-            if not (
-                person["role"] == overdue.role and overdue.unit and (person["unit"] or "").casefold() != overdue.unit
-            )
-        ]
+        # the officials, and whoever acts for one of them today (a Plh./Plt.: docs/adr/0014)
+        candidates = uow.staff.active(envelope.kecamatan, {overdue.role, superior})
+        candidates += uow.staff.acting(envelope.kecamatan, {overdue.role, superior}, today)
+    people, seen = [], set()
+    for person in candidates:
+        # at a unit-bound step only the Kasi of the disposed unit answers for it
+        if person["role"] == overdue.role and overdue.unit and (person["unit"] or "").casefold() != overdue.unit:
+            continue
+        if person["username"] in seen:
+            continue
+        seen.add(person["username"])
+        people.append(person)
     if not people:
         log.warning(
             "no one to alert for an overdue step", extra={"kecamatan": envelope.kecamatan, "step": overdue.step}
