@@ -17,7 +17,7 @@ phase after the other, each after a warm-up of 3 letters and then for ``seconds`
   once, before the loop);
 - ``render_identity_and_sign``: the same plus an uncached load of the signing key for every letter
   (``DevelopmentCA(folder).identity(...)`` reads and parses the key and certificates). The worker
-  (``Letters.identity``) caches the key per kecamatan for an hour, so this phase shows what that cache
+  (``SigningKeys.identity``, services/letters/adapters/keys.py) caches the key per kecamatan for an hour, so this phase shows what that cache
   saves, not the worker's steady state, which is ``render_and_sign``.
 
 Reported per phase: letters per second, p50/p90/p99/max ms per letter, CPU ms per letter (the child's

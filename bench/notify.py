@@ -430,7 +430,7 @@ def _dead_letters(engine: Engine, limit: int = 5) -> list[str]:
 def _enqueue(celery, ids: Iterable[uuid.UUID]) -> None:
     from services.notify.handlers.sending import SEND_TASK
 
-    for delivery_id in ids:  # exactly what handlers.enqueue_send publishes (first attempt)
+    for delivery_id in ids:  # exactly what handlers.sending.enqueue_send publishes (first attempt)
         celery.send_task(
             SEND_TASK,
             args=[{"delivery_id": str(delivery_id)}],
@@ -440,7 +440,7 @@ def _enqueue(celery, ids: Iterable[uuid.UUID]) -> None:
 
 
 def _report_task_ids(ids: Iterable[uuid.UUID]) -> set[str]:
-    """The task ids of the NotificationReports the worker sends for these rows once sent (handlers.report)."""
+    """The task ids of the NotificationReports the worker sends for these rows once sent (handlers.reports.report)."""
     from services.notify.domain.delivery import REPORT_NAMESPACE
 
     return {f"notification-report:{uuid.uuid5(REPORT_NAMESPACE, f'{i}:sent')}" for i in ids}

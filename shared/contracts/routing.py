@@ -21,7 +21,7 @@ class Subscription:
         return not self.event_types or event_type in self.event_types
 
 
-# the events notify answers (services/notify/handlers.py says what each one sends)
+# the events notify answers (services/notify/handlers/planning.py says what each one sends)
 NOTIFY_EVENTS = (
     "workflow.ComplaintReceived",
     "workflow.DocumentsRequested",
