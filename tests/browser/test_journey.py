@@ -130,7 +130,11 @@ def test_02_each_role_takes_its_step_in_sop_order(new_context, shot):
             message=f"the form {action!r} for {username} on {complaint_url} (step {i})",
         )
         for label, value in fields.items():
-            form.get_by_label(label).fill(value)
+            field = form.get_by_label(label)
+            if field.evaluate("e => e.tagName") == "SELECT":  # a list: the kecamatan's units
+                field.select_option(value)
+            else:
+                field.fill(value)
         shot(page, f"langkah-{i:02d}-{role}-{action}")
         form.get_by_role("button", name=button, exact=True).click()
         page.wait_for_load_state()

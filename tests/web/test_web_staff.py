@@ -265,6 +265,10 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
         notes="KTP cocok",
     )
     do("staf", "register", ["register"], "Buku Rekap Pengaduan")
+    # step 4 offers the kecamatan's units with a head as a list (issue #15), not free text
+    camat_page = as_("camat")
+    assert "<select" in camat_page and '<option value="pemerintahan"' in camat_page
+    assert "Seksi Pemerintahan (" in camat_page
     page = do(
         "camat",
         "dispose",

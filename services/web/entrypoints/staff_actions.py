@@ -20,6 +20,7 @@ ACTION_LABELS: dict[str, str] = {
     "close-incomplete": "Tutup karena dokumen tidak lengkap",
     "register": "Registrasi",
     "dispose": "Disposisi",
+    "redispose": "Alihkan disposisi",
     "refer": "Limpahkan",
     "clarify": "Klarifikasi",
     "request-letter": "Minta staf menyiapkan surat",
@@ -43,6 +44,7 @@ DONE: dict[str, str] = {
     "close-incomplete": "Pengaduan ditutup: dokumen yang diminta tidak lengkap.",
     "register": "Pengaduan sudah dicatat di Buku Rekap Pengaduan.",
     "dispose": "Disposisi sudah diberikan.",
+    "redispose": "Disposisi sudah dialihkan ke unit yang baru.",
     "refer": "Pengaduan sudah dilimpahkan.",
     "clarify": "Klarifikasi sudah dicatat.",
     "request-letter": "Staf sudah diminta menyiapkan surat tanggapan.",
@@ -78,7 +80,6 @@ COPIES = (
     ("camat", "Untuk Camat"),
     ("unit", "Untuk unit terkait"),
 )
-UNITS = ("pemerintahan", "trantib", "kesra", "pmd", "pelayanan umum")  # suggestions; the API takes any unit
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,15 @@ class Action:
 
 
 NOTES = Field("notes", "Catatan", "textarea", help="Tidak wajib.")
+# the kecamatan's units with a head, filled in per page from the API (staff_complaint.load_units)
+UNIT_FIELD = Field(
+    "unit",
+    "Unit (Kasi/Kasubag)",
+    "select",
+    required=True,
+    help="Unit yang menindaklanjuti; unit tanpa kepala (Kasi/Kasubag) aktif tidak dapat dipilih.",
+)
+
 
 ACTIONS: dict[str, Action] = {
     a.name: a
@@ -155,17 +165,18 @@ ACTIONS: dict[str, Action] = {
         Action(
             "dispose",
             "Disposisi tindak lanjut",
-            (
-                Field(
-                    "unit",
-                    "Unit (Kasi/Kasubag)",
-                    required=True,
-                    suggestions=UNITS,
-                    help="Misalnya pemerintahan, trantib, kesra, pmd, pelayanan umum.",
-                ),
-                Field("instructions", "Instruksi", "textarea", required=True),
-            ),
+            (UNIT_FIELD, Field("instructions", "Instruksi", "textarea", required=True)),
             intro="Pengaduan termasuk tupoksi kecamatan: tunjuk unit yang menindaklanjuti.",
+        ),
+        Action(
+            "redispose",
+            "Alihkan disposisi ke unit lain",
+            (
+                UNIT_FIELD,
+                Field("instructions", "Instruksi", "textarea", required=True),
+                Field("reason", "Alasan pengalihan", "textarea", required=True),
+            ),
+            intro="Klarifikasi belum diberikan: disposisi dapat dialihkan ke unit lain (misalnya unit yang keliru).",
         ),
         Action(
             "refer",
@@ -287,7 +298,8 @@ def body_of(
             except ValueError:
                 errors[f.name] = "Isi dengan bilangan bulat."
             continue
-        if f.kind == "select" and text not in {k for k, _ in f.options}:
+        # a list given per page (the units) is checked by the API: it answers unknown_unit with the valid ones
+        if f.kind == "select" and f.options and text not in {k for k, _ in f.options}:
             errors[f.name] = "Pilih salah satu pilihan."
             continue
         body[f.name] = text

@@ -5,6 +5,7 @@ Kabupaten users read it (masked by the API: ``shared.masking``), act on nothing 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -70,12 +71,34 @@ async def load_documents(request: Request, complaint_id: UUID) -> list[dict] | N
     return docs
 
 
-def step_forms(complaint: dict) -> tuple[list[actions.Action], list[actions.Action]]:
-    """The step's own actions and the any-step ones (withdraw, duplicate) the API says this user may take."""
+def step_forms(complaint: dict, units: list[dict] | None = None) -> tuple[list[actions.Action], list[actions.Action]]:
+    """The step's own actions and the any-step ones (withdraw, duplicate) the API says this user may take; a
+    disposition's unit is chosen from ``units`` (the kecamatan's, with a head)."""
     allowed = [a for a in complaint.get("allowed_actions", []) if a in actions.ACTIONS]
-    own = [actions.ACTIONS[a] for a in allowed if a not in actions.ANY_STEP]
+    own = [_with_units(actions.ACTIONS[a], units or []) for a in allowed if a not in actions.ANY_STEP]
     other = [actions.ACTIONS[a] for a in allowed if a in actions.ANY_STEP]
     return own, other
+
+
+def _with_units(spec: actions.Action, units: list[dict]) -> actions.Action:
+    if not any(f.name == "unit" for f in spec.fields):
+        return spec
+    options = tuple((u["code"], f"{u['title']} ({u['head']['name']})") for u in units if u.get("head"))
+    fields = tuple(dataclasses.replace(f, options=options) if f.name == "unit" else f for f in spec.fields)
+    return dataclasses.replace(spec, fields=fields)
+
+
+async def load_units(request: Request, complaint: dict) -> list[dict]:
+    """The kecamatan's units, for a disposition's list; none when the page offers no disposition (or the API
+    cannot say: the form then shows an empty list and the API's refusal explains)."""
+    if not {"dispose", "redispose"} & set(complaint.get("allowed_actions", [])):
+        return []
+    try:
+        return await api(request).call(
+            "GET", f"/v1/kecamatan/{complaint['kecamatan']}/units", token=session(request).token
+        )
+    except (ApiUnavailable, ApiProblem):
+        return []
 
 
 async def page(
@@ -87,7 +110,7 @@ async def page(
         signed_out_on_401(request, exc)
         return not_found_page(request, exc)
     documents = await load_documents(request, complaint_id)
-    own, other = step_forms(complaint)
+    own, other = step_forms(complaint, await load_units(request, complaint))
     definition = views.definition_of(complaint)
     current = complaint.get("current_step")
     now = datetime.now(UTC)
