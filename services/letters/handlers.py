@@ -34,8 +34,9 @@ from zoneinfo import ZoneInfo
 from services.letters.adapters.pdf import layout_response_letter, render_receipt, render_response_letter
 from services.letters.adapters.signing import SigningIdentity, sign_pdf
 from services.letters.adapters.verification import Verification, verify_pdf
-from services.letters.domain.letter import CHANNEL_LABELS, Letterhead, Receipt, ResponseLetter, Signer
+from services.letters.domain.letter import Letterhead, Receipt, ResponseLetter, Signer
 from services.letters.unit_of_work import StaffName, UnitOfWork
+from shared.contracts.intake import CHANNEL_LABELS
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.organisation import DELEGATION_KINDS
 from shared.contracts.workflow import ClarificationGiven, ComplaintReceived, LetterDrafted, LetterSigned

@@ -10,6 +10,22 @@ from pydantic import EmailStr
 
 from shared.events import Contract
 
+# How a complaint reached the office (``ComplaintSubmitted.channel``), as every page, register and receipt names
+# it: one list, so a new channel shows the same words everywhere (letters' receipt, the dashboard's Buku Rekap,
+# the web's staff pages; the dashboard page's script keeps a copy, ``KANAL`` in dasbor.js).
+CHANNEL_LABELS: dict[str, str] = {
+    "web": "Formulir web",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "email": "E-mail",
+    "kotak": "Kotak pengaduan",
+    "telepon": "Telepon",
+    "datang": "Datang langsung",
+}
+# The channels staff type in themselves (``POST /v1/staff/complaints``): a form found in the complaint box, a
+# phone call, a complainant who came to the office.
+STAFF_CHANNELS: tuple[str, ...] = ("kotak", "telepon", "datang")
+
 
 class Complainant(Contract):
     name: str

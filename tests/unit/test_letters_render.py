@@ -15,7 +15,6 @@ from pypdf import PdfReader
 
 from services.letters.adapters.pdf import layout_response_letter, render_receipt, render_response_letter
 from services.letters.domain.letter import (
-    CHANNEL_LABELS,
     Letterhead,
     Receipt,
     ResponseLetter,
@@ -23,6 +22,7 @@ from services.letters.domain.letter import (
     format_tanggal,
     format_waktu_wib,
 )
+from shared.contracts.intake import CHANNEL_LABELS
 
 LETTERHEAD = Letterhead(
     pemerintah="PEMERINTAH KABUPATEN PAMEKASAN",
@@ -429,12 +429,13 @@ def test_receipt_names_the_channel_in_indonesian(channel, label):
 
 def test_receipt_channel_labels():
     assert CHANNEL_LABELS == {
-        "web": "Formulir daring",
+        "web": "Formulir web",
         "sms": "SMS",
         "whatsapp": "WhatsApp",
         "email": "E-mail",
         "kotak": "Kotak pengaduan",
         "telepon": "Telepon",
+        "datang": "Datang langsung",
     }
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from shared import masking
+from shared.contracts.intake import CHANNEL_LABELS
 
 HIDDEN = masking.REDACTED
 
@@ -31,14 +32,6 @@ COLUMNS = (
     ("Status", 22),
 )
 
-CHANNEL_LABELS = {
-    "web": "Formulir web",
-    "sms": "SMS",
-    "whatsapp": "WhatsApp",
-    "email": "E-mail",
-    "kotak": "Kotak pengaduan",
-    "telepon": "Telepon",
-}
 OUTCOME_LABELS = {
     "resolved": "Selesai, tanggapan dikirim",
     "referred": "Dilimpahkan",

@@ -33,7 +33,7 @@ class EnterComplaint(Frozen):
     ``received_at`` is when it reached the office (the form was found, the call took place)."""
 
     kecamatan: str
-    channel: str  # kotak | telepon
+    channel: str  # kotak | telepon | datang (shared.contracts.intake.STAFF_CHANNELS)
     complainant: Complainant
     subject: str
     description: str

@@ -128,18 +128,18 @@ class TrackingOut(BaseModel):
 
 # --- staff: complaint-box forms and phone calls ---------------------------------------------------
 
-STAFF_CHANNELS = ("kotak", "telepon")
 MAX_ENTRY_AGE_DAYS = 30
 _ENTRY_SKEW_SECONDS = 300  # a phone's or a PC's clock a few minutes ahead is not "the future"
 
 
 class StaffComplaintIn(ComplaintIn):
-    """A complaint-box form (``kotak``) or a phone call (``telepon``) typed in by staff. The kecamatan is the
-    user's own (it may be left out). ``received_at``: when the form was found in the box or the call took
-    place (a time without an offset is read as WIB)."""
+    """A complaint-box form (``kotak``), a phone call (``telepon``) or a complainant who came to the office
+    (``datang``), typed in by staff (``shared.contracts.intake.STAFF_CHANNELS``). The kecamatan is the user's
+    own (it may be left out). ``received_at``: when the form was found in the box, the call took place or the
+    complainant came (a time without an offset is read as WIB)."""
 
     kecamatan: str | None = Field(None, min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$")  # type: ignore[assignment]
-    channel: Literal["kotak", "telepon"] = Field(examples=["kotak"])  # type: ignore[assignment]
+    channel: Literal["kotak", "telepon", "datang"] = Field(examples=["kotak"])  # type: ignore[assignment]
     received_at: datetime = Field(examples=["2026-11-30T08:15:00+07:00"])
     scan_kinds: list[Literal["ktp", "sim", "kk", "foto", "lainnya"]] | None = Field(
         None, max_length=5, description="What each uploaded `scan` is, in the same order (optional)"

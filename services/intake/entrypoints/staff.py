@@ -53,7 +53,7 @@ _MULTIPART_DOC = {
                     "properties": {
                         "complaint": {
                             "type": "string",
-                            "description": "JSON: the public complaint fields, channel `kotak` or `telepon`, "
+                            "description": "JSON: the public complaint fields, channel `kotak`, `telepon` or `datang`, "
                             "`received_at`, optional `scan_kinds` (StaffComplaintIn)",
                         },
                         "scan": {

@@ -51,7 +51,6 @@ from reportlab.platypus import (
 )
 
 from services.letters.domain.letter import (
-    CHANNEL_LABELS,
     WIB,
     Letterhead,
     Receipt,
@@ -61,6 +60,7 @@ from services.letters.domain.letter import (
     format_tanggal,
     format_waktu_wib,
 )
+from shared.contracts.intake import CHANNEL_LABELS
 
 __all__ = [
     "layout_response_letter",

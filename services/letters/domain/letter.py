@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 __all__ = [
-    "CHANNEL_LABELS",
     "WIB",
     "Letterhead",
     "Receipt",
@@ -37,15 +36,6 @@ BULAN = (
 # Western Indonesia Time: UTC+7 with no daylight saving since 1964. A fixed offset, so the receipt does
 # not depend on the machine's tz database (python:3.11-slim has none).
 WIB = timezone(timedelta(hours=7), "WIB")
-
-CHANNEL_LABELS: dict[str, str] = {
-    "web": "Formulir daring",
-    "sms": "SMS",
-    "whatsapp": "WhatsApp",
-    "email": "E-mail",
-    "kotak": "Kotak pengaduan",
-    "telepon": "Telepon",
-}
 
 
 @dataclass(frozen=True)
@@ -88,7 +78,7 @@ class Receipt:
     letterhead: Letterhead
     tracking_code: str
     received_at: datetime  # aware; printed in WIB
-    channel: str  # a key of CHANNEL_LABELS
+    channel: str  # a key of shared.contracts.intake.CHANNEL_LABELS
     complainant_name: str
     subject: str
     track_url: str

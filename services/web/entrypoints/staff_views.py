@@ -10,6 +10,7 @@ from typing import Any
 
 from services.web.entrypoints.staff_actions import AGENCY_KINDS
 from shared.contracts import sop
+from shared.contracts.intake import CHANNEL_LABELS as INTAKE_CHANNEL_LABELS
 
 STATUS_LABELS = {
     "in_progress": "Diproses",
@@ -25,13 +26,9 @@ OUTCOME_LABELS = {
     "withdrawn": "Dicabut",
     "duplicate": "Duplikat",
 }
+# how a complaint came in (the contract's labels), and how a response letter went out by hand (step 12)
 CHANNEL_LABELS = {
-    "web": "Formulir web",
-    "sms": "SMS",
-    "whatsapp": "WhatsApp",
-    "email": "E-mail",
-    "kotak": "Kotak pengaduan",
-    "telepon": "Telepon",
+    **INTAKE_CHANNEL_LABELS,
     "pos": "Pos",
     "langsung": "Diserahkan langsung",
     "kurir": "Kurir",
