@@ -27,11 +27,17 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from services.letters.adapters.pdf import layout_response_letter, render_receipt, render_response_letter
+from services.letters.adapters.pdf import (
+    layout_response_letter,
+    render_complaint_form,
+    render_receipt,
+    render_response_letter,
+)
 from services.letters.adapters.signing import SigningIdentity, sign_pdf
 from services.letters.adapters.verification import Verification, verify_pdf
 from services.letters.domain.letter import Letterhead, Receipt, ResponseLetter, Signer
@@ -233,6 +239,20 @@ def _letterhead(kecamatan: Kecamatan) -> Letterhead:
         phone=head.get("phone"),
         city=head.get("city", kecamatan.name),
     )
+
+
+@lru_cache(maxsize=128)
+def _blank_form(letterhead: Letterhead) -> tuple[bytes, str]:
+    pdf = render_complaint_form(letterhead)
+    return pdf, hashlib.sha256(pdf).hexdigest()
+
+
+def complaint_form(ctx: Context, slug: str) -> tuple[bytes, str] | None:
+    """The blank Formulir Pengaduan of an active kecamatan with its letterhead, and its SHA-256 (for the ETag);
+    None for a kecamatan not served here. Rendered once per letterhead and process: a new letterhead is a new
+    key, so an edited address is printed as soon as the directory reloads."""
+    kecamatan = ctx.directory.get(slug)
+    return None if kecamatan is None else _blank_form(_letterhead(kecamatan))
 
 
 def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The letters API: the public verification page behind each letter's QR code (entrypoints/verify.py), and the
-documents themselves, for staff and for the complainant (entrypoints/documents.py)."""
+"""The letters API: the public verification page behind each letter's QR code (entrypoints/verify.py), the
+documents themselves, for staff and for the complainant (entrypoints/documents.py), and the blank complaint form
+to print (entrypoints/forms.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from services.letters.bootstrap import Letters, bootstrap
-from services.letters.entrypoints import documents, verify
+from services.letters.entrypoints import documents, forms, verify
 from shared.auth import install_auth
 from shared.http import BodySizeLimit, Health, check_database, health_response, install_error_handlers
 from shared.metrics import install_metrics
@@ -26,6 +27,7 @@ def create_app(letters: Letters | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_PDF_BYTES)
     app.include_router(verify.router)
     app.include_router(documents.router)
+    app.include_router(forms.router)
 
     @app.get("/healthz", response_model=Health, summary="Health of the letters API")
     def healthz() -> JSONResponse:
