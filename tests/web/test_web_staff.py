@@ -215,6 +215,31 @@ def test_the_inbox_lists_a_new_complaint_for_the_right_role_of_its_kecamatan_onl
         assert code not in web.get("/kotak-masuk").text
 
 
+def test_the_inbox_page_searches_filters_and_pages(web, wf, people, place):
+    """Issue #15 item 7: a search by tracking code finds one complaint; a filter that matches nothing says so; a
+    bad period is explained and the whole inbox shown; more than a page gives page links."""
+    cids = [
+        new_complaint(wf, place["b"], received_at=datetime.now(UTC) - timedelta(days=20, minutes=i)) for i in range(51)
+    ]
+    with wf.uow() as uow:
+        _, row = handlers.load(uow, cids[5], lambda k: True)
+    sign_in(web, people["kasi_b"])  # kecamatan b: its backlog pushes no other test's complaint off page 1
+    found = web.get("/kotak-masuk", params={"q": row["tracking_code"]}).text
+    assert f"/petugas/pengaduan/{cids[5]}" in found and f"/petugas/pengaduan/{cids[6]}" not in found
+    assert "1 pengaduan menunggu" in found and "Hapus saringan" in found
+    none = web.get(
+        "/kotak-masuk", params={"channel": "telepon", "received_from": "2001-01-01", "received_to": "2001-01-02"}
+    )
+    assert none.status_code == 200 and "Tidak ada pengaduan yang cocok" in none.text
+    bad = web.get("/kotak-masuk", params={"received_from": "2026-12-02", "received_to": "2026-12-01"})
+    assert bad.status_code == 200 and "Tanggal awal harus sebelum" in bad.text and "pengaduan menunggu" in bad.text
+    first = web.get("/kotak-masuk").text
+    assert "halaman 1 dari" in first and 'rel="next"' in first and "halaman=2" in first
+    second = web.get("/kotak-masuk", params={"halaman": "2"}).text
+    assert 'rel="prev"' in second and "Halaman 2 dari" in second
+    assert web.get("/kotak-masuk", params={"halaman": "x"}).status_code == 200  # read as the first page
+
+
 def test_an_overdue_complaint_is_highlighted_with_a_text_badge(web, wf, people, place):
     cid = new_complaint(wf, place["a"], received_at=datetime.now(UTC) - timedelta(days=30))
     sign_in(web, people["kasi"])
@@ -448,7 +473,9 @@ def test_subject_and_description_render_literally(web, wf, people, place):
     page = web.get(f"/petugas/pengaduan/{cid}").text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}}" in page
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt; {{ 7*7 }} {% raw %}" in page
-    inbox = web.get("/kotak-masuk").text
+    with wf.uow() as uow:
+        _, row = handlers.load(uow, cid, lambda k: True)
+    inbox = web.get("/kotak-masuk", params={"q": row["tracking_code"]}).text  # found wherever it is in the backlog
     assert "<script>alert(1)" not in inbox and "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}}" in inbox
 
 

@@ -3,15 +3,17 @@ actions (``POST /v1/complaints/{id}/{action}``)."""
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, false, func, or_, select
 
 from services.workflow import handlers
 from services.workflow.adapters.tables import complaints
@@ -22,6 +24,7 @@ from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, Inbo
 from shared import masking
 from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
+from shared.contracts.tracking import normalize_tracking_code
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
 
@@ -95,27 +98,69 @@ def _waiting_on(role: str, unit: str | None):
     return waiting
 
 
-@router.get("/v1/inbox", response_model=list[InboxItem], responses=ERRORS, summary="What waits on my role")
-def inbox(user: CurrentUser, wf: WorkflowDep) -> list[InboxItem]:
+INBOX_PAGE_SIZE = 50
+INBOX_MAX_PAGE_SIZE = 200
+_REGISTER = re.compile(r"^\s*(\d{1,7})\s*(?:/\s*(\d{4}))?\s*$")  # "12" or "12/2026"
+
+
+@router.get(
+    "/v1/inbox",
+    response_model=list[InboxItem],
+    responses=ERRORS,
+    summary="What waits on my role: overdue first, then by due time; paged and filtered",
+    description=(
+        "One page of the complaints waiting on the user's role (and on the roles a Plh./Plt. in force names them "
+        'for). `X-Total-Count` says how many match; `Link` names the next page (`rel="next"`). Filters: `unit` '
+        "(a unit's code), `channel`, `received_from` and `received_to` (dates in the kabupaten's time zone, both "
+        "included), `q` (a tracking code, or a register number `12` or `12/2026`)."
+    ),
+)
+def inbox(
+    user: CurrentUser,
+    wf: WorkflowDep,
+    request: Request,
+    response: Response,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=INBOX_MAX_PAGE_SIZE)] = INBOX_PAGE_SIZE,
+    unit: Annotated[str | None, Query(max_length=40)] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    received_from: date | None = None,
+    received_to: date | None = None,
+    q: Annotated[str | None, Query(max_length=40)] = None,
+) -> list[InboxItem]:
     if not user.is_staff:
         raise ApiError(403, "not_kecamatan_staff", "Kotak masuk hanya untuk staf kecamatan.")
+    if received_from and received_to and received_from > received_to:
+        raise ApiError(422, "invalid_period", "Tanggal awal harus sebelum atau sama dengan tanggal akhir.")
     now = datetime.now(UTC)
     # their own role's work, and the work of each role a Plh./Plt. in force names them for
     roles = [(user.role, user.unit)] + [
         (d.role, d.unit) for d in handlers.delegations_of_user(wf, user.kecamatan, user.username, now)
     ]
-    waiting = or_(*(_waiting_on(role, unit) for role, unit in roles))
+    where = [complaints.c.kecamatan == user.kecamatan, or_(*(_waiting_on(role, unit) for role, unit in roles))]
+    where += _inbox_filters(wf.kecamatan(user.kecamatan).time_zone, unit, channel, received_from, received_to, q)
+    overdue_first = case((complaints.c.step_due_at < now, 0), else_=1)
     with wf.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(complaints).where(*where)).scalar_one()
         rows = (
             conn.execute(
                 select(complaints)
-                .where(complaints.c.kecamatan == user.kecamatan, waiting)
-                .order_by(complaints.c.step_due_at.asc().nulls_last())
-                .limit(500)
+                .where(*where)
+                .order_by(
+                    overdue_first,
+                    complaints.c.step_due_at.asc().nulls_last(),
+                    complaints.c.received_at,
+                    complaints.c.complaint_id,
+                )
+                .limit(per_page)
+                .offset((page - 1) * per_page)
             )
             .mappings()
             .all()
         )
+    response.headers["X-Total-Count"] = str(total)
+    if page * per_page < total:
+        response.headers["Link"] = f'<{request.url.include_query_params(page=page + 1)}>; rel="next"'
     definition = sop.with_overrides(sop.DEFAULT, wf.kecamatan(user.kecamatan).sop_overrides)
     return [
         InboxItem(
@@ -130,9 +175,42 @@ def inbox(user: CurrentUser, wf: WorkflowDep) -> list[InboxItem]:
             deadline_at=r["deadline_at"],
             received_at=r["received_at"],
             channel=r["channel"],
+            unit=r["unit"],
+            register_number=f"{r['register_number']}/{r['register_year']}" if r["register_number"] else None,
         )
         for r in rows
     ]
+
+
+def _inbox_filters(
+    zone: ZoneInfo,
+    unit: str | None,
+    channel: str | None,
+    received_from: date | None,
+    received_to: date | None,
+    q: str | None,
+) -> list:
+    c = complaints.c
+    where: list = []
+    if unit:
+        where.append(c.unit == unit.strip().casefold())
+    if channel:
+        where.append(c.channel == channel.strip().lower())
+    if received_from:
+        where.append(c.received_at >= datetime.combine(received_from, time.min, zone))
+    if received_to:
+        where.append(c.received_at < datetime.combine(received_to + timedelta(days=1), time.min, zone))
+    if q and q.strip():
+        code = normalize_tracking_code(q)
+        number = _REGISTER.match(q)
+        found = []
+        if code:
+            found.append(c.tracking_code == code)
+        if number:
+            register = c.register_number == int(number[1])
+            found.append(and_(register, c.register_year == int(number[2])) if number[2] else register)
+        where.append(or_(*found) if found else false())
+    return where
 
 
 @router.get(

@@ -27,6 +27,8 @@ class InboxItem(BaseModel):
     deadline_at: datetime | None
     received_at: datetime
     channel: str
+    unit: str | None = None  # the disposed unit's code, once disposed
+    register_number: str | None = None  # "12/2026", once registered
 
 
 class HistoryItem(BaseModel):
