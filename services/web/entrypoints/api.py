@@ -1,9 +1,10 @@
 """``pengaduan api web``: the web app (a uvicorn factory, ``create_app``).
 
 Pages: ``public`` (citizens: home, complaint form, confirmation, tracking), ``staff`` (sign-in, inbox,
-complaint, actions, register book), ``sesi`` (the web session for the dashboard page's script); the
-kabupaten's dashboard (``/dasbor``) is served by the dashboard service. Every response carries a strict
-Content-Security-Policy (``middleware``); failures are pages (``errors``).
+complaint, actions, register book), ``staff_entry`` (staff type in a complaint-box form, a call or a visit),
+``sesi`` (the web session for the dashboard page's script); the kabupaten's dashboard (``/dasbor``) is served
+by the dashboard service. Every response carries a strict Content-Security-Policy (``middleware``); failures
+are pages (``errors``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from services.web.adapters.api_client import Api, forward_client
 from services.web.bootstrap import bootstrap
 from services.web.config import WebSettings
-from services.web.entrypoints import public, sesi, staff
+from services.web.entrypoints import public, sesi, staff, staff_entry
 from services.web.entrypoints.errors import install_error_pages
 from services.web.entrypoints.middleware import with_session
 from services.web.entrypoints.pages import WEB
@@ -30,15 +31,20 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
     app = FastAPI(title="pengaduan web", docs_url=None, redoc_url=None, openapi_url=None, lifespan=web.lifespan)
     app.state.settings = web.settings
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
-    # the complaint form carries scans and photos (intake checks each file's size); every other form is small
+    # the complaint forms (citizens', staff's) carry scans and photos (intake checks each file's size); every
+    # other form is small
     app.add_middleware(
-        BodySizeLimitByPath, default=MAX_BODY_BYTES, large=LARGE_BODY_BYTES, prefixes=("/pengaduan/baru",)
+        BodySizeLimitByPath,
+        default=MAX_BODY_BYTES,
+        large=LARGE_BODY_BYTES,
+        prefixes=("/pengaduan/baru", staff_entry.PATH),
     )
     app.add_middleware(RefuseControlCharacters)  # %00 and the like in a URL: 400, not a 500 from the API client
     app.add_middleware(forward_client)  # the visitor's address goes with every API call (rate limits)
     app.add_middleware(BaseHTTPMiddleware, dispatch=with_session)
     install_error_pages(app)
     app.include_router(public.router)
+    app.include_router(staff_entry.router)  # before staff's /petugas/pengaduan/{complaint_id}
     app.include_router(staff.router)
     app.include_router(sesi.router)  # POST /sesi/token|keluar: the web session for the /dasbor page's script
 
