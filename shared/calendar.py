@@ -59,6 +59,7 @@ WEEKDAY_NAMES: Mapping[str, int] = MappingProxyType(
         "minggu": 6,
     }
 )
+MAX_CLOSED_DAYS = 731  # a longer run of days without office time is a mistake in the settings
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MINUTE = timedelta(minutes=1)
 
@@ -80,6 +81,8 @@ Span = tuple[time, time]
 def _check_day(where: str, opening: time, closing: time, breaks: tuple[Span, ...]) -> None:
     if not opening < closing:
         raise ValueError(f"office hours: {where}: closing {closing} is not after opening {opening}")
+    if not _spans(opening, closing, breaks):
+        raise ValueError(f"office hours: {where}: its breaks leave no office time; leave the day out to close it")
     previous = opening
     for start, end in breaks:
         if not (previous <= start < end <= closing):
@@ -169,18 +172,25 @@ class OfficeHours:
     def __hash__(self) -> int:
         return hash((tuple(self.days.items()), self.tz, tuple(self.breaks.items()), self.schedules))
 
+    def _week(self, d: date) -> OfficeHours | Schedule:
+        for schedule in self.schedules:
+            if schedule.starts_on <= d <= schedule.ends_on:
+                return schedule
+        return self
+
     def spans(self, d: date) -> tuple[Span, ...]:
         """The office's working spans on ``d`` (local times, breaks taken out); empty when closed that weekday.
         Holidays are the calendar's business, not this."""
-        week: OfficeHours | Schedule = self
-        for schedule in self.schedules:
-            if schedule.starts_on <= d <= schedule.ends_on:
-                week = schedule
-                break
+        week = self._week(d)
         hours = week.days.get(d.weekday())
         if hours is None:
             return ()
         return _spans(hours[0], hours[1], week.breaks.get(d.weekday(), ()))
+
+    def closing(self, d: date) -> time | None:
+        """The day's closing time (a deadline of days ends there, even when a break ends at it)."""
+        hours = self._week(d).days.get(d.weekday())
+        return hours[1] if hours else None
 
     @classmethod
     def default(cls) -> OfficeHours:
@@ -333,10 +343,13 @@ class WorkingCalendar:
         return bool(self.hours.spans(d)) and d not in self._holidays_of(d.year)
 
     def next_working_day(self, d: date) -> date:
-        """The first working day strictly after `d`."""
-        d = self._as_date(d) + timedelta(days=1)
+        """The first working day strictly after `d`; ValueError when none comes within two years (a schedule or
+        holidays that close the office for good: a configuration to correct, not a deadline to wait for)."""
+        start = d = self._as_date(d) + timedelta(days=1)
         while not self.is_working_day(d):
             d += timedelta(days=1)
+            if (d - start).days > MAX_CLOSED_DAYS:
+                raise ValueError(f"no working day within {MAX_CLOSED_DAYS} days after {start}: check the office hours")
         return d
 
     # --- times -----------------------------------------------------------------------------------
@@ -350,7 +363,10 @@ class WorkingCalendar:
         return [(datetime.combine(d, s, self.tz), datetime.combine(d, e, self.tz)) for s, e in self.hours.spans(d)]
 
     def _closing(self, d: date) -> datetime:
-        return self._windows(d)[-1][1]
+        closing = self.hours.closing(d)
+        if closing is None:  # not an open weekday: never asked for (only working days are)
+            raise ValueError(f"{d} is not an office day")
+        return datetime.combine(d, closing, self.tz)
 
     def add_working_days(self, start: datetime, days: int) -> datetime:
         if days < 0:

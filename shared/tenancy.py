@@ -84,7 +84,7 @@ class Kecamatan:
         from shared.calendar import OfficeHours, WorkingCalendar
 
         config = self.settings.get("office_hours") or self.kabupaten_settings.get("office_hours") or {}
-        config = {"tz": str(self.time_zone), **config}
+        config = {**config, "tz": str(self.time_zone)}  # one zone for a kabupaten (validated: office hours name none)
         extra = {
             date.fromisoformat(d): name
             for source in (self.kabupaten_settings, self.settings)
@@ -209,6 +209,10 @@ class KecamatanDirectory:
         self._loaded_at = float("-inf")
         self._by_slug: dict[str, Kecamatan] = {}
 
+    def invalidate(self) -> None:
+        """Read the table again at the next lookup (after a change this process made, or a test's)."""
+        self._loaded_at = float("-inf")
+
     def get(self, slug: str) -> Kecamatan | None:
         if time.monotonic() - self._loaded_at > self._ttl or slug not in self._by_slug:
             self._reload_if_stale(force=slug not in self._by_slug)
@@ -267,6 +271,11 @@ def _validate_calendar(settings: dict[str, Any]) -> None:
 
     if settings.get("office_hours"):
         OfficeHours.from_config(settings["office_hours"])
+        if isinstance(settings["office_hours"], dict) and "tz" in settings["office_hours"]:
+            raise ValueError(
+                "office_hours: no 'tz' here: the time zone is the kabupaten's (its settings' time_zone, "
+                "`pengaduan kabupaten configure`), so dates, years and deadlines agree"
+            )
     extra = settings.get("extra_holidays") or {}
     if not isinstance(extra, dict):
         raise ValueError('extra_holidays must map dates to a reason: {"2026-11-03": "Hari Jadi Kabupaten"}')

@@ -150,7 +150,12 @@ def organisation(args: argparse.Namespace) -> None:
             print(f"{made.label} {made.role} of {made.kecamatan}: {made.delegate}, {made.starts_on} to {made.ends_on}")
             print(f"id {made.id}")
         elif args.action == "delegations":
-            since = None if args.all else today_in(args.kecamatan) if args.kecamatan else datetime.now(UTC).date()
+            from zoneinfo import ZoneInfo
+
+            from shared.tenancy import DEFAULT_TIME_ZONE
+
+            anywhere = datetime.now(UTC).astimezone(ZoneInfo(DEFAULT_TIME_ZONE)).date()  # WIB: the earliest zone
+            since = None if args.all else today_in(args.kecamatan) if args.kecamatan else anywhere
             for d in handlers.list_delegations(engine, args.kecamatan, since=since):
                 ended = f"  ended {d.ended_at:%Y-%m-%d %H:%M}" if d.ended_at else ""
                 unit = f" ({d.unit})" if d.unit else ""

@@ -278,7 +278,7 @@ def _own_list(conn: Connection, kecamatan: str) -> None:
     """Gives a kecamatan a list of its own (what the view showed it), if it has none yet. Takes a lock on the
     kecamatan's row so two first changes do not both copy."""
     found = conn.execute(
-        select(kecamatan_table.c.slug).where(kecamatan_table.c.slug == kecamatan).with_for_update()
+        select(kecamatan_table.c.slug).where(kecamatan_table.c.slug == kecamatan).with_for_update(key_share=True)
     ).first()
     if found is None:
         raise OrganisationRefused("unknown_kecamatan", f"Kecamatan '{kecamatan}' tidak dikenal.", status=404)
@@ -386,27 +386,31 @@ def organisation_log(engine: Engine, kecamatan: str | None = None, limit: int = 
 def set_rank(
     engine: Engine, actor: str, username: str, *, nip: str | None, pangkat: str | None, golongan: str | None
 ) -> None:
-    """An official's NIP, pangkat and golongan (printed under their signature); raises ValueError."""
-    nip = (nip or "").replace(" ", "") or None
-    if nip is not None and not NIP_PATTERN.fullmatch(nip):
-        raise ValueError("NIP must be 18 digits")
-    pangkat, golongan = check_rank(pangkat, golongan)
+    """An official's NIP, pangkat and golongan (printed under their signature): the ones given change, the others
+    stay; raises ValueError."""
+    values: dict[str, Any] = {}
+    if nip is not None:
+        values["nip"] = nip.replace(" ", "") or None
+        if values["nip"] is not None and not NIP_PATTERN.fullmatch(values["nip"]):
+            raise ValueError("NIP must be 18 digits")
+    if pangkat is not None or golongan is not None:
+        checked_pangkat, checked_golongan = check_rank(pangkat, golongan)
+        if pangkat is not None:
+            values["pangkat"] = checked_pangkat
+        if golongan is not None:
+            values["golongan"] = checked_golongan
+    if not values:
+        raise ValueError("give --nip, --pangkat or --golongan")
     with engine.begin() as conn:
         row = conn.execute(
             update(users)
             .where(users.c.username == normalize_username(username))
-            .values(nip=nip, pangkat=pangkat, golongan=golongan)
+            .values(**values)
             .returning(users.c.kecamatan)
         ).first()
         if row is None:
             raise ValueError(f"unknown user {username!r}")
-        _record(
-            conn,
-            "OfficialRankSet",
-            row.kecamatan,
-            actor,
-            {"username": username, "nip": nip, "pangkat": pangkat, "golongan": golongan},
-        )
+        _record(conn, "OfficialRankSet", row.kecamatan, actor, {"username": username, **values})
 
 
 def _person_in(conn: Connection, username: str) -> Person | None:

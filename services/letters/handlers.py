@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from services.letters.adapters.pdf import (
     layout_response_letter,
@@ -54,7 +53,6 @@ from shared.tenancy import Kecamatan
 log = logging.getLogger(__name__)
 
 NAMESPACE = uuid.UUID("2d0c6a55-6c65-7474-6572-732d70656e67")
-WIB = ZoneInfo("Asia/Jakarta")
 
 
 class Directory(Protocol):
@@ -168,7 +166,7 @@ def _make(
     clarification = next((e for e in reversed(decoded) if isinstance(e, ClarificationGiven)), None)
     kecamatan = ctx.kecamatan(signed_event.kecamatan)
     camat = uow.staff.get(signed_event.actor.user_id or "")
-    signed_on = signed_event.occurred_at.astimezone(WIB).date()
+    signed_on = signed_event.occurred_at.astimezone(kecamatan.time_zone).date()  # the day its number's year is of
     rendered = layout_response_letter(
         ResponseLetter(
             letterhead=_letterhead(kecamatan),
@@ -312,7 +310,7 @@ def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any]:
             ResponseLetter(
                 letterhead=_letterhead(kecamatan),
                 number=None,
-                date=event.occurred_at.astimezone(WIB).date(),
+                date=event.occurred_at.astimezone(kecamatan.time_zone).date(),
                 perihal=draft.perihal,
                 addressee_name=received.complainant.name,
                 addressee_address=received.complainant.address,

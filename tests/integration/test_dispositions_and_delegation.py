@@ -127,6 +127,9 @@ def test_a_stranded_disposition_is_repaired_by_the_camat(client, wf, place):
     body = f.do("camat", "redispose", unit="pemerintahan", instructions="Tindak lanjuti.", reason="Unit ditulis bebas")
     assert body["unit"] == "pemerintahan" and body["current_step"]["number"] == 5
     assert body["history"][-1]["type"] == "workflow.DispositionRedirected"
+    # the same unit again would only restart step 5's clock (an overdue step hidden)
+    same = f.do("camat", "redispose", expect=409, unit="Seksi Pemerintahan", instructions="x", reason="x")
+    assert same["code"] == "unit_unchanged"
     f.do("kasi", "clarify", explanation="Sudah ditangani.")
     assert f.do("camat", "redispose", expect=409, unit="pemerintahan", instructions="x", reason="x")["code"] == (
         "not_this_step"

@@ -33,11 +33,12 @@ def client(settings):
 
 
 @pytest.fixture
-def place(engine):
+def place(engine, client):
     """A kecamatan of the test's own, with a Camat, a Sekcam, the Kasi Pemerintahan and a Staf."""
     suffix = uuid.uuid4().hex[:8]
     slug = f"org-{suffix}"
     upsert_kecamatan(engine, [Kecamatan(slug, f"98.{suffix}", "Uji", "pamekasan", "Kabupaten Pamekasan", {})])
+    client.app.state.accounts.directory.invalidate()  # the API's directory reads a new slug at most once a second
     people = {
         "camat": ("Drs. Camat Uji", None),
         "sekcam": ("Sekcam Uji", None),
@@ -140,6 +141,24 @@ def test_the_camat_names_the_sekcam_plh_camat_and_an_admin_ends_it(client, setti
     assert log[0]["actor"] == "admin.org" and log[0]["data"]["reason"] == "Camat kembali"
 
 
+def test_a_plt_for_a_unit_without_a_head_is_listed_and_another_kecamatan_s_delegation_is_not_found(
+    client, settings, engine, place
+):
+    handlers.add_user(engine, f"staf2.{place}", "Staf Dua", "staf", PASSWORD, kecamatan=place)
+    body = delegation(place, role="kasi", unit="kesra", delegate=f"staf2.{place}", kind="plt", reason="Jabatan kosong")
+    made = client.post("/v1/delegations", json=body, headers=as_(settings, place, "camat"))
+    assert made.status_code == 201, made.text
+    units = {
+        u["code"]: u for u in client.get(f"/v1/kecamatan/{place}/units", headers=as_(settings, place, "staf")).json()
+    }
+    assert units["kesra"]["head"] is None
+    assert units["kesra"]["acting"]["username"] == f"staf2.{place}" and units["kesra"]["acting"]["label"] == "Plt."
+    assert units["trantib"]["acting"] is None
+    other = bearer_header(settings, Principal("camat.pegantenan.o", "C", "camat", "pegantenan", "pamekasan"))
+    ended = client.post(f"/v1/delegations/{made.json()['id']}/end", json={"reason": "x"}, headers=other)
+    assert ended.status_code == 404 and ended.json()["code"] == "unknown_delegation"
+
+
 def test_a_kasi_names_another_for_their_unit_by_its_name(client, settings, engine, place):
     handlers.add_user(
         engine, f"kasi.trantib.{place}", "Kasi Trantib", "kasi", PASSWORD, kecamatan=place, unit="trantib"
@@ -159,6 +178,10 @@ def test_a_kasi_names_another_for_their_unit_by_its_name(client, settings, engin
         ({"role": "kasi", "unit": "Seksi Pertanian"}, 422, "unknown_unit"),
         ({"kind": "pj"}, 422, "validation_error"),
         ({"nonsense": 1}, 422, "validation_error"),
+        ({"reason": "Cuti\x00tahunan"}, 422, "validation_error"),
+        ({"delegate": "sekcam\x00x"}, 422, "validation_error"),
+        ({"unit": "pemerin\ntahan", "role": "kasi"}, 422, "validation_error"),
+        ({"starts_on": "9999-12-30", "ends_on": "9999-12-31"}, 422, "invalid_period"),
     ],
 )
 def test_bad_delegations_are_refused_and_leave_nothing(client, settings, engine, place, changes, status, code):

@@ -116,7 +116,20 @@ def test_the_delegate_is_an_active_official_of_the_kecamatan_who_does_not_hold_t
     assert refusal(request(), delegate=None).code == "unknown_delegate"
     assert refusal(request(), delegate=replace(SEKCAM, active=False)).code == "unknown_delegate"
     assert refusal(request(), delegate=replace(SEKCAM, kecamatan="y")).code == "unknown_delegate"
-    assert refusal(request(delegate="camat.x"), delegate=CAMAT).code == "delegate_holds_the_role"
+    assert refusal(request(role="sekcam"), delegate=SEKCAM).code == "delegate_holds_the_role"
+
+
+def test_no_one_names_themself_and_the_camat_is_no_one_s_stand_in():
+    """Separation of duties: a self-named Plh., or the Camat as Plh. of a Kasi, would let one person verify,
+    dispose, clarify and sign the same complaint."""
+    self_named = refusal(request(role="kasi", unit="pemerintahan", delegate="camat.x"), delegate=CAMAT)
+    assert self_named.code == "self_delegation" and self_named.status == 403
+    by_admin = refusal(request(role="kasi", unit="pemerintahan", delegate="camat.x"), granter=ADMIN, delegate=CAMAT)
+    assert by_admin.code == "delegate_outranks_the_role"
+    staf = Person("staf.x", "staf", "x", None, True)
+    assert refusal(request(role="staf", delegate="sekcam.x"), granter=staf).code == "forbidden"  # no one official
+    assert grant(request(role="staf", delegate="sekcam.x")).role == "staf"  # the Camat may
+    assert refusal(request(starts_on=date(2028, 1, 1), ends_on=date(2028, 1, 5))).code == "invalid_period"
 
 
 def test_two_delegations_for_one_role_may_not_overlap():
@@ -155,6 +168,13 @@ def test_units_a_kecamatan_defines():
     assert taken.value.code == "unit_name_taken"
     renamed = check_unit(UnitChange("trantib", "seksi", "Ketenteraman dan Ketertiban Umum dan Linmas"), PP17_UNITS)
     assert renamed.code == "trantib"  # its own old name is no clash
-    for bad in (UnitChange("Trantib", "seksi", "X"), UnitChange("x", "bidang", "X"), UnitChange("x", "seksi", " ")):
+    for bad in (
+        UnitChange("Trantib", "seksi", "X"),
+        UnitChange("x", "bidang", "X"),
+        UnitChange("x", "seksi", " "),
+        UnitChange("x", "seksi", "Pela\x00yanan"),
+        UnitChange("x", "seksi", "Pelayanan\nUmum"),
+        UnitChange("x", "seksi", "Pelayanan", ("\x07izin",)),
+    ):
         with pytest.raises(OrganisationRefused, match="unit"):
             check_unit(bad, PP17_UNITS)

@@ -304,3 +304,29 @@ def test_library_has_the_2027_dates():
     assert PUBLIC_ONLY.is_working_day(date(2027, 3, 15))  # cuti bersama, not a public holiday
     # received Monday 8 March 2027 (Nyepi): the 9th-15th are off, so 1 working day ends on Tuesday 16th
     assert CAL.add_working_days(wib(2027, 3, 5, 10), 1) == wib(2027, 3, 16, 16)
+
+
+def test_breaks_that_leave_no_office_time_are_refused_and_a_closed_calendar_does_not_spin():
+    with pytest.raises(ValueError, match="leave no office time"):
+        OfficeHours.from_config({"days": {"mon": ["08:00", "16:00"]}, "breaks": [["08:00", "16:00"]]})
+    closed_for_good = OfficeHours.from_config(
+        {
+            "days": {"mon": ["08:00", "16:00"]},
+            "schedules": [{"name": "x", "from": "2026-01-01", "to": "2099-12-31", "days": {"sat": ["08:00", "09:00"]}}],
+        }
+    )
+    cal = WorkingCalendar(closed_for_good, cuti_bersama=False, extra_holidays={})
+    # the schedule opens Saturdays only: the next working day is a Saturday
+    assert cal.next_working_day(date(2026, 1, 1)).weekday() == 5
+    never = WorkingCalendar(
+        OfficeHours.from_config({"days": {"mon": ["08:00", "16:00"]}}),
+        extra_holidays={date(2026, 1, 5) + timedelta(days=7 * i): "tutup" for i in range(200)},
+    )
+    with pytest.raises(ValueError, match="no working day within"):
+        never.next_working_day(date(2026, 1, 1))
+
+
+def test_a_break_that_ends_at_closing_keeps_the_day_s_closing_time():
+    cal = WorkingCalendar(OfficeHours.from_config({"breaks": [["15:30", "16:00"]]}))
+    assert cal.add_working_days(wib(2026, 5, 4, 10), 0) == wib(2026, 5, 4, 16)
+    assert cal.add_office_minutes(wib(2026, 5, 4, 15, 20), 15) == wib(2026, 5, 5, 8, 5)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from shared.contracts.accounts import KECAMATAN_ROLES
 from shared.contracts.organisation import DELEGATION_KINDS, UNIT_KINDS, Delegation, Unit, find_unit, normalise
+from shared.text import clean_one_line
 
 # BKN's circular on Plh. and Plt. (SE Kepala BKN 1/2021): appointed for at most three months at a time
 MAX_DELEGATION_DAYS = 92
+MAX_START_AHEAD_DAYS = 366
 CODE_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 ROLE_TITLES = {"camat": "Camat", "sekcam": "Sekretaris Kecamatan", "kasi": "Kasi/Kasubag", "staf": "Staf"}
 
@@ -107,6 +109,8 @@ def check_grant(
         raise OrganisationRefused("invalid_period", "Tanggal mulai harus sebelum atau sama dengan tanggal selesai.")
     if request.ends_on < today:
         raise OrganisationRefused("invalid_period", "Masa pelaksana sudah lewat.")
+    if request.starts_on > today + timedelta(days=MAX_START_AHEAD_DAYS):
+        raise OrganisationRefused("invalid_period", "Plh./Plt. ditunjuk paling cepat setahun sebelum mulai bertugas.")
     if (request.ends_on - request.starts_on).days + 1 > MAX_DELEGATION_DAYS:
         raise OrganisationRefused(
             "invalid_period", f"Plh./Plt. ditunjuk paling lama tiga bulan ({MAX_DELEGATION_DAYS} hari) sekaligus."
@@ -129,9 +133,17 @@ def check_grant(
             "Hanya admin, Camat, atau pejabat yang bersangkutan yang dapat menunjuk Plh./Plt.",
             status=403,
         )
+    if delegate is not None and delegate.username == granter.username:
+        raise OrganisationRefused(
+            "self_delegation", "Seseorang tidak dapat menunjuk dirinya sendiri sebagai Plh./Plt.", status=403
+        )
     if delegate is None or not delegate.active or delegate.kecamatan != request.kecamatan:
         raise OrganisationRefused(
             "unknown_delegate", f"'{request.delegate}' bukan pegawai aktif kecamatan ini.", delegate=request.delegate
+        )
+    if delegate.role == "camat":  # the Camat signs and disposes: acting for another step would join the duties
+        raise OrganisationRefused(
+            "delegate_outranks_the_role", "Camat tidak dapat menjadi Plh./Plt. pejabat lain di kecamatannya."
         )
     if delegate.role == request.role and (request.role != "kasi" or delegate.unit == unit):
         raise OrganisationRefused(
@@ -168,7 +180,10 @@ def _may_grant(granter: Person, role: str, kecamatan: str, unit: str | None) -> 
         return True
     if granter.kecamatan != kecamatan or not granter.active:
         return False
-    return granter.role == "camat" or (granter.role == role and (role != "kasi" or granter.unit == unit))
+    if granter.role == "camat":
+        return True
+    # an official names their own stand-in; the staf role has no one official: only an admin or the Camat
+    return role != "staf" and granter.role == role and (role != "kasi" or granter.unit == unit)
 
 
 def check_end(delegation: Delegation, *, ender: Person, today: date) -> None:
@@ -198,12 +213,16 @@ def check_unit(change: UnitChange, others: Sequence[Unit]) -> Unit:
         )
     if change.kind not in UNIT_KINDS:
         raise OrganisationRefused("invalid_unit", "Jenis unit harus 'seksi' atau 'subbagian'.")
-    name = " ".join(change.name.split())
-    if not name or len(name) > 120 or not normalise(name):
+    try:
+        name = " ".join(clean_one_line(change.name).split())
+        short_names = tuple(s for s in (" ".join(clean_one_line(x).split()) for x in change.short_names) if s)
+    except ValueError:
+        raise OrganisationRefused(
+            "invalid_unit", "Nama unit hanya satu baris teks biasa (tanpa karakter kendali)."
+        ) from None
+    if not name or len(name) > 120 or not normalise(name) or any(len(x) > 120 for x in short_names):
         raise OrganisationRefused("invalid_unit", "Nama unit wajib diisi (paling panjang 120 huruf).")
-    unit = Unit(
-        change.code, change.kind, name, tuple(s for s in (" ".join(x.split()) for x in change.short_names) if s)
-    )
+    unit = Unit(change.code, change.kind, name, short_names)
     for written in (unit.code, unit.name, *unit.short_names):
         clash = find_unit([u for u in others if u.code != unit.code], written)
         if clash is not None:

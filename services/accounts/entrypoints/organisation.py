@@ -26,6 +26,7 @@ from services.accounts.entrypoints.api import AccountsDep
 from shared.auth import CurrentUser, Principal
 from shared.contracts.organisation import Delegation, UnitEntry
 from shared.http import ApiError, ErrorBody
+from shared.text import FreeText, OneLine
 
 router = APIRouter(tags=["organisation"])
 
@@ -45,6 +46,15 @@ class Head(BaseModel):
     golongan: str | None
 
 
+class Acting(BaseModel):
+    """Who acts for the unit's Kasi/Kasubag today (a Plh. or Plt.)."""
+
+    username: str
+    kind: str
+    label: str
+    ends_on: date
+
+
 class UnitOut(BaseModel):
     code: str
     kind: Literal["seksi", "subbagian"]
@@ -52,19 +62,20 @@ class UnitOut(BaseModel):
     title: str
     short_names: list[str]
     head: Head | None
+    acting: Acting | None = None  # a Plh./Plt. in force for its Kasi: the unit takes dispositions without a head
 
 
 class DelegationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: str = Field(max_length=20, examples=["camat"])
-    kecamatan: str = Field(max_length=64, examples=["pegantenan"])
-    unit: str | None = Field(None, max_length=120, description="for a Kasi's role: the unit, by code or by name")
-    delegate: str = Field(max_length=64, examples=["sekcam.pegantenan"])
+    role: OneLine = Field(max_length=20, examples=["camat"])
+    kecamatan: OneLine = Field(max_length=64, examples=["pegantenan"])
+    unit: OneLine | None = Field(None, max_length=120, description="for a Kasi's role: the unit, by code or by name")
+    delegate: OneLine = Field(max_length=64, examples=["sekcam.pegantenan"])
     kind: Literal["plh", "plt"]
     starts_on: date
     ends_on: date
-    reason: str = Field(min_length=1, max_length=500, examples=["Cuti tahunan Camat"])
+    reason: FreeText = Field(min_length=1, max_length=500, examples=["Cuti tahunan Camat"])
 
 
 class DelegationOut(BaseModel):
@@ -87,7 +98,7 @@ class DelegationOut(BaseModel):
 class EndIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500, examples=["Camat kembali bertugas lebih awal"])
+    reason: FreeText = Field(min_length=1, max_length=500, examples=["Camat kembali bertugas lebih awal"])
 
 
 def _refused(exc: OrganisationRefused) -> ApiError:
@@ -132,9 +143,22 @@ def _acting(user: Principal) -> Person:
     summary="The kecamatan's units (seksi and subbagian) and their heads",
 )
 def list_units(slug: str, user: CurrentUser, accounts: AccountsDep) -> Any:
-    _readable(accounts, user, slug)
+    today = _readable(accounts, user, slug)
+    acting = {
+        d.unit: Acting(username=d.delegate, kind=d.kind, label=d.label, ends_on=d.ends_on)
+        for d in handlers.list_delegations(accounts.engine, slug, since=today)
+        if d.role == "kasi" and d.in_force(today)
+    }
     return [
-        UnitOut(code=e.code, kind=e.kind, name=e.name, title=e.unit.title, short_names=e.short_names, head=_head(e))  # type: ignore[arg-type]
+        UnitOut(
+            code=e.code,
+            kind=e.kind,  # type: ignore[arg-type]
+            name=e.name,
+            title=e.unit.title,
+            short_names=e.short_names,
+            head=_head(e),
+            acting=acting.get(e.code),
+        )
         for e in handlers.list_units(accounts.engine, slug)
     ]
 
@@ -184,7 +208,9 @@ def list_delegations(
 )
 def end(delegation_id: UUID, body: EndIn, user: CurrentUser, accounts: AccountsDep) -> Any:
     found = handlers.get_delegation(accounts.engine, delegation_id)
-    if found is None:
+    kecamatan = accounts.directory.get(found.kecamatan) if found is not None else None
+    if found is None or kecamatan is None or not user.can_read_kecamatan(found.kecamatan, kecamatan.kabupaten_slug):
+        # another kecamatan's delegation is as unknown as one that does not exist
         raise ApiError(404, "unknown_delegation", "Penunjukan Plh./Plt. ini tidak ditemukan.")
     today = _readable(accounts, user, found.kecamatan)
     try:

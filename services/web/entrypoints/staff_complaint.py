@@ -88,6 +88,14 @@ def _with_units(spec: actions.Action, units: list[dict]) -> actions.Action:
     return dataclasses.replace(spec, fields=fields)
 
 
+def _who(unit: dict) -> str:
+    """The unit's head, or who acts for its Kasi today (a Plt. for a vacant post)."""
+    if unit.get("head"):
+        return unit["head"]["name"]
+    acting = unit["acting"]
+    return f"{acting['label']} {acting['username']}"
+
+
 async def load_units(request: Request, complaint: dict) -> list[dict]:
     """The kecamatan's units, for a disposition's list; none when the page offers no disposition (or the API
     cannot say: the form then shows an empty list and the API's refusal explains)."""

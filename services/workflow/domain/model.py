@@ -109,6 +109,10 @@ class UnitWithoutHead(DomainError):
     status = 422
 
 
+class UnitUnchanged(DomainError):
+    code = "unit_unchanged"
+
+
 class NothingOverdue(DomainError):
     code = "nothing_overdue"
 
@@ -383,6 +387,8 @@ def _dispose(state: Complaint, cmd: c.Dispose, cal: Calendar) -> Event:
 
 
 def _redispose(state: Complaint, cmd: c.Redispose, cal: Calendar) -> Event:
+    if cmd.unit == state.unit:  # the same unit again would only restart the step's clock
+        raise UnitUnchanged(f"disposisi sudah ditujukan kepada unit {state.unit}; pilih unit lain")
     return DispositionRedirected(
         unit=cmd.unit,
         previous_unit=state.unit,

@@ -100,6 +100,7 @@ def _waiting_on(role: str, unit: str | None):
 
 INBOX_PAGE_SIZE = 50
 INBOX_MAX_PAGE_SIZE = 200
+INBOX_DATES = (date(2000, 1, 1), date(2100, 12, 31))  # what a search by received date may name
 _REGISTER = re.compile(r"^\s*(\d{1,7})\s*(?:/\s*(\d{4}))?\s*$")  # "12" or "12/2026"
 
 
@@ -122,16 +123,19 @@ def inbox(
     response: Response,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=INBOX_MAX_PAGE_SIZE)] = INBOX_PAGE_SIZE,
-    unit: Annotated[str | None, Query(max_length=40)] = None,
-    channel: Annotated[str | None, Query(max_length=20)] = None,
+    unit: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9-]*$")] = None,
+    channel: Annotated[str | None, Query(max_length=20, pattern=r"^[A-Za-z]*$")] = None,
     received_from: date | None = None,
     received_to: date | None = None,
-    q: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9 /-]*$")] = None,
 ) -> list[InboxItem]:
     if not user.is_staff:
         raise ApiError(403, "not_kecamatan_staff", "Kotak masuk hanya untuk staf kecamatan.")
     if received_from and received_to and received_from > received_to:
         raise ApiError(422, "invalid_period", "Tanggal awal harus sebelum atau sama dengan tanggal akhir.")
+    for day in (received_from, received_to):
+        if day is not None and not INBOX_DATES[0] <= day <= INBOX_DATES[1]:
+            raise ApiError(422, "invalid_period", "Tanggal di luar rentang yang dapat dicari (2000 sampai 2100).")
     now = datetime.now(UTC)
     # their own role's work, and the work of each role a Plh./Plt. in force names them for
     roles = [(user.role, user.unit)] + [
