@@ -79,7 +79,8 @@ LARGE_BODY_PREFIXES = (
     "/v1/staff/complaints",
     "/v1/complaints/form",
     "/pengaduan/baru",
-)  # the last: the web form with scans
+    "/petugas/pengaduan/baru",
+)  # the last two: the web forms with scans (citizens', and staff's entry of a complaint-box form)
 LARGE_BODY_BYTES = 26 * 1024 * 1024
 DEV_PREFIX = "/dev/outbox"  # make run only: the local sinks' page of what would have been sent
 STREAM_PATHS = frozenset({"/v1/events/stream"})
