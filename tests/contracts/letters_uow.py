@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import pytest
 
 from services.letters import handlers
+from shared.contracts import sop
 from shared.contracts.intake import Complainant
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.tracking import new_tracking_code
@@ -97,7 +98,7 @@ class Story:
                 subject="Jalan desa rusak",
                 description="Jalan di Dusun Bunangka rusak sejak Januari.",
                 received_at=AT,
-                sop_version="test",
+                sop_version=sop.DEFAULT.version,  # the real one: other readers of a shared store replay it
             ),
             Actor.system("intake"),
             AT,
