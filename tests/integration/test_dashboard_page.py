@@ -921,7 +921,7 @@ def node_dir(tmp_path_factory, parsed) -> Path:
     return folder
 
 
-def run_node(folder: Path, name: str, source: str, *extra: str) -> str:
+def run_node(folder: Path, name: str, source: str, *extra: str, zone: str = "Asia/Jakarta") -> str:
     script = folder / f"{name}.js"
     script.write_text(source)
     result = subprocess.run(  # noqa: PLW1510
@@ -930,7 +930,7 @@ def run_node(folder: Path, name: str, source: str, *extra: str) -> str:
         capture_output=True,
         text=True,
         timeout=20,
-        env={**os.environ, "TZ": "Asia/Jakarta"},
+        env={**os.environ, "TZ": zone},  # the browser's zone
     )
     assert result.returncode == 0, f"node {name}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -939,6 +939,25 @@ def run_node(folder: Path, name: str, source: str, *extra: str) -> str:
 @needs_node
 def test_the_formats_and_chart_models_under_node(node_dir):
     assert run_node(node_dir, "pure", PURE).strip() == "ok"
+
+
+OFFICE_DATES = r"""
+const { assert, setup } = require("./shim.js");
+const { dasbor: d } = setup({ elementsFile: process.argv[2], script: process.argv[3] });
+// 23:08 UTC on 1 December is 06:08 WIB on 2 December: the office's today, whatever the browser's zone
+assert.deepEqual(d.defaultPeriod(new Date("2026-12-01T23:08:00Z")), { from: "2026-01-01", to: "2026-12-02" });
+assert.deepEqual(d.defaultPeriod(new Date("2026-12-31T17:30:00Z")), { from: "2027-01-01", to: "2027-01-01" });
+assert.equal(d.formatDateTime("2026-02-05T02:00:00Z"), "5 Februari 2026 09.00");
+assert.equal(d.formatDateTime("2026-12-01T23:08:00Z"), "2 Desember 2026 06.08");
+console.log("ok");
+"""
+
+
+@needs_node
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Jayapura"])
+def test_dates_are_the_office_s_whatever_the_browser_s_zone_under_node(node_dir, zone):
+    """Issue #15 item 6: in a browser set to UTC at 06:08 WIB the default period ended "yesterday"."""
+    assert run_node(node_dir, f"zone-{zone.replace('/', '-')}", OFFICE_DATES, zone=zone).strip() == "ok"
 
 
 @needs_node

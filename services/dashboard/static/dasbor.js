@@ -37,7 +37,18 @@
   // ---- formatting (pure) -----------------------------------------------------------------------------
   function pad2(n) { return (n < 10 ? "0" : "") + n; }
 
-  function isoDate(d) { return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()); }
+  // Dates people see and filter by are the office's, whatever the browser's zone: a kabupaten user's browser set
+  // to UTC at 06:08 WIB must not see "yesterday" (issue #15 item 6). WIB is the deployment's default zone; a
+  // WITA or WIT kabupaten is still shown in WIB here (the dashboard does not yet ask the kabupaten's zone).
+  var ZONE = "Asia/Jakarta";
+
+  /** The date of instant `d` in the office's zone, "YYYY-MM-DD". */
+  function isoDate(d) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" })
+      .formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day;
+  }
 
   function parseDate(s) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(s || ""));
@@ -53,12 +64,16 @@
     return p ? p.d + " " + BULAN[p.m - 1] + " " + p.y : "";
   }
 
-  /** An ISO instant -> "5 Februari 2026 09.00", in the browser's time zone. */
+  /** An ISO instant -> "5 Februari 2026 09.00", in the office's zone (not the browser's). */
   function formatDateTime(iso) {
     var d = new Date(iso);
     if (!iso || isNaN(d.getTime())) return "";
-    return d.getDate() + " " + BULAN[d.getMonth()] + " " + d.getFullYear() + " " + pad2(d.getHours()) + "." +
-      pad2(d.getMinutes());
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      hourCycle: "h23"
+    }).formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+    return +parts.day + " " + BULAN[+parts.month - 1] + " " + parts.year + " " + parts.hour + "." + parts.minute;
   }
 
   /** 12345 -> "12.345", 2.25 -> "2,3" (one decimal at most). */
@@ -101,10 +116,10 @@
     return (PERAN[role] || role) + (unit ? " (" + unit + ")" : "");
   }
 
-  /** The default period: this year, from 1 January to today. */
-  function defaultPeriod(today) {
-    var t = today || new Date();
-    return { from: t.getFullYear() + "-01-01", to: isoDate(t) };
+  /** The default period: this year, from 1 January to today, both in the office's zone. */
+  function defaultPeriod(now) {
+    var today = isoDate(now || new Date());
+    return { from: today.slice(0, 4) + "-01-01", to: today };
   }
 
   /** "?kecamatan=a&from=...": empty values left out, everything encoded. */
