@@ -518,6 +518,15 @@ def test_scans_are_viewed_and_downloaded_through_the_web_app(web, wf, people, pl
     sign_in(web, people["kasi"])
     page = web.get(f"/petugas/pengaduan/{cid}").text
     assert "KTP" in page and "ktp ahmad.png" in page and f"/petugas/lampiran/{digest}?pengaduan={cid}" in page
+    # issue #15 item 7: the scan is shown where it is listed, and the complainant, the scans and the history come
+    # before the forms (identity is checked by looking at the document)
+    assert f'<img class="pratinjau" src="/petugas/lampiran/{digest}?pengaduan={cid}"' in page
+    assert (
+        page.index("judul-pengadu")
+        < page.index("judul-isi")
+        < page.index("judul-riwayat")
+        < page.index("judul-tindakan")
+    )
     view = web.get(f"/petugas/lampiran/{digest}?pengaduan={cid}")
     assert view.status_code == 200 and view.content == as_stored(scan) and view.headers["content-type"] == "image/png"
     assert view.headers["content-disposition"].startswith("inline")  # a re-encoded image may open in the browser

@@ -107,7 +107,7 @@ class Action:
         return ACTION_LABELS[self.name]
 
 
-NOTES = Field("notes", "Catatan", "textarea", help="Tidak wajib.")
+NOTES = Field("notes", "Catatan", "textarea")  # the label says "(tidak wajib)"; no second hint
 # the kecamatan's units with a head, filled in per page from the API (staff_complaint.load_units)
 UNIT_FIELD = Field(
     "unit",
