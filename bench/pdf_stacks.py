@@ -131,7 +131,7 @@ def renderer(name: str) -> Callable[[Any], bytes]:
 
 def _common(letter):
     from services.letters.adapters import pdf as r
-    from services.letters.domain.letter import format_tanggal
+    from shared.tanggal import format_tanggal
 
     draft = letter.number is None
     return {

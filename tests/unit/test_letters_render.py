@@ -19,10 +19,10 @@ from services.letters.domain.letter import (
     Receipt,
     ResponseLetter,
     Signer,
-    format_tanggal,
     format_waktu_wib,
 )
 from shared.contracts.intake import CHANNEL_LABELS
+from shared.tanggal import format_tanggal
 
 LETTERHEAD = Letterhead(
     pemerintah="PEMERINTAH KABUPATEN PAMEKASAN",

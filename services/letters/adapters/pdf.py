@@ -58,10 +58,10 @@ from services.letters.domain.letter import (
     RenderedLetter,
     ResponseLetter,
     SignatureBox,
-    format_tanggal,
     format_waktu_wib,
 )
 from shared.contracts.intake import CHANNEL_LABELS
+from shared.tanggal import format_tanggal
 
 __all__ = [
     "layout_response_letter",

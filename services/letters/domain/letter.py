@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from shared.tanggal import format_tanggal
+
 __all__ = [
     "WIB",
     "Letterhead",
@@ -15,24 +17,9 @@ __all__ = [
     "ResponseLetter",
     "SignatureBox",
     "Signer",
-    "format_tanggal",
     "format_waktu_wib",
 ]
 
-BULAN = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
 # Western Indonesia Time: UTC+7 with no daylight saving since 1964. A fixed offset, so the receipt does
 # not depend on the machine's tz database (python:3.11-slim has none).
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -105,11 +92,6 @@ class RenderedLetter:
     pdf: bytes
     page_count: int
     signature_box: SignatureBox | None  # None when signature_placeholder is False
-
-
-def format_tanggal(d: date) -> str:
-    """``28 November 2026``."""
-    return f"{d.day} {BULAN[d.month - 1]} {d.year}"
 
 
 def format_waktu_wib(moment: datetime) -> str:

@@ -27,24 +27,11 @@ from shared.contracts.workflow import (
     IdentityRejected,
     ResponseDispatched,
 )
+from shared.tanggal import format_tanggal
 
 NAMESPACE = uuid.UUID("6e6f7469-6679-2d70-656e-676164756161")
 WIB = ZoneInfo("Asia/Jakarta")
 PREFERENCE = ("email", "whatsapp", "sms")
-MONTHS = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
 
 # who answers for whom in a kecamatan office (an overdue step alerts the role and its superior)
 SUPERIOR = {"staf": "sekcam", "kasi": "sekcam", "sekcam": "camat", "camat": "camat"}
@@ -68,7 +55,7 @@ def delivery_id(source_event_id: UUID, kind: str, channel: str, recipient: str) 
 
 def tanggal(at: datetime, with_time: bool = False) -> str:
     local = at.astimezone(WIB)
-    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+    text = format_tanggal(local.date())
     return f"{text} {local:%H.%M} WIB" if with_time else text
 
 
