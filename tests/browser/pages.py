@@ -127,8 +127,9 @@ def sign_out(page: Page, username: str) -> None:
 
 
 def open_from_inbox(page: Page, code: str, shot, name: str) -> str:
-    """The complaint's row in the inbox (reloaded until it appears), followed: the complaint page's URL."""
-    page.goto("/kotak-masuk")
+    """The complaint's row in the inbox, found with the inbox's search by tracking code (reloaded until it
+    appears: the workflow takes it in within moments), followed: the complaint page's URL."""
+    page.goto(f"/kotak-masuk?q={code}")
 
     def row():
         link = page.get_by_role("link", name=code, exact=True)

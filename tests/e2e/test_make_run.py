@@ -93,7 +93,8 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
         login = httpx.post(f"{base}/v1/auth/token", data={"username": "kasi.pegantenan", "password": "demo"})
         assert login.status_code == 200, login.text
         auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        mine = [i for i in httpx.get(f"{base}/v1/inbox", headers=auth).json() if i["tracking_code"] == code]
+        found = httpx.get(f"{base}/v1/inbox", params={"q": code}, headers=auth).json()
+        mine = [i for i in found if i["tracking_code"] == code]
         assert len(mine) == 1 and mine[0]["current_step"]["number"] == 2
         acted = httpx.post(
             f"{base}/v1/complaints/{mine[0]['id']}/verify-identity", json={"expected_version": 1}, headers=auth
