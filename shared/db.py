@@ -19,12 +19,13 @@ the append lock left its backend waiting, holding its inbox row, after the messa
 from __future__ import annotations
 
 import logging
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import orjson
 import psycopg
 from psycopg import pq
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
 
 from shared.config import Settings
 
@@ -139,3 +140,38 @@ def make_worker_engine(settings: Settings, kind: str, *, pool_size: int | None =
 def libpq_url(sqlalchemy_url: str) -> str:
     """The same URL for plain psycopg (LISTEN connections, tests)."""
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+class UnitOfWorkTransaction:
+    """What every service's PostgreSQL unit of work does with its connection: one connection and one
+    transaction from ``with`` to its end, rolled back unless ``commit()`` was called, the connection returned to
+    the pool either way. A subclass builds its repositories on the connection in ``_open(conn)``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        try:
+            self._tx: RootTransaction = self._conn.begin()
+            self._open(self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
+        return self
+
+    def _open(self, conn: Connection) -> None:
+        """Build the repositories on ``conn`` (the subclass's)."""
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self._conn.close()
+
+    def commit(self) -> None:
+        self._tx.commit()
+
+    def rollback(self) -> None:
+        self._tx.rollback()

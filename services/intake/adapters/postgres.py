@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection, RootTransaction
+from sqlalchemy.engine import Connection
 
 from services.intake.adapters.outbox import wake_publisher
 from services.intake.adapters.tables import (
@@ -37,41 +36,19 @@ from services.intake.unit_of_work import (
     Tracked,
 )
 from shared.contracts.intake import Complainant
+from shared.db import UnitOfWorkTransaction
 from shared.tenancy import kecamatan_table
 
 
-class PostgresUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def __enter__(self) -> Self:
-        self._conn = self._engine.connect()
-        try:
-            self._tx: RootTransaction = self._conn.begin()
-        except BaseException:
-            self._conn.close()
-            raise
-        self.submissions = PostgresSubmissions(self._conn)
-        self.attachments = PostgresAttachments(self._conn)
-        self.inbound = PostgresInboundMessages(self._conn)
-        self.statuses = PostgresChannelStatuses(self._conn)
-        self.outbox = PostgresOutbox(self._conn)
-        self.tracking = PostgresTracking(self._conn)
-        self.routes = PostgresRoutes(self._conn)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        try:
-            if self._tx.is_active:
-                self._tx.rollback()
-        finally:
-            self._conn.close()
-
-    def commit(self) -> None:
-        self._tx.commit()
-
-    def rollback(self) -> None:
-        self._tx.rollback()
+class PostgresUnitOfWork(UnitOfWorkTransaction):
+    def _open(self, conn: Connection) -> None:
+        self.submissions = PostgresSubmissions(conn)
+        self.attachments = PostgresAttachments(conn)
+        self.inbound = PostgresInboundMessages(conn)
+        self.statuses = PostgresChannelStatuses(conn)
+        self.outbox = PostgresOutbox(conn)
+        self.tracking = PostgresTracking(conn)
+        self.routes = PostgresRoutes(conn)
 
 
 def _submission(row: Any) -> Submission:

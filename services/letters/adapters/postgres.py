@@ -10,45 +10,36 @@ handlers read, render and sign, and write last.
 from __future__ import annotations
 
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
 from celery import Celery
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection, RootTransaction
+from sqlalchemy.engine import Connection
 
 from services.letters.adapters.tables import documents, handoffs
 from services.letters.unit_of_work import StaffName
+from shared.db import UnitOfWorkTransaction
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.handoffs import Handoff, record
 from shared.staff_directory import staff_directory
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(UnitOfWorkTransaction):
     def __init__(self, engine: Engine, store: PostgresEventStore, celery: Celery) -> None:
-        self._engine, self._store, self._celery = engine, store, celery
+        super().__init__(engine)
+        self._store, self._celery = store, celery
 
-    def __enter__(self) -> Self:
-        self._conn = self._engine.connect()
-        self._tx: RootTransaction = self._conn.begin()
-        self.events = PostgresWorkflowEvents(self._store, self._conn)
-        self.documents = PostgresDocuments(self._conn)
-        self.staff = PostgresStaff(self._conn)
-        self.outbox = PostgresOutbox(self._conn)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        try:
-            if self._tx.is_active:
-                self._tx.rollback()
-        finally:
-            self._conn.close()
+    def _open(self, conn: Connection) -> None:
+        self.events = PostgresWorkflowEvents(self._store, conn)
+        self.documents = PostgresDocuments(conn)
+        self.staff = PostgresStaff(conn)
+        self.outbox = PostgresOutbox(conn)
 
     def commit(self) -> None:
-        self._tx.commit()
+        super().commit()
         # after the commit: a send that fails raises (the task is retried), and the ledger has the message
         for handoff in self.outbox.added:
             self._celery.send_task(
@@ -57,7 +48,7 @@ class PostgresUnitOfWork:
         self.outbox.added.clear()
 
     def rollback(self) -> None:
-        self._tx.rollback()
+        super().rollback()
         self.outbox.added.clear()
 
 

@@ -10,50 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection, RootTransaction
+from sqlalchemy.engine import Connection
 
 from services.notify.adapters.tables import deliveries, escalations, handoffs, templates
 from services.notify.unit_of_work import Row
+from shared.db import UnitOfWorkTransaction
 from shared.handoffs import Handoff, record
 from shared.organisation_directory import delegations_in_force
 from shared.staff_directory import staff_directory
 
 
-class PostgresUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def __enter__(self) -> Self:
-        self._conn = self._engine.connect()
-        self._tx: RootTransaction = self._conn.begin()
-        self.deliveries = PostgresDeliveries(self._conn)
-        self.escalations = PostgresEscalations(self._conn)
-        self.templates = PostgresTemplates(self._conn)
-        self.staff = PostgresStaff(self._conn)
-        self.handoffs = PostgresHandoffs(self._conn)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        try:
-            if self._tx.is_active:
-                self._tx.rollback()
-        finally:
-            self._conn.close()
+class PostgresUnitOfWork(UnitOfWorkTransaction):
+    def _open(self, conn: Connection) -> None:
+        self.deliveries = PostgresDeliveries(conn)
+        self.escalations = PostgresEscalations(conn)
+        self.templates = PostgresTemplates(conn)
+        self.staff = PostgresStaff(conn)
+        self.handoffs = PostgresHandoffs(conn)
 
     def limit_lock_waits(self, seconds: float) -> None:
         self._conn.execute(select(func.set_config("lock_timeout", f"{max(int(seconds * 1000), 100)}ms", True)))
-
-    def commit(self) -> None:
-        self._tx.commit()
-
-    def rollback(self) -> None:
-        self._tx.rollback()
 
 
 def _first(conn: Connection, stmt: Any) -> Row | None:

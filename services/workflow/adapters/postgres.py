@@ -11,46 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection, RootTransaction
+from sqlalchemy.engine import Connection
 
 from services.workflow.adapters.tables import complaints, counters, inbox
 from services.workflow.domain.model import Complaint
 from services.workflow.unit_of_work import read_model_values
+from shared.db import UnitOfWorkTransaction
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(UnitOfWorkTransaction):
     def __init__(self, engine: Engine, store: PostgresEventStore) -> None:
-        self._engine, self._store = engine, store
+        super().__init__(engine)
+        self._store = store
 
-    def __enter__(self) -> Self:
-        self._conn = self._engine.connect()
-        self._tx: RootTransaction = self._conn.begin()
-        self.events = PostgresEventStreams(self._store, self._conn)
-        self.inbox = PostgresInbox(self._conn)
-        self.complaints = PostgresComplaints(self._conn)
-        self.counters = PostgresCounters(self._conn)
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        try:
-            if self._tx.is_active:
-                self._tx.rollback()
-        finally:
-            self._conn.close()
-
-    def commit(self) -> None:
-        self._tx.commit()
-
-    def rollback(self) -> None:
-        self._tx.rollback()
+    def _open(self, conn: Connection) -> None:
+        self.events = PostgresEventStreams(self._store, conn)
+        self.inbox = PostgresInbox(conn)
+        self.complaints = PostgresComplaints(conn)
+        self.counters = PostgresCounters(conn)
 
 
 class PostgresEventStreams:
