@@ -9,15 +9,14 @@ are the letters API's public links, which the browser opens directly.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from services.web.adapters.api_client import UNAVAILABLE, ApiProblem, ApiUnavailable
+from services.web.entrypoints import uploads
 from services.web.entrypoints.pages import api, kecamatan_choices, redirect, render, session
 from services.web.entrypoints.session import CSRF_FIELD
 from shared.contracts import sop
@@ -121,11 +120,6 @@ async def complaint_form(request: Request, kecamatan: str | None = None) -> HTML
     return await _form_page(request, values)
 
 
-def _chosen(form: Any, name: str) -> list[UploadFile]:
-    """The files chosen in a file input (a browser sends an empty, nameless part when none was)."""
-    return [u for u in form.getlist(name) if isinstance(u, UploadFile) and u.filename]
-
-
 def _missing(values: dict[str, str], identity: list[UploadFile]) -> dict[str, str]:
     """What is plainly left empty; everything else is checked by the API (one source of rules)."""
     errors: dict[str, str] = {}
@@ -158,22 +152,13 @@ def _page_field(api_field: str) -> str | None:
     return name if name in LABELS else None
 
 
-def _idempotency_key(csrf: str, complaint: dict, files: list[tuple[str, tuple[str, bytes, str]]]) -> str:
-    """The same form sent twice from one browser session is the same request (one complaint)."""
-    digest = hashlib.sha256(csrf.encode())
-    digest.update(json.dumps(complaint, sort_keys=True, ensure_ascii=False).encode())
-    for field, (filename, data, _) in files:
-        digest.update(f"\x00{field}\x00{filename}\x00".encode() + hashlib.sha256(data).digest())
-    return "web-" + digest.hexdigest()
-
-
 @router.post("/pengaduan/baru", response_class=HTMLResponse)
 async def submit_complaint(request: Request) -> Response:
     form = await request.form()
     try:
         values = {name: (form.get(name) if isinstance(form.get(name), str) else "").strip() for name in TEXT_FIELDS}
         values["persetujuan"] = "ya" if form.get("persetujuan") == "ya" else ""
-        identity, photos = _chosen(form, "identitas"), _chosen(form, "foto")
+        identity, photos = uploads.chosen(form, "identitas"), uploads.chosen(form, "foto")
         had_files = bool(identity or photos)
         token = form.get(CSRF_FIELD)
         if not session(request).csrf_ok(token if isinstance(token, str) else None):
@@ -203,7 +188,7 @@ async def submit_complaint(request: Request) -> Response:
         "subject": values["subject"],
         "description": values["description"],
     }
-    key = _idempotency_key(session(request).csrf, complaint, files)
+    key = uploads.idempotency_key("web-", session(request).csrf, complaint, files)
     try:
         accepted = await api(request).call(
             "POST",

@@ -11,7 +11,6 @@ complaint. Every rule (NIK, phone, dates, files) is the API's; its refusals are 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from starlette.datastructures import UploadFile
 from services.web.adapters.api_client import UNAVAILABLE, ApiProblem, ApiUnavailable
 from services.web.domain import formatting
 from services.web.domain.formatting import WIB
+from services.web.entrypoints import uploads
 from services.web.entrypoints.pages import api, render, require_user, session
 from services.web.entrypoints.public import ID_KINDS
 from services.web.entrypoints.session import CSRF_FIELD
@@ -116,11 +116,6 @@ async def entry_form(request: Request) -> HTMLResponse:
     return _page(request, _blank())
 
 
-def _chosen(form: Any, name: str) -> list[UploadFile]:
-    """The files chosen in a file input (a browser sends an empty, nameless part when none was)."""
-    return [u for u in form.getlist(name) if isinstance(u, UploadFile) and u.filename]
-
-
 def _received_at(text: str) -> datetime | None:
     """The datetime-local value as an aware time in WIB (None: not a date and time)."""
     try:
@@ -170,22 +165,13 @@ def _page_field(api_field: str, scanned_forms: int) -> str | None:
     return name if name in LABELS else None
 
 
-def _idempotency_key(csrf: str, complaint: dict, files: list[tuple[str, tuple[str, bytes, str]]]) -> str:
-    """The same form sent twice from one signed-in session is the same request (one complaint)."""
-    digest = hashlib.sha256(csrf.encode())
-    digest.update(json.dumps(complaint, sort_keys=True, ensure_ascii=False).encode())
-    for field, (filename, data, _) in files:
-        digest.update(f"\x00{field}\x00{filename}\x00".encode() + hashlib.sha256(data).digest())
-    return "petugas-" + digest.hexdigest()
-
-
 @router.post(PATH, response_class=HTMLResponse)
 async def enter_complaint(request: Request) -> Response:
     s = require_user(request, *STAFF_ROLES)
     form = await request.form()
     try:
         values = {name: (v.strip() if isinstance(v := form.get(name), str) else "") for name in TEXT_FIELDS}
-        scanned_form, identity = _chosen(form, "formulir"), _chosen(form, "identitas")
+        scanned_form, identity = uploads.chosen(form, "formulir"), uploads.chosen(form, "identitas")
         had_files = bool(scanned_form or identity)
         token = form.get(CSRF_FIELD)
         if not s.csrf_ok(token if isinstance(token, str) else None):
@@ -218,7 +204,7 @@ async def enter_complaint(request: Request) -> Response:
     }
     if kinds:
         complaint["scan_kinds"] = kinds
-    key = _idempotency_key(s.csrf, complaint, files)
+    key = uploads.idempotency_key("petugas-", s.csrf, complaint, files)
     try:
         accepted = await api(request).call(
             "POST",
