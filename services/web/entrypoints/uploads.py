@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile  # what a parsed form holds (fastapi.UploadFile is a subclass)
 
 Files = list[tuple[str, tuple[str, bytes, str]]]  # (field, (filename, bytes, content type)), as httpx sends them
 
