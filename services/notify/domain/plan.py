@@ -25,6 +25,8 @@ from shared.contracts.workflow import (
     ComplaintWithdrawn,
     DocumentsRequested,
     IdentityRejected,
+    ReferralAnswered,
+    ReferralLapsed,
     ResponseDispatched,
 )
 from shared.tanggal import format_tanggal
@@ -40,6 +42,8 @@ COMPLAINANT_KIND: dict[type, str] = {
     ComplaintReceived: "acknowledgment",
     DocumentsRequested: "documents_requested",
     ComplaintReferred: "referred",
+    ReferralAnswered: "referral_answered",  # what the office the complaint was referred to answered
+    ReferralLapsed: "referral_lapsed",  # it did not answer in time: the kecamatan stops following the referral
     ResponseDispatched: "response_letter",
     IdentityRejected: "identity_rejected",
     ClosedIncomplete: "closed_incomplete",
@@ -53,10 +57,13 @@ def delivery_id(source_event_id: UUID, kind: str, channel: str, recipient: str) 
     return uuid.uuid5(NAMESPACE, f"{source_event_id}:{kind}:{channel}:{recipient.casefold()}")
 
 
-def tanggal(at: datetime, with_time: bool = False) -> str:
-    local = at.astimezone(WIB)
+def tanggal(at: datetime, with_time: bool = False, zone: ZoneInfo = WIB, label: str = "WIB") -> str:
+    """``at`` as the office's people write it, in the kabupaten's time zone (``zone``, named ``label``: WIB,
+    WITA or WIT): "20 Maret 2026", with the time "20 Maret 2026 14.05 WIB". An instant late in the evening in
+    UTC is the next day in Indonesia: the date is always the local one."""
+    local = at.astimezone(zone)
     text = format_tanggal(local.date())
-    return f"{text} {local:%H.%M} WIB" if with_time else text
+    return f"{text} {local:%H.%M} {label}" if with_time else text
 
 
 @dataclass(frozen=True)

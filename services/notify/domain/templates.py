@@ -5,6 +5,9 @@ The defaults are below; a kabupaten (kecamatan ``*``) or one kecamatan can repla
 template cannot reach Python objects), rendered with the variables listed in ``VARIABLES``; a template
 that does not render with them is refused when it is stored, not when a citizen should get it.
 
+Optional values (a referral's follow-up date, the date of an office's answer, its address) are passed as
+"" when absent, so that a template can leave them out with ``{% if ... %}``.
+
 SMS: one 160-character segment where it can. Texts are reduced to the GSM 03.38 alphabet (a single
 curly quote or dash would otherwise make the whole SMS UCS-2, 70 characters a segment), and the
 defaults are written to fit one segment with a tracking code and a link of a usual length.
@@ -23,7 +26,30 @@ CHANNELS = ("email", "sms", "whatsapp")
 VARIABLES: dict[str, tuple[str, ...]] = {
     "acknowledgment": ("nama", "kode", "kecamatan", "link_lacak", "link_tanda_terima", "tanggal"),
     "documents_requested": ("nama", "kode", "kecamatan", "pesan", "batas", "link_lacak"),
-    "referred": ("nama", "kode", "kecamatan", "instansi", "alasan", "link_lacak"),
+    # pantau_sampai: until when the kecamatan follows the referral ("" on referrals made before it did)
+    "referred": ("nama", "kode", "kecamatan", "instansi", "alasan", "link_lacak", "pantau_sampai"),
+    # the receiving office's answer; its date and reference ("surat 600/123/2026", "telepon") may be ""
+    "referral_answered": (
+        "nama",
+        "kode",
+        "kecamatan",
+        "instansi",
+        "tanggapan",
+        "tanggal_tanggapan",
+        "rujukan",
+        "link_lacak",
+    ),
+    # no answer by pantau_sampai; the office's address and the surat pelimpahan's number may be ""
+    "referral_lapsed": (
+        "nama",
+        "kode",
+        "kecamatan",
+        "instansi",
+        "alamat_instansi",
+        "surat_pelimpahan",
+        "pantau_sampai",
+        "link_lacak",
+    ),
     "response_letter": ("nama", "kode", "kecamatan", "nomor_surat", "link_surat", "link_lacak"),
     "identity_rejected": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
     "closed_incomplete": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
@@ -31,6 +57,18 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "new_work": ("petugas", "kode", "kecamatan", "langkah", "nama_langkah", "batas", "perihal", "link"),
     "overdue": ("petugas", "kode", "kecamatan", "langkah", "nama_langkah", "batas", "perihal", "link", "sebagai"),
 }
+
+# An approved WhatsApp template (``whatsapp_templates``) takes its kind's variables in order as its body
+# parameters, and Meta refuses a message whose parameter count is not the approved one. A variable added to a
+# kind later is therefore not sent to templates approved before: those kinds keep their first list here.
+_APPROVED_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "referred": ("nama", "kode", "kecamatan", "instansi", "alasan", "link_lacak"),  # before pantau_sampai
+}
+
+
+def whatsapp_parameters(kind: str) -> tuple[str, ...]:
+    """The variables an approved WhatsApp template of ``kind`` is sent, in order."""
+    return _APPROVED_PARAMETERS.get(kind, VARIABLES.get(kind, ()))
 
 
 @dataclass(frozen=True)
@@ -77,20 +115,83 @@ DEFAULTS: dict[tuple[str, str], Template] = {
             "Balas pesan ini dengan foto dokumennya paling lambat {{ batas }}.\n- Kecamatan {{ kecamatan }}"
         ),
     ),
+    # a referral made before referrals were followed (no pantau_sampai) reads as it always did
     ("referred", "email"): Template(
         subject="Pengaduan {{ kode }} dilimpahkan kepada {{ instansi }}",
         body=(
             "Yth. {{ nama }},\n\nPengaduan {{ kode }} bukan kewenangan Kecamatan {{ kecamatan }} dan sudah kami "
-            "limpahkan kepada {{ instansi }}.\nAlasan: {{ alasan }}\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
+            "limpahkan kepada {{ instansi }}.\nAlasan: {{ alasan }}"
+            "{% if pantau_sampai %}\n\nKami memantau pelimpahan ini sampai {{ pantau_sampai }}. Jawaban "
+            "{{ instansi }} akan kami sampaikan kepada Anda. Bila sampai tanggal itu belum ada jawaban, kami juga "
+            "akan memberi tahu Anda.{% endif %}\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
         ),
     ),
     ("referred", "sms"): Template(
-        body="Pengaduan {{ kode }} dilimpahkan ke {{ instansi|truncate(50, True, '...') }}. Info: {{ link_lacak }}"
+        body=(
+            "{% if pantau_sampai %}Pengaduan {{ kode }} dilimpahkan ke {{ instansi|truncate(30, False, '...', 0) }}, "
+            "dipantau s.d. {{ pantau_sampai }}. {{ link_lacak }}"
+            "{% else %}Pengaduan {{ kode }} dilimpahkan ke {{ instansi|truncate(50, True, '...') }}. "
+            "Info: {{ link_lacak }}{% endif %}"
+        )
     ),
     ("referred", "whatsapp"): Template(
         body=(
             "Yth. {{ nama }}, pengaduan *{{ kode }}* bukan kewenangan kecamatan dan sudah kami limpahkan kepada "
-            "{{ instansi }}.\nAlasan: {{ alasan }}\nStatus: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+            "{{ instansi }}.\nAlasan: {{ alasan }}"
+            "{% if pantau_sampai %}\nKami memantau pelimpahan ini sampai {{ pantau_sampai }} dan akan memberi tahu "
+            "Anda jawabannya.{% endif %}\nStatus: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("referral_answered", "email"): Template(
+        subject="Jawaban {{ instansi }} atas pengaduan {{ kode }}",
+        body=(
+            "Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah kami limpahkan kepada {{ instansi }}. Instansi "
+            "tersebut sudah menjawab{% if tanggal_tanggapan %} pada {{ tanggal_tanggapan }}{% endif %}"
+            "{% if rujukan %} ({{ rujukan }}){% endif %}:\n\n{{ tanggapan }}\n\n"
+            "Dengan jawaban ini pengaduan Anda kami tutup. Untuk pertanyaan lebih lanjut, silakan hubungi "
+            "{{ instansi }} langsung, atau ajukan pengaduan baru kepada kami.\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
+        ),
+    ),
+    ("referral_answered", "sms"): Template(
+        body=(
+            "Pengaduan {{ kode }}: {{ instansi|truncate(25, False, '...', 0) }} menjawab: "
+            "{{ tanggapan|replace('\\n', ' ')|truncate(44, False, '...', 0) }} {{ link_lacak }}"
+        )
+    ),
+    ("referral_answered", "whatsapp"): Template(
+        body=(
+            "Yth. {{ nama }}, pengaduan *{{ kode }}* yang kami limpahkan sudah dijawab oleh {{ instansi }}"
+            "{% if tanggal_tanggapan %} pada {{ tanggal_tanggapan }}{% endif %}{% if rujukan %} ({{ rujukan }})"
+            "{% endif %}:\n{{ tanggapan }}\n\nDengan jawaban ini pengaduan Anda kami tutup.\n"
+            "Status: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("referral_lapsed", "email"): Template(
+        subject="Pengaduan {{ kode }}: belum ada jawaban dari {{ instansi }}",
+        body=(
+            "Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah kami limpahkan kepada {{ instansi }}"
+            "{% if surat_pelimpahan %} dengan surat nomor {{ surat_pelimpahan }}{% endif %}. Sampai "
+            "{{ pantau_sampai }}, batas waktu pemantauan kami, instansi tersebut belum memberi jawaban. Karena itu "
+            "Kecamatan {{ kecamatan }} tidak lagi memantau pelimpahan ini, dan pengaduan Anda kami tutup.\n\n"
+            "Anda dapat menanyakan kelanjutannya langsung kepada {{ instansi }}"
+            "{% if alamat_instansi %}, {{ alamat_instansi }}{% endif %}. Sebutkan kode pengaduan {{ kode }}"
+            "{% if surat_pelimpahan %} dan nomor surat pelimpahan di atas{% endif %}.\n\n"
+            "Status: {{ link_lacak }}" + _SIGN_OFF
+        ),
+    ),
+    ("referral_lapsed", "sms"): Template(
+        body=(
+            "Pengaduan {{ kode }} ditutup: {{ instansi|truncate(25, False, '...', 0) }} belum menjawab. "
+            "Silakan hubungi langsung. {{ link_lacak }}"
+        )
+    ),
+    ("referral_lapsed", "whatsapp"): Template(
+        body=(
+            "Yth. {{ nama }}, sampai {{ pantau_sampai }} {{ instansi }} belum menjawab pelimpahan pengaduan "
+            "*{{ kode }}*. Kecamatan tidak lagi memantaunya, dan pengaduan ini kami tutup.\n"
+            "Silakan tanyakan langsung kepada {{ instansi }}{% if alamat_instansi %}, {{ alamat_instansi }}"
+            "{% endif %}, dengan menyebut kode {{ kode }}{% if surat_pelimpahan %} dan surat pelimpahan nomor "
+            "{{ surat_pelimpahan }}{% endif %}.\nStatus: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
         ),
     ),
     ("response_letter", "email"): Template(
@@ -202,6 +303,12 @@ def sample_variables(kind: str) -> dict[str, str]:
         "perihal": "Jalan desa rusak",
         "link": "https://pengaduan.pamekasankab.go.id/staf/pengaduan/ABCD-EFGH-JK",
         "sebagai": "atasan",
+        "pantau_sampai": "16 Desember 2026",
+        "tanggapan": "Perbaikan jalan itu sudah masuk jadwal pemeliharaan Dinas PUPR pada Januari 2027.",
+        "tanggal_tanggapan": "9 Desember 2026",
+        "rujukan": "surat 600/123/432.305/2026",
+        "alamat_instansi": "Jl. Kabupaten No. 1, Pamekasan",
+        "surat_pelimpahan": "003/PELIMPAHAN/35.28.07/2026",
     }
     return {name: sample[name] for name in VARIABLES[kind]}
 

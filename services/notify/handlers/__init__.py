@@ -10,7 +10,8 @@ the workflow calls for.
 
 To the complainant (on their own channel, see domain/plan.py): the acknowledgment with the tracking
 code and the receipt link (``ComplaintReceived``), the request for documents (step 2), the referral
-notice (step 4), the signed letter (step 12: ``ResponseDispatched``; by e-mail with the PDF attached,
+notice (step 4: to whom, why, and until when the kecamatan follows it) and its end (the receiving office's
+answer, ``ReferralAnswered``, or no answer by then, ``ReferralLapsed``: where to ask), the signed letter (step 12: ``ResponseDispatched``; by e-mail with the PDF attached,
 by SMS and WhatsApp with its verification link), and the closure as incomplete, rejected or withdrawn.
 
 To staff: the new work waiting on their role, for those who asked for it (``notify_new_work``), and

@@ -5,7 +5,7 @@ nothing new), then each first attempt made at once. Whom, on which channel and s
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from services.notify.domain import plan as p
@@ -18,6 +18,7 @@ from services.notify.handlers.throttling import throttled_acknowledgments
 from shared.contracts import sop
 from shared.contracts.workflow import (
     ComplaintReceived,
+    ComplaintReferred,
     DispositionIssued,
     DispositionRedirected,
     DocumentsReceived,
@@ -26,6 +27,7 @@ from shared.contracts.workflow import (
     StepOverdue,
 )
 from shared.events import EventEnvelope
+from shared.tanggal import format_tanggal
 from shared.tenancy import Kecamatan
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ class Story:
 
     def latest(self, kind):
         return next((e for e in reversed(self.history) if isinstance(e, kind)), None)
+
+    def tanggal(self, at: datetime, with_time: bool = False) -> str:
+        """A date (and time) as the kecamatan's people read it: in its kabupaten's time zone."""
+        return p.tanggal(at, with_time, self.kecamatan.time_zone, self.kecamatan.time_zone_label)
 
 
 def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int:
@@ -140,12 +146,16 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
     }
     attachment = link = None
     if kind == "acknowledgment":
-        variables["tanggal"] = p.tanggal(received.received_at, with_time=True)
+        variables["tanggal"] = story.tanggal(received.received_at, with_time=True)
         variables["link_tanda_terima"] = f"{base}/lacak/{received.tracking_code}/tanda-terima.pdf"  # the web app's
     elif kind == "documents_requested":
-        variables.update(pesan=event.message, batas=p.tanggal(event.close_after))
+        variables.update(pesan=event.message, batas=story.tanggal(event.close_after))
     elif kind == "referred":
-        variables.update(instansi=event.agency, alasan=event.reason)
+        # a referral written before referrals were followed has no follow-up time: the old text, without it
+        follow_up = story.tanggal(event.follow_up_by) if event.follow_up_by else ""
+        variables.update(instansi=event.agency, alasan=event.reason, pantau_sampai=follow_up)
+    elif kind in ("referral_answered", "referral_lapsed"):
+        variables.update(_referral(story, kind))
     elif kind == "response_letter":
         issued = story.latest(LetterIssued)
         if issued is None:
@@ -195,6 +205,30 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
     ]
 
 
+def _referral(story: Story, kind: str) -> dict[str, str]:
+    """The variables of the two ends of a followed referral: the office's answer, or the end of the follow-up
+    time without one. The office and the letter are the referral's, earlier in the stream."""
+    referred = story.latest(ComplaintReferred)
+    if referred is None:
+        raise LookupError(f"{story.event.type} without a ComplaintReferred in {story.envelope.stream_id}")
+    event = story.event
+    if kind == "referral_answered":
+        return {
+            "instansi": referred.agency,
+            "tanggapan": event.answer,
+            "tanggal_tanggapan": format_tanggal(event.answered_on) if event.answered_on else "",
+            "rujukan": event.reference or "",
+        }
+    # the follow-up time it was referred with (the scheduler lapses it a moment after, at most a round later)
+    follow_up_by = referred.follow_up_by or story.envelope.occurred_at
+    return {
+        "instansi": referred.agency,
+        "alamat_instansi": referred.agency_address or "",
+        "surat_pelimpahan": referred.letter_number or "",
+        "pantau_sampai": story.tanggal(follow_up_by),
+    }
+
+
 # -- staff -------------------------------------------------------------------------------------------------
 def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     event = story.event
@@ -230,7 +264,7 @@ def _staff_variables(notify: Context, story: Story, person, step: int, due) -> d
         "kecamatan": story.kecamatan.name,
         "langkah": str(step),
         "nama_langkah": story.definition.step(step).name,
-        "batas": p.tanggal(due, with_time=True) if due else "-",
+        "batas": story.tanggal(due, with_time=True) if due else "-",
         "perihal": story.received.subject[:80],
         "link": notify.settings.staff_complaint_url.format(
             base=notify.settings.public_base_url, complaint_id=story.complaint_id

@@ -19,7 +19,7 @@ from services.notify.adapters.channels.base import (
     TransientSendError,
 )
 from services.notify.domain.delivery import TERMINAL, backoff
-from services.notify.domain.templates import VARIABLES
+from services.notify.domain.templates import whatsapp_parameters
 from services.notify.handlers.context import Context
 from services.notify.handlers.outcomes import finish, write_retried
 from services.notify.handlers.reports import report
@@ -164,7 +164,14 @@ def _outbound(notify: Context, row: dict) -> OutboundMessage:
         attachment=attachment,
         attachment_url=row["link"] if row["channel"] == "whatsapp" and attachment is None else None,
         template=template,
-        template_params=tuple((row["variables"] or {}).get(name, "") for name in VARIABLES.get(row["kind"], ()))
-        if template
-        else (),
+        template_params=_template_params(row) if template else (),
     )
+
+
+def _template_params(row: dict) -> tuple[str, ...]:
+    """An approved template's body parameters: the kind's variables in order, on one line (the Cloud API refuses
+    a parameter with a line break, a tab or more than four spaces in a row, as a typed answer or reason may
+    hold), "-" for one left empty (a referral answered without a reference, an office without an address: it
+    refuses an empty parameter too)."""
+    variables = row["variables"] or {}
+    return tuple(" ".join((variables.get(name) or "").split()) or "-" for name in whatsapp_parameters(row["kind"]))
