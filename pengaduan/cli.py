@@ -353,7 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("kecamatan", help="the kecamatan served: list them, configure one (its SK)")
     p.add_argument("action", choices=["list", "configure"])
     p.add_argument("slug", nargs="?")
-    p.add_argument("--settings", help="a JSON file: sop_overrides, office_hours, extra_holidays")
+    p.add_argument(
+        "--settings", help="a JSON file: sop_overrides, office_hours, extra_holidays, working_days, sign_atas_nama"
+    )
     p.set_defaults(fn=cmd_kecamatan)
 
     p = sub.add_parser(

@@ -317,8 +317,16 @@ EVENTS: dict[str, View] = {
     w.ComplaintReferred.type: {
         "agency": label(200),
         "agency_kind": one_of("opd", "desa", "sp4n-lapor", "lainnya"),
+        "agency_address": label(200),  # an office's address
         "reason": hidden,
+        "follow_up_by": timestamp,
+        "letter_number": code,
+        "letter_sequence": integer,
+        "letter_year": integer,
     },
+    # the office's answer and its reference may quote the complainant: only whether there was one
+    w.ReferralAnswered.type: {"answer": hidden, "answered_on": timestamp, "reference": hidden},
+    w.ReferralLapsed.type: {"reason": hidden},
     w.ClarificationGiven.type: {"explanation": hidden},
     w.LetterRequested.type: {"notes": hidden},
     w.LetterDrafted.type: {"letter_version": integer, "perihal": hidden, "body": hidden},

@@ -252,10 +252,12 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
-    known = ("sop_overrides", "office_hours", "extra_holidays", "working_days", "channels")
+    known = ("sop_overrides", "office_hours", "extra_holidays", "working_days", "channels", "sign_atas_nama")
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}; known: {', '.join(known)}")
+    if settings.get("sign_atas_nama") not in (None, "sekcam"):
+        raise ValueError('sign_atas_nama: only "sekcam" may sign a.n. (atas nama) the Camat, or leave it out')
     if settings.get("sop_overrides"):
         sop.with_overrides(sop.DEFAULT, settings["sop_overrides"])
     _validate_calendar(settings)

@@ -204,6 +204,8 @@ def act(
             probe.update(register_number=0, register_year=at.year)
         if command_type is c.SignLetter:
             probe.update(letter_number="-", letter_sequence=0, letter_year=at.year)
+        if command_type is c.Refer:  # the surat pelimpahan's number comes from the counter, never the body
+            probe = {k: v for k, v in probe.items() if k not in ("letter_number", "letter_sequence", "letter_year")}
         command = command_type(actor=actor, at=at, **probe)  # the body, validated
         if isinstance(command, c.Dispose) and ctx.organisation is not None:  # and Redispose: the unit's code
             written = " ".join(str(fields.get("unit", command.unit)).split())  # valid (above), as the Camat wrote it
@@ -225,12 +227,25 @@ def act(
                     "letter_year": year,
                 }
             )
+        if command_type is c.Refer:  # the surat pelimpahan: numbered now, inside what its signature covers
+            year = _local_year(ctx, row["kecamatan"], at)
+            seq = uow.counters.next("referral", row["kecamatan"], year)
+            code = ctx.kecamatan(row["kecamatan"]).code
+            command = command.model_copy(
+                update={
+                    "letter_number": f"{seq:03d}/PELIMPAHAN/{code}/{year}",
+                    "letter_sequence": seq,
+                    "letter_year": year,
+                }
+            )
         events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(row["kecamatan"])))
         who = Actor(kind="user", user_id=user_id, role=role)
         if delegation is not None:
             who = who.model_copy(
                 update={"acting_for": delegation.role, "acting_kind": delegation.kind, "delegation_id": delegation.id}
             )
+        elif actor.role != role:  # signed a.n. (atas nama) the Camat, as the kecamatan's setting allows
+            who = who.model_copy(update={"acting_for": actor.role, "acting_kind": ATAS_NAMA})
         new_state, _ = _append(
             uow,
             state,
@@ -257,6 +272,15 @@ def delegations_of_user(ctx: Context, kecamatan: str | None, user_id: str, at: d
     return [d for d in ctx.organisation.delegations(kecamatan, _today(ctx, kecamatan, at)) if d.delegate == user_id]
 
 
+ATAS_NAMA = "an"  # the event actor's acting_kind when an official signs a.n. (atas nama) the Camat
+
+
+def atas_nama_signer(kecamatan: Kecamatan) -> str | None:
+    """The role that may sign the response letter a.n. (atas nama) the Camat in this kecamatan: its setting
+    ``sign_atas_nama`` (only "sekcam"), else none: the Camat, or a Plh./Plt. of the Camat, signs."""
+    return kecamatan.settings.get("sign_atas_nama")
+
+
 def acting_as(
     ctx: Context,
     state: model.Complaint,
@@ -269,8 +293,9 @@ def acting_as(
     delegations: list[Delegation] | None = None,
 ) -> tuple[c.Actor, Delegation | None]:
     """Who may perform ``action`` on ``state``: the user in their own role, else in a role a delegation in force
-    today names them for (``delegations``: those, when already read); the domain's refusal of their own role when
-    neither may."""
+    today names them for (``delegations``: those, when already read), else, for the signature at step 10, a.n. the
+    Camat where the kecamatan allows it (``atas_nama_signer``); the domain's refusal of their own role when none
+    may."""
     command_type = c.STAFF_COMMANDS[action]
     own = c.Actor(user_id=user_id, role=role, unit=unit)
     try:
@@ -286,6 +311,10 @@ def acting_as(
             except (model.RoleNotAllowed, model.WrongUnit):
                 continue
             return stand_in, d
+        if action == "sign-letter" and state.kecamatan and role == atas_nama_signer(ctx.kecamatan(state.kecamatan)):
+            stand_in = c.Actor(user_id=user_id, role="camat", unit=unit)
+            model.check(state, command_type.model_construct(actor=stand_in, at=at))  # step 10 must be waiting
+            return stand_in, None
         raise refused from None
 
 
@@ -376,10 +405,30 @@ def close_expired_document_requests(ctx: Context, now: datetime, limit: int = 20
     return closed
 
 
+def close_expired_referrals(ctx: Context, now: datetime, limit: int = 200) -> int:
+    """Close as referred the complaints whose receiving office did not answer by the follow-up time; the
+    complainant is told (notify plans it from ``ReferralLapsed``)."""
+    with ctx.uow() as uow:
+        expired = uow.complaints.expired_referrals(now, limit)
+    closed = 0
+    for complaint_id in expired:
+        if _one_by_one(_lapse_one, ctx, complaint_id, now):
+            closed += 1
+    return closed
+
+
 def _expire_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
+    return _close_by_scheduler(ctx, complaint_id, now, c.ExpireDocumentsRequest(at=now))
+
+
+def _lapse_one(ctx: Context, complaint_id: UUID, now: datetime) -> bool:
+    return _close_by_scheduler(ctx, complaint_id, now, c.ExpireReferral(at=now))
+
+
+def _close_by_scheduler(ctx: Context, complaint_id: UUID, now: datetime, command: c.Command) -> bool:
     with ctx.uow() as uow:
         state, _ = load(uow, complaint_id, lambda k: True)
-        events = model.decide(state, c.ExpireDocumentsRequest(at=now), None)
+        events = model.decide(state, command, None)
         new_state, _ = _append(
             uow,
             state,

@@ -46,3 +46,17 @@ class ExpiredDocumentRequests:
     def round(self) -> RoundResult:
         closed = handlers.close_expired_document_requests(self.ctx, self.clock())
         return RoundResult(handled=closed, more=closed >= 200)
+
+
+class LapsedReferrals:
+    """Closes as referred the complaints whose receiving office did not answer by the follow-up time."""
+
+    name = "scheduler.lapsed-referrals"
+    interval = 300.0
+
+    def __init__(self, ctx: handlers.Context, clock: Callable[[], datetime] = _now) -> None:
+        self.ctx, self.clock = ctx, clock
+
+    def round(self) -> RoundResult:
+        closed = handlers.close_expired_referrals(self.ctx, self.clock())
+        return RoundResult(handled=closed, more=closed >= 200)

@@ -39,13 +39,17 @@ def _relay(ctx: RunContext) -> list[Runner]:
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:
-    """Overdue steps (StepOverdue), document requests past their time (closed incomplete)."""
+    """Overdue steps (StepOverdue), document requests past their time (closed incomplete), referrals past their
+    follow-up time (closed as referred)."""
     from services.workflow.bootstrap import bootstrap
-    from services.workflow.scheduler import ExpiredDocumentRequests, OverdueSteps
+    from services.workflow.scheduler import ExpiredDocumentRequests, LapsedReferrals, OverdueSteps
     from shared.subscriptions import periodic
 
     workflow = bootstrap(ctx.settings)
-    return [periodic(ctx.engine, job) for job in (OverdueSteps(workflow), ExpiredDocumentRequests(workflow))]
+    return [
+        periodic(ctx.engine, job)
+        for job in (OverdueSteps(workflow), ExpiredDocumentRequests(workflow), LapsedReferrals(workflow))
+    ]
 
 
 SERVICE = Service(

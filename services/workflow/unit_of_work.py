@@ -60,6 +60,9 @@ class Complaints(Protocol):
     def expired_document_requests(self, now: datetime, limit: int) -> list[UUID]:
         """Complaints awaiting documents past their time to close, earliest first."""
 
+    def expired_referrals(self, now: datetime, limit: int) -> list[UUID]:
+        """Referred complaints (dilimpahkan) whose follow-up time passed without an answer, earliest first."""
+
 
 class Counters(Protocol):
     def next(self, kind: str, kecamatan: str, year: int) -> int:

@@ -8,7 +8,7 @@ occurred_at).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -140,6 +140,40 @@ class ComplaintReferred(Event):
     output: str = "Disposisi Tindak Lanjut (dilimpahkan)"
     agency: str
     agency_kind: AgencyKind
+    reason: str
+    # The referral stays open (dilimpahkan) until staff record the receiving office's answer
+    # (``ReferralAnswered``) or this time passes (``ReferralLapsed``); the complainant is told at both
+    # moments. None on events written before it existed: those closed the complaint at once.
+    follow_up_by: datetime | None = None
+    agency_address: str | None = None  # where the surat pelimpahan goes
+    # the surat pelimpahan to the receiving office, numbered when the Camat refers (the letters worker renders
+    # and signs it with the number inside what the signature covers)
+    letter_number: str | None = None
+    letter_sequence: int | None = None
+    letter_year: int | None = None
+
+
+@registry.register
+class ReferralAnswered(Event):
+    """Staff record the receiving office's answer to a referral; the complaint closes as referred and the
+    complainant is told what the office answered."""
+
+    type = "workflow.ReferralAnswered"
+    step: int = 4
+    output: str = "Tanggapan instansi penerima pelimpahan"
+    answer: str
+    answered_on: date | None = None  # the date of the office's letter or message
+    reference: str | None = None  # its number, or how it came (e.g. "surat 100/23/2026", "telepon")
+
+
+@registry.register
+class ReferralLapsed(Event):
+    """No answer from the receiving office by ``follow_up_by``: the kecamatan stops following the referral, the
+    complaint closes as referred and the complainant is told where to ask."""
+
+    type = "workflow.ReferralLapsed"
+    step: int = 4
+    output: str = "Batas waktu pemantauan pelimpahan berakhir"
     reason: str
 
 

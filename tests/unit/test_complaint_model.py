@@ -85,3 +85,24 @@ def test_a_newer_intake_message_with_an_extra_field_is_still_understood():
     message["complainant"]["preferred_language"] = "mad"
     parsed = ComplaintSubmitted.model_validate(message)
     assert parsed.tracking_code == "7KQ2-M9XD-4T" and parsed.complainant.name == "Siti"
+
+
+def test_a_referral_written_before_referrals_were_followed_still_closes_on_replay():
+    """Stores hold ComplaintReferred events without follow_up_by: they closed the complaint then, and a replay
+    (a rebuilt projection, a restarted worker) must not reopen them as waiting for an answer."""
+    from shared.contracts.workflow import ComplaintReferred, ReferralAnswered
+
+    state = model.Complaint()
+    for event in model.decide(state, record(submission()), WorkingCalendar()):
+        state = model.evolve(state, event)
+    old = model.evolve(state, ComplaintReferred(agency="Dinas PUPR", agency_kind="opd", reason="x"))
+    assert (old.status, old.outcome, old.waiting_role) == ("closed", "referred", None)
+    followed = model.evolve(
+        state,
+        ComplaintReferred(
+            agency="Dinas PUPR", agency_kind="opd", reason="x", follow_up_by=datetime(2026, 3, 20, tzinfo=UTC)
+        ),
+    )
+    assert (followed.status, followed.outcome, followed.waiting_role) == ("referred", None, "staf")
+    answered = model.evolve(followed, ReferralAnswered(answer="Sudah diperbaiki."))
+    assert (answered.status, answered.outcome, answered.step_due_at) == ("closed", "referred", None)

@@ -24,6 +24,7 @@ FIELDS = {
     "dispose": {"unit": "pemerintahan", "instructions": "x"},
     "redispose": {"unit": "trantib", "instructions": "x", "reason": "unit keliru"},
     "refer": {"agency": "Dinas PUPR", "reason": "bukan tupoksi"},
+    "record-referral-answer": {"answer": "Sudah ditangani Dinas PUPR."},
     "clarify": {"explanation": "x"},
     "draft-letter": {"perihal": "Tanggapan", "body": "isi"},
     "sign-letter": {"letter_number": "001/PENGADUAN/35.28.07/2026", "letter_sequence": 1, "letter_year": 2026},
@@ -34,7 +35,7 @@ UNITS = [None, "pemerintahan", "trantib"]
 
 moves = st.lists(
     st.tuples(
-        st.sampled_from([*sorted(c.STAFF_COMMANDS), "letters-report"]),
+        st.sampled_from([*sorted(c.STAFF_COMMANDS), "letters-report", "referral-lapses"]),
         st.sampled_from(ROLES),
         st.sampled_from(UNITS),
         st.booleans(),
@@ -96,6 +97,17 @@ def test_random_commands_never_break_the_sop(sequence):
                 state = model.evolve(state, e, at, "letters")
                 log.append((e, at, "letters"))
             continue
+        if action == "referral-lapses":  # the scheduler, long after the follow-up time
+            try:
+                events = model.decide(state, c.ExpireReferral(at=at + timedelta(days=90)), CAL)
+            except model.DomainError:
+                continue
+            assert state.status == model.REFERRED
+            for e in events:
+                state = model.evolve(state, e, at, "scheduler")
+                log.append((e, at, "scheduler"))
+            assert state.status == "closed" and state.outcome == "referred"
+            continue
         fields = dict(FIELDS.get(action, {}))
         if action == "review-letter":
             fields["approved"] = approved
@@ -105,8 +117,10 @@ def test_random_commands_never_break_the_sop(sequence):
             events = model.decide(state, command, CAL)
         except model.DomainError:
             continue
-        # accepted: it was this role's turn at this step, on an open complaint
-        assert before.status in model.OPEN
+        # accepted: it was this role's turn at this step, on an open complaint; a referral only takes its answer
+        assert before.status in model.OPEN or (before.status == model.REFERRED and action in model.WHILE_REFERRED)
+        if action == "record-referral-answer":
+            assert before.status == model.REFERRED
         if action == "redispose":  # step 4's role sends the disposition elsewhere while step 5 waits
             assert before.current_step == 5 and role == before.definition.step(4).role
         elif action in model.ACTION_STEP:
@@ -123,7 +137,7 @@ def test_random_commands_never_break_the_sop(sequence):
             if isinstance(e, LetterReturned):
                 assert state.current_step == 7
         # the state stays valid
-        assert state.status in ("in_progress", "awaiting_documents", "closed")
+        assert state.status in ("in_progress", "awaiting_documents", "referred", "closed")
         assert (state.outcome is None) == (state.status != "closed")
         if state.status == "in_progress":
             assert (
@@ -131,6 +145,8 @@ def test_random_commands_never_break_the_sop(sequence):
                 and state.step_due_at is not None
                 and state.step_due_at > at - timedelta(days=1)
             )
+        if state.status == model.REFERRED:
+            assert state.current_step == 4 and state.step_due_at is not None and state.waiting_role == "staf"
         done = [s.number for s in state.steps_done]
         assert done == list(range(1, len(done) + 1)), f"steps done out of order: {done}"
         if state.register_number is not None:

@@ -237,6 +237,7 @@ PASSED_TEXTS = {
     "unit",
     "previous_unit",  # a unit code, as "unit"
     "agency",  # a unit of the kecamatan, an agency the complaint was referred to
+    "agency_address",  # that office's address
 }
 
 

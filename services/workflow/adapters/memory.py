@@ -192,6 +192,10 @@ class InMemoryComplaints:
         ]
         return [r["complaint_id"] for r in sorted(due, key=lambda r: r["step_due_at"])[:limit]]
 
+    def expired_referrals(self, now: datetime, limit: int) -> list[UUID]:
+        expired = [r for r in self._rows() if r["status"] == "referred" and r["step_due_at"] and r["step_due_at"] < now]
+        return [r["complaint_id"] for r in sorted(expired, key=lambda r: r["step_due_at"])[:limit]]
+
     def expired_document_requests(self, now: datetime, limit: int) -> list[UUID]:
         expired = [
             r

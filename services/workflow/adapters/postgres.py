@@ -107,6 +107,16 @@ class PostgresComplaints:
             ).scalars()
         )
 
+    def expired_referrals(self, now: datetime, limit: int) -> list[UUID]:
+        return list(
+            self._conn.execute(
+                select(complaints.c.complaint_id)
+                .where(complaints.c.status == "referred", complaints.c.step_due_at < now)
+                .order_by(complaints.c.step_due_at)
+                .limit(limit)
+            ).scalars()
+        )
+
     def expired_document_requests(self, now: datetime, limit: int) -> list[UUID]:
         return list(
             self._conn.execute(

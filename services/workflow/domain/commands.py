@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Final, Literal
 
 from pydantic import Field, field_validator
@@ -94,10 +94,28 @@ class Redispose(Dispose):
 
 
 class Refer(StaffCommand):
+    """Step 4, not within the kecamatan's duties: referred (dilimpahkan) with a surat pelimpahan. The referral
+    is followed until staff record the receiving office's answer or ``follow_up_working_days`` pass."""
+
     action = "refer"
     agency: OneLine
     agency_kind: AgencyKind = "opd"
+    agency_address: OneLine | None = None
     reason: FreeText
+    follow_up_working_days: int = Field(14, ge=1, le=60)
+    # the surat pelimpahan's number, handed out by the handler from the kecamatan's counter
+    letter_number: str | None = None
+    letter_sequence: int | None = None
+    letter_year: int | None = None
+
+
+class RecordReferralAnswer(StaffCommand):
+    """Staff record what the office a complaint was referred to answered (its letter, a message, a call)."""
+
+    action = "record-referral-answer"
+    answer: FreeText
+    answered_on: date | None = None
+    reference: OneLine | None = None
 
 
 class Clarify(StaffCommand):
@@ -193,6 +211,12 @@ class ExpireDocumentsRequest(Frozen):
     at: datetime
 
 
+class ExpireReferral(Frozen):
+    """The scheduler's: the office a complaint was referred to did not answer in time."""
+
+    at: datetime
+
+
 STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
     c.action: c
     for c in (
@@ -205,6 +229,7 @@ STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
         Dispose,
         Redispose,
         Refer,
+        RecordReferralAnswer,
         Clarify,
         RequestLetter,
         DraftLetter,
@@ -226,5 +251,6 @@ Command = (
     | RecordReply
     | FlagOverdue
     | ExpireDocumentsRequest
+    | ExpireReferral
     | StaffCommand
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 from uuid import UUID
 
@@ -45,6 +45,8 @@ from shared.contracts.workflow import (
     NotificationFailed,
     NotificationSent,
     NotificationUncertain,
+    ReferralAnswered,
+    ReferralLapsed,
     ReplyAttachment,
     ResponseDispatched,
     ResponseSent,
@@ -133,8 +135,24 @@ class NoContact(DomainError):
     code = "no_electronic_contact"
 
 
+class NotReferred(DomainError):
+    code = "not_referred"
+
+
+class AwaitingReferralAnswer(DomainError):
+    code = "awaiting_referral_answer"
+
+
+class AnsweredInFuture(DomainError):
+    code = "answered_in_future"
+    status = 422
+
+
 # -- state ------------------------------------------------------------------------------------------------
 OPEN = ("in_progress", "awaiting_documents")
+# referred (dilimpahkan) and followed: open, but no SOP step waits; staff record the receiving office's answer
+REFERRED = "referred"
+REFERRAL_FOLLOW_UP_ROLE = "staf"
 
 
 @dataclass(frozen=True)
@@ -149,7 +167,7 @@ class Complaint:
     complaint_id: UUID | None = None
     kecamatan: str | None = None
     tracking_code: str | None = None
-    status: str = "new"  # new, in_progress, awaiting_documents, closed
+    status: str = "new"  # new, in_progress, awaiting_documents, referred, closed
     outcome: str | None = None  # resolved, referred, identity_rejected, incomplete, withdrawn, duplicate
     current_step: int | None = None
     step_started_at: datetime | None = None
@@ -181,6 +199,8 @@ class Complaint:
     @property
     def waiting_role(self) -> str | None:
         """Whose turn it is (while documents are awaited, still step 2's role: they record the answer)."""
+        if self.status == REFERRED:
+            return REFERRAL_FOLLOW_UP_ROLE
         if self.status not in OPEN or self.current_step is None:
             return None
         return self.definition.step(self.current_step).role
@@ -209,8 +229,10 @@ ACTION_STEP: dict[str, int] = {
 ANY_STEP_ROLES: dict[str, tuple[str, ...]] = {
     "withdraw": ("staf", "kasi", "sekcam", "camat"),
     "mark-duplicate": ("kasi", "sekcam", "camat"),
+    "record-referral-answer": ("staf", "sekcam", "camat"),  # whoever receives the office's answer
 }
 WHILE_AWAITING_DOCUMENTS = {"receive-documents", "close-incomplete", "withdraw", "mark-duplicate"}
+WHILE_REFERRED = {"record-referral-answer", "withdraw", "mark-duplicate"}
 UNIT_BOUND_STEPS = {5, 6}  # the Kasi of the disposed unit clarifies and asks for the letter
 
 
@@ -227,6 +249,10 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
         raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
     if state.status == "closed":
         raise ComplaintClosed("pengaduan ini sudah ditutup")
+    if state.status == REFERRED and action not in WHILE_REFERRED:
+        raise AwaitingReferralAnswer("pengaduan ini sudah dilimpahkan; catat tanggapan instansi penerima")
+    if action == "record-referral-answer" and state.status != REFERRED:
+        raise NotReferred("pengaduan ini tidak sedang dilimpahkan")
     if action in ANY_STEP_ROLES:
         if actor.role not in ANY_STEP_ROLES[action]:
             raise RoleNotAllowed(f"peran {actor.role} tidak dapat melakukan {action}")
@@ -263,6 +289,8 @@ def decide(state: Complaint, command: c.Command, calendar: Calendar) -> list[Eve
         return _flag_overdue(state, command)
     if isinstance(command, c.ExpireDocumentsRequest):
         return _expire_documents(state, command)
+    if isinstance(command, c.ExpireReferral):
+        return _expire_referral(state, command)
     if isinstance(command, c.RecordLetterIssued):
         return _letter_issued(state, command)
     if isinstance(command, c.RecordNotification):
@@ -342,6 +370,16 @@ def _expire_documents(state: Complaint, command: c.ExpireDocumentsRequest) -> li
     return [ClosedIncomplete(reason="Dokumen yang diminta tidak diterima dalam batas waktu.")]
 
 
+def _expire_referral(state: Complaint, command: c.ExpireReferral) -> list[Event]:
+    if state.status != REFERRED or not state.step_due_at or command.at <= state.step_due_at:
+        raise NothingOverdue("no referral has passed its follow-up time")
+    return [
+        ReferralLapsed(
+            reason="Instansi penerima pelimpahan belum memberi tanggapan sampai batas waktu pemantauan kecamatan."
+        )
+    ]
+
+
 def _done(state: Complaint, command: c.StaffCommand, calendar: Calendar, next_step: int | None) -> dict[str, Any]:
     """The common fields of a step-completing event."""
     definition = state.definition
@@ -399,7 +437,23 @@ def _redispose(state: Complaint, cmd: c.Redispose, cal: Calendar) -> Event:
 
 
 def _refer(state: Complaint, cmd: c.Refer, cal: Calendar) -> Event:
-    return ComplaintReferred(agency=cmd.agency, agency_kind=cmd.agency_kind, reason=cmd.reason)
+    return ComplaintReferred(
+        agency=cmd.agency,
+        agency_kind=cmd.agency_kind,
+        agency_address=cmd.agency_address,
+        reason=cmd.reason,
+        follow_up_by=cal.add_working_days(cmd.at, cmd.follow_up_working_days),
+        letter_number=cmd.letter_number,
+        letter_sequence=cmd.letter_sequence,
+        letter_year=cmd.letter_year,
+    )
+
+
+def _record_referral_answer(state: Complaint, cmd: c.RecordReferralAnswer, cal: Calendar) -> Event:
+    # a day of slack: the date is the office's, written in its own zone, perhaps just after midnight there
+    if cmd.answered_on is not None and cmd.answered_on > (cmd.at + timedelta(days=1)).date():
+        raise AnsweredInFuture("tanggal tanggapan tidak boleh sesudah hari ini")
+    return ReferralAnswered(answer=cmd.answer, answered_on=cmd.answered_on, reference=cmd.reference)
 
 
 def _clarify(state: Complaint, cmd: c.Clarify, cal: Calendar) -> Event:
@@ -510,6 +564,8 @@ COMPLAINANT_KINDS = {
     "acknowledgment",
     "documents_requested",
     "referred",
+    "referral_answered",
+    "referral_lapsed",
     "response_letter",
     "identity_rejected",
     "closed_incomplete",
@@ -558,6 +614,7 @@ _STAFF: dict[type[c.StaffCommand], Callable[[Complaint, Any, Calendar], Event]] 
     c.Dispose: _dispose,
     c.Redispose: _redispose,
     c.Refer: _refer,
+    c.RecordReferralAnswer: _record_referral_answer,
     c.Clarify: _clarify,
     c.RequestLetter: _request_letter,
     c.DraftLetter: _draft,
@@ -573,7 +630,9 @@ _STAFF: dict[type[c.StaffCommand], Callable[[Complaint, Any, Calendar], Event]] 
 CLOSING = {
     IdentityRejected: "identity_rejected",
     ClosedIncomplete: "incomplete",
-    ComplaintReferred: "referred",
+    ComplaintReferred: "referred",  # only one without follow_up_by (written before referrals were followed)
+    ReferralAnswered: "referred",
+    ReferralLapsed: "referred",
     ResponseSent: "resolved",
     ComplaintWithdrawn: "withdrawn",
     MarkedDuplicate: "duplicate",
@@ -612,6 +671,15 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
         return replace(s, status="awaiting_documents", step_due_at=None, documents_close_after=event.close_after)
     if isinstance(event, DispositionRedirected):
         return replace(s, unit=event.unit, step_started_at=at, step_due_at=event.next_due_at, overdue_flagged=False)
+    if isinstance(event, ComplaintReferred) and event.follow_up_by is not None:
+        return replace(
+            s,
+            status=REFERRED,
+            step_started_at=at,
+            step_due_at=event.follow_up_by,
+            overdue_flagged=False,
+            steps_done=(*s.steps_done, StepDone(4, at, by)),
+        )
     if isinstance(event, DocumentsReceived):
         return replace(
             s,

@@ -141,7 +141,10 @@ def inbox(
     roles = [(user.role, user.unit)] + [
         (d.role, d.unit) for d in handlers.delegations_of_user(wf, user.kecamatan, user.username, now)
     ]
-    where = [complaints.c.kecamatan == user.kecamatan, or_(*(_waiting_on(role, unit) for role, unit in roles))]
+    waiting = [_waiting_on(role, unit) for role, unit in roles]
+    if user.role == handlers.atas_nama_signer(wf.kecamatan(user.kecamatan)):  # the letters they may sign a.n. Camat
+        waiting.append(and_(complaints.c.waiting_role == "camat", complaints.c.current_step == 10))
+    where = [complaints.c.kecamatan == user.kecamatan, or_(*waiting)]
     where += _inbox_filters(wf.kecamatan(user.kecamatan).time_zone, unit, channel, received_from, received_to, q)
     overdue_first = case((complaints.c.step_due_at < now, 0), else_=1)
     with wf.engine.connect() as conn:
