@@ -11,9 +11,9 @@ import dataclasses
 import json
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +31,7 @@ from services.accounts.domain.model import (
     normalize_username,
 )
 from services.accounts.domain.organisation import (
+    ROLE_TITLES,
     DelegationRequest,
     OrganisationRefused,
     Person,
@@ -38,6 +39,7 @@ from services.accounts.domain.organisation import (
     check_end,
     check_grant,
     check_unit,
+    unit_names,
 )
 from shared.auth import Principal
 from shared.contracts.organisation import Delegation, Unit, UnitEntry
@@ -235,19 +237,36 @@ def list_units(engine: Engine, kecamatan: str, *, active_only: bool = True) -> l
         return units_of(conn, kecamatan, active_only=active_only)
 
 
-def define_unit(engine: Engine, actor: str, kecamatan: str, change: UnitChange) -> Unit:
-    """Adds a unit to a kecamatan, or changes one's kind, name and short names (its code stays). The first change
-    gives the kecamatan a list of its own: a copy of the units it had (its kabupaten's, or the default)."""
+def define_unit(
+    engine: Engine, actor: str, kecamatan: str, change: UnitChange, *, expect: Literal["new", "existing"] | None = None
+) -> Unit:
+    """Adds a unit to a kecamatan, or changes one's kind, name and short names (its code stays); a retired unit
+    defined again is active again. The first change gives the kecamatan a list of its own: a copy of the units it
+    had (its kabupaten's, or the default). ``expect``: "new" refuses a code an active unit has (``unit_exists``),
+    "existing" a code no active unit has (``unknown_unit``); the CLI's ``define-unit`` does either."""
     with engine.begin() as conn:
         _own_list(conn, kecamatan)
-        current = {u.code: u for u in (e.unit for e in units_of(conn, kecamatan, active_only=False))}
+        entries = {e.code: e for e in units_of(conn, kecamatan, active_only=False)}
+        current = {code: e.unit for code, e in entries.items()}
+        was_active = change.code in entries and entries[change.code].active
+        if expect == "new" and was_active:
+            raise OrganisationRefused(
+                "unit_exists",
+                f"Kode '{change.code}' sudah dipakai {current[change.code].title}; pilih kode lain.",
+                status=409,
+                field="code",
+            )
+        if expect == "existing" and not was_active:
+            raise OrganisationRefused(
+                "unknown_unit", f"Unit '{change.code}' tidak ada atau sudah tidak aktif.", status=404
+            )
         unit = check_unit(change, list(current.values()))
         values = {"kind": unit.kind, "name": unit.name, "short_names": list(unit.short_names), "active": True}
         stmt = insert(org_units).values(kecamatan=kecamatan, code=unit.code, **values)
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["kecamatan", "code"], set_={**values, "changed_at": func.now()})
         )
-        kind = "UnitChanged" if unit.code in current else "UnitDefined"
+        kind = "UnitChanged" if was_active else "UnitDefined"
         _record(conn, kind, kecamatan, actor, {"code": unit.code, **values})
     return unit
 
@@ -374,43 +393,203 @@ def get_delegation(engine: Engine, delegation_id: uuid.UUID) -> Delegation | Non
     return Delegation(**row) if row is not None else None
 
 
-def organisation_log(engine: Engine, kecamatan: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """The organisation's changes, latest first."""
+def organisation_log(
+    engine: Engine, kecamatan: str | None = None, limit: int = 200, *, before: int | None = None
+) -> list[dict[str, Any]]:
+    """The organisation's changes, latest first; ``before``: only those recorded before that position (the next
+    page after a page whose last row had it)."""
     query = select(org_events).order_by(org_events.c.position.desc()).limit(limit)
     if kecamatan is not None:
         query = query.where(org_events.c.kecamatan == kecamatan)
+    if before is not None:
+        query = query.where(org_events.c.position < before)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
 
 
+class RankRefused(OrganisationRefused, ValueError):
+    """An official's NIP, pangkat or golongan refused: the API answers its code, ``users rank`` prints it as the
+    ValueError it catches."""
+
+
 def set_rank(
-    engine: Engine, actor: str, username: str, *, nip: str | None, pangkat: str | None, golongan: str | None
-) -> None:
-    """An official's NIP, pangkat and golongan (printed under their signature): the ones given change, the others
-    stay; raises ValueError."""
+    engine: Engine,
+    actor: str,
+    username: str,
+    *,
+    nip: str | None,
+    pangkat: str | None,
+    golongan: str | None,
+    kecamatan: str | None = None,
+    changes: UserChanges | None = None,
+) -> dict[str, Any]:
+    """An official's NIP, pangkat and golongan (printed under their signature): the ones given change (an empty
+    one is cleared), the others stay; ``kecamatan``: only an official of it. Returns the values stored; raises
+    ``RankRefused``."""
     values: dict[str, Any] = {}
     if nip is not None:
         values["nip"] = nip.replace(" ", "") or None
         if values["nip"] is not None and not NIP_PATTERN.fullmatch(values["nip"]):
-            raise ValueError("NIP must be 18 digits")
-    if pangkat is not None or golongan is not None:
-        checked_pangkat, checked_golongan = check_rank(pangkat, golongan)
-        if pangkat is not None:
-            values["pangkat"] = checked_pangkat
-        if golongan is not None:
-            values["golongan"] = checked_golongan
+            raise RankRefused("invalid_nip", "NIP terdiri dari 18 digit angka.", field="nip")
+    for name, given in (("pangkat", pangkat), ("golongan", golongan)):
+        if given is None:
+            continue
+        try:  # the rules are model.check_rank's; each field is checked alone so the refusal names it
+            checked = check_rank(given, None)[0] if name == "pangkat" else check_rank(None, given)[1]
+        except ValueError:
+            raise RankRefused(
+                f"invalid_{name}",
+                "Pangkat paling panjang 60 huruf."
+                if name == "pangkat"
+                else "Golongan ditulis seperti III/a atau IV/b.",
+                field=name,
+            ) from None
+        values[name] = checked
     if not values:
-        raise ValueError("give --nip, --pangkat or --golongan")
+        raise RankRefused("nothing_to_change", "Isi NIP, pangkat, atau golongan yang diubah.")
+    where = [users.c.username == normalize_username(username)]
+    if kecamatan is not None:
+        where.append(users.c.kecamatan == kecamatan)
     with engine.begin() as conn:
-        row = conn.execute(
-            update(users)
-            .where(users.c.username == normalize_username(username))
-            .values(**values)
-            .returning(users.c.kecamatan)
-        ).first()
+        row = conn.execute(update(users).where(*where).values(**values).returning(users.c.kecamatan)).first()
         if row is None:
-            raise ValueError(f"unknown user {username!r}")
-        _record(conn, "OfficialRankSet", row.kecamatan, actor, {"username": username, **values})
+            raise RankRefused("unknown_official", f"Pegawai '{username}' tidak ditemukan di kecamatan ini.", status=404)
+        _record(conn, "OfficialRankSet", row.kecamatan, actor, {"username": normalize_username(username), **values})
+    if changes is not None:
+        changes.changed(normalize_username(username))
+    return values
+
+
+OFFICIAL_COLUMNS = ("username", "full_name", "role", "unit", "nip", "pangkat", "golongan", "active")
+
+
+def list_officials(engine: Engine, kecamatan: str, *, active_only: bool = True) -> list[dict[str, Any]]:
+    """A kecamatan's officials (its users), by post: Camat, Sekcam, Kasi/Kasubag, staff; then by name."""
+    rank = case({"camat": 0, "sekcam": 1, "kasi": 2}, value=users.c.role, else_=3)
+    query = (
+        select(*(users.c[name] for name in OFFICIAL_COLUMNS))
+        .where(users.c.kecamatan == kecamatan)
+        .order_by(rank, users.c.unit.nulls_last(), users.c.full_name, users.c.username)
+    )
+    if active_only:
+        query = query.where(users.c.active.is_(True))
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+# A unit's head is its active Kasi/Kasubag (docs/adr/0014): appointing one makes a staff member of the kecamatan
+# (or the Kasi of another unit) the unit's Kasi, ending the post makes them staff. Their role or unit changes, so
+# every token they hold is refused from then on (shared.auth.TokenGuard) and ``changes`` tells every replica.
+APPOINTABLE_ROLES = ("staf", "kasi")
+
+
+def appoint_head(
+    engine: Engine, actor: str, kecamatan: str, code: str, username: str, changes: UserChanges | None = None
+) -> UnitEntry:
+    """Makes ``username`` (an active staf or Kasi of the kecamatan) the head of the unit ``code``; refused while the
+    unit has a head (end that first). Returns the unit with its new head."""
+    with engine.begin() as conn:
+        _lock_kecamatan(conn, kecamatan)
+        found = _active_unit(conn, kecamatan, code)
+        official = _person_in(conn, username)
+        if found.head_username is not None and official is not None and found.head_username == official.username:
+            raise OrganisationRefused(
+                "already_head", f"{found.head_name} sudah menjabat {found.unit.head_title}.", status=409
+            )
+        if found.head_username is not None:
+            raise OrganisationRefused(
+                "unit_has_head",
+                f"{found.unit.head_title} masih dijabat {found.head_name} ({found.head_username}); akhiri jabatannya"
+                " dahulu.",
+                status=409,
+            )
+        if official is None or not official.active or official.kecamatan != kecamatan:
+            raise OrganisationRefused(
+                "unknown_official", f"'{username}' bukan pegawai aktif kecamatan ini.", field="username"
+            )
+        if official.role not in APPOINTABLE_ROLES:
+            raise OrganisationRefused(
+                "official_holds_another_post",
+                f"'{official.username}' menjabat {ROLE_TITLES.get(official.role, official.role)}; hanya staf atau"
+                " Kasi/Kasubag unit lain yang dapat diangkat menjadi kepala unit.",
+                field="username",
+            )
+        conn.execute(
+            update(users)
+            .where(users.c.username == official.username)
+            .values(role="kasi", unit=code, tokens_valid_after=text("now()"))
+        )
+        _record(
+            conn,
+            "OfficialAppointed",
+            kecamatan,
+            actor,
+            {
+                "username": official.username,
+                "unit": code,
+                "jabatan": found.unit.head_title,
+                "previous_role": official.role,
+                "previous_unit": official.unit,
+            },
+        )
+        appointed = _active_unit(conn, kecamatan, code)
+    if changes is not None:
+        changes.changed(official.username)
+    return appointed
+
+
+def relieve_head(
+    engine: Engine, actor: str, kecamatan: str, code: str, reason: str, changes: UserChanges | None = None
+) -> UnitEntry:
+    """Ends the post of the unit's head: they stay in the kecamatan as staff (deactivate them with ``pengaduan
+    users deactivate`` if they leave). Returns the unit, headless unless another active Kasi of it was left."""
+    reason = reason.strip()
+    if not reason:
+        raise OrganisationRefused("reason_required", "Sebutkan alasan (misalnya mutasi, pensiun).", field="reason")
+    with engine.begin() as conn:
+        _lock_kecamatan(conn, kecamatan)
+        found = _active_unit(conn, kecamatan, code)
+        if found.head_username is None:
+            raise OrganisationRefused(
+                "unit_without_head", f"{found.unit.title} tidak mempunyai kepala saat ini.", status=409
+            )
+        conn.execute(
+            update(users)
+            .where(users.c.username == found.head_username)
+            .values(role="staf", unit=None, tokens_valid_after=text("now()"))
+        )
+        _record(
+            conn,
+            "OfficialRelieved",
+            kecamatan,
+            actor,
+            {"username": found.head_username, "unit": code, "jabatan": found.unit.head_title, "reason": reason},
+        )
+        relieved = _active_unit(conn, kecamatan, code)
+    if changes is not None:
+        changes.changed(found.head_username)
+    return relieved
+
+
+def _lock_kecamatan(conn: Connection, kecamatan: str) -> None:
+    """One change of a kecamatan's posts at a time (two appointments to one unit would both see it headless)."""
+    found = conn.execute(
+        select(kecamatan_table.c.slug).where(kecamatan_table.c.slug == kecamatan).with_for_update()
+    ).first()
+    if found is None:
+        raise OrganisationRefused("unknown_kecamatan", f"Kecamatan '{kecamatan}' tidak dikenal.", status=404)
+
+
+def _active_unit(conn: Connection, kecamatan: str, code: str) -> UnitEntry:
+    units = units_of(conn, kecamatan)
+    found = next((e for e in units if e.code == code), None)
+    if found is None:
+        raise OrganisationRefused(
+            "unknown_unit",
+            f"Unit '{code}' tidak ada atau sudah tidak aktif. Unit yang ada: {unit_names([e.unit for e in units])}.",
+            status=404,
+        )
+    return found
 
 
 def _person_in(conn: Connection, username: str) -> Person | None:

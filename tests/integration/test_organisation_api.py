@@ -268,3 +268,226 @@ def test_the_org_commands(settings, engine, place):
             text("SELECT pangkat, golongan FROM tenancy.staff_directory WHERE username = :u"), {"u": f"camat.{place}"}
         ).one()
     assert tuple(row) == ("Pembina Tingkat I", "IV/b")
+
+
+# -- what the commands do, over HTTP for admins (issue #15 item 1) ----------------------------------------------
+ADMIN = Principal("admin.org", "Admin", "admin")
+
+
+def admin(settings) -> dict[str, str]:
+    return bearer_header(settings, ADMIN)
+
+
+def events_of(client, settings, place: str, **params) -> list[dict]:
+    r = client.get(f"/v1/kecamatan/{place}/org-events", params=params, headers=admin(settings))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_an_admin_adds_renames_and_retires_a_unit_over_http_each_change_in_the_log(client, settings, place):
+    base = f"/v1/kecamatan/{place}/units"
+    body = {"code": "perizinan", "kind": "seksi", "name": "Pelayanan  Perizinan", "short_names": ["yanzin"]}
+    added = client.post(base, json=body, headers=admin(settings))
+    assert added.status_code == 201, added.text
+    assert added.json() | {"short_names": None} == {
+        "code": "perizinan", "kind": "seksi", "name": "Pelayanan Perizinan", "title": "Seksi Pelayanan Perizinan",
+        "short_names": None, "head": None, "acting": None, "active": True,
+    }  # fmt: skip
+    again = client.post(base, json={**body, "name": "Perizinan Lain"}, headers=admin(settings))
+    assert again.status_code == 409 and again.json()["code"] == "unit_exists", again.text
+    assert again.json()["errors"] == [{"field": "code", "code": "unit_exists", "message": again.json()["message"]}]
+
+    renamed = client.patch(f"{base}/perizinan", json={"name": "Perizinan dan Nonperizinan"}, headers=admin(settings))
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["title"] == "Seksi Perizinan dan Nonperizinan"
+    assert renamed.json()["short_names"] == ["yanzin"]  # what was left out stays
+    listed = {u["code"]: u for u in client.get(base, headers=as_(settings, place, "staf")).json()}
+    assert listed["perizinan"]["name"] == "Perizinan dan Nonperizinan"
+
+    retired = client.post(f"{base}/perizinan/retire", json={"reason": "Dipindah ke MPP"}, headers=admin(settings))
+    assert retired.status_code == 200 and retired.json()["active"] is False, retired.text
+    assert "perizinan" not in {u["code"] for u in client.get(base, headers=admin(settings)).json()}
+    with_retired = client.get(base, params={"include_retired": "true"}, headers=admin(settings)).json()
+    assert {u["code"]: u["active"] for u in with_retired}["perizinan"] is False
+    gone = client.patch(f"{base}/perizinan", json={"name": "X Y"}, headers=admin(settings))
+    assert gone.status_code == 404 and gone.json()["code"] == "unknown_unit"
+
+    log = events_of(client, settings, place)
+    assert [(e["type"], e["actor"]) for e in log] == [
+        ("UnitRetired", "admin.org"),
+        ("UnitChanged", "admin.org"),
+        ("UnitDefined", "admin.org"),
+    ]
+    assert log[0]["data"] == {"code": "perizinan", "reason": "Dipindah ke MPP"}
+    assert log[1]["data"]["name"] == "Perizinan dan Nonperizinan"
+    # defined again: the retired unit is back, as a new definition
+    back = client.post(base, json={**body, "name": "Perizinan"}, headers=admin(settings))
+    assert back.status_code == 201 and back.json()["active"], back.text
+    assert events_of(client, settings, place, limit=1)[0]["type"] == "UnitDefined"
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, code",
+    [
+        ("post", "units", {"code": "Bad Code", "kind": "seksi", "name": "Perizinan"}, 422, "invalid_unit"),
+        ("post", "units", {"code": "tapem", "kind": "seksi", "name": "Seksi Pemerintahan"}, 409, "unit_name_taken"),
+        ("post", "units", {"code": "x", "kind": "bidang", "name": "X"}, 422, "validation_error"),
+        ("post", "units", {"code": "x", "kind": "seksi", "name": "A\nB"}, 422, "validation_error"),
+        ("patch", "units/trantib", {}, 422, "nothing_to_change"),
+        ("patch", "units/trantib", {"name": "Pemerintahan"}, 409, "unit_name_taken"),
+        ("patch", "units/tidak-ada", {"name": "Baru"}, 404, "unknown_unit"),
+        ("post", "units/pemerintahan/retire", {"reason": "x"}, 409, "unit_has_head"),
+        ("post", "units/tidak-ada/retire", {"reason": "x"}, 404, "unknown_unit"),
+        ("post", "units/trantib/retire", {"reason": ""}, 422, "validation_error"),
+        ("post", "units/pemerintahan/head", {"username": "staf.{place}"}, 409, "unit_has_head"),
+        ("post", "units/trantib/head", {"username": "sekcam.{place}"}, 422, "official_holds_another_post"),
+        ("post", "units/trantib/head", {"username": "staf.pegantenan"}, 422, "unknown_official"),
+        ("post", "units/trantib/head/end", {"reason": "Mutasi"}, 409, "unit_without_head"),
+        ("patch", "officials/camat.{place}", {"nip": "1970"}, 422, "invalid_nip"),
+        ("patch", "officials/camat.{place}", {"golongan": "V/z"}, 422, "invalid_golongan"),
+        ("patch", "officials/camat.{place}", {"pangkat": "P" * 61}, 422, "invalid_pangkat"),
+        ("patch", "officials/camat.{place}", {}, 422, "nothing_to_change"),
+        ("patch", "officials/camat.pegantenan", {"nip": ""}, 404, "unknown_official"),
+    ],
+)
+def test_bad_changes_are_refused_with_their_code_and_leave_no_event(
+    client, settings, engine, place, method, path, body, status, code
+):
+    body = {k: v.replace("{place}", place) if isinstance(v, str) else v for k, v in body.items()}
+    r = getattr(client, method)(
+        f"/v1/kecamatan/{place}/{path.replace('{place}', place)}", json=body, headers=admin(settings)
+    )
+    assert (r.status_code, r.json()["code"]) == (status, code), r.text
+    assert r.json()["message"]
+    assert handlers.organisation_log(engine, place) == []
+    assert handlers.person(engine, f"sekcam.{place}").role == "sekcam"
+
+
+def test_only_an_admin_changes_the_organisation(client, settings, engine, place):
+    kabupaten = bearer_header(settings, Principal(f"kab.{place}", "Kab", "kabupaten", None, "pamekasan"))
+    unit = {"code": "perizinan", "kind": "seksi", "name": "Perizinan"}
+    for headers in (as_(settings, place, "camat"), as_(settings, place, "kasi", "pemerintahan"), kabupaten):
+        for method, path, body in (
+            ("post", "units", unit),
+            ("patch", "units/trantib", {"name": "Trantib Baru"}),
+            ("post", "units/kesra/retire", {"reason": "x"}),
+            ("post", "units/trantib/head", {"username": f"staf.{place}"}),
+            ("post", "units/pemerintahan/head/end", {"reason": "x"}),
+            ("patch", f"officials/camat.{place}", {"pangkat": "Pembina Utama"}),
+        ):
+            r = getattr(client, method)(f"/v1/kecamatan/{place}/{path}", json=body, headers=headers)
+            assert (r.status_code, r.json()["code"]) == (403, "forbidden"), f"{method} {path}: {r.text}"
+    assert handlers.organisation_log(engine, place) == []
+    unknown = client.post("/v1/kecamatan/tidak-ada/units", json=unit, headers=admin(settings))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_kecamatan")
+    assert client.post(f"/v1/kecamatan/{place}/units", json=unit).status_code == 401
+
+
+def test_an_admin_appoints_a_staf_head_of_a_unit_and_ends_the_post_the_official_signs_in_again(
+    client, settings, engine, place
+):
+    staf = bearer_header(settings, Principal(f"staf.{place}", "Staf Uji", "staf", place, "pamekasan"))
+    assert client.get("/v1/auth/me", headers=staf).status_code == 200
+    r = client.post(
+        f"/v1/kecamatan/{place}/units/trantib/head", json={"username": f"STAF.{place}"}, headers=admin(settings)
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["head"] | {"nip": None} == {
+        "username": f"staf.{place}", "name": "Staf Uji", "jabatan": "Kepala Seksi Ketenteraman dan Ketertiban Umum",
+        "nip": None, "pangkat": "Pembina", "golongan": "IV/a",
+    }  # fmt: skip
+    assert handlers.person(engine, f"staf.{place}").role == "kasi"
+    assert client.get("/v1/auth/me", headers=staf).status_code == 401  # a staf's token no longer fits the user
+    again = client.post(
+        f"/v1/kecamatan/{place}/units/trantib/head", json={"username": f"staf.{place}"}, headers=admin(settings)
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "already_head")
+    officials = {
+        o["username"]: o for o in client.get(f"/v1/kecamatan/{place}/officials", headers=admin(settings)).json()
+    }
+    assert officials[f"staf.{place}"]["jabatan"] == "Kepala Seksi Ketenteraman dan Ketertiban Umum"
+    assert officials[f"camat.{place}"]["jabatan"] == "Camat"
+    assert list(officials)[:2] == [f"camat.{place}", f"sekcam.{place}"]  # by post
+
+    ended = client.post(
+        f"/v1/kecamatan/{place}/units/trantib/head/end", json={"reason": "Mutasi ke Kecamatan Larangan"},
+        headers=admin(settings),
+    )  # fmt: skip
+    assert ended.status_code == 200 and ended.json()["head"] is None, ended.text
+    assert (handlers.person(engine, f"staf.{place}").role, handlers.person(engine, f"staf.{place}").unit) == (
+        "staf",
+        None,
+    )
+    log = events_of(client, settings, place)
+    assert [(e["type"], e["actor"]) for e in log] == [
+        ("OfficialRelieved", "admin.org"),
+        ("OfficialAppointed", "admin.org"),
+    ]
+    assert log[1]["data"] == {
+        "username": f"staf.{place}", "unit": "trantib", "jabatan": "Kepala Seksi Ketenteraman dan Ketertiban Umum",
+        "previous_role": "staf", "previous_unit": None,
+    }  # fmt: skip
+    assert log[0]["data"]["reason"] == "Mutasi ke Kecamatan Larangan"
+
+
+def test_a_kasi_moves_to_another_unit_leaving_the_first_without_a_head(client, settings, engine, place):
+    r = client.post(
+        f"/v1/kecamatan/{place}/units/kesra/head", json={"username": f"kasi.{place}"}, headers=admin(settings)
+    )
+    assert r.status_code == 200, r.text
+    units = {u["code"]: u for u in client.get(f"/v1/kecamatan/{place}/units", headers=admin(settings)).json()}
+    assert units["kesra"]["head"]["username"] == f"kasi.{place}" and units["pemerintahan"]["head"] is None
+    assert events_of(client, settings, place)[0]["data"]["previous_unit"] == "pemerintahan"
+
+
+def test_an_admin_sets_an_officials_rank_and_the_signature_block_reads_it(client, settings, engine, place):
+    r = client.patch(
+        f"/v1/kecamatan/{place}/officials/camat.{place}",
+        json={"nip": "19700101 199003 1 002", "pangkat": "Pembina  Utama Muda", "golongan": "iv/c"},
+        headers=admin(settings),
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["nip"], r.json()["pangkat"], r.json()["golongan"]) == (
+        "197001011990031002",
+        "Pembina Utama Muda",
+        "IV/c",
+    )
+    cleared = client.patch(f"/v1/kecamatan/{place}/officials/camat.{place}", json={"nip": ""}, headers=admin(settings))
+    assert cleared.json()["nip"] is None and cleared.json()["pangkat"] == "Pembina Utama Muda"  # the rest stays
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT nip, pangkat, golongan FROM tenancy.staff_directory WHERE username = :u"),
+            {"u": f"camat.{place}"},
+        ).one()
+    assert tuple(row) == (None, "Pembina Utama Muda", "IV/c")
+    log = events_of(client, settings, place)
+    assert [(e["type"], e["actor"], e["data"]) for e in log] == [
+        ("OfficialRankSet", "admin.org", {"username": f"camat.{place}", "nip": None}),
+        ("OfficialRankSet", "admin.org", {"username": f"camat.{place}", "nip": "197001011990031002",
+                                          "pangkat": "Pembina Utama Muda", "golongan": "IV/c"}),
+    ]  # fmt: skip
+    refused = client.patch(
+        f"/v1/kecamatan/{place}/officials/camat.{place}", json={"nip": "12ab"}, headers=admin(settings)
+    )
+    assert refused.json()["errors"] == [
+        {"field": "nip", "code": "invalid_nip", "message": "NIP terdiri dari 18 digit angka."}
+    ]
+
+
+def test_the_change_log_pages_and_is_read_by_the_kecamatan_s_readers_only(client, settings, engine, place):
+    for n in range(5):
+        handlers.define_unit(engine, "admin.org", place, UnitChange(f"unit-{n}", "seksi", f"Unit Uji {n}"))
+    first = client.get(f"/v1/kecamatan/{place}/org-events", params={"limit": 2}, headers=as_(settings, place, "staf"))
+    assert first.status_code == 200, first.text
+    assert [e["data"]["code"] for e in first.json()] == ["unit-4", "unit-3"]
+    next_page = first.headers["link"].split(">")[0].lstrip("<")
+    second = client.get(next_page, headers=as_(settings, place, "staf"))
+    assert [e["data"]["code"] for e in second.json()] == ["unit-2", "unit-1"]
+    last = client.get(f"/v1/kecamatan/{place}/org-events", params={"limit": 2, "before": second.json()[-1]["position"]},
+                      headers=admin(settings))  # fmt: skip
+    assert [e["data"]["code"] for e in last.json()] == ["unit-0"] and "link" not in last.headers
+    other = bearer_header(settings, Principal("staf.pegantenan.o", "Staf", "staf", "pegantenan", "pamekasan"))
+    assert client.get(f"/v1/kecamatan/{place}/org-events", headers=other).status_code == 403
+    assert client.get(f"/v1/kecamatan/{place}/officials", headers=other).status_code == 403
+    kabupaten = bearer_header(settings, Principal(f"kab.{place}", "Kab", "kabupaten", None, "pamekasan"))
+    assert len(client.get(f"/v1/kecamatan/{place}/org-events", headers=kabupaten).json()) == 5
