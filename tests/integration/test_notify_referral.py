@@ -5,7 +5,7 @@ notify plans each event and sends it to the local protocol servers (devtools/sin
 gateway, the WhatsApp Cloud API), and the complainant gets two messages, the referral and then its end.
 The notify worker's reports come back to the workflow, which puts them on the complaint's history.
 
-The texts themselves, every channel and the dates' time zone: tests/unit/test_notify_referral.py."""
+The texts themselves, every channel and the dates' time zone: tests/unit/test_notify_referral_texts.py."""
 
 from __future__ import annotations
 
