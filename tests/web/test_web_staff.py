@@ -632,12 +632,191 @@ def test_the_branches_documents_requested_then_received_and_a_referral(web, wf, 
     sign_in(web, people["staf"])
     assert submit(web, cid, "register").status_code == 303
     sign_in(web, people["camat"])
-    r = submit(web, cid, "refer", agency="Dinas PUPR Kabupaten Pamekasan", agency_kind="opd", reason="Jalan kabupaten.")
+    r = submit(
+        web,
+        cid,
+        "refer",
+        agency="Dinas PUPR Kabupaten Pamekasan",
+        agency_kind="opd",
+        reason="Jalan kabupaten.",
+        follow_up_working_days="14",  # the form's default
+    )
     assert r.status_code == 303
     page = web.get(url).text
-    assert (
-        "Pengaduan sudah dilimpahkan" in page
-        and "Selesai: Dilimpahkan" in page
-        and "Dinas PUPR Kabupaten Pamekasan" in page
+    # followed, not closed (issue #15 item 5): the Camat has nothing more to do on it
+    assert "Pengaduan sudah dilimpahkan" in page and "Dilimpahkan ke Dinas PUPR Kabupaten Pamekasan" in text_only(page)
+    assert "Selesai" not in text_only(page).split("Riwayat penanganan")[0]
+    assert step_forms(page) == ["record-referral-answer"]  # the Camat may record the office's answer too
+
+
+# -- a referral, followed until the receiving office answers (issue #15 item 5) --------------------------------
+def at_step_4(web, wf, people, place, **fields) -> uuid.UUID:
+    """A complaint verified by the Kasi and registered by the staf through the pages: the Camat's step 4."""
+    cid = new_complaint(wf, place["a"], **fields)
+    sign_in(web, people["kasi"])
+    assert submit(web, cid, "verify-identity").status_code == 303
+    sign_in(web, people["staf"])
+    assert submit(web, cid, "register").status_code == 303
+    return cid
+
+
+def referred_here(web, wf, people, place, days: str = "10", **fields) -> uuid.UUID:
+    cid = at_step_4(web, wf, people, place, **fields)
+    sign_in(web, people["camat"])
+    r = submit(
+        web,
+        cid,
+        "refer",
+        agency="Dinas PUPR Kabupaten Pamekasan",
+        agency_kind="opd",
+        agency_address="Jalan Kabupaten 1, Pamekasan",
+        reason="Jalan kabupaten.",
+        follow_up_working_days=days,
     )
-    assert step_forms(page) == [] and "data-aksi" not in page
+    assert r.status_code == 303, r.text
+    return cid
+
+
+def office_date(moment: datetime) -> str:
+    """The date as people in Pamekasan (WIB) write it, by Babel's calendar (not the page's own helper)."""
+    from babel.dates import format_date
+
+    return format_date(moment.astimezone(ZoneInfo("Asia/Jakarta")).date(), "d MMMM y", locale="id_ID")
+
+
+def test_the_refer_form_asks_whom_where_why_and_for_how_long_to_follow_it(web, wf, people, place):
+    cid = at_step_4(web, wf, people, place)
+    sign_in(web, people["camat"])
+    form = form_of(web.get(f"/petugas/pengaduan/{cid}").text, "refer")
+    for name in ("agency", "agency_kind", "agency_address", "reason", "follow_up_working_days"):
+        assert f'name="{name}"' in form, name
+    assert "Pantau selama (hari kerja)" in form
+    assert re.search(r'name="follow_up_working_days"[^>]*type="number"[^>]*value="14"', form)  # the default
+    assert form.count("(tidak wajib)") == 1  # the address only; no hint said twice
+    # more than 60 working days: the API's refusal at its field, what was typed kept
+    r = submit(
+        web,
+        cid,
+        "refer",
+        agency="Dinas PUPR",
+        agency_kind="opd",
+        reason="Jalan kabupaten.",
+        follow_up_working_days="61",
+    )
+    assert r.status_code == 422
+    form = form_of(r.text, "refer")
+    assert 'id="galat-refer-follow_up_working_days"' in form and 'value="61"' in form
+    assert 'value="Dinas PUPR"' in form
+
+    r = submit(
+        web,
+        cid,
+        "refer",
+        agency="Dinas PUPR Kabupaten Pamekasan",
+        agency_kind="opd",
+        agency_address="Jalan Kabupaten 1, Pamekasan",
+        reason="Jalan kabupaten.",
+        follow_up_working_days="3",
+    )
+    assert r.status_code == 303
+    event = last_event(wf, cid, "workflow.ComplaintReferred")
+    assert event.payload["agency_address"] == "Jalan Kabupaten 1, Pamekasan"
+    follow_up_by = datetime.fromisoformat(event.payload["follow_up_by"])
+    # three working days (a weekend or a holiday between makes it more days, never fewer)
+    assert timedelta(days=2) <= follow_up_by - event.occurred_at <= timedelta(days=9)
+
+
+def test_a_referred_complaint_waits_on_the_office_and_the_staf_records_its_answer(web, wf, people, place):
+    cid = referred_here(web, wf, people, place, subject="Jalan kabupaten berlubang")
+    url = f"/petugas/pengaduan/{cid}"
+    event = last_event(wf, cid, "workflow.ComplaintReferred")
+    until = office_date(datetime.fromisoformat(event.payload["follow_up_by"]))
+    number = event.payload["letter_number"]
+    assert re.fullmatch(r"\d{3}/PELIMPAHAN/.+/\d{4}", number)
+
+    page = web.get(url).text
+    words = text_only(page)
+    assert f"Dilimpahkan ke Dinas PUPR Kabupaten Pamekasan — menunggu tanggapan sampai {until}" in words
+    assert f"Surat pelimpahan {number}" in words
+    assert "Langkah sekarang" not in words  # not waiting on an SOP step
+    assert f"Menunggu tanggapan Dinas PUPR Kabupaten Pamekasan sampai {until}" in words
+    # the history tells the referral in full, dates in Bahasa Indonesia
+    assert "Dilimpahkan ke instansi lain" in words and "Alamat instansi Jalan Kabupaten 1, Pamekasan" in words
+    assert f"Dipantau sampai {until}" in words and "Jenis instansi OPD kabupaten" in words
+    assert step_forms(page) == ["record-referral-answer"]  # whoever receives the office's answer records it
+
+    # the Kasi: nothing to do while the office is asked
+    sign_in(web, people["kasi"])
+    page = web.get(url).text
+    assert step_forms(page) == []
+    assert "Tidak ada tindakan untuk Anda selama pengaduan menunggu tanggapan instansi" in page
+
+    # the staf's inbox: waiting on them, as a referral, not as step 4
+    sign_in(web, people["staf"])
+    inbox = web.get("/kotak-masuk", params={"q": wf.store.read_stream(f"complaint-{cid}")[0].payload["tracking_code"]})
+    row = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*/petugas/pengaduan/{cid}(?:(?!</tr>).)*</tr>", inbox.text, re.DOTALL)
+    assert row, inbox.text
+    cells = text_only(row.group(0))
+    assert "Dilimpahkan, menunggu tanggapan" in cells and "Melakukan verifikasi substansi" not in cells
+    assert "Dipantau kecamatan" in cells
+
+    page = web.get(url).text
+    assert step_forms(page) == ["record-referral-answer"]
+    form = form_of(page, "record-referral-answer")
+    assert "Catat tanggapan instansi" in form and ">Catat tanggapan</button>" in form
+    assert 'type="date"' in form and 'name="answered_on"' in form and 'name="reference"' in form
+    # an answer dated in the future: the API's refusal at the date
+    later = (datetime.now(ZoneInfo("Asia/Jakarta")).date() + timedelta(days=5)).isoformat()
+    r = submit(web, cid, "record-referral-answer", page, answer="Sudah dijadwalkan.", answered_on=later)
+    assert r.status_code == 422
+    form = form_of(r.text, "record-referral-answer")
+    assert 'id="galat-record-referral-answer-answered_on"' in form and "Sudah dijadwalkan.</textarea>" in form
+    r = submit(web, cid, "record-referral-answer", page, answer="", answered_on="31-02-2026")
+    form = form_of(r.text, "record-referral-answer")
+    assert r.status_code == 422 and "Wajib diisi." in form and "Isi tanggal yang benar" in form
+
+    today = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    r = submit(
+        web,
+        cid,
+        "record-referral-answer",
+        page,
+        answer="Perbaikan jalan dijadwalkan bulan depan oleh Dinas PUPR.",
+        answered_on=today.isoformat(),
+        reference="Surat 600/77/432.3/2026",
+    )
+    assert r.status_code == 303 and r.headers["location"] == url
+    page = web.get(url).text
+    words = text_only(page)
+    assert "Tanggapan instansi sudah dicatat. Pengaduan selesai dan pengadu diberi tahu." in words
+    assert "Selesai: Dilimpahkan" in words
+    assert (
+        f"Tanggapan instansi Dinas PUPR Kabupaten Pamekasan menanggapi pada {office_date(datetime.now(UTC))}" in words
+    )
+    assert "Tanggapan instansi penerima pelimpahan dicatat" in words
+    assert "Perbaikan jalan dijadwalkan bulan depan oleh Dinas PUPR." in words
+    assert "Nomor surat atau cara diterima Surat 600/77/432.3/2026" in words
+    assert step_forms(page) == [] and "Pengaduan ini sudah selesai" in words
+    answered = last_event(wf, cid, "workflow.ReferralAnswered")
+    assert answered.payload["answered_on"] == today.isoformat()
+    with wf.uow() as uow:  # the workflow's own state: closed, as referred
+        state, _ = handlers.load(uow, cid, lambda k: True)
+    assert (state.status, state.outcome) == ("closed", "referred")
+
+
+def test_a_referral_without_an_answer_lapses_and_the_page_says_so(web, wf, people, place):
+    from services.workflow.scheduler import LapsedReferrals
+
+    cid = referred_here(web, wf, people, place, days="1")
+    follow_up_by = datetime.fromisoformat(last_event(wf, cid, "workflow.ComplaintReferred").payload["follow_up_by"])
+    LapsedReferrals(wf, clock=lambda: follow_up_by + timedelta(minutes=1)).round()
+    sign_in(web, people["staf"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    words = text_only(page)
+    assert "Selesai: Dilimpahkan" in words
+    assert (
+        f"Tanggapan instansi Tidak ada tanggapan dari Dinas PUPR Kabupaten Pamekasan sampai "
+        f"{office_date(follow_up_by)}; pemantauan berakhir." in words
+    )
+    assert "Pemantauan pelimpahan berakhir tanpa tanggapan instansi" in words
+    assert step_forms(page) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -51,3 +51,21 @@ def iso(value: datetime | str | None) -> str:
     """For ``<time datetime=...>``."""
     at = _as_datetime(value)
     return at.isoformat() if at else ""
+
+
+# Indonesia's offsets: a moment the API wrote in one of them is in the kabupaten's own zone (its calendar set it)
+OFFICE_OFFSETS = {timedelta(hours=7), timedelta(hours=8), timedelta(hours=9)}
+
+
+def tanggal_setempat(value: datetime | date | str | None) -> str:
+    """``1 Desember 2026``: the date where the office is. A deadline the workflow's calendar set (e.g. a referral's
+    follow-up time) carries the kabupaten's offset (WIB, WITA or WIT), so its date is read in that offset; a
+    moment in any other offset (UTC) is read in WIB, and a date is itself."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        offset = value.utcoffset()
+        value = value.date() if offset in OFFICE_OFFSETS else value.astimezone(WIB).date()
+    return format_date(value, "d MMMM y", locale=LOCALE)

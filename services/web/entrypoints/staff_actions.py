@@ -9,6 +9,7 @@ role of its current step, checked by the same rule that guards the action), neve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 # -- the button texts: one place, the SOP's wording ---------------------------------------------------------
@@ -22,6 +23,7 @@ ACTION_LABELS: dict[str, str] = {
     "dispose": "Disposisi",
     "redispose": "Alihkan disposisi",
     "refer": "Limpahkan",
+    "record-referral-answer": "Catat tanggapan",
     "clarify": "Klarifikasi",
     "request-letter": "Minta staf menyiapkan surat",
     "draft-letter": "Buat konsep surat",
@@ -45,7 +47,9 @@ DONE: dict[str, str] = {
     "register": "Pengaduan sudah dicatat di Buku Rekap Pengaduan.",
     "dispose": "Disposisi sudah diberikan.",
     "redispose": "Disposisi sudah dialihkan ke unit yang baru.",
-    "refer": "Pengaduan sudah dilimpahkan.",
+    "refer": "Pengaduan sudah dilimpahkan. Surat pelimpahan disiapkan dan pengaduan dipantau sampai instansi "
+    "penerima menanggapi.",
+    "record-referral-answer": "Tanggapan instansi sudah dicatat. Pengaduan selesai dan pengadu diberi tahu.",
     "clarify": "Klarifikasi sudah dicatat.",
     "request-letter": "Staf sudah diminta menyiapkan surat tanggapan.",
     "draft-letter": "Konsep surat tanggapan sudah disimpan dan diteruskan untuk diperiksa.",
@@ -61,6 +65,8 @@ DONE: dict[str, str] = {
 
 # any step: offered apart from the step's own action
 ANY_STEP = ("withdraw", "mark-duplicate")
+# an API refusal that is about one field, by its code: shown at that field
+CODE_FIELDS = {"answered_in_future": "answered_on"}
 
 AGENCY_KINDS = (
     ("opd", "OPD kabupaten"),
@@ -86,7 +92,7 @@ COPIES = (
 class Field:
     name: str
     label: str
-    kind: str = "text"  # text | textarea | number | select | checkboxes
+    kind: str = "text"  # text | textarea | number | date | select | checkboxes
     required: bool = False
     help: str | None = None
     options: tuple[tuple[str, str], ...] = ()
@@ -184,9 +190,33 @@ ACTIONS: dict[str, Action] = {
             (
                 Field("agency", "Instansi tujuan", required=True, help="Misalnya Dinas PUPR Kabupaten Pamekasan."),
                 Field("agency_kind", "Jenis instansi", "select", required=True, options=AGENCY_KINDS, default="opd"),
+                Field("agency_address", "Alamat instansi", help="Dimuat dalam surat pelimpahan."),
                 Field("reason", "Alasan", "textarea", required=True),
+                Field(
+                    "follow_up_working_days",
+                    "Pantau selama (hari kerja)",
+                    "number",
+                    required=True,
+                    default=14,
+                    help="Bila instansi belum menanggapi sampai batas ini, pemantauan berakhir dan pengadu diberi tahu.",
+                ),
             ),
-            intro="Pengaduan bukan tupoksi kecamatan: pengadu diberi tahu ke mana pengaduannya dilimpahkan.",
+            intro="Pengaduan bukan tupoksi kecamatan: surat pelimpahan dikirim ke instansi tersebut, pengadu diberi "
+            "tahu, dan kecamatan memantau sampai instansi menanggapi.",
+        ),
+        Action(
+            "record-referral-answer",
+            "Catat tanggapan instansi",
+            (
+                Field("answer", "Isi tanggapan", "textarea", required=True),
+                Field("answered_on", "Tanggal tanggapan", "date"),
+                Field(
+                    "reference",
+                    "Nomor surat atau cara diterima",
+                    help="Misalnya surat 600/123/432.3/2026, atau telepon.",
+                ),
+            ),
+            intro="Tanggapan instansi penerima pelimpahan: pengaduan selesai dan pengadu diberi tahu isinya.",
         ),
         Action(
             "clarify",
@@ -297,6 +327,12 @@ def body_of(
                 body[f.name] = int(text)
             except ValueError:
                 errors[f.name] = "Isi dengan bilangan bulat."
+            continue
+        if f.kind == "date":
+            try:
+                body[f.name] = date.fromisoformat(text).isoformat()
+            except ValueError:
+                errors[f.name] = "Isi tanggal yang benar (hari, bulan, tahun)."
             continue
         # a list given per page (the units) is checked by the API: it answers unknown_unit with the valid ones
         if f.kind == "select" and f.options and text not in {k for k, _ in f.options}:

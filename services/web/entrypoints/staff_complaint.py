@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.web.adapters.api_client import ApiProblem, ApiUnavailable
+from services.web.domain import formatting
 from services.web.entrypoints import staff_actions as actions
 from services.web.entrypoints import staff_views as views
 from services.web.entrypoints.pages import (
@@ -145,6 +146,7 @@ async def page(
     # a message about a form this page no longer draws (someone else moved the complaint on): above the forms
     drawn = {a.name for a in (*own, *other)}
     loose = submitted if submitted and submitted.get("message") and submitted.get("action") not in drawn else None
+    referral = views.referral_of(complaint)
     return render(
         request,
         "petugas_pengaduan.html",
@@ -170,6 +172,16 @@ async def page(
         form_notes=notes,
         waiting_for_letter=waiting_for_letter,
         read_only=user.get("role") not in STAFF_ROLES,
+        referral=referral,
+        # the follow-up's last day where the office is (the workflow's calendar wrote it in the kabupaten's zone)
+        referral_until=formatting.tanggal_setempat(referral.follow_up_by)
+        if referral and referral.follow_up_by
+        else None,
+        referral_answered_on=(
+            formatting.tanggal_setempat(referral.answer["answered_on"])
+            if referral and referral.answer and referral.answer.get("answered_on")
+            else None
+        ),
     )
 
 
@@ -222,6 +234,8 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
             submitted.update(message=STALE, kind="peringatan")
         elif exc.status == 422:
             known = {f.name for f in spec.fields}
+            if exc.code in actions.CODE_FIELDS and actions.CODE_FIELDS[exc.code] in known:  # about one field
+                submitted["errors"].setdefault(actions.CODE_FIELDS[exc.code], exc.message)
             for name, message in exc.field_errors().items():
                 key = name.split(".", 1)[0]
                 if key in known:
@@ -301,3 +315,4 @@ async def document(request: Request, document_id: UUID, unduh: bool = False) -> 
     if r.status_code != 200:
         return _file_problem(request, r, "Dokumen tidak ditemukan")
     return _passed_on(r, not unduh)
+

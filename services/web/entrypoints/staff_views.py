@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.web.domain import formatting
 from services.web.entrypoints.staff_actions import AGENCY_KINDS
 from shared.contracts import sop
 from shared.contracts.intake import CHANNEL_LABELS as INTAKE_CHANNEL_LABELS
@@ -15,6 +16,7 @@ from shared.contracts.intake import CHANNEL_LABELS as INTAKE_CHANNEL_LABELS
 STATUS_LABELS = {
     "in_progress": "Diproses",
     "awaiting_documents": "Menunggu dokumen pengadu",
+    "referred": "Dipantau kecamatan",  # referred, waiting for the receiving office's answer
     "closed": "Selesai",
     "new": "Baru",
 }
@@ -44,6 +46,7 @@ DOCUMENT_KINDS = {
 INLINE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 PREVIEWABLE = INLINE_TYPES
 SOON = timedelta(hours=2)  # "segera": due within this time
+DATES = {"follow_up_by", "answered_on"}  # shown as a date (the office's)
 
 EVENT_TITLES = {
     "workflow.ComplaintReceived": "Pengaduan diterima",
@@ -55,7 +58,9 @@ EVENT_TITLES = {
     "workflow.ComplaintRegistered": "Dicatat di Buku Rekap Pengaduan",
     "workflow.DispositionIssued": "Disposisi tindak lanjut",
     "workflow.DispositionRedirected": "Disposisi dialihkan ke unit lain",
-    "workflow.ComplaintReferred": "Dilimpahkan",
+    "workflow.ComplaintReferred": "Dilimpahkan ke instansi lain",
+    "workflow.ReferralAnswered": "Tanggapan instansi penerima pelimpahan dicatat",
+    "workflow.ReferralLapsed": "Pemantauan pelimpahan berakhir tanpa tanggapan instansi",
     "workflow.ClarificationGiven": "Klarifikasi diberikan",
     "workflow.LetterRequested": "Staf diminta menyiapkan surat tanggapan",
     "workflow.LetterDrafted": "Konsep surat tanggapan disiapkan",
@@ -82,7 +87,12 @@ DETAILS = (
     ("unit", "Unit"),
     ("instructions", "Instruksi"),
     ("agency", "Instansi"),
+    ("agency_address", "Alamat instansi"),
     ("reason", "Alasan"),
+    ("follow_up_by", "Dipantau sampai"),
+    ("answer", "Tanggapan instansi"),
+    ("answered_on", "Tanggal tanggapan"),
+    ("reference", "Nomor surat atau cara diterima"),
     ("explanation", "Penjelasan"),
     ("notes", "Catatan"),
     ("message", "Pesan"),
@@ -100,6 +110,7 @@ DETAILS = (
 )
 NOT_STEP_WORK = {
     "workflow.StepOverdue",
+    "workflow.ReferralAnswered",  # followed against the referral's own time (follow_up_by), not step 4's
     "workflow.DocumentsRequested",
     "workflow.ResponseDispatched",
     "workflow.LetterIssued",
@@ -162,6 +173,8 @@ def _detail_text(key: str, value: Any) -> str | None:
         return ", ".join(str(v) for v in value)
     if key == "channel":
         return CHANNEL_LABELS.get(str(value), str(value))
+    if key in DATES:
+        return formatting.tanggal_setempat(value)
     return str(value)
 
 
@@ -259,6 +272,37 @@ def document_label(doc: dict) -> str:
     if doc.get("kind") == "response_letter" and doc.get("letter_number"):
         label += f" nomor {doc['letter_number']}"
     return label
+
+
+@dataclass
+class Referral:
+    """A referral (dilimpahkan) as the page tells it: to whom, followed until when, and how it ended."""
+
+    agency: str
+    agency_kind: str | None
+    follow_up_by: datetime | None
+    letter_number: str | None
+    answer: dict[str, Any] | None = None  # the ReferralAnswered payload, once recorded
+    lapsed_at: datetime | None = None  # when the kecamatan stopped waiting, without an answer
+
+
+def referral_of(complaint: dict) -> Referral | None:
+    """The complaint's latest referral from its history (None: never referred)."""
+    found: Referral | None = None
+    for h in complaint.get("history", []):
+        p = h.get("payload") or {}
+        if h["type"] == "workflow.ComplaintReferred":
+            found = Referral(
+                agency=str(p.get("agency") or "instansi lain"),
+                agency_kind=dict(AGENCY_KINDS).get(p.get("agency_kind") or "", p.get("agency_kind")),
+                follow_up_by=parse_time(p.get("follow_up_by")),
+                letter_number=p.get("letter_number"),
+            )
+        elif found is not None and h["type"] == "workflow.ReferralAnswered":
+            found.answer = {**p, "at": parse_time(h["occurred_at"])}
+        elif found is not None and h["type"] == "workflow.ReferralLapsed":
+            found.lapsed_at = parse_time(h["occurred_at"])
+    return found
 
 
 def due_state(due_at: datetime | None, overdue: bool, now: datetime) -> str | None:
