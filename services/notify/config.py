@@ -35,7 +35,8 @@ class NotifySettings(Settings, ChannelSettings):
     whatsapp_templates: dict[str, str] = Field(
         default_factory=dict,
         description='Approved WhatsApp template per kind of message ({"response_letter": "surat_tanggapan"}); '
-        "business-initiated messages outside the 24-hour window must use one. Parameters: the kind's variables in order",
+        "business-initiated messages outside the 24-hour window must use one. Parameters: the kind's variables in order, "
+        "one line each, '-' for an empty one (domain/templates.py: whatsapp_parameters)",
     )
     tracking_url: str = Field(
         "{base}/lacak/{code}",
