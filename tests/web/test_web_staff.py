@@ -820,3 +820,78 @@ def test_a_referral_without_an_answer_lapses_and_the_page_says_so(web, wf, peopl
     )
     assert "Pemantauan pelimpahan berakhir tanpa tanggapan instansi" in words
     assert step_forms(page) == []
+
+
+def test_the_instruments_are_listed_with_their_names_and_the_kartu_kendali_printed_at_any_moment(
+    web, wf, letters, people, place
+):
+    # disposed: the Lembar Disposisi (the letters worker's, driven here through its handler)
+    cid = at_step_4(web, wf, people, place)
+    url = f"/petugas/pengaduan/{cid}"
+    sign_in(web, people["camat"])
+    r = submit(web, cid, "dispose", unit="pemerintahan", instructions="Tinjau ke lokasi bersama kepala desa.")
+    assert r.status_code == 303
+    sheet = letter_handlers.issue_disposition_sheet(letters, last_event(wf, cid, "workflow.DispositionIssued").event_id)
+    page = web.get(url).text
+    assert re.search(
+        rf'<span>Lembar Disposisi <span class="bantuan">.*?/petugas/dokumen/{sheet["id"]}\.pdf', page, re.DOTALL
+    )
+    pdf = web.get(f"/petugas/dokumen/{sheet['id']}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+    # the Kartu Kendali as it stands, through the web app: a download, sandboxed like every PDF here
+    link = re.search(r'<a class="tombol" href="([^"]+)">Cetak Kartu Kendali</a>', page)
+    assert link and link.group(1) == f"/petugas/pengaduan/{cid}/kartu-kendali.pdf"
+    card = web.get(link.group(1))
+    assert card.status_code == 200 and card.content.startswith(b"%PDF")
+    assert card.headers["content-type"] == "application/pdf"
+    assert (
+        card.headers["content-disposition"].startswith("attachment")
+        and "kartu-kendali" in card.headers["content-disposition"]
+    )
+    assert (card.headers["content-security-policy"], card.headers["x-content-type-options"]) == ("sandbox", "nosniff")
+    from pypdf import PdfReader
+
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(card.content)).pages)
+    assert "KARTU KENDALI" in text.upper()
+    code = wf.store.read_stream(f"complaint-{cid}")[0].payload["tracking_code"]
+    assert code in text and "Siti Aminah" in text and "Seksi Pemerintahan" in text  # this complaint, disposed
+
+    # referred: the signed surat pelimpahan, named by its number
+    cid = referred_here(web, wf, people, place)
+    referred = last_event(wf, cid, "workflow.ComplaintReferred")
+    letter = letter_handlers.issue_referral_letter(letters, referred.event_id)
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    label = f"Surat Pelimpahan {referred.payload['letter_number']}"
+    assert re.search(
+        rf"<span>{re.escape(label)} <span class=\"bantuan\">.*?/petugas/dokumen/{letter['id']}\.pdf", page, re.DOTALL
+    )
+    pdf = web.get(f"/petugas/dokumen/{letter['id']}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert web.get(f"/petugas/pengaduan/{cid}/kartu-kendali.pdf").status_code == 200  # while referred too
+
+    # a kabupaten reader: no link, and the card (it names the complainant) is refused through the web app too
+    sign_in(web, people["kabupaten"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert "Cetak Kartu Kendali" not in page
+    refused = web.get(f"/petugas/pengaduan/{cid}/kartu-kendali.pdf")
+    assert refused.status_code == 403 and not refused.content.startswith(b"%PDF")
+
+
+def test_a_redirected_dispositions_sheet_is_told_from_the_first():
+    from services.web.entrypoints.staff_views import labelled_documents
+
+    docs = labelled_documents(
+        [
+            {"kind": "receipt"},
+            {"kind": "disposition_sheet"},
+            {"kind": "disposition_sheet"},
+            {"kind": "referral_letter", "letter_number": "001/PELIMPAHAN/35.28.01/2026"},
+        ]
+    )
+    assert [d["label"] for d in docs] == [
+        "Tanda terima pengaduan",
+        "Lembar Disposisi",
+        "Lembar Disposisi (pengalihan)",
+        "Surat Pelimpahan 001/PELIMPAHAN/35.28.01/2026",
+    ]

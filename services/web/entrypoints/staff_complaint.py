@@ -67,9 +67,7 @@ async def load_documents(request: Request, complaint_id: UUID) -> list[dict] | N
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
         return []  # 404: no document yet (the receipt is rendered by the letters worker)
-    for d in docs:
-        d["label"] = views.document_label(d)
-    return docs
+    return views.labelled_documents(docs)
 
 
 def step_forms(complaint: dict, units: list[dict] | None = None) -> tuple[list[actions.Action], list[actions.Action]]:
@@ -316,3 +314,13 @@ async def document(request: Request, document_id: UUID, unduh: bool = False) -> 
         return _file_problem(request, r, "Dokumen tidak ditemukan")
     return _passed_on(r, not unduh)
 
+
+@router.get("/petugas/pengaduan/{complaint_id}/kartu-kendali.pdf")
+async def control_card(request: Request, complaint_id: UUID) -> Response:
+    """The Kartu Kendali (every step: who, when, against its standard time) as it stands now, rendered by the
+    letters API on demand: a download, like every PDF here."""
+    s = require_user(request, *READERS)
+    r = await api(request).raw("GET", f"/v1/letters/complaints/{complaint_id}/kartu-kendali.pdf", token=s.token)
+    if r.status_code != 200:
+        return _file_problem(request, r, "Kartu Kendali tidak dapat dibuat")
+    return _passed_on(r, inline=False)

@@ -40,6 +40,8 @@ DOCUMENT_KINDS = {
     "receipt": "Tanda terima pengaduan",
     "draft": "Konsep surat tanggapan",
     "response_letter": "Surat tanggapan bertanda tangan",
+    "disposition_sheet": "Lembar Disposisi",
+    "referral_letter": "Surat Pelimpahan",
 }
 # what opens in the browser: images only (re-encoded on intake; WebP for files kept before that). A PDF is
 # always downloaded: its viewer cannot run under the sandbox every file is served with (README, intake)
@@ -271,7 +273,22 @@ def document_label(doc: dict) -> str:
         label += f" versi {doc['letter_version']}"
     if doc.get("kind") == "response_letter" and doc.get("letter_number"):
         label += f" nomor {doc['letter_number']}"
+    if doc.get("kind") == "referral_letter" and doc.get("letter_number"):
+        label += f" {doc['letter_number']}"
     return label
+
+
+def labelled_documents(docs: list[dict]) -> list[dict]:
+    """The complaint's documents (oldest first, as the letters API lists them) with their labels; a Lembar
+    Disposisi after the first is a redirect's (one disposition per complaint, then only redirects)."""
+    sheets = 0
+    for d in docs:
+        d["label"] = document_label(d)
+        if d.get("kind") == "disposition_sheet":
+            sheets += 1
+            if sheets > 1:
+                d["label"] += " (pengalihan)"
+    return docs
 
 
 @dataclass
