@@ -30,6 +30,7 @@ from services.dashboard.entrypoints import projections
 from services.dashboard.entrypoints.api import create_app
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
+from services.workflow.scheduler import LapsedReferrals
 from shared.auth import Principal
 from shared.contracts.intake import Complainant
 from shared.contracts.letters import LetterDocumentIssued
@@ -207,11 +208,19 @@ def catch_up(dash) -> None:
 @pytest.fixture(scope="module")
 def known(wf, dash, place):
     """The known set of kecamatan 1 (register numbers follow the order of registration below: E=1, F=2, A=3,
-    B=4, C=5, G=6), and one complaint of kecamatan 2."""
+    B=4, C=5, G=6, L=7), and one complaint of kecamatan 2."""
     k1 = place["k1"]
-    e = Complaint(wf, k1, at(1, 26, 9))  # referred to a desa in January
+    e = Complaint(wf, k1, at(1, 26, 9))  # referred to a desa in January, the desa answered in February
     e.do("kasi", "verify-identity", at(1, 26, 10)).do("staf", "register", at(1, 26, 10, 10))
     e.do("camat", "refer", at(1, 27, 9), agency="Desa Tebul", agency_kind="desa", reason="Urusan desa")
+    e.do(
+        "staf",
+        "record-referral-answer",
+        at(2, 5, 10),
+        answer="Kepala Desa Tebul menemui pengadu; jalan desa diperbaiki swadaya.",
+        answered_on="2026-02-04",
+        reference="surat 140/12/2026",
+    )
     f = Complaint(wf, k1, at(1, 27, 9), channel="whatsapp")  # closed after its 12 working days
     full_flow(
         f,
@@ -250,7 +259,7 @@ def known(wf, dash, place):
         ],
         returned_once=True,
     )
-    b = Complaint(wf, k1, at(2, 3, 9), channel="sms")  # referred to an OPD
+    b = Complaint(wf, k1, at(2, 3, 9), channel="sms")  # referred to an OPD, which has not answered yet
     b.do("kasi", "verify-identity", at(2, 3, 9, 30)).do("staf", "register", at(2, 3, 9, 40))
     b.do("camat", "refer", at(2, 4, 9), agency="Dinas PUPR", agency_kind="opd", reason="Jalan kabupaten")
     c = Complaint(wf, k1, at(2, 4, 9))  # waits on the camat (step 4) since 4 February
@@ -261,9 +270,24 @@ def known(wf, dash, place):
     g.do("kasi", "verify-identity", at(2, 6, 9, 10)).do("staf", "register", at(2, 6, 9, 20))
     g.do("camat", "dispose", at(2, 6, 10), unit="trantib", instructions="Cek lokasi")
     h = Complaint(wf, k1, at(2, 4, 10))  # never verified (step 2)
+    lapsed = Complaint(wf, k1, at(2, 18, 9), channel="email")  # referred, no answer by the follow-up time
+    lapsed.do("kasi", "verify-identity", at(2, 18, 10)).do("staf", "register", at(2, 18, 10, 10))
+    lapsed.do(
+        "camat",
+        "refer",
+        at(2, 19, 9),
+        agency="Dinas Kesehatan",
+        agency_kind="opd",
+        reason="Puskesmas",
+        follow_up_working_days=1,
+    )
+    # the scheduler's round just after L's follow-up time (B's, 14 working days after 4 February, is later)
+    follow_up_by = lapsed.state.step_due_at
+    assert follow_up_by < at(2, 24, 9)
+    LapsedReferrals(wf, clock=lambda: follow_up_by + timedelta(minutes=1)).round()
     other = Complaint(wf, place["k2"], at(2, 10, 9), name="Budi Santoso")
     catch_up(dash)
-    return {"A": a, "B": b, "C": c, "D": d, "E": e, "F": f, "G": g, "H": h, "other": other}
+    return {"A": a, "B": b, "C": c, "D": d, "E": e, "F": f, "G": g, "H": h, "L": lapsed, "other": other}
 
 
 # -- the figures ------------------------------------------------------------------------------------------------
@@ -271,17 +295,20 @@ def test_summary_counts_volumes_and_the_twelve_day_sla(client, tokens, known, pl
     r = client.get("/v1/dashboard/summary", params={"kecamatan": place["k1"]}, headers=tokens["staf1"])
     assert r.status_code == 200, r.text
     item = r.json()["kecamatan"][0]
-    assert item["kecamatan"]["slug"] == place["k1"] and item["total"] == 8
-    assert item["by_channel"] == {"web": 5, "sms": 1, "kotak": 1, "whatsapp": 1}
-    assert item["by_status"] == {"closed": 4, "in_progress": 3, "awaiting_documents": 1}
+    assert item["kecamatan"]["slug"] == place["k1"] and item["total"] == 9
+    assert item["by_channel"] == {"web": 5, "sms": 1, "kotak": 1, "whatsapp": 1, "email": 1}
+    # B, followed until Dinas PUPR answers, is open as referred; E (answered) and L (lapsed) closed as referred
+    assert item["by_status"] == {"closed": 4, "in_progress": 3, "awaiting_documents": 1, "referred": 1}
     assert item["by_outcome"] == {"resolved": 2, "referred": 2}
-    assert item["by_month"] == {"2026-01": 2, "2026-02": 6}
+    assert item["by_month"] == {"2026-01": 2, "2026-02": 7}
+    # E was answered in February, after its 12 days: referred within them, it counts as within (the kecamatan's
+    # part ended at the referral). B is open but not late: the kecamatan's part is done
     assert item["sla"] == {
         "closed": 4,
         "closed_within": 3,
         "closed_late": 1,
         "closed_within_share": 0.75,
-        "open": 4,
+        "open": 5,
         "open_late": 4,
     }
 
@@ -289,12 +316,12 @@ def test_summary_counts_volumes_and_the_twelve_day_sla(client, tokens, known, pl
         "/v1/dashboard/summary", params={"from": "2026-02-01", "to": "2026-02-28"}, headers=tokens["staf1"]
     ).json()
     assert [k["kecamatan"]["slug"] for k in feb["kecamatan"]] == [place["k1"]]  # staff: their own by default
-    assert feb["kecamatan"][0]["total"] == 6 and feb["kecamatan"][0]["sla"]["closed_within_share"] == 1.0
+    assert feb["kecamatan"][0]["total"] == 7 and feb["kecamatan"][0]["sla"]["closed_within_share"] == 1.0
     assert feb["period"] == {"from": "2026-02-01", "to": "2026-02-28"}
 
     kab = client.get("/v1/dashboard/summary", headers=tokens["kabupaten"]).json()
     assert [k["kecamatan"]["slug"] for k in kab["kecamatan"]] == [place["k1"], place["k2"], place["k3"]]
-    assert kab["total"]["by_channel"]["web"] >= 6 and kab["total"]["total"] >= 9
+    assert kab["total"]["by_channel"]["web"] >= 6 and kab["total"]["total"] >= 10
 
 
 def test_step_times_against_the_sop_standard(client, tokens, known, place):
@@ -309,11 +336,12 @@ def test_step_times_against_the_sop_standard(client, tokens, known, place):
     assert (steps[6]["median_minutes"], steps[6]["p90_minutes"], steps[6]["standard_minutes"]) == (20, 28, 15)
     # step 10: F signed two weeks late (4310 office minutes)
     assert (steps[10]["count"], steps[10]["within_standard"], steps[10]["max_minutes"]) == (2, 1, 4310)
-    # step 4: dispositions and referrals (A 480, B 440, E 410, F 410, G 40)
-    assert (steps[4]["count"], steps[4]["median_minutes"], steps[4]["within_standard_share"]) == (5, 410, 1.0)
-    # step 2: seven looks (D's ended with a documents request); H's is still open
-    assert (steps[2]["count"], steps[2]["median_minutes"]) == (7, 60)
-    assert steps[1]["count"] == 8 and steps[7]["count"] == 3  # A drafted twice
+    # step 4: dispositions and referrals (A 480, B 440, E 410, F 410, G 40, L 410); the wait for the receiving
+    # office's answer is nobody's step time (E answered, L lapsed, B waits: no other step of theirs)
+    assert (steps[4]["count"], steps[4]["median_minutes"], steps[4]["within_standard_share"]) == (6, 410, 1.0)
+    # step 2: eight looks (D's ended with a documents request); H's is still open
+    assert (steps[2]["count"], steps[2]["median_minutes"]) == (8, 60)
+    assert steps[1]["count"] == 9 and steps[7]["count"] == 3  # A drafted twice
 
     feb = client.get(
         "/v1/dashboard/steps",
@@ -343,17 +371,22 @@ def test_overdue_work_oldest_first_with_whose_turn_it_is(client, tokens, known, 
     assert masked["items"][0]["complainant"] == {"name": "Siti ***", "phone": "+62812****890"}
 
 
-def test_referrals_by_agency_and_kind(client, tokens, known, place):
+def test_referrals_by_agency_kind_and_where_they_stand(client, tokens, known, place):
     body = client.get("/v1/dashboard/referrals", params={"kecamatan": place["k1"]}, headers=tokens["kabupaten"]).json()
-    assert body["total"] == 2 and body["by_kind"] == {"desa": 1, "opd": 1}
+    assert body["total"] == 3 and body["by_kind"] == {"desa": 1, "opd": 2}
+    assert body["by_state"] == {"answered": 1, "followed": 1, "lapsed": 1}  # E, B, L
     assert {(a["agency"], a["agency_kind"], a["count"]) for a in body["by_agency"]} == {
         ("Desa Tebul", "desa", 1),
         ("Dinas PUPR", "opd", 1),
+        ("Dinas Kesehatan", "opd", 1),
     }
     feb = client.get(
         "/v1/dashboard/referrals", params={"kecamatan": place["k1"], "from": "2026-02-01"}, headers=tokens["kabupaten"]
     ).json()
-    assert [(i["agency"], i["count"]) for i in feb["items"]] == [("Dinas PUPR", 1)]
+    assert sorted((i["agency"], i["state"], i["count"]) for i in feb["items"]) == [
+        ("Dinas Kesehatan", "lapsed", 1),
+        ("Dinas PUPR", "followed", 1),
+    ]
 
 
 # -- who may read what -------------------------------------------------------------------------------------------
@@ -398,7 +431,7 @@ def test_the_register_as_json_pages_in_register_order(client, tokens, known, pla
     r = client.get("/v1/register", params={"page_size": "4"}, headers=tokens["staf1"])  # staff: own kecamatan
     assert r.status_code == 200, r.text
     body = r.json()
-    assert (body["total"], body["pages"], body["kecamatan"]["slug"]) == (6, 2, place["k1"])
+    assert (body["total"], body["pages"], body["kecamatan"]["slug"]) == (7, 2, place["k1"])
     assert [i["register_number"] for i in body["items"]] == ["1/2026", "2/2026", "3/2026", "4/2026"]
     a = body["items"][2]
     assert (
@@ -417,14 +450,14 @@ def test_the_register_as_json_pages_in_register_order(client, tokens, known, pla
         and a["status"] == "closed"
     )
     second = client.get("/v1/register", params={"page_size": "4", "page": "2"}, headers=tokens["staf1"]).json()
-    assert [i["register_number"] for i in second["items"]] == ["5/2026", "6/2026"]
+    assert [i["register_number"] for i in second["items"]] == ["5/2026", "6/2026", "7/2026"]
 
 
 def test_a_kabupaten_user_sees_nik_and_phone_masked(client, tokens, known, place):
     body = client.get(
         "/v1/register", params={"kecamatan": place["k1"], "year": "2026"}, headers=tokens["kabupaten"]
     ).json()
-    assert body["total"] == 6
+    assert body["total"] == 7
     for item in body["items"]:
         assert item["complainant"]["nik"] == "3528********0001"
         assert item["complainant"]["phone"] == "+62812****890"
@@ -475,7 +508,41 @@ def test_the_register_xlsx_holds_exactly_the_rows_of_the_period(client, tokens, 
     )
     rows = list(csv.reader(io.StringIO(c.content.decode("utf-8-sig"))))
     assert rows[0][0] == "No. Register" and [x[0] for x in rows[1:]] == ["3/2026", "4/2026", "5/2026"]
-    assert rows[2][6] == "Dilimpahkan ke Dinas PUPR (OPD)" and rows[2][4] == "SMS"
+    # B: referred with the kecamatan's second surat pelimpahan (E's was the first), followed until its answer
+    number = f"002/PELIMPAHAN/99.{place['k1'].split('-')[1]}.a/2026"
+    until = known["B"].state.step_due_at.astimezone(WIB).strftime("%d-%m-%Y")
+    assert rows[2][6] == f"Dilimpahkan ke Dinas PUPR (OPD), surat pelimpahan {number}" and rows[2][4] == "SMS"
+    assert rows[2][7] == f"Menunggu tanggapan Dinas PUPR, dipantau s.d. {until}"
+    assert rows[2][10] == f"Dilimpahkan, menunggu tanggapan (dipantau s.d. {until})"
+
+
+def test_the_register_follows_each_referral_and_masks_the_offices_answer(client, tokens, known, place):
+    def by_number(headers: dict) -> dict:
+        body = client.get("/v1/register", params={"kecamatan": place["k1"]}, headers=headers).json()
+        return {i["register_number"]: i for i in body["items"]}
+
+    inside = by_number(tokens["staf1"])
+    e, b, lapsed = inside["1/2026"], inside["4/2026"], inside["7/2026"]
+    assert (e["status"], e["outcome"], e["status_label"]) == ("closed", "referred", "Dilimpahkan, sudah ditanggapi")
+    assert e["referral"]["state"] == "answered" and e["referral"]["agency"] == "Desa Tebul"
+    assert e["referral"]["answer"] == {
+        "text": "Kepala Desa Tebul menemui pengadu; jalan desa diperbaiki swadaya.",
+        "answered_on": "2026-02-04",
+        "reference": "surat 140/12/2026",
+        "at": e["referral"]["answer"]["at"],
+    }
+    assert datetime.fromisoformat(e["referral"]["answer"]["at"]) == at(2, 5, 10)
+    assert (b["status"], b["outcome"], b["referral"]["state"]) == ("referred", None, "followed")
+    assert datetime.fromisoformat(b["referral"]["follow_up_by"]) == known["B"].state.step_due_at
+    assert b["status_label"].startswith("Dilimpahkan, menunggu tanggapan (dipantau s.d. ")
+    assert (lapsed["status_label"], lapsed["referral"]["state"], lapsed["referral"]["answer"]) == (
+        "Dilimpahkan, tanpa tanggapan",
+        "lapsed",
+        None,
+    )
+    masked = by_number(tokens["kabupaten"])
+    assert "swadaya" not in str(masked) and "140/12" not in str(masked)
+    assert masked["4/2026"]["status_label"].startswith("Dilimpahkan, menunggu tanggapan")
 
 
 def test_healthz_reports_the_projection_lag(client, known):

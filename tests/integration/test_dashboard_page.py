@@ -272,7 +272,7 @@ def test_the_style_sheet_keeps_hidden_things_hidden_and_its_colours_contrasted()
     ]
     for fg, bg in text_pairs:
         assert contrast(var[fg], var[bg]) >= 4.5, (fg, bg, round(contrast(var[fg], var[bg]), 2))
-    for mark in ("s-proses", "s-tunggu", "s-selesai", "s-lambat", "s-lain", "fokus", "garis"):
+    for mark in ("s-proses", "s-tunggu", "s-limpah", "s-selesai", "s-lambat", "s-lain", "fokus", "garis"):
         for bg in ("latar", "halaman"):
             assert contrast(var[mark], var[bg]) >= 3, (mark, bg)
 
@@ -514,6 +514,15 @@ assert.equal(d.failureMessage(403, { message: "Bukan kecamatan Anda." }), "Akses
 assert.equal(d.failureMessage(403, {}), d.PESAN.terlarang);
 assert.ok(d.failureMessage(422, { message: "Ada isian yang belum benar.", errors: [{ message: "Tanggal salah." }] }).endsWith("Tanggal salah."));
 assert.ok(d.failureMessage(503, {}).includes("(kode 503)"));
+
+// a referral the kecamatan follows is a status of its own (open, not the kecamatan's overdue work)
+const byStatus = d.statusRows({ kecamatan: [{ kecamatan: { slug: "a", name: "A" }, total: 3, by_status: { referred: 1, closed: 2 } }] }, null);
+assert.deepEqual(byStatus[0].segments.map((x) => [x.key, x.value, x.cls]), [["in_progress", 0, "s-in_progress"],
+  ["awaiting_documents", 0, "s-awaiting_documents"], ["referred", 1, "s-referred"], ["closed", 2, "s-closed"]]);
+assert.equal(byStatus[0].title, "A: 3 pengaduan (Dilimpahkan, dipantau 1, Selesai / ditutup 2)");
+assert.equal(d.referralStates({ lapsed: 2, followed: 1 }), " Masih dipantau 1, tanpa tanggapan sampai batas pemantauan 2.");
+assert.equal(d.referralStates({ unfollowed: 3 }), " Ditutup saat dilimpahkan 3.");
+assert.equal(d.referralStates(undefined), "");
 console.log("ok");
 """
 
@@ -539,7 +548,8 @@ const OVERDUE = { as_of: "2026-03-31T05:00:00Z", total: 1, items: [{ complaint_i
   register_number: null, subject: "<script>alert(1)</script>", channel: "web", received_at: "2026-02-02T02:00:00Z",
   step: { number: 2, name: "Melakukan Verifikasi Identitas Pengadu" }, role: "kasi", unit: null, step_started_at: null,
   due_at: "2026-02-05T02:00:00Z", overdue_minutes: 100, overdue_working_days: 30.5, deadline_at: null, complainant: {} }] };
-const REFERRALS = { period: {}, total: 2, by_kind: { opd: 2 }, by_agency: [{ agency: "<img src=x onerror=alert(1)>", agency_kind: "opd", count: 2 }], items: [] };
+const REFERRALS = { period: {}, total: 2, by_kind: { opd: 2 }, by_state: { answered: 1, followed: 1 },
+  by_agency: [{ agency: "<img src=x onerror=alert(1)>", agency_kind: "opd", count: 2 }], items: [] };
 const TOKEN_OK = { access_token: "tok-1", token_type: "bearer", expires_in: 28800,
   user: { username: "kabupaten.kab", full_name: "Operator <i>Kabupaten</i>", role: "kabupaten", kecamatan: null, kabupaten: "kab" } };
 
@@ -628,7 +638,7 @@ const headersOf = (c) => c.init.headers || {};
   assert.ok(text(doc, "t-terlambat").includes("ABCD-1234"));
   assert.ok(text(doc, "t-terlambat").includes("5 Februari 2026 09.00 (30,5 hari kerja)"));
   assert.ok(text(doc, "t-limpah").includes("<img src=x onerror=alert(1)>"));
-  assert.equal(text(doc, "n-limpah"), "2 pengaduan dilimpahkan: OPD 2.");
+  assert.equal(text(doc, "n-limpah"), "2 pengaduan dilimpahkan: OPD 2. Masih dipantau 1, sudah ditanggapi 1.");
   const options = $("f-kecamatan").querySelectorAll("option");
   assert.deepEqual(options.map((o) => [o.getAttribute("value"), o.textContent]), [["", "Semua kecamatan"], ["satu", "<b>Satu</b>"], ["dua", "Dua"]]);
   assert.ok(text(doc, "keterangan").startsWith("Periode 1 Januari " + today.getFullYear() + " – "));

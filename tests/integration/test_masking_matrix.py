@@ -57,6 +57,10 @@ TEXTS = {  # every free text, each with a word found nowhere else
     "letter_notes": "Siapkan surat untuk Larangbadung",
     "perihal": "Tanggapan pengaduan Kertagena",
     "body": "Dengan hormat, perbaikan Bujurtengah sudah dijadwalkan.",
+    # a second complaint, referred (dilimpahkan) and answered by the receiving office
+    "referral_reason": "Jembatan kabupaten di Bangkes",
+    "referral_answer": "Kepada Ibu Siti: jembatan Tlontoraja diperbaiki Maret.",
+    "referral_reference": "surat Larangtokol",
 }
 SCAN_NAME = "ktp rahmawati.png"
 # what must never reach a masked reader, another kecamatan or an anonymous one
@@ -79,6 +83,9 @@ PERSONAL = [
     "Larangbadung",
     "Kertagena",
     "Bujurtengah",
+    "Bangkes",
+    "Tlontoraja",
+    "Larangtokol",
 ]
 
 INSIDE = ("staf", "kasi", "sekcam", "camat")
@@ -247,6 +254,32 @@ def world(web, web_settings, engine, place, people):
         tracking_code=late_code,
     ).complaint_id
 
+    # a third, referred to an office that answered (the answer is addressed to the complainant and may quote them)
+    referred_code = f"MSK{uuid.uuid4().hex[:1].upper()}-{uuid.uuid4().hex[:4].upper()}-{uuid.uuid4().hex[:2].upper()}"
+    referred = record_complaint(
+        wf,
+        place["a"],
+        complainant=Complainant(name=NAME, nik=NIK, phone="+6281234567890", email=EMAIL, address=ADDRESS),
+        subject=SUBJECT,
+        description=DESCRIPTION,
+        tracking_code=referred_code,
+    ).complaint_id
+    for role, action, fields in [
+        ("kasi", "verify-identity", {}),
+        ("staf", "register", {}),
+        ("camat", "refer", {"agency": "Dinas PUPR", "agency_kind": "opd", "reason": TEXTS["referral_reason"]}),
+        (
+            "staf",
+            "record-referral-answer",
+            {"answer": TEXTS["referral_answer"], "reference": TEXTS["referral_reference"]},
+        ),
+    ]:
+        version = api["workflow"].get(f"/v1/complaints/{referred}", headers=tokens["staf"]).json()["version"]
+        r = api["workflow"].post(
+            f"/v1/complaints/{referred}/{action}", headers=tokens[role], json={"expected_version": version, **fields}
+        )
+        assert r.status_code == 200, (action, r.text)
+
     dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
     Subscription(
         dash.engine, PostgresEventStore(dash.engine), ComplaintsProjection(dash.calendars), batch_size=500
@@ -257,7 +290,8 @@ def world(web, web_settings, engine, place, people):
         "tokens": tokens,
         "cid": cid,
         "late": late,
-        "codes": [code, late_code],
+        "referred": referred,
+        "codes": [code, late_code, referred_code],
         "digest": digest,
         "documents": {"receipt": receipt["id"], "draft": draft["id"], "letter": issued.document_id},
         "start": start,
@@ -288,6 +322,7 @@ def api_reads(world, place) -> dict[str, tuple[str, str, dict]]:
     return {
         "complaint": ("workflow", f"/v1/complaints/{cid}", {}),
         "complaint_overdue": ("workflow", f"/v1/complaints/{late}", {}),
+        "complaint_referred": ("workflow", f"/v1/complaints/{world['referred']}", {}),
         "inbox": ("workflow", "/v1/inbox", {}),
         "register_json": ("dashboard", "/v1/register", {"kecamatan": a}),
         "register_csv": ("dashboard", "/v1/register", {"kecamatan": a, "format": "csv"}),
@@ -359,6 +394,7 @@ def test_the_kecamatan_sees_what_the_masked_views_hide(world, place):
     assert inside["subject"] == SUBJECT and TEXTS["perihal"] in json.dumps(inside)
     register = api["dashboard"].get("/v1/register", params={"kecamatan": place["a"], "format": "csv"}, headers=staf)
     assert NAME in register.content.decode("utf-8-sig") and TEXTS["explanation"] in register.content.decode("utf-8-sig")
+    assert TEXTS["referral_answer"] in register.content.decode("utf-8-sig")  # the Buku Rekap's Tindak Lanjut
     for read in FILES:
         service, path, params = api_reads(world, place)[read]
         r = api[service].get(path, params=params, headers=staf)
@@ -416,6 +452,7 @@ def web_reads(world, place) -> dict[str, str]:
     return {
         "complaint_page": f"/petugas/pengaduan/{cid}",
         "overdue_complaint_page": f"/petugas/pengaduan/{world['late']}",
+        "referred_complaint_page": f"/petugas/pengaduan/{world['referred']}",
         "inbox_page": "/kotak-masuk",
         "register_page": f"/buku-rekap?kecamatan={a}",
         "register_csv": f"/buku-rekap.csv?kecamatan={a}",

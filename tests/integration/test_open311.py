@@ -12,12 +12,13 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Text, case, cast, literal, select, text
+from sqlalchemy import Text, case, cast, literal, or_, select, text
 from starlette.concurrency import run_in_threadpool
 
 from services.dashboard.adapters.projections import ServiceRequestsProjection
@@ -35,13 +36,15 @@ from services.workflow.bootstrap import bootstrap as bootstrap_workflow
 from shared.auth import install_auth
 from shared.config import Settings
 from shared.contracts.open311 import service_of
-from shared.contracts.workflow import ComplaintReceived, ComplaintReferred
+from shared.contracts.workflow import ComplaintReceived, ComplaintReferred, ReferralAnswered, ReferralLapsed
 from shared.eventstore.postgres import PostgresEventStore, events
 from shared.http import install_error_handlers
-from shared.tenancy import kecamatan_table
+from shared.tanggal import format_tanggal
+from shared.tenancy import kabupaten_table, kecamatan_table
 from tests.support.complaints import outbox_message
 from tests.support.web import Dispatcher
 
+WIB = ZoneInfo("Asia/Jakarta")
 NAME_FIRST, NAME_LAST = "Siti", "Aminah"
 PHONE, EMAIL = "0812-3456-7890", "siti@example.id"
 ADDRESS = "Dusun Bunangka RT 02, Desa Pegantenan"
@@ -269,7 +272,7 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
     assert str(complaint_id) in ids
 
 
-def test_a_referred_request_is_closed_and_names_the_agency(client, wf, engine):
+def test_a_referred_request_is_open_while_followed_and_closed_with_the_offices_answer(client, wf, engine):
     code = client.post("/open311/v2/requests", data=form(service_code="kebersihan-lingkungan")).json()[0][
         "service_request_id"
     ]
@@ -287,15 +290,41 @@ def test_a_referred_request_is_closed_and_names_the_agency(client, wf, engine):
         reason="Kewenangan DLH",
     )
     [item] = client.get(f"/open311/v2/requests/{code}").json()
+    assert item["status"] == "open"  # followed until the office answers
+    assert item["agency_responsible"] == "Dinas Lingkungan Hidup Kabupaten Pamekasan"
+    follow_up_by = datetime.fromisoformat(item["expected_datetime"])  # the answer is expected by then
+    until = format_tanggal(follow_up_by.astimezone(WIB).date())
+    assert item["status_notes"] == (
+        f"Dilimpahkan kepada Dinas Lingkungan Hidup Kabupaten Pamekasan; kecamatan memantau sampai {until}."
+    )
+    assert item["service_code"] == "kebersihan-lingkungan"
+    opened = client.get("/open311/v2/requests.json", params={"status": "open", "jurisdiction_id": "pegantenan"}).json()
+    assert str(complaint_id) in [i["service_request_id"] for i in opened]
+
+    today = datetime.now(WIB).date()
+    act(
+        wf,
+        complaint_id,
+        "record-referral-answer",
+        "staf",
+        4,
+        answer="Kepada Siti Aminah: sampah di Dusun Bunangka diangkut pekan ini.",
+        answered_on=today.isoformat(),
+        reference="surat 660/45/2026",
+    )
+    [item] = client.get(f"/open311/v2/requests/{code}").json()
     assert item["status"] == "closed"
     assert item["agency_responsible"] == "Dinas Lingkungan Hidup Kabupaten Pamekasan"
-    assert item["status_notes"] == "Dilimpahkan kepada Dinas Lingkungan Hidup Kabupaten Pamekasan."
-    assert item["service_code"] == "kebersihan-lingkungan"
+    assert item["status_notes"] == (
+        "Dilimpahkan kepada Dinas Lingkungan Hidup Kabupaten Pamekasan; instansi penerima telah menanggapi pada "
+        f"{format_tanggal(today)}."
+    )
     closed = client.get(
         "/open311/v2/requests.json", params={"status": "closed", "jurisdiction_id": "pegantenan"}
     ).json()
     assert str(complaint_id) in [i["service_request_id"] for i in closed]
     assert_nothing_personal(closed)
+    assert "diangkut" not in json.dumps(closed) and "660/45" not in json.dumps(closed)  # the answer is not public
 
 
 def test_complaints_from_other_channels_are_listed_as_other_public_services(client, intake, wf, engine):
@@ -429,21 +458,33 @@ def test_the_reads_come_from_the_dashboards_projection(client, settings, engine,
 
 def _as_before(engine) -> dict[uuid.UUID, dict]:
     """Every complaint as Open311 showed it when the dashboard joined intake's submissions with the workflow's
-    read model (before 0014), for those the workflow has."""
-    s, c, k = submissions, complaints, kecamatan_table
+    read model (before 0014), for those the workflow has; a referral's follow-up read from its events."""
+    s, c, k, kab = submissions, complaints, kecamatan_table, kabupaten_table
     stream = literal("complaint-") + cast(s.c.complaint_id, Text)
-    referred_to = (
-        select(events.c.payload["agency"].astext)
-        .where(events.c.stream_id == stream, events.c.type == ComplaintReferred.type)
-        .order_by(events.c.version.desc())
-        .limit(1)
-        .scalar_subquery()
+
+    def last(column, *types: str):
+        """``column`` of the complaint's last event of these types."""
+        return (
+            select(column)
+            .where(events.c.stream_id == stream, events.c.type.in_(types))
+            .order_by(events.c.version.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    referred_to = last(events.c.payload["agency"].astext, ComplaintReferred.type)
+    follow_up_by = last(events.c.payload["follow_up_by"].astext, ComplaintReferred.type)
+    answered_on = last(events.c.payload["answered_on"].astext, ReferralAnswered.type)
+    ended = last(events.c.type, ReferralAnswered.type, ReferralLapsed.type)
+    referral_state = case(
+        (ended == ReferralAnswered.type, literal("answered")), (ended == ReferralLapsed.type, literal("lapsed"))
     )
     sop_version = (
         select(events.c.payload["sop_version"].astext)
         .where(events.c.stream_id == stream, events.c.version == 1, events.c.type == ComplaintReceived.type)
         .scalar_subquery()
     )
+    referral = or_(c.c.status == "referred", c.c.outcome == "referred")
     stmt = select(
         s.c.complaint_id,
         s.c.tracking_code,
@@ -457,18 +498,29 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
         c.c.current_step,
         c.c.deadline_at,
         c.c.updated_at,
-        case((c.c.outcome == "referred", referred_to), else_=None).label("referred_to"),
+        case((referral, referred_to), else_=None).label("referred_to"),
         case((c.c.status != "closed", sop_version), else_=None).label("sop_version"),
-    ).select_from(s.join(k, k.c.slug == s.c.kecamatan).join(c, c.c.complaint_id == s.c.complaint_id))
+        referral_state.label("referral_state"),
+        follow_up_by.label("follow_up_by"),
+        answered_on.label("referral_answered_on"),
+        kab.c.settings["time_zone"].astext.label("time_zone"),
+    ).select_from(
+        s.join(k, k.c.slug == s.c.kecamatan)
+        .outerjoin(kab, kab.c.slug == k.c.kabupaten_slug)
+        .join(c, c.c.complaint_id == s.c.complaint_id)
+    )
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
-    return {
-        r["complaint_id"]: as_georeport(
-            RequestRow(**{k_: v for k_, v in r.items() if k_ != "subject"}, service_code=service_of(r["subject"]).code),
-            "id",
+
+    def request(r) -> RequestRow:
+        values = {k_: v for k_, v in r.items() if k_ != "subject"}
+        values["follow_up_by"] = datetime.fromisoformat(r["follow_up_by"]) if r["follow_up_by"] else None
+        values["referral_answered_on"] = (
+            date.fromisoformat(r["referral_answered_on"]) if r["referral_answered_on"] else None
         )
-        for r in rows
-    }
+        return RequestRow(**values, service_code=service_of(r["subject"]).code)
+
+    return {r["complaint_id"]: as_georeport(request(r), "id") for r in rows}
 
 
 def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and_a_rebuild_changes_nothing(engine):

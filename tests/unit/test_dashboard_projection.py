@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.dashboard.domain.complaints import apply, handles
@@ -14,6 +14,7 @@ from shared.contracts.workflow import (
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
+    ComplaintWithdrawn,
     DispositionIssued,
     DocumentsReceived,
     DocumentsRequested,
@@ -23,6 +24,8 @@ from shared.contracts.workflow import (
     LetterReturned,
     LetterSigned,
     NotificationSent,
+    ReferralAnswered,
+    ReferralLapsed,
     ResponseSent,
 )
 from shared.events import Actor, envelope
@@ -189,11 +192,97 @@ def test_a_closure_after_the_deadline_is_outside_the_sla():
     assert s.row["within_sla"] is False
 
 
-def test_a_referral_closes_and_is_step_4():
+def test_a_referral_written_before_referrals_were_followed_closes_at_once_and_is_step_4():
+    """An old store replays: a ComplaintReferred without follow_up_by closed the complaint."""
     s = Stream(at(2, 9))
     s.emit(ComplaintReferred(agency="Dinas PUPR", agency_kind="opd", reason="Jalan kabupaten"), at(3, 9))
-    assert (s.row["outcome"], s.row["referred_to"], s.row["agency_kind"]) == ("referred", "Dinas PUPR", "opd")
+    assert (s.row["status"], s.row["outcome"], s.row["referred_to"], s.row["agency_kind"]) == (
+        "closed",
+        "referred",
+        "Dinas PUPR",
+        "opd",
+    )
+    assert (s.row["referral_state"], s.row["closed_at"], s.row["within_sla"]) == ("unfollowed", at(3, 9), True)
+    assert s.row["current_step"] is None and s.row["waiting_role"] is None
     assert s.step(4)["role"] == "camat"
+
+
+def referred(s: Stream, when: datetime, follow_up_by: datetime) -> None:
+    s.emit(ComplaintRegistered(register_number=3, register_year=2026, **done(3, 4)), when - timedelta(hours=1))
+    s.emit(
+        ComplaintReferred(
+            agency="Dinas PUPR",
+            agency_kind="opd",
+            reason="Jalan kabupaten",
+            follow_up_by=follow_up_by,
+            letter_number="001/PELIMPAHAN/35.28.07/2026",
+            letter_sequence=1,
+            letter_year=2026,
+        ),
+        when,
+    )
+
+
+def test_a_followed_referral_stays_open_as_referred_and_is_nobodys_overdue_step():
+    s = Stream(at(2, 9))
+    follow_up = CAL.add_working_days(at(3, 9), 14)
+    referred(s, at(3, 9), follow_up)
+    r = s.row
+    # open, as the workflow's model has it: step 4 still, staff wait for the office's answer until follow_up_by
+    assert (r["status"], r["outcome"], r["current_step"], r["waiting_role"]) == ("referred", None, 4, "staf")
+    assert (r["step_started_at"], r["step_due_at"], r["closed_at"]) == (at(3, 9), follow_up, None)
+    assert (r["referred_to"], r["referral_state"], r["referral_follow_up_by"]) == ("Dinas PUPR", "followed", follow_up)
+    assert r["referral_letter_number"] == "001/PELIMPAHAN/35.28.07/2026" and r["referred_at"] == at(3, 9)
+    assert r["within_sla"] is True  # judged at the referral: the kecamatan's part ended then
+    assert s.step(4)["role"] == "camat" and s.step(4)["completed_at"] == at(3, 9)
+
+
+def test_the_receiving_offices_answer_closes_the_referral_and_no_step_is_timed_for_the_wait():
+    s = Stream(at(2, 9))
+    referred(s, at(3, 9), CAL.add_working_days(at(3, 9), 14))
+    steps = len(s.steps)
+    s.emit(
+        ReferralAnswered(
+            answer="Perbaikan jalan dijadwalkan Maret.", answered_on=date(2026, 3, 2), reference="surat 1"
+        ),
+        at(3, 9, month=3),  # a month later: after the 12-day deadline
+    )
+    r = s.row
+    assert (r["status"], r["outcome"], r["current_step"], r["waiting_role"]) == ("closed", "referred", None, None)
+    assert (r["referral_state"], r["referral_answer"], r["referral_answered_on"], r["referral_reference"]) == (
+        "answered",
+        "Perbaikan jalan dijadwalkan Maret.",
+        date(2026, 3, 2),
+        "surat 1",
+    )
+    assert (r["closed_at"], r["referral_ended_at"], r["step_due_at"]) == (at(3, 9, month=3), at(3, 9, month=3), None)
+    assert r["within_sla"] is True  # referred in time; the office's answer came later, it is not the kecamatan's
+    assert len(s.steps) == steps  # the other office's time is nobody's step time here
+
+
+def test_a_referral_without_an_answer_by_the_follow_up_time_lapses_and_closes():
+    s = Stream(at(2, 9))
+    follow_up = CAL.add_working_days(at(3, 9), 14)
+    referred(s, at(3, 9), follow_up)
+    s.emit(ReferralLapsed(reason="Tidak ada tanggapan."), follow_up + timedelta(minutes=5))
+    r = s.row
+    assert (r["status"], r["outcome"], r["referral_state"], r["referral_answer"]) == (
+        "closed",
+        "referred",
+        "lapsed",
+        None,
+    )
+    assert r["closed_at"] == r["referral_ended_at"] == follow_up + timedelta(minutes=5)
+    assert r["referral_follow_up_by"] == follow_up and r["within_sla"] is True
+
+
+def test_a_referral_withdrawn_while_followed_ends_it_and_a_late_referral_is_outside_the_sla():
+    s = Stream(at(2, 9))
+    referred(s, at(2, 9, month=3), CAL.add_working_days(at(2, 9, month=3), 14))  # after the 12 days
+    assert s.row["within_sla"] is False
+    s.emit(ComplaintWithdrawn(reason="Sudah diperbaiki", step=4), at(3, 9, month=3))
+    assert (s.row["status"], s.row["outcome"], s.row["referral_state"]) == ("closed", "withdrawn", "ended")
+    assert s.row["referral_ended_at"] == at(3, 9, month=3) and s.row["within_sla"] is False
 
 
 def test_a_complaint_box_form_typed_in_later_times_step_1_honestly():

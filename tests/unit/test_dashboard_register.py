@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -51,6 +51,13 @@ def row(**extra) -> dict:
         "sent_at": datetime(2026, 2, 5, 11, 0, tzinfo=WIB),
         "sent_channel": "pos",
         "receipt": "Diterima oleh pengadu",
+        "referral_state": None,
+        "referral_follow_up_by": None,
+        "referral_letter_number": None,
+        "referral_answer": None,
+        "referral_answered_on": None,
+        "referral_reference": None,
+        "referral_ended_at": None,
     }
     base.update(extra)
     return base
@@ -91,9 +98,85 @@ def test_printed_columns_and_labels():
     referred = book.line(
         row(referred_to="Dinas PUPR", agency_kind="opd", outcome="referred", disposition_unit=None), masked=True, tz=WIB
     )
+    # a referral written before referrals were followed (closed at once) reads as it always did
     assert referred[6] == "Dilimpahkan ke Dinas PUPR (OPD)" and referred[10] == "Dilimpahkan"
     assert book.status_label({"status": "in_progress", "current_step": 5}) == "Dalam proses (langkah 5)"
     assert book.status_label({"status": "awaiting_documents"}) == "Menunggu kelengkapan identitas"
+
+
+FOLLOW_UP = datetime(2026, 2, 24, 9, 0, tzinfo=WIB)
+ANSWER = "Jalan Dusun Bunangka diperbaiki bulan Maret; Ibu Siti Aminah dapat menghubungi kami."
+
+
+def referral(state: str, **extra) -> dict:
+    return row(
+        status="referred" if state == "followed" else "closed",
+        outcome=None if state == "followed" else "referred",
+        current_step=4 if state == "followed" else None,
+        disposition_unit=None,
+        disposition_instructions=None,
+        follow_up=None,
+        letter_number=None,
+        letter_signed_at=None,
+        sent_at=None,
+        sent_channel=None,
+        receipt=None,
+        referred_to="Dinas PUPR",
+        agency_kind="opd",
+        referral_reason="Jalan kabupaten",
+        referred_at=datetime(2026, 2, 4, 9, 0, tzinfo=WIB),
+        referral_state=state,
+        referral_follow_up_by=FOLLOW_UP,
+        referral_letter_number="001/PELIMPAHAN/35.28.07/2026",
+        **extra,
+    )
+
+
+def test_a_followed_referral_reads_dilimpahkan_and_until_when_the_kecamatan_waits():
+    values = book.line(referral("followed"), masked=False, tz=WIB)
+    assert values[6] == "Dilimpahkan ke Dinas PUPR (OPD), surat pelimpahan 001/PELIMPAHAN/35.28.07/2026"
+    assert values[7] == "Menunggu tanggapan Dinas PUPR, dipantau s.d. 24-02-2026"
+    assert values[8] == "" and values[9] is None
+    assert values[10] == "Dilimpahkan, menunggu tanggapan (dipantau s.d. 24-02-2026)"
+    item = book.item(referral("followed"), masked=False, tz=WIB)
+    assert item["status"] == "referred" and item["status_label"] == values[10]
+    assert {k: item["referral"][k] for k in ("agency", "state", "letter_number", "follow_up_by", "answer")} == {
+        "agency": "Dinas PUPR",
+        "state": "followed",
+        "letter_number": "001/PELIMPAHAN/35.28.07/2026",
+        "follow_up_by": FOLLOW_UP,
+        "answer": None,
+    }
+
+
+def test_an_answered_referral_carries_the_offices_answer_and_a_lapsed_one_says_none_came():
+    answered = referral(
+        "answered",
+        referral_answer=ANSWER,
+        referral_answered_on=date(2026, 2, 20),
+        referral_reference="surat 100/23/2026",
+        referral_ended_at=datetime(2026, 2, 21, 10, 0, tzinfo=WIB),
+    )
+    values = book.line(answered, masked=False, tz=WIB)
+    assert values[7] == f"Tanggapan Dinas PUPR tanggal 20-02-2026 (surat 100/23/2026): {ANSWER}"
+    assert values[10] == "Dilimpahkan, sudah ditanggapi"
+    item = book.item(answered, masked=False, tz=WIB)
+    assert item["referral"]["answer"] == {
+        "text": ANSWER,
+        "answered_on": date(2026, 2, 20),
+        "reference": "surat 100/23/2026",
+        "at": datetime(2026, 2, 21, 10, 0, tzinfo=WIB),
+    }
+    lapsed = book.line(referral("lapsed"), masked=False, tz=WIB)
+    assert lapsed[7] == "Tidak ada tanggapan Dinas PUPR s.d. 24-02-2026"
+    assert lapsed[10] == "Dilimpahkan, tanpa tanggapan"
+
+
+def test_the_offices_answer_is_never_shown_to_a_masked_reader():
+    answered = referral("answered", referral_answer=ANSWER, referral_reference="surat kepada Siti Aminah")
+    for shown in (book.line(answered, masked=True, tz=WIB), book.item(answered, masked=True, tz=WIB)):
+        assert "Bunangka" not in str(shown) and "Aminah" not in str(shown)
+    assert book.line(answered, masked=True, tz=WIB)[6].startswith("Dilimpahkan ke Dinas PUPR (OPD)")
 
 
 def test_the_xlsx_is_laid_out_for_printing():

@@ -5,7 +5,7 @@ event of the complaint, the category read once from the subject, nothing persona
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -22,6 +22,8 @@ from shared.contracts.workflow import (
     IdentityVerified,
     LetterIssued,
     NotificationSent,
+    ReferralAnswered,
+    ReferralLapsed,
     ResponseSent,
     StepOverdue,
 )
@@ -107,6 +109,9 @@ def test_a_received_complaint_is_open_at_step_2_with_its_category_and_nothing_pe
         "sop_version": "pegantenan-1",
         "updated_at": T0,
         "position": 501,
+        "referral_state": None,
+        "follow_up_by": None,
+        "referral_answered_on": None,
     }
     assert s.as_projected() == s.as_the_workflow_has_it()
     assert Stream(subject="Siti: petugas meminta biaya").row["service_code"] == "pelayanan-lainnya"
@@ -143,6 +148,57 @@ def test_status_step_and_outcome_follow_the_workflows_model():
         s.emit(event, T0 + timedelta(hours=hours))
         assert s.as_projected() == s.as_the_workflow_has_it() == expected, event.type
     assert s.row["referred_to"] == "Dinas PUPR" and s.row["updated_at"] == T0 + timedelta(hours=len(steps))
+
+
+def followed_referral(s: Stream) -> datetime:
+    s.emit(IdentityVerified(**done(2, 3)), T0 + timedelta(hours=1))
+    s.emit(ComplaintRegistered(**done(3, 4), register_number=7, register_year=2026), T0 + timedelta(hours=2))
+    follow_up = T0 + timedelta(days=20)
+    s.emit(
+        ComplaintReferred(agency="Dinas PUPR", agency_kind="opd", reason="Jalan kabupaten", follow_up_by=follow_up),
+        T0 + timedelta(hours=3),
+    )
+    return follow_up
+
+
+def test_a_followed_referral_is_open_as_referred_at_step_4_until_the_office_answers():
+    s = Stream()
+    follow_up = followed_referral(s)
+    assert s.as_projected() == ("referred", None, 4)  # as the workflow's model: open, step 4, waiting on staf
+    assert (s.row["referred_to"], s.row["referral_state"], s.row["follow_up_by"]) == (
+        "Dinas PUPR",
+        "followed",
+        follow_up,
+    )
+    s.emit(notification("referral"), T0 + timedelta(hours=4))
+    assert s.as_projected() == ("referred", None, 4)
+    s.emit(
+        ReferralAnswered(answer="Siti Aminah: jalan diperbaiki Maret.", answered_on=date(2026, 2, 20)),
+        T0 + timedelta(days=18),
+    )
+    assert s.as_projected() == ("closed", "referred", None)
+    assert (s.row["referral_state"], s.row["referral_answered_on"]) == ("answered", date(2026, 2, 20))
+    assert "Siti" not in str(s.row)  # the answer's text is not kept: Open311's reads are public
+    assert s.row["updated_at"] == T0 + timedelta(days=18)
+
+
+def test_a_followed_referral_lapses_or_ends_with_another_closure():
+    s = Stream()
+    followed_referral(s)
+    s.emit(ReferralLapsed(reason="Tidak ada tanggapan."), T0 + timedelta(days=21))
+    assert s.as_projected() == ("closed", "referred", None) and s.row["referral_state"] == "lapsed"
+    t = Stream()
+    followed_referral(t)
+    t.emit(ComplaintWithdrawn(reason="Sudah selesai sendiri", step=4), T0 + timedelta(days=2))
+    assert t.as_projected() == ("closed", "withdrawn", None) and t.row["referral_state"] == "ended"
+    assert t.row["referred_to"] == "Dinas PUPR"
+
+
+def test_a_referral_written_before_referrals_were_followed_still_closes_at_once():
+    s = Stream()
+    s.emit(ComplaintReferred(agency="Dinas PUPR", agency_kind="opd", reason="Jalan kabupaten"), T0 + timedelta(hours=1))
+    assert s.as_projected() == s.as_the_workflow_has_it() == ("closed", "referred", None)
+    assert (s.row["referral_state"], s.row["follow_up_by"]) == ("unfollowed", None)
 
 
 @pytest.mark.parametrize(

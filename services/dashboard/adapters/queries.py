@@ -100,12 +100,13 @@ def _share(part: int, whole: int) -> float | None:
 # -- summary ---------------------------------------------------------------------------------------------------
 def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
     """Per kecamatan: complaints received in the period by channel, status, outcome and month; the SLA.
+    A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
 
     Two steps: the rows are counted once by every dimension together (one pass over the index, a few hundred
     groups), and the grouping sets then add those counts up."""
-    closed = c.c.status == "closed"
     month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
-    late = and_(~closed, c.c.deadline_at < now).label("late")
+    # open past the 12-day deadline: not a referral the kecamatan follows (its part ended when it referred)
+    late = and_(c.c.status.notin_(("closed", "referred")), c.c.deadline_at < now).label("late")
     counted = (
         select(
             c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late, func.count().label("n")
@@ -128,7 +129,8 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
         func.grouping(q.month).label("g_month"),
         n.label("n"),
         func.coalesce(func.sum(q.n).filter(q.status == "closed"), 0).label("closed"),
-        func.coalesce(func.sum(q.n).filter(q.within_sla.is_(True)), 0).label("closed_within"),
+        # a followed referral already has its within_sla (judged at the referral): counted once it closes
+        func.coalesce(func.sum(q.n).filter(q.status == "closed", q.within_sla.is_(True)), 0).label("closed_within"),
         func.coalesce(func.sum(q.n).filter(q.status != "closed"), 0).label("open"),
         func.coalesce(func.sum(q.n).filter(q.late.is_(True)), 0).label("open_late"),
     ).group_by(
@@ -274,7 +276,8 @@ def overdue(
     conn: Connection, kecamatan: list[str], period: Period, now: datetime, limit: int
 ) -> tuple[int, list[dict]]:
     """Complaints in progress whose current step is past its due time, the longest overdue first; and how
-    many there are in all. (A complaint awaiting the complainant's documents has no due time.)"""
+    many there are in all. (A complaint awaiting the complainant's documents has no due time; a referral
+    followed until the receiving office answers waits on that office, not on a step of the kecamatan.)"""
     query = (
         select(*OVERDUE_COLUMNS, func.count().over().label("total"))
         .where(c.c.kecamatan.in_(kecamatan), c.c.status == "in_progress", c.c.step_due_at < now, *_received_in(period))
@@ -290,15 +293,22 @@ def overdue(
 
 # -- referrals --------------------------------------------------------------------------------------------------
 def referrals(conn: Connection, kecamatan: list[str], period: Period) -> list[dict[str, Any]]:
-    """Complaints received in the period and referred (dilimpahkan), by kecamatan, agency and kind."""
+    """Complaints received in the period and referred (dilimpahkan), by kecamatan, agency, kind and where the
+    referral stands (``referral_state``: followed, answered, lapsed, ended, unfollowed)."""
     query = (
-        select(c.c.kecamatan, c.c.referred_to, c.c.agency_kind, func.count().label("count"))
-        .where(c.c.kecamatan.in_(kecamatan), c.c.outcome == "referred", *_received_in(period))
-        .group_by(c.c.kecamatan, c.c.referred_to, c.c.agency_kind)
-        .order_by(func.count().desc(), c.c.kecamatan, c.c.referred_to)
+        select(c.c.kecamatan, c.c.referred_to, c.c.agency_kind, c.c.referral_state, func.count().label("count"))
+        .where(c.c.kecamatan.in_(kecamatan), c.c.referred_to.isnot(None), *_received_in(period))
+        .group_by(c.c.kecamatan, c.c.referred_to, c.c.agency_kind, c.c.referral_state)
+        .order_by(func.count().desc(), c.c.kecamatan, c.c.referred_to, c.c.referral_state)
     )
     return [
-        {"kecamatan": r.kecamatan, "agency": r.referred_to, "agency_kind": r.agency_kind, "count": r.count}
+        {
+            "kecamatan": r.kecamatan,
+            "agency": r.referred_to,
+            "agency_kind": r.agency_kind,
+            "state": r.referral_state,
+            "count": r.count,
+        }
         for r in conn.execute(query)
     ]
 

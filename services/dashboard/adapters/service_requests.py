@@ -10,11 +10,12 @@ from sqlalchemy import Engine, case, or_, select
 
 from services.dashboard.adapters.tables import service_requests
 from services.dashboard.domain.open311 import RequestQuery, RequestRow
-from shared.tenancy import kecamatan_table
+from shared.tenancy import kabupaten_table, kecamatan_table
 
 
 def find_service_requests(engine: Engine, query: RequestQuery) -> list[RequestRow]:
-    r, k = service_requests, kecamatan_table
+    r, k, kab = service_requests, kecamatan_table, kabupaten_table
+    referral = or_(r.c.status == "referred", r.c.outcome == "referred")  # followed, or closed as referred
     stmt = (
         select(
             r.c.complaint_id,
@@ -29,10 +30,14 @@ def find_service_requests(engine: Engine, query: RequestQuery) -> list[RequestRo
             r.c.current_step,
             r.c.deadline_at,
             r.c.updated_at,
-            case((r.c.outcome == "referred", r.c.referred_to), else_=None).label("referred_to"),
+            case((referral, r.c.referred_to), else_=None).label("referred_to"),
             case((r.c.status != "closed", r.c.sop_version), else_=None).label("sop_version"),
+            r.c.referral_state,
+            r.c.follow_up_by,
+            r.c.referral_answered_on,
+            kab.c.settings["time_zone"].astext.label("time_zone"),
         )
-        .select_from(r.join(k, k.c.slug == r.c.kecamatan))
+        .select_from(r.join(k, k.c.slug == r.c.kecamatan).outerjoin(kab, kab.c.slug == k.c.kabupaten_slug))
         .order_by(r.c.received_at.desc(), r.c.complaint_id)
         .limit(query.limit)
     )

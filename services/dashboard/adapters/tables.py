@@ -1,5 +1,5 @@
 """The dashboard's read models (schema ``dashboard``), fed from the event store by
-``adapters/projections.py``. Migrations 0008 and 0014 create the same tables; a rebuild creates fresh
+``adapters/projections.py``. Migrations 0008, 0014 and 0017 create the same tables; a rebuild creates fresh
 copies from these definitions (``<table>__next``) and swaps them in, so keep the two in step (a test compares
 them).
 
@@ -50,7 +50,7 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("complainant_address", Text),
         Column("channel", Text, nullable=False),
         Column("subject", Text, nullable=False),
-        Column("status", Text, nullable=False),  # in_progress | awaiting_documents | closed
+        Column("status", Text, nullable=False),  # in_progress | awaiting_documents | referred | closed
         Column("outcome", Text),  # resolved | referred | identity_rejected | incomplete | withdrawn | duplicate
         Column("current_step", SmallInteger),
         Column("waiting_role", Text),
@@ -73,11 +73,21 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("sent_channel", Text),
         Column("receipt", Text),
         Column("closed_at", DateTime(timezone=True)),
-        Column("within_sla", Boolean),  # closed on or before deadline_at
+        # the kecamatan's part done on or before deadline_at: when it closed, or for a referral when it referred
+        Column("within_sla", Boolean),
         Column("sop_version", Text, nullable=False),
         Column("sop_overrides", JSONB(none_as_null=True)),
         Column("step_occurrences", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("position", BigInteger, nullable=False),  # the last event applied
+        # a referral followed until the receiving office answers (migration 0017; domain/complaints.py):
+        # followed | answered | lapsed | ended | unfollowed (referred before referrals were followed)
+        Column("referral_state", Text),
+        Column("referral_follow_up_by", DateTime(timezone=True)),
+        Column("referral_letter_number", Text),  # the surat pelimpahan
+        Column("referral_answer", Text),  # the receiving office's answer, as staff recorded it
+        Column("referral_answered_on", Date),  # the date of the office's letter or message
+        Column("referral_reference", Text),
+        Column("referral_ended_at", DateTime(timezone=True)),  # answered, lapsed or ended
     )
     Index(
         f"{name}_kecamatan_received",
@@ -94,7 +104,10 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         postgresql_where=table.c.register_number.isnot(None),
     )
     Index(f"{name}_overdue", table.c.kecamatan, table.c.step_due_at, postgresql_where=table.c.status == "in_progress")
-    Index(f"{name}_referred", table.c.kecamatan, table.c.received_date, postgresql_where=table.c.outcome == "referred")
+    # every referral, followed (open) or closed (migration 0017; before, only closed ones: outcome referred)
+    Index(
+        f"{name}_referred", table.c.kecamatan, table.c.received_date, postgresql_where=table.c.referred_to.isnot(None)
+    )
     Index(f"{name}_tracking_code", table.c.tracking_code, unique=True)
     return table
 
@@ -156,7 +169,7 @@ def _service_requests(md: MetaData, name: str = "service_requests") -> Table:
         Column("kecamatan", Text, nullable=False),
         Column("service_code", Text, nullable=False),  # shared.contracts.open311, from the subject
         Column("received_at", DateTime(timezone=True), nullable=False),
-        Column("status", Text, nullable=False),  # in_progress | awaiting_documents | closed
+        Column("status", Text, nullable=False),  # in_progress | awaiting_documents | referred | closed
         Column("outcome", Text),
         Column("current_step", SmallInteger),
         Column("deadline_at", DateTime(timezone=True)),
@@ -164,6 +177,10 @@ def _service_requests(md: MetaData, name: str = "service_requests") -> Table:
         Column("sop_version", Text, nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),  # the last event's occurred_at
         Column("position", BigInteger, nullable=False),  # the last event applied
+        # a referral followed until the receiving office answers (migration 0017), as in ``complaints``
+        Column("referral_state", Text),
+        Column("follow_up_by", DateTime(timezone=True)),
+        Column("referral_answered_on", Date),
     )
     Index(f"{name}_tracking_code", table.c.tracking_code, unique=True)
     Index(f"{name}_received", table.c.received_at, table.c.complaint_id)  # newest first, across kecamatan

@@ -16,6 +16,15 @@ Which events complete which step (one row each in ``dashboard.step_times``):
   ``ComplaintReferred`` (step 4).
 * Closures that decide nothing about the step (withdrawn, duplicate, incomplete) complete no step.
 
+A referral (dilimpahkan, step 4) with ``follow_up_by`` (every referral since issue #15) does not close the
+complaint: it is ``referred`` (open; staff wait for the receiving office's answer, as the workflow's model has
+it: current step 4, waiting role staf, due ``follow_up_by``) until ``ReferralAnswered`` or ``ReferralLapsed``
+closes it as ``referred``. The wait for the other office is nobody's step time (no step row), and it is not
+the kecamatan's overdue work. ``referral_state`` says where the referral stands: ``followed`` (open),
+``answered``, ``lapsed``, ``ended`` (withdrawn or marked duplicate while followed) or ``unfollowed`` (a
+``ComplaintReferred`` without ``follow_up_by``, written before referrals were followed: it closed the complaint
+at once, and still does when an old store is replayed).
+
 A step's start is when the previous one ended (step 2: the receipt, as the workflow counts it); its due time
 is the one the workflow set (the ``next_due_at`` recorded); ``within_standard`` is "done by then". Elapsed
 time is counted in office minutes on the calendar, and the standard in the same unit (working days x the
@@ -48,6 +57,8 @@ from shared.contracts.workflow import (
     LetterReturned,
     LetterSigned,
     MarkedDuplicate,
+    ReferralAnswered,
+    ReferralLapsed,
     ResponseDispatched,
     ResponseSent,
     StepCompleted,
@@ -61,7 +72,12 @@ CLOSING = {
     ResponseSent.type: "resolved",
     ComplaintWithdrawn.type: "withdrawn",
     MarkedDuplicate.type: "duplicate",
+    # a followed referral ends with the receiving office's answer or when the kecamatan stops waiting for it
+    ReferralAnswered.type: "referred",
+    ReferralLapsed.type: "referred",
 }
+REFERRAL_ENDS = {ReferralAnswered.type: "answered", ReferralLapsed.type: "lapsed"}
+REFERRAL_FOLLOW_UP_ROLE = "staf"  # who records the office's answer (the workflow's model says the same)
 UNIT_BOUND_STEPS = (5, 6)  # the Kasi of the disposed unit acts (as the workflow's model)
 
 STREAM_PREFIX = "complaint-"
@@ -166,29 +182,44 @@ def apply(
         new.update(status="in_progress", step_started_at=at, step_due_at=decoded.next_due_at)
     elif isinstance(decoded, ResponseDispatched):
         new["dispatched_at"] = at
-    elif event.type in CLOSING:
-        if isinstance(decoded, (IdentityRejected, ComplaintReferred, ResponseSent)):
-            complete(decoded.step)
-        if isinstance(decoded, ComplaintReferred):
+    elif isinstance(decoded, ComplaintReferred):
+        complete(decoded.step)
+        new.update(
+            referred_to=decoded.agency,
+            agency_kind=decoded.agency_kind,
+            referral_reason=decoded.reason,
+            referred_at=at,
+            referral_letter_number=decoded.letter_number,
+            referral_follow_up_by=decoded.follow_up_by,
+        )
+        if decoded.follow_up_by is None:  # written before referrals were followed: it closed the complaint
+            new["referral_state"] = "unfollowed"
+            _close(new, "referred", at)
+        else:
             new.update(
-                referred_to=decoded.agency,
-                agency_kind=decoded.agency_kind,
-                referral_reason=decoded.reason,
-                referred_at=at,
+                status="referred",
+                referral_state="followed",
+                waiting_role=REFERRAL_FOLLOW_UP_ROLE,
+                step_started_at=at,
+                step_due_at=decoded.follow_up_by,
+                within_sla=_within_sla(new, at),
             )
+    elif event.type in CLOSING:
+        if isinstance(decoded, (IdentityRejected, ResponseSent)):
+            complete(decoded.step)
         if isinstance(decoded, ResponseSent):
             new.update(sent_at=at, sent_channel=decoded.channel, receipt=decoded.receipt)
-        deadline = row["deadline_at"]
-        new.update(
-            status="closed",
-            outcome=CLOSING[event.type],
-            current_step=None,
-            waiting_role=None,
-            step_started_at=None,
-            step_due_at=None,
-            closed_at=at,
-            within_sla=(at <= deadline) if deadline else None,
-        )
+        if isinstance(decoded, ReferralAnswered):
+            new.update(
+                referral_answer=decoded.answer,
+                referral_answered_on=decoded.answered_on,
+                referral_reference=decoded.reference,
+            )
+        if event.type in REFERRAL_ENDS:
+            new.update(referral_state=REFERRAL_ENDS[event.type], referral_ended_at=at)
+        elif row.get("referral_state") == "followed":  # withdrawn, or a duplicate, while the referral was followed
+            new.update(referral_state="ended", referral_ended_at=at)
+        _close(new, CLOSING[event.type], at)
     elif isinstance(decoded, DispositionRedirected):  # step 5 starts again, for another unit
         new.update(
             disposition_unit=decoded.unit,
@@ -220,6 +251,30 @@ def apply(
     else:
         return row, []
     return new, steps
+
+
+def _within_sla(row: dict[str, Any], at: datetime) -> bool | None:
+    """Whether the kecamatan did its part by the 12-working-day deadline. A referred complaint is judged at the
+    referral: the kecamatan's part ended when it referred, whenever the receiving office answers (or the
+    follow-up lapses, or the complaint is withdrawn meanwhile)."""
+    deadline: datetime | None = row["deadline_at"]
+    if deadline is None:
+        return None
+    judged: datetime = row.get("referred_at") or at
+    return judged <= deadline
+
+
+def _close(row: dict[str, Any], outcome: str, at: datetime) -> None:
+    row.update(
+        status="closed",
+        outcome=outcome,
+        current_step=None,
+        waiting_role=None,
+        step_started_at=None,
+        step_due_at=None,
+        closed_at=at,
+        within_sla=_within_sla(row, at),
+    )
 
 
 def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -269,6 +324,13 @@ def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any],
         "sop_overrides": received.sop_overrides,
         "step_occurrences": {"1": 1},
         "position": event.position or 0,
+        "referral_state": None,
+        "referral_follow_up_by": None,
+        "referral_letter_number": None,
+        "referral_answer": None,
+        "referral_answered_on": None,
+        "referral_reference": None,
+        "referral_ended_at": None,
     }
     definition = definition_of(row)
     row["waiting_role"] = definition.step(received.next_step).role

@@ -17,15 +17,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from shared.contracts import sop
 from shared.contracts.open311 import BY_CODE, OTHER, Problem, Problems, Service
 from shared.contracts.tracking import normalize_tracking_code
+from shared.tanggal import format_tanggal
 
 WIB = timezone(timedelta(hours=7), "WIB")
+DEFAULT_TIME_ZONE = "Asia/Jakarta"  # a kabupaten's without a setting (shared.tenancy's; no database library here)
 MAX_SEARCH_DAYS = 90  # the spec's default window, and the widest one a search may ask for
 # dates a search may name: far enough from the calendar's edges (years 1 and 9999) that a time zone or the
 # 90-day window never leaves it
@@ -159,19 +162,46 @@ class RequestRow:
     kabupaten_name: str
     service_code: str  # shared.contracts.open311: read from the subject
     received_at: datetime
-    status: str  # as the workflow has it: in_progress | awaiting_documents | closed
+    status: str  # as the workflow has it: in_progress | awaiting_documents | referred | closed
     outcome: str | None
     current_step: int | None
     deadline_at: datetime | None
     updated_at: datetime
     referred_to: str | None
     sop_version: str | None
+    # a referral followed until the receiving office answers (services/dashboard/domain/service_requests.py)
+    referral_state: str | None = None  # followed | answered | lapsed | ended | unfollowed
+    follow_up_by: datetime | None = None
+    referral_answered_on: date | None = None
+    time_zone: str | None = None  # the kabupaten's, for the dates in status_notes
+
+
+def _tanggal(value: datetime, row: RequestRow) -> str:
+    return format_tanggal(value.astimezone(ZoneInfo(row.time_zone or DEFAULT_TIME_ZONE)).date())
+
+
+def _referral_notes(row: RequestRow) -> str | None:
+    """Where a referral stands. Not the receiving office's answer itself: it is addressed to the complainant and
+    may name them, and these reads are public (the complainant reads it on the tracking page, by their code)."""
+    agency = row.referred_to or "instansi yang berwenang"
+    until = f" sampai {_tanggal(row.follow_up_by, row)}" if row.follow_up_by else ""
+    if row.status == "referred":
+        return f"Dilimpahkan kepada {agency}; kecamatan memantau{until}."
+    if row.outcome != "referred":
+        return None
+    if row.referral_state == "answered":
+        on = f" pada {format_tanggal(row.referral_answered_on)}" if row.referral_answered_on else ""
+        return f"Dilimpahkan kepada {agency}; instansi penerima telah menanggapi{on}."
+    if row.referral_state == "lapsed":
+        return f"Dilimpahkan kepada {agency}; belum ada tanggapan{until}, kecamatan tidak lagi memantau."
+    return f"Dilimpahkan kepada {agency}." if row.referred_to else None
 
 
 def status_notes(row: RequestRow) -> str:
+    referral = _referral_notes(row)
+    if referral is not None:
+        return referral
     if row.status == "closed":
-        if row.outcome == "referred" and row.referred_to:
-            return f"Dilimpahkan kepada {row.referred_to}."
         return CLOSED_NOTES.get(row.outcome or "", "Selesai.")
     if row.status == "awaiting_documents":
         return "Menunggu kelengkapan dokumen identitas dari pengadu."
@@ -192,6 +222,10 @@ def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
     """One service request as GeoReport v2 shows it; kecamatan-level place, no personal data."""
     service = BY_CODE.get(row.service_code, OTHER)
     kecamatan = f"Kecamatan {row.kecamatan_name}"
+    referred = row.referred_to if row.status == "referred" or row.outcome == "referred" else None
+    # while a referral is followed, the answer is expected by the follow-up time (the 12-day promise was kept: the
+    # kecamatan's part ended when it referred)
+    expected = row.follow_up_by if row.status == "referred" and row.follow_up_by else row.deadline_at
     return {
         "service_request_id": service_request_id,
         "status": "closed" if row.status == "closed" else "open",
@@ -199,11 +233,11 @@ def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
         "service_name": service.name,
         "service_code": service.code,
         "description": f"{service.name} di {kecamatan}",
-        "agency_responsible": row.referred_to if row.outcome == "referred" and row.referred_to else kecamatan,
+        "agency_responsible": referred or kecamatan,
         "service_notice": None,
         "requested_datetime": _iso(row.received_at),
         "updated_datetime": _iso(row.updated_at),
-        "expected_datetime": _iso(row.deadline_at),
+        "expected_datetime": _iso(expected),
         "address": f"{kecamatan}, {row.kabupaten_name}",
         "jurisdiction_id": row.kecamatan,
     }

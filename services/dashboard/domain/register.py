@@ -6,6 +6,11 @@ Masking (kabupaten users and admins; a kecamatan's own staff see everything of t
 name and address masked, no tracking code, and free text written by or about the complainant (the
 subject, disposition instructions, the clarification, the referral's reason, a hand-written receipt)
 ``[disembunyikan]``.
+
+A referral (dilimpahkan) is followed until the receiving office answers: while it is, the book says
+``Dilimpahkan ke <agency>`` (with the surat pelimpahan's number) and, under Tindak Lanjut, until when the
+kecamatan waits; once answered, the office's answer (masked readers: ``[disembunyikan]``, it may quote the
+complainant); once lapsed, that no answer came by then.
 """
 
 from __future__ import annotations
@@ -41,6 +46,11 @@ OUTCOME_LABELS = {
     "duplicate": "Duplikat",
 }
 AGENCY_KIND_LABELS = {"opd": "OPD", "desa": "Desa", "sp4n-lapor": "SP4N-LAPOR", "lainnya": "Lainnya"}
+# a closed referral, by where it ended (``referral_state``); an older one (unfollowed) is OUTCOME_LABELS' own
+REFERRAL_LABELS = {
+    "answered": "Dilimpahkan, sudah ditanggapi",
+    "lapsed": "Dilimpahkan, tanpa tanggapan",
+}
 
 
 # -- masking ---------------------------------------------------------------------------------------------
@@ -60,8 +70,13 @@ def complainant(row: dict[str, Any]) -> dict[str, str | None]:
 
 
 # -- labels ------------------------------------------------------------------------------------------------
-def status_label(row: dict[str, Any]) -> str:
+def status_label(row: dict[str, Any], tz: tzinfo | None = None) -> str:
+    if row["status"] == "referred":  # followed: the kecamatan waits for the receiving office's answer
+        until = _date(row.get("referral_follow_up_by"), tz) if tz is not None else ""
+        return "Dilimpahkan, menunggu tanggapan" + (f" (dipantau s.d. {until})" if until else "")
     if row["status"] == "closed":
+        if row.get("outcome") == "referred" and row.get("referral_state") in REFERRAL_LABELS:
+            return REFERRAL_LABELS[row["referral_state"]]
         return OUTCOME_LABELS.get(row.get("outcome") or "", "Ditutup")
     if row["status"] == "awaiting_documents":
         return "Menunggu kelengkapan identitas"
@@ -82,11 +97,37 @@ def _date(value: datetime | None, tz: tzinfo, with_time: bool = False) -> str:
 def disposition_text(row: dict[str, Any]) -> str:
     if row.get("referred_to"):
         kind = AGENCY_KIND_LABELS.get(row.get("agency_kind") or "", row.get("agency_kind") or "")
-        return f"Dilimpahkan ke {row['referred_to']}" + (f" ({kind})" if kind else "")
+        letter = row.get("referral_letter_number")
+        return (
+            f"Dilimpahkan ke {row['referred_to']}"
+            + (f" ({kind})" if kind else "")
+            + (f", surat pelimpahan {letter}" if letter else "")
+        )
     if row.get("disposition_unit"):
         instructions = row.get("disposition_instructions")
         return f"Unit {row['disposition_unit']}" + (f": {instructions}" if instructions else "")
     return ""
+
+
+def follow_up_text(row: dict[str, Any], tz: tzinfo) -> str:
+    """The Tindak Lanjut column: step 5's clarification; for a referral, the receiving office's part."""
+    state, agency = row.get("referral_state"), row.get("referred_to")
+    if state == "followed":
+        until = _date(row.get("referral_follow_up_by"), tz)
+        return f"Menunggu tanggapan {agency}" + (f", dipantau s.d. {until}" if until else "")
+    if state == "answered":
+        answered_on = row.get("referral_answered_on")
+        reference = row.get("referral_reference")
+        return (
+            f"Tanggapan {agency}"
+            + (f" tanggal {answered_on.strftime('%d-%m-%Y')}" if answered_on else "")
+            + (f" ({reference})" if reference else "")
+            + f": {row.get('referral_answer') or ''}"
+        )
+    if state == "lapsed":
+        until = _date(row.get("referral_follow_up_by"), tz)
+        return f"Tidak ada tanggapan {agency}" + (f" s.d. {until}" if until else "")
+    return row.get("follow_up") or ""
 
 
 def letter_text(row: dict[str, Any], tz: tzinfo) -> str:
@@ -97,16 +138,31 @@ def letter_text(row: dict[str, Any], tz: tzinfo) -> str:
 
 
 # -- one line of the book ----------------------------------------------------------------------------------
-def item(row: dict[str, Any], masked: bool) -> dict[str, Any]:
-    """A register line as the JSON API gives it."""
+def item(row: dict[str, Any], masked: bool, tz: tzinfo | None = None) -> dict[str, Any]:
+    """A register line as the JSON API gives it (``tz``: the office's, for the dates in ``status_label``)."""
     row = _shown(row, masked)
     referral = None
     if row.get("referred_to"):
+        answered = row.get("referral_state") == "answered"
         referral = {
             "agency": row["referred_to"],
             "agency_kind": row.get("agency_kind"),
             "reason": row.get("referral_reason"),
             "at": row.get("referred_at"),
+            "state": row.get("referral_state"),
+            "letter_number": row.get("referral_letter_number"),
+            "follow_up_by": row.get("referral_follow_up_by"),
+            "answer": (
+                {
+                    "text": row.get("referral_answer"),
+                    "answered_on": row.get("referral_answered_on"),
+                    "reference": row.get("referral_reference"),
+                    "at": row.get("referral_ended_at"),
+                }
+                if answered
+                else None
+            ),
+            "ended_at": row.get("referral_ended_at"),
         }
     disposition = None
     if row.get("disposition_unit"):
@@ -139,7 +195,7 @@ def item(row: dict[str, Any], masked: bool) -> dict[str, Any]:
         "receipt": row.get("receipt"),
         "status": row["status"],
         "outcome": row.get("outcome"),
-        "status_label": status_label(row),
+        "status_label": status_label(row, tz),
         "current_step": row.get("current_step"),
     }
 
@@ -159,10 +215,10 @@ def line(row: dict[str, Any], masked: bool, tz: tzinfo) -> list[Any]:
         CHANNEL_LABELS.get(row["channel"], row["channel"]),
         row["subject"],
         disposition_text(row),
-        row.get("follow_up") or "",
+        follow_up_text(row, tz),
         letter_text(row, tz),
         sent,
-        status_label(row),
+        status_label(row, tz),
     ]
 
 

@@ -7,6 +7,12 @@ complaint). Every event of a complaint's stream counts: ``updated_at`` is when t
 notification or an overdue alert too), as the workflow's own read model has it; status, outcome and step
 follow the workflow's model (``services/workflow/domain/model.py`` ``evolve``).
 
+A referral with ``follow_up_by`` (every one since issue #15) leaves the complaint open as ``referred`` (current
+step 4, as the workflow has it) until ``ReferralAnswered`` or ``ReferralLapsed`` closes it as ``referred``;
+``referral_state`` says which (followed, answered, lapsed; ended: withdrawn or a duplicate while followed;
+unfollowed: a referral written before referrals were followed, which closed the complaint at once). The answer's
+text is not kept here: it may quote the complainant, and Open311's reads are public.
+
 The category (``service_code``) is read from the subject once, here (``shared/contracts/open311.py``: intake
 writes the service's name at the head of an Open311 request's subject); the subject itself is not kept.
 """
@@ -25,11 +31,14 @@ STREAM_PREFIX = "complaint-"
 CLOSING = {
     workflow.IdentityRejected.type: "identity_rejected",
     workflow.ClosedIncomplete.type: "incomplete",
-    workflow.ComplaintReferred.type: "referred",
+    workflow.ComplaintReferred.type: "referred",  # only one without follow_up_by (see below)
     workflow.ResponseSent.type: "resolved",
     workflow.ComplaintWithdrawn.type: "withdrawn",
     workflow.MarkedDuplicate.type: "duplicate",
+    workflow.ReferralAnswered.type: "referred",
+    workflow.ReferralLapsed.type: "referred",
 }
+REFERRAL_ENDS = {workflow.ReferralAnswered.type: "answered", workflow.ReferralLapsed.type: "lapsed"}
 
 # every event type of the workflow's contract (each moves updated_at), and its class
 CLASSES: dict[str, type[Event]] = {
@@ -63,10 +72,20 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope) -> dict[str, Any] | 
     if event.type not in DECODED:
         return new
     decoded = event.decode()
-    if event.type in CLOSING:
+    if isinstance(decoded, workflow.ComplaintReferred):
+        new.update(referred_to=decoded.agency, follow_up_by=decoded.follow_up_by)
+        if decoded.follow_up_by is None:  # written before referrals were followed: it closed the complaint
+            new.update(status="closed", outcome="referred", current_step=None, referral_state="unfollowed")
+        else:  # followed until the receiving office answers; the step stays 4, as the workflow's model has it
+            new.update(status="referred", referral_state="followed")
+    elif event.type in CLOSING:
         new.update(status="closed", outcome=CLOSING[event.type], current_step=None)
-        if isinstance(decoded, workflow.ComplaintReferred):
-            new["referred_to"] = decoded.agency
+        if event.type in REFERRAL_ENDS:
+            new["referral_state"] = REFERRAL_ENDS[event.type]
+        elif row.get("referral_state") == "followed":
+            new["referral_state"] = "ended"
+        if isinstance(decoded, workflow.ReferralAnswered):
+            new["referral_answered_on"] = decoded.answered_on
     elif isinstance(decoded, workflow.DocumentsRequested):
         new["status"] = "awaiting_documents"
     elif isinstance(decoded, workflow.DocumentsReceived):
@@ -94,4 +113,7 @@ def _received(event: EventEnvelope) -> dict[str, Any]:
         "sop_version": received.sop_version,
         "updated_at": event.occurred_at,
         "position": event.position or 0,
+        "referral_state": None,
+        "follow_up_by": None,
+        "referral_answered_on": None,
     }

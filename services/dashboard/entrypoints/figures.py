@@ -124,18 +124,25 @@ def overdue(
 
 @router.get("/referrals", response_model=ReferralsOut, summary="Complaints referred (dilimpahkan), by agency and kind")
 def referrals(f: FiltersDep, dash: DashboardDep) -> ReferralsOut:
+    """``by_state``: where the referrals stand, ``followed`` (open: the kecamatan waits for the receiving office's
+    answer), ``answered``, ``lapsed`` (no answer by the follow-up time), ``ended`` (withdrawn or a duplicate
+    while followed), ``unfollowed`` (referred before referrals were followed: closed at once)."""
     with dash.engine.connect() as conn:
         rows = queries.referrals(conn, f.slugs, f.period)
     by_kind: dict[str, int] = {}
+    by_state: dict[str, int] = {}
     by_agency: dict[tuple, int] = {}
     for r in rows:
         kind = r["agency_kind"] or "lainnya"
         by_kind[kind] = by_kind.get(kind, 0) + r["count"]
+        state = r["state"] or "unfollowed"  # (none is left without one: migration 0017 marked the old ones)
+        by_state[state] = by_state.get(state, 0) + r["count"]
         by_agency[(r["agency"], r["agency_kind"])] = by_agency.get((r["agency"], r["agency_kind"]), 0) + r["count"]
     return ReferralsOut(
         period=_period(f),
         total=sum(by_kind.values()),
         by_kind=dict(sorted(by_kind.items())),
+        by_state=dict(sorted(by_state.items())),
         by_agency=[
             AgencyCount(agency=a, agency_kind=k, count=n)
             for (a, k), n in sorted(by_agency.items(), key=lambda kv: (-kv[1], kv[0][0]))

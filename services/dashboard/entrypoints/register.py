@@ -70,6 +70,7 @@ def register(
     masked = masked_for(user)
     ref = KecamatanRef(slug=k.slug, name=k.name, kabupaten=k.kabupaten_slug)
 
+    tz = dash.calendars.for_kecamatan(k.slug).tz or ZoneInfo("Asia/Jakarta")
     if fmt == "json":
         with dash.engine.connect() as conn:
             total, rows = queries.register(conn, k.slug, period, the_year, offset=(page_no - 1) * size, limit=size)
@@ -81,7 +82,7 @@ def register(
             page_size=size,
             total=total,
             pages=math.ceil(total / size) if total else 0,
-            items=[RegisterItem(**book.item(r, masked)) for r in rows],
+            items=[RegisterItem(**book.item(r, masked, tz)) for r in rows],
         )
 
     with dash.engine.connect() as conn:
@@ -92,7 +93,6 @@ def register(
                 f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).",
             )
         _, rows = queries.register(conn, k.slug, period, the_year)
-    tz = dash.calendars.for_kecamatan(k.slug).tz or ZoneInfo("Asia/Jakarta")
     lines = [book.line(r, masked, tz) for r in rows]
     stem = f"buku-rekap-pengaduan-{k.slug}" + _period_stem(period, the_year)
     if fmt == "csv":

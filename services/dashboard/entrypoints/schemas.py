@@ -107,10 +107,14 @@ class OverdueOut(BaseModel):
     items: list[OverdueItem]
 
 
+REFERRAL_STATES = "followed | answered | lapsed | ended | unfollowed"
+
+
 class ReferralItem(BaseModel):
     kecamatan: str
     agency: str
     agency_kind: str | None
+    state: str | None = Field(description=REFERRAL_STATES)
     count: int
 
 
@@ -124,6 +128,11 @@ class ReferralsOut(BaseModel):
     period: PeriodOut
     total: int
     by_kind: dict[str, int]
+    by_state: dict[str, int] = Field(
+        description="Where the referrals stand: followed (open, the kecamatan waits for the receiving office's "
+        "answer), answered, lapsed (no answer by the follow-up time), ended (withdrawn or a duplicate while "
+        "followed), unfollowed (referred before referrals were followed: closed at once)"
+    )
     by_agency: list[AgencyCount]
     items: list[ReferralItem]
 
@@ -142,11 +151,23 @@ class Disposition(BaseModel):
     at: datetime | None
 
 
+class ReferralAnswer(BaseModel):
+    text: str | None = Field(description="The receiving office's answer as staff recorded it (masked: hidden)")
+    answered_on: date | None = Field(description="The date of the office's letter or message")
+    reference: str | None
+    at: datetime | None = Field(description="When staff recorded it")
+
+
 class Referral(BaseModel):
     agency: str
     agency_kind: str | None
     reason: str | None
     at: datetime | None
+    state: str | None = Field(None, description=REFERRAL_STATES)
+    letter_number: str | None = Field(None, description="The surat pelimpahan's number")
+    follow_up_by: datetime | None = Field(None, description="The kecamatan follows the referral until then")
+    answer: ReferralAnswer | None = None
+    ended_at: datetime | None = Field(None, description="When it was answered, lapsed or ended")
 
 
 class FollowUp(BaseModel):

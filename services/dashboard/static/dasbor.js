@@ -17,6 +17,8 @@
   var STATUS = [
     { key: "in_progress", label: "Dalam proses" },
     { key: "awaiting_documents", label: "Menunggu kelengkapan" },
+    // dilimpahkan and followed: open until the receiving office answers (not the kecamatan's overdue work)
+    { key: "referred", label: "Dilimpahkan, dipantau" },
     { key: "closed", label: "Selesai / ditutup" }
   ];
   var KANAL = { web: "Formulir web", sms: "SMS", whatsapp: "WhatsApp", email: "E-mail", kotak: "Kotak pengaduan",
@@ -24,6 +26,10 @@
   var PERAN = { staf: "Staf", kasi: "Kasi", sekcam: "Sekcam", camat: "Camat", kabupaten: "Kabupaten",
     admin: "Admin" };
   var JENIS = { opd: "OPD", desa: "Desa", "sp4n-lapor": "SP4N-LAPOR", lainnya: "Lainnya" };
+  // where referrals stand (GET /v1/dashboard/referrals by_state), in this order
+  var LIMPAH = [["followed", "masih dipantau"], ["answered", "sudah ditanggapi"],
+    ["lapsed", "tanpa tanggapan sampai batas pemantauan"], ["ended", "dicabut atau duplikat"],
+    ["unfollowed", "ditutup saat dilimpahkan"]];
   var PESAN = {
     sesi: "Sesi Anda telah berakhir. Silakan masuk lagi.",
     jaringan: "Tidak dapat terhubung ke server. Periksa jaringan Anda, lalu coba lagi.",
@@ -500,14 +506,15 @@
     if (!rows.length) box.appendChild(el("p", {}, "Tidak ada kecamatan yang dapat ditampilkan."));
     else box.appendChild(drawBars(buildBars(rows, { width: widthOf("g-status"), valueWidth: 60 }),
       "Pengaduan per kecamatan menurut status, " + periodText(state.filters),
-      "Batang bertumpuk: dalam proses, menunggu kelengkapan, selesai. Angka kanan: jumlah pengaduan.", pickKecamatan));
+      "Batang bertumpuk: dalam proses, menunggu kelengkapan, dilimpahkan (dipantau), selesai. Angka kanan: jumlah " +
+      "pengaduan.", pickKecamatan));
     clear($("t-status")).appendChild(table("Pengaduan per kecamatan menurut status",
       ["Kecamatan"].concat(STATUS.map(function (x) { return x.label; })).concat(["Jumlah"]),
       s.kecamatan.map(function (it) {
         return [kecamatanButton(it.kecamatan.slug, it.kecamatan.name)].concat(STATUS.map(function (x) {
           return formatNumber(it.by_status[x.key] || 0);
         })).concat([formatNumber(it.total)]);
-      }), [false, true, true, true, true]));
+      }), [false, true, true, true, true, true]));
   }
 
   function renderSla() {
@@ -622,11 +629,21 @@
       })));
   }
 
+  /** " Masih dipantau 1, sudah ditanggapi 2." from by_state (states with none left out); "" when none. */
+  function referralStates(byState) {
+    var parts = LIMPAH.filter(function (x) { return byState && byState[x[0]]; }).map(function (x) {
+      return x[1] + " " + formatNumber(byState[x[0]]);
+    });
+    if (!parts.length) return "";
+    var text = parts.join(", ");
+    return " " + text.charAt(0).toUpperCase() + text.slice(1) + ".";
+  }
+
   function renderReferrals() {
     var r = state.data.referrals;
     var kinds = Object.keys(r.by_kind).map(function (k) { return (JENIS[k] || k) + " " + formatNumber(r.by_kind[k]); });
     $("n-limpah").textContent = r.total === 0 ? "Tidak ada pengaduan yang dilimpahkan pada periode ini." :
-      formatNumber(r.total) + " pengaduan dilimpahkan: " + kinds.join(", ") + ".";
+      formatNumber(r.total) + " pengaduan dilimpahkan: " + kinds.join(", ") + "." + referralStates(r.by_state);
     clear($("t-limpah")).appendChild(table("Pelimpahan menurut instansi", ["Instansi", "Jenis", "Jumlah"],
       r.by_agency.map(function (a) {
         return [a.agency, JENIS[a.agency_kind] || a.agency_kind || "Lainnya", formatNumber(a.count)];
@@ -923,7 +940,7 @@
     formatMinutes: formatMinutes, formatMinutesShort: formatMinutesShort, defaultPeriod: defaultPeriod,
     queryString: queryString, monthSeries: monthSeries, buildBars: buildBars, buildColumns: buildColumns,
     statusRows: statusRows, slaRows: slaRows, channelRows: channelRows, stepRows: stepRows, stepScale: stepScale,
-    drawBars: drawBars, drawColumns: drawColumns, table: table, renderAll: renderAll, failureMessage: failureMessage,
+    referralStates: referralStates, drawBars: drawBars, drawColumns: drawColumns, table: table, renderAll: renderAll, failureMessage: failureMessage,
     boot: boot, state: state, PESAN: PESAN
   };
   if (typeof module === "object" && module && module.exports) {

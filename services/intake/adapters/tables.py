@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -68,6 +69,12 @@ tracking = Table(
     Column("position", BigInteger, nullable=False),
     Column("outcome", Text),
     Column("referred_to", Text),
+    # a referral followed until the receiving office answers (migration 0017; adapters/tracking.py):
+    # followed | answered | lapsed | ended | unfollowed (referred before referrals were followed)
+    Column("referral_state", Text),
+    Column("follow_up_by", DateTime(timezone=True)),
+    Column("referral_answer", Text),  # as staff recorded it; masked of personal data when read
+    Column("referral_answered_on", Date),
 )
 
 # every message that came in on a channel (migration 0007): the dedupe key and what it became

@@ -1,0 +1,82 @@
+"""What Open311 says of a referred complaint (services/dashboard/domain/open311.py; pure): open while the kecamatan
+follows the referral, with until when; closed once the receiving office answered or the follow-up lapsed, saying
+which, never the answer's text (it is addressed to the complainant and these reads are public)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from services.dashboard.domain.open311 import RequestRow, as_georeport, status_notes
+
+RECEIVED = datetime(2026, 2, 2, 2, 0, tzinfo=UTC)
+FOLLOW_UP = datetime(2026, 2, 24, 9, 0, tzinfo=UTC)  # 16:00 WIB, 17:00 WITA; 18:00 WIT: already the 24th in each
+
+
+def referred(**changes) -> RequestRow:
+    row = RequestRow(
+        complaint_id=uuid.uuid4(),
+        tracking_code="7KQ2-M9XD-4T",
+        kecamatan="pegantenan",
+        kecamatan_name="Pegantenan",
+        kabupaten_name="Kabupaten Pamekasan",
+        service_code="infrastruktur",
+        received_at=RECEIVED,
+        status="referred",
+        outcome=None,
+        current_step=4,
+        deadline_at=datetime(2026, 2, 18, 9, 0, tzinfo=UTC),
+        updated_at=datetime(2026, 2, 4, 2, 0, tzinfo=UTC),
+        referred_to="Dinas PUPR Kabupaten Pamekasan",
+        sop_version="pegantenan-1",
+        referral_state="followed",
+        follow_up_by=FOLLOW_UP,
+    )
+    return replace(row, **changes)
+
+
+def test_a_followed_referral_is_open_names_the_agency_and_until_when_it_is_followed():
+    shown = as_georeport(referred(), "id-1")
+    assert shown["status"] == "open"
+    assert (
+        shown["status_notes"]
+        == "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan; kecamatan memantau sampai 24 Februari 2026."
+    )
+    assert shown["agency_responsible"] == "Dinas PUPR Kabupaten Pamekasan"
+    assert shown["expected_datetime"] == FOLLOW_UP.isoformat()  # the answer is expected by then
+    late_evening = referred(follow_up_by=datetime(2026, 2, 24, 17, 30, tzinfo=UTC), time_zone="Asia/Jayapura")
+    assert status_notes(late_evening).endswith("sampai 25 Februari 2026.")  # the kabupaten's own date
+
+
+def test_an_answered_referral_is_closed_and_says_when_the_office_answered_but_not_what():
+    row = referred(status="closed", outcome="referred", current_step=None, referral_state="answered")
+    assert status_notes(replace(row, referral_answered_on=date(2026, 2, 20))) == (
+        "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan; instansi penerima telah menanggapi pada 20 Februari 2026."
+    )
+    shown = as_georeport(row, "id-1")
+    assert shown["status"] == "closed" and shown["agency_responsible"] == "Dinas PUPR Kabupaten Pamekasan"
+    assert shown["status_notes"].endswith("instansi penerima telah menanggapi.")
+    assert shown["expected_datetime"] == row.deadline_at.isoformat()
+
+
+def test_a_lapsed_referral_says_no_answer_came_by_the_follow_up_time():
+    row = referred(status="closed", outcome="referred", current_step=None, referral_state="lapsed")
+    assert status_notes(row) == (
+        "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan; belum ada tanggapan sampai 24 Februari 2026, "
+        "kecamatan tidak lagi memantau."
+    )
+
+
+def test_an_older_referral_and_one_withdrawn_while_followed_read_as_before():
+    older = referred(
+        status="closed", outcome="referred", current_step=None, referral_state="unfollowed", follow_up_by=None
+    )
+    assert status_notes(older) == "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan."
+    assert status_notes(replace(older, referred_to=None)) == "Dilimpahkan kepada instansi yang berwenang."
+    withdrawn = referred(status="closed", outcome="withdrawn", current_step=None, referral_state="ended")
+    shown = as_georeport(withdrawn, "id-1")
+    assert (
+        shown["status_notes"] == "Ditutup: dicabut oleh pengadu."
+        and shown["agency_responsible"] == "Kecamatan Pegantenan"
+    )
