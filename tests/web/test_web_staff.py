@@ -895,3 +895,65 @@ def test_a_redirected_dispositions_sheet_is_told_from_the_first():
         "Lembar Disposisi (pengalihan)",
         "Surat Pelimpahan 001/PELIMPAHAN/35.28.01/2026",
     ]
+
+
+def projected(web_settings, engine) -> None:
+    """The read sides caught up as their runners would: intake's tracking and the dashboard's Open311 requests."""
+    from services.dashboard.adapters.projections import ServiceRequestsProjection
+    from services.intake.adapters.tracking import TrackingProjection
+
+    tracking = TrackingProjection(engine, PostgresEventStore(engine))
+    while tracking.round().more:
+        pass
+    dash = dashboard_bootstrap(DashboardSettings(**web_settings.model_dump()))
+    Subscription(dash.engine, PostgresEventStore(dash.engine), ServiceRequestsProjection(), batch_size=500).catch_up()
+    dash.engine.dispose()
+
+
+def test_the_citizens_tracking_page_tells_where_a_referral_stands(web, wf, web_settings, engine, people, place):
+    code = complaints.submit(TestClient(web.apps["intake"]), kecamatan=place["a"])
+    message = outbox_message(engine, code)  # what the outbox relay would carry to the workflow
+    handlers.record_complaint(wf, message)
+    cid = message.complaint_id
+    sign_in(web, people["kasi"])
+    assert submit(web, cid, "verify-identity").status_code == 303
+    sign_in(web, people["staf"])
+    assert submit(web, cid, "register").status_code == 303
+    sign_in(web, people["camat"])
+    r = submit(
+        web,
+        cid,
+        "refer",
+        agency="Dinas PUPR Kabupaten Pamekasan",
+        agency_kind="opd",
+        reason="Jalan kabupaten.",
+        follow_up_working_days="10",
+    )
+    assert r.status_code == 303
+    until = office_date(
+        datetime.fromisoformat(last_event(wf, cid, "workflow.ComplaintReferred").payload["follow_up_by"])
+    )
+    projected(web_settings, engine)
+
+    web.cookies.clear()  # the citizen
+    page = web.get(f"/lacak/{code}")
+    assert page.status_code == 200
+    words = text_only(page.text)
+    assert "Status Dilimpahkan, dipantau kecamatan" in words
+    assert (
+        f"Dilimpahkan ke Dinas PUPR Kabupaten Pamekasan. Kecamatan memantau tindak lanjutnya sampai {until}." in words
+    )
+    assert "sudah selesai ditangani" not in words and 'class="berikut"' not in page.text
+    assert words.count("Dilimpahkan") == 2  # the status and the one sentence: not told again
+
+    # the office answered: the page says so (not what it answered: that went to the complainant)
+    sign_in(web, people["staf"])
+    answered_on = datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    r = submit(web, cid, "record-referral-answer", answer="Sudah dijadwalkan.", answered_on=answered_on.isoformat())
+    assert r.status_code == 303
+    projected(web_settings, engine)
+    web.cookies.clear()
+    words = text_only(web.get(f"/lacak/{code}").text)
+    assert "Status Selesai" in words and "dipantau kecamatan" not in words
+    assert "Dinas PUPR Kabupaten Pamekasan; instansi penerima telah menanggapi pada" in words
+    assert office_date(datetime.now(UTC)) in words and "Sudah dijadwalkan." not in words
