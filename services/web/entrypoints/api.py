@@ -17,7 +17,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from services.web.adapters.api_client import Api, forward_client
 from services.web.bootstrap import bootstrap
 from services.web.config import WebSettings
-from services.web.entrypoints import public, sesi, staff, staff_entry
+from services.web.entrypoints import admin, public, sesi, staff, staff_entry
 from services.web.entrypoints.errors import install_error_pages
 from services.web.entrypoints.middleware import with_session
 from services.web.entrypoints.pages import WEB
@@ -47,6 +47,7 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
     app.include_router(staff_entry.router)  # before staff's /petugas/pengaduan/{complaint_id}
     app.include_router(staff.router)
     app.include_router(sesi.router)  # POST /sesi/token|keluar: the web session for the /dasbor page's script
+    app.include_router(admin.router)  # /admin/...: a kecamatan's organisation, for admins
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> Response:  # pages that do not name their icon (the dashboard page) ask here
