@@ -25,7 +25,7 @@ dari N" and the running header on page 2. Absolute figures vary ±20% between ru
 machine; compare the stacks within one run. The PDFs are kept in bench/results/pdf_stacks/ (git-ignored)
 to look at.
 
-ReportLab is the production renderer (services/letters/adapters/pdf.py). The fpdf2 and WeasyPrint
+ReportLab is the production renderer (services/letters/adapters/pdf/). The fpdf2 and WeasyPrint
 renderers below are written here only for the comparison, to the same layout: kop with a double rule,
 place/date, Nomor block, addressee, justified body with first-line indent, closing, signature block
 with a QR code, running header and page numbers on long letters, DRAF watermark, Liberation Sans
@@ -131,6 +131,7 @@ def renderer(name: str) -> Callable[[Any], bytes]:
 
 def _common(letter):
     from services.letters.adapters import pdf as r
+    from services.letters.adapters.pdf.layout import paragraphs
     from shared.tanggal import format_tanggal
 
     draft = letter.number is None
@@ -139,7 +140,7 @@ def _common(letter):
         "draft": draft,
         "number": r.DRAFT_NUMBER if draft else letter.number,
         "date_line": f"{letter.letterhead.city}, {format_tanggal(letter.date)}",
-        "paragraphs": r._paragraphs(letter.body),  # same splitting as production
+        "paragraphs": paragraphs(letter.body),  # same splitting as production
         "fonts": (r.FONT_DIR / "LiberationSans-Regular.ttf", r.FONT_DIR / "LiberationSans-Bold.ttf"),
     }
 

@@ -1,28 +1,40 @@
-"""What a letter is: the data a response letter (surat tanggapan) or a complaint receipt (tanda terima)
-is printed from, and what printing gives back (the PDF, its pages, where the signature goes). Pure data and
-the dates as Indonesian letters write them; the rendering is ``services/letters/adapters/pdf.py``."""
+"""What a letter is: the data a response letter (surat tanggapan), a referral letter (surat pelimpahan), a
+disposition sheet (lembar disposisi) or a complaint receipt (tanda terima) is printed from, and what printing
+gives back (the PDF, its pages, where the signature goes). Pure data, the words of the letters this service
+writes itself (the surat pelimpahan's body), and the dates and times as Indonesian letters write them; the
+rendering is ``services/letters/adapters/pdf/``. The Kartu Kendali is ``control_card.py`` beside this one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from shared.tanggal import format_tanggal
 
 __all__ = [
+    "ATAS_NAMA",
     "WIB",
+    "DispositionSheet",
     "Letterhead",
     "Receipt",
+    "ReferralLetter",
     "RenderedLetter",
     "ResponseLetter",
     "SignatureBox",
     "Signer",
+    "Zone",
     "format_waktu_wib",
 ]
 
 # Western Indonesia Time: UTC+7 with no daylight saving since 1964. A fixed offset, so the receipt does
 # not depend on the machine's tz database (python:3.11-slim has none).
 WIB = timezone(timedelta(hours=7), "WIB")
+
+# An event actor's ``acting_kind`` when an official signed a.n. (atas nama) the Camat, as the kecamatan's
+# setting ``sign_atas_nama`` allows (the workflow's ATAS_NAMA): the actor's ``role`` is their own office
+ATAS_NAMA = "an"
+# the office printed under "a.n. CAMAT ..." for the roles that may sign so
+OFFICES = {"sekcam": "SEKRETARIS KECAMATAN"}
 
 
 @dataclass(frozen=True)
@@ -36,11 +48,40 @@ class Letterhead:
 
 
 @dataclass(frozen=True)
+class Zone:
+    """The office's time zone as its papers print it: the kabupaten's (``Kecamatan.time_zone``), WIB, WITA or WIT."""
+
+    tz: tzinfo
+    label: str  # "WIB"
+
+    def local(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("a time to print must be timezone-aware")
+        return moment.astimezone(self.tz)
+
+    def tanggal(self, moment: datetime) -> str:
+        """``28 November 2026``: the office's date of ``moment``."""
+        return format_tanggal(self.local(moment).date())
+
+    def jam(self, moment: datetime) -> str:
+        """``08.15 WIB``."""
+        local = self.local(moment)
+        return f"{local.hour:02d}.{local.minute:02d} {self.label}"
+
+    def waktu(self, moment: datetime) -> str:
+        """``28 November 2026 pukul 08.15 WIB``."""
+        return f"{self.tanggal(moment)} pukul {self.jam(moment)}"
+
+
+@dataclass(frozen=True)
 class Signer:
-    title: str  # "CAMAT PEGANTENAN"
+    title: str  # "CAMAT PEGANTENAN", "Plh. CAMAT PEGANTENAN", "a.n. CAMAT PEGANTENAN"
     name: str
     rank: str | None  # "Pembina Tk. I"
     nip: str | None
+    # signed a.n. (atas nama) the Camat: the signer's own office, on the line under the title ("SEKRETARIS
+    # KECAMATAN"); None otherwise
+    office: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +110,103 @@ class Receipt:
     complainant_name: str
     subject: str
     track_url: str
+
+
+REFERRAL_PERIHAL = "Pelimpahan Pengaduan Masyarakat"
+REFERRAL_CLOSING = "Demikian disampaikan, atas perhatian dan kerja samanya diucapkan terima kasih."
+DESCRIPTION_SUMMARY_MAX = 320  # characters of the complaint's description quoted in the surat pelimpahan
+
+
+@dataclass(frozen=True)
+class ReferralLetter:
+    """The surat pelimpahan: the Camat refers (melimpahkan) a complaint outside the kecamatan's duties to the
+    office whose authority it is, with the complaint as its attachment; the complainant gets a copy (tembusan)."""
+
+    letterhead: Letterhead
+    kecamatan: str  # as the body names the office: "Pegantenan"
+    number: str  # "001/PELIMPAHAN/35.28.07/2026"
+    signed_on: date  # the letter's date: the day the Camat referred and signed it
+    agency: str  # the addressee: "Kepala Dinas Pekerjaan Umum dan Penataan Ruang Kabupaten Pamekasan"
+    agency_address: str | None  # None: "di Tempat"
+    tracking_code: str
+    received_on: date
+    channel: str  # as people read it: "Formulir web"
+    complainant_name: str
+    subject: str
+    description: str
+    reason: str  # why it is not within the kecamatan's duties
+    signer: Signer
+    follow_up_by: date | None = None  # the kecamatan follows the referral until then
+    verify_url: str | None = None
+    sifat: str = "Biasa"
+    lampiran: str = "1 (satu) berkas"
+    perihal: str = REFERRAL_PERIHAL
+
+    def opening(self) -> str:
+        return (
+            f"Dengan hormat, menindaklanjuti pengaduan masyarakat yang kami terima pada tanggal "
+            f"{format_tanggal(self.received_on)} melalui {self.channel} (kode pengaduan {self.tracking_code}) "
+            f"dari Sdr. {self.complainant_name} perihal {self.subject}, dengan uraian singkat sebagai berikut:"
+        )
+
+    def summary(self) -> str:
+        """The complaint's description, quoted: whitespace folded, at most ``DESCRIPTION_SUMMARY_MAX`` characters
+        (cut at a word, with an ellipsis; the whole complaint is the attachment)."""
+        text = " ".join(self.description.split())
+        if len(text) <= DESCRIPTION_SUMMARY_MAX:
+            return text
+        cut = text[: DESCRIPTION_SUMMARY_MAX - 1]
+        return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,.;:") + "\u2026"
+
+    def paragraphs(self) -> list[str]:
+        """The body after the quoted description, in the words of a surat dinas: the grounds, then the referral
+        and what the kecamatan asks of the office."""
+        grounds = (
+            "Setelah kami lakukan verifikasi substansi, pengaduan tersebut tidak termasuk dalam tugas pokok dan "
+            f"fungsi (tupoksi) Kecamatan {self.kecamatan}, dengan pertimbangan: {_sentence(self.reason)}"
+        )
+        by = f" paling lambat tanggal {format_tanggal(self.follow_up_by)}" if self.follow_up_by else ""
+        referral = (
+            "Sehubungan dengan hal tersebut, bersama ini pengaduan dimaksud kami limpahkan kepada "
+            f"{self.agency} untuk ditindaklanjuti sesuai dengan kewenangan, dengan berkas pengaduan terlampir. "
+            "Kami mohon kiranya hasil tindak lanjutnya dapat disampaikan kepada pengadu dan ditembuskan kepada "
+            f"Camat {self.kecamatan}{by} dengan menyebut kode pengaduan {self.tracking_code}."
+        )
+        return [grounds, referral]
+
+    def copies(self) -> list[str]:
+        """Tembusan."""
+        return [f"Sdr. {self.complainant_name} selaku pengadu", "Arsip"]
+
+
+def _sentence(text: str) -> str:
+    """One line of someone's words ending a sentence: whitespace folded, a full stop unless it has its own."""
+    folded = " ".join(text.split())
+    return folded if folded.endswith((".", "!", "?")) else f"{folded}."
+
+
+@dataclass(frozen=True)
+class DispositionSheet:
+    """The Lembar Disposisi of step 4: the Camat sends the complaint to a unit, with instructions (or redirects it
+    to another: ``redirected_from``). An internal paper, not digitally signed."""
+
+    letterhead: Letterhead
+    zone: Zone
+    city: str  # the place in the signature's date line
+    complainant_name: str
+    channel: str  # as people read it: "Formulir web"
+    tracking_code: str
+    register_number: str | None  # the Nomor Agenda of step 3: "12/2026"
+    received_at: datetime
+    subject: str
+    to_title: str  # "Kepala Seksi Pemerintahan"
+    to_name: str | None  # the unit's head, when it has one
+    instructions: str
+    disposed_at: datetime
+    signer: Signer
+    sifat: str = "Biasa"
+    redirected_from: str | None = None  # a redirect: the unit it was disposed to before ("Seksi Trantib")
+    redirect_reason: str | None = None
 
 
 @dataclass(frozen=True)
