@@ -1,9 +1,15 @@
 """What the letters service does with the workflow's events, and the checks of a letter someone holds.
 
 - ``ComplaintReceived``: the receipt (tanda terima), at once available to the complainant by tracking code.
+- ``DispositionIssued`` (step 4), ``DispositionRedirected``: the Lembar Disposisi, one per disposition.
+- ``ComplaintReferred`` (step 4): the surat pelimpahan to the receiving office, numbered by the workflow when the
+  Camat referred, signed like the response letter (a referral recorded before referrals had letters: nothing).
 - ``LetterDrafted`` (step 7): the draft rendered as a PDF (marked DRAF), one per version, all kept.
 - ``LetterSigned`` (step 10): the signed response letter (below).
 - ``ResponseSent`` (step 12): the signed letter released to the complainant.
+
+The Kartu Kendali is not stored: it is read from the complaint's events whenever someone prints it
+(``control_card``), since it changes with every step.
 
 Each runs in one unit of work (``ctx.uow()``, services/letters/unit_of_work.py), one transaction. Every
 document is one row per source event (a task that runs twice reuses it) and bytes stored content-addressed.
@@ -15,7 +21,8 @@ document), and only then reported to the workflow (``LetterDocumentIssued``, thr
 the broker after the commit), which lets step 11 go on.
 
 A letter is genuine when its signature is valid, it chains to a kecamatan served here, it is unchanged since
-it was signed, and this service issued it (its SHA-256 is on record as a numbered response letter):
+it was signed, and this service issued it (its SHA-256 is on record as a numbered letter: a response letter or
+a surat pelimpahan):
 ``signed_letter`` and ``check_letter`` for the page behind a letter's QR code, ``check_upload`` for a PDF
 someone sends.
 """
@@ -27,24 +34,57 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
 from services.letters.adapters.pdf import (
+    layout_referral_letter,
     layout_response_letter,
     render_complaint_form,
+    render_control_card,
+    render_disposition_sheet,
     render_receipt,
     render_response_letter,
 )
 from services.letters.adapters.signing import SigningIdentity, sign_pdf
 from services.letters.adapters.verification import Verification, verify_pdf
-from services.letters.domain.letter import Letterhead, Receipt, ResponseLetter, Signer
-from services.letters.unit_of_work import StaffName, UnitOfWork
+from services.letters.domain.control_card import control_card as read_control_card
+from services.letters.domain.letter import (
+    ATAS_NAMA,
+    OFFICES,
+    REFERRAL_PERIHAL,
+    DispositionSheet,
+    Letterhead,
+    Receipt,
+    ReferralLetter,
+    RenderedLetter,
+    ResponseLetter,
+    Signer,
+    Zone,
+)
+from services.letters.unit_of_work import (
+    DISPOSITION_SHEET,
+    REFERRAL_LETTER,
+    SIGNED_KINDS,
+    StaffName,
+    UnitOfWork,
+)
+from shared.calendar import WorkingCalendar
 from shared.contracts.intake import CHANNEL_LABELS
 from shared.contracts.letters import LetterDocumentIssued
-from shared.contracts.organisation import DELEGATION_KINDS
-from shared.contracts.workflow import ClarificationGiven, ComplaintReceived, LetterDrafted, LetterSigned
+from shared.contracts.organisation import DELEGATION_KINDS, PP17_UNITS, find_unit
+from shared.contracts.workflow import (
+    ClarificationGiven,
+    ComplaintReceived,
+    ComplaintReferred,
+    ComplaintRegistered,
+    DispositionIssued,
+    DispositionRedirected,
+    LetterDrafted,
+    LetterSigned,
+)
 from shared.events import Event, EventEnvelope
 from shared.handoffs import Handoff
 from shared.storage import DocumentStore
@@ -101,11 +141,26 @@ def _complaint_id(event: EventEnvelope) -> UUID:
     return UUID(event.stream_id.removeprefix("complaint-"))
 
 
-def _event(uow: UnitOfWork, event_id: UUID, kind: type[Event] | None = None) -> EventEnvelope:
+def _event(uow: UnitOfWork, event_id: UUID, *kinds: type[Event]) -> EventEnvelope:
+    """The event with this id, of one of ``kinds`` (any kind when none is given)."""
     event = uow.events.get(event_id)
-    if event is None or (kind is not None and event.type != kind.type):
-        raise LookupError(f"no {kind.__name__} event {event_id}" if kind else f"no event {event_id}")
+    if event is None or (kinds and event.type not in {k.type for k in kinds}):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise LookupError(f"no {names} event {event_id}" if kinds else f"no event {event_id}")
     return event
+
+
+def _history(uow: UnitOfWork, event: EventEnvelope) -> list[Event]:
+    """The complaint's events before ``event``, decoded."""
+    return [e.decode() for e in uow.events.stream(event.stream_id) if e.version < event.version]
+
+
+def _zone(kecamatan: Kecamatan) -> Zone:
+    return Zone(kecamatan.time_zone, kecamatan.time_zone_label)
+
+
+def _channel(received: ComplaintReceived) -> str:
+    return CHANNEL_LABELS.get(received.channel, received.channel)
 
 
 # -- the workflow's events ----------------------------------------------------------------------------------
@@ -157,8 +212,7 @@ def _make(
     complaint_id: UUID,
     document_id: UUID,
 ) -> dict[str, Any]:
-    history = [e for e in uow.events.stream(signed_event.stream_id) if e.version < signed_event.version]
-    decoded = [e.decode() for e in history]
+    decoded = _history(uow, signed_event)
     received = next(e for e in decoded if isinstance(e, ComplaintReceived))
     draft = next(
         e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == signed.letter_version
@@ -181,15 +235,7 @@ def _make(
             verify_url=verify_url(ctx, document_id),
         )
     )
-    box = rendered.signature_box
-    pdf = sign_pdf(
-        rendered.pdf,
-        ctx.keys.identity(kecamatan),
-        reason=f"Surat tanggapan pengaduan {received.tracking_code}",
-        location=kecamatan.name,
-        signed_at=signed_event.occurred_at,
-        visible_box=box.box if box and box.page_index == 0 else None,
-    )
+    pdf = _sign(ctx, kecamatan, rendered, signed_event, f"Surat tanggapan pengaduan {received.tracking_code}")
     stored = ctx.documents.put(pdf, "application/pdf")
     return uow.documents.add(
         {
@@ -210,13 +256,33 @@ def _make(
     )
 
 
+def _sign(ctx: Context, kecamatan: Kecamatan, rendered: RenderedLetter, event: EventEnvelope, reason: str) -> bytes:
+    """PAdES-sign a rendered letter with the kecamatan's key, dated when the event says it was signed, the
+    signature's appearance in the room the layout left for it (on page 1; elsewhere, invisible)."""
+    box = rendered.signature_box
+    return sign_pdf(
+        rendered.pdf,
+        ctx.keys.identity(kecamatan),
+        reason=reason,
+        location=kecamatan.name,
+        signed_at=event.occurred_at,
+        visible_box=box.box if box and box.page_index == 0 else None,
+    )
+
+
 def _signer(kecamatan: Kecamatan, signed_event: EventEnvelope, camat: StaffName | None) -> Signer:
     """The signature block: "CAMAT PEGANTENAN", or "Plh. CAMAT PEGANTENAN" / "Plt. ..." when a delegate signed
-    for the Camat (the event's actor says so, docs/adr/0014); the signer's own name, pangkat (golongan) and NIP."""
+    for the Camat, or "a.n. CAMAT PEGANTENAN" over the signer's own office ("SEKRETARIS KECAMATAN") when an
+    official signed on the Camat's behalf as the kecamatan allows (the event's actor says which, docs/adr/0014);
+    the signer's own name, pangkat (golongan) and NIP."""
     actor = signed_event.actor
     title = f"CAMAT {kecamatan.name.upper()}"
+    office = None
     if actor.acting_for == "camat" and actor.acting_kind in DELEGATION_KINDS:
         title = f"{DELEGATION_KINDS[actor.acting_kind]} {title}"
+    elif actor.acting_for == "camat" and actor.acting_kind == ATAS_NAMA:
+        title = f"a.n. {title}"
+        office = OFFICES.get(actor.role or "", (actor.role or "").upper()) or None
     rank = None
     if camat is not None and camat.pangkat:
         rank = f"{camat.pangkat} ({camat.golongan})" if camat.golongan else camat.pangkat
@@ -225,6 +291,7 @@ def _signer(kecamatan: Kecamatan, signed_event: EventEnvelope, camat: StaffName 
         name=camat.full_name if camat else actor.user_id or "",
         rank=rank,
         nip=camat.nip if camat else None,
+        office=office,
     )
 
 
@@ -302,7 +369,7 @@ def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any]:
         event = _event(uow, event_id, LetterDrafted)
         draft = event.decode()
         assert isinstance(draft, LetterDrafted)  # noqa: S101
-        history = [e.decode() for e in uow.events.stream(event.stream_id) if e.version < event.version]
+        history = _history(uow, event)
         received = next(e for e in history if isinstance(e, ComplaintReceived))
         clarification = next((e for e in reversed(history) if isinstance(e, ClarificationGiven)), None)
         kecamatan = ctx.kecamatan(event.kecamatan)
@@ -347,11 +414,222 @@ def release_letter(ctx: Context, event_id: UUID) -> int:
     return released
 
 
+# -- the SOP's instruments ------------------------------------------------------------------------------------
+def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any]:
+    """The Lembar Disposisi of a disposition (step 4) or of its redirect to another unit: from the complaint's
+    particulars, to the head of the unit named (as the unit directory has them when it is made), with the
+    instructions and the signature block of the one who disposed, to sign by hand (an internal paper)."""
+    with ctx.uow() as uow:
+        existing = uow.documents.of_source_event(event_id)
+        if existing:
+            return existing
+        event = _event(uow, event_id, DispositionIssued, DispositionRedirected)
+        disposed = event.decode()
+        assert isinstance(disposed, (DispositionIssued, DispositionRedirected))  # noqa: S101
+        history = _history(uow, event)
+        received = next(e for e in history if isinstance(e, ComplaintReceived))
+        registered = next((e for e in reversed(history) if isinstance(e, ComplaintRegistered)), None)
+        kecamatan = ctx.kecamatan(event.kecamatan)
+        letterhead = _letterhead(kecamatan)
+        unit = _unit(uow, kecamatan, disposed.unit)
+        redirected_from = reason = None
+        if isinstance(disposed, DispositionRedirected):
+            previous = disposed.previous_unit
+            redirected_from, reason = (_unit(uow, kecamatan, previous).title if previous else "-"), disposed.reason
+        disposer = uow.staff.get(event.actor.user_id or "")
+        pdf = render_disposition_sheet(
+            DispositionSheet(
+                letterhead=letterhead,
+                zone=_zone(kecamatan),
+                city=letterhead.city,
+                complainant_name=received.complainant.name,
+                channel=_channel(received),
+                tracking_code=received.tracking_code,
+                register_number=f"{registered.register_number}/{registered.register_year}" if registered else None,
+                received_at=received.received_at,
+                subject=received.subject,
+                to_title=unit.head_title,
+                to_name=unit.head_name,
+                instructions=disposed.instructions,
+                disposed_at=event.occurred_at,
+                signer=_signer(kecamatan, event, disposer),
+                redirected_from=redirected_from,
+                redirect_reason=reason,
+            )
+        )
+        stored = ctx.documents.put(pdf, "application/pdf")
+        row = uow.documents.add(
+            {
+                "id": uuid.uuid5(NAMESPACE, f"disposition:{event_id}"),
+                "source_event_id": event_id,
+                "complaint_id": _complaint_id(event),
+                "tracking_code": received.tracking_code,
+                "kecamatan": kecamatan.slug,
+                "kind": DISPOSITION_SHEET,
+                "perihal": f"Lembar Disposisi kepada {unit.head_title}",
+                "signer": disposer.full_name if disposer else None,
+                "sha256": stored.sha256,
+                "size": stored.size,
+            }
+        )
+        uow.commit()
+    return row
+
+
+def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
+    """The surat pelimpahan of a referral (step 4): rendered with the number the workflow gave it when the Camat
+    referred, PAdES-signed with the kecamatan's key like the response letter, stored and recorded (one per
+    event). A referral recorded before referrals had letters (no number): nothing, and nothing recorded."""
+    with ctx.uow() as uow:
+        existing = uow.documents.of_source_event(event_id)
+        if existing:
+            return existing
+        event = _event(uow, event_id, ComplaintReferred)
+        referred = event.decode()
+        assert isinstance(referred, ComplaintReferred)  # noqa: S101
+        if not referred.letter_number:
+            return None
+        received = next(e for e in _history(uow, event) if isinstance(e, ComplaintReceived))
+        kecamatan = ctx.kecamatan(event.kecamatan)
+        tz = kecamatan.time_zone
+        document_id = document_id_for(event_id)
+        camat = uow.staff.get(event.actor.user_id or "")
+        signed_on = event.occurred_at.astimezone(tz).date()  # the day its number's year is of
+        rendered = layout_referral_letter(
+            ReferralLetter(
+                letterhead=_letterhead(kecamatan),
+                kecamatan=kecamatan.name,
+                number=referred.letter_number,
+                signed_on=signed_on,
+                agency=referred.agency,
+                agency_address=referred.agency_address,
+                tracking_code=received.tracking_code,
+                received_on=received.received_at.astimezone(tz).date(),
+                channel=_channel(received),
+                complainant_name=received.complainant.name,
+                subject=received.subject,
+                description=received.description,
+                reason=referred.reason,
+                signer=_signer(kecamatan, event, camat),
+                follow_up_by=referred.follow_up_by.astimezone(tz).date() if referred.follow_up_by else None,
+                verify_url=verify_url(ctx, document_id),
+            )
+        )
+        pdf = _sign(ctx, kecamatan, rendered, event, f"Surat pelimpahan pengaduan {received.tracking_code}")
+        stored = ctx.documents.put(pdf, "application/pdf")
+        row = uow.documents.add(
+            {
+                "id": document_id,
+                "source_event_id": event_id,
+                "complaint_id": _complaint_id(event),
+                "tracking_code": received.tracking_code,
+                "kecamatan": kecamatan.slug,
+                "kind": REFERRAL_LETTER,
+                "letter_number": referred.letter_number,
+                "perihal": f"{REFERRAL_PERIHAL} kepada {referred.agency}",  # its own is the same for every one
+                "signer": camat.full_name if camat else None,
+                "signed_on": signed_on,
+                "sha256": stored.sha256,
+                "size": stored.size,
+            }
+        )
+        uow.commit()
+    log.info("referral letter issued", extra={"document_id": str(row["id"]), "kecamatan": row["kecamatan"]})
+    return row
+
+
+@dataclass(frozen=True)
+class _UnitName:
+    title: str  # "Seksi Pemerintahan"
+    head_title: str  # "Kepala Seksi Pemerintahan"
+    head_name: str | None
+
+
+def _unit(uow: UnitOfWork, kecamatan: Kecamatan, code: str) -> _UnitName:
+    """A unit by its code as people read it, with its head's name: from the kecamatan's units; else, for a unit
+    the directory does not know (or an old free-text disposition), PP 17/2018's name for it, or the text as
+    written."""
+    entry = uow.units.get(kecamatan.slug, code)
+    if entry is not None:
+        return _UnitName(entry.unit.title, entry.unit.head_title, entry.head_name)
+    known = find_unit(PP17_UNITS, code)
+    if known is not None:
+        return _UnitName(known.title, known.head_title, None)
+    return _UnitName(code, code, None)
+
+
+@dataclass(frozen=True)
+class ComplaintEvents:
+    """A complaint's events, in version order, and its kecamatan."""
+
+    kecamatan: Kecamatan
+    events: list[EventEnvelope]
+
+
+def complaint_events(ctx: Context, complaint_id: UUID) -> ComplaintEvents | None:
+    """The events of a complaint of a kecamatan served here; None for an unknown complaint."""
+    with ctx.uow() as uow:
+        events = uow.events.stream(f"complaint-{complaint_id}")
+    if not events or events[0].type != ComplaintReceived.type:
+        return None
+    kecamatan = ctx.directory.get(events[0].kecamatan)
+    return None if kecamatan is None else ComplaintEvents(kecamatan, events)
+
+
+class _Calendars:
+    """One working calendar per kecamatan, made again when its settings change (making one reads the holidays)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[str, WorkingCalendar]] = {}
+
+    def of(self, kecamatan: Kecamatan) -> WorkingCalendar:
+        key = kecamatan.calendar_key()
+        cached = self._cache.get(kecamatan.slug)
+        if cached is None or cached[0] != key:
+            cached = (key, kecamatan.calendar())
+            self._cache[kecamatan.slug] = cached
+        return cached[1]
+
+
+_CALENDARS = _Calendars()
+
+
+def control_card(ctx: Context, complaint: ComplaintEvents, now: datetime) -> bytes:
+    """The Kartu Kendali of a complaint as it stands at ``now`` (not stored: it changes with every step), with
+    the names of who acted (the staff directory) and of the units it was disposed to."""
+    events, kecamatan = complaint.events, complaint.kecamatan
+    received = events[0].decode()
+    assert isinstance(received, ComplaintReceived)  # noqa: S101
+    users = {e.actor.user_id for e in events if e.actor.kind == "user" and e.actor.user_id}
+    if received.entered_by:
+        users.add(received.entered_by)
+    codes = {
+        str(e.payload[key])
+        for e in events
+        if e.type in (DispositionIssued.type, DispositionRedirected.type)
+        for key in ("unit", "previous_unit")
+        if e.payload.get(key)
+    }
+    with ctx.uow() as uow:
+        people = {u: found.full_name for u in users if (found := uow.staff.get(u)) is not None}
+        units = {code: _unit(uow, kecamatan, code).title for code in codes}
+    card = read_control_card(
+        events,
+        letterhead=_letterhead(kecamatan),
+        zone=_zone(kecamatan),
+        calendar=_CALENDARS.of(kecamatan),
+        now=now,
+        people=people,
+        units=units,
+    )
+    return render_control_card(card)
+
+
 # -- is this letter genuine? -----------------------------------------------------------------------------------
 def is_signed_letter(row: dict[str, Any] | None) -> bool:
-    """Only a numbered, signed response letter is verified: a receipt or a draft is no letter (and is not
-    shown to anyone who merely knows its id)."""
-    return row is not None and row["kind"] == "response_letter" and bool(row["letter_number"])
+    """Only a numbered, signed letter (a response letter or a surat pelimpahan) is verified: a receipt, a draft or
+    a disposition sheet is no such letter (and is not shown to anyone who merely knows its id)."""
+    return row is not None and row["kind"] in SIGNED_KINDS and bool(row["letter_number"])
 
 
 def signed_letter(ctx: Context, document_id: UUID) -> dict[str, Any] | None:
@@ -387,5 +665,5 @@ def check_letter(ctx: Context, pdf: bytes, letter: dict[str, Any] | None) -> Let
 def check_upload(ctx: Context, pdf: bytes) -> LetterCheck:
     """A PDF someone holds: the signed letter on record with its bytes, if any, and the check against it."""
     with ctx.uow() as uow:
-        row = uow.documents.response_letter_with(hashlib.sha256(pdf).hexdigest())
+        row = uow.documents.signed_letter_with(hashlib.sha256(pdf).hexdigest())
     return check_letter(ctx, pdf, row if is_signed_letter(row) else None)

@@ -9,6 +9,8 @@
   given bytes.
 - ``staff``: the staff directory (``tenancy.staff_directory``), for the name and NIP printed under the
   Camat's signature.
+- ``units``: the kecamatan's units (``tenancy.unit_directory``, accounts' view), for the unit and its head a
+  Lembar Disposisi is addressed to.
 - ``outbox``: messages to other services (``LetterDocumentIssued``), written to letters' hand-off ledger
   (``letters.handoffs``) with the unit's other writes and handed to the broker once the commit succeeded: the
   workflow never hears of a document that is not on record, and the ledger's reconciler sends again what
@@ -32,6 +34,7 @@ from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self
 from uuid import UUID
 
+from shared.contracts.organisation import UnitEntry
 from shared.events import EventEnvelope
 from shared.handoffs import Handoff
 
@@ -53,6 +56,15 @@ DOCUMENT_COLUMNS = (
     "size",
     "released_at",
 )
+
+# the kinds of ``letters.documents`` (``kind``): what each row is
+RECEIPT = "receipt"  # tanda terima, the complainant's at once
+DRAFT = "draft"  # a draft of the response letter (step 7), one per version
+RESPONSE_LETTER = "response_letter"  # the signed, numbered surat tanggapan (step 10)
+REFERRAL_LETTER = "referral_letter"  # the signed, numbered surat pelimpahan to the receiving office (step 4)
+DISPOSITION_SHEET = "disposition_sheet"  # the Lembar Disposisi (step 4, and each redirect)
+# the letters signed with the kecamatan's key, numbered, and verifiable by anyone holding one (their QR code)
+SIGNED_KINDS = (RESPONSE_LETTER, REFERRAL_LETTER)
 
 
 class WorkflowEvents(Protocol):
@@ -80,8 +92,8 @@ class Documents(Protocol):
     def newest(self, tracking_code: str, kind: str) -> dict[str, Any] | None:
         """The newest document of ``kind`` for a (normalised) tracking code."""
 
-    def response_letter_with(self, sha256: str) -> dict[str, Any] | None:
-        """The response letter whose stored bytes have this SHA-256 (hex), if any."""
+    def signed_letter_with(self, sha256: str) -> dict[str, Any] | None:
+        """The signed letter (a kind of ``SIGNED_KINDS``) whose stored bytes have this SHA-256 (hex), if any."""
 
     def release(self, complaint_id: UUID, at: datetime) -> int:
         """The complaint's response letters not yet released become the complainant's at ``at``; how many."""
@@ -99,6 +111,11 @@ class Staff(Protocol):
         """A user's name, NIP, pangkat and golongan as the staff directory has them, or None."""
 
 
+class Units(Protocol):
+    def get(self, kecamatan: str, code: str) -> UnitEntry | None:
+        """The unit of ``kecamatan`` with this code, retired or not, with its head if it has one; or None."""
+
+
 class Outbox(Protocol):
     def add(self, handoff: Handoff) -> None:
         """Hand ``handoff`` to the broker once the unit commits; written to the ledger with the unit's writes."""
@@ -113,6 +130,9 @@ class UnitOfWork(Protocol):
 
     @property
     def staff(self) -> Staff: ...
+
+    @property
+    def units(self) -> Units: ...
 
     @property
     def outbox(self) -> Outbox: ...

@@ -27,6 +27,10 @@ from shared.contracts.tracking import new_tracking_code
 from shared.contracts.workflow import (
     ClarificationGiven,
     ComplaintReceived,
+    ComplaintReferred,
+    ComplaintRegistered,
+    DispositionIssued,
+    DispositionRedirected,
     LetterDrafted,
     LetterSigned,
     ResponseSent,
@@ -45,6 +49,9 @@ class World(Protocol):
 
     def add_staff(self, place: Kecamatan, username: str, full_name: str, nip: str | None) -> None:
         """A Camat of ``place``, as accounts writes the staff directory."""
+
+    def add_unit_head(self, place: Kecamatan, unit: str, username: str, full_name: str) -> None:
+        """An active Kasi heading ``unit`` (a PP 17/2018 unit's code) of ``place``, as accounts writes them."""
 
     def sent(self) -> list[str]:
         """The task ids handed to the broker, in order."""
@@ -147,6 +154,79 @@ class Story:
             ResponseSent(step=12, output="Surat dikirim", channel="pos"),
             Actor(kind="user", user_id="staf", role="staf"),
             AT + timedelta(minutes=10),
+        )
+
+    def registered(self, number: int = 12) -> EventEnvelope:
+        return self._add(
+            ComplaintRegistered(step=3, output="Tercatat", register_number=number, register_year=2026, next_step=4),
+            Actor(kind="user", user_id="staf", role="staf"),
+            AT + timedelta(minutes=2),
+        )
+
+    def disposed(
+        self, camat: str, unit: str = "pemerintahan", *, acting_for: str | None = None, acting_kind: str | None = None
+    ) -> EventEnvelope:
+        """Step 4 by ``camat`` (a username; with ``acting_for``/``acting_kind``, a delegate) to ``unit``."""
+        return self._add(
+            DispositionIssued(
+                step=4,
+                output="Disposisi",
+                unit=unit,
+                instructions="Klarifikasi ke Kepala Desa dan laporkan hasilnya.",
+                next_step=5,
+            ),
+            Actor(
+                kind="user",
+                user_id=camat,
+                role="sekcam" if acting_for else "camat",
+                acting_for=acting_for,
+                acting_kind=acting_kind,
+            ),
+            AT + timedelta(minutes=3),
+        )
+
+    def redirected(self, camat: str, unit: str, previous_unit: str | None) -> EventEnvelope:
+        return self._add(
+            DispositionRedirected(
+                unit=unit,
+                previous_unit=previous_unit,
+                instructions="Tangani sebagai urusan ketertiban.",
+                reason="Bukan urusan pemerintahan desa.",
+                next_due_at=AT + timedelta(days=2),
+            ),
+            Actor(kind="user", user_id=camat, role="camat"),
+            AT + timedelta(minutes=4),
+        )
+
+    def referred(
+        self,
+        camat: str,
+        number: str | None = "001/PELIMPAHAN/35.28.07/2026",
+        *,
+        acting_for: str | None = None,
+        acting_kind: str | None = None,
+    ) -> EventEnvelope:
+        """Step 4: referred by ``camat`` with a surat pelimpahan numbered ``number`` (None: as before referrals
+        had letters)."""
+        return self._add(
+            ComplaintReferred(
+                agency="Dinas Pekerjaan Umum dan Penataan Ruang Kabupaten Pamekasan",
+                agency_kind="opd",
+                agency_address="Jl. Kabupaten No. 107, Pamekasan" if number else None,
+                reason="Jalan tersebut berstatus jalan kabupaten.",
+                follow_up_by=AT + timedelta(days=20) if number else None,
+                letter_number=number,
+                letter_sequence=1 if number else None,
+                letter_year=2026 if number else None,
+            ),
+            Actor(
+                kind="user",
+                user_id=camat,
+                role="sekcam" if acting_for else "camat",
+                acting_for=acting_for,
+                acting_kind=acting_kind,
+            ),
+            AT + timedelta(minutes=3),
         )
 
 
@@ -284,19 +364,23 @@ class LettersUnitOfWorkContract:
             assert uow.documents.newest(code, "response_letter") is None
             assert uow.documents.of_complaint(uuid.uuid4()) == []
 
-    def test_the_response_letter_with_given_bytes(self, letters, place):
+    def test_the_signed_letter_with_given_bytes(self, letters, place):
         complaint_id = uuid.uuid4()
         letter = a_letter(place, complaint_id)
+        referral = {**a_letter(place, complaint_id), "kind": "referral_letter", "letter_number": "001/PELIMPAHAN/1"}
         draft = a_document(place, complaint_id, kind="draft", letter_version=1)
+        sheet = a_document(place, complaint_id, kind="disposition_sheet")
         with letters.uow() as uow:
-            uow.documents.add(letter)
-            uow.documents.add(draft)
-            assert uow.documents.response_letter_with(letter["sha256"])["id"] == letter["id"]  # its own write
+            for values in (letter, referral, draft, sheet):
+                uow.documents.add(values)
+            assert uow.documents.signed_letter_with(letter["sha256"])["id"] == letter["id"]  # its own write
             uow.commit()
         with letters.uow() as uow:
-            assert uow.documents.response_letter_with(letter["sha256"])["letter_number"] == letter["letter_number"]
-            assert uow.documents.response_letter_with(draft["sha256"]) is None  # a draft is no letter
-            assert uow.documents.response_letter_with("0" * 64) is None
+            assert uow.documents.signed_letter_with(letter["sha256"])["letter_number"] == letter["letter_number"]
+            assert uow.documents.signed_letter_with(referral["sha256"])["kind"] == "referral_letter"
+            assert uow.documents.signed_letter_with(draft["sha256"]) is None  # a draft is no letter
+            assert uow.documents.signed_letter_with(sheet["sha256"]) is None  # nor a disposition sheet
+            assert uow.documents.signed_letter_with("0" * 64) is None
 
     def test_release_makes_a_complaints_response_letters_the_complainants_once(self, letters, place):
         complaint_id = uuid.uuid4()
@@ -337,6 +421,20 @@ class LettersUnitOfWorkContract:
             found = uow.staff.get(username)
             assert (found.full_name, found.nip) == ("Drs. H. Moh. Ma'ruf, M.Si.", "197001011990031001")
             assert uow.staff.get(f"nobody.{place.slug}") is None
+
+    def test_the_unit_directorys_unit_and_its_head(self, place, world, letters):
+        world.add_unit_head(place, "trantib", f"kasi.trantib.{place.slug}", "Moh. Trantib, S.H.")
+        with letters.uow() as uow:
+            found = uow.units.get(place.slug, "trantib")
+            assert (found.unit.title, found.head_name) == (
+                "Seksi Ketenteraman dan Ketertiban Umum",
+                "Moh. Trantib, S.H.",
+            )
+            assert found.head_username == f"kasi.trantib.{place.slug}"
+            headless = uow.units.get(place.slug, "kesra")  # a unit of the kecamatan without a head yet
+            assert headless is not None and headless.head_name is None
+            assert uow.units.get(place.slug, "tidak-ada") is None
+            assert uow.units.get(f"lain-{place.slug}", "trantib") is None
 
     # -- the outbox ---------------------------------------------------------------------------------------------
     def test_the_outbox_hands_its_messages_on_after_the_commit_and_keeps_them_in_the_ledger(self, letters, world):

@@ -38,6 +38,9 @@ class PostgresWorld:
     def add_staff(self, place: Kecamatan, username: str, full_name: str, nip: str | None) -> None:
         add_user(self.container.engine, username, full_name, "camat", "rahasia-uji-123", kecamatan=place.slug, nip=nip)
 
+    def add_unit_head(self, place: Kecamatan, unit: str, username: str, full_name: str) -> None:
+        add_user(self.container.engine, username, full_name, "kasi", "rahasia-uji-123", kecamatan=place.slug, unit=unit)
+
     def sent(self) -> list[str]:
         return list(self.container.celery.task_ids)
 

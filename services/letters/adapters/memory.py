@@ -1,7 +1,7 @@
 """Letters' unit of work in memory, for unit tests: the handlers' flows in milliseconds, no PostgreSQL.
 
 ``LettersMemory`` holds what the tables hold (the workflow's events in an ``InMemoryEventStore``, the
-documents, the staff directory's names, the hand-off ledger) and what the broker was handed (``sent``);
+documents, the staff directory's names, the units and their heads, the hand-off ledger) and what the broker was handed (``sent``);
 ``LettersMemory.uow`` opens a unit of work on it. Each unit keeps its writes to itself until ``commit``,
 which applies them at once and only then hands the outbox's messages on; a rollback (or leaving the block
 without committing) drops them. It keeps the promises of services/letters/unit_of_work.py as PostgreSQL
@@ -22,7 +22,8 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
-from services.letters.unit_of_work import DOCUMENT_COLUMNS, StaffName
+from services.letters.unit_of_work import DOCUMENT_COLUMNS, SIGNED_KINDS, StaffName
+from shared.contracts.organisation import UnitEntry
 from shared.events import EventEnvelope
 from shared.eventstore.memory import InMemoryEventStore
 from shared.handoffs import Handoff
@@ -39,6 +40,7 @@ class LettersMemory:
         self.store = store or InMemoryEventStore()  # the workflow's events (tests append them)
         self.documents: dict[UUID, dict[str, Any]] = {}  # by id
         self.staff: dict[str, StaffName] = {}  # by username
+        self.units: dict[tuple[str, str], UnitEntry] = {}  # by (kecamatan, code)
         self.ledger: dict[tuple[str, UUID], Handoff] = {}  # letters.handoffs: (consumer, message id)
         self.sent: list[Handoff] = []  # what the broker was handed, in order
         self.lock = threading.Lock()  # commits apply one at a time
@@ -65,6 +67,7 @@ class InMemoryUnitOfWork:
         self.events = InMemoryWorkflowEvents(self._memory)
         self.documents = InMemoryDocuments(self._memory, self._held)
         self.staff = InMemoryStaff(self._memory)
+        self.units = InMemoryUnits(self._memory)
         self.outbox = InMemoryOutbox()
         return self
 
@@ -148,8 +151,8 @@ class InMemoryDocuments:
         rows = [r for r in self._rows() if r["tracking_code"] == tracking_code and r["kind"] == kind]
         return _public(rows[-1]) if rows else None
 
-    def response_letter_with(self, sha256: str) -> dict[str, Any] | None:
-        rows = (r for r in self._rows() if r["sha256"] == sha256 and r["kind"] == "response_letter")
+    def signed_letter_with(self, sha256: str) -> dict[str, Any] | None:
+        rows = (r for r in self._rows() if r["sha256"] == sha256 and r["kind"] in SIGNED_KINDS)
         return next((_public(r) for r in rows), None)
 
     def release(self, complaint_id: UUID, at: datetime) -> int:
@@ -174,6 +177,14 @@ class InMemoryStaff:
 
     def get(self, username: str) -> StaffName | None:
         return self._memory.staff.get(username)
+
+
+class InMemoryUnits:
+    def __init__(self, memory: LettersMemory) -> None:
+        self._memory = memory
+
+    def get(self, kecamatan: str, code: str) -> UnitEntry | None:
+        return self._memory.units.get((kecamatan, code))
 
 
 class InMemoryOutbox:

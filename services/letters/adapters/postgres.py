@@ -19,11 +19,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from services.letters.adapters.tables import documents, handoffs
-from services.letters.unit_of_work import StaffName
+from services.letters.unit_of_work import SIGNED_KINDS, StaffName
+from shared.contracts.organisation import UnitEntry
 from shared.db import UnitOfWorkTransaction
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.handoffs import Handoff, record
+from shared.organisation_directory import unit_directory
 from shared.staff_directory import staff_directory
 
 
@@ -36,6 +38,7 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.events = PostgresWorkflowEvents(self._store, conn)
         self.documents = PostgresDocuments(conn)
         self.staff = PostgresStaff(conn)
+        self.units = PostgresUnits(conn)
         self.outbox = PostgresOutbox(conn)
 
     def commit(self) -> None:
@@ -98,8 +101,8 @@ class PostgresDocuments:
         )
         return _row(self._conn.execute(query).mappings().first())
 
-    def response_letter_with(self, sha256: str) -> dict[str, Any] | None:
-        query = select(documents).where(documents.c.sha256 == sha256, documents.c.kind == "response_letter")
+    def signed_letter_with(self, sha256: str) -> dict[str, Any] | None:
+        query = select(documents).where(documents.c.sha256 == sha256, documents.c.kind.in_(SIGNED_KINDS))
         return _row(self._conn.execute(query).mappings().first())
 
     def release(self, complaint_id: UUID, at: datetime) -> int:
@@ -124,6 +127,17 @@ class PostgresStaff:
             select(d.full_name, d.nip, d.pangkat, d.golongan).where(d.username == username)
         ).first()
         return StaffName(row.full_name, row.nip, row.pangkat, row.golongan) if row is not None else None
+
+
+class PostgresUnits:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, kecamatan: str, code: str) -> UnitEntry | None:
+        u = unit_directory.c
+        row = self._conn.execute(select(unit_directory).where(u.kecamatan == kecamatan, u.code == code)).mappings()
+        found = row.first()
+        return UnitEntry(**found) if found is not None else None
 
 
 class PostgresOutbox:

@@ -1,18 +1,20 @@
-"""The documents themselves: staff download a complaint's receipt, drafts and signed letter; the complainant
-downloads their receipt and, once sent, the signed letter by tracking code.
+"""The documents themselves: staff download a complaint's receipt, drafts, signed letter, Lembar Disposisi and
+surat pelimpahan, and print its Kartu Kendali as it stands; the complainant downloads their receipt and, once
+sent, the signed letter by tracking code.
 
 Every PDF is a download, never a page of ours: a PDF's JavaScript, or a file that is also HTML, runs nowhere.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from services.letters import handlers
 from services.letters.bootstrap import Letters
 from services.letters.entrypoints.deps import NOT_FOUND, PDF, LettersDep, document_row
 from services.letters.handlers import is_signed_letter
@@ -26,13 +28,16 @@ router = APIRouter()
 
 DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
 PDF_ANSWER = {"responses": {"200": {"description": "The PDF", "content": PDF}}}
+NOT_FOUND_ANSWERS = {**NOT_FOUND, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}}
 
 
 class DocumentOut(BaseModel):
     id: UUID
-    kind: str  # receipt, draft, response_letter
+    # receipt, draft, response_letter, disposition_sheet (Lembar Disposisi, one per disposition or redirect),
+    # referral_letter (surat pelimpahan, signed and numbered)
+    kind: str
     letter_version: int | None
-    letter_number: str | None
+    letter_number: str | None  # a response_letter's or a referral_letter's
     sha256: str
     size: int
     created_at: datetime
@@ -41,8 +46,9 @@ class DocumentOut(BaseModel):
 
 @router.get(
     "/v1/letters/{document_id}/pdf",
-    responses={**NOT_FOUND, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
-    summary="Download a receipt, draft or signed letter (staff of its kecamatan; kabupaten users and admins: 403)",
+    responses=NOT_FOUND_ANSWERS,
+    summary="Download a receipt, draft, signed letter, disposition sheet or referral letter (staff of its "
+    "kecamatan; kabupaten users and admins: 403)",
     response_class=Response,
     openapi_extra=PDF_ANSWER,
 )
@@ -97,8 +103,9 @@ def released_letter(tracking_code: str, wf: LettersDep) -> Response:
     "/v1/letters/complaints/{complaint_id}",
     response_model=list[DocumentOut],
     responses={**NOT_FOUND, 401: {"model": ErrorBody}},
-    summary="The documents of a complaint: receipt, every draft, the signed letter (staff of its kecamatan; "
-    "kabupaten users and admins: the signed letter only)",
+    summary="The documents of a complaint, oldest first: receipt, disposition sheets, every draft, the signed "
+    "letter, the referral letter (staff of its kecamatan; kabupaten users and admins: the signed letters only). "
+    "The Kartu Kendali is not among them: it is printed as it stands, GET .../kartu-kendali.pdf",
 )
 def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[DocumentOut]:
     with wf.uow() as uow:
@@ -106,7 +113,7 @@ def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[
     visible = [r for r in rows if user.can_read_kecamatan(r["kecamatan"], _kabupaten(wf, r["kecamatan"]))]
     if not visible:
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
-    if not masking.sees_personal_data(user):  # a masked reader: the signed letter only (as its QR code shows it)
+    if not masking.sees_personal_data(user):  # a masked reader: the signed letters only (as their QR codes show them)
         visible = [r for r in visible if is_signed_letter(r)]
     return [
         DocumentOut(
@@ -121,6 +128,32 @@ def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[
         )
         for r in visible
     ]
+
+
+@router.get(
+    "/v1/letters/complaints/{complaint_id}/kartu-kendali.pdf",
+    responses=NOT_FOUND_ANSWERS,
+    summary="The Kartu Kendali of a complaint as it stands now: every SOP step, who, when, against its standard "
+    "time (staff of its kecamatan; kabupaten users and admins: 403)",
+    response_class=Response,
+    openapi_extra={"responses": {"200": {"description": "The PDF, landscape A4", "content": PDF}}},
+)
+def kartu_kendali(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
+    complaint = handlers.complaint_events(wf, complaint_id)
+    if complaint is None or not user.can_read_kecamatan(complaint.kecamatan.slug, complaint.kecamatan.kabupaten_slug):
+        raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
+    refuse_personal_document(user)  # it names the complainant
+    pdf = handlers.control_card(wf, complaint, datetime.now(UTC))
+    code = complaint.events[0].payload["tracking_code"]
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="kartu-kendali-{code}.pdf"',
+            "Cache-Control": "no-store",  # as it stands now: the next step changes it
+            **DOWNLOAD_HEADERS,
+        },
+    )
 
 
 def _kabupaten(letters: Letters, slug: str) -> str | None:

@@ -1,5 +1,6 @@
-"""Is this letter genuine? The page behind each signed letter's QR code, and the check of a PDF someone holds
-(what makes a letter genuine: services/letters/handlers.py). Here: the answers, in words a citizen reads."""
+"""Is this letter genuine? The page behind each signed letter's QR code (a response letter the complainant holds,
+a surat pelimpahan the receiving office holds), and the check of a PDF someone holds (what makes a letter
+genuine: services/letters/handlers.py). Here: the answers, in words a citizen reads."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
+KIND_NAMES = {"response_letter": "Surat tanggapan pengaduan", "referral_letter": "Surat pelimpahan pengaduan"}
+
 
 class VerificationOut(BaseModel):
     valid: bool
@@ -31,6 +34,7 @@ class VerificationOut(BaseModel):
     message: str
     sha256: str
     document_id: UUID | None = None
+    kind: str | None = None  # response_letter or referral_letter
     letter_number: str | None = None
     signed_on: date | None = None
     signer: str | None = None
@@ -53,11 +57,12 @@ VERIFY_PAGE = {
     response_model=VerificationOut,
     responses={**NOT_FOUND, **VERIFY_PAGE, **RATE_LIMITED_DOC},
     dependencies=[Depends(per_address("tracking"))],
-    summary="The page behind a signed letter's QR code: is this letter genuine? (receipts and drafts: 404)",
+    summary="The page behind a signed letter's QR code (a response or referral letter): is this letter genuine? "
+    "(receipts, drafts, disposition sheets: 404)",
 )
 def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Response:
     row = handlers.signed_letter(wf, document_id)
-    if row is None:  # a receipt, a draft or an unknown id: the same answer
+    if row is None:  # a receipt, a draft, a disposition sheet or an unknown id: the same answer
         raise ApiError(404, "letter_not_found", "Surat dengan kode ini tidak tercatat di layanan ini.")
     try:
         stored = wf.documents.get(row["sha256"])
@@ -118,6 +123,7 @@ def _answer(check: handlers.LetterCheck) -> VerificationOut:
         out = out.model_copy(
             update={
                 "document_id": letter["id"],
+                "kind": letter["kind"],
                 "letter_number": letter["letter_number"],
                 "signed_on": letter["signed_on"],
                 "signer": letter["signer"],
@@ -133,6 +139,7 @@ def _page(v: VerificationOut) -> str:
     rows = "".join(
         f"<tr><th>{e(k)}</th><td>{e(str(val))}</td></tr>"
         for k, val in [
+            ("Jenis surat", KIND_NAMES.get(v.kind or "")),
             ("Nomor surat", v.letter_number),
             ("Tanggal", v.signed_on),
             ("Penanda tangan", v.signer),
@@ -145,5 +152,5 @@ def _page(v: VerificationOut) -> str:
         "<!doctype html><html lang='id'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
         "<title>Verifikasi surat</title><style>body{font-family:sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}"
         f"p.s{{color:{colour};font-weight:bold}}th{{text-align:left;padding-right:1rem}}td{{word-break:break-all}}</style>"
-        f"</head><body><h1>Verifikasi surat tanggapan</h1><p class='s'>{e(v.message)}</p><table>{rows}</table></body></html>"
+        f"</head><body><h1>Verifikasi surat</h1><p class='s'>{e(v.message)}</p><table>{rows}</table></body></html>"
     )

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import uuid
 
-from services.letters.handlers import issue_receipt, issue_signed_letter, release_letter, render_draft
+from services.letters.handlers import (
+    issue_disposition_sheet,
+    issue_receipt,
+    issue_referral_letter,
+    issue_signed_letter,
+    release_letter,
+    render_draft,
+)
 from shared.service import Consumer
 
 
@@ -23,5 +30,7 @@ CONSUMERS = tuple(
         ("letters.issue_receipt", issue_receipt),
         ("letters.render_draft", render_draft),
         ("letters.release_letter", release_letter),
+        ("letters.issue_disposition_sheet", issue_disposition_sheet),
+        ("letters.issue_referral_letter", issue_referral_letter),
     )
 )
