@@ -9,7 +9,7 @@ rolled back, ours goes in). Writing to the outbox also wakes its publisher (``NO
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +51,14 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.routes = PostgresRoutes(conn)
 
 
+def _row(record: Any) -> dict[str, Any]:
+    """A unit of work's record (a dataclass) as the values of its row, field by field and shallow. Not
+    ``dataclasses.asdict``: it deep-copies every value (the complainant, a pydantic model, through
+    ``copy.deepcopy``) for a copy the insert throws away: about 90 µs of CPU per submission against 6 here, some
+    400 Python calls on every POST /v1/complaints."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
 def _submission(row: Any) -> Submission:
     return Submission(
         id=row.id,
@@ -74,7 +82,7 @@ class PostgresSubmissions:
         self._conn = conn
 
     def add(self, submission: Submission) -> bool:
-        values = {**asdict(submission), "complainant": submission.complainant.model_dump(mode="json")}
+        values = {**_row(submission), "complainant": submission.complainant.model_dump(mode="json")}
         inserted = self._conn.execute(
             insert(submissions).values(**values).on_conflict_do_nothing().returning(submissions.c.id)
         ).first()
@@ -101,7 +109,7 @@ class PostgresAttachments:
 
     def add(self, rows: Sequence[Attachment]) -> None:
         if rows:
-            self._conn.execute(insert(attachments), [asdict(a) for a in rows])
+            self._conn.execute(insert(attachments), [_row(a) for a in rows])
 
     def linked(self, sha256: str, complaint_id: UUID | None, limit: int) -> list[StoredAttachment]:
         linked = func.coalesce(submissions.c.complaint_id, inbound_messages.c.complaint_id)
@@ -128,7 +136,7 @@ class PostgresInboundMessages:
     def add(self, message: Inbound) -> bool:
         inserted = self._conn.execute(
             insert(inbound_messages)
-            .values(**asdict(message))
+            .values(**_row(message))
             .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
             .returning(inbound_messages.c.id)
         ).first()
@@ -164,7 +172,7 @@ class PostgresChannelStatuses:
     def add(self, status: ChannelStatus) -> bool:
         inserted = self._conn.execute(
             insert(channel_statuses)
-            .values(**asdict(status))
+            .values(**_row(status))
             .on_conflict_do_nothing(index_elements=["provider_message_id", "status"])
             .returning(channel_statuses.c.id)
         ).first()
@@ -214,6 +222,11 @@ class PostgresTracking:
                 tracking.c.steps,
                 tracking.c.outcome,
                 tracking.c.referred_to,
+                tracking.c.referral_state,
+                tracking.c.follow_up_by,
+                tracking.c.referral_answer,
+                tracking.c.referral_answered_on,
+                submissions.c.complainant,
             )
             .select_from(submissions.outerjoin(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
             .where(submissions.c.tracking_code == tracking_code)
