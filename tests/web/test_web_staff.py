@@ -802,6 +802,13 @@ def test_a_referred_complaint_waits_on_the_office_and_the_staf_records_its_answe
     with wf.uow() as uow:  # the workflow's own state: closed, as referred
         state, _ = handlers.load(uow, cid, lambda k: True)
     assert (state.status, state.outcome) == ("closed", "referred")
+    # a kabupaten reader: the referral and that it was answered, never what was answered (shared.masking)
+    sign_in(web, people["kabupaten"])
+    masked = web.get(url)
+    assert masked.status_code == 200
+    words = text_only(masked.text)
+    assert "Tanggapan instansi Dinas PUPR Kabupaten Pamekasan menanggapi" in words
+    assert "Perbaikan jalan dijadwalkan" not in words and "Surat 600/77" not in words
 
 
 def test_a_referral_without_an_answer_lapses_and_the_page_says_so(web, wf, people, place):
