@@ -1,5 +1,5 @@
 """The response letter and the receipt as a reader sees them: the text pypdf extracts, where it sits on
-the page, the QR code's content. services/letters/adapters/pdf.py."""
+the page, the QR code's content. services/letters/adapters/pdf/ (letters.py, forms.py)."""
 
 from __future__ import annotations
 
