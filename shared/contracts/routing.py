@@ -26,6 +26,8 @@ NOTIFY_EVENTS = (
     "workflow.ComplaintReceived",
     "workflow.DocumentsRequested",
     "workflow.ComplaintReferred",
+    "workflow.ReferralAnswered",  # the receiving office answered a referral, or the kecamatan stopped waiting
+    "workflow.ReferralLapsed",
     "workflow.ResponseDispatched",
     "workflow.IdentityRejected",
     "workflow.ClosedIncomplete",
@@ -52,6 +54,16 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     # the receipt (tanda terima) of every complaint; each draft as a PDF; the letter released at step 12
     Subscription("letters-receipts", "letters", "letters.issue_receipt", frozenset({"workflow.ComplaintReceived"})),
     Subscription("letters-drafts", "letters", "letters.render_draft", frozenset({"workflow.LetterDrafted"})),
+    # the SOP's instruments: the Lembar Disposisi at step 4 (and when redirected); the surat pelimpahan, signed
+    Subscription(
+        "letters-dispositions",
+        "letters",
+        "letters.issue_disposition_sheet",
+        frozenset({"workflow.DispositionIssued", "workflow.DispositionRedirected"}),
+    ),
+    Subscription(
+        "letters-referrals", "letters", "letters.issue_referral_letter", frozenset({"workflow.ComplaintReferred"})
+    ),
     Subscription(
         "letters-release",
         "letters",
