@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
+from shared.contracts.organisation import ATAS_NAMA_OFFICES
+
 metadata = MetaData(schema="tenancy")
 
 kecamatan_table = Table(
@@ -256,7 +258,7 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}; known: {', '.join(known)}")
-    if settings.get("sign_atas_nama") not in (None, "sekcam"):
+    if settings.get("sign_atas_nama") not in (None, *ATAS_NAMA_OFFICES):
         raise ValueError('sign_atas_nama: only "sekcam" may sign a.n. (atas nama) the Camat, or leave it out')
     if settings.get("sop_overrides"):
         sop.with_overrides(sop.DEFAULT, settings["sop_overrides"])

@@ -52,8 +52,6 @@ from services.letters.adapters.signing import SigningIdentity, sign_pdf
 from services.letters.adapters.verification import Verification, verify_pdf
 from services.letters.domain.control_card import control_card as read_control_card
 from services.letters.domain.letter import (
-    ATAS_NAMA,
-    OFFICES,
     REFERRAL_PERIHAL,
     DispositionSheet,
     Letterhead,
@@ -74,7 +72,7 @@ from services.letters.unit_of_work import (
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import CHANNEL_LABELS
 from shared.contracts.letters import LetterDocumentIssued
-from shared.contracts.organisation import DELEGATION_KINDS, PP17_UNITS, find_unit
+from shared.contracts.organisation import ATAS_NAMA, ATAS_NAMA_OFFICES, DELEGATION_KINDS, PP17_UNITS, find_unit
 from shared.contracts.workflow import (
     ClarificationGiven,
     ComplaintReceived,
@@ -282,7 +280,7 @@ def _signer(kecamatan: Kecamatan, signed_event: EventEnvelope, camat: StaffName 
         title = f"{DELEGATION_KINDS[actor.acting_kind]} {title}"
     elif actor.acting_for == "camat" and actor.acting_kind == ATAS_NAMA:
         title = f"a.n. {title}"
-        office = OFFICES.get(actor.role or "", (actor.role or "").upper()) or None
+        office = ATAS_NAMA_OFFICES.get(actor.role or "", (actor.role or "").upper()) or None
     rank = None
     if camat is not None and camat.pangkat:
         rank = f"{camat.pangkat} ({camat.golongan})" if camat.golongan else camat.pangkat

@@ -24,7 +24,7 @@ from shared.calendar import WorkingCalendar
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
-from shared.contracts.organisation import Delegation, UnitEntry, find_unit
+from shared.contracts.organisation import ATAS_NAMA, Delegation, UnitEntry, find_unit
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.tenancy import Kecamatan
@@ -270,9 +270,6 @@ def delegations_of_user(ctx: Context, kecamatan: str | None, user_id: str, at: d
     if ctx.organisation is None or not kecamatan:
         return []
     return [d for d in ctx.organisation.delegations(kecamatan, _today(ctx, kecamatan, at)) if d.delegate == user_id]
-
-
-ATAS_NAMA = "an"  # the event actor's acting_kind when an official signs a.n. (atas nama) the Camat
 
 
 def atas_nama_signer(kecamatan: Kecamatan) -> str | None:

@@ -28,6 +28,10 @@ DELEGATION_DIRECTORY = ("tenancy", "delegation_directory")
 # a delegate acts as Plh. (pelaksana harian: the official is away for days or weeks) or Plt. (pelaksana tugas:
 # the post is vacant); what a signature block prints before the jabatan
 DELEGATION_KINDS = {"plh": "Plh.", "plt": "Plt."}
+# an event actor's ``acting_kind`` when an official signed a.n. (atas nama) the Camat, as the kecamatan's setting
+# ``sign_atas_nama`` allows: the actor's ``role`` is their own office, printed under "a.n. CAMAT ..."
+ATAS_NAMA = "an"
+ATAS_NAMA_OFFICES = {"sekcam": "SEKRETARIS KECAMATAN"}  # the roles that may sign so, and their office
 
 
 @dataclass(frozen=True)

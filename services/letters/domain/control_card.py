@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from services.letters.domain.letter import ATAS_NAMA, Letterhead, Zone
+from services.letters.domain.letter import Letterhead, Zone
 from shared.calendar import OfficeHours
 from shared.contracts import sop
 from shared.contracts.intake import CHANNEL_LABELS
-from shared.contracts.organisation import DELEGATION_KINDS
+from shared.contracts.organisation import ATAS_NAMA, DELEGATION_KINDS
 from shared.contracts.workflow import (
     ClosedIncomplete,
     ComplaintReceived,

@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from shared.tanggal import format_tanggal
 
 __all__ = [
-    "ATAS_NAMA",
     "WIB",
     "DispositionSheet",
     "Letterhead",
@@ -29,12 +28,6 @@ __all__ = [
 # Western Indonesia Time: UTC+7 with no daylight saving since 1964. A fixed offset, so the receipt does
 # not depend on the machine's tz database (python:3.11-slim has none).
 WIB = timezone(timedelta(hours=7), "WIB")
-
-# An event actor's ``acting_kind`` when an official signed a.n. (atas nama) the Camat, as the kecamatan's
-# setting ``sign_atas_nama`` allows (the workflow's ATAS_NAMA): the actor's ``role`` is their own office
-ATAS_NAMA = "an"
-# the office printed under "a.n. CAMAT ..." for the roles that may sign so
-OFFICES = {"sekcam": "SEKRETARIS KECAMATAN"}
 
 
 @dataclass(frozen=True)
