@@ -19,6 +19,10 @@ out until someone decides here that it may be shown. The views, and who uses the
 * ``COMPLAINT_ROW``: a row of the dashboard's complaints projection, as the Buku Rekap (JSON, CSV, XLSX)
   and the overdue list read it.
 
+Whoever holds a complaint's tracking code (the complainant; it opens their receipt and letter) reads on the
+public tracking page what a receiving office answered to a referral, through ``scrub``: the complainant's own
+values and anything shaped like a NIK, a phone number or an e-mail address ``[disembunyikan]``.
+
 Never shown to a masked reader: NIK, phone, e-mail, address, the full name; the tracking code (it opens
 the receipt and the response letter without signing in: ``/v1/letters/track/...``; the complaint id is the
 join key instead); free text written by or about the complainant (subject, description, replies, notes,
@@ -31,7 +35,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -467,6 +471,14 @@ COMPLAINT_ROW: View = {
     "agency_kind": keep,
     "referral_reason": hidden,
     "referred_at": keep,
+    # a referral followed until the receiving office answers; its answer and reference may quote the complainant
+    "referral_state": keep,
+    "referral_follow_up_by": keep,
+    "referral_letter_number": keep,
+    "referral_answer": hidden,
+    "referral_answered_on": keep,
+    "referral_reference": hidden,
+    "referral_ended_at": keep,
     "letter_number": keep,
     "letter_signed_at": keep,
     "dispatched_at": keep,
@@ -479,6 +491,27 @@ COMPLAINT_ROW: View = {
     "sop_overrides": sop_settings,
     # step_occurrences, position: the projection's own bookkeeping, out
 }
+
+
+_EMAIL_LIKE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NIK_LIKE = re.compile(r"(?<!\d)\d{16}(?!\d)")
+_PHONE_LIKE = re.compile(r"(?<![\w+])(?:\+?62[\s.-]?|0)8\d(?:[\s.-]?\d){6,12}(?!\d)")
+
+
+def scrub(value: str, known: Iterable[str | None] = (), names: Iterable[str | None] = ()) -> str:
+    """A free text someone wrote to the complainant (the answer of an office a complaint was referred to) as a
+    holder of the tracking code reads it: e-mail addresses, NIK-like numbers (16 digits), phone numbers, the
+    complainant's own values (``known``: NIK, phone, e-mail, address, each as a whole) and names (``names``: whole,
+    and word by word) become ``[disembunyikan]``. It cannot find every personal datum (another person's name, a
+    house described in words): for the code's holder only, never for a list anyone may read."""
+    text = _EMAIL_LIKE.sub(REDACTED, value)
+    text = _NIK_LIKE.sub(REDACTED, text)
+    text = _PHONE_LIKE.sub(REDACTED, text)
+    words = {item.strip() for item in (*known, *names) if item and item.strip()}
+    words.update(w for name in names if name for w in name.split() if len(w) >= 3)
+    for word in sorted(words, key=len, reverse=True):  # a whole name before its words
+        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", REDACTED, text, flags=re.IGNORECASE)
+    return re.sub(rf"{re.escape(REDACTED)}(?:\s+{re.escape(REDACTED)})+", REDACTED, text)
 
 
 def complaint_row(row: Mapping[str, Any], masked: bool) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
@@ -131,6 +131,11 @@ class Tracked:
     steps: list[Any] | None = None
     outcome: str | None = None
     referred_to: str | None = None
+    referral_state: str | None = None  # followed | answered | lapsed | ended | unfollowed
+    follow_up_by: datetime | None = None
+    referral_answer: str | None = None  # as recorded: mask it (shared.masking.scrub) before showing it
+    referral_answered_on: date | None = None
+    complainant: dict[str, Any] | None = None  # the submission's: what the answer is masked of, never shown
 
 
 class Submissions(Protocol):

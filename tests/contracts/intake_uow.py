@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -229,6 +229,38 @@ class IntakeUnitOfWorkContract:
             sop.DEFAULT.version,
             [],
         )
+
+    def test_a_referrals_follow_up_and_answer_are_tracked_with_the_complainant_to_mask_it_of(
+        self, intake, place, project
+    ):
+        s = a_submission(place, email="siti@example.id")
+        committed(intake, lambda uow: uow.submissions.add(s))
+        follow_up = RECEIVED + timedelta(days=20)
+        project(
+            s.complaint_id,
+            s.tracking_code,
+            "closed",
+            outcome="referred",
+            referred_to="Dinas PUPR",
+            referral_state="answered",
+            follow_up_by=follow_up,
+            referral_answer="Kepada Ibu Siti Aminah: diperbaiki Maret.",
+            referral_answered_on=date(2026, 2, 20),
+        )
+        with intake.uow() as uow:
+            t = uow.tracking.by_code(s.tracking_code)
+        assert (t.status, t.outcome, t.referred_to, t.referral_state, t.follow_up_by) == (
+            "closed",
+            "referred",
+            "Dinas PUPR",
+            "answered",
+            follow_up,
+        )
+        assert (t.referral_answer, t.referral_answered_on) == (
+            "Kepada Ibu Siti Aminah: diperbaiki Maret.",
+            date(2026, 2, 20),
+        )
+        assert t.complainant == s.complainant.model_dump(mode="json")  # what the answer is masked of
 
     def test_the_senders_latest_complaint_awaiting_documents_is_found(self, intake, place, project):
         phone, email = new_phone(), f"Warga-{uuid.uuid4().hex[:8]}@Contoh.example.id"

@@ -41,7 +41,7 @@ def intake(container, place):
 def project(engine):
     """The row intake's tracking projection writes (adapters/tracking.py), written directly."""
 
-    def write(complaint_id, tracking_code, status, current_step=None):
+    def write(complaint_id, tracking_code, status, current_step=None, **referral):
         with engine.begin() as conn:
             conn.execute(
                 insert(tracking).values(
@@ -53,6 +53,7 @@ def project(engine):
                     steps=[],
                     updated_at=datetime.now(UTC),
                     position=0,
+                    **referral,
                 )
             )
 

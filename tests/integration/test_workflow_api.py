@@ -490,10 +490,13 @@ def test_the_public_tracking_says_how_it_ended_and_where_it_was_referred(client,
         pass
     with engine.connect() as conn:
         row = conn.execute(select(tracking).where(tracking.c.complaint_id == f.id)).mappings().one()
-    assert (row["status"], row["outcome"], row["referred_to"]) == (
-        "closed",
+    # followed until the office answers (tests/integration/test_tracking_referral.py): open, no SOP step runs
+    assert (row["status"], row["outcome"], row["referred_to"], row["referral_state"], row["current_step"]) == (
         "referred",
+        None,
         "Dinas PUPR Kabupaten Pamekasan",
+        "followed",
+        None,
     )
     assert [s["number"] for s in row["steps"]] == [1, 2, 3]
 

@@ -32,8 +32,8 @@ def intake(memory, place, settings, tmp_path):
 
 @pytest.fixture
 def project(memory):
-    def write(complaint_id, tracking_code, status, current_step=None):
-        memory.project(TrackingRow(complaint_id, tracking_code, status, current_step))
+    def write(complaint_id, tracking_code, status, current_step=None, **referral):
+        memory.project(TrackingRow(complaint_id, tracking_code, status, current_step, **referral))
 
     return write
 

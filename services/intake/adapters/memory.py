@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
@@ -69,6 +69,10 @@ class TrackingRow:
     steps: tuple[Any, ...] = ()
     outcome: str | None = None
     referred_to: str | None = None
+    referral_state: str | None = None
+    follow_up_by: datetime | None = None
+    referral_answer: str | None = None
+    referral_answered_on: date | None = None
 
 
 class IntakeMemory:
@@ -288,8 +292,9 @@ class InMemoryTracking:
         if s is None:
             return None
         t = self._memory.tracking.get(s.complaint_id)
+        complainant = s.complainant.model_dump(mode="json")
         if t is None:
-            return Tracked(s.tracking_code, s.kecamatan, s.received_at)
+            return Tracked(s.tracking_code, s.kecamatan, s.received_at, complainant=complainant)
         return Tracked(
             s.tracking_code,
             s.kecamatan,
@@ -300,6 +305,11 @@ class InMemoryTracking:
             steps=list(t.steps),
             outcome=t.outcome,
             referred_to=t.referred_to,
+            referral_state=t.referral_state,
+            follow_up_by=t.follow_up_by,
+            referral_answer=t.referral_answer,
+            referral_answered_on=t.referral_answered_on,
+            complainant=complainant,
         )
 
     def awaiting_documents(self, kecamatan: str, channel: str, sender: str) -> UUID | None:

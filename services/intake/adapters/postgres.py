@@ -222,6 +222,11 @@ class PostgresTracking:
                 tracking.c.steps,
                 tracking.c.outcome,
                 tracking.c.referred_to,
+                tracking.c.referral_state,
+                tracking.c.follow_up_by,
+                tracking.c.referral_answer,
+                tracking.c.referral_answered_on,
+                submissions.c.complainant,
             )
             .select_from(submissions.outerjoin(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
             .where(submissions.c.tracking_code == tracking_code)

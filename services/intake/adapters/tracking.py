@@ -1,6 +1,12 @@
 """Intake's tracking projection: the public status of each complaint, fed from the event store.
 
 A catch-up subscription: each batch of events and the new checkpoint are written in one transaction.
+
+A referral with ``follow_up_by`` (every one since issue #15) leaves the complaint open as ``referred``: no step of
+the SOP runs for it (current step none) while the kecamatan waits for the receiving office's answer, until
+``ReferralAnswered`` (the answer is kept; ``handlers/tracking.py`` masks it when read) or ``ReferralLapsed``
+closes it as referred. ``referral_state``: followed, answered, lapsed, ended (withdrawn or a duplicate while
+followed) or unfollowed (a referral written before referrals were followed: it closed the complaint at once).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from shared.contracts.workflow import (
     IdentityRejected,
     LetterReturned,
     MarkedDuplicate,
+    ReferralAnswered,
+    ReferralLapsed,
     ResponseSent,
     StepCompleted,
 )
@@ -31,11 +39,14 @@ from shared.subscriptions import Checkpoints, RoundResult
 CLOSING = {
     IdentityRejected: "identity_rejected",
     ClosedIncomplete: "incomplete",
-    ComplaintReferred: "referred",
+    ComplaintReferred: "referred",  # only one without follow_up_by (see apply)
     ResponseSent: "resolved",
     ComplaintWithdrawn: "withdrawn",
     MarkedDuplicate: "duplicate",
+    ReferralAnswered: "referred",
+    ReferralLapsed: "referred",
 }
+REFERRAL_ENDS = {ReferralAnswered: "answered", ReferralLapsed: "lapsed"}
 
 
 class TrackingProjection:
@@ -100,8 +111,18 @@ class TrackingProjection:
             values["status"] = "awaiting_documents"
         elif isinstance(decoded, DocumentsReceived):
             values["status"] = "in_progress"
+        elif isinstance(decoded, ComplaintReferred):
+            values.update(referred_to=decoded.agency, follow_up_by=decoded.follow_up_by, current_step=None)
+            if decoded.follow_up_by is None:  # written before referrals were followed: it closed the complaint
+                values.update(status="closed", outcome="referred", referral_state="unfollowed")
+            else:
+                values.update(status="referred", referral_state="followed")
         elif type(decoded) in CLOSING:
             values.update(status="closed", current_step=None, outcome=CLOSING[type(decoded)])
-            if isinstance(decoded, ComplaintReferred):
-                values["referred_to"] = decoded.agency
+            if type(decoded) in REFERRAL_ENDS:
+                values["referral_state"] = REFERRAL_ENDS[type(decoded)]
+            elif row["referral_state"] == "followed":
+                values["referral_state"] = "ended"
+            if isinstance(decoded, ReferralAnswered):
+                values.update(referral_answer=decoded.answer, referral_answered_on=decoded.answered_on)
         conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))

@@ -112,6 +112,16 @@ class StepDoneOut(StepOut):
     completed_at: datetime
 
 
+class ReferralOut(BaseModel):
+    """A referral the kecamatan follows until the receiving office answers (or the follow-up time passes)."""
+
+    agency: str
+    state: str  # followed (open) | answered | lapsed
+    follow_up_by: datetime | None = None  # the kecamatan follows it until then
+    answer: str | None = None  # the office's answer, masked of personal data (shared.masking.scrub)
+    answered_on: date | None = None  # the date of the office's letter or message
+
+
 class TrackingOut(BaseModel):
     tracking_code: str
     kecamatan: str
@@ -123,6 +133,7 @@ class TrackingOut(BaseModel):
     outcome: str | None = None  # resolved, referred, identity_rejected, incomplete, withdrawn, duplicate
     outcome_label: str | None = None
     referred_to: str | None = None  # the agency, when referred (dilimpahkan)
+    referral: ReferralOut | None = None  # where a followed referral stands (none for one referred before)
     letter_available: bool = False  # the signed response letter was sent: /v1/letters/track/{code}/letter
 
 

@@ -1,11 +1,24 @@
 """A complaint's public status by its tracking code: the submission and ``intake.tracking``, kept by the
 projection in ``adapters/tracking.py``.
+
+A referral (dilimpahkan) is followed by the kecamatan until the receiving office answers or the follow-up time
+passes: while it is, the status says to whom and until when; then the outcome says what the office answered. The
+answer is addressed to the complainant, who holds the code, so its text is shown, masked of personal data
+(``shared.masking.scrub``: the complainant's own values, anything shaped like a NIK, a phone number or an e-mail
+address).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from services.intake.handlers.context import Context
+from services.intake.unit_of_work import Tracked
+from shared import masking
 from shared.contracts import sop
+from shared.tanggal import format_tanggal
+from shared.tenancy import DEFAULT_TIME_ZONE
 
 OUTCOME_LABELS = {
     "resolved": "Tanggapan sudah dikirim kepada Anda",
@@ -20,6 +33,7 @@ STATUS_LABELS = {
     "received": "Diterima, menunggu diproses",
     "in_progress": "Sedang diproses",
     "awaiting_documents": "Menunggu kelengkapan dokumen dari Anda",
+    "referred": "Dilimpahkan, dipantau kecamatan",  # with the agency and until when: _referral
     "closed": "Selesai",
 }
 
@@ -33,7 +47,7 @@ def track(intake: Context, code: str) -> dict | None:
     current = None
     if row.current_step is not None:
         current = {"number": row.current_step, "name": sop.DEFINITIONS[row.sop_version].step(row.current_step).name}
-    return {
+    found = {
         "tracking_code": row.tracking_code,
         "kecamatan": row.kecamatan,
         "status": status,
@@ -44,5 +58,44 @@ def track(intake: Context, code: str) -> dict | None:
         "outcome": row.outcome,
         "outcome_label": OUTCOME_LABELS.get(row.outcome) if row.outcome else None,
         "referred_to": row.referred_to,
+        "referral": None,
         "letter_available": row.outcome == "resolved",  # ResponseSent: the signed letter was released
     }
+    if row.referred_to and row.referral_state in ("followed", "answered", "lapsed"):
+        found.update(_referral(intake, row))
+    return found
+
+
+def _referral(intake: Context, row: Tracked) -> dict:
+    """The status and outcome texts of a followed referral, and where it stands."""
+    kecamatan = intake.directory.get(row.kecamatan)
+    zone = kecamatan.time_zone if kecamatan is not None else ZoneInfo(DEFAULT_TIME_ZONE)
+
+    def tanggal(at: datetime | None) -> str:
+        return format_tanggal(at.astimezone(zone).date()) if at else ""
+
+    agency, until = row.referred_to, tanggal(row.follow_up_by)
+    person = row.complainant or {}
+    answer = None
+    if row.referral_state == "answered" and row.referral_answer:
+        known = [person.get(k) for k in ("nik", "phone", "email", "address")]
+        answer = masking.scrub(row.referral_answer, known, names=[person.get("name")])
+    texts: dict = {
+        "referral": {
+            "agency": agency,
+            "state": row.referral_state,
+            "follow_up_by": row.follow_up_by,
+            "answer": answer,
+            "answered_on": row.referral_answered_on if row.referral_state == "answered" else None,
+        }
+    }
+    if row.referral_state == "followed":
+        texts["status_label"] = f"Dilimpahkan ke {agency}; kecamatan memantau sampai {until}"
+    elif row.referral_state == "answered":
+        texts["outcome_label"] = "Instansi penerima telah menanggapi" + (f": {answer}" if answer else "")
+    else:
+        texts["outcome_label"] = (
+            f"{agency} belum menanggapi sampai {until}; kecamatan tidak lagi memantau. Tanyakan tindak lanjutnya "
+            "langsung kepada instansi tersebut"
+        )
+    return texts
