@@ -81,11 +81,17 @@ class Kecamatan:
 
     def calendar(self):
         """This kecamatan's working-day calendar: its office hours, else its kabupaten's, else the default, in
-        the kabupaten's time zone unless the hours name one; the kabupaten's extra non-working days and the
-        kecamatan's own; the days a decree made working days again (a cuti bersama moved) of both."""
+        the kabupaten's time zone, with the kabupaten's dated schedules unless the kecamatan names its own; the
+        kabupaten's extra non-working days and the kecamatan's own; the days a decree made working days again (a
+        cuti bersama moved) of both."""
         from shared.calendar import OfficeHours, WorkingCalendar
 
-        config = self.settings.get("office_hours") or self.kabupaten_settings.get("office_hours") or {}
+        kabupaten = self.kabupaten_settings.get("office_hours") or {}
+        config = self.settings.get("office_hours") or kabupaten
+        if "schedules" not in config and "schedules" in kabupaten:
+            # a kecamatan's own week still follows the kabupaten's decreed periods (Ramadan hours), unless it
+            # names periods of its own ("schedules": [] for none)
+            config = {**config, "schedules": kabupaten["schedules"]}
         config = {**config, "tz": str(self.time_zone)}  # one zone for a kabupaten (validated: office hours name none)
         extra = {
             date.fromisoformat(d): name

@@ -33,6 +33,18 @@ def test_the_kabupaten_hours_apply_unless_the_kecamatan_sets_its_own():
     assert place().calendar().add_working_days(datetime(2026, 2, 3, 10, tzinfo=WIB), 1).hour == 16  # the default
 
 
+def test_a_kecamatan_with_its_own_week_still_follows_the_kabupaten_s_ramadan_hours():
+    own_week = {"days": {d: ["07:30", "16:00"] for d in ("mon", "tue", "wed", "thu", "fri")}}
+    own = place({"office_hours": own_week}, PAMEKASAN_SETTINGS).calendar()
+    # its own week outside Ramadan: Tuesday 3 Feb 2026 10:00 + 1 working day ends at 16:00 the next day
+    assert own.add_working_days(datetime(2026, 2, 3, 10, tzinfo=WIB), 1) == datetime(2026, 2, 4, 16, tzinfo=WIB)
+    # the kabupaten's Ramadan 1447 H schedule inside it: Thursday 26 Feb + 1 working day ends Friday at 15:30
+    assert own.add_working_days(datetime(2026, 2, 26, 10, tzinfo=WIB), 1) == datetime(2026, 2, 27, 15, 30, tzinfo=WIB)
+    # a kecamatan that names its own periods (none) keeps its own week through Ramadan
+    opted_out = place({"office_hours": {**own_week, "schedules": []}}, PAMEKASAN_SETTINGS).calendar()
+    assert opted_out.add_working_days(datetime(2026, 2, 26, 10, tzinfo=WIB), 1) == datetime(2026, 2, 27, 16, tzinfo=WIB)
+
+
 def test_the_kabupaten_time_zone_is_the_calendar_s_and_the_year_s():
     wita = place(kabupaten={"time_zone": "Asia/Makassar"})
     assert str(wita.time_zone) == "Asia/Makassar" and wita.time_zone_label == "WITA"
