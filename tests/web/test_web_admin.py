@@ -164,7 +164,7 @@ def test_the_organisation_page_lists_leaders_units_and_heads(web, places, admin)
     assert f"Ahmad Kasi ({place['kasi']})" in pemerintahan and "Kepala Seksi Pemerintahan" in pemerintahan
     trantib = text_of(r.text.split('id="judul-unit-trantib"', 1)[1].split("</section>", 1)[0])
     assert "Belum ada kepala" in trantib
-    assert 'aria-current="page">Unit dan kepala' in r.text
+    assert 'aria-current="page"><strong>Unit dan kepala</strong>' in r.text
 
 
 def test_an_admin_adds_renames_retires_and_brings_back_a_unit(web, places, admin, engine):
@@ -226,6 +226,10 @@ def test_an_admin_adds_renames_retires_and_brings_back_a_unit(web, places, admin
         r'<p class="pesan galat" role="alert">Seksi Pemerintahan masih dipimpin Ahmad Kasi', with_head.text
     )
 
+    history = text_of(web.get(f"{at}/riwayat").text)
+    retired_entry = history.split("Unit dinonaktifkan", 1)[1].split("Unit diubah", 1)[0]
+    assert "Kode unit Subbagian Perizinan (perizinan)" in retired_entry
+    assert "Alasan Pindah ke Mal Pelayanan Publik" in retired_entry
     log = handlers.organisation_log(engine, place["slug"])
     assert [(e["type"], e["actor"]) for e in log] == [
         ("UnitDefined", admin),

@@ -161,6 +161,8 @@ def _event_details(
             text = ", ".join(str(v) for v in value)
         elif key in ("starts_on", "ends_on"):
             text = tanggal(str(value))
+        elif key == "code" and "name" not in data:  # a unit retired: named as it was
+            text = f"{unit_titles[value]} ({value})" if value in unit_titles else str(value)
         elif key in ("unit", "previous_unit"):
             text = unit_titles.get(str(value), str(value))
         elif key in ("username", "delegate"):
