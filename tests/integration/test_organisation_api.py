@@ -486,6 +486,8 @@ def test_the_change_log_pages_and_is_read_by_the_kecamatan_s_readers_only(client
     last = client.get(f"/v1/kecamatan/{place}/org-events", params={"limit": 2, "before": second.json()[-1]["position"]},
                       headers=admin(settings))  # fmt: skip
     assert [e["data"]["code"] for e in last.json()] == ["unit-0"] and "link" not in last.headers
+    too_far = client.get(f"/v1/kecamatan/{place}/org-events", params={"before": 2**63}, headers=admin(settings))
+    assert (too_far.status_code, too_far.json()["code"]) == (422, "validation_error")  # not a bigint: no 500
     other = bearer_header(settings, Principal("staf.pegantenan.o", "Staf", "staf", "pegantenan", "pamekasan"))
     assert client.get(f"/v1/kecamatan/{place}/org-events", headers=other).status_code == 403
     assert client.get(f"/v1/kecamatan/{place}/officials", headers=other).status_code == 403

@@ -511,7 +511,9 @@ def org_events(
     accounts: AccountsDep,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="positions before this one: the next page")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="positions before this one: the next page")
+    ] = None,
 ) -> Any:
     _readable(accounts, user, slug)
     found = handlers.organisation_log(accounts.engine, slug, limit, before=before)
