@@ -1,5 +1,5 @@
 """Accounts' commands: ``pengaduan users add|list|contact|rank|deactivate|activate|set-password`` and the
-organisation's, ``pengaduan org units|define-unit|retire-unit|delegate|delegations|end-delegation|log``
+organisation's, ``pengaduan org units|define-unit|retire-unit|appoint|relieve|delegate|delegations|end-delegation|log``
 (run by the operator: recorded in the organisation's log as ``cli:<login name>``)."""
 
 from __future__ import annotations
@@ -77,6 +77,16 @@ def _org_commands(sub: argparse._SubParsersAction) -> None:
     o.add_argument("code")
     o.add_argument("--reason", required=True)
     o.set_defaults(fn=organisation)
+    o = org.add_parser("appoint", help="make an official (a staf, or another unit's Kasi) the head of a unit")
+    o.add_argument("kecamatan")
+    o.add_argument("code", help="the unit")
+    o.add_argument("username")
+    o.set_defaults(fn=organisation)
+    o = org.add_parser("relieve", help="end the post of a unit's head (they stay as staf)")
+    o.add_argument("kecamatan")
+    o.add_argument("code", help="the unit")
+    o.add_argument("--reason", required=True)
+    o.set_defaults(fn=organisation)
     o = org.add_parser("delegate", help="name a Plh. or Plt. for a role of a kecamatan, for a period")
     o.add_argument("--kecamatan", required=True)
     o.add_argument("--role", required=True, choices=["staf", "kasi", "sekcam", "camat"])
@@ -138,6 +148,13 @@ def organisation(args: argparse.Namespace) -> None:
         elif args.action == "retire-unit":
             handlers.retire_unit(engine, actor, args.kecamatan, args.code, args.reason)
             print(f"unit {args.code} of {args.kecamatan} retired")
+        elif args.action == "appoint":
+            entry = handlers.appoint_head(engine, actor, args.kecamatan, args.code, args.username, accounts.changes)
+            print(f"{entry.head_name} ({entry.head_username}) heads {entry.unit.title} of {args.kecamatan}")
+        elif args.action == "relieve":
+            entry = handlers.relieve_head(engine, actor, args.kecamatan, args.code, args.reason, accounts.changes)
+            head = f"{entry.head_name} ({entry.head_username})" if entry.head_username else "no one"
+            print(f"{entry.unit.title} of {args.kecamatan} now headed by {head}")
         elif args.action == "delegate":
             try:
                 starts_on, ends_on = date.fromisoformat(args.starts_on), date.fromisoformat(args.ends_on)

@@ -493,3 +493,18 @@ def test_the_change_log_pages_and_is_read_by_the_kecamatan_s_readers_only(client
     assert client.get(f"/v1/kecamatan/{place}/officials", headers=other).status_code == 403
     kabupaten = bearer_header(settings, Principal(f"kab.{place}", "Kab", "kabupaten", None, "pamekasan"))
     assert len(client.get(f"/v1/kecamatan/{place}/org-events", headers=kabupaten).json()) == 5
+
+
+def test_the_org_commands_appoint_and_relieve_a_head(settings, engine, place):
+    appointed = org(settings, "appoint", place, "trantib", f"staf.{place}")
+    assert appointed.returncode == 0, appointed.stderr
+    assert f"Staf Uji (staf.{place}) heads Seksi Ketenteraman dan Ketertiban Umum of {place}" in appointed.stdout
+    again = org(settings, "appoint", place, "trantib", f"sekcam.{place}")
+    assert again.returncode != 0 and "(unit_has_head)" in again.stderr
+    relieved = org(settings, "relieve", place, "trantib", "--reason", "Mutasi")
+    assert relieved.returncode == 0, relieved.stderr
+    assert "now headed by no one" in relieved.stdout
+    log = [(e["type"], e["actor"]) for e in handlers.organisation_log(engine, place)][:2]
+    assert [t for t, _ in log] == ["OfficialRelieved", "OfficialAppointed"] and all(
+        a.startswith("cli:") for _, a in log
+    )
