@@ -12,6 +12,19 @@ from typing import Any, Literal
 Role = Literal["staf", "kasi", "sekcam", "camat"]
 Unit = Literal["minutes", "working_days"]
 
+# each role as people are told of it, in full (a message, an error, a page): never the code
+ROLE_NAMES: dict[str, str] = {
+    "staf": "Staf",
+    "kasi": "Kepala Seksi/Kepala Subbagian",
+    "sekcam": "Sekretaris Kecamatan",
+    "camat": "Camat",
+}
+
+
+def role_name(role: str | None) -> str:
+    """``ROLE_NAMES[role]``; an unknown role (a kabupaten user, an admin) as itself, capitalised."""
+    return ROLE_NAMES.get(role or "", (role or "pengguna").capitalize())
+
 
 @dataclass(frozen=True)
 class Step:

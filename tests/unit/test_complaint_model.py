@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.domain.commands import RecordComplaint
 from services.workflow.domain.events import ComplaintReceived
@@ -106,3 +107,19 @@ def test_a_referral_written_before_referrals_were_followed_still_closes_on_repla
     assert (followed.status, followed.outcome, followed.waiting_role) == ("referred", None, "staf")
     answered = model.evolve(followed, ReferralAnswered(answer="Sudah diperbaiki."))
     assert (answered.status, answered.outcome, answered.step_due_at) == ("closed", "referred", None)
+
+
+def test_refusals_name_roles_and_actions_as_people_say_them_never_their_codes():
+    state = model.Complaint()
+    for event in model.decide(state, record(submission()), WorkingCalendar()):
+        state = model.evolve(state, event)
+    at = datetime(2026, 3, 2, 3, tzinfo=UTC)
+    with pytest.raises(model.RoleNotAllowed) as wrong_role:
+        model.decide(state, c.VerifyIdentity(actor=c.Actor(user_id="s", role="staf"), at=at), WorkingCalendar())
+    assert wrong_role.value.message == (
+        "Langkah 2 (Melakukan Verifikasi Identitas Pengadu) dilakukan oleh Kepala Seksi/Kepala Subbagian, bukan Staf."
+    )
+    with pytest.raises(model.RoleNotAllowed) as any_step:
+        model.decide(state, c.MarkDuplicate(actor=c.Actor(user_id="s", role="staf"), at=at, duplicate_of="X"), None)
+    assert any_step.value.message == "Staf tidak dapat menandai pengaduan sebagai duplikat"
+    assert set(model.ACTION_NAMES) == set(model.ANY_STEP_ROLES)  # every such action has its words

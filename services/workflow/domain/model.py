@@ -226,6 +226,12 @@ ACTION_STEP: dict[str, int] = {
     "archive-letter": 11,
     "send-response": 12,
 }
+# what each action does, as an error message says it ("Staf tidak dapat menandai duplikat")
+ACTION_NAMES: dict[str, str] = {
+    "withdraw": "mencabut pengaduan",
+    "mark-duplicate": "menandai pengaduan sebagai duplikat",
+    "record-referral-answer": "mencatat tanggapan instansi penerima pelimpahan",
+}
 ANY_STEP_ROLES: dict[str, tuple[str, ...]] = {
     "withdraw": ("staf", "kasi", "sekcam", "camat"),
     "mark-duplicate": ("kasi", "sekcam", "camat"),
@@ -255,12 +261,15 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
         raise NotReferred("pengaduan ini tidak sedang dilimpahkan")
     if action in ANY_STEP_ROLES:
         if actor.role not in ANY_STEP_ROLES[action]:
-            raise RoleNotAllowed(f"peran {actor.role} tidak dapat melakukan {action}")
+            raise RoleNotAllowed(f"{sop.role_name(actor.role)} tidak dapat {ACTION_NAMES[action]}")
         return
     step = ACTION_STEP[action]
     role = state.definition.step(step).role
     if actor.role != role:
-        raise RoleNotAllowed(f"langkah {step} dilakukan oleh {role}, bukan {actor.role}")
+        raise RoleNotAllowed(
+            f"Langkah {step} ({state.definition.step(step).name}) dilakukan oleh {sop.role_name(role)}, "
+            f"bukan {sop.role_name(actor.role)}."
+        )
     if state.status == "awaiting_documents" and action not in WHILE_AWAITING_DOCUMENTS:
         raise AwaitingDocuments("menunggu dokumen dari pengadu")
     if action == "redispose":
@@ -270,11 +279,13 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
     if action in ("receive-documents", "close-incomplete") and state.status != "awaiting_documents":
         raise NotAwaitingDocuments("pengaduan ini tidak sedang menunggu dokumen")
     if state.current_step != step:
-        raise NotThisStep(f"sekarang langkah {state.current_step}, bukan langkah {step}")
+        raise NotThisStep(
+            f"Pengaduan ini sekarang di langkah {state.current_step}, bukan langkah {step}; muat ulang halamannya."
+        )
     if action == "archive-letter" and state.letter_document_id is None:
         raise LetterNotReady("surat yang ditandatangani masih disiapkan; coba lagi sebentar")
     if step in UNIT_BOUND_STEPS and role == "kasi" and state.unit and (actor.unit or "").casefold() != state.unit:
-        raise WrongUnit(f"disposisi ditujukan kepada unit {state.unit}")
+        raise WrongUnit(f"Disposisi ditujukan kepada unit lain ({state.unit}), bukan unit Anda.")
 
 
 def check(state: Complaint, command: c.StaffCommand) -> None:
