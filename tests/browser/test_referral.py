@@ -163,16 +163,15 @@ def test_a_referral_is_followed_until_the_staf_records_the_offices_answer(new_co
     # the citizen's tracking page: the office answered (the answer itself went to the complainant)
     citizen.reload()
     poll(
-        lambda: reloaded_until(
-            citizen, lambda: "instansi penerima telah menanggapi" in citizen.locator("main").inner_text()
-        ),
+        lambda: reloaded_until(citizen, lambda: "sudah menanggapi" in citizen.locator("main").inner_text()),
         timeout=60,
         interval=1,
         message="the tracking page to tell that the office answered",
     )
     expect(citizen.locator("main")).to_contain_text(
-        f"Dilimpahkan kepada {AGENCY}; instansi penerima telah menanggapi pada"
+        f"dilimpahkan ke {AGENCY}, dan instansi tersebut sudah menanggapi pada"
     )
+    expect(citizen.locator("main")).to_contain_text("Perbaikan jembatan dianggarkan dan dikerjakan bulan depan.")
     fits_the_screen(citizen)
     shot(citizen, "pelimpahan-lacak-ditanggapi-360")
     citizen.context.watch.assert_quiet()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -214,6 +214,71 @@ def test_a_referred_complaint_says_to_whom(web, engine):
     page = web.get(f"/lacak/{code}").text
     assert "Dilimpahkan kepada instansi yang berwenang" in page and "Dinas PUPR &lt;Pamekasan&gt;" in page
     assert "Unduh surat jawaban (PDF)" not in page
+
+
+def test_a_followed_referral_says_until_when_then_how_it_ended(web, engine):
+    """The three moments of a referral the kecamatan follows (issue #15), as the tracking projection keeps them."""
+    follow_up_by = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # 16.00 WIB
+    code = submitted_code(web, 8504)
+    project(
+        engine,
+        code,
+        3,
+        status="referred",
+        current_step=None,
+        referred_to="Dinas PUPR <Pamekasan>",
+        referral_state="followed",
+        follow_up_by=follow_up_by,
+    )
+    page = web.get(f"/lacak/{code}").text
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "Status Dilimpahkan, dipantau kecamatan" in words
+    assert (
+        "Dilimpahkan ke Dinas PUPR &lt;Pamekasan&gt;. Kecamatan memantau tindak lanjutnya sampai 20 November 2026."
+        in words
+    )
+    assert "sudah selesai ditangani" not in words and 'class="berikut"' not in page
+    assert words.count("Dilimpahkan") == 2  # the status and the one sentence: told once
+
+    project(
+        engine,
+        code,
+        3,
+        status="closed",
+        current_step=None,
+        outcome="referred",
+        referred_to="Dinas PUPR <Pamekasan>",
+        referral_state="lapsed",
+        follow_up_by=follow_up_by,
+    )
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", web.get(f"/lacak/{code}").text))
+    assert (
+        "Instansi tersebut belum menanggapi sampai 20 November 2026, dan kecamatan tidak lagi memantaunya. "
+        "Tanyakan tindak lanjutnya langsung kepada Dinas PUPR &lt;Pamekasan&gt;." in words
+    )
+    assert "Status Selesai" in words and "Tanggapan instansi" not in words
+
+    project(
+        engine,
+        code,
+        3,
+        status="closed",
+        current_step=None,
+        outcome="referred",
+        referred_to="Dinas PUPR <Pamekasan>",
+        referral_state="answered",
+        follow_up_by=follow_up_by,
+        referral_answer="<b>Jalan</b> diperbaiki Januari.",
+        referral_answered_on=date(2026, 11, 18),
+    )
+    page = web.get(f"/lacak/{code}").text
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert (
+        "dilimpahkan ke Dinas PUPR &lt;Pamekasan&gt;, dan instansi tersebut sudah menanggapi pada 18 November 2026."
+        in words
+    )
+    assert "&lt;b&gt;Jalan&lt;/b&gt; diperbaiki Januari." in page  # the office's words as text, never markup
+    assert "belum menanggapi" not in words
 
 
 def test_a_double_submit_is_one_complaint(web, engine):

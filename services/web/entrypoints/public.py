@@ -3,9 +3,9 @@ its confirmation, and tracking by code.
 
 The form is sent to intake's ``POST /v1/complaints/form`` (multipart: the ``complaint`` JSON, the
 ``identitas`` file and ``foto`` files) with an Idempotency-Key derived from the session and the form, so a
-double submit is one complaint. Tracking reads ``GET /v1/track/{code}``, and for a referred complaint where the
-referral stands from the dashboard's public read of it (Open311's request by the same code); the PDFs (receipt,
-response letter) are the letters API's public links, passed on.
+double submit is one complaint. Tracking reads ``GET /v1/track/{code}`` (with where a referral stands: followed
+until when, answered, or lapsed); the PDFs (receipt, response letter) are the letters API's public links, passed
+on.
 """
 
 from __future__ import annotations
@@ -229,29 +229,6 @@ async def _tracking(request: Request, code: str) -> dict | None:
         raise
 
 
-async def _referral(request: Request, code: str, agency: str | None) -> dict | None:
-    """Where a referral stands (issue #15: the kecamatan follows it until the receiving office answers or the
-    follow-up time passes), from the dashboard's public read of the complaint: Open311's request by its tracking
-    code is open while followed, due (``expected_datetime``) when following ends, and its ``status_notes`` say
-    how it ended in the citizen's words. None when that read does not know this referral yet (its office is not
-    the one tracking names) or cannot be reached: the page then says only to whom it went."""
-    try:  # raw: Open311's errors are GeoReport's list, not our error body
-        answer = await api(request).raw("GET", f"/open311/v2/requests/{code}.json")
-        found = answer.json() if answer.status_code == 200 else None
-    except (ApiUnavailable, ValueError):
-        return None
-    request_ = found[0] if isinstance(found, list) and found and isinstance(found[0], dict) else None
-    if not request_ or not agency or request_.get("agency_responsible") != agency:
-        return None
-    until = request_.get("expected_datetime")
-    return {
-        "followed": request_.get("status") == "open",
-        "agency": agency,
-        "until": formatting.tanggal_setempat(until) if until else None,
-        "notes": request_.get("status_notes"),
-    }
-
-
 def _not_found(request: Request, kode: str) -> HTMLResponse:
     return render(
         request,
@@ -311,11 +288,15 @@ async def track_page(request: Request, code: str) -> Response:
     current = found.get("current_step")
     if current is None and found["status"] == "received":  # not yet taken up by the workflow
         current = {"number": 1, "name": sop.DEFAULT.step(1).name}
-    referral = None
-    if found.get("outcome") == "referred" or found["status"] == "referred":
-        referral = await _referral(request, normal, found.get("referred_to"))
-    if referral and referral["followed"]:  # open, whatever tracking's status says: nobody's SOP step, though
-        current = None
+    referral = found.get("referral")
+    if referral:
+        # the follow-up ends at an office's closing time: its date is the same in WIB, WITA and WIT
+        until, answered_on = referral.get("follow_up_by"), referral.get("answered_on")
+        referral = {
+            **referral,
+            "until": formatting.tanggal_setempat(until) if until else None,
+            "answered": formatting.tanggal_setempat(answered_on) if answered_on else None,
+        }
     return render(
         request,
         "warga_status.html",
