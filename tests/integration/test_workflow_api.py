@@ -506,3 +506,5 @@ def test_the_kecamatan_served_here_are_listed_for_anyone(client):
     assert r.status_code == 200 and "max-age" in r.headers["cache-control"]
     by_slug = {k["slug"]: k for k in r.json()}
     assert by_slug["pegantenan"]["name"] == "Pegantenan" and by_slug["pegantenan"]["kabupaten"] == "pamekasan"
+    # the kabupaten's time zone, for pages that show its dates whatever the browser's zone
+    assert (by_slug["pegantenan"]["time_zone"], by_slug["pegantenan"]["time_zone_label"]) == ("Asia/Jakarta", "WIB")

@@ -79,7 +79,14 @@ router = APIRouter()
 def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
     response.headers["Cache-Control"] = "public, max-age=300"
     return [
-        KecamatanOut(slug=k.slug, name=k.name, kabupaten=k.kabupaten_slug, kabupaten_name=k.kabupaten_name)
+        KecamatanOut(
+            slug=k.slug,
+            name=k.name,
+            kabupaten=k.kabupaten_slug,
+            kabupaten_name=k.kabupaten_name,
+            time_zone=str(k.time_zone),
+            time_zone_label=k.time_zone_label,
+        )
         for k in wf.directory.active()
     ]
 

@@ -80,3 +80,5 @@ class KecamatanOut(BaseModel):
     name: str
     kabupaten: str  # the kabupaten's slug
     kabupaten_name: str
+    time_zone: str = "Asia/Jakarta"  # the kabupaten's: every date people see or filter by (Asia/Makassar: WITA)
+    time_zone_label: str = "WIB"
