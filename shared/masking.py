@@ -336,7 +336,8 @@ EVENTS: dict[str, View] = {
     w.LetterDrafted.type: {"letter_version": integer, "perihal": hidden, "body": hidden},
     w.LetterApproved.type: _LETTER,
     w.LetterReturned.type: _LETTER,
-    w.LetterDuplicated.type: {"copies": ("copies_count", count)},
+    # the tembusan are offices, but typed by staff (a complainant could be named there): how many, like copies
+    w.LetterDuplicated.type: {"copies": ("copies_count", count), "tembusan": ("tembusan_count", count)},
     w.LetterSigned.type: {
         "letter_version": integer,
         "letter_number": code,

@@ -219,8 +219,12 @@ class LetterReturned(StepCompleted):
 
 @registry.register
 class LetterDuplicated(StepCompleted):
+    """Step 9: the approved letter duplicated; ``tembusan``: the offices that get a copy, printed on the signed
+    letter's Tembusan ("Bupati Pamekasan (sebagai laporan)"; [] before it existed)."""
+
     type = "workflow.LetterDuplicated"
     copies: list[str]
+    tembusan: list[str] = []
 
 
 @registry.register

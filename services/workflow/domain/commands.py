@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
@@ -140,9 +141,32 @@ class ReviewLetter(StaffCommand):
     notes: FreeText | None = None
 
 
+MAX_TEMBUSAN = 10  # what the foot of a one-page letter holds
+MAX_TEMBUSAN_LENGTH = 200
+
+
+def _office(value: str) -> str:
+    """An office a letter's copy goes to, as its Tembusan prints it: spaces folded, not empty, not too long."""
+    folded = " ".join(value.split())
+    if not folded:
+        raise PydanticCustomError("tembusan_empty", "Nama penerima tembusan tidak boleh kosong.")
+    if len(folded) > MAX_TEMBUSAN_LENGTH:
+        raise PydanticCustomError(
+            "tembusan_too_long", "Nama penerima tembusan paling banyak {max} karakter.", {"max": MAX_TEMBUSAN_LENGTH}
+        )
+    return folded
+
+
+Tembusan = Annotated[OneLine, AfterValidator(_office)]  # one line (no line breaks), then folded and bounded
+
+
 class DuplicateLetter(StaffCommand):
+    """Step 9: the approved letter duplicated. ``tembusan``: the offices that get a copy (e.g. "Bupati Pamekasan
+    (sebagai laporan)", "Inspektur Kabupaten Pamekasan"), printed in that order on the signed letter."""
+
     action = "duplicate-letter"
     copies: list[OneLine] = Field(default_factory=lambda: ["pengadu", "arsip"])
+    tembusan: list[Tembusan] = Field(default_factory=list, max_length=MAX_TEMBUSAN)
 
 
 class SignLetter(StaffCommand):

@@ -492,7 +492,7 @@ def _review(state: Complaint, cmd: c.ReviewLetter, cal: Calendar) -> Event:
 
 
 def _duplicate(state: Complaint, cmd: c.DuplicateLetter, cal: Calendar) -> Event:
-    return LetterDuplicated(copies=cmd.copies, **_done(state, cmd, cal, 10))
+    return LetterDuplicated(copies=cmd.copies, tembusan=cmd.tembusan, **_done(state, cmd, cal, 10))
 
 
 def _sign(state: Complaint, cmd: c.SignLetter, cal: Calendar) -> Event:
