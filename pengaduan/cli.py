@@ -10,7 +10,8 @@ pengaduan api intake|workflow|letters|dashboard|web [--port N]   an HTTP API
 pengaduan gateway [--port N]                   the one base URL in front of the APIs
 pengaduan worker workflow|letters|notify [--concurrency N]
 pengaduan relay                                intake outbox and event store -> queues
-pengaduan projections run|status|rebuild NAME  read models fed from the event store (rebuilt without a gap)
+pengaduan projections run|status|rebuild NAME  read models fed from the event store (rebuilt without a gap);
+                                               status lists the events each one set aside
 pengaduan scheduler                            periodic jobs
 pengaduan dead-letters list|replay [--id ID]   messages a worker could not handle
 pengaduan users contact USERNAME [--email E] [--phone P] [--channel C] [--new-work|--no-new-work]
@@ -190,7 +191,7 @@ def cmd_projections(args: argparse.Namespace) -> None:  # noqa: RET503
     if args.action == "status":
         for admin in admins:
             for st in admin.status(_settings()):
-                print(f"{st['name']:<28} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}")
+                _print_projection_status(st)
         return None
     names = [n for admin in admins for n in admin.names()]
     if not args.name:
@@ -204,6 +205,20 @@ def cmd_projections(args: argparse.Namespace) -> None:  # noqa: RET503
     except ValueError as exc:
         sys.exit(f"error: {exc}")
     print(" ".join(f"{k}={v}" for k, v in report.items()))
+
+
+def _print_projection_status(st: dict) -> None:
+    """One projection's line (and, under it, each event it set aside: shared.projection_failures)."""
+    line = f"{st['name']:<28} checkpoint {st['checkpoint']:>10}  head {st['head']:>10}  lag {st['lag']:>8}"
+    if "failed" in st:
+        line += f"  set aside {st['failed']:>4} (+{st['held']} held)"
+    print(line)
+    for f in st.get("failures", ()):
+        print(
+            f"  position {f['position']} event {f['event_id']} {f['event_type']} kecamatan {f['kecamatan']}"
+            f" stream {f['stream_id']}: {f['error']} (attempts {f['attempts']}, first {f['first_failed_at']:%Y-%m-%d %H:%M:%S%z},"
+            f" last {f['last_failed_at']:%Y-%m-%d %H:%M:%S%z}; {f['held']} later events held behind it)"
+        )
 
 
 def cmd_scheduler(_: argparse.Namespace) -> None:
@@ -343,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
         fn=cmd_relay
     )
 
-    p = sub.add_parser("projections", help="read models fed from the event store: run them, rebuild one, their lag")
+    p = sub.add_parser(
+        "projections",
+        help="read models fed from the event store: run them, rebuild one, their lag and set-aside events",
+    )
     p.add_argument("action", choices=["run", "rebuild", "status"])
     p.add_argument("name", nargs="?", help="rebuild: the projection (e.g. complaints)")
     p.set_defaults(fn=cmd_projections)

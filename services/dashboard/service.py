@@ -1,6 +1,6 @@
 """The dashboard (the read side), as the composition root (``pengaduan/``) sees it: its API and routes, its
-projections (run by ``pengaduan projections run``, rebuilt by ``pengaduan projections rebuild NAME``) and their
-lag as a gauge."""
+projections (run by ``pengaduan projections run``, rebuilt by ``pengaduan projections rebuild NAME``, their lag
+and set-aside events shown by ``pengaduan projections status``) and those as gauges."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _status(_: Settings) -> list[dict]:
     from services.dashboard.entrypoints.projections import status
     from shared.db import make_engine
 
-    return status(make_engine(DashboardSettings(), pool_size=1))
+    return status(make_engine(DashboardSettings(), pool_size=1), details=True)  # with the set-aside events
 
 
 def _rebuild(_: Settings, name: str) -> dict:
@@ -57,5 +57,5 @@ SERVICE = Service(
     ),
     runners={"projections": _projections},
     projections=ProjectionAdmin(names=_names, status=_status, rebuild=_rebuild),
-    gauges=gauges,  # each projection's lag (services/dashboard/adapters/gauges.py)
+    gauges=gauges,  # each projection's lag and set-aside events (services/dashboard/adapters/gauges.py)
 )

@@ -25,6 +25,15 @@ an empty or half-built table:
    blocked; whatever commits after this point has a higher position (commit-ordered store) and the live
    runner applies it next.
 
+**An event a round cannot apply** (``shared.projection_failures``): the batch is applied in a SAVEPOINT; when it
+fails with an error that blames the data (not a lost connection, a serialization failure or a timeout: those fail
+the round as before, and the runner retries it), its events are applied one by one, each in a SAVEPOINT, and the
+one that fails is set aside in ``dashboard.projection_failures`` with its complaint's later events held behind it,
+in the transaction that moves the checkpoint past them; every other complaint goes on. The first round of each
+process (``pengaduan projections run``, after a deploy or a restart) applies the set-aside events again, in order;
+a rebuild replays them with everything else and keeps, in place of the live projection's, only the failures it met
+again (each one's first failure kept, the attempts added up). docs/adr/0015-projection-poison-events.md.
+
 ``lag`` is the last position in the store minus the projection's checkpoint.
 """
 
@@ -46,6 +55,7 @@ from sqlalchemy.schema import CreateTable
 from services.dashboard.adapters import tables as t
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
+from shared.projection_failures import Retried, SetAside
 from shared.subscriptions import Checkpoints, RoundResult, lock_key
 
 log = logging.getLogger(__name__)
@@ -90,6 +100,10 @@ class Subscription:
         self.batch_size = batch_size
         self.checkpoint_name = projection.name + suffix
         self.checkpoints = Checkpoints(t.checkpoints)
+        self.set_aside = SetAside(t.projection_failures, self.checkpoint_name)
+        # the live projection's first round (in each process) applies its set-aside events again: a deploy of
+        # the fix, or a restart after a data fix, brings their complaints up to date
+        self.retry_pending = not suffix
         if suffix:
             self.tables = t.copies(projection.table_names, suffix)
         else:
@@ -101,18 +115,27 @@ class Subscription:
 
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
-            handled = self.round_in(conn)
+            handled = self.round_in(conn, retry=self.retry_pending)
+        self.retry_pending = False  # committed (a failed round retries them again)
         return RoundResult(handled=handled, more=handled == self.batch_size)
 
-    def round_in(self, conn: Connection) -> int:
-        """One batch inside ``conn``'s transaction; returns how many events it read."""
+    def round_in(self, conn: Connection, *, retry: bool = False) -> int:
+        """One batch inside ``conn``'s transaction (``retry``: after applying the set-aside events again); returns
+        how many events it read. An event it cannot apply is set aside (the module's docstring)."""
         after = self.checkpoints.claim(conn, self.checkpoint_name)
+        if retry:
+            self.retry_set_aside(conn)
         batch, last, read = self.store.read_all_of_types(after, self.batch_size, self.projection.types, conn)
         if batch:
-            self.projection.apply_batch(conn, self.tables, batch)
+            self.set_aside.apply(conn, batch, lambda events: self.projection.apply_batch(conn, self.tables, events))
         if read:
             self.checkpoints.set(conn, self.checkpoint_name, last)
         return read
+
+    def retry_set_aside(self, conn: Connection) -> Retried:
+        """The set-aside events applied again, each complaint's in order, inside ``conn``'s transaction (which has
+        claimed the checkpoint: the runner's rounds wait)."""
+        return self.set_aside.retry(conn, self.store, lambda e: self.projection.apply_batch(conn, self.tables, e))
 
     def catch_up(self, until: Callable[[], bool] = lambda: False) -> int:
         """Rounds until the head of the store (or ``until()``); returns the events read."""
@@ -181,7 +204,7 @@ class Subscription:
                         conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
                         self.checkpoints.claim(conn, self.checkpoint_name)
                         if batch:
-                            self.projection.apply_batch(conn, self.tables, batch, held)
+                            self._apply_holding(conn, batch, held)
                         if done:
                             self.projection.flush(conn, self.tables, held)
                         if read:
@@ -194,6 +217,25 @@ class Subscription:
                 gc.enable()
             stop.set()
             thread.join(timeout=30)
+
+    def _apply_holding(self, conn: Connection, batch: list[EventEnvelope], held: dict) -> None:
+        """A rebuild's batch, open complaints' rows kept in ``held``, with its failing events set aside. A batch
+        that fails may have changed ``held`` before it raised: it goes back to its state before the batch and is
+        written to the copies, and the batch's events are applied one by one on the rows in the tables."""
+        before = dict(held)  # rows are replaced, never changed in place (domain/): a shallow copy is the state
+        one_by_one = False
+
+        def apply(events: Sequence[EventEnvelope]) -> None:
+            self.projection.apply_batch(conn, self.tables, events, None if one_by_one else held)
+
+        def restore_and_write() -> None:
+            nonlocal one_by_one
+            held.clear()
+            held.update(before)
+            self.projection.flush(conn, self.tables, held)
+            one_by_one = True
+
+        self.set_aside.apply(conn, batch, apply, before_one_by_one=restore_and_write)
 
     def position(self, conn: Connection | None = None) -> int:
         if conn is not None:
@@ -216,6 +258,7 @@ class Subscription:
             for table in self.tables.values():
                 conn.execute(CreateTable(table))
             self.checkpoints.set(conn, self.checkpoint_name, 0)
+            self.set_aside.clear(conn)  # what a failed rebuild before this one set aside
 
     def create_indexes(self) -> None:
         assert self.suffix, "the live tables belong to the migrations"  # noqa: S101
@@ -230,6 +273,7 @@ class Subscription:
             for table in self.tables.values():
                 conn.execute(text(f'DROP TABLE IF EXISTS {t.SCHEMA}."{table.name}"'))
             conn.execute(delete(t.checkpoints).where(t.checkpoints.c.name == self.checkpoint_name))
+            self.set_aside.clear(conn)
 
 
 class RebuildInProgress(Exception):
@@ -335,4 +379,6 @@ def _swap(conn: Connection, fresh: Subscription, projection: Projection) -> tupl
                 conn.execute(text(f'ALTER INDEX {t.SCHEMA}."{index}" RENAME TO "{name + index[len(copy) :]}"'))
     checkpoints.set(conn, projection.name, position)
     conn.execute(delete(t.checkpoints).where(t.checkpoints.c.name == fresh.checkpoint_name))
+    # the copies' set-aside events replace the live ones: what the rebuild applied is no longer set aside
+    SetAside(t.projection_failures, projection.name).take_over(conn, fresh.set_aside)
     return applied, position

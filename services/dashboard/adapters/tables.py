@@ -1,7 +1,8 @@
 """The dashboard's read models (schema ``dashboard``), fed from the event store by
 ``adapters/projections.py``. Migrations 0008, 0014 and 0017 create the same tables; a rebuild creates fresh
 copies from these definitions (``<table>__next``) and swaps them in, so keep the two in step (a test compares
-them).
+them). Beside them, the checkpoints and the events a projection set aside (``projection_failures``, migration
+0018; ``shared.projection_failures``), one table for every projection and its rebuild's copies.
 
 Index names start with their table's name: a rebuilt table's indexes are renamed by that prefix when it
 takes the live table's place.
@@ -23,12 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.projection_failures import failures_table
 from shared.subscriptions import checkpoint_table
 
 SCHEMA = "dashboard"
 metadata = MetaData(schema=SCHEMA)
 
 checkpoints = checkpoint_table(metadata)
+projection_failures = failures_table(metadata)
 
 
 def _complaints(md: MetaData, name: str = "complaints") -> Table:

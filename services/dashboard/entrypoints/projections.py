@@ -1,7 +1,8 @@
 """The dashboard's projections as the processes run them: every projection by name (``NAMES``), one
 leader-locked runner each (``pengaduan projections run``: ``make_runners``; ``run_projections`` runs them
 until SIGTERM/SIGINT), the rebuild of one from position 0 while everything runs
-(``pengaduan projections rebuild NAME``) and each one's lag (``status``: the CLI and ``/healthz``)."""
+(``pengaduan projections rebuild NAME``) and each one's lag and set-aside events (``status``: the CLI and
+``/healthz``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from services.dashboard.adapters.projections import Calendars, ComplaintsProject
 from services.dashboard.adapters.subscription import REBUILD_BATCH, Projection, Subscription, rebuild_projection
 from shared.config import Settings
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+from shared.projection_failures import counts, failures
 from shared.subscriptions import Runner, run_all
 from shared.tenancy import KecamatanDirectory
 
@@ -98,8 +100,11 @@ def rebuild(settings_or_engine: Settings | Engine, name: str, *, batch_size: int
             engine.dispose()
 
 
-def status(engine: Engine) -> list[dict]:
-    """Each dashboard projection: ``name, checkpoint, head, lag`` (events the store has that it has not applied)."""
+def status(engine: Engine, *, details: bool = False) -> list[dict]:
+    """Each dashboard projection: ``name, checkpoint, head, lag`` (events the store has that it has not applied),
+    ``failed`` (events it could not apply and set aside) and ``held`` (later events of the same complaints,
+    waiting behind them). ``details`` (the CLI; not ``/healthz``): ``failures``, the failed events (position,
+    event id, stream, type, kecamatan, error class and message, first and last failure, attempts, held)."""
     with engine.connect() as conn:
         head = conn.execute(text("SELECT coalesce(max(position), 0) FROM workflow.events")).scalar_one()
         found = dict(
@@ -107,4 +112,14 @@ def status(engine: Engine) -> list[dict]:
                 select(t.checkpoints.c.name, t.checkpoints.c.position).where(t.checkpoints.c.name.in_(NAMES))
             ).all()
         )
-    return [{"name": n, "checkpoint": found.get(n, 0), "head": head, "lag": head - found.get(n, 0)} for n in NAMES]
+        set_aside = counts(conn, t.projection_failures, NAMES)
+        listed = failures(conn, t.projection_failures, NAMES) if details else {}
+    items = []
+    for n in NAMES:
+        failed, held = set_aside[n]
+        item = {"name": n, "checkpoint": found.get(n, 0), "head": head, "lag": head - found.get(n, 0)}
+        item |= {"failed": failed, "held": held}
+        if details:
+            item["failures"] = listed.get(n, [])
+        items.append(item)
+    return items
