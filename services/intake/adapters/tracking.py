@@ -1,6 +1,9 @@
 """Intake's tracking projection: the public status of each complaint, fed from the event store.
 
-A catch-up subscription: each batch of events and the new checkpoint are written in one transaction.
+A catch-up subscription: each batch of events and the new checkpoint are written in one transaction. An event it
+cannot apply is set aside in ``intake.projection_failures`` (migration 0018) with its complaint's later events held
+behind it, and the others go on; the first round of each process applies them again, in order
+(``shared.projection_failures``; docs/adr/0015-projection-poison-events.md).
 
 A referral with ``follow_up_by`` (every one since issue #15) leaves the complaint open as ``referred``: no step of
 the SOP runs for it (current step none) while the kecamatan waits for the receiving office's answer, until
@@ -11,11 +14,13 @@ followed) or unfollowed (a referral written before referrals were followed: it c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from services.intake.adapters.tables import checkpoints, tracking
+from services.intake.adapters.tables import checkpoints, metadata, tracking
 from shared.contracts import sop
 from shared.contracts.workflow import (
     ClosedIncomplete,
@@ -34,7 +39,11 @@ from shared.contracts.workflow import (
 )
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
+from shared.projection_failures import Retried, SetAside, failures_table
 from shared.subscriptions import Checkpoints, RoundResult
+
+# the events the tracking projection set aside (migration 0018), beside its checkpoint
+projection_failures = failures_table(metadata)
 
 CLOSING = {
     IdentityRejected: "identity_rejected",
@@ -57,16 +66,29 @@ class TrackingProjection:
         self.store = store
         self.batch_size = batch_size
         self.checkpoints = Checkpoints(checkpoints)
+        self.set_aside = SetAside(projection_failures, self.name)
+        self.retry_pending = True  # the first round of each process applies the set-aside events again
 
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
             after = self.checkpoints.claim(conn, self.name)
+            if self.retry_pending:
+                self.retry_set_aside(conn)
             batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
-            for event in batch:
-                self.apply(conn, event)
             if batch:
+                self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
                 self.checkpoints.set(conn, self.name, batch[-1].position)
+        self.retry_pending = False  # committed (a failed round retries them again)
         return RoundResult(handled=len(batch), more=len(batch) == self.batch_size)
+
+    def retry_set_aside(self, conn: Connection) -> Retried:
+        """The set-aside events applied again, each complaint's in order, inside ``conn``'s transaction (which has
+        claimed the checkpoint)."""
+        return self.set_aside.retry(conn, self.store, lambda events: self._apply_all(conn, events))
+
+    def _apply_all(self, conn: Connection, events: Sequence[EventEnvelope]) -> None:
+        for event in events:
+            self.apply(conn, event)
 
     def apply(self, conn: Connection, event: EventEnvelope) -> None:
         if event.type == ComplaintReceived.type:
