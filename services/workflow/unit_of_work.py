@@ -6,7 +6,7 @@
   with the append in the same transaction, a redelivered message has its effect once.
 - ``complaints``: the read model, one row per complaint, written with every append; what the scheduler and
   the staff's inboxes query.
-- ``counters``: the numbers people write on paper (register, letter), gapless per kecamatan per year.
+- ``counters``: the numbers people write on paper (register, surat_keluar), gapless per kecamatan per year.
 
 Nothing is kept unless ``commit()`` is called inside the ``with`` block; leaving it otherwise (an exception,
 an early return) rolls everything back: the inbox claim is released and the numbers taken are given back.
@@ -64,10 +64,18 @@ class Complaints(Protocol):
         """Referred complaints (dilimpahkan) whose follow-up time passed without an answer, earliest first."""
 
 
+# A counter that took over from others: its first number of a kecamatan's year comes after the highest any of them
+# gave that year, so that no number given before is given again. "surat_keluar", the register of outgoing letters
+# (issue #16), replaced "letter" (response letters) and "referral" (surat pelimpahan), which counted apart.
+COUNTER_SUCCESSORS: dict[str, tuple[str, ...]] = {"surat_keluar": ("letter", "referral")}
+
+
 class Counters(Protocol):
     def next(self, kind: str, kecamatan: str, year: int) -> int:
-        """The next number of ``kind`` (``register``, ``letter``) of a kecamatan's year: 1, 2, 3 ... The counter
-        stays taken until the unit of work ends (another asking for it waits); a rollback gives the number back."""
+        """The next number of ``kind`` (``register``, ``surat_keluar``) of a kecamatan's year: 1, 2, 3 ... (for a
+        kind of ``COUNTER_SUCCESSORS``, the first is one more than the highest of the counters it took over from).
+        The counter stays taken until the unit of work ends (another asking for it waits); a rollback gives the
+        number back."""
 
 
 class UnitOfWork(Protocol):

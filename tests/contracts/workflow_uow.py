@@ -197,6 +197,28 @@ class WorkflowUnitOfWorkContract:
         with workflow.uow() as uow:
             assert uow.counters.next("register", place.slug, 2020) == 4
 
+    def test_the_register_of_outgoing_letters_starts_after_the_counters_it_took_over_from(self, workflow, place):
+        """An existing deployment's letter and referral counters (before issue #16) go on in "surat_keluar": its
+        first number of the year comes after the higher of the two, so no number given is given again."""
+        with workflow.uow() as uow:
+            for _ in range(4):
+                uow.counters.next("letter", place.slug, 2020)
+            for _ in range(6):
+                uow.counters.next("referral", place.slug, 2020)
+            uow.counters.next("letter", place.slug, 2019)
+            uow.commit()
+        with workflow.uow() as uow:
+            assert uow.counters.next("surat_keluar", place.slug, 2020) == 7
+            # the year without old numbers of either starts at 1; the one with a letter only, after it
+            assert uow.counters.next("surat_keluar", place.slug, 2021) == 1
+            assert uow.counters.next("surat_keluar", place.slug, 2019) == 2
+        with workflow.uow() as uow:  # the numbers above were given back: the first is 7 again, then it counts on
+            assert [uow.counters.next("surat_keluar", place.slug, 2020) for _ in range(2)] == [7, 8]
+            uow.commit()
+        with workflow.uow() as uow:
+            uow.counters.next("referral", place.slug, 2020)  # an old counter moving on no longer matters
+            assert uow.counters.next("surat_keluar", place.slug, 2020) == 9
+
     def test_numbers_taken_by_concurrent_units_are_gapless_and_unique(self, workflow, place):
         """Each unit takes a number and commits, or rolls back (every third): the numbers kept are 1..n."""
         kept: list[int] = []

@@ -24,7 +24,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from services.workflow.domain.model import Complaint
-from services.workflow.unit_of_work import read_model_values
+from services.workflow.unit_of_work import COUNTER_SUCCESSORS, read_model_values
 from shared.events import EventEnvelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.eventstore.memory import InMemoryEventStore
@@ -213,6 +213,12 @@ class InMemoryCounters:
     def next(self, kind: str, kecamatan: str, year: int) -> int:
         key = (kind, kecamatan, year)
         self._take(("counter", *key))  # held to the end of the unit: the next unit waits, then counts on
-        value = self.taken.get(key, self._memory.counters.get(key, 0)) + 1
+        last = self.taken.get(key, self._memory.counters.get(key))
+        if last is None:  # a new row: a kind that took over from others starts after their highest
+            last = max(
+                (self._memory.counters.get((k, kecamatan, year), 0) for k in COUNTER_SUCCESSORS.get(kind, ())),
+                default=0,
+            )
+        value = last + 1
         self.taken[key] = value
         return value

@@ -14,13 +14,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from services.workflow.adapters.tables import complaints, counters, inbox
 from services.workflow.domain.model import Complaint
-from services.workflow.unit_of_work import read_model_values
+from services.workflow.unit_of_work import COUNTER_SUCCESSORS, read_model_values
 from shared.db import UnitOfWorkTransaction
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
@@ -133,7 +133,18 @@ class PostgresCounters:
         self._conn = conn
 
     def next(self, kind: str, kecamatan: str, year: int) -> int:
-        first = insert(counters).values(kind=kind, kecamatan=kecamatan, year=year, last_value=1)
+        start: Any = 1
+        if kind in COUNTER_SUCCESSORS:  # the row's first number comes after the counters it took over from
+            start = (
+                select(func.coalesce(func.max(counters.c.last_value), 0) + 1)
+                .where(
+                    counters.c.kind.in_(COUNTER_SUCCESSORS[kind]),
+                    counters.c.kecamatan == kecamatan,
+                    counters.c.year == year,
+                )
+                .scalar_subquery()
+            )
+        first = insert(counters).values(kind=kind, kecamatan=kecamatan, year=year, last_value=start)
         stmt = first.on_conflict_do_update(
             index_elements=["kind", "kecamatan", "year"], set_={"last_value": counters.c.last_value + 1}
         ).returning(counters.c.last_value)
