@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from pengaduan import registry
+from pengaduan import apps, registry
 from services.dashboard.adapters.projections import ComplaintsProjection
 from services.dashboard.adapters.subscription import Subscription
 from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
@@ -119,6 +119,7 @@ def test_the_page_is_a_route_of_the_dashboard_app_outside_its_openapi_document(f
 
 def test_the_gateway_sends_the_page_and_its_data_where_they_are_served():
     assert registry.route_for("POST", "/v1/auth/token") == "workflow"
+    assert registry.route_for("GET", "/v1/kecamatan") == "workflow"
     for path in (
         "/v1/dashboard/summary",
         "/v1/dashboard/steps",
@@ -238,6 +239,7 @@ def test_the_script_calls_only_same_origin_v1_paths_and_the_two_session_paths():
     called = re.findall(r"(?:request|getJson)\(\s*\"([^\"]+)\"", code)
     assert set(called) == {
         "/v1/auth/token",
+        "/v1/kecamatan",  # the kabupaten's time zone (public: sent without the token)
         "/v1/dashboard/summary",
         "/v1/dashboard/steps",
         "/v1/dashboard/overdue",
@@ -411,7 +413,7 @@ const { dasbor: d } = setup({ elementsFile: process.argv[2], script: process.arg
 assert.equal(d.formatDate("2026-11-28"), "28 November 2026");
 assert.equal(d.formatDate("2026-02-01"), "1 Februari 2026");
 assert.equal(d.formatDate("bukan tanggal"), "");
-assert.equal(d.formatDateTime("2026-02-05T02:00:00Z"), "5 Februari 2026 09.00");  // TZ=Asia/Jakarta
+assert.equal(d.formatDateTime("2026-02-05T02:00:00Z"), "5 Februari 2026 09.00 WIB");  // TZ=Asia/Jakarta
 assert.equal(d.formatNumber(12345.67), "12.345,7");
 assert.equal(d.formatNumber(0), "0");
 assert.equal(d.formatNumber(null), "–");
@@ -532,6 +534,10 @@ const env = setup({ elementsFile: process.argv[2], script: process.argv[3] });
 const { doc, calls, win, dasbor: d } = env;
 const $ = (id) => doc.getElementById(id);
 const K = (slug, name) => ({ slug, name, kabupaten: "kab" });
+// GET /v1/kecamatan: the kabupaten's zone (WIB here); another kabupaten's kecamatan in WITA
+const DIRECTORY = [Object.assign(K("satu", "<b>Satu</b>"), { time_zone: "Asia/Jakarta", time_zone_label: "WIB" }),
+  Object.assign(K("dua", "Dua"), { time_zone: "Asia/Jakarta", time_zone_label: "WIB" }),
+  { slug: "jauh", name: "Jauh", kabupaten: "lain", time_zone: "Asia/Makassar", time_zone_label: "WITA" }];
 const sla = (o) => Object.assign({ closed: 0, closed_within: 0, closed_late: 0, closed_within_share: null, open: 0, open_late: 0 }, o);
 const fig = (o) => Object.assign({ total: 0, by_channel: {}, by_status: {}, by_outcome: {}, by_month: {}, sla: sla() }, o);
 const SUMMARY = { period: {}, as_of: "2026-03-31T05:00:00Z", kecamatan: [
@@ -559,6 +565,7 @@ env.responder = (url, init) => {
   if (mode === "network") return Promise.reject(new TypeError("Failed to fetch"));
   if (path === "/sesi/token") return response(401, { code: "not_authenticated", message: "Silakan masuk terlebih dahulu.", errors: [] });
   if (path === "/sesi/keluar") return response(204, "");
+  if (path === "/v1/kecamatan") return response(200, DIRECTORY);
   if (path === "/v1/auth/token") {
     return mode === "wrong" ? response(401, { code: "invalid_credentials", message: "Nama pengguna atau kata sandi salah.", errors: [] })
       : response(200, mode === "staff" ? Object.assign({}, TOKEN_OK, { access_token: "tok-staf" }) : TOKEN_OK);
@@ -620,7 +627,11 @@ const headersOf = (c) => c.init.headers || {};
   assert.equal($("dasbor").hidden, false);
   assert.equal($("akun").hidden, false);
   assert.equal(text(doc, "nama-pengguna"), "Operator <i>Kabupaten</i> (Kabupaten)");
-  const data = calls.slice(1);
+  // first the kabupaten's time zone (public: no token), then the data with the bearer token
+  assert.equal(calls[1].url, "/v1/kecamatan");
+  assert.equal(headersOf(calls[1]).Authorization, undefined);
+  assert.equal(calls[1].init.credentials, "omit");
+  const data = calls.slice(2);
   assert.deepEqual(data.map((c) => c.url.split("?")[0]),
     ["/v1/dashboard/summary", "/v1/dashboard/steps", "/v1/dashboard/overdue", "/v1/dashboard/referrals"]);
   for (const c of data) {
@@ -636,7 +647,8 @@ const headersOf = (c) => c.init.headers || {};
   noMarkupElements(doc);
   assert.ok(text(doc, "t-terlambat").includes("<script>alert(1)</script>"));
   assert.ok(text(doc, "t-terlambat").includes("ABCD-1234"));
-  assert.ok(text(doc, "t-terlambat").includes("5 Februari 2026 09.00 (30,5 hari kerja)"));
+  assert.ok(text(doc, "t-terlambat").includes("5 Februari 2026 09.00 WIB (30,5 hari kerja)"));
+  assert.ok(text(doc, "keterangan").endsWith("data per 31 Maret 2026 12.00 WIB"));
   assert.ok(text(doc, "t-limpah").includes("<img src=x onerror=alert(1)>"));
   assert.equal(text(doc, "n-limpah"), "2 pengaduan dilimpahkan: OPD 2. Masih dipantau 1, sudah ditanggapi 1.");
   const options = $("f-kecamatan").querySelectorAll("option");
@@ -772,6 +784,7 @@ const mode = process.argv[4];
 const sla = { closed: 0, closed_within: 0, closed_late: 0, closed_within_share: null, open: 1, open_late: 0 };
 const fig = { total: 1, by_channel: { web: 1 }, by_status: { in_progress: 1 }, by_outcome: {}, by_month: { "2026-02": 1 }, sla };
 const ANSWERS = {
+  "/v1/kecamatan": [{ slug: "satu", name: "Satu", kabupaten: "kab", time_zone: "Asia/Jakarta", time_zone_label: "WIB" }],
   "/v1/dashboard/summary": { period: {}, as_of: "2026-03-31T05:00:00Z", total: fig,
     kecamatan: [Object.assign({ kecamatan: { slug: "satu", name: "Satu", kabupaten: "kab" } }, fig)] },
   "/v1/dashboard/steps": { period: {}, items: [] },
@@ -833,7 +846,9 @@ const headersOf = (c) => c.init.headers || {};
   const saved = JSON.parse(win.sessionStorage.getItem("pengaduan.dasbor.pengguna"));
   assert.deepEqual(saved.user, SESI.user);
   assert.ok(saved.exp >= before + 3600e3 && saved.exp <= Date.now() + 3600e3);
-  const data = calls.slice(1);
+  assert.equal(calls[1].url, "/v1/kecamatan");
+  assert.equal(headersOf(calls[1]).Authorization, undefined, "the kecamatan list is public");
+  const data = calls.slice(2);
   assert.deepEqual(data.map((c) => c.url.split("?")[0]),
     ["/v1/dashboard/summary", "/v1/dashboard/steps", "/v1/dashboard/overdue", "/v1/dashboard/referrals"]);
   for (const c of data) {
@@ -901,6 +916,7 @@ env.responder = (url) => {
   assert.ok(!text(doc, "t-terlambat").includes(fixture.subject));
   assert.ok(!text(doc, "t-terlambat").includes(fixture.tracking_code));
   assert.ok(text(doc, "t-limpah").includes(fixture.agency));
+  assert.match(text(doc, "t-terlambat"), / \d{2}\.\d{2} WIB \(/, "in the kabupaten's zone (WIB: it sets none)");
   assert.equal($("g-status").querySelector("svg").querySelectorAll('g[role="button"]').length, 2);
   assert.ok(text(doc, "t-bulan").includes("Februari 2026"));
   // pick the first kecamatan by its bar in the SLA chart, then its first step
@@ -957,9 +973,97 @@ const { dasbor: d } = setup({ elementsFile: process.argv[2], script: process.arg
 // 23:08 UTC on 1 December is 06:08 WIB on 2 December: the office's today, whatever the browser's zone
 assert.deepEqual(d.defaultPeriod(new Date("2026-12-01T23:08:00Z")), { from: "2026-01-01", to: "2026-12-02" });
 assert.deepEqual(d.defaultPeriod(new Date("2026-12-31T17:30:00Z")), { from: "2027-01-01", to: "2027-01-01" });
-assert.equal(d.formatDateTime("2026-02-05T02:00:00Z"), "5 Februari 2026 09.00");
-assert.equal(d.formatDateTime("2026-12-01T23:08:00Z"), "2 Desember 2026 06.08");
+assert.equal(d.formatDateTime("2026-02-05T02:00:00Z"), "5 Februari 2026 09.00 WIB");
+assert.equal(d.formatDateTime("2026-12-01T23:08:00Z"), "2 Desember 2026 06.08 WIB");
+
+// a kabupaten in WITA or WIT: its own today and hours, with their label
+const WIB = { name: "Asia/Jakarta", label: "WIB" };
+const WITA = { name: "Asia/Makassar", label: "WITA" }, WIT = { name: "Asia/Jayapura", label: "WIT" };
+// 16:30 UTC on 31 December is 23:30 WIB, still 2026, and 00:30 WITA, already 1 January 2027
+assert.deepEqual(d.defaultPeriod(new Date("2026-12-31T16:30:00Z")), { from: "2026-01-01", to: "2026-12-31" });
+assert.deepEqual(d.defaultPeriod(new Date("2026-12-31T16:30:00Z"), WITA), { from: "2027-01-01", to: "2027-01-01" });
+// 15:30 UTC is 23:30 WITA and 00:30 WIT the next day
+assert.deepEqual(d.defaultPeriod(new Date("2026-12-01T15:30:00Z"), WITA), { from: "2026-01-01", to: "2026-12-01" });
+assert.deepEqual(d.defaultPeriod(new Date("2026-12-01T15:30:00Z"), WIT), { from: "2026-01-01", to: "2026-12-02" });
+assert.equal(d.formatDateTime("2026-02-05T02:00:00Z", WITA), "5 Februari 2026 10.00 WITA");
+assert.equal(d.formatDateTime("2026-02-05T02:00:00Z", WIT), "5 Februari 2026 11.00 WIT");
+
+// whose zone: the kecamatan looked at; else the user's kecamatan or kabupaten; else the one every kecamatan
+// shares; WIB when they span zones (an admin looking at all of them) or nothing is known
+const dir = {
+  barat: { slug: "barat", kabupaten: "jawa", time_zone: "Asia/Jakarta", time_zone_label: "WIB" },
+  timur: { slug: "timur", kabupaten: "sulawesi", time_zone: "Asia/Makassar", time_zone_label: "WITA" },
+  timur2: { slug: "timur2", kabupaten: "sulawesi", time_zone: "Asia/Makassar", time_zone_label: "WITA" },
+};
+assert.deepEqual(d.viewZone(dir, { role: "kabupaten", kabupaten: "sulawesi" }, ""), WITA);
+assert.deepEqual(d.viewZone(dir, { role: "staf", kecamatan: "timur2" }, ""), WITA);
+assert.deepEqual(d.viewZone(dir, { role: "kabupaten", kabupaten: "jawa" }, ""), WIB);
+assert.deepEqual(d.viewZone(dir, { role: "admin" }, ""), WIB);
+assert.deepEqual(d.viewZone(dir, { role: "admin" }, "timur"), WITA);
+assert.deepEqual(d.viewZone({ timur: dir.timur, timur2: dir.timur2 }, { role: "admin" }, ""), WITA);
+assert.deepEqual(d.viewZone(null, { role: "kabupaten", kabupaten: "sulawesi" }, ""), WIB);
+assert.equal(d.sharedZone(dir, ["barat", "timur"]), null);
 console.log("ok");
+"""
+
+# A kabupaten user of a WITA kabupaten, the browser's zone UTC, the clock at process.argv[4]: the default period
+# and every time shown are WITA's (process.argv[5..7]: the period's from and to, the data's time as shown).
+WITA_PAGE = r"""
+const RealDate = Date;
+const NOW = RealDate.parse(process.argv[4]);
+globalThis.Date = class extends RealDate {  // the browser's clock
+  constructor(...a) { if (a.length) super(...a); else super(NOW); }
+  static now() { return NOW; }
+};
+const { assert, setup, flush, response, text } = require("./shim.js");
+const env = setup({ elementsFile: process.argv[2], script: process.argv[3] });
+const { doc, calls, dasbor: d } = env;
+const $ = (id) => doc.getElementById(id);
+const [from, to, shown] = process.argv.slice(5);
+const K = { slug: "timur-satu", name: "Timur Satu", kabupaten: "timur" };
+const sla = { closed: 0, closed_within: 0, closed_late: 0, closed_within_share: null, open: 1, open_late: 1 };
+const fig = { total: 1, by_channel: { kotak: 1 }, by_status: { in_progress: 1 }, by_outcome: {}, by_month: {}, sla };
+const ANSWERS = {
+  "/v1/kecamatan": [
+    { slug: "barat", name: "Barat", kabupaten: "barat", kabupaten_name: "Kabupaten Barat", time_zone: "Asia/Jakarta",
+      time_zone_label: "WIB" },
+    Object.assign({}, K, { kabupaten_name: "Kabupaten Timur", time_zone: "Asia/Makassar", time_zone_label: "WITA" })],
+  "/v1/dashboard/summary": { period: {}, as_of: new RealDate(NOW).toISOString(), total: fig,
+    kecamatan: [Object.assign({ kecamatan: K }, fig)] },
+  "/v1/dashboard/steps": { period: {}, items: [] },
+  "/v1/dashboard/overdue": { as_of: new RealDate(NOW).toISOString(), total: 1, items: [{ complaint_id: "c",
+    tracking_code: "ABCD-1234", kecamatan: "timur-satu", register_number: null, subject: "Lampu mati", channel: "kotak",
+    received_at: "2026-11-20T01:00:00Z", step: { number: 2, name: "Verifikasi" }, role: "kasi", unit: null,
+    step_started_at: null, due_at: "2026-11-25T08:00:00Z", overdue_minutes: 100, overdue_working_days: 4,
+    deadline_at: null, complainant: {} }] },
+  "/v1/dashboard/referrals": { period: {}, total: 0, by_kind: {}, by_state: {}, by_agency: [], items: [] },
+};
+const SESI = { access_token: "tok-timur", token_type: "bearer", expires_in: 3600,
+  user: { username: "kab.timur", full_name: "Operator Timur", role: "kabupaten", kecamatan: null, kabupaten: "timur",
+    unit: null } };
+env.responder = (url) => {
+  const path = url.split("?")[0];
+  if (path === "/sesi/token") return response(200, SESI);
+  if (path in ANSWERS) return response(200, ANSWERS[path]);
+  throw new Error("unexpected request " + url);
+};
+
+(async () => {
+  d.boot();
+  await flush();
+  assert.equal(text(doc, "pesan"), "");
+  // the default period ends on the kabupaten's today (not the browser's) and is asked so of the API
+  assert.equal($("f-dari").value, from);
+  assert.equal($("f-sampai").value, to);
+  const summary = calls.find((c) => c.url.startsWith("/v1/dashboard/summary"));
+  assert.equal(summary.url, "/v1/dashboard/summary?from=" + from + "&to=" + to);
+  assert.equal(text(doc, "status"), "Data dimuat.");
+  assert.ok(text(doc, "keterangan").endsWith("data per " + shown), text(doc, "keterangan"));
+  assert.ok(text(doc, "n-terlambat").endsWith("per " + shown + "."), text(doc, "n-terlambat"));
+  // 08:00 UTC is 16.00 WITA
+  assert.ok(text(doc, "t-terlambat").includes("25 November 2026 16.00 WITA (4 hari kerja)"), text(doc, "t-terlambat"));
+  console.log("ok");
+})().catch((e) => { console.error(e); process.exit(1); });
 """
 
 
@@ -968,6 +1072,22 @@ console.log("ok");
 def test_dates_are_the_office_s_whatever_the_browser_s_zone_under_node(node_dir, zone):
     """Issue #15 item 6: in a browser set to UTC at 06:08 WIB the default period ended "yesterday"."""
     assert run_node(node_dir, f"zone-{zone.replace('/', '-')}", OFFICE_DATES, zone=zone).strip() == "ok"
+
+
+@needs_node
+@pytest.mark.parametrize(
+    "now, period, shown",
+    [
+        # 23:30 UTC is 07:30 WITA the next day: in a browser set to UTC it is still 1 December
+        ("2026-12-01T23:30:00Z", ("2026-01-01", "2026-12-02"), "2 Desember 2026 07.30 WITA"),
+        # 16:30 UTC on 31 December: 23:30 WIB and UTC's 2026, but 00:30 WITA on 1 January 2027: a new year
+        ("2026-12-31T16:30:00Z", ("2027-01-01", "2027-01-01"), "1 Januari 2027 00.30 WITA"),
+    ],
+)
+def test_a_wita_kabupaten_sees_its_own_today_and_hours_in_a_browser_set_to_utc_under_node(node_dir, now, period, shown):
+    """Issue #15 item 6: a kabupaten in WITA (its setting, named by GET /v1/kecamatan) gets its own dates."""
+    name = f"wita-{now[:10]}"
+    assert run_node(node_dir, name, WITA_PAGE, now, *period, shown, zone="UTC").strip() == "ok"
 
 
 @needs_node
@@ -1016,6 +1136,17 @@ def dash(settings, engine):
 def client(dash):
     with TestClient(create_app(dash, extra_routers=[page.router])) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def workflow_client(settings, place):
+    """The workflow API, which lists the kecamatan and their kabupaten's time zone (``GET /v1/kecamatan``)."""
+    wf = workflow_bootstrap(settings)
+    try:
+        with TestClient(apps.workflow(wf)) as c:
+            yield c
+    finally:
+        wf.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -1089,11 +1220,11 @@ def seeded(settings, engine, dash, place):
 
 @needs_node
 def test_the_page_renders_real_answers_and_every_request_it_makes_is_answered(
-    client, node_dir, place, seeded, kabupaten_token
+    client, workflow_client, node_dir, place, seeded, kabupaten_token
 ):
     auth = {"Authorization": f"Bearer {kabupaten_token}"}
     period = {"from": "2026-01-01", "to": "2026-03-31"}
-    answers = {}
+    answers = {"/v1/kecamatan|": workflow_client.get("/v1/kecamatan").json()}  # the kabupaten's time zone
     for kecamatan in ("", place["k1"], place["k2"]):
         params = {**period, **({"kecamatan": kecamatan} if kecamatan else {})}
         for name in ("summary", "steps", "overdue", "referrals"):
@@ -1118,6 +1249,7 @@ def test_the_page_renders_real_answers_and_every_request_it_makes_is_answered(
 
     # every request the page made, replayed against the real API with the same token
     assert {c["url"].split("?")[0] for c in calls} == {
+        "/v1/kecamatan",
         "/v1/dashboard/summary",
         "/v1/dashboard/steps",
         "/v1/dashboard/overdue",
@@ -1125,6 +1257,9 @@ def test_the_page_renders_real_answers_and_every_request_it_makes_is_answered(
         "/v1/register",
     }
     for call in calls:
+        if call["url"] == "/v1/kecamatan":  # public, served by the workflow API: asked without the token
+            assert call.get("auth") is None and workflow_client.get(call["url"]).status_code == 200
+            continue
         assert call["auth"] == auth["Authorization"]
         r = client.get(call["url"], headers=auth)
         assert r.status_code == 200, (call["url"], r.text)
@@ -1132,7 +1267,7 @@ def test_the_page_renders_real_answers_and_every_request_it_makes_is_answered(
             assert r.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument.spreadsheetml")
             assert r.content[:2] == b"PK"
     # and without a token they are refused with the 401 the page turns into "sesi berakhir"
-    r = client.get(calls[0]["url"])
+    r = client.get(next(c["url"] for c in calls if c["url"].startswith("/v1/dashboard/")))
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 
 

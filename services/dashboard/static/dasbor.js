@@ -43,18 +43,40 @@
   // ---- formatting (pure) -----------------------------------------------------------------------------
   function pad2(n) { return (n < 10 ? "0" : "") + n; }
 
-  // Dates people see and filter by are the office's, whatever the browser's zone: a kabupaten user's browser set
-  // to UTC at 06:08 WIB must not see "yesterday" (issue #15 item 6). WIB is the deployment's default zone; a
-  // WITA or WIT kabupaten is still shown in WIB here (the dashboard does not yet ask the kabupaten's zone).
-  var ZONE = "Asia/Jakarta";
+  // Dates shown and chosen are in the kabupaten's zone (WIB, WITA or WIT, per GET /v1/kecamatan), never the
+  // browser's (#15 item 6: in a browser set to UTC at 06:08 WIB the period ended "yesterday").
+  var WIB = { name: "Asia/Jakarta", label: "WIB" }, zone = WIB;
 
-  /** The date of instant `d` in the office's zone, "YYYY-MM-DD". */
-  function isoDate(d) {
-    var parts = {};
-    new Intl.DateTimeFormat("en-CA", { timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit" })
-      .formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
-    return parts.year + "-" + parts.month + "-" + parts.day;
+  /** The zone the kecamatan `slugs` share (null: none, or several); `dir`: slug -> GET /v1/kecamatan's item. */
+  function sharedZone(dir, slugs) {
+    var z = null;
+    for (var i = 0; i < slugs.length; i++) {
+      var k = dir && dir[slugs[i]];
+      if (!k || !k.time_zone) continue;
+      if (z && z.name !== k.time_zone) return null;
+      z = { name: k.time_zone, label: k.time_zone_label };
+    }
+    return z;
   }
+
+  /** The zone of the kecamatan looked at, else the user's kecamatan or kabupaten, else all share; else WIB. */
+  function viewZone(dir, user, focus) {
+    var u = user || {}, all = Object.keys(dir || {});
+    return sharedZone(dir, [focus || u.kecamatan]) ||
+      (u.kabupaten && sharedZone(dir, all.filter(function (s) { return dir[s].kabupaten === u.kabupaten; }))) ||
+      sharedZone(dir, all) || WIB;
+  }
+
+  /** The date (with `time`, the hour) of instant `d` in zone `z` (default: the one looked at), in parts. */
+  function partsIn(d, z, time) {
+    var parts = {}, o = { timeZone: (z || zone).name, year: "numeric", month: "2-digit", day: "2-digit" };
+    if (time) { o.hour = o.minute = "2-digit"; o.hourCycle = "h23"; }
+    new Intl.DateTimeFormat("en-CA", o).formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+    return parts;
+  }
+
+  /** The date of instant `d` in zone `z`, "YYYY-MM-DD". */
+  function isoDate(d, z) { var p = partsIn(d, z); return p.year + "-" + p.month + "-" + p.day; }
 
   function parseDate(s) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(s || ""));
@@ -70,16 +92,12 @@
     return p ? p.d + " " + BULAN[p.m - 1] + " " + p.y : "";
   }
 
-  /** An ISO instant -> "5 Februari 2026 09.00", in the office's zone (not the browser's). */
-  function formatDateTime(iso) {
+  /** An ISO instant -> "5 Februari 2026 09.00 WIB", in zone `z` (default: the one looked at). */
+  function formatDateTime(iso, z) {
     var d = new Date(iso);
     if (!iso || isNaN(d.getTime())) return "";
-    var parts = {};
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-      hourCycle: "h23"
-    }).formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
-    return +parts.day + " " + BULAN[+parts.month - 1] + " " + parts.year + " " + parts.hour + "." + parts.minute;
+    var p = partsIn(d, z, true);
+    return +p.day + " " + BULAN[+p.month - 1] + " " + p.year + " " + p.hour + "." + p.minute + " " + (z || zone).label;
   }
 
   /** 12345 -> "12.345", 2.25 -> "2,3" (one decimal at most). */
@@ -122,9 +140,9 @@
     return (PERAN[role] || role) + (unit ? " (" + unit + ")" : "");
   }
 
-  /** The default period: this year, from 1 January to today, both in the office's zone. */
-  function defaultPeriod(now) {
-    var today = isoDate(now || new Date());
+  /** The default period: this year, from 1 January to today, both in zone `z` (default: the one looked at). */
+  function defaultPeriod(now, z) {
+    var today = isoDate(now || new Date(), z);
     return { from: today.slice(0, 4) + "-01-01", to: today };
   }
 
@@ -427,7 +445,7 @@
   // ---- the page ---------------------------------------------------------------------------------------
   var state = {
     token: null, user: null, data: null, filters: { kecamatan: "", from: "", to: "" }, step: null, gen: 0,
-    widths: {}
+    widths: {}, directory: null, period: null
   };
 
   function $(id) { return document.getElementById(id); }
@@ -718,7 +736,27 @@
     return { kecamatan: $("f-kecamatan").value, from: $("f-dari").value, to: $("f-sampai").value };
   }
 
+  /** The default period in zone `z`, in the fields unless changed since the last default. */
+  function fillPeriod(z) {
+    var p = defaultPeriod(new Date(), z), last = state.period;
+    if (!last || ($("f-dari").value === last.from && $("f-sampai").value === last.to)) {
+      $("f-dari").value = p.from; $("f-sampai").value = p.to;
+    }
+    state.period = p;
+  }
+
   function load() {
+    if (!state.directory) {  // first the kabupaten's zones (public: no token), once
+      var g = ++state.gen;
+      return request("/v1/kecamatan", { auth: false }).then(function (res) { return res.json(); }).then(function (items) {
+        if (g !== state.gen) return;
+        state.directory = {};
+        (Array.isArray(items) ? items : []).forEach(function (k) { state.directory[k.slug] = k; });
+        return load();
+      }).catch(function (err) { if (g === state.gen) fail(err); });
+    }
+    zone = viewZone(state.directory, state.user, $("f-kecamatan").value);
+    fillPeriod(zone);
     var f = readFilters(), gen = ++state.gen;
     if (f.from && f.to && f.to < f.from) { showError(PESAN.periode); $("f-sampai").focus(); return Promise.resolve(); }
     showError("");
@@ -897,7 +935,7 @@
   function signOut(message) {
     var s = storage();
     if (s) { s.removeItem(KUNCI_TOKEN); s.removeItem(KUNCI_PENGGUNA); }
-    state.token = null; state.user = null; state.data = null; state.step = null; state.gen++;
+    state.token = null; state.user = null; state.data = null; state.step = null; state.gen++; zone = WIB;
     ["g-status", "t-status", "g-sla", "t-sla", "g-bulan", "t-bulan", "g-kanal", "t-kanal", "g-langkah",
       "rinci-langkah", "t-langkah", "t-terlambat", "t-limpah", "angka", "legenda-status"].forEach(function (id) { clear($(id)); });
     ["keterangan", "n-terlambat", "n-limpah", "nama-pengguna"].forEach(function (id) { $(id).textContent = ""; });
@@ -911,9 +949,7 @@
   }
 
   function boot() {
-    var period = defaultPeriod(new Date());
-    $("f-dari").value = period.from;
-    $("f-sampai").value = period.to;
+    fillPeriod(WIB);  // until the user's zone is known (load)
     $("form-masuk").addEventListener("submit", signIn);
     $("saring").addEventListener("submit", function (ev) { ev.preventDefault(); state.step = null; load(); });
     $("keluar").addEventListener("click", signOutEverywhere);
@@ -938,6 +974,7 @@
   var api = {
     formatDate: formatDate, formatDateTime: formatDateTime, formatNumber: formatNumber, formatPercent: formatPercent,
     formatMinutes: formatMinutes, formatMinutesShort: formatMinutesShort, defaultPeriod: defaultPeriod,
+    sharedZone: sharedZone, viewZone: viewZone,
     queryString: queryString, monthSeries: monthSeries, buildBars: buildBars, buildColumns: buildColumns,
     statusRows: statusRows, slaRows: slaRows, channelRows: channelRows, stepRows: stepRows, stepScale: stepScale,
     referralStates: referralStates, drawBars: drawBars, drawColumns: drawColumns, table: table, renderAll: renderAll, failureMessage: failureMessage,
