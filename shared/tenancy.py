@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
+from shared.contracts.numbering import LetterNumbering, validate_unit_code
 from shared.contracts.organisation import ATAS_NAMA_OFFICES
 
 metadata = MetaData(schema="tenancy")
@@ -109,6 +110,17 @@ class Kecamatan:
     def sop_overrides(self) -> dict | None:
         return self.settings.get("sop_overrides")
 
+    @property
+    def unit_pengolah(self) -> str:
+        """The kecamatan's unit code in its letter numbers (kode unit pengolah, ``{unit}``): its setting
+        ``unit_pengolah``, else its Kemendagri code."""
+        return self.settings.get("unit_pengolah") or self.code
+
+    def letter_numbering(self) -> LetterNumbering:
+        """How its kabupaten numbers letters (its setting ``letter_number``, else tata naskah dinas' pattern with
+        the defaults of ``shared.contracts.numbering``)."""
+        return LetterNumbering.from_settings(self.kabupaten_settings.get("letter_number"))
+
 
 # Kabupaten Pamekasan (Kemendagri 35.28) and its 13 kecamatan. Pegantenan's letterhead is the SOP's.
 _PAMEKASAN = [
@@ -150,6 +162,19 @@ PAMEKASAN_SETTINGS: dict[str, Any] = {
             }
         ],
     },
+    # Letter numbers (shared.contracts.numbering): tata naskah dinas' pattern; the classification codes a Camat may
+    # choose, from Permendagri 83/2022's list for pemerintah daerah: 000.8.3.4 Pelayanan Publik (the default for the
+    # response and the surat pelimpahan alike), and for complaints about a desa's administration or its funds the
+    # codes of Pemerintahan Desa dan Kelurahan. A demo's choice: a kabupaten lists the codes its Perbup uses.
+    "letter_number": {
+        "pattern": "{klasifikasi}/{urut}/{unit}/{tahun}",
+        "klasifikasi": {
+            "000.8.3.4": "Pelayanan Publik",
+            "400.10.2.2": "Administrasi Pemerintahan Desa dan Kelurahan",
+            "400.10.2.4": "Fasilitasi Pengelolaan Keuangan dan Aset Desa",
+        },
+        "default": {"response_letter": "000.8.3.4", "referral_letter": "000.8.3.4"},
+    },
 }
 
 
@@ -162,6 +187,7 @@ def demo_kecamatan() -> list[Kecamatan]:
             "address": f"Kecamatan {name}, Kabupaten Pamekasan",
             "city": "Pamekasan",
         }
+        settings: dict[str, Any] = {}
         if slug == "pegantenan":
             letterhead.update(
                 address="Jalan Raya Pegantenan 69361",
@@ -170,11 +196,19 @@ def demo_kecamatan() -> list[Kecamatan]:
                 mobile="087750014595",
                 city="Pegantenan",
             )
-        result.append(Kecamatan(slug, code, name, "pamekasan", "Kabupaten Pamekasan", letterhead))
+            # its kode unit pengolah in letter numbers: the example of issue #16, not a code we could confirm in
+            # Pamekasan's rules (its Bupati's circular 800/11/432.403/2026 suggests 432.4xx may be Setda's units). The
+            # other demo kecamatan have none and number with their Kemendagri code; a kabupaten sets each
+            # kecamatan's own (`pengaduan kecamatan configure`, "unit_pengolah").
+            settings["unit_pengolah"] = "432.407"
+        result.append(Kecamatan(slug, code, name, "pamekasan", "Kabupaten Pamekasan", letterhead, settings=settings))
     return result
 
 
 def upsert_kecamatan(engine: Engine, items: list[Kecamatan]) -> None:
+    """Add the kecamatan, or update their names, codes and letterheads. Their ``settings`` (checked as
+    ``configure_kecamatan`` checks them) are stored for a kecamatan added now only: a kecamatan already served keeps
+    the settings it was configured with (seeding the demo again does not undo `pengaduan kecamatan configure`)."""
     rows = [
         {
             "slug": k.slug,
@@ -184,6 +218,7 @@ def upsert_kecamatan(engine: Engine, items: list[Kecamatan]) -> None:
             "kabupaten_name": k.kabupaten_name,
             "letterhead": k.letterhead,
             "active": k.active,
+            "settings": validate_settings(k.settings),
         }
         for k in items
     ]
@@ -260,10 +295,20 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
-    known = ("sop_overrides", "office_hours", "extra_holidays", "working_days", "channels", "sign_atas_nama")
+    known = (
+        "sop_overrides",
+        "office_hours",
+        "extra_holidays",
+        "working_days",
+        "channels",
+        "sign_atas_nama",
+        "unit_pengolah",
+    )
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}; known: {', '.join(known)}")
+    if "unit_pengolah" in settings:  # its kode unit pengolah in letter numbers (shared.contracts.numbering)
+        validate_unit_code(settings["unit_pengolah"])
     if settings.get("sign_atas_nama") not in (None, *ATAS_NAMA_OFFICES):
         raise ValueError('sign_atas_nama: only "sekcam" may sign a.n. (atas nama) the Camat, or leave it out')
     if settings.get("sop_overrides"):
@@ -303,11 +348,12 @@ def _validate_calendar(settings: dict[str, Any]) -> None:
 def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """A kabupaten's settings, checked before they are stored: ``time_zone`` (Asia/Jakarta, Asia/Makassar or
     Asia/Jayapura), ``office_hours`` (as ``shared.calendar.OfficeHours.from_config`` reads them),
-    ``extra_holidays`` and ``working_days`` (a decree's extra days off, and days it made working days again).
+    ``extra_holidays`` and ``working_days`` (a decree's extra days off, and days it made working days again),
+    ``letter_number`` (its pattern, classification codes and defaults: ``shared.contracts.numbering``).
     Raises ValueError."""
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
-    known = ("time_zone", "office_hours", "extra_holidays", "working_days")
+    known = ("time_zone", "office_hours", "extra_holidays", "working_days", "letter_number")
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown kabupaten settings: {sorted(unknown)}; known: {', '.join(known)}")
@@ -318,6 +364,8 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
             + ", ".join(f"{z} ({label})" for z, label in TIME_ZONES.items())
         )
     _validate_calendar(settings)
+    if "letter_number" in settings:
+        LetterNumbering.from_settings(settings["letter_number"])
     return dict(settings)
 
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from services.workflow.domain import commands as c
@@ -24,6 +24,8 @@ from shared.calendar import WorkingCalendar
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
+from shared.contracts.numbering import LetterKind
+from shared.contracts.numbering import UnknownKlasifikasi as NumberingUnknownKlasifikasi
 from shared.contracts.organisation import ATAS_NAMA, Delegation, UnitEntry, find_unit
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
@@ -32,6 +34,7 @@ from shared.tenancy import Kecamatan
 log = logging.getLogger(__name__)
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1a3e-2f43-4a55-9a55-70656e676164")
+SignOrRefer = TypeVar("SignOrRefer", c.SignLetter, c.Refer)
 
 
 class UnknownComplaint(Exception):
@@ -216,28 +219,8 @@ def act(
             command = command.model_copy(
                 update={"register_number": uow.counters.next("register", row["kecamatan"], year), "register_year": year}
             )
-        if command_type is c.SignLetter:  # the number is given at signing: inside what the signature covers
-            year = _local_year(ctx, row["kecamatan"], at)
-            seq = uow.counters.next("letter", row["kecamatan"], year)
-            code = ctx.kecamatan(row["kecamatan"]).code
-            command = command.model_copy(
-                update={
-                    "letter_number": f"{seq:03d}/PENGADUAN/{code}/{year}",
-                    "letter_sequence": seq,
-                    "letter_year": year,
-                }
-            )
-        if command_type is c.Refer:  # the surat pelimpahan: numbered now, inside what its signature covers
-            year = _local_year(ctx, row["kecamatan"], at)
-            seq = uow.counters.next("referral", row["kecamatan"], year)
-            code = ctx.kecamatan(row["kecamatan"]).code
-            command = command.model_copy(
-                update={
-                    "letter_number": f"{seq:03d}/PELIMPAHAN/{code}/{year}",
-                    "letter_sequence": seq,
-                    "letter_year": year,
-                }
-            )
+        if isinstance(command, c.SignLetter | c.Refer):  # the response letter at signing, the surat pelimpahan
+            command = _numbered(uow, ctx.kecamatan(row["kecamatan"]), command, at)  # now: inside what it signs
         events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(row["kecamatan"])))
         who = Actor(kind="user", user_id=user_id, role=role)
         if delegation is not None:
@@ -333,6 +316,46 @@ def _disposed_unit(organisation: Organisation, ctx: Context, kecamatan: str, wri
             "tunjuk dahulu, atau disposisikan ke unit lain."
         )
     return found.code
+
+
+# The kecamatan's register of outgoing letters (buku agenda surat keluar): one sequence for the response letters and
+# the surat pelimpahan, as tata naskah dinas keeps one register per unit pengolah (issue #16). It took over from
+# the counters "letter" and "referral": its first number of a year comes after the highest either gave that year
+# (services/workflow/unit_of_work.py, COUNTER_SUCCESSORS), so no number given before is given again.
+OUTGOING_LETTERS = "surat_keluar"
+LETTER_KINDS: dict[type[c.StaffCommand], LetterKind] = {c.SignLetter: "response_letter", c.Refer: "referral_letter"}
+
+
+class UnknownKlasifikasi(model.DomainError):
+    """The Camat chose a classification code the kabupaten's list does not hold."""
+
+    code = "unknown_klasifikasi"
+    status = 422
+
+
+def _numbered(uow: UnitOfWork, kecamatan: Kecamatan, command: SignOrRefer, at: datetime) -> SignOrRefer:
+    """The letter's number, by its kabupaten's pattern (``shared.contracts.numbering``): the classification code the
+    Camat chose from the kabupaten's list (else its default for this kind of letter), the next number of the
+    kecamatan's register of outgoing letters this year, its unit code, the year (and month) in its time zone. The
+    code is checked before a number is taken; a number taken is given back if the action fails (the counter's row
+    is written in this unit of work)."""
+    numbering = kecamatan.letter_numbering()
+    try:
+        klasifikasi = numbering.choose(LETTER_KINDS[type(command)], command.klasifikasi)
+    except NumberingUnknownKlasifikasi as exc:
+        raise UnknownKlasifikasi(str(exc)) from None
+    local = at.astimezone(kecamatan.time_zone)
+    seq = uow.counters.next(OUTGOING_LETTERS, kecamatan.slug, local.year)
+    number = numbering.number(
+        klasifikasi=klasifikasi,
+        urut=seq,
+        unit=kecamatan.unit_pengolah,
+        tahun=local.year,
+        bulan=local.month,
+        kode_wilayah=kecamatan.code,
+    )
+    update = {"klasifikasi": klasifikasi, "letter_number": number, "letter_sequence": seq, "letter_year": local.year}
+    return command.model_copy(update=update)
 
 
 def _local_year(ctx: Context, kecamatan: str, at: datetime) -> int:

@@ -95,7 +95,7 @@ def test_a_referral_is_followed_until_the_staf_records_the_offices_answer(new_co
     expect(state).to_contain_text(
         re.compile(rf"Dilimpahkan ke {AGENCY} — menunggu tanggapan sampai \d{{1,2}} \w+ 20\d\d")
     )
-    expect(state).to_contain_text(re.compile(r"Surat pelimpahan\s*\d{3}/PELIMPAHAN/"))
+    expect(state).to_contain_text(re.compile(r"Surat pelimpahan\s*000\.8\.3\.4/\d+/"))
     fits_the_screen(camat)
     shot(camat, "pelimpahan-dilimpahkan-360")
 
@@ -107,7 +107,7 @@ def test_a_referral_is_followed_until_the_staf_records_the_offices_answer(new_co
         interval=2,
         message="the surat pelimpahan among the documents",
     )
-    expect(documents).to_contain_text(re.compile(r"Surat Pelimpahan \d{3}/PELIMPAHAN/"))
+    expect(documents).to_contain_text(re.compile(r"Surat Pelimpahan 000\.8\.3\.4/\d+/"))
     letter = documents.locator("li", has_text="Surat Pelimpahan").get_by_role("link", name="Unduh PDF")
     download_pdf(camat, letter, browser_artifacts / f"surat-pelimpahan-{code}.pdf")
     card = documents.get_by_role("link", name="Cetak Kartu Kendali")

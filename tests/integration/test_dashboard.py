@@ -445,7 +445,8 @@ def test_the_register_as_json_pages_in_register_order(client, tokens, known, pla
         "at": a["disposition"]["at"],
     }
     assert (
-        a["letter"]["number"] == f"002/PENGADUAN/99.{place['k1'].split('-')[1]}.a/2026"
+        # the third letter of the kecamatan's register: E's surat pelimpahan, F's and A's response letters
+        a["letter"]["number"] == f"000.8.3.4/3/99.{place['k1'].split('-')[1]}.a/2026"
         and a["sent_channel"] == "pos"
         and a["status"] == "closed"
     )
@@ -492,8 +493,8 @@ def test_the_register_xlsx_holds_exactly_the_rows_of_the_period(client, tokens, 
     row_a = [ws.cell(row=6, column=col).value for col in range(1, 12)]
     assert row_a[1] == datetime(2026, 2, 2, 9, 0) and row_a[2] == "Siti Aminah" and row_a[4] == "Formulir web"
     assert row_a[6].startswith("Unit pemerintahan") and row_a[8].startswith(
-        "002/PENGADUAN/"
-    )  # F was signed first and row_a[10] == "Selesai, tanggapan dikirim"
+        "000.8.3.4/3/"
+    )  # E's referral and F's letter came first and row_a[10] == "Selesai, tanggapan dikirim"
     assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$5:$5"
 
     c = client.get(
@@ -508,8 +509,8 @@ def test_the_register_xlsx_holds_exactly_the_rows_of_the_period(client, tokens, 
     )
     rows = list(csv.reader(io.StringIO(c.content.decode("utf-8-sig"))))
     assert rows[0][0] == "No. Register" and [x[0] for x in rows[1:]] == ["3/2026", "4/2026", "5/2026"]
-    # B: referred with the kecamatan's second surat pelimpahan (E's was the first), followed until its answer
-    number = f"002/PELIMPAHAN/99.{place['k1'].split('-')[1]}.a/2026"
+    # B: referred with the register's fourth letter (after E's, F's and A's), followed until its answer
+    number = f"000.8.3.4/4/99.{place['k1'].split('-')[1]}.a/2026"
     until = known["B"].state.step_due_at.astimezone(WIB).strftime("%d-%m-%Y")
     assert rows[2][6] == f"Dilimpahkan ke Dinas PUPR (OPD), surat pelimpahan {number}" and rows[2][4] == "SMS"
     assert rows[2][7] == f"Menunggu tanggapan Dinas PUPR, dipantau s.d. {until}"

@@ -232,7 +232,8 @@ def test_a_referral_gets_a_signed_surat_pelimpahan_listed_verified_and_made_once
     )
     referred = event_of(wf, cid, "workflow.ComplaintReferred")
     number = referred.payload["letter_number"]
-    assert number == f"001/PELIMPAHAN/{place.code}/{datetime.now(place.time_zone).year}"
+    # the kecamatan's first outgoing letter; no unit code of its own: its Kemendagri code stands in
+    assert number == f"000.8.3.4/1/{place.code}/{datetime.now(place.time_zone).year}"
     (letter,) = wait_until(lambda: documents_of(engine, cid, "referral_letter"), timeout=90, message="the letter")
     assert (letter["letter_number"], letter["signer"]) == (number, CAMAT_NAME)
     assert letter["signed_on"] == referred.occurred_at.astimezone(place.time_zone).date()

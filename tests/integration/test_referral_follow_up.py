@@ -107,8 +107,9 @@ def test_a_referral_is_numbered_and_stays_open_waiting_on_staf(client, wf, place
     event = body["history"][-1]["payload"]
     code = wf.kecamatan(slug).code
     year = datetime.now(UTC).astimezone(wf.kecamatan(slug).time_zone).year
-    assert event["letter_number"] == f"002/PELIMPAHAN/{code}/{year}"  # the kecamatan's second referral this year
-    assert first.get()["history"][-1]["payload"]["letter_number"] == f"001/PELIMPAHAN/{code}/{year}"
+    # the kecamatan's second outgoing letter this year (the default classification; its Kemendagri code as unit)
+    assert event["letter_number"] == f"000.8.3.4/2/{code}/{year}"
+    assert first.get()["history"][-1]["payload"]["letter_number"] == f"000.8.3.4/1/{code}/{year}"
     assert event["agency_address"] == "Jl. Kabupaten No. 1, Pamekasan"
     follow_up_by = datetime.fromisoformat(event["follow_up_by"])
     assert body["due_at"] and datetime.fromisoformat(body["due_at"]) == follow_up_by

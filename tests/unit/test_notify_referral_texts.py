@@ -38,7 +38,7 @@ from tests.unit.test_notify_flow import Channel, Notify
 
 AGENCY = "Dinas PUPR Kabupaten Pamekasan"
 ADDRESS = "Jl. Kabupaten No. 1, Pamekasan"
-LETTER = "003/PELIMPAHAN/35.28.07/2026"
+LETTER = "000.8.3.4/13/432.407/2026"  # the sample of services/notify/domain/templates.py
 # 23.30 WIB on Friday 20 March, but already Saturday 21 March in WITA (and 20 March 16.30 in UTC)
 FOLLOW_UP_BY = datetime(2026, 3, 20, 16, 30, tzinfo=UTC)
 # 01.00 WIB on Saturday 21 March: still the 20th in UTC

@@ -175,7 +175,7 @@ def test_a_complaint_goes_through_the_twelve_steps_each_by_its_role_and_closes_r
     row = wf.row(cid)
     assert row | {"status": "closed", "outcome": "resolved", "current_step": None, "waiting_role": None} == row
     assert (row["register_number"], row["register_year"]) == (1, 2026)
-    assert row["letter_number"] == "001/PENGADUAN/35.28.07/2026"
+    assert row["letter_number"] == "000.8.3.4/1/432.407/2026"  # Pegantenan's unit code, the default classification
     assert row["unit"] == "pemerintahan" and row["version"] == 13
     by = {e.type.removeprefix("workflow."): e.actor for e in wf.events(cid)}
     assert (by["ComplaintReceived"].user_id, by["LetterIssued"].user_id) == ("intake", "letters")
@@ -325,14 +325,15 @@ def test_register_and_letter_numbers_are_gapless_per_kecamatan_and_per_office_ye
     assert (state.register_number, state.register_year) == (1, 2027)
 
     signed = [walk_to(wf, cid, 11).letter_number for cid in (pegantenan[2], pegantenan[0])]
-    assert signed == ["001/PENGADUAN/35.28.07/2026", "002/PENGADUAN/35.28.07/2026"]
-    assert walk_to(wf, galis[1], 11, kecamatan="galis").letter_number == "001/PENGADUAN/35.28.03/2026"
+    assert signed == ["000.8.3.4/1/432.407/2026", "000.8.3.4/2/432.407/2026"]
+    # Galis has no unit code of its own in the demo: its Kemendagri code stands in
+    assert walk_to(wf, galis[1], 11, kecamatan="galis").letter_number == "000.8.3.4/1/35.28.03/2026"
     assert wf.memory.counters == {
         ("register", "pegantenan", 2026): 3,
         ("register", "galis", 2026): 2,
         ("register", "pegantenan", 2027): 1,
-        ("letter", "pegantenan", 2026): 2,
-        ("letter", "galis", 2026): 1,
+        ("surat_keluar", "pegantenan", 2026): 2,
+        ("surat_keluar", "galis", 2026): 1,
     }
 
 

@@ -732,7 +732,7 @@ def test_a_referred_complaint_waits_on_the_office_and_the_staf_records_its_answe
     event = last_event(wf, cid, "workflow.ComplaintReferred")
     until = office_date(datetime.fromisoformat(event.payload["follow_up_by"]))
     number = event.payload["letter_number"]
-    assert re.fullmatch(r"\d{3}/PELIMPAHAN/.+/\d{4}", number)
+    assert re.fullmatch(r"000\.8\.3\.4/[1-9]\d*/[0-9A-Za-z.\-]+/\d{4}", number)  # klasifikasi/urut/unit/tahun
 
     page = web.get(url).text
     words = text_only(page)
@@ -893,14 +893,14 @@ def test_a_redirected_dispositions_sheet_is_told_from_the_first():
             {"kind": "receipt"},
             {"kind": "disposition_sheet"},
             {"kind": "disposition_sheet"},
-            {"kind": "referral_letter", "letter_number": "001/PELIMPAHAN/35.28.01/2026"},
+            {"kind": "referral_letter", "letter_number": "000.8.3.4/1/35.28.01/2026"},
         ]
     )
     assert [d["label"] for d in docs] == [
         "Tanda terima pengaduan",
         "Lembar Disposisi",
         "Lembar Disposisi (pengalihan)",
-        "Surat Pelimpahan 001/PELIMPAHAN/35.28.01/2026",
+        "Surat Pelimpahan 000.8.3.4/1/35.28.01/2026",
     ]
 
 

@@ -295,7 +295,7 @@ def sample_variables(kind: str) -> dict[str, str]:
         "batas": "12 Desember 2026",
         "instansi": "Dinas PUPR Kabupaten Pamekasan",
         "alasan": "Perbaikan jalan kabupaten adalah kewenangan Dinas PUPR.",
-        "nomor_surat": "400.14/012/432.407/2026",
+        "nomor_surat": "000.8.3.4/12/432.407/2026",  # as shared.contracts.numbering writes Pegantenan's
         "link_surat": "https://pengaduan.pamekasankab.go.id/v1/letters/verify/3f2b5c1e-8a4d-4c7b-9e1f-2a6d8c0b4e57",
         "petugas": "Ahmad Fauzi",
         "langkah": "4",
@@ -308,7 +308,7 @@ def sample_variables(kind: str) -> dict[str, str]:
         "tanggal_tanggapan": "9 Desember 2026",
         "rujukan": "surat 600/123/432.305/2026",
         "alamat_instansi": "Jl. Kabupaten No. 1, Pamekasan",
-        "surat_pelimpahan": "003/PELIMPAHAN/35.28.07/2026",
+        "surat_pelimpahan": "000.8.3.4/13/432.407/2026",
     }
     return {name: sample[name] for name in VARIABLES[kind]}
 

@@ -104,6 +104,7 @@ class Refer(StaffCommand):
     agency_address: OneLine | None = None
     reason: FreeText
     follow_up_working_days: int = Field(14, ge=1, le=60)
+    klasifikasi: str | None = Field(None, max_length=40)  # of the surat pelimpahan's number, as SignLetter's
     # the surat pelimpahan's number, handed out by the handler from the kecamatan's counter
     letter_number: str | None = None
     letter_sequence: int | None = None
@@ -171,6 +172,9 @@ class DuplicateLetter(StaffCommand):
 
 class SignLetter(StaffCommand):
     action = "sign-letter"
+    # the classification code (kode klasifikasi arsip) of the letter's number, one of the kabupaten's list
+    # (shared.contracts.numbering), checked by the handler; None: the kabupaten's default, which the handler writes in
+    klasifikasi: str | None = Field(None, max_length=40)
     letter_number: str  # handed out by the handler from the kecamatan's counter
     letter_sequence: int
     letter_year: int
