@@ -411,3 +411,10 @@ def test_the_tracking_projection_sets_aside_and_retries_as_well(engine, store, k
         again = rows_of(conn, projection_failures, name, a)
         assert set(again) == {2, 3} and again[2]["attempts"] == 2 and again[3]["held_behind"] == poison.position
         assert tracked(conn, a)["status"] == "in_progress"
+    # intake's scrape-time gauges report it (the intake API's /metrics carries them)
+    from services.intake.adapters.gauges import gauges as intake_gauges
+
+    with engine.connect() as conn:
+        reported = {(g.name, g.labels.get("projection")): g.value for g in intake_gauges(conn)}
+    assert reported[("pengaduan_projection_failures", name)] >= 1
+    assert reported[("pengaduan_projection_held_events", name)] >= 1

@@ -1,5 +1,5 @@
-"""Intake's scrape-time gauges (``shared.metrics.OperationsCollector``): the outbox's backlog and the
-tracking projection's lag."""
+"""Intake's scrape-time gauges (``shared.metrics.OperationsCollector``): the outbox's backlog, the tracking
+projection's lag and the events it set aside (docs/adr/0015)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import checkpoints, outbox
-from services.intake.adapters.tracking import TrackingProjection
+from services.intake.adapters.tracking import TrackingProjection, projection_failures
+from shared.projection_failures import failure_gauges
 from shared.service import Gauge
 from shared.subscriptions import lag_gauges
 
@@ -20,6 +21,7 @@ def gauges(conn: Connection) -> list[Gauge]:
     ).one()
     return [
         *lag_gauges(conn, checkpoints, [TrackingProjection.name]),
+        *failure_gauges(conn, projection_failures, [TrackingProjection.name]),
         Gauge("pengaduan_intake_outbox_waiting", "Intake outbox messages not yet published", waiting),
         Gauge(
             "pengaduan_intake_outbox_oldest_waiting_seconds",
