@@ -190,7 +190,7 @@ def demo_kecamatan() -> list[Kecamatan]:
         settings: dict[str, Any] = {}
         if slug == "pegantenan":
             letterhead.update(
-                address="Jalan Raya Pegantenan 69361",
+                address="Jalan Raya Pegantenan",  # the kop prints "Kode Pos 69361" after the address and telephone
                 postal_code="69361",
                 phone="(0324) 7710982",
                 mobile="087750014595",

@@ -10,6 +10,7 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from services.letters.adapters.keys import SigningKeys
+from services.letters.adapters.lambang import LambangFiles
 from services.letters.adapters.postgres import PostgresUnitOfWork
 from services.letters.config import LettersSettings
 from services.letters.handlers import Context
@@ -45,6 +46,7 @@ def bootstrap(settings: LettersSettings | None = None) -> Letters:
         documents=store_from_settings(settings.documents_url),
         keys=SigningKeys(settings.signing_path, production=settings.environment == "production"),
         public_base_url=settings.public_base_url,
+        lambang=LambangFiles(settings.lambang_path),
         settings=settings,
         engine=engine,
         store=PostgresEventStore(engine),

@@ -33,12 +33,13 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
+from services.letters.adapters.lambang import LambangFiles
 from services.letters.adapters.pdf import (
     layout_referral_letter,
     layout_response_letter,
@@ -74,13 +75,13 @@ from shared.contracts.intake import CHANNEL_LABELS
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.organisation import ATAS_NAMA, ATAS_NAMA_OFFICES, DELEGATION_KINDS, PP17_UNITS, find_unit
 from shared.contracts.workflow import (
-    ClarificationGiven,
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
     DispositionIssued,
     DispositionRedirected,
     LetterDrafted,
+    LetterDuplicated,
     LetterSigned,
 )
 from shared.events import Event, EventEnvelope
@@ -107,17 +108,25 @@ class Keys(Protocol):
     def trust_roots(self) -> list[bytes]: ...
 
 
+class Lambangs(Protocol):
+    """Each kabupaten's lambang for the kop surat, a PNG (``adapters/lambang.py``)."""
+
+    def of(self, kabupaten_slug: str) -> bytes: ...
+
+
 @dataclass
 class Context:
     """What the handlers need: a fresh unit of work per message or request, the kecamatan, the object store the
-    PDFs go to, the signing keys, and the base URL of the links printed on them. bootstrap.Letters adds what
-    the processes need besides (settings, engine, store, broker)."""
+    PDFs go to, the signing keys, the base URL of the links printed on them, and the kabupaten's lambang (by
+    default the neutral placeholder for every kabupaten). bootstrap.Letters adds what the processes need besides
+    (settings, engine, store, broker)."""
 
     uow: Callable[[], UnitOfWork]
     directory: Directory
     documents: DocumentStore
     keys: Keys
     public_base_url: str
+    lambang: Lambangs = field(default_factory=lambda: LambangFiles(None), kw_only=True)
 
     def kecamatan(self, slug: str) -> Kecamatan:
         found = self.directory.get(slug)
@@ -210,27 +219,30 @@ def _make(
     complaint_id: UUID,
     document_id: UUID,
 ) -> dict[str, Any]:
+    """The response letter as signed: the draft the Sekcam approved (its body only: the clarification of step 5 is
+    what it was written from), the Tembusan chosen when it was duplicated (step 9), dated the day it was signed in
+    the kabupaten's time zone (a letter signed at 18.30 UTC is dated the next day in WIB)."""
     decoded = _history(uow, signed_event)
     received = next(e for e in decoded if isinstance(e, ComplaintReceived))
     draft = next(
         e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == signed.letter_version
     )
-    clarification = next((e for e in reversed(decoded) if isinstance(e, ClarificationGiven)), None)
+    duplicated = next((e for e in reversed(decoded) if isinstance(e, LetterDuplicated)), None)
     kecamatan = ctx.kecamatan(signed_event.kecamatan)
     camat = uow.staff.get(signed_event.actor.user_id or "")
     signed_on = signed_event.occurred_at.astimezone(kecamatan.time_zone).date()  # the day its number's year is of
     rendered = layout_response_letter(
         ResponseLetter(
-            letterhead=_letterhead(kecamatan),
+            letterhead=_letterhead(ctx, kecamatan),
             number=signed.letter_number,
             date=signed_on,
             perihal=draft.perihal,
             addressee_name=received.complainant.name,
             addressee_address=received.complainant.address,
             body=draft.body,
-            clarification=clarification.explanation if clarification else None,
             signer=_signer(kecamatan, signed_event, camat),
             verify_url=verify_url(ctx, document_id),
+            tembusan=tuple(duplicated.tembusan) if duplicated else (),
         )
     )
     pdf = _sign(ctx, kecamatan, rendered, signed_event, f"Surat tanggapan pengaduan {received.tracking_code}")
@@ -293,7 +305,9 @@ def _signer(kecamatan: Kecamatan, signed_event: EventEnvelope, camat: StaffName 
     )
 
 
-def _letterhead(kecamatan: Kecamatan) -> Letterhead:
+def _letterhead(ctx: Context, kecamatan: Kecamatan) -> Letterhead:
+    """The kop surat from the kecamatan's ``letterhead`` (keys ``pemerintah``, ``kecamatan``, ``address``,
+    ``phone``, ``website``, ``email``, ``postal_code``, ``city``; shared.tenancy) and its kabupaten's lambang."""
     head = kecamatan.letterhead
     return Letterhead(
         pemerintah=head.get("pemerintah", f"PEMERINTAH {kecamatan.kabupaten_name.upper()}"),
@@ -301,6 +315,10 @@ def _letterhead(kecamatan: Kecamatan) -> Letterhead:
         address=head.get("address", ""),
         phone=head.get("phone"),
         city=head.get("city", kecamatan.name),
+        logo_png=ctx.lambang.of(kecamatan.kabupaten_slug),
+        website=head.get("website"),
+        email=head.get("email"),
+        postal_code=head.get("postal_code"),
     )
 
 
@@ -315,7 +333,7 @@ def complaint_form(ctx: Context, slug: str) -> tuple[bytes, str] | None:
     None for a kecamatan not served here. Rendered once per letterhead and process: a new letterhead is a new
     key, so an edited address is printed as soon as the directory reloads."""
     kecamatan = ctx.directory.get(slug)
-    return None if kecamatan is None else _blank_form(_letterhead(kecamatan))
+    return None if kecamatan is None else _blank_form(_letterhead(ctx, kecamatan))
 
 
 def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
@@ -330,7 +348,7 @@ def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
         kecamatan = ctx.kecamatan(event.kecamatan)
         pdf = render_receipt(
             Receipt(
-                letterhead=_letterhead(kecamatan),
+                letterhead=_letterhead(ctx, kecamatan),
                 tracking_code=received.tracking_code,
                 received_at=received.received_at,
                 channel=received.channel if received.channel in CHANNEL_LABELS else "web",
@@ -359,7 +377,8 @@ def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
 
 
 def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any]:
-    """A draft of the response letter (step 7), as staff will see it, marked DRAF; every version kept."""
+    """A draft of the response letter (step 7), as staff will see it, marked DRAF; every version kept. No
+    Tembusan yet: the offices are chosen when the approved letter is duplicated (step 9)."""
     with ctx.uow() as uow:
         existing = uow.documents.of_source_event(event_id)
         if existing:
@@ -367,20 +386,17 @@ def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any]:
         event = _event(uow, event_id, LetterDrafted)
         draft = event.decode()
         assert isinstance(draft, LetterDrafted)  # noqa: S101
-        history = _history(uow, event)
-        received = next(e for e in history if isinstance(e, ComplaintReceived))
-        clarification = next((e for e in reversed(history) if isinstance(e, ClarificationGiven)), None)
+        received = next(e for e in _history(uow, event) if isinstance(e, ComplaintReceived))
         kecamatan = ctx.kecamatan(event.kecamatan)
         pdf = render_response_letter(
             ResponseLetter(
-                letterhead=_letterhead(kecamatan),
+                letterhead=_letterhead(ctx, kecamatan),
                 number=None,
                 date=event.occurred_at.astimezone(kecamatan.time_zone).date(),
                 perihal=draft.perihal,
                 addressee_name=received.complainant.name,
                 addressee_address=received.complainant.address,
-                body=draft.body,
-                clarification=clarification.explanation if clarification else None,
+                body=draft.body,  # what will be signed: the clarification (step 5) is not pasted after it
                 signer=Signer(title=f"CAMAT {kecamatan.name.upper()}", name="", rank=None, nip=None),
             )
         )
@@ -428,7 +444,7 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any]:
         received = next(e for e in history if isinstance(e, ComplaintReceived))
         registered = next((e for e in reversed(history) if isinstance(e, ComplaintRegistered)), None)
         kecamatan = ctx.kecamatan(event.kecamatan)
-        letterhead = _letterhead(kecamatan)
+        letterhead = _letterhead(ctx, kecamatan)
         unit = _unit(uow, kecamatan, disposed.unit)
         redirected_from = reason = None
         if isinstance(disposed, DispositionRedirected):
@@ -495,7 +511,7 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
         signed_on = event.occurred_at.astimezone(tz).date()  # the day its number's year is of
         rendered = layout_referral_letter(
             ReferralLetter(
-                letterhead=_letterhead(kecamatan),
+                letterhead=_letterhead(ctx, kecamatan),
                 kecamatan=kecamatan.name,
                 number=referred.letter_number,
                 signed_on=signed_on,
@@ -613,7 +629,7 @@ def control_card(ctx: Context, complaint: ComplaintEvents, now: datetime) -> byt
         units = {code: _unit(uow, kecamatan, code).title for code in codes}
     card = read_control_card(
         events,
-        letterhead=_letterhead(kecamatan),
+        letterhead=_letterhead(ctx, kecamatan),
         zone=_zone(kecamatan),
         calendar=_CALENDARS.of(kecamatan),
         now=now,

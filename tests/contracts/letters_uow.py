@@ -32,6 +32,7 @@ from shared.contracts.workflow import (
     DispositionIssued,
     DispositionRedirected,
     LetterDrafted,
+    LetterDuplicated,
     LetterSigned,
     ResponseSent,
 )
@@ -130,6 +131,16 @@ class Story:
             ),
             Actor(kind="user", user_id="staf", role="staf"),
             AT,
+        )
+
+    def duplicated(self, tembusan: list[str] | None = None) -> EventEnvelope:
+        """Step 9: the approved letter duplicated, with the offices its Tembusan names."""
+        return self._add(
+            LetterDuplicated(
+                step=9, output="Surat digandakan", copies=["pengadu", "arsip"], tembusan=tembusan or [], next_step=10
+            ),
+            Actor(kind="user", user_id="staf", role="staf"),
+            AT + timedelta(minutes=4),
         )
 
     def signed(

@@ -53,13 +53,20 @@ TO_STEP_10 = [
         },
     ),
     ("review-letter", "sekcam", {"approved": True}),
-    ("duplicate-letter", "staf", {}),
+    ("duplicate-letter", "staf", {"tembusan": ["Bupati Pamekasan (sebagai laporan)", "Inspektur Kabupaten Pamekasan"]}),
 ]
+LAMBANG_SIZE = (64, 80)  # Pamekasan's own lambang in the data dir's lambang folder (a red 64 x 80 px PNG)
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("letters-data")
+    """The letters' data dir, with Kabupaten Pamekasan's lambang where a kabupaten puts it (lambang/pamekasan.png)."""
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("letters-data")
+    (path / "lambang").mkdir()
+    Image.new("RGB", LAMBANG_SIZE, (200, 30, 30)).save(path / "lambang" / "pamekasan.png")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +187,7 @@ def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_setti
 
     cid = to_step_10(wf, slug, camat)
     state = sign(wf, cid, slug, camat)
-    assert state.current_step == 11 and state.letter_number.startswith("001/")
+    assert state.current_step == 11 and state.letter_number  # its form: tests/unit/test_letter_numbers.py
     with pytest.raises(handlers.model.LetterNotReady):
         handlers.act(
             wf,
@@ -204,13 +211,17 @@ def test_the_camat_signs_and_a_verified_numbered_letter_comes_back(letters_setti
     for expected in (
         state.letter_number,
         "Tanggapan atas pengaduan jalan rusak",
-        "Siti Aminah",
+        "Yth. Sdr. Siti Aminah",
         "Dusun Bunangka",
         "Ma'ruf",
         "197001011990031001",
         "KECAMATAN SURAT 0",
+        "Tembusan: 1. Yth. Bupati Pamekasan (sebagai laporan) 2. Yth. Inspektur Kabupaten Pamekasan",
     ):
-        assert expected in content, expected
+        assert expected in " ".join(content.split()), expected
+    assert "Jalan akan diperbaiki pada bulan Januari." not in content  # step 5's explanation: not pasted after
+    # the kop carries the kabupaten's own lambang, read by the worker from its data dir
+    assert LAMBANG_SIZE in [i.image.size for i in PdfReader(io.BytesIO(pdf)).pages[0].images]
 
     with TestClient(letters_app(letters)) as client:
         page = client.get(f"/v1/letters/verify/{issued.payload['document_id']}")
@@ -348,7 +359,9 @@ def test_100_letters_signed_concurrently_across_3_kecamatan_by_4_worker_processe
     wait_until(lambda: all(issued_event(wf, cid) for _, cid in plan), timeout=240, interval=1, message="100 letters")
     numbers = defaultdict(list)
     for slug, cid in plan:
-        numbers[slug].append(int(issued_event(wf, cid).payload["letter_number"].split("/")[0]))
+        signed = next(e for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.LetterSigned")
+        assert issued_event(wf, cid).payload["letter_number"] == signed.payload["letter_number"]
+        numbers[slug].append(signed.payload["letter_sequence"])  # whatever the number's pattern
     for slug, got in numbers.items():
         assert sorted(got) == list(range(1, len(got) + 1)), f"{slug}: {sorted(got)}"
     with engine.connect() as conn:

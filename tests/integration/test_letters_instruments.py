@@ -250,7 +250,7 @@ def test_a_referral_gets_a_signed_surat_pelimpahan_listed_verified_and_made_once
         "Siti Aminah",
         "CAMAT INSTRUMEN",
         f"NIP. {CAMAT_NIP}",
-        "1. Sdr. Siti Aminah selaku pengadu",
+        "1. Yth. Sdr. Siti Aminah selaku pengadu",
         "2. Arsip",
     ):
         assert expected in text, expected

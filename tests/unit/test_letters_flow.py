@@ -104,7 +104,8 @@ def test_a_draft_is_rendered_once_per_version_and_every_version_kept(letters, me
     assert len(memory.documents) == 2 and first["letter_number"] is None
     content = text_of(letters.documents.get(second["sha256"]))
     assert "Tanggapan atas pengaduan jalan rusak" in content and "konsep 2" in content
-    assert "Perbaikan jalan telah dijadwalkan bulan depan." in content  # the clarification follows the body
+    # the body as drafted, which is what will be signed: the clarification (step 5) is not pasted after it
+    assert "Perbaikan jalan telah dijadwalkan bulan depan." not in content
 
 
 def test_a_signed_letter_is_issued_once_with_its_document_id_derived_from_the_event(letters, memory, story, place):

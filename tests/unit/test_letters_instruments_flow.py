@@ -186,7 +186,7 @@ def test_a_referral_gets_its_numbered_letter_signed_with_the_kecamatans_key_once
         "Jalan tersebut berstatus jalan kabupaten.",
         "CAMAT UJI",
         "NIP. 197001011990031001",
-        "1. Sdr. Siti Aminah selaku pengadu",
+        "1. Yth. Sdr. Siti Aminah selaku pengadu",
         "2. Arsip",
     ):
         assert expected in text, expected

@@ -21,7 +21,17 @@ from services.letters.adapters.pdf import (
 from services.letters.domain.letter import DESCRIPTION_SUMMARY_MAX, DispositionSheet, ReferralLetter, Signer, Zone
 from shared.contracts.workflow import LetterReturned
 from tests.unit.test_letters_instruments_card import Stream, card_of, user, wib
-from tests.unit.test_letters_render import LETTER, LETTERHEAD, SIGNER, _png, encodes, flat, fragments, pages_text
+from tests.unit.test_letters_render import (
+    LETTER,
+    LETTERHEAD,
+    SIGNER,
+    _png,
+    encodes,
+    flat,
+    fragments,
+    pages_text,
+    qr_codes,
+)
 
 A4_PORTRAIT = (595, 842)
 ZONE = Zone(ZoneInfo("Asia/Jakarta"), "WIB")
@@ -225,7 +235,6 @@ def test_the_referral_letter_is_an_official_letter_to_the_receiving_office():
         "Biasa",
         "1 (satu) berkas",
         "Pelimpahan Pengaduan Masyarakat",
-        "Kepada",
         f"Yth. {AGENCY}",
         "Jl. Kabupaten No. 107, Pamekasan",
         (
@@ -240,17 +249,16 @@ def test_the_referral_letter_is_an_official_letter_to_the_receiving_office():
         f"kami limpahkan kepada {AGENCY} untuk ditindaklanjuti sesuai dengan kewenangan",
         "disampaikan kepada pengadu dan ditembuskan kepada Camat Pegantenan paling lambat tanggal 14 Desember 2026",
         "Demikian disampaikan, atas perhatian dan kerja samanya diucapkan terima kasih.",
-        "CAMAT PEGANTENAN",
+        "CAMAT PEGANTENAN,",
         "Drs. MOH. NUR'AINI, M.Si",
+        "Pembina Tk. I",
         "NIP. 19700512 199803 1 007",
-        "Tembusan:",
-        "1. Sdr. Siti Aminah selaku pengadu",
-        "2. Arsip",
+        "Tembusan: 1. Yth. Sdr. Siti Aminah selaku pengadu 2. Arsip",
     ):
         assert expected in t, expected
-    for label in ("Nomor", "Sifat", "Lampiran", "Perihal"):
+    for label in ("Nomor", "Sifat", "Lampiran", "Hal"):
         assert label in text
-    assert "DRAF" not in text
+    assert "DRAF" not in text and "Perihal" not in text and "Kepada" not in text and "Yth. Arsip" not in t
 
 
 def test_the_referral_letter_is_one_page_in_order_with_room_for_the_signature_and_its_qr_code():
@@ -268,7 +276,7 @@ def test_the_referral_letter_is_one_page_in_order_with_room_for_the_signature_an
         "Pegantenan, 24 November 2026",
         "001/PELIMPAHAN",
         "Pelimpahan Pengaduan Masyarakat",
-        "Kepada",
+        f"Yth. {AGENCY[:20]}",
         "Dengan hormat",
         "Demikian disampaikan",
         "a.n. CAMAT PEGANTENAN",
@@ -279,8 +287,8 @@ def test_the_referral_letter_is_one_page_in_order_with_room_for_the_signature_an
         "Arsip",
     )
     assert y_of(frags, "SEKRETARIS KECAMATAN") > box.y2 > box.y1 > y_of(frags, "Moh. Sekretaris, S.Sos.")
-    (image,) = list(PdfReader(io.BytesIO(rendered.pdf)).pages[0].images)
-    assert encodes(image.image, VERIFY_URL)
+    (qr,) = qr_codes(rendered.pdf)
+    assert encodes(qr, VERIFY_URL)
 
 
 def test_the_quoted_description_is_cut_at_a_word_and_a_letter_without_address_goes_to_tempat():

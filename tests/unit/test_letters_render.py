@@ -13,6 +13,7 @@ import segno
 from PIL import Image as PILImage
 from pypdf import PdfReader
 
+from services.letters.adapters.lambang import PLACEHOLDER
 from services.letters.adapters.pdf import layout_response_letter, render_receipt, render_response_letter
 from services.letters.domain.letter import (
     Letterhead,
@@ -24,12 +25,17 @@ from services.letters.domain.letter import (
 from shared.contracts.intake import CHANNEL_LABELS
 from shared.tanggal import format_tanggal
 
+LAMBANG = PLACEHOLDER.read_bytes()  # 300 x 360 px
 LETTERHEAD = Letterhead(
     pemerintah="PEMERINTAH KABUPATEN PAMEKASAN",
     kecamatan="KECAMATAN PEGANTENAN",
-    address="Jalan Raya Pegantenan, Pamekasan 69361",
+    address="Jalan Raya Pegantenan",
     phone="(0324) 7710982",
     city="Pegantenan",
+    logo_png=LAMBANG,
+    website="pegantenan.example.go.id",
+    email="kecamatan@pegantenan.example.go.id",
+    postal_code="69361",
 )
 SIGNER = Signer(
     title="CAMAT PEGANTENAN",
@@ -53,11 +59,12 @@ LETTER = ResponseLetter(
     number=NUMBER,
     date=date(2026, 11, 28),
     perihal="Tanggapan atas Pengaduan Pelayanan",
-    addressee_name="Sdr. Ma'ruf",
+    addressee_name="Ma'ruf",
     addressee_address="Dusun Tengah, Desa Tebul Barat",
     body="\n\n".join(PARAGRAPHS),
     signer=SIGNER,
     verify_url=VERIFY_URL,
+    tembusan=("Bupati Pamekasan (sebagai laporan)", "Inspektur Kabupaten Pamekasan"),
 )
 RECEIPT = Receipt(
     letterhead=LETTERHEAD,
@@ -105,6 +112,12 @@ def y_of(frags: list[tuple[str, float, float]], needle: str) -> float:
 
 def page_height(pdf: bytes) -> float:
     return float(PdfReader(io.BytesIO(pdf)).pages[0].mediabox.height)
+
+
+def qr_codes(pdf: bytes, page_index: int = 0) -> list[PILImage.Image]:
+    """The page's square images (QR codes), leaving out the lambang (300 x 360 px)."""
+    images = PdfReader(io.BytesIO(pdf)).pages[page_index].images
+    return [i.image for i in images if i.image.size[0] == i.image.size[1]]
 
 
 def qr_modules(image: PILImage.Image) -> list[list[bool]]:
@@ -196,26 +209,26 @@ def test_letter_carries_letterhead_fields_addressee_body_and_signer():
     for expected in (
         "PEMERINTAH KABUPATEN PAMEKASAN",
         "KECAMATAN PEGANTENAN",
-        "Jalan Raya Pegantenan, Pamekasan 69361",
-        "(0324) 7710982",
+        "Jalan Raya Pegantenan, Telepon (0324) 7710982, Kode Pos 69361",
+        "Laman pegantenan.example.go.id, Pos-el kecamatan@pegantenan.example.go.id",
         "Pegantenan, 28 November 2026",
         NUMBER,
         "Biasa",
         "Tanggapan atas Pengaduan Pelayanan",
-        "Kepada",
         "Yth. Sdr. Ma'ruf",
         "Dusun Tengah, Desa Tebul Barat",
         *PARAGRAPHS,
         "Atas perhatiannya disampaikan terima kasih.",
-        "CAMAT PEGANTENAN",
+        "CAMAT PEGANTENAN,",
         "Drs. MOH. NUR'AINI, M.Si",
         "Pembina Tk. I",
         "NIP. 19700512 199803 1 007",
+        "Tembusan: 1. Yth. Bupati Pamekasan (sebagai laporan) 2. Yth. Inspektur Kabupaten Pamekasan",
     ):
         assert flat(expected) in t, expected
-    for label in ("Nomor", "Sifat", "Lampiran", "Perihal"):
+    for label in ("Nomor", "Sifat", "Lampiran", "Hal"):
         assert label in text
-    assert "DRAF" not in text
+    assert "DRAF" not in text and "Perihal" not in text and "Kepada" not in text
 
 
 def test_letter_without_body_is_refused():
@@ -273,8 +286,9 @@ def test_user_text_is_printed_literally_never_interpreted():
         addressee_address="Jl. {{ config }} No. 5 & <i>7</i>",
         body="Isi <script>alert(1)</script> dan {{7*7}} serta ${7*7} dan <para>x</para>\n\n"
         "&amp; &lt; <br/> <font color=red>merah</font> %(name)s {0}",
-        clarification="<u>garis</u> {% if x %}y{% endif %}",
-        signer=dataclasses.replace(SIGNER, name="<b>Ma'ruf</b>", nip="{{nip}}"),
+        signer=dataclasses.replace(SIGNER, name="<b>Ma'ruf</b>", nip="{{nip}}", rank="<i>Pembina</i>"),
+        tembusan=("<u>garis</u> {% if x %}y{% endif %}",),
+        letterhead=dataclasses.replace(LETTERHEAD, website="<a href='x'>laman</a>", email="{{pos_el}}"),
     )
     texts = pages_text(render_response_letter(hostile))
     t = flat(" ".join(texts))
@@ -286,7 +300,9 @@ def test_user_text_is_printed_literally_never_interpreted():
         "&amp; &lt; <br/> <font color=red>merah</font> %(name)s {0}",
         "<u>garis</u> {% if x %}y{% endif %}",
         "<b>Ma'ruf</b>",
+        "<i>Pembina</i>",
         "NIP. {{nip}}",
+        "Laman <a href='x'>laman</a>, Pos-el {{pos_el}}",
     ):
         assert literal in t, literal
     assert "49" not in t
@@ -321,11 +337,9 @@ def test_apostrophes_and_indonesian_names_survive():
 
 def test_qr_code_of_the_verify_url_is_drawn_near_the_signature():
     pdf = render_response_letter(LETTER)
-    page = PdfReader(io.BytesIO(pdf)).pages[0]
-    images = list(page.images)
-    assert len(images) == 1
-    assert encodes(images[0].image, VERIFY_URL)
-    assert not encodes(images[0].image, VERIFY_URL + "x")
+    (qr,) = qr_codes(pdf)
+    assert encodes(qr, VERIFY_URL)
+    assert not encodes(qr, VERIFY_URL + "x")
     (text,) = pages_text(pdf)
     assert "Pindai untuk memeriksa keaslian surat" in text
     frags = fragments(pdf)
@@ -334,7 +348,7 @@ def test_qr_code_of_the_verify_url_is_drawn_near_the_signature():
 
 def test_no_qr_code_without_verify_url():
     pdf = render_response_letter(dataclasses.replace(LETTER, verify_url=None))
-    assert list(PdfReader(io.BytesIO(pdf)).pages[0].images) == []
+    assert len(PdfReader(io.BytesIO(pdf)).pages[0].images) == 1 and qr_codes(pdf) == []  # the lambang only
     assert "Pindai" not in pages_text(pdf)[0]
 
 
@@ -345,13 +359,13 @@ def test_layout_kop_on_top_date_right_signature_below_body():
     width = float(PdfReader(io.BytesIO(pdf)).pages[0].mediabox.width)
     for line in ("PEMERINTAH KABUPATEN PAMEKASAN", "KECAMATAN PEGANTENAN", "Jalan Raya Pegantenan"):
         assert y_of(frags, line) > 0.8 * height, line
-    kop = y_of(frags, "Jalan Raya Pegantenan")
+    kop = y_of(frags, "Kode Pos 69361")
     date_line = next((x, y) for text, x, y in frags if "28 November 2026" in text)
     assert date_line[0] > width / 2 and date_line[1] < kop
     assert y_of(frags, "Nomor") < date_line[1]
-    assert y_of(frags, "Kepada") < y_of(frags, "Perihal")
+    assert y_of(frags, "Yth. Sdr.") < y_of(frags, "Tanggapan atas Pengaduan")
     last_body = y_of(frags, "Kami mohon maaf")
-    assert y_of(frags, "Menindaklanjuti") < y_of(frags, "Kepada")
+    assert y_of(frags, "Menindaklanjuti") < y_of(frags, "Yth. Sdr.")
     assert y_of(frags, "CAMAT PEGANTENAN") < last_body
     assert y_of(frags, "NUR'AINI") < y_of(frags, "CAMAT PEGANTENAN") - 50  # room for the signature
     assert y_of(frags, "NIP.") < y_of(frags, "NUR'AINI")
@@ -386,6 +400,8 @@ def test_logo_is_drawn_left_of_the_kop():
     letter = dataclasses.replace(LETTER, letterhead=dataclasses.replace(LETTERHEAD, logo_png=_png(120, 150)))
     pdf = render_response_letter(letter)
     assert len(list(PdfReader(io.BytesIO(pdf)).pages[0].images)) == 2  # logo + QR
+    no_logo = dataclasses.replace(LETTER, letterhead=dataclasses.replace(LETTERHEAD, logo_png=None))
+    assert len(qr_codes(render_response_letter(no_logo))) == len(PdfReader(io.BytesIO(pdf)).pages[0].images) - 1
     assert flat(pages_text(pdf)[0]).startswith("PEMERINTAH KABUPATEN PAMEKASAN")
 
 
@@ -462,6 +478,5 @@ def test_receipt_stays_on_one_page_with_a_long_name_and_url():
 
 
 def test_receipt_qr_code_points_to_the_tracking_page():
-    page = PdfReader(io.BytesIO(render_receipt(RECEIPT))).pages[0]
-    (image,) = list(page.images)
-    assert encodes(image.image, RECEIPT.track_url)
+    (qr,) = qr_codes(render_receipt(RECEIPT))
+    assert encodes(qr, RECEIPT.track_url)

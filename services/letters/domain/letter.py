@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from shared.tanggal import format_tanggal
 
 __all__ = [
+    "ARCHIVE",
+    "SALUTATION",
     "WIB",
     "DispositionSheet",
     "Letterhead",
@@ -22,6 +24,7 @@ __all__ = [
     "SignatureBox",
     "Signer",
     "Zone",
+    "addressed",
     "format_waktu_wib",
 ]
 
@@ -32,12 +35,39 @@ WIB = timezone(timedelta(hours=7), "WIB")
 
 @dataclass(frozen=True)
 class Letterhead:
+    """The kop surat (Permendagri 1/2023, tata naskah dinas of the regions): the kabupaten's lambang on the left,
+    centred beside it the government and the office, then its address, telephone, laman (website), pos-el
+    (e-mail) and kode pos; ``city`` is the place in the date line."""
+
     pemerintah: str  # "PEMERINTAH KABUPATEN PAMEKASAN"
     kecamatan: str  # "KECAMATAN PEGANTENAN"
-    address: str  # "Jalan Raya Pegantenan, Pamekasan 69361"
+    address: str  # "Jalan Raya Pegantenan"
     phone: str | None  # "(0324) 7710982"
     city: str  # the place in the date line: "Pegantenan"
-    logo_png: bytes | None = None
+    logo_png: bytes | None = None  # the kabupaten's lambang (a PNG); None: no image
+    website: str | None = None  # laman: "pegantenan.pamekasankab.go.id"
+    email: str | None = None  # pos-el: "kec.pegantenan@pamekasankab.go.id"
+    postal_code: str | None = None  # kode pos: "69361"
+
+    def address_line(self) -> str:
+        """``Jalan Raya Pegantenan, Telepon (0324) 7710982, Kode Pos 69361`` (what is known of it; the kode pos
+        left out when the address already ends with it)."""
+        address = " ".join(self.address.split())
+        parts = [address] if address else []
+        if self.phone:
+            parts.append(f"Telepon {self.phone}")
+        if self.postal_code and not address.endswith(self.postal_code):
+            parts.append(f"Kode Pos {self.postal_code}")
+        return ", ".join(parts)
+
+    def contact_line(self) -> str:
+        """``Laman pegantenan.pamekasankab.go.id, Pos-el kec.pegantenan@pamekasankab.go.id`` (what is known)."""
+        parts = []
+        if self.website:
+            parts.append(f"Laman {self.website}")
+        if self.email:
+            parts.append(f"Pos-el {self.email}")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,20 @@ class Zone:
         return f"{self.tanggal(moment)} pukul {self.jam(moment)}"
 
 
+# how a letter names a person it writes to, whose gender it does not know: "Sdr." (Saudara/Saudari), the form
+# surat dinas use for a member of the public; a name already written with a form of address keeps it
+SALUTATION = "Sdr."
+_FORMS_OF_ADDRESS = frozenset({"sdr.", "sdr", "sdri.", "sdri", "saudara", "saudari", "bapak", "bpk.", "ibu"})
+
+
+def addressed(name: str) -> str:
+    """``Sdr. Siti Aminah``: the name after the salutation, once (``Bapak Ahmad`` and ``Sdr. Ahmad`` as they are)."""
+    words = name.split()
+    if words and words[0].casefold() in _FORMS_OF_ADDRESS:
+        return " ".join(words)
+    return " ".join([SALUTATION, *words])
+
+
 @dataclass(frozen=True)
 class Signer:
     title: str  # "CAMAT PEGANTENAN", "Plh. CAMAT PEGANTENAN", "a.n. CAMAT PEGANTENAN"
@@ -79,19 +123,22 @@ class Signer:
 
 @dataclass(frozen=True)
 class ResponseLetter:
+    """The surat tanggapan to the complainant. Its body is the draft the Sekcam approved (step 7-8), as signed: the
+    clarification of step 5 is what the draft was written from, not pasted after it."""
+
     letterhead: Letterhead
     number: str | None  # None: a draft, printed with a DRAF watermark and "Nomor : ..."
-    date: date
-    perihal: str
-    addressee_name: str
+    date: date  # the day it was signed, in the kabupaten's time zone
+    perihal: str  # printed after "Hal"
+    addressee_name: str  # the complainant's name as given; printed "Yth. Sdr. <name>" (``addressed``)
     addressee_address: str | None  # None: "Tempat"
     body: str  # paragraphs separated by blank lines; plain text, never markup
     signer: Signer
-    clarification: str | None = None  # further paragraphs after the body (the Kasi/Kasubag's explanation)
     verify_url: str | None = None  # a QR code of it beside the signature block
     sifat: str = "Biasa"
     lampiran: str = "-"
     signature_placeholder: bool = True  # leave room for the digital signature's appearance (pyHanko)
+    tembusan: tuple[str, ...] = ()  # the offices that get a copy, as chosen at step 9 (duplicate-letter)
 
 
 @dataclass(frozen=True)
@@ -105,6 +152,7 @@ class Receipt:
     track_url: str
 
 
+ARCHIVE = "Arsip"  # the office's own copy, last in a tembusan, the only one without "Yth."
 REFERRAL_PERIHAL = "Pelimpahan Pengaduan Masyarakat"
 REFERRAL_CLOSING = "Demikian disampaikan, atas perhatian dan kerja samanya diucapkan terima kasih."
 DESCRIPTION_SUMMARY_MAX = 320  # characters of the complaint's description quoted in the surat pelimpahan
@@ -139,7 +187,7 @@ class ReferralLetter:
         return (
             f"Dengan hormat, menindaklanjuti pengaduan masyarakat yang kami terima pada tanggal "
             f"{format_tanggal(self.received_on)} melalui {self.channel} (kode pengaduan {self.tracking_code}) "
-            f"dari Sdr. {self.complainant_name} perihal {self.subject}, dengan uraian singkat sebagai berikut:"
+            f"dari {addressed(self.complainant_name)} perihal {self.subject}, dengan uraian singkat sebagai berikut:"
         )
 
     def summary(self) -> str:
@@ -168,8 +216,8 @@ class ReferralLetter:
         return [grounds, referral]
 
     def copies(self) -> list[str]:
-        """Tembusan."""
-        return [f"Sdr. {self.complainant_name} selaku pengadu", "Arsip"]
+        """Tembusan: the complainant, and the kecamatan's own file."""
+        return [f"{addressed(self.complainant_name)} selaku pengadu", ARCHIVE]
 
 
 def _sentence(text: str) -> str:

@@ -39,7 +39,7 @@ FORM_TITLE = "FORMULIR PENGADUAN"
 # The blank form has no date of its own: its PDF is dated with this fixed moment, so one letterhead always
 # gives the same bytes (and the same ETag).
 FORM_DATED = datetime(2026, 1, 1, tzinfo=WIB)
-FORM_DESCRIPTION_LINES = 9
+FORM_DESCRIPTION_LINES = 8
 
 
 def render_receipt(receipt: Receipt) -> bytes:

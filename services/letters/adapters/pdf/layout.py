@@ -164,9 +164,9 @@ def styles() -> dict[str, ParagraphStyle]:
             "kop_pemerintah", base, fontName=FONT_BOLD, fontSize=14, leading=17, alignment=TA_CENTER
         ),
         "kop_kecamatan": ParagraphStyle(
-            "kop_kecamatan", base, fontName=FONT_BOLD, fontSize=17, leading=21, alignment=TA_CENTER
+            "kop_kecamatan", base, fontName=FONT_BOLD, fontSize=17, leading=20, alignment=TA_CENTER
         ),
-        "kop_address": ParagraphStyle("kop_address", base, fontSize=10, leading=12.5, alignment=TA_CENTER),
+        "kop_address": ParagraphStyle("kop_address", base, fontSize=9.5, leading=11.5, alignment=TA_CENTER),
         "sig": ParagraphStyle("sig", base, alignment=TA_CENTER, leading=15),
         "caption": ParagraphStyle("caption", base, fontSize=7.5, leading=9, alignment=TA_CENTER, textColor=GREY),
         "caption_left": ParagraphStyle(
@@ -227,21 +227,25 @@ class SignatureSpace(Flowable):
         self._holder.append(SignatureBox(self.canv.getPageNumber() - 1, x1, y1, x2, y2))
 
 
+LAMBANG_BOX = (2.0 * cm, 2.2 * cm)  # the room for the kabupaten's lambang, left of the kop's text (width, height)
+
+
 def kop(lh: Letterhead, st: dict[str, ParagraphStyle], width: float = TEXT_W) -> list[Flowable]:
-    """The kop surat: logo, the centred lines of the government and the kecamatan with its address, the double rule."""
-    side = 2.4 * cm
+    """The kop surat as Permendagri 1/2023 draws a regional office's: the kabupaten's lambang on the left, beside
+    it and centred on the page the government ("PEMERINTAH KABUPATEN PAMEKASAN"), the office ("KECAMATAN
+    PEGANTENAN"), its address, telephone and kode pos, its laman and pos-el; then the double rule. The text is
+    centred in the room right of the lambang's column (a narrow gutter on the right), so that the address lines
+    keep to one line each."""
+    side, gutter = 2.4 * cm, 0.4 * cm
     lines: list[Flowable] = [
         Paragraph(inline(lh.pemerintah), st["kop_pemerintah"]),
         Paragraph(inline(lh.kecamatan), st["kop_kecamatan"]),
     ]
-    address = inline(lh.address)
-    if lh.phone:
-        address += f" &#160;Telepon {inline(lh.phone)}"
-    lines.append(Paragraph(address, st["kop_address"]))
+    lines.extend(Paragraph(inline(line), st["kop_address"]) for line in (lh.address_line(), lh.contact_line()) if line)
     logo: Flowable | str = ""
     if lh.logo_png:
-        logo = png_image(lh.logo_png, max_w=side - 0.2 * cm, max_h=2.4 * cm)
-    t = Table([[logo, lines, ""]], colWidths=[side, width - 2 * side, side])
+        logo = png_image(lh.logo_png, max_w=LAMBANG_BOX[0], max_h=LAMBANG_BOX[1])
+    t = Table([[logo, lines, ""]], colWidths=[side, width - side - gutter, gutter])
     t.setStyle(
         TableStyle(
             [
@@ -291,13 +295,14 @@ def signature_block(
     holder: list[SignatureBox] | None = None,
     above: Iterable[str] = (),
 ) -> list[Flowable]:
-    """The signature block, centred: ``above`` (e.g. the place and date), the title ("CAMAT PEGANTENAN", "Plh.
-    CAMAT ...", "a.n. CAMAT ..." with the signer's own office on the next line), room to sign (``holder``: the
-    digital signature's place, recorded when drawn), the name bold and underlined, rank, NIP."""
+    """The signature block, centred: ``above`` (e.g. the place and date), the jabatan ("CAMAT PEGANTENAN,", "Plh.
+    CAMAT ...,", "a.n. CAMAT ..." with the signer's own office on the next line), its last line ending with a
+    comma as tata naskah dinas writes it, room to sign (``holder``: the digital signature's place, recorded when
+    drawn), the full name bold and underlined, pangkat (golongan), NIP."""
     flow: list[Flowable] = [Paragraph(inline(line), st["sig"]) for line in above]
-    flow.append(Paragraph(inline(signer.title), st["sig"]))
-    if signer.office:
-        flow.append(Paragraph(inline(signer.office), st["sig"]))
+    jabatan = [signer.title, signer.office] if signer.office else [signer.title]
+    jabatan[-1] = jabatan[-1].rstrip(" ,") + ","
+    flow.extend(Paragraph(inline(line), st["sig"]) for line in jabatan)
     if holder is not None:
         flow.append(SignatureSpace(width, 2.6 * cm, holder))
     else:

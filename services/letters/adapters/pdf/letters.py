@@ -1,14 +1,17 @@
-"""The official letters, in the layout of the tata naskah dinas of an Indonesian government office: kop surat,
-place and date on the right, the Nomor / Sifat / Lampiran / Perihal block, the addressee ("Kepada Yth. ... di
-..."), justified body paragraphs, the closing sentence, the signature block on the right (title, space for the
-signature, name bold and underlined, rank, NIP) with the QR code of the verification page on its left, and the
-tembusan. Letters that run over one page carry a small running header (kecamatan + nomor) on the later pages and
-"Halaman n dari N" on every page.
+"""The official letters, in the layout of Permendagri 1/2023 (tata naskah dinas in the regions) for a surat dinas:
+the kop surat (the kabupaten's lambang, the government, the kecamatan, its address, telephone, laman, pos-el and
+kode pos), the place and date on the right, the Nomor / Sifat / Lampiran / Hal block on the left, the addressee
+("Yth. ..." then "di" and the place), justified body paragraphs, the closing sentence, the signature block on the
+right (jabatan, space for the signature, full name bold and underlined, pangkat, NIP) with the QR code of the
+verification page on its left, and the Tembusan at the bottom left ("Yth." before each office, numbered when
+more than one). Letters that run over one page carry a small running header (kecamatan + nomor) on the later
+pages and "Halaman n dari N" on every page.
 
-- the response letter (surat tanggapan) to the complainant: its body is the staff's draft and the Kasi's
-  clarification; a draft (no number) prints with a DRAF watermark;
+- the response letter (surat tanggapan) to the complainant, "Yth. Sdr. <name>": its body is the staff's draft as
+  the Sekcam approved it (the clarification of step 5 is what it was written from, not pasted after it), the
+  Tembusan the offices chosen at step 9; a draft (no number) prints with a DRAF watermark;
 - the referral letter (surat pelimpahan) to the office a complaint is referred to: its body is this service's
-  (``ReferralLetter.paragraphs``), with the complaint's description quoted.
+  (``ReferralLetter.paragraphs``), with the complaint's description quoted; Tembusan the complainant and Arsip.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from services.letters.adapters.pdf.layout import (
     styles,
 )
 from services.letters.domain.letter import (
+    ARCHIVE,
     REFERRAL_CLOSING,
     WIB,
     Letterhead,
@@ -44,6 +48,7 @@ from services.letters.domain.letter import (
     ResponseLetter,
     SignatureBox,
     Signer,
+    addressed,
 )
 from shared.tanggal import format_tanggal
 
@@ -62,15 +67,13 @@ def layout_response_letter(letter: ResponseLetter) -> RenderedLetter:
     if not body:
         raise ValueError("the letter has no body")
     st = styles()
-    if letter.clarification:
-        body += paragraphs(letter.clarification)
     draft = letter.number is None
     return _letter(
         letter.letterhead,
         number=DRAFT_NUMBER if draft else letter.number or "",
         dated=letter.date,
-        fields=[("Sifat", letter.sifat), ("Lampiran", letter.lampiran), ("Perihal", letter.perihal)],
-        addressee=(letter.addressee_name, letter.addressee_address),
+        fields=[("Sifat", letter.sifat), ("Lampiran", letter.lampiran), ("Hal", letter.perihal)],
+        addressee=(addressed(letter.addressee_name), letter.addressee_address),
         body=[Paragraph(block(p), st["body"]) for p in body],
         closing=CLOSING,
         signer=letter.signer,
@@ -79,6 +82,7 @@ def layout_response_letter(letter: ResponseLetter) -> RenderedLetter:
         title=letter.perihal,
         subject="Surat tanggapan",
         draft=draft,
+        copies=letter.tembusan,
     )
 
 
@@ -101,7 +105,7 @@ def layout_referral_letter(letter: ReferralLetter) -> RenderedLetter:
         letter.letterhead,
         number=letter.number,
         dated=letter.signed_on,
-        fields=[("Sifat", letter.sifat), ("Lampiran", letter.lampiran), ("Perihal", letter.perihal)],
+        fields=[("Sifat", letter.sifat), ("Lampiran", letter.lampiran), ("Hal", letter.perihal)],
         addressee=(letter.agency, letter.agency_address),
         body=body,
         closing=REFERRAL_CLOSING,
@@ -166,10 +170,11 @@ def _letter(
 
 
 def _addressee(name: str, address: str | None, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """``Yth. <name>``, ``di``, and the place indented under it ("Tempat" when there is none): the inner address
+    of a surat dinas, without "Kepada"."""
     place = block(address) if address else ""
     indented = ParagraphStyle("addr", st["base"], leftIndent=1.0 * cm)
     return [
-        Paragraph("Kepada", st["base"]),
         Paragraph(f"Yth. {inline(name)}", st["base"]),
         Paragraph("di", st["base"]),
         Paragraph(place or "Tempat", indented),
@@ -199,11 +204,29 @@ def _signature_table(
     return t
 
 
+def tembusan_lines(copies: Sequence[str]) -> list[str]:
+    """The Tembusan's entries as printed: "Yth." before each office (not twice, not before "Arsip")."""
+    lines = []
+    for copy in copies:
+        text = " ".join(copy.split())
+        if text.casefold() != ARCHIVE.casefold() and not text.startswith("Yth."):
+            text = f"Yth. {text}"
+        lines.append(text)
+    return lines
+
+
 def _copies(copies: Sequence[str], st: dict[str, ParagraphStyle]) -> Table:
-    """Tembusan: a numbered list, smaller, at the foot of the letter."""
+    """Tembusan, at the foot of the letter on the left, smaller: "Tembusan:" and the entries, numbered when there
+    are more than one."""
     small = ParagraphStyle("tembusan", st["base"], fontSize=10, leading=12.5)
-    rows = [[Paragraph("<u>Tembusan</u>:", small), ""]]
-    rows += [[Paragraph(f"{i}.", small), Paragraph(inline(copy), small)] for i, copy in enumerate(copies, start=1)]
+    lines = tembusan_lines(copies)
+    rows = [[Paragraph("Tembusan:", small), ""]]
+    if len(lines) == 1:
+        rows.append([Paragraph(inline(lines[0]), small), ""])
+        spans = [("SPAN", (0, 0), (1, 0)), ("SPAN", (0, 1), (1, 1))]
+    else:
+        rows += [[Paragraph(f"{i}.", small), Paragraph(inline(line), small)] for i, line in enumerate(lines, start=1)]
+        spans = [("SPAN", (0, 0), (1, 0))]
     t = Table(rows, colWidths=[0.7 * cm, TEXT_W - 0.7 * cm], hAlign="LEFT")
-    t.setStyle(TableStyle([*NO_PADDING, ("SPAN", (0, 0), (1, 0)), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    t.setStyle(TableStyle([*NO_PADDING, *spans, ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     return t
