@@ -28,8 +28,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.web.adapters.api_client import ApiProblem
-from services.web.domain.formatting import WIB, tanggal
-from services.web.entrypoints.pages import api, check_csrf, kecamatan_choices, redirect, render, require_user
+from services.web.domain import formatting
+from services.web.domain.formatting import Zone, tanggal
+from services.web.entrypoints.pages import api, check_csrf, kecamatan_choices, redirect, render, require_user, zone_of
 
 router = APIRouter()
 
@@ -108,6 +109,7 @@ async def _kecamatan(request: Request, slug: str) -> dict[str, str]:
     name = dict(await kecamatan_choices(request)).get(_slug(slug))
     if name is None:
         raise HTTPException(404)
+    await zone_of(request, slug)  # its pages' dates and times in its kabupaten's zone
     return {"slug": slug, "name": name}
 
 
@@ -116,8 +118,9 @@ async def _get(request: Request, path: str, **params: Any) -> Any:
     return await api(request).call("GET", path, token=require_user(request, "admin").token, params=params or None)
 
 
-def _today() -> date:
-    return datetime.now(UTC).astimezone(WIB).date()
+def _today(zone: Zone) -> date:
+    """Today where the kecamatan is (its kabupaten's zone), whatever the server's."""
+    return formatting.today(zone, datetime.now(UTC))
 
 
 def _delegation_label(d: dict, unit_titles: dict[str, str]) -> str:
@@ -415,7 +418,7 @@ async def delegations_page(
     officials = await _get(request, _path(slug, "officials"))
     titles = {u["code"]: u["title"] for u in units}
     by_name = {o["username"]: o for o in officials}
-    today = _today()
+    today = _today(await zone_of(request, slug))
     rows = []
     for d in found:
         state, open_ = _delegation_state(d, today)

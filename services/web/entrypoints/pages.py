@@ -9,17 +9,45 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from services.web.adapters.api_client import Api, ApiProblem, ApiUnavailable
 from services.web.config import WebSettings
 from services.web.domain import formatting
+from services.web.domain.formatting import Zone
 from services.web.entrypoints.session import CSRF_FIELD, Session
 
 WEB = Path(__file__).resolve().parents[1]  # services/web: templates/ and static/ (package data)
 templates = Jinja2Templates(directory=str(WEB / "templates"))  # autoescape on for .html (select_autoescape)
-templates.env.filters.update(
-    tanggal=formatting.tanggal, waktu=formatting.waktu, waktu_panjang=formatting.waktu_panjang, iso=formatting.iso
-)
+
+
+def _zone(context: Context) -> Zone:
+    """The zone the page's dates are shown in: ``zone`` of the page's context, which ``render`` takes from the
+    request once the handler has named the kecamatan (``zone_of``). A page that shows a moment without having
+    named it fails here, rather than show another kabupaten's hour."""
+    zone = context.get("zone")
+    if not isinstance(zone, Zone):
+        raise RuntimeError(f"{context.name}: a moment shown before the page asked zone_of(request, kecamatan)")
+    return zone
+
+
+@pass_context
+def _tanggal(context: Context, value: Any) -> str:
+    return formatting.tanggal(value, context.get("zone"))
+
+
+@pass_context
+def _waktu(context: Context, value: Any) -> str:
+    return formatting.waktu(value, _zone(context))
+
+
+@pass_context
+def _waktu_panjang(context: Context, value: Any) -> str:
+    return formatting.waktu_panjang(value, _zone(context))
+
+
+templates.env.filters.update(tanggal=_tanggal, waktu=_waktu, waktu_panjang=_waktu_panjang, iso=formatting.iso)
 
 ROLE_LABELS = {
     "staf": "Staf",
@@ -76,6 +104,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     context.setdefault(
         "dev_outbox", bool(settings(request).devsinks_url) and settings(request).environment != "production"
     )
+    context.setdefault("zone", getattr(request.state, "zone", None))
     return templates.TemplateResponse(
         request,
         template,
@@ -91,23 +120,47 @@ def redirect(url: str, flash: str | None = None, request: Request | None = None)
 
 
 KECAMATAN_TTL = 300.0  # seconds; as the API's Cache-Control
+MISS_RELOAD = 5.0  # seconds: a slug not in the list reloads it (a kecamatan added since), at most this often
 
 
-async def kecamatan_choices(request: Request) -> list[tuple[str, str]]:
-    """``(slug, name)`` of every kecamatan served here (``GET /v1/kecamatan``, public), by name; kept for five
-    minutes per process. ``ApiUnavailable`` (a 503 page) when the API cannot say."""
+async def kecamatan_directory(request: Request, *, missing: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every kecamatan served here by slug, as ``GET /v1/kecamatan`` (public) lists it: name, kabupaten and the
+    kabupaten's ``time_zone`` and ``time_zone_label``; kept for five minutes per process, read again sooner when
+    ``missing`` is not in it. ``ApiUnavailable`` (a 503 page) when the API cannot say and nothing is kept."""
     cached = getattr(request.app.state, "kecamatan", None)
     now = time.monotonic()
-    if cached is None or now - cached[0] > KECAMATAN_TTL:
+    stale = cached is None or now - cached[0] > KECAMATAN_TTL
+    if not stale and missing is not None and missing not in cached[1]:
+        stale = now - cached[0] > MISS_RELOAD
+    if stale:
         try:
             items = await api(request).call("GET", "/v1/kecamatan")
         except ApiUnavailable:
-            if cached is not None:  # a list a little old beats no form
+            if cached is not None:  # a list a little old beats no page
                 return cached[1]
             raise
-        cached = (now, sorted(((k["slug"], k["name"]) for k in items), key=lambda c: c[1]))
+        cached = (now, {k["slug"]: k for k in items})
         request.app.state.kecamatan = cached
     return cached[1]
+
+
+async def kecamatan_choices(request: Request) -> list[tuple[str, str]]:
+    """``(slug, name)`` of every kecamatan served here, by name."""
+    return sorted(((k["slug"], k["name"]) for k in (await kecamatan_directory(request)).values()), key=lambda c: c[1])
+
+
+async def zone_of(request: Request, kecamatan: str | None = None) -> Zone:
+    """The time zone of ``kecamatan``'s kabupaten (WIB, WITA or WIT), in which the page shows every date and
+    time from now on (``render`` hands it to the templates' date filters). Without a kecamatan, or for one no
+    longer listed (retired), the zone of the signed-in user's kecamatan or kabupaten; WIB when none is known."""
+    user = session(request).user or {}
+    directory = await kecamatan_directory(request, missing=kecamatan or user.get("kecamatan"))
+    found = directory.get(kecamatan or "") or directory.get(user.get("kecamatan") or "")
+    if found is None and user.get("kabupaten"):
+        found = next((k for k in directory.values() if k.get("kabupaten") == user["kabupaten"]), None)
+    zone = Zone.of(found.get("time_zone"), found.get("time_zone_label")) if found else formatting.WIB
+    request.state.zone = zone
+    return zone
 
 
 async def end_session(request: Request) -> None:

@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 from services.web.adapters.api_client import UNAVAILABLE, ApiProblem, ApiUnavailable
 from services.web.domain import formatting
 from services.web.entrypoints import uploads
-from services.web.entrypoints.pages import api, kecamatan_choices, redirect, render, session
+from services.web.entrypoints.pages import api, kecamatan_choices, redirect, render, session, zone_of
 from services.web.entrypoints.session import CSRF_FIELD
 from shared.contracts import sop
 from shared.contracts.tracking import normalize_tracking_code
@@ -247,6 +247,7 @@ async def submitted(request: Request, code: str) -> Response:
     found = await _tracking(request, normal) if normal else None
     if found is None:
         return _not_found(request, code)
+    await zone_of(request, found["kecamatan"])  # the time it was received, in its kabupaten's zone
     return render(
         request,
         "warga_terkirim.html",
@@ -288,14 +289,14 @@ async def track_page(request: Request, code: str) -> Response:
     current = found.get("current_step")
     if current is None and found["status"] == "received":  # not yet taken up by the workflow
         current = {"number": 1, "name": sop.DEFAULT.step(1).name}
+    zone = await zone_of(request, found["kecamatan"])  # every date and time in its kabupaten's zone
     referral = found.get("referral")
     if referral:
-        # the follow-up ends at an office's closing time: its date is the same in WIB, WITA and WIT
         until, answered_on = referral.get("follow_up_by"), referral.get("answered_on")
         referral = {
             **referral,
-            "until": formatting.tanggal_setempat(until) if until else None,
-            "answered": formatting.tanggal_setempat(answered_on) if answered_on else None,
+            "until": formatting.tanggal(until, zone) if until else None,
+            "answered": formatting.tanggal(answered_on, zone) if answered_on else None,
         }
     return render(
         request,

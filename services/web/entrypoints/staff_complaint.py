@@ -27,6 +27,7 @@ from services.web.entrypoints.pages import (
     render,
     require_user,
     session,
+    zone_of,
 )
 
 router = APIRouter()
@@ -116,6 +117,7 @@ async def page(
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
         return not_found_page(request, exc)
+    zone = await zone_of(request, complaint.get("kecamatan"))  # every date and time in its kabupaten's zone
     documents = await load_documents(request, complaint_id)
     own, other = step_forms(complaint, await load_units(request, complaint))
     definition = views.definition_of(complaint)
@@ -155,7 +157,7 @@ async def page(
         c=complaint,
         documents=documents,
         attachments=views.attachments_of(complaint),
-        timeline=views.timeline(complaint, ROLE_LABELS),
+        timeline=views.timeline(complaint, ROLE_LABELS, zone),
         own_forms=own,
         other_forms=other,
         labels=actions.ACTION_LABELS,
@@ -171,12 +173,9 @@ async def page(
         waiting_for_letter=waiting_for_letter,
         read_only=user.get("role") not in STAFF_ROLES,
         referral=referral,
-        # the follow-up's last day where the office is (the workflow's calendar wrote it in the kabupaten's zone)
-        referral_until=formatting.tanggal_setempat(referral.follow_up_by)
-        if referral and referral.follow_up_by
-        else None,
+        referral_until=formatting.tanggal(referral.follow_up_by, zone) if referral and referral.follow_up_by else None,
         referral_answered_on=(
-            formatting.tanggal_setempat(referral.answer["answered_on"])
+            formatting.tanggal(referral.answer["answered_on"], zone)
             if referral and referral.answer and referral.answer.get("answered_on")
             else None
         ),

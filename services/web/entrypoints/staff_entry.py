@@ -21,9 +21,9 @@ from starlette.datastructures import UploadFile
 
 from services.web.adapters.api_client import UNAVAILABLE, ApiProblem, ApiUnavailable
 from services.web.domain import formatting
-from services.web.domain.formatting import WIB
+from services.web.domain.formatting import Zone
 from services.web.entrypoints import uploads
-from services.web.entrypoints.pages import api, render, require_user, session
+from services.web.entrypoints.pages import api, render, require_user, session, zone_of
 from services.web.entrypoints.public import ID_KINDS
 from services.web.entrypoints.session import CSRF_FIELD
 from services.web.entrypoints.staff_complaint import STAFF_ROLES, signed_out_on_401
@@ -46,7 +46,7 @@ TEXT_FIELDS = (
 )
 LABELS = {
     "channel": "Saluran",
-    "received_at": "Diterima pada (WIB)",
+    "received_at": "Diterima pada",  # and the kabupaten's zone: "Diterima pada (WITA)" (``_labels``)
     "name": "Nama lengkap pengadu",
     "nik": "NIK",
     "id_kind": "Jenis kartu identitas",
@@ -68,27 +68,37 @@ STALE_FORM = (
 ID_KIND_LABELS = dict(ID_KINDS)
 
 
-def _now_local() -> datetime:
-    return datetime.now(WIB).replace(second=0, microsecond=0, tzinfo=None)
+def _now_local(zone: Zone) -> datetime:
+    """Now, to the minute, as a datetime-local field holds it: the wall clock of the kabupaten's zone."""
+    return datetime.now(zone.tz).replace(second=0, microsecond=0, tzinfo=None)
 
 
-def _blank() -> dict[str, str]:
+def _labels(zone: Zone) -> dict[str, str]:
+    """The fields' labels; the date and time received says in which zone it is read (WIB, WITA or WIT)."""
+    return {**LABELS, "received_at": f"{LABELS['received_at']} ({zone.label})"}
+
+
+def _blank(zone: Zone) -> dict[str, str]:
     values = dict.fromkeys(TEXT_FIELDS, "")
-    values.update(channel="kotak", id_kind="ktp", received_at=_now_local().strftime(LOCAL_FORMAT))
+    values.update(channel="kotak", id_kind="ktp", received_at=_now_local(zone).strftime(LOCAL_FORMAT))
     return values
 
 
-def _page(
+async def _page(
     request: Request,
-    values: dict[str, str],
+    values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     *,
     status_code: int = 200,
     problem: str | None = None,
     files_dropped: bool = False,
 ) -> HTMLResponse:
+    """The form (blank when ``values`` is None), in the zone of the user's kecamatan."""
+    zone = await zone_of(request, session(request).user.get("kecamatan"))
+    values = values if values is not None else _blank(zone)
     errors = errors or {}
-    now = _now_local()
+    labels = _labels(zone)
+    now = _now_local(zone)
     return render(
         request,
         "petugas_baru.html",
@@ -96,10 +106,10 @@ def _page(
         title="Catat pengaduan",
         values=values,
         errors=errors,
-        summary=[(name, LABELS[name], errors[name]) for name in ORDER if name in errors],
+        summary=[(name, labels[name], errors[name]) for name in ORDER if name in errors],
         problem=problem,
         files_dropped=files_dropped,
-        labels=LABELS,
+        labels=labels,
         channels=[(c, CHANNEL_LABELS[c]) for c in STAFF_CHANNELS],
         id_kinds=ID_KINDS,
         max_files=MAX_FILES,
@@ -113,19 +123,21 @@ def _page(
 @router.get(PATH, response_class=HTMLResponse)
 async def entry_form(request: Request) -> HTMLResponse:
     require_user(request, *STAFF_ROLES)
-    return _page(request, _blank())
+    return await _page(request)
 
 
-def _received_at(text: str) -> datetime | None:
-    """The datetime-local value as an aware time in WIB (None: not a date and time)."""
+def _received_at(text: str, zone: Zone) -> datetime | None:
+    """The datetime-local value as an aware time in the kabupaten's zone (None: not a date and time)."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=WIB)
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone.tz)
 
 
-def _missing(values: dict[str, str], scanned_form: list[UploadFile], identity: list[UploadFile]) -> dict[str, str]:
+def _missing(
+    values: dict[str, str], scanned_form: list[UploadFile], identity: list[UploadFile], zone: Zone
+) -> dict[str, str]:
     """What is plainly left empty or cannot be read; everything else is checked by the API."""
     errors: dict[str, str] = {}
     required = {
@@ -139,7 +151,7 @@ def _missing(values: dict[str, str], scanned_form: list[UploadFile], identity: l
             errors[name] = message  # noqa: PERF403
     if values["channel"] not in STAFF_CHANNELS:
         errors["channel"] = "Pilih saluran: kotak pengaduan, telepon, atau datang langsung."
-    if not values["received_at"] or _received_at(values["received_at"]) is None:
+    if not values["received_at"] or _received_at(values["received_at"], zone) is None:
         errors["received_at"] = "Isi tanggal dan jam pengaduan diterima."
     if not values["phone"] and not values["email"]:
         errors["phone"] = "Isi nomor HP/WhatsApp atau e-mail pengadu agar tanggapan dapat dikirim."
@@ -168,6 +180,7 @@ def _page_field(api_field: str, scanned_forms: int) -> str | None:
 @router.post(PATH, response_class=HTMLResponse)
 async def enter_complaint(request: Request) -> Response:
     s = require_user(request, *STAFF_ROLES)
+    zone = await zone_of(request, s.user.get("kecamatan"))  # the time typed is the office's wall clock
     form = await request.form()
     try:
         values = {name: (v.strip() if isinstance(v := form.get(name), str) else "") for name in TEXT_FIELDS}
@@ -176,17 +189,17 @@ async def enter_complaint(request: Request) -> Response:
         token = form.get(CSRF_FIELD)
         if not s.csrf_ok(token if isinstance(token, str) else None):
             # a form left open across a sign-out and sign-in: nothing is sent, what was typed stays
-            return _page(request, values, status_code=403, problem=STALE_FORM, files_dropped=had_files)
-        errors = _missing(values, scanned_form, identity)
+            return await _page(request, values, status_code=403, problem=STALE_FORM, files_dropped=had_files)
+        errors = _missing(values, scanned_form, identity, zone)
         if errors:
-            return _page(request, values, errors, status_code=422, files_dropped=had_files)
+            return await _page(request, values, errors, status_code=422, files_dropped=had_files)
         files = [
             ("scan", (u.filename or "formulir", await u.read(), u.content_type or "application/octet-stream"))
             for u in (*scanned_form, *identity)
         ]
     finally:
         await form.close()
-    received_at = _received_at(values["received_at"])
+    received_at = _received_at(values["received_at"], zone)
     assert received_at is not None  # noqa: S101 (checked by _missing)
     kinds = ["lainnya"] * len(scanned_form) + [values["id_kind"]] * len(identity)
     complaint: dict[str, Any] = {
@@ -215,7 +228,7 @@ async def enter_complaint(request: Request) -> Response:
             headers={"Idempotency-Key": key},
         )
     except ApiUnavailable:  # the form stays, with what was typed; the files must be chosen again
-        return _page(request, values, status_code=503, problem=UNAVAILABLE, files_dropped=had_files)
+        return await _page(request, values, status_code=503, problem=UNAVAILABLE, files_dropped=had_files)
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
         errors = {}
@@ -224,7 +237,7 @@ async def enter_complaint(request: Request) -> Response:
             if name is not None:
                 errors.setdefault(name, message)
         status = exc.status if exc.status in (403, 409, 413, 429) else 422
-        response = _page(
+        response = await _page(
             request,
             values,
             errors,
@@ -237,7 +250,7 @@ async def enter_complaint(request: Request) -> Response:
         return response
     register = [
         ("Saluran", CHANNEL_LABELS[values["channel"]]),
-        ("Diterima", formatting.waktu_panjang(accepted.get("received_at") or received_at)),
+        ("Diterima", formatting.waktu_panjang(accepted.get("received_at") or received_at, zone)),
         ("Nama pengadu", values["name"]),
         ("NIK", values["nik"]),
         ("Nomor HP/WhatsApp", values["phone"] or "-"),

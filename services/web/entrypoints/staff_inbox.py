@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.web.adapters.api_client import ApiProblem
 from services.web.entrypoints import staff_views as views
-from services.web.entrypoints.pages import api, redirect, render, require_user
+from services.web.entrypoints.pages import api, redirect, render, require_user, zone_of
 from services.web.entrypoints.staff_complaint import STAFF_ROLES, signed_out_on_401
 
 router = APIRouter()
@@ -45,6 +45,7 @@ async def inbox(request: Request) -> Response:
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
         return render(request, "galat.html", status_code=exc.status, title="Kotak masuk", message=exc.message)
+    await zone_of(request, (s.user or {}).get("kecamatan"))  # times in the kabupaten's zone, as its filters' dates
     now = datetime.now(UTC)
     rows = []
     for item in items:

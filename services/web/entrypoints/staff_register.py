@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.web.adapters.api_client import ApiProblem, ApiUnavailable
-from services.web.entrypoints.pages import api, render, require_user
+from services.web.entrypoints.pages import api, kecamatan_directory, render, require_user, zone_of
 from services.web.entrypoints.staff_complaint import READERS, signed_out_on_401
 
 router = APIRouter()
@@ -30,7 +30,7 @@ def _api_params(filters: dict[str, str]) -> dict[str, str]:
 async def _kecamatan_choices(request: Request, user: dict) -> list[dict]:
     """The kecamatan a kabupaten user may choose: those of their kabupaten (an admin: all), from the public
     list ``GET /v1/kecamatan``."""
-    items = await api(request).call("GET", "/v1/kecamatan")
+    items = (await kecamatan_directory(request)).values()
     mine = [k for k in items if user.get("role") == "admin" or k["kabupaten"] == user.get("kabupaten")]
     return sorted(mine, key=lambda k: k["name"])
 
@@ -65,6 +65,8 @@ async def register_page(
     )
     if not staff and "kecamatan" not in filters:
         return render(request, "petugas_buku_rekap.html", **context)
+    # its dates in the kabupaten's zone (the API reads the period's dates in it too)
+    await zone_of(request, filters.get("kecamatan") or (s.user or {}).get("kecamatan"))
     try:
         book = await api(request).call(
             "GET",

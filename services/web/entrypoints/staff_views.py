@@ -48,7 +48,7 @@ DOCUMENT_KINDS = {
 INLINE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 PREVIEWABLE = INLINE_TYPES
 SOON = timedelta(hours=2)  # "segera": due within this time
-DATES = {"follow_up_by", "answered_on"}  # shown as a date (the office's)
+DATES = {"follow_up_by", "answered_on"}  # shown as a date (in the kabupaten's zone)
 
 EVENT_TITLES = {
     "workflow.ComplaintReceived": "Pengaduan diterima",
@@ -168,7 +168,7 @@ class TimelineItem:
     overdue_event: bool = False
 
 
-def _detail_text(key: str, value: Any) -> str | None:
+def _detail_text(key: str, value: Any, zone: formatting.Zone) -> str | None:
     if value in (None, "", []):
         return None
     if key == "copies" and isinstance(value, list):
@@ -176,12 +176,13 @@ def _detail_text(key: str, value: Any) -> str | None:
     if key == "channel":
         return CHANNEL_LABELS.get(str(value), str(value))
     if key in DATES:
-        return formatting.tanggal_setempat(value)
+        return formatting.tanggal(value, zone)
     return str(value)
 
 
-def timeline(complaint: dict, role_labels: dict[str, str]) -> list[TimelineItem]:
-    """The history, each step's completion against the due time the SOP's standard set for it."""
+def timeline(complaint: dict, role_labels: dict[str, str], zone: formatting.Zone) -> list[TimelineItem]:
+    """The history, each step's completion against the due time the SOP's standard set for it; the dates in its
+    details (a referral's follow-up, an answer's date) are the kabupaten's (``zone``)."""
     definition = definition_of(complaint)
     items: list[TimelineItem] = []
     due: dict[int, datetime | None] = {}  # the due time of each step as it started
@@ -203,7 +204,7 @@ def timeline(complaint: dict, role_labels: dict[str, str]) -> list[TimelineItem]
         for key, label in DETAILS:
             if key == "register_number" or (key == "channel" and kind == "workflow.ComplaintReceived"):
                 continue
-            text = _detail_text(key, p.get(key))
+            text = _detail_text(key, p.get(key), zone)
             if text is not None:
                 item.details.append((label, text))
         if kind == "workflow.ComplaintReferred" and p.get("agency_kind"):
