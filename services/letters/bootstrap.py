@@ -44,7 +44,7 @@ def bootstrap(settings: LettersSettings | None = None) -> Letters:
     return Letters(
         directory=KecamatanDirectory(engine),
         documents=store_from_settings(settings.documents_url),
-        keys=SigningKeys(settings.signing_path, production=settings.environment == "production"),
+        keys=SigningKeys.from_settings(settings),
         public_base_url=settings.public_base_url,
         lambang=LambangFiles(settings.lambang_path),
         settings=settings,

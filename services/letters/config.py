@@ -1,13 +1,56 @@
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.config import Settings
 
 
-class LettersSettings(Settings):
-    """The letters service's settings: the base ones (document store, signing keys) and where each kabupaten's
-    lambang is."""
+class TimestampSettings(BaseSettings):
+    """How letters get a trusted time (PAdES B-T / B-LTA): the RFC 3161 timestamp authority and what a long-term
+    signature embeds (services/letters/adapters/signing.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="PENGADUAN_", extra="ignore", hide_input_in_errors=True)
+
+    tsa_url: str | None = Field(
+        None,
+        description="RFC 3161 timestamp authority (HTTP POST application/timestamp-query). Unset: letters are "
+        "signed PAdES B-B, without a trusted time, and stop verifying once the signing certificate expires. "
+        "`make run` sets it to its local TSA",
+    )
+    tsa_username: str | None = Field(None, description="HTTP basic authentication at the TSA, if it wants it")
+    tsa_password: str | None = Field(None, description="HTTP basic authentication at the TSA (a secret)")
+    tsa_timeout: float = Field(10.0, gt=0, le=60, description="Seconds a timestamp request may take")
+    tsa_ca_file: str | None = Field(
+        None,
+        description="PEM file with the root certificate(s) the TSA's certificate chains to (trusted for timestamps "
+        "only). Required in production when PENGADUAN_TSA_URL is set; elsewhere default: the development CA",
+    )
+    pades_level: Literal["B-T", "B-LTA"] = Field(
+        "B-LTA",
+        description="With a TSA: B-LTA (the validation data embedded and a document timestamp over it: two "
+        "timestamps per letter) or B-T (the signature timestamp only)",
+    )
+    signing_fetch_revocation: bool = Field(
+        False,
+        description="Let the signer fetch the CRLs / OCSP responses its certificates name, to embed them (B-LTA); "
+        "otherwise only the *.crl files in the signing folder are embedded. Verification never fetches",
+    )
+
+    @model_validator(mode="after")
+    def _timestamp_roots_in_production(self) -> "TimestampSettings":
+        if self.tsa_url and getattr(self, "environment", None) == "production" and not self.tsa_ca_file:
+            raise ValueError(
+                "PENGADUAN_TSA_CA_FILE must name the TSA's root certificate(s) when PENGADUAN_TSA_URL is set in "
+                "production: a timestamp nobody can check proves nothing"
+            )
+        return self
+
+
+class LettersSettings(Settings, TimestampSettings):
+    """The letters service's settings: the base ones (document store, signing keys), the timestamp authority and
+    where each kabupaten's lambang is."""
 
     lambang_dir: str | None = Field(
         None,

@@ -49,7 +49,7 @@ from services.letters.adapters.pdf import (
     render_receipt,
     render_response_letter,
 )
-from services.letters.adapters.signing import SigningIdentity, sign_pdf
+from services.letters.adapters.signing import SigningIdentity, Timestamping, ValidationData, sign_pdf
 from services.letters.adapters.verification import Verification, verify_pdf
 from services.letters.domain.control_card import control_card as read_control_card
 from services.letters.domain.letter import (
@@ -101,11 +101,16 @@ class Directory(Protocol):
 
 
 class Keys(Protocol):
-    """The kecamatan's signing keys and the roots their certificates chain to (``adapters/keys.py``)."""
+    """The kecamatan's signing keys, the roots their certificates chain to, what else signatures and timestamps are
+    checked against, and the timestamp authority letters are timestamped by, if any (``adapters/keys.py``)."""
 
     def identity(self, kecamatan: Kecamatan) -> SigningIdentity: ...
 
     def trust_roots(self) -> list[bytes]: ...
+
+    def validation_data(self) -> ValidationData: ...
+
+    def timestamping(self) -> Timestamping | None: ...
 
 
 class Lambangs(Protocol):
@@ -245,7 +250,14 @@ def _make(
             tembusan=tuple(duplicated.tembusan) if duplicated else (),
         )
     )
-    pdf = _sign(ctx, kecamatan, rendered, signed_event, f"Surat tanggapan pengaduan {received.tracking_code}")
+    pdf = _sign(
+        ctx,
+        kecamatan,
+        rendered,
+        signed_event,
+        f"Surat tanggapan pengaduan {received.tracking_code}",
+        signer_name=camat.full_name if camat else None,
+    )
     stored = ctx.documents.put(pdf, "application/pdf")
     return uow.documents.add(
         {
@@ -266,9 +278,18 @@ def _make(
     )
 
 
-def _sign(ctx: Context, kecamatan: Kecamatan, rendered: RenderedLetter, event: EventEnvelope, reason: str) -> bytes:
-    """PAdES-sign a rendered letter with the kecamatan's key, dated when the event says it was signed, the
-    signature's appearance in the room the layout left for it (on page 1; elsewhere, invisible)."""
+def _sign(
+    ctx: Context,
+    kecamatan: Kecamatan,
+    rendered: RenderedLetter,
+    event: EventEnvelope,
+    reason: str,
+    *,
+    signer_name: str | None = None,
+) -> bytes:
+    """PAdES-sign a rendered letter with the kecamatan's key, dated when the event says it was signed, timestamped
+    by the configured TSA (B-T/B-LTA; none: B-B), the signature's appearance in the room the layout left for it (on
+    page 1; elsewhere, invisible) naming the signer and the time in the kabupaten's zone."""
     box = rendered.signature_box
     return sign_pdf(
         rendered.pdf,
@@ -277,6 +298,10 @@ def _sign(ctx: Context, kecamatan: Kecamatan, rendered: RenderedLetter, event: E
         location=kecamatan.name,
         signed_at=event.occurred_at,
         visible_box=box.box if box and box.page_index == 0 else None,
+        signer_name=signer_name,
+        zone=kecamatan.time_zone,
+        zone_label=kecamatan.time_zone_label,
+        timestamping=ctx.keys.timestamping(),
     )
 
 
@@ -529,7 +554,14 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
                 verify_url=verify_url(ctx, document_id),
             )
         )
-        pdf = _sign(ctx, kecamatan, rendered, event, f"Surat pelimpahan pengaduan {received.tracking_code}")
+        pdf = _sign(
+            ctx,
+            kecamatan,
+            rendered,
+            event,
+            f"Surat pelimpahan pengaduan {received.tracking_code}",
+            signer_name=camat.full_name if camat else None,
+        )
         stored = ctx.documents.put(pdf, "application/pdf")
         row = uow.documents.add(
             {
@@ -669,7 +701,7 @@ class LetterCheck:
 
 def check_letter(ctx: Context, pdf: bytes, letter: dict[str, Any] | None) -> LetterCheck:
     """Check ``pdf`` against the trust roots and against ``letter``, the signed letter it claims to be."""
-    verdict = verify_pdf(pdf, ctx.keys.trust_roots())
+    verdict = verify_pdf(pdf, ctx.keys.trust_roots(), validation=ctx.keys.validation_data())
     if letter is None or letter["sha256"] != verdict.sha256:
         return LetterCheck(verdict, None, None)
     kecamatan = ctx.directory.get(letter["kecamatan"])

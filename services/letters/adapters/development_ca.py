@@ -1,6 +1,7 @@
 """The development certificate authority: when no real signing certificate is configured (``make run``,
-tests), a self-made CA kept in a folder issues each kecamatan's signing key and certificate on first use.
-Not for production: the CA key sits next to the certificates it signs."""
+tests), a self-made CA kept in a folder issues each kecamatan's signing key and certificate on first use, the
+local timestamp authority's certificate (devtools/tsa) and a certificate revocation list, the validation data a
+long-term (PAdES B-LTA) signature embeds. Not for production: the CA key sits next to the certificates it signs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -32,12 +33,16 @@ log = logging.getLogger(__name__)
 DEV_CA_COMMON_NAME = "pengaduan Development CA"
 DEV_CA_VALIDITY = timedelta(days=3652)  # 10 years
 DEV_SIGNER_VALIDITY = timedelta(days=730)  # 2 years
+DEV_TSA_VALIDITY = timedelta(days=1826)  # 5 years: it must outlive the signing certificates it vouches for
 DEV_RENEW_BEFORE = timedelta(days=30)  # a development signing cert this close to expiry is re-issued
+DEV_TSA_COMMON_NAME = "pengaduan Development TSA"
+DEV_CRL_VALIDITY = timedelta(days=7)  # nextUpdate of the development CRL
+DEV_CRL_RENEW_BEFORE = timedelta(days=1)  # a CRL this close to its nextUpdate is issued afresh
 # id-kp-documentSigning (RFC 9336); cryptography has no constant for it in every version.
 DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_RESERVED_SLUGS = {"ca"}  # would collide with the CA's own files
+_RESERVED_SLUGS = {"ca", "tsa"}  # would collide with the CA's and the TSA's own files
 
 
 def _now() -> datetime:
@@ -83,11 +88,19 @@ class DevelopmentCA:
     nonRepudiation, critical; extendedKeyUsage documentSigning + emailProtection; subject
     ``C=ID, O=Pemerintah Kabupaten <kab>, OU=Kecamatan <name>, CN=Camat <name>``).
 
-    Files: ``<folder>/ca.key``, ``ca.crt``, ``<slug>.key``, ``<slug>.crt``; keys mode 0600, the folder
-    0700 when created here. Idempotent: existing files are read, never rewritten, except a signing
-    certificate that has expired, is within 30 days of expiry or was not issued by this folder's CA,
-    which is re-issued (same key). Safe for concurrent callers, threads or processes: creation happens
-    under an ``flock`` on ``<folder>/.lock`` and each file is written to a temp file and ``os.replace``-d.
+    For the local timestamp authority (devtools/tsa) it issues ``tsa.key`` / ``tsa.crt`` (:meth:`tsa_identity`:
+    RSA 2048, 5 years, extendedKeyUsage timeStamping only and critical, as RFC 3161 requires, CN
+    ``pengaduan Development TSA``), and it keeps a CRL, ``ca.crl`` (:meth:`crl`: DER, nothing revoked, valid 7
+    days, issued afresh a day before it runs out), which a B-LTA signature embeds as its revocation data. Its
+    certificates name no CRL distribution point (a URL in a certificate outlives any ``make run`` port), so no
+    verifier is obliged to look the CRL up; a production CA's certificates do name one.
+
+    Files: ``<folder>/ca.key``, ``ca.crt``, ``ca.crl``, ``tsa.key``, ``tsa.crt``, ``<slug>.key``, ``<slug>.crt``;
+    keys mode 0600, the folder 0700 when created here. Idempotent: existing files are read, never rewritten,
+    except a signing (or TSA) certificate that has expired, is within 30 days of expiry or was not issued by
+    this folder's CA, which is re-issued (same key), and a CRL near its nextUpdate. Safe for concurrent callers,
+    threads or processes: creation happens under an ``flock`` on ``<folder>/.lock`` and each file is written
+    to a temp file and ``os.replace``-d.
 
     Not for production: the CA key sits next to the certificates it signs.
     """
@@ -123,6 +136,60 @@ class DevelopmentCA:
                 self._ensure_ca()
         return [path.read_bytes()]
 
+    def tsa_identity(self) -> SigningIdentity:
+        """The local timestamp authority's key and certificate (``tsa.key``, ``tsa.crt``), made on first use and
+        re-issued like a signing certificate near its expiry. Its ``kecamatan`` is ``"tsa"``."""
+        found = self._read_identity("tsa", DEV_TSA_COMMON_NAME)
+        if found is not None:
+            return found
+        with self._locked():
+            found = self._read_identity("tsa", DEV_TSA_COMMON_NAME)
+            if found is not None:
+                return found
+            ca_key, ca_cert = self._ensure_ca()
+            key = self._ensure_key(self.folder / "tsa.key", lambda: rsa.generate_private_key(65537, 2048))
+            cert = self._issue_tsa(ca_key, ca_cert, key)
+            _write_atomically(self.folder / "tsa.crt", pem_cert(cert), 0o644)
+            log.info("development CA issued the local timestamp authority's certificate")
+        found = self._read_identity("tsa", DEV_TSA_COMMON_NAME)
+        assert found is not None  # noqa: S101
+        return found
+
+    def crl(self) -> bytes:
+        """The CA's current certificate revocation list (DER; nothing is revoked): ``ca.crl``, issued afresh when
+        missing, not by this CA, or within a day of its nextUpdate (then numbered one higher)."""
+        found = self._read_crl()
+        if found is not None:
+            return found
+        with self._locked():
+            found = self._read_crl()
+            if found is not None:
+                return found
+            ca_key, ca_cert = self._ensure_ca()
+            path = self.folder / "ca.crl"
+            number = 1
+            if path.exists():
+                try:
+                    old = x509.load_der_x509_crl(path.read_bytes())
+                    number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+                except (ValueError, x509.ExtensionNotFound):
+                    number = 1
+            now = _now()
+            ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            crl = (
+                x509.CertificateRevocationListBuilder()
+                .issuer_name(ca_cert.subject)
+                .last_update(now - timedelta(minutes=5))
+                .next_update(now + DEV_CRL_VALIDITY)
+                .add_extension(x509.CRLNumber(number), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+                .sign(ca_key, hashes.SHA256())
+            )
+            der = crl.public_bytes(serialization.Encoding.DER)
+            _write_atomically(path, der, 0o644)
+            log.info("development CA issued CRL number %s", number)
+            return der
+
     # -- internals
 
     def _locked(self):
@@ -148,7 +215,25 @@ class DevelopmentCA:
         except Exception:  # InvalidSignature: another CA of the same name  # noqa: BLE001
             return None
         cn = _common_name(cert) or signer_name
-        return SigningIdentity(slug, cn, key_pem, cert_pem, (ca_pem,))
+        return SigningIdentity(slug, cn, key_pem, cert_pem, (ca_pem,), development=True)
+
+    def _read_crl(self) -> bytes | None:
+        """The stored CRL if it is this CA's and not near its nextUpdate; else None (lock and issue)."""
+        paths = [self.folder / n for n in ("ca.key", "ca.crt", "ca.crl")]
+        if not all(p.exists() for p in paths):
+            return None
+        der = paths[2].read_bytes()
+        try:
+            crl = x509.load_der_x509_crl(der)
+            ca_cert = load_certs(paths[1].read_bytes(), str(paths[1]))[0]
+        except ValueError:
+            return None
+        next_update = crl.next_update_utc
+        if crl.issuer != ca_cert.subject or next_update is None or next_update - DEV_CRL_RENEW_BEFORE < _now():
+            return None
+        if not crl.is_signature_valid(ca_cert.public_key()):  # type: ignore[arg-type]
+            return None
+        return der
 
     def _ensure_key(self, path: Path, generate) -> Any:
         if path.exists():
@@ -247,6 +332,47 @@ class DevelopmentCA:
             .add_extension(
                 x509.ExtendedKeyUsage([DOCUMENT_SIGNING_EKU, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
             )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+
+    @staticmethod
+    def _issue_tsa(ca_key, ca_cert: x509.Certificate, key) -> x509.Certificate:
+        now = _now()
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "ID"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pengaduan (development only)"),
+                x509.NameAttribute(NameOID.COMMON_NAME, DEV_TSA_COMMON_NAME),
+            ]
+        )
+        ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(min(now + DEV_TSA_VALIDITY, ca_cert.not_valid_after_utc))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            # RFC 3161 2.3: the TSA's certificate has timeStamping as its only extended key usage, critical
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
             .sign(ca_key, hashes.SHA256())
