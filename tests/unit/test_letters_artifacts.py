@@ -2,7 +2,7 @@
 in-memory unit of work make a receipt, a signed response letter with its Tembusan, a surat pelimpahan and a
 Lembar Disposisi for a kecamatan with the whole kop (address, telephone, kode pos, laman, pos-el, the placeholder
 lambang), plus the blank form; each is written to ``test-artifacts/letters/`` as PDF and as PNG pages (pypdfium2,
-150 dpi). The test checks what the pictures show where a person would look: the lambang's grey shield at the top
+150 dpi, with the signature's visible appearance). The test checks what the pictures show where a person would look: the lambang's grey shield at the top
 left of the kop, the double rule under it, ink in the signature block, nothing printed in the margins."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def folder(artifacts_dir) -> Path:
 
 
 @pytest.fixture(scope="module")
-def samples(signing_keys, tmp_path_factory) -> dict[str, bytes]:  # noqa: F811
+def samples(signing_keys, tmp_path_factory) -> dict[str, bytes]:
     memory = LettersMemory()
     ctx = handlers.Context(
         uow=memory.uow,
@@ -88,6 +88,7 @@ def samples(signing_keys, tmp_path_factory) -> dict[str, bytes]:  # noqa: F811
 def pngs(pdf: bytes, folder: Path, stem: str) -> list[Path]:
     (folder / f"{stem}.pdf").write_bytes(pdf)
     document = pdfium.PdfDocument(pdf)
+    document.init_forms()  # so the signature field's appearance (the visible stamp) is drawn too
     paths = []
     for i in range(len(document)):
         path = folder / f"{stem}-{i + 1}.png"
