@@ -18,6 +18,7 @@ pengaduan users contact USERNAME [--email E] [--phone P] [--channel C] [--new-wo
 pengaduan templates list|show|set|reset        the messages notify sends (Bahasa Indonesia)
 pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, settled by a person
 pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
+pengaduan devtsa [--port N] [--signing-dir D]  a local RFC 3161 timestamp authority (development)
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
 
@@ -309,6 +310,12 @@ def cmd_devsinks(args: argparse.Namespace) -> None:
     sys.exit(devsinks_main(args.rest))
 
 
+def cmd_devtsa(args: argparse.Namespace) -> None:
+    from devtools.tsa import main as devtsa_main
+
+    sys.exit(devtsa_main(args.rest))
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from pengaduan.supervisor import run_everything
 
@@ -395,6 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devsinks)
 
+    p = sub.add_parser(
+        "devtsa", help="a local RFC 3161 timestamp authority, its certificate from the development CA", add_help=False
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_devtsa)
+
     for service in registry.services():  # each service's own commands (templates, deliveries, intake ...)
         if service.cli:
             service.cli(sub)
@@ -434,6 +447,12 @@ def main(argv: list[str] | None = None) -> None:
 
         setup_logging("devsinks")
         sys.exit(devsinks_main(argv[1:]))
+    if argv[:1] == ["devtsa"]:  # likewise
+        from devtools.tsa import main as devtsa_main
+        from shared.logging import setup_logging
+
+        setup_logging("devtsa")
+        sys.exit(devtsa_main(argv[1:]))
     args = build_parser().parse_args(argv)
     from shared.logging import setup_logging
 

@@ -181,6 +181,21 @@ def _dev_channels(env: dict[str, str], port: int) -> Child | None:
     )
 
 
+def _dev_tsa(env: dict[str, str], data: Path) -> Child | None:
+    """Outside production, with no timestamp authority configured: a local one (devtools/tsa), its certificate
+    from the development CA in the signing folder, so that letters are signed PAdES B-LTA as with a real TSA."""
+    if env.get("PENGADUAN_ENVIRONMENT") == "production" or env.get("PENGADUAN_TSA_URL"):
+        return None
+    tsa_port = free_port()
+    signing = env.get("PENGADUAN_SIGNING_DIR") or str(Path(env.get("PENGADUAN_DATA_DIR") or data) / "signing")
+    env["PENGADUAN_TSA_URL"] = f"http://127.0.0.1:{tsa_port}/tsa"
+    return Child(
+        "devtsa",
+        ["devtsa", "--port", str(tsa_port), "--signing-dir", str(Path(signing).resolve())],
+        env["PENGADUAN_TSA_URL"],
+    )
+
+
 def run_everything(port: int, data_dir: str) -> None:
     from shared.logging import setup_logging
 
@@ -199,6 +214,9 @@ def run_everything(port: int, data_dir: str) -> None:
     if sinks:
         children.insert(0, sinks)
     env.setdefault("PENGADUAN_DATA_DIR", str(data))
+    tsa = _dev_tsa(env, data)
+    if tsa:
+        children.insert(0, tsa)
     policy = SupervisorSettings()
 
     def restarts() -> Restarts:
@@ -310,6 +328,13 @@ def _print_summary(port: int, env: dict[str, str], children: list[Child]) -> Non
             [f"  sent messages   {base}/dev/outbox  (local e-mail/SMS/WhatsApp sinks; nothing leaves this machine)"]
             if env.get("PENGADUAN_DEVSINKS_URL")
             else []
+        ),
+        *(
+            [
+                f"  timestamps      {env['PENGADUAN_TSA_URL']}  (letters signed PAdES {env.get('PENGADUAN_PADES_LEVEL', 'B-LTA')})"
+            ]
+            if env.get("PENGADUAN_TSA_URL")
+            else ["  timestamps      none (PENGADUAN_TSA_URL unset: letters signed PAdES B-B, no trusted time)"]
         ),
         f"  health          {base}/healthz",
         f"  PostgreSQL      {_mask(env['PENGADUAN_DATABASE_URL'])}",
