@@ -349,7 +349,16 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
     )
     assert "Perbaiki salam pembuka." in page  # the returned notes on the timeline
     do("sekcam", "review-letter", ["review-letter"], "Surat tanggapan sudah diparaf", keputusan="paraf", notes="")
-    do("staf", "duplicate-letter", ["duplicate-letter"], "digandakan", copies=["pengadu", "arsip"])
+    do(
+        "staf",
+        "duplicate-letter",
+        ["duplicate-letter"],
+        "digandakan",
+        copies=["pengadu", "arsip"],
+        tembusan="Bupati Pamekasan (sebagai laporan)\n\n  Inspektorat Kabupaten Pamekasan  \n",
+    )
+    duplicated = last_event(wf, cid, "workflow.LetterDuplicated").payload
+    assert duplicated["tembusan"] == ["Bupati Pamekasan (sebagai laporan)", "Inspektorat Kabupaten Pamekasan"]
     do("camat", "sign-letter", ["sign-letter"], "sudah ditandatangani")
 
     # step 11 waits for the signed PDF: no archive form until the letters worker reports it

@@ -92,7 +92,9 @@ COPIES = (
 class Field:
     name: str
     label: str
-    kind: str = "text"  # text | textarea | number | date | select | checkboxes
+    kind: str = (
+        "text"  # text | textarea | lines (a textarea, one item per line: a list) | number | date | select | checkboxes
+    )
     required: bool = False
     help: str | None = None
     options: tuple[tuple[str, str], ...] = ()
@@ -249,7 +251,16 @@ ACTIONS: dict[str, Action] = {
         Action(
             "duplicate-letter",
             "Gandakan surat tanggapan",
-            (Field("copies", "Salinan", "checkboxes", options=COPIES, default=("pengadu", "arsip")),),
+            (
+                Field("copies", "Salinan", "checkboxes", options=COPIES, default=("pengadu", "arsip")),
+                Field(
+                    "tembusan",
+                    "Tembusan",
+                    "lines",
+                    help="Satu instansi per baris, misalnya: Bupati Pamekasan (sebagai laporan). Dicetak di bawah "
+                    "surat tanggapan.",
+                ),
+            ),
         ),
         Action(
             "sign-letter",
@@ -321,6 +332,9 @@ def body_of(
         if not text:
             if f.required:
                 errors[f.name] = REQUIRED
+            continue
+        if f.kind == "lines":  # the API folds spaces and checks each line's length and the count
+            body[f.name] = [line.strip() for line in text.splitlines() if line.strip()]
             continue
         if f.kind == "number":
             try:
