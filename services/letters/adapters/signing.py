@@ -44,6 +44,7 @@ import asyncio
 import concurrent.futures
 import functools
 import io
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -395,6 +396,22 @@ def _timestamper(authority: TimestampAuthority):
     return _timestamper_class()(authority.url, timeout=authority.timeout, auth=auth)
 
 
+class _GivenValidationData(logging.Filter):
+    """pyHanko warns, on every B-LTA signature made without fetching, that embedding validation data without
+    fetching "may give rise to unexpected results". Here that is the design (the data is given: ValidationData),
+    so the warning, one per letter, says nothing; any other pyHanko message passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(
+            "Validation/revocation info will be embedded, but fetching is not allowed"
+        )
+
+
+@functools.cache
+def _quiet_given_validation_data() -> None:
+    logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_GivenValidationData())
+
+
 def _signing_validation_context(identity: SigningIdentity, timestamping: Timestamping):
     """What pyHanko checks the signer's and the TSA's chains with before signing, and, for B-LTA, embeds: the
     configured roots, the identity's chain and the known certificates and CRLs. Revocation ``hard-fail`` for
@@ -402,6 +419,8 @@ def _signing_validation_context(identity: SigningIdentity, timestamping: Timesta
     or the letter is not signed, rather than signed without the data it claims to carry."""
     from pyhanko_certvalidator import ValidationContext
 
+    if not timestamping.fetch_revocation:
+        _quiet_given_validation_data()
     data = timestamping.validation
     return ValidationContext(
         trust_roots=load_asn1_certs([*data.trust_roots, *data.timestamp_roots]),
