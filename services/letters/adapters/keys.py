@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.letters.adapters.development_ca import DevelopmentCA
 from services.letters.adapters.signing import (
@@ -16,6 +17,9 @@ from services.letters.adapters.signing import (
     load_identity,
 )
 from shared.tenancy import Kecamatan
+
+if TYPE_CHECKING:
+    from services.letters.config import LettersSettings
 
 
 class SigningKeys:
@@ -39,8 +43,8 @@ class SigningKeys:
         self._validation: tuple[float, ValidationData] | None = None
 
     @classmethod
-    def from_settings(cls, settings) -> SigningKeys:  # a LettersSettings (not imported: adapters import no config)
-        """As the letters service's settings say (services/letters/config.py)."""
+    def from_settings(cls, settings: LettersSettings) -> SigningKeys:
+        """As the letters service's settings say: the signing folder, and the TSA settings (config.py)."""
         tsa = None
         if settings.tsa_url:
             tsa = TimestampAuthority(
