@@ -30,6 +30,7 @@ COMMANDS = [
     ["seed-demo"],
     ["run"],
     ["devsinks"],
+    ["devtsa"],
     ["intake", "imap-poller"],
     ["users", "list"],
     ["dead-letters", "list"],
