@@ -495,8 +495,27 @@ COMPLAINT_ROW: View = {
 
 
 _EMAIL_LIKE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_NIK_LIKE = re.compile(r"(?<!\d)\d{16}(?!\d)")
-_PHONE_LIKE = re.compile(r"(?<![\w+])(?:\+?62[\s.-]?|0)8\d(?:[\s.-]?\d){6,12}(?!\d)")
+# a NIK or a number written with separators ("3528 0112 0380 0001", "3528.0112...", "(0812) 345-67890"): the
+# digits are what identifies, however they are grouped
+_SEP = r"[\s.\-()]{0,2}"
+_NIK_LIKE = re.compile(rf"(?<!\d)\d(?:{_SEP}\d){{15}}(?!\d)")
+# a mobile number (08..., +62 8...): an office's landline ("(0324) 322-111") is not about a person and stays
+_PHONE_LIKE = re.compile(rf"(?<![\w+])(?:\+?62{_SEP}|\(?0)8(?:{_SEP}\d){{7,13}}(?!\d)")
+# an address spelled out against harvesters: "budi [at] mail [dot] com"
+_AT_WORD = re.compile(
+    r"[\w.+-]+\s*[\[(]\s*(?:at|et)\s*[\])]\s*[\w-]+(?:\s*(?:\.|[\[(]\s*dot\s*[\])])\s*[\w-]+)+", re.IGNORECASE
+)
+
+
+def _digits_pattern(value: str) -> str | None:
+    """A known NIK or phone number as a pattern matching it however its digits are grouped (None: too few)."""
+    digits = re.sub(r"\D", "", value)
+    if digits.startswith("62"):
+        digits = "0" + digits[2:]  # +62 812 ... is 0812 ...
+    if len(digits) < 8:
+        return None
+    head = r"\(?(?:\+?62|0)" if digits.startswith("0") else re.escape(digits[0])
+    return rf"(?<!\d){head}{''.join(f'{_SEP}{d}' for d in digits[1:])}(?!\d)"
 
 
 def scrub(value: str, known: Iterable[str | None] = (), names: Iterable[str | None] = ()) -> str:
@@ -506,6 +525,11 @@ def scrub(value: str, known: Iterable[str | None] = (), names: Iterable[str | No
     and word by word) become ``[disembunyikan]``. It cannot find every personal datum (another person's name, a
     house described in words): for the code's holder only, never for a list anyone may read."""
     text = _EMAIL_LIKE.sub(REDACTED, value)
+    text = _AT_WORD.sub(REDACTED, text)
+    for item in known:  # the complainant's own NIK and phone, whatever the grouping of their digits
+        pattern = _digits_pattern(item) if item and re.fullmatch(r"[\d\s.+\-()]+", item) else None
+        if pattern:
+            text = re.sub(pattern, REDACTED, text)
     text = _NIK_LIKE.sub(REDACTED, text)
     text = _PHONE_LIKE.sub(REDACTED, text)
     words = {item.strip() for item in (*known, *names) if item and item.strip()}

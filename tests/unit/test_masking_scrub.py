@@ -35,3 +35,14 @@ def test_what_is_not_personal_stays_as_it_was_written():
     )
     assert scrub(text, PERSON.values(), names=["Ali"]) == text  # whole words only: Ali is not Alimin
     assert scrub("", PERSON.values(), names=[None, " "]) == ""
+
+
+def test_numbers_written_with_separators_or_an_address_spelled_out_are_hidden_too():
+    """A NIK is often written in groups of four, a mobile number with brackets; an address with [at]."""
+    text = (
+        "NIK 3528 0715 0590 0001, NIK lain 3528.0112.0380.0002; hubungi (0812) 345-67890 atau +62 (812) 3456 7890; "
+        "surel budi.santoso [at] mail [dot] com."
+    )
+    assert scrub(text, PERSON.values()) == (
+        f"NIK {REDACTED}, NIK lain {REDACTED}; hubungi {REDACTED} atau {REDACTED}; surel {REDACTED}."
+    )
