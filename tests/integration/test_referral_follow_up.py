@@ -137,6 +137,10 @@ def test_while_referred_the_sop_waits_and_only_the_answer_may_be_recorded(client
     future = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
     late = f.do("staf", "record-referral-answer", expect=422, answer="Sudah diperbaiki.", answered_on=future)
     assert late["code"] == "answered_in_future"
+    early = f.do("staf", "record-referral-answer", expect=422, answer="Sudah diperbaiki.", answered_on="1900-01-01")
+    assert early["code"] == "answered_before_referral"
+    empty = f.do("staf", "record-referral-answer", expect=422, answer="  ")
+    assert [e["field"] for e in empty["errors"]] == ["answer"]
     assert f.get()["version"] == f.version  # nothing written by the refusals
 
 
@@ -156,6 +160,16 @@ def test_recording_the_answer_closes_it_as_referred(client, wf, place):
     assert answered["payload"]["answered_on"] == today and "Januari 2027" in answered["payload"]["answer"]
     again = f.do("staf", "record-referral-answer", expect=409, answer="lagi")
     assert again["code"] == "complaint_closed"
+
+
+def test_what_the_surat_pelimpahan_prints_is_bounded_so_it_stays_one_signed_page(client, wf, place):
+    slug, tokens = place
+    f = Flow(client, tokens, new_complaint(wf, slug))
+    f.do("kasi", "verify-identity")
+    f.do("staf", "register")
+    refused = f.do("camat", "refer", expect=422, agency="D" * 201, agency_address="J" * 301, reason="x" * 2001)
+    assert sorted(e["field"] for e in refused["errors"]) == ["agency", "agency_address", "reason"]
+    assert f.get()["version"] == f.version
 
 
 def test_the_answer_is_refused_when_nothing_was_referred(client, wf, place):

@@ -306,6 +306,7 @@ def test_a_referral_is_followed_as_a_pause_and_ends_when_the_office_answers():
     assert row(followed, 4).performer == "Plh. Camat\nMoh. Sekretaris, S.Sos."
     pause = followed.rows[4]
     assert (pause.kind, pause.finished, pause.note) == ("pause", None, "sedang dipantau")
+    assert pause.actual == "1 hari kerja"  # the wait so far: Tuesday 09.00 to Wednesday 09.00 WIB (was "0 menit")
     assert pause.activity == "Menunggu tanggapan Dinas PUPR Kabupaten Pamekasan atas pelimpahan"
     assert pause.standard == "s.d. 14 Desember 2026"
     assert [row(followed, n).note for n in range(5, 13)] == ["tidak dilalui"] * 8  # a referral skips them

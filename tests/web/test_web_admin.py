@@ -311,6 +311,8 @@ def test_an_admin_names_a_plh_camat_and_a_plt_kasi_then_ends_one_early(web, plac
     assert self_named.status_code == 422 and "Camat tidak dapat menjadi Plh./Plt." in self_named.text
     no_unit = send(web, at, at, **{**body, "role": "kasi", "delegate": place["staf"]})
     assert field_error(no_unit.text, "plh-baru", "unit") == "Pilih unit yang kepalanya diwakili."
+    odd_kind = send(web, at, at, **{**body, "kind": "xyz"})  # a forged form: a field error, not a 500
+    assert odd_kind.status_code == 422 and field_error(odd_kind.text, "plh-baru", "kind") == "Pilih Plh. atau Plt."
     long = send(
         web,
         at,

@@ -324,8 +324,10 @@ class _Card:
         if pause is not None:
             self.done.append(self._pause_row(pause, at, note))
 
-    def _pause_row(self, pause: _Pause, finished: datetime | None, note: str) -> CardRow:
-        elapsed = self.calendar.office_minutes_between(pause.started, finished) if finished else 0
+    def _pause_row(self, pause: _Pause, finished: datetime | None, note: str, now: datetime | None = None) -> CardRow:
+        """A pause that ended at ``finished``, or one still running at ``now`` (its time so far)."""
+        until = finished or now
+        elapsed = self.calendar.office_minutes_between(pause.started, until) if until else 0
         return CardRow(
             "pause",
             None,
@@ -377,7 +379,7 @@ class _Card:
             )
         if self.pause is not None:
             late = self.pause.until is not None and now > self.pause.until
-            rows.append(self._pause_row(self.pause, None, "melewati batas" if late else self.pause.waiting))
+            rows.append(self._pause_row(self.pause, None, "melewati batas" if late else self.pause.waiting, now))
         reached = {row.number for row in rows if row.kind == "step"}
         will_not = self.end is not None or self.referred
         rows.extend(

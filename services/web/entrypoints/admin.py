@@ -470,6 +470,8 @@ async def grant(request: Request, slug: str) -> Response:
                 errors[name] = "Tulis tanggal seperti 2026-12-07."
     if values["role"] == "kasi" and not values["unit"]:
         errors["unit"] = "Pilih unit yang kepalanya diwakili."
+    if values["kind"] and values["kind"] not in dict(DELEGATION_KINDS) and "kind" not in errors:
+        errors["kind"] = "Pilih Plh. atau Plt."
     if errors:
         return await delegations_page(
             request, _slug(slug), status_code=422, submitted=_submitted("plh-baru", values, **errors)

@@ -66,7 +66,7 @@ DONE: dict[str, str] = {
 # any step: offered apart from the step's own action
 ANY_STEP = ("withdraw", "mark-duplicate")
 # an API refusal that is about one field, by its code: shown at that field
-CODE_FIELDS = {"answered_in_future": "answered_on"}
+CODE_FIELDS = {"answered_in_future": "answered_on", "answered_before_referral": "answered_on"}
 
 AGENCY_KINDS = (
     ("opd", "OPD kabupaten"),

@@ -18,6 +18,15 @@ from shared.text import FreeText, OneLine
 Role = Literal["staf", "kasi", "sekcam", "camat"]
 
 
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("missing", "Wajib diisi.")
+    return value
+
+
+Filled = Annotated[FreeText, AfterValidator(_filled)]  # free text that says something (not only spaces)
+
+
 class RecordComplaint(Frozen):
     """Take a submission from intake into the workflow (step 1 of the SOP)."""
 
@@ -99,10 +108,11 @@ class Refer(StaffCommand):
     is followed until staff record the receiving office's answer or ``follow_up_working_days`` pass."""
 
     action = "refer"
-    agency: OneLine
+    # bounded: each is printed in the surat pelimpahan, whose signature must stay on its one page
+    agency: OneLine = Field(min_length=1, max_length=200)
     agency_kind: AgencyKind = "opd"
-    agency_address: OneLine | None = None
-    reason: FreeText
+    agency_address: OneLine | None = Field(None, max_length=300)
+    reason: Filled = Field(max_length=2000)
     follow_up_working_days: int = Field(14, ge=1, le=60)
     klasifikasi: str | None = Field(None, max_length=40)  # of the surat pelimpahan's number, as SignLetter's
     # the surat pelimpahan's number, handed out by the handler from the kecamatan's counter
@@ -115,9 +125,9 @@ class RecordReferralAnswer(StaffCommand):
     """Staff record what the office a complaint was referred to answered (its letter, a message, a call)."""
 
     action = "record-referral-answer"
-    answer: FreeText
+    answer: Filled = Field(max_length=4000)
     answered_on: date | None = None
-    reference: OneLine | None = None
+    reference: OneLine | None = Field(None, max_length=200)
 
 
 class Clarify(StaffCommand):

@@ -148,6 +148,11 @@ class AnsweredInFuture(DomainError):
     status = 422
 
 
+class AnsweredBeforeReferral(DomainError):
+    code = "answered_before_referral"
+    status = 422
+
+
 # -- state ------------------------------------------------------------------------------------------------
 OPEN = ("in_progress", "awaiting_documents")
 # referred (dilimpahkan) and followed: open, but no SOP step waits; staff record the receiving office's answer
@@ -464,6 +469,11 @@ def _record_referral_answer(state: Complaint, cmd: c.RecordReferralAnswer, cal: 
     # a day of slack: the date is the office's, written in its own zone, perhaps just after midnight there
     if cmd.answered_on is not None and cmd.answered_on > (cmd.at + timedelta(days=1)).date():
         raise AnsweredInFuture("tanggal tanggapan tidak boleh sesudah hari ini")
+    referred_at = state.step_started_at  # while referred: when it was referred
+    if cmd.answered_on is not None and referred_at and cmd.answered_on < (referred_at - timedelta(days=1)).date():
+        raise AnsweredBeforeReferral(
+            f"tanggal tanggapan tidak boleh sebelum pengaduan dilimpahkan ({referred_at.date().isoformat()})"
+        )
     return ReferralAnswered(answer=cmd.answer, answered_on=cmd.answered_on, reference=cmd.reference)
 
 
