@@ -362,7 +362,9 @@ def complaint_form(ctx: Context, slug: str) -> tuple[bytes, str] | None:
 
 
 def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
-    """The tanda terima of a complaint the workflow has received."""
+    """The tanda terima of a complaint the workflow has received: in the kabupaten's time zone, with the SOP's
+    promised date, the files received, and the officer who typed in a complaint-box form or a call (by their
+    name in the staff directory; their username if it has none)."""
     with ctx.uow() as uow:
         existing = uow.documents.of_source_event(event_id)
         if existing:
@@ -371,6 +373,10 @@ def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
         received = event.decode()
         assert isinstance(received, ComplaintReceived)  # noqa: S101
         kecamatan = ctx.kecamatan(event.kecamatan)
+        officer = None
+        if received.entered_by:
+            staff = uow.staff.get(received.entered_by)
+            officer = staff.full_name if staff else received.entered_by
         pdf = render_receipt(
             Receipt(
                 letterhead=_letterhead(ctx, kecamatan),
@@ -380,6 +386,10 @@ def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
                 complainant_name=received.complainant.name,
                 subject=received.subject,
                 track_url=f"{ctx.public_base_url}/lacak/{received.tracking_code}",  # the web app's tracking page
+                zone=_zone(kecamatan),
+                respond_by=received.deadline_at,
+                documents=tuple(a.kind or "lainnya" for a in received.attachments),
+                received_by=officer,
             )
         )
         stored = ctx.documents.put(pdf, "application/pdf")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -15,7 +16,11 @@ from services.letters import handlers
 from services.letters.adapters.keys import SigningKeys
 from services.letters.adapters.memory import LettersMemory
 from services.letters.unit_of_work import StaffName
+from shared.contracts import sop
+from shared.contracts.intake import Attachment, Complainant
 from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.workflow import ComplaintReceived
+from shared.events import Actor
 from shared.storage import LocalDocumentStore
 from tests.contracts.letters_uow import Story, new_place
 
@@ -94,6 +99,47 @@ def test_a_receipt_is_issued_once_even_when_the_event_is_redelivered(letters, me
     content = text_of(letters.documents.get(receipt["sha256"]))
     assert story.tracking_code in content and "Siti Aminah" in content
     assert memory.sent == []  # nothing to tell anyone
+
+
+def test_a_complaint_box_receipt_says_received_by_whom_what_and_the_promised_date(letters, memory, place):
+    """A form from the complaint box, typed in by an officer: the receipt names the officer (from the staff
+    directory), the files received and the SOP's date (the event's deadline_at, in the kabupaten's zone)."""
+    world = World(memory)
+    world.add_staff(place, "loket.uji", "Hj. Rofiqoh, S.Sos.", None)
+    story = Story(world, place)
+    scan = {"content_type": "image/jpeg", "size": 1000}
+    received = story._add(
+        ComplaintReceived(
+            complaint_id=story.complaint_id,
+            submission_id=uuid.uuid4(),
+            tracking_code=story.tracking_code,
+            kecamatan=place.slug,
+            channel="kotak",
+            complainant=Complainant(name="Siti Aminah"),
+            subject="Jalan desa rusak",
+            description="Jalan di Dusun Bunangka rusak sejak Januari.",
+            received_at=datetime(2026, 11, 27, 2, 0, tzinfo=UTC),  # 09.00 WIB
+            sop_version=sop.DEFAULT.version,
+            deadline_at=datetime(2026, 12, 15, 10, 0, tzinfo=UTC),
+            attachments=[Attachment(sha256="a" * 64, kind="kk", **scan), Attachment(sha256="b" * 64, **scan)],
+            entered_at=datetime(2026, 11, 28, 1, 0, tzinfo=UTC),
+            entered_by="loket.uji",
+        ),
+        Actor(kind="user", user_id="loket.uji", role="staf"),
+        datetime(2026, 11, 28, 1, 0, tzinfo=UTC),
+    )
+    receipt = handlers.issue_receipt(letters, received.event_id)
+    content = " ".join(text_of(letters.documents.get(receipt["sha256"])).split())
+    for expected in (
+        "Diterima : 27 November 2026 pukul 09.00 WIB",
+        "Saluran : Kotak pengaduan",
+        "Petugas penerima : Hj. Rofiqoh, S.Sos.",
+        "Dokumen diterima : Salinan KK; Berkas lain",
+        "Batas tanggapan : 15 Desember 2026",
+        "Pengaduan Bapak/Ibu telah kami terima.",
+    ):
+        assert expected in content, expected
+    assert "dicatat" not in content
 
 
 def test_a_draft_is_rendered_once_per_version_and_every_version_kept(letters, memory, story):

@@ -20,6 +20,7 @@ from services.letters.domain.letter import (
     Receipt,
     ResponseLetter,
     Signer,
+    Zone,
     format_waktu_wib,
 )
 from shared.contracts.intake import CHANNEL_LABELS
@@ -435,6 +436,35 @@ def test_receipt_has_code_date_channel_and_the_sop_promise():
     ):
         assert expected in t, expected
     assert y_of(fragments(pdf), "KECAMATAN PEGANTENAN") > 0.8 * page_height(pdf)
+
+
+def test_receipt_says_received_with_the_promised_date_in_indonesian_and_the_documents():
+    """Step 1 is receiving ("diterima"); registering is step 3, so the receipt does not say "dicatat". The promised
+    date is the event's deadline_at, in the office's zone: 23.30 WIB on 15 December is 16 December in WITA."""
+    receipt = dataclasses.replace(
+        RECEIPT,
+        respond_by=datetime(2026, 12, 15, 16, 30, tzinfo=UTC),  # 23.30 WIB, 00.30 WITA on the 16th
+        documents=("foto", "ktp", "foto", "pdf-lain"),
+    )
+    t = flat(pages_text(render_receipt(receipt))[0])
+    assert "Pengaduan Bapak/Ibu telah kami terima." in t and "dicatat" not in t
+    assert "Batas tanggapan : 15 Desember 2026" in t
+    assert "Tanggapan paling lambat 12 hari kerja sejak pengaduan diterima, yaitu tanggal 15 Desember 2026." in t
+    assert "Dokumen diterima : Salinan KTP; Foto (2 berkas); Berkas lain" in t
+    assert "Petugas penerima" not in t  # came in by WhatsApp: nobody typed it in
+
+    wita = dataclasses.replace(receipt, zone=Zone(timezone(timedelta(hours=8)), "WITA"))
+    t = flat(pages_text(render_receipt(wita))[0])
+    assert "Batas tanggapan : 16 Desember 2026" in t and "yaitu tanggal 16 Desember 2026" in t
+    assert "28 November 2026 pukul 09.15 WITA" in t
+
+
+def test_receipt_of_a_complaint_box_form_names_the_receiving_officer_and_no_documents():
+    receipt = dataclasses.replace(RECEIPT, channel="kotak", received_by="Hj. Rofiqoh, S.Sos.")
+    t = flat(pages_text(render_receipt(receipt))[0])
+    assert "Saluran : Kotak pengaduan" in t and "Petugas penerima : Hj. Rofiqoh, S.Sos." in t
+    assert "Dokumen diterima : Tidak ada" in t
+    assert "Batas tanggapan" not in t and "yaitu tanggal" not in t  # no deadline known: no date made up
 
 
 @pytest.mark.parametrize("channel,label", sorted(CHANNEL_LABELS.items()))

@@ -143,13 +143,22 @@ class ResponseLetter:
 
 @dataclass(frozen=True)
 class Receipt:
+    """The tanda terima: what the office received (step 1; registering it is step 3), when, and by when the
+    surat tanggapan is promised."""
+
     letterhead: Letterhead
     tracking_code: str
-    received_at: datetime  # aware; printed in WIB
+    received_at: datetime  # aware; printed in the office's zone
     channel: str  # a key of shared.contracts.intake.CHANNEL_LABELS
     complainant_name: str
     subject: str
     track_url: str
+    zone: Zone = Zone(WIB, "WIB")  # the kabupaten's (Kecamatan.time_zone)
+    respond_by: datetime | None = None  # the SOP's promise (ComplaintReceived.deadline_at); None: not printed
+    # the kinds of the files received with it (shared.contracts.intake.Attachment.kind: ktp, sim, kk, foto,
+    # lainnya), one per file; empty: none
+    documents: tuple[str, ...] = ()
+    received_by: str | None = None  # the officer who typed in a complaint-box form or a call (full name)
 
 
 ARCHIVE = "Arsip"  # the office's own copy, last in a tembusan, the only one without "Yth."

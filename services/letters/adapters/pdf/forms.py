@@ -25,13 +25,21 @@ from services.letters.adapters.pdf.layout import (
     styles,
     truncate,
 )
-from services.letters.domain.letter import WIB, Letterhead, Receipt, format_waktu_wib
+from services.letters.domain.letter import WIB, Letterhead, Receipt
 from shared.contracts.intake import CHANNEL_LABELS
-from shared.tanggal import format_tanggal
 
 RECEIPT_TITLE = "TANDA TERIMA PENGADUAN"
 RECEIPT_PROMISE = "Tanggapan paling lambat 12 hari kerja"
 RECEIPT_FREE = "Layanan ini tidak dipungut biaya"
+RECEIPT_NO_DOCUMENTS = "Tidak ada"
+# how the receipt names the files received (Attachment.kind), in this order; another kind is "Berkas lain"
+DOCUMENT_LABELS: dict[str, str] = {
+    "ktp": "Salinan KTP",
+    "sim": "Salinan SIM",
+    "kk": "Salinan KK",
+    "foto": "Foto",
+    "lainnya": "Berkas lain",
+}
 # Characters shown on the one-page receipt; the full texts stay in the complaint's record.
 RECEIPT_SUBJECT_MAX = 300
 RECEIPT_NAME_MAX = 120
@@ -48,7 +56,8 @@ def render_receipt(receipt: Receipt) -> bytes:
         channel = CHANNEL_LABELS[receipt.channel]
     except KeyError:
         raise ValueError(f"unknown channel {receipt.channel!r}; known: {', '.join(sorted(CHANNEL_LABELS))}") from None
-    received = format_waktu_wib(receipt.received_at)
+    zone = receipt.zone
+    received = zone.waktu(receipt.received_at)
     st = styles()
     lh = receipt.letterhead
     subject = truncate(receipt.subject, RECEIPT_SUBJECT_MAX)
@@ -57,15 +66,23 @@ def render_receipt(receipt: Receipt) -> bytes:
     story: list[Flowable] = [*kop(lh, st), Spacer(1, 0.7 * cm)]
     story.append(Paragraph(RECEIPT_TITLE, st["title"]))
     story.append(Spacer(1, 0.6 * cm))
+    rows = [
+        ("Kode pelacakan", receipt.tracking_code),
+        ("Diterima", received),
+        ("Saluran", channel),
+    ]
+    if receipt.received_by:
+        rows.append(("Petugas penerima", truncate(receipt.received_by, RECEIPT_NAME_MAX)))
+    rows += [
+        ("Nama pengadu", name),
+        ("Pokok pengaduan", subject),
+        ("Dokumen diterima", document_list(receipt.documents)),
+    ]
+    if receipt.respond_by is not None:
+        rows.append(("Batas tanggapan", zone.tanggal(receipt.respond_by)))
     story.append(
         fields_table(
-            [
-                ("Kode pelacakan", receipt.tracking_code),
-                ("Diterima", received),
-                ("Saluran", channel),
-                ("Nama pengadu", name),
-                ("Pokok pengaduan", subject),
-            ],
+            rows,
             st,
             label_width=4.0 * cm,
             bold_first=True,
@@ -74,16 +91,17 @@ def render_receipt(receipt: Receipt) -> bytes:
     story.append(Spacer(1, 0.6 * cm))
     story.append(
         Paragraph(
-            "Pengaduan Anda telah kami terima dan dicatat. Simpan kode pelacakan di atas untuk "
-            "memantau perkembangannya. Sesuai SOP Penanganan Laporan Pengaduan Pelayanan Publik:",
+            "Pengaduan Bapak/Ibu telah kami terima. Simpan kode pelacakan di atas untuk memantau "
+            "perkembangannya. Sesuai SOP Penanganan Laporan Pengaduan Pelayanan Publik:",
             st["body_left"],
         )
     )
     story.append(Spacer(1, 0.3 * cm))
+    by = f", yaitu <b>tanggal {zone.tanggal(receipt.respond_by)}</b>" if receipt.respond_by is not None else ""
     story.append(
         boxed(
             Paragraph(
-                f"<b>{RECEIPT_PROMISE}</b> sejak pengaduan diterima.<br/><b>{RECEIPT_FREE}.</b>",
+                f"<b>{RECEIPT_PROMISE}</b> sejak pengaduan diterima{by}.<br/><b>{RECEIPT_FREE}.</b>",
                 st["center"],
             )
         )
@@ -97,9 +115,7 @@ def render_receipt(receipt: Receipt) -> bytes:
     t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), *NO_PADDING]))
     story.append(t)
     story.append(Spacer(1, 0.8 * cm))
-    story.append(
-        Paragraph(inline(f"{lh.city}, {format_tanggal(receipt.received_at.astimezone(WIB).date())}"), st["right"])
-    )
+    story.append(Paragraph(inline(f"{lh.city}, {zone.tanggal(receipt.received_at)}"), st["right"]))
     story.append(Spacer(1, 0.2 * cm))
     story.append(
         Paragraph(
@@ -118,6 +134,21 @@ def render_receipt(receipt: Receipt) -> bytes:
         one_page=True,
     )
     return pdf
+
+
+def document_list(kinds: tuple[str, ...]) -> str:
+    """``Salinan KTP; Foto (2 berkas)``: the files received, by kind, in ``DOCUMENT_LABELS``' order; "Tidak ada"."""
+    if not kinds:
+        return RECEIPT_NO_DOCUMENTS
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        label = DOCUMENT_LABELS.get(kind, DOCUMENT_LABELS["lainnya"])
+        counts[label] = counts.get(label, 0) + 1
+    order = list(dict.fromkeys(DOCUMENT_LABELS.values()))
+    return "; ".join(
+        label if n == 1 else f"{label} ({n} berkas)"
+        for label, n in sorted(counts.items(), key=lambda c: order.index(c[0]))
+    )
 
 
 def render_complaint_form(letterhead: Letterhead) -> bytes:
