@@ -120,13 +120,13 @@ def test_a_referral_answered_by_the_office_makes_two_emails_and_both_are_on_the_
     # 70-78 characters is; mail programs drop it)
     assert [m["subject"].strip() for m in mails] == [
         f"Pengaduan {code} dilimpahkan kepada {AGENCY}",
-        f"Jawaban {AGENCY} atas pengaduan {code}",
+        f"Tanggapan {AGENCY} atas pengaduan {code}",
     ]
     told, answered = (m["text"] for m in mails)
     assert f"Kami memantau pelimpahan ini sampai {follow_up_date(referral)}." in told
-    assert "Jawaban Dinas PUPR Kabupaten Pamekasan akan kami sampaikan kepada Anda." in told
-    assert f"sudah menjawab pada {format_tanggal(today)} (Surat 600/123/432.305/2026):" in answered
-    assert ANSWER in answered and "pengaduan Anda kami tutup" in answered
+    assert "Tanggapan Dinas PUPR Kabupaten Pamekasan akan kami sampaikan kepada Bapak/Ibu." in told
+    assert f"sudah memberikan tanggapan pada {format_tanggal(today)} (Surat 600/123/432.305/2026):" in answered
+    assert ANSWER in answered and "pengaduan Bapak/Ibu kami tutup" in answered
     assert all(f"{BASE}/lacak/{code}" in text for text in (told, answered))
     rows = sorted(rows_of(notify, cid), key=lambda r: r["created_at"])
     assert [(r["kind"], r["channel"], r["state"]) for r in rows] == [
@@ -161,7 +161,7 @@ def test_a_referral_the_office_did_not_answer_in_time_makes_two_sms(wf, notify, 
     assert texts == [
         f"Pengaduan {code} dilimpahkan ke {AGENCY}, dipantau s.d. {follow_up_date(referral)}. {BASE}/lacak/{code}",
         (
-            f"Pengaduan {code} ditutup: Dinas PUPR Kabupaten... belum menjawab. Silakan hubungi langsung. "
+            f"Pengaduan {code} ditutup: Dinas PUPR Kabupaten... belum menanggapi. Silakan hubungi langsung. "
             f"{BASE}/lacak/{code}"
         ),
     ]

@@ -11,6 +11,7 @@ import pytest
 from services.notify.domain import plan as p
 from services.notify.domain.templates import (
     DEFAULTS,
+    VARIABLES,
     Template,
     TemplateInvalid,
     render,
@@ -257,3 +258,60 @@ def test_a_complainant_without_any_contact_gets_the_letter_by_post_or_by_hand():
     with pytest.raises(model.NoContact):
         send(state)
     assert isinstance(send(state, channel="langsung")[0], ResponseSent)
+
+
+# -- the texts citizens read: one formal-polite Indonesian (issue 16, item 6) ---------------------------------
+CITIZEN_KINDS = [k for k in VARIABLES if "nama" in VARIABLES[k]]
+
+
+@pytest.mark.parametrize("kind", CITIZEN_KINDS)
+def test_citizens_are_addressed_yth_bapak_ibu_and_thanked_in_e_mails(kind):
+    for channel in ("email", "whatsapp"):
+        subject, body = render(DEFAULTS[(kind, channel)], sample_variables(kind))
+        words = f"{subject or ''}\n{body}"
+        assert body.startswith("Yth. Bapak/Ibu Siti Aminah"), (channel, body)
+        assert "Anda" not in words and "Yth. Siti" not in words, (channel, words)
+        # one term for the response (surat tanggapan; an office's answer is its tanggapan), the SOP's own words
+        assert "jawab" not in words.lower() and "gratis" not in words.lower(), (channel, words)
+    _, mail = render(DEFAULTS[(kind, "email")], sample_variables(kind))
+    assert mail.endswith(
+        "Atas perhatian Saudara, kami sampaikan terima kasih.\n\n"
+        "Kecamatan Pegantenan\nLayanan pengaduan ini tidak dipungut biaya."
+    )
+
+
+def test_the_acknowledgment_promises_the_surat_tanggapan_free_of_charge():
+    _, whatsapp = render(DEFAULTS[("acknowledgment", "whatsapp")], sample_variables("acknowledgment"))
+    assert "Surat tanggapan kami kirimkan paling lambat 12 hari kerja. Layanan ini tidak dipungut biaya." in whatsapp
+    _, mail = render(DEFAULTS[("acknowledgment", "email")], sample_variables("acknowledgment"))
+    assert "Surat tanggapan kami kirimkan paling lambat 12 hari kerja sejak pengaduan diterima." in mail
+    _, sms = render(DEFAULTS[("response_letter", "sms")], sample_variables("response_letter"))
+    assert sms.startswith("Surat tanggapan atas pengaduan ABCD-EFGH-JK sudah terbit: https://")
+
+
+def test_a_documents_request_names_what_and_by_when_and_that_the_complaint_closes_without_it():
+    values = {**sample_variables("documents_requested"), "pesan": "Salinan KK yang terbaca", "batas": "4 Desember 2026"}
+    for channel in ("email", "whatsapp"):
+        _, body = render(DEFAULTS[("documents_requested", channel)], values)
+        assert "kami memerlukan:\nSalinan KK yang terbaca" in body
+        assert "Apabila dokumen tidak kami terima sampai 4 Desember 2026, pengaduan akan kami tutup." in body
+    _, sms = render(DEFAULTS[("documents_requested", "sms")], values)
+    assert sms == (
+        "Pengaduan ABCD-EFGH-JK: mohon kirim Salinan KK yang terbaca. Bila tidak diterima s.d. 4 Desember 2026, "
+        "pengaduan ditutup. -Kec. Pegantenan"
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"pesan": "foto KTP yang jelas dan salinan Kartu Keluarga terbaru " * 3, "batas": "30 September 2026"},
+        {"pesan": "X" * 200, "kecamatan": "Kangayan Timur Raya", "batas": "30 September 2026"},
+    ],
+)
+def test_a_documents_request_by_sms_fits_one_segment(values):
+    _, body = render(DEFAULTS[("documents_requested", "sms")], {**sample_variables("documents_requested"), **values})
+    text = to_gsm(body)
+    assert sms_segments(text) == 1 and len(text) <= 160, text
+    assert "pengaduan ditutup" in text

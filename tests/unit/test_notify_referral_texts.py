@@ -50,9 +50,10 @@ ANSWER = "Perbaikan jalan itu sudah masuk jadwal pemeliharaan Dinas PUPR pada Ja
 # what a referral said before referrals were followed (a ComplaintReferred without follow_up_by still says it)
 OLD_REFERRED = {
     "email": (
-        "Yth. Siti Aminah,\n\nPengaduan ABCD-EFGH-JK bukan kewenangan Kecamatan Pegantenan dan sudah kami limpahkan "
+        "Yth. Bapak/Ibu Siti Aminah,\n\nPengaduan ABCD-EFGH-JK bukan kewenangan Kecamatan Pegantenan dan sudah kami limpahkan "
         "kepada Dinas PUPR Kabupaten Pamekasan.\nAlasan: Perbaikan jalan kabupaten adalah kewenangan Dinas PUPR.\n\n"
-        "Status: https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK\n\nKecamatan Pegantenan\n"
+        "Status: https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK\n\n"
+        "Atas perhatian Saudara, kami sampaikan terima kasih.\n\nKecamatan Pegantenan\n"
         "Layanan pengaduan ini tidak dipungut biaya."
     ),
     "sms": (
@@ -60,7 +61,7 @@ OLD_REFERRED = {
         "Info: https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK"
     ),
     "whatsapp": (
-        "Yth. Siti Aminah, pengaduan *ABCD-EFGH-JK* bukan kewenangan kecamatan dan sudah kami limpahkan kepada "
+        "Yth. Bapak/Ibu Siti Aminah, pengaduan *ABCD-EFGH-JK* bukan kewenangan kecamatan dan sudah kami limpahkan kepada "
         "Dinas PUPR Kabupaten Pamekasan.\nAlasan: Perbaikan jalan kabupaten adalah kewenangan Dinas PUPR.\n"
         "Status: https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK\n- Kecamatan Pegantenan"
     ),
@@ -78,7 +79,8 @@ def test_a_followed_referral_says_until_when_it_is_followed(channel):
     _, body = render(DEFAULTS[("referred", channel)], sample_variables("referred"))
     assert "16 Desember 2026" in body and AGENCY in body
     if channel != "sms":
-        assert "memantau pelimpahan ini sampai 16 Desember 2026" in body and "jawaban" in body.lower()
+        assert "memantau pelimpahan ini sampai 16 Desember 2026" in body and "tanggapan" in body.lower()
+        assert "jawaban" not in body.lower()  # one term: the office's answer is its tanggapan
 
 
 LONG_AGENCY = "Dinas Pekerjaan Umum dan Penataan Ruang Kabupaten Pamekasan"
@@ -116,13 +118,13 @@ def test_the_answer_by_email_and_whatsapp_is_whole_with_its_date_and_reference()
         assert "kami tutup" in body and "https://pengaduan.pamekasankab.go.id/lacak/ABCD-EFGH-JK" in body
     assert subject is None
     subject, _ = render(DEFAULTS[("referral_answered", "email")], sample_variables("referral_answered"))
-    assert subject == "Jawaban Dinas PUPR Kabupaten Pamekasan atas pengaduan ABCD-EFGH-JK"
+    assert subject == "Tanggapan Dinas PUPR Kabupaten Pamekasan atas pengaduan ABCD-EFGH-JK"
     # an answer by telephone, undated: no empty parentheses, no "pada"
     _, body = render(
         DEFAULTS[("referral_answered", "email")],
         {**sample_variables("referral_answered"), "tanggal_tanggapan": "", "rujukan": ""},
     )
-    assert "sudah menjawab:\n\nPerbaikan jalan" in body and "()" not in body
+    assert "sudah memberikan tanggapan:\n\nPerbaikan jalan" in body and "()" not in body
 
 
 def test_a_lapsed_referral_says_where_to_ask_with_the_address_and_letter_when_known():
@@ -137,7 +139,7 @@ def test_a_lapsed_referral_says_where_to_ask_with_the_address_and_letter_when_kn
         assert ADDRESS not in bare and LETTER not in bare and "nomor" not in bare
         assert f"langsung kepada {AGENCY}" in bare and " ," not in bare and ",." not in bare
     _, sms = render(DEFAULTS[("referral_lapsed", "sms")], sample_variables("referral_lapsed"))
-    assert "belum menjawab" in sms and "hubungi langsung" in sms
+    assert "belum menanggapi" in sms and "hubungi langsung" in sms
 
 
 def test_an_approved_whatsapp_template_keeps_the_parameters_it_was_approved_with():
@@ -230,8 +232,11 @@ def test_by_email_the_complainant_is_told_of_the_referral_then_of_the_answer(not
     assert first.subject == f"Pengaduan {r.code} dilimpahkan kepada {AGENCY}"
     assert "Kami memantau pelimpahan ini sampai 20 Maret 2026." in first.text
     assert f"https://pengaduan.example.id/lacak/{r.code}" in first.text
-    assert second.subject == f"Jawaban {AGENCY} atas pengaduan {r.code}"
-    assert f"{AGENCY}. Instansi tersebut sudah menjawab pada 12 Maret 2026 (Surat 600/123/432.305/2026):" in second.text
+    assert second.subject == f"Tanggapan {AGENCY} atas pengaduan {r.code}"
+    assert (
+        f"{AGENCY}. Instansi tersebut sudah memberikan tanggapan pada 12 Maret 2026 (Surat 600/123/432.305/2026):"
+        in second.text
+    )
     assert ANSWER in second.text and f"https://pengaduan.example.id/lacak/{r.code}" in second.text
     assert notify.sms.sent == [] and notify.whatsapp.sent == []
 
@@ -251,7 +256,7 @@ def test_by_sms_the_follow_up_date_is_the_kecamatans_and_the_lapse_says_where_to
     assert lapsed["variables"]["alamat_instansi"] == ADDRESS and lapsed["variables"]["surat_pelimpahan"] == ""
     sms = notify.sms.sent[-1].text
     assert sms == (
-        f"Pengaduan {r.code} ditutup: Dinas PUPR Kabupaten... belum menjawab. Silakan hubungi langsung. "
+        f"Pengaduan {r.code} ditutup: Dinas PUPR Kabupaten... belum menanggapi. Silakan hubungi langsung. "
         f"https://pengaduan.example.id/lacak/{r.code}"
     )
     assert all(sms_segments(m.text) == 1 for m in notify.sms.sent)
@@ -287,7 +292,7 @@ def test_on_whatsapp_without_an_approved_template_the_same_number_gets_an_sms(no
     assert [r["kind"] for r in notify.rows() if r["channel"] == "whatsapp"] == ["acknowledgment"]
     assert len(notify.whatsapp.sent) == 1
     assert len(notify.sms.sent) == 2
-    assert notify.sms.sent[-1].text.startswith(f"Pengaduan {r.code}: Dinas PUPR Kabupaten... menjawab: Perbaikan")
+    assert notify.sms.sent[-1].text.startswith(f"Pengaduan {r.code}: Dinas PUPR Kabupaten... menanggapi: Perbaikan")
 
 
 def test_on_whatsapp_an_approved_template_gets_the_kinds_parameters_on_one_line():

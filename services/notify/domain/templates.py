@@ -77,53 +77,62 @@ class Template:
     subject: str | None = None  # e-mail only
 
 
-_SIGN_OFF = "\n\nKecamatan {{ kecamatan }}\nLayanan pengaduan ini tidak dipungut biaya."
+_SIGN_OFF = (
+    "\n\nAtas perhatian Saudara, kami sampaikan terima kasih.\n\n"
+    "Kecamatan {{ kecamatan }}\nLayanan pengaduan ini tidak dipungut biaya."
+)
 
 DEFAULTS: dict[tuple[str, str], Template] = {
     ("acknowledgment", "email"): Template(
-        subject="Pengaduan Anda diterima: {{ kode }}",
+        subject="Pengaduan Bapak/Ibu diterima: {{ kode }}",
         body=(
-            "Yth. {{ nama }},\n\nPengaduan Anda sudah kami terima pada {{ tanggal }} dengan kode pelacakan {{ kode }}.\n"
+            "Yth. Bapak/Ibu {{ nama }},\n\nPengaduan Bapak/Ibu sudah kami terima pada {{ tanggal }} dengan kode pelacakan "
+            "{{ kode }}.\n"
             "Ikuti prosesnya di {{ link_lacak }}\nTanda terima: {{ link_tanda_terima }}\n\n"
-            "Tanggapan tertulis kami kirimkan paling lambat 12 hari kerja." + _SIGN_OFF
+            "Surat tanggapan kami kirimkan paling lambat 12 hari kerja sejak pengaduan diterima." + _SIGN_OFF
         ),
     ),
     ("acknowledgment", "sms"): Template(
-        body="Pengaduan Anda diterima, kode {{ kode }}. Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"
+        body="Pengaduan Bapak/Ibu diterima, kode {{ kode }}. Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"
     ),
     ("acknowledgment", "whatsapp"): Template(
         body=(
-            "Yth. {{ nama }}, pengaduan Anda sudah kami terima.\nKode pelacakan: *{{ kode }}*\n"
+            "Yth. Bapak/Ibu {{ nama }}, pengaduan Bapak/Ibu sudah kami terima.\nKode pelacakan: *{{ kode }}*\n"
             "Lacak: {{ link_lacak }}\nTanda terima: {{ link_tanda_terima }}\n"
-            "Tanggapan tertulis paling lambat 12 hari kerja. Gratis.\n- Kecamatan {{ kecamatan }}"
+            "Surat tanggapan kami kirimkan paling lambat 12 hari kerja. Layanan ini tidak dipungut biaya.\n"
+            "- Kecamatan {{ kecamatan }}"
         ),
     ),
     ("documents_requested", "email"): Template(
         subject="Mohon lengkapi dokumen pengaduan {{ kode }}",
         body=(
-            "Yth. {{ nama }},\n\nUntuk memproses pengaduan {{ kode }}, kami memerlukan:\n{{ pesan }}\n\n"
-            "Balas e-mail ini dengan lampiran dokumen tersebut (foto KTP/SIM/KK) paling lambat {{ batas }}. "
-            "Tanpa dokumen itu, pengaduan akan ditutup." + _SIGN_OFF
+            "Yth. Bapak/Ibu {{ nama }},\n\nUntuk memproses pengaduan {{ kode }}, kami memerlukan:\n{{ pesan }}\n\n"
+            "Mohon kirimkan dokumen tersebut dengan membalas e-mail ini paling lambat {{ batas }}. Apabila dokumen "
+            "tidak kami terima sampai {{ batas }}, pengaduan akan kami tutup." + _SIGN_OFF
         ),
     ),
     ("documents_requested", "sms"): Template(
-        body="Pengaduan {{ kode }}: mohon kirim {{ pesan|truncate(60, True, '...') }} paling lambat {{ batas }}. -Kec. {{ kecamatan }}"
+        body=(
+            "Pengaduan {{ kode }}: mohon kirim {{ pesan|truncate(32, True, '...') }}. Bila tidak diterima s.d. "
+            "{{ batas }}, pengaduan ditutup. -Kec. {{ kecamatan }}"
+        )
     ),
     ("documents_requested", "whatsapp"): Template(
         body=(
-            "Yth. {{ nama }}, untuk memproses pengaduan *{{ kode }}* kami memerlukan:\n{{ pesan }}\n\n"
-            "Balas pesan ini dengan foto dokumennya paling lambat {{ batas }}.\n- Kecamatan {{ kecamatan }}"
+            "Yth. Bapak/Ibu {{ nama }}, untuk memproses pengaduan *{{ kode }}* kami memerlukan:\n{{ pesan }}\n\n"
+            "Mohon balas pesan ini dengan foto dokumen tersebut. Apabila dokumen tidak kami terima sampai "
+            "{{ batas }}, pengaduan akan kami tutup.\n- Kecamatan {{ kecamatan }}"
         ),
     ),
     # a referral made before referrals were followed (no pantau_sampai) reads as it always did
     ("referred", "email"): Template(
         subject="Pengaduan {{ kode }} dilimpahkan kepada {{ instansi }}",
         body=(
-            "Yth. {{ nama }},\n\nPengaduan {{ kode }} bukan kewenangan Kecamatan {{ kecamatan }} dan sudah kami "
+            "Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} bukan kewenangan Kecamatan {{ kecamatan }} dan sudah kami "
             "limpahkan kepada {{ instansi }}.\nAlasan: {{ alasan }}"
-            "{% if pantau_sampai %}\n\nKami memantau pelimpahan ini sampai {{ pantau_sampai }}. Jawaban "
-            "{{ instansi }} akan kami sampaikan kepada Anda. Bila sampai tanggal itu belum ada jawaban, kami juga "
-            "akan memberi tahu Anda.{% endif %}\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
+            "{% if pantau_sampai %}\n\nKami memantau pelimpahan ini sampai {{ pantau_sampai }}. Tanggapan "
+            "{{ instansi }} akan kami sampaikan kepada Bapak/Ibu. Apabila sampai tanggal tersebut belum ada "
+            "tanggapan, kami juga akan memberitahukannya.{% endif %}\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
         ),
     ),
     ("referred", "sms"): Template(
@@ -136,44 +145,44 @@ DEFAULTS: dict[tuple[str, str], Template] = {
     ),
     ("referred", "whatsapp"): Template(
         body=(
-            "Yth. {{ nama }}, pengaduan *{{ kode }}* bukan kewenangan kecamatan dan sudah kami limpahkan kepada "
+            "Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* bukan kewenangan kecamatan dan sudah kami limpahkan kepada "
             "{{ instansi }}.\nAlasan: {{ alasan }}"
             "{% if pantau_sampai %}\nKami memantau pelimpahan ini sampai {{ pantau_sampai }} dan akan memberi tahu "
-            "Anda jawabannya.{% endif %}\nStatus: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+            "Bapak/Ibu tanggapannya.{% endif %}\nStatus: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
         ),
     ),
     ("referral_answered", "email"): Template(
-        subject="Jawaban {{ instansi }} atas pengaduan {{ kode }}",
+        subject="Tanggapan {{ instansi }} atas pengaduan {{ kode }}",
         body=(
-            "Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah kami limpahkan kepada {{ instansi }}. Instansi "
-            "tersebut sudah menjawab{% if tanggal_tanggapan %} pada {{ tanggal_tanggapan }}{% endif %}"
+            "Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} sudah kami limpahkan kepada {{ instansi }}. "
+            "Instansi tersebut sudah memberikan tanggapan{% if tanggal_tanggapan %} pada {{ tanggal_tanggapan }}{% endif %}"
             "{% if rujukan %} ({{ rujukan }}){% endif %}:\n\n{{ tanggapan }}\n\n"
-            "Dengan jawaban ini pengaduan Anda kami tutup. Untuk pertanyaan lebih lanjut, silakan hubungi "
+            "Dengan tanggapan ini pengaduan Bapak/Ibu kami tutup. Untuk pertanyaan lebih lanjut, silakan hubungi "
             "{{ instansi }} langsung, atau ajukan pengaduan baru kepada kami.\n\nStatus: {{ link_lacak }}" + _SIGN_OFF
         ),
     ),
     ("referral_answered", "sms"): Template(
         body=(
-            "Pengaduan {{ kode }}: {{ instansi|truncate(25, False, '...', 0) }} menjawab: "
-            "{{ tanggapan|replace('\\n', ' ')|truncate(44, False, '...', 0) }} {{ link_lacak }}"
+            "Pengaduan {{ kode }}: {{ instansi|truncate(25, False, '...', 0) }} menanggapi: "
+            "{{ tanggapan|replace('\\n', ' ')|truncate(42, False, '...', 0) }} {{ link_lacak }}"
         )
     ),
     ("referral_answered", "whatsapp"): Template(
         body=(
-            "Yth. {{ nama }}, pengaduan *{{ kode }}* yang kami limpahkan sudah dijawab oleh {{ instansi }}"
+            "Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* yang kami limpahkan sudah ditanggapi oleh {{ instansi }}"
             "{% if tanggal_tanggapan %} pada {{ tanggal_tanggapan }}{% endif %}{% if rujukan %} ({{ rujukan }})"
-            "{% endif %}:\n{{ tanggapan }}\n\nDengan jawaban ini pengaduan Anda kami tutup.\n"
+            "{% endif %}:\n{{ tanggapan }}\n\nDengan tanggapan ini pengaduan Bapak/Ibu kami tutup.\n"
             "Status: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
         ),
     ),
     ("referral_lapsed", "email"): Template(
-        subject="Pengaduan {{ kode }}: belum ada jawaban dari {{ instansi }}",
+        subject="Pengaduan {{ kode }}: belum ada tanggapan dari {{ instansi }}",
         body=(
-            "Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah kami limpahkan kepada {{ instansi }}"
+            "Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} sudah kami limpahkan kepada {{ instansi }}"
             "{% if surat_pelimpahan %} dengan surat nomor {{ surat_pelimpahan }}{% endif %}. Sampai "
-            "{{ pantau_sampai }}, batas waktu pemantauan kami, instansi tersebut belum memberi jawaban. Karena itu "
-            "Kecamatan {{ kecamatan }} tidak lagi memantau pelimpahan ini, dan pengaduan Anda kami tutup.\n\n"
-            "Anda dapat menanyakan kelanjutannya langsung kepada {{ instansi }}"
+            "{{ pantau_sampai }}, batas waktu pemantauan kami, instansi tersebut belum memberikan tanggapan. Karena "
+            "itu Kecamatan {{ kecamatan }} tidak lagi memantau pelimpahan ini, dan pengaduan Bapak/Ibu kami tutup.\n\n"
+            "Bapak/Ibu dapat menanyakan kelanjutannya langsung kepada {{ instansi }}"
             "{% if alamat_instansi %}, {{ alamat_instansi }}{% endif %}. Sebutkan kode pengaduan {{ kode }}"
             "{% if surat_pelimpahan %} dan nomor surat pelimpahan di atas{% endif %}.\n\n"
             "Status: {{ link_lacak }}" + _SIGN_OFF
@@ -181,13 +190,13 @@ DEFAULTS: dict[tuple[str, str], Template] = {
     ),
     ("referral_lapsed", "sms"): Template(
         body=(
-            "Pengaduan {{ kode }} ditutup: {{ instansi|truncate(25, False, '...', 0) }} belum menjawab. "
+            "Pengaduan {{ kode }} ditutup: {{ instansi|truncate(25, False, '...', 0) }} belum menanggapi. "
             "Silakan hubungi langsung. {{ link_lacak }}"
         )
     ),
     ("referral_lapsed", "whatsapp"): Template(
         body=(
-            "Yth. {{ nama }}, sampai {{ pantau_sampai }} {{ instansi }} belum menjawab pelimpahan pengaduan "
+            "Yth. Bapak/Ibu {{ nama }}, sampai {{ pantau_sampai }} {{ instansi }} belum menanggapi pelimpahan pengaduan "
             "*{{ kode }}*. Kecamatan tidak lagi memantaunya, dan pengaduan ini kami tutup.\n"
             "Silakan tanyakan langsung kepada {{ instansi }}{% if alamat_instansi %}, {{ alamat_instansi }}"
             "{% endif %}, dengan menyebut kode {{ kode }}{% if surat_pelimpahan %} dan surat pelimpahan nomor "
@@ -197,46 +206,51 @@ DEFAULTS: dict[tuple[str, str], Template] = {
     ("response_letter", "email"): Template(
         subject="Surat tanggapan atas pengaduan {{ kode }}",
         body=(
-            "Yth. {{ nama }},\n\nTerlampir surat tanggapan Camat atas pengaduan {{ kode }}, nomor {{ nomor_surat }}, "
+            "Yth. Bapak/Ibu {{ nama }},\n\nTerlampir surat tanggapan Camat atas pengaduan {{ kode }}, nomor {{ nomor_surat }}, "
             "ditandatangani secara elektronik.\nKeaslian surat dapat diperiksa di {{ link_surat }}" + _SIGN_OFF
         ),
     ),
-    ("response_letter", "sms"): Template(body="Tanggapan pengaduan {{ kode }} sudah terbit. Surat: {{ link_surat }}"),
+    ("response_letter", "sms"): Template(
+        body="Surat tanggapan atas pengaduan {{ kode }} sudah terbit: {{ link_surat }}"
+    ),
     ("response_letter", "whatsapp"): Template(
-        body="Surat tanggapan Camat atas pengaduan *{{ kode }}*, nomor {{ nomor_surat }}. Periksa keaslian: {{ link_surat }}"
+        body=(
+            "Yth. Bapak/Ibu {{ nama }}, berikut surat tanggapan Camat atas pengaduan *{{ kode }}*, nomor "
+            "{{ nomor_surat }}. Periksa keaslian: {{ link_surat }}"
+        )
     ),
     ("identity_rejected", "email"): Template(
         subject="Pengaduan {{ kode }} tidak dapat diproses",
-        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} tidak dapat kami proses karena identitas pengadu tidak dapat diverifikasi.\nAlasan: {{ alasan }}"
+        body="Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} tidak dapat kami proses karena identitas pengadu tidak dapat diverifikasi.\nAlasan: {{ alasan }}"
         + _SIGN_OFF,
     ),
     ("identity_rejected", "sms"): Template(
         body="Pengaduan {{ kode }} tidak dapat diproses: identitas tidak dapat diverifikasi. Info: {{ link_lacak }}"
     ),
     ("identity_rejected", "whatsapp"): Template(
-        body="Yth. {{ nama }}, pengaduan *{{ kode }}* tidak dapat kami proses karena identitas tidak dapat diverifikasi.\nAlasan: {{ alasan }}\n- Kecamatan {{ kecamatan }}"
+        body="Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* tidak dapat kami proses karena identitas tidak dapat diverifikasi.\nAlasan: {{ alasan }}\n- Kecamatan {{ kecamatan }}"
     ),
     ("closed_incomplete", "email"): Template(
         subject="Pengaduan {{ kode }} ditutup",
-        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} kami tutup karena dokumen yang diminta tidak kami terima.\n{{ alasan }}\n\nAnda dapat mengajukan pengaduan baru kapan saja."
+        body="Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} kami tutup karena dokumen yang diminta tidak kami terima.\n{{ alasan }}\n\nBapak/Ibu dapat mengajukan pengaduan baru kapan saja."
         + _SIGN_OFF,
     ),
     ("closed_incomplete", "sms"): Template(
         body="Pengaduan {{ kode }} ditutup: dokumen yang diminta tidak diterima. Silakan ajukan kembali. -Kec. {{ kecamatan }}"
     ),
     ("closed_incomplete", "whatsapp"): Template(
-        body="Yth. {{ nama }}, pengaduan *{{ kode }}* kami tutup karena dokumen yang diminta tidak kami terima. Anda dapat mengajukan pengaduan baru kapan saja.\n- Kecamatan {{ kecamatan }}"
+        body="Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* kami tutup karena dokumen yang diminta tidak kami terima. Bapak/Ibu dapat mengajukan pengaduan baru kapan saja.\n- Kecamatan {{ kecamatan }}"
     ),
     ("withdrawn", "email"): Template(
         subject="Pengaduan {{ kode }} dicabut",
-        body="Yth. {{ nama }},\n\nPengaduan {{ kode }} sudah dicabut dan tidak kami proses lebih lanjut.\n{{ alasan }}"
+        body="Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} sudah dicabut dan tidak kami proses lebih lanjut.\n{{ alasan }}"
         + _SIGN_OFF,
     ),
     ("withdrawn", "sms"): Template(
         body="Pengaduan {{ kode }} sudah dicabut dan tidak diproses lagi. -Kec. {{ kecamatan }}"
     ),
     ("withdrawn", "whatsapp"): Template(
-        body="Yth. {{ nama }}, pengaduan *{{ kode }}* sudah dicabut dan tidak kami proses lebih lanjut.\n- Kecamatan {{ kecamatan }}"
+        body="Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* sudah dicabut dan tidak kami proses lebih lanjut.\n- Kecamatan {{ kecamatan }}"
     ),
     ("new_work", "email"): Template(
         subject="[{{ kode }}] Langkah {{ langkah }}: {{ nama_langkah }}",
