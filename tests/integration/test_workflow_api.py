@@ -510,3 +510,9 @@ def test_the_kecamatan_served_here_are_listed_for_anyone(client):
     assert by_slug["pegantenan"]["name"] == "Pegantenan" and by_slug["pegantenan"]["kabupaten"] == "pamekasan"
     # the kabupaten's time zone, for pages that show its dates whatever the browser's zone
     assert (by_slug["pegantenan"]["time_zone"], by_slug["pegantenan"]["time_zone_label"]) == ("Asia/Jakarta", "WIB")
+    # the archive classification codes its letters may carry, and the default per letter
+    assert by_slug["pegantenan"]["klasifikasi"]["000.8.3.4"] == "Pelayanan Publik"
+    assert by_slug["pegantenan"]["klasifikasi_default"] == {
+        "response_letter": "000.8.3.4",
+        "referral_letter": "000.8.3.4",
+    }

@@ -359,7 +359,12 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
     )
     duplicated = last_event(wf, cid, "workflow.LetterDuplicated").payload
     assert duplicated["tembusan"] == ["Bupati Pamekasan (sebagai laporan)", "Inspektorat Kabupaten Pamekasan"]
-    do("camat", "sign-letter", ["sign-letter"], "sudah ditandatangani")
+    # the Camat chooses the letter's archive classification from the kabupaten's list, its default chosen
+    sign_form = form_of(as_("camat"), "sign-letter")
+    assert re.search(r'<select[^>]*name="klasifikasi"', sign_form)
+    assert '<option value="000.8.3.4" selected>000.8.3.4 Pelayanan Publik</option>' in sign_form
+    do("camat", "sign-letter", ["sign-letter"], "sudah ditandatangani", klasifikasi="000.8.3.4")
+    assert last_event(wf, cid, "workflow.LetterSigned").payload["letter_number"].startswith("000.8.3.4/")
 
     # step 11 waits for the signed PDF: no archive form until the letters worker reports it
     page = as_("staf")
@@ -701,7 +706,8 @@ def test_the_refer_form_asks_whom_where_why_and_for_how_long_to_follow_it(web, w
         assert f'name="{name}"' in form, name
     assert "Pantau selama (hari kerja)" in form
     assert re.search(r'name="follow_up_working_days"[^>]*type="number"[^>]*value="14"', form)  # the default
-    assert form.count("(tidak wajib)") == 1  # the address only; no hint said twice
+    assert form.count("(tidak wajib)") == 2  # the address and the classification (its default chosen); no hint twice
+    assert re.search(r'<option value="000.8.3.4" selected>', form)  # the referral letter's default code
     # more than 60 working days: the API's refusal at its field, what was typed kept
     r = submit(
         web,

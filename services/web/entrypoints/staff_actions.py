@@ -126,6 +126,14 @@ UNIT_FIELD = Field(
 )
 
 
+# the kabupaten's archive classification codes, filled in per page (staff_complaint.step_forms) with the kind of
+# letter's default chosen; left out, the API takes that default
+KLASIFIKASI_FIELD = Field(
+    "klasifikasi", "Kode klasifikasi arsip", "select", help="Bagian pertama nomor surat, dari daftar kabupaten."
+)
+# the kind of letter each numbering action gives (its default code: GET /v1/kecamatan's klasifikasi_default)
+LETTER_OF = {"sign-letter": "response_letter", "refer": "referral_letter"}
+
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in (
@@ -202,6 +210,7 @@ ACTIONS: dict[str, Action] = {
                     default=14,
                     help="Bila instansi belum menanggapi sampai batas ini, pemantauan berakhir dan pengadu diberi tahu.",
                 ),
+                KLASIFIKASI_FIELD,
             ),
             intro="Pengaduan bukan tupoksi kecamatan: surat pelimpahan dikirim ke instansi tersebut, pengadu diberi "
             "tahu, dan kecamatan memantau sampai instansi menanggapi.",
@@ -265,6 +274,7 @@ ACTIONS: dict[str, Action] = {
         Action(
             "sign-letter",
             "Tanda tangani surat tanggapan",
+            (KLASIFIKASI_FIELD,),
             intro="Nomor surat diberikan saat penandatanganan; surat ditandatangani secara elektronik.",
         ),
         Action(

@@ -23,6 +23,7 @@ from services.web.entrypoints.pages import (
     SignInRequired,
     api,
     check_csrf,
+    kecamatan_directory,
     redirect,
     render,
     require_user,
@@ -71,11 +72,18 @@ async def load_documents(request: Request, complaint_id: UUID) -> list[dict] | N
     return views.labelled_documents(docs)
 
 
-def step_forms(complaint: dict, units: list[dict] | None = None) -> tuple[list[actions.Action], list[actions.Action]]:
+def step_forms(
+    complaint: dict, units: list[dict] | None = None, kecamatan: dict | None = None
+) -> tuple[list[actions.Action], list[actions.Action]]:
     """The step's own actions and the any-step ones (withdraw, duplicate) the API says this user may take; a
-    disposition's unit is chosen from ``units`` (the kecamatan's, with a head)."""
+    disposition's unit is chosen from ``units`` (the kecamatan's, with a head), a letter's classification code from
+    its kabupaten's list (``kecamatan``: as ``GET /v1/kecamatan`` lists it)."""
     allowed = [a for a in complaint.get("allowed_actions", []) if a in actions.ACTIONS]
-    own = [_with_units(actions.ACTIONS[a], units or []) for a in allowed if a not in actions.ANY_STEP]
+    own = [
+        _with_klasifikasi(_with_units(actions.ACTIONS[a], units or []), kecamatan or {})
+        for a in allowed
+        if a not in actions.ANY_STEP
+    ]
     other = [actions.ACTIONS[a] for a in allowed if a in actions.ANY_STEP]
     return own, other
 
@@ -85,6 +93,22 @@ def _with_units(spec: actions.Action, units: list[dict]) -> actions.Action:
         return spec
     options = tuple((u["code"], f"{u['title']} ({u['head']['name']})") for u in units if u.get("head"))
     fields = tuple(dataclasses.replace(f, options=options) if f.name == "unit" else f for f in spec.fields)
+    return dataclasses.replace(spec, fields=fields)
+
+
+def _with_klasifikasi(spec: actions.Action, kecamatan: dict) -> actions.Action:
+    """The kabupaten's codes as the choices, the kind of letter's default chosen; no list known: no field (the API
+    takes the default)."""
+    if not any(f.name == "klasifikasi" for f in spec.fields):
+        return spec
+    codes = kecamatan.get("klasifikasi") or {}
+    default = (kecamatan.get("klasifikasi_default") or {}).get(actions.LETTER_OF.get(spec.name, ""))
+    choices = tuple((c, f"{c} {t}") for c, t in codes.items())
+    fields = tuple(
+        dataclasses.replace(f, options=choices, default=default) if f.name == "klasifikasi" else f
+        for f in spec.fields
+        if f.name != "klasifikasi" or codes
+    )
     return dataclasses.replace(spec, fields=fields)
 
 
@@ -119,7 +143,8 @@ async def page(
         return not_found_page(request, exc)
     zone = await zone_of(request, complaint.get("kecamatan"))  # every date and time in its kabupaten's zone
     documents = await load_documents(request, complaint_id)
-    own, other = step_forms(complaint, await load_units(request, complaint))
+    directory = await kecamatan_directory(request, missing=complaint.get("kecamatan"))
+    own, other = step_forms(complaint, await load_units(request, complaint), directory.get(complaint["kecamatan"]))
     definition = views.definition_of(complaint)
     current = complaint.get("current_step")
     now = datetime.now(UTC)

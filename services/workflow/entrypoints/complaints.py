@@ -86,6 +86,8 @@ def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
             kabupaten_name=k.kabupaten_name,
             time_zone=str(k.time_zone),
             time_zone_label=k.time_zone_label,
+            klasifikasi=dict(k.letter_numbering().klasifikasi),
+            klasifikasi_default=dict(k.letter_numbering().default),
         )
         for k in wf.directory.active()
     ]

@@ -82,3 +82,7 @@ class KecamatanOut(BaseModel):
     kabupaten_name: str
     time_zone: str = "Asia/Jakarta"  # the kabupaten's: every date people see or filter by (Asia/Makassar: WITA)
     time_zone_label: str = "WIB"
+    # the kabupaten's archive classification codes a letter may carry (code -> title), and the default per kind of
+    # letter (response_letter, referral_letter): what the Camat chooses from at sign-letter and refer
+    klasifikasi: dict[str, str] = {}
+    klasifikasi_default: dict[str, str] = {}
