@@ -100,7 +100,7 @@ SOP = [
     ("staf", "duplicate-letter", {}, "Gandakan surat"),  # step 9
     ("camat", "sign-letter", {}, "Tanda tangani"),  # step 10
     ("staf", "archive-letter", {}, "Arsipkan"),  # step 11
-    ("staf", "send-response", {}, "Kirim jawaban"),  # step 12
+    ("staf", "send-response", {}, "Kirim surat tanggapan"),  # step 12
 ]
 
 
@@ -177,7 +177,7 @@ def test_03_the_citizen_sees_it_resolved_and_downloads_the_signed_letter(new_con
     page.goto("/lacak")
     shot(page, "warga-lacak-formulir")
     page.goto(f"/lacak/{code}")
-    letter = page.get_by_role("link", name="Unduh surat jawaban (PDF)")
+    letter = page.get_by_role("link", name="Unduh surat tanggapan (PDF)")
 
     def resolved():
         if letter.count():
@@ -191,7 +191,7 @@ def test_03_the_citizen_sees_it_resolved_and_downloads_the_signed_letter(new_con
     expect(page.locator("main")).to_contain_text(re.compile(r"selesai", re.IGNORECASE))
     fits_the_screen(page)
     shot(page, "warga-lacak-selesai")
-    download_pdf(page, letter, browser_artifacts / f"surat-jawaban-{code}.pdf")
+    download_pdf(page, letter, browser_artifacts / f"surat-tanggapan-{code}.pdf")
     ctx.watch.assert_quiet()
 
 

@@ -142,7 +142,7 @@ def test_a_full_submission_with_an_id_scan_lands_a_complaint(web, engine):
     assert re.search(
         r'<li class="berikut"[^>]*>\s*<span class="nama-langkah">1\. Menerima Pengaduan Masyarakat', tracking.text
     )
-    assert "Unduh surat jawaban (PDF)" not in tracking.text
+    assert "Unduh surat tanggapan (PDF)" not in tracking.text
     assert " WIB" in tracking.text  # dates in WIB
 
 
@@ -194,14 +194,14 @@ def test_the_timeline_shows_the_steps_done_in_wib_and_what_happens_next(web, eng
     assert done[0][2] == "2 Nov 2026 09.30 WIB"  # 02.30 UTC
     nxt = re.search(r'<li class="berikut"[^>]*>(.*?)</li>', timeline, re.DOTALL).group(1)
     assert "4. Melakukan verifikasi substansi" in nxt and "dilimpahkan" in nxt
-    assert "Sedang diproses" in page and "Unduh surat jawaban (PDF)" not in page
+    assert "Sedang diproses" in page and "Unduh surat tanggapan (PDF)" not in page
 
 
 def test_a_resolved_complaint_links_its_response_letter(web, engine):
     code = submitted_code(web, 8502)
     project(engine, code, 12, status="closed", current_step=None, outcome="resolved")
     page = web.get(f"/lacak/{code}").text
-    assert f'href="/lacak/{code}/surat-jawaban.pdf">Unduh surat jawaban (PDF)</a>' in page
+    assert f'href="/lacak/{code}/surat-tanggapan.pdf">Unduh surat tanggapan (PDF)</a>' in page
     assert 'class="berikut"' not in page and "Selesai" in page and "Tanggapan sudah dikirim kepada Anda" in page
     assert page.count('<span class="nama-langkah">') == 12
 
@@ -213,7 +213,7 @@ def test_a_referred_complaint_says_to_whom(web, engine):
     )
     page = web.get(f"/lacak/{code}").text
     assert "Dilimpahkan kepada instansi yang berwenang" in page and "Dinas PUPR &lt;Pamekasan&gt;" in page
-    assert "Unduh surat jawaban (PDF)" not in page
+    assert "Unduh surat tanggapan (PDF)" not in page
 
 
 def test_a_followed_referral_says_until_when_then_how_it_ended(web, engine):

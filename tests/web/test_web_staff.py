@@ -379,7 +379,7 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
 
     # step 12: sent by post with its receipt; a receipt is needed for post
     page = as_("staf")
-    assert step_forms(page) == ["send-response"] and ">Kirim jawaban</button>" in page
+    assert step_forms(page) == ["send-response"] and ">Kirim surat tanggapan</button>" in page
     r = submit(web, cid, "send-response", page, channel="pos", receipt="")
     assert r.status_code == 422 and "Tulis tanda terima pengiriman" in r.text
     page = do(

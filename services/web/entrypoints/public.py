@@ -318,12 +318,13 @@ PDFS = {
         "Tanda terima belum tersedia",
         "Tanda terima sedang dibuat. Coba lagi dalam satu menit.",
     ),
-    "surat-jawaban.pdf": (
+    "surat-tanggapan.pdf": (
         "letter",
-        "Surat jawaban belum tersedia",
-        "Surat jawaban belum dikirim untuk pengaduan ini. Lihat perjalanannya di halaman lacak.",
+        "Surat tanggapan belum tersedia",
+        "Surat tanggapan belum dikirim untuk pengaduan ini. Lihat perjalanannya di halaman lacak.",
     ),
 }
+PDFS["surat-jawaban.pdf"] = PDFS["surat-tanggapan.pdf"]  # the name pages and links gave it before (issue #16)
 
 
 @router.get("/lacak/{code}/{name}")

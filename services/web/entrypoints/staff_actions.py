@@ -32,7 +32,7 @@ ACTION_LABELS: dict[str, str] = {
     "duplicate-letter": "Gandakan surat",
     "sign-letter": "Tanda tangani",
     "archive-letter": "Arsipkan",
-    "send-response": "Kirim jawaban",
+    "send-response": "Kirim surat tanggapan",
     "withdraw": "Cabut pengaduan",
     "mark-duplicate": "Tandai sebagai duplikat",
 }
