@@ -19,6 +19,7 @@ pengaduan templates list|show|set|reset        the messages notify sends (Bahasa
 pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, settled by a person
 pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
 pengaduan devtsa [--port N] [--signing-dir D]  a local RFC 3161 timestamp authority (development)
+pengaduan devbsre [--port N] [--folder D]  a local stand-in for BSrE's esign API (development)
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
 
@@ -316,6 +317,12 @@ def cmd_devtsa(args: argparse.Namespace) -> None:
     sys.exit(devtsa_main(args.rest))
 
 
+def cmd_devbsre(args: argparse.Namespace) -> None:
+    from devtools.bsre import main as devbsre_main
+
+    sys.exit(devbsre_main(args.rest))
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from pengaduan.supervisor import run_everything
 
@@ -379,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "configure"])
     p.add_argument("slug", nargs="?")
     p.add_argument(
-        "--settings", help="a JSON file: sop_overrides, office_hours, extra_holidays, working_days, sign_atas_nama"
+        "--settings",
+        help="a JSON file: sop_overrides, office_hours, extra_holidays, working_days, sign_atas_nama, unit_pengolah, "
+        "signature_service",
     )
     p.set_defaults(fn=cmd_kecamatan)
 
@@ -407,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devtsa)
+
+    p = sub.add_parser(
+        "devbsre",
+        help="a local stand-in for BSrE's esign client service (API v2), signing with its own development CA",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_devbsre)
 
     for service in registry.services():  # each service's own commands (templates, deliveries, intake ...)
         if service.cli:
@@ -453,6 +470,12 @@ def main(argv: list[str] | None = None) -> None:
 
         setup_logging("devtsa")
         sys.exit(devtsa_main(argv[1:]))
+    if argv[:1] == ["devbsre"]:  # likewise
+        from devtools.bsre import main as devbsre_main
+        from shared.logging import setup_logging
+
+        setup_logging("devbsre")
+        sys.exit(devbsre_main(argv[1:]))
     args = build_parser().parse_args(argv)
     from shared.logging import setup_logging
 

@@ -196,6 +196,28 @@ def _dev_tsa(env: dict[str, str], data: Path) -> Child | None:
     )
 
 
+def _dev_bsre(env: dict[str, str], data: Path) -> Child | None:
+    """Outside production, with no BSrE configured: a local stand-in for BSrE's esign API (devtools/bsre), with its
+    own development CA in <data>/bsre, whose root the letters service trusts, so that a kecamatan set to sign
+    through BSrE (``signature_service``) can be tried (the demo Camat of Pegantenan's NIK is its demo user)."""
+    if env.get("PENGADUAN_ENVIRONMENT") == "production" or env.get("PENGADUAN_BSRE_URL"):
+        return None
+    from devtools.bsre.server import DEV_PASSWORD, DEV_USERNAME, BsreCA
+
+    folder = (Path(env.get("PENGADUAN_DATA_DIR") or data) / "bsre").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    roots = folder / "root.pem"  # written now: the letters service reads it before the stand-in has started
+    roots.write_bytes(BsreCA(folder).root_pem())
+    bsre_port = free_port()
+    env.update(
+        PENGADUAN_BSRE_URL=f"http://127.0.0.1:{bsre_port}",
+        PENGADUAN_BSRE_USERNAME=DEV_USERNAME,
+        PENGADUAN_BSRE_PASSWORD=env.get("PENGADUAN_DEVBSRE_PASSWORD", DEV_PASSWORD),
+        PENGADUAN_BSRE_CA_FILE=str(roots),
+    )
+    return Child("devbsre", ["devbsre", "--port", str(bsre_port), "--folder", str(folder)], env["PENGADUAN_BSRE_URL"])
+
+
 def run_everything(port: int, data_dir: str) -> None:
     from shared.logging import setup_logging
 
@@ -217,6 +239,9 @@ def run_everything(port: int, data_dir: str) -> None:
     tsa = _dev_tsa(env, data)
     if tsa:
         children.insert(0, tsa)
+    bsre = _dev_bsre(env, data)
+    if bsre:
+        children.insert(0, bsre)
     policy = SupervisorSettings()
 
     def restarts() -> Restarts:

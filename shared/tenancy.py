@@ -303,12 +303,15 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
         "channels",
         "sign_atas_nama",
         "unit_pengolah",
+        "signature_service",
     )
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}; known: {', '.join(known)}")
     if "unit_pengolah" in settings:  # its kode unit pengolah in letter numbers (shared.contracts.numbering)
         validate_unit_code(settings["unit_pengolah"])
+    if settings.get("signature_service") not in (None, "local", "bsre"):  # docs/adr/0016
+        raise ValueError('signature_service: "bsre" (the national e-signature service) or "local" (own certificate)')
     if settings.get("sign_atas_nama") not in (None, *ATAS_NAMA_OFFICES):
         raise ValueError('sign_atas_nama: only "sekcam" may sign a.n. (atas nama) the Camat, or leave it out')
     if settings.get("sop_overrides"):

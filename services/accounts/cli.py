@@ -49,11 +49,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     u = users_sub.add_parser("list", help="list users (no password hashes)")
     u.add_argument("--kecamatan", help="only this kecamatan's staff")
     u.set_defaults(fn=users)
-    u = users_sub.add_parser("rank", help="an official's NIP, pangkat and golongan (printed under a signature)")
+    u = users_sub.add_parser(
+        "rank", help="an official's NIP, pangkat and golongan (printed under a signature), NIK for BSrE signing"
+    )
     u.add_argument("username")
     u.add_argument("--nip")
     u.add_argument("--pangkat")
     u.add_argument("--golongan")
+    u.add_argument("--tte-nik", help="the NIK their BSrE signing certificate is registered under (16 digits)")
     u.set_defaults(fn=users)
     _org_commands(sub)
 
@@ -260,6 +263,7 @@ def users(args: argparse.Namespace) -> None:
                 nip=args.nip,
                 pangkat=args.pangkat,
                 golongan=args.golongan,
+                tte_nik=args.tte_nik,
             )
         except ValueError as exc:
             sys.exit(f"error: {exc}")

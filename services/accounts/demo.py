@@ -17,6 +17,9 @@ from shared.contracts.organisation import PP17_UNITS
 from shared.tenancy import Kecamatan
 
 DEMO_PASSWORD = "demo"
+# the NIK the demo Camat of Pegantenan signs through BSrE with: the demo user of `make run`'s stand-in for BSrE
+# (devtools/bsre DEMO_USERS, passphrase "rahasia-bsre-123"), for a kecamatan set to sign so (docs/adr/0016)
+DEMO_TTE_NIK = {"camat.pegantenan": "3528071204780001"}
 
 
 # rank by post, as a kecamatan's officials usually hold them: (pangkat, golongan)
@@ -74,9 +77,10 @@ def demo_users(items: Iterable[Kecamatan]) -> list[dict[str, Any]]:
                     "nip": demo_nip(username),
                     "pangkat": pangkat,
                     "golongan": golongan,
+                    "tte_nik": DEMO_TTE_NIK.get(username),
                 }
             )
-    empty = {"unit": None, "nip": None, "pangkat": None, "golongan": None}
+    empty = {"unit": None, "nip": None, "pangkat": None, "golongan": None, "tte_nik": None}
     for slug, name in kabupaten.items():
         rows.append(
             {

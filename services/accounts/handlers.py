@@ -21,6 +21,7 @@ from services.accounts.adapters.passwords import hash_password, verify_and_updat
 from services.accounts.adapters.sessions import UserChanges
 from services.accounts.adapters.tables import org_delegations, org_events, org_units, users
 from services.accounts.domain.model import (
+    NIK_PATTERN,
     NIP_PATTERN,
     USERNAME_PATTERN,
     KecamatanFacts,
@@ -422,15 +423,21 @@ def set_rank(
     golongan: str | None,
     kecamatan: str | None = None,
     changes: UserChanges | None = None,
+    tte_nik: str | None = None,
 ) -> dict[str, Any]:
-    """An official's NIP, pangkat and golongan (printed under their signature): the ones given change (an empty
-    one is cleared), the others stay; ``kecamatan``: only an official of it. Returns the values stored; raises
-    ``RankRefused``."""
+    """An official's NIP, pangkat and golongan (printed under their signature) and the NIK their BSrE certificate is
+    registered under (``tte_nik``: sent to BSrE when they sign, docs/adr/0016): the ones given change (an empty one
+    is cleared), the others stay; ``kecamatan``: only an official of it. Returns the values stored (a NIK as its
+    last four digits); raises ``RankRefused``. The change log records a NIK's last four digits only."""
     values: dict[str, Any] = {}
     if nip is not None:
         values["nip"] = nip.replace(" ", "") or None
         if values["nip"] is not None and not NIP_PATTERN.fullmatch(values["nip"]):
             raise RankRefused("invalid_nip", "NIP terdiri dari 18 digit angka.", field="nip")
+    if tte_nik is not None:
+        values["tte_nik"] = tte_nik.replace(" ", "") or None
+        if values["tte_nik"] is not None and not NIK_PATTERN.fullmatch(values["tte_nik"]):
+            raise RankRefused("invalid_tte_nik", "NIK terdiri dari 16 digit angka.", field="tte_nik")
     for name, given in (("pangkat", pangkat), ("golongan", golongan)):
         if given is None:
             continue
@@ -446,7 +453,7 @@ def set_rank(
             ) from None
         values[name] = checked
     if not values:
-        raise RankRefused("nothing_to_change", "Isi NIP, pangkat, atau golongan yang diubah.")
+        raise RankRefused("nothing_to_change", "Isi NIP, pangkat, golongan, atau NIK TTE yang diubah.")
     where = [users.c.username == normalize_username(username)]
     if kecamatan is not None:
         where.append(users.c.kecamatan == kecamatan)
@@ -454,13 +461,19 @@ def set_rank(
         row = conn.execute(update(users).where(*where).values(**values).returning(users.c.kecamatan)).first()
         if row is None:
             raise RankRefused("unknown_official", f"Pegawai '{username}' tidak ditemukan di kecamatan ini.", status=404)
-        _record(conn, "OfficialRankSet", row.kecamatan, actor, {"username": normalize_username(username), **values})
+        shown = {k: (mask_nik(v) if k == "tte_nik" else v) for k, v in values.items()}
+        _record(conn, "OfficialRankSet", row.kecamatan, actor, {"username": normalize_username(username), **shown})
     if changes is not None:
         changes.changed(normalize_username(username))
-    return values
+    return shown
 
 
-OFFICIAL_COLUMNS = ("username", "full_name", "role", "unit", "nip", "pangkat", "golongan", "active")
+def mask_nik(nik: str | None) -> str | None:
+    """A NIK as an official's record shows it: its last four digits (``************1234``)."""
+    return None if nik is None else "*" * (len(nik) - 4) + nik[-4:]
+
+
+OFFICIAL_COLUMNS = ("username", "full_name", "role", "unit", "nip", "pangkat", "golongan", "active", "tte_nik")
 
 
 def list_officials(engine: Engine, kecamatan: str, *, active_only: bool = True) -> list[dict[str, Any]]:
@@ -474,7 +487,7 @@ def list_officials(engine: Engine, kecamatan: str, *, active_only: bool = True) 
     if active_only:
         query = query.where(users.c.active.is_(True))
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        return [{**r, "tte_nik": mask_nik(r["tte_nik"])} for r in conn.execute(query).mappings()]
 
 
 # A unit's head is its active Kasi/Kasubag (docs/adr/0014): appointing one makes a staff member of the kecamatan

@@ -9,6 +9,7 @@ from functools import lru_cache, partial
 from celery import Celery
 from sqlalchemy import Engine
 
+from services.letters.adapters.bsre import BsreClient, BsreSettings
 from services.letters.adapters.keys import SigningKeys
 from services.letters.adapters.lambang import LambangFiles
 from services.letters.adapters.postgres import PostgresUnitOfWork
@@ -47,10 +48,26 @@ def bootstrap(settings: LettersSettings | None = None) -> Letters:
         keys=SigningKeys.from_settings(settings),
         public_base_url=settings.public_base_url,
         lambang=LambangFiles(settings.lambang_path),
+        esign=_esign(settings),
         settings=settings,
         engine=engine,
         store=PostgresEventStore(engine),
         celery=make_celery(settings, "letters"),
+    )
+
+
+def _esign(settings: LettersSettings) -> BsreClient | None:
+    """The national e-signature service's client, when PENGADUAN_BSRE_URL is set (config.EsignSettings)."""
+    if not settings.bsre_url:
+        return None
+    return BsreClient(
+        BsreSettings(
+            url=settings.bsre_url,
+            username=settings.bsre_username or "",
+            password=settings.bsre_password or "",
+            timeout=settings.bsre_timeout,
+            attempts=settings.bsre_attempts,
+        )
     )
 
 

@@ -48,9 +48,46 @@ class TimestampSettings(BaseSettings):
         return self
 
 
-class LettersSettings(Settings, TimestampSettings):
-    """The letters service's settings: the base ones (document store, signing keys), the timestamp authority and
-    where each kabupaten's lambang is."""
+class EsignSettings(BaseSettings):
+    """The national e-signature service (BSrE, BSSN's esign client service API v2) for kecamatan whose setting
+    ``signature_service`` is "bsre" (services/letters/adapters/bsre.py, docs/adr/0016). Unset: no kecamatan can
+    sign through it (step 10 answers 503 esign_unavailable there)."""
+
+    model_config = SettingsConfigDict(env_prefix="PENGADUAN_", extra="ignore", hide_input_in_errors=True)
+
+    bsre_url: str | None = Field(
+        None, description="Base URL of the kabupaten's BSrE esign client service (…/api/v2/sign/pdf is under it)"
+    )
+    bsre_username: str | None = Field(None, description="The client id BSrE gave the kabupaten (HTTP basic)")
+    bsre_password: str | None = Field(None, description="The client secret BSrE gave the kabupaten (a secret)")
+    bsre_timeout: float = Field(30.0, gt=0, le=120, description="Seconds one signing request may take")
+    bsre_attempts: int = Field(
+        3,
+        ge=1,
+        le=5,
+        description="Tries while BSrE is unavailable, within the Camat's one request (never on a wrong passphrase)",
+    )
+    bsre_ca_file: str | None = Field(
+        None,
+        description="PEM file with the root certificate(s) BSrE's signing and timestamp certificates chain to "
+        "(trusted for the letters it signs). Required in production when PENGADUAN_BSRE_URL is set",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> "EsignSettings":
+        if self.bsre_url and not (self.bsre_username and self.bsre_password):
+            raise ValueError("PENGADUAN_BSRE_URL needs PENGADUAN_BSRE_USERNAME and PENGADUAN_BSRE_PASSWORD")
+        if self.bsre_url and getattr(self, "environment", None) == "production" and not self.bsre_ca_file:
+            raise ValueError(
+                "PENGADUAN_BSRE_CA_FILE must name the root certificate(s) of BSrE's certificates when "
+                "PENGADUAN_BSRE_URL is set in production: letters nobody can check prove nothing"
+            )
+        return self
+
+
+class LettersSettings(Settings, TimestampSettings, EsignSettings):
+    """The letters service's settings: the base ones (document store, signing keys), the timestamp authority, the
+    national e-signature service and where each kabupaten's lambang is."""
 
     lambang_dir: str | None = Field(
         None,

@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
+from services.letters.adapters.bsre import Appearance, EsignError, EsignUnavailable
 from services.letters.adapters.lambang import LambangFiles
 from services.letters.adapters.pdf import (
     layout_referral_letter,
@@ -54,6 +55,9 @@ from services.letters.adapters.verification import Verification, verify_pdf
 from services.letters.domain.control_card import control_card as read_control_card
 from services.letters.domain.letter import (
     REFERRAL_PERIHAL,
+    SIGNED_WITH_BSRE,
+    SIGNED_WITH_DEVELOPMENT_CA,
+    SIGNED_WITH_OWN_CERTIFICATE,
     DispositionSheet,
     Letterhead,
     Receipt,
@@ -72,7 +76,7 @@ from services.letters.unit_of_work import (
 )
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import CHANNEL_LABELS
-from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.letters import BSRE, EsignLetter, LetterDocumentIssued
 from shared.contracts.organisation import ATAS_NAMA, ATAS_NAMA_OFFICES, DELEGATION_KINDS, PP17_UNITS, find_unit
 from shared.contracts.workflow import (
     ComplaintReceived,
@@ -84,7 +88,7 @@ from shared.contracts.workflow import (
     LetterDuplicated,
     LetterSigned,
 )
-from shared.events import Event, EventEnvelope
+from shared.events import Actor, Event, EventEnvelope
 from shared.handoffs import Handoff
 from shared.storage import DocumentStore
 from shared.tenancy import Kecamatan
@@ -113,6 +117,22 @@ class Keys(Protocol):
     def timestamping(self) -> Timestamping | None: ...
 
 
+class Esigner(Protocol):
+    """The national e-signature service (``adapters/bsre.py``'s ``BsreClient``): signs a PDF as the official whose
+    certificate is registered under ``nik``, with the passphrase they typed; raises ``EsignError``s."""
+
+    def sign_pdf(
+        self,
+        pdf: bytes,
+        *,
+        nik: str,
+        passphrase: str,
+        reason: str,
+        location: str,
+        appearance: Appearance | None = None,
+    ) -> bytes: ...
+
+
 class Lambangs(Protocol):
     """Each kabupaten's lambang for the kop surat, a PNG (``adapters/lambang.py``)."""
 
@@ -132,6 +152,7 @@ class Context:
     keys: Keys
     public_base_url: str
     lambang: Lambangs = field(default_factory=lambda: LambangFiles(None), kw_only=True)
+    esign: Esigner | None = field(default=None, kw_only=True)  # None: PENGADUAN_BSRE_URL unset
 
     def kecamatan(self, slug: str) -> Kecamatan:
         found = self.directory.get(slug)
@@ -216,6 +237,104 @@ def issue_signed_letter(ctx: Context, event_id: UUID) -> LetterDocumentIssued:
     return issued
 
 
+class EsignRefused(Exception):
+    """Step 10's signature through BSrE did not happen: ``code`` one of ``shared.contracts.letters.ESIGN_ERRORS``,
+    ``message`` for the signer (Bahasa Indonesia)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def esign_letter(ctx: Context, request: EsignLetter, *, signer: str, signer_kecamatan: str | None) -> dict[str, Any]:
+    """Step 10 where the kecamatan signs through BSrE (docs/adr/0016): the numbered letter rendered as it will be
+    issued, signed by BSrE with the passphrase the signer typed, stored, and kept under the id the workflow's
+    ``LetterSigned`` will have; the row kept (the same request again: the PDF signed the first time, no second
+    signature). ``signer``: who asked (their token), who must be the one the event will name. The passphrase goes to
+    BSrE and nowhere else. Raises ``EsignRefused``."""
+    if request.actor.user_id != signer or request.kecamatan != signer_kecamatan:
+        raise EsignRefused("letter_not_ready", "Hanya penanda tangan surat ini yang dapat menandatanganinya.")
+    with ctx.uow() as uow:
+        kept = uow.esigned.get(request.event_id)
+        if kept is not None:
+            return kept
+        stream = uow.events.stream(f"complaint-{request.complaint_id}")
+        if not stream or stream[0].kecamatan != request.kecamatan:
+            raise EsignRefused("letter_not_ready", "Pengaduan tidak ditemukan di kecamatan ini.")
+        decoded = [e.decode() for e in stream]
+        if not any(isinstance(e, LetterDrafted) and e.letter_version == request.letter_version for e in decoded):
+            raise EsignRefused("letter_not_ready", "Konsep surat yang akan ditandatangani tidak ditemukan.")
+        if any(isinstance(e, LetterSigned) and e.letter_version == request.letter_version for e in decoded):
+            raise EsignRefused("letter_not_ready", "Surat ini sudah ditandatangani.")
+        try:
+            kecamatan = ctx.kecamatan(request.kecamatan)
+        except LookupError:  # added a moment ago: this process's directory reloads within a minute
+            raise EsignRefused(
+                "esign_unavailable", "Layanan surat belum mengenal kecamatan ini. Coba lagi sebentar lagi."
+            ) from None
+        official = uow.staff.get(signer)
+        if official is None or not official.tte_nik:
+            raise EsignRefused(
+                "signer_without_nik",
+                "NIK untuk tanda tangan elektronik (BSrE) belum tercatat pada akun Anda. Minta admin mengisinya "
+                "(pengaduan users rank --tte-nik), lalu coba lagi.",
+            )
+        if ctx.esign is None:
+            raise EsignRefused(
+                "esign_unavailable",
+                "Layanan tanda tangan elektronik (BSrE) belum dihubungkan di server ini. Hubungi admin kabupaten.",
+            )
+        letter = _response_letter(
+            ctx,
+            uow,
+            kecamatan,
+            stream[0].stream_id,
+            letter_version=request.letter_version,
+            letter_number=request.letter_number,
+            through_bsre=True,
+            actor=request.actor,
+            signed_at=request.signed_at,
+            document_id=document_id_for(request.event_id),
+        )
+        rendered = layout_response_letter(letter.letter)
+        box = rendered.signature_box
+        appearance = None
+        if box is not None and box.page_index == 0:
+            x1, y1, x2, y2 = box.box
+            appearance = Appearance(page=1, x=x1, y=y1, width=x2 - x1, height=y2 - y1)
+        try:
+            pdf = ctx.esign.sign_pdf(
+                rendered.pdf,
+                nik=official.tte_nik,
+                passphrase=request.passphrase.get_secret_value(),
+                reason=f"Surat tanggapan pengaduan {letter.tracking_code}",
+                location=kecamatan.name,
+                appearance=appearance,
+            )
+        except EsignUnavailable as exc:
+            log.warning("BSrE unavailable at step 10", extra={"complaint_id": str(request.complaint_id)})
+            raise EsignRefused(exc.code, str(exc)) from None
+        except EsignError as exc:
+            log.info("BSrE refused a signature", extra={"complaint_id": str(request.complaint_id), "code": exc.code})
+            raise EsignRefused(exc.code, str(exc)) from None
+        stored = ctx.documents.put(pdf, "application/pdf")
+        row = uow.esigned.add(
+            {
+                "event_id": request.event_id,
+                "complaint_id": request.complaint_id,
+                "kecamatan": request.kecamatan,
+                "letter_version": request.letter_version,
+                "letter_number": request.letter_number,
+                "signer": signer,
+                "sha256": stored.sha256,
+                "size": stored.size,
+            }
+        )
+        uow.commit()
+    log.info("letter signed through BSrE", extra={"complaint_id": str(request.complaint_id)})
+    return row
+
+
 def _make(
     ctx: Context,
     uow: UnitOfWork,
@@ -224,58 +343,113 @@ def _make(
     complaint_id: UUID,
     document_id: UUID,
 ) -> dict[str, Any]:
-    """The response letter as signed: the draft the Sekcam approved (its body only: the clarification of step 5 is
-    what it was written from), the Tembusan chosen when it was duplicated (step 9), dated the day it was signed in
-    the kabupaten's time zone (a letter signed at 18.30 UTC is dated the next day in WIB)."""
-    decoded = _history(uow, signed_event)
-    received = next(e for e in decoded if isinstance(e, ComplaintReceived))
-    draft = next(
-        e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == signed.letter_version
-    )
-    duplicated = next((e for e in reversed(decoded) if isinstance(e, LetterDuplicated)), None)
+    """The response letter as signed at step 10, stored and recorded: signed now with the kecamatan's key, or, where
+    it was signed through BSrE when the Camat signed (``signature_service``), the PDF BSrE signed then."""
     kecamatan = ctx.kecamatan(signed_event.kecamatan)
-    camat = uow.staff.get(signed_event.actor.user_id or "")
-    signed_on = signed_event.occurred_at.astimezone(kecamatan.time_zone).date()  # the day its number's year is of
-    rendered = layout_response_letter(
-        ResponseLetter(
-            letterhead=_letterhead(ctx, kecamatan),
-            number=signed.letter_number,
-            date=signed_on,
-            perihal=draft.perihal,
-            addressee_name=received.complainant.name,
-            addressee_address=received.complainant.address,
-            body=draft.body,
-            signer=_signer(kecamatan, signed_event, camat),
-            verify_url=verify_url(ctx, document_id),
-            tembusan=tuple(duplicated.tembusan) if duplicated else (),
+    through_bsre = signed.signature_service == BSRE
+    kept = uow.esigned.get(signed_event.event_id) if through_bsre else None
+    if through_bsre and kept is None:  # not retried: nobody can sign it now without the passphrase; an operator looks
+        raise EsignedLetterMissing(
+            f"LetterSigned {signed_event.event_id} was signed through BSrE but letters.esigned has no PDF for it"
         )
-    )
-    pdf = _sign(
+    letter = _response_letter(
         ctx,
+        uow,
         kecamatan,
-        rendered,
-        signed_event,
-        f"Surat tanggapan pengaduan {received.tracking_code}",
-        signer_name=camat.full_name if camat else None,
+        signed_event.stream_id,
+        letter_version=signed.letter_version,
+        letter_number=signed.letter_number,
+        through_bsre=through_bsre,
+        actor=signed_event.actor,
+        signed_at=signed_event.occurred_at,
+        document_id=document_id,
     )
-    stored = ctx.documents.put(pdf, "application/pdf")
+    if kept is not None:
+        sha256, size = kept["sha256"], kept["size"]
+    else:
+        pdf = _sign(
+            ctx,
+            kecamatan,
+            layout_response_letter(letter.letter),
+            signed_event,
+            f"Surat tanggapan pengaduan {letter.tracking_code}",
+            signer_name=letter.camat.full_name if letter.camat else None,
+        )
+        stored = ctx.documents.put(pdf, "application/pdf")
+        sha256, size = stored.sha256, stored.size
     return uow.documents.add(
         {
             "id": document_id,
             "source_event_id": signed_event.event_id,
             "complaint_id": complaint_id,
-            "tracking_code": received.tracking_code,
+            "tracking_code": letter.tracking_code,
             "kecamatan": kecamatan.slug,
             "kind": "response_letter",
             "letter_version": signed.letter_version,
             "letter_number": signed.letter_number,
-            "perihal": draft.perihal,
-            "signer": camat.full_name if camat else None,
-            "signed_on": signed_on,
-            "sha256": stored.sha256,
-            "size": stored.size,
+            "perihal": letter.letter.perihal,
+            "signer": letter.camat.full_name if letter.camat else None,
+            "signed_on": letter.letter.date,
+            "sha256": sha256,
+            "size": size,
         }
     )
+
+
+class EsignedLetterMissing(LookupError):
+    """A ``LetterSigned`` signed through BSrE whose PDF letters does not hold (docs/adr/0016): never expected, and not
+    retried (nobody can sign it again without the Camat's passphrase); the task goes to the dead letters."""
+
+
+@dataclass(frozen=True)
+class _Response:
+    letter: ResponseLetter
+    tracking_code: str
+    camat: StaffName | None
+
+
+def _response_letter(
+    ctx: Context,
+    uow: UnitOfWork,
+    kecamatan: Kecamatan,
+    stream_id: str,
+    *,
+    letter_version: int,
+    letter_number: str | None,
+    through_bsre: bool,
+    actor: Actor,
+    signed_at: datetime,
+    document_id: UUID,
+) -> _Response:
+    """The response letter as it is signed: the draft the Sekcam approved (its body only: the clarification of step
+    5 is what it was written from), the Tembusan chosen when it was duplicated (step 9), dated the day it was signed
+    in the kabupaten's time zone (a letter signed at 18.30 UTC is dated the next day in WIB), the foot of its pages
+    saying how it is signed."""
+    decoded = [e.decode() for e in uow.events.stream(stream_id)]
+    received = next(e for e in decoded if isinstance(e, ComplaintReceived))
+    draft = next(e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == letter_version)
+    duplicated = next((e for e in reversed(decoded) if isinstance(e, LetterDuplicated)), None)
+    camat = uow.staff.get(actor.user_id or "")
+    footer = SIGNED_WITH_BSRE if through_bsre else _local_footer(ctx, kecamatan)
+    letter = ResponseLetter(
+        letterhead=_letterhead(ctx, kecamatan),
+        number=letter_number,
+        date=signed_at.astimezone(kecamatan.time_zone).date(),  # the day its number's year is of
+        perihal=draft.perihal,
+        addressee_name=received.complainant.name,
+        addressee_address=received.complainant.address,
+        body=draft.body,
+        signer=_signer(kecamatan, actor, camat),
+        verify_url=verify_url(ctx, document_id),
+        tembusan=tuple(duplicated.tembusan) if duplicated else (),
+        footer=footer,
+    )
+    return _Response(letter, received.tracking_code, camat)
+
+
+def _local_footer(ctx: Context, kecamatan: Kecamatan) -> str:
+    """The foot of a letter signed with the kecamatan's own key: plainly a test signature with the development CA."""
+    return SIGNED_WITH_DEVELOPMENT_CA if ctx.keys.identity(kecamatan).development else SIGNED_WITH_OWN_CERTIFICATE
 
 
 def _sign(
@@ -305,12 +479,11 @@ def _sign(
     )
 
 
-def _signer(kecamatan: Kecamatan, signed_event: EventEnvelope, camat: StaffName | None) -> Signer:
+def _signer(kecamatan: Kecamatan, actor: Actor, camat: StaffName | None) -> Signer:
     """The signature block: "CAMAT PEGANTENAN", or "Plh. CAMAT PEGANTENAN" / "Plt. ..." when a delegate signed
     for the Camat, or "a.n. CAMAT PEGANTENAN" over the signer's own office ("SEKRETARIS KECAMATAN") when an
     official signed on the Camat's behalf as the kecamatan allows (the event's actor says which, docs/adr/0014);
     the signer's own name, pangkat (golongan) and NIP."""
-    actor = signed_event.actor
     title = f"CAMAT {kecamatan.name.upper()}"
     office = None
     if actor.acting_for == "camat" and actor.acting_kind in DELEGATION_KINDS:
@@ -501,7 +674,7 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any]:
                 to_name=unit.head_name,
                 instructions=disposed.instructions,
                 disposed_at=event.occurred_at,
-                signer=_signer(kecamatan, event, disposer),
+                signer=_signer(kecamatan, event.actor, disposer),
                 redirected_from=redirected_from,
                 redirect_reason=reason,
             )
@@ -559,9 +732,10 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
                 subject=received.subject,
                 description=received.description,
                 reason=referred.reason,
-                signer=_signer(kecamatan, event, camat),
+                signer=_signer(kecamatan, event.actor, camat),
                 follow_up_by=referred.follow_up_by.astimezone(tz).date() if referred.follow_up_by else None,
                 verify_url=verify_url(ctx, document_id),
+                footer=_local_footer(ctx, kecamatan),
             )
         )
         pdf = _sign(

@@ -11,6 +11,8 @@
   Camat's signature.
 - ``units``: the kecamatan's units (``tenancy.unit_directory``, accounts' view), for the unit and its head a
   Lembar Disposisi is addressed to.
+- ``esigned``: ``letters.esigned``, the response letters signed through BSrE at step 10 before the workflow
+  recorded the signature, keyed by the id its ``LetterSigned`` will have (docs/adr/0016).
 - ``outbox``: messages to other services (``LetterDocumentIssued``), written to letters' hand-off ledger
   (``letters.handoffs``) with the unit's other writes and handed to the broker once the commit succeeded: the
   workflow never hears of a document that is not on record, and the ledger's reconciler sends again what
@@ -104,11 +106,23 @@ class StaffName(NamedTuple):
     nip: str | None
     pangkat: str | None = None  # "Pembina Tingkat I" (migration 0015)
     golongan: str | None = None  # "IV/b"
+    tte_nik: str | None = None  # the NIK their BSrE certificate is registered under (migration 0019)
 
 
 class Staff(Protocol):
     def get(self, username: str) -> StaffName | None:
-        """A user's name, NIP, pangkat and golongan as the staff directory has them, or None."""
+        """A user's name, NIP, pangkat, golongan and NIK for BSrE as the staff directory has them, or None."""
+
+
+class Esigned(Protocol):
+    """``letters.esigned``: response letters signed through BSrE at step 10, by the id of the ``LetterSigned`` event
+    the workflow is about to append (docs/adr/0016); rows as dicts of its columns."""
+
+    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Keep a signed letter (``event_id``, ``complaint_id``, ``kecamatan``, ``letter_version``,
+        ``letter_number``, ``signer``, ``sha256``, ``size``), unless that event has one: either way, the row kept."""
+
+    def get(self, event_id: UUID) -> dict[str, Any] | None: ...
 
 
 class Units(Protocol):
@@ -133,6 +147,9 @@ class UnitOfWork(Protocol):
 
     @property
     def units(self) -> Units: ...
+
+    @property
+    def esigned(self) -> Esigned: ...
 
     @property
     def outbox(self) -> Outbox: ...

@@ -7,6 +7,7 @@ from functools import lru_cache, partial
 
 from sqlalchemy import Engine
 
+from services.workflow.adapters.esign import LettersEsign
 from services.workflow.adapters.organisation import OrganisationDirectory
 from services.workflow.adapters.postgres import PostgresUnitOfWork
 from services.workflow.config import WorkflowSettings
@@ -38,6 +39,7 @@ def bootstrap(settings: Settings | None = None, *, worker: bool = False) -> Work
         directory=KecamatanDirectory(engine),
         calendars=Calendars(),
         organisation=OrganisationDirectory(engine),
+        esign=LettersEsign(settings.letters_url, timeout=settings.esign_timeout),
         engine=engine,
         store=store,
         settings=settings,

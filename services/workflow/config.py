@@ -1,10 +1,26 @@
+from pydantic import Field
+
 from shared.config import Settings
 
 
 class WorkflowSettings(Settings):
     """The workflow's settings: the base ones it reads (its database and broker, the secret its API checks tokens
-    with, the relay's batch size and poll interval, which intake's publisher and the projections read too). None
-    of its own yet: a setting only the workflow reads is declared here, not on the base."""
+    with, the relay's batch size and poll interval, which intake's publisher and the projections read too), and
+    where its API reaches the letters API for a signature through BSrE at step 10 (docs/adr/0016). A setting only
+    the workflow reads is declared here, not on the base."""
+
+    letters_url: str = Field(
+        "http://127.0.0.1:8003",
+        description="The letters API as the workflow's API reaches it, not through the gateway (the same variable "
+        "the gateway reads): step 10 asks it for the signature through BSrE where a kecamatan signs so",
+    )
+    esign_timeout: float = Field(
+        25.0,
+        gt=0,
+        le=600,
+        description="Seconds step 10 waits for letters and BSrE: above PENGADUAN_BSRE_TIMEOUT x "
+        "PENGADUAN_BSRE_ATTEMPTS (and their backoff), below the gateway's 30 s read timeout",
+    )
 
     @classmethod
     def from_base(cls, settings: Settings) -> "WorkflowSettings":

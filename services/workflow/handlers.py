@@ -22,11 +22,12 @@ from services.workflow.domain.events import stream_id
 from services.workflow.unit_of_work import UnitOfWork
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
-from shared.contracts.letters import LetterDocumentIssued
+from shared.contracts.letters import BSRE, SIGNATURE_SERVICE_SETTING, EsignLetter, LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
 from shared.contracts.numbering import LetterKind
 from shared.contracts.numbering import UnknownKlasifikasi as NumberingUnknownKlasifikasi
 from shared.contracts.organisation import ATAS_NAMA, Delegation, UnitEntry, find_unit
+from shared.contracts.workflow import LetterSigned
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.tenancy import Kecamatan
@@ -73,6 +74,13 @@ class Directory(Protocol):
     def get(self, slug: str) -> Kecamatan | None: ...
 
 
+class Esign(Protocol):
+    """The letters service, asked at step 10 to have the letter signed through BSrE (``adapters/esign.py``):
+    raises ``EsignFailed`` (a DomainError with letters' code) when it did not happen."""
+
+    def sign(self, request: EsignLetter, authorization: str | None) -> None: ...
+
+
 class Organisation(Protocol):
     """The kecamatan's units and delegations (``adapters/organisation.py``; accounts' views, docs/adr/0014)."""
 
@@ -95,6 +103,8 @@ class Context:
     calendars: Calendars
     # None: dispositions are taken as written and nobody acts for anyone (unit tests of the other flows)
     organisation: Organisation | None = field(default=None, kw_only=True)
+    # None: no kecamatan can sign through BSrE here (step 10 answers 503 esign_unavailable where one would)
+    esign: Esign | None = field(default=None, kw_only=True)
 
     def kecamatan(self, slug: str) -> Kecamatan:
         found = self.directory.get(slug)
@@ -193,9 +203,16 @@ def act(
     kecamatan: str | None,
     at: datetime,
     correlation_id: UUID,
+    passphrase: str | None = None,
+    authorization: str | None = None,
 ) -> model.Complaint:
     """A staff member performs ``action`` on a complaint of their own kecamatan: in their own role, or in the role
-    a delegation in force names them for (a Plh./Plt.), which the event's actor records beside their own."""
+    a delegation in force names them for (a Plh./Plt.), which the event's actor records beside their own.
+
+    ``sign-letter`` where the kecamatan signs through BSrE (``signs_through_bsre``): the letter is signed by BSrE,
+    through the letters service, with ``passphrase`` and the signer's ``authorization`` (their bearer token) before
+    anything is appended; when it is not (a wrong passphrase, BSrE down) nothing is kept, the number taken is
+    given back, and the complaint stays at step 10."""
     with ctx.uow() as uow:
         state, row = load(uow, complaint_id, lambda k: k == kecamatan)
         if state.revision != expected_version:
@@ -221,6 +238,9 @@ def act(
             )
         if isinstance(command, c.SignLetter | c.Refer):  # the response letter at signing, the surat pelimpahan
             command = _numbered(uow, ctx.kecamatan(row["kecamatan"]), command, at)  # now: inside what it signs
+        through_bsre = isinstance(command, c.SignLetter) and signs_through_bsre(ctx.kecamatan(row["kecamatan"]))
+        if through_bsre:
+            command = command.model_copy(update={"signature_service": BSRE})
         events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(row["kecamatan"])))
         who = Actor(kind="user", user_id=user_id, role=role)
         if delegation is not None:
@@ -229,6 +249,12 @@ def act(
             )
         elif actor.role != role:  # signed a.n. (atas nama) the Camat, as the kecamatan's setting allows
             who = who.model_copy(update={"acting_for": actor.role, "acting_kind": ATAS_NAMA})
+        ids = [uuid.uuid4() for _ in events]
+        if through_bsre:  # before the append: the store's append lock is not held while BSrE signs
+            signed = next(i for i, e in enumerate(events) if isinstance(e, LetterSigned))
+            letter = events[signed]
+            assert isinstance(letter, LetterSigned)  # noqa: S101
+            _esign(ctx, complaint_id, row["kecamatan"], letter, ids[signed], who, at, passphrase, authorization)
         new_state, _ = _append(
             uow,
             state,
@@ -237,11 +263,51 @@ def act(
             at=at,
             correlation_id=correlation_id,
             causation_id=None,
-            ids=lambda i: uuid.uuid4(),
+            ids=lambda i: ids[i],
         )
         uow.complaints.update(new_state, at)
         uow.commit()
     return new_state
+
+
+def signs_through_bsre(kecamatan: Kecamatan) -> bool:
+    """Whether the kecamatan's response letters are signed through BSrE at step 10 (its setting
+    ``signature_service``: "bsre"; otherwise the letters worker signs them with the kecamatan's own key)."""
+    return kecamatan.settings.get(SIGNATURE_SERVICE_SETTING) == BSRE
+
+
+def _esign(
+    ctx: Context,
+    complaint_id: UUID,
+    kecamatan: str,
+    signed: LetterSigned,
+    event_id: UUID,
+    who: Actor,
+    at: datetime,
+    passphrase: str | None,
+    authorization: str | None,
+) -> None:
+    """Have the letter the event will record signed through BSrE (docs/adr/0016); ``EsignFailed`` when it was not."""
+    if not passphrase:
+        raise model.EsignFailed(
+            "passphrase_required",
+            "Surat di kecamatan ini ditandatangani melalui BSrE: ketik passphrase tanda tangan elektronik Anda.",
+        )
+    if ctx.esign is None:
+        raise model.EsignFailed("esign_unavailable", "Tanda tangan melalui BSrE belum dapat dilakukan dari server ini.")
+    ctx.esign.sign(
+        EsignLetter(
+            event_id=event_id,
+            complaint_id=complaint_id,
+            kecamatan=kecamatan,
+            letter_version=signed.letter_version,
+            letter_number=signed.letter_number or "",
+            signed_at=at,
+            actor=who,
+            passphrase=passphrase,
+        ),
+        authorization,
+    )
 
 
 def _today(ctx: Context, kecamatan: str, at: datetime) -> date:

@@ -46,3 +46,6 @@ class StaffMember:
     # an official's rank (migration 0015), printed under a signature: "Pembina", "IV/a"
     pangkat: str | None
     golongan: str | None  # I/a ... IV/e
+    # the NIK an official's BSrE signing certificate is registered under (migration 0019): letters sends it with the
+    # passphrase the official types when signing through BSrE (docs/adr/0016); personal data, read for that only
+    tte_nik: str | None = None

@@ -237,6 +237,9 @@ class LetterSigned(StepCompleted):
     letter_number: str | None = None
     letter_sequence: int | None = None
     letter_year: int | None = None
+    # "bsre": signed through the national e-signature service when the Camat signed (the letters service holds that
+    # PDF, docs/adr/0016); None: the letters worker signs it now with the kecamatan's own key
+    signature_service: str | None = None
 
 
 @registry.register

@@ -327,6 +327,31 @@ class LettersUnitOfWorkContract:
         with letters.uow() as uow:
             assert uow.documents.get(second["id"]) is None and uow.documents.get(first["id"])["kind"] == "receipt"
 
+    def test_a_letter_signed_through_bsre_is_kept_once_by_its_event_and_only_by_commit(self, letters, place):
+        """``letters.esigned`` (docs/adr/0016): the first PDF kept for an event id stays; a unit left without commit
+        keeps nothing."""
+        event_id = uuid.uuid4()
+        values = {
+            "event_id": event_id,
+            "complaint_id": uuid.uuid4(),
+            "kecamatan": place.slug,
+            "letter_version": 1,
+            "letter_number": "000.8.3.4/1/432.407/2026",
+            "signer": "camat.uji",
+            "sha256": "a" * 64,
+            "size": 1234,
+        }
+        with letters.uow() as uow:
+            uow.esigned.add({**values, "event_id": uuid.uuid4()})  # never committed
+        with letters.uow() as uow:
+            kept = uow.esigned.add(values)
+            assert uow.esigned.add({**values, "sha256": "b" * 64}) == kept  # the first stays
+            uow.commit()
+        assert kept | values == kept and kept["created_at"] is not None
+        with letters.uow() as uow:
+            assert uow.esigned.get(event_id) == kept and uow.esigned.add({**values, "size": 1}) == kept
+            assert uow.esigned.get(uuid.uuid4()) is None
+
     def test_concurrent_units_adding_one_events_document_keep_one(self, letters, place):
         source = uuid.uuid4()
         rows: list[dict] = []

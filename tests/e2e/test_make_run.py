@@ -76,6 +76,7 @@ def test_make_run_serves_everything_at_one_url_and_stops_cleanly(tmp_path, artif
             "redis-server",
             "devsinks",
             "devtsa",
+            "devbsre",
         ):
             assert part in kinds, f"{part} is not running"
 

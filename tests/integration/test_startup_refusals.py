@@ -31,6 +31,7 @@ COMMANDS = [
     ["run"],
     ["devsinks"],
     ["devtsa"],
+    ["devbsre"],
     ["intake", "imap-poller"],
     ["users", "list"],
     ["dead-letters", "list"],

@@ -372,13 +372,13 @@ def test_an_admin_sets_an_officials_nip_pangkat_and_golongan(web, places, admin,
     assert re.search(r'<details class="tindakan-lain" open>\s*<summary>Ubah NIP', bad.text)
 
     saved = send(web, at, action, nip="19700101 199003 1 002", pangkat="Pembina Tingkat I", golongan="IV/b", **blank)
-    assert saved.status_code == 200 and f"golongan {place['camat']} sudah disimpan" in saved.text
+    assert saved.status_code == 200 and f"NIK TTE {place['camat']} sudah disimpan" in saved.text
     camat = text_of(saved.text.split("Drs. Moh. Camat", 1)[1].split("</section>", 1)[0])
     assert "197001011990031002" in camat and "Pembina Tingkat I, IV/b" in camat
 
     current = {"asal_nip": "197001011990031002", "asal_pangkat": "Pembina Tingkat I", "asal_golongan": "IV/b"}
     unchanged = send(web, at, action, nip="197001011990031002", pangkat="Pembina Tingkat I", golongan="IV/b", **current)
-    assert unchanged.status_code == 422 and "Isi NIP, pangkat, atau golongan yang diubah." in unchanged.text
+    assert unchanged.status_code == 422 and "Isi NIP, pangkat, golongan, atau NIK TTE yang diubah." in unchanged.text
     cleared = send(web, at, action, nip="197001011990031002", pangkat="Pembina Tingkat I", golongan="", **current)
     assert cleared.status_code == 200
     log = handlers.organisation_log(engine, place["slug"])
@@ -387,6 +387,19 @@ def test_an_admin_sets_an_officials_nip_pangkat_and_golongan(web, places, admin,
         ("OfficialRankSet", admin, {"username": place["camat"], "nip": "197001011990031002",
                                     "pangkat": "Pembina Tingkat I", "golongan": "IV/b"}),
     ]  # fmt: skip
+
+    # the NIK the Camat's BSrE certificate is registered under (issue #16): typed in, then shown and logged masked
+    current["asal_golongan"] = ""
+    wrong = send(web, at, action, nip="197001011990031002", pangkat="Pembina Tingkat I", golongan="", tte_nik="3528",
+                 **current)  # fmt: skip
+    assert wrong.status_code == 422 and field_error(wrong.text, fid, "tte_nik") == "NIK terdiri dari 16 digit angka."
+    nik = send(web, at, action, nip="197001011990031002", pangkat="Pembina Tingkat I", golongan="",
+               tte_nik="3528 0112 0478 0002", **current)  # fmt: skip
+    assert nik.status_code == 200 and "************0002" in nik.text and "3528011204780002" not in nik.text
+    assert handlers.organisation_log(engine, place["slug"])[0]["data"] == {
+        "username": place["camat"],
+        "tte_nik": "************0002",
+    }
 
 
 # -- the change log ----------------------------------------------------------------------------------------------

@@ -985,3 +985,43 @@ def test_the_citizens_tracking_page_tells_where_a_referral_stands(web, wf, engin
     )
     assert "Tanggapan instansi Jalan dijadwalkan diperbaiki; pengadu NIK [disembunyikan] dihubungi." in words
     assert NIK not in words
+
+
+def test_where_the_kecamatan_signs_through_bsre_the_camat_types_a_passphrase_kept_nowhere(web, wf, engine):
+    """Issue #16 item 3 on the page: the signature form asks for the BSrE passphrase (a password field, never drawn
+    again with what was typed); without one, or with BSrE not reachable (no letters API in this module), the page
+    says why and the complaint stays at step 10. The whole signature through BSrE: tests/integration/
+    test_esign_bsre.py."""
+    from tests.integration.test_letters import to_step_10
+
+    suffix = uuid.uuid4().hex[:5]
+    place = Kecamatan(
+        f"web-tte-{suffix}",
+        f"96.{suffix}.1",
+        "Laman Tte",
+        "pamekasan",
+        "Kabupaten Pamekasan",
+        {"kecamatan": "KECAMATAN LAMAN TTE", "city": "Laman"},
+        settings={"signature_service": "bsre"},
+    )
+    upsert_kecamatan(engine, [place])
+    from tests.support.organisation import give_heads
+
+    give_heads(engine, place.slug, ("pemerintahan",))
+    camat = f"w{suffix}.camat-tte"
+    add_user(engine, camat, "Camat Tte", "camat", PASSWORD, kecamatan=place.slug, nip="197001011990031001")
+    wf.directory._loaded_at = float("-inf")
+    cid = to_step_10(wf, place.slug, camat)
+    sign_in(web, camat)
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    form = form_of(page, "sign-letter")
+    assert re.search(r'<input[^>]*name="passphrase"[^>]*type="password" autocomplete="off" value=""', form), form
+    assert "melalui BSrE" in form
+
+    typed = "rahasia ketikan camat"
+    missing = submit(web, cid, "sign-letter", page)
+    assert missing.status_code == 422 and "passphrase" in text_only(missing.text).lower()
+    down = submit(web, cid, "sign-letter", page, passphrase=typed)
+    assert down.status_code == 503, down.text
+    assert "belum ditandatangani" in text_only(down.text) and typed not in down.text
+    assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")][-1] == "workflow.LetterDuplicated"

@@ -1,4 +1,4 @@
-"""Accounts' own tables: ``tenancy.users`` (migrations 0002, 0006, 0009, 0015) and the organisation's (0015).
+"""Accounts' own tables: ``tenancy.users`` (migrations 0002, 0006, 0009, 0015, 0019) and the organisation's (0015).
 Other services read the view ``tenancy.staff_directory`` (``shared/contracts/accounts.py``), never these tables."""
 
 from sqlalchemy import ARRAY, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Identity, Table, Text, Uuid, text
@@ -18,6 +18,8 @@ users = Table(
     Column("nip", Text, nullable=True),
     Column("pangkat", Text, nullable=True),  # an official's rank (migration 0015): "Pembina"
     Column("golongan", Text, nullable=True),  # and grade: "IV/a"
+    # the NIK their BSrE signing certificate is registered under (migration 0019, docs/adr/0016)
+    Column("tte_nik", Text, nullable=True),
     Column("password_hash", Text, nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),

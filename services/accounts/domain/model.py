@@ -23,6 +23,7 @@ from shared.contracts.organisation import Unit, find_unit
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9._-]{3,64}$")
 NIP_PATTERN = re.compile(r"^[0-9]{18}$")
+NIK_PATTERN = re.compile(r"^[0-9]{16}$")  # the NIK an official's BSrE certificate is registered under
 GOLONGAN_PATTERN = re.compile(r"^(I|II|III|IV)/[a-e]$")  # a civil servant's grade: III/a ... IV/e
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work one request can ask for
 

@@ -298,6 +298,12 @@ class RankIn(BaseModel):
     nip: OneLine | None = Field(None, max_length=40, examples=["197001011990031001"], description="18 digits")
     pangkat: OneLine | None = Field(None, max_length=120, examples=["Penata Tingkat I"])
     golongan: OneLine | None = Field(None, max_length=20, examples=["III/d"])
+    tte_nik: OneLine | None = Field(
+        None,
+        max_length=40,
+        description="16 digits: the NIK the official's BSrE signing certificate is registered under (sent to BSrE "
+        "when they sign; shown afterwards as its last four digits only)",
+    )
 
 
 class OfficialOut(BaseModel):
@@ -310,6 +316,7 @@ class OfficialOut(BaseModel):
     pangkat: str | None
     golongan: str | None
     active: bool
+    tte_nik: str | None = Field(None, description="the NIK for BSrE signing as its last four digits, if set")
 
 
 class OrgEventOut(BaseModel):
@@ -475,7 +482,8 @@ def list_officials(slug: str, user: CurrentUser, accounts: AccountsDep, include_
         404: {"model": ErrorBody, "description": "Unknown kecamatan, or no such official of it (`unknown_official`)"},
         422: {
             "model": ErrorBody,
-            "description": "`invalid_nip`, `invalid_pangkat`, `invalid_golongan`, `nothing_to_change`",
+            "description": "`invalid_nip`, `invalid_pangkat`, `invalid_golongan`, `invalid_tte_nik`, "
+            "`nothing_to_change`",
         },
     },
     summary="Set an official's NIP, pangkat and golongan, printed under their signature (admin)",
@@ -492,6 +500,7 @@ def set_rank(slug: str, username: Username, body: RankIn, user: CurrentUser, acc
             golongan=body.golongan,
             kecamatan=slug,
             changes=accounts.changes,
+            tte_nik=body.tte_nik,
         )
     except OrganisationRefused as exc:
         raise _refused(exc) from None

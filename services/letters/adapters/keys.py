@@ -35,8 +35,10 @@ class SigningKeys:
         long_term: bool = True,
         timestamp_roots_file: Path | None = None,
         fetch_revocation: bool = False,
+        esign_roots_file: Path | None = None,
     ) -> None:
         self.folder, self.production = folder, production
+        self.esign_roots_file = esign_roots_file  # BSrE's roots: its letters' signatures and timestamps chain to them
         self.tsa, self.long_term = tsa, long_term
         self.timestamp_roots_file, self.fetch_revocation = timestamp_roots_file, fetch_revocation
         self._identities: dict[str, tuple[float, SigningIdentity]] = {}
@@ -60,6 +62,7 @@ class SigningKeys:
             long_term=settings.pades_level == "B-LTA",
             timestamp_roots_file=Path(settings.tsa_ca_file) if settings.tsa_ca_file else None,
             fetch_revocation=settings.signing_fetch_revocation,
+            esign_roots_file=Path(settings.bsre_ca_file) if settings.bsre_ca_file else None,
         )
 
     def identity(self, kecamatan: Kecamatan) -> SigningIdentity:
@@ -86,9 +89,12 @@ class SigningKeys:
         return DevelopmentCA(folder).identity(kecamatan.slug, kecamatan.name, kecamatan.kabupaten_name)
 
     def trust_roots(self) -> list[bytes]:
+        """The roots a letter's signer must chain to: the kecamatan's CA (``ca.crt``; elsewhere the development
+        CA) and BSrE's (``PENGADUAN_BSRE_CA_FILE``), when letters are signed through it."""
+        esign = [self.esign_roots_file.read_bytes()] if self.esign_roots_file is not None else []
         if self.production:
-            return [(self.folder / "ca.crt").read_bytes()]
-        return DevelopmentCA(self.folder).trust_roots()
+            return [(self.folder / "ca.crt").read_bytes(), *esign]
+        return [*DevelopmentCA(self.folder).trust_roots(), *esign]
 
     def validation_data(self) -> ValidationData:
         """What signatures and timestamps are checked against and what a B-LTA letter embeds, reread every 5
@@ -108,13 +114,15 @@ class SigningKeys:
         timestamp_roots: tuple[bytes, ...] = ()
         if self.timestamp_roots_file is not None:
             timestamp_roots = (self.timestamp_roots_file.read_bytes(),)
+        # BSrE timestamps what it signs
+        esign = (self.esign_roots_file.read_bytes(),) if self.esign_roots_file is not None else ()
         if self.production:
             crls = tuple(path.read_bytes() for path in sorted(self.folder.glob("*.crl")))
-            return ValidationData(trust_roots=roots, timestamp_roots=timestamp_roots, crls=crls)
+            return ValidationData(trust_roots=roots, timestamp_roots=(*timestamp_roots, *esign), crls=crls)
         ca = DevelopmentCA(self.folder)
         return ValidationData(
             trust_roots=roots,
-            timestamp_roots=timestamp_roots or roots,
+            timestamp_roots=(*(timestamp_roots or DevelopmentCA(self.folder).trust_roots()), *esign),
             certs=(ca.tsa_identity().cert_pem,),
             crls=(ca.crl(),),
         )

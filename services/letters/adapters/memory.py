@@ -41,6 +41,7 @@ class LettersMemory:
         self.documents: dict[UUID, dict[str, Any]] = {}  # by id
         self.staff: dict[str, StaffName] = {}  # by username
         self.units: dict[tuple[str, str], UnitEntry] = {}  # by (kecamatan, code)
+        self.esigned: dict[UUID, dict[str, Any]] = {}  # letters.esigned, by event id
         self.ledger: dict[tuple[str, UUID], Handoff] = {}  # letters.handoffs: (consumer, message id)
         self.sent: list[Handoff] = []  # what the broker was handed, in order
         self.lock = threading.Lock()  # commits apply one at a time
@@ -68,6 +69,7 @@ class InMemoryUnitOfWork:
         self.documents = InMemoryDocuments(self._memory, self._held)
         self.staff = InMemoryStaff(self._memory)
         self.units = InMemoryUnits(self._memory)
+        self.esigned = InMemoryEsigned(self._memory)
         self.outbox = InMemoryOutbox()
         return self
 
@@ -79,6 +81,8 @@ class InMemoryUnitOfWork:
         with memory.lock:
             for row in self.documents.written.values():
                 memory.documents[row["id"]] = row
+            for event_id, row in self.esigned.written.items():
+                memory.esigned.setdefault(event_id, row)
             for handoff in self.outbox.added:
                 memory.ledger.setdefault((handoff.consumer, handoff.message_id), handoff)
         handed = list(self.outbox.added)
@@ -90,6 +94,7 @@ class InMemoryUnitOfWork:
 
     def _forget(self) -> None:
         self.documents.written.clear()
+        self.esigned.written.clear()
         self.outbox.added.clear()
         while self._held:
             self._held.pop().release()
@@ -185,6 +190,22 @@ class InMemoryUnits:
 
     def get(self, kecamatan: str, code: str) -> UnitEntry | None:
         return self._memory.units.get((kecamatan, code))
+
+
+class InMemoryEsigned:
+    def __init__(self, memory: LettersMemory) -> None:
+        self._memory = memory
+        self.written: dict[UUID, dict[str, Any]] = {}
+
+    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+        kept = self.get(values["event_id"])
+        if kept is None:
+            kept = self.written[values["event_id"]] = {**values, "created_at": datetime.now(UTC)}
+        return dict(kept)
+
+    def get(self, event_id: UUID) -> dict[str, Any] | None:
+        found = self.written.get(event_id) or self._memory.esigned.get(event_id)
+        return dict(found) if found is not None else None
 
 
 class InMemoryOutbox:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from services.letters.adapters.tables import documents, handoffs
+from services.letters.adapters.tables import documents, esigned, handoffs
 from services.letters.unit_of_work import SIGNED_KINDS, StaffName
 from shared.contracts.organisation import UnitEntry
 from shared.db import UnitOfWorkTransaction
@@ -39,6 +39,7 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.documents = PostgresDocuments(conn)
         self.staff = PostgresStaff(conn)
         self.units = PostgresUnits(conn)
+        self.esigned = PostgresEsigned(conn)
         self.outbox = PostgresOutbox(conn)
 
     def commit(self) -> None:
@@ -124,9 +125,23 @@ class PostgresStaff:
     def get(self, username: str) -> StaffName | None:
         d = staff_directory.c
         row = self._conn.execute(
-            select(d.full_name, d.nip, d.pangkat, d.golongan).where(d.username == username)
+            select(d.full_name, d.nip, d.pangkat, d.golongan, d.tte_nik).where(d.username == username)
         ).first()
-        return StaffName(row.full_name, row.nip, row.pangkat, row.golongan) if row is not None else None
+        return StaffName(row.full_name, row.nip, row.pangkat, row.golongan, row.tte_nik) if row is not None else None
+
+
+class PostgresEsigned:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, values: dict[str, Any]) -> dict[str, Any]:
+        self._conn.execute(insert(esigned).values(**values).on_conflict_do_nothing(index_elements=["event_id"]))
+        kept = self.get(values["event_id"])
+        assert kept is not None  # noqa: S101
+        return kept
+
+    def get(self, event_id: UUID) -> dict[str, Any] | None:
+        return _row(self._conn.execute(select(esigned).where(esigned.c.event_id == event_id)).mappings().first())
 
 
 class PostgresUnits:

@@ -28,6 +28,21 @@ documents = Table(
     Column("released_at", DateTime(timezone=True)),
 )
 
+# response letters signed through BSrE at step 10, by the id the workflow's LetterSigned will have (migration 0019)
+esigned = Table(
+    "esigned",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    Column("kecamatan", Text, nullable=False),
+    Column("letter_version", Integer, nullable=False),
+    Column("letter_number", Text, nullable=False),
+    Column("signer", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 dead_letters = dead_letter_table(metadata)
 
 inbox = inbox_table(metadata)  # the relay's tasks handled here (the hand-off reconciler reads it)

@@ -215,7 +215,10 @@ async def async_verify_pdf(
         certificate = _certificate_info(sig.signer_cert)
     except Exception:  # noqa: BLE001, S110
         pass
-    development = certificate is not None and certificate.issuer == DEVELOPMENT_CA_NAME
+    # our development CA, or the stand-in for BSrE's (devtools/bsre: "pengaduan Development BSrE CA")
+    development = certificate is not None and (certificate.issuer or "").startswith(
+        DEVELOPMENT_CA_NAME.removesuffix(" CA")
+    )
     moment = at or datetime.now(UTC)
 
     def context(trust: tuple[asn1_x509.Certificate, ...], when: datetime) -> ValidationContext:

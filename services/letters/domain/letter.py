@@ -121,6 +121,24 @@ class Signer:
     office: str | None = None
 
 
+# The foot of a signed letter's pages says how it was signed. Through BSrE: the standard note of electronically
+# signed government documents (the certificate is BSrE's, so no wet signature or stamp is needed; UU 11/2008 jo.
+# 19/2016 (ITE) Pasal 5 and 11, PP 71/2019). With the development CA: plainly a test signature. With a kecamatan's
+# own certificate from another CA: where to check it.
+SIGNED_WITH_BSRE = (
+    "Dokumen ini telah ditandatangani secara elektronik menggunakan sertifikat elektronik yang diterbitkan oleh "
+    "Balai Besar Sertifikasi Elektronik (BSrE), Badan Siber dan Sandi Negara, sehingga tidak memerlukan tanda "
+    "tangan basah dan cap dinas. Keasliannya dapat diperiksa melalui kode QR pada surat ini."
+)
+SIGNED_WITH_DEVELOPMENT_CA = (
+    "TANDA TANGAN UJI COBA: surat ini ditandatangani dengan sertifikat pengembangan, bukan sertifikat elektronik "
+    "BSrE, dan tidak sah sebagai naskah dinas."
+)
+SIGNED_WITH_OWN_CERTIFICATE = (
+    "Dokumen ini ditandatangani secara elektronik. Keasliannya dapat diperiksa melalui kode QR pada surat ini."
+)
+
+
 @dataclass(frozen=True)
 class ResponseLetter:
     """The surat tanggapan to the complainant. Its body is the draft the Sekcam approved (step 7-8), as signed: the
@@ -139,6 +157,7 @@ class ResponseLetter:
     lampiran: str = "-"
     signature_placeholder: bool = True  # leave room for the digital signature's appearance (pyHanko)
     tembusan: tuple[str, ...] = ()  # the offices that get a copy, as chosen at step 9 (duplicate-letter)
+    footer: str | None = None  # the note at the foot of each page: how it is signed (SIGNED_WITH_*)
 
 
 @dataclass(frozen=True)
@@ -188,6 +207,7 @@ class ReferralLetter:
     signer: Signer
     follow_up_by: date | None = None  # the kecamatan follows the referral until then
     verify_url: str | None = None
+    footer: str | None = None  # how it is signed (SIGNED_WITH_*), at the foot of each page
     sifat: str = "Biasa"
     lampiran: str = "1 (satu) berkas"
     perihal: str = REFERRAL_PERIHAL

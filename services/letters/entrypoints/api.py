@@ -1,6 +1,7 @@
 """The letters API: the public verification page behind each letter's QR code (entrypoints/verify.py), the
 documents themselves, for staff and for the complainant (entrypoints/documents.py), and the blank complaint form
-to print (entrypoints/forms.py)."""
+to print (entrypoints/forms.py); inside, the signature through BSrE at step 10 the workflow asks for
+(entrypoints/esign.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from services.letters.bootstrap import Letters, bootstrap
-from services.letters.entrypoints import documents, forms, verify
+from services.letters.entrypoints import documents, esign, forms, verify
 from shared.auth import install_auth
 from shared.http import BodySizeLimit, Health, check_database, health_response, install_error_handlers
 from shared.metrics import install_metrics
@@ -28,6 +29,7 @@ def create_app(letters: Letters | None = None) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(documents.router)
     app.include_router(forms.router)
+    app.include_router(esign.router)
 
     @app.get("/healthz", response_model=Health, summary="Health of the letters API")
     def healthz() -> JSONResponse:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from shared.contracts.letters import ESIGN_ERRORS
 from shared.http import cookieless_jar
 
 # The visitor's address (as uvicorn resolved it), passed on to the APIs as X-Forwarded-For, so their
@@ -59,6 +60,11 @@ class ApiUnavailable(Exception):
     pass
 
 
+# a 5xx the API explains for the action it was asked (step 10 through BSrE: BSrE down or refusing the kabupaten's
+# request): shown on the form like any refusal, not as the page of a service out of reach
+EXPLAINED_SERVER_ERRORS = frozenset(code for code, status in ESIGN_ERRORS.items() if status >= 500)
+
+
 UNAVAILABLE = "Layanan sedang tidak dapat dihubungi. Coba lagi sebentar."
 
 
@@ -91,13 +97,14 @@ class Api:
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
         r = await self.raw(method, path, token=token, **kwargs)
-        if r.status_code >= 500:
-            raise ApiUnavailable(f"{method} {path}: HTTP {r.status_code}")
         if r.status_code >= 400:
             try:
                 body = r.json()
             except ValueError:
                 body = {}
+        if r.status_code >= 500 and not (isinstance(body, dict) and body.get("code") in EXPLAINED_SERVER_ERRORS):
+            raise ApiUnavailable(f"{method} {path}: HTTP {r.status_code}")
+        if r.status_code >= 400:
             raise ApiProblem(
                 r.status_code,
                 body.get("code", f"http_{r.status_code}"),

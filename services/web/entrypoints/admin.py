@@ -545,10 +545,14 @@ async def set_rank(request: Request, slug: str, username: str) -> Response:
     before = _values(form, tuple(f"asal_{n}" for n in RANK_FIELDS))
     # only what changed is sent (and recorded); the API refuses an empty change (nothing_to_change)
     body = {n: values[n] for n in RANK_FIELDS if values[n] != before[f"asal_{n}"]}
+    tte_nik = form.get("tte_nik")  # the NIK for BSrE: shown masked, so only a new one typed in is sent
+    values["tte_nik"] = tte_nik.strip() if isinstance(tte_nik, str) else ""
+    if values["tte_nik"]:
+        body["tte_nik"] = values["tte_nik"]
     return await _send(
         request, _slug(slug), "PATCH", _path(slug, "officials", username), body, form_id=f"pangkat-{username}",
         values=values, again=officials_page, back=f"/admin/kecamatan/{slug}/pejabat",
-        done=f"NIP, pangkat, dan golongan {username} sudah disimpan.",
+        done=f"NIP, pangkat, golongan, dan NIK TTE {username} sudah disimpan.",
     )  # fmt: skip
 
 

@@ -66,7 +66,12 @@ DONE: dict[str, str] = {
 # any step: offered apart from the step's own action
 ANY_STEP = ("withdraw", "mark-duplicate")
 # an API refusal that is about one field, by its code: shown at that field
-CODE_FIELDS = {"answered_in_future": "answered_on", "answered_before_referral": "answered_on"}
+CODE_FIELDS = {
+    "answered_in_future": "answered_on",
+    "answered_before_referral": "answered_on",
+    "wrong_passphrase": "passphrase",
+    "passphrase_required": "passphrase",
+}
 
 AGENCY_KINDS = (
     ("opd", "OPD kabupaten"),
@@ -93,7 +98,9 @@ class Field:
     name: str
     label: str
     kind: str = (
-        "text"  # text | textarea | lines (a textarea, one item per line: a list) | number | date | select | checkboxes
+        # text | textarea | lines (a textarea, one item per line: a list) | number | date | select | checkboxes |
+        # secret (a password input, never filled in again, sent as typed)
+        "text"
     )
     required: bool = False
     help: str | None = None
@@ -130,6 +137,20 @@ UNIT_FIELD = Field(
 # letter's default chosen; left out, the API takes that default
 KLASIFIKASI_FIELD = Field(
     "klasifikasi", "Kode klasifikasi arsip", "select", help="Bagian pertama nomor surat, dari daftar kabupaten."
+)
+# where the kecamatan signs through BSrE (GET /v1/kecamatan's signature_service), added to sign-letter's form
+# (staff_complaint.step_forms): the signer's passphrase, sent once to BSrE through the API, never kept
+PASSPHRASE_FIELD = Field(
+    "passphrase",
+    "Passphrase tanda tangan elektronik (BSrE)",
+    "secret",
+    required=True,
+    help="Passphrase sertifikat elektronik Anda dari BSrE. Tidak disimpan; salah ketik berarti surat belum "
+    "ditandatangani.",
+)
+BSRE_SIGN_INTRO = (
+    "Nomor surat diberikan saat penandatanganan; surat ditandatangani secara elektronik melalui BSrE (BSSN) dengan "
+    "sertifikat elektronik Anda."
 )
 # the kind of letter each numbering action gives (its default code: GET /v1/kecamatan's klasifikasi_default)
 LETTER_OF = {"sign-letter": "response_letter", "refer": "referral_letter"}
@@ -337,6 +358,12 @@ def body_of(
         value = values.get(f.name)
         if f.kind == "checkboxes":
             body[f.name] = list(value or [])
+            continue
+        if f.kind == "secret":  # as typed: spaces may be part of it
+            if value:
+                body[f.name] = value
+            elif f.required:
+                errors[f.name] = REQUIRED
             continue
         text = (value or "").strip()
         if not text:

@@ -80,7 +80,7 @@ def step_forms(
     its kabupaten's list (``kecamatan``: as ``GET /v1/kecamatan`` lists it)."""
     allowed = [a for a in complaint.get("allowed_actions", []) if a in actions.ACTIONS]
     own = [
-        _with_klasifikasi(_with_units(actions.ACTIONS[a], units or []), kecamatan or {})
+        _with_passphrase(_with_klasifikasi(_with_units(actions.ACTIONS[a], units or []), kecamatan or {}), kecamatan)
         for a in allowed
         if a not in actions.ANY_STEP
     ]
@@ -110,6 +110,13 @@ def _with_klasifikasi(spec: actions.Action, kecamatan: dict) -> actions.Action:
         if f.name != "klasifikasi" or codes
     )
     return dataclasses.replace(spec, fields=fields)
+
+
+def _with_passphrase(spec: actions.Action, kecamatan: dict | None) -> actions.Action:
+    """Where the kecamatan signs through BSrE: the signature asks for the signer's passphrase."""
+    if spec.name != "sign-letter" or (kecamatan or {}).get("signature_service") != "bsre":
+        return spec
+    return dataclasses.replace(spec, fields=(*spec.fields, actions.PASSPHRASE_FIELD), intro=actions.BSRE_SIGN_INTRO)
 
 
 def _who(unit: dict) -> str:
@@ -229,6 +236,9 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
     values = actions.values_of(spec, form)
     variant = form.get("keputusan") if isinstance(form.get("keputusan"), str) else None
     body, errors = actions.body_of(spec, values, variant)
+    passphrase = form.get("passphrase")  # sign-letter where the kecamatan signs through BSrE: as typed, kept nowhere
+    if action == "sign-letter" and isinstance(passphrase, str) and passphrase:
+        body["passphrase"] = passphrase
     submitted: dict[str, Any] = {"action": action, "values": values, "errors": errors}
     try:
         expected_version = int(str(form.get("expected_version") or ""))
@@ -247,6 +257,8 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
             f"/v1/complaints/{complaint_id}/{action}",
             token=s.token,
             json={"expected_version": expected_version, **body},
+            # through BSrE, step 10 waits for BSrE's answer (its retries included): never give up before the API
+            **({"timeout": SIGNING_TIMEOUT} if action == "sign-letter" else {}),
         )
     except ApiProblem as exc:
         signed_out_on_401(request, exc)
@@ -255,7 +267,7 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
         if exc.status == 409 and exc.code == "stale_version":
             submitted.update(message=STALE, kind="peringatan")
         elif exc.status == 422:
-            known = {f.name for f in spec.fields}
+            known = {f.name for f in spec.fields} | ({"passphrase"} if action == "sign-letter" else set())
             if exc.code in actions.CODE_FIELDS and actions.CODE_FIELDS[exc.code] in known:  # about one field
                 submitted["errors"].setdefault(actions.CODE_FIELDS[exc.code], exc.message)
             for name, message in exc.field_errors().items():
@@ -270,6 +282,9 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
             submitted.update(message=exc.message, kind="galat")
         return await page(request, complaint_id, status_code=exc.status, submitted=submitted)
     return redirect(f"/petugas/pengaduan/{complaint_id}", actions.done_message(action, body), request)
+
+
+SIGNING_TIMEOUT = 40.0  # seconds: longer than the gateway's 30 s, which is longer than the workflow's 25 s for BSrE
 
 
 def _disposition(upstream: str | None, inline: bool) -> str:

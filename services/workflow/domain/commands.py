@@ -188,6 +188,8 @@ class SignLetter(StaffCommand):
     letter_number: str  # handed out by the handler from the kecamatan's counter
     letter_sequence: int
     letter_year: int
+    # set by the handler: "bsre" when the kecamatan signs through BSrE and BSrE signed it (docs/adr/0016)
+    signature_service: str | None = None
 
 
 class ArchiveLetter(StaffCommand):

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from services.workflow.domain import commands as c
 from shared.contracts import intake, sop
+from shared.contracts.letters import ESIGN_ERRORS
 from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import (
     ClarificationGiven,
@@ -69,6 +70,15 @@ class DomainError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class EsignFailed(DomainError):
+    """Step 10's signature through BSrE did not happen (docs/adr/0016): ``code`` and ``status`` as letters answered
+    them (``shared.contracts.letters.ESIGN_ERRORS``); nothing is recorded."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status = code, ESIGN_ERRORS.get(code, 502)
 
 
 class AlreadyReceived(DomainError):
@@ -511,6 +521,7 @@ def _sign(state: Complaint, cmd: c.SignLetter, cal: Calendar) -> Event:
         letter_number=cmd.letter_number,
         letter_sequence=cmd.letter_sequence,
         letter_year=cmd.letter_year,
+        signature_service=cmd.signature_service,
         **_done(state, cmd, cal, 11),
     )
 

@@ -24,17 +24,28 @@ from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, Inbo
 from shared import masking
 from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
+from shared.contracts.letters import BSRE
 from shared.contracts.tracking import normalize_tracking_code
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
 
-SERVER_SET = {"register_number", "register_year", "letter_number", "letter_sequence", "letter_year"}  # counters
+# counters, and how the letter was signed
+SERVER_SET = {
+    "register_number",
+    "register_year",
+    "letter_number",
+    "letter_sequence",
+    "letter_year",
+    "signature_service",
+}
 ACTIONS_DOC = "\n".join(
     f"- `{name}`: "
     + (", ".join(f"`{f}`" for f in cls.model_fields if f not in SERVER_SET | {"actor", "at"}) or "no fields")
     for name, cls in c.STAFF_COMMANDS.items()
 )
 ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}
+# sign-letter where the kecamatan signs through BSrE: BSrE refused the request itself (502), BSrE or letters down (503)
+ACTION_ERRORS = {**ERRORS, 502: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 
 
 def get_workflow(request: Request) -> Workflow:
@@ -88,6 +99,7 @@ def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
             time_zone_label=k.time_zone_label,
             klasifikasi=dict(k.letter_numbering().klasifikasi),
             klasifikasi_default=dict(k.letter_numbering().default),
+            signature_service=BSRE if handlers.signs_through_bsre(k) else "local",
         )
         for k in wf.directory.active()
     ]
@@ -286,7 +298,7 @@ def detail(complaint_id: UUID, user: CurrentUser, wf: WorkflowDep) -> ComplaintO
 @router.post(
     "/v1/complaints/{complaint_id}/{action}",
     response_model=ComplaintOut,
-    responses=ERRORS,
+    responses=ACTION_ERRORS,
     summary="Perform an SOP action (see the list in the description)",
 )
 def perform(
@@ -315,6 +327,7 @@ def perform(
             ],
         )
     fields = dict(extra)
+    passphrase = body.passphrase.get_secret_value() if body.passphrase is not None else None
     try:
         handlers.act(
             wf,
@@ -328,6 +341,8 @@ def perform(
             kecamatan=user.kecamatan,
             at=datetime.now(UTC),
             correlation_id=x_correlation_id or uuid.uuid4(),
+            passphrase=passphrase,
+            authorization=request.headers.get("authorization"),
         )
     except handlers.UnknownComplaint:
         raise _not_found() from None
@@ -336,7 +351,8 @@ def perform(
             409, "stale_version", "Pengaduan ini sudah diubah orang lain. Muat ulang halaman lalu coba lagi."
         ) from None
     except model.DomainError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from None
+        headers = {"Retry-After": "60"} if exc.status == 503 else None  # BSrE (or letters) down at step 10
+        raise ApiError(exc.status, exc.code, exc.message, headers=headers) from None
     except ValidationError as exc:
         raise ApiError(
             422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())

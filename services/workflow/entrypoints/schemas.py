@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
 class StepOut(BaseModel):
@@ -73,6 +73,12 @@ class ActionBody(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     expected_version: int
+    passphrase: SecretStr | None = Field(
+        None,
+        max_length=200,
+        description="sign-letter where the kecamatan signs through BSrE (`signature_service` in GET /v1/kecamatan): "
+        "the signer's passphrase for their BSrE certificate, passed to BSrE once and never stored or logged",
+    )
 
 
 class KecamatanOut(BaseModel):
@@ -82,6 +88,9 @@ class KecamatanOut(BaseModel):
     kabupaten_name: str
     time_zone: str = "Asia/Jakarta"  # the kabupaten's: every date people see or filter by (Asia/Makassar: WITA)
     time_zone_label: str = "WIB"
+    # how step 10 signs: "bsre" (the national e-signature service: the signer types their passphrase) or "local"
+    # (the kecamatan's own certificate, no passphrase)
+    signature_service: str = "local"
     # the kabupaten's archive classification codes a letter may carry (code -> title), and the default per kind of
     # letter (response_letter, referral_letter): what the Camat chooses from at sign-letter and refer
     klasifikasi: dict[str, str] = {}

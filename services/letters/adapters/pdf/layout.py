@@ -377,6 +377,9 @@ def _paged_canvas(draw_footer: Callable[[Canvas, int, int], None], pdf_date: str
     return PagedCanvas
 
 
+_FOOTER_STYLE = ParagraphStyle("footer_note", fontName=FONT, fontSize=8, leading=9.5, textColor=GREY)
+
+
 def build(
     story: list[Flowable],
     *,
@@ -391,7 +394,8 @@ def build(
     footer_note: str | None = None,
 ) -> tuple[bytes, int]:
     """The PDF of ``story`` and its page count. ``running_header`` (left, right): a small header on the pages
-    after the first; ``footer_note``: a line at the foot of every page; ``one_page``: more is a ValueError."""
+    after the first; ``footer_note``: a note at the foot of every page (wrapped: a short one is one line);
+    ``one_page``: more is a ValueError."""
     g = geometry
     buf = io.BytesIO()
     doc = BaseDocTemplate(
@@ -450,8 +454,10 @@ def build(
         y = g.bottom - 0.9 * cm
         if total > 1:
             c.drawRightString(g.width - g.right, y, f"Halaman {page} dari {total}")
-        if footer_note:
-            c.drawString(g.left, y, plain(footer_note))
+        if footer_note:  # wrapped to the width left beside the page number, growing upwards from the foot line
+            note = Paragraph(escape(plain(footer_note)), _FOOTER_STYLE)
+            _, height = note.wrap(g.text_width - (3.0 * cm if total > 1 else 0), g.bottom)
+            note.drawOn(c, g.left, y - 2 - height + _FOOTER_STYLE.leading)
         if draft:
             c.setFillColor(colors.Color(0.7, 0.0, 0.0))
             c.drawString(g.left, y, f"{DRAFT_LABEL} \u2013 belum bernomor dan belum ditandatangani")

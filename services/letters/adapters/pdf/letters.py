@@ -83,6 +83,7 @@ def layout_response_letter(letter: ResponseLetter) -> RenderedLetter:
         subject="Surat tanggapan",
         draft=draft,
         copies=letter.tembusan,
+        footer_note=None if draft else letter.footer,
     )
 
 
@@ -117,6 +118,7 @@ def layout_referral_letter(letter: ReferralLetter) -> RenderedLetter:
         subject="Surat pelimpahan pengaduan",
         draft=False,
         copies=letter.copies(),
+        footer_note=letter.footer,
     )
 
 
@@ -137,6 +139,7 @@ def _letter(
     draft: bool,
     copies: Sequence[str] = (),
     closing_style: ParagraphStyle | None = None,
+    footer_note: str | None = None,
 ) -> RenderedLetter:
     st = styles()
     story: list[Flowable] = [*kop(lh, st), Spacer(1, 0.35 * cm)]
@@ -165,6 +168,7 @@ def _letter(
         running_header=(lh.kecamatan, f"Nomor: {header_number}"),
         draft=draft,
         dated=datetime(dated.year, dated.month, dated.day, tzinfo=WIB),
+        footer_note=footer_note,
     )
     return RenderedLetter(pdf=pdf, page_count=pages, signature_box=holder[-1] if holder else None)
 
