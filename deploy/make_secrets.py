@@ -6,6 +6,9 @@ Creates, in a folder only its owner can open (0700), each file read-only (0444: 
 the host file as it is, and the application runs as uid 10001):
 
     pengaduan_secret_key          48 random bytes, URL-safe (signs tokens and sessions)
+    pengaduan_privacy_keys        the key-encryption keys wrapping each complaint's data key (docs/adr/0017):
+                                  {"current": id, "keys": {id: base64 of 32 random bytes}}; keep a copy apart
+                                  from the database's backups (without it no complainant's data can be read)
     postgres_password             the database user's password (POSTGRES_PASSWORD_FILE)
     pengaduan_database_url        postgresql+psycopg://pengaduan:<that password>@postgres:5432/pengaduan
     redis_users.acl               Redis's ACL file: the default user with the SHA-256 of a random password
@@ -35,6 +38,7 @@ DB_NAME = "pengaduan"
 BUCKET = "pengaduan-documents"
 FILES = (
     "pengaduan_secret_key",
+    "pengaduan_privacy_keys",
     "postgres_password",
     "pengaduan_database_url",
     "redis_users.acl",
@@ -69,6 +73,16 @@ def _write(path: Path, value: str) -> None:
     print(f"wrote {path}")
 
 
+def _privacy_keys() -> str:
+    """As ``pengaduan privacy new-key`` writes them (shared/privacy.py), with the standard library only."""
+    import base64
+    import json
+    from datetime import UTC, datetime
+
+    kid = datetime.now(UTC).strftime("%Y%m%d")
+    return json.dumps({"current": kid, "keys": {kid: base64.b64encode(secrets.token_bytes(32)).decode()}})
+
+
 def redis_acl_line(password: str) -> str:
     """Redis ACL rule for the default user: every command and key, with this password stored as its hash."""
     return f"user default on #{hashlib.sha256(password.encode()).hexdigest()} ~* &* +@all"
@@ -78,6 +92,7 @@ def make_secrets(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     out = {"pengaduan_secret_key": _read_or(folder, "pengaduan_secret_key", lambda: secrets.token_urlsafe(48))}
+    out["pengaduan_privacy_keys"] = _read_or(folder, "pengaduan_privacy_keys", _privacy_keys)
 
     pg = _read_or(folder, "postgres_password", _token)
     out["postgres_password"] = pg

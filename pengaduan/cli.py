@@ -20,6 +20,7 @@ pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, 
 pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
 pengaduan devtsa [--port N] [--signing-dir D]  a local RFC 3161 timestamp authority (development)
 pengaduan devbsre [--port N] [--folder D]  a local stand-in for BSrE's esign API (development)
+pengaduan privacy new-key|rotate-keys|status  the key-encryption keys of the complainants' data keys
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
 
@@ -253,6 +254,52 @@ def cmd_kecamatan(args: argparse.Namespace) -> None:
     print(f"settings of {args.slug} stored; new complaints follow them, open ones keep their SOP version")
 
 
+def cmd_privacy(args: argparse.Namespace) -> None:
+    """The key-encryption keys of the complainants' data keys (shared/privacy.py, docs/adr/0017)."""
+    import json
+
+    from shared import privacy
+
+    if args.action == "new-key":  # no database, no settings: prints a keys file to keep as a secret
+        current = {}
+        if args.keys_file:
+            try:
+                with open(args.keys_file, encoding="utf-8") as f:
+                    current = json.load(f)
+            except (OSError, ValueError) as exc:
+                sys.exit(f"error: {args.keys_file}: {exc}")
+        from datetime import UTC, datetime
+
+        args.id = args.id or datetime.now(UTC).strftime("%Y%m%d")
+        made = privacy.KeyEncryptionKeys.generate(args.id)
+        if current:
+            if args.id in current.get("keys", {}):
+                sys.exit(f"error: {args.keys_file} already has a key {args.id!r}")
+            made = {"current": args.id, "keys": {**current["keys"], **made["keys"]}}
+        print(json.dumps(made, indent=2))
+        return
+    from sqlalchemy import func, select
+
+    from shared.db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings, pool_size=1)
+    keys = privacy.data_keys_for(settings)
+    if args.action == "rotate-keys":
+        with engine.begin() as conn:
+            done = keys.rotate(conn)
+        print(f"{done} data key(s) rewrapped with key-encryption key {keys.keks.current!r}")
+        return
+    t = privacy.data_keys
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.kek_id, func.count(), func.count(t.c.erased_at)).group_by(t.c.kek_id).order_by(t.c.kek_id)
+        ).all()
+    print(f"current key-encryption key: {keys.keks.current}")
+    for kek_id, count, erased in rows:
+        print(f"  {kek_id or '(erased)':<24} {count if kek_id else erased} data key(s)")
+
+
 def cmd_kabupaten(args: argparse.Namespace) -> None:
     import json
 
@@ -410,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devsinks)
+
+    p = sub.add_parser("privacy", help="the complainants' data keys: new key-encryption key, rotation, status")
+    p.add_argument("action", choices=["new-key", "rotate-keys", "status"])
+    p.add_argument("--id", default=None, help="new-key: the new key's id (default: today, YYYYMMDD)")
+    p.add_argument("--keys-file", help="new-key: the current keys file, to add the new key to (printed, not written)")
+    p.set_defaults(fn=cmd_privacy)
 
     p = sub.add_parser(
         "devtsa", help="a local RFC 3161 timestamp authority, its certificate from the development CA", add_help=False

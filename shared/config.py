@@ -98,6 +98,16 @@ class Settings(BaseSettings):
         description="Signs tokens and sessions. Outside development and test at least 32 random bytes, e.g. "
         "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`; a process refuses to start otherwise",
     )
+    privacy_keys: str | None = Field(
+        None,
+        description="The key-encryption keys that wrap each complaint's data key (docs/adr/0017), as JSON "
+        '{"current": "<id>", "keys": {"<id>": "<base64 of 32 bytes>"}} (`pengaduan privacy new-key`); a secret, '
+        "e.g. the file /run/secrets/pengaduan_privacy_keys. Required in production (this or "
+        "PENGADUAN_PRIVACY_KEYS_FILE); elsewhere derived from PENGADUAN_SECRET_KEY",
+    )
+    privacy_keys_file: str | None = Field(
+        None, description="A file holding PENGADUAN_PRIVACY_KEYS' JSON, instead of the value itself"
+    )
     db_pool_size: int = Field(10, description="Connections kept per process")
     db_max_overflow: int = Field(10, description="Extra connections a process may open under load")
     broker_visibility_timeout: int = Field(
@@ -208,6 +218,11 @@ class Settings(BaseSettings):
                     f"PENGADUAN_SECRET_KEY {problem} (PENGADUAN_ENVIRONMENT={self.environment}). Generate one with "
                     "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
+        if self.environment == "production" and not (self.privacy_keys or self.privacy_keys_file):
+            raise ValueError(
+                "PENGADUAN_PRIVACY_KEYS (or PENGADUAN_PRIVACY_KEYS_FILE) must hold the key-encryption keys in "
+                "production: `pengaduan privacy new-key`, kept apart from the database and its backups"
+            )
         return self
 
     @property

@@ -51,6 +51,10 @@ class Event(Contract):
 
     type: ClassVar[str]
     schema_version: ClassVar[int] = 1
+    # the fields holding a complainant's personal data: the event store seals them under the complaint's data key
+    # (shared/privacy.py, docs/adr/0017) and, once that key is erased, reads them as ERASED gives them
+    PERSONAL: ClassVar[tuple[str, ...]] = ()
+    ERASED: ClassVar[dict[str, Any]] = {}
 
 
 class EventEnvelope(Frozen):
@@ -95,6 +99,9 @@ class EventRegistry:
             return fn
 
         return wrap
+
+    def cls_of(self, type_name: str) -> type[Event] | None:
+        return self._types.get(type_name)
 
     def decode(self, type_name: str, schema_version: int, payload: dict[str, Any]) -> Event:
         cls = self._types.get(type_name)

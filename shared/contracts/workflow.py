@@ -23,12 +23,19 @@ class StepCompleted(Event):
     next_due_at: datetime | None = None
 
 
+# what a complainant's name reads as once their personal data was erased (docs/adr/0017)
+ERASED_NAME = "(data pribadi dihapus)"
+
+
 @registry.register
 class ComplaintReceived(Event):
     """Step 1 done: the complaint is in the workflow, step 2 (identity verification) waits."""
 
     type = "workflow.ComplaintReceived"
     schema_version = 1
+    # sealed under the complaint's data key in the store; erased: a name that says so and nothing else
+    PERSONAL = ("complainant",)
+    ERASED = {"complainant": {"name": ERASED_NAME}}
 
     complaint_id: UUID
     submission_id: UUID

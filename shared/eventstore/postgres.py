@@ -7,11 +7,17 @@ reader tailing ``position > checkpoint`` can never skip an event that a slower t
 (two statements and the commit); see docs/adr/0002-commit-ordered-event-store.md and ``make bench``.
 
 Immutability is enforced by triggers (no UPDATE, DELETE or TRUNCATE), created by the migrations.
+
+Personal data: the fields an event type declares ``PERSONAL`` (the complainant's name, NIK, phone, e-mail and
+address in ``ComplaintReceived``) are sealed on append under the complaint's data key and opened on read
+(shared/privacy.py, docs/adr/0017); once that key is erased they read as the type's ``ERASED`` value, so replays,
+projections and rebuilds go on. The payload in the table never holds them in clear.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from uuid import UUID as UUID_
 
 from sqlalchemy import (
     BigInteger,
@@ -30,7 +36,8 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from shared.events import Actor, EventEnvelope
+from shared import privacy
+from shared.events import Actor, EventEnvelope, registry
 from shared.eventstore.port import ConcurrencyError, DuplicateEventError
 
 metadata = MetaData(schema="workflow")
@@ -58,8 +65,11 @@ NOTIFY_CHANNEL = "pengaduan_events"
 
 
 class PostgresEventStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, data_keys: privacy.DataKeys | None = None) -> None:
+        """``data_keys``: the complaints' data keys under the deployment's key-encryption keys; default: as this
+        process's settings (the environment) name them (``privacy.default_data_keys``)."""
         self._engine = engine
+        self.data_keys = data_keys or privacy.default_data_keys()
 
     # -- writing -----------------------------------------------------------------------------------
     def append(
@@ -89,7 +99,7 @@ class PostgresEventStore:
             raise ConcurrencyError(stream_id, expected_version, actual)
         if not events_:
             return []
-        rows = [to_row(e) for e in events_]
+        rows = [self._sealed(conn, to_row(e)) for e in events_]  # before the lock: a new data key is a write
         conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
         try:
             # a statement trigger NOTIFYs subscribers; the notification is delivered at commit
@@ -110,16 +120,16 @@ class PostgresEventStore:
             .order_by(events.c.version)
         )
         if conn is not None:
-            return [_to_envelope(row) for row in conn.execute(query).mappings()]
+            return self.envelopes(conn, conn.execute(query).mappings().all())
         with self._engine.connect() as own:
-            return [_to_envelope(row) for row in own.execute(query).mappings()]
+            return self.envelopes(own, own.execute(query).mappings().all())
 
     def read_all(self, after: int = 0, limit: int = 1000, conn: Connection | None = None) -> list[EventEnvelope]:
         query = select(events).where(events.c.position > after).order_by(events.c.position).limit(limit)
         if conn is not None:
-            return [_to_envelope(row) for row in conn.execute(query).mappings()]
+            return self.envelopes(conn, conn.execute(query).mappings().all())
         with self._engine.connect() as own:
-            return [_to_envelope(row) for row in own.execute(query).mappings()]
+            return self.envelopes(own, own.execute(query).mappings().all())
 
     def read_all_of_types(
         self, after: int, limit: int, types: Iterable[str], conn: Connection
@@ -145,13 +155,13 @@ class PostgresEventStore:
             .where(events.c.position > after, events.c.position <= last, events.c.type.in_(wanted))
             .order_by(events.c.position)
         )
-        return [_to_envelope(row) for row in conn.execute(query).mappings()], last, read
+        return self.envelopes(conn, conn.execute(query).mappings().all()), last, read
 
     def read_event(self, event_id) -> EventEnvelope | None:
         """One event by id: consumers get ids from the broker and re-read the truth here."""
         with self._engine.connect() as conn:
             row = conn.execute(select(events).where(events.c.event_id == event_id)).mappings().first()
-        return _to_envelope(row) if row else None
+            return self.envelopes(conn, [row])[0] if row else None
 
     def stream_version(self, stream_id: str) -> int:
         with self._engine.connect() as conn:
@@ -161,11 +171,72 @@ class PostgresEventStore:
         with self._engine.connect() as conn:
             return conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
 
+    # -- personal data ---------------------------------------------------------------------------------
+    def _sealed(self, conn: Connection, row: dict) -> dict:
+        """The row with its type's personal fields sealed under the complaint's data key (made now if it has
+        none); a complaint whose key was erased stores the ERASED values instead: nothing more of it is kept."""
+        cls = registry.cls_of(row["type"])
+        if cls is None or not cls.PERSONAL:
+            return row
+        payload = row["payload"]
+        fields = [f for f in cls.PERSONAL if payload.get(f) is not None and not privacy.is_sealed(payload[f])]
+        if not fields:
+            return row
+        subject = subject_of(row["stream_id"])
+        key = self.data_keys.for_writing(conn, subject)
+        sealed = dict(payload)
+        for name in fields:
+            sealed[name] = (
+                privacy.seal(payload[name], key, subject, f"{row['type']}.{name}")
+                if key is not None
+                else cls.ERASED.get(name)
+            )
+        return {**row, "payload": sealed}
+
+    def envelopes(self, conn: Connection, rows) -> list[EventEnvelope]:
+        """Rows of ``events`` as envelopes, their sealed fields opened (the keys read in one query), or ERASED;
+        for readers that select rows themselves (the dashboard's feed)."""
+        sealed = [
+            (i, cls)
+            for i, row in enumerate(rows)
+            if (cls := registry.cls_of(row["type"])) is not None
+            and cls.PERSONAL
+            and any(privacy.is_sealed(row["payload"].get(f)) for f in cls.PERSONAL)
+        ]
+        if not sealed:
+            return [_to_envelope(row) for row in rows]
+        keys = self.data_keys.for_reading(conn, {subject_of(rows[i]["stream_id"]) for i, _ in sealed})
+        opened = {i: _opened(rows[i], cls, keys) for i, cls in sealed}
+        return [_to_envelope(opened.get(i, row)) for i, row in enumerate(rows)]
+
     @staticmethod
     def _stream_version(conn: Connection, stream_id: str) -> int:
         return conn.execute(
             select(func.coalesce(func.max(events.c.version), 0)).where(events.c.stream_id == stream_id)
         ).scalar_one()
+
+
+def subject_of(stream_id: str) -> UUID_:
+    """The data key's subject of a stream: the complaint (streams are ``complaint-<uuid>``)."""
+    return UUID_(stream_id.removeprefix("complaint-"))
+
+
+def _opened(row, cls, keys: dict[UUID_, bytes | None]) -> dict:
+    subject = subject_of(row["stream_id"])
+    if subject not in keys:
+        raise privacy.PrivacyKeyError(
+            f"event {row['event_id']} holds personal data sealed under a data key privacy.data_keys does not have "
+            "(a restore of the events without their keys?)"
+        )
+    key, payload = keys[subject], dict(row["payload"])
+    for name in cls.PERSONAL:
+        if privacy.is_sealed(payload.get(name)):
+            payload[name] = (
+                privacy.unseal(payload[name], key, subject, f"{row['type']}.{name}")
+                if key is not None
+                else cls.ERASED.get(name)
+            )
+    return {**row, "payload": payload}
 
 
 def to_row(e: EventEnvelope) -> dict:

@@ -4,6 +4,7 @@ Each case runs the real command, as an operator or a container would."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 from shared.config import DEV_SECRET, Settings, check_secret_strength
+from shared.privacy import KeyEncryptionKeys
 from tests.support.processes import env_for
 
 COMMANDS = [
@@ -86,6 +88,7 @@ def test_generated_secrets_pass():
 def test_production_starts_with_a_strong_secret_from_a_secrets_folder(settings, tmp_path):
     """Docker and Kubernetes mount secrets as files: /run/secrets/pengaduan_secret_key sets the secret."""
     (tmp_path / "pengaduan_secret_key").write_text(secrets.token_urlsafe(48))
+    (tmp_path / "pengaduan_privacy_keys").write_text(json.dumps(KeyEncryptionKeys.generate("k1")))
     env = env_for(settings, PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRETS_DIR=str(tmp_path))
     env.pop("PENGADUAN_SECRET_KEY", None)
     done = start(["users", "list"], env)
@@ -105,9 +108,23 @@ def test_the_environment_wins_over_the_secrets_folder(tmp_path, monkeypatch):
 def test_demo_seeding_is_refused_in_production(settings):
     done = start(
         ["seed-demo"],
-        env_for(settings, PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRET_KEY=secrets.token_urlsafe(48)),
+        env_for(
+            settings,
+            PENGADUAN_ENVIRONMENT="production",
+            PENGADUAN_SECRET_KEY=secrets.token_urlsafe(48),
+            PENGADUAN_PRIVACY_KEYS=json.dumps(KeyEncryptionKeys.generate("k1")),
+        ),
     )
     assert done.returncode != 0 and "refusing to seed demo data in production" in done.stderr
+
+
+def test_production_refuses_to_start_without_the_privacy_keys(settings):
+    """No default key an attacker could know wraps the complainants' data keys (docs/adr/0017)."""
+    done = start(
+        ["api", "workflow"],
+        env_for(settings, PENGADUAN_ENVIRONMENT="production", PENGADUAN_SECRET_KEY=secrets.token_urlsafe(48)),
+    )
+    assert done.returncode != 0 and "PENGADUAN_PRIVACY_KEYS" in done.stderr, done.stderr
 
 
 def test_a_refused_secret_is_not_shown_even_outside_the_command(monkeypatch):

@@ -41,6 +41,7 @@ from starlette.routing import Mount
 
 from pengaduan import apps, cli, registry
 from shared.config import DEV_SECRET, Settings
+from shared.privacy import KeyEncryptionKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -311,12 +312,14 @@ def test_app_environment_and_secret_files_build_valid_production_settings(servic
             assert key not in env, f"{name}: {key} in the environment would win over its secret file"
         assert set(service["secrets"]) >= {
             "pengaduan_secret_key",
+            "pengaduan_privacy_keys",
             "pengaduan_database_url",
             "pengaduan_redis_url",
             "pengaduan_document_store_url",
         }, name
         s = Settings(_secrets_dir=str(tmp_path / "secrets"))
         assert s.environment == "production", name
+        assert KeyEncryptionKeys.from_json(s.privacy_keys or "").current  # generated, and readable as keys
         assert s.secret_key == generated["pengaduan_secret_key"] and len(s.secret_key) >= 32
         db = urlsplit(s.database_url)
         assert db.scheme == "postgresql+psycopg" and db.hostname == "postgres" and db.path == "/pengaduan", name
@@ -474,7 +477,9 @@ def test_make_secrets_keeps_what_exists_and_hides_the_folder(tmp_path):
         assert (folder / name).read_text() == first[name], name
         assert (folder / name).stat().st_mode & 0o777 == 0o444, name
     assert make_secrets.make_secrets(folder) == first, "a second run must not change a running system's passwords"
-    assert Settings(environment="production", secret_key=first["pengaduan_secret_key"]).secret_key
+    assert Settings(
+        environment="production", secret_key=first["pengaduan_secret_key"], privacy_keys=first["pengaduan_privacy_keys"]
+    ).secret_key
 
 
 def test_gateway_points_at_the_api_services(services):

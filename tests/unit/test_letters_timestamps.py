@@ -6,6 +6,7 @@ that does not; the development CA's TSA certificate and CRL; the visible stamp; 
 from __future__ import annotations
 
 import io
+import json
 import socket
 import time
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,7 @@ from services.letters.adapters.verification import verify_pdf
 from services.letters.config import LettersSettings
 from services.letters.entrypoints import verify as verify_page
 from services.letters.unit_of_work import StaffName
+from shared.privacy import KeyEncryptionKeys
 from shared.storage import LocalDocumentStore
 from tests.contracts.letters_uow import Story, new_place
 
@@ -425,12 +427,19 @@ def test_the_settings_choose_the_level_and_production_needs_the_tsas_root(tmp_pa
         .long_term
     )
     secret = "q8Vd3kPz0LwN7rTs2YxB5mHc9JfA4eGu6iKo1nRb"
+    keys = json.dumps(KeyEncryptionKeys.generate("t1"))
     with pytest.raises(ValueError, match="PENGADUAN_TSA_CA_FILE"):
-        LettersSettings(environment="production", secret_key=secret, tsa_url="https://tsa.example/tsr")
+        LettersSettings(
+            environment="production", secret_key=secret, privacy_keys=keys, tsa_url="https://tsa.example/tsr"
+        )
     roots = tmp_path / "tsa-roots.pem"
     roots.write_bytes(DevelopmentCA(tmp_path / "ca").trust_roots()[0])
     production = LettersSettings(
-        environment="production", secret_key=secret, tsa_url="https://tsa.example/tsr", tsa_ca_file=str(roots)
+        environment="production",
+        secret_key=secret,
+        privacy_keys=keys,
+        tsa_url="https://tsa.example/tsr",
+        tsa_ca_file=str(roots),
     )
     assert SigningKeys.from_settings(production).tsa == TimestampAuthority("https://tsa.example/tsr")
 

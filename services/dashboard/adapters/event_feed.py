@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from shared.db import libpq_url
 from shared.events import EventEnvelope
-from shared.eventstore.postgres import NOTIFY_CHANNEL, _to_envelope, events
+from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore, events
 from shared.tenancy import kecamatan_table
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,13 @@ class FeedPage:
     has_more: bool  # more may be read right now (a full page, or the scan window ended before the head)
 
 
-def read_page(engine: Engine, after: int, limit: int, kecamatan: Collection[str] | None) -> FeedPage:
+def read_page(
+    engine: Engine, after: int, limit: int, kecamatan: Collection[str] | None, store: PostgresEventStore | None = None
+) -> FeedPage:
     """Up to ``limit`` events after position ``after`` in commit order; of the ``kecamatan`` given, or
-    of all when None."""
+    of all when None. ``store`` opens the complainant's sealed data (docs/adr/0017): the feed shows only which
+    contacts a complainant gave, never the values (domain/redaction.py)."""
+    store = store or PostgresEventStore(engine)
     with engine.connect() as conn:
         head = conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
         if head <= after:
@@ -56,10 +60,10 @@ def read_page(engine: Engine, after: int, limit: int, kecamatan: Collection[str]
         if kecamatan is not None:
             query = query.where(events.c.kecamatan.in_(sorted(kecamatan)))
         rows = conn.execute(query).mappings().all()
-    if len(rows) > limit:
-        page = [_to_envelope(r) for r in rows[:limit]]
-        return FeedPage(page, page[-1].position, True)
-    return FeedPage([_to_envelope(r) for r in rows], until, until < head)
+        if len(rows) > limit:
+            page = store.envelopes(conn, rows[:limit])
+            return FeedPage(page, page[-1].position, True)
+        return FeedPage(store.envelopes(conn, rows), until, until < head)
 
 
 def kecamatan_of_kabupaten(engine: Engine, kabupaten: str) -> set[str]:

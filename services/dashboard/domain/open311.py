@@ -215,7 +215,9 @@ def status_notes(row: RequestRow) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """In UTC, whatever zone the value was read in (a time from an event's JSON keeps the kabupaten's offset, one
+    from a timestamptz column comes back in UTC): one instant, one spelling."""
+    return value.astimezone(UTC).isoformat() if value else None
 
 
 def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:

@@ -1,0 +1,308 @@
+"""A complainant's personal data under a key of its own, so that it can be erased from an append-only history
+(crypto-shredding; UU 27/2022 PDP; issue #17, docs/adr/0017).
+
+- **Data keys.** Each complaint (the *subject*) has a random 256-bit data key, created when its first personal
+  value is stored, kept in ``privacy.data_keys`` only *wrapped* (AES key wrap, RFC 3394) by a key-encryption key.
+  Erasure destroys the wrapped key (the row stays, saying when and why): every value sealed under it is from then
+  on unreadable everywhere, in every copy of the store and in every backup once the backups holding the key have
+  aged out.
+- **Key-encryption keys** (:class:`KeyEncryptionKeys`) come from the settings: ``PENGADUAN_PRIVACY_KEYS`` (or a
+  file, ``PENGADUAN_PRIVACY_KEYS_FILE``), a JSON object ``{"current": "<id>", "keys": {"<id>": "<base64 of 32 bytes>", ...}}`` (required in production; a
+  KMS or HSM would stand behind the same two methods, ``wrap`` and ``unwrap``). Rotation: add a key, make it
+  current, ``pengaduan privacy rotate-keys`` rewraps every data key; the old one may then go. In development and
+  test the key is derived from ``PENGADUAN_SECRET_KEY`` (HKDF), so every process of a deployment agrees without a
+  file.
+- **Sealed values** (:func:`seal`, :func:`unseal`): a JSON value encrypted with AES-256-GCM under the subject's data
+  key, stored as ``{"$pdp": 1, "n": <nonce>, "c": <ciphertext>}`` (base64). The associated data binds it to its
+  place (subject, event type, field): a sealed value copied elsewhere does not open.
+
+The event store seals the personal fields an event type declares (``PERSONAL``) on append and opens them on read
+(``shared/eventstore/postgres.py``); a field whose key was erased reads as the event type's ``ERASED`` value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, Table, Text, func, select, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+
+MARKER = "$pdp"
+SEALED_VERSION = 1
+KEY_BYTES = 32
+
+metadata = MetaData(schema="privacy")
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("subject_id", PG_UUID(as_uuid=True), primary_key=True),  # the complaint
+    Column("kek_id", Text),  # the key-encryption key it is wrapped by; NULL once erased
+    Column("wrapped", LargeBinary),  # NULL once erased
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("rotated_at", DateTime(timezone=True)),
+    Column("erased_at", DateTime(timezone=True)),
+    Column("erased_by", Text),
+    Column("erasure_reason", Text),
+)
+
+
+class PrivacyKeyError(ValueError):
+    """The key-encryption keys are missing, unreadable, or do not open a data key: refuse, never store in clear."""
+
+
+@dataclass(frozen=True)
+class KeyEncryptionKeys:
+    current: str
+    keys: dict[str, bytes] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys:
+            raise PrivacyKeyError(f"the current key-encryption key {self.current!r} is not among the keys")
+        for kid, key in self.keys.items():
+            if len(key) != KEY_BYTES:
+                raise PrivacyKeyError(f"key-encryption key {kid!r} is not {KEY_BYTES} bytes")
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "PENGADUAN_PRIVACY_KEYS") -> KeyEncryptionKeys:
+        """``{"current": id, "keys": {id: base64}}``; PrivacyKeyError when it is not that (never showing it)."""
+        try:
+            data = json.loads(text)
+            keys = {str(k): base64.b64decode(v, validate=True) for k, v in data["keys"].items()}
+            return cls(str(data["current"]), keys)
+        except PrivacyKeyError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise PrivacyKeyError(
+                f"{source}: not privacy keys ({type(exc).__name__}): expected "
+                '{"current": "<id>", "keys": {"<id>": "<base64 of 32 random bytes>"}}'
+            ) from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> KeyEncryptionKeys:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PrivacyKeyError(f"{path}: cannot read the privacy keys ({exc.strerror})") from None
+        return cls.from_json(text, str(path))
+
+    @classmethod
+    def derived_from(cls, secret: str) -> KeyEncryptionKeys:
+        """Development and test: one key derived from the deployment's secret (HKDF-SHA256)."""
+        key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=b"pengaduan privacy kek v1").derive(
+            secret.encode()
+        )
+        return cls("dev-1", {"dev-1": key})
+
+    @staticmethod
+    def generate(kid: str) -> dict[str, Any]:
+        """A new keys file's content with one fresh key (``pengaduan privacy new-key``)."""
+        return {"current": kid, "keys": {kid: base64.b64encode(os.urandom(KEY_BYTES)).decode()}}
+
+    def wrap(self, data_key: bytes) -> tuple[str, bytes]:
+        return self.current, aes_key_wrap(self.keys[self.current], data_key)
+
+    def unwrap(self, kek_id: str, wrapped: bytes) -> bytes:
+        kek = self.keys.get(kek_id)
+        if kek is None:
+            raise PrivacyKeyError(f"a data key is wrapped by key-encryption key {kek_id!r}, which is not configured")
+        try:
+            return aes_key_unwrap(kek, wrapped)
+        except InvalidUnwrap:
+            raise PrivacyKeyError(f"key-encryption key {kek_id!r} does not open a data key") from None
+
+
+def keys_from_settings(settings: Any) -> KeyEncryptionKeys:
+    """The key-encryption keys the settings name (``privacy_keys_file``), else, outside production, derived from
+    the secret key. Production without the file: PrivacyKeyError (a process refuses to start)."""
+    if getattr(settings, "privacy_keys", None):
+        return KeyEncryptionKeys.from_json(settings.privacy_keys)
+    path = getattr(settings, "privacy_keys_file", None)
+    if path:
+        return KeyEncryptionKeys.from_file(path)
+    if getattr(settings, "environment", "production") == "production":
+        raise PrivacyKeyError(
+            "PENGADUAN_PRIVACY_KEYS_FILE must name the key-encryption keys in production "
+            "(pengaduan privacy new-key > keys.json; keep it apart from the database and its backups)"
+        )
+    return KeyEncryptionKeys.derived_from(settings.secret_key)
+
+
+# -- sealed values ----------------------------------------------------------------------------------------------
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(MARKER) == SEALED_VERSION and "c" in value
+
+
+def _aad(subject: UUID, place: str) -> bytes:
+    return f"{subject}:{place}".encode()
+
+
+def seal(value: Any, data_key: bytes, subject: UUID, place: str) -> dict[str, Any]:
+    """``value`` (anything JSON) sealed under ``data_key``, bound to ``subject`` and ``place``."""
+    nonce = os.urandom(12)
+    plain = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    sealed = AESGCM(data_key).encrypt(nonce, plain, _aad(subject, place))
+    return {MARKER: SEALED_VERSION, "n": base64.b64encode(nonce).decode(), "c": base64.b64encode(sealed).decode()}
+
+
+def unseal(sealed: dict[str, Any], data_key: bytes, subject: UUID, place: str) -> Any:
+    plain = AESGCM(data_key).decrypt(base64.b64decode(sealed["n"]), base64.b64decode(sealed["c"]), _aad(subject, place))
+    return json.loads(plain)
+
+
+# -- the data keys ----------------------------------------------------------------------------------------------
+class DataKeys:
+    """``privacy.data_keys`` read and written in the caller's transaction, with the keys opened kept a short while
+    per process (``CACHE_SECONDS``: an erasure elsewhere is honoured here within that time; here, at once)."""
+
+    CACHE_SECONDS = 60.0
+
+    def __init__(self, keks: KeyEncryptionKeys) -> None:
+        self.keks = keks
+        self._cache: dict[UUID, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, subject: UUID) -> bytes | None:
+        with self._lock:
+            hit = self._cache.get(subject)
+        if hit is not None and time.monotonic() - hit[0] < self.CACHE_SECONDS:
+            return hit[1]
+        return None
+
+    def _keep(self, subject: UUID, key: bytes) -> None:
+        with self._lock:
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[subject] = (time.monotonic(), key)
+
+    def forget(self, subject: UUID) -> None:
+        with self._lock:
+            self._cache.pop(subject, None)
+
+    def for_writing(self, conn: Connection, subject: UUID) -> bytes | None:
+        """The subject's data key, made now if it has none; None when it was erased (nothing more is stored)."""
+        cached = self._cached(subject)
+        if cached is not None:
+            return cached
+        fresh = os.urandom(KEY_BYTES)
+        kek_id, wrapped = self.keks.wrap(fresh)
+        conn.execute(
+            insert(data_keys)
+            .values(subject_id=subject, kek_id=kek_id, wrapped=wrapped)
+            .on_conflict_do_nothing(index_elements=["subject_id"])
+        )
+        return self.for_reading(conn, [subject]).get(subject)  # the row is there: made now, or by another
+
+    def for_reading(self, conn: Connection, subjects: Iterable[UUID]) -> dict[UUID, bytes | None]:
+        """Each subject's data key, None for one erased; a subject with no row at all is left out (never made: a
+        reader holding a value sealed under it has a store and key table that do not belong together)."""
+        found: dict[UUID, bytes | None] = {}
+        missing = []
+        for subject in set(subjects):
+            cached = self._cached(subject)
+            if cached is not None:
+                found[subject] = cached
+            else:
+                missing.append(subject)
+        if missing:
+            rows = conn.execute(
+                select(data_keys.c.subject_id, data_keys.c.kek_id, data_keys.c.wrapped).where(
+                    data_keys.c.subject_id.in_(missing)
+                )
+            )
+            for subject, kek_id, wrapped in rows:
+                if wrapped is None:
+                    found[subject] = None
+                    continue
+                key = self.keks.unwrap(kek_id, bytes(wrapped))
+                self._keep(subject, key)
+                found[subject] = key
+        return found
+
+    def erase(self, conn: Connection, subject: UUID, *, by: str, reason: str, at: datetime | None = None) -> bool:
+        """Destroy the subject's data key (a key never made is recorded as erased too, so none is made later);
+        False when it was already erased."""
+        at = at or datetime.now(UTC)
+        conn.execute(
+            insert(data_keys)
+            .values(subject_id=subject, kek_id=None, wrapped=None, erased_at=at, erased_by=by, erasure_reason=reason)
+            .on_conflict_do_nothing(index_elements=["subject_id"])
+        )
+        erased = conn.execute(
+            update(data_keys)
+            .where(data_keys.c.subject_id == subject, data_keys.c.erased_at.is_(None))
+            .values(kek_id=None, wrapped=None, erased_at=at, erased_by=by, erasure_reason=reason)
+        ).rowcount
+        self.forget(subject)
+        if erased:
+            return True
+        row = conn.execute(
+            select(data_keys.c.erased_at, data_keys.c.erased_by).where(data_keys.c.subject_id == subject)
+        ).one()
+        return bool(row.erased_at == at and row.erased_by == by)  # the row this call inserted
+
+    def rotate(self, conn: Connection, batch: int = 500, subjects: Iterable[UUID] | None = None) -> int:
+        """Rewrap every data key (or those of ``subjects``) not wrapped by the current key-encryption key; how
+        many."""
+        done = 0
+        only = [] if subjects is None else [data_keys.c.subject_id.in_(list(subjects))]
+        while True:
+            rows = conn.execute(
+                select(data_keys.c.subject_id, data_keys.c.kek_id, data_keys.c.wrapped)
+                .where(data_keys.c.wrapped.is_not(None), data_keys.c.kek_id != self.keks.current, *only)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return done
+            for subject, kek_id, wrapped in rows:
+                kid, rewrapped = self.keks.wrap(self.keks.unwrap(kek_id, bytes(wrapped)))
+                conn.execute(
+                    update(data_keys)
+                    .where(data_keys.c.subject_id == subject)
+                    .values(kek_id=kid, wrapped=rewrapped, rotated_at=func.now())
+                )
+            done += len(rows)
+
+
+# -- this process's data keys -------------------------------------------------------------------------------------
+_defaults: dict[tuple[Any, ...], DataKeys] = {}
+_defaults_lock = threading.Lock()
+
+
+def data_keys_for(settings: Any) -> DataKeys:
+    """The data keys under the key-encryption keys ``settings`` name, one object per distinct configuration in a
+    process (so its cache is shared by every store built from the same settings)."""
+    ident = (
+        getattr(settings, "privacy_keys", None),
+        getattr(settings, "privacy_keys_file", None),
+        settings.secret_key,
+        settings.environment,
+    )
+    with _defaults_lock:
+        found = _defaults.get(ident)
+        if found is None:
+            found = _defaults[ident] = DataKeys(keys_from_settings(settings))
+        return found
+
+
+def default_data_keys() -> DataKeys:
+    """As this process's environment configures them (``shared.config.Settings``)."""
+    from shared.config import Settings
+
+    return data_keys_for(Settings())

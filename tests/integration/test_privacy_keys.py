@@ -1,0 +1,214 @@
+"""The complainant's personal data in the event store, under a data key of the complaint's own (issue #17,
+docs/adr/0017): sealed in the table, opened on read, erased by destroying the key (and read as erased from then
+on, by every reader: replays and projections go on), rewrapped on rotation, and never read wrong in silence."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select, text
+
+from shared import privacy
+from shared.config import Settings
+from shared.contracts.workflow import ERASED_NAME, ComplaintReceived
+from shared.eventstore.postgres import PostgresEventStore
+from tests.support.complaints import record_complaint
+
+NIK, PHONE, EMAIL = "3528011204780009", "+6281234567809", "siti.rahasia@example.id"
+NAME, ADDRESS = "Siti Aminah Rahasia", "Dusun Bunangka RT 02 RW 03, Desa Pegantenan"
+
+
+@pytest.fixture(scope="module")
+def wf(settings):
+    from services.workflow.bootstrap import bootstrap
+
+    container = bootstrap(settings)
+    yield container
+    container.engine.dispose()
+
+
+def a_complaint(wf) -> uuid.UUID:
+    from shared.contracts.intake import Complainant
+
+    who = Complainant(name=NAME, nik=NIK, phone=PHONE, email=EMAIL, address=ADDRESS)
+    return record_complaint(wf, "pegantenan", complainant=who).complaint_id
+
+
+def raw_payload(engine, cid) -> str:
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT payload::text FROM workflow.events WHERE stream_id = :s AND type = :t"),
+            {"s": f"complaint-{cid}", "t": ComplaintReceived.type},
+        ).scalar_one()
+
+
+def received(store, cid) -> ComplaintReceived:
+    event = next(e for e in store.read_stream(f"complaint-{cid}") if e.type == ComplaintReceived.type)
+    decoded = event.decode()
+    assert isinstance(decoded, ComplaintReceived)
+    return decoded
+
+
+def keys_file(tmp_path, current: str, **keys: bytes) -> str:
+    path = tmp_path / f"keys-{uuid.uuid4().hex[:6]}.json"
+    path.write_text(
+        json.dumps({"current": current, "keys": {k: base64.b64encode(v).decode() for k, v in keys.items()}})
+    )
+    return str(path)
+
+
+def test_the_complainants_data_is_sealed_in_the_table_and_read_in_clear(wf, engine):
+    cid = a_complaint(wf)
+    stored = raw_payload(engine, cid)
+    assert '"$pdp": 1' in stored
+    for value in (NAME, NIK, PHONE, EMAIL, "RT 02 RW 03", "siti.rahasia"):
+        assert value not in stored, value
+    assert "Jalan" in stored or "subject" in stored  # the rest of the event is as before
+    who = received(wf.store, cid).complainant
+    assert (who.name, who.nik, who.phone, who.email, who.address) == (NAME, NIK, PHONE, EMAIL, ADDRESS)
+    # another process's store (fresh cache) under the same keys reads it too
+    other = PostgresEventStore(engine, privacy.DataKeys(privacy.KeyEncryptionKeys.derived_from(Settings().secret_key)))
+    assert received(other, cid).complainant.nik == NIK
+
+
+def test_erasing_the_key_erases_the_data_for_every_reader_and_the_history_goes_on(wf, engine):
+    cid = a_complaint(wf)
+    with engine.begin() as conn:
+        assert wf.store.data_keys.erase(conn, cid, by="admin", reason="permintaan penghapusan (uji)")
+        assert not wf.store.data_keys.erase(conn, cid, by="admin", reason="lagi")  # once
+    who = received(wf.store, cid).complainant
+    assert who.name == ERASED_NAME and (who.nik, who.phone, who.email, who.address) == (None,) * 4
+    assert [e.version for e in wf.store.read_stream(f"complaint-{cid}")] == [1]  # the history still reads
+    # a reader elsewhere, with its own cache, reads it erased too; and the global feed the projections read
+    fresh = PostgresEventStore(engine, privacy.DataKeys(privacy.KeyEncryptionKeys.derived_from(Settings().secret_key)))
+    assert received(fresh, cid).complainant.name == ERASED_NAME
+    with engine.connect() as conn:
+        feed, _, _ = fresh.read_all_of_types(0, 100_000, [ComplaintReceived.type], conn)
+    (mine,) = [e for e in feed if e.stream_id == f"complaint-{cid}"]
+    assert mine.decode().complainant.nik is None
+    with engine.connect() as conn:
+        row = conn.execute(select(privacy.data_keys).where(privacy.data_keys.c.subject_id == cid)).mappings().one()
+    assert row["wrapped"] is None and row["erased_by"] == "admin" and row["erased_at"] is not None
+
+
+def test_a_complaint_erased_before_more_of_it_is_stored_keeps_nothing_new(wf, engine):
+    """An event with personal data appended after the erasure (a late message) is stored as erased, not in clear."""
+    from shared.events import Actor, envelope
+
+    cid = a_complaint(wf)
+    with engine.begin() as conn:
+        wf.store.data_keys.erase(conn, cid, by="admin", reason="uji")
+    event = received(wf.store, cid).model_copy(
+        update={"complainant": received(wf.store, cid).complainant.model_copy(update={"nik": NIK, "name": NAME})}
+    )
+    late = envelope(
+        event,
+        event_id=uuid.uuid4(),
+        stream_id=f"complaint-{uuid.uuid4()}",
+        version=1,
+        kecamatan="pegantenan",
+        occurred_at=event.received_at,
+        actor=Actor.system("test"),
+        correlation_id=uuid.uuid4(),
+    )
+    erased_stream = late.model_copy(update={"stream_id": f"complaint-{cid}", "version": 2})
+    wf.store.append(f"complaint-{cid}", 1, [erased_stream])
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT payload::text FROM workflow.events WHERE stream_id = :s"), {"s": f"complaint-{cid}"}
+        ).scalars()
+        assert all(NIK not in r and NAME not in r for r in rows)
+
+
+def test_rotation_rewraps_every_key_and_the_old_key_may_then_go(wf, engine, tmp_path):
+    old, new = os.urandom(32), os.urandom(32)
+    before = privacy.DataKeys(privacy.KeyEncryptionKeys.from_file(keys_file(tmp_path, "k1", k1=old)))
+    store = PostgresEventStore(engine, before)
+    cid = uuid.uuid4()
+    with engine.begin() as conn:
+        key = before.for_writing(conn, cid)
+    both = privacy.DataKeys(privacy.KeyEncryptionKeys.from_file(keys_file(tmp_path, "k2", k1=old, k2=new)))
+    with engine.begin() as conn:
+        assert both.rotate(conn, subjects=[cid]) == 1  # (the database is shared: this test's key only)
+        kek = conn.execute(select(privacy.data_keys.c.kek_id).where(privacy.data_keys.c.subject_id == cid)).scalar()
+    assert kek == "k2"
+    only_new = privacy.DataKeys(privacy.KeyEncryptionKeys.from_file(keys_file(tmp_path, "k2", k2=new)))
+    with engine.connect() as conn:
+        assert only_new.for_reading(conn, [cid])[cid] == key
+    only_old = privacy.DataKeys(privacy.KeyEncryptionKeys.from_file(keys_file(tmp_path, "k1", k1=old)))
+    with engine.connect() as conn, pytest.raises(privacy.PrivacyKeyError, match="k2"):
+        only_old.for_reading(conn, [cid])  # loud, never read as erased
+    assert store.data_keys is before
+
+
+def test_a_wrong_key_or_a_lost_key_row_is_loud_never_read_as_erased(wf, engine, tmp_path):
+    cid = a_complaint(wf)
+    wrong = PostgresEventStore(
+        engine,
+        privacy.DataKeys(
+            privacy.KeyEncryptionKeys.from_file(keys_file(tmp_path, "dev-1", **{"dev-1": os.urandom(32)}))
+        ),
+    )
+    with pytest.raises(privacy.PrivacyKeyError, match="does not open"):
+        wrong.read_stream(f"complaint-{cid}")
+    with engine.begin() as conn:  # as if the keys were restored from an older backup than the events
+        conn.execute(privacy.data_keys.delete().where(privacy.data_keys.c.subject_id == cid))
+    fresh = PostgresEventStore(engine, privacy.DataKeys(privacy.KeyEncryptionKeys.derived_from(Settings().secret_key)))
+    with pytest.raises(privacy.PrivacyKeyError, match="does not have"):
+        fresh.read_stream(f"complaint-{cid}")
+
+
+def test_a_sealed_value_opens_only_in_its_place():
+    key, subject = os.urandom(32), uuid.uuid4()
+    sealed = privacy.seal({"nik": NIK}, key, subject, "workflow.ComplaintReceived.complainant")
+    assert privacy.unseal(sealed, key, subject, "workflow.ComplaintReceived.complainant") == {"nik": NIK}
+    from cryptography.exceptions import InvalidTag
+
+    with pytest.raises(InvalidTag):
+        privacy.unseal(sealed, key, uuid.uuid4(), "workflow.ComplaintReceived.complainant")  # another complaint
+
+
+def test_keys_are_required_in_production_and_a_bad_keys_value_is_refused_without_showing_it(tmp_path):
+    with pytest.raises(ValidationError, match="PENGADUAN_PRIVACY_KEYS"):
+        Settings(environment="production", secret_key=base64.b64encode(os.urandom(36)).decode())
+    with pytest.raises(privacy.PrivacyKeyError) as refused:
+        privacy.KeyEncryptionKeys.from_json('{"current": "a", "keys": {"a": "c2VjcmV0LXZhbHVlLXNob3J0"}}')
+    assert "c2VjcmV0" not in str(refused.value)
+    with pytest.raises(privacy.PrivacyKeyError, match="not privacy keys"):
+        privacy.KeyEncryptionKeys.from_json("not json at all")
+    made = privacy.KeyEncryptionKeys.generate("2026-12")
+    assert privacy.KeyEncryptionKeys.from_json(json.dumps(made)).current == "2026-12"
+
+
+def test_the_privacy_commands_make_a_key_and_report_the_data_keys(settings, wf, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support.processes import env_for
+
+    a_complaint(wf)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(  # noqa: PLW1510
+            [sys.executable, "-m", "pengaduan", "privacy", *args],
+            env=env_for(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    made = run("new-key", "--id", "k1")
+    first = json.loads(made.stdout)
+    assert made.returncode == 0 and first["current"] == "k1" and len(base64.b64decode(first["keys"]["k1"])) == 32
+    (tmp_path / "keys.json").write_text(made.stdout)
+    second = json.loads(run("new-key", "--id", "k2", "--keys-file", str(tmp_path / "keys.json")).stdout)
+    assert second["current"] == "k2" and second["keys"]["k1"] == first["keys"]["k1"]
+    assert run("new-key", "--id", "k1", "--keys-file", str(tmp_path / "keys.json")).returncode != 0  # no twice
+    status = run("status")
+    assert status.returncode == 0, status.stderr
+    assert "current key-encryption key: dev-1" in status.stdout and "data key(s)" in status.stdout
