@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -92,6 +93,15 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # a kept-alive connection the service closed as the request went out: no byte of an answer came back
 STALE_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+_DOT_SEGMENT = re.compile(rb"(^|/)(\.|%2e){1,2}(/|$|%2f|\\)", re.IGNORECASE)
+
+
+def _has_dot_segment(raw_path: bytes) -> bool:
+    """A path segment "." or "..", also percent-encoded (%2e, %2e%2e) or ended by an encoded slash."""
+    path = raw_path.split(b"?", 1)[0]
+    return bool(_DOT_SEGMENT.search(path))
 
 
 def route_for(routes: Sequence[Route], method: str, path: str) -> str | None:
@@ -229,6 +239,10 @@ class Upstreams:
 
     async def proxy(self, request: Request, path: str) -> Response:
         """The request to the service that owns it, its answer streamed back (SSE, large PDFs and exports)."""
+        if _has_dot_segment(request.scope.get("raw_path") or request.url.path.encode()):
+            # routed on the path as written, sent on as httpx normalises it: /v1/letters/../../internal/... would
+            # reach a route no prefix names (nginx normalises before matching; the gateway refuses)
+            return error_response(404, "not_found", "Alamat tidak ditemukan.")
         route = self.route(request)
         if route is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")

@@ -79,6 +79,7 @@ _MESSAGES: dict[str, str] = {
     "string_type": "Harus berupa teks.",
     "string_too_short": "Terlalu pendek (minimal {min_length} karakter).",
     "string_too_long": "Terlalu panjang (maksimal {max_length} karakter).",
+    "too_long": "Terlalu panjang (maksimal {max_length} karakter).",  # a SecretStr says it so
     "string_pattern_mismatch": "Formatnya tidak sesuai.",
     "extra_forbidden": "Kolom ini tidak dikenal.",
     "literal_error": "Nilai tidak diizinkan; pilihan: {expected}.",

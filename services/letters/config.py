@@ -60,12 +60,19 @@ class EsignSettings(BaseSettings):
     )
     bsre_username: str | None = Field(None, description="The client id BSrE gave the kabupaten (HTTP basic)")
     bsre_password: str | None = Field(None, description="The client secret BSrE gave the kabupaten (a secret)")
-    bsre_timeout: float = Field(30.0, gt=0, le=120, description="Seconds one signing request may take")
+    bsre_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=25,
+        description="Seconds one signing request may take; the tries of one signature never go past the "
+        "workflow's deadline (PENGADUAN_ESIGN_TIMEOUT), which fits inside the gateway's 30 s",
+    )
     bsre_attempts: int = Field(
-        3,
+        2,
         ge=1,
         le=5,
-        description="Tries while BSrE is unavailable, within the Camat's one request (never on a wrong passphrase)",
+        description="Tries while BSrE is unreachable or answers 5xx/429, within the Camat's one request (never on "
+        "a wrong passphrase, never after a request that may have reached BSrE unanswered)",
     )
     bsre_ca_file: str | None = Field(
         None,

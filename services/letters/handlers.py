@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
@@ -130,6 +131,7 @@ class Esigner(Protocol):
         reason: str,
         location: str,
         appearance: Appearance | None = None,
+        deadline: float | None = None,
     ) -> bytes: ...
 
 
@@ -251,21 +253,15 @@ def esign_letter(ctx: Context, request: EsignLetter, *, signer: str, signer_keca
     issued, signed by BSrE with the passphrase the signer typed, stored, and kept under the id the workflow's
     ``LetterSigned`` will have; the row kept (the same request again: the PDF signed the first time, no second
     signature). ``signer``: who asked (their token), who must be the one the event will name. The passphrase goes to
-    BSrE and nowhere else. Raises ``EsignRefused``."""
+    BSrE and nowhere else. No transaction is open while BSrE signs: the checks and the letter are read in one unit
+    of work, the row is written in another, which checks again. Raises ``EsignRefused``."""
     if request.actor.user_id != signer or request.kecamatan != signer_kecamatan:
         raise EsignRefused("letter_not_ready", "Hanya penanda tangan surat ini yang dapat menandatanganinya.")
     with ctx.uow() as uow:
-        kept = uow.esigned.get(request.event_id)
+        kept = _kept_for(uow, request, signer)
         if kept is not None:
             return kept
-        stream = uow.events.stream(f"complaint-{request.complaint_id}")
-        if not stream or stream[0].kecamatan != request.kecamatan:
-            raise EsignRefused("letter_not_ready", "Pengaduan tidak ditemukan di kecamatan ini.")
-        decoded = [e.decode() for e in stream]
-        if not any(isinstance(e, LetterDrafted) and e.letter_version == request.letter_version for e in decoded):
-            raise EsignRefused("letter_not_ready", "Konsep surat yang akan ditandatangani tidak ditemukan.")
-        if any(isinstance(e, LetterSigned) and e.letter_version == request.letter_version for e in decoded):
-            raise EsignRefused("letter_not_ready", "Surat ini sudah ditandatangani.")
+        _check_unsigned(uow, request)
         try:
             kecamatan = ctx.kecamatan(request.kecamatan)
         except LookupError:  # added a moment ago: this process's directory reloads within a minute
@@ -288,7 +284,7 @@ def esign_letter(ctx: Context, request: EsignLetter, *, signer: str, signer_keca
             ctx,
             uow,
             kecamatan,
-            stream[0].stream_id,
+            f"complaint-{request.complaint_id}",
             letter_version=request.letter_version,
             letter_number=request.letter_number,
             through_bsre=True,
@@ -296,28 +292,37 @@ def esign_letter(ctx: Context, request: EsignLetter, *, signer: str, signer_keca
             signed_at=request.signed_at,
             document_id=document_id_for(request.event_id),
         )
-        rendered = layout_response_letter(letter.letter)
-        box = rendered.signature_box
-        appearance = None
-        if box is not None and box.page_index == 0:
-            x1, y1, x2, y2 = box.box
-            appearance = Appearance(page=1, x=x1, y=y1, width=x2 - x1, height=y2 - y1)
-        try:
-            pdf = ctx.esign.sign_pdf(
-                rendered.pdf,
-                nik=official.tte_nik,
-                passphrase=request.passphrase.get_secret_value(),
-                reason=f"Surat tanggapan pengaduan {letter.tracking_code}",
-                location=kecamatan.name,
-                appearance=appearance,
-            )
-        except EsignUnavailable as exc:
-            log.warning("BSrE unavailable at step 10", extra={"complaint_id": str(request.complaint_id)})
-            raise EsignRefused(exc.code, str(exc)) from None
-        except EsignError as exc:
-            log.info("BSrE refused a signature", extra={"complaint_id": str(request.complaint_id), "code": exc.code})
-            raise EsignRefused(exc.code, str(exc)) from None
-        stored = ctx.documents.put(pdf, "application/pdf")
+    rendered = layout_response_letter(letter.letter)
+    box = rendered.signature_box
+    appearance = None
+    if box is not None:
+        x1, y1, x2, y2 = box.box
+        appearance = Appearance(page=box.page_index + 1, x=x1, y=y1, width=x2 - x1, height=y2 - y1)
+    deadline = None
+    if request.deadline is not None:  # the workflow's, as time left on this process's clock
+        deadline = time.monotonic() + (request.deadline - datetime.now(UTC)).total_seconds()
+    try:
+        pdf = ctx.esign.sign_pdf(
+            rendered.pdf,
+            nik=official.tte_nik,
+            passphrase=request.passphrase.get_secret_value(),
+            reason=f"Surat tanggapan pengaduan {letter.tracking_code}",
+            location=kecamatan.name,
+            appearance=appearance,
+            deadline=deadline,
+        )
+    except EsignUnavailable as exc:
+        log.warning("BSrE unavailable at step 10", extra={"complaint_id": str(request.complaint_id)})
+        raise EsignRefused(exc.code, str(exc)) from None
+    except EsignError as exc:
+        log.info("BSrE refused a signature", extra={"complaint_id": str(request.complaint_id), "code": exc.code})
+        raise EsignRefused(exc.code, str(exc)) from None
+    stored = ctx.documents.put(pdf, "application/pdf")
+    with ctx.uow() as uow:
+        kept = _kept_for(uow, request, signer)  # a twin request kept one meanwhile: that one stands
+        if kept is not None:
+            return kept
+        _check_unsigned(uow, request)
         row = uow.esigned.add(
             {
                 "event_id": request.event_id,
@@ -333,6 +338,30 @@ def esign_letter(ctx: Context, request: EsignLetter, *, signer: str, signer_keca
         uow.commit()
     log.info("letter signed through BSrE", extra={"complaint_id": str(request.complaint_id)})
     return row
+
+
+def _kept_for(uow: UnitOfWork, request: EsignLetter, signer: str) -> dict[str, Any] | None:
+    """The PDF already kept for this event id, if it is this very request's (same complaint, version, number and
+    signer); another request naming the same id is refused."""
+    kept = uow.esigned.get(request.event_id)
+    if kept is None:
+        return None
+    same = (kept["complaint_id"], kept["letter_version"], kept["letter_number"], kept["signer"])
+    if same != (request.complaint_id, request.letter_version, request.letter_number, signer):
+        raise EsignRefused("letter_not_ready", "Permintaan tanda tangan ini tidak sesuai dengan yang tercatat.")
+    return kept
+
+
+def _check_unsigned(uow: UnitOfWork, request: EsignLetter) -> None:
+    """The complaint is of that kecamatan, the draft of that version exists, and it is not signed yet."""
+    stream = uow.events.stream(f"complaint-{request.complaint_id}")
+    if not stream or stream[0].kecamatan != request.kecamatan:
+        raise EsignRefused("letter_not_ready", "Pengaduan tidak ditemukan di kecamatan ini.")
+    decoded = [e.decode() for e in stream]
+    if not any(isinstance(e, LetterDrafted) and e.letter_version == request.letter_version for e in decoded):
+        raise EsignRefused("letter_not_ready", "Konsep surat yang akan ditandatangani tidak ditemukan.")
+    if any(isinstance(e, LetterSigned) and e.letter_version == request.letter_version for e in decoded):
+        raise EsignRefused("letter_not_ready", "Surat ini sudah ditandatangani.")
 
 
 def _make(

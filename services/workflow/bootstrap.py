@@ -39,7 +39,7 @@ def bootstrap(settings: Settings | None = None, *, worker: bool = False) -> Work
         directory=KecamatanDirectory(engine),
         calendars=Calendars(),
         organisation=OrganisationDirectory(engine),
-        esign=LettersEsign(settings.letters_url, timeout=settings.esign_timeout),
+        esign=LettersEsign(settings.letters_url, timeout=settings.esign_timeout, secret_key=settings.secret_key),
         engine=engine,
         store=store,
         settings=settings,

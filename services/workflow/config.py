@@ -16,10 +16,10 @@ class WorkflowSettings(Settings):
     )
     esign_timeout: float = Field(
         25.0,
-        gt=0,
-        le=600,
-        description="Seconds step 10 waits for letters and BSrE: above PENGADUAN_BSRE_TIMEOUT x "
-        "PENGADUAN_BSRE_ATTEMPTS (and their backoff), below the gateway's 30 s read timeout",
+        ge=5,
+        le=28,
+        description="Seconds step 10 gives letters and BSrE (sent as a deadline: letters starts no try of BSrE "
+        "that could not end by then); below the gateway's 30 s",
     )
 
     @classmethod

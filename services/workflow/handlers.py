@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -77,6 +77,8 @@ class Directory(Protocol):
 class Esign(Protocol):
     """The letters service, asked at step 10 to have the letter signed through BSrE (``adapters/esign.py``):
     raises ``EsignFailed`` (a DomainError with letters' code) when it did not happen."""
+
+    timeout: float  # seconds the workflow waits for it (PENGADUAN_ESIGN_TIMEOUT)
 
     def sign(self, request: EsignLetter, authorization: str | None) -> None: ...
 
@@ -255,18 +257,58 @@ def act(
             letter = events[signed]
             assert isinstance(letter, LetterSigned)  # noqa: S101
             _esign(ctx, complaint_id, row["kecamatan"], letter, ids[signed], who, at, passphrase, authorization)
-        new_state, _ = _append(
-            uow,
-            state,
-            events,
-            actor=who,
-            at=at,
-            correlation_id=correlation_id,
-            causation_id=None,
-            ids=lambda i: ids[i],
-        )
+        try:
+            new_state, _ = _append(
+                uow,
+                state,
+                events,
+                actor=who,
+                at=at,
+                correlation_id=correlation_id,
+                causation_id=None,
+                ids=lambda i: ids[i],
+            )
+        except ConcurrencyError as raced:
+            if not through_bsre or raced.actual is None:  # (None: a unique-key race; the transaction is aborted)
+                raise
+            # BSrE has signed, and meanwhile a notification's report or an overdue flag was appended: record the
+            # signature after them, with the same number and event id (the store's check raised before writing)
+            new_state = _rebased_signature(ctx, uow, complaint_id, command, events, ids, who, at, correlation_id)
         uow.complaints.update(new_state, at)
         uow.commit()
+    return new_state
+
+
+def _rebased_signature(
+    ctx: Context,
+    uow: UnitOfWork,
+    complaint_id: UUID,
+    command: c.Command,
+    signed_events: list,
+    ids: list[UUID],
+    who: Actor,
+    at: datetime,
+    correlation_id: UUID,
+) -> model.Complaint:
+    """The signature decided again on the complaint as it now is: the same letter version, number and event id
+    as BSrE signed (``signed_events``/``ids``), or ConcurrencyError when it no longer fits (another person acted)."""
+    state = model.replay(uow.events.read(stream_id(complaint_id)))
+    events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(state.kecamatan or "")))
+    if [type(e) for e in events] != [type(e) for e in signed_events] or any(
+        isinstance(e, LetterSigned) and (e.letter_version, e.letter_number) != (s.letter_version, s.letter_number)
+        for e, s in zip(events, signed_events, strict=True)
+    ):
+        raise ConcurrencyError(stream_id(complaint_id), state.version, state.version)
+    new_state, _ = _append(
+        uow,
+        state,
+        events,
+        actor=who,
+        at=at,
+        correlation_id=correlation_id,
+        causation_id=None,
+        ids=lambda i: ids[i],
+    )
     return new_state
 
 
@@ -305,6 +347,7 @@ def _esign(
             signed_at=at,
             actor=who,
             passphrase=passphrase,
+            deadline=datetime.now(UTC) + timedelta(seconds=max(1.0, ctx.esign.timeout - 1.0)),
         ),
         authorization,
     )

@@ -67,3 +67,17 @@ class EsignLetter(Contract):
     signed_at: datetime  # the event's occurred_at: the letter is dated this day in the kecamatan's zone
     actor: Actor  # as the event will record it (the signer, and the role acted for under a delegation or a.n.)
     passphrase: SecretStr = Field(repr=False, max_length=200)
+    # when the workflow stops waiting: letters starts no try of BSrE that could not end by then
+    deadline: datetime | None = None
+
+
+# The header the workflow signs an EsignLetter body with (HMAC-SHA256 under the deployment's secret key, hex): the
+# letters route takes only what the workflow decided, never a body a signed-in user composed themselves
+ESIGN_SIGNATURE_HEADER: Final = "X-Pengaduan-Esign"
+
+
+def esign_signature(secret_key: str, body: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(f"esign:{secret_key}".encode(), body, hashlib.sha256).hexdigest()

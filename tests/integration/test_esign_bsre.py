@@ -80,7 +80,7 @@ def letters_url(letters):
 @pytest.fixture(scope="module")
 def wf(settings, letters_url):
     container = bootstrap(settings)
-    container.esign = LettersEsign(letters_url, timeout=30)
+    container.esign = LettersEsign(letters_url, timeout=25, secret_key=settings.secret_key)
     yield container
     container.engine.dispose()
 
@@ -184,7 +184,7 @@ def test_a_wrong_passphrase_leaves_the_complaint_at_step_10_and_the_number_free(
 
     wrong = post_sign(api, settings, camat, cid, passphrase="salah ketik")
     assert wrong.status_code == 422 and wrong.json()["code"] == "wrong_passphrase", wrong.text
-    assert "passphrase" in wrong.json()["message"].lower()
+    assert wrong.json()["message"].startswith("Passphrase tanda tangan elektronik salah.")
     missing = post_sign(api, settings, camat, cid)
     assert missing.status_code == 422 and missing.json()["code"] == "passphrase_required"
     assert events_of(engine, cid) == before  # nothing recorded
@@ -213,6 +213,8 @@ def test_bsre_down_is_a_503_to_try_again_and_nothing_is_lost(settings, engine, w
 
     again = post_sign(api, settings, camat, cid, passphrase=PASSPHRASE)  # the Camat tries again: signed
     assert again.status_code == 200, again.text
+    signed = next(e for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.LetterSigned")
+    assert signed.payload["letter_sequence"] == 1  # the number taken while BSrE was down was given back
 
 
 def test_a_signer_without_a_nik_for_bsre_is_told_what_to_do(settings, engine, wf, api, letters):
@@ -223,24 +225,98 @@ def test_a_signer_without_a_nik_for_bsre_is_told_what_to_do(settings, engine, wf
     assert "NIK" in answer.json()["message"]
 
 
-def test_letters_signs_only_for_the_signer_the_request_names(settings, engine, wf, letters, letters_url):
-    """The internal route with someone else's token (a Kasi of the kecamatan) refuses, and BSrE is not asked."""
+def test_letters_takes_only_what_the_workflow_decided_and_signed(settings, engine, wf, letters, letters_url, bsre):
+    """The internal route wants the workflow's HMAC over the body: a signed-in user who composes one themselves
+    (a Kasi naming themselves Plh. Camat, with a made-up number) is refused before BSrE is asked; with the
+    workflow's signature but someone else's token it is refused too; with no token, 401."""
     import httpx
+
+    from shared.contracts.letters import ESIGN_SIGNATURE_HEADER, esign_signature
 
     slug, camat = bsre_kecamatan(engine, wf, letters)
     cid = to_step_10(wf, slug, camat.username)
     kasi = Principal(f"kasi.x.{slug}", "Kasi", "kasi", slug, "pamekasan", "pemerintahan")
-    body = {
-        "event_id": str(uuid.uuid4()),
-        "complaint_id": str(cid),
-        "kecamatan": slug,
-        "letter_version": 1,
-        "letter_number": "000.8.3.4/1/1/2026",
-        "signed_at": datetime.now(UTC).isoformat(),
-        "actor": {"kind": "user", "user_id": camat.username, "role": "camat"},
-        "passphrase": PASSPHRASE,
-    }
-    answer = httpx.post(letters_url + ESIGN_PATH, json=body, headers=bearer_header(settings, kasi))
-    assert answer.status_code == 409 and answer.json()["code"] == "letter_not_ready"
-    anonymous = httpx.post(letters_url + ESIGN_PATH, json=body)
-    assert anonymous.status_code == 401
+    asked = bsre.counts()["sign_requests"]
+
+    def body(actor: str, **over) -> bytes:
+        return json.dumps(
+            {
+                "event_id": str(uuid.uuid4()),
+                "complaint_id": str(cid),
+                "kecamatan": slug,
+                "letter_version": 1,
+                "letter_number": "999/FAKE/2026",
+                "signed_at": datetime.now(UTC).isoformat(),
+                "actor": {
+                    "kind": "user",
+                    "user_id": actor,
+                    "role": "kasi",
+                    "acting_for": "camat",
+                    "acting_kind": "plh",
+                },
+                "passphrase": PASSPHRASE,
+                **over,
+            }
+        ).encode()
+
+    composed = httpx.post(letters_url + ESIGN_PATH, content=body(kasi.username), headers=bearer_header(settings, kasi))
+    assert composed.status_code == 403 and composed.json()["code"] == "forbidden"
+    forged = body(camat.username)
+    signed_by_workflow = {ESIGN_SIGNATURE_HEADER: esign_signature(settings.secret_key, forged)}
+    other = httpx.post(
+        letters_url + ESIGN_PATH, content=forged, headers={**bearer_header(settings, kasi), **signed_by_workflow}
+    )
+    assert other.status_code == 409 and "penanda tangan" in other.json()["message"]
+    assert httpx.post(letters_url + ESIGN_PATH, content=forged, headers=signed_by_workflow).status_code == 401
+    assert bsre.counts()["sign_requests"] == asked  # BSrE was never asked
+
+
+def test_a_report_appended_while_bsre_signs_does_not_lose_the_signature_or_reuse_its_number(
+    settings, engine, wf, api, bsre, letters
+):
+    """A notification's report (or an overdue flag) may be appended to the complaint while BSrE signs: the
+    signature is then recorded after it, with the number and event id BSrE signed, not refused as stale."""
+    from services.workflow import handlers as workflow_handlers
+    from shared.contracts.notify import NotificationReport
+
+    slug, camat = bsre_kecamatan(engine, wf, letters)
+    cid = to_step_10(wf, slug, camat.username)
+    real = wf.esign
+
+    class ReportArrivesMeanwhile:
+        timeout = real.timeout
+
+        def sign(self, request, authorization):
+            real.sign(request, authorization)
+            source = next(e for e in wf.store.read_stream(f"complaint-{cid}") if e.type == "workflow.ComplaintReceived")
+            workflow_handlers.record_notification(
+                wf,
+                NotificationReport(
+                    message_id=uuid.uuid4(),
+                    delivery_id=uuid.uuid4(),
+                    complaint_id=cid,
+                    kecamatan=slug,
+                    source_event_id=source.event_id,
+                    kind="acknowledgment",
+                    channel="sms",
+                    recipient="+62812****789",
+                    state="delivered",
+                    at=datetime.now(UTC),
+                ),
+            )
+
+    wf.esign = ReportArrivesMeanwhile()
+    asked = bsre.counts()["signed"]
+    try:
+        answer = post_sign(api, settings, camat, cid, passphrase=PASSPHRASE)
+    finally:
+        wf.esign = real
+    assert answer.status_code == 200, answer.text
+    assert bsre.counts()["signed"] == asked + 1  # signed once
+    stream = wf.store.read_stream(f"complaint-{cid}")
+    assert [e.type for e in stream][-2:] == ["workflow.NotificationDelivered", "workflow.LetterSigned"]
+    signed = stream[-1]
+    with engine.connect() as conn:
+        kept = conn.execute(select(esigned).where(esigned.c.complaint_id == cid)).mappings().all()
+    assert [k["event_id"] for k in kept] == [signed.event_id]  # the PDF BSrE signed is the one recorded
+    assert kept[0]["letter_number"] == signed.payload["letter_number"] and signed.payload["letter_sequence"] == 1

@@ -66,3 +66,47 @@ def test_the_merged_api_documents_every_service_answering_one_path():
     )
     item = merged["paths"]["/open311/v2/requests"]
     assert {method: op["summary"] for method, op in item.items()} == {"post": "submit", "get": "search"}
+
+
+class _Recording(_Backend):
+    seen: list[str] = []
+
+    def do_POST(self) -> None:
+        _Recording.seen.append(self.path)
+        self.do_GET()
+
+
+def test_a_path_with_dot_segments_is_refused_not_passed_on_normalised():
+    """Routed on the path as written, a request would be sent on as httpx normalises it:
+    /v1/letters/../../internal/letters/esign would reach letters' internal route, which no prefix names. The
+    gateway refuses such paths (plain or percent-encoded) before routing; nginx normalises before matching."""
+    import socket
+
+    import uvicorn
+
+    from tests.support.servers_http import serve_in_thread
+
+    backend = ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    try:
+        gateway = create_gateway({"letters": f"http://127.0.0.1:{backend.server_address[1]}"})
+        config = uvicorn.Config(gateway, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        with serve_in_thread(config) as url:
+            host, port = url.removeprefix("http://").split(":")
+            for path in (
+                "/v1/letters/../../internal/letters/esign",
+                "/v1/letters/%2e%2e/%2E%2E/internal/letters/esign",
+                "/v1/letters/..%2f..%2finternal/letters/esign",
+                "/v1/letters/./verify",
+            ):
+                with socket.create_connection((host, int(port)), timeout=5) as s:
+                    s.sendall(
+                        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+                    )
+                    answer = b""
+                    while chunk := s.recv(4096):
+                        answer += chunk
+                assert answer.startswith(b"HTTP/1.1 404"), (path, answer[:200])
+            assert _Recording.seen == []
+    finally:
+        backend.shutdown()

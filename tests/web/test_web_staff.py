@@ -1015,13 +1015,19 @@ def test_where_the_kecamatan_signs_through_bsre_the_camat_types_a_passphrase_kep
     sign_in(web, camat)
     page = web.get(f"/petugas/pengaduan/{cid}").text
     form = form_of(page, "sign-letter")
-    assert re.search(r'<input[^>]*name="passphrase"[^>]*type="password" autocomplete="off" value=""', form), form
+    assert re.search(
+        r'<input[^>]*name="passphrase"[^>]*type="password" autocomplete="new-password" maxlength="200" value=""', form
+    ), form
     assert "melalui BSrE" in form
 
     typed = "rahasia ketikan camat"
     missing = submit(web, cid, "sign-letter", page)
-    assert missing.status_code == 422 and "passphrase" in text_only(missing.text).lower()
+    assert missing.status_code == 422
+    shown = form_of(missing.text, "sign-letter")  # the API's refusal, at the passphrase field
+    assert "ketik passphrase tanda tangan elektronik Anda" in text_only(shown)
+    assert re.search(r'<input[^>]*name="passphrase"[^>]*aria-invalid="true"', shown), shown
     down = submit(web, cid, "sign-letter", page, passphrase=typed)
     assert down.status_code == 503, down.text
-    assert "belum ditandatangani" in text_only(down.text) and typed not in down.text
+    assert "Layanan surat tidak dapat dihubungi, jadi surat belum ditandatangani" in text_only(down.text)
+    assert typed not in down.text
     assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")][-1] == "workflow.LetterDuplicated"

@@ -27,11 +27,13 @@ credentials (the test suite runs against devtools/bsre, a local server speaking 
 * Whether the signed PDF is an incremental update of ours (our bytes a prefix of it) and which PAdES level BSrE
   produces (public reports say B-T) is BSrE's business; this client only checks that the answer is a PDF.
 
-Retries: only while the service is unavailable (no connection, a timeout, HTTP 5xx without a known BSrE code, 429),
-``attempts`` tries in all with a short backoff (0.5 s, 1 s, 2 s, 2 s...). Never after a wrong passphrase: BSrE may
-count each wrong try towards locking the certificate. A timeout after the request was sent is ambiguous (BSrE may
-have signed, and logged a signing, without our hearing of it); it is retried all the same, which may leave a second
-signing in BSrE's log but only one signed letter with us.
+Retries: only while the service is unavailable (no connection, a connect timeout, HTTP 5xx without a known BSrE
+code, 429), ``attempts`` tries in all with a short backoff (0.5 s, 1 s, 2 s, 2 s...), and never past the caller's
+``deadline`` (no try is started that could not finish before it; each try's timeout is cut to what is left). Never
+after a wrong passphrase: BSrE may count each wrong try towards locking the certificate. A signing whose request may
+have reached BSrE without an answer coming back (a read timeout, a connection lost mid-answer) is not retried either:
+BSrE may have signed, and logged a signing, without our hearing of it; the Camat sees "unavailable" and tries
+again knowingly. A status query is retried in those cases too (it signs nothing).
 
 Secrets: the passphrase is never logged, never part of an exception's message, and our exceptions carry no
 ``__cause__``/``__context__`` (httpx's errors hold the request and its body); in tracebacks our frames hold it
@@ -65,6 +67,7 @@ UNAVAILABLE_HTTP = frozenset({408, 429})  # besides 5xx
 BACKOFF_SECONDS = (0.5, 1.0, 2.0)  # before the 2nd, 3rd, 4th try; 2 s after that
 MAX_RETRY_AFTER = 5.0  # a Retry-After header is honoured up to this many seconds
 MESSAGE_LIMIT = 200  # characters of BSrE's own message quoted in ours
+MIN_ATTEMPT_SECONDS = 1.0  # a try with less time than this left before the caller's deadline is not started
 
 _NIK = re.compile(r"^\d{16}$")
 _PASSPHRASE_TEXT = re.compile(r"passphrase[^.]*salah", re.IGNORECASE)
@@ -184,11 +187,13 @@ class _Secret:
 
 @dataclass(frozen=True)
 class _Outage:
-    """An attempt that got no usable answer: why, in words for the Camat; how long the service asked us to wait."""
+    """An attempt that got no usable answer: why, in words for the Camat; how long the service asked us to wait;
+    whether the request may have reached the service (``sent``: a read timeout, a connection lost mid-answer)."""
 
     reason: str
     http_status: int | None = None
     retry_after: float | None = None
+    sent: bool = False
 
 
 def mask_nik(nik: str) -> str:
@@ -234,9 +239,11 @@ class BsreClient:
         reason: str,
         location: str,
         appearance: Appearance | None = None,
+        deadline: float | None = None,
     ) -> bytes:
         """The PDF signed by BSrE with the certificate of ``nik``, unlocked by ``passphrase``: visible in
         ``appearance``'s box, invisible without one. ``reason`` and ``location`` go into the signature.
+        ``deadline`` (``time.monotonic()``): no try starts that could not end by then.
 
         Raises :class:`WrongPassphrase` (also for an empty one, without asking BSrE), :class:`SignerNotRegistered`
         (also for a NIK that is not 16 digits), :class:`EsignUnavailable` after ``attempts`` tries,
@@ -274,7 +281,14 @@ class BsreClient:
 
         started = time.monotonic()
         response, attempt = self._call(
-            SIGN_PATH, body, success_key="file", nik=nik, secret=secret, what="penandatanganan"
+            SIGN_PATH,
+            body,
+            success_key="file",
+            nik=nik,
+            secret=secret,
+            what="penandatanganan",
+            deadline=deadline,
+            signs=True,
         )
         signed = self._signed_pdf(response, nik=nik, secret=secret)
         log.info(
@@ -324,17 +338,25 @@ class BsreClient:
         nik: str,
         secret: _Secret | None,
         what: str,
+        deadline: float | None = None,
+        signs: bool = False,
     ) -> tuple[httpx.Response, int]:
-        """POST ``body()`` to ``path`` until an answer that is not an outage, at most ``attempts`` times; the
-        answer and the attempt it came at. Raises the application errors (wrong passphrase, not registered) as
-        soon as they come, :class:`EsignUnavailable` when every attempt was an outage."""
+        """POST ``body()`` to ``path`` until an answer that is not an outage, at most ``attempts`` times and never
+        past ``deadline``; the answer and the attempt it came at. Raises the application errors (wrong passphrase,
+        not registered) as soon as they come, :class:`EsignUnavailable` when every attempt was an outage, when no
+        time is left, or (``signs``) when a request may have reached BSrE unanswered."""
         attempts = self.settings.attempts
         outage: _Outage | None = None
+        tried = 0
         for attempt in range(1, attempts + 1):
             if outage is not None:
+                if signs and outage.sent:
+                    break  # BSrE may have signed: never twice without the Camat knowing
                 delay = BACKOFF_SECONDS[min(attempt - 2, len(BACKOFF_SECONDS) - 1)]
                 if outage.retry_after is not None:
                     delay = max(delay, min(outage.retry_after, MAX_RETRY_AFTER))
+                if deadline is not None and deadline - time.monotonic() - delay < MIN_ATTEMPT_SECONDS:
+                    break  # no time left for another try
                 log.warning(
                     "BSrE unavailable for %s (%s); attempt %d of %d in %.1f s",
                     path,
@@ -344,7 +366,14 @@ class BsreClient:
                     delay,
                 )
                 time.sleep(delay)
-            result = self._send(path, body)
+            timeout = self.settings.timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
+                if timeout < MIN_ATTEMPT_SECONDS and outage is None:
+                    outage = _Outage("waktu yang tersisa tidak cukup untuk meminta tanda tangan")
+                    break
+            tried = attempt
+            result = self._send(path, body, timeout)
             if isinstance(result, _Outage):
                 outage = result
                 continue
@@ -352,24 +381,29 @@ class BsreClient:
             if outage is None:
                 return result, attempt
         assert outage is not None  # noqa: S101
-        log.warning("BSrE unavailable for %s after %d attempts (%s)", path, attempts, outage.reason)
+        log.warning("BSrE unavailable for %s after %d attempt(s) (%s)", path, tried, outage.reason)
         raise EsignUnavailable(
-            f"Layanan tanda tangan elektronik BSrE sedang tidak dapat dihubungi ({what}: {attempts} kali dicoba, "
+            f"Layanan tanda tangan elektronik BSrE sedang tidak dapat dihubungi ({what}: {tried} kali dicoba, "
             f"terakhir: {outage.reason}). Surat belum ditandatangani; silakan coba lagi beberapa saat lagi.",
             http_status=outage.http_status,
         )
 
-    def _send(self, path: str, body: Callable[[], bytes]) -> httpx.Response | _Outage:
+    def _send(self, path: str, body: Callable[[], bytes], timeout: float | None = None) -> httpx.Response | _Outage:
         """One POST. Transport failures come back as an :class:`_Outage` (never raised from here: httpx's
         exceptions hold the request, body included, and would be chained to ours); a URL or protocol that
         cannot work at all raises :class:`EsignRejected`, outside the ``except``."""
         fault: str | None = None
+        limit = self.settings.timeout if timeout is None else timeout
         try:
-            return self._http.post(path, content=body(), headers={"Content-Type": "application/json"})
-        except httpx.TimeoutException:
-            return _Outage(f"tidak ada jawaban dalam {self.settings.timeout:g} detik")
-        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as e:
+            return self._http.post(
+                path, content=body(), headers={"Content-Type": "application/json"}, timeout=httpx.Timeout(limit)
+            )
+        except (httpx.ConnectTimeout, httpx.ConnectError) as e:  # nothing reached BSrE
             return _Outage(f"koneksi gagal: {type(e).__name__}")
+        except httpx.TimeoutException:
+            return _Outage(f"tidak ada jawaban dalam {limit:g} detik", sent=True)
+        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as e:
+            return _Outage(f"koneksi terputus: {type(e).__name__}", sent=True)
         except (httpx.HTTPError, httpx.InvalidURL) as e:  # a URL, scheme or protocol that cannot work at all
             fault = type(e).__name__
         raise EsignRejected(

@@ -180,12 +180,16 @@ class PostgresTemplates:
         )
 
 
+# every column of the staff directory but the NIK officials sign through BSrE with (letters' alone to read)
+_STAFF = [c for c in staff_directory.c if c.name != "tte_nik"]
+
+
 class PostgresStaff:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def active(self, kecamatan: str, roles: Collection[str], *, new_work: bool = False) -> list[Row]:
-        query = select(staff_directory).where(
+        query = select(*_STAFF).where(
             staff_directory.c.kecamatan == kecamatan,
             staff_directory.c.active.is_(True),
             staff_directory.c.role.in_(list(roles)),
@@ -201,9 +205,7 @@ class PostgresStaff:
                 continue
             found = _all(
                 self._conn,
-                select(staff_directory).where(
-                    staff_directory.c.username == d.delegate, staff_directory.c.active.is_(True)
-                ),
+                select(*_STAFF).where(staff_directory.c.username == d.delegate, staff_directory.c.active.is_(True)),
             )
             rows += [{**r, "role": d.role, "unit": d.unit, "acting_kind": d.kind} for r in found]
         return rows

@@ -151,7 +151,10 @@ async def page(
     zone = await zone_of(request, complaint.get("kecamatan"))  # every date and time in its kabupaten's zone
     documents = await load_documents(request, complaint_id)
     directory = await kecamatan_directory(request, missing=complaint.get("kecamatan"))
-    own, other = step_forms(complaint, await load_units(request, complaint), directory.get(complaint["kecamatan"]))
+    kecamatan = directory.get(complaint["kecamatan"])
+    if submitted and "passphrase" in submitted.get("errors", {}):  # the API asked for it: our list may be minutes old
+        kecamatan = {**(kecamatan or {}), "signature_service": "bsre"}
+    own, other = step_forms(complaint, await load_units(request, complaint), kecamatan)
     definition = views.definition_of(complaint)
     current = complaint.get("current_step")
     now = datetime.now(UTC)

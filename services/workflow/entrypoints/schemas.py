@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class StepOut(BaseModel):
@@ -79,6 +80,14 @@ class ActionBody(BaseModel):
         description="sign-letter where the kecamatan signs through BSrE (`signature_service` in GET /v1/kecamatan): "
         "the signer's passphrase for their BSrE certificate, passed to BSrE once and never stored or logged",
     )
+
+    @field_validator("passphrase")
+    @classmethod
+    def _typable(cls, value: SecretStr | None) -> SecretStr | None:
+        """A passphrase is typed: no control characters, no lone surrogates (which cannot be sent on)."""
+        if value is not None and any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value.get_secret_value()):
+            raise ValueError("Passphrase berisi karakter yang tidak dapat diketik.")
+        return value
 
 
 class KecamatanOut(BaseModel):
