@@ -14,6 +14,9 @@ Two implementations of the ``DocumentStore`` port:
 
 ``store_from_settings(url)`` builds either from a URL (``Settings.document_store_url``).
 
+``delete`` removes a document for good (a complainant's personal data erased, docs/adr/0017). Content addressing
+means one stored copy may serve several records: deciding that nobody else needs the bytes is the caller's part.
+
 Ids given by callers are checked (``ValueError`` unless 64 lowercase hex digits) before they
 come near a path or an object key, so an id can never traverse out of the store.
 """
@@ -92,6 +95,12 @@ class DocumentStore(Protocol):
     def exists(self, sha256: str) -> bool: ...
 
     def stat(self, sha256: str) -> StoredObject | None: ...
+
+    def delete(self, sha256: str) -> bool:
+        """Remove the document (its bytes and its metadata) for good; idempotent. True when something of it was
+        stored, False when nothing was. Raises ``ValueError`` for a malformed id; a failure to remove raises (a
+        caller erasing personal data retries, it never reads a failure as done)."""
+        ...
 
 
 def _check_sha256(sha256: object) -> str:
@@ -200,6 +209,19 @@ class LocalDocumentStore:
             return None
         return obj
 
+    def delete(self, sha256: str) -> bool:
+        """The metadata first (the document is gone for readers at once), then the bytes, then what a put that
+        died left of these bytes (its temp files), each removal made durable. A crash halfway leaves bytes without
+        metadata, which the next delete removes (and reports: something was stored)."""
+        blob, meta = self._paths(sha256)
+        removed = _unlink(meta)
+        removed = _unlink(blob) or removed
+        for leftover in blob.parent.glob(f"{self._TMP_PREFIX}{sha256}.*") if blob.parent.is_dir() else ():
+            removed = _unlink(leftover) or removed
+        if removed:
+            _fsync_dir(blob.parent)
+        return removed
+
     # helpers -----------------------------------------------------------------------------------
     @staticmethod
     def _read_meta(sha256: str, meta: Path) -> StoredObject | None:
@@ -250,6 +272,15 @@ class LocalDocumentStore:
                 os.unlink(tmp)
             raise
         _fsync_dir(target.parent)
+
+
+def _unlink(path: Path) -> bool:
+    """Remove a file; False when there was none."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -427,7 +458,37 @@ class S3DocumentStore:
             content_type=head.get("ContentType") or "application/octet-stream",
         )
 
+    def delete(self, sha256: str) -> bool:
+        """Delete the object. In a bucket that keeps versions (versioning enabled or suspended) a plain delete only
+        hides the bytes behind a delete marker, so every version of the key and every marker is deleted instead,
+        by version id. The bucket's versioning is asked on every call (a bucket can be switched to versioning at
+        any time; deletes are rare): the credentials need ``s3:GetBucketVersioning`` besides ``s3:DeleteObject``,
+        and in a versioned bucket ``s3:ListBucketVersions`` and ``s3:DeleteObjectVersion``."""
+        key = self.key_for(sha256)
+        if self._versioned():
+            return self._delete_versions(key)
+        existed = self.stat(sha256) is not None
+        self._client.delete_object(Bucket=self.bucket, Key=key)  # no error when absent: idempotent
+        return existed
+
     # helpers -----------------------------------------------------------------------------------
+    def _versioned(self) -> bool:
+        status = self._client.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        return status in ("Enabled", "Suspended")
+
+    def _delete_versions(self, key: str) -> bool:
+        """Delete every version of ``key`` and every delete marker; True when a version holding bytes was there."""
+        found = False
+        pages = self._client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key)
+        for page in pages:
+            for kind in ("Versions", "DeleteMarkers"):
+                for version in page.get(kind, []):
+                    if version["Key"] != key:  # a prefix match only: another key that begins with this one
+                        continue
+                    found = found or kind == "Versions"
+                    self._client.delete_object(Bucket=self.bucket, Key=key, VersionId=version["VersionId"])
+        return found
+
     def _stat_after_race(self, sha256: str) -> StoredObject | None:
         """After a 409/412 the winner's write may not be visible for a moment: look a few times."""
         import time

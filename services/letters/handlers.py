@@ -7,6 +7,8 @@
 - ``LetterDrafted`` (step 7): the draft rendered as a PDF (marked DRAF), one per version, all kept.
 - ``LetterSigned`` (step 10): the signed response letter (below).
 - ``ResponseSent`` (step 12): the signed letter released to the complainant.
+- ``PersonalDataErased``: the complaint's documents erased (``erase_personal_data``, docs/adr/0017); a document
+  task of an erased complaint that comes later (a redelivery) makes nothing.
 
 The Kartu Kendali is not stored: it is read from the complaint's events whenever someone prints it
 (``control_card``), since it changes with every step.
@@ -88,6 +90,7 @@ from shared.contracts.workflow import (
     LetterDrafted,
     LetterDuplicated,
     LetterSigned,
+    PersonalDataErased,
 )
 from shared.events import Actor, Event, EventEnvelope
 from shared.handoffs import Handoff
@@ -190,6 +193,19 @@ def _history(uow: UnitOfWork, event: EventEnvelope) -> list[Event]:
     return [e.decode() for e in uow.events.stream(event.stream_id) if e.version < event.version]
 
 
+def _erased(uow: UnitOfWork, event: EventEnvelope, document: str) -> bool:
+    """Whether the complainant's personal data was erased (``PersonalDataErased`` in the complaint's stream): then
+    no document is made for it any more (its name would read as erased, and the erasure has already run), which is
+    logged."""
+    if not any(e.type == PersonalDataErased.type for e in uow.events.stream(event.stream_id)):
+        return False
+    log.info(
+        "document not made: the complainant's personal data was erased",
+        extra={"event_id": str(event.event_id), "kecamatan": event.kecamatan, "document": document},
+    )
+    return True
+
+
 def _zone(kecamatan: Kecamatan) -> Zone:
     return Zone(kecamatan.time_zone, kecamatan.time_zone_label)
 
@@ -199,7 +215,8 @@ def _channel(received: ComplaintReceived) -> str:
 
 
 # -- the workflow's events ----------------------------------------------------------------------------------
-def issue_signed_letter(ctx: Context, event_id: UUID) -> LetterDocumentIssued:
+def issue_signed_letter(ctx: Context, event_id: UUID) -> LetterDocumentIssued | None:
+    """None: never issued, and the complainant's personal data has been erased since (nothing made)."""
     with ctx.uow() as uow:
         signed_event = _event(uow, event_id, LetterSigned)
         signed = signed_event.decode()
@@ -207,6 +224,8 @@ def issue_signed_letter(ctx: Context, event_id: UUID) -> LetterDocumentIssued:
         complaint_id = _complaint_id(signed_event)
         # not issued yet (or a previous attempt died before its commit): make it
         row = uow.documents.of_source_event(event_id)
+        if row is None and _erased(uow, signed_event, "response_letter"):
+            return None
         made = row is None
         if row is None:
             row = _make(ctx, uow, signed_event, signed, complaint_id, document_id_for(event_id))
@@ -563,15 +582,18 @@ def complaint_form(ctx: Context, slug: str) -> tuple[bytes, str] | None:
     return None if kecamatan is None else _blank_form(_letterhead(ctx, kecamatan))
 
 
-def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
+def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
     """The tanda terima of a complaint the workflow has received: in the kabupaten's time zone, with the SOP's
     promised date, the files received, and the officer who typed in a complaint-box form or a call (by their
-    name in the staff directory; their username if it has none)."""
+    name in the staff directory; their username if it has none). None: the complainant's personal data was erased
+    before it was made."""
     with ctx.uow() as uow:
         existing = uow.documents.of_source_event(event_id)
         if existing:
             return existing
         event = _event(uow, event_id, ComplaintReceived)
+        if _erased(uow, event, "receipt"):
+            return None
         received = event.decode()
         assert isinstance(received, ComplaintReceived)  # noqa: S101
         kecamatan = ctx.kecamatan(event.kecamatan)
@@ -613,14 +635,17 @@ def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any]:
     return row
 
 
-def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any]:
+def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
     """A draft of the response letter (step 7), as staff will see it, marked DRAF; every version kept. No
-    Tembusan yet: the offices are chosen when the approved letter is duplicated (step 9)."""
+    Tembusan yet: the offices are chosen when the approved letter is duplicated (step 9). None: the complainant's
+    personal data was erased before it was made."""
     with ctx.uow() as uow:
         existing = uow.documents.of_source_event(event_id)
         if existing:
             return existing
         event = _event(uow, event_id, LetterDrafted)
+        if _erased(uow, event, "draft"):
+            return None
         draft = event.decode()
         assert isinstance(draft, LetterDrafted)  # noqa: S101
         received = next(e for e in _history(uow, event) if isinstance(e, ComplaintReceived))
@@ -665,16 +690,54 @@ def release_letter(ctx: Context, event_id: UUID) -> int:
     return released
 
 
+def erase_personal_data(ctx: Context, event_id: UUID) -> int:
+    """The complainant's personal data erased (``PersonalDataErased``, docs/adr/0017): every document of the
+    complaint (receipt, drafts, response letter, Lembar Disposisi, surat pelimpahan) and every letter signed for it
+    through BSrE is marked erased and its PDF deleted from the document store, unless a row of another complaint
+    still holds the same bytes (the store is content-addressed). The rows stay: a signed letter's number, date and
+    SHA-256 remain on record, so a copy someone holds still verifies as issued; the ``perihal`` (staff's free text,
+    which may name the complainant) goes. The rows in one unit of work; the PDFs after its commit, every PDF of the
+    complaint's rows whether marked now or before, so a delete that failed (the task fails, and is retried or
+    replayed) is done by the next run, which marks nothing more. How many rows were marked now (0 the second time).
+    """
+    with ctx.uow() as uow:
+        event = _event(uow, event_id, PersonalDataErased)
+        complaint_id = _complaint_id(event)
+        marked = uow.documents.erase(complaint_id, event.occurred_at) + uow.esigned.erase(
+            complaint_id, event.occurred_at
+        )
+        rows = [*uow.documents.of_complaint(complaint_id), *uow.esigned.of_complaint(complaint_id)]
+        pdfs = {row["sha256"] for row in rows}
+        needed = uow.documents.kept_elsewhere(pdfs, complaint_id)
+        uow.commit()
+    deleted = sum(ctx.documents.delete(sha256) for sha256 in sorted(pdfs - needed))
+    log.info(
+        "the complainant's documents erased",
+        extra={
+            "event_id": str(event_id),
+            "complaint_id": str(complaint_id),
+            "kecamatan": event.kecamatan,
+            "rows_marked": marked,
+            "pdfs_deleted": deleted,
+            "pdfs_kept_for_other_complaints": len(needed),
+        },
+    )
+    return marked
+
+
 # -- the SOP's instruments ------------------------------------------------------------------------------------
-def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any]:
+def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
     """The Lembar Disposisi of a disposition (step 4) or of its redirect to another unit: from the complaint's
     particulars, to the head of the unit named (as the unit directory has them when it is made), with the
-    instructions and the signature block of the one who disposed, to sign by hand (an internal paper)."""
+    instructions and the signature block of the one who disposed, to sign by hand (an internal paper). None: the
+    complainant's personal data was erased before it was made."""
     with ctx.uow() as uow:
         existing = uow.documents.of_source_event(event_id)
         if existing:
             return existing
         event = _event(uow, event_id, DispositionIssued, DispositionRedirected)
+        if _erased(uow, event, DISPOSITION_SHEET):
+            return None
         disposed = event.decode()
         assert isinstance(disposed, (DispositionIssued, DispositionRedirected))  # noqa: S101
         history = _history(uow, event)
@@ -730,7 +793,8 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any]:
 def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
     """The surat pelimpahan of a referral (step 4): rendered with the number the workflow gave it when the Camat
     referred, PAdES-signed with the kecamatan's key like the response letter, stored and recorded (one per
-    event). A referral recorded before referrals had letters (no number): nothing, and nothing recorded."""
+    event). A referral recorded before referrals had letters (no number), or one whose complainant's personal data
+    was erased before its letter was made: nothing, and nothing recorded."""
     with ctx.uow() as uow:
         existing = uow.documents.of_source_event(event_id)
         if existing:
@@ -738,7 +802,7 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
         event = _event(uow, event_id, ComplaintReferred)
         referred = event.decode()
         assert isinstance(referred, ComplaintReferred)  # noqa: S101
-        if not referred.letter_number:
+        if not referred.letter_number or _erased(uow, event, REFERRAL_LETTER):
             return None
         received = next(e for e in _history(uow, event) if isinstance(e, ComplaintReceived))
         kecamatan = ctx.kecamatan(event.kecamatan)

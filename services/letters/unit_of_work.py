@@ -6,13 +6,16 @@
   ``add`` keeps the first row of an event and answers the row kept, so a message handled twice, or by two
   workers at once, yields one document. The reads are what the handlers and the API ask of it: by id, by
   source event, a complaint's documents, the newest of a kind by tracking code, the signed letter with
-  given bytes.
+  given bytes. ``erase`` marks a complaint's documents erased (the complainant's personal data erased, docs/adr/0017:
+  the row stays, its PDF goes, its ``perihal`` is cleared), and ``kept_elsewhere`` says which PDFs another
+  complaint's rows still need (the store is content-addressed: one copy may serve two complaints).
 - ``staff``: the staff directory (``tenancy.staff_directory``), for the name and NIP printed under the
   Camat's signature.
 - ``units``: the kecamatan's units (``tenancy.unit_directory``, accounts' view), for the unit and its head a
   Lembar Disposisi is addressed to.
 - ``esigned``: ``letters.esigned``, the response letters signed through BSrE at step 10 before the workflow
-  recorded the signature, keyed by the id its ``LetterSigned`` will have (docs/adr/0016).
+  recorded the signature, keyed by the id its ``LetterSigned`` will have (docs/adr/0016); erased with the
+  complaint's documents.
 - ``outbox``: messages to other services (``LetterDocumentIssued``), written to letters' hand-off ledger
   (``letters.handoffs``) with the unit's other writes and handed to the broker once the commit succeeded: the
   workflow never hears of a document that is not on record, and the ledger's reconciler sends again what
@@ -31,6 +34,7 @@ letters' tables and the PostgreSQL event store, and ``adapters/memory.py``, dict
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self
@@ -100,6 +104,14 @@ class Documents(Protocol):
     def release(self, complaint_id: UUID, at: datetime) -> int:
         """The complaint's response letters not yet released become the complainant's at ``at``; how many."""
 
+    def erase(self, complaint_id: UUID, at: datetime) -> int:
+        """The complaint's documents not erased yet get ``erased_at`` = ``at`` and lose their ``perihal``; how many.
+        The rows stay, with their kind, number, date, signer, SHA-256 and size."""
+
+    def kept_elsewhere(self, sha256s: Collection[str], complaint_id: UUID) -> set[str]:
+        """Of ``sha256s``, those a row of another complaint, not erased, holds (in ``letters.documents`` or
+        ``letters.esigned``): bytes that complaint still needs."""
+
 
 class StaffName(NamedTuple):
     full_name: str
@@ -123,6 +135,12 @@ class Esigned(Protocol):
         ``letter_number``, ``signer``, ``sha256``, ``size``), unless that event has one: either way, the row kept."""
 
     def get(self, event_id: UUID) -> dict[str, Any] | None: ...
+
+    def of_complaint(self, complaint_id: UUID) -> list[dict[str, Any]]:
+        """A complaint's rows, in no particular order."""
+
+    def erase(self, complaint_id: UUID, at: datetime) -> int:
+        """The complaint's rows not erased yet get ``erased_at`` = ``at``; how many."""
 
 
 class Units(Protocol):

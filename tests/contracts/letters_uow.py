@@ -10,6 +10,7 @@ ids, so it runs beside whatever else a shared database holds.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
@@ -34,10 +35,12 @@ from shared.contracts.workflow import (
     LetterDrafted,
     LetterDuplicated,
     LetterSigned,
+    PersonalDataErased,
     ResponseSent,
 )
 from shared.events import Actor, Event, EventEnvelope, envelope
 from shared.handoffs import Handoff
+from shared.storage import DocumentStore, StoredObject
 from shared.tenancy import Kecamatan
 
 # recent, so that a letter signed "at" it falls within the development CA's certificates
@@ -120,14 +123,17 @@ class Story:
             AT,
         )
 
-    def drafted(self, version: int = 1) -> EventEnvelope:
+    def drafted(self, version: int = 1, *, own: bool = False) -> EventEnvelope:
+        """``own``: a body that names this complaint's tracking code, so that its PDF is this complaint's only (the
+        same draft of two complaints, rendered on one day, is the same bytes: stored once)."""
+        mark = f" ({self.tracking_code})" if own else ""
         return self._add(
             LetterDrafted(
                 step=7,
                 output="Konsep surat",
                 letter_version=version,
                 perihal="Tanggapan atas pengaduan jalan rusak",
-                body=f"Menanggapi pengaduan Saudara (konsep {version}), perbaikan telah dijadwalkan.",
+                body=f"Menanggapi pengaduan Saudara (konsep {version}){mark}, perbaikan telah dijadwalkan.",
             ),
             Actor(kind="user", user_id="staf", role="staf"),
             AT,
@@ -165,6 +171,15 @@ class Story:
             ResponseSent(step=12, output="Surat dikirim", channel="pos"),
             Actor(kind="user", user_id="staf", role="staf"),
             AT + timedelta(minutes=10),
+        )
+
+    def erased(self, at: datetime | None = None) -> EventEnvelope:
+        """The complainant's personal data erased, as the workflow appends it (it destroys the complaint's data key in
+        the same transaction: the in-memory store has no keys; tests/integration/test_letters_erasure.py has both)."""
+        return self._add(
+            PersonalDataErased(reason="permintaan pengadu", requested_by="admin.uji", request_id=uuid.uuid4()),
+            Actor(kind="user", user_id="admin.uji", role="admin"),
+            at or AT + timedelta(days=30),
         )
 
     def registered(self, number: int = 12) -> EventEnvelope:
@@ -267,6 +282,46 @@ def a_letter(place: Kecamatan, complaint_id: uuid.UUID, **fields: Any) -> dict[s
         signed_on=date(2026, 3, 2),
         **fields,
     )
+
+
+def an_esigned(place: Kecamatan, complaint_id: uuid.UUID, **fields: Any) -> dict[str, Any]:
+    """A ``letters.esigned`` row as step 10 through BSrE keeps it."""
+    return {
+        "event_id": uuid.uuid4(),
+        "complaint_id": complaint_id,
+        "kecamatan": place.slug,
+        "letter_version": 1,
+        "letter_number": "000.8.3.4/1/432.407/2026",
+        "signer": "camat.uji",
+        "sha256": hashlib.sha256(os.urandom(8)).hexdigest(),
+        "size": 1234,
+        **fields,
+    }
+
+
+class DeletesFailing:
+    """The document store, whose deletes fail (as a store out of reach does) after the first ``succeed`` of them."""
+
+    def __init__(self, store: DocumentStore, succeed: int) -> None:
+        self.store, self.left = store, succeed
+
+    def put(self, data: bytes, content_type: str) -> StoredObject:
+        return self.store.put(data, content_type)
+
+    def get(self, sha256: str) -> bytes:
+        return self.store.get(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self.store.exists(sha256)
+
+    def stat(self, sha256: str) -> StoredObject | None:
+        return self.store.stat(sha256)
+
+    def delete(self, sha256: str) -> bool:
+        if self.left <= 0:
+            raise ConnectionError("the document store is out of reach")
+        self.left -= 1
+        return self.store.delete(sha256)
 
 
 def a_handoff() -> Handoff:
@@ -519,3 +574,167 @@ class LettersUnitOfWorkContract:
         )
         assert letter["released_at"] == story.events[-1].occurred_at
         assert handlers.check_upload(letters, letters.documents.get(issued.sha256)).valid
+
+    # -- a complainant's personal data erased (docs/adr/0017) -----------------------------------------------------
+    def test_erase_marks_a_complaints_documents_once_keeping_the_record_without_perihal(self, letters, place):
+        complaint_id = uuid.uuid4()
+        receipt = a_document(place, complaint_id, perihal="Tanda Terima Pengaduan")
+        draft = a_document(place, complaint_id, kind="draft", letter_version=1, perihal="Tanggapan untuk Bu Siti")
+        letter = a_letter(place, complaint_id, perihal="Tanggapan untuk Bu Siti")
+        other = a_document(place, perihal="Tanda Terima Pengaduan")
+        with letters.uow() as uow:
+            for values in (receipt, draft, letter, other):
+                uow.documents.add(values)
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.erase(complaint_id, AT) == 3  # not committed: nothing
+        with letters.uow() as uow:
+            assert uow.documents.get(letter["id"])["erased_at"] is None
+            assert uow.documents.erase(complaint_id, AT) == 3
+            assert uow.documents.get(letter["id"])["erased_at"] == AT  # the unit reads its own writes
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.erase(complaint_id, AT + timedelta(days=1)) == 0  # erased already
+            rows = {r["id"]: r for r in uow.documents.of_complaint(complaint_id)}
+            kept = uow.documents.get(other["id"])
+            found = uow.documents.signed_letter_with(letter["sha256"])
+        assert {r["erased_at"] for r in rows.values()} == {AT} and {r["perihal"] for r in rows.values()} == {None}
+        signed = rows[letter["id"]]
+        assert (signed["letter_number"], signed["signed_on"], signed["sha256"], signed["signer"]) == (
+            letter["letter_number"],
+            letter["signed_on"],
+            letter["sha256"],
+            letter["signer"],
+        )
+        assert found is not None and found["id"] == letter["id"]  # an uploaded copy still finds its record
+        assert kept["erased_at"] is None and kept["perihal"] == "Tanda Terima Pengaduan"
+
+    def test_a_complaints_letters_signed_through_bsre_are_erased_once(self, letters, place):
+        complaint_id = uuid.uuid4()
+        mine = [an_esigned(place, complaint_id), an_esigned(place, complaint_id, letter_version=2)]
+        other = an_esigned(place, uuid.uuid4())
+        with letters.uow() as uow:
+            for values in (*mine, other):
+                uow.esigned.add(values)
+            uow.commit()
+        with letters.uow() as uow:
+            assert sorted(r["event_id"] for r in uow.esigned.of_complaint(complaint_id)) == sorted(
+                v["event_id"] for v in mine
+            )
+            assert uow.esigned.of_complaint(uuid.uuid4()) == []
+            assert uow.esigned.erase(complaint_id, AT) == 2
+            assert {r["erased_at"] for r in uow.esigned.of_complaint(complaint_id)} == {AT}
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.esigned.erase(complaint_id, AT + timedelta(days=1)) == 0
+            assert uow.esigned.get(mine[0]["event_id"])["erased_at"] == AT
+            assert uow.esigned.get(mine[0]["event_id"])["sha256"] == mine[0]["sha256"]  # the record stays
+            assert uow.esigned.get(other["event_id"])["erased_at"] is None
+
+    def test_the_pdfs_another_complaint_still_needs(self, letters, place):
+        """The store is content-addressed: bytes a row of another complaint holds (a document or a letter signed
+        through BSrE) stay; bytes only this complaint's rows, or only erased rows elsewhere, hold may go."""
+        mine, theirs, erased_one = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        by_document, by_esigned, by_erased, own_only = (hashlib.sha256(os.urandom(8)).hexdigest() for _ in range(4))
+        with letters.uow() as uow:
+            uow.documents.add(a_document(place, mine, sha256=by_document))
+            uow.documents.add(a_letter(place, mine, sha256=by_esigned))
+            uow.esigned.add(an_esigned(place, mine, sha256=own_only))
+            uow.documents.add(a_document(place, mine, kind="draft", sha256=own_only))
+            uow.documents.add(a_document(place, theirs, sha256=by_document))
+            uow.esigned.add(an_esigned(place, theirs, sha256=by_esigned))
+            uow.documents.add(a_document(place, erased_one, sha256=by_erased))
+            uow.commit()
+        with letters.uow() as uow:
+            uow.documents.erase(erased_one, AT)
+            uow.commit()
+        with letters.uow() as uow:
+            asked = {by_document, by_esigned, by_erased, own_only}
+            assert uow.documents.kept_elsewhere(asked, mine) == {by_document, by_esigned}
+            assert uow.documents.kept_elsewhere(asked, theirs) == {by_document, by_esigned, own_only}
+            assert uow.documents.kept_elsewhere(set(), mine) == set()
+            uow.documents.erase(theirs, AT)
+            uow.esigned.erase(theirs, AT)
+            assert uow.documents.kept_elsewhere(asked, mine) == set()  # the unit reads its own writes
+
+    def test_erasure_deletes_every_pdf_of_the_complaint_and_keeps_its_records(self, letters, place, world):
+        """Receipt, Lembar Disposisi, surat pelimpahan, drafts, the signed response letter and a letter signed through
+        BSrE: rows marked, PDFs gone from the store, except bytes another complaint's row holds; a redelivery does
+        nothing more, a signed letter's copy someone holds is still recognised as issued, and a document task that
+        comes after the erasure makes nothing."""
+        camat = f"camat.{place.slug}"
+        world.add_staff(place, camat, "Drs. Camat Uji", "197001011990031001")
+        story = Story(world, place)
+        receipt = handlers.issue_receipt(letters, story.received().event_id)
+        story.registered()
+        sheet = handlers.issue_disposition_sheet(letters, story.disposed(camat).event_id)
+        referral = handlers.issue_referral_letter(letters, story.referred(camat).event_id)
+        story.clarified()
+        draft = handlers.render_draft(letters, story.drafted(own=True).event_id)
+        late_draft = story.drafted(version=2, own=True)  # its task comes only after the erasure
+        story.duplicated()
+        issued = handlers.issue_signed_letter(letters, story.signed(camat, version=2).event_id)
+        handlers.release_letter(letters, story.sent().event_id)
+        bsre = letters.documents.put(b"%PDF-1.7\n% ditandatangani BSrE " + os.urandom(8), "application/pdf")
+        other = uuid.uuid4()
+        with letters.uow() as uow:
+            uow.esigned.add(an_esigned(place, story.complaint_id, sha256=bsre.sha256, size=bsre.size))
+            # another complaint's row holding the very bytes of this one's Lembar Disposisi (deduplicated)
+            uow.documents.add(a_document(place, other, kind="disposition_sheet", sha256=sheet["sha256"]))
+            uow.commit()
+        letter_pdf = letters.documents.get(issued.sha256)
+        erased = story.erased()
+
+        marked = handlers.erase_personal_data(letters, erased.event_id)
+
+        assert marked == 6  # five documents, one letter signed through BSrE
+        with letters.uow() as uow:
+            rows = uow.documents.of_complaint(story.complaint_id)
+            esigned = uow.esigned.of_complaint(story.complaint_id)
+        assert sorted(r["id"] for r in rows) == sorted(
+            [receipt["id"], sheet["id"], referral["id"], draft["id"], issued.document_id]
+        )
+        assert {r["erased_at"] for r in [*rows, *esigned]} == {erased.occurred_at}
+        assert {r["perihal"] for r in rows} == {None}
+        gone = {r["sha256"] for r in [*rows, *esigned]} - {sheet["sha256"]}
+        assert len(gone) == 5 and not any(letters.documents.exists(h) for h in gone)
+        assert letters.documents.exists(sheet["sha256"])  # the other complaint still needs it
+        check = handlers.check_upload(letters, letter_pdf)
+        assert check.valid and check.letter["id"] == issued.document_id and check.letter["erased_at"] is not None
+
+        assert handlers.erase_personal_data(letters, erased.event_id) == 0  # the task again: nothing more
+        with letters.uow() as uow:
+            assert {r["erased_at"] for r in uow.documents.of_complaint(story.complaint_id)} == {erased.occurred_at}
+        assert letters.documents.exists(sheet["sha256"])
+        assert handlers.render_draft(letters, late_draft.event_id) is None  # nothing made for an erased complaint
+        assert handlers.issue_receipt(letters, story.events[0].event_id) == {**receipt, **_erased(rows, receipt)}
+        with letters.uow() as uow:
+            assert uow.documents.of_source_event(late_draft.event_id) is None
+            assert len(uow.documents.of_complaint(story.complaint_id)) == 5
+
+    def test_pdfs_left_by_a_failed_delete_are_deleted_by_the_next_run(self, letters, place, world):
+        """The rows are marked in one transaction, the PDFs deleted after it: a store out of reach halfway fails the
+        task, and its next run (a retry, or a dead letter replayed) deletes what is left, marking nothing more."""
+        story = Story(world, place)
+        handlers.issue_receipt(letters, story.received().event_id)
+        story.clarified()
+        handlers.render_draft(letters, story.drafted(version=1, own=True).event_id)
+        handlers.render_draft(letters, story.drafted(version=2, own=True).event_id)
+        erased = story.erased()
+        with letters.uow() as uow:
+            pdfs = [r["sha256"] for r in uow.documents.of_complaint(story.complaint_id)]
+        assert len(set(pdfs)) == 3
+        failing = dataclasses.replace(letters, documents=DeletesFailing(letters.documents, succeed=1))
+        with pytest.raises(ConnectionError):
+            handlers.erase_personal_data(failing, erased.event_id)
+        assert sum(letters.documents.exists(h) for h in pdfs) == 2  # one deleted, then the store went away
+        with letters.uow() as uow:
+            assert all(r["erased_at"] is not None for r in uow.documents.of_complaint(story.complaint_id))
+        assert handlers.erase_personal_data(letters, erased.event_id) == 0
+        assert not any(letters.documents.exists(h) for h in pdfs)
+
+
+def _erased(rows: list[dict[str, Any]], document: dict[str, Any]) -> dict[str, Any]:
+    """What erasure changed in ``document``'s row."""
+    row = next(r for r in rows if r["id"] == document["id"])
+    return {"erased_at": row["erased_at"], "perihal": None}

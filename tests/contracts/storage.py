@@ -116,9 +116,10 @@ class DocumentStoreContract:
     @pytest.mark.parametrize("bad", MALFORMED_IDS)
     def test_malformed_ids_are_rejected(self, store, bad):
         store.put(PDF, "application/pdf")
-        for call in (store.get, store.exists, store.stat):
+        for call in (store.get, store.exists, store.stat, store.delete):
             with pytest.raises(ValueError):
                 call(bad)
+        assert store.get(sha(PDF)) == PDF  # nothing was deleted
 
     @pytest.mark.parametrize("bad", [None, 123, b"a" * 64])
     def test_non_string_ids_are_rejected(self, store, bad):
@@ -157,3 +158,31 @@ class DocumentStoreContract:
         assert obj.size == len(data)
         assert store.stat(obj.sha256).size == len(data)
         assert store.get(obj.sha256) == data
+
+    # delete (a complainant's personal data erased, docs/adr/0017) -----------------------------------------------
+    def test_delete_removes_the_document_for_good(self, store):
+        obj = store.put(PDF, "application/pdf")
+        assert store.delete(obj.sha256) is True
+        with pytest.raises(DocumentNotFound):
+            store.get(obj.sha256)
+        assert store.exists(obj.sha256) is False and store.stat(obj.sha256) is None
+        assert self.stored_count(store) == 0
+
+    def test_delete_is_idempotent_and_false_when_nothing_is_stored(self, store):
+        obj = store.put(PDF, "application/pdf")
+        assert store.delete(obj.sha256) is True
+        assert store.delete(obj.sha256) is False  # a redelivered erasure: nothing more to do, no error
+        assert store.delete(sha(b"never stored")) is False
+
+    def test_delete_leaves_other_documents_alone(self, store):
+        kept = store.put(JPEG, "image/jpeg")
+        gone = store.put(PDF, "application/pdf")
+        assert store.delete(gone.sha256)
+        assert store.get(kept.sha256) == JPEG and store.stat(kept.sha256) == kept
+        assert self.stored_count(store) == 1
+
+    def test_the_same_bytes_can_be_stored_again_after_a_delete(self, store):
+        obj = store.put(PDF, "application/pdf")
+        store.delete(obj.sha256)
+        assert store.put(PDF, "text/plain") == StoredObject(sha(PDF), len(PDF), "text/plain")  # a new document
+        assert store.get(obj.sha256) == PDF

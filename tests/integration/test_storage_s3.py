@@ -129,6 +129,31 @@ class TestS3DocumentStore(DocumentStoreContract):
         assert len(conditional_calls) == 1
         assert store.get(first.sha256) == PDF and store.get(second.sha256) == b"second"
 
+    def test_delete_in_a_versioned_bucket_leaves_no_version_behind(self, store):
+        """Where the bucket keeps versions, a plain delete would only hide the bytes behind a delete marker: every
+        version goes, and the markers with them."""
+        store._client.put_bucket_versioning(Bucket=store.bucket, VersioningConfiguration={"Status": "Enabled"})
+        key = S3DocumentStore.key_for(sha(PDF))
+        store.put(PDF, "application/pdf")
+        store._client.put_object(Bucket=store.bucket, Key=key, Body=PDF, ContentType="application/pdf")  # 2nd version
+        other = store.put(b"lain", "text/plain")
+        assert store.delete(sha(PDF)) is True
+        listed = store._client.list_object_versions(Bucket=store.bucket)
+        left = [v["Key"] for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])]
+        assert left == [S3DocumentStore.key_for(other.sha256)]
+        assert store.delete(sha(PDF)) is False
+        assert store.get(other.sha256) == b"lain"
+
+    def test_delete_in_a_versioned_bucket_removes_versions_behind_a_delete_marker(self, store):
+        """A plain delete made before (or by another tool) left the bytes as an old version: still erased."""
+        store._client.put_bucket_versioning(Bucket=store.bucket, VersioningConfiguration={"Status": "Enabled"})
+        obj = store.put(PDF, "application/pdf")
+        store._client.delete_object(Bucket=store.bucket, Key=S3DocumentStore.key_for(obj.sha256))  # a marker only
+        assert store.exists(obj.sha256) is False
+        assert store.delete(obj.sha256) is True
+        listed = store._client.list_object_versions(Bucket=store.bucket)
+        assert listed.get("Versions", []) == [] and listed.get("DeleteMarkers", []) == []
+
     def test_store_from_settings_url(self, s3_endpoint):
         bucket = new_bucket()
         url = f"s3://{bucket}?endpoint={s3_endpoint}&access_key={ACCESS_KEY}&secret_key=test/secret%2Bkey&create=1"

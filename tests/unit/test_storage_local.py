@@ -99,6 +99,36 @@ class TestLocalDocumentStore(DocumentStoreContract):
         assert store.put(PDF, "application/pdf") == obj
         assert store.get(obj.sha256) == PDF
 
+    # delete ------------------------------------------------------------------------------------
+    def test_delete_removes_both_files_from_the_disk(self, store):
+        obj = store.put(PDF, "application/pdf")
+        folder = store.root / obj.sha256[:2] / obj.sha256[2:4]
+        store.put(JPEG, "image/jpeg")
+        assert store.delete(obj.sha256)
+        assert not (folder / obj.sha256).exists() and not (folder / f"{obj.sha256}.meta").exists()
+        assert [p.read_bytes() for p in blob_files(store.root)] == [JPEG]
+
+    def test_delete_removes_what_a_crash_left_of_the_bytes(self, store):
+        """Bytes without metadata (a put, or a delete, that died halfway) and a put's temp files still hold the
+        bytes: a delete removes them, and says something was there."""
+        obj = store.put(PDF, "application/pdf")
+        folder = store.root / obj.sha256[:2] / obj.sha256[2:4]
+        (folder / f"{obj.sha256}.meta").unlink()
+        (folder / f".tmp-{obj.sha256}.x1y2").write_bytes(PDF)
+        (folder / f".tmp-{obj.sha256}.meta.z3").write_bytes(b"{}")
+        assert store.delete(obj.sha256) is True
+        assert list(folder.iterdir()) == []
+        assert store.delete(obj.sha256) is False
+
+    def test_delete_with_a_malformed_id_touches_nothing(self, tmp_path):
+        store = LocalDocumentStore(tmp_path / "documents")
+        outside = tmp_path / "secret"
+        outside.write_bytes(b"x")
+        for bad in ("../secret", "../../secret", str(outside), "*" * 64):
+            with pytest.raises(ValueError):
+                store.delete(bad)
+        assert outside.read_bytes() == b"x"
+
     # files -------------------------------------------------------------------------------------
     def test_no_temp_files_left_behind(self, store):
         for i in range(20):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Collection
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -66,10 +67,10 @@ class InMemoryUnitOfWork:
     def __enter__(self) -> Self:
         self._held: list[threading.Lock] = []
         self.events = InMemoryWorkflowEvents(self._memory)
-        self.documents = InMemoryDocuments(self._memory, self._held)
+        self.esigned = InMemoryEsigned(self._memory)
+        self.documents = InMemoryDocuments(self._memory, self._held, self.esigned)
         self.staff = InMemoryStaff(self._memory)
         self.units = InMemoryUnits(self._memory)
-        self.esigned = InMemoryEsigned(self._memory)
         self.outbox = InMemoryOutbox()
         return self
 
@@ -83,6 +84,7 @@ class InMemoryUnitOfWork:
                 memory.documents[row["id"]] = row
             for event_id, row in self.esigned.written.items():
                 memory.esigned.setdefault(event_id, row)
+            memory.esigned.update(self.esigned.changed)
             for handoff in self.outbox.added:
                 memory.ledger.setdefault((handoff.consumer, handoff.message_id), handoff)
         handed = list(self.outbox.added)
@@ -95,6 +97,7 @@ class InMemoryUnitOfWork:
     def _forget(self) -> None:
         self.documents.written.clear()
         self.esigned.written.clear()
+        self.esigned.changed.clear()
         self.outbox.added.clear()
         while self._held:
             self._held.pop().release()
@@ -112,8 +115,8 @@ class InMemoryWorkflowEvents:
 
 
 class InMemoryDocuments:
-    def __init__(self, memory: LettersMemory, held: list[threading.Lock]) -> None:
-        self._memory, self._held = memory, held
+    def __init__(self, memory: LettersMemory, held: list[threading.Lock], esigned: InMemoryEsigned) -> None:
+        self._memory, self._held, self._esigned = memory, held, esigned
         self.written: dict[UUID, dict[str, Any]] = {}  # by id: rows added or changed by this unit
 
     def _rows(self) -> list[dict[str, Any]]:
@@ -139,7 +142,7 @@ class InMemoryDocuments:
         if values["id"] in self._memory.documents or values["id"] in self.written:
             raise ValueError(f"document {values['id']} exists")  # PostgreSQL: a primary key violation
         row = {column: values.get(column) for column in DOCUMENT_COLUMNS}
-        row.update(created_at=datetime.now(UTC), _insert=self._memory.next_insert())
+        row.update(created_at=datetime.now(UTC), erased_at=None, _insert=self._memory.next_insert())
         self.written[values["id"]] = row
         return _public(row)
 
@@ -170,6 +173,17 @@ class InMemoryDocuments:
             self.written[row["id"]] = {**row, "released_at": at}
         return len(due)
 
+    def erase(self, complaint_id: UUID, at: datetime) -> int:
+        due = [r for r in self._rows() if r["complaint_id"] == complaint_id and r["erased_at"] is None]
+        for row in due:
+            self.written[row["id"]] = {**row, "erased_at": at, "perihal": None}
+        return len(due)
+
+    def kept_elsewhere(self, sha256s: Collection[str], complaint_id: UUID) -> set[str]:
+        rows = [*self._rows(), *self._esigned.rows()]
+        held = {r["sha256"] for r in rows if r["complaint_id"] != complaint_id and r["erased_at"] is None}
+        return held & set(sha256s)
+
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     """A row as PostgreSQL answers it: the table's columns, without the insertion counter."""
@@ -195,17 +209,32 @@ class InMemoryUnits:
 class InMemoryEsigned:
     def __init__(self, memory: LettersMemory) -> None:
         self._memory = memory
-        self.written: dict[UUID, dict[str, Any]] = {}
+        self.written: dict[UUID, dict[str, Any]] = {}  # rows added by this unit (the first kept at commit)
+        self.changed: dict[UUID, dict[str, Any]] = {}  # rows this unit changed (erased)
 
     def add(self, values: dict[str, Any]) -> dict[str, Any]:
         kept = self.get(values["event_id"])
         if kept is None:
-            kept = self.written[values["event_id"]] = {**values, "created_at": datetime.now(UTC)}
+            kept = self.written[values["event_id"]] = {**values, "created_at": datetime.now(UTC), "erased_at": None}
         return dict(kept)
 
     def get(self, event_id: UUID) -> dict[str, Any] | None:
-        found = self.written.get(event_id) or self._memory.esigned.get(event_id)
+        found = self.changed.get(event_id) or self.written.get(event_id) or self._memory.esigned.get(event_id)
         return dict(found) if found is not None else None
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row as this unit sees it."""
+        ids = {*self._memory.esigned, *self.written, *self.changed}
+        return [row for event_id in ids if (row := self.get(event_id)) is not None]
+
+    def of_complaint(self, complaint_id: UUID) -> list[dict[str, Any]]:
+        return [row for row in self.rows() if row["complaint_id"] == complaint_id]
+
+    def erase(self, complaint_id: UUID, at: datetime) -> int:
+        due = [row for row in self.of_complaint(complaint_id) if row["erased_at"] is None]
+        for row in due:
+            self.changed[row["event_id"]] = {**row, "erased_at": at}
+        return len(due)
 
 
 class InMemoryOutbox:

@@ -4,17 +4,19 @@ says what each promises).
 
 Locks: a document's row being inserted is held until the transaction ends, so a second worker making the
 same event's document waits at its insert, then finds the first one's row. No other row is locked: the
-handlers read, render and sign, and write last.
+handlers read, render and sign, and write last. An erasure updates the complaint's rows: a second erasure of the
+same complaint (a redelivered task) waits for the first to end, then finds nothing left to erase.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from celery import Celery
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -117,6 +119,29 @@ class PostgresDocuments:
             .values(released_at=at)
         ).rowcount
 
+    def erase(self, complaint_id: UUID, at: datetime) -> int:
+        return self._conn.execute(
+            update(documents)
+            .where(documents.c.complaint_id == complaint_id, documents.c.erased_at.is_(None))
+            .values(erased_at=at, perihal=None)
+        ).rowcount
+
+    def kept_elsewhere(self, sha256s: Collection[str], complaint_id: UUID) -> set[str]:
+        if not sha256s:
+            return set()
+        wanted = sorted(set(sha256s))
+        query = union(
+            select(documents.c.sha256).where(
+                documents.c.sha256.in_(wanted),
+                documents.c.complaint_id != complaint_id,
+                documents.c.erased_at.is_(None),
+            ),
+            select(esigned.c.sha256).where(
+                esigned.c.sha256.in_(wanted), esigned.c.complaint_id != complaint_id, esigned.c.erased_at.is_(None)
+            ),
+        )
+        return set(self._conn.execute(query).scalars())
+
 
 class PostgresStaff:
     def __init__(self, conn: Connection) -> None:
@@ -142,6 +167,17 @@ class PostgresEsigned:
 
     def get(self, event_id: UUID) -> dict[str, Any] | None:
         return _row(self._conn.execute(select(esigned).where(esigned.c.event_id == event_id)).mappings().first())
+
+    def of_complaint(self, complaint_id: UUID) -> list[dict[str, Any]]:
+        query = select(esigned).where(esigned.c.complaint_id == complaint_id)
+        return [dict(row) for row in self._conn.execute(query).mappings()]
+
+    def erase(self, complaint_id: UUID, at: datetime) -> int:
+        return self._conn.execute(
+            update(esigned)
+            .where(esigned.c.complaint_id == complaint_id, esigned.c.erased_at.is_(None))
+            .values(erased_at=at)
+        ).rowcount
 
 
 class PostgresUnits:

@@ -26,6 +26,8 @@ documents = Table(
     Column("size", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("released_at", DateTime(timezone=True)),
+    # the complainant's personal data erased: the PDF deleted, perihal NULL, the row kept (migration 0021)
+    Column("erased_at", DateTime(timezone=True)),
 )
 
 # response letters signed through BSrE at step 10, by the id the workflow's LetterSigned will have (migration 0019)
@@ -41,6 +43,7 @@ esigned = Table(
     Column("sha256", Text, nullable=False),
     Column("size", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("erased_at", DateTime(timezone=True)),  # the PDF deleted with the complainant's personal data (0021)
 )
 
 dead_letters = dead_letter_table(metadata)

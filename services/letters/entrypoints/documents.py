@@ -3,11 +3,15 @@ surat pelimpahan, and print its Kartu Kendali as it stands; the complainant down
 sent, the signed letter by tracking code.
 
 Every PDF is a download, never a page of ours: a PDF's JavaScript, or a file that is also HTML, runs nowhere.
+
+A document erased with the complainant's personal data (docs/adr/0017) is listed still, with ``erased_at``, and its
+download answers 410 ``document_erased``: the record that it existed stays, the PDF does not.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
@@ -28,7 +32,9 @@ router = APIRouter()
 
 DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"}
 PDF_ANSWER = {"responses": {"200": {"description": "The PDF", "content": PDF}}}
-NOT_FOUND_ANSWERS = {**NOT_FOUND, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}}
+GONE = {410: {"model": ErrorBody, "description": "Erased with the complainant's personal data (`document_erased`)"}}
+NOT_FOUND_ANSWERS = {**NOT_FOUND, **GONE, 401: {"model": ErrorBody}, 403: {"model": ErrorBody}}
+ERASED_MESSAGE = "Dokumen ini sudah dihapus karena data pribadi pengadu dihapus."
 
 
 class DocumentOut(BaseModel):
@@ -42,6 +48,7 @@ class DocumentOut(BaseModel):
     size: int
     created_at: datetime
     released_at: datetime | None
+    erased_at: datetime | None = None  # erased with the complainant's personal data: no PDF any more (410)
 
 
 @router.get(
@@ -58,6 +65,7 @@ def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
     if row is None or not user.can_read_kecamatan(row["kecamatan"], kecamatan.kabupaten_slug if kecamatan else None):
         raise ApiError(404, "letter_not_found", "Surat tidak ditemukan.")
     refuse_personal_document(user)  # every one carries the complainant's name: no redacted version
+    _refuse_erased(row)
     return Response(
         wf.documents.get(row["sha256"]),
         media_type="application/pdf",
@@ -67,7 +75,7 @@ def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
 
 @router.get(
     "/v1/letters/track/{tracking_code}/receipt",
-    responses={**NOT_FOUND, **RATE_LIMITED_DOC},
+    responses={**NOT_FOUND, **GONE, **RATE_LIMITED_DOC},
     dependencies=[Depends(per_address("tracking"))],
     summary="The complainant's receipt (tanda terima), by tracking code",
     response_class=Response,
@@ -86,7 +94,7 @@ def receipt(tracking_code: str, wf: LettersDep) -> Response:
 
 @router.get(
     "/v1/letters/track/{tracking_code}/letter",
-    responses={**NOT_FOUND, **RATE_LIMITED_DOC},
+    responses={**NOT_FOUND, **GONE, **RATE_LIMITED_DOC},
     dependencies=[Depends(per_address("tracking"))],
     summary="The signed response letter, for the complainant, once it has been sent (step 12)",
     response_class=Response,
@@ -94,6 +102,8 @@ def receipt(tracking_code: str, wf: LettersDep) -> Response:
 )
 def released_letter(tracking_code: str, wf: LettersDep) -> Response:
     row = _by_tracking(wf, tracking_code, "response_letter")
+    if row is not None:
+        _refuse_erased(row)
     if row is None or row["released_at"] is None:
         raise ApiError(404, "letter_not_released", "Surat tanggapan belum dikirim untuk pengaduan ini.")
     return _pdf_response(wf, row, "surat-tanggapan")
@@ -125,6 +135,7 @@ def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[
             size=r["size"],
             created_at=r["created_at"],
             released_at=r["released_at"],
+            erased_at=r["erased_at"],
         )
         for r in visible
     ]
@@ -170,7 +181,13 @@ def _by_tracking(letters: Letters, code: str, kind: str):
         return uow.documents.newest(normal, kind)
 
 
+def _refuse_erased(row: dict[str, Any]) -> None:
+    if row["erased_at"] is not None:
+        raise ApiError(410, "document_erased", ERASED_MESSAGE)
+
+
 def _pdf_response(letters: Letters, row, name: str) -> Response:
+    _refuse_erased(row)
     return Response(
         letters.documents.get(row["sha256"]),
         media_type="application/pdf",

@@ -2,14 +2,18 @@
 a surat pelimpahan the receiving office holds), and the check of a PDF someone holds (what makes a letter
 genuine: services/letters/handlers.py). Here: the answers, in words a citizen reads: who signed, when (in the
 kabupaten's time zone, by the timestamp when the letter has a valid one), under which certificate, whether the
-timestamp is valid and whether the validation data is embedded (services/letters/adapters/verification.py)."""
+timestamp is valid and whether the validation data is embedded (services/letters/adapters/verification.py).
+
+A letter erased with the complainant's personal data (docs/adr/0017) stays on record: its page says it was issued
+(number, date, kecamatan) and that its stored copy is gone, and a PDF of it someone uploads is still recognised by
+its SHA-256 and checked by the signature it carries."""
 
 from __future__ import annotations
 
 import html
 import logging
 from datetime import UTC, date, datetime, tzinfo
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -31,6 +35,13 @@ router = APIRouter()
 
 KIND_NAMES = {"response_letter": "Surat tanggapan pengaduan", "referral_letter": "Surat pelimpahan pengaduan"}
 DEFAULT_ZONE, DEFAULT_ZONE_LABEL = ZoneInfo("Asia/Jakarta"), "WIB"  # a PDF not on record: no kabupaten to ask
+ERASED_LETTER_MESSAGE = (
+    "Surat ini tercatat diterbitkan oleh layanan ini (nomor, tanggal dan kecamatannya di bawah), tetapi salinannya "
+    "di arsip sudah dihapus karena data pribadi pengadu dihapus, atas permintaan pengadu atau karena masa simpannya "
+    "berakhir. Isi surat tidak dapat dicocokkan di sini; berkas PDF surat ini tetap dapat diperiksa dengan "
+    "mengunggahnya."
+)
+ERASED_COPY_WORDS = "Sudah dihapus karena data pribadi pengadu dihapus"
 
 
 class CertificateOut(BaseModel):
@@ -75,6 +86,9 @@ class VerificationOut(BaseModel):
     validation_data_embedded: bool = False  # certificates and revocation data in the letter (DSS): LTV
     trusted_as_of: datetime | None = None  # when the certificate was found valid: now, or the proven signing time
     development_signature: bool = False  # signed under the development CA: a test signature, not a BSrE one
+    # the letter is on record but its stored copy was erased with the complainant's personal data (docs/adr/0017):
+    # the page behind its QR code cannot check it (valid, intact and trusted are then false: nothing was checked)
+    stored_copy_erased: bool = False
 
 
 # the file as it is, whatever its declared type (a client that knows no better sends octet-stream)
@@ -99,22 +113,46 @@ def verify_issued(document_id: UUID, request: Request, wf: LettersDep) -> Respon
     row = handlers.signed_letter(wf, document_id)
     if row is None:  # a receipt, a draft, a disposition sheet or an unknown id: the same answer
         raise ApiError(404, "letter_not_found", "Surat dengan kode ini tidak tercatat di layanan ini.")
+    result = _erased(wf, row) if row["erased_at"] is not None else _checked(wf, row)
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(_page(result))
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+def _checked(wf: LettersDep, row: dict[str, Any]) -> VerificationOut:
+    """The letter on record checked against its stored copy."""
     try:
         stored = wf.documents.get(row["sha256"])
     except (DocumentNotFound, DocumentCorrupted):
-        log.error("a signed letter's stored copy is missing or damaged", extra={"document_id": str(document_id)})
-        result = VerificationOut(
+        log.error("a signed letter's stored copy is missing or damaged", extra={"document_id": str(row["id"])})
+        return VerificationOut(
             valid=False,
             intact=False,
             trusted=False,
             sha256=row["sha256"],
             message="Salinan surat ini di arsip tidak dapat diperiksa. Hubungi kantor kecamatan.",
         )
-    else:
-        result = _answer(handlers.check_letter(wf, stored, row), _zone(wf, row["kecamatan"]))
-    if "text/html" in request.headers.get("accept", ""):
-        return HTMLResponse(_page(result))
-    return JSONResponse(result.model_dump(mode="json"))
+    return _answer(handlers.check_letter(wf, stored, row), _zone(wf, row["kecamatan"]))
+
+
+def _erased(wf: LettersDep, row: dict[str, Any]) -> VerificationOut:
+    """A letter on record whose stored copy was erased with the complainant's personal data: what the record says
+    (issued: its kind, number, date, signer and kecamatan), nothing checked."""
+    kecamatan = wf.directory.get(row["kecamatan"])
+    return VerificationOut(
+        valid=False,
+        intact=False,
+        trusted=False,
+        sha256=row["sha256"],
+        message=ERASED_LETTER_MESSAGE,
+        document_id=row["id"],
+        kind=row["kind"],
+        letter_number=row["letter_number"],
+        signed_on=row["signed_on"],
+        signer=row["signer"],
+        kecamatan=kecamatan.name if kecamatan else row["kecamatan"],
+        stored_copy_erased=True,
+    )
 
 
 @router.post(
@@ -198,6 +236,7 @@ def _answer(check: handlers.LetterCheck, zone: tuple[tzinfo, str]) -> Verificati
                 "signed_on": letter["signed_on"],
                 "signer": letter["signer"],
                 "kecamatan": check.kecamatan_name,
+                "stored_copy_erased": letter["erased_at"] is not None,
             }
         )
     return out
@@ -221,7 +260,7 @@ def _timestamp_words(v: VerificationOut) -> str:
 
 def _page(v: VerificationOut) -> str:
     e = html.escape
-    colour = "#0a7d32" if v.valid else "#b00020"
+    colour = "#0a7d32" if v.valid else "#8a5a00" if v.stored_copy_erased else "#b00020"
     cert = v.certificate
     signed = None
     if v.signed_at is not None:
@@ -256,6 +295,7 @@ def _page(v: VerificationOut) -> str:
                 "Tanda tangan uji coba",
                 "Ya: sertifikat uji coba, bukan sertifikat BSrE" if v.development_signature else None,
             ),
+            ("Salinan di arsip", ERASED_COPY_WORDS if v.stored_copy_erased else None),
             ("SHA-256 dokumen", v.sha256),
         ]
         if val

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from services.letters.handlers import (
+    erase_personal_data,
     issue_disposition_sheet,
     issue_receipt,
     issue_referral_letter,
@@ -32,5 +33,6 @@ CONSUMERS = tuple(
         ("letters.release_letter", release_letter),
         ("letters.issue_disposition_sheet", issue_disposition_sheet),
         ("letters.issue_referral_letter", issue_referral_letter),
+        ("letters.erase_personal_data", erase_personal_data),  # the complainant's personal data erased (adr 0017)
     )
 )
