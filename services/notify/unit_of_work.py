@@ -12,6 +12,9 @@ and of the staff directory.
 - ``staff``: the staff directory, read-only (accounts' view ``tenancy.staff_directory``, ADR 0010).
 - ``handoffs``: notify's hand-off ledger (``notify.handoffs``), the reports to the workflow until its inbox
   has them.
+- ``dead_letters``: the messages notify's worker could not handle (``notify.dead_letters``, written by the
+  worker's machinery, ``shared.tasks``), read and rewritten here only when a complainant's personal data is
+  erased (handlers/erasure.py).
 
 The consumer inbox (``notify.inbox``) is not here: notify is idempotent by its delivery ids, and the worker's
 machinery (``shared.tasks``) records a message there after its handler returned, only so that the reconcilers
@@ -66,6 +69,9 @@ class Deliveries(Protocol):
     def listing(self, *, state: str | None, complaint_id: UUID | None, limit: int) -> list[Row]:
         """Rows of a state and of a complaint (each when given), the latest updated first."""
 
+    def of_complaint(self, complaint_id: UUID, *, lock: bool = False) -> list[Row]:
+        """Every row of a complaint (in no particular order); ``lock``: each held until the unit ends."""
+
     def take_due(self, now: datetime, grace: timedelta, limit: int) -> list[Row]:
         """Pending rows whose next attempt is due and that were not enqueued within ``grace``, stamped as enqueued
         ``now``: the ``limit`` earliest due, in no particular order; rows another unit holds are skipped, not
@@ -112,6 +118,24 @@ class Handoffs(Protocol):
     def record(self, handoffs: Iterable[Handoff]) -> None:
         """Write to the ledger (one already there stays as it is)."""
 
+    def of_complaint(self, complaint_id: UUID) -> list[Handoff]:
+        """The hand-offs whose payload names the complaint (``complaint_id``: the reports)."""
+
+    def rewrite(self, consumer: str, message_id: UUID, payload: Mapping[str, Any]) -> None:
+        """Replace a hand-off's payload (it is published again as it now reads)."""
+
+
+class DeadLetters(Protocol):
+    def naming(
+        self, *, event_ids: Collection[UUID], delivery_ids: Collection[UUID], provider_message_ids: Collection[str]
+    ) -> list[Row]:
+        """The dead letters whose payload names one of these: an event (``event_id``: notify.plan, escalate and
+        the relay's other tasks), a delivery (``delivery_id``: notify.send, record_outcome; ``reference``, its
+        id as 32 hex digits: a delivery receipt) or a provider's message id (a delivery receipt)."""
+
+    def rewrite(self, letter_id: UUID, payload: Mapping[str, Any], error: str) -> None:
+        """Replace a dead letter's payload and error (its task, queue and times stay)."""
+
 
 class UnitOfWork(Protocol):
     @property
@@ -128,6 +152,9 @@ class UnitOfWork(Protocol):
 
     @property
     def handoffs(self) -> Handoffs: ...
+
+    @property
+    def dead_letters(self) -> DeadLetters: ...
 
     def __enter__(self) -> Self: ...
 

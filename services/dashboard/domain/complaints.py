@@ -25,6 +25,14 @@ the kecamatan's overdue work. ``referral_state`` says where the referral stands:
 ``ComplaintReferred`` without ``follow_up_by``, written before referrals were followed: it closed the complaint
 at once, and still does when an old store is replayed).
 
+``PersonalDataErased`` (a complainant's personal data erased, docs/adr/0017) completes no step: the row keeps the
+complaint and its course, and loses the person (``erased``): ``complainant_name`` reads ``ERASED_NAME``, the NIK,
+phone, e-mail and address are empty, the receipt of the letter's send names no recipient, and the staff's free
+texts about the complaint (the disposition's instructions, the clarification, the referral's reason and the
+receiving office's answer) lose anything shaped like a NIK, a phone number or an e-mail address
+(``shared.masking.scrub`` by pattern only: a rebuild, which reads the complainant as erased from the first event,
+must come to the same row as the live projection, so nothing is masked by the values the live row still held).
+
 A step's start is when the previous one ended (step 2: the receipt, as the workflow counts it); its due time
 is the one the workflow set (the ``next_due_at`` recorded); ``within_standard`` is "done by then". Elapsed
 time is counted in office minutes on the calendar, and the standard in the same unit (working days x the
@@ -42,6 +50,7 @@ from uuid import UUID
 from shared.calendar import OfficeHours
 from shared.contracts import sop
 from shared.contracts.workflow import (
+    ERASED_NAME,
     ClarificationGiven,
     ClosedIncomplete,
     ComplaintReceived,
@@ -57,6 +66,7 @@ from shared.contracts.workflow import (
     LetterReturned,
     LetterSigned,
     MarkedDuplicate,
+    PersonalDataErased,
     ReferralAnswered,
     ReferralLapsed,
     ResponseDispatched,
@@ -64,6 +74,7 @@ from shared.contracts.workflow import (
     StepCompleted,
 )
 from shared.events import EventEnvelope
+from shared.masking import scrub
 
 CLOSING = {
     IdentityRejected.type: "identity_rejected",
@@ -136,6 +147,7 @@ HANDLED = (
             DocumentsRequested.type,
             DocumentsReceived.type,
             ResponseDispatched.type,
+            PersonalDataErased.type,
             *CLOSING,
         }
     )
@@ -175,7 +187,9 @@ def apply(
             _step_row(row, definition.step(step), occurrence, started, at, row["step_due_at"], event, calendar)
         )
 
-    if isinstance(decoded, DocumentsRequested):
+    if isinstance(decoded, PersonalDataErased):
+        new.update(erased(row))
+    elif isinstance(decoded, DocumentsRequested):
         complete(2)
         new.update(status="awaiting_documents", step_started_at=None, step_due_at=None)
     elif isinstance(decoded, DocumentsReceived):
@@ -251,6 +265,34 @@ def apply(
     else:
         return row, []
     return new, steps
+
+
+# the staff's free texts about the complaint, which may quote the complainant's contacts
+FREE_TEXTS = ("disposition_instructions", "follow_up", "referral_reason", "referral_answer")
+
+
+def erased(row: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a complaint's row once its complainant's personal data was erased (the module's docstring)."""
+    values: dict[str, Any] = {
+        "complainant_name": ERASED_NAME,
+        "complainant_nik": None,
+        "complainant_phone": None,
+        "complainant_email": None,
+        "complainant_address": None,
+        "receipt": _receipt_without_recipient(row["receipt"], row["sent_channel"]),
+    }
+    values.update({name: scrub(row[name]) if row[name] else row[name] for name in FREE_TEXTS})
+    return values
+
+
+def _receipt_without_recipient(receipt: str | None, channel: str | None) -> str | None:
+    """The letter's delivery receipt without its recipient. As the workflow writes it from notify's report,
+    ``"<channel> <masked recipient>[, <provider> <provider's message id>]"``, it becomes ``"<channel> -[, ...]"`` (the
+    provider's reference names no one); one a person wrote is masked by pattern (``scrub``)."""
+    if not receipt or not channel or not receipt.startswith(f"{channel} "):
+        return scrub(receipt) if receipt else receipt
+    _, comma, rest = receipt.partition(", ")
+    return f"{channel} -{comma}{rest}"
 
 
 def _within_sla(row: dict[str, Any], at: datetime) -> bool | None:

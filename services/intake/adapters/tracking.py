@@ -10,16 +10,25 @@ the SOP runs for it (current step none) while the kecamatan waits for the receiv
 ``ReferralAnswered`` (the answer is kept; ``handlers/tracking.py`` masks it when read) or ``ReferralLapsed``
 closes it as referred. ``referral_state``: followed, answered, lapsed, ended (withdrawn or a duplicate while
 followed) or unfollowed (a referral written before referrals were followed: it closed the complaint at once).
+
+``PersonalDataErased`` (a complainant's personal data erased, docs/adr/0017): intake's copies of it are scrubbed,
+and the complaint's scans deleted from the document store, in the round that applies it (``adapters/erasure.py``
+says what changes). The projection reads every event of the store (``read_all``, no type filter), so this one
+reaches it like every other ``workflow.`` event.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import asdict
+from uuid import UUID
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
+from services.intake.adapters.erasure import IntakeErasure, ScanStore
 from services.intake.adapters.tables import checkpoints, metadata, tracking
 from shared.contracts import sop
 from shared.contracts.workflow import (
@@ -32,6 +41,7 @@ from shared.contracts.workflow import (
     IdentityRejected,
     LetterReturned,
     MarkedDuplicate,
+    PersonalDataErased,
     ReferralAnswered,
     ReferralLapsed,
     ResponseSent,
@@ -41,6 +51,8 @@ from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.projection_failures import Retried, SetAside, failures_table
 from shared.subscriptions import Checkpoints, RoundResult
+
+log = logging.getLogger(__name__)
 
 # the events the tracking projection set aside (migration 0018), beside its checkpoint
 projection_failures = failures_table(metadata)
@@ -61,10 +73,19 @@ REFERRAL_ENDS = {ReferralAnswered: "answered", ReferralLapsed: "lapsed"}
 class TrackingProjection:
     name = "projection.tracking"
 
-    def __init__(self, engine: Engine, store: PostgresEventStore, batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: PostgresEventStore,
+        batch_size: int = 500,
+        *,
+        documents: ScanStore | None = None,
+    ) -> None:
+        """``documents``: the document store the scans are in (deleted when a complainant's data is erased)."""
         self.engine = engine
         self.store = store
         self.batch_size = batch_size
+        self.erasure = IntakeErasure(documents)
         self.checkpoints = Checkpoints(checkpoints)
         self.set_aside = SetAside(projection_failures, self.name)
         self.retry_pending = True  # the first round of each process applies the set-aside events again
@@ -111,6 +132,8 @@ class TrackingProjection:
             return
         if not event.type.startswith("workflow."):
             return
+        if event.type == PersonalDataErased.type:
+            self._erase(conn, event)
         row = (
             conn.execute(select(tracking).where(tracking.c.complaint_id == event.stream_id.removeprefix("complaint-")))
             .mappings()
@@ -148,3 +171,14 @@ class TrackingProjection:
             if isinstance(decoded, ReferralAnswered):
                 values.update(referral_answer=decoded.answer, referral_answered_on=decoded.answered_on)
         conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))
+
+    def _erase(self, conn: Connection, event: EventEnvelope) -> None:
+        """Intake's copies of the complainant's personal data scrubbed (whatever the tracking row's position: it is
+        idempotent, and a complaint without a tracking row may still have a submission)."""
+        complaint_id = UUID(event.stream_id.removeprefix("complaint-"))
+        done = self.erasure.apply(conn, complaint_id, self.store.read_stream(event.stream_id, conn=conn))
+        log.info(
+            "personal data erased from intake's copies",
+            extra={"complaint_id": str(complaint_id), "kecamatan": event.kecamatan, "event_id": str(event.event_id)}
+            | {f"erased_{k}": v for k, v in asdict(done).items()},
+        )

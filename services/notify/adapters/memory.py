@@ -1,7 +1,7 @@
 """Notify's unit of work in memory, for unit tests: the handlers' flows in milliseconds, no PostgreSQL.
 
-``NotifyMemory`` holds what the tables hold (deliveries, escalations, templates, the hand-off ledger, and the staff
-directory a test fills in); ``NotifyMemory.uow`` opens a unit of work on it. Each unit keeps its writes to itself
+``NotifyMemory`` holds what the tables hold (deliveries, escalations, templates, the hand-off ledger, the dead
+letters, and the staff directory a test fills in); ``NotifyMemory.uow`` opens a unit of work on it. Each unit keeps its writes to itself
 until ``commit``, which applies them at once; a rollback (or leaving the block without committing) drops them. It
 keeps the promises of services/notify/unit_of_work.py as PostgreSQL does (tests/contracts/notify_uow.py holds both
 to them):
@@ -15,6 +15,7 @@ to them):
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +44,7 @@ class NotifyMemory:
         self.escalations: dict[tuple[UUID, str], Row] = {}
         self.templates: dict[tuple[str, str, str], Row] = {}
         self.handoffs: dict[tuple[str, UUID], Handoff] = {}
+        self.dead_letters: dict[UUID, Row] = {}  # shared.tasks.dead_letter_table's columns
         self.staff: list[Row] = []  # shared.staff_directory's columns
         self.delegations: list[Delegation] = []  # shared.organisation_directory's
         self.lock = threading.Lock()  # commits apply one at a time
@@ -68,6 +70,7 @@ class InMemoryUnitOfWork:
         self.templates = InMemoryTemplates(self._memory)
         self.staff = InMemoryStaff(self._memory)
         self.handoffs = InMemoryHandoffs(self._memory)
+        self.dead_letters = InMemoryDeadLetters(self._memory)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -98,6 +101,7 @@ class InMemoryUnitOfWork:
                 else:
                     memory.templates[key] = row
             memory.handoffs.update(self.handoffs.written)
+            memory.dead_letters.update(self.dead_letters.written)
         self._forget()
 
     def rollback(self) -> None:
@@ -108,6 +112,7 @@ class InMemoryUnitOfWork:
         self.escalations.written.clear()
         self.templates.written.clear()
         self.handoffs.written.clear()
+        self.dead_letters.written.clear()
         while self._held:
             self._held.popitem()[1].release()
 
@@ -176,6 +181,10 @@ class InMemoryDeliveries:
             if (not state or r["state"] == state) and (not complaint_id or r["complaint_id"] == complaint_id)
         ]
         return sorted(rows, key=lambda r: r["updated_at"], reverse=True)[:limit]
+
+    def of_complaint(self, complaint_id: UUID, *, lock: bool = False) -> list[Row]:
+        ids = sorted(i for i, r in self._rows().items() if r["complaint_id"] == complaint_id)
+        return [row for i in ids if (row := self.get(i, lock=lock)) is not None]
 
     def take_due(self, now: datetime, grace: timedelta, limit: int) -> list[Row]:
         due = sorted(
@@ -293,3 +302,37 @@ class InMemoryHandoffs:
             key = (h.consumer, h.message_id)
             if key not in self._memory.handoffs:
                 self.written.setdefault(key, h)
+
+    def _all(self) -> dict[tuple[str, UUID], Handoff]:
+        return {**self._memory.handoffs, **self.written}
+
+    def of_complaint(self, complaint_id: UUID) -> list[Handoff]:
+        return [h for h in self._all().values() if h.payload.get("complaint_id") == str(complaint_id)]
+
+    def rewrite(self, consumer: str, message_id: UUID, payload: Mapping[str, Any]) -> None:
+        found = self._all().get((consumer, message_id))
+        if found is not None:
+            self.written[(consumer, message_id)] = dataclasses.replace(found, payload=dict(payload))
+
+
+class InMemoryDeadLetters:
+    def __init__(self, memory: NotifyMemory) -> None:
+        self._memory = memory
+        self.written: dict[UUID, Row] = {}
+
+    def naming(
+        self, *, event_ids: Collection[UUID], delivery_ids: Collection[UUID], provider_message_ids: Collection[str]
+    ) -> list[Row]:
+        names = {
+            "event_id": {str(i) for i in event_ids},
+            "delivery_id": {str(i) for i in delivery_ids},
+            "reference": {i.hex for i in delivery_ids},
+            "provider_message_id": set(provider_message_ids),
+        }
+        rows = {**self._memory.dead_letters, **self.written}.values()
+        return [dict(r) for r in rows if any(r["payload"].get(k) in v for k, v in names.items())]
+
+    def rewrite(self, letter_id: UUID, payload: Mapping[str, Any], error: str) -> None:
+        row = self.written.get(letter_id) or self._memory.dead_letters.get(letter_id)
+        if row is not None:
+            self.written[letter_id] = {**row, "payload": dict(payload), "error": error}

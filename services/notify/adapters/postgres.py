@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from services.notify.adapters.tables import deliveries, escalations, handoffs, templates
+from services.notify.adapters.tables import dead_letters, deliveries, escalations, handoffs, templates
 from services.notify.unit_of_work import Row
 from shared.db import UnitOfWorkTransaction
 from shared.handoffs import Handoff, record
@@ -32,6 +32,7 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.templates = PostgresTemplates(conn)
         self.staff = PostgresStaff(conn)
         self.handoffs = PostgresHandoffs(conn)
+        self.dead_letters = PostgresDeadLetters(conn)
 
     def limit_lock_waits(self, seconds: float) -> None:
         self._conn.execute(select(func.set_config("lock_timeout", f"{max(int(seconds * 1000), 100)}ms", True)))
@@ -89,6 +90,10 @@ class PostgresDeliveries:
         if complaint_id:
             query = query.where(deliveries.c.complaint_id == complaint_id)
         return _all(self._conn, query)
+
+    def of_complaint(self, complaint_id: UUID, *, lock: bool = False) -> list[Row]:
+        query = select(deliveries).where(deliveries.c.complaint_id == complaint_id).order_by(deliveries.c.id)
+        return _all(self._conn, query.with_for_update() if lock else query)  # in id order: no lock-order deadlock
 
     def take_due(self, now: datetime, grace: timedelta, limit: int) -> list[Row]:
         due = (
@@ -217,3 +222,38 @@ class PostgresHandoffs:
 
     def record(self, handoffs_: Iterable[Handoff]) -> None:
         record(self._conn, handoffs, handoffs_)
+
+    def of_complaint(self, complaint_id: UUID) -> list[Handoff]:
+        rows = self._conn.execute(
+            select(handoffs).where(handoffs.c.payload["complaint_id"].astext == str(complaint_id))
+        ).mappings()
+        return [Handoff(r["consumer"], r["message_id"], r["queue"], r["task_id"], r["payload"]) for r in rows]
+
+    def rewrite(self, consumer: str, message_id: UUID, payload: Mapping[str, Any]) -> None:
+        self._conn.execute(
+            update(handoffs)
+            .where(handoffs.c.consumer == consumer, handoffs.c.message_id == message_id)
+            .values(payload=dict(payload))
+        )
+
+
+class PostgresDeadLetters:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def naming(
+        self, *, event_ids: Collection[UUID], delivery_ids: Collection[UUID], provider_message_ids: Collection[str]
+    ) -> list[Row]:
+        payload = dead_letters.c.payload
+        named = [
+            payload["event_id"].astext.in_([str(i) for i in event_ids]),
+            payload["delivery_id"].astext.in_([str(i) for i in delivery_ids]),
+            payload["reference"].astext.in_([i.hex for i in delivery_ids]),
+            payload["provider_message_id"].astext.in_(list(provider_message_ids)),
+        ]
+        return _all(self._conn, select(dead_letters).where(or_(*named)).with_for_update())
+
+    def rewrite(self, letter_id: UUID, payload: Mapping[str, Any], error: str) -> None:
+        self._conn.execute(
+            update(dead_letters).where(dead_letters.c.id == letter_id).values(payload=dict(payload), error=error)
+        )

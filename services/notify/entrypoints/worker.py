@@ -3,7 +3,8 @@
 Registered by the composition root (``shared.tasks.register_consumers``: the failure rules, dead letters).
 Tasks: ``notify.plan`` (an event's messages), ``notify.escalate`` (overdue alerts), ``notify.send`` (one
 message, exactly once: services/notify/handlers/sending.py), ``notify.record_outcome`` (a provider's answer its send
-could not write), ``notify.record_status`` (a provider's delivery receipt, from intake's webhooks).
+could not write), ``notify.record_status`` (a provider's delivery receipt, from intake's webhooks),
+``notify.erase_personal_data`` (a complainant's personal data erased: removed from notify's copies).
 The relay's tasks and the receipts are recorded in the inbox once handled or kept, so the relay's and intake's
 reconcilers stop resending them."""
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 
+from services.notify.handlers.erasure import ERASE_TASK, erase_personal_data
 from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
 from services.notify.handlers.planning import escalate, plan_event
 from services.notify.handlers.sending import SEND_TASK, send_delivery
@@ -38,4 +40,5 @@ CONSUMERS = (
     Consumer(SEND_TASK, lambda notify, m: send_delivery(notify, uuid.UUID(m["delivery_id"]))),
     Consumer(OUTCOME_TASK, record_outcome),
     Consumer(DELIVERY_STATUS_TASK, record_status, inbox_key=_status_id),
+    Consumer(ERASE_TASK, lambda notify, m: erase_personal_data(notify, _event_id(m)), inbox_key=_event_id),
 )

@@ -50,6 +50,12 @@ channel, recipient). A send goes through these states::
 - every end state of a message to the complainant is reported to the workflow (``NotificationReport``,
   one id per delivery and state), which puts it on the complaint's history.
 
+**Erasure** (``erasure.py``: ``erase_personal_data``; the rules in ``domain/erasure.py``): a complainant's
+personal data erased (``workflow.PersonalDataErased``, docs/adr/0017) leaves the complaint's deliveries with what
+the audit needs (kind, channel, state, times, the provider's reference) and nothing that reaches or names the
+complainant; a message not yet sent is not sent any more; the dead letters and the reports waiting for the
+workflow lose the complainant's values too.
+
 **A person's commands** (``pengaduan deliveries ...``: ``deliveries_admin.py``; ``pengaduan templates ...``:
 ``templates_admin.py``): the messages notify could not settle (list them, send one again, or record that one
 did arrive, after asking the complainant); the message templates, edited for a kabupaten's every kecamatan

@@ -1,11 +1,13 @@
 """A person's commands for the messages notify could not settle (``pengaduan deliveries list|resend|mark-sent``):
-list them, send one again, or record that one did arrive (after asking the complainant)."""
+list them, send one again, or record that one did arrive (after asking the complainant). A message whose
+complainant's personal data was erased is listed (without it) but never sent again (domain/erasure.py)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from services.notify.adapters.channels.registry import mask_recipient
+from services.notify.domain.erasure import ERASED_RECIPIENT, is_erased
 from services.notify.handlers.context import Context
 from services.notify.handlers.reports import report
 from services.notify.handlers.sending import enqueue_send
@@ -22,7 +24,7 @@ def list_deliveries(
             "state": r["state"],
             "kind": r["kind"],
             "channel": r["channel"],
-            "recipient": mask_recipient(r["recipient"]) if r["recipient"] else "-",
+            "recipient": _shown(r["recipient"]),
             "attempts": r["attempts"],
             "complaint_id": r["complaint_id"],
             "updated_at": r["updated_at"],
@@ -32,11 +34,21 @@ def list_deliveries(
     ]
 
 
+def _shown(recipient: str | None) -> str:
+    if recipient == ERASED_RECIPIENT:
+        return recipient
+    return mask_recipient(recipient) if recipient else "-"
+
+
 def resend(notify: Context, delivery_id: UUID) -> bool:
     """A person decided to send a ``failed`` or ``unknown`` message again: it becomes pending with fresh
-    attempts, and its send is enqueued. Returns False if it was in no such state."""
+    attempts, and its send is enqueued. Returns False if it was in no such state, or its complainant's personal
+    data was erased (there is no one to send it to)."""
     now = notify.clock()
     with notify.uow() as uow:
+        row = uow.deliveries.get(delivery_id, lock=True)
+        if row is None or is_erased(row):
+            return False
         done = uow.deliveries.update(
             delivery_id,
             {

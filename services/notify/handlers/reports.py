@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from services.notify.adapters.channels.registry import mask_recipient
 from services.notify.domain.delivery import public_error, report_id
+from services.notify.domain.erasure import REPORT_RECIPIENT, is_erased
 from services.notify.handlers.context import Context
 from shared.contracts.notify import NotificationReport
 from shared.handoffs import Handoff
@@ -23,7 +24,7 @@ def report(notify: Context, row: dict) -> None:
             source_event_id=row["source_event_id"],
             kind=row["kind"],
             channel=row["channel"],
-            recipient=mask_recipient(row["recipient"]) if row["recipient"] else "-",
+            recipient=mask_recipient(row["recipient"]) if row["recipient"] and not is_erased(row) else REPORT_RECIPIENT,
             state=state,
             provider=row["provider"],
             provider_message_id=row["provider_message_id"],

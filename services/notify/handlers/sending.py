@@ -19,6 +19,7 @@ from services.notify.adapters.channels.base import (
     TransientSendError,
 )
 from services.notify.domain.delivery import TERMINAL, backoff
+from services.notify.domain.erasure import NOT_SENT, is_erased
 from services.notify.domain.templates import whatsapp_parameters
 from services.notify.handlers.context import Context
 from services.notify.handlers.outcomes import finish, write_retried
@@ -77,6 +78,8 @@ def send_delivery(notify: Context, delivery_id: UUID) -> str:
 
 
 def _send(notify: Context, row: dict) -> str:
+    if is_erased(row):  # claimed after its complainant's personal data was erased: no one to send it to
+        return finish(notify, row, "failed", error=NOT_SENT)
     channel = notify.channels.get(row["channel"])
     if channel is None:
         return finish(notify, row, "failed", error=f"saluran {row['channel']} tidak dikonfigurasi di layanan ini")
