@@ -20,7 +20,7 @@ pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, 
 pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
 pengaduan devtsa [--port N] [--signing-dir D]  a local RFC 3161 timestamp authority (development)
 pengaduan devbsre [--port N] [--folder D]  a local stand-in for BSrE's esign API (development)
-pengaduan privacy new-key|rotate-keys|status  the key-encryption keys of the complainants' data keys
+pengaduan privacy new-key|rotate-keys|status|erase  the complainants' data keys; erase a closed complaint's data
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
 
@@ -283,6 +283,9 @@ def cmd_privacy(args: argparse.Namespace) -> None:
     from shared.db import make_engine
 
     settings = _settings()
+    if args.action == "erase":
+        _erase(settings, args)
+        return
     engine = make_engine(settings, pool_size=1)
     keys = privacy.data_keys_for(settings)
     if args.action == "rotate-keys":
@@ -298,6 +301,47 @@ def cmd_privacy(args: argparse.Namespace) -> None:
     print(f"current key-encryption key: {keys.keks.current}")
     for kek_id, count, erased in rows:
         print(f"  {kek_id or '(erased)':<24} {count if kek_id else erased} data key(s)")
+
+
+def _erase(settings, args: argparse.Namespace) -> None:
+    """``pengaduan privacy erase COMPLAINT --reason ...``: a closed complaint's personal data erased (by its id or
+    its tracking code), as POST /v1/privacy/erasures does, recorded as done by ``cli:<login name>``."""
+    import getpass
+    import uuid
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from services.workflow import handlers
+    from services.workflow.adapters.tables import complaints
+    from services.workflow.bootstrap import bootstrap
+    from services.workflow.domain import model
+    from shared.contracts.tracking import normalize_tracking_code
+
+    if not args.complaint or not args.reason:
+        sys.exit("error: erase needs COMPLAINT (its id or tracking code) and --reason")
+    wf = bootstrap(settings)
+    try:
+        complaint_id = uuid.UUID(args.complaint)
+    except ValueError:
+        with wf.engine.connect() as conn:
+            found = conn.execute(
+                select(complaints.c.complaint_id).where(
+                    complaints.c.tracking_code == normalize_tracking_code(args.complaint)
+                )
+            ).scalar()
+        if found is None:
+            sys.exit(f"error: no complaint {args.complaint}")
+        complaint_id = found
+    try:
+        request_id = handlers.erase_personal_data(
+            wf, complaint_id, by=f"cli:{getpass.getuser()}", reason=args.reason, at=datetime.now(UTC)
+        )
+    except handlers.UnknownComplaint:
+        sys.exit(f"error: no complaint {args.complaint}")
+    except model.DomainError as exc:
+        sys.exit(f"error: {exc.message}")
+    print(f"personal data of complaint {complaint_id} erased (request {request_id}); the services remove their copies")
 
 
 def cmd_kabupaten(args: argparse.Namespace) -> None:
@@ -459,7 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_devsinks)
 
     p = sub.add_parser("privacy", help="the complainants' data keys: new key-encryption key, rotation, status")
-    p.add_argument("action", choices=["new-key", "rotate-keys", "status"])
+    p.add_argument("action", choices=["new-key", "rotate-keys", "status", "erase"])
+    p.add_argument("complaint", nargs="?", help="erase: the complaint's id or tracking code")
+    p.add_argument("--reason", help="erase: why (the complainant's request and its reference, ...)")
     p.add_argument("--id", default=None, help="new-key: the new key's id (default: today, YYYYMMDD)")
     p.add_argument("--keys-file", help="new-key: the current keys file, to add the new key to (printed, not written)")
     p.set_defaults(fn=cmd_privacy)

@@ -357,6 +357,8 @@ EVENTS: dict[str, View] = {
     w.ResponseDispatched.type: {"letter_number": code, "document_id": identifier},
     w.ComplaintWithdrawn.type: {"reason": hidden},
     w.MarkedDuplicate.type: {"reason": hidden},  # duplicate_of is a tracking code: out
+    # that a complainant's data was erased may be seen; why, by whom and the request's id are the office's
+    w.PersonalDataErased.type: {"reason": hidden},
     w.StepOverdue.type: {"role": one_of(*ROLES), "unit": label(64), "due_at": timestamp},
     w.NotificationSent.type: _NOTIFICATION,
     w.NotificationDelivered.type: _NOTIFICATION,

@@ -31,9 +31,15 @@ def _relay(ctx: RunContext) -> list[Runner]:
 def _projections(ctx: RunContext) -> list[Runner]:
     """The tracking projection (what a citizen sees by tracking code), fed from the event store."""
     from services.intake.adapters.tracking import TrackingProjection
+    from services.intake.config import IntakeSettings
     from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+    from shared.storage import store_from_settings
 
-    projection = TrackingProjection(ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size)
+    # the document store: an erasure (PersonalDataErased) deletes the complaint's scans (docs/adr/0017)
+    documents = store_from_settings(IntakeSettings(**ctx.settings.model_dump()).documents_url)
+    projection = TrackingProjection(
+        ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size, documents=documents
+    )
     return [
         Runner(
             ctx.engine,

@@ -27,7 +27,7 @@ from shared.contracts.notify import NotificationReport
 from shared.contracts.numbering import LetterKind
 from shared.contracts.numbering import UnknownKlasifikasi as NumberingUnknownKlasifikasi
 from shared.contracts.organisation import ATAS_NAMA, Delegation, UnitEntry, find_unit
-from shared.contracts.workflow import LetterSigned
+from shared.contracts.workflow import LetterSigned, PersonalDataErased
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.tenancy import Kecamatan
@@ -351,6 +351,65 @@ def _esign(
         ),
         authorization,
     )
+
+
+class ComplaintStillOpen(model.DomainError):
+    code = "complaint_open"
+    status = 409
+
+
+class ReasonRequired(model.DomainError):
+    code = "reason_required"
+    status = 422
+
+
+class AlreadyErased(model.DomainError):
+    code = "already_erased"
+    status = 409
+
+
+def erase_personal_data(
+    ctx: Context,
+    complaint_id: UUID,
+    *,
+    by: str,
+    reason: str,
+    at: datetime,
+    kecamatan_of: Callable[[str], bool] = lambda k: True,
+) -> UUID:
+    """Erase a closed complaint's personal data (UU 27/2022 PDP; docs/adr/0017), in one transaction: the complaint's
+    data key is destroyed (every sealed value of it reads as erased from then on) and ``PersonalDataErased`` is
+    appended, which every service keeping a copy acts on. The history, register and letter numbers remain. Refused
+    while the complaint is open (its response must still reach the complainant) and when done already. Returns the
+    request's id (in the event)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ReasonRequired("Alasan penghapusan wajib diisi.")
+    request_id = uuid.uuid4()
+    with ctx.uow() as uow:
+        state, _ = load(uow, complaint_id, kecamatan_of)
+        if state.personal_data_erased:
+            raise AlreadyErased("Data pribadi pengadu pada pengaduan ini sudah dihapus.")
+        if state.status != "closed":
+            raise ComplaintStillOpen(
+                "Pengaduan ini masih berjalan: data pribadi pengadu baru dapat dihapus setelah pengaduan selesai atau "
+                "dicabut (tanggapan harus sampai kepada pengadu)."
+            )
+        uow.events.erase_personal_data(complaint_id, by=by, reason=reason)
+        new_state, _ = _append(
+            uow,
+            state,
+            [PersonalDataErased(reason=reason, requested_by=by, request_id=request_id)],
+            actor=Actor(kind="user", user_id=by, role="admin"),
+            at=at,
+            correlation_id=request_id,
+            causation_id=None,
+            ids=lambda i: request_id,
+        )
+        uow.complaints.update(new_state, at)
+        uow.commit()
+    log.info("personal data erased", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
+    return request_id
 
 
 def _today(ctx: Context, kecamatan: str, at: datetime) -> date:

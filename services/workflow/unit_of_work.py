@@ -36,6 +36,11 @@ class EventStreams(Protocol):
         """Append to a stream that must be at ``expected_version``. Call it last: in PostgreSQL it takes the
         store's append lock, held until the transaction ends."""
 
+    def erase_personal_data(self, complaint_id: UUID, *, by: str, reason: str) -> bool:
+        """Destroy the complaint's data key (docs/adr/0017): its sealed values read as erased from then on, this
+        unit's appends included; and remove the copies of its personal data in the workflow's dead letters. False
+        when its key was erased already."""
+
 
 class Inbox(Protocol):
     def claim(self, consumer: str, message_id: UUID) -> bool:

@@ -74,6 +74,12 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("notify-escalations", "notify", "notify.escalate", frozenset({"workflow.StepOverdue"})),
     # what the complainant is told, and the staff's new work
     Subscription("notify-messages", "notify", "notify.plan", frozenset(NOTIFY_EVENTS)),
+    # a complainant's personal data erased (docs/adr/0017): each service removes its copies (intake's and the
+    # dashboard's projections do so as they apply the event)
+    Subscription(
+        "letters-erasure", "letters", "letters.erase_personal_data", frozenset({"workflow.PersonalDataErased"})
+    ),
+    Subscription("notify-erasure", "notify", "notify.erase_personal_data", frozenset({"workflow.PersonalDataErased"})),
 )
 
 

@@ -385,3 +385,17 @@ class ComplainantReplied(Event):
     text: str
     attachments: list[ReplyAttachment] = []
     received_at: datetime
+
+
+@registry.register
+class PersonalDataErased(Event):
+    """The complainant's personal data was erased (UU 27/2022 PDP; docs/adr/0017): the complaint's data key was
+    destroyed in the transaction that appended this event, so its sealed values read as erased everywhere. Every
+    service that keeps a copy of them (intake's submissions, outbox, inbound messages and scans; notify's
+    deliveries; letters' documents; the dashboard's read model; dead letters) removes it when this event reaches
+    it. The history, the register number and the letter numbers remain."""
+
+    type = "workflow.PersonalDataErased"
+    reason: str  # why: "permintaan pengadu", "masa retensi berakhir", ...
+    requested_by: str  # the admin (or the retention job) who asked
+    request_id: UUID  # the erasure request, as its API answered it

@@ -394,3 +394,24 @@ def test_staff_see_and_touch_only_complaints_of_their_own_kecamatan():
     with pytest.raises(handlers.UnknownComplaint):
         wf.act(uuid.uuid4(), "kasi", "verify-identity", 1)
     assert wf.types(cid) == ["ComplaintReceived"]
+
+
+def test_a_closed_complaints_personal_data_is_erased_once_and_an_open_ones_not_at_all():
+    """docs/adr/0017: the key's destruction (recorded in memory) and PersonalDataErased in one unit; refused while
+    the complaint is open, and a second time; the reason is required."""
+    wf = Workflow()
+    cid = wf.receive().complaint_id
+    with pytest.raises(handlers.ComplaintStillOpen):
+        handlers.erase_personal_data(wf.ctx, cid, by="admin", reason="permintaan pengadu", at=MONDAY)
+    state = wf.act(cid, "staf", "withdraw", 1, reason="Sudah selesai sendiri")
+    assert state.status == "closed" and wf.memory.erased == {}
+    with pytest.raises(handlers.ReasonRequired):
+        handlers.erase_personal_data(wf.ctx, cid, by="admin", reason="   ", at=MONDAY)
+    request_id = handlers.erase_personal_data(wf.ctx, cid, by="admin", reason=" permintaan  pengadu ", at=MONDAY)
+    assert wf.types(cid)[-1] == "PersonalDataErased" and wf.memory.erased == {cid: ("admin", "permintaan pengadu")}
+    erased = wf.events(cid)[-1]
+    assert erased.event_id == request_id and erased.payload["reason"] == "permintaan pengadu"
+    assert (erased.actor.user_id, erased.actor.role) == ("admin", "admin")
+    with pytest.raises(handlers.AlreadyErased):
+        handlers.erase_personal_data(wf.ctx, cid, by="admin", reason="lagi", at=MONDAY)
+    assert model.replay(wf.events(cid)).personal_data_erased

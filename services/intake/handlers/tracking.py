@@ -17,6 +17,7 @@ from services.intake.handlers.context import Context
 from services.intake.unit_of_work import Tracked
 from shared import masking
 from shared.contracts import sop
+from shared.contracts.workflow import ERASED_NAME
 from shared.tanggal import format_tanggal
 from shared.tenancy import DEFAULT_TIME_ZONE
 
@@ -79,7 +80,8 @@ def _referral(intake: Context, row: Tracked) -> dict:
     answer = None
     if row.referral_state == "answered" and row.referral_answer:
         known = [person.get(k) for k in ("nik", "phone", "email", "address")]
-        answer = masking.scrub(row.referral_answer, known, names=[person.get("name")])
+        name = person.get("name")  # after an erasure, "(data pribadi dihapus)": nothing of hers to hide in the text
+        answer = masking.scrub(row.referral_answer, known, names=[name] if name != ERASED_NAME else [])
     texts: dict = {
         "referral": {
             "agency": agency,

@@ -327,6 +327,9 @@ PDFS = {
 PDFS["surat-jawaban.pdf"] = PDFS["surat-tanggapan.pdf"]  # the name pages and links gave it before (issue #16)
 
 
+ERASED_DOCUMENT = "Dokumen ini sudah dihapus karena data pribadi pengadu dihapus."
+
+
 @router.get("/lacak/{code}/{name}")
 async def citizen_pdf(request: Request, code: str, name: str) -> Response:
     """The receipt or the signed letter of a complaint, by its tracking code (as the letters API serves them,
@@ -353,4 +356,6 @@ async def citizen_pdf(request: Request, code: str, name: str) -> Response:
         )
     if r.status_code >= 500:
         raise ApiUnavailable(f"letters: HTTP {r.status_code}")
+    if r.status_code == 410:  # erased with the complainant's personal data (docs/adr/0017): gone, not "not yet"
+        return render(request, "galat.html", status_code=410, title=title, message=ERASED_DOCUMENT)
     return render(request, "galat.html", status_code=404, title=title, message=message)

@@ -41,6 +41,7 @@ class LockNotAvailable(Exception):
 class WorkflowMemory:
     def __init__(self) -> None:
         self.store = InMemoryEventStore()
+        self.erased: dict[UUID, tuple[str, str]] = {}  # complaint -> (by, reason): erasures of personal data
         self.event_ids: set[UUID] = set()
         self.inbox: set[tuple[str, UUID]] = set()
         self.complaints: dict[UUID, dict[str, Any]] = {}
@@ -94,6 +95,7 @@ class InMemoryUnitOfWork:
             memory.inbox.update(self.inbox.claimed)
             memory.complaints.update(self.complaints.written)
             memory.counters.update(self.counters.taken)
+            memory.erased.update(self.events.erased)
         self._forget()
 
     def rollback(self) -> None:
@@ -101,6 +103,7 @@ class InMemoryUnitOfWork:
 
     def _forget(self) -> None:
         self.events.appended.clear()
+        self.events.erased.clear()
         self.inbox.claimed.clear()
         self.complaints.written.clear()
         self.counters.taken.clear()
@@ -112,9 +115,17 @@ class InMemoryEventStreams:
     def __init__(self, memory: WorkflowMemory) -> None:
         self._memory = memory
         self.appended: dict[str, tuple[int, list[EventEnvelope]]] = {}  # stream -> (version before, events)
+        self.erased: dict[UUID, tuple[str, str]] = {}  # this unit's erasures, kept at commit
 
     def read(self, stream_id: str) -> list[EventEnvelope]:
         return self._memory.store.read_stream(stream_id) + self.appended.get(stream_id, (0, []))[1]
+
+    def erase_personal_data(self, complaint_id: UUID, *, by: str, reason: str) -> bool:
+        """In memory nothing is sealed: the erasure is recorded at commit (``WorkflowMemory.erased``) for tests."""
+        if complaint_id in self._memory.erased or complaint_id in self.erased:
+            return False
+        self.erased[complaint_id] = (by, reason)
+        return True
 
     def append(self, stream_id: str, expected_version: int, events: Sequence[EventEnvelope]) -> None:
         for offset, event in enumerate(events, start=1):

@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from services.workflow.adapters.tables import complaints, counters, inbox
 from services.workflow.domain.model import Complaint
 from services.workflow.unit_of_work import COUNTER_SUCCESSORS, read_model_values
+from shared.contracts.workflow import ERASED_NAME
 from shared.db import UnitOfWorkTransaction
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
@@ -44,6 +45,20 @@ class PostgresEventStreams:
 
     def read(self, stream_id: str) -> list[EventEnvelope]:
         return self._store.read_stream(stream_id, conn=self._conn)
+
+    def erase_personal_data(self, complaint_id: UUID, *, by: str, reason: str) -> bool:
+        erased = self._store.data_keys.erase(self._conn, complaint_id, by=by, reason=reason)
+        # a message that died in the workflow's worker keeps its payload: intake's ComplaintSubmitted and
+        # ComplainantReplied carry the complainant and the sender in clear
+        self._conn.execute(
+            text(
+                "UPDATE workflow.dead_letters SET payload = (payload - 'complainant' - 'sender' - 'text') "
+                "|| jsonb_build_object('complainant', jsonb_build_object('name', CAST(:erased AS text))) "
+                "WHERE payload ->> 'complaint_id' = :complaint_id"
+            ),
+            {"erased": ERASED_NAME, "complaint_id": str(complaint_id)},
+        )
+        return erased
 
     def append(self, stream_id: str, expected_version: int, events: Sequence[EventEnvelope]) -> None:
         self._store.append(stream_id, expected_version, events, conn=self._conn)

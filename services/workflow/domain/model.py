@@ -46,6 +46,7 @@ from shared.contracts.workflow import (
     NotificationFailed,
     NotificationSent,
     NotificationUncertain,
+    PersonalDataErased,
     ReferralAnswered,
     ReferralLapsed,
     ReplyAttachment,
@@ -201,6 +202,7 @@ class Complaint:
     overdue_flagged: bool = False
     response_dispatched: bool = False  # step 12 handed to notify; closes on the provider's confirmation
     has_electronic_contact: bool = False
+    personal_data_erased: bool = False  # docs/adr/0017: the complainant's data was erased (the complaint is closed)
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0  # events in the stream
     # what staff's expected_version is checked against: every event but notify's records of messages, so
@@ -695,6 +697,8 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
         )
     if isinstance(event, StepOverdue):
         return replace(s, overdue_flagged=True)
+    if isinstance(event, PersonalDataErased):
+        return replace(s, personal_data_erased=True, has_electronic_contact=False)
     if isinstance(event, LetterIssued):
         return replace(s, letter_document_id=event.document_id)
     if isinstance(event, ResponseDispatched):
