@@ -195,10 +195,9 @@ class DataKeys:
             self._cache.pop(subject, None)
 
     def for_writing(self, conn: Connection, subject: UUID) -> bytes | None:
-        """The subject's data key, made now if it has none; None when it was erased (nothing more is stored)."""
-        cached = self._cached(subject)
-        if cached is not None:
-            return cached
+        """The subject's data key as ``conn``'s transaction has it, made now if it has none; None when it was erased
+        (nothing more is stored). Never from the cache, and not cached: a key made in a transaction that is then
+        rolled back must not seal anything later (another transaction makes the subject's key anew)."""
         fresh = os.urandom(KEY_BYTES)
         kek_id, wrapped = self.keks.wrap(fresh)
         conn.execute(
@@ -206,15 +205,21 @@ class DataKeys:
             .values(subject_id=subject, kek_id=kek_id, wrapped=wrapped)
             .on_conflict_do_nothing(index_elements=["subject_id"])
         )
-        return self.for_reading(conn, [subject]).get(subject)  # the row is there: made now, or by another
+        row = conn.execute(  # the row is there: made now, or by another transaction before
+            select(data_keys.c.kek_id, data_keys.c.wrapped).where(data_keys.c.subject_id == subject)
+        ).one()
+        return None if row.wrapped is None else self.keks.unwrap(row.kek_id, bytes(row.wrapped))
 
-    def for_reading(self, conn: Connection, subjects: Iterable[UUID]) -> dict[UUID, bytes | None]:
+    def for_reading(
+        self, conn: Connection, subjects: Iterable[UUID], *, fresh: bool = False
+    ) -> dict[UUID, bytes | None]:
         """Each subject's data key, None for one erased; a subject with no row at all is left out (never made: a
-        reader holding a value sealed under it has a store and key table that do not belong together)."""
+        reader holding a value sealed under it has a store and key table that do not belong together). ``fresh``:
+        read from the table, not the cache."""
         found: dict[UUID, bytes | None] = {}
         missing = []
         for subject in set(subjects):
-            cached = self._cached(subject)
+            cached = None if fresh else self._cached(subject)
             if cached is not None:
                 found[subject] = cached
             else:

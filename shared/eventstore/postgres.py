@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from uuid import UUID as UUID_
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -206,7 +207,14 @@ class PostgresEventStore:
         if not sealed:
             return [_to_envelope(row) for row in rows]
         keys = self.data_keys.for_reading(conn, {subject_of(rows[i]["stream_id"]) for i, _ in sealed})
-        opened = {i: _opened(rows[i], cls, keys) for i, cls in sealed}
+        opened = {}
+        for i, cls in sealed:
+            try:
+                opened[i] = _opened(rows[i], cls, keys)
+            except InvalidTag:  # a key cached here that was since replaced: read it from the table once more
+                subject = subject_of(rows[i]["stream_id"])
+                keys = {**keys, **self.data_keys.for_reading(conn, [subject], fresh=True)}
+                opened[i] = _opened(rows[i], cls, keys)
         return [_to_envelope(opened.get(i, row)) for i, row in enumerate(rows)]
 
     @staticmethod
