@@ -1,5 +1,6 @@
 """The citizens' pages over the real APIs: the complaint form with its ID scan, errors next to their fields,
-CSRF, the confirmation, tracking by code, escaping of what citizens type, and the weight of the form page."""
+CSRF, the confirmation, tracking by code, escaping of what citizens type, the weight of the form page, and the
+privacy notice (no consent checkbox: the legal basis is the public-service duty; issue #17 item 6)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,6 @@ LABELS = {
     "subject": "Pokok pengaduan",
     "description": "Uraian pengaduan",
     "foto": "Foto pendukung (boleh lebih dari satu)",
-    "persetujuan": "Saya setuju data saya dipakai untuk menangani pengaduan ini",
 }
 SCRIPT = "<script>alert(1)</script>"
 TEMPLATE = "{{7*7}}"
@@ -58,7 +58,6 @@ def form_values(**overrides) -> dict:
         "id_kind": "ktp",
         "subject": "Lampu jalan mati",
         "description": f"Lampu jalan di depan balai desa mati sejak dua minggu. ({uuid.uuid4().hex[:8]})",
-        "persetujuan": "ya",
     }
     values.update(overrides)
     return {k: v for k, v in values.items() if v is not None}
@@ -73,6 +72,11 @@ def field_tag(page: str, name: str) -> str:
     found = re.search(rf'<(input|select|textarea)\b[^>]*\bname="{name}"[^>]*>', page)
     assert found, f"no field named {name}"
     return found.group(0)
+
+
+def words_of(page: str) -> str:
+    """The text a reader sees: tags dropped, spaces folded, entities read."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", page)))
 
 
 def error_of(page: str, name: str) -> str | None:
@@ -91,12 +95,125 @@ def test_the_form_has_every_field_with_its_label(web):
     assert 'enctype="multipart/form-data"' in page and 'href="/static/warga.css"' in page
     assert 'accept="image/*,application/pdf"' in field_tag(page, "identitas")
     assert "multiple" in field_tag(page, "foto")
-    assert field_tag(page, "persetujuan").startswith('<input id="persetujuan" name="persetujuan" type="checkbox"')
     assert re.search(r'<button type="submit" class="tombol utama">Kirim pengaduan</button>', page)
     assert '<option value="ktp"' in page and ">SIM</option>" in page and ">KK</option>" in page
     assert ">Pegantenan</option>" in page and ">Pasean</option>" in page
-    assert "disamarkan" in page and "tidak dipungut biaya" in page  # the privacy notice
+    assert 'type="checkbox"' not in page  # no consent asked: the legal basis is the public-service duty
     assert "<script>" not in page.split("</head>", 1)[1] and "style=" not in page  # CSP: nothing inline
+
+
+def test_the_form_asks_no_consent_and_sums_up_the_privacy_notice_above_its_button(web, engine):
+    page = web.get("/pengaduan/baru").text
+    form = re.search(r'<form method="post" action="/pengaduan/baru".*?</form>', page, re.DOTALL).group(0)
+    assert 'type="checkbox"' not in form and 'name="persetujuan"' not in form
+    summary = re.search(
+        r'<section class="kartu privasi"[^>]*>(.*?)</section>\s*<div class="tombol-tombol">\s*'
+        r'<button type="submit" class="tombol utama">Kirim pengaduan</button>',
+        form,
+        re.DOTALL,
+    )
+    assert summary, "no summary of the privacy notice right above the submit button"
+    assert 3 <= summary.group(1).count("<li>") <= 5
+    words = words_of(summary.group(1))
+    for statement in (
+        (
+            "Dasarnya tugas pelayanan publik kecamatan (UU 25/2009), bukan persetujuan: Anda tidak perlu mencentang "
+            "apa pun."
+        ),
+        "Petugas kabupaten hanya melihat data yang disamarkan.",
+        "WhatsApp (milik Meta: data dapat diproses di luar Indonesia)",
+        "meminta data dihapus setelah pengaduan selesai: datang ke kantor kecamatan dengan kode pelacakan.",
+        "Layanan ini tidak dipungut biaya. Petugas tidak pernah meminta uang atau kata sandi.",
+    ):
+        assert statement in words, statement
+    assert '<a href="/privasi">Baca selengkapnya tentang pelindungan data pribadi</a>' in summary.group(1)
+
+    # sent as the page is, with no box ticked: the complaint lands
+    r = submit(web, form_values(), files=[("identitas", ("ktp.png", tiny_png(8801), "image/png"))])
+    assert r.status_code == 303, r.text
+    code = r.headers["location"].rsplit("/", 1)[1]
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(submissions.c.tracking_code == code)).scalar_one() == 1
+
+
+def test_the_privacy_notice_names_the_legal_basis_the_processors_and_the_rights(web):
+    r = web.get("/privasi")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    words = words_of(r.text)
+    for statement in (
+        # the legal basis: the public-service duty, not consent
+        "Dasar hukumnya: tugas pelayanan publik, bukan persetujuan",
+        "tugas pelayanan publik menurut Undang-Undang Nomor 25 Tahun 2009 tentang Pelayanan Publik.",
+        (
+            "Undang-Undang Nomor 27 Tahun 2022 tentang Pelindungan Data Pribadi membolehkan data pribadi diproses untuk "
+            "memenuhi kewajiban hukum dan untuk melaksanakan tugas pelayanan publik (Pasal 20 ayat (2) huruf c dan "
+            "huruf e)."
+        ),
+        "Karena itu Anda tidak diminta mencentang persetujuan.",
+        # the controller, the purposes, what is kept, who sees it
+        "Pengendali data pribadi Anda adalah pemerintah kabupaten, c.q. kecamatan yang menerima pengaduan Anda.",
+        "Menangani pengaduan Anda sesuai SOP penanganan pengaduan kecamatan",
+        "Membuat dan mengirim tanda terima dan surat tanggapan kepada Anda.",
+        "Nama lengkap, NIK, nomor HP/WhatsApp, e-mail, dan alamat.",
+        "Foto atau salinan KTP, SIM, atau KK.",
+        "Petugas kabupaten yang mengawasi hanya melihat data yang disamarkan",
+        # how long
+        (
+            "lalu sesuai jadwal retensi arsip pengaduan yang ditetapkan pemerintah kabupaten. Setelah itu data pribadi "
+            "Anda dihapus."
+        ),
+        # the processors, and where data leaves the country
+        "Penyedia SMS gateway: mengirim SMS ke nomor Anda.",
+        (
+            "WhatsApp, milik Meta Platforms: mengirim dan menerima pesan WhatsApp. Data Anda dapat diproses di luar "
+            "Indonesia."
+        ),
+        "Penyedia layanan e-mail yang dipakai pemerintah kabupaten",
+        # the rights, and how to use them
+        "Mengetahui data pribadi Anda yang kami simpan, dan meminta salinannya.",
+        "Membetulkan data yang salah atau sudah berubah.",
+        "Menghapus data pribadi Anda setelah pengaduan selesai.",
+        "Keberatan atas cara data Anda dipakai, atau meminta pemakaiannya ditunda atau dibatasi.",
+        (
+            "Datang ke kantor kecamatan, atau kirim surat atau e-mail ke kantor kecamatan. Sebutkan kode pelacakan "
+            "pengaduan Anda dan apa yang Anda minta."
+        ),
+        "Kantor kecamatan mencatat permintaan Anda dan memberi tahu hasilnya kepada Anda.",
+        # free, and no one asks for money or passwords
+        "Pengaduan dan semua permintaan tentang data Anda tidak dipungut biaya.",
+        "Petugas tidak pernah meminta uang, pulsa, kata sandi, atau kode OTP.",
+    ):
+        assert statement in words, statement
+    # each kecamatan served here, under its kabupaten's government, links its own notice
+    assert "<h3>Pemerintah Kabupaten Pamekasan</h3>" in r.text
+    assert '<a href="/privasi/pegantenan">Kecamatan Pegantenan</a>' in r.text
+    page = r.text.split("</head>", 1)[1]
+    assert "<script>" not in page and "style=" not in page  # CSP: nothing inline
+
+
+def test_the_notice_of_a_kecamatan_names_its_controller_and_where_its_contact_is_printed(web):
+    r = web.get("/privasi/pegantenan")
+    assert r.status_code == 200
+    words = words_of(r.text)
+    assert "Pengendali data pribadi Anda adalah Pemerintah Kabupaten Pamekasan c.q. Kecamatan Pegantenan." in words
+    assert (
+        "Hubungi Kantor Kecamatan Pegantenan. Alamat, nomor telepon, dan e-mail kantor tertera pada kop suratnya: "
+        "pada tanda terima pengaduan, surat tanggapan, dan Formulir Pengaduan Kecamatan Pegantenan (PDF)." in words
+    )
+    assert '<a href="/v1/letters/formulir/pegantenan.pdf">' in r.text  # the blank form, printed with the kop
+    assert "Data Anda dapat diproses di luar Indonesia." in words and "Pasal 20 ayat (2) huruf c dan huruf e" in words
+    unknown = web.get("/privasi/tidak-ada")
+    assert unknown.status_code == 404
+    assert "Kecamatan itu tidak ada dalam daftar kami." in words_of(unknown.text)
+    assert '<a href="/privasi/pegantenan">Kecamatan Pegantenan</a>' in unknown.text  # the notice for all of them
+
+
+def test_every_page_links_the_privacy_notice_in_its_footer(web):
+    for url in ("/", "/pengaduan/baru", "/lacak", "/masuk", "/privasi", "/privasi/pegantenan"):
+        r = web.get(url)
+        assert r.status_code == 200, url
+        footer = re.search(r'<footer class="kaki">.*?</footer>', r.text, re.DOTALL).group(0)
+        assert '<a href="/privasi">Pelindungan data pribadi</a>' in footer, url
 
 
 def test_a_kecamatan_can_be_preselected_by_its_slug(web):
@@ -297,18 +414,19 @@ def test_a_double_submit_is_one_complaint(web, engine):
 
 
 def test_missing_fields_are_shown_next_to_them_with_the_values_kept(web):
-    values = form_values(nik="", phone="", email="", persetujuan=None, subject="Sampah menumpuk di pasar")
+    values = form_values(nik="", phone="", email="", subject="Sampah menumpuk di pasar")
     r = submit(web, values, files=None)
     assert r.status_code == 422
     page = r.text
     assert 'class="pesan galat ringkasan-galat" role="alert"' in page
-    for name in ("nik", "phone", "identitas", "persetujuan"):
+    for name in ("nik", "phone", "identitas"):
         assert error_of(page, name), name
         tag = field_tag(page, name)
         assert 'aria-invalid="true"' in tag and f"galat-{name}" in re.search(r'aria-describedby="([^"]+)"', tag).group(
             1
         )
         assert f'<li><a href="#{name}">' in page  # the summary links to the field
+    assert "Perbaiki 3 isian berikut:" in page  # nothing about consent
     assert error_of(page, "name") is None and "aria-invalid" not in field_tag(page, "name")
     assert 'value="Siti Aminah"' in field_tag(page, "name") and 'value="Sampah menumpuk di pasar"' in field_tag(
         page, "subject"
@@ -406,6 +524,10 @@ def test_when_the_api_cannot_be_reached_the_form_stays_with_what_was_typed(setti
         # the empty form needs the API for its list of kecamatan: a clear 503 page, with when to try again
         unavailable = client.get("/pengaduan/baru")
         assert unavailable.status_code == 503 and unavailable.headers["Retry-After"] == "5"
+        # the privacy notice is still there to read, without the list of kecamatan
+        notice = client.get("/privasi")
+        assert notice.status_code == 200 and "Undang-Undang Nomor 25 Tahun 2009" in notice.text
+        assert 'href="/privasi/' not in notice.text
         # a form already filled in (opened before the API went away) keeps what was typed
         token = csrf_of(client.get("/masuk").text)
         r = submit(

@@ -1,11 +1,18 @@
 """The citizens' pages (no login): home, the complaint form (with the KTP/SIM/KK copy the SOP requires),
-its confirmation, and tracking by code.
+its confirmation, tracking by code, and the privacy notice.
 
 The form is sent to intake's ``POST /v1/complaints/form`` (multipart: the ``complaint`` JSON, the
 ``identitas`` file and ``foto`` files) with an Idempotency-Key derived from the session and the form, so a
 double submit is one complaint. Tracking reads ``GET /v1/track/{code}`` (with where a referral stands: followed
 until when, answered, or lapsed); the PDFs (receipt, response letter) are the letters API's public links, passed
 on.
+
+The privacy notice (``/privasi``, and ``/privasi/{kecamatan}`` naming that kecamatan's controller; issue #17
+item 6) says what is done with a complainant's personal data and on what legal basis: the public-service duty
+(UU 25/2009; UU 27/2022 Pasal 20 ayat (2) huruf c and e), not consent, so the form asks for no consent
+checkbox. The controller is the kabupaten's government c.q. the kecamatan; the public API gives no office
+address or telephone, so the notice points to the kop surat of the office's papers (receipt, letters, the blank
+Formulir Pengaduan) for them.
 """
 
 from __future__ import annotations
@@ -19,7 +26,15 @@ from starlette.datastructures import UploadFile
 from services.web.adapters.api_client import UNAVAILABLE, ApiProblem, ApiUnavailable
 from services.web.domain import formatting
 from services.web.entrypoints import uploads
-from services.web.entrypoints.pages import api, kecamatan_choices, redirect, render, session, zone_of
+from services.web.entrypoints.pages import (
+    api,
+    kecamatan_choices,
+    kecamatan_directory,
+    redirect,
+    render,
+    session,
+    zone_of,
+)
 from services.web.entrypoints.session import CSRF_FIELD
 from shared.contracts import sop
 from shared.contracts.tracking import normalize_tracking_code
@@ -44,9 +59,8 @@ LABELS = {
     "subject": "Pokok pengaduan",
     "description": "Uraian pengaduan",
     "foto": "Foto pendukung (boleh lebih dari satu)",
-    "persetujuan": "Saya setuju data saya dipakai untuk menangani pengaduan ini",
 }
-ORDER = (*TEXT_FIELDS[:7], "identitas", "subject", "description", "foto", "persetujuan")  # the page's order
+ORDER = (*TEXT_FIELDS[:7], "identitas", "subject", "description", "foto")  # the page's order
 
 # What each SOP step means for the complainant, in plain words (the SOP's own names stay on the timeline).
 NEXT = {
@@ -118,7 +132,6 @@ async def complaint_form(request: Request, kecamatan: str | None = None) -> HTML
     slugs = {slug for slug, _ in await kecamatan_choices(request)}
     values = dict.fromkeys(TEXT_FIELDS, "")
     values["kecamatan"] = kecamatan if kecamatan in slugs else ""
-    values["persetujuan"] = ""
     return await _form_page(request, values)
 
 
@@ -140,8 +153,6 @@ def _missing(values: dict[str, str], identity: list[UploadFile]) -> dict[str, st
         errors["phone"] = "Isi nomor HP/WhatsApp atau e-mail agar tanggapan dapat dikirim kepada Anda."
     if not identity:
         errors["identitas"] = "Pilih foto atau pindaian KTP, SIM, atau KK Anda."
-    if values["persetujuan"] != "ya":
-        errors["persetujuan"] = "Centang persetujuan ini agar pengaduan Anda dapat ditangani."
     return errors
 
 
@@ -159,7 +170,6 @@ async def submit_complaint(request: Request) -> Response:
     form = await request.form()
     try:
         values = {name: (form.get(name) if isinstance(form.get(name), str) else "").strip() for name in TEXT_FIELDS}
-        values["persetujuan"] = "ya" if form.get("persetujuan") == "ya" else ""
         identity, photos = uploads.chosen(form, "identitas"), uploads.chosen(form, "foto")
         had_files = bool(identity or photos)
         token = form.get(CSRF_FIELD)
@@ -359,3 +369,49 @@ async def citizen_pdf(request: Request, code: str, name: str) -> Response:
     if r.status_code == 410:  # erased with the complainant's personal data (docs/adr/0017): gone, not "not yet"
         return render(request, "galat.html", status_code=410, title=title, message=ERASED_DOCUMENT)
     return render(request, "galat.html", status_code=404, title=title, message=message)
+
+
+# --- the privacy notice (issue #17 item 6) ------------------------------------------------------------------
+
+
+def _controllers(directory: dict[str, dict]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """``[("Pemerintah Kabupaten Pamekasan", [(slug, kecamatan name), ...]), ...]``: who answers for the data of
+    a complaint made in each kecamatan served here, by kabupaten."""
+    by_kabupaten: dict[str, list[tuple[str, str]]] = {}
+    for k in sorted(directory.values(), key=lambda k: k["name"]):
+        by_kabupaten.setdefault(f"Pemerintah {k['kabupaten_name']}", []).append((k["slug"], k["name"]))
+    return sorted(by_kabupaten.items())
+
+
+@router.get("/privasi", response_class=HTMLResponse)
+async def privacy_notice(request: Request) -> HTMLResponse:
+    """The notice for every kecamatan served here; readable even when the API is away (without the list)."""
+    try:
+        directory = await kecamatan_directory(request)
+    except ApiUnavailable:
+        directory = {}
+    return render(
+        request,
+        "privasi.html",
+        title="Pelindungan data pribadi",
+        kecamatan=None,
+        controllers=_controllers(directory),
+        unknown=False,
+    )
+
+
+@router.get("/privasi/{slug}", response_class=HTMLResponse)
+async def privacy_notice_of(request: Request, slug: str) -> HTMLResponse:
+    """The notice naming one kecamatan's controller and how to reach its office; a kecamatan not served here:
+    404 with the notice for all of them."""
+    directory = await kecamatan_directory(request, missing=slug)
+    found = directory.get(slug)
+    return render(
+        request,
+        "privasi.html",
+        status_code=200 if found else 404,
+        title=f"Pelindungan data pribadi · Kecamatan {found['name']}" if found else "Pelindungan data pribadi",
+        kecamatan=found,
+        controllers=[] if found else _controllers(directory),
+        unknown=found is None,
+    )
