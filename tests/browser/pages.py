@@ -160,7 +160,6 @@ def fill_complaint_form(page: Page, *, subject: str, description: str, photos: i
         page.get_by_label("Foto pendukung (boleh lebih dari satu)").set_input_files(
             [image("jpeg", f"Foto jalan {i + 1}") for i in range(photos)]
         )
-    page.get_by_label("Saya setuju data saya dipakai untuk menangani pengaduan ini").check()
 
 
 def submit_complaint(page: Page) -> str:
