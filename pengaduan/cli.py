@@ -273,9 +273,16 @@ def cmd_privacy(args: argparse.Namespace) -> None:
         args.id = args.id or datetime.now(UTC).strftime("%Y%m%d")
         made = privacy.KeyEncryptionKeys.generate(args.id)
         if current:
-            if args.id in current.get("keys", {}):
+            keys = current.get("keys") if isinstance(current, dict) else None
+            if not isinstance(keys, dict) or "current" not in current:
+                sys.exit(f"error: {args.keys_file}: not a privacy keys file")
+            if args.id in keys:
                 sys.exit(f"error: {args.keys_file} already has a key {args.id!r}")
-            made = {"current": args.id, "keys": {**current["keys"], **made["keys"]}}
+            # added, not yet current: roll the file out to every process first, then --make-current (docs/adr/0017)
+            made = {
+                "current": args.id if args.make_current else current["current"],
+                "keys": {**keys, **made["keys"]},
+            }
         print(json.dumps(made, indent=2))
         return
     from sqlalchemy import func, select
@@ -291,7 +298,15 @@ def cmd_privacy(args: argparse.Namespace) -> None:
     if args.action == "rotate-keys":
         with engine.begin() as conn:
             done = keys.rotate(conn)
-        print(f"{done} data key(s) rewrapped with key-encryption key {keys.keks.current!r}")
+        with engine.connect() as conn:
+            left = conn.execute(
+                select(func.count()).where(
+                    privacy.data_keys.c.wrapped.is_not(None), privacy.data_keys.c.kek_id != keys.keks.current
+                )
+            ).scalar_one()
+        print(f"{done} data key(s) rewrapped with key-encryption key {keys.keks.current!r}; {left} left under others")
+        if left:  # locked by a writer meanwhile: run it again before retiring an old key
+            sys.exit(1)
         return
     t = privacy.data_keys
     with engine.connect() as conn:
@@ -508,6 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="erase: why (the complainant's request and its reference, ...)")
     p.add_argument("--id", default=None, help="new-key: the new key's id (default: today, YYYYMMDD)")
     p.add_argument("--keys-file", help="new-key: the current keys file, to add the new key to (printed, not written)")
+    p.add_argument(
+        "--make-current",
+        action="store_true",
+        help="new-key with --keys-file: make the added key the current one (only once every process has the file)",
+    )
     p.set_defaults(fn=cmd_privacy)
 
     p = sub.add_parser(

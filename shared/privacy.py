@@ -175,20 +175,27 @@ class DataKeys:
     def __init__(self, keks: KeyEncryptionKeys) -> None:
         self.keks = keks
         self._cache: dict[UUID, tuple[float, bytes]] = {}
+        self._swept = time.monotonic()
         self._lock = threading.Lock()
 
     def _cached(self, subject: UUID) -> bytes | None:
         with self._lock:
             hit = self._cache.get(subject)
-        if hit is not None and time.monotonic() - hit[0] < self.CACHE_SECONDS:
-            return hit[1]
-        return None
+            if hit is None:
+                return None
+            if time.monotonic() - hit[0] < self.CACHE_SECONDS:
+                return hit[1]
+            del self._cache[subject]  # expired: not kept in memory a moment longer than it may be used
+            return None
 
     def _keep(self, subject: UUID, key: bytes) -> None:
+        now = time.monotonic()
         with self._lock:
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            self._cache[subject] = (time.monotonic(), key)
+            if now - self._swept > self.CACHE_SECONDS or len(self._cache) > 50_000:
+                # keys read once and never again leave the process's memory after their minute, not weeks later
+                self._cache = {s: hit for s, hit in self._cache.items() if now - hit[0] < self.CACHE_SECONDS}
+                self._swept = now
+            self._cache[subject] = (now, key)
 
     def forget(self, subject: UUID) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.domain.events import stream_id
 from services.workflow.unit_of_work import UnitOfWork
+from shared import masking
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import BSRE, SIGNATURE_SERVICE_SETTING, EsignLetter, LetterDocumentIssued
@@ -27,7 +28,7 @@ from shared.contracts.notify import NotificationReport
 from shared.contracts.numbering import LetterKind
 from shared.contracts.numbering import UnknownKlasifikasi as NumberingUnknownKlasifikasi
 from shared.contracts.organisation import ATAS_NAMA, Delegation, UnitEntry, find_unit
-from shared.contracts.workflow import LetterSigned, PersonalDataErased
+from shared.contracts.workflow import ComplaintReceived, LetterSigned, PersonalDataErased
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.tenancy import Kecamatan
@@ -386,6 +387,32 @@ def erase_personal_data(
     if not reason:
         raise ReasonRequired("Alasan penghapusan wajib diisi.")
     request_id = uuid.uuid4()
+    for attempt in (1, 2):  # a notification's report appended meanwhile: decide again on the complaint as it is
+        try:
+            _erase(ctx, complaint_id, by=by, reason=reason, at=at, kecamatan_of=kecamatan_of, request_id=request_id)
+            break
+        except ConcurrencyError:
+            if attempt == 2:
+                raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
+    log.info("personal data erased", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
+    return request_id
+
+
+class StaleErasure(model.DomainError):
+    code = "stale_version"
+    status = 409
+
+
+def _erase(
+    ctx: Context,
+    complaint_id: UUID,
+    *,
+    by: str,
+    reason: str,
+    at: datetime,
+    kecamatan_of: Callable[[str], bool],
+    request_id: UUID,
+) -> None:
     with ctx.uow() as uow:
         state, _ = load(uow, complaint_id, kecamatan_of)
         if state.personal_data_erased:
@@ -395,6 +422,12 @@ def erase_personal_data(
                 "Pengaduan ini masih berjalan: data pribadi pengadu baru dapat dihapus setelah pengaduan selesai atau "
                 "dicabut (tanggapan harus sampai kepada pengadu)."
             )
+        # the reason stays in the history: whatever of the complainant's values it quotes is masked first
+        first = next(iter(uow.events.read(stream_id(complaint_id))), None)
+        received = first.decode() if first is not None else None
+        if isinstance(received, ComplaintReceived):
+            who = received.complainant
+            reason = masking.scrub(reason, [who.nik, who.phone, who.email, who.address], names=[who.name]) or reason
         uow.events.erase_personal_data(complaint_id, by=by, reason=reason)
         new_state, _ = _append(
             uow,
@@ -408,8 +441,6 @@ def erase_personal_data(
         )
         uow.complaints.update(new_state, at)
         uow.commit()
-    log.info("personal data erased", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
-    return request_id
 
 
 def _today(ctx: Context, kecamatan: str, at: datetime) -> date:

@@ -33,9 +33,10 @@ class ComplaintReceived(Event):
 
     type = "workflow.ComplaintReceived"
     schema_version = 1
-    # sealed under the complaint's data key in the store; erased: a name that says so and nothing else
-    PERSONAL = ("complainant",)
-    ERASED = {"complainant": {"name": ERASED_NAME}}
+    # sealed under the complaint's data key in the store; erased: a name that says so and nothing else, and no
+    # attachments (their file names are the complainant's words; the scans themselves are deleted)
+    PERSONAL = ("complainant", "attachments")
+    ERASED = {"complainant": {"name": ERASED_NAME}, "attachments": []}
 
     complaint_id: UUID
     submission_id: UUID
@@ -380,6 +381,9 @@ class ComplainantReplied(Event):
     """The complainant wrote again (e.g. sent the requested KTP photo) on a channel: staff see it at step 2."""
 
     type = "workflow.ComplainantReplied"
+    # what the complainant wrote, from where (masked), and the file names they gave: sealed; erased, gone
+    PERSONAL = ("text", "sender", "attachments")
+    ERASED = {"text": ERASED_NAME, "sender": "-", "attachments": []}
     channel: str
     sender: str  # masked
     text: str

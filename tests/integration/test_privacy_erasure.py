@@ -56,7 +56,7 @@ NAME, NIK = "Wulandari Kusumaningrum", "3528011508920007"
 PHONE, PHONE_E164, EMAIL = "0813-9876-5432", "+6281398765432", "wulan.kusuma@contoh.id"
 ADDRESS = "Dusun Larangan Badung RT 04 RW 02"
 # what must be found nowhere after the erasure (the phone as typed, as stored, and its national digits)
-PERSONAL = (NAME, NIK, PHONE, PHONE_E164, "81398765432", EMAIL, "Larangan Badung")
+PERSONAL = (NAME, NIK, PHONE, PHONE_E164, "81398765432", EMAIL, "Larangan Badung", "ktp-wulandari")
 SCHEMAS = ("intake", "workflow", "letters", "notify", "dashboard", "privacy", "tenancy")
 
 
@@ -231,7 +231,8 @@ def test_after_the_erasure_no_table_no_document_and_no_scan_holds_the_complainan
         assert refused.status_code == 403
         done = api.post(
             "/v1/privacy/erasures",
-            json={"complaint_id": str(cid), "reason": "Permintaan pengadu, surat 1 Desember 2026"},
+            # an admin writes the name in the reason: the reason stays in the history, the name must not
+            json={"complaint_id": str(cid), "reason": f"Permintaan {NAME} ({PHONE}), surat 1 Desember 2026"},
             headers=bearer_header(settings, admin),
         )
         assert done.status_code == 201, done.text
@@ -289,6 +290,20 @@ def test_an_open_complaint_is_not_erased(settings, world):
         )
     assert answer.status_code == 409 and answer.json()["code"] == "complaint_open"
     assert "masih berjalan" in answer.json()["message"]
+    with TestClient(workflow_app(wf)) as api:
+        admin = bearer_header(settings, Principal("admin.erasure", "Admin", "admin"))
+        for body in (
+            {"complaint_id": str(cid), "reason": "alasan\u0000uji"},  # a NUL the database would refuse
+            {"complaint_id": str(cid), "reason": "   "},
+            {"complaint_id": "bukan-uuid", "reason": "uji"},
+            {"complaint_id": str(cid)},
+        ):
+            refused = api.post("/v1/privacy/erasures", json=body, headers=admin)
+            assert refused.status_code == 422, (body, refused.text)
+        unknown = api.post(
+            "/v1/privacy/erasures", json={"complaint_id": str(uuid.uuid4()), "reason": "uji"}, headers=admin
+        )
+        assert unknown.status_code == 404 and unknown.json()["code"] == "complaint_not_found"
     assert all(e.type != "workflow.PersonalDataErased" for e in wf.store.read_stream(f"complaint-{cid}"))
 
 
@@ -332,3 +347,45 @@ def test_the_command_erases_a_closed_complaint_by_its_tracking_code(settings, wo
     assert fresh.read_stream(f"complaint-{cid}")[0].decode().complainant.name == ERASED_NAME
     again = erase(message.tracking_code, "--reason", "lagi")
     assert again.returncode != 0 and "sudah dihapus" in again.stderr
+
+
+class RefusingStore:
+    """A document store that refuses every delete with ``error`` (a failure of the store, not of our code)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def delete(self, sha256: str) -> bool:
+        raise self.error
+
+
+def test_a_scan_the_store_refuses_to_delete_does_not_stop_tracking_but_an_outage_is_retried(world, engine):
+    """A store that refuses for good (access denied, a retention lock) must not halt the tracking projection for
+    every complaint: the rows are scrubbed, the scan is left and logged; a store that is away makes the round fail
+    and retry."""
+    from services.intake.adapters.erasure import IntakeErasure, ScanStoreUnavailable
+
+    body = {
+        "kecamatan": "pegantenan",
+        "complainant": {"name": "Ratna Sari Dewi", "nik": "3528011508920008", "phone": "0813-1111-2222"},
+        "subject": "Jalan rusak",
+        "description": "Jalan rusak di depan pasar.",
+        "id_kind": "ktp",
+    }
+    with TestClient(intake_app(world["intake"])) as client:
+        answer = client.post(
+            "/v1/complaints/form",
+            data={"complaint": json.dumps(body)},
+            files=[("identitas", ("ktp-ratna.png", tiny_png(seed=4712), "image/png"))],
+        )
+    assert answer.status_code == 202, answer.text
+    with engine.connect() as conn:
+        cid = conn.execute(
+            select(submissions.c.complaint_id).where(submissions.c.tracking_code == answer.json()["tracking_code"])
+        ).scalar_one()
+    with pytest.raises(ScanStoreUnavailable), engine.begin() as conn:  # the round's transaction rolls back
+        IntakeErasure(RefusingStore(ConnectionError("store away"))).apply(conn, cid, [])
+    with engine.begin() as conn:
+        done = IntakeErasure(RefusingStore(PermissionError("access denied"))).apply(conn, cid, [])
+    assert done.submissions == 1 and done.attachments == 1 and done.scans_deleted == 0
+    assert stored_blobs(engine, cid) and all(world["intake"].documents.get(s) for s in stored_blobs(engine, cid))

@@ -228,7 +228,7 @@ def test_keys_are_required_in_production_and_a_bad_keys_value_is_refused_without
     assert privacy.KeyEncryptionKeys.from_json(json.dumps(made)).current == "2026-12"
 
 
-def test_the_privacy_commands_make_a_key_and_report_the_data_keys(settings, wf, tmp_path):
+def test_the_privacy_commands_make_a_key_and_report_the_data_keys(settings, engine, wf, tmp_path):
     import subprocess
     import sys
 
@@ -250,7 +250,15 @@ def test_the_privacy_commands_make_a_key_and_report_the_data_keys(settings, wf, 
     assert made.returncode == 0 and first["current"] == "k1" and len(base64.b64decode(first["keys"]["k1"])) == 32
     (tmp_path / "keys.json").write_text(made.stdout)
     second = json.loads(run("new-key", "--id", "k2", "--keys-file", str(tmp_path / "keys.json")).stdout)
-    assert second["current"] == "k2" and second["keys"]["k1"] == first["keys"]["k1"]
+    assert second["current"] == "k1" and second["keys"]["k1"] == first["keys"]["k1"] and "k2" in second["keys"]
+    (tmp_path / "keys2.json").write_text(json.dumps(second))  # rolled out to every process; now current
+    third = json.loads(
+        run("new-key", "--id", "k3", "--keys-file", str(tmp_path / "keys2.json"), "--make-current").stdout
+    )
+    assert third["current"] == "k3" and set(third["keys"]) == {"k1", "k2", "k3"}
+    (tmp_path / "broken.json").write_text('{"keys": 1}')
+    broken = run("new-key", "--id", "k9", "--keys-file", str(tmp_path / "broken.json"))
+    assert broken.returncode != 0 and "not a privacy keys file" in broken.stderr and "Traceback" not in broken.stderr
     assert run("new-key", "--id", "k1", "--keys-file", str(tmp_path / "keys.json")).returncode != 0  # no twice
     status = run("status")
     assert status.returncode == 0, status.stderr

@@ -134,10 +134,29 @@ class IntakeErasure:
             except ValueError:
                 raise  # a malformed id in the table: the event is set aside for a person to look at
             except Exception as exc:
-                raise ScanStoreUnavailable(
-                    f"document store: a scan of an erased complaint was not deleted ({type(exc).__name__})"
-                ) from exc
+                if _store_away(exc):  # an outage: the round is retried, the scrub with it
+                    raise ScanStoreUnavailable(
+                        f"document store: a scan of an erased complaint was not deleted ({type(exc).__name__})"
+                    ) from exc
+                # refused for good (access denied, a retention lock, a read-only store): tracking must not stop for
+                # every complaint over it; the rows are scrubbed, the scan is left and an operator is told
+                log.error(
+                    "a scan of an erased complaint could not be deleted from the document store: delete it by hand",
+                    extra={"complaint_id": str(complaint_id), "sha256": sha256, "error": type(exc).__name__},
+                )
         return deleted, len(shared)
+
+
+def _store_away(exc: BaseException) -> bool:
+    """Whether a failed delete is the store being away (worth a retry), not a refusal."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    try:
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import HTTPClientError
+    except ImportError:  # pragma: no cover - botocore comes with the S3 store
+        return False
+    return isinstance(exc, BotoConnectionError | HTTPClientError)
 
 
 # -- what ties a row to the complaint -----------------------------------------------------------------------------

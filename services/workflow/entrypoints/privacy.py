@@ -16,6 +16,7 @@ from services.workflow.domain import model
 from services.workflow.entrypoints.complaints import WorkflowDep
 from shared.auth import CurrentUser
 from shared.http import ApiError, ErrorBody
+from shared.text import OneLine
 
 router = APIRouter()
 
@@ -24,7 +25,7 @@ class ErasureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     complaint_id: UUID
-    reason: str = Field(
+    reason: OneLine = Field(
         min_length=1,
         max_length=500,
         examples=["Permintaan penghapusan dari pengadu, surat tanggal 1 Desember 2026"],
