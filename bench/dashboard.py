@@ -34,6 +34,7 @@ import io
 import json
 import logging
 import math
+import os
 import random
 import secrets
 import time
@@ -88,6 +89,9 @@ class DashboardParams:
     before_vacuum_requests: int = 40  # summary requests right after the rebuild, before VACUUM (for context)
     exports: int = 5  # per format (xlsx, csv, json page), taking turns
     seconds_cap: float = 60.0  # the latency rounds stop after this long, whatever the counts
+    # the complainant's data sealed under per-complaint keys as the store seals it (docs/adr/0017); False (the
+    # environment's PENGADUAN_BENCH_SEAL=0): in clear, as before, to compare
+    seal_personal: bool = os.environ.get("PENGADUAN_BENCH_SEAL", "1") != "0"
 
 
 # =====================================================================================================
@@ -901,6 +905,45 @@ def _estimate_events_per_complaint(now: datetime, days: int, seed: int, kecamata
     return count / PILOT_COMPLAINTS
 
 
+class _Sealing:
+    """Seals the personal fields of seeded rows as ``PostgresEventStore`` does on append (one data key per
+    complaint, wrapped by this process's key-encryption keys), and writes the keys made since the last call."""
+
+    def __init__(self) -> None:
+        from shared import privacy
+
+        self.privacy = privacy
+        self.keks = privacy.default_data_keys().keks
+        self.keys: dict[uuid.UUID, bytes] = {}
+        self.new: list[tuple[uuid.UUID, str, bytes]] = []
+
+    def sealed(self, row: dict[str, Any]) -> dict[str, Any]:
+        from shared.events import registry
+
+        cls = registry.cls_of(row["type"])
+        if cls is None or not cls.PERSONAL:
+            return row
+        subject = uuid.UUID(row["stream_id"].removeprefix("complaint-"))
+        key = self.keys.get(subject)
+        if key is None:
+            key = self.keys[subject] = os.urandom(32)
+            kek_id, wrapped = self.keks.wrap(key)
+            self.new.append((subject, kek_id, wrapped))
+        payload = dict(row["payload"])
+        for name in cls.PERSONAL:
+            if payload.get(name) is not None:
+                payload[name] = self.privacy.seal(payload[name], key, subject, f"{row['type']}.{name}")
+        return {**row, "payload": payload}
+
+    def write_keys(self, conn: Any) -> None:
+        if not self.new:
+            return
+        with conn.cursor() as cur, cur.copy("COPY privacy.data_keys (subject_id, kek_id, wrapped) FROM STDIN") as copy:
+            for subject, kek_id, wrapped in self.new:
+                copy.write_row((subject, kek_id, wrapped))
+        self.new.clear()
+
+
 def seed_events(database_url: str, params: DashboardParams, now: datetime) -> dict[str, Any]:
     """Writes about ``params.events`` events: the simulation of as many complaints as a pilot run says make
     that many (within a percent or so); every complaint's story is written up to now, none is cut short."""
@@ -923,6 +966,7 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
         params.days,
     )
     columns = ", ".join(COPY_COLUMNS)
+    sealing = _Sealing()
     types: Counter = Counter()
     written = 0
     first_at = last_at = None
@@ -947,6 +991,8 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
                         causation_id=causation,
                     )
                     row = to_row(env)
+                    if params.seal_personal:
+                        row = sealing.sealed(row)
                     lines.append("\t".join(_copy_text(row[c]) for c in COPY_COLUMNS))
                     types[env.type] += 1
                     written += 1
@@ -963,6 +1009,7 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
                     done = True
                 if lines:
                     copy.write("\n".join(lines) + "\n")
+            sealing.write_keys(conn)  # the chunk's new data keys, in the chunk's transaction
             conn.commit()
             log.info("seeded %d events (%.0f/s)", written, written / (time.perf_counter() - started))
         after = conn.execute("SELECT coalesce(max(position), 0) FROM workflow.events").fetchone()[0]
@@ -986,7 +1033,12 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
             f"simulated in this process with the real event classes, shared.events.envelope and the store's "
             f"to_row; COPY workflow.events ({columns}) FROM STDIN in append order, "
             f"{params.copy_chunk} rows per COPY and transaction; position and recorded_at from their defaults; "
-            "the table's constraints, indexes and triggers apply"
+            "the table's constraints, indexes and triggers apply; "
+            + (
+                "the complainant's data sealed under a data key per complaint as the store seals it (docs/adr/0017)"
+                if params.seal_personal
+                else "the complainant's data in clear (PENGADUAN_BENCH_SEAL=0)"
+            )
         ),
         "_expected": sim.expected,
     }
