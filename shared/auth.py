@@ -44,7 +44,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine, select
 
 from shared.config import Settings
-from shared.contracts.accounts import KECAMATAN_ROLES, ROLES
+from shared.contracts.accounts import KABUPATEN_ROLES, KECAMATAN_ROLES, ROLES
 from shared.http import ApiError, error_response
 from shared.ratelimit import ServiceUnavailable
 from shared.staff_directory import staff_directory
@@ -77,7 +77,13 @@ class Principal:
 
     @property
     def is_kabupaten(self) -> bool:
-        return self.role == "kabupaten"
+        """Bound to one kabupaten (``kabupaten`` or ``pdp``): reads every kecamatan of it, masked."""
+        return self.role in KABUPATEN_ROLES
+
+    @property
+    def is_data_protection(self) -> bool:
+        """The kabupaten's data-protection officer (Pejabat Pelindungan Data Pribadi, UU 27/2022 art. 53)."""
+        return self.role == "pdp"
 
     @property
     def is_admin(self) -> bool:

@@ -92,6 +92,16 @@ def demo_users(items: Iterable[Kecamatan]) -> list[dict[str, Any]]:
                 **empty,
             }
         )
+        rows.append(
+            {
+                "username": f"pdp.{slug}",
+                "full_name": f"Pejabat Pelindungan Data Pribadi {name}",
+                "role": "pdp",
+                "kecamatan": None,
+                "kabupaten": slug,
+                **empty,
+            }
+        )
     rows.append(
         {
             "username": "admin",

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 # Who a user is; a token carries its user's role, and every service checks it.
-ROLES = ("staf", "kasi", "sekcam", "camat", "kabupaten", "admin")
+ROLES = ("staf", "kasi", "sekcam", "camat", "kabupaten", "pdp", "admin")
 # Kecamatan staff, each bound to one kecamatan (a kasi also to a unit). ``kabupaten`` reads every kecamatan of
-# one kabupaten (regency) and touches none; ``admin`` operates the deployment.
+# one kabupaten (regency) and touches none; ``pdp`` is the kabupaten's Pejabat Pelindungan Data Pribadi (UU 27/2022
+# PDP, art. 53): it reads as ``kabupaten`` does and decides the complainants' requests about their personal data
+# (erasure, access, correction) and reads who looked at it (issue #17); ``admin`` operates the deployment.
 KECAMATAN_ROLES = frozenset({"staf", "kasi", "sekcam", "camat"})
+KABUPATEN_ROLES = frozenset({"kabupaten", "pdp"})  # bound to one kabupaten, every kecamatan of it, masked
 
 STAFF_DIRECTORY = ("tenancy", "staff_directory")  # (schema, view)
 

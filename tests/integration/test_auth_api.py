@@ -150,6 +150,8 @@ def test_openapi_declares_the_bearer_scheme(client):
         ({"role": "kabupaten"}, "needs a kabupaten"),
         ({"role": "kabupaten", "kabupaten": "atlantis"}, "unknown kabupaten 'atlantis'"),
         ({"role": "kabupaten", "kabupaten": "pamekasan", "kecamatan": "pegantenan"}, "not bound to a kecamatan"),
+        ({"role": "pdp"}, "role 'pdp' needs a kabupaten"),
+        ({"role": "pdp", "kabupaten": "pamekasan", "kecamatan": "pegantenan"}, "not bound to a kecamatan"),
         ({"role": "staf", "kecamatan": "pegantenan", "nip": "12345"}, "NIP must be 18 digits"),
         ({"role": "admin", "unit": "trantib"}, "has no unit"),
     ],
@@ -176,6 +178,7 @@ def test_each_role_can_be_added_and_signs_in_with_its_scope(engine):
         ({"role": "kasi", "kecamatan": "galis", "unit": "trantib"}, ("galis", "pamekasan", "trantib")),
         ({"role": "camat", "kecamatan": "galis"}, ("galis", "pamekasan", None)),
         ({"role": "kabupaten", "kabupaten": "pamekasan"}, (None, "pamekasan", None)),
+        ({"role": "pdp", "kabupaten": "pamekasan"}, (None, "pamekasan", None)),
         ({"role": "admin"}, (None, None, None)),
     ]
     for kwargs, scope in cases:
@@ -183,6 +186,10 @@ def test_each_role_can_be_added_and_signs_in_with_its_scope(engine):
         add_user(engine, username, "Nama Lengkap", password=PASSWORD, **kwargs)
         p = authenticate(engine, username, PASSWORD)
         assert p is not None and (p.kecamatan, p.kabupaten, p.unit) == scope and p.role == kwargs["role"]
+        # the data-protection officer reads as a kabupaten user does: its kabupaten's kecamatan, masked
+        assert p.is_data_protection == (p.role == "pdp") and p.is_kabupaten == (p.role in ("kabupaten", "pdp"))
+        if p.is_kabupaten:
+            assert p.can_read_kecamatan("galis", "pamekasan") and not p.can_read_kecamatan("x", "sumenep")
 
 
 def test_the_database_enforces_the_scope_rules_too(engine):
@@ -209,7 +216,7 @@ def test_demo_users_are_added_once(engine):
     names = {u.username for u in list_users(engine)}
     for k in items:
         assert {f"staf.{k.slug}", f"kasi.{k.slug}", f"sekcam.{k.slug}", f"camat.{k.slug}"} <= names
-    assert {"kabupaten.pamekasan", "admin"} <= names
+    assert {"kabupaten.pamekasan", "pdp.pamekasan", "admin"} <= names
     kasi = authenticate(engine, "kasi.pegantenan", "demo")
     assert kasi is not None and kasi.unit == "pemerintahan" and kasi.kecamatan == "pegantenan"
     assert authenticate(engine, "kabupaten.pamekasan", "demo").kabupaten == "pamekasan"

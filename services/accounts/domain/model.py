@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from shared.contracts.accounts import KECAMATAN_ROLES, ROLES
+from shared.contracts.accounts import KABUPATEN_ROLES, KECAMATAN_ROLES, ROLES
 from shared.contracts.organisation import Unit, find_unit
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9._-]{3,64}$")
@@ -138,9 +138,9 @@ def new_user(
             raise ValueError(f"role {role!r} is not bound to a kecamatan; leave the kecamatan out")
         if unit is not None:
             raise ValueError(f"role {role!r} has no unit; leave the unit out")
-        if role == "kabupaten":
+        if role in KABUPATEN_ROLES:
             if kabupaten is None:
-                raise ValueError("role 'kabupaten' needs a kabupaten")
+                raise ValueError(f"role {role!r} needs a kabupaten")
             if not directory.has_kabupaten(kabupaten):
                 raise ValueError(f"unknown kabupaten {kabupaten!r}: no kecamatan of it is registered")
         elif kabupaten is not None:

@@ -55,6 +55,7 @@ ROLE_LABELS = {
     "sekcam": "Sekcam",
     "camat": "Camat",
     "kabupaten": "Kabupaten",
+    "pdp": "Pejabat PDP",
     "admin": "Admin",
 }
 templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, CSRF_FIELD=CSRF_FIELD)

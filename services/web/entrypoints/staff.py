@@ -16,7 +16,7 @@ for _pages in (staff_inbox, staff_complaint, staff_register):
 
 
 def _home_of(user: dict) -> str:
-    return "/dasbor" if user.get("role") in ("kabupaten", "admin") else "/kotak-masuk"
+    return "/dasbor" if user.get("role") in ("kabupaten", "pdp", "admin") else "/kotak-masuk"
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -35,7 +35,7 @@ router = APIRouter()
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 STAFF_ROLES = ("staf", "kasi", "sekcam", "camat")
-READERS = (*STAFF_ROLES, "kabupaten", "admin")
+READERS = (*STAFF_ROLES, "kabupaten", "pdp", "admin")
 STALE = "Pengaduan ini sudah ditindaklanjuti orang lain. Muat ulang halaman untuk melihat keadaan terbaru."
 
 

@@ -44,7 +44,7 @@ async def register_page(
     halaman: str | None = None,
 ) -> Response:
     s = require_user(request, *READERS)
-    staff = s.role not in ("kabupaten", "admin")
+    staff = s.role not in ("kabupaten", "pdp", "admin")
     filters = _filters(None if staff else kecamatan, dari, sampai)
     choices = [] if staff else await _kecamatan_choices(request, s.user or {})
     try:
@@ -97,7 +97,7 @@ async def _download(
     request: Request, fmt: str, kecamatan: str | None, dari: str | None, sampai: str | None
 ) -> Response:
     s = require_user(request, *READERS)
-    staff = s.role not in ("kabupaten", "admin")
+    staff = s.role not in ("kabupaten", "pdp", "admin")
     filters = _filters(None if staff else kecamatan, dari, sampai)
     r = await api(request).raw("GET", "/v1/register", token=s.token, params={**_api_params(filters), "format": fmt})
     if r.status_code >= 500:

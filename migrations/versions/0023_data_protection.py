@@ -1,0 +1,60 @@
+"""The data-protection officer and the record of data-subject requests (issue #17, docs/adr/0017).
+
+* ``pdp``, a role of its own: the kabupaten's *Pejabat Pelindungan Data Pribadi* (UU 27/2022 PDP, art. 53), bound
+  to a kabupaten like ``kabupaten`` users: decides erasure, access and correction requests and reads who looked at
+  a complainant's data.
+* ``privacy.requests``: every request about a complainant's personal data and its outcome (erasure, access,
+  correction, and the retention job's erasures): who asked, when, why, what was decided, by whom. Kept after the
+  erasure it records (it holds no personal value: the reason is masked of the complainant's values first).
+
+Revision ID: 0023
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+revision = "0023"
+down_revision = "0022"
+branch_labels = None
+depends_on = None
+
+TS = sa.DateTime(timezone=True)
+OLD_ROLES = ("staf", "kasi", "sekcam", "camat", "kabupaten", "admin")
+ROLES = (*OLD_ROLES, "pdp")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def upgrade() -> None:
+    op.drop_constraint("users_role_known", "users", schema="tenancy")
+    op.create_check_constraint("users_role_known", "users", f"role IN ({_in(ROLES)})", schema="tenancy")
+    op.create_table(
+        "requests",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("complaint_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("kecamatan", sa.Text, nullable=False),
+        sa.Column("requested_by", sa.Text, nullable=False),  # a username, or "retensi" for the retention job
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("received_at", TS, nullable=False),
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("decided_at", TS, nullable=False),
+        sa.Column("detail", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.CheckConstraint(
+            "kind IN ('erasure', 'retention', 'access', 'correction')", name="privacy_requests_kind_known"
+        ),
+        sa.CheckConstraint("outcome IN ('done', 'refused')", name="privacy_requests_outcome_known"),
+        schema="privacy",
+    )
+    op.create_index("privacy_requests_complaint", "requests", ["complaint_id", "received_at"], schema="privacy")
+    op.create_index("privacy_requests_received", "requests", ["received_at"], schema="privacy")
+
+
+def downgrade() -> None:
+    op.drop_table("requests", schema="privacy")
+    op.execute(f"DELETE FROM tenancy.users WHERE role NOT IN ({_in(OLD_ROLES)})")
+    op.drop_constraint("users_role_known", "users", schema="tenancy")
+    op.create_check_constraint("users_role_known", "users", f"role IN ({_in(OLD_ROLES)})", schema="tenancy")
