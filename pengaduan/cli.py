@@ -20,7 +20,8 @@ pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, 
 pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
 pengaduan devtsa [--port N] [--signing-dir D]  a local RFC 3161 timestamp authority (development)
 pengaduan devbsre [--port N] [--folder D]  a local stand-in for BSrE's esign API (development)
-pengaduan privacy new-key|rotate-keys|status|erase  the complainants' data keys; erase a closed complaint's data
+pengaduan privacy new-key|rotate-keys|status|erase|retention|requests  the complainants' data keys; erase a closed
+                            complaint's data; the retention job's round (--dry-run); the record of requests
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
 """
 
@@ -293,6 +294,9 @@ def cmd_privacy(args: argparse.Namespace) -> None:
     if args.action == "erase":
         _erase(settings, args)
         return
+    if args.action in ("retention", "requests"):
+        _retention_or_requests(settings, args)
+        return
     engine = make_engine(settings, pool_size=1)
     keys = privacy.data_keys_for(settings)
     if args.action == "rotate-keys":
@@ -316,6 +320,35 @@ def cmd_privacy(args: argparse.Namespace) -> None:
     print(f"current key-encryption key: {keys.keks.current}")
     for kek_id, count, erased in rows:
         print(f"  {kek_id or '(erased)':<24} {count if kek_id else erased} data key(s)")
+
+
+def _retention_or_requests(settings, args: argparse.Namespace) -> None:
+    """``retention [--dry-run]``: one round of the retention job now (the scheduler runs it hourly), or how many
+    complaints it would erase; ``requests``: the latest requests about personal data and their outcomes."""
+    from datetime import UTC, datetime
+
+    from services.workflow import handlers
+    from services.workflow.bootstrap import bootstrap
+
+    wf = bootstrap(settings)
+    if args.action == "requests":
+        with wf.uow() as uow:
+            rows = uow.requests.list(kecamatan=None, kind=None, limit=args.limit)
+        for r in rows:
+            print(
+                f"{r['received_at']:%Y-%m-%d %H:%M} {r['kind']:<10} {r['outcome']:<8} {r['kecamatan']:<16} "
+                f"{r['complaint_id']} {r['requested_by']}: {r['reason']}"
+            )
+        return
+    for k in wf.directory.active():
+        print(f"{k.kabupaten_name} / {k.name}: personal data kept {handlers.retention_years(k)} year(s) after closing")
+    report = handlers.erase_past_retention(wf, datetime.now(UTC), limit=args.limit, dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"{report.due} complaint(s) past their retention period would be erased (limit {args.limit})")
+        return
+    print(f"{len(report.erased)} complaint(s) erased, {len(report.failed)} left for the next round")
+    if report.failed:
+        sys.exit(1)
 
 
 def _erase(settings, args: argparse.Namespace) -> None:
@@ -517,8 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devsinks)
 
-    p = sub.add_parser("privacy", help="the complainants' data keys: new key-encryption key, rotation, status")
-    p.add_argument("action", choices=["new-key", "rotate-keys", "status", "erase"])
+    p = sub.add_parser(
+        "privacy", help="the complainants' data keys, erasure, retention and the record of requests (UU 27/2022 PDP)"
+    )
+    p.add_argument("action", choices=["new-key", "rotate-keys", "status", "erase", "retention", "requests"])
+    p.add_argument("--dry-run", action="store_true", help="retention: only count what would be erased")
+    p.add_argument("--limit", type=int, default=200, help="retention: at most this many; requests: the latest N")
     p.add_argument("complaint", nargs="?", help="erase: the complaint's id or tracking code")
     p.add_argument("--reason", help="erase: why (the complainant's request and its reference, ...)")
     p.add_argument("--id", default=None, help="new-key: the new key's id (default: today, YYYYMMDD)")

@@ -352,11 +352,12 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """A kabupaten's settings, checked before they are stored: ``time_zone`` (Asia/Jakarta, Asia/Makassar or
     Asia/Jayapura), ``office_hours`` (as ``shared.calendar.OfficeHours.from_config`` reads them),
     ``extra_holidays`` and ``working_days`` (a decree's extra days off, and days it made working days again),
-    ``letter_number`` (its pattern, classification codes and defaults: ``shared.contracts.numbering``).
+    ``letter_number`` (its pattern, classification codes and defaults: ``shared.contracts.numbering``),
+    ``retention_years`` (personal data kept that many years after a complaint closes; docs/adr/0017).
     Raises ValueError."""
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
-    known = ("time_zone", "office_hours", "extra_holidays", "working_days", "letter_number")
+    known = ("time_zone", "office_hours", "extra_holidays", "working_days", "letter_number", "retention_years")
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown kabupaten settings: {sorted(unknown)}; known: {', '.join(known)}")
@@ -369,6 +370,12 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
     _validate_calendar(settings)
     if "letter_number" in settings:
         LetterNumbering.from_settings(settings["letter_number"])
+    years = settings.get("retention_years")
+    if years is not None and (isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= 100):
+        raise ValueError(
+            "retention_years: how many years after a complaint closes its complainant's personal data is kept "
+            "(the kabupaten's Jadwal Retensi Arsip for complaint records), a whole number from 1 to 100"
+        )
     return dict(settings)
 
 

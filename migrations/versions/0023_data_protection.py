@@ -6,6 +6,9 @@
 * ``privacy.requests``: every request about a complainant's personal data and its outcome (erasure, access,
   correction, and the retention job's erasures): who asked, when, why, what was decided, by whom. Kept after the
   erasure it records (it holds no personal value: the reason is masked of the complainant's values first).
+* ``workflow.complaints.closed_at`` and ``personal_data_erased``: the retention job finds the closed complaints whose
+  personal data's retention period has passed. Filled for the rows there are: ``closed_at`` from the last closing
+  event of each closed complaint, ``personal_data_erased`` from ``privacy.data_keys``.
 
 Revision ID: 0023
 """
@@ -22,6 +25,16 @@ depends_on = None
 TS = sa.DateTime(timezone=True)
 OLD_ROLES = ("staf", "kasi", "sekcam", "camat", "kabupaten", "admin")
 ROLES = (*OLD_ROLES, "pdp")
+CLOSING = (  # services/workflow/domain/model.py's CLOSING, as stored
+    "workflow.IdentityRejected",
+    "workflow.ClosedIncomplete",
+    "workflow.ComplaintReferred",
+    "workflow.ReferralAnswered",
+    "workflow.ReferralLapsed",
+    "workflow.ResponseSent",
+    "workflow.ComplaintWithdrawn",
+    "workflow.MarkedDuplicate",
+)
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -51,9 +64,35 @@ def upgrade() -> None:
     )
     op.create_index("privacy_requests_complaint", "requests", ["complaint_id", "received_at"], schema="privacy")
     op.create_index("privacy_requests_received", "requests", ["received_at"], schema="privacy")
+    op.add_column("complaints", sa.Column("closed_at", TS), schema="workflow")
+    op.add_column(
+        "complaints",
+        sa.Column("personal_data_erased", sa.Boolean, nullable=False, server_default=sa.false()),
+        schema="workflow",
+    )
+    op.execute(
+        "UPDATE workflow.complaints c SET closed_at = ("
+        "SELECT max(e.occurred_at) FROM workflow.events e "
+        "WHERE e.stream_id = 'complaint-' || c.complaint_id::text "
+        f"AND e.type IN ({_in(CLOSING)})) WHERE c.status = 'closed'"
+    )
+    op.execute(
+        "UPDATE workflow.complaints c SET personal_data_erased = true FROM privacy.data_keys k "
+        "WHERE k.subject_id = c.complaint_id AND k.erased_at IS NOT NULL"
+    )
+    op.create_index(
+        "complaints_retention",
+        "complaints",
+        ["kecamatan", "closed_at"],
+        schema="workflow",
+        postgresql_where=sa.text("status = 'closed' AND NOT personal_data_erased"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("complaints_retention", table_name="complaints", schema="workflow")
+    op.drop_column("complaints", "personal_data_erased", schema="workflow")
+    op.drop_column("complaints", "closed_at", schema="workflow")
     op.drop_table("requests", schema="privacy")
     op.execute(f"DELETE FROM tenancy.users WHERE role NOT IN ({_in(OLD_ROLES)})")
     op.drop_constraint("users_role_known", "users", schema="tenancy")

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from services.workflow.domain import commands as c
@@ -73,6 +73,10 @@ class Directory(Protocol):
     """The kecamatan served here (``shared.tenancy.KecamatanDirectory``)."""
 
     def get(self, slug: str) -> Kecamatan | None: ...
+
+    def active(self) -> list[Kecamatan]:
+        """Every active kecamatan (the retention job's round goes through them)."""
+        ...
 
 
 class Esign(Protocol):
@@ -377,24 +381,44 @@ def erase_personal_data(
     reason: str,
     at: datetime,
     kecamatan_of: Callable[[str], bool] = lambda k: True,
+    kind: str = "erasure",
+    actor: Actor | None = None,
 ) -> UUID:
     """Erase a closed complaint's personal data (UU 27/2022 PDP; docs/adr/0017), in one transaction: the complaint's
     data key is destroyed (every sealed value of it reads as erased from then on) and ``PersonalDataErased`` is
     appended, which every service keeping a copy acts on. The history, register and letter numbers remain. Refused
-    while the complaint is open (its response must still reach the complainant) and when done already. Returns the
-    request's id (in the event)."""
+    while the complaint is open (its response must still reach the complainant) and when done already. ``kind``:
+    ``erasure`` (a person's request, decided by ``by``) or ``retention`` (the retention job). Every request and its
+    outcome is recorded in ``privacy.requests`` (a refusal too). Returns the request's id (in the event)."""
     reason = " ".join(reason.split())
     if not reason:
         raise ReasonRequired("Alasan penghapusan wajib diisi.")
     request_id = uuid.uuid4()
-    for attempt in (1, 2):  # a notification's report appended meanwhile: decide again on the complaint as it is
-        try:
-            _erase(ctx, complaint_id, by=by, reason=reason, at=at, kecamatan_of=kecamatan_of, request_id=request_id)
-            break
-        except ConcurrencyError:
-            if attempt == 2:
-                raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
-    log.info("personal data erased", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
+    actor = actor or Actor(kind="user", user_id=by, role="admin")
+    try:
+        for attempt in (1, 2):  # a notification's report appended meanwhile: decide again on the complaint as it is
+            try:
+                _erase(
+                    ctx,
+                    complaint_id,
+                    by=by,
+                    reason=reason,
+                    at=at,
+                    kecamatan_of=kecamatan_of,
+                    request_id=request_id,
+                    kind=kind,
+                    actor=actor,
+                )
+                break
+            except ConcurrencyError:
+                if attempt == 2:
+                    raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
+    except (AlreadyErased, ComplaintStillOpen) as refused:
+        _record_refusal(ctx, complaint_id, request_id, kind=kind, by=by, reason=reason, at=at, refused=refused)
+        raise
+    log.info(
+        "personal data erased", extra={"complaint_id": str(complaint_id), "request_id": str(request_id), "kind": kind}
+    )
     return request_id
 
 
@@ -412,6 +436,8 @@ def _erase(
     at: datetime,
     kecamatan_of: Callable[[str], bool],
     request_id: UUID,
+    kind: str,
+    actor: Actor,
 ) -> None:
     with ctx.uow() as uow:
         state, _ = load(uow, complaint_id, kecamatan_of)
@@ -422,25 +448,172 @@ def _erase(
                 "Pengaduan ini masih berjalan: data pribadi pengadu baru dapat dihapus setelah pengaduan selesai atau "
                 "dicabut (tanggapan harus sampai kepada pengadu)."
             )
-        # the reason stays in the history: whatever of the complainant's values it quotes is masked first
-        first = next(iter(uow.events.read(stream_id(complaint_id))), None)
-        received = first.decode() if first is not None else None
-        if isinstance(received, ComplaintReceived):
-            who = received.complainant
-            reason = masking.scrub(reason, [who.nik, who.phone, who.email, who.address], names=[who.name]) or reason
+        reason = _masked_reason(uow, complaint_id, reason)  # the reason stays in the history and the record
         uow.events.erase_personal_data(complaint_id, by=by, reason=reason)
         new_state, _ = _append(
             uow,
             state,
             [PersonalDataErased(reason=reason, requested_by=by, request_id=request_id)],
-            actor=Actor(kind="user", user_id=by, role="admin"),
+            actor=actor,
             at=at,
             correlation_id=request_id,
             causation_id=None,
             ids=lambda i: request_id,
         )
         uow.complaints.update(new_state, at)
+        uow.requests.add(
+            _request_row(
+                request_id,
+                kind,
+                complaint_id,
+                state.kecamatan or "",
+                by,
+                reason,
+                at,
+                "done",
+                {"closed_at": state.closed_at.isoformat() if state.closed_at else None},
+            )
+        )
         uow.commit()
+
+
+def _masked_reason(uow: UnitOfWork, complaint_id: UUID, reason: str) -> str:
+    """A reason written by staff, masked of the complainant's values it quotes (while they can still be read)."""
+    first = next(iter(uow.events.read(stream_id(complaint_id))), None)
+    received = first.decode() if first is not None else None
+    if isinstance(received, ComplaintReceived):
+        who = received.complainant
+        return masking.scrub(reason, [who.nik, who.phone, who.email, who.address], names=[who.name]) or reason
+    return reason
+
+
+def _request_row(
+    request_id: UUID,
+    kind: str,
+    complaint_id: UUID,
+    kecamatan: str,
+    by: str,
+    reason: str,
+    at: datetime,
+    outcome: str,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": request_id,
+        "kind": kind,
+        "complaint_id": complaint_id,
+        "kecamatan": kecamatan,
+        "requested_by": by,
+        "reason": reason,
+        "received_at": at,
+        "outcome": outcome,
+        "decided_at": datetime.now(UTC),
+        "detail": detail,
+    }
+
+
+def _record_refusal(
+    ctx: Context,
+    complaint_id: UUID,
+    request_id: UUID,
+    *,
+    kind: str,
+    by: str,
+    reason: str,
+    at: datetime,
+    refused: model.DomainError,
+) -> None:
+    """A refused request is on record too, with why (its stable code and message)."""
+    with ctx.uow() as uow:
+        row = uow.complaints.get(complaint_id)
+        if row is None:
+            return
+        reason = _masked_reason(uow, complaint_id, reason)
+        uow.requests.add(
+            _request_row(
+                request_id,
+                kind,
+                complaint_id,
+                row["kecamatan"],
+                by,
+                reason,
+                at,
+                "refused",
+                {"code": refused.code, "message": refused.message},
+            )
+        )
+        uow.commit()
+
+
+# -- retention ----------------------------------------------------------------------------------------------------
+DEFAULT_RETENTION_YEARS = 5
+
+
+def retention_years(kecamatan: Kecamatan) -> int:
+    """How many years after closing a complaint's personal data is kept: its kabupaten's ``retention_years`` (from
+    its Jadwal Retensi Arsip), else ``DEFAULT_RETENTION_YEARS``."""
+    return int(kecamatan.kabupaten_settings.get("retention_years") or DEFAULT_RETENTION_YEARS)
+
+
+def _years_before(at: datetime, years: int) -> datetime:
+    try:
+        return at.replace(year=at.year - years)
+    except ValueError:  # 29 February
+        return at.replace(year=at.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What one round of the retention job did (or, dry, would do)."""
+
+    erased: list[UUID]
+    failed: list[UUID]
+    due: int  # found past their retention in this round
+
+
+def erase_past_retention(ctx: Context, now: datetime, *, limit: int = 200, dry_run: bool = False) -> RetentionReport:
+    """The retention job (issue #17 item 3): erase the personal data of every closed complaint whose kabupaten's
+    retention period (``retention_years`` after closing) has passed, as an erasure by ``retensi`` with the reason
+    saying which period ended; each is on record in ``privacy.requests`` (kind ``retention``). One complaint that
+    fails (a race with a late notification) is left for the next round."""
+    cutoffs = {k.slug: _years_before(now, retention_years(k)) for k in ctx.directory.active()}
+    with ctx.uow() as uow:
+        due = uow.complaints.past_retention(cutoffs, limit)
+    if dry_run:
+        return RetentionReport(erased=[], failed=[], due=len(due))
+    erased, failed = [], []
+    for complaint_id in due:
+        try:
+            with ctx.uow() as uow:
+                row = uow.complaints.get(complaint_id)
+            kecamatan = ctx.kecamatan(row["kecamatan"]) if row else None
+            if row is None or kecamatan is None:
+                continue
+            years = retention_years(kecamatan)
+            closed = row["closed_at"].astimezone(kecamatan.time_zone).date().isoformat()
+            reason = (
+                f"Masa retensi data pribadi {years} tahun sejak pengaduan selesai ({closed}) telah berakhir "
+                f"(jadwal retensi arsip {kecamatan.kabupaten_name})"
+            )
+            erase_personal_data(
+                ctx,
+                complaint_id,
+                by="retensi",
+                reason=reason,
+                at=now,
+                kind="retention",
+                actor=Actor.system("retensi"),
+            )
+            erased.append(complaint_id)
+        except (AlreadyErased, ComplaintStillOpen, StaleErasure):
+            failed.append(complaint_id)
+        except Exception:
+            log.exception(
+                "retention could not erase a complaint; retried next round", extra={"complaint_id": str(complaint_id)}
+            )
+            failed.append(complaint_id)
+    log.info("retention round", extra={"erased": len(erased), "failed": len(failed), "due": len(due)})
+    return RetentionReport(erased=erased, failed=failed, due=len(due))
 
 
 def _today(ctx: Context, kecamatan: str, at: datetime) -> date:

@@ -60,3 +60,19 @@ class LapsedReferrals:
     def round(self) -> RoundResult:
         closed = handlers.close_expired_referrals(self.ctx, self.clock())
         return RoundResult(handled=closed, more=closed >= 200)
+
+
+class Retention:
+    """Erases the personal data of closed complaints whose kabupaten's retention period has passed (issue #17
+    item 3; ``handlers.erase_past_retention``); each erasure is on record in ``privacy.requests``. Hourly: a day
+    late is within any archive schedule, and a round that finds nothing is one indexed query."""
+
+    name = "scheduler.retention"
+    interval = 3600.0
+
+    def __init__(self, ctx: handlers.Context, clock: Callable[[], datetime] = _now) -> None:
+        self.ctx, self.clock = ctx, clock
+
+    def round(self) -> RoundResult:
+        report = handlers.erase_past_retention(self.ctx, self.clock())
+        return RoundResult(handled=len(report.erased), more=report.due >= 200 and bool(report.erased))

@@ -40,15 +40,20 @@ def _relay(ctx: RunContext) -> list[Runner]:
 
 def _scheduler(ctx: RunContext) -> list[Runner]:
     """Overdue steps (StepOverdue), document requests past their time (closed incomplete), referrals past their
-    follow-up time (closed as referred)."""
+    follow-up time (closed as referred), personal data past its retention period (erased)."""
     from services.workflow.bootstrap import bootstrap
-    from services.workflow.scheduler import ExpiredDocumentRequests, LapsedReferrals, OverdueSteps
+    from services.workflow.scheduler import ExpiredDocumentRequests, LapsedReferrals, OverdueSteps, Retention
     from shared.subscriptions import periodic
 
     workflow = bootstrap(ctx.settings)
     return [
         periodic(ctx.engine, job)
-        for job in (OverdueSteps(workflow), ExpiredDocumentRequests(workflow), LapsedReferrals(workflow))
+        for job in (
+            OverdueSteps(workflow),
+            ExpiredDocumentRequests(workflow),
+            LapsedReferrals(workflow),
+            Retention(workflow),
+        )
     ]
 
 

@@ -18,7 +18,7 @@ the workflow's tables and the PostgreSQL event store, and ``adapters/memory.py``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -68,6 +68,21 @@ class Complaints(Protocol):
     def expired_referrals(self, now: datetime, limit: int) -> list[UUID]:
         """Referred complaints (dilimpahkan) whose follow-up time passed without an answer, earliest first."""
 
+    def past_retention(self, closed_before: Mapping[str, datetime], limit: int) -> list[UUID]:
+        """Closed complaints whose personal data is not erased yet and which closed before their kecamatan's
+        ``closed_before`` (kecamatan not in it: none), earliest closed first."""
+
+
+class PrivacyRequests(Protocol):
+    """The record of requests about a complainant's personal data (``privacy.requests``, migration 0023)."""
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """One request and its outcome: id, kind, complaint_id, kecamatan, requested_by, reason, received_at,
+        outcome (``done``/``refused``), decided_at, detail."""
+
+    def list(self, *, kecamatan: Sequence[str] | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        """The latest requests first; only those of ``kecamatan`` unless None (all)."""
+
 
 # A counter that took over from others: its first number of a kecamatan's year comes after the highest any of them
 # gave that year, so that no number given before is given again. "surat_keluar", the register of outgoing letters
@@ -96,6 +111,9 @@ class UnitOfWork(Protocol):
     @property
     def counters(self) -> Counters: ...
 
+    @property
+    def requests(self) -> PrivacyRequests: ...
+
     def __enter__(self) -> Self: ...
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -121,6 +139,8 @@ def read_model_values(state: Complaint, at: datetime) -> dict[str, Any]:
         "register_number": state.register_number,
         "register_year": state.register_year,
         "letter_number": state.letter_number,
+        "closed_at": state.closed_at,
+        "personal_data_erased": state.personal_data_erased,
         "updated_at": at,
         "version": state.revision,
     }

@@ -17,7 +17,7 @@ to them):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -46,6 +46,7 @@ class WorkflowMemory:
         self.inbox: set[tuple[str, UUID]] = set()
         self.complaints: dict[UUID, dict[str, Any]] = {}
         self.counters: dict[tuple[str, str, int], int] = {}
+        self.requests: list[dict[str, Any]] = []  # privacy.requests
         self.lock = threading.Lock()  # commits apply one at a time
         self._row_locks: dict[tuple[Any, ...], threading.Lock] = {}
 
@@ -67,6 +68,7 @@ class InMemoryUnitOfWork:
         self.inbox = InMemoryInbox(self._memory, self._take)
         self.complaints = InMemoryComplaints(self._memory)
         self.counters = InMemoryCounters(self._memory, self._take)
+        self.requests = InMemoryPrivacyRequests(self._memory)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -96,6 +98,7 @@ class InMemoryUnitOfWork:
             memory.complaints.update(self.complaints.written)
             memory.counters.update(self.counters.taken)
             memory.erased.update(self.events.erased)
+            memory.requests.extend(self.requests.added)
         self._forget()
 
     def rollback(self) -> None:
@@ -107,6 +110,7 @@ class InMemoryUnitOfWork:
         self.inbox.claimed.clear()
         self.complaints.written.clear()
         self.counters.taken.clear()
+        self.requests.added.clear()
         while self._held:
             self._held.pop().release()
 
@@ -207,6 +211,18 @@ class InMemoryComplaints:
         expired = [r for r in self._rows() if r["status"] == "referred" and r["step_due_at"] and r["step_due_at"] < now]
         return [r["complaint_id"] for r in sorted(expired, key=lambda r: r["step_due_at"])[:limit]]
 
+    def past_retention(self, closed_before: Mapping[str, datetime], limit: int) -> list[UUID]:
+        past = [
+            r
+            for r in self._rows()
+            if r["status"] == "closed"
+            and not r["personal_data_erased"]
+            and r["kecamatan"] in closed_before
+            and r["closed_at"] is not None
+            and r["closed_at"] < closed_before[r["kecamatan"]]
+        ]
+        return [r["complaint_id"] for r in sorted(past, key=lambda r: r["closed_at"])[:limit]]
+
     def expired_document_requests(self, now: datetime, limit: int) -> list[UUID]:
         expired = [
             r
@@ -233,3 +249,20 @@ class InMemoryCounters:
         value = last + 1
         self.taken[key] = value
         return value
+
+
+class InMemoryPrivacyRequests:
+    def __init__(self, memory: WorkflowMemory) -> None:
+        self._memory = memory
+        self.added: list[dict[str, Any]] = []
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self.added.append(dict(row))
+
+    def list(self, *, kecamatan: Sequence[str] | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        rows = [
+            r
+            for r in self._memory.requests + self.added
+            if (kecamatan is None or r["kecamatan"] in kecamatan) and (kind is None or r["kind"] == kind)
+        ]
+        return sorted(rows, key=lambda r: r["received_at"], reverse=True)[:limit]

@@ -9,16 +9,16 @@ which is why the append comes last.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import DateTime, Engine, Text, column, func, select, text, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from services.workflow.adapters.tables import complaints, counters, inbox
+from services.workflow.adapters.tables import complaints, counters, inbox, privacy_requests
 from services.workflow.domain.model import Complaint
 from services.workflow.unit_of_work import COUNTER_SUCCESSORS, read_model_values
 from shared.contracts.workflow import ERASED_NAME
@@ -37,6 +37,7 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.inbox = PostgresInbox(conn)
         self.complaints = PostgresComplaints(conn)
         self.counters = PostgresCounters(conn)
+        self.requests = PostgresPrivacyRequests(conn)
 
 
 class PostgresEventStreams:
@@ -132,6 +133,26 @@ class PostgresComplaints:
             ).scalars()
         )
 
+    def past_retention(self, closed_before: Mapping[str, datetime], limit: int) -> list[UUID]:
+        if not closed_before:
+            return []
+        cutoffs = values(column("kecamatan", Text), column("cutoff", DateTime(timezone=True)), name="cutoffs").data(
+            list(closed_before.items())
+        )
+        return list(
+            self._conn.execute(
+                select(complaints.c.complaint_id)
+                .join(cutoffs, cutoffs.c.kecamatan == complaints.c.kecamatan)
+                .where(
+                    complaints.c.status == "closed",
+                    complaints.c.personal_data_erased.is_(False),
+                    complaints.c.closed_at < cutoffs.c.cutoff,
+                )
+                .order_by(complaints.c.closed_at)
+                .limit(limit)
+            ).scalars()
+        )
+
     def expired_document_requests(self, now: datetime, limit: int) -> list[UUID]:
         return list(
             self._conn.execute(
@@ -164,3 +185,19 @@ class PostgresCounters:
             index_elements=["kind", "kecamatan", "year"], set_={"last_value": counters.c.last_value + 1}
         ).returning(counters.c.last_value)
         return int(self._conn.execute(stmt).scalar_one())
+
+
+class PostgresPrivacyRequests:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self._conn.execute(privacy_requests.insert().values(**row))
+
+    def list(self, *, kecamatan: Sequence[str] | None, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        query = select(privacy_requests).order_by(privacy_requests.c.received_at.desc()).limit(limit)
+        if kecamatan is not None:
+            query = query.where(privacy_requests.c.kecamatan.in_(list(kecamatan)))
+        if kind is not None:
+            query = query.where(privacy_requests.c.kind == kind)
+        return [dict(r) for r in self._conn.execute(query).mappings()]

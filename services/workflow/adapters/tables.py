@@ -1,7 +1,7 @@
 """Workflow's own tables (schema ``workflow``) besides the event store itself."""
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, SmallInteger, Table, Text, func
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.handoffs import handoff_table
 from shared.subscriptions import checkpoint_table
@@ -43,6 +43,8 @@ complaints = Table(
     Column("register_number", Integer),
     Column("register_year", Integer),
     Column("letter_number", Text),
+    Column("closed_at", DateTime(timezone=True)),  # migration 0023: the retention period runs from it
+    Column("personal_data_erased", Boolean, nullable=False, server_default="false"),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
@@ -55,4 +57,22 @@ counters = Table(
     Column("kecamatan", Text, primary_key=True),
     Column("year", Integer, primary_key=True),
     Column("last_value", Integer, nullable=False),
+)
+
+# the record of requests about a complainant's personal data and their outcomes (migration 0023; docs/adr/0017):
+# the workflow decides erasure, access and correction, and its retention job erases
+privacy_requests = Table(
+    "requests",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", Text, nullable=False),  # erasure, retention, access, correction
+    Column("complaint_id", UUID(as_uuid=True), nullable=False),
+    Column("kecamatan", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", Text, nullable=False),  # done, refused
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    schema="privacy",
 )

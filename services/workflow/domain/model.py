@@ -203,6 +203,7 @@ class Complaint:
     response_dispatched: bool = False  # step 12 handed to notify; closes on the provider's confirmation
     has_electronic_contact: bool = False
     personal_data_erased: bool = False  # docs/adr/0017: the complainant's data was erased (the complaint is closed)
+    closed_at: datetime | None = None  # when it closed: the retention period of its personal data runs from it
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0  # events in the stream
     # what staff's expected_version is checked against: every event but notify's records of messages, so
@@ -730,6 +731,7 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             s,
             status="closed",
             outcome=CLOSING[type(event)],
+            closed_at=at,
             step_due_at=None,
             documents_close_after=None,
             steps_done=s.steps_done + ((StepDone(12, at, by),) if isinstance(event, ResponseSent) else ()),

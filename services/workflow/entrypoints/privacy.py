@@ -1,20 +1,24 @@
-"""The complainant's rights over their personal data (UU 27/2022 PDP; issue #17, docs/adr/0017). Erasure, so far:
-``POST /v1/privacy/erasures`` (admin) destroys a closed complaint's data key and records ``PersonalDataErased``,
-which each service keeping a copy acts on. Access and correction requests, retention and the access log are the
-next steps of the issue."""
+"""The complainant's rights over their personal data (UU 27/2022 PDP; issue #17, docs/adr/0017).
+
+``POST /v1/privacy/erasures`` (the kabupaten's data-protection officer, role ``pdp``, or an admin) destroys a closed
+complaint's data key and records ``PersonalDataErased``, which each service keeping a copy acts on; the retention job
+does the same when a kabupaten's retention period has passed. ``GET /v1/privacy/requests`` lists every request and
+its outcome (refusals too): the record UU 27/2022 asks a controller to keep."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.workflow import handlers
 from services.workflow.domain import model
-from services.workflow.entrypoints.complaints import WorkflowDep
-from shared.auth import CurrentUser
+from services.workflow.entrypoints.complaints import WorkflowDep, _kabupaten_of
+from shared.auth import CurrentUser, Principal
+from shared.events import Actor
 from shared.http import ApiError, ErrorBody
 from shared.text import OneLine
 
@@ -50,21 +54,80 @@ class ErasureOut(BaseModel):
     response_model=ErasureOut,
     responses={
         401: {"model": ErrorBody},
-        403: {"model": ErrorBody, "description": "Only an admin (`forbidden`)"},
+        403: {"model": ErrorBody, "description": "Only the data-protection officer (pdp) or an admin (`forbidden`)"},
         404: {"model": ErrorBody, "description": "`complaint_not_found`"},
         409: {"model": ErrorBody, "description": "`complaint_open` (not closed yet), `already_erased`"},
         422: {"model": ErrorBody, "description": "`validation_error`, `reason_required`"},
     },
-    summary="Erase a closed complaint's personal data (admin; UU 27/2022 PDP)",
+    summary="Erase a closed complaint's personal data (data-protection officer or admin; UU 27/2022 PDP)",
 )
 def erase(body: ErasureIn, user: CurrentUser, wf: WorkflowDep) -> ErasureOut:
-    if user.role != "admin":
-        raise ApiError(403, "forbidden", "Hanya admin yang dapat menghapus data pribadi pengadu.")
+    if not (user.is_admin or user.is_data_protection):
+        raise ApiError(
+            403,
+            "forbidden",
+            "Hanya pejabat pelindungan data pribadi (PDP) atau admin yang dapat menghapus data pribadi.",
+        )
     at = datetime.now(UTC)
     try:
-        request_id = handlers.erase_personal_data(wf, body.complaint_id, by=user.username, reason=body.reason, at=at)
+        request_id = handlers.erase_personal_data(
+            wf,
+            body.complaint_id,
+            by=user.username,
+            reason=body.reason,
+            at=at,
+            kecamatan_of=lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)),
+            actor=Actor(kind="user", user_id=user.username, role=user.role),
+        )
     except handlers.UnknownComplaint:
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.") from None
     except model.DomainError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     return ErasureOut(request_id=request_id, complaint_id=body.complaint_id, erased_at=at)
+
+
+class PrivacyRequestOut(BaseModel):
+    id: UUID
+    kind: Literal["erasure", "retention", "access", "correction"]
+    complaint_id: UUID
+    kecamatan: str
+    requested_by: str = Field(description="The officer who decided it, or `retensi` for the retention job")
+    reason: str = Field(description="As given, masked of the complainant's values")
+    received_at: datetime
+    outcome: Literal["done", "refused"]
+    decided_at: datetime
+    detail: dict[str, Any] = Field(description="For a refusal its `code` and `message`; else what was done")
+
+
+def _scope(user: Principal, wf: WorkflowDep) -> list[str] | None:
+    """The kecamatan whose requests ``user`` may read: admin all (None), the data-protection officer its
+    kabupaten's, a Camat their own; others none (403)."""
+    if user.is_admin:
+        return None
+    if user.is_data_protection:
+        return [k.slug for k in wf.directory.active() if k.kabupaten_slug == user.kabupaten]
+    if user.role == "camat" and user.kecamatan:
+        return [user.kecamatan]
+    raise ApiError(
+        403,
+        "forbidden",
+        "Hanya Camat, pejabat pelindungan data pribadi (PDP) atau admin yang dapat melihat catatan ini.",
+    )
+
+
+@router.get(
+    "/v1/privacy/requests",
+    response_model=list[PrivacyRequestOut],
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody, "description": "`forbidden`"}},
+    summary="The record of requests about complainants' personal data and their outcomes, newest first",
+)
+def requests(
+    user: CurrentUser,
+    wf: WorkflowDep,
+    kind: Annotated[Literal["erasure", "retention", "access", "correction"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[PrivacyRequestOut]:
+    scope = _scope(user, wf)
+    with wf.uow() as uow:
+        rows = uow.requests.list(kecamatan=scope, kind=kind, limit=limit)
+    return [PrivacyRequestOut.model_validate(r) for r in rows]

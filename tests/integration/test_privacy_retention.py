@@ -1,0 +1,160 @@
+"""Retention (issue #17 item 3, docs/adr/0017) and the record of requests about personal data (item 2): the
+scheduler's retention job erases a closed complaint's personal data once its kabupaten's retention period has passed
+after closing (on a clock the test sets), never an open one's, each erasure on record with why; erasure requests are
+decided by the kabupaten's data-protection officer (role ``pdp``) or an admin and recorded, refusals too.
+
+The test's kecamatan belongs to a kabupaten of its own, and the job runs over a directory that serves only it, so the
+years it jumps ahead do not erase the other modules' complaints in the shared database."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.workflow import handlers
+from services.workflow.bootstrap import bootstrap
+from services.workflow.entrypoints.api import create_app as workflow_app
+from services.workflow.scheduler import Retention
+from shared.auth import Principal
+from shared.contracts.workflow import ERASED_NAME
+from shared.tenancy import Kecamatan, configure_kabupaten, upsert_kecamatan
+from tests.support.auth import bearer_header
+from tests.support.complaints import record_complaint
+from tests.support.processes import env_for
+
+SUFFIX = uuid.uuid4().hex[:6]
+KABUPATEN = f"retensi{SUFFIX}"
+KECAMATAN = f"retensi-{SUFFIX}"
+
+
+class OnlyOurs:
+    """The kecamatan directory as the job sees it: the test's kecamatan only."""
+
+    def __init__(self, directory) -> None:
+        self.directory = directory
+
+    def get(self, slug: str):
+        return self.directory.get(slug)
+
+    def active(self):
+        return [k for k in self.directory.active() if k.slug == KECAMATAN]
+
+
+@pytest.fixture(scope="module")
+def wf(settings, engine):
+    upsert_kecamatan(engine, [Kecamatan(KECAMATAN, f"96.{SUFFIX}", "Retensi Uji", KABUPATEN, "Kabupaten Retensi", {})])
+    configure_kabupaten(engine, KABUPATEN, {"retention_years": 2})
+    container = bootstrap(settings)
+    yield dataclasses.replace(container, directory=OnlyOurs(container.directory))
+    container.engine.dispose()
+
+
+def closed_complaint(wf, at: datetime) -> uuid.UUID:
+    message = record_complaint(wf, KECAMATAN)
+    handlers.act(
+        wf, message.complaint_id, "withdraw", {"reason": "Dicabut pengadu"}, expected_version=1, user_id="staf.retensi",
+        role="staf", unit=None, kecamatan=KECAMATAN, at=at, correlation_id=uuid.uuid4(),
+    )  # fmt: skip
+    return message.complaint_id
+
+
+def stream(wf, cid):
+    return wf.store.read_stream(f"complaint-{cid}")
+
+
+def test_the_retention_job_erases_closed_complaints_once_their_period_has_passed(wf):
+    closed_at = datetime.now(UTC).replace(microsecond=0)
+    closed = closed_complaint(wf, closed_at)
+    still_open = record_complaint(wf, KECAMATAN).complaint_id
+    assert stream(wf, closed)[0].decode().complainant.name != ERASED_NAME
+
+    one_year_on = Retention(wf, clock=lambda: closed_at + timedelta(days=365)).round()
+    assert one_year_on.handled == 0 and stream(wf, closed)[-1].type != "workflow.PersonalDataErased"
+    assert handlers.erase_past_retention(wf, closed_at + timedelta(days=732), dry_run=True).due == 1
+    assert stream(wf, closed)[-1].type != "workflow.PersonalDataErased"  # a dry run erases nothing
+
+    past = Retention(wf, clock=lambda: closed_at + timedelta(days=732)).round()  # two years and a day
+    assert past.handled == 1 and not past.more
+    erased = stream(wf, closed)[-1]
+    assert erased.type == "workflow.PersonalDataErased"
+    assert erased.actor.kind == "system" and erased.actor.user_id == "retensi"
+    assert "2 tahun" in erased.payload["reason"] and "Kabupaten Retensi" in erased.payload["reason"]
+    assert stream(wf, closed)[0].decode().complainant.name == ERASED_NAME
+    # the open complaint keeps its data however long it runs; the erased one is not erased twice
+    assert all(e.type != "workflow.PersonalDataErased" for e in stream(wf, still_open))
+    assert Retention(wf, clock=lambda: closed_at + timedelta(days=3650)).round().handled == 0
+    with wf.uow() as uow:
+        record = uow.requests.list(kecamatan=[KECAMATAN], kind="retention", limit=10)
+        row = uow.complaints.get(closed)
+    assert [(r["complaint_id"], r["outcome"], r["requested_by"]) for r in record] == [(closed, "done", "retensi")]
+    assert record[0]["detail"]["closed_at"].startswith(closed_at.date().isoformat())
+    assert row["personal_data_erased"] and row["closed_at"] == closed_at
+
+
+def test_the_retention_period_is_a_kabupaten_setting_checked_before_it_is_stored(engine):
+    for bad in (0, -1, 101, "5", True, 2.5):
+        with pytest.raises(ValueError, match="retention_years"):
+            configure_kabupaten(engine, KABUPATEN, {"retention_years": bad})
+
+
+def test_erasure_requests_are_decided_by_the_kabupatens_data_protection_officer_and_recorded(settings, wf):
+    closed = closed_complaint(wf, datetime.now(UTC))
+    still_open = record_complaint(wf, KECAMATAN).complaint_id
+    ours = bearer_header(settings, Principal(f"pdp.{KABUPATEN}", "PDP", "pdp", None, KABUPATEN))
+    theirs = bearer_header(settings, Principal("pdp.pamekasan", "PDP", "pdp", None, "pamekasan"))
+    camat = bearer_header(settings, Principal("camat.retensi", "Camat", "camat", KECAMATAN, KABUPATEN))
+    staf = bearer_header(settings, Principal("staf.retensi", "Staf", "staf", KECAMATAN, KABUPATEN))
+    with TestClient(workflow_app(wf)) as api:
+
+        def erase(cid, headers):
+            return api.post(
+                "/v1/privacy/erasures", json={"complaint_id": str(cid), "reason": "Surat 3/12"}, headers=headers
+            )
+
+        assert erase(closed, camat).status_code == 403
+        assert erase(closed, theirs).json()["code"] == "complaint_not_found"  # another kabupaten's: not found
+        refused = erase(still_open, ours)
+        assert refused.status_code == 409 and refused.json()["code"] == "complaint_open"
+        done = erase(closed, ours)
+        assert done.status_code == 201, done.text
+
+        listed = api.get("/v1/privacy/requests", params={"kind": "erasure"}, headers=ours)
+        assert listed.status_code == 200
+        mine = {(r["complaint_id"], r["outcome"]) for r in listed.json()}
+        assert {(str(closed), "done"), (str(still_open), "refused")} <= mine
+        refusal = next(r for r in listed.json() if r["complaint_id"] == str(still_open))
+        assert refusal["detail"]["code"] == "complaint_open" and refusal["requested_by"] == f"pdp.{KABUPATEN}"
+        # the Camat reads their kecamatan's; the other kabupaten's officer none of it; a staf nothing
+        assert {r["complaint_id"] for r in api.get("/v1/privacy/requests", headers=camat).json()} >= {str(closed)}
+        other = api.get("/v1/privacy/requests", params={"limit": 500}, headers=theirs).json()
+        assert all(r["kecamatan"] != KECAMATAN for r in other)
+        assert api.get("/v1/privacy/requests", headers=staf).json()["code"] == "forbidden"
+        assert api.get("/v1/privacy/requests", params={"kind": "lupa"}, headers=ours).status_code == 422
+    assert stream(wf, closed)[-1].actor.role == "pdp"
+
+
+def test_the_command_runs_a_round_or_counts_it_and_lists_the_requests(settings, wf):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(  # noqa: PLW1510
+            [sys.executable, "-m", "pengaduan", "privacy", *args],
+            env=env_for(settings),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    counted = run("retention", "--dry-run")  # over every kecamatan of the database: only counts
+    assert counted.returncode == 0, counted.stderr
+    assert (
+        "would be erased" in counted.stdout
+        and "Kabupaten Retensi / Retensi Uji: personal data kept 2" in counted.stdout
+    )
+    listed = run("requests", "--limit", "500")
+    assert listed.returncode == 0, listed.stderr
+    assert "retention" in listed.stdout and KECAMATAN in listed.stdout
