@@ -545,6 +545,84 @@ def _record_refusal(
         uow.commit()
 
 
+# -- access (a copy of the person's data) ------------------------------------------------------------------------
+# where else copies are kept, and why, as the copy tells the person (the workflow's record is the one it gives)
+COPIES_ELSEWHERE = (
+    "Layanan penerimaan (intake): formulir/pesan pengaduan Anda dan pindaian identitas, untuk mencatat pengaduan.",
+    "Layanan pemberitahuan: pesan yang dikirim kepada Anda (SMS, WhatsApp, surel), untuk memberi kabar.",
+    "Layanan surat: tanda terima, lembar disposisi dan surat tanggapan yang memuat nama Anda.",
+    "Dasbor: nama dan nomor telepon Anda dalam Buku Rekap pengaduan kecamatan.",
+)
+
+
+def access_copy(
+    ctx: Context,
+    complaint_id: UUID,
+    *,
+    by: str,
+    reason: str,
+    at: datetime,
+    kecamatan_of: Callable[[str], bool],
+) -> dict[str, Any]:
+    """A copy of the personal data the complaint holds of its complainant, for a verified access request (UU 27/2022
+    art. 7 and 32): who they are as recorded, what they sent and wrote, what happened to their complaint, where other
+    copies are kept and until when. The request is recorded in ``privacy.requests`` (kind ``access``) in the same
+    transaction, with which fields were given (never their values)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ReasonRequired("Alasan dan rujukan permintaan wajib diisi.")
+    request_id = uuid.uuid4()
+    with ctx.uow() as uow:
+        state, _row = load(uow, complaint_id, kecamatan_of)
+        envelopes = uow.events.read(stream_id(complaint_id))
+        received = envelopes[0].decode()
+        assert isinstance(received, ComplaintReceived)  # noqa: S101 - a stream starts with it
+        replies = [e.decode() for e in envelopes if e.type == "workflow.ComplainantReplied"]
+        who = received.complainant
+        kecamatan = ctx.kecamatan(state.kecamatan or "")
+        keep_until = (
+            _years_before(state.closed_at, -retention_years(kecamatan)).date().isoformat() if state.closed_at else None
+        )
+        copy: dict[str, Any] = {
+            "request_id": request_id,
+            "complaint_id": complaint_id,
+            "tracking_code": state.tracking_code,
+            "kecamatan": state.kecamatan,
+            "personal_data_erased": state.personal_data_erased,
+            "complainant": who.model_dump(),
+            "channel": received.channel,
+            "received_at": received.received_at,
+            "subject": received.subject,
+            "description": received.description,
+            "attachments": [
+                a.model_dump(include={"kind", "filename", "content_type", "size"}) for a in received.attachments
+            ],
+            "replies": [
+                {"received_at": r.received_at, "channel": r.channel, "sender": r.sender, "text": r.text}
+                for r in replies
+            ],
+            "status": state.status,
+            "outcome": state.outcome,
+            "register_number": f"{state.register_number}/{state.register_year}" if state.register_number else None,
+            "letter_number": state.letter_number,
+            "history": [
+                {"type": e.type, "occurred_at": e.occurred_at, "step": e.payload.get("step")} for e in envelopes
+            ],
+            "retention": {"years_after_closing": retention_years(kecamatan), "kept_until": keep_until},
+            "copies_elsewhere": list(COPIES_ELSEWHERE),
+        }
+        given = sorted(k for k, v in who.model_dump().items() if v)
+        uow.requests.add(
+            _request_row(
+                request_id, "access", complaint_id, state.kecamatan or "", by, _masked_reason(uow, complaint_id, reason),
+                at, "done", {"fields": given, "replies": len(replies), "erased": state.personal_data_erased},
+            )
+        )  # fmt: skip
+        uow.commit()
+    log.info("personal data access request", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
+    return copy
+
+
 # -- retention ----------------------------------------------------------------------------------------------------
 DEFAULT_RETENTION_YEARS = 5
 

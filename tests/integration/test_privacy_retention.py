@@ -139,6 +139,42 @@ def test_erasure_requests_are_decided_by_the_kabupatens_data_protection_officer_
     assert stream(wf, closed)[-1].actor.role == "pdp"
 
 
+def test_an_access_request_gives_the_person_a_copy_of_their_data_and_is_recorded_without_it(settings, wf):
+    import json
+
+    message = record_complaint(wf, KECAMATAN)
+    cid, name = message.complaint_id, message.complainant.name
+    ours = bearer_header(settings, Principal(f"pdp.{KABUPATEN}", "PDP", "pdp", None, KABUPATEN))
+    theirs = bearer_header(settings, Principal("pdp.pamekasan", "PDP", "pdp", None, "pamekasan"))
+    staf = bearer_header(settings, Principal("staf.retensi", "Staf", "staf", KECAMATAN, KABUPATEN))
+    body = {"complaint_id": str(cid), "reason": "Permintaan salinan, KTP diperiksa di loket"}
+    with TestClient(workflow_app(wf)) as api:
+        assert api.post("/v1/privacy/access-requests", json=body, headers=staf).json()["code"] == "forbidden"
+        assert api.post("/v1/privacy/access-requests", json=body, headers=theirs).status_code == 404
+        blank = api.post("/v1/privacy/access-requests", json={**body, "reason": " "}, headers=ours)
+        assert blank.status_code == 422
+        answer = api.post("/v1/privacy/access-requests", json=body, headers=ours)
+        assert answer.status_code == 201, answer.text
+        copy = answer.json()
+        assert copy["complainant"]["name"] == name and copy["complainant"]["nik"] == message.complainant.nik
+        assert copy["tracking_code"] == message.tracking_code and copy["history"][0]["type"].endswith("Received")
+        assert copy["retention"] == {"years_after_closing": 2, "kept_until": None} and copy["copies_elsewhere"]
+        listed = api.get("/v1/privacy/requests", params={"kind": "access"}, headers=ours).json()
+    record = next(r for r in listed if r["complaint_id"] == str(cid))
+    assert record["outcome"] == "done" and "name" in record["detail"]["fields"]
+    assert name not in json.dumps(record) and message.complainant.nik not in json.dumps(record)
+
+    handlers.act(
+        wf, cid, "withdraw", {"reason": "Dicabut"}, expected_version=1, user_id="staf.retensi", role="staf",
+        unit=None, kecamatan=KECAMATAN, at=datetime.now(UTC), correlation_id=uuid.uuid4(),
+    )  # fmt: skip
+    handlers.erase_personal_data(wf, cid, by="pdp.uji", reason="Permintaan pengadu", at=datetime.now(UTC))
+    with TestClient(workflow_app(wf)) as api:  # after the erasure the copy says so, and holds nothing of them
+        after = api.post("/v1/privacy/access-requests", json=body, headers=ours).json()
+    assert after["personal_data_erased"] and after["complainant"]["name"] == ERASED_NAME
+    assert after["retention"]["kept_until"] is not None and name not in json.dumps(after)
+
+
 def test_the_command_runs_a_round_or_counts_it_and_lists_the_requests(settings, wf):
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(  # noqa: PLW1510

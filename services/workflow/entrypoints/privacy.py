@@ -131,3 +131,74 @@ def requests(
     with wf.uow() as uow:
         rows = uow.requests.list(kecamatan=scope, kind=kind, limit=limit)
     return [PrivacyRequestOut.model_validate(r) for r in rows]
+
+
+class AccessRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    complaint_id: UUID
+    reason: OneLine = Field(
+        min_length=1,
+        max_length=500,
+        examples=["Permintaan salinan data oleh pengadu, KTP diperiksa di loket, surat tanggal 3 Desember 2026"],
+        description="The request and how the person's identity was verified (the copy is theirs only)",
+    )
+
+
+class AccessCopyOut(BaseModel):
+    """A copy of the complainant's personal data as the complaint holds it (UU 27/2022 PDP, art. 7 and 32)."""
+
+    request_id: UUID
+    complaint_id: UUID
+    tracking_code: str | None
+    kecamatan: str | None
+    personal_data_erased: bool
+    complainant: dict[str, Any]
+    channel: str
+    received_at: datetime
+    subject: str
+    description: str
+    attachments: list[dict[str, Any]]
+    replies: list[dict[str, Any]]
+    status: str
+    outcome: str | None
+    register_number: str | None
+    letter_number: str | None
+    history: list[dict[str, Any]]
+    retention: dict[str, Any] = Field(description="`years_after_closing`, and `kept_until` once the complaint closed")
+    copies_elsewhere: list[str] = Field(description="Where else copies are kept and why, as the person is told")
+
+
+@router.post(
+    "/v1/privacy/access-requests",
+    status_code=201,
+    response_model=AccessCopyOut,
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody, "description": "Only the Camat or the data-protection officer (`forbidden`)"},
+        404: {"model": ErrorBody, "description": "`complaint_not_found`"},
+        422: {"model": ErrorBody, "description": "`validation_error`, `reason_required`"},
+    },
+    summary="A copy of a complainant's personal data for their verified request (Camat or data-protection officer)",
+)
+def access_request(body: AccessRequestIn, user: CurrentUser, wf: WorkflowDep) -> AccessCopyOut:
+    if not (user.is_data_protection or user.role == "camat"):
+        raise ApiError(
+            403,
+            "forbidden",
+            "Hanya Camat atau pejabat pelindungan data pribadi (PDP) yang dapat memberikan salinan data pribadi.",
+        )
+    try:
+        copy = handlers.access_copy(
+            wf,
+            body.complaint_id,
+            by=user.username,
+            reason=body.reason,
+            at=datetime.now(UTC),
+            kecamatan_of=lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)),
+        )
+    except handlers.UnknownComplaint:
+        raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.") from None
+    except model.DomainError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    return AccessCopyOut.model_validate(copy)
