@@ -1,4 +1,4 @@
-"""Unit tests for services.intake.domain.identity (pure, no I/O)."""
+"""Unit tests for shared.identity (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from services.intake.domain.identity import (
+from shared.identity import (
     PROVINCE_CODES,
     InvalidEmail,
     InvalidIdentity,

@@ -18,8 +18,8 @@ from email.message import EmailMessage, MIMEPart
 from html.parser import HTMLParser
 from typing import Any, Final, cast
 
-from services.intake.domain import identity
 from services.intake.domain.email_auth import sender_authenticated
+from shared import identity
 
 CHANNEL_LABELS: Final = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "E-mail"}
 NO_TEXT: Final = "(tanpa teks)"

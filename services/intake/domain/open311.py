@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from services.intake.domain import identity
 from services.intake.domain.inbound import clean_text
+from shared import identity
 from shared.contracts.open311 import BY_CODE, Problem, Problems, Service, subject_for
 from shared.text import strip_format_characters
 

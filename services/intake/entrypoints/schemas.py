@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from services.intake.domain import identity
+from shared import identity
 from shared.text import FreeText, OneLine
 
 WIB = ZoneInfo("Asia/Jakarta")

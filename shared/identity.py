@@ -12,6 +12,9 @@ Covered here:
 * e-mail addresses (normalised with ``email_validator``, no DNS lookups)
 
 The tracking code's format is a contract every service reads: ``shared/contracts/tracking.py``.
+
+In shared/ because two services check the same values: intake what citizens type, the workflow what an officer
+corrects on a complainant's request (UU 27/2022; issue #17).
 """
 
 from __future__ import annotations
