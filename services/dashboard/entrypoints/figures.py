@@ -2,7 +2,8 @@
 
 Who may read which kecamatan and the filters: see ``deps.py``. The period is the complaints' received
 date, except for ``steps`` (steps completed in the period) and ``overdue`` (the current state; the period,
-if given, narrows it to complaints received then).
+if given, narrows it to complaints received then). The overdue list shows a kecamatan's staff the complainants'
+names and phone numbers: each list served to them is one row of the access log (``shared.access_log``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Query
 from services.dashboard.adapters import queries
 from services.dashboard.adapters.projections import ComplaintsProjection
 from services.dashboard.domain.complaints import definition_of
-from services.dashboard.domain.register import register_label
+from services.dashboard.domain.register import complainant, register_label
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, FiltersDep
 from services.dashboard.entrypoints.schemas import (
     AgencyCount,
@@ -32,7 +33,8 @@ from services.dashboard.entrypoints.schemas import (
     SummaryItem,
     SummaryOut,
 )
-from shared import masking
+from shared import access_log, masking
+from shared.access_log import AccessDep
 from shared.contracts import sop
 from shared.http import ErrorBody
 
@@ -85,6 +87,7 @@ def steps(f: FiltersDep, dash: DashboardDep) -> StepsOut:
 def overdue(
     f: FiltersDep,
     dash: DashboardDep,
+    access: AccessDep,
     limit: Annotated[str | None, Query(description="At most this many (default 100)")] = None,
 ) -> OverdueOut:
     errors = FilterErrors()
@@ -119,7 +122,19 @@ def overdue(
                 complainant=Contact(name=r.get("complainant_name"), phone=r.get("complainant_phone")),
             )
         )
-    return OverdueOut(as_of=now, total=total, items=items)
+    answer = OverdueOut(as_of=now, total=total, items=items)
+    if not f.masked and rows:  # staff read their complainants' names and numbers: one access-log row for the list
+        access_log.record(
+            dash.engine,
+            user=f.user,
+            service="dashboard",
+            what="dashboard.overdue",
+            complaint_ids=[r["complaint_id"] for r in rows],
+            kecamatan=f.user.kecamatan or f.slugs[0],  # staff read their own kecamatan only
+            access=access,
+            complainants=(complainant(r) for r in rows),  # masked in the reason given, if it quotes them
+        )
+    return answer
 
 
 @router.get("/referrals", response_model=ReferralsOut, summary="Complaints referred (dilimpahkan), by agency and kind")

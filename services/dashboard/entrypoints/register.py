@@ -5,6 +5,9 @@ The book holds the registered complaints (step 3 gave them their number), in reg
 be combined. Staff read their own kecamatan's book (``kecamatan`` may be left out); kabupaten users and
 admins must name a kecamatan (422 ``kecamatan_required``) and see personal data masked. See ``deps.py``
 for the other error codes.
+
+Staff are served the complainants' data: each page or export is one row of the access log (``shared.access_log``,
+docs/adr/0017) holding every complaint in it, with the reason given in ``X-Access-Reason``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from services.dashboard.adapters import exports, queries
 from services.dashboard.domain import register as book
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, masked_for, resolve_kecamatan
 from services.dashboard.entrypoints.schemas import KecamatanRef, PeriodOut, RegisterItem, RegisterPage
-from shared.auth import CurrentUser
+from shared import access_log
+from shared.access_log import Access, AccessDep
+from shared.auth import CurrentUser, Principal
 from shared.http import ApiError, ErrorBody
 
 FORMATS = ("json", "csv", "xlsx")
@@ -43,6 +48,7 @@ router = APIRouter(tags=["register"])
 def register(
     user: CurrentUser,
     dash: DashboardDep,
+    access: AccessDep,
     kecamatan: Annotated[str | None, Query(description="Slug; staff may leave it out")] = None,
     start: Annotated[str | None, Query(alias="from", description="Received on or after (YYYY-MM-DD)")] = None,
     end: Annotated[str | None, Query(alias="to", description="Received on or before (YYYY-MM-DD)")] = None,
@@ -74,7 +80,7 @@ def register(
     if fmt == "json":
         with dash.engine.connect() as conn:
             total, rows = queries.register(conn, k.slug, period, the_year, offset=(page_no - 1) * size, limit=size)
-        return RegisterPage(
+        answer = RegisterPage(
             kecamatan=ref,
             period=PeriodOut(from_=period.start, to=period.end),
             year=the_year,
@@ -84,6 +90,8 @@ def register(
             pages=math.ceil(total / size) if total else 0,
             items=[RegisterItem(**book.item(r, masked, tz)) for r in rows],
         )
+        _record(dash, user, "register.json", rows, k.slug, masked, access)
+        return answer
 
     with dash.engine.connect() as conn:
         if queries.count_register(conn, k.slug, period, the_year) > settings.export_max_rows:
@@ -107,11 +115,28 @@ def register(
             generated=generated,
         )
         media = exports.XLSX_MEDIA_TYPE
+    _record(dash, user, f"register.{fmt}", rows, k.slug, masked, access)
     return Response(
         content,
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "Cache-Control": "no-store"},
     )
+
+
+def _record(dash, user: Principal, what: str, rows: list[dict], kecamatan: str, masked: bool, access: Access) -> None:
+    """The kecamatan's own staff were served the complainants' data of these rows: one access-log row for the page
+    or the whole export (``shared.access_log``; before the answer goes out). A masked book records nothing."""
+    if not masked:
+        access_log.record(
+            dash.engine,
+            user=user,
+            service="dashboard",
+            what=what,
+            complaint_ids=[r["complaint_id"] for r in rows],
+            kecamatan=kecamatan,
+            access=access,
+            complainants=(book.complainant(r) for r in rows),  # masked in the reason given, if it quotes them
+        )
 
 
 def _period_stem(period: queries.Period, year: int | None) -> str:
