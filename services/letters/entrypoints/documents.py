@@ -6,10 +6,15 @@ Every PDF is a download, never a page of ours: a PDF's JavaScript, or a file tha
 
 A document erased with the complainant's personal data (docs/adr/0017) is listed still, with ``erased_at``, and its
 download answers 410 ``document_erased``: the record that it existed stays, the PDF does not.
+
+Every download that serves a PDF (each carries the complainant's name) is one row of the access log
+(``shared.access_log``): staff as themselves, the holder of a tracking code as ``public``. The list of a complaint's
+documents shows none of the complainant's data and is not recorded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -22,8 +27,9 @@ from services.letters import handlers
 from services.letters.bootstrap import Letters
 from services.letters.entrypoints.deps import NOT_FOUND, PDF, LettersDep, document_row
 from services.letters.handlers import is_signed_letter
-from shared import masking
-from shared.auth import CurrentUser, refuse_personal_document
+from shared import access_log, masking
+from shared.access_log import Access, AccessDep
+from shared.auth import CurrentUser, Principal, refuse_personal_document
 from shared.contracts.tracking import normalize_tracking_code
 from shared.http import ApiError, ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
@@ -59,15 +65,17 @@ class DocumentOut(BaseModel):
     response_class=Response,
     openapi_extra=PDF_ANSWER,
 )
-def download(document_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
+def download(document_id: UUID, user: CurrentUser, wf: LettersDep, access: AccessDep) -> Response:
     row = document_row(wf, document_id)
     kecamatan = wf.directory.get(row["kecamatan"]) if row else None
     if row is None or not user.can_read_kecamatan(row["kecamatan"], kecamatan.kabupaten_slug if kecamatan else None):
         raise ApiError(404, "letter_not_found", "Surat tidak ditemukan.")
     refuse_personal_document(user)  # every one carries the complainant's name: no redacted version
     _refuse_erased(row)
+    content = wf.documents.get(row["sha256"])
+    _record(wf, user, f"document.{row['kind']}", row, access, _complainant(wf, row["complaint_id"]))
     return Response(
-        wf.documents.get(row["sha256"]),
+        content,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="surat-{document_id}.pdf"', **DOWNLOAD_HEADERS},
     )
@@ -149,13 +157,23 @@ def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[
     response_class=Response,
     openapi_extra={"responses": {"200": {"description": "The PDF, landscape A4", "content": PDF}}},
 )
-def kartu_kendali(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> Response:
+def kartu_kendali(complaint_id: UUID, user: CurrentUser, wf: LettersDep, access: AccessDep) -> Response:
     complaint = handlers.complaint_events(wf, complaint_id)
     if complaint is None or not user.can_read_kecamatan(complaint.kecamatan.slug, complaint.kecamatan.kabupaten_slug):
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
     refuse_personal_document(user)  # it names the complainant
     pdf = handlers.control_card(wf, complaint, datetime.now(UTC))
     code = complaint.events[0].payload["tracking_code"]
+    access_log.record(
+        wf.engine,
+        user=user,
+        service="letters",
+        what="document.kartu_kendali",
+        complaint_ids=[complaint_id],
+        kecamatan=complaint.kecamatan.slug,
+        access=access,
+        complainants=[complaint.events[0].payload.get("complainant")],
+    )
     return Response(
         pdf,
         media_type="application/pdf",
@@ -186,10 +204,42 @@ def _refuse_erased(row: dict[str, Any]) -> None:
         raise ApiError(410, "document_erased", ERASED_MESSAGE)
 
 
+def _record(
+    letters: Letters,
+    user: Principal | None,
+    what: str,
+    row: dict[str, Any],
+    access: Access | None,
+    complainants: Iterable[Mapping[str, Any] | None] = (),
+) -> None:
+    """A document carrying the complainant's data was served: one access-log row (``shared.access_log``), before
+    the answer goes out (no row, no document)."""
+    access_log.record(
+        letters.engine,
+        user=user,
+        service="letters",
+        what=what,
+        complaint_ids=[row["complaint_id"]],
+        kecamatan=row["kecamatan"],
+        access=access,
+        complainants=complainants,
+    )
+
+
+def _complainant(letters: Letters, complaint_id: UUID) -> Iterator[Mapping[str, Any] | None]:
+    """The complainant as the complaint's first event holds it, read only when asked (a reason to mask)."""
+    found = handlers.complaint_events(letters, complaint_id)
+    yield found.events[0].payload.get("complainant") if found is not None else None
+
+
 def _pdf_response(letters: Letters, row, name: str) -> Response:
+    """The complainant's receipt or letter, to whoever holds the tracking code: recorded as ``public`` (no user),
+    ``document.<kind>.by_tracking_code`` (docs/adr/0017: the code is a bearer secret; the log shows its use)."""
     _refuse_erased(row)
+    content = letters.documents.get(row["sha256"])
+    _record(letters, None, f"document.{row['kind']}.by_tracking_code", row, None)
     return Response(
-        letters.documents.get(row["sha256"]),
+        content,
         media_type="application/pdf",
         headers={
             "Content-Disposition": f'attachment; filename="{name}-{row["tracking_code"]}.pdf"',
