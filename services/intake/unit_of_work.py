@@ -69,12 +69,14 @@ class Attachment:
 
 @dataclass(frozen=True)
 class StoredAttachment:
-    """An attachment as a reader sees it."""
+    """An attachment as a reader sees it, and the complaint it belongs to (recorded in the access log when a scan
+    is downloaded)."""
 
     sha256: str
     content_type: str
     filename: str | None
     kecamatan: str
+    complaint_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class Submissions(Protocol):
     def with_idempotency_key(self, key: str) -> Submission | None: ...
 
     def tracking_code(self, complaint_id: UUID) -> str | None: ...
+
+    def of_complaint(self, complaint_id: UUID) -> Submission | None:
+        """The submission that became ``complaint_id`` (None: another way in, or unknown)."""
 
 
 class Attachments(Protocol):

@@ -98,6 +98,8 @@ class IntakeUnitOfWorkContract:
             assert uow.submissions.get(s.id) == s
             assert uow.submissions.with_idempotency_key(s.idempotency_key) == s
             assert uow.submissions.tracking_code(s.complaint_id) == s.tracking_code
+            assert uow.submissions.of_complaint(s.complaint_id) == s
+            assert uow.submissions.of_complaint(uuid.uuid4()) is None
 
     def test_nothing_is_kept_without_commit(self, intake, place):
         s = a_submission(place)
@@ -185,10 +187,15 @@ class IntakeUnitOfWorkContract:
             ),
         )
         with intake.uow() as uow:
-            assert len(uow.attachments.linked(sha, None, limit=50)) == 2
+            assert {a.complaint_id for a in uow.attachments.linked(sha, None, limit=50)} == {
+                s.complaint_id,
+                reply_to.complaint_id,
+            }
             [of_reply] = uow.attachments.linked(sha, reply_to.complaint_id, limit=50)
             assert (of_reply.sha256, of_reply.content_type, of_reply.kecamatan) == (sha, "image/png", place.slug)
-            assert len(uow.attachments.linked(sha, s.complaint_id, limit=50)) == 1
+            assert of_reply.complaint_id == reply_to.complaint_id  # the complaint it belongs to (the access log)
+            [of_submission] = uow.attachments.linked(sha, s.complaint_id, limit=50)
+            assert of_submission.complaint_id == s.complaint_id
             assert uow.attachments.linked(sha, uuid.uuid4(), limit=50) == []
             assert uow.attachments.linked(os.urandom(32).hex(), None, limit=50) == []
 

@@ -187,6 +187,9 @@ class InMemorySubmissions:
     def tracking_code(self, complaint_id: UUID) -> str | None:
         return next((s.tracking_code for s in self.all() if s.complaint_id == complaint_id), None)
 
+    def of_complaint(self, complaint_id: UUID) -> Submission | None:
+        return next((s for s in self.all() if s.complaint_id == complaint_id), None)
+
 
 class InMemoryAttachments:
     def __init__(self, memory: IntakeMemory, submissions: InMemorySubmissions) -> None:
@@ -213,7 +216,7 @@ class InMemoryAttachments:
         for a in [*self._memory.attachments, *self.written]:
             linked = self._complaint(a)
             if a.sha256 == sha256 and linked is not None and complaint_id in (None, linked):
-                found.append(StoredAttachment(a.sha256, a.content_type, a.filename, a.kecamatan))
+                found.append(StoredAttachment(a.sha256, a.content_type, a.filename, a.kecamatan, linked))
         return found[:limit]
 
 

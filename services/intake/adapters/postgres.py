@@ -102,6 +102,10 @@ class PostgresSubmissions:
         ).scalar()
         return code
 
+    def of_complaint(self, complaint_id: UUID) -> Submission | None:
+        row = self._conn.execute(select(submissions).where(submissions.c.complaint_id == complaint_id)).first()
+        return _submission(row) if row is not None else None
+
 
 class PostgresAttachments:
     def __init__(self, conn: Connection) -> None:
@@ -114,7 +118,13 @@ class PostgresAttachments:
     def linked(self, sha256: str, complaint_id: UUID | None, limit: int) -> list[StoredAttachment]:
         linked = func.coalesce(submissions.c.complaint_id, inbound_messages.c.complaint_id)
         query = (
-            select(attachments.c.sha256, attachments.c.content_type, attachments.c.filename, attachments.c.kecamatan)
+            select(
+                attachments.c.sha256,
+                attachments.c.content_type,
+                attachments.c.filename,
+                attachments.c.kecamatan,
+                linked.label("complaint_id"),
+            )
             .select_from(
                 attachments.outerjoin(submissions, submissions.c.id == attachments.c.submission_id).outerjoin(
                     inbound_messages, inbound_messages.c.id == attachments.c.inbound_message_id
@@ -126,7 +136,7 @@ class PostgresAttachments:
         if complaint_id is not None:
             query = query.where(linked == complaint_id)
         rows = self._conn.execute(query.limit(limit)).all()
-        return [StoredAttachment(r.sha256, r.content_type, r.filename, r.kecamatan) for r in rows]
+        return [StoredAttachment(r.sha256, r.content_type, r.filename, r.kecamatan, r.complaint_id) for r in rows]
 
 
 class PostgresInboundMessages:

@@ -2,7 +2,8 @@
 
 Attachments (KTP/SIM/KK scans, photos) are personal data: only staff of the complaint's kecamatan may
 download them. Kabupaten users and admins, who read the complaint masked, get 403
-``personal_data_not_available`` (``shared.masking``); anyone else is told they do not exist (404).
+``personal_data_not_available`` (``shared.masking``); anyone else is told they do not exist (404). Each download
+is one row of the access log (``shared.access_log``: who, when, which complaint's scan, the reason given).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from services.intake.entrypoints.multipart import (
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
 from services.intake.handlers import submissions
-from services.intake.handlers.attachments import find_attachment
+from services.intake.handlers.attachments import complainant_of, find_attachment
+from shared import access_log
+from shared.access_log import AccessDep
 from shared.auth import CurrentUser, Principal, refuse_personal_document
 from shared.contracts.intake import Complainant
 from shared.http import ApiError
@@ -147,6 +150,7 @@ def download_attachment(
     sha256: str,
     user: CurrentUser,
     intake: IntakeDep,
+    access: AccessDep,
     complaint_id: Annotated[UUID | None, Query(description="The complaint the attachment belongs to")] = None,
 ) -> Response:
     not_found = ApiError(404, "attachment_not_found", "Lampiran tidak ditemukan.")
@@ -161,6 +165,16 @@ def download_attachment(
     except (DocumentNotFound, DocumentCorrupted):
         log.error("attachment bytes missing or damaged in the document store", extra={"sha256": sha256})
         raise not_found from None
+    access_log.record(  # before the bytes go out: no row, no scan (shared.access_log)
+        intake.engine,
+        user=user,
+        service="intake",
+        what="scan.download",
+        complaint_ids=[found.complaint_id],  # always one: only an attachment of a complaint is found
+        kecamatan=found.kecamatan,
+        access=access,
+        complainants=complainant_of(intake, found.complaint_id),  # read only to mask a reason given
+    )
     filename = found.filename or f"lampiran-{sha256[:12]}"
     return Response(
         content=data,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 from uuid import UUID
 
 from services.intake.handlers.context import Context
@@ -18,3 +19,11 @@ def find_attachment(
     with intake.uow() as uow:
         found = uow.attachments.linked(sha256, complaint_id, limit=50)
     return next((a for a in found if may_read(a.kecamatan)), None)
+
+
+def complainant_of(intake: Context, complaint_id: UUID) -> Iterator[dict[str, Any] | None]:
+    """The complainant of a complaint, as its submission holds it (to mask their values in a reason given for the
+    access log); read only when iterated."""
+    with intake.uow() as uow:
+        submission = uow.submissions.of_complaint(complaint_id)
+    yield submission.complainant.model_dump() if submission is not None else None
