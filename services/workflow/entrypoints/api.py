@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.workflow.bootstrap import Workflow, bootstrap
-from services.workflow.entrypoints import complaints, privacy
+from services.workflow.entrypoints import access_log, complaints, privacy
 from services.workflow.entrypoints.complaints import ACTIONS_DOC
 from shared.auth import install_auth
 from shared.celery_app import make_celery
@@ -40,6 +40,7 @@ def create_app(
         app.include_router(extra)
     app.include_router(complaints.router)
     app.include_router(privacy.router)
+    app.include_router(access_log.router)
     app.get("/healthz", response_model=Health, summary="Health of the workflow and its dependencies")(healthz)
     install_metrics(app, "workflow", collectors=collectors)
     return app
