@@ -359,6 +359,8 @@ EVENTS: dict[str, View] = {
     w.MarkedDuplicate.type: {"reason": hidden},  # duplicate_of is a tracking code: out
     # that a complainant's data was erased may be seen; why, by whom and the request's id are the office's
     w.PersonalDataErased.type: {"reason": hidden},
+    # that the complainant's data was corrected, and how many fields; never the values or why
+    w.ComplainantDataCorrected.type: {"corrected": ("corrected_count", count), "reason": hidden},
     w.StepOverdue.type: {"role": one_of(*ROLES), "unit": label(64), "due_at": timestamp},
     w.NotificationSent.type: _NOTIFICATION,
     w.NotificationDelivered.type: _NOTIFICATION,

@@ -78,7 +78,7 @@ from services.letters.unit_of_work import (
     UnitOfWork,
 )
 from shared.calendar import WorkingCalendar
-from shared.contracts.intake import CHANNEL_LABELS
+from shared.contracts.intake import CHANNEL_LABELS, Complainant
 from shared.contracts.letters import BSRE, EsignLetter, LetterDocumentIssued
 from shared.contracts.organisation import ATAS_NAMA, ATAS_NAMA_OFFICES, DELEGATION_KINDS, PP17_UNITS, find_unit
 from shared.contracts.workflow import (
@@ -91,6 +91,7 @@ from shared.contracts.workflow import (
     LetterDuplicated,
     LetterSigned,
     PersonalDataErased,
+    current_complainant,
 )
 from shared.events import Actor, Event, EventEnvelope
 from shared.handoffs import Handoff
@@ -208,6 +209,15 @@ def _erased(uow: UnitOfWork, event: EventEnvelope, document: str) -> bool:
 
 def _zone(kecamatan: Kecamatan) -> Zone:
     return Zone(kecamatan.time_zone, kecamatan.time_zone_label)
+
+
+def _complainant(history: list[Event]) -> Complainant:
+    """The complainant as letters name them: as corrected on their request since, else as received (the receipt
+    alone shows what was received)."""
+    found = current_complainant(history)
+    if found is None:
+        raise LookupError("no ComplaintReceived in the complaint's history")
+    return found
 
 
 def _channel(received: ComplaintReceived) -> str:
@@ -475,6 +485,7 @@ def _response_letter(
     saying how it is signed."""
     decoded = [e.decode() for e in uow.events.stream(stream_id)]
     received = next(e for e in decoded if isinstance(e, ComplaintReceived))
+    person = _complainant(decoded)
     draft = next(e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == letter_version)
     duplicated = next((e for e in reversed(decoded) if isinstance(e, LetterDuplicated)), None)
     camat = uow.staff.get(actor.user_id or "")
@@ -484,8 +495,8 @@ def _response_letter(
         number=letter_number,
         date=signed_at.astimezone(kecamatan.time_zone).date(),  # the day its number's year is of
         perihal=draft.perihal,
-        addressee_name=received.complainant.name,
-        addressee_address=received.complainant.address,
+        addressee_name=person.name,
+        addressee_address=person.address,
         body=draft.body,
         signer=_signer(kecamatan, actor, camat),
         verify_url=verify_url(ctx, document_id),
@@ -648,7 +659,9 @@ def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
             return None
         draft = event.decode()
         assert isinstance(draft, LetterDrafted)  # noqa: S101
-        received = next(e for e in _history(uow, event) if isinstance(e, ComplaintReceived))
+        history = _history(uow, event)
+        received = next(e for e in history if isinstance(e, ComplaintReceived))
+        person = _complainant(history)
         kecamatan = ctx.kecamatan(event.kecamatan)
         pdf = render_response_letter(
             ResponseLetter(
@@ -656,8 +669,8 @@ def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
                 number=None,
                 date=event.occurred_at.astimezone(kecamatan.time_zone).date(),
                 perihal=draft.perihal,
-                addressee_name=received.complainant.name,
-                addressee_address=received.complainant.address,
+                addressee_name=person.name,
+                addressee_address=person.address,
                 body=draft.body,  # what will be signed: the clarification (step 5) is not pasted after it
                 signer=Signer(title=f"CAMAT {kecamatan.name.upper()}", name="", rank=None, nip=None),
             )
@@ -756,7 +769,7 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any] | No
                 letterhead=letterhead,
                 zone=_zone(kecamatan),
                 city=letterhead.city,
-                complainant_name=received.complainant.name,
+                complainant_name=_complainant(history).name,
                 channel=_channel(received),
                 tracking_code=received.tracking_code,
                 register_number=f"{registered.register_number}/{registered.register_year}" if registered else None,
@@ -804,7 +817,8 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
         assert isinstance(referred, ComplaintReferred)  # noqa: S101
         if not referred.letter_number or _erased(uow, event, REFERRAL_LETTER):
             return None
-        received = next(e for e in _history(uow, event) if isinstance(e, ComplaintReceived))
+        history = _history(uow, event)
+        received = next(e for e in history if isinstance(e, ComplaintReceived))
         kecamatan = ctx.kecamatan(event.kecamatan)
         tz = kecamatan.time_zone
         document_id = document_id_for(event_id)
@@ -821,7 +835,7 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
                 tracking_code=received.tracking_code,
                 received_on=received.received_at.astimezone(tz).date(),
                 channel=_channel(received),
-                complainant_name=received.complainant.name,
+                complainant_name=_complainant(history).name,
                 subject=received.subject,
                 description=received.description,
                 reason=referred.reason,

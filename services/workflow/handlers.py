@@ -22,13 +22,19 @@ from services.workflow.domain.events import stream_id
 from services.workflow.unit_of_work import UnitOfWork
 from shared import masking
 from shared.calendar import WorkingCalendar
-from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
+from shared.contracts.intake import Complainant, ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import BSRE, SIGNATURE_SERVICE_SETTING, EsignLetter, LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
 from shared.contracts.numbering import LetterKind
 from shared.contracts.numbering import UnknownKlasifikasi as NumberingUnknownKlasifikasi
 from shared.contracts.organisation import ATAS_NAMA, Delegation, UnitEntry, find_unit
-from shared.contracts.workflow import ComplaintReceived, LetterSigned, PersonalDataErased
+from shared.contracts.workflow import (
+    ComplainantDataCorrected,
+    ComplaintReceived,
+    LetterSigned,
+    PersonalDataErased,
+    current_complainant,
+)
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.tenancy import Kecamatan
@@ -478,12 +484,12 @@ def _erase(
 
 
 def _masked_reason(uow: UnitOfWork, complaint_id: UUID, reason: str) -> str:
-    """A reason written by staff, masked of the complainant's values it quotes (while they can still be read)."""
-    first = next(iter(uow.events.read(stream_id(complaint_id))), None)
-    received = first.decode() if first is not None else None
-    if isinstance(received, ComplaintReceived):
-        who = received.complainant
-        return masking.scrub(reason, [who.nik, who.phone, who.email, who.address], names=[who.name]) or reason
+    """A reason written by staff, masked of the complainant's values it quotes (while they can still be read): as
+    received and as corrected since."""
+    for envelope in uow.events.read(stream_id(complaint_id)):
+        if envelope.type in (ComplaintReceived.type, ComplainantDataCorrected.type):
+            who = envelope.decode().complainant
+            reason = masking.scrub(reason, [who.nik, who.phone, who.email, who.address], names=[who.name]) or reason
     return reason
 
 
@@ -621,6 +627,127 @@ def access_copy(
         uow.commit()
     log.info("personal data access request", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
     return copy
+
+
+# -- correction ---------------------------------------------------------------------------------------------------
+CORRECTABLE = ("name", "nik", "phone", "email", "address")
+
+
+class NothingToCorrect(model.DomainError):
+    code = "nothing_to_correct"
+    status = 422
+
+
+class InvalidCorrection(model.DomainError):
+    status = 422
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _checked_changes(changes: dict[str, str | None], today: date) -> dict[str, str | None]:
+    """The corrected values as intake would have stored them (``shared.identity``): a NIK of 16 digits that reads as
+    one, a phone number in E.164, an e-mail address normalised; a name never empty. ``None`` (or "") clears a
+    contact or the address."""
+    from shared import identity
+
+    checked: dict[str, str | None] = {}
+    for key, value in changes.items():
+        if key not in CORRECTABLE:
+            raise InvalidCorrection("validation_error", f"Data {key!r} tidak dapat dikoreksi di sini.")
+        value = " ".join(value.split()) if isinstance(value, str) else None
+        try:
+            if key == "name":
+                if not value:
+                    raise InvalidCorrection("validation_error", "Nama pengadu tidak boleh kosong.")
+                checked[key] = value
+            elif not value:
+                checked[key] = None
+            elif key == "nik":
+                checked[key] = identity.validate_nik(value, today)
+            elif key == "phone":
+                checked[key] = identity.normalize_phone(value)
+            elif key == "email":
+                checked[key] = identity.normalize_email(value)
+            else:
+                checked[key] = value
+        except identity.InvalidIdentity as exc:
+            raise InvalidCorrection(exc.code, exc.message) from None
+    return checked
+
+
+def correct_personal_data(
+    ctx: Context,
+    complaint_id: UUID,
+    changes: dict[str, str | None],
+    *,
+    by: str,
+    role: str,
+    reason: str,
+    at: datetime,
+    kecamatan_of: Callable[[str], bool],
+) -> tuple[UUID, list[str]]:
+    """Correct the complainant's data on their request (UU 27/2022 art. 6): ``ComplainantDataCorrected`` with the
+    whole record as corrected, which every reader uses from then on (messages go to the corrected contact, letters
+    name the corrected name); recorded in ``privacy.requests`` (kind ``correction``, which fields, never values).
+    Open or closed; refused once the data was erased. Returns the request's id and the fields corrected."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ReasonRequired("Alasan dan rujukan permintaan wajib diisi.")
+    request_id = uuid.uuid4()
+    for attempt in (1, 2):  # a notification's report appended meanwhile: decide again on the complaint as it is
+        try:
+            with ctx.uow() as uow:
+                state, _row = load(uow, complaint_id, kecamatan_of)
+                if state.personal_data_erased:
+                    raise AlreadyErased("Data pribadi pengadu pada pengaduan ini sudah dihapus.")
+                events = [e.decode() for e in uow.events.read(stream_id(complaint_id))]
+                current = current_complainant(events)
+                assert current is not None  # noqa: S101 - a stream starts with ComplaintReceived
+                checked = _checked_changes(changes, _today(ctx, state.kecamatan or "", at))
+                before = current.model_dump(mode="json")
+                corrected = sorted(k for k, v in checked.items() if before.get(k) != v)
+                if not corrected:
+                    raise NothingToCorrect("Tidak ada data yang berubah: isinya sama dengan yang tercatat.")
+                record = Complainant.model_validate({**before, **checked})
+                if not (record.phone or record.email) and (current.phone or current.email):
+                    raise InvalidCorrection(
+                        "contact_required", "Paling sedikit satu kontak (nomor telepon atau surel) harus tetap ada."
+                    )
+                masked = _masked_reason(uow, complaint_id, reason)  # of the values before and after
+                masked = (
+                    masking.scrub(masked, [record.nik, record.phone, record.email, record.address], names=[record.name])
+                    or masked
+                )
+                new_state, _ = _append(
+                    uow,
+                    state,
+                    [
+                        ComplainantDataCorrected(
+                            complainant=record, corrected=corrected, reason=reason, request_id=request_id
+                        )
+                    ],
+                    actor=Actor(kind="user", user_id=by, role=role),
+                    at=at,
+                    correlation_id=request_id,
+                    causation_id=None,
+                    ids=lambda i: request_id,
+                )
+                uow.complaints.update(new_state, at)
+                uow.requests.add(
+                    _request_row(
+                        request_id, "correction", complaint_id, state.kecamatan or "", by, masked, at, "done",
+                        {"fields": corrected},
+                    )
+                )  # fmt: skip
+                uow.commit()
+            break
+        except ConcurrencyError:
+            if attempt == 2:
+                raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
+    log.info("complainant's data corrected", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
+    return request_id, corrected
 
 
 # -- retention ----------------------------------------------------------------------------------------------------

@@ -403,3 +403,31 @@ class PersonalDataErased(Event):
     reason: str  # why: "permintaan pengadu", "masa retensi berakhir", ...
     requested_by: str  # the admin (or the retention job) who asked
     request_id: UUID  # the erasure request, as its API answered it
+
+
+@registry.register
+class ComplainantDataCorrected(Event):
+    """The complainant's data corrected on their request (UU 27/2022 PDP, art. 6; issue #17): a wrong phone number
+    or e-mail address, a misspelt name or address, a NIK typed wrongly. ``complainant`` is the whole record as
+    corrected (the one every reader uses from now on: ``current_complainant``); ``corrected`` names the fields that
+    changed. The earlier values stay in the history, sealed under the same key (erased with it)."""
+
+    type = "workflow.ComplainantDataCorrected"
+    # the corrected record and the reason (it may quote the person's values): sealed; erased, as the complainant
+    PERSONAL = ("complainant", "reason")
+    ERASED = {"complainant": {"name": ERASED_NAME}, "reason": ERASED_NAME}
+    complainant: Complainant
+    corrected: list[str]  # name, nik, phone, email, address
+    reason: str
+    request_id: UUID  # the request, as privacy.requests records it
+
+
+def current_complainant(events: list[Event]) -> Complainant | None:
+    """The complainant as the complaint knows them now: the latest correction's record, else the one received (None
+    for a history without ``ComplaintReceived``). Every reader that writes to the complainant or names them (letters,
+    notify, the read models) takes it from here."""
+    found: Complainant | None = None
+    for event in events:
+        if isinstance(event, ComplainantDataCorrected) or (isinstance(event, ComplaintReceived) and found is None):
+            found = event.complainant
+    return found

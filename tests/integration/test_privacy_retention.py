@@ -33,6 +33,16 @@ KABUPATEN = f"retensi{SUFFIX}"
 KECAMATAN = f"retensi-{SUFFIX}"
 
 
+class SentTasks:
+    """A broker that keeps what it is handed (no worker runs here)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list]] = []
+
+    def send_task(self, name: str, args: list, **_: object) -> None:
+        self.sent.append((name, args))
+
+
 class OnlyOurs:
     """The kecamatan directory as the job sees it: the test's kecamatan only."""
 
@@ -173,6 +183,103 @@ def test_an_access_request_gives_the_person_a_copy_of_their_data_and_is_recorded
         after = api.post("/v1/privacy/access-requests", json=body, headers=ours).json()
     assert after["personal_data_erased"] and after["complainant"]["name"] == ERASED_NAME
     assert after["retention"]["kept_until"] is not None and name not in json.dumps(after)
+
+
+def test_a_correction_is_checked_recorded_without_its_values_and_used_by_every_reader(settings, wf, engine):
+    import json
+
+    from sqlalchemy import text
+
+    from devtools.sinks.runner import Sinks
+    from services.dashboard.domain import complaints as dashboard_rows
+    from services.notify.bootstrap import bootstrap as notify_bootstrap
+    from services.notify.config import NotifySettings
+    from services.notify.handlers.planning import plan_event
+    from shared.calendar import WorkingCalendar
+
+    message = record_complaint(wf, KECAMATAN)
+    cid = message.complaint_id
+    new_phone, new_name = "0857-3000-4411", "Siti Aminah Rahayu"
+    staf = bearer_header(settings, Principal("staf.retensi", "Staf", "staf", KECAMATAN, KABUPATEN))
+    kabupaten = bearer_header(settings, Principal("kab.retensi", "Kab", "kabupaten", None, KABUPATEN))
+    theirs = bearer_header(settings, Principal("pdp.pamekasan", "PDP", "pdp", None, "pamekasan"))
+    ours = bearer_header(settings, Principal(f"pdp.{KABUPATEN}", "PDP", "pdp", None, KABUPATEN))
+    reason = f"Pengadu datang: nomor HP salah ketik, yang benar {new_phone}"
+
+    def correct(headers, **values):
+        body = {"complaint_id": str(cid), "reason": reason, "complainant": values}
+        return api.post("/v1/privacy/corrections", json=body, headers=headers)
+
+    with TestClient(workflow_app(wf)) as api:
+        assert correct(kabupaten, phone=new_phone).json()["code"] == "forbidden"
+        assert correct(theirs, phone=new_phone).json()["code"] == "complaint_not_found"
+        for values, code in (
+            ({"nik": "1234"}, "nik_format"),
+            ({"phone": "bukan nomor"}, "phone_invalid"),
+            ({"phone": message.complainant.phone}, "nothing_to_correct"),
+            ({"phone": "", "email": ""}, "contact_required"),
+            ({"name": " "}, "validation_error"),
+            ({"agama": "x"}, "validation_error"),
+        ):
+            refused = correct(staf, **values)
+            assert refused.status_code == 422 and refused.json()["code"].startswith(code), (values, refused.text)
+        done = correct(staf, phone=new_phone, name=new_name)
+        assert done.status_code == 201, done.text
+        assert done.json()["corrected"] == ["name", "phone"]
+        shown = api.get(f"/v1/complaints/{cid}", headers=staf).json()
+        assert shown["complainant"]["phone"] == "+6285730004411" and shown["complainant"]["name"] == new_name
+        assert shown["complainant"]["nik"] == message.complainant.nik  # the rest as received
+        masked = api.get(f"/v1/complaints/{cid}", headers=kabupaten).json()
+        assert new_name not in json.dumps(masked) and "+6285730004411" not in json.dumps(masked)
+        record = next(
+            r
+            for r in api.get("/v1/privacy/requests", params={"kind": "correction"}, headers=ours).json()
+            if r["complaint_id"] == str(cid)
+        )
+    assert record["detail"]["fields"] == ["name", "phone"] and record["requested_by"] == "staf.retensi"
+    assert "0857" not in json.dumps(record) and new_name not in json.dumps(record)  # the reason is masked too
+    envelopes = wf.store.read_stream(f"complaint-{cid}")
+    assert envelopes[-1].type == "workflow.ComplainantDataCorrected"
+    assert envelopes[0].decode().complainant.name == message.complainant.name  # the history keeps what was received
+
+    # the dashboard's row follows the correction
+    calendar = WorkingCalendar()
+    row, _ = dashboard_rows.apply(None, envelopes[0], calendar)
+    row = {**row, "position": envelopes[0].position}
+    row, _ = dashboard_rows.apply(row, envelopes[-1], calendar)
+    assert (row["complainant_name"], row["complainant_phone"]) == (new_name, "+6285730004411")
+
+    # notify writes to the corrected number from then on
+    handlers.act(
+        wf, cid, "withdraw", {"reason": "Dicabut"}, expected_version=2, user_id="staf.retensi", role="staf",
+        unit=None, kecamatan=KECAMATAN, at=datetime.now(UTC), correlation_id=uuid.uuid4(),
+    )  # fmt: skip
+    withdrawn = wf.store.read_stream(f"complaint-{cid}")[-1]
+    with Sinks() as sinks:
+        notify = notify_bootstrap(
+            NotifySettings(
+                **{
+                    **settings.model_dump(),
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": sinks.smtp_port,
+                    "sms_provider": "http",
+                    "sms_url": f"{sinks.http_url}/sms/send",
+                    "sms_status_url": f"{sinks.http_url}/sms/status/{{reference}}",
+                }
+            )
+        )
+        tasks = SentTasks()
+        try:  # planned and handed to the (test's) broker, not sent: the delivery rows say where it goes
+            assert plan_event(dataclasses.replace(notify, celery=tasks), withdrawn.event_id, send_now=False) >= 1
+        finally:
+            notify.engine.dispose()
+        assert tasks.sent
+    with engine.connect() as conn:
+        sent_to = conn.execute(
+            text("SELECT channel, recipient FROM notify.deliveries WHERE source_event_id = :e"),
+            {"e": withdrawn.event_id},
+        ).all()
+    assert ("sms", "+6285730004411") in sent_to and all(r != message.complainant.phone for _, r in sent_to)
 
 
 def test_the_command_runs_a_round_or_counts_it_and_lists_the_requests(settings, wf):

@@ -49,10 +49,12 @@ from uuid import UUID
 
 from shared.calendar import OfficeHours
 from shared.contracts import sop
+from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
     ERASED_NAME,
     ClarificationGiven,
     ClosedIncomplete,
+    ComplainantDataCorrected,
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
@@ -148,6 +150,7 @@ HANDLED = (
             DocumentsReceived.type,
             ResponseDispatched.type,
             PersonalDataErased.type,
+            ComplainantDataCorrected.type,
             *CLOSING,
         }
     )
@@ -189,6 +192,8 @@ def apply(
 
     if isinstance(decoded, PersonalDataErased):
         new.update(erased(row))
+    elif isinstance(decoded, ComplainantDataCorrected):  # as corrected on the complainant's request (reads as erased
+        new.update(_person(decoded.complainant))  # once their data is: the event is sealed under the same key)
     elif isinstance(decoded, DocumentsRequested):
         complete(2)
         new.update(status="awaiting_documents", step_started_at=None, step_due_at=None)
@@ -319,6 +324,16 @@ def _close(row: dict[str, Any], outcome: str, at: datetime) -> None:
     )
 
 
+def _person(person: Complainant) -> dict[str, Any]:
+    return {
+        "complainant_name": person.name,
+        "complainant_nik": person.nik,
+        "complainant_phone": person.phone,
+        "complainant_email": str(person.email) if person.email else None,
+        "complainant_address": person.address,
+    }
+
+
 def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     received = event.decode()
     assert isinstance(received, ComplaintReceived)  # noqa: S101
@@ -331,11 +346,7 @@ def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any],
         "register_year": None,
         "received_at": received.received_at,
         "received_date": local_date(received.received_at, calendar),
-        "complainant_name": person.name,
-        "complainant_nik": person.nik,
-        "complainant_phone": person.phone,
-        "complainant_email": str(person.email) if person.email else None,
-        "complainant_address": person.address,
+        **_person(person),
         "channel": received.channel,
         "subject": received.subject,
         "status": "in_progress",

@@ -16,6 +16,7 @@ from services.notify.handlers.reports import report
 from services.notify.handlers.sending import enqueue_send, send_delivery
 from services.notify.handlers.throttling import throttled_acknowledgments
 from shared.contracts import sop
+from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
     ComplaintReceived,
     ComplaintReferred,
@@ -25,6 +26,7 @@ from shared.contracts.workflow import (
     LetterIssued,
     StepCompleted,
     StepOverdue,
+    current_complainant,
 )
 from shared.events import EventEnvelope
 from shared.tanggal import format_tanggal
@@ -46,6 +48,8 @@ class Story:
         if received is None:
             raise LookupError(f"no ComplaintReceived in {envelope.stream_id}")
         self.received: ComplaintReceived = received
+        # as corrected on the complainant's request since (ComplainantDataCorrected), else as received
+        self.complainant: Complainant = current_complainant(self.history) or received.complainant
         kecamatan = notify.directory.get(envelope.kecamatan)
         if kecamatan is None:
             raise LookupError(f"kecamatan {envelope.kecamatan} is not served here")
@@ -139,7 +143,7 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
         return []
     received, event, base = story.received, story.event, notify.settings.public_base_url
     variables = {
-        "nama": received.complainant.name,
+        "nama": story.complainant.name,
         "kode": received.tracking_code,
         "kecamatan": story.kecamatan.name,
         "link_lacak": notify.settings.tracking_url.format(base=base, code=received.tracking_code),
@@ -174,8 +178,8 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
     )
     contacts = p.complainant_contacts(
         received.channel,
-        received.complainant.email,
-        received.complainant.phone,
+        story.complainant.email,
+        story.complainant.phone,
         set(notify.channels),
         letter=kind == "response_letter",
         whatsapp=whatsapp,

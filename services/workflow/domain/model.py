@@ -21,6 +21,7 @@ from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import (
     ClarificationGiven,
     ClosedIncomplete,
+    ComplainantDataCorrected,
     ComplainantReplied,
     ComplaintReceived,
     ComplaintReferred,
@@ -700,6 +701,9 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
         return replace(s, overdue_flagged=True)
     if isinstance(event, PersonalDataErased):
         return replace(s, personal_data_erased=True, has_electronic_contact=False)
+    if isinstance(event, ComplainantDataCorrected):
+        who = event.complainant
+        return replace(s, has_electronic_contact=bool(who.email or who.phone) and not s.personal_data_erased)
     if isinstance(event, LetterIssued):
         return replace(s, letter_document_id=event.document_id)
     if isinstance(event, ResponseDispatched):

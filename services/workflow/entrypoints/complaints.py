@@ -27,6 +27,7 @@ from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
 from shared.contracts.letters import BSRE
 from shared.contracts.tracking import normalize_tracking_code
+from shared.contracts.workflow import ComplainantDataCorrected
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
 
@@ -283,7 +284,11 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
         channel=first["channel"],
         subject=first["subject"],
         description=first["description"],
-        complainant=first["complainant"],
+        # as corrected on the complainant's request since, else as received
+        complainant=next(
+            (e.payload["complainant"] for e in reversed(envelopes) if e.type == ComplainantDataCorrected.type),
+            first["complainant"],
+        ),
         received_at=first["received_at"],
         allowed_actions=allowed_actions(wf, state, user),
         history=[

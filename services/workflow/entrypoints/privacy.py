@@ -202,3 +202,75 @@ def access_request(body: AccessRequestIn, user: CurrentUser, wf: WorkflowDep) ->
     except model.DomainError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
     return AccessCopyOut.model_validate(copy)
+
+
+class CorrectedValues(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: OneLine | None = Field(None, max_length=200)
+    nik: str | None = Field(None, max_length=32, description="16 digits")
+    phone: str | None = Field(None, max_length=32, description='As people write it; stored in E.164; "" clears it')
+    email: str | None = Field(None, max_length=254, description='"" clears it')
+    address: OneLine | None = Field(None, max_length=500)
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    complaint_id: UUID
+    reason: OneLine = Field(
+        min_length=1,
+        max_length=500,
+        examples=["Pengadu datang ke kantor: nomor HP salah ketik, KTP diperiksa"],
+        description="The request and how the person's identity was verified",
+    )
+    complainant: CorrectedValues = Field(description="Only the fields to correct")
+
+
+class CorrectionOut(BaseModel):
+    request_id: UUID
+    complaint_id: UUID
+    corrected: list[str]
+
+
+@router.post(
+    "/v1/privacy/corrections",
+    status_code=201,
+    response_model=CorrectionOut,
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody, "description": "Only the kecamatan's staff or the data-protection officer"},
+        404: {"model": ErrorBody, "description": "`complaint_not_found`"},
+        409: {"model": ErrorBody, "description": "`already_erased`, `stale_version`"},
+        422: {
+            "model": ErrorBody,
+            "description": "`validation_error`, `reason_required`, `nothing_to_correct`, `contact_required`, "
+            "`nik_*`, `phone_invalid`, `email_invalid`",
+        },
+    },
+    summary="Correct a complainant's data on their request (kecamatan staff or data-protection officer)",
+)
+def correct(body: CorrectionIn, user: CurrentUser, wf: WorkflowDep) -> CorrectionOut:
+    if not (user.is_staff or user.is_data_protection):
+        raise ApiError(
+            403,
+            "forbidden",
+            "Hanya petugas kecamatan atau pejabat pelindungan data pribadi (PDP) yang dapat mengoreksi data pengadu.",
+        )
+    changes = body.complainant.model_dump(exclude_unset=True)
+    try:
+        request_id, corrected = handlers.correct_personal_data(
+            wf,
+            body.complaint_id,
+            changes,
+            by=user.username,
+            role=user.role,
+            reason=body.reason,
+            at=datetime.now(UTC),
+            kecamatan_of=lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)),
+        )
+    except handlers.UnknownComplaint:
+        raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.") from None
+    except model.DomainError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    return CorrectionOut(request_id=request_id, complaint_id=body.complaint_id, corrected=corrected)
