@@ -31,6 +31,7 @@ from shared import access_log, masking
 from shared.access_log import Access, AccessDep
 from shared.auth import CurrentUser, Principal, refuse_personal_document
 from shared.contracts.tracking import normalize_tracking_code
+from shared.contracts.workflow import ComplainantDataCorrected, ComplaintReceived
 from shared.http import ApiError, ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 
@@ -172,7 +173,7 @@ def kartu_kendali(complaint_id: UUID, user: CurrentUser, wf: LettersDep, access:
         complaint_ids=[complaint_id],
         kecamatan=complaint.kecamatan.slug,
         access=access,
-        complainants=[complaint.events[0].payload.get("complainant")],
+        complainants=_complainants(complaint.events),
     )
     return Response(
         pdf,
@@ -227,9 +228,17 @@ def _record(
 
 
 def _complainant(letters: Letters, complaint_id: UUID) -> Iterator[Mapping[str, Any] | None]:
-    """The complainant as the complaint's first event holds it, read only when asked (a reason to mask)."""
+    """The complainant as received and as corrected since, read only when asked (a reason to mask)."""
     found = handlers.complaint_events(letters, complaint_id)
-    yield found.events[0].payload.get("complainant") if found is not None else None
+    yield from _complainants(found.events) if found is not None else ()
+
+
+def _complainants(events: Iterable[Any]) -> list[Mapping[str, Any] | None]:
+    return [
+        e.payload.get("complainant")
+        for e in events
+        if e.type in (ComplaintReceived.type, ComplainantDataCorrected.type)
+    ]
 
 
 def _pdf_response(letters: Letters, row, name: str) -> Response:

@@ -27,7 +27,7 @@ from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
 from shared.contracts.letters import BSRE
 from shared.contracts.tracking import normalize_tracking_code
-from shared.contracts.workflow import ComplainantDataCorrected
+from shared.contracts.workflow import ComplainantDataCorrected, ComplaintReceived
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
 
@@ -46,6 +46,7 @@ ACTIONS_DOC = "\n".join(
     for name, cls in c.STAFF_COMMANDS.items()
 )
 ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)}
+_COMPLAINANT_EVENTS = (ComplaintReceived.type, ComplainantDataCorrected.type)  # the events that carry the complainant
 # sign-letter where the kecamatan signs through BSrE: BSrE refused the request itself (502), BSrE or letters down (503)
 ACTION_ERRORS = {**ERRORS, 502: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 
@@ -318,7 +319,8 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
             complaint_ids=[complaint_id],
             kecamatan=state.kecamatan,
             access=access,
-            complainants=[first["complainant"]],  # masked in the reason given, if it quotes them
+            # masked in the reason given, if it quotes them: as received and as corrected since
+            complainants=[e.payload["complainant"] for e in envelopes if e.type in _COMPLAINANT_EVENTS],
         )
     return out
 
