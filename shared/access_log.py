@@ -72,6 +72,7 @@ WHAT = {
     "referral_letter, kartu_kendali",
     "document.<kind>.by_tracking_code": "the receipt or the response letter downloaded with the tracking code",
     "scan.download": "an identity scan or photo the complainant sent",
+    "privacy.access_copy": "the copy of the complainant's data given on their access request",
 }
 
 REASON_HEADER = "X-Access-Reason"

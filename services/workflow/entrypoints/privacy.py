@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.workflow import handlers
 from services.workflow.domain import model
 from services.workflow.entrypoints.complaints import WorkflowDep, _kabupaten_of
+from shared import access_log
+from shared.access_log import AccessDep
 from shared.auth import CurrentUser, Principal
 from shared.events import Actor
 from shared.http import ApiError, ErrorBody
@@ -181,7 +183,7 @@ class AccessCopyOut(BaseModel):
     },
     summary="A copy of a complainant's personal data for their verified request (Camat or data-protection officer)",
 )
-def access_request(body: AccessRequestIn, user: CurrentUser, wf: WorkflowDep) -> AccessCopyOut:
+def access_request(body: AccessRequestIn, user: CurrentUser, wf: WorkflowDep, access: AccessDep) -> AccessCopyOut:
     if not (user.is_data_protection or user.role == "camat"):
         raise ApiError(
             403,
@@ -201,7 +203,18 @@ def access_request(body: AccessRequestIn, user: CurrentUser, wf: WorkflowDep) ->
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.") from None
     except model.DomainError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
-    return AccessCopyOut.model_validate(copy)
+    out = AccessCopyOut.model_validate(copy)
+    access_log.record(  # the copy shows the person's data to its reader: in the complaint's access log too
+        wf.engine,
+        user=user,
+        service="workflow",
+        what="privacy.access_copy",
+        complaint_ids=[body.complaint_id],
+        kecamatan=out.kecamatan or "",
+        access=access,
+        complainants=[out.complainant],
+    )
+    return out
 
 
 class CorrectedValues(BaseModel):
