@@ -259,14 +259,16 @@ def test_a_masked_read_records_nothing(world, engine, place, who):
 def test_each_document_and_scan_download_is_recorded(world, engine, people, place):
     api, staf = world["api"], world["tokens"]["staf"]
     typed, before = world["typed"], last_id(engine)
-    receipt = api["letters"].get(f"/v1/letters/{world['receipt']}/pdf", headers=staf)
+    receipt = api["letters"].get(
+        f"/v1/letters/{world['receipt']}/pdf", headers={**staf, "X-Access-Reason": "Salinan untuk Ibu Rukmini"}
+    )
     assert receipt.status_code == 200 and receipt.content.startswith(b"%PDF")
     card = api["letters"].get(f"/v1/letters/complaints/{typed}/kartu-kendali.pdf", headers=staf)
     assert card.status_code == 200 and card.content.startswith(b"%PDF")
     scan = api["intake"].get(
         f"/v1/attachments/{world['digest']}",
         params={"complaint_id": str(typed)},
-        headers={**staf, "X-Access-Reason": "Mencocokkan KTP dengan isian formulir"},
+        headers={**staf, "X-Access-Reason": "Mencocokkan KTP Wijayanti dengan isian formulir"},
     )
     assert scan.status_code == 200 and scan.content.startswith(b"\x89PNG")
     # the complainant (whoever holds the code) downloads the receipt: no user, "public"
@@ -283,7 +285,9 @@ def test_each_document_and_scan_download_is_recorded(world, engine, people, plac
         ("letters", "document.receipt.by_tracking_code", None, "public"),
     ]
     assert all(r.complaint_ids == [typed] and r.kecamatan == place["a"] for r in rows)
-    assert rows[2].reason == "Mencocokkan KTP dengan isian formulir"
+    # a reason naming her: masked with her values, as letters and intake know them
+    assert rows[0].reason == "Salinan untuk Ibu [disembunyikan]"
+    assert rows[2].reason == "Mencocokkan KTP [disembunyikan] dengan isian formulir"
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv", "json"])
@@ -332,6 +336,45 @@ def test_the_overdue_list_is_recorded_for_the_complaints_it_names(world, engine,
     (row,) = rows_since(engine, before)
     assert row.what == "dashboard.overdue" and row.complaint_ids == [world["late"]]
     assert row.user_id == people["staf"].username
+
+
+def test_a_reason_quoting_a_corrected_name_is_kept_without_it(world, engine):
+    corrected = world["api"]["workflow"].post(
+        "/v1/privacy/corrections",
+        json={
+            "complaint_id": str(world["to_verify"]),
+            "reason": "Pengadu datang ke kantor, KTP diperiksa",
+            "complainant": {"name": "Rukmini Sasmitaningrum"},
+        },
+        headers=world["tokens"]["staf"],
+    )
+    assert corrected.status_code == 201, corrected.text
+    before = last_id(engine)
+    r = world["api"]["workflow"].get(
+        f"/v1/complaints/{world['to_verify']}",
+        headers={**world["tokens"]["staf"], "X-Access-Reason": "Cek ejaan Sasmitaningrum dan Wijayanti"},
+    )
+    assert r.status_code == 200 and r.json()["complainant"]["name"] == "Rukmini Sasmitaningrum"
+    (row,) = rows_since(engine, before)
+    assert row.reason == "Cek ejaan [disembunyikan] dan [disembunyikan]"  # as corrected, and as received
+
+
+def test_the_copy_given_on_an_access_request_is_recorded_for_its_reader(world, engine, people):
+    before = last_id(engine)
+    r = world["api"]["workflow"].post(
+        "/v1/privacy/access-requests",
+        json={"complaint_id": str(world["registered"]), "reason": "Permintaan salinan oleh pengadu, KTP diperiksa"},
+        headers=world["tokens"]["pdp"],
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["complainant"]["nik"] == NIK  # the officer reads it whole, for the person
+    (row,) = rows_since(engine, before)
+    assert (row.user_id, row.role, row.what, row.complaint_ids) == (
+        people["pdp"].username,
+        "pdp",
+        "privacy.access_copy",
+        [world["registered"]],
+    )
 
 
 # -- the web app -----------------------------------------------------------------------------------------------------
