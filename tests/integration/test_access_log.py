@@ -506,7 +506,7 @@ def test_the_log_outlives_an_erasure_and_keeps_none_of_the_complainants_values(w
     assert len(log_of(world, withdrawn, "camat").json()["items"]) == 2
 
 
-def test_a_read_whose_row_cannot_be_written_fails_and_serves_nothing(world, engine, place):
+def test_a_read_whose_row_cannot_be_written_fails_and_serves_nothing(world, engine, place, caplog):
     """Fail closed: the database refuses the row (a trigger for this test's kecamatan only), so the read fails."""
     function, trigger = f"refuse_{uuid.uuid4().hex[:8]}", f"refuse_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
@@ -524,8 +524,13 @@ def test_a_read_whose_row_cannot_be_written_fails_and_serves_nothing(world, engi
         )
     try:
         client = TestClient(world["api"]["workflow"].app, raise_server_exceptions=False)
-        r = client.get(f"/v1/complaints/{world['typed']}", headers=world["tokens"]["staf"])
+        r = client.get(
+            f"/v1/complaints/{world['typed']}",
+            headers={**world["tokens"]["staf"], "X-Access-Reason": f"Kunjungan ke {ADDRESS}"},
+        )
         assert r.status_code == 500 and NIK not in r.text and NAME not in r.text
+        # the failure is logged (the statement's parameters hidden): none of her values in the log
+        assert "access log refused" in caplog.text and "Kebun Jeruk" not in caplog.text and NIK not in caplog.text
         masked = client.get(f"/v1/complaints/{world['typed']}", headers=world["tokens"]["kabupaten"])
         assert masked.status_code == 200  # a masked read writes nothing, and is served
     finally:
