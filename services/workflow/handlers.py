@@ -486,9 +486,9 @@ def _erase(
 def _masked_reason(uow: UnitOfWork, complaint_id: UUID, reason: str) -> str:
     """A reason written by staff, masked of the complainant's values it quotes (while they can still be read): as
     received and as corrected since."""
-    for envelope in uow.events.read(stream_id(complaint_id)):
-        if envelope.type in (ComplaintReceived.type, ComplainantDataCorrected.type):
-            who = envelope.decode().complainant
+    for stored in uow.events.read(stream_id(complaint_id)):
+        if stored.type in (ComplaintReceived.type, ComplainantDataCorrected.type):
+            who = stored.decode().complainant
             reason = masking.scrub(reason, [who.nik, who.phone, who.email, who.address], names=[who.name]) or reason
     return reason
 
