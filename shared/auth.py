@@ -117,17 +117,19 @@ class Principal:
         }
 
 
-def refuse_personal_document(user: Principal) -> None:
+def refuse_personal_document(user: Principal, confidential: bool = False) -> None:
     """A document carrying personal data (scan, photo, receipt, draft, letter) asked for by a reader who may
     read the complaint only masked (``shared.masking.sees_personal_data``): 403 ``personal_data_not_available``
     (no redacted version exists)."""
     from shared.masking import sees_personal_data
 
-    if not sees_personal_data(user):
+    if not sees_personal_data(user, confidential):
         raise ApiError(
             403,
             "personal_data_not_available",
-            "Dokumen ini memuat data pribadi pengadu dan hanya dapat dibuka oleh petugas kecamatannya.",
+            "Pengadu meminta identitasnya dirahasiakan: dokumen ini hanya dapat dibuka oleh Kasi/Kasubag dan Camat."
+            if confidential and user.is_staff
+            else "Dokumen ini memuat data pribadi pengadu dan hanya dapat dibuka oleh petugas kecamatannya.",
         )
 
 

@@ -45,21 +45,36 @@ from shared.contracts import workflow as w
 from shared.contracts.accounts import ROLES
 
 REDACTED = "[disembunyikan]"
+# what a confidential complainant (pelapor rahasia) reads as to all but the Kasi/Kasubag and the Camat
+CONFIDENTIAL_NAME = "(pelapor rahasia)"
+PLACEHOLDER_NAMES = frozenset({CONFIDENTIAL_NAME, w.ERASED_NAME})
+_PERSON_EVENTS = frozenset({w.ComplaintReceived.type, w.ComplainantDataCorrected.type})
 
 
 class Reader(Protocol):
-    """Who reads (``shared.auth.Principal``): whether they are staff of a kecamatan."""
+    """Who reads (``shared.auth.Principal``): whether they are staff of a kecamatan, in which role."""
 
     @property
     def is_staff(self) -> bool: ...
+
+    @property
+    def role(self) -> str: ...
 
 
 # --- who ------------------------------------------------------------------------------------------
 
 
-def sees_personal_data(user: Reader) -> bool:
-    """Personal data only inside the kecamatan: its own staff (who can read no other kecamatan)."""
-    return user.is_staff
+# who sees a confidential complainant (pelapor rahasia, issue #17 item 5): the officer who verifies identity (step 2
+# of the SOP, "Melakukan Verifikasi Identitas Pengadu", is the Kasi/Kasubag's) and the Camat; the Staf and the Sekcam
+# work on the complaint without knowing who it is. By role: a kecamatan whose SK gives step 2 to another role, or a
+# Kasi of another unit, is not told apart (docs/adr/0017)
+CONFIDENTIAL_READERS = frozenset({"kasi", "camat"})
+
+
+def sees_personal_data(user: Reader, confidential: bool = False) -> bool:
+    """Personal data only inside the kecamatan: its own staff (who can read no other kecamatan); a confidential
+    complainant's only its Kasi/Kasubag (who verify identity) and Camat."""
+    return user.is_staff and (not confidential or user.role in CONFIDENTIAL_READERS)
 
 
 # --- rules: a value in, the value shown (or DROP) out ------------------------------------------------
@@ -177,8 +192,8 @@ def mask_email(value: Any) -> Any:
 
 
 def mask_name(value: Any) -> Any:
-    """``Siti ***``: the first word."""
-    if not value:
+    """``Siti ***``: the first word (a name that is a placeholder, erased or confidential, as it is)."""
+    if not value or value in PLACEHOLDER_NAMES:
         return value
     words = str(value).split()
     return f"{words[0]} ***" if words else "***"
@@ -443,6 +458,7 @@ COMPLAINT: View = {
     "received_at": keep,
     "allowed_actions": keep,
     "history": _history,
+    "confidential": keep,  # that the complainant asked for it says nothing of who they are
 }
 
 COMPLAINT_ROW: View = {
@@ -458,6 +474,7 @@ COMPLAINT_ROW: View = {
     "complainant_phone": mask_phone,
     "complainant_email": mask_email,
     "complainant_address": mask_address,
+    "complainant_confidential": keep,
     "channel": keep,
     "subject": hidden,
     "status": keep,
@@ -543,6 +560,51 @@ def scrub(value: str, known: Iterable[str | None] = (), names: Iterable[str | No
     return re.sub(rf"{re.escape(REDACTED)}(?:\s+{re.escape(REDACTED)})+", REDACTED, text)
 
 
+def row_masked(user: Reader, row: Mapping[str, Any], *, export: bool = False) -> bool:
+    """Whether a read-model row is shown to ``user`` masked: as ``sees_personal_data`` decides for its complainant;
+    a confidential complainant in an export (CSV, XLSX) always (a file travels further than a page)."""
+    confidential = bool(row.get("complainant_confidential"))
+    return not sees_personal_data(user, confidential) or (confidential and export)
+
+
+def conceal(complainant: Any) -> Any:
+    """A confidential complainant as a masked reader gets them: no value at all, not even a first name (in a
+    village a first name is often enough); the masked views are applied after."""
+    if not isinstance(complainant, Mapping):
+        return complainant
+    return {"name": CONFIDENTIAL_NAME, "confidential": True}
+
+
+def conceal_complaint(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A complaint's body (``COMPLAINT``) with its confidential complainant concealed, in the history too (the
+    events that carry the person: received, corrected). Replies keep their masked views (text hidden, no sender)."""
+    concealed = dict(body)
+    concealed["complainant"] = conceal(body.get("complainant"))
+    if isinstance(body.get("history"), list):
+        concealed["history"] = [
+            {**h, "payload": {**h["payload"], "complainant": conceal(h["payload"].get("complainant"))}}
+            if isinstance(h, Mapping) and h.get("type") in _PERSON_EVENTS and isinstance(h.get("payload"), Mapping)
+            else h
+            for h in body["history"]
+        ]
+    return concealed
+
+
 def complaint_row(row: Mapping[str, Any], masked: bool) -> dict[str, Any]:
-    """A row of the dashboard's complaints projection as this reader may see it."""
-    return dict(row) if not masked else apply(COMPLAINT_ROW, row)
+    """A row of the dashboard's complaints projection as this reader may see it (``masked``: as
+    ``sees_personal_data`` decides for the reader and the row's ``complainant_confidential``); a confidential
+    complainant concealed."""
+    if not masked:
+        return dict(row)
+    if row.get("complainant_confidential"):
+        row = {**row, **dict.fromkeys(CONFIDENTIAL_ROW_COLUMNS), "complainant_name": CONFIDENTIAL_NAME}
+    return apply(COMPLAINT_ROW, row)
+
+
+CONFIDENTIAL_ROW_COLUMNS = (
+    "complainant_name",
+    "complainant_nik",
+    "complainant_phone",
+    "complainant_email",
+    "complainant_address",
+)

@@ -9,6 +9,8 @@
 * ``workflow.complaints.closed_at`` and ``personal_data_erased``: the retention job finds the closed complaints whose
   personal data's retention period has passed. Filled for the rows there are: ``closed_at`` from the last closing
   event of each closed complaint, ``personal_data_erased`` from ``privacy.data_keys``.
+* ``dashboard.complaints.complainant_confidential``: a complainant who asked that their identity be kept confidential
+  (pelapor rahasia); false for every complaint there is (none could ask before).
 
 Revision ID: 0023
 """
@@ -80,6 +82,12 @@ def upgrade() -> None:
         "UPDATE workflow.complaints c SET personal_data_erased = true FROM privacy.data_keys k "
         "WHERE k.subject_id = c.complaint_id AND k.erased_at IS NOT NULL"
     )
+    # pelapor rahasia (issue #17 item 5): the dashboard's row says whether the complainant asked for it
+    op.add_column(
+        "complaints",
+        sa.Column("complainant_confidential", sa.Boolean, nullable=False, server_default=sa.false()),
+        schema="dashboard",
+    )
     op.create_index(
         "complaints_retention",
         "complaints",
@@ -90,6 +98,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("complaints", "complainant_confidential", schema="dashboard")
     op.drop_index("complaints_retention", table_name="complaints", schema="workflow")
     op.drop_column("complaints", "personal_data_erased", schema="workflow")
     op.drop_column("complaints", "closed_at", schema="workflow")

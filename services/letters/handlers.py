@@ -77,6 +77,7 @@ from services.letters.unit_of_work import (
     StaffName,
     UnitOfWork,
 )
+from shared import masking
 from shared.calendar import WorkingCalendar
 from shared.contracts.intake import CHANNEL_LABELS, Complainant
 from shared.contracts.letters import BSRE, EsignLetter, LetterDocumentIssued
@@ -218,6 +219,14 @@ def _complainant(history: list[Event]) -> Complainant:
     if found is None:
         raise LookupError("no ComplaintReceived in the complaint's history")
     return found
+
+
+def _named(history: list[Event]) -> str:
+    """The complainant's name on a document that travels beyond the complainant and the Camat (the Lembar Disposisi
+    goes to the disposed unit through the Staf, the surat pelimpahan to another office): a confidential complainant
+    (pelapor rahasia, issue #17 item 5) is not named."""
+    person = _complainant(history)
+    return masking.CONFIDENTIAL_NAME if person.confidential else person.name
 
 
 def _channel(received: ComplaintReceived) -> str:
@@ -769,7 +778,7 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any] | No
                 letterhead=letterhead,
                 zone=_zone(kecamatan),
                 city=letterhead.city,
-                complainant_name=_complainant(history).name,
+                complainant_name=_named(history),  # it travels through the office: a pelapor rahasia unnamed
                 channel=_channel(received),
                 tracking_code=received.tracking_code,
                 register_number=f"{registered.register_number}/{registered.register_year}" if registered else None,
@@ -835,7 +844,7 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
                 tracking_code=received.tracking_code,
                 received_on=received.received_at.astimezone(tz).date(),
                 channel=_channel(received),
-                complainant_name=_complainant(history).name,
+                complainant_name=_named(history),  # to another office: a pelapor rahasia unnamed
                 subject=received.subject,
                 description=received.description,
                 reason=referred.reason,

@@ -33,6 +33,10 @@ class Complainant(Contract):
     phone: str | None = None  # E.164
     email: EmailStr | None = None
     address: str | None = None
+    # pelapor rahasia (issue #17 item 5): the complainant asked that their identity be kept confidential; only the
+    # officer who verifies identity (Kasi/Kasubag) and the Camat see it (shared.masking.sees_personal_data). Part of the
+    # person's record, so it travels (and is sealed, and erased) with it
+    confidential: bool = False
 
 
 class Attachment(Contract):

@@ -269,6 +269,7 @@ OVERDUE_COLUMNS = (
     c.c.sop_overrides,
     c.c.complainant_name,
     c.c.complainant_phone,
+    c.c.complainant_confidential,
 )
 
 

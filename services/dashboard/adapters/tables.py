@@ -51,6 +51,8 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("complainant_phone", Text),
         Column("complainant_email", Text),
         Column("complainant_address", Text),
+        # pelapor rahasia (migration 0023): concealed from all but the Kasi/Kasubag and Camat, and in every export
+        Column("complainant_confidential", Boolean, nullable=False, server_default="false"),
         Column("channel", Text, nullable=False),
         Column("subject", Text, nullable=False),
         Column("status", Text, nullable=False),  # in_progress | awaiting_documents | referred | closed

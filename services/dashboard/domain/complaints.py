@@ -331,6 +331,7 @@ def _person(person: Complainant) -> dict[str, Any]:
         "complainant_phone": person.phone,
         "complainant_email": str(person.email) if person.email else None,
         "complainant_address": person.address,
+        "complainant_confidential": person.confidential,
     }
 
 

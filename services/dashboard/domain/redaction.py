@@ -32,7 +32,11 @@ ALLOWED = masking.EVENTS  # the allow-lists live with every other masked view, i
 
 
 def redact_payload(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of ``payload`` that ``event_type``'s allow-list lets through, each in its rule's form."""
+    """The fields of ``payload`` that ``event_type``'s allow-list lets through, each in its rule's form; a
+    confidential complainant (pelapor rahasia) concealed first, not even a first name."""
+    person = payload.get("complainant")
+    if isinstance(person, Mapping) and person.get("confidential"):
+        payload = {**payload, "complainant": masking.conceal(person)}
     return masking.event_payload(event_type, payload)
 
 

@@ -97,8 +97,9 @@ def overdue(
     with dash.engine.connect() as conn:
         total, rows = queries.overdue(conn, f.slugs, f.period, now, n)
     items = []
+    shown = [r for r in rows if not masking.row_masked(f.user, r)]  # with the complainant's name and number
     for r in rows:
-        r = masking.complaint_row(r, f.masked)  # the one masking policy (shared/masking.py)
+        r = masking.complaint_row(r, masking.row_masked(f.user, r))  # the one masking policy (shared/masking.py)
         calendar = dash.calendars.for_kecamatan(r["kecamatan"])
         late = calendar.office_minutes_between(r["step_due_at"], now)
         step = definition_of(r).step(r["current_step"])
@@ -123,16 +124,16 @@ def overdue(
             )
         )
     answer = OverdueOut(as_of=now, total=total, items=items)
-    if not f.masked and rows:  # staff read their complainants' names and numbers: one access-log row for the list
+    if shown:  # staff read their complainants' names and numbers: one access-log row for the list
         access_log.record(
             dash.engine,
             user=f.user,
             service="dashboard",
             what="dashboard.overdue",
-            complaint_ids=[r["complaint_id"] for r in rows],
+            complaint_ids=[r["complaint_id"] for r in shown],
             kecamatan=f.user.kecamatan or f.slugs[0],  # staff read their own kecamatan only
             access=access,
-            complainants=(complainant(r) for r in rows),  # masked in the reason given, if it quotes them
+            complainants=(complainant(r) for r in shown),  # masked in the reason given, if it quotes them
         )
     return answer
 

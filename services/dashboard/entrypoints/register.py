@@ -23,7 +23,7 @@ from services.dashboard.adapters import exports, queries
 from services.dashboard.domain import register as book
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, masked_for, resolve_kecamatan
 from services.dashboard.entrypoints.schemas import KecamatanRef, PeriodOut, RegisterItem, RegisterPage
-from shared import access_log
+from shared import access_log, masking
 from shared.access_log import Access, AccessDep
 from shared.auth import CurrentUser, Principal
 from shared.http import ApiError, ErrorBody
@@ -88,9 +88,11 @@ def register(
             page_size=size,
             total=total,
             pages=math.ceil(total / size) if total else 0,
-            items=[RegisterItem(**book.item(r, masked, tz)) for r in rows],
+            items=[RegisterItem(**book.item(r, masking.row_masked(user, r), tz)) for r in rows],
         )
-        _record(dash, user, "register.json", rows, k.slug, masked, access)
+        _record(
+            dash, user, "register.json", [r for r in rows if not masking.row_masked(user, r)], k.slug, masked, access
+        )
         return answer
 
     with dash.engine.connect() as conn:
@@ -101,7 +103,7 @@ def register(
                 f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).",
             )
         _, rows = queries.register(conn, k.slug, period, the_year)
-    lines = [book.line(r, masked, tz) for r in rows]
+    lines = [book.line(r, masking.row_masked(user, r, export=True), tz) for r in rows]
     stem = f"buku-rekap-pengaduan-{k.slug}" + _period_stem(period, the_year)
     if fmt == "csv":
         content, media = exports.csv_bytes(lines), exports.CSV_MEDIA_TYPE
@@ -115,7 +117,8 @@ def register(
             generated=generated,
         )
         media = exports.XLSX_MEDIA_TYPE
-    _record(dash, user, f"register.{fmt}", rows, k.slug, masked, access)
+    shown = [r for r in rows if not masking.row_masked(user, r, export=True)]
+    _record(dash, user, f"register.{fmt}", shown, k.slug, masked, access)
     return Response(
         content,
         media_type=media,
@@ -125,8 +128,9 @@ def register(
 
 def _record(dash, user: Principal, what: str, rows: list[dict], kecamatan: str, masked: bool, access: Access) -> None:
     """The kecamatan's own staff were served the complainants' data of these rows: one access-log row for the page
-    or the whole export (``shared.access_log``; before the answer goes out). A masked book records nothing."""
-    if not masked:
+    or the whole export (``shared.access_log``; before the answer goes out). A masked book records nothing, nor
+    rows shown masked (a confidential complainant to a Staf or Sekcam, or in an export)."""
+    if not masked and rows:
         access_log.record(
             dash.engine,
             user=user,

@@ -19,7 +19,6 @@ from services.intake.entrypoints.deps import (
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
 from services.intake.handlers import submissions, tracking
-from shared.contracts.intake import Complainant
 from shared.contracts.tracking import normalize_tracking_code
 from shared.http import ApiError, ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
@@ -54,7 +53,7 @@ def submit(
         kecamatan=body.kecamatan,
         channel=body.channel,
         # already validated and normalised by ComplaintIn: not a second round of e-mail parsing
-        complainant=Complainant.model_construct(**body.complainant.model_dump()),
+        complainant=body.person(),
         subject=body.subject,
         description=body.description,
         idempotency_key=idempotency_key,

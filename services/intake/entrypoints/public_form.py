@@ -36,7 +36,6 @@ from services.intake.entrypoints.multipart import (
 )
 from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintFormIn
 from services.intake.handlers import submissions
-from shared.contracts.intake import Complainant
 from shared.http import ApiError, FieldError
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.tenancy import UnknownKecamatan
@@ -157,7 +156,7 @@ async def submit_form(
         kecamatan=body.kecamatan,
         channel=body.channel,
         # already validated and normalised by ComplaintFormIn: not a second round of e-mail parsing
-        complainant=Complainant.model_construct(**body.complainant.model_dump()),
+        complainant=body.person(),
         subject=body.subject,
         description=body.description,
         attachments=[f.attachment() for f in files],

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from shared import identity
+from shared.contracts.intake import Complainant
 from shared.text import FreeText, OneLine
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -86,6 +87,16 @@ class ComplaintIn(BaseModel):
     complainant: ComplainantIn
     subject: OneLine = Field(min_length=5, max_length=200, examples=["Jalan desa rusak"])
     description: FreeText = Field(min_length=10, max_length=5000, examples=["Jalan di Dusun Bunangka rusak sejak ..."])
+    confidential: bool = Field(
+        False,
+        description="Pelapor rahasia: keep the complainant's identity confidential. Only the officer who verifies "
+        "identity (Kasi/Kasubag, step 2) and the Camat see it; everyone else, the kabupaten, exports and letters to other offices see "
+        "it masked; the response still reaches the complainant",
+    )
+
+    def person(self) -> Complainant:
+        """The complainant as the contract carries them (the confidentiality asked for travels with them)."""
+        return Complainant.model_construct(**self.complainant.model_dump(), confidential=self.confidential)
 
 
 class ComplaintFormIn(ComplaintIn):

@@ -33,7 +33,6 @@ from services.intake.handlers.attachments import complainant_of, find_attachment
 from shared import access_log
 from shared.access_log import AccessDep
 from shared.auth import CurrentUser, Principal, refuse_personal_document
-from shared.contracts.intake import Complainant
 from shared.http import ApiError
 from shared.storage import DocumentCorrupted, DocumentNotFound
 from shared.tenancy import UnknownKecamatan
@@ -111,7 +110,7 @@ async def enter_complaint(
     command = EnterComplaint(
         kecamatan=user.kecamatan,
         channel=body.channel,
-        complainant=Complainant.model_construct(**body.complainant.model_dump()),
+        complainant=body.person(),
         subject=body.subject,
         description=body.description,
         received_at=body.received_at,
@@ -159,7 +158,8 @@ def download_attachment(
     found = find_attachment(intake, sha256, complaint_id, lambda k: _may_read(intake, user, k))
     if found is None:
         raise not_found
-    refuse_personal_document(user)  # kabupaten, admin: 403 personal_data_not_available
+    # kabupaten, admin: 403 personal_data_not_available; a pelapor rahasia's also the Staf and the Sekcam
+    refuse_personal_document(user, user.is_staff and _confidential(intake, found.complaint_id))
     try:
         data = intake.documents.get(sha256)
     except (DocumentNotFound, DocumentCorrupted):
@@ -186,6 +186,12 @@ def download_attachment(
             "Cache-Control": "private, no-store",
         },
     )
+
+
+def _confidential(intake, complaint_id: UUID) -> bool:
+    """Whether the complainant asked that their identity be kept confidential (as their submission holds it)."""
+    person = next(complainant_of(intake, complaint_id), None)
+    return bool(person and person.get("confidential"))
 
 
 def _may_read(intake, user: Principal, kecamatan: str) -> bool:

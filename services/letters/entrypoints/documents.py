@@ -71,7 +71,8 @@ def download(document_id: UUID, user: CurrentUser, wf: LettersDep, access: Acces
     kecamatan = wf.directory.get(row["kecamatan"]) if row else None
     if row is None or not user.can_read_kecamatan(row["kecamatan"], kecamatan.kabupaten_slug if kecamatan else None):
         raise ApiError(404, "letter_not_found", "Surat tidak ditemukan.")
-    refuse_personal_document(user)  # every one carries the complainant's name: no redacted version
+    # every one carries the complainant's name: no redacted version (a confidential one: Kasi/Kasubag and Camat)
+    refuse_personal_document(user, _confidential(wf, user, row["complaint_id"]))
     _refuse_erased(row)
     content = wf.documents.get(row["sha256"])
     _record(wf, user, f"document.{row['kind']}", row, access, _complainant(wf, row["complaint_id"]))
@@ -132,8 +133,9 @@ def of_complaint(complaint_id: UUID, user: CurrentUser, wf: LettersDep) -> list[
     visible = [r for r in rows if user.can_read_kecamatan(r["kecamatan"], _kabupaten(wf, r["kecamatan"]))]
     if not visible:
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
-    if not masking.sees_personal_data(user):  # a masked reader: the signed letters only (as their QR codes show them)
-        visible = [r for r in visible if is_signed_letter(r)]
+    if not masking.sees_personal_data(user, _confidential(wf, user, complaint_id)):
+        visible = [r for r in visible if is_signed_letter(r)]  # a masked reader: the signed letters only (as their
+        # QR codes show them)
     return [
         DocumentOut(
             id=r["id"],
@@ -162,7 +164,7 @@ def kartu_kendali(complaint_id: UUID, user: CurrentUser, wf: LettersDep, access:
     complaint = handlers.complaint_events(wf, complaint_id)
     if complaint is None or not user.can_read_kecamatan(complaint.kecamatan.slug, complaint.kecamatan.kabupaten_slug):
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.")
-    refuse_personal_document(user)  # it names the complainant
+    refuse_personal_document(user, _is_confidential(complaint.events))  # it names the complainant
     pdf = handlers.control_card(wf, complaint, datetime.now(UTC))
     code = complaint.events[0].payload["tracking_code"]
     access_log.record(
@@ -231,6 +233,20 @@ def _complainant(letters: Letters, complaint_id: UUID) -> Iterator[Mapping[str, 
     """The complainant as received and as corrected since, read only when asked (a reason to mask)."""
     found = handlers.complaint_events(letters, complaint_id)
     yield from _complainants(found.events) if found is not None else ()
+
+
+def _confidential(letters: Letters, user: Principal, complaint_id: UUID) -> bool:
+    """Whether the complainant asked that their identity be kept confidential (pelapor rahasia), read only where it
+    decides something: for kecamatan staff who are not its readers (shared.masking.CONFIDENTIAL_READERS)."""
+    if not user.is_staff or user.role in masking.CONFIDENTIAL_READERS:
+        return False
+    found = handlers.complaint_events(letters, complaint_id)
+    return _is_confidential(found.events) if found is not None else False
+
+
+def _is_confidential(events: Iterable[Any]) -> bool:
+    people = [c for c in _complainants(events) if isinstance(c, Mapping)]
+    return bool(people and people[-1].get("confidential"))
 
 
 def _complainants(events: Iterable[Any]) -> list[Mapping[str, Any] | None]:

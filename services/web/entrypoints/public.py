@@ -46,7 +46,9 @@ STALE_FORM = (
     "Formulir ini sudah terlalu lama terbuka, jadi belum terkirim. Isian Anda masih ada di bawah: "
     "periksa, pilih berkasnya lagi, lalu kirim sekali lagi."
 )
-TEXT_FIELDS = ("kecamatan", "name", "nik", "phone", "email", "address", "id_kind", "subject", "description")
+TEXT_FIELDS = (
+    "kecamatan", "name", "nik", "phone", "email", "address", "id_kind", "subject", "description", "confidential",
+)  # fmt: skip
 LABELS = {
     "kecamatan": "Kecamatan",
     "name": "Nama lengkap",
@@ -59,6 +61,7 @@ LABELS = {
     "subject": "Pokok pengaduan",
     "description": "Uraian pengaduan",
     "foto": "Foto pendukung (boleh lebih dari satu)",
+    "confidential": "Rahasiakan identitas saya",
 }
 ORDER = (*TEXT_FIELDS[:7], "identitas", "subject", "description", "foto")  # the page's order
 
@@ -199,6 +202,7 @@ async def submit_complaint(request: Request) -> Response:
         },
         "subject": values["subject"],
         "description": values["description"],
+        "confidential": values["confidential"] == "ya",  # pelapor rahasia: a checkbox, "ya" when ticked
     }
     key = uploads.idempotency_key("web-", session(request).csrf, complaint, files)
     try:

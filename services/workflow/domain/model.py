@@ -205,6 +205,7 @@ class Complaint:
     has_electronic_contact: bool = False
     personal_data_erased: bool = False  # docs/adr/0017: the complainant's data was erased (the complaint is closed)
     closed_at: datetime | None = None  # when it closed: the retention period of its personal data runs from it
+    confidential: bool = False  # pelapor rahasia: only the Kasi/Kasubag and the Camat see who (shared/masking.py)
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0  # events in the stream
     # what staff's expected_version is checked against: every event but notify's records of messages, so
@@ -696,6 +697,7 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             sop_overrides=event.sop_overrides,
             steps_done=(StepDone(1, event.received_at, by),),
             has_electronic_contact=bool(event.complainant.email or event.complainant.phone),
+            confidential=event.complainant.confidential,
         )
     if isinstance(event, StepOverdue):
         return replace(s, overdue_flagged=True)

@@ -291,6 +291,7 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
             first["complainant"],
         ),
         received_at=first["received_at"],
+        confidential=state.confidential,
         allowed_actions=allowed_actions(wf, state, user),
         history=[
             dict(
@@ -306,9 +307,9 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
             for e in envelopes
         ],
     )
-    personal = masking.sees_personal_data(user)  # invariant 9: the one policy, shared/masking.py
+    personal = masking.sees_personal_data(user, state.confidential)  # invariant 9: the one policy, shared/masking.py
     if not personal:
-        body = masking.apply(masking.COMPLAINT, body)
+        body = masking.apply(masking.COMPLAINT, masking.conceal_complaint(body) if state.confidential else body)
     out = ComplaintOut.model_validate(body)
     if personal:
         access_log.record(

@@ -65,6 +65,11 @@ class ComplaintOut(BaseModel):
     description: str
     complainant: dict[str, Any]
     received_at: datetime
+    confidential: bool = Field(
+        False,
+        description="Pelapor rahasia: the complainant asked that their identity be kept confidential (only the "
+        "Kasi/Kasubag, who verify identity, and the Camat read it; to others `complainant.name` reads `(pelapor rahasia)` and nothing else)",
+    )
     allowed_actions: list[str]  # what the signed-in user may do now
     history: list[HistoryItem]
 
