@@ -30,6 +30,7 @@ LABELS = {
     "subject": "Pokok pengaduan",
     "description": "Uraian pengaduan",
     "foto": "Foto pendukung (boleh lebih dari satu)",
+    "confidential": "Rahasiakan identitas saya",
 }
 SCRIPT = "<script>alert(1)</script>"
 TEMPLATE = "{{7*7}}"
@@ -98,14 +99,16 @@ def test_the_form_has_every_field_with_its_label(web):
     assert re.search(r'<button type="submit" class="tombol utama">Kirim pengaduan</button>', page)
     assert '<option value="ktp"' in page and ">SIM</option>" in page and ">KK</option>" in page
     assert ">Pegantenan</option>" in page and ">Pasean</option>" in page
-    assert 'type="checkbox"' not in page  # no consent asked: the legal basis is the public-service duty
+    # no consent asked (the legal basis is the public-service duty): the one checkbox is the complainant's choice to
+    # keep their identity confidential (pelapor rahasia), not ticked unless they tick it
+    assert page.count('type="checkbox"') == 1 and 'checked' not in field_tag(page, "confidential")
     assert "<script>" not in page.split("</head>", 1)[1] and "style=" not in page  # CSP: nothing inline
 
 
 def test_the_form_asks_no_consent_and_sums_up_the_privacy_notice_above_its_button(web, engine):
     page = web.get("/pengaduan/baru").text
     form = re.search(r'<form method="post" action="/pengaduan/baru".*?</form>', page, re.DOTALL).group(0)
-    assert 'type="checkbox"' not in form and 'name="persetujuan"' not in form
+    assert form.count('type="checkbox"') == 1 and 'name="persetujuan"' not in form  # the one: pelapor rahasia
     summary = re.search(
         r'<section class="kartu privasi"[^>]*>(.*?)</section>\s*<div class="tombol-tombol">\s*'
         r'<button type="submit" class="tombol utama">Kirim pengaduan</button>',
@@ -240,7 +243,7 @@ def test_a_full_submission_with_an_id_scan_lands_a_complaint(web, engine):
         kinds = conn.execute(select(attachments.c.kind).where(attachments.c.submission_id == row["id"])).scalars().all()
     assert row["channel"] == "web" and row["kecamatan"] == "pegantenan"
     assert row["complainant"]["nik"] == "3528071505900001" and row["complainant"]["phone"] == "+6281234567890"
-    assert sorted(kinds) == ["foto", "ktp"]
+    assert sorted(kinds) == ["foto", "ktp"] and row["complainant"]["confidential"] is False
 
     confirmation = web.get(location)
     assert confirmation.status_code == 200
@@ -292,6 +295,15 @@ def project(engine, code: str, done: int, **values) -> None:
             **values,
         }
         conn.execute(insert(tracking).values(**row).on_conflict_do_update(index_elements=["complaint_id"], set_=row))
+
+
+def test_a_complainant_who_ticks_confidential_is_a_pelapor_rahasia(web, engine):
+    r = submit(web, form_values(confidential="ya"), files=[("identitas", ("ktp.jpg", tiny_jpeg(), "image/jpeg"))])
+    assert r.status_code == 303, r.text
+    code = r.headers["location"].rsplit("/", 1)[1]
+    with engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.tracking_code == code)).mappings().one()
+    assert row["complainant"]["confidential"] is True
 
 
 def test_the_timeline_shows_the_steps_done_in_wib_and_what_happens_next(web, engine):
