@@ -51,8 +51,6 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("complainant_phone", Text),
         Column("complainant_email", Text),
         Column("complainant_address", Text),
-        # pelapor rahasia (migration 0023): concealed from all but the Kasi/Kasubag and Camat, and in every export
-        Column("complainant_confidential", Boolean, nullable=False, server_default="false"),
         Column("channel", Text, nullable=False),
         Column("subject", Text, nullable=False),
         Column("status", Text, nullable=False),  # in_progress | awaiting_documents | referred | closed
@@ -93,6 +91,8 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("referral_answered_on", Date),  # the date of the office's letter or message
         Column("referral_reference", Text),
         Column("referral_ended_at", DateTime(timezone=True)),  # answered, lapsed or ended
+        # pelapor rahasia (migration 0023): concealed from all but the Kasi/Kasubag and Camat, and in every export
+        Column("complainant_confidential", Boolean, nullable=False, server_default="false"),
     )
     Index(
         f"{name}_kecamatan_received",
