@@ -300,7 +300,8 @@ _NOTIFICATION: View = {
     "audience": one_of("complainant", "staff"),
     "channel": code,
     "provider": code,
-    # recipient (masked, still personal) and provider_message_id (an e-mail Message-ID may hold an address): out
+    # recipient (masked, still personal), provider_message_id (a WhatsApp id holds the number, an e-mail Message-ID
+    # may hold an address; sealed in the store) and its keyed hash (of no use to a reader of the feed): out
 }
 
 EVENTS: dict[str, View] = {

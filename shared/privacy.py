@@ -18,11 +18,19 @@
 
 The event store seals the personal fields an event type declares (``PERSONAL``) on append and opens them on read
 (``shared/eventstore/postgres.py``); a field whose key was erased reads as the event type's ``ERASED`` value.
+
+- **Keyed hashes of providers' message ids** (:class:`ProviderIdHashes`): a WhatsApp message id (``wamid.`` and
+  base64) holds the other party's phone number, so no table keeps one to match by: every match (a delivery
+  receipt finding its delivery, a redelivered inbound message recognised, intake's erasure finding a complaint's
+  receipts) is by HMAC-SHA256 of the id under a key derived from the key-encryption keys (docs/adr/0017,
+  decision 7).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import threading
@@ -141,6 +149,47 @@ def keys_from_settings(settings: Any) -> KeyEncryptionKeys:
             "(pengaduan privacy new-key > keys.json; keep it apart from the database and its backups)"
         )
     return KeyEncryptionKeys.derived_from(settings.secret_key)
+
+
+# -- keyed hashes of providers' message ids ----------------------------------------------------------------------
+PROVIDER_ID_INFO = b"pengaduan provider message id hmac v1"
+
+
+class ProviderIdHashes:
+    """HMAC-SHA256 of a provider's message id (hex), under a key derived (HKDF) from each key-encryption key: what
+    notify's deliveries, intake's inbound messages and delivery receipts, the notification events and the hand-offs
+    between them match by, so that none of them needs the id itself (a WhatsApp id holds the recipient's or the
+    sender's phone number). Every provider's ids alike: which of them hold a person's data is the provider's
+    business (an SMS gateway's, an e-mail Message-ID may too), and no match needs the id in clear.
+
+    ``hash`` is under the current key-encryption key; ``candidates`` under every configured one, the current first:
+    a lookup of an id hashed before the current key became current (a redelivered webhook, a late receipt) still
+    finds it while that key is configured. Without the key-encryption keys a hash confirms no guess (a phone
+    number with a guessed suffix)."""
+
+    def __init__(self, keks: KeyEncryptionKeys) -> None:
+        self._current = keks.current
+        self._keys = {
+            kid: HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=PROVIDER_ID_INFO).derive(kek)
+            for kid, kek in keks.keys.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"ProviderIdHashes(current={self._current!r}, keys={len(self._keys)})"
+
+    @staticmethod
+    def _hmac(key: bytes, provider_id: str) -> str:
+        return hmac.new(key, provider_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+    def hash(self, provider_id: str) -> str:
+        """The id's hash under the current key: what is stored."""
+        return self._hmac(self._keys[self._current], provider_id)
+
+    def candidates(self, provider_id: str) -> list[str]:
+        """The id's hash under every configured key, the current one first: what a lookup matches."""
+        return [self.hash(provider_id)] + [
+            self._hmac(key, provider_id) for kid, key in sorted(self._keys.items()) if kid != self._current
+        ]
 
 
 # -- sealed values ----------------------------------------------------------------------------------------------
@@ -297,19 +346,37 @@ _defaults: dict[tuple[Any, ...], DataKeys] = {}
 _defaults_lock = threading.Lock()
 
 
-def data_keys_for(settings: Any) -> DataKeys:
-    """The data keys under the key-encryption keys ``settings`` name, one object per distinct configuration in a
-    process (so its cache is shared by every store built from the same settings)."""
-    ident = (
+_hashes: dict[tuple[Any, ...], ProviderIdHashes] = {}
+
+
+def _ident(settings: Any) -> tuple[Any, ...]:
+    return (
         getattr(settings, "privacy_keys", None),
         getattr(settings, "privacy_keys_file", None),
         settings.secret_key,
         settings.environment,
     )
+
+
+def data_keys_for(settings: Any) -> DataKeys:
+    """The data keys under the key-encryption keys ``settings`` name, one object per distinct configuration in a
+    process (so its cache is shared by every store built from the same settings)."""
+    ident = _ident(settings)
     with _defaults_lock:
         found = _defaults.get(ident)
         if found is None:
             found = _defaults[ident] = DataKeys(keys_from_settings(settings))
+        return found
+
+
+def provider_id_hashes(settings: Any) -> ProviderIdHashes:
+    """The keyed hashes of providers' message ids under the key-encryption keys ``settings`` name (production
+    without them: PrivacyKeyError, as for the data keys); one object per distinct configuration in a process."""
+    ident = _ident(settings)
+    with _defaults_lock:
+        found = _hashes.get(ident)
+        if found is None:
+            found = _hashes[ident] = ProviderIdHashes(keys_from_settings(settings))
         return found
 
 
@@ -318,3 +385,10 @@ def default_data_keys() -> DataKeys:
     from shared.config import Settings
 
     return data_keys_for(Settings())
+
+
+def default_provider_id_hashes() -> ProviderIdHashes:
+    """As this process's environment configures them (``shared.config.Settings``): for the migrations."""
+    from shared.config import Settings
+
+    return provider_id_hashes(Settings())

@@ -44,7 +44,10 @@ class Sinks:
         whatsapp_token: str | None = None,
         whatsapp_app_secret: str | None = None,
         whatsapp_webhook_url: str | None = None,
+        whatsapp_status_reference: bool = True,
     ) -> None:
+        """``whatsapp_status_reference`` False: the status webhooks leave out ``biz_opaque_callback_data`` (as Meta
+        does for a message sent without one), so the receiver must find the message by its id alone."""
         self.host = host
         self._smtp_port, self._http_port = smtp_port, http_port
         self.smtp_tls_context = smtp_tls_context
@@ -54,6 +57,7 @@ class Sinks:
         self.whatsapp_token = whatsapp_token
         self.whatsapp_app_secret = whatsapp_app_secret
         self.whatsapp_webhook_url = whatsapp_webhook_url
+        self.whatsapp_status_reference = whatsapp_status_reference
         self.outbox = Outbox()
         self._controller: BoundController | None = None
         self._server: uvicorn.Server | None = None

@@ -4,6 +4,7 @@ a webhook URL and app secret are configured."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -119,6 +120,20 @@ def whatsapp_problem(body: Any, media: dict[str, Blob]) -> str | None:
     return None
 
 
+def wamid_for(number: str) -> str:
+    """A message id shaped as the Cloud API makes them: ``wamid.`` and the base64 of a small Thrift record holding the
+    other party's number and a random id. Meta's ``wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA`` reads
+    ``\x1c\x18\x0b16505076520\x15\x02\x00\x11\x18\x129A3CA5B3D4CD6E67E7\x00``: whoever keeps the id keeps the
+    number (docs/adr/0017, decision 7). The number starts on a base64 boundary, so every id of one number carries
+    ``base64(its first 9 digits)`` as it is."""
+    digits = "".join(ch for ch in number if ch.isdigit()).encode()
+    suffix = secrets.token_hex(9).upper().encode()
+    record = (
+        b"\x1c\x18" + bytes([len(digits)]) + digits + b"\x15\x02\x00\x11\x18" + bytes([len(suffix)]) + suffix + b"\x00"
+    )
+    return "wamid." + base64.b64encode(record).decode()
+
+
 def status_payload(wamid: str, status: str, recipient: str, reference: str | None, phone_number_id: str) -> dict:
     """A Cloud API status webhook (``sent``, ``delivered``...) for one message."""
     entry: dict[str, Any] = {
@@ -223,7 +238,7 @@ def router(sinks: Sinks) -> APIRouter:
         if problem:
             return graph_error(400, 100, problem)
         subject, text, attachments = _content(body, media, outbox)
-        wamid = "wamid." + secrets.token_urlsafe(24)
+        wamid = wamid_for(body["to"])
         reference = body.get("biz_opaque_callback_data")
         outbox.record(
             channel="whatsapp",
@@ -236,7 +251,8 @@ def router(sinks: Sinks) -> APIRouter:
             id=wamid,
         )
         if sinks.whatsapp_webhook_url and sinks.whatsapp_app_secret:
-            payloads = [status_payload(wamid, s, body["to"], reference, phone_number_id) for s in ("sent", "delivered")]
+            echoed = reference if sinks.whatsapp_status_reference else None
+            payloads = [status_payload(wamid, s, body["to"], echoed, phone_number_id) for s in ("sent", "delivered")]
             threading.Thread(
                 target=post_statuses,
                 args=(sinks.whatsapp_webhook_url, sinks.whatsapp_app_secret, payloads),

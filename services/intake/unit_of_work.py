@@ -81,11 +81,13 @@ class StoredAttachment:
 
 @dataclass(frozen=True)
 class Inbound:
-    """A message that came in on a channel, and what it became (``result``: complaint, reply or ignored)."""
+    """A message that came in on a channel, and what it became (``result``: complaint, reply or ignored). The
+    provider's id of the message is kept only as its keyed hash (``shared.privacy.ProviderIdHashes``: a WhatsApp id
+    holds the sender's phone number; docs/adr/0017, decision 7), which a redelivery is recognised by."""
 
     id: UUID
     channel: str
-    provider_message_id: str
+    provider_message_hash: str
     received_at: datetime
     result: str
     kecamatan: str | None = None
@@ -109,9 +111,12 @@ class InboundRecord:
 
 @dataclass(frozen=True)
 class ChannelStatus:
+    """A delivery receipt of one of our messages, by the keyed hash of the provider's id of it (the id holds the
+    recipient's number) and without the recipient: neither is needed to hand it on."""
+
     id: UUID
     provider: str
-    provider_message_id: str
+    provider_message_hash: str
     status: str
     biz_opaque_callback_data: str | None
     recipient_id: str | None
@@ -165,16 +170,18 @@ class Attachments(Protocol):
 
 class InboundMessages(Protocol):
     def add(self, message: Inbound) -> bool:
-        """Record the message; False (nothing written) when its (channel, provider message id) was recorded."""
+        """Record the message; False (nothing written) when its (channel, provider message hash) was recorded."""
 
-    def outcome(self, channel: str, provider_message_id: str) -> InboundRecord | None: ...
+    def outcome(self, channel: str, hashes: Sequence[str]) -> InboundRecord | None:
+        """What the message recorded on ``channel`` under one of ``hashes`` (its id's keyed hash under each
+        configured key) became, or None."""
 
 
 class ChannelStatuses(Protocol):
     def add(self, status: ChannelStatus) -> bool:
-        """Record the status; False (nothing written) when (provider message id, status) was recorded."""
+        """Record the status; False (nothing written) when (provider message hash, status) was recorded."""
 
-    def id_of(self, provider_message_id: str, status: str) -> UUID | None: ...
+    def id_of(self, provider_message_hash: str, status: str) -> UUID | None: ...
 
 
 class Outbox(Protocol):

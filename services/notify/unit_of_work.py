@@ -45,8 +45,9 @@ class Deliveries(Protocol):
     def get(self, delivery_id: UUID, *, lock: bool = False) -> Row | None:
         """The row, or None; ``lock``: held until the unit of work ends (another unit asking waits)."""
 
-    def by_provider(self, provider: str | None, provider_message_id: str | None, *, lock: bool = False) -> Row | None:
-        """The row a provider knows by its own message id, or None."""
+    def by_provider(self, provider: str | None, hashes: Collection[str], *, lock: bool = False) -> Row | None:
+        """The row a provider knows by its own message id, found by the id's keyed hash (one of ``hashes``: the id
+        under each configured key, ``shared.privacy.ProviderIdHashes.candidates``), or None."""
 
     def many(self, ids: Collection[UUID]) -> list[Row]:
         """The rows of these ids that exist (in no particular order)."""
@@ -127,11 +128,17 @@ class Handoffs(Protocol):
 
 class DeadLetters(Protocol):
     def naming(
-        self, *, event_ids: Collection[UUID], delivery_ids: Collection[UUID], provider_message_ids: Collection[str]
+        self,
+        *,
+        event_ids: Collection[UUID],
+        delivery_ids: Collection[UUID],
+        provider_message_ids: Collection[str],
+        provider_message_hashes: Collection[str] = (),
     ) -> list[Row]:
         """The dead letters whose payload names one of these: an event (``event_id``: notify.plan, escalate and
         the relay's other tasks), a delivery (``delivery_id``: notify.send, record_outcome; ``reference``, its
-        id as 32 hex digits: a delivery receipt) or a provider's message id (a delivery receipt)."""
+        id as 32 hex digits: a delivery receipt) or a provider's message id (a delivery receipt: by one of its
+        keyed hashes in ``provider_message_hashes``, or, handed on before migration 0025, the id itself)."""
 
     def rewrite(self, letter_id: UUID, payload: Mapping[str, Any], error: str) -> None:
         """Replace a dead letter's payload and error (its task, queue and times stay)."""

@@ -29,6 +29,10 @@ class NotificationReport(Contract):
     recipient: str  # masked (+62812****789, b***@example.id): events are read widely
     state: DeliveryState
     provider: str | None = None
+    # the provider's id of the message (a WhatsApp id holds the recipient's phone number: the workflow seals it in
+    # the event; None once the complainant's data was erased) and its keyed hash (shared.privacy.ProviderIdHashes),
+    # which every table matches by (docs/adr/0017, decision 7)
     provider_message_id: str | None = None
+    provider_message_hash: str | None = None
     error: str | None = None
     at: datetime

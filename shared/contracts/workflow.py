@@ -276,11 +276,23 @@ class LetterArchived(StepCompleted):
 
 @registry.register
 class ResponseSent(StepCompleted):
-    """Step 12: the response went to the complainant, with the delivery receipt (tanda terima)."""
+    """Step 12: the response went to the complainant, with the delivery receipt (tanda terima). The workflow writes
+    a provider's confirmation as ``"<channel> <masked recipient>, <provider> ref <16 hex digits>"``
+    (``provider_reference``); staff write their own for the post or by hand."""
 
     type = "workflow.ResponseSent"
     channel: str
     receipt: str | None = None
+
+
+REFERENCE_DIGITS = 16
+
+
+def provider_reference(provider: str | None, provider_message_hash: str) -> str:
+    """How a receipt names the provider's message: by the first 16 hex digits of its keyed hash, never by the
+    provider's id (a WhatsApp id holds the recipient's phone number: docs/adr/0017, decision 7). Enough to find the
+    delivery among notify's rows (``provider_message_hash``) and the notification event that sealed the id."""
+    return f"{provider or 'penyedia'} ref {provider_message_hash[:REFERENCE_DIGITS]}"
 
 
 @registry.register
@@ -325,7 +337,16 @@ class ResponseDispatched(Event):
 
 
 class NotificationEvent(Event):
-    """What became of one message of notify (to the complainant or to staff), on the complaint's history."""
+    """What became of one message of notify (to the complainant or to staff), on the complaint's history.
+
+    The provider's message id is the complainant's data (a WhatsApp id is ``wamid.`` and base64 holding their phone
+    number): sealed under the complaint's data key, and erased with it. ``provider_message_hash`` (HMAC-SHA256 of the
+    id, ``shared.privacy.ProviderIdHashes``) stays in clear: what intake's erasure ties the delivery receipts by
+    once the id no longer reads (docs/adr/0017, decision 7). Events recorded before both existed carried the id in
+    clear; migration 0025 sealed them and added the hash."""
+
+    PERSONAL = ("provider_message_id",)
+    ERASED = {"provider_message_id": None}
 
     delivery_id: UUID
     kind: str
@@ -334,6 +355,7 @@ class NotificationEvent(Event):
     recipient: str  # masked
     provider: str | None = None
     provider_message_id: str | None = None
+    provider_message_hash: str | None = None
 
 
 @registry.register

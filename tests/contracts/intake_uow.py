@@ -63,7 +63,7 @@ def an_inbound(channel: str = "sms", **fields) -> Inbound:
     values = {
         "id": uuid.uuid4(),
         "channel": channel,
-        "provider_message_id": f"uji-{uuid.uuid4()}",
+        "provider_message_hash": os.urandom(32).hex(),  # the provider's id's keyed hash (shared.privacy)
         "received_at": RECEIVED,
         "result": "ignored",
         **fields,
@@ -75,8 +75,8 @@ def an_attachment(place: Kecamatan, sha256: str, **links) -> Attachment:
     return Attachment(uuid.uuid4(), sha256, "image/png", 68, "foto.png", "photo", place.slug, **links)
 
 
-def a_status(provider_message_id: str, status: str = "delivered") -> ChannelStatus:
-    return ChannelStatus(uuid.uuid4(), "whatsapp-cloud", provider_message_id, status, None, None, RECEIVED, {"x": 1})
+def a_status(provider_message_hash: str, status: str = "delivered") -> ChannelStatus:
+    return ChannelStatus(uuid.uuid4(), "whatsapp-cloud", provider_message_hash, status, None, None, RECEIVED, {"x": 1})
 
 
 def committed(intake, *writes) -> None:
@@ -110,7 +110,7 @@ class IntakeUnitOfWorkContract:
             uow.outbox.put(id=s.id, message_type="uji", task="uji.task", queue="uji", payload={})
         with intake.uow() as uow:
             assert uow.submissions.get(s.id) is None
-            assert uow.inbound.outcome("sms", inbound.provider_message_id) is None
+            assert uow.inbound.outcome("sms", [inbound.provider_message_hash]) is None
             assert uow.submissions.add(s)  # its keys are free again (nor was the outbox row kept: same id)
             uow.outbox.put(id=s.id, message_type="uji", task="uji.task", queue="uji", payload={})
             uow.rollback()
@@ -149,12 +149,15 @@ class IntakeUnitOfWorkContract:
         s = a_submission(place)
         message = an_inbound(result="complaint", kecamatan=place.slug, submission_id=s.id, complaint_id=s.complaint_id)
         committed(intake, lambda uow: uow.submissions.add(s), lambda uow: uow.inbound.add(message))
-        again = an_inbound(provider_message_id=message.provider_message_id)
-        elsewhere = an_inbound(channel="email", provider_message_id=message.provider_message_id)
+        again = an_inbound(provider_message_hash=message.provider_message_hash)
+        elsewhere = an_inbound(channel="email", provider_message_hash=message.provider_message_hash)
         with intake.uow() as uow:
             assert uow.inbound.add(again) is False
             assert uow.inbound.add(elsewhere) is True
-            record = uow.inbound.outcome("sms", message.provider_message_id)
+            # found by any of the id's hashes (one per configured key: hashed before a key rotation, still found)
+            record = uow.inbound.outcome("sms", [os.urandom(32).hex(), message.provider_message_hash])
+            assert uow.inbound.outcome("sms", [os.urandom(32).hex()]) is None
+            assert uow.inbound.outcome("sms", []) is None
         assert (record.id, record.result, record.kecamatan) == (message.id, "complaint", place.slug)
         assert (record.complaint_id, record.tracking_code, record.note) == (s.complaint_id, s.tracking_code, None)
 
@@ -162,7 +165,7 @@ class IntakeUnitOfWorkContract:
         message = an_inbound(note="empty message")
         committed(intake, lambda uow: uow.inbound.add(message))
         with intake.uow() as uow:
-            record = uow.inbound.outcome("sms", message.provider_message_id)
+            record = uow.inbound.outcome("sms", [message.provider_message_hash])
         assert (record.result, record.tracking_code, record.note) == ("ignored", None, "empty message")
 
     # -- attachments ---------------------------------------------------------------------------------------------
@@ -201,7 +204,7 @@ class IntakeUnitOfWorkContract:
 
     # -- delivery statuses ---------------------------------------------------------------------------------------
     def test_a_status_is_recorded_once_per_message_and_status(self, intake):
-        wamid = f"wamid.uji-{uuid.uuid4()}"
+        wamid = os.urandom(32).hex()  # the message id's keyed hash
         first = a_status(wamid)
         committed(intake, lambda uow: uow.statuses.add(first))
         with intake.uow() as uow:

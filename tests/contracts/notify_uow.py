@@ -123,12 +123,19 @@ class NotifyUnitOfWorkContract:
         thread.join(10)
         assert seen == ["sending"]
 
-    def test_a_delivery_is_found_by_the_providers_message_id(self, notify_uow):
-        wamid = f"wamid.{uuid.uuid4().hex}"
-        (row,) = stored(notify_uow, delivery("sent", provider="whatsapp-cloud", provider_message_id=wamid))
+    def test_a_delivery_is_found_by_the_keyed_hash_of_the_providers_message_id(self, notify_uow):
+        digest, other = uuid.uuid4().hex * 2, uuid.uuid4().hex * 2  # hashes, as shared.privacy makes them
+        (row,) = stored(
+            notify_uow,
+            delivery("sent", provider="whatsapp-cloud", provider_message_id="wamid.x", provider_message_hash=digest),
+        )
         with notify_uow() as uow:
-            assert uow.deliveries.by_provider("whatsapp-cloud", wamid, lock=True)["id"] == row["id"]
-            assert uow.deliveries.by_provider("smtp", wamid) is None
+            # by any of the id's hashes (one per configured key: hashed before a key rotation, still found)
+            assert uow.deliveries.by_provider("whatsapp-cloud", [other, digest], lock=True)["id"] == row["id"]
+            assert uow.deliveries.by_provider("smtp", [digest]) is None
+            assert uow.deliveries.by_provider("whatsapp-cloud", [other]) is None
+            assert uow.deliveries.by_provider("whatsapp-cloud", []) is None
+            assert uow.deliveries.by_provider("whatsapp-cloud", ["wamid.x"]) is None  # never by the id itself
 
     # -- deliveries: what people and the sweeps look for ------------------------------------------------------
     def test_a_complaints_messages_are_listed_latest_first_by_state(self, notify_uow):

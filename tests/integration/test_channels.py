@@ -3,6 +3,7 @@ byte for byte), and how every kind of provider failure is classified. No databas
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -461,6 +462,9 @@ def test_whatsapp_text(sinks):
     assert (got["to"], got["text"], got["reference"]) == ("6281234567890", m.text, m.reference)
     assert result.provider == "whatsapp-cloud" and result.provider_message_id == got["id"]
     assert result.provider_message_id.startswith("wamid.")
+    # shaped as the Cloud API's: base64 of a record holding the recipient's number (why no table keeps the id:
+    # docs/adr/0017, decision 7)
+    assert b"6281234567890" in base64.b64decode(result.provider_message_id.removeprefix("wamid."))
     assert whatsapp(sinks).lookup(m.reference) is None
 
 

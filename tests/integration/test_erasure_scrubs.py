@@ -12,10 +12,19 @@ intake's tracking projection, the dashboard's complaints projection. Afterwards 
 dashboard's tables holds the complainant's name, NIK, phone, e-mail or address, nor a file name they gave; the
 complaint's own scans are gone from the store and the shared one is not; the other complaint is untouched; a
 second run changes nothing; and a dashboard rebuilt from zero equals the live table.
+
+A complaint made by WhatsApp (docs/adr/0017, decision 7): a WhatsApp message id is ``wamid.`` and the base64 of a
+record holding the other party's phone number. The complaint comes in as a WhatsApp message, is acknowledged and
+its withdrawal announced over WhatsApp through the Cloud API stand-in (``devtools/sinks``), whose ids hold the number
+as Meta's do and whose signed status webhooks reach intake over a real socket, naming the message by its id alone
+(no reference echoed): intake hands them to notify, which finds each delivery by the id's keyed hash, before the
+erasure and after it. Afterwards no table of any schema holds one of the ids, their base64, the base64 that any id
+of the person's number carries, the number or the name.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
@@ -26,16 +35,18 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 
 from devtools.sinks.runner import Sinks
+from devtools.sinks.whatsapp import wamid_for
 from services.accounts.handlers import add_user, set_contact
 from services.dashboard.adapters import tables as dashboard_tables
 from services.dashboard.adapters.projections import Calendars, ComplaintsProjection
 from services.dashboard.adapters.subscription import Subscription, rebuild_projection
-from services.intake.adapters.tables import attachments, inbound_messages, submissions
+from services.intake.adapters.tables import attachments, channel_statuses, inbound_messages, outbox, submissions
 from services.intake.adapters.tracking import TrackingProjection
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.config import IntakeSettings
@@ -46,6 +57,7 @@ from services.notify.config import NotifySettings
 from services.notify.domain.erasure import ERASED_BODY, ERASED_RECIPIENT, NOT_SENT
 from services.notify.handlers.erasure import Erased, erase_personal_data
 from services.notify.handlers.planning import plan_event
+from services.notify.handlers.statuses import record_status
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from services.workflow.domain.events import stream_id
@@ -53,9 +65,12 @@ from shared.contracts.intake import ComplaintSubmitted
 from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import ERASED_NAME, PersonalDataErased
 from shared.events import Actor, envelope
+from shared.privacy import is_sealed, provider_id_hashes
 from shared.tenancy import Kecamatan, KecamatanDirectory, configure_kecamatan, upsert_kecamatan
 from tests.integration.test_intake_channels import sign, wa_body
 from tests.support.complaints import outbox_message
+from tests.support.processes import wait_until
+from tests.support.servers_http import serve_in_thread
 from tests.unit.test_attachments import as_stored, tiny_png
 
 EMAIL_TOKEN = "rahasia-email-hapus"
@@ -64,6 +79,10 @@ APP_SECRET = "app-secret-uji"  # as tests.integration.test_intake_channels signs
 # the workflow's too: its events hold the reply's text, sender and file names sealed (migration 0022), its dead
 # letters masked by the erasure itself
 SCHEMAS = ("intake", "notify", "dashboard", "workflow")
+EVERY_SCHEMA = ("intake", "workflow", "letters", "notify", "dashboard", "privacy", "tenancy")
+# the kecamatan's WhatsApp number at the Cloud API (its phone_number_id): its own, so that routing finds it alone
+PHONE_NUMBER_ID = f"1{random.randint(10**13, 10**14 - 1)}"
+STATUS_RANK = {"sent": 0, "delivered": 1}
 
 
 def letters(n: int) -> str:
@@ -130,7 +149,8 @@ def place(engine) -> Kecamatan:
         slug, f"99.{random.randint(10, 99)}.{suffix}", "Uji Hapus", "pamekasan", "Kabupaten Pamekasan", {}
     )
     upsert_kecamatan(engine, [kecamatan])
-    configure_kecamatan(engine, slug, {"channels": {"emails": [f"pengaduan-{suffix}@uji.example.id"]}})
+    channels = {"emails": [f"pengaduan-{suffix}@uji.example.id"], "whatsapp_phone_number_ids": [PHONE_NUMBER_ID]}
+    configure_kecamatan(engine, slug, {"channels": channels})
     directory = KecamatanDirectory(engine)
     found = directory.get(slug)
     assert found is not None
@@ -138,8 +158,21 @@ def place(engine) -> Kecamatan:
 
 
 @pytest.fixture(scope="module")
-def sinks():
-    with Sinks() as s:
+def intake_url(intake):
+    """Intake's API on a real socket: the WhatsApp Cloud API stand-in posts its status webhooks there."""
+    with serve_in_thread(uvicorn.Config(create_app(intake), host="127.0.0.1", port=0, log_level="warning")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sinks(intake_url):
+    """The providers' stand-ins; the WhatsApp one signs its status webhooks as Meta does, posts them to intake and
+    names each message by its id alone (no reference echoed): they must find it by the id's keyed hash."""
+    with Sinks(
+        whatsapp_app_secret=APP_SECRET,
+        whatsapp_webhook_url=f"{intake_url}/v1/channels/whatsapp",
+        whatsapp_status_reference=False,
+    ) as s:
         yield s
 
 
@@ -185,6 +218,11 @@ def notify(settings, sinks, place, tmp_path_factory):
                 "sms_provider": "http",
                 "sms_url": f"{sinks.http_url}/sms/send",
                 "sms_status_url": f"{sinks.http_url}/sms/status/{{reference}}",
+                "whatsapp_api_url": f"{sinks.http_url}/whatsapp",
+                "whatsapp_token": "token-uji",
+                "whatsapp_phone_number_id": PHONE_NUMBER_ID,
+                # a withdrawal is announced by an approved template (outside the 24-hour window)
+                "whatsapp_templates": {"withdrawn": "pengaduan_dicabut"},
                 "public_base_url": "https://pengaduan.example.id",
             }
         )
@@ -385,11 +423,12 @@ def world(engine, client, intake, wf, notify, place):
         "intake.outbox",
         "intake.inbound_messages",
         "intake.attachments",
-        "intake.channel_statuses",
         "notify.deliveries",
         "notify.dead_letters",
         "dashboard.complaints",
     }  # the copies are there to be erased
+    # a delivery receipt is kept without the recipient's number (and without the message's id), from the start
+    assert "intake.channel_statuses" not in hits(engine, w.person.needles())
     w.scans = {
         name: hashlib.sha256(as_stored(data)).hexdigest()
         for name, data in (("ktp", w.ktp), ("photo", w.photo), ("reply", w.reply_scan))
@@ -501,3 +540,230 @@ def tracking_code(engine, complaint_id: uuid.UUID) -> str:
         return conn.execute(
             select(submissions.c.tracking_code).where(submissions.c.complaint_id == complaint_id)
         ).scalar_one()
+
+
+# -- a complaint by WhatsApp: the provider's ids hold the phone number ------------------------------------------------
+def exact_hits(engine, needles: list[str]) -> dict[str, int]:
+    """For every table of every service's schema: how many rows hold one of ``needles`` as it is (case matters:
+    base64); only the tables with hits."""
+    found = {}
+    with engine.connect() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_schema = ANY(:schemas) AND table_type = 'BASE TABLE'"
+            ),
+            {"schemas": list(EVERY_SCHEMA)},
+        ).all()
+        for schema, table in tables:
+            count = conn.execute(
+                text(f'SELECT count(*) FROM {schema}."{table}" AS t WHERE t::text LIKE ANY(:patterns)'),
+                {"patterns": [f"%{n}%" for n in needles]},
+            ).scalar_one()
+            if count:
+                found[f"{schema}.{table}"] = count
+    return found
+
+
+def id_needles(wamid: str) -> list[str]:
+    """A WhatsApp id as a row could hold it: whole, and its base64 (which holds the number)."""
+    return [wamid, wamid.removeprefix("wamid.")]
+
+
+def number_base64(phone: str) -> str:
+    """What every WhatsApp id of ``phone`` carries as it is: the base64 of its first 9 digits (they start on a base64
+    boundary: devtools.sinks.whatsapp.wamid_for)."""
+    return base64.b64encode(phone.removeprefix("+")[:9].encode()).decode()
+
+
+def status_messages(engine, settings, wamid: str) -> list[dict]:
+    """Intake's outbox messages to notify for the stand-in's receipts of ``wamid`` (found by the id's hash), in the
+    order the statuses follow each other."""
+    digest = provider_id_hashes(settings).hash(wamid)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.id, outbox.c.payload).where(
+                outbox.c.message_type == "intake.ChannelStatusReported",
+                outbox.c.payload["provider_message_hashes"].contains([digest]),
+            )
+        ).all()
+    return sorted(({"id": r.id, **r.payload} for r in rows), key=lambda p: STATUS_RANK[p["status"]])
+
+
+def handed_on(engine, message: dict) -> None:
+    """The outbox message marked published, as intake's publisher marks what it handed on: this module hands it to
+    notify itself, and a later module's publisher must not send it to that module's workers."""
+    with engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id == message["id"]).values(published_at=datetime.now(UTC)))
+
+
+def delivery_of(engine, complaint_id: uuid.UUID, kind: str) -> dict:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                select(deliveries).where(
+                    deliveries.c.complaint_id == complaint_id,
+                    deliveries.c.kind == kind,
+                    deliveries.c.audience == "complainant",
+                )
+            )
+            .mappings()
+            .one()
+        )
+
+
+@pytest.fixture(scope="module")
+def wa_world(engine, client, intake, wf, notify, place, sinks, settings):
+    w = World(engine, client, intake, wf, notify, place)
+    w.person = Person()
+    digits = w.person.phone.removeprefix("+")
+    # the complaint as a WhatsApp message: Meta names it by an id holding the sender's number
+    w.inbound_id = wamid_for(digits)
+    message = {
+        "from": digits,
+        "id": w.inbound_id,
+        "timestamp": str(int(datetime.now(UTC).timestamp())),
+        "type": "text",
+        "text": {"body": "Lampu jalan di depan rumah saya mati sejak dua minggu."},
+    }
+    body = wa_body(place, message, wa_id=digits, name=w.person.name, phone_number_id=PHONE_NUMBER_ID)
+    r = client.post("/v1/channels/whatsapp", content=body, headers=sign(body))
+    assert r.status_code == 200 and r.json()["messages"][0]["result"] == "complaint", r.text
+    submitted = outbox_message(engine, r.json()["messages"][0]["tracking_code"])
+    assert handlers.record_complaint(wf, submitted)
+    handed_on(engine, {"id": submitted.submission_id})
+    w.complaint_id = submitted.complaint_id
+
+    # the acknowledgment over WhatsApp (the complaint came that way); the stand-in's "sent" and "delivered" reach
+    # intake over HTTP, and notify records them as its worker would
+    w.plan_last(w.complaint_id, send_now=True)
+    ack = delivery_of(engine, w.complaint_id, "acknowledgment")
+    assert (ack["channel"], ack["state"], ack["provider"]) == ("whatsapp", "sent", "whatsapp-cloud")
+    w.ack_id = ack["provider_message_id"]
+    assert digits.encode() in base64.b64decode(w.ack_id.removeprefix("wamid."))  # as Meta's ids do
+    receipts = wait_until(
+        lambda: len(found := status_messages(engine, settings, w.ack_id)) == 2 and found,
+        message="the stand-in's two receipts of the acknowledgment at intake",
+    )
+    assert all("reference" in m and m["reference"] is None for m in receipts)  # by the id alone
+    # "sent" changes nothing (the API's answer said so already), "delivered" moves the delivery on
+    assert [record_status(notify, receipt) for receipt in receipts] == [False, True]
+    for receipt in receipts:
+        handed_on(engine, receipt)
+    w.ack_after_receipts = delivery_of(engine, w.complaint_id, "acknowledgment")
+    w.record_reports(w.complaint_id)
+
+    # withdrawn: the notice goes by an approved template; its "delivered" reaches notify only after the erasure
+    w.act(w.complaint_id, "withdraw", "staf", reason="Dicabut pengadu lewat WhatsApp")
+    w.plan_last(w.complaint_id, send_now=True)
+    notice = delivery_of(engine, w.complaint_id, "withdrawn")
+    assert (notice["channel"], notice["state"]) == ("whatsapp", "sent")
+    w.notice_id = notice["provider_message_id"]
+    sent, late = wait_until(
+        lambda: len(found := status_messages(engine, settings, w.notice_id)) == 2 and found,
+        message="the stand-in's two receipts of the notice at intake",
+    )
+    assert not record_status(notify, sent)  # sent already
+    handed_on(engine, sent)
+    w.record_reports(w.complaint_id)
+    w.project()
+    w.opened = [
+        (e.type, e.payload["provider_message_id"], e.payload["provider_message_hash"])
+        for e in wf.store.read_stream(stream_id(w.complaint_id))
+        if e.type.startswith("workflow.Notification") and e.payload.get("provider")
+    ]
+    with engine.connect() as conn:
+        w.stored = [
+            row.payload
+            for row in conn.execute(
+                text("SELECT payload FROM workflow.events WHERE stream_id = :s AND type LIKE 'workflow.Notification%'"),
+                {"s": stream_id(w.complaint_id)},
+            )
+            if row.payload.get("provider")
+        ]
+    w.ids = (w.inbound_id, w.ack_id, w.notice_id)
+    w.before = exact_hits(engine, [n for i in w.ids for n in id_needles(i)])
+
+    w.erasure_event = erase(wf, w.complaint_id, place.slug)
+    w.notify_done = erase_personal_data(notify, w.erasure_event)
+    w.project()
+    # Meta's late "delivered" for the notice: notify finds the erased delivery by the id's hash alone
+    assert record_status(notify, late)
+    handed_on(engine, late)
+    w.record_reports(w.complaint_id)  # the late report goes on the history of the erased complaint
+    w.project()
+    return w
+
+
+def test_a_whatsapp_complaint_leaves_no_provider_id_nor_the_number_in_any_table_after_its_erasure(wa_world, engine):
+    w = wa_world
+    # before the erasure the ids were in notify's deliveries and the reports waiting for the workflow's confirmation
+    # only (until the erasure), never in intake's tables or in the event store in clear
+    assert set(w.before) == {"notify.deliveries", "notify.handoffs"}, w.before
+    needles = [n for i in w.ids for n in id_needles(i)] + [number_base64(w.person.phone)]
+    assert all(number_base64(w.person.phone) in i for i in w.ids)  # every id of the number carries it
+    assert exact_hits(engine, needles) == {}
+    assert hits(engine, w.person.needles()) == {}  # nor the number or the name, in any form
+    assert exact_hits(engine, [w.person.phone, w.person.phone.removeprefix("+"), w.person.name]) == {}
+
+
+def test_the_stand_ins_receipts_found_each_delivery_by_the_ids_hash_before_and_after_the_erasure(
+    wa_world, engine, settings
+):
+    w = wa_world
+    hashes = provider_id_hashes(settings)
+    assert (w.ack_after_receipts["state"], w.ack_after_receipts["provider_message_hash"]) == (
+        "delivered",
+        hashes.hash(w.ack_id),
+    )
+    notice = delivery_of(engine, w.complaint_id, "withdrawn")
+    assert (notice["state"], notice["provider_message_id"], notice["provider_message_hash"]) == (
+        "delivered",  # the receipt that came after the erasure still found it
+        None,
+        hashes.hash(w.notice_id),
+    )
+    with engine.connect() as conn:
+        kept = (
+            conn.execute(
+                select(channel_statuses).where(
+                    channel_statuses.c.provider_message_hash.in_([hashes.hash(w.ack_id), hashes.hash(w.notice_id)])
+                )
+            )
+            .mappings()
+            .all()
+        )
+        inbound = (
+            conn.execute(select(inbound_messages).where(inbound_messages.c.complaint_id == w.complaint_id))
+            .mappings()
+            .one()
+        )
+    assert sorted(r["status"] for r in kept) == ["delivered", "delivered", "sent", "sent"]
+    assert all(r["recipient_id"] is None and "id" not in r["raw"] for r in kept)
+    assert inbound["provider_message_hash"] == hashes.hash(w.inbound_id) and inbound["sender"] is None
+    # Meta delivering the complaint's message again is still recognised as the first time (by the id's hash)
+    message = {
+        "from": w.person.phone.removeprefix("+"),
+        "id": w.inbound_id,
+        "timestamp": str(int(datetime.now(UTC).timestamp())),
+        "type": "text",
+        "text": {"body": "Lampu jalan di depan rumah saya mati sejak dua minggu."},
+    }
+    body = wa_body(w.place, message, wa_id="6280000000000", name="-", phone_number_id=PHONE_NUMBER_ID)
+    again = w.client.post("/v1/channels/whatsapp", content=body, headers=sign(body))
+    assert again.status_code == 200 and again.json()["messages"][0]["duplicate"] is True, again.text
+
+
+def test_the_history_held_the_ids_sealed_with_their_hash_and_holds_only_the_hash_once_erased(wa_world, settings):
+    w = wa_world
+    hashes = provider_id_hashes(settings)
+    assert w.stored and all(is_sealed(p["provider_message_id"]) for p in w.stored)  # never in clear in the table
+    assert {(i, h) for _, i, h in w.opened} == {(i, hashes.hash(i)) for i in (w.ack_id, w.notice_id)}
+    after = [
+        e.decode()
+        for e in w.wf.store.read_stream(stream_id(w.complaint_id))
+        if e.type.startswith("workflow.Notification") and e.payload.get("provider")
+    ]
+    assert {(e.provider_message_id, e.provider_message_hash) for e in after} == {
+        (None, hashes.hash(i)) for i in (w.ack_id, w.notice_id)
+    }
+    assert len(after) == len(w.opened) + 1  # the late receipt's report, recorded after the erasure

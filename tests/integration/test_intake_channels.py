@@ -36,6 +36,7 @@ from services.intake.entrypoints.api import create_app
 from services.intake.entrypoints.imap_poller import poll_once
 from shared.auth import Principal
 from shared.contracts import sop
+from shared.privacy import provider_id_hashes
 from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
 from tests.support.auth import bearer_header
 from tests.unit.test_attachments import EXE, as_stored, tiny_jpeg, tiny_png
@@ -242,6 +243,11 @@ def text_message(wa_id: str, text: str, ts: datetime | None = None) -> dict:
     }
 
 
+def by_hash(intake, provider_message_id: str):
+    """The inbound message a provider's id names: by the id's keyed hash, all ``inbound_messages`` keeps of it."""
+    return inbound_messages.c.provider_message_hash == provider_id_hashes(intake.settings).hash(provider_message_id)
+
+
 def sign(body: bytes, secret: str = APP_SECRET) -> dict:
     return {
         "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
@@ -383,7 +389,7 @@ def test_whatsapp_media_that_cannot_be_fetched_keeps_the_text_and_notes_it(clien
         )
 
 
-def test_whatsapp_for_a_number_no_kecamatan_claims_is_answered_200_and_ignored(client, engine, places):
+def test_whatsapp_for_a_number_no_kecamatan_claims_is_answered_200_and_ignored(client, engine, intake, places):
     message = text_message(mobile().removeprefix("+"), "Pesan ke nomor yang tidak terdaftar")
     body = wa_body(places["a"], message, phone_number_id="1")
     before = counts(engine)
@@ -392,11 +398,7 @@ def test_whatsapp_for_a_number_no_kecamatan_claims_is_answered_200_and_ignored(c
     after = counts(engine)
     assert (after[0], after[1], after[2]) == (before[0], before[1], before[2] + 1)
     with engine.connect() as conn:
-        row = (
-            conn.execute(select(inbound_messages).where(inbound_messages.c.provider_message_id == message["id"]))
-            .mappings()
-            .one()
-        )
+        row = conn.execute(select(inbound_messages).where(by_hash(intake, message["id"]))).mappings().one()
     assert row["result"] == "ignored" and row["kecamatan"] is None
 
 
@@ -414,7 +416,7 @@ def test_unsupported_whatsapp_messages_are_ignored(client, engine, places):
     assert counts(engine)[0] == before[0]
 
 
-def test_whatsapp_delivery_statuses_are_stored_once_and_handed_to_notify(client, engine, places):
+def test_whatsapp_delivery_statuses_are_stored_once_and_handed_to_notify(client, engine, intake, places):
     out_id = f"wamid.OUT{uuid.uuid4().hex}"
     ts = int(datetime.now(UTC).timestamp())
     statuses = [
@@ -443,7 +445,7 @@ def test_whatsapp_delivery_statuses_are_stored_once_and_handed_to_notify(client,
         rows = (
             conn.execute(
                 select(channel_statuses)
-                .where(channel_statuses.c.provider_message_id == out_id)
+                .where(channel_statuses.c.provider_message_hash == provider_id_hashes(intake.settings).hash(out_id))
                 .order_by(channel_statuses.c.timestamp)
             )
             .mappings()
@@ -451,12 +453,17 @@ def test_whatsapp_delivery_statuses_are_stored_once_and_handed_to_notify(client,
         )
         messages = conn.execute(select(outbox).where(outbox.c.id.in_([r["id"] for r in rows]))).mappings().all()
     assert [(r["provider"], r["status"]) for r in rows] == [("whatsapp-cloud", "sent"), ("whatsapp-cloud", "failed")]
+    # neither the message's id (a WhatsApp id holds the recipient's number) nor the number is kept
+    assert [(r["recipient_id"], "id" in r["raw"], "recipient_id" in r["raw"]) for r in rows] == [
+        (None, False, False)
+    ] * 2
+    assert rows[1]["raw"]["errors"] == [{"code": 131026, "title": "Message undeliverable"}]
     assert {(m["task"], m["queue"]) for m in messages} == {("notify.record_status", "notify")}
     failed = next(m for m in messages if m["payload"]["status"] == "failed")
     assert failed["payload"] == {
         "message_id": str(failed["id"]),
         "provider": "whatsapp-cloud",
-        "provider_message_id": out_id,
+        "provider_message_hashes": provider_id_hashes(intake.settings).candidates(out_id),
         "status": "failed",
         "reference": "d-1",
         "at": datetime.fromtimestamp(ts + 5, UTC).isoformat(),
@@ -725,11 +732,7 @@ def test_a_message_from_a_complainant_awaiting_documents_joins_their_complaint(c
     after = counts(engine)
     assert (after[0] - before[0], after[1] - before[1], after[2] - before[2], after[3] - before[3]) == (0, 1, 1, 1)
     with engine.connect() as conn:
-        inbound_row = (
-            conn.execute(select(inbound_messages).where(inbound_messages.c.provider_message_id == message["id"]))
-            .mappings()
-            .one()
-        )
+        inbound_row = conn.execute(select(inbound_messages).where(by_hash(intake, message["id"]))).mappings().one()
     assert inbound_row["result"] == "reply" and inbound_row["complaint_id"] == complaint_id
     reply = outbox_row(engine, inbound_row["id"])
     assert (reply["message_type"], reply["task"], reply["queue"]) == (
@@ -820,7 +823,7 @@ def test_a_tracking_code_collision_rolls_back_and_draws_again(client, engine, in
             conn.execute(
                 select(func.count())
                 .select_from(inbound_messages)
-                .where(inbound_messages.c.provider_message_id.endswith(f":{gateway_id}"))
+                .where(by_hash(intake, f"{places['a'].sms}:{gateway_id}"))
             ).scalar_one()
             == 1
         )

@@ -35,6 +35,7 @@ from shared.celery_app import make_celery
 from shared.contracts.intake import Complainant
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.routing import SUBSCRIPTIONS
+from shared.privacy import provider_id_hashes
 from shared.storage import store_from_settings
 from tests.support.complaints import record_complaint
 from tests.support.processes import wait_until
@@ -267,16 +268,19 @@ def test_a_whatsapp_delivery_receipt_marks_the_message_delivered(wf, notify, cle
     (row,) = rows_of(notify, cid)
     assert row["channel"] == "whatsapp"
     assert send_delivery(notify, row["id"]) == "sent"
-    wamid = rows_of(notify, cid)[0]["provider_message_id"]
+    sent = rows_of(notify, cid)[0]
+    wamid = sent["provider_message_id"]
     assert wamid.startswith("wamid.")
+    hashes = provider_id_hashes(notify.settings).candidates(wamid)
+    assert sent["provider_message_hash"] == hashes[0]  # what its receipts are matched by
+    # a receipt naming the message by its id's hashes only, as intake hands it on, without our reference
     assert record_status(
-        notify,
-        {"provider": "whatsapp-cloud", "provider_message_id": wamid, "status": "delivered", "reference": row["id"].hex},
+        notify, {"provider": "whatsapp-cloud", "provider_message_hashes": hashes, "status": "delivered"}
     )
     assert rows_of(notify, cid)[0]["state"] == "delivered"
     assert not record_status(
         notify,
-        {"provider": "whatsapp-cloud", "provider_message_id": wamid, "status": "sent", "reference": row["id"].hex},
+        {"provider": "whatsapp-cloud", "provider_message_hashes": hashes, "status": "sent", "reference": row["id"].hex},
     )  # an older status does not go back
 
 
@@ -390,6 +394,15 @@ def test_the_signed_letter_goes_by_email_with_its_pdf_and_the_confirmed_send_clo
     history = events_of(wf, cid)
     sent = next(e for e in history if e.type == "workflow.ResponseSent")
     assert sent.channel in ("sms", "email") and sent.receipt
+    # the tanda terima names the provider's message by its hash's start, never by the provider's id
+    confirmed = next(
+        e
+        for e in history
+        if e.type in ("workflow.NotificationSent", "workflow.NotificationDelivered")
+        and (e.kind, e.channel) == ("response_letter", sent.channel)
+    )
+    assert confirmed.provider_message_id and confirmed.provider_message_id not in sent.receipt
+    assert sent.receipt.endswith(f" ref {confirmed.provider_message_hash[:16]}")
 
 
 def test_an_unanswered_send_is_reconciled_with_the_provider_not_retried(wf, notify, clean_sinks):

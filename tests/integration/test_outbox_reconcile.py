@@ -28,6 +28,7 @@ from services.workflow.adapters import tables as workflow_tables
 from services.workflow.domain.events import stream_id
 from shared.contracts.intake import ComplainantReplied
 from shared.handoffs import Consumers
+from shared.privacy import provider_id_hashes
 from shared.subscriptions import Runner
 from tests.integration.test_intake_channels import (  # noqa: F401 (fixtures)
     SMS_TOKEN,
@@ -200,7 +201,7 @@ def test_a_reply_the_workflow_kept_as_a_dead_letter_is_not_published_again(
 # --- delivery statuses -------------------------------------------------------------------------------------
 
 
-def sent_whatsapp(engine) -> tuple[uuid.UUID, str]:
+def sent_whatsapp(engine, settings) -> tuple[uuid.UUID, str]:
     """A WhatsApp message notify sent to a staff member (no report to the workflow), waiting for its receipt."""
     delivery_id, wamid = uuid.uuid4(), f"wamid.OUT{uuid.uuid4().hex}"
     with engine.begin() as conn:
@@ -218,13 +219,14 @@ def sent_whatsapp(engine) -> tuple[uuid.UUID, str]:
                 state="sent",
                 provider="whatsapp-cloud",
                 provider_message_id=wamid,
+                provider_message_hash=provider_id_hashes(settings).hash(wamid),
                 sent_at=datetime.now(UTC),
             )
         )
     return delivery_id, wamid
 
 
-def delivered_status(client, engine, place, delivery_id: uuid.UUID, wamid: str) -> uuid.UUID:
+def delivered_status(client, engine, settings, place, delivery_id: uuid.UUID, wamid: str) -> uuid.UUID:
     """The provider's "delivered" receipt through intake's webhook; returns its outbox row's id."""
     status = {
         "id": wamid,
@@ -238,7 +240,9 @@ def delivered_status(client, engine, place, delivery_id: uuid.UUID, wamid: str) 
     assert r.status_code == 200 and r.json()["statuses_recorded"] == 1, r.text
     with engine.connect() as conn:
         return conn.execute(
-            select(channel_statuses.c.id).where(channel_statuses.c.provider_message_id == wamid)
+            select(channel_statuses.c.id).where(
+                channel_statuses.c.provider_message_hash == provider_id_hashes(settings).hash(wamid)
+            )
         ).scalar_one()
 
 
@@ -260,9 +264,9 @@ def delivery_state(engine, delivery_id: uuid.UUID) -> str:
 def test_a_lost_delivery_status_is_published_again_and_recorded_once(
     settings, engine, spawn, background, client, places
 ):
-    delivery_id, wamid = sent_whatsapp(engine)
+    delivery_id, wamid = sent_whatsapp(engine, settings)
     start_publisher(background, engine, settings)
-    status_id = delivered_status(client, engine, places["a"], delivery_id, wamid)
+    status_id = delivered_status(client, engine, settings, places["a"], delivery_id, wamid)
     lose(settings, "notify", str(status_id))
 
     spawn("worker", "notify", "--concurrency", "1")
@@ -280,10 +284,10 @@ def test_a_lost_delivery_status_is_published_again_and_recorded_once(
 def test_a_delivery_status_notify_recorded_is_never_published_again(
     settings, engine, spawn, background, client, places
 ):
-    delivery_id, wamid = sent_whatsapp(engine)
+    delivery_id, wamid = sent_whatsapp(engine, settings)
     start_publisher(background, engine, settings)
     spawn("worker", "notify", "--concurrency", "1")
-    status_id = delivered_status(client, engine, places["a"], delivery_id, wamid)
+    status_id = delivered_status(client, engine, settings, places["a"], delivery_id, wamid)
     wait_until(lambda: delivery_state(engine, delivery_id) == "delivered", timeout=60, message="the receipt recorded")
     # notify records a status in its inbox after its handler's transaction (shared/tasks.py), so the receipt can be
     # written a moment before the inbox row: the reconciler is asked once notify's inbox has it

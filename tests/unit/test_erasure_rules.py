@@ -12,10 +12,12 @@ from services.notify.domain.erasure import ERASED_BODY, ERASED_RECIPIENT, NOT_SE
 from services.notify.handlers.deliveries_admin import list_deliveries, resend
 from services.notify.handlers.erasure import Erased, erase_personal_data
 from services.notify.handlers.planning import plan_event
+from services.notify.handlers.statuses import record_status
 from shared.calendar import WorkingCalendar
 from shared.contracts import sop
 from shared.contracts.workflow import ERASED_NAME, DocumentsRequested, PersonalDataErased
 from shared.events import Actor, envelope
+from shared.privacy import provider_id_hashes
 from tests.unit.test_notify_flow import Notify, new_phone, person
 
 
@@ -62,7 +64,9 @@ def test_notify_erases_its_copies_keeps_the_audit_and_sends_nothing_more():
         "documents_requested": ("failed", ERASED_BODY, None, None),
     }
     assert rows["acknowledgment"]["recipient"] == ERASED_RECIPIENT
-    assert rows["acknowledgment"]["provider_message_id"] == sent["provider_message_id"]  # late receipts still match
+    # the provider's id goes (a WhatsApp id holds the number); its keyed hash stays: late receipts still match
+    assert rows["acknowledgment"]["provider_message_id"] is None and sent["provider_message_id"]
+    assert rows["acknowledgment"]["provider_message_hash"] == sent["provider_message_hash"] is not None
     assert rows["new_work"]["recipient"] == staff_phone  # the staff member's own contact, not the complainant's
     assert (rows["documents_requested"]["last_error"], rows["documents_requested"]["reported_state"]) == (
         NOT_SENT,
@@ -81,6 +85,17 @@ def test_notify_erases_its_copies_keeps_the_audit_and_sends_nothing_more():
     assert again == Erased(deliveries=0, dead_letters=0, handoffs=0)
     assert notify.row(sent["id"])["updated_at"] == rows["acknowledgment"]["updated_at"]
 
+    # a delivery receipt arriving after the erasure, naming the message by its id's hashes only (as intake hands
+    # it on), finds the erased row and moves it on; its report names no id
+    hashes = provider_id_hashes(notify.ctx.settings).candidates(sent["provider_message_id"])
+    late = {"provider": sent["provider"], "provider_message_hashes": hashes, "status": "delivered"}
+    assert record_status(notify.ctx, late)
+    assert (notify.row(sent["id"])["state"], notify.row(sent["id"])["provider_message_id"]) == ("delivered", None)
+    reports = [h.payload for h in notify.memory.handoffs.values() if h.payload["state"] == "delivered"]
+    assert [(r["provider_message_id"], r["provider_message_hash"], r["recipient"]) for r in reports] == [
+        (None, sent["provider_message_hash"], "-")
+    ]
+
 
 def test_the_dashboard_row_loses_the_person_and_keeps_the_complaint():
     row = {
@@ -91,7 +106,7 @@ def test_the_dashboard_row_loses_the_person_and_keeps_the_complaint():
         "complainant_phone": "+6281234567890",
         "complainant_email": "siti@example.id",
         "complainant_address": "Dusun Bunangka",
-        "receipt": "sms +62812****890, http-sms m-17",
+        "receipt": "sms +62812****890, http-sms ref 3f2a9c0d1e4b5a67",
         "sent_channel": "sms",
         "disposition_instructions": "Hubungi pengadu di 0812-3456-7890",
         "follow_up": "Sudah dicek; pengadu (siti@example.id) setuju.",
@@ -118,7 +133,7 @@ def test_the_dashboard_row_loses_the_person_and_keeps_the_complaint():
     assert new == {**row, **erased(row), "position": 11}
     assert (new["complainant_name"], new["complainant_nik"], new["complainant_phone"]) == (ERASED_NAME, None, None)
     assert (new["complainant_email"], new["complainant_address"]) == (None, None)
-    assert new["receipt"] == "sms -, http-sms m-17"
+    assert new["receipt"] == "sms -, http-sms ref 3f2a9c0d1e4b5a67"  # the reference names no one
     assert new["disposition_instructions"] == "Hubungi pengadu di [disembunyikan]"
     assert new["follow_up"] == "Sudah dicek; pengadu ([disembunyikan]) setuju."
     assert new["referral_answer"] == "NIK [disembunyikan] sudah kami proses."

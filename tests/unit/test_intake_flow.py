@@ -25,6 +25,7 @@ from services.intake.handlers.health import outbox_health
 from services.intake.handlers.inbound import UNVERIFIED_NOTE
 from shared.contracts.intake import Complainant, ComplainantReplied, ComplaintSubmitted
 from shared.contracts.routing import DELIVERY_STATUS_TASK
+from shared.privacy import provider_id_hashes
 from shared.storage import LocalDocumentStore
 from shared.tenancy import Kecamatan, UnknownKecamatan
 from tests.unit.test_attachments import tiny_png
@@ -255,17 +256,22 @@ def test_a_whatsapp_status_is_handed_to_notify_once(intake):
         recipient_id="6281234567890",
         biz_opaque_callback_data="ref-1",
         error=None,
-        raw={"id": "wamid.uji-1"},
+        raw={"id": "wamid.uji-1", "recipient_id": "6281234567890", "status": "delivered"},
     )
     assert statuses.record_statuses(intake.ctx, [status]) == 1
     assert statuses.record_statuses(intake.ctx, [status]) == 0
     [row] = intake.memory.outbox
-    assert (row.task, row.payload["provider_message_id"], row.payload["status"], row.payload["reference"]) == (
+    digest = provider_id_hashes(intake.ctx.settings).hash("wamid.uji-1")
+    assert (row.task, row.payload["provider_message_hashes"], row.payload["status"], row.payload["reference"]) == (
         DELIVERY_STATUS_TASK,
-        "wamid.uji-1",
+        [digest],
         "delivered",
         "ref-1",
     )
+    # neither the message's id (a WhatsApp id holds the recipient's number) nor the number is kept or handed on
+    assert "provider_message_id" not in row.payload and "6281234567890" not in str(row.payload)
+    [kept] = intake.memory.statuses.values()
+    assert (kept.provider_message_hash, kept.recipient_id, kept.raw) == (digest, None, {"status": "delivered"})
 
 
 # -- reads -----------------------------------------------------------------------------------------------------

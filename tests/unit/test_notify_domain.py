@@ -205,6 +205,7 @@ def report(state: model.Complaint, state_name: str, kind: str = "response_letter
         state=state_name,
         provider="http-sms",
         provider_message_id="abc",
+        provider_message_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         error="nomor tidak valid" if state_name == "failed" else None,
         at=START,
     )
@@ -224,7 +225,12 @@ def test_sending_the_response_electronically_dispatches_it_and_the_providers_con
         send(state)
     events = model.decide(state, c.RecordNotification(report=report(state, "sent")), CAL)
     assert [type(e) for e in events] == [NotificationSent, ResponseSent]
-    assert "http-sms abc" in events[1].receipt and events[1].channel == "sms"
+    # the receipt names the provider's message by its hash's start, never by the id (a WhatsApp id holds the number)
+    assert events[1].receipt == "sms +62812****890, http-sms ref 9f86d081884c7d65" and events[1].channel == "sms"
+    assert (events[0].provider_message_id, events[0].provider_message_hash) == (
+        "abc",
+        report(state, "sent").provider_message_hash,
+    )
     for e in events:
         state = model.evolve(state, e, START, "notify")
     assert state.status == "closed" and state.outcome == "resolved"

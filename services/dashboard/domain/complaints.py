@@ -292,8 +292,10 @@ def erased(row: dict[str, Any]) -> dict[str, Any]:
 
 def _receipt_without_recipient(receipt: str | None, channel: str | None) -> str | None:
     """The letter's delivery receipt without its recipient. As the workflow writes it from notify's report,
-    ``"<channel> <masked recipient>[, <provider> <provider's message id>]"``, it becomes ``"<channel> -[, ...]"`` (the
-    provider's reference names no one); one a person wrote is masked by pattern (``scrub``)."""
+    ``"<channel> <masked recipient>[, <provider> ref <16 hex digits>]"``, it becomes ``"<channel> -[, ...]"``: the
+    reference is the start of the keyed hash of the provider's message id and names no one (the id itself, which for
+    WhatsApp holds the number, is in no receipt: ``shared.contracts.workflow.provider_reference``, migration 0025);
+    one a person wrote is masked by pattern (``scrub``)."""
     if not receipt or not channel or not receipt.startswith(f"{channel} "):
         return scrub(receipt) if receipt else receipt
     _, comma, rest = receipt.partition(", ")

@@ -14,9 +14,12 @@ What changes (every row tied to the complaint by intake's own columns, or by the
 * ``attachments`` of the complaint (its submission's and its replies'): ``filename`` -> null; the scans and photos
   themselves are deleted from the document store, unless an attachment row of another complaint whose data was
   not erased, or of no complaint, holds the same bytes (content addressing keeps one copy for both).
-* ``channel_statuses`` of the messages sent about the complaint (tied by the provider's message id or our
-  reference, both in the complaint's ``Notification*`` events): ``recipient_id`` -> null, and the same key out of
-  ``raw``.
+* ``channel_statuses`` of the messages sent about the complaint (tied by the keyed hash of the provider's message
+  id or by our reference, both in clear in the complaint's ``Notification*`` events, whose sealed id no longer
+  reads): ``recipient_id`` -> null, and the same key and the message's id out of ``raw``. Statuses recorded since
+  migration 0025 hold neither (``handlers/statuses.py``); the scrub is for rows written before it.
+* ``inbound_messages`` and ``channel_statuses`` hold the provider's ids only as keyed hashes (a WhatsApp id holds
+  the phone number; docs/adr/0017, decision 7): nothing of them to erase.
 * ``tracking.referral_answer`` (a receiving office's answer, which may quote the complainant): masked of the
   complainant's values, as the tracking page already showed it (``shared.masking.scrub``).
 
@@ -35,6 +38,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import attachments, channel_statuses, inbound_messages, outbox, submissions
@@ -235,31 +239,38 @@ def scrubbed_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
+# what a delivery receipt's ``raw`` (Meta's status object) may hold of the complainant: the number, the message's id
+_STATUS_PERSONAL = ("recipient_id", "id")
+
+
 def _scrub_statuses(conn: Connection, stream: Iterable[EventEnvelope]) -> int:
     """The delivery receipts of the messages sent about the complaint, as its events name them."""
-    message_ids: set[str] = set()
+    message_hashes: set[str] = set()
     references: set[str] = set()
     for envelope in stream:
         event = envelope.decode()
         if isinstance(event, NotificationEvent):
             references.update({event.delivery_id.hex, str(event.delivery_id)})
-            if event.provider_message_id:
-                message_ids.add(event.provider_message_id)
-    if not message_ids and not references:
+            if event.provider_message_hash:
+                message_hashes.add(event.provider_message_hash)
+    if not message_hashes and not references:
         return 0
     rows = conn.execute(
         select(channel_statuses.c.id, channel_statuses.c.raw)
         .where(
             or_(
-                channel_statuses.c.provider_message_id.in_(sorted(message_ids)),
+                channel_statuses.c.provider_message_hash.in_(sorted(message_hashes)),
                 channel_statuses.c.biz_opaque_callback_data.in_(sorted(references)),
             ),
-            or_(channel_statuses.c.recipient_id.is_not(None), channel_statuses.c.raw.has_key("recipient_id")),
+            or_(
+                channel_statuses.c.recipient_id.is_not(None),
+                channel_statuses.c.raw.has_any(array(list(_STATUS_PERSONAL))),
+            ),
         )
         .with_for_update()
     ).all()
     for status_id, raw in rows:
-        kept = {k: v for k, v in (raw or {}).items() if k != "recipient_id"}
+        kept = {k: v for k, v in (raw or {}).items() if k not in _STATUS_PERSONAL}
         conn.execute(
             update(channel_statuses).where(channel_statuses.c.id == status_id).values(recipient_id=None, raw=kept)
         )

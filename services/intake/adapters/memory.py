@@ -232,15 +232,15 @@ class InMemoryInboundMessages:
         return next((m for m in [*self._memory.inbound.values(), *self.written.values()] if m.id == inbound_id), None)
 
     def add(self, message: Inbound) -> bool:
-        key = (message.channel, message.provider_message_id)
+        key = (message.channel, message.provider_message_hash)
         self._take(("inbound", *key))
         if self._get(key) is not None or self.by_id(message.id) is not None:
             return False
         self.written[key] = message
         return True
 
-    def outcome(self, channel: str, provider_message_id: str) -> InboundRecord | None:
-        m = self._get((channel, provider_message_id))
+    def outcome(self, channel: str, hashes: Sequence[str]) -> InboundRecord | None:
+        m = next((found for h in hashes if (found := self._get((channel, h))) is not None), None)
         if m is None:
             return None
         code = self._submissions.tracking_code(m.complaint_id) if m.complaint_id is not None else None
@@ -256,15 +256,15 @@ class InMemoryChannelStatuses:
         return self.written.get(key) or self._memory.statuses.get(key)
 
     def add(self, status: ChannelStatus) -> bool:
-        key = (status.provider_message_id, status.status)
+        key = (status.provider_message_hash, status.status)
         self._take(("status", *key))
         if self._get(key) is not None:
             return False
         self.written[key] = status
         return True
 
-    def id_of(self, provider_message_id: str, status: str) -> UUID | None:
-        found = self._get((provider_message_id, status))
+    def id_of(self, provider_message_hash: str, status: str) -> UUID | None:
+        found = self._get((provider_message_hash, status))
         return found.id if found is not None else None
 
 

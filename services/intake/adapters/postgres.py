@@ -147,12 +147,14 @@ class PostgresInboundMessages:
         inserted = self._conn.execute(
             insert(inbound_messages)
             .values(**_row(message))
-            .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+            .on_conflict_do_nothing(index_elements=["channel", "provider_message_hash"])
             .returning(inbound_messages.c.id)
         ).first()
         return inserted is not None
 
-    def outcome(self, channel: str, provider_message_id: str) -> InboundRecord | None:
+    def outcome(self, channel: str, hashes: Sequence[str]) -> InboundRecord | None:
+        if not hashes:
+            return None
         code = (
             select(submissions.c.tracking_code)
             .where(submissions.c.complaint_id == inbound_messages.c.complaint_id)
@@ -166,9 +168,7 @@ class PostgresInboundMessages:
                 inbound_messages.c.complaint_id,
                 inbound_messages.c.note,
                 code.label("tracking_code"),
-            ).where(
-                inbound_messages.c.channel == channel, inbound_messages.c.provider_message_id == provider_message_id
-            )
+            ).where(inbound_messages.c.channel == channel, inbound_messages.c.provider_message_hash.in_(list(hashes)))
         ).first()
         if row is None:
             return None
@@ -183,15 +183,15 @@ class PostgresChannelStatuses:
         inserted = self._conn.execute(
             insert(channel_statuses)
             .values(**_row(status))
-            .on_conflict_do_nothing(index_elements=["provider_message_id", "status"])
+            .on_conflict_do_nothing(index_elements=["provider_message_hash", "status"])
             .returning(channel_statuses.c.id)
         ).first()
         return inserted is not None
 
-    def id_of(self, provider_message_id: str, status: str) -> UUID | None:
+    def id_of(self, provider_message_hash: str, status: str) -> UUID | None:
         found: UUID | None = self._conn.execute(
             select(channel_statuses.c.id).where(
-                channel_statuses.c.provider_message_id == provider_message_id, channel_statuses.c.status == status
+                channel_statuses.c.provider_message_hash == provider_message_hash, channel_statuses.c.status == status
             )
         ).scalar()
         return found

@@ -77,13 +77,15 @@ tracking = Table(
     Column("referral_answered_on", Date),
 )
 
-# every message that came in on a channel (migration 0007): the dedupe key and what it became
+# every message that came in on a channel (migration 0007): the dedupe key and what it became. The provider's id
+# of the message only as its keyed hash (migration 0025; shared.privacy.ProviderIdHashes): a WhatsApp id holds the
+# sender's phone number, an SMS one our number and the gateway's sequence, an e-mail Message-ID often a host
 inbound_messages = Table(
     "inbound_messages",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("channel", Text, nullable=False),  # sms | whatsapp | email
-    Column("provider_message_id", Text, nullable=False),
+    Column("provider_message_hash", Text, nullable=False),
     Column("kecamatan", Text),  # None when no kecamatan claims it (then ignored)
     Column("sender", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
@@ -92,7 +94,7 @@ inbound_messages = Table(
     Column("complaint_id", UUID(as_uuid=True)),
     Column("note", Text),  # why it was ignored, or what was left out
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("channel", "provider_message_id", name="inbound_messages_provider_id"),
+    UniqueConstraint("channel", "provider_message_hash", name="inbound_messages_provider_hash"),
     CheckConstraint("result IN ('complaint', 'reply', 'ignored')", name="result_known"),
 )
 
@@ -113,20 +115,21 @@ attachments = Table(
     CheckConstraint("submission_id IS NOT NULL OR inbound_message_id IS NOT NULL", name="belongs_somewhere"),
 )
 
-# delivery receipts of our own outbound messages, as providers report them (notify reads them)
+# delivery receipts of our own outbound messages, as providers report them (notify reads them): the provider's id
+# of the message only as its keyed hash, and neither the id nor the recipient's number in ``raw`` (migration 0025)
 channel_statuses = Table(
     "channel_statuses",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("provider", Text, nullable=False),
-    Column("provider_message_id", Text, nullable=False),
+    Column("provider_message_hash", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("biz_opaque_callback_data", Text),
-    Column("recipient_id", Text),
+    Column("recipient_id", Text),  # no longer written (the recipient's number); older rows cleared by 0025
     Column("timestamp", DateTime(timezone=True)),
     Column("raw", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("provider_message_id", "status", name="channel_statuses_message_status"),
+    UniqueConstraint("provider_message_hash", "status", name="channel_statuses_message_status"),
 )
 
 checkpoints = checkpoint_table(metadata)

@@ -1,7 +1,8 @@
 """A message arriving on a channel (SMS, WhatsApp, e-mail), once read and checked by ``channels.py``, becomes:
 
-1. Dedupe: ``intake.inbound_messages`` is unique on (channel, provider message id); a redelivered webhook
-   creates nothing new and is answered as the first time.
+1. Dedupe: ``intake.inbound_messages`` is unique on (channel, keyed hash of the provider's message id); a
+   redelivered webhook creates nothing new and is answered as the first time. The id itself is not kept: a
+   WhatsApp id holds the sender's phone number (``shared.privacy.ProviderIdHashes``; docs/adr/0017, decision 7).
 2. Route: the kecamatan that claims the number or address written to (``tenancy.kecamatan.settings
    -> channels``), else ``IntakeSettings.default_kecamatan``, else nobody (refused, or for WhatsApp ignored).
 3. A sender whose complaint in that kecamatan awaits documents (step 2 paused) is answering it: the message
@@ -32,6 +33,7 @@ from services.intake.handlers.submissions import TrackingCodeTaken, write_attach
 from services.intake.unit_of_work import Inbound, UnitOfWork, put_contract
 from shared.contracts.intake import Complainant, ComplainantReplied
 from shared.contracts.tracking import new_tracking_code
+from shared.privacy import provider_id_hashes
 from shared.tenancy import UnknownKecamatan
 
 log = logging.getLogger(__name__)
@@ -109,12 +111,18 @@ def route_inbound(intake: Context, channel: str, to: tuple[str, ...] | list[str]
 
 def already_received(intake: Context, channel: str, provider_message_id: str) -> InboundOutcome | None:
     """The outcome of the first delivery of this message, if there was one."""
+    hashes = provider_id_hashes(intake.settings).candidates(provider_message_id)
     with intake.uow() as uow:
-        return _outcome_of(uow, channel, provider_message_id)
+        return _outcome_of(uow, channel, hashes)
 
 
-def _outcome_of(uow: UnitOfWork, channel: str, provider_message_id: str) -> InboundOutcome | None:
-    row = uow.inbound.outcome(channel, provider_message_id)
+def _stored(intake: Context, provider_message_id: str) -> str:
+    """What ``inbound_messages`` keeps of the provider's id: its keyed hash."""
+    return provider_id_hashes(intake.settings).hash(provider_message_id)
+
+
+def _outcome_of(uow: UnitOfWork, channel: str, hashes: list[str]) -> InboundOutcome | None:
+    row = uow.inbound.outcome(channel, hashes)
     if row is None:
         return None
     return InboundOutcome(
@@ -151,7 +159,7 @@ def ignore_inbound(
                 Inbound(
                     id=inbound_id,
                     channel=channel,
-                    provider_message_id=provider_message_id,
+                    provider_message_hash=_stored(intake, provider_message_id),
                     kecamatan=kecamatan,
                     sender=sender,
                     received_at=received_at,
@@ -160,7 +168,7 @@ def ignore_inbound(
                 )
             )
             if not added:
-                return _found(uow, channel, provider_message_id, inbound_id)
+                return _found(intake, uow, channel, provider_message_id, inbound_id)
             uow.commit()
         log.info("inbound message ignored", extra={"channel": channel, "inbound_id": str(inbound_id), "reason": note})
         return InboundOutcome(result="ignored", inbound_id=inbound_id, kecamatan=kecamatan, note=note)
@@ -168,10 +176,12 @@ def ignore_inbound(
     return retry.run(attempt)
 
 
-def _found(uow: UnitOfWork, channel: str, provider_message_id: str, inbound_id: UUID) -> InboundOutcome:
+def _found(
+    intake: Context, uow: UnitOfWork, channel: str, provider_message_id: str, inbound_id: UUID
+) -> InboundOutcome:
     """The message an insert under ``inbound_id`` ran into: this request's own (an earlier attempt committed,
     its answer lost), answered as new, or an earlier delivery's, answered as a duplicate."""
-    outcome = _outcome_of(uow, channel, provider_message_id)
+    outcome = _outcome_of(uow, channel, provider_id_hashes(intake.settings).candidates(provider_message_id))
     if outcome is not None and outcome.inbound_id == inbound_id:
         log.warning(
             "an inbound message's commit whose answer was lost found on the next attempt",
@@ -194,9 +204,9 @@ def receive_inbound(
         return prior
     kecamatan = retry.run(lambda: route_inbound(intake, message.channel, message.to))
     if kecamatan is None:
-        log.warning(
+        log.warning(  # by the id's hash: a WhatsApp id holds the sender's number, and logs carry no personal data
             "inbound message for no known kecamatan",
-            extra={"channel": message.channel, "provider_message_id": message.provider_message_id},
+            extra={"channel": message.channel, "provider_message_hash": _stored(intake, message.provider_message_id)},
         )
         if ignore_unrouted:
             return ignore_inbound(
@@ -248,7 +258,7 @@ def _write_message(
                     Inbound(
                         id=inbound_id,
                         channel=message.channel,
-                        provider_message_id=message.provider_message_id,
+                        provider_message_hash=_stored(intake, message.provider_message_id),
                         kecamatan=kecamatan,
                         sender=message.sender,
                         received_at=received_at,
@@ -259,7 +269,7 @@ def _write_message(
                     )
                 )
                 if not added:  # this request's earlier attempt, or a concurrent delivery, committed first
-                    return _found(uow, message.channel, message.provider_message_id, inbound_id)
+                    return _found(intake, uow, message.channel, message.provider_message_id, inbound_id)
                 wording = parse.wording(
                     message.channel,
                     message.text,

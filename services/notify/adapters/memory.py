@@ -137,12 +137,14 @@ class InMemoryDeliveries:
             self._take(delivery_id)
         return self._row(delivery_id)
 
-    def by_provider(self, provider: str | None, provider_message_id: str | None, *, lock: bool = False) -> Row | None:
+    def by_provider(self, provider: str | None, hashes: Collection[str], *, lock: bool = False) -> Row | None:
         found = next(
             (
                 r["id"]
                 for r in self._rows().values()
-                if r["provider"] == provider and r["provider_message_id"] == provider_message_id
+                if r["provider"] == provider
+                and r["provider_message_hash"] is not None
+                and r["provider_message_hash"] in hashes
             ),
             None,
         )
@@ -321,7 +323,12 @@ class InMemoryDeadLetters:
         self.written: dict[UUID, Row] = {}
 
     def naming(
-        self, *, event_ids: Collection[UUID], delivery_ids: Collection[UUID], provider_message_ids: Collection[str]
+        self,
+        *,
+        event_ids: Collection[UUID],
+        delivery_ids: Collection[UUID],
+        provider_message_ids: Collection[str],
+        provider_message_hashes: Collection[str] = (),
     ) -> list[Row]:
         names = {
             "event_id": {str(i) for i in event_ids},
@@ -329,8 +336,14 @@ class InMemoryDeadLetters:
             "reference": {i.hex for i in delivery_ids},
             "provider_message_id": set(provider_message_ids),
         }
+        hashes = set(provider_message_hashes)
         rows = {**self._memory.dead_letters, **self.written}.values()
-        return [dict(r) for r in rows if any(r["payload"].get(k) in v for k, v in names.items())]
+        return [
+            dict(r)
+            for r in rows
+            if any(r["payload"].get(k) in v for k, v in names.items())
+            or hashes & set(r["payload"].get("provider_message_hashes") or ())
+        ]
 
     def rewrite(self, letter_id: UUID, payload: Mapping[str, Any], error: str) -> None:
         row = self.written.get(letter_id) or self._memory.dead_letters.get(letter_id)

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.engine import Connection
 
 from services.notify.adapters.tables import dead_letters, deliveries, escalations, handoffs, templates
@@ -55,9 +55,11 @@ class PostgresDeliveries:
         query = select(deliveries).where(deliveries.c.id == delivery_id)
         return _first(self._conn, query.with_for_update() if lock else query)
 
-    def by_provider(self, provider: str | None, provider_message_id: str | None, *, lock: bool = False) -> Row | None:
+    def by_provider(self, provider: str | None, hashes: Collection[str], *, lock: bool = False) -> Row | None:
+        if not hashes:
+            return None
         query = select(deliveries).where(
-            deliveries.c.provider == provider, deliveries.c.provider_message_id == provider_message_id
+            deliveries.c.provider == provider, deliveries.c.provider_message_hash.in_(list(hashes))
         )
         return _first(self._conn, query.with_for_update() if lock else query)
 
@@ -242,7 +244,12 @@ class PostgresDeadLetters:
         self._conn = conn
 
     def naming(
-        self, *, event_ids: Collection[UUID], delivery_ids: Collection[UUID], provider_message_ids: Collection[str]
+        self,
+        *,
+        event_ids: Collection[UUID],
+        delivery_ids: Collection[UUID],
+        provider_message_ids: Collection[str],
+        provider_message_hashes: Collection[str] = (),
     ) -> list[Row]:
         payload = dead_letters.c.payload
         named = [
@@ -251,6 +258,8 @@ class PostgresDeadLetters:
             payload["reference"].astext.in_([i.hex for i in delivery_ids]),
             payload["provider_message_id"].astext.in_(list(provider_message_ids)),
         ]
+        if provider_message_hashes:  # a delivery receipt from intake names the id by its hashes (a JSON array)
+            named.append(payload["provider_message_hashes"].has_any(array(list(provider_message_hashes))))
         return _all(self._conn, select(dead_letters).where(or_(*named)).with_for_update())
 
     def rewrite(self, letter_id: UUID, payload: Mapping[str, Any], error: str) -> None:

@@ -46,7 +46,10 @@ deliveries = Table(
     Column("enqueued_at", DateTime(timezone=True)),
     Column("sending_since", DateTime(timezone=True)),
     Column("provider", Text),
+    # the provider's id of the message (a WhatsApp id holds the recipient's number: cleared when the complainant's
+    # data is erased) and its keyed hash, which delivery receipts are matched by (docs/adr/0017, decision 7)
     Column("provider_message_id", Text),
+    Column("provider_message_hash", Text),
     Column("last_error", Text),
     Column("sent_at", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),

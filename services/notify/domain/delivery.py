@@ -42,9 +42,15 @@ def backoff(attempts: int, base: float, cap: float, jitter: float) -> timedelta:
 
 
 def outcome_values(
-    state: str, at: datetime, error: str | None, provider: str | None, provider_message_id: str | None
+    state: str,
+    at: datetime,
+    error: str | None,
+    provider: str | None,
+    provider_message_id: str | None,
+    provider_message_hash: str | None = None,
 ) -> dict[str, Any]:
-    """The columns a send's outcome writes (the claim ends with it)."""
+    """The columns a send's outcome writes (the claim ends with it); ``provider_message_hash``: the id's keyed hash
+    (``shared.privacy.ProviderIdHashes``), what its delivery receipts will be matched by."""
     values: dict[str, Any] = {
         "state": state,
         "updated_at": at,
@@ -54,7 +60,7 @@ def outcome_values(
     if provider:
         values["provider"] = provider
     if state == "sent":
-        values.update(sent_at=at, provider_message_id=provider_message_id)
+        values.update(sent_at=at, provider_message_id=provider_message_id, provider_message_hash=provider_message_hash)
     return values
 
 
@@ -63,7 +69,8 @@ def receipt_values(
 ) -> dict[str, Any] | None:
     """What a provider's delivery receipt (``kind``: sent, delivered, read, failed) changes on a delivery
     ``row``: a row only moves forward, so None when it would go back (a late "sent" after "delivered") or the
-    row is not one a provider has (pending, or already settled the same way)."""
+    row is not one a provider has (pending, or already settled the same way). A row found by our reference whose
+    send's answer was lost learns the id's keyed hash from the receipt (``provider_message_hash``), never the id."""
     values: dict[str, Any] = {"updated_at": now, "sending_since": None}
     if kind in ("delivered", "read") and row["state"] in ("sending", "sent", "unknown"):
         values.update(state="delivered", delivered_at=now)
@@ -73,8 +80,8 @@ def receipt_values(
         values.update(state="failed", last_error=(status.get("error") or "gagal terkirim menurut penyedia")[:500])
     else:
         return None
-    if status.get("provider_message_id") and not row["provider_message_id"]:
-        values["provider_message_id"] = status["provider_message_id"]
+    if status.get("provider_message_hash") and not row["provider_message_hash"]:
+        values["provider_message_hash"] = status["provider_message_hash"]
     values.setdefault("provider", status.get("provider") or row["provider"])
     return values
 

@@ -4,8 +4,12 @@ UU 27/2022 PDP, issue #17, docs/adr/0017). Pure: the handler (``handlers/erasure
 A delivery keeps what the audit needs and nothing that reaches or names the complainant:
 
 * kept: its id, the event it answered, the complaint, kecamatan, kind, audience, channel, state, attempts, the
-  provider and the provider's message id (a late delivery receipt still finds it), the staff username, the
-  verification link of a letter (it names no one: letters remove their own documents) and every timestamp;
+  provider and the keyed hash of the provider's message id (a late delivery receipt still finds it), the staff
+  username, the verification link of a letter (it names no one: letters remove their own documents) and every
+  timestamp;
+* cleared: the provider's message id itself (a WhatsApp id is ``wamid.`` and base64 holding the recipient's phone
+  number; docs/adr/0017, decision 7), for staff's messages too (their text quoted the complaint, and the id is as
+  good as their number);
 * replaced: the complainant's address (``recipient``) by ``ERASED_RECIPIENT``; the rendered text (``body``) by
   ``ERASED_BODY``, which also marks the row as erased;
 * cleared: the e-mail subject, the template's variables (the name, the reason, the office's answer ...) and the
@@ -21,7 +25,8 @@ with ``NOT_SENT`` and is not reported to the workflow (nothing reached a provide
 the reconciliation, which does not send an erased message (``handlers/sending.py``).
 
 The dead letters and the reports handed to the workflow hold ids, plus error texts: those are masked the same
-way (``scrubbed_payload``, ``Known.scrub``), and a report's masked recipient becomes ``"-"``.
+way (``scrubbed_payload``, ``Known.scrub``), a report's masked recipient becomes ``"-"`` and a provider's message
+id goes (its keyed hash stays).
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ def erased_delivery(row: Mapping[str, Any], now: datetime, known: Known) -> dict
         "variables": None,
         "attachment": None,
         "last_error": known.scrub(row["last_error"]),
+        "provider_message_id": None,
         "updated_at": now,
     }
     if row["audience"] == "complainant":
@@ -98,10 +104,13 @@ def erased_delivery(row: Mapping[str, Any], now: datetime, known: Known) -> dict
 
 def scrubbed_payload(payload: Mapping[str, Any], known: Known) -> dict[str, Any]:
     """A message notify keeps (a dead letter's task argument, a report to the workflow) without the complainant's
-    values: its error text masked, a report's recipient ``"-"``; ids and states as they were."""
+    values: its error text masked, a report's recipient ``"-"``, a provider's message id gone (its keyed hash stays);
+    our ids and states as they were."""
     kept = dict(payload)
     if isinstance(kept.get("error"), str):
         kept["error"] = known.scrub(kept["error"])
     if "recipient" in kept:
         kept["recipient"] = REPORT_RECIPIENT
+    if kept.get("provider_message_id") is not None:
+        kept["provider_message_id"] = None
     return kept

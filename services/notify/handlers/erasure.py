@@ -50,6 +50,7 @@ def erase_personal_data(notify: Context, event_id: UUID) -> Erased:
             event_ids=event_ids,
             delivery_ids=[r["id"] for r in rows],
             provider_message_ids=[r["provider_message_id"] for r in rows if r["provider_message_id"]],
+            provider_message_hashes=[r["provider_message_hash"] for r in rows if r["provider_message_hash"]],
         )
         changed_letters = 0
         for letter in letters:

@@ -14,9 +14,11 @@ from uuid import UUID
 from sqlalchemy.exc import OperationalError
 
 from services.notify.domain.delivery import outcome_values
+from services.notify.domain.erasure import is_erased
 from services.notify.handlers.context import Context
 from services.notify.handlers.reports import report
 from services.notify.unit_of_work import Row, UnitOfWork
+from shared.privacy import provider_id_hashes
 from shared.tasks import safe_error
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ def _record(uow: UnitOfWork, row: dict, state: str, values: dict) -> Row | None:
         # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
         # told us settles it
         done = uow.deliveries.update(row["id"], values, states=("unknown",))
+    if done is not None and done["provider_message_id"] and is_erased(done):
+        # the complainant's data was erased while the provider had the message: its id (a WhatsApp id holds the
+        # number) is not kept; its keyed hash is, so the delivery receipts still find the row
+        done = uow.deliveries.update(row["id"], {"provider_message_id": None})
     return done
 
 
@@ -73,13 +79,18 @@ def finish(
     provider_message_id: str | None = None,
 ) -> str:
     at = notify.clock()
-    values = outcome_values(state, at, error, provider, provider_message_id)
+    values = outcome_values(state, at, error, provider, provider_message_id, _hash(notify, provider_message_id))
     try:
         done = write_retried(notify, lambda uow: _record(uow, row, state, values))
     except OperationalError as exc:
         _hand_on(notify, row, state, at, error, provider, provider_message_id, exc)
         return state
     return _recorded(notify, row["id"], state, done)
+
+
+def _hash(notify: Context, provider_message_id: str | None) -> str | None:
+    """The provider's id's keyed hash (docs/adr/0017, decision 7): what its delivery receipts are matched by."""
+    return provider_id_hashes(notify.settings).hash(provider_message_id) if provider_message_id else None
 
 
 def _recorded(notify: Context, delivery_id: UUID, state: str, done: Row | None) -> str:
@@ -111,13 +122,19 @@ def _hand_on(
     """The database stayed away longer than the write window: the provider's answer goes to the queue as a
     task of its own (written when the database is back), never back through the send. If the broker will
     not take it either, the log line is what a person settles the message by."""
-    ids = {
+    ids = {  # logged: the provider's id only as its hash (a WhatsApp id holds the number), what its receipts match
         "delivery_id": str(row["id"]),
         "state": state,
         "provider": provider,
-        "provider_message_id": provider_message_id,
+        "provider_message_hash": _hash(notify, provider_message_id),
     }
-    message = {**ids, "sending_since": row["sending_since"].isoformat(), "at": at.isoformat(), "error": error}
+    message = {
+        **ids,
+        "provider_message_id": provider_message_id,
+        "sending_since": row["sending_since"].isoformat(),
+        "at": at.isoformat(),
+        "error": error,
+    }
     try:
         notify.celery.send_task(
             OUTCOME_TASK,
@@ -147,6 +164,7 @@ def record_outcome(notify: Context, message: dict) -> str:
         message.get("error"),
         message.get("provider"),
         message.get("provider_message_id"),
+        _hash(notify, message.get("provider_message_id")),
     )
     done = write_retried(notify, lambda uow: _record(uow, row, state, values))
     return _recorded(notify, row["id"], state, done)

@@ -27,7 +27,8 @@ def report(notify: Context, row: dict) -> None:
             recipient=mask_recipient(row["recipient"]) if row["recipient"] and not is_erased(row) else REPORT_RECIPIENT,
             state=state,
             provider=row["provider"],
-            provider_message_id=row["provider_message_id"],
+            provider_message_id=row["provider_message_id"],  # None once erased; the workflow seals it
+            provider_message_hash=row["provider_message_hash"],
             error=public_error(row["last_error"]) if state in ("failed", "unknown") else None,
             at=row["updated_at"],
         )

@@ -50,10 +50,12 @@ class PostgresEventStreams:
     def erase_personal_data(self, complaint_id: UUID, *, by: str, reason: str) -> bool:
         erased = self._store.data_keys.erase(self._conn, complaint_id, by=by, reason=reason)
         # a message that died in the workflow's worker keeps its payload: intake's ComplaintSubmitted and
-        # ComplainantReplied carry the complainant and the sender in clear
+        # ComplainantReplied carry the complainant and the sender in clear, notify's NotificationReport the
+        # provider's message id (a WhatsApp id holds the phone number; its keyed hash stays)
         self._conn.execute(
             text(
-                "UPDATE workflow.dead_letters SET payload = (payload - 'complainant' - 'sender' - 'text') "
+                "UPDATE workflow.dead_letters "
+                "SET payload = (payload - 'complainant' - 'sender' - 'text' - 'provider_message_id') "
                 "|| jsonb_build_object('complainant', jsonb_build_object('name', CAST(:erased AS text))) "
                 "WHERE payload ->> 'complaint_id' = :complaint_id"
             ),

@@ -55,6 +55,7 @@ from shared.contracts.workflow import (
     ResponseSent,
     StepCompleted,
     StepOverdue,
+    provider_reference,
 )
 from shared.events import Event, EventEnvelope
 
@@ -560,7 +561,8 @@ def _notification(state: Complaint, report: NotificationReport) -> list[Event]:
         channel=report.channel,
         recipient=report.recipient,
         provider=report.provider,
-        provider_message_id=report.provider_message_id,
+        provider_message_id=report.provider_message_id,  # sealed by the store under the complaint's key
+        provider_message_hash=report.provider_message_hash,
     )
     events: list[Event]
     if report.state == "sent":
@@ -582,8 +584,8 @@ def _notification(state: Complaint, report: NotificationReport) -> list[Event]:
         and state.response_dispatched
     ):
         receipt = f"{report.channel} {report.recipient}"
-        if report.provider_message_id:
-            receipt += f", {report.provider} {report.provider_message_id}"
+        if report.provider_message_hash:  # the provider's id itself holds a WhatsApp recipient's number
+            receipt += f", {provider_reference(report.provider, report.provider_message_hash)}"
         events.append(
             ResponseSent(
                 channel=report.channel,
