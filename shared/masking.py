@@ -43,11 +43,12 @@ from uuid import UUID
 from shared.contracts import sop
 from shared.contracts import workflow as w
 from shared.contracts.accounts import ROLES
+from shared.contracts.intake import ANONYMOUS_NAME
 
 REDACTED = "[disembunyikan]"
 # what a confidential complainant (pelapor rahasia) reads as to all but the Kasi/Kasubag and the Camat
 CONFIDENTIAL_NAME = "(pelapor rahasia)"
-PLACEHOLDER_NAMES = frozenset({CONFIDENTIAL_NAME, w.ERASED_NAME})
+PLACEHOLDER_NAMES = frozenset({CONFIDENTIAL_NAME, w.ERASED_NAME, ANONYMOUS_NAME})
 _PERSON_EVENTS = frozenset({w.ComplaintReceived.type, w.ComplainantDataCorrected.type})
 
 

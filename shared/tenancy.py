@@ -304,6 +304,7 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
         "sign_atas_nama",
         "unit_pengolah",
         "signature_service",
+        "anonymous_complaints",
     )
     unknown = set(settings) - set(known)
     if unknown:
@@ -312,6 +313,8 @@ def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
         validate_unit_code(settings["unit_pengolah"])
     if settings.get("signature_service") not in (None, "local", "bsre"):  # docs/adr/0016
         raise ValueError('signature_service: "bsre" (the national e-signature service) or "local" (own certificate)')
+    if not isinstance(settings.get("anonymous_complaints", False), bool):  # issue #17 item 5; off unless set
+        raise ValueError("anonymous_complaints: true (accept complaints without identity) or false")
     if settings.get("sign_atas_nama") not in (None, *ATAS_NAMA_OFFICES):
         raise ValueError('sign_atas_nama: only "sekcam" may sign a.n. (atas nama) the Camat, or leave it out')
     if settings.get("sop_overrides"):

@@ -37,6 +37,16 @@ class Complainant(Contract):
     # officer who verifies identity (Kasi/Kasubag) and the Camat see it (shared.masking.sees_personal_data). Part of the
     # person's record, so it travels (and is sealed, and erased) with it
     confidential: bool = False
+    # an anonymous complaint (no identity; only where its kecamatan accepts them, setting "anonymous_complaints"): the
+    # name is ANONYMOUS_NAME and nothing else is known; the workflow skips identity verification, saying why
+    anonymous: bool = False
+
+
+ANONYMOUS_NAME = "(anonim)"
+
+
+def anonymous_complainant() -> Complainant:
+    return Complainant(name=ANONYMOUS_NAME, anonymous=True)
 
 
 class Attachment(Contract):

@@ -167,3 +167,73 @@ def test_documents_naming_them_are_refused_to_those_who_may_not_see_them(setting
     # the Lembar Disposisi travels through the office: it does not name a pelapor rahasia
     words = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(kept.content)).pages)
     assert NAME not in words and "pelapor rahasia" in words
+
+
+# -- anonymous complaints ----------------------------------------------------------------------------------------
+ANONYMOUS_BODY = {
+    "subject": "Pungutan liar di pasar",
+    "description": "Petugas pasar memungut uang tanpa karcis setiap pagi, saya tidak berani menyebut nama.",
+    "anonymous": True,
+}
+
+
+@pytest.fixture(scope="module")
+def open_place(world, engine):
+    """A kecamatan of its own that accepts anonymous complaints (the demo kecamatan do not)."""
+    from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
+
+    slug = f"anonim-{uuid.uuid4().hex[:6]}"
+    upsert_kecamatan(engine, [Kecamatan(slug, f"95.{slug[-6:]}", "Anonim Uji", "pamekasan", "Kabupaten Pamekasan", {})])
+    configure_kecamatan(engine, slug, {"anonymous_complaints": True})
+    for container in ("intake", "wf"):
+        world[container].directory.invalidate()
+    return slug
+
+
+def test_an_anonymous_complaint_is_refused_where_the_kecamatan_does_not_accept_them(world, engine):
+    with TestClient(intake_app(world["intake"])) as client:
+        refused = client.post("/v1/complaints", json={**ANONYMOUS_BODY, "kecamatan": "pegantenan"})
+        both = client.post(
+            "/v1/complaints",
+            json={
+                **ANONYMOUS_BODY,
+                "kecamatan": "pegantenan",
+                "complainant": {"name": "Rina", "nik": NIK, "phone": PHONE},
+            },
+        )
+        nobody = client.post("/v1/complaints", json={**ANONYMOUS_BODY, "kecamatan": "pegantenan", "anonymous": False})
+    assert refused.status_code == 422 and refused.json()["code"] == "anonymous_not_accepted"
+    assert "dirahasiakan" in refused.json()["message"]  # it points to the confidential complaint instead
+    assert both.status_code == 422 and "anonymous_with_identity" in both.text
+    assert nobody.status_code == 422 and "complainant_required" in nobody.text
+    with engine.connect() as conn:  # nothing half-written
+        assert not conn.execute(
+            select(submissions.c.id).where(submissions.c.subject == ANONYMOUS_BODY["subject"])
+        ).all()
+
+
+def test_an_anonymous_complaint_is_accepted_where_enabled_and_skips_identity_verification(world, open_place, settings):
+    with TestClient(intake_app(world["intake"])) as client:
+        accepted = client.post("/v1/complaints", json={**ANONYMOUS_BODY, "kecamatan": open_place})
+    assert accepted.status_code == 202, accepted.text
+    code = accepted.json()["tracking_code"]
+    wf = world["wf"]
+    with wf.engine.connect() as conn:
+        payload = conn.execute(
+            select(outbox.c.payload)
+            .join(submissions, submissions.c.id == outbox.c.id)
+            .where(submissions.c.tracking_code == code)
+        ).scalar_one()
+    message = ComplaintSubmitted.model_validate(payload)
+    assert message.complainant.anonymous and not (message.complainant.phone or message.complainant.nik)
+    handlers.record_complaint(wf, message)
+    published(wf.engine, code)
+    stream = wf.store.read_stream(f"complaint-{message.complaint_id}")
+    assert [e.type for e in stream] == ["workflow.ComplaintReceived", "workflow.IdentityVerified"]
+    assert "anonim" in stream[1].payload["notes"] and stream[1].actor.kind == "system"
+    state = handlers.model.replay(stream)
+    assert state.current_step == 3 and state.status == "in_progress"  # the Staf registers it next
+    with TestClient(workflow_app(wf)) as api:
+        staff = Principal("staf.anonim", "Staf", "staf", open_place, "pamekasan")
+        shown = api.get(f"/v1/complaints/{message.complaint_id}", headers=bearer_header(settings, staff)).json()
+    assert shown["complainant"]["name"] == "(anonim)" and shown["current_step"]["number"] == 3

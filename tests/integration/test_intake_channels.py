@@ -293,6 +293,8 @@ def test_a_signed_whatsapp_message_creates_a_complaint(client, engine, places):
         "phone": "+" + wa_id,
         "email": None,
         "address": None,
+        "confidential": False,  # a keyword on WhatsApp to ask for it is not built yet
+        "anonymous": False,
     }
     assert row["subject"] == "Jalan desa rusak parah"
     assert row["description"] == "Jalan desa rusak parah\nSudah tiga bulan belum diperbaiki."

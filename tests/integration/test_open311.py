@@ -205,6 +205,8 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
         "phone": "+6281234567890",
         "email": EMAIL,
         "address": None,
+        "confidential": False,
+        "anonymous": False,  # Open311's anonymous reports are issue #18's
     }
     assert row["subject"].startswith("Infrastruktur: Jalan di Dusun Bunangka")
     assert "Lokasi: " + ADDRESS in row["description"] and "Koordinat: -7.051200, 113.477900" in row["description"]

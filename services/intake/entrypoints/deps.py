@@ -93,6 +93,16 @@ def idempotency_key_reused() -> ApiError:
     return ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.")
 
 
+def anonymous_not_accepted() -> ApiError:
+    """422: an anonymous complaint for a kecamatan that does not accept them (the SOP asks for KTP/SIM/KK)."""
+    return ApiError(
+        422,
+        "anonymous_not_accepted",
+        "Kecamatan ini tidak menerima pengaduan tanpa identitas: isi nama, NIK, dan kontak Anda. Identitas dapat "
+        "dirahasiakan (centang 'Rahasiakan identitas saya').",
+    )
+
+
 def unknown_kecamatan(field: str) -> ApiError:
     """422: no active kecamatan by that slug is served here; ``field`` names where the form carried it."""
     return ApiError(

@@ -13,6 +13,7 @@ from services.intake.domain.commands import SubmitComplaint
 from services.intake.entrypoints.deps import (
     IdempotencyKey,
     IntakeDep,
+    anonymous_not_accepted,
     citizen_accepted,
     idempotency_key_reused,
     unknown_kecamatan,
@@ -63,6 +64,8 @@ def submit(
         accepted = submissions.submit_complaint(intake, command)
     except UnknownKecamatan:
         raise unknown_kecamatan("kecamatan") from None
+    except submissions.AnonymousNotAccepted:
+        raise anonymous_not_accepted() from None
     except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
     return citizen_accepted(accepted, intake.settings, response)

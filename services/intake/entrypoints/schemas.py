@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from shared import identity
-from shared.contracts.intake import Complainant
+from shared.contracts.intake import Complainant, anonymous_complainant
 from shared.text import FreeText, OneLine
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -84,7 +84,9 @@ class ComplaintIn(BaseModel):
 
     kecamatan: str = Field(min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$", examples=["pegantenan"])
     channel: Literal["web"] = Field("web", description="Other channels arrive through their own webhooks")
-    complainant: ComplainantIn
+    complainant: ComplainantIn | None = Field(
+        None, description="Who complains; required unless `anonymous` (then it must be left out)"
+    )
     subject: OneLine = Field(min_length=5, max_length=200, examples=["Jalan desa rusak"])
     description: FreeText = Field(min_length=10, max_length=5000, examples=["Jalan di Dusun Bunangka rusak sejak ..."])
     confidential: bool = Field(
@@ -94,8 +96,27 @@ class ComplaintIn(BaseModel):
         "it masked; the response still reaches the complainant",
     )
 
+    anonymous: bool = Field(
+        False,
+        description="An anonymous complaint, with no identity at all: accepted only where the kecamatan accepts them "
+        "(422 `anonymous_not_accepted` elsewhere: the SOP asks for KTP/SIM/KK). Nothing reaches the complainant but "
+        "the tracking code in this answer; identity verification is skipped, with that reason on the history",
+    )
+
+    @model_validator(mode="after")
+    def _identity(self) -> ComplaintIn:
+        if self.anonymous and self.complainant is not None:
+            raise PydanticCustomError(
+                "anonymous_with_identity", "Pengaduan anonim tidak memuat identitas: kosongkan data pengadu."
+            )
+        if not self.anonymous and self.complainant is None:
+            raise PydanticCustomError("complainant_required", "Isi data pengadu (nama, NIK, dan kontak).")
+        return self
+
     def person(self) -> Complainant:
         """The complainant as the contract carries them (the confidentiality asked for travels with them)."""
+        if self.complainant is None:
+            return anonymous_complainant()
         return Complainant.model_construct(**self.complainant.model_dump(), confidential=self.confidential)
 
 
@@ -104,6 +125,9 @@ class ComplaintFormIn(ComplaintIn):
     ``id_kind`` says which card the ``identitas`` file is (the SOP asks for a copy of KTP, SIM or KK)."""
 
     id_kind: Literal["ktp", "sim", "kk"] = Field(examples=["ktp"], description="What the `identitas` file is")
+    anonymous: Literal[False] = Field(
+        False, description="An identity document comes with this form: an anonymous complaint is `POST /v1/complaints`"
+    )
 
 
 class ComplaintAccepted(BaseModel):

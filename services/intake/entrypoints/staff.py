@@ -19,7 +19,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.domain.commands import EnterComplaint
-from services.intake.entrypoints.deps import IdempotencyKey, IntakeDep, accepted_answer, errors, idempotency_key_reused
+from services.intake.entrypoints.deps import (
+    IdempotencyKey,
+    IntakeDep,
+    accepted_answer,
+    anonymous_not_accepted,
+    errors,
+    idempotency_key_reused,
+)
 from services.intake.entrypoints.multipart import (
     checked_files,
     json_field,
@@ -123,6 +130,8 @@ async def enter_complaint(
         accepted = await run_in_threadpool(submissions.enter_complaint, intake, command, files)
     except UnknownKecamatan:
         raise ApiError(403, "not_kecamatan_staff", "Kecamatan Anda tidak aktif di layanan ini.") from None
+    except submissions.AnonymousNotAccepted:
+        raise anonymous_not_accepted() from None
     except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
     return accepted_answer(

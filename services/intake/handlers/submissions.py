@@ -53,6 +53,10 @@ def submit_complaint(intake: Context, command: SubmitComplaint) -> Accepted:
     return _accept_with_files(intake, command, (), logged="complaint accepted")
 
 
+class AnonymousNotAccepted(Exception):
+    """An anonymous complaint for a kecamatan that does not accept them (its setting ``anonymous_complaints``)."""
+
+
 class TrackingCodeTaken(Exception):
     """The drawn tracking code (or id) is already used: the transaction is rolled back and another drawn."""
 
@@ -182,8 +186,11 @@ def _accept_with_files(
     digest = command.content_hash() if command.idempotency_key else None
 
     def check() -> Accepted | None:
-        if intake.directory.get(command.kecamatan) is None:
+        kecamatan = intake.directory.get(command.kecamatan)
+        if kecamatan is None:
             raise UnknownKecamatan(command.kecamatan)
+        if command.complainant.anonymous and not kecamatan.settings.get("anonymous_complaints"):
+            raise AnonymousNotAccepted(command.kecamatan)
         return _replay(intake, command.idempotency_key, digest) if command.idempotency_key and files else None
 
     replay = retry.run(check)

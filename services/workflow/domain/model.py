@@ -338,7 +338,7 @@ def _receive(state: Complaint, command: c.RecordComplaint, calendar: Calendar) -
         raise AlreadyReceived("this complaint is already in the workflow")
     s = command.submission
     definition = sop.with_overrides(sop.DEFAULT, command.sop_overrides)
-    return [
+    events: list[Event] = [
         ComplaintReceived(
             complaint_id=s.complaint_id,
             submission_id=s.submission_id,
@@ -360,6 +360,23 @@ def _receive(state: Complaint, command: c.RecordComplaint, calendar: Calendar) -
             entered_by=s.entered_by,
         )
     ]
+    if s.complainant.anonymous:  # nobody to verify: step 2 done at once, and the history says why (issue #17 item 5)
+        events.append(
+            IdentityVerified(
+                notes=ANONYMOUS_VERIFICATION,
+                step=2,
+                output=definition.step(2).output,
+                next_step=3,
+                next_due_at=due_at(definition, 3, s.received_at, calendar),
+            )
+        )
+    return events
+
+
+ANONYMOUS_VERIFICATION = (
+    "Pengaduan anonim (tanpa identitas), diterima karena kecamatan ini menerima pengaduan anonim: verifikasi "
+    "identitas dilewati."
+)
 
 
 def _flag_overdue(state: Complaint, command: c.FlagOverdue) -> list[Event]:
