@@ -101,7 +101,7 @@ def test_the_form_has_every_field_with_its_label(web):
     assert ">Pegantenan</option>" in page and ">Pasean</option>" in page
     # no consent asked (the legal basis is the public-service duty): the one checkbox is the complainant's choice to
     # keep their identity confidential (pelapor rahasia), not ticked unless they tick it
-    assert page.count('type="checkbox"') == 1 and 'checked' not in field_tag(page, "confidential")
+    assert page.count('type="checkbox"') == 1 and "checked" not in field_tag(page, "confidential")
     assert "<script>" not in page.split("</head>", 1)[1] and "style=" not in page  # CSP: nothing inline
 
 
