@@ -592,6 +592,38 @@ def conceal_complaint(body: Mapping[str, Any]) -> dict[str, Any]:
     return concealed
 
 
+_WHO_EVENTS = frozenset(
+    {
+        w.ComplainantReplied.type,  # what they wrote and from where
+        w.NotificationSent.type,  # to whom (masked, still theirs)
+        w.NotificationDelivered.type,
+        w.NotificationFailed.type,
+        w.NotificationUncertain.type,
+    }
+)
+
+
+def conceal_for_staff(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A pelapor rahasia's complaint as the kecamatan's staff who may not see them (the Staf, the Sekcam) read it: the
+    complaint to work on (subject, description, instructions, clarifications, the letter's text: their steps need
+    them), not who complains: the complainant concealed, the tracking code withheld (it opens the receipt, which
+    names them), and in the history the events that carry the person concealed and those that say what they wrote or
+    where they were reached shown as the masked views show them."""
+    concealed = conceal_complaint(body)
+    concealed["tracking_code"] = None
+    history = []
+    for h in concealed.get("history") or []:
+        if isinstance(h, Mapping) and isinstance(h.get("payload"), Mapping):
+            payload = dict(h["payload"])
+            payload.pop("tracking_code", None)
+            if h.get("type") in _WHO_EVENTS or h.get("type") == w.ComplainantDataCorrected.type:
+                payload = event_payload(h["type"], payload, HISTORY)
+            h = {**h, "payload": payload}
+        history.append(h)
+    concealed["history"] = history
+    return concealed
+
+
 def complaint_row(row: Mapping[str, Any], masked: bool) -> dict[str, Any]:
     """A row of the dashboard's complaints projection as this reader may see it (``masked``: as
     ``sees_personal_data`` decides for the reader and the row's ``complainant_confidential``); a confidential

@@ -72,6 +72,13 @@ def upgrade() -> None:
         sa.Column("personal_data_erased", sa.Boolean, nullable=False, server_default=sa.false()),
         schema="workflow",
     )
+    # pelapor rahasia: the inbox withholds the tracking code (it opens the receipt, which names them) from those who
+    # may not see them; none could ask before
+    op.add_column(
+        "complaints",
+        sa.Column("confidential", sa.Boolean, nullable=False, server_default=sa.false()),
+        schema="workflow",
+    )
     op.execute(
         "UPDATE workflow.complaints c SET closed_at = ("
         "SELECT max(e.occurred_at) FROM workflow.events e "
@@ -100,6 +107,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("complaints", "complainant_confidential", schema="dashboard")
     op.drop_index("complaints_retention", table_name="complaints", schema="workflow")
+    op.drop_column("complaints", "confidential", schema="workflow")
     op.drop_column("complaints", "personal_data_erased", schema="workflow")
     op.drop_column("complaints", "closed_at", schema="workflow")
     op.drop_table("requests", schema="privacy")

@@ -8,9 +8,9 @@ export of many is one row holding all their ids: the GIN index ``access_log_comp
 ``:id = ANY(complaint_ids)``), the kecamatan, the reason the reader gave (``X-Access-Reason``) and the request's
 correlation id.
 
-Append-only in spirit: the services insert, nobody updates or deletes, except the erasure, which masks the
-complainant's values in a reason that quoted them. It holds no personal value of the complainant (ids, usernames,
-codes), so it stays after an erasure: the record of who looked is kept.
+Append-only in spirit: the services insert, nobody updates or deletes (a reason given is masked of the complainant's
+values before it is written, so an erasure has nothing to do here). It holds no personal value of the complainant
+(ids, usernames, codes), so it stays after an erasure: the record of who looked is kept.
 
 Revision ID: 0024
 """

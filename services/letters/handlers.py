@@ -229,6 +229,11 @@ def _named(history: list[Event]) -> str:
     return masking.CONFIDENTIAL_NAME if person.confidential else person.name
 
 
+def _code(history: list[Event], received: ComplaintReceived) -> str:
+    """The tracking code on those documents: a pelapor rahasia's opens their receipt, which names them."""
+    return masking.CONFIDENTIAL_NAME if _complainant(history).confidential else received.tracking_code
+
+
 def _channel(received: ComplaintReceived) -> str:
     return CHANNEL_LABELS.get(received.channel, received.channel)
 
@@ -780,7 +785,7 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any] | No
                 city=letterhead.city,
                 complainant_name=_named(history),  # it travels through the office: a pelapor rahasia unnamed
                 channel=_channel(received),
-                tracking_code=received.tracking_code,
+                tracking_code=_code(history, received),
                 register_number=f"{registered.register_number}/{registered.register_year}" if registered else None,
                 received_at=received.received_at,
                 subject=received.subject,
@@ -841,7 +846,7 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
                 signed_on=signed_on,
                 agency=referred.agency,
                 agency_address=referred.agency_address,
-                tracking_code=received.tracking_code,
+                tracking_code=_code(history, received),
                 received_on=received.received_at.astimezone(tz).date(),
                 channel=_channel(received),
                 complainant_name=_named(history),  # to another office: a pelapor rahasia unnamed

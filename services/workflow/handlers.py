@@ -420,7 +420,8 @@ def erase_personal_data(
                 if attempt == 2:
                     raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
     except (AlreadyErased, ComplaintStillOpen) as refused:
-        _record_refusal(ctx, complaint_id, request_id, kind=kind, by=by, reason=reason, at=at, refused=refused)
+        if kind != "retention":  # a person's request is on record; the job's next round is not a new request
+            _record_refusal(ctx, complaint_id, request_id, kind=kind, by=by, reason=reason, at=at, refused=refused)
         raise
     log.info(
         "personal data erased", extra={"complaint_id": str(complaint_id), "request_id": str(request_id), "kind": kind}
@@ -583,8 +584,10 @@ def access_copy(
         envelopes = uow.events.read(stream_id(complaint_id))
         received = envelopes[0].decode()
         assert isinstance(received, ComplaintReceived)  # noqa: S101 - a stream starts with it
-        replies = [e.decode() for e in envelopes if e.type == "workflow.ComplainantReplied"]
-        who = received.complainant
+        events = [e.decode() for e in envelopes]
+        replies = [e for e in events if e.type == "workflow.ComplainantReplied"]
+        corrections = [e for e in events if isinstance(e, ComplainantDataCorrected)]
+        who = current_complainant(events) or received.complainant  # as corrected since, if it was
         kecamatan = ctx.kecamatan(state.kecamatan or "")
         keep_until = (
             _years_before(state.closed_at, -retention_years(kecamatan)).date().isoformat() if state.closed_at else None
@@ -611,6 +614,10 @@ def access_copy(
             "outcome": state.outcome,
             "register_number": f"{state.register_number}/{state.register_year}" if state.register_number else None,
             "letter_number": state.letter_number,
+            "corrections": [  # what was corrected, when (the values before are in "received_as")
+                {"fields": c.corrected} for c in corrections
+            ],
+            "received_as": received.complainant.model_dump() if corrections else None,
             "history": [
                 {"type": e.type, "occurred_at": e.occurred_at, "step": e.payload.get("step")} for e in envelopes
             ],
@@ -631,6 +638,12 @@ def access_copy(
 
 # -- correction ---------------------------------------------------------------------------------------------------
 CORRECTABLE = ("name", "nik", "phone", "email", "address")
+PLACEHOLDER_NAMES = masking.PLACEHOLDER_NAMES  # "(pelapor rahasia)", "(anonim)", "(data pribadi dihapus)"
+
+
+class CorrectionForbidden(model.DomainError):
+    code = "forbidden"
+    status = 403
 
 
 class NothingToCorrect(model.DomainError):
@@ -659,8 +672,8 @@ def _checked_changes(changes: dict[str, str | None], today: date) -> dict[str, s
         value = " ".join(value.split()) if isinstance(value, str) else None
         try:
             if key == "name":
-                if not value:
-                    raise InvalidCorrection("validation_error", "Nama pengadu tidak boleh kosong.")
+                if not value or len(value) < 2 or value in PLACEHOLDER_NAMES:
+                    raise InvalidCorrection("validation_error", "Isi nama lengkap pengadu.")
                 checked[key] = value
             elif not value:
                 checked[key] = None
@@ -687,11 +700,15 @@ def correct_personal_data(
     reason: str,
     at: datetime,
     kecamatan_of: Callable[[str], bool],
+    sees: Callable[[bool], bool] = lambda confidential: True,
 ) -> tuple[UUID, list[str]]:
     """Correct the complainant's data on their request (UU 27/2022 art. 6): ``ComplainantDataCorrected`` with the
     whole record as corrected, which every reader uses from then on (messages go to the corrected contact, letters
     name the corrected name); recorded in ``privacy.requests`` (kind ``correction``, which fields, never values).
-    Open or closed; refused once the data was erased. Returns the request's id and the fields corrected."""
+    Open or closed; refused once the data was erased, for an anonymous complainant (nobody to correct), and to a
+    reader who may not see the complainant (``sees(confidential)``: a pelapor rahasia's data is corrected by those
+    who see it, else a correction would confirm a guess or redirect their messages). Returns the request's id and the
+    fields corrected."""
     reason = " ".join(reason.split())
     if not reason:
         raise ReasonRequired("Alasan dan rujukan permintaan wajib diisi.")
@@ -700,11 +717,18 @@ def correct_personal_data(
         try:
             with ctx.uow() as uow:
                 state, _row = load(uow, complaint_id, kecamatan_of)
+                if not sees(state.confidential):  # before any comparison with what is recorded
+                    raise CorrectionForbidden(
+                        "Pengadu meminta identitasnya dirahasiakan: datanya hanya dapat dikoreksi oleh Kasi/Kasubag, "
+                        "Camat, atau pejabat pelindungan data pribadi."
+                    )
                 if state.personal_data_erased:
                     raise AlreadyErased("Data pribadi pengadu pada pengaduan ini sudah dihapus.")
                 events = [e.decode() for e in uow.events.read(stream_id(complaint_id))]
                 current = current_complainant(events)
                 assert current is not None  # noqa: S101 - a stream starts with ComplaintReceived
+                if current.anonymous:
+                    raise InvalidCorrection("anonymous_complaint", "Pengaduan anonim tidak memuat data pengadu.")
                 checked = _checked_changes(changes, _today(ctx, state.kecamatan or "", at))
                 before = current.model_dump(mode="json")
                 corrected = sorted(k for k, v in checked.items() if before.get(k) != v)

@@ -141,6 +141,7 @@ def read_model_values(state: Complaint, at: datetime) -> dict[str, Any]:
         "letter_number": state.letter_number,
         "closed_at": state.closed_at,
         "personal_data_erased": state.personal_data_erased,
+        "confidential": state.confidential,
         "updated_at": at,
         "version": state.revision,
     }

@@ -236,6 +236,8 @@ def _referral(story: Story, kind: str) -> dict[str, str]:
 # -- staff -------------------------------------------------------------------------------------------------
 def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     event = story.event
+    if isinstance(event, ComplaintReceived) and story.complainant.anonymous:
+        return []  # nobody to verify: step 2 was done with it (IdentityVerified), whose own new work is step 3's
     if isinstance(event, (ComplaintReceived, DocumentsReceived)):
         step, due = 2, event.next_due_at
     elif isinstance(event, DispositionRedirected):  # new work for the Kasi of the unit it now names
@@ -264,7 +266,8 @@ def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
 def _staff_variables(notify: Context, story: Story, person, step: int, due) -> dict[str, str]:
     return {
         "petugas": person["full_name"],
-        "kode": story.received.tracking_code,
+        # a pelapor rahasia's code opens their receipt, which names them: a message travels, so never in it
+        "kode": "(pelapor rahasia)" if story.complainant.confidential else story.received.tracking_code,
         "kecamatan": story.kecamatan.name,
         "langkah": str(step),
         "nama_langkah": story.definition.step(step).name,

@@ -45,6 +45,7 @@ complaints = Table(
     Column("letter_number", Text),
     Column("closed_at", DateTime(timezone=True)),  # migration 0023: the retention period runs from it
     Column("personal_data_erased", Boolean, nullable=False, server_default="false"),
+    Column("confidential", Boolean, nullable=False, server_default="false"),  # pelapor rahasia: its code withheld
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),

@@ -196,7 +196,9 @@ def inbox(
     return [
         InboxItem(
             id=r["complaint_id"],
-            tracking_code=r["tracking_code"],
+            # a pelapor rahasia's code opens their receipt, which names them: only for those who may see them
+            tracking_code=r["tracking_code"] if masking.sees_personal_data(user, r["confidential"]) else None,
+            confidential=r["confidential"],
             kecamatan=r["kecamatan"],
             subject=r["subject"],
             status=r["status"],
@@ -308,7 +310,9 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
         ],
     )
     personal = masking.sees_personal_data(user, state.confidential)  # invariant 9: the one policy, shared/masking.py
-    if not personal:
+    if not personal and user.is_staff:  # a pelapor rahasia to the Staf or Sekcam: the complaint, not who complains
+        body = masking.conceal_for_staff(body)
+    elif not personal:
         body = masking.apply(masking.COMPLAINT, masking.conceal_complaint(body) if state.confidential else body)
     out = ComplaintOut.model_validate(body)
     if personal:

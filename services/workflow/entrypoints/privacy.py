@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.workflow import handlers
 from services.workflow.domain import model
 from services.workflow.entrypoints.complaints import WorkflowDep, _kabupaten_of
-from shared import access_log
+from shared import access_log, masking
 from shared.access_log import AccessDep
 from shared.auth import CurrentUser, Principal
 from shared.events import Actor
@@ -166,6 +166,12 @@ class AccessCopyOut(BaseModel):
     outcome: str | None
     register_number: str | None
     letter_number: str | None
+    corrections: list[dict[str, Any]] = Field(
+        default_factory=list, description="The corrections made on their request, oldest first: which fields"
+    )
+    received_as: dict[str, Any] | None = Field(
+        None, description="Once corrected: the record as it was received (the complainant above is as corrected)"
+    )
     history: list[dict[str, Any]]
     retention: dict[str, Any] = Field(description="`years_after_closing`, and `kept_until` once the complaint closed")
     copies_elsewhere: list[str] = Field(description="Where else copies are kept and why, as the person is told")
@@ -220,11 +226,11 @@ def access_request(body: AccessRequestIn, user: CurrentUser, wf: WorkflowDep, ac
 class CorrectedValues(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: OneLine | None = Field(None, max_length=200)
+    name: OneLine | None = Field(None, max_length=100)  # as the citizen form takes them
     nik: str | None = Field(None, max_length=32, description="16 digits")
     phone: str | None = Field(None, max_length=32, description='As people write it; stored in E.164; "" clears it')
     email: str | None = Field(None, max_length=254, description='"" clears it')
-    address: OneLine | None = Field(None, max_length=500)
+    address: OneLine | None = Field(None, max_length=300)
 
 
 class CorrectionIn(BaseModel):
@@ -281,6 +287,8 @@ def correct(body: CorrectionIn, user: CurrentUser, wf: WorkflowDep) -> Correctio
             reason=body.reason,
             at=datetime.now(UTC),
             kecamatan_of=lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)),
+            # a pelapor rahasia's data: the Kasi/Kasubag, the Camat and the data-protection officer
+            sees=lambda confidential: user.is_data_protection or masking.sees_personal_data(user, confidential),
         )
     except handlers.UnknownComplaint:
         raise ApiError(404, "complaint_not_found", "Pengaduan tidak ditemukan.") from None

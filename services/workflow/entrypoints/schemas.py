@@ -18,7 +18,10 @@ class StepOut(BaseModel):
 
 class InboxItem(BaseModel):
     id: UUID
-    tracking_code: str
+    tracking_code: str | None = Field(
+        description="None for a pelapor rahasia read by someone who may not see them (the code opens their receipt)"
+    )
+    confidential: bool = False
     kecamatan: str
     subject: str
     status: str
