@@ -33,6 +33,7 @@ from shared.contracts.intake import ComplaintSubmitted
 from shared.masking import CONFIDENTIAL_NAME
 from tests.integration.test_privacy_erasure import catch_up, model_revision, published, world  # noqa: F401
 from tests.support.auth import bearer_header
+from tests.support.organisation import give_heads
 
 NAME, NIK, PHONE = "Rahmawati Dwi Lestari", "3528014107930002", "0819-3300-7781"
 OTHER_NAME = "Bambang Sutejo Wicaksono"
@@ -185,7 +186,8 @@ def open_place(world, engine):
     slug = f"anonim-{uuid.uuid4().hex[:6]}"
     upsert_kecamatan(engine, [Kecamatan(slug, f"95.{slug[-6:]}", "Anonim Uji", "pamekasan", "Kabupaten Pamekasan", {})])
     configure_kecamatan(engine, slug, {"anonymous_complaints": True})
-    for container in ("intake", "wf"):
+    give_heads(engine, slug, ("pemerintahan",))  # its disposition at step 4 needs a Kasi
+    for container in ("intake", "wf", "letters", "notify", "dash"):
         world[container].directory.invalidate()
     return slug
 
@@ -237,3 +239,55 @@ def test_an_anonymous_complaint_is_accepted_where_enabled_and_skips_identity_ver
         staff = Principal("staf.anonim", "Staf", "staf", open_place, "pamekasan")
         shown = api.get(f"/v1/complaints/{message.complaint_id}", headers=bearer_header(settings, staff)).json()
     assert shown["complainant"]["name"] == "(anonim)" and shown["current_step"]["number"] == 3
+
+
+def test_an_anonymous_complaints_letter_is_released_to_its_tracking_code_at_step_12(world, open_place, settings):
+    from services.intake.entrypoints.api import create_app as intake_api
+    from tests.integration.test_letters import TO_STEP_10
+
+    wf, letters = world["wf"], world["letters"]
+    with TestClient(intake_api(world["intake"])) as client:
+        code = client.post("/v1/complaints", json={**ANONYMOUS_BODY, "kecamatan": open_place}).json()["tracking_code"]
+    with wf.engine.connect() as conn:
+        payload = conn.execute(
+            select(outbox.c.payload)
+            .join(submissions, submissions.c.id == outbox.c.id)
+            .where(submissions.c.tracking_code == code)
+        ).scalar_one()
+    message = ComplaintSubmitted.model_validate(payload)
+    handlers.record_complaint(wf, message)
+    published(wf.engine, code)
+    cid = message.complaint_id
+
+    def step(action: str, role: str, fields: dict) -> None:
+        handlers.act(
+            wf, cid, action, fields, expected_version=model_revision(wf, cid), user_id=f"{role}.anonim", role=role,
+            unit="pemerintahan", kecamatan=open_place, at=datetime.now(UTC), correlation_id=uuid.uuid4(),
+        )  # fmt: skip
+
+    for action, role, fields in TO_STEP_10[1:]:  # step 2 was skipped: nobody to verify
+        step(action, role, fields)
+    step("sign-letter", "camat", {})
+    signed = next(e for e in reversed(wf.store.read_stream(f"complaint-{cid}")) if e.type == "workflow.LetterSigned")
+    handlers.record_letter_document(wf, letters_handlers.issue_signed_letter(letters, signed.event_id))
+    step("archive-letter", "staf", {})
+    with pytest.raises(handlers.model.NoContact, match="halaman pelacakan"):  # nobody to send it to
+        step("send-response", "staf", {"channel": "otomatis"})
+    step("send-response", "staf", {"channel": "lacak"})
+    stream = wf.store.read_stream(f"complaint-{cid}")
+    sent = stream[-1]
+    assert sent.type == "workflow.ResponseSent" and sent.payload["channel"] == "lacak"
+    assert handlers.model.replay(stream).status == "closed"
+    letters_handlers.release_letter(letters, sent.event_id)
+    with TestClient(letters_app(letters)) as public:  # the complainant opens it with the code they were given
+        letter = public.get(f"/v1/letters/track/{code}/letter")
+    assert letter.status_code == 200 and letter.content.startswith(b"%PDF")
+
+
+def test_only_an_anonymous_complaint_is_answered_by_the_tracking_page():
+    from services.workflow.domain import commands as c
+    from services.workflow.domain import model
+
+    send = c.SendResponse(channel="lacak", actor=c.Actor(user_id="staf.x", role="staf"), at=datetime.now(UTC))
+    with pytest.raises(model.TrackingPageForAnonymousOnly):
+        model._send(model.Complaint(anonymous=False), send, None)

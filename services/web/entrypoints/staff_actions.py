@@ -84,6 +84,7 @@ SEND_CHANNELS = (
     ("pos", "Pos"),
     ("langsung", "Diserahkan langsung"),
     ("kurir", "Kurir"),
+    ("lacak", "Halaman pelacakan (pengaduan anonim)"),
 )
 COPIES = (
     ("pengadu", "Untuk pengadu"),

@@ -159,9 +159,15 @@ async def page(
     current = complaint.get("current_step")
     now = datetime.now(UTC)
     due_at = views.parse_time(complaint.get("due_at"))
-    send_channels = actions.SEND_CHANNELS
+    anonymous = bool((complaint.get("complainant") or {}).get("anonymous"))
+    send_channels = tuple(c for c in actions.SEND_CHANNELS if (c[0] == "lacak") == anonymous)
     notes: list[str] = []
-    if "send-response" in complaint.get("allowed_actions", []):  # noqa: SIM102
+    if "send-response" in complaint.get("allowed_actions", []) and anonymous:
+        notes.append(
+            "Pengaduan anonim: surat tanggapan diumumkan pada halaman pelacakan; pengadu membukanya dengan kode "
+            "pelacakannya."
+        )
+    elif "send-response" in complaint.get("allowed_actions", []):  # noqa: SIM102
         if views.dispatched_waiting(complaint) or not views.has_contact(complaint):
             send_channels = tuple(c for c in send_channels if c[0] != "otomatis")
             notes.append(

@@ -34,6 +34,7 @@ CHANNEL_LABELS = {
     "pos": "Pos",
     "langsung": "Diserahkan langsung",
     "kurir": "Kurir",
+    "lacak": "Halaman pelacakan",
 }
 ATTACHMENT_KINDS = {"ktp": "KTP", "sim": "SIM", "kk": "Kartu Keluarga", "foto": "Foto", "lainnya": "Lainnya"}
 DOCUMENT_KINDS = {

@@ -204,15 +204,18 @@ class RecordLetterIssued(Frozen):
 
 ELECTRONIC: Final = "otomatis"
 MANUAL_CHANNELS = ("pos", "langsung", "kurir")
+TRACKING_PAGE: Final = "lacak"  # an anonymous complaint's only way: the letter released to its tracking code
 
 
 class SendResponse(StaffCommand):
     """Step 12. ``otomatis``: notify sends the signed letter on the complainant's own channel and the
     provider's confirmation closes the complaint. ``pos``/``langsung``/``kurir``: staff sent or handed it
-    themselves and record the delivery receipt (tanda terima) now; also the way out when sending failed."""
+    themselves and record the delivery receipt (tanda terima) now; also the way out when sending failed.
+    ``lacak``: an anonymous complaint's letter is released to its tracking code (the complainant holds it; there is
+    no one else to send it to) and the complaint closes."""
 
     action = "send-response"
-    channel: Literal["otomatis", "pos", "langsung", "kurir"] = ELECTRONIC
+    channel: Literal["otomatis", "pos", "langsung", "kurir", "lacak"] = ELECTRONIC
     receipt: str | None = None
 
 

@@ -148,6 +148,10 @@ class NoContact(DomainError):
     code = "no_electronic_contact"
 
 
+class TrackingPageForAnonymousOnly(DomainError):
+    code = "tracking_page_for_anonymous_only"
+
+
 class NotReferred(DomainError):
     code = "not_referred"
 
@@ -206,6 +210,7 @@ class Complaint:
     has_electronic_contact: bool = False
     personal_data_erased: bool = False  # docs/adr/0017: the complainant's data was erased (the complaint is closed)
     closed_at: datetime | None = None  # when it closed: the retention period of its personal data runs from it
+    anonymous: bool = False  # no identity at all (a kecamatan that accepts them): step 12 by the tracking page
     confidential: bool = False  # pelapor rahasia: only the Kasi/Kasubag and the Camat see who (shared/masking.py)
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0  # events in the stream
@@ -556,7 +561,18 @@ def _archive(state: Complaint, cmd: c.ArchiveLetter, cal: Calendar) -> Event:
     )
 
 
+ANONYMOUS_RELEASE = "Diumumkan pada halaman pelacakan: pengadu anonim membukanya dengan kode pelacakannya."
+
+
 def _send(state: Complaint, cmd: c.SendResponse, cal: Calendar) -> Event:
+    if cmd.channel == c.TRACKING_PAGE:
+        if not state.anonymous:
+            raise TrackingPageForAnonymousOnly(
+                "hanya pengaduan anonim yang dijawab lewat halaman pelacakan; kirim otomatis, lewat pos atau langsung"
+            )
+        return ResponseSent(
+            channel=cmd.channel, receipt=cmd.receipt or ANONYMOUS_RELEASE, **_done(state, cmd, cal, None)
+        )
     if cmd.channel != c.ELECTRONIC:
         return ResponseSent(channel=cmd.channel, receipt=cmd.receipt, **_done(state, cmd, cal, None))
     if state.response_dispatched:
@@ -564,6 +580,8 @@ def _send(state: Complaint, cmd: c.SendResponse, cal: Calendar) -> Event:
             "surat sudah dikirim dan menunggu tanda terima; bila gagal, kirim lewat pos atau langsung"
         )
     if not state.has_electronic_contact:
+        if state.anonymous:
+            raise NoContact("pengaduan anonim: umumkan surat tanggapan lewat halaman pelacakan (lacak)")
         raise NoContact("pengadu tidak meninggalkan e-mail atau nomor telepon; kirim lewat pos atau langsung")
     return ResponseDispatched(letter_number=state.letter_number, document_id=state.letter_document_id)
 
@@ -717,6 +735,7 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             steps_done=(StepDone(1, event.received_at, by),),
             has_electronic_contact=bool(event.complainant.email or event.complainant.phone),
             confidential=event.complainant.confidential,
+            anonymous=event.complainant.anonymous,
         )
     if isinstance(event, StepOverdue):
         return replace(s, overdue_flagged=True)
