@@ -1,7 +1,6 @@
 """What an independent review of issue #17's rights and confidential complaints found (session 10), kept as tests:
 each states what must hold. Real intake, workflow and letters APIs and handlers over the shared PostgreSQL, as
-tests/integration/test_confidential.py runs them (same helpers). One still fails and is marked so (strict): intake's
-reply matching does not follow a correction yet."""
+tests/integration/test_confidential.py runs them (same helpers)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import io
 import json
 import uuid
 
-import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
@@ -110,7 +108,6 @@ def test_an_access_copy_after_a_correction_gives_the_data_as_corrected(settings,
     assert NEW_PHONE_E164 in json.dumps(copy.json()), copy.json()["complainant"]
 
 
-@pytest.mark.xfail(strict=True, reason="intake's reply matching does not follow a correction yet (docs/adr/0017)")
 def test_intake_matches_a_documents_reply_by_the_corrected_number(settings, world):
     """Intake ties a reply to a complaint awaiting documents by the sender, compared with its submission's copy of
     the complainant, which no correction reaches: the documents request goes to the corrected number, the answer

@@ -29,10 +29,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.erasure import IntakeErasure, ScanStore
-from services.intake.adapters.tables import checkpoints, metadata, tracking
+from services.intake.adapters.tables import checkpoints, metadata, submissions, tracking
 from shared.contracts import sop
 from shared.contracts.workflow import (
     ClosedIncomplete,
+    ComplainantDataCorrected,
     ComplaintReceived,
     ComplaintReferred,
     ComplaintWithdrawn,
@@ -134,6 +135,8 @@ class TrackingProjection:
             return
         if event.type == PersonalDataErased.type:
             self._erase(conn, event)
+        if event.type == ComplainantDataCorrected.type:
+            self._correct(conn, event)
         row = (
             conn.execute(select(tracking).where(tracking.c.complaint_id == event.stream_id.removeprefix("complaint-")))
             .mappings()
@@ -171,6 +174,18 @@ class TrackingProjection:
             if isinstance(decoded, ReferralAnswered):
                 values.update(referral_answer=decoded.answer, referral_answered_on=decoded.answered_on)
         conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))
+
+    def _correct(self, conn: Connection, event: EventEnvelope) -> None:
+        """The complainant corrected on their request: intake's working copy follows (the history keeps what was
+        received), so that a reply from the corrected number or address joins the complaint, one from the mistyped
+        one does not, and the tracking page masks the right values. Idempotent (the latest correction read wins)."""
+        corrected = event.decode()
+        assert isinstance(corrected, ComplainantDataCorrected)  # noqa: S101
+        conn.execute(
+            update(submissions)
+            .where(submissions.c.complaint_id == UUID(event.stream_id.removeprefix("complaint-")))
+            .values(complainant=corrected.complainant.model_dump(mode="json"))
+        )
 
     def _erase(self, conn: Connection, event: EventEnvelope) -> None:
         """Intake's copies of the complainant's personal data scrubbed (whatever the tracking row's position: it is
