@@ -402,23 +402,19 @@ def erase_personal_data(
     request_id = uuid.uuid4()
     actor = actor or Actor(kind="user", user_id=by, role="admin")
     try:
-        for attempt in (1, 2):  # a notification's report appended meanwhile: decide again on the complaint as it is
-            try:
-                _erase(
-                    ctx,
-                    complaint_id,
-                    by=by,
-                    reason=reason,
-                    at=at,
-                    kecamatan_of=kecamatan_of,
-                    request_id=request_id,
-                    kind=kind,
-                    actor=actor,
-                )
-                break
-            except ConcurrencyError:
-                if attempt == 2:
-                    raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
+        _decided_twice(
+            lambda: _erase(
+                ctx,
+                complaint_id,
+                by=by,
+                reason=reason,
+                at=at,
+                kecamatan_of=kecamatan_of,
+                request_id=request_id,
+                kind=kind,
+                actor=actor,
+            )
+        )
     except (AlreadyErased, ComplaintStillOpen) as refused:
         if kind != "retention":  # a person's request is on record; the job's next round is not a new request
             _record_refusal(ctx, complaint_id, request_id, kind=kind, by=by, reason=reason, at=at, refused=refused)
@@ -432,6 +428,22 @@ def erase_personal_data(
 class StaleErasure(model.DomainError):
     code = "stale_version"
     status = 409
+
+
+R = TypeVar("R")
+
+
+def _decided_twice(decide: Callable[[], R]) -> R:
+    """A request about a complaint's personal data decided in its own transaction; a notification's report appended
+    meanwhile (``ConcurrencyError``) decides it once more on the complaint as it is, then 409 ``stale_version``."""
+    try:
+        return decide()
+    except ConcurrencyError:
+        pass
+    try:
+        return decide()
+    except ConcurrencyError:
+        raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
 
 
 def _erase(
@@ -638,7 +650,6 @@ def access_copy(
 
 # -- correction ---------------------------------------------------------------------------------------------------
 CORRECTABLE = ("name", "nik", "phone", "email", "address")
-PLACEHOLDER_NAMES = masking.PLACEHOLDER_NAMES  # "(pelapor rahasia)", "(anonim)", "(data pribadi dihapus)"
 
 
 class CorrectionForbidden(model.DomainError):
@@ -672,7 +683,9 @@ def _checked_changes(changes: dict[str, str | None], today: date) -> dict[str, s
         value = " ".join(value.split()) if isinstance(value, str) else None
         try:
             if key == "name":
-                if not value or len(value) < 2 or value in PLACEHOLDER_NAMES:
+                if (
+                    not value or len(value) < 2 or value in masking.PLACEHOLDER_NAMES
+                ):  # "(pelapor rahasia)", "(anonim)", ...
                     raise InvalidCorrection("validation_error", "Isi nama lengkap pengadu.")
                 checked[key] = value
             elif not value:
@@ -713,65 +726,77 @@ def correct_personal_data(
     if not reason:
         raise ReasonRequired("Alasan dan rujukan permintaan wajib diisi.")
     request_id = uuid.uuid4()
-    for attempt in (1, 2):  # a notification's report appended meanwhile: decide again on the complaint as it is
-        try:
-            with ctx.uow() as uow:
-                state, _row = load(uow, complaint_id, kecamatan_of)
-                if not sees(state.confidential):  # before any comparison with what is recorded
-                    raise CorrectionForbidden(
-                        "Pengadu meminta identitasnya dirahasiakan: datanya hanya dapat dikoreksi oleh Kasi/Kasubag, "
-                        "Camat, atau pejabat pelindungan data pribadi."
-                    )
-                if state.personal_data_erased:
-                    raise AlreadyErased("Data pribadi pengadu pada pengaduan ini sudah dihapus.")
-                events = [e.decode() for e in uow.events.read(stream_id(complaint_id))]
-                current = current_complainant(events)
-                assert current is not None  # noqa: S101 - a stream starts with ComplaintReceived
-                if current.anonymous:
-                    raise InvalidCorrection("anonymous_complaint", "Pengaduan anonim tidak memuat data pengadu.")
-                checked = _checked_changes(changes, _today(ctx, state.kecamatan or "", at))
-                before = current.model_dump(mode="json")
-                corrected = sorted(k for k, v in checked.items() if before.get(k) != v)
-                if not corrected:
-                    raise NothingToCorrect("Tidak ada data yang berubah: isinya sama dengan yang tercatat.")
-                record = Complainant.model_validate({**before, **checked})
-                if not (record.phone or record.email) and (current.phone or current.email):
-                    raise InvalidCorrection(
-                        "contact_required", "Paling sedikit satu kontak (nomor telepon atau surel) harus tetap ada."
-                    )
-                masked = _masked_reason(uow, complaint_id, reason)  # of the values before and after
-                masked = (
-                    masking.scrub(masked, [record.nik, record.phone, record.email, record.address], names=[record.name])
-                    or masked
-                )
-                new_state, _ = _append(
-                    uow,
-                    state,
-                    [
-                        ComplainantDataCorrected(
-                            complainant=record, corrected=corrected, reason=reason, request_id=request_id
-                        )
-                    ],
-                    actor=Actor(kind="user", user_id=by, role=role),
-                    at=at,
-                    correlation_id=request_id,
-                    causation_id=None,
-                    ids=lambda i: request_id,
-                )
-                uow.complaints.update(new_state, at)
-                uow.requests.add(
-                    _request_row(
-                        request_id, "correction", complaint_id, state.kecamatan or "", by, masked, at, "done",
-                        {"fields": corrected},
-                    )
-                )  # fmt: skip
-                uow.commit()
-            break
-        except ConcurrencyError:
-            if attempt == 2:
-                raise StaleErasure("Pengaduan ini sedang berubah. Coba lagi sebentar.") from None
+    corrected = _decided_twice(
+        lambda: _correct(
+            ctx, complaint_id, changes, by=by, role=role, reason=reason, at=at, kecamatan_of=kecamatan_of, sees=sees,
+            request_id=request_id,
+        )
+    )  # fmt: skip
     log.info("complainant's data corrected", extra={"complaint_id": str(complaint_id), "request_id": str(request_id)})
     return request_id, corrected
+
+
+def _correct(
+    ctx: Context,
+    complaint_id: UUID,
+    changes: dict[str, str | None],
+    *,
+    by: str,
+    role: str,
+    reason: str,
+    at: datetime,
+    kecamatan_of: Callable[[str], bool],
+    sees: Callable[[bool], bool],
+    request_id: UUID,
+) -> list[str]:
+    with ctx.uow() as uow:
+        state, _row = load(uow, complaint_id, kecamatan_of)
+        if not sees(state.confidential):  # before any comparison with what is recorded
+            raise CorrectionForbidden(
+                "Pengadu meminta identitasnya dirahasiakan: datanya hanya dapat dikoreksi oleh Kasi/Kasubag, "
+                "Camat, atau pejabat pelindungan data pribadi."
+            )
+        if state.personal_data_erased:
+            raise AlreadyErased("Data pribadi pengadu pada pengaduan ini sudah dihapus.")
+        events = [e.decode() for e in uow.events.read(stream_id(complaint_id))]
+        current = current_complainant(events)
+        assert current is not None  # noqa: S101 - a stream starts with ComplaintReceived
+        if current.anonymous:
+            raise InvalidCorrection("anonymous_complaint", "Pengaduan anonim tidak memuat data pengadu.")
+        checked = _checked_changes(changes, _today(ctx, state.kecamatan or "", at))
+        before = current.model_dump(mode="json")
+        corrected = sorted(k for k, v in checked.items() if before.get(k) != v)
+        if not corrected:
+            raise NothingToCorrect("Tidak ada data yang berubah: isinya sama dengan yang tercatat.")
+        record = Complainant.model_validate({**before, **checked})
+        if not (record.phone or record.email) and (current.phone or current.email):
+            raise InvalidCorrection(
+                "contact_required", "Paling sedikit satu kontak (nomor telepon atau surel) harus tetap ada."
+            )
+        masked = _masked_reason(uow, complaint_id, reason)  # of the values before and after
+        masked = (
+            masking.scrub(masked, [record.nik, record.phone, record.email, record.address], names=[record.name])
+            or masked
+        )
+        new_state, _ = _append(
+            uow,
+            state,
+            [ComplainantDataCorrected(complainant=record, corrected=corrected, reason=reason, request_id=request_id)],
+            actor=Actor(kind="user", user_id=by, role=role),
+            at=at,
+            correlation_id=request_id,
+            causation_id=None,
+            ids=lambda i: request_id,
+        )
+        uow.complaints.update(new_state, at)
+        uow.requests.add(
+            _request_row(
+                request_id, "correction", complaint_id, state.kecamatan or "", by, masked, at, "done",
+                {"fields": corrected},
+            )
+        )  # fmt: skip
+        uow.commit()
+    return corrected
 
 
 # -- retention ----------------------------------------------------------------------------------------------------

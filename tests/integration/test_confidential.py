@@ -22,16 +22,15 @@ from sqlalchemy import select
 
 from services.dashboard.entrypoints import feed
 from services.dashboard.entrypoints.api import create_app as dashboard_app
-from services.intake.adapters.tables import outbox, submissions
+from services.intake.adapters.tables import submissions
 from services.intake.entrypoints.api import create_app as intake_app
 from services.letters import handlers as letters_handlers
 from services.letters.entrypoints.api import create_app as letters_app
 from services.workflow import handlers
 from services.workflow.entrypoints.api import create_app as workflow_app
 from shared.auth import Principal
-from shared.contracts.intake import ComplaintSubmitted
 from shared.masking import CONFIDENTIAL_NAME
-from tests.integration.test_privacy_erasure import catch_up, model_revision, published, world  # noqa: F401
+from tests.integration.test_privacy_erasure import catch_up, model_revision, published, submitted, world  # noqa: F401
 from tests.support.auth import bearer_header
 from tests.support.organisation import give_heads
 
@@ -52,13 +51,7 @@ def submit(world, name: str, nik: str, phone: str, *, confidential: bool) -> tup
     assert answer.status_code == 202, answer.text
     code = answer.json()["tracking_code"]
     wf = world["wf"]
-    with wf.engine.connect() as conn:
-        payload = conn.execute(
-            select(outbox.c.payload)
-            .join(submissions, submissions.c.id == outbox.c.id)
-            .where(submissions.c.tracking_code == code)
-        ).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = submitted(wf.engine, code)
     assert message.complainant.confidential is confidential
     handlers.record_complaint(wf, message)
     published(wf.engine, code)
@@ -220,13 +213,7 @@ def test_an_anonymous_complaint_is_accepted_where_enabled_and_skips_identity_ver
     assert accepted.status_code == 202, accepted.text
     code = accepted.json()["tracking_code"]
     wf = world["wf"]
-    with wf.engine.connect() as conn:
-        payload = conn.execute(
-            select(outbox.c.payload)
-            .join(submissions, submissions.c.id == outbox.c.id)
-            .where(submissions.c.tracking_code == code)
-        ).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = submitted(wf.engine, code)
     assert message.complainant.anonymous and not (message.complainant.phone or message.complainant.nik)
     handlers.record_complaint(wf, message)
     published(wf.engine, code)
@@ -248,13 +235,7 @@ def test_an_anonymous_complaints_letter_is_released_to_its_tracking_code_at_step
     wf, letters = world["wf"], world["letters"]
     with TestClient(intake_api(world["intake"])) as client:
         code = client.post("/v1/complaints", json={**ANONYMOUS_BODY, "kecamatan": open_place}).json()["tracking_code"]
-    with wf.engine.connect() as conn:
-        payload = conn.execute(
-            select(outbox.c.payload)
-            .join(submissions, submissions.c.id == outbox.c.id)
-            .where(submissions.c.tracking_code == code)
-        ).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = submitted(wf.engine, code)
     handlers.record_complaint(wf, message)
     published(wf.engine, code)
     cid = message.complaint_id

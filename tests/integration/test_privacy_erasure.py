@@ -114,13 +114,7 @@ def walk_all_twelve_steps(world) -> tuple[uuid.UUID, str]:
         )
     assert answer.status_code == 202, answer.text
     code = answer.json()["tracking_code"]
-    with wf.engine.connect() as conn:
-        payload = conn.execute(
-            select(outbox.c.payload)
-            .join(submissions, submissions.c.id == outbox.c.id)
-            .where(submissions.c.tracking_code == code)
-        ).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = submitted(wf.engine, code)
     handlers.record_complaint(wf, message)
     published(wf.engine, code)
     cid = message.complaint_id
@@ -155,6 +149,17 @@ def walk_all_twelve_steps(world) -> tuple[uuid.UUID, str]:
         )  # fmt: skip
     assert state.status == "closed" and state.register_number and state.letter_number
     return cid, code
+
+
+def submitted(engine, tracking_code: str) -> ComplaintSubmitted:
+    """Intake's message of the complaint with this code, as its outbox holds it (the workflow's worker records it)."""
+    with engine.connect() as conn:
+        payload = conn.execute(
+            select(outbox.c.payload)
+            .join(submissions, submissions.c.id == outbox.c.id)
+            .where(submissions.c.tracking_code == tracking_code)
+        ).scalar_one()
+    return ComplaintSubmitted.model_validate(payload)
 
 
 def published(engine, tracking_code: str) -> None:

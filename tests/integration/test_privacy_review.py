@@ -15,7 +15,7 @@ from services.letters import handlers as letters_handlers
 from services.letters.entrypoints.api import create_app as letters_app
 from services.workflow.entrypoints.api import create_app as workflow_app
 from tests.integration.test_confidential import act, open_place, submit, user  # noqa: F401
-from tests.integration.test_privacy_erasure import catch_up, world  # noqa: F401
+from tests.integration.test_privacy_erasure import catch_up, submitted, world  # noqa: F401
 from tests.support.auth import bearer_header
 
 SECRET_NAME, SECRET_NIK, SECRET_PHONE = "Kartikasari Wulan Ningrum", "3528014806910003", "0819-5512-3390"
@@ -173,13 +173,9 @@ def test_bad_input_to_the_privacy_endpoints_is_a_4xx(settings, world):
 
 
 def test_an_anonymous_complaint_through_the_privacy_endpoints_is_never_a_500(settings, world, open_place):
-    from sqlalchemy import select
-
-    from services.intake.adapters.tables import outbox, submissions
     from services.intake.entrypoints.api import create_app as intake_app
     from services.workflow import handlers
     from shared.auth import Principal
-    from shared.contracts.intake import ComplaintSubmitted
 
     wf = world["wf"]
     body = {
@@ -190,13 +186,7 @@ def test_an_anonymous_complaint_through_the_privacy_endpoints_is_never_a_500(set
     }
     with TestClient(intake_app(world["intake"])) as client:
         code = client.post("/v1/complaints", json=body).json()["tracking_code"]
-    with wf.engine.connect() as conn:
-        payload = conn.execute(
-            select(outbox.c.payload)
-            .join(submissions, submissions.c.id == outbox.c.id)
-            .where(submissions.c.tracking_code == code)
-        ).scalar_one()
-    message = ComplaintSubmitted.model_validate(payload)
+    message = submitted(wf.engine, code)
     handlers.record_complaint(wf, message)
     cid = str(message.complaint_id)
     staf = bearer_header(settings, Principal("staf.anon", "Staf", "staf", open_place, "pamekasan"))
