@@ -341,6 +341,24 @@ class DataKeys:
             done += len(rows)
 
 
+# -- writers of personal data beside the event store -------------------------------------------------------------
+def hold(conn: Connection, subject: UUID) -> bool:
+    """Whether the subject's personal data may still be written in ``conn``'s transaction: True while it is not
+    erased, and the subject's key row is then held (``FOR SHARE``) until the transaction ends; False once erased
+    (write none of it).
+
+    What a service writes of a complainant beside the event store (notify's messages, letters' documents) is made
+    from values it read a moment before, perhaps from a key cached for up to a minute: an erasure may have run in
+    between. The erasure destroys the key by updating this row first, so it waits for every transaction that holds
+    the row, and the services' own erasures (which run on ``PersonalDataErased``, committed with the key's
+    destruction) find what those transactions wrote; a transaction that comes after it reads the row erased. A
+    subject without a key row has no personal data stored (an anonymous complaint): True, nothing to hold."""
+    row = conn.execute(
+        select(data_keys.c.erased_at).where(data_keys.c.subject_id == subject).with_for_update(read=True)
+    ).first()
+    return row is None or row.erased_at is None
+
+
 # -- this process's data keys -------------------------------------------------------------------------------------
 _defaults: dict[tuple[Any, ...], DataKeys] = {}
 _defaults_lock = threading.Lock()

@@ -196,10 +196,10 @@ def _history(uow: UnitOfWork, event: EventEnvelope) -> list[Event]:
 
 
 def _erased(uow: UnitOfWork, event: EventEnvelope, document: str) -> bool:
-    """Whether the complainant's personal data was erased (``PersonalDataErased`` in the complaint's stream): then
-    no document is made for it any more (its name would read as erased, and the erasure has already run), which is
-    logged."""
-    if not any(e.type == PersonalDataErased.type for e in uow.events.stream(event.stream_id)):
+    """Whether the complainant's personal data was erased: then no document is made for it any more (its name would
+    read as erased, and the erasure has already run), which is logged. Not erased: an erasure now waits for this
+    unit of work to end, so letters' erasure finds the document made in it (``hold_personal_data``)."""
+    if uow.events.hold_personal_data(_complaint_id(event)):
         return False
     log.info(
         "document not made: the complainant's personal data was erased",

@@ -80,6 +80,11 @@ class WorkflowEvents(Protocol):
     def stream(self, stream_id: str) -> list[EventEnvelope]:
         """A stream's events in version order."""
 
+    def hold_personal_data(self, complaint_id: UUID) -> bool:
+        """Whether the complainant's personal data may be written in this unit: True while it is not erased, and an
+        erasure then waits for this unit to end (``shared.privacy.hold``: a document made from values read a moment
+        before an erasure is there for letters' erasure to delete); False once erased."""
+
 
 class Documents(Protocol):
     """``letters.documents``: rows as dicts of its columns by name."""

@@ -12,6 +12,9 @@ and of the staff directory.
 - ``staff``: the staff directory, read-only (accounts' view ``tenancy.staff_directory``, ADR 0010).
 - ``handoffs``: notify's hand-off ledger (``notify.handoffs``), the reports to the workflow until its inbox
   has them.
+- ``hold_personal_data``: whether the complainant's personal data may still be written here (not erased), holding
+  an erasure off until the unit ends (a message planned from values read a moment before an erasure is either
+  there for notify's erasure to scrub, or not written: docs/adr/0017).
 - ``dead_letters``: the messages notify's worker could not handle (``notify.dead_letters``, written by the
   worker's machinery, ``shared.tasks``), read and rewritten here only when a complainant's personal data is
   erased (handlers/erasure.py).
@@ -167,6 +170,10 @@ class UnitOfWork(Protocol):
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         """Rolls back what was not committed, and ends the unit of work."""
+
+    def hold_personal_data(self, complaint_id: UUID) -> bool:
+        """Whether the complainant's personal data may be written in this unit: True while it is not erased, and an
+        erasure then waits for this unit to end (``shared.privacy.hold``); False once erased."""
 
     def limit_lock_waits(self, seconds: float) -> None:
         """A lock this unit waits for longer than ``seconds`` is an error (the database's, as for a blip): a send's

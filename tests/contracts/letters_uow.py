@@ -505,6 +505,17 @@ class LettersUnitOfWorkContract:
             assert [e.event_id for e in uow.events.stream(story.stream)] == [received.event_id, clarified.event_id]
             assert uow.events.stream(f"complaint-{uuid.uuid4()}") == []
 
+    def test_the_complainants_data_may_be_written_until_the_complaint_is_erased(self, place, world, letters):
+        """``hold_personal_data``: True before the erasure (on PostgreSQL the erasure then waits for the unit:
+        tests/integration/test_erasure_races.py), False after it."""
+        story = Story(world, place)
+        story.received()
+        with letters.uow() as uow:
+            assert uow.events.hold_personal_data(story.complaint_id)
+        story.erased()
+        with letters.uow() as uow:
+            assert not uow.events.hold_personal_data(story.complaint_id)
+
     def test_the_staff_directorys_name_and_nip(self, place, world, letters):
         username = f"camat.{place.slug}"
         world.add_staff(place, username, "Drs. H. Moh. Ma'ruf, M.Si.", "197001011990031001")

@@ -2,7 +2,7 @@
 tests' flows on the fake say what the service does on the database (services/notify/unit_of_work.py).
 
 A test module provides the fixtures: ``notify_uow`` (a factory of units of work), ``place`` (a kecamatan of the
-test's own), ``add_staff`` (a member of staff of that kecamatan in the directory; of its own, so that no other
+test's own), ``erase`` (a complaint's personal data erased, as the workflow does), ``add_staff`` (a member of staff of that kecamatan in the directory; of its own, so that no other
 test's messages find them) and ``ledger`` (the hand-offs recorded, by message id). Rows are dated 1990 and carry fresh
 ids, so that the tests share one database with everything else and find only their own rows.
 """
@@ -247,3 +247,15 @@ class NotifyUnitOfWorkContract:
         with notify_uow() as uow:
             uow.handoffs.record([handoff])  # not committed
         assert ledger([message_id]) == {("workflow.record_notification", message_id)}
+
+    # -- a complainant's personal data erased (docs/adr/0017) ---------------------------------------------------
+    def test_the_complainants_data_may_be_written_until_the_complaint_is_erased(self, notify_uow, erase):
+        """``hold_personal_data``: True before the erasure (on PostgreSQL the erasure then waits for the unit:
+        tests/integration/test_erasure_races.py), False after it; another complaint's is not affected."""
+        complaint_id, other = uuid.uuid4(), uuid.uuid4()
+        with notify_uow() as uow:
+            assert uow.hold_personal_data(complaint_id)
+        erase(complaint_id)
+        with notify_uow() as uow:
+            assert not uow.hold_personal_data(complaint_id)
+            assert uow.hold_personal_data(other)

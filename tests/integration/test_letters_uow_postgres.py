@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from uuid import UUID
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from services.accounts.handlers import add_user
 from services.letters.adapters.tables import handoffs
 from services.letters.bootstrap import bootstrap
 from services.letters.config import LettersSettings
+from shared.contracts.workflow import PersonalDataErased
 from shared.events import EventEnvelope
 from shared.tenancy import Kecamatan, KecamatanDirectory, upsert_kecamatan
 from tests.contracts.letters_uow import LettersUnitOfWorkContract, new_place
@@ -33,7 +35,13 @@ class PostgresWorld:
         self.container = container
 
     def append(self, stream_id: str, expected_version: int, events: list[EventEnvelope]) -> None:
-        self.container.store.append(stream_id, expected_version, events)
+        """As the workflow stores them: ``PersonalDataErased`` with the complaint's data key destroyed in the same
+        transaction."""
+        with self.container.engine.begin() as conn:
+            if any(e.type == PersonalDataErased.type for e in events):
+                subject = UUID(stream_id.removeprefix("complaint-"))
+                self.container.store.data_keys.erase(conn, subject, by="admin.uji", reason="permintaan pengadu")
+            self.container.store.append(stream_id, expected_version, events, conn=conn)
 
     def add_staff(self, place: Kecamatan, username: str, full_name: str, nip: str | None) -> None:
         add_user(self.container.engine, username, full_name, "camat", "rahasia-uji-123", kecamatan=place.slug, nip=nip)

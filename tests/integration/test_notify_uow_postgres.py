@@ -10,6 +10,7 @@ from sqlalchemy import select
 from services.accounts.handlers import add_user, set_contact
 from services.notify.adapters.postgres import PostgresUnitOfWork
 from services.notify.adapters.tables import handoffs
+from shared import privacy
 from shared.tenancy import upsert_kecamatan
 from tests.contracts.notify_uow import NotifyUnitOfWorkContract
 from tests.contracts.workflow_uow import new_place
@@ -35,6 +36,20 @@ def add_staff(engine, place):
             set_contact(engine, username, email=email, new_work=new_work)
 
     return add
+
+
+@pytest.fixture
+def erase(engine, settings):
+    """The complaint's data key made (as its first sealed value makes it), then destroyed."""
+    keys = privacy.data_keys_for(settings)
+
+    def erase(complaint_id: uuid.UUID) -> None:
+        with engine.begin() as conn:
+            keys.for_writing(conn, complaint_id)
+        with engine.begin() as conn:
+            assert keys.erase(conn, complaint_id, by="pdp.uji", reason="permintaan pengadu")
+
+    return erase
 
 
 @pytest.fixture

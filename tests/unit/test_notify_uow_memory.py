@@ -46,6 +46,11 @@ def add_staff(memory, place):
 
 
 @pytest.fixture
+def erase(memory):
+    return memory.erased.add
+
+
+@pytest.fixture
 def ledger(memory):
     return lambda ids: {key for key in memory.handoffs if key[1] in ids}
 

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from services.letters.unit_of_work import DOCUMENT_COLUMNS, SIGNED_KINDS, StaffName
 from shared.contracts.organisation import UnitEntry
+from shared.contracts.workflow import PersonalDataErased
 from shared.events import EventEnvelope
 from shared.eventstore.memory import InMemoryEventStore
 from shared.handoffs import Handoff
@@ -112,6 +113,12 @@ class InMemoryWorkflowEvents:
 
     def stream(self, stream_id: str) -> list[EventEnvelope]:
         return self._memory.store.read_stream(stream_id)
+
+    def hold_personal_data(self, complaint_id: UUID) -> bool:
+        # the memory store keeps no keys: erased once PersonalDataErased is in the stream (appended with the key's
+        # destruction, as the workflow does)
+        stream = self._memory.store.read_stream(f"complaint-{complaint_id}")
+        return not any(e.type == PersonalDataErased.type for e in stream)
 
 
 class InMemoryDocuments:

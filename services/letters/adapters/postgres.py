@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from services.letters.adapters.tables import documents, esigned, handoffs
 from services.letters.unit_of_work import SIGNED_KINDS, StaffName
+from shared import privacy
 from shared.contracts.organisation import UnitEntry
 from shared.db import UnitOfWorkTransaction
 from shared.events import EventEnvelope
@@ -67,6 +68,9 @@ class PostgresWorkflowEvents:
 
     def stream(self, stream_id: str) -> list[EventEnvelope]:
         return self._store.read_stream(stream_id, conn=self._conn)
+
+    def hold_personal_data(self, complaint_id: UUID) -> bool:
+        return privacy.hold(self._conn, complaint_id)
 
 
 def _row(row: Any) -> dict[str, Any] | None:

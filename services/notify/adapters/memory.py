@@ -45,6 +45,7 @@ class NotifyMemory:
         self.templates: dict[tuple[str, str, str], Row] = {}
         self.handoffs: dict[tuple[str, UUID], Handoff] = {}
         self.dead_letters: dict[UUID, Row] = {}  # shared.tasks.dead_letter_table's columns
+        self.erased: set[UUID] = set()  # complaints whose personal data was erased (privacy.data_keys's erased_at)
         self.staff: list[Row] = []  # shared.staff_directory's columns
         self.delegations: list[Delegation] = []  # shared.organisation_directory's
         self.lock = threading.Lock()  # commits apply one at a time
@@ -75,6 +76,9 @@ class InMemoryUnitOfWork:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.rollback()
+
+    def hold_personal_data(self, complaint_id: UUID) -> bool:
+        return complaint_id not in self._memory.erased
 
     def limit_lock_waits(self, seconds: float) -> None:
         self._lock_timeout = max(seconds, 0.1)

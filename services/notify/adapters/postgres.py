@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from services.notify.adapters.tables import dead_letters, deliveries, escalations, handoffs, templates
 from services.notify.unit_of_work import Row
+from shared import privacy
 from shared.db import UnitOfWorkTransaction
 from shared.handoffs import Handoff, record
 from shared.organisation_directory import delegations_in_force
@@ -33,6 +34,9 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.staff = PostgresStaff(conn)
         self.handoffs = PostgresHandoffs(conn)
         self.dead_letters = PostgresDeadLetters(conn)
+
+    def hold_personal_data(self, complaint_id: UUID) -> bool:
+        return privacy.hold(self._conn, complaint_id)
 
     def limit_lock_waits(self, seconds: float) -> None:
         self._conn.execute(select(func.set_config("lock_timeout", f"{max(int(seconds * 1000), 100)}ms", True)))

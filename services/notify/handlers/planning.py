@@ -348,8 +348,16 @@ def _store(
         for m in planned
     ]
     with notify.uow() as uow:
+        if any(m.audience == "complainant" for m in planned) and not uow.hold_personal_data(story.complaint_id):
+            # erased since the story was read (perhaps under a key cached a moment longer): nothing of the
+            # complainant is written; the staff's messages name no one (docs/adr/0017)
+            rows = [row for row in rows if row["audience"] != "complainant"]
+            log.info(
+                "complainant's message not planned: their personal data was erased",
+                extra={"event_id": str(story.envelope.event_id), "kecamatan": story.kecamatan.slug},
+            )
         uow.deliveries.add(rows)
-        current = uow.deliveries.many([m.id for m in planned])
+        current = uow.deliveries.many([row["id"] for row in rows])
         uow.commit()
     for row in current:
         if row["state"] == "pending" and row["attempts"] == 0 and send_now:
@@ -361,4 +369,4 @@ def _store(
             enqueue_send(notify, row["id"], row["attempts"])
         elif row["state"] == "failed" and row["reported_state"] != "failed":
             report(notify, row)
-    return len(planned)
+    return len(rows)
