@@ -293,7 +293,7 @@ def test_a_signed_whatsapp_message_creates_a_complaint(client, engine, places):
         "phone": "+" + wa_id,
         "email": None,
         "address": None,
-        "confidential": False,  # a keyword on WhatsApp to ask for it is not built yet
+        "confidential": False,  # not asked: the text does not begin with RAHASIA
         "anonymous": False,
     }
     assert row["subject"] == "Jalan desa rusak parah"

@@ -90,6 +90,38 @@ def wording(channel: str, text: str, subject: str | None = None, notes: list[str
     return Wording(subject=subject_line, description=description)
 
 
+# --- pelapor rahasia by keyword ----------------------------------------------------------------------
+
+# The word a message opens with to ask that the complainant's identity be kept confidential (issue #17 item 5: the
+# web form's checkbox, for SMS, WhatsApp and e-mail). Only as the first word: "rahasia" further on, or a longer word
+# ("RAHASIAKAN"), is the complaint's own text
+CONFIDENTIAL_KEYWORD: Final = "RAHASIA"
+_KEYWORD = re.compile(r"#?RAHASIA(?:[ \t]*:|(?=\s)|\Z)\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Keyword:
+    confidential: bool
+    text: str
+    subject: str | None
+
+
+def confidential_keyword(text: str, subject: str | None = None) -> Keyword:
+    """Whether a new complaint's message asks for confidentiality, and its text and subject without the asking.
+
+    It asks when the text (an SMS, a WhatsApp message, an e-mail's body) or the subject (an e-mail's) begins with
+    the word ``RAHASIA`` or ``#RAHASIA``, in any case, followed by a space, a line break, a colon or nothing; the
+    word (with its colon and the blanks after it) is taken off wherever it is found, and a subject that held only
+    it becomes None (the text's first line is the subject then)."""
+    in_text = _KEYWORD.match((text or "").lstrip())
+    in_subject = _KEYWORD.match((subject or "").lstrip())
+    if in_text:
+        text = in_text.string[in_text.end() :]
+    if in_subject:
+        subject = in_subject.string[in_subject.end() :] or None
+    return Keyword(confidential=bool(in_text or in_subject), text=text, subject=subject)
+
+
 def received_at(provider_time: datetime | None, now: datetime) -> datetime:
     """The provider's time when it is plausible (not in the future, not older than 7 days), else ``now``."""
     if provider_time is None or provider_time.tzinfo is None:

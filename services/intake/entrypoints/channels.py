@@ -32,6 +32,16 @@ router = APIRouter(tags=["channels"])
 EMAIL_TYPES = ("message/rfc822", "application/octet-stream")
 
 
+def _keyword(where: str) -> str:
+    """How a complainant asks for confidentiality on a message channel (domain.inbound.confidential_keyword)."""
+    return (
+        f"A new complaint whose {where} begins with the word `RAHASIA` or `#RAHASIA` (any case; then a space, a line "
+        "break, a colon or nothing) asks that the complainant's identity be kept confidential (pelapor rahasia, as "
+        '`"confidential": true` on `POST /v1/complaints`); the word is taken off its subject and description. Only '
+        "the first word counts; in a reply to a complaint awaiting documents it is ordinary text."
+    )
+
+
 def _configured(secret: SecretStr | None, channel: str) -> bytes:
     if secret is None or not secret.get_secret_value():
         raise ApiError(503, "channel_not_configured", f"Kanal {channel} belum dikonfigurasi di layanan ini.")
@@ -72,6 +82,7 @@ def _media_type(request: Request) -> str:
     response_model=InboundAccepted,
     responses=errors(400, 401, 413, 415, 422, 503),
     summary="Inbound SMS from a gateway (form or JSON: from, to, message, id, received_at?)",
+    description=_keyword("text"),
     openapi_extra={
         "requestBody": {
             "content": {
@@ -150,6 +161,7 @@ def whatsapp_verify(
     response_model=WhatsAppAck,
     responses=errors(401, 413, 503),
     summary="WhatsApp Cloud API webhook (messages and delivery statuses), signed with X-Hub-Signature-256",
+    description=_keyword("text"),
 )
 async def whatsapp(
     request: Request,
@@ -176,6 +188,7 @@ async def whatsapp(
     response_model=InboundAccepted,
     responses=errors(401, 413, 415, 422, 503),
     summary="Inbound e-mail as raw MIME (Content-Type message/rfc822)",
+    description=_keyword("Subject or body"),
     openapi_extra={
         "requestBody": {
             "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in EMAIL_TYPES},

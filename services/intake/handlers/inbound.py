@@ -11,7 +11,9 @@
    that: an SMS or WhatsApp number by the provider (webhook secret or signature), an e-mail address only by
    the receiving mail server's DMARC/DKIM pass (``domain.email_auth``); an e-mail without it that would have
    joined a complaint opens a new one instead (noted for staff), so no one can add files or text to another
-   person's complaint by writing their address in ``From:``.
+   person's complaint by writing their address in ``From:``. A new complaint whose message (or e-mail Subject)
+   begins with the word RAHASIA asks that the complainant's identity be kept confidential, as the web form's
+   checkbox does (``domain.inbound.confidential_keyword``); in a reply the word is only text.
 
 Attachment bytes go to the document store first (content-addressed, idempotent); then everything for one
 message (its inbound row, the submission or reply, attachment rows, outbox rows) commits in one
@@ -270,12 +272,14 @@ def _write_message(
                 )
                 if not added:  # this request's earlier attempt, or a concurrent delivery, committed first
                     return _found(intake, uow, message.channel, message.provider_message_id, inbound_id)
-                wording = parse.wording(
-                    message.channel,
-                    message.text,
-                    message.subject if result == "complaint" else None,
-                    [note] if note else [],
+                # a new complaint may ask for confidentiality by its first word; a reply joins a complaint whose
+                # complainant asked (or not) when it came in, and keeps its text as written
+                asked = (
+                    parse.confidential_keyword(message.text, message.subject)
+                    if result == "complaint"
+                    else parse.Keyword(confidential=False, text=message.text, subject=None)
                 )
+                wording = parse.wording(message.channel, asked.text, asked.subject, [note] if note else [])
                 if awaiting is not None:
                     _write_reply(
                         uow, intake, inbound_id, awaiting, kecamatan, message, wording.description, received_at
@@ -291,7 +295,7 @@ def _write_message(
                         code=code,
                         kecamatan=kecamatan,
                         channel=message.channel,
-                        complainant=_complainant(message),
+                        complainant=_complainant(message, confidential=asked.confidential),
                         subject=wording.subject,
                         description=wording.description,
                         received_at=received_at,
@@ -336,8 +340,8 @@ def _write_reply(
     put_contract(uow.outbox, inbound_id, reply)
 
 
-def _complainant(message: InboundMessage) -> Complainant:
+def _complainant(message: InboundMessage, *, confidential: bool) -> Complainant:
     name = parse.clean_text(message.sender_name or "")[:100].strip() or parse.FALLBACK_NAME[message.channel]
     if message.channel == "email":
-        return Complainant(name=name, email=message.sender)
-    return Complainant(name=name, phone=message.sender)
+        return Complainant(name=name, email=message.sender, confidential=confidential)
+    return Complainant(name=name, phone=message.sender, confidential=confidential)
