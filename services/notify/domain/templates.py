@@ -24,7 +24,8 @@ CHANNELS = ("email", "sms", "whatsapp")
 
 # the variables each kind of message is rendered with (all strings)
 VARIABLES: dict[str, tuple[str, ...]] = {
-    "acknowledgment": ("nama", "kode", "kecamatan", "link_lacak", "link_tanda_terima", "tanggal"),
+    # rahasia: "ya" when the complainant asked that their identity be kept confidential (pelapor rahasia), else ""
+    "acknowledgment": ("nama", "kode", "kecamatan", "link_lacak", "link_tanda_terima", "tanggal", "rahasia"),
     "documents_requested": ("nama", "kode", "kecamatan", "pesan", "batas", "link_lacak"),
     # pantau_sampai: until when the kecamatan follows the referral ("" on referrals made before it did)
     "referred": ("nama", "kode", "kecamatan", "instansi", "alasan", "link_lacak", "pantau_sampai"),
@@ -63,7 +64,12 @@ VARIABLES: dict[str, tuple[str, ...]] = {
 # kind later is therefore not sent to templates approved before: those kinds keep their first list here.
 _APPROVED_PARAMETERS: dict[str, tuple[str, ...]] = {
     "referred": ("nama", "kode", "kecamatan", "instansi", "alasan", "link_lacak"),  # before pantau_sampai
+    "acknowledgment": ("nama", "kode", "kecamatan", "link_lacak", "link_tanda_terima", "tanggal"),  # before rahasia
 }
+
+# Variables added to a kind after the code that plans its messages was written: a caller that does not pass one
+# yet gets this value, and the kind renders as it did before the variable existed (instead of failing on it)
+LATE_VARIABLES: dict[str, dict[str, str]] = {"acknowledgment": {"rahasia": ""}}
 
 
 def whatsapp_parameters(kind: str) -> tuple[str, ...]:
@@ -88,16 +94,22 @@ DEFAULTS: dict[tuple[str, str], Template] = {
         body=(
             "Yth. Bapak/Ibu {{ nama }},\n\nPengaduan Bapak/Ibu sudah kami terima pada {{ tanggal }} dengan kode pelacakan "
             "{{ kode }}.\n"
+            "{% if rahasia %}Sesuai permintaan Bapak/Ibu, identitas Bapak/Ibu kami rahasiakan: nama dan kontak "
+            "Bapak/Ibu hanya dilihat oleh Kasi/Kasubag yang memeriksa identitas dan Camat.\n{% endif %}"
             "Ikuti prosesnya di {{ link_lacak }}\nTanda terima: {{ link_tanda_terima }}\n\n"
             "Surat tanggapan kami kirimkan paling lambat 12 hari kerja sejak pengaduan diterima." + _SIGN_OFF
         ),
     ),
     ("acknowledgment", "sms"): Template(
-        body="Pengaduan Bapak/Ibu diterima, kode {{ kode }}. Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"
+        body=(
+            "Pengaduan Bapak/Ibu diterima{% if rahasia %}, identitas dirahasiakan{% endif %}, kode {{ kode }}. "
+            "Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"
+        )
     ),
     ("acknowledgment", "whatsapp"): Template(
         body=(
             "Yth. Bapak/Ibu {{ nama }}, pengaduan Bapak/Ibu sudah kami terima.\nKode pelacakan: *{{ kode }}*\n"
+            "{% if rahasia %}Sesuai permintaan Bapak/Ibu, identitas Bapak/Ibu kami rahasiakan.\n{% endif %}"
             "Lacak: {{ link_lacak }}\nTanda terima: {{ link_tanda_terima }}\n"
             "Surat tanggapan kami kirimkan paling lambat 12 hari kerja. Layanan ini tidak dipungut biaya.\n"
             "- Kecamatan {{ kecamatan }}"
@@ -323,6 +335,7 @@ def sample_variables(kind: str) -> dict[str, str]:
         "rujukan": "surat 600/123/432.305/2026",
         "alamat_instansi": "Jl. Kabupaten No. 1, Pamekasan",
         "surat_pelimpahan": "000.8.3.4/13/432.407/2026",
+        "rahasia": "ya",  # the longer text: an SMS must fit with it
     }
     return {name: sample[name] for name in VARIABLES[kind]}
 
