@@ -253,11 +253,6 @@ def test_the_acknowledgment_of_a_complaint_that_asked_is_planned_and_of_one_that
             assert "rahasia" not in row["body"].lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/notify/handlers/planning.py does not pass the acknowledgment's new variable 'rahasia' yet "
-    "(its writer adds: variables['rahasia'] = 'ya' if story.complainant.confidential else '')",
-)
 def test_the_acknowledgment_tells_the_complainant_their_identity_is_kept_confidential(world, channels):
     message = complaint(world, send(channels, "whatsapp", f"RAHASIA {ABOUT}"))
     recorded(world, message)

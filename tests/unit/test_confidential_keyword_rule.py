@@ -130,28 +130,22 @@ def test_the_acknowledgment_says_the_identity_is_kept_confidential_only_when_it_
     assert validate("acknowledgment", channel, template) == []
 
 
-def test_a_planner_that_does_not_pass_rahasia_yet_gets_the_acknowledgment_as_before():
-    """``rahasia`` is new: whoever plans an acknowledgment without it gets today's text, not a failure."""
-    without = {k: v for k, v in sample_variables("acknowledgment").items() if k != "rahasia"}
+def test_a_planned_acknowledgment_says_so_only_when_asked():
+    """Planning passes ``rahasia`` ("ya" or ""): without the request, today's text."""
     for channel in ("email", "sms", "whatsapp"):
-        planned = p.plan_message(
-            uuid.uuid4(),
-            "acknowledgment",
-            "complainant",
-            p.Contact(channel, "+6281234567890"),
-            DEFAULTS[("acknowledgment", channel)],
-            without,
-        )
-        assert planned.body == (to_gsm(TODAY[channel]) if channel == "sms" else TODAY[channel])
-    asked = p.plan_message(
-        uuid.uuid4(),
-        "acknowledgment",
-        "complainant",
-        p.Contact("sms", "+6281234567890"),
-        DEFAULTS[("acknowledgment", "sms")],
-        {**without, "rahasia": "ya"},
-    )
-    assert SAYS_SO["sms"] in asked.body
+        for rahasia in ("", "ya"):
+            planned = p.plan_message(
+                uuid.uuid4(),
+                "acknowledgment",
+                "complainant",
+                p.Contact(channel, "+6281234567890"),
+                DEFAULTS[("acknowledgment", channel)],
+                {**sample_variables("acknowledgment"), "rahasia": rahasia},
+            )
+            if rahasia:
+                assert SAYS_SO[channel] in planned.body
+            else:
+                assert planned.body == (to_gsm(TODAY[channel]) if channel == "sms" else TODAY[channel])
 
 
 def test_approved_whatsapp_acknowledgment_templates_keep_their_six_parameters():

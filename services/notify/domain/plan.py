@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from services.notify.domain.templates import LATE_VARIABLES, Template, render, to_gsm
+from services.notify.domain.templates import Template, render, to_gsm
 from shared.contracts.workflow import (
     ClosedIncomplete,
     ComplaintReceived,
@@ -136,7 +136,6 @@ def plan_message(
     attachment: dict[str, Any] | None = None,
     link: str | None = None,
 ) -> Planned:
-    variables = {**LATE_VARIABLES.get(kind, {}), **variables}
     subject, body = render(template, variables)
     if contact.channel == "sms":
         body = to_gsm(body)

@@ -67,10 +67,6 @@ _APPROVED_PARAMETERS: dict[str, tuple[str, ...]] = {
     "acknowledgment": ("nama", "kode", "kecamatan", "link_lacak", "link_tanda_terima", "tanggal"),  # before rahasia
 }
 
-# Variables added to a kind after the code that plans its messages was written: a caller that does not pass one
-# yet gets this value, and the kind renders as it did before the variable existed (instead of failing on it)
-LATE_VARIABLES: dict[str, dict[str, str]] = {"acknowledgment": {"rahasia": ""}}
-
 
 def whatsapp_parameters(kind: str) -> tuple[str, ...]:
     """The variables an approved WhatsApp template of ``kind`` is sent, in order."""

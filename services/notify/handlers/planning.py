@@ -156,6 +156,7 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
         variables.update(pesan=event.message, batas=story.tanggal(event.close_after))
     elif kind == "referred":
         # a referral written before referrals were followed has no follow-up time: the old text, without it
+        variables["rahasia"] = "ya" if story.complainant.confidential else ""  # the text says it is kept so
         follow_up = story.tanggal(event.follow_up_by) if event.follow_up_by else ""
         variables.update(instansi=event.agency, alasan=event.reason, pantau_sampai=follow_up)
     elif kind in ("referral_answered", "referral_lapsed"):
