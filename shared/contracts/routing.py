@@ -32,6 +32,8 @@ NOTIFY_EVENTS = (
     "workflow.IdentityRejected",
     "workflow.ClosedIncomplete",
     "workflow.ComplaintWithdrawn",
+    # the complainant's contact corrected: what has not reached them is planned again to the corrected one
+    "workflow.ComplainantDataCorrected",
     # new work for a role (staff who asked for it): every completed step, documents received, a returned draft
     "workflow.IdentityVerified",
     "workflow.DocumentsReceived",

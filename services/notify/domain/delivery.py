@@ -25,6 +25,9 @@ ENQUEUE_GRACE = timedelta(seconds=60)  # a row enqueued but not yet claimed is e
 # why an acknowledgment was not sent (staff read it in `pengaduan deliveries list`)
 THROTTLED = "tidak dikirim: terlalu banyak pesan tanda terima ke penerima ini dalam waktu singkat"
 
+# why a message waiting to be sent was stopped: the complainant's contact was corrected (planned again to it)
+CONTACT_CORRECTED = "tidak dikirim: kontak pengadu dikoreksi; pesan dikirim ulang ke kontak yang benar"
+
 REPORT_NAMESPACE = uuid.UUID("72657075-7274-2d6e-6f74-696679000000")
 
 

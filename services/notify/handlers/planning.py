@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from services.notify.domain import plan as p
-from services.notify.domain.delivery import THROTTLED
+from services.notify.domain.delivery import CONTACT_CORRECTED, THROTTLED
+from services.notify.domain.erasure import is_erased
 from services.notify.domain.templates import DEFAULTS, Template
 from services.notify.handlers.context import Context
 from services.notify.handlers.reports import report
@@ -18,6 +19,7 @@ from services.notify.handlers.throttling import throttled_acknowledgments
 from shared.contracts import sop
 from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
+    ComplainantDataCorrected,
     ComplaintReceived,
     ComplaintReferred,
     DispositionIssued,
@@ -77,6 +79,8 @@ def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int
         log.info("event too old to notify about", extra={"event_id": str(event_id), "type": envelope.type})
         return 0
     story = Story(notify, envelope)
+    if isinstance(story.event, ComplainantDataCorrected):
+        return _follow_correction(notify, story, send_now=send_now)
     overrides = _templates(notify, story.kecamatan.slug)
     planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides)
     return _store(notify, story, planned, send_now=send_now, throttled=throttled_acknowledgments(notify, planned))
@@ -152,11 +156,11 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
     if kind == "acknowledgment":
         variables["tanggal"] = story.tanggal(received.received_at, with_time=True)
         variables["link_tanda_terima"] = f"{base}/lacak/{received.tracking_code}/tanda-terima.pdf"  # the web app's
+        variables["rahasia"] = "ya" if story.complainant.confidential else ""  # the text says it is kept so
     elif kind == "documents_requested":
         variables.update(pesan=event.message, batas=story.tanggal(event.close_after))
     elif kind == "referred":
         # a referral written before referrals were followed has no follow-up time: the old text, without it
-        variables["rahasia"] = "ya" if story.complainant.confidential else ""  # the text says it is kept so
         follow_up = story.tanggal(event.follow_up_by) if event.follow_up_by else ""
         variables.update(instansi=event.agency, alasan=event.reason, pantau_sampai=follow_up)
     elif kind in ("referral_answered", "referral_lapsed"):
@@ -208,6 +212,59 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
         )
         for contact in contacts
     ]
+
+
+def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
+    """The complainant's phone or e-mail corrected on their request (``ComplainantDataCorrected``, docs/adr/0017):
+    the messages to them that have not reached them and are addressed where they no longer are (or nowhere: they
+    had left no contact) are planned again, for the same events, to the corrected contact. One still waiting to be
+    sent (``pending``, a first attempt or a retry) is stopped first, so the mistyped number, someone else's, is not
+    tried again; one given up (``failed``) stays as it is, on record. One already sent cannot be called back, and
+    one being sent at this moment ends as its attempt does. How many messages were planned."""
+    event = story.event
+    assert isinstance(event, ComplainantDataCorrected)  # noqa: S101
+    if not {"phone", "email"} & set(event.corrected):
+        return 0
+    person = story.complainant
+    current = {"email": person.email, "sms": person.phone, "whatsapp": person.phone}
+    now = notify.clock()
+    with notify.uow() as uow:
+        rows = uow.deliveries.of_complaint(story.complaint_id, lock=True)
+        astray = [
+            row
+            for row in rows
+            if row["audience"] == "complainant"
+            and row["state"] in ("pending", "failed")
+            and row["recipient"] != current.get(row["channel"])
+            and not is_erased(row)
+        ]
+        stopped = [
+            found
+            for row in astray
+            if row["state"] == "pending"
+            and (
+                found := uow.deliveries.update(
+                    row["id"],
+                    {"state": "failed", "last_error": CONTACT_CORRECTED, "updated_at": now},
+                    states=("pending",),
+                )
+            )
+        ]
+        uow.commit()
+    for row in stopped:
+        report(notify, row)  # the history shows it was not sent, and why
+    sources = [notify.store.read_event(source) for source in {row["source_event_id"] for row in astray}]
+    overrides = _templates(notify, story.kecamatan.slug)
+    planned = 0
+    for source in sorted((e for e in sources if e is not None), key=lambda e: e.version):
+        earlier = Story(notify, source)
+        earlier.complainant = person  # as corrected now, not as they were when the event happened
+        planned += _store(notify, earlier, _for_complainant(notify, earlier, overrides), send_now=send_now)
+    log.info(
+        "messages to the complainant planned again after a correction of their contact",
+        extra={"event_id": str(story.envelope.event_id), "stopped": len(stopped), "planned": planned},
+    )
+    return planned
 
 
 def _referral(story: Story, kind: str) -> dict[str, str]:
