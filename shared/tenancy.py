@@ -267,6 +267,12 @@ class KecamatanDirectory:
         self._reload_if_stale(force=not self._by_slug)
         return sorted((k for k in self._by_slug.values() if k.active), key=lambda k: (k.kabupaten_name, k.name))
 
+    def every(self) -> list[Kecamatan]:
+        """Every kecamatan on record, active or not (one no longer served still has complaints whose personal data
+        the retention job must erase in time), by name."""
+        self._reload_if_stale(force=not self._by_slug)
+        return sorted(self._by_slug.values(), key=lambda k: (k.kabupaten_name, k.name))
+
     def _reload_if_stale(self, force: bool) -> None:
         now = time.monotonic()
         # a miss reloads at most once a second, so unknown slugs cannot hammer the database

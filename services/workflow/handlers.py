@@ -81,7 +81,11 @@ class Directory(Protocol):
     def get(self, slug: str) -> Kecamatan | None: ...
 
     def active(self) -> list[Kecamatan]:
-        """Every active kecamatan (the retention job's round goes through them)."""
+        """Every active kecamatan."""
+        ...
+
+    def every(self) -> list[Kecamatan]:
+        """Every kecamatan on record, active or not (the retention job's round goes through them all)."""
         ...
 
 
@@ -830,7 +834,9 @@ def erase_past_retention(ctx: Context, now: datetime, *, limit: int = 200, dry_r
     retention period (``retention_years`` after closing) has passed, as an erasure by ``retensi`` with the reason
     saying which period ended; each is on record in ``privacy.requests`` (kind ``retention``). One complaint that
     fails (a race with a late notification) is left for the next round."""
-    cutoffs = {k.slug: _years_before(now, retention_years(k)) for k in ctx.directory.active()}
+    # every kecamatan, active or not: one no longer served keeps its complainants' data no longer than the others
+    kecamatans = {k.slug: k for k in ctx.directory.every()}
+    cutoffs = {slug: _years_before(now, retention_years(k)) for slug, k in kecamatans.items()}
     with ctx.uow() as uow:
         due = uow.complaints.past_retention(cutoffs, limit)
     if dry_run:
@@ -840,7 +846,7 @@ def erase_past_retention(ctx: Context, now: datetime, *, limit: int = 200, dry_r
         try:
             with ctx.uow() as uow:
                 row = uow.complaints.get(complaint_id)
-            kecamatan = ctx.kecamatan(row["kecamatan"]) if row else None
+            kecamatan = kecamatans.get(row["kecamatan"]) if row else None
             if row is None or kecamatan is None:
                 continue
             years = retention_years(kecamatan)

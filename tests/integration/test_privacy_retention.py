@@ -31,6 +31,7 @@ from tests.support.processes import env_for
 SUFFIX = uuid.uuid4().hex[:6]
 KABUPATEN = f"retensi{SUFFIX}"
 KECAMATAN = f"retensi-{SUFFIX}"
+CLOSED_DOWN = f"retensi-tutup-{SUFFIX}"  # a kecamatan no longer served here (inactive)
 
 
 class SentTasks:
@@ -53,7 +54,10 @@ class OnlyOurs:
         return self.directory.get(slug)
 
     def active(self):
-        return [k for k in self.directory.active() if k.slug == KECAMATAN]
+        return [k for k in self.directory.active() if k.slug in (KECAMATAN, CLOSED_DOWN)]
+
+    def every(self):
+        return [k for k in self.directory.every() if k.slug in (KECAMATAN, CLOSED_DOWN)]
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +69,11 @@ def wf(settings, engine):
     container.engine.dispose()
 
 
-def closed_complaint(wf, at: datetime) -> uuid.UUID:
-    message = record_complaint(wf, KECAMATAN)
+def closed_complaint(wf, at: datetime, kecamatan: str = KECAMATAN) -> uuid.UUID:
+    message = record_complaint(wf, kecamatan)
     handlers.act(
         wf, message.complaint_id, "withdraw", {"reason": "Dicabut pengadu"}, expected_version=1, user_id="staf.retensi",
-        role="staf", unit=None, kecamatan=KECAMATAN, at=at, correlation_id=uuid.uuid4(),
+        role="staf", unit=None, kecamatan=kecamatan, at=at, correlation_id=uuid.uuid4(),
     )  # fmt: skip
     return message.complaint_id
 
@@ -105,6 +109,24 @@ def test_the_retention_job_erases_closed_complaints_once_their_period_has_passed
     assert [(r["complaint_id"], r["outcome"], r["requested_by"]) for r in record] == [(closed, "done", "retensi")]
     assert record[0]["detail"]["closed_at"].startswith(closed_at.date().isoformat())
     assert row["personal_data_erased"] and row["closed_at"] == closed_at
+
+
+def test_a_kecamatan_no_longer_served_has_its_complainants_data_erased_in_time_too(wf, engine):
+    place = Kecamatan(CLOSED_DOWN, f"97.{SUFFIX}", "Tutup Uji", KABUPATEN, "Kabupaten Retensi", {})
+    upsert_kecamatan(engine, [place])
+    wf.directory.directory.invalidate()
+    closed_at = datetime.now(UTC).replace(microsecond=0)
+    closed = closed_complaint(wf, closed_at, CLOSED_DOWN)
+    upsert_kecamatan(engine, [dataclasses.replace(place, active=False)])  # the kecamatan leaves the deployment
+    wf.directory.directory.invalidate()
+    assert wf.directory.get(CLOSED_DOWN) is None
+
+    assert Retention(wf, clock=lambda: closed_at + timedelta(days=365)).round().handled == 0
+    past = Retention(wf, clock=lambda: closed_at + timedelta(days=732)).round()
+
+    assert past.handled == 1
+    assert stream(wf, closed)[-1].type == "workflow.PersonalDataErased"
+    assert stream(wf, closed)[0].decode().complainant.name == ERASED_NAME
 
 
 def test_the_retention_period_is_a_kabupaten_setting_checked_before_it_is_stored(engine):
