@@ -13,8 +13,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from services.workflow import handlers
+from services.workflow.adapters.tables import complaints
+from services.workflow.bootstrap import Workflow
 from services.workflow.domain import model
 from services.workflow.entrypoints.complaints import WorkflowDep, _kabupaten_of
 from shared import access_log, masking
@@ -92,6 +95,9 @@ class PrivacyRequestOut(BaseModel):
     id: UUID
     kind: Literal["erasure", "retention", "access", "correction"]
     complaint_id: UUID
+    register_number: str | None = Field(
+        None, examples=["12/2026"], description="The complaint's number/year in the Buku Rekap; null before step 3"
+    )
     kecamatan: str
     requested_by: str = Field(description="The officer who decided it, or `retensi` for the retention job")
     reason: str = Field(description="As given, masked of the complainant's values")
@@ -132,7 +138,19 @@ def requests(
     scope = _scope(user, wf)
     with wf.uow() as uow:
         rows = uow.requests.list(kecamatan=scope, kind=kind, limit=limit)
-    return [PrivacyRequestOut.model_validate(r) for r in rows]
+    numbers = _register_numbers(wf, {r["complaint_id"] for r in rows})
+    return [PrivacyRequestOut.model_validate({**r, "register_number": numbers.get(r["complaint_id"])}) for r in rows]
+
+
+def _register_numbers(wf: Workflow, ids: set[UUID]) -> dict[UUID, str]:
+    """The register numbers ("12/2026") of the complaints ``ids`` that have one: how people name a complaint."""
+    if not ids:
+        return {}
+    query = select(complaints.c.complaint_id, complaints.c.register_number, complaints.c.register_year).where(
+        complaints.c.complaint_id.in_(ids), complaints.c.register_number.is_not(None)
+    )
+    with wf.engine.connect() as conn:
+        return {r.complaint_id: f"{r.register_number}/{r.register_year}" for r in conn.execute(query)}
 
 
 class AccessRequestIn(BaseModel):
