@@ -397,7 +397,8 @@ def test_the_web_pages_record_the_signed_in_staff_member(web, world, engine, peo
     assert page.status_code == 200 and NIK in page.text
     scan = web.get(f"/petugas/lampiran/{world['digest']}?pengaduan={world['typed']}")
     assert scan.status_code == 200
-    book = web.get("/buku-rekap.csv")  # the staff member's own book
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    book = web.post("/buku-rekap.csv", data={"csrf_token": token, "alasan": "Rekap bulanan"})  # their own book
     assert book.status_code == 200 and NAME in book.text
     rows = rows_since(engine, before)
     assert [(r.what, r.user_id) for r in rows] == [

@@ -1,5 +1,6 @@
 """Staff and kabupaten pages (login): sign-in and sign-out here; the inbox, the complaint page with its
-actions, and the Buku Rekap in ``staff_inbox``, ``staff_complaint`` and ``staff_register``."""
+actions, the Buku Rekap, and the pages of personal data protection in ``staff_inbox``, ``staff_complaint``,
+``staff_register`` and ``staff_privacy``."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.web.adapters.api_client import ApiProblem
-from services.web.entrypoints import staff_complaint, staff_inbox, staff_register
+from services.web.entrypoints import staff_complaint, staff_inbox, staff_privacy, staff_register
 from services.web.entrypoints.pages import api, check_csrf, end_session, redirect, render, session
 
 router = APIRouter()
-for _pages in (staff_inbox, staff_complaint, staff_register):
+for _pages in (staff_inbox, staff_privacy, staff_complaint, staff_register):
     router.include_router(_pages.router)
 
 
 def _home_of(user: dict) -> str:
-    return "/dasbor" if user.get("role") in ("kabupaten", "pdp", "admin") else "/kotak-masuk"
+    if user.get("role") == "pdp":  # the data-protection officer's work: the record of requests, erasures
+        return staff_privacy.PATH
+    return "/dasbor" if user.get("role") in ("kabupaten", "admin") else "/kotak-masuk"
 
 
 def _safe_next(target: str | None) -> str | None:

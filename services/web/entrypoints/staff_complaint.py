@@ -36,6 +36,10 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 
 STAFF_ROLES = ("staf", "kasi", "sekcam", "camat")
 READERS = (*STAFF_ROLES, "kabupaten", "pdp", "admin")
+# who may read a complaint's access log, as the API says (GET /v1/complaints/{id}/access-log: the Camat of its
+# kecamatan, the data-protection officer of its kabupaten, admins); only these are asked
+ACCESS_LOG_READERS = ("camat", "pdp", "admin")
+ERASERS = ("pdp", "admin")  # POST /v1/privacy/erasures
 STALE = "Pengaduan ini sudah ditindaklanjuti orang lain. Muat ulang halaman untuk melihat keadaan terbaru."
 
 
@@ -140,6 +144,22 @@ async def load_units(request: Request, complaint: dict) -> list[dict]:
         return []
 
 
+async def reads_access_log(request: Request, complaint_id: UUID) -> bool:
+    """Whether the signed-in user may open the complaint's access log: the API's answer to a one-entry read, asked
+    for the roles it may allow only. A refusal (403) or an API out of reach: no link."""
+    s = session(request)
+    if s.role not in ACCESS_LOG_READERS:
+        return False
+    try:
+        await api(request).call("GET", f"/v1/complaints/{complaint_id}/access-log", token=s.token, params={"limit": 1})
+    except ApiProblem as exc:
+        signed_out_on_401(request, exc)
+        return False
+    except ApiUnavailable:
+        return False
+    return True
+
+
 async def page(
     request: Request, complaint_id: UUID, *, status_code: int = 200, submitted: dict | None = None
 ) -> Response:
@@ -188,6 +208,7 @@ async def page(
     drawn = {a.name for a in (*own, *other)}
     loose = submitted if submitted and submitted.get("message") and submitted.get("action") not in drawn else None
     referral = views.referral_of(complaint)
+    access_log = await reads_access_log(request, complaint_id)
     return render(
         request,
         "petugas_pengaduan.html",
@@ -213,6 +234,12 @@ async def page(
         form_notes=notes,
         waiting_for_letter=waiting_for_letter,
         read_only=user.get("role") not in STAFF_ROLES,
+        access_log_url=f"/petugas/pengaduan/{complaint_id}/catatan-akses" if access_log else None,
+        erasure_url=(
+            f"/petugas/privasi?pengaduan={complaint_id}#hapus"
+            if user.get("role") in ERASERS and complaint["status"] == "closed"
+            else None
+        ),
         referral=referral,
         referral_until=formatting.tanggal(referral.follow_up_by, zone) if referral and referral.follow_up_by else None,
         referral_answered_on=(

@@ -1,5 +1,9 @@
 """The Buku Rekap Pengaduan (``/buku-rekap``): a kecamatan's register, by period, paged, with its XLSX and
-CSV downloads passed on from ``GET /v1/register`` (the API masks personal data for kabupaten users)."""
+CSV downloads passed on from ``GET /v1/register`` (the API masks personal data for kabupaten users).
+
+A download is a form (``POST /buku-rekap.xlsx`` or ``.csv``, CSRF) asking why: the reason, required, one line, at
+most 500 characters, goes to the API as ``X-Access-Reason`` and into the access log of every complaint whose
+personal data the file holds. A link to a download (``GET``) opens that form."""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.web.adapters.api_client import ApiProblem, ApiUnavailable
-from services.web.entrypoints.pages import api, kecamatan_directory, render, require_user, zone_of
+from services.web.entrypoints.pages import api, check_csrf, kecamatan_directory, render, require_user, zone_of
 from services.web.entrypoints.staff_complaint import READERS, signed_out_on_401
+from services.web.entrypoints.staff_privacy import access_reason
+from shared.access_log import REASON_HEADER
 
 router = APIRouter()
 
@@ -93,13 +99,45 @@ async def register_page(
     return render(request, "petugas_buku_rekap.html", **context)
 
 
-async def _download(
-    request: Request, fmt: str, kecamatan: str | None, dari: str | None, sampai: str | None
+def _download_form(
+    request: Request,
+    fmt: str,
+    filters: dict[str, str],
+    *,
+    status_code: int = 200,
+    reason: str = "",
+    error: str | None = None,
 ) -> Response:
+    """The page asking why before a download (a download's link, or a form sent without a valid reason)."""
+    return render(
+        request,
+        "petugas_unduh_buku_rekap.html",
+        status_code=status_code,
+        title="Unduh Buku Rekap Pengaduan",
+        fmt=fmt,
+        filters=filters,
+        query=urlencode(filters),
+        reason=reason,
+        reason_error=error,
+    )
+
+
+async def _download(request: Request, fmt: str) -> Response:
     s = require_user(request, *READERS)
+    form = await check_csrf(request)
     staff = s.role not in ("kabupaten", "pdp", "admin")
-    filters = _filters(None if staff else kecamatan, dari, sampai)
-    r = await api(request).raw("GET", "/v1/register", token=s.token, params={**_api_params(filters), "format": fmt})
+    given = {k: v if isinstance(v := form.get(k), str) else None for k in ("kecamatan", "dari", "sampai")}
+    filters = _filters(None if staff else given["kecamatan"], given["dari"], given["sampai"])
+    reason, error = access_reason(form.get("alasan"))
+    if error:
+        return _download_form(request, fmt, filters, status_code=422, reason=reason, error=error)
+    r = await api(request).raw(
+        "GET",
+        "/v1/register",
+        token=s.token,
+        params={**_api_params(filters), "format": fmt},
+        headers={REASON_HEADER: reason.encode("utf-8")},  # as UTF-8 bytes: the API reads them so
+    )
     if r.status_code >= 500:
         raise ApiUnavailable(f"GET /v1/register: HTTP {r.status_code}")
     if r.status_code != 200:
@@ -114,6 +152,9 @@ async def _download(
             body.get("errors") or [],
         )
         signed_out_on_401(request, exc)
+        if exc.code == "invalid_access_reason":  # what the API found wrong with the reason: at its field
+            message = exc.field_errors().get(REASON_HEADER) or exc.message
+            return _download_form(request, fmt, filters, status_code=422, reason=reason, error=message)
         return render(
             request,
             "galat.html",
@@ -127,15 +168,31 @@ async def _download(
     return Response(r.content, media_type=r.headers.get("content-type"), headers=headers)
 
 
-@router.get("/buku-rekap.xlsx")
-async def register_xlsx(
-    request: Request, kecamatan: str | None = None, dari: str | None = None, sampai: str | None = None
-) -> Response:
-    return await _download(request, "xlsx", kecamatan, dari, sampai)
+def _asked(request: Request, fmt: str, kecamatan: str | None, dari: str | None, sampai: str | None) -> Response:
+    s = require_user(request, *READERS)
+    staff = s.role not in ("kabupaten", "pdp", "admin")
+    return _download_form(request, fmt, _filters(None if staff else kecamatan, dari, sampai))
 
 
-@router.get("/buku-rekap.csv")
-async def register_csv(
+@router.get("/buku-rekap.xlsx", response_class=HTMLResponse)
+async def register_xlsx_form(
     request: Request, kecamatan: str | None = None, dari: str | None = None, sampai: str | None = None
 ) -> Response:
-    return await _download(request, "csv", kecamatan, dari, sampai)
+    return _asked(request, "xlsx", kecamatan, dari, sampai)
+
+
+@router.get("/buku-rekap.csv", response_class=HTMLResponse)
+async def register_csv_form(
+    request: Request, kecamatan: str | None = None, dari: str | None = None, sampai: str | None = None
+) -> Response:
+    return _asked(request, "csv", kecamatan, dari, sampai)
+
+
+@router.post("/buku-rekap.xlsx")
+async def register_xlsx(request: Request) -> Response:
+    return await _download(request, "xlsx")
+
+
+@router.post("/buku-rekap.csv")
+async def register_csv(request: Request) -> Response:
+    return await _download(request, "csv")

@@ -1,9 +1,11 @@
 // pengaduan web: small enhancements only; every page works without this script.
 (function () {
   "use strict";
-  // A form is sent once: a second click while the first request runs does nothing.
+  // A form is sent once: a second click while the first request runs does nothing. A download's form
+  // (data-berulang) leaves the page where it is, so it may be sent again (the other format, say).
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
+    if (form.hasAttribute("data-berulang")) { return; }
     if (form.dataset.terkirim === "1") { ev.preventDefault(); return; }
     form.dataset.terkirim = "1";
     var buttons = form.querySelectorAll("button[type=submit]");
