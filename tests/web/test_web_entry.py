@@ -242,9 +242,11 @@ def test_a_complaint_box_form_with_its_scans_reaches_intake_and_the_workflow(web
         assert shown in page, shown
     assert "Formulir pengaduan: formulir kotak.pdf" in page and "KK: kk depan.png" in page
     assert "Petugas Catat staf" in page  # who entered it
-    assert f'href="/lacak/{code}/tanda-terima.pdf"' in r.text and f'href="/kotak-masuk?q={code}"' in r.text
-
     row = submission_of(engine, code)
+    # the receipt from the staff's page of the complaint (their download is theirs in the access log), not by code
+    assert f'href="/petugas/pengaduan/{row["complaint_id"]}"' in r.text and f'href="/kotak-masuk?q={code}"' in r.text
+    assert "/tanda-terima.pdf" not in r.text
+
     assert row["channel"] == "kotak" and row["kecamatan"] == place and row["entered_by"] == people["staf"]
     assert row["received_at"] == found_at  # as typed, in WIB: the SOP's days run from then
     assert row["complainant"]["nik"] == NIK and row["complainant"]["phone"] == "+6281234567890"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -136,6 +137,13 @@ class ComplaintAccepted(BaseModel):
     received_at: datetime
     track_url: str
     message: str
+
+
+class StaffComplaintAccepted(ComplaintAccepted):
+    complaint_id: UUID = Field(
+        description="The complaint's id: the staff's page of it (`/petugas/pengaduan/{id}`), where its receipt is "
+        "downloaded once made (recorded in the access log as the signed-in user, not as a tracking-code holder)"
+    )
 
 
 class StepOut(BaseModel):

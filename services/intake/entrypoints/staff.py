@@ -34,7 +34,7 @@ from services.intake.entrypoints.multipart import (
     refuse_unknown_fields,
     require_form,
 )
-from services.intake.entrypoints.schemas import ComplaintAccepted, StaffComplaintIn
+from services.intake.entrypoints.schemas import StaffComplaintAccepted, StaffComplaintIn
 from services.intake.handlers import submissions
 from services.intake.handlers.attachments import complainant_of, find_attachment
 from shared import access_log
@@ -81,7 +81,7 @@ _MULTIPART_DOC = {
 @router.post(
     "/v1/staff/complaints",
     status_code=202,
-    response_model=ComplaintAccepted,
+    response_model=StaffComplaintAccepted,
     responses=errors(400, 401, 403, 409, 413, 415, 422),
     summary="Enter a complaint-box form or a phone call (staff of the kecamatan; multipart: complaint + scan files)",
     openapi_extra=_MULTIPART_DOC,
@@ -93,7 +93,7 @@ async def enter_complaint(
     intake: IntakeDep,
     idempotency_key: IdempotencyKey = None,
     x_correlation_id: Annotated[uuid.UUID | None, Header()] = None,
-) -> ComplaintAccepted:
+) -> StaffComplaintAccepted:
     if not user.is_staff or not user.kecamatan:
         raise ApiError(403, "not_kecamatan_staff", "Hanya staf kecamatan yang dapat mencatat pengaduan.")
     require_form(request, "Kirim sebagai multipart/form-data (isian `complaint` dan berkas `scan`).")
@@ -134,12 +134,13 @@ async def enter_complaint(
         raise anonymous_not_accepted() from None
     except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
-    return accepted_answer(
+    answer = accepted_answer(
         accepted,
         settings,
         response,
         f"Pengaduan sudah dicatat dengan kode pelacakan {accepted.tracking_code}. Sampaikan kode ini kepada pengadu.",
     )
+    return StaffComplaintAccepted(**answer.model_dump(), complaint_id=accepted.complaint_id)
 
 
 @router.get(

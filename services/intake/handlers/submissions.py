@@ -36,6 +36,7 @@ class Accepted:
     tracking_code: str
     received_at: datetime
     replayed: bool
+    complaint_id: UUID  # staff are shown it (their page of the complaint); a citizen's answer leaves it out
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ def _write_new(
             if earlier is not None:
                 return earlier
             continue
-        return Accepted(code, new.received_at, replayed=False)
+        return Accepted(code, new.received_at, replayed=False, complaint_id=new.complaint_id)
     raise RuntimeError("could not draw a free tracking code three times in a row")
 
 
@@ -274,7 +275,7 @@ def _earlier(intake: Context, new: NewSubmission, key: str | None, digest: str |
             "a submission's commit whose answer was lost found on the next attempt",
             extra={"submission_id": str(new.submission_id)},
         )
-        return Accepted(own.tracking_code, own.received_at, replayed=False)
+        return Accepted(own.tracking_code, own.received_at, replayed=False, complaint_id=own.complaint_id)
     return _replay(intake, key, digest) if key else None
 
 
@@ -285,4 +286,4 @@ def _replay(intake: Context, key: str, digest: str | None) -> Accepted | None:
         return None
     if existing.request_hash != digest:
         raise IdempotencyKeyReused(key)
-    return Accepted(existing.tracking_code, existing.received_at, replayed=True)
+    return Accepted(existing.tracking_code, existing.received_at, replayed=True, complaint_id=existing.complaint_id)
