@@ -39,7 +39,7 @@ from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.notify import NotificationReport
 from shared.contracts.organisation import Delegation
 from shared.contracts.tracking import new_tracking_code
-from shared.contracts.workflow import StepOverdue
+from shared.contracts.workflow import ComplainantDataCorrected, ComplaintWithdrawn, DocumentsRequested, StepOverdue
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.memory import InMemoryEventStore
 from shared.tenancy import demo_kecamatan
@@ -418,3 +418,44 @@ def test_provider_statuses_only_move_a_message_forward(notify):
     assert not record_status(notify.ctx, {"provider": "memory-sms", "provider_message_id": "m-9", "status": "read"})
     assert notify.row(row["id"])["state"] == "delivered"
     assert notify.reports() == [(str(row["id"]), "sent"), (str(row["id"]), "delivered")]
+
+
+# -- a corrected contact (docs/adr/0017) -------------------------------------------------------------------
+def test_a_corrected_number_gets_the_acknowledgment_and_the_latest_message_not_the_stale_ones_between(notify):
+    """Three messages failed to a mistyped number (someone else's, or none at all); the complainant's number is
+    corrected: the acknowledgment (the tracking code) and the latest message are sent to it, the documents request
+    in between, whose time has passed, is not."""
+    mistyped, corrected = new_phone(), new_phone()
+    received_id = notify.complaint(mistyped)
+    stream = notify.events.read_event(received_id).stream_id
+    sent_at = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    requested_id = notify.append(
+        stream, DocumentsRequested(message="Kirim foto KTP.", close_after=sent_at + timedelta(days=3))
+    )
+    withdrawn_id = notify.append(stream, ComplaintWithdrawn(reason="Dicabut pengadu"))
+    for event_id in (received_id, requested_id, withdrawn_id):
+        notify.sms.answers.append(PermanentSendError("nomor tidak aktif", provider="memory-sms", status=400))
+        plan_event(notify.ctx, event_id)
+    assert {(r["kind"], r["state"]) for r in notify.rows()} == {
+        ("acknowledgment", "failed"),
+        ("documents_requested", "failed"),
+        ("withdrawn", "failed"),
+    }
+    person = notify.events.read_event(received_id).decode().complainant
+    correction = notify.append(
+        stream,
+        ComplainantDataCorrected(
+            complainant=person.model_copy(update={"phone": corrected}),
+            corrected=["phone"],
+            reason="permintaan pengadu",
+            request_id=uuid.uuid4(),
+        ),
+    )
+
+    assert plan_event(notify.ctx, correction) == 2
+
+    again = [r for r in notify.rows() if r["recipient"] == corrected]
+    assert sorted(r["kind"] for r in again) == ["acknowledgment", "withdrawn"]
+    assert {r["state"] for r in again} == {"sent"} and [m.to for m in notify.sms.sent[-2:]] == [corrected] * 2
+    assert {r["state"] for r in notify.rows() if r["recipient"] == mistyped} == {"failed"}  # on record as they were
+    assert plan_event(notify.ctx, correction) == 2 and len(notify.rows()) == 5  # again: the same ids, nothing new

@@ -217,7 +217,8 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
 def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
     """The complainant's phone or e-mail corrected on their request (``ComplainantDataCorrected``, docs/adr/0017):
     the messages to them that have not reached them and are addressed where they no longer are (or nowhere: they
-    had left no contact) are planned again, for the same events, to the corrected contact. One still waiting to be
+    had left no contact) are planned again to the corrected contact: the acknowledgment and the latest of them,
+    for the same events (an earlier one would arrive stale; the tracking code tells the rest). One still waiting to be
     sent (``pending``, a first attempt or a retry) is stopped first, so the mistyped number, someone else's, is not
     tried again; one given up (``failed``) stays as it is, on record. One already sent cannot be called back, and
     one being sent at this moment ends as its attempt does. How many messages were planned."""
@@ -253,10 +254,15 @@ def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
         uow.commit()
     for row in stopped:
         report(notify, row)  # the history shows it was not sent, and why
-    sources = [notify.store.read_event(source) for source in {row["source_event_id"] for row in astray}]
+    found = [notify.store.read_event(source) for source in {row["source_event_id"] for row in astray}]
+    sources = sorted((e for e in found if e is not None), key=lambda e: e.version)
+    # the acknowledgment (its tracking code opens the whole story) and the latest message (where the complaint
+    # stands now); a message in between would arrive late and stale ("send your documents by ..." long past)
+    latest = sources[-1:]
+    sources = [e for e in sources if e.type == ComplaintReceived.type and e not in latest] + latest
     overrides = _templates(notify, story.kecamatan.slug)
     planned = 0
-    for source in sorted((e for e in sources if e is not None), key=lambda e: e.version):
+    for source in sources:
         earlier = Story(notify, source)
         earlier.complainant = person  # as corrected now, not as they were when the event happened
         planned += _store(notify, earlier, _for_complainant(notify, earlier, overrides), send_now=send_now)
