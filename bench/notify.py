@@ -271,6 +271,7 @@ def prepare_rows(count: int, email_share: float) -> list[Prepared]:
             "link_lacak": f"{PUBLIC_BASE_URL}/v1/track/{code}",
             "tanggal": p.tanggal(now, with_time=True),
             "link_tanda_terima": f"{PUBLIC_BASE_URL}/v1/letters/track/{code}/receipt",
+            "rahasia": "",  # not a pelapor rahasia (planning passes it for every acknowledgment)
         }
         m = p.plan_message(
             event_id, "acknowledgment", "complainant", contact, DEFAULTS[("acknowledgment", contact.channel)], variables
