@@ -4,8 +4,10 @@ PostgreSQL: the workflow records the complaint and the correction (its own comma
 A complaint comes in by e-mail with the address mistyped (someone else's mailbox, or none at all): its acknowledgment
 waits to be sent (pending). The complainant asks the office to correct the address; ``ComplainantDataCorrected``
 reaches notify, which stops the waiting message (the mistyped address is not tried again, the complaint's history
-says why) and plans the acknowledgment again to the corrected address. A message already sent stays as it was; a
-correction of the name alone plans nothing; the same event handled twice plans nothing more.
+says why) and plans the acknowledgment again to the corrected address. A message already sent to the mistyped
+address stays as it was (and the acknowledgment goes to the corrected one too); a complainant who had left no
+contact gets the acknowledgment once one is given; a correction of the name alone plans nothing; the same event
+handled twice plans nothing more. (Which messages, in every case: tests/unit/test_notify_flow.py.)
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from sqlalchemy import select
 from services.notify.adapters.tables import deliveries
 from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
-from services.notify.domain import plan as p
 from services.notify.domain.delivery import CONTACT_CORRECTED
 from services.notify.handlers.planning import plan_event
 from services.workflow import handlers
@@ -134,51 +135,22 @@ def test_a_waiting_message_to_a_mistyped_address_is_stopped_and_planned_again_to
     assert len(messages(engine, complaint_id)) == 2
 
 
-def test_a_message_recorded_as_having_nowhere_to_go_is_planned_once_a_contact_is_given(wf, notify, place, engine):
-    """A message that must go out to a complainant who left no contact is recorded as failed to nowhere (the letter
-    at step 12: staff send it by post); once an address is given, it is planned to it."""
+def test_a_complainant_who_left_no_contact_gets_the_acknowledgment_once_one_is_given(wf, notify, place, engine):
     complaint_id = a_complaint(wf, notify, place, None)
-    source = events(wf, complaint_id)[0]
-    now = datetime.now(UTC)
-    nowhere = p.nowhere(source.event_id, "acknowledgment", "pengadu tidak memiliki kontak")
-    with notify.uow() as uow:  # as planning records it (planning.py's _store)
-        uow.deliveries.add(
-            [
-                {
-                    "id": nowhere.id,
-                    "source_event_id": source.event_id,
-                    "complaint_id": complaint_id,
-                    "kecamatan": place.slug,
-                    "kind": nowhere.kind,
-                    "audience": "complainant",
-                    "username": None,
-                    "channel": "none",
-                    "recipient": "",
-                    "subject": None,
-                    "body": nowhere.body,
-                    "attachment": None,
-                    "link": None,
-                    "variables": {},
-                    "state": "failed",
-                    "last_error": nowhere.body,
-                    "next_attempt_at": now,
-                    "enqueued_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            ]
-        )
-        uow.commit()
+    assert messages(engine, complaint_id) == []  # no one to acknowledge to
 
     correct(wf, place, complaint_id, email=CORRECTED)
     assert plan_event(notify, events(wf, complaint_id)[-1].event_id, send_now=False) == 1
 
-    kept, planned = messages(engine, complaint_id)
-    assert (kept["id"], kept["state"], kept["channel"]) == (nowhere.id, "failed", "none")  # on record as it was
+    [planned] = messages(engine, complaint_id)
     assert (planned["kind"], planned["channel"], planned["recipient"]) == ("acknowledgment", "email", CORRECTED)
 
 
-def test_a_message_already_sent_stays_and_a_name_correction_plans_nothing(wf, notify, place, engine):
+def test_an_acknowledgment_sent_to_the_mistyped_address_stays_and_goes_again_to_the_corrected_one(
+    wf, notify, place, engine
+):
+    """The usual reason for a correction: the acknowledgment went out, to an address that is someone else's. It
+    cannot be called back; the complainant gets it at the corrected address. A name correction plans nothing."""
     complaint_id = a_complaint(wf, notify, place, MISTYPED)
     [waiting] = messages(engine, complaint_id)
     with engine.begin() as conn:  # as a send that went out to the mistyped address would leave it
@@ -187,7 +159,9 @@ def test_a_message_already_sent_stays_and_a_name_correction_plans_nothing(wf, no
     correct(wf, place, complaint_id, name="Nur Koreksiyah")
     assert plan_event(notify, events(wf, complaint_id)[-1].event_id, send_now=False) == 0
     correct(wf, place, complaint_id, email=CORRECTED)
-    assert plan_event(notify, events(wf, complaint_id)[-1].event_id, send_now=False) == 0
+    assert plan_event(notify, events(wf, complaint_id)[-1].event_id, send_now=False) == 1
 
-    [sent] = messages(engine, complaint_id)
+    sent, again = messages(engine, complaint_id)
     assert (sent["id"], sent["state"], sent["recipient"]) == (waiting["id"], "sent", MISTYPED)
+    assert (again["kind"], again["recipient"], again["state"]) == ("acknowledgment", CORRECTED, "pending")
+    assert "Nur Koreksiyah" in again["body"]  # as corrected by then

@@ -23,7 +23,7 @@ from services.notify.adapters.channels.base import (
 )
 from services.notify.adapters.memory import NotifyMemory
 from services.notify.config import NotifySettings
-from services.notify.domain.delivery import THROTTLED
+from services.notify.domain.delivery import CONTACT_CORRECTED, THROTTLED
 from services.notify.handlers.context import Context
 from services.notify.handlers.deliveries_admin import mark_sent, resend
 from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
@@ -421,41 +421,108 @@ def test_provider_statuses_only_move_a_message_forward(notify):
 
 
 # -- a corrected contact (docs/adr/0017) -------------------------------------------------------------------
-def test_a_corrected_number_gets_the_acknowledgment_and_the_latest_message_not_the_stale_ones_between(notify):
-    """Three messages failed to a mistyped number (someone else's, or none at all); the complainant's number is
-    corrected: the acknowledgment (the tracking code) and the latest message are sent to it, the documents request
-    in between, whose time has passed, is not."""
-    mistyped, corrected = new_phone(), new_phone()
-    received_id = notify.complaint(mistyped)
-    stream = notify.events.read_event(received_id).stream_id
-    sent_at = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-    requested_id = notify.append(
-        stream, DocumentsRequested(message="Kirim foto KTP.", close_after=sent_at + timedelta(days=3))
-    )
-    withdrawn_id = notify.append(stream, ComplaintWithdrawn(reason="Dicabut pengadu"))
-    for event_id in (received_id, requested_id, withdrawn_id):
-        notify.sms.answers.append(PermanentSendError("nomor tidak aktif", provider="memory-sms", status=400))
-        plan_event(notify.ctx, event_id)
-    assert {(r["kind"], r["state"]) for r in notify.rows()} == {
-        ("acknowledgment", "failed"),
-        ("documents_requested", "failed"),
-        ("withdrawn", "failed"),
-    }
-    person = notify.events.read_event(received_id).decode().complainant
-    correction = notify.append(
+def correct(notify: Notify, stream: str, phone: str) -> uuid.UUID:
+    """The complainant's phone corrected (the workflow's ComplainantDataCorrected); returns the event's id."""
+    received = next(e for e in notify.events.read_stream(stream) if e.version == 1).decode()
+    return notify.append(
         stream,
         ComplainantDataCorrected(
-            complainant=person.model_copy(update={"phone": corrected}),
+            complainant=received.complainant.model_copy(update={"phone": phone}),
             corrected=["phone"],
             reason="permintaan pengadu",
             request_id=uuid.uuid4(),
         ),
     )
 
+
+def to(notify: Notify, phone: str) -> list[tuple[str, str]]:
+    """(kind, state) of each message to ``phone``."""
+    return sorted((r["kind"], r["state"]) for r in notify.rows() if r["recipient"] == phone)
+
+
+def failing_story(notify: Notify, phone: str, *events) -> str:
+    """A complaint by SMS to ``phone`` whose messages all failed (a number that is not theirs, or none at all):
+    its acknowledgment, then one message per event of ``events``; returns the stream."""
+    received_id = notify.complaint(phone)
+    stream = notify.events.read_event(received_id).stream_id
+    for event_id in [received_id] + [notify.append(stream, event) for event in events]:
+        notify.sms.answers.append(PermanentSendError("nomor tidak aktif", provider="memory-sms", status=400))
+        plan_event(notify.ctx, event_id)
+    return stream
+
+
+def a_documents_request() -> DocumentsRequested:
+    return DocumentsRequested(message="Kirim foto KTP.", close_after=datetime(2026, 3, 5, 2, 0, tzinfo=UTC))
+
+
+def test_a_corrected_number_gets_the_acknowledgment_and_the_latest_message_while_the_complaint_is_handled(notify):
+    mistyped, corrected = new_phone(), new_phone()
+    stream = failing_story(notify, mistyped, a_documents_request(), a_documents_request())
+    correction = correct(notify, stream, corrected)
+
     assert plan_event(notify.ctx, correction) == 2
 
-    again = [r for r in notify.rows() if r["recipient"] == corrected]
-    assert sorted(r["kind"] for r in again) == ["acknowledgment", "withdrawn"]
-    assert {r["state"] for r in again} == {"sent"} and [m.to for m in notify.sms.sent[-2:]] == [corrected] * 2
-    assert {r["state"] for r in notify.rows() if r["recipient"] == mistyped} == {"failed"}  # on record as they were
+    # the acknowledgment and the latest request; the first request, stale, not
+    assert to(notify, corrected) == [("acknowledgment", "sent"), ("documents_requested", "sent")]
+    assert [m.to for m in notify.sms.sent[-2:]] == [corrected] * 2
+    assert {state for _, state in to(notify, mistyped)} == {"failed"}  # on record as they were
     assert plan_event(notify.ctx, correction) == 2 and len(notify.rows()) == 5  # again: the same ids, nothing new
+
+
+def test_once_the_complaint_ended_only_its_final_message_is_sent_again_and_only_if_it_reached_nobody(notify):
+    mistyped, corrected = new_phone(), new_phone()
+    stream = failing_story(notify, mistyped, a_documents_request(), ComplaintWithdrawn(reason="Dicabut pengadu"))
+    assert plan_event(notify.ctx, correct(notify, stream, corrected)) == 1
+    assert to(notify, corrected) == [("withdrawn", "sent")]  # no acknowledgment of a complaint that has ended
+
+    delivered = new_phone()
+    stream = failing_story(notify, new_phone(), ComplaintWithdrawn(reason="Dicabut pengadu"))
+    withdrawn = next(r for r in notify.rows() if r["kind"] == "withdrawn" and str(r["complaint_id"]) in stream)
+    notify.memory.deliveries[withdrawn["id"]] = {**withdrawn, "state": "delivered"}  # it did reach them
+    assert plan_event(notify.ctx, correct(notify, stream, delivered)) == 0
+    assert to(notify, delivered) == []
+
+
+def test_an_acknowledgment_sent_to_the_mistyped_number_is_sent_again_to_the_corrected_one(notify):
+    """The usual reason for a correction: the acknowledgment went out, to a number that is someone else's."""
+    mistyped, corrected = new_phone(), new_phone()
+    received_id = notify.complaint(mistyped)
+    plan_event(notify.ctx, received_id)
+    assert to(notify, mistyped) == [("acknowledgment", "sent")]
+
+    plan_event(notify.ctx, correct(notify, notify.events.read_event(received_id).stream_id, corrected))
+
+    assert to(notify, corrected) == [("acknowledgment", "sent")]
+
+
+def test_a_waiting_message_is_stopped_and_an_earlier_correction_handled_late_changes_nothing(notify):
+    """Corrected to a number mistyped again, then corrected once more: the earlier correction, handled after the
+    later one (redelivered, or taken by a slower worker), neither stops the message to the right number nor sends
+    to the one it replaced."""
+    first, typo, right = new_phone(), new_phone(), new_phone()
+    received_id = notify.complaint(first)
+    stream = notify.events.read_event(received_id).stream_id
+    plan_event(notify.ctx, received_id, send_now=False)  # the acknowledgment waits for `first`
+    earlier, later = correct(notify, stream, typo), correct(notify, stream, right)
+
+    assert plan_event(notify.ctx, later, send_now=False) == 1
+    assert plan_event(notify.ctx, earlier, send_now=False) == 0
+
+    assert to(notify, first) == [("acknowledgment", "failed")]
+    assert to(notify, right) == [("acknowledgment", "pending")] and to(notify, typo) == []
+    stopped = next(r for r in notify.rows() if r["recipient"] == first)
+    assert stopped["last_error"] == CONTACT_CORRECTED and (str(stopped["id"]), "failed") in notify.reports()
+
+
+def test_a_correction_back_to_the_first_number_wakes_the_message_stopped_for_it(notify):
+    original, slip = new_phone(), new_phone()
+    received_id = notify.complaint(original)
+    stream = notify.events.read_event(received_id).stream_id
+    plan_event(notify.ctx, received_id, send_now=False)
+    plan_event(notify.ctx, correct(notify, stream, slip), send_now=False)  # staff's slip
+    assert to(notify, original) == [("acknowledgment", "failed")]
+
+    plan_event(notify.ctx, correct(notify, stream, original))  # undone
+
+    assert to(notify, original) == [("acknowledgment", "sent")] and notify.sms.sent[-1].to == original
+    assert to(notify, slip) == [("acknowledgment", "failed")]  # stopped in its turn

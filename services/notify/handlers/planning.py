@@ -26,6 +26,7 @@ from shared.contracts.workflow import (
     DispositionRedirected,
     DocumentsReceived,
     LetterIssued,
+    ResponseSent,
     StepCompleted,
     StepOverdue,
     current_complainant,
@@ -214,35 +215,47 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
     ]
 
 
+# the kinds that tell the complainant how their complaint ended: after one, the story is told
+FINAL_KINDS = frozenset(
+    {"response_letter", "identity_rejected", "closed_incomplete", "withdrawn", "referral_answered", "referral_lapsed"}
+)
+
+
 def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
-    """The complainant's phone or e-mail corrected on their request (``ComplainantDataCorrected``, docs/adr/0017):
-    the messages to them that have not reached them and are addressed where they no longer are (or nowhere: they
-    had left no contact) are planned again to the corrected contact: the acknowledgment and the latest of them,
-    for the same events (an earlier one would arrive stale; the tracking code tells the rest). One still waiting to be
-    sent (``pending``, a first attempt or a retry) is stopped first, so the mistyped number, someone else's, is not
-    tried again; one given up (``failed``) stays as it is, on record. One already sent cannot be called back, and
-    one being sent at this moment ends as its attempt does. How many messages were planned."""
+    """The complainant's phone or e-mail corrected on their request (``ComplainantDataCorrected``, docs/adr/0017).
+
+    The complainant is taken as the whole stream has them now, and only the stream's latest correction acts: one
+    handled late, or again, after a later one must not send to the contact that one replaced. The messages still
+    waiting to be sent (``pending``, a first attempt or a retry) to another contact are stopped, so the mistyped
+    number, someone else's, is not tried again; those given up stay on record as they are. Then, to the corrected
+    contact: while the complaint is being handled, the acknowledgment (its tracking code opens the whole story; the
+    mistyped number may have had it) and the latest message, whatever became of them before; once it has ended
+    (a final message: the letter, a rejection, a withdrawal, a referral's end), only that final message, and only
+    if it reached nobody and was not handed over by the office (step 12 recorded). A message in between would
+    arrive stale ("send your documents by ...", long past). A message stopped by an earlier correction is waiting
+    again when its contact is the right one after all. One being sent at this moment ends as its attempt does.
+    How many messages were planned."""
     event = story.event
     assert isinstance(event, ComplainantDataCorrected)  # noqa: S101
     if not {"phone", "email"} & set(event.corrected):
         return 0
-    person = story.complainant
+    whole = [e.decode() for e in notify.store.read_stream(story.envelope.stream_id)]
+    corrections = [e for e in whole if isinstance(e, ComplainantDataCorrected)]
+    if corrections and corrections[-1].request_id != event.request_id:
+        log.info("a later correction of the complainant rules", extra={"event_id": str(story.envelope.event_id)})
+        return 0
+    person = current_complainant(whole) or story.complainant
     current = {"email": person.email, "sms": person.phone, "whatsapp": person.phone}
     now = notify.clock()
     with notify.uow() as uow:
         rows = uow.deliveries.of_complaint(story.complaint_id, lock=True)
-        astray = [
-            row
-            for row in rows
-            if row["audience"] == "complainant"
-            and row["state"] in ("pending", "failed")
-            and row["recipient"] != current.get(row["channel"])
-            and not is_erased(row)
-        ]
         stopped = [
             found
-            for row in astray
-            if row["state"] == "pending"
+            for row in rows
+            if row["audience"] == "complainant"
+            and row["state"] == "pending"
+            and row["recipient"] != current.get(row["channel"])
+            and not is_erased(row)
             and (
                 found := uow.deliveries.update(
                     row["id"],
@@ -254,23 +267,47 @@ def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
         uow.commit()
     for row in stopped:
         report(notify, row)  # the history shows it was not sent, and why
-    found = [notify.store.read_event(source) for source in {row["source_event_id"] for row in astray}]
-    sources = sorted((e for e in found if e is not None), key=lambda e: e.version)
-    # the acknowledgment (its tracking code opens the whole story) and the latest message (where the complaint
-    # stands now); a message in between would arrive late and stale ("send your documents by ..." long past)
-    latest = sources[-1:]
-    sources = [e for e in sources if e.type == ComplaintReceived.type and e not in latest] + latest
+    told = [e for e in notify.store.read_stream(story.envelope.stream_id) if e.type in _COMPLAINANT_TYPES]
+    if not told:
+        return 0
+    latest = told[-1]
+    if p.COMPLAINANT_KIND[type(latest.decode())] in FINAL_KINDS:
+        reached = {"sent", "delivered"}
+        handed_over = any(isinstance(e, ResponseSent) for e in whole)
+        of_latest = [r for r in rows if r["audience"] == "complainant" and r["source_event_id"] == latest.event_id]
+        sources = [] if handed_over or any(r["state"] in reached for r in of_latest) else [latest]
+    else:
+        sources = [e for e in told if e.type == ComplaintReceived.type and e is not latest] + [latest]
     overrides = _templates(notify, story.kecamatan.slug)
     planned = 0
     for source in sources:
         earlier = Story(notify, source)
         earlier.complainant = person  # as corrected now, not as they were when the event happened
-        planned += _store(notify, earlier, _for_complainant(notify, earlier, overrides), send_now=send_now)
+        messages = _for_complainant(notify, earlier, overrides)
+        _wake(notify, [m.id for m in messages])
+        planned += _store(notify, earlier, messages, send_now=send_now)
     log.info(
         "messages to the complainant planned again after a correction of their contact",
         extra={"event_id": str(story.envelope.event_id), "stopped": len(stopped), "planned": planned},
     )
     return planned
+
+
+_COMPLAINANT_TYPES = frozenset(kind.type for kind in p.COMPLAINANT_KIND)
+
+
+def _wake(notify: Context, ids: list[UUID]) -> None:
+    """Messages an earlier correction stopped, to a contact that is the right one again: waiting once more."""
+    now = notify.clock()
+    with notify.uow() as uow:
+        for row in uow.deliveries.many(ids):
+            if row["state"] == "failed" and row["last_error"] == CONTACT_CORRECTED:
+                uow.deliveries.update(
+                    row["id"],
+                    {"state": "pending", "last_error": None, "next_attempt_at": now, "updated_at": now},
+                    states=("failed",),
+                )
+        uow.commit()
 
 
 def _referral(story: Story, kind: str) -> dict[str, str]:
