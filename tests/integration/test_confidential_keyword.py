@@ -165,7 +165,7 @@ def test_without_the_word_first_the_complaint_is_not_confidential_and_keeps_its_
         f"{ABOUT}, mohon nama saya dirahasiakan. rahasia",
         f"RAHASIAKAN nama saya. {ABOUT}",  # a longer word first
     ):
-        message = complaint(world, send(channels, channel, text, subject=f"Re: RAHASIA {ABOUT}"))
+        message = complaint(world, send(channels, channel, text, subject=f"Re: {ABOUT} (rahasia)"))
         assert message.complainant.confidential is False, text
         assert message.description == text
         assert recorded(world, message).complainant.confidential is False

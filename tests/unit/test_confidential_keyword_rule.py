@@ -40,6 +40,22 @@ from services.notify.domain.templates import (
         ("RAHASIA\tJalan desa rusak", "Jalan desa rusak"),
         ("RAHASIA", ""),  # the word alone: a confidential complaint without text ("(tanpa teks)")
         ("RAHASIA:", ""),
+        # read generously (a miss shows a whistleblower's name to every Staf; a match only hides a name)
+        ("RAHASIA, jalan desa rusak", "jalan desa rusak"),
+        ("RAHASIA-jalan desa rusak", "jalan desa rusak"),
+        ("RAHASIA. Jalan desa rusak", "Jalan desa rusak"),
+        ("RAHASIA! Jalan desa rusak", "Jalan desa rusak"),
+        ("RAHASIA \u2013 Jalan desa rusak", "Jalan desa rusak"),
+        ("##RAHASIA jalan desa rusak", "jalan desa rusak"),
+        ("*RAHASIA* jalan desa rusak", "jalan desa rusak"),  # WhatsApp's bold
+        ("_rahasia_ jalan desa rusak", "jalan desa rusak"),  # and italics
+        ("[RAHASIA] jalan desa rusak", "jalan desa rusak"),
+        ("(Rahasia) jalan desa rusak", "jalan desa rusak"),
+        ("\ufeffRAHASIA jalan desa rusak", "jalan desa rusak"),  # a byte-order mark an SMS gateway left
+        ("\u200bRAHASIA jalan desa rusak", "jalan desa rusak"),  # a zero-width space
+        ("\u200e\u2060 RAHASIA jalan desa rusak", "jalan desa rusak"),
+        ("\uff32\uff21\uff28\uff21\uff33\uff29\uff21 jalan desa rusak", "jalan desa rusak"),  # full width
+        ("rahasia\uff1a jalan desa rusak", "jalan desa rusak"),
     ],
 )
 def test_a_message_beginning_with_the_word_asks_for_confidentiality_and_loses_the_word(text, rest):
@@ -55,10 +71,8 @@ def test_a_message_beginning_with_the_word_asks_for_confidentiality_and_loses_th
         "Jalan desa rusak. Mohon dirahasiakan.",
         "Jalan desa rusak, rahasia ya",  # the word, not first
         "Tolong RAHASIA nama saya",
-        "RAHASIA, jalan desa rusak",  # followed by a comma: not the keyword as written on the pages
-        "RAHASIA-jalan desa rusak",
-        "##RAHASIA jalan desa rusak",
-        "*RAHASIA* jalan desa rusak",
+        "RAHASIA2 jalan desa rusak",  # a word of its own
+        "*RAHASIAKAN* nama saya",
         "",
     ],
 )
@@ -77,8 +91,14 @@ def test_an_emails_subject_or_body_asks_and_loses_the_word_where_it_is():
     only_word = parse.confidential_keyword("Jalan desa rusak\nSudah lama.", "RAHASIA")
     assert only_word == parse.Keyword(True, "Jalan desa rusak\nSudah lama.", None)
     assert parse.wording("email", only_word.text, only_word.subject).subject == "Jalan desa rusak"
-    neither = parse.confidential_keyword("Mohon dirahasiakan.", "Re: RAHASIA")
-    assert neither == parse.Keyword(False, "Mohon dirahasiakan.", "Re: RAHASIA")
+    # after a reply's or a forward's prefix, and in brackets as subjects tag things
+    assert parse.confidential_keyword("Mohon dirahasiakan.", "Re: RAHASIA") == parse.Keyword(
+        True, "Mohon dirahasiakan.", None
+    )
+    tagged = parse.confidential_keyword("Mohon bantuan.", "Fwd: [RAHASIA] Pengurusan KTP tertunda")
+    assert tagged == parse.Keyword(True, "Mohon bantuan.", "Pengurusan KTP tertunda")
+    neither = parse.confidential_keyword("Mohon dirahasiakan.", "Re: Pengurusan KTP (rahasia)")
+    assert neither == parse.Keyword(False, "Mohon dirahasiakan.", "Re: Pengurusan KTP (rahasia)")
 
 
 def test_the_complaints_subject_and_description_no_longer_begin_with_the_word():

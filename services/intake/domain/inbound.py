@@ -12,6 +12,7 @@ import email.policy
 import email.utils
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, MIMEPart
@@ -94,9 +95,35 @@ def wording(channel: str, text: str, subject: str | None = None, notes: list[str
 
 # The word a message opens with to ask that the complainant's identity be kept confidential (issue #17 item 5: the
 # web form's checkbox, for SMS, WhatsApp and e-mail). Only as the first word: "rahasia" further on, or a longer word
-# ("RAHASIAKAN"), is the complaint's own text
+# ("RAHASIAKAN"), is the complaint's own text. Read generously, since a miss is the costly error (a whistleblower's
+# name shown to every Staf; a match only hides a name): in any case, in full-width letters, after invisible
+# characters (a BOM, a zero-width space), dressed as people dress a word in a chat or a subject (between
+# asterisks, underscores, brackets or parentheses; after a hash), then any punctuation or nothing; an e-mail
+# subject also after Re: or Fwd:
 CONFIDENTIAL_KEYWORD: Final = "RAHASIA"
-_KEYWORD = re.compile(r"#?RAHASIA(?:[ \t]*:|(?=\s)|\Z)\s*", re.IGNORECASE)
+
+
+def _any_width(letter: str) -> str:
+    """A letter in either case, in ASCII or full width (U+FF21...)."""
+    forms = {letter.upper(), letter.lower()}
+    return "[" + "".join(sorted(forms | {chr(ord(f) + 0xFEE0) for f in forms})) + "]"
+
+
+_OPEN = r"[*_\[(#\uff03~]"  # what a chat or a subject dresses a word in
+_CLOSE = r"[*_\])~]"
+_KEYWORD = re.compile(
+    rf"(?:{_OPEN}[ \t]*)*{''.join(_any_width(c) for c in CONFIDENTIAL_KEYWORD)}(?![^\W_])"  # the word, whole
+    rf"{_CLOSE}*[ \t]*[:\uff1a,.;!\-\u2013\u2014]*\s*"
+)
+_REPLY_PREFIX = re.compile(r"(?:(?:re|fw|fwd|aw|tr)[ \t]*:[ \t]*)*", re.IGNORECASE)
+
+
+def _start(text: str) -> int:
+    """Where a text's first visible character is: past blanks and formatting characters (BOM, zero-width...)."""
+    for i, ch in enumerate(text):
+        if not (ch.isspace() or unicodedata.category(ch) == "Cf"):
+            return i
+    return len(text)
 
 
 @dataclass(frozen=True)
@@ -109,16 +136,20 @@ class Keyword:
 def confidential_keyword(text: str, subject: str | None = None) -> Keyword:
     """Whether a new complaint's message asks for confidentiality, and its text and subject without the asking.
 
-    It asks when the text (an SMS, a WhatsApp message, an e-mail's body) or the subject (an e-mail's) begins with
-    the word ``RAHASIA`` or ``#RAHASIA``, in any case, followed by a space, a line break, a colon or nothing; the
-    word (with its colon and the blanks after it) is taken off wherever it is found, and a subject that held only
-    it becomes None (the text's first line is the subject then)."""
-    in_text = _KEYWORD.match((text or "").lstrip())
-    in_subject = _KEYWORD.match((subject or "").lstrip())
+    It asks when the text (an SMS, a WhatsApp message, an e-mail's body) or the subject (an e-mail's, after any
+    Re:/Fwd:) begins with the word ``RAHASIA`` (see ``CONFIDENTIAL_KEYWORD``'s note for how generously); the word,
+    what it is dressed in, the punctuation and blanks after it are taken off wherever it is found, and a subject that
+    held only it becomes None (the text's first line is the subject then)."""
+    text = text or ""
+    in_text = _KEYWORD.match(text, _start(text))
     if in_text:
-        text = in_text.string[in_text.end() :]
-    if in_subject:
-        subject = in_subject.string[in_subject.end() :] or None
+        text = text[in_text.end() :]
+    in_subject = None
+    if subject:
+        after_prefix = _REPLY_PREFIX.match(subject, _start(subject))
+        in_subject = _KEYWORD.match(subject, after_prefix.end() if after_prefix else 0)
+        if in_subject:
+            subject = subject[in_subject.end() :].strip() or None
     return Keyword(confidential=bool(in_text or in_subject), text=text, subject=subject)
 
 
