@@ -196,16 +196,35 @@ def _history(uow: UnitOfWork, event: EventEnvelope) -> list[Event]:
 
 
 def _erased(uow: UnitOfWork, event: EventEnvelope, document: str) -> bool:
-    """Whether the complainant's personal data was erased: then no document is made for it any more (its name would
-    read as erased, and the erasure has already run), which is logged. Not erased: an erasure now waits for this
-    unit of work to end, so letters' erasure finds the document made in it (``hold_personal_data``)."""
-    if uow.events.hold_personal_data(_complaint_id(event)):
+    """Whether the complainant's personal data was erased (``PersonalDataErased`` in the complaint's stream): then
+    no document is made for it any more (its name would read as erased, and the erasure has already run), which is
+    logged. Asked before a document is made, without a lock (making it takes time: rendering, a timestamp from the
+    TSA, the store); ``_held`` asks again, holding, just before the document is recorded."""
+    if not any(e.type == PersonalDataErased.type for e in uow.events.stream(event.stream_id)):
         return False
     log.info(
         "document not made: the complainant's personal data was erased",
         extra={"event_id": str(event.event_id), "kecamatan": event.kecamatan, "document": document},
     )
     return True
+
+
+def _held(ctx: Context, uow: UnitOfWork, event: EventEnvelope, sha256: str, document: str) -> bool:
+    """Just before a document made for the complainant is recorded: True while their personal data is not erased, and
+    an erasure then waits for this unit of work to end, so letters' erasure finds the document
+    (``hold_personal_data``; held only for the insert and the commit, not while the document was made). False when
+    it was erased while the document was made: nothing is recorded, and the PDF just stored is deleted unless a row
+    of another complaint holds the same bytes (docs/adr/0017, decision 12)."""
+    complaint_id = _complaint_id(event)
+    if uow.events.hold_personal_data(complaint_id):
+        return True
+    if not uow.documents.kept_elsewhere({sha256}, complaint_id):
+        ctx.documents.delete(sha256)
+    log.info(
+        "document not recorded: the complainant's personal data was erased while it was made",
+        extra={"event_id": str(event.event_id), "kecamatan": event.kecamatan, "document": document},
+    )
+    return False
 
 
 def _zone(kecamatan: Kecamatan) -> Zone:
@@ -253,6 +272,8 @@ def issue_signed_letter(ctx: Context, event_id: UUID) -> LetterDocumentIssued | 
         made = row is None
         if row is None:
             row = _make(ctx, uow, signed_event, signed, complaint_id, document_id_for(event_id))
+            if row is None:
+                return None
         issued = LetterDocumentIssued(
             message_id=row["id"],
             complaint_id=complaint_id,
@@ -414,8 +435,9 @@ def _make(
     signed: LetterSigned,
     complaint_id: UUID,
     document_id: UUID,
-) -> dict[str, Any]:
-    """The response letter as signed at step 10, stored and recorded: signed now with the kecamatan's key, or, where
+) -> dict[str, Any] | None:
+    """The response letter as signed at step 10, stored and recorded (None: the complainant's personal data was
+    erased meanwhile, nothing recorded): signed now with the kecamatan's key, or, where
     it was signed through BSrE when the Camat signed (``signature_service``), the PDF BSrE signed then."""
     kecamatan = ctx.kecamatan(signed_event.kecamatan)
     through_bsre = signed.signature_service == BSRE
@@ -449,6 +471,8 @@ def _make(
         )
         stored = ctx.documents.put(pdf, "application/pdf")
         sha256, size = stored.sha256, stored.size
+    if not _held(ctx, uow, signed_event, sha256, "response_letter"):
+        return None
     return uow.documents.add(
         {
             "id": document_id,
@@ -642,6 +666,8 @@ def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
             )
         )
         stored = ctx.documents.put(pdf, "application/pdf")
+        if not _held(ctx, uow, event, stored.sha256, "receipt"):
+            return None
         row = uow.documents.add(
             {
                 "id": uuid.uuid5(NAMESPACE, f"receipt:{event_id}"),
@@ -690,6 +716,8 @@ def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
             )
         )
         stored = ctx.documents.put(pdf, "application/pdf")
+        if not _held(ctx, uow, event, stored.sha256, "draft"):
+            return None
         row = uow.documents.add(
             {
                 "id": uuid.uuid5(NAMESPACE, f"draft:{event_id}"),
@@ -799,6 +827,8 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any] | No
             )
         )
         stored = ctx.documents.put(pdf, "application/pdf")
+        if not _held(ctx, uow, event, stored.sha256, DISPOSITION_SHEET):
+            return None
         row = uow.documents.add(
             {
                 "id": uuid.uuid5(NAMESPACE, f"disposition:{event_id}"),
@@ -868,6 +898,8 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
             signer_name=camat.full_name if camat else None,
         )
         stored = ctx.documents.put(pdf, "application/pdf")
+        if not _held(ctx, uow, event, stored.sha256, REFERRAL_LETTER):
+            return None
         row = uow.documents.add(
             {
                 "id": document_id,

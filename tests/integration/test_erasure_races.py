@@ -275,3 +275,49 @@ def test_an_erasure_waits_for_letters_unit_holding_the_complaint(engine, store, 
     with letters.uow() as uow:
         assert not uow.events.hold_personal_data(complaint_id)
     assert issue_receipt(letters, event.event_id) is None  # and nothing is made any more
+
+
+class SlowStore:
+    """The document store as a slow S3 would be: each put waits until the test lets it go on."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.putting, self.go_on = inner, threading.Event(), threading.Event()
+
+    def put(self, data, content_type):
+        self.putting.set()
+        assert self.go_on.wait(20)
+        self.stored = self.inner.put(data, content_type)
+        return self.stored
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_an_erasure_while_letters_makes_a_document_does_not_wait_for_it_and_the_document_is_not_kept(
+    engine, store, letters, place
+):
+    """Letters holds the complaint only to record the document, not while it renders, asks the TSA or stores the
+    PDF: an erasure in the middle goes through at once, and the document made meanwhile is neither recorded nor
+    left in the store."""
+    event = received(store, place)
+    slow = SlowStore(letters.documents)
+    made: list = []
+    maker = threading.Thread(
+        target=lambda: made.append(issue_receipt(dataclasses.replace(letters, documents=slow), event.event_id))
+    )
+    maker.start()
+    assert slow.putting.wait(20)  # rendered, its PDF on its way to the store
+
+    erased = threading.Thread(target=lambda: erase(engine, store, event))
+    erased.start()
+    erased.join(timeout=10)
+    assert not erased.is_alive()  # the erasure did not wait for the document being made
+    slow.go_on.set()
+    maker.join(timeout=20)
+
+    assert made == [None]
+    complaint_id = uuid.UUID(event.stream_id.removeprefix("complaint-"))
+    with letters.uow() as uow:
+        assert uow.documents.of_complaint(complaint_id) == []
+    # the PDF it stored was deleted again
+    assert slow.stored.size > 0 and not letters.documents.exists(slow.stored.sha256)
