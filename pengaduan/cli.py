@@ -300,8 +300,7 @@ def cmd_privacy(args: argparse.Namespace) -> None:
     engine = make_engine(settings, pool_size=1)
     keys = privacy.data_keys_for(settings)
     if args.action == "rotate-keys":
-        with engine.begin() as conn:
-            done = keys.rotate(conn)
+        done = keys.rotate_all(engine)  # a batch per transaction: writers wait for one batch at most
         with engine.connect() as conn:
             left = conn.execute(
                 select(func.count()).where(

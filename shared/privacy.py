@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, Table, Text, func, select, update
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 MARKER = "$pdp"
 SEALED_VERSION = 1
@@ -317,9 +317,23 @@ class DataKeys:
         ).one()
         return bool(row.erased_at == at and row.erased_by == by)  # the row this call inserted
 
-    def rotate(self, conn: Connection, batch: int = 500, subjects: Iterable[UUID] | None = None) -> int:
-        """Rewrap every data key (or those of ``subjects``) not wrapped by the current key-encryption key; how
-        many."""
+    def rotate_all(self, engine: Engine, batch: int = 500, subjects: Iterable[UUID] | None = None) -> int:
+        """``rotate`` every data key (or those of ``subjects``), a batch per transaction: a row is locked (``FOR UPDATE``) only until its
+        batch commits, so notify's and letters' writers (``hold``) wait for one batch at most, not for the whole
+        table; how many were rewrapped."""
+        done = 0
+        while True:
+            with engine.begin() as conn:
+                rewrapped = self.rotate(conn, batch, subjects, once=True)
+            if not rewrapped:
+                return done
+            done += rewrapped
+
+    def rotate(
+        self, conn: Connection, batch: int = 500, subjects: Iterable[UUID] | None = None, *, once: bool = False
+    ) -> int:
+        """Rewrap every data key (or those of ``subjects``) not wrapped by the current key-encryption key, in
+        ``conn``'s transaction (``once``: one batch only); how many. Rows another transaction holds are skipped."""
         done = 0
         only = [] if subjects is None else [data_keys.c.subject_id.in_(list(subjects))]
         while True:
@@ -339,6 +353,8 @@ class DataKeys:
                     .values(kek_id=kid, wrapped=rewrapped, rotated_at=func.now())
                 )
             done += len(rows)
+            if once:
+                return done
 
 
 # -- writers of personal data beside the event store -------------------------------------------------------------

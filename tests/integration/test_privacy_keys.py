@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from shared import privacy
 from shared.config import Settings
@@ -149,6 +149,31 @@ def test_rotation_rewraps_every_key_and_the_old_key_may_then_go(wf, engine, tmp_
     with engine.connect() as conn, pytest.raises(privacy.PrivacyKeyError, match="k2"):
         only_old.for_reading(conn, [cid])  # loud, never read as erased
     assert store.data_keys is before
+
+
+def test_the_commands_rotation_commits_a_batch_at_a_time_so_writers_wait_for_one_batch_at_most(engine, tmp_path):
+    old, new = os.urandom(32), os.urandom(32)
+    before = privacy.DataKeys(privacy.KeyEncryptionKeys.from_file(keys_file(tmp_path, "k1", k1=old)))
+    subjects = [uuid.uuid4() for _ in range(3)]
+    with engine.begin() as conn:
+        for subject in subjects:
+            before.for_writing(conn, subject)
+    both = privacy.DataKeys(privacy.KeyEncryptionKeys.from_file(keys_file(tmp_path, "k2", k1=old, k2=new)))
+    commits = []
+
+    def count(conn) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", count)
+    try:
+        assert both.rotate_all(engine, batch=1, subjects=subjects) == 3
+    finally:
+        event.remove(engine, "commit", count)
+    assert len(commits) >= 3  # one transaction per batch (and an empty last one), not one over the table
+    with engine.connect() as conn:
+        keks = conn.execute(select(privacy.data_keys.c.kek_id).where(privacy.data_keys.c.subject_id.in_(subjects)))
+        assert set(keks.scalars()) == {"k2"}
+        assert privacy.hold(conn, subjects[0])  # nothing left held once it returned
 
 
 def test_a_wrong_key_or_a_lost_key_row_is_loud_never_read_as_erased(wf, engine, tmp_path):
