@@ -267,6 +267,13 @@ class KecamatanDirectory:
         self._reload_if_stale(force=not self._by_slug)
         return sorted((k for k in self._by_slug.values() if k.active), key=lambda k: (k.kabupaten_name, k.name))
 
+    def on_record(self, slug: str) -> Kecamatan | None:
+        """The kecamatan by slug, active or not (``get`` answers only active ones): whose kabupaten a complaint of a
+        kecamatan no longer served belongs to, for the kabupaten's readers and its data-protection officer."""
+        if slug not in self._by_slug:
+            self._reload_if_stale(force=True)
+        return self._by_slug.get(slug)
+
     def every(self) -> list[Kecamatan]:
         """Every kecamatan on record, active or not (one no longer served still has complaints whose personal data
         the retention job must erase in time), by name."""

@@ -88,6 +88,10 @@ class Directory(Protocol):
         """Every kecamatan on record, active or not (the retention job's round goes through them all)."""
         ...
 
+    def on_record(self, slug: str) -> Kecamatan | None:
+        """A kecamatan by slug, active or not (whose kabupaten its complaints stay with)."""
+        ...
+
 
 class Esign(Protocol):
     """The letters service, asked at step 10 to have the letter signed through BSrE (``adapters/esign.py``):

@@ -24,7 +24,7 @@ from services.workflow.scheduler import Retention
 from shared.auth import Principal
 from shared.contracts.workflow import ERASED_NAME
 from shared.tenancy import Kecamatan, configure_kabupaten, upsert_kecamatan
-from tests.support.auth import bearer_header
+from tests.support.auth import bearer_header, ensure_user
 from tests.support.complaints import record_complaint
 from tests.support.processes import env_for
 
@@ -52,6 +52,9 @@ class OnlyOurs:
 
     def get(self, slug: str):
         return self.directory.get(slug)
+
+    def on_record(self, slug: str):
+        return self.directory.on_record(slug)
 
     def active(self):
         return [k for k in self.directory.active() if k.slug in (KECAMATAN, CLOSED_DOWN)]
@@ -323,3 +326,34 @@ def test_the_command_runs_a_round_or_counts_it_and_lists_the_requests(settings, 
     listed = run("requests", "--limit", "500")
     assert listed.returncode == 0, listed.stderr
     assert "retention" in listed.stdout and KECAMATAN in listed.stdout
+
+
+def test_the_officer_keeps_the_record_and_the_erasures_of_a_kecamatan_no_longer_served(settings, engine):
+    """A kecamatan leaves the deployment: its complaints stay its kabupaten's records, so its officer still reads the
+    record of their requests and still decides a person's erasure there."""
+    s = uuid.uuid4().hex[:5]
+    place = Kecamatan(f"inak-{s}", f"95.{s}", "Inaktif", f"kab-inak-{s}", "Kabupaten Inaktif", {})
+    upsert_kecamatan(engine, [place])
+    wf = bootstrap(settings)
+    pdp = ensure_user(settings, Principal(f"i{s}.pdp", "PDP", "pdp", None, place.kabupaten_slug))
+    erased, other = (record_complaint(wf, place.slug).complaint_id for _ in range(2))
+    for complaint_id in (erased, other):
+        handlers.act(
+            wf, complaint_id, "withdraw", {"reason": "Dicabut"}, expected_version=1, user_id="staf", role="staf",
+            unit=None, kecamatan=place.slug, at=datetime.now(UTC), correlation_id=uuid.uuid4(),
+        )  # fmt: skip
+    handlers.erase_personal_data(wf, erased, by=pdp.username, reason="permintaan pengadu", at=datetime.now(UTC))
+    try:
+        with TestClient(workflow_app(wf)) as api:
+            upsert_kecamatan(engine, [dataclasses.replace(place, active=False)])  # it leaves the deployment
+            wf.directory.invalidate()
+            record = api.get("/v1/privacy/requests", headers=bearer_header(settings, pdp))
+            erasure = api.post(
+                "/v1/privacy/erasures",
+                json={"complaint_id": str(other), "reason": "permintaan pengadu"},
+                headers=bearer_header(settings, pdp),
+            )
+    finally:
+        wf.engine.dispose()
+    assert [r["complaint_id"] for r in record.json()] == [str(erased)]
+    assert erasure.status_code == 201, erasure.json()

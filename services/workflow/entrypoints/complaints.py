@@ -59,7 +59,9 @@ WorkflowDep = Annotated[Workflow, Depends(get_workflow)]
 
 
 def _kabupaten_of(workflow: Workflow, slug: str) -> str | None:
-    k = workflow.directory.get(slug)
+    """The kabupaten a kecamatan's complaints belong to, whether it is still served or not: they stay the
+    kabupaten's records (its readers and its data-protection officer keep them after the kecamatan left)."""
+    k = workflow.directory.on_record(slug)
     return k.kabupaten_slug if k else None
 
 

@@ -113,7 +113,8 @@ def _scope(user: Principal, wf: WorkflowDep) -> list[str] | None:
     if user.is_admin:
         return None
     if user.is_data_protection:
-        return [k.slug for k in wf.directory.active() if k.kabupaten_slug == user.kabupaten]
+        # every kecamatan of the kabupaten, served or not: the records stay the kabupaten's
+        return [k.slug for k in wf.directory.every() if k.kabupaten_slug == user.kabupaten]
     if user.role == "camat" and user.kecamatan:
         return [user.kecamatan]
     raise ApiError(
