@@ -259,6 +259,8 @@ def test_the_access_log_page_lists_a_view_done_just_before(web, wf, people, plac
         assert "(Kasi/Kasubag)" in kasi[0] and "Rincian pengaduan (halaman pengaduan)" in kasi[0]
         assert "Layanan penanganan pengaduan" in kasi[0] and "WIB" in kasi[0]
         assert PERSON.nik not in page.text and PERSON.name not in page.text  # the log holds no personal value
+        for odd in ("\u00b2", "\u0663", "-1", "99999999999999999999", "abc"):  # a superscript, an Arabic-Indic digit
+            assert web.get(f"/petugas/pengaduan/{cid}/catatan-akses", params={"sebelum": odd}).status_code == 200
 
 
 # -- the Buku Rekap's downloads ask why -----------------------------------------------------------------------------

@@ -290,7 +290,7 @@ async def erase(request: Request) -> Response:
 async def access_log(request: Request, complaint_id: UUID, sebelum: str | None = None) -> Response:
     s = require_user(request, *READERS)  # the API says who of them may read it (403 for the others)
     params: dict[str, Any] = {"limit": ACCESS_LOG_PAGE}
-    if sebelum and sebelum.isdigit() and 0 < int(sebelum) < 2**63:
+    if sebelum and sebelum.isascii() and sebelum.isdecimal() and 0 < int(sebelum) < 2**63:
         params["before"] = int(sebelum)
     try:
         log = await api(request).call("GET", f"/v1/complaints/{complaint_id}/access-log", token=s.token, params=params)
