@@ -274,6 +274,18 @@ def test_a_phone_call_or_a_visit_needs_no_file(web, engine, people, channel):
     assert CHANNEL_LABELS[channel] in r.text
 
 
+def test_a_complainant_at_the_office_may_ask_that_their_identity_be_kept_confidential(web, engine, people):
+    """The web form's "keep confidential" box, as the citizens' form has it (pelapor rahasia, issue #17 item 5)."""
+    sign_in(web, people["staf"])
+    assert 'name="confidential" value="ya"' in web.get("/petugas/pengaduan/baru").text
+    asked = send(web, entry(channel="datang", confidential="ya"))
+    plain = send(web, entry(channel="datang"))
+    assert asked.status_code == plain.status_code == 200
+    assert "Ya (pelapor rahasia)" in html.unescape(asked.text) and "Ya (pelapor rahasia)" not in plain.text
+    assert submission_of(engine, tracking_code_of(asked.text))["complainant"]["confidential"] is True
+    assert submission_of(engine, tracking_code_of(plain.text))["complainant"]["confidential"] is False
+
+
 # -- errors ---------------------------------------------------------------------------------------------------
 def test_what_is_missing_is_shown_at_its_field_with_the_values_kept(web, engine, people):
     sign_in(web, people["staf"])

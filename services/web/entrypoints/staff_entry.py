@@ -43,6 +43,7 @@ TEXT_FIELDS = (
     "address",
     "subject",
     "description",
+    "confidential",  # a checkbox: "ya" when ticked (the complainant asked that their identity be kept confidential)
 )
 LABELS = {
     "channel": "Saluran",
@@ -55,6 +56,7 @@ LABELS = {
     "address": "Alamat",
     "subject": "Pokok pengaduan",
     "description": "Uraian pengaduan",
+    "confidential": "Pengadu meminta identitasnya dirahasiakan",
     "formulir": "Pindaian formulir pengaduan",
     "identitas": "Pindaian kartu identitas",
 }
@@ -212,6 +214,7 @@ async def enter_complaint(request: Request) -> Response:
             "email": values["email"] or None,
             "address": values["address"] or None,
         },
+        "confidential": values["confidential"] == "ya",  # pelapor rahasia
         "subject": values["subject"],
         "description": values["description"],
     }
@@ -256,6 +259,7 @@ async def enter_complaint(request: Request) -> Response:
         ("Nomor HP/WhatsApp", values["phone"] or "-"),
         ("E-mail", values["email"] or "-"),
         ("Alamat", values["address"] or "-"),
+        ("Identitas dirahasiakan", "Ya (pelapor rahasia)" if values["confidential"] == "ya" else "Tidak"),
         ("Pokok pengaduan", values["subject"]),
         ("Uraian pengaduan", values["description"]),
     ]
