@@ -317,6 +317,7 @@ EVENTS: dict[str, View] = {
         "received_at": timestamp,
         "sop_version": code,
         "deadline_at": timestamp,
+        "category": code,
         "attachments": ("attachments_count", count),
         "entered_at": timestamp,
         # tracking_code, sop_overrides, entered_by (a staff username): out
@@ -374,6 +375,7 @@ EVENTS: dict[str, View] = {
     w.ResponseDispatched.type: {"letter_number": code, "document_id": identifier},
     w.ComplaintWithdrawn.type: {"reason": hidden},
     w.MarkedDuplicate.type: {"reason": hidden},  # duplicate_of is a tracking code: out
+    w.CategorySet.type: {"category": code, "previous": code},  # codes of the kabupaten's list
     # that a complainant's data was erased may be seen; why, by whom and the request's id are the office's
     w.PersonalDataErased.type: {"reason": hidden},
     # that the complainant's data was corrected, and how many fields; never the values or why

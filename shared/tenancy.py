@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Boolean, Column, DateTime, Engine, MetaData, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
+from shared.contracts import categories as category_lists
 from shared.contracts.numbering import LetterNumbering, validate_unit_code
 from shared.contracts.organisation import ATAS_NAMA_OFFICES
 
@@ -109,6 +110,12 @@ class Kecamatan:
     @property
     def sop_overrides(self) -> dict | None:
         return self.settings.get("sop_overrides")
+
+    @property
+    def categories(self) -> tuple[category_lists.Category, ...]:
+        """Its kabupaten's complaint categories (``categories`` in the kabupaten's settings, else the default list;
+        shared/contracts/categories.py)."""
+        return category_lists.categories_of(self.kabupaten_settings)
 
     @property
     def unit_pengolah(self) -> str:
@@ -369,11 +376,20 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
     Asia/Jayapura), ``office_hours`` (as ``shared.calendar.OfficeHours.from_config`` reads them),
     ``extra_holidays`` and ``working_days`` (a decree's extra days off, and days it made working days again),
     ``letter_number`` (its pattern, classification codes and defaults: ``shared.contracts.numbering``),
-    ``retention_years`` (personal data kept that many years after a complaint closes; docs/adr/0017).
+    ``retention_years`` (personal data kept that many years after a complaint closes; docs/adr/0017),
+    ``categories`` (its complaint categories, ``shared.contracts.categories.parse``).
     Raises ValueError."""
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
-    known = ("time_zone", "office_hours", "extra_holidays", "working_days", "letter_number", "retention_years")
+    known = (
+        "time_zone",
+        "office_hours",
+        "extra_holidays",
+        "working_days",
+        "letter_number",
+        "retention_years",
+        "categories",
+    )
     unknown = set(settings) - set(known)
     if unknown:
         raise ValueError(f"unknown kabupaten settings: {sorted(unknown)}; known: {', '.join(known)}")
@@ -392,6 +408,8 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
             "retention_years: how many years after a complaint closes its complainant's personal data is kept "
             "(the kabupaten's Jadwal Retensi Arsip for complaint records), a whole number from 1 to 100"
         )
+    if "categories" in settings:
+        category_lists.parse(settings["categories"])
     return dict(settings)
 
 

@@ -95,6 +95,7 @@ SERVICE = Service(
             Route("/v1/channels/"),
             Route("/v1/staff/complaints", POST, exact=True),
             Route("/v1/attachments/"),
+            Route("/v1/categories", exact=True),  # the complaint categories a citizen may pick from
             # Open311: a posted service request is a complaint (intake); its reads are the dashboard's
             Route("/open311/v2/requests", POST, exact=True),
             Route("/open311/v2/requests.json", POST, exact=True),

@@ -22,6 +22,7 @@ from services.workflow.domain.events import stream_id
 from services.workflow.unit_of_work import UnitOfWork
 from shared import masking
 from shared.calendar import WorkingCalendar
+from shared.contracts import categories
 from shared.contracts.intake import Complainant, ComplainantReplied, ComplaintSubmitted
 from shared.contracts.letters import BSRE, SIGNATURE_SERVICE_SETTING, EsignLetter, LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
@@ -252,6 +253,10 @@ def act(
             written = " ".join(str(fields.get("unit", command.unit)).split())  # valid (above), as the Camat wrote it
             code = _disposed_unit(ctx.organisation, ctx, row["kecamatan"], written, at)
             command = command.model_copy(update={"unit": code})
+        if isinstance(command, c.Categorize) and not categories.find(
+            ctx.kecamatan(row["kecamatan"]).categories, command.category
+        ):
+            raise UnknownCategory("Kategori tidak dikenal: pilih salah satu dari daftar kategori kabupaten ini.")
         if command_type is c.Register:
             year = _local_year(ctx, row["kecamatan"], at)
             command = command.model_copy(
@@ -375,6 +380,11 @@ def _esign(
 class ComplaintStillOpen(model.DomainError):
     code = "complaint_open"
     status = 409
+
+
+class UnknownCategory(model.DomainError):
+    code = "category_unknown"
+    status = 422
 
 
 class ReasonRequired(model.DomainError):

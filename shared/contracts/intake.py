@@ -87,6 +87,8 @@ class ComplaintSubmitted(Contract):
     # (received_at stays the time the complaint reached the office: step 1 is measured from it)
     entered_at: datetime | None = None
     entered_by: str | None = None
+    # the category the complainant picked from their kabupaten's list (shared/contracts/categories.py), if any
+    category: str | None = None
 
 
 class ComplainantReplied(Contract):

@@ -57,6 +57,9 @@ class ComplaintReceived(Event):
     attachments: list[Attachment] = []  # scans of KTP/SIM/KK, photos (bytes in the document store)
     entered_at: datetime | None = None  # a complaint-box form or a call typed in by staff: when, and by whom
     entered_by: str | None = None
+    # the category the complainant picked (shared/contracts/categories.py, its kabupaten's list), if any; staff set
+    # or correct it at step 3 or 4 (CategorySet)
+    category: str | None = None
 
 
 @registry.register
@@ -301,6 +304,18 @@ class ComplaintWithdrawn(Event):
     step: int | None = None  # the step it was at
     output: str = "Pengaduan dicabut"
     reason: str
+
+
+@registry.register
+class CategorySet(Event):
+    """Staff set or corrected the complaint's category at step 3 or 4 (issue #18 item 2): its code in the kabupaten's
+    list (shared/contracts/categories.py) and the one it had, if any."""
+
+    type = "workflow.CategorySet"
+    step: int  # the step it was at
+    output: str = "Kategori pengaduan ditetapkan"
+    category: str
+    previous: str | None = None
 
 
 @registry.register

@@ -29,6 +29,7 @@ FIELDS = {
     "draft-letter": {"perihal": "Tanggapan", "body": "isi"},
     "sign-letter": {"letter_number": "001/PENGADUAN/35.28.07/2026", "letter_sequence": 1, "letter_year": 2026},
     "mark-duplicate": {"duplicate_of": "7KQ2-M9XD-4T"},
+    "categorize": {"category": "infrastruktur"},
 }
 ROLES = ["staf", "kasi", "sekcam", "camat"]
 UNITS = [None, "pemerintahan", "trantib"]
@@ -123,6 +124,12 @@ def test_random_commands_never_break_the_sop(sequence):
             assert before.status == model.REFERRED
         if action == "redispose":  # step 4's role sends the disposition elsewhere while step 5 waits
             assert before.current_step == 5 and role == before.definition.step(4).role
+        elif action == "categorize":  # at step 3 or 4, by that step's role, without moving the complaint on
+            assert (
+                before.current_step in model.CATEGORIZING_STEPS
+                and role == before.definition.step(before.current_step).role
+            )
+            assert [type(e).__name__ for e in events] == ["CategorySet"] and before.category != "infrastruktur"
         elif action in model.ACTION_STEP:
             step = model.ACTION_STEP[action]
             assert before.current_step == step, "a step was skipped or repeated"

@@ -238,6 +238,8 @@ PASSED_TEXTS = {
     "previous_unit",  # a unit code, as "unit"
     "agency",  # a unit of the kecamatan, an agency the complaint was referred to
     "agency_address",  # that office's address
+    "category",  # a code of the kabupaten's category list (workflow.CategorySet, ComplaintReceived)
+    "previous",  # the category code it had
 }
 
 

@@ -20,10 +20,13 @@ class SubmitComplaint(Frozen):
     attachments: list[Attachment] = []  # the web form's identity scan and photos (POST /v1/complaints/form)
     idempotency_key: str | None = None
     correlation_id: UUID
+    category: str | None = None  # picked from the kabupaten's list (shared/contracts/categories.py)
 
     def content_hash(self) -> str:
-        """What makes two submissions "the same request" for an idempotency key."""
+        """What makes two submissions "the same request" for an idempotency key (a field added later and left
+        empty is left out: a request's hash stays what it was)."""
         exclude = {"idempotency_key", "correlation_id"} | (set() if self.attachments else {"attachments"})
+        exclude |= set() if self.category else {"category"}
         content = self.model_dump(mode="json", exclude=exclude)  # without files: the hash it always had
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
@@ -42,7 +45,9 @@ class EnterComplaint(Frozen):
     attachments: list[Attachment] = []
     idempotency_key: str | None = None
     correlation_id: UUID
+    category: str | None = None  # picked from the kabupaten's list (shared/contracts/categories.py)
 
     def content_hash(self) -> str:
-        content = self.model_dump(mode="json", exclude={"idempotency_key", "correlation_id"})
+        exclude = {"idempotency_key", "correlation_id"} | (set() if self.category else {"category"})
+        content = self.model_dump(mode="json", exclude=exclude)
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

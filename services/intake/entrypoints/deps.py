@@ -93,6 +93,14 @@ def idempotency_key_reused() -> ApiError:
     return ApiError(409, "idempotency_key_reused", "Idempotency-Key ini sudah dipakai untuk pengaduan yang berbeda.")
 
 
+def unknown_category(field: str = "category") -> ApiError:
+    """422: a category not in the kecamatan's kabupaten's list (``GET /v1/categories?kecamatan=...``)."""
+    message = "Kategori tidak dikenal: pilih salah satu dari daftar kategori kecamatan ini, atau kosongkan."
+    return ApiError(
+        422, "category_unknown", message, [FieldError(field=field, code="category_unknown", message=message)]
+    )
+
+
 def anonymous_not_accepted() -> ApiError:
     """422: an anonymous complaint for a kecamatan that does not accept them (the SOP asks for KTP/SIM/KK)."""
     return ApiError(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.entrypoints.deps import (
@@ -16,10 +16,12 @@ from services.intake.entrypoints.deps import (
     anonymous_not_accepted,
     citizen_accepted,
     idempotency_key_reused,
+    unknown_category,
     unknown_kecamatan,
 )
-from services.intake.entrypoints.schemas import ComplaintAccepted, ComplaintIn, TrackingOut
+from services.intake.entrypoints.schemas import CategoryOut, ComplaintAccepted, ComplaintIn, TrackingOut
 from services.intake.handlers import submissions, tracking
+from shared.contracts import categories
 from shared.contracts.tracking import normalize_tracking_code
 from shared.http import ApiError, ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
@@ -59,6 +61,7 @@ def submit(
         description=body.description,
         idempotency_key=idempotency_key,
         correlation_id=x_correlation_id or uuid.uuid4(),
+        category=body.category,
     )
     try:
         accepted = submissions.submit_complaint(intake, command)
@@ -66,9 +69,39 @@ def submit(
         raise unknown_kecamatan("kecamatan") from None
     except submissions.AnonymousNotAccepted:
         raise anonymous_not_accepted() from None
+    except submissions.UnknownCategory:
+        raise unknown_category() from None
     except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
     return citizen_accepted(accepted, intake.settings, response)
+
+
+@router.get(
+    "/v1/categories",
+    response_model=list[CategoryOut],
+    responses={422: ERRORS[422]},
+    summary="The complaint categories a complainant may pick from (public; the kecamatan's kabupaten's list)",
+)
+def list_categories(
+    intake: IntakeDep,
+    kecamatan: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            pattern=r"^[a-z0-9-]+$",
+            description="A kecamatan's slug: its kabupaten's list; without it, the default list",
+        ),
+    ] = None,
+) -> list[CategoryOut]:
+    listed = categories.DEFAULT
+    if kecamatan is not None:
+        found = intake.directory.get(kecamatan)
+        if found is None:
+            raise unknown_kecamatan("kecamatan")
+        listed = found.categories
+    return [
+        CategoryOut(code=c.code, name=c.name, description=c.description, group=c.group, lapor=c.lapor) for c in listed
+    ]
 
 
 @router.get(

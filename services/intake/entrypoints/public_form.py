@@ -21,6 +21,7 @@ from services.intake.entrypoints.deps import (
     citizen_accepted,
     errors,
     idempotency_key_reused,
+    unknown_category,
     unknown_kecamatan,
 )
 from services.intake.entrypoints.multipart import (
@@ -162,6 +163,7 @@ async def submit_form(
         attachments=[f.attachment() for f in files],
         idempotency_key=idempotency_key,
         correlation_id=x_correlation_id or uuid.uuid4(),
+        category=body.category,
     )
     try:
         accepted = await run_in_threadpool(submissions.submit_complaint_with_files, intake, command, files)
@@ -169,4 +171,6 @@ async def submit_form(
         raise unknown_kecamatan("complaint.kecamatan") from None
     except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
+    except submissions.UnknownCategory:
+        raise unknown_category("complaint.category") from None
     return citizen_accepted(accepted, settings, response)

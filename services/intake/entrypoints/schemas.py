@@ -97,6 +97,16 @@ class ComplaintIn(BaseModel):
         "it masked; the response still reaches the complainant",
     )
 
+    category: str | None = Field(
+        None,
+        min_length=2,
+        max_length=40,
+        pattern=r"^[a-z0-9-]+$",
+        examples=["infrastruktur"],
+        description="The complaint's category, a `code` of `GET /v1/categories?kecamatan=...` (the kabupaten's list; "
+        "422 `category_unknown` otherwise). Optional: staff set or correct it at step 3 or 4",
+    )
+
     anonymous: bool = Field(
         False,
         description="An anonymous complaint, with no identity at all: accepted only where the kecamatan accepts them "
@@ -137,6 +147,17 @@ class ComplaintAccepted(BaseModel):
     received_at: datetime
     track_url: str
     message: str
+
+
+class CategoryOut(BaseModel):
+    code: str = Field(description="What a complaint keeps (`category` in `POST /v1/complaints`); stable")
+    name: str = Field(description="As people read it")
+    description: str
+    group: str
+    lapor: str = Field(
+        description="The SP4N-LAPOR! category a complaint of it is filed under (to be confirmed by "
+        "the kabupaten's LAPOR! administrator)"
+    )
 
 
 class StaffComplaintAccepted(ComplaintAccepted):

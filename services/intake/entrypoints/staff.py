@@ -26,6 +26,7 @@ from services.intake.entrypoints.deps import (
     anonymous_not_accepted,
     errors,
     idempotency_key_reused,
+    unknown_category,
 )
 from services.intake.entrypoints.multipart import (
     checked_files,
@@ -125,6 +126,7 @@ async def enter_complaint(
         attachments=[f.attachment() for f in files],
         idempotency_key=idempotency_key,
         correlation_id=x_correlation_id or uuid.uuid4(),
+        category=body.category,
     )
     try:
         accepted = await run_in_threadpool(submissions.enter_complaint, intake, command, files)
@@ -132,6 +134,8 @@ async def enter_complaint(
         raise ApiError(403, "not_kecamatan_staff", "Kecamatan Anda tidak aktif di layanan ini.") from None
     except submissions.AnonymousNotAccepted:
         raise anonymous_not_accepted() from None
+    except submissions.UnknownCategory:
+        raise unknown_category("complaint.category") from None
     except submissions.IdempotencyKeyReused:
         raise idempotency_key_reused() from None
     answer = accepted_answer(

@@ -20,6 +20,7 @@ from services.intake.domain.attachments import CheckedFile
 from services.intake.domain.commands import EnterComplaint, SubmitComplaint
 from services.intake.handlers.context import Context, store_files, write_retry
 from services.intake.unit_of_work import Attachment, Submission, UnitOfWork, put_contract
+from shared.contracts import categories
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.tracking import new_tracking_code
 from shared.tenancy import UnknownKecamatan
@@ -54,6 +55,10 @@ def submit_complaint(intake: Context, command: SubmitComplaint) -> Accepted:
     return _accept_with_files(intake, command, (), logged="complaint accepted")
 
 
+class UnknownCategory(Exception):
+    """A category that is not in the kecamatan's kabupaten's list (shared/contracts/categories.py)."""
+
+
 class AnonymousNotAccepted(Exception):
     """An anonymous complaint for a kecamatan that does not accept them (its setting ``anonymous_complaints``)."""
 
@@ -82,6 +87,7 @@ def write_complaint(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     inbound_message_id: UUID | None = None,
+    category: str | None = None,
 ) -> None:
     """The submission, its attachments and its ``ComplaintSubmitted`` outbox row, in ``uow`` (as
     ``submit_complaint`` writes them). Raises ``TrackingCodeTaken`` when the code or ids are in use: the
@@ -120,6 +126,7 @@ def write_complaint(
         attachments=[f.attachment() for f in files],
         entered_at=entered_at,
         entered_by=entered_by,
+        category=category,
     )
     put_contract(uow.outbox, submission_id, message)
 
@@ -192,6 +199,8 @@ def _accept_with_files(
             raise UnknownKecamatan(command.kecamatan)
         if command.complainant.anonymous and not kecamatan.settings.get("anonymous_complaints"):
             raise AnonymousNotAccepted(command.kecamatan)
+        if command.category and categories.find(kecamatan.categories, command.category) is None:
+            raise UnknownCategory(command.category)
         return _replay(intake, command.idempotency_key, digest) if command.idempotency_key and files else None
 
     replay = retry.run(check)
@@ -252,6 +261,7 @@ def _write_new(
                     files=files,
                     entered_at=entered_at,
                     entered_by=entered_by,
+                    category=command.category,
                     idempotency_key=command.idempotency_key,
                     request_hash=digest,
                 )

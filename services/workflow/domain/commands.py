@@ -242,6 +242,14 @@ class MarkDuplicate(StaffCommand):
     reason: FreeText | None = None
 
 
+class Categorize(StaffCommand):
+    """Set or correct the complaint's category (issue #18 item 2): at step 3 or 4, by that step's role. The code is
+    one of the kabupaten's list (shared/contracts/categories.py), checked by the handler, which knows the list."""
+
+    action = "categorize"
+    category: str = Field(min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$")
+
+
 class FlagOverdue(Frozen):
     """The scheduler's: the current step is past its due time."""
 
@@ -283,6 +291,7 @@ STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
         SendResponse,
         Withdraw,
         MarkDuplicate,
+        Categorize,
     )
 }
 

@@ -19,6 +19,7 @@ from shared.contracts import intake, sop
 from shared.contracts.letters import ESIGN_ERRORS
 from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import (
+    CategorySet,
     ClarificationGiven,
     ClosedIncomplete,
     ComplainantDataCorrected,
@@ -94,6 +95,11 @@ class ComplaintClosed(DomainError):
 
 class NotThisStep(DomainError):
     code = "not_this_step"
+
+
+class SameCategory(DomainError):
+    code = "same_category"
+    status = 409
 
 
 class AwaitingDocuments(DomainError):
@@ -212,6 +218,7 @@ class Complaint:
     closed_at: datetime | None = None  # when it closed: the retention period of its personal data runs from it
     anonymous: bool = False  # no identity at all (a kecamatan that accepts them): step 12 by the tracking page
     confidential: bool = False  # pelapor rahasia: only the Kasi/Kasubag and the Camat see who (shared/masking.py)
+    category: str | None = None  # its kabupaten's list (shared/contracts/categories.py): picked, or set at step 3/4
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0  # events in the stream
     # what staff's expected_version is checked against: every event but notify's records of messages, so
@@ -266,6 +273,7 @@ ANY_STEP_ROLES: dict[str, tuple[str, ...]] = {
 WHILE_AWAITING_DOCUMENTS = {"receive-documents", "close-incomplete", "withdraw", "mark-duplicate"}
 WHILE_REFERRED = {"record-referral-answer", "withdraw", "mark-duplicate"}
 UNIT_BOUND_STEPS = {5, 6}  # the Kasi of the disposed unit clarifies and asks for the letter
+CATEGORIZING_STEPS = {3, 4}  # where the category is set or corrected (issue #18 item 2)
 
 
 def due_at(definition: sop.SopDefinition, step: int, start: datetime, calendar: Calendar) -> datetime:
@@ -289,7 +297,14 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
         if actor.role not in ANY_STEP_ROLES[action]:
             raise RoleNotAllowed(f"{sop.role_name(actor.role)} tidak dapat {ACTION_NAMES[action]}")
         return
-    step = ACTION_STEP[action]
+    if action == "categorize":  # at step 3 or 4, by that step's role (issue #18 item 2)
+        if state.current_step not in CATEGORIZING_STEPS or state.status != "in_progress":
+            raise NotThisStep(
+                "Kategori pengaduan ditetapkan atau dikoreksi pada langkah 3 (registrasi) atau 4 (disposisi)."
+            )
+        step = state.current_step
+    else:
+        step = ACTION_STEP[action]
     role = state.definition.step(step).role
     if actor.role != role:
         raise RoleNotAllowed(
@@ -363,6 +378,7 @@ def _receive(state: Complaint, command: c.RecordComplaint, calendar: Calendar) -
             attachments=s.attachments,
             entered_at=s.entered_at,
             entered_by=s.entered_by,
+            category=s.category,
         )
     ]
     if s.complainant.anonymous:  # nobody to verify: step 2 done at once, and the history says why (issue #17 item 5)
@@ -677,6 +693,12 @@ def _mark_duplicate(state: Complaint, cmd: c.MarkDuplicate, cal: Calendar) -> Ev
     return MarkedDuplicate(duplicate_of=cmd.duplicate_of, reason=cmd.reason, step=state.current_step)
 
 
+def _categorize(state: Complaint, cmd: c.Categorize, cal: Calendar) -> Event:
+    if cmd.category == state.category:
+        raise SameCategory("Pengaduan ini sudah berkategori itu.")
+    return CategorySet(category=cmd.category, previous=state.category, step=state.current_step or 3)
+
+
 # each takes its own command class: the table is keyed by that class, so the pairs always match
 _STAFF: dict[type[c.StaffCommand], Callable[[Complaint, Any, Calendar], Event]] = {
     c.VerifyIdentity: _verify,
@@ -699,6 +721,7 @@ _STAFF: dict[type[c.StaffCommand], Callable[[Complaint, Any, Calendar], Event]] 
     c.SendResponse: _send,
     c.Withdraw: _withdraw,
     c.MarkDuplicate: _mark_duplicate,
+    c.Categorize: _categorize,
 }
 
 CLOSING = {
@@ -736,7 +759,10 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             has_electronic_contact=bool(event.complainant.email or event.complainant.phone),
             confidential=event.complainant.confidential,
             anonymous=event.complainant.anonymous,
+            category=event.category,
         )
+    if isinstance(event, CategorySet):
+        return replace(s, category=event.category)
     if isinstance(event, StepOverdue):
         return replace(s, overdue_flagged=True)
     if isinstance(event, PersonalDataErased):
