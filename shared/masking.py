@@ -463,6 +463,7 @@ COMPLAINT: View = {
     "allowed_actions": keep,
     "history": _history,
     "confidential": keep,  # that the complainant asked for it says nothing of who they are
+    "category": keep,  # a code of the kabupaten's list
 }
 
 COMPLAINT_ROW: View = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import io
 import json
 import re
@@ -289,7 +290,7 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
         "Identitas pengadu sudah diverifikasi",
         notes="KTP cocok",
     )
-    do("staf", "register", ["register"], "Buku Rekap Pengaduan")
+    do("staf", "register", ["register", "categorize"], "Buku Rekap Pengaduan")  # and the category (issue #18)
     # step 4 offers the kecamatan's units with a head as a list (issue #15), not free text
     camat_page = as_("camat")
     assert "<select" in camat_page and '<option value="pemerintahan"' in camat_page
@@ -297,7 +298,7 @@ def test_each_role_performs_its_step_through_the_pages_from_verification_to_send
     page = do(
         "camat",
         "dispose",
-        ["dispose", "refer"],
+        ["dispose", "refer", "categorize"],
         "Disposisi sudah diberikan",
         unit="Pemerintahan",
         instructions="Tindak lanjuti dengan kepala desa.",
@@ -1034,3 +1035,30 @@ def test_where_the_kecamatan_signs_through_bsre_the_camat_types_a_passphrase_kep
     assert "Layanan surat tidak dapat dihubungi, jadi surat belum ditandatangani" in text_only(down.text)
     assert typed not in down.text
     assert [e.type for e in wf.store.read_stream(f"complaint-{cid}")][-1] == "workflow.LetterDuplicated"
+
+
+def test_the_category_is_set_at_step_3_and_corrected_at_step_4_through_the_pages(web, wf, people, place):
+    """Issue #18 item 2: the step's role chooses from its kabupaten's list; the page says the category and the
+    history that it was set."""
+    cid = new_complaint(wf, place["a"])
+    sign_in(web, people["kasi"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert "categorize" not in step_forms(page) and "Belum ditetapkan" in page  # step 2: identity first
+    assert submit(web, cid, "verify-identity").status_code == 303
+
+    sign_in(web, people["staf"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    form = form_of(page, "categorize")
+    assert '<option value="sosial"' in form and '<option value="infrastruktur"' in form  # the default list
+    assert submit(web, cid, "categorize", page, category="sosial").status_code == 303
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert "Kategori pengaduan sudah ditetapkan." in page and "<dd>Sosial</dd>" in page
+    assert "Kategori pengaduan ditetapkan" in page  # on the history
+    assert last_event(wf, cid, "workflow.CategorySet").decode().category == "sosial"
+    refused = submit(web, cid, "categorize", page, category="tidak-ada")
+    assert refused.status_code == 422 and "Kategori tidak dikenal" in html.unescape(refused.text)
+
+    assert submit(web, cid, "register").status_code == 303
+    sign_in(web, people["camat"])
+    assert submit(web, cid, "categorize", category="kesehatan").status_code == 303
+    assert "<dd>Kesehatan</dd>" in web.get(f"/petugas/pengaduan/{cid}").text

@@ -35,6 +35,7 @@ ACTION_LABELS: dict[str, str] = {
     "send-response": "Kirim surat tanggapan",
     "withdraw": "Cabut pengaduan",
     "mark-duplicate": "Tandai sebagai duplikat",
+    "categorize": "Tetapkan kategori",
 }
 
 # the flash message after each action succeeded
@@ -61,6 +62,7 @@ DONE: dict[str, str] = {
     "send-response": "Pengiriman surat tanggapan sudah dicatat.",
     "withdraw": "Pengaduan sudah dicabut.",
     "mark-duplicate": "Pengaduan sudah ditandai sebagai duplikat.",
+    "categorize": "Kategori pengaduan sudah ditetapkan.",
 }
 
 # any step: offered apart from the step's own action
@@ -133,6 +135,9 @@ UNIT_FIELD = Field(
     help="Unit yang menindaklanjuti; unit tanpa kepala (Kasi/Kasubag) aktif tidak dapat dipilih.",
 )
 
+
+# the kabupaten's complaint categories, filled in per page (staff_complaint.step_forms) from its kecamatan's entry
+CATEGORY_FIELD = Field("category", "Kategori", "select", required=True, help="Dari daftar kategori kabupaten.")
 
 # the kabupaten's archive classification codes, filled in per page (staff_complaint.step_forms) with the kind of
 # letter's default chosen; left out, the API takes that default
@@ -321,6 +326,13 @@ ACTIONS: dict[str, Action] = {
             "Cabut pengaduan",
             (Field("reason", "Alasan", "textarea", default="Dicabut oleh pengadu."),),
             danger=True,
+        ),
+        Action(
+            "categorize",
+            "Kategori pengaduan",
+            (CATEGORY_FIELD,),
+            intro="Kategori dipakai di dasbor, Buku Rekap Pengaduan, dan laporan ke SP4N-LAPOR!; dapat dikoreksi "
+            "selama langkah 3 (registrasi) dan 4 (disposisi).",
         ),
         Action(
             "mark-duplicate",

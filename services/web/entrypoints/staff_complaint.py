@@ -84,7 +84,13 @@ def step_forms(
     its kabupaten's list (``kecamatan``: as ``GET /v1/kecamatan`` lists it)."""
     allowed = [a for a in complaint.get("allowed_actions", []) if a in actions.ACTIONS]
     own = [
-        _with_passphrase(_with_klasifikasi(_with_units(actions.ACTIONS[a], units or []), kecamatan or {}), kecamatan)
+        _with_categories(
+            _with_passphrase(
+                _with_klasifikasi(_with_units(actions.ACTIONS[a], units or []), kecamatan or {}), kecamatan
+            ),
+            kecamatan or {},
+            complaint.get("category"),
+        )
         for a in allowed
         if a not in actions.ANY_STEP
     ]
@@ -112,6 +118,17 @@ def _with_klasifikasi(spec: actions.Action, kecamatan: dict) -> actions.Action:
         dataclasses.replace(f, options=choices, default=default) if f.name == "klasifikasi" else f
         for f in spec.fields
         if f.name != "klasifikasi" or codes
+    )
+    return dataclasses.replace(spec, fields=fields)
+
+
+def _with_categories(spec: actions.Action, kecamatan: dict, current: str | None) -> actions.Action:
+    """The kabupaten's categories as the choices, the complaint's own chosen."""
+    if spec.name != "categorize":
+        return spec
+    choices = tuple((code, name) for code, name in (kecamatan.get("categories") or {}).items())
+    fields = tuple(
+        dataclasses.replace(f, options=choices, default=current) if f.name == "category" else f for f in spec.fields
     )
     return dataclasses.replace(spec, fields=fields)
 
@@ -217,6 +234,7 @@ async def page(
         title=f"Pengaduan {views.complaint_label(complaint)}",
         label=views.complaint_label(complaint),
         c=complaint,
+        category_names=(kecamatan or {}).get("categories") or {},
         documents=documents,
         attachments=views.attachments_of(complaint),
         timeline=views.timeline(complaint, ROLE_LABELS, zone),

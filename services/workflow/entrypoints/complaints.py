@@ -105,6 +105,7 @@ def kecamatan_list(wf: WorkflowDep, response: Response) -> list[KecamatanOut]:
             klasifikasi=dict(k.letter_numbering().klasifikasi),
             klasifikasi_default=dict(k.letter_numbering().default),
             signature_service=BSRE if handlers.signs_through_bsre(k) else "local",
+            categories={c.code: c.name for c in k.categories},
         )
         for k in wf.directory.active()
     ]
@@ -296,6 +297,7 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
         ),
         received_at=first["received_at"],
         confidential=state.confidential,
+        category=state.category,
         allowed_actions=allowed_actions(wf, state, user),
         history=[
             dict(

@@ -73,6 +73,9 @@ class ComplaintOut(BaseModel):
         description="Pelapor rahasia: the complainant asked that their identity be kept confidential (only the "
         "Kasi/Kasubag, who verify identity, and the Camat read it; to others `complainant.name` reads `(pelapor rahasia)` and nothing else)",
     )
+    category: str | None = Field(
+        None, description="The complaint's category, a code of its kabupaten's list (`GET /v1/categories`)"
+    )
     allowed_actions: list[str]  # what the signed-in user may do now
     history: list[HistoryItem]
 
@@ -112,3 +115,6 @@ class KecamatanOut(BaseModel):
     # letter (response_letter, referral_letter): what the Camat chooses from at sign-letter and refer
     klasifikasi: dict[str, str] = {}
     klasifikasi_default: dict[str, str] = {}
+    # the kabupaten's complaint categories (code -> name, in the list's order): what the citizen picks from and what
+    # staff set at step 3 or 4 (`GET /v1/categories` has the whole entries)
+    categories: dict[str, str] = {}
