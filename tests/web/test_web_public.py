@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from services.intake.adapters.tables import attachments, submissions, tracking
 from shared.contracts import sop
+from tests.support.complaints import outbox_message
 from tests.support.web import web_client
 from tests.unit.test_attachments import EXE, tiny_jpeg, tiny_png
 
@@ -304,6 +305,29 @@ def test_a_complainant_who_ticks_confidential_is_a_pelapor_rahasia(web, engine):
     with engine.connect() as conn:
         row = conn.execute(select(submissions).where(submissions.c.tracking_code == code)).mappings().one()
     assert row["complainant"]["confidential"] is True
+
+
+def test_the_complainant_may_pick_a_category_or_leave_it_to_the_staff(web, engine):
+    """Issue #18 item 2: the kabupaten's list (one kabupaten served here: one list, no groups)."""
+    page = web.get("/pengaduan/baru").text
+    select_tag = re.search(r'<select id="category".*?</select>', page, re.DOTALL).group(0)
+    assert (
+        "<optgroup" not in select_tag
+        and ">Infrastruktur</option>" in select_tag
+        and ">Kesehatan</option>" in select_tag
+    )
+    assert re.search(r'<option value="" selected>', select_tag)  # nothing chosen unless the person chooses
+
+    def sent(**values):
+        return submit(web, form_values(**values), files=[("identitas", ("ktp.jpg", tiny_jpeg(), "image/jpeg"))])
+
+    picked, left = sent(category="infrastruktur"), sent()
+    assert picked.status_code == left.status_code == 303, (picked.text, left.text)
+    for answer, category in ((picked, "infrastruktur"), (left, None)):
+        code = answer.headers["location"].rsplit("/", 1)[1]
+        assert outbox_message(engine, code).category == category
+    refused = sent(category="bukan-kategori")
+    assert refused.status_code == 422 and "Kategori tidak dikenal" in (error_of(refused.text, "category") or "")
 
 
 def test_the_timeline_shows_the_steps_done_in_wib_and_what_happens_next(web, engine):

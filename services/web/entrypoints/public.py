@@ -48,6 +48,7 @@ STALE_FORM = (
 )
 TEXT_FIELDS = (
     "kecamatan", "name", "nik", "phone", "email", "address", "id_kind", "subject", "description", "confidential",
+    "category",
 )  # fmt: skip
 LABELS = {
     "kecamatan": "Kecamatan",
@@ -62,8 +63,9 @@ LABELS = {
     "description": "Uraian pengaduan",
     "foto": "Foto pendukung (boleh lebih dari satu)",
     "confidential": "Rahasiakan identitas saya",
+    "category": "Kategori (tidak wajib)",
 }
-ORDER = (*TEXT_FIELDS[:7], "identitas", "subject", "description", "foto")  # the page's order
+ORDER = (*TEXT_FIELDS[:7], "identitas", "category", "subject", "description", "foto")  # the page's order
 
 # What each SOP step means for the complainant, in plain words (the SOP's own names stay on the timeline).
 NEXT = {
@@ -109,11 +111,13 @@ async def _form_page(
     summary = [(name, LABELS[name], errors[name]) for name in ORDER if name in errors]
     try:
         choices = await kecamatan_choices(request)
+        groups = _category_groups(await kecamatan_directory(request))
     except ApiUnavailable:
         if status_code != 503:
             raise
         # the API is down and the page says so: keep at least the kecamatan the person chose
         choices = [(values["kecamatan"], values["kecamatan"])] if values.get("kecamatan") else []
+        groups = []
     return render(
         request,
         "warga_formulir.html",
@@ -125,9 +129,25 @@ async def _form_page(
         problem=problem,
         files_dropped=files_dropped,
         kecamatan_choices=choices,
+        category_groups=groups,
         id_kinds=ID_KINDS,
         labels=LABELS,
     )
+
+
+def _category_groups(directory: dict[str, dict]) -> list[tuple[str | None, list[tuple[str, str]]]]:
+    """The categories to pick from (issue #18 item 2): one list when every kabupaten served here has the same (the
+    usual: one kabupaten), else one group per kabupaten, named (a code chosen from another kabupaten's list than the
+    kecamatan's is refused by the API, shown at the field)."""
+    lists: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    for k in directory.values():
+        lists.setdefault(
+            k.get("kabupaten", ""), (k.get("kabupaten_name", ""), tuple((k.get("categories") or {}).items()))
+        )
+    distinct = {items for _, items in lists.values()}
+    if len(distinct) <= 1:
+        return [(None, list(next(iter(distinct), ())))] if distinct and next(iter(distinct)) else []
+    return [(name, list(items)) for name, items in sorted(lists.values()) if items]
 
 
 @router.get("/pengaduan/baru", response_class=HTMLResponse)
@@ -203,6 +223,7 @@ async def submit_complaint(request: Request) -> Response:
         "subject": values["subject"],
         "description": values["description"],
         "confidential": values["confidential"] == "ya",  # pelapor rahasia: a checkbox, "ya" when ticked
+        **({"category": values["category"]} if values["category"] else {}),  # picked, or left to the staff
     }
     key = uploads.idempotency_key("web-", session(request).csrf, complaint, files)
     try:
