@@ -10,27 +10,40 @@ the subject the workflow's ``ComplaintReceived`` carries (:func:`service_of`); a
 Errors are ``[{"code": <HTTP status>, "description": "..."}]`` with the description in Bahasa Indonesia
 (:class:`Problems`, documented as a list of :class:`GeoReportError`).
 
+Formats. Every endpoint answers JSON or the spec's XML by its path's suffix (``.json``, ``.xml``; none: JSON):
+:func:`georeport_xml` writes a document under the spec's element names (``service_requests/request``,
+``services/service``, ``errors/error``, ``discovery``), :data:`FORMAT_PARAMETER` documents the suffix.
+
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 __all__ = [
     "BY_CODE",
+    "FORMATS",
+    "FORMAT_PARAMETER",
+    "ITEMS",
+    "MEDIA_TYPES",
     "OTHER",
     "SERVICES",
     "SUBJECT_MAX",
+    "XML_CONTENT",
     "GeoReportError",
     "Problem",
     "Problems",
     "Service",
+    "format_of",
     "georeport_errors",
+    "georeport_xml",
     "service_of",
     "subject_for",
     "subject_prefix",
@@ -143,8 +156,8 @@ class GeoReportError(BaseModel):
 
 
 def georeport_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the given statuses, each a list of :class:`GeoReportError`."""
-    return {code: {"model": list[GeoReportError]} for code in codes}
+    """OpenAPI ``responses`` for the given statuses, each a list of :class:`GeoReportError` (in XML: ``errors``)."""
+    return {code: {"model": list[GeoReportError], "content": XML_CONTENT} for code in codes}
 
 
 @dataclass(frozen=True)
@@ -166,3 +179,65 @@ class Problems(Exception):
 
     def as_georeport(self) -> list[dict[str, Any]]:
         return [p.as_georeport() for p in self.problems]
+
+
+# --- formats: JSON, and the spec's XML --------------------------------------------------------------
+
+FORMATS = ("json", "xml")
+MEDIA_TYPES = {"json": "application/json", "xml": "text/xml; charset=utf-8"}
+XML_CONTENT: dict[str, Any] = {"text/xml": {"schema": {"type": "string", "description": "The same, in the spec's XML"}}}
+FORMAT_PARAMETER: dict[str, Any] = {
+    "name": "format",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "enum": list(FORMATS)},
+    "description": "`json` or `xml` (the spec's elements); without the suffix the answer is JSON",
+}
+# the element of each item of a list, by the list's own element (as the spec's sample documents have them)
+ITEMS = {
+    "service_requests": "request",
+    "services": "service",
+    "errors": "error",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "attributes": "attribute",
+    "values": "value",
+}
+# what XML 1.0 cannot carry at all (C0 controls but tab and line ends, surrogates, U+FFFE/U+FFFF)
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def format_of(path: str) -> str | None:
+    """``json`` or ``xml`` by the path's suffix, ``json`` without one, None for another suffix."""
+    last = path.rsplit("/", 1)[-1]
+    if "." not in last:
+        return "json"
+    suffix = last.rsplit(".", 1)[1]
+    return suffix if suffix in FORMATS else None
+
+
+def georeport_xml(root: str, document: list[Any] | dict[str, Any]) -> bytes:
+    """``document`` (what the JSON answer would be) as the spec's XML under ``root``: a list's items are
+    elements named by :data:`ITEMS` (``service_requests`` holds ``request``), a dict's keys are elements, None
+    is an empty element, booleans are ``true``/``false``. UTF-8 with its declaration."""
+    element = ET.Element(root)
+    _fill(element, document)
+    written: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    return written
+
+
+def _fill(element: ET.Element, value: Any) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _fill(ET.SubElement(element, key), item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _fill(ET.SubElement(element, ITEMS[element.tag]), item)
+    elif value is None:
+        return
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        element.text = value.isoformat()
+    else:
+        element.text = _NOT_XML.sub("", str(value))

@@ -50,7 +50,16 @@ def test_open311_posts_go_to_intake_and_its_reads_to_the_dashboard():
     for path in ("/open311/v2/requests", "/open311/v2/requests.json", "/open311/v2/requests.xml"):
         assert route_for("POST", path) == "intake", path
         assert route_for("GET", path) == "dashboard", path
-    for path in ("/open311/v2/services.json", "/open311/v2/requests/7KQ2-M9XD-4T.json"):
+    for path in (
+        "/open311/v2/services.json",
+        "/open311/v2/services.xml",
+        "/open311/v2/services/infrastruktur.xml",
+        "/open311/v2/requests/7KQ2-M9XD-4T.json",
+        "/open311/v2/requests/7KQ2-M9XD-4T.xml",
+        "/open311/v2/tokens/7KQ2-M9XD-4T.xml",
+        "/open311/discovery.json",  # the spec's service discovery, beside the versioned endpoint
+        "/open311/discovery.xml",
+    ):
         assert route_for("GET", path) == "dashboard", path
         assert route_for("POST", path) == "dashboard", path  # the dashboard's 405 with its Allow, as before
 

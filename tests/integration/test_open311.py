@@ -1,5 +1,8 @@
 """Open311 GeoReport v2: the catalogue, a POST that becomes a complaint in the workflow, searches and single
-requests in GeoReport shape with nothing personal, the spec's errors, api keys and idempotent retries.
+requests in GeoReport shape with nothing personal, the spec's errors, api keys and idempotent retries; every
+endpoint in JSON and in the spec's XML, the discovery document, services' definitions, one id per request (the
+complaint id; the tracking code only to the poster, as ``token``), anonymous reports where the kecamatan takes
+them; and a GeoReport client from PyPI (``georeport``) reading it all over real HTTP through the gateway.
 
 The client talks to both services as the base URL does: a POST to intake (services/intake/entrypoints/
 open311.py), the reads to the dashboard (services/dashboard/entrypoints/open311.py), sent by the gateway's
@@ -11,16 +14,22 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+import requests
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from georeport import GeoReport
 from sqlalchemy import Text, case, cast, literal, or_, select, text
 from starlette.concurrency import run_in_threadpool
 
+from pengaduan.apps import gateway
 from services.dashboard.adapters.projections import ServiceRequestsProjection
 from services.dashboard.adapters.service_requests import find_service_requests
 from services.dashboard.adapters.subscription import Subscription
@@ -35,13 +44,15 @@ from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import bootstrap as bootstrap_workflow
 from shared.auth import install_auth
 from shared.config import Settings
-from shared.contracts.open311 import service_of
+from shared.contracts.open311 import SERVICES, service_of
 from shared.contracts.workflow import ComplaintReceived, ComplaintReferred, ReferralAnswered, ReferralLapsed
 from shared.eventstore.postgres import PostgresEventStore, events
+from shared.gateway import GatewaySettings, merge_openapi
 from shared.http import install_error_handlers
 from shared.tanggal import format_tanggal
-from shared.tenancy import kabupaten_table, kecamatan_table
+from shared.tenancy import Kecamatan, configure_kecamatan, kabupaten_table, kecamatan_table, upsert_kecamatan
 from tests.support.complaints import outbox_message
+from tests.support.servers_http import serve_in_thread
 from tests.support.web import Dispatcher
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -185,15 +196,23 @@ def test_the_catalogue_lists_the_complaint_categories(client):
     r = client.get("/open311/v2/services.json", params={"jurisdiction_id": "tidak-ada"})
     assert r.status_code == 404 and r.json()[0]["code"] == 404
     r = client.get("/open311/v2/services.xml")
-    assert r.status_code == 400 and "JSON" in r.json()[0]["description"]
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    root = ET.fromstring(r.content)
+    assert root.tag == "services" and [e.tag for e in root] == ["service"] * len(services)
+    for element, service in zip(root, services, strict=True):
+        assert [child.tag for child in element] == list(service)  # the spec's elements, in its order
+        assert element.findtext("service_code") == service["service_code"]
+        assert element.findtext("metadata") == "false"
 
 
 def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(client, wf, engine):
     r = client.post("/open311/v2/requests.json", data=form())
     assert r.status_code == 201, r.text
     [answer] = r.json()
-    code = answer["service_request_id"]
-    assert set(answer) == {"service_request_id", "service_notice", "account_id"} and answer["account_id"] is None
+    code = answer["token"]  # the tracking code, for the poster alone
+    assert (
+        set(answer) == {"service_request_id", "token", "service_notice", "account_id"} and answer["account_id"] is None
+    )
     assert "12 hari kerja" in answer["service_notice"]
 
     with engine.connect() as conn:
@@ -217,15 +236,16 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
     assert before.status_code == 404 and before.json()[0]["code"] == 404
 
     complaint_id = deliver_to_workflow(wf, engine, code)
+    assert answer["service_request_id"] == str(complaint_id) == str(row["complaint_id"])  # the one id
     with engine.connect() as conn:
         deadline = conn.execute(
             select(complaints.c.deadline_at).where(complaints.c.complaint_id == complaint_id)
         ).scalar_one()
-    r = client.get(f"/open311/v2/requests/{code.lower().replace('-', '')}.json")  # as typed by a person
+    r = client.get(f"/open311/v2/requests/{answer['service_request_id']}.json")
     assert r.status_code == 200
     [item] = r.json()
     assert item == {
-        "service_request_id": code,
+        "service_request_id": str(complaint_id),
         "status": "open",
         "status_notes": "Sedang diproses: langkah 2 dari 12, Melakukan Verifikasi Identitas Pengadu.",
         "service_name": "Infrastruktur",
@@ -243,23 +263,21 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
     assert datetime.fromisoformat(item["requested_datetime"]) == row["received_at"]
     assert_nothing_personal(item)
 
-    # a search lists it under its public id; the tracking code (the key to the receipt) is never listed
+    # a search lists it under the same id; the tracking code (the key to the receipt) is never shown
     listed = client.get(
         "/open311/v2/requests.json", params={"jurisdiction_id": "pegantenan", "service_code": "infrastruktur"}
     )
     assert listed.status_code == 200
     mine = [i for i in listed.json() if i["service_request_id"] == str(complaint_id)]
-    assert len(mine) == 1 and {**mine[0], "service_request_id": code} == item
+    assert mine == [item]
     assert code not in listed.text
     assert_nothing_personal(listed.json())
-    by_public_id = client.get(f"/open311/v2/requests/{complaint_id}.json").json()
-    assert by_public_id[0]["service_request_id"] == str(complaint_id)
-    # by ids: each is answered under the id it was asked by
+    # its holder may still ask by the tracking code (as typed by a person): the answer names the one id only
+    by_code = client.get(f"/open311/v2/requests/{code.lower().replace('-', '')}.json")
+    assert by_code.json() == [item] and code not in by_code.text
     both = client.get("/open311/v2/requests.json", params={"service_request_id": f"{code},{complaint_id}"}).json()
-    assert [i["service_request_id"] for i in both] == [code]  # one complaint, asked by its code first
-    assert client.get("/open311/v2/requests", params={"service_request_id": str(complaint_id)}).json()[0][
-        "service_request_id"
-    ] == str(complaint_id)
+    assert both == [item]  # one complaint, asked for twice
+    assert client.get("/open311/v2/requests", params={"service_request_id": str(complaint_id)}).json() == [item]
 
     # other categories, other kecamatan and closed requests are filtered out
     for params in (
@@ -275,9 +293,7 @@ def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(cl
 
 
 def test_a_referred_request_is_open_while_followed_and_closed_with_the_offices_answer(client, wf, engine):
-    code = client.post("/open311/v2/requests", data=form(service_code="kebersihan-lingkungan")).json()[0][
-        "service_request_id"
-    ]
+    code = client.post("/open311/v2/requests", data=form(service_code="kebersihan-lingkungan")).json()[0]["token"]
     complaint_id = deliver_to_workflow(wf, engine, code)
     act(wf, complaint_id, "verify-identity", "kasi", 1)
     act(wf, complaint_id, "register", "staf", 2)
@@ -393,7 +409,8 @@ def test_other_refusals(client):
     r = client.get("/open311/v2/requests/ZZZZ-ZZZZ-ZZ.json")
     assert r.status_code == 404 and r.json()[0]["code"] == 404
     assert client.get("/open311/v2/requests/bukan-id").status_code == 404
-    assert client.get("/open311/v2/requests/ABCD.xml").status_code == 400
+    r = client.get("/open311/v2/requests/ABCD.xml")
+    assert r.status_code == 404 and ET.fromstring(r.content).findtext("error/code") == "404"
     for params, words in (
         ({"status": "pending"}, "status"),
         ({"start_date": "kemarin"}, "start_date"),
@@ -411,7 +428,7 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer(client):
     first = client.post("/open311/v2/requests", data=form(), headers={"Idempotency-Key": key})
     again = client.post("/open311/v2/requests", data=form(), headers={"Idempotency-Key": key})
     assert first.status_code == 201 and again.status_code == 200
-    assert again.json()[0]["service_request_id"] == first.json()[0]["service_request_id"]
+    assert again.json() == first.json()  # the same id and token
     other = client.post(
         "/open311/v2/requests", data=form(description=DESCRIPTION + " Tolong."), headers={"Idempotency-Key": key}
     )
@@ -435,7 +452,7 @@ def test_a_request_to_another_kecamatan_in_another_category(client, wf, engine):
     """(Once: an intake built by the dashboard on its first POST; intake now takes the POST itself.)"""
     r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id="galis", service_code="perizinan"))
     assert r.status_code == 201, r.text
-    deliver_to_workflow(wf, engine, r.json()[0]["service_request_id"])
+    deliver_to_workflow(wf, engine, r.json()[0]["token"])
     [item] = client.get(f"/open311/v2/requests/{r.json()[0]['service_request_id']}.json").json()
     assert item["service_code"] == "perizinan" and item["agency_responsible"] == "Kecamatan Galis"
 
@@ -443,19 +460,277 @@ def test_a_request_to_another_kecamatan_in_another_category(client, wf, engine):
 def test_the_reads_come_from_the_dashboards_projection(client, settings, engine, intake, wf):
     """A request the workflow has recorded is found once the projection has applied its events (moments later
     under `pengaduan projections run`), not before: the dashboard reads no other service's tables."""
-    code = client.post("/open311/v2/requests.json", data=form()).json()[0]["service_request_id"]
+    code = client.post("/open311/v2/requests.json", data=form()).json()[0]["token"]
     complaint_id = deliver_to_workflow(wf, engine, code)
     with TestClient(dashboard_app(settings, engine)) as reads:  # no catching up before its reads
         assert reads.get(f"/open311/v2/requests/{code}.json").status_code == 404
         service_requests(engine).catch_up()
         [item] = reads.get(f"/open311/v2/requests/{code}.json").json()
-    assert item["service_request_id"] == code and item["status"] == "open"
+    assert item["service_request_id"] == str(complaint_id) and item["status"] == "open"
     act(wf, complaint_id, "verify-identity", "kasi", 1)
     assert (
         client.get(f"/open311/v2/requests/{code}.json")
         .json()[0]["status_notes"]
         .startswith("Sedang diproses: langkah 3 dari 12")
     )
+
+
+# --- XML, discovery, definitions, tokens, anonymous reports, the OpenAPI ---------------------------------------
+
+ANONYMOUS = {"first_name": None, "last_name": None, "email": None, "phone": None}
+
+
+def xml_of(r) -> ET.Element:
+    assert r.headers["content-type"].startswith("text/xml"), (r.status_code, r.headers["content-type"], r.text[:200])
+    return ET.fromstring(r.content)
+
+
+def test_the_discovery_document_names_the_endpoint_in_both_formats(client, settings):
+    r = client.get("/open311/discovery.json")
+    assert r.status_code == 200, r.text
+    document = r.json()
+    [endpoint] = document["endpoints"]
+    assert endpoint == {
+        "specification": "http://wiki.open311.org/GeoReport_v2",
+        "url": settings.public_base_url.rstrip("/") + "/open311/v2",
+        "changeset": document["changeset"],
+        "type": "test",  # "production" where PENGADUAN_ENVIRONMENT=production
+        "formats": ["text/xml", "application/json"],
+    }
+    assert document["contact"] and document["key_service"]
+    root = xml_of(client.get("/open311/discovery.xml"))
+    assert root.tag == "discovery" and [e.tag for e in root] == list(document)
+    assert root.findtext("endpoints/endpoint/url") == endpoint["url"]
+    assert [f.text for f in root.findall("endpoints/endpoint/formats/format")] == endpoint["formats"]
+    r = client.get("/open311/discovery.yaml")
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+
+
+def test_a_services_definition_and_an_unknown_service_in_the_specs_error_list(client):
+    r = client.get("/open311/v2/services/infrastruktur.json")
+    assert r.status_code == 200 and r.json() == {"service_code": "infrastruktur", "attributes": []}
+    assert client.get("/open311/v2/services/infrastruktur").json() == r.json()
+    root = xml_of(client.get("/open311/v2/services/infrastruktur.xml"))
+    assert root.tag == "service_definition" and root.findtext("service_code") == "infrastruktur"
+    assert list(root.find("attributes")) == []
+    for path in ("/open311/v2/services/jalan.json", "/open311/v2/services/jalan"):
+        r = client.get(path)
+        assert r.status_code == 404 and r.json() == [{"code": 404, "description": r.json()[0]["description"]}], path
+        assert "'jalan' tidak dikenal" in r.json()[0]["description"]
+    r = client.get("/open311/v2/services/jalan.xml")
+    assert r.status_code == 404
+    [error] = xml_of(r).findall("error")
+    assert error.findtext("code") == "404" and "'jalan' tidak dikenal" in error.findtext("description")
+    r = client.get("/open311/v2/services/infrastruktur.json", params={"jurisdiction_id": "tidak-ada"})
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+
+
+def test_every_endpoint_speaks_the_specs_xml(client, wf, engine):
+    r = client.post("/open311/v2/requests.xml", data=form(service_code="perizinan"))
+    assert r.status_code == 201, r.text
+    root = xml_of(r)
+    [posted] = root.findall("request")
+    assert root.tag == "service_requests"
+    assert [e.tag for e in posted] == ["service_request_id", "token", "service_notice", "account_id"]
+    request_id, token = posted.findtext("service_request_id"), posted.findtext("token")
+    assert posted.find("account_id").text is None
+    assert deliver_to_workflow(wf, engine, token) == uuid.UUID(request_id)
+
+    as_json = client.get(f"/open311/v2/requests/{request_id}.json").json()[0]
+    [one] = xml_of(client.get(f"/open311/v2/requests/{request_id}.xml")).findall("request")
+    assert [(e.tag, e.text) for e in one] == [(k, None if v is None else str(v)) for k, v in as_json.items()]
+    listed = xml_of(client.get("/open311/v2/requests.xml", params={"jurisdiction_id": "pegantenan"}))
+    assert request_id in [e.findtext("service_request_id") for e in listed.findall("request")]
+    assert token not in r.text.replace(token, "", 1)  # the POST's answer names it once, as the token
+    assert token not in client.get("/open311/v2/requests.xml", params={"service_request_id": token}).text
+    [named] = xml_of(client.get(f"/open311/v2/tokens/{token}.xml")).findall("request")
+    assert [(e.tag, e.text) for e in named] == [("service_request_id", request_id), ("token", token)]
+
+    # errors in the asked format, as the spec writes them
+    r = client.get("/open311/v2/requests.xml", params={"status": "pending"})
+    assert r.status_code == 400 and xml_of(r).findtext("error/code") == "400"
+    r = client.post("/open311/v2/requests.xml", data=form(jurisdiction_id=None, service_code="jalan"))
+    errors = xml_of(r)
+    assert r.status_code == 400 and errors.tag == "errors" and len(errors.findall("error")) == 2
+    r = client.get("/open311/v2/requests.xml", params={"jurisdiction_id": "tidak-ada"})
+    assert r.status_code == 404 and xml_of(r).findtext("error/code") == "404"
+    r = client.get("/open311/v2/tidak-ada.xml")  # a path this deployment does not have
+    assert r.status_code == 404 and xml_of(r).findtext("error/code") == "404"
+    assert client.get("/open311/v2/tidak-ada").json()[0]["code"] == 404
+    r = client.get("/open311/v2/services.html")
+    assert r.status_code == 404 and "Format tidak dikenal" in r.json()[0]["description"]
+
+
+def test_a_token_names_the_id_of_its_request(client, wf, engine):
+    [posted] = client.post("/open311/v2/requests.json", data=form()).json()
+    token = posted["token"]
+    assert client.get(f"/open311/v2/tokens/{token}.json").status_code == 404  # not recorded by the workflow yet
+    deliver_to_workflow(wf, engine, token)
+    expected = [{"service_request_id": posted["service_request_id"], "token": token}]
+    assert client.get(f"/open311/v2/tokens/{token}.json").json() == expected
+    assert client.get(f"/open311/v2/tokens/{token.lower()}").json() == expected
+    r = client.get(f"/open311/v2/tokens/{posted['service_request_id']}.json")  # an id is no token
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+
+
+@pytest.fixture(scope="module")
+def anonymous_place(engine, intake, wf) -> str:
+    """A kecamatan of its own that accepts anonymous complaints (the demo kecamatan do not)."""
+    slug = f"anonim-{uuid.uuid4().hex[:6]}"
+    upsert_kecamatan(
+        engine,
+        [Kecamatan(slug, f"95.{slug[-6:]}", "Anonim Uji", "pamekasan", "Kabupaten Pamekasan")],
+    )
+    configure_kecamatan(engine, slug, {"anonymous_complaints": True})
+    for container in (intake, wf):
+        container.directory.invalidate()
+    return slug
+
+
+def test_an_anonymous_report_where_the_kecamatan_takes_them_and_the_specs_error_elsewhere(
+    client, wf, engine, anonymous_place
+):
+    refused = client.post("/open311/v2/requests.json", data=form(**ANONYMOUS))
+    assert refused.status_code == 400
+    [error] = refused.json()
+    assert error["code"] == 400
+    assert error["description"].startswith("Kecamatan ini tidak menerima pengaduan tanpa identitas")
+    r = client.post("/open311/v2/requests.xml", data=form(**ANONYMOUS))
+    assert r.status_code == 400
+    assert xml_of(r).findtext("error/description").startswith("Kecamatan ini tidak menerima pengaduan tanpa identitas")
+
+    r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id=anonymous_place, **ANONYMOUS))
+    assert r.status_code == 201, r.text
+    [posted] = r.json()
+    with engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.tracking_code == posted["token"])).mappings().one()
+    assert row["channel"] == "open311" and row["kecamatan"] == anonymous_place
+    assert row["complainant"]["anonymous"] is True and row["complainant"]["name"] == "(anonim)"
+    assert row["complainant"]["phone"] is None and row["complainant"]["email"] is None
+    assert deliver_to_workflow(wf, engine, posted["token"]) == uuid.UUID(posted["service_request_id"])
+    [item] = client.get(f"/open311/v2/requests/{posted['service_request_id']}.json").json()
+    assert item["jurisdiction_id"] == anonymous_place and item["status"] == "open"
+    # a name without a contact is not anonymous, and the answer could reach nobody
+    r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id=anonymous_place, email=None, phone=None))
+    assert r.status_code == 400 and r.json()[0]["description"].startswith("Isi email atau phone")
+
+
+def test_the_openapi_documents_the_posted_form_and_both_formats(intake, settings, engine):
+    posting = intake_app(intake).openapi()
+    post = posting["paths"]["/open311/v2/requests.{format}"]["post"]
+    body = post["requestBody"]["content"]
+    assert set(body) == {"application/x-www-form-urlencoded", "multipart/form-data"}
+    schema = body["application/x-www-form-urlencoded"]["schema"]
+    assert schema["required"] == ["jurisdiction_id", "service_code", "description"]
+    assert set(schema["properties"]) == {
+        "jurisdiction_id",
+        "service_code",
+        "description",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "address_string",
+        "lat",
+        "long",
+        "media_url",
+        "api_key",
+    }
+    [fmt] = [p for p in post["parameters"] if p["name"] == "format"]
+    assert fmt["in"] == "path" and fmt["schema"]["enum"] == ["json", "xml"]
+    assert set(post["responses"]["201"]["content"]) == {"application/json", "text/xml"}
+    assert set(post["responses"]["400"]["content"]) == {"application/json", "text/xml"}
+    reading = dashboard_app(settings, engine).openapi()
+    for path in (
+        "/open311/discovery.{format}",
+        "/open311/v2/services.{format}",
+        "/open311/v2/services/{service_code}.{format}",
+        "/open311/v2/requests.{format}",
+        "/open311/v2/requests/{service_request_id}.{format}",
+        "/open311/v2/tokens/{token}.{format}",
+    ):
+        op = reading["paths"][path]["get"]
+        assert set(op["responses"]["200"]["content"]) == {"application/json", "text/xml"}, path
+        assert set(op["responses"]["404"]["content"]) == {"application/json", "text/xml"}, path
+    merged = merge_openapi({"intake": posting, "dashboard": reading})
+    assert set(merged["paths"]["/open311/v2/requests.{format}"]) == {"get", "post"}
+
+
+# --- a GeoReport client from PyPI, over real HTTP through the gateway ---------------------------------------
+
+
+@contextlib.contextmanager
+def over_http(settings: Settings, engine, intake) -> Iterator[str]:
+    """Intake and the dashboard's Open311 reads each on a real socket and the gateway in front, routing by the
+    services' declared routes as `make run` does; yields the gateway's base URL."""
+
+    def config(app) -> uvicorn.Config:
+        return uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+
+    dashboard = CaughtUp(dashboard_app(settings, engine), engine)
+    with (
+        serve_in_thread(config(intake_app(intake))) as intake_url,
+        serve_in_thread(config(dashboard)) as dashboard_url,
+        serve_in_thread(config(gateway({"intake": intake_url, "dashboard": dashboard_url}, GatewaySettings()))) as base,
+    ):
+        yield base
+
+
+def _items(found) -> list:
+    """xmltodict (the client's XML reader) gives one element as a dict, several as a list."""
+    return found if isinstance(found, list) else [found]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_georeport_client_from_pypi_reads_what_a_civic_app_posted(settings, engine, intake, wf, fmt):
+    with over_http(settings, engine, intake) as base:
+        # the discovery document, through the gateway (the dashboard's), names the endpoint the client is given
+        r = httpx.get(f"{base}/open311/discovery.{fmt}", timeout=30)
+        assert r.status_code == 200
+        endpoint = settings.public_base_url.rstrip("/") + "/open311/v2"
+        assert (
+            r.json()["endpoints"][0]["url"] if fmt == "json" else xml_of(r).findtext("endpoints/endpoint/url")
+        ) == endpoint
+
+        # georeport reads only: the POST is a civic app's own, form-encoded, in the same format (intake's)
+        r = httpx.post(f"{base}/open311/v2/requests.{fmt}", data=form(service_code="ketertiban-umum"), timeout=30)
+        assert r.status_code == 201, r.text
+        if fmt == "json":
+            request_id, token = r.json()[0]["service_request_id"], r.json()[0]["token"]
+        else:
+            request_id, token = xml_of(r).findtext("request/service_request_id"), xml_of(r).findtext("request/token")
+        assert deliver_to_workflow(wf, engine, token) == uuid.UUID(request_id)
+
+        georeport = GeoReport(f"{base}/open311/v2", jurisdiction="pegantenan", output_format=fmt)
+        services = _items(georeport.get_service_list())
+        assert [s["service_code"] for s in services] == [s.code for s in SERVICES]
+        assert all(str(s["metadata"]).lower() == "false" for s in services)
+        definition = georeport.get_service_definition("ketertiban-umum")
+        assert definition["service_code"] == "ketertiban-umum" and not definition["attributes"]
+
+        # the id the POST answered finds the request, in a search and alone
+        [found] = _items(georeport.get_service_requests(service_request_id=request_id))
+        one = georeport.get_service_request(request_id)
+        assert found == one
+        assert one["service_request_id"] == request_id and one["service_code"] == "ketertiban-umum"
+        assert one["status"] == "open" and one["agency_responsible"] == "Kecamatan Pegantenan"
+        assert_nothing_personal(one)
+        listed = _items(georeport.get_service_requests(service_code="ketertiban-umum", status="open"))
+        assert request_id in [r["service_request_id"] for r in listed]
+        assert token not in json.dumps(listed)
+        assert_nothing_personal(listed)
+
+        # a refusal reaches the client as the HTTP error it raises, with the spec's error list
+        with pytest.raises(requests.HTTPError) as refused:
+            georeport.get_service_request(str(uuid.uuid4()))
+        assert refused.value.response.status_code == 404
+        if fmt == "json":
+            assert refused.value.response.json()[0]["code"] == 404
+        else:
+            assert ET.fromstring(refused.value.response.content).findtext("error/code") == "404"
+        with pytest.raises(requests.HTTPError) as unknown:
+            GeoReport(f"{base}/open311/v2", jurisdiction="tidak-ada", output_format=fmt).get_service_list()
+        assert unknown.value.response.status_code == 404
 
 
 def _as_before(engine) -> dict[uuid.UUID, dict]:
@@ -522,7 +797,7 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
         )
         return RequestRow(**values, service_code=service_of(r["subject"]).code)
 
-    return {r["complaint_id"]: as_georeport(request(r), "id") for r in rows}
+    return {r["complaint_id"]: as_georeport(request(r)) for r in rows}
 
 
 def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and_a_rebuild_changes_nothing(engine):
@@ -536,7 +811,7 @@ def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and
     now = {}
     for start in range(0, len(ids), 500):
         query = RequestQuery(complaint_ids=ids[start : start + 500], by_id=True, limit=500)
-        now.update({row.complaint_id: as_georeport(row, "id") for row in find_service_requests(engine, query)})
+        now.update({row.complaint_id: as_georeport(row) for row in find_service_requests(engine, query)})
     assert now == before
 
     def table(conn):

@@ -1,6 +1,8 @@
 """What Open311 says of a referred complaint (services/dashboard/domain/open311.py; pure): open while the kecamatan
 follows the referral, with until when; closed once the receiving office answered or the follow-up lapsed, saying
-which, never the answer's text (it is addressed to the complainant and these reads are public)."""
+which, never the answer's text (it is addressed to the complainant and these reads are public). A request is shown
+under one id, its complaint id, never its tracking code; the catalogue's other documents (a service's definition,
+the discovery document)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,16 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from services.dashboard.domain.open311 import RequestRow, as_georeport, status_notes
+from services.dashboard.domain.open311 import (
+    RequestRow,
+    as_georeport,
+    as_token,
+    discovery,
+    read_ids,
+    service_definition,
+    status_notes,
+)
+from shared.contracts.open311 import BY_CODE
 
 RECEIVED = datetime(2026, 2, 2, 2, 0, tzinfo=UTC)
 FOLLOW_UP = datetime(2026, 2, 24, 9, 0, tzinfo=UTC)  # 16:00 WIB, 17:00 WITA; 18:00 WIT: already the 24th in each
@@ -37,7 +48,7 @@ def referred(**changes) -> RequestRow:
 
 
 def test_a_followed_referral_is_open_names_the_agency_and_until_when_it_is_followed():
-    shown = as_georeport(referred(), "id-1")
+    shown = as_georeport(referred())
     assert shown["status"] == "open"
     assert (
         shown["status_notes"]
@@ -54,7 +65,7 @@ def test_an_answered_referral_is_closed_and_says_when_the_office_answered_but_no
     assert status_notes(replace(row, referral_answered_on=date(2026, 2, 20))) == (
         "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan; instansi penerima telah menanggapi pada 20 Februari 2026."
     )
-    shown = as_georeport(row, "id-1")
+    shown = as_georeport(row)
     assert shown["status"] == "closed" and shown["agency_responsible"] == "Dinas PUPR Kabupaten Pamekasan"
     assert shown["status_notes"].endswith("instansi penerima telah menanggapi.")
     assert shown["expected_datetime"] == row.deadline_at.isoformat()
@@ -75,8 +86,41 @@ def test_an_older_referral_and_one_withdrawn_while_followed_read_as_before():
     assert status_notes(older) == "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan."
     assert status_notes(replace(older, referred_to=None)) == "Dilimpahkan kepada instansi yang berwenang."
     withdrawn = referred(status="closed", outcome="withdrawn", current_step=None, referral_state="ended")
-    shown = as_georeport(withdrawn, "id-1")
+    shown = as_georeport(withdrawn)
     assert (
         shown["status_notes"] == "Ditutup: dicabut oleh pengadu."
         and shown["agency_responsible"] == "Kecamatan Pegantenan"
     )
+
+
+def test_a_request_is_shown_under_its_complaint_id_and_never_with_its_tracking_code():
+    row = referred()
+    shown = as_georeport(row)
+    assert shown["service_request_id"] == str(row.complaint_id)
+    assert row.tracking_code not in repr(shown) and row.tracking_code.replace("-", "") not in repr(shown)
+    assert as_token(row) == {"service_request_id": str(row.complaint_id), "token": "7KQ2-M9XD-4T"}
+
+
+def test_ids_are_read_as_complaint_ids_or_tracking_codes_as_typed():
+    complaint_id = uuid.uuid4()
+    codes, ids = read_ids(f" 7kq2m9xd4t , {complaint_id}.json, bukan-id,")
+    assert codes == ("7KQ2-M9XD-4T",) and ids == (complaint_id,)
+
+
+def test_a_service_definition_has_no_attributes_since_no_service_asks_for_any():
+    assert service_definition(BY_CODE["infrastruktur"]) == {"service_code": "infrastruktur", "attributes": []}
+
+
+def test_the_discovery_document_names_this_endpoint_and_both_formats():
+    document = discovery("https://pengaduan.example.id/", production=True)
+    assert set(document) == {"changeset", "contact", "key_service", "endpoints"}
+    [endpoint] = document["endpoints"]
+    assert endpoint == {
+        "specification": "http://wiki.open311.org/GeoReport_v2",
+        "url": "https://pengaduan.example.id/open311/v2",
+        "changeset": document["changeset"],
+        "type": "production",
+        "formats": ["text/xml", "application/json"],
+    }
+    assert datetime.fromisoformat(document["changeset"]).tzinfo is not None
+    assert discovery("http://127.0.0.1:8000", production=False)["endpoints"][0]["type"] == "test"

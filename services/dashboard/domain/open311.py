@@ -5,11 +5,13 @@ with intake, which takes the posted requests: ``shared/contracts/open311.py``.
 Pure: no I/O; the clock comes in as an argument. Problems are ``Problem(status, description)`` with the
 description in Bahasa Indonesia; the API answers them in the spec's error shape ``[{code, description}]``.
 
-Identifiers. The tracking code is what the complainant holds, and it opens their receipt and response
-letter (which carry their name), so it is never listed: a search answers each request under its public
-id (the complaint id). ``POST`` (intake) answers the tracking code as ``service_request_id`` (it goes to the
-one who submitted), and ``GET /requests/{id}`` takes either, once the workflow has recorded the complaint (the
-reads come from the dashboard's projection of the event store).
+Identifiers (docs/adr/0018-open311-ids-and-formats.md). A request has one id, its complaint id, in every
+answer: ``POST`` (intake) answers it as ``service_request_id``, searches list it, ``GET /requests/{id}`` shows
+it. The tracking code is what the complainant holds, and it opens their receipt and response letter (which
+carry their name), so it is never shown here: the POST gives it to the poster alone, as the spec's ``token``.
+Whoever holds it may still ask by it (``GET /requests/{code}``, ``service_request_id=<code>``, ``GET
+/tokens/{code}``), and is answered under the complaint id. Reads find a request once the workflow has
+recorded it (they come from the dashboard's projection of the event store).
 """
 
 from __future__ import annotations
@@ -220,8 +222,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
-    """One service request as GeoReport v2 shows it; kecamatan-level place, no personal data."""
+def as_georeport(row: RequestRow) -> dict[str, Any]:
+    """One service request as GeoReport v2 shows it, under its one id (the complaint id); kecamatan-level place,
+    no personal data, never the tracking code."""
     service = BY_CODE.get(row.service_code, OTHER)
     kecamatan = f"Kecamatan {row.kecamatan_name}"
     referred = row.referred_to if row.status == "referred" or row.outcome == "referred" else None
@@ -229,7 +232,7 @@ def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
     # kecamatan's part ended when it referred)
     expected = row.follow_up_by if row.status == "referred" and row.follow_up_by else row.deadline_at
     return {
-        "service_request_id": service_request_id,
+        "service_request_id": str(row.complaint_id),
         "status": "closed" if row.status == "closed" else "open",
         "status_notes": status_notes(row),
         "service_name": service.name,
@@ -242,4 +245,42 @@ def as_georeport(row: RequestRow, service_request_id: str) -> dict[str, Any]:
         "expected_datetime": _iso(expected),
         "address": f"{kecamatan}, {row.kabupaten_name}",
         "jurisdiction_id": row.kecamatan,
+    }
+
+
+def as_token(row: RequestRow) -> dict[str, Any]:
+    """``GET /tokens/{token}``: the request's id for the one who holds its token (the tracking code)."""
+    return {"service_request_id": str(row.complaint_id), "token": row.tracking_code}
+
+
+# --- the catalogue's other documents ---------------------------------------------------------------
+
+
+def service_definition(service: Service) -> dict[str, Any]:
+    """``GET /services/{code}``: no service asks for attributes of its own (``metadata`` is false for every one),
+    so a definition is the code with an empty list, for the clients that ask anyway."""
+    return {"service_code": service.code, "attributes": []}
+
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-12-03T00:00:00+00:00"  # when this endpoint last changed (issue #18: XML, discovery, one id)
+
+
+def discovery(base_url: str, production: bool) -> dict[str, Any]:
+    """The spec's service discovery document: this deployment's one GeoReport v2 endpoint and its formats."""
+    base = base_url.rstrip("/")
+    return {
+        "changeset": CHANGESET,
+        "contact": f"Pengelola layanan pengaduan kecamatan di {base}/ (pertanyaan tentang API ini).",
+        "key_service": "api_key untuk mengirim permintaan layanan (POST) diberikan oleh pengelola layanan ini; "
+        "membaca tidak memerlukan api_key.",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": f"{base}/open311/v2",
+                "changeset": CHANGESET,
+                "type": "production" if production else "test",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
     }

@@ -4,6 +4,11 @@ checked: what becomes a complaint on channel ``open311``.
 The catalogue, the category written at the start of the subject and the spec's error shape are shared with
 the dashboard, which answers the searches: ``shared/contracts/open311.py``.
 
+A request that names nobody (no ``first_name``, ``last_name``, ``email`` or ``phone``) is an anonymous report
+(``NewRequest.anonymous``): accepted only where the kecamatan accepts anonymous complaints (its setting
+``anonymous_complaints``, checked by ``submit_complaint`` as for ``POST /v1/complaints``). One that gives a name
+but no contact is refused: the response letter could reach nobody.
+
 Pure: no I/O. Problems are ``Problems([Problem(400, description)])``, the description in Bahasa Indonesia.
 """
 
@@ -33,6 +38,7 @@ class NewRequest:
     phone: str | None
     subject: str
     description: str  # the complainant's text, then the location and the media link, for staff
+    anonymous: bool = False  # nobody named and no contact (then name, email and phone are empty)
 
 
 def _text(form: Mapping[str, str], key: str) -> str:
@@ -81,8 +87,15 @@ def read_new_request(form: Mapping[str, str]) -> NewRequest:
             phone = identity.normalize_phone(_text(form, "phone"))
         except identity.InvalidIdentity as exc:
             problems.append(Problem(400, f"phone: {exc.message}"))
-    if not _text(form, "email") and not _text(form, "phone"):
-        problems.append(Problem(400, "Isi email atau phone agar tanggapan dapat dikirim kepada pengadu."))
+    anonymous = not (name or _text(form, "email") or _text(form, "phone"))
+    if not anonymous and not _text(form, "email") and not _text(form, "phone"):
+        problems.append(
+            Problem(
+                400,
+                "Isi email atau phone agar tanggapan dapat dikirim kepada pengadu (atau kosongkan juga first_name "
+                "dan last_name untuk laporan anonim, bila kecamatan menerimanya).",
+            )
+        )
     notes = []
     address = _text(form, "address_string")
     if len(address) > 300:
@@ -113,9 +126,10 @@ def read_new_request(form: Mapping[str, str]) -> NewRequest:
     return NewRequest(
         kecamatan=kecamatan,
         service=service,
-        name=name or FALLBACK_NAME,
+        name=name or ("" if anonymous else FALLBACK_NAME),
         email=email,
         phone=phone,
         subject=subject_for(service, description),
         description=full,
+        anonymous=anonymous,
     )

@@ -1,15 +1,21 @@
-"""Open311 GeoReport v2, the write: ``POST /open311/v2/requests`` (also with a ``.json`` suffix; ``.xml`` is
-refused). A form-encoded service request becomes a complaint through intake's own ``submit_complaint``
-(channel ``open311``): the submission and its outbox row in one transaction, as for any complaint. Answers
-201 ``[{service_request_id, service_notice, account_id}]`` where the id is the tracking code (200 with the
-first answer for a retry with the same ``Idempotency-Key``). The reads (``GET /open311/v2/...``) are the
-dashboard's (services/dashboard/entrypoints/open311.py), from its projection of the event store: they find the
-request once the workflow has recorded it. The gateway sends each method to its service.
+"""Open311 GeoReport v2, the write: ``POST /open311/v2/requests.{json|xml}`` (without a suffix: JSON). A
+form-encoded service request becomes a complaint through intake's own ``submit_complaint`` (channel ``open311``):
+the submission and its outbox row in one transaction, as for any complaint. Answers 201
+``[{service_request_id, token, service_notice, account_id}]`` (in XML ``service_requests/request``):
+``service_request_id`` is the request's one id (the complaint id), the id every read shows; ``token`` is the
+tracking code, for the poster alone (it opens the receipt and the response letter). A retry with the same
+``Idempotency-Key`` gets 200 with the first answer. The reads (``GET /open311/...``) are the dashboard's
+(services/dashboard/entrypoints/open311.py), from its projection of the event store: they find the request once
+the workflow has recorded it. The gateway sends each method to its service. docs/adr/0018.
 
-Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (Bahasa Indonesia): 400 bad input
-(one entry per problem; also a body that is not form-encoded, a bad ``X-Correlation-Id`` or
-``Idempotency-Key``), 403 ``api_key`` missing or wrong, 404 unknown ``jurisdiction_id``, 409 an
-``Idempotency-Key`` (optional header) reused for another request.
+A request that names nobody (no name, e-mail or phone) is an anonymous report, accepted where the kecamatan
+accepts anonymous complaints (setting ``anonymous_complaints``), else a 400.
+
+Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (in XML ``errors/error``; Bahasa
+Indonesia): 400 bad input (one entry per problem; also a body that is not form-encoded, a bad
+``X-Correlation-Id`` or ``Idempotency-Key``, an anonymous report where they are not accepted), 403 ``api_key``
+missing or wrong, 404 unknown ``jurisdiction_id``, 409 an ``Idempotency-Key`` (optional header) reused for
+another request.
 
 ``PENGADUAN_OPEN311_API_KEYS`` (``IntakeSettings.open311_api_keys``, comma-separated; default none): when
 set, a POST needs a listed ``api_key`` (form field or query).
@@ -22,8 +28,8 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from services.intake.config import IntakeSettings
@@ -31,32 +37,90 @@ from services.intake.domain import open311 as o
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.entrypoints.deps import get_intake
 from services.intake.handlers import submissions
-from shared.contracts.intake import Complainant
-from shared.contracts.open311 import Problem, Problems, georeport_errors
+from shared.contracts.intake import Complainant, anonymous_complainant
+from shared.contracts.open311 import (
+    FORMAT_PARAMETER,
+    FORMATS,
+    MEDIA_TYPES,
+    XML_CONTENT,
+    Problem,
+    Problems,
+    georeport_errors,
+    georeport_xml,
+)
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.tenancy import UnknownKecamatan
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 SERVICE_NOTICE = (
-    "Pengaduan diterima. Kode pelacakan ini rahasia milik pengadu: dengan kode ini status dapat diikuti dan "
-    "tanda terima serta surat tanggapan dapat diunduh. Tanggapan paling lambat 12 hari kerja; layanan ini "
-    "tidak dipungut biaya."
+    "Pengaduan diterima. token adalah kode pelacakan, rahasia milik pengadu: dengan kode ini status dapat diikuti "
+    "dan tanda terima serta surat tanggapan dapat diunduh. service_request_id adalah id permintaan ini di "
+    "Open311. Tanggapan paling lambat 12 hari kerja; layanan ini tidak dipungut biaya."
 )
 
 
 class PostedRequestOut(BaseModel):
-    service_request_id: str
+    service_request_id: str = Field(description="The request's id (the complaint id), as every read shows it")
+    token: str = Field(
+        description="The tracking code: for the poster alone (it opens the receipt and the response letter); "
+        "`GET /open311/v2/tokens/{token}` answers the id"
+    )
     service_notice: str
     account_id: str | None = None
 
 
-def _problem(status: int, description: str) -> JSONResponse:
-    return _problems_response(Problems([Problem(status, description)]))
+def _field(description: str, kind: str = "string") -> dict[str, str]:
+    return {"type": kind, "description": description}
 
 
-def _problems_response(problems: Problems) -> JSONResponse:
-    return JSONResponse(problems.as_georeport(), status_code=problems.status)
+# the form of a POST, for the OpenAPI only: the handler reads the form itself, to answer the spec's error list
+# (in the asked format) rather than FastAPI's 422
+FORM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "ServiceRequestForm",
+    "required": ["jurisdiction_id", "service_code", "description"],
+    "properties": {
+        "jurisdiction_id": _field("The kecamatan's slug (e.g. `pegantenan`)"),
+        "service_code": _field("A service code of `GET /open311/v2/services.{format}`"),
+        "description": _field("What happened, 10-4000 characters"),
+        "first_name": _field("Optional"),
+        "last_name": _field("Optional; first and last name together at most 100 characters"),
+        "email": _field("Where the response goes (this or `phone`, unless the report is anonymous)"),
+        "phone": _field("Where the response goes (this or `email`, unless the report is anonymous)"),
+        "address_string": _field("Where, at most 300 characters (passed on to staff)"),
+        "lat": _field("Decimal degrees, -90..90, with `long` (passed on to staff)", "number"),
+        "long": _field("Decimal degrees, -180..180, with `lat`", "number"),
+        "media_url": _field("An http(s) link to a photo (passed on to staff, not fetched)"),
+        "api_key": _field("Required when the deployment lists keys (or as a query parameter)"),
+    },
+}
+REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A service request as GeoReport v2 posts it. With no name, e-mail or phone it is an "
+        "anonymous report: accepted only where the kecamatan accepts anonymous complaints, else a 400.",
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": FORM_SCHEMA},
+            "multipart/form-data": {"schema": FORM_SCHEMA},
+        },
+    }
+}
+
+
+def _answer(fmt: str, document: list[dict[str, Any]], status: int) -> Response:
+    if fmt == "xml":
+        root = "errors" if status >= 400 else "service_requests"
+        return Response(georeport_xml(root, document), status_code=status, media_type=MEDIA_TYPES["xml"])
+    return JSONResponse(document, status_code=status)
+
+
+def _problem(fmt: str, status: int, description: str) -> Response:
+    return _problems_response(fmt, Problems([Problem(status, description)]))
+
+
+def _problems_response(fmt: str, problems: Problems) -> Response:
+    return _answer(fmt, problems.as_georeport(), problems.status)
 
 
 def api_keys(settings: IntakeSettings) -> list[str]:
@@ -71,19 +135,22 @@ def _key_accepted(given: str, keys: list[str]) -> bool:
 
 
 @router.post(
-    "/requests",
+    "/requests.{format}",
     status_code=201,
     response_model=list[PostedRequestOut],
-    responses={**georeport_errors(400, 403, 404, 409), **RATE_LIMITED_DOC},
+    responses={201: {"content": XML_CONTENT}, **georeport_errors(400, 403, 404, 409), **RATE_LIMITED_DOC},
     dependencies=[Depends(per_address("submissions"))],
+    openapi_extra={"parameters": [FORMAT_PARAMETER], **REQUEST_BODY},
     summary="Open311: submit a complaint (form-encoded)",
     description="Form fields: `jurisdiction_id` (kecamatan slug), `service_code`, `description` (10-4000 "
-    "characters), `email` and/or `phone` (one is required: the response is sent there), `first_name`, "
-    "`last_name`, `address_string`, `lat` + `long`, `media_url` (all optional), `api_key` (when keys are "
-    "configured). Header `Idempotency-Key` (optional) makes a retry answer the first result.",
+    "characters), `email` and/or `phone` (the response is sent there), `first_name`, `last_name`, "
+    "`address_string`, `lat` + `long`, `media_url` (all optional), `api_key` (when keys are configured). With no "
+    "name, e-mail or phone: an anonymous report, where the kecamatan accepts them. Header `Idempotency-Key` "
+    "(optional) makes a retry answer the first result. The answer's `service_request_id` is the id the reads "
+    "show; `token` is the tracking code, for the poster alone.",
 )
 @router.post(
-    "/requests.json",
+    "/requests",
     status_code=201,
     response_model=list[PostedRequestOut],
     include_in_schema=False,
@@ -94,29 +161,39 @@ async def post_request(
     idempotency_key: Annotated[str | None, Header(description="Optional; at most 190 characters")] = None,
     x_correlation_id: Annotated[str | None, Header(description="Optional UUID")] = None,
 ) -> Any:
+    fmt = request.path_params.get("format", "json")
+    if fmt not in FORMATS:
+        return _problem("json", 404, "Format tidak dikenal: gunakan akhiran .json atau .xml.")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 190:
-        return _problem(400, "Idempotency-Key harus 1 sampai 190 karakter.")
+        return _problem(fmt, 400, "Idempotency-Key harus 1 sampai 190 karakter.")
     try:
         correlation_id = uuid.UUID(x_correlation_id) if x_correlation_id else uuid.uuid4()
     except ValueError:
-        return _problem(400, "X-Correlation-Id harus berupa UUID.")
+        return _problem(fmt, 400, "X-Correlation-Id harus berupa UUID.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return _problem(400, "Kirim permintaan sebagai application/x-www-form-urlencoded (atau multipart/form-data).")
+        return _problem(
+            fmt, 400, "Kirim permintaan sebagai application/x-www-form-urlencoded (atau multipart/form-data)."
+        )
     form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
     keys = api_keys(request.app.state.settings)
     if keys:
         given = form.get("api_key") or request.query_params.get("api_key") or ""
         if not _key_accepted(given, keys):
-            return _problem(403, "api_key tidak ada atau tidak sah.")
+            return _problem(fmt, 403, "api_key tidak ada atau tidak sah.")
     try:
         new = o.read_new_request(form)
     except Problems as exc:
-        return _problems_response(exc)
+        return _problems_response(fmt, exc)
+    complainant = (
+        anonymous_complainant()
+        if new.anonymous
+        else Complainant.model_construct(name=new.name, email=new.email, phone=new.phone)
+    )
     command = SubmitComplaint(
         kecamatan=new.kecamatan,
         channel=o.CHANNEL,
-        complainant=Complainant.model_construct(name=new.name, email=new.email, phone=new.phone),
+        complainant=complainant,
         subject=new.subject,
         description=new.description,
         idempotency_key=f"open311:{idempotency_key}" if idempotency_key else None,
@@ -125,15 +202,17 @@ async def post_request(
     try:
         accepted = await run_in_threadpool(submissions.submit_complaint, get_intake(request), command)
     except UnknownKecamatan:
-        return _problem(404, "jurisdiction_id tidak dikenal: tidak ada kecamatan dengan slug itu di layanan ini.")
+        return _problem(fmt, 404, "jurisdiction_id tidak dikenal: tidak ada kecamatan dengan slug itu di layanan ini.")
+    except submissions.AnonymousNotAccepted:
+        return _problem(
+            fmt,
+            400,
+            "Kecamatan ini tidak menerima pengaduan tanpa identitas: isi first_name, last_name dan email atau "
+            "phone agar identitas dapat diverifikasi dan tanggapan dapat dikirim.",
+        )
     except submissions.IdempotencyKeyReused:
-        return _problem(409, "Idempotency-Key ini sudah dipakai untuk permintaan yang berbeda.")
-    return JSONResponse(
-        [PostedRequestOut(service_request_id=accepted.tracking_code, service_notice=SERVICE_NOTICE).model_dump()],
-        status_code=200 if accepted.replayed else 201,
+        return _problem(fmt, 409, "Idempotency-Key ini sudah dipakai untuk permintaan yang berbeda.")
+    posted = PostedRequestOut(
+        service_request_id=str(accepted.complaint_id), token=accepted.tracking_code, service_notice=SERVICE_NOTICE
     )
-
-
-@router.post("/requests.xml", include_in_schema=False)
-def xml_refused() -> JSONResponse:
-    return _problem(400, "Hanya format JSON yang didukung (gunakan akhiran .json).")
+    return _answer(fmt, [posted.model_dump()], 200 if accepted.replayed else 201)
