@@ -480,6 +480,7 @@ COMPLAINT_ROW: View = {
     "complainant_email": mask_email,
     "complainant_address": mask_address,
     "complainant_confidential": keep,
+    "category": keep,  # a code of the kabupaten's list
     "channel": keep,
     "subject": hidden,
     "status": keep,

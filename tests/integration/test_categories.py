@@ -12,6 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from services.dashboard.adapters import tables as dashboard_tables
+from services.dashboard.adapters.projections import ComplaintsProjection
+from services.dashboard.adapters.subscription import Subscription, rebuild_projection
+from services.dashboard.bootstrap import bootstrap as dashboard_bootstrap
+from services.dashboard.config import DashboardSettings
+from services.dashboard.entrypoints.api import create_app as dashboard_app
 from services.intake.adapters.tables import submissions
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.config import IntakeSettings
@@ -29,6 +35,7 @@ from tests.support.organisation import give_heads
 SUFFIX = uuid.uuid4().hex[:6]
 DEFAULT_PLACE = Kecamatan(f"kat-{SUFFIX}", f"93.{SUFFIX}", "Kategori Uji", f"katkab{SUFFIX}", "Kabupaten Kat", {})
 OWN_PLACE = Kecamatan(f"katsendiri-{SUFFIX}", f"94.{SUFFIX}", "Kategori Sendiri", f"katown{SUFFIX}", "Kab Own", {})
+REKAP_PLACE = Kecamatan(f"katrekap-{SUFFIX}", f"92.{SUFFIX}", "Kategori Rekap", OWN_PLACE.kabupaten_slug, "Kab Own", {})
 OWN_LIST = [
     {"code": "air-bersih", "name": "Air bersih", "lapor": "Infrastruktur"},
     {"code": "pelayanan-lainnya", "name": "Lainnya"},
@@ -38,13 +45,14 @@ PERSON = {"name": "Rahmat Hidayat", "nik": "3528011505900003", "phone": "0812345
 
 @pytest.fixture(scope="module")
 def world(settings, engine):
-    upsert_kecamatan(engine, [DEFAULT_PLACE, OWN_PLACE])
+    upsert_kecamatan(engine, [DEFAULT_PLACE, OWN_PLACE, REKAP_PLACE])
     configure_kabupaten(engine, OWN_PLACE.kabupaten_slug, {"categories": OWN_LIST})
     intake = intake_bootstrap(IntakeSettings(**settings.model_dump()))
     wf = workflow_bootstrap(settings)
-    yield {"intake": intake, "wf": wf}
-    intake.engine.dispose()
-    wf.engine.dispose()
+    dash = dashboard_bootstrap(DashboardSettings(**settings.model_dump()))
+    yield {"intake": intake, "wf": wf, "dash": dash}
+    for container in (intake, wf, dash):
+        container.engine.dispose()
 
 
 def complain(world, place: Kecamatan, **extra):
@@ -188,3 +196,52 @@ def test_a_categorization_is_not_offered_once_the_complaint_moved_past_step_4(se
     late = act(settings, world, place, cid, "categorize", "kasi", {"category": "sosial"}, revision(world, cid))
     assert late.status_code == 409 and late.json()["code"] == "not_this_step"
     assert "langkah 3" in late.json()["message"]
+
+
+def test_the_read_side_counts_by_category_and_the_buku_rekap_names_it(settings, world, engine):
+    """The dashboard's row follows the category (picked, then corrected at step 3), its summary counts by category
+    (`belum-ditetapkan` for none yet), the Buku Rekap's last column names it from the kabupaten's list, and a rebuild
+    from zero agrees."""
+    own = REKAP_PLACE  # its own kecamatan (of the kabupaten with its own list): its figures are this test's alone
+    picked = recorded(world, complain(world, own, category="air-bersih").json()["tracking_code"])
+    corrected = recorded(world, complain(world, own).json()["tracking_code"])
+    none = recorded(world, complain(world, own).json()["tracking_code"])  # none set
+    for cid in (picked, corrected, none):  # verified and registered: in the Buku Rekap
+        assert act(settings, world, own, cid, "verify-identity", "kasi", {}, revision(world, cid)).status_code == 200
+        if cid == corrected:
+            body = {"category": "air-bersih"}
+            r = act(settings, world, own, cid, "categorize", "staf", body, revision(world, cid))
+            assert r.status_code == 200, r.text
+        assert act(settings, world, own, cid, "register", "staf", {}, revision(world, cid)).status_code == 200
+    dash = world["dash"]
+    Subscription(dash.engine, dash.store, ComplaintsProjection(dash.calendars), batch_size=500).catch_up()
+
+    def rows() -> dict:
+        with engine.connect() as conn:
+            query = select(dashboard_tables.complaints.c.complaint_id, dashboard_tables.complaints.c.category).where(
+                dashboard_tables.complaints.c.kecamatan == own.slug
+            )
+            return dict(conn.execute(query).all())
+
+    live = rows()
+    assert live[picked] == live[corrected] == "air-bersih"
+    assert sorted(live.values(), key=lambda v: v or "") == [None, "air-bersih", "air-bersih"]
+    camat = staff(settings, "camat", own)
+    with TestClient(dashboard_app(dash)) as api:
+        summary = api.get(
+            "/v1/dashboard/summary", params={"kecamatan": own.slug}, headers=bearer_header(settings, camat)
+        )
+        book = api.get(
+            "/v1/register", params={"kecamatan": own.slug, "format": "csv"}, headers=bearer_header(settings, camat)
+        )
+    assert summary.status_code == 200, summary.text
+    figures = summary.json()["kecamatan"][0]
+    assert figures["by_category"] == {"air-bersih": 2, "belum-ditetapkan": 1}
+    assert book.status_code == 200, book.text
+    lines = book.text.splitlines()
+    assert lines[0].rstrip().endswith("Kategori")
+    assert sum(line.rstrip().endswith("Air bersih") for line in lines[1:]) == 2
+    assert sum(line.rstrip().endswith("-") for line in lines[1:]) == 1
+
+    rebuild_projection(dash.engine, dash.store, ComplaintsProjection(dash.calendars))
+    assert rows() == live

@@ -98,8 +98,12 @@ def _share(part: int, whole: int) -> float | None:
 
 
 # -- summary ---------------------------------------------------------------------------------------------------
+UNCATEGORISED = "belum-ditetapkan"  # by_category's key for the complaints no category was set for yet
+
+
 def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
-    """Per kecamatan: complaints received in the period by channel, status, outcome and month; the SLA.
+    """Per kecamatan: complaints received in the period by channel, status, outcome, month and category (its code in
+    the kabupaten's list, ``belum-ditetapkan`` when none was set yet); the SLA.
     A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
 
     Two steps: the rows are counted once by every dimension together (one pass over the index, a few hundred
@@ -107,12 +111,21 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
     month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
     # open past the 12-day deadline: not a referral the kecamatan follows (its part ended when it referred)
     late = and_(c.c.status.notin_(("closed", "referred")), c.c.deadline_at < now).label("late")
+    category = func.coalesce(c.c.category, UNCATEGORISED).label("category")
     counted = (
         select(
-            c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late, func.count().label("n")
+            c.c.kecamatan,
+            c.c.channel,
+            c.c.status,
+            c.c.outcome,
+            month,
+            category,
+            c.c.within_sla,
+            late,
+            func.count().label("n"),
         )
         .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
-        .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, c.c.within_sla, late)
+        .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, c.c.within_sla, late)
         .subquery()
     )
     q = counted.c
@@ -123,10 +136,12 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
         q.status,
         q.outcome,
         q.month,
+        q.category,
         func.grouping(q.channel).label("g_channel"),
         func.grouping(q.status).label("g_status"),
         func.grouping(q.outcome).label("g_outcome"),
         func.grouping(q.month).label("g_month"),
+        func.grouping(q.category).label("g_category"),
         n.label("n"),
         func.coalesce(func.sum(q.n).filter(q.status == "closed"), 0).label("closed"),
         # a followed referral already has its within_sla (judged at the referral): counted once it closes
@@ -140,6 +155,7 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
             tuple_(q.kecamatan, q.status),
             tuple_(q.kecamatan, q.outcome),
             tuple_(q.kecamatan, q.month),
+            tuple_(q.kecamatan, q.category),
         )
     )
     result: dict[str, dict[str, Any]] = {k: _empty_summary(k) for k in kecamatan}
@@ -154,6 +170,8 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
                 item["by_outcome"][r.outcome] = int(r.n)
         elif not r.g_month:
             item["by_month"][r.month.strftime("%Y-%m")] = int(r.n)
+        elif not r.g_category:
+            item["by_category"][r.category] = int(r.n)
         else:
             closed_n, within = int(r.closed), int(r.closed_within)
             item["total"] = int(r.n)
@@ -178,6 +196,7 @@ def _empty_summary(kecamatan: str) -> dict[str, Any]:
         "by_status": {},
         "by_outcome": {},
         "by_month": {},
+        "by_category": {},
         "sla": {
             "closed": 0,
             "closed_within": 0,
@@ -195,7 +214,7 @@ def add_up(items: list[dict[str, Any]]) -> dict[str, Any]:
     del total["kecamatan"]
     for item in items:
         total["total"] += item["total"]
-        for key in ("by_channel", "by_status", "by_outcome", "by_month"):
+        for key in ("by_channel", "by_status", "by_outcome", "by_month", "by_category"):
             for k, v in item[key].items():
                 total[key][k] = total[key].get(k, 0) + v
         for k in ("closed", "closed_within", "closed_late", "open", "open_late"):

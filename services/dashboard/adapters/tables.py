@@ -93,6 +93,8 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("referral_ended_at", DateTime(timezone=True)),  # answered, lapsed or ended
         # pelapor rahasia (migration 0023): concealed from all but the Kasi/Kasubag and Camat, and in every export
         Column("complainant_confidential", Boolean, nullable=False, server_default="false"),
+        # the category (migration 0026): a code of the kabupaten's list (shared/contracts/categories.py), or NULL
+        Column("category", Text),
     )
     Index(
         f"{name}_kecamatan_received",

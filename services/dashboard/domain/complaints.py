@@ -52,6 +52,7 @@ from shared.contracts import sop
 from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
     ERASED_NAME,
+    CategorySet,
     ClarificationGiven,
     ClosedIncomplete,
     ComplainantDataCorrected,
@@ -151,6 +152,7 @@ HANDLED = (
             ResponseDispatched.type,
             PersonalDataErased.type,
             ComplainantDataCorrected.type,
+            CategorySet.type,
             *CLOSING,
         }
     )
@@ -192,6 +194,8 @@ def apply(
 
     if isinstance(decoded, PersonalDataErased):
         new.update(erased(row))
+    elif isinstance(decoded, CategorySet):  # set or corrected at step 3 or 4 (issue #18 item 2)
+        new["category"] = decoded.category
     elif isinstance(decoded, ComplainantDataCorrected):  # as corrected on the complainant's request (reads as erased
         new.update(_person(decoded.complainant))  # once their data is: the event is sealed under the same key)
     elif isinstance(decoded, DocumentsRequested):
@@ -378,6 +382,7 @@ def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any],
         "within_sla": None,
         "sop_version": received.sop_version,
         "sop_overrides": received.sop_overrides,
+        "category": received.category,
         "step_occurrences": {"1": 1},
         "position": event.position or 0,
         "referral_state": None,

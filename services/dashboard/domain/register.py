@@ -15,6 +15,7 @@ complainant); once lapsed, that no answer came by then.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -35,6 +36,7 @@ COLUMNS = (
     ("Nomor & Tanggal Surat Tanggapan", 27),
     ("Tanggal Dikirim", 14),
     ("Status", 22),
+    ("Kategori", 18),  # after the SOP's columns: the kabupaten's list (issue #18 item 2); "-" until one is set
 )
 
 OUTCOME_LABELS = {
@@ -181,6 +183,7 @@ def item(row: dict[str, Any], masked: bool, tz: tzinfo | None = None) -> dict[st
         "complainant": complainant(row),
         "channel": row["channel"],
         "channel_label": CHANNEL_LABELS.get(row["channel"], row["channel"]),
+        "category": row.get("category"),
         "subject": row["subject"],
         "disposition": disposition,
         "referral": referral,
@@ -200,8 +203,9 @@ def item(row: dict[str, Any], masked: bool, tz: tzinfo | None = None) -> dict[st
     }
 
 
-def line(row: dict[str, Any], masked: bool, tz: tzinfo) -> list[Any]:
-    """A register line as printed (the columns of ``COLUMNS``): text, dates in the office's time zone.
+def line(row: dict[str, Any], masked: bool, tz: tzinfo, categories: Mapping[str, str] | None = None) -> list[Any]:
+    """A register line as printed (the columns of ``COLUMNS``): text, dates in the office's time zone, the category
+    by its name in ``categories`` (the kabupaten's list, code -> name).
     ``Tanggal Diterima`` and ``Tanggal Dikirim`` are datetimes (naive, local): spreadsheets keep them dates."""
     row = _shown(row, masked)
     person = complainant(row)
@@ -219,6 +223,7 @@ def line(row: dict[str, Any], masked: bool, tz: tzinfo) -> list[Any]:
         letter_text(row, tz),
         sent,
         status_label(row, tz),
+        (categories or {}).get(row.get("category") or "", row.get("category") or "-"),
     ]
 
 

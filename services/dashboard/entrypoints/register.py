@@ -103,7 +103,9 @@ def register(
                 f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).",
             )
         _, rows = queries.register(conn, k.slug, period, the_year)
-    lines = [book.line(r, masking.row_masked(user, r, export=True), tz) for r in rows]
+    kecamatan_entry = dash.directory.on_record(k.slug)  # its kabupaten's list, for the Kategori column
+    names = {c.code: c.name for c in kecamatan_entry.categories} if kecamatan_entry else {}
+    lines = [book.line(r, masking.row_masked(user, r, export=True), tz, names) for r in rows]
     stem = f"buku-rekap-pengaduan-{k.slug}" + _period_stem(period, the_year)
     if fmt == "csv":
         content, media = exports.csv_bytes(lines), exports.CSV_MEDIA_TYPE

@@ -37,6 +37,10 @@ class SummaryFigures(BaseModel):
     by_channel: dict[str, int]
     by_status: dict[str, int]
     by_outcome: dict[str, int]
+    by_category: dict[str, int] = Field(
+        default_factory=dict,
+        description="By category code of the kabupaten's list (`GET /v1/categories`); `belum-ditetapkan`: none set yet",
+    )
     by_month: dict[str, int] = Field(description="YYYY-MM of the received date")
     sla: Sla
 
@@ -190,6 +194,7 @@ class RegisterItem(BaseModel):
     complainant: Complainant
     channel: str
     channel_label: str
+    category: str | None = Field(None, description="A code of the kabupaten's list (`GET /v1/categories`), if set")
     subject: str
     disposition: Disposition | None
     referral: Referral | None
