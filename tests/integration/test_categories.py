@@ -245,3 +245,24 @@ def test_the_read_side_counts_by_category_and_the_buku_rekap_names_it(settings, 
 
     rebuild_projection(dash.engine, dash.store, ComplaintsProjection(dash.calendars))
     assert rows() == live
+
+
+def test_an_open311_service_is_the_complaints_category(world):
+    """A GeoReport service request's service_code is its category (the default list keeps Open311's codes); a
+    kabupaten whose own list has no such service answers the spec's error list."""
+    form = {
+        "service_code": "infrastruktur",
+        "description": "Jembatan bambu di Dusun Tengah patah sejak hujan deras kemarin.",
+        "first_name": "Rahmat",
+        "email": "rahmat@contoh.id",
+    }
+    with TestClient(intake_app(world["intake"])) as client:
+        posted = client.post("/open311/v2/requests.json", data={**form, "jurisdiction_id": DEFAULT_PLACE.slug})
+        refused = client.post("/open311/v2/requests.json", data={**form, "jurisdiction_id": OWN_PLACE.slug})
+    assert posted.status_code == 201, posted.text
+    cid = recorded(world, posted.json()[0]["token"])
+    assert world["wf"].store.read_stream(f"complaint-{cid}")[0].decode().category == "infrastruktur"
+    assert refused.status_code == 400
+    assert refused.json() == [
+        {"code": 400, "description": "service_code 'infrastruktur' tidak ada dalam daftar kategori kecamatan ini."}
+    ]

@@ -49,7 +49,13 @@ CLASSES: dict[str, type[Event]] = {
 TYPES = frozenset(CLASSES)
 # the events read beyond their envelope (the rest, e.g. notifications, only move updated_at)
 DECODED = frozenset(
-    {workflow.ComplaintReceived.type, workflow.DocumentsRequested.type, workflow.DocumentsReceived.type, *CLOSING}
+    {
+        workflow.ComplaintReceived.type,
+        workflow.DocumentsRequested.type,
+        workflow.DocumentsReceived.type,
+        workflow.CategorySet.type,
+        *CLOSING,
+    }
     | {t for t, c in CLASSES.items() if issubclass(c, workflow.StepCompleted)}
 )
 
@@ -72,7 +78,9 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope) -> dict[str, Any] | 
     if event.type not in DECODED:
         return new
     decoded = event.decode()
-    if isinstance(decoded, workflow.ComplaintReferred):
+    if isinstance(decoded, workflow.CategorySet):  # set or corrected at step 3 or 4
+        new["service_code"] = decoded.category
+    elif isinstance(decoded, workflow.ComplaintReferred):
         new.update(referred_to=decoded.agency, follow_up_by=decoded.follow_up_by)
         if decoded.follow_up_by is None:  # written before referrals were followed: it closed the complaint
             new.update(status="closed", outcome="referred", current_step=None, referral_state="unfollowed")
@@ -103,7 +111,9 @@ def _received(event: EventEnvelope) -> dict[str, Any]:
         "complaint_id": received.complaint_id,
         "tracking_code": received.tracking_code,
         "kecamatan": received.kecamatan,
-        "service_code": service_of(received.subject).code,
+        # the complaint's category (issue #18 item 2); one filed before categories were a field: read from the
+        # subject Open311 wrote it into
+        "service_code": received.category or service_of(received.subject).code,
         "received_at": received.received_at,
         "status": "in_progress",
         "outcome": None,

@@ -198,6 +198,7 @@ async def post_request(
         description=new.description,
         idempotency_key=f"open311:{idempotency_key}" if idempotency_key else None,
         correlation_id=correlation_id,
+        category=new.service.code,  # the service is the complaint's category (issue #18 item 2)
     )
     try:
         accepted = await run_in_threadpool(submissions.submit_complaint, get_intake(request), command)
@@ -212,6 +213,8 @@ async def post_request(
         )
     except submissions.IdempotencyKeyReused:
         return _problem(fmt, 409, "Idempotency-Key ini sudah dipakai untuk permintaan yang berbeda.")
+    except submissions.UnknownCategory:  # a kabupaten whose own category list has no such service
+        return _problem(fmt, 400, f"service_code {new.service.code!r} tidak ada dalam daftar kategori kecamatan ini.")
     posted = PostedRequestOut(
         service_request_id=str(accepted.complaint_id), token=accepted.tracking_code, service_notice=SERVICE_NOTICE
     )
