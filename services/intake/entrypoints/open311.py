@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2, the write: ``POST /open311/v2/requests.{json|xml}`` (without a suffix: JSON). A
+"""Open311 GeoReport v2, the write: ``POST /open311/v2/requests.json`` or ``.xml`` (without a suffix: JSON). A
 form-encoded service request becomes a complaint through intake's own ``submit_complaint`` (channel ``open311``):
 the submission and its outbox row in one transaction, as for any complaint. Answers 201
 ``[{service_request_id, token, service_notice, account_id}]`` (in XML ``service_requests/request``):
@@ -39,12 +39,11 @@ from services.intake.entrypoints.deps import get_intake
 from services.intake.handlers import submissions
 from shared.contracts.intake import Complainant, anonymous_complainant
 from shared.contracts.open311 import (
-    FORMAT_PARAMETER,
-    FORMATS,
     MEDIA_TYPES,
     XML_CONTENT,
     Problem,
     Problems,
+    format_of,
     georeport_errors,
     georeport_xml,
 )
@@ -134,36 +133,12 @@ def _key_accepted(given: str, keys: list[str]) -> bool:
     return accepted
 
 
-@router.post(
-    "/requests.{format}",
-    status_code=201,
-    response_model=list[PostedRequestOut],
-    responses={201: {"content": XML_CONTENT}, **georeport_errors(400, 403, 404, 409), **RATE_LIMITED_DOC},
-    dependencies=[Depends(per_address("submissions"))],
-    openapi_extra={"parameters": [FORMAT_PARAMETER], **REQUEST_BODY},
-    summary="Open311: submit a complaint (form-encoded)",
-    description="Form fields: `jurisdiction_id` (kecamatan slug), `service_code`, `description` (10-4000 "
-    "characters), `email` and/or `phone` (the response is sent there), `first_name`, `last_name`, "
-    "`address_string`, `lat` + `long`, `media_url` (all optional), `api_key` (when keys are configured). With no "
-    "name, e-mail or phone: an anonymous report, where the kecamatan accepts them. Header `Idempotency-Key` "
-    "(optional) makes a retry answer the first result. The answer's `service_request_id` is the id the reads "
-    "show; `token` is the tracking code, for the poster alone.",
-)
-@router.post(
-    "/requests",
-    status_code=201,
-    response_model=list[PostedRequestOut],
-    include_in_schema=False,
-    dependencies=[Depends(per_address("submissions"))],
-)
 async def post_request(
     request: Request,
     idempotency_key: Annotated[str | None, Header(description="Optional; at most 190 characters")] = None,
     x_correlation_id: Annotated[str | None, Header(description="Optional UUID")] = None,
 ) -> Any:
-    fmt = request.path_params.get("format", "json")
-    if fmt not in FORMATS:
-        return _problem("json", 404, "Format tidak dikenal: gunakan akhiran .json atau .xml.")
+    fmt = format_of(request.url.path) or "json"
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 190:
         return _problem(fmt, 400, "Idempotency-Key harus 1 sampai 190 karakter.")
     try:
@@ -219,3 +194,30 @@ async def post_request(
         service_request_id=str(accepted.complaint_id), token=accepted.tracking_code, service_notice=SERVICE_NOTICE
     )
     return _answer(fmt, [posted.model_dump()], 200 if accepted.replayed else 201)
+
+
+# The spec's two paths, documented each (the gateway's table sends exactly these to intake, so the docs name them
+# rather than a {format} template), and the suffix-less one of ADR 0011 (JSON)
+for suffix, answered in ((".json", "JSON"), (".xml", "the spec's XML")):
+    router.post(
+        f"/requests{suffix}",
+        status_code=201,
+        response_model=list[PostedRequestOut],
+        responses={201: {"content": XML_CONTENT}, **georeport_errors(400, 403, 404, 409), **RATE_LIMITED_DOC},
+        dependencies=[Depends(per_address("submissions"))],
+        openapi_extra=REQUEST_BODY,
+        summary=f"Open311: submit a complaint (form-encoded), answered in {answered}",
+        description="Form fields: `jurisdiction_id` (kecamatan slug), `service_code`, `description` (10-4000 "
+        "characters), `email` and/or `phone` (the response is sent there), `first_name`, `last_name`, "
+        "`address_string`, `lat` + `long`, `media_url` (all optional), `api_key` (when keys are configured). With "
+        "no name, e-mail or phone: an anonymous report, where the kecamatan accepts them. Header `Idempotency-Key` "
+        "(optional) makes a retry answer the first result. The answer's `service_request_id` is the id the reads "
+        "show; `token` is the tracking code, for the poster alone.",
+    )(post_request)
+router.post(
+    "/requests",
+    status_code=201,
+    response_model=list[PostedRequestOut],
+    include_in_schema=False,
+    dependencies=[Depends(per_address("submissions"))],
+)(post_request)
