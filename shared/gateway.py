@@ -246,8 +246,12 @@ class Upstreams:
         route = self.route(request)
         if route is None:
             return error_response(404, "not_found", "Alamat tidak ditemukan.")
-        # the bytes as they came: a header value need not be ASCII (httpx would refuse to encode it: a 500)
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
+        # the bytes as they came: a header value need not be ASCII (httpx would refuse to encode it: a 500); without
+        # the blanks around it, which are not part of a field value (RFC 9110 5.5: a value with them was sent on and
+        # h11 refused it, a 503, though the service would have answered)
+        headers = [
+            (k, v.strip(b" \t")) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP
+        ]
         via = (
             self.streams
             if is_stream(request.method, request.url.path, request.headers.get("accept", ""))
