@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 OTHER_CODE = "pelayanan-lainnya"  # every list has it: what a complaint is when nobody chose
+UNSET_CODE = "belum-ditetapkan"  # the figures' key for complaints no category was set for: no list may use it
 CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_CATEGORIES = 40
 
@@ -149,6 +150,8 @@ def parse(value: Any) -> tuple[Category, ...]:
         code, name = item.get("code"), item.get("name")
         if not isinstance(code, str) or not CODE.match(code) or len(code) > 40:
             raise ValueError(f"categories: code {code!r} must be lower-case words joined by '-' (at most 40)")
+        if code == UNSET_CODE:
+            raise ValueError(f"categories: {UNSET_CODE!r} is what the figures call a complaint without a category")
         if not isinstance(name, str) or not 2 <= len(name.strip()) <= 80 or "\n" in name:
             raise ValueError(f"categories: {code}: name must be one line of 2 to 80 characters")
         texts = {k: item.get(k, "") for k in ("description", "lapor", "group")}

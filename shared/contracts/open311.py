@@ -2,10 +2,12 @@
 request (``POST /open311/v2/requests``), the dashboard answers the catalogue and the searches (``GET``).
 Both must agree on the catalogue, on how a request's category is kept, and on the spec's error shape.
 
-Categories. A complaint carries no category of its own yet: intake writes the service's name at the start of
-the subject (``"Infrastruktur: Jalan desa rusak"``, :func:`subject_for`) and the dashboard reads it back from
-the subject the workflow's ``ComplaintReceived`` carries (:func:`service_of`); any other complaint is
-``pelayanan-lainnya``. Renaming a service would reclassify the complaints filed under its old name.
+Categories. A complaint has a category of its own (issue #18 item 2, shared/contracts/categories.py): a posted
+request's service is its category. Intake still writes the service's name at the start of the subject
+(``"Infrastruktur: Jalan desa rusak"``, :func:`subject_for`), and the dashboard reads an Open311 request filed before
+categories were a field back from it (:func:`service_of`); any other complaint without a category is
+``pelayanan-lainnya``. The catalogue here is the six services Open311 has served; the kabupaten's category lists
+(which add kesehatan, pendidikan, sosial and a kabupaten's own) are not yet served as Open311 services.
 
 Errors are ``[{"code": <HTTP status>, "description": "..."}]`` with the description in Bahasa Indonesia
 (:class:`Problems`, documented as a list of :class:`GeoReportError`).

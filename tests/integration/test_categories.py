@@ -266,3 +266,32 @@ def test_an_open311_service_is_the_complaints_category(world):
     assert refused.json() == [
         {"code": 400, "description": "service_code 'infrastruktur' tidak ada dalam daftar kategori kecamatan ini."}
     ]
+
+
+def test_the_figures_key_for_no_category_is_no_kabupatens_code():
+    with pytest.raises(ValueError, match="belum-ditetapkan"):
+        validate_kabupaten_settings(
+            {"categories": [{"code": "belum-ditetapkan", "name": "Belum"}, {"code": "pelayanan-lainnya", "name": "L"}]}
+        )
+
+
+def test_an_open311_requests_idempotency_hash_is_what_it_was_before_categories():
+    """An Open311 POST's service is in its subject already: its category leaves the idempotency hash as it was, so a
+    client retrying a request of before with its key gets its first answer, not 409."""
+    from services.intake.domain.commands import SubmitComplaint
+    from shared.contracts.intake import Complainant
+
+    fields = {
+        "kecamatan": "pegantenan",
+        "channel": "open311",
+        "complainant": Complainant(name="Rahmat", email="rahmat@contoh.id"),
+        "subject": "Infrastruktur: Jembatan patah",
+        "description": "Jembatan bambu patah.",
+        "idempotency_key": "k",
+        "correlation_id": uuid.uuid4(),
+    }
+    assert (
+        SubmitComplaint(**fields, category="infrastruktur").content_hash() == SubmitComplaint(**fields).content_hash()
+    )
+    web = {**fields, "channel": "web"}
+    assert SubmitComplaint(**web, category="infrastruktur").content_hash() != SubmitComplaint(**web).content_hash()

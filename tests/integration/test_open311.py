@@ -44,7 +44,7 @@ from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import bootstrap as bootstrap_workflow
 from shared.auth import install_auth
 from shared.config import Settings
-from shared.contracts.open311 import SERVICES, service_of
+from shared.contracts.open311 import OTHER, SERVICES, service_of
 from shared.contracts.workflow import ComplaintReceived, ComplaintReferred, ReferralAnswered, ReferralLapsed
 from shared.eventstore.postgres import PostgresEventStore, events
 from shared.gateway import GatewaySettings, merge_openapi
@@ -759,6 +759,8 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
         )
 
     referred_to = last(events.c.payload["agency"].astext, ComplaintReferred.type)
+    # the category: set at step 3 or 4, else picked when it was received (issue #18 item 2)
+    category = last(events.c.payload["category"].astext, "workflow.CategorySet", ComplaintReceived.type)
     follow_up_by = last(events.c.payload["follow_up_by"].astext, ComplaintReferred.type)
     answered_on = last(events.c.payload["answered_on"].astext, ReferralAnswered.type)
     ended = last(events.c.type, ReferralAnswered.type, ReferralLapsed.type)
@@ -778,6 +780,8 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
         k.c.name.label("kecamatan_name"),
         k.c.kabupaten_name,
         s.c.subject,
+        s.c.channel,
+        category.label("category"),
         s.c.received_at,
         c.c.status,
         c.c.outcome,
@@ -799,12 +803,14 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
         rows = conn.execute(stmt).mappings().all()
 
     def request(r) -> RequestRow:
-        values = {k_: v for k_, v in r.items() if k_ != "subject"}
+        values = {k_: v for k_, v in r.items() if k_ not in ("subject", "channel", "category")}
         values["follow_up_by"] = datetime.fromisoformat(r["follow_up_by"]) if r["follow_up_by"] else None
         values["referral_answered_on"] = (
             date.fromisoformat(r["referral_answered_on"]) if r["referral_answered_on"] else None
         )
-        return RequestRow(**values, service_code=service_of(r["subject"]).code)
+        # an Open311 request filed before categories were a field: its service was written into the subject
+        legacy = service_of(r["subject"]).code if r["channel"] == "open311" else OTHER.code
+        return RequestRow(**values, service_code=r["category"] or legacy)
 
     return {r["complaint_id"]: as_georeport(request(r)) for r in rows}
 

@@ -13,6 +13,7 @@ from services.dashboard.domain.service_requests import TYPES, apply
 from services.workflow.domain import model as workflow_model
 from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
+    CategorySet,
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
@@ -35,7 +36,9 @@ T0 = datetime(2026, 2, 2, 2, 0, tzinfo=UTC)
 class Stream:
     """One complaint's events through ``apply`` (as the projection does) and the workflow's ``evolve``."""
 
-    def __init__(self, subject: str = "Infrastruktur: Jalan desa rusak") -> None:
+    def __init__(
+        self, subject: str = "Infrastruktur: Jalan desa rusak", channel: str = "open311", category: str | None = None
+    ) -> None:
         self.id = uuid.uuid4()
         self.version, self.position = 0, 500
         self.row = None
@@ -46,9 +49,10 @@ class Stream:
                 submission_id=uuid.uuid4(),
                 tracking_code="7KQ2-M9XD-4T",
                 kecamatan="pegantenan",
-                channel="open311",
+                channel=channel,
                 complainant=Complainant(name="Siti Aminah", nik="3528071505900001", phone="+6281234567890"),
                 subject=subject,
+                category=category,
                 description="Jalan rusak sejak Januari.",
                 received_at=T0,
                 sop_version="pegantenan-1",
@@ -244,3 +248,17 @@ def test_every_type_of_the_workflows_contract_is_read():
         "workflow.ResponseSent",
     } <= TYPES
     assert all(t.startswith("workflow.") for t in TYPES)
+
+
+def test_the_service_is_the_complaints_category_and_follows_its_correction():
+    """Issue #18 item 2: the category picked (or the service posted), then set at step 3 or 4; an Open311 request
+    filed before categories were a field is read from its subject; any other without one is the catch-all, whatever
+    its subject begins with."""
+    picked = Stream(subject="Jalan desa rusak", channel="web", category="kesehatan")
+    assert picked.row["service_code"] == "kesehatan"
+    picked.emit(CategorySet(category="infrastruktur", previous="kesehatan", step=3), T0 + timedelta(hours=1))
+    assert picked.row["service_code"] == "infrastruktur"
+    legacy = Stream(subject="Perizinan: izin usaha tertunda")  # an Open311 request of before
+    assert legacy.row["service_code"] == "perizinan"
+    typed = Stream(subject="Perizinan: izin usaha tertunda", channel="web")  # a citizen's own words
+    assert typed.row["service_code"] == "pelayanan-lainnya"

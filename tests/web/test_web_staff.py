@@ -1050,6 +1050,7 @@ def test_the_category_is_set_at_step_3_and_corrected_at_step_4_through_the_pages
     page = web.get(f"/petugas/pengaduan/{cid}").text
     form = form_of(page, "categorize")
     assert '<option value="sosial"' in form and '<option value="infrastruktur"' in form  # the default list
+    assert '<option value="">— Pilih kategori —</option>' in form  # none preselected for the person
     assert submit(web, cid, "categorize", page, category="sosial").status_code == 303
     page = web.get(f"/petugas/pengaduan/{cid}").text
     assert "Kategori pengaduan sudah ditetapkan." in page and "<dd>Sosial</dd>" in page

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from services.dashboard.adapters.tables import complaints as c
 from services.dashboard.adapters.tables import step_times as s
+from shared.contracts import categories
 from shared.tenancy import kecamatan_table
 
 
@@ -98,7 +99,7 @@ def _share(part: int, whole: int) -> float | None:
 
 
 # -- summary ---------------------------------------------------------------------------------------------------
-UNCATEGORISED = "belum-ditetapkan"  # by_category's key for the complaints no category was set for yet
+UNCATEGORISED = categories.UNSET_CODE  # by_category's key for the complaints no category was set for yet
 
 
 def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ step 4, as the workflow has it) until ``ReferralAnswered`` or ``ReferralLapsed``
 unfollowed: a referral written before referrals were followed, which closed the complaint at once). The answer's
 text is not kept here: it may quote the complainant, and Open311's reads are public.
 
-The category (``service_code``) is read from the subject once, here (``shared/contracts/open311.py``: intake
+The category (``service_code``) is the complaint's category (issue #18 item 2), followed through
+``workflow.CategorySet``; an Open311 request filed before categories were a field is read from its subject once, here (``shared/contracts/open311.py``: intake
 writes the service's name at the head of an Open311 request's subject); the subject itself is not kept.
 """
 
@@ -23,10 +24,11 @@ from typing import Any
 from uuid import UUID
 
 from shared.contracts import workflow
-from shared.contracts.open311 import service_of
+from shared.contracts.open311 import OTHER, service_of
 from shared.events import Event, EventEnvelope
 
 STREAM_PREFIX = "complaint-"
+OPEN311_CHANNEL = "open311"  # intake's channel for a posted GeoReport request
 
 CLOSING = {
     workflow.IdentityRejected.type: "identity_rejected",
@@ -111,9 +113,11 @@ def _received(event: EventEnvelope) -> dict[str, Any]:
         "complaint_id": received.complaint_id,
         "tracking_code": received.tracking_code,
         "kecamatan": received.kecamatan,
-        # the complaint's category (issue #18 item 2); one filed before categories were a field: read from the
-        # subject Open311 wrote it into
-        "service_code": received.category or service_of(received.subject).code,
+        # the complaint's category (issue #18 item 2); an Open311 request filed before categories were a field: read
+        # from the subject Open311 wrote its service into; any other without one: the catch-all (the spec asks for
+        # a service), not what a citizen's subject happens to begin with
+        "service_code": received.category
+        or (service_of(received.subject).code if received.channel == OPEN311_CHANNEL else OTHER.code),
         "received_at": received.received_at,
         "status": "in_progress",
         "outcome": None,

@@ -26,7 +26,8 @@ class SubmitComplaint(Frozen):
         """What makes two submissions "the same request" for an idempotency key (a field added later and left
         empty is left out: a request's hash stays what it was)."""
         exclude = {"idempotency_key", "correlation_id"} | (set() if self.attachments else {"attachments"})
-        exclude |= set() if self.category else {"category"}
+        # nor the category of an Open311 request: its service is in the subject already, as it always was
+        exclude |= set() if self.category and self.channel != "open311" else {"category"}
         content = self.model_dump(mode="json", exclude=exclude)  # without files: the hash it always had
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

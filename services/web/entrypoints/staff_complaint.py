@@ -127,6 +127,8 @@ def _with_categories(spec: actions.Action, kecamatan: dict, current: str | None)
     if spec.name != "categorize":
         return spec
     choices = tuple((code, name) for code, name in (kecamatan.get("categories") or {}).items())
+    if not current:  # nothing chosen for the person: the first category is not preselected
+        choices = (("", "— Pilih kategori —"), *choices)
     fields = tuple(
         dataclasses.replace(f, options=choices, default=current) if f.name == "category" else f for f in spec.fields
     )

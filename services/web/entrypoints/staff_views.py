@@ -121,6 +121,7 @@ NOT_STEP_WORK = {
     "workflow.ResponseDispatched",
     "workflow.LetterIssued",
     "workflow.ComplainantReplied",
+    "workflow.CategorySet",  # set beside the step's work, not the step done
 }
 
 
