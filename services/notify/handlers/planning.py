@@ -239,7 +239,8 @@ def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
     assert isinstance(event, ComplainantDataCorrected)  # noqa: S101
     if not {"phone", "email"} & set(event.corrected):
         return 0
-    whole = [e.decode() for e in notify.store.read_stream(story.envelope.stream_id)]
+    envelopes = notify.store.read_stream(story.envelope.stream_id)  # the whole stream, read once
+    whole = [e.decode() for e in envelopes]
     corrections = [e for e in whole if isinstance(e, ComplainantDataCorrected)]
     if corrections and corrections[-1].request_id != event.request_id:
         log.info("a later correction of the complainant rules", extra={"event_id": str(story.envelope.event_id)})
@@ -267,7 +268,7 @@ def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
         uow.commit()
     for row in stopped:
         report(notify, row)  # the history shows it was not sent, and why
-    told = [e for e in notify.store.read_stream(story.envelope.stream_id) if e.type in _COMPLAINANT_TYPES]
+    told = [e for e in envelopes if e.type in _COMPLAINANT_TYPES]
     if not told:
         return 0
     latest = told[-1]
