@@ -95,6 +95,13 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("complainant_confidential", Boolean, nullable=False, server_default="false"),
         # the category (migration 0026): a code of the kabupaten's list (shared/contracts/categories.py), or NULL
         Column("category", Text),
+        # the complainant's answer to the latest closing, reopenings and a keberatan (migration 0027; ADR 0020)
+        Column("feedback_satisfied", Boolean),
+        Column("feedback_rating", SmallInteger),  # 1-4
+        Column("feedback_at", DateTime(timezone=True)),
+        Column("reopened", SmallInteger, nullable=False, server_default="0"),
+        Column("objection_at", DateTime(timezone=True)),
+        Column("objection_state", Text),  # open | answered
     )
     Index(
         f"{name}_kecamatan_received",

@@ -392,6 +392,12 @@ def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any],
         "referral_answered_on": None,
         "referral_reference": None,
         "referral_ended_at": None,
+        "feedback_satisfied": None,
+        "feedback_rating": None,
+        "feedback_at": None,
+        "reopened": 0,
+        "objection_at": None,
+        "objection_state": None,
     }
     definition = definition_of(row)
     row["waiting_role"] = definition.step(received.next_step).role
