@@ -376,6 +376,27 @@ EVENTS: dict[str, View] = {
     w.ComplaintWithdrawn.type: {"reason": hidden},
     w.MarkedDuplicate.type: {"reason": hidden},  # duplicate_of is a tracking code: out
     w.CategorySet.type: {"category": code, "previous": code},  # codes of the kabupaten's list
+    # the complainant's answer after a closing (docs/adr/0020): the rating and what it led to, never their words
+    w.FeedbackReceived.type: {
+        "closing": integer,
+        "satisfied": keep,
+        "rating": integer,
+        "consequence": one_of("none", "reopened", "objection"),
+        "given_at": timestamp,
+        "comment": hidden,
+    },
+    w.ComplaintReopened.type: {
+        "cause": one_of("feedback", "objection"),
+        "reopening": integer,
+        "unit": label(64),
+        "step": integer,
+        "next_step": integer,
+        "next_due_at": timestamp,
+        "deadline_at": timestamp,
+        "instructions": hidden,
+    },
+    w.ObjectionRaised.type: {"closing": integer, "role": one_of(*ROLES), "due_at": timestamp},
+    w.ObjectionAnswered.type: {"decision": one_of("upheld", "reopened"), "answer": hidden},
     # that a complainant's data was erased may be seen; why, by whom and the request's id are the office's
     w.PersonalDataErased.type: {"reason": hidden},
     # that the complainant's data was corrected, and how many fields; never the values or why

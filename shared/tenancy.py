@@ -377,7 +377,9 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
     ``extra_holidays`` and ``working_days`` (a decree's extra days off, and days it made working days again),
     ``letter_number`` (its pattern, classification codes and defaults: ``shared.contracts.numbering``),
     ``retention_years`` (personal data kept that many years after a complaint closes; docs/adr/0017),
-    ``categories`` (its complaint categories, ``shared.contracts.categories.parse``).
+    ``categories`` (its complaint categories, ``shared.contracts.categories.parse``), ``feedback_window_working_days``
+    (how long after a closing a complainant's "not resolved" reopens the complaint; later, a keberatan) and
+    ``objection_working_days`` (the Camat's time to answer a keberatan; docs/adr/0020).
     Raises ValueError."""
     if not isinstance(settings, dict):
         raise ValueError("settings must be a JSON object")
@@ -389,6 +391,8 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
         "letter_number",
         "retention_years",
         "categories",
+        "feedback_window_working_days",
+        "objection_working_days",
     )
     unknown = set(settings) - set(known)
     if unknown:
@@ -410,6 +414,10 @@ def validate_kabupaten_settings(settings: dict[str, Any]) -> dict[str, Any]:
         )
     if "categories" in settings:
         category_lists.parse(settings["categories"])
+    for key in ("feedback_window_working_days", "objection_working_days"):
+        days = settings.get(key)
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 60):
+            raise ValueError(f"{key}: a number of working days, a whole number from 1 to 60")
     return dict(settings)
 
 

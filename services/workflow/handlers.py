@@ -23,7 +23,7 @@ from services.workflow.unit_of_work import UnitOfWork
 from shared import masking
 from shared.calendar import WorkingCalendar
 from shared.contracts import categories
-from shared.contracts.intake import Complainant, ComplainantReplied, ComplaintSubmitted
+from shared.contracts.intake import Complainant, ComplainantReplied, ComplaintSubmitted, FeedbackGiven
 from shared.contracts.letters import BSRE, SIGNATURE_SERVICE_SETTING, EsignLetter, LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
 from shared.contracts.numbering import LetterKind
@@ -252,6 +252,9 @@ def act(
         if isinstance(command, c.Dispose) and ctx.organisation is not None:  # and Redispose: the unit's code
             written = " ".join(str(fields.get("unit", command.unit)).split())  # valid (above), as the Camat wrote it
             code = _disposed_unit(ctx.organisation, ctx, row["kecamatan"], written, at)
+            command = command.model_copy(update={"unit": code})
+        if isinstance(command, c.AnswerObjection) and command.unit and ctx.organisation is not None:
+            code = _disposed_unit(ctx.organisation, ctx, row["kecamatan"], " ".join(command.unit.split()), at)
             command = command.model_copy(update={"unit": code})
         if isinstance(command, c.Categorize) and not categories.find(
             ctx.kecamatan(row["kecamatan"]).categories, command.category
@@ -1124,14 +1127,26 @@ def record_letter_document(ctx: Context, issued: LetterDocumentIssued) -> bool:
 
 
 def _record_system(
-    ctx: Context, consumer: str, message_id: UUID, complaint_id: UUID, kecamatan: str, command, actor: Actor
+    ctx: Context,
+    consumer: str,
+    message_id: UUID,
+    complaint_id: UUID,
+    kecamatan: str,
+    command,
+    actor: Actor,
+    *,
+    calendar: model.Calendar | None = None,
 ) -> bool:
-    """A message from another service appended once (consumer inbox in the same transaction)."""
+    """A message from another service appended once (consumer inbox in the same transaction); one that changes
+    nothing (``decide`` gave no event) is only recorded as handled."""
     with ctx.uow() as uow:
         if not uow.inbox.claim(consumer, message_id):
             return False
         state, _ = load(uow, complaint_id, lambda k: k == kecamatan)
-        events = model.decide(state, command, None)
+        events = model.decide(state, command, calendar)  # type: ignore[arg-type]
+        if not events:
+            uow.commit()
+            return True
         at = datetime.now(UTC)
         new_state, _ = _append(
             uow,
@@ -1158,6 +1173,34 @@ def record_notification(ctx: Context, report: NotificationReport) -> bool:
         report.kecamatan,
         c.RecordNotification(report=report),
         Actor.system("notify"),
+    )
+
+
+# issue #18 item 1 (docs/adr/0020): the kabupaten's settings, else these
+DEFAULT_FEEDBACK_WINDOW_WORKING_DAYS = 10
+DEFAULT_OBJECTION_WORKING_DAYS = 5
+
+
+def record_feedback(ctx: Context, feedback: FeedbackGiven) -> bool:
+    """The complainant's answer to the closing (intake accepted it once): recorded, and what it leads to (a
+    reopening or a keberatan) decided by the complaint's state and its kabupaten's settings."""
+    kecamatan = ctx.kecamatan(feedback.kecamatan)
+    settings = kecamatan.kabupaten_settings
+    command = c.RecordFeedback(
+        feedback=feedback,
+        at=datetime.now(UTC),
+        window_working_days=int(settings.get("feedback_window_working_days") or DEFAULT_FEEDBACK_WINDOW_WORKING_DAYS),
+        objection_working_days=int(settings.get("objection_working_days") or DEFAULT_OBJECTION_WORKING_DAYS),
+    )
+    return _record_system(
+        ctx,
+        "workflow.record_feedback",
+        feedback.message_id,
+        feedback.complaint_id,
+        feedback.kecamatan,
+        command,
+        Actor.system("intake"),
+        calendar=ctx.calendars.for_kecamatan(kecamatan),
     )
 
 

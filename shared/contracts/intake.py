@@ -91,6 +91,26 @@ class ComplaintSubmitted(Contract):
     category: str | None = None
 
 
+class FeedbackGiven(Contract):
+    """The complainant's answer, on the tracking page, to whether their closed complaint is resolved (issue #18
+    item 1): intake accepted it once for this closing; its outbox carries it to the workflow, which decides what it
+    leads to (docs/adr/0020)."""
+
+    type: ClassVar[str] = "intake.FeedbackGiven"
+    schema_version: ClassVar[int] = 1
+    TASK: ClassVar[str] = "workflow.record_feedback"
+    QUEUE: ClassVar[str] = "workflow"
+
+    message_id: UUID  # a redelivery is recognised
+    complaint_id: UUID
+    kecamatan: str
+    closing: int  # which closing it answers (1 the first)
+    satisfied: bool
+    rating: int
+    comment: str | None = None
+    given_at: datetime
+
+
 class ComplainantReplied(Contract):
     """A message from a complainant whose complaint awaits documents (step 2): it joins that complaint
     instead of opening a new one. Intake's outbox carries it to the workflow."""

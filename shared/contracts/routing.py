@@ -87,14 +87,14 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 
 # -- messages one service sends straight to another's queue (not through the event store) -------------------
 def _direct_messages() -> tuple[tuple[str, str], ...]:
-    from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
+    from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted, FeedbackGiven
     from shared.contracts.letters import LetterDocumentIssued
     from shared.contracts.notify import NotificationReport
 
     return (
         *(
             (m.TASK, m.QUEUE)
-            for m in (ComplaintSubmitted, ComplainantReplied, LetterDocumentIssued, NotificationReport)
+            for m in (ComplaintSubmitted, ComplainantReplied, FeedbackGiven, LetterDocumentIssued, NotificationReport)
         ),
         (DELIVERY_STATUS_TASK, "notify"),
     )

@@ -319,6 +319,66 @@ class CategorySet(Event):
 
 
 @registry.register
+class FeedbackReceived(Event):
+    """The complainant answered whether their complaint, as closed, is resolved, and rated the handling (issue #18
+    item 1; docs/adr/0020): once per closing. ``closing`` counts the closings with a response (1 the first)."""
+
+    type = "workflow.FeedbackReceived"
+    # what the complainant wrote is theirs: sealed; erased, gone
+    PERSONAL = ("comment",)
+    ERASED = {"comment": None}
+    output: str = "Penilaian pengadu diterima"
+    closing: int
+    satisfied: bool
+    rating: int  # 1 (tidak baik) .. 4 (sangat baik), as public-service satisfaction surveys ask
+    comment: str | None = None
+    given_at: datetime  # when the complainant sent it (the window is measured to it, not to its processing)
+    # what it led to: nothing (satisfied, or after a keberatan was answered), a reopening or a keberatan
+    consequence: Literal["none", "reopened", "objection"] = "none"
+
+
+@registry.register
+class ComplaintReopened(Event):
+    """A closed complaint handled again from the disposed unit's clarification (step 5), with a new due time and a
+    new 12-working-day promise; the earlier letter stays as it was (issue #18 item 1). ``cause``: the complainant's
+    "not resolved" within the window, or the Camat's answer to a keberatan."""
+
+    type = "workflow.ComplaintReopened"
+    output: str = "Pengaduan dibuka kembali"
+    cause: Literal["feedback", "objection"]
+    reopening: int  # 1 the first time
+    unit: str | None  # the unit that clarifies again
+    instructions: str | None = None  # the Camat's, when a keberatan reopened it
+    step: int = 5
+    next_step: int = 5
+    next_due_at: datetime
+    deadline_at: datetime
+
+
+@registry.register
+class ObjectionRaised(Event):
+    """A keberatan: the complainant is still not satisfied after the window, or after a reopening; escalated to the
+    Camat, who answers it by a due time (issue #18 item 1)."""
+
+    type = "workflow.ObjectionRaised"
+    output: str = "Keberatan diteruskan kepada Camat"
+    closing: int
+    role: str = "camat"
+    due_at: datetime
+
+
+@registry.register
+class ObjectionAnswered(Event):
+    """The Camat's answer to a keberatan: ``upheld`` (the response stands: closed again with this answer sent to the
+    complainant) or ``reopened`` (handled again: a ComplaintReopened follows in the same transaction)."""
+
+    type = "workflow.ObjectionAnswered"
+    output: str = "Keberatan dijawab Camat"
+    decision: Literal["upheld", "reopened"]
+    answer: str
+
+
+@registry.register
 class MarkedDuplicate(Event):
     type = "workflow.MarkedDuplicate"
     step: int | None = None  # the step it was at

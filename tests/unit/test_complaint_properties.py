@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from shared.calendar import WorkingCalendar
-from shared.contracts.intake import Complainant, ComplaintSubmitted
+from shared.contracts.intake import Complainant, ComplaintSubmitted, FeedbackGiven
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.workflow import LetterReturned
 
@@ -30,13 +30,15 @@ FIELDS = {
     "sign-letter": {"letter_number": "001/PENGADUAN/35.28.07/2026", "letter_sequence": 1, "letter_year": 2026},
     "mark-duplicate": {"duplicate_of": "7KQ2-M9XD-4T"},
     "categorize": {"category": "infrastruktur"},
+    "answer-objection": {"decision": "reopened", "answer": "Unit menangani ulang."},
+    "send-response": {"channel": "pos", "receipt": "Diterima oleh pengadu"},
 }
 ROLES = ["staf", "kasi", "sekcam", "camat"]
 UNITS = [None, "pemerintahan", "trantib"]
 
 moves = st.lists(
     st.tuples(
-        st.sampled_from([*sorted(c.STAFF_COMMANDS), "letters-report", "referral-lapses"]),
+        st.sampled_from([*sorted(c.STAFF_COMMANDS), "letters-report", "referral-lapses", "feedback"]),
         st.sampled_from(ROLES),
         st.sampled_from(UNITS),
         st.booleans(),
@@ -109,6 +111,41 @@ def test_random_commands_never_break_the_sop(sequence):
                 log.append((e, at, "scheduler"))
             assert state.status == "closed" and state.outcome == "referred"
             continue
+        if action == "feedback":  # the complainant answers the closing (approved: satisfied), days later
+            before = state
+            given = at + timedelta(days=2 if approved else 30)
+            answer = FeedbackGiven(
+                message_id=uuid.uuid4(),
+                complaint_id=state.complaint_id or uuid.uuid4(),
+                kecamatan="pegantenan",
+                closing=state.closings,
+                satisfied=approved,
+                rating=4 if approved else 1,
+                given_at=given,
+            )
+            command = c.RecordFeedback(feedback=answer, at=given, window_working_days=10, objection_working_days=5)
+            events = model.decide(state, command, CAL)
+            for e in events:
+                state = model.evolve(state, e, given, "intake")
+                log.append((e, given, "intake"))
+            at = given
+            if not events:  # once per closing, and only after a closing with a response
+                assert not (before.status == "closed" and before.outcome == "resolved") or (
+                    before.feedback_closing == before.closings
+                )
+                continue
+            assert before.outcome == "resolved" and state.feedback_closing == before.closings
+            if approved or before.objection is not None:  # recorded; nothing more happens
+                assert state.status == "closed" and state.outcome == "resolved"
+            else:  # not resolved: reopened at step 5 the first time within the window, else a keberatan
+                window = CAL.add_working_days(before.closed_at, 10)
+                reopens = before.reopenings == 0 and given <= window
+                assert state.status == ("in_progress" if reopens else model.OBJECTION)
+                if reopens:
+                    assert state.current_step == 5 and state.reopenings == 1 and state.letter_number is None
+                else:
+                    assert state.waiting_role == "camat" and state.step_due_at is not None
+            continue
         fields = dict(FIELDS.get(action, {}))
         if action == "review-letter":
             fields["approved"] = approved
@@ -119,7 +156,11 @@ def test_random_commands_never_break_the_sop(sequence):
         except model.DomainError:
             continue
         # accepted: it was this role's turn at this step, on an open complaint; a referral only takes its answer
-        assert before.status in model.OPEN or (before.status == model.REFERRED and action in model.WHILE_REFERRED)
+        assert (
+            before.status in model.OPEN
+            or (before.status == model.REFERRED and action in model.WHILE_REFERRED)
+            or (before.status == model.OBJECTION and action == "answer-objection" and role == "camat")
+        )
         if action == "record-referral-answer":
             assert before.status == model.REFERRED
         if action == "redispose":  # step 4's role sends the disposition elsewhere while step 5 waits
@@ -130,6 +171,9 @@ def test_random_commands_never_break_the_sop(sequence):
                 and role == before.definition.step(before.current_step).role
             )
             assert [type(e).__name__ for e in events] == ["CategorySet"] and before.category != "infrastruktur"
+        elif action == "answer-objection":  # by the Camat, on a keberatan: reopened at step 5
+            assert before.status == model.OBJECTION and role == "camat"
+            assert [type(e).__name__ for e in events] == ["ObjectionAnswered", "ComplaintReopened"]
         elif action in model.ACTION_STEP:
             step = model.ACTION_STEP[action]
             assert before.current_step == step, "a step was skipped or repeated"
@@ -144,7 +188,7 @@ def test_random_commands_never_break_the_sop(sequence):
             if isinstance(e, LetterReturned):
                 assert state.current_step == 7
         # the state stays valid
-        assert state.status in ("in_progress", "awaiting_documents", "referred", "closed")
+        assert state.status in ("in_progress", "awaiting_documents", "referred", "closed", model.OBJECTION)
         assert (state.outcome is None) == (state.status != "closed")
         if state.status == "in_progress":
             assert (

@@ -15,7 +15,7 @@ from services.workflow import handlers
 from services.workflow.adapters.memory import InMemoryUnitOfWork, WorkflowMemory
 from services.workflow.domain import model
 from services.workflow.domain.events import stream_id
-from shared.contracts.intake import Complainant, ComplainantReplied, ComplaintSubmitted
+from shared.contracts.intake import Complainant, ComplainantReplied, ComplaintSubmitted, FeedbackGiven
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
 from shared.contracts.tracking import new_tracking_code
@@ -415,3 +415,105 @@ def test_a_closed_complaints_personal_data_is_erased_once_and_an_open_ones_not_a
     with pytest.raises(handlers.AlreadyErased):
         handlers.erase_personal_data(wf.ctx, cid, by="admin", reason="lagi", at=MONDAY)
     assert model.replay(wf.events(cid)).personal_data_erased
+
+
+# -- after the closing: the complainant's answer, reopening, keberatan (issue #18 item 1; docs/adr/0020) --------
+def closed(wf: Workflow) -> tuple[uuid.UUID, model.Complaint]:
+    cid = wf.receive().complaint_id
+    state = walk_to(wf, cid, 12)
+    state = wf.act(cid, "staf", "send-response", state.revision, channel="pos", receipt="Diterima oleh pengadu")
+    assert (state.status, state.outcome, state.closings) == ("closed", "resolved", 1)
+    return cid, state
+
+
+def answer(wf: Workflow, cid, closing: int, satisfied: bool, given_at: datetime, **more) -> bool:
+    return handlers.record_feedback(
+        wf.ctx,
+        FeedbackGiven(
+            message_id=more.pop("message_id", uuid.uuid4()),
+            complaint_id=cid,
+            kecamatan="pegantenan",
+            closing=closing,
+            satisfied=satisfied,
+            rating=4 if satisfied else 1,
+            comment=more.pop("comment", None),
+            given_at=given_at,
+        ),
+    )
+
+
+def test_satisfied_is_recorded_once_per_closing_and_changes_nothing_else():
+    wf = Workflow()
+    cid, state = closed(wf)
+    message_id = uuid.uuid4()
+    assert answer(wf, cid, 1, True, state.closed_at, message_id=message_id)
+    assert not answer(wf, cid, 1, True, state.closed_at, message_id=message_id)  # a redelivery
+    assert answer(wf, cid, 1, False, state.closed_at)  # a second answer to the same closing: handled, not recorded
+    assert wf.types(cid)[-1] == "FeedbackReceived" and wf.types(cid).count("FeedbackReceived") == 1
+    after = model.replay(wf.events(cid))
+    assert (after.status, after.outcome, after.feedback_closing) == ("closed", "resolved", 1)
+
+
+def test_not_resolved_within_the_window_reopens_at_step_five_for_the_disposed_unit_and_keeps_the_letter():
+    wf = Workflow()
+    cid, state = closed(wf)
+    first_letter = state.letter_number
+    assert answer(wf, cid, 1, False, state.closed_at + timedelta(days=3), comment="Jalan belum diperbaiki.")
+    assert wf.types(cid)[-2:] == ["FeedbackReceived", "ComplaintReopened"]
+    reopened = model.replay(wf.events(cid))
+    assert (reopened.status, reopened.current_step, reopened.unit, reopened.reopenings) == (
+        "in_progress", 5, "pemerintahan", 1
+    )  # fmt: skip
+    assert reopened.letter_number is None and reopened.closed_at is None and reopened.step_due_at is not None
+    with pytest.raises(model.NoObjection):
+        wf.act(cid, "camat", "answer-objection", reopened.revision, decision="upheld", answer="Tetap.")
+    row = wf.row(cid)
+    assert (row["status"], row["current_step"], row["waiting_role"], row["unit"]) == (
+        "in_progress", 5, "kasi", "pemerintahan"
+    )  # fmt: skip
+    # walked again from step 5: a new letter, a new number; the first one stays in the history
+    state = walk_to(wf, cid, 12)
+    assert state.letter_number and state.letter_number != first_letter
+    state = wf.act(cid, "staf", "send-response", state.revision, channel="langsung", receipt="Diterima")
+    assert (state.status, state.closings) == ("closed", 2)
+    # a second "not resolved": a keberatan for the Camat, however soon
+    assert answer(wf, cid, 2, False, state.closed_at + timedelta(hours=1), comment="Masih rusak.")
+    objection = model.replay(wf.events(cid))
+    assert (objection.status, objection.waiting_role, objection.objection) == ("objection", "camat", "open")
+    assert wf.row(cid)["waiting_role"] == "camat"
+    with pytest.raises(model.AwaitingObjection):
+        wf.act(cid, "staf", "withdraw", objection.revision)
+    with pytest.raises(model.RoleNotAllowed):
+        wf.act(cid, "sekcam", "answer-objection", objection.revision, decision="upheld", answer="x")
+    upheld = wf.act(
+        cid, "camat", "answer-objection", objection.revision, decision="upheld", answer="Perbaikan sudah terjadwal."
+    )
+    assert (upheld.status, upheld.outcome, upheld.closings, upheld.objection) == ("closed", "resolved", 3, "answered")
+    # after the Camat's answer, "not resolved" is recorded and nothing more
+    assert answer(wf, cid, 3, False, upheld.closed_at)
+    assert wf.types(cid)[-1] == "FeedbackReceived" and model.replay(wf.events(cid)).status == "closed"
+
+
+def test_not_resolved_after_the_window_is_a_keberatan_and_the_camat_may_reopen_it_for_another_unit():
+    wf = Workflow()
+    cid, state = closed(wf)
+    late = state.closed_at + timedelta(days=30)  # well past 10 working days
+    assert answer(wf, cid, 1, False, late, comment="Tidak ada perbaikan.")
+    assert wf.types(cid)[-2:] == ["FeedbackReceived", "ObjectionRaised"]
+    objection = model.replay(wf.events(cid))
+    reopened = wf.act(
+        cid,
+        "camat",
+        "answer-objection",
+        objection.revision,
+        decision="reopened",
+        answer="Tangani ulang.",
+        unit="trantib",
+    )
+    assert wf.types(cid)[-2:] == ["ObjectionAnswered", "ComplaintReopened"]
+    assert (reopened.status, reopened.current_step, reopened.unit, reopened.reopenings) == (
+        "in_progress",
+        5,
+        "trantib",
+        1,
+    )

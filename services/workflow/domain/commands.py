@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 from pydantic import AfterValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
+from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted, FeedbackGiven
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
 from shared.contracts.workflow import AgencyKind
@@ -231,6 +231,26 @@ class RecordReply(Frozen):
     reply: ComplainantReplied
 
 
+class RecordFeedback(Frozen):
+    """Intake's: the complainant said whether the closed complaint is resolved (issue #18 item 1). ``window`` and
+    ``objection_working_days`` are the deployment's settings (docs/adr/0020)."""
+
+    feedback: FeedbackGiven
+    at: datetime  # when the workflow takes it
+    window_working_days: int
+    objection_working_days: int
+
+
+class AnswerObjection(StaffCommand):
+    """The Camat's answer to a keberatan: ``upheld`` (the response stands; the answer is sent to the complainant) or
+    ``reopened`` (the disposed unit, or ``unit``, clarifies again from step 5, with the answer as instructions)."""
+
+    action = "answer-objection"
+    decision: Literal["upheld", "reopened"]
+    answer: Filled
+    unit: OneLine | None = None
+
+
 class Withdraw(StaffCommand):
     action = "withdraw"
     reason: FreeText = "Dicabut oleh pengadu."
@@ -292,6 +312,7 @@ STAFF_COMMANDS: dict[str, type[StaffCommand]] = {
         Withdraw,
         MarkDuplicate,
         Categorize,
+        AnswerObjection,
     )
 }
 
@@ -301,6 +322,7 @@ Command = (
     | RecordLetterIssued
     | RecordNotification
     | RecordReply
+    | RecordFeedback
     | FlagOverdue
     | ExpireDocumentsRequest
     | ExpireReferral

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 from uuid import UUID
 
 from services.workflow.domain import commands as c
@@ -27,11 +27,13 @@ from shared.contracts.workflow import (
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
+    ComplaintReopened,
     ComplaintWithdrawn,
     DispositionIssued,
     DispositionRedirected,
     DocumentsReceived,
     DocumentsRequested,
+    FeedbackReceived,
     IdentityRejected,
     IdentityVerified,
     LetterApproved,
@@ -48,6 +50,8 @@ from shared.contracts.workflow import (
     NotificationFailed,
     NotificationSent,
     NotificationUncertain,
+    ObjectionAnswered,
+    ObjectionRaised,
     PersonalDataErased,
     ReferralAnswered,
     ReferralLapsed,
@@ -176,11 +180,22 @@ class AnsweredBeforeReferral(DomainError):
     status = 422
 
 
+class AwaitingObjection(DomainError):
+    code = "awaiting_objection_answer"
+
+
+class NoObjection(DomainError):
+    code = "no_objection"
+
+
 # -- state ------------------------------------------------------------------------------------------------
 OPEN = ("in_progress", "awaiting_documents")
 # referred (dilimpahkan) and followed: open, but no SOP step waits; staff record the receiving office's answer
 REFERRED = "referred"
 REFERRAL_FOLLOW_UP_ROLE = "staf"
+# a keberatan (objection) waits on the Camat (issue #18 item 1; docs/adr/0020)
+OBJECTION = "objection"
+OBJECTION_ROLE = "camat"
 
 
 @dataclass(frozen=True)
@@ -219,6 +234,12 @@ class Complaint:
     anonymous: bool = False  # no identity at all (a kecamatan that accepts them): step 12 by the tracking page
     confidential: bool = False  # pelapor rahasia: only the Kasi/Kasubag and the Camat see who (shared/masking.py)
     category: str | None = None  # its kabupaten's list (shared/contracts/categories.py): picked, or set at step 3/4
+    # issue #18 item 1 (docs/adr/0020): closings with a response (the complainant is asked after each), the latest
+    # one the complainant answered, how many times it was reopened, a keberatan (None, "open", "answered")
+    closings: int = 0
+    feedback_closing: int = 0
+    reopenings: int = 0
+    objection: str | None = None
     steps_done: tuple[StepDone, ...] = field(default_factory=tuple)
     version: int = 0  # events in the stream
     # what staff's expected_version is checked against: every event but notify's records of messages, so
@@ -234,6 +255,8 @@ class Complaint:
         """Whose turn it is (while documents are awaited, still step 2's role: they record the answer)."""
         if self.status == REFERRED:
             return REFERRAL_FOLLOW_UP_ROLE
+        if self.status == OBJECTION:
+            return OBJECTION_ROLE
         if self.status not in OPEN or self.current_step is None:
             return None
         return self.definition.step(self.current_step).role
@@ -289,6 +312,14 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
         raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
     if state.status == "closed":
         raise ComplaintClosed("pengaduan ini sudah ditutup")
+    if state.status == OBJECTION and action != "answer-objection":
+        raise AwaitingObjection("pengadu mengajukan keberatan; Camat menjawabnya lebih dahulu")
+    if action == "answer-objection":
+        if state.status != OBJECTION:
+            raise NoObjection("tidak ada keberatan pengadu yang menunggu jawaban")
+        if actor.role != OBJECTION_ROLE:
+            raise RoleNotAllowed(f"Keberatan pengadu dijawab oleh Camat, bukan {sop.role_name(actor.role)}.")
+        return
     if state.status == REFERRED and action not in WHILE_REFERRED:
         raise AwaitingReferralAnswer("pengaduan ini sudah dilimpahkan; catat tanggapan instansi penerima")
     if action == "record-referral-answer" and state.status != REFERRED:
@@ -349,6 +380,11 @@ def decide(state: Complaint, command: c.Command, calendar: Calendar) -> list[Eve
         return _notification(state, command.report)
     if isinstance(command, c.RecordReply):
         return _reply(state, command.reply)
+    if isinstance(command, c.RecordFeedback):
+        return _feedback(state, command, _calendar(calendar))
+    if isinstance(command, c.AnswerObjection):
+        _check_may_act(state, command)
+        return _answer_objection(state, command, _calendar(calendar))
     _check_may_act(state, command)
     return [_STAFF[type(command)](state, command, calendar)]
 
@@ -685,6 +721,76 @@ def _mask(address: str) -> str:
     return address[:6] + "****" + address[-3:] if len(address) > 9 else "****"
 
 
+def _calendar(calendar: Calendar | None) -> Calendar:
+    if calendar is None:
+        raise TypeError("this command needs the kecamatan's calendar")
+    return calendar
+
+
+# -- after the closing: the complainant's answer, reopening, keberatan (issue #18 item 1; docs/adr/0020) ------
+def _feedback(state: Complaint, cmd: c.RecordFeedback, cal: Calendar) -> list[Event]:
+    """The complainant's answer to the latest closing with a response: recorded once. "Not resolved" reopens the
+    complaint when it comes within the window after that closing and the complaint was never reopened; otherwise
+    it is a keberatan for the Camat, unless a keberatan was answered already (the kecamatan's procedure has ended:
+    the answer is recorded, and the complainant may go to the Ombudsman). A repeated or stale answer (intake checks
+    the same on its copy of the status) changes nothing."""
+    f = cmd.feedback
+    if state.version == 0:
+        raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
+    if state.status != "closed" or state.outcome != "resolved" or f.closing != state.closings:
+        return []
+    if state.feedback_closing >= f.closing:
+        return []
+    consequence: Literal["none", "reopened", "objection"] = "none"
+    if not f.satisfied and state.objection is None:
+        closed_at = state.closed_at or f.given_at
+        window_ends = cal.add_working_days(closed_at, cmd.window_working_days)
+        consequence = "reopened" if f.given_at <= window_ends and state.reopenings == 0 else "objection"
+    events: list[Event] = [
+        FeedbackReceived(
+            closing=f.closing,
+            satisfied=f.satisfied,
+            rating=f.rating,
+            comment=f.comment,
+            given_at=f.given_at,
+            consequence=consequence,
+        )
+    ]
+    if consequence == "reopened":
+        events.append(_reopened(state, "feedback", state.unit, None, cmd.at, cal))
+    elif consequence == "objection":
+        events.append(
+            ObjectionRaised(closing=f.closing, due_at=cal.add_working_days(cmd.at, cmd.objection_working_days))
+        )
+    return events
+
+
+def _reopened(
+    state: Complaint,
+    cause: Literal["feedback", "objection"],
+    unit: str | None,
+    instructions: str | None,
+    at: datetime,
+    cal: Calendar,
+) -> ComplaintReopened:
+    definition = state.definition
+    return ComplaintReopened(
+        cause=cause,
+        reopening=state.reopenings + 1,
+        unit=unit,
+        instructions=instructions,
+        next_due_at=due_at(definition, 5, at, cal),
+        deadline_at=cal.add_working_days(at, definition.completion_working_days),
+    )
+
+
+def _answer_objection(state: Complaint, cmd: c.AnswerObjection, cal: Calendar) -> list[Event]:
+    answered = ObjectionAnswered(decision=cmd.decision, answer=cmd.answer)
+    if cmd.decision == "upheld":
+        return [answered]
+    return [answered, _reopened(state, "objection", cmd.unit or state.unit, cmd.answer, cmd.at, cal)]
+
+
 def _withdraw(state: Complaint, cmd: c.Withdraw, cal: Calendar) -> Event:
     return ComplaintWithdrawn(reason=cmd.reason, step=state.current_step)
 
@@ -763,6 +869,50 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
         )
     if isinstance(event, CategorySet):
         return replace(s, category=event.category)
+    if isinstance(event, FeedbackReceived):
+        return replace(s, feedback_closing=max(s.feedback_closing, event.closing))
+    if isinstance(event, ComplaintReopened):
+        return replace(
+            s,
+            status="in_progress",
+            outcome=None,
+            closed_at=None,
+            current_step=event.next_step,
+            step_started_at=at,
+            step_due_at=event.next_due_at,
+            deadline_at=event.deadline_at,
+            unit=event.unit,
+            overdue_flagged=False,
+            response_dispatched=False,
+            approved_letter_version=None,
+            letter_number=None,
+            letter_document_id=None,
+            reopenings=event.reopening,
+            steps_done=tuple(d for d in s.steps_done if d.number < event.next_step),  # this round's, from step 5
+        )
+    if isinstance(event, ObjectionRaised):
+        return replace(
+            s,
+            status=OBJECTION,
+            outcome=None,
+            closed_at=None,
+            objection="open",
+            step_started_at=at,
+            step_due_at=event.due_at,
+            overdue_flagged=False,
+        )
+    if isinstance(event, ObjectionAnswered):
+        if event.decision == "reopened":  # the ComplaintReopened after it opens the complaint again
+            return replace(s, objection="answered")
+        return replace(
+            s,
+            status="closed",
+            outcome="resolved",
+            objection="answered",
+            closed_at=at,
+            step_due_at=None,
+            closings=s.closings + 1,
+        )
     if isinstance(event, StepOverdue):
         return replace(s, overdue_flagged=True)
     if isinstance(event, PersonalDataErased):
@@ -805,6 +955,7 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             step_due_at=None,
             documents_close_after=None,
             steps_done=s.steps_done + ((StepDone(12, at, by),) if isinstance(event, ResponseSent) else ()),
+            closings=s.closings + (1 if isinstance(event, ResponseSent) else 0),
         )
     if isinstance(event, StepCompleted):
         s = replace(

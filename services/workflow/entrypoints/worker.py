@@ -5,8 +5,14 @@ The workflow's handlers keep their own inbox (derived event ids), so no message 
 
 from __future__ import annotations
 
-from services.workflow.handlers import record_complaint, record_letter_document, record_notification, record_reply
-from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted
+from services.workflow.handlers import (
+    record_complaint,
+    record_feedback,
+    record_letter_document,
+    record_notification,
+    record_reply,
+)
+from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted, FeedbackGiven
 from shared.contracts.letters import LetterDocumentIssued
 from shared.contracts.notify import NotificationReport
 from shared.service import Consumer
@@ -14,6 +20,7 @@ from shared.service import Consumer
 CONSUMERS = (
     Consumer(ComplaintSubmitted.TASK, lambda wf, m: record_complaint(wf, ComplaintSubmitted.model_validate(m))),
     Consumer(ComplainantReplied.TASK, lambda wf, m: record_reply(wf, ComplainantReplied.model_validate(m))),
+    Consumer(FeedbackGiven.TASK, lambda wf, m: record_feedback(wf, FeedbackGiven.model_validate(m))),
     Consumer(
         LetterDocumentIssued.TASK, lambda wf, m: record_letter_document(wf, LetterDocumentIssued.model_validate(m))
     ),
