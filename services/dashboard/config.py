@@ -19,3 +19,12 @@ class DashboardSettings(Settings):
         10, description="Open event streams (SSE) one user may hold per process; then 429"
     )
     sse_max_streams_per_process: int = Field(500, description="Open event streams (SSE) one process serves; then 503")
+    # the public statistics (GET /v1/public/statistics; ADR 0022)
+    statistics_threshold: int = Field(
+        5, ge=3, description="Public statistics: a count below this, or a figure computed over fewer, is withheld"
+    )
+    statistics_max_months: int = Field(36, ge=1, description="Public statistics: the longest period one request asks")
+    rate_limit_statistics: str = Field(
+        "60/minute;600/hour", description="Public statistics: requests per client address before 429"
+    )
+    statistics_max_age: int = Field(300, ge=0, description="Public statistics: seconds a client or proxy may keep one")

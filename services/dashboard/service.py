@@ -51,6 +51,7 @@ SERVICE = Service(
             Route("/v1/register/"),
             Route("/v1/dashboard/"),
             Route("/open311/"),
+            Route("/v1/public/statistics", exact=True),  # the public statistics (no sign-in; ADR 0022)
             Route("/dasbor", exact=True),  # the kabupaten's dashboard page and its assets
             Route("/dasbor/"),
         ),

@@ -56,6 +56,7 @@ def create_app(container: Dashboard | None = None, extra_routers: Sequence[APIRo
 def create_full_app() -> FastAPI:
     """The dashboard API as ``pengaduan api dashboard`` serves it (a uvicorn factory): the register and the
     figures, plus the event feed and Open311, with the request metrics every API has."""
-    from services.dashboard.entrypoints import feed, open311, page
+    from services.dashboard.entrypoints import feed, open311, page, public_statistics
 
-    return create_app(extra_routers=[feed.router, open311.router, page.router])  # page: GET /dasbor, its assets
+    # page: GET /dasbor, its assets; public_statistics: GET /v1/public/statistics (no sign-in)
+    return create_app(extra_routers=[feed.router, open311.router, page.router, public_statistics.router])

@@ -1,0 +1,267 @@
+"""``GET /v1/public/statistics``: what anyone may know of how the kecamatan handle complaints (issue #18 item 4,
+ADR 0022). No sign-in; limited per client address (``PENGADUAN_RATE_LIMIT_STATISTICS``); cacheable (``ETag``,
+``Cache-Control: public``).
+
+Per kecamatan and month of the received date (in the kecamatan's time zone), per kecamatan over the period, per
+month over every kecamatan asked, and over all of them: complaints received, resolved, closed, the share of the
+closed ones closed within the 12 working days, the median handling time of the resolved ones (calendar days from
+received to closed), the complainants' answers (how many, the share satisfied, the mean rating 1-4). Small
+counts and figures over few complaints are withheld (``services/dashboard/domain/statistics.py``). Nothing of a
+person: no name, number, address, tracking code, subject or register number is read.
+
+Parameters: ``kabupaten`` (a slug), ``kecamatan`` (a slug, or several separated by commas; within the kabupaten
+when both are given), ``from`` and ``to`` (months, YYYY-MM, both included; default the twelve months up to the
+current one; at most ``PENGADUAN_STATISTICS_MAX_MONTHS``, 36). Bad input: 422 ``validation_error`` naming the
+field (``invalid_month``, ``period_reversed``, ``period_too_long``, ``unknown_kabupaten``, ``unknown_kecamatan``,
+``kecamatan_outside_kabupaten``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Hashable
+from datetime import UTC, date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.dashboard.adapters import statistics
+from services.dashboard.adapters.projections import ComplaintsProjection
+from services.dashboard.adapters.queries import KecamatanInfo
+from services.dashboard.bootstrap import Dashboard
+from services.dashboard.domain import statistics as rules
+from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors
+from shared.http import ErrorBody
+from shared.ratelimit import RATE_LIMITED_DOC, enforce, limiter_for, parse_limits
+
+TOTAL = statistics.TOTAL
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+router = APIRouter(prefix="/v1/public", tags=["public statistics"])
+
+
+# --- the answer ---------------------------------------------------------------------------------------------
+class CellOut(BaseModel):
+    value: int | float | None = Field(description="null when withheld or when there is nothing to compute it over")
+    suppressed: bool = Field(description="true: withheld, a small count or a figure over too few complaints")
+
+
+class FiguresOut(BaseModel):
+    received: CellOut = Field(description="Complaints received (by received date)")
+    resolved: CellOut = Field(description="Of those, closed with the outcome resolved (answered by the kecamatan)")
+    closed: CellOut = Field(description="Of those, closed (any outcome: resolved, referred, rejected, withdrawn...)")
+    within_sla_share: CellOut = Field(
+        description="Share (0-1) of the closed ones closed within the 12 working days (a referral: referred within)"
+    )
+    median_days: CellOut = Field(description="Median calendar days from received to closed, over the resolved ones")
+    feedback_responses: CellOut = Field(description="Complainants who answered whether their complaint was resolved")
+    satisfied_share: CellOut = Field(description="Share (0-1) of those answers saying it was resolved")
+    mean_rating: CellOut = Field(description="Mean of the complainants' ratings of the handling (1-4)")
+
+
+class MonthFiguresOut(FiguresOut):
+    month: str = Field(description="YYYY-MM of the received date, in the kecamatan's time zone")
+
+
+class KecamatanStatisticsOut(BaseModel):
+    slug: str
+    name: str
+    kabupaten: str
+    kabupaten_name: str
+    months: list[MonthFiguresOut]
+    total: FiguresOut = Field(description="The kecamatan over the whole period")
+
+
+class AllStatisticsOut(BaseModel):
+    months: list[MonthFiguresOut] = Field(description="Each month, every kecamatan above together")
+    total: FiguresOut = Field(description="Every kecamatan above over the whole period")
+
+
+class PeriodMonthsOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", description="YYYY-MM")
+    to: str = Field(description="YYYY-MM")
+
+
+class StatisticsOut(BaseModel):
+    period: PeriodMonthsOut
+    months: list[str]
+    threshold: int = Field(description="Counts below this, and figures computed over fewer complaints, are withheld")
+    secondary_suppressed: int = Field(description="Cells withheld only so that a total does not tell a withheld one")
+    kecamatan: list[KecamatanStatisticsOut]
+    all: AllStatisticsOut
+
+
+# --- the request --------------------------------------------------------------------------------------------
+def rate_limited(request: Request) -> None:
+    """``PENGADUAN_RATE_LIMIT_STATISTICS`` per client address (fails open when the counters are away)."""
+    dash: Dashboard = request.app.state.dashboard
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:  # one per app, on first use (nothing at import time)
+        limiter = request.app.state.rate_limiter = limiter_for(dash.settings)
+    enforce(limiter, parse_limits(dash.settings.rate_limit_statistics), "statistics", request)
+
+
+def _month(errors: FilterErrors, name: str, value: str | None) -> date | None:
+    if value is None or not value.strip():
+        return None
+    found = MONTH.match(value.strip())
+    if found is None or not (FIRST_YEAR <= int(found[1]) <= LAST_YEAR and 1 <= int(found[2]) <= 12):
+        message = f"Bulan harus berformat YYYY-MM, antara {FIRST_YEAR} dan {LAST_YEAR}; misalnya 2026-01."
+        errors.add(name, "invalid_month", message)
+        return None
+    return date(int(found[1]), int(found[2]), 1)
+
+
+def _shift(month: date, months: int) -> date:
+    n = month.year * 12 + month.month - 1 + months
+    return date(n // 12, n % 12 + 1, 1)
+
+
+def _span(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def _selection(
+    errors: FilterErrors, dash: Dashboard, kabupaten: str | None, kecamatan: str | None
+) -> list[KecamatanInfo]:
+    every = dash.kecamatan.all()
+    kab = (kabupaten or "").strip().lower() or None
+    if kab is not None and not any(k.kabupaten_slug == kab for k in every):
+        errors.add("kabupaten", "unknown_kabupaten", f"Kabupaten '{kab}' tidak dikenal.")
+        return []
+    if kecamatan is None or not kecamatan.strip():
+        return [k for k in every if k.active and (kab is None or k.kabupaten_slug == kab)]
+    chosen: list[KecamatanInfo] = []
+    for slug in dict.fromkeys(s.strip().lower() for s in kecamatan.split(",") if s.strip()):
+        found = dash.kecamatan.get(slug)
+        if found is None:
+            errors.add("kecamatan", "unknown_kecamatan", f"Kecamatan '{slug}' tidak dikenal.")
+        elif kab is not None and found.kabupaten_slug != kab:
+            errors.add(
+                "kecamatan",
+                "kecamatan_outside_kabupaten",
+                f"Kecamatan {found.name} tidak termasuk kabupaten '{kab}'.",
+            )
+        else:
+            chosen.append(found)
+    return chosen
+
+
+# --- the route ----------------------------------------------------------------------------------------------
+@router.get(
+    "/statistics",
+    response_model=StatisticsOut,
+    summary="Public statistics per kecamatan and month (no sign-in; small counts withheld)",
+    dependencies=[Depends(rate_limited)],
+    responses={
+        304: {"description": "Not modified (If-None-Match matched the ETag)"},
+        422: {"model": ErrorBody},
+        **RATE_LIMITED_DOC,
+    },
+)
+def public_statistics(
+    request: Request,
+    dash: DashboardDep,
+    kabupaten: Annotated[str | None, Query(description="A kabupaten's slug: its kecamatan")] = None,
+    kecamatan: Annotated[
+        str | None, Query(description="A kecamatan's slug, or several separated by commas; default: all")
+    ] = None,
+    start: Annotated[
+        str | None, Query(alias="from", description="First month (YYYY-MM); default: 11 months before `to`")
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", description="Last month (YYYY-MM); default: the current month")
+    ] = None,
+) -> Response:
+    errors = FilterErrors()
+    first, last = _month(errors, "from", start), _month(errors, "to", end)
+    chosen = _selection(errors, dash, kabupaten, kecamatan)
+    errors.raise_if_any()
+    limit = dash.settings.statistics_max_months
+    if last is None:  # the current month (UTC's), or the twelve months from ``from`` when they end before it
+        current = dash.clock().astimezone(UTC).date().replace(day=1)
+        last = current if first is None else max(first, min(current, _shift(first, 11)))
+    first = first or _shift(last, -11)
+    if last < first:
+        errors.add("to", "period_reversed", "Bulan akhir (to) tidak boleh sebelum bulan awal (from).")
+    elif _span(first, last) > limit:
+        errors.add("to", "period_too_long", f"Periode paling panjang {limit} bulan.")
+    errors.raise_if_any()
+
+    body = _answer(dash, chosen, first, last)
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={dash.settings.statistics_max_age}",
+        "Vary": "Accept-Encoding",
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _answer(dash: Dashboard, chosen: list[KecamatanInfo], first: date, last: date) -> bytes:
+    """The answer's bytes, kept while the projection stands still (``ResultCache``: exact)."""
+    slugs = [k.slug for k in chosen]
+    k = dash.settings.statistics_threshold
+    key = ("public_statistics", tuple(slugs), first, last, k)
+
+    def compute(conn) -> bytes:
+        counted = statistics.count(conn, slugs, first, _shift(last, 1) - timedelta(days=1)).groups if slugs else {}
+        return _publish(chosen, first, last, k, counted)
+
+    with dash.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+        return dash.results.get_or_compute(conn, ComplaintsProjection.name, key, compute)
+
+
+def _publish(
+    chosen: list[KecamatanInfo], first: date, last: date, k: int, counted: dict[tuple[str, str], rules.Counted]
+) -> bytes:
+    months = [_shift(first, i).strftime("%Y-%m") for i in range(_span(first, last))]
+    slugs = [c.slug for c in chosen]
+    keys: list[tuple[str, str]] = [(s, m) for s in [*slugs, TOTAL] for m in [*months, TOTAL]]
+    true: dict[Hashable, rules.Counted] = {key: counted.get(key, rules.Counted()) for key in keys}
+    groups = {key: rules.primary(true[key], k) for key in keys}
+    sums = [
+        *(rules.Sum((s, TOTAL), tuple((s, m) for m in months)) for s in slugs),
+        *(rules.Sum((TOTAL, m), tuple((s, m) for s in slugs)) for m in months),
+        rules.Sum((TOTAL, TOTAL), tuple((s, TOTAL) for s in slugs)),
+        rules.Sum((TOTAL, TOTAL), tuple((TOTAL, m) for m in months)),
+    ]
+    added = rules.complementary(groups, true, sums, k)
+    rules.link_derived(groups.values())
+
+    def figures(key: tuple[str, str]) -> dict:
+        return {name: {"value": cell.value, "suppressed": cell.suppressed} for name, cell in groups[key].cells.items()}
+
+    def by_month(slug: str) -> list[dict]:
+        return [{"month": m, **figures((slug, m))} for m in months]
+
+    answer = StatisticsOut.model_validate(
+        {
+            "period": {"from": months[0], "to": months[-1]},
+            "months": months,
+            "threshold": k,
+            "secondary_suppressed": sum(added.values()),
+            "kecamatan": [
+                {
+                    "slug": c.slug,
+                    "name": c.name,
+                    "kabupaten": c.kabupaten_slug,
+                    "kabupaten_name": c.kabupaten_name,
+                    "months": by_month(c.slug),
+                    "total": figures((c.slug, TOTAL)),
+                }
+                for c in chosen
+            ],
+            "all": {"months": by_month(TOTAL), "total": figures((TOTAL, TOTAL))},
+        }
+    )
+    return json.dumps(answer.model_dump(mode="json", by_alias=True), separators=(",", ":")).encode()
