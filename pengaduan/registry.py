@@ -20,6 +20,7 @@ SERVICE_MODULES = (
     "services.dashboard.service",
     "services.web.service",
     "services.accounts.service",
+    "services.lapor.service",  # the SP4N-LAPOR! bridge (docs/adr/0023)
 )
 
 

@@ -37,6 +37,11 @@ class IntakeSettings(Settings):
     )
     # SMS gateway
     sms_webhook_token: SecretStr | None = Field(None, description="Shared secret of POST /v1/channels/sms")
+    # SP4N-LAPOR! (services/lapor hands LAPOR!'s reports over on POST /v1/channels/lapor)
+    lapor_webhook_token: SecretStr | None = Field(
+        None,
+        description="Shared secret of POST /v1/channels/lapor (the LAPOR! bridge sends it); unset: the channel is off",
+    )
     # WhatsApp Cloud API
     whatsapp_verify_token: SecretStr | None = Field(None, description="hub.verify_token of the webhook handshake")
     whatsapp_app_secret: SecretStr | None = Field(None, description="App secret: X-Hub-Signature-256 of webhooks")

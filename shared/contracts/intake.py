@@ -21,6 +21,7 @@ CHANNEL_LABELS: dict[str, str] = {
     "kotak": "Kotak pengaduan",
     "telepon": "Telepon",
     "datang": "Datang langsung",
+    "lapor": "SP4N-LAPOR!",  # a report LAPOR! disposed to the kecamatan (services/lapor, docs/adr/0023)
 }
 # The channels staff type in themselves (``POST /v1/staff/complaints``): a form found in the complaint box, a
 # phone call, a complainant who came to the office.

@@ -22,7 +22,7 @@
     { key: "closed", label: "Selesai / ditutup" }
   ];
   var KANAL = { web: "Formulir web", sms: "SMS", whatsapp: "WhatsApp", email: "E-mail", kotak: "Kotak pengaduan",
-    telepon: "Telepon", datang: "Datang langsung" };
+    telepon: "Telepon", datang: "Datang langsung", lapor: "SP4N-LAPOR!" };
   var PERAN = { staf: "Staf", kasi: "Kasi", sekcam: "Sekcam", camat: "Camat", kabupaten: "Kabupaten",
     admin: "Admin" };
   var JENIS = { opd: "OPD", desa: "Desa", "sp4n-lapor": "SP4N-LAPOR", lainnya: "Lainnya" };

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from services.intake.bootstrap import Intake, bootstrap
 from services.intake.config import IntakeSettings
-from services.intake.entrypoints import channels, open311, public, public_form, staff
+from services.intake.entrypoints import channels, lapor, open311, public, public_form, staff
 from services.intake.entrypoints.deps import IntakeDep, errors
 from services.intake.handlers.health import outbox_health
 from shared.auth import install_auth
@@ -47,7 +47,7 @@ def create_app(intake: Intake | None = None) -> FastAPI:
     # room for the largest allowed set of scans plus the form around them, whatever max_inbound_bytes says
     large = max(settings.max_inbound_bytes, settings.max_attachments * settings.max_attachment_bytes + 1024 * 1024)
     app.add_middleware(BodySizeLimitByPath, default=settings.max_body_bytes, large=large, prefixes=LARGE_BODY_PREFIXES)
-    for router in (channels.router, staff.router, public_form.router, open311.router, public.router):
+    for router in (channels.router, lapor.router, staff.router, public_form.router, open311.router, public.router):
         app.include_router(router)
 
     @app.get("/healthz", response_model=Health, summary="Health of intake and its dependencies")

@@ -197,7 +197,12 @@ def _accept_with_files(
         kecamatan = intake.directory.get(command.kecamatan)
         if kecamatan is None:
             raise UnknownKecamatan(command.kecamatan)
-        if command.complainant.anonymous and not kecamatan.settings.get("anonymous_complaints"):
+        # a LAPOR! report (channel "lapor") was accepted by LAPOR!: the kecamatan answers it whatever its setting
+        if (
+            command.complainant.anonymous
+            and not kecamatan.settings.get("anonymous_complaints")
+            and command.channel != "lapor"
+        ):
             raise AnonymousNotAccepted(command.kecamatan)
         if command.category and categories.find(kecamatan.categories, command.category) is None:
             raise UnknownCategory(command.category)

@@ -1,0 +1,35 @@
+"""The bridge's scrape-time gauges, from its own tables: reports waiting for intake or refused, follow-ups waiting
+for LAPOR! or failed (each a person's work when it is not zero for long)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from services.lapor.adapters.tables import inbox, outbox
+from shared.service import Gauge
+
+
+def gauges(conn: Connection) -> list[Gauge]:
+    reports = dict(conn.execute(select(inbox.c.state, func.count()).group_by(inbox.c.state)).all())
+    follow_ups = dict(conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).all())
+    return [
+        *(
+            Gauge(
+                "pengaduan_lapor_reports",
+                "LAPOR! reports in the bridge's inbox, by state",
+                reports.get(s, 0),
+                {"state": s},
+            )
+            for s in ("received", "submitted", "refused")
+        ),
+        *(
+            Gauge(
+                "pengaduan_lapor_follow_ups",
+                "Follow-ups to LAPOR! in the bridge's outbox, by state",
+                follow_ups.get(s, 0),
+                {"state": s},
+            )
+            for s in ("pending", "sent", "failed")
+        ),
+    ]

@@ -1,0 +1,37 @@
+"""The SP4N-LAPOR! bridge, as the composition root (``pengaduan/``) sees it (docs/adr/0023): the import of LAPOR!'s
+dispositions (scheduler), the follower that turns the workflow's events of LAPOR! complaints into follow-ups
+(projections) and the sender that reports them to LAPOR! (scheduler); its gauges. Nothing runs unless
+``PENGADUAN_LAPOR_URL`` is set."""
+
+from __future__ import annotations
+
+from services.lapor.adapters.gauges import gauges
+from shared.service import RunContext, Service
+from shared.subscriptions import Runner
+
+
+def _bridge(ctx: RunContext):
+    from services.lapor.bootstrap import bootstrap
+    from services.lapor.config import LaporSettings
+
+    settings = LaporSettings.from_base(ctx.settings)
+    return bootstrap(settings, ctx.engine) if settings.lapor_enabled else None
+
+
+def _scheduler(ctx: RunContext) -> list[Runner]:
+    """The import (poll, hand over to intake, acknowledge)."""
+    from services.lapor.importer import Importer
+    from shared.subscriptions import periodic
+
+    bridge = _bridge(ctx)
+    if bridge is None:
+        return []
+    importer = Importer(bridge.engine, bridge.api, bridge.intake, bridge.directory, bridge.settings, bridge.clock)
+    return [periodic(ctx.engine, importer)]
+
+
+SERVICE = Service(
+    name="lapor",
+    runners={"scheduler": _scheduler},
+    gauges=gauges,
+)
