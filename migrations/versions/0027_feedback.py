@@ -1,5 +1,10 @@
 """Satisfaction, reopening and keberatan (issue #18 item 1; ADR 0020).
 
+* ``intake.tracking``: how many closings with a response there were and when the latest was (the complainant is
+  asked after each), the latest the complainant answered (``feedback_closing``: intake takes one answer per
+  closing, in the transaction that writes its message), how many times the complaint was reopened, and a
+  keberatan's state. Existing rows: none of them; a closed, resolved complaint there is counts as one closing
+  (set below), so its complainant may answer.
 * ``dashboard.complaints``: the complainant's answer to the latest closing (``feedback_satisfied``,
   ``feedback_rating`` 1-4, ``feedback_at``), how many times the complaint was reopened (``reopened``), and a
   keberatan (objection) escalated to the Camat (``objection_at``; ``objection_state`` open | answered). The last
@@ -26,7 +31,21 @@ DASHBOARD = [
 ]
 
 
+INTAKE = [
+    sa.Column("closings", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("feedback_closing", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("reopened", sa.SmallInteger, nullable=False, server_default="0"),
+    sa.Column("objection_state", sa.Text),
+]
+
+
 def upgrade() -> None:
+    for column in INTAKE:
+        op.add_column("tracking", column, schema="intake")
+    op.execute(
+        "UPDATE intake.tracking SET closings = 1, closed_at = updated_at WHERE status = 'closed' AND outcome = 'resolved'"
+    )
     for column in DASHBOARD:
         op.add_column("complaints", column, schema="dashboard")
 
@@ -34,3 +53,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for column in reversed(DASHBOARD):
         op.drop_column("complaints", column.name, schema="dashboard")
+    for column in reversed(INTAKE):
+        op.drop_column("tracking", column.name, schema="intake")

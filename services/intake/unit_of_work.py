@@ -143,6 +143,14 @@ class Tracked:
     referral_answer: str | None = None  # as recorded: mask it (shared.masking.scrub) before showing it
     referral_answered_on: date | None = None
     complainant: dict[str, Any] | None = None  # the submission's: what the answer is masked of, never shown
+    # after a closing with a response (docs/adr/0020): how many, the latest's time, the latest answered, reopenings,
+    # a keberatan (open | answered)
+    complaint_id: UUID | None = None
+    closings: int = 0
+    closed_at: datetime | None = None
+    feedback_closing: int = 0
+    reopened: int = 0
+    objection_state: str | None = None
 
 
 class Submissions(Protocol):
@@ -194,6 +202,10 @@ class Outbox(Protocol):
 
 class Tracking(Protocol):
     def by_code(self, tracking_code: str) -> Tracked | None: ...
+
+    def claim_feedback(self, complaint_id: UUID, closing: int) -> bool:
+        """Take the complainant's answer to ``closing`` (docs/adr/0020): True once, while that is the latest closing
+        of a complaint closed with a response; False otherwise (answered already, reopened, not closed so)."""
 
     def awaiting_documents(self, kecamatan: str, channel: str, sender: str) -> UUID | None:
         """The most recent complaint in ``kecamatan`` from ``sender`` (its phone, or for e-mail its address in

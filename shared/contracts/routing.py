@@ -48,6 +48,11 @@ NOTIFY_EVENTS = (
     "workflow.LetterDuplicated",
     "workflow.LetterSigned",
     "workflow.LetterArchived",
+    # after the response (docs/adr/0020): the complainant and the unit told of a reopening, the complainant and the
+    # Camat of a keberatan, the complainant of the Camat's answer
+    "workflow.ComplaintReopened",
+    "workflow.ObjectionRaised",
+    "workflow.ObjectionAnswered",
 )
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (

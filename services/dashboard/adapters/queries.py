@@ -186,7 +186,52 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
             )
     for item in result.values():
         item["by_month"] = dict(sorted(item["by_month"].items()))
+    _add_feedback(conn, result, kecamatan, period)
     return [result[k] for k in kecamatan]
+
+
+# -- the complainants' answers after the response (issue #18 item 1; docs/adr/0020) -----------------------------
+FEEDBACK_COUNTS = ("responded", "answered", "satisfied", "rating_sum", "reopened", "objections")
+
+
+def _empty_feedback() -> dict[str, Any]:
+    return {**dict.fromkeys(FEEDBACK_COUNTS, 0), "satisfied_share": None, "mean_rating": None, "reopened_share": None}
+
+
+def _feedback_shares(figures: dict[str, Any]) -> dict[str, Any]:
+    figures["satisfied_share"] = _share(figures["satisfied"], figures["answered"])
+    figures["mean_rating"] = round(figures["rating_sum"] / figures["answered"], 2) if figures["answered"] else None
+    figures["reopened_share"] = _share(figures["reopened"], figures["responded"])
+    return figures
+
+
+def _add_feedback(conn: Connection, result: dict[str, dict[str, Any]], kecamatan: list[str], period: Period) -> None:
+    """Per kecamatan and per disposed unit, of the complaints received in the period: how many got a response, how
+    many complainants answered after it (the latest answer of each), were satisfied, their mean rating (1-4), how
+    many complaints were reopened and how many became a keberatan."""
+    unit = func.coalesce(c.c.disposition_unit, "").label("unit")
+    query = (
+        select(
+            c.c.kecamatan,
+            unit,
+            func.grouping(unit).label("g_unit"),
+            func.count().filter(c.c.sent_at.isnot(None)).label("responded"),
+            func.count().filter(c.c.feedback_rating.isnot(None)).label("answered"),
+            func.count().filter(c.c.feedback_satisfied.is_(True)).label("satisfied"),
+            func.coalesce(func.sum(c.c.feedback_rating), 0).label("rating_sum"),
+            func.count().filter(c.c.reopened > 0).label("reopened"),
+            func.count().filter(c.c.objection_at.isnot(None)).label("objections"),
+        )
+        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
+        .group_by(func.grouping_sets(tuple_(c.c.kecamatan), tuple_(c.c.kecamatan, unit)))
+    )
+    for r in conn.execute(query):
+        figures = _feedback_shares({k: int(getattr(r, k)) for k in FEEDBACK_COUNTS})
+        item = result[r.kecamatan]
+        if r.g_unit:
+            item["feedback"] = figures
+        elif r.unit and figures["responded"]:
+            item["feedback_by_unit"][r.unit] = figures
 
 
 def _empty_summary(kecamatan: str) -> dict[str, Any]:
@@ -198,6 +243,8 @@ def _empty_summary(kecamatan: str) -> dict[str, Any]:
         "by_outcome": {},
         "by_month": {},
         "by_category": {},
+        "feedback": _empty_feedback(),
+        "feedback_by_unit": {},
         "sla": {
             "closed": 0,
             "closed_within": 0,
@@ -222,6 +269,11 @@ def add_up(items: list[dict[str, Any]]) -> dict[str, Any]:
             total["sla"][k] += item["sla"][k]
     total["sla"]["closed_within_share"] = _share(total["sla"]["closed_within"], total["sla"]["closed"])
     total["by_month"] = dict(sorted(total["by_month"].items()))
+    for item in items:  # a unit's code is its kecamatan's: the kabupaten's figures by unit are not added up
+        for k in FEEDBACK_COUNTS:
+            total["feedback"][k] += item["feedback"][k]
+    _feedback_shares(total["feedback"])
+    del total["feedback_by_unit"]
     return total
 
 

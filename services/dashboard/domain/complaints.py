@@ -59,16 +59,20 @@ from shared.contracts.workflow import (
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
+    ComplaintReopened,
     ComplaintWithdrawn,
     DispositionIssued,
     DispositionRedirected,
     DocumentsReceived,
     DocumentsRequested,
+    FeedbackReceived,
     IdentityRejected,
     LetterArchived,
     LetterReturned,
     LetterSigned,
     MarkedDuplicate,
+    ObjectionAnswered,
+    ObjectionRaised,
     PersonalDataErased,
     ReferralAnswered,
     ReferralLapsed,
@@ -153,6 +157,10 @@ HANDLED = (
             PersonalDataErased.type,
             ComplainantDataCorrected.type,
             CategorySet.type,
+            FeedbackReceived.type,
+            ComplaintReopened.type,
+            ObjectionRaised.type,
+            ObjectionAnswered.type,
             *CLOSING,
         }
     )
@@ -196,6 +204,36 @@ def apply(
         new.update(erased(row))
     elif isinstance(decoded, CategorySet):  # set or corrected at step 3 or 4 (issue #18 item 2)
         new["category"] = decoded.category
+    elif isinstance(decoded, FeedbackReceived):  # the complainant's answer after the response (docs/adr/0020)
+        new.update(feedback_satisfied=decoded.satisfied, feedback_rating=decoded.rating, feedback_at=decoded.given_at)
+    elif isinstance(decoded, ComplaintReopened):  # step 5 again; the 12-day figure stays the first response's
+        new.update(
+            status="in_progress",
+            outcome=None,
+            current_step=decoded.next_step,
+            waiting_role=definition.step(decoded.next_step).role,
+            step_started_at=at,
+            step_due_at=decoded.next_due_at,
+            disposition_unit=decoded.unit or row["disposition_unit"],
+            closed_at=None,
+            reopened=decoded.reopening,
+        )
+    elif isinstance(decoded, ObjectionRaised):  # a keberatan waits on the Camat
+        new.update(
+            status="objection",
+            outcome=None,
+            current_step=None,
+            waiting_role=decoded.role,
+            step_started_at=at,
+            step_due_at=decoded.due_at,
+            closed_at=None,
+            objection_at=at,
+            objection_state="open",
+        )
+    elif isinstance(decoded, ObjectionAnswered):
+        new["objection_state"] = "answered"
+        if decoded.decision == "upheld":  # the response stands: closed again (a reopening follows otherwise)
+            _close(new, "resolved", at)
     elif isinstance(decoded, ComplainantDataCorrected):  # as corrected on the complainant's request (reads as erased
         new.update(_person(decoded.complainant))  # once their data is: the event is sealed under the same key)
     elif isinstance(decoded, DocumentsRequested):
@@ -318,6 +356,9 @@ def _within_sla(row: dict[str, Any], at: datetime) -> bool | None:
 
 
 def _close(row: dict[str, Any], outcome: str, at: datetime) -> None:
+    """Closed. The 12-working-day figure is the first response's: a complaint closed again after a reopening or a
+    keberatan keeps the one it had (docs/adr/0020)."""
+    first = not row.get("reopened") and not row.get("objection_at")
     row.update(
         status="closed",
         outcome=outcome,
@@ -326,7 +367,7 @@ def _close(row: dict[str, Any], outcome: str, at: datetime) -> None:
         step_started_at=None,
         step_due_at=None,
         closed_at=at,
-        within_sla=_within_sla(row, at),
+        within_sla=_within_sla(row, at) if first else row["within_sla"],
     )
 
 

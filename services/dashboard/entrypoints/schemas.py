@@ -32,6 +32,20 @@ class Sla(BaseModel):
     open_late: int
 
 
+class FeedbackFigures(BaseModel):
+    """The complainants' answers after the response (docs/adr/0020), of the complaints received in the period."""
+
+    responded: int = Field(description="Complaints whose response reached the complainant")
+    answered: int = Field(description="Complaints whose complainant answered after it (the latest answer counts)")
+    satisfied: int = Field(description="... and said it is resolved")
+    satisfied_share: float | None = Field(description="satisfied / answered; null when nobody answered")
+    rating_sum: int = Field(description="The sum of the ratings (1-4) given, to average across kecamatan")
+    mean_rating: float | None = Field(description="rating_sum / answered")
+    reopened: int = Field(description="Complaints reopened after a complainant's 'not resolved'")
+    reopened_share: float | None = Field(description="reopened / responded")
+    objections: int = Field(description="Complaints that became a keberatan to the Camat")
+
+
 class SummaryFigures(BaseModel):
     total: int
     by_channel: dict[str, int]
@@ -43,10 +57,14 @@ class SummaryFigures(BaseModel):
     )
     by_month: dict[str, int] = Field(description="YYYY-MM of the received date")
     sla: Sla
+    feedback: FeedbackFigures
 
 
 class SummaryItem(SummaryFigures):
     kecamatan: KecamatanRef
+    feedback_by_unit: dict[str, FeedbackFigures] = Field(
+        default_factory=dict, description="The same by the unit the Camat disposed to (its code); units with a response"
+    )
 
 
 class SummaryOut(BaseModel):

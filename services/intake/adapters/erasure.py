@@ -227,13 +227,16 @@ def _scrub_outbox(conn: Connection, complaint_id: UUID) -> int:
 
 
 def scrubbed_message(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A message of intake's outbox (``ComplaintSubmitted``, ``ComplainantReplied``) without the complainant's data:
-    the complainant erased, a reply's sender replaced, the attachments' file names gone."""
+    """A message of intake's outbox (``ComplaintSubmitted``, ``ComplainantReplied``, ``FeedbackGiven``) without the
+    complainant's data: the complainant erased, a reply's sender replaced, an answer's comment and the attachments'
+    file names gone."""
     kept = dict(payload)
     if "complainant" in kept:
         kept["complainant"] = dict(ERASED_COMPLAINANT)
     if "sender" in kept:
         kept["sender"] = ERASED_SENDER
+    if kept.get("comment"):  # a FeedbackGiven's words (docs/adr/0020)
+        kept["comment"] = None
     if isinstance(kept.get("attachments"), list):
         kept["attachments"] = [{**a, "filename": None} if isinstance(a, dict) else a for a in kept["attachments"]]
     return kept

@@ -73,6 +73,11 @@ class TrackingRow:
     follow_up_by: datetime | None = None
     referral_answer: str | None = None
     referral_answered_on: date | None = None
+    closings: int = 0
+    closed_at: datetime | None = None
+    feedback_closing: int = 0
+    reopened: int = 0
+    objection_state: str | None = None
 
 
 class IntakeMemory:
@@ -117,7 +122,7 @@ class InMemoryUnitOfWork:
         self.attachments.inbound = self.inbound
         self.statuses = InMemoryChannelStatuses(memory, self._take)
         self.outbox = InMemoryOutbox(memory)
-        self.tracking = InMemoryTracking(memory, self.submissions)
+        self.tracking = InMemoryTracking(memory, self.submissions, self._take)
         self.routes = InMemoryRoutes(memory)
         return self
 
@@ -140,6 +145,7 @@ class InMemoryUnitOfWork:
             memory.inbound.update(self.inbound.written)
             memory.statuses.update(self.statuses.written)
             memory.outbox.extend(self.outbox.written)
+            memory.tracking.update(self.tracking.written)
         self._forget()
 
     def rollback(self) -> None:
@@ -151,6 +157,7 @@ class InMemoryUnitOfWork:
         self.inbound.written.clear()
         self.statuses.written.clear()
         self.outbox.written.clear()
+        self.tracking.written.clear()
         while self._held:
             self._held.pop().release()
 
@@ -287,8 +294,11 @@ class InMemoryOutbox:
 
 
 class InMemoryTracking:
-    def __init__(self, memory: IntakeMemory, submissions: InMemorySubmissions) -> None:
-        self._memory, self._submissions = memory, submissions
+    def __init__(
+        self, memory: IntakeMemory, submissions: InMemorySubmissions, take: Callable[[tuple[Any, ...]], None]
+    ) -> None:
+        self._memory, self._submissions, self._take = memory, submissions, take
+        self.written: dict[UUID, TrackingRow] = {}  # an answer taken (claim_feedback), kept at commit
 
     def by_code(self, tracking_code: str) -> Tracked | None:
         s = next((s for s in self._submissions.all() if s.tracking_code == tracking_code), None)
@@ -297,7 +307,9 @@ class InMemoryTracking:
         t = self._memory.tracking.get(s.complaint_id)
         complainant = s.complainant.model_dump(mode="json")
         if t is None:
-            return Tracked(s.tracking_code, s.kecamatan, s.received_at, complainant=complainant)
+            return Tracked(
+                s.tracking_code, s.kecamatan, s.received_at, complainant=complainant, complaint_id=s.complaint_id
+            )
         return Tracked(
             s.tracking_code,
             s.kecamatan,
@@ -313,7 +325,23 @@ class InMemoryTracking:
             referral_answer=t.referral_answer,
             referral_answered_on=t.referral_answered_on,
             complainant=complainant,
+            complaint_id=s.complaint_id,
+            closings=t.closings,
+            closed_at=t.closed_at,
+            feedback_closing=t.feedback_closing,
+            reopened=t.reopened,
+            objection_state=t.objection_state,
         )
+
+    def claim_feedback(self, complaint_id: UUID, closing: int) -> bool:
+        self._take(("tracking", complaint_id))  # as the row's lock: a concurrent answer waits, then sees this one
+        t = self.written.get(complaint_id) or self._memory.tracking.get(complaint_id)
+        if t is None or (t.status, t.outcome, t.closings) != ("closed", "resolved", closing):
+            return False
+        if t.feedback_closing >= closing:
+            return False
+        self.written[complaint_id] = replace(t, feedback_closing=closing)
+        return True
 
     def awaiting_documents(self, kecamatan: str, channel: str, sender: str) -> UUID | None:
         def same_sender(s: Submission) -> bool:

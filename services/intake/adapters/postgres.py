@@ -13,7 +13,7 @@ from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -237,11 +237,31 @@ class PostgresTracking:
                 tracking.c.referral_answer,
                 tracking.c.referral_answered_on,
                 submissions.c.complainant,
+                submissions.c.complaint_id,
+                func.coalesce(tracking.c.closings, 0).label("closings"),
+                tracking.c.closed_at,
+                func.coalesce(tracking.c.feedback_closing, 0).label("feedback_closing"),
+                func.coalesce(tracking.c.reopened, 0).label("reopened"),
+                tracking.c.objection_state,
             )
             .select_from(submissions.outerjoin(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
             .where(submissions.c.tracking_code == tracking_code)
         ).first()
         return Tracked(**row._asdict()) if row is not None else None
+
+    def claim_feedback(self, complaint_id: UUID, closing: int) -> bool:
+        claimed = self._conn.execute(
+            update(tracking)
+            .where(
+                tracking.c.complaint_id == complaint_id,
+                tracking.c.status == "closed",
+                tracking.c.outcome == "resolved",
+                tracking.c.closings == closing,
+                tracking.c.feedback_closing < closing,
+            )
+            .values(feedback_closing=closing)
+        )
+        return claimed.rowcount == 1
 
     def awaiting_documents(self, kecamatan: str, channel: str, sender: str) -> UUID | None:
         if channel == "email":

@@ -75,6 +75,13 @@ tracking = Table(
     Column("follow_up_by", DateTime(timezone=True)),
     Column("referral_answer", Text),  # as staff recorded it; masked of personal data when read
     Column("referral_answered_on", Date),
+    # after a closing with a response (migration 0027; docs/adr/0020): how many there were, when the latest was, the
+    # latest the complainant answered (once each), how many times it was reopened, a keberatan (open | answered)
+    Column("closings", SmallInteger, nullable=False, server_default="0"),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("feedback_closing", SmallInteger, nullable=False, server_default="0"),
+    Column("reopened", SmallInteger, nullable=False, server_default="0"),
+    Column("objection_state", Text),
 )
 
 # every message that came in on a channel (migration 0007): the dedupe key and what it became. The provider's id

@@ -36,12 +36,16 @@ from shared.contracts.workflow import (
     ComplainantDataCorrected,
     ComplaintReceived,
     ComplaintReferred,
+    ComplaintReopened,
     ComplaintWithdrawn,
     DocumentsReceived,
     DocumentsRequested,
+    FeedbackReceived,
     IdentityRejected,
     LetterReturned,
     MarkedDuplicate,
+    ObjectionAnswered,
+    ObjectionRaised,
     PersonalDataErased,
     ReferralAnswered,
     ReferralLapsed,
@@ -173,6 +177,22 @@ class TrackingProjection:
                 values["referral_state"] = "ended"
             if isinstance(decoded, ReferralAnswered):
                 values.update(referral_answer=decoded.answer, referral_answered_on=decoded.answered_on)
+            if isinstance(decoded, ResponseSent):  # the complainant may answer this closing (docs/adr/0020)
+                values.update(closings=row["closings"] + 1, closed_at=event.occurred_at)
+        elif isinstance(decoded, FeedbackReceived):
+            values["feedback_closing"] = max(row["feedback_closing"], decoded.closing)
+        elif isinstance(decoded, ComplaintReopened):
+            values.update(
+                status="in_progress", outcome=None, current_step=decoded.next_step, reopened=decoded.reopening
+            )
+        elif isinstance(decoded, ObjectionRaised):
+            values.update(status="objection", outcome=None, current_step=None, objection_state="open")
+        elif isinstance(decoded, ObjectionAnswered):
+            values["objection_state"] = "answered"
+            if decoded.decision == "upheld":
+                values.update(
+                    status="closed", outcome="resolved", closings=row["closings"] + 1, closed_at=event.occurred_at
+                )
         conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))
 
     def _correct(self, conn: Connection, event: EventEnvelope) -> None:

@@ -19,8 +19,15 @@ from services.intake.entrypoints.deps import (
     unknown_category,
     unknown_kecamatan,
 )
-from services.intake.entrypoints.schemas import CategoryOut, ComplaintAccepted, ComplaintIn, TrackingOut
-from services.intake.handlers import submissions, tracking
+from services.intake.entrypoints.schemas import (
+    CategoryOut,
+    ComplaintAccepted,
+    ComplaintIn,
+    FeedbackAccepted,
+    FeedbackIn,
+    TrackingOut,
+)
+from services.intake.handlers import feedback, submissions, tracking
 from shared.contracts import categories
 from shared.contracts.tracking import normalize_tracking_code
 from shared.http import ApiError, ErrorBody
@@ -117,3 +124,54 @@ def track(tracking_code: str, intake: IntakeDep) -> TrackingOut:
     if found is None:
         raise ApiError(404, "tracking_code_not_found", "Kode pelacakan tidak ditemukan. Periksa kembali kode Anda.")
     return TrackingOut.model_validate(found)
+
+
+@router.post(
+    "/v1/track/{tracking_code}/feedback",
+    status_code=202,
+    response_model=FeedbackAccepted,
+    responses={
+        404: ERRORS[404],
+        409: {
+            "model": ErrorBody,
+            "description": "Not open for an answer now (`feedback_not_open`), or answered "
+            "already (`feedback_already_given`)",
+        },
+        422: ERRORS[422],
+        **RATE_LIMITED_DOC,
+    },
+    dependencies=[Depends(per_address("submissions"))],
+    summary="The complainant's answer after the response: resolved or not, and a rating 1-4 (public, once per closing)",
+    description="By the tracking code, after the response letter reached the complainant (`feedback.open` in "
+    '`GET /v1/track/{code}`). "Not resolved" (`satisfied: false`, with `comment` saying what) within the '
+    "kabupaten's window reopens the complaint for the unit that handled it; later, or after a reopening, it is a "
+    "keberatan for the Camat. The answer carries no personal data beyond what the complainant writes.",
+)
+def give_feedback(tracking_code: str, body: FeedbackIn, intake: IntakeDep) -> FeedbackAccepted:
+    code = normalize_tracking_code(tracking_code)
+    try:
+        given = (
+            feedback.give(intake, code, satisfied=body.satisfied, rating=body.rating, comment=body.comment)
+            if code
+            else None
+        )
+    except feedback.FeedbackNotOpen:
+        raise ApiError(
+            409,
+            "feedback_not_open",
+            "Penilaian dapat diberikan setelah surat tanggapan atas pengaduan Anda dikirim.",
+        ) from None
+    except feedback.FeedbackAlreadyGiven:
+        raise ApiError(
+            409, "feedback_already_given", "Anda sudah memberi penilaian atas tanggapan ini. Terima kasih."
+        ) from None
+    if given is None:
+        raise ApiError(404, "tracking_code_not_found", "Kode pelacakan tidak ditemukan. Periksa kembali kode Anda.")
+    if body.satisfied:
+        message = "Terima kasih atas penilaian Anda."
+    else:
+        message = (
+            "Terima kasih. Tanggapan Anda kami teruskan: pengaduan akan ditinjau kembali. Ikuti perkembangannya "
+            "dengan kode pelacakan yang sama."
+        )
+    return FeedbackAccepted(message=message)

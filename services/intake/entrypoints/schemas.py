@@ -186,6 +186,39 @@ class ReferralOut(BaseModel):
     answered_on: date | None = None  # the date of the office's letter or message
 
 
+class FeedbackIn(BaseModel):
+    """The complainant's answer after the response (docs/adr/0020): is the complaint resolved, and how was it
+    handled, from 1 (tidak baik) to 4 (sangat baik). Saying what is not resolved is required with "not resolved":
+    the unit that handles it again reads it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    satisfied: bool = Field(examples=[True], description="Whether the complaint is resolved for the complainant")
+    rating: int = Field(ge=1, le=4, examples=[4], description="1 tidak baik, 2 kurang baik, 3 baik, 4 sangat baik")
+    comment: FreeText | None = Field(None, max_length=2000, examples=["Jalan sudah diperbaiki. Terima kasih."])
+
+    @model_validator(mode="after")
+    def _says_what_is_not_resolved(self) -> FeedbackIn:
+        if not self.satisfied and not (self.comment or "").strip():
+            raise PydanticCustomError(
+                "comment_required", "Tuliskan apa yang belum selesai, agar petugas dapat menindaklanjutinya."
+            )
+        return self
+
+
+class FeedbackAccepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message: str
+
+
+class FeedbackOut(BaseModel):
+    """Whether the complainant may answer now (``open``), and whether they answered the latest closing."""
+
+    open: bool
+    given: bool
+    closing: int  # the closings with a response so far (the answer is about the latest)
+
+
 class TrackingOut(BaseModel):
     tracking_code: str
     kecamatan: str
@@ -199,6 +232,9 @@ class TrackingOut(BaseModel):
     referred_to: str | None = None  # the agency, when referred (dilimpahkan)
     referral: ReferralOut | None = None  # where a followed referral stands (none for one referred before)
     letter_available: bool = False  # the signed response letter was sent: /v1/letters/track/{code}/letter
+    feedback: FeedbackOut | None = None  # after a closing with a response: POST /v1/track/{code}/feedback
+    reopened: int = 0  # how many times the complaint was reopened after the complainant's "not resolved"
+    objection: Literal["open", "answered"] | None = None  # a keberatan to the Camat, and where it stands
 
 
 # --- staff: complaint-box forms and phone calls ---------------------------------------------------

@@ -35,6 +35,7 @@ STATUS_LABELS = {
     "in_progress": "Sedang diproses",
     "awaiting_documents": "Menunggu kelengkapan dokumen dari Anda",
     "referred": "Dilimpahkan, dipantau kecamatan",  # with the agency and until when: _referral
+    "objection": "Keberatan Anda sedang diperiksa Camat",
     "closed": "Selesai",
 }
 
@@ -61,10 +62,25 @@ def track(intake: Context, code: str) -> dict | None:
         "referred_to": row.referred_to,
         "referral": None,
         "letter_available": row.outcome == "resolved",  # ResponseSent: the signed letter was released
+        "feedback": _feedback(row),
+        "reopened": row.reopened,
+        "objection": row.objection_state,
     }
+    if row.reopened and status == "in_progress":
+        found["status_label"] = "Dibuka kembali, sedang ditangani ulang"
     if row.referred_to and row.referral_state in ("followed", "answered", "lapsed"):
         found.update(_referral(intake, row))
     return found
+
+
+def _feedback(row: Tracked) -> dict | None:
+    """After a closing with a response: whether the complainant may answer it now, and whether they did
+    (docs/adr/0020)."""
+    if row.closings < 1:
+        return None
+    closed_with_response = row.status == "closed" and row.outcome == "resolved"
+    given = row.feedback_closing >= row.closings
+    return {"open": closed_with_response and not given, "given": given, "closing": row.closings}
 
 
 def _referral(intake: Context, row: Tracked) -> dict:

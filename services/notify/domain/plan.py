@@ -22,9 +22,12 @@ from shared.contracts.workflow import (
     ClosedIncomplete,
     ComplaintReceived,
     ComplaintReferred,
+    ComplaintReopened,
     ComplaintWithdrawn,
     DocumentsRequested,
     IdentityRejected,
+    ObjectionAnswered,
+    ObjectionRaised,
     ReferralAnswered,
     ReferralLapsed,
     ResponseDispatched,
@@ -48,6 +51,10 @@ COMPLAINANT_KIND: dict[type, str] = {
     IdentityRejected: "identity_rejected",
     ClosedIncomplete: "closed_incomplete",
     ComplaintWithdrawn: "withdrawn",
+    # after the response (docs/adr/0020): reopened, a keberatan taken to the Camat, and the Camat's answer
+    ComplaintReopened: "reopened",
+    ObjectionRaised: "objection_raised",
+    ObjectionAnswered: "objection_answered",
 }
 UNIT_BOUND_STEPS = {5, 6}  # steps a Kasi answers for only in the unit the complaint was disposed to
 

@@ -55,6 +55,13 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "identity_rejected": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
     "closed_incomplete": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
     "withdrawn": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
+    # after the response (docs/adr/0020): reopened for the unit to handle again by batas (the new promise); a
+    # keberatan taken to the Camat, answered by batas; the Camat's answer (a reopening is told as "reopened")
+    "reopened": ("nama", "kode", "kecamatan", "batas", "link_lacak"),
+    "objection_raised": ("nama", "kode", "kecamatan", "batas", "link_lacak"),
+    "objection_answered": ("nama", "kode", "kecamatan", "tanggapan_camat", "link_lacak"),
+    # to the Camat: a keberatan to answer by batas
+    "objection": ("petugas", "kode", "kecamatan", "batas", "perihal", "link"),
     "new_work": ("petugas", "kode", "kecamatan", "langkah", "nama_langkah", "batas", "perihal", "link"),
     "overdue": ("petugas", "kode", "kecamatan", "langkah", "nama_langkah", "batas", "perihal", "link", "sebagai"),
 }
@@ -215,7 +222,9 @@ DEFAULTS: dict[tuple[str, str], Template] = {
         subject="Surat tanggapan atas pengaduan {{ kode }}",
         body=(
             "Yth. Bapak/Ibu {{ nama }},\n\nTerlampir surat tanggapan Camat atas pengaduan {{ kode }}, nomor {{ nomor_surat }}, "
-            "ditandatangani secara elektronik.\nKeaslian surat dapat diperiksa di {{ link_surat }}" + _SIGN_OFF
+            "ditandatangani secara elektronik.\nKeaslian surat dapat diperiksa di {{ link_surat }}\n\n"
+            "Apakah pengaduan Bapak/Ibu sudah selesai? Mohon beri tahu kami dan nilai pelayanan kami di {{ link_lacak }}"
+            + _SIGN_OFF
         ),
     ),
     ("response_letter", "sms"): Template(
@@ -224,8 +233,58 @@ DEFAULTS: dict[tuple[str, str], Template] = {
     ("response_letter", "whatsapp"): Template(
         body=(
             "Yth. Bapak/Ibu {{ nama }}, berikut surat tanggapan Camat atas pengaduan *{{ kode }}*, nomor "
-            "{{ nomor_surat }}. Periksa keaslian: {{ link_surat }}"
+            "{{ nomor_surat }}. Periksa keaslian: {{ link_surat }}\nSudah selesai? Beri penilaian: {{ link_lacak }}"
         )
+    ),
+    ("reopened", "email"): Template(
+        subject="Pengaduan {{ kode }} dibuka kembali",
+        body="Yth. Bapak/Ibu {{ nama }},\n\nTerima kasih atas penilaian Bapak/Ibu. Pengaduan {{ kode }} kami buka kembali "
+        "dan ditangani ulang oleh unit yang menanganinya; tanggapan akan kami kirim paling lambat {{ batas }}.\n"
+        "Ikuti prosesnya di {{ link_lacak }}" + _SIGN_OFF,
+    ),
+    ("reopened", "sms"): Template(
+        body="Pengaduan {{ kode }} dibuka kembali, ditangani ulang s.d. {{ batas }}. {{ link_lacak }}"
+    ),
+    ("reopened", "whatsapp"): Template(
+        body="Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* kami buka kembali dan ditangani ulang; tanggapan paling lambat {{ batas }}.\nLacak: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+    ),
+    ("objection_raised", "email"): Template(
+        subject="Keberatan atas pengaduan {{ kode }} diteruskan kepada Camat",
+        body="Yth. Bapak/Ibu {{ nama }},\n\nKeberatan Bapak/Ibu atas penanganan pengaduan {{ kode }} sudah kami terima "
+        "dan kami teruskan kepada Camat, yang akan menanggapinya paling lambat {{ batas }}.\n"
+        "Ikuti prosesnya di {{ link_lacak }}" + _SIGN_OFF,
+    ),
+    ("objection_raised", "sms"): Template(
+        body="Keberatan atas pengaduan {{ kode }} diteruskan ke Camat, ditanggapi s.d. {{ batas }}. {{ link_lacak }}"
+    ),
+    ("objection_raised", "whatsapp"): Template(
+        body="Yth. Bapak/Ibu {{ nama }}, keberatan atas pengaduan *{{ kode }}* sudah kami teruskan kepada Camat, yang menanggapinya paling lambat {{ batas }}.\nLacak: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+    ),
+    ("objection_answered", "email"): Template(
+        subject="Tanggapan Camat atas keberatan pengaduan {{ kode }}",
+        body="Yth. Bapak/Ibu {{ nama }},\n\nCamat telah memeriksa keberatan Bapak/Ibu atas pengaduan {{ kode }} dan "
+        "menanggapi:\n\n{{ tanggapan_camat }}\n\nBila Bapak/Ibu masih keberatan, Bapak/Ibu dapat menyampaikannya kepada "
+        "Ombudsman Republik Indonesia.\nStatus: {{ link_lacak }}" + _SIGN_OFF,
+    ),
+    ("objection_answered", "sms"): Template(
+        body="Camat sudah menanggapi keberatan atas pengaduan {{ kode }}: {{ link_lacak }}"
+    ),
+    ("objection_answered", "whatsapp"): Template(
+        body="Yth. Bapak/Ibu {{ nama }}, Camat sudah menanggapi keberatan atas pengaduan *{{ kode }}*:\n{{ tanggapan_camat }}\nStatus: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+    ),
+    ("objection", "email"): Template(
+        subject="[{{ kode }}] Keberatan pengadu menunggu jawaban Camat",
+        body=(
+            "Yth. {{ petugas }},\n\nPengadu {{ kode }} ({{ perihal }}) menyatakan keberatan atas penanganan "
+            "pengaduannya. Mohon dijawab paling lambat {{ batas }}: tetapkan tanggapan atau buka kembali pengaduannya."
+            "\n{{ link }}\n\nKecamatan {{ kecamatan }}"
+        ),
+    ),
+    ("objection", "sms"): Template(
+        body="Keberatan pengadu {{ kode }} menunggu jawaban Camat s.d. {{ batas }}: {{ link }}"
+    ),
+    ("objection", "whatsapp"): Template(
+        body="Yth. {{ petugas }}, keberatan pengadu *{{ kode }}* ({{ perihal }}) menunggu jawaban Camat paling lambat {{ batas }}.\n{{ link }}"
     ),
     ("identity_rejected", "email"): Template(
         subject="Pengaduan {{ kode }} tidak dapat diproses",
@@ -332,6 +391,7 @@ def sample_variables(kind: str) -> dict[str, str]:
         "alamat_instansi": "Jl. Kabupaten No. 1, Pamekasan",
         "surat_pelimpahan": "000.8.3.4/13/432.407/2026",
         "rahasia": "ya",  # the longer text: an SMS must fit with it
+        "tanggapan_camat": "Perbaikan jalan sudah dijadwalkan; unit Pemerintahan memantau pelaksanaannya setiap pekan.",
     }
     return {name: sample[name] for name in VARIABLES[kind]}
 

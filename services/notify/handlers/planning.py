@@ -22,10 +22,12 @@ from shared.contracts.workflow import (
     ComplainantDataCorrected,
     ComplaintReceived,
     ComplaintReferred,
+    ComplaintReopened,
     DispositionIssued,
     DispositionRedirected,
     DocumentsReceived,
     LetterIssued,
+    ObjectionRaised,
     ResponseSent,
     StepCompleted,
     StepOverdue,
@@ -166,6 +168,14 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
         variables.update(instansi=event.agency, alasan=event.reason, pantau_sampai=follow_up)
     elif kind in ("referral_answered", "referral_lapsed"):
         variables.update(_referral(story, kind))
+    elif kind == "reopened":  # handled again: the new promise (docs/adr/0020)
+        variables["batas"] = story.tanggal(event.deadline_at)
+    elif kind == "objection_raised":
+        variables["batas"] = story.tanggal(event.due_at)
+    elif kind == "objection_answered":
+        if event.decision != "upheld":  # reopened: the ComplaintReopened after it tells the complainant
+            return []
+        variables["tanggapan_camat"] = event.answer
     elif kind == "response_letter":
         issued = story.latest(LetterIssued)
         if issued is None:
@@ -344,6 +354,10 @@ def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
         step, due = 2, event.next_due_at
     elif isinstance(event, DispositionRedirected):  # new work for the Kasi of the unit it now names
         step, due = 5, event.next_due_at
+    elif isinstance(event, ComplaintReopened):  # step 5 again, for the unit it names (docs/adr/0020)
+        step, due = event.next_step, event.next_due_at
+    elif isinstance(event, ObjectionRaised):  # a keberatan for the Camat to answer
+        return _to_role(notify, story, event.role, None, "objection", event.due_at, overrides)
     elif isinstance(event, StepCompleted) and event.next_step:
         step, due = event.next_step, event.next_due_at
     else:
@@ -351,17 +365,26 @@ def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     role = story.definition.step(step).role
     unit = None
     if step in p.UNIT_BOUND_STEPS and role == "kasi":
-        disposition = story.latest((DispositionIssued, DispositionRedirected))
+        disposition = story.latest((DispositionIssued, DispositionRedirected, ComplaintReopened))
         unit = disposition.unit if disposition else None
+    return _to_role(notify, story, role, unit, "new_work", due, overrides, step=step)
+
+
+def _to_role(
+    notify: Context, story: Story, role: str, unit: str | None, kind: str, due, overrides, *, step: int = 0
+) -> list[p.Planned]:
+    """A message of ``kind`` to each active member of staff of ``role`` (of ``unit``, if named) who asked for news
+    of new work."""
     with notify.uow() as uow:
         people = uow.staff.active(story.kecamatan.slug, {role}, new_work=True)
     planned = []
     for person in people:
         if unit and (person["unit"] or "").casefold() != unit:
             continue
-        planned += _to_staff(
-            notify, story, person, "new_work", _staff_variables(notify, story, person, step, due), overrides
-        )
+        variables = _staff_variables(notify, story, person, step, due)
+        if kind != "new_work":
+            variables = {k: v for k, v in variables.items() if k not in ("langkah", "nama_langkah")}
+        planned += _to_staff(notify, story, person, kind, variables, overrides)
     return planned
 
 
@@ -372,7 +395,7 @@ def _staff_variables(notify: Context, story: Story, person, step: int, due) -> d
         "kode": "(pelapor rahasia)" if story.complainant.confidential else story.received.tracking_code,
         "kecamatan": story.kecamatan.name,
         "langkah": str(step),
-        "nama_langkah": story.definition.step(step).name,
+        "nama_langkah": story.definition.step(step).name if step else "",
         "batas": story.tanggal(due, with_time=True) if due else "-",
         "perihal": story.received.subject[:80],
         "link": notify.settings.staff_complaint_url.format(

@@ -1,0 +1,232 @@
+"""Satisfaction, reopening and keberatan (issue #18 item 1; docs/adr/0020), end to end on real PostgreSQL: a complaint
+walked through the twelve steps; its complainant answers on the public endpoint by tracking code ("not resolved",
+once per closing); the workflow's worker takes intake's message and reopens it at step 5 for the disposed unit; the
+tracking page, the dashboard's figures and notify's messages follow; walked again to a new letter; a second "not
+resolved" is a keberatan for the Camat, who answers it over the workflow's API; and a last "resolved" is recorded.
+Bad answers are refused with a stable code and nothing written."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from services.dashboard.adapters import tables as dashboard_tables
+from services.dashboard.entrypoints.api import create_app as dashboard_app
+from services.intake.adapters.tables import outbox
+from services.intake.entrypoints.api import create_app as intake_app
+from services.letters import handlers as letters_handlers
+from services.notify.adapters.tables import deliveries
+from services.notify.handlers.planning import plan_event
+from services.workflow import handlers
+from services.workflow.entrypoints.api import create_app as workflow_app
+from shared.auth import Principal
+from shared.contracts.intake import FeedbackGiven
+from tests.integration.test_letters import TO_STEP_10
+from tests.integration.test_privacy_erasure import (  # noqa: F401 (world: the module's fixture)
+    catch_up,
+    model_revision,
+    walk_all_twelve_steps,
+    world,
+)
+from tests.support.auth import bearer_header, ensure_user
+
+pytestmark = pytest.mark.usefixtures("world")
+
+
+def track(world, code: str) -> dict:
+    with TestClient(intake_app(world["intake"])) as client:
+        answer = client.get(f"/v1/track/{code}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def give(world, code: str, body: dict):
+    with TestClient(intake_app(world["intake"])) as client:
+        return client.post(f"/v1/track/{code}/feedback", json=body)
+
+
+def deliver_feedback(world) -> FeedbackGiven:
+    """Intake's FeedbackGiven messages not yet handed on, taken by the workflow's worker handler (as the relay and
+    the worker do); the last one."""
+    engine = world["intake"].engine
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(outbox.c.id, outbox.c.payload)
+            .where(outbox.c.task == FeedbackGiven.TASK, outbox.c.published_at.is_(None))
+            .order_by(outbox.c.created_at)
+        ).all()
+        conn.execute(
+            outbox.update().where(outbox.c.id.in_([r.id for r in rows])).values(published_at=datetime.now(UTC))
+        )
+    assert rows, "intake wrote no FeedbackGiven"
+    message = None
+    for row in rows:
+        message = FeedbackGiven.model_validate(row.payload)
+        assert handlers.record_feedback(world["wf"], message)
+        assert not handlers.record_feedback(world["wf"], message)  # a redelivery changes nothing
+    assert message is not None
+    return message
+
+
+def events(world, cid) -> list:
+    return world["wf"].store.read_stream(f"complaint-{cid}")
+
+
+def last(world, cid, kind: str):
+    return next(e for e in reversed(events(world, cid)) if e.type == kind)
+
+
+def act(world, cid, action: str, role: str, fields: dict | None = None):
+    return handlers.act(
+        world["wf"], cid, action, fields or {}, expected_version=model_revision(world["wf"], cid),
+        user_id=f"{role}.feedback", role=role, unit="pemerintahan", kecamatan="pegantenan", at=datetime.now(UTC),
+        correlation_id=uuid.uuid4(),
+    )  # fmt: skip
+
+
+def walk_again_from_step_five(world, cid) -> None:
+    """Steps 5 to 12 again after a reopening: a new letter drafted, signed under a new number, sent by hand."""
+    for action, role, fields in TO_STEP_10[3:]:
+        act(world, cid, action, role, fields)
+    letters_handlers.render_draft(world["letters"], last(world, cid, "workflow.LetterDrafted").event_id)
+    act(world, cid, "sign-letter", "camat")
+    issued = letters_handlers.issue_signed_letter(world["letters"], last(world, cid, "workflow.LetterSigned").event_id)
+    handlers.record_letter_document(world["wf"], issued)
+    act(world, cid, "archive-letter", "staf")
+    act(world, cid, "send-response", "staf", {"channel": "langsung", "receipt": "Diterima langsung oleh pengadu"})
+
+
+def planned_kinds(world, event) -> set[tuple[str, str]]:
+    plan_event(world["notify"], event.event_id, send_now=False)
+    with world["notify"].engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.kind, deliveries.c.audience).where(deliveries.c.source_event_id == event.event_id)
+        ).all()
+    return {(r.kind, r.audience) for r in rows}
+
+
+def dashboard_row(world, cid) -> dict:
+    with world["dash"].engine.connect() as conn:
+        return dict(
+            conn.execute(
+                select(dashboard_tables.complaints).where(dashboard_tables.complaints.c.complaint_id == cid)
+            ).mappings().one()
+        )  # fmt: skip
+
+
+def test_not_resolved_reopens_then_a_keberatan_goes_to_the_camat_and_every_reader_follows(settings, world):
+    cid, code = walk_all_twelve_steps(world)
+    catch_up(world)
+    status = track(world, code)
+    assert status["status"] == "closed" and status["feedback"] == {"open": True, "given": False, "closing": 1}
+    first_letter = dashboard_row(world, cid)["letter_number"]
+
+    # bad answers: refused with a stable code, nothing written
+    refused = [
+        give(world, code, {"satisfied": True, "rating": 5}),
+        give(world, code, {"satisfied": False, "rating": 1}),  # "not resolved" says what
+        give(world, code, {"satisfied": False, "rating": 1, "comment": "   "}),
+        give(world, code, {"satisfied": "tidak", "rating": 1, "comment": "x"}),
+    ]
+    assert [r.status_code for r in refused] == [422, 422, 422, 422]
+    assert any(e["code"] == "comment_required" for e in refused[1].json()["errors"]), refused[1].json()
+    assert give(world, "ZZZZ-ZZZZ-ZZ", {"satisfied": True, "rating": 4}).status_code == 404
+    assert track(world, code)["feedback"]["given"] is False
+
+    answered = give(world, code, {"satisfied": False, "rating": 2, "comment": "Lampu masih mati di dua titik."})
+    assert answered.status_code == 202, answered.text
+    again = give(world, code, {"satisfied": True, "rating": 4})
+    assert (again.status_code, again.json()["code"]) == (409, "feedback_already_given")
+    message = deliver_feedback(world)
+    assert (message.closing, message.satisfied, message.rating) == (1, False, 2)
+
+    # reopened at step 5 for the unit the Camat disposed to; the first letter kept
+    assert [e.type for e in events(world, cid)[-2:]] == ["workflow.FeedbackReceived", "workflow.ComplaintReopened"]
+    reopened = last(world, cid, "workflow.ComplaintReopened").decode()
+    assert (reopened.cause, reopened.unit, reopened.reopening, reopened.next_step) == ("feedback", "pemerintahan", 1, 5)
+    catch_up(world)
+    status = track(world, code)
+    assert (status["status"], status["current_step"]["number"], status["reopened"]) == ("in_progress", 5, 1)
+    assert status["status_label"].startswith("Dibuka kembali") and status["feedback"]["open"] is False
+    closed_now = give(world, code, {"satisfied": True, "rating": 4})
+    assert (closed_now.status_code, closed_now.json()["code"]) == (409, "feedback_not_open")
+    row = dashboard_row(world, cid)
+    assert (row["status"], row["current_step"], row["waiting_role"], row["reopened"]) == ("in_progress", 5, "kasi", 1)
+    assert (row["feedback_satisfied"], row["feedback_rating"]) == (False, 2)
+    # the complainant is told, and so is the unit's Kasi (who asked for news of new work, or not: then no row)
+    kinds = planned_kinds(world, last(world, cid, "workflow.ComplaintReopened"))
+    assert ("reopened", "complainant") in kinds
+
+    # walked again: a new letter under a new number; the complainant may answer the second closing
+    walk_again_from_step_five(world, cid)
+    catch_up(world)
+    assert dashboard_row(world, cid)["letter_number"] not in (None, first_letter)
+    assert track(world, code)["feedback"] == {"open": True, "given": False, "closing": 2}
+
+    # not resolved again: a keberatan for the Camat, however soon
+    assert give(world, code, {"satisfied": False, "rating": 1, "comment": "Masih mati."}).status_code == 202
+    deliver_feedback(world)
+    assert events(world, cid)[-1].type == "workflow.ObjectionRaised"
+    catch_up(world)
+    status = track(world, code)
+    assert (status["status"], status["objection"]) == ("objection", "open")
+    assert status["status_label"] == "Keberatan Anda sedang diperiksa Camat"
+    assert ("objection_raised", "complainant") in planned_kinds(world, last(world, cid, "workflow.ObjectionRaised"))
+    row = dashboard_row(world, cid)
+    assert (row["status"], row["waiting_role"], row["objection_state"]) == ("objection", "camat", "open")
+
+    # the Camat answers over the API: nobody else may, nor any other action meanwhile
+    camat = ensure_user(settings, Principal("camat.keberatan", "Camat", "camat", "pegantenan", None))
+    sekcam = ensure_user(settings, Principal("sekcam.keberatan", "Sekcam", "sekcam", "pegantenan", None))
+    version = model_revision(world["wf"], cid)
+    body = {"expected_version": version, "decision": "upheld", "answer": "Perbaikan dua titik lampu dijadwalkan."}
+    with TestClient(workflow_app(world["wf"])) as client:
+        refused = client.post(f"/v1/complaints/{cid}/answer-objection", json=body, headers=bearer_header(settings, sekcam))
+        assert (refused.status_code, refused.json()["code"]) == (403, "role_not_allowed"), refused.text
+        other = client.post(
+            f"/v1/complaints/{cid}/withdraw", json={"expected_version": version}, headers=bearer_header(settings, camat)
+        )
+        assert (other.status_code, other.json()["code"]) == (409, "awaiting_objection_answer"), other.text
+        bad = client.post(
+            f"/v1/complaints/{cid}/answer-objection",
+            json={**body, "decision": "maybe"},
+            headers=bearer_header(settings, camat),
+        )
+        assert bad.status_code == 422, bad.text
+        done = client.post(f"/v1/complaints/{cid}/answer-objection", json=body, headers=bearer_header(settings, camat))
+        assert done.status_code == 200, done.text
+        assert (done.json()["status"], done.json()["outcome"]) == ("closed", "resolved")
+    answered = last(world, cid, "workflow.ObjectionAnswered")
+    assert ("objection_answered", "complainant") in planned_kinds(world, answered)
+    catch_up(world)
+    status = track(world, code)
+    assert (status["status"], status["objection"], status["feedback"]["open"]) == ("closed", "answered", True)
+
+    # after the Camat's answer, an answer is recorded and nothing more
+    assert give(world, code, {"satisfied": True, "rating": 3}).status_code == 202
+    deliver_feedback(world)
+    assert events(world, cid)[-1].type == "workflow.FeedbackReceived"
+    assert events(world, cid)[-1].decode().consequence == "none"
+    catch_up(world)
+    row = dashboard_row(world, cid)
+    assert (row["status"], row["feedback_satisfied"], row["feedback_rating"], row["objection_state"]) == (
+        "closed", True, 3, "answered"
+    )  # fmt: skip
+
+    # the kabupaten's dashboard: satisfaction and reopen rates, per kecamatan and per unit
+    kabupaten = ensure_user(settings, Principal("kab.keberatan", "Kabupaten", "kabupaten", None, "pamekasan"))
+    with TestClient(dashboard_app(world["dash"])) as client:
+        summary = client.get("/v1/dashboard/summary?kecamatan=pegantenan", headers=bearer_header(settings, kabupaten))
+    assert summary.status_code == 200, summary.text
+    item = next(i for i in summary.json()["kecamatan"] if i["kecamatan"]["slug"] == "pegantenan")
+    figures, unit = item["feedback"], item["feedback_by_unit"]["pemerintahan"]
+    for f in (figures, unit):
+        assert f["responded"] >= 1 and f["answered"] >= 1 and f["reopened"] >= 1 and f["objections"] >= 1
+        assert f["satisfied_share"] == round(f["satisfied"] / f["answered"], 4)
+        assert f["reopened_share"] == round(f["reopened"] / f["responded"], 4)
+        assert 1 <= f["mean_rating"] <= 4
+    assert summary.json()["total"]["feedback"]["reopened"] >= figures["reopened"]
