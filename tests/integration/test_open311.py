@@ -28,8 +28,10 @@ from fastapi.testclient import TestClient
 from georeport import GeoReport
 from sqlalchemy import Text, case, cast, literal, or_, select, text
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from pengaduan.apps import gateway
+from services.dashboard.adapters.jurisdictions import jurisdictions
 from services.dashboard.adapters.projections import ServiceRequestsProjection
 from services.dashboard.adapters.service_requests import find_service_requests
 from services.dashboard.adapters.subscription import Subscription
@@ -44,13 +46,24 @@ from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import bootstrap as bootstrap_workflow
 from shared.auth import install_auth
 from shared.config import Settings
-from shared.contracts.open311 import OTHER, SERVICES, service_of
+from shared.contracts.categories import DEFAULT, OTHER_CODE
+from shared.contracts.open311 import service_of
 from shared.contracts.workflow import ComplaintReceived, ComplaintReferred, ReferralAnswered, ReferralLapsed
+from shared.db import make_engine
+from shared.embedded import free_port
 from shared.eventstore.postgres import PostgresEventStore, events
 from shared.gateway import GatewaySettings, merge_openapi
 from shared.http import install_error_handlers
 from shared.tanggal import format_tanggal
-from shared.tenancy import Kecamatan, configure_kecamatan, kabupaten_table, kecamatan_table, upsert_kecamatan
+from shared.tenancy import (
+    Kecamatan,
+    configure_kabupaten,
+    configure_kecamatan,
+    kabupaten_table,
+    kecamatan_table,
+    upsert_kecamatan,
+)
+from tests.support.addresses import unique_address
 from tests.support.complaints import outbox_message
 from tests.support.servers_http import serve_in_thread
 from tests.support.web import Dispatcher
@@ -177,32 +190,87 @@ def assert_nothing_personal(body) -> None:
         assert personal not in text, personal
 
 
-def test_the_catalogue_lists_the_complaint_categories(client):
-    r = client.get("/open311/v2/services.json")
+# a kabupaten with a category list of its own (as tests/integration/test_categories.py adds one): a shared code under
+# its own name, a code of its own, the catch-all
+OWN_SUFFIX = uuid.uuid4().hex[:6]
+OWN_KABUPATEN = f"o311kab{OWN_SUFFIX}"
+OWN_LIST = [
+    {
+        "code": "air-bersih",
+        "name": "Air bersih",
+        "description": "Air PDAM, sumur umum dan hidran yang mati atau keruh.",
+        "group": "Sarana dan prasarana",
+        "keywords": ["pdam", "sumur", "hidran"],
+    },
+    {"code": "kesehatan", "name": "Layanan kesehatan", "group": "Pelayanan dasar"},
+    {"code": "pelayanan-lainnya", "name": "Lainnya"},
+]
+
+
+@pytest.fixture(scope="module")
+def own_place(engine, intake, wf) -> str:
+    """A kecamatan of a kabupaten that sets its own category list."""
+    slug = f"o311own-{OWN_SUFFIX}"
+    upsert_kecamatan(engine, [Kecamatan(slug, f"96.{OWN_SUFFIX}", "Sumber Air", OWN_KABUPATEN, "Kabupaten Sumber")])
+    configure_kabupaten(engine, OWN_KABUPATEN, {"categories": OWN_LIST})
+    for container in (intake, wf):
+        container.directory.invalidate()
+    return slug
+
+
+def test_the_catalogue_lists_the_complaint_categories_of_the_jurisdictions_kabupaten(client, own_place):
+    """The default list for Pamekasan's kecamatan (no list of its own), in its order, with its names; the
+    kabupaten's own elsewhere. (Before: the six services Open311 served, three of them under older names.)"""
+    r = client.get("/open311/v2/services.json", params={"jurisdiction_id": "pegantenan"})
     assert r.status_code == 200
     services = r.json()
-    assert [s["service_code"] for s in services] == [
-        "infrastruktur",
-        "administrasi-kependudukan",
-        "perizinan",
-        "ketertiban-umum",
-        "kebersihan-lingkungan",
-        "pelayanan-lainnya",
-    ]
+    assert [s["service_code"] for s in services] == [c.code for c in DEFAULT]
+    assert {s["service_code"] for s in services} >= {"kesehatan", "pendidikan", "sosial", "infrastruktur"}
+    for s, category in zip(services, DEFAULT, strict=True):
+        assert s == {
+            "service_code": category.code,
+            "service_name": category.name,
+            "description": category.description,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": ", ".join(category.keywords),
+            "group": category.group,
+        }
     for s in services:
         assert s["metadata"] is False and s["type"] == "realtime" and s["service_name"] and s["group"] and s["keywords"]
-    assert client.get("/open311/v2/services").json() == services
-    assert client.get("/open311/v2/services.json", params={"jurisdiction_id": "galis"}).status_code == 200
+    assert client.get("/open311/v2/services", params={"jurisdiction_id": "pegantenan"}).json() == services
+    assert client.get("/open311/v2/services.json", params={"jurisdiction_id": "galis"}).json() == services
     r = client.get("/open311/v2/services.json", params={"jurisdiction_id": "tidak-ada"})
     assert r.status_code == 404 and r.json()[0]["code"] == 404
-    r = client.get("/open311/v2/services.xml")
+    r = client.get("/open311/v2/services.xml", params={"jurisdiction_id": "pegantenan"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
     root = ET.fromstring(r.content)
     assert root.tag == "services" and [e.tag for e in root] == ["service"] * len(services)
-    for element, service in zip(root, services, strict=True):
-        assert [child.tag for child in element] == list(service)  # the spec's elements, in its order
-        assert element.findtext("service_code") == service["service_code"]
+    for element, s in zip(root, services, strict=True):
+        assert [child.tag for child in element] == list(s)  # the spec's elements, in its order
+        assert [child.text for child in element] == [str(v).lower() if v is False else v for v in s.values()]
         assert element.findtext("metadata") == "false"
+
+    # a kabupaten with its own list: its own, names and all
+    own = client.get("/open311/v2/services.json", params={"jurisdiction_id": own_place}).json()
+    assert [(s["service_code"], s["service_name"], s["group"]) for s in own] == [
+        ("air-bersih", "Air bersih", "Sarana dan prasarana"),
+        ("kesehatan", "Layanan kesehatan", "Pelayanan dasar"),
+        ("pelayanan-lainnya", "Lainnya", "Lainnya"),
+    ]
+    assert own[0]["keywords"] == "pdam, sumur, hidran" and own[1]["keywords"] == "layanan kesehatan"
+    root = xml_of(client.get("/open311/v2/services.xml", params={"jurisdiction_id": own_place}))
+    assert [e.findtext("service_name") for e in root.findall("service")] == [s["service_name"] for s in own]
+
+    # without a jurisdiction, where the kabupaten served here have different lists: the spec's 400, naming them
+    for path in ("/open311/v2/services.json", "/open311/v2/services"):
+        r = client.get(path)
+        assert r.status_code == 400, r.text
+        [error] = r.json()
+        assert error["code"] == 400 and error["description"].startswith("jurisdiction_id wajib diisi")
+        assert "Kabupaten Sumber: " + own_place in error["description"] and "pegantenan" in error["description"]
+    r = client.get("/open311/v2/services.xml")
+    assert r.status_code == 400 and xml_of(r).findtext("error/description").startswith("jurisdiction_id wajib")
 
 
 def test_a_posted_request_becomes_a_complaint_and_is_shown_in_georeport_shape(client, wf, engine):
@@ -365,10 +433,8 @@ def test_complaints_from_other_channels_are_listed_as_other_public_services(clie
     params = {"jurisdiction_id": "pegantenan", "service_code": "pelayanan-lainnya"}
     others = client.get("/open311/v2/requests.json", params=params).json()
     [item] = [i for i in others if i["service_request_id"] == str(complaint_id)]
-    assert (
-        item["service_name"] == "Pelayanan publik lainnya"
-        and item["description"] == "Pelayanan publik lainnya di Kecamatan Pegantenan"
-    )
+    # the catch-all under the list's name (Open311's own "Pelayanan publik lainnya" was the bug: one code, two names)
+    assert item["service_name"] == "Lainnya" and item["description"] == "Lainnya di Kecamatan Pegantenan"
     assert all(i["service_code"] == "pelayanan-lainnya" for i in others)
     assert "Siti" not in json.dumps(others) and "biaya" not in json.dumps(others)  # the subject is not shown
     several = client.get(
@@ -691,7 +757,7 @@ def _items(found) -> list:
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_a_georeport_client_from_pypi_reads_what_a_civic_app_posted(settings, engine, intake, wf, fmt):
+def test_a_georeport_client_from_pypi_reads_what_a_civic_app_posted(settings, engine, intake, wf, fmt, own_place):
     with over_http(settings, engine, intake) as base:
         # the discovery document, through the gateway (the dashboard's), names the endpoint the client is given
         r = httpx.get(f"{base}/open311/discovery.{fmt}", timeout=30)
@@ -712,7 +778,8 @@ def test_a_georeport_client_from_pypi_reads_what_a_civic_app_posted(settings, en
 
         georeport = GeoReport(f"{base}/open311/v2", jurisdiction="pegantenan", output_format=fmt)
         services = _items(georeport.get_service_list())
-        assert [s["service_code"] for s in services] == [s.code for s in SERVICES]
+        assert [s["service_code"] for s in services] == [c.code for c in DEFAULT]
+        assert [s["service_name"] for s in services] == [c.name for c in DEFAULT]
         assert all(str(s["metadata"]).lower() == "false" for s in services)
         definition = georeport.get_service_definition("ketertiban-umum")
         assert definition["service_code"] == "ketertiban-umum" and not definition["attributes"]
@@ -740,6 +807,227 @@ def test_a_georeport_client_from_pypi_reads_what_a_civic_app_posted(settings, en
         with pytest.raises(requests.HTTPError) as unknown:
             GeoReport(f"{base}/open311/v2", jurisdiction="tidak-ada", output_format=fmt).get_service_list()
         assert unknown.value.response.status_code == 404
+
+        # the catalogue of a kabupaten with its own list, and a category Open311 did not serve before (kesehatan)
+        own = GeoReport(f"{base}/open311/v2", jurisdiction=own_place, output_format=fmt)
+        assert [(s["service_code"], s["service_name"]) for s in _items(own.get_service_list())] == [
+            ("air-bersih", "Air bersih"),
+            ("kesehatan", "Layanan kesehatan"),
+            ("pelayanan-lainnya", "Lainnya"),
+        ]
+        assert own.get_service_definition("air-bersih")["service_code"] == "air-bersih"
+        r = httpx.post(
+            f"{base}/open311/v2/requests.{fmt}",
+            data=form(jurisdiction_id=own_place, service_code="kesehatan"),
+            timeout=30,
+        )
+        assert r.status_code == 201, r.text
+        token = r.json()[0]["token"] if fmt == "json" else xml_of(r).findtext("request/token")
+        request_id = str(deliver_to_workflow(wf, engine, token))
+        listed = _items(own.get_service_requests(service_code="kesehatan"))
+        [mine] = [i for i in listed if i["service_request_id"] == request_id]
+        assert (mine["service_code"], mine["service_name"]) == ("kesehatan", "Layanan kesehatan")
+        kesehatan = _items(georeport.get_service_list())[2]
+        assert (kesehatan["service_code"], kesehatan["service_name"]) == ("kesehatan", "Kesehatan")
+        with pytest.raises(requests.HTTPError) as refused:  # refused in the spec's shape; the client raises it
+            own.get_service_requests(service_code="infrastruktur")
+        assert refused.value.response.status_code == 400
+
+
+# --- the kabupaten's categories as services (issue #18 items 2 and 5) ------------------------------------------------
+
+
+def test_a_request_of_kesehatan_is_posted_read_and_searched_under_its_category(client, wf, engine):
+    """kesehatan, pendidikan and sosial were categories but no Open311 services: a POST or a search by them was
+    refused and a complaint of them read under the catch-all's name."""
+    r = client.post("/open311/v2/requests.json", data=form(service_code="kesehatan", description="Puskesmas " * 3))
+    assert r.status_code == 201, r.text
+    [posted] = r.json()
+    assert outbox_message(engine, posted["token"]).category == "kesehatan"  # the complaint's category
+    with engine.connect() as conn:
+        subject = conn.execute(
+            select(submissions.c.subject).where(submissions.c.tracking_code == posted["token"])
+        ).scalar_one()
+    assert subject.startswith("Kesehatan: Puskesmas")  # the category's name in the kabupaten's list, for staff
+    deliver_to_workflow(wf, engine, posted["token"])
+    [item] = client.get(f"/open311/v2/requests/{posted['service_request_id']}.json").json()
+    assert (item["service_code"], item["service_name"]) == ("kesehatan", "Kesehatan")
+    assert item["description"] == "Kesehatan di Kecamatan Pegantenan"
+    for params in (
+        {"service_code": "kesehatan"},
+        {"service_code": "kesehatan,sosial", "jurisdiction_id": "pegantenan"},
+    ):
+        r = client.get("/open311/v2/requests.json", params=params)
+        assert r.status_code == 200, (params, r.text)
+        assert item in r.json() and {i["service_code"] for i in r.json()} <= {"kesehatan", "sosial"}
+    listed = xml_of(client.get("/open311/v2/requests.xml", params={"service_code": "kesehatan"}))
+    [one] = [e for e in listed.findall("request") if e.findtext("service_request_id") == item["service_request_id"]]
+    assert one.findtext("service_name") == "Kesehatan"
+    assert client.get("/open311/v2/services/kesehatan.json", params={"jurisdiction_id": "pegantenan"}).json() == {
+        "service_code": "kesehatan",
+        "attributes": [],
+    }
+
+
+def test_a_kabupatens_own_list_is_what_its_kecamatan_take_and_read(client, wf, engine, own_place):
+    r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id=own_place, service_code="air-bersih"))
+    assert r.status_code == 201, r.text
+    [posted] = r.json()
+    assert outbox_message(engine, posted["token"]).category == "air-bersih"
+    deliver_to_workflow(wf, engine, posted["token"])
+    [item] = client.get(f"/open311/v2/requests/{posted['service_request_id']}.json").json()
+    assert (item["service_code"], item["service_name"]) == ("air-bersih", "Air bersih")
+    assert item["address"] == "Kecamatan Sumber Air, Kabupaten Sumber"
+    found = client.get("/open311/v2/requests.json", params={"jurisdiction_id": own_place, "service_code": "air-bersih"})
+    assert found.status_code == 200 and found.json() == [item]
+    assert client.get("/open311/v2/requests.json", params={"service_code": "air-bersih"}).status_code == 200
+
+    # a shared code reads under this kabupaten's name for it
+    r = client.post("/open311/v2/requests.xml", data=form(jurisdiction_id=own_place, service_code="kesehatan"))
+    assert r.status_code == 201, r.text
+    request_id, token = xml_of(r).findtext("request/service_request_id"), xml_of(r).findtext("request/token")
+    deliver_to_workflow(wf, engine, token)
+    [one] = xml_of(client.get(f"/open311/v2/requests/{request_id}.xml")).findall("request")
+    assert (one.findtext("service_code"), one.findtext("service_name")) == ("kesehatan", "Layanan kesehatan")
+
+    # a code of the default list is not this kabupaten's: refused in the spec's shape, in both formats
+    expected = "service_code 'infrastruktur' tidak ada dalam daftar kategori kecamatan ini."
+    r = client.post("/open311/v2/requests.json", data=form(jurisdiction_id=own_place))
+    assert r.status_code == 400 and r.json() == [{"code": 400, "description": expected}]
+    r = client.post("/open311/v2/requests.xml", data=form(jurisdiction_id=own_place))
+    assert r.status_code == 400 and [(e.findtext("code"), e.findtext("description")) for e in xml_of(r)] == [
+        ("400", expected)
+    ]
+    r = client.get("/open311/v2/requests.xml", params={"jurisdiction_id": own_place, "service_code": "infrastruktur"})
+    assert r.status_code == 400 and "'infrastruktur' tidak dikenal" in xml_of(r).findtext("error/description")
+    r = client.get("/open311/v2/services/infrastruktur.json", params={"jurisdiction_id": own_place})
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+    r = client.get("/open311/v2/services/air-bersih.xml", params={"jurisdiction_id": own_place})
+    assert r.status_code == 200 and xml_of(r).findtext("service_code") == "air-bersih"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_an_unknown_service_code_is_refused_in_the_specs_shape(client, fmt):
+    def errors(r) -> list[tuple[int, str]]:
+        if fmt == "json":
+            return [(e["code"], e["description"]) for e in r.json()]
+        return [(int(e.findtext("code")), e.findtext("description")) for e in xml_of(r).findall("error")]
+
+    posted = client.post(f"/open311/v2/requests.{fmt}", data=form(service_code="sumur-bor"))
+    assert posted.status_code == 400
+    assert errors(posted) == [
+        (400, "service_code 'sumur-bor' tidak dikenal (lihat daftar di services.json?jurisdiction_id=pegantenan).")
+    ]
+    searched = client.get(f"/open311/v2/requests.{fmt}", params={"service_code": "sumur-bor"})
+    assert searched.status_code == 400 and errors(searched)[0][1].startswith("service_code 'sumur-bor' tidak dikenal")
+    defined = client.get(f"/open311/v2/services/sumur-bor.{fmt}", params={"jurisdiction_id": "pegantenan"})
+    assert defined.status_code == 404 and errors(defined)[0][0] == 404
+
+
+def test_a_request_posted_before_categories_still_reads_by_its_subject(client, intake, wf, engine):
+    """An Open311 request of before carried its service only in its subject, under the name it had then; it reads
+    under its code and today's name in the kabupaten's list."""
+    from services.intake.domain.commands import SubmitComplaint
+    from services.intake.handlers.submissions import submit_complaint
+    from shared.contracts.intake import Complainant
+
+    accepted = submit_complaint(
+        intake,
+        SubmitComplaint(
+            kecamatan="pegantenan",
+            channel="open311",
+            complainant=Complainant(name="Siti Aminah", email=EMAIL),
+            subject="Ketertiban umum: Pengeras suara hajatan sampai pukul dua pagi",
+            description="Pengeras suara hajatan di Desa Pegantenan berbunyi sampai pukul dua pagi.",
+            correlation_id=uuid.uuid4(),
+        ),  # no category: as intake wrote an Open311 request then
+    )
+    complaint_id = deliver_to_workflow(wf, engine, accepted.tracking_code)
+    [item] = client.get(f"/open311/v2/requests/{complaint_id}.json").json()
+    assert (item["service_code"], item["service_name"]) == ("ketertiban-umum", "Ketenteraman dan ketertiban")
+    found = client.get("/open311/v2/requests.json", params={"service_code": "ketertiban-umum"}).json()
+    assert item in found
+
+
+# --- errors on an .xml path are the spec's XML, also those raised before the route answers ----------------------
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        (b"--x\r\nContent-Type: text/plain\r\n\r\nabc\r\n--x--\r\n", "multipart/form-data; boundary=x"),  # no name
+        (b"jurisdiction_id=pegantenan", "multipart/form-data"),  # no boundary
+    ],
+)
+def test_a_body_that_cannot_be_read_is_the_specs_error_in_the_asked_format(client, body, content_type):
+    """Starlette refuses to read these; the answer was the project's JSON {code, message} on both paths."""
+    broken = {"content": body, "headers": {"Content-Type": content_type}}
+    r = client.post("/open311/v2/requests.xml", **broken)
+    assert r.status_code == 400
+    [error] = xml_of(r).findall("error")
+    assert error.findtext("code") == "400" and "tidak dapat dibaca sebagai formulir" in error.findtext("description")
+    r = client.post("/open311/v2/requests.json", **broken)
+    assert r.status_code == 400 and r.json() == [{"code": 400, "description": error.findtext("description")}]
+
+
+def test_a_rate_limited_post_on_the_xml_path_is_the_specs_xml_with_retry_after(settings, engine):
+    limited = IntakeSettings(**settings.model_dump()).model_copy(update={"rate_limit_submissions": "1/minute"})
+    app = intake_app(bootstrap_intake(limited))
+    me = {"X-Forwarded-For": unique_address()}
+    with TestClient(ProxyHeadersMiddleware(app, trusted_hosts="testclient")) as c:
+        assert c.post("/open311/v2/requests.xml", data=form(), headers=me).status_code == 201
+        r = c.post("/open311/v2/requests.xml", data=form(), headers=me)
+        assert r.status_code == 429
+        [error] = xml_of(r).findall("error")
+        assert error.findtext("code") == "429" and error.findtext("description")
+        assert int(r.headers["retry-after"]) >= 1
+        r = c.post("/open311/v2/requests.json", data=form(), headers=me)  # the JSON path: as every API answers it
+        assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+
+
+def test_a_method_the_path_does_not_take_and_an_outage_are_the_specs_xml(client, settings):
+    r = client.delete("/open311/v2/services.xml")
+    assert r.status_code == 405 and xml_of(r).findtext("error/code") == "405"
+    assert "GET" in [m.strip() for m in r.headers["allow"].split(",")]
+    assert client.delete("/open311/v2/services.json").json()["code"] == "method_not_allowed"  # JSON as before
+
+    dead = settings.model_copy(update={"database_url": f"postgresql+psycopg://pengaduan@127.0.0.1:{free_port()}/x"})
+    away = make_engine(dead)
+    with TestClient(dashboard_app(settings, away)) as reads:
+        for path in ("/open311/v2/services.xml", f"/open311/v2/requests/{uuid.uuid4()}.xml"):
+            r = reads.get(path)
+            assert r.status_code == 503, (path, r.text)
+            assert xml_of(r).findtext("error/code") == "503" and "coba lagi" in xml_of(r).findtext("error/description")
+            assert int(r.headers["retry-after"]) >= 1
+        assert reads.get("/open311/v2/services.json").json()["code"] == "service_unavailable"
+    away.dispose()
+
+
+def test_a_bug_and_a_body_that_grows_too_large_are_the_specs_xml(settings, engine, intake):
+    """A bug's 500 (here: an app given no engine) and a body past the limit while it is read (chunked: no
+    Content-Length to refuse it by before the route) on an .xml path."""
+    with TestClient(dashboard_app(settings, None)) as broken:
+        r = broken.get("/open311/v2/services.xml")
+        assert r.status_code == 500 and xml_of(r).findtext("error/code") == "500"
+        assert "coba lagi" in xml_of(r).findtext("error/description")
+    small = IntakeSettings(**settings.model_dump()).model_copy(
+        update={"max_inbound_bytes": 1024, "max_attachments": 1, "max_attachment_bytes": 1}
+    )
+    tight = bootstrap_intake(small)
+
+    def chunks():
+        yield b"jurisdiction_id=pegantenan&description="
+        for _ in range(64):
+            yield b"a" * 32 * 1024  # 2 MiB in all, past the 1 MiB and a little this intake allows here
+
+    with TestClient(intake_app(tight)) as c:
+        r = c.post(
+            "/open311/v2/requests.xml",
+            content=chunks(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert r.status_code == 413 and xml_of(r).findtext("error/code") == "413", r.text[:300]
+    tight.engine.dispose()
 
 
 def _as_before(engine) -> dict[uuid.UUID, dict]:
@@ -801,6 +1089,7 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
     )
     with engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
+    lists = {j.slug: j.categories for j in jurisdictions(engine)}  # each kabupaten's names for its categories
 
     def request(r) -> RequestRow:
         values = {k_: v for k_, v in r.items() if k_ not in ("subject", "channel", "category")}
@@ -809,10 +1098,10 @@ def _as_before(engine) -> dict[uuid.UUID, dict]:
             date.fromisoformat(r["referral_answered_on"]) if r["referral_answered_on"] else None
         )
         # an Open311 request filed before categories were a field: its service was written into the subject
-        legacy = service_of(r["subject"]).code if r["channel"] == "open311" else OTHER.code
+        legacy = service_of(r["subject"]) if r["channel"] == "open311" else OTHER_CODE
         return RequestRow(**values, service_code=r["category"] or legacy)
 
-    return {r["complaint_id"]: as_georeport(request(r)) for r in rows}
+    return {r["complaint_id"]: as_georeport(request(r), lists[r["kecamatan"]]) for r in rows}
 
 
 def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and_a_rebuild_changes_nothing(engine):
@@ -820,13 +1109,15 @@ def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and
     every test that ran before this one): the projection answers what the join of intake.submissions and
     workflow.complaints answered; a rebuild from position 0 gives the same table."""
     service_requests(engine).catch_up()
+    lists = {j.slug: j.categories for j in jurisdictions(engine)}
     before = _as_before(engine)
     assert before
     ids = tuple(before)
     now = {}
     for start in range(0, len(ids), 500):
         query = RequestQuery(complaint_ids=ids[start : start + 500], by_id=True, limit=500)
-        now.update({row.complaint_id: as_georeport(row) for row in find_service_requests(engine, query)})
+        found = find_service_requests(engine, query)
+        now.update({row.complaint_id: as_georeport(row, lists[row.kecamatan]) for row in found})
     assert now == before
 
     def table(conn):

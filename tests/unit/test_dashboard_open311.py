@@ -10,16 +10,20 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import pytest
+
 from services.dashboard.domain.open311 import (
     RequestRow,
     as_georeport,
     as_token,
     discovery,
     read_ids,
+    read_query,
     service_definition,
     status_notes,
 )
-from shared.contracts.open311 import BY_CODE
+from shared.contracts.categories import DEFAULT, Category, find
+from shared.contracts.open311 import Jurisdiction, Problems
 
 RECEIVED = datetime(2026, 2, 2, 2, 0, tzinfo=UTC)
 FOLLOW_UP = datetime(2026, 2, 24, 9, 0, tzinfo=UTC)  # 16:00 WIB, 17:00 WITA; 18:00 WIT: already the 24th in each
@@ -48,7 +52,7 @@ def referred(**changes) -> RequestRow:
 
 
 def test_a_followed_referral_is_open_names_the_agency_and_until_when_it_is_followed():
-    shown = as_georeport(referred())
+    shown = as_georeport(referred(), DEFAULT)
     assert shown["status"] == "open"
     assert (
         shown["status_notes"]
@@ -65,7 +69,7 @@ def test_an_answered_referral_is_closed_and_says_when_the_office_answered_but_no
     assert status_notes(replace(row, referral_answered_on=date(2026, 2, 20))) == (
         "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan; instansi penerima telah menanggapi pada 20 Februari 2026."
     )
-    shown = as_georeport(row)
+    shown = as_georeport(row, DEFAULT)
     assert shown["status"] == "closed" and shown["agency_responsible"] == "Dinas PUPR Kabupaten Pamekasan"
     assert shown["status_notes"].endswith("instansi penerima telah menanggapi.")
     assert shown["expected_datetime"] == row.deadline_at.isoformat()
@@ -86,7 +90,7 @@ def test_an_older_referral_and_one_withdrawn_while_followed_read_as_before():
     assert status_notes(older) == "Dilimpahkan kepada Dinas PUPR Kabupaten Pamekasan."
     assert status_notes(replace(older, referred_to=None)) == "Dilimpahkan kepada instansi yang berwenang."
     withdrawn = referred(status="closed", outcome="withdrawn", current_step=None, referral_state="ended")
-    shown = as_georeport(withdrawn)
+    shown = as_georeport(withdrawn, DEFAULT)
     assert (
         shown["status_notes"] == "Ditutup: dicabut oleh pengadu."
         and shown["agency_responsible"] == "Kecamatan Pegantenan"
@@ -95,7 +99,7 @@ def test_an_older_referral_and_one_withdrawn_while_followed_read_as_before():
 
 def test_a_request_is_shown_under_its_complaint_id_and_never_with_its_tracking_code():
     row = referred()
-    shown = as_georeport(row)
+    shown = as_georeport(row, DEFAULT)
     assert shown["service_request_id"] == str(row.complaint_id)
     assert row.tracking_code not in repr(shown) and row.tracking_code.replace("-", "") not in repr(shown)
     assert as_token(row) == {"service_request_id": str(row.complaint_id), "token": "7KQ2-M9XD-4T"}
@@ -108,7 +112,7 @@ def test_ids_are_read_as_complaint_ids_or_tracking_codes_as_typed():
 
 
 def test_a_service_definition_has_no_attributes_since_no_service_asks_for_any():
-    assert service_definition(BY_CODE["infrastruktur"]) == {"service_code": "infrastruktur", "attributes": []}
+    assert service_definition(find(DEFAULT, "infrastruktur")) == {"service_code": "infrastruktur", "attributes": []}
 
 
 def test_the_discovery_document_names_this_endpoint_and_both_formats():
@@ -124,3 +128,44 @@ def test_the_discovery_document_names_this_endpoint_and_both_formats():
     }
     assert datetime.fromisoformat(document["changeset"]).tzinfo is not None
     assert discovery("http://127.0.0.1:8000", production=False)["endpoints"][0]["type"] == "test"
+
+
+# --- the kabupaten's categories (issue #18 items 2 and 5) -------------------------------------------------------
+
+OWN = (Category("air-bersih", "Air bersih", group="Sarana"), Category("pelayanan-lainnya", "Lainnya"))
+PLACES = (
+    Jurisdiction("pegantenan", "pamekasan", "Kabupaten Pamekasan", DEFAULT),
+    Jurisdiction("sendiri", "kabown", "Kabupaten Own", OWN),
+)
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_a_request_reads_under_its_categorys_name_in_its_kabupatens_list():
+    shown = as_georeport(referred(service_code="kesehatan"), DEFAULT)
+    assert (shown["service_code"], shown["service_name"]) == ("kesehatan", "Kesehatan")
+    assert shown["description"] == "Kesehatan di Kecamatan Pegantenan"
+    assert as_georeport(referred(service_code="air-bersih"), OWN)["service_name"] == "Air bersih"
+    # the catch-all under the list's name (the old "Pelayanan publik lainnya" was Open311's own, before categories)
+    assert as_georeport(referred(service_code="pelayanan-lainnya"), OWN)["service_name"] == "Lainnya"
+    # a code the kabupaten's list no longer has: the default list's name, else the code itself
+    assert as_georeport(referred(service_code="perizinan"), OWN)["service_name"] == "Pelayanan perizinan"
+    assert as_georeport(referred(service_code="sumur-bor"), OWN)["service_name"] == "sumur-bor"
+
+
+def test_a_search_by_service_code_takes_any_code_of_the_list_and_names_the_unknown():
+    assert [c.code for c in read_query({"service_code": "kesehatan,sosial"}, NOW, PLACES).services] == [
+        "kesehatan",
+        "sosial",
+    ]
+    mine = read_query({"service_code": "air-bersih", "jurisdiction_id": "sendiri"}, NOW, PLACES)
+    assert [c.code for c in mine.services] == ["air-bersih"] and mine.kecamatan == "sendiri"
+    assert read_query({"service_code": "air-bersih"}, NOW, PLACES).services == (OWN[0],)  # a code of any list
+    with pytest.raises(Problems) as refused:  # not in that kecamatan's kabupaten's list
+        read_query({"service_code": "kesehatan", "jurisdiction_id": "sendiri"}, NOW, PLACES)
+    assert refused.value.status == 400
+    assert refused.value.problems[0].description == (
+        "service_code 'kesehatan' tidak dikenal (lihat daftar di services.json?jurisdiction_id=sendiri)."
+    )
+    with pytest.raises(Problems) as unknown:
+        read_query({"jurisdiction_id": "tidak-ada"}, NOW, PLACES)
+    assert unknown.value.status == 404

@@ -262,3 +262,6 @@ def test_the_service_is_the_complaints_category_and_follows_its_correction():
     assert legacy.row["service_code"] == "perizinan"
     typed = Stream(subject="Perizinan: izin usaha tertunda", channel="web")  # a citizen's own words
     assert typed.row["service_code"] == "pelayanan-lainnya"
+    # read by the names of then, not by today's list (where ketertiban-umum is "Ketenteraman dan ketertiban")
+    assert Stream(subject="Ketertiban umum: pengeras suara").row["service_code"] == "ketertiban-umum"
+    assert Stream(subject="Ketenteraman dan ketertiban: pengeras suara").row["service_code"] == "pelayanan-lainnya"

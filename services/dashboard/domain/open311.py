@@ -1,6 +1,6 @@
 """Open311 GeoReport v2 searches as this deployment answers them: reading the filters of a search and the
-public shape of a request. The catalogue, the category kept in the subject and the error shape are shared
-with intake, which takes the posted requests: ``shared/contracts/open311.py``.
+public shape of a request. The catalogue (each kabupaten's category list), the category kept in the subject and the
+error shape are shared with intake, which takes the posted requests: ``shared/contracts/open311.py``.
 
 Pure: no I/O; the clock comes in as an argument. Problems are ``Problem(status, description)`` with the
 description in Bahasa Indonesia; the API answers them in the spec's error shape ``[{code, description}]``.
@@ -17,7 +17,7 @@ recorded it (they come from the dashboard's projection of the event store).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -25,7 +25,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from shared.contracts import sop
-from shared.contracts.open311 import BY_CODE, OTHER, Problem, Problems, Service
+from shared.contracts.categories import Category, find
+from shared.contracts.open311 import UNKNOWN_JURISDICTION, Jurisdiction, Problem, Problems, named, served_codes
 from shared.contracts.tracking import normalize_tracking_code
 from shared.tanggal import format_tanggal
 
@@ -53,7 +54,7 @@ class RequestQuery:
     start: datetime | None = None
     end: datetime | None = None
     kecamatan: str | None = None
-    services: tuple[Service, ...] = ()  # empty: all
+    services: tuple[Category, ...] = ()  # empty: all
     limit: int = MAX_RESULTS
     by_id: bool = False
 
@@ -90,8 +91,10 @@ def read_ids(raw: str) -> tuple[tuple[str, ...], tuple[UUID, ...]]:
     return tuple(dict.fromkeys(codes)), tuple(dict.fromkeys(ids))
 
 
-def read_query(params: Mapping[str, str], now: datetime) -> RequestQuery:
-    """The filters of ``GET /requests``; raises ``Problems`` (400)."""
+def read_query(params: Mapping[str, str], now: datetime, jurisdictions: Sequence[Jurisdiction]) -> RequestQuery:
+    """The filters of ``GET /requests``; raises ``Problems`` (400; then 404 for a ``jurisdiction_id`` not on
+    record). ``service_code`` is any code of the named kecamatan's kabupaten's list, or without one of any list
+    served here (``jurisdictions``: every kecamatan on record, with its kabupaten's list)."""
     raw_ids = (params.get("service_request_id") or "").strip()
     if raw_ids:
         if raw_ids.count(",") >= MAX_IDS:
@@ -102,15 +105,19 @@ def read_query(params: Mapping[str, str], now: datetime) -> RequestQuery:
     statuses = {s.strip().lower() for s in (params.get("status") or "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
         problems.append(Problem(400, "status harus open atau closed (boleh keduanya, dipisah koma)."))
-    services: list[Service] = []
-    for code in (c.strip() for c in (params.get("service_code") or "").split(",")):
-        if code and code not in BY_CODE:
-            problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di services.json)."))
-        elif code:
-            services.append(BY_CODE[code])
     kecamatan = (params.get("jurisdiction_id") or "").strip().lower() or None
     if kecamatan is not None and not re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan):
         problems.append(Problem(400, "jurisdiction_id tidak sah: gunakan slug kecamatan (misalnya pegantenan)."))
+    place = next((j for j in jurisdictions if j.slug == kecamatan), None)
+    lists = [place.categories] if place else [j.categories for j in jurisdictions]
+    known = served_codes(lists)
+    services: list[Category] = []
+    for code in (c.strip() for c in (params.get("service_code") or "").split(",")):
+        if code and code not in known:
+            where = f"services.json?jurisdiction_id={place.slug}" if place else "services.json"
+            problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di {where})."))
+        elif code:
+            services.append(next(c for categories in lists if (c := find(categories, code)) is not None))
     start: datetime | None = None
     end: datetime | None = None
     try:
@@ -122,6 +129,8 @@ def read_query(params: Mapping[str, str], now: datetime) -> RequestQuery:
         problems.extend(exc.problems)
     if problems:
         raise Problems(problems)
+    if kecamatan is not None and place is None:
+        raise Problems([Problem(404, UNKNOWN_JURISDICTION)])
     window = timedelta(days=MAX_SEARCH_DAYS)
     if start is None:  # neither given: the window up to now; only the end: the window up to it
         end = now if end is None else end
@@ -162,7 +171,7 @@ class RequestRow:
     kecamatan: str
     kecamatan_name: str
     kabupaten_name: str
-    service_code: str  # shared.contracts.open311: read from the subject
+    service_code: str  # the complaint's category (an Open311 request of before: read from its subject)
     received_at: datetime
     status: str  # as the workflow has it: in_progress | awaiting_documents | referred | closed
     outcome: str | None
@@ -222,10 +231,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
-def as_georeport(row: RequestRow) -> dict[str, Any]:
+def as_georeport(row: RequestRow, categories: Sequence[Category]) -> dict[str, Any]:
     """One service request as GeoReport v2 shows it, under its one id (the complaint id); kecamatan-level place,
-    no personal data, never the tracking code."""
-    service = BY_CODE.get(row.service_code, OTHER)
+    no personal data, never the tracking code. Its service is its category, named as ``categories`` (its
+    kabupaten's list) names it."""
+    service = named(categories, row.service_code)
     kecamatan = f"Kecamatan {row.kecamatan_name}"
     referred = row.referred_to if row.status == "referred" or row.outcome == "referred" else None
     # while a referral is followed, the answer is expected by the follow-up time (the 12-day promise was kept: the
@@ -256,14 +266,14 @@ def as_token(row: RequestRow) -> dict[str, Any]:
 # --- the catalogue's other documents ---------------------------------------------------------------
 
 
-def service_definition(service: Service) -> dict[str, Any]:
+def service_definition(service: Category) -> dict[str, Any]:
     """``GET /services/{code}``: no service asks for attributes of its own (``metadata`` is false for every one),
     so a definition is the code with an empty list, for the clients that ask anyway."""
     return {"service_code": service.code, "attributes": []}
 
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-CHANGESET = "2026-12-03T00:00:00+00:00"  # when this endpoint last changed (issue #18: XML, discovery, one id)
+CHANGESET = "2026-12-04T00:00:00+00:00"  # when this endpoint last changed (issue #18: the kabupaten's categories)
 
 
 def discovery(base_url: str, production: bool) -> dict[str, Any]:

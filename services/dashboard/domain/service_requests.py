@@ -14,8 +14,9 @@ unfollowed: a referral written before referrals were followed, which closed the 
 text is not kept here: it may quote the complainant, and Open311's reads are public.
 
 The category (``service_code``) is the complaint's category (issue #18 item 2), followed through
-``workflow.CategorySet``; an Open311 request filed before categories were a field is read from its subject once, here (``shared/contracts/open311.py``: intake
-writes the service's name at the head of an Open311 request's subject); the subject itself is not kept.
+``workflow.CategorySet``. An Open311 request filed before categories were a field is read from its subject once,
+here, by the names its service had then (``shared/contracts/open311.py`` ``service_of``); the subject itself is not
+kept. The name a request is shown under is its kabupaten's, read with it (services/dashboard/domain/open311.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 from uuid import UUID
 
 from shared.contracts import workflow
-from shared.contracts.open311 import OTHER, service_of
+from shared.contracts.categories import OTHER_CODE
+from shared.contracts.open311 import service_of
 from shared.events import Event, EventEnvelope
 
 STREAM_PREFIX = "complaint-"
@@ -117,7 +119,7 @@ def _received(event: EventEnvelope) -> dict[str, Any]:
         # from the subject Open311 wrote its service into; any other without one: the catch-all (the spec asks for
         # a service), not what a citizen's subject happens to begin with
         "service_code": received.category
-        or (service_of(received.subject).code if received.channel == OPEN311_CHANNEL else OTHER.code),
+        or (service_of(received.subject) if received.channel == OPEN311_CHANNEL else OTHER_CODE),
         "received_at": received.received_at,
         "status": "in_progress",
         "outcome": None,

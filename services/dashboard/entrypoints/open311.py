@@ -2,7 +2,8 @@
 without one, JSON):
 
 - ``GET  /open311/discovery.{json|xml}``: the spec's service discovery document (this endpoint, its formats);
-- ``GET  /open311/v2/services``: the complaint categories (``services.xml`` of the spec);
+- ``GET  /open311/v2/services``: the complaint categories of the kabupaten of ``jurisdiction_id`` (a kecamatan's
+  slug; without one, the list every kecamatan served here shares, else a 400 naming the jurisdictions);
 - ``GET  /open311/v2/services/{code}``: a category's definition (no attributes: ``metadata`` is false);
 - ``GET  /open311/v2/requests``: a search (``service_request_id``, ``status``, ``start_date``/``end_date``,
   ``jurisdiction_id``, ``service_code``), newest first, at most 1000, within 90 days;
@@ -15,9 +16,11 @@ sends each method to its service. The reads come from the dashboard's own read m
 recorded it (moments later; while the broker is away, when it is back).
 
 Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (in XML ``errors/error``; Bahasa
-Indonesia): 400 bad input (one entry per problem), 404 unknown ``jurisdiction_id``, service, request, token,
-format or path under ``/open311/``. No login: nothing personal is shown (see services/dashboard/domain/
-open311.py for what is, and why a request is always shown under its complaint id, never its tracking code).
+Indonesia): 400 bad input (one entry per problem; no ``jurisdiction_id`` where the kabupaten's lists differ), 404
+unknown ``jurisdiction_id``, service, request, token, format or path under ``/open311/``. On an ``.xml`` path an
+error raised outside the route's own answer (an outage's 503, a 405) is the spec's XML too (shared/open311_http.py).
+No login: nothing personal is shown (see services/dashboard/domain/open311.py for what is, and why a request is
+always shown under its complaint id, never its tracking code).
 
 What the including app must provide on ``app.state``: ``engine``, a SQLAlchemy engine on the project's
 PostgreSQL (for the searches), and ``settings`` (install_auth; the discovery document's base URL).
@@ -34,24 +37,27 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from services.dashboard.adapters.event_feed import kecamatan_exists
+from services.dashboard.adapters.jurisdictions import jurisdictions
 from services.dashboard.adapters.service_requests import find_service_requests
 from services.dashboard.domain import open311 as g
 from shared.contracts.open311 import (
-    BY_CODE,
     FORMAT_PARAMETER,
     FORMATS,
     MEDIA_TYPES,
-    SERVICES,
     XML_CONTENT,
+    Jurisdiction,
     Problem,
     Problems,
+    catalogue,
+    defined,
     format_of,
     georeport_errors,
     georeport_xml,
+    service,
 )
+from shared.open311_http import GeoReportRoute
 
-router = APIRouter(prefix="/open311", tags=["open311"])
+router = APIRouter(prefix="/open311", tags=["open311"], route_class=GeoReportRoute)
 
 
 class ServiceOut(BaseModel):
@@ -153,12 +159,14 @@ def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def _unknown_jurisdiction(fmt: str) -> Response:
-    return _problem(fmt, 404, "jurisdiction_id tidak dikenal: tidak ada kecamatan dengan slug itu di layanan ini.")
+def _shown(request: Request, rows: list[g.RequestRow]) -> list[dict[str, Any]]:
+    """The rows as the spec's requests, each under its category's name in its kabupaten's list."""
+    lists = {j.slug: j.categories for j in _jurisdictions(request)} if rows else {}
+    return [g.as_georeport(row, lists.get(row.kecamatan, ())) for row in rows]
 
 
-def _known_jurisdiction(request: Request, jurisdiction_id: str | None) -> bool:
-    return not jurisdiction_id or kecamatan_exists(_engine(request), jurisdiction_id.strip().lower())
+def _jurisdictions(request: Request) -> list[Jurisdiction]:
+    return jurisdictions(_engine(request))
 
 
 # --- discovery -----------------------------------------------------------------------------------------
@@ -186,16 +194,20 @@ def discovery(request: Request) -> Response:
 @_georeport(
     "/v2/services",
     response_model=list[ServiceOut],
-    responses=_responses(404),
-    summary="Open311: complaint categories as services",
+    responses=_responses(400, 404),
+    summary="Open311: the complaint categories of the kabupaten of `jurisdiction_id`, as services",
+    description="`jurisdiction_id`: a kecamatan's slug; its kabupaten's category list. Without it, the list every "
+    "kecamatan served here shares; where the kabupaten's lists differ, a 400 naming the jurisdictions.",
 )
 def services(request: Request, jurisdiction_id: str | None = None) -> Response:
     fmt = _format(request)
     if fmt is None:
         return _unknown_format()
-    if not _known_jurisdiction(request, jurisdiction_id):
-        return _unknown_jurisdiction(fmt)
-    return answer(fmt, "services", [s.as_georeport() for s in SERVICES])
+    try:
+        listed = catalogue(_jurisdictions(request), jurisdiction_id)
+    except Problems as exc:
+        return problems_response(exc, fmt)
+    return answer(fmt, "services", [service(c) for c in listed])
 
 
 @_georeport(
@@ -208,12 +220,13 @@ def service_definition(request: Request, service_code: str, jurisdiction_id: str
     fmt = _format(request)
     if fmt is None:
         return _unknown_format()
-    if not _known_jurisdiction(request, jurisdiction_id):
-        return _unknown_jurisdiction(fmt)
-    service = BY_CODE.get(service_code)
-    if service is None:
+    try:
+        category = defined(_jurisdictions(request), jurisdiction_id, service_code)
+    except Problems as exc:
+        return problems_response(exc, fmt)
+    if category is None:
         return _problem(fmt, 404, f"service_code {service_code[:40]!r} tidak dikenal (lihat daftar di services.xml).")
-    return answer(fmt, "service_definition", g.service_definition(service))
+    return answer(fmt, "service_definition", g.service_definition(category))
 
 
 # --- requests ------------------------------------------------------------------------------------------
@@ -226,7 +239,8 @@ def service_definition(request: Request, service_code: str, jurisdiction_id: str
     summary="Open311: search requests (public, no personal data)",
     description="Filters: `service_request_id` (comma list of request ids; a tracking code is taken too; the "
     "other filters are then ignored), `status` (open, closed), `start_date`/`end_date` (ISO 8601; default and "
-    "widest: 90 days), `jurisdiction_id`, `service_code` (comma list). Newest first, at most 1000. A request is "
+    "widest: 90 days), `jurisdiction_id`, `service_code` (comma list: codes of the kecamatan's kabupaten's "
+    "category list; without `jurisdiction_id`, of any list served here). Newest first, at most 1000. A request is "
     "always shown under its id (the complaint id), never its tracking code.",
 )
 def search_requests(request: Request) -> Response:
@@ -234,13 +248,10 @@ def search_requests(request: Request) -> Response:
     if fmt is None:
         return _unknown_format()
     try:
-        query = g.read_query(request.query_params, datetime.now(UTC))
+        query = g.read_query(request.query_params, datetime.now(UTC), _jurisdictions(request))
     except Problems as exc:
         return problems_response(exc, fmt)
-    engine = _engine(request)
-    if query.kecamatan is not None and not kecamatan_exists(engine, query.kecamatan):
-        return _unknown_jurisdiction(fmt)
-    return answer(fmt, "service_requests", [g.as_georeport(row) for row in find_service_requests(engine, query)])
+    return answer(fmt, "service_requests", _shown(request, find_service_requests(_engine(request), query)))
 
 
 def _one(request: Request, raw: str) -> g.RequestRow | None:
@@ -266,7 +277,7 @@ def get_request(request: Request, service_request_id: str) -> Response:
     row = _one(request, service_request_id)
     if row is None:
         return _problem(fmt, 404, "Permintaan layanan tidak ditemukan. Periksa kembali id-nya.")
-    return answer(fmt, "service_requests", [g.as_georeport(row)])
+    return answer(fmt, "service_requests", _shown(request, [row]))
 
 
 @_georeport(

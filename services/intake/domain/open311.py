@@ -1,8 +1,14 @@
 """A service request posted to Open311 GeoReport v2 (``POST /open311/v2/requests``, form fields), read and
 checked: what becomes a complaint on channel ``open311``.
 
-The catalogue, the category written at the start of the subject and the spec's error shape are shared with
-the dashboard, which answers the searches: ``shared/contracts/open311.py``.
+The catalogue (each kabupaten's category list), the category's name written at the start of the subject and the
+spec's error shape are shared with the dashboard, which answers the searches: ``shared/contracts/open311.py``.
+
+``service_code`` is checked against the category list of the kecamatan's kabupaten (``listed``), as ``category`` is
+on ``POST /v1/complaints`` (``submit_complaint`` checks it again, against the list as it is when it writes): a code
+no list served here has is "tidak dikenal", one that another kabupaten's list has is "tidak ada dalam daftar
+kategori kecamatan ini". When the kecamatan is not known here (no ``jurisdiction_id``, or one not on record: 404
+later), the code is checked against every list served (``served``).
 
 A request that names nobody (no ``first_name``, ``last_name``, ``email`` or ``phone``) is an anonymous report
 (``NewRequest.anonymous``): accepted only where the kecamatan accepts anonymous complaints (its setting
@@ -15,24 +21,26 @@ Pure: no I/O. Problems are ``Problems([Problem(400, description)])``, the descri
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.intake.domain.inbound import clean_text
 from shared import identity
-from shared.contracts.open311 import BY_CODE, Problem, Problems, Service, subject_for
+from shared.contracts.categories import Category, find
+from shared.contracts.open311 import Problem, Problems, named, subject_for
 from shared.text import strip_format_characters
 
 CHANNEL = "open311"
 FALLBACK_NAME = "Pengadu via Open311"
+NOT_LISTED = "tidak ada dalam daftar kategori kecamatan ini."  # a code of another kabupaten's list
 DESCRIPTION_MIN, DESCRIPTION_MAX = 10, 4000  # GeoReport: description up to 4000 characters
 
 
 @dataclass(frozen=True)
 class NewRequest:
     kecamatan: str
-    service: Service
+    category: Category  # the service: a category of the kecamatan's kabupaten's list
     name: str
     email: str | None
     phone: str | None
@@ -53,8 +61,16 @@ def _coordinate(raw: str, low: float, high: float) -> float | None:
     return value if low <= value <= high and value == value else None
 
 
-def read_new_request(form: Mapping[str, str]) -> NewRequest:
-    """A service request as posted (form fields of GeoReport v2); raises ``Problems`` (400)."""
+def jurisdiction_of(form: Mapping[str, str]) -> str:
+    """The kecamatan's slug as posted (``jurisdiction_id``), normalised; empty when none or not slug-shaped."""
+    kecamatan = _text(form, "jurisdiction_id").lower()
+    return kecamatan if re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan) else ""
+
+
+def read_new_request(form: Mapping[str, str], listed: Sequence[Category] | None, served: Collection[str]) -> NewRequest:
+    """A service request as posted (form fields of GeoReport v2); raises ``Problems`` (400). ``listed``: the
+    category list of the kecamatan's kabupaten, None when the kecamatan is not known here; ``served``: every code
+    of the lists served here."""
     problems: list[Problem] = []
     kecamatan = _text(form, "jurisdiction_id").lower()
     if not kecamatan:
@@ -62,11 +78,14 @@ def read_new_request(form: Mapping[str, str]) -> NewRequest:
     elif not re.fullmatch(r"[a-z0-9-]{2,40}", kecamatan):
         problems.append(Problem(400, "jurisdiction_id tidak sah: gunakan slug kecamatan (misalnya pegantenan)."))
     code = _text(form, "service_code")
-    service = BY_CODE.get(code)
+    category = find(listed, code) if listed is not None else None
     if not code:
         problems.append(Problem(400, "service_code wajib diisi (lihat daftar di services.json)."))
-    elif service is None:
-        problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di services.json)."))
+    elif code not in served and category is None:
+        where = f"services.json?jurisdiction_id={kecamatan}" if listed is not None else "services.json"
+        problems.append(Problem(400, f"service_code {code[:40]!r} tidak dikenal (lihat daftar di {where})."))
+    elif listed is not None and category is None:
+        problems.append(Problem(400, f"service_code {code[:40]!r} {NOT_LISTED}"))
     description = _text(form, "description")
     if len(description) < DESCRIPTION_MIN:
         problems.append(Problem(400, f"description wajib diisi, paling sedikit {DESCRIPTION_MIN} karakter."))
@@ -121,15 +140,16 @@ def read_new_request(form: Mapping[str, str]) -> NewRequest:
             notes.append(f"Tautan foto/berkas: {media}")
     if problems:
         raise Problems(problems)
-    assert service is not None  # noqa: S101
+    # the kecamatan not known here (a 404 follows, nothing is written): the code is one of a list served here
+    category = category or named((), code)
     full = description + ("\n\n" + "\n".join(notes) if notes else "")
     return NewRequest(
         kecamatan=kecamatan,
-        service=service,
+        category=category,
         name=name or ("" if anonymous else FALLBACK_NAME),
         email=email,
         phone=phone,
-        subject=subject_for(service, description),
+        subject=subject_for(category.name, description),
         description=full,
         anonymous=anonymous,
     )

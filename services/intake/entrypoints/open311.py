@@ -11,11 +11,16 @@ the workflow has recorded it. The gateway sends each method to its service. docs
 A request that names nobody (no name, e-mail or phone) is an anonymous report, accepted where the kecamatan
 accepts anonymous complaints (setting ``anonymous_complaints``), else a 400.
 
+``service_code`` is a code of the category list of the kecamatan's kabupaten (``GET
+/open311/v2/services.json?jurisdiction_id=<kecamatan>``), stored as the complaint's category.
+
 Errors are the spec's ``[{"code": <HTTP status>, "description": "..."}]`` (in XML ``errors/error``; Bahasa
-Indonesia): 400 bad input (one entry per problem; also a body that is not form-encoded, a bad
-``X-Correlation-Id`` or ``Idempotency-Key``, an anonymous report where they are not accepted), 403 ``api_key``
-missing or wrong, 404 unknown ``jurisdiction_id``, 409 an ``Idempotency-Key`` (optional header) reused for
-another request.
+Indonesia): 400 bad input (one entry per problem; a ``service_code`` not in the kabupaten's list; also a body that
+is not form-encoded or cannot be read, a bad ``X-Correlation-Id`` or ``Idempotency-Key``, an anonymous report where
+they are not accepted), 403 ``api_key`` missing or wrong, 404 unknown ``jurisdiction_id``, 409 an
+``Idempotency-Key`` (optional header) reused for another request, 413 a body too large. On the ``.xml`` path an
+error raised before the route answers (the rate limit's 429, an outage's 503) is the spec's XML too
+(shared/open311_http.py).
 
 ``PENGADUAN_OPEN311_API_KEYS`` (``IntakeSettings.open311_api_keys``, comma-separated; default none): when
 set, a POST needs a listed ``api_key`` (form field or query).
@@ -31,26 +36,32 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake.config import IntakeSettings
 from services.intake.domain import open311 as o
 from services.intake.domain.commands import SubmitComplaint
 from services.intake.entrypoints.deps import get_intake
 from services.intake.handlers import submissions
+from services.intake.handlers.context import Context
+from shared.contracts.categories import Category
 from shared.contracts.intake import Complainant, anonymous_complainant
 from shared.contracts.open311 import (
     MEDIA_TYPES,
+    UNKNOWN_JURISDICTION,
     XML_CONTENT,
     Problem,
     Problems,
     format_of,
     georeport_errors,
     georeport_xml,
+    served_codes,
 )
+from shared.open311_http import GeoReportRoute
 from shared.ratelimit import RATE_LIMITED_DOC, per_address
 from shared.tenancy import UnknownKecamatan
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=GeoReportRoute)
 
 SERVICE_NOTICE = (
     "Pengaduan diterima. token adalah kode pelacakan, rahasia milik pengadu: dengan kode ini status dapat diikuti "
@@ -81,7 +92,9 @@ FORM_SCHEMA: dict[str, Any] = {
     "required": ["jurisdiction_id", "service_code", "description"],
     "properties": {
         "jurisdiction_id": _field("The kecamatan's slug (e.g. `pegantenan`)"),
-        "service_code": _field("A service code of `GET /open311/v2/services.{format}`"),
+        "service_code": _field(
+            "A service code of `GET /open311/v2/services.{format}?jurisdiction_id=…` (the kabupaten's categories)"
+        ),
         "description": _field("What happened, 10-4000 characters"),
         "first_name": _field("Optional"),
         "last_name": _field("Optional; first and last name together at most 100 characters"),
@@ -122,6 +135,14 @@ def _problems_response(fmt: str, problems: Problems) -> Response:
     return _answer(fmt, problems.as_georeport(), problems.status)
 
 
+def _lists(intake: Context, slug: str) -> tuple[tuple[Category, ...] | None, frozenset[str]]:
+    """The category list of the kecamatan's kabupaten (None when the kecamatan is not known here) and every code of
+    the lists served here."""
+    kecamatan = intake.directory.get(slug) if slug else None
+    served = served_codes(k.categories for k in intake.directory.active())
+    return (kecamatan.categories if kecamatan else None), served
+
+
 def api_keys(settings: IntakeSettings) -> list[str]:
     return [key.strip() for key in settings.open311_api_keys.split(",") if key.strip()]
 
@@ -150,14 +171,25 @@ async def post_request(
         return _problem(
             fmt, 400, "Kirim permintaan sebagai application/x-www-form-urlencoded (atau multipart/form-data)."
         )
-    form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
+    try:
+        form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
+    except StarletteHTTPException as exc:  # a multipart body Starlette cannot read (400), or too large (413)
+        if exc.status_code == 413:
+            return _problem(fmt, 413, "Isi permintaan terlalu besar.")
+        return _problem(
+            fmt,
+            400,
+            "Isi permintaan tidak dapat dibaca sebagai formulir (multipart/form-data rusak atau tanpa boundary).",
+        )
     keys = api_keys(request.app.state.settings)
     if keys:
         given = form.get("api_key") or request.query_params.get("api_key") or ""
         if not _key_accepted(given, keys):
             return _problem(fmt, 403, "api_key tidak ada atau tidak sah.")
+    intake = get_intake(request)
+    listed, served = await run_in_threadpool(_lists, intake, o.jurisdiction_of(form))
     try:
-        new = o.read_new_request(form)
+        new = o.read_new_request(form, listed, served)
     except Problems as exc:
         return _problems_response(fmt, exc)
     complainant = (
@@ -173,12 +205,12 @@ async def post_request(
         description=new.description,
         idempotency_key=f"open311:{idempotency_key}" if idempotency_key else None,
         correlation_id=correlation_id,
-        category=new.service.code,  # the service is the complaint's category (issue #18 item 2)
+        category=new.category.code,  # the service is the complaint's category (issue #18 item 2)
     )
     try:
-        accepted = await run_in_threadpool(submissions.submit_complaint, get_intake(request), command)
+        accepted = await run_in_threadpool(submissions.submit_complaint, intake, command)
     except UnknownKecamatan:
-        return _problem(fmt, 404, "jurisdiction_id tidak dikenal: tidak ada kecamatan dengan slug itu di layanan ini.")
+        return _problem(fmt, 404, UNKNOWN_JURISDICTION)
     except submissions.AnonymousNotAccepted:
         return _problem(
             fmt,
@@ -188,8 +220,8 @@ async def post_request(
         )
     except submissions.IdempotencyKeyReused:
         return _problem(fmt, 409, "Idempotency-Key ini sudah dipakai untuk permintaan yang berbeda.")
-    except submissions.UnknownCategory:  # a kabupaten whose own category list has no such service
-        return _problem(fmt, 400, f"service_code {new.service.code!r} tidak ada dalam daftar kategori kecamatan ini.")
+    except submissions.UnknownCategory:  # the kabupaten's list changed since it was read above
+        return _problem(fmt, 400, f"service_code {new.category.code!r} {o.NOT_LISTED}")
     posted = PostedRequestOut(
         service_request_id=str(accepted.complaint_id), token=accepted.tracking_code, service_notice=SERVICE_NOTICE
     )
