@@ -19,19 +19,41 @@ def _bridge(ctx: RunContext):
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:
-    """The import (poll, hand over to intake, acknowledge)."""
+    """The import (poll, hand over to intake, acknowledge) and the sender of follow-ups."""
     from services.lapor.importer import Importer
+    from services.lapor.sender import FollowUpSender
     from shared.subscriptions import periodic
 
     bridge = _bridge(ctx)
     if bridge is None:
         return []
     importer = Importer(bridge.engine, bridge.api, bridge.intake, bridge.directory, bridge.settings, bridge.clock)
-    return [periodic(ctx.engine, importer)]
+    sender = FollowUpSender(bridge.engine, bridge.api, bridge.settings, bridge.clock)
+    return [periodic(ctx.engine, importer), periodic(ctx.engine, sender)]
+
+
+def _projections(ctx: RunContext) -> list[Runner]:
+    """The follower: the workflow's events of LAPOR! complaints into the follow-up outbox."""
+    from services.lapor.config import LaporSettings
+    from services.lapor.follower import FollowUps
+    from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
+
+    if not LaporSettings.from_base(ctx.settings).lapor_enabled:
+        return []
+    follower = FollowUps(ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size)
+    return [
+        Runner(
+            ctx.engine,
+            follower.name,
+            follower.round,
+            channel=NOTIFY_CHANNEL,
+            poll_interval=ctx.settings.relay_poll_interval,
+        )
+    ]
 
 
 SERVICE = Service(
     name="lapor",
-    runners={"scheduler": _scheduler},
+    runners={"projections": _projections, "scheduler": _scheduler},
     gauges=gauges,
 )
