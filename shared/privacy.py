@@ -24,6 +24,9 @@ The event store seals the personal fields an event type declares (``PERSONAL``) 
   receipt finding its delivery, a redelivered inbound message recognised, intake's erasure finding a complaint's
   receipts) is by HMAC-SHA256 of the id under a key derived from the key-encryption keys (docs/adr/0017,
   decision 7).
+- **Keyed hashes of a complainant's NIK, phone and e-mail** (:class:`LookupHashes`, table ``privacy.lookups``): what a
+  search on personal data matches by (possible duplicates, docs/adr/0021), so that no table is searched by a value in
+  clear (docs/adr/0017, decision 13).
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,7 +51,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, Table, Text, func, select, update
+from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, Table, Text, delete, func, select, update
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
@@ -67,6 +72,18 @@ data_keys = Table(
     Column("erased_at", DateTime(timezone=True)),
     Column("erased_by", Text),
     Column("erasure_reason", Text),
+)
+
+# the keyed hashes of each complaint's normalised NIK, phone and e-mail (migration 0028; decision 13 of docs/adr/0017):
+# written with ComplaintReceived and each correction, deleted with the erasure, searched within a kecamatan
+lookups = Table(
+    "lookups",
+    metadata,
+    Column("subject_id", PG_UUID(as_uuid=True), primary_key=True),  # the complaint
+    Column("kind", Text, primary_key=True),  # nik, phone, email
+    Column("hash", Text, primary_key=True),  # hex HMAC-SHA256 (LookupHashes)
+    Column("kecamatan", Text, nullable=False),
+    Index("lookups_search", "kecamatan", "kind", "hash"),
 )
 
 
@@ -190,6 +207,126 @@ class ProviderIdHashes:
         return [self.hash(provider_id)] + [
             self._hmac(key, provider_id) for kid, key in sorted(self._keys.items()) if kid != self._current
         ]
+
+
+# -- keyed hashes of a complainant's NIK, phone and e-mail (lookups) ---------------------------------------------
+LOOKUP_INFO = b"pengaduan personal data lookup hmac v1"
+LOOKUP_KINDS = ("nik", "phone", "email")
+
+
+def lookup_value(kind: str, value: str | None) -> str | None:
+    """``value`` as it is compared (None: nothing to compare): a NIK its 16 digits (the separators people type
+    dropped), a phone number in E.164 (``0812-3456-7890`` and ``+62 812 3456 7890`` alike), an e-mail address in
+    lower case (NFC; the local part too: nobody's mailbox differs from another's by case alone)."""
+    from shared import identity
+
+    if not value or not value.strip():
+        return None
+    if kind == "nik":
+        digits = re.sub(r"[\s.\-]", "", value)
+        return digits if re.fullmatch(r"[0-9]{16}", digits) else None
+    if kind == "phone":
+        try:
+            return identity.normalize_phone(value)
+        except identity.InvalidPhone:
+            return None
+    if kind == "email":
+        text = unicodedata.normalize("NFC", value.strip()).lower()
+        return text if "@" in text else None
+    raise ValueError(f"no lookups of kind {kind!r}")
+
+
+class LookupHashes:
+    """HMAC-SHA256 (hex) of a normalised NIK, phone or e-mail (``lookup_value``), the kind bound in, under a key
+    derived (HKDF, its own label) from each key-encryption key, as ``ProviderIdHashes`` does for providers' ids:
+    ``hash`` under the current key (what is stored), ``candidates`` under every configured one (what a lookup
+    matches, so a value hashed before a rotation is still found while its key is configured). A NIK is 16 digits
+    of which few are unknown: a hash without a key would be reversed by trying them, which is why the key is the
+    KEKs' and never a constant (docs/adr/0017, decision 13)."""
+
+    def __init__(self, keks: KeyEncryptionKeys) -> None:
+        self._current = keks.current
+        self._keys = {
+            kid: HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=LOOKUP_INFO).derive(kek)
+            for kid, kek in keks.keys.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"LookupHashes(current={self._current!r}, keys={len(self._keys)})"
+
+    @staticmethod
+    def _hmac(key: bytes, kind: str, normalised: str) -> str:
+        return hmac.new(key, f"{kind}:{normalised}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+    def hash(self, kind: str, value: str | None) -> str | None:
+        """The value's hash under the current key (None: no value to compare)."""
+        normalised = lookup_value(kind, value)
+        return None if normalised is None else self._hmac(self._keys[self._current], kind, normalised)
+
+    def candidates(self, kind: str, value: str | None) -> list[str]:
+        """The value's hash under every configured key, the current one first ([]: no value to compare)."""
+        normalised = lookup_value(kind, value)
+        if normalised is None:
+            return []
+        return [self._hmac(self._keys[self._current], kind, normalised)] + [
+            self._hmac(key, kind, normalised) for kid, key in sorted(self._keys.items()) if kid != self._current
+        ]
+
+
+COMPARABLE_TEXT_LENGTH = 2000  # characters of a complaint's text compared (pg_trgm reads the whole, so bounded)
+
+
+def comparable_text(subject: str, description: str) -> str:
+    """A complaint's subject and description as texts are compared (possible duplicates, docs/adr/0021): NFKC,
+    lower case, NIK-, phone- and e-mail-shaped strings taken out (a description is not where a person's numbers
+    should be kept, and they would make two complaints alike for the wrong reason), one space between words, the
+    first ``COMPARABLE_TEXT_LENGTH`` characters."""
+    from shared import masking
+
+    text = masking.scrub(f"{subject}\n{description}").replace(masking.REDACTED, " ")
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())[:COMPARABLE_TEXT_LENGTH]
+
+
+def record_lookups(
+    conn: Connection, hashes: LookupHashes, subject: UUID, kecamatan: str, values: dict[str, str | None]
+) -> None:
+    """The subject's lookups as ``values`` (kind -> NIK, phone, e-mail as recorded) have them now, in ``conn``'s
+    transaction: those of an earlier record (a correction replaces a mistyped number) go."""
+    conn.execute(delete(lookups).where(lookups.c.subject_id == subject))
+    rows = [
+        {"subject_id": subject, "kind": kind, "hash": digest, "kecamatan": kecamatan}
+        for kind in LOOKUP_KINDS
+        if (digest := hashes.hash(kind, values.get(kind))) is not None
+    ]
+    if rows:
+        conn.execute(insert(lookups).values(rows).on_conflict_do_nothing())
+
+
+def erase_lookups(conn: Connection, subject: UUID) -> int:
+    """Delete the subject's lookups (in the transaction that destroys its key); how many there were."""
+    return conn.execute(delete(lookups).where(lookups.c.subject_id == subject)).rowcount
+
+
+def find_lookups(
+    conn: Connection, hashes: LookupHashes, kecamatan: str, values: dict[str, str | None], *, besides: UUID
+) -> dict[UUID, set[str]]:
+    """The other subjects of ``kecamatan`` with the same NIK, phone or e-mail as ``values``, and which of them
+    matched (each value looked up under every configured key); never ``besides`` (the subject asking)."""
+    wanted = [(kind, digest) for kind in LOOKUP_KINDS for digest in hashes.candidates(kind, values.get(kind))]
+    if not wanted:
+        return {}
+    found: dict[UUID, set[str]] = {}
+    rows = conn.execute(
+        select(lookups.c.subject_id, lookups.c.kind).where(
+            lookups.c.kecamatan == kecamatan,
+            lookups.c.subject_id != besides,
+            func.row(lookups.c.kind, lookups.c.hash).in_([func.row(k, d) for k, d in wanted]),
+        )
+    )
+    for subject, kind in rows:
+        found.setdefault(subject, set()).add(kind)
+    return found
 
 
 # -- sealed values ----------------------------------------------------------------------------------------------
@@ -381,6 +518,7 @@ _defaults_lock = threading.Lock()
 
 
 _hashes: dict[tuple[Any, ...], ProviderIdHashes] = {}
+_lookups: dict[int, tuple[KeyEncryptionKeys, LookupHashes]] = {}
 
 
 def _ident(settings: Any) -> tuple[Any, ...]:
@@ -412,6 +550,16 @@ def provider_id_hashes(settings: Any) -> ProviderIdHashes:
         if found is None:
             found = _hashes[ident] = ProviderIdHashes(keys_from_settings(settings))
         return found
+
+
+def lookup_hashes(keks: KeyEncryptionKeys) -> LookupHashes:
+    """The lookups' keyed hashes under ``keks`` (a process's, e.g. its event store's ``data_keys.keks``): one object
+    per key-encryption keys object in a process (the keys derived once)."""
+    with _defaults_lock:
+        found = _lookups.get(id(keks))
+        if found is None or found[0] is not keks:
+            found = _lookups[id(keks)] = (keks, LookupHashes(keks))
+        return found[1]
 
 
 def default_data_keys() -> DataKeys:

@@ -197,6 +197,13 @@ def record_complaint(ctx: Context, message: ComplaintSubmitted) -> bool:
             channel=message.channel,
             received_at=message.received_at,
         )
+        uow.duplicates.record(  # possible duplicates: keyed hashes of NIK, phone, e-mail, and the text
+            message.complaint_id,
+            message.kecamatan,
+            message.complainant,
+            subject=message.subject,
+            description=message.description,
+        )
         uow.commit()
     log.info("complaint recorded", extra={"complaint_id": str(message.complaint_id), "kecamatan": message.kecamatan})
     return True
@@ -490,6 +497,7 @@ def _erase(
             )
         reason = _masked_reason(uow, complaint_id, reason)  # the reason stays in the history and the record
         uow.events.erase_personal_data(complaint_id, by=by, reason=reason)
+        uow.duplicates.erase(complaint_id)  # its lookups and text, with the key (docs/adr/0017 decision 13)
         new_state, _ = _append(
             uow,
             state,
@@ -810,6 +818,7 @@ def _correct(
             ids=lambda i: request_id,
         )
         uow.complaints.update(new_state, at)
+        uow.duplicates.record(complaint_id, state.kecamatan or "", record)  # lookups as corrected
         uow.requests.add(
             _request_row(
                 request_id, "correction", complaint_id, state.kecamatan or "", by, masked, at, "done",

@@ -25,6 +25,7 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from services.workflow.domain.model import Complaint
+from shared.contracts.intake import Complainant
 from shared.events import EventEnvelope
 
 
@@ -84,6 +85,26 @@ class PrivacyRequests(Protocol):
         """The latest requests first; only those of ``kecamatan`` unless None (all)."""
 
 
+class Duplicates(Protocol):
+    """What possible duplicates are found by (docs/adr/0021): the keyed hashes of the complainant's NIK, phone and
+    e-mail (``privacy.lookups``; docs/adr/0017 decision 13) and the complaint's comparable text."""
+
+    def record(
+        self,
+        complaint_id: UUID,
+        kecamatan: str,
+        complainant: Complainant,
+        *,
+        subject: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        """The complainant's lookups as recorded now (an earlier record's replaced: a correction); with ``subject``
+        and ``description`` (a complaint received), its text too."""
+
+    def erase(self, complaint_id: UUID) -> None:
+        """Both gone, with the complaint's personal data."""
+
+
 # A counter that took over from others: its first number of a kecamatan's year comes after the highest any of them
 # gave that year, so that no number given before is given again. "surat_keluar", the register of outgoing letters
 # (issue #16), replaced "letter" (response letters) and "referral" (surat pelimpahan), which counted apart.
@@ -113,6 +134,9 @@ class UnitOfWork(Protocol):
 
     @property
     def requests(self) -> PrivacyRequests: ...
+
+    @property
+    def duplicates(self) -> Duplicates: ...
 
     def __enter__(self) -> Self: ...
 

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from services.workflow.domain.model import Complaint
 from services.workflow.unit_of_work import COUNTER_SUCCESSORS, read_model_values
+from shared.contracts.intake import Complainant
 from shared.events import EventEnvelope
 from shared.eventstore import ConcurrencyError, DuplicateEventError
 from shared.eventstore.memory import InMemoryEventStore
@@ -47,6 +48,7 @@ class WorkflowMemory:
         self.complaints: dict[UUID, dict[str, Any]] = {}
         self.counters: dict[tuple[str, str, int], int] = {}
         self.requests: list[dict[str, Any]] = []  # privacy.requests
+        self.duplicates: dict[UUID, dict[str, Any]] = {}  # possible duplicates' lookups and text, per complaint
         self.lock = threading.Lock()  # commits apply one at a time
         self._row_locks: dict[tuple[Any, ...], threading.Lock] = {}
 
@@ -69,6 +71,7 @@ class InMemoryUnitOfWork:
         self.complaints = InMemoryComplaints(self._memory)
         self.counters = InMemoryCounters(self._memory, self._take)
         self.requests = InMemoryPrivacyRequests(self._memory)
+        self.duplicates = InMemoryDuplicates(self._memory)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -99,6 +102,11 @@ class InMemoryUnitOfWork:
             memory.counters.update(self.counters.taken)
             memory.erased.update(self.events.erased)
             memory.requests.extend(self.requests.added)
+            for complaint_id, row in self.duplicates.written.items():
+                if row is None:
+                    memory.duplicates.pop(complaint_id, None)
+                else:
+                    memory.duplicates[complaint_id] = row
         self._forget()
 
     def rollback(self) -> None:
@@ -111,6 +119,7 @@ class InMemoryUnitOfWork:
         self.complaints.written.clear()
         self.counters.taken.clear()
         self.requests.added.clear()
+        self.duplicates.written.clear()
         while self._held:
             self._held.pop().release()
 
@@ -266,3 +275,29 @@ class InMemoryPrivacyRequests:
             if (kecamatan is None or r["kecamatan"] in kecamatan) and (kind is None or r["kind"] == kind)
         ]
         return sorted(rows, key=lambda r: r["received_at"], reverse=True)[:limit]
+
+
+class InMemoryDuplicates:
+    """The values themselves, not their keyed hashes (nothing here outlives the test)."""
+
+    def __init__(self, memory: WorkflowMemory) -> None:
+        self._memory = memory
+        self.written: dict[UUID, dict[str, Any] | None] = {}  # None: erased
+
+    def record(
+        self,
+        complaint_id: UUID,
+        kecamatan: str,
+        complainant: Complainant,
+        *,
+        subject: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        row = dict(self.written.get(complaint_id) or self._memory.duplicates.get(complaint_id) or {})
+        row.update(kecamatan=kecamatan, nik=complainant.nik, phone=complainant.phone, email=complainant.email)
+        if subject is not None and description is not None:
+            row.setdefault("text", f"{subject}\n{description}")
+        self.written[complaint_id] = row
+
+    def erase(self, complaint_id: UUID) -> None:
+        self.written[complaint_id] = None

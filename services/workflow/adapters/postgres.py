@@ -18,9 +18,11 @@ from sqlalchemy import DateTime, Engine, Text, column, func, select, text, updat
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
+from services.workflow.adapters.duplicates import PostgresDuplicates, keep_open_flag
 from services.workflow.adapters.tables import complaints, counters, inbox, privacy_requests
 from services.workflow.domain.model import Complaint
 from services.workflow.unit_of_work import COUNTER_SUCCESSORS, read_model_values
+from shared import privacy
 from shared.contracts.workflow import ERASED_NAME
 from shared.db import UnitOfWorkTransaction
 from shared.events import EventEnvelope
@@ -38,6 +40,7 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.complaints = PostgresComplaints(conn)
         self.counters = PostgresCounters(conn)
         self.requests = PostgresPrivacyRequests(conn)
+        self.duplicates = PostgresDuplicates(conn, privacy.lookup_hashes(self._store.data_keys.keks))
 
 
 class PostgresEventStreams:
@@ -110,6 +113,7 @@ class PostgresComplaints:
             .where(complaints.c.complaint_id == state.complaint_id)
             .values(**read_model_values(state, at))
         )
+        keep_open_flag(self._conn, state.complaint_id, state.status)  # possible duplicates: open ones only
 
     def overdue(self, now: datetime, limit: int) -> list[UUID]:
         return list(

@@ -51,6 +51,17 @@ complaints = Table(
     Column("version", Integer, nullable=False),
 )
 
+# possible duplicates (migration 0028; docs/adr/0021): each complaint's comparable text (shared.privacy.comparable_text),
+# searched by pg_trgm among the open ones of its kecamatan; deleted with the complaint's erasure
+duplicate_texts = Table(
+    "duplicate_texts",
+    metadata,
+    Column("complaint_id", UUID(as_uuid=True), primary_key=True),
+    Column("kecamatan", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("open", Boolean, nullable=False, server_default="true"),  # the trigram index holds only the open ones
+)
+
 counters = Table(
     "counters",
     metadata,
