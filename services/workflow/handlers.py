@@ -263,6 +263,8 @@ def act(
         if isinstance(command, c.AnswerObjection) and command.unit and ctx.organisation is not None:
             code = _disposed_unit(ctx.organisation, ctx, row["kecamatan"], " ".join(command.unit.split()), at)
             command = command.model_copy(update={"unit": code})
+        if isinstance(command, c.MarkDuplicate):
+            command = _original(uow, row, command)
         if isinstance(command, c.Categorize) and not categories.find(
             ctx.kecamatan(row["kecamatan"]).categories, command.category
         ):
@@ -390,6 +392,29 @@ def _esign(
 class ComplaintStillOpen(model.DomainError):
     code = "complaint_open"
     status = 409
+
+
+class OriginalNotFound(model.DomainError):
+    code = "original_not_found"
+    status = 422
+
+
+def _original(uow: UnitOfWork, row: dict, command: c.MarkDuplicate) -> c.MarkDuplicate:
+    """The original a complaint is marked a duplicate of (docs/adr/0021), named by id: a complaint of the same
+    kecamatan other than this one, else refused. Its tracking code is recorded, unless its complainant is a pelapor
+    rahasia: their code opens their receipt, and the duplicate's history and Kartu Kendali are read by the Staf, so
+    its register number (or "(pelapor rahasia)") instead. A code typed that names no complaint of the kecamatan
+    (``original`` None) is recorded as typed, as before."""
+    if command.original is None:
+        return command
+    original = uow.complaints.get(command.original)
+    if original is None or original["kecamatan"] != row["kecamatan"] or command.original == row["complaint_id"]:
+        raise OriginalNotFound("Pengaduan asli tidak ditemukan di kecamatan ini (dan bukan pengaduan ini sendiri).")
+    named = original["tracking_code"]
+    if original["confidential"]:
+        number = original["register_number"]
+        named = f"Register {number}/{original['register_year']}" if number else masking.CONFIDENTIAL_NAME
+    return command.model_copy(update={"duplicate_of": named})
 
 
 class UnknownCategory(model.DomainError):

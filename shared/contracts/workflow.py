@@ -383,8 +383,11 @@ class MarkedDuplicate(Event):
     type = "workflow.MarkedDuplicate"
     step: int | None = None  # the step it was at
     output: str = "Ditandai sebagai duplikat"
-    duplicate_of: str  # the tracking code of the original complaint
+    # the tracking code of the original complaint; "(pelapor rahasia)" or its register number where the original's
+    # complainant is confidential (their code opens their receipt; docs/adr/0021)
+    duplicate_of: str
     reason: str | None = None
+    original_id: UUID | None = None  # the original complaint (docs/adr/0021); None before, or for a code not found
 
 
 @registry.register

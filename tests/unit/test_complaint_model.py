@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -119,7 +120,11 @@ def test_refusals_name_roles_and_actions_as_people_say_them_never_their_codes():
     assert wrong_role.value.message == (
         "Langkah 2 (Melakukan Verifikasi Identitas Pengadu) dilakukan oleh Kepala Seksi/Kepala Subbagian, bukan Staf."
     )
+    staf_marks = c.MarkDuplicate(actor=c.Actor(user_id="s", role="staf"), at=at, duplicate_of="X")
+    assert model.decide(state, staf_marks, None)[0].duplicate_of == "X"  # as it registers (issue #18 item 3)
     with pytest.raises(model.RoleNotAllowed) as any_step:
-        model.decide(state, c.MarkDuplicate(actor=c.Actor(user_id="s", role="staf"), at=at, duplicate_of="X"), None)
-    assert any_step.value.message == "Staf tidak dapat menandai pengaduan sebagai duplikat"
+        model.decide(dataclasses.replace(state, current_step=4), staf_marks, None)
+    assert (
+        any_step.value.message == "Staf tidak dapat menandai pengaduan sebagai duplikat setelah langkah 3 (registrasi)"
+    )
     assert set(model.ACTION_NAMES) == set(model.ANY_STEP_ROLES)  # every such action has its words

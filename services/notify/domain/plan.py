@@ -26,6 +26,7 @@ from shared.contracts.workflow import (
     ComplaintWithdrawn,
     DocumentsRequested,
     IdentityRejected,
+    MarkedDuplicate,
     ObjectionAnswered,
     ObjectionRaised,
     ReferralAnswered,
@@ -51,6 +52,7 @@ COMPLAINANT_KIND: dict[type, str] = {
     IdentityRejected: "identity_rejected",
     ClosedIncomplete: "closed_incomplete",
     ComplaintWithdrawn: "withdrawn",
+    MarkedDuplicate: "duplicate",  # and the original's complainant: "duplicate_joined" (docs/adr/0021)
     # after the response (docs/adr/0020): reopened, a keberatan taken to the Camat, and the Camat's answer
     ComplaintReopened: "reopened",
     ObjectionRaised: "objection_raised",

@@ -55,6 +55,11 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "identity_rejected": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
     "closed_incomplete": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
     "withdrawn": ("nama", "kode", "kecamatan", "alasan", "link_lacak"),
+    # marked a duplicate (docs/adr/0021): closed, handled with the earlier report of the same matter; nothing of that
+    # one (its code opens its complainant's receipt) and not the staff's reason (it may name them)
+    "duplicate": ("nama", "kode", "kecamatan", "link_lacak"),
+    # to the earlier report's complainant: another report of the same matter was joined to theirs (nothing of it)
+    "duplicate_joined": ("nama", "kode", "kecamatan", "link_lacak"),
     # after the response (docs/adr/0020): reopened for the unit to handle again by batas (the new promise); a
     # keberatan taken to the Camat, answered by batas; the Camat's answer (a reopening is told as "reopened")
     "reopened": ("nama", "kode", "kecamatan", "batas", "link_lacak"),
@@ -318,6 +323,31 @@ DEFAULTS: dict[tuple[str, str], Template] = {
     ),
     ("withdrawn", "whatsapp"): Template(
         body="Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* sudah dicabut dan tidak kami proses lebih lanjut.\n- Kecamatan {{ kecamatan }}"
+    ),
+    ("duplicate", "email"): Template(
+        subject="Pengaduan {{ kode }} digabungkan dengan laporan sebelumnya",
+        body="Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} menyangkut hal yang sama dengan laporan lain yang "
+        "sudah kami terima dan sedang kami tangani. Agar tidak ditangani dua kali, pengaduan Bapak/Ibu kami gabungkan "
+        "dengan laporan tersebut dan tidak kami proses tersendiri.\nStatusnya dapat Bapak/Ibu lihat di {{ link_lacak }}"
+        + _SIGN_OFF,
+    ),
+    ("duplicate", "sms"): Template(
+        body="Pengaduan {{ kode }} sama dengan laporan lain yang sedang ditangani, jadi digabungkan. -Kec. {{ kecamatan }}"
+    ),
+    ("duplicate", "whatsapp"): Template(
+        body="Yth. Bapak/Ibu {{ nama }}, pengaduan *{{ kode }}* menyangkut hal yang sama dengan laporan lain yang sedang kami tangani, sehingga kami gabungkan dan tidak diproses tersendiri.\nLacak: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
+    ),
+    ("duplicate_joined", "email"): Template(
+        subject="Laporan lain digabungkan dengan pengaduan {{ kode }}",
+        body="Yth. Bapak/Ibu {{ nama }},\n\nKami menerima laporan lain tentang hal yang sama dengan pengaduan {{ kode }}. "
+        "Laporan itu kami gabungkan dengan pengaduan Bapak/Ibu dan ditangani bersama; penanganan pengaduan Bapak/Ibu "
+        "berjalan seperti biasa.\nIkuti prosesnya di {{ link_lacak }}" + _SIGN_OFF,
+    ),
+    ("duplicate_joined", "sms"): Template(
+        body="Laporan lain tentang hal yang sama digabungkan dengan pengaduan {{ kode }}. Lacak: {{ link_lacak }} -Kec. {{ kecamatan }}"
+    ),
+    ("duplicate_joined", "whatsapp"): Template(
+        body="Yth. Bapak/Ibu {{ nama }}, kami menerima laporan lain tentang hal yang sama dengan pengaduan *{{ kode }}*. Laporan itu kami gabungkan dengan pengaduan Bapak/Ibu dan ditangani bersama.\nLacak: {{ link_lacak }}\n- Kecamatan {{ kecamatan }}"
     ),
     ("new_work", "email"): Template(
         subject="[{{ kode }}] Langkah {{ langkah }}: {{ nama_langkah }}",

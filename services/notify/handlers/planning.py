@@ -27,6 +27,7 @@ from shared.contracts.workflow import (
     DispositionRedirected,
     DocumentsReceived,
     LetterIssued,
+    MarkedDuplicate,
     ObjectionRaised,
     ResponseSent,
     StepCompleted,
@@ -86,7 +87,10 @@ def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int
         return _follow_correction(notify, story, send_now=send_now)
     overrides = _templates(notify, story.kecamatan.slug)
     planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides)
-    return _store(notify, story, planned, send_now=send_now, throttled=throttled_acknowledgments(notify, planned))
+    joined = _joined_original(notify, story, overrides, send_now=send_now)  # a duplicate's original (docs/adr/0021)
+    return joined + _store(
+        notify, story, planned, send_now=send_now, throttled=throttled_acknowledgments(notify, planned)
+    )
 
 
 def escalate(notify: Context, event_id: UUID) -> int:
@@ -225,9 +229,62 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
     ]
 
 
+def _joined_original(notify: Context, story: Story, overrides, *, send_now: bool) -> int:
+    """A complaint marked a duplicate of an earlier one (``MarkedDuplicate.original_id``, docs/adr/0021): the earlier
+    one's complainant is told that another report of the same matter was joined to theirs, and nothing of it (not
+    who, not its code). The message is this event's (its id the key: planned once) and the original complaint's
+    (its row, its history's report, its erasure, its complainant as corrected); none where that complaint is of
+    another kecamatan, anonymous or erased, or names no contact."""
+    event = story.event
+    if not isinstance(event, MarkedDuplicate) or event.original_id is None:
+        return 0
+    envelopes = notify.store.read_stream(f"complaint-{event.original_id}")
+    if not envelopes or envelopes[0].kecamatan != story.envelope.kecamatan:
+        return 0
+    original = Story(notify, envelopes[-1])
+    original.envelope = story.envelope  # the source event this one (the delivery's key), the complaint the original
+    person, received = original.complainant, original.received
+    if person.anonymous:
+        return 0
+    kind, base = "duplicate_joined", notify.settings.public_base_url
+    variables = {
+        "nama": person.name,
+        "kode": received.tracking_code,
+        "kecamatan": original.kecamatan.name,
+        "link_lacak": notify.settings.tracking_url.format(base=base, code=received.tracking_code),
+    }
+    contacts = p.complainant_contacts(
+        received.channel,
+        person.email,
+        person.phone,
+        set(notify.channels),
+        whatsapp=kind in notify.settings.whatsapp_templates,
+    )
+    planned = [
+        p.plan_message(
+            story.envelope.event_id,
+            kind,
+            "complainant",
+            contact,
+            _template(overrides, kind, contact.channel),
+            variables,
+        )
+        for contact in contacts
+    ]
+    return _store(notify, original, planned, send_now=send_now)
+
+
 # the kinds that tell the complainant how their complaint ended: after one, the story is told
 FINAL_KINDS = frozenset(
-    {"response_letter", "identity_rejected", "closed_incomplete", "withdrawn", "referral_answered", "referral_lapsed"}
+    {
+        "response_letter",
+        "identity_rejected",
+        "closed_incomplete",
+        "withdrawn",
+        "duplicate",
+        "referral_answered",
+        "referral_lapsed",
+    }
 )
 
 

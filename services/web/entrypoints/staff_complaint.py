@@ -261,6 +261,7 @@ async def page(
             else None
         ),
         referral=referral,
+        earlier_duplicates=_earlier(complaint),
         referral_until=formatting.tanggal(referral.follow_up_by, zone) if referral and referral.follow_up_by else None,
         referral_answered_on=(
             formatting.tanggal(referral.answer["answered_on"], zone)
@@ -268,6 +269,17 @@ async def page(
             else None
         ),
     )
+
+
+def _earlier(complaint: dict) -> set[str]:
+    """The possible duplicates received before this complaint: the originals it may be marked a duplicate of (a
+    later one is marked from its own page)."""
+    received = views.parse_time(complaint.get("received_at"))
+    return {
+        d["complaint_id"]
+        for d in complaint.get("possible_duplicates") or []
+        if received and (at := views.parse_time(d.get("received_at"))) and at < received
+    }
 
 
 @router.get("/petugas/pengaduan/{complaint_id}", response_class=HTMLResponse)
@@ -291,7 +303,11 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
         )
     values = actions.values_of(spec, form)
     variant = form.get("keputusan") if isinstance(form.get("keputusan"), str) else None
-    body, errors = actions.body_of(spec, values, variant)
+    original = form.get("original") if action == "mark-duplicate" else None
+    if isinstance(original, str) and original:  # "Tandai duplikat dari ini" on a possible duplicate: one click
+        body, errors = {"original": original}, {}
+    else:
+        body, errors = actions.body_of(spec, values, variant)
     passphrase = form.get("passphrase")  # sign-letter where the kecamatan signs through BSrE: as typed, kept nowhere
     if action == "sign-letter" and isinstance(passphrase, str) and passphrase:
         body["passphrase"] = passphrase

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Final, Literal
+from uuid import UUID
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.contracts.intake import ComplainantReplied, ComplaintSubmitted, FeedbackGiven
@@ -257,9 +258,22 @@ class Withdraw(StaffCommand):
 
 
 class MarkDuplicate(StaffCommand):
+    """Close the complaint as a duplicate of an earlier one (docs/adr/0021), named by ``original`` (its id: the staff
+    page's "Tandai duplikat dari ini" on a possible duplicate) or ``duplicate_of`` (its tracking code, typed); the
+    handler finds the original among its kecamatan's complaints and records both."""
+
     action = "mark-duplicate"
-    duplicate_of: OneLine
+    duplicate_of: OneLine | None = None
+    original: UUID | None = None
     reason: FreeText | None = None
+
+    @model_validator(mode="after")
+    def _names_the_original(self) -> MarkDuplicate:
+        if not self.duplicate_of and self.original is None:
+            raise PydanticCustomError(
+                "original_required", "Sebutkan pengaduan aslinya: kode pelacakan (duplicate_of) atau id (original)."
+            )
+        return self
 
 
 class Categorize(StaffCommand):

@@ -293,6 +293,9 @@ ANY_STEP_ROLES: dict[str, tuple[str, ...]] = {
     "mark-duplicate": ("kasi", "sekcam", "camat"),
     "record-referral-answer": ("staf", "sekcam", "camat"),  # whoever receives the office's answer
 }
+# the Staf marks a duplicate as it registers (issue #18 item 3; docs/adr/0021): the register step's role, while the
+# complaint waits at step 2 or 3; once the Camat has disposed of it, the roles above decide
+DUPLICATE_REGISTER_STEPS = {2, 3}
 WHILE_AWAITING_DOCUMENTS = {"receive-documents", "close-incomplete", "withdraw", "mark-duplicate"}
 WHILE_REFERRED = {"record-referral-answer", "withdraw", "mark-duplicate"}
 UNIT_BOUND_STEPS = {5, 6}  # the Kasi of the disposed unit clarifies and asks for the letter
@@ -325,8 +328,12 @@ def _check_may_act(state: Complaint, command: c.StaffCommand) -> None:
     if action == "record-referral-answer" and state.status != REFERRED:
         raise NotReferred("pengaduan ini tidak sedang dilimpahkan")
     if action in ANY_STEP_ROLES:
+        registers = action == "mark-duplicate" and actor.role == state.definition.step(3).role  # the register's
+        if registers and state.status in OPEN and state.current_step in DUPLICATE_REGISTER_STEPS:
+            return
         if actor.role not in ANY_STEP_ROLES[action]:
-            raise RoleNotAllowed(f"{sop.role_name(actor.role)} tidak dapat {ACTION_NAMES[action]}")
+            after = " setelah langkah 3 (registrasi)" if registers else ""
+            raise RoleNotAllowed(f"{sop.role_name(actor.role)} tidak dapat {ACTION_NAMES[action]}{after}")
         return
     if action == "categorize":  # at step 3 or 4, by that step's role (issue #18 item 2)
         if state.current_step not in CATEGORIZING_STEPS or state.status != "in_progress":
@@ -796,7 +803,9 @@ def _withdraw(state: Complaint, cmd: c.Withdraw, cal: Calendar) -> Event:
 
 
 def _mark_duplicate(state: Complaint, cmd: c.MarkDuplicate, cal: Calendar) -> Event:
-    return MarkedDuplicate(duplicate_of=cmd.duplicate_of, reason=cmd.reason, step=state.current_step)
+    return MarkedDuplicate(
+        duplicate_of=cmd.duplicate_of or "", original_id=cmd.original, reason=cmd.reason, step=state.current_step
+    )
 
 
 def _categorize(state: Complaint, cmd: c.Categorize, cal: Calendar) -> Event:

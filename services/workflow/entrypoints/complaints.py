@@ -16,18 +16,26 @@ from pydantic import ValidationError
 from sqlalchemy import and_, case, false, func, or_, select
 
 from services.workflow import handlers
+from services.workflow.adapters import duplicates
 from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import Workflow
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
-from services.workflow.entrypoints.schemas import ActionBody, ComplaintOut, InboxItem, KecamatanOut, StepOut
-from shared import access_log, masking
+from services.workflow.entrypoints.schemas import (
+    ActionBody,
+    ComplaintOut,
+    InboxItem,
+    KecamatanOut,
+    PossibleDuplicate,
+    StepOut,
+)
+from shared import access_log, masking, privacy
 from shared.access_log import Access, AccessDep
 from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
 from shared.contracts.letters import BSRE
 from shared.contracts.tracking import normalize_tracking_code
-from shared.contracts.workflow import ComplainantDataCorrected, ComplaintReceived
+from shared.contracts.workflow import ComplainantDataCorrected, ComplaintReceived, current_complainant
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
 
@@ -319,6 +327,7 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
     elif not personal:
         body = masking.apply(masking.COMPLAINT, masking.conceal_complaint(body) if state.confidential else body)
     out = ComplaintOut.model_validate(body)
+    out.possible_duplicates = _possible_duplicates(wf, user, state, envelopes)
     if personal:
         access_log.record(
             wf.engine,
@@ -332,6 +341,65 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
             complainants=[e.payload["complainant"] for e in envelopes if e.type in _COMPLAINANT_EVENTS],
         )
     return out
+
+
+def _possible_duplicates(
+    wf: Workflow, user: Principal, state: model.Complaint, envelopes: list
+) -> list[PossibleDuplicate]:
+    """The open complaints of the kecamatan that may be this one's duplicates or originals (docs/adr/0021), for its
+    own staff while it is open. A match by the complainant's NIK, phone or e-mail says that the two complainants
+    are one person: shown only to a reader who may see both (a pelapor rahasia's Staf or Sekcam would otherwise
+    learn who they are from the other complaint, or the other way round); for others such a candidate shows only if
+    its text is alike too, and the code of a pelapor rahasia they may not see is withheld, as in the inbox."""
+    if not user.is_staff or user.kecamatan != state.kecamatan or state.status == "closed" or state.complaint_id is None:
+        return []
+    first = envelopes[0].payload
+    person = current_complainant([e.decode() for e in envelopes if e.type in _COMPLAINANT_EVENTS])
+    if person is None:
+        return []
+    with wf.engine.begin() as conn:
+        found = duplicates.possible_duplicates(
+            conn,
+            privacy.lookup_hashes(wf.store.data_keys.keks),
+            state.complaint_id,
+            state.kecamatan,
+            person,
+            first["subject"],
+            first["description"],
+        )
+    shown = []
+    for m in found:
+        sees_both = masking.sees_personal_data(user, state.confidential) and masking.sees_personal_data(
+            user, m.confidential
+        )
+        reasons = m.reasons if sees_both else m.reasons & {"text"}
+        if not reasons:
+            continue
+        shown.append(
+            PossibleDuplicate(
+                complaint_id=m.complaint_id,
+                tracking_code=m.tracking_code if masking.sees_personal_data(user, m.confidential) else None,
+                register_number=m.register_number,
+                received_at=m.received_at,
+                subject=m.subject,
+                reasons=[r for r in ("nik", "phone", "email", "text") if r in reasons],
+                similarity=m.similarity if "text" in reasons else None,
+            )
+        )
+    return shown
+
+
+def _original_by_code(wf: Workflow, kecamatan: str | None, typed: object) -> UUID | None:
+    """The complaint of ``kecamatan`` a typed tracking code names (mark-duplicate's ``duplicate_of``), if any."""
+    code = normalize_tracking_code(typed) if isinstance(typed, str) else None
+    if not code or kecamatan is None:
+        return None
+    with wf.engine.connect() as conn:
+        return conn.execute(
+            select(complaints.c.complaint_id).where(
+                complaints.c.tracking_code == code, complaints.c.kecamatan == kecamatan
+            )
+        ).scalar_one_or_none()
 
 
 @router.post(
@@ -367,6 +435,8 @@ def perform(
             ],
         )
     fields = dict(extra)
+    if action == "mark-duplicate" and fields.get("original") is None:  # a typed code: the original it names
+        fields["original"] = _original_by_code(wf, user.kecamatan, fields.get("duplicate_of"))
     passphrase = body.passphrase.get_secret_value() if body.passphrase is not None else None
     try:
         handlers.act(

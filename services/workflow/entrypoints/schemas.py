@@ -46,6 +46,23 @@ class HistoryItem(BaseModel):
     payload: dict[str, Any]
 
 
+class PossibleDuplicate(BaseModel):
+    """An open complaint of the same kecamatan that may be about the same matter (docs/adr/0021)."""
+
+    complaint_id: UUID
+    tracking_code: str | None = Field(
+        description="None where its complainant is a pelapor rahasia the reader may not see (the code opens their receipt)"
+    )
+    register_number: str | None = None  # "12/2026", once registered
+    received_at: datetime
+    subject: str
+    reasons: list[str] = Field(
+        description="What matched: nik, phone, email (the complainants' values, compared by keyed hash; only to a "
+        "reader who may see both complainants) and text (the subject and description alike)"
+    )
+    similarity: float | None = Field(None, description="pg_trgm similarity of the texts (0-1), when the text matched")
+
+
 class ComplaintOut(BaseModel):
     """Kabupaten users and admins get the masked view (``shared.masking.COMPLAINT``): no tracking code,
     the complainant masked, free text ``[disembunyikan]``, each event's payload as the event feed shows it."""
@@ -78,6 +95,11 @@ class ComplaintOut(BaseModel):
     )
     allowed_actions: list[str]  # what the signed-in user may do now
     history: list[HistoryItem]
+    possible_duplicates: list[PossibleDuplicate] = Field(
+        [],
+        description="Open complaints of the same kecamatan with the same complainant's NIK, phone or e-mail, or a "
+        "similar text (docs/adr/0021): for the kecamatan's staff while this one is open; none for others",
+    )
 
 
 class ActionBody(BaseModel):

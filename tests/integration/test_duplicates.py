@@ -1,0 +1,304 @@
+"""Possible duplicates shown to staff (issue #18 item 3; docs/adr/0021), on real PostgreSQL with pg_trgm: complaints
+recorded in the workflow as its worker records them, read through the workflow's API by the kecamatan's staff, the
+duplicate marked with one action, and notify planning from the event.
+
+Each test has a kecamatan of its own (its candidates are only its own complaints), users of each role there, and
+one more kecamatan for the complaints that must never match across.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from pengaduan import apps
+from services.accounts.handlers import add_user
+from services.notify.adapters.tables import deliveries
+from services.notify.bootstrap import bootstrap as notify_bootstrap
+from services.notify.config import NotifySettings
+from services.notify.handlers.planning import plan_event
+from services.workflow import handlers
+from services.workflow.adapters import duplicates
+from services.workflow.adapters.tables import duplicate_texts
+from services.workflow.bootstrap import bootstrap as workflow_bootstrap
+from services.workflow.domain.events import stream_id
+from shared import privacy
+from shared.contracts.intake import Complainant
+from shared.contracts.workflow import MarkedDuplicate
+from shared.tenancy import KecamatanDirectory, upsert_kecamatan
+from tests.contracts.workflow_uow import new_place
+from tests.support.complaints import record_complaint
+
+PASSWORD = "rahasia-uji-123"
+ROAD = (
+    "Jalan desa rusak parah",
+    "Jalan utama Desa Tlagah di Dusun Bunangka rusak parah dan berlubang sejak Januari, membahayakan pengendara motor.",
+)
+ROAD_AGAIN = (  # the same matter, another wording
+    "Jalan rusak di Dusun Bunangka",
+    "Jalan utama Desa Tlagah di Dusun Bunangka berlubang dan rusak parah sejak Januari; pengendara motor sering jatuh.",
+)
+LAMP = (  # another matter of the same village
+    "Lampu penerangan jalan mati",
+    "Lampu penerangan di depan balai desa Tlagah mati sejak dua minggu, warga minta segera diganti.",
+)
+
+
+def person(n: int, **fields) -> Complainant:
+    """Someone of their own: NIK, phone and e-mail differ from everyone else's unless ``fields`` say otherwise."""
+    values = {
+        "name": f"Warga {n} Uji",
+        "nik": f"352807150590{n:04d}",
+        "phone": f"+62812345{n:05d}",
+        "email": f"warga{n}@contoh.id",
+        "address": "Desa Tlagah",
+    }
+    return Complainant(**{**values, **fields})
+
+
+@pytest.fixture(scope="module")
+def wf(settings, engine):
+    container = workflow_bootstrap(settings)
+    yield container
+    container.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(wf):
+    with TestClient(apps.workflow(wf)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def elsewhere(engine):
+    place = new_place()
+    upsert_kecamatan(engine, [place])
+    return place
+
+
+@dataclasses.dataclass
+class Office:
+    slug: str
+    tokens: dict[str, dict[str, str]]
+
+
+@pytest.fixture
+def office(engine, wf, client) -> Office:
+    """A kecamatan of the test's own and one user of each role there."""
+    place = new_place()
+    upsert_kecamatan(engine, [place])
+    wf.directory.invalidate()
+    tokens = {}
+    for role in ("staf", "kasi", "sekcam"):
+        username = f"dup{uuid.uuid4().hex[:8]}.{role}"
+        add_user(engine, username, f"Petugas {role}", role, PASSWORD, kecamatan=place.slug, unit="pemerintahan")
+        r = client.post("/v1/auth/token", data={"username": username, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        tokens[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return Office(place.slug, tokens)
+
+
+def unrelated() -> tuple[str, str]:
+    """A text like no other complaint's."""
+    words = [uuid.uuid4().hex[:8] for _ in range(8)]
+    return f"Perihal {words[0]}", " ".join(words)
+
+
+def receive(wf, kecamatan: str, who: Complainant, text: tuple[str, str] | None = None):
+    subject, description = text or unrelated()
+    return record_complaint(wf, kecamatan, complainant=who, subject=subject, description=description)
+
+
+def view(client, office: Office, complaint_id, role: str = "staf") -> dict:
+    r = client.get(f"/v1/complaints/{complaint_id}", headers=office.tokens[role])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def matches(client, office: Office, complaint_id, role: str = "staf") -> dict[str, list[str]]:
+    return {d["complaint_id"]: d["reasons"] for d in view(client, office, complaint_id, role)["possible_duplicates"]}
+
+
+def act(client, office: Office, complaint_id, action: str, role: str = "staf", expect: int = 200, **fields) -> dict:
+    version = view(client, office, complaint_id, role)["version"]
+    r = client.post(
+        f"/v1/complaints/{complaint_id}/{action}",
+        json={"expected_version": version, **fields},
+        headers=office.tokens[role],
+    )
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def test_a_complaint_by_the_same_nik_is_listed_and_only_in_its_own_kecamatan(wf, client, office, elsewhere):
+    first = receive(wf, office.slug, person(1), ROAD)
+    again = receive(wf, office.slug, person(2, nik=" 3528 0715 0590 0001 "))  # the same NIK, typed with spaces
+    receive(wf, elsewhere.slug, person(3, nik=person(1).nik), ROAD)  # the same NIK and text, in another kecamatan
+    stranger = receive(wf, office.slug, person(4))
+    [found] = view(client, office, again.complaint_id)["possible_duplicates"]
+    assert found["complaint_id"] == str(first.complaint_id) and found["reasons"] == ["nik"]
+    assert found["tracking_code"] == first.tracking_code and found["subject"] == ROAD[0]
+    assert found["similarity"] is None
+    assert str(again.complaint_id) in matches(client, office, first.complaint_id)  # and the other way round
+    assert matches(client, office, stranger.complaint_id) == {}  # never the complaint itself, nor strangers
+    with wf.engine.connect() as conn:  # stored by keyed hash only: no table holds the NIK
+        kinds = conn.execute(
+            select(privacy.lookups.c.kind, privacy.lookups.c.hash).where(
+                privacy.lookups.c.subject_id == first.complaint_id
+            )
+        ).all()
+    assert sorted(k for k, _ in kinds) == ["email", "nik", "phone"]
+    assert all(len(h) == 64 and person(1).nik not in h for _, h in kinds)
+
+
+def test_a_complaint_by_the_same_phone_is_listed_however_the_number_was_written(wf, client, office):
+    first = receive(wf, office.slug, person(5, phone="+6281299887766"), ROAD)
+    again = receive(wf, office.slug, person(6, phone="0812-9988-7766"))
+    assert matches(client, office, again.complaint_id) == {str(first.complaint_id): ["phone"]}
+
+
+def test_a_complaint_with_a_similar_text_is_listed_with_its_similarity(wf, client, office, elsewhere):
+    first = receive(wf, office.slug, person(7), ROAD)
+    lamp = receive(wf, office.slug, person(8), LAMP)
+    receive(wf, elsewhere.slug, person(9), ROAD_AGAIN)  # the same words in another kecamatan
+    again = receive(wf, office.slug, person(10), ROAD_AGAIN)
+    [found] = view(client, office, again.complaint_id)["possible_duplicates"]
+    assert found["complaint_id"] == str(first.complaint_id) and found["reasons"] == ["text"]
+    assert found["similarity"] >= duplicates.TEXT_SIMILARITY
+    assert str(again.complaint_id) not in matches(client, office, lamp.complaint_id)  # another matter
+
+
+def test_a_closed_complaint_is_no_candidate_and_its_erasure_removes_what_it_was_found_by(wf, client, office):
+    first = receive(wf, office.slug, person(11), ROAD)
+    again = receive(wf, office.slug, person(12, nik=person(11).nik), ROAD_AGAIN)
+    assert matches(client, office, again.complaint_id) == {str(first.complaint_id): ["nik", "text"]}
+    act(client, office, first.complaint_id, "withdraw", reason="Dicabut oleh pengadu.")
+    assert matches(client, office, again.complaint_id) == {}
+    assert view(client, office, first.complaint_id)["possible_duplicates"] == []  # a closed one lists none
+
+    def stored(table, column) -> int:
+        with wf.engine.connect() as conn:
+            return conn.execute(select(func.count()).where(column == first.complaint_id)).scalar_one()
+
+    assert stored(privacy.lookups, privacy.lookups.c.subject_id) == 3
+    assert stored(duplicate_texts, duplicate_texts.c.complaint_id) == 1
+    handlers.erase_personal_data(
+        wf, first.complaint_id, by="pdp.uji", reason="permintaan pengadu", at=datetime.now(UTC)
+    )
+    assert stored(privacy.lookups, privacy.lookups.c.subject_id) == 0
+    assert stored(duplicate_texts, duplicate_texts.c.complaint_id) == 0
+
+
+def test_a_correction_replaces_the_lookups(wf, client, office):
+    first = receive(wf, office.slug, person(13), ROAD)
+    again = receive(wf, office.slug, person(14))
+    assert matches(client, office, again.complaint_id) == {}
+    handlers.correct_personal_data(
+        wf,
+        again.complaint_id,
+        {"phone": person(13).phone},
+        by="kasi.uji",
+        role="kasi",
+        reason="nomor salah ketik",
+        at=datetime.now(UTC),
+        kecamatan_of=lambda k: k == office.slug,
+    )
+    assert matches(client, office, again.complaint_id) == {str(first.complaint_id): ["phone"]}
+
+
+def test_a_pelapor_rahasia_is_not_revealed_by_a_match_on_their_person(wf, client, office):
+    hidden = receive(wf, office.slug, person(15, confidential=True), ROAD)
+    again = receive(wf, office.slug, person(16, nik=person(15).nik))  # the same NIK, another text
+    # the Staf and the Sekcam may not see who the pelapor rahasia is: a match by NIK would tell them
+    assert matches(client, office, again.complaint_id, "staf") == {}
+    assert matches(client, office, again.complaint_id, "sekcam") == {}
+    assert matches(client, office, hidden.complaint_id, "staf") == {}
+    # the Kasi, who verifies identity, sees both; the code of the confidential one too
+    [found] = view(client, office, again.complaint_id, "kasi")["possible_duplicates"]
+    assert found["reasons"] == ["nik"] and found["tracking_code"] == hidden.tracking_code
+    # by text the Staf sees it, without its code (it opens the pelapor rahasia's receipt)
+    alike = receive(wf, office.slug, person(17), ROAD_AGAIN)
+    [found] = view(client, office, alike.complaint_id, "staf")["possible_duplicates"]
+    assert found["complaint_id"] == str(hidden.complaint_id) and found["reasons"] == ["text"]
+    assert found["tracking_code"] is None
+    # marked by the Staf as its duplicate: the history does not hold the pelapor rahasia's code either
+    body = act(client, office, alike.complaint_id, "mark-duplicate", original=str(hidden.complaint_id))
+    marked = body["history"][-1]["payload"]
+    assert marked["original_id"] == str(hidden.complaint_id) and marked["duplicate_of"] == "(pelapor rahasia)"
+
+
+def test_the_staf_marks_the_duplicate_with_one_action_and_both_complainants_are_told(
+    wf, client, office, elsewhere, settings, tmp_path_factory
+):
+    first = receive(wf, office.slug, person(18), ROAD)
+    again = receive(wf, office.slug, person(19), ROAD_AGAIN)
+    other = receive(wf, elsewhere.slug, person(20), ROAD)
+    # the original must be another complaint of the same kecamatan
+    refused = act(client, office, again.complaint_id, "mark-duplicate", expect=422, original=str(other.complaint_id))
+    assert refused["code"] == "original_not_found"
+    refused = act(client, office, again.complaint_id, "mark-duplicate", expect=422, original=str(again.complaint_id))
+    assert refused["code"] == "original_not_found"
+
+    body = act(client, office, again.complaint_id, "mark-duplicate", original=str(first.complaint_id))
+    assert (body["status"], body["outcome"]) == ("closed", "duplicate")
+    event = wf.store.read_stream(stream_id(again.complaint_id))[-1]
+    marked = event.decode()
+    assert isinstance(marked, MarkedDuplicate) and event.actor.role == "staf"
+    assert (marked.original_id, marked.duplicate_of) == (first.complaint_id, first.tracking_code)
+
+    notify = notify_bootstrap(
+        NotifySettings(
+            **{
+                **settings.model_dump(),
+                "data_dir": str(tmp_path_factory.mktemp("duplicates-notify")),
+                "smtp_host": "127.0.0.1",  # an e-mail channel to plan to; nothing is sent (send_now=False)
+                "smtp_port": 9,
+            }
+        )
+    )
+    notify = dataclasses.replace(notify, directory=KecamatanDirectory(notify.engine), celery=_Broker())
+    try:
+        assert plan_event(notify, event.event_id, send_now=False) == 2
+        assert plan_event(notify, event.event_id, send_now=False) == 2  # again: the same two, nothing new
+    finally:
+        notify.engine.dispose()
+    with wf.engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(select(deliveries).where(deliveries.c.source_event_id == event.event_id)).mappings()
+        ]
+    told = {r["kind"]: r for r in rows}
+    assert set(told) == {"duplicate", "duplicate_joined"} and len(rows) == 2
+    duplicate, joined = told["duplicate"], told["duplicate_joined"]
+    assert (duplicate["complaint_id"], duplicate["recipient"]) == (again.complaint_id, person(19).email)
+    assert (joined["complaint_id"], joined["recipient"]) == (first.complaint_id, person(18).email)
+    # each learns of the other report and nothing of the other person: no name, no tracking code
+    assert again.tracking_code in duplicate["body"] and first.tracking_code not in duplicate["body"]
+    assert person(18).name not in duplicate["body"]
+    assert first.tracking_code in joined["body"] and again.tracking_code not in joined["body"]
+    assert person(19).name not in joined["body"]
+    assert "laporan lain tentang hal yang sama" in joined["body"]
+
+
+def test_the_staf_marks_duplicates_only_as_it_registers(wf, client, office):
+    first = receive(wf, office.slug, person(21), ROAD)
+    again = receive(wf, office.slug, person(22), ROAD_AGAIN)
+    act(client, office, again.complaint_id, "verify-identity", role="kasi")
+    act(client, office, again.complaint_id, "register")  # step 3 done: the Camat's disposition waits
+    refused = act(client, office, again.complaint_id, "mark-duplicate", expect=403, original=str(first.complaint_id))
+    assert refused["code"] == "role_not_allowed"
+    # typed, a code names the original as the id does
+    body = act(client, office, again.complaint_id, "mark-duplicate", role="sekcam", duplicate_of=first.tracking_code)
+    assert body["history"][-1]["payload"]["original_id"] == str(first.complaint_id)
+
+
+class _Broker:
+    """Notify's broker: nothing is taken from it here."""
+
+    def send_task(self, name, args=None, **_options):
+        pass
