@@ -70,7 +70,7 @@ def complaint_id(stack) -> str:
     return r.json()["tracking_code"]
 
 
-@pytest.mark.parametrize("path", ["/", "/pengaduan/baru", "/lacak", "/masuk"])
+@pytest.mark.parametrize("path", ["/", "/pengaduan/baru", "/lacak", "/masuk", "/statistik"])
 def test_the_citizens_pages_are_light_labelled_and_fit_a_phone(new_context, stack, shot, path):
     page, total, foreign = weigh(new_context(mobile=True), stack, path, shot, "mutu-warga" + path.replace("/", "-"))
     check(page, total, foreign)

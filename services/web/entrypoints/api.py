@@ -17,7 +17,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from services.web.adapters.api_client import Api, forward_client
 from services.web.bootstrap import bootstrap
 from services.web.config import WebSettings
-from services.web.entrypoints import admin, public, sesi, staff, staff_entry
+from services.web.entrypoints import admin, public, sesi, staff, staff_entry, statistics
 from services.web.entrypoints.errors import install_error_pages
 from services.web.entrypoints.middleware import with_session
 from services.web.entrypoints.pages import WEB
@@ -44,6 +44,7 @@ def create_app(settings: WebSettings | None = None, api: Api | None = None) -> F
     app.add_middleware(BaseHTTPMiddleware, dispatch=with_session)
     install_error_pages(app)
     app.include_router(public.router)
+    app.include_router(statistics.router)  # /statistik: the public statistics, no sign-in
     app.include_router(staff_entry.router)  # before staff's /petugas/pengaduan/{complaint_id}
     app.include_router(staff.router)
     app.include_router(sesi.router)  # POST /sesi/token|keluar: the web session for the /dasbor page's script
