@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Date, Float, cast, extract, func, literal_column, select, tuple_
+from sqlalchemy import Date, Float, cast, extract, func, literal_column, select, text, tuple_
 from sqlalchemy.engine import Connection
 
 from services.dashboard.adapters.tables import complaints as c
