@@ -180,8 +180,12 @@ def test_random_commands_never_break_the_sop(sequence):
             assert role == before.definition.step(step).role, "a role acted out of turn"
             if step in model.UNIT_BOUND_STEPS and before.unit:
                 assert unit == before.unit
-        else:
-            assert role in model.ANY_STEP_ROLES[action]
+        else:  # at any step; the register's role marks a duplicate as it registers (docs/adr/0021)
+            assert role in model.ANY_STEP_ROLES[action] or (
+                action == "mark-duplicate"
+                and role == before.definition.step(3).role
+                and before.current_step in model.DUPLICATE_REGISTER_STEPS
+            )
         for e in events:
             state = model.evolve(state, e, at, command.actor.user_id)
             log.append((e, at, command.actor.user_id))
