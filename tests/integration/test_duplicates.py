@@ -9,6 +9,7 @@ one more kecamatan for the complaints that must never match across.
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -33,6 +34,7 @@ from shared.contracts.workflow import MarkedDuplicate
 from shared.tenancy import KecamatanDirectory, upsert_kecamatan
 from tests.contracts.workflow_uow import new_place
 from tests.support.complaints import record_complaint
+from tests.support.web import web_client
 
 PASSWORD = "rahasia-uji-123"
 ROAD = (
@@ -85,6 +87,7 @@ def elsewhere(engine):
 class Office:
     slug: str
     tokens: dict[str, dict[str, str]]
+    usernames: dict[str, str]
 
 
 @pytest.fixture
@@ -93,14 +96,14 @@ def office(engine, wf, client) -> Office:
     place = new_place()
     upsert_kecamatan(engine, [place])
     wf.directory.invalidate()
-    tokens = {}
+    tokens, usernames = {}, {}
     for role in ("staf", "kasi", "sekcam"):
-        username = f"dup{uuid.uuid4().hex[:8]}.{role}"
+        username = usernames[role] = f"dup{uuid.uuid4().hex[:8]}.{role}"
         add_user(engine, username, f"Petugas {role}", role, PASSWORD, kecamatan=place.slug, unit="pemerintahan")
         r = client.post("/v1/auth/token", data={"username": username, "password": PASSWORD})
         assert r.status_code == 200, r.text
         tokens[role] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    return Office(place.slug, tokens)
+    return Office(place.slug, tokens, usernames)
 
 
 def unrelated() -> tuple[str, str]:
@@ -295,6 +298,34 @@ def test_the_staf_marks_duplicates_only_as_it_registers(wf, client, office):
     # typed, a code names the original as the id does
     body = act(client, office, again.complaint_id, "mark-duplicate", role="sekcam", duplicate_of=first.tracking_code)
     assert body["history"][-1]["payload"]["original_id"] == str(first.complaint_id)
+
+
+def test_the_staf_page_lists_them_and_marks_the_duplicate_with_one_click(wf, office, settings, tmp_path):
+    first = receive(wf, office.slug, person(23), ROAD)
+    again = receive(wf, office.slug, person(24, nik=person(23).nik), ROAD_AGAIN)
+    web_settings = settings.model_copy(update={"data_dir": str(tmp_path), "public_base_url": "http://127.0.0.1:8000"})
+    with web_client(web_settings) as web:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/masuk").text).group(1)
+        signed_in = web.post(
+            "/masuk",
+            data={"username": office.usernames["staf"], "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        # the earlier complaint's page lists the later one, without the button (the earlier one is the original)
+        page = web.get(f"/petugas/pengaduan/{first.complaint_id}").text
+        assert "Kemungkinan duplikat" in page and again.tracking_code in page and "data-duplikat=" not in page
+        page = web.get(f"/petugas/pengaduan/{again.complaint_id}").text
+        assert "Kemungkinan duplikat" in page and first.tracking_code in page and "NIK, isi mirip" in page
+        form = re.search(rf'<form[^>]*data-duplikat="{first.complaint_id}".*?</form>', page, re.DOTALL)
+        assert form and "Tandai duplikat dari ini" in form.group(0)
+        data = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(0)))
+        assert set(data) == {"csrf_token", "expected_version", "original"}
+        marked = web.post(f"/petugas/pengaduan/{again.complaint_id}/mark-duplicate", data=data, follow_redirects=False)
+        assert marked.status_code == 303, marked.text
+        assert "Kemungkinan duplikat" not in web.get(f"/petugas/pengaduan/{first.complaint_id}").text
+    event = wf.store.read_stream(stream_id(again.complaint_id))[-1].decode()
+    assert isinstance(event, MarkedDuplicate) and event.original_id == first.complaint_id
 
 
 class _Broker:
