@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from services.dashboard.bootstrap import Dashboard, bootstrap
-from services.dashboard.entrypoints import figures, projections, register
+from services.dashboard.entrypoints import figures, lapor_export, projections, register
 from shared.auth import install_auth
 from shared.http import Health, check_database, health_response, install_error_handlers
 from shared.metrics import install_metrics
@@ -34,6 +34,7 @@ def create_app(container: Dashboard | None = None, extra_routers: Sequence[APIRo
     install_error_handlers(app)
     install_auth(app, dash.settings, dash.engine)
     app.include_router(register.router)
+    app.include_router(lapor_export.router)  # the SP4N-LAPOR! export (docs/adr/0023)
     app.include_router(figures.router)
 
     # ---- other routers of the read side (event feed, Open311) are included here -------------------------
