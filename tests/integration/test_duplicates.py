@@ -9,6 +9,7 @@ one more kecamatan for the complaints that must never match across.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 import uuid
 from datetime import UTC, datetime
@@ -326,6 +327,70 @@ def test_the_staf_page_lists_them_and_marks_the_duplicate_with_one_click(wf, off
         assert "Kemungkinan duplikat" not in web.get(f"/petugas/pengaduan/{first.complaint_id}").text
     event = wf.store.read_stream(stream_id(again.complaint_id))[-1].decode()
     assert isinstance(event, MarkedDuplicate) and event.original_id == first.complaint_id
+
+
+def test_the_migration_fills_what_the_open_complaints_are_found_by(settings, database_url):
+    """Migration 0028 on a deployment that has complaints: the open ones get their lookups (their complainant opened
+    under the configured keys) and their text; a closed one gets neither."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from shared.migrate import migrate
+
+    name = f"duplicates_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        scratch = workflow_bootstrap(settings.model_copy(update={"database_url": url}))
+        place = new_place()
+        upsert_kecamatan(scratch.engine, [place])
+        opened = receive(scratch, place.slug, person(30), ROAD)
+        corrected = receive(scratch, place.slug, person(31), ROAD_AGAIN)
+        handlers.correct_personal_data(
+            scratch,
+            corrected.complaint_id,
+            {"phone": "+6281399990000"},
+            by="kasi.uji",
+            role="kasi",
+            reason="nomor salah ketik",
+            at=datetime.now(UTC),
+            kecamatan_of=lambda k: True,
+        )
+        closed = receive(scratch, place.slug, person(32), LAMP)
+        handlers.act(
+            scratch,
+            closed.complaint_id,
+            "withdraw",
+            {},
+            expected_version=1,
+            user_id="staf.uji",
+            role="staf",
+            unit=None,
+            kecamatan=place.slug,
+            at=datetime.now(UTC),
+            correlation_id=uuid.uuid4(),
+        )
+        with scratch.engine.begin() as conn:  # as before the migration
+            before = {r.subject_id: r.hash for r in conn.execute(select(privacy.lookups)) if r.kind == "phone"}
+            conn.execute(privacy.lookups.delete())
+            conn.execute(duplicate_texts.delete())
+        migration = importlib.import_module("migrations.versions.0028_duplicates")
+        with scratch.engine.begin() as conn:
+            migration._fill(conn)
+            phones = {r.subject_id: r.hash for r in conn.execute(select(privacy.lookups)) if r.kind == "phone"}
+            texts = set(conn.execute(select(duplicate_texts.c.complaint_id)).scalars())
+        assert phones == {k: v for k, v in before.items() if k != closed.complaint_id}
+        assert phones[corrected.complaint_id] == privacy.lookup_hashes(scratch.store.data_keys.keks).hash(
+            "phone", "+6281399990000"
+        )  # as corrected
+        assert texts == {opened.complaint_id, corrected.complaint_id}
+        scratch.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 class _Broker:
