@@ -191,6 +191,8 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
             "filename": f"surat-tanggapan-{received.tracking_code}.pdf",
         }
         link = issued.verify_url
+    elif kind == "duplicate":  # nothing of the other report, nor the staff's reason (it may name its complainant)
+        pass
     else:
         variables["alasan"] = event.reason
     whatsapp = kind in notify.settings.whatsapp_templates or (
