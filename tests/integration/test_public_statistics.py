@@ -286,3 +286,21 @@ def test_limited_per_address(settings, engine, seeded, place):
     with TestClient(create_app(container, extra_routers=[public_statistics.router]), client=(address, 1234)) as c:
         answers = [c.get(URL, params={"kecamatan": place["c"]}).status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
+
+
+def test_routed_to_the_dashboard_and_answering_as_documented(client, answer):
+    from jsonschema import Draft202012Validator
+
+    from pengaduan.registry import route_for
+
+    assert route_for("GET", URL) == "dashboard"
+    assert route_for("GET", "/v1/public/other") == "workflow"  # only the exact path is the dashboard's
+    spec = client.get("/openapi.json").json()
+    operation = spec["paths"][URL]["get"]
+    assert "security" not in operation  # no sign-in
+    assert {"200", "304", "422", "429"} <= set(operation["responses"])
+    schema = {
+        **operation["responses"]["200"]["content"]["application/json"]["schema"],
+        "components": spec["components"],
+    }
+    assert [e.message for e in Draft202012Validator(schema).iter_errors(answer)] == []
