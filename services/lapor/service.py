@@ -52,8 +52,15 @@ def _projections(ctx: RunContext) -> list[Runner]:
     ]
 
 
+def _cli(sub) -> None:
+    from services.lapor.cli import add_commands
+
+    add_commands(sub)
+
+
 SERVICE = Service(
     name="lapor",
     runners={"projections": _projections, "scheduler": _scheduler},
     gauges=gauges,
+    cli=_cli,
 )

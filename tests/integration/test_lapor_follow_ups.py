@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from devtools.lapor.server import DEV_TOKEN, LaporServer
+from services.lapor import cli
 from services.lapor.adapters.http import HttpLaporApi
 from services.lapor.adapters.tables import checkpoints, inbox, outbox
 from services.lapor.config import LaporSettings
@@ -277,7 +278,8 @@ def test_a_follow_up_lapor_refuses_is_kept_for_a_person_and_the_next_goes_on(eng
     instansi = f"INS-{uuid.uuid4().hex[:8]}"
     complaint = Stream(store, "lapor")
     tracking_id = _handed_over(engine, lapor, instansi, complaint)
-    lapor.state.reports = [r for r in lapor.state.reports if r.body["tracking_id"] != tracking_id]  # LAPOR! lost it
+    [restored] = [r for r in lapor.state.reports if r.body["tracking_id"] == tracking_id]
+    lapor.state.reports.remove(restored)  # LAPOR! does not know it (any more)
     complaint.append(
         ComplaintRegistered(
             step=3,
@@ -294,3 +296,15 @@ def test_a_follow_up_lapor_refuses_is_kept_for_a_person_and_the_next_goes_on(eng
             select(outbox.c.state, outbox.c.last_error).where(outbox.c.complaint_id == complaint.id)
         ).all()
     assert row.state == "failed" and "404" in row.last_error
+    [follow_up_id] = [f"{i}" for (i,) in _ids(engine, complaint)]
+    assert any(follow_up_id in line and "404" in line for line in cli.status(engine))
+    # a person mends it (LAPOR! finds the report again) and sends it again: it goes, once
+    lapor.state.reports.append(restored)
+    assert cli.retry(engine, follow_up_id) == (0, 1)
+    _drain(follower, sender, clock, rounds=2)
+    assert [f["jenis"] for f in lapor.follow_ups(tracking_id)] == ["registered"]
+
+
+def _ids(engine, complaint):
+    with engine.connect() as conn:
+        return conn.execute(select(outbox.c.id).where(outbox.c.complaint_id == complaint.id)).all()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.lapor.domain.model import FollowUp
+from shared.contracts.organisation import PP17_UNITS
 from shared.contracts.workflow import (
     ClarificationGiven,
     ClosedIncomplete,
@@ -57,6 +58,11 @@ REPORTED = tuple(
 )
 
 
+def unit_title(code: str) -> str:
+    """A unit as people read it ("Seksi Pemerintahan"); a kecamatan's own unit, by its code."""
+    return next((u.title for u in PP17_UNITS if u.code == code), code)
+
+
 def follow_up_of(event: Event, at: datetime, letter: SentLetter | None = None) -> FollowUp | None:
     """The follow-up ``event`` is reported as (None: not reported)."""
     match event:
@@ -67,9 +73,11 @@ def follow_up_of(event: Event, at: datetime, letter: SentLetter | None = None) -
             )
             return FollowUp("registered", "proses", text, at)
         case DispositionIssued():
-            return FollowUp("disposed", "proses", f"Camat telah mendisposisikan laporan kepada {event.unit}.", at)
+            return FollowUp(
+                "disposed", "proses", f"Camat telah mendisposisikan laporan kepada {unit_title(event.unit)}.", at
+            )
         case DispositionRedirected():
-            return FollowUp("redirected", "proses", f"Disposisi laporan dialihkan kepada {event.unit}.", at)
+            return FollowUp("redirected", "proses", f"Disposisi laporan dialihkan kepada {unit_title(event.unit)}.", at)
         case ClarificationGiven():
             text = "Unit yang ditugasi telah memberikan klarifikasi; surat tanggapan sedang disiapkan."
             return FollowUp("clarified", "proses", text, at)
