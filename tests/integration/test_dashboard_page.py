@@ -163,7 +163,8 @@ def parsed() -> Page:
 def test_the_files_are_small_and_name_no_other_site():
     files = [HTML, JS, CSS]
     total = sum(f.stat().st_size for f in files)
-    assert total < 60_000, f"HTML+JS+CSS is {total} bytes"
+    # 60 KB until the complainants' satisfaction was added (issue #18 item 1: ~2.5 KB); gzip, ~19 KB
+    assert total < 64_000, f"HTML+JS+CSS is {total} bytes"
     for f in files:
         text = f.read_text(encoding="utf-8")
         urls = re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"')]*", text, flags=re.IGNORECASE)
@@ -520,7 +521,8 @@ assert.ok(d.failureMessage(503, {}).includes("(kode 503)"));
 // a referral the kecamatan follows is a status of its own (open, not the kecamatan's overdue work)
 const byStatus = d.statusRows({ kecamatan: [{ kecamatan: { slug: "a", name: "A" }, total: 3, by_status: { referred: 1, closed: 2 } }] }, null);
 assert.deepEqual(byStatus[0].segments.map((x) => [x.key, x.value, x.cls]), [["in_progress", 0, "s-in_progress"],
-  ["awaiting_documents", 0, "s-awaiting_documents"], ["referred", 1, "s-referred"], ["closed", 2, "s-closed"]]);
+  ["awaiting_documents", 0, "s-awaiting_documents"], ["referred", 1, "s-referred"], ["objection", 0, "s-objection"],
+  ["closed", 2, "s-closed"]]);
 assert.equal(byStatus[0].title, "A: 3 pengaduan (Dilimpahkan, dipantau 1, Selesai / ditutup 2)");
 assert.equal(d.referralStates({ lapsed: 2, followed: 1 }), " Masih dipantau 1, tanpa tanggapan sampai batas pemantauan 2.");
 assert.equal(d.referralStates({ unfollowed: 3 }), " Ditutup saat dilimpahkan 3.");

@@ -608,3 +608,57 @@ def test_the_categories_are_one_list_when_every_kabupaten_has_the_same_else_a_gr
         ("Kab Tiga", list(own.items())),
     ]
     assert _category_groups({}) == []
+
+
+def test_after_the_response_the_status_page_asks_whether_it_is_resolved_and_takes_the_answer_once(web, engine):
+    """Issue #18 item 1 (docs/adr/0020): the form appears after a closing with a response; what is missing is shown
+    beside its field with what was typed kept; the answer goes to intake once, and the page thanks for it."""
+    code = submitted_code(web, 8611)
+    project(engine, code, 11, status="in_progress")
+    assert "Apakah pengaduan Anda sudah selesai?" not in web.get(f"/lacak/{code}").text
+    project(engine, code, 12, status="closed", current_step=None, outcome="resolved", closings=1)
+    page = web.get(f"/lacak/{code}").text
+    assert "Apakah pengaduan Anda sudah selesai?" in page and 'action="/lacak/' in page
+    token = csrf_of(page)
+
+    missing = web.post(
+        f"/lacak/{code}/penilaian",
+        data={"csrf_token": token, "selesai": "tidak", "keterangan": ""},
+        follow_redirects=False,
+    )
+    assert missing.status_code == 422
+    words = words_of(missing.text)
+    assert "Pilih penilaian Anda atas pelayanan kami." in words
+    assert "Tuliskan apa yang belum selesai" in words
+    assert re.search(r'value="tidak"[^>]*checked', missing.text)  # what was chosen is kept
+
+    stale = web.post(
+        f"/lacak/{code}/penilaian", data={"csrf_token": "x", "selesai": "ya", "nilai": "4"}, follow_redirects=False
+    )
+    assert stale.status_code == 403
+    with engine.connect() as conn:
+        assert conn.execute(select(tracking.c.feedback_closing).where(tracking.c.tracking_code == code)).scalar() == 0
+
+    sent = web.post(
+        f"/lacak/{code}/penilaian",
+        data={"csrf_token": token, "selesai": "ya", "nilai": "4", "keterangan": f"Terima kasih {SCRIPT}"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == f"/lacak/{code}"
+    thanked = web.get(f"/lacak/{code}").text
+    assert "Terima kasih atas penilaian Anda." in thanked
+    assert "Apakah pengaduan Anda sudah selesai?" not in thanked
+    again = web.post(
+        f"/lacak/{code}/penilaian", data={"csrf_token": token, "selesai": "ya", "nilai": "3"}, follow_redirects=False
+    )
+    assert again.status_code == 409 and "Anda sudah memberi penilaian atas tanggapan ini" in words_of(again.text)
+
+
+def test_a_reopened_complaint_and_a_keberatan_are_told_on_the_status_page(web, engine):
+    code = submitted_code(web, 8612)
+    project(engine, code, 4, status="in_progress", current_step=5, reopened=1, closings=1, feedback_closing=1)
+    words = words_of(web.get(f"/lacak/{code}").text)
+    assert "Dibuka kembali, sedang ditangani ulang" in words and "dibuka kembali karena Anda menyatakan" in words
+    project(engine, code, 12, status="objection", current_step=None, closings=2, feedback_closing=2, reopened=1)
+    words = words_of(web.get(f"/lacak/{code}").text)
+    assert "Keberatan Anda sedang diperiksa Camat" in words and "Apakah pengaduan Anda sudah selesai?" not in words

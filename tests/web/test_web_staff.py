@@ -1063,3 +1063,47 @@ def test_the_category_is_set_at_step_3_and_corrected_at_step_4_through_the_pages
     sign_in(web, people["camat"])
     assert submit(web, cid, "categorize", category="kesehatan").status_code == 303
     assert "<dd>Kesehatan</dd>" in web.get(f"/petugas/pengaduan/{cid}").text
+
+
+def test_the_camat_answers_a_keberatan_through_the_page(web, wf, people, place):
+    """Issue #18 item 1 (docs/adr/0020): a complaint closed with a response, the complainant's second "not
+    resolved" a keberatan; only the Camat gets the form; the answer reopens it for the unit chosen."""
+    from shared.contracts.intake import FeedbackGiven
+    from shared.contracts.workflow import ResponseSent
+    from shared.events import Actor
+
+    cid = new_complaint(wf, place["a"])
+    with wf.uow() as uow:  # closed with a response (as step 12 leaves it), already reopened once
+        state, _ = handlers.load(uow, cid, lambda k: True)
+        closed = ResponseSent(channel="langsung", receipt="Diterima", step=12, output="Tanda terima", next_step=None)
+        state, _ = handlers._append(
+            uow, state, [closed], actor=Actor.system("uji"), at=datetime.now(UTC), correlation_id=uuid.uuid4(),
+            causation_id=None, ids=lambda i: uuid.uuid4(),
+        )  # fmt: skip
+        uow.complaints.update(state, datetime.now(UTC))
+        uow.commit()
+    late = datetime.now(UTC) + timedelta(days=60)  # after the window: a keberatan at once
+    message = FeedbackGiven(
+        message_id=uuid.uuid4(), complaint_id=cid, kecamatan=place["a"], closing=1, satisfied=False, rating=1,
+        comment="Belum ada perbaikan.", given_at=late,
+    )  # fmt: skip
+    assert handlers.record_feedback(wf, message)
+    assert last_event(wf, cid, "workflow.ObjectionRaised")
+
+    sign_in(web, people["sekcam"])
+    assert "answer-objection" not in step_forms(web.get(f"/petugas/pengaduan/{cid}").text)
+    sign_in(web, people["camat"])
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert step_forms(page) == ["answer-objection"]
+    words = text_only(page)
+    assert "Keberatan pengadu diteruskan kepada Camat" in words and "Pengadu memberi penilaian" in words
+    form = form_of(page, "answer-objection")
+    assert '<option value="">Unit yang sama</option>' in form
+    missing = submit(web, cid, "answer-objection", page, decision="reopened", answer="")
+    assert missing.status_code == 422 and "Wajib diisi." in missing.text
+    done = submit(web, cid, "answer-objection", page, decision="reopened", answer="Tangani ulang bersama desa.")
+    assert done.status_code == 303, done.text
+    reopened = last_event(wf, cid, "workflow.ComplaintReopened").decode()
+    assert (reopened.cause, reopened.next_step, reopened.instructions) == ("objection", 5, "Tangani ulang bersama desa.")
+    page = web.get(f"/petugas/pengaduan/{cid}").text
+    assert "Jawaban atas keberatan sudah dicatat" in page and "Pengaduan dibuka kembali" in page

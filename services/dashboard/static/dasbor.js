@@ -19,6 +19,8 @@
     { key: "awaiting_documents", label: "Menunggu kelengkapan" },
     // dilimpahkan and followed: open until the receiving office answers (not the kecamatan's overdue work)
     { key: "referred", label: "Dilimpahkan, dipantau" },
+    // the complainant's keberatan after the response, waiting on the Camat (docs/adr/0020)
+    { key: "objection", label: "Keberatan ke Camat" },
     { key: "closed", label: "Selesai / ditutup" }
   ];
   var KANAL = { web: "Formulir web", sms: "SMS", whatsapp: "WhatsApp", email: "E-mail", kotak: "Kotak pengaduan",
@@ -502,7 +504,9 @@
       ["Selesai / ditutup", formatNumber(fig.sla.closed)],
       ["Selesai dalam 12 hari kerja", formatPercent(fig.sla.closed_within_share)],
       ["Masih terbuka", formatNumber(fig.sla.open)],
-      ["Terbuka melewati batas", formatNumber(fig.sla.open_late)]
+      ["Terbuka melewati batas", formatNumber(fig.sla.open_late)],
+      ["Pengadu menyatakan selesai", formatPercent(fig.feedback && fig.feedback.satisfied_share)],
+      ["Dibuka kembali", formatPercent(fig.feedback && fig.feedback.reopened_share)]
     ].forEach(function (pair) {
       var li = el("li");
       li.appendChild(el("span", { "class": "nilai-besar" }, pair[1]));
@@ -548,6 +552,36 @@
           formatNumber(x.closed_within), formatPercent(x.closed_within_share), formatNumber(x.open),
           formatNumber(x.open_late)];
       }), [false, true, true, true, true, true]));
+  }
+
+  // the complainants' answers after the response (GET /v1/dashboard/summary: feedback, feedback_by_unit)
+  function feedbackCells(x) {
+    if (!x) return ["–", "–", "–", "–", "–", "–"]; // an API from before the answers were counted
+    return [formatNumber(x.responded), formatNumber(x.answered), formatPercent(x.satisfied_share),
+      formatNumber(x.mean_rating), formatPercent(x.reopened_share),
+      formatNumber(x.objections)];
+  }
+
+  function renderFeedback() {
+    var s = state.data.summary, k = focusKecamatan();
+    var headers = ["Tanggapan sampai", "Pengadu menjawab", "Menyatakan selesai", "Nilai rata-rata (1–4)",
+      "Dibuka kembali", "Keberatan"];
+    clear($("t-kepuasan")).appendChild(table("Kepuasan pengadu per kecamatan", ["Kecamatan"].concat(headers),
+      s.kecamatan.map(function (it) {
+        return [kecamatanButton(it.kecamatan.slug, it.kecamatan.name)].concat(feedbackCells(it.feedback));
+      }), [false, true, true, true, true, true, true]));
+    var box = clear($("t-kepuasan-unit")), item = k && s.kecamatan.filter(function (it) {
+      return it.kecamatan.slug === k;
+    })[0];
+    if (!item) {
+      box.appendChild(el("p", { "class": "petunjuk" }, "Pilih satu kecamatan untuk melihat kepuasan per unit."));
+      return;
+    }
+    var units = Object.keys(item.feedback_by_unit || {}).sort();
+    if (!units.length) box.appendChild(el("p", {}, "Belum ada tanggapan yang sampai pada periode ini."));
+    else box.appendChild(table("Kepuasan pengadu per unit, Kecamatan " + item.kecamatan.name, ["Unit"].concat(headers),
+      units.map(function (u) { return [u].concat(feedbackCells(item.feedback_by_unit[u])); }),
+      [false, true, true, true, true, true, true]));
   }
 
   function renderMonths() {
@@ -678,6 +712,7 @@
     renderNumbers();
     renderStatus();
     renderSla();
+    renderFeedback();
     renderMonths();
     renderChannels();
     renderSteps();

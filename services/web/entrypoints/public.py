@@ -318,9 +318,21 @@ async def track_page(request: Request, code: str) -> Response:
         return _not_found(request, code)
     if normal != code:
         return redirect(f"/lacak/{normal}")
+    return await _status_page(request, normal)
+
+
+async def _status_page(
+    request: Request,
+    normal: str,
+    *,
+    status_code: int = 200,
+    feedback: dict[str, str] | None = None,
+    feedback_errors: dict[str, str] | None = None,
+    feedback_problem: str | None = None,
+) -> Response:
     found = await _tracking(request, normal)
     if found is None:
-        return _not_found(request, code)
+        return _not_found(request, normal)
     current = found.get("current_step")
     if current is None and found["status"] == "received":  # not yet taken up by the workflow
         current = {"number": 1, "name": sop.DEFAULT.step(1).name}
@@ -336,13 +348,72 @@ async def track_page(request: Request, code: str) -> Response:
     return render(
         request,
         "warga_status.html",
+        status_code=status_code,
         title=f"Pengaduan {normal}",
         t=found,
         current=current,
         next_text=NEXT.get(current["number"]) if current else None,
         referral=referral,
         kecamatan_name=await _kecamatan_name(request, found["kecamatan"]),
+        feedback=feedback or {},
+        feedback_errors=feedback_errors or {},
+        feedback_problem=feedback_problem,
+        ratings=RATINGS,
     )
+
+
+# --- the complainant's answer after the response (issue #18 item 1; docs/adr/0020) ---------------------------
+
+RATINGS = {"4": "Sangat baik", "3": "Baik", "2": "Kurang baik", "1": "Tidak baik"}
+FEEDBACK_FIELDS = ("selesai", "nilai", "keterangan")
+
+
+@router.post("/lacak/{code}/penilaian", response_class=HTMLResponse)
+async def give_feedback(request: Request, code: str) -> Response:
+    """The form on the status page: resolved or not, a rating, and what is not resolved; sent to intake's
+    ``POST /v1/track/{code}/feedback``. What was typed is kept on every refusal."""
+    normal = normalize_tracking_code(code)
+    if normal is None:
+        return _not_found(request, code)
+    form = await request.form()
+    values = {name: (form.get(name) if isinstance(form.get(name), str) else "").strip() for name in FEEDBACK_FIELDS}
+    token = form.get(CSRF_FIELD)
+    if not session(request).csrf_ok(token if isinstance(token, str) else None):
+        return await _status_page(request, normal, status_code=403, feedback=values, feedback_problem=STALE_FORM)
+    errors = {}
+    if values["selesai"] not in ("ya", "tidak"):
+        errors["selesai"] = "Pilih apakah pengaduan Anda sudah selesai."
+    if values["nilai"] not in RATINGS:
+        errors["nilai"] = "Pilih penilaian Anda atas pelayanan kami."
+    if values["selesai"] == "tidak" and not values["keterangan"]:
+        errors["keterangan"] = "Tuliskan apa yang belum selesai, agar petugas dapat menindaklanjutinya."
+    if errors:
+        return await _status_page(request, normal, status_code=422, feedback=values, feedback_errors=errors)
+    body = {
+        "satisfied": values["selesai"] == "ya",
+        "rating": int(values["nilai"]),
+        "comment": values["keterangan"] or None,
+    }
+    try:
+        answer = await api(request).call("POST", f"/v1/track/{normal}/feedback", json=body)
+    except ApiProblem as exc:
+        if exc.status == 404:
+            return _not_found(request, code)
+        status = exc.status if exc.status in (409, 422, 429) else 422
+        fields = {"comment": "keterangan", "rating": "nilai", "satisfied": "selesai"}
+        errors = {fields[k]: v for k, v in exc.field_errors().items() if k in fields}
+        response = await _status_page(
+            request,
+            normal,
+            status_code=status,
+            feedback=values,
+            feedback_errors=errors,
+            feedback_problem=None if errors else exc.message,
+        )
+        if exc.status == 429 and exc.retry_after:
+            response.headers["Retry-After"] = exc.retry_after
+        return response
+    return redirect(f"/lacak/{normal}", flash=answer["message"], request=request)
 
 
 # --- the citizen's PDFs: passed on from the letters API, or a page that says why not yet -------------------

@@ -36,6 +36,7 @@ ACTION_LABELS: dict[str, str] = {
     "withdraw": "Cabut pengaduan",
     "mark-duplicate": "Tandai sebagai duplikat",
     "categorize": "Tetapkan kategori",
+    "answer-objection": "Jawab keberatan",
 }
 
 # the flash message after each action succeeded
@@ -63,6 +64,7 @@ DONE: dict[str, str] = {
     "withdraw": "Pengaduan sudah dicabut.",
     "mark-duplicate": "Pengaduan sudah ditandai sebagai duplikat.",
     "categorize": "Kategori pengaduan sudah ditetapkan.",
+    "answer-objection": "Jawaban atas keberatan sudah dicatat dan disampaikan kepada pengadu.",
 }
 
 # any step: offered apart from the step's own action
@@ -333,6 +335,31 @@ ACTIONS: dict[str, Action] = {
             (CATEGORY_FIELD,),
             intro="Kategori dipakai di dasbor, Buku Rekap Pengaduan, dan laporan ke SP4N-LAPOR!; dapat dikoreksi "
             "selama langkah 3 (registrasi) dan 4 (disposisi).",
+        ),
+        Action(  # a keberatan after the response (issue #18 item 1; docs/adr/0020)
+            "answer-objection",
+            "Jawab keberatan pengadu",
+            (
+                Field(
+                    "decision",
+                    "Keputusan",
+                    "select",
+                    required=True,
+                    options=(
+                        ("upheld", "Tanggapan sudah sesuai: tetapkan, sampaikan jawaban ini kepada pengadu"),
+                        ("reopened", "Buka kembali: unit menangani ulang mulai klarifikasi (langkah 5)"),
+                    ),
+                ),
+                Field(
+                    "answer",
+                    "Jawaban Camat",
+                    "textarea",
+                    required=True,
+                    help="Disampaikan kepada pengadu; bila dibuka kembali, menjadi instruksi bagi unit.",
+                ),
+                Field("unit", "Unit yang menangani ulang", "select", help="Bila dibuka kembali."),
+            ),
+            intro="Pengadu menyatakan pengaduannya belum selesai setelah menerima tanggapan.",
         ),
         Action(
             "mark-duplicate",

@@ -102,7 +102,12 @@ def _with_units(spec: actions.Action, units: list[dict]) -> actions.Action:
     if not any(f.name == "unit" for f in spec.fields):
         return spec
     options = tuple((u["code"], f"{u['title']} ({u['head']['name']})") for u in units if u.get("head"))
-    fields = tuple(dataclasses.replace(f, options=options) if f.name == "unit" else f for f in spec.fields)
+    fields = tuple(
+        dataclasses.replace(f, options=options if f.required else (("", "Unit yang sama"), *options))
+        if f.name == "unit"
+        else f
+        for f in spec.fields
+    )
     return dataclasses.replace(spec, fields=fields)
 
 

@@ -78,6 +78,10 @@ EVENT_TITLES = {
     "workflow.ComplaintWithdrawn": "Pengaduan dicabut",
     "workflow.MarkedDuplicate": "Ditandai sebagai duplikat",
     "workflow.CategorySet": "Kategori pengaduan ditetapkan",
+    "workflow.FeedbackReceived": "Pengadu memberi penilaian atas tanggapan",
+    "workflow.ComplaintReopened": "Pengaduan dibuka kembali",
+    "workflow.ObjectionRaised": "Keberatan pengadu diteruskan kepada Camat",
+    "workflow.ObjectionAnswered": "Camat menjawab keberatan pengadu",
     "workflow.StepOverdue": "Langkah melewati batas waktu",
     "workflow.NotificationSent": "Pesan terkirim",
     "workflow.NotificationDelivered": "Pesan diterima",
@@ -109,6 +113,10 @@ DETAILS = (
     ("receipt", "Tanda terima"),
     ("duplicate_of", "Duplikat dari"),
     ("category", "Kategori"),
+    ("satisfied", "Sudah selesai menurut pengadu"),
+    ("rating", "Penilaian (1-4)"),
+    ("comment", "Keterangan pengadu"),
+    ("decision", "Keputusan"),
     ("previous", "Kategori sebelumnya"),
     ("text", "Isi"),
     ("error", "Keterangan"),
@@ -122,6 +130,9 @@ NOT_STEP_WORK = {
     "workflow.LetterIssued",
     "workflow.ComplainantReplied",
     "workflow.CategorySet",  # set beside the step's work, not the step done
+    "workflow.FeedbackReceived",  # after the response (docs/adr/0020): the complainant's, not a step's
+    "workflow.ObjectionRaised",
+    "workflow.ObjectionAnswered",
 }
 
 
@@ -182,6 +193,10 @@ def _detail_text(key: str, value: Any, zone: formatting.Zone) -> str | None:
         return CHANNEL_LABELS.get(str(value), str(value))
     if key in DATES:
         return formatting.tanggal(value, zone)
+    if isinstance(value, bool):
+        return "Ya" if value else "Tidak"
+    if key == "decision":  # the Camat's answer to a keberatan (docs/adr/0020)
+        return {"upheld": "Tanggapan ditetapkan", "reopened": "Dibuka kembali"}.get(str(value), str(value))
     return str(value)
 
 
