@@ -265,3 +265,30 @@ def test_the_service_is_the_complaints_category_and_follows_its_correction():
     # read by the names of then, not by today's list (where ketertiban-umum is "Ketenteraman dan ketertiban")
     assert Stream(subject="Ketertiban umum: pengeras suara").row["service_code"] == "ketertiban-umum"
     assert Stream(subject="Ketenteraman dan ketertiban: pengeras suara").row["service_code"] == "pelayanan-lainnya"
+
+
+def test_a_reopening_and_a_keberatan_open_the_request_again_as_the_workflow_has_it():
+    """Issue #18 item 1 (docs/adr/0020): open again while handled anew or while the Camat answers a keberatan."""
+    from shared.contracts.workflow import ComplaintReopened, FeedbackReceived, ObjectionAnswered, ObjectionRaised
+
+    s = Stream()
+    later = T0 + timedelta(days=20)
+    steps = [
+        (ResponseSent(channel="langsung", receipt="Diterima", **done(12, None)), ("closed", "resolved", None)),
+        (
+            FeedbackReceived(closing=1, satisfied=False, rating=1, given_at=later, consequence="reopened"),
+            ("closed", "resolved", None),
+        ),
+        (
+            ComplaintReopened(
+                cause="feedback", reopening=1, unit="pemerintahan", next_due_at=later, deadline_at=later
+            ),
+            ("in_progress", None, 5),
+        ),
+        (ResponseSent(channel="langsung", receipt="Diterima", **done(12, None)), ("closed", "resolved", None)),
+        (ObjectionRaised(closing=2, due_at=later), ("objection", None, None)),
+        (ObjectionAnswered(decision="upheld", answer="Tetap."), ("closed", "resolved", None)),
+    ]
+    for hours, (event, expected) in enumerate(steps, start=1):
+        s.emit(event, later + timedelta(hours=hours))
+        assert s.as_projected() == s.as_the_workflow_has_it() == expected, event.type

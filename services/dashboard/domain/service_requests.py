@@ -58,6 +58,9 @@ DECODED = frozenset(
         workflow.DocumentsRequested.type,
         workflow.DocumentsReceived.type,
         workflow.CategorySet.type,
+        workflow.ComplaintReopened.type,
+        workflow.ObjectionRaised.type,
+        workflow.ObjectionAnswered.type,
         *CLOSING,
     }
     | {t for t, c in CLASSES.items() if issubclass(c, workflow.StepCompleted)}
@@ -98,6 +101,13 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope) -> dict[str, Any] | 
             new["referral_state"] = "ended"
         if isinstance(decoded, workflow.ReferralAnswered):
             new["referral_answered_on"] = decoded.answered_on
+    elif isinstance(decoded, workflow.ComplaintReopened):  # the complainant's "not resolved" (docs/adr/0020)
+        new.update(status="in_progress", outcome=None, current_step=decoded.next_step)
+    elif isinstance(decoded, workflow.ObjectionRaised):  # open again: a keberatan waits on the Camat
+        new.update(status="objection", outcome=None, current_step=None)
+    elif isinstance(decoded, workflow.ObjectionAnswered):
+        if decoded.decision == "upheld":
+            new.update(status="closed", outcome="resolved", current_step=None)
     elif isinstance(decoded, workflow.DocumentsRequested):
         new["status"] = "awaiting_documents"
     elif isinstance(decoded, workflow.DocumentsReceived):

@@ -904,6 +904,7 @@ def evolve(state: Complaint, event: Event, at: datetime | None = None, by: str |
             s,
             status=OBJECTION,
             outcome=None,
+            current_step=None,
             closed_at=None,
             objection="open",
             step_started_at=at,
