@@ -12,8 +12,9 @@ Routes (bearer token required, else 401 ``{"status": "error", "message"}``):
 * ``GET /files/{name}``: an attachment's bytes.
 * ``POST /api/v1/laporan/{tracking_id}/diterima`` ``{"referensi"}`` -> ``{"status": "success"}`` (idempotent).
 * ``POST /api/v1/laporan/{tracking_id}/tindak-lanjut`` (``Idempotency-Key``) -> 201 ``{"status": "success",
-  "data": {"id"}}``; the same key again answers the first follow-up's id and adds nothing (200); a report closed
-  (``selesai``) takes no further follow-up (409).
+  "data": {"id"}}``; the same key again answers the first follow-up's id and adds nothing (200). A report answered
+  ``selesai`` still takes follow-ups (a reopening): LAPOR! keeps a report open to its reporter for ten working days
+  after a follow-up (publicly described; that the API then takes more is ASSUMED).
 
 ``LaporServer.fail(kind, mode, times, skip)`` makes ``times`` requests of a kind (``dispositions``,
 ``attachment``, ``acknowledge``, ``follow_up`` or ``any``) fail after ``skip`` good ones: ``error500``, ``timeout``
@@ -207,8 +208,6 @@ class _Handler(BaseHTTPRequestHandler):
             if key and key in state.keys:
                 return 200, {"status": "success", "data": {"id": state.keys[key]}}, "application/json"
             thread = state.follow_ups.setdefault(tracking_id, [])
-            if thread and thread[-1]["status"] == "selesai":
-                return 409, {"status": "error", "message": "laporan sudah selesai"}, "application/json"
             follow_up_id = f"TL-{next(state.ids)}"
             thread.append({"id": follow_up_id, "key": key, **body})
             if key:

@@ -28,9 +28,12 @@ from shared.contracts.workflow import (
     ComplaintReceived,
     ComplaintReferred,
     ComplaintRegistered,
+    ComplaintReopened,
     DispositionIssued,
     LetterDrafted,
     LetterSigned,
+    ObjectionAnswered,
+    ObjectionRaised,
     ReferralAnswered,
     ResponseSent,
 )
@@ -308,3 +311,31 @@ def test_a_follow_up_lapor_refuses_is_kept_for_a_person_and_the_next_goes_on(eng
 def _ids(engine, complaint):
     with engine.connect() as conn:
         return conn.execute(select(outbox.c.id).where(outbox.c.complaint_id == complaint.id)).all()
+
+
+def test_a_reopening_and_a_keberatan_are_reported_after_the_closing(engine, lapor, parts):
+    store, follower, sender, clock = parts
+    instansi = f"INS-{uuid.uuid4().hex[:8]}"
+    complaint = Stream(store, "lapor")
+    tracking_id = _handed_over(engine, lapor, instansi, complaint)
+    due = datetime.now(UTC) + timedelta(days=3)
+    complaint.append(ResponseSent(step=12, output="Terkirim", channel="lapor"))
+    complaint.append(ComplaintReopened(cause="feedback", reopening=1, unit="kesra", next_due_at=due, deadline_at=due))
+    complaint.append(
+        ClarificationGiven(step=5, output="Klarifikasi", next_step=6, explanation="Lagi.", next_due_at=due)
+    )
+    complaint.append(ResponseSent(step=12, output="Terkirim", channel="lapor"))
+    complaint.append(ObjectionRaised(closing=2, due_at=due))
+    complaint.append(ObjectionAnswered(decision="upheld", answer="Tanggapan kedua sudah sesuai ketentuan."))
+    _drain(follower, sender, clock, rounds=8)
+    thread = lapor.follow_ups(tracking_id)
+    assert [(f["jenis"], f["status"]) for f in thread] == [
+        ("responded", "selesai"),
+        ("reopened", "proses"),
+        ("clarified", "proses"),
+        ("responded", "selesai"),
+        ("objection", "proses"),
+        ("objection_answered", "selesai"),
+    ]
+    assert "ditangani ulang oleh Seksi Kesejahteraan Sosial" in thread[1]["isi"]
+    assert "sudah sesuai ketentuan" in thread[-1]["isi"]

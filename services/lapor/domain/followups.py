@@ -17,11 +17,14 @@ from shared.contracts.workflow import (
     ClosedIncomplete,
     ComplaintReferred,
     ComplaintRegistered,
+    ComplaintReopened,
     ComplaintWithdrawn,
     DispositionIssued,
     DispositionRedirected,
     IdentityRejected,
     MarkedDuplicate,
+    ObjectionAnswered,
+    ObjectionRaised,
     ReferralAnswered,
     ReferralLapsed,
     ResponseSent,
@@ -54,6 +57,9 @@ REPORTED = tuple(
         ClosedIncomplete,
         ComplaintWithdrawn,
         MarkedDuplicate,
+        ComplaintReopened,
+        ObjectionRaised,
+        ObjectionAnswered,
     )
 )
 
@@ -105,6 +111,19 @@ def follow_up_of(event: Event, at: datetime, letter: SentLetter | None = None) -
             return FollowUp("closed_incomplete", "selesai", text, at)
         case ComplaintWithdrawn():
             return FollowUp("withdrawn", "selesai", "Laporan dicabut oleh pelapor.", at)
+        case ComplaintReopened():  # after a closing: handled again (LAPOR! keeps a report open to its reporter)
+            why = "pelapor menyatakan belum selesai" if event.cause == "feedback" else "keputusan Camat atas keberatan"
+            by = f" oleh {unit_title(event.unit)}" if event.unit else ""
+            text = f"Laporan dibuka kembali ({why}) dan ditangani ulang{by}."
+            return FollowUp("reopened", "proses", text, at)
+        case ObjectionRaised():
+            return FollowUp("objection", "proses", "Keberatan pelapor diteruskan kepada Camat.", at)
+        case ObjectionAnswered():
+            if event.decision != "upheld":
+                return None  # a ComplaintReopened follows, and says so
+            return FollowUp(
+                "objection_answered", "selesai", f"Jawaban Camat atas keberatan pelapor: {event.answer}", at
+            )
         case MarkedDuplicate():
             text = "Laporan sama dengan laporan lain yang sudah ditangani kecamatan; ditutup sebagai duplikat."
             return FollowUp("duplicate", "selesai", text, at)
