@@ -272,6 +272,28 @@ class IntakeUnitOfWorkContract:
         )
         assert t.complainant == s.complainant.model_dump(mode="json")  # what the answer is masked of
 
+    def test_the_complainants_answer_to_a_closing_is_taken_once_and_only_after_a_response(self, intake, place, project):
+        """docs/adr/0020: the conditional update that makes an answer once per closing."""
+        s, other = a_submission(place), a_submission(place)
+        committed(intake, lambda uow: uow.submissions.add(s), lambda uow: uow.submissions.add(other))
+        project(s.complaint_id, s.tracking_code, "closed", outcome="resolved", closings=2, feedback_closing=1)
+        project(other.complaint_id, other.tracking_code, "closed", outcome="withdrawn")
+        with intake.uow() as uow:
+            found = uow.tracking.by_code(s.tracking_code)
+            assert (found.complaint_id, found.closings, found.feedback_closing) == (s.complaint_id, 2, 1)
+            assert uow.tracking.claim_feedback(s.complaint_id, 1) is False  # answered already
+            assert uow.tracking.claim_feedback(s.complaint_id, 3) is False  # not that closing (yet)
+            assert uow.tracking.claim_feedback(other.complaint_id, 0) is False  # closed without a response
+            assert uow.tracking.claim_feedback(s.complaint_id, 2) is True
+            assert uow.tracking.claim_feedback(s.complaint_id, 2) is False  # once, also within the unit
+            uow.rollback()
+        with intake.uow() as uow:  # not kept without commit
+            assert uow.tracking.claim_feedback(s.complaint_id, 2) is True
+            uow.commit()
+        with intake.uow() as uow:
+            assert uow.tracking.by_code(s.tracking_code).feedback_closing == 2
+            assert uow.tracking.claim_feedback(s.complaint_id, 2) is False
+
     def test_the_senders_latest_complaint_awaiting_documents_is_found(self, intake, place, project):
         phone, email = new_phone(), f"Warga-{uuid.uuid4().hex[:8]}@Contoh.example.id"
         older = a_submission(place, phone=phone)
