@@ -20,6 +20,8 @@ pengaduan deliveries list|resend|mark-sent     messages left failed or unknown, 
 pengaduan devsinks                             local SMTP/SMS/WhatsApp sinks (development)
 pengaduan devtsa [--port N] [--signing-dir D]  a local RFC 3161 timestamp authority (development)
 pengaduan devbsre [--port N] [--folder D]  a local stand-in for BSrE's esign API (development)
+pengaduan devlapor [--port N] [--token T]  a local stand-in for SP4N-LAPOR!'s integration API (development)
+pengaduan lapor status|retry [--id ID]         the SP4N-LAPOR! bridge: what waits, what was refused; try again
 pengaduan privacy new-key|rotate-keys|status|erase|retention|requests  the complainants' data keys; erase a closed
                             complaint's data; the retention job's round (--dry-run); the record of requests
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
@@ -461,6 +463,12 @@ def cmd_devbsre(args: argparse.Namespace) -> None:
     sys.exit(devbsre_main(args.rest))
 
 
+def cmd_devlapor(args: argparse.Namespace) -> None:
+    from devtools.lapor import main as devlapor_main
+
+    sys.exit(devlapor_main(args.rest))
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from pengaduan.supervisor import run_everything
 
@@ -580,6 +588,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devbsre)
 
+    p = sub.add_parser(
+        "devlapor",
+        help="a local stand-in for SP4N-LAPOR!'s integration API (the shapes services/lapor assumes)",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_devlapor)
+
     for service in registry.services():  # each service's own commands (templates, deliveries, intake ...)
         if service.cli:
             service.cli(sub)
@@ -631,6 +647,12 @@ def main(argv: list[str] | None = None) -> None:
 
         setup_logging("devbsre")
         sys.exit(devbsre_main(argv[1:]))
+    if argv[:1] == ["devlapor"]:  # likewise
+        from devtools.lapor import main as devlapor_main
+        from shared.logging import setup_logging
+
+        setup_logging("devlapor")
+        sys.exit(devlapor_main(argv[1:]))
     args = build_parser().parse_args(argv)
     from shared.logging import setup_logging
 

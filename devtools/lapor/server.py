@@ -16,6 +16,9 @@ Routes (bearer token required, else 401 ``{"status": "error", "message"}``):
   ``selesai`` still takes follow-ups (a reopening): LAPOR! keeps a report open to its reporter for ten working days
   after a follow-up (publicly described; that the API then takes more is ASSUMED).
 
+For people trying it (no token): ``POST /dev/lapor/disposisi`` ``{"instansi_id", "title", "content", "category"?,
+"reporter"?, "anonymous"?}`` disposes a report; ``GET /dev/lapor`` shows what it holds and was told.
+
 ``LaporServer.fail(kind, mode, times, skip)`` makes ``times`` requests of a kind (``dispositions``,
 ``attachment``, ``acknowledge``, ``follow_up`` or ``any``) fail after ``skip`` good ones: ``error500``, ``timeout``
 (held ``hold`` seconds before anything is done, then 504) or ``drop`` (done, then the connection closed unanswered).
@@ -145,6 +148,9 @@ class _Handler(BaseHTTPRequestHandler):
     # -- routes
 
     def do_GET(self) -> None:
+        if urlsplit(self.path).path == "/dev/lapor":
+            self._answer(200, self.server.owner.snapshot())
+            return
         if not self._authorised():
             return
         url = urlsplit(self.path)
@@ -157,9 +163,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "tidak ditemukan")
 
     def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/dev/lapor/disposisi":
+            self._dev_dispose(self._body())
+            return
         if not self._authorised():
             return
-        path = urlsplit(self.path).path
         body = self._body()
         if m := _ACK.match(path):
             self._run("acknowledge", lambda: self._acknowledge(m.group(1), body))
@@ -168,6 +177,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._run("follow_up", lambda: self._follow_up(m.group(1), body, key))
         else:
             self._error(404, "tidak ditemukan")
+
+    def _dev_dispose(self, body: Any) -> None:
+        """For people trying the bridge: ``{"instansi_id", "title", "content", "category"?, "reporter"?: {"nama",
+        "telepon"?, "email"?}, "anonymous"?}`` becomes a report disposed to that instansi."""
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("instansi_id", "title", "content")
+        ):
+            self._error(422, "instansi_id, title dan content wajib diisi")
+            return
+        reporter = body.get("reporter") if isinstance(body.get("reporter"), dict) else None
+        tracking_id = self.server.owner.dispose(
+            body["instansi_id"],
+            title=body["title"],
+            content=body["content"],
+            category=body.get("category") if isinstance(body.get("category"), str) else "Lainnya",
+            reporter=reporter,
+            anonymous=bool(body.get("anonymous")),
+        )
+        self._answer(201, {"tracking_id": tracking_id})
 
     def _dispositions(self, instansi_id: str, query: dict[str, list[str]]):
         state = self.server.state
@@ -218,6 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     state: FakeState
+    owner: LaporServer
 
 
 class LaporServer:
@@ -227,6 +256,7 @@ class LaporServer:
         self.state = FakeState(token=token, hold=hold)
         self._httpd = _Server((host, port), _Handler)
         self._httpd.state = self.state
+        self._httpd.owner = self
         self._thread: threading.Thread | None = None
 
     @property
@@ -304,6 +334,16 @@ class LaporServer:
     def acknowledged(self) -> dict[str, str]:
         with self.state.lock:
             return dict(self.state.acknowledged)
+
+    def snapshot(self) -> dict[str, Any]:
+        """As ``GET /dev/lapor``: the reports, the acknowledgements and each report's follow-ups."""
+        with self.state.lock:
+            return {
+                "reports": [r.body for r in self.state.reports],
+                "acknowledged": dict(self.state.acknowledged),
+                "follow_ups": {k: [dict(f) for f in v] for k, v in self.state.follow_ups.items()},
+                "requests": dict(self.state.requests),
+            }
 
     def requests(self, kind: str) -> int:
         with self.state.lock:

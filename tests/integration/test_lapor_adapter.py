@@ -129,3 +129,20 @@ def test_the_acknowledgement_carries_our_reference(lapor, api):
 def test_an_answer_of_another_shape_is_a_mapping_error(body):
     with pytest.raises(mapping.MappingError):
         mapping.parse_dispositions(body, "INS-1")
+
+
+def test_people_trying_the_bridge_dispose_reports_and_see_what_came_back(lapor, api):
+    import httpx
+
+    answer = httpx.post(
+        f"{lapor.url}/dev/lapor/disposisi",
+        json={"instansi_id": "INS-9", "title": "Coba", "content": "Laporan uji.", "category": "Kesehatan"},
+    )
+    assert answer.status_code == 201
+    tracking_id = answer.json()["tracking_id"]
+    [report] = api.dispositions("INS-9", None).reports
+    assert (report.tracking_id, report.category) == (tracking_id, "Kesehatan")
+    api.follow_up(tracking_id, FollowUp("registered", "proses", "Dicatat.", WHEN), "k-dev")
+    seen = httpx.get(f"{lapor.url}/dev/lapor").json()
+    assert [f["isi"] for f in seen["follow_ups"][tracking_id]] == ["Dicatat."]
+    assert httpx.post(f"{lapor.url}/dev/lapor/disposisi", json={"title": "x"}).status_code == 422
