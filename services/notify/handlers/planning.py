@@ -286,6 +286,7 @@ FINAL_KINDS = frozenset(
         "duplicate",
         "referral_answered",
         "referral_lapsed",
+        "objection_answered",  # the Camat's answer to a keberatan: closed again (docs/adr/0020)
     }
 )
 
