@@ -22,6 +22,8 @@ from services.intake.adapters.tables import attachments, submissions
 from services.intake.bootstrap import bootstrap as intake_bootstrap
 from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
+from services.lapor import cli
+from services.lapor.adapters.gauges import gauges
 from services.lapor.adapters.intake import IntakeClient
 from services.lapor.adapters.tables import cursors, inbox
 from services.lapor.bootstrap import bootstrap
@@ -174,6 +176,10 @@ def test_a_report_intake_refuses_is_kept_for_a_person(settings, engine, lapor, i
     assert row.state == "refused" and "unknown_kecamatan" in row.last_error
     assert _submissions(engine, [tracking_id]) == []
     assert lapor.acknowledged() == {}
+    with engine.connect() as conn:  # the operators see it waiting for a person
+        refused = [g for g in gauges(conn) if g.name == "pengaduan_lapor_reports" and g.labels["state"] == "refused"]
+    assert refused[0].value >= 1
+    assert any(tracking_id in line and "unknown_kecamatan" in line for line in cli.status(engine))
 
 
 def test_intakes_lapor_route_wants_its_secret_and_the_reports_own_key(settings, engine):
