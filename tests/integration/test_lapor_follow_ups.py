@@ -20,7 +20,7 @@ from services.lapor.adapters.tables import checkpoints, inbox, outbox
 from services.lapor.config import LaporSettings
 from services.lapor.domain import importing
 from services.lapor.domain.model import LaporReport
-from services.lapor.follower import FollowUps
+from services.lapor.follower import ERASED_TEXT, FollowUps
 from services.lapor.sender import FollowUpSender
 from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
@@ -29,11 +29,13 @@ from shared.contracts.workflow import (
     ComplaintReferred,
     ComplaintRegistered,
     ComplaintReopened,
+    ComplaintWithdrawn,
     DispositionIssued,
     LetterDrafted,
     LetterSigned,
     ObjectionAnswered,
     ObjectionRaised,
+    PersonalDataErased,
     ReferralAnswered,
     ResponseSent,
 )
@@ -339,3 +341,20 @@ def test_a_reopening_and_a_keberatan_are_reported_after_the_closing(engine, lapo
     ]
     assert "ditangani ulang oleh Seksi Kesejahteraan Sosial" in thread[1]["isi"]
     assert "sudah sesuai ketentuan" in thread[-1]["isi"]
+
+
+def test_an_erasure_takes_the_complainants_words_out_of_the_bridge(engine, lapor, parts):
+    store, follower, sender, clock = parts
+    instansi = f"INS-{uuid.uuid4().hex[:8]}"
+    complaint = Stream(store, "lapor")
+    tracking_id = _handed_over(engine, lapor, instansi, complaint)
+    complaint.append(ComplaintWithdrawn(reason="Dicabut."))
+    _drain(follower, sender, clock, rounds=2)
+    complaint.append(PersonalDataErased(reason="permintaan pengadu", requested_by="admin", request_id=uuid.uuid4()))
+    _drain(follower, sender, clock, rounds=1)
+    with engine.connect() as conn:
+        texts = conn.execute(select(outbox.c.text, outbox.c.state).where(outbox.c.complaint_id == complaint.id)).all()
+        report = conn.execute(select(inbox.c.report).where(inbox.c.tracking_id == tracking_id)).scalar_one()
+    assert [(t.text, t.state) for t in texts] == [(ERASED_TEXT, "sent")]
+    assert (report["title"], report["content"], report["attachments"]) == ("(dihapus)", "(dihapus)", [])
+    assert [f["jenis"] for f in lapor.follow_ups(tracking_id)] == ["withdrawn"]  # nothing sent again
