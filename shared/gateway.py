@@ -41,6 +41,7 @@ from starlette.background import BackgroundTask
 from shared.config import Settings
 from shared.http import BodySizeLimitByPath, cookieless_jar, error_response, install_error_handlers
 from shared.metrics import install_metrics
+from shared.open311_http import GeoReportXmlErrors
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def create_gateway(
         "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], include_in_schema=False
     )(upstreams.proxy)
     install_metrics(app, "gateway")
+    app.add_middleware(GeoReportXmlErrors)  # outermost: Open311's .xml errors the gateway answers (ADR 0018)
     return app
 
 

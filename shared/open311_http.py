@@ -21,11 +21,11 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contracts.open311 import MEDIA_TYPES, Problem, format_of, georeport_xml
 
-__all__ = ["GeoReportRoute", "as_xml_error"]
+__all__ = ["GeoReportRoute", "GeoReportXmlErrors", "as_xml_error"]
 
 _KEPT_HEADERS = ("retry-after", "allow")
 
@@ -91,3 +91,56 @@ def _as_xml(response: Response) -> Response:
     return Response(
         georeport_xml("errors", document), status_code=status, media_type=MEDIA_TYPES["xml"], headers=headers
     )
+
+
+OPEN311_PREFIX = "/open311/"
+MAX_ERROR_BODY = 64 * 1024  # an error's JSON is small; anything larger is passed on as it is
+
+
+class GeoReportXmlErrors:
+    """ASGI middleware, outermost in the apps that serve Open311 (intake, the dashboard) and in the gateway: an error
+    answered in JSON on an Open311 ``.xml`` path before any route (a URL the error handlers refuse, a body refused by
+    its Content-Length, the gateway's own 502/503/504 while a service is down) is rewritten as the spec's XML error
+    list, with the same status and headers. Answers that are already XML, and every other path, pass untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(OPEN311_PREFIX) or format_of(path) != "xml":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def rewriting(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}
+                if message["status"] >= 400 and headers.get("content-type", "").startswith("application/json"):
+                    start = message  # held until the body is whole
+                    return
+                await send(message)
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False) and sum(map(len, chunks)) <= MAX_ERROR_BODY:
+                return
+            held, start = start, None
+            body = b"".join(chunks)
+            if message.get("more_body", False):  # too large to be an error's answer: passed on as it came
+                await send(held)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                return
+            kept = {
+                k.decode("latin-1"): v.decode("latin-1")
+                for k, v in held.get("headers", [])
+                if k.decode("latin-1").lower() in _KEPT_HEADERS
+            }
+            xml = _as_xml(Response(body, status_code=held["status"], headers=kept, media_type="application/json"))
+            await xml(scope, receive, send)
+
+        await self.app(scope, receive, rewriting)

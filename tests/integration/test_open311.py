@@ -1129,3 +1129,24 @@ def test_every_request_reads_as_it_did_from_intakes_and_the_workflows_tables_and
     assert report["name"] == "dashboard.service_requests" and report["events"] > 0
     with engine.connect() as conn:
         assert table(conn) == live
+
+
+def test_errors_answered_before_any_route_are_the_specs_xml_too(settings, intake):
+    """ADR 0018: a URL with a control character (refused by the error handlers' middleware), a body refused by its
+    Content-Length (the size limit's middleware), and the gateway's own 503 while the service behind it is down:
+    on an .xml path, the spec's XML list; on .json, the project's JSON as before."""
+    with TestClient(intake_app(intake)) as c:
+        r = c.get("/open311/v2/requests%01.xml")
+        assert r.status_code == 400 and xml_of(r).findtext("error/code") == "400", r.text
+        assert c.get("/open311/v2/requests%01.json").json()["code"] == "invalid_url"
+        huge = {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(64 * 1024 * 1024)}
+        r = c.post("/open311/v2/requests.xml", content=b"a=b", headers=huge)
+        assert r.status_code == 413 and xml_of(r).findtext("error/code") == "413", r.text
+    down = f"http://127.0.0.1:{free_port()}"
+    with TestClient(gateway({"dashboard": down, "intake": down})) as g:
+        r = g.get("/open311/v2/services.xml")
+        assert r.status_code in (502, 503) and xml_of(r).findtext("error/code") == str(r.status_code), r.text
+        assert r.headers["content-type"].startswith("text/xml") or r.headers["content-type"].startswith(
+            "application/xml"
+        )
+        assert g.get("/open311/v2/services.json").json()["code"] in ("service_unavailable", "bad_gateway")

@@ -19,6 +19,7 @@ from services.dashboard.entrypoints import figures, lapor_export, projections, r
 from shared.auth import install_auth
 from shared.http import Health, check_database, health_response, install_error_handlers
 from shared.metrics import install_metrics
+from shared.open311_http import GeoReportXmlErrors
 
 
 def create_app(container: Dashboard | None = None, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
@@ -51,6 +52,7 @@ def create_app(container: Dashboard | None = None, extra_routers: Sequence[APIRo
         return health_response("dashboard", checks)
 
     install_metrics(app, "dashboard")
+    app.add_middleware(GeoReportXmlErrors)  # outermost: Open311's .xml errors answered before a route (ADR 0018)
     return app
 
 

@@ -23,6 +23,7 @@ from shared.http import (
     install_error_handlers,
 )
 from shared.metrics import install_metrics
+from shared.open311_http import GeoReportXmlErrors
 
 # channels, staff uploads and the citizens' form carry files (raw e-mail, scans, photos): a larger limit
 # there, 64 KiB everywhere else. Open311 clients may send a multipart form with a photo (its file fields are
@@ -58,4 +59,5 @@ def create_app(intake: Intake | None = None) -> FastAPI:
         return health_response("intake", checks)
 
     install_metrics(app, "intake")
+    app.add_middleware(GeoReportXmlErrors)  # outermost: Open311's .xml errors answered before a route (ADR 0018)
     return app
