@@ -482,6 +482,7 @@ def test_receipt_channel_labels():
         "kotak": "Kotak pengaduan",
         "telepon": "Telepon",
         "datang": "Datang langsung",
+        "lapor": "SP4N-LAPOR!",  # a report SP4N-LAPOR! disposed to the kecamatan (docs/adr/0023)
     }
 
 
