@@ -108,3 +108,33 @@ def test_a_derived_figure_goes_with_its_count():
     published.withhold("resolved")
     rules.link_derived([published])
     assert published["median_days"] == rules.Cell(None, True)
+
+
+def test_a_total_outside_the_tables_is_shown_only_where_its_parts_are():
+    """add_up: a total over a period other than whole years (or a selection other than whole kabupaten) is the
+    sum of cells published anyway, or withheld: two answers subtracted never give more than the cells."""
+    shown = rules.primary(rules.Counted(received=12, resolved=6, median_days=2.0, median_base=6), K)
+    small = rules.primary(rules.Counted(received=3, resolved=3, median_days=1.0, median_base=3), K)
+    total = rules.Counted(received=15, resolved=9, median_days=1.5, median_base=9)
+    out = rules.add_up([[shown, small]], total, K)
+    assert out["received"] == rules.Cell(None, True) and out["resolved"] == rules.Cell(None, True)
+    assert out["median_days"] == rules.Cell(None, True)  # goes with its count
+    # another way of adding it up with every part shown (e.g. the kabupaten's months): then it is shown
+    month_totals = [
+        rules.primary(rules.Counted(received=8, resolved=5), K),
+        rules.primary(rules.Counted(received=7, resolved=4), K),
+    ]
+    out = rules.add_up([[shown, small], month_totals], total, K)
+    assert out["received"] == rules.Cell(15)
+    assert out["resolved"] == rules.Cell(None, True)  # 4 of the months' is withheld: no way adds it up
+    assert rules.add_up([[shown]], rules.Counted(received=12, resolved=6, median_days=2.0, median_base=6), K)[
+        "median_days"
+    ] == rules.Cell(2.0)
+
+
+def test_protect_is_the_three_rules_on_one_table():
+    _, counted, sums = table({("a", "1"): 3, ("a", "2"): 10, ("b", "1"): 9, ("b", "2"): 12})
+    protected = rules.protect(counted, sums, K)
+    assert protected[("a", "1")]["received"].suppressed and protected[(T, T)]["received"] == rules.Cell(34)
+    for s in sums:
+        assert sum(protected[m]["received"].suppressed for m in (*s.parts, s.total)) != 1

@@ -23,14 +23,18 @@ TOTAL = "*"  # the key of "every kecamatan asked" or "every month" in the answer
 
 @dataclass(frozen=True)
 class Counts:
-    """``(kecamatan or TOTAL, month "YYYY-MM" or TOTAL) -> Counted`` for every group that has complaints."""
+    """``(kecamatan or TOTAL, month "YYYY-MM", year "YYYY" or TOTAL) -> Counted`` for every group that has
+    complaints."""
 
     groups: dict[tuple[str, str], Counted]
 
 
-def count(conn: Connection, kecamatan: list[str], start: date, end: date) -> Counts:
-    """Complaints received from ``start`` to ``end`` (local dates, both included) in ``kecamatan``."""
+def count(conn: Connection, kecamatan: list[str], start: date, end: date, *, by_year: bool = False) -> Counts:
+    """Complaints received from ``start`` to ``end`` (local dates, both included) in ``kecamatan``; ``by_year``:
+    the totals per calendar year (keyed ``"YYYY"``) instead of over the whole period (``TOTAL``)."""
     month = cast(func.date_trunc(literal_column("'month'"), c.c.received_date), Date).label("month")
+    year = cast(func.date_trunc(literal_column("'year'"), c.c.received_date), Date).label("year")
+    by = (year,) if by_year else ()
     resolved = c.c.outcome == "resolved"
     closed = c.c.status == "closed"
     days = extract("epoch", c.c.closed_at - c.c.received_at) / 86400.0  # calendar days, received -> closed
@@ -40,6 +44,7 @@ def count(conn: Connection, kecamatan: list[str], start: date, end: date) -> Cou
         select(
             c.c.kecamatan,
             month,
+            *by,
             func.grouping(c.c.kecamatan).label("g_kecamatan"),
             func.grouping(month).label("g_month"),
             n.label("received"),
@@ -54,13 +59,16 @@ def count(conn: Connection, kecamatan: list[str], start: date, end: date) -> Cou
             func.avg(cast(c.c.feedback_rating, Float)).label("mean_rating"),
         )
         .where(c.c.kecamatan.in_(kecamatan), c.c.received_date >= start, c.c.received_date <= end)
-        .group_by(func.grouping_sets(tuple_(c.c.kecamatan, month), tuple_(c.c.kecamatan), tuple_(month), tuple_()))
+        .group_by(
+            func.grouping_sets(tuple_(c.c.kecamatan, month), tuple_(c.c.kecamatan, *by), tuple_(month), tuple_(*by))
+        )
     )
     if conn.in_transaction():  # the sorts of a kabupaten's three years (~60,000 rows) stay in memory
         conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     groups: dict[tuple[str, str], Counted] = {}
     for r in conn.execute(query):
-        key = (TOTAL if r.g_kecamatan else r.kecamatan, TOTAL if r.g_month else r.month.strftime("%Y-%m"))
+        period = r.month.strftime("%Y-%m") if not r.g_month else r.year.strftime("%Y") if by_year else TOTAL
+        key = (TOTAL if r.g_kecamatan else r.kecamatan, period)
         groups[key] = Counted(
             received=int(r.received),
             resolved=int(r.resolved),

@@ -1,20 +1,25 @@
 """The public statistics' disclosure rules (ADR 0022): what of the counted figures may be published. Pure.
 
-The figures of one group (a kecamatan's month, its whole period, a month over every kecamatan asked, or all of
-them) come in as ``Counted``; what goes out is a ``Cell`` per figure: the value, or null and ``suppressed``.
+The figures of one group (a kecamatan's month or year, a kabupaten's month or year) come in as ``Counted``; what
+goes out is a ``Cell`` per figure: the value, or null and ``suppressed``.
 
 1. **Threshold rule** (primary suppression): a count of 1 to k-1 complaints is suppressed; so is a share, a
    median or a mean whose base (the complaints it is computed over) is below k. Zero is published: it names
    nobody. A figure with no base at all (nothing closed yet) is null, not suppressed.
-2. **Complementary (secondary) suppression**: the counts are additive. A kecamatan's period total is the sum of
-   its months, a month's total over the kecamatan asked is the sum of theirs, and the grand total is the sum of
-   either. Wherever one of those sums has exactly one withheld member, that member is the total minus the
-   others: a second member is withheld too (the smallest non-zero count left, so as little as possible is
-   lost; a total only when no part is left), until no sum has exactly one. Then, since the sums share members
-   (a kecamatan's month is in its row and in its month's column), they are solved together: a small count that
-   they still fix exactly gets one more cell withheld beside it, until none is fixed (``determined``).
+2. **Complementary (secondary) suppression** in a protected table (``protect``: a kabupaten's calendar year,
+   its kecamatan by month with the margins): a kecamatan's year is the sum of its months, a month of the
+   kabupaten the sum of its kecamatan's, the kabupaten's year the sum of either. Wherever one of those sums has
+   exactly one withheld member, that member is the total minus the others: a second member is withheld too (the
+   smallest non-zero count left, so as little as possible is lost; a total only when no part is left), until no
+   sum has exactly one. Then, since the sums share members (a kecamatan's month is in its row and in its
+   month's column), they are solved together: a small count that they still fix exactly gets one more cell
+   withheld beside it, until none is fixed (``determined``).
 3. A share, median or mean is published only when the count it is read against is published too (a share's
    decimals could otherwise tell a withheld count).
+4. **Any other total** (a period other than whole years, a few kecamatan of a kabupaten: ``add_up``) is
+   published only where it is the sum of cells published anyway, else withheld. So the tables are the same
+   whatever is asked, and no two answers together tell more than the tables: one period minus another is a sum
+   of published months.
 """
 
 from __future__ import annotations
@@ -224,6 +229,26 @@ def _complement(s: Sum, name: str, groups: dict[Hashable, Published], counted: d
     if open_parts:
         return open_parts[0]
     return s.total
+
+
+def protect(counted: dict[Hashable, Counted], sums: Sequence[Sum], k: int) -> dict[Hashable, Published]:
+    """One table's cells under rules 1-3."""
+    groups = {key: primary(value, k) for key, value in counted.items()}
+    complementary(groups, counted, sums, k)
+    link_derived(groups.values())
+    return groups
+
+
+def add_up(decompositions: Sequence[Sequence[Published]], total: Counted, k: int) -> Published:
+    """A total that is no cell of a protected table (a period other than whole years, a selection other than whole
+    kabupaten): each count only where one of its ``decompositions`` into published cells has every part
+    published (it is then their sum, and tells nothing they do not); its share, median and mean with it."""
+    out = primary(total, k)
+    for name in COUNTS:
+        if not any(all(not part[name].suppressed for part in parts) for parts in decompositions):
+            out.withhold(name)
+    link_derived([out])
+    return out
 
 
 def link_derived(groups: Iterable[Published]) -> None:

@@ -5,15 +5,21 @@ ADR 0022). No sign-in; limited per client address (``PENGADUAN_RATE_LIMIT_STATIS
 Per kecamatan and month of the received date (in the kecamatan's time zone), per kecamatan over the period, per
 month over every kecamatan asked, and over all of them: complaints received, resolved, closed, the share of the
 closed ones closed within the 12 working days, the median handling time of the resolved ones (calendar days from
-received to closed), the complainants' answers (how many, the share satisfied, the mean rating 1-4). Small
-counts and figures over few complaints are withheld (``services/dashboard/domain/statistics.py``). Nothing of a
-person: no name, number, address, tracking code, subject or register number is read.
+received to closed), the complainants' answers (how many, the share satisfied, the mean rating 1-4). Nothing of
+a person: no name, number, address, tracking code, subject or register number is read.
+
+What is withheld (``services/dashboard/domain/statistics.py``) is decided on fixed tables, whatever is asked:
+each kabupaten's calendar years (``year_tables``: its kecamatan by month, with their years, its months and its
+year). A month of a kecamatan, a kecamatan's year, a kabupaten's month or year is read from them; any other total
+(a period other than whole years, a few kecamatan of a kabupaten) is shown only where it is the sum of cells
+shown anyway. So a cell reads the same in every answer, and subtracting answers tells nothing the tables do not.
 
 Parameters: ``kabupaten`` (a slug), ``kecamatan`` (a slug, or several separated by commas; within the kabupaten
-when both are given), ``from`` and ``to`` (months, YYYY-MM, both included; default the twelve months up to the
-current one; at most ``PENGADUAN_STATISTICS_MAX_MONTHS``, 36). Bad input: 422 ``validation_error`` naming the
-field (``invalid_month``, ``period_reversed``, ``period_too_long``, ``unknown_kabupaten``, ``unknown_kecamatan``,
-``kecamatan_outside_kabupaten``).
+when both are given), ``from`` and ``to`` (months, YYYY-MM, both included; default this year up to the current
+month, or the twelve months up to ``to``; at most ``PENGADUAN_STATISTICS_MAX_MONTHS``, 36). A period "of whole
+years" runs from a January to a December, or to a month not yet over. Bad input: 422 ``validation_error``
+naming the field (``invalid_month``, ``period_reversed``, ``period_too_long``, ``unknown_kabupaten``,
+``unknown_kecamatan``, ``kecamatan_outside_kabupaten``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import UTC, date, timedelta
 from typing import Annotated
 
@@ -93,7 +99,6 @@ class StatisticsOut(BaseModel):
     period: PeriodMonthsOut
     months: list[str]
     threshold: int = Field(description="Counts below this, and figures computed over fewer complaints, are withheld")
-    secondary_suppressed: int = Field(description="Cells withheld only so that a total does not tell a withheld one")
     kecamatan: list[KecamatanStatisticsOut]
     all: AllStatisticsOut
 
@@ -137,7 +142,7 @@ def _selection(
         errors.add("kabupaten", "unknown_kabupaten", f"Kabupaten '{kab}' tidak dikenal.")
         return []
     if kecamatan is None or not kecamatan.strip():
-        return [k for k in every if k.active and (kab is None or k.kabupaten_slug == kab)]
+        return [k for k in every if kab is None or k.kabupaten_slug == kab]  # retired ones too: their past counts
     chosen: list[KecamatanInfo] = []
     for slug in dict.fromkeys(s.strip().lower() for s in kecamatan.split(",") if s.strip()):
         found = dash.kecamatan.get(slug)
@@ -185,17 +190,18 @@ def public_statistics(
     chosen = _selection(errors, dash, kabupaten, kecamatan)
     errors.raise_if_any()
     limit = dash.settings.statistics_max_months
+    current = dash.clock().astimezone(UTC).date().replace(day=1)
+    asked_to = last is not None
     if last is None:  # the current month (UTC's), or the twelve months from ``from`` when they end before it
-        current = dash.clock().astimezone(UTC).date().replace(day=1)
         last = current if first is None else max(first, min(current, _shift(first, 11)))
-    first = first or _shift(last, -11)
+    first = first or (_shift(last, -11) if asked_to else last.replace(month=1))  # default: this year so far
     if last < first:
         errors.add("to", "period_reversed", "Bulan akhir (to) tidak boleh sebelum bulan awal (from).")
     elif _span(first, last) > limit:
         errors.add("to", "period_too_long", f"Periode paling panjang {limit} bulan.")
     errors.raise_if_any()
 
-    body = _answer(dash, chosen, first, last)
+    body = _answer(dash, chosen, first, last, current)
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = {
         "ETag": etag,
@@ -207,61 +213,142 @@ def public_statistics(
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _answer(dash: Dashboard, chosen: list[KecamatanInfo], first: date, last: date) -> bytes:
+def _answer(dash: Dashboard, chosen: list[KecamatanInfo], first: date, last: date, current: date) -> bytes:
     """The answer's bytes, kept while the projection stands still (``ResultCache``: exact)."""
-    slugs = [k.slug for k in chosen]
     k = dash.settings.statistics_threshold
-    key = ("public_statistics", tuple(slugs), first, last, k)
+    every = dash.kecamatan.all()
+    kabupaten = sorted({c.kabupaten_slug for c in chosen})
+    members = {kab: [e.slug for e in every if e.kabupaten_slug == kab] for kab in kabupaten}
+    key = (
+        "public_statistics",
+        tuple(c.slug for c in chosen),
+        first,
+        last,
+        k,
+        current,
+        tuple(map(tuple, members.values())),
+    )
 
     def compute(conn) -> bytes:
-        counted = statistics.count(conn, slugs, first, _shift(last, 1) - timedelta(days=1)).groups if slugs else {}
-        return _publish(chosen, first, last, k, counted)
+        end = _shift(last, 1) - timedelta(days=1)
+        years = date(first.year, 1, 1), date(last.year, 12, 31)
+        tables: dict[str, dict[tuple[str, str], rules.Counted]] = {}
+        for kab, slugs in members.items():  # the protected tables: each kabupaten's calendar years
+            counted = statistics.count(conn, slugs, *years, by_year=True).groups
+            tables[kab] = {(f"{KABUPATEN}{kab}" if s == TOTAL else s, p): v for (s, p), v in counted.items()}
+        asked: dict[tuple[str, str], rules.Counted] = {}
+
+        def period() -> dict[tuple[str, str], rules.Counted]:  # asked only for a total outside the tables
+            if not asked and chosen:
+                asked.update(statistics.count(conn, [c.slug for c in chosen], first, end).groups)
+                asked[("", "")] = rules.Counted()  # asked (even when nothing was found)
+            return asked
+
+        return _publish(chosen, members, first, last, current, k, tables, period)
 
     with dash.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
         return dash.results.get_or_compute(conn, ComplaintsProjection.name, key, compute)
 
 
+KABUPATEN = "kabupaten:"  # the key of a kabupaten's total in its tables
+
+
+def year_tables(
+    kabupaten: str, slugs: list[str], years: range, counted: dict[tuple[str, str], rules.Counted], k: int
+) -> dict[tuple[str, str], rules.Published]:
+    """A kabupaten's protected tables, one per calendar year: its kecamatan by the year's twelve months, with the
+    kecamatan's year, the kabupaten's months and its year as the margins. Each is protected on its own and
+    whatever is asked, so a cell reads the same in every answer (ADR 0022)."""
+    total = f"{KABUPATEN}{kabupaten}"
+    out: dict[tuple[str, str], rules.Published] = {}
+    for year in years:
+        months = [f"{year}-{m:02d}" for m in range(1, 13)]
+        y = str(year)
+        keys = [(s, p) for s in [*slugs, total] for p in [*months, y]]
+        sums = [
+            *(rules.Sum((s, y), tuple((s, m) for m in months)) for s in slugs),
+            *(rules.Sum((total, m), tuple((s, m) for s in slugs)) for m in months),
+            rules.Sum((total, y), tuple((s, y) for s in slugs)),
+            rules.Sum((total, y), tuple((total, m) for m in months)),
+        ]
+        counted_year: dict[Hashable, rules.Counted] = {key: counted.get(key, rules.Counted()) for key in keys}
+        out.update(rules.protect(counted_year, sums, k))  # type: ignore[arg-type]
+    return out
+
+
 def _publish(
-    chosen: list[KecamatanInfo], first: date, last: date, k: int, counted: dict[tuple[str, str], rules.Counted]
+    chosen: list[KecamatanInfo],
+    members: dict[str, list[str]],
+    first: date,
+    last: date,
+    current: date,
+    k: int,
+    tables: dict[str, dict[tuple[str, str], rules.Counted]],
+    period: Callable[[], dict[tuple[str, str], rules.Counted]],
 ) -> bytes:
     months = [_shift(first, i).strftime("%Y-%m") for i in range(_span(first, last))]
+    years = [str(y) for y in range(first.year, last.year + 1)]
+    # whole years: from January to December, or to a month not yet over (nothing can come after it)
+    whole_years = first.month == 1 and (last.month == 12 or last >= current)
+    cells: dict[tuple[str, str], rules.Published] = {}
+    for kab, slugs in members.items():
+        cells.update(year_tables(kab, slugs, range(first.year, last.year + 1), tables[kab], k))
     slugs = [c.slug for c in chosen]
-    keys: list[tuple[str, str]] = [(s, m) for s in [*slugs, TOTAL] for m in [*months, TOTAL]]
-    true: dict[Hashable, rules.Counted] = {key: counted.get(key, rules.Counted()) for key in keys}
-    groups = {key: rules.primary(true[key], k) for key in keys}
-    sums = [
-        *(rules.Sum((s, TOTAL), tuple((s, m) for m in months)) for s in slugs),
-        *(rules.Sum((TOTAL, m), tuple((s, m) for s in slugs)) for m in months),
-        rules.Sum((TOTAL, TOTAL), tuple((s, TOTAL) for s in slugs)),
-        rules.Sum((TOTAL, TOTAL), tuple((TOTAL, m) for m in months)),
-    ]
-    added = rules.complementary(groups, true, sums, k)
-    rules.link_derived(groups.values())
+    whole = [kab for kab, all_of in members.items() if set(all_of) <= set(slugs)]  # kabupaten asked whole
+    whole_kabupaten = set(slugs) == {s for kab in whole for s in members[kab]}
 
-    def figures(key: tuple[str, str]) -> dict:
-        return {name: {"value": cell.value, "suppressed": cell.suppressed} for name, cell in groups[key].cells.items()}
+    def true(key: tuple[str, str]) -> rules.Counted:
+        return period().get(key, rules.Counted())
 
-    def by_month(slug: str) -> list[dict]:
-        return [{"month": m, **figures((slug, m))} for m in months]
+    def kecamatan_total(slug: str) -> rules.Published:
+        if whole_years and len(years) == 1:
+            return cells[(slug, years[0])]
+        ways = [[cells[(slug, m)] for m in months]]
+        if whole_years:
+            ways.append([cells[(slug, y)] for y in years])
+        return rules.add_up(ways, true((slug, TOTAL)), k)
+
+    def all_month(month: str) -> rules.Published:
+        if whole_kabupaten and len(whole) == 1:
+            return cells[(f"{KABUPATEN}{whole[0]}", month)]
+        ways = [[cells[(s, month)] for s in slugs]]
+        if whole_kabupaten:
+            ways.append([cells[(f"{KABUPATEN}{kab}", month)] for kab in whole])
+        return rules.add_up(ways, true((TOTAL, month)), k)
+
+    rows = {s: ([cells[(s, m)] for m in months], kecamatan_total(s)) for s in slugs}
+    columns = [all_month(m) for m in months]
+    if whole_kabupaten and len(whole) == 1 and whole_years and len(years) == 1:
+        grand = cells[(f"{KABUPATEN}{whole[0]}", years[0])]
+    else:
+        ways = [columns, [total for _, total in rows.values()]]
+        if whole_kabupaten and whole_years:
+            ways.append([cells[(f"{KABUPATEN}{kab}", y)] for kab in whole for y in years])
+        grand = rules.add_up(ways, true((TOTAL, TOTAL)), k)
+
+    def figures(group: rules.Published) -> dict:
+        return {name: {"value": cell.value, "suppressed": cell.suppressed} for name, cell in group.cells.items()}
 
     answer = StatisticsOut.model_validate(
         {
             "period": {"from": months[0], "to": months[-1]},
             "months": months,
             "threshold": k,
-            "secondary_suppressed": sum(added.values()),
             "kecamatan": [
                 {
                     "slug": c.slug,
                     "name": c.name,
                     "kabupaten": c.kabupaten_slug,
                     "kabupaten_name": c.kabupaten_name,
-                    "months": by_month(c.slug),
-                    "total": figures((c.slug, TOTAL)),
+                    "months": [{"month": m, **figures(cell)} for m, cell in zip(months, rows[c.slug][0], strict=True)],
+                    "total": figures(rows[c.slug][1]),
                 }
                 for c in chosen
             ],
-            "all": {"months": by_month(TOTAL), "total": figures((TOTAL, TOTAL))},
+            "all": {
+                "months": [{"month": m, **figures(cell)} for m, cell in zip(months, columns, strict=True)],
+                "total": figures(grand),
+            },
         }
     )
     return json.dumps(answer.model_dump(mode="json", by_alias=True), separators=(",", ":")).encode()

@@ -7,7 +7,8 @@ attribute: the Content-Security-Policy allows neither), and the same figures in 
 to protect a small one is not said (the API does not say either: that is the point).
 
 Filters (a plain GET form): ``wilayah`` (empty: every kecamatan; ``kabupaten/<slug>``; or a kecamatan's slug),
-``dari`` and ``sampai`` (months, YYYY-MM; an ``<input type="month">`` where the phone has one, text elsewhere).
+``dari`` and ``sampai`` (months, YYYY-MM; an ``<input type="month">`` where the phone has one, text elsewhere;
+empty: this year so far, the API's default).
 """
 
 from __future__ import annotations
