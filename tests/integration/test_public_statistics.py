@@ -322,6 +322,7 @@ def test_cacheable_with_an_etag(client, place):
     [
         ({"from": "2026-13"}, "from", "invalid_month"),
         ({"to": "januari"}, "to", "invalid_month"),
+        ({"from": "\uff12\uff10\uff12\uff16-01"}, "from", "invalid_month"),  # digits, but not ASCII ones
         ({"from": "2026-03", "to": "2026-01"}, "to", "period_reversed"),
         ({"from": "2020-01", "to": "2026-01"}, "to", "period_too_long"),
         ({"kecamatan": "tidak-ada-di-mana-pun"}, "kecamatan", "unknown_kecamatan"),

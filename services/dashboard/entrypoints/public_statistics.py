@@ -45,7 +45,7 @@ from shared.http import ErrorBody
 from shared.ratelimit import RATE_LIMITED_DOC, enforce, limiter_for, parse_limits
 
 TOTAL = statistics.TOTAL
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 router = APIRouter(prefix="/v1/public", tags=["public statistics"])
