@@ -3,8 +3,8 @@
 ``inbox`` (one row per LAPOR! report disposed to one of our kecamatan, keyed by its tracking id: never imported
 twice; handed to intake, then acknowledged), ``cursors`` (where each LAPOR! instansi's next poll starts, moved in the
 transaction that writes the inbox rows it passed), ``followed`` (the complaints that came from LAPOR!), ``outbox``
-(one row per follow-up to report back, keyed by the event it reports, written with the follower's checkpoint) and
-``checkpoints``. services/lapor/adapters/tables.py mirrors it.
+(one row per follow-up to report back, keyed by the event it reports, written with the follower's checkpoint),
+``checkpoints`` and ``projection_failures`` (the follower's set-aside events, as migration 0018's). services/lapor/adapters/tables.py mirrors it.
 
 Revision ID: 0029
 """
@@ -93,9 +93,26 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False, server_default=NOW),
         schema="lapor",
     )
+    op.create_table(  # the follower's set-aside events (shared/projection_failures.py, docs/adr/0015)
+        "projection_failures",
+        sa.Column("projection", sa.Text, primary_key=True),
+        sa.Column("position", sa.BigInteger, primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("stream_id", sa.Text, nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("kecamatan", sa.Text, nullable=False),
+        sa.Column("held_behind", sa.BigInteger),
+        sa.Column("error_class", sa.Text),
+        sa.Column("error", sa.Text),
+        sa.Column("first_failed_at", TS, nullable=False, server_default=NOW),
+        sa.Column("last_failed_at", TS, nullable=False, server_default=NOW),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        schema="lapor",
+    )
+    op.create_index("projection_failures_stream", "projection_failures", ["projection", "stream_id"], schema="lapor")
 
 
 def downgrade() -> None:
-    for table in ("checkpoints", "outbox", "followed", "cursors", "inbox"):
+    for table in ("projection_failures", "checkpoints", "outbox", "followed", "cursors", "inbox"):
         op.drop_table(table, schema="lapor")
     op.execute("DROP SCHEMA IF EXISTS lapor")

@@ -33,9 +33,12 @@ def run(args: argparse.Namespace) -> None:
 def status(engine) -> list[str]:
     from sqlalchemy import func, select
 
-    from services.lapor.adapters.tables import inbox, outbox
+    from services.lapor.adapters.gauges import FOLLOWER
+    from services.lapor.adapters.tables import inbox, outbox, projection_failures
+    from shared.projection_failures import counts
 
     with engine.connect() as conn:
+        [(set_aside, held)] = counts(conn, projection_failures, [FOLLOWER]).values()
         reports = dict(conn.execute(select(inbox.c.state, func.count()).group_by(inbox.c.state)).all())
         follow_ups = dict(conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state)).all())
         unacknowledged = conn.execute(
@@ -56,6 +59,7 @@ def status(engine) -> list[str]:
         + ", ".join(f"{s} {reports.get(s, 0)}" for s in ("received", "submitted", "refused"))
         + f" (not yet acknowledged to LAPOR!: {unacknowledged})",
         "follow-ups: " + ", ".join(f"{s} {follow_ups.get(s, 0)}" for s in ("pending", "sent", "failed")),
+        f"events the follower set aside: {set_aside} (and {held} held behind them; tried again at its start)",
     ]
     lines += [f"refused report {r.tracking_id} ({r.kecamatan}, {r.attempts} tries): {r.last_error}" for r in refused]
     lines += [

@@ -5,7 +5,9 @@ Each batch of events and the new checkpoint are written in one transaction: an e
 once, whatever crashes (the row's id is derived from the event's, so a batch done again writes nothing new).
 ``ComplaintReceived`` with channel ``lapor`` starts following a complaint (``lapor.followed``); the response's
 follow-up carries the letter it sent (its number, perihal and text, read from the complaint's stream).
-``PersonalDataErased``: the complainant's words leave the bridge's copies (docs/adr/0017).
+``PersonalDataErased``: the complainant's words leave the bridge's copies (docs/adr/0017). An event it cannot apply
+is set aside with its complaint's later events held behind it, and the other complaints go on; the first round of
+each process tries them again (``shared.projection_failures``, docs/adr/0015).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from services.lapor.adapters.tables import checkpoints, followed, inbox, outbox
+from services.lapor.adapters.tables import checkpoints, followed, inbox, outbox, projection_failures
 from services.lapor.domain import importing
 from services.lapor.domain.followups import REPORTED, SentLetter, follow_up_of
 from shared.contracts.workflow import ComplaintReceived, LetterDrafted, LetterSigned, PersonalDataErased, ResponseSent
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore, subject_of
+from shared.projection_failures import SetAside
 from shared.subscriptions import Checkpoints, RoundResult
 
 log = logging.getLogger(__name__)
@@ -47,16 +50,25 @@ class FollowUps:
         self.store = store
         self.batch_size = batch_size
         self.checkpoints = Checkpoints(checkpoints)
+        self.set_aside = SetAside(projection_failures, self.name)
+        self.retry_pending = True  # the first round of each process tries the set-aside events again
 
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
             after = self.checkpoints.claim(conn, self.name)
+            if self.retry_pending:
+                self.set_aside.retry(conn, self.store, lambda events: self._apply_all(conn, events))
             batch, last, read = self.store.read_all_of_types(after, self.batch_size, TYPES, conn)
-            for event in batch:
-                self.apply(conn, event)
+            if batch:  # an event it cannot apply is set aside, its complaint's later ones held behind it
+                self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
             if read:
                 self.checkpoints.set(conn, self.name, last)
+        self.retry_pending = False  # committed (a failed round tries them again)
         return RoundResult(handled=len(batch), more=read == self.batch_size)
+
+    def _apply_all(self, conn: Connection, events: Sequence[EventEnvelope]) -> None:
+        for event in events:
+            self.apply(conn, event)
 
     def apply(self, conn: Connection, event: EventEnvelope) -> None:
         if event.type == ComplaintReceived.type:

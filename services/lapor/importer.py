@@ -65,6 +65,10 @@ class Importer:
         acknowledged = self.acknowledge()
         return RoundResult(handled=polled + handed + acknowledged, more=False)
 
+    def _configured(self):
+        """Reports of the instansi configured now: one taken out of ``PENGADUAN_LAPOR_INSTANSI`` is left alone."""
+        return inbox.c.instansi_id.in_(list(self.settings.lapor_instansi.values()))
+
     # -- 1. poll
 
     def poll(self) -> int:
@@ -121,7 +125,7 @@ class Importer:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(inbox.c.tracking_id, inbox.c.kecamatan, inbox.c.report, inbox.c.attempts)
-                .where(inbox.c.state == "received", inbox.c.next_attempt_at <= now)
+                .where(inbox.c.state == "received", inbox.c.next_attempt_at <= now, self._configured())
                 .order_by(inbox.c.received_at, inbox.c.tracking_id)
                 .limit(self.settings.lapor_batch)
             ).all()
@@ -197,6 +201,7 @@ class Importer:
                     inbox.c.state == "submitted",
                     inbox.c.acknowledged_at.is_(None),
                     inbox.c.next_attempt_at <= now,
+                    self._configured(),
                 )
                 .order_by(inbox.c.submitted_at)
                 .limit(self.settings.lapor_batch)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from devtools.lapor.server import DEV_TOKEN, LaporServer
 from services.lapor import cli
+from services.lapor.adapters.gauges import gauges
 from services.lapor.adapters.http import HttpLaporApi
 from services.lapor.adapters.tables import checkpoints, inbox, outbox
 from services.lapor.config import LaporSettings
@@ -39,7 +40,7 @@ from shared.contracts.workflow import (
     ReferralAnswered,
     ResponseSent,
 )
-from shared.events import Actor, envelope
+from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.postgres import PostgresEventStore
 
 KECAMATAN = "pegantenan"
@@ -110,6 +111,7 @@ def _handed_over(engine, lapor: LaporServer, instansi: str, complaint: Stream) -
                 state="submitted",
                 complaint_id=complaint.id,
                 tracking_code=complaint.code,
+                acknowledged_at=at,
             )
         )
     return tracking_id
@@ -358,3 +360,35 @@ def test_an_erasure_takes_the_complainants_words_out_of_the_bridge(engine, lapor
     assert [(t.text, t.state) for t in texts] == [(ERASED_TEXT, "sent")]
     assert (report["title"], report["content"], report["attachments"]) == ("(dihapus)", "(dihapus)", [])
     assert [f["jenis"] for f in lapor.follow_ups(tracking_id)] == ["withdrawn"]  # nothing sent again
+
+
+def test_an_event_the_follower_cannot_read_is_set_aside_and_the_others_go_on(engine, lapor, parts):
+    store, follower, sender, clock = parts
+    instansi = f"INS-{uuid.uuid4().hex[:8]}"
+    broken, fine = Stream(store, "lapor"), Stream(store, "lapor")
+    broken_id, fine_id = (_handed_over(engine, lapor, instansi, c) for c in (broken, fine))
+    # a ComplaintRegistered whose payload does not decode (a bug elsewhere), then a later event of that complaint
+    broken.version += 1
+    bad = EventEnvelope(
+        event_id=uuid.uuid4(),
+        stream_id=f"complaint-{broken.id}",
+        version=broken.version,
+        kecamatan=KECAMATAN,
+        type=ComplaintRegistered.type,
+        schema_version=ComplaintRegistered.schema_version,
+        occurred_at=datetime.now(UTC),
+        actor=STAFF,
+        correlation_id=uuid.uuid4(),
+        payload={"step": 3, "output": "x"},
+    )
+    store.append(bad.stream_id, broken.version - 1, [bad])
+    broken.append(ComplaintWithdrawn(reason="Dicabut."))
+    fine.append(ComplaintWithdrawn(reason="Dicabut."))
+    _drain(follower, sender, clock, rounds=2)
+    assert [f["jenis"] for f in lapor.follow_ups(fine_id)] == ["withdrawn"]
+    assert lapor.follow_ups(broken_id) == []  # its withdrawal waits behind the event that failed, not sent out of order
+    lines = cli.status(engine)
+    assert any("set aside: " in line and "held behind" in line for line in lines)
+    with engine.connect() as conn:
+        found = {g.name: g.value for g in gauges(conn) if g.labels.get("projection") == follower.name}
+    assert found["pengaduan_projection_failures"] >= 1 and found["pengaduan_projection_held_events"] >= 1

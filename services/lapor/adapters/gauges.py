@@ -6,8 +6,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from services.lapor.adapters.tables import inbox, outbox
+from services.lapor.adapters.tables import inbox, outbox, projection_failures
+from shared.projection_failures import failure_gauges
 from shared.service import Gauge
+
+FOLLOWER = "lapor.follow-ups"  # the follower's checkpoint name (follower.FollowUps.name)
 
 
 def gauges(conn: Connection) -> list[Gauge]:
@@ -32,4 +35,5 @@ def gauges(conn: Connection) -> list[Gauge]:
             )
             for s in ("pending", "sent", "failed")
         ),
+        *failure_gauges(conn, projection_failures, [FOLLOWER]),
     ]

@@ -8,12 +8,14 @@
 - ``followed``: the complaints that came from LAPOR! (from ``workflow.ComplaintReceived`` with channel ``lapor``).
 - ``outbox``: one row per follow-up to report to LAPOR! (its id from the event it reports: written once), written
   in the transaction that moves the follower's checkpoint; a sender drains it per complaint in event order.
-- ``checkpoints``: the follower's position in the event store.
+- ``checkpoints``: the follower's position in the event store; ``projection_failures``: the events it could not turn
+  into follow-ups, set aside with their complaint's later ones held behind them (docs/adr/0015).
 """
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Table, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from shared.projection_failures import failures_table
 from shared.subscriptions import checkpoint_table
 
 metadata = MetaData(schema="lapor")
@@ -77,3 +79,4 @@ outbox = Table(
 )
 
 checkpoints = checkpoint_table(metadata)
+projection_failures = failures_table(metadata)
