@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.dashboard.adapters import statistics
 from services.dashboard.adapters.projections import ComplaintsProjection
-from services.dashboard.adapters.queries import KecamatanInfo
+from services.dashboard.adapters.queries import KecamatanInfo, ResultCache
 from services.dashboard.bootstrap import Dashboard
 from services.dashboard.domain import statistics as rules
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors
@@ -201,7 +201,7 @@ def public_statistics(
         errors.add("to", "period_too_long", f"Periode paling panjang {limit} bulan.")
     errors.raise_if_any()
 
-    body = _answer(dash, chosen, first, last, current)
+    body = _answer(dash, _results(request), chosen, first, last, current)
     etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
     headers = {
         "ETag": etag,
@@ -213,7 +213,21 @@ def public_statistics(
     return Response(body, media_type="application/json", headers=headers)
 
 
-def _answer(dash: Dashboard, chosen: list[KecamatanInfo], first: date, last: date, current: date) -> bytes:
+CACHED_ANSWERS = 32  # up to ~600 kB each (every kecamatan, 36 months): a bound on what anyone can make us keep
+
+
+def _results(request: Request) -> ResultCache:
+    """The answers kept by this app: a cache of their own, small, so that public questions (anyone may ask many
+    different ones) neither fill the memory nor push the staff's figures out of ``Dashboard.results``."""
+    results = getattr(request.app.state, "statistics_results", None)
+    if results is None:  # one per app, on first use (nothing at import time)
+        results = request.app.state.statistics_results = ResultCache(maxsize=CACHED_ANSWERS)
+    return results
+
+
+def _answer(
+    dash: Dashboard, results: ResultCache, chosen: list[KecamatanInfo], first: date, last: date, current: date
+) -> bytes:
     """The answer's bytes, kept while the projection stands still (``ResultCache``: exact)."""
     k = dash.settings.statistics_threshold
     every = dash.kecamatan.all()
@@ -247,7 +261,7 @@ def _answer(dash: Dashboard, chosen: list[KecamatanInfo], first: date, last: dat
         return _publish(chosen, members, first, last, current, k, tables, period)
 
     with dash.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
-        return dash.results.get_or_compute(conn, ComplaintsProjection.name, key, compute)
+        return results.get_or_compute(conn, ComplaintsProjection.name, key, compute)
 
 
 KABUPATEN = "kabupaten:"  # the key of a kabupaten's total in its tables
