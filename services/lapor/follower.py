@@ -108,8 +108,7 @@ class FollowUps:
                 status=follow_up.status,
                 text=follow_up.text,
                 letter_number=follow_up.letter_number,
-                occurred_at=follow_up.occurred_at,
-                next_attempt_at=event.occurred_at,
+                occurred_at=follow_up.occurred_at,  # due at once (next_attempt_at: now, when written)
             )
             .on_conflict_do_nothing(index_elements=["id"])
         )
