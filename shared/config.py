@@ -157,6 +157,10 @@ class Settings(BaseSettings):
         "60/minute;600/hour",
         description="Tracking pages and the citizen's documents by tracking code, per client address",
     )
+    rate_limit_feedback: str = Field(
+        "10/minute;60/hour",
+        description="Complainants' answers after the response (POST /v1/track/{code}/feedback), per client address",
+    )
     rate_limit_signin_account: str = Field(
         "5/15minutes", description="Failed sign-ins per account before 429 (then until the window passes)"
     )

@@ -183,7 +183,8 @@ def limiter_for(settings) -> RateLimiter:
     return RateLimiter(settings.effective_cache_url, enabled=settings.rate_limit_enabled)
 
 
-_MESSAGES = {"submissions": TOO_MANY_SUBMISSIONS, "tracking": TOO_MANY_REQUESTS}
+TOO_MANY_ANSWERS = "Terlalu banyak penilaian dikirim dari alamat jaringan ini. Silakan coba lagi beberapa saat lagi."
+_MESSAGES = {"submissions": TOO_MANY_SUBMISSIONS, "tracking": TOO_MANY_REQUESTS, "feedback": TOO_MANY_ANSWERS}
 _parsed: dict[str, tuple[RateLimitItem, ...]] = {}
 
 

@@ -25,6 +25,7 @@ VISIBILITY_TIMEOUT = 8  # seconds: short, so a killed worker's message comes bac
 RELAXED_RATE_LIMITS = {
     "rate_limit_submissions": "100000/minute",
     "rate_limit_tracking": "100000/minute",
+    "rate_limit_feedback": "100000/minute",
     "rate_limit_signin_account": "100000/minute",
     "rate_limit_signin_address": "100000/minute",
     "rate_limit_acknowledgments_per_recipient": "100000/minute",

@@ -3,11 +3,13 @@
 * ``intake.tracking``: how many closings with a response there were and when the latest was (the complainant is
   asked after each), the latest the complainant answered (``feedback_closing``: intake takes one answer per
   closing, in the transaction that writes its message), how many times the complaint was reopened, and a
-  keberatan's state. Existing rows: none of them; a closed, resolved complaint there is counts as one closing
+  keberatan's state and the Camat's answer upholding the response (shown, masked, on the tracking page). Existing rows: none of them; a closed, resolved complaint there is counts as one closing
   (set below), so its complainant may answer.
 * ``dashboard.complaints``: the complainant's answer to the latest closing (``feedback_satisfied``,
   ``feedback_rating`` 1-4, ``feedback_at``), how many times the complaint was reopened (``reopened``), and a
-  keberatan (objection) escalated to the Camat (``objection_at``; ``objection_state`` open | answered). The last
+  keberatan (objection) escalated to the Camat (``objection_at``; ``objection_state`` open | answered); the units
+  the figures per unit charge them to (``feedback_unit``: whose response the latest answer judged;
+  ``reopened_unit``: whose response the first reopening followed). The last
   columns, as the read model's rebuild copies columns in order; the complaints there are have none of them.
 
 Revision ID: 0027
@@ -28,6 +30,8 @@ DASHBOARD = [
     sa.Column("reopened", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("objection_at", sa.DateTime(timezone=True)),
     sa.Column("objection_state", sa.Text),
+    sa.Column("feedback_unit", sa.Text),
+    sa.Column("reopened_unit", sa.Text),
 ]
 
 
@@ -37,6 +41,7 @@ INTAKE = [
     sa.Column("feedback_closing", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("reopened", sa.SmallInteger, nullable=False, server_default="0"),
     sa.Column("objection_state", sa.Text),
+    sa.Column("objection_answer", sa.Text),
 ]
 
 

@@ -13,6 +13,13 @@ class IntakeSettings(Settings):
     A channel whose secret is unset is switched off: its webhook answers 503 ``channel_not_configured``.
     """
 
+    feedback_open_days: int = Field(
+        60,
+        ge=1,
+        le=365,
+        description="How many days after a closing with a response the complainant may still answer whether the "
+        "complaint is resolved (docs/adr/0020); after it, the question is closed",
+    )
     default_kecamatan: str | None = Field(
         None, description="Kecamatan for inbound messages whose number/address no kecamatan claims (None: refuse)"
     )

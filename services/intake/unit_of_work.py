@@ -151,6 +151,7 @@ class Tracked:
     feedback_closing: int = 0
     reopened: int = 0
     objection_state: str | None = None
+    objection_answer: str | None = None  # the Camat's, when upheld: mask it (shared.masking.scrub) before showing it
 
 
 class Submissions(Protocol):

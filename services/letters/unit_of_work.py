@@ -100,8 +100,9 @@ class Documents(Protocol):
     def of_complaint(self, complaint_id: UUID) -> list[dict[str, Any]]:
         """A complaint's documents, oldest first."""
 
-    def newest(self, tracking_code: str, kind: str) -> dict[str, Any] | None:
-        """The newest document of ``kind`` for a (normalised) tracking code."""
+    def newest(self, tracking_code: str, kind: str, *, released: bool = False) -> dict[str, Any] | None:
+        """The newest document of ``kind`` for a (normalised) tracking code (``released``: of those released to the
+        complainant: while a reopened complaint's new letter waits, the one sent before)."""
 
     def signed_letter_with(self, sha256: str) -> dict[str, Any] | None:
         """The signed letter (a kind of ``SIGNED_KINDS``) whose stored bytes have this SHA-256 (hex), if any."""

@@ -1179,6 +1179,7 @@ def _record_system(
         state, _ = load(uow, complaint_id, lambda k: k == kecamatan)
         events = model.decide(state, command, calendar)  # type: ignore[arg-type]
         if not events:
+            log.info("message changes nothing", extra={"consumer": consumer, "message_id": str(message_id)})
             uow.commit()
             return True
         at = datetime.now(UTC)

@@ -495,6 +495,26 @@ class LettersUnitOfWorkContract:
         with letters.uow() as uow:
             assert uow.documents.get(other["id"])["released_at"] is None
 
+    def test_the_newest_released_letter_is_the_one_sent_while_a_newer_waits(self, letters, place):
+        """docs/adr/0020: a reopened complaint's first letter stays the complainant's until the second is sent."""
+        complaint_id, code = uuid.uuid4(), new_tracking_code(os.urandom(7))
+        first = a_letter(place, complaint_id, tracking_code=code)
+        with letters.uow() as uow:
+            uow.documents.add(first)
+            uow.documents.release(complaint_id, AT)
+            uow.commit()
+        second = {**a_letter(place, complaint_id, tracking_code=code), "letter_version": 3, "letter_number": "002/2026"}
+        with letters.uow() as uow:
+            uow.documents.add(second)
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.newest(code, "response_letter")["id"] == second["id"]
+            assert uow.documents.newest(code, "response_letter", released=True)["id"] == first["id"]
+            uow.documents.release(complaint_id, AT + timedelta(days=9))
+            uow.commit()
+        with letters.uow() as uow:
+            assert uow.documents.newest(code, "response_letter", released=True)["id"] == second["id"]
+
     # -- what letters reads of others ----------------------------------------------------------------------
     def test_the_workflows_events_by_id_and_by_stream(self, place, world, letters):
         story = Story(world, place)

@@ -19,6 +19,7 @@ from services.dashboard.entrypoints.api import create_app as dashboard_app
 from services.intake.adapters.tables import outbox
 from services.intake.entrypoints.api import create_app as intake_app
 from services.letters import handlers as letters_handlers
+from services.letters.entrypoints.api import create_app as letters_app
 from services.notify.adapters.tables import deliveries
 from services.notify.handlers.planning import plan_event
 from services.workflow import handlers
@@ -120,9 +121,15 @@ def dashboard_row(world, cid) -> dict:
 
 def test_not_resolved_reopens_then_a_keberatan_goes_to_the_camat_and_every_reader_follows(settings, world):
     cid, code = walk_all_twelve_steps(world)
+    letters_handlers.release_letter(world["letters"], last(world, cid, "workflow.ResponseSent").event_id)
     catch_up(world)
     status = track(world, code)
-    assert status["status"] == "closed" and status["feedback"] == {"open": True, "given": False, "closing": 1}
+    assert status["status"] == "closed" and status["feedback"] == {
+        "open": True,
+        "given": False,
+        "closing": 1,
+        "objection_answer": None,
+    }
     first_letter = dashboard_row(world, cid)["letter_number"]
 
     # bad answers: refused with a stable code, nothing written
@@ -154,6 +161,11 @@ def test_not_resolved_reopens_then_a_keberatan_goes_to_the_camat_and_every_reade
     assert status["status_label"].startswith("Dibuka kembali") and status["feedback"]["open"] is False
     closed_now = give(world, code, {"satisfied": True, "rating": 4})
     assert (closed_now.status_code, closed_now.json()["code"]) == (409, "feedback_not_open")
+    # the first letter stays the complainant's while the new one is prepared
+    assert status["letter_available"] is True
+    with TestClient(letters_app(world["letters"])) as letters_api:
+        first_pdf = letters_api.get(f"/v1/letters/track/{code}/letter")
+    assert first_pdf.status_code == 200 and first_pdf.content.startswith(b"%PDF")
     row = dashboard_row(world, cid)
     assert (row["status"], row["current_step"], row["waiting_role"], row["reopened"]) == ("in_progress", 5, "kasi", 1)
     assert (row["feedback_satisfied"], row["feedback_rating"]) == (False, 2)
@@ -163,9 +175,13 @@ def test_not_resolved_reopens_then_a_keberatan_goes_to_the_camat_and_every_reade
 
     # walked again: a new letter under a new number; the complainant may answer the second closing
     walk_again_from_step_five(world, cid)
+    letters_handlers.release_letter(world["letters"], last(world, cid, "workflow.ResponseSent").event_id)
     catch_up(world)
     assert dashboard_row(world, cid)["letter_number"] not in (None, first_letter)
-    assert track(world, code)["feedback"] == {"open": True, "given": False, "closing": 2}
+    with TestClient(letters_app(world["letters"])) as letters_api:
+        second_pdf = letters_api.get(f"/v1/letters/track/{code}/letter")
+    assert second_pdf.status_code == 200 and second_pdf.content != first_pdf.content  # the new one, once sent
+    assert track(world, code)["feedback"] == {"open": True, "given": False, "closing": 2, "objection_answer": None}
 
     # not resolved again: a keberatan for the Camat, however soon
     assert give(world, code, {"satisfied": False, "rating": 1, "comment": "Masih mati."}).status_code == 202
@@ -185,7 +201,9 @@ def test_not_resolved_reopens_then_a_keberatan_goes_to_the_camat_and_every_reade
     version = model_revision(world["wf"], cid)
     body = {"expected_version": version, "decision": "upheld", "answer": "Perbaikan dua titik lampu dijadwalkan."}
     with TestClient(workflow_app(world["wf"])) as client:
-        refused = client.post(f"/v1/complaints/{cid}/answer-objection", json=body, headers=bearer_header(settings, sekcam))
+        refused = client.post(
+            f"/v1/complaints/{cid}/answer-objection", json=body, headers=bearer_header(settings, sekcam)
+        )
         assert (refused.status_code, refused.json()["code"]) == (403, "role_not_allowed"), refused.text
         other = client.post(
             f"/v1/complaints/{cid}/withdraw", json={"expected_version": version}, headers=bearer_header(settings, camat)
@@ -205,9 +223,11 @@ def test_not_resolved_reopens_then_a_keberatan_goes_to_the_camat_and_every_reade
     catch_up(world)
     status = track(world, code)
     assert (status["status"], status["objection"], status["feedback"]["open"]) == ("closed", "answered", True)
+    assert status["feedback"]["objection_answer"] == "Perbaikan dua titik lampu dijadwalkan."
 
-    # after the Camat's answer, an answer is recorded and nothing more
-    assert give(world, code, {"satisfied": True, "rating": 3}).status_code == 202
+    # after the Camat's answer, an answer is recorded and nothing more (and the complainant is told so)
+    recorded = give(world, code, {"satisfied": True, "rating": 3})
+    assert recorded.status_code == 202 and recorded.json()["message"] == "Terima kasih atas penilaian Anda."
     deliver_feedback(world)
     assert events(world, cid)[-1].type == "workflow.FeedbackReceived"
     assert events(world, cid)[-1].decode().consequence == "none"
@@ -230,3 +250,27 @@ def test_not_resolved_reopens_then_a_keberatan_goes_to_the_camat_and_every_reade
         assert f["reopened_share"] == round(f["reopened"] / f["responded"], 4)
         assert 1 <= f["mean_rating"] <= 4
     assert summary.json()["total"]["feedback"]["reopened"] >= figures["reopened"]
+
+
+def test_an_erased_complaint_takes_no_answer(settings, world):
+    """ADR 0017 and 0020: once the complainant's data is erased there is nobody to handle it again for; an answer
+    is refused (nothing written), and the workflow would drop one that came all the same."""
+    cid, code = walk_all_twelve_steps(world)
+    handlers.erase_personal_data(
+        world["wf"], cid, by="dpo.uji", reason="Permintaan penghapusan pengadu", at=datetime.now(UTC)
+    )
+    catch_up(world)
+    refused = give(world, code, {"satisfied": False, "rating": 1, "comment": "Nama saya Budi, belum selesai."})
+    assert (refused.status_code, refused.json()["code"]) == (409, "feedback_not_open")
+    assert track(world, code)["feedback"]["open"] is False
+    with world["intake"].engine.connect() as conn:
+        waiting = conn.execute(
+            select(outbox.c.id).where(outbox.c.task == FeedbackGiven.TASK, outbox.c.published_at.is_(None))
+        ).all()
+    assert waiting == []
+    late = FeedbackGiven(
+        message_id=uuid.uuid4(), complaint_id=cid, kecamatan="pegantenan", closing=1, satisfied=False, rating=1,
+        comment="x", given_at=datetime.now(UTC),
+    )  # fmt: skip
+    assert handlers.record_feedback(world["wf"], late)
+    assert events(world, cid)[-1].type == "workflow.PersonalDataErased"

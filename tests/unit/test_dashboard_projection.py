@@ -309,3 +309,38 @@ def test_notifications_and_replayed_events_change_nothing():
     row = s.row
     again, steps = apply(row, env.model_copy(update={"type": IdentityVerified.type, "payload": done(2, 3)}), CAL)
     assert again is row and steps == []  # an older position: already applied
+
+
+def test_after_the_response_answers_and_reopenings_are_charged_to_the_unit_whose_response_they_judged():
+    """docs/adr/0020: the Camat reopens a keberatan for another unit; the first unit keeps its reopening and its
+    complainant's answer, the new promise is the row's deadline, and the 12-day figure stays the first response's."""
+    from shared.contracts.workflow import ComplaintReopened, FeedbackReceived, ObjectionAnswered, ObjectionRaised
+
+    s = Stream(at(2, 9))
+    s.emit(DispositionIssued(unit="pemerintahan", instructions="Tindak lanjuti.", **done(4, 5)), at(3, 9))
+    s.emit(ResponseSent(channel="pos", receipt="Diterima", **done(12, None)), at(4, 9))
+    assert s.row["within_sla"] is True
+    s.emit(FeedbackReceived(closing=1, satisfied=False, rating=1, given_at=at(5, 9), consequence="reopened"), at(5, 9))
+    new_deadline = CAL.add_working_days(at(5, 9), 12)
+    s.emit(
+        ComplaintReopened(
+            cause="feedback", reopening=1, unit="pemerintahan", next_due_at=at(9, 9), deadline_at=new_deadline
+        ),
+        at(5, 9),
+    )
+    r = s.row
+    assert (r["status"], r["current_step"], r["deadline_at"], r["reopened"]) == ("in_progress", 5, new_deadline, 1)
+    assert (r["feedback_unit"], r["reopened_unit"]) == ("pemerintahan", "pemerintahan")
+    s.emit(ResponseSent(channel="pos", receipt="Diterima", **done(12, None)), at(2, 9, month=4))  # late, but
+    assert s.row["within_sla"] is True  # the first response's figure stays
+    s.emit(ObjectionRaised(closing=2, due_at=at(9, 9, month=4)), at(3, 9, month=4))
+    assert (s.row["status"], s.row["waiting_role"], s.row["objection_state"]) == ("objection", "camat", "open")
+    s.emit(ObjectionAnswered(decision="reopened", answer="Ke unit trantib."), at(6, 9, month=4))
+    s.emit(
+        ComplaintReopened(
+            cause="objection", reopening=2, unit="trantib", next_due_at=at(9, 9, month=4), deadline_at=new_deadline
+        ),
+        at(6, 9, month=4),
+    )
+    r = s.row
+    assert (r["disposition_unit"], r["reopened_unit"], r["reopened"]) == ("trantib", "pemerintahan", 2)

@@ -102,6 +102,10 @@ def test_printed_columns_and_labels():
     assert referred[6] == "Dilimpahkan ke Dinas PUPR (OPD)" and referred[10] == "Dilimpahkan"
     assert book.status_label({"status": "in_progress", "current_step": 5}) == "Dalam proses (langkah 5)"
     assert book.status_label({"status": "awaiting_documents"}) == "Menunggu kelengkapan identitas"
+    assert book.status_label({"status": "objection"}) == "Keberatan pengadu, menunggu jawaban Camat"  # ADR 0020
+    assert (
+        book.status_label({"status": "in_progress", "current_step": 5, "reopened": 1}) == "Dibuka kembali (langkah 5)"
+    )
 
 
 FOLLOW_UP = datetime(2026, 2, 24, 9, 0, tzinfo=WIB)

@@ -280,9 +280,7 @@ def test_a_reopening_and_a_keberatan_open_the_request_again_as_the_workflow_has_
             ("closed", "resolved", None),
         ),
         (
-            ComplaintReopened(
-                cause="feedback", reopening=1, unit="pemerintahan", next_due_at=later, deadline_at=later
-            ),
+            ComplaintReopened(cause="feedback", reopening=1, unit="pemerintahan", next_due_at=later, deadline_at=later),
             ("in_progress", None, 5),
         ),
         (ResponseSent(channel="langsung", receipt="Diterima", **done(12, None)), ("closed", "resolved", None)),

@@ -1104,6 +1104,11 @@ def test_the_camat_answers_a_keberatan_through_the_page(web, wf, people, place):
     done = submit(web, cid, "answer-objection", page, decision="reopened", answer="Tangani ulang bersama desa.")
     assert done.status_code == 303, done.text
     reopened = last_event(wf, cid, "workflow.ComplaintReopened").decode()
-    assert (reopened.cause, reopened.next_step, reopened.instructions) == ("objection", 5, "Tangani ulang bersama desa.")
+    assert (reopened.cause, reopened.next_step, reopened.instructions) == (
+        "objection",
+        5,
+        "Tangani ulang bersama desa.",
+    )
     page = web.get(f"/petugas/pengaduan/{cid}").text
-    assert "Jawaban atas keberatan sudah dicatat" in page and "Pengaduan dibuka kembali" in page
+    assert "unit menangani ulang mulai klarifikasi" in page and "Pengaduan dibuka kembali" in page
+    assert "Instruksi Camat" in page and "Jawaban Camat" in page

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Engine, Float, and_, cast, func, select, tuple_
+from sqlalchemy import Date, Engine, Float, and_, cast, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.engine import Connection
 
@@ -111,7 +111,8 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
     groups), and the grouping sets then add those counts up."""
     month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
     # open past the 12-day deadline: not a referral the kecamatan follows (its part ended when it referred)
-    late = and_(c.c.status.notin_(("closed", "referred")), c.c.deadline_at < now).label("late")
+    # nor a keberatan (docs/adr/0020): the Camat's answer has its own due time, not the 12-day promise
+    late = and_(c.c.status.notin_(("closed", "referred", "objection")), c.c.deadline_at < now).label("late")
     category = func.coalesce(c.c.category, UNCATEGORISED).label("category")
     counted = (
         select(
@@ -206,31 +207,37 @@ def _feedback_shares(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_feedback(conn: Connection, result: dict[str, dict[str, Any]], kecamatan: list[str], period: Period) -> None:
-    """Per kecamatan and per disposed unit, of the complaints received in the period: how many got a response, how
-    many complainants answered after it (the latest answer of each), were satisfied, their mean rating (1-4), how
-    many complaints were reopened and how many became a keberatan."""
-    unit = func.coalesce(c.c.disposition_unit, "").label("unit")
-    query = (
-        select(
-            c.c.kecamatan,
-            unit,
-            func.grouping(unit).label("g_unit"),
-            func.count().filter(c.c.sent_at.isnot(None)).label("responded"),
-            func.count().filter(c.c.feedback_rating.isnot(None)).label("answered"),
-            func.count().filter(c.c.feedback_satisfied.is_(True)).label("satisfied"),
-            func.coalesce(func.sum(c.c.feedback_rating), 0).label("rating_sum"),
-            func.count().filter(c.c.reopened > 0).label("reopened"),
-            func.count().filter(c.c.objection_at.isnot(None)).label("objections"),
-        )
-        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
-        .group_by(func.grouping_sets(tuple_(c.c.kecamatan), tuple_(c.c.kecamatan, unit)))
+    """Per kecamatan and per unit, of the complaints received in the period: how many got a response (charged to
+    the unit disposed to), how many complainants answered after it, were satisfied, their mean rating (1-4) and how
+    many raised a keberatan (charged to the unit whose response the latest answer judged), how many complaints
+    were reopened (charged to the unit whose response the first reopening followed). One pass over the rows: each
+    complaint gives one row per role (a lateral VALUES), added up by unit and by kecamatan."""
+    where = ["c.kecamatan = ANY(:kecamatan)"]
+    params: dict[str, Any] = {"kecamatan": kecamatan}
+    if period.start is not None:
+        where.append("c.received_date >= :start")
+        params["start"] = period.start
+    if period.end is not None:
+        where.append("c.received_date <= :end")
+        params["end"] = period.end
+    query = text(
+        "SELECT c.kecamatan, v.unit, GROUPING(v.unit) AS g_unit, "
+        + ", ".join(f"COALESCE(SUM(v.{k}), 0) AS {k}" for k in FEEDBACK_COUNTS)
+        + " FROM dashboard.complaints c CROSS JOIN LATERAL (VALUES "
+        "(COALESCE(c.disposition_unit, ''), (c.sent_at IS NOT NULL)::int, 0, 0, 0, 0, 0), "
+        "(COALESCE(c.feedback_unit, c.disposition_unit, ''), 0, (c.feedback_rating IS NOT NULL)::int, "
+        "(c.feedback_satisfied IS TRUE)::int, COALESCE(c.feedback_rating, 0), 0, (c.objection_at IS NOT NULL)::int), "
+        "(COALESCE(c.reopened_unit, c.disposition_unit, ''), 0, 0, 0, 0, (c.reopened > 0)::int, 0)"
+        ") AS v(unit, responded, answered, satisfied, rating_sum, reopened, objections) "
+        f"WHERE {' AND '.join(where)} "
+        "GROUP BY GROUPING SETS ((c.kecamatan), (c.kecamatan, v.unit))"
     )
-    for r in conn.execute(query):
+    for r in conn.execute(query, params):
         figures = _feedback_shares({k: int(getattr(r, k)) for k in FEEDBACK_COUNTS})
         item = result[r.kecamatan]
         if r.g_unit:
             item["feedback"] = figures
-        elif r.unit and figures["responded"]:
+        elif r.unit and any(figures[k] for k in FEEDBACK_COUNTS):
             item["feedback_by_unit"][r.unit] = figures
 
 

@@ -102,6 +102,8 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         Column("reopened", SmallInteger, nullable=False, server_default="0"),
         Column("objection_at", DateTime(timezone=True)),
         Column("objection_state", Text),  # open | answered
+        Column("feedback_unit", Text),  # the unit whose response the latest answer judged
+        Column("reopened_unit", Text),  # the unit whose response was followed by the first reopening
     )
     Index(
         f"{name}_kecamatan_received",

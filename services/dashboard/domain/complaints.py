@@ -205,7 +205,12 @@ def apply(
     elif isinstance(decoded, CategorySet):  # set or corrected at step 3 or 4 (issue #18 item 2)
         new["category"] = decoded.category
     elif isinstance(decoded, FeedbackReceived):  # the complainant's answer after the response (docs/adr/0020)
-        new.update(feedback_satisfied=decoded.satisfied, feedback_rating=decoded.rating, feedback_at=decoded.given_at)
+        new.update(
+            feedback_satisfied=decoded.satisfied,
+            feedback_rating=decoded.rating,
+            feedback_at=decoded.given_at,
+            feedback_unit=row["disposition_unit"],  # the unit whose response it judged
+        )
     elif isinstance(decoded, ComplaintReopened):  # step 5 again; the 12-day figure stays the first response's
         new.update(
             status="in_progress",
@@ -214,9 +219,11 @@ def apply(
             waiting_role=definition.step(decoded.next_step).role,
             step_started_at=at,
             step_due_at=decoded.next_due_at,
+            deadline_at=decoded.deadline_at,  # the new promise (the within_sla figure keeps the first)
             disposition_unit=decoded.unit or row["disposition_unit"],
             closed_at=None,
             reopened=decoded.reopening,
+            reopened_unit=row.get("reopened_unit") or row["disposition_unit"],  # whose response was not enough
         )
     elif isinstance(decoded, ObjectionRaised):  # a keberatan waits on the Camat
         new.update(
@@ -439,6 +446,8 @@ def _received(event: EventEnvelope, calendar: Calendar) -> tuple[dict[str, Any],
         "reopened": 0,
         "objection_at": None,
         "objection_state": None,
+        "feedback_unit": None,
+        "reopened_unit": None,
     }
     definition = definition_of(row)
     row["waiting_role"] = definition.step(received.next_step).role

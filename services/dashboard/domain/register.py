@@ -82,7 +82,11 @@ def status_label(row: dict[str, Any], tz: tzinfo | None = None) -> str:
         return OUTCOME_LABELS.get(row.get("outcome") or "", "Ditutup")
     if row["status"] == "awaiting_documents":
         return "Menunggu kelengkapan identitas"
+    if row["status"] == "objection":  # docs/adr/0020
+        return "Keberatan pengadu, menunggu jawaban Camat"
     step = row.get("current_step")
+    if step and row.get("reopened"):
+        return f"Dibuka kembali (langkah {step})"
     return f"Dalam proses (langkah {step})" if step else "Dalam proses"
 
 

@@ -102,7 +102,7 @@ def apply(row: dict[str, Any] | None, event: EventEnvelope) -> dict[str, Any] | 
         if isinstance(decoded, workflow.ReferralAnswered):
             new["referral_answered_on"] = decoded.answered_on
     elif isinstance(decoded, workflow.ComplaintReopened):  # the complainant's "not resolved" (docs/adr/0020)
-        new.update(status="in_progress", outcome=None, current_step=decoded.next_step)
+        new.update(status="in_progress", outcome=None, current_step=decoded.next_step, deadline_at=decoded.deadline_at)
     elif isinstance(decoded, workflow.ObjectionRaised):  # open again: a keberatan waits on the Camat
         new.update(status="objection", outcome=None, current_step=None)
     elif isinstance(decoded, workflow.ObjectionAnswered):

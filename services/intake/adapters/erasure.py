@@ -198,17 +198,18 @@ def _known_values(conn: Connection, complaint_id: UUID) -> tuple[list[str], list
 
 
 def _scrub_referral_answer(conn: Connection, complaint_id: UUID, known: list[str], names: list[str]) -> None:
-    answer = conn.execute(
-        select(tracking_table.c.referral_answer).where(tracking_table.c.complaint_id == complaint_id)
-    ).scalar()
-    if answer:
-        masked = scrub(answer, known, names=names)
-        if masked != answer:
-            conn.execute(
-                update(tracking_table)
-                .where(tracking_table.c.complaint_id == complaint_id)
-                .values(referral_answer=masked)
-            )
+    """The receiving office's answer and the Camat's answer to a keberatan (docs/adr/0020), masked."""
+    row = conn.execute(
+        select(tracking_table.c.referral_answer, tracking_table.c.objection_answer).where(
+            tracking_table.c.complaint_id == complaint_id
+        )
+    ).first()
+    if row is None:
+        return
+    masked = {name: scrub(text, known, names=names) for name, text in row._asdict().items() if text}
+    changed = {name: text for name, text in masked.items() if text != getattr(row, name)}
+    if changed:
+        conn.execute(update(tracking_table).where(tracking_table.c.complaint_id == complaint_id).values(**changed))
 
 
 def _scrub_outbox(conn: Connection, complaint_id: UUID) -> int:

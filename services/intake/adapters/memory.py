@@ -78,6 +78,7 @@ class TrackingRow:
     feedback_closing: int = 0
     reopened: int = 0
     objection_state: str | None = None
+    objection_answer: str | None = None
 
 
 class IntakeMemory:
@@ -331,6 +332,7 @@ class InMemoryTracking:
             feedback_closing=t.feedback_closing,
             reopened=t.reopened,
             objection_state=t.objection_state,
+            objection_answer=t.objection_answer,
         )
 
     def claim_feedback(self, complaint_id: UUID, closing: int) -> bool:

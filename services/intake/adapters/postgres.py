@@ -243,6 +243,7 @@ class PostgresTracking:
                 func.coalesce(tracking.c.feedback_closing, 0).label("feedback_closing"),
                 func.coalesce(tracking.c.reopened, 0).label("reopened"),
                 tracking.c.objection_state,
+                tracking.c.objection_answer,
             )
             .select_from(submissions.outerjoin(tracking, tracking.c.complaint_id == submissions.c.complaint_id))
             .where(submissions.c.tracking_code == tracking_code)

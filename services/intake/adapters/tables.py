@@ -82,6 +82,7 @@ tracking = Table(
     Column("feedback_closing", SmallInteger, nullable=False, server_default="0"),
     Column("reopened", SmallInteger, nullable=False, server_default="0"),
     Column("objection_state", Text),
+    Column("objection_answer", Text),  # the Camat's answer upholding the response; masked when read
 )
 
 # every message that came in on a channel (migration 0007): the dedupe key and what it became. The provider's id

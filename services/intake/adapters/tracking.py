@@ -191,7 +191,11 @@ class TrackingProjection:
             values["objection_state"] = "answered"
             if decoded.decision == "upheld":
                 values.update(
-                    status="closed", outcome="resolved", closings=row["closings"] + 1, closed_at=event.occurred_at
+                    status="closed",
+                    outcome="resolved",
+                    closings=row["closings"] + 1,
+                    closed_at=event.occurred_at,
+                    objection_answer=decoded.answer,
                 )
         conn.execute(update(tracking).where(tracking.c.complaint_id == row["complaint_id"]).values(**values))
 

@@ -140,7 +140,7 @@ def track(tracking_code: str, intake: IntakeDep) -> TrackingOut:
         422: ERRORS[422],
         **RATE_LIMITED_DOC,
     },
-    dependencies=[Depends(per_address("submissions"))],
+    dependencies=[Depends(per_address("feedback"))],
     summary="The complainant's answer after the response: resolved or not, and a rating 1-4 (public, once per closing)",
     description="By the tracking code, after the response letter reached the complainant (`feedback.open` in "
     '`GET /v1/track/{code}`). "Not resolved" (`satisfied: false`, with `comment` saying what) within the '
@@ -159,7 +159,8 @@ def give_feedback(tracking_code: str, body: FeedbackIn, intake: IntakeDep) -> Fe
         raise ApiError(
             409,
             "feedback_not_open",
-            "Penilaian dapat diberikan setelah surat tanggapan atas pengaduan Anda dikirim.",
+            "Penilaian tidak dapat diberikan sekarang: pengaduan ini belum selesai ditanggapi, sedang ditangani "
+            "ulang, atau masa penilaiannya sudah berakhir.",
         ) from None
     except feedback.FeedbackAlreadyGiven:
         raise ApiError(
@@ -167,8 +168,14 @@ def give_feedback(tracking_code: str, body: FeedbackIn, intake: IntakeDep) -> Fe
         ) from None
     if given is None:
         raise ApiError(404, "tracking_code_not_found", "Kode pelacakan tidak ditemukan. Periksa kembali kode Anda.")
+    _, status = given
     if body.satisfied:
         message = "Terima kasih atas penilaian Anda."
+    elif status.objection_state == "answered":  # the kecamatan's procedure has ended (docs/adr/0020)
+        message = (
+            "Terima kasih, penilaian Anda kami catat. Keberatan Anda sudah dijawab Camat; bila masih keberatan, "
+            "Anda dapat menyampaikannya kepada Ombudsman Republik Indonesia."
+        )
     else:
         message = (
             "Terima kasih. Tanggapan Anda kami teruskan: pengaduan akan ditinjau kembali. Ikuti perkembangannya "

@@ -7,7 +7,7 @@ from typing import Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared import identity
@@ -193,8 +193,10 @@ class FeedbackIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    satisfied: bool = Field(examples=[True], description="Whether the complaint is resolved for the complainant")
-    rating: int = Field(ge=1, le=4, examples=[4], description="1 tidak baik, 2 kurang baik, 3 baik, 4 sangat baik")
+    satisfied: StrictBool = Field(examples=[True], description="Whether the complaint is resolved for the complainant")
+    rating: StrictInt = Field(
+        ge=1, le=4, examples=[4], description="1 tidak baik, 2 kurang baik, 3 baik, 4 sangat baik"
+    )
     comment: FreeText | None = Field(None, max_length=2000, examples=["Jalan sudah diperbaiki. Terima kasih."])
 
     @model_validator(mode="after")
@@ -217,6 +219,7 @@ class FeedbackOut(BaseModel):
     open: bool
     given: bool
     closing: int  # the closings with a response so far (the answer is about the latest)
+    objection_answer: str | None = None  # the Camat's answer to a keberatan, masked of personal data
 
 
 class TrackingOut(BaseModel):

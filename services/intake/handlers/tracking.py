@@ -14,6 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.intake.handlers.context import Context
+from services.intake.handlers.feedback import open_for_answer
 from services.intake.unit_of_work import Tracked
 from shared import masking
 from shared.contracts import sop
@@ -61,8 +62,9 @@ def track(intake: Context, code: str) -> dict | None:
         "outcome_label": OUTCOME_LABELS.get(row.outcome) if row.outcome else None,
         "referred_to": row.referred_to,
         "referral": None,
-        "letter_available": row.outcome == "resolved",  # ResponseSent: the signed letter was released
-        "feedback": _feedback(row),
+        # a response was released (ResponseSent); still while a reopened complaint's new letter is prepared
+        "letter_available": row.closings >= 1 or row.outcome == "resolved",
+        "feedback": _feedback(intake, row),
         "reopened": row.reopened,
         "objection": row.objection_state,
     }
@@ -73,14 +75,23 @@ def track(intake: Context, code: str) -> dict | None:
     return found
 
 
-def _feedback(row: Tracked) -> dict | None:
-    """After a closing with a response: whether the complainant may answer it now, and whether they did
-    (docs/adr/0020)."""
+def _feedback(intake: Context, row: Tracked) -> dict | None:
+    """After a closing with a response: whether the complainant may answer it now, whether they did, and the
+    Camat's answer to their keberatan, masked as a referral's answer is (docs/adr/0020)."""
     if row.closings < 1:
         return None
-    closed_with_response = row.status == "closed" and row.outcome == "resolved"
-    given = row.feedback_closing >= row.closings
-    return {"open": closed_with_response and not given, "given": given, "closing": row.closings}
+    answer = None
+    if row.objection_answer:
+        person = row.complainant or {}
+        known = [person.get(k) for k in ("nik", "phone", "email", "address")]
+        name = person.get("name")
+        answer = masking.scrub(row.objection_answer, known, names=[name] if name != ERASED_NAME else [])
+    return {
+        "open": open_for_answer(row, intake.clock(), intake.settings.feedback_open_days),
+        "given": row.feedback_closing >= row.closings,
+        "closing": row.closings,
+        "objection_answer": answer,
+    }
 
 
 def _referral(intake: Context, row: Tracked) -> dict:

@@ -162,8 +162,12 @@ class InMemoryDocuments:
     def of_complaint(self, complaint_id: UUID) -> list[dict[str, Any]]:
         return [_public(r) for r in self._rows() if r["complaint_id"] == complaint_id]
 
-    def newest(self, tracking_code: str, kind: str) -> dict[str, Any] | None:
-        rows = [r for r in self._rows() if r["tracking_code"] == tracking_code and r["kind"] == kind]
+    def newest(self, tracking_code: str, kind: str, *, released: bool = False) -> dict[str, Any] | None:
+        rows = [
+            r
+            for r in self._rows()
+            if r["tracking_code"] == tracking_code and r["kind"] == kind and (not released or r["released_at"])
+        ]
         return _public(rows[-1]) if rows else None
 
     def signed_letter_with(self, sha256: str) -> dict[str, Any] | None:

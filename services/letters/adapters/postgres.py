@@ -100,12 +100,14 @@ class PostgresDocuments:
         query = select(documents).where(documents.c.complaint_id == complaint_id).order_by(documents.c.created_at)
         return [dict(row) for row in self._conn.execute(query).mappings()]
 
-    def newest(self, tracking_code: str, kind: str) -> dict[str, Any] | None:
+    def newest(self, tracking_code: str, kind: str, *, released: bool = False) -> dict[str, Any] | None:
         query = (
             select(documents)
             .where(documents.c.tracking_code == tracking_code, documents.c.kind == kind)
             .order_by(documents.c.created_at.desc())
         )
+        if released:
+            query = query.where(documents.c.released_at.isnot(None))
         return _row(self._conn.execute(query).mappings().first())
 
     def signed_letter_with(self, sha256: str) -> dict[str, Any] | None:

@@ -111,7 +111,7 @@ def receipt(tracking_code: str, wf: LettersDep) -> Response:
     openapi_extra=PDF_ANSWER,
 )
 def released_letter(tracking_code: str, wf: LettersDep) -> Response:
-    row = _by_tracking(wf, tracking_code, "response_letter")
+    row = _by_tracking(wf, tracking_code, "response_letter", released=True)
     if row is not None:
         _refuse_erased(row)
     if row is None or row["released_at"] is None:
@@ -193,13 +193,14 @@ def _kabupaten(letters: Letters, slug: str) -> str | None:
     return k.kabupaten_slug if k else None
 
 
-def _by_tracking(letters: Letters, code: str, kind: str):
-    """The newest document of ``kind`` for a tracking code as people type it (None for a malformed code)."""
+def _by_tracking(letters: Letters, code: str, kind: str, *, released: bool = False):
+    """The newest document of ``kind`` (of those released, if asked) for a tracking code as people type it (None
+    for a malformed code)."""
     normal = normalize_tracking_code(code)
     if normal is None:
         return None
     with letters.uow() as uow:
-        return uow.documents.newest(normal, kind)
+        return uow.documents.newest(normal, kind, released=released)
 
 
 def _refuse_erased(row: dict[str, Any]) -> None:

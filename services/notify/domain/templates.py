@@ -243,8 +243,8 @@ DEFAULTS: dict[tuple[str, str], Template] = {
     ),
     ("reopened", "email"): Template(
         subject="Pengaduan {{ kode }} dibuka kembali",
-        body="Yth. Bapak/Ibu {{ nama }},\n\nTerima kasih atas penilaian Bapak/Ibu. Pengaduan {{ kode }} kami buka kembali "
-        "dan ditangani ulang oleh unit yang menanganinya; tanggapan akan kami kirim paling lambat {{ batas }}.\n"
+        body="Yth. Bapak/Ibu {{ nama }},\n\nPengaduan {{ kode }} kami buka kembali dan ditangani ulang; tanggapan akan "
+        "kami kirim paling lambat {{ batas }}.\n"
         "Ikuti prosesnya di {{ link_lacak }}" + _SIGN_OFF,
     ),
     ("reopened", "sms"): Template(

@@ -207,7 +207,8 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
         whatsapp=whatsapp,
     )
     if not contacts:
-        if kind == "response_letter":  # staff must know at once: the letter goes by post or by hand
+        # staff must know at once: the letter (or the Camat's answer to a keberatan) goes by post or by hand
+        if kind in ("response_letter", "objection_answered"):
             return [
                 p.nowhere(
                     story.envelope.event_id,
@@ -434,13 +435,21 @@ def _to_role(
     notify: Context, story: Story, role: str, unit: str | None, kind: str, due, overrides, *, step: int = 0
 ) -> list[p.Planned]:
     """A message of ``kind`` to each active member of staff of ``role`` (of ``unit``, if named) who asked for news
-    of new work."""
+    of new work; a keberatan (``objection``) to the Camat and whoever acts for the Camat today whether they asked or
+    not, as an overdue step's alert (docs/adr/0020)."""
+    everyone = kind == "objection"
     with notify.uow() as uow:
-        people = uow.staff.active(story.kecamatan.slug, {role}, new_work=True)
-    planned = []
+        people = uow.staff.active(story.kecamatan.slug, {role}, new_work=not everyone)
+        if everyone:
+            today = story.envelope.occurred_at.astimezone(story.kecamatan.time_zone).date()
+            people += uow.staff.acting(story.kecamatan.slug, {role}, today)
+    planned, seen = [], set()
     for person in people:
         if unit and (person["unit"] or "").casefold() != unit:
             continue
+        if person["username"] in seen:
+            continue
+        seen.add(person["username"])
         variables = _staff_variables(notify, story, person, step, due)
         if kind != "new_work":
             variables = {k: v for k, v in variables.items() if k not in ("langkah", "nama_langkah")}

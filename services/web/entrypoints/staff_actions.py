@@ -64,7 +64,7 @@ DONE: dict[str, str] = {
     "withdraw": "Pengaduan sudah dicabut.",
     "mark-duplicate": "Pengaduan sudah ditandai sebagai duplikat.",
     "categorize": "Kategori pengaduan sudah ditetapkan.",
-    "answer-objection": "Jawaban atas keberatan sudah dicatat dan disampaikan kepada pengadu.",
+    "answer-objection": "Jawaban atas keberatan sudah dicatat dan disampaikan kepada pengadu.",  # upheld
 }
 
 # any step: offered apart from the step's own action
@@ -442,4 +442,6 @@ def body_of(
 def done_message(action: str, body: dict[str, Any]) -> str:
     if action == "review-letter" and body.get("approved") is False:
         return DONE["review-letter:return"]
+    if action == "answer-objection" and body.get("decision") == "reopened":
+        return "Pengaduan dibuka kembali; unit menangani ulang mulai klarifikasi (langkah 5). Pengadu diberi tahu."
     return DONE[action]

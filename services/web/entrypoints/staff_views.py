@@ -17,6 +17,7 @@ STATUS_LABELS = {
     "in_progress": "Diproses",
     "awaiting_documents": "Menunggu dokumen pengadu",
     "referred": "Dipantau kecamatan",  # referred, waiting for the receiving office's answer
+    "objection": "Keberatan, menunggu jawaban Camat",  # docs/adr/0020
     "closed": "Selesai",
     "new": "Baru",
 }
@@ -226,6 +227,10 @@ def timeline(complaint: dict, role_labels: dict[str, str], zone: formatting.Zone
                 continue
             text = _detail_text(key, p.get(key), zone)
             if text is not None:
+                if kind == "workflow.ObjectionAnswered" and key == "answer":
+                    label = "Jawaban Camat"
+                elif kind == "workflow.ComplaintReopened" and key == "instructions":
+                    label = "Instruksi Camat"
                 item.details.append((label, text))
         if kind == "workflow.ComplaintReferred" and p.get("agency_kind"):
             item.details.append(("Jenis instansi", dict(AGENCY_KINDS).get(p["agency_kind"], p["agency_kind"])))

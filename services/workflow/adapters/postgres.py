@@ -58,7 +58,7 @@ class PostgresEventStreams:
         self._conn.execute(
             text(
                 "UPDATE workflow.dead_letters "
-                "SET payload = (payload - 'complainant' - 'sender' - 'text' - 'provider_message_id') "
+                "SET payload = (payload - 'complainant' - 'sender' - 'text' - 'comment' - 'provider_message_id') "
                 "|| jsonb_build_object('complainant', jsonb_build_object('name', CAST(:erased AS text))) "
                 "WHERE payload ->> 'complaint_id' = :complaint_id"
             ),

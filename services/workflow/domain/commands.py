@@ -248,8 +248,8 @@ class AnswerObjection(StaffCommand):
 
     action = "answer-objection"
     decision: Literal["upheld", "reopened"]
-    answer: Filled
-    unit: OneLine | None = None
+    answer: Annotated[Filled, Field(max_length=3000)]  # sent to the complainant (a WhatsApp text: 4,096 at most)
+    unit: OneLine | None = Field(None, max_length=64)
 
 
 class Withdraw(StaffCommand):

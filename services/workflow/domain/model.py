@@ -746,6 +746,8 @@ def _feedback(state: Complaint, cmd: c.RecordFeedback, cal: Calendar) -> list[Ev
         raise NotThisStep("pengaduan ini belum tercatat di alur kerja")
     if state.status != "closed" or state.outcome != "resolved" or f.closing != state.closings:
         return []
+    if state.personal_data_erased:  # nobody to answer again (docs/adr/0017): recorded nowhere
+        return []
     if state.feedback_closing >= f.closing:
         return []
     consequence: Literal["none", "reopened", "objection"] = "none"
