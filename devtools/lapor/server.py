@@ -74,6 +74,7 @@ class FakeState:
     acknowledged: dict[str, str] = field(default_factory=dict)  # tracking id -> our reference
     follow_ups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # tracking id -> in arrival order
     keys: dict[str, str] = field(default_factory=dict)  # idempotency key -> follow-up id
+    calls: dict[str, int] = field(default_factory=dict)  # tracking id -> follow-up calls that reached the work
     requests: dict[str, int] = field(default_factory=dict)
     faults: list[_Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -231,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict) or body.get("status") not in ("proses", "selesai") or not body.get("isi"):
             return 422, {"status": "error", "message": "status dan isi wajib diisi"}, "application/json"
         with state.lock:
+            state.calls[tracking_id] = state.calls.get(tracking_id, 0) + 1
             if not self._known(tracking_id):
                 return 404, {"status": "error", "message": "laporan tidak ditemukan"}, "application/json"
             if key and key in state.keys:

@@ -102,6 +102,8 @@ def test_the_bridge_in_its_processes_survives_a_killed_scheduler(settings, engin
             return len(states) == 2 and {s.state for s in states} == {"sent"}
 
         wait_until(all_sent, timeout=60, message="the disposition reported and its answer heard")
-        assert lapor.requests("follow_up") == 3  # registered, disposed (answer dropped), disposed again
+        # registered, disposed (answer dropped), disposed again; and registered again under its key when the kill
+        # came after LAPOR! took it and before its row said so: still one in LAPOR! (below)
+        assert lapor.state.calls[tracking_id] in (3, 4)
         assert kinds() == ["registered", "disposed"]
     wf.engine.dispose()
