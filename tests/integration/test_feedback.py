@@ -274,3 +274,51 @@ def test_an_erased_complaint_takes_no_answer(settings, world):
     )  # fmt: skip
     assert handlers.record_feedback(world["wf"], late)
     assert events(world, cid)[-1].type == "workflow.PersonalDataErased"
+
+
+def test_the_figures_per_unit_charge_each_count_to_the_unit_it_is_about(world):
+    """A complaint disposed to pemerintahan, not resolved, a keberatan, reopened by the Camat for trantib, answered
+    satisfied: pemerintahan keeps its response, its reopening and the first answer's keberatan; trantib gets the
+    latest answer (the rows as the projection writes them: tests/unit/test_dashboard_projection.py)."""
+    from services.dashboard.adapters import queries
+    from shared.contracts.workflow import (
+        ComplaintReopened,
+        DispositionIssued,
+        FeedbackReceived,
+        ObjectionRaised,
+        ResponseSent,
+    )
+    from tests.unit.test_dashboard_projection import CAL, Stream, at, done
+
+    slug = f"umpan-{uuid.uuid4().hex[:6]}"
+    s = Stream(at(2, 9))
+    s.emit(DispositionIssued(unit="pemerintahan", instructions="Tindak lanjuti.", **done(4, 5)), at(3, 9))
+    s.emit(ResponseSent(channel="pos", receipt="Diterima", **done(12, None)), at(4, 9))
+    s.emit(
+        FeedbackReceived(closing=1, satisfied=False, rating=1, given_at=at(27, 9), consequence="objection"), at(27, 9)
+    )
+    s.emit(ObjectionRaised(closing=1, due_at=at(9, 9, month=3)), at(2, 9, month=3))
+    deadline = CAL.add_working_days(at(3, 9, month=3), 12)
+    s.emit(
+        ComplaintReopened(
+            cause="objection", reopening=1, unit="trantib", next_due_at=at(9, 9, month=3), deadline_at=deadline
+        ),
+        at(3, 9, month=3),
+    )
+    s.emit(ResponseSent(channel="pos", receipt="Diterima", **done(12, None)), at(20, 9, month=3))
+    s.emit(FeedbackReceived(closing=2, satisfied=True, rating=4, given_at=at(21, 9, month=3)), at(21, 9, month=3))
+    row = {**s.row, "kecamatan": slug, "tracking_code": f"U{uuid.uuid4().hex[:11]}"}
+    with world["dash"].engine.begin() as conn:
+        conn.execute(dashboard_tables.complaints.insert().values(**row))
+        [item] = queries.summary(conn, [slug], queries.Period(), datetime.now(UTC))
+    by_unit = item["feedback_by_unit"]
+    assert (by_unit["pemerintahan"]["responded"], by_unit["pemerintahan"]["reopened"]) == (1, 1)
+    assert by_unit["trantib"]["responded"] == 1 and by_unit["trantib"]["reopened"] == 0
+    assert by_unit["pemerintahan"]["answered"] == 0  # the latest answer judged trantib's response
+    assert (by_unit["trantib"]["answered"], by_unit["trantib"]["satisfied"], by_unit["trantib"]["mean_rating"]) == (
+        1, 1, 4.0
+    )  # fmt: skip
+    assert item["feedback"] == {
+        "responded": 1, "answered": 1, "satisfied": 1, "rating_sum": 4, "reopened": 1, "objections": 1,
+        "satisfied_share": 1.0, "mean_rating": 4.0, "reopened_share": 1.0,
+    }  # fmt: skip

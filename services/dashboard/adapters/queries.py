@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Engine, Float, and_, cast, func, select, text, tuple_
+from sqlalchemy import Date, Engine, Float, and_, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.engine import Connection
 
@@ -208,37 +208,52 @@ def _feedback_shares(figures: dict[str, Any]) -> dict[str, Any]:
 
 def _add_feedback(conn: Connection, result: dict[str, dict[str, Any]], kecamatan: list[str], period: Period) -> None:
     """Per kecamatan and per unit, of the complaints received in the period: how many got a response (charged to
-    the unit disposed to), how many complainants answered after it, were satisfied, their mean rating (1-4) and how
+    the unit disposed to, and to the one whose response a reopening followed, when another), how many complainants answered after it, were satisfied, their mean rating (1-4) and how
     many raised a keberatan (charged to the unit whose response the latest answer judged), how many complaints
-    were reopened (charged to the unit whose response the first reopening followed). One pass over the rows: each
-    complaint gives one row per role (a lateral VALUES), added up by unit and by kecamatan."""
-    where = ["c.kecamatan = ANY(:kecamatan)"]
-    params: dict[str, Any] = {"kecamatan": kecamatan}
-    if period.start is not None:
-        where.append("c.received_date >= :start")
-        params["start"] = period.start
-    if period.end is not None:
-        where.append("c.received_date <= :end")
-        params["end"] = period.end
-    query = text(
-        "SELECT c.kecamatan, v.unit, GROUPING(v.unit) AS g_unit, "
-        + ", ".join(f"COALESCE(SUM(v.{k}), 0) AS {k}" for k in FEEDBACK_COUNTS)
-        + " FROM dashboard.complaints c CROSS JOIN LATERAL (VALUES "
-        "(COALESCE(c.disposition_unit, ''), (c.sent_at IS NOT NULL)::int, 0, 0, 0, 0, 0), "
-        "(COALESCE(c.feedback_unit, c.disposition_unit, ''), 0, (c.feedback_rating IS NOT NULL)::int, "
-        "(c.feedback_satisfied IS TRUE)::int, COALESCE(c.feedback_rating, 0), 0, (c.objection_at IS NOT NULL)::int), "
-        "(COALESCE(c.reopened_unit, c.disposition_unit, ''), 0, 0, 0, 0, (c.reopened > 0)::int, 0)"
-        ") AS v(unit, responded, answered, satisfied, rating_sum, reopened, objections) "
-        f"WHERE {' AND '.join(where)} "
-        "GROUP BY GROUPING SETS ((c.kecamatan), (c.kecamatan, v.unit))"
+    were reopened (charged to the unit whose response the first reopening followed). One pass over the rows,
+    counted by the three units together (a few groups per kecamatan), shared out here."""
+    disposed, judged, reopened_by = c.c.disposition_unit, c.c.feedback_unit, c.c.reopened_unit
+    query = (
+        select(
+            c.c.kecamatan,
+            disposed.label("disposed"),
+            judged.label("judged"),
+            reopened_by.label("reopened_by"),
+            func.count().filter(c.c.sent_at.isnot(None)).label("responded"),
+            func.count().filter(c.c.feedback_rating.isnot(None)).label("answered"),
+            func.count().filter(c.c.feedback_satisfied.is_(True)).label("satisfied"),
+            func.coalesce(func.sum(c.c.feedback_rating), 0).label("rating_sum"),
+            func.count().filter(c.c.reopened > 0).label("reopened"),
+            func.count().filter(c.c.objection_at.isnot(None)).label("objections"),
+        )
+        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
+        .group_by(c.c.kecamatan, disposed, judged, reopened_by)
     )
-    for r in conn.execute(query, params):
-        figures = _feedback_shares({k: int(getattr(r, k)) for k in FEEDBACK_COUNTS})
+    charged = {
+        "responded": "disposed",
+        "answered": "judged",
+        "satisfied": "judged",
+        "rating_sum": "judged",
+        "objections": "judged",
+        "reopened": "reopened_by",
+    }
+    for r in conn.execute(query):
         item = result[r.kecamatan]
-        if r.g_unit:
-            item["feedback"] = figures
-        elif r.unit and any(figures[k] for k in FEEDBACK_COUNTS):
-            item["feedback_by_unit"][r.unit] = figures
+        units = {"disposed": r.disposed, "judged": r.judged or r.disposed, "reopened_by": r.reopened_by or r.disposed}
+        for count, to in charged.items():
+            value = int(getattr(r, count))
+            if not value:
+                continue
+            item["feedback"][count] += value
+            charged_to = [units[to]]
+            if count == "responded" and r.reopened_by and r.reopened_by != r.disposed:
+                charged_to.append(r.reopened_by)  # it responded too, before the complaint went to another unit
+            for name in filter(None, charged_to):
+                item["feedback_by_unit"].setdefault(name, _empty_feedback())[count] += value
+    for item in result.values():
+        _feedback_shares(item["feedback"])
+        for figures in item["feedback_by_unit"].values():
+            _feedback_shares(figures)
 
 
 def _empty_summary(kecamatan: str) -> dict[str, Any]:
