@@ -125,8 +125,14 @@ def test_a_total_outside_the_tables_is_shown_only_where_its_parts_are():
         rules.primary(rules.Counted(received=7, resolved=4), K),
     ]
     out = rules.add_up([[shown, small], month_totals], total, K)
-    assert out["received"] == rules.Cell(15)
     assert out["resolved"] == rules.Cell(None, True)  # 4 of the months' is withheld: no way adds it up
+    assert out["received"] == rules.Cell(None, True)  # rule 4: withheld with it (it would bound it)
+    both = [
+        rules.primary(rules.Counted(received=8, resolved=5), K),
+        rules.primary(rules.Counted(received=7, resolved=5), K),
+    ]
+    out = rules.add_up([[shown, small], both], rules.Counted(received=15, resolved=10), K)
+    assert (out["received"], out["resolved"]) == (rules.Cell(15), rules.Cell(10))  # every part shown: shown
     assert rules.add_up([[shown]], rules.Counted(received=12, resolved=6, median_days=2.0, median_base=6), K)[
         "median_days"
     ] == rules.Cell(2.0)
@@ -138,3 +144,31 @@ def test_protect_is_the_three_rules_on_one_table():
     assert protected[("a", "1")]["received"].suppressed and protected[(T, T)]["received"] == rules.Cell(34)
     for s in sums:
         assert sum(protected[m]["received"].suppressed for m in (*s.parts, s.total)) != 1
+
+
+def test_a_cells_counts_are_withheld_together_so_that_they_cannot_bound_each_other():
+    """The session-12 attack: a kecamatan's small month worked out from the closed counts of the other cells.
+    a: January 20 received (all closed), February 1 (open); b: 8 and 8, all closed. Were each count protected
+    alone, a's February (1) would follow from a's year (21), January's 28 and the closed counts shown beside the
+    withheld received ones (a_Jan >= 20, b_Jan >= 8, so a_Jan = 20 and a_Feb = 1). With a cell's counts withheld
+    together no withheld received count has a shown lower bound in its cell."""
+    received = {("a", "1"): 20, ("a", "2"): 1, ("b", "1"): 8, ("b", "2"): 8}
+    closed = {("a", "1"): 20, ("a", "2"): 0, ("b", "1"): 8, ("b", "2"): 8}
+    _, counted, sums = table(received)
+    counted = {
+        key: rules.Counted(
+            received=value.received,
+            closed=closed.get(
+                key,
+                sum(v for kk, v in closed.items() if T in key and (key[0] in (T, kk[0])) and (key[1] in (T, kk[1]))),
+            ),
+        )
+        for key, value in counted.items()
+    }
+    protected = rules.protect(counted, sums, K)
+    for key, g in protected.items():
+        if g["received"].suppressed:
+            assert all(g[name].suppressed for name in rules.COUNTS), key
+    assert protected[("a", "2")]["received"].suppressed
+    # what is shown still fixes no small count, by equations or by the bounds of the cell's own counts
+    assert [m for m in rules.determined(protected, sums, "received") if 0 < counted[m].received < K] == []

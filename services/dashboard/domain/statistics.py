@@ -232,11 +232,31 @@ def _complement(s: Sum, name: str, groups: dict[Hashable, Published], counted: d
 
 
 def protect(counted: dict[Hashable, Counted], sums: Sequence[Sum], k: int) -> dict[Hashable, Published]:
-    """One table's cells under rules 1-3."""
+    """One table's cells under rules 1-4: complementary suppression of each count, and a cell's counts withheld
+    together (``together``), again until neither withholds anything more."""
     groups = {key: primary(value, k) for key, value in counted.items()}
-    complementary(groups, counted, sums, k)
+    while True:
+        complementary(groups, counted, sums, k)
+        if not together(groups.values()):
+            break
     link_derived(groups.values())
     return groups
+
+
+def together(groups: Iterable[Published]) -> bool:
+    """Rule 4: a cell with one count withheld has all its counts withheld. Its counts bound each other (received >=
+    closed >= resolved, resolved >= the answers): a closed count shown beside a withheld received one is a lower
+    bound of it, and bounds summed over a row or a column can pin a small count down exactly (the session-12
+    attack: a kecamatan's withheld month worked out from the closed counts of the others). Whether anything
+    changed."""
+    changed = False
+    for g in groups:
+        if any(g[name].suppressed for name in COUNTS):
+            for name in COUNTS:
+                if not g[name].suppressed:
+                    g.withhold(name)
+                    changed = True
+    return changed
 
 
 def add_up(decompositions: Sequence[Sequence[Published]], total: Counted, k: int) -> Published:
@@ -247,6 +267,7 @@ def add_up(decompositions: Sequence[Sequence[Published]], total: Counted, k: int
     for name in COUNTS:
         if not any(all(not part[name].suppressed for part in parts) for parts in decompositions):
             out.withhold(name)
+    together([out])
     link_derived([out])
     return out
 
