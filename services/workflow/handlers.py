@@ -399,6 +399,11 @@ class OriginalNotFound(model.DomainError):
     status = 422
 
 
+class OriginalClosed(model.DomainError):
+    code = "original_closed"
+    status = 422
+
+
 def _original(uow: UnitOfWork, row: dict, command: c.MarkDuplicate) -> c.MarkDuplicate:
     """The original a complaint is marked a duplicate of (docs/adr/0021), named by id: a complaint of the same
     kecamatan other than this one, else refused. Its tracking code is recorded, unless its complainant is a pelapor
@@ -410,6 +415,8 @@ def _original(uow: UnitOfWork, row: dict, command: c.MarkDuplicate) -> c.MarkDup
     original = uow.complaints.get(command.original)
     if original is None or original["kecamatan"] != row["kecamatan"] or command.original == row["complaint_id"]:
         raise OriginalNotFound("Pengaduan asli tidak ditemukan di kecamatan ini (dan bukan pengaduan ini sendiri).")
+    if original["status"] == "closed":  # two marked duplicates of each other would leave the matter unhandled
+        raise OriginalClosed("Pengaduan asli sudah ditutup; pilih pengaduan yang masih ditangani.")
     named = original["tracking_code"]
     if original["confidential"]:
         number = original["register_number"]

@@ -255,6 +255,9 @@ def test_the_staf_marks_the_duplicate_with_one_action_and_both_complainants_are_
     marked = event.decode()
     assert isinstance(marked, MarkedDuplicate) and event.actor.role == "staf"
     assert (marked.original_id, marked.duplicate_of) == (first.complaint_id, first.tracking_code)
+    # and not the other way round: the original of a duplicate must still be handled (the attack review's finding)
+    refused = act(client, office, first.complaint_id, "mark-duplicate", expect=422, original=str(again.complaint_id))
+    assert refused["code"] == "original_closed"
 
     notify = notify_bootstrap(
         NotifySettings(
@@ -399,3 +402,19 @@ class _Broker:
 
     def send_task(self, name, args=None, **_options):
         pass
+
+
+def test_the_order_of_the_list_tells_nothing_a_reader_may_not_see(wf, client, office):
+    """The attack review's finding: sorted by person matches first and then filtered, a pelapor rahasia matched by
+    NIK came before a closer text match, which told the Staf that the two complainants are one person. Sorted
+    again by what the reader sees, the closer text comes first."""
+    hidden = receive(wf, office.slug, person(31, confidential=True), ROAD_AGAIN)
+    closer = receive(wf, office.slug, person(32), (ROAD[0], ROAD[1] + " Mohon segera diperbaiki."))
+    again = receive(wf, office.slug, person(33, nik=person(31).nik), ROAD)
+    found = view(client, office, again.complaint_id, "staf")["possible_duplicates"]
+    by_id = {f["complaint_id"]: f for f in found}
+    assert by_id[str(hidden.complaint_id)]["reasons"] == ["text"]  # the NIK match is not the Staf's to see
+    similarities = [f["similarity"] for f in found]
+    assert similarities == sorted(similarities, reverse=True), found
+    if by_id[str(closer.complaint_id)]["similarity"] > by_id[str(hidden.complaint_id)]["similarity"]:
+        assert found[0]["complaint_id"] == str(closer.complaint_id)

@@ -142,5 +142,11 @@ def possible_duplicates(
         )
         for r in rows
     ]
-    found.sort(key=lambda m: (not (m.reasons - {"text"}), -(m.similarity or 0), m.received_at))
-    return found[:MAX_SHOWN]
+    found.sort(key=shown_order)
+    return found  # every one: the view filters what a reader may see of them, sorts again, then keeps MAX_SHOWN
+
+
+def shown_order(m: Candidate) -> tuple:
+    """Matched by the person first, then the most alike, then the earliest. Sorted again after a reader's view has
+    dropped the reasons they may not see: an order by reasons they cannot see would tell them (docs/adr/0021)."""
+    return (not (m.reasons - {"text"}), -(m.similarity or 0), m.received_at)

@@ -3,6 +3,7 @@ actions (``POST /v1/complaints/{id}/{action}``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -367,14 +368,18 @@ def _possible_duplicates(
             first["subject"],
             first["description"],
         )
-    shown = []
+    visible = []
     for m in found:
         sees_both = masking.sees_personal_data(user, state.confidential) and masking.sees_personal_data(
             user, m.confidential
         )
         reasons = m.reasons if sees_both else m.reasons & {"text"}
-        if not reasons:
-            continue
+        if reasons:
+            visible.append(dataclasses.replace(m, reasons=reasons))
+    visible.sort(key=duplicates.shown_order)  # by what this reader sees: the order tells nothing more
+    shown = []
+    for m in visible[: duplicates.MAX_SHOWN]:
+        reasons = m.reasons
         shown.append(
             PossibleDuplicate(
                 complaint_id=m.complaint_id,
