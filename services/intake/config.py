@@ -47,7 +47,14 @@ class IntakeSettings(Settings):
     # SP4N-LAPOR! (services/lapor hands LAPOR!'s reports over on POST /v1/channels/lapor)
     lapor_webhook_token: SecretStr | None = Field(
         None,
-        description="Shared secret of POST /v1/channels/lapor (the LAPOR! bridge sends it); unset: the channel is off",
+        min_length=32,
+        description="Shared secret of POST /v1/channels/lapor (the LAPOR! bridge sends it; at least 32 characters); "
+        "unset: the channel is off",
+    )
+    lapor_instansi: dict[str, str] = Field(
+        default_factory=dict,
+        description="The bridge's map of kecamatan to LAPOR! instansi (the same PENGADUAN_LAPOR_INSTANSI): a report "
+        "for a kecamatan not in it is refused; empty: any kecamatan served (development)",
     )
     # WhatsApp Cloud API
     whatsapp_verify_token: SecretStr | None = Field(None, description="hub.verify_token of the webhook handshake")

@@ -12,6 +12,7 @@ each process tries them again (``shared.projection_failures``, docs/adr/0015).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
@@ -23,9 +24,20 @@ from sqlalchemy.engine import Connection
 from services.lapor.adapters.tables import checkpoints, followed, inbox, outbox, projection_failures
 from services.lapor.domain import importing
 from services.lapor.domain.followups import REPORTED, SentLetter, follow_up_of
-from shared.contracts.workflow import ComplaintReceived, LetterDrafted, LetterSigned, PersonalDataErased, ResponseSent
+from services.lapor.domain.model import FollowUp
+from shared.contracts.workflow import (
+    ERASED_NAME,
+    ComplainantDataCorrected,
+    ComplaintReceived,
+    LetterDrafted,
+    LetterSigned,
+    PersonalDataErased,
+    ResponseSent,
+    current_complainant,
+)
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore, subject_of
+from shared.masking import scrub
 from shared.projection_failures import SetAside
 from shared.subscriptions import Checkpoints, RoundResult
 
@@ -97,6 +109,7 @@ class FollowUps:
         follow_up = follow_up_of(decoded, event.occurred_at, letter)
         if follow_up is None:
             return
+        follow_up = self._scrubbed(conn, event, follow_up)
         conn.execute(
             insert(outbox)
             .values(
@@ -112,6 +125,20 @@ class FollowUps:
             )
             .on_conflict_do_nothing(index_elements=["id"])
         )
+
+    def _scrubbed(self, conn: Connection, event: EventEnvelope, follow_up: FollowUp) -> FollowUp:
+        """The follow-up's text masked of the complainant's values and name and of anything shaped like a NIK, a
+        phone number or an e-mail address (``shared.masking.scrub``), as the tracking page masks the same answers:
+        LAPOR! shows follow-ups to the reporter and, unless the report is confidential, to the public. The staff's
+        free texts (a referral's reason and answer, the Camat's answer, the letter) may quote the complainant."""
+        history = [e for e in self.store.read_stream(event.stream_id, conn=conn) if e.version <= event.version]
+        person = current_complainant(
+            [e.decode() for e in history if e.type in (ComplaintReceived.type, ComplainantDataCorrected.type)]
+        )
+        known = [getattr(person, k, None) for k in ("nik", "phone", "email", "address")] if person else []
+        name = person.name if person is not None and person.name != ERASED_NAME else None
+        text = scrub(follow_up.text, known, names=[name] if name else [])
+        return follow_up if text == follow_up.text else dataclasses.replace(follow_up, text=text)
 
     def _letter(self, conn: Connection, sent: EventEnvelope) -> SentLetter | None:
         """The letter the response sent: the last signed version before it, with its drafted perihal and text."""

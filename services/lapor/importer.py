@@ -87,6 +87,27 @@ class Importer:
                     )
                     break
                 with self.engine.begin() as conn:
+                    for tracking_id, why in page.unreadable:  # refused for a person; the page goes on
+                        row = conn.execute(
+                            insert(inbox)
+                            .values(
+                                tracking_id=tracking_id,
+                                kecamatan=kecamatan,
+                                instansi_id=instansi_id,
+                                report={},
+                                state="refused",
+                                last_error=f"laporan tidak terbaca: {why}"[:500],
+                                received_at=self.clock(),
+                                next_attempt_at=self.clock(),
+                            )
+                            .on_conflict_do_nothing(index_elements=["tracking_id"])
+                            .returning(inbox.c.tracking_id)
+                        ).first()
+                        if row is not None:
+                            log.error(
+                                "lapor: a report could not be read; a person must look at it",
+                                extra={"lapor_id": tracking_id, "error": why},
+                            )
                     for report in page.reports:
                         row = conn.execute(
                             insert(inbox)
@@ -148,6 +169,9 @@ class Importer:
             return 0
         except (LaporError, IntakeUnavailable) as exc:
             self._failed(tracking_id, attempts, _reason(exc), for_good=False)
+            return 0
+        except (ValueError, TypeError, UnicodeError) as exc:  # a report this code cannot send: a person looks
+            self._failed(tracking_id, attempts, f"{type(exc).__name__}: {exc}", for_good=True)
             return 0
         with self.engine.begin() as conn:
             conn.execute(

@@ -121,14 +121,42 @@ def test_the_acknowledgement_carries_our_reference(lapor, api):
     [
         [],
         {"status": "error", "data": []},
-        {"status": "success", "data": [{"judul": "tanpa id", "isi": "x"}]},
-        {"status": "success", "data": [{"tracking_id": "1", "judul": "x", "isi": "y", "tanggal_laporan": "kemarin"}]},
-        {"status": "success", "data": [{"tracking_id": "1", "isi": "y"}]},
+        {"status": "success", "data": {"tracking_id": "1"}},
     ],
 )
 def test_an_answer_of_another_shape_is_a_mapping_error(body):
     with pytest.raises(mapping.MappingError):
         mapping.parse_dispositions(body, "INS-1")
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"judul": "tanpa id", "isi": "x"},
+        {"tracking_id": "1", "judul": "x", "isi": "y", "tanggal_laporan": "kemarin"},
+        {"tracking_id": "1", "isi": "y"},
+        {"tracking_id": "1", "judul": "x", "isi": "y", "lampiran": "bukan daftar"},
+        {"tracking_id": "1 é", "judul": "x", "isi": "y"},
+        {"tracking_id": "x" * 80, "judul": "x", "isi": "y"},
+    ],
+)
+def test_a_report_of_another_shape_is_kept_unreadable_and_the_page_goes_on(item):
+    """The attack review's finding: one bad report blocked its instansi for good. Now it is kept aside (its own id
+    if usable, else a stand-in derived from it) and the good reports and the cursor go on."""
+    good = {
+        "tracking_id": "2",
+        "judul": "Jalan\x00 rusak",  # NUL and the like dropped: the JSONB column refuses them
+        "isi": "Isi",
+        "tanggal_laporan": "2026-03-02T08:00:00+07:00",
+        "tanggal_disposisi": "2026-03-02T09:00:00+07:00",
+    }
+    page = mapping.parse_dispositions(
+        {"status": "success", "data": [item, good], "meta": {"next_cursor": "c2"}}, "INS-1"
+    )
+    assert [r.tracking_id for r in page.reports] == ["2"] and page.reports[0].title == "Jalan rusak"
+    assert page.next_cursor == "c2" and len(page.unreadable) == 1
+    kept_as, why = page.unreadable[0]
+    assert mapping.TRACKING_ID.match(kept_as) and why
 
 
 def test_people_trying_the_bridge_dispose_reports_and_see_what_came_back(lapor, api):

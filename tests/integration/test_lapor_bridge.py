@@ -28,7 +28,7 @@ from tests.support.complaints import outbox_message
 from tests.support.organisation import give_heads
 from tests.support.servers_http import serve_in_thread
 
-WEBHOOK_TOKEN = "test-lapor-bridge-token"
+WEBHOOK_TOKEN = "test-lapor-bridge-token-0123456789abcdef"
 KECAMATAN = "pegantenan"
 
 

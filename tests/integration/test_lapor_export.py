@@ -28,7 +28,7 @@ from shared.access_log import access_log
 from shared.auth import Principal
 from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
-from shared.masking import CONFIDENTIAL_NAME
+from shared.masking import CONFIDENTIAL_NAME, REDACTED
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.auth import bearer_header
 from tests.support.complaints import NIK, PHONE, intake_message
@@ -176,6 +176,8 @@ def test_the_kabupaten_gets_every_kecamatan_as_xlsx_names_masked(settings, engin
         str(made[k].complaint_id) for k in ("web", "rahasia", "rejected", "other")
     ]
     assert [line["Nama Pelapor"] for line in lines] == ["Siti ***", CONFIDENTIAL_NAME, "Budi ***", "Warga ***"]
+    # the subject as the Buku Rekap's export shows it to a masked reader: withheld (the attack review's finding)
+    assert all(line["Judul Laporan"] == REDACTED for line in lines), [line["Judul Laporan"] for line in lines]
     assert lines[0]["Tanggal Laporan"] == datetime(2026, 3, 2, 9, 0)  # a date, not a text
     assert lines[0]["Kategori"] == "Infrastruktur" and lines[3]["Instansi"].startswith("Kecamatan Lapor B")
     with engine.connect() as conn:

@@ -345,6 +345,28 @@ def test_a_reopening_and_a_keberatan_are_reported_after_the_closing(engine, lapo
     assert "sudah sesuai ketentuan" in thread[-1]["isi"]
 
 
+def test_a_follow_ups_text_is_masked_of_the_complainants_data(engine, lapor, parts):
+    """The attack review's finding: the staff's free texts went to LAPOR!, which shows follow-ups to the reporter
+    and the public, as written; they are masked as the tracking page masks the same answers."""
+    store, follower, sender, clock = parts
+    instansi = f"INS-{uuid.uuid4().hex[:8]}"
+    complaint = Stream(store, "lapor")
+    tracking_id = _handed_over(engine, lapor, instansi, complaint)
+    complaint.append(ResponseSent(step=12, output="Terkirim", channel="lapor"))
+    complaint.append(ObjectionRaised(closing=1, due_at=datetime.now(UTC) + timedelta(days=3)))
+    complaint.append(
+        ObjectionAnswered(
+            decision="upheld",
+            answer="Sdr. Siti Aminah (NIK 3528071505900001, HP 081234567890) sudah kami temui; perbaikan terjadwal.",
+        )
+    )
+    _drain(follower, sender, clock, rounds=4)
+    [*_, answered] = lapor.follow_ups(tracking_id)
+    assert "perbaikan terjadwal" in answered["isi"]
+    for secret in ("Siti Aminah", "3528071505900001", "081234567890"):
+        assert secret not in answered["isi"], answered["isi"]
+
+
 def test_an_erasure_takes_the_complainants_words_out_of_the_bridge(engine, lapor, parts):
     store, follower, sender, clock = parts
     instansi = f"INS-{uuid.uuid4().hex[:8]}"

@@ -32,7 +32,7 @@ from services.lapor.importer import Importer
 from tests.support.servers_http import serve_in_thread
 from tests.support.tcp_proxy import TcpProxy
 
-WEBHOOK_TOKEN = "test-lapor-webhook-token"
+WEBHOOK_TOKEN = "test-lapor-webhook-token-0123456789abcdef"
 KECAMATAN = "pegantenan"
 
 
@@ -206,3 +206,41 @@ def test_intakes_lapor_route_wants_its_secret_and_the_reports_own_key(settings, 
         answer = client.post("/v1/channels/lapor", data=form, headers=headers)
         assert (answer.status_code, answer.json()["code"]) == (422, "idempotency_key_mismatch")
     assert _submissions(engine, ["42", "43"]) == []
+
+
+def test_intakes_lapor_route_refuses_what_no_report_holds_and_kecamatan_not_bridged(settings, engine):
+    """The attack review's findings: a NUL in the subject (was a 500), a disposition time out of this world (a
+    complaint intake kept and the workflow could not record), a kecamatan the bridge does not serve here (the
+    token is the bridge's: it writes for its own kecamatan only)."""
+    from fastapi.testclient import TestClient
+
+    def body(**changes) -> dict:
+        values = {
+            "kecamatan": KECAMATAN,
+            "lapor_id": "77",
+            "subject": "Judul",
+            "description": "Isi.",
+            "complainant": {"anonymous": True},
+            "received_at": datetime.now(UTC).isoformat(),
+        }
+        return {"complaint": json.dumps({**values, **changes})}
+
+    on = intake_bootstrap(
+        IntakeSettings(**settings.model_dump(), lapor_webhook_token=WEBHOOK_TOKEN, lapor_instansi={KECAMATAN: "INS"})
+    )
+    headers = {"Idempotency-Key": "lapor:77", "X-Webhook-Token": WEBHOOK_TOKEN}
+    with TestClient(create_app(on)) as client:
+        for changes in (
+            {"subject": "a\x00b"},
+            {"received_at": "9999-12-31T00:00:00+00:00"},
+            {"received_at": "2026-12-01T10:00:00"},  # no offset
+            {"received_at": "2001-01-01T00:00:00+00:00"},
+            {"subject": "   "},
+        ):
+            answer = client.post("/v1/channels/lapor", data=body(**changes), headers=headers)
+            assert answer.status_code == 422, (changes, answer.text)
+        answer = client.post("/v1/channels/lapor", data=body(kecamatan="batumarmar"), headers=headers)
+        assert (answer.status_code, answer.json()["code"]) == (403, "kecamatan_not_bridged")
+    assert _submissions(engine, ["77"]) == []
+    with pytest.raises(ValueError):  # a guessable secret is refused when the settings are read
+        IntakeSettings(**settings.model_dump(), lapor_webhook_token="short")

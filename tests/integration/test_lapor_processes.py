@@ -26,7 +26,7 @@ from tests.support.organisation import give_heads
 from tests.support.processes import wait_until
 from tests.support.servers_http import serve_in_thread
 
-WEBHOOK_TOKEN = "test-lapor-process-token"
+WEBHOOK_TOKEN = "test-lapor-process-token-0123456789abcdef"
 KECAMATAN = "pegantenan"
 
 

@@ -66,7 +66,7 @@ def line(
         number,
         str(row["complaint_id"]),
         _local(row["received_at"], tz),
-        row["subject"],
+        shown.get("subject") or "",  # as the Buku Rekap's export shows it: withheld where it is masked
         lapor_category(row.get("category"), categories),
         instansi,
         CHANNEL_LABELS.get(row["channel"], row["channel"]),

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -35,16 +36,18 @@ from services.intake.handlers.lapor import receive_lapor
 from shared.contracts.intake import Complainant, anonymous_complainant
 from shared.http import ApiError
 from shared.tenancy import UnknownKecamatan
+from shared.text import FreeText, OneLine
 
 router = APIRouter(tags=["channels"])
 
 _FORM_FIELDS = {"complaint", "file"}
+EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)  # SP4N-LAPOR! began in 2011; older is a mapping error
 
 
 class LaporPersonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=200)
+    name: OneLine | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=32, pattern=r"^\+[1-9][0-9]{6,15}$")
     email: EmailStr | None = None
     anonymous: bool = False
@@ -58,11 +61,25 @@ class LaporComplaintIn(BaseModel):
 
     kecamatan: str = Field(min_length=2, max_length=40, pattern=r"^[a-z0-9-]+$")
     lapor_id: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
-    subject: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=20000)
+    subject: OneLine = Field(min_length=1, max_length=200)
+    description: FreeText = Field(min_length=1, max_length=20000)
     complainant: LaporPersonIn
     category: str | None = Field(None, max_length=60)
-    received_at: datetime
+    received_at: AwareDatetime  # when LAPOR! disposed it: not before 2010, not in the future
+
+    @field_validator("subject", "description")
+    @classmethod
+    def _says_something(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError("missing", "Wajib diisi.")
+        return value
+
+    @field_validator("received_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        if value < EARLIEST or value > datetime.now(UTC) + timedelta(minutes=5):
+            raise PydanticCustomError("received_at_out_of_range", "Waktu disposisi tidak masuk akal.")
+        return value
 
     def person(self) -> Complainant:
         p = self.complainant
@@ -82,7 +99,7 @@ class LaporAccepted(BaseModel):
     "/v1/channels/lapor",
     status_code=202,
     response_model=LaporAccepted,
-    responses=errors(400, 401, 409, 413, 415, 422, 503),
+    responses=errors(400, 401, 403, 409, 413, 415, 422, 503),
     summary="A report SP4N-LAPOR! disposed to a kecamatan, from the LAPOR! bridge (multipart: complaint + file)",
 )
 async def lapor(
@@ -109,6 +126,9 @@ async def lapor(
         await form.close()
     if idempotency_key != f"lapor:{body.lapor_id}":
         raise ApiError(422, "idempotency_key_mismatch", "Idempotency-Key harus lapor:<lapor_id> laporan ini.")
+    bridged = intake.settings.lapor_instansi
+    if bridged and body.kecamatan not in bridged:  # the token is the bridge's: it writes for its kecamatan only
+        raise ApiError(403, "kecamatan_not_bridged", "Kecamatan ini tidak terhubung dengan SP4N-LAPOR! di sini.")
     try:
         accepted = await run_in_threadpool(
             lambda: receive_lapor(

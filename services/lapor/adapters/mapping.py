@@ -19,6 +19,9 @@ follow-ups (a retry after a lost answer adds no second follow-up).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -69,11 +72,31 @@ def parse_dispositions(body: Any, instansi_id: str) -> ReportPage:
     cursor = meta.get("next_cursor")
     if cursor is not None and not isinstance(cursor, str | int):
         raise MappingError("dispositions: next_cursor is neither text nor a number")
+    reports, unreadable = [], []
+    for item in items:
+        try:
+            reports.append(parse_report(item, instansi_id))
+        except MappingError as exc:
+            unreadable.append((_stand_in_id(item), str(exc)[:500]))
     return ReportPage(
-        reports=tuple(parse_report(item, instansi_id) for item in items),
+        reports=tuple(reports),
         next_cursor=None if cursor is None else str(cursor),
         more=bool(meta.get("has_more")),
+        unreadable=tuple(unreadable),
     )
+
+
+TRACKING_ID = re.compile(r"^[\x21-\x7e]{1,64}$")  # what intake's Idempotency-Key lapor:<id> can carry
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # NUL and the like: no text of a person holds them
+
+
+def _stand_in_id(item: Any) -> str:
+    """The id an unreadable report is kept under: its own when usable, else one derived from what came."""
+    raw = item.get("tracking_id") if isinstance(item, dict) else None
+    if isinstance(raw, str | int) and not isinstance(raw, bool) and TRACKING_ID.match(str(raw).strip()):
+        return str(raw).strip()
+    digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    return f"tidak-terbaca-{digest}"
 
 
 def parse_report(item: Any, instansi_id: str) -> LaporReport:
@@ -85,6 +108,8 @@ def parse_report(item: Any, instansi_id: str) -> LaporReport:
     if not isinstance(tracking_id, str | int) or isinstance(tracking_id, bool) or not str(tracking_id).strip():
         raise MappingError("a report without a tracking_id")
     tracking_id = str(tracking_id).strip()
+    if not TRACKING_ID.match(tracking_id):
+        raise MappingError("a report whose tracking_id is not 1-64 printable ASCII characters")
     where = f"report {tracking_id}"
     category = report.get("kategori")
     category_name = category.get("nama") if isinstance(category, dict) else category
@@ -101,7 +126,7 @@ def parse_report(item: Any, instansi_id: str) -> LaporReport:
         instansi_id=str(found_instansi) if found_instansi is not None else instansi_id,
         title=_text(report, "judul", where, required=True) or "",
         content=_text(report, "isi", where, required=True) or "",
-        category=category_name.strip() if isinstance(category_name, str) and category_name.strip() else None,
+        category=_CONTROL.sub("", category_name).strip() or None if isinstance(category_name, str) else None,
         reported_at=_time(report, "tanggal_laporan", where),
         disposed_at=_time(report, "tanggal_disposisi", where),
         reporter_name=_text(person, "nama", where),
@@ -116,10 +141,11 @@ def parse_report(item: Any, instansi_id: str) -> LaporReport:
 def _attachment(item: Any, where: str) -> LaporAttachment:
     found = _object(item, f"{where}: an attachment")
     url = found.get("url")
-    if not isinstance(url, str) or not url:
-        raise MappingError(f"{where}: an attachment without a url")
+    if not isinstance(url, str) or not url or _CONTROL.search(url):
+        raise MappingError(f"{where}: an attachment without a usable url")
     name = found.get("nama")
-    return LaporAttachment(name=name if isinstance(name, str) and name else url.rsplit("/", 1)[-1], url=url)
+    name = _CONTROL.sub("", name).strip() if isinstance(name, str) else ""
+    return LaporAttachment(name=name or url.rsplit("/", 1)[-1], url=url)
 
 
 # --------------------------------------------------------------------------- acknowledgement
@@ -189,7 +215,12 @@ def _text(data: dict[str, Any], key: str, where: str, *, required: bool = False)
         return None
     if not isinstance(value, str):
         raise MappingError(f"{where}: {key} is not text")
-    return value.strip()
+    cleaned = _CONTROL.sub("", value).strip()
+    if not cleaned:
+        if required:
+            raise MappingError(f"{where}: {key} is missing")
+        return None
+    return cleaned
 
 
 def _time(data: dict[str, Any], key: str, where: str) -> datetime:

@@ -47,6 +47,9 @@ class ReportPage:
     reports: tuple[LaporReport, ...]
     next_cursor: str | None
     more: bool = False
+    # reports that could not be read, kept refused for a person (their id, or a stand-in, and why) while the
+    # page's good reports and the cursor go on: one bad report never blocks its instansi
+    unreadable: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
