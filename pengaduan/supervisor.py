@@ -163,6 +163,7 @@ def _dev_channels(env: dict[str, str], port: int) -> Child | None:
     env.setdefault("PENGADUAN_SMS_WEBHOOK_TOKEN", "dev-sms-token")
     env.setdefault("PENGADUAN_EMAIL_WEBHOOK_TOKEN", "dev-email-token")
     env.setdefault("PENGADUAN_WHATSAPP_VERIFY_TOKEN", "dev-verify-token")
+    env.setdefault("PENGADUAN_LAPOR_WEBHOOK_TOKEN", "dev-lapor-webhook-token-make-run-only")  # >= 32 characters
     env.setdefault("PENGADUAN_DEFAULT_KECAMATAN", "pegantenan")
     return Child(
         "devsinks",

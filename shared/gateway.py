@@ -39,6 +39,7 @@ from pydantic import Field
 from starlette.background import BackgroundTask
 
 from shared.config import Settings
+from shared.contracts.open311 import XML_CONTENT
 from shared.http import BodySizeLimitByPath, cookieless_jar, error_response, install_error_handlers
 from shared.metrics import install_metrics
 from shared.open311_http import GeoReportXmlErrors
@@ -362,9 +363,11 @@ def merge_openapi(specs: dict[str, dict]) -> dict:
             for name, value in items.items():
                 merged["components"].setdefault(section, {})[renamed.get((section, name), name)] = value
     if "ErrorBody" in merged["components"]["schemas"]:
-        for item in merged["paths"].values():
+        for path, item in merged["paths"].items():
             for op in item.values():
                 _document_invalid_url(op)
+                if path.startswith("/open311/"):  # on an .xml path it is the spec's XML list (ADR 0018)
+                    op["responses"]["400"]["content"].setdefault("text/xml", XML_CONTENT["text/xml"])
     for name in ("HTTPValidationError", "ValidationError"):  # the second is only the first's part
         if f"{SCHEMAS}{name}" not in _refs(merged):
             merged["components"]["schemas"].pop(name, None)
