@@ -23,6 +23,7 @@ from services.lapor.domain import importing
 from services.lapor.domain.model import LaporReport
 from services.lapor.follower import ERASED_TEXT, FollowUps
 from services.lapor.sender import FollowUpSender
+from shared.contracts import sop
 from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
     ClarificationGiven,
@@ -77,7 +78,7 @@ class Stream:
                 subject="Jalan desa rusak",
                 description="Berlubang.",
                 received_at=at,
-                sop_version="2024-1",
+                sop_version=sop.DEFAULT.version,  # a version every projection knows
             )
         )
 
