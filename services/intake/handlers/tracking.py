@@ -80,18 +80,22 @@ def _feedback(intake: Context, row: Tracked) -> dict | None:
     Camat's answer to their keberatan, masked as a referral's answer is (docs/adr/0020)."""
     if row.closings < 1:
         return None
-    answer = None
-    if row.objection_answer:
-        person = row.complainant or {}
-        known = [person.get(k) for k in ("nik", "phone", "email", "address")]
-        name = person.get("name")
-        answer = masking.scrub(row.objection_answer, known, names=[name] if name != ERASED_NAME else [])
+    answer = _masked(row, row.objection_answer) if row.objection_answer else None
     return {
         "open": open_for_answer(row, intake.clock(), intake.settings.feedback_open_days),
         "given": row.feedback_closing >= row.closings,
         "closing": row.closings,
         "objection_answer": answer,
     }
+
+
+def _masked(row: Tracked, text: str) -> str:
+    """A text addressed to the complainant (an office's or the Camat's answer), masked of their own values and of
+    anything shaped like a NIK, a phone number or an e-mail address (``shared.masking.scrub``)."""
+    person = row.complainant or {}
+    known = [person.get(k) for k in ("nik", "phone", "email", "address")]
+    name = person.get("name")  # after an erasure, "(data pribadi dihapus)": nothing of hers to hide in the text
+    return masking.scrub(text, known, names=[name] if name != ERASED_NAME else [])
 
 
 def _referral(intake: Context, row: Tracked) -> dict:
@@ -103,12 +107,9 @@ def _referral(intake: Context, row: Tracked) -> dict:
         return format_tanggal(at.astimezone(zone).date()) if at else ""
 
     agency, until = row.referred_to, tanggal(row.follow_up_by)
-    person = row.complainant or {}
     answer = None
     if row.referral_state == "answered" and row.referral_answer:
-        known = [person.get(k) for k in ("nik", "phone", "email", "address")]
-        name = person.get("name")  # after an erasure, "(data pribadi dihapus)": nothing of hers to hide in the text
-        answer = masking.scrub(row.referral_answer, known, names=[name] if name != ERASED_NAME else [])
+        answer = _masked(row, row.referral_answer)
     texts: dict = {
         "referral": {
             "agency": agency,
