@@ -136,14 +136,15 @@ def find_pg_client(server_major: int, pg_bin: str | None = None) -> PgClient:
 def _libpq(database_url: str) -> tuple[str, dict[str, str]]:
     """A libpq URI for the client programs, without the password, and the environment that carries it (a password
     on a command line is visible to every user of the machine)."""
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import URL, make_url
 
     url = make_url(database_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
-    uri = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
-    return uri, env
+    # built anew: URL.set(password=None) keeps the password (None means "unchanged" there)
+    bare = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
+    return bare.render_as_string(hide_password=False), env
 
 
 def _connect(database_url: str):
