@@ -590,6 +590,10 @@ def referenced_documents(conn) -> list[str]:
 def summary(manifest: dict[str, Any], folder: Path | str) -> str:
     db, docs = manifest["database"], manifest["documents"]
     rows = ", ".join(f"{k} {v}" for k, v in db["rows"].items())
+    # the counters, to compare with the paper registers BEFORE restoring (--advance-numbers, ADR 0025)
+    numbers = "".join(
+        f"\n    {c['kind']:<12} {c['kecamatan']:<16} {c['year']}  {c['last_value']}" for c in db.get("counters", [])
+    )
     return (
         f"backup {folder}\n"
         f"  recovery point (the snapshot): {manifest['snapshot_at']}\n"
@@ -598,7 +602,8 @@ def summary(manifest: dict[str, Any], folder: Path | str) -> str:
         f"  rows: {rows}\n"
         f"  documents: {docs['count']} ({docs['bytes']} bytes) in {docs['seconds']} s\n"
         f"  took {manifest['seconds']} s; the restore needs the privacy key-encryption key(s) "
-        f"{', '.join(db['key_encryption_keys']) or '(none used yet)'}, which are not in the backup"
+        f"{', '.join(db['key_encryption_keys']) or '(none used yet)'}, which are not in the backup\n"
+        f"  the last numbers given out in it:{numbers or ' none'}"
     )
 
 
@@ -612,10 +617,11 @@ def restore_summary(report: RestoreReport) -> str:
     if report.migrated_from:
         lines.append(f"  migrated forward from {report.migrated_from}")
     lines.append("  the last numbers given out (the next one is each plus 1):")
-    lines += [f"    {c['kind']:<10} {c['kecamatan']:<16} {c['year']}  {c['last_value']}" for c in report.counters]
+    lines += [f"    {c['kind']:<12} {c['kecamatan']:<16} {c['year']}  {c['last_value']}" for c in report.counters]
     lines.append(
-        "  compare them with the paper registers (Buku Agenda): numbers given out after the backup are not in it; "
-        "if there are any, restore again with --advance-numbers N so none is given twice (docs/adr/0025)"
+        "  compare them with the paper registers (Buku Agenda) before any process starts: numbers given out after the "
+        "backup are not in it; if there are any, drop this database and store and restore again with "
+        "--advance-numbers N, so that none is given twice (docs/adr/0025)"
     )
     if report.missing_documents:
         lines.append(
