@@ -49,6 +49,9 @@ from shared.migrate import migrate
 from shared.storage import store_from_settings
 from shared.tenancy import demo_kecamatan, upsert_kecamatan
 from tests.conftest import broker_env
+from tests.integration.test_storage_s3 import ACCESS_KEY as S3_ACCESS_KEY
+from tests.integration.test_storage_s3 import SECRET_KEY as S3_SECRET_KEY
+from tests.integration.test_storage_s3 import s3_endpoint  # noqa: F401 (a fixture: moto's S3 server)
 from tests.support.complaints import valid_body
 from tests.support.organisation import give_heads
 from tests.support.processes import env_for, wait_until
@@ -570,3 +573,30 @@ def drill_manifest(drill: Drill) -> list[dict]:
 def _codes(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return list(conn.execute(select(complaints.c.tracking_code)).scalars())
+
+
+def test_a_backup_restores_into_an_s3_store_and_is_taken_again_from_it(
+    drill, base_settings, empty_database, s3_endpoint, tmp_path
+):
+    """The store is a folder in the drill; production's is a bucket: the same backup restored into one (moto's
+    S3 server), every document the database names found there, and a backup of that system holds them all."""
+    bucket = f"pengaduan-drill-{uuid.uuid4().hex[:12]}"
+    url = f"s3://{bucket}?endpoint={s3_endpoint}&access_key={S3_ACCESS_KEY}&secret_key={S3_SECRET_KEY}&create=1"
+    restored = _system(base_settings, empty_database(), 13, tmp_path / "unused", tmp_path)
+    restored.settings = restored.settings.model_copy(update={"document_store_url": url})
+    restored.env["PENGADUAN_DOCUMENT_STORE_URL"] = url
+    done = _pengaduan(restored, "restore", str(drill.backup))
+    assert done.returncode == 0, done.stderr
+
+    store = store_from_settings(url)
+    in_backup = {json.loads(line)["sha256"] for line in (drill.backup / backup.INDEX).read_text().splitlines()}
+    assert set(store.ids()) == in_backup
+    with restored.engine.connect() as conn:
+        named = backup.referenced_documents(conn.connection.driver_connection)
+    assert named and set(named) <= in_backup
+    for sha256 in named:
+        assert store.get(sha256)
+
+    again = backup.backup(restored.settings, tmp_path / "again")
+    assert backup.verify(again)["documents"]["count"] == len(in_backup)
+    assert _pengaduan(restored, "restore", str(again)).returncode == 1  # the bucket and database are not empty now
