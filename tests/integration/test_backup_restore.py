@@ -547,7 +547,7 @@ def test_advance_numbers_moves_every_counter_past_numbers_given_out_after_the_ba
     restored = _system(base_settings, empty_database(), 13, tmp_path / "store", tmp_path)
     done = _pengaduan(restored, "restore", str(drill.backup), "--advance-numbers", "3")
     assert done.returncode == 0, done.stderr
-    before = {(c["kind"], c["kecamatan"], c["year"]): c["last_value"] for c in drill_manifest(drill)}
+    before = {(c["kind"], c["kecamatan"], c["year"]): c["last_value"] for c in _backup_counters(drill)}
     with restored.engine.connect() as conn:
         after = {(r.kind, r.kecamatan, r.year): r.last_value for r in conn.execute(select(counters))}
     assert after == {key: value + 3 for key, value in before.items()}
@@ -566,7 +566,7 @@ def test_advance_numbers_moves_every_counter_past_numbers_given_out_after_the_ba
         wf.engine.dispose()
 
 
-def drill_manifest(drill: Drill) -> list[dict]:
+def _backup_counters(drill: Drill) -> list[dict]:
     return backup.read_manifest(drill.backup)["database"]["counters"]
 
 
