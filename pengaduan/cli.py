@@ -25,6 +25,9 @@ pengaduan lapor status|retry [--id ID]         the SP4N-LAPOR! bridge: what wait
 pengaduan privacy new-key|rotate-keys|status|erase|retention|requests  the complainants' data keys; erase a closed
                             complaint's data; the retention job's round (--dry-run); the record of requests
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
+pengaduan backup DIR [--pg-bin D]              the database and the document store into a new folder under DIR
+pengaduan backup-verify BACKUP                 a backup's checksums and documents against its manifest
+pengaduan restore BACKUP [--advance-numbers N] into an EMPTY database and document store (docs/adr/0025)
 """
 
 from __future__ import annotations
@@ -469,6 +472,25 @@ def cmd_devlapor(args: argparse.Namespace) -> None:
     sys.exit(devlapor_main(args.rest))
 
 
+def cmd_backup(args: argparse.Namespace) -> None:
+    from pengaduan import backup
+
+    try:
+        if args.command == "backup":
+            folder = backup.backup(_settings(), args.dir, pg_bin=args.pg_bin)
+            print(backup.summary(backup.read_manifest(folder), folder))
+        elif args.command == "backup-verify":
+            print(backup.summary(backup.verify(args.backup), args.backup) + "\nverified: every checksum matches")
+        else:
+            print(
+                backup.restore_summary(
+                    backup.restore(_settings(), args.backup, pg_bin=args.pg_bin, advance_numbers=args.advance_numbers)
+                )
+            )
+    except backup.BackupError as exc:
+        sys.exit(f"error: {exc}")
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from pengaduan.supervisor import run_everything
 
@@ -595,6 +617,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devlapor)
+
+    p = sub.add_parser("backup", help="back up the database and the document store into a new folder (ADR 0025)")
+    p.add_argument("dir", help="where the backup's folder is made")
+    p.add_argument("--pg-bin", help="the folder of pg_dump/pg_restore (default: PATH, then the embedded wheel)")
+    p.set_defaults(fn=cmd_backup)
+    p = sub.add_parser("backup-verify", help="check a backup's checksums and documents against its manifest")
+    p.add_argument("backup", help="the backup's folder")
+    p.set_defaults(fn=cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup into an EMPTY database and document store (ADR 0025)")
+    p.add_argument("backup", help="the backup's folder")
+    p.add_argument("--pg-bin", help="the folder of pg_dump/pg_restore (default: PATH, then the embedded wheel)")
+    p.add_argument(
+        "--advance-numbers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="move every register and letter counter forward by N: numbers were given out after the backup",
+    )
+    p.set_defaults(fn=cmd_backup)
 
     for service in registry.services():  # each service's own commands (templates, deliveries, intake ...)
         if service.cli:

@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -221,6 +222,14 @@ class LocalDocumentStore:
         if removed:
             _fsync_dir(blob.parent)
         return removed
+
+    def ids(self) -> Iterator[str]:
+        """Every stored document's sha256, in no particular order (a document is stored once its ``.meta`` is in
+        place). Not part of the port: the backup (``pengaduan backup``) lists a store to copy it."""
+        for meta in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*.meta"):
+            sha256 = meta.name.removesuffix(".meta")
+            if _SHA256_RE.fullmatch(sha256) and (meta.parent / sha256).is_file():
+                yield sha256
 
     # helpers -----------------------------------------------------------------------------------
     @staticmethod
@@ -470,6 +479,15 @@ class S3DocumentStore:
         existed = self.stat(sha256) is not None
         self._client.delete_object(Bucket=self.bucket, Key=key)  # no error when absent: idempotent
         return existed
+
+    def ids(self) -> Iterator[str]:
+        """Every stored document's sha256 (a paginated listing of ``sha256/``; needs ``s3:ListBucket``). Not part of
+        the port: the backup (``pengaduan backup``) lists a store to copy it."""
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.KEY_PREFIX):
+            for item in page.get("Contents", []):
+                sha256 = item["Key"].rpartition("/")[2]
+                if _SHA256_RE.fullmatch(sha256) and item["Key"] == self.key_for(sha256):
+                    yield sha256
 
     # helpers -----------------------------------------------------------------------------------
     def _versioned(self) -> bool:
