@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench unit lint format clean lock chaos
+.PHONY: run test bench unit lint format clean lock chaos compose-images compose-test test-testcontainers
 
 # The venv installs exactly what requirements-dev.lock pins (hashes checked), then the project itself.
 $(STAMP): pyproject.toml requirements-dev.lock
@@ -63,5 +63,20 @@ CHAOS_FLAGS ?=
 chaos: $(STAMP)
 	$(BIN)/python -m chaos $(CHAOS_FLAGS)
 
+# docker-compose.yml brought up for real on podman (runc) and driven from outside through nginx (tests/compose,
+# docs in README "Deployment"): the images built here from Debian's packages first (deploy/ci/images.py; the base
+# image is kept between runs for a week). Needs root, podman, runc and mmdebstrap (Debian packages).
+compose-images: $(STAMP)
+	$(BIN)/python deploy/ci/images.py
+
+compose-test: compose-images
+	$(BIN)/python -m pytest tests/compose -m compose
+
+# The integration suite with PostgreSQL and Redis from testcontainers (the path a developer with Docker takes), on
+# podman's Docker-compatible socket and the images compose-images builds (deploy/ci/podman_socket.py).
+test-testcontainers: $(STAMP)
+	$(BIN)/python deploy/ci/images.py --only postgres redis
+	$(BIN)/python deploy/ci/podman_socket.py -- $(BIN)/python -m pytest tests/integration
+
 clean:
-	rm -rf $(VENV) .data .pytest_cache bench/results .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .data .pytest_cache bench/results test-artifacts/compose .mypy_cache .ruff_cache .import_linter_cache

@@ -1,5 +1,10 @@
 """Where the tests get PostgreSQL and Redis: configured URLs, else testcontainers when a Docker engine
 answers, else the embedded servers from the pip wheels (so `make test` passes on a fresh machine).
+``PENGADUAN_TEST_SERVERS=testcontainers`` insists on testcontainers (an engine that does not answer is an error,
+never a quiet fall-back: `make test-testcontainers` runs the integration suite so, on podman's Docker-compatible
+socket), ``=embedded`` never asks an engine. The images are ``PENGADUAN_TEST_POSTGRES_IMAGE`` and
+``PENGADUAN_TEST_REDIS_IMAGE`` (default the official ones; deploy/ci/images.py builds stand-ins where no registry
+can be reached).
 RabbitMQ (the second broker, ADR 0006): ``PENGADUAN_TEST_RABBITMQ_URL``, else a private node of the system's
 ``rabbitmq-server`` package (.ci/run installs it); neither: ``RabbitMQUnavailable``, and its tests skip."""
 
@@ -10,14 +15,25 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+POSTGRES_IMAGE = os.environ.get("PENGADUAN_TEST_POSTGRES_IMAGE", "postgres:16-alpine")
+REDIS_IMAGE = os.environ.get("PENGADUAN_TEST_REDIS_IMAGE", "redis:7-alpine")
+
 
 def _docker_answers() -> bool:
+    choice = os.environ.get("PENGADUAN_TEST_SERVERS", "")
+    if choice == "embedded":
+        return False
     try:
         import docker
 
         docker.from_env(timeout=2).ping()
         return True
-    except Exception:  # no engine, no socket, no permission: use the embedded servers
+    except Exception as exc:  # no engine, no socket, no permission: use the embedded servers
+        if choice == "testcontainers":
+            raise RuntimeError(
+                f"PENGADUAN_TEST_SERVERS=testcontainers, but no Docker engine answers at "
+                f"{os.environ.get('DOCKER_HOST', 'the default socket')}: {exc}"
+            ) from exc
         return False
 
 
@@ -28,9 +44,9 @@ def postgres_url(tmp: Path) -> Iterator[str]:
         yield url
         return
     if _docker_answers():
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:16-alpine", driver="psycopg") as pg:
+        with PostgresContainer(POSTGRES_IMAGE, driver="psycopg") as pg:
             yield pg.get_connection_url()
         return
     from shared.embedded import start_postgres
@@ -49,9 +65,9 @@ def redis_url(tmp: Path) -> Iterator[str]:
         yield url
         return
     if _docker_answers():
-        from testcontainers.redis import RedisContainer
+        from testcontainers.community.redis import RedisContainer
 
-        with RedisContainer("redis:7-alpine") as r:
+        with RedisContainer(REDIS_IMAGE) as r:
             yield f"redis://{r.get_container_host_ip()}:{r.get_exposed_port(6379)}/0"
         return
     from shared.embedded import start_redis

@@ -1,0 +1,252 @@
+"""docker-compose.yml brought up for real (issue #19 item 1): on podman with runc, the images built here from
+Debian's packages (deploy/ci/images.py), the production file plus deploy/ci/docker-compose.ci.yml. Then driven
+from outside, through nginx's HTTPS port only, as a citizen and the kecamatan's staff would: every service's
+/healthz; a complaint in; its 12 steps, each by its own role; the signed letter, checked by pyHanko against the
+kecamatan's CA and by the letters API; the acknowledgment and the letter out to the mail server; then a worker kind
+scaled to three and the work seen spread over them; then everything stopped, each process by its signal, none
+killed. `make compose-test` runs it; .ci/run too."""
+
+from __future__ import annotations
+
+import io
+import json
+import ssl
+import time
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+from pyhanko.keys import load_certs_from_pemder_data
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from tests.compose.stack import APIS, BACKGROUND, FRONT, INFRA
+from tests.support.complaints import valid_body
+
+# the stack comes up in the first test's time: up to ~10 minutes on a busy machine
+pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
+
+SERVICES = {"intake", "workflow", "letters", "dashboard", "web"}
+PASSWORD = "demo"  # seed-demo's users (the CI override runs the development environment: docker-compose.ci.yml)
+# Each action of the SOP, by the role that owns its step (as tests/integration/test_workflow_api.py walks it)
+WALK = [
+    (2, "kasi.pegantenan", "verify-identity", {"notes": "KTP cocok"}),
+    (3, "staf.pegantenan", "register", {}),
+    (4, "camat.pegantenan", "dispose", {"unit": "pemerintahan", "instructions": "Koordinasikan dengan desa."}),
+    (5, "kasi.pegantenan", "clarify", {"explanation": "Perbaikan dijadwalkan bulan depan."}),
+    (6, "kasi.pegantenan", "request-letter", {}),
+    (7, "staf.pegantenan", "draft-letter", {"perihal": "Tanggapan pengaduan", "body": "Dengan hormat, ..."}),
+    (8, "sekcam.pegantenan", "review-letter", {"approved": True, "notes": "Paraf"}),
+    (9, "staf.pegantenan", "duplicate-letter", {}),
+    (10, "camat.pegantenan", "sign-letter", {}),
+    (11, "staf.pegantenan", "archive-letter", {}),
+    (12, "staf.pegantenan", "send-response", {"channel": "otomatis"}),
+]
+
+
+def wait_for(what: str, probe, timeout: float = 120.0, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def http(stack):
+    """A client of the one base URL, trusting only the stack's own (self-signed) certificate."""
+    context = ssl.create_default_context(cafile=str(stack.secrets / "tls_certificate.pem"))
+    with httpx.Client(base_url=stack.base_url, verify=context, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tokens(http):
+    out = {}
+    for user in {who for _, who, _, _ in WALK}:
+        r = http.post("/v1/auth/token", data={"username": user, "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        out[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return out
+
+
+def outbox(stack) -> list[dict]:
+    """What reached the mail and SMS sinks (their outbox, read inside the compose network: it is not published)."""
+    done = stack.podman(
+        "exec", stack.container("sinks"), "python", "-c",
+        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8025/dev/outbox/messages').read().decode())",
+    )  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def submit(http, email: str, key: str) -> str:
+    body = valid_body(**{"complainant.email": email, "complainant.nik": f"35280715059{uuid.uuid4().int % 10**5:05d}"})
+    r = http.post("/v1/complaints", json=body, headers={"Idempotency-Key": key})
+    assert r.status_code == 202, r.text
+    return r.json()["tracking_code"]
+
+
+def act(http, cid: str, headers: dict, action: str, fields: dict) -> dict | None:
+    """The action taken on the complaint as it is now (a GET, then the POST, as the staff's page does: workers
+    append events of their own meanwhile, the acknowledgment's report or the receipt); None while the letters
+    worker has not reported the signed document yet, or when a worker's event came between the two."""
+    version = http.get(f"/v1/complaints/{cid}", headers=headers).json()["version"]
+    r = http.post(f"/v1/complaints/{cid}/{action}", json={"expected_version": version, **fields}, headers=headers)
+    if r.status_code == 409 and r.json()["code"] in ("letter_not_ready", "stale_version"):
+        return None
+    assert r.status_code == 200, (action, r.text)
+    return r.json()
+
+
+def receipt(http, code: str) -> httpx.Response | None:
+    r = http.get(f"/v1/letters/track/{code}/receipt")
+    return r if r.status_code == 200 else None
+
+
+def test_every_service_is_up_behind_the_proxy_and_healthy(stack, http):
+    running = {c["Labels"]["com.docker.compose.service"] for c in stack.containers()}
+    assert set(INFRA) | set(APIS) | set(BACKGROUND) | set(FRONT) <= running, running
+    exited = {c["Labels"]["com.docker.compose.service"]: c["ExitCode"] for c in stack.containers(all_states=True)}
+    assert exited["migrate"] == 0 and exited["seed-demo"] == 0
+
+    health = http.get("/healthz")
+    assert health.status_code == 200, health.text
+    body = health.json()
+    assert body["status"] == "ok", body
+    assert {s["service"] for s in body["services"]} == SERVICES
+    for service in SERVICES:  # each API's own, through nginx
+        own = http.get(f"/{service}/healthz")
+        assert own.status_code == 200 and own.json()["status"] == "ok", own.text
+    assert http.get("/docs").status_code == 200
+    assert "/v1/complaints" in http.get("/openapi.json").json()["paths"]
+    # port 80 only sends people to HTTPS
+    plain = httpx.get(f"http://localhost:{stack.http_port}/", follow_redirects=False, timeout=10)
+    assert plain.status_code in (301, 308) and plain.headers["location"].startswith("https://")
+    home = http.get("/")
+    assert home.status_code == 200 and "Buat pengaduan" in home.text
+    assert "max-age" in home.headers["strict-transport-security"]
+
+
+def test_a_complaint_walks_all_twelve_steps_and_its_signed_letter_goes_out(stack, http, tokens):
+    email = f"compose-{uuid.uuid4().hex[:8]}@example.id"
+    code = submit(http, email, f"compose-walk-{uuid.uuid4()}")
+    staf = tokens["staf.pegantenan"]
+
+    def found():  # in the inbox of the Kasi, whose step (2, verifying the identity) it waits at
+        items = http.get("/v1/inbox", params={"q": code}, headers=tokens["kasi.pegantenan"]).json()
+        return [i for i in items if i["tracking_code"] == code]
+
+    [item] = wait_for("the complaint in the staff's inbox (relay, worker, projection)", found)
+    cid = item["id"]
+    for step, who, action, fields in WALK:
+        now = http.get(f"/v1/complaints/{cid}", headers=tokens[who]).json()
+        assert now["current_step"]["number"] == step, now["current_step"]
+        done = wait_for(
+            f"{action} to be accepted",
+            lambda who=who, action=action, fields=fields: act(http, cid, tokens[who], action, fields),
+            timeout=180 if action == "archive-letter" else 60,  # archive waits for the signed document
+        )
+    # `otomatis`: notify sends the letter by e-mail, and the mail server's acceptance closes the complaint
+    done = wait_for(
+        "the letter sent and the complaint closed",
+        lambda: (lambda b: b if b["status"] == "closed" else None)(
+            http.get(f"/v1/complaints/{cid}", headers=staf).json()
+        ),
+        timeout=120,
+    )
+    assert done["outcome"] == "resolved" and done["current_step"] is None
+    assert done["letter_number"] and done["register_number"]
+
+    # the signed letter: pyHanko checks it against the kecamatan's CA (from the letters volume) ...
+    documents = http.get(f"/v1/letters/complaints/{cid}", headers=staf)
+    assert documents.status_code == 200, documents.text
+    [letter] = [d for d in documents.json() if d["kind"] == "response_letter"]
+    assert letter["letter_number"] == done["letter_number"]
+    pdf = http.get(f"/v1/letters/{letter['id']}/pdf", headers=staf)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    ca = stack.podman("exec", stack.container("letters-api"), "cat", "/data/signing/ca.crt").stdout.encode()
+    [signature] = PdfFileReader(io.BytesIO(pdf.content)).embedded_signatures
+    status = validate_pdf_signature(
+        signature, ValidationContext(trust_roots=list(load_certs_from_pemder_data(ca)), allow_fetching=False)
+    )
+    assert status.bottom_line and status.intact and status.valid and status.trusted
+    # ... and the public verification answers for it, the PDF uploaded as anyone holding it would
+    check = http.post("/v1/letters/verify", content=pdf.content, headers={"Content-Type": "application/pdf"})
+    assert check.status_code == 200, check.text
+    assert check.json()["valid"] and check.json()["letter_number"] == done["letter_number"]
+
+    # the messages out: the acknowledgment and the letter, at the mail server, to the complainant's address
+    def mails():
+        mine = [m for m in outbox(stack) if m["channel"] == "email" and email in json.dumps(m)]
+        return mine if len(mine) >= 2 else None
+
+    sent = wait_for("the acknowledgment and the letter at the mail server", mails, timeout=120)
+    assert any(code in (m.get("subject") or "") + (m.get("text") or "") for m in sent)
+    tracked = http.get(f"/v1/track/{code}")
+    assert tracked.status_code == 200 and tracked.json()["status"] == "closed"
+
+
+def test_a_worker_kind_scaled_to_three_shares_the_work(stack, http):
+    stack.compose("up", "-d", "--no-deps", "--scale", "worker-letters=3", "worker-letters")
+    workers = wait_for(
+        "three letters workers",
+        lambda: (lambda cs: cs if len(cs) == 3 else None)(stack.containers("worker-letters")),
+        timeout=120,
+    )
+    names = sorted(c["Names"][0] for c in workers)
+    wait_for(
+        "the new workers to join the queue",
+        lambda: all("ready." in text for text in stack.logs("worker-letters").values()),
+        timeout=120,
+    )
+    before = {name: text.count("succeeded in") for name, text in stack.logs("worker-letters").items()}
+    # each complaint received makes a receipt (tanda terima): one task on the letters queue
+    codes = [
+        submit(http, f"scale-{i}-{uuid.uuid4().hex[:6]}@example.id", f"compose-scale-{uuid.uuid4()}") for i in range(18)
+    ]
+
+    def receipts_done():
+        done = Counter()
+        for name, text in stack.logs("worker-letters").items():
+            done[name] = text.count("succeeded in") - before.get(name, 0)
+        return done if sum(done.values()) >= len(codes) else None
+
+    done = wait_for("every receipt made", receipts_done, timeout=240, interval=2)
+    busy = [name for name in names if done[name] > 0]
+    assert len(busy) >= 2, f"the work did not spread: {dict(done)}"
+    for code in codes:  # and every complainant can fetch their receipt
+        pdf = wait_for(f"the receipt of {code}", lambda code=code: receipt(http, code), timeout=60)
+        assert pdf.content.startswith(b"%PDF")
+
+
+def test_it_stops_cleanly(stack):
+    running = [c["Names"][0] for c in stack.containers()]
+    stack.compose("stop", timeout=600)
+    # podman-compose stops the containers its file names; the replicas `--scale` added are stopped as
+    # `docker compose stop` would stop them, each with the service's grace period
+    extra = [c["Names"][0] for c in stack.containers()]
+    assert all("_worker-letters_" in name for name in extra), extra
+    if extra:
+        stack.podman("stop", "--time", "60", *extra, timeout=300)
+    states = {c["Names"][0]: c for c in stack.containers(all_states=True)}
+    assert not [name for name, c in states.items() if c["State"] == "running"]
+    # the application's processes end on SIGTERM by themselves (exit 0), none killed after the grace period
+    killed = {name: states[name]["ExitCode"] for name in running if states[name]["ExitCode"] in (137, -1)}
+    assert not killed, f"killed instead of stopping: {killed}"
+    app = [n for n in running if not any(k in n for k in ("_postgres_", "_redis_", "_minio_", "_proxy_"))]
+    failed = {n: states[n]["ExitCode"] for n in app if not stopped_cleanly(stack, n, states[n]["ExitCode"])}
+    assert not failed, f"exited with an error on stop: {failed}"
+
+
+def stopped_cleanly(stack, name: str, code: int) -> bool:
+    """0; or, for the HTTP processes, 143 after uvicorn's own graceful shutdown: uvicorn finishes the requests in
+    flight and its lifespan, then raises the SIGTERM it caught again, so the exit says which signal ended it."""
+    if code == 0:
+        return True
+    done = stack.podman("logs", name, check=False)
+    return code == 143 and "Application shutdown complete." in done.stdout + done.stderr
