@@ -27,6 +27,8 @@ import dataclasses
 import io
 import json
 import re
+import subprocess
+import sys
 import uuid
 import zipfile
 from urllib.parse import parse_qsl
@@ -45,8 +47,9 @@ from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
 from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
-from shared.tenancy import Kecamatan, configure_kabupaten, upsert_kecamatan
+from shared.tenancy import Kecamatan, configure_kabupaten, demo_second_kabupaten, upsert_kecamatan
 from tests.support.complaints import record_complaint
+from tests.support.processes import env_for
 from tests.support.web import web_client
 
 PASSWORD = "rahasia-uji-dua-kabupaten"
@@ -567,3 +570,23 @@ def test_the_staff_forms_name_no_kabupaten_of_their_own():
     from services.web.entrypoints.staff_actions import ACTIONS
 
     assert "Pamekasan" not in repr(ACTIONS)
+
+
+def test_seed_demo_serves_sumenep_beside_pamekasan(settings, world):
+    """`pengaduan seed-demo` (what `make run` runs) seeds a second kabupaten: its watcher reads its three kecamatan and
+    nothing of Pamekasan's; its kecamatan print Sumenep's letterhead."""
+    env = env_for(settings)
+    r = subprocess.run(  # noqa: PLW1510
+        [sys.executable, "-m", "pengaduan", "seed-demo"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert "3 of Kabupaten Sumenep" in r.stdout
+    api = world["api"]
+    token = api["workflow"].post("/v1/auth/token", data={"username": "kabupaten.sumenep", "password": "demo"})
+    assert token.status_code == 200, token.text
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    summary = api["dashboard"].get("/v1/dashboard/summary", headers=headers).json()
+    assert {k["kecamatan"]["slug"] for k in summary["kecamatan"]} == {k.slug for k in demo_second_kabupaten()}
+    refused = api["dashboard"].get("/v1/dashboard/summary", params={"kecamatan": "pegantenan"}, headers=headers)
+    assert refused.status_code == 403 and refused.json()["code"] == "kecamatan_forbidden"
+    assert all(k.letterhead["pemerintah"] == "PEMERINTAH KABUPATEN SUMENEP" for k in demo_second_kabupaten())
