@@ -221,7 +221,7 @@ def queries(
     meter.add_self("bench_process")
     meter.add_process_tree("postgres", pid)
     with engine.connect() as conn:
-        for name, run in targets.items():  # warm-up
+        for run in targets.values():  # warm-up
             for _ in range(5):
                 run(conn)
             conn.rollback()

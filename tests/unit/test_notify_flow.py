@@ -24,13 +24,13 @@ from services.notify.adapters.channels.base import (
 from services.notify.adapters.memory import NotifyMemory
 from services.notify.config import NotifySettings
 from services.notify.domain.delivery import CONTACT_CORRECTED, THROTTLED
+from services.notify.domain.templates import kabupaten_scope
 from services.notify.handlers.context import Context
 from services.notify.handlers.deliveries_admin import mark_sent, resend
 from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
 from services.notify.handlers.planning import escalate, plan_event
 from services.notify.handlers.sending import SEND_TASK, send_delivery
 from services.notify.handlers.statuses import record_status
-from services.notify.domain.templates import kabupaten_scope
 from services.notify.handlers.templates_admin import list_templates, reset_template, set_template
 from services.notify.scheduler import DueDeliveries, StaleSends
 from services.workflow.domain import commands as c

@@ -38,6 +38,7 @@ def scopes_for(kecamatan: str, kabupaten: str | None) -> tuple[str, ...]:
     """The scopes whose templates apply to a kecamatan, the widest first (a later one overrides an earlier)."""
     return (EVERY_KECAMATAN, *((kabupaten_scope(kabupaten),) if kabupaten else ()), kecamatan)
 
+
 # the variables each kind of message is rendered with (all strings)
 VARIABLES: dict[str, tuple[str, ...]] = {
     # rahasia: "ya" when the complainant asked that their identity be kept confidential (pelapor rahasia), else ""
