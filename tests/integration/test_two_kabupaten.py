@@ -200,6 +200,7 @@ def walk(api, wf, letters, tokens, kecamatan: str, category: str) -> dict:
     closed = act("staf", "send-response", channel="langsung", receipt="Diterima langsung oleh pengadu")  # 12
     return {
         "cid": cid,
+        "kecamatan": kecamatan,
         "code": message.tracking_code,
         "closed": closed,
         "documents": {"receipt": receipt["id"], "draft": draft["id"], "letter": issued.document_id},
@@ -450,10 +451,22 @@ def test_open311_with_a_jurisdiction_lists_only_its_own(world, place, side):
     assert item["service_code"] == ("air-bersih" if side == "b" else "infrastruktur")
 
 
+def place_of(world, side: str) -> str:
+    return world["walked"][side]["kecamatan"]
+
+
 def test_open311_without_a_jurisdiction_is_refused_when_the_lists_differ(world):
     """The two kabupaten's category lists differ: no one list is "every kecamatan's" (docs/adr/0019)."""
     r = world["api"]["dashboard"].get("/open311/v2/services.json")
     assert r.status_code == 400
+    # the requests themselves are public and carry nothing personal: without a jurisdiction, every kabupaten's, each
+    # under its own jurisdiction and its own kabupaten's category
+    listed = world["api"]["dashboard"].get("/open311/v2/requests.json", params={"status": "closed"}).json()
+    by_id = {i["service_request_id"]: i for i in listed}
+    for side in SIDES:
+        item = by_id[str(world["walked"][side]["cid"])]
+        assert item["jurisdiction_id"] == place_of(world, side)
+        assert world["walked"][side]["code"] not in json.dumps(item)
 
 
 @pytest.mark.parametrize("side", SIDES)
