@@ -598,8 +598,45 @@ def test_seed_demo_serves_sumenep_beside_pamekasan(settings, world):
     token = api["workflow"].post("/v1/auth/token", data={"username": "kabupaten.sumenep", "password": "demo"})
     assert token.status_code == 200, token.text
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    summary = api["dashboard"].get("/v1/dashboard/summary", headers=headers).json()
+    sumenep = ",".join(k.slug for k in demo_second_kabupaten())
+    # named: the dashboard's list of kecamatan (cached 30 s, read again for a slug it lacks) learns them at once;
+    # "all of mine" (no kecamatan named) follows within its 30 s
+    r = api["dashboard"].get("/v1/dashboard/summary", params={"kecamatan": sumenep}, headers=headers)
+    assert r.status_code == 200, r.text
+    summary = r.json()
     assert {k["kecamatan"]["slug"] for k in summary["kecamatan"]} == {k.slug for k in demo_second_kabupaten()}
+    assert {k["kecamatan"]["kabupaten"] for k in summary["kecamatan"]} == {"sumenep"}
     refused = api["dashboard"].get("/v1/dashboard/summary", params={"kecamatan": "pegantenan"}, headers=headers)
     assert refused.status_code == 403 and refused.json()["code"] == "kecamatan_forbidden"
     assert all(k.letterhead["pemerintah"] == "PEMERINTAH KABUPATEN SUMENEP" for k in demo_second_kabupaten())
+
+
+def test_a_template_set_for_one_kabupaten_is_not_the_others(settings, place, tmp_path):
+    """`pengaduan templates set --kabupaten A` words A's kecamatan's messages; B's keep what they had."""
+    body = tmp_path / "ack.txt"
+    body.write_text("Pemkab A menerima {{ kode }}.", encoding="utf-8")
+    env = env_for(settings)
+
+    def templates(*args: str) -> str:
+        r = subprocess.run(  # noqa: PLW1510
+            [sys.executable, "-m", "pengaduan", "templates", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    kab = place["a"]["kabupaten"]
+    assert f"stored for kabupaten:{kab}" in templates(
+        "set", "--kabupaten", kab, "--kind", "acknowledgment", "--channel", "sms", "--file", str(body)
+    )
+
+    def source(kecamatan: str) -> str:
+        """Where the SMS acknowledgment of this kecamatan comes from (`list`: kind, channel, source, variables)."""
+        rows = [line.split() for line in templates("list", "--kecamatan", kecamatan).splitlines()]
+        return next(row[2] for row in rows if row[:2] == ["acknowledgment", "sms"])
+
+    assert source(place["a"]["k2"]) == f"kabupaten:{kab}"
+    assert source(place["b"]["k1"]) != f"kabupaten:{kab}"
