@@ -18,7 +18,9 @@ nothing); a kecamatan named in a dashboard query that is not the reader's is 403
 public); a list or a summary holds only the reader's own. And the letters: each kabupaten's PDF prints its own
 letterhead (pypdf reads the kabupaten's name, and never the other's), and both kabupaten's numbers start at 1.
 
-The twelve-step walk also counts the events a complaint makes (docs/capacity.md's events per complaint).
+Also: message templates set for one kabupaten (`pengaduan templates set --kabupaten`) never word the other's; the
+staff forms' examples name no kabupaten; `pengaduan seed-demo` serves Kabupaten Sumenep beside Pamekasan. The
+twelve-step walk counts the events a complaint makes and the PDFs' sizes bound (docs/capacity.md).
 """
 
 from __future__ import annotations
