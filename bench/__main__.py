@@ -6,6 +6,7 @@
     python -m bench --only letters   letters rendered and signed per second in one process, its peak RSS
     python -m bench --only notify    notifications per second per notify process; acknowledgment latency
     python -m bench --only dashboard 1,000,000 events seeded: projection rebuild rate, summary latency, exports
+    python -m bench --only province  a province's year (666 kecamatan): bytes per event, queries vs one kabupaten
 
 PostgreSQL and Redis: PENGADUAN_BENCH_DATABASE_URL / PENGADUAN_BENCH_REDIS_URL when set, else throwaway
 embedded servers in a temporary directory. Every figure comes with a baseline measured in the same run;
@@ -27,8 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# run order: e2e and notify before intake; dashboard last (its million events would weigh on the others), see README
-BENCHMARKS = ("eventstore", "e2e", "notify", "intake", "letters", "dashboard")
+# run order: e2e and notify before intake; dashboard and province last (their millions of events would weigh on the
+# others), see README
+BENCHMARKS = ("eventstore", "e2e", "notify", "intake", "letters", "dashboard", "province")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STAMP = "%Y%m%dT%H%M%SZ"  # UTC
 
@@ -72,6 +74,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     from bench.intake import IntakeParams
     from bench.letters import LettersParams
     from bench.notify import NotifyParams
+    from bench.province import ProvinceParams
 
     quick = args.quick
     return {
@@ -101,6 +104,8 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
             before_vacuum_requests=20 if quick else 40,
             seconds_cap=20.0 if quick else 60.0,
         ),
+        # a kecamatan's year: 150 complaints (docs/capacity.md); --quick a tenth of it
+        "province": ProvinceParams(complaints_per_kecamatan=15 if quick else 150, query_repeats=20 if quick else 60),
     }
 
 
@@ -109,7 +114,7 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    from bench import dashboard, e2e, eventstore, intake, letters, notify
+    from bench import dashboard, e2e, eventstore, intake, letters, notify, province
     from bench.environment import (
         RunContext,
         local_postmaster_pid,
@@ -166,6 +171,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
                             benchmarks[name] = notify.run(ctx, params[name])
                         elif name == "dashboard":
                             benchmarks[name] = dashboard.run(ctx, params[name])
+                        elif name == "province":
+                            benchmarks[name] = province.run(ctx, params[name])
                         else:
                             benchmarks[name] = e2e.run(ctx, params[name])
                     except Exception as exc:  # record it, go on with the next benchmark
@@ -197,6 +204,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             **collect_ratios(benchmarks),
             **{f"letters.{k}": v for k, v in benchmarks.get("letters", {}).get("ratios", {}).items()},
             **{f"dashboard.{k}": v for k, v in benchmarks.get("dashboard", {}).get("ratios", {}).items()},
+            **{f"province.{k}": v for k, v in benchmarks.get("province", {}).get("ratios", {}).items()},
         },
         "benchmarks": benchmarks,
         "notes": [
@@ -227,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json(document, args.results_dir, stamp)
     print(json.dumps(document, indent=2))
     sys.stderr.write("\n")
-    own_tables = ("letters", "dashboard")  # their rows come from bench/letters.py and bench/dashboard.py, same columns
+    own_tables = ("letters", "dashboard", "province")  # their rows come from their own modules
     others = {name: fig for name, fig in document["benchmarks"].items() if name not in own_tables}
     if others or not any(name in document["benchmarks"] for name in own_tables):
         table(others, sys.stderr)
@@ -239,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.dashboard import write_table as write_dashboard_table
 
         write_dashboard_table(document["benchmarks"]["dashboard"], sys.stderr)
+    if "province" in document["benchmarks"]:
+        from bench.province import write_table as write_province_table
+
+        write_province_table(document["benchmarks"]["province"], sys.stderr)
     sys.stderr.write(f"\nresults: {path}\n")
     return 0 if ok else 1
 

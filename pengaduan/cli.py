@@ -2,7 +2,7 @@
 
 pengaduan run                                  everything, embedded PostgreSQL/Redis unless URLs set
 pengaduan migrate                              apply database migrations
-pengaduan seed-demo                            the 13 kecamatan of Kabupaten Pamekasan and demo users
+pengaduan seed-demo                            the 13 kecamatan of Pamekasan, 3 of Sumenep, and demo users
 pengaduan users add USERNAME --role ROLE [--kecamatan K] [--kabupaten B] [--unit U] [--nip N]
                 [--name "Full Name"] [--password-stdin]
 pengaduan users list [--kecamatan K]           users (never their password hashes)
@@ -54,23 +54,28 @@ def cmd_migrate(_: argparse.Namespace) -> None:
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
     from shared.db import make_engine
-    from shared.tenancy import demo_kecamatan, upsert_kecamatan
+    from shared.tenancy import demo_kecamatan, demo_second_kabupaten, upsert_kecamatan
 
     settings = _settings()
     if settings.environment == "production":
         sys.exit("refusing to seed demo data in production")
     engine = make_engine(settings, pool_size=1)
-    items = demo_kecamatan()
+    pamekasan, sumenep = demo_kecamatan(), demo_second_kabupaten()
+    items = pamekasan + sumenep  # two kabupaten in one deployment, as a province's would be (docs/capacity.md)
     upsert_kecamatan(engine, items)
-    print(f"seeded {len(items)} kecamatan of Kabupaten Pamekasan")
+    print(f"seeded {len(pamekasan)} kecamatan of Kabupaten Pamekasan and {len(sumenep)} of Kabupaten Sumenep")
     if args.kabupaten_settings:
-        from shared.tenancy import PAMEKASAN_SETTINGS, configure_kabupaten
+        from shared.tenancy import PAMEKASAN_SETTINGS, SUMENEP_SETTINGS, configure_kabupaten
 
         configure_kabupaten(engine, "pamekasan", PAMEKASAN_SETTINGS)
         print("Kabupaten Pamekasan's office hours (07:00-15:00, Ramadan 1447 H) and time zone stored")
+        configure_kabupaten(engine, "sumenep", SUMENEP_SETTINGS)
+        print("Kabupaten Sumenep's time zone and classification codes stored")
     from services.accounts.demo import DEMO_PASSWORD, ensure_demo_users
 
-    added = ensure_demo_users(engine, items)  # staf.K, kasi.K, sekcam.K, camat.K, kabupaten.pamekasan, admin
+    # staf.K, kasi.K, sekcam.K, camat.K of every kecamatan; kabupaten.pamekasan, kabupaten.sumenep (and their pdp.);
+    # admin
+    added = ensure_demo_users(engine, items)
     print(f"added {added} demo user(s) (existing ones kept), password {DEMO_PASSWORD!r}")
 
 
@@ -515,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--kabupaten-settings",
         action="store_true",
-        help="also Kabupaten Pamekasan's office hours and time zone (make run; the tests keep the default hours)",
+        help="also the kabupaten's office hours, time zones and numbering (make run; the tests keep the defaults)",
     )
     p.set_defaults(fn=cmd_seed_demo)
 

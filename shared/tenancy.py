@@ -212,6 +212,48 @@ def demo_kecamatan() -> list[Kecamatan]:
     return result
 
 
+# A second kabupaten beside Pamekasan for the demo (issue #19 item 4): one deployment serving two kabupaten, each
+# watching only its own kecamatan, printing its own letterhead and numbering its own letters. Kabupaten Sumenep
+# (Kemendagri 35.29), three of its 27 kecamatan; the codes as we read Kemendagri's list of regions (Kepmendagri
+# 100.1.1-6117/2022): a kabupaten confirms its own.
+_SUMENEP = [
+    ("kalianget", "35.29.06", "Kalianget"),
+    ("kota-sumenep", "35.29.07", "Kota Sumenep"),
+    ("saronggi", "35.29.03", "Saronggi"),
+]
+
+# Sumenep's settings for the demo: the national default of office hours (it has not decreed its own here), its own
+# list of classification codes (only Pelayanan Publik) so that its letters' numbers follow its rules, not Pamekasan's.
+SUMENEP_SETTINGS: dict[str, Any] = {
+    "time_zone": "Asia/Jakarta",
+    "letter_number": {
+        "pattern": "{klasifikasi}/{urut}/{unit}/{tahun}",
+        "klasifikasi": {"000.8.3.4": "Pelayanan Publik"},
+        "default": {"response_letter": "000.8.3.4", "referral_letter": "000.8.3.4"},
+    },
+}
+
+
+def demo_second_kabupaten() -> list[Kecamatan]:
+    """Kabupaten Sumenep's three demo kecamatan, with the letterhead of Pemerintah Kabupaten Sumenep."""
+    return [
+        Kecamatan(
+            slug,
+            code,
+            name,
+            "sumenep",
+            "Kabupaten Sumenep",
+            {
+                "pemerintah": "PEMERINTAH KABUPATEN SUMENEP",
+                "kecamatan": f"KECAMATAN {name.upper()}",
+                "address": f"Kecamatan {name}, Kabupaten Sumenep",
+                "city": "Sumenep",
+            },
+        )
+        for slug, code, name in _SUMENEP
+    ]
+
+
 def upsert_kecamatan(engine: Engine, items: list[Kecamatan]) -> None:
     """Add the kecamatan, or update their names, codes and letterheads. Their ``settings`` (checked as
     ``configure_kecamatan`` checks them) are stored for a kecamatan added now only: a kecamatan already served keeps

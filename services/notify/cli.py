@@ -11,7 +11,12 @@ import sys
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("templates", help="the messages notify sends: list, show, set, reset")
     p.add_argument("action", choices=["list", "show", "set", "reset"])
-    p.add_argument("--kecamatan", help="slug; without it: every kecamatan of this deployment (*)")
+    p.add_argument("--kecamatan", help="slug; without it (and --kabupaten): every kecamatan of this deployment (*)")
+    p.add_argument(
+        "--kabupaten",
+        help="slug: every kecamatan of this kabupaten (a deployment may serve several); list/show: what a kecamatan "
+        "of it sends (with --kecamatan: that kecamatan's kabupaten is found by itself)",
+    )
     p.add_argument("--kind", help="acknowledgment, documents_requested, referred, response_letter, ...")
     p.add_argument("--channel", choices=["email", "sms", "whatsapp"])
     p.add_argument("--file", help="set: a file holding the template body")
@@ -30,14 +35,25 @@ def templates(args: argparse.Namespace) -> None:
     from functools import partial
 
     from services.notify.adapters.postgres import PostgresUnitOfWork
-    from services.notify.domain.templates import TemplateInvalid
+    from services.notify.domain.templates import EVERY_KECAMATAN, TemplateInvalid, kabupaten_scope
     from services.notify.handlers.templates_admin import list_templates, reset_template, set_template
     from shared.config import Settings
     from shared.db import make_engine
 
-    uow = partial(PostgresUnitOfWork, make_engine(Settings(), pool_size=1))
+    engine = make_engine(Settings(), pool_size=1)
+    uow = partial(PostgresUnitOfWork, engine)
+    if args.kecamatan and args.kabupaten:
+        sys.exit("error: give --kecamatan or --kabupaten, not both")
     if args.action in ("list", "show"):
-        for t in list_templates(uow, args.kecamatan):
+        kabupaten = args.kabupaten
+        if args.kecamatan:
+            from shared.tenancy import KecamatanDirectory
+
+            found = KecamatanDirectory(engine).on_record(args.kecamatan)
+            if found is None:
+                sys.exit(f"error: unknown kecamatan {args.kecamatan!r}")
+            kabupaten = found.kabupaten_slug
+        for t in list_templates(uow, args.kecamatan, kabupaten):
             if args.action == "show" and (t["kind"], t["channel"]) != (args.kind, args.channel):
                 continue
             if args.action == "list":
@@ -50,7 +66,7 @@ def templates(args: argparse.Namespace) -> None:
         return
     if not (args.kind and args.channel):
         sys.exit("error: give --kind and --channel")
-    scope = args.kecamatan or "*"
+    scope = args.kecamatan or (kabupaten_scope(args.kabupaten) if args.kabupaten else EVERY_KECAMATAN)
     if args.action == "reset":
         print(
             "back to the default"

@@ -94,8 +94,9 @@ class Escalations(Protocol):
 
 
 class Templates(Protocol):
-    def applying(self, kecamatan: str) -> list[Row]:
-        """The edited templates of a kecamatan and those for every kecamatan (``*``)."""
+    def applying(self, kecamatan: str, kabupaten: str | None = None) -> list[Row]:
+        """The edited templates of a kecamatan, those of its kabupaten (``kabupaten:<slug>``) and those for every
+        kecamatan (``*``)."""
 
     def all(self) -> list[Row]: ...
 

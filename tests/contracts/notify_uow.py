@@ -215,6 +215,17 @@ class NotifyUnitOfWorkContract:
         with notify_uow() as uow:
             assert [r["kind"] for r in uow.templates.applying(place) if r["kecamatan"] == place] == ["acknowledgment"]
 
+    def test_a_kabupatens_templates_apply_to_its_kecamatan_only(self, notify_uow):
+        place, kabupaten, other = (f"{p}-{uuid.uuid4().hex[:8]}" for p in ("k", "kab", "kab"))
+        with notify_uow() as uow:
+            uow.templates.put(f"kabupaten:{kabupaten}", "acknowledgment", "sms", "Pemkab {{ kode }}", None, "admin")
+            uow.commit()
+        with notify_uow() as uow:
+            mine = [r["body"] for r in uow.templates.applying(place, kabupaten) if r["kecamatan"] != "*"]
+            assert mine == ["Pemkab {{ kode }}"]
+            scopes = {r["kecamatan"] for r in uow.templates.applying(place, other)}
+            assert scopes <= {place, "*", f"kabupaten:{other}"}  # another kabupaten's wording never applies
+
     def test_staff_are_found_by_role_and_by_wish_to_hear_of_new_work(self, notify_uow, place, add_staff):
         tag = uuid.uuid4().hex[:6]
         add_staff(f"kasi.{tag}", "kasi", unit="pemerintahan", email=f"kasi.{tag}@kecamatan.example.id", new_work=True)

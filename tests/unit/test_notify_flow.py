@@ -24,6 +24,7 @@ from services.notify.adapters.channels.base import (
 from services.notify.adapters.memory import NotifyMemory
 from services.notify.config import NotifySettings
 from services.notify.domain.delivery import CONTACT_CORRECTED, THROTTLED
+from services.notify.domain.templates import kabupaten_scope
 from services.notify.handlers.context import Context
 from services.notify.handlers.deliveries_admin import mark_sent, resend
 from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
@@ -42,9 +43,9 @@ from shared.contracts.tracking import new_tracking_code
 from shared.contracts.workflow import ComplainantDataCorrected, ComplaintWithdrawn, DocumentsRequested, StepOverdue
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.memory import InMemoryEventStore
-from shared.tenancy import demo_kecamatan
+from shared.tenancy import demo_kecamatan, demo_second_kabupaten
 
-PLACES = {k.slug: k for k in demo_kecamatan()}
+PLACES = {k.slug: k for k in demo_kecamatan() + demo_second_kabupaten()}  # Pamekasan's and Sumenep's
 
 
 class Events(InMemoryEventStore):
@@ -129,14 +130,14 @@ class Notify:
             clock=self.clock,
         )
 
-    def complaint(self, phone: str) -> uuid.UUID:
+    def complaint(self, phone: str, kecamatan: str = "pegantenan") -> uuid.UUID:
         """A complaint by SMS received by the workflow: its ComplaintReceived in the store; returns the event id."""
         received = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
         submission = ComplaintSubmitted(
             submission_id=uuid.uuid4(),
             complaint_id=uuid.uuid4(),
             tracking_code=new_tracking_code(os.urandom(7)),
-            kecamatan="pegantenan",
+            kecamatan=kecamatan,
             channel="sms",
             complainant=Complainant(name="Siti Aminah", phone=phone),
             subject="Jalan desa rusak",
@@ -145,9 +146,9 @@ class Notify:
             correlation_id=uuid.uuid4(),
         )
         [event] = model.decide(model.Complaint(), c.RecordComplaint(submission=submission), WorkingCalendar())
-        return self.append(f"complaint-{submission.complaint_id}", event)
+        return self.append(f"complaint-{submission.complaint_id}", event, kecamatan)
 
-    def append(self, stream_id: str, event) -> uuid.UUID:
+    def append(self, stream_id: str, event, kecamatan: str = "pegantenan") -> uuid.UUID:
         """The workflow appends ``event`` to the complaint's stream; returns its id."""
         version = self.events.stream_version(stream_id) + 1
         stored = envelope(
@@ -155,7 +156,7 @@ class Notify:
             event_id=uuid.uuid4(),
             stream_id=stream_id,
             version=version,
-            kecamatan="pegantenan",
+            kecamatan=kecamatan,
             occurred_at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC),
             actor=Actor.system("workflow"),
             correlation_id=uuid.uuid4(),
@@ -308,6 +309,29 @@ def test_a_template_edited_for_a_kecamatan_is_what_its_complainants_get(notify):
     assert {(t["kind"], t["channel"]): t["source"] for t in list_templates(uow, "pegantenan")}[
         ("acknowledgment", "sms")
     ] == "*"
+
+
+def test_a_template_edited_for_a_kabupaten_words_only_its_own_kecamatans_messages(notify):
+    """Two kabupaten in one deployment (issue #19 item 4): Sumenep's wording never reaches Pamekasan's complainants,
+    and a kecamatan's own still wins over its kabupaten's."""
+    uow = notify.memory.uow
+    set_template(uow, "*", "acknowledgment", "sms", "Diterima: {{ kode }}.")
+    set_template(uow, kabupaten_scope("sumenep"), "acknowledgment", "sms", "Pemkab Sumenep menerima {{ kode }}.")
+    set_template(uow, "saronggi", "acknowledgment", "sms", "Kec. {{ kecamatan }} menerima {{ kode }}.")
+    sources = {
+        k: {(t["kind"], t["channel"]): t["source"] for t in list_templates(uow, k, kab)}[("acknowledgment", "sms")]
+        for k, kab in (("kalianget", "sumenep"), ("saronggi", "sumenep"), ("pegantenan", "pamekasan"))
+    }
+    assert sources == {"kalianget": "kabupaten:sumenep", "saronggi": "saronggi", "pegantenan": "*"}
+    for kecamatan in ("kalianget", "saronggi", "pegantenan"):
+        plan_event(notify.ctx, notify.complaint(new_phone(), kecamatan))
+    texts = [m.text for m in notify.sms.sent]
+    codes = [r["variables"]["kode"] for r in sorted(notify.rows(), key=lambda r: r["created_at"])]
+    assert texts == [
+        f"Pemkab Sumenep menerima {codes[0]}.",
+        f"Kec. Saronggi menerima {codes[1]}.",
+        f"Diterima: {codes[2]}.",
+    ]
 
 
 # -- sending ---------------------------------------------------------------------------------------------------

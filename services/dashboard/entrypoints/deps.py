@@ -105,12 +105,13 @@ def resolve_kecamatan(user: Principal, dash: Dashboard, value: str | None) -> li
         if k is None:
             raise ApiError(422, "unknown_kecamatan", f"Kecamatan '{slug}' tidak dikenal.")
         if not user.can_read_kecamatan(k.slug, k.kabupaten_slug):
-            raise ApiError(
-                403,
-                "kecamatan_forbidden",
-                f"Anda tidak berhak melihat data Kecamatan {k.name}. "
-                "Staf kecamatan hanya dapat melihat kecamatannya sendiri.",
+            # the reason as the reader's scope is: a kabupaten's user reads its kabupaten, not only one kecamatan
+            scope = (
+                "Pengguna kabupaten hanya dapat melihat kecamatan di kabupatennya sendiri."
+                if user.is_kabupaten
+                else "Staf kecamatan hanya dapat melihat kecamatannya sendiri."
             )
+            raise ApiError(403, "kecamatan_forbidden", f"Anda tidak berhak melihat data Kecamatan {k.name}. {scope}")
         result.append(k)
     return result
 

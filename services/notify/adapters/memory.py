@@ -24,6 +24,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from services.notify.adapters.tables import deliveries as deliveries_table
+from services.notify.domain.templates import scopes_for
 from services.notify.unit_of_work import Row
 from shared.contracts.organisation import Delegation
 from shared.handoffs import Handoff
@@ -248,8 +249,8 @@ class InMemoryTemplates:
         merged = {**self._memory.templates, **self.written}
         return [dict(r) for r in merged.values() if r is not None]
 
-    def applying(self, kecamatan: str) -> list[Row]:
-        return [r for r in self._rows() if r["kecamatan"] in (kecamatan, "*")]
+    def applying(self, kecamatan: str, kabupaten: str | None = None) -> list[Row]:
+        return [r for r in self._rows() if r["kecamatan"] in scopes_for(kecamatan, kabupaten)]
 
     def all(self) -> list[Row]:
         return self._rows()

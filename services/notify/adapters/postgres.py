@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.engine import Connection
 
 from services.notify.adapters.tables import dead_letters, deliveries, escalations, handoffs, templates
+from services.notify.domain.templates import scopes_for
 from services.notify.unit_of_work import Row
 from shared import privacy
 from shared.db import UnitOfWorkTransaction
@@ -156,10 +157,8 @@ class PostgresTemplates:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def applying(self, kecamatan: str) -> list[Row]:
-        return _all(
-            self._conn, select(templates).where(or_(templates.c.kecamatan == kecamatan, templates.c.kecamatan == "*"))
-        )
+    def applying(self, kecamatan: str, kabupaten: str | None = None) -> list[Row]:
+        return _all(self._conn, select(templates).where(templates.c.kecamatan.in_(scopes_for(kecamatan, kabupaten))))
 
     def all(self) -> list[Row]:
         return _all(self._conn, select(templates))

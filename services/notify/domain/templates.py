@@ -22,6 +22,23 @@ from jinja2.sandbox import SandboxedEnvironment
 
 CHANNELS = ("email", "sms", "whatsapp")
 
+# Who an edited template is for (``notify.templates.kecamatan``): one kecamatan (its slug), every kecamatan of one
+# kabupaten (``kabupaten:<slug>``), or every kecamatan this deployment serves (``*``). The kabupaten's scope lets
+# two kabupaten served by one deployment word their messages each its own way (issue #19 item 4); the narrower
+# scope wins.
+EVERY_KECAMATAN = "*"
+KABUPATEN_PREFIX = "kabupaten:"
+
+
+def kabupaten_scope(kabupaten: str) -> str:
+    return f"{KABUPATEN_PREFIX}{kabupaten}"
+
+
+def scopes_for(kecamatan: str, kabupaten: str | None) -> tuple[str, ...]:
+    """The scopes whose templates apply to a kecamatan, the widest first (a later one overrides an earlier)."""
+    return (EVERY_KECAMATAN, *((kabupaten_scope(kabupaten),) if kabupaten else ()), kecamatan)
+
+
 # the variables each kind of message is rendered with (all strings)
 VARIABLES: dict[str, tuple[str, ...]] = {
     # rahasia: "ya" when the complainant asked that their identity be kept confidential (pelapor rahasia), else ""

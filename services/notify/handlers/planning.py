@@ -11,7 +11,7 @@ from uuid import UUID
 from services.notify.domain import plan as p
 from services.notify.domain.delivery import CONTACT_CORRECTED, THROTTLED
 from services.notify.domain.erasure import is_erased
-from services.notify.domain.templates import DEFAULTS, Template
+from services.notify.domain.templates import DEFAULTS, Template, scopes_for
 from services.notify.handlers.context import Context
 from services.notify.handlers.reports import report
 from services.notify.handlers.sending import enqueue_send, send_delivery
@@ -85,7 +85,7 @@ def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int
     story = Story(notify, envelope)
     if isinstance(story.event, ComplainantDataCorrected):
         return _follow_correction(notify, story, send_now=send_now)
-    overrides = _templates(notify, story.kecamatan.slug)
+    overrides = _templates(notify, story.kecamatan)
     planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides)
     joined = _joined_original(notify, story, overrides, send_now=send_now)  # a duplicate's original (docs/adr/0021)
     return joined + _store(
@@ -137,7 +137,7 @@ def escalate(notify: Context, event_id: UUID) -> int:
     with notify.uow() as uow:
         new = uow.escalations.add(rows)
         uow.commit()
-    overrides = _templates(notify, story.kecamatan.slug)
+    overrides = _templates(notify, story.kecamatan)
     planned = []
     for person, row in zip(people, rows):  # noqa: B905
         variables = _staff_variables(notify, story, person, overdue.step, overdue.due_at)
@@ -350,7 +350,7 @@ def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
         sources = [] if handed_over or any(r["state"] in reached for r in of_latest) else [latest]
     else:
         sources = [e for e in told if e.type == ComplaintReceived.type and e is not latest] + [latest]
-    overrides = _templates(notify, story.kecamatan.slug)
+    overrides = _templates(notify, story.kecamatan)
     planned = 0
     for source in sources:
         earlier = Story(notify, source)
@@ -491,12 +491,14 @@ def _to_staff(notify: Context, story: Story, person, kind: str, variables: dict,
 
 
 # -- templates and storing ---------------------------------------------------------------------------------
-def _templates(notify: Context, kecamatan: str) -> dict:
-    """The edited templates that apply here: the kecamatan's own before the deployment's (``*``)."""
+def _templates(notify: Context, kecamatan: Kecamatan) -> dict:
+    """The edited templates that apply here: the kecamatan's own before its kabupaten's, its kabupaten's before the
+    deployment's (``*``): another kabupaten served here never words this one's messages."""
+    scopes = scopes_for(kecamatan.slug, kecamatan.kabupaten_slug)
     with notify.uow() as uow:
-        rows = uow.templates.applying(kecamatan)
+        rows = uow.templates.applying(kecamatan.slug, kecamatan.kabupaten_slug)
     found: dict = {}
-    for row in sorted(rows, key=lambda r: r["kecamatan"] != "*"):  # '*' first, the kecamatan's own override it
+    for row in sorted(rows, key=lambda r: scopes.index(r["kecamatan"])):  # the widest first, the narrower override it
         found[(row["kind"], row["channel"])] = Template(body=row["body"], subject=row["subject"])
     return found
 

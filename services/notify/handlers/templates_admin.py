@@ -1,5 +1,6 @@
-"""A person's commands for the message templates (``pengaduan templates list|show|set|reset``): edited for a
-kabupaten's every kecamatan (``*``) or for one kecamatan, checked before they are stored (domain/templates.py:
+"""A person's commands for the message templates (``pengaduan templates list|show|set|reset``): edited for every
+kecamatan served here (``*``), for every kecamatan of one kabupaten (``kabupaten:<slug>``) or for one kecamatan,
+checked before they are stored (domain/templates.py:
 it renders with the kind's variables, an e-mail one has a subject; a warning when an SMS would no longer fit
 one segment)."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.notify.domain.templates import DEFAULTS, VARIABLES, Template, validate
+from services.notify.domain.templates import DEFAULTS, VARIABLES, Template, scopes_for, validate
 from services.notify.unit_of_work import UnitOfWork
 
 
@@ -35,18 +36,22 @@ def reset_template(uow: Callable[[], UnitOfWork], kecamatan: str, kind: str, cha
     return removed
 
 
-def list_templates(uow: Callable[[], UnitOfWork], kecamatan: str | None = None) -> list[dict]:
-    """Every kind and channel with where its text comes from (default, ``*``, or the kecamatan)."""
+def list_templates(
+    uow: Callable[[], UnitOfWork], kecamatan: str | None = None, kabupaten: str | None = None
+) -> list[dict]:
+    """Every kind and channel with where its text comes from (default, ``*``, ``kabupaten:<slug>`` or the
+    kecamatan): what a kecamatan of that kabupaten sends."""
     with uow() as unit:
         rows = unit.templates.all()
     edited = {(r["kecamatan"], r["kind"], r["channel"]): r for r in rows}
+    narrowest_first = [s for s in reversed(scopes_for(kecamatan or "", kabupaten)) if s]
     result = []
     for (kind, channel), default in DEFAULTS.items():
         source, row = "default", None
-        if kecamatan and (kecamatan, kind, channel) in edited:
-            source, row = kecamatan, edited[(kecamatan, kind, channel)]
-        elif ("*", kind, channel) in edited:
-            source, row = "*", edited[("*", kind, channel)]
+        for scope in narrowest_first:
+            if (scope, kind, channel) in edited:
+                source, row = scope, edited[(scope, kind, channel)]
+                break
         result.append(
             {
                 "kind": kind,

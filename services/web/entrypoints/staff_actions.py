@@ -227,7 +227,12 @@ ACTIONS: dict[str, Action] = {
             "refer",
             "Limpahkan ke instansi lain",
             (
-                Field("agency", "Instansi tujuan", required=True, help="Misalnya Dinas PUPR Kabupaten Pamekasan."),
+                Field(
+                    "agency",
+                    "Instansi tujuan",
+                    required=True,
+                    help="Misalnya Dinas PUPR kabupaten, puskesmas, atau pemerintah desa.",
+                ),
                 Field("agency_kind", "Jenis instansi", "select", required=True, options=AGENCY_KINDS, default="opd"),
                 Field("agency_address", "Alamat instansi", help="Dimuat dalam surat pelimpahan."),
                 Field("reason", "Alasan", "textarea", required=True),
@@ -295,7 +300,7 @@ ACTIONS: dict[str, Action] = {
                     "tembusan",
                     "Tembusan",
                     "lines",
-                    help="Satu instansi per baris, misalnya: Bupati Pamekasan (sebagai laporan). Dicetak di bawah "
+                    help="Satu instansi per baris, misalnya: Bupati (sebagai laporan). Dicetak di bawah "
                     "surat tanggapan.",
                 ),
             ),
