@@ -18,13 +18,11 @@ Needs podman, runc and mmdebstrap (Debian packages; .ci/run installs them) and r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +61,7 @@ def _run(*argv: str, **kwargs) -> subprocess.CompletedProcess:
 def _base_age_days() -> float | None:
     """Days since the base image was made, or None when there is none."""
     found = subprocess.run(
-        ["podman", "image", "inspect", BASE, "--format", "{{json .Created}}"],
+        ["podman", "image", "inspect", BASE, "--format", "{{.Created.Unix}}"],
         capture_output=True,
         text=True,
         env=podman_env(),
@@ -71,8 +69,7 @@ def _base_age_days() -> float | None:
     )
     if found.returncode != 0:
         return None
-    created = datetime.fromisoformat(json.loads(found.stdout.strip()).replace("Z", "+00:00")[:26] + "+00:00")
-    return (datetime.now(UTC) - created).total_seconds() / 86400
+    return (time.time() - int(found.stdout.strip())) / 86400
 
 
 def build_base(rebuild: bool = False) -> None:
@@ -132,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     build_base(rebuild=args.rebuild_base)
     for name in args.only or IMAGES:
         build(name)
+    # the images a rebuild replaced (untagged layers of earlier builds) would fill the disk run after run
+    subprocess.run(["podman", "image", "prune", "--force"], env=podman_env(), check=False, capture_output=True)
     return 0
 
 

@@ -27,18 +27,27 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         echo "POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE must be set" >&2
         exit 1
     fi
+    # made aside and moved into place when complete: a start cut off half-way begins again from nothing
+    fresh="$PGDATA/.init"
+    rm -rf "$fresh"
     pwfile="$(mktemp)"
     printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"
-    initdb -D "$PGDATA" --username="$POSTGRES_USER" --pwfile="$pwfile" --encoding=UTF8 --locale=C.UTF-8 \
+    initdb -D "$fresh" --username="$POSTGRES_USER" --pwfile="$pwfile" --encoding=UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     rm -f "$pwfile"
-    echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
+    echo "host all all all scram-sha-256" >> "$fresh/pg_hba.conf"
     if [ "$POSTGRES_DB" != "postgres" ]; then
-        pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
-        psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-            -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null 2>&1 || true
-        pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+        # the temporary server listens on no TCP port and on a socket of its own, so no health check (pg_isready
+        # on the usual socket) and no client sees it before the database exists
+        socket="$(mktemp -d)"
+        pg_ctl -D "$fresh" -o "-c listen_addresses='' -k $socket" -w start >/dev/null
+        printf 'CREATE DATABASE :"db";\n' | psql -v ON_ERROR_STOP=1 -v db="$POSTGRES_DB" --host "$socket" \
+            --username "$POSTGRES_USER" --dbname postgres --quiet
+        pg_ctl -D "$fresh" -m fast -w stop >/dev/null
+        rmdir "$socket"
     fi
+    find "$fresh" -mindepth 1 -maxdepth 1 -exec mv {} "$PGDATA"/ \;
+    rmdir "$fresh"
     echo "PostgreSQL init process complete; ready for start up."
 fi
 shift

@@ -3,6 +3,7 @@ happened; its commands and the containers' logs kept in test-artifacts/compose/ 
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,16 @@ def compose_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def stack(compose_dir, tmp_path_factory):
+def drive_lock():
+    """One drive at a time on a machine: the project's name is fixed (its containers, volumes and network carry
+    it), and a drive starts by removing what a cut-off run left behind, which would be another's running stack."""
+    with open("/tmp/pengaduan-compose-drive.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@pytest.fixture(scope="session")
+def stack(compose_dir, tmp_path_factory, drive_lock):
     secrets = tmp_path_factory.mktemp("secrets")
     subprocess.run(
         [

@@ -37,9 +37,17 @@ def _docker_answers() -> bool:
         return False
 
 
+def _configured(variable: str) -> str | None:
+    """A configured server's URL; none when testcontainers is insisted on (a URL would quietly win over it)."""
+    url = os.environ.get(variable)
+    if url and os.environ.get("PENGADUAN_TEST_SERVERS") == "testcontainers":
+        raise RuntimeError(f"PENGADUAN_TEST_SERVERS=testcontainers, but {variable} is set and would win: unset it")
+    return url
+
+
 @contextlib.contextmanager
 def postgres_url(tmp: Path) -> Iterator[str]:
-    url = os.environ.get("PENGADUAN_TEST_DATABASE_URL")
+    url = _configured("PENGADUAN_TEST_DATABASE_URL")
     if url:
         yield url
         return
@@ -60,7 +68,7 @@ def postgres_url(tmp: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def redis_url(tmp: Path) -> Iterator[str]:
-    url = os.environ.get("PENGADUAN_TEST_REDIS_URL")
+    url = _configured("PENGADUAN_TEST_REDIS_URL")
     if url:
         yield url
         return

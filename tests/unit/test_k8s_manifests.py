@@ -964,7 +964,12 @@ def test_scaling_disruption_and_leaders(rendered, overlay):
         if o["metadata"].get("labels", {}).get("pengaduan/apply-first") == "true"
     }
     pod = job["spec"]["template"]["spec"]
-    needed = {("Job", "migrate"), ("ServiceAccount", pod["serviceAccountName"])}
+    # the namespace too: on a fresh cluster the first apply creates it (kubectl would refuse the rest without it)
+    needed = {
+        ("Job", "migrate"),
+        ("ServiceAccount", pod["serviceAccountName"]),
+        ("Namespace", job["metadata"]["namespace"]),
+    }
     needed |= {("ConfigMap", s["configMapRef"]["name"]) for s in pod["containers"][0]["envFrom"]}
     needed |= {
         ("Secret", s["secret"]["name"]) for v in pod["volumes"] if "projected" in v for s in v["projected"]["sources"]

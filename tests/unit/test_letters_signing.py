@@ -453,3 +453,17 @@ def test_load_identity_refuses_a_key_of_another_certificate(dev_ca, camat):
     dev_ca.identity("galis", "Galis", "Kabupaten Pamekasan")
     with pytest.raises(ValueError, match="not the key"):
         load_identity(folder / "galis.key", folder / "pegantenan.crt", [folder / "ca.crt"], "pegantenan", "Camat P")
+
+
+def test_in_production_without_a_ca_of_its_own_the_roots_are_bsre_s_alone(tmp_path):
+    """A kabupaten whose kecamatan all sign through BSrE keeps no ca.crt (deploy/k8s's pengaduan-signing may be
+    empty): verifying a letter then trusts BSrE's roots, instead of failing on the missing file."""
+    from services.letters.adapters.keys import SigningKeys
+
+    bsre_roots = tmp_path / "bsre-roots.pem"
+    bsre_roots.write_bytes(b"-----BEGIN CERTIFICATE-----\nBSRE\n-----END CERTIFICATE-----\n")
+    keys = SigningKeys(tmp_path / "signing", production=True, esign_roots_file=bsre_roots)
+    assert keys.trust_roots() == [bsre_roots.read_bytes()]
+    (tmp_path / "signing").mkdir()
+    (tmp_path / "signing" / "ca.crt").write_bytes(b"OWN")
+    assert keys.trust_roots() == [b"OWN", bsre_roots.read_bytes()]

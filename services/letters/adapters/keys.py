@@ -92,8 +92,9 @@ class SigningKeys:
         """The roots a letter's signer must chain to: the kecamatan's CA (``ca.crt``; elsewhere the development
         CA) and BSrE's (``PENGADUAN_BSRE_CA_FILE``), when letters are signed through it."""
         esign = [self.esign_roots_file.read_bytes()] if self.esign_roots_file is not None else []
-        if self.production:
-            return [(self.folder / "ca.crt").read_bytes(), *esign]
+        if self.production:  # a kabupaten whose kecamatan all sign through BSrE keeps no CA of its own
+            own = self.folder / "ca.crt"
+            return [*([own.read_bytes()] if own.exists() else []), *esign]
         return [*DevelopmentCA(self.folder).trust_roots(), *esign]
 
     def validation_data(self) -> ValidationData:
