@@ -9,13 +9,18 @@ A backup is one folder::
       documents.jsonl   one line per document: sha256, size, content type
       documents/aa/<sha256>
 
-Why this order. The snapshot is exported first (``pg_export_snapshot`` in a transaction this module holds open),
-``pg_dump --snapshot`` dumps exactly it, and the facts in the manifest are read in it too. The document store is
-copied only after the snapshot exists: every writer puts a document's bytes before it commits the row naming them
-(intake's ``store_files``, the letters worker), so every document a row of the snapshot names was in the store
-before the copy began. Documents are content-addressed and immutable, so documents stored after the snapshot and
-copied too are harmless extras. The only way a named document can be missing is an erasure between the snapshot and
-the copy; the restore lists such documents rather than failing.
+Why this order. The snapshot is exported first (``pg_export_snapshot`` in a transaction this module holds open
+until pg_dump has finished, not longer), ``pg_dump --snapshot`` dumps exactly it, and the facts in the manifest
+(and the documents its rows name) are read in it too. The document store is copied only after the snapshot exists:
+every writer puts a document's bytes before it commits the row naming them (intake's ``store_files``, the letters
+worker), so every document a row of the snapshot names was in the store before the copy began. Documents are
+content-addressed and immutable, so documents stored after the snapshot and copied too are harmless extras. The
+only way a named document can be missing is an erasure between the snapshot and the copy (no row names it any
+more): the manifest lists those, and the restore lists them rather than failing. A named document missing for any
+other reason (the wrong store, a store that lost it) fails the backup.
+
+A backup's folder and files are its owner's only (0700/0600). A failed backup removes its folder. A restore reads
+only the file names this module writes, never those the manifest records, and no symbolic link.
 
 What is NOT in a backup, on purpose: the key-encryption keys of the complainants' data keys (docs/adr/0017; a
 secret kept apart, without which the sealed personal data of the backup cannot be read, so a stolen backup holds
@@ -134,17 +139,39 @@ def find_pg_client(server_major: int, pg_bin: str | None = None) -> PgClient:
     )
 
 
+# what chooses the server, the user or the password: taken from the URL alone, so that a PGHOST or a service file
+# of the caller's shell cannot point the dump elsewhere. The rest (PGSSLMODE, PGSSLROOTCERT, PGCONNECT_TIMEOUT ...)
+# is passed on: it says how to connect, and the URL may rely on it.
+_LIBPQ_TARGET = frozenset(
+    {
+        "PGHOST",
+        "PGHOSTADDR",
+        "PGPORT",
+        "PGDATABASE",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGPASSFILE",
+        "PGSERVICE",
+        "PGSERVICEFILE",
+    }
+)
+
+
 def _libpq(database_url: str) -> tuple[str, dict[str, str]]:
     """A libpq URI for the client programs, without the password, and the environment that carries it (a password
-    on a command line is visible to every user of the machine)."""
+    on a command line is visible to every user of the machine): one given in the URL's query string too."""
     from sqlalchemy.engine import URL, make_url
 
     url = make_url(database_url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = {k: v for k, v in os.environ.items() if k not in _LIBPQ_TARGET}
+    query = dict(url.query)
+    password = query.pop("password", None)
     if url.password is not None:
-        env["PGPASSWORD"] = str(url.password)
+        password = str(url.password)
+    if password is not None:
+        env["PGPASSWORD"] = password if isinstance(password, str) else password[-1]
     # built anew: URL.set(password=None) keeps the password (None means "unchanged" there)
-    bare = URL.create("postgresql", url.username, None, url.host, url.port, url.database, url.query)
+    bare = URL.create("postgresql", url.username, None, url.host, url.port, url.database, query)
     return bare.render_as_string(hide_password=False), env
 
 
@@ -175,8 +202,38 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _document_path(folder: Path, sha256: str) -> Path:
-    return folder / DOCUMENTS / sha256[:2] / sha256
+def _own_file(folder: Path, *parts: str) -> Path:
+    """``folder/parts...``, refused when it is not a plain file of the backup's own: a symbolic link on the way (the
+    file, ``documents/`` or ``documents/aa/``) would read whatever it points at, anywhere on the machine. The
+    backup's folder itself may be reached through a link (``latest -> pengaduan-backup-...``)."""
+    path = Path(folder)
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            raise BackupError(f"{path} is a symbolic link: a backup holds only its own files")
+    if not path.is_file():
+        raise BackupError(f"{path} is missing from the backup")
+    return path
+
+
+def _document_parts(sha256: str) -> tuple[str, str, str]:
+    return DOCUMENTS, sha256[:2], sha256
+
+
+def _read_document(folder: Path, sha256: str) -> bytes:
+    return _own_file(folder, *_document_parts(sha256)).read_bytes()
+
+
+@contextlib.contextmanager
+def _private_files() -> Iterator[None]:
+    """Every file and folder made inside it readable by its owner only, pg_dump's dump too (it inherits the umask):
+    a backup holds the ID scans in clear and the staff's password hashes. The umask is the process's: the CLI runs
+    one backup at a time and nothing else."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -186,14 +243,25 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The backup's manifest, checked. The file names it records are only compared with the ones a backup has
+    (``database.dump``, ``documents.jsonl``), never joined to a path: a manifest naming ``../x`` or ``/etc/x`` is
+    refused, not followed."""
+    if not (Path(folder) / MANIFEST).exists() and not (Path(folder) / MANIFEST).is_symlink():
+        raise BackupError(f"{folder} is not a backup: no {MANIFEST} (an unfinished backup has none)")
     try:
-        manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BackupError(f"{folder} is not a backup: no {MANIFEST} (an unfinished backup has none)") from None
+        manifest = json.loads(_own_file(folder, MANIFEST).read_text(encoding="utf-8"))
     except ValueError as exc:
         raise BackupError(f"{folder}/{MANIFEST} is unreadable: {exc}") from None
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"{folder}: unknown backup format {manifest.get('format')!r} (this version reads {FORMAT})")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise BackupError(f"{folder}: unknown backup format {found!r} (this version reads {FORMAT})")
+    for part, key, expected in (("database", "file", DUMP), ("documents", "index", INDEX)):
+        named = manifest.get(part, {}).get(key) if isinstance(manifest.get(part), dict) else None
+        if named != expected:
+            raise BackupError(
+                f"{folder}/{MANIFEST} names {named!r} for its {part} file, where a backup holds {expected}: "
+                "refused (a backup's files are inside its folder)"
+            )
     return manifest
 
 
@@ -262,11 +330,14 @@ def _in_parallel(items, fn, workers: int = WORKERS) -> Iterator[Any]:
             yield from pool.map(fn, batch)
 
 
-def _copy_documents(store, folder: Path) -> dict[str, Any]:
-    """Every document of the store into ``folder`` (each read checks its bytes against its name), indexed."""
+def _copy_documents(store, folder: Path, copied: set[str], stop: threading.Event) -> dict[str, Any]:
+    """Every document of the store into ``folder`` (each read checks its bytes against its name), indexed; their
+    names added to ``copied``. Stops early (its result then unused) once ``stop`` is set: the backup failed."""
     started = time.perf_counter()
 
     def copy(sha256: str) -> dict[str, Any] | None:
+        if stop.is_set():
+            return None
         stat = store.stat(sha256)
         if stat is None:  # deleted (an erasure) between the listing and now
             return None
@@ -274,7 +345,7 @@ def _copy_documents(store, folder: Path) -> dict[str, Any]:
             data = store.get(sha256)
         except KeyError:  # DocumentNotFound: erased meanwhile
             return None
-        target = _document_path(folder, sha256)
+        target = folder.joinpath(*_document_parts(sha256))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         return {"sha256": sha256, "size": len(data), "content_type": stat.content_type}
@@ -285,6 +356,7 @@ def _copy_documents(store, folder: Path) -> dict[str, Any]:
         for entry in _in_parallel(sorted(store.ids()), copy):
             if entry is not None:
                 out.write(json.dumps(entry) + "\n")
+                copied.add(entry["sha256"])
                 count += 1
                 total += entry["size"]
     return {
@@ -296,41 +368,72 @@ def _copy_documents(store, folder: Path) -> dict[str, Any]:
     }
 
 
+def _existing_local_root(store_url: str) -> None:
+    """A local store's folder must be there already: the store would create a missing one, and a wrong
+    ``PENGADUAN_DATA_DIR`` would then be backed up as an empty store (every service creates its store at start)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(store_url)
+    if parts.scheme.lower() == "file" and not Path(unquote(parts.path)).is_dir():
+        raise BackupError(
+            f"the document store {unquote(parts.path)} does not exist: check PENGADUAN_DOCUMENT_STORE_URL and "
+            "PENGADUAN_DATA_DIR (they must be the running services')"
+        )
+
+
 def backup(settings, target_dir: Path, *, pg_bin: str | None = None) -> Path:
     """Takes a backup of the database and the document store ``settings`` name into a new folder under
-    ``target_dir``; returns the folder. The folder gets its manifest last: a folder without one is unfinished."""
-    import psycopg
-
+    ``target_dir``; returns the folder. The folder gets its manifest last: a folder without one is unfinished. It
+    and everything in it are readable by their owner only. A backup that fails removes its folder; one is refused
+    when a document a row of the snapshot names is in no store (docs/adr/0025, decision 2)."""
     from shared.storage import store_from_settings
 
     started_at = datetime.now(UTC)
+    store_url = _document_store_url(settings)
+    _existing_local_root(store_url)
+    store = store_from_settings(store_url)
+    with _private_files():
+        Path(target_dir).mkdir(parents=True, exist_ok=True)
+        folder = Path(target_dir) / f"pengaduan-backup-{started_at:%Y%m%dT%H%M%S%fZ}"
+        folder.mkdir(mode=0o700)
+        try:
+            _take(settings, store, folder, started_at, pg_bin)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # no half a backup that could be mistaken for one
+            raise
+    return folder
+
+
+def _take(settings, store, folder: Path, started_at: datetime, pg_bin: str | None) -> None:
+    import psycopg
+
     started = time.perf_counter()
-    store = store_from_settings(_document_store_url(settings))
-    folder = Path(target_dir) / f"pengaduan-backup-{started_at:%Y%m%dT%H%M%S%fZ}"
-    folder.mkdir(parents=True)
     uri, env = _libpq(settings.database_url)
+    documents: dict[str, Any] = {}
+    copied: set[str] = set()
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def copy() -> None:
+        try:
+            documents.update(_copy_documents(store, folder, copied, stop))
+        except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
+            failure.append(exc)
+
+    copier = threading.Thread(target=copy, name="backup-documents")
     with _connect(settings.database_url) as conn:
         server_version = conn.execute("SHOW server_version").fetchone()[0]
         client = find_pg_client(conn.info.server_version // 10000, pg_bin)
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
-        with conn.transaction(), conn.cursor() as cur:
-            snapshot, snapshot_at = cur.execute("SELECT pg_export_snapshot(), now()").fetchone()
-            facts = _facts(cur)
-            # the documents after the snapshot exists (module docstring), alongside pg_dump
-            documents: dict[str, Any] = {}
-            failure: list[BaseException] = []
-
-            def copy() -> None:
-                try:
-                    documents.update(_copy_documents(store, folder))
-                except BaseException as exc:  # noqa: BLE001 (reported by the main thread)
-                    failure.append(exc)
-
-            copier = threading.Thread(target=copy, name="backup-documents")
-            copier.start()
-            dump_started = time.perf_counter()
-            try:
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                snapshot, snapshot_at = cur.execute("SELECT pg_export_snapshot(), now()").fetchone()
+                facts = _facts(cur)
+                named = set(referenced_documents(cur))
+                # the documents after the snapshot exists (module docstring), alongside pg_dump
+                copier.start()
+                dump_started = time.perf_counter()
                 _run(
                     [
                         client.program("pg_dump"),
@@ -343,11 +446,29 @@ def backup(settings, target_dir: Path, *, pg_bin: str | None = None) -> Path:
                     env,
                     "pg_dump",
                 )
-            finally:
                 dump_seconds = time.perf_counter() - dump_started
+        except BaseException:
+            stop.set()
+            if copier.ident is not None:  # started
                 copier.join()
-    if failure:
-        raise BackupError(f"copying the document store failed: {failure[0]!r}") from failure[0]
+            raise
+        # The snapshot's transaction ended with pg_dump (which imported the snapshot at its start and held it
+        # since): its locks and its hold on vacuum are not kept for the rest of the document copy.
+        copier.join()
+        if failure:
+            raise BackupError(f"copying the document store failed: {failure[0]!r}") from failure[0]
+        # every document the snapshot names must have been copied, unless it was erased since (then no row names
+        # it now): a missing one means the wrong store, or a store that lost it
+        gone = named - copied
+        lost = sorted(gone & set(referenced_documents(conn))) if gone else []
+    if lost:
+        raise BackupError(
+            f"{len(lost)} document(s) the database names are not in the document store {store!r}: "
+            f"{', '.join(lost[:10])}. Check PENGADUAN_DOCUMENT_STORE_URL and PENGADUAN_DATA_DIR (they must be the "
+            "running services'); no backup was made"
+        )
+    documents["named"] = len(named)
+    documents["erased_after_snapshot"] = sorted(gone)
     os.sync()  # the dump and the documents on disk before the manifest says the backup is complete
     manifest = {
         "format": FORMAT,
@@ -373,7 +494,6 @@ def backup(settings, target_dir: Path, *, pg_bin: str | None = None) -> Path:
         ],
     }
     _write_json(folder / MANIFEST, manifest)
-    return folder
 
 
 def _document_store_url(settings) -> str:
@@ -398,33 +518,54 @@ def verify(folder: Path) -> dict[str, Any]:
     folder = Path(folder)
     manifest = read_manifest(folder)
     db = manifest["database"]
-    if _sha256_file(folder / db["file"]) != db["sha256"]:
-        raise BackupError(f"{folder / db['file']} does not match its checksum in the manifest: the backup is damaged")
+    if _sha256_file(_own_file(folder, DUMP)) != db.get("sha256"):
+        raise BackupError(f"{folder / DUMP} does not match its checksum in the manifest: the backup is damaged")
     docs = manifest["documents"]
-    if _sha256_file(folder / docs["index"]) != docs["index_sha256"]:
-        raise BackupError(f"{folder / docs['index']} does not match its checksum in the manifest")
+    if _sha256_file(_own_file(folder, INDEX)) != docs.get("index_sha256"):
+        raise BackupError(f"{folder / INDEX} does not match its checksum in the manifest")
     count = 0
-    for entry in _index(folder, manifest):
-        data = _document_path(folder, entry["sha256"]).read_bytes()
+    for entry in _index(folder):
+        data = _read_document(folder, entry["sha256"])
         if hashlib.sha256(data).hexdigest() != entry["sha256"] or len(data) != entry["size"]:
             raise BackupError(f"document {entry['sha256']} in the backup is damaged (its bytes no longer match)")
         count += 1
-    if count != docs["count"]:
-        raise BackupError(f"the backup lists {count} documents, its manifest {docs['count']}")
+    if count != docs.get("count"):
+        raise BackupError(f"the backup lists {count} documents, its manifest {docs.get('count')}")
     return manifest
 
 
-def _index(folder: Path, manifest: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    with (folder / manifest["documents"]["index"]).open(encoding="utf-8") as f:
-        for line in f:
-            entry = json.loads(line)
-            if not _SHA256_RE.fullmatch(entry.get("sha256", "")):
-                raise BackupError(f"the document index names {entry.get('sha256')!r}, not a sha256")
+def _index(folder: Path) -> Iterator[dict[str, Any]]:
+    """The document index's entries, each checked for what the restore uses: a sha256 name, a size, a type."""
+    with _own_file(folder, INDEX).open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not (
+                isinstance(entry, dict)
+                and isinstance(entry.get("sha256"), str)
+                and _SHA256_RE.fullmatch(entry["sha256"])
+                and isinstance(entry.get("size"), int)
+                and isinstance(entry.get("content_type"), str)
+            ):
+                raise BackupError(
+                    f"line {number} of the document index {folder / INDEX} is not a document's entry "
+                    "(sha256, size, content_type): the backup is damaged"
+                )
             yield entry
 
 
 # --------------------------------------------------------------------------------------------------------------
 # restore
+
+
+# How far the event store's positions jump forward on every restore: more than a kabupaten appends in a year (a few
+# thousand events a day, docs/adr/0002). Readers outside the database (the public feed's ``?after=``, the SSE
+# stream's Last-Event-ID, LAPOR!'s and Open311's consumers) may hold a position past the backup's head, of events
+# lost with the crash; the restored system's new events must come after it, not take those positions again.
+# Positions were never gapless (a rolled-back append leaves a hole; every reader asks for ``position > cursor``).
+EVENT_POSITION_MARGIN = 1_000_000
 
 
 @dataclass
@@ -437,15 +578,19 @@ class RestoreReport:
     migrated_from: str | None  # the backup's migration head, when the restore migrated it forward
     counters: list[dict[str, Any]]  # after the restore (and --advance-numbers)
     missing_documents: list[str]  # named by a restored row, not in the backup (erased after the snapshot)
+    next_event_position: int = 0  # the first position the restored event store gives out
 
 
 def _database_objects(conn) -> list[str]:
-    """What a database holds besides PostgreSQL's own catalogue: schemas other than public, and any relation."""
+    """What a database holds besides PostgreSQL's own catalogue: schemas other than public, and any relation. What
+    an extension made (``CREATE EXTENSION`` in the template database, e.g. pg_stat_statements' view) is not
+    counted: it is not the system's."""
     schemas = [
         r[0]
         for r in conn.execute(
-            "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
-            "AND nspname NOT LIKE 'pg\\_%' ORDER BY nspname"
+            "SELECT nspname FROM pg_namespace n WHERE nspname NOT IN ('public', 'information_schema') "
+            "AND nspname NOT LIKE 'pg\\_%' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
+            "'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e') ORDER BY nspname"
         )
     ]
     relations = [
@@ -453,7 +598,8 @@ def _database_objects(conn) -> list[str]:
         for r in conn.execute(
             "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname NOT IN ('information_schema') AND n.nspname NOT LIKE 'pg\\_%' "
-            "AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') ORDER BY 1 LIMIT 5"
+            "AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE "
+            "d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1 LIMIT 5"
         )
     ]
     return [f"schema {s}" for s in schemas] + relations
@@ -475,12 +621,16 @@ def restore(
 ) -> RestoreReport:
     """Restores the backup in ``folder`` into the EMPTY database and document store ``settings`` name.
 
-    Refused (BackupError, nothing written) when the database holds anything but PostgreSQL's catalogue, when the
-    store holds a document, when the backup's migrations are newer than this code's, or when the configured
-    privacy keys lack a key-encryption key the backup's data keys are wrapped by. The database is restored in one
-    transaction (a failure leaves it empty again), then migrated forward if the backup is older than the code,
-    then the documents are put (each checked against its name). ``advance_numbers`` moves every register and
-    letter counter forward by that many, for numbers given out after the backup (ADR 0025)."""
+    Refused (BackupError, nothing written) when the database holds anything but PostgreSQL's catalogue (and what
+    extensions made), when the store holds a document that is not in this backup, when the backup's migrations
+    are newer than this code's, or when the configured privacy keys lack a key-encryption key the backup's data
+    keys are wrapped by. The documents are put first (each checked against its name), the database last: it is
+    restored in one transaction (a failure leaves it empty again), then migrated forward if the backup is older
+    than the code. So a restore that failed can be run again as it was: the store then holds only documents of
+    this backup, which is allowed, and the database is empty, unless the migration failed (the message says what
+    to do). Last, the event store's positions jump forward (``EVENT_POSITION_MARGIN``), and ``advance_numbers``
+    moves every register and letter counter forward by that many, those not started yet too, for numbers given
+    out after the backup (ADR 0025)."""
     from shared.privacy import PrivacyKeyError, keys_from_settings
     from shared.storage import store_from_settings
 
@@ -510,6 +660,7 @@ def restore(
             "backups (docs/adr/0017): give the keys file the old system used"
         )
 
+    in_backup = {e["sha256"] for e in _index(folder)}
     store = store_from_settings(_document_store_url(settings))
     with _connect(settings.database_url) as conn:
         found = _database_objects(conn)
@@ -519,13 +670,28 @@ def restore(
             f"refusing to restore into a database that is not empty (it has {', '.join(found)}): "
             "create a new database (CREATE DATABASE ...) and point PENGADUAN_DATABASE_URL at it"
         )
-    if next(iter(store.ids()), None) is not None:
+    # a store holding only this backup's documents is what a failed restore of it left: allowed, so that it can
+    # simply be run again (documents are immutable and named by their hash)
+    if next((i for i in store.ids() if i not in in_backup), None) is not None:
         raise BackupError(
             f"refusing to restore into a document store that is not empty ({store!r}): "
             "point PENGADUAN_DOCUMENT_STORE_URL at a new folder or bucket"
         )
-
     client = find_pg_client(server_major, pg_bin)
+
+    docs_started = time.perf_counter()
+    documents = 0
+
+    def put(entry: dict[str, Any]) -> tuple[str, str]:
+        data = _read_document(folder, entry["sha256"])
+        return entry["sha256"], store.put(data, entry["content_type"]).sha256
+
+    for wanted, stored in _in_parallel(_index(folder), put):
+        if stored != wanted:
+            raise BackupError(f"document {wanted} in the backup is damaged (it hashes to {stored})")
+        documents += 1
+    documents_seconds = time.perf_counter() - docs_started
+
     uri, env = _libpq(settings.database_url)
     db_started = time.perf_counter()
     _run(
@@ -537,42 +703,38 @@ def restore(
             "--single-transaction",  # all or nothing: a failed restore leaves the database empty
             "--no-password",
             f"--dbname={uri}",
-            str(folder / db["file"]),
+            str(_own_file(folder, DUMP)),
         ],
         env,
-        "pg_restore",
+        "pg_restore (the database is left empty: run the restore again once the cause is fixed)",
     )
     migrated_from = None
     if backup_head != head:
         from shared.migrate import migrate
 
-        migrate(settings.database_url)
+        try:
+            migrate(settings.database_url)
+        except Exception as exc:
+            raise BackupError(
+                f"the database is restored, but migrating it forward from {backup_head} failed: {exc!r}. Fix the "
+                "cause, drop the database, create it empty and run the restore again (the document store may "
+                "stay as it is: it holds this backup's documents)"
+            ) from exc
         migrated_from = backup_head
     database_seconds = time.perf_counter() - db_started
 
-    docs_started = time.perf_counter()
-    documents = 0
-
-    def put(entry: dict[str, Any]) -> tuple[str, str]:
-        data = _document_path(folder, entry["sha256"]).read_bytes()
-        return entry["sha256"], store.put(data, entry["content_type"]).sha256
-
-    for wanted, stored in _in_parallel(_index(folder, manifest), put):
-        if stored != wanted:
-            raise BackupError(f"document {wanted} in the backup is damaged (it hashes to {stored})")
-        documents += 1
-    documents_seconds = time.perf_counter() - docs_started
-
+    snapshot_at = datetime.fromisoformat(manifest["snapshot_at"])
     with _connect(settings.database_url) as conn, conn.transaction():
+        next_position = _move_event_positions(conn)
         if advance_numbers:
-            conn.execute("UPDATE workflow.counters SET last_value = last_value + %s", (advance_numbers,))
+            advance_counters(conn, advance_numbers, snapshot_at, datetime.now(UTC))
         counters = [
             {"kind": k, "kecamatan": c, "year": y, "last_value": v}
             for k, c, y, v in conn.execute(
                 "SELECT kind, kecamatan, year, last_value FROM workflow.counters ORDER BY kind, kecamatan, year"
             )
         ]
-        missing = sorted(set(referenced_documents(conn)) - {e["sha256"] for e in _index(folder, manifest)})
+        missing = sorted(set(referenced_documents(conn)) - in_backup)
     return RestoreReport(
         manifest=manifest,
         seconds=round(time.perf_counter() - started, 3),
@@ -582,7 +744,61 @@ def restore(
         migrated_from=migrated_from,
         counters=counters,
         missing_documents=missing,
+        next_event_position=next_position,
     )
+
+
+def _move_event_positions(conn) -> int:
+    """The event store's next position moved ``EVENT_POSITION_MARGIN`` past the restored head (and past the
+    sequence's own value, which pg_dump read after the snapshot); the next position it gives out."""
+    sequence = conn.execute("SELECT pg_get_serial_sequence('workflow.events', 'position')").fetchone()[0]
+    if sequence is None:
+        return 0
+    moved = conn.execute(
+        "SELECT setval(%(seq)s::regclass, greatest(coalesce(pg_sequence_last_value(%(seq)s::regclass), 0), "
+        "(SELECT coalesce(max(position), 0) FROM workflow.events)) + %(margin)s)",
+        {"seq": sequence, "margin": EVENT_POSITION_MARGIN},
+    ).fetchone()[0]
+    return int(moved) + 1
+
+
+def advance_counters(conn, by: int, snapshot_at: datetime, now: datetime) -> None:
+    """Every register and letter counter ``by`` numbers forward: those that exist, and those that did not exist
+    yet (a kecamatan's first number of a kind in a year), for every kecamatan of the tenancy table and every year
+    of its time zone from the snapshot's to now's. A first number given out after the backup left no row in it,
+    and without one its counter would start again at 1. A kind that took over from others
+    (``COUNTER_SUCCESSORS``) starts after the highest of them, as its first number would have."""
+    from zoneinfo import ZoneInfo
+
+    from services.workflow.handlers import OUTGOING_LETTERS
+    from services.workflow.unit_of_work import COUNTER_SUCCESSORS
+    from shared.tenancy import DEFAULT_TIME_ZONE
+
+    numbered = ("register", OUTGOING_LETTERS)  # the kinds handed out now (handlers.py: Register, _numbered)
+    conn.execute("UPDATE workflow.counters SET last_value = last_value + %s", (by,))
+    offices = conn.execute(
+        "SELECT k.slug, b.settings->>'time_zone' FROM tenancy.kecamatan k "
+        "LEFT JOIN tenancy.kabupaten b ON b.slug = k.kabupaten_slug ORDER BY k.slug"
+    ).fetchall()
+    for kecamatan, zone in offices:
+        tz = ZoneInfo(zone or DEFAULT_TIME_ZONE)
+        for year in range(snapshot_at.astimezone(tz).year, now.astimezone(tz).year + 1):
+            for kind in numbered:
+                # after the UPDATE, the highest predecessor is its old value plus ``by``: the new row's last value
+                conn.execute(
+                    "INSERT INTO workflow.counters (kind, kecamatan, year, last_value) "
+                    "SELECT %(kind)s, %(kecamatan)s, %(year)s, greatest(%(by)s, coalesce(max(last_value), 0)) "
+                    "FROM workflow.counters "
+                    "WHERE kind = ANY(%(before)s) AND kecamatan = %(kecamatan)s AND year = %(year)s "
+                    "ON CONFLICT (kind, kecamatan, year) DO NOTHING",
+                    {
+                        "kind": kind,
+                        "kecamatan": kecamatan,
+                        "year": year,
+                        "by": by,
+                        "before": list(COUNTER_SUCCESSORS.get(kind, ())),
+                    },
+                )
 
 
 def referenced_documents(conn) -> list[str]:
@@ -622,7 +838,13 @@ def summary(manifest: dict[str, Any], folder: Path | str) -> str:
         f"  database: {db['bytes']} bytes in {db['seconds']} s (PostgreSQL {db['server_version']}, pg_dump "
         f"{db['pg_dump_version']}, migrations at {db['migration_head']}, events up to {db['event_head_position']})\n"
         f"  rows: {rows}\n"
-        f"  documents: {docs['count']} ({docs['bytes']} bytes) in {docs['seconds']} s\n"
+        f"  documents: {docs['count']} ({docs['bytes']} bytes) in {docs['seconds']} s"
+        + (
+            f"; {len(docs['erased_after_snapshot'])} named by the snapshot were erased before the copy"
+            if docs.get("erased_after_snapshot")
+            else ""
+        )
+        + "\n"
         f"  took {manifest['seconds']} s; the restore needs the privacy key-encryption key(s) "
         f"{', '.join(db['key_encryption_keys']) or '(none used yet)'}, which are not in the backup\n"
         f"  the last numbers given out in it:{numbers or ' none'}"
@@ -638,6 +860,12 @@ def restore_summary(report: RestoreReport) -> str:
     ]
     if report.migrated_from:
         lines.append(f"  migrated forward from {report.migrated_from}")
+    if report.next_event_position:
+        lines.append(
+            f"  event positions go on at {report.next_event_position}, past the backup's "
+            f"{report.manifest['database'].get('event_head_position')}: readers outside (the feed, LAPOR!, Open311) "
+            "that saw later events lost with the crash do not see their positions taken again"
+        )
     lines.append("  the last numbers given out (the next one is each plus 1):")
     lines += [f"    {c['kind']:<12} {c['kecamatan']:<16} {c['year']}  {c['last_value']}" for c in report.counters]
     lines.append(

@@ -638,7 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="move every register and letter counter forward by N: numbers were given out after the backup",
+        help="move every register and letter counter forward by N (those not started in the backup too): numbers "
+        "were given out after the backup",
     )
     p.set_defaults(fn=cmd_backup)
 

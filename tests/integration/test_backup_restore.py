@@ -13,7 +13,9 @@ document with its hash (and every signed letter with a valid signature)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -40,13 +43,14 @@ from services.letters.bootstrap import bootstrap as letters_bootstrap
 from services.letters.config import LettersSettings
 from services.letters.entrypoints.api import create_app as letters_app
 from services.workflow import handlers
+from services.workflow.adapters.postgres import PostgresCounters
 from services.workflow.adapters.tables import complaints, counters
 from services.workflow.bootstrap import bootstrap
 from shared.config import Settings
 from shared.db import make_engine
 from shared.embedded import free_port, wait_for_port
 from shared.migrate import migrate
-from shared.storage import store_from_settings
+from shared.storage import LocalDocumentStore, store_from_settings
 from shared.tenancy import demo_kecamatan, upsert_kecamatan
 from tests.conftest import broker_env
 from tests.integration.test_storage_s3 import ACCESS_KEY as S3_ACCESS_KEY
@@ -58,6 +62,7 @@ from tests.support.processes import env_for, wait_until
 from tests.unit.test_attachments import tiny_png
 
 KECAMATAN = "pegantenan"
+OTHER = "galis"  # a kecamatan the drill gives no number in before the backup
 CAMAT = "camat.pegantenan"
 BEFORE = 8  # complaints with a KTP scan before the backup
 WALK_TO_STEP_10 = [
@@ -505,9 +510,11 @@ def test_a_restore_refuses_a_database_or_a_store_that_is_not_empty_and_keys_it_l
     with drill.source.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM workflow.events")).scalar_one() >= source_rows
 
-    # an empty database but the source's document store: refused, the database left empty
+    # an empty database but a document store holding a document that is not in the backup: refused, the
+    # database left empty
     url = empty_database()
-    into_used_store = _system(base_settings, url, 13, Path(drill.source.settings.document_store_url[7:]), tmp_path)
+    LocalDocumentStore(tmp_path / "used-store").put(b"a document of another system", "text/plain")
+    into_used_store = _system(base_settings, url, 13, tmp_path / "used-store", tmp_path)
     done = _pengaduan(into_used_store, "restore", str(drill.backup))
     assert done.returncode == 1 and "refusing to restore into a document store that is not empty" in done.stderr
     assert _relations(url) == 0
@@ -542,18 +549,37 @@ def test_a_damaged_backup_is_found_by_verify_and_refused_by_restore(drill, base_
 def test_advance_numbers_moves_every_counter_past_numbers_given_out_after_the_backup(
     drill, base_settings, empty_database, tmp_path
 ):
-    """The source gave register number 6 after the backup (lost with the crash, but on paper): a restore told to
-    skip 3 numbers gives 9 next, never 6 again."""
-    restored = _system(base_settings, empty_database(), 13, tmp_path / "store", tmp_path)
+    """The source gave register number 6 after the backup (lost with the crash, but on paper), and the first
+    register number of another kecamatan (a counter the backup has no row of): a restore told to skip 3 numbers
+    gives 9 next, never 6 again, and 4 as that kecamatan's next, never 1 again. The event store's positions go on
+    past those of the events lost with the crash."""
+    year = datetime.now(ZoneInfo("Asia/Jakarta")).year
+    with drill.source.engine.begin() as conn:  # the other kecamatan's first number, after the backup
+        assert PostgresCounters(conn).next("register", OTHER, year) == 1
+    with drill.source.engine.connect() as conn:
+        lost = conn.execute(select(func.max(complaints.c.register_number))).scalar_one()
+        lost_position = conn.execute(text("SELECT max(position) FROM workflow.events")).scalar_one()
+
+    url = empty_database()
+    restored = _system(base_settings, url, 13, tmp_path / "store", tmp_path)
     done = _pengaduan(restored, "restore", str(drill.backup), "--advance-numbers", "3")
     assert done.returncode == 0, done.stderr
+    manifest = backup.read_manifest(drill.backup)
     before = {(c["kind"], c["kecamatan"], c["year"]): c["last_value"] for c in _backup_counters(drill)}
     with restored.engine.connect() as conn:
         after = {(r.kind, r.kecamatan, r.year): r.last_value for r in conn.execute(select(counters))}
-    assert after == {key: value + 3 for key, value in before.items()}
-    with drill.source.engine.connect() as conn:
-        lost = conn.execute(select(func.max(complaints.c.register_number))).scalar_one()
-    assert lost == before[("register", KECAMATAN, datetime.now(UTC).year)] + 1  # given after the backup
+    # every counter of the backup 3 further, and every counter it had none of (each kecamatan's register and
+    # outgoing letters, the snapshot's year to this one) at 3: its next number is 4
+    snapshot_year = datetime.fromisoformat(manifest["snapshot_at"]).astimezone(ZoneInfo("Asia/Jakarta")).year
+    started = {
+        (kind, k.slug, y): 3
+        for k in demo_kecamatan()
+        for y in range(snapshot_year, year + 1)
+        for kind in ("register", handlers.OUTGOING_LETTERS)
+    }
+    assert after == started | {key: value + 3 for key, value in before.items()}
+    assert ("register", OTHER, year) not in before
+    assert lost == before[("register", KECAMATAN, year)] + 1  # given after the backup
 
     wf = bootstrap(restored.settings)
     try:
@@ -564,6 +590,32 @@ def test_advance_numbers_moves_every_counter_past_numbers_given_out_after_the_ba
         assert _act(wf, cid, "register", "staf", {}, 2).register_number == lost + 3
     finally:
         wf.engine.dispose()
+    with restored.engine.begin() as conn:
+        assert PostgresCounters(conn).next("register", OTHER, year) == 4
+        assert PostgresCounters(conn).next(handlers.OUTGOING_LETTERS, OTHER, year) == 4
+        # the two events of the register action come after every position the source gave out, lost ones too
+        new = conn.execute(
+            text("SELECT min(position) FROM workflow.events WHERE position > :head"),
+            {"head": manifest["database"]["event_head_position"]},
+        ).scalar_one()
+    assert new > lost_position
+    # (past the sequence pg_dump read a moment after the snapshot, at or past the snapshot's head)
+    assert new > manifest["database"]["event_head_position"] + backup.EVENT_POSITION_MARGIN
+    assert f"event positions go on at {new}" in done.stdout
+
+    # a kind that took over from others (COUNTER_SUCCESSORS: surat_keluar after letter and referral) starts
+    # after the highest of them, moved too: never at a number either gave
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as conn:  # rolled back at the end
+        conn.execute("DELETE FROM workflow.counters WHERE kecamatan = 'waru'")
+        conn.execute(
+            "INSERT INTO workflow.counters VALUES ('letter', 'waru', %(y)s, 50), ('referral', 'waru', %(y)s, 20)",
+            {"y": year},
+        )
+        backup.advance_counters(conn, 10, datetime.now(UTC), datetime.now(UTC))
+        waru = dict(conn.execute("SELECT kind, last_value FROM workflow.counters WHERE kecamatan = 'waru'"))
+        conn.rollback()
+    assert waru == {"letter": 60, "referral": 30, handlers.OUTGOING_LETTERS: 60, "register": 10}
 
 
 def _backup_counters(drill: Drill) -> list[dict]:
@@ -597,6 +649,68 @@ def test_a_backup_restores_into_an_s3_store_and_is_taken_again_from_it(
     for sha256 in named:
         assert store.get(sha256)
 
+    umask = os.umask(0o022)
     again = backup.backup(restored.settings, tmp_path / "again")
+    assert os.umask(umask) == 0o022  # the caller's umask again after the backup
     assert backup.verify(again)["documents"]["count"] == len(in_backup)
+    _assert_private(again)
     assert _pengaduan(restored, "restore", str(again)).returncode == 1  # the bucket and database are not empty now
+
+
+def _assert_private(folder: Path) -> None:
+    """The backup's folder, every folder in it 0700 and every file 0600: only its owner reads the ID scans and the
+    password hashes in it."""
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    paths = list(folder.rglob("*"))
+    assert {p.name for p in paths} >= {backup.MANIFEST, backup.DUMP, backup.INDEX, backup.DOCUMENTS}
+    for path in paths:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {oct(mode)}"
+
+
+def test_a_backup_is_readable_by_its_owner_only(drill):
+    """Taken by `pengaduan backup` under the test process's umask (0022 or so: files would be 0644)."""
+    _assert_private(drill.backup)
+
+
+def test_a_backup_of_the_wrong_document_store_fails_and_leaves_no_folder(drill, base_settings, tmp_path):
+    """PENGADUAN_DATA_DIR of another machine: a store that exists but lacks the documents the database names."""
+    (tmp_path / "empty-store").mkdir()
+    wrong = _system(base_settings, drill.source.settings.database_url, 13, tmp_path / "empty-store", tmp_path)
+    done = _pengaduan(wrong, "backup", str(tmp_path / "backups"))
+    assert done.returncode == 1
+    assert "document(s) the database names are not in the document store" in done.stderr
+    assert "no backup was made" in done.stderr
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_a_failed_restore_runs_again_over_the_documents_it_put(drill, base_settings, empty_database, tmp_path):
+    """The documents are put first, the database last: a restore that failed in pg_restore left the database
+    empty and the store with this backup's documents, and the same restore then runs as it is."""
+    damaged = tmp_path / drill.backup.name
+    shutil.copytree(drill.backup, damaged)
+    dump = (damaged / backup.DUMP).read_bytes()
+    (damaged / backup.DUMP).write_bytes(dump[: len(dump) // 2])
+    url = empty_database()
+    restored = _system(base_settings, url, 13, tmp_path / "store", tmp_path)
+    with pytest.raises(backup.BackupError, match="pg_restore"):
+        backup.restore(restored.settings, damaged, verify_first=False)
+    in_backup = {json.loads(line)["sha256"] for line in (drill.backup / backup.INDEX).read_text().splitlines()}
+    store = LocalDocumentStore(tmp_path / "store")
+    assert set(store.ids()) == in_backup
+    assert _relations(url) == 0
+
+    done = _pengaduan(restored, "restore", str(drill.backup))
+    assert done.returncode == 0, done.stderr
+    assert set(store.ids()) == in_backup
+    with restored.engine.connect() as conn:
+        assert set(backup.referenced_documents(conn.connection.driver_connection)) <= in_backup
+
+
+def test_what_an_extension_made_does_not_make_a_database_not_empty(empty_database):
+    url = make_url(empty_database()).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_buffercache")  # a view and functions in public
+        assert backup._database_objects(conn) == []
+        conn.execute("CREATE TABLE public.left_behind (id int)")
+        assert backup._database_objects(conn) == ["public.left_behind"]

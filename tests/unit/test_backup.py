@@ -7,6 +7,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -37,10 +38,19 @@ def test_the_client_programs_must_not_be_older_than_the_server(tmp_path, monkeyp
 
 def test_the_password_goes_to_the_environment_never_onto_the_command_line(monkeypatch):
     monkeypatch.setenv("PGHOST", "elsewhere")  # the caller's libpq settings must not redirect the dump
+    monkeypatch.setenv("PGSERVICE", "elsewhere")
+    monkeypatch.setenv("PGSSLROOTCERT", "/etc/pengaduan/db-ca.pem")  # ... but how to connect is kept
     uri, env = backup._libpq("postgresql+psycopg://pengaduan:s3cr%40t@db.internal:5433/pengaduan?sslmode=require")
     assert uri == "postgresql://pengaduan@db.internal:5433/pengaduan?sslmode=require"
     assert env["PGPASSWORD"] == "s3cr@t"
-    assert "PGHOST" not in env
+    assert "PGHOST" not in env and "PGSERVICE" not in env
+    assert env["PGSSLROOTCERT"] == "/etc/pengaduan/db-ca.pem"
+
+    # a password in the query string is moved to the environment too
+    uri, env = backup._libpq("postgresql+psycopg://pengaduan@db.internal/pengaduan?password=s3cr3t&sslmode=require")
+    assert "s3cr3t" not in uri and "password" not in uri
+    assert uri == "postgresql://pengaduan@db.internal/pengaduan?sslmode=require"
+    assert env["PGPASSWORD"] == "s3cr3t"
 
 
 def test_a_local_store_lists_its_documents_and_nothing_half_written(tmp_path):
@@ -106,3 +116,75 @@ def test_an_unfinished_or_foreign_folder_is_not_a_backup(tmp_path):
     (folder / backup.MANIFEST).write_text(json.dumps({"format": "something-else/3"}))
     with pytest.raises(backup.BackupError, match="unknown backup format"):
         backup.read_manifest(folder)
+
+
+@pytest.mark.parametrize(
+    "part, key, named",
+    [
+        ("database", "file", "../outside.dump"),
+        ("database", "file", "/etc/passwd"),
+        ("documents", "index", "../../documents.jsonl"),
+        ("documents", "index", "/etc/shadow"),
+    ],
+)
+def test_a_manifest_naming_a_file_outside_the_backup_is_refused_before_anything_is_written(tmp_path, part, key, named):
+    folder = _backup_folder(tmp_path)
+    manifest = json.loads((folder / backup.MANIFEST).read_text())
+    manifest[part][key] = named
+    (folder / backup.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(backup.BackupError, match="refused"):
+        backup.verify(folder)
+
+    # the restore too, with or without verifying first: before it opens the store or the database (a store
+    # folder that does not exist stays so; a connection to port 1 would fail with another error)
+    store = tmp_path / "store"
+    settings = SimpleNamespace(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        document_store_url=store.as_uri(),
+        data_dir=str(tmp_path),
+    )
+    for verify_first in (True, False):
+        with pytest.raises(backup.BackupError, match="refused"):
+            backup.restore(settings, folder, verify_first=verify_first)
+    assert not store.exists()
+
+
+def test_a_symbolic_link_in_a_backup_is_refused(tmp_path):
+    """A document (or the documents' folder) that links elsewhere would read any file of the machine."""
+    folder = _backup_folder(tmp_path)
+    document = next(p for p in (folder / backup.DOCUMENTS).rglob("*") if p.is_file())
+    outside = tmp_path / "outside"
+    outside.write_bytes(document.read_bytes())  # the same bytes: only the link gives it away
+    document.unlink()
+    document.symlink_to(outside)
+    with pytest.raises(backup.BackupError, match="is a symbolic link"):
+        backup.verify(folder)
+
+    folder = _backup_folder(tmp_path / "again")
+    (folder / backup.DOCUMENTS).rename(tmp_path / "elsewhere")
+    (folder / backup.DOCUMENTS).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(backup.BackupError, match="is a symbolic link"):
+        backup.verify(folder)
+
+
+@pytest.mark.parametrize("line", ["not json", "[1, 2]", '{"sha256": "ab", "size": 1, "content_type": "x"}', "{}"])
+def test_a_damaged_document_index_is_a_backup_error(tmp_path, line):
+    folder = _backup_folder(tmp_path)
+    with (folder / backup.INDEX).open("a") as f:
+        f.write(line + "\n")
+    with pytest.raises(backup.BackupError, match="line 3 of the document index"):
+        list(backup._index(folder))
+
+
+def test_a_backup_of_a_local_store_that_does_not_exist_is_refused(tmp_path):
+    """A wrong PENGADUAN_DATA_DIR: the store would be created empty and backed up as such. Refused before the
+    database is asked anything; neither the store nor a backup folder is made."""
+    settings = SimpleNamespace(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        document_store_url=None,
+        data_dir=str(tmp_path / "wrong"),
+    )
+    with pytest.raises(backup.BackupError, match="does not exist: check PENGADUAN_DOCUMENT_STORE_URL"):
+        backup.backup(settings, tmp_path / "backups")
+    assert not (tmp_path / "wrong").exists()
+    assert not (tmp_path / "backups").exists()
