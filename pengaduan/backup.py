@@ -102,9 +102,11 @@ def _client_version(program: Path) -> str | None:
     return f"{found.group(1)}.{found.group(2) or 0}" if found else None
 
 
-def _candidate_dirs(pg_bin: str | None) -> Iterator[Path]:
+def _candidate_dirs(pg_bin: str | None, server_major: int) -> Iterator[Path]:
     if pg_bin:
         yield Path(pg_bin)
+    # Debian's and Ubuntu's layout: every installed major's programs side by side (PATH's pg_dump is a wrapper there)
+    yield Path(f"/usr/lib/postgresql/{server_major}/bin")
     on_path = shutil.which("pg_dump")
     if on_path:
         yield Path(on_path).resolve().parent
@@ -116,26 +118,49 @@ def _candidate_dirs(pg_bin: str | None) -> Iterator[Path]:
             yield Path(spec.origin).parent / "pginstall" / "bin"
 
 
-def find_pg_client(server_major: int, pg_bin: str | None = None) -> PgClient:
-    """The first pg_dump/pg_restore pair (``--pg-bin``, PATH, the embedded wheel) not older than the server."""
-    seen = []
-    for folder in _candidate_dirs(pg_bin):
+# pg_restore 17 and later begin with `SET transaction_timeout = 0`, which a server older than 17 refuses: a newer
+# pg_restore restores only into a server of 17 or later (seen: pg_restore 18.6 into PostgreSQL 15)
+TRANSACTION_TIMEOUT_SINCE = 17
+
+
+def find_pg_client(server_major: int, pg_bin: str | None = None, *, dump_major: int | None = None) -> PgClient:
+    """The pg_dump/pg_restore pair (``--pg-bin``, /usr/lib/postgresql/<major>/bin, PATH, the embedded wheel) for a
+    server of ``server_major``: one of the server's own major when there is one (its dump then restores into the
+    same major with any client of it), else the first newer one that can serve: for a restore
+    (``dump_major``: the major of the pg_dump that made the backup), one that reads that dump and whose opening
+    statements the server knows."""
+    seen: list[str] = []
+    usable: list[PgClient] = []
+    for folder in _candidate_dirs(pg_bin, server_major):
         if not (folder / "pg_dump").is_file() or not (folder / "pg_restore").is_file():
-            seen.append(f"{folder}: no pg_dump/pg_restore")
+            if folder.exists():
+                seen.append(f"{folder}: no pg_dump/pg_restore")
             continue
         version = _client_version(folder / "pg_dump")
         if version is None:
             seen.append(f"{folder}: pg_dump does not run")
             continue
         client = PgClient(folder, version)
-        if client.major >= server_major:
-            return client
-        seen.append(f"{folder}: pg_dump {version} is older than the server ({server_major})")
+        if client.major < server_major:
+            seen.append(f"{folder}: pg_dump {version} is older than the server ({server_major})")
+        elif dump_major is not None and client.major < dump_major:
+            seen.append(f"{folder}: pg_restore {version} cannot read a dump of pg_dump {dump_major}")
+        elif (
+            dump_major is not None
+            and client.major >= TRANSACTION_TIMEOUT_SINCE > server_major
+            and client.major != server_major
+        ):
+            seen.append(f"{folder}: pg_restore {version} cannot restore into PostgreSQL {server_major}")
+        else:
+            usable.append(client)
+    exact = [c for c in usable if c.major == server_major]
+    if exact or usable:
+        return (exact or usable)[0]
     raise BackupError(
-        f"no pg_dump/pg_restore of PostgreSQL {server_major} or later: "
+        f"no pg_dump/pg_restore for PostgreSQL {server_major}: "
         + ("; ".join(seen) or "none found")
         + f". Give one with --pg-bin DIR (e.g. /usr/lib/postgresql/{server_major}/bin), or run the backup where "
-        "PostgreSQL's client is installed (docs/adr/0025)"
+        "PostgreSQL's client of the server's major is installed (docs/adr/0025)"
     )
 
 
@@ -677,7 +702,7 @@ def restore(
             f"refusing to restore into a document store that is not empty ({store!r}): "
             "point PENGADUAN_DOCUMENT_STORE_URL at a new folder or bucket"
         )
-    client = find_pg_client(server_major, pg_bin)
+    client = find_pg_client(server_major, pg_bin, dump_major=int(str(db["pg_dump_version"]).split(".")[0]))
 
     docs_started = time.perf_counter()
     documents = 0

@@ -36,6 +36,28 @@ def test_the_client_programs_must_not_be_older_than_the_server(tmp_path, monkeyp
     assert "--pg-bin" in str(refused.value)
 
 
+def test_the_server_s_own_major_is_preferred_and_a_restore_takes_a_client_that_can_serve(tmp_path, monkeypatch):
+    """Found by the integration suite on testcontainers' PostgreSQL 15 with the embedded wheel's client 18: pg_dump
+    18 wrote a dump only pg_restore 18 reads, and pg_restore 18 opens with `SET transaction_timeout`, which 15
+    refuses. The server's own major is taken when there is one; a restore refuses a client that cannot serve."""
+    newer = _fake_client(tmp_path / "18", "18.6")
+    own = _fake_client(tmp_path / "usr" / "lib" / "postgresql" / "15" / "bin", "15.20 (Debian 15.20-0+deb12u1)")
+    monkeypatch.setenv("PATH", f"{newer}:{own}")  # the newer one first on PATH
+    monkeypatch.setattr(backup, "_candidate_dirs", lambda pg_bin, major: iter([newer, own]))
+    assert backup.find_pg_client(15).major == 15  # a backup of a 15 server by 15's own pg_dump
+    assert backup.find_pg_client(15, dump_major=15).major == 15
+    assert backup.find_pg_client(17, dump_major=15).major == 18  # newer than a 17 server: it knows the SET
+    monkeypatch.setattr(backup, "_candidate_dirs", lambda pg_bin, major: iter([newer]))
+    assert backup.find_pg_client(15).major == 18  # a dump may still be made by a newer pg_dump ...
+    with pytest.raises(backup.BackupError) as refused:  # ... but not restored into 15 by 18's pg_restore
+        backup.find_pg_client(15, dump_major=18)
+    assert "pg_restore 18.6 cannot restore into PostgreSQL 15" in str(refused.value)
+    monkeypatch.setattr(backup, "_candidate_dirs", lambda pg_bin, major: iter([own]))
+    with pytest.raises(backup.BackupError) as unreadable:
+        backup.find_pg_client(15, dump_major=18)
+    assert "cannot read a dump of pg_dump 18" in str(unreadable.value)
+
+
 def test_the_password_goes_to_the_environment_never_onto_the_command_line(monkeypatch):
     monkeypatch.setenv("PGHOST", "elsewhere")  # the caller's libpq settings must not redirect the dump
     monkeypatch.setenv("PGSERVICE", "elsewhere")
