@@ -355,7 +355,7 @@ def test_invalid_kecamatan_settings_are_refused_with_a_clear_message(engine):
     for bad, words in [
         ({"sop_overrides": {"steps": {"13": {"role": "camat"}}}}, "step 13"),
         ({"sop_overrides": {"steps": {"2": {"role": "bupati"}}}}, "unknown role"),
-        ({"office_hours": {"days": {"mon": ["16:00", "08:00"]}}}, ""),
+        ({"office_hours": {"days": {"mon": ["16:00", "08:00"]}}}, "closing 08:00 is not after opening 16:00"),
         ({"extra_holidays": {"31-12-2026": "x"}}, "not a date"),
         ({"colour": "blue"}, "unknown settings"),
     ]:
