@@ -944,11 +944,69 @@ class _Sealing:
         self.new.clear()
 
 
+def copy_events(
+    conn: psycopg.Connection,
+    stream: Iterator[tuple],
+    *,
+    seal: bool,
+    chunk: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[Counter, datetime | None, datetime | None]:
+    """A simulation's events into ``workflow.events`` by COPY, as the store would write them (``envelope``, the
+    store's ``to_row``, the complainant's data sealed under a data key per complaint when ``seal``): ``chunk``
+    events per COPY and transaction, each with its new data keys. The count by type, the first and last times."""
+    from shared.events import envelope
+    from shared.eventstore.postgres import to_row
+
+    columns = ", ".join(COPY_COLUMNS)
+    sealing = _Sealing()
+    types: Counter = Counter()
+    first_at = last_at = None
+    done = False
+    while not done:
+        with conn.cursor() as cur, cur.copy(f"COPY workflow.events ({columns}) FROM STDIN") as copy:
+            lines: list[str] = []
+            in_chunk = 0
+            for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
+                env = envelope(
+                    event,
+                    event_id=uuid.uuid4(),
+                    stream_id=stream_id,
+                    version=version,
+                    kecamatan=kec,
+                    occurred_at=occurred_at,
+                    actor=actor,
+                    correlation_id=correlation or uuid.uuid4(),
+                    causation_id=causation,
+                )
+                row = to_row(env)
+                if seal:
+                    row = sealing.sealed(row)
+                lines.append("\t".join(_copy_text(row[c]) for c in COPY_COLUMNS))
+                types[env.type] += 1
+                in_chunk += 1  # noqa: SIM113
+                if first_at is None:
+                    first_at = occurred_at
+                last_at = occurred_at
+                if len(lines) >= 2000:
+                    copy.write("\n".join(lines) + "\n")
+                    lines.clear()
+                if in_chunk >= chunk:
+                    break
+            else:
+                done = True
+            if lines:
+                copy.write("\n".join(lines) + "\n")
+        sealing.write_keys(conn)  # the chunk's new data keys, in the chunk's transaction
+        conn.commit()
+        if progress is not None:
+            progress(sum(types.values()))
+    return types, first_at, last_at
+
+
 def seed_events(database_url: str, params: DashboardParams, now: datetime) -> dict[str, Any]:
     """Writes about ``params.events`` events: the simulation of as many complaints as a pilot run says make
     that many (within a percent or so); every complaint's story is written up to now, none is cut short."""
-    from shared.events import envelope
-    from shared.eventstore.postgres import to_row
     from shared.tenancy import demo_kecamatan
 
     kecamatan = [(k.slug, k.code) for k in demo_kecamatan()]
@@ -966,52 +1024,16 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
         params.days,
     )
     columns = ", ".join(COPY_COLUMNS)
-    sealing = _Sealing()
-    types: Counter = Counter()
-    written = 0
-    first_at = last_at = None
-    stream = sim.events()
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
         before = conn.execute("SELECT coalesce(max(position), 0) FROM workflow.events").fetchone()[0]
-        done = False
-        while not done:
-            with conn.cursor() as cur, cur.copy(f"COPY workflow.events ({columns}) FROM STDIN") as copy:
-                lines: list[str] = []
-                in_chunk = 0
-                for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
-                    env = envelope(
-                        event,
-                        event_id=uuid.uuid4(),
-                        stream_id=stream_id,
-                        version=version,
-                        kecamatan=kec,
-                        occurred_at=occurred_at,
-                        actor=actor,
-                        correlation_id=correlation or uuid.uuid4(),
-                        causation_id=causation,
-                    )
-                    row = to_row(env)
-                    if params.seal_personal:
-                        row = sealing.sealed(row)
-                    lines.append("\t".join(_copy_text(row[c]) for c in COPY_COLUMNS))
-                    types[env.type] += 1
-                    written += 1
-                    in_chunk += 1  # noqa: SIM113
-                    if first_at is None:
-                        first_at = occurred_at
-                    last_at = occurred_at
-                    if len(lines) >= 2000:
-                        copy.write("\n".join(lines) + "\n")
-                        lines.clear()
-                    if in_chunk >= params.copy_chunk:
-                        break
-                else:
-                    done = True
-                if lines:
-                    copy.write("\n".join(lines) + "\n")
-            sealing.write_keys(conn)  # the chunk's new data keys, in the chunk's transaction
-            conn.commit()
-            log.info("seeded %d events (%.0f/s)", written, written / (time.perf_counter() - started))
+        types, first_at, last_at = copy_events(
+            conn,
+            sim.events(),
+            seal=params.seal_personal,
+            chunk=params.copy_chunk,
+            progress=lambda n: log.info("seeded %d events (%.0f/s)", n, n / (time.perf_counter() - started)),
+        )
+        written = sum(types.values())
         after = conn.execute("SELECT coalesce(max(position), 0) FROM workflow.events").fetchone()[0]
     seconds = time.perf_counter() - started
     return {

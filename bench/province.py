@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -103,51 +101,13 @@ def register_province(engine: Engine, groups: list[list[tuple[str, str]]]) -> No
 def seed_year(database_url: str, kecamatan: list[tuple[str, str]], complaints: int, params: ProvinceParams) -> dict:
     """``complaints`` complaints of these kecamatan over the last ``params.days`` days, every story written up to
     now: COPY into ``workflow.events`` (and the complaints' data keys into ``privacy.data_keys``)."""
-    from bench.dashboard import COPY_COLUMNS, Simulation, _copy_text, _Sealing
-    from shared.events import envelope
-    from shared.eventstore.postgres import to_row
+    from bench.dashboard import Simulation, copy_events
 
     started = time.perf_counter()
     sim = Simulation(datetime.now(UTC), params.days, params.seed + len(kecamatan), complaints, kecamatan)
-    columns = ", ".join(COPY_COLUMNS)
-    sealing = _Sealing()
-    types: Counter = Counter()
-    written = 0
-    stream = sim.events()
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
-        done = False
-        while not done:
-            in_chunk = 0
-            with conn.cursor() as cur, cur.copy(f"COPY workflow.events ({columns}) FROM STDIN") as copy:
-                lines: list[str] = []
-                for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
-                    env = envelope(
-                        event,
-                        event_id=uuid.uuid4(),
-                        stream_id=stream_id,
-                        version=version,
-                        kecamatan=kec,
-                        occurred_at=occurred_at,
-                        actor=actor,
-                        correlation_id=correlation or uuid.uuid4(),
-                        causation_id=causation,
-                    )
-                    row = sealing.sealed(to_row(env))
-                    lines.append("\t".join(_copy_text(row[c]) for c in COPY_COLUMNS))
-                    types[env.type] += 1
-                    written += 1
-                    in_chunk += 1
-                    if len(lines) >= 2000:
-                        copy.write("\n".join(lines) + "\n")
-                        lines.clear()
-                    if in_chunk >= params.copy_chunk:
-                        break
-                else:
-                    done = True
-                if lines:
-                    copy.write("\n".join(lines) + "\n")
-            sealing.write_keys(conn)
-            conn.commit()
+        types, _, _ = copy_events(conn, sim.events(), seal=True, chunk=params.copy_chunk)
+    written = sum(types.values())
     seconds = time.perf_counter() - started
     received = types.get("workflow.ComplaintReceived", 0)
     return {
