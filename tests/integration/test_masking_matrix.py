@@ -41,6 +41,7 @@ from shared.contracts.intake import Complainant
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support.complaints import outbox_message, record_complaint
+from tests.support.tasks import SentTasks
 from tests.support.web import web_client
 from tests.unit.test_attachments import tiny_png
 
@@ -160,16 +161,6 @@ def web_settings(settings, tmp_path_factory):
 def web(web_settings, engine, place, people):
     with web_client(web_settings) as client:
         yield client
-
-
-class SentTasks:
-    """The letters service's broker, as a fake: the test hands its reports to the workflow's handler."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list]] = []
-
-    def send_task(self, name: str, args: list, **_: object) -> None:
-        self.sent.append((name, args))
 
 
 @pytest.fixture(scope="module")

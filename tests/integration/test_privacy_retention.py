@@ -27,21 +27,12 @@ from shared.tenancy import Kecamatan, configure_kabupaten, upsert_kecamatan
 from tests.support.auth import bearer_header, ensure_user
 from tests.support.complaints import record_complaint
 from tests.support.processes import env_for
+from tests.support.tasks import SentTasks
 
 SUFFIX = uuid.uuid4().hex[:6]
 KABUPATEN = f"retensi{SUFFIX}"
 KECAMATAN = f"retensi-{SUFFIX}"
 CLOSED_DOWN = f"retensi-tutup-{SUFFIX}"  # a kecamatan no longer served here (inactive)
-
-
-class SentTasks:
-    """A broker that keeps what it is handed (no worker runs here)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list]] = []
-
-    def send_task(self, name: str, args: list, **_: object) -> None:
-        self.sent.append((name, args))
 
 
 class OnlyOurs:

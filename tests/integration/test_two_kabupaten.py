@@ -52,6 +52,7 @@ from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, configure_kabupaten, demo_second_kabupaten, upsert_kecamatan
 from tests.support.complaints import record_complaint
 from tests.support.processes import env_for
+from tests.support.tasks import SentTasks
 from tests.support.web import web_client
 
 PASSWORD = "rahasia-uji-dua-kabupaten"
@@ -149,16 +150,6 @@ def web_settings(settings, tmp_path_factory):
 def web(web_settings, engine, place, people):
     with web_client(web_settings) as client:
         yield client
-
-
-class SentTasks:
-    """The letters service's broker, as a fake: the test hands its reports to the workflow's handler."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list]] = []
-
-    def send_task(self, name: str, args: list, **_: object) -> None:
-        self.sent.append((name, args))
 
 
 def walk(api, wf, letters, tokens, kecamatan: str, category: str) -> dict:

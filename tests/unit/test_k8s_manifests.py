@@ -46,6 +46,7 @@ from starlette.routing import Route
 from pengaduan import apps, cli, registry
 from shared.config import Settings
 from shared.contracts.routing import queues
+from shared.embedded import free_port
 from shared.privacy import KeyEncryptionKeys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -1144,12 +1145,6 @@ def _nginx_binary() -> str | None:
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Echo(BaseHTTPRequestHandler):
     """An upstream that answers with the headers it received."""
 
@@ -1177,7 +1172,7 @@ def _k8s_nginx(tmp: Path) -> Iterator[tuple[int, int]]:
         server.service_name = host
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers[host] = server
-    edge, internal = _free_port(), _free_port()
+    edge, internal = free_port(), free_port()
     text = (K8S / "base" / "proxy" / "nginx.conf").read_text().replace("/tmp/nginx", f"{tmp}/nginx")
     for host, server in servers.items():
         text = text.replace(f"server {host}:8000;", f"server 127.0.0.1:{server.server_address[1]};")

@@ -34,6 +34,7 @@ from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import Kecamatan, upsert_kecamatan
 from tests.support import complaints
 from tests.support.complaints import outbox_message
+from tests.support.tasks import SentTasks
 from tests.support.web import web_client
 from tests.unit.test_attachments import as_stored, tiny_png
 
@@ -115,17 +116,6 @@ def wf(web_settings, place):
     container = workflow_bootstrap(web_settings)
     yield container
     container.engine.dispose()
-
-
-class SentTasks:
-    """The letters service's broker, as a fake: the task it would send is kept, and the test hands its
-    message to the workflow's handler (as the workflow worker would)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, list]] = []
-
-    def send_task(self, name: str, args: list, **_: object) -> None:
-        self.sent.append((name, args))
 
 
 @pytest.fixture(scope="module")
