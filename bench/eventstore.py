@@ -6,9 +6,9 @@ inserts the very same rows into ``bench.bench_raw_events`` (same columns, constr
 ``workflow.events``) with one INSERT per transaction. Both run with 1 and with 8 writers.
 
 Two diagnostic variants split the difference between the two into its parts, on the baseline table:
-``store_statements`` issues the store's statements without its advisory lock and without NOTIFY (the
+``store_statements`` issues the store's statements without its triggers and without NOTIFY (the
 stream-version SELECT, then INSERT ... RETURNING), ``store_statements_notify`` adds a NOTIFY (the real
-store's comes from a statement trigger). The real store then adds the advisory lock. While each variant runs, a sampler reads what the
+store's comes from a statement trigger). The real store then adds its own triggers (docs/adr/0027). While each variant runs, a sampler reads what the
 writers' backends wait on from ``pg_stat_activity``.
 """
 
@@ -138,7 +138,7 @@ def raw_insert(engine: Engine) -> AppendFn:
 
 
 def store_statements(engine: Engine, notify: bool) -> AppendFn:
-    """The store's statements on the baseline table, without the advisory lock (and NOTIFY if asked)."""
+    """The store's statements on the baseline table, without its triggers (and NOTIFY if asked)."""
 
     def append(w: Writer) -> None:
         slot, event = w.next_event()

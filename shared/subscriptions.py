@@ -59,13 +59,17 @@ class Checkpoints:
         return value or 0
 
     def claim(self, conn: Connection, name: str) -> int:
-        """The position, with the checkpoint row locked until ``conn``'s transaction ends: a round that
-        overlaps another instance's (a leader that lost its lock a moment ago) waits instead of
-        interleaving with it."""
+        """The position, with the checkpoint claimed until ``conn``'s transaction ends: a round that overlaps
+        another instance's (a leader that lost its lock a moment ago) waits instead of interleaving with it.
+        The claim is a transaction-scoped advisory lock, not a row lock: a row lock would give the round a
+        transaction id while it reads the event store, and every reader waits for the transactions that hold
+        one (shared/eventstore/postgres.py ``Horizon``)."""
+        conn.execute(select(func.pg_advisory_xact_lock(lock_key(f"{name}:round"))))
+        position = conn.execute(select(self.table.c.position).where(self.table.c.name == name)).scalar()
+        if position is not None:
+            return position
         conn.execute(insert(self.table).values(name=name, position=0).on_conflict_do_nothing(index_elements=["name"]))
-        return conn.execute(
-            select(self.table.c.position).where(self.table.c.name == name).with_for_update()
-        ).scalar_one()
+        return 0
 
     def set(self, conn: Connection, name: str, position: int) -> None:
         stmt = insert(self.table).values(name=name, position=position)

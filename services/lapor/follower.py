@@ -68,9 +68,10 @@ class FollowUps:
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
             after = self.checkpoints.claim(conn, self.name)
+            # read before anything is written: a round holding a transaction id reads only what settled without it
+            batch, last, read = self.store.read_all_of_types(after, self.batch_size, TYPES, conn)
             if self.retry_pending:
                 self.set_aside.retry(conn, self.store, lambda events: self._apply_all(conn, events))
-            batch, last, read = self.store.read_all_of_types(after, self.batch_size, TYPES, conn)
             if batch:  # an event it cannot apply is set aside, its complaint's later ones held behind it
                 self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
             if read:

@@ -1,10 +1,15 @@
 """The event store in PostgreSQL.
 
-Commit order: every append takes one transaction-scoped advisory lock just before it inserts, and holds
-it until its transaction ends. Positions (a bigserial) are therefore handed out in commit order, and a
-reader tailing ``position > checkpoint`` can never skip an event that a slower transaction commits later
-(the classic bigserial gap). The price is that appends are serialised from the insert to the commit
-(two statements and the commit); see docs/adr/0002-commit-ordered-event-store.md and ``make bench``.
+Appends run concurrently; readers never skip. A position (a bigserial) is drawn when a row is inserted, not
+when its transaction commits, so a reader that tailed ``position > checkpoint`` up to the highest visible
+position could pass a slower transaction's event and never see it (the classic bigserial gap). Readers
+therefore read only up to the *settled* position (``Horizon``): the highest position such that every
+transaction that drew a position at or below it has ended (committed, so visible, or rolled back, so a hole
+forever). Each appending transaction holds a transaction id before it draws a position (a statement trigger,
+migration 0030), so "every transaction that drew <= L has ended" follows from "every transaction id older
+than a snapshot taken after L was read has ended". Positions follow the order the rows were inserted;
+a stream's versions and anything caused by an event come after it. See docs/adr/0027 (which replaces the one
+append lock of docs/adr/0002) and ``make bench``.
 
 Immutability is enforced by triggers (no UPDATE, DELETE or TRUNCATE), created by the migrations.
 
@@ -16,6 +21,9 @@ projections and rebuilds go on. The payload in the table never holds them in cle
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from uuid import UUID as UUID_
 
@@ -32,6 +40,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.engine import Connection
@@ -61,8 +70,112 @@ events = Table(
     Column("payload", JSONB, nullable=False),
 )
 
-APPEND_LOCK_KEY = 0x5045_4E47  # "PENG": the one lock that orders appends
 NOTIFY_CHANNEL = "pengaduan_events"
+POSITION_SEQUENCE = "workflow.events_position_seq"
+
+log = logging.getLogger(__name__)
+
+# One statement, on the reader's connection (READ COMMITTED: a snapshot of its own): the oldest transaction id in
+# the snapshot's xip (running; the xip leaves the reader's own out), the snapshot's xmax (the latest completed + 1:
+# every id from it up is not yet completed, unlisted), the reader's own id if it has one, and, read live after the
+# snapshot was taken, the sequence's last drawn position and then the next transaction id to be assigned
+# (``workflow.events_horizon``, migration 0030).
+HORIZON_SQL = text(
+    "SELECT (SELECT min(x) FROM pg_snapshot_xip(s) AS x)::text::bigint, pg_snapshot_xmax(s)::text::bigint, "
+    "pg_current_xact_id_if_assigned()::text::bigint, h.last_drawn, h.next_xid, "
+    "current_setting('transaction_isolation') "
+    "FROM pg_current_snapshot() AS s, workflow.events_horizon(pg_snapshot_xmax(s)) AS h"
+)
+SETTLE_WAIT = 0.1  # at most this long a read waits for appends in flight below the head before it returns
+HELD_BACK_WARNING = 30.0  # seconds the settled position has not reached what was drawn: name the culprit
+PENDING_MAX = 64
+
+
+class Horizon:
+    """The settled position of one database, as this process has observed it (shared by its readers).
+
+    Each observation (``HORIZON_SQL``) reads the sequence's last drawn position L, then the next transaction id N:
+    every transaction that drew a position <= L took its id before it drew it, so before N was read, so below N.
+    Once an observation (this one or a later one) finds no transaction that may still run below N, every position
+    <= L is settled: committed and visible to any later snapshot, or rolled back and never to be seen. Dropping a
+    pair only delays; nothing here can skip."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.settled = 0
+        self.drawn = 0  # the highest last drawn position observed
+        self._pending: list[tuple[int, int]] = []  # (last drawn position, the id every older transaction ends below)
+        self._held_since: float | None = None
+
+    def observe(self, conn: Connection) -> tuple[int, bool]:
+        """One observation on ``conn``: the position ``conn`` may read up to, and whether ``conn``'s transaction
+        holds a transaction id. Such a reader's own positions, drawn and not committed, are visible to it alone:
+        it may read past them, but what it finds settled is not kept for the others unless it would be without
+        it (waiting for later observations would only wait for itself)."""
+        oldest_listed, xmax, own, last, next_xid, isolation = conn.execute(HORIZON_SQL).one()
+        if isolation != "read committed":  # a fixed snapshot would be older than the last drawn position read
+            raise RuntimeError(f"the event store is read in READ COMMITTED transactions, not {isolation}")
+        # the oldest id another transaction may still hold: the ids from the xmax up to the next one are held by
+        # transactions not completed when the snapshot was taken, unless the reader's own is the only one there
+        unlisted = next_xid - xmax - (1 if own is not None and xmax <= own < next_xid else 0)
+        others = xmax if unlisted else next_xid
+        if oldest_listed is not None:
+            others = min(others, oldest_listed)
+        everyone = others if own is None else min(others, own)
+        with self._lock:
+            if last > self.settled and len(self._pending) < PENDING_MAX:
+                self._pending.append((last, next_xid))
+            mine = self.settled
+            still = []
+            for drawn, frontier in self._pending:
+                if frontier <= everyone:
+                    self.settled = max(self.settled, drawn)
+                elif drawn > self.settled:
+                    still.append((drawn, frontier))
+                if frontier <= others:
+                    mine = max(mine, drawn)
+            self._pending = still
+            self.drawn = max(self.drawn, last)
+            self._note_held_back(conn, everyone)
+            return max(mine, self.settled), own is not None
+
+    def _note_held_back(self, conn: Connection, oldest: int) -> None:
+        if not self._pending:
+            self._held_since = None
+            return
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        elif now - self._held_since > HELD_BACK_WARNING:
+            self._held_since = now  # once per period
+            holder = conn.execute(
+                text(
+                    "SELECT pid, application_name, state, now() - xact_start, left(query, 200) FROM pg_stat_activity "
+                    "WHERE backend_xid IS NOT NULL AND backend_xid::text::bigint = :x"
+                ),
+                {"x": oldest},
+            ).first()
+            log.warning(
+                "event readers held back for over %ss by transaction %s (%s): a transaction that holds a "
+                "transaction id keeps every subscriber from reading past the positions drawn while it runs; "
+                "end it (idle_in_transaction_session_timeout bounds idle ones)",
+                int(HELD_BACK_WARNING),
+                oldest,
+                holder and f"pid {holder[0]}, {holder[1]!r}, {holder[2]}, open {holder[3]}, {holder[4]!r}",
+            )
+
+    def settle(self, conn: Connection, after: int) -> int:
+        """The settled position, waiting up to ``SETTLE_WAIT`` while positions above ``after`` were drawn but
+        are not yet settled (appends in flight: a few milliseconds, unless a long transaction runs)."""
+        settled, own = self.observe(conn)
+        deadline = time.monotonic() + SETTLE_WAIT
+        pause = 0.0
+        # a reader with a transaction id looks once more at most (a later look may find others ended)
+        while settled <= after < self.drawn and (not own or pause == 0.0) and time.monotonic() < deadline:
+            pause = min(max(pause * 2, 0.001), 0.016)
+            time.sleep(pause)
+            settled, own = self.observe(conn)
+        return settled
 
 
 class PostgresEventStore:
@@ -71,6 +184,7 @@ class PostgresEventStore:
         process's settings (the environment) name them (``privacy.default_data_keys``)."""
         self._engine = engine
         self.data_keys = data_keys or privacy.default_data_keys()
+        self.horizon = Horizon()
 
     # -- writing -----------------------------------------------------------------------------------
     def append(
@@ -80,8 +194,9 @@ class PostgresEventStore:
         events_: Sequence[EventEnvelope],
         conn: Connection | None = None,
     ) -> list[int]:
-        """Append inside ``conn``'s transaction (so a consumer's inbox row commits with its events),
-        or in a transaction of its own. Call it last in a unit of work: it holds the append lock."""
+        """Append inside ``conn``'s transaction (so a consumer's inbox row commits with its events), or in a
+        transaction of its own. Appends run concurrently; readers do not read past a position drawn by a
+        transaction still running, so commit soon after appending (``Horizon``)."""
         if conn is None:
             with self._engine.begin() as own:
                 return self._append(own, stream_id, expected_version, events_)
@@ -93,17 +208,16 @@ class PostgresEventStore:
         for offset, event in enumerate(events_, start=1):
             if event.stream_id != stream_id or event.version != expected_version + offset:
                 raise ValueError("event stream or version does not follow the expected version")
-        # the version check runs before the lock: a writer that loses a race after it is caught by the
-        # (stream_id, version) unique constraint, so the lock is held only for the insert and the commit
+        # a writer that loses a race after this check is caught by the (stream_id, version) unique constraint
         actual = self._stream_version(conn, stream_id)
         if actual != expected_version:
             raise ConcurrencyError(stream_id, expected_version, actual)
         if not events_:
             return []
-        rows = [self._sealed(conn, to_row(e)) for e in events_]  # before the lock: a new data key is a write
-        conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+        rows = [self._sealed(conn, to_row(e)) for e in events_]
         try:
-            # a statement trigger NOTIFYs subscribers; the notification is delivered at commit
+            # statement triggers: one takes the transaction id before any position is drawn, one NOTIFYs
+            # subscribers (delivered at commit, one per transaction)
             positions = conn.execute(insert(events).returning(events.c.position), rows).scalars().all()
         except IntegrityError as exc:  # the unit of work is aborted: the caller rolls back
             if "events_event_id_key" in str(exc.orig):
@@ -126,11 +240,26 @@ class PostgresEventStore:
             return self.envelopes(own, own.execute(query).mappings().all())
 
     def read_all(self, after: int = 0, limit: int = 1000, conn: Connection | None = None) -> list[EventEnvelope]:
-        query = select(events).where(events.c.position > after).order_by(events.c.position).limit(limit)
-        if conn is not None:
-            return self.envelopes(conn, conn.execute(query).mappings().all())
-        with self._engine.connect() as own:
-            return self.envelopes(own, own.execute(query).mappings().all())
+        """Events after ``after`` up to the settled position, in position order (a reader that moves its
+        checkpoint to the last one read never skips one committed later)."""
+        if conn is None:
+            with self._engine.connect() as own:
+                return self.read_all(after, limit, own)
+        settled = self.horizon.settle(conn, after)
+        if settled <= after:
+            return []
+        query = (
+            select(events)
+            .where(events.c.position > after, events.c.position <= settled)
+            .order_by(events.c.position)
+            .limit(limit)
+        )
+        return self.envelopes(conn, conn.execute(query).mappings().all())
+
+    def settled(self, conn: Connection, after: int = 0) -> int:
+        """The position up to which readers may read (``Horizon.settle``): for readers that select rows
+        themselves (the dashboard's feed)."""
+        return self.horizon.settle(conn, after)
 
     def read_all_of_types(
         self, after: int, limit: int, types: Iterable[str], conn: Connection
@@ -139,9 +268,12 @@ class PostgresEventStore:
         server: ``(events, last_position_read, count_read)``. A subscriber that ignores most types (a
         projection skips notifications and overdue alerts: about a quarter of the store) moves its checkpoint
         to ``last_position_read`` without transferring or decoding the rest."""
+        settled = self.horizon.settle(conn, after)
+        if settled <= after:
+            return [], after, 0
         batch = (
             select(events.c.position, events.c.type)
-            .where(events.c.position > after)
+            .where(events.c.position > after, events.c.position <= settled)
             .order_by(events.c.position)
             .limit(limit)
             .cte("batch")

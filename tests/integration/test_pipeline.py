@@ -12,7 +12,7 @@ import sys
 import uuid
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
 from services.intake.adapters.tables import outbox, submissions
@@ -20,10 +20,11 @@ from services.intake.adapters.tracking import TrackingProjection
 from services.workflow.adapters.tables import dead_letters, inbox
 from shared.celery_app import make_celery
 from shared.embedded import rabbitmq_installed, start_rabbitmq, start_redis
-from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
 from shared.eventstore.postgres import NOTIFY_CHANNEL as EVENTS_CHANNEL
+from shared.eventstore.postgres import PostgresEventStore
 from shared.subscriptions import Runner
 from tests.conftest import broker_env
+from tests.support.appends import HeldAppends, appends_waiting
 from tests.support.complaints import submit, valid_body
 from tests.support.processes import env_for, wait_until
 from tests.support.servers import NOT_INSTALLED
@@ -162,32 +163,15 @@ def test_a_worker_killed_mid_task_records_the_complaint_exactly_once_after_resta
     settings, engine, spawn, background, intake_client
 ):
     store = PostgresEventStore(engine)
-    blocker = engine.connect()
-    blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})  # appends will wait here
-    blocker.commit()
+    held = HeldAppends(engine)  # appends will wait here
     try:
         worker = spawn("worker", "workflow", "--concurrency", "1")
         start_publisher(background, engine, settings)
         code = submit(intake_client)
-
-        def worker_is_mid_append() -> bool:
-            with engine.connect() as conn:
-                return (
-                    conn.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND query LIKE '%pg_advisory_xact_lock%'"
-                        )
-                    ).scalar_one()
-                    > 0
-                )
-
-        wait_until(worker_is_mid_append, timeout=60, message="the worker to be inside the task")
+        wait_until(lambda: appends_waiting(engine) > 0, timeout=60, message="the worker to be inside the task")
         worker.kill()  # SIGKILL the whole worker, main process and pool
     finally:
-        blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": APPEND_LOCK_KEY})
-        blocker.commit()
-        blocker.close()
+        held.release()
 
     assert stream_events(store, engine, code) == []
     # the restart: the unacked message comes back (INFO: the worker logs each task id it ran to its end)

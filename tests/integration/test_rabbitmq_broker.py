@@ -17,7 +17,6 @@ import pytest
 from amqp.exceptions import PreconditionFailed
 from fastapi.testclient import TestClient
 from kombu import Connection, Queue
-from sqlalchemy import text
 
 from pengaduan.registry import operations_collector
 from services.intake.bootstrap import bootstrap
@@ -25,11 +24,12 @@ from services.intake.config import IntakeSettings
 from services.intake.entrypoints.api import create_app
 from shared.celery_app import QUEUES, make_celery, quorum_queues
 from shared.embedded import rabbitmq_installed, start_rabbitmq
-from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
+from shared.eventstore.postgres import PostgresEventStore
 from shared.outages import unreachable
 from tests.conftest import VISIBILITY_TIMEOUT
 from tests.integration.test_metrics import collected, value
 from tests.integration.test_pipeline import start_publisher, stream_events
+from tests.support.appends import HeldAppends, appends_waiting
 from tests.support.complaints import outbox_message, submit
 from tests.support.processes import wait_until
 from tests.support.servers import NOT_INSTALLED
@@ -95,9 +95,7 @@ def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_
     )
     container = bootstrap(IntakeSettings(**settings.model_dump()))
     store = PostgresEventStore(engine)
-    blocker = engine.connect()
-    blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})  # appends wait here
-    blocker.commit()
+    held = HeldAppends(engine)  # appends wait here
     try:
         # a long time limit for this one: its statement waits on the lock (statement timeout 30 % of the hard
         # limit) and never hands the message back before the kill, so the kill is what the other worker sees
@@ -108,28 +106,14 @@ def test_a_worker_killed_mid_task_has_its_message_redelivered_to_another_within_
         with TestClient(create_app(container)) as client:
             code = submit(client)
 
-        def mid_append() -> bool:
-            with engine.connect() as conn:
-                return (
-                    conn.execute(
-                        text(
-                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                            "AND query LIKE '%pg_advisory_xact_lock%'"
-                        )
-                    ).scalar_one()
-                    > 0
-                )
-
-        wait_until(mid_append, timeout=60, message="the first worker inside the task")
+        wait_until(lambda: appends_waiting(engine) > 0, timeout=60, message="the first worker inside the task")
         second = spawn("worker", "workflow", "--concurrency", "1", settings_=settings, PENGADUAN_LOG_LEVEL="INFO")
         wait_until(lambda: " ready." in second.output(), timeout=60, message="the second worker ready")
         assert "received" not in second.output()  # the first worker holds the message up to its death
         first.kill()  # SIGKILL, main process and pool: no goodbye to the broker
         killed_at = time.monotonic()
     finally:
-        blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": APPEND_LOCK_KEY})
-        blocker.commit()
-        blocker.close()
+        held.release()
         container.engine.dispose()
 
     events = wait_until(lambda: stream_events(store, engine, code), timeout=120, message="the redelivered task")

@@ -13,28 +13,18 @@ import time
 from sqlalchemy import text
 
 from shared.config import Settings
-from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
+from shared.eventstore.postgres import PostgresEventStore
 from tests.conftest import VISIBILITY_TIMEOUT
 from tests.integration.test_pipeline import start_publisher, stream_events
+from tests.support.appends import HeldAppends, append_holders, appends_waiting
 from tests.support.complaints import submit
 from tests.support.processes import wait_until
 
 PRODUCTION_DEFAULT = Settings.model_fields["broker_visibility_timeout"].default
 
 
-def _appends_waiting(engine) -> int:
-    """Workflow tasks inside an append, waiting for the lock the test holds."""
-    with engine.connect() as conn:
-        return conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%pg_advisory_xact_lock%'"
-            )
-        ).scalar_one()
-
-
 def _lock_waits(engine) -> int:
-    """Backends waiting on any lock: on the append lock, or on an inbox row an earlier attempt still holds."""
+    """Backends waiting on any lock: on the held appends, or on an inbox row an earlier attempt still holds."""
     with engine.connect() as conn:
         return conn.execute(
             text(
@@ -43,44 +33,17 @@ def _lock_waits(engine) -> int:
         ).scalar_one()
 
 
-def _append_lock_holders(engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(
-            text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND ((classid::bigint << 32) | objid::bigint) = :k"
-            ),
-            {"k": APPEND_LOCK_KEY},
-        ).scalar_one()
-
-
-class AppendLock:
-    """Holds the event store's append lock: a workflow task stops inside its append, mid-task."""
-
-    def __init__(self, engine) -> None:
-        self.conn = engine.connect()
-        self.conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})
-        self.conn.commit()
-
-    def release(self) -> None:
-        if self.conn is not None:
-            self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": APPEND_LOCK_KEY})
-            self.conn.commit()
-            self.conn.close()
-            self.conn = None
-
-
 def test_with_the_default_visibility_timeout_a_killed_workers_task_runs_again_within_a_minute(
     settings, engine, spawn, background, intake_client
 ):
     production = settings.model_copy(update={"broker_visibility_timeout": PRODUCTION_DEFAULT})
     store = PostgresEventStore(engine)
-    lock = AppendLock(engine)
+    lock = HeldAppends(engine)
     try:
         worker = spawn("worker", "workflow", "--concurrency", "1", settings_=production)
         start_publisher(background, engine, settings)
         code = submit(intake_client)
-        wait_until(lambda: _appends_waiting(engine) > 0, timeout=60, message="the worker to be inside the task")
+        wait_until(lambda: appends_waiting(engine) > 0, timeout=60, message="the worker to be inside the task")
         worker.kill()  # kill -9 of the whole worker, mid-task
         killed_at = time.monotonic()
         spawn("worker", "workflow", "--concurrency", "1", settings_=production)  # as the supervisor restarts it
@@ -102,11 +65,11 @@ def test_with_the_default_visibility_timeout_a_killed_workers_task_runs_again_wi
 def test_a_task_cut_off_by_its_time_limit_leaves_nothing_waiting_and_the_other_worker_records_it(
     settings, engine, spawn, background, intake_client
 ):
-    """Two live workers; the append lock is held 2.5 x the visibility timeout. Each attempt's statement ends
+    """Two live workers; appends are held 2.5 x the visibility timeout. Each attempt's statement ends
     on the server before its task's time limit (shared/db.py), the message goes back, the other worker takes
     it: they never pile up (before #13's fix every attempt cut off by the soft limit left its
-    statement waiting, holding its inbox row, and the next attempts queued behind it). Once the lock is free
-    the complaint is recorded at once, once, and no backend is left waiting on or holding the append lock."""
+    statement waiting, holding its inbox row, and the next attempts queued behind it). Once they are let go
+    the complaint is recorded at once, once, and no backend is left waiting on or holding the appends."""
     import redis
 
     store = PostgresEventStore(engine)
@@ -114,15 +77,15 @@ def test_a_task_cut_off_by_its_time_limit_leaves_nothing_waiting_and_the_other_w
     spawn("worker", "workflow", "--concurrency", "1")
     start_publisher(background, engine, settings)
     # first the workers drain what earlier tests left on the queue (the hand-off reconcilers publish again
-    # whatever no consumer took): only this test's task may then wait on the lock
+    # whatever no consumer took): only this test's task may then wait on the held appends
     broker = redis.Redis.from_url(settings.redis_url)
     wait_until(
         lambda: broker.llen("workflow") == 0 and _lock_waits(engine) == 0, timeout=60, message="the queue drained"
     )
-    lock = AppendLock(engine)
+    lock = HeldAppends(engine)
     try:
         code = submit(intake_client)
-        wait_until(lambda: _appends_waiting(engine) > 0, timeout=60, message="a worker inside the task")
+        wait_until(lambda: appends_waiting(engine) > 0, timeout=60, message="a worker inside the task")
         most = 0
         deadline = time.monotonic() + 2.5 * VISIBILITY_TIMEOUT
         while time.monotonic() < deadline:
@@ -141,7 +104,7 @@ def test_a_task_cut_off_by_its_time_limit_leaves_nothing_waiting_and_the_other_w
     # nothing left waiting or holding the lock: a copy of the task redelivered meanwhile may be inside its append
     # at this moment (it finds the event there and ends), so "left" is "gone within a few seconds"
     wait_until(
-        lambda: _lock_waits(engine) == 0 and _append_lock_holders(engine) == 0,
+        lambda: _lock_waits(engine) == 0 and append_holders(engine) == 0,
         timeout=10,
         interval=0.1,
         message="no backend left waiting for or holding the append lock",

@@ -12,11 +12,11 @@ import signal
 import time
 
 import redis
-from sqlalchemy import text
 
 from shared.embedded import EmbeddedRedis, start_redis
-from shared.eventstore.postgres import APPEND_LOCK_KEY, PostgresEventStore
+from shared.eventstore.postgres import PostgresEventStore
 from tests.integration.test_pipeline import start_publisher, stream_events
+from tests.support.appends import HeldAppends, appends_waiting
 from tests.support.complaints import outbox_message, submit
 from tests.support.processes import wait_until
 
@@ -33,37 +33,23 @@ def _nothing_on(broker: EmbeddedRedis) -> bool:
     return queued == 0 and r.hlen("unacked") == 0
 
 
-def _waiting_appends(engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND query LIKE '%pg_advisory_xact_lock%'"
-            )
-        ).scalar_one()
-
-
 def test_a_worker_mid_task_rides_out_a_redis_crash_and_the_complaint_is_recorded_once(
     settings, engine, spawn, background, tmp_path, intake_client
 ):
     broker = start_redis(tmp_path / "redis")
     own = settings.model_copy(update={"redis_url": broker.url})
     store = PostgresEventStore(engine)
-    blocker = engine.connect()
-    blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": APPEND_LOCK_KEY})  # appends wait here
-    blocker.commit()
+    held = HeldAppends(engine)  # appends wait here
     try:
         worker = spawn("worker", "workflow", "--concurrency", "1", settings_=own, PENGADUAN_LOG_LEVEL="INFO")
         start_publisher(background, engine, own)
         code = submit(intake_client)
-        wait_until(lambda: _waiting_appends(engine) > 0, timeout=60, message="the worker to be inside the task")
+        wait_until(lambda: appends_waiting(engine) > 0, timeout=60, message="the worker to be inside the task")
         _crash(broker)
         time.sleep(1)
         broker.start()  # same port, same append-only file
     finally:
-        blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": APPEND_LOCK_KEY})
-        blocker.commit()
-        blocker.close()
+        held.release()
     try:
         events = wait_until(lambda: stream_events(store, engine, code), timeout=90, message="the complaint recorded")
         # every copy handled: the task ran to its end (INFO logs its id) and this test's own Redis holds nothing,

@@ -14,11 +14,12 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from shared.db import libpq_url
 from shared.events import EventEnvelope
@@ -45,9 +46,10 @@ def read_page(
     """Up to ``limit`` events after position ``after`` in commit order; of the ``kecamatan`` given, or
     of all when None. ``store`` opens the complainant's sealed data (docs/adr/0017): the feed shows only which
     contacts a complainant gave, never the values (domain/redaction.py)."""
-    store = store or PostgresEventStore(engine)
+    store = store or _store_of(engine)
     with engine.connect() as conn:
-        head = conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
+        # up to the settled position only: an event a slower transaction commits later is never passed
+        head = store.settled(conn, after)
         if head <= after:
             return FeedPage([], after, False)
         until = head if kecamatan is None else min(head, after + SCAN_WINDOW)
@@ -64,6 +66,19 @@ def read_page(
             page = store.envelopes(conn, rows[:limit])
             return FeedPage(page, page[-1].position, True)
         return FeedPage(store.envelopes(conn, rows), until, until < head)
+
+
+_stores: weakref.WeakKeyDictionary[Engine, PostgresEventStore] = weakref.WeakKeyDictionary()
+_stores_lock = threading.Lock()
+
+
+def _store_of(engine: Engine) -> PostgresEventStore:
+    """One store per engine, kept: its ``Horizon`` (the settled position it has observed) serves every request."""
+    with _stores_lock:
+        store = _stores.get(engine)
+        if store is None:
+            store = _stores[engine] = PostgresEventStore(engine)
+        return store
 
 
 def kecamatan_of_kabupaten(engine: Engine, kabupaten: str) -> set[str]:

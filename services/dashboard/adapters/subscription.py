@@ -123,9 +123,10 @@ class Subscription:
         """One batch inside ``conn``'s transaction (``retry``: after applying the set-aside events again); returns
         how many events it read. An event it cannot apply is set aside (the module's docstring)."""
         after = self.checkpoints.claim(conn, self.checkpoint_name)
+        # read before anything is written: a round holding a transaction id reads only what was settled without it
+        batch, last, read = self.store.read_all_of_types(after, self.batch_size, self.projection.types, conn)
         if retry:
             self.retry_set_aside(conn)
-        batch, last, read = self.store.read_all_of_types(after, self.batch_size, self.projection.types, conn)
         if batch:
             self.set_aside.apply(conn, batch, lambda events: self.projection.apply_batch(conn, self.tables, events))
         if read:

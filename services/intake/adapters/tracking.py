@@ -98,9 +98,10 @@ class TrackingProjection:
     def round(self) -> RoundResult:
         with self.engine.begin() as conn:
             after = self.checkpoints.claim(conn, self.name)
+            # read before anything is written: a round holding a transaction id reads only what settled without it
+            batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
             if self.retry_pending:
                 self.retry_set_aside(conn)
-            batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
             if batch:
                 self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
                 self.checkpoints.set(conn, self.name, batch[-1].position)

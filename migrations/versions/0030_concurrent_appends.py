@@ -1,0 +1,68 @@
+"""Concurrent appends (issue #20 item 1, docs/adr/0027): the one append lock goes; readers read up to the
+settled position (shared/eventstore/postgres.py ``Horizon``).
+
+That needs every appending transaction to hold a transaction id before it draws a position: a statement trigger
+before each INSERT into ``workflow.events`` takes one (``pg_current_xact_id()``; statement triggers fire before any
+row's defaults are computed, also for COPY). The sequence must hand out one value at a time (CACHE 1, the default,
+made explicit): a backend's cached values would be drawn after a reader took them for settled.
+
+``workflow.events_horizon(start)``: the sequence's last drawn position, then the next transaction id to be assigned,
+read live after it (a reader pairs the two: every transaction that drew a position up to the first took its id
+before the second was read, so below it). A snapshot's xmax is the latest completed id + 1, and transactions that took
+an id after it run unlisted beyond it; ``pg_current_xact_id()`` would give the reader an id of its own (a commit
+record each time), and ``age()``'s reference id is fixed for the whole transaction. ``pg_xact_status`` compares with
+the live next id and refuses one "in the future": probing upward from ``start`` (the snapshot's xmax) finds it, a
+step per transaction that took an id since the latest one completed.
+
+Revision ID: 0030
+"""
+
+from alembic import op
+
+revision = "0030"
+down_revision = "0029"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION workflow.take_xact_id() RETURNS trigger AS $$
+        BEGIN
+            PERFORM pg_current_xact_id();
+            RETURN NULL;
+        END;
+        $$ LANGUAGE plpgsql
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER events_take_xact_id BEFORE INSERT ON workflow.events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION workflow.take_xact_id()"
+    )
+    op.execute("ALTER SEQUENCE workflow.events_position_seq CACHE 1")
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION workflow.events_horizon(start xid8, OUT last_drawn bigint, OUT next_xid bigint)
+        AS $$
+        BEGIN
+            SELECT last_value INTO last_drawn FROM workflow.events_position_seq;
+            next_xid := start::text::bigint;
+            LOOP
+                BEGIN
+                    PERFORM pg_xact_status(next_xid::text::xid8);
+                EXCEPTION WHEN invalid_parameter_value THEN  -- "transaction ID ... is in the future"
+                    RETURN;
+                END;
+                next_xid := next_xid + 1;
+            END LOOP;
+        END;
+        $$ LANGUAGE plpgsql VOLATILE
+        """
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP FUNCTION workflow.events_horizon(xid8)")
+    op.execute("DROP TRIGGER events_take_xact_id ON workflow.events")
+    op.execute("DROP FUNCTION workflow.take_xact_id()")
