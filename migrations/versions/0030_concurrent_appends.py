@@ -14,6 +14,11 @@ record each time), and ``age()``'s reference id is fixed for the whole transacti
 the live next id and refuses one "in the future": probing upward from ``start`` (the snapshot's xmax) finds it, a
 step per transaction that took an id since the latest one completed.
 
+The NOTIFY trigger goes (migration 0001's ``events_notify``): a committing transaction that has NOTIFYed holds a
+database-wide lock through its commit and fsync, so appending transactions committed one at a time. The writer wakes
+the subscribers after its commit instead, in a transaction of its own committed asynchronously
+(``PostgresEventStore.wake``).
+
 Revision ID: 0030
 """
 
@@ -41,6 +46,8 @@ def upgrade() -> None:
         "FOR EACH STATEMENT EXECUTE FUNCTION workflow.take_xact_id()"
     )
     op.execute("ALTER SEQUENCE workflow.events_position_seq CACHE 1")
+    op.execute("DROP TRIGGER events_notify ON workflow.events")
+    op.execute("DROP FUNCTION workflow.notify_events()")
     op.execute(
         """
         CREATE OR REPLACE FUNCTION workflow.events_horizon(start xid8, OUT last_drawn bigint, OUT next_xid bigint)
@@ -63,6 +70,20 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(
+        """
+        CREATE OR REPLACE FUNCTION workflow.notify_events() RETURNS trigger AS $$
+        BEGIN
+            PERFORM pg_notify('pengaduan_events', '');
+            RETURN NULL;
+        END;
+        $$ LANGUAGE plpgsql
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER events_notify AFTER INSERT ON workflow.events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION workflow.notify_events()"
+    )
     op.execute("DROP FUNCTION workflow.events_horizon(xid8)")
     op.execute("DROP TRIGGER events_take_xact_id ON workflow.events")
     op.execute("DROP FUNCTION workflow.take_xact_id()")

@@ -71,6 +71,8 @@ events = Table(
 )
 
 NOTIFY_CHANNEL = "pengaduan_events"
+# the wake-up, a transaction of its own after the appending one committed: committed asynchronously (no fsync wait)
+WAKE_SQL = text("SELECT set_config('synchronous_commit', 'off', true), pg_notify(:channel, '')")
 POSITION_SEQUENCE = "workflow.events_position_seq"
 
 log = logging.getLogger(__name__)
@@ -198,9 +200,31 @@ class PostgresEventStore:
         transaction of its own. Appends run concurrently; readers do not read past a position drawn by a
         transaction still running, so commit soon after appending (``Horizon``)."""
         if conn is None:
-            with self._engine.begin() as own:
-                return self._append(own, stream_id, expected_version, events_)
+            with self._engine.connect() as own:
+                with own.begin():
+                    positions = self._append(own, stream_id, expected_version, events_)
+                if positions:
+                    self.wake(own)
+                return positions
         return self._append(conn, stream_id, expected_version, events_)
+
+    def wake(self, conn: Connection | None = None) -> None:
+        """Tell the subscribers (``LISTEN pengaduan_events``) that events were committed: call it after the commit of
+        a transaction that appended (the workflow's unit of work does; ``append`` without ``conn`` does itself).
+
+        Its own transaction, committed asynchronously, on ``conn`` (after its commit) or a pooled connection. A
+        NOTIFY inside the appending transaction would hold PostgreSQL's database-wide notify lock through that
+        transaction's commit and its fsync, so appending transactions would commit one at a time (docs/adr/0027).
+        A wake that fails is logged: the subscribers also poll, so it delays, never loses."""
+        try:
+            if conn is None or conn.closed:
+                with self._engine.begin() as own:
+                    own.execute(WAKE_SQL, {"channel": NOTIFY_CHANNEL})
+            else:
+                conn.execute(WAKE_SQL, {"channel": NOTIFY_CHANNEL})
+                conn.commit()
+        except Exception as exc:  # noqa: BLE001 (committed already: subscribers find the events at their next poll)
+            log.warning("could not wake the event store's subscribers (they poll): %s", exc)
 
     def _append(
         self, conn: Connection, stream_id: str, expected_version: int, events_: Sequence[EventEnvelope]
@@ -216,8 +240,7 @@ class PostgresEventStore:
             return []
         rows = [self._sealed(conn, to_row(e)) for e in events_]
         try:
-            # statement triggers: one takes the transaction id before any position is drawn, one NOTIFYs
-            # subscribers (delivered at commit, one per transaction)
+            # a statement trigger takes the transaction id before any position is drawn (no NOTIFY here: ``wake``)
             positions = conn.execute(insert(events).returning(events.c.position), rows).scalars().all()
         except IntegrityError as exc:  # the unit of work is aborted: the caller rolls back
             if "events_event_id_key" in str(exc.orig):

@@ -6,6 +6,7 @@ import random
 import threading
 import time
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -332,3 +333,40 @@ def test_a_reader_holding_a_transaction_id_reads_on_and_its_own_uncommitted_even
         others_view = [e.stream_id for e in warm.read_all(after=0, limit=1_000_000)]
         assert done in others_view and other not in others_view
         tx.rollback()
+
+
+def test_subscribers_are_woken_after_the_commit_and_no_notify_rides_in_the_appending_transaction(store, engine):
+    """The NOTIFY left the appending transaction (a notifying commit holds a database-wide lock through its fsync):
+    ``append`` wakes the listeners after its own commit, the workflow's unit of work after its commit, and a
+    transaction that appends and rolls back wakes nobody."""
+    from services.workflow.adapters.postgres import PostgresUnitOfWork
+    from shared.db import libpq_url
+    from shared.eventstore.postgres import NOTIFY_CHANNEL
+
+    def notified(timeout: float) -> int:
+        return sum(1 for _ in listener.notifies(timeout=timeout, stop_after=1))
+
+    url = libpq_url(engine.url.render_as_string(hide_password=False))
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        with engine.connect() as conn:
+            triggers = conn.execute(
+                text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'workflow.events'::regclass AND NOT tgisinternal")
+            ).scalars()
+            assert "events_notify" not in set(triggers)
+
+        stream = new_stream()
+        store.append(stream, 0, [make_event(stream, 1)])
+        assert notified(5) == 1
+
+        with engine.connect() as conn, conn.begin() as tx:
+            store.append(stream, 1, [make_event(stream, 2)], conn=conn)
+            tx.rollback()
+        assert notified(0.5) == 0
+
+        with PostgresUnitOfWork(engine, store) as uow:
+            uow.events.append(stream, 1, [make_event(stream, 2)])
+            assert notified(0.3) == 0  # not before the commit
+            uow.commit()
+        assert notified(5) == 1
+        assert store.stream_version(stream) == 2

@@ -42,10 +42,16 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         self.requests = PostgresPrivacyRequests(conn)
         self.duplicates = PostgresDuplicates(conn, privacy.lookup_hashes(self._store.data_keys.keks))
 
+    def commit(self) -> None:
+        super().commit()
+        if self.events.appended:  # the subscribers learn of the events now, not at their next poll
+            self._store.wake(self._conn)
+
 
 class PostgresEventStreams:
     def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
         self._store, self._conn = store, conn
+        self.appended = False
 
     def read(self, stream_id: str) -> list[EventEnvelope]:
         return self._store.read_stream(stream_id, conn=self._conn)
@@ -68,6 +74,7 @@ class PostgresEventStreams:
 
     def append(self, stream_id: str, expected_version: int, events: Sequence[EventEnvelope]) -> None:
         self._store.append(stream_id, expected_version, events, conn=self._conn)
+        self.appended = self.appended or bool(events)
 
 
 class PostgresInbox:
