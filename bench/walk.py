@@ -323,7 +323,7 @@ def run(ctx: RunContext, params: WalkParams) -> dict[str, Any]:
         time.sleep(11)  # PostgreSQL flushes an idle backend's table counters within 10 s
         rows_after, tasks = _rows(engine), _tasks(logs_before, _logs(children))
         with engine.connect() as conn:
-            events = dict(conn.execute(_EVENTS, {"s": walked["streams"]}))
+            events = {t: int(c) for t, c in conn.execute(_EVENTS, {"s": walked["streams"]}).tuples()}
     finally:
         client.close()
         watcher.close()
