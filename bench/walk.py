@@ -67,6 +67,14 @@ _ROWS = text(
     "SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
     " WHERE schemaname <> 'bench'"
 )
+_STATEMENTS = text(
+    """
+    SELECT s.calls, s.total_exec_time, s.rows, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 240) AS query
+    FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+    WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'
+    ORDER BY s.total_exec_time DESC
+    """
+)
 _TASK = re.compile(r"Task ([\w.]+)\[[^\]]+\] succeeded in")
 
 
@@ -160,6 +168,32 @@ def _tasks(before: dict[str, str], after: dict[str, str]) -> Counter[str]:
     for name, textnow in after.items():
         done.update(_TASK.findall(textnow[len(before.get(name, "")) :]))
     return done
+
+
+def _statements_reset(engine: Engine) -> bool:
+    """pg_stat_statements from here on, when the server preloads it (else the figures say it was not there)."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+            conn.execute(text("SELECT pg_stat_statements_reset()"))
+    except Exception:  # not in shared_preload_libraries: the embedded server does not load it
+        return False
+    return True
+
+
+def _statements(engine: Engine, n: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        rows = conn.execute(_STATEMENTS).all()
+    calls = sum(r.calls for r in rows)
+    return {
+        "statements_per_complaint": round(calls / n, 1),
+        "exec_ms_per_complaint": round(sum(r.total_exec_time for r in rows) / n, 2),
+        "top": [
+            {"calls_per_complaint": round(r.calls / n, 2), "exec_ms_per_complaint": round(r.total_exec_time / n, 3),
+             "rows": r.rows, "query": r.query}
+            for r in rows[:30]
+        ],
+    }  # fmt: skip
 
 
 def _rows(engine: Engine) -> dict[str, tuple[int, int, int]]:
@@ -309,6 +343,7 @@ def run(ctx: RunContext, params: WalkParams) -> dict[str, Any]:
         rows_before, logs_before = _rows(engine), _logs(children)
         client.requests.clear()
         looks_before = watcher.looks
+        statements = _statements_reset(engine)
         spies = _py_spy(children, params.py_spy_dir) if params.py_spy_dir else []
         meter = _meter(ctx, children, redis_pid)
         meter.start()
@@ -322,6 +357,7 @@ def run(ctx: RunContext, params: WalkParams) -> dict[str, Any]:
         requests = dict(client.requests)
         time.sleep(11)  # PostgreSQL flushes an idle backend's table counters within 10 s
         rows_after, tasks = _rows(engine), _tasks(logs_before, _logs(children))
+        pg_statements = _statements(engine, params.complaints) if statements else "pg_stat_statements not loaded"
         with engine.connect() as conn:
             events = {t: int(c) for t, c in conn.execute(_EVENTS, {"s": walked["streams"]}).tuples()}
     finally:
@@ -361,6 +397,7 @@ def run(ctx: RunContext, params: WalkParams) -> dict[str, Any]:
         "events": events,
         "rows_written_per_complaint": round(sum(sum(w) for w in written.values()) / n, 1),
         "rows_written": {t: {"ins": w[0], "upd": w[1], "del": w[2]} for t, w in sorted(written.items())},
+        "pg_statements": pg_statements,
         "cpu": cpu,
         "cpu_per_complaint_ms": walk_ms,
         "idle": {**idle, "watcher_looks": idle_looks},
