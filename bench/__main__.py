@@ -5,6 +5,7 @@
     python -m bench --only intake    one benchmark (repeatable: --only eventstore --only e2e)
     python -m bench --only letters   letters rendered and signed per second in one process, its peak RSS
     python -m bench --only notify    notifications per second per notify process; acknowledgment latency
+    python -m bench --only walk      server CPU per complaint walked through the 12 steps, by process
     python -m bench --only dashboard 1,000,000 events seeded: projection rebuild rate, summary latency, exports
     python -m bench --only province  a province's year (666 kecamatan): bytes per event, queries vs one kabupaten
 
@@ -28,9 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# run order: e2e and notify before intake; dashboard and province last (their millions of events would weigh on the
+# run order: e2e, notify and walk before intake (its unpublished outbox rows would be their backlog); dashboard and province last (their millions of events would weigh on the
 # others), see README
-BENCHMARKS = ("eventstore", "e2e", "notify", "intake", "letters", "dashboard", "province")
+BENCHMARKS = ("eventstore", "e2e", "notify", "walk", "intake", "letters", "dashboard", "province")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STAMP = "%Y%m%dT%H%M%SZ"  # UTC
 
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="notify: run `pengaduan devsinks` as is (its SMTP sink stalls ~40 ms per session: "
         "Nagle, see bench/README.md)",
     )
+    parser.add_argument(
+        "--walk-py-spy",
+        metavar="DIR",
+        help="walk: record every process's stacks with py-spy (pip install py-spy) into DIR during the walk",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser
@@ -75,6 +81,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     from bench.letters import LettersParams
     from bench.notify import NotifyParams
     from bench.province import ProvinceParams
+    from bench.walk import WalkParams
 
     quick = args.quick
     return {
@@ -104,6 +111,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
             before_vacuum_requests=20 if quick else 40,
             seconds_cap=20.0 if quick else 60.0,
         ),
+        "walk": WalkParams(complaints=5 if quick else 20, warmup_complaints=3, py_spy_dir=args.walk_py_spy),
         # a kecamatan's year: 150 complaints (docs/capacity.md); --quick a tenth of it
         "province": ProvinceParams(complaints_per_kecamatan=15 if quick else 150, query_repeats=20 if quick else 60),
     }
@@ -114,7 +122,7 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    from bench import dashboard, e2e, eventstore, intake, letters, notify, province
+    from bench import dashboard, e2e, eventstore, intake, letters, notify, province, walk
     from bench.environment import (
         RunContext,
         local_postmaster_pid,
@@ -171,6 +179,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
                             benchmarks[name] = notify.run(ctx, params[name])
                         elif name == "dashboard":
                             benchmarks[name] = dashboard.run(ctx, params[name])
+                        elif name == "walk":
+                            benchmarks[name] = walk.run(ctx, params[name])
                         elif name == "province":
                             benchmarks[name] = province.run(ctx, params[name])
                         else:
@@ -204,6 +214,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             **collect_ratios(benchmarks),
             **{f"letters.{k}": v for k, v in benchmarks.get("letters", {}).get("ratios", {}).items()},
             **{f"dashboard.{k}": v for k, v in benchmarks.get("dashboard", {}).get("ratios", {}).items()},
+            **{f"walk.{k}": v for k, v in benchmarks.get("walk", {}).get("ratios", {}).items()},
             **{f"province.{k}": v for k, v in benchmarks.get("province", {}).get("ratios", {}).items()},
         },
         "benchmarks": benchmarks,
@@ -235,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     path = write_json(document, args.results_dir, stamp)
     print(json.dumps(document, indent=2))
     sys.stderr.write("\n")
-    own_tables = ("letters", "dashboard", "province")  # their rows come from their own modules
+    own_tables = ("letters", "dashboard", "province", "walk")  # their rows come from their own modules
     others = {name: fig for name, fig in document["benchmarks"].items() if name not in own_tables}
     if others or not any(name in document["benchmarks"] for name in own_tables):
         table(others, sys.stderr)
@@ -247,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.dashboard import write_table as write_dashboard_table
 
         write_dashboard_table(document["benchmarks"]["dashboard"], sys.stderr)
+    if "walk" in document["benchmarks"]:
+        from bench.walk import write_table as write_walk_table
+
+        write_walk_table(document["benchmarks"]["walk"], sys.stderr)
     if "province" in document["benchmarks"]:
         from bench.province import write_table as write_province_table
 

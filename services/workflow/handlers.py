@@ -213,10 +213,19 @@ def record_complaint(ctx: Context, message: ComplaintSubmitted) -> bool:
 def load(uow: UnitOfWork, complaint_id: UUID, visible_to: Callable[[str], bool]) -> tuple[model.Complaint, dict]:
     """The complaint's state and its read-model row, if ``visible_to(kecamatan)`` says this user may see it
     (else: unknown)."""
+    state, row, _events = load_with_events(uow, complaint_id, visible_to)
+    return state, row
+
+
+def load_with_events(
+    uow: UnitOfWork, complaint_id: UUID, visible_to: Callable[[str], bool]
+) -> tuple[model.Complaint, dict, list[EventEnvelope]]:
+    """``load``, with the stream it replayed (a reader that shows the history reads it once, not twice)."""
     row = uow.complaints.get(complaint_id)
     if row is None or not visible_to(row["kecamatan"]):
         raise UnknownComplaint(str(complaint_id))
-    return model.replay(uow.events.read(stream_id(complaint_id))), row
+    events = uow.events.read(stream_id(complaint_id))
+    return model.replay(events), row, events
 
 
 def act(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import Connection, and_, case, false, func, or_, select
 
 from services.workflow import handlers
 from services.workflow.adapters import duplicates
@@ -276,10 +276,11 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
     (``shared.access_log``, before the answer goes out: no row, no answer)."""
     with wf.uow() as uow:
         try:
-            state, _row = handlers.load(uow, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)))
+            state, _row, envelopes = handlers.load_with_events(
+                uow, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k))
+            )
         except handlers.UnknownComplaint:
             raise _not_found() from None
-        envelopes = uow.events.read(f"complaint-{complaint_id}")
     first = envelopes[0].payload
     now = datetime.now(UTC)
     body = dict(
@@ -328,10 +329,14 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
     elif not personal:
         body = masking.apply(masking.COMPLAINT, masking.conceal_complaint(body) if state.confidential else body)
     out = ComplaintOut.model_validate(body)
-    out.possible_duplicates = _possible_duplicates(wf, user, state, envelopes)
-    if personal:
+    if not personal and not _may_have_duplicates(user, state):
+        return out
+    with wf.engine.begin() as conn:  # one transaction for both: the duplicates' lookups and the access-log row
+        out.possible_duplicates = _possible_duplicates(conn, wf, user, state, envelopes)
+        if not personal:
+            return out
         access_log.record(
-            wf.engine,
+            conn,
             user=user,
             service="workflow",
             what=what,
@@ -344,30 +349,33 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
     return out
 
 
+def _may_have_duplicates(user: Principal, state: model.Complaint) -> bool:
+    return bool(user.is_staff and user.kecamatan == state.kecamatan and state.status != "closed" and state.complaint_id)
+
+
 def _possible_duplicates(
-    wf: Workflow, user: Principal, state: model.Complaint, envelopes: list
+    conn: Connection, wf: Workflow, user: Principal, state: model.Complaint, envelopes: list
 ) -> list[PossibleDuplicate]:
     """The open complaints of the kecamatan that may be this one's duplicates or originals (docs/adr/0021), for its
     own staff while it is open. A match by the complainant's NIK, phone or e-mail says that the two complainants
     are one person: shown only to a reader who may see both (a pelapor rahasia's Staf or Sekcam would otherwise
     learn who they are from the other complaint, or the other way round); for others such a candidate shows only if
     its text is alike too, and the code of a pelapor rahasia they may not see is withheld, as in the inbox."""
-    if not user.is_staff or user.kecamatan != state.kecamatan or state.status == "closed" or state.complaint_id is None:
+    if not _may_have_duplicates(user, state) or state.complaint_id is None or state.kecamatan is None:
         return []
     first = envelopes[0].payload
     person = current_complainant([e.decode() for e in envelopes if e.type in _COMPLAINANT_EVENTS])
     if person is None:
         return []
-    with wf.engine.begin() as conn:
-        found = duplicates.possible_duplicates(
-            conn,
-            privacy.lookup_hashes(wf.store.data_keys.keks),
-            state.complaint_id,
-            state.kecamatan,
-            person,
-            first["subject"],
-            first["description"],
-        )
+    found = duplicates.possible_duplicates(
+        conn,
+        privacy.lookup_hashes(wf.store.data_keys.keks),
+        state.complaint_id,
+        state.kecamatan,
+        person,
+        first["subject"],
+        first["description"],
+    )
     visible = []
     for m in found:
         sees_both = masking.sees_personal_data(user, state.confidential) and masking.sees_personal_data(
