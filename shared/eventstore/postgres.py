@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 from uuid import UUID as UUID_
 
 from cryptography.exceptions import InvalidTag
@@ -180,6 +181,12 @@ class Horizon:
         return settled
 
 
+class EventHead(NamedTuple):
+    position: int
+    event_id: UUID_
+    type: str
+
+
 class PostgresEventStore:
     def __init__(self, engine: Engine, data_keys: privacy.DataKeys | None = None) -> None:
         """``data_keys``: the complaints' data keys under the deployment's key-encryption keys; default: as this
@@ -278,6 +285,21 @@ class PostgresEventStore:
             .limit(limit)
         )
         return self.envelopes(conn, conn.execute(query).mappings().all())
+
+    def read_heads(self, after: int, limit: int, conn: Connection) -> list[EventHead]:
+        """``read_all`` without the payloads: position, id and type of the next ``limit`` events, for a reader that
+        hands events on by type (the relay: ten subscriptions, each of which would otherwise transfer, decode and
+        open every event's payload)."""
+        settled = self.horizon.settle(conn, after)
+        if settled <= after:
+            return []
+        query = (
+            select(events.c.position, events.c.event_id, events.c.type)
+            .where(events.c.position > after, events.c.position <= settled)
+            .order_by(events.c.position)
+            .limit(limit)
+        )
+        return [EventHead(*row) for row in conn.execute(query).all()]
 
     def settled(self, conn: Connection, after: int = 0) -> int:
         """The position up to which readers may read (``Horizon.settle``): for readers that select rows

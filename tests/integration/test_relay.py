@@ -122,3 +122,46 @@ def test_only_one_instance_of_a_subscription_leads(engine, background):
     first.stop()  # the leader goes away: the standby takes over
     wait_until(second.is_leader.is_set, timeout=10, message="the standby to take over")
     wait_until(lambda: "second" in rounds, timeout=10, message="the standby's first round")
+
+
+def test_a_round_with_nothing_to_hand_on_writes_its_checkpoint_at_most_once_a_second(settings, engine, monkeypatch):
+    """Events no queue of the subscription wants move the stored checkpoint at most every ``WRITE_EVERY`` (a
+    transaction with a commit's fsync per subscription per event, before); the process reads on from where it got
+    meanwhile, a handed-on event writes at once, and a checkpoint someone else moved is taken as it is."""
+    from services.workflow import relay
+
+    store = PostgresEventStore(engine)
+    queue_name = f"test-{uuid.uuid4().hex[:8]}"
+    sub = Subscription(name=queue_name, queue=queue_name, task="test.handle", event_types=frozenset({"test.Wanted"}))
+    dispatcher = EventDispatcher(engine, store, make_celery(settings, "t"), sub)
+    with engine.begin() as conn:
+        dispatcher.checkpoints.set(conn, dispatcher.name, store.last_position())
+
+    def stored() -> int:
+        with engine.connect() as conn:
+            return dispatcher.checkpoints.get(conn, dispatcher.name)
+
+    stream = new_stream()
+    first = store.append(stream, 0, [make_event(stream, 1, type_="test.Other")])[-1]
+    dispatcher.round()
+    assert stored() == first  # the first round of a process writes
+    monkeypatch.setattr(relay, "WRITE_EVERY", 3600.0)
+    second = store.append(stream, 1, [make_event(stream, 2, type_="test.Other")])[-1]
+    assert dispatcher.round().handled == 0
+    assert stored() == first  # read past, not written
+    assert dispatcher.store.read_all(after=first, limit=10)[-1].position == second
+    wanted = store.append(stream, 2, [make_event(stream, 3, type_="test.Wanted")])[-1]
+    assert dispatcher.round().handled == 1  # read on from the second event, not from the stored checkpoint
+    assert stored() == wanted
+    assert [g["position"] for g in drain(settings.effective_broker_url, queue_name, expected=1)] == [wanted]
+
+    third = store.append(stream, 3, [make_event(stream, 4, type_="test.Other")])[-1]
+    dispatcher.round()
+    assert stored() == wanted
+    with engine.begin() as conn:  # an operator (or another leader) moves it back to re-send the wanted event
+        dispatcher.checkpoints.set(conn, dispatcher.name, wanted - 1)
+    assert dispatcher.round().handled == 1
+    assert stored() == third
+    assert [g["position"] for g in drain(settings.effective_broker_url, queue_name, expected=1)] == [wanted]
+    monkeypatch.setattr(relay, "WRITE_EVERY", 0.0)
+    assert dispatcher.round().handled == 0 and stored() == third
