@@ -71,9 +71,11 @@ class PostgresDeliveries:
     def many(self, ids: Collection[UUID]) -> list[Row]:
         return _all(self._conn, select(deliveries).where(deliveries.c.id.in_(list(ids))))
 
-    def add(self, rows: Sequence[Row]) -> None:
-        if rows:
-            self._conn.execute(insert(deliveries).values(list(rows)).on_conflict_do_nothing(index_elements=["id"]))
+    def add(self, rows: Sequence[Row]) -> list[Row]:
+        if not rows:
+            return []
+        new = insert(deliveries).values(list(rows)).on_conflict_do_nothing(index_elements=["id"])
+        return _all(self._conn, new.returning(*deliveries.c))
 
     def update(
         self,
