@@ -53,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=16, help="intake: concurrent connections (16)")
     parser.add_argument("--rate", type=float, default=50.0, help="e2e and notify latency: complaints per second (50)")
     parser.add_argument(
+        "--notify-seconds",
+        type=float,
+        default=None,
+        help="notify latency: seconds of open-loop load at --rate (60; --quick: 5)",
+    )
+    parser.add_argument(
+        "--notify-workers",
+        type=int,
+        default=None,
+        help="notify: the notify worker's --concurrency (4)",
+    )
+    parser.add_argument(
         "--no-diagnostics",
         action="store_true",
         help="eventstore: skip the two variants that split the store's cost into its parts",
@@ -97,8 +109,9 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
         "notify": NotifyParams(
             messages=300 if quick else 1000,
             warmup_messages=40,
+            **({"worker_concurrency": args.notify_workers} if args.notify_workers else {}),
             rate=args.rate,
-            seconds=5.0 if quick else 30.0,
+            seconds=args.notify_seconds or (5.0 if quick else 60.0),  # issue #20: 50 complaints/s for 60 s
             warmup_seconds=2.0,
             stock_sinks=args.notify_stock_sinks,
         ),

@@ -49,6 +49,7 @@ from bench.environment import RunContext
 from bench.loadgen import OpenLoopResult, body_factory, http_summary, open_loop, run_async
 from bench.processes import Child
 from bench.stats import latency_summary_ms, ratio
+from shared.contracts.intake import ComplaintSubmitted
 from shared.embedded import free_port
 
 log = logging.getLogger("bench.notify")
@@ -71,7 +72,7 @@ class NotifyParams:
     send_timeout: float = 180.0
     # latency
     rate: float = 50.0
-    seconds: float = 30.0
+    seconds: float = 60.0
     warmup_seconds: float = 2.0
     arrival_timeout: float = 120.0
     backlog_timeout: float = 300.0
@@ -592,12 +593,18 @@ _ACKS = text(
            EXTRACT(EPOCH FROM s.received_at)::float8 AS submitted,
            EXTRACT(EPOCH FROM e.recorded_at)::float8 AS recorded,
            EXTRACT(EPOCH FROM d.created_at)::float8 AS planned,
-           EXTRACT(EPOCH FROM d.sent_at)::float8 AS sent
+           EXTRACT(EPOCH FROM d.sent_at)::float8 AS sent,
+           EXTRACT(EPOCH FROM o.published_at)::float8 AS outbox_published,
+           EXTRACT(EPOCH FROM h.published_at)::float8 AS relayed
     FROM intake.submissions s
     LEFT JOIN workflow.events e
            ON e.stream_id = 'complaint-' || s.complaint_id::text AND e.type = 'workflow.ComplaintReceived'
     LEFT JOIN notify.deliveries d
            ON d.complaint_id = s.complaint_id AND d.kind = 'acknowledgment'
+    LEFT JOIN intake.outbox o
+           ON o.message_type = :submitted_type AND o.payload->>'complaint_id' = s.complaint_id::text
+    LEFT JOIN workflow.handoffs h
+           ON h.consumer = 'notify.plan' AND h.message_id = e.event_id
     WHERE s.tracking_code = ANY(:codes)
     """
 )
@@ -699,7 +706,7 @@ def latency(
         _ended, drain_seconds = wait_for_acks(engine, codes, ctx, children, params.arrival_timeout)
         cpu = meter.stop()
         with engine.connect() as conn:
-            rows = conn.execute(_ACKS, {"codes": codes}).mappings().all()
+            rows = conn.execute(_ACKS, {"codes": codes, "submitted_type": ComplaintSubmitted.type}).mappings().all()
         messages = _sink_messages(http_url)
     finally:
         procs.stop(api, relay, wf)
@@ -709,6 +716,8 @@ def latency(
         if m.get("channel") == "email" and m.get("reference"):
             by_reference.setdefault(m["reference"], []).append(m)
     ack, upstream, to_planned, planned_to_arrival, sent_after_arrival = [], [], [], [], []
+    # the path in front of notify.plan, split where a timestamp says when (no scheduler runs: the ledgers stay)
+    to_outbox_published, outbox_to_recorded, recorded_to_relayed, relayed_to_planned = [], [], [], []
     ack_in_order: list[tuple[float, float]] = []  # (submitted, latency): did the pipeline keep up?
     arrival_times: list[float] = []
     arrived = duplicates = code_not_in_subject = 0
@@ -717,6 +726,14 @@ def latency(
         states[r["state"] or "none"] = states.get(r["state"] or "none", 0) + 1
         if r["recorded"] is not None and r["submitted"] is not None:
             upstream.append(r["recorded"] - r["submitted"])
+        if r["outbox_published"] is not None and r["submitted"] is not None:
+            to_outbox_published.append(r["outbox_published"] - r["submitted"])
+            if r["recorded"] is not None:
+                outbox_to_recorded.append(r["recorded"] - r["outbox_published"])
+        if r["relayed"] is not None and r["recorded"] is not None:
+            recorded_to_relayed.append(r["relayed"] - r["recorded"])
+            if r["planned"] is not None:
+                relayed_to_planned.append(r["planned"] - r["relayed"])
         got = by_reference.get(r["delivery_id"].hex) if r["delivery_id"] else None
         if not got:
             continue
@@ -768,6 +785,13 @@ def latency(
         "kept_up": kept_up,
         "acknowledgment_p50_ms_by_quarter": by_quarter,
         "stages": {
+            # before ComplaintReceived: intake's outbox publisher (in the relay process), then the workflow queue and
+            # worker; after it: the relay's notify-messages dispatcher (its round's start, the ledger's published_at),
+            # then the notify queue and notify.plan up to its insert
+            "received_to_outbox_published": latency_summary_ms(to_outbox_published),
+            "outbox_published_to_recorded": latency_summary_ms(outbox_to_recorded),
+            "recorded_to_relayed": latency_summary_ms(recorded_to_relayed),
+            "relayed_to_planned": latency_summary_ms(relayed_to_planned),
             "recorded_to_planned": latency_summary_ms(to_planned),  # relay, Redis, notify.plan up to its insert
             "planned_to_smtp_arrival": latency_summary_ms(planned_to_arrival),  # commit, enqueue, notify.send, SMTP
             "smtp_arrival_to_sent_at": latency_summary_ms(sent_after_arrival),  # the rest of the SMTP session

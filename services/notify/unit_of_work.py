@@ -55,9 +55,10 @@ class Deliveries(Protocol):
     def many(self, ids: Collection[UUID]) -> list[Row]:
         """The rows of these ids that exist (in no particular order)."""
 
-    def add(self, rows: Sequence[Row]) -> None:
+    def add(self, rows: Sequence[Row]) -> list[Row]:
         """New rows, all with the same columns (every one but the defaults: attempts 0, the provider's and the
-        report's fields empty); a row whose id exists already is left as it is."""
+        report's fields empty, unless given); a row whose id exists already is left as it is. Returns the rows it
+        added, as stored (every column), not those that existed."""
 
     def update(
         self,

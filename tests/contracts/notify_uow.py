@@ -70,6 +70,27 @@ class NotifyUnitOfWorkContract:
             None,
         )
 
+    def test_add_returns_the_rows_it_added_as_stored_and_not_those_that_existed(self, notify_uow):
+        first, second = delivery(), delivery(state="sending", attempts=1, sending_since=LONG_AGO)
+        with notify_uow() as uow:
+            assert [r["id"] for r in uow.deliveries.add([first])] == [first["id"]]
+            uow.commit()
+        with notify_uow() as uow:
+            # a redelivered plan, and a new row written claimed (the rows of one call have the same columns)
+            added = uow.deliveries.add([{**first, "body": "again", "attempts": 0, "sending_since": None}, second])
+            uow.commit()
+        assert [r["id"] for r in added] == [second["id"]]
+        (row,) = added
+        assert (row["state"], row["attempts"], row["sending_since"], row["reported_state"]) == (
+            "sending",
+            1,
+            LONG_AGO,
+            None,
+        )
+        with notify_uow() as uow:
+            assert uow.deliveries.get(first["id"])["body"] == first["body"]
+            assert uow.deliveries.add([]) == []
+
     def test_nothing_is_kept_without_commit(self, notify_uow):
         row = delivery()
         with notify_uow() as uow:

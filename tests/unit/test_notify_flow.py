@@ -405,6 +405,79 @@ def test_a_send_whose_worker_died_is_reconciled_after_its_lease(notify):
     assert notify.sms.sent == [] and notify.row(row["id"])["provider_message_id"] == "m-lost"
 
 
+class WorkerDied(BaseException):
+    """The worker process killed during a provider call (nothing below it handles a BaseException)."""
+
+
+def dies_in_the_next_send(notify: Notify) -> None:
+    """The next provider call kills the worker before the request goes out (the call is counted in ``sent``)."""
+    send = notify.sms.send
+
+    def dying(message):
+        notify.sms.send = send
+        notify.sms.sent.append(message)
+        raise WorkerDied
+
+    notify.sms.send = dying
+
+
+def test_an_acknowledgment_is_written_claimed_by_its_plan_and_its_redelivered_plan_sends_nothing_more(notify):
+    """Issue #20: the plan writes the acknowledgment already claimed (one transaction less). A worker that dies in the
+    provider call leaves it ``sending``; the plan task redelivered then sends nothing; once the lease has run out the
+    provider is asked (it never got it: sent now, once)."""
+    dies_in_the_next_send(notify)
+    event_id = notify.complaint(new_phone())
+    with pytest.raises(WorkerDied):
+        plan_event(notify.ctx, event_id)
+    (row,) = notify.rows()
+    assert (row["state"], row["attempts"], row["sending_since"]) == ("sending", 1, notify.clock.now)
+    assert plan_event(notify.ctx, event_id) == 1  # the relay's task redelivered: the claim holds
+    assert send_delivery(notify.ctx, row["id"]) == "sending"  # and a stray send task
+    assert len(notify.sms.sent) == 1 and notify.reports() == []
+    notify.clock.now += timedelta(seconds=notify.ctx.settings.notify_sending_lease_seconds + 1)
+    assert StaleSends(notify.ctx).round().handled == 1
+    assert send_delivery(notify.ctx, row["id"]) == "sent"
+    assert len(notify.sms.sent) == 2 and list(notify.sms.accepted) == [row["id"].hex]  # reached the provider once
+    assert notify.reports() == [(str(row["id"]), "sent")] and notify.row(row["id"])["attempts"] == 1
+
+
+def test_only_the_first_message_of_a_plan_is_written_claimed_the_others_wait_for_the_redelivered_plan(notify):
+    """A plan of two messages (the complainant's acknowledgment and the Kasi's new work): the worker dies during the
+    first call; the second is still ``pending`` and the redelivered plan sends it, once, and leaves the first to its
+    lease."""
+    notify.memory.staff += [person("kasi.new", "kasi", phone=new_phone()) | {"notify_new_work": True}]
+    dies_in_the_next_send(notify)
+    event_id = notify.complaint(new_phone())
+    with pytest.raises(WorkerDied):
+        plan_event(notify.ctx, event_id)
+    states = sorted((r["audience"], r["state"], r["attempts"]) for r in notify.rows())
+    assert states == [("complainant", "sending", 1), ("staff", "pending", 0)]
+    assert plan_event(notify.ctx, event_id) == 2
+    assert plan_event(notify.ctx, event_id) == 2  # and again
+    states = sorted((r["audience"], r["state"], r["attempts"]) for r in notify.rows())
+    assert states == [("complainant", "sending", 1), ("staff", "sent", 1)]
+    assert len(notify.sms.sent) == 2  # the call that died, the Kasi's message once
+
+
+def test_a_sent_outcome_and_its_report_are_written_together_and_a_report_the_broker_refused_is_in_the_ledger(notify):
+    """The outcome, ``reported_state`` and the report's hand-off are one commit, published after it: a broker that
+    refuses the report loses nothing (the ledger's reconciler publishes what the workflow's inbox lacks)."""
+
+    class Refusing(Broker):
+        def send_task(self, name, args=None, **options):
+            if name == NotificationReport.TASK:
+                raise ConnectionError("broker away")
+            super().send_task(name, args, **options)
+
+    notify.ctx.celery = notify.broker = Refusing()
+    plan_event(notify.ctx, notify.complaint(new_phone()))
+    (row,) = notify.rows()
+    assert (row["state"], row["reported_state"]) == ("sent", "sent") and notify.reports() == []
+    ((task, _), handoff) = next(iter(notify.memory.handoffs.items()))
+    assert task == NotificationReport.TASK
+    assert (handoff.payload["delivery_id"], handoff.payload["state"]) == (str(row["id"]), "sent")
+
+
 # -- outcomes and receipts -------------------------------------------------------------------------------
 def test_an_outcome_handed_on_is_recorded_once_and_settles_an_unknown(notify):
     notify.sms.askable = False

@@ -68,7 +68,6 @@ class OutboxPublisher:
                         retry=True,
                         retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
                     )
-                    conn.execute(update(outbox).where(outbox.c.id == row.id).values(published_at=datetime.now(UTC)))
                     published += 1
             except BROKER_ERRORS as exc:
                 # the rows not yet marked stay unpublished and go out on a later round
@@ -79,6 +78,12 @@ class OutboxPublisher:
                     .values(attempts=outbox.c.attempts + 1, last_error=str(exc)[:500])
                 )
                 failure = exc
+            if published:  # one statement for the rows that went out (the broker has them), in the rows' lock
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([r.id for r in rows[:published]]))
+                    .values(published_at=datetime.now(UTC))
+                )
         if failure is not None:  # after the commit: what went out stays marked, the runner backs off
             raise BrokerUnavailable(str(failure)) from failure
         return RoundResult(handled=published, more=len(rows) == self.batch_size)

@@ -158,11 +158,14 @@ class InMemoryDeliveries:
     def many(self, ids: Collection[UUID]) -> list[Row]:
         return [row for i in ids if (row := self._row(i)) is not None]
 
-    def add(self, rows: Sequence[Row]) -> None:
+    def add(self, rows: Sequence[Row]) -> list[Row]:
+        added = []
         for row in rows:
             self._take(row["id"])  # a copy being added by another unit: wait for it to end, then look again
             if self._row(row["id"]) is None:
                 self.written[row["id"]] = DELIVERY_DEFAULTS | dict(row)
+                added.append(dict(self.written[row["id"]]))
+        return added
 
     def update(
         self,

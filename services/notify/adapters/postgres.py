@@ -52,6 +52,9 @@ def _all(conn: Connection, stmt: Any) -> list[Row]:
     return [dict(r) for r in conn.execute(stmt).mappings().all()]
 
 
+_ADD = insert(deliveries).on_conflict_do_nothing(index_elements=["id"]).returning(*deliveries.c)
+
+
 class PostgresDeliveries:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -71,9 +74,13 @@ class PostgresDeliveries:
     def many(self, ids: Collection[UUID]) -> list[Row]:
         return _all(self._conn, select(deliveries).where(deliveries.c.id.in_(list(ids))))
 
-    def add(self, rows: Sequence[Row]) -> None:
-        if rows:
-            self._conn.execute(insert(deliveries).values(list(rows)).on_conflict_do_nothing(index_elements=["id"]))
+    def add(self, rows: Sequence[Row]) -> list[Row]:
+        if not rows:
+            return []
+        # one statement for every call (the rows as parameters): SQLAlchemy compiles it once per process, where a
+        # statement carrying its rows (``.values(rows)``) was compiled again for each plan
+        result = self._conn.execute(_ADD, [dict(row) for row in rows])
+        return [dict(r) for r in result.mappings().all()]
 
     def update(
         self,

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from services.notify.domain.delivery import outcome_values
 from services.notify.domain.erasure import is_erased
 from services.notify.handlers.context import Context
-from services.notify.handlers.reports import report
+from services.notify.handlers.reports import handoffs_of, publish_recorded
 from services.notify.unit_of_work import Row, UnitOfWork
 from shared.privacy import provider_id_hashes
 from shared.tasks import safe_error
@@ -57,6 +57,13 @@ def write_retried(notify: Context, write: Callable[[UnitOfWork], T], window: flo
 
 def _record(uow: UnitOfWork, row: dict, state: str, values: dict) -> Row | None:
     """Write an outcome if our claim still holds; None when another worker took the claim over."""
+    done = _outcome(uow, row, state, values)
+    if done is not None:  # its report, in the same transaction: in the ledger, so never lost (published after it)
+        uow.handoffs.record(handoffs_of(done))
+    return done
+
+
+def _outcome(uow: UnitOfWork, row: dict, state: str, values: dict) -> Row | None:
     done = uow.deliveries.update(row["id"], values, states=("sending",), sending_since=row["sending_since"])
     if done is None and state in ("sent", "failed"):
         # our claim was taken over (the lease ran out) and reconciled as unknown: what the provider
@@ -80,6 +87,7 @@ def finish(
 ) -> str:
     at = notify.clock()
     values = outcome_values(state, at, error, provider, provider_message_id, _hash(notify, provider_message_id))
+    values["reported_state"] = state  # reported with it (_record): the ledger holds the report from the same commit
     try:
         done = write_retried(notify, lambda uow: _record(uow, row, state, values))
     except OperationalError as exc:
@@ -105,7 +113,7 @@ def _recorded(notify: Context, delivery_id: UUID, state: str, done: Row | None) 
         state,
         extra={"delivery_id": str(delivery_id), "channel": done["channel"], "kind": done["kind"]},
     )
-    report(notify, done)
+    publish_recorded(notify, handoffs_of(done))  # recorded with the outcome (_record)
     return state
 
 
@@ -166,5 +174,6 @@ def record_outcome(notify: Context, message: dict) -> str:
         message.get("provider_message_id"),
         _hash(notify, message.get("provider_message_id")),
     )
+    values["reported_state"] = state
     done = write_retried(notify, lambda uow: _record(uow, row, state, values))
     return _recorded(notify, row["id"], state, done)

@@ -5,6 +5,8 @@ nothing new), then each first attempt made at once. Whom, on which channel and s
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -14,8 +16,9 @@ from services.notify.domain.erasure import is_erased
 from services.notify.domain.templates import DEFAULTS, Template, scopes_for
 from services.notify.handlers.context import Context
 from services.notify.handlers.reports import report
-from services.notify.handlers.sending import enqueue_send, send_delivery
+from services.notify.handlers.sending import enqueue_send, send_claimed, send_delivery
 from services.notify.handlers.throttling import throttled_acknowledgments
+from services.notify.unit_of_work import Row, UnitOfWork
 from shared.contracts import sop
 from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
@@ -85,12 +88,16 @@ def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int
     story = Story(notify, envelope)
     if isinstance(story.event, ComplainantDataCorrected):
         return _follow_correction(notify, story, send_now=send_now)
-    overrides = _templates(notify, story.kecamatan)
-    planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides)
+    # one unit of work reads what the plan needs and writes its rows (an acknowledgment's first send is claimed in
+    # it too, see _write): each unit is a pooled connection, a round trip or two and a commit
+    with notify.uow() as uow:
+        overrides = _templates(notify, story.kecamatan, uow)
+        planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides, uow)
+        throttled = throttled_acknowledgments(notify, planned, uow)
+        written = _write(notify, uow, story, planned, send_now=send_now, throttled=throttled)
+        uow.commit()
     joined = _joined_original(notify, story, overrides, send_now=send_now)  # a duplicate's original (docs/adr/0021)
-    return joined + _store(
-        notify, story, planned, send_now=send_now, throttled=throttled_acknowledgments(notify, planned)
-    )
+    return joined + _dispatch(notify, written, send_now=send_now)
 
 
 def escalate(notify: Context, event_id: UUID) -> int:
@@ -407,7 +414,7 @@ def _referral(story: Story, kind: str) -> dict[str, str]:
 
 
 # -- staff -------------------------------------------------------------------------------------------------
-def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
+def _new_work(notify: Context, story: Story, overrides, uow: UnitOfWork | None = None) -> list[p.Planned]:
     event = story.event
     if isinstance(event, ComplaintReceived) and story.complainant.anonymous:
         return []  # nobody to verify: step 2 was done with it (IdentityVerified), whose own new work is step 3's
@@ -418,7 +425,7 @@ def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     elif isinstance(event, ComplaintReopened):  # step 5 again, for the unit it names (docs/adr/0020)
         step, due = event.next_step, event.next_due_at
     elif isinstance(event, ObjectionRaised):  # a keberatan for the Camat to answer
-        return _to_role(notify, story, event.role, None, "objection", event.due_at, overrides)
+        return _to_role(notify, story, event.role, None, "objection", event.due_at, overrides, uow=uow)
     elif isinstance(event, StepCompleted) and event.next_step:
         step, due = event.next_step, event.next_due_at
     else:
@@ -428,17 +435,26 @@ def _new_work(notify: Context, story: Story, overrides) -> list[p.Planned]:
     if step in p.UNIT_BOUND_STEPS and role == "kasi":
         disposition = story.latest((DispositionIssued, DispositionRedirected, ComplaintReopened))
         unit = disposition.unit if disposition else None
-    return _to_role(notify, story, role, unit, "new_work", due, overrides, step=step)
+    return _to_role(notify, story, role, unit, "new_work", due, overrides, step=step, uow=uow)
 
 
 def _to_role(
-    notify: Context, story: Story, role: str, unit: str | None, kind: str, due, overrides, *, step: int = 0
+    notify: Context,
+    story: Story,
+    role: str,
+    unit: str | None,
+    kind: str,
+    due,
+    overrides,
+    *,
+    step: int = 0,
+    uow: UnitOfWork | None = None,
 ) -> list[p.Planned]:
     """A message of ``kind`` to each active member of staff of ``role`` (of ``unit``, if named) who asked for news
     of new work; a keberatan (``objection``) to the Camat and whoever acts for the Camat today whether they asked or
     not, as an overdue step's alert (docs/adr/0020)."""
     everyone = kind == "objection"
-    with notify.uow() as uow:
+    with _reading(notify, uow) as uow:
         people = uow.staff.active(story.kecamatan.slug, {role}, new_work=not everyone)
         if everyone:
             today = story.envelope.occurred_at.astimezone(story.kecamatan.time_zone).date()
@@ -491,11 +507,16 @@ def _to_staff(notify: Context, story: Story, person, kind: str, variables: dict,
 
 
 # -- templates and storing ---------------------------------------------------------------------------------
-def _templates(notify: Context, kecamatan: Kecamatan) -> dict:
+def _reading(notify: Context, uow: UnitOfWork | None) -> AbstractContextManager[UnitOfWork]:
+    """The caller's open unit of work (left open: the caller commits or ends it), else a unit of its own."""
+    return nullcontext(uow) if uow is not None else notify.uow()
+
+
+def _templates(notify: Context, kecamatan: Kecamatan, uow: UnitOfWork | None = None) -> dict:
     """The edited templates that apply here: the kecamatan's own before its kabupaten's, its kabupaten's before the
     deployment's (``*``): another kabupaten served here never words this one's messages."""
     scopes = scopes_for(kecamatan.slug, kecamatan.kabupaten_slug)
-    with notify.uow() as uow:
+    with _reading(notify, uow) as uow:
         rows = uow.templates.applying(kecamatan.slug, kecamatan.kabupaten_slug)
     found: dict = {}
     for row in sorted(rows, key=lambda r: scopes.index(r["kecamatan"])):  # the widest first, the narrower override it
@@ -507,6 +528,18 @@ def _template(overrides: dict, kind: str, channel: str) -> Template:
     return overrides.get((kind, channel)) or DEFAULTS[(kind, channel)]
 
 
+@dataclass
+class Written:
+    """What ``_write`` left for ``_dispatch``: the rows it added (as stored) and the rows planned before."""
+
+    added: list[Row] = field(default_factory=list)
+    earlier: list[Row] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.added) + len(self.earlier)
+
+
 def _store(
     notify: Context,
     story: Story,
@@ -515,8 +548,36 @@ def _store(
     send_now: bool = True,
     throttled: set[UUID] = frozenset(),
 ) -> int:
+    """Write the rows of ``planned`` in a unit of their own, then send, enqueue or report each."""
     if not planned:
         return 0
+    with notify.uow() as uow:
+        written = _write(notify, uow, story, planned, send_now=send_now, throttled=throttled)
+        uow.commit()
+    return _dispatch(notify, written, send_now=send_now)
+
+
+def _write(
+    notify: Context,
+    uow: UnitOfWork,
+    story: Story,
+    planned: list[p.Planned],
+    *,
+    send_now: bool = True,
+    throttled: set[UUID] = frozenset(),
+) -> Written:
+    """The rows of ``planned``, added in ``uow`` (the caller commits). A row planned before is left as it is (a
+    redelivered event plans nothing new) and read back for ``_dispatch``.
+
+    With ``send_now``, the first new row to be sent is written claimed (``sending``, attempt 1, its
+    ``sending_since``): the claim that ``send_delivery`` would take in a transaction of its own a moment later,
+    taken in the plan's. It is ours alone from the commit on (the row did not exist before), and a worker that dies
+    between the commit and the provider's call leaves it as one that dies just after a claim does: ``sending``
+    until its lease runs out, then reconciled (ADR 0013, 4). Only the first: the others are claimed one by one
+    just before their own call, so that a worker dying during the first call leaves them ``pending``, sent by the
+    redelivered plan task, not ``unknown``."""
+    if not planned:
+        return Written()
     now = notify.clock()
     rows = [
         {
@@ -540,29 +601,41 @@ def _store(
             "enqueued_at": now,
             "created_at": now,
             "updated_at": now,
+            "attempts": 0,
+            "sending_since": None,
         }
         for m in planned
     ]
-    with notify.uow() as uow:
-        if any(m.audience == "complainant" for m in planned) and not uow.hold_personal_data(story.complaint_id):
-            # erased since the story was read (perhaps under a key cached a moment longer): nothing of the
-            # complainant is written; the staff's messages name no one (docs/adr/0017)
-            rows = [row for row in rows if row["audience"] != "complainant"]
-            log.info(
-                "complainant's message not planned: their personal data was erased",
-                extra={"event_id": str(story.envelope.event_id), "kecamatan": story.kecamatan.slug},
-            )
-        uow.deliveries.add(rows)
-        current = uow.deliveries.many([row["id"] for row in rows])
-        uow.commit()
-    for row in current:
-        if row["state"] == "pending" and row["attempts"] == 0 and send_now:
-            # sent here and now: no second trip through the broker for the first attempt (the claim still
-            # guards it; a worker that dies here is covered by the redelivered plan task and the sweeps)
+    if any(m.audience == "complainant" for m in planned) and not uow.hold_personal_data(story.complaint_id):
+        # erased since the story was read (perhaps under a key cached a moment longer): nothing of the
+        # complainant is written; the staff's messages name no one (docs/adr/0017)
+        rows = [row for row in rows if row["audience"] != "complainant"]
+        log.info(
+            "complainant's message not planned: their personal data was erased",
+            extra={"event_id": str(story.envelope.event_id), "kecamatan": story.kecamatan.slug},
+        )
+    first = next((row for row in rows if row["state"] == "pending"), None) if send_now else None
+    if first is not None:
+        first.update(state="sending", sending_since=now, attempts=1)
+    added = uow.deliveries.add(rows)
+    new = {row["id"] for row in added}
+    earlier = [row["id"] for row in rows if row["id"] not in new]
+    return Written(added=added, earlier=uow.deliveries.many(earlier) if earlier else [])
+
+
+def _dispatch(notify: Context, written: Written, *, send_now: bool = True) -> int:
+    """After the plan's commit: each row sent here and now (``send_now``: no second trip through the broker for
+    the first attempt; the claim still guards it, and a worker that dies here is covered by the redelivered plan
+    task and the sweeps), or enqueued, or its failure reported. Returns how many rows the plan has."""
+    now = notify.clock()
+    for row in [*written.added, *written.earlier]:
+        if row["state"] == "sending" and any(row is r for r in written.added):
+            send_claimed(notify, row)  # new, so claimed as it was written (_write): ours
+        elif row["state"] == "pending" and row["attempts"] == 0 and send_now:
             send_delivery(notify, row["id"])
         elif row["state"] == "pending" and (row["attempts"] == 0 or row["next_attempt_at"] <= now):
             # (one waiting out a backoff is the sweep's)
             enqueue_send(notify, row["id"], row["attempts"])
         elif row["state"] == "failed" and row["reported_state"] != "failed":
             report(notify, row)
-    return len(rows)
+    return written.count

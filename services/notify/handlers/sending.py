@@ -77,6 +77,12 @@ def send_delivery(notify: Context, delivery_id: UUID) -> str:
     return _send(notify, claim)
 
 
+def send_claimed(notify: Context, row: dict) -> str:
+    """Send a row its caller claimed (``sending`` with its ``sending_since``, committed): planning writes an
+    acknowledgment claimed in the plan's transaction (handlers/planning.py ``_write``)."""
+    return _send(notify, row)
+
+
 def _send(notify: Context, row: dict) -> str:
     if is_erased(row):  # claimed after its complainant's personal data was erased: no one to send it to
         return finish(notify, row, "failed", error=NOT_SENT)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import nullcontext
 from uuid import UUID
 
 from services.notify.domain import plan as p
 from services.notify.domain.delivery import mailbox
 from services.notify.handlers.context import Context
+from services.notify.unit_of_work import UnitOfWork
 from shared.ratelimit import RateLimiter, RateLimitUnavailable, limiter_for, parse_limits
 
 log = logging.getLogger(__name__)
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 _limiters: dict[str, RateLimiter] = {}
 
 
-def throttled_acknowledgments(notify: Context, planned: list[p.Planned]) -> set[UUID]:
+def throttled_acknowledgments(notify: Context, planned: list[p.Planned], uow: UnitOfWork | None = None) -> set[UUID]:
     """The acknowledgments that would exceed ``PENGADUAN_RATE_LIMIT_ACKNOWLEDGMENTS_PER_RECIPIENT``: anyone
     can file a complaint with anyone's number, so the form must not become a free SMS (or e-mail) cannon.
     Only the acknowledgment is limited: every later message follows a person's action at the kecamatan.
@@ -25,8 +27,8 @@ def throttled_acknowledgments(notify: Context, planned: list[p.Planned]) -> set[
     acks = [m for m in planned if m.kind == "acknowledgment" and m.audience == "complainant" and m.channel != "none"]
     if not acks:
         return set()
-    with notify.uow() as uow:
-        known = {row["id"] for row in uow.deliveries.many([m.id for m in acks])}
+    with nullcontext(uow) if uow is not None else notify.uow() as reading:  # the caller's unit, if given
+        known = {row["id"] for row in reading.deliveries.many([m.id for m in acks])}
     settings = notify.settings
     limiter = _limiters.get(settings.effective_cache_url)
     if limiter is None:

@@ -30,6 +30,13 @@ class ChannelSettings(BaseSettings):
     )
     smtp_timeout: float = Field(20.0, gt=0, description="Seconds per SMTP network operation")
     smtp_ca_file: str | None = Field(None, description="PEM file of a private CA to trust for the server's certificate")
+    smtp_reuse_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="A session kept open after a message for the next one, if it comes within these seconds "
+        "(servers close idle sessions after minutes); 0: one session per message, QUIT after each",
+    )
+    smtp_reuse_messages: int = Field(100, ge=1, description="Messages sent in one SMTP session at most, then QUIT")
 
     # SMS ---------------------------------------------------------------------------------------
     sms_provider: Literal["none", "http", "zenziva"] = Field(

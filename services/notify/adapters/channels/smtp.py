@@ -1,4 +1,12 @@
-"""E-mail over SMTP (smtplib): one connection, one message, per ``send``.
+"""E-mail over SMTP (smtplib): one message per ``send``, over a session kept open for the next one.
+
+A session (TCP, EHLO, STARTTLS, AUTH) costs several round trips and, with TLS, a handshake: more than the message.
+So a session that delivered a message stays open, per thread and process, for the next message that comes within
+``smtp_reuse_seconds`` (RFC 5321 allows many mail transactions in one session), for ``smtp_reuse_messages`` at
+most; then QUIT. A kept session the server has closed in the meantime fails before DATA (MAIL FROM, or a 421
+"closing"): nothing was handed over, so the message goes once more over a new session, once. After DATA nothing is
+ever tried again here: a lost answer is an unknown outcome, as before (ADR 0013). ``smtp_reuse_seconds=0``: one
+session per message.
 
 The message is a real MIME message: From, To, Subject, Date, a Message-ID made from our reference
 (``<reference@domain-of-From>``, so a resent message is recognisably the same one), text/plain with an
@@ -11,9 +19,13 @@ asked afterwards whether it got a message, so ``lookup`` always answers ``None``
 from __future__ import annotations
 
 import functools
+import os
 import smtplib
 import socket
 import ssl
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -94,6 +106,18 @@ def classify(exc: BaseException) -> SendError:
     return PermanentSendError(f"SMTP failure: {type(exc).__name__}", provider=PROVIDER)
 
 
+@dataclass
+class _Session:
+    smtp: smtplib.SMTP
+    pid: int  # a session opened before a fork is the parent's: never used by the child
+    sent: int = 0
+    idle_since: float = 0.0
+
+
+class _Stale(Exception):
+    """A kept session that failed before DATA: the server closed it while it waited."""
+
+
 class SmtpChannel:
     name = "email"
     provider = PROVIDER
@@ -102,6 +126,34 @@ class SmtpChannel:
         if not settings.smtp_host:
             raise ValueError("SmtpChannel needs PENGADUAN_SMTP_HOST")
         self.settings = settings
+        self._kept = threading.local()  # this thread's open session, if any
+
+    def _take_session(self) -> _Session | None:
+        """This thread's kept session if it may carry another message, else None (it is closed)."""
+        session: _Session | None = getattr(self._kept, "session", None)
+        self._kept.session = None
+        if session is None:
+            return None
+        if session.pid != os.getpid():
+            return None  # the parent's socket: left alone (closing it would send the parent's QUIT)
+        if time.monotonic() - session.idle_since > self.settings.smtp_reuse_seconds:
+            _quit(session.smtp)
+            return None
+        return session
+
+    def _keep_session(self, session: _Session) -> None:
+        session.sent += 1
+        if self.settings.smtp_reuse_seconds <= 0 or session.sent >= self.settings.smtp_reuse_messages:
+            _quit(session.smtp)
+            return
+        session.idle_since = time.monotonic()
+        self._kept.session = session
+
+    def close(self) -> None:
+        """QUIT this thread's kept session, if any."""
+        session = self._take_session()
+        if session is not None:
+            _quit(session.smtp)
 
     @functools.cached_property
     def _tls(self) -> ssl.SSLContext:
@@ -136,35 +188,69 @@ class SmtpChannel:
                 f"cannot make an e-mail of this message: {type(exc).__name__}", provider=PROVIDER
             ) from None
         envelope_from = parseaddr(self.settings.smtp_from)[1] or "pengaduan@localhost"
-        in_data = False
+        kept = self._take_session()
         try:
-            smtp = self._connect()
-            data = smtp.data
-
-            def watched_data(msg):  # past this point the server may have the message
-                nonlocal in_data
-                in_data = True
-                return data(msg)
-
-            smtp.data = watched_data
-            try:
-                smtp.send_message(mail, from_addr=envelope_from, to_addrs=[message.to])
-            except BaseException:
-                smtp.close()  # not QUIT: a server that stopped answering would make us wait again
-                raise
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):  # the message is accepted already
-                smtp.close()
+            if kept is not None:
+                self._transaction(kept, mail, envelope_from, message.to, kept=True)
+                return SendResult(provider=PROVIDER, provider_message_id=mail["Message-ID"])
+        except _Stale:
+            pass  # closed by the server while it waited: nothing was handed over, so over a new session
+        try:
+            session = _Session(self._connect(), os.getpid())
         except (smtplib.SMTPException, OSError) as exc:
+            raise classify(exc) from None
+        self._transaction(session, mail, envelope_from, message.to, kept=False)
+        return SendResult(provider=PROVIDER, provider_message_id=mail["Message-ID"])
+
+    def _transaction(self, session: _Session, mail: EmailMessage, envelope_from: str, to: str, *, kept: bool) -> None:
+        """One mail transaction (MAIL, RCPT, DATA) on ``session``, kept open for the next one if it went well.
+        ``kept``: a failure before DATA that says the session is gone raises ``_Stale`` (send again on a new one)."""
+        smtp = session.smtp
+        data = smtp.data
+        in_data = False
+
+        def watched_data(msg):  # past this point the server may have the message
+            nonlocal in_data
+            in_data = True
+            return data(msg)
+
+        smtp.data = watched_data
+        try:
+            try:
+                smtp.send_message(mail, from_addr=envelope_from, to_addrs=[to])
+            finally:
+                smtp.data = data
+        except (smtplib.SMTPException, OSError) as exc:
+            smtp.close()  # not QUIT: a server that stopped answering would make us wait again
             if in_data and not isinstance(exc, smtplib.SMTPResponseException):
                 # the message went out and the server's answer was lost: it may have taken it
                 raise OutcomeUnknownError(
                     f"SMTP answer to DATA lost: {type(exc).__name__}", provider=PROVIDER
                 ) from None
+            if kept and not in_data and _session_gone(exc):
+                raise _Stale from None
             raise classify(exc) from None
-        return SendResult(provider=PROVIDER, provider_message_id=mail["Message-ID"])
+        except BaseException:
+            smtp.close()
+            raise
+        self._keep_session(session)
 
     def lookup(self, reference: str) -> SendResult | None:
         """SMTP has no way to ask a server about a message afterwards: always unknown."""
         return None
+
+
+def _session_gone(exc: BaseException) -> bool:
+    """A failure before DATA that says the session itself is gone: closed, reset, or the server's 421."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    if "timed out" in str(exc):  # a server that hangs: not one that closed an idle session (no second wait)
+        return False
+    return isinstance(exc, (smtplib.SMTPServerDisconnected, ConnectionError))
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):  # the messages are accepted already
+        smtp.close()
