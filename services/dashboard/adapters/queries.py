@@ -15,6 +15,7 @@ Every filter is added only when given (no ``:x IS NULL OR ...``), so each query 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -435,6 +436,23 @@ def register(
     for r in rows:
         r.pop("total")
     return total, rows
+
+
+STREAM_BATCH = 1000  # rows fetched from the server at a time by the exports (a server-side cursor)
+
+
+def register_rows(
+    conn: Connection, kecamatan: str, period: Period, year: int | None, columns: Sequence[Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """``register``'s rows (or only ``columns`` of them) for an export, in register order, fetched from a server-side
+    cursor ``STREAM_BATCH`` at a time: memory does not grow with the rows. ``conn`` must be in a transaction."""
+    conds = [c.c.kecamatan == kecamatan, c.c.register_number.isnot(None), *_received_in(period)]
+    if year is not None:
+        conds.append(c.c.register_year == year)
+    query = select(*(columns or (c,))).where(*conds).order_by(c.c.register_year, c.c.register_number)
+    result = conn.execution_options(yield_per=STREAM_BATCH).execute(query)
+    for r in result.mappings():
+        yield dict(r)
 
 
 def count_register(conn: Connection, kecamatan: str, period: Period, year: int | None) -> int:
