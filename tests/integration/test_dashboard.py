@@ -569,7 +569,7 @@ def test_the_live_tables_match_their_definitions(dash):
         probe.create_indexes()  # as a rebuild does once the copies are filled
     try:
         with dash.engine.connect() as conn:
-            for name in ("complaints", "step_times", "service_requests"):
+            for name in ("complaints", "step_times", "service_requests", "complaint_counts", "feedback_counts"):
 
                 def shape(table):
                     cols = conn.execute(

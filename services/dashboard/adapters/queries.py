@@ -15,15 +15,17 @@ Every filter is added only when given (no ``:x IS NULL OR ...``), so each query 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Engine, Float, and_, cast, func, select, tuple_
+from sqlalchemy import Date, Engine, Float, and_, cast, func, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.engine import Connection
 
+from services.dashboard.adapters.tables import OPEN_NOT_LATE, feedback_counts
+from services.dashboard.adapters.tables import complaint_counts as counts
 from services.dashboard.adapters.tables import complaints as c
 from services.dashboard.adapters.tables import step_times as s
 from shared.contracts import categories
@@ -105,6 +107,191 @@ UNCATEGORISED = categories.UNSET_CODE  # by_category's key for the complaints no
 
 def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
     """Per kecamatan: complaints received in the period by channel, status, outcome, month and category (its code in
+    the kabupaten's list, ``belum-ditetapkan`` when none was set yet); the SLA; the complainants' answers.
+    A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
+
+    The period's whole months from the counters the projection keeps (``complaint_counts``, ``feedback_counts``:
+    ``adapters/counters.py``; a few rows per kecamatan and month), its part-months at either end (at most two, a
+    few weeks of rows) counted from ``complaints`` as ``summary_scan`` counts every row; the two added up by the
+    grouping sets. ``open_late`` depends on the clock, not only on the events: counted from the partial index
+    ``complaints_open`` (the open complaints that can be late). Equal to ``summary_scan`` (a test compares them)."""
+    months, edges = _whole_months(period)
+    k = kecamatan
+    parts = []
+    feedback_parts = []
+    if months is not None:
+        lo, hi = months
+        cc, fc = counts.c, feedback_counts.c
+        conds = [cc.kecamatan.in_(k)] + ([cc.month >= lo] if lo else []) + ([cc.month < hi] if hi else [])
+        parts.append(
+            select(
+                cc.kecamatan,
+                cc.channel,
+                cc.status,
+                func.nullif(cc.outcome, "").label("outcome"),
+                cc.month,
+                cc.category,
+                cc.closed_within,
+                cc.n,
+            ).where(*conds)
+        )
+        fconds = [fc.kecamatan.in_(k)] + ([fc.month >= lo] if lo else []) + ([fc.month < hi] if hi else [])
+        feedback_parts.append(
+            select(
+                fc.kecamatan,
+                func.nullif(fc.disposition_unit, "").label("disposed"),
+                func.nullif(fc.feedback_unit, "").label("judged"),
+                func.nullif(fc.reopened_unit, "").label("reopened_by"),
+                *(getattr(fc, name) for name in FEEDBACK_COUNTS),
+            ).where(*fconds)
+        )
+    for edge in edges:
+        month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
+        category = func.coalesce(c.c.category, UNCATEGORISED).label("category")
+        closed_within = func.coalesce(and_(c.c.status == "closed", c.c.within_sla), False).label("closed_within")
+        parts.append(
+            select(
+                c.c.kecamatan,
+                c.c.channel,
+                c.c.status,
+                c.c.outcome,
+                month,
+                category,
+                closed_within,
+                func.count().label("n"),
+            )
+            .where(c.c.kecamatan.in_(k), *_received_in(edge))
+            .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, closed_within)
+        )
+        feedback_parts.append(_feedback_query(k, edge))
+    result: dict[str, dict[str, Any]] = {name: _empty_summary(name) for name in kecamatan}
+    counted = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    q = counted.c
+    query = select(
+        q.kecamatan,
+        q.channel,
+        q.status,
+        q.outcome,
+        q.month,
+        q.category,
+        func.grouping(q.channel).label("g_channel"),
+        func.grouping(q.status).label("g_status"),
+        func.grouping(q.outcome).label("g_outcome"),
+        func.grouping(q.month).label("g_month"),
+        func.grouping(q.category).label("g_category"),
+        func.sum(q.n).label("n"),
+        func.coalesce(func.sum(q.n).filter(q.status == "closed"), 0).label("closed"),
+        func.coalesce(func.sum(q.n).filter(q.closed_within.is_(True)), 0).label("closed_within"),
+        func.coalesce(func.sum(q.n).filter(q.status != "closed"), 0).label("open"),
+    ).group_by(
+        func.grouping_sets(
+            tuple_(q.kecamatan),
+            tuple_(q.kecamatan, q.channel),
+            tuple_(q.kecamatan, q.status),
+            tuple_(q.kecamatan, q.outcome),
+            tuple_(q.kecamatan, q.month),
+            tuple_(q.kecamatan, q.category),
+        )
+    )
+    for r in conn.execute(query):
+        item = result[r.kecamatan]
+        if not r.n:
+            continue
+        if not r.g_channel:
+            item["by_channel"][r.channel] = int(r.n)
+        elif not r.g_status:
+            item["by_status"][r.status] = int(r.n)
+        elif not r.g_outcome:
+            if r.outcome is not None:
+                item["by_outcome"][r.outcome] = int(r.n)
+        elif not r.g_month:
+            item["by_month"][r.month.strftime("%Y-%m")] = int(r.n)
+        elif not r.g_category:
+            item["by_category"][r.category] = int(r.n)
+        else:
+            closed_n, within = int(r.closed), int(r.closed_within)
+            item["total"] = int(r.n)
+            item["sla"].update(
+                closed=closed_n,
+                closed_within=within,
+                closed_late=closed_n - within,
+                closed_within_share=_share(within, closed_n),
+                open=int(r.open),
+            )
+    late = (
+        select(c.c.kecamatan, func.count().label("n"))
+        .where(
+            c.c.kecamatan.in_(k),
+            c.c.status.notin_(OPEN_NOT_LATE),
+            c.c.deadline_at < now,
+            *_received_in(period),
+        )
+        .group_by(c.c.kecamatan)
+    )
+    for r in conn.execute(late):
+        result[r.kecamatan]["sla"]["open_late"] = int(r.n)
+    for item in result.values():
+        item["by_month"] = dict(sorted(item["by_month"].items()))
+    fb = union_all(*feedback_parts).subquery() if len(feedback_parts) > 1 else feedback_parts[0].subquery()
+    _charge_feedback(
+        result,
+        conn.execute(
+            select(
+                fb.c.kecamatan,
+                fb.c.disposed,
+                fb.c.judged,
+                fb.c.reopened_by,
+                *(func.sum(getattr(fb.c, name)).label(name) for name in FEEDBACK_COUNTS),
+            ).group_by(fb.c.kecamatan, fb.c.disposed, fb.c.judged, fb.c.reopened_by)
+        ),
+    )
+    return [result[name] for name in kecamatan]
+
+
+def _whole_months(period: Period) -> tuple[tuple[date | None, date | None] | None, list[Period]]:
+    """The period's whole months as ``[lo, hi)`` of month starts (None: open-ended; None for both: no whole month)
+    and its part-months at either end, as periods (all of it when it holds no whole month)."""
+    start, end = period.start, period.end
+    lo = start if start is None or start.day == 1 else _next_month(start)
+    after = None if end is None else end + timedelta(days=1)
+    hi = None if after is None else (after if after.day == 1 else end.replace(day=1))
+    if lo is not None and hi is not None and lo >= hi:
+        return None, [period]
+    edges = []
+    if start is not None and lo != start:
+        edges.append(Period(start, lo - timedelta(days=1)))
+    if end is not None and hi != after:
+        edges.append(Period(hi, end))
+    return (lo, hi), edges
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _feedback_query(kecamatan: list[str], period: Period):
+    disposed, judged, reopened_by = c.c.disposition_unit, c.c.feedback_unit, c.c.reopened_unit
+    return (
+        select(
+            c.c.kecamatan,
+            disposed.label("disposed"),
+            judged.label("judged"),
+            reopened_by.label("reopened_by"),
+            func.count().filter(c.c.sent_at.isnot(None)).label("responded"),
+            func.count().filter(c.c.feedback_rating.isnot(None)).label("answered"),
+            func.count().filter(c.c.feedback_satisfied.is_(True)).label("satisfied"),
+            func.coalesce(func.sum(c.c.feedback_rating), 0).label("rating_sum"),
+            func.count().filter(c.c.reopened > 0).label("reopened"),
+            func.count().filter(c.c.objection_at.isnot(None)).label("objections"),
+        )
+        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
+        .group_by(c.c.kecamatan, disposed, judged, reopened_by)
+    )
+
+
+def summary_scan(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
+    """``summary`` as it was before the counters (issue #20 item 4), kept as their oracle (tests, bench): every row
+    of the period read. Per kecamatan: complaints received in the period by channel, status, outcome, month and category (its code in
     the kabupaten's list, ``belum-ditetapkan`` when none was set yet); the SLA.
     A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
 
@@ -213,23 +400,11 @@ def _add_feedback(conn: Connection, result: dict[str, dict[str, Any]], kecamatan
     many raised a keberatan (charged to the unit whose response the latest answer judged), how many complaints
     were reopened (charged to the unit whose response the first reopening followed). One pass over the rows,
     counted by the three units together (a few groups per kecamatan), shared out here."""
-    disposed, judged, reopened_by = c.c.disposition_unit, c.c.feedback_unit, c.c.reopened_unit
-    query = (
-        select(
-            c.c.kecamatan,
-            disposed.label("disposed"),
-            judged.label("judged"),
-            reopened_by.label("reopened_by"),
-            func.count().filter(c.c.sent_at.isnot(None)).label("responded"),
-            func.count().filter(c.c.feedback_rating.isnot(None)).label("answered"),
-            func.count().filter(c.c.feedback_satisfied.is_(True)).label("satisfied"),
-            func.coalesce(func.sum(c.c.feedback_rating), 0).label("rating_sum"),
-            func.count().filter(c.c.reopened > 0).label("reopened"),
-            func.count().filter(c.c.objection_at.isnot(None)).label("objections"),
-        )
-        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
-        .group_by(c.c.kecamatan, disposed, judged, reopened_by)
-    )
+    _charge_feedback(result, conn.execute(_feedback_query(kecamatan, period)))
+
+
+def _charge_feedback(result: dict[str, dict[str, Any]], rows: Iterable[Any]) -> None:
+    """``_add_feedback``'s groups (kecamatan and the three units, with the six counts) shared out to the units."""
     charged = {
         "responded": "disposed",
         "answered": "judged",
@@ -238,7 +413,7 @@ def _add_feedback(conn: Connection, result: dict[str, dict[str, Any]], kecamatan
         "objections": "judged",
         "reopened": "reopened_by",
     }
-    for r in conn.execute(query):
+    for r in rows:
         item = result[r.kecamatan]
         units = {"disposed": r.disposed, "judged": r.judged or r.disposed, "reopened_by": r.reopened_by or r.disposed}
         for count, to in charged.items():
