@@ -19,6 +19,7 @@ import math
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from copy import copy
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
@@ -71,16 +72,19 @@ class StreamedSheet:
         ``(row number, cells)``."""
         date_styles = dict(date_styles or {})
         letters = [get_column_letter(i + 1) for i in range(len(styles))]
-        fallback: dict[tuple[int, type], int] = {}
+        # as openpyxl does for a date given no format: its default on the column's own style (made before the
+        # skeleton is saved: the styles are written with it)
+        fallback = {
+            (col, kind): _with_format(self.wb, styles[col], fmt)
+            for col in range(len(styles))
+            if col not in date_styles
+            for kind, fmt in ((datetime, DEFAULT_DATETIME), (date, DEFAULT_DATE))
+        }
 
         def date_style(col: int, value: date) -> int:
             if col in date_styles:
                 return date_styles[col]
-            key = (col, type(value))
-            if key not in fallback:  # as openpyxl does: the default format on the column's own style
-                fmt = DEFAULT_DATETIME if isinstance(value, datetime) else DEFAULT_DATE
-                fallback[key] = _with_format(self.wb, styles[col], fmt)
-            return fallback[key]
+            return fallback.get((col, datetime if isinstance(value, datetime) else date), 0)
 
         skeleton = io.BytesIO()
         # a marker where the data rows go: the sheet's XML is written by openpyxl around it
@@ -123,7 +127,7 @@ def _with_format(wb: Workbook, style_id: int, number_format: str) -> int:
     ws = wb.worksheets[0]
     cell = WriteOnlyCell(ws)
     if style_id:
-        cell._style = wb._cell_styles[style_id].copy()
+        cell._style = copy(wb._cell_styles[style_id])
     cell.number_format = number_format
     return cell.style_id
 
