@@ -103,6 +103,8 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
             exports=2 if quick else 5,
             before_vacuum_requests=20 if quick else 40,
             seconds_cap=20.0 if quick else 60.0,
+            export_rows_before=10_000 if quick else 50_000,
+            summary_queries=30 if quick else 200,
         ),
         # a kecamatan's year: 150 complaints (docs/capacity.md); --quick a tenth of it
         "province": ProvinceParams(complaints_per_kecamatan=15 if quick else 150, query_repeats=20 if quick else 60),
