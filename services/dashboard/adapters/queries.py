@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Engine, Float, and_, cast, func, select, tuple_, union_all
+from sqlalchemy import Date, Engine, Float, and_, cast, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.engine import Connection
 
@@ -110,142 +110,135 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
     the kabupaten's list, ``belum-ditetapkan`` when none was set yet); the SLA; the complainants' answers.
     A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
 
-    The period's whole months from the counters the projection keeps (``complaint_counts``, ``feedback_counts``:
-    ``adapters/counters.py``; a few rows per kecamatan and month), its part-months at either end (at most two, a
-    few weeks of rows) counted from ``complaints`` as ``summary_scan`` counts every row; the two added up by the
-    grouping sets. ``open_late`` depends on the clock, not only on the events: counted from the partial index
+    The period's whole years and whole months from the counters the projection keeps (``complaint_counts``,
+    ``feedback_counts``: ``adapters/counters.py``; a few dozen rows per kecamatan and year or month), its
+    part-months at either end (at most two, a few weeks of rows) counted from ``complaints`` row by row; the two
+    added up here. ``open_late`` depends on the clock, not only on the events: counted from the partial index
     ``complaints_open`` (the open complaints that can be late). Equal to ``summary_scan`` (a test compares them)."""
-    months, edges = _whole_months(period)
     k = kecamatan
-    parts = []
-    feedback_parts = []
+    months, edges = _whole_months(period)
+    marginals: dict[str, dict[tuple[str, str], int]] = {name: {} for name in k}
+    by_month: dict[str, dict[date, int]] = {name: {} for name in k}
+    feedback_rows: list = []
+
+    def add(kec: str, dimension: str, value: str, n: int) -> None:
+        key = (dimension, value)
+        marginals[kec][key] = marginals[kec].get(key, 0) + n
+
     if months is not None:
-        lo, hi = months
         cc, fc = counts.c, feedback_counts.c
-        conds = [cc.kecamatan.in_(k)] + ([cc.month >= lo] if lo else []) + ([cc.month < hi] if hi else [])
-        parts.append(
-            select(
-                cc.kecamatan,
-                cc.channel,
-                cc.status,
-                func.nullif(cc.outcome, "").label("outcome"),
-                cc.month,
-                cc.category,
-                cc.closed_within,
-                cc.n,
-            ).where(*conds)
+        spans = _spans(*months)
+        query = (
+            select(cc.kecamatan, cc.dimension, cc.value, func.sum(cc.n).label("n"))
+            .where(cc.kecamatan.in_(k), _in_spans(cc, spans))
+            .group_by(cc.kecamatan, cc.dimension, cc.value)
         )
-        fconds = [fc.kecamatan.in_(k)] + ([fc.month >= lo] if lo else []) + ([fc.month < hi] if hi else [])
-        feedback_parts.append(
-            select(
-                fc.kecamatan,
-                func.nullif(fc.disposition_unit, "").label("disposed"),
-                func.nullif(fc.feedback_unit, "").label("judged"),
-                func.nullif(fc.reopened_unit, "").label("reopened_by"),
-                *(getattr(fc, name) for name in FEEDBACK_COUNTS),
-            ).where(*fconds)
+        for r in conn.execute(query):
+            add(r.kecamatan, r.dimension, r.value, int(r.n))
+        lo, hi = months
+        query = (
+            select(cc.kecamatan, cc.start, func.sum(cc.n).label("n"))
+            .where(
+                cc.kecamatan.in_(k),
+                cc.span == "month",
+                cc.dimension == "channel",  # every complaint has one: the month's total
+                *([cc.start >= lo] if lo else []),
+                *([cc.start < hi] if hi else []),
+            )
+            .group_by(cc.kecamatan, cc.start)
         )
-    for edge in edges:
+        for r in conn.execute(query):
+            by_month[r.kecamatan][r.start] = by_month[r.kecamatan].get(r.start, 0) + int(r.n)
+        feedback_rows.extend(
+            conn.execute(
+                select(
+                    fc.kecamatan,
+                    func.nullif(fc.disposition_unit, "").label("disposed"),
+                    func.nullif(fc.feedback_unit, "").label("judged"),
+                    func.nullif(fc.reopened_unit, "").label("reopened_by"),
+                    *(func.sum(getattr(fc, name)).label(name) for name in FEEDBACK_COUNTS),
+                )
+                .where(fc.kecamatan.in_(k), _in_spans(fc, spans))
+                .group_by(fc.kecamatan, fc.disposition_unit, fc.feedback_unit, fc.reopened_unit)
+            )
+        )
+    for edge in edges:  # the part-months: the rows themselves, counted by every dimension together
         month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
         category = func.coalesce(c.c.category, UNCATEGORISED).label("category")
         closed_within = func.coalesce(and_(c.c.status == "closed", c.c.within_sla), False).label("closed_within")
-        parts.append(
+        query = (
             select(
-                c.c.kecamatan,
-                c.c.channel,
-                c.c.status,
-                c.c.outcome,
-                month,
-                category,
-                closed_within,
+                c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, closed_within,
                 func.count().label("n"),
             )
             .where(c.c.kecamatan.in_(k), *_received_in(edge))
             .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, closed_within)
-        )
-        feedback_parts.append(_feedback_query(k, edge))
-    result: dict[str, dict[str, Any]] = {name: _empty_summary(name) for name in kecamatan}
-    counted = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    q = counted.c
-    query = select(
-        q.kecamatan,
-        q.channel,
-        q.status,
-        q.outcome,
-        q.month,
-        q.category,
-        func.grouping(q.channel).label("g_channel"),
-        func.grouping(q.status).label("g_status"),
-        func.grouping(q.outcome).label("g_outcome"),
-        func.grouping(q.month).label("g_month"),
-        func.grouping(q.category).label("g_category"),
-        func.sum(q.n).label("n"),
-        func.coalesce(func.sum(q.n).filter(q.status == "closed"), 0).label("closed"),
-        func.coalesce(func.sum(q.n).filter(q.closed_within.is_(True)), 0).label("closed_within"),
-        func.coalesce(func.sum(q.n).filter(q.status != "closed"), 0).label("open"),
-    ).group_by(
-        func.grouping_sets(
-            tuple_(q.kecamatan),
-            tuple_(q.kecamatan, q.channel),
-            tuple_(q.kecamatan, q.status),
-            tuple_(q.kecamatan, q.outcome),
-            tuple_(q.kecamatan, q.month),
-            tuple_(q.kecamatan, q.category),
-        )
-    )
-    for r in conn.execute(query):
-        item = result[r.kecamatan]
-        if not r.n:
-            continue
-        if not r.g_channel:
-            item["by_channel"][r.channel] = int(r.n)
-        elif not r.g_status:
-            item["by_status"][r.status] = int(r.n)
-        elif not r.g_outcome:
+        )  # fmt: skip
+        for r in conn.execute(query):
+            n = int(r.n)
+            add(r.kecamatan, "channel", r.channel, n)
+            add(r.kecamatan, "status", r.status, n)
+            add(r.kecamatan, "category", r.category, n)
             if r.outcome is not None:
-                item["by_outcome"][r.outcome] = int(r.n)
-        elif not r.g_month:
-            item["by_month"][r.month.strftime("%Y-%m")] = int(r.n)
-        elif not r.g_category:
-            item["by_category"][r.category] = int(r.n)
-        else:
-            closed_n, within = int(r.closed), int(r.closed_within)
-            item["total"] = int(r.n)
-            item["sla"].update(
-                closed=closed_n,
-                closed_within=within,
-                closed_late=closed_n - within,
-                closed_within_share=_share(within, closed_n),
-                open=int(r.open),
-            )
+                add(r.kecamatan, "outcome", r.outcome, n)
+            if r.closed_within:
+                add(r.kecamatan, "closed_within", "", n)
+            by_month[r.kecamatan][r.month] = by_month[r.kecamatan].get(r.month, 0) + n
+        feedback_rows.extend(conn.execute(_feedback_query(k, edge)))
+    result: dict[str, dict[str, Any]] = {name: _empty_summary(name) for name in k}
+    for name, item in result.items():
+        found = marginals[name]
+        for (dimension, value), n in sorted(found.items()):
+            if n and dimension in ("channel", "status", "outcome", "category"):
+                item[f"by_{dimension}"][value] = n
+        total = sum(item["by_channel"].values())
+        closed_n, within = item["by_status"].get("closed", 0), found.get(("closed_within", ""), 0)
+        item["total"] = total
+        item["sla"].update(
+            closed=closed_n,
+            closed_within=within,
+            closed_late=closed_n - within,
+            closed_within_share=_share(within, closed_n),
+            open=total - closed_n,
+        )
+        item["by_month"] = {m.strftime("%Y-%m"): n for m, n in sorted(by_month[name].items()) if n}
     late = (
         select(c.c.kecamatan, func.count().label("n"))
-        .where(
-            c.c.kecamatan.in_(k),
-            c.c.status.notin_(OPEN_NOT_LATE),
-            c.c.deadline_at < now,
-            *_received_in(period),
-        )
+        .where(c.c.kecamatan.in_(k), c.c.status.notin_(OPEN_NOT_LATE), c.c.deadline_at < now, *_received_in(period))
         .group_by(c.c.kecamatan)
     )
     for r in conn.execute(late):
         result[r.kecamatan]["sla"]["open_late"] = int(r.n)
-    for item in result.values():
-        item["by_month"] = dict(sorted(item["by_month"].items()))
-    fb = union_all(*feedback_parts).subquery() if len(feedback_parts) > 1 else feedback_parts[0].subquery()
-    _charge_feedback(
-        result,
-        conn.execute(
-            select(
-                fb.c.kecamatan,
-                fb.c.disposed,
-                fb.c.judged,
-                fb.c.reopened_by,
-                *(func.sum(getattr(fb.c, name)).label(name) for name in FEEDBACK_COUNTS),
-            ).group_by(fb.c.kecamatan, fb.c.disposed, fb.c.judged, fb.c.reopened_by)
-        ),
+    _charge_feedback(result, feedback_rows)
+    return [result[name] for name in k]
+
+
+def _spans(lo: date | None, hi: date | None) -> list[tuple[str, date | None, date | None]]:
+    """The whole months ``[lo, hi)`` (month starts; None: open-ended) as counters' spans: the whole years among
+    them as years, the months before and after them as months."""
+    ylo = lo if lo is None or lo.month == 1 else date(lo.year + 1, 1, 1)
+    yhi = hi if hi is None or hi.month == 1 else date(hi.year, 1, 1)
+    if ylo is not None and yhi is not None and ylo >= yhi:
+        return [("month", lo, hi)]
+    spans: list[tuple[str, date | None, date | None]] = [("year", ylo, yhi)]
+    if lo is not None and lo != ylo:
+        spans.append(("month", lo, ylo))
+    if hi is not None and hi != yhi:
+        spans.append(("month", yhi, hi))
+    return spans
+
+
+def _in_spans(table_c, spans: list[tuple[str, date | None, date | None]]):
+    return or_(
+        *(
+            and_(
+                table_c.span == span,
+                *([table_c.start >= lo] if lo else []),
+                *([table_c.start < hi] if hi else []),
+            )
+            for span, lo, hi in spans
+        )
     )
-    return [result[name] for name in kecamatan]
 
 
 def _whole_months(period: Period) -> tuple[tuple[date | None, date | None] | None, list[Period]]:

@@ -141,33 +141,32 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
 
 
 def _complaint_counts(md: MetaData, name: str = "complaint_counts") -> Table:
-    """How many complaints received in a month (in the kecamatan's time zone) stand in each combination of what
-    the summary counts them by (migration 0031): kept by the projection in the transaction that changes
-    ``complaints`` (the change of a complaint moves it from its old combination to its new one), recomputed from
-    ``complaints`` at the end of a rebuild. No row holds 0. Absent values are ``''`` (a key cannot be NULL)."""
+    """How many complaints received in a month (``span`` 'month') or a year ('year') of a kecamatan (in its time
+    zone; ``start``: the first day) have each channel, status, outcome, category, and were closed within the 12
+    days (``dimension``, ``value``; adapters/counters.py, migration 0031). Kept by the projection in the transaction
+    that changes ``complaints``, recounted from ``complaints`` at the end of a rebuild. No row holds 0."""
     return Table(
         name,
         md,
         Column("kecamatan", Text, primary_key=True),
-        Column("month", Date, primary_key=True),  # the first day of the received date's month
-        Column("channel", Text, primary_key=True),
-        Column("status", Text, primary_key=True),
-        Column("outcome", Text, primary_key=True),  # '' while open
-        Column("category", Text, primary_key=True),  # belum-ditetapkan when none was set
-        Column("closed_within", Boolean, primary_key=True),  # closed, and its part done within the 12 days
+        Column("span", Text, primary_key=True),  # month | year
+        Column("start", Date, primary_key=True),
+        Column("dimension", Text, primary_key=True),  # channel | status | outcome | category | closed_within
+        Column("value", Text, primary_key=True),  # '' for closed_within
         Column("n", Integer, nullable=False),
     )
 
 
 def _feedback_counts(md: MetaData, name: str = "feedback_counts") -> Table:
-    """The complainants' answers of the complaints received in a month, by the three units they are charged to
-    (``queries._add_feedback``), kept and rebuilt as ``complaint_counts`` (migration 0031). ``n``: complaints in
-    the row (none holds 0); absent units are ``''``."""
+    """The complainants' answers of the complaints received in a month or a year, by the three units they are
+    charged to (``queries._charge_feedback``), kept and rebuilt as ``complaint_counts`` (migration 0031). ``n``:
+    complaints in the row (none holds 0); absent units are ``''``."""
     return Table(
         name,
         md,
         Column("kecamatan", Text, primary_key=True),
-        Column("month", Date, primary_key=True),
+        Column("span", Text, primary_key=True),
+        Column("start", Date, primary_key=True),
         Column("disposition_unit", Text, primary_key=True),
         Column("feedback_unit", Text, primary_key=True),
         Column("reopened_unit", Text, primary_key=True),
