@@ -1815,12 +1815,14 @@ def export_probe(way: str, n: int) -> dict[str, Any]:
 def measure_export_writers(rows: int, rows_before: int) -> dict[str, Any]:
     """Each writer in a fresh child process (its own peak RSS), all over the same lines. Ratios: the streamed
     XLSX's CPU a row to the CSV's and to openpyxl's bare write-only loop; before over after."""
+    import resource
     import subprocess
     import sys
 
     found = {}
     meter = CpuMeter()
     meter.start()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     for way in EXPORT_WAYS:
         n = rows_before if way == "xlsx_before" else rows
         code = f"import json; from bench.dashboard import export_probe; print(json.dumps(export_probe({way!r}, {n})))"
@@ -1828,6 +1830,12 @@ def measure_export_writers(rows: int, rows_before: int) -> dict[str, Any]:
         found[way] = json.loads(done.stdout.strip().splitlines()[-1])
         log.info("export writer %s: %s", way, found[way])
     cpu = meter.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    if cpu.get("wall_seconds") and cpu.get("machine_cores"):  # the children are this part's own work, not others'
+        cpu["children_seconds"] = round(ours, 3)
+        cpu["other_seconds"] = round(max(0.0, cpu["machine_busy_seconds"] - ours), 3)
+        cpu["other_share"] = round(cpu["other_seconds"] / (cpu["wall_seconds"] * cpu["machine_cores"]), 3)
     per_row = {w: f["cpu_ms_per_row"] for w, f in found.items()}
     return {
         "ways": found,
