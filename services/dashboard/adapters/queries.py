@@ -1,9 +1,11 @@
 """The dashboard's reads: SQL aggregates over its read models (``dashboard.complaints``,
 ``dashboard.step_times``), each shaped to an index (see adapters/tables.py):
 
-* the summary scans ``complaints_kecamatan_received`` (kecamatan, received_date; channel, status, outcome,
-  within_sla and deadline_at included: an index-only scan) once, counts every combination in one hash
-  aggregate, then adds those few hundred counts up with GROUPING SETS;
+* the summary adds up the counters the projection keeps (``complaint_counts``, ``feedback_counts``: a few dozen
+  rows per kecamatan and year or month, adapters/counters.py) for the period's whole years and months, and
+  counts the rows of its part-months at either end on ``complaints_kecamatan_received``; ``open_late`` (it
+  depends on the clock) walks the partial index ``complaints_open``. ``summary_scan``, the summary as it was
+  (every row of the period counted by every combination, then GROUPING SETS), is kept as the counters' oracle;
 * step times scan ``step_times_kecamatan_completed`` for a short period, or ``step_times_groups`` (rows in
   the order of the groups and of the elapsed time: no sort) for long ones; percentiles by ``percentile_cont``;
 * overdue work walks the partial index ``complaints_overdue`` (open, in progress) by due time;
