@@ -123,6 +123,8 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
             exports=2 if quick else 5,
             before_vacuum_requests=20 if quick else 40,
             seconds_cap=20.0 if quick else 60.0,
+            export_rows_before=10_000 if quick else 50_000,
+            summary_queries=30 if quick else 200,
         ),
         "walk": WalkParams(complaints=5 if quick else 20, warmup_complaints=3, py_spy_dir=args.walk_py_spy),
         # a kecamatan's year: 150 complaints (docs/capacity.md); --quick a tenth of it

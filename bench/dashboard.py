@@ -1,7 +1,7 @@
-"""Benchmark 6, ``dashboard``: the read side over a year of complaints (issue #6).
+"""Benchmark 6, ``dashboard``: the read side over five years of a kabupaten's complaints (issues #6, #20).
 
 1. **Seeding** (the setup: timed, not a measurement). About 1,000,000 events (``--quick``: 100,000) of
-   complaint streams over the 13 demo kecamatan of Kabupaten Pamekasan, received over the last 365 days and
+   complaint streams over the 13 demo kecamatan of Kabupaten Pamekasan, received over the last 1826 days and
    written up to now. Each complaint is simulated step by step on the working calendar, the way the
    workflow's aggregate (``services/workflow/domain/model.py``) and the other services write them (see
    :meth:`_Stream._life`). Every event is built with its real class from ``shared/contracts/workflow.py``,
@@ -24,6 +24,14 @@
    ``GET /healthz``. Ratio ``summary_*_p50_over_empty_summary_p50``. **Aim: p99 < 100 ms.**
 4. **Register export**: ``GET /v1/register?kecamatan=K&year=Y&format=xlsx`` and ``csv`` for the
    kecamatan's busiest register year; baseline: the JSON page (page 1, default size) of the same register.
+5. **Export writers** (issue #20 item 4): each writer in a fresh child process over the same 50,000 Buku Rekap
+   lines, into a file: CPU ms a row and the growth of the peak RSS. **Baselines, same run:** the CSV writer and
+   openpyxl's bare write-only loop (values, no styles); the XLSX writer as it was (``_xlsx_as_before``;
+   ``--quick``: 10,000 rows) for before/after. **Aim: 50,000 rows in < 2 s of CPU**, memory not growing with rows.
+6. **Summary from the counters** (issue #20 item 4): ``queries.summary`` (counters kept by the projection) and
+   ``queries.summary_scan`` (the scan it replaced) in this process, taking turns, for the kabupaten and one
+   kecamatan, over the whole history, a year with part-months at both ends and a month; the answers compared.
+   Ratio ``scan p99 / counters p99``. **Aim: p99 < 50 ms.**
 """
 
 from __future__ import annotations
@@ -79,7 +87,7 @@ SEED_TABLE = "bench.dashboard_seeds"
 @dataclass(frozen=True)
 class DashboardParams:
     events: int = 1_000_000  # seeded into workflow.events
-    days: int = 365  # complaints received over the last `days` days, up to now
+    days: int = 1826  # complaints received over the last `days` days (five years: issue #20 item 4), up to now
     seed: int = 6  # the simulation's random seed (issue #6)
     copy_chunk: int = 100_000  # rows per COPY (and transaction)
     batch_size: int = 5000  # rebuild's batch (its default, REBUILD_BATCH) and the read+decode baseline's
@@ -89,6 +97,9 @@ class DashboardParams:
     before_vacuum_requests: int = 40  # summary requests right after the rebuild, before VACUUM (for context)
     exports: int = 5  # per format (xlsx, csv, json page), taking turns
     seconds_cap: float = 60.0  # the latency rounds stop after this long, whatever the counts
+    export_rows: int = 50_000  # the export writers' part: rows written by each (the API's cap, export_max_rows)
+    export_rows_before: int = 50_000  # rows for the writer as it was (0.25 ms a row: 12 s at 50,000)
+    summary_queries: int = 200  # per target and way (counters, the scan), in this process
     # the complainant's data sealed under per-complaint keys as the store seals it (docs/adr/0017); False (the
     # environment's PENGADUAN_BENCH_SEAL=0): in clear, as before, to compare
     seal_personal: bool = os.environ.get("PENGADUAN_BENCH_SEAL", "1") != "0"
@@ -1569,9 +1580,14 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
                     "(SELECT count(*) FROM dashboard.step_times) AS step_times"
                 )
             ).one()
-        http = http_part(ctx, params, engine)
+        http = http_part(ctx, params, engine)  # ends with the read models vacuumed: the steady state
+        log.info("dashboard: the summary from the counters vs the scan (%d rounds)", params.summary_queries)
+        summary_queries = measure_summary_queries(engine, params.summary_queries)
+        log.info("summary queries: %s", summary_queries["latency"])
     finally:
         engine.dispose()
+    log.info("dashboard: the export writers (%d rows each)", params.export_rows)
+    writers = measure_export_writers(params.export_rows, params.export_rows_before)
 
     lat = http["latency"]
     rate = rebuilt["events_per_second"]
@@ -1606,6 +1622,8 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
         "steady_state": http["steady_state"],
         "exports": ex,
         "export_cpu": http["export_cpu"],
+        "export_writers": writers,
+        "summary_queries": summary_queries,
         "kabupaten_totals": http["kabupaten_totals"],
         "ratios": {
             "rebuild_over_read_decode": ratio(rate, baseline["events_per_second"]),
@@ -1650,6 +1668,248 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
         lat["empty_summary_kabupaten"]["p99_ms"],
     )
     return figures
+
+
+# =====================================================================================================
+# 5. the export writers: CPU a row and memory (issue #20 item 4)
+# =====================================================================================================
+EXPORT_WAYS = ("lines", "csv", "openpyxl_write_only", "xlsx", "xlsx_before")
+
+
+def _export_lines(n: int) -> Iterator[list]:
+    """``n`` Buku Rekap lines as the API makes them (``domain.register.line`` of a full row), made as they are written."""
+    from zoneinfo import ZoneInfo
+
+    from services.dashboard.domain import register as book
+
+    tz = ZoneInfo("Asia/Jakarta")
+    t0 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+    for i in range(n):
+        received = t0 + timedelta(minutes=11 * i)
+        row = {
+            "complaint_id": uuid.uuid4(),
+            "tracking_code": "7KQ2-M9XD-4T",
+            "register_number": i + 1,
+            "register_year": 2026,
+            "received_at": received,
+            "complainant_name": f"{FIRST_NAMES[i % len(FIRST_NAMES)]} Aminah",
+            "complainant_address": f"Dusun Krajan RT {i % 9:02d}/RW 02, Desa Bunangka",
+            "channel": CHANNELS[i % len(CHANNELS)][0],
+            "subject": "Jalan desa rusak berlubang di depan balai desa, mohon segera diperbaiki",
+            "status": "closed",
+            "outcome": "resolved",
+            "disposition_unit": "pemerintahan",
+            "disposition_instructions": "Koordinasikan dengan desa dan laporkan hasilnya.",
+            "follow_up": "Sudah ditinjau bersama kepala desa; perbaikan dijadwalkan.",
+            "letter_number": f"000.8.3.4/{i + 1}/432.312/2026",
+            "letter_signed_at": received + timedelta(days=6),
+            "sent_at": received + timedelta(days=7) if i % 5 else None,
+            "category": "infrastruktur",
+        }
+        yield book.line(row, False, tz, {"infrastruktur": "Infrastruktur"})
+
+
+def _xlsx_as_before(lines, *, kecamatan: str, kabupaten: str, period: str, generated: str) -> bytes:
+    """The Buku Rekap's XLSX as ``services/dashboard/adapters/exports.py`` wrote it before issue #20 (a whole
+    openpyxl workbook in memory, a style set cell by cell): the "before" of the writers' part."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    from services.dashboard.adapters.exports import _NOT_IN_XLSX, DATE_COLUMNS, HEADER_ROW, TITLE
+    from services.dashboard.domain.register import COLUMNS
+
+    def put(cell, value):
+        if isinstance(value, str):
+            cell.value = _NOT_IN_XLSX.sub("\ufffd", value)
+            cell.data_type = "s"
+        else:
+            cell.value = value
+        return cell
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Buku Rekap"
+    last = get_column_letter(len(COLUMNS))
+    for row, (text_, font) in enumerate(
+        (
+            (TITLE, Font(bold=True, size=14)),
+            (f"KECAMATAN {kecamatan.upper()} - {kabupaten.upper()}", Font(bold=True)),
+            (period, Font(size=11)),
+        ),
+        start=1,
+    ):
+        put(ws.cell(row=row, column=1), text_).font = font
+        ws.cell(row=row, column=1).alignment = Alignment(horizontal="center")
+        ws.merge_cells(f"A{row}:{last}{row}")
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    for col, (name, width) in enumerate(COLUMNS, start=1):
+        cell = put(ws.cell(row=HEADER_ROW, column=col), name)
+        cell.font, cell.fill, cell.border = Font(bold=True), PatternFill("solid", fgColor="D9D9D9"), border
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(col)].width = width
+    wrap = Alignment(vertical="top", wrap_text=True)
+    count = 0
+    for r, values in enumerate(lines, start=HEADER_ROW + 1):
+        count += 1
+        for col, value in enumerate(values, start=1):
+            cell = put(ws.cell(row=r, column=col), value if value != "" else None)
+            cell.alignment = wrap
+            cell.border = border
+            if col - 1 in DATE_COLUMNS and isinstance(value, datetime):
+                cell.number_format = DATE_COLUMNS[col - 1]
+    put(ws.cell(row=HEADER_ROW + count + 2, column=1), f"Jumlah: {count} pengaduan. Dicetak {generated}.")
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def export_probe(way: str, n: int) -> dict[str, Any]:
+    """One writer over ``n`` lines, in this (fresh) process, into a temporary file on disk: CPU seconds (this
+    process) and how much its peak RSS grew while writing. Run by ``measure_export_writers`` in a child each."""
+    import resource
+    import tempfile
+
+    from openpyxl import Workbook
+
+    from services.dashboard.adapters import exports
+
+    kw = {"kecamatan": "Pegantenan", "kabupaten": "Pamekasan", "period": "Periode: semua", "generated": "-"}
+    list(_export_lines(50))  # imports and first calls out of the measurement
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu_before = time.process_time()
+    with tempfile.TemporaryFile() as out:
+        if way == "lines":
+            for _ in _export_lines(n):
+                pass
+        elif way == "csv":
+            exports.write_csv(out, _export_lines(n))
+        elif way == "xlsx":
+            exports.write_xlsx(out, _export_lines(n), **kw)
+        elif way == "xlsx_before":
+            out.write(_xlsx_as_before(_export_lines(n), **kw))
+        elif way == "openpyxl_write_only":  # openpyxl's own streaming writer, values only (no styles)
+            wb = Workbook(write_only=True)
+            ws = wb.create_sheet("Buku Rekap")
+            for values in _export_lines(n):
+                ws.append(values)
+            wb.save(out)
+        else:
+            raise ValueError(way)
+        cpu = time.process_time() - cpu_before
+        size = out.seek(0, io.SEEK_END)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "way": way,
+        "rows": n,
+        "cpu_s": round(cpu, 3),
+        "cpu_ms_per_row": round(cpu * 1000 / n, 4),
+        "peak_rss_growth_mb": round((rss_after - rss_before) / 1024, 1),
+        "bytes": size,
+    }
+
+
+def measure_export_writers(rows: int, rows_before: int) -> dict[str, Any]:
+    """Each writer in a fresh child process (its own peak RSS), all over the same lines. Ratios: the streamed
+    XLSX's CPU a row to the CSV's and to openpyxl's bare write-only loop; before over after."""
+    import resource
+    import subprocess
+    import sys
+
+    found = {}
+    meter = CpuMeter()
+    meter.start()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for way in EXPORT_WAYS:
+        n = rows_before if way == "xlsx_before" else rows
+        code = f"import json; from bench.dashboard import export_probe; print(json.dumps(export_probe({way!r}, {n})))"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=900)
+        found[way] = json.loads(done.stdout.strip().splitlines()[-1])
+        log.info("export writer %s: %s", way, found[way])
+    cpu = meter.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    if cpu.get("wall_seconds") and cpu.get("machine_cores"):  # the children are this part's own work, not others'
+        cpu["children_seconds"] = round(ours, 3)
+        cpu["other_seconds"] = round(max(0.0, cpu["machine_busy_seconds"] - ours), 3)
+        cpu["other_share"] = round(cpu["other_seconds"] / (cpu["wall_seconds"] * cpu["machine_cores"]), 3)
+    per_row = {w: f["cpu_ms_per_row"] for w, f in found.items()}
+    return {
+        "ways": found,
+        "cpu": cpu,
+        "method": (
+            "each writer in a fresh child process over the same generated Buku Rekap lines (domain.register.line of "
+            "full rows), into a temporary file on disk; CPU = the child's process_time around the write (the lines' "
+            "making included: 'lines' alone is that part); RSS growth = ru_maxrss after minus before"
+        ),
+        "ratios": {
+            "xlsx_cpu_per_row_over_csv": ratio(per_row["xlsx"], per_row["csv"]),
+            "xlsx_cpu_per_row_over_openpyxl_write_only": ratio(per_row["xlsx"], per_row["openpyxl_write_only"]),
+            "xlsx_before_cpu_per_row_over_xlsx": ratio(per_row["xlsx_before"], per_row["xlsx"]),
+            "xlsx_rss_growth_over_csv": ratio(
+                found["xlsx"]["peak_rss_growth_mb"] or 0.1, found["csv"]["peak_rss_growth_mb"] or 0.1
+            ),
+        },
+        "target": {
+            "xlsx_cpu_s_for_50000_rows_below": 2.0,
+            "xlsx_cpu_s_for_50000_rows": round(per_row["xlsx"] * 50, 2),
+            "met": per_row["xlsx"] * 50 < 2.0,
+        },
+    }
+
+
+# =====================================================================================================
+# 6. the summary from the counters, against the scan it replaced (issue #20 item 4)
+# =====================================================================================================
+def measure_summary_queries(engine: Engine, requests: int) -> dict[str, Any]:
+    """``queries.summary`` (the counters) and ``queries.summary_scan`` (every row of the period: the summary as it
+    was), in this process on one connection, taking turns, for the kabupaten's 13 kecamatan and for one, over the
+    whole history, one year (with part-months at both ends) and one month. p50/p99 ms; the answers compared."""
+    from services.dashboard.adapters import queries as q
+    from shared.tenancy import demo_kecamatan
+
+    slugs = [k.slug for k in demo_kecamatan()]
+    now = datetime.now(UTC)
+    today = now.date()
+    periods = {
+        "all": q.Period(),
+        "year": q.Period(today - timedelta(days=365 + 17), today - timedelta(days=17)),
+        "month": q.Period(today.replace(day=1) - timedelta(days=62), today.replace(day=1) - timedelta(days=32)),
+    }
+    targets = {}
+    for scope, ks in (("kabupaten", slugs), ("kecamatan", [SINGLE_KECAMATAN])):
+        for name, period in periods.items():
+            targets[f"{scope}_{name}"] = (ks, period)
+    samples: dict[str, list[float]] = {f"{t}_{way}": [] for t in targets for way in ("counters", "scan")}
+    equal = {}
+    with engine.connect() as conn:
+        for t, (ks, period) in targets.items():
+            equal[t] = q.summary(conn, ks, period, now) == q.summary_scan(conn, ks, period, now)
+        for i in range(requests):
+            for t, (ks, period) in targets.items():
+                for way, fn in (("counters", q.summary), ("scan", q.summary_scan))[:: 1 if i % 2 else -1]:
+                    started = time.perf_counter()
+                    fn(conn, ks, period, now)
+                    samples[f"{t}_{way}"].append(time.perf_counter() - started)  # seconds
+            conn.rollback()
+    lat = {k: latency_summary_ms(v) for k, v in samples.items()}
+    return {
+        "requests": requests,
+        "latency": lat,
+        "answers_equal": equal,
+        "ratios": {
+            f"{t}_scan_p99_over_counters_p99": ratio(lat[f"{t}_scan"]["p99_ms"], lat[f"{t}_counters"]["p99_ms"])
+            for t in targets
+        },
+        "target": {
+            "p99_below_ms": 50.0,
+            "met": all(lat[f"{t}_counters"]["p99_ms"] < 50.0 for t in targets),
+        },
+        "method": "in this process, one connection, the two ways taking turns (order swapped every round)",
+    }
 
 
 # =====================================================================================================
@@ -1744,7 +2004,70 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]
             _fmt(r["csv_p50_over_json_page_p50"], 2),
             "",
         ),
+        *_writer_rows(fig, _fmt),
+        *_summary_query_rows(fig, _fmt),
     ]
+
+
+def _writer_rows(fig: dict[str, Any], _fmt) -> list[tuple[str, str, str, str, str, str]]:
+    w = fig.get("export_writers")
+    if not w:
+        return []
+    ways, r = w["ways"], w["ratios"]
+
+    def cell(way: str) -> str:
+        f = ways[way]
+        return f"{_fmt(f['cpu_ms_per_row'], 4)} ms/row, +{_fmt(f['peak_rss_growth_mb'], 1)} MB"
+
+    n = ways["xlsx"]["rows"]
+    return [
+        (
+            "dashboard",
+            f"xlsx writer CPU/row, RSS growth ({n:,} rows)",
+            cell("xlsx"),
+            f"{cell('csv')} csv",
+            _fmt(r["xlsx_cpu_per_row_over_csv"], 2),
+            f"{n:,} rows < 2 s CPU {'met' if w['target']['met'] else 'NOT met'}",
+        ),
+        (
+            "dashboard",
+            "xlsx writer vs openpyxl write-only (values only)",
+            cell("xlsx"),
+            cell("openpyxl_write_only"),
+            _fmt(r["xlsx_cpu_per_row_over_openpyxl_write_only"], 2),
+            "",
+        ),
+        (
+            "dashboard",
+            f"xlsx writer before ({ways['xlsx_before']['rows']:,} rows)",
+            cell("xlsx_before"),
+            f"{cell('xlsx')} after",
+            _fmt(r["xlsx_before_cpu_per_row_over_xlsx"], 1),
+            "before / after",
+        ),
+    ]
+
+
+def _summary_query_rows(fig: dict[str, Any], _fmt) -> list[tuple[str, str, str, str, str, str]]:
+    sq = fig.get("summary_queries")
+    if not sq:
+        return []
+    lat, r = sq["latency"], sq["ratios"]
+    rows = []
+    for t in ("kabupaten_all", "kecamatan_all", "kabupaten_year", "kabupaten_month"):
+        c, s_ = lat[f"{t}_counters"], lat[f"{t}_scan"]
+        rows.append(
+            (
+                "dashboard",
+                f"summary query {t.replace('_', ' ')} p50 / p99 ms",
+                f"{_fmt(c['p50_ms'])} / {_fmt(c['p99_ms'])}",
+                f"{_fmt(s_['p50_ms'])} / {_fmt(s_['p99_ms'])} scan",
+                _fmt(r[f"{t}_scan_p99_over_counters_p99"], 1),
+                f"p99 < 50 ms {'met' if c['p99_ms'] < 50 else 'NOT met'}"
+                + ("" if sq["answers_equal"][t] else ", answers DIFFER"),
+            )
+        )
+    return rows
 
 
 def write_table(fig: dict[str, Any], out: TextIO) -> None:
@@ -1759,6 +2082,7 @@ def write_table(fig: dict[str, Any], out: TextIO) -> None:
         fig.get("read_decode", {}).get("cpu", {}),
         fig.get("latency_cpu", {}),
         fig.get("export_cpu", {}),
+        fig.get("export_writers", {}).get("cpu", {}),
     )
     shares = [c.get("other_share") for c in windows]
     shares = [s for s in shares if isinstance(s, (int, float))]

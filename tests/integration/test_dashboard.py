@@ -552,6 +552,68 @@ def test_the_register_follows_each_referral_and_masks_the_offices_answer(client,
     )
 
 
+def test_a_large_register_export_is_streamed_whole(client, tokens, dash, place):
+    """3,000 registered complaints of one year (written straight into the read model, removed after): the xlsx and
+    the csv hold every one, in register order, sent in chunks; the access log names every complaint once."""
+    k2, n = place["k2"], 3000
+    rows = []
+    for i in range(n):
+        cid = uuid.uuid4()
+        received = datetime(2031, 1, 1, 8, 0, tzinfo=WIB) + timedelta(minutes=7 * i)
+        rows.append(
+            {
+                "complaint_id": cid,
+                "kecamatan": k2,
+                "tracking_code": f"B{cid.hex[:11]}",
+                "register_number": i + 1,
+                "register_year": 2031,
+                "received_at": received,
+                "received_date": received.date(),
+                "complainant_name": f"Pengadu {i}",
+                "channel": "web",
+                "subject": f"=perihal {i}",
+                "status": "in_progress",
+                "current_step": 4,
+                "sop_version": "uji-1",
+                "position": 1,
+            }
+        )
+    with dash.engine.begin() as conn:
+        conn.execute(t.complaints.insert(), rows)
+    try:
+        params = {"kecamatan": k2, "year": "2031"}
+        headers = {**tokens["camat2"], "X-Access-Reason": "rekap tahunan"}
+        with client.stream("GET", "/v1/register", params={**params, "format": "xlsx"}, headers=headers) as r:
+            assert r.status_code == 200, r.read()
+            chunks = list(r.iter_bytes())
+        data = b"".join(chunks)
+        assert int(r.headers["content-length"]) == len(data)
+        ws = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
+        values = list(ws.iter_rows(values_only=True))
+        body = values[5 : 5 + n]
+        assert [v[0] for v in body] == [f"{i + 1}/2031" for i in range(n)]
+        assert body[0][1] == datetime(2031, 1, 1, 8, 0) and body[-1][5] == f"=perihal {n - 1}"  # a text, not a formula
+        assert values[-1][0].startswith(f"Jumlah: {n} pengaduan.")
+        text_csv = client.get("/v1/register", params={**params, "format": "csv"}, headers=headers).content
+        lines = list(csv.reader(io.StringIO(text_csv.decode("utf-8-sig"))))
+        assert len(lines) == n + 1 and lines[-1][0] == f"{n}/2031" and lines[-1][5] == f"'=perihal {n - 1}"
+        with dash.engine.connect() as conn:
+            logged = conn.execute(
+                text(
+                    "SELECT what, cardinality(complaint_ids) AS n, reason FROM privacy.access_log "
+                    "WHERE kecamatan = :k AND what LIKE 'register.%' ORDER BY id DESC LIMIT 2"
+                ),
+                {"k": k2},
+            ).all()
+        assert [(x.what, x.n, x.reason) for x in logged] == [
+            ("register.csv", n, "rekap tahunan"),
+            ("register.xlsx", n, "rekap tahunan"),
+        ]
+    finally:
+        with dash.engine.begin() as conn:
+            conn.execute(t.complaints.delete().where(t.complaints.c.register_year == 2031))
+
+
 def test_healthz_reports_the_projection_lag(client, known):
     body = client.get("/healthz").json()
     lag = body["checks"]["projection dashboard.complaints"]
@@ -569,7 +631,7 @@ def test_the_live_tables_match_their_definitions(dash):
         probe.create_indexes()  # as a rebuild does once the copies are filled
     try:
         with dash.engine.connect() as conn:
-            for name in ("complaints", "step_times", "service_requests"):
+            for name in ("complaints", "step_times", "service_requests", "complaint_counts", "feedback_counts"):
 
                 def shape(table):
                     cols = conn.execute(

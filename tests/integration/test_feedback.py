@@ -278,11 +278,14 @@ def test_an_erased_complaint_takes_no_answer(settings, world):
     assert events(world, cid)[-1].type == "workflow.PersonalDataErased"
 
 
+COUNTERS = {"complaint_counts": dashboard_tables.complaint_counts, "feedback_counts": dashboard_tables.feedback_counts}
+
+
 def test_the_figures_per_unit_charge_each_count_to_the_unit_it_is_about(world):
     """A complaint disposed to pemerintahan, not resolved, a keberatan, reopened by the Camat for trantib, answered
     satisfied: pemerintahan keeps its response, its reopening and the first answer's keberatan; trantib gets the
     latest answer (the rows as the projection writes them: tests/unit/test_dashboard_projection.py)."""
-    from services.dashboard.adapters import queries
+    from services.dashboard.adapters import counters, queries
     from shared.contracts.workflow import (
         ComplaintReopened,
         DispositionIssued,
@@ -312,7 +315,10 @@ def test_the_figures_per_unit_charge_each_count_to_the_unit_it_is_about(world):
     row = {**s.row, "kecamatan": slug, "tracking_code": f"U{uuid.uuid4().hex[:11]}"}
     with world["dash"].engine.begin() as conn:
         conn.execute(dashboard_tables.complaints.insert().values(**row))
+        counters.apply(conn, COUNTERS, [(None, row)])  # as the projection counts the row it writes
         [item] = queries.summary(conn, [slug], queries.Period(), datetime.now(UTC))
+    with world["dash"].engine.connect() as conn:  # the counters and the scan of every row agree
+        assert queries.summary_scan(conn, [slug], queries.Period(), datetime.now(UTC)) == [item]
     by_unit = item["feedback_by_unit"]
     assert (by_unit["pemerintahan"]["responded"], by_unit["pemerintahan"]["reopened"]) == (1, 1)
     assert by_unit["trantib"]["responded"] == 1 and by_unit["trantib"]["reopened"] == 0

@@ -231,3 +231,82 @@ def test_bad_filters_are_named_with_a_code_each():
     reversed_ = FilterErrors()
     reversed_.period("2026-03-01", "2026-02-01")
     assert [(e.field, e.code) for e in reversed_.errors] == [("to", "period_reversed")]
+
+
+# -- streamed files (issue #20 item 4) ---------------------------------------------------------------------------
+def _lines(n: int):
+    first = book.line(row(subject="=keluhan"), masked=False, tz=WIB)
+    for i in range(n):
+        line = list(first)
+        line[0], line[1], line[5] = f"{i + 1}/2026", datetime(2026, 2, 3, 9, i % 60), f"=keluhan {i} & <jalan>"
+        yield line
+
+
+def _peak_writing(n: int) -> int:
+    import tempfile
+    import tracemalloc
+
+    with tempfile.TemporaryFile() as out:
+        tracemalloc.start()
+        try:
+            exports.write_xlsx(out, _lines(n), kecamatan="K", kabupaten="B", period="P", generated="G")
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+def test_a_large_xlsx_is_written_in_memory_that_does_not_grow_with_its_rows():
+    small, large = _peak_writing(200), _peak_writing(2_400)
+    assert large < small * 1.5 + 512 * 1024, (small, large)  # 12 times the rows, not 12 times the memory
+    data = exports.xlsx(_lines(5_000), kecamatan="K", kabupaten="B", period="P", generated="G")
+    ws = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
+    values = list(ws.iter_rows(values_only=True))
+    assert len(values) == exports.HEADER_ROW + 5_000 + 2
+    assert values[exports.HEADER_ROW][0] == "1/2026" and values[-3][0] == "5000/2026"
+    assert values[-3][5] == "=keluhan 4999 & <jalan>"  # a text, not a formula
+    assert values[exports.HEADER_ROW][1] == datetime(2026, 2, 3, 9, 0)
+    assert values[-1][0].startswith("Jumlah: 5000 pengaduan.")
+
+
+def test_the_streamed_cells_read_back_as_openpyxl_writes_them():
+    """Each kind of value the writer takes, against openpyxl's own writer: the same value, type and format."""
+    from openpyxl import Workbook
+
+    from services.dashboard.adapters.xlsx_stream import StreamedSheet
+
+    values = [
+        "  spasi  ",
+        "a\r\nb\tc",
+        "x\x01y",
+        "+62 812",
+        7,
+        2.5,
+        True,
+        None,
+        "",
+        datetime(2026, 2, 3, 9, 15, 7, 123000),
+        date(2026, 2, 3),
+        datetime(2026, 2, 3, 9, 15),
+    ]
+    ours = io.BytesIO()
+    sheet = StreamedSheet("S")
+    sheet.head(["kepala"])
+    dated = sheet.style(number_format="DD-MM-YYYY HH:MM")
+    sheet.save(ours, [values], styles=[0] * len(values), date_styles={11: dated})
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["kepala"])
+    for col, value in enumerate(values, start=1):
+        cell = ws.cell(row=2, column=col)
+        cell.value = None if value == "" else value.replace("\x01", "\ufffd") if isinstance(value, str) else value
+        if isinstance(value, str) and value:
+            cell.data_type = "s"
+        if col == 12:
+            cell.number_format = "DD-MM-YYYY HH:MM"
+    theirs = io.BytesIO()
+    wb.save(theirs)
+    a = openpyxl.load_workbook(io.BytesIO(ours.getvalue())).active
+    b = openpyxl.load_workbook(io.BytesIO(theirs.getvalue())).active
+    got = [(c.value, c.data_type, c.number_format) for c in a[2]]
+    want = [(c.value, c.data_type, c.number_format) for c in b[2]]
+    assert got == want

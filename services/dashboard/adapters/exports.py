@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import BinaryIO
 
-from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.worksheet import Worksheet
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
 
+from services.dashboard.adapters.xlsx_stream import CHUNK, StreamedSheet
+from services.dashboard.adapters.xlsx_stream import NOT_IN_XLSX as _NOT_IN_XLSX
 from services.dashboard.domain.register import COLUMNS
 
 TITLE = "BUKU REKAP PENGADUAN"
@@ -34,17 +40,41 @@ HEADER_ROW = 5  # title, kecamatan, period, a blank row, then the header
 DATE_COLUMNS = {1: "DD-MM-YYYY HH:MM", 9: "DD-MM-YYYY"}  # 0-based: Tanggal Diterima, Tanggal Dikirim
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what openpyxl refuses (IllegalCharacterError)
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 
 def xlsx(lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, generated: str) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Buku Rekap"
+    """The workbook as bytes (``write_xlsx`` into memory): for tests and small books."""
+    out = io.BytesIO()
+    write_xlsx(out, lines, kecamatan=kecamatan, kabupaten=kabupaten, period=period, generated=generated)
+    return out.getvalue()
+
+
+def write_xlsx(
+    out: BinaryIO, lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, generated: str
+) -> int:
+    """The workbook written to ``out`` as ``lines`` come (``xlsx_stream``: openpyxl lays it out, the rows are
+    streamed into the sheet), in memory that does not grow with the rows; returns how many lines there were."""
+    sheet = StreamedSheet("Buku Rekap")
+    ws = sheet.ws
     last = get_column_letter(len(COLUMNS))
+    for col, (_name, width) in enumerate(COLUMNS, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"  # the header on every printed page
+    ws.freeze_panes = f"A{HEADER_ROW + 1}"
+    ws.page_setup.orientation = Worksheet.ORIENTATION_LANDSCAPE
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # as many pages tall as it takes
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.3, footer=0.3)
+    ws.print_options.horizontalCentered = True
+    ws.oddFooter.center.text = "Halaman &P dari &N"
+    ws.oddFooter.left.text = TITLE
+    sheet.wb.properties.title = f"{TITLE} - Kecamatan {kecamatan}"
+
     for row, (text, font) in enumerate(
         (
             (TITLE, Font(bold=True, size=14)),
@@ -53,48 +83,32 @@ def xlsx(lines: Iterable[list], *, kecamatan: str, kabupaten: str, period: str, 
         ),
         start=1,
     ):
-        _put(ws.cell(row=row, column=1), text).font = font
-        ws.cell(row=row, column=1).alignment = Alignment(horizontal="center")
-        ws.merge_cells(f"A{row}:{last}{row}")
+        cell = _put(WriteOnlyCell(ws), text)
+        cell.font = font
+        cell.alignment = Alignment(horizontal="center")
+        sheet.head([cell])
+        ws.merged_cells.add(f"A{row}:{last}{row}")
+    sheet.head([])
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    header_fill = PatternFill("solid", fgColor="D9D9D9")
-    for col, (name, width) in enumerate(COLUMNS, start=1):
-        cell = _put(ws.cell(row=HEADER_ROW, column=col), name)
+    header = []
+    for name, _width in COLUMNS:
+        cell = _put(WriteOnlyCell(ws), name)
         cell.font = Font(bold=True)
-        cell.fill = header_fill
+        cell.fill = PatternFill("solid", fgColor="D9D9D9")
         cell.border = border
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.column_dimensions[get_column_letter(col)].width = width
+        header.append(cell)
+    sheet.head(header)
     wrap = Alignment(vertical="top", wrap_text=True)
-    count = 0
-    for r, values in enumerate(lines, start=HEADER_ROW + 1):
-        count += 1
-        for col, value in enumerate(values, start=1):
-            cell = _put(ws.cell(row=r, column=col), value if value != "" else None)
-            cell.alignment = wrap
-            cell.border = border
-            if col - 1 in DATE_COLUMNS and isinstance(value, datetime):
-                cell.number_format = DATE_COLUMNS[col - 1]
-    _put(ws.cell(row=HEADER_ROW + count + 2, column=1), f"Jumlah: {count} pengaduan. Dicetak {generated}.").font = Font(
-        italic=True, size=9
-    )
+    plain = sheet.style(alignment=wrap, border=border)
+    dated = {col: sheet.style(alignment=wrap, border=border, number_format=fmt) for col, fmt in DATE_COLUMNS.items()}
+    footer = sheet.style(font=Font(italic=True, size=9))
 
-    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"  # the header on every printed page
-    ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0  # as many pages tall as it takes
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.3, footer=0.3)
-    ws.print_options.horizontalCentered = True
-    ws.oddFooter.center.text = "Halaman &P dari &N"
-    ws.oddFooter.left.text = TITLE
-    wb.properties.title = f"{TITLE} - Kecamatan {kecamatan}"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    def tail(count: int, next_row: int) -> list:
+        return [(next_row + 1, [(f"Jumlah: {count} pengaduan. Dicetak {generated}.", footer)])]
+
+    return sheet.save(out, lines, styles=[plain] * len(COLUMNS), date_styles=dated, tail=tail)
 
 
 def _put(cell, value):
@@ -115,9 +129,59 @@ def _csv_value(value) -> str:
 
 
 def csv_bytes(lines: Iterable[list]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_csv_value(name) for name, _ in COLUMNS])
+    out = io.BytesIO()
+    write_csv(out, lines)
+    return out.getvalue()
+
+
+def write_csv(out: BinaryIO, lines: Iterable[list], header: Iterable[str] | None = None, cell=None) -> int:
+    """The CSV written to ``out`` as ``lines`` come, in chunks; returns how many lines there were. ``header`` and
+    ``cell`` (a value as text): the Buku Rekap's unless given."""
+    cell = cell or _csv_value
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow([cell(name) for name in (header if header is not None else (n for n, _ in COLUMNS))])
+    out.write("\ufeff".encode())
+    count = 0
     for values in lines:
-        writer.writerow([_csv_value(v) for v in values])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        count += 1
+        writer.writerow([cell(v) for v in values])
+        if text.tell() >= CHUNK:
+            out.write(text.getvalue().encode("utf-8"))
+            text.seek(0)
+            text.truncate()
+    out.write(text.getvalue().encode("utf-8"))
+    return count
+
+
+# -- the file as the answer ---------------------------------------------------------------------------------------
+SPOOL_BYTES = 8 << 20  # a file up to this size stays in memory; a larger one goes to a temporary file
+
+
+def spool() -> tempfile.SpooledTemporaryFile:
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+
+
+def file_response(out: tempfile.SpooledTemporaryFile, media_type: str, filename: str) -> StreamingResponse:
+    """The file written into ``out`` (``spool``), sent in chunks and closed after: the answer never holds it whole."""
+    out.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while chunk := out.read(CHUNK):
+                yield chunk
+        finally:
+            out.close()
+
+    size = out.seek(0, io.SEEK_END)
+    out.seek(0)
+    return StreamingResponse(
+        chunks(),
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "Content-Length": str(size),
+        },
+        background=BackgroundTask(out.close),  # also when the client went away before the end
+    )

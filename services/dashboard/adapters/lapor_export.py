@@ -4,21 +4,22 @@ bold, dates as dates). Inert as the Buku Rekap's files are (``exports.py``): a t
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
-from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from services.dashboard.adapters.exports import _NOT_IN_XLSX, FORMULA_START
-from services.dashboard.adapters.queries import Period
+from services.dashboard.adapters import exports
+from services.dashboard.adapters.exports import FORMULA_START
+from services.dashboard.adapters.queries import STREAM_BATCH, Period
 from services.dashboard.adapters.tables import complaints as c
+from services.dashboard.adapters.xlsx_stream import StreamedSheet
 from services.dashboard.domain.lapor_export import COLUMNS, DATE_COLUMNS
 
 LAPOR_CHANNEL = "lapor"
@@ -40,51 +41,58 @@ def count(conn: Connection, kecamatan: Sequence[str], period: Period, with_lapor
     return conn.execute(query).scalar_one()
 
 
-def rows(conn: Connection, kecamatan: Sequence[str], period: Period, with_lapor: bool) -> list[dict[str, Any]]:
-    """The complaints of these kecamatan received in the period, oldest first."""
-    query = select(c).where(*_conditions(kecamatan, period, with_lapor)).order_by(c.c.received_at, c.c.complaint_id)
-    return [dict(r) for r in conn.execute(query).mappings()]
+def rows(
+    conn: Connection, kecamatan: Sequence[str], period: Period, with_lapor: bool, columns: Sequence[Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The complaints of these kecamatan received in the period (or only ``columns`` of them), oldest first, fetched
+    from a server-side cursor ``STREAM_BATCH`` at a time. ``conn`` must be in a transaction."""
+    query = (
+        select(*(columns or (c,)))
+        .where(*_conditions(kecamatan, period, with_lapor))
+        .order_by(c.c.received_at, c.c.complaint_id)
+    )
+    for r in conn.execution_options(yield_per=STREAM_BATCH).execute(query).mappings():
+        yield dict(r)
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, str):
-        return _NOT_IN_XLSX.sub("\ufffd", value)
-    return value
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%d-%m-%Y %H:%M")
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def csv_bytes(lines: Iterable[list[Any]]) -> bytes:
-    def cell(value: Any) -> str:
-        if isinstance(value, datetime):
-            return value.strftime("%d-%m-%Y %H:%M")
-        text = "" if value is None else str(value)
-        return "'" + text if text.startswith(FORMULA_START) else text
+    out = io.BytesIO()
+    write_csv(out, lines)
+    return out.getvalue()
 
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([name for name, _ in COLUMNS])
-    for values in lines:
-        writer.writerow([cell(v) for v in values])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+def write_csv(out: BinaryIO, lines: Iterable[list[Any]]) -> int:
+    """The CSV written to ``out`` as ``lines`` come (``exports.write_csv``); returns how many lines there were."""
+    return exports.write_csv(out, lines, header=[name for name, _ in COLUMNS], cell=_csv_cell)
 
 
 def xlsx(lines: Iterable[list[Any]], *, title: str) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Laporan"
-    for col, (name, width) in enumerate(COLUMNS, start=1):
-        cell = ws.cell(row=1, column=col, value=name)
-        cell.font = Font(bold=True)
-        ws.column_dimensions[get_column_letter(col)].width = width
-    for r, values in enumerate(lines, start=2):
-        for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=col)
-            cell.value = _text(value) if value != "" else None
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, also when it starts with "="
-            elif col - 1 in DATE_COLUMNS and isinstance(value, datetime):
-                cell.number_format = "DD-MM-YYYY HH:MM"
-    ws.freeze_panes = "A2"
-    wb.properties.title = title
+    """The workbook as bytes (``write_xlsx`` into memory)."""
     out = io.BytesIO()
-    wb.save(out)
+    write_xlsx(out, lines, title=title)
     return out.getvalue()
+
+
+def write_xlsx(out: BinaryIO, lines: Iterable[list[Any]], *, title: str) -> int:
+    """The workbook written to ``out`` as ``lines`` come (``xlsx_stream``), in memory that does not grow with the
+    rows; returns how many lines there were."""
+    sheet = StreamedSheet("Laporan")
+    ws = sheet.ws
+    header = []
+    for col, (name, width) in enumerate(COLUMNS, start=1):
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = Font(bold=True)
+        header.append(cell)
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = "A2"
+    sheet.wb.properties.title = title
+    sheet.head(header)
+    dated = sheet.style(number_format="DD-MM-YYYY HH:MM")
+    return sheet.save(out, lines, styles=[0] * len(COLUMNS), date_styles=dict.fromkeys(DATE_COLUMNS, dated))

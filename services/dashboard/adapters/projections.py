@@ -10,6 +10,7 @@ import orjson
 from sqlalchemy import Table, select, text
 from sqlalchemy.engine import Connection
 
+from services.dashboard.adapters import counters
 from services.dashboard.adapters import tables as t
 from services.dashboard.domain import complaints as model
 from services.dashboard.domain import service_requests as requests_model
@@ -55,10 +56,11 @@ def hold_or_write(rows: dict, changed: set, held: dict | None) -> set:
 
 class ComplaintsProjection:
     """``dashboard.complaints`` (one row per complaint) and ``dashboard.step_times`` (one row per completed
-    step occurrence); the rules are in ``domain/complaints.py``."""
+    step occurrence); the rules are in ``domain/complaints.py``. The summary's counters
+    (``complaint_counts``, ``feedback_counts``: ``adapters/counters.py``) move with the complaints' rows."""
 
     name = "dashboard.complaints"
-    table_names = ("complaints", "step_times")
+    table_names = ("complaints", "step_times", "complaint_counts", "feedback_counts")
     types = model.HANDLED
 
     def __init__(self, calendars: Calendars) -> None:
@@ -83,6 +85,7 @@ class ComplaintsProjection:
                 (r["complaint_id"], dict(r))
                 for r in conn.execute(select(complaints).where(complaints.c.complaint_id.in_(missing))).mappings()
             )
+        before = dict(rows)  # rows are replaced, never changed in place: the rows as the table holds them
         changed: set = set()
         new_steps: list[dict] = []
         for cid, event in relevant:
@@ -97,14 +100,19 @@ class ComplaintsProjection:
         write = hold_or_write(rows, changed, held)
         if write:
             upsert(conn, complaints, [rows[cid] for cid in sorted(write)], key=("complaint_id",))
+            if held is None:  # a rebuild's copies are counted once, by ``flush``
+                counters.apply(conn, tables, [(before.get(cid), rows[cid]) for cid in sorted(write)])
         if new_steps:
             upsert(conn, step_times, new_steps, key=("complaint_id", "step", "occurrence"), update=False)
 
     def flush(self, conn: Connection, tables: Mapping[str, Table], held: dict) -> None:
-        """Writes the rows ``apply_batch`` held (the complaints still open at the end of a rebuild's catch-up)."""
+        """Writes the rows ``apply_batch`` held (the complaints still open at the end of a rebuild's catch-up), then
+        counts the summary's counters from the copy of ``complaints`` (``counters.recompute``): from here on the
+        copies are kept as the live tables are (the swap's last events, a batch applied event by event)."""
         if held:
             upsert(conn, tables["complaints"], [held[cid] for cid in sorted(held)], key=("complaint_id",))
         held.clear()
+        counters.recompute(conn, tables)
 
 
 class ServiceRequestsProjection:

@@ -1,9 +1,11 @@
 """The dashboard's reads: SQL aggregates over its read models (``dashboard.complaints``,
 ``dashboard.step_times``), each shaped to an index (see adapters/tables.py):
 
-* the summary scans ``complaints_kecamatan_received`` (kecamatan, received_date; channel, status, outcome,
-  within_sla and deadline_at included: an index-only scan) once, counts every combination in one hash
-  aggregate, then adds those few hundred counts up with GROUPING SETS;
+* the summary adds up the counters the projection keeps (``complaint_counts``, ``feedback_counts``: a few dozen
+  rows per kecamatan and year or month, adapters/counters.py) for the period's whole years and months, and
+  counts the rows of its part-months at either end on ``complaints_kecamatan_received``; ``open_late`` (it
+  depends on the clock) walks the partial index ``complaints_open``. ``summary_scan``, the summary as it was
+  (every row of the period counted by every combination, then GROUPING SETS), is kept as the counters' oracle;
 * step times scan ``step_times_kecamatan_completed`` for a short period, or ``step_times_groups`` (rows in
   the order of the groups and of the elapsed time: no sort) for long ones; percentiles by ``percentile_cont``;
 * overdue work walks the partial index ``complaints_overdue`` (open, in progress) by due time;
@@ -15,14 +17,17 @@ Every filter is added only when given (no ``:x IS NULL OR ...``), so each query 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Engine, Float, and_, cast, func, select, tuple_
+from sqlalchemy import Date, Engine, Float, and_, cast, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.engine import Connection
 
+from services.dashboard.adapters.tables import OPEN_NOT_LATE, feedback_counts
+from services.dashboard.adapters.tables import complaint_counts as counts
 from services.dashboard.adapters.tables import complaints as c
 from services.dashboard.adapters.tables import step_times as s
 from shared.contracts import categories
@@ -104,6 +109,184 @@ UNCATEGORISED = categories.UNSET_CODE  # by_category's key for the complaints no
 
 def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
     """Per kecamatan: complaints received in the period by channel, status, outcome, month and category (its code in
+    the kabupaten's list, ``belum-ditetapkan`` when none was set yet); the SLA; the complainants' answers.
+    A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
+
+    The period's whole years and whole months from the counters the projection keeps (``complaint_counts``,
+    ``feedback_counts``: ``adapters/counters.py``; a few dozen rows per kecamatan and year or month), its
+    part-months at either end (at most two, a few weeks of rows) counted from ``complaints`` row by row; the two
+    added up here. ``open_late`` depends on the clock, not only on the events: counted from the partial index
+    ``complaints_open`` (the open complaints that can be late). Equal to ``summary_scan`` (a test compares them)."""
+    k = kecamatan
+    months, edges = _whole_months(period)
+    marginals: dict[str, dict[tuple[str, str], int]] = {name: {} for name in k}
+    by_month: dict[str, dict[date, int]] = {name: {} for name in k}
+    feedback_rows: list = []
+
+    def add(kec: str, dimension: str, value: str, n: int) -> None:
+        key = (dimension, value)
+        marginals[kec][key] = marginals[kec].get(key, 0) + n
+
+    if months is not None:
+        cc, fc = counts.c, feedback_counts.c
+        spans = _spans(*months)
+        query = (
+            select(cc.kecamatan, cc.dimension, cc.value, func.sum(cc.n).label("n"))
+            .where(cc.kecamatan.in_(k), _in_spans(cc, spans))
+            .group_by(cc.kecamatan, cc.dimension, cc.value)
+        )
+        for r in conn.execute(query):
+            add(r.kecamatan, r.dimension, r.value, int(r.n))
+        lo, hi = months
+        query = (
+            select(cc.kecamatan, cc.start, func.sum(cc.n).label("n"))
+            .where(
+                cc.kecamatan.in_(k),
+                cc.span == "month",
+                cc.dimension == "channel",  # every complaint has one: the month's total
+                *([cc.start >= lo] if lo else []),
+                *([cc.start < hi] if hi else []),
+            )
+            .group_by(cc.kecamatan, cc.start)
+        )
+        for r in conn.execute(query):
+            by_month[r.kecamatan][r.start] = by_month[r.kecamatan].get(r.start, 0) + int(r.n)
+        feedback_rows.extend(
+            conn.execute(
+                select(
+                    fc.kecamatan,
+                    func.nullif(fc.disposition_unit, "").label("disposed"),
+                    func.nullif(fc.feedback_unit, "").label("judged"),
+                    func.nullif(fc.reopened_unit, "").label("reopened_by"),
+                    *(func.sum(getattr(fc, name)).label(name) for name in FEEDBACK_COUNTS),
+                )
+                .where(fc.kecamatan.in_(k), _in_spans(fc, spans))
+                .group_by(fc.kecamatan, fc.disposition_unit, fc.feedback_unit, fc.reopened_unit)
+            )
+        )
+    for edge in edges:  # the part-months: the rows themselves, counted by every dimension together
+        month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
+        category = func.coalesce(c.c.category, UNCATEGORISED).label("category")
+        closed_within = func.coalesce(and_(c.c.status == "closed", c.c.within_sla), False).label("closed_within")
+        query = (
+            select(
+                c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, closed_within,
+                func.count().label("n"),
+            )
+            .where(c.c.kecamatan.in_(k), *_received_in(edge))
+            .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, closed_within)
+        )  # fmt: skip
+        for r in conn.execute(query):
+            n = int(r.n)
+            add(r.kecamatan, "channel", r.channel, n)
+            add(r.kecamatan, "status", r.status, n)
+            add(r.kecamatan, "category", r.category, n)
+            if r.outcome is not None:
+                add(r.kecamatan, "outcome", r.outcome, n)
+            if r.closed_within:
+                add(r.kecamatan, "closed_within", "", n)
+            by_month[r.kecamatan][r.month] = by_month[r.kecamatan].get(r.month, 0) + n
+        feedback_rows.extend(conn.execute(_feedback_query(k, edge)))
+    result: dict[str, dict[str, Any]] = {name: _empty_summary(name) for name in k}
+    for name, item in result.items():
+        found = marginals[name]
+        for (dimension, value), n in sorted(found.items()):
+            if n and dimension in ("channel", "status", "outcome", "category"):
+                item[f"by_{dimension}"][value] = n
+        total = sum(item["by_channel"].values())
+        closed_n, within = item["by_status"].get("closed", 0), found.get(("closed_within", ""), 0)
+        item["total"] = total
+        item["sla"].update(
+            closed=closed_n,
+            closed_within=within,
+            closed_late=closed_n - within,
+            closed_within_share=_share(within, closed_n),
+            open=total - closed_n,
+        )
+        item["by_month"] = {m.strftime("%Y-%m"): n for m, n in sorted(by_month[name].items()) if n}
+    late = (
+        select(c.c.kecamatan, func.count().label("n"))
+        .where(c.c.kecamatan.in_(k), c.c.status.notin_(OPEN_NOT_LATE), c.c.deadline_at < now, *_received_in(period))
+        .group_by(c.c.kecamatan)
+    )
+    for r in conn.execute(late):
+        result[r.kecamatan]["sla"]["open_late"] = int(r.n)
+    _charge_feedback(result, feedback_rows)
+    return [result[name] for name in k]
+
+
+def _spans(lo: date | None, hi: date | None) -> list[tuple[str, date | None, date | None]]:
+    """The whole months ``[lo, hi)`` (month starts; None: open-ended) as counters' spans: the whole years among
+    them as years, the months before and after them as months."""
+    ylo = lo if lo is None or lo.month == 1 else date(lo.year + 1, 1, 1)
+    yhi = hi if hi is None or hi.month == 1 else date(hi.year, 1, 1)
+    if ylo is not None and yhi is not None and ylo >= yhi:
+        return [("month", lo, hi)]
+    spans: list[tuple[str, date | None, date | None]] = [("year", ylo, yhi)]
+    if lo is not None and lo != ylo:
+        spans.append(("month", lo, ylo))
+    if hi is not None and hi != yhi:
+        spans.append(("month", yhi, hi))
+    return spans
+
+
+def _in_spans(table_c, spans: list[tuple[str, date | None, date | None]]):
+    return or_(
+        *(
+            and_(
+                table_c.span == span,
+                *([table_c.start >= lo] if lo else []),
+                *([table_c.start < hi] if hi else []),
+            )
+            for span, lo, hi in spans
+        )
+    )
+
+
+def _whole_months(period: Period) -> tuple[tuple[date | None, date | None] | None, list[Period]]:
+    """The period's whole months as ``[lo, hi)`` of month starts (None: open-ended; None for both: no whole month)
+    and its part-months at either end, as periods (all of it when it holds no whole month)."""
+    start, end = period.start, period.end
+    lo = start if start is None or start.day == 1 else _next_month(start)
+    after = None if end is None else end + timedelta(days=1)
+    hi = None if after is None else (after if after.day == 1 else end.replace(day=1))
+    if lo is not None and hi is not None and lo >= hi:
+        return None, [period]
+    edges = []
+    if start is not None and lo != start:
+        edges.append(Period(start, lo - timedelta(days=1)))
+    if end is not None and hi != after:
+        edges.append(Period(hi, end))
+    return (lo, hi), edges
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _feedback_query(kecamatan: list[str], period: Period):
+    disposed, judged, reopened_by = c.c.disposition_unit, c.c.feedback_unit, c.c.reopened_unit
+    return (
+        select(
+            c.c.kecamatan,
+            disposed.label("disposed"),
+            judged.label("judged"),
+            reopened_by.label("reopened_by"),
+            func.count().filter(c.c.sent_at.isnot(None)).label("responded"),
+            func.count().filter(c.c.feedback_rating.isnot(None)).label("answered"),
+            func.count().filter(c.c.feedback_satisfied.is_(True)).label("satisfied"),
+            func.coalesce(func.sum(c.c.feedback_rating), 0).label("rating_sum"),
+            func.count().filter(c.c.reopened > 0).label("reopened"),
+            func.count().filter(c.c.objection_at.isnot(None)).label("objections"),
+        )
+        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
+        .group_by(c.c.kecamatan, disposed, judged, reopened_by)
+    )
+
+
+def summary_scan(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
+    """``summary`` as it was before the counters (issue #20 item 4), kept as their oracle (tests, bench): every row
+    of the period read. Per kecamatan: complaints received in the period by channel, status, outcome, month and category (its code in
     the kabupaten's list, ``belum-ditetapkan`` when none was set yet); the SLA.
     A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
 
@@ -212,23 +395,11 @@ def _add_feedback(conn: Connection, result: dict[str, dict[str, Any]], kecamatan
     many raised a keberatan (charged to the unit whose response the latest answer judged), how many complaints
     were reopened (charged to the unit whose response the first reopening followed). One pass over the rows,
     counted by the three units together (a few groups per kecamatan), shared out here."""
-    disposed, judged, reopened_by = c.c.disposition_unit, c.c.feedback_unit, c.c.reopened_unit
-    query = (
-        select(
-            c.c.kecamatan,
-            disposed.label("disposed"),
-            judged.label("judged"),
-            reopened_by.label("reopened_by"),
-            func.count().filter(c.c.sent_at.isnot(None)).label("responded"),
-            func.count().filter(c.c.feedback_rating.isnot(None)).label("answered"),
-            func.count().filter(c.c.feedback_satisfied.is_(True)).label("satisfied"),
-            func.coalesce(func.sum(c.c.feedback_rating), 0).label("rating_sum"),
-            func.count().filter(c.c.reopened > 0).label("reopened"),
-            func.count().filter(c.c.objection_at.isnot(None)).label("objections"),
-        )
-        .where(c.c.kecamatan.in_(kecamatan), *_received_in(period))
-        .group_by(c.c.kecamatan, disposed, judged, reopened_by)
-    )
+    _charge_feedback(result, conn.execute(_feedback_query(kecamatan, period)))
+
+
+def _charge_feedback(result: dict[str, dict[str, Any]], rows: Iterable[Any]) -> None:
+    """``_add_feedback``'s groups (kecamatan and the three units, with the six counts) shared out to the units."""
     charged = {
         "responded": "disposed",
         "answered": "judged",
@@ -237,7 +408,7 @@ def _add_feedback(conn: Connection, result: dict[str, dict[str, Any]], kecamatan
         "objections": "judged",
         "reopened": "reopened_by",
     }
-    for r in conn.execute(query):
+    for r in rows:
         item = result[r.kecamatan]
         units = {"disposed": r.disposed, "judged": r.judged or r.disposed, "reopened_by": r.reopened_by or r.disposed}
         for count, to in charged.items():
@@ -435,6 +606,23 @@ def register(
     for r in rows:
         r.pop("total")
     return total, rows
+
+
+STREAM_BATCH = 1000  # rows fetched from the server at a time by the exports (a server-side cursor)
+
+
+def register_rows(
+    conn: Connection, kecamatan: str, period: Period, year: int | None, columns: Sequence[Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """``register``'s rows (or only ``columns`` of them) for an export, in register order, fetched from a server-side
+    cursor ``STREAM_BATCH`` at a time: memory does not grow with the rows. ``conn`` must be in a transaction."""
+    conds = [c.c.kecamatan == kecamatan, c.c.register_number.isnot(None), *_received_in(period)]
+    if year is not None:
+        conds.append(c.c.register_year == year)
+    query = select(*(columns or (c,))).where(*conds).order_by(c.c.register_year, c.c.register_number)
+    result = conn.execution_options(yield_per=STREAM_BATCH).execute(query)
+    for r in result.mappings():
+        yield dict(r)
 
 
 def count_register(conn: Connection, kecamatan: str, period: Period, year: int | None) -> int:

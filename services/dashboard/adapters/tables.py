@@ -31,6 +31,9 @@ SCHEMA = "dashboard"
 metadata = MetaData(schema=SCHEMA)
 
 checkpoints = checkpoint_table(metadata)
+# not late whatever the clock says: closed, a referral the kecamatan follows (its part ended when it referred), a
+# keberatan (docs/adr/0020: the Camat's answer has its own due time)
+OPEN_NOT_LATE = ("closed", "referred", "objection")
 projection_failures = failures_table(metadata)
 
 
@@ -125,7 +128,56 @@ def _complaints(md: MetaData, name: str = "complaints") -> Table:
         f"{name}_referred", table.c.kecamatan, table.c.received_date, postgresql_where=table.c.referred_to.isnot(None)
     )
     Index(f"{name}_tracking_code", table.c.tracking_code, unique=True)
+    # open, counted against the 12-day deadline (the summary's open_late: it depends on the clock, so it is not one
+    # of the counters; migration 0031)
+    Index(
+        f"{name}_open",
+        table.c.kecamatan,
+        table.c.received_date,
+        postgresql_include=["deadline_at"],
+        postgresql_where=table.c.status.notin_(OPEN_NOT_LATE),
+    )
     return table
+
+
+def _complaint_counts(md: MetaData, name: str = "complaint_counts") -> Table:
+    """How many complaints received in a month (``span`` 'month') or a year ('year') of a kecamatan (in its time
+    zone; ``start``: the first day) have each channel, status, outcome, category, and were closed within the 12
+    days (``dimension``, ``value``; adapters/counters.py, migration 0031). Kept by the projection in the transaction
+    that changes ``complaints``, recounted from ``complaints`` at the end of a rebuild. No row holds 0."""
+    return Table(
+        name,
+        md,
+        Column("kecamatan", Text, primary_key=True),
+        Column("span", Text, primary_key=True),  # month | year
+        Column("start", Date, primary_key=True),
+        Column("dimension", Text, primary_key=True),  # channel | status | outcome | category | closed_within
+        Column("value", Text, primary_key=True),  # '' for closed_within
+        Column("n", Integer, nullable=False),
+    )
+
+
+def _feedback_counts(md: MetaData, name: str = "feedback_counts") -> Table:
+    """The complainants' answers of the complaints received in a month or a year, by the three units they are
+    charged to (``queries._charge_feedback``), kept and rebuilt as ``complaint_counts`` (migration 0031). ``n``:
+    complaints in the row (none holds 0); absent units are ``''``."""
+    return Table(
+        name,
+        md,
+        Column("kecamatan", Text, primary_key=True),
+        Column("span", Text, primary_key=True),
+        Column("start", Date, primary_key=True),
+        Column("disposition_unit", Text, primary_key=True),
+        Column("feedback_unit", Text, primary_key=True),
+        Column("reopened_unit", Text, primary_key=True),
+        Column("n", Integer, nullable=False),
+        Column("responded", Integer, nullable=False),
+        Column("answered", Integer, nullable=False),
+        Column("satisfied", Integer, nullable=False),
+        Column("rating_sum", Integer, nullable=False),
+        Column("reopened", Integer, nullable=False),
+        Column("objections", Integer, nullable=False),
+    )
 
 
 def _step_times(md: MetaData, name: str = "step_times") -> Table:
@@ -207,8 +259,16 @@ def _service_requests(md: MetaData, name: str = "service_requests") -> Table:
 complaints = _complaints(metadata)
 step_times = _step_times(metadata)
 service_requests = _service_requests(metadata)
+complaint_counts = _complaint_counts(metadata)
+feedback_counts = _feedback_counts(metadata)
 
-BUILDERS = {"complaints": _complaints, "step_times": _step_times, "service_requests": _service_requests}
+BUILDERS = {
+    "complaints": _complaints,
+    "step_times": _step_times,
+    "service_requests": _service_requests,
+    "complaint_counts": _complaint_counts,
+    "feedback_counts": _feedback_counts,
+}
 
 
 def copies(names: tuple[str, ...], suffix: str) -> dict[str, Table]:

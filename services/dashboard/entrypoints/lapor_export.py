@@ -20,6 +20,7 @@ from services.dashboard.adapters import lapor_export as files
 from services.dashboard.domain import lapor_export
 from services.dashboard.domain import register as book
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, masked_for, resolve_kecamatan
+from services.dashboard.entrypoints.register import COMPLAINANT_COLUMNS
 from shared import access_log, masking
 from shared.access_log import AccessDep
 from shared.auth import CurrentUser
@@ -52,43 +53,55 @@ def lapor_file(
     errors.raise_if_any()
     found = resolve_kecamatan(user, dash, kecamatan)
     slugs = [k.slug for k in found]
-    with dash.engine.connect() as conn:
-        if files.count(conn, slugs, period, with_lapor) > dash.settings.export_max_rows:
-            raise ApiError(
-                422,
-                "export_too_large",
-                f"Lebih dari {dash.settings.export_max_rows} baris. Persempit periode (from/to) atau pilih kecamatan.",
-            )
-        rows = files.rows(conn, slugs, period, with_lapor)
     by_slug = {k.slug: k for k in found}
-    lines, shown = [], []
-    for number, row in enumerate(rows, start=1):
-        k = by_slug[row["kecamatan"]]
-        entry = dash.directory.on_record(k.slug)  # its kabupaten's list, with each category's LAPOR! name
-        tz = dash.calendars.for_kecamatan(k.slug).tz or ZoneInfo("Asia/Jakarta")
-        masked = masking.row_masked(user, row, export=True)
-        instansi = f"Kecamatan {k.name}, {k.kabupaten_name or k.kabupaten_slug}"
-        lines.append(lapor_export.line(number, row, masked, tz, instansi, entry.categories if entry else ()))
-        if not masked:
-            shown.append(row)
-    if fmt == "csv":
-        content, media = files.csv_bytes(lines), exports.CSV_MEDIA_TYPE
-    else:
-        content, media = files.xlsx(lines, title="Laporan untuk SP4N-LAPOR!"), exports.XLSX_MEDIA_TYPE
-    if shown and not masked_for(user):  # names left the system in this file: who took them, and why
-        access_log.record(
-            dash.engine,
-            user=user,
-            service="dashboard",
-            what=f"lapor.{fmt}",
-            complaint_ids=[r["complaint_id"] for r in shown],
-            kecamatan=shown[0]["kecamatan"],
-            access=access,
-            complainants=(book.complainant(r) for r in shown),
-        )
+    masked_reader = masked_for(user)
     stem = "laporan-sp4n-lapor" + "".join(f"-{d.isoformat()}" for d in (period.start, period.end) if d)
-    return Response(
-        content,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "Cache-Control": "no-store"},
-    )
+    out = exports.spool()
+    try:
+        # one snapshot for the count, the rows and the access log's complainants
+        with dash.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+            if files.count(conn, slugs, period, with_lapor) > dash.settings.export_max_rows:
+                raise ApiError(
+                    422,
+                    "export_too_large",
+                    f"Lebih dari {dash.settings.export_max_rows} baris. Persempit periode (from/to) atau pilih kecamatan.",
+                )
+            shown: list = []  # (complaint, kecamatan) whose complainant the file shows: for the access log
+
+            def lines():
+                for number, row in enumerate(files.rows(conn, slugs, period, with_lapor), start=1):
+                    k = by_slug[row["kecamatan"]]
+                    entry = dash.directory.on_record(k.slug)  # its kabupaten's list, with each category's LAPOR! name
+                    tz = dash.calendars.for_kecamatan(k.slug).tz or ZoneInfo("Asia/Jakarta")
+                    masked = masking.row_masked(user, row, export=True)
+                    instansi = f"Kecamatan {k.name}, {k.kabupaten_name or k.kabupaten_slug}"
+                    yield lapor_export.line(number, row, masked, tz, instansi, entry.categories if entry else ())
+                    if not masked:
+                        shown.append((row["complaint_id"], row["kecamatan"]))
+
+            if fmt == "csv":
+                files.write_csv(out, lines())
+                media = exports.CSV_MEDIA_TYPE
+            else:
+                files.write_xlsx(out, lines(), title="Laporan untuk SP4N-LAPOR!")
+                media = exports.XLSX_MEDIA_TYPE
+            if shown and not masked_reader:  # names left the system in this file: who took them, and why
+                access_log.record(
+                    dash.engine,
+                    user=user,
+                    service="dashboard",
+                    what=f"lapor.{fmt}",
+                    complaint_ids=[cid for cid, _ in shown],
+                    kecamatan=shown[0][1],
+                    access=access,
+                    # read again (only when a reason was given, which may quote them): not kept from the first pass
+                    complainants=(
+                        book.complainant(r)
+                        for r in files.rows(conn, slugs, period, with_lapor, COMPLAINANT_COLUMNS)
+                        if not masking.row_masked(user, r, export=True)
+                    ),
+                )
+    except BaseException:
+        out.close()
+        raise
+    return exports.file_response(out, media, f"{stem}.{fmt}")

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.dashboard.adapters import exports, queries
+from services.dashboard.adapters.tables import complaints as table
 from services.dashboard.domain import register as book
 from services.dashboard.entrypoints.deps import DashboardDep, FilterErrors, masked_for, resolve_kecamatan
 from services.dashboard.entrypoints.schemas import KecamatanRef, PeriodOut, RegisterItem, RegisterPage
@@ -29,6 +30,15 @@ from shared.auth import CurrentUser, Principal
 from shared.http import ApiError, ErrorBody
 
 FORMATS = ("json", "csv", "xlsx")
+COMPLAINANT_COLUMNS = (
+    table.c.complaint_id,
+    table.c.complainant_confidential,
+    table.c.complainant_name,
+    table.c.complainant_nik,
+    table.c.complainant_phone,
+    table.c.complainant_email,
+    table.c.complainant_address,
+)
 
 router = APIRouter(tags=["register"])
 
@@ -95,37 +105,61 @@ def register(
         )
         return answer
 
-    with dash.engine.connect() as conn:
-        if queries.count_register(conn, k.slug, period, the_year) > settings.export_max_rows:
-            raise ApiError(
-                422,
-                "export_too_large",
-                f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).",
-            )
-        _, rows = queries.register(conn, k.slug, period, the_year)
     kecamatan_entry = dash.directory.on_record(k.slug)  # its kabupaten's list, for the Kategori column
     names = {c.code: c.name for c in kecamatan_entry.categories} if kecamatan_entry else {}
-    lines = [book.line(r, masking.row_masked(user, r, export=True), tz, names) for r in rows]
     stem = f"buku-rekap-pengaduan-{k.slug}" + _period_stem(period, the_year)
-    if fmt == "csv":
-        content, media = exports.csv_bytes(lines), exports.CSV_MEDIA_TYPE
-    else:
-        generated = dash.clock().astimezone(tz).strftime("%d-%m-%Y %H:%M")
-        content = exports.xlsx(
-            lines,
-            kecamatan=k.name,
-            kabupaten=_kabupaten_name(dash, k),
-            period=book.period_label(period.start, period.end, the_year),
-            generated=generated,
-        )
-        media = exports.XLSX_MEDIA_TYPE
-    shown = [r for r in rows if not masking.row_masked(user, r, export=True)]
-    _record(dash, user, f"register.{fmt}", shown, k.slug, masked, access)
-    return Response(
-        content,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"', "Cache-Control": "no-store"},
-    )
+    out = exports.spool()
+    try:
+        # one snapshot for the count, the rows and the access log's complainants
+        with dash.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+            if queries.count_register(conn, k.slug, period, the_year) > settings.export_max_rows:
+                raise ApiError(
+                    422,
+                    "export_too_large",
+                    f"Lebih dari {settings.export_max_rows} baris. Persempit periode (from/to atau year).",
+                )
+            shown: list = []  # the complaints whose complainant the file shows: for the access log
+
+            def lines():
+                for r in queries.register_rows(conn, k.slug, period, the_year):
+                    hidden = masking.row_masked(user, r, export=True)
+                    if not hidden:
+                        shown.append(r["complaint_id"])
+                    yield book.line(r, hidden, tz, names)
+
+            if fmt == "csv":
+                exports.write_csv(out, lines())
+                media = exports.CSV_MEDIA_TYPE
+            else:
+                exports.write_xlsx(
+                    out,
+                    lines(),
+                    kecamatan=k.name,
+                    kabupaten=_kabupaten_name(dash, k),
+                    period=book.period_label(period.start, period.end, the_year),
+                    generated=dash.clock().astimezone(tz).strftime("%d-%m-%Y %H:%M"),
+                )
+                media = exports.XLSX_MEDIA_TYPE
+            if not masked and shown:  # before the answer goes out (fail closed)
+                access_log.record(
+                    dash.engine,
+                    user=user,
+                    service="dashboard",
+                    what=f"register.{fmt}",
+                    complaint_ids=shown,
+                    kecamatan=k.slug,
+                    access=access,
+                    # read again (only when a reason was given, which may quote them): not kept from the first pass
+                    complainants=(
+                        book.complainant(r)
+                        for r in queries.register_rows(conn, k.slug, period, the_year, COMPLAINANT_COLUMNS)
+                        if not masking.row_masked(user, r, export=True)
+                    ),
+                )
+    except BaseException:
+        out.close()
+        raise
+    return exports.file_response(out, media, f"{stem}.{fmt}")
 
 
 def _record(dash, user: Principal, what: str, rows: list[dict], kecamatan: str, masked: bool, access: Access) -> None:
