@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0031"
-down_revision = "0029"  # 0030 is being written in parallel: the lead rechains this one after it
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
