@@ -2,7 +2,8 @@
 
 No statement outlives the code that sent it. A client that gives up on a statement must tell the server,
 or the statement goes on waiting there (a Celery task cut off by its time limit while its append waits on
-the append lock left its backend waiting, holding its inbox row, after the message was handed back):
+the append lock of the time (docs/adr/0002) left its backend waiting, holding its inbox row, after the message was
+handed back):
 
 - a statement interrupted by an exception (Celery's soft time limit raises ``SoftTimeLimitExceeded`` from a
   signal handler, wherever the task is) is cancelled on the server before the exception goes on, as psycopg

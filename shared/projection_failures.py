@@ -376,10 +376,10 @@ class SetAside:
 
 
 def _read(conn: Connection, store: PostgresEventStore, position: int) -> EventEnvelope:
-    found = store.read_all(after=position - 1, limit=1, conn=conn)
-    if not found or found[0].position != position:  # cannot happen: the store keeps every event (triggers)
+    found = store.read_at(position, conn)  # read long ago: not through the settled position (docs/adr/0027)
+    if found is None:  # cannot happen: the store keeps every event (triggers)
         raise LookupError(f"no event at position {position}")
-    return found[0]
+    return found
 
 
 def _position(event: EventEnvelope) -> int:

@@ -11,8 +11,10 @@ read live after it (a reader pairs the two: every transaction that drew a positi
 before the second was read, so below it). A snapshot's xmax is the latest completed id + 1, and transactions that took
 an id after it run unlisted beyond it; ``pg_current_xact_id()`` would give the reader an id of its own (a commit
 record each time), and ``age()``'s reference id is fixed for the whole transaction. ``pg_xact_status`` compares with
-the live next id and refuses one "in the future": probing upward from ``start`` (the snapshot's xmax) finds it, a
-step per transaction that took an id since the latest one completed.
+the live next id and refuses one "in the future" (``workflow.xact_in_future``): probing upward from ``start`` (the
+snapshot's xmax) in doubling steps, then halving, finds it in a few probes however many ids were taken since the
+latest completion. The next id moves on while it probes, so the answer can only be too high, which delays, never
+too low. A sequence not yet used shows its first value with ``is_called`` false: that value is not yet drawn.
 
 The NOTIFY trigger goes (migration 0001's ``events_notify``): a committing transaction that has NOTIFYed holds a
 database-wide lock through its commit and fsync, so appending transactions committed one at a time. The writer wakes
@@ -50,19 +52,49 @@ def upgrade() -> None:
     op.execute("DROP FUNCTION workflow.notify_events()")
     op.execute(
         """
+        CREATE OR REPLACE FUNCTION workflow.xact_in_future(x xid8) RETURNS boolean AS $$
+        BEGIN
+            PERFORM pg_xact_status(x);
+            RETURN false;
+        EXCEPTION WHEN invalid_parameter_value THEN  -- "transaction ID ... is in the future"
+            RETURN true;
+        END;
+        $$ LANGUAGE plpgsql VOLATILE
+        """
+    )
+    op.execute(
+        """
         CREATE OR REPLACE FUNCTION workflow.events_horizon(start xid8, OUT last_drawn bigint, OUT next_xid bigint)
         AS $$
+        DECLARE
+            lo bigint;  -- not in the future when probed
+            hi bigint;  -- in the future when probed (the next id then, or above it: only ever too high, never too low)
+            mid bigint;
+            step bigint := 1;
         BEGIN
-            SELECT last_value INTO last_drawn FROM workflow.events_position_seq;
-            next_xid := start::text::bigint;
-            LOOP
-                BEGIN
-                    PERFORM pg_xact_status(next_xid::text::xid8);
-                EXCEPTION WHEN invalid_parameter_value THEN  -- "transaction ID ... is in the future"
-                    RETURN;
-                END;
-                next_xid := next_xid + 1;
+            -- a sequence not yet used shows its first value, not yet drawn
+            SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO last_drawn
+            FROM workflow.events_position_seq;
+            IF workflow.xact_in_future(start) THEN
+                next_xid := start::text::bigint;
+                RETURN;
+            END IF;
+            lo := start::text::bigint;
+            LOOP  -- doubling steps: many ids taken since the latest completion cost a few probes, not one each
+                hi := lo + step;
+                EXIT WHEN workflow.xact_in_future(hi::text::xid8);
+                lo := hi;
+                step := step * 2;
             END LOOP;
+            WHILE hi - lo > 1 LOOP
+                mid := lo + (hi - lo) / 2;
+                IF workflow.xact_in_future(mid::text::xid8) THEN
+                    hi := mid;
+                ELSE
+                    lo := mid;
+                END IF;
+            END LOOP;
+            next_xid := hi;
         END;
         $$ LANGUAGE plpgsql VOLATILE
         """
@@ -85,5 +117,6 @@ def downgrade() -> None:
         "FOR EACH STATEMENT EXECUTE FUNCTION workflow.notify_events()"
     )
     op.execute("DROP FUNCTION workflow.events_horizon(xid8)")
+    op.execute("DROP FUNCTION workflow.xact_in_future(xid8)")
     op.execute("DROP TRIGGER events_take_xact_id ON workflow.events")
     op.execute("DROP FUNCTION workflow.take_xact_id()")

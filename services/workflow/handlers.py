@@ -2,8 +2,8 @@
 
 Each runs in one unit of work (``ctx.uow()``, services/workflow/unit_of_work.py), one transaction: the consumer
 inbox row (for messages), the counters (for numbers people write on paper), the appended events and the read
-model row commit together or not at all. The append comes last, because it holds the store's append lock until
-the commit.
+model row commit together or not at all. The append comes last and the commit at once: while a transaction that
+holds a transaction id runs, every event reader is held back from the positions drawn since (docs/adr/0027).
 """
 
 from __future__ import annotations
@@ -297,7 +297,7 @@ def act(
         elif actor.role != role:  # signed a.n. (atas nama) the Camat, as the kecamatan's setting allows
             who = who.model_copy(update={"acting_for": actor.role, "acting_kind": ATAS_NAMA})
         ids = [uuid.uuid4() for _ in events]
-        if through_bsre:  # before the append: the store's append lock is not held while BSrE signs
+        if through_bsre:  # before the append, as everything slow: the store's readers are not held back for BSrE
             signed = next(i for i, e in enumerate(events) if isinstance(e, LetterSigned))
             letter = events[signed]
             assert isinstance(letter, LetterSigned)  # noqa: S101

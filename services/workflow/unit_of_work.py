@@ -34,8 +34,8 @@ class EventStreams(Protocol):
         """The stream's events in version order, this unit of work's appends included."""
 
     def append(self, stream_id: str, expected_version: int, events: Sequence[EventEnvelope]) -> None:
-        """Append to a stream that must be at ``expected_version``. Call it last: in PostgreSQL it takes the
-        store's append lock, held until the transaction ends."""
+        """Append to a stream that must be at ``expected_version``. Call it last, and commit soon: in PostgreSQL
+        the store's readers do not read past a position drawn by a transaction still running (docs/adr/0027)."""
 
     def erase_personal_data(self, complaint_id: UUID, *, by: str, reason: str) -> bool:
         """Destroy the complaint's data key (docs/adr/0017): its sealed values read as erased from then on, this

@@ -107,8 +107,9 @@ class Horizon:
         self._lock = threading.Lock()
         self.settled = 0
         self.drawn = 0  # the highest last drawn position observed
-        self._pending: list[tuple[int, int]] = []  # (last drawn position, the id every older transaction ends below)
-        self._held_since: float | None = None
+        # (last drawn position, the id every older transaction ends below, when it was observed)
+        self._pending: list[tuple[int, int, float]] = []
+        self._warned_at = 0.0
 
     def observe(self, conn: Connection) -> tuple[int, bool]:
         """One observation on ``conn``: the position ``conn`` may read up to, and whether ``conn``'s transaction
@@ -125,47 +126,57 @@ class Horizon:
         if oldest_listed is not None:
             others = min(others, oldest_listed)
         everyone = others if own is None else min(others, own)
+        now = time.monotonic()
         with self._lock:
+            if last < self.drawn:  # the sequence went back: a restore under this process; start over (only delays)
+                log.warning(
+                    "the event store's position sequence went back from %s to %s: observing anew", self.drawn, last
+                )
+                self.settled, self.drawn, self._pending = 0, 0, []
             if last > self.settled and len(self._pending) < PENDING_MAX:
-                self._pending.append((last, next_xid))
+                self._pending.append((last, next_xid, now))
             mine = self.settled
             still = []
-            for drawn, frontier in self._pending:
+            for drawn, frontier, since in self._pending:
                 if frontier <= everyone:
                     self.settled = max(self.settled, drawn)
                 elif drawn > self.settled:
-                    still.append((drawn, frontier))
+                    still.append((drawn, frontier, since))
                 if frontier <= others:
                     mine = max(mine, drawn)
             self._pending = still
             self.drawn = max(self.drawn, last)
-            self._note_held_back(conn, everyone)
-            return max(mine, self.settled), own is not None
-
-    def _note_held_back(self, conn: Connection, oldest: int) -> None:
-        if not self._pending:
-            self._held_since = None
-            return
-        now = time.monotonic()
-        if self._held_since is None:
-            self._held_since = now
-        elif now - self._held_since > HELD_BACK_WARNING:
-            self._held_since = now  # once per period
-            holder = conn.execute(
-                text(
-                    "SELECT pid, application_name, state, now() - xact_start, left(query, 200) FROM pg_stat_activity "
-                    "WHERE backend_xid IS NOT NULL AND backend_xid::text::bigint = :x"
-                ),
-                {"x": oldest},
-            ).first()
-            log.warning(
-                "event readers held back for over %ss by transaction %s (%s): a transaction that holds a "
-                "transaction id keeps every subscriber from reading past the positions drawn while it runs; "
-                "end it (idle_in_transaction_session_timeout bounds idle ones)",
-                int(HELD_BACK_WARNING),
-                oldest,
-                holder and f"pid {holder[0]}, {holder[1]!r}, {holder[2]}, open {holder[3]}, {holder[4]!r}",
+            oldest = self._pending[0] if self._pending else None
+            warn = (
+                oldest is not None and now - oldest[2] > HELD_BACK_WARNING and now - self._warned_at > HELD_BACK_WARNING
             )
+            if warn:
+                self._warned_at = now
+            settled = max(mine, self.settled)
+        if warn and oldest is not None:
+            self._warn_held_back(conn, oldest[1], now - oldest[2])
+        return settled, own is not None
+
+    def _warn_held_back(self, conn: Connection, frontier: int, age: float) -> None:
+        """Name the transactions that keep positions drawn ``age`` seconds ago from being settled: those holding an
+        id below ``frontier``, in any database of the cluster, prepared ones included."""
+        holders = conn.execute(
+            text(
+                "SELECT format('pid %s (%s, %s, %s, %s, open %s)', pid, datname, application_name, state, "
+                "left(query, 120), now() - xact_start) FROM pg_stat_activity "
+                "WHERE backend_xid IS NOT NULL AND backend_xid::text::bigint < :f AND pid <> pg_backend_pid() "
+                "UNION ALL SELECT format('prepared transaction %s (%s, since %s)', gid, database, prepared) "
+                "FROM pg_prepared_xacts WHERE transaction::text::bigint < :f"
+            ),
+            {"f": frontier},
+        ).scalars()
+        log.warning(
+            "event readers held back for %.0fs: positions drawn then are not settled while these transactions, which "
+            "hold transaction ids, run: %s. Every subscriber waits for them; end them "
+            "(idle_in_transaction_session_timeout bounds idle ones)",
+            age,
+            "; ".join(holders) or "(none left)",
+        )
 
     def settle(self, conn: Connection, after: int) -> int:
         """The settled position, waiting up to ``SETTLE_WAIT`` while positions above ``after`` were drawn but
@@ -334,6 +345,12 @@ class PostgresEventStore:
             .order_by(events.c.position)
         )
         return self.envelopes(conn, conn.execute(query).mappings().all()), last, read
+
+    def read_at(self, position: int, conn: Connection) -> EventEnvelope | None:
+        """The event at a position a reader has already passed (a set-aside event retried): not bounded by the
+        settled position, which a process that has just started may not have observed that far yet."""
+        row = conn.execute(select(events).where(events.c.position == position)).mappings().first()
+        return self.envelopes(conn, [row])[0] if row else None
 
     def read_event(self, event_id) -> EventEnvelope | None:
         """One event by id: consumers get ids from the broker and re-read the truth here."""

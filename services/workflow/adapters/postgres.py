@@ -3,8 +3,9 @@ model and the counters (services/workflow/unit_of_work.py says what each promise
 
 Locks, all held until the transaction ends: a counter's row (``INSERT ... ON CONFLICT DO UPDATE`` locks it, so a
 second writer of the same kecamatan and year waits, and a rollback gives the number back); an inbox row being
-inserted (a second copy of the message waits, then finds it); the store's append lock, taken by ``append``,
-which is why the append comes last.
+inserted (a second copy of the message waits, then finds it). The append comes last and the commit right after it:
+while this transaction runs, it holds every event reader back from the positions drawn since it took its id
+(docs/adr/0027).
 """
 
 from __future__ import annotations
