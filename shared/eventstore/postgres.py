@@ -154,21 +154,22 @@ class Horizon:
                 self._warned_at = now
             settled = max(mine, self.settled)
         if warn and oldest is not None:
-            self._warn_held_back(conn, oldest[1], now - oldest[2])
+            self._warn_held_back(conn, now - oldest[2])
         return settled, own is not None
 
-    def _warn_held_back(self, conn: Connection, frontier: int, age: float) -> None:
-        """Name the transactions that keep positions drawn ``age`` seconds ago from being settled: those holding an
-        id below ``frontier``, in any database of the cluster, prepared ones included."""
+    def _warn_held_back(self, conn: Connection, age: float) -> None:
+        """Name the transactions that may keep positions drawn ``age`` seconds ago from being settled: the oldest
+        that hold a transaction id, in any database of the cluster, prepared ones included (``backend_xid`` is
+        the 32-bit id: listed by age rather than compared with the 64-bit frontier)."""
         holders = conn.execute(
             text(
                 "SELECT format('pid %s (%s, %s, %s, %s, open %s)', pid, datname, application_name, state, "
-                "left(query, 120), now() - xact_start) FROM pg_stat_activity "
-                "WHERE backend_xid IS NOT NULL AND backend_xid::text::bigint < :f AND pid <> pg_backend_pid() "
+                "left(query, 120), now() - xact_start) FROM ("
+                "SELECT * FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+                "ORDER BY age(backend_xid) DESC LIMIT 5) AS a "
                 "UNION ALL SELECT format('prepared transaction %s (%s, since %s)', gid, database, prepared) "
-                "FROM pg_prepared_xacts WHERE transaction::text::bigint < :f"
-            ),
-            {"f": frontier},
+                "FROM pg_prepared_xacts"
+            )
         ).scalars()
         log.warning(
             "event readers held back for %.0fs: positions drawn then are not settled while these transactions, which "

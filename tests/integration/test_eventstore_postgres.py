@@ -370,3 +370,28 @@ def test_subscribers_are_woken_after_the_commit_and_no_notify_rides_in_the_appen
             uow.commit()
         assert notified(5) == 1
         assert store.stream_version(stream) == 2
+
+
+def test_readers_held_back_by_a_long_transaction_name_it(store, engine, monkeypatch, caplog):
+    """A transaction holding an id holds every reader back; once the oldest unsettled observation is older than
+    HELD_BACK_WARNING, the reader says which transactions hold ids (pid, application, query), once per period."""
+    from shared.eventstore import postgres
+
+    monkeypatch.setattr(postgres, "HELD_BACK_WARNING", 0.3)
+    start = store.last_position()
+    stream = new_stream()
+    with engine.connect() as holder:
+        holder.execute(text("SET application_name = 'a-long-report'"))
+        holder.commit()
+        tx = holder.begin()
+        holder.execute(text("SELECT pg_current_xact_id()"))  # holds an id, appends nothing
+        pid = holder.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        store.append(stream, 0, [make_event(stream, 1)])  # committed, drawn after the holder took its id
+        with caplog.at_level("WARNING", logger="shared.eventstore.postgres"):
+            assert [e for e in store.read_all(after=start) if e.stream_id == stream] == []
+            time.sleep(0.4)
+            assert [e for e in store.read_all(after=start) if e.stream_id == stream] == []
+        tx.rollback()
+    warned = [r.getMessage() for r in caplog.records if "held back" in r.getMessage()]
+    assert len(warned) == 1 and f"pid {pid}" in warned[0] and "a-long-report" in warned[0]
+    assert [e.stream_id for e in store.read_all(after=start) if e.stream_id == stream] == [stream]
