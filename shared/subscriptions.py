@@ -11,12 +11,12 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, Table, Text, func, select
+from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, Table, Text, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -70,6 +70,27 @@ class Checkpoints:
             return position
         conn.execute(insert(self.table).values(name=name, position=0).on_conflict_do_nothing(index_elements=["name"]))
         return 0
+
+    def claim_many(self, conn: Connection, names: Sequence[str]) -> dict[str, int]:
+        """``claim`` for several checkpoints at once (in a stable order: no two rounds wait for each other)."""
+        ordered = sorted(names)
+        conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+            ),
+            {"keys": [lock_key(f"{n}:round") for n in ordered]},
+        )
+        found = dict(
+            conn.execute(select(self.table.c.name, self.table.c.position).where(self.table.c.name.in_(ordered))).all()
+        )
+        missing = [n for n in ordered if n not in found]
+        if missing:
+            conn.execute(
+                insert(self.table)
+                .values([{"name": n, "position": 0} for n in missing])
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+        return {n: found.get(n, 0) for n in names}
 
     def set(self, conn: Connection, name: str, position: int) -> None:
         stmt = insert(self.table).values(name=name, position=position)

@@ -1,7 +1,7 @@
 """The relay: tails the event store by global position and hands each event to its subscribers' queues.
 
-One checkpoint per subscription, moved only after its tasks were published (at least once); one active
-leader per subscription (advisory lock), standbys wait. Every task published is written to the ledger
+One checkpoint per subscription, moved only after its tasks were published (at least once). ``Relay`` runs every
+subscription in one round under one active leader (advisory lock); standbys wait. Every task published is written to the ledger
 ``workflow.handoffs`` in the checkpoint's transaction, so one the broker loses is published again by the
 scheduler's hand-off reconciler (shared/handoffs.py) until its consumer's inbox has it.
 
@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from celery import Celery
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from services.workflow.adapters.tables import checkpoints, handoffs
 from shared.contracts.routing import Subscription
-from shared.eventstore.postgres import PostgresEventStore
+from shared.eventstore.postgres import EventHead, PostgresEventStore
 from shared.handoffs import Handoff, record
 from shared.subscriptions import Checkpoints, RoundResult
 
@@ -51,33 +52,85 @@ class EventDispatcher:
         self._written_at = 0.0
 
     def round(self) -> RoundResult:
-        sub = self.subscription
+        """This subscription alone: a transaction of its own (``Relay`` runs every subscription in one)."""
         with self.engine.begin() as conn:
             stored = self.checkpoints.claim(conn, self.name)
-            # further, if this process read past the stored checkpoint and nobody has moved it since
-            after = self._read_past[1] if self._read_past and self._read_past[0] == stored else stored
+            after = self.resume_from(stored)
             batch = self.store.read_heads(after, self.batch_size, conn)  # positions, ids and types: no payloads
-            sent: list[Handoff] = []
-            for event in batch:
-                if sub.wants(event.type):
-                    handoff = Handoff(
-                        consumer=sub.task,
-                        message_id=event.event_id,
-                        queue=sub.queue,
-                        task_id=f"{sub.name}:{event.event_id}",
-                        payload={"event_id": str(event.event_id), "position": event.position, "type": event.type},
-                    )
-                    self.celery.send_task(
-                        handoff.consumer, args=[handoff.payload], queue=handoff.queue, task_id=handoff.task_id
-                    )
-                    sent.append(handoff)
-            last = batch[-1].position if batch else after
-            now = time.monotonic()
-            if last > stored and (sent or now - self._written_at >= WRITE_EVERY):
-                record(conn, handoffs, sent)  # with the checkpoint: what moved it past is in the ledger
-                self.checkpoints.set(conn, self.name, last)
-                read_past, written_at = None, now
-            else:  # nothing handed on: how far it read is kept here for now
-                read_past, written_at = ((stored, last) if last > stored else None), self._written_at
-        self._read_past, self._written_at = read_past, written_at  # committed
-        return RoundResult(handled=len(sent), more=len(batch) == self.batch_size)
+            sent, state = self.dispatch(conn, stored, after, batch)
+        self.committed(state)
+        return RoundResult(handled=sent, more=len(batch) == self.batch_size)
+
+    def resume_from(self, stored: int) -> int:
+        """Where to read from: past the stored checkpoint if this process read further and nobody moved it since."""
+        return self._read_past[1] if self._read_past and self._read_past[0] == stored else stored
+
+    def dispatch(self, conn: Connection, stored: int, after: int, batch: Sequence[EventHead]) -> tuple[int, tuple]:
+        """Hand on this subscription's events of ``batch`` after ``after`` inside ``conn``'s transaction; returns how
+        many, and the state to keep once it commits (``committed``)."""
+        sub = self.subscription
+        mine = [h for h in batch if h.position > after]
+        sent: list[Handoff] = []
+        for event in mine:
+            if sub.wants(event.type):
+                handoff = Handoff(
+                    consumer=sub.task,
+                    message_id=event.event_id,
+                    queue=sub.queue,
+                    task_id=f"{sub.name}:{event.event_id}",
+                    payload={"event_id": str(event.event_id), "position": event.position, "type": event.type},
+                )
+                self.celery.send_task(
+                    handoff.consumer, args=[handoff.payload], queue=handoff.queue, task_id=handoff.task_id
+                )
+                sent.append(handoff)
+        last = batch[-1].position if batch and batch[-1].position > after else after
+        now = time.monotonic()
+        if last > stored and (sent or now - self._written_at >= WRITE_EVERY):
+            record(conn, handoffs, sent)  # with the checkpoint: what moved it past is in the ledger
+            self.checkpoints.set(conn, self.name, last)
+            return len(sent), (None, now)
+        # nothing handed on: how far it read is kept here for now
+        return len(sent), (((stored, last) if last > stored else None), self._written_at)
+
+    def committed(self, state: tuple) -> None:
+        self._read_past, self._written_at = state
+
+
+class Relay:
+    """Every subscription of the routing contract in one round: one claim of their checkpoints, one read of the
+    store from the lowest of them, each subscription's events handed on, one commit. One leader for them all.
+
+    Ten runners, one per subscription, each woken by every append's NOTIFY, made ten transactions per event, each
+    reading the same events (the walk benchmark: the relay was the largest consumer of CPU per complaint). A
+    subscription far behind the others (a new one) reads from its own checkpoint: the others filter what they
+    passed."""
+
+    name = "relay"
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: PostgresEventStore,
+        celery: Celery,
+        subscriptions: Sequence[Subscription],
+        batch_size: int = 500,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.batch_size = batch_size
+        self.dispatchers = [EventDispatcher(engine, store, celery, s, batch_size) for s in subscriptions]
+        self.checkpoints = Checkpoints(checkpoints)
+
+    def round(self) -> RoundResult:
+        with self.engine.begin() as conn:
+            stored = self.checkpoints.claim_many(conn, [d.name for d in self.dispatchers])
+            afters = [d.resume_from(stored[d.name]) for d in self.dispatchers]
+            batch = self.store.read_heads(min(afters), self.batch_size, conn)
+            results = [
+                d.dispatch(conn, stored[d.name], after, batch)
+                for d, after in zip(self.dispatchers, afters, strict=True)
+            ]
+        for d, (_sent, state) in zip(self.dispatchers, results, strict=True):
+            d.committed(state)
+        return RoundResult(handled=sum(sent for sent, _ in results), more=len(batch) == self.batch_size)

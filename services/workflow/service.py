@@ -23,19 +23,17 @@ def _container():
 
 
 def _relay(ctx: RunContext) -> list[Runner]:
-    """One dispatcher per subscription of the routing contract: the store's events, in commit order, to the queues."""
-    from services.workflow.relay import EventDispatcher
+    """Every subscription of the routing contract in one round (``Relay``): the store's events to the queues."""
+    from services.workflow.relay import Relay
     from shared.contracts.routing import SUBSCRIPTIONS
     from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 
-    store = PostgresEventStore(ctx.engine)
-    runners = []
-    for sub in SUBSCRIPTIONS:
-        d = EventDispatcher(ctx.engine, store, ctx.celery, sub, ctx.settings.relay_batch_size)
-        runners.append(
-            Runner(ctx.engine, d.name, d.round, channel=NOTIFY_CHANNEL, poll_interval=ctx.settings.relay_poll_interval)
+    relay = Relay(ctx.engine, PostgresEventStore(ctx.engine), ctx.celery, SUBSCRIPTIONS, ctx.settings.relay_batch_size)
+    return [
+        Runner(
+            ctx.engine, relay.name, relay.round, channel=NOTIFY_CHANNEL, poll_interval=ctx.settings.relay_poll_interval
         )
-    return runners
+    ]
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:

@@ -165,3 +165,39 @@ def test_a_round_with_nothing_to_hand_on_writes_its_checkpoint_at_most_once_a_se
     assert [g["position"] for g in drain(settings.effective_broker_url, queue_name, expected=1)] == [wanted]
     monkeypatch.setattr(relay, "WRITE_EVERY", 0.0)
     assert dispatcher.round().handled == 0 and stored() == third
+
+
+def test_the_relay_runs_every_subscription_in_one_round_each_from_its_own_checkpoint(settings, engine):
+    """``Relay``: one claim, one read, one commit for all subscriptions; each hands on only the events it wants and
+    has not passed (one far behind reads from its own checkpoint; the others filter what they passed), each
+    checkpoint moves, and a second round hands on nothing again."""
+    from services.workflow.relay import Relay
+
+    store = PostgresEventStore(engine)
+    names = [f"test-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    subs = [
+        Subscription(name=names[0], queue=names[0], task="test.a", event_types=frozenset({"test.A"})),
+        Subscription(name=names[1], queue=names[1], task="test.b", event_types=frozenset({"test.B"})),
+        Subscription(name=names[2], queue=names[2], task="test.ab", event_types=frozenset({"test.A", "test.B"})),
+    ]
+    relay = Relay(engine, store, make_celery(settings, "t"), subs, batch_size=500)
+    stream = new_stream()
+    early = store.append(stream, 0, [make_event(stream, 1, type_="test.A")])[-1]
+    with engine.begin() as conn:  # the first two start after the early event, the third before it
+        for d in relay.dispatchers[:2]:
+            d.checkpoints.set(conn, d.name, early)
+        relay.dispatchers[2].checkpoints.set(conn, relay.dispatchers[2].name, early - 1)
+    types = ["test.B", "test.Other", "test.A", "test.B"]
+    positions = store.append(stream, 1, [make_event(stream, v + 2, type_=t) for v, t in enumerate(types)])
+
+    result = relay.round()
+    assert result.handled == 1 + 2 + 4 and not result.more  # A; B, B; and from before the early event A, B, A, B
+    got = {n: [g["position"] for g in drain(settings.effective_broker_url, n, expected=5, timeout=3)] for n in names}
+    assert got[names[0]] == [positions[2]]
+    assert got[names[1]] == [positions[0], positions[3]]
+    assert got[names[2]] == [early, positions[0], positions[2], positions[3]]
+    with engine.connect() as conn:
+        assert {d.name: d.checkpoints.get(conn, d.name) for d in relay.dispatchers} == dict.fromkeys(
+            (d.name for d in relay.dispatchers), positions[-1]
+        )
+    assert relay.round().handled == 0
