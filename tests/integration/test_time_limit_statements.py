@@ -1,7 +1,8 @@
 """A task cut off by its time limit leaves no statement running on the server (#13).
 
 Before: the soft limit's ``SoftTimeLimitExceeded`` (raised by a signal handler inside psycopg's wait) left the
-append waiting on the append lock in PostgreSQL, holding the task's inbox row; the rollback failed ("another
+append waiting on the append lock of the time (docs/adr/0002; the tests now hold the appends with a table lock,
+tests/support/appends.py) in PostgreSQL, holding the task's inbox row; the rollback failed ("another
 command is already in progress"), its ``OperationalError`` replaced the time limit's, the pool closed the
 connection, and the backend went on waiting until the lock came free, one more each time the message came
 back. A pool child killed by the hard limit left its backend waiting likewise. Now (shared/db.py) the
@@ -29,7 +30,7 @@ from shared.db import make_engine, worker_statement_timeout
 from shared.eventstore.postgres import PostgresEventStore
 from tests.contracts.eventstore import make_event, new_stream
 from tests.integration.test_pipeline import start_publisher, stream_events
-from tests.integration.test_redelivery_time import AppendLock
+from tests.support.appends import HeldAppends
 from tests.support.complaints import submit
 from tests.support.processes import wait_until
 
@@ -59,13 +60,13 @@ def backend_alive(engine, pid: int) -> bool:
 
 def test_an_append_cut_off_by_the_soft_time_limit_is_cancelled_on_the_server_and_rolled_back(settings, engine):
     """The soft limit strikes as in a Celery pool child (billiard's own handler of the same signal) while
-    the append waits on the append lock the test holds."""
+    the append waits on the appends the test holds."""
     task_engine = make_engine(settings, pool_size=1)
     store = PostgresEventStore(task_engine)
     with task_engine.connect() as conn:
         backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()  # the pool's one connection
     stream = new_stream()
-    lock = AppendLock(engine)
+    lock = HeldAppends(engine)
     previous = signal.signal(SIG_SOFT_TIMEOUT, soft_timeout_sighandler)
     struck: list[float] = []
 
@@ -100,21 +101,20 @@ def test_the_statement_of_a_killed_client_ends_within_seconds(settings, engine):
             sys.executable,
             "-c",
             textwrap.dedent(f"""
-            from sqlalchemy import func, select
+            from sqlalchemy import func, select, text
             from shared.config import Settings
             from shared.db import make_engine
-            from shared.eventstore.postgres import APPEND_LOCK_KEY
             engine = make_engine(Settings(environment="test", database_url={settings.database_url!r}))
             with engine.begin() as conn:
                 print(conn.execute(select(func.pg_backend_pid())).scalar_one(), flush=True)
-                conn.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_KEY)))
+                conn.execute(text("LOCK TABLE workflow.events IN ROW EXCLUSIVE MODE"))  # as an append's INSERT
         """),
         ],
         stdout=subprocess.PIPE,
         text=True,
         cwd=os.getcwd(),
     )
-    lock = AppendLock(engine)
+    lock = HeldAppends(engine)
     try:
         backend = int(child.stdout.readline())
         wait_until(lambda: lock_waits(engine, backend), timeout=20, message="the child's statement to wait")
@@ -139,8 +139,8 @@ def test_the_statement_of_a_killed_client_ends_within_seconds(settings, engine):
 def test_a_workflow_workers_statement_never_waits_on_the_server_past_its_tasks_soft_limit(
     settings, engine, spawn, background, intake_client
 ):
-    """The real worker, the append lock held 3x the task's soft limit: no statement of the worker waits
-    longer than its statement timeout, never two at once; the complaint is recorded once the lock is free."""
+    """The real worker, the appends held 3x the task's soft limit: no statement of the worker waits
+    longer than its statement timeout, never two at once; the complaint is recorded once they are let go."""
     import redis
 
     soft_limit = make_celery(settings).conf.task_soft_time_limit
@@ -153,10 +153,10 @@ def test_a_workflow_workers_statement_never_waits_on_the_server_past_its_tasks_s
         timeout=60,
         message="what earlier tests left on the queue to drain",
     )
-    lock = AppendLock(engine)
+    lock = HeldAppends(engine)
     try:
         code = submit(intake_client)
-        wait_until(lambda: lock_waits(engine), timeout=60, message="the task to wait on the append lock")
+        wait_until(lambda: lock_waits(engine), timeout=60, message="the task to wait on the held appends")
         longest, most = 0.0, 0
         deadline = time.monotonic() + 3 * soft_limit
         while time.monotonic() < deadline:
