@@ -20,6 +20,9 @@ handed back):
 from __future__ import annotations
 
 import logging
+import select
+import time
+import weakref
 from types import TracebackType
 from typing import Any, Self
 
@@ -27,6 +30,7 @@ import orjson
 import psycopg
 from psycopg import pq
 from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event
+from sqlalchemy import exc as sa_exc
 
 from shared.config import Settings
 
@@ -39,6 +43,10 @@ CANCEL_WAIT_SECONDS = 5.0  # how long a cancelled statement may take to end befo
 # of shared/tasks.consume (which start within half the soft limit), end before the soft limit strikes
 # (tests/unit/test_db_timeouts.py checks it)
 WORKER_STATEMENT_SHARE = 0.3
+# a pooled connection idle longer than this is pinged before use even when its socket is quiet (a firewall or NAT
+# that dropped an idle connection says nothing); one used more recently is pinged only when its socket has
+# something to say (``PoolChecks``)
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 class CancellingConnection(psycopg.Connection):
@@ -103,7 +111,7 @@ def make_engine(
         settings.database_url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # PoolChecks: a ping only where a connection may be broken, not on every checkout
         pool_recycle=1800,
         hide_parameters=True,  # errors must not carry personal data into logs
         # JSON/JSONB columns read with orjson (about 3x the stdlib's speed: a projection rebuild decodes two
@@ -125,7 +133,70 @@ def make_engine(
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> psycopg.Connection:
         return CancellingConnection.connect(*cargs, **cparams)
 
+    PoolChecks(engine)
     return engine
+
+
+class PoolChecks:
+    """A pooled connection is checked before use where it may be broken, not on every checkout.
+
+    ``pool_pre_ping`` sends a ``SELECT 1`` at every checkout: a round trip, and a statement for the server, for
+    each unit of work (one complaint's acknowledgment took about fifteen). A connection the server ended (a
+    restart, a failover, ``pg_terminate_backend``, ``idle_session_timeout``) has its socket readable: the server
+    sent its FATAL message and closed it, or the kernel closed it when the backend died. So the ping is sent only
+    when the socket of the idle connection is readable, or when it sat in the pool longer than
+    ``PING_AFTER_IDLE_SECONDS`` (a connection dropped silently on the way says nothing). A failed ping raises
+    ``DisconnectionError``: the pool discards the connection and takes a new one, as with ``pool_pre_ping``, so
+    the first request after the database's return is still served (tests/integration/test_outage_503.py)."""
+
+    _registry: weakref.WeakKeyDictionary[Engine, PoolChecks] = weakref.WeakKeyDictionary()
+
+    def __init__(self, engine: Engine) -> None:
+        self.dialect = engine.dialect
+        self.pings = 0  # how many checkouts pinged (tests, diagnostics)
+        self.discarded = 0  # how many connections a ping found broken
+        event.listen(engine, "connect", self._used)
+        event.listen(engine, "checkin", self._used)
+        event.listen(engine, "checkout", self._checkout)
+        PoolChecks._registry[engine] = self
+
+    @classmethod
+    def of(cls, engine: Engine) -> PoolChecks:
+        return cls._registry[engine]
+
+    @staticmethod
+    def _used(dbapi_connection: Any, record: Any, *_: Any) -> None:
+        record.info["pengaduan_used_at"] = time.monotonic()
+
+    def _checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get("pengaduan_used_at", float("-inf"))
+        if idle <= PING_AFTER_IDLE_SECONDS and not _readable(dbapi_connection):
+            return
+        self.pings += 1
+        try:
+            alive = self.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001  # broken in any way: the pool takes a new connection
+            alive, why = False, type(error).__name__
+        else:
+            why = "ping refused"
+        if not alive:
+            self.discarded += 1
+            log.info("pooled connection found broken before use (%s): replaced", why)
+            raise sa_exc.DisconnectionError(why)
+        record.info["pengaduan_used_at"] = time.monotonic()
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    """The idle connection's socket has data or its end: the server said something (or closed it)."""
+    if dbapi_connection.closed:
+        return True
+    try:
+        fd = dbapi_connection.fileno()
+    except Exception:  # noqa: BLE001
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def make_worker_engine(settings: Settings, kind: str, *, pool_size: int | None = None) -> Engine:
