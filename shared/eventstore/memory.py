@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from uuid import UUID
 
 from shared.events import EventEnvelope
 from shared.eventstore.port import ConcurrencyError, DuplicateEventError
@@ -40,6 +41,13 @@ class InMemoryEventStore:
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
         with self._lock:
             return [e for e in self._log if e.stream_id == stream_id and e.version > after_version]
+
+    def read_stream_to(self, event_id: UUID) -> list[EventEnvelope]:
+        with self._lock:
+            event = next((e for e in self._log if e.event_id == event_id), None)
+            if event is None:
+                return []
+            return [e for e in self._log if e.stream_id == event.stream_id and e.version <= event.version]
 
     def read_all(self, after: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         with self._lock:

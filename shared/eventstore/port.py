@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
+from uuid import UUID
 
 from shared.events import EventEnvelope
 
@@ -26,6 +27,9 @@ class EventStore(Protocol):
         """Append events to a stream that must be at ``expected_version``; returns their global positions."""
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]: ...
+
+    def read_stream_to(self, event_id: UUID) -> list[EventEnvelope]:
+        """One event's stream up to and including it (empty: no such event)."""
 
     def read_all(self, after: int = 0, limit: int = 1000) -> list[EventEnvelope]:
         """Events after a global position, in commit order."""

@@ -378,6 +378,19 @@ class PostgresEventStore:
             row = conn.execute(select(events).where(events.c.event_id == event_id)).mappings().first()
             return self.envelopes(conn, [row])[0] if row else None
 
+    def read_stream_to(self, event_id: UUID_) -> list[EventEnvelope]:
+        """The stream of one event, up to and including it, in one query (empty: no such event): what a consumer
+        given an event id reads to know the event and its history (notify's plans)."""
+        upto = events.alias("upto")
+        query = (
+            select(events)
+            .join(upto, (upto.c.stream_id == events.c.stream_id) & (events.c.version <= upto.c.version))
+            .where(upto.c.event_id == event_id)
+            .order_by(events.c.version)
+        )
+        with self._engine.connect() as conn:
+            return self.envelopes(conn, conn.execute(query).mappings().all())
+
     def stream_version(self, stream_id: str) -> int:
         with self._engine.connect() as conn:
             return self._stream_version(conn, stream_id)

@@ -47,6 +47,17 @@ class EventStoreContract:
         assert all(e.position is not None and e.recorded_at is not None for e in events)
         assert store.stream_version(stream) == 3
 
+    def test_read_stream_to_gives_an_events_stream_up_to_and_including_it(self, store):
+        a, b = new_stream(), new_stream()
+        a_events = [make_event(a, v) for v in (1, 2, 3)]
+        b_events = [make_event(b, v) for v in (1, 2)]
+        store.append(a, 0, a_events)
+        store.append(b, 0, b_events)
+        assert [e.event_id for e in store.read_stream_to(a_events[1].event_id)] == [e.event_id for e in a_events[:2]]
+        assert [e.event_id for e in store.read_stream_to(b_events[0].event_id)] == [b_events[0].event_id]
+        assert [e.event_id for e in store.read_stream_to(a_events[2].event_id)] == [e.event_id for e in a_events]
+        assert store.read_stream_to(uuid.uuid4()) == []
+
     def test_stale_expected_version_is_a_conflict_and_writes_nothing(self, store):
         stream = new_stream()
         store.append(stream, 0, [make_event(stream, 1)])

@@ -25,6 +25,10 @@ class Events(Protocol):
 
     def read_stream(self, stream_id: str) -> list[EventEnvelope]: ...
 
+    def read_stream_to(self, event_id: UUID) -> list[EventEnvelope]:
+        """The event's stream up to and including it (empty: no such event)."""
+        ...
+
 
 class Directory(Protocol):
     """The kecamatan served here (``shared.tenancy.KecamatanDirectory``)."""

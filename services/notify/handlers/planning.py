@@ -47,11 +47,11 @@ log = logging.getLogger(__name__)
 class Story:
     """One complaint's events up to (and including) the one being answered."""
 
-    def __init__(self, notify: Context, envelope: EventEnvelope) -> None:
+    def __init__(self, notify: Context, envelope: EventEnvelope, stream: list[EventEnvelope] | None = None) -> None:
         self.envelope = envelope
-        self.history = [
-            e.decode() for e in notify.store.read_stream(envelope.stream_id) if e.version <= envelope.version
-        ]
+        if stream is None:
+            stream = notify.store.read_stream(envelope.stream_id)
+        self.history = [e.decode() for e in stream if e.version <= envelope.version]
         self.event = self.history[-1]
         received = next((e for e in self.history if isinstance(e, ComplaintReceived)), None)
         if received is None:
@@ -77,15 +77,16 @@ class Story:
 def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int:
     """Plan the messages one event calls for and make their first attempt (``send_now``; else enqueue
     it); returns how many it planned."""
-    envelope = notify.store.read_event(event_id)
-    if envelope is None:
+    stream = notify.store.read_stream_to(event_id)  # the event and its history, in one query
+    if not stream:
         raise LookupError(f"no event {event_id}")
+    envelope = stream[-1]
     # when the store recorded it: a complaint-box form typed in days later is news now
     age = notify.clock() - (envelope.recorded_at or envelope.occurred_at)
     if age > timedelta(hours=notify.settings.notify_max_event_age_hours):
         log.info("event too old to notify about", extra={"event_id": str(event_id), "type": envelope.type})
         return 0
-    story = Story(notify, envelope)
+    story = Story(notify, envelope, stream)
     if isinstance(story.event, ComplainantDataCorrected):
         return _follow_correction(notify, story, send_now=send_now)
     # one unit of work reads what the plan needs and writes its rows (an acknowledgment's first send is claimed in
