@@ -51,7 +51,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
-from sqlalchemy import Column, DateTime, Index, LargeBinary, MetaData, Table, Text, delete, func, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
@@ -85,6 +100,18 @@ lookups = Table(
     Column("kecamatan", Text, nullable=False),
     Index("lookups_search", "kecamatan", "kind", "hash"),
 )
+
+
+# the subject's key made now (the third column true) or the one it has (false), in one round trip; no row when another
+# transaction made it after this statement's snapshot was taken (the insert waited for it, the select cannot see it)
+_KEY_FOR_WRITING = text(
+    "WITH made AS ("
+    " INSERT INTO privacy.data_keys (subject_id, kek_id, wrapped) VALUES (:subject, :kek_id, :wrapped)"
+    " ON CONFLICT (subject_id) DO NOTHING RETURNING kek_id, wrapped)"
+    " SELECT kek_id, wrapped, true FROM made"
+    " UNION ALL SELECT kek_id, wrapped, false FROM privacy.data_keys"
+    " WHERE subject_id = :subject AND NOT EXISTS (SELECT FROM made)"
+).bindparams(bindparam("wrapped", type_=LargeBinary))
 
 
 class PrivacyKeyError(ValueError):
@@ -393,15 +420,15 @@ class DataKeys:
         rolled back must not seal anything later (another transaction makes the subject's key anew)."""
         fresh = os.urandom(KEY_BYTES)
         kek_id, wrapped = self.keks.wrap(fresh)
-        conn.execute(
-            insert(data_keys)
-            .values(subject_id=subject, kek_id=kek_id, wrapped=wrapped)
-            .on_conflict_do_nothing(index_elements=["subject_id"])
-        )
-        row = conn.execute(  # the row is there: made now, or by another transaction before
-            select(data_keys.c.kek_id, data_keys.c.wrapped).where(data_keys.c.subject_id == subject)
-        ).one()
-        return None if row.wrapped is None else self.keks.unwrap(row.kek_id, bytes(row.wrapped))
+        bound = {"subject": subject, "kek_id": kek_id, "wrapped": wrapped}
+        row = conn.execute(_KEY_FOR_WRITING, bound).first()
+        if row is None:  # made by a transaction that committed after this statement's snapshot: read it now
+            row = conn.execute(
+                select(data_keys.c.kek_id, data_keys.c.wrapped, literal(False)).where(data_keys.c.subject_id == subject)
+            ).one()
+        if row.wrapped is None:
+            return None
+        return fresh if row[2] else self.keks.unwrap(row.kek_id, bytes(row.wrapped))
 
     def for_reading(
         self, conn: Connection, subjects: Iterable[UUID], *, fresh: bool = False
