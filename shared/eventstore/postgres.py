@@ -245,14 +245,16 @@ class PostgresEventStore:
         Its own transaction, committed asynchronously, on ``conn`` (after its commit) or a pooled connection. A
         NOTIFY inside the appending transaction would hold PostgreSQL's database-wide notify lock through that
         transaction's commit and its fsync, so appending transactions would commit one at a time (docs/adr/0027).
-        A wake that fails is logged: the subscribers also poll, so it delays, never loses."""
+        The statement runs in autocommit: its implicit transaction is the whole transaction, one round trip (a
+        BEGIN and a COMMIT of their own were two more, for every append). The connection's isolation level is
+        reset when it goes back to the pool. A wake that fails is logged: the subscribers also poll, so it
+        delays, never loses."""
         try:
             if conn is None or conn.closed:
-                with self._engine.begin() as own:
-                    own.execute(WAKE_SQL, {"channel": NOTIFY_CHANNEL})
+                with self._engine.connect() as own:
+                    own.execution_options(isolation_level="AUTOCOMMIT").execute(WAKE_SQL, {"channel": NOTIFY_CHANNEL})
             else:
-                conn.execute(WAKE_SQL, {"channel": NOTIFY_CHANNEL})
-                conn.commit()
+                conn.execution_options(isolation_level="AUTOCOMMIT").execute(WAKE_SQL, {"channel": NOTIFY_CHANNEL})
         except Exception as exc:  # noqa: BLE001 (committed already: subscribers find the events at their next poll)
             log.warning("could not wake the event store's subscribers (they poll): %s", exc)
 

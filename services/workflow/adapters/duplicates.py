@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Update, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -66,11 +66,11 @@ class PostgresDuplicates:
         self._conn.execute(delete(duplicate_texts).where(duplicate_texts.c.complaint_id == complaint_id))
 
 
-def keep_open_flag(conn: Connection, complaint_id: UUID | None, status: str) -> None:
-    """The text's ``open`` flag as the complaint's status has it (the read model's update calls it; a reopened
-    complaint is a candidate again)."""
+def keep_open_flag(complaint_id: UUID | None, status: str) -> Update:
+    """The statement that sets the text's ``open`` flag as the complaint's status has it (the read model's update
+    sends it with its own, in one statement; a reopened complaint is a candidate again)."""
     is_open = status != "closed"
-    conn.execute(
+    return (
         update(duplicate_texts)
         .where(duplicate_texts.c.complaint_id == complaint_id, duplicate_texts.c.open.is_not(is_open))
         .values(open=is_open)

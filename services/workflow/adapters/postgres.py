@@ -116,12 +116,14 @@ class PostgresComplaints:
         )
 
     def update(self, state: Complaint, at: datetime) -> None:
-        self._conn.execute(
+        row = (
             update(complaints)
             .where(complaints.c.complaint_id == state.complaint_id)
             .values(**read_model_values(state, at))
         )
-        keep_open_flag(self._conn, state.complaint_id, state.status)  # possible duplicates: open ones only
+        # the row and the possible duplicates' open flag (open ones only are candidates) in one statement: PostgreSQL
+        # runs a data-modifying WITH once, referenced or not
+        self._conn.execute(keep_open_flag(state.complaint_id, state.status).add_cte(row.cte("complaint_row")))
 
     def overdue(self, now: datetime, limit: int) -> list[UUID]:
         return list(
