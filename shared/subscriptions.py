@@ -110,7 +110,13 @@ class RoundResult:
 class Runner:
     """Runs ``round_fn`` repeatedly while it holds the leader lock ``name``.
 
-    ``round_fn()`` does one batch and says how many it handled and whether more is waiting. Errors in a
+    ``round_fn()`` does one batch and says how many it handled and whether more is waiting. Woken by a NOTIFY
+    on ``channel`` (else every ``poll_interval``). After a round that handled something, the next one waits
+    ``gather`` seconds: under load the events of that moment are handed on in one round instead of a round
+    each (every append sends a NOTIFY; a round is a transaction and a few statements whatever it carries),
+    while an event after a quiet spell is handed on at once. The wake-ups received meanwhile are taken
+    together. The leader's session is checked (``SELECT 1``) when no wake-up came within ``poll_interval``:
+    one that came is the proof that it lives. Errors in a
     round are logged with their cause and retried with backoff (never swallowed: the batch is redone). The
     backoff starts again from ``retry_first`` after every good round; while PostgreSQL or the broker is out
     of reach it stays under ``retry_max_unreachable``, so the runner resumes within seconds of their return.
@@ -124,6 +130,7 @@ class Runner:
         *,
         channel: str | None,
         poll_interval: float = 1.0,
+        gather: float = 0.0,
         retry_first: float = RETRY_FIRST,
         retry_max: float = RETRY_MAX,
         retry_max_unreachable: float = RETRY_MAX_UNREACHABLE,
@@ -133,6 +140,7 @@ class Runner:
         self.round_fn = round_fn
         self.channel = channel
         self.poll_interval = poll_interval
+        self.gather = gather
         self.retry_first = retry_first
         self.retry_max = retry_max
         self.retry_max_unreachable = retry_max_unreachable
@@ -204,12 +212,26 @@ class Runner:
                 metrics.runner_round(self.name, result.handled, time.perf_counter() - started)
                 if result.more:
                     continue
+                if result.handled and self.gather > 0:
+                    self.stopping.wait(self.gather)  # under load: let this moment's events gather for one round
                 if self.channel:
-                    for _ in leader.notifies(timeout=self.poll_interval, stop_after=1):
-                        pass
+                    if not _woken(leader, 0) and not _woken(leader, self.poll_interval):
+                        leader.execute("SELECT 1")  # the leader's session (and so its lock) is still alive
                 else:
                     self.stopping.wait(self.poll_interval)
-                leader.execute("SELECT 1")  # the leader's session (and so its lock) is still alive
+                    leader.execute("SELECT 1")
+
+
+def _woken(leader: psycopg.Connection, timeout: float) -> bool:
+    """Whether a NOTIFY came within ``timeout`` (0: whether one is already there); all that arrived are taken
+    (one round reads what they announce)."""
+    woken = False
+    for _ in leader.notifies(timeout=timeout, stop_after=1):
+        woken = True
+    if woken:
+        for _ in leader.notifies(timeout=0):
+            pass
+    return woken
 
 
 def run_all(runners: list[Runner]) -> list[threading.Thread]:

@@ -24,6 +24,7 @@ def _relay(ctx: RunContext) -> list[Runner]:
             publisher.round,
             channel=NOTIFY_CHANNEL,
             poll_interval=ctx.settings.relay_poll_interval,
+            gather=ctx.settings.relay_gather_seconds,
         )
     ]
 
@@ -47,6 +48,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
             projection.round,
             channel=NOTIFY_CHANNEL,
             poll_interval=ctx.settings.relay_poll_interval,
+            gather=ctx.settings.relay_gather_seconds,
         )
     ]
 

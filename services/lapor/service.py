@@ -48,6 +48,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
             follower.round,
             channel=NOTIFY_CHANNEL,
             poll_interval=ctx.settings.relay_poll_interval,
+            gather=ctx.settings.relay_gather_seconds,
         )
     ]
 

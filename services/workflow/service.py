@@ -31,7 +31,12 @@ def _relay(ctx: RunContext) -> list[Runner]:
     relay = Relay(ctx.engine, PostgresEventStore(ctx.engine), ctx.celery, SUBSCRIPTIONS, ctx.settings.relay_batch_size)
     return [
         Runner(
-            ctx.engine, relay.name, relay.round, channel=NOTIFY_CHANNEL, poll_interval=ctx.settings.relay_poll_interval
+            ctx.engine,
+            relay.name,
+            relay.round,
+            channel=NOTIFY_CHANNEL,
+            poll_interval=ctx.settings.relay_poll_interval,
+            gather=ctx.settings.relay_gather_seconds,
         )
     ]
 
