@@ -20,6 +20,7 @@ copy of a message that was only slow has no second effect.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID  # noqa: N811
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -103,7 +104,7 @@ def record(conn: Connection, ledger: Table, handoffs: Iterable[Handoff]) -> None
         for h in handoffs
     ]
     if rows:
-        conn.execute(insert(ledger).values(rows).on_conflict_do_nothing(index_elements=["consumer", "message_id"]))
+        conn.execute(_ledger_insert(ledger), rows)
 
 
 def publish(celery: Celery, conn: Connection, ledger: Table, handoff: Handoff) -> None:
@@ -115,7 +116,19 @@ def publish(celery: Celery, conn: Connection, ledger: Table, handoff: Handoff) -
 def mark_consumed(engine: Engine, inbox: Table, consumer: str, message_id: UUID) -> None:
     """The consumer handled the message (or kept it as a dead letter): the reconciler will not resend it."""
     with engine.begin() as conn:
-        conn.execute(insert(inbox).values(consumer=consumer, message_id=message_id).on_conflict_do_nothing())
+        conn.execute(_inbox_insert(inbox), {"consumer": consumer, "message_id": message_id})
+
+
+# a ledger's and an inbox's insert, built once per table (the rows passed at execution: a statement carrying its
+# values is built and its cache key computed again for each call, about 0.18 ms of CPU for a dozen columns)
+@functools.cache
+def _ledger_insert(ledger: Table) -> Insert:
+    return insert(ledger).on_conflict_do_nothing(index_elements=["consumer", "message_id"])
+
+
+@functools.cache
+def _inbox_insert(inbox: Table) -> Insert:
+    return insert(inbox).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)

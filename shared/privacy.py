@@ -315,19 +315,30 @@ def comparable_text(subject: str, description: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text).split())[:COMPARABLE_TEXT_LENGTH]
 
 
+_ADD_LOOKUPS = insert(lookups).on_conflict_do_nothing()  # the rows at execution: built once
+
+
 def record_lookups(
-    conn: Connection, hashes: LookupHashes, subject: UUID, kecamatan: str, values: dict[str, str | None]
+    conn: Connection,
+    hashes: LookupHashes,
+    subject: UUID,
+    kecamatan: str,
+    values: dict[str, str | None],
+    *,
+    replace: bool = True,
 ) -> None:
     """The subject's lookups as ``values`` (kind -> NIK, phone, e-mail as recorded) have them now, in ``conn``'s
-    transaction: those of an earlier record (a correction replaces a mistyped number) go."""
-    conn.execute(delete(lookups).where(lookups.c.subject_id == subject))
+    transaction: those of an earlier record (a correction replaces a mistyped number) go (``replace``; a subject's
+    first record has none to replace)."""
+    if replace:
+        conn.execute(delete(lookups).where(lookups.c.subject_id == subject))
     rows = [
         {"subject_id": subject, "kind": kind, "hash": digest, "kecamatan": kecamatan}
         for kind in LOOKUP_KINDS
         if (digest := hashes.hash(kind, values.get(kind))) is not None
     ]
     if rows:
-        conn.execute(insert(lookups).values(rows).on_conflict_do_nothing())
+        conn.execute(_ADD_LOOKUPS, rows)
 
 
 def erase_lookups(conn: Connection, subject: UUID) -> int:

@@ -53,6 +53,11 @@ def lock_key(name: str) -> int:
 class Checkpoints:
     def __init__(self, table: Table) -> None:
         self.table = table
+        upsert = insert(table)  # built once, the name and position passed at execution
+        self._set = upsert.on_conflict_do_update(
+            index_elements=["name"],
+            set_={"position": upsert.excluded.position, "updated_at": upsert.excluded.updated_at},
+        )
 
     def get(self, conn: Connection, name: str) -> int:
         value = conn.execute(select(self.table.c.position).where(self.table.c.name == name)).scalar()
@@ -93,12 +98,7 @@ class Checkpoints:
         return {n: found.get(n, 0) for n in names}
 
     def set(self, conn: Connection, name: str, position: int) -> None:
-        stmt = insert(self.table).values(name=name, position=position)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["name"], set_={"position": position, "updated_at": stmt.excluded.updated_at}
-            )
-        )
+        conn.execute(self._set, {"name": name, "position": position})
 
 
 @dataclass

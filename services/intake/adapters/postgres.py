@@ -77,15 +77,20 @@ def _submission(row: Any) -> Submission:
     )
 
 
+# the hot writes as statements built once, their values passed at execution (a statement carrying its values,
+# ``.values(...)``, is built and its cache key computed again for each call: about 0.18 ms of CPU for a row of a
+# dozen columns, against 0.07 ms for the round trip itself)
+_ADD_SUBMISSION = insert(submissions).on_conflict_do_nothing().returning(submissions.c.id)
+_PUT_OUTBOX = insert(outbox)
+
+
 class PostgresSubmissions:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def add(self, submission: Submission) -> bool:
         values = {**_row(submission), "complainant": submission.complainant.model_dump(mode="json")}
-        inserted = self._conn.execute(
-            insert(submissions).values(**values).on_conflict_do_nothing().returning(submissions.c.id)
-        ).first()
+        inserted = self._conn.execute(_ADD_SUBMISSION, values).first()
         return inserted is not None
 
     def get(self, submission_id: UUID) -> Submission | None:
@@ -203,7 +208,7 @@ class PostgresOutbox:
 
     def put(self, *, id: UUID, message_type: str, task: str, queue: str, payload: dict[str, Any]) -> None:
         self._conn.execute(
-            insert(outbox).values(id=id, message_type=message_type, task=task, queue=queue, payload=payload)
+            _PUT_OUTBOX, {"id": id, "message_type": message_type, "task": task, "queue": queue, "payload": payload}
         )
         wake_publisher(self._conn)
 

@@ -32,6 +32,9 @@ TEXT_SIMILARITY = 0.4
 MAX_SHOWN = 10  # candidates in a view: the closest; a staff member compares a few, not a list
 
 
+_ADD_TEXT = insert(duplicate_texts).on_conflict_do_nothing(index_elements=["complaint_id"])  # values at execution
+
+
 def contacts(person: Complainant) -> dict[str, str | None]:
     return {"nik": person.nik, "phone": person.phone, "email": person.email}
 
@@ -51,15 +54,14 @@ class PostgresDuplicates:
         subject: str | None = None,
         description: str | None = None,
     ) -> None:
-        privacy.record_lookups(self._conn, self._hashes, complaint_id, kecamatan, contacts(complainant))
+        first = subject is not None and description is not None  # the complaint's first record: nothing to replace
+        privacy.record_lookups(
+            self._conn, self._hashes, complaint_id, kecamatan, contacts(complainant), replace=not first
+        )
         if subject is None or description is None:
             return
         text = privacy.comparable_text(subject, description)
-        self._conn.execute(
-            insert(duplicate_texts)
-            .values(complaint_id=complaint_id, kecamatan=kecamatan, text=text)
-            .on_conflict_do_nothing(index_elements=["complaint_id"])
-        )
+        self._conn.execute(_ADD_TEXT, {"complaint_id": complaint_id, "kecamatan": kecamatan, "text": text})
 
     def erase(self, complaint_id: UUID) -> None:
         privacy.erase_lookups(self._conn, complaint_id)

@@ -78,17 +78,18 @@ class PostgresEventStreams:
         self.appended = self.appended or bool(events)
 
 
+# the hot writes as statements built once, their values passed at execution (a statement carrying its values is
+# built and its cache key computed again for each call: shared/handoffs.py)
+_CLAIM = insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id)
+_ADD_COMPLAINT = insert(complaints).on_conflict_do_nothing(index_elements=["complaint_id"])
+
+
 class PostgresInbox:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def claim(self, consumer: str, message_id: UUID) -> bool:
-        claimed = self._conn.execute(
-            insert(inbox)
-            .values(consumer=consumer, message_id=message_id)
-            .on_conflict_do_nothing()
-            .returning(inbox.c.message_id)
-        ).first()
+        claimed = self._conn.execute(_CLAIM, {"consumer": consumer, "message_id": message_id}).first()
         return claimed is not None
 
 
@@ -102,17 +103,16 @@ class PostgresComplaints:
 
     def add(self, state: Complaint, at: datetime, *, subject: str, channel: str, received_at: datetime) -> None:
         self._conn.execute(
-            insert(complaints)
-            .values(
-                complaint_id=state.complaint_id,
-                tracking_code=state.tracking_code,
-                kecamatan=state.kecamatan,
-                subject=subject,
-                channel=channel,
-                received_at=received_at,
+            _ADD_COMPLAINT,
+            {
+                "complaint_id": state.complaint_id,
+                "tracking_code": state.tracking_code,
+                "kecamatan": state.kecamatan,
+                "subject": subject,
+                "channel": channel,
+                "received_at": received_at,
                 **read_model_values(state, at),
-            )
-            .on_conflict_do_nothing(index_elements=["complaint_id"])
+            },
         )
 
     def update(self, state: Complaint, at: datetime) -> None:
