@@ -8,6 +8,7 @@ holds a transaction id runs, every event reader is held back from the positions 
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -1031,7 +1032,7 @@ def acting_as(
     command_type = c.STAFF_COMMANDS[action]
     own = c.Actor(user_id=user_id, role=role, unit=unit)
     try:
-        model.check(state, command_type.model_construct(actor=own, at=at))  # who and when, before the body
+        model.check(state, _probe(command_type, own, at))  # who and when, before the body
         return own, None
     except (model.RoleNotAllowed, model.WrongUnit) as refused:
         if delegations is None:
@@ -1039,15 +1040,29 @@ def acting_as(
         for d in delegations:
             stand_in = c.Actor(user_id=user_id, role=d.role, unit=d.unit)
             try:
-                model.check(state, command_type.model_construct(actor=stand_in, at=at))
+                model.check(state, _probe(command_type, stand_in, at))
             except (model.RoleNotAllowed, model.WrongUnit):
                 continue
             return stand_in, d
         if action == "sign-letter" and state.kecamatan and role == atas_nama_signer(ctx.kecamatan(state.kecamatan)):
             stand_in = c.Actor(user_id=user_id, role="camat", unit=unit)
-            model.check(state, command_type.model_construct(actor=stand_in, at=at))  # step 10 must be waiting
+            model.check(state, _probe(command_type, stand_in, at))  # step 10 must be waiting
             return stand_in, None
         raise refused from None
+
+
+@functools.cache
+def _unset_factories(command_type: type[c.StaffCommand]) -> dict[str, None]:
+    """The command's fields with a default factory, as None: a probe need not build them."""
+    return {name: None for name, f in command_type.model_fields.items() if f.default_factory is not None}
+
+
+def _probe(command_type: type[c.StaffCommand], actor: c.Actor, at: datetime) -> c.StaffCommand:
+    """The command as ``model.check`` reads it (its action, who, when), unvalidated and without its body.
+    ``model_construct`` builds every missing field's default, and pydantic asks ``inspect.signature`` of each
+    default factory whether it takes the validated data: parsing ``list``'s text signature each time was 40 % of
+    the answer's ``allowed_actions`` (every action, every request: 0.24 ms, now 0.14)."""
+    return command_type.model_construct(actor=actor, at=at, **_unset_factories(command_type))
 
 
 def _disposed_unit(organisation: Organisation, ctx: Context, kecamatan: str, written: str, at: datetime) -> str:
