@@ -38,12 +38,13 @@ from shared.access_log import Access, AccessDep
 from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
 from shared.contracts.letters import BSRE
-from shared.contracts.organisation import Delegation
+from shared.contracts.organisation import Delegation, UnitEntry
 from shared.contracts.tracking import normalize_tracking_code
 from shared.contracts.workflow import ComplainantDataCorrected, ComplaintReceived, current_complainant
 from shared.events import EventEnvelope
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
+from shared.organisation_directory import delegations_in_force, units_of
 
 # counters, and how the letter was signed
 SERVER_SET = {
@@ -90,7 +91,7 @@ def allowed_actions(
     wf: Workflow, state: model.Complaint, user: Principal, delegations: list[Delegation] | None = None
 ) -> list[str]:
     """The actions the user may take on the complaint now: in their own role, or as a Plh./Plt. in force
-    (``delegations``: those naming the user today, when already read; ``_delegations``)."""
+    (``delegations``: those naming the user today, when already read: ``_delegations``)."""
     if not user.is_staff or user.kecamatan != state.kecamatan:
         return []
     allowed = []
@@ -106,12 +107,28 @@ def allowed_actions(
     return allowed
 
 
-def _delegations(wf: Workflow, user: Principal) -> list[Delegation] | None:
-    """The delegations in force naming a staff member (what ``allowed_actions`` needs of them), read before the
-    answer's own transaction, so that a request holds one pooled connection at a time; None for others."""
-    if not user.is_staff:
-        return None
-    return handlers.delegations_of_user(wf, user.kecamatan, user.username, datetime.now(UTC))
+@dataclass(frozen=True)
+class _OrganisationOn:
+    """The kecamatan's organisation read on a connection the caller holds (``adapters/organisation.py`` reads the
+    same views, each on a connection of its own)."""
+
+    conn: Connection
+
+    def units(self, kecamatan: str) -> list[UnitEntry]:
+        return units_of(self.conn, kecamatan)
+
+    def delegations(self, kecamatan: str, day: date) -> list[Delegation]:
+        return delegations_in_force(self.conn, kecamatan, day)
+
+
+def _delegations(wf: Workflow, user: Principal, state: model.Complaint, conn: Connection) -> list[Delegation]:
+    """What ``allowed_actions`` needs of the delegations in force naming the user, read in the answer's transaction:
+    none unless the user is staff of the complaint's kecamatan (it asks nothing of others) and the organisation is
+    known here (without it nobody acts for anyone)."""
+    if wf.organisation is None or not user.is_staff or user.kecamatan != state.kecamatan:
+        return []
+    on_conn = dataclasses.replace(wf, organisation=_OrganisationOn(conn))
+    return handlers.delegations_of_user(on_conn, state.kecamatan, user.username, datetime.now(UTC))
 
 
 router = APIRouter()
@@ -307,10 +324,10 @@ def _complaint(
 ) -> ComplaintOut:
     """The complaint as this reader may see it; a reader served its personal data is recorded in the access log
     (``shared.access_log``, before the answer goes out: no row, no answer). One transaction for every statement of
-    the answer: the complaint's row and stream, its possible duplicates, the access-log row. After an action
+    the answer: the complaint's row and stream, the delegations naming the reader, its possible duplicates, the
+    access-log row. After an action
     (``acted``: the complaint and its stream as ``handlers.act_with_events`` left them) only the events from the
     action on are read, for the positions the store gave them (and any a worker appended since)."""
-    delegations = _delegations(wf, user)
     with wf.engine.begin() as conn:
         if acted is None:
             try:
@@ -323,7 +340,7 @@ def _complaint(
                 raise _not_found() from None
         else:
             state, envelopes = _stored(wf, conn, complaint_id, *acted)
-        out = _view(wf, user, state, envelopes, complaint_id, delegations)
+        out = _view(wf, user, state, envelopes, complaint_id, _delegations(wf, user, state, conn))
         personal = masking.sees_personal_data(user, state.confidential)
         if not personal and not _may_have_duplicates(user, state):
             return out
@@ -363,7 +380,7 @@ def _view(
     state: model.Complaint,
     envelopes: list[EventEnvelope],
     complaint_id: UUID,
-    delegations: list[Delegation] | None,
+    delegations: list[Delegation],
 ) -> ComplaintOut:
     """The answer's body as this reader may see it (masked as ``shared.masking`` says), its duplicates not yet."""
     first = envelopes[0].payload
