@@ -304,6 +304,27 @@ def test_an_action_answers_with_the_complaint_as_stored(client, tokens, wf):
     assert done["current_step"]["number"] == 4 and done["register_number"]
 
 
+def test_an_answer_takes_one_pooled_connection_and_an_action_two(client, tokens, wf):
+    """Issue #20 item 3: a GET reads the complaint, the reader's delegations, the possible duplicates and writes the
+    access-log row on one connection; a POST adds only the action's own unit of work (each checkout is a pre-ping, a
+    BEGIN and a COMMIT or ROLLBACK more)."""
+    from sqlalchemy import event
+
+    f = Flow(client, tokens, new_complaint(wf))
+    f.get("kasi")  # the token guard has read the user (it reads again only after a change or its cache's time)
+    checkouts: list[object] = []
+    listener = lambda *_args: checkouts.append(1)  # noqa: E731
+    event.listen(wf.engine.pool, "checkout", listener)
+    try:
+        assert f.get("kasi").status_code == 200
+        assert len(checkouts) == 1
+        checkouts.clear()
+        f.do("kasi", "verify-identity", notes="KTP cocok")
+        assert len(checkouts) == 2
+    finally:
+        event.remove(wf.engine.pool, "checkout", listener)
+
+
 def test_an_event_appended_between_the_action_and_its_answer_is_in_the_answer(tokens, wf):
     from services.workflow.entrypoints.complaints import _stored
 
