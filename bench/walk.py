@@ -4,7 +4,7 @@ Every process of ``pengaduan run`` is started as the supervisor starts them (``p
 the gateway, a worker per queue, relay, projections, scheduler, the local mail/SMS sinks and timestamp
 authority), with the demo users seeded. N complaints are submitted through the gateway, then walked in lockstep:
 for each of steps 2..12, each complaint gets the GET and the POST of its action, by the role that owns the step
-(``tests/compose/test_compose_stack.py``'s ``WALK`` and ``act``: the same walk the compose stack's test takes).
+(``tests/support/walk.py``'s ``WALK`` and ``act``: the same walk the compose stack's test takes).
 Step 12 is ``otomatis``: notify sends the letter by e-mail and the sink's acceptance closes the complaint.
 
 No HTTP polling: between two steps the bench waits until the workers have caught up by watching Redis (every
@@ -204,7 +204,7 @@ def _rows(engine: Engine) -> dict[str, tuple[int, int, int]]:
 def _walk(
     client: Counted, watcher: Watcher, children: list[Child], engine: Engine, tokens: dict, params: WalkParams, n: int
 ) -> dict[str, Any]:
-    from tests.compose.test_compose_stack import WALK, act
+    from tests.support.walk import WALK, act
 
     started = time.monotonic()
     codes = []
@@ -319,7 +319,7 @@ def run(ctx: RunContext, params: WalkParams) -> dict[str, Any]:
         gateway = next(c for c in children if c.name == "gateway")
         ctx.processes.wait_http_ok(gateway, f"http://127.0.0.1:{port}/healthz", timeout=180)
         redis_pid = int(watcher.redis.info("server")["process_id"])
-        from tests.compose.test_compose_stack import PASSWORD, WALK
+        from tests.support.walk import PASSWORD, WALK
 
         tokens = {}
         for user in sorted({who for _, who, _, _ in WALK}):
@@ -383,7 +383,7 @@ def run(ctx: RunContext, params: WalkParams) -> dict[str, Any]:
     walk_ms, net_ms = _server_ms(cpu, n), _server_ms(net, n)
     bare_ms = _server_ms(baseline, n)
     figures: dict[str, Any] = {
-        "parameters": {**vars(params), "queues": queues, "walk": "tests/compose/test_compose_stack.py WALK"},
+        "parameters": {**vars(params), "queues": queues, "walk": "tests/support/walk.py WALK"},
         "complaints": n,
         "wall_seconds": walked["wall_seconds"],
         "settle_wait_seconds": walked["wait_seconds"],

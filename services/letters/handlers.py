@@ -190,17 +190,23 @@ def _event(uow: UnitOfWork, event_id: UUID, *kinds: type[Event]) -> EventEnvelop
     return event
 
 
-def _history(uow: UnitOfWork, event: EventEnvelope) -> list[Event]:
-    """The complaint's events before ``event``, decoded."""
-    return [e.decode() for e in uow.events.stream(event.stream_id) if e.version < event.version]
+def _stream(uow: UnitOfWork, event: EventEnvelope) -> list[EventEnvelope]:
+    """The complaint's stream, read once per task: whether its personal data was erased, and what the document
+    prints, come from this one read."""
+    return uow.events.stream(event.stream_id)
 
 
-def _erased(uow: UnitOfWork, event: EventEnvelope, document: str) -> bool:
+def _history(stream: list[EventEnvelope], event: EventEnvelope) -> list[Event]:
+    """The complaint's events before ``event`` (of its ``stream``), decoded."""
+    return [e.decode() for e in stream if e.version < event.version]
+
+
+def _erased(stream: list[EventEnvelope], event: EventEnvelope, document: str) -> bool:
     """Whether the complainant's personal data was erased (``PersonalDataErased`` in the complaint's stream): then
     no document is made for it any more (its name would read as erased, and the erasure has already run), which is
     logged. Asked before a document is made, without a lock (making it takes time: rendering, a timestamp from the
     TSA, the store); ``_held`` asks again, holding, just before the document is recorded."""
-    if not any(e.type == PersonalDataErased.type for e in uow.events.stream(event.stream_id)):
+    if not any(e.type == PersonalDataErased.type for e in stream):
         return False
     log.info(
         "document not made: the complainant's personal data was erased",
@@ -267,11 +273,12 @@ def issue_signed_letter(ctx: Context, event_id: UUID) -> LetterDocumentIssued | 
         complaint_id = _complaint_id(signed_event)
         # not issued yet (or a previous attempt died before its commit): make it
         row = uow.documents.of_source_event(event_id)
-        if row is None and _erased(uow, signed_event, "response_letter"):
+        stream = _stream(uow, signed_event) if row is None else []
+        if row is None and _erased(stream, signed_event, "response_letter"):
             return None
         made = row is None
         if row is None:
-            row = _make(ctx, uow, signed_event, signed, complaint_id, document_id_for(event_id))
+            row = _make(ctx, uow, signed_event, signed, complaint_id, document_id_for(event_id), stream)
             if row is None:
                 return None
         issued = LetterDocumentIssued(
@@ -325,7 +332,7 @@ def esign_letter(ctx: Context, request: EsignLetter, *, signer: str, signer_keca
         kept = _kept_for(uow, request, signer)
         if kept is not None:
             return kept
-        _check_unsigned(uow, request)
+        stream = _check_unsigned(uow, request)
         try:
             kecamatan = ctx.kecamatan(request.kecamatan)
         except LookupError:  # added a moment ago: this process's directory reloads within a minute
@@ -348,7 +355,7 @@ def esign_letter(ctx: Context, request: EsignLetter, *, signer: str, signer_keca
             ctx,
             uow,
             kecamatan,
-            f"complaint-{request.complaint_id}",
+            stream,
             letter_version=request.letter_version,
             letter_number=request.letter_number,
             through_bsre=True,
@@ -416,8 +423,8 @@ def _kept_for(uow: UnitOfWork, request: EsignLetter, signer: str) -> dict[str, A
     return kept
 
 
-def _check_unsigned(uow: UnitOfWork, request: EsignLetter) -> None:
-    """The complaint is of that kecamatan, the draft of that version exists, and it is not signed yet."""
+def _check_unsigned(uow: UnitOfWork, request: EsignLetter) -> list[EventEnvelope]:
+    """The complaint is of that kecamatan, the draft of that version exists, and it is not signed yet: its stream."""
     stream = uow.events.stream(f"complaint-{request.complaint_id}")
     if not stream or stream[0].kecamatan != request.kecamatan:
         raise EsignRefused("letter_not_ready", "Pengaduan tidak ditemukan di kecamatan ini.")
@@ -426,6 +433,7 @@ def _check_unsigned(uow: UnitOfWork, request: EsignLetter) -> None:
         raise EsignRefused("letter_not_ready", "Konsep surat yang akan ditandatangani tidak ditemukan.")
     if any(isinstance(e, LetterSigned) and e.letter_version == request.letter_version for e in decoded):
         raise EsignRefused("letter_not_ready", "Surat ini sudah ditandatangani.")
+    return stream
 
 
 def _make(
@@ -435,8 +443,9 @@ def _make(
     signed: LetterSigned,
     complaint_id: UUID,
     document_id: UUID,
+    stream: list[EventEnvelope],
 ) -> dict[str, Any] | None:
-    """The response letter as signed at step 10, stored and recorded (None: the complainant's personal data was
+    """The response letter as signed at step 10 (``stream``: the complaint's), stored and recorded (None: the complainant's personal data was
     erased meanwhile, nothing recorded): signed now with the kecamatan's key, or, where
     it was signed through BSrE when the Camat signed (``signature_service``), the PDF BSrE signed then."""
     kecamatan = ctx.kecamatan(signed_event.kecamatan)
@@ -450,7 +459,7 @@ def _make(
         ctx,
         uow,
         kecamatan,
-        signed_event.stream_id,
+        stream,
         letter_version=signed.letter_version,
         letter_number=signed.letter_number,
         through_bsre=through_bsre,
@@ -508,7 +517,7 @@ def _response_letter(
     ctx: Context,
     uow: UnitOfWork,
     kecamatan: Kecamatan,
-    stream_id: str,
+    stream: list[EventEnvelope],
     *,
     letter_version: int,
     letter_number: str | None,
@@ -521,7 +530,7 @@ def _response_letter(
     5 is what it was written from), the Tembusan chosen when it was duplicated (step 9), dated the day it was signed
     in the kabupaten's time zone (a letter signed at 18.30 UTC is dated the next day in WIB), the foot of its pages
     saying how it is signed."""
-    decoded = [e.decode() for e in uow.events.stream(stream_id)]
+    decoded = [e.decode() for e in stream]
     received = next(e for e in decoded if isinstance(e, ComplaintReceived))
     person = _complainant(decoded)
     draft = next(e for e in reversed(decoded) if isinstance(e, LetterDrafted) and e.letter_version == letter_version)
@@ -641,7 +650,7 @@ def issue_receipt(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
         if existing:
             return existing
         event = _event(uow, event_id, ComplaintReceived)
-        if _erased(uow, event, "receipt"):
+        if _erased(_stream(uow, event), event, "receipt"):
             return None
         received = event.decode()
         assert isinstance(received, ComplaintReceived)  # noqa: S101
@@ -695,11 +704,12 @@ def render_draft(ctx: Context, event_id: UUID) -> dict[str, Any] | None:
         if existing:
             return existing
         event = _event(uow, event_id, LetterDrafted)
-        if _erased(uow, event, "draft"):
+        stream = _stream(uow, event)
+        if _erased(stream, event, "draft"):
             return None
         draft = event.decode()
         assert isinstance(draft, LetterDrafted)  # noqa: S101
-        history = _history(uow, event)
+        history = _history(stream, event)
         received = next(e for e in history if isinstance(e, ComplaintReceived))
         person = _complainant(history)
         kecamatan = ctx.kecamatan(event.kecamatan)
@@ -791,11 +801,12 @@ def issue_disposition_sheet(ctx: Context, event_id: UUID) -> dict[str, Any] | No
         if existing:
             return existing
         event = _event(uow, event_id, DispositionIssued, DispositionRedirected)
-        if _erased(uow, event, DISPOSITION_SHEET):
+        stream = _stream(uow, event)
+        if _erased(stream, event, DISPOSITION_SHEET):
             return None
         disposed = event.decode()
         assert isinstance(disposed, (DispositionIssued, DispositionRedirected))  # noqa: S101
-        history = _history(uow, event)
+        history = _history(stream, event)
         received = next(e for e in history if isinstance(e, ComplaintReceived))
         registered = next((e for e in reversed(history) if isinstance(e, ComplaintRegistered)), None)
         kecamatan = ctx.kecamatan(event.kecamatan)
@@ -859,9 +870,10 @@ def issue_referral_letter(ctx: Context, event_id: UUID) -> dict[str, Any] | None
         event = _event(uow, event_id, ComplaintReferred)
         referred = event.decode()
         assert isinstance(referred, ComplaintReferred)  # noqa: S101
-        if not referred.letter_number or _erased(uow, event, REFERRAL_LETTER):
+        stream = _stream(uow, event) if referred.letter_number else []
+        if not referred.letter_number or _erased(stream, event, REFERRAL_LETTER):
             return None
-        history = _history(uow, event)
+        history = _history(stream, event)
         received = next(e for e in history if isinstance(e, ComplaintReceived))
         kecamatan = ctx.kecamatan(event.kecamatan)
         tz = kecamatan.time_zone

@@ -8,6 +8,7 @@ holds a transaction id runs, every event reader is held back from the positions 
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from uuid import UUID
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.domain.events import stream_id
-from services.workflow.unit_of_work import UnitOfWork
+from services.workflow.unit_of_work import Complaints, EventStreams, UnitOfWork
 from shared import masking
 from shared.calendar import WorkingCalendar
 from shared.contracts import categories
@@ -210,7 +211,18 @@ def record_complaint(ctx: Context, message: ComplaintSubmitted) -> bool:
 
 
 # -- staff commands -----------------------------------------------------------------------------------------
-def load(uow: UnitOfWork, complaint_id: UUID, visible_to: Callable[[str], bool]) -> tuple[model.Complaint, dict]:
+class ComplaintReads(Protocol):
+    """What ``load`` reads: a unit of work's read model and streams (a whole unit of work does; so does a read-only
+    view on a connection that a caller holds for other statements too: the API's answer and its access-log row)."""
+
+    @property
+    def complaints(self) -> Complaints: ...
+
+    @property
+    def events(self) -> EventStreams: ...
+
+
+def load(uow: ComplaintReads, complaint_id: UUID, visible_to: Callable[[str], bool]) -> tuple[model.Complaint, dict]:
     """The complaint's state and its read-model row, if ``visible_to(kecamatan)`` says this user may see it
     (else: unknown)."""
     state, row, _events = load_with_events(uow, complaint_id, visible_to)
@@ -218,7 +230,7 @@ def load(uow: UnitOfWork, complaint_id: UUID, visible_to: Callable[[str], bool])
 
 
 def load_with_events(
-    uow: UnitOfWork, complaint_id: UUID, visible_to: Callable[[str], bool]
+    uow: ComplaintReads, complaint_id: UUID, visible_to: Callable[[str], bool]
 ) -> tuple[model.Complaint, dict, list[EventEnvelope]]:
     """``load``, with the stream it replayed (a reader that shows the history reads it once, not twice)."""
     row = uow.complaints.get(complaint_id)
@@ -244,15 +256,53 @@ def act(
     passphrase: str | None = None,
     authorization: str | None = None,
 ) -> model.Complaint:
+    """``act_with_events``, for a caller that needs the complaint after the action only."""
+    state, _stream = act_with_events(
+        ctx,
+        complaint_id,
+        action,
+        fields,
+        expected_version=expected_version,
+        user_id=user_id,
+        role=role,
+        unit=unit,
+        kecamatan=kecamatan,
+        at=at,
+        correlation_id=correlation_id,
+        passphrase=passphrase,
+        authorization=authorization,
+    )
+    return state
+
+
+def act_with_events(
+    ctx: Context,
+    complaint_id: UUID,
+    action: str,
+    fields: dict,
+    *,
+    expected_version: int,
+    user_id: str,
+    role: str,
+    unit: str | None,
+    kecamatan: str | None,
+    at: datetime,
+    correlation_id: UUID,
+    passphrase: str | None = None,
+    authorization: str | None = None,
+) -> tuple[model.Complaint, list[EventEnvelope]]:
     """A staff member performs ``action`` on a complaint of their own kecamatan: in their own role, or in the role
     a delegation in force names them for (a Plh./Plt.), which the event's actor records beside their own.
 
     ``sign-letter`` where the kecamatan signs through BSrE (``signs_through_bsre``): the letter is signed by BSrE,
     through the letters service, with ``passphrase`` and the signer's ``authorization`` (their bearer token) before
     anything is appended; when it is not (a wrong passphrase, BSrE down) nothing is kept, the number taken is
-    given back, and the complaint stays at step 10."""
+    given back, and the complaint stays at step 10.
+
+    Returns the complaint after the action and its stream up to the events appended (those without their
+    ``position``, which the store gives them as they are written): what the answer shows, without a second read."""
     with ctx.uow() as uow:
-        state, row = load(uow, complaint_id, lambda k: k == kecamatan)
+        state, row, stream = load_with_events(uow, complaint_id, lambda k: k == kecamatan)
         if state.revision != expected_version:
             raise StaleVersion(expected_version, state.revision)
         command_type = c.STAFF_COMMANDS[action]
@@ -303,7 +353,7 @@ def act(
             assert isinstance(letter, LetterSigned)  # noqa: S101
             _esign(ctx, complaint_id, row["kecamatan"], letter, ids[signed], who, at, passphrase, authorization)
         try:
-            new_state, _ = _append(
+            new_state, appended = _append(
                 uow,
                 state,
                 events,
@@ -318,10 +368,12 @@ def act(
                 raise
             # BSrE has signed, and meanwhile a notification's report or an overdue flag was appended: record the
             # signature after them, with the same number and event id (the store's check raised before writing)
-            new_state = _rebased_signature(ctx, uow, complaint_id, command, events, ids, who, at, correlation_id)
+            new_state, stream, appended = _rebased_signature(
+                ctx, uow, complaint_id, command, events, ids, who, at, correlation_id
+            )
         uow.complaints.update(new_state, at)
         uow.commit()
-    return new_state
+    return new_state, [*stream, *appended]
 
 
 def _rebased_signature(
@@ -334,17 +386,19 @@ def _rebased_signature(
     who: Actor,
     at: datetime,
     correlation_id: UUID,
-) -> model.Complaint:
+) -> tuple[model.Complaint, list[EventEnvelope], list[EventEnvelope]]:
     """The signature decided again on the complaint as it now is: the same letter version, number and event id
-    as BSrE signed (``signed_events``/``ids``), or ConcurrencyError when it no longer fits (another person acted)."""
-    state = model.replay(uow.events.read(stream_id(complaint_id)))
+    as BSrE signed (``signed_events``/``ids``), or ConcurrencyError when it no longer fits (another person acted).
+    The complaint after it, the stream it was decided on, and the events appended."""
+    stream = uow.events.read(stream_id(complaint_id))
+    state = model.replay(stream)
     events = model.decide(state, command, ctx.calendars.for_kecamatan(ctx.kecamatan(state.kecamatan or "")))
     if [type(e) for e in events] != [type(e) for e in signed_events] or any(
         isinstance(e, LetterSigned) and (e.letter_version, e.letter_number) != (s.letter_version, s.letter_number)
         for e, s in zip(events, signed_events, strict=True)
     ):
         raise ConcurrencyError(stream_id(complaint_id), state.version, state.version)
-    new_state, _ = _append(
+    new_state, appended = _append(
         uow,
         state,
         events,
@@ -354,7 +408,7 @@ def _rebased_signature(
         causation_id=None,
         ids=lambda i: ids[i],
     )
-    return new_state
+    return new_state, stream, appended
 
 
 def signs_through_bsre(kecamatan: Kecamatan) -> bool:
@@ -978,7 +1032,7 @@ def acting_as(
     command_type = c.STAFF_COMMANDS[action]
     own = c.Actor(user_id=user_id, role=role, unit=unit)
     try:
-        model.check(state, command_type.model_construct(actor=own, at=at))  # who and when, before the body
+        model.check(state, _probe(command_type, own, at))  # who and when, before the body
         return own, None
     except (model.RoleNotAllowed, model.WrongUnit) as refused:
         if delegations is None:
@@ -986,15 +1040,29 @@ def acting_as(
         for d in delegations:
             stand_in = c.Actor(user_id=user_id, role=d.role, unit=d.unit)
             try:
-                model.check(state, command_type.model_construct(actor=stand_in, at=at))
+                model.check(state, _probe(command_type, stand_in, at))
             except (model.RoleNotAllowed, model.WrongUnit):
                 continue
             return stand_in, d
         if action == "sign-letter" and state.kecamatan and role == atas_nama_signer(ctx.kecamatan(state.kecamatan)):
             stand_in = c.Actor(user_id=user_id, role="camat", unit=unit)
-            model.check(state, command_type.model_construct(actor=stand_in, at=at))  # step 10 must be waiting
+            model.check(state, _probe(command_type, stand_in, at))  # step 10 must be waiting
             return stand_in, None
         raise refused from None
+
+
+@functools.cache
+def _unset_factories(command_type: type[c.StaffCommand]) -> dict[str, None]:
+    """The command's fields with a default factory, as None: a probe need not build them."""
+    return {name: None for name, f in command_type.model_fields.items() if f.default_factory is not None}
+
+
+def _probe(command_type: type[c.StaffCommand], actor: c.Actor, at: datetime) -> c.StaffCommand:
+    """The command as ``model.check`` reads it (its action, who, when), unvalidated and without its body.
+    ``model_construct`` builds every missing field's default, and pydantic asks ``inspect.signature`` of each
+    default factory whether it takes the validated data: parsing ``list``'s text signature each time was 40 % of
+    the answer's ``allowed_actions`` (every action, every request: 0.24 ms, now 0.14)."""
+    return command_type.model_construct(actor=actor, at=at, **_unset_factories(command_type))
 
 
 def _disposed_unit(organisation: Organisation, ctx: Context, kecamatan: str, written: str, at: datetime) -> str:

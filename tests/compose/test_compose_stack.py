@@ -25,26 +25,12 @@ from pyhanko_certvalidator import ValidationContext
 
 from tests.compose.stack import APIS, BACKGROUND, FRONT, INFRA
 from tests.support.complaints import valid_body
+from tests.support.walk import PASSWORD, WALK, act
 
 # the stack comes up in the first test's time: up to ~10 minutes on a busy machine
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1800)]
 
 SERVICES = {"intake", "workflow", "letters", "dashboard", "web"}
-PASSWORD = "demo"  # seed-demo's users (the CI override runs the development environment: docker-compose.ci.yml)
-# Each action of the SOP, by the role that owns its step (as tests/integration/test_workflow_api.py walks it)
-WALK = [
-    (2, "kasi.pegantenan", "verify-identity", {"notes": "KTP cocok"}),
-    (3, "staf.pegantenan", "register", {}),
-    (4, "camat.pegantenan", "dispose", {"unit": "pemerintahan", "instructions": "Koordinasikan dengan desa."}),
-    (5, "kasi.pegantenan", "clarify", {"explanation": "Perbaikan dijadwalkan bulan depan."}),
-    (6, "kasi.pegantenan", "request-letter", {}),
-    (7, "staf.pegantenan", "draft-letter", {"perihal": "Tanggapan pengaduan", "body": "Dengan hormat, ..."}),
-    (8, "sekcam.pegantenan", "review-letter", {"approved": True, "notes": "Paraf"}),
-    (9, "staf.pegantenan", "duplicate-letter", {}),
-    (10, "camat.pegantenan", "sign-letter", {}),
-    (11, "staf.pegantenan", "archive-letter", {}),
-    (12, "staf.pegantenan", "send-response", {"channel": "otomatis"}),
-]
 
 
 def wait_for(what: str, probe, timeout: float = 120.0, interval: float = 0.5):
@@ -90,18 +76,6 @@ def submit(http, email: str, key: str) -> str:
     r = http.post("/v1/complaints", json=body, headers={"Idempotency-Key": key})
     assert r.status_code == 202, r.text
     return r.json()["tracking_code"]
-
-
-def act(http, cid: str, headers: dict, action: str, fields: dict) -> dict | None:
-    """The action taken on the complaint as it is now (a GET, then the POST, as the staff's page does: workers
-    append events of their own meanwhile, the acknowledgment's report or the receipt); None while the letters
-    worker has not reported the signed document yet, or when a worker's event came between the two."""
-    version = http.get(f"/v1/complaints/{cid}", headers=headers).json()["version"]
-    r = http.post(f"/v1/complaints/{cid}/{action}", json={"expected_version": version, **fields}, headers=headers)
-    if r.status_code == 409 and r.json()["code"] in ("letter_not_ready", "stale_version"):
-        return None
-    assert r.status_code == 200, (action, r.text)
-    return r.json()
 
 
 def receipts_made(log: str) -> int:

@@ -291,6 +291,59 @@ def test_two_concurrent_actions_on_one_complaint_exactly_one_wins(client, tokens
     assert body["version"] == 2 and [h["type"] for h in body["history"]].count("workflow.IdentityVerified") == 1
 
 
+def test_an_action_answers_with_the_complaint_as_stored(client, tokens, wf):
+    """The action's answer is built from what the action read and appended (its new events read again only for
+    their positions): the same body a reader gets next, positions and the access-logged view included."""
+    f = Flow(client, tokens, new_complaint(wf))
+    for who, action, fields in (("kasi", "verify-identity", {"notes": "KTP cocok"}), ("staf", "register", {})):
+        done = f.do(who, action, **fields)
+        again = f.get(who).json()
+        assert done == again
+        assert [h["version"] for h in done["history"]] == list(range(1, len(done["history"]) + 1))
+        assert all(h["position"] for h in done["history"])
+    assert done["current_step"]["number"] == 4 and done["register_number"]
+
+
+def test_an_answer_takes_one_pooled_connection_and_an_action_two(client, tokens, wf):
+    """Issue #20 item 3: a GET reads the complaint, the reader's delegations, the possible duplicates and writes the
+    access-log row on one connection; a POST adds only the action's own unit of work (each checkout is a pre-ping, a
+    BEGIN and a COMMIT or ROLLBACK more)."""
+    from sqlalchemy import event
+
+    f = Flow(client, tokens, new_complaint(wf))
+    f.get("kasi")  # the token guard has read the user (it reads again only after a change or its cache's time)
+    checkouts: list[object] = []
+    listener = lambda *_args: checkouts.append(1)  # noqa: E731
+    event.listen(wf.engine.pool, "checkout", listener)
+    try:
+        assert f.get("kasi").status_code == 200
+        assert len(checkouts) == 1
+        checkouts.clear()
+        f.do("kasi", "verify-identity", notes="KTP cocok")
+        assert len(checkouts) == 2
+    finally:
+        event.remove(wf.engine.pool, "checkout", listener)
+
+
+def test_an_event_appended_between_the_action_and_its_answer_is_in_the_answer(tokens, wf):
+    from services.workflow.entrypoints.complaints import _stored
+
+    cid = new_complaint(wf)
+    who = dict(role="kasi", unit="pemerintahan", kecamatan="pegantenan", correlation_id=uuid.uuid4())
+    acted = handlers.act_with_events(
+        wf, cid, "verify-identity", {}, expected_version=1, user_id="kasi-a", at=datetime.now(UTC), **who
+    )
+    assert acted[1][-1].type == "workflow.IdentityVerified" and acted[1][-1].position is None  # not stored yet
+    # another person's action lands before the answer is read
+    handlers.act(
+        wf, cid, "register", {}, expected_version=2, user_id="staf-b", at=datetime.now(UTC), **who | {"role": "staf"}
+    )
+    with wf.engine.begin() as conn:
+        state, events = _stored(wf, conn, cid, *acted)
+    assert [e.type for e in events][-2:] == ["workflow.IdentityVerified", "workflow.ComplaintRegistered"]
+    assert all(e.position for e in events) and state.version == 3 and state.current_step == 4
+
+
 def test_a_kecamatan_with_its_own_sk_changes_roles_and_times_for_new_complaints_only(client, tokens, wf, engine):
     from shared.tenancy import Kecamatan, configure_kecamatan, upsert_kecamatan
 

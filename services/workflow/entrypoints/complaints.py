@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID
@@ -18,10 +19,12 @@ from sqlalchemy import Connection, and_, case, false, func, or_, select
 
 from services.workflow import handlers
 from services.workflow.adapters import duplicates
+from services.workflow.adapters.postgres import PostgresComplaints, PostgresEventStreams
 from services.workflow.adapters.tables import complaints
 from services.workflow.bootstrap import Workflow
 from services.workflow.domain import commands as c
 from services.workflow.domain import model
+from services.workflow.domain.events import stream_id
 from services.workflow.entrypoints.schemas import (
     ActionBody,
     ComplaintOut,
@@ -35,10 +38,13 @@ from shared.access_log import Access, AccessDep
 from shared.auth import CurrentUser, Principal
 from shared.contracts import sop
 from shared.contracts.letters import BSRE
+from shared.contracts.organisation import Delegation, UnitEntry
 from shared.contracts.tracking import normalize_tracking_code
 from shared.contracts.workflow import ComplainantDataCorrected, ComplaintReceived, current_complainant
+from shared.events import EventEnvelope
 from shared.eventstore import ConcurrencyError
 from shared.http import ApiError, ErrorBody, FieldError, field_errors
+from shared.organisation_directory import delegations_in_force, units_of
 
 # counters, and how the letter was signed
 SERVER_SET = {
@@ -81,20 +87,48 @@ def _step(state_or_row_step: int | None, definition) -> StepOut | None:
     return StepOut(number=s.number, name=s.name, role=s.role)
 
 
-def allowed_actions(wf: Workflow, state: model.Complaint, user: Principal) -> list[str]:
-    """The actions the user may take on the complaint now: in their own role, or as a Plh./Plt. in force."""
+def allowed_actions(
+    wf: Workflow, state: model.Complaint, user: Principal, delegations: list[Delegation] | None = None
+) -> list[str]:
+    """The actions the user may take on the complaint now: in their own role, or as a Plh./Plt. in force
+    (``delegations``: those naming the user today, when already read: ``_delegations``)."""
     if not user.is_staff or user.kecamatan != state.kecamatan:
         return []
     allowed = []
     now = datetime.now(UTC)
-    mine = handlers.delegations_of_user(wf, state.kecamatan, user.username, now)  # read once, not per action
+    if delegations is None:  # read once, not per action
+        delegations = handlers.delegations_of_user(wf, state.kecamatan, user.username, now)
     for name in c.STAFF_COMMANDS:
         try:
-            handlers.acting_as(wf, state, name, user.username, user.role, user.unit, now, delegations=mine)
+            handlers.acting_as(wf, state, name, user.username, user.role, user.unit, now, delegations=delegations)
         except model.DomainError:
             continue
         allowed.append(name)
     return allowed
+
+
+@dataclass(frozen=True)
+class _OrganisationOn:
+    """The kecamatan's organisation read on a connection the caller holds (``adapters/organisation.py`` reads the
+    same views, each on a connection of its own)."""
+
+    conn: Connection
+
+    def units(self, kecamatan: str) -> list[UnitEntry]:
+        return units_of(self.conn, kecamatan)
+
+    def delegations(self, kecamatan: str, day: date) -> list[Delegation]:
+        return delegations_in_force(self.conn, kecamatan, day)
+
+
+def _delegations(wf: Workflow, user: Principal, state: model.Complaint, conn: Connection) -> list[Delegation]:
+    """What ``allowed_actions`` needs of the delegations in force naming the user, read in the answer's transaction:
+    none unless the user is staff of the complaint's kecamatan (it asks nothing of others) and the organisation is
+    known here (without it nobody acts for anyone)."""
+    if wf.organisation is None or not user.is_staff or user.kecamatan != state.kecamatan:
+        return []
+    on_conn = dataclasses.replace(wf, organisation=_OrganisationOn(conn))
+    return handlers.delegations_of_user(on_conn, state.kecamatan, user.username, datetime.now(UTC))
 
 
 router = APIRouter()
@@ -271,16 +305,84 @@ def detail(complaint_id: UUID, user: CurrentUser, wf: WorkflowDep, access: Acces
     return _complaint(complaint_id, user, wf, what="complaint.detail", access=access)
 
 
-def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, access: Access) -> ComplaintOut:
+@dataclass(frozen=True)
+class _Reads:
+    """What ``handlers.load`` reads, on the connection of the answer's own transaction."""
+
+    complaints: PostgresComplaints
+    events: PostgresEventStreams
+
+
+def _complaint(
+    complaint_id: UUID,
+    user: Principal,
+    wf: Workflow,
+    *,
+    what: str,
+    access: Access,
+    acted: tuple[model.Complaint, list[EventEnvelope]] | None = None,
+) -> ComplaintOut:
     """The complaint as this reader may see it; a reader served its personal data is recorded in the access log
-    (``shared.access_log``, before the answer goes out: no row, no answer)."""
-    with wf.uow() as uow:
-        try:
-            state, _row, envelopes = handlers.load_with_events(
-                uow, complaint_id, lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k))
+    (``shared.access_log``, before the answer goes out: no row, no answer). One transaction for every statement of
+    the answer: the complaint's row and stream, the delegations naming the reader, its possible duplicates, the
+    access-log row. After an action
+    (``acted``: the complaint and its stream as ``handlers.act_with_events`` left them) only the events from the
+    action on are read, for the positions the store gave them (and any a worker appended since)."""
+    with wf.engine.begin() as conn:
+        if acted is None:
+            try:
+                state, _row, envelopes = handlers.load_with_events(
+                    _Reads(PostgresComplaints(conn), PostgresEventStreams(wf.store, conn)),
+                    complaint_id,
+                    lambda k: user.can_read_kecamatan(k, _kabupaten_of(wf, k)),
+                )
+            except handlers.UnknownComplaint:
+                raise _not_found() from None
+        else:
+            state, envelopes = _stored(wf, conn, complaint_id, *acted)
+        out = _view(wf, user, state, envelopes, complaint_id, _delegations(wf, user, state, conn))
+        personal = masking.sees_personal_data(user, state.confidential)
+        if not personal and not _may_have_duplicates(user, state):
+            return out
+        out.possible_duplicates = _possible_duplicates(conn, wf, user, state, envelopes)
+        if personal:
+            access_log.record(
+                conn,
+                user=user,
+                service="workflow",
+                what=what,
+                complaint_ids=[complaint_id],
+                kecamatan=state.kecamatan,
+                access=access,
+                # masked in the reason given, if it quotes them: as received and as corrected since
+                complainants=[e.payload["complainant"] for e in envelopes if e.type in _COMPLAINANT_EVENTS],
             )
-        except handlers.UnknownComplaint:
-            raise _not_found() from None
+    return out
+
+
+def _stored(
+    wf: Workflow, conn: Connection, complaint_id: UUID, state: model.Complaint, stream: list[EventEnvelope]
+) -> tuple[model.Complaint, list[EventEnvelope]]:
+    """The complaint after an action, its events as stored: those the action appended read again for their
+    positions, with any appended since (then the state is replayed to include them)."""
+    stored = [e for e in stream if e.position is not None]
+    after = stored[-1].version if stored else 0
+    since = wf.store.read_stream(stream_id(complaint_id), after_version=after, conn=conn)
+    envelopes = [*stored, *since]
+    if len(envelopes) != len(stream) or envelopes[-1].version != state.version:
+        state = model.replay(envelopes)
+    return state, envelopes
+
+
+def _view(
+    wf: Workflow,
+    user: Principal,
+    state: model.Complaint,
+    envelopes: list[EventEnvelope],
+    complaint_id: UUID,
+    delegations: list[Delegation],
+) -> ComplaintOut:
+    """The answer's body as this reader may see it (masked as ``shared.masking`` says), its duplicates not yet."""
     first = envelopes[0].payload
     now = datetime.now(UTC)
     body = dict(
@@ -308,7 +410,7 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
         received_at=first["received_at"],
         confidential=state.confidential,
         category=state.category,
-        allowed_actions=allowed_actions(wf, state, user),
+        allowed_actions=allowed_actions(wf, state, user, delegations),
         history=[
             dict(
                 position=e.position,
@@ -328,25 +430,7 @@ def _complaint(complaint_id: UUID, user: Principal, wf: Workflow, *, what: str, 
         body = masking.conceal_for_staff(body)
     elif not personal:
         body = masking.apply(masking.COMPLAINT, masking.conceal_complaint(body) if state.confidential else body)
-    out = ComplaintOut.model_validate(body)
-    if not personal and not _may_have_duplicates(user, state):
-        return out
-    with wf.engine.begin() as conn:  # one transaction for both: the duplicates' lookups and the access-log row
-        out.possible_duplicates = _possible_duplicates(conn, wf, user, state, envelopes)
-        if not personal:
-            return out
-        access_log.record(
-            conn,
-            user=user,
-            service="workflow",
-            what=what,
-            complaint_ids=[complaint_id],
-            kecamatan=state.kecamatan,
-            access=access,
-            # masked in the reason given, if it quotes them: as received and as corrected since
-            complainants=[e.payload["complainant"] for e in envelopes if e.type in _COMPLAINANT_EVENTS],
-        )
-    return out
+    return ComplaintOut.model_validate(body)
 
 
 def _may_have_duplicates(user: Principal, state: model.Complaint) -> bool:
@@ -452,7 +536,7 @@ def perform(
         fields["original"] = _original_by_code(wf, user.kecamatan, fields.get("duplicate_of"))
     passphrase = body.passphrase.get_secret_value() if body.passphrase is not None else None
     try:
-        handlers.act(
+        acted = handlers.act_with_events(
             wf,
             complaint_id,
             action,
@@ -480,7 +564,7 @@ def perform(
         raise ApiError(
             422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())
         ) from None
-    return _complaint(complaint_id, user, wf, what="complaint.action", access=access)
+    return _complaint(complaint_id, user, wf, what="complaint.action", access=access, acted=acted)
 
 
 def _not_found() -> ApiError:
