@@ -346,27 +346,6 @@ def erase_lookups(conn: Connection, subject: UUID) -> int:
     return conn.execute(delete(lookups).where(lookups.c.subject_id == subject)).rowcount
 
 
-def find_lookups(
-    conn: Connection, hashes: LookupHashes, kecamatan: str, values: dict[str, str | None], *, besides: UUID
-) -> dict[UUID, set[str]]:
-    """The other subjects of ``kecamatan`` with the same NIK, phone or e-mail as ``values``, and which of them
-    matched (each value looked up under every configured key); never ``besides`` (the subject asking)."""
-    wanted = [(kind, digest) for kind in LOOKUP_KINDS for digest in hashes.candidates(kind, values.get(kind))]
-    if not wanted:
-        return {}
-    found: dict[UUID, set[str]] = {}
-    rows = conn.execute(
-        select(lookups.c.subject_id, lookups.c.kind).where(
-            lookups.c.kecamatan == kecamatan,
-            lookups.c.subject_id != besides,
-            func.row(lookups.c.kind, lookups.c.hash).in_([func.row(k, d) for k, d in wanted]),
-        )
-    )
-    for subject, kind in rows:
-        found.setdefault(subject, set()).add(kind)
-    return found
-
-
 # -- sealed values ----------------------------------------------------------------------------------------------
 def is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and value.get(MARKER) == SEALED_VERSION and "c" in value

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Update, delete, func, select, update
+from sqlalchemy import Update, delete, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
-from services.workflow.adapters.tables import complaints, duplicate_texts
+from services.workflow.adapters.tables import duplicate_texts
 from shared import privacy
 from shared.contracts.intake import Complainant
 
@@ -91,6 +91,37 @@ class Candidate:
     similarity: float | None = None
 
 
+# the candidates in one statement (four before: the lookups, the threshold, the alike texts, the complaints): the same
+# person by a keyed hash of their NIK, phone or e-mail, under any configured key; the texts alike, the most alike
+# first, at most MAX_SHOWN of them. ``%`` (pg_trgm, at its default threshold of 0.3, below ours) lets the text index
+# find them; ``similarity() >= :alike`` is the test (the threshold is not set per transaction any more)
+_CANDIDATES = text(
+    """
+    WITH person AS (
+        SELECT l.subject_id, array_agg(DISTINCT l.kind) AS kinds
+        FROM privacy.lookups AS l
+        WHERE l.kecamatan = :kecamatan AND l.subject_id <> :me
+          AND (l.kind, l.hash) IN (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:hashes AS text[])))
+        GROUP BY l.subject_id
+    ), alike AS (
+        SELECT t.complaint_id, similarity(t.text, :own) AS score
+        FROM workflow.duplicate_texts AS t
+        WHERE :own <> '' AND t.open AND t.text % :own AND similarity(t.text, :own) >= :alike
+          AND t.kecamatan = :kecamatan AND t.complaint_id <> :me
+        ORDER BY score DESC
+        LIMIT :most
+    )
+    SELECT c.complaint_id, c.tracking_code, c.register_number, c.register_year, c.received_at, c.subject,
+           c.confidential, p.kinds, a.score
+    FROM workflow.complaints AS c
+    LEFT JOIN person AS p ON p.subject_id = c.complaint_id
+    LEFT JOIN alike AS a ON a.complaint_id = c.complaint_id
+    WHERE (p.subject_id IS NOT NULL OR a.complaint_id IS NOT NULL)
+      AND c.kecamatan = :kecamatan AND c.status <> 'closed'
+    """
+)
+
+
 def possible_duplicates(
     conn: Connection,
     hashes: privacy.LookupHashes,
@@ -102,34 +133,21 @@ def possible_duplicates(
 ) -> list[Candidate]:
     """The open complaints of ``kecamatan`` (not ``complaint_id``) whose complainant has the same NIK, phone or e-mail
     (looked up by keyed hash under every configured key) or whose text is alike (``TEXT_SIMILARITY``); those matched
-    by the person first, then the most alike, at most ``MAX_SHOWN``. In ``conn``'s transaction (the threshold is set
-    for it alone)."""
-    by_person = privacy.find_lookups(conn, hashes, kecamatan, contacts(complainant), besides=complaint_id)
-    own = privacy.comparable_text(subject, description)
-    by_text: dict[UUID, float] = {}
-    if own:
-        conn.execute(select(func.set_config("pg_trgm.similarity_threshold", str(TEXT_SIMILARITY), True)))
-        similarity = func.similarity(duplicate_texts.c.text, own)
-        rows = conn.execute(
-            select(duplicate_texts.c.complaint_id, similarity)
-            .where(
-                duplicate_texts.c.open.is_(True),
-                duplicate_texts.c.text.op("%")(own),
-                duplicate_texts.c.kecamatan == kecamatan,
-                duplicate_texts.c.complaint_id != complaint_id,
-            )
-            .order_by(similarity.desc())
-            .limit(MAX_SHOWN)
-        )
-        by_text = {found: float(score) for found, score in rows}
-    ids = set(by_person) | set(by_text)
-    if not ids:
-        return []
-    c = complaints.c
+    by the person first, then the most alike, at most ``MAX_SHOWN`` alike. In ``conn``'s transaction, one statement."""
+    wanted = [
+        (kind, digest) for kind, value in contacts(complainant).items() for digest in hashes.candidates(kind, value)
+    ]
     rows = conn.execute(
-        select(c.complaint_id, c.tracking_code, c.register_number, c.register_year, c.received_at, c.subject)
-        .add_columns(c.confidential)
-        .where(c.complaint_id.in_(ids), c.kecamatan == kecamatan, c.status != "closed")
+        _CANDIDATES,
+        {
+            "me": complaint_id,
+            "kecamatan": kecamatan,
+            "kinds": [kind for kind, _ in wanted],
+            "hashes": [digest for _, digest in wanted],
+            "own": privacy.comparable_text(subject, description),
+            "alike": TEXT_SIMILARITY,
+            "most": MAX_SHOWN,
+        },
     ).all()
     found = [
         Candidate(
@@ -139,8 +157,8 @@ def possible_duplicates(
             received_at=r.received_at,
             subject=r.subject,
             confidential=r.confidential,
-            reasons=set(by_person.get(r.complaint_id, ())) | ({"text"} if r.complaint_id in by_text else set()),
-            similarity=round(by_text[r.complaint_id], 2) if r.complaint_id in by_text else None,
+            reasons=set(r.kinds or ()) | ({"text"} if r.score is not None else set()),
+            similarity=round(float(r.score), 2) if r.score is not None else None,
         )
         for r in rows
     ]
