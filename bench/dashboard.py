@@ -1582,7 +1582,7 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
             ).one()
         http = http_part(ctx, params, engine)  # ends with the read models vacuumed: the steady state
         log.info("dashboard: the summary from the counters vs the scan (%d rounds)", params.summary_queries)
-        summary_queries = measure_summary_queries(engine, params.summary_queries)
+        summary_queries = measure_summary_queries(engine, params.summary_queries, ctx.postmaster_pid)
         log.info("summary queries: %s", summary_queries["latency"])
     finally:
         engine.dispose()
@@ -1864,10 +1864,12 @@ def measure_export_writers(rows: int, rows_before: int) -> dict[str, Any]:
 # =====================================================================================================
 # 6. the summary from the counters, against the scan it replaced (issue #20 item 4)
 # =====================================================================================================
-def measure_summary_queries(engine: Engine, requests: int) -> dict[str, Any]:
+def measure_summary_queries(engine: Engine, requests: int, postmaster_pid: int | None = None) -> dict[str, Any]:
     """``queries.summary`` (the counters) and ``queries.summary_scan`` (every row of the period: the summary as it
     was), in this process on one connection, taking turns, for the kabupaten's 13 kecamatan and for one, over the
-    whole history, one year (with part-months at both ends) and one month. p50/p99 ms; the answers compared."""
+    whole history, one year (with part-months at both ends) and one month. p50/p99 ms; the answers compared; the
+    CPU of this process and PostgreSQL over the timed rounds, and ``other_share``: p99s of a few ms move with
+    whatever else the machine runs."""
     from services.dashboard.adapters import queries as q
     from shared.tenancy import demo_kecamatan
 
@@ -1885,9 +1887,13 @@ def measure_summary_queries(engine: Engine, requests: int) -> dict[str, Any]:
             targets[f"{scope}_{name}"] = (ks, period)
     samples: dict[str, list[float]] = {f"{t}_{way}": [] for t in targets for way in ("counters", "scan")}
     equal = {}
+    meter = CpuMeter()
+    meter.add_self("bench_process")
+    meter.add_process_tree("postgres", postmaster_pid)
     with engine.connect() as conn:
         for t, (ks, period) in targets.items():
             equal[t] = q.summary(conn, ks, period, now) == q.summary_scan(conn, ks, period, now)
+        meter.start()
         for i in range(requests):
             for t, (ks, period) in targets.items():
                 for way, fn in (("counters", q.summary), ("scan", q.summary_scan))[:: 1 if i % 2 else -1]:
@@ -1895,11 +1901,13 @@ def measure_summary_queries(engine: Engine, requests: int) -> dict[str, Any]:
                     fn(conn, ks, period, now)
                     samples[f"{t}_{way}"].append(time.perf_counter() - started)  # seconds
             conn.rollback()
+        cpu = meter.stop()
     lat = {k: latency_summary_ms(v) for k, v in samples.items()}
     return {
         "requests": requests,
         "latency": lat,
         "answers_equal": equal,
+        "cpu": cpu,
         "ratios": {
             f"{t}_scan_p99_over_counters_p99": ratio(lat[f"{t}_scan"]["p99_ms"], lat[f"{t}_counters"]["p99_ms"])
             for t in targets
@@ -2064,7 +2072,8 @@ def _summary_query_rows(fig: dict[str, Any], _fmt) -> list[tuple[str, str, str, 
                 f"{_fmt(s_['p50_ms'])} / {_fmt(s_['p99_ms'])} scan",
                 _fmt(r[f"{t}_scan_p99_over_counters_p99"], 1),
                 f"p99 < 50 ms {'met' if c['p99_ms'] < 50 else 'NOT met'}"
-                + ("" if sq["answers_equal"][t] else ", answers DIFFER"),
+                + ("" if sq["answers_equal"][t] else ", answers DIFFER")
+                + (f", other_share {share}" if (share := sq.get("cpu", {}).get("other_share")) is not None else ""),
             )
         )
     return rows
@@ -2083,6 +2092,7 @@ def write_table(fig: dict[str, Any], out: TextIO) -> None:
         fig.get("latency_cpu", {}),
         fig.get("export_cpu", {}),
         fig.get("export_writers", {}).get("cpu", {}),
+        fig.get("summary_queries", {}).get("cpu", {}),
     )
     shares = [c.get("other_share") for c in windows]
     shares = [s for s in shares if isinstance(s, (int, float))]
