@@ -48,10 +48,10 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 import psycopg
@@ -61,6 +61,9 @@ from bench.cpu import CpuMeter, per_unit_ms
 from bench.environment import RunContext
 from bench.stats import latency_summary_ms, ratio
 from shared.embedded import free_port
+
+if TYPE_CHECKING:
+    from shared.events import EventEnvelope
 
 log = logging.getLogger("bench.dashboard")
 
@@ -916,6 +919,26 @@ def _estimate_events_per_complaint(now: datetime, days: int, seed: int, kecamata
     return count / PILOT_COMPLAINTS
 
 
+def envelopes(stream: Iterable[tuple]) -> Iterator[EventEnvelope]:
+    """A simulation's events (``Simulation.events``) as the store's envelopes, each wrapped by
+    ``shared.events.envelope`` with a fresh event id, and a fresh correlation id where the simulation gives none.
+    The seeding writes them (``copy_events``); tests/integration/test_summary_counters.py projects them."""
+    from shared.events import envelope
+
+    for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
+        yield envelope(
+            event,
+            event_id=uuid.uuid4(),
+            stream_id=stream_id,
+            version=version,
+            kecamatan=kec,
+            occurred_at=occurred_at,
+            actor=actor,
+            correlation_id=correlation or uuid.uuid4(),
+            causation_id=causation,
+        )
+
+
 class _Sealing:
     """Seals the personal fields of seeded rows as ``PostgresEventStore`` does on append (one data key per
     complaint, wrapped by this process's key-encryption keys), and writes the keys made since the last call."""
@@ -966,7 +989,6 @@ def copy_events(
     """A simulation's events into ``workflow.events`` by COPY, as the store would write them (``envelope``, the
     store's ``to_row``, the complainant's data sealed under a data key per complaint when ``seal``): ``chunk``
     events per COPY and transaction, each with its new data keys. The count by type, the first and last times."""
-    from shared.events import envelope
     from shared.eventstore.postgres import to_row
 
     columns = ", ".join(COPY_COLUMNS)
@@ -978,18 +1000,7 @@ def copy_events(
         with conn.cursor() as cur, cur.copy(f"COPY workflow.events ({columns}) FROM STDIN") as copy:
             lines: list[str] = []
             in_chunk = 0
-            for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
-                env = envelope(
-                    event,
-                    event_id=uuid.uuid4(),
-                    stream_id=stream_id,
-                    version=version,
-                    kecamatan=kec,
-                    occurred_at=occurred_at,
-                    actor=actor,
-                    correlation_id=correlation or uuid.uuid4(),
-                    causation_id=causation,
-                )
+            for env in envelopes(stream):
                 row = to_row(env)
                 if seal:
                     row = sealing.sealed(row)
@@ -997,8 +1008,8 @@ def copy_events(
                 types[env.type] += 1
                 in_chunk += 1  # noqa: SIM113
                 if first_at is None:
-                    first_at = occurred_at
-                last_at = occurred_at
+                    first_at = env.occurred_at
+                last_at = env.occurred_at
                 if len(lines) >= 2000:
                     copy.write("\n".join(lines) + "\n")
                     lines.clear()

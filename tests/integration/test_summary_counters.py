@@ -224,28 +224,11 @@ def test_a_year_with_part_months_at_both_ends_is_one_statement_and_answers_as_th
 def simulated_events(kecamatan: list[str], complaints: int, seed: int) -> list:
     """A simulated history (bench/dashboard.py's simulation: all 12 steps, referrals, documents, withdrawals) as
     the store's envelopes, positions in append order."""
-    from bench.dashboard import Simulation
-    from shared.events import envelope
+    from bench.dashboard import Simulation, envelopes
 
     now = datetime(2026, 6, 30, 12, tzinfo=UTC)
     sim = Simulation(now, 420, seed, complaints, [(k, f"99.{i}") for i, k in enumerate(kecamatan)])
-    found = []
-    for position, (event, stream_id, version, kec, occurred_at, actor, correlation, causation) in enumerate(
-        sim.events(), start=1
-    ):
-        env = envelope(
-            event,
-            event_id=uuid.uuid4(),
-            stream_id=stream_id,
-            version=version,
-            kecamatan=kec,
-            occurred_at=occurred_at,
-            actor=actor,
-            correlation_id=correlation or uuid.uuid4(),
-            causation_id=causation,
-        )
-        found.append(env.model_copy(update={"position": position}))
-    return found
+    return [env.model_copy(update={"position": n}) for n, env in enumerate(envelopes(sim.events()), start=1)]
 
 
 @pytest.fixture(scope="module")
