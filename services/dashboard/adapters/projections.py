@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Connection
 
 from services.dashboard.adapters import counters, upserts
@@ -81,8 +82,7 @@ class ComplaintsProjection:
         missing = [cid for cid in ids if cid not in rows]
         if missing:
             rows.update(
-                (r["complaint_id"], dict(r))
-                for r in conn.execute(select(complaints).where(complaints.c.complaint_id.in_(missing))).mappings()
+                (r["complaint_id"], dict(r)) for r in conn.execute(rows_of(complaints), {"ids": missing}).mappings()
             )
         before = dict(rows)  # rows are replaced, never changed in place: the rows as the table holds them
         changed: set = set()
@@ -140,10 +140,7 @@ class ServiceRequestsProjection:
         rows = {cid: held[cid] for cid in ids if cid in held} if held is not None else {}
         missing = [cid for cid in ids if cid not in rows]
         if missing:
-            rows.update(
-                (r["complaint_id"], dict(r))
-                for r in conn.execute(select(table).where(table.c.complaint_id.in_(missing))).mappings()
-            )
+            rows.update((r["complaint_id"], dict(r)) for r in conn.execute(rows_of(table), {"ids": missing}).mappings())
         changed: set = set()
         for cid, event in relevant:
             row = requests_model.apply(rows.get(cid), event)
@@ -158,6 +155,13 @@ class ServiceRequestsProjection:
         if held:
             upsert(conn, tables["service_requests"], [held[cid] for cid in sorted(held)], key=("complaint_id",))
         held.clear()
+
+
+@lru_cache(maxsize=32)
+def rows_of(table: Table) -> Select:
+    """The rows of ``table`` (live or a rebuild's copy) whose ``complaint_id`` is in the list bound as ``ids``: built
+    once per table, so a round does not build the statement and its cache key again for every batch."""
+    return select(table).where(table.c.complaint_id.in_(bindparam("ids", expanding=True)))
 
 
 def upsert(conn: Connection, table: Table, rows: list[dict], *, key: tuple[str, ...], update: bool = True) -> None:

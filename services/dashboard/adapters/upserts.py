@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import orjson
-from sqlalchemy import Table, text
+from sqlalchemy import Table, TextClause, text
 from sqlalchemy.engine import Connection
 
 from services.dashboard.adapters import tables as t
@@ -53,7 +54,7 @@ def write(conn: Connection, upserts: Sequence[Upsert]) -> None:
     params = {f"rows{i}": _json(u.rows) for i, u in enumerate(todo)}
     first = [f"w{i} AS ({u.sql(f'rows{i}')})" for i, u in enumerate(todo[:-1])]
     last = todo[-1].sql(f"rows{len(todo) - 1}")
-    conn.execute(text(f"WITH {', '.join(first)} {last}" if first else last), params)
+    conn.execute(_text(f"WITH {', '.join(first)} {last}" if first else last), params)
 
 
 def delete_where_zero(conn: Connection, deletes: Sequence[tuple[Table, tuple[str, ...], Sequence[dict]]]) -> None:
@@ -71,7 +72,14 @@ def delete_where_zero(conn: Connection, deletes: Sequence[tuple[Table, tuple[str
             f"WHERE x.n = 0 AND {match}"
         )
     first = [f"d{i} AS ({sql})" for i, sql in enumerate(parts[:-1])]
-    conn.execute(text(f"WITH {', '.join(first)} {parts[-1]}" if first else parts[-1]), params)
+    conn.execute(_text(f"WITH {', '.join(first)} {parts[-1]}" if first else parts[-1]), params)
+
+
+@lru_cache(maxsize=256)
+def _text(sql: str) -> TextClause:
+    """A statement's ``text()``, made once per SQL string (parsing its bind parameters is not free, and a live
+    projection sends the same few shapes of statement in every round)."""
+    return text(sql)
 
 
 def _name(table: Table) -> str:
