@@ -48,10 +48,10 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import httpx
 import psycopg
@@ -61,6 +61,9 @@ from bench.cpu import CpuMeter, per_unit_ms
 from bench.environment import RunContext
 from bench.stats import latency_summary_ms, ratio
 from shared.embedded import free_port
+
+if TYPE_CHECKING:
+    from shared.events import EventEnvelope
 
 log = logging.getLogger("bench.dashboard")
 
@@ -916,6 +919,26 @@ def _estimate_events_per_complaint(now: datetime, days: int, seed: int, kecamata
     return count / PILOT_COMPLAINTS
 
 
+def envelopes(stream: Iterable[tuple]) -> Iterator[EventEnvelope]:
+    """A simulation's events (``Simulation.events``) as the store's envelopes, each wrapped by
+    ``shared.events.envelope`` with a fresh event id, and a fresh correlation id where the simulation gives none.
+    The seeding writes them (``copy_events``); tests/integration/test_summary_counters.py projects them."""
+    from shared.events import envelope
+
+    for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
+        yield envelope(
+            event,
+            event_id=uuid.uuid4(),
+            stream_id=stream_id,
+            version=version,
+            kecamatan=kec,
+            occurred_at=occurred_at,
+            actor=actor,
+            correlation_id=correlation or uuid.uuid4(),
+            causation_id=causation,
+        )
+
+
 class _Sealing:
     """Seals the personal fields of seeded rows as ``PostgresEventStore`` does on append (one data key per
     complaint, wrapped by this process's key-encryption keys), and writes the keys made since the last call."""
@@ -966,7 +989,6 @@ def copy_events(
     """A simulation's events into ``workflow.events`` by COPY, as the store would write them (``envelope``, the
     store's ``to_row``, the complainant's data sealed under a data key per complaint when ``seal``): ``chunk``
     events per COPY and transaction, each with its new data keys. The count by type, the first and last times."""
-    from shared.events import envelope
     from shared.eventstore.postgres import to_row
 
     columns = ", ".join(COPY_COLUMNS)
@@ -978,18 +1000,7 @@ def copy_events(
         with conn.cursor() as cur, cur.copy(f"COPY workflow.events ({columns}) FROM STDIN") as copy:
             lines: list[str] = []
             in_chunk = 0
-            for event, stream_id, version, kec, occurred_at, actor, correlation, causation in stream:
-                env = envelope(
-                    event,
-                    event_id=uuid.uuid4(),
-                    stream_id=stream_id,
-                    version=version,
-                    kecamatan=kec,
-                    occurred_at=occurred_at,
-                    actor=actor,
-                    correlation_id=correlation or uuid.uuid4(),
-                    causation_id=causation,
-                )
+            for env in envelopes(stream):
                 row = to_row(env)
                 if seal:
                     row = sealing.sealed(row)
@@ -997,8 +1008,8 @@ def copy_events(
                 types[env.type] += 1
                 in_chunk += 1  # noqa: SIM113
                 if first_at is None:
-                    first_at = occurred_at
-                last_at = occurred_at
+                    first_at = env.occurred_at
+                last_at = env.occurred_at
                 if len(lines) >= 2000:
                     copy.write("\n".join(lines) + "\n")
                     lines.clear()
@@ -1582,7 +1593,7 @@ def run(ctx: RunContext, params: DashboardParams) -> dict[str, Any]:
             ).one()
         http = http_part(ctx, params, engine)  # ends with the read models vacuumed: the steady state
         log.info("dashboard: the summary from the counters vs the scan (%d rounds)", params.summary_queries)
-        summary_queries = measure_summary_queries(engine, params.summary_queries)
+        summary_queries = measure_summary_queries(engine, params.summary_queries, ctx.postmaster_pid)
         log.info("summary queries: %s", summary_queries["latency"])
     finally:
         engine.dispose()
@@ -1864,10 +1875,12 @@ def measure_export_writers(rows: int, rows_before: int) -> dict[str, Any]:
 # =====================================================================================================
 # 6. the summary from the counters, against the scan it replaced (issue #20 item 4)
 # =====================================================================================================
-def measure_summary_queries(engine: Engine, requests: int) -> dict[str, Any]:
+def measure_summary_queries(engine: Engine, requests: int, postmaster_pid: int | None = None) -> dict[str, Any]:
     """``queries.summary`` (the counters) and ``queries.summary_scan`` (every row of the period: the summary as it
     was), in this process on one connection, taking turns, for the kabupaten's 13 kecamatan and for one, over the
-    whole history, one year (with part-months at both ends) and one month. p50/p99 ms; the answers compared."""
+    whole history, one year (with part-months at both ends) and one month. p50/p99 ms; the answers compared; the
+    CPU of this process and PostgreSQL over the timed rounds, and ``other_share``: p99s of a few ms move with
+    whatever else the machine runs."""
     from services.dashboard.adapters import queries as q
     from shared.tenancy import demo_kecamatan
 
@@ -1885,9 +1898,13 @@ def measure_summary_queries(engine: Engine, requests: int) -> dict[str, Any]:
             targets[f"{scope}_{name}"] = (ks, period)
     samples: dict[str, list[float]] = {f"{t}_{way}": [] for t in targets for way in ("counters", "scan")}
     equal = {}
+    meter = CpuMeter()
+    meter.add_self("bench_process")
+    meter.add_process_tree("postgres", postmaster_pid)
     with engine.connect() as conn:
         for t, (ks, period) in targets.items():
             equal[t] = q.summary(conn, ks, period, now) == q.summary_scan(conn, ks, period, now)
+        meter.start()
         for i in range(requests):
             for t, (ks, period) in targets.items():
                 for way, fn in (("counters", q.summary), ("scan", q.summary_scan))[:: 1 if i % 2 else -1]:
@@ -1895,11 +1912,13 @@ def measure_summary_queries(engine: Engine, requests: int) -> dict[str, Any]:
                     fn(conn, ks, period, now)
                     samples[f"{t}_{way}"].append(time.perf_counter() - started)  # seconds
             conn.rollback()
+        cpu = meter.stop()
     lat = {k: latency_summary_ms(v) for k, v in samples.items()}
     return {
         "requests": requests,
         "latency": lat,
         "answers_equal": equal,
+        "cpu": cpu,
         "ratios": {
             f"{t}_scan_p99_over_counters_p99": ratio(lat[f"{t}_scan"]["p99_ms"], lat[f"{t}_counters"]["p99_ms"])
             for t in targets
@@ -2064,7 +2083,8 @@ def _summary_query_rows(fig: dict[str, Any], _fmt) -> list[tuple[str, str, str, 
                 f"{_fmt(s_['p50_ms'])} / {_fmt(s_['p99_ms'])} scan",
                 _fmt(r[f"{t}_scan_p99_over_counters_p99"], 1),
                 f"p99 < 50 ms {'met' if c['p99_ms'] < 50 else 'NOT met'}"
-                + ("" if sq["answers_equal"][t] else ", answers DIFFER"),
+                + ("" if sq["answers_equal"][t] else ", answers DIFFER")
+                + (f", other_share {share}" if (share := sq.get("cpu", {}).get("other_share")) is not None else ""),
             )
         )
     return rows
@@ -2083,6 +2103,7 @@ def write_table(fig: dict[str, Any], out: TextIO) -> None:
         fig.get("latency_cpu", {}),
         fig.get("export_cpu", {}),
         fig.get("export_writers", {}).get("cpu", {}),
+        fig.get("summary_queries", {}).get("cpu", {}),
     )
     shares = [c.get("other_share") for c in windows]
     shares = [s for s in shares if isinstance(s, (int, float))]

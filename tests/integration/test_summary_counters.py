@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.event import listen, remove
 
 from services.dashboard.adapters import counters, queries
 from services.dashboard.adapters import tables as t
@@ -137,6 +138,9 @@ def assert_summary_equals_the_scan(conn, rng, kecamatan, first, days, rounds=60)
         queries.Period(_month_end(first), _month_end(first) + timedelta(days=1)),
         queries.Period(date(first.year, 12, 31), date(first.year + 1, 1, 1)),
         queries.Period(date(first.year, 12, 15), date(first.year + 1, 2, 14)),
+        # a year with part-months at both ends (the bench's case): months, then a whole year, then months
+        queries.Period(first + timedelta(days=17), first + timedelta(days=17 + 365)),
+        queries.Period(date(first.year, 12, 7), date(first.year + 2, 1, 9)),
     ):
         now = datetime.combine(first + timedelta(days=days // 2), time(12), WIB)
         assert queries.summary(conn, kecamatan, period, now) == queries.summary_scan(conn, kecamatan, period, now)
@@ -185,31 +189,46 @@ def test_counters_follow_random_changes_of_the_rows_and_answer_as_the_scan(engin
         conn.rollback()
 
 
+def test_a_year_with_part_months_at_both_ends_is_one_statement_and_answers_as_the_scan(engine):
+    """The summary of a year cut mid-month at both ends (the counters' whole months, the part-months' rows, the late
+    ones) is one statement to the server whatever the period, and equal to the scan."""
+    rng = random.Random(21)
+    kecamatan = [f"ctr-{uuid.uuid4().hex[:6]}-{n}" for n in range(2)]
+    first, days = date(2025, 1, 1), 800
+    with engine.connect() as conn:  # rolled back at the end
+        rows = [random_row(rng, kecamatan, first, days) for _ in range(600)]
+        upsert(conn, LIVE["complaints"], rows, key=("complaint_id",))
+        counters.apply(conn, LIVE, [(None, row) for row in rows])
+        statements: list[str] = []
+
+        def record(_conn, _cursor, statement, *_args) -> None:
+            statements.append(statement)
+
+        listen(conn, "before_cursor_execute", record)
+        now = datetime(2026, 7, 1, 12, tzinfo=WIB)
+        for period in (
+            queries.Period(date(2025, 3, 18), date(2026, 3, 17)),  # part-months, eleven whole months
+            queries.Period(date(2024, 12, 20), date(2026, 1, 9)),  # part-months around the whole year 2025
+            queries.Period(date(2025, 5, 20), date(2025, 6, 9)),  # no whole month: two part-months
+        ):
+            statements.clear()
+            counted = queries.summary(conn, kecamatan, period, now)
+            assert len(statements) == 1, period
+            assert counted == queries.summary_scan(conn, kecamatan, period, now), period
+            in_period = [r for r in rows if period.start <= r["received_date"] <= period.end]
+            assert sum(item["total"] for item in counted) == len(in_period) > 0
+        remove(conn, "before_cursor_execute", record)
+        conn.rollback()
+
+
 def simulated_events(kecamatan: list[str], complaints: int, seed: int) -> list:
     """A simulated history (bench/dashboard.py's simulation: all 12 steps, referrals, documents, withdrawals) as
     the store's envelopes, positions in append order."""
-    from bench.dashboard import Simulation
-    from shared.events import envelope
+    from bench.dashboard import Simulation, envelopes
 
     now = datetime(2026, 6, 30, 12, tzinfo=UTC)
     sim = Simulation(now, 420, seed, complaints, [(k, f"99.{i}") for i, k in enumerate(kecamatan)])
-    found = []
-    for position, (event, stream_id, version, kec, occurred_at, actor, correlation, causation) in enumerate(
-        sim.events(), start=1
-    ):
-        env = envelope(
-            event,
-            event_id=uuid.uuid4(),
-            stream_id=stream_id,
-            version=version,
-            kecamatan=kec,
-            occurred_at=occurred_at,
-            actor=actor,
-            correlation_id=correlation or uuid.uuid4(),
-            causation_id=causation,
-        )
-        found.append(env.model_copy(update={"position": position}))
-    return found
+    return [env.model_copy(update={"position": n}) for n, env in enumerate(envelopes(sim.events()), start=1)]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ charged to (``queries._charge_feedback``), per month and per year.
 
 Kept by ``ComplaintsProjection`` in the transaction that writes ``complaints``: a complaint's change takes 1 from
 the rows its old row counted in and adds 1 to its new one's (``deltas``), one upsert per table and batch; a row
-that reaches 0 is deleted, so the tables hold exactly what ``recompute`` would. A rebuild's copies are not kept
+that reaches 0 is deleted, so the tables hold exactly what ``recompute`` would. The upserts go out in the statement
+that writes the batch's complaints (``upserts.write``); a delete only where a count went down. A rebuild's copies are not kept
 batch by batch (its open complaints wait in memory, ``hold_or_write``): ``recompute`` fills them from the rebuilt
 ``complaints`` when those are written out (``flush``), and the swap's last events are kept as live.
 """
@@ -22,11 +23,11 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-import orjson
 from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 
 from services.dashboard.adapters import tables as t
+from services.dashboard.adapters.upserts import Upsert, delete_where_zero, write
 from shared.contracts import categories
 
 UNSET = categories.UNSET_CODE
@@ -96,51 +97,50 @@ def deltas(changes: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any]]]
     )
 
 
-def apply(conn: Connection, tables: Mapping[str, Table], changes: Iterable[tuple[Mapping | None, Mapping]]) -> None:
-    """The counters moved by ``changes``: one upsert per table, then the rows that reached 0 deleted."""
+def upserts(tables: Mapping[str, Table], changes: Iterable[tuple[Mapping | None, Mapping]]) -> tuple[list, list]:
+    """What ``changes`` do to the two tables: their upserts (each key's change added to its row; to go out with the
+    batch's other writes, ``upserts.write``) and, for the keys whose ``n`` went down, what to delete where it reached
+    0 afterwards (``upserts.delete_where_zero``; a row only reaches 0 by going down)."""
     counts, feedback = deltas(changes)
-    if counts:
-        _add(
-            conn,
+    value_names = ("n", *FEEDBACK)
+    writes = [
+        Upsert(
             tables["complaint_counts"],
-            COUNT_KEY,
-            ("n",),
             [dict(zip(COUNT_KEY, k, strict=True), n=n) for k, n in sorted(counts.items())],
-        )
-    if feedback:
-        value_names = ("n", *FEEDBACK)
-        _add(
-            conn,
+            COUNT_KEY,
+            "add",
+        ),
+        Upsert(
             tables["feedback_counts"],
-            FEEDBACK_KEY,
-            value_names,
             [
                 dict(zip(FEEDBACK_KEY, k, strict=True), **dict(zip(value_names, v, strict=True)))
                 for k, v in sorted(feedback.items())
             ],
-        )
+            FEEDBACK_KEY,
+            "add",
+        ),
+    ]
+    gone_down = [
+        (
+            tables["complaint_counts"],
+            COUNT_KEY,
+            [dict(zip(COUNT_KEY, k, strict=True)) for k, n in counts.items() if n < 0],
+        ),
+        (
+            tables["feedback_counts"],
+            FEEDBACK_KEY,
+            [dict(zip(FEEDBACK_KEY, k, strict=True)) for k, v in feedback.items() if v[0] < 0],
+        ),
+    ]
+    return writes, gone_down
 
 
-def _add(conn: Connection, table: Table, key: tuple[str, ...], values: tuple[str, ...], rows: list[dict]) -> None:
-    name = f'{t.SCHEMA}."{table.name}"'
-    cols = ", ".join(f'"{c}"' for c in (*key, *values))
-    added = ", ".join(f'"{v}" = {name}."{v}" + EXCLUDED."{v}"' for v in values)
-    data = orjson.dumps(rows).decode()
-    conn.execute(
-        text(
-            f"INSERT INTO {name} ({cols}) SELECT {cols} FROM jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb)) "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {added}"
-        ),
-        {"rows": data},
-    )
-    # rows that reached 0 (every complaint in them moved on): gone, as a recount would leave them
-    conn.execute(
-        text(
-            f"DELETE FROM {name} t USING jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb)) d "
-            f"WHERE t.n = 0 AND " + " AND ".join(f't."{k}" = d."{k}"' for k in key)
-        ),
-        {"rows": data},
-    )
+def apply(conn: Connection, tables: Mapping[str, Table], changes: Iterable[tuple[Mapping | None, Mapping]]) -> None:
+    """The counters moved by ``changes``: one upsert statement, then the rows that reached 0 deleted (gone, as a
+    recount would leave them)."""
+    writes, gone_down = upserts(tables, changes)
+    write(conn, writes)
+    delete_where_zero(conn, gone_down)
 
 
 def recompute(conn: Connection, tables: Mapping[str, Table]) -> None:

@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
-import orjson
-from sqlalchemy import Table, select, text
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.engine import Connection
 
-from services.dashboard.adapters import counters
-from services.dashboard.adapters import tables as t
+from services.dashboard.adapters import counters, upserts
+from services.dashboard.adapters.upserts import Upsert
 from services.dashboard.domain import complaints as model
 from services.dashboard.domain import service_requests as requests_model
 from shared.calendar import WorkingCalendar
@@ -82,8 +82,7 @@ class ComplaintsProjection:
         missing = [cid for cid in ids if cid not in rows]
         if missing:
             rows.update(
-                (r["complaint_id"], dict(r))
-                for r in conn.execute(select(complaints).where(complaints.c.complaint_id.in_(missing))).mappings()
+                (r["complaint_id"], dict(r)) for r in conn.execute(rows_of(complaints), {"ids": missing}).mappings()
             )
         before = dict(rows)  # rows are replaced, never changed in place: the rows as the table holds them
         changed: set = set()
@@ -98,12 +97,16 @@ class ComplaintsProjection:
             changed.add(cid)
             new_steps.extend(steps)
         write = hold_or_write(rows, changed, held)
-        if write:
-            upsert(conn, complaints, [rows[cid] for cid in sorted(write)], key=("complaint_id",))
-            if held is None:  # a rebuild's copies are counted once, by ``flush``
-                counters.apply(conn, tables, [(before.get(cid), rows[cid]) for cid in sorted(write)])
-        if new_steps:
-            upsert(conn, step_times, new_steps, key=("complaint_id", "step", "occurrence"), update=False)
+        writes = [
+            Upsert(complaints, [rows[cid] for cid in sorted(write)], ("complaint_id",)),
+            Upsert(step_times, new_steps, ("complaint_id", "step", "occurrence"), "nothing"),
+        ]
+        gone_down: list = []
+        if write and held is None:  # a rebuild's copies are counted once, by ``flush``
+            moved, gone_down = counters.upserts(tables, [(before.get(cid), rows[cid]) for cid in sorted(write)])
+            writes.extend(moved)
+        upserts.write(conn, writes)  # the complaints, their steps and the counters: one statement
+        upserts.delete_where_zero(conn, gone_down)
 
     def flush(self, conn: Connection, tables: Mapping[str, Table], held: dict) -> None:
         """Writes the rows ``apply_batch`` held (the complaints still open at the end of a rebuild's catch-up), then
@@ -137,10 +140,7 @@ class ServiceRequestsProjection:
         rows = {cid: held[cid] for cid in ids if cid in held} if held is not None else {}
         missing = [cid for cid in ids if cid not in rows]
         if missing:
-            rows.update(
-                (r["complaint_id"], dict(r))
-                for r in conn.execute(select(table).where(table.c.complaint_id.in_(missing))).mappings()
-            )
+            rows.update((r["complaint_id"], dict(r)) for r in conn.execute(rows_of(table), {"ids": missing}).mappings())
         changed: set = set()
         for cid, event in relevant:
             row = requests_model.apply(rows.get(cid), event)
@@ -157,24 +157,13 @@ class ServiceRequestsProjection:
         held.clear()
 
 
+@lru_cache(maxsize=32)
+def rows_of(table: Table) -> Select:
+    """The rows of ``table`` (live or a rebuild's copy) whose ``complaint_id`` is in the list bound as ``ids``: built
+    once per table, so a round does not build the statement and its cache key again for every batch."""
+    return select(table).where(table.c.complaint_id.in_(bindparam("ids", expanding=True)))
+
+
 def upsert(conn: Connection, table: Table, rows: list[dict], *, key: tuple[str, ...], update: bool = True) -> None:
-    """All of a batch's rows in ONE statement: the rows travel as one JSON array that PostgreSQL turns into
-    records of the table's own type (``jsonb_populate_recordset``). An executemany of row-by-row upserts cost
-    a round of the pipeline per row: about half of a rebuild's time (bench/README.md, dashboard)."""
-    name = f'{t.SCHEMA}."{table.name}"'
-    columns = [c.name for c in table.columns]
-    listed = ", ".join(f'"{c}"' for c in columns)
-    if update:
-        assignments = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in key)
-        conflict = f"DO UPDATE SET {assignments}"
-    else:
-        conflict = "DO NOTHING"
-    conn.execute(
-        text(
-            f"INSERT INTO {name} ({listed}) SELECT {listed} FROM jsonb_populate_recordset(NULL::{name}, CAST(:rows AS jsonb)) "
-            f"ON CONFLICT ({', '.join(key)}) {conflict}"
-        ),
-        {
-            "rows": orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
-        },  # UUIDs, dates and aware datetimes (RFC 3339) natively
-    )
+    """One table's rows in one statement (``upserts.write``): replaced on a conflict on ``key``, or left as they are."""
+    upserts.write(conn, [Upsert(table, rows, key, "replace" if update else "nothing")])

@@ -1,9 +1,9 @@
 """The dashboard's reads: SQL aggregates over its read models (``dashboard.complaints``,
 ``dashboard.step_times``), each shaped to an index (see adapters/tables.py):
 
-* the summary adds up the counters the projection keeps (``complaint_counts``, ``feedback_counts``: a few dozen
-  rows per kecamatan and year or month, adapters/counters.py) for the period's whole years and months, and
-  counts the rows of its part-months at either end on ``complaints_kecamatan_received``; ``open_late`` (it
+* the summary, one statement, adds up the counters the projection keeps (``complaint_counts``, ``feedback_counts``:
+  a few dozen rows per kecamatan and year or month, adapters/counters.py) for the period's whole years and months,
+  and the rows of its part-months at either end on ``complaints_kecamatan_received``; ``open_late`` (it
   depends on the clock) walks the partial index ``complaints_open``. ``summary_scan``, the summary as it was
   (every row of the period counted by every combination, then GROUPING SETS), is kept as the counters' oracle;
 * step times scan ``step_times_kecamatan_completed`` for a short period, or ``step_times_groups`` (rows in
@@ -20,9 +20,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Date, Engine, Float, and_, cast, func, or_, select, tuple_
+from sqlalchemy import Date, Engine, Float, and_, cast, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.engine import Connection
 
@@ -105,6 +105,8 @@ def _share(part: int, whole: int) -> float | None:
 
 # -- summary ---------------------------------------------------------------------------------------------------
 UNCATEGORISED = categories.UNSET_CODE  # by_category's key for the complaints no category was set for yet
+# the complainants' answers after the response (issue #18 item 1; docs/adr/0020): what is counted of them
+FEEDBACK_COUNTS = ("responded", "answered", "satisfied", "rating_sum", "reopened", "objections")
 
 
 def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetime) -> list[dict[str, Any]]:
@@ -112,86 +114,27 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
     the kabupaten's list, ``belum-ditetapkan`` when none was set yet); the SLA; the complainants' answers.
     A referral the kecamatan follows (status ``referred``) is open, but never late: its part is done.
 
-    The period's whole years and whole months from the counters the projection keeps (``complaint_counts``,
-    ``feedback_counts``: ``adapters/counters.py``; a few dozen rows per kecamatan and year or month), its
-    part-months at either end (at most two, a few weeks of rows) counted from ``complaints`` row by row; the two
-    added up here. ``open_late`` depends on the clock, not only on the events: counted from the partial index
-    ``complaints_open`` (the open complaints that can be late). Equal to ``summary_scan`` (a test compares them)."""
-    k = kecamatan
-    months, edges = _whole_months(period)
-    marginals: dict[str, dict[tuple[str, str], int]] = {name: {} for name in k}
-    by_month: dict[str, dict[date, int]] = {name: {} for name in k}
-    feedback_rows: list = []
-
-    def add(kec: str, dimension: str, value: str, n: int) -> None:
-        key = (dimension, value)
-        marginals[kec][key] = marginals[kec].get(key, 0) + n
-
-    if months is not None:
-        cc, fc = counts.c, feedback_counts.c
-        spans = _spans(*months)
-        query = (
-            select(cc.kecamatan, cc.dimension, cc.value, func.sum(cc.n).label("n"))
-            .where(cc.kecamatan.in_(k), _in_spans(cc, spans))
-            .group_by(cc.kecamatan, cc.dimension, cc.value)
-        )
-        for r in conn.execute(query):
-            add(r.kecamatan, r.dimension, r.value, int(r.n))
-        lo, hi = months
-        query = (
-            select(cc.kecamatan, cc.start, func.sum(cc.n).label("n"))
-            .where(
-                cc.kecamatan.in_(k),
-                cc.span == "month",
-                cc.dimension == "channel",  # every complaint has one: the month's total
-                *([cc.start >= lo] if lo else []),
-                *([cc.start < hi] if hi else []),
-            )
-            .group_by(cc.kecamatan, cc.start)
-        )
-        for r in conn.execute(query):
-            by_month[r.kecamatan][r.start] = by_month[r.kecamatan].get(r.start, 0) + int(r.n)
-        feedback_rows.extend(
-            conn.execute(
-                select(
-                    fc.kecamatan,
-                    func.nullif(fc.disposition_unit, "").label("disposed"),
-                    func.nullif(fc.feedback_unit, "").label("judged"),
-                    func.nullif(fc.reopened_unit, "").label("reopened_by"),
-                    *(func.sum(getattr(fc, name)).label(name) for name in FEEDBACK_COUNTS),
-                )
-                .where(fc.kecamatan.in_(k), _in_spans(fc, spans))
-                .group_by(fc.kecamatan, fc.disposition_unit, fc.feedback_unit, fc.reopened_unit)
-            )
-        )
-    for edge in edges:  # the part-months: the rows themselves, counted by every dimension together
-        month = cast(func.date_trunc("month", c.c.received_date), Date).label("month")
-        category = func.coalesce(c.c.category, UNCATEGORISED).label("category")
-        closed_within = func.coalesce(and_(c.c.status == "closed", c.c.within_sla), False).label("closed_within")
-        query = (
-            select(
-                c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, closed_within,
-                func.count().label("n"),
-            )
-            .where(c.c.kecamatan.in_(k), *_received_in(edge))
-            .group_by(c.c.kecamatan, c.c.channel, c.c.status, c.c.outcome, month, category, closed_within)
-        )  # fmt: skip
-        for r in conn.execute(query):
-            n = int(r.n)
-            add(r.kecamatan, "channel", r.channel, n)
-            add(r.kecamatan, "status", r.status, n)
-            add(r.kecamatan, "category", r.category, n)
-            if r.outcome is not None:
-                add(r.kecamatan, "outcome", r.outcome, n)
-            if r.closed_within:
-                add(r.kecamatan, "closed_within", "", n)
-            by_month[r.kecamatan][r.month] = by_month[r.kecamatan].get(r.month, 0) + n
-        feedback_rows.extend(conn.execute(_feedback_query(k, edge)))
-    result: dict[str, dict[str, Any]] = {name: _empty_summary(name) for name in k}
+    ONE statement (``_summary_sql``), added up on the server: the period's whole years and whole months from the
+    counters the projection keeps (``complaint_counts``, ``feedback_counts``: ``adapters/counters.py``; a few dozen
+    rows per kecamatan and year or month), its part-months at either end (at most two, a few weeks of rows) from
+    ``complaints`` row by row, in one pass for both tables' figures; ``open_late``, which depends on the clock, from
+    the partial index ``complaints_open``. It returns the figures themselves (per kecamatan a few dozen rows) and
+    the feedback groups ``_charge_feedback`` shares out. Equal to ``summary_scan`` (a test compares them).
+    It was eight statements, their rows grouped here: a kabupaten's year with part-months at both ends took twice as
+    long, half of it round trips and Python (issue #20; bench/README.md section 6)."""
+    sql, params = _summary_sql(kecamatan, period, now)
+    marginals: dict[str, dict[tuple[str, str], int]] = {name: {} for name in kecamatan}
+    feedback_rows: list[_FeedbackGroup] = []
+    for kind, kec, a, b, c_, n, *figures in conn.execute(text(sql), params):
+        if kind == "count":
+            marginals[kec][(a, b)] = int(n)
+        else:
+            feedback_rows.append(_FeedbackGroup(kec, a or None, b or None, c_ or None, *map(int, figures)))
+    result: dict[str, dict[str, Any]] = {name: _empty_summary(name) for name in kecamatan}
     for name, item in result.items():
         found = marginals[name]
         for (dimension, value), n in sorted(found.items()):
-            if n and dimension in ("channel", "status", "outcome", "category"):
+            if n and dimension in ("channel", "status", "outcome", "category", "month"):
                 item[f"by_{dimension}"][value] = n
         total = sum(item["by_channel"].values())
         closed_n, within = item["by_status"].get("closed", 0), found.get(("closed_within", ""), 0)
@@ -202,17 +145,126 @@ def summary(conn: Connection, kecamatan: list[str], period: Period, now: datetim
             closed_late=closed_n - within,
             closed_within_share=_share(within, closed_n),
             open=total - closed_n,
+            open_late=found.get(("open_late", ""), 0),
         )
-        item["by_month"] = {m.strftime("%Y-%m"): n for m, n in sorted(by_month[name].items()) if n}
-    late = (
-        select(c.c.kecamatan, func.count().label("n"))
-        .where(c.c.kecamatan.in_(k), c.c.status.notin_(OPEN_NOT_LATE), c.c.deadline_at < now, *_received_in(period))
-        .group_by(c.c.kecamatan)
-    )
-    for r in conn.execute(late):
-        result[r.kecamatan]["sla"]["open_late"] = int(r.n)
     _charge_feedback(result, feedback_rows)
-    return [result[name] for name in k]
+    return [result[name] for name in kecamatan]
+
+
+class _FeedbackGroup(NamedTuple):
+    """One group of ``_charge_feedback``'s: a kecamatan, the three units (None: none), the six counts."""
+
+    kecamatan: str
+    disposed: str | None
+    judged: str | None
+    reopened_by: str | None
+    responded: int
+    answered: int
+    satisfied: int
+    rating_sum: int
+    reopened: int
+    objections: int
+
+
+_MONTH = "to_char(CAST({} AS timestamp), 'YYYY-MM')"  # a date's month, as by_month's keys
+# complaints_open's predicate, written out (a literal list: the planner must see that the index covers it)
+_OPEN_CAN_BE_LATE = "status NOT IN (" + ", ".join(f"'{s}'" for s in OPEN_NOT_LATE) + ")"
+# the rows of the part-months, read once: what both figures need of them
+_EDGE_COLUMNS = (
+    "kecamatan, received_date, channel, status, outcome, category, within_sla, disposition_unit, feedback_unit, "
+    "reopened_unit, sent_at, feedback_rating, feedback_satisfied, reopened, objection_at"
+)
+# each part-month row counted once per dimension, as ``counters.count_keys`` counts it, and in its month
+_EDGE_MARGINALS = (
+    "SELECT x.kecamatan, d.dimension, d.value, x.n FROM (SELECT kecamatan, month, channel, status, outcome, "
+    "coalesce(category, :unset) AS category, CASE WHEN status = 'closed' AND within_sla THEN '' END AS closed_within, "
+    "count(*) AS n FROM edge GROUP BY 1, 2, 3, 4, 5, 6, 7) x "
+    "CROSS JOIN LATERAL (VALUES ('channel', x.channel), ('status', x.status), ('category', x.category), "
+    "('outcome', x.outcome), ('closed_within', x.closed_within), ('month', x.month)) AS d(dimension, value) "
+    "WHERE d.value IS NOT NULL"
+)
+# as ``counters.feedback_values``
+_EDGE_FEEDBACK = (
+    "SELECT kecamatan, coalesce(disposition_unit, ''), coalesce(feedback_unit, ''), coalesce(reopened_unit, ''), "
+    "CAST(sent_at IS NOT NULL AS int), CAST(feedback_rating IS NOT NULL AS int), "
+    "CAST(coalesce(feedback_satisfied, false) AS int), coalesce(CAST(feedback_rating AS int), 0), "
+    "CAST(reopened > 0 AS int), CAST(objection_at IS NOT NULL AS int) FROM edge"
+)
+_FEEDBACK_SUMS = ", ".join(f"sum({name})" for name in FEEDBACK_COUNTS)
+
+
+def _summary_sql(kecamatan: list[str], period: Period, now: datetime) -> tuple[str, dict[str, Any]]:
+    """``summary``'s statement and its parameters. Rows ``('count', kecamatan, dimension, value, NULL, n, NULL...)``
+    (dimensions: ``counters.DIMENSIONS``, ``month`` with value YYYY-MM, ``open_late``) and ``('feedback', kecamatan,
+    disposition_unit, feedback_unit, reopened_unit, NULL, six sums)`` (units '' when none). Every filter is written
+    only when it applies, so each part has its plan on its index."""
+    months, edges = _whole_months(period)
+    params: dict[str, Any] = {"k": list(kecamatan), "unset": UNCATEGORISED, "now": now}
+    counted: list[str] = []  # (kecamatan, dimension, value, n)
+    answered: list[str] = []  # (kecamatan, three units, six counts)
+    ctes: list[str] = []
+    if months is not None:
+        spans = []
+        for i, (span, lo, hi) in enumerate(_spans(*months)):
+            conds = [f"span = '{span}'"]
+            if lo is not None:
+                conds.append(f"start >= :s{i}_lo")
+                params[f"s{i}_lo"] = lo
+            if hi is not None:
+                conds.append(f"start < :s{i}_hi")
+                params[f"s{i}_hi"] = hi
+            spans.append(f"({' AND '.join(conds)})")
+        in_spans = f"kecamatan = ANY(:k) AND ({' OR '.join(spans)})"
+        counted.append(f"SELECT kecamatan, dimension, value, n FROM {counts.fullname} WHERE {in_spans}")
+        by_month = ["kecamatan = ANY(:k)", "span = 'month'", "dimension = 'channel'"]  # every complaint has one
+        lo, hi = months
+        if lo is not None:
+            by_month.append("start >= :m_lo")
+            params["m_lo"] = lo
+        if hi is not None:
+            by_month.append("start < :m_hi")
+            params["m_hi"] = hi
+        counted.append(
+            f"SELECT kecamatan, 'month', {_MONTH.format('start')}, sum(n) FROM {counts.fullname} "
+            f"WHERE {' AND '.join(by_month)} GROUP BY kecamatan, start"
+        )
+        answered.append(
+            f"SELECT kecamatan, disposition_unit, feedback_unit, reopened_unit, {', '.join(FEEDBACK_COUNTS)} "
+            f"FROM {feedback_counts.fullname} WHERE {in_spans}"
+        )
+    if edges:  # one scan (a UNION ALL of the pieces was planned in parallel: two workers cost more than the scans)
+        pieces = [piece for edge in edges for piece in _within_months(edge)]
+        ranges, month = [], []
+        # the pieces in date order: a row's month is that of the first piece it is not after
+        for i, (piece, label) in enumerate(pieces):
+            ranges.append(f"received_date BETWEEN :e{i}_from AND :e{i}_to")
+            month.append(f"WHEN received_date <= :e{i}_to THEN :e{i}_month")
+            params[f"e{i}_from"], params[f"e{i}_to"], params[f"e{i}_month"] = piece.start, piece.end, label
+        ctes.append(
+            f"edge AS MATERIALIZED (SELECT CAST(CASE {' '.join(month)} END AS text) AS month, {_EDGE_COLUMNS} "
+            f"FROM {c.fullname} WHERE kecamatan = ANY(:k) AND ({' OR '.join(ranges)}))"
+        )
+        counted.append(_EDGE_MARGINALS)
+        answered.append(_EDGE_FEEDBACK)
+    late = ["kecamatan = ANY(:k)", _OPEN_CAN_BE_LATE, "deadline_at < :now"]
+    if period.start is not None:
+        late.append("received_date >= :p_from")
+        params["p_from"] = period.start
+    if period.end is not None:
+        late.append("received_date <= :p_to")
+        params["p_to"] = period.end
+    counted.append(f"SELECT kecamatan, 'open_late', '', 1 FROM {c.fullname} WHERE {' AND '.join(late)}")
+    ctes.append(f"counted (kecamatan, dimension, value, n) AS ({' UNION ALL '.join(counted)})")
+    nulls = ", ".join(["NULL"] * len(FEEDBACK_COUNTS))
+    parts = [
+        f"SELECT 'count', kecamatan, dimension, value, NULL, sum(n), {nulls} FROM counted GROUP BY kecamatan, dimension, value"
+    ]
+    if answered:
+        ctes.append(f"answered (kecamatan, a, b, c, {', '.join(FEEDBACK_COUNTS)}) AS ({' UNION ALL '.join(answered)})")
+        parts.append(
+            f"SELECT 'feedback', kecamatan, a, b, c, NULL, {_FEEDBACK_SUMS} FROM answered GROUP BY kecamatan, a, b, c"
+        )
+    return f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}", params
 
 
 def _spans(lo: date | None, hi: date | None) -> list[tuple[str, date | None, date | None]]:
@@ -230,19 +282,6 @@ def _spans(lo: date | None, hi: date | None) -> list[tuple[str, date | None, dat
     return spans
 
 
-def _in_spans(table_c, spans: list[tuple[str, date | None, date | None]]):
-    return or_(
-        *(
-            and_(
-                table_c.span == span,
-                *([table_c.start >= lo] if lo else []),
-                *([table_c.start < hi] if hi else []),
-            )
-            for span, lo, hi in spans
-        )
-    )
-
-
 def _whole_months(period: Period) -> tuple[tuple[date | None, date | None] | None, list[Period]]:
     """The period's whole months as ``[lo, hi)`` of month starts (None: open-ended; None for both: no whole month)
     and its part-months at either end, as periods (all of it when it holds no whole month)."""
@@ -258,6 +297,16 @@ def _whole_months(period: Period) -> tuple[tuple[date | None, date | None] | Non
     if end is not None and hi != after:
         edges.append(Period(hi, end))
     return (lo, hi), edges
+
+
+def _within_months(period: Period) -> Iterator[tuple[Period, str]]:
+    """A period with both ends cut at the month starts in it, each piece with its month (YYYY-MM)."""
+    assert period.start is not None and period.end is not None  # noqa: S101 (a part-month has both ends)
+    start = period.start
+    while start <= period.end:
+        after = _next_month(start)
+        yield Period(start, min(period.end, after - timedelta(days=1))), start.strftime("%Y-%m")
+        start = after
 
 
 def _next_month(day: date) -> date:
@@ -375,9 +424,6 @@ def summary_scan(conn: Connection, kecamatan: list[str], period: Period, now: da
 
 
 # -- the complainants' answers after the response (issue #18 item 1; docs/adr/0020) -----------------------------
-FEEDBACK_COUNTS = ("responded", "answered", "satisfied", "rating_sum", "reopened", "objections")
-
-
 def _empty_feedback() -> dict[str, Any]:
     return {**dict.fromkeys(FEEDBACK_COUNTS, 0), "satisfied_share": None, "mean_rating": None, "reopened_share": None}
 

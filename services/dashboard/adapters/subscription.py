@@ -6,8 +6,10 @@ and the operator's rebuild and status, ``entrypoints/projections.py``.
 **A round** (``Subscription.round``) claims the projection's checkpoint (its row stays locked until the
 transaction ends), reads the events after it (``read_all`` inside the same connection), applies them to the
 projection's tables and moves the checkpoint, all in ONE transaction: a crash redoes the batch, never half of
-it. One instance per projection is active (``shared.subscriptions.Runner``: leader lock by name; standbys
-wait); the row lock makes even an overlapping round of a leader that just lost its lock wait its turn.
+it. The live projections run together (``LiveRounds``, docs/adr/0028): one round claims both checkpoints, reads
+the store once and applies each projection's events as ``Subscription.round`` would; one instance is active
+(``shared.subscriptions.Runner``: leader lock ``dashboard.projections``; standbys wait); the checkpoint's claim makes
+even an overlapping round of a leader that just lost its lock wait its turn.
 
 **A rebuild** (``rebuild_projection``), while the system runs, without a gap and without readers ever seeing
 an empty or half-built table:
@@ -48,7 +50,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Engine, Table, delete, func, select, text
+from sqlalchemy import Engine, Table, delete, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable
 
@@ -292,6 +294,63 @@ class RebuildReport:
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
+
+
+class LiveRounds:
+    """The live projections in ONE round: one claim of their checkpoints (``Checkpoints.claim_many``, in a stable
+    order), one read of the store from the lowest of them (the events of any of their types), each projection's
+    events after its own checkpoint applied as ``Subscription.round_in`` applies them (in a SAVEPOINT, set aside
+    when they fail: ADR 0015; its set-aside events retried on the process's first round), the checkpoints moved by
+    one UPDATE, one commit. One leader for them all (``name``). docs/adr/0028.
+
+    Two runners, one per projection, each woken by every append's NOTIFY, made two transactions per event, each
+    claiming, settling the store's horizon and reading the same positions (the walk benchmark: the projections
+    process, issue #20 item 3). A projection behind the other (after its rebuild swapped in, or a new one) is read
+    from its own checkpoint: the other filters what it passed. A rebuild's swap claims the live checkpoint it
+    replaces, so it waits for the round, and the round for it, as with a runner per projection."""
+
+    name = "dashboard.projections"
+
+    def __init__(self, subscriptions: Sequence[Subscription]) -> None:
+        assert subscriptions and not any(s.suffix for s in subscriptions)  # noqa: S101 (the live tables only)
+        self.subscriptions = list(subscriptions)
+        self.engine = subscriptions[0].engine
+        self.store = subscriptions[0].store
+        self.batch_size = max(s.batch_size for s in subscriptions)
+        self.checkpoints = Checkpoints(t.checkpoints)
+        self.types = frozenset().union(*(s.projection.types for s in subscriptions))
+
+    def round(self) -> RoundResult:
+        with self.engine.begin() as conn:
+            afters = self.checkpoints.claim_many(conn, [s.checkpoint_name for s in self.subscriptions])
+            # read before anything is written (as Subscription.round_in): one read for every projection
+            batch, last, read = self.store.read_all_of_types(min(afters.values()), self.batch_size, self.types, conn)
+            moved = []
+            for sub in self.subscriptions:
+                after = afters[sub.checkpoint_name]
+                if sub.retry_pending:
+                    sub.retry_set_aside(conn)
+                mine = [e for e in batch if _position_of(e) > after and e.type in sub.projection.types]
+                if mine:
+                    sub.set_aside.apply(
+                        conn, mine, lambda events, sub=sub: sub.projection.apply_batch(conn, sub.tables, events)
+                    )
+                if read and last > after:
+                    moved.append(sub.checkpoint_name)
+            if moved:  # every checkpoint the batch moves, in one statement (claim_many made their rows)
+                conn.execute(
+                    update(t.checkpoints)
+                    .where(t.checkpoints.c.name.in_(moved))
+                    .values(position=last, updated_at=func.now())
+                )
+        for sub in self.subscriptions:
+            sub.retry_pending = False  # committed (a failed round retries them again)
+        return RoundResult(handled=read, more=read == self.batch_size)
+
+
+def _position_of(event: EventEnvelope) -> int:
+    assert event.position is not None  # noqa: S101 (read from the store)
+    return event.position
 
 
 def rebuild_projection(

@@ -1,5 +1,5 @@
 """The dashboard's projections as the processes run them: every projection by name (``NAMES``), one
-leader-locked runner each (``pengaduan projections run``: ``make_runners``; ``run_projections`` runs them
+leader-locked runner for them all (``pengaduan projections run``: ``make_runners``; ``run_projections`` runs it
 until SIGTERM/SIGINT), the rebuild of one from position 0 while everything runs
 (``pengaduan projections rebuild NAME``) and each one's lag and set-aside events (``status``: the CLI and
 ``/healthz``)."""
@@ -13,7 +13,13 @@ from sqlalchemy import Engine, select, text
 
 from services.dashboard.adapters import tables as t
 from services.dashboard.adapters.projections import Calendars, ComplaintsProjection, ServiceRequestsProjection
-from services.dashboard.adapters.subscription import REBUILD_BATCH, Projection, Subscription, rebuild_projection
+from services.dashboard.adapters.subscription import (
+    REBUILD_BATCH,
+    LiveRounds,
+    Projection,
+    Subscription,
+    rebuild_projection,
+)
 from shared.config import Settings
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from shared.projection_failures import counts, failures
@@ -40,18 +46,13 @@ def resolve_name(name: str) -> str:
 
 
 def make_runners(engine: Engine, settings: Settings) -> list[Runner]:
-    """One leader-locked runner per dashboard projection (standbys in other processes wait)."""
+    """One leader-locked runner for every dashboard projection, in one round each time (``LiveRounds``: one claim,
+    one read of the store, one commit); standbys in other processes wait."""
     store = PostgresEventStore(engine)
     batch = getattr(settings, "projection_batch_size", settings.relay_batch_size)
+    rounds = LiveRounds([Subscription(engine, store, p, batch_size=batch) for p in projections(engine).values()])
     return [
-        Runner(
-            engine,
-            p.name,
-            Subscription(engine, store, p, batch_size=batch).round,
-            channel=NOTIFY_CHANNEL,
-            poll_interval=settings.relay_poll_interval,
-        )
-        for p in projections(engine).values()
+        Runner(engine, rounds.name, rounds.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)
     ]
 
 

@@ -1,0 +1,91 @@
+"""The live dashboard projections in one round (``LiveRounds``, what ``pengaduan projections run`` runs): one claim
+of both checkpoints, one read of the store from the lower one, each projection's events from its own checkpoint, an
+event it cannot apply set aside for it alone (ADR 0015), its set-aside events retried on the process's first round."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from services.dashboard.adapters import tables as t
+from services.dashboard.adapters.projections import Calendars, ServiceRequestsProjection
+from services.dashboard.adapters.subscription import LiveRounds, Subscription
+from services.dashboard.entrypoints import projections
+from shared.tenancy import KecamatanDirectory
+from tests.integration.test_projection_poison import (  # noqa: F401 (fixtures)
+    COMPLAINTS,
+    REQUESTS,
+    WIB,
+    BuggyComplaints,
+    Stream,
+    complaint,
+    kecamatan,
+    rows_of,
+    store,
+)
+
+
+def live_rounds(engine, store, complaints=None) -> LiveRounds:
+    """A process starting: new subscriptions (their set-aside events retried on the first round)."""
+    calendars = Calendars(KecamatanDirectory(engine))
+    chosen = {**projections.projections(engine), **({COMPLAINTS: complaints(calendars)} if complaints else {})}
+    return LiveRounds([Subscription(engine, store, p) for p in chosen.values()])
+
+
+def run(rounds: LiveRounds) -> int:
+    read = 0
+    while True:
+        result = rounds.round()
+        read += result.handled
+        if not result.more:
+            return read
+
+
+def test_one_round_keeps_both_projections_each_from_its_own_checkpoint(engine, store, kecamatan):
+    a = Stream(store, kecamatan, datetime(2026, 6, 1, 9, tzinfo=WIB))
+    # the complaints projection alone moves on (a rebuild swapped in, a new projection): the other stays behind
+    Subscription(engine, store, projections.projections(engine)[COMPLAINTS]).catch_up()
+    behind = Subscription(engine, store, ServiceRequestsProjection())
+    before = behind.position()
+    assert before < a.events[0].position
+    a.duplicate()
+    b = Stream(store, kecamatan, datetime(2026, 6, 1, 10, tzinfo=WIB))
+
+    assert run(live_rounds(engine, store)) >= 3
+    head = store.last_position()
+    with engine.connect() as conn:
+        positions = dict(conn.execute(select(t.checkpoints.c.name, t.checkpoints.c.position)).all())
+        assert positions[COMPLAINTS] == positions[REQUESTS] == head > before
+        for table in ("complaints", "service_requests"):
+            row = complaint(conn, a, table)
+            assert row["position"] == a.events[-1].position, table  # closed as a duplicate in both
+            assert complaint(conn, b, table) is not None, table
+        assert complaint(conn, a)["outcome"] == "duplicate"
+
+
+def test_an_event_one_projection_cannot_apply_is_set_aside_for_it_and_retried_by_the_next_process(
+    engine, store, kecamatan
+):
+    a = Stream(store, kecamatan, datetime(2026, 6, 2, 9, tzinfo=WIB))
+    odd = a.duplicate()
+    later = a.duplicate()  # marked a duplicate again: held behind the odd one, in the complaints projection only
+    b = Stream(store, kecamatan, datetime(2026, 6, 2, 10, tzinfo=WIB))
+
+    run(live_rounds(engine, store, lambda calendars: BuggyComplaints(calendars, {odd.event_id})))
+    with engine.connect() as conn:
+        failed = rows_of(conn, t.projection_failures, COMPLAINTS, a)
+        assert set(failed) == {2, 3} and failed[2]["error_class"] == "ValueError"
+        assert failed[3]["held_behind"] == odd.position
+        assert rows_of(conn, t.projection_failures, REQUESTS, a) == {}  # the other projection applied them
+        assert complaint(conn, a, "service_requests")["position"] == later.position
+        assert complaint(conn, a)["status"] == "in_progress" and complaint(conn, b) is not None
+
+    # the fixed release starts: its first round applies the set-aside events in order
+    rounds = live_rounds(engine, store)
+    run(rounds)
+    assert not any(s.retry_pending for s in rounds.subscriptions)
+    with engine.connect() as conn:
+        assert rows_of(conn, t.projection_failures, COMPLAINTS, a) == {}
+        row = complaint(conn, a)
+        assert row["status"] == "closed" and row["outcome"] == "duplicate" and row["position"] == later.position
