@@ -6,7 +6,7 @@ and the operator's rebuild and status, ``entrypoints/projections.py``.
 **A round** (``Subscription.round``) claims the projection's checkpoint (its row stays locked until the
 transaction ends), reads the events after it (``read_all`` inside the same connection), applies them to the
 projection's tables and moves the checkpoint, all in ONE transaction: a crash redoes the batch, never half of
-it. The live projections run together (``LiveRounds``, docs/adr/0028): one round claims both checkpoints, reads
+it. The live projections run together (``LiveRounds``, docs/adr/0029): one round claims both checkpoints, reads
 the store once and applies each projection's events as ``Subscription.round`` would; one instance is active
 (``shared.subscriptions.Runner``: leader lock ``dashboard.projections``; standbys wait); the checkpoint's claim makes
 even an overlapping round of a leader that just lost its lock wait its turn.
@@ -301,7 +301,7 @@ class LiveRounds:
     order), one read of the store from the lowest of them (the events of any of their types), each projection's
     events after its own checkpoint applied as ``Subscription.round_in`` applies them (in a SAVEPOINT, set aside
     when they fail: ADR 0015; its set-aside events retried on the process's first round), the checkpoints moved by
-    one UPDATE, one commit. One leader for them all (``name``). docs/adr/0028.
+    one UPDATE, one commit. One leader for them all (``name``). docs/adr/0029.
 
     Two runners, one per projection, each woken by every append's NOTIFY, made two transactions per event, each
     claiming, settling the store's horizon and reading the same positions (the walk benchmark: the projections

@@ -52,7 +52,14 @@ def make_runners(engine: Engine, settings: Settings) -> list[Runner]:
     batch = getattr(settings, "projection_batch_size", settings.relay_batch_size)
     rounds = LiveRounds([Subscription(engine, store, p, batch_size=batch) for p in projections(engine).values()])
     return [
-        Runner(engine, rounds.name, rounds.round, channel=NOTIFY_CHANNEL, poll_interval=settings.relay_poll_interval)
+        Runner(
+            engine,
+            rounds.name,
+            rounds.round,
+            channel=NOTIFY_CHANNEL,
+            poll_interval=settings.relay_poll_interval,
+            gather=settings.relay_gather_seconds,
+        )
     ]
 
 
