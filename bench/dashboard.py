@@ -1026,6 +1026,37 @@ def copy_events(
     return types, first_at, last_at
 
 
+# the simulation's numbering and the workflow's gapless counters (kind "register"; the letters' "surat_keluar",
+# which took over "letter" and "referral")
+_COUNTER_KINDS = {"register": ("register",), "letter": ("surat_keluar", "letter", "referral")}
+
+
+def continue_numbers(conn: psycopg.Connection, sim: Simulation) -> None:
+    """The simulation's register and letter numbers go on from those the workflow already gave (a full run's walk
+    registered and numbered real complaints of the same kecamatan and year before this seeding: the dashboard's
+    unique register numbers would otherwise collide)."""
+    for kind, kinds in _COUNTER_KINDS.items():
+        rows = conn.execute(
+            "SELECT kecamatan, year, max(last_value) FROM workflow.counters WHERE kind = ANY(%s) GROUP BY 1, 2",
+            (list(kinds),),
+        ).fetchall()
+        for kecamatan, year, last in rows:
+            sim.counters[(kind, kecamatan, year)] = max(sim.counters[(kind, kecamatan, year)], last)
+
+
+def take_numbers(conn: psycopg.Connection, sim: Simulation) -> None:
+    """The workflow's counters past the numbers the simulation handed out, so a complaint registered later (a
+    walk on a reused benchmark database) does not get one of them."""
+    for (kind, kecamatan, year), last in sim.counters.items():
+        conn.execute(
+            "INSERT INTO workflow.counters (kind, kecamatan, year, last_value) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (kind, kecamatan, year) DO UPDATE SET last_value = "
+            "greatest(workflow.counters.last_value, EXCLUDED.last_value)",
+            (_COUNTER_KINDS[kind][0], kecamatan, year, last),
+        )
+    conn.commit()
+
+
 def seed_events(database_url: str, params: DashboardParams, now: datetime) -> dict[str, Any]:
     """Writes about ``params.events`` events: the simulation of as many complaints as a pilot run says make
     that many (within a percent or so); every complaint's story is written up to now, none is cut short."""
@@ -1047,6 +1078,7 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
     )
     columns = ", ".join(COPY_COLUMNS)
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        continue_numbers(conn, sim)
         before = conn.execute("SELECT coalesce(max(position), 0) FROM workflow.events").fetchone()[0]
         types, first_at, last_at = copy_events(
             conn,
@@ -1057,6 +1089,7 @@ def seed_events(database_url: str, params: DashboardParams, now: datetime) -> di
         )
         written = sum(types.values())
         after = conn.execute("SELECT coalesce(max(position), 0) FROM workflow.events").fetchone()[0]
+        take_numbers(conn, sim)
     seconds = time.perf_counter() - started
     return {
         "events": written,
