@@ -5,6 +5,7 @@ an open loop (requests sent at fixed times, whatever the responses do). asyncio 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import signal
 import time
@@ -20,15 +21,19 @@ T = TypeVar("T")
 
 
 def complaint_body(n: int, run_tag: str) -> dict[str, Any]:
-    """A valid complaint (as in the intake tests); the subject differs every time, so nothing deduplicates."""
+    """A valid complaint (as in the intake tests); the subject differs every time, so nothing deduplicates, and so
+    does the complainant (NIK, phone, e-mail): one person with every complaint of every benchmark would make each
+    complaint's possible duplicates all the others, thousands of them in a full run (docs/adr/0021)."""
+    digits = int.from_bytes(hashlib.sha256(f"{run_tag}#{n}".encode()).digest()[:8], "big")
+    day, serial, line = 1 + digits % 28, (digits // 28) % 10_000, (digits // 280_000) % 100_000_000
     return {
         "kecamatan": "pegantenan",
         "channel": "web",
         "complainant": {
             "name": "Siti Aminah",
-            "nik": "3528071505900001",
-            "phone": "0812-3456-7890",
-            "email": "siti@example.id",
+            "nik": f"352807{day:02d}0590{serial:04d}",
+            "phone": f"0812{line:08d}",
+            "email": f"warga.{run_tag}.{n}@example.id",
             "address": "Dusun Bunangka, Desa Pegantenan",
         },
         "subject": f"Jalan desa rusak ({run_tag} #{n})",
