@@ -116,7 +116,7 @@ _CANDIDATES = text(
     FROM workflow.complaints AS c
     LEFT JOIN person AS p ON p.subject_id = c.complaint_id
     LEFT JOIN alike AS a ON a.complaint_id = c.complaint_id
-    WHERE (p.subject_id IS NOT NULL OR a.complaint_id IS NOT NULL)
+    WHERE c.complaint_id IN (SELECT subject_id FROM person UNION SELECT complaint_id FROM alike)
       AND c.kecamatan = :kecamatan AND c.status <> 'closed'
     """
 )
