@@ -25,6 +25,7 @@ from shared.db import libpq_url
 from shared.outages import describe, unreachable
 
 if TYPE_CHECKING:
+    from shared.config import Settings
     from shared.service import Gauge
 
 log = logging.getLogger(__name__)
@@ -263,3 +264,17 @@ def lag_gauges(conn: Connection, table: Table, names: Iterable[str]) -> list[Gau
 def periodic(engine: Engine, job: Any) -> Runner:
     """A scheduler job (``name``, ``round()``, ``interval``) as a runner: one active instance, every ``interval``."""
     return Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval)
+
+
+def notified(engine: Engine, job: Any, channel: str, settings: Settings) -> Runner:
+    """A subscription (``name``, ``round()``) as a runner woken by NOTIFY on ``channel``: polling every
+    ``relay_poll_interval`` and gathering ``relay_gather_seconds`` after a busy round, as the deployment's
+    settings say (one place, so that every relay and projection of every service behaves alike)."""
+    return Runner(
+        engine,
+        job.name,
+        job.round,
+        channel=channel,
+        poll_interval=settings.relay_poll_interval,
+        gather=settings.relay_gather_seconds,
+    )

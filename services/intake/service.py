@@ -7,7 +7,7 @@ import argparse
 
 from services.intake.adapters.gauges import gauges
 from shared.service import Api, Route, RunContext, Service
-from shared.subscriptions import Runner
+from shared.subscriptions import Runner, notified
 
 POST = frozenset({"POST"})
 
@@ -17,16 +17,7 @@ def _relay(ctx: RunContext) -> list[Runner]:
     from services.intake.adapters.outbox import NOTIFY_CHANNEL, OutboxPublisher
 
     publisher = OutboxPublisher(ctx.engine, ctx.celery, ctx.settings.relay_batch_size)
-    return [
-        Runner(
-            ctx.engine,
-            publisher.name,
-            publisher.round,
-            channel=NOTIFY_CHANNEL,
-            poll_interval=ctx.settings.relay_poll_interval,
-            gather=ctx.settings.relay_gather_seconds,
-        )
-    ]
+    return [notified(ctx.engine, publisher, NOTIFY_CHANNEL, ctx.settings)]
 
 
 def _projections(ctx: RunContext) -> list[Runner]:
@@ -41,16 +32,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
     projection = TrackingProjection(
         ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size, documents=documents
     )
-    return [
-        Runner(
-            ctx.engine,
-            projection.name,
-            projection.round,
-            channel=NOTIFY_CHANNEL,
-            poll_interval=ctx.settings.relay_poll_interval,
-            gather=ctx.settings.relay_gather_seconds,
-        )
-    ]
+    return [notified(ctx.engine, projection, NOTIFY_CHANNEL, ctx.settings)]
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:

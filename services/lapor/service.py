@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from services.lapor.adapters.gauges import gauges
 from shared.service import RunContext, Service
-from shared.subscriptions import Runner
+from shared.subscriptions import Runner, notified
 
 
 def _bridge(ctx: RunContext):
@@ -41,16 +41,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
     if not LaporSettings.from_base(ctx.settings).lapor_enabled:
         return []
     follower = FollowUps(ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size)
-    return [
-        Runner(
-            ctx.engine,
-            follower.name,
-            follower.round,
-            channel=NOTIFY_CHANNEL,
-            poll_interval=ctx.settings.relay_poll_interval,
-            gather=ctx.settings.relay_gather_seconds,
-        )
-    ]
+    return [notified(ctx.engine, follower, NOTIFY_CHANNEL, ctx.settings)]
 
 
 def _cli(sub) -> None:

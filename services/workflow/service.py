@@ -7,7 +7,7 @@ from __future__ import annotations
 from services.workflow.adapters import tables
 from services.workflow.adapters.gauges import gauges
 from shared.service import Api, Route, RunContext, Service
-from shared.subscriptions import Runner
+from shared.subscriptions import Runner, notified
 
 
 def _consumers():
@@ -29,16 +29,7 @@ def _relay(ctx: RunContext) -> list[Runner]:
     from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 
     relay = Relay(ctx.engine, PostgresEventStore(ctx.engine), ctx.celery, SUBSCRIPTIONS, ctx.settings.relay_batch_size)
-    return [
-        Runner(
-            ctx.engine,
-            relay.name,
-            relay.round,
-            channel=NOTIFY_CHANNEL,
-            poll_interval=ctx.settings.relay_poll_interval,
-            gather=ctx.settings.relay_gather_seconds,
-        )
-    ]
+    return [notified(ctx.engine, relay, NOTIFY_CHANNEL, ctx.settings)]
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:

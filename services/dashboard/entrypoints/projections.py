@@ -23,7 +23,7 @@ from services.dashboard.adapters.subscription import (
 from shared.config import Settings
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
 from shared.projection_failures import counts, failures
-from shared.subscriptions import Runner, run_all
+from shared.subscriptions import Runner, notified, run_all
 from shared.tenancy import KecamatanDirectory
 
 
@@ -51,16 +51,7 @@ def make_runners(engine: Engine, settings: Settings) -> list[Runner]:
     store = PostgresEventStore(engine)
     batch = getattr(settings, "projection_batch_size", settings.relay_batch_size)
     rounds = LiveRounds([Subscription(engine, store, p, batch_size=batch) for p in projections(engine).values()])
-    return [
-        Runner(
-            engine,
-            rounds.name,
-            rounds.round,
-            channel=NOTIFY_CHANNEL,
-            poll_interval=settings.relay_poll_interval,
-            gather=settings.relay_gather_seconds,
-        )
-    ]
+    return [notified(engine, rounds, NOTIFY_CHANNEL, settings)]
 
 
 def run_projections(settings: Settings | None = None, *, stop: threading.Event | None = None) -> None:
