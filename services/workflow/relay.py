@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 
 from celery import Celery
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from services.workflow.adapters.tables import checkpoints, handoffs
 from shared.contracts.routing import Subscription
@@ -57,17 +57,21 @@ class EventDispatcher:
             stored = self.checkpoints.claim(conn, self.name)
             after = self.resume_from(stored)
             batch = self.store.read_heads(after, self.batch_size, conn)  # positions, ids and types: no payloads
-            sent, state = self.dispatch(conn, stored, after, batch)
+            sent, moved_to, state = self.dispatch(stored, after, batch)
+            if moved_to is not None:
+                record(conn, handoffs, sent)  # with the checkpoint: what moved it past is in the ledger
+                self.checkpoints.set(conn, self.name, moved_to)
         self.committed(state)
-        return RoundResult(handled=sent, more=len(batch) == self.batch_size)
+        return RoundResult(handled=len(sent), more=len(batch) == self.batch_size)
 
     def resume_from(self, stored: int) -> int:
         """Where to read from: past the stored checkpoint if this process read further and nobody moved it since."""
         return self._read_past[1] if self._read_past and self._read_past[0] == stored else stored
 
-    def dispatch(self, conn: Connection, stored: int, after: int, batch: Sequence[EventHead]) -> tuple[int, tuple]:
-        """Hand on this subscription's events of ``batch`` after ``after`` inside ``conn``'s transaction; returns how
-        many, and the state to keep once it commits (``committed``)."""
+    def dispatch(self, stored: int, after: int, batch: Sequence[EventHead]) -> tuple[list[Handoff], int | None, tuple]:
+        """Hand on this subscription's events of ``batch`` after ``after``; returns the hand-offs published, the
+        position to write as the checkpoint in the round's transaction (with the hand-offs in the ledger), None
+        when it is not written now, and the state to keep once the round commits (``committed``)."""
         sub = self.subscription
         mine = [h for h in batch if h.position > after]
         sent: list[Handoff] = []
@@ -87,11 +91,9 @@ class EventDispatcher:
         last = batch[-1].position if batch and batch[-1].position > after else after
         now = time.monotonic()
         if last > stored and (sent or now - self._written_at >= WRITE_EVERY):
-            record(conn, handoffs, sent)  # with the checkpoint: what moved it past is in the ledger
-            self.checkpoints.set(conn, self.name, last)
-            return len(sent), (None, now)
+            return sent, last, (None, now)
         # nothing handed on: how far it read is kept here for now
-        return len(sent), (((stored, last) if last > stored else None), self._written_at)
+        return sent, None, (((stored, last) if last > stored else None), self._written_at)
 
     def committed(self, state: tuple) -> None:
         self._read_past, self._written_at = state
@@ -128,9 +130,18 @@ class Relay:
             afters = [d.resume_from(stored[d.name]) for d in self.dispatchers]
             batch = self.store.read_heads(min(afters), self.batch_size, conn)
             results = [
-                d.dispatch(conn, stored[d.name], after, batch)
-                for d, after in zip(self.dispatchers, afters, strict=True)
+                d.dispatch(stored[d.name], after, batch) for d, after in zip(self.dispatchers, afters, strict=True)
             ]
-        for d, (_sent, state) in zip(self.dispatchers, results, strict=True):
+            # every hand-off of the round in the ledger (one statement) and every checkpoint it moves (another)
+            record(conn, handoffs, [h for sent, moved_to, _ in results if moved_to is not None for h in sent])
+            self.checkpoints.set_many(
+                conn,
+                {
+                    d.name: moved_to
+                    for d, (_, moved_to, _) in zip(self.dispatchers, results, strict=True)
+                    if moved_to is not None
+                },
+            )
+        for d, (_sent, _moved_to, state) in zip(self.dispatchers, results, strict=True):
             d.committed(state)
-        return RoundResult(handled=sum(sent for sent, _ in results), more=len(batch) == self.batch_size)
+        return RoundResult(handled=sum(len(sent) for sent, _, _ in results), more=len(batch) == self.batch_size)

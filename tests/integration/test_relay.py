@@ -10,13 +10,14 @@ import uuid
 
 import pytest
 from kombu import Connection
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from services.workflow.adapters.tables import handoffs
 from services.workflow.relay import EventDispatcher
 from shared.celery_app import make_celery
 from shared.contracts.routing import Subscription
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
-from shared.subscriptions import RoundResult, Runner
+from shared.subscriptions import Checkpoints, RoundResult, Runner
 from tests.contracts.eventstore import make_event, new_stream
 from tests.support.processes import wait_until
 
@@ -200,4 +201,23 @@ def test_the_relay_runs_every_subscription_in_one_round_each_from_its_own_checkp
         assert {d.name: d.checkpoints.get(conn, d.name) for d in relay.dispatchers} == dict.fromkeys(
             (d.name for d in relay.dispatchers), positions[-1]
         )
+        # every hand-off of the round is in the ledger, written with the checkpoints (one statement for them all)
+        ledger = conn.execute(select(handoffs.c.queue, handoffs.c.message_id).where(handoffs.c.queue.in_(names))).all()
+    assert len(ledger) == 7 and {q for q, _ in ledger} == set(names)
     assert relay.round().handled == 0
+
+
+def test_checkpoints_set_many_moves_each_to_its_own_position_in_one_statement(engine):
+    """``Checkpoints.set_many``: existing and new checkpoints, each to its own position (the relay's round writes every
+    subscription it moved at once; one that wrote a position it had only read past moves elsewhere)."""
+    from services.workflow.adapters.tables import checkpoints
+
+    points = Checkpoints(checkpoints)
+    old, new = f"test-{uuid.uuid4().hex[:8]}", f"test-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        points.set(conn, old, 3)
+        points.set_many(conn, {old: 10, new: 7})
+    with engine.connect() as conn:
+        assert (points.get(conn, old), points.get(conn, new)) == (10, 7)
+        points.set_many(conn, {})  # nothing moved: no statement, no error
+        assert points.get(conn, old) == 10
