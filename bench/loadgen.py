@@ -20,12 +20,46 @@ BodyFactory = Callable[[int], dict[str, Any]]
 T = TypeVar("T")
 
 
+# what a kecamatan hears about (the matter, and what the complainant writes of it): a complaint is one of these, in
+# one of the villages below, so some share their matter and place, as a kecamatan's do, and most do not
+MATTERS = (
+    ("Jalan desa rusak", "Jalan di {place} rusak dan berlubang sejak {month}, belum diperbaiki."),
+    ("KTP elektronik belum jadi", "Perekaman KTP-el saya di kecamatan bulan {month}, sampai sekarang belum dicetak."),
+    ("Air bersih tidak mengalir", "Air dari sumur bor desa di {place} tidak mengalir sejak {month}."),
+    ("Lampu jalan mati", "Lampu penerangan jalan di {place} mati sejak {month}, malam hari gelap."),
+    (
+        "Bantuan sosial tidak diterima",
+        "Nama saya terdaftar sebagai penerima bansos {month} tetapi bantuan tidak sampai.",
+    ),
+    ("Pelayanan kantor desa lambat", "Surat pengantar yang saya urus di {place} tidak selesai berhari-hari."),
+    ("Saluran air tersumbat", "Saluran air di {place} tersumbat sampah, bila hujan air meluap ke rumah warga."),
+    ("Kartu keluarga salah data", "Nama anak saya di kartu keluarga salah tulis, sudah diurus sejak {month}."),
+    ("Jembatan kayu lapuk", "Jembatan kayu menuju {place} lapuk dan berbahaya dilewati anak sekolah."),
+    ("Sampah menumpuk di pasar", "Sampah pasar di {place} menumpuk dan tidak diangkut sejak {month}."),
+    ("Akta kelahiran belum terbit", "Pengajuan akta kelahiran anak saya bulan {month} belum terbit."),
+    ("Pungutan di luar ketentuan", "Saya diminta membayar untuk surat keterangan di {place}, padahal gratis."),
+)
+PLACES = (
+    "Dusun Bunangka",
+    "Desa Pegantenan",
+    "Desa Bulangan Haji",
+    "Dusun Ta'lok",
+    "Desa Tebul Barat",
+    "Desa Ambender",
+)
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober")
+
+
 def complaint_body(n: int, run_tag: str) -> dict[str, Any]:
     """A valid complaint (as in the intake tests); the subject differs every time, so nothing deduplicates, and so
     does the complainant (NIK, phone, e-mail): one person with every complaint of every benchmark would make each
-    complaint's possible duplicates all the others, thousands of them in a full run (docs/adr/0021)."""
+    complaint's possible duplicates all the others, thousands of them in a full run (docs/adr/0021). The matter, the
+    place and the month vary (``MATTERS``): every complaint of every benchmark with one text made every open complaint
+    a possible duplicate of every other by its text, and each view's search paid for thousands of them."""
     digits = int.from_bytes(hashlib.sha256(f"{run_tag}#{n}".encode()).digest()[:8], "big")
     day, serial, line = 1 + digits % 28, (digits // 28) % 10_000, (digits // 280_000) % 100_000_000
+    subject, text = MATTERS[digits % len(MATTERS)]
+    place, month = PLACES[(digits // 7) % len(PLACES)], MONTHS[(digits // 11) % len(MONTHS)]
     return {
         "kecamatan": "pegantenan",
         "channel": "web",
@@ -36,8 +70,8 @@ def complaint_body(n: int, run_tag: str) -> dict[str, Any]:
             "email": f"warga.{run_tag}.{n}@example.id",
             "address": "Dusun Bunangka, Desa Pegantenan",
         },
-        "subject": f"Jalan desa rusak ({run_tag} #{n})",
-        "description": "Jalan di Dusun Bunangka rusak sejak Januari dan belum diperbaiki.",
+        "subject": f"{subject} ({run_tag} #{n})",
+        "description": text.format(place=place, month=month),
     }
 
 
