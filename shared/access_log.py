@@ -58,6 +58,8 @@ access_log = Table(
     Column("correlation_id", Text),
 )
 
+_INSERT = insert(access_log)  # built once, each row's values passed at execution (a row for every view of a complaint)
+
 PUBLIC = "public"  # the role recorded for whoever holds a tracking code
 
 # what was looked at: the stable codes the services record (the access-log endpoint shows them as they are)
@@ -191,21 +193,21 @@ def record(
     if any(i is None for i in ids):
         raise ValueError("an access-log row names every complaint it showed")
     access = access or Access()
-    statement = insert(access_log).values(
-        user_id=user.username if user is not None else None,
-        role=user.role if user is not None else PUBLIC,
-        service=service,
-        what=what,
-        complaint_ids=ids,
-        kecamatan=kecamatan,
-        reason=mask_reason(access.reason, complainants) if access.reason else None,
-        correlation_id=access.correlation_id,
-    )
+    row = {
+        "user_id": user.username if user is not None else None,
+        "role": user.role if user is not None else PUBLIC,
+        "service": service,
+        "what": what,
+        "complaint_ids": ids,
+        "kecamatan": kecamatan,
+        "reason": mask_reason(access.reason, complainants) if access.reason else None,
+        "correlation_id": access.correlation_id,
+    }
     if isinstance(target, Connection):
-        target.execute(statement)
+        target.execute(_INSERT, row)
     else:
         with target.begin() as conn:
-            conn.execute(statement)
+            conn.execute(_INSERT, row)
     return True
 
 

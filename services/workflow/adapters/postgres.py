@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Engine, Text, column, func, select, text, update, values
+from sqlalchemy import DateTime, Engine, Text, bindparam, column, func, select, text, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -82,6 +82,8 @@ class PostgresEventStreams:
 # built and its cache key computed again for each call: shared/handoffs.py)
 _CLAIM = insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id)
 _ADD_COMPLAINT = insert(complaints).on_conflict_do_nothing(index_elements=["complaint_id"])
+# and the read every view of a complaint and every action makes
+_GET_COMPLAINT = select(complaints).where(complaints.c.complaint_id == bindparam("complaint_id"))
 
 
 class PostgresInbox:
@@ -98,7 +100,7 @@ class PostgresComplaints:
         self._conn = conn
 
     def get(self, complaint_id: UUID) -> dict[str, Any] | None:
-        row = self._conn.execute(select(complaints).where(complaints.c.complaint_id == complaint_id)).mappings().first()
+        row = self._conn.execute(_GET_COMPLAINT, {"complaint_id": complaint_id}).mappings().first()
         return dict(row) if row is not None else None
 
     def add(self, state: Complaint, at: datetime, *, subject: str, channel: str, received_at: datetime) -> None:
