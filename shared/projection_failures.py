@@ -5,8 +5,10 @@ event it cannot apply (a payload that does not decode, a bug on an odd event, a 
 roll the whole round back, and the runner redid the same batch forever: the projection stood still for every
 kecamatan. Now (``SetAside.apply``):
 
-1. the batch is applied inside a SAVEPOINT; if it fails with an error that blames the data (``transient`` is
-   False), it is rolled back to the savepoint and applied again event by event, each in a SAVEPOINT of its own;
+1. the batch is applied as it comes, without a SAVEPOINT (failures are rare: a savepoint per batch cost two
+   statements in every round). If it fails with an error that blames the data (``transient`` is False), the whole
+   round is rolled back (``BatchFailed``, raised out of the round's transaction) and done again at once, carefully
+   (``transaction``): that projection's events event by event, each in a SAVEPOINT of its own;
 2. an event that fails on its own is **set aside**: a row in its service's ``projection_failures`` table
    (``failures_table``: projection, position, event id, stream, type, kecamatan, error class and a message
    without personal data, first and last failure, attempts), written in the same transaction that moves the
@@ -25,6 +27,10 @@ again (docs/adr/0015-projection-poison-events.md).
 
 Transient errors (the database away, a lost connection, a serialization failure, a lock or statement timeout)
 set nothing aside: the round fails as before and the runner retries it with backoff (``transient``).
+
+What a failed batch costs: the round it was in is done twice (its claim, its read of the store, the other
+projections' batches of a shared round), the second time carefully, at once and logged at WARNING, not as a failed
+round. Every round that owns a ``SetAside`` runs its transaction through ``transaction``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -52,7 +58,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from shared.outages import unreachable
 
@@ -169,6 +175,36 @@ class Retried:
 
 
 ApplyFn = Callable[[Sequence["EventEnvelope"]], None]
+T = TypeVar("T")
+
+
+class BatchFailed(Exception):
+    """A batch applied without a savepoint failed on an error that may be an event's fault (its ``__cause__``): the
+    round's transaction must be rolled back and the round done again, ``set_aside`` now careful (``transaction``)."""
+
+    def __init__(self, set_aside: SetAside, events: int) -> None:
+        super().__init__(f"projection {set_aside.name}: a batch of {events} events failed")
+        self.set_aside = set_aside
+
+
+def transaction(engine: Engine, body: Callable[[Connection], T]) -> T:
+    """``body`` in a transaction of ``engine``, done again at once when a batch in it failed (``BatchFailed``: the
+    transaction rolled back, that projection's ``SetAside`` careful, so its next batch goes event by event, each
+    in a savepoint). Each attempt makes one more ``SetAside`` careful, and a careful one does not raise it: the
+    attempts are bounded. They stay careful until this returns or raises (a transient error: the runner retries
+    the round with backoff, and a batch that fails again makes it careful again). ``body`` starts from scratch
+    each time: it claims, reads and applies again (what it keeps in memory it must restore itself)."""
+    careful: list[SetAside] = []
+    try:
+        while True:
+            try:
+                with engine.begin() as conn:
+                    return body(conn)
+            except BatchFailed as failed:
+                careful.append(failed.set_aside)
+    finally:
+        for set_aside in careful:
+            set_aside.careful = False
 
 
 class SetAside:
@@ -178,6 +214,8 @@ class SetAside:
     def __init__(self, table: Table, name: str) -> None:
         self.table = table
         self.name = name
+        # the next batches event by event, each in a savepoint: set when a batch failed, until ``transaction`` ends
+        self.careful = False
 
     def parked(self, conn: Connection) -> dict[str, int]:
         """Parked streams: stream id -> the position of its failed event (its first, if several failed)."""
@@ -198,10 +236,12 @@ class SetAside:
         before_one_by_one: Callable[[], None] | None = None,
     ) -> Applied:
         """Applies ``events`` (in position order) with ``apply`` inside ``conn``'s transaction, setting aside
-        those it cannot apply and holding those of parked streams (the module's docstring). A transient error
-        propagates: the caller's transaction rolls back and the round is retried. ``before_one_by_one`` runs
-        after a failed batch was rolled back to its savepoint, before its events are applied one by one (the
-        dashboard's rebuild writes the rows it held in memory there)."""
+        those it cannot apply and holding those of parked streams (the module's docstring). Call it inside
+        ``transaction``: a batch that fails on the data raises ``BatchFailed`` (the round must be rolled back and
+        done again: this set-aside is careful then, and applies each event in a savepoint of its own). A transient
+        error propagates: the caller's transaction rolls back and the round is retried. ``before_one_by_one`` runs
+        in a careful round, before the events are applied one by one (the dashboard's rebuild writes the rows it
+        holds in memory there)."""
         done = Applied()
         parked = self.parked(conn)
         ready = [e for e in events if e.stream_id not in parked]
@@ -211,19 +251,22 @@ class SetAside:
                 done.held += 1
         if not ready:
             return done
-        try:
-            with conn.begin_nested():
+        if not self.careful:
+            try:
                 apply(ready)
-            return done
-        except Exception as exc:
-            if transient(exc):
-                raise
-            log.warning(
-                "projection %s: a batch of %d events failed (%s); applying them one by one",
-                self.name,
-                len(ready),
-                describe(exc)[1],
-            )
+                return done
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                self.careful = True
+                log.warning(
+                    "projection %s: a batch of %d events failed (%s); the round is rolled back and done again, "
+                    "applying them one by one",
+                    self.name,
+                    len(ready),
+                    describe(exc)[1],
+                )
+                raise BatchFailed(self, len(ready)) from exc
         if before_one_by_one is not None:
             before_one_by_one()
         for event in ready:

@@ -242,9 +242,10 @@ def test_an_event_that_does_not_decode_is_set_aside_once_and_the_projections_go_
 
 
 def test_a_constraint_violation_is_set_aside_and_the_batch_goes_on(engine, store, kecamatan):
-    """A database error aborts the transaction: the batch's savepoint, then the event's, take it back, so the rest of
-    the batch and the record of the failure are written in the same transaction. The constraint is this test's own,
-    on copies of the tables (a duplicate tracking code in the store would stay there for every later rebuild)."""
+    """A database error aborts the transaction: the round is rolled back and done again, each event in a savepoint
+    that takes it back, so the rest of the batch and the record of the failure are written in the same transaction.
+    The constraint is this test's own, on copies of the tables (a duplicate tracking code in the store would stay
+    there for every later rebuild)."""
     sub = Subscription(
         engine,
         store,
@@ -361,6 +362,41 @@ def test_a_rebuild_clears_what_it_applied_and_keeps_what_fails_again(engine, sto
                 text("SELECT count(*) FROM dashboard.projection_failures WHERE projection LIKE '%\\_\\_next'")
             ).scalar_one()
             == 0
+        )
+
+
+def test_an_event_that_fails_in_the_rebuilds_swap_rolls_the_swap_back_and_it_is_done_again_carefully(
+    engine, store, kecamatan, caplog
+):
+    """The swap applies the events that arrived during the rebuild in its one transaction, without a savepoint: a
+    batch that fails there rolls the whole swap back (nothing swapped), and it is done again at once, that batch one
+    event at a time; the event is set aside for the live projection."""
+    calendars = Calendars(KecamatanDirectory(engine))
+    s = Stream(store, kecamatan, datetime(2026, 5, 7, 13, tzinfo=WIB))
+    arrived: list[EventEnvelope] = []
+
+    def meanwhile() -> None:  # between the catch-up and the swap
+        arrived.append(s.broken())
+        arrived.append(s.duplicate())
+        arrived.append(Stream(store, kecamatan, datetime(2026, 5, 7, 14, tzinfo=WIB)).events[0])
+
+    with caplog.at_level("WARNING", logger="shared.projection_failures"):
+        report = rebuild_projection(
+            engine, store, ComplaintsProjection(calendars), batch_size=200, on_caught_up=meanwhile
+        )
+    poison, later, other = arrived
+    assert report.caught_up_in_swap >= 3 and report.position >= other.position
+    assert any("rolled back and done again" in r.getMessage() for r in caplog.records)
+    with engine.connect() as conn:
+        kept = rows_of(conn, t.projection_failures, COMPLAINTS, s)
+        assert set(kept) == {2, 3} and kept[2]["error_class"] == "ValidationError" and kept[2]["attempts"] == 1
+        assert kept[3]["held_behind"] == poison.position and kept[3]["event_id"] == later.event_id
+        assert complaint(conn, s)["position"] == s.events[0].position
+        assert (
+            conn.execute(
+                text("SELECT status FROM dashboard.complaints WHERE position = :p"), {"p": other.position}
+            ).scalar_one()
+            == "in_progress"
         )
 
 
