@@ -28,6 +28,9 @@ again (docs/adr/0015-projection-poison-events.md).
 Transient errors (the database away, a lost connection, a serialization failure, a lock or statement timeout)
 set nothing aside: the round fails as before and the runner retries it with backoff (``transient``).
 
+A round reads its parked streams with its checkpoint (``claim``: one statement for both, after the claim's locks,
+so what another process parked while holding the claim is seen), not with a query of its own, nor from memory.
+
 What a failed batch costs: the round it was in is done twice (its claim, its read of the store, the other
 projections' batches of a shared round), the second time carefully, at once and logged at WARNING, not as a failed
 round. Every round that owns a ``SetAside`` runs its transaction through ``transaction``.
@@ -36,9 +39,9 @@ round. Every round that owns a ``SetAside`` runs its transaction through ``trans
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -66,6 +69,7 @@ if TYPE_CHECKING:
     from shared.events import EventEnvelope
     from shared.eventstore.postgres import PostgresEventStore
     from shared.service import Gauge
+    from shared.subscriptions import Checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +211,42 @@ def transaction(engine: Engine, body: Callable[[Connection], T]) -> T:
             set_aside.careful = False
 
 
+class Claimed(NamedTuple):
+    """A projection's checkpoint, claimed, and its parked streams (``SetAside.parked``) as they were then."""
+
+    position: int
+    parked: dict[str, int]
+
+
+def claim(conn: Connection, checkpoints: Checkpoints, set_asides: Sequence[SetAside]) -> dict[str, Claimed]:
+    """``Checkpoints.claim_many`` for the projections of ``set_asides`` (their checkpoints in ``checkpoints``, their
+    set-aside events in one table), each one's parked streams read by the statement that reads its checkpoint:
+    a round pays no query of its own for them (usually none). That statement comes after the claim's locks, so
+    it sees what the claim's last holder committed: a rebuild's swap, in another process, replaces the live
+    projection's set-aside events while it holds the live checkpoint's claim, and the round waits for it."""
+    table = set_asides[0].table
+    assert all(s.table is table for s in set_asides)  # noqa: S101 (one service's table)
+    names = [s.name for s in set_asides]
+    checkpoints.lock(conn, names)
+    c, f = checkpoints.table, table
+    rows = conn.execute(
+        select(c.c.name, c.c.position, f.c.stream_id, func.min(func.coalesce(f.c.held_behind, f.c.position)))
+        .select_from(c.outerjoin(f, f.c.projection == c.c.name))
+        .where(c.c.name.in_(names))
+        .group_by(c.c.name, c.c.position, f.c.stream_id)
+    ).all()
+    found: dict[str, Claimed] = {}
+    for name, position, stream, at in rows:
+        claimed = found.setdefault(name, Claimed(position, {}))
+        if stream is not None:
+            claimed.parked[stream] = int(at)
+    missing = [s for s in set_asides if s.name not in found]
+    if missing:  # a projection's first round ever: its checkpoint made at 0, its parked streams read on their own
+        checkpoints.create(conn, [s.name for s in missing])
+        found.update({s.name: Claimed(0, s.parked(conn)) for s in missing})
+    return found
+
+
 class SetAside:
     """One projection's set-aside events, in its service's ``projection_failures`` table (``table``); ``name`` is
     the projection's checkpoint name (a dashboard rebuild's copies have their own, ``<name>__next``)."""
@@ -217,8 +257,14 @@ class SetAside:
         # the next batches event by event, each in a savepoint: set when a batch failed, until ``transaction`` ends
         self.careful = False
 
+    def claim(self, conn: Connection, checkpoints: Checkpoints) -> Claimed:
+        """This projection's checkpoint claimed (``Checkpoints.claim``) with its parked streams, in one statement
+        (``claim``): pass them to ``apply``."""
+        return claim(conn, checkpoints, [self])[self.name]
+
     def parked(self, conn: Connection) -> dict[str, int]:
-        """Parked streams: stream id -> the position of its failed event (its first, if several failed)."""
+        """Parked streams: stream id -> the position of its failed event (its first, if several failed). A round
+        reads them with its checkpoint instead (``claim``)."""
         t = self.table
         rows = conn.execute(
             select(t.c.stream_id, func.min(func.coalesce(t.c.held_behind, t.c.position)))
@@ -233,17 +279,20 @@ class SetAside:
         events: Sequence[EventEnvelope],
         apply: ApplyFn,
         *,
+        parked: Mapping[str, int] | None = None,
         before_one_by_one: Callable[[], None] | None = None,
     ) -> Applied:
         """Applies ``events`` (in position order) with ``apply`` inside ``conn``'s transaction, setting aside
         those it cannot apply and holding those of parked streams (the module's docstring). Call it inside
         ``transaction``: a batch that fails on the data raises ``BatchFailed`` (the round must be rolled back and
         done again: this set-aside is careful then, and applies each event in a savepoint of its own). A transient
-        error propagates: the caller's transaction rolls back and the round is retried. ``before_one_by_one`` runs
-        in a careful round, before the events are applied one by one (the dashboard's rebuild writes the rows it
-        holds in memory there)."""
+        error propagates: the caller's transaction rolls back and the round is retried. ``parked``: the parked
+        streams read when this transaction claimed the checkpoint (``claim``), read here when not given; nothing
+        may have changed them since (``retry`` does: read them again after it). ``before_one_by_one`` runs in a
+        careful round, before the events are applied one by one (the dashboard's rebuild writes the rows it holds
+        in memory there)."""
         done = Applied()
-        parked = self.parked(conn)
+        parked = self.parked(conn) if parked is None else dict(parked)
         ready = [e for e in events if e.stream_id not in parked]
         for event in events:
             if event.stream_id in parked:

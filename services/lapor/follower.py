@@ -72,13 +72,18 @@ class FollowUps:
 
     def round_in(self, conn: Connection) -> tuple[int, int]:
         """One round inside ``conn``'s transaction: the events of its types it read, and all it read."""
-        after = self.checkpoints.claim(conn, self.name)
+        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
         # read before anything is written: a round holding a transaction id reads only what settled without it
         batch, last, read = self.store.read_all_of_types(after, self.batch_size, TYPES, conn)
         if self.retry_pending:
             self.set_aside.retry(conn, self.store, lambda events: self._apply_all(conn, events))
         if batch:  # an event it cannot apply is set aside, its complaint's later ones held behind it
-            self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
+            self.set_aside.apply(
+                conn,
+                batch,
+                lambda events: self._apply_all(conn, events),
+                parked=None if self.retry_pending else parked,  # the retry changed them: read again
+            )
         if read:
             self.checkpoints.set(conn, self.name, last)
         return len(batch), read

@@ -5,15 +5,19 @@ events retried on the process's first round."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
+from sqlalchemy.dialects.postgresql import insert
 
 from services.dashboard.adapters import tables as t
 from services.dashboard.adapters.projections import Calendars, ServiceRequestsProjection
 from services.dashboard.adapters.subscription import LiveRounds, Subscription
 from services.dashboard.entrypoints import projections
 from shared.db import make_engine
+from shared.subscriptions import Checkpoints
 from shared.tenancy import KecamatanDirectory
 from tests.integration.test_projection_poison import (  # noqa: F401 (fixtures)
     COMPLAINTS,
@@ -167,3 +171,63 @@ def test_a_round_takes_no_savepoint_and_a_batch_that_fails_is_done_again_careful
             assert complaint(conn, c)["outcome"] == "duplicate"
     finally:
         own.dispose()
+
+
+def test_a_stream_another_process_parks_while_it_holds_the_claim_is_held_by_the_round_that_waited(
+    engine, store, kecamatan
+):
+    """A round reads the parked streams with its checkpoints, in the statement after the claim's locks (not kept in
+    memory between rounds, not in the locking statement, whose snapshot predates the wait): a stream parked by
+    another process while it holds the claim (a rebuild's swap replaces the live projection's set-aside events
+    so) is held by the round that waited for it, never applied over."""
+    rounds = live_rounds(engine, store)
+    run(rounds)  # the first round (retrying what other tests set aside) is behind us
+    a = Stream(store, kecamatan, datetime(2026, 6, 4, 9, tzinfo=WIB))
+    run(rounds)
+    received = a.events[0]
+    later = a.duplicate()
+
+    with engine.connect() as other, engine.connect() as watcher:
+        Checkpoints(t.checkpoints).claim(other, COMPLAINTS)  # as the swap does
+        waiting = threading.Thread(target=run, args=(rounds,))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while True:  # pg_stat_activity is read once per transaction: a transaction per look
+            with watcher.begin():
+                if watcher.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND wait_event = 'advisory' AND query LIKE '%pg_advisory_xact_lock%'"
+                    )
+                ).scalar_one():
+                    break
+            assert time.monotonic() < deadline, "the round did not wait for the claim"
+            time.sleep(0.02)
+        other.execute(
+            insert(t.projection_failures).values(
+                projection=COMPLAINTS,
+                position=received.position,
+                event_id=received.event_id,
+                stream_id=a.stream_id,
+                event_type=received.type,
+                kecamatan=kecamatan,
+                error_class="ValueError",
+                error="ValueError: set aside by another process",
+                attempts=1,
+            )
+        )
+        other.commit()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+
+    with engine.connect() as conn:
+        failed = rows_of(conn, t.projection_failures, COMPLAINTS, a)
+        assert set(failed) == {1, 2} and failed[2]["held_behind"] == received.position
+        assert failed[2]["event_id"] == later.event_id
+        assert complaint(conn, a)["outcome"] is None and complaint(conn, a)["position"] == received.position
+        assert complaint(conn, a, "service_requests")["position"] == later.position  # not parked there
+
+    run(live_rounds(engine, store))  # the next process start applies them again, in order
+    with engine.connect() as conn:
+        assert rows_of(conn, t.projection_failures, COMPLAINTS, a) == {}
+        assert complaint(conn, a)["outcome"] == "duplicate" and complaint(conn, a)["position"] == later.position

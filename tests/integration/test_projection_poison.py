@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Table, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -454,3 +455,38 @@ def test_the_tracking_projection_sets_aside_and_retries_as_well(engine, store, k
         reported = {(g.name, g.labels.get("projection")): g.value for g in intake_gauges(conn)}
     assert reported[("pengaduan_projection_failures", name)] >= 1
     assert reported[("pengaduan_projection_held_events", name)] >= 1
+
+
+def test_the_tracking_projection_holds_a_stream_another_process_parked_between_its_rounds(engine, store, kecamatan):
+    """The parked streams are read with the checkpoint by every round (``shared.projection_failures.claim``), not
+    kept from an earlier one: a stream parked by someone else since is held."""
+    projection = TrackingProjection(engine, store)
+    run(projection)  # the first round (retrying what other tests set aside) is behind us
+    a = Stream(store, kecamatan, datetime(2026, 5, 8, 13, tzinfo=WIB))
+    run(projection)
+    received = a.events[0]
+    with engine.begin() as other:
+        other.execute(
+            insert(projection_failures).values(
+                projection=TrackingProjection.name,
+                position=received.position,
+                event_id=received.event_id,
+                stream_id=a.stream_id,
+                event_type=received.type,
+                kecamatan=kecamatan,
+                error_class="ValueError",
+                error="ValueError: set aside by another process",
+                attempts=1,
+            )
+        )
+    later = a.duplicate()
+    run(projection)
+    with engine.connect() as conn:
+        held = rows_of(conn, projection_failures, TrackingProjection.name, a)
+        assert set(held) == {1, 2} and held[2]["held_behind"] == received.position
+        assert held[2]["event_id"] == later.event_id
+        assert tracked(conn, a)["status"] == "in_progress" and tracked(conn, a)["position"] == received.position
+    run(TrackingProjection(engine, store))  # the next start applies them, in order
+    with engine.connect() as conn:
+        assert rows_of(conn, projection_failures, TrackingProjection.name, a) == {}
+        assert tracked(conn, a)["outcome"] == "duplicate" and tracked(conn, a)["position"] == later.position

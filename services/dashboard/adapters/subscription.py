@@ -58,7 +58,7 @@ from sqlalchemy.schema import CreateTable
 from services.dashboard.adapters import tables as t
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
-from shared.projection_failures import Retried, SetAside, transaction
+from shared.projection_failures import Retried, SetAside, claim, transaction
 from shared.subscriptions import Checkpoints, RoundResult, lock_key
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,18 @@ class Subscription:
     def round_in(self, conn: Connection, *, retry: bool = False) -> int:
         """One batch inside ``conn``'s transaction (``retry``: after applying the set-aside events again); returns
         how many events it read. An event it cannot apply is set aside (the module's docstring)."""
-        after = self.checkpoints.claim(conn, self.checkpoint_name)
+        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
         # read before anything is written: a round holding a transaction id reads only what was settled without it
         batch, last, read = self.store.read_all_of_types(after, self.batch_size, self.projection.types, conn)
         if retry:
             self.retry_set_aside(conn)
         if batch:
-            self.set_aside.apply(conn, batch, lambda events: self.projection.apply_batch(conn, self.tables, events))
+            self.set_aside.apply(
+                conn,
+                batch,
+                lambda events: self.projection.apply_batch(conn, self.tables, events),
+                parked=None if retry else parked,  # the retry changed them: read again
+            )
         if read:
             self.checkpoints.set(conn, self.checkpoint_name, last)
         return read
@@ -229,9 +234,9 @@ class Subscription:
                 held.update(before)
             # a copy's batch may be lost in a crash (the rebuild starts over): no wait for the WAL flush
             conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            self.checkpoints.claim(conn, self.checkpoint_name)
+            _, parked = self.set_aside.claim(conn, self.checkpoints)
             if batch:
-                self._apply_holding(conn, batch, held)
+                self._apply_holding(conn, batch, held, parked)
             if done:
                 self.projection.flush(conn, self.tables, held)
             if read:
@@ -239,7 +244,9 @@ class Subscription:
 
         return write
 
-    def _apply_holding(self, conn: Connection, batch: list[EventEnvelope], held: dict) -> None:
+    def _apply_holding(
+        self, conn: Connection, batch: list[EventEnvelope], held: dict, parked: Mapping[str, int]
+    ) -> None:
         """A rebuild's batch, open complaints' rows kept in ``held``, with its failing events set aside. In a careful
         round (a batch that failed, done again: ``_write_batch`` put ``held`` back as it was before the batch) the
         rows held are written to the copies first, and the batch's events are applied one by one on the rows in the
@@ -254,7 +261,7 @@ class Subscription:
             self.projection.flush(conn, self.tables, held)
             one_by_one = True
 
-        self.set_aside.apply(conn, batch, apply, before_one_by_one=write_held)
+        self.set_aside.apply(conn, batch, apply, parked=parked, before_one_by_one=write_held)
 
     def position(self, conn: Connection | None = None) -> int:
         if conn is not None:
@@ -313,8 +320,8 @@ class RebuildReport:
 
 
 class LiveRounds:
-    """The live projections in ONE round: one claim of their checkpoints (``Checkpoints.claim_many``, in a stable
-    order), one read of the store from the lowest of them (the events of any of their types), each projection's
+    """The live projections in ONE round: one claim of their checkpoints (``shared.projection_failures.claim``: in a
+    stable order, their parked streams read with them), one read of the store from the lowest of them (the events of any of their types), each projection's
     events after its own checkpoint applied as ``Subscription.round_in`` applies them (set aside when they fail,
     the round done again carefully for it: ADR 0015; its set-aside events retried on the process's first round), the
     checkpoints moved by one UPDATE, one commit. One leader for them all (``name``). docs/adr/0029.
@@ -344,22 +351,27 @@ class LiveRounds:
 
     def round_in(self, conn: Connection) -> int:
         """One round inside ``conn``'s transaction; returns how many events it read."""
-        afters = self.checkpoints.claim_many(conn, [s.checkpoint_name for s in self.subscriptions])
+        # their checkpoints and their parked streams, in one statement
+        claimed = claim(conn, self.checkpoints, [s.set_aside for s in self.subscriptions])
         # read before anything is written (as Subscription.round_in): one read for every projection
-        batch, last, read = self.store.read_all_of_types(min(afters.values()), self.batch_size, self.types, conn)
+        start = min(c.position for c in claimed.values())
+        batch, last, read = self.store.read_all_of_types(start, self.batch_size, self.types, conn)
         moved = []
         for sub in self.subscriptions:
-            after = afters[sub.checkpoint_name]
+            after, parked = claimed[sub.checkpoint_name]
             if sub.retry_pending:
                 sub.retry_set_aside(conn)
             mine = [e for e in batch if _position_of(e) > after and e.type in sub.projection.types]
             if mine:
                 sub.set_aside.apply(
-                    conn, mine, lambda events, sub=sub: sub.projection.apply_batch(conn, sub.tables, events)
+                    conn,
+                    mine,
+                    lambda events, sub=sub: sub.projection.apply_batch(conn, sub.tables, events),
+                    parked=None if sub.retry_pending else parked,  # the retry changed them: read again
                 )
             if read and last > after:
                 moved.append(sub.checkpoint_name)
-        if moved:  # every checkpoint the batch moves, in one statement (claim_many made their rows)
+        if moved:  # every checkpoint the batch moves, in one statement (the claim made their rows)
             conn.execute(
                 update(t.checkpoints)
                 .where(t.checkpoints.c.name.in_(moved))

@@ -102,13 +102,18 @@ class TrackingProjection:
 
     def round_in(self, conn: Connection) -> int:
         """One round inside ``conn``'s transaction; returns how many events it read."""
-        after = self.checkpoints.claim(conn, self.name)
+        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
         # read before anything is written: a round holding a transaction id reads only what settled without it
         batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
         if self.retry_pending:
             self.retry_set_aside(conn)
         if batch:
-            self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
+            self.set_aside.apply(
+                conn,
+                batch,
+                lambda events: self._apply_all(conn, events),
+                parked=None if self.retry_pending else parked,  # the retry changed them: read again
+            )
             self.checkpoints.set(conn, self.name, batch[-1].position)
         return len(batch)
 
