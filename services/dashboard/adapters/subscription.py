@@ -27,15 +27,15 @@ an empty or half-built table:
    blocked; whatever commits after this point has a higher position (commit-ordered store) and the live
    runner applies it next.
 
-**An event a round cannot apply** (``shared.projection_failures``): the batch is applied without a SAVEPOINT; when
-it fails with an error that blames the data (not a lost connection, a serialization failure or a timeout: those
-fail the round as before, and the runner retries it), the round is rolled back and done again at once, carefully:
-that projection's events one by one, each in a SAVEPOINT, and the one that fails is set aside in
-``dashboard.projection_failures`` with its complaint's later events held behind it, in the transaction that moves
-the checkpoint past them; every other complaint goes on. The first round of each
-process (``pengaduan projections run``, after a deploy or a restart) applies the set-aside events again, in order;
-a rebuild replays them with everything else and keeps, in place of the live projection's, only the failures it met
-again (each one's first failure kept, the attempts added up). docs/adr/0015-projection-poison-events.md.
+**An event a round cannot apply** (``shared.projection_failures``): the batch is applied without a SAVEPOINT; when it
+fails with an error that blames the data (not a lost connection, a serialization failure or a timeout: those fail the
+round as before, and the runner retries it), the round is rolled back and done again at once, carefully: that
+projection's events one by one, each in a SAVEPOINT, and the one that fails is set aside in
+``dashboard.projection_failures`` with its complaint's later events held behind it, in the transaction that moves the
+checkpoint past them; every other complaint goes on. The first round of each process (``pengaduan projections run``,
+after a deploy or a restart) applies the set-aside events again, in order; a rebuild replays them with everything else
+and keeps, in place of the live projection's, only the failures it met again (each one's first failure kept, the
+attempts added up). docs/adr/0015-projection-poison-events.md.
 
 ``lag`` is the last position in the store minus the projection's checkpoint.
 """
@@ -321,10 +321,11 @@ class RebuildReport:
 
 class LiveRounds:
     """The live projections in ONE round: one claim of their checkpoints (``shared.projection_failures.claim``: in a
-    stable order, their parked streams read with them), one read of the store from the lowest of them (the events of any of their types), each projection's
-    events after its own checkpoint applied as ``Subscription.round_in`` applies them (set aside when they fail,
-    the round done again carefully for it: ADR 0015; its set-aside events retried on the process's first round), the
-    checkpoints moved by one UPDATE, one commit. One leader for them all (``name``). docs/adr/0029.
+    stable order, their parked streams read with them), one read of the store from the lowest of them (the events of any
+    of their types), each projection's events after its own checkpoint applied as ``Subscription.round_in`` applies them
+    (set aside when they fail, the round done again carefully for it: ADR 0015; its set-aside events retried on the
+    process's first round), the checkpoints moved by one UPDATE, one commit. One leader for them all (``name``).
+    docs/adr/0029.
 
     Two runners, one per projection, each woken by every append's NOTIFY, made two transactions per event, each
     claiming, settling the store's horizon and reading the same positions (the walk benchmark: the projections
