@@ -5,8 +5,10 @@ event it cannot apply (a payload that does not decode, a bug on an odd event, a 
 roll the whole round back, and the runner redid the same batch forever: the projection stood still for every
 kecamatan. Now (``SetAside.apply``):
 
-1. the batch is applied inside a SAVEPOINT; if it fails with an error that blames the data (``transient`` is
-   False), it is rolled back to the savepoint and applied again event by event, each in a SAVEPOINT of its own;
+1. the batch is applied as it comes, without a SAVEPOINT (failures are rare: a savepoint per batch cost two
+   statements in every round). If it fails with an error that blames the data (``transient`` is False), the whole
+   round is rolled back (``BatchFailed``, raised out of the round's transaction) and done again at once, carefully
+   (``transaction``): that projection's events event by event, each in a SAVEPOINT of its own;
 2. an event that fails on its own is **set aside**: a row in its service's ``projection_failures`` table
    (``failures_table``: projection, position, event id, stream, type, kecamatan, error class and a message
    without personal data, first and last failure, attempts), written in the same transaction that moves the
@@ -25,14 +27,21 @@ again (docs/adr/0015-projection-poison-events.md).
 
 Transient errors (the database away, a lost connection, a serialization failure, a lock or statement timeout)
 set nothing aside: the round fails as before and the runner retries it with backoff (``transient``).
+
+A round reads its parked streams with its checkpoint (``claim``: one statement for both, after the claim's locks,
+so what another process parked while holding the claim is seen), not with a query of its own, nor from memory.
+
+What a failed batch costs: the round it was in is done twice (its claim, its read of the store, the other
+projections' batches of a shared round), the second time carefully, at once and logged at WARNING, not as a failed
+round. Every round that owns a ``SetAside`` runs its transaction through ``transaction``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -52,7 +61,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import UUID, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from shared.outages import unreachable
 
@@ -60,6 +69,7 @@ if TYPE_CHECKING:
     from shared.events import EventEnvelope
     from shared.eventstore.postgres import PostgresEventStore
     from shared.service import Gauge
+    from shared.subscriptions import Checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +179,72 @@ class Retried:
 
 
 ApplyFn = Callable[[Sequence["EventEnvelope"]], None]
+T = TypeVar("T")
+
+
+class BatchFailed(Exception):
+    """A batch applied without a savepoint failed on an error that may be an event's fault (its ``__cause__``): the
+    round's transaction must be rolled back and the round done again, ``set_aside`` now careful (``transaction``)."""
+
+    def __init__(self, set_aside: SetAside, events: int) -> None:
+        super().__init__(f"projection {set_aside.name}: a batch of {events} events failed")
+        self.set_aside = set_aside
+
+
+def transaction(engine: Engine, body: Callable[[Connection], T]) -> T:
+    """``body`` in a transaction of ``engine``, done again at once when a batch in it failed (``BatchFailed``: the
+    transaction rolled back, that projection's ``SetAside`` careful, so its next batch goes event by event, each
+    in a savepoint). Each attempt makes one more ``SetAside`` careful, and a careful one does not raise it: the
+    attempts are bounded. They stay careful until this returns or raises (a transient error: the runner retries
+    the round with backoff, and a batch that fails again makes it careful again). ``body`` starts from scratch
+    each time: it claims, reads and applies again (what it keeps in memory it must restore itself)."""
+    careful: list[SetAside] = []
+    try:
+        while True:
+            try:
+                with engine.begin() as conn:
+                    return body(conn)
+            except BatchFailed as failed:
+                careful.append(failed.set_aside)
+    finally:
+        for set_aside in careful:
+            set_aside.careful = False
+
+
+class Claimed(NamedTuple):
+    """A projection's checkpoint, claimed, and its parked streams (``SetAside.parked``) as they were then."""
+
+    position: int
+    parked: dict[str, int]
+
+
+def claim(conn: Connection, checkpoints: Checkpoints, set_asides: Sequence[SetAside]) -> dict[str, Claimed]:
+    """``Checkpoints.claim_many`` for the projections of ``set_asides`` (their checkpoints in ``checkpoints``, their
+    set-aside events in one table), each one's parked streams read by the statement that reads its checkpoint:
+    a round pays no query of its own for them (usually none). That statement comes after the claim's locks, so
+    it sees what the claim's last holder committed: a rebuild's swap, in another process, replaces the live
+    projection's set-aside events while it holds the live checkpoint's claim, and the round waits for it."""
+    table = set_asides[0].table
+    assert all(s.table is table for s in set_asides)  # noqa: S101 (one service's table)
+    names = [s.name for s in set_asides]
+    checkpoints.lock(conn, names)
+    c, f = checkpoints.table, table
+    rows = conn.execute(
+        select(c.c.name, c.c.position, f.c.stream_id, func.min(func.coalesce(f.c.held_behind, f.c.position)))
+        .select_from(c.outerjoin(f, f.c.projection == c.c.name))
+        .where(c.c.name.in_(names))
+        .group_by(c.c.name, c.c.position, f.c.stream_id)
+    ).all()
+    found: dict[str, Claimed] = {}
+    for name, position, stream, at in rows:
+        claimed = found.setdefault(name, Claimed(position, {}))
+        if stream is not None:
+            claimed.parked[stream] = int(at)
+    missing = [s for s in set_asides if s.name not in found]
+    if missing:  # a projection's first round ever: its checkpoint made at 0, its parked streams read on their own
+        checkpoints.create(conn, [s.name for s in missing])
+        found.update({s.name: Claimed(0, s.parked(conn)) for s in missing})
+    return found
 
 
 class SetAside:
@@ -178,9 +254,17 @@ class SetAside:
     def __init__(self, table: Table, name: str) -> None:
         self.table = table
         self.name = name
+        # the next batches event by event, each in a savepoint: set when a batch failed, until ``transaction`` ends
+        self.careful = False
+
+    def claim(self, conn: Connection, checkpoints: Checkpoints) -> Claimed:
+        """This projection's checkpoint claimed (``Checkpoints.claim``) with its parked streams, in one statement
+        (``claim``): pass them to ``apply``."""
+        return claim(conn, checkpoints, [self])[self.name]
 
     def parked(self, conn: Connection) -> dict[str, int]:
-        """Parked streams: stream id -> the position of its failed event (its first, if several failed)."""
+        """Parked streams: stream id -> the position of its failed event (its first, if several failed). A round
+        reads them with its checkpoint instead (``claim``)."""
         t = self.table
         rows = conn.execute(
             select(t.c.stream_id, func.min(func.coalesce(t.c.held_behind, t.c.position)))
@@ -195,15 +279,20 @@ class SetAside:
         events: Sequence[EventEnvelope],
         apply: ApplyFn,
         *,
+        parked: Mapping[str, int] | None = None,
         before_one_by_one: Callable[[], None] | None = None,
     ) -> Applied:
         """Applies ``events`` (in position order) with ``apply`` inside ``conn``'s transaction, setting aside
-        those it cannot apply and holding those of parked streams (the module's docstring). A transient error
-        propagates: the caller's transaction rolls back and the round is retried. ``before_one_by_one`` runs
-        after a failed batch was rolled back to its savepoint, before its events are applied one by one (the
-        dashboard's rebuild writes the rows it held in memory there)."""
+        those it cannot apply and holding those of parked streams (the module's docstring). Call it inside
+        ``transaction``: a batch that fails on the data raises ``BatchFailed`` (the round must be rolled back and
+        done again: this set-aside is careful then, and applies each event in a savepoint of its own). A transient
+        error propagates: the caller's transaction rolls back and the round is retried. ``parked``: the parked
+        streams read when this transaction claimed the checkpoint (``claim``), read here when not given; nothing
+        may have changed them since (``retry`` does: read them again after it). ``before_one_by_one`` runs in a
+        careful round, before the events are applied one by one (the dashboard's rebuild writes the rows it holds
+        in memory there)."""
         done = Applied()
-        parked = self.parked(conn)
+        parked = self.parked(conn) if parked is None else dict(parked)
         ready = [e for e in events if e.stream_id not in parked]
         for event in events:
             if event.stream_id in parked:
@@ -211,19 +300,22 @@ class SetAside:
                 done.held += 1
         if not ready:
             return done
-        try:
-            with conn.begin_nested():
+        if not self.careful:
+            try:
                 apply(ready)
-            return done
-        except Exception as exc:
-            if transient(exc):
-                raise
-            log.warning(
-                "projection %s: a batch of %d events failed (%s); applying them one by one",
-                self.name,
-                len(ready),
-                describe(exc)[1],
-            )
+                return done
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                self.careful = True
+                log.warning(
+                    "projection %s: a batch of %d events failed (%s); the round is rolled back and done again, "
+                    "applying them one by one",
+                    self.name,
+                    len(ready),
+                    describe(exc)[1],
+                )
+                raise BatchFailed(self, len(ready)) from exc
         if before_one_by_one is not None:
             before_one_by_one()
         for event in ready:

@@ -89,24 +89,31 @@ class Checkpoints:
 
     def claim_many(self, conn: Connection, names: Sequence[str]) -> dict[str, int]:
         """``claim`` for several checkpoints at once (in a stable order: no two rounds wait for each other)."""
-        ordered = sorted(names)
+        self.lock(conn, names)
+        found = dict(
+            conn.execute(select(self.table.c.name, self.table.c.position).where(self.table.c.name.in_(names))).all()
+        )
+        self.create(conn, [n for n in names if n not in found])
+        return {n: found.get(n, 0) for n in names}
+
+    def lock(self, conn: Connection, names: Sequence[str]) -> None:
+        """The claim's transaction-scoped advisory locks (``claim``), in a stable order. Read the checkpoints in a
+        later statement: its snapshot then sees what the claim's last holder committed."""
         conn.execute(
             text(
                 "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
             ),
-            {"keys": [lock_key(f"{n}:round") for n in ordered]},
+            {"keys": [lock_key(f"{n}:round") for n in sorted(names)]},
         )
-        found = dict(
-            conn.execute(select(self.table.c.name, self.table.c.position).where(self.table.c.name.in_(ordered))).all()
-        )
-        missing = [n for n in ordered if n not in found]
-        if missing:
+
+    def create(self, conn: Connection, names: Sequence[str]) -> None:
+        """Checkpoints at 0 for ``names`` that have none (a subscription's first round)."""
+        if names:
             conn.execute(
                 insert(self.table)
-                .values([{"name": n, "position": 0} for n in missing])
+                .values([{"name": n, "position": 0} for n in sorted(names)])
                 .on_conflict_do_nothing(index_elements=["name"])
             )
-        return {n: found.get(n, 0) for n in names}
 
     def set(self, conn: Connection, name: str, position: int) -> None:
         conn.execute(self._set, {"name": name, "position": position})

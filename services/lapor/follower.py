@@ -38,7 +38,7 @@ from shared.contracts.workflow import (
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore, subject_of
 from shared.masking import scrub
-from shared.projection_failures import SetAside
+from shared.projection_failures import SetAside, transaction
 from shared.subscriptions import Checkpoints, RoundResult
 
 log = logging.getLogger(__name__)
@@ -66,18 +66,27 @@ class FollowUps:
         self.retry_pending = True  # the first round of each process tries the set-aside events again
 
     def round(self) -> RoundResult:
-        with self.engine.begin() as conn:
-            after = self.checkpoints.claim(conn, self.name)
-            # read before anything is written: a round holding a transaction id reads only what settled without it
-            batch, last, read = self.store.read_all_of_types(after, self.batch_size, TYPES, conn)
-            if self.retry_pending:
-                self.set_aside.retry(conn, self.store, lambda events: self._apply_all(conn, events))
-            if batch:  # an event it cannot apply is set aside, its complaint's later ones held behind it
-                self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
-            if read:
-                self.checkpoints.set(conn, self.name, last)
+        applied, read = transaction(self.engine, self.round_in)  # a batch that fails is done again, event by event
         self.retry_pending = False  # committed (a failed round tries them again)
-        return RoundResult(handled=len(batch), more=read == self.batch_size)
+        return RoundResult(handled=applied, more=read == self.batch_size)
+
+    def round_in(self, conn: Connection) -> tuple[int, int]:
+        """One round inside ``conn``'s transaction: the events of its types it read, and all it read."""
+        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
+        # read before anything is written: a round holding a transaction id reads only what settled without it
+        batch, last, read = self.store.read_all_of_types(after, self.batch_size, TYPES, conn)
+        if self.retry_pending:
+            self.set_aside.retry(conn, self.store, lambda events: self._apply_all(conn, events))
+        if batch:  # an event it cannot apply is set aside, its complaint's later ones held behind it
+            self.set_aside.apply(
+                conn,
+                batch,
+                lambda events: self._apply_all(conn, events),
+                parked=None if self.retry_pending else parked,  # the retry changed them: read again
+            )
+        if read:
+            self.checkpoints.set(conn, self.name, last)
+        return len(batch), read
 
     def _apply_all(self, conn: Connection, events: Sequence[EventEnvelope]) -> None:
         for event in events:

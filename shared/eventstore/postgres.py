@@ -39,6 +39,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    and_,
     func,
     select,
     text,
@@ -345,28 +346,38 @@ class PostgresEventStore:
         """The next ``limit`` events after ``after`` (as ``read_all``), but only those of ``types`` leave the
         server: ``(events, last_position_read, count_read)``. A subscriber that ignores most types (a
         projection skips notifications and overdue alerts: about a quarter of the store) moves its checkpoint
-        to ``last_position_read`` without transferring or decoding the rest."""
+        to ``last_position_read`` without transferring or decoding the rest.
+
+        One statement: the batch's span (its last position and size) LEFT JOINed to the wanted events within it,
+        in position order; a batch without any of them is one row of the span alone. (The span and the events
+        were two statements, a round trip more in every projection round.)"""
         settled = self.horizon.settle(conn, after)
         if settled <= after:
             return [], after, 0
         batch = (
-            select(events.c.position, events.c.type)
+            select(events.c.position)
             .where(events.c.position > after, events.c.position <= settled)
             .order_by(events.c.position)
             .limit(limit)
-            .cte("batch")
+            .subquery("batch")
         )
-        span = select(func.max(batch.c.position), func.count()).select_from(batch)
-        last, read = conn.execute(span).one()
-        if not read:
-            return [], after, 0
-        wanted = list(types)
+        span = select(func.max(batch.c.position).label("last"), func.count().label("read")).subquery("span")
         query = (
-            select(events)
-            .where(events.c.position > after, events.c.position <= last, events.c.type.in_(wanted))
+            select(span.c.last, span.c.read, events)
+            .select_from(
+                span.outerjoin(
+                    events,
+                    and_(events.c.position > after, events.c.position <= span.c.last, events.c.type.in_(list(types))),
+                )
+            )
             .order_by(events.c.position)
         )
-        return self.envelopes(conn, conn.execute(query).mappings().all()), last, read
+        rows = conn.execute(query).mappings().all()
+        last, read = rows[0]["last"], rows[0]["read"]
+        if not read:
+            return [], after, 0
+        found = [row for row in rows if row["position"] is not None]
+        return self.envelopes(conn, found), last, read
 
     def read_at(self, position: int, conn: Connection) -> EventEnvelope | None:
         """The event at a position a reader has already passed (a set-aside event retried): not bounded by the

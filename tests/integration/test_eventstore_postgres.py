@@ -201,6 +201,9 @@ def test_reading_only_some_types_still_reports_how_far_it_read(store, engine):
         wanted, last, read = store.read_all_of_types(before, 3, {"test.Wanted"}, conn)
         assert read == 3 and last == positions[2]  # the two Noise events were read past, not returned
         assert [(e.type, e.position) for e in wanted] == [("test.Wanted", positions[0])]
+        # none of the batch wanted: nothing returned, but how far it read all the same (the checkpoint moves on)
+        assert store.read_all_of_types(before, 3, {"test.Absent"}, conn) == ([], positions[2], 3)
+        assert store.read_all_of_types(positions[0], 2, set(), conn) == ([], positions[2], 2)
         wanted, last, read = store.read_all_of_types(last, 1000, {"test.Wanted"}, conn)
         assert [e.position for e in wanted if e.stream_id == stream] == [positions[3]]
         assert read >= 2 and last >= positions[4]

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Table, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
@@ -242,9 +243,10 @@ def test_an_event_that_does_not_decode_is_set_aside_once_and_the_projections_go_
 
 
 def test_a_constraint_violation_is_set_aside_and_the_batch_goes_on(engine, store, kecamatan):
-    """A database error aborts the transaction: the batch's savepoint, then the event's, take it back, so the rest of
-    the batch and the record of the failure are written in the same transaction. The constraint is this test's own,
-    on copies of the tables (a duplicate tracking code in the store would stay there for every later rebuild)."""
+    """A database error aborts the transaction: the round is rolled back and done again, each event in a savepoint
+    that takes it back, so the rest of the batch and the record of the failure are written in the same transaction.
+    The constraint is this test's own, on copies of the tables (a duplicate tracking code in the store would stay
+    there for every later rebuild)."""
     sub = Subscription(
         engine,
         store,
@@ -364,6 +366,41 @@ def test_a_rebuild_clears_what_it_applied_and_keeps_what_fails_again(engine, sto
         )
 
 
+def test_an_event_that_fails_in_the_rebuilds_swap_rolls_the_swap_back_and_it_is_done_again_carefully(
+    engine, store, kecamatan, caplog
+):
+    """The swap applies the events that arrived during the rebuild in its one transaction, without a savepoint: a
+    batch that fails there rolls the whole swap back (nothing swapped), and it is done again at once, that batch one
+    event at a time; the event is set aside for the live projection."""
+    calendars = Calendars(KecamatanDirectory(engine))
+    s = Stream(store, kecamatan, datetime(2026, 5, 7, 13, tzinfo=WIB))
+    arrived: list[EventEnvelope] = []
+
+    def meanwhile() -> None:  # between the catch-up and the swap
+        arrived.append(s.broken())
+        arrived.append(s.duplicate())
+        arrived.append(Stream(store, kecamatan, datetime(2026, 5, 7, 14, tzinfo=WIB)).events[0])
+
+    with caplog.at_level("WARNING", logger="shared.projection_failures"):
+        report = rebuild_projection(
+            engine, store, ComplaintsProjection(calendars), batch_size=200, on_caught_up=meanwhile
+        )
+    poison, later, other = arrived
+    assert report.caught_up_in_swap >= 3 and report.position >= other.position
+    assert any("rolled back and done again" in r.getMessage() for r in caplog.records)
+    with engine.connect() as conn:
+        kept = rows_of(conn, t.projection_failures, COMPLAINTS, s)
+        assert set(kept) == {2, 3} and kept[2]["error_class"] == "ValidationError" and kept[2]["attempts"] == 1
+        assert kept[3]["held_behind"] == poison.position and kept[3]["event_id"] == later.event_id
+        assert complaint(conn, s)["position"] == s.events[0].position
+        assert (
+            conn.execute(
+                text("SELECT status FROM dashboard.complaints WHERE position = :p"), {"p": other.position}
+            ).scalar_one()
+            == "in_progress"
+        )
+
+
 # -- intake's tracking projection --------------------------------------------------------------------------------
 class BuggyTracking(TrackingProjection):
     def __init__(self, engine, store, odd: set[uuid.UUID]) -> None:
@@ -418,3 +455,38 @@ def test_the_tracking_projection_sets_aside_and_retries_as_well(engine, store, k
         reported = {(g.name, g.labels.get("projection")): g.value for g in intake_gauges(conn)}
     assert reported[("pengaduan_projection_failures", name)] >= 1
     assert reported[("pengaduan_projection_held_events", name)] >= 1
+
+
+def test_the_tracking_projection_holds_a_stream_another_process_parked_between_its_rounds(engine, store, kecamatan):
+    """The parked streams are read with the checkpoint by every round (``shared.projection_failures.claim``), not
+    kept from an earlier one: a stream parked by someone else since is held."""
+    projection = TrackingProjection(engine, store)
+    run(projection)  # the first round (retrying what other tests set aside) is behind us
+    a = Stream(store, kecamatan, datetime(2026, 5, 8, 13, tzinfo=WIB))
+    run(projection)
+    received = a.events[0]
+    with engine.begin() as other:
+        other.execute(
+            insert(projection_failures).values(
+                projection=TrackingProjection.name,
+                position=received.position,
+                event_id=received.event_id,
+                stream_id=a.stream_id,
+                event_type=received.type,
+                kecamatan=kecamatan,
+                error_class="ValueError",
+                error="ValueError: set aside by another process",
+                attempts=1,
+            )
+        )
+    later = a.duplicate()
+    run(projection)
+    with engine.connect() as conn:
+        held = rows_of(conn, projection_failures, TrackingProjection.name, a)
+        assert set(held) == {1, 2} and held[2]["held_behind"] == received.position
+        assert held[2]["event_id"] == later.event_id
+        assert tracked(conn, a)["status"] == "in_progress" and tracked(conn, a)["position"] == received.position
+    run(TrackingProjection(engine, store))  # the next start applies them, in order
+    with engine.connect() as conn:
+        assert rows_of(conn, projection_failures, TrackingProjection.name, a) == {}
+        assert tracked(conn, a)["outcome"] == "duplicate" and tracked(conn, a)["position"] == later.position

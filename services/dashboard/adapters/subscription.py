@@ -27,14 +27,15 @@ an empty or half-built table:
    blocked; whatever commits after this point has a higher position (commit-ordered store) and the live
    runner applies it next.
 
-**An event a round cannot apply** (``shared.projection_failures``): the batch is applied in a SAVEPOINT; when it
-fails with an error that blames the data (not a lost connection, a serialization failure or a timeout: those fail
-the round as before, and the runner retries it), its events are applied one by one, each in a SAVEPOINT, and the
-one that fails is set aside in ``dashboard.projection_failures`` with its complaint's later events held behind it,
-in the transaction that moves the checkpoint past them; every other complaint goes on. The first round of each
-process (``pengaduan projections run``, after a deploy or a restart) applies the set-aside events again, in order;
-a rebuild replays them with everything else and keeps, in place of the live projection's, only the failures it met
-again (each one's first failure kept, the attempts added up). docs/adr/0015-projection-poison-events.md.
+**An event a round cannot apply** (``shared.projection_failures``): the batch is applied without a SAVEPOINT; when it
+fails with an error that blames the data (not a lost connection, a serialization failure or a timeout: those fail the
+round as before, and the runner retries it), the round is rolled back and done again at once, carefully: that
+projection's events one by one, each in a SAVEPOINT, and the one that fails is set aside in
+``dashboard.projection_failures`` with its complaint's later events held behind it, in the transaction that moves the
+checkpoint past them; every other complaint goes on. The first round of each process (``pengaduan projections run``,
+after a deploy or a restart) applies the set-aside events again, in order; a rebuild replays them with everything else
+and keeps, in place of the live projection's, only the failures it met again (each one's first failure kept, the
+attempts added up). docs/adr/0015-projection-poison-events.md.
 
 ``lag`` is the last position in the store minus the projection's checkpoint.
 """
@@ -57,7 +58,7 @@ from sqlalchemy.schema import CreateTable
 from services.dashboard.adapters import tables as t
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
-from shared.projection_failures import Retried, SetAside
+from shared.projection_failures import Retried, SetAside, claim, transaction
 from shared.subscriptions import Checkpoints, RoundResult, lock_key
 
 log = logging.getLogger(__name__)
@@ -116,21 +117,25 @@ class Subscription:
         return self.checkpoint_name
 
     def round(self) -> RoundResult:
-        with self.engine.begin() as conn:
-            handled = self.round_in(conn, retry=self.retry_pending)
+        handled = transaction(self.engine, lambda conn: self.round_in(conn, retry=self.retry_pending))
         self.retry_pending = False  # committed (a failed round retries them again)
         return RoundResult(handled=handled, more=handled == self.batch_size)
 
     def round_in(self, conn: Connection, *, retry: bool = False) -> int:
         """One batch inside ``conn``'s transaction (``retry``: after applying the set-aside events again); returns
         how many events it read. An event it cannot apply is set aside (the module's docstring)."""
-        after = self.checkpoints.claim(conn, self.checkpoint_name)
+        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
         # read before anything is written: a round holding a transaction id reads only what was settled without it
         batch, last, read = self.store.read_all_of_types(after, self.batch_size, self.projection.types, conn)
         if retry:
             self.retry_set_aside(conn)
         if batch:
-            self.set_aside.apply(conn, batch, lambda events: self.projection.apply_batch(conn, self.tables, events))
+            self.set_aside.apply(
+                conn,
+                batch,
+                lambda events: self.projection.apply_batch(conn, self.tables, events),
+                parked=None if retry else parked,  # the retry changed them: read again
+            )
         if read:
             self.checkpoints.set(conn, self.checkpoint_name, last)
         return read
@@ -202,16 +207,7 @@ class Subscription:
                 batch, last, read = item
                 done = read < self.batch_size
                 if read or done:
-                    with self.engine.begin() as conn:
-                        # a copy's batch may be lost in a crash (the rebuild starts over): no wait for the WAL flush
-                        conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                        self.checkpoints.claim(conn, self.checkpoint_name)
-                        if batch:
-                            self._apply_holding(conn, batch, held)
-                        if done:
-                            self.projection.flush(conn, self.tables, held)
-                        if read:
-                            self.checkpoints.set(conn, self.checkpoint_name, last)
+                    transaction(self.engine, self._write_batch(batch, last, read, done, held))
                 total += read
                 if done:
                     return total
@@ -221,24 +217,51 @@ class Subscription:
             stop.set()
             thread.join(timeout=30)
 
-    def _apply_holding(self, conn: Connection, batch: list[EventEnvelope], held: dict) -> None:
-        """A rebuild's batch, open complaints' rows kept in ``held``, with its failing events set aside. A batch
-        that fails may have changed ``held`` before it raised: it goes back to its state before the batch and is
-        written to the copies, and the batch's events are applied one by one on the rows in the tables."""
+    def _write_batch(
+        self, batch: list[EventEnvelope], last: int, read: int, done: bool, held: dict
+    ) -> Callable[[Connection], None]:
+        """A rebuild's batch into the copies with its checkpoint, as a body for ``transaction``. A batch that fails
+        may have changed ``held`` before it raised: when the transaction is done again (carefully), ``held`` goes
+        back to its state before the batch first."""
         before = dict(held)  # rows are replaced, never changed in place (domain/): a shallow copy is the state
+        attempts = 0
+
+        def write(conn: Connection) -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                held.clear()
+                held.update(before)
+            # a copy's batch may be lost in a crash (the rebuild starts over): no wait for the WAL flush
+            conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            _, parked = self.set_aside.claim(conn, self.checkpoints)
+            if batch:
+                self._apply_holding(conn, batch, held, parked)
+            if done:
+                self.projection.flush(conn, self.tables, held)
+            if read:
+                self.checkpoints.set(conn, self.checkpoint_name, last)
+
+        return write
+
+    def _apply_holding(
+        self, conn: Connection, batch: list[EventEnvelope], held: dict, parked: Mapping[str, int]
+    ) -> None:
+        """A rebuild's batch, open complaints' rows kept in ``held``, with its failing events set aside. In a careful
+        round (a batch that failed, done again: ``_write_batch`` put ``held`` back as it was before the batch) the
+        rows held are written to the copies first, and the batch's events are applied one by one on the rows in the
+        tables."""
         one_by_one = False
 
         def apply(events: Sequence[EventEnvelope]) -> None:
             self.projection.apply_batch(conn, self.tables, events, None if one_by_one else held)
 
-        def restore_and_write() -> None:
+        def write_held() -> None:
             nonlocal one_by_one
-            held.clear()
-            held.update(before)
             self.projection.flush(conn, self.tables, held)
             one_by_one = True
 
-        self.set_aside.apply(conn, batch, apply, before_one_by_one=restore_and_write)
+        self.set_aside.apply(conn, batch, apply, parked=parked, before_one_by_one=write_held)
 
     def position(self, conn: Connection | None = None) -> int:
         if conn is not None:
@@ -297,11 +320,12 @@ class RebuildReport:
 
 
 class LiveRounds:
-    """The live projections in ONE round: one claim of their checkpoints (``Checkpoints.claim_many``, in a stable
-    order), one read of the store from the lowest of them (the events of any of their types), each projection's
-    events after its own checkpoint applied as ``Subscription.round_in`` applies them (in a SAVEPOINT, set aside
-    when they fail: ADR 0015; its set-aside events retried on the process's first round), the checkpoints moved by
-    one UPDATE, one commit. One leader for them all (``name``). docs/adr/0029.
+    """The live projections in ONE round: one claim of their checkpoints (``shared.projection_failures.claim``: in a
+    stable order, their parked streams read with them), one read of the store from the lowest of them (the events of any
+    of their types), each projection's events after its own checkpoint applied as ``Subscription.round_in`` applies them
+    (set aside when they fail, the round done again carefully for it: ADR 0015; its set-aside events retried on the
+    process's first round), the checkpoints moved by one UPDATE, one commit. One leader for them all (``name``).
+    docs/adr/0029.
 
     Two runners, one per projection, each woken by every append's NOTIFY, made two transactions per event, each
     claiming, settling the store's horizon and reading the same positions (the walk benchmark: the projections
@@ -321,31 +345,40 @@ class LiveRounds:
         self.types = frozenset().union(*(s.projection.types for s in subscriptions))
 
     def round(self) -> RoundResult:
-        with self.engine.begin() as conn:
-            afters = self.checkpoints.claim_many(conn, [s.checkpoint_name for s in self.subscriptions])
-            # read before anything is written (as Subscription.round_in): one read for every projection
-            batch, last, read = self.store.read_all_of_types(min(afters.values()), self.batch_size, self.types, conn)
-            moved = []
-            for sub in self.subscriptions:
-                after = afters[sub.checkpoint_name]
-                if sub.retry_pending:
-                    sub.retry_set_aside(conn)
-                mine = [e for e in batch if _position_of(e) > after and e.type in sub.projection.types]
-                if mine:
-                    sub.set_aside.apply(
-                        conn, mine, lambda events, sub=sub: sub.projection.apply_batch(conn, sub.tables, events)
-                    )
-                if read and last > after:
-                    moved.append(sub.checkpoint_name)
-            if moved:  # every checkpoint the batch moves, in one statement (claim_many made their rows)
-                conn.execute(
-                    update(t.checkpoints)
-                    .where(t.checkpoints.c.name.in_(moved))
-                    .values(position=last, updated_at=func.now())
-                )
+        read = transaction(self.engine, self.round_in)
         for sub in self.subscriptions:
             sub.retry_pending = False  # committed (a failed round retries them again)
         return RoundResult(handled=read, more=read == self.batch_size)
+
+    def round_in(self, conn: Connection) -> int:
+        """One round inside ``conn``'s transaction; returns how many events it read."""
+        # their checkpoints and their parked streams, in one statement
+        claimed = claim(conn, self.checkpoints, [s.set_aside for s in self.subscriptions])
+        # read before anything is written (as Subscription.round_in): one read for every projection
+        start = min(c.position for c in claimed.values())
+        batch, last, read = self.store.read_all_of_types(start, self.batch_size, self.types, conn)
+        moved = []
+        for sub in self.subscriptions:
+            after, parked = claimed[sub.checkpoint_name]
+            if sub.retry_pending:
+                sub.retry_set_aside(conn)
+            mine = [e for e in batch if _position_of(e) > after and e.type in sub.projection.types]
+            if mine:
+                sub.set_aside.apply(
+                    conn,
+                    mine,
+                    lambda events, sub=sub: sub.projection.apply_batch(conn, sub.tables, events),
+                    parked=None if sub.retry_pending else parked,  # the retry changed them: read again
+                )
+            if read and last > after:
+                moved.append(sub.checkpoint_name)
+        if moved:  # every checkpoint the batch moves, in one statement (the claim made their rows)
+            conn.execute(
+                update(t.checkpoints)
+                .where(t.checkpoints.c.name.in_(moved))
+                .values(position=last, updated_at=func.now())
+            )
+        return read
 
 
 def _position_of(event: EventEnvelope) -> int:
@@ -382,8 +415,8 @@ def rebuild_projection(
             if on_caught_up is not None:
                 on_caught_up()
             swap_started = time.perf_counter()
-            with engine.begin() as conn:
-                in_swap = _swap(conn, fresh, projection)
+            # a batch of the swap that fails rolls the swap back: done again, that batch one event at a time
+            in_swap = transaction(engine, lambda conn: _swap(conn, fresh, projection))
             swap_ms = (time.perf_counter() - swap_started) * 1000
         finally:
             guard.execute(select(func.pg_advisory_unlock(key)))

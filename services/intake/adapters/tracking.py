@@ -54,7 +54,7 @@ from shared.contracts.workflow import (
 )
 from shared.events import EventEnvelope
 from shared.eventstore.postgres import PostgresEventStore
-from shared.projection_failures import Retried, SetAside, failures_table
+from shared.projection_failures import Retried, SetAside, failures_table, transaction
 from shared.subscriptions import Checkpoints, RoundResult
 
 log = logging.getLogger(__name__)
@@ -96,17 +96,26 @@ class TrackingProjection:
         self.retry_pending = True  # the first round of each process applies the set-aside events again
 
     def round(self) -> RoundResult:
-        with self.engine.begin() as conn:
-            after = self.checkpoints.claim(conn, self.name)
-            # read before anything is written: a round holding a transaction id reads only what settled without it
-            batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
-            if self.retry_pending:
-                self.retry_set_aside(conn)
-            if batch:
-                self.set_aside.apply(conn, batch, lambda events: self._apply_all(conn, events))
-                self.checkpoints.set(conn, self.name, batch[-1].position)
+        read = transaction(self.engine, self.round_in)  # a batch that fails is done again, one event at a time
         self.retry_pending = False  # committed (a failed round retries them again)
-        return RoundResult(handled=len(batch), more=len(batch) == self.batch_size)
+        return RoundResult(handled=read, more=read == self.batch_size)
+
+    def round_in(self, conn: Connection) -> int:
+        """One round inside ``conn``'s transaction; returns how many events it read."""
+        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
+        # read before anything is written: a round holding a transaction id reads only what settled without it
+        batch = self.store.read_all(after=after, limit=self.batch_size, conn=conn)
+        if self.retry_pending:
+            self.retry_set_aside(conn)
+        if batch:
+            self.set_aside.apply(
+                conn,
+                batch,
+                lambda events: self._apply_all(conn, events),
+                parked=None if self.retry_pending else parked,  # the retry changed them: read again
+            )
+            self.checkpoints.set(conn, self.name, batch[-1].position)
+        return len(batch)
 
     def retry_set_aside(self, conn: Connection) -> Retried:
         """The set-aside events applied again, each complaint's in order, inside ``conn``'s transaction (which has
