@@ -119,11 +119,18 @@ class Settings(BaseSettings):
     relay_poll_interval: float = Field(1.0, description="Seconds between relay polls when no NOTIFY arrives")
     relay_gather_seconds: float = Field(
         0.02,
-        description="After a round that handed something on, the relay (and every runner woken by NOTIFY) waits "
-        "this long before the next: under load one round carries the events of that moment instead of one round "
-        "each; an event after a quiet spell goes at once (0: a round per wake-up)",
+        description="After a round that handed something on, the relay and intake's outbox publisher wait this "
+        "long before the next: under load one round carries the events of that moment instead of one round each; "
+        "an event after a quiet spell goes at once (0: a round per wake-up)",
         ge=0,
         le=1,
+    )
+    projection_gather_seconds: float = Field(
+        0.25,
+        description="The same for the projections (the dashboard's, intake's tracking page, the LAPOR! follower): "
+        "what they show may be this much later under load, and a round carries a moment's events, not one each",
+        ge=0,
+        le=5,
     )
     relay_batch_size: int = Field(500, description="Events or outbox rows the relay handles per round")
     reconcile_grace_seconds: float = Field(

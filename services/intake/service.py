@@ -32,7 +32,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
     projection = TrackingProjection(
         ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size, documents=documents
     )
-    return [notified(ctx.engine, projection, NOTIFY_CHANNEL, ctx.settings)]
+    return [notified(ctx.engine, projection, NOTIFY_CHANNEL, ctx.settings, projection=True)]
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:

@@ -41,7 +41,7 @@ def _projections(ctx: RunContext) -> list[Runner]:
     if not LaporSettings.from_base(ctx.settings).lapor_enabled:
         return []
     follower = FollowUps(ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size)
-    return [notified(ctx.engine, follower, NOTIFY_CHANNEL, ctx.settings)]
+    return [notified(ctx.engine, follower, NOTIFY_CHANNEL, ctx.settings, projection=True)]
 
 
 def _cli(sub) -> None:

@@ -51,7 +51,7 @@ def make_runners(engine: Engine, settings: Settings) -> list[Runner]:
     store = PostgresEventStore(engine)
     batch = getattr(settings, "projection_batch_size", settings.relay_batch_size)
     rounds = LiveRounds([Subscription(engine, store, p, batch_size=batch) for p in projections(engine).values()])
-    return [notified(engine, rounds, NOTIFY_CHANNEL, settings)]
+    return [notified(engine, rounds, NOTIFY_CHANNEL, settings, projection=True)]
 
 
 def run_projections(settings: Settings | None = None, *, stop: threading.Event | None = None) -> None:
