@@ -49,9 +49,9 @@ log = logging.getLogger("bench.walk")
 TARGET_MS = 200.0  # issue #20 item 3: server CPU for a whole walk without client polling
 OUTSIDE = ("devsinks", "devtsa", "gateway")  # stand-ins for outside systems / nginx: reported, not in `server`
 
-_SNAPSHOT = text(
+_SNAPSHOT = text(  # the marker keeps the watcher's looks out of the statements counted (_STATEMENTS)
     """
-    SELECT (SELECT coalesce(max(position), 0) FROM workflow.events) AS last_position,
+    /* bench: watcher */ SELECT (SELECT coalesce(max(position), 0) FROM workflow.events) AS last_position,
            (SELECT coalesce(sum(position), 0) FROM workflow.checkpoints)
          + (SELECT coalesce(sum(position), 0) FROM dashboard.checkpoints)
          + (SELECT coalesce(sum(position), 0) FROM intake.checkpoints) AS checkpoints,
@@ -64,7 +64,7 @@ _CLOSED = text(
 )
 _EVENTS = text("SELECT type, count(*) FROM workflow.events WHERE stream_id = ANY(:s) GROUP BY type")
 _ROWS = text(
-    "SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+    "/* bench: rows */ SELECT schemaname || '.' || relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
     " WHERE schemaname <> 'bench'"
 )
 _STATEMENTS = text(
@@ -72,6 +72,7 @@ _STATEMENTS = text(
     SELECT s.calls, s.total_exec_time, s.rows, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 240) AS query
     FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
     WHERE d.datname = current_database() AND s.query NOT LIKE '%pg_stat_statements%'
+      AND s.query NOT LIKE '%/* bench: %'
     ORDER BY s.total_exec_time DESC
     """
 )
