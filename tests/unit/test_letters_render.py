@@ -10,12 +10,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pypdfium2 as pdfium
 import pytest
+import segno
 import zxingcpp
 from PIL import Image as PILImage
 from pypdf import PdfReader
 
 from services.letters.adapters.lambang import PLACEHOLDER
 from services.letters.adapters.pdf import layout_response_letter, render_receipt, render_response_letter
+from services.letters.adapters.pdf.layout import QR_MASK
 from services.letters.domain.letter import (
     Letterhead,
     Receipt,
@@ -124,14 +126,35 @@ def qr_codes(pdf: bytes, page_index: int = 0) -> list[PILImage.Image]:
 
 def decoded(image: PILImage.Image) -> str | None:
     """What a QR reader makes of the image: zxing-cpp (the decoder behind many phone scanners), not the
-    encoder that drew it."""
-    found = zxingcpp.read_barcode(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    encoder that drew it; dark modules on light only (many scanners read no inverted code)."""
+    found = zxingcpp.read_barcode(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode, try_invert=False)
     return found.text if found is not None and found.valid else None
 
 
+def qr_modules(image: PILImage.Image) -> list[list[bool]]:
+    """Read the module grid of a QR code image (dark = True), without a decoder: find the symbol's
+    bounding box, take the module size from the top-left finder pattern (7 modules wide), sample the
+    centre of every module."""
+    g = image.convert("L")
+    w, h = g.size
+    px = g.load()
+    dark = [[px[x, y] < 128 for x in range(w)] for y in range(h)]
+    rows = [y for y in range(h) if any(dark[y])]
+    cols = [x for x in range(w) if any(dark[y][x] for y in rows)]
+    top, left, right = rows[0], cols[0], cols[-1]
+    run = 0
+    while dark[top][left + run]:
+        run += 1
+    module = run / 7
+    n = round((right - left + 1) / module)
+    return [[dark[int(top + (r + 0.5) * module)][int(left + (c + 0.5) * module)] for c in range(n)] for r in range(n)]
+
+
 def encodes(image: PILImage.Image, url: str) -> bool:
-    """True when a QR reader reads ``url`` from the image."""
-    return decoded(image) == url
+    """True when a QR reader reads ``url`` from the image and the image is, module for module, the symbol of ``url``
+    at the letters' level and mask (a mirrored drawing, which a lenient reader forgives and many do not, fails)."""
+    symbol = segno.make(url, error="m", micro=False, mask=QR_MASK)
+    return decoded(image) == url and qr_modules(image) == [[bool(v) for v in row] for row in symbol.matrix]
 
 
 def page_pixels(pdf: bytes, page_index: int = 0, dpi: int = 150) -> PILImage.Image:
