@@ -116,7 +116,13 @@ def publish(celery: Celery, conn: Connection, ledger: Table, handoff: Handoff) -
 def mark_consumed(engine: Engine, inbox: Table, consumer: str, message_id: UUID) -> None:
     """The consumer handled the message (or kept it as a dead letter): the reconciler will not resend it."""
     with engine.begin() as conn:
-        conn.execute(_inbox_insert(inbox), {"consumer": consumer, "message_id": message_id})
+        record_consumed(conn, inbox, consumer, message_id)
+
+
+def record_consumed(conn: Connection, inbox: Table, consumer: str, message_id: UUID) -> None:
+    """``mark_consumed`` in the caller's transaction: a handler that records its message with the work it commits
+    (``shared.service.Consumer.records_inbox``). One recorded before stays as it is."""
+    conn.execute(_inbox_insert(inbox), {"consumer": consumer, "message_id": message_id})
 
 
 # a ledger's and an inbox's insert, built once per table (the rows passed at execution: a statement carrying its

@@ -36,11 +36,21 @@ class Consumer:
     ``shared.tasks.consume``: transient ones are retried, then handed back; others become the service's dead
     letters. ``inbox_key(message, request)``, if set, is the id under which the message is recorded in the
     service's inbox after it was handled or kept, so the producer's hand-off reconciler stops resending it
-    (``request`` is Celery's task request: its ``id`` is the publisher's message id)."""
+    (``request`` is Celery's task request: its ``id`` is the publisher's message id).
+
+    ``records_inbox``: the handler writes the message's inbox row itself, under the task's name and that id, in
+    the transaction that commits its work (notify's plan: one transaction where the row of its own was a second);
+    the machinery then records only a message it kept as a dead letter. Such a consumer still names its
+    ``inbox_key``: a dead letter is recorded under it."""
 
     task: str
     handle: Callable[[Any, dict[str, Any]], object]
     inbox_key: Callable[[dict[str, Any], Any], UUID] | None = None
+    records_inbox: bool = False
+
+    def __post_init__(self) -> None:
+        if self.records_inbox and self.inbox_key is None:
+            raise ValueError(f"{self.task}: a consumer that records its inbox needs the inbox_key of its dead letters")
 
 
 @dataclass(frozen=True)

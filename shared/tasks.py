@@ -12,7 +12,10 @@ message is gone, and a failing task is acknowledged by default. So workers do no
 - anything else is a message the code cannot handle: it is kept as a dead letter (a row a person sees
   and replays), and only then acknowledged. If even that fails, the message goes back to the broker.
 
-Handlers are idempotent (consumer inbox), so a message handed back has no second effect.
+Handlers are idempotent (consumer inbox), so a message handed back has no second effect. A message handled or
+kept is recorded in the service's inbox (``Consumer.inbox_key``) so that its producer's reconciler stops resending
+it: here, after the handler, unless the handler records it in its own transaction (``Consumer.records_inbox``),
+when only a dead letter is recorded here.
 """
 
 from __future__ import annotations
@@ -145,7 +148,8 @@ def _keep(exc: Exception, keep_dead_letter: Callable[[BaseException], object]) -
 def register_consumers(app: Celery, service: Service) -> None:
     """Register ``service``'s consumers as Celery tasks on ``app``, each run through ``consume`` with the
     service's dead letters; after a checked start (``check_routing``). Every worker kind registers its tasks
-    this way: the dead-letter insert and the inbox record are written once, here."""
+    this way: the dead-letter insert and the inbox record are written once, here (the inbox record of a handled
+    message by the handler itself where its consumer ``records_inbox``)."""
     consumers = tuple(service.consumers()) if service.consumers else ()
     check_routing(service, consumers)
     budget = app.conf.task_soft_time_limit / 2
@@ -160,6 +164,7 @@ def _register(app: Celery, service: Service, consumer: Consumer, budget: float) 
     @app.task(name=consumer.task, bind=True)
     def task(self, message: dict) -> None:
         container = container_of()
+        kept: list[uuid.UUID] = []  # consume returns None for a dead letter and for a handler that returned None
 
         def keep(exc: BaseException) -> None:
             letter_id = uuid.uuid4()
@@ -169,10 +174,12 @@ def _register(app: Celery, service: Service, consumer: Consumer, budget: float) 
                         id=letter_id, task=consumer.task, queue=queue, payload=message, error=safe_error(exc)
                     )
                 )
+            kept.append(letter_id)
             log.error("message kept as dead letter", extra={"dead_letter_id": str(letter_id), "task": consumer.task})
 
         consume(lambda: consumer.handle(container, message), keep_dead_letter=keep, budget=budget)
-        if consumer.inbox_key is not None and inbox is not None:  # handled or kept: the reconciler does not resend
+        # handled or kept: the reconciler does not resend it (a handler that records its inbox did so in its commit)
+        if consumer.inbox_key is not None and inbox is not None and (kept or not consumer.records_inbox):
             mark_consumed(container.engine, inbox, consumer.task, consumer.inbox_key(message, self.request))
 
 
@@ -192,7 +199,8 @@ def check_routing(service: Service, consumers: tuple[Consumer, ...]) -> None:
     stray = {t for t in declared - expected if not t.startswith(f"{service.name}.")}
     duplicated = len(declared) != len(consumers)
     # the relay's messages wait in its hand-off ledger until the consumer's inbox has them: a consumer of a
-    # subscription that records nothing would be sent its messages again forever
+    # subscription that records nothing would be sent its messages again forever (one that records its inbox itself
+    # names its inbox_key too, for its dead letters: Consumer.records_inbox)
     unrecorded = sorted(c.task for c in consumers if c.task in subscription_tasks() and c.inbox_key is None)
     if missing or stray or duplicated or unrecorded:
         raise RoutingMismatch(

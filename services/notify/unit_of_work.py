@@ -1,5 +1,9 @@
-"""The unit of work notify's handlers run in: one transaction over what they read and write of notify's own data
-and of the staff directory.
+"""The unit of work notify's handlers run in: one transaction over what they read and write of notify's own data,
+of the staff directory and of the workflow's events.
+
+- ``events``: the workflow's events (``workflow.events``, through the event store), read only, in the unit's
+  transaction: a plan reads its event and the event's history in the transaction that writes the plan, where a
+  read of its own was a transaction (and a connection) more for every event.
 
 - ``deliveries``: one row per message (``notify.deliveries``), whose id is its idempotency key. ``add`` writes
   the rows of a plan and leaves alone any that exist (a redelivered event plans nothing new); ``get(lock=True)``
@@ -19,9 +23,11 @@ and of the staff directory.
   worker's machinery, ``shared.tasks``), read and rewritten here only when a complainant's personal data is
   erased (handlers/erasure.py).
 
-The consumer inbox (``notify.inbox``) is not here: notify is idempotent by its delivery ids, and the worker's
-machinery (``shared.tasks``) records a message there after its handler returned, only so that the reconcilers
-stop sending it again (ADR 0013, 1).
+- ``inbox``: the consumer inbox (``notify.inbox``), written only. Notify is idempotent by its delivery ids and
+  never reads it: a message is recorded there only so that the reconcilers stop sending it again (ADR 0013, 1).
+  The plan records its event in the unit that commits the plan (``shared.service.Consumer.records_inbox``); the
+  other tasks' messages are recorded by the worker's machinery (``shared.tasks``) after their handler returned,
+  and a dead letter's by the machinery too.
 
 Nothing is kept unless ``commit()`` is called inside the ``with`` block; leaving it otherwise rolls back and
 releases the row locks taken. One unit of work per step of a handler, never shared; the provider is called
@@ -39,9 +45,26 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from shared.events import EventEnvelope
 from shared.handoffs import Handoff
 
 Row = dict[str, Any]  # a row's columns by name (notify/adapters/tables.py)
+
+
+class WorkflowEvents(Protocol):
+    """The workflow's event store, read in the unit's transaction."""
+
+    def stream(self, stream_id: str) -> list[EventEnvelope]:
+        """A stream's events in version order."""
+
+    def stream_to(self, event_id: UUID) -> list[EventEnvelope]:
+        """The event's stream up to and including it, in version order (empty: no such event)."""
+
+
+class Inbox(Protocol):
+    def record(self, consumer: str, message_id: UUID) -> None:
+        """The message (by the id its producer's ledger knows it by) handled by ``consumer`` (a task's name), once the
+        unit commits: the reconcilers stop sending it again. One recorded before stays as it is."""
 
 
 class Deliveries(Protocol):
@@ -150,6 +173,12 @@ class DeadLetters(Protocol):
 
 
 class UnitOfWork(Protocol):
+    @property
+    def events(self) -> WorkflowEvents: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
     @property
     def deliveries(self) -> Deliveries: ...
 

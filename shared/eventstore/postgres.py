@@ -396,9 +396,10 @@ class PostgresEventStore:
             row = conn.execute(READ_EVENT, {"event_id": event_id}).mappings().first()
             return self.envelopes(conn, [row])[0] if row else None
 
-    def read_stream_to(self, event_id: UUID_) -> list[EventEnvelope]:
+    def read_stream_to(self, event_id: UUID_, conn: Connection | None = None) -> list[EventEnvelope]:
         """The stream of one event, up to and including it, in one query (empty: no such event): what a consumer
-        given an event id reads to know the event and its history (notify's plans)."""
+        given an event id reads to know the event and its history (notify's plans, in ``conn``'s transaction: the
+        plan's own, so that reading the event costs no transaction and no connection of its own)."""
         upto = events.alias("upto")
         query = (
             select(events)
@@ -406,8 +407,10 @@ class PostgresEventStore:
             .where(upto.c.event_id == event_id)
             .order_by(events.c.version)
         )
-        with self._engine.connect() as conn:
+        if conn is not None:
             return self.envelopes(conn, conn.execute(query).mappings().all())
+        with self._engine.connect() as own:
+            return self.envelopes(own, own.execute(query).mappings().all())
 
     def stream_version(self, stream_id: str) -> int:
         with self._engine.connect() as conn:

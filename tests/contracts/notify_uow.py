@@ -3,7 +3,8 @@ tests' flows on the fake say what the service does on the database (services/not
 
 A test module provides the fixtures: ``notify_uow`` (a factory of units of work), ``place`` (a kecamatan of the
 test's own), ``erase`` (a complaint's personal data erased, as the workflow does), ``add_staff`` (a member of staff of that kecamatan in the directory; of its own, so that no other
-test's messages find them) and ``ledger`` (the hand-offs recorded, by message id). Rows are dated 1990 and carry fresh
+test's messages find them), ``ledger`` (the hand-offs recorded, by message id), ``inbox`` (the inbox's rows, by message
+id) and ``workflow_events`` (the workflow's event store the units read, to append to). Rows are dated 1990 and carry fresh
 ids, so that the tests share one database with everything else and find only their own rows.
 """
 
@@ -14,6 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from shared.handoffs import Handoff
+from tests.contracts.eventstore import make_event, new_stream
 
 LONG_AGO = datetime(1990, 1, 1, tzinfo=UTC)
 
@@ -279,6 +281,29 @@ class NotifyUnitOfWorkContract:
         with notify_uow() as uow:
             uow.handoffs.record([handoff])  # not committed
         assert ledger([message_id]) == {("workflow.record_notification", message_id)}
+
+    # -- the inbox: what the plan records in its own unit ---------------------------------------------------------
+    def test_a_message_is_recorded_in_the_inbox_once_and_only_when_the_unit_commits(self, notify_uow, inbox):
+        message_id = uuid.uuid4()
+        with notify_uow() as uow:
+            uow.inbox.record("notify.plan", message_id)  # not committed
+        assert inbox([message_id]) == set()
+        for _ in range(2):  # the task again: recorded before, left as it is
+            with notify_uow() as uow:
+                uow.inbox.record("notify.plan", message_id)
+                uow.commit()
+        assert inbox([message_id]) == {("notify.plan", message_id)}
+
+    # -- the workflow's events, read in the unit --------------------------------------------------------------
+    def test_an_events_stream_is_read_in_the_unit_up_to_the_event_or_whole(self, notify_uow, workflow_events):
+        stream, other = new_stream(), new_stream()
+        mine = [make_event(stream, version) for version in (1, 2, 3)]
+        workflow_events.append(stream, 0, mine)
+        workflow_events.append(other, 0, [make_event(other, 1)])
+        with notify_uow() as uow:
+            assert [e.event_id for e in uow.events.stream_to(mine[1].event_id)] == [e.event_id for e in mine[:2]]
+            assert [e.event_id for e in uow.events.stream(stream)] == [e.event_id for e in mine]
+            assert uow.events.stream_to(uuid.uuid4()) == []
 
     # -- a complainant's personal data erased (docs/adr/0017) ---------------------------------------------------
     def test_the_complainants_data_may_be_written_until_the_complaint_is_erased(self, notify_uow, erase):

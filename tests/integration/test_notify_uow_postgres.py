@@ -10,7 +10,9 @@ from sqlalchemy import select
 from services.accounts.handlers import add_user, set_contact
 from services.notify.adapters.postgres import PostgresUnitOfWork
 from services.notify.adapters.tables import handoffs
+from services.notify.adapters.tables import inbox as inbox_table
 from shared import privacy
+from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import upsert_kecamatan
 from tests.contracts.notify_uow import NotifyUnitOfWorkContract
 from tests.contracts.workflow_uow import new_place
@@ -62,6 +64,22 @@ def ledger(engine):
             return {tuple(r) for r in rows}
 
     return recorded
+
+
+@pytest.fixture
+def inbox(engine):
+    def recorded(ids: list[uuid.UUID]) -> set:
+        with engine.connect() as conn:
+            query = select(inbox_table.c.consumer, inbox_table.c.message_id).where(inbox_table.c.message_id.in_(ids))
+            rows = conn.execute(query)
+            return {tuple(r) for r in rows}
+
+    return recorded
+
+
+@pytest.fixture
+def workflow_events(engine):
+    return PostgresEventStore(engine)  # the units' own store reads the same table (PostgresUnitOfWork's default)
 
 
 class TestPostgresUnitOfWork(NotifyUnitOfWorkContract):

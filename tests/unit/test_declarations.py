@@ -73,6 +73,21 @@ def test_a_consumer_of_a_relay_subscription_without_an_inbox_key_is_refused_at_s
         check_routing(letters, table)
 
 
+def test_a_consumer_that_records_its_own_inbox_still_names_the_key_of_its_dead_letters():
+    """``records_inbox``: the handler records a handled message itself, the machinery a dead letter, under
+    ``inbox_key``; without one a kept message would be resent forever, so the declaration is refused."""
+
+    def handle(_container, _message):
+        return None
+
+    with pytest.raises(ValueError, match="inbox_key"):
+        Consumer("notify.plan", handle, records_inbox=True)
+    from services.notify.entrypoints.worker import CONSUMERS, PLAN
+
+    (plan,) = [c for c in CONSUMERS if c.task == PLAN]
+    assert plan.records_inbox and plan.inbox_key is not None
+
+
 def test_the_broker_declares_exactly_the_routed_queues_and_each_has_a_worker():
     """The queues the broker declares (RabbitMQ's quorum queues) and the queue-depth gauge reads are derived from
     the routing contract, not listed a second time; each needs a service that declares its worker, and a worker

@@ -40,7 +40,13 @@ from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.notify import NotificationReport
 from shared.contracts.organisation import Delegation
 from shared.contracts.tracking import new_tracking_code
-from shared.contracts.workflow import ComplainantDataCorrected, ComplaintWithdrawn, DocumentsRequested, StepOverdue
+from shared.contracts.workflow import (
+    ComplainantDataCorrected,
+    ComplaintWithdrawn,
+    DocumentsRequested,
+    MarkedDuplicate,
+    StepOverdue,
+)
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.memory import InMemoryEventStore
 from shared.tenancy import demo_kecamatan, demo_second_kabupaten
@@ -112,9 +118,9 @@ class Notify:
     """Notify's handlers on one in-memory database, one SMS channel, a broker that keeps what it is given."""
 
     def __init__(self, **settings) -> None:
-        self.memory, self.events, self.broker, self.sms, self.clock = (
-            NotifyMemory(),
-            Events(),
+        self.events = Events()
+        self.memory, self.broker, self.sms, self.clock = (
+            NotifyMemory(self.events),  # the units read the workflow's events from the same store
             Broker(),
             Channel(),
             Clock(),
@@ -232,6 +238,31 @@ def test_an_event_older_than_the_limit_plans_nothing():
     event_id = notify.complaint(new_phone())
     notify.clock.now += timedelta(hours=2)
     assert plan_event(notify.ctx, event_id) == 0 and notify.rows() == []
+
+
+def test_a_duplicate_and_its_original_are_told_from_one_unit_and_each_once(notify):
+    """A complaint marked a duplicate of another (docs/adr/0021): its complainant is told, and the original's that a
+    report was joined to theirs. Both are planned in the plan's one unit (the first written claimed, the other
+    claimed by its own send, after the commit) and each is sent once however often the task runs."""
+    first, again = new_phone(), new_phone()
+    original, duplicate = notify.complaint(first), notify.complaint(again)
+    for event_id in (original, duplicate):
+        plan_event(notify.ctx, event_id)  # the acknowledgments
+    original_stream = notify.events.read_event(original).stream_id
+    marked = notify.append(
+        notify.events.read_event(duplicate).stream_id,
+        MarkedDuplicate(duplicate_of="7KQ2-M9XD-4T", original_id=uuid.UUID(original_stream.removeprefix("complaint-"))),
+    )
+
+    assert plan_event(notify.ctx, marked, inbox="notify.plan") == 2
+    assert plan_event(notify.ctx, marked, inbox="notify.plan") == 2  # the relay's task again: nothing new
+
+    rows = sorted(
+        (r["kind"], r["recipient"], r["state"], r["attempts"]) for r in notify.rows() if r["source_event_id"] == marked
+    )
+    assert rows == [("duplicate", again, "sent", 1), ("duplicate_joined", first, "sent", 1)]
+    assert [m.to for m in notify.sms.sent] == [first, again, again, first]
+    assert ("notify.plan", marked) in notify.memory.inbox
 
 
 def person(username, role, unit=None, phone=None):
@@ -623,3 +654,23 @@ def test_a_correction_back_to_the_first_number_wakes_the_message_stopped_for_it(
 
     assert to(notify, original) == [("acknowledgment", "sent")] and notify.sms.sent[-1].to == original
     assert to(notify, slip) == [("acknowledgment", "failed")]  # stopped in its turn
+
+
+def test_the_plan_records_its_event_in_the_inbox_in_each_way_it_ends():
+    """Given the task's name (the worker's ``notify.plan``), the plan records its event in notify's inbox in a unit it
+    commits (the plan's own: tests/integration/test_notify_plan_transaction.py counts the one transaction): a plan,
+    a correction of the complainant's contact (after its last step), an event too old to tell. Without it (a direct
+    call), nothing."""
+    notify = Notify(notify_max_event_age_hours=1)
+    mistyped, corrected = new_phone(), new_phone()
+    received_id = notify.complaint(mistyped)
+    stream = notify.events.read_event(received_id).stream_id
+    assert plan_event(notify.ctx, received_id) == 1 and notify.memory.inbox == set()
+    assert plan_event(notify.ctx, received_id, inbox="notify.plan") == 1  # the relay's task: nothing sent again
+    correction = correct(notify, stream, corrected)
+    assert plan_event(notify.ctx, correction, inbox="notify.plan") == 1
+    notify.clock.now += timedelta(hours=2)
+    late = notify.append(stream, a_documents_request())  # recorded two hours before the worker's clock
+    assert plan_event(notify.ctx, late, inbox="notify.plan") == 0
+    assert notify.memory.inbox == {("notify.plan", event_id) for event_id in (received_id, correction, late)}
+    assert [m.to for m in notify.sms.sent] == [mistyped, corrected]

@@ -55,5 +55,15 @@ def ledger(memory):
     return lambda ids: {key for key in memory.handoffs if key[1] in ids}
 
 
+@pytest.fixture
+def inbox(memory):
+    return lambda ids: {key for key in memory.inbox if key[1] in ids}
+
+
+@pytest.fixture
+def workflow_events(memory):
+    return memory.store
+
+
 class TestInMemoryUnitOfWork(NotifyUnitOfWorkContract):
     pass

@@ -1,10 +1,10 @@
 """Notify's unit of work in memory, for unit tests: the handlers' flows in milliseconds, no PostgreSQL.
 
-``NotifyMemory`` holds what the tables hold (deliveries, escalations, templates, the hand-off ledger, the dead
-letters, and the staff directory a test fills in); ``NotifyMemory.uow`` opens a unit of work on it. Each unit keeps its writes to itself
-until ``commit``, which applies them at once; a rollback (or leaving the block without committing) drops them. It
-keeps the promises of services/notify/unit_of_work.py as PostgreSQL does (tests/contracts/notify_uow.py holds both
-to them):
+``NotifyMemory`` holds what the tables hold (deliveries, escalations, templates, the hand-off ledger, the inbox, the
+dead letters, the staff directory a test fills in, and the workflow's events in an ``InMemoryEventStore``);
+``NotifyMemory.uow`` opens a unit of work on it. Each unit keeps its writes to itself until ``commit``, which
+applies them at once; a rollback (or leaving the block without committing) drops them. It keeps the promises of
+services/notify/unit_of_work.py as PostgreSQL does (tests/contracts/notify_uow.py holds both to them):
 
 - a delivery read with ``lock=True`` or written is held by the unit until it ends, as PostgreSQL's row lock is:
   another unit asking for it waits (and after ``LOCK_TIMEOUT`` seconds, or the unit's ``limit_lock_waits``,
@@ -27,6 +27,8 @@ from services.notify.adapters.tables import deliveries as deliveries_table
 from services.notify.domain.templates import scopes_for
 from services.notify.unit_of_work import Row
 from shared.contracts.organisation import Delegation
+from shared.events import EventEnvelope
+from shared.eventstore.memory import InMemoryEventStore
 from shared.handoffs import Handoff
 
 LOCK_TIMEOUT = 10.0
@@ -40,11 +42,13 @@ class LockNotAvailable(Exception):
 
 
 class NotifyMemory:
-    def __init__(self) -> None:
+    def __init__(self, store: InMemoryEventStore | None = None) -> None:
+        self.store = store or InMemoryEventStore()  # the workflow's events (tests append them)
         self.deliveries: dict[UUID, Row] = {}
         self.escalations: dict[tuple[UUID, str], Row] = {}
         self.templates: dict[tuple[str, str, str], Row] = {}
         self.handoffs: dict[tuple[str, UUID], Handoff] = {}
+        self.inbox: set[tuple[str, UUID]] = set()  # (consumer, message id)
         self.dead_letters: dict[UUID, Row] = {}  # shared.tasks.dead_letter_table's columns
         self.erased: set[UUID] = set()  # complaints whose personal data was erased (privacy.data_keys's erased_at)
         self.staff: list[Row] = []  # shared.staff_directory's columns
@@ -67,6 +71,8 @@ class InMemoryUnitOfWork:
     def __enter__(self) -> Self:
         self._held: dict[UUID, threading.Lock] = {}
         self._lock_timeout = LOCK_TIMEOUT
+        self.events = InMemoryWorkflowEvents(self._memory)
+        self.inbox = InMemoryInbox()
         self.deliveries = InMemoryDeliveries(self._memory, self._take, self._held)
         self.escalations = InMemoryEscalations(self._memory)
         self.templates = InMemoryTemplates(self._memory)
@@ -106,6 +112,7 @@ class InMemoryUnitOfWork:
                 else:
                     memory.templates[key] = row
             memory.handoffs.update(self.handoffs.written)
+            memory.inbox.update(self.inbox.written)
             memory.dead_letters.update(self.dead_letters.written)
         self._forget()
 
@@ -117,12 +124,32 @@ class InMemoryUnitOfWork:
         self.escalations.written.clear()
         self.templates.written.clear()
         self.handoffs.written.clear()
+        self.inbox.written.clear()
         self.dead_letters.written.clear()
         while self._held:
             self._held.popitem()[1].release()
 
 
 Take = Callable[..., bool]
+
+
+class InMemoryWorkflowEvents:
+    def __init__(self, memory: NotifyMemory) -> None:
+        self._memory = memory
+
+    def stream(self, stream_id: str) -> list[EventEnvelope]:
+        return self._memory.store.read_stream(stream_id)
+
+    def stream_to(self, event_id: UUID) -> list[EventEnvelope]:
+        return self._memory.store.read_stream_to(event_id)
+
+
+class InMemoryInbox:
+    def __init__(self) -> None:
+        self.written: set[tuple[str, UUID]] = set()
+
+    def record(self, consumer: str, message_id: UUID) -> None:
+        self.written.add((consumer, message_id))
 
 
 class InMemoryDeliveries:

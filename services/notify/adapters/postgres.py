@@ -1,5 +1,6 @@
-"""Notify's unit of work in PostgreSQL: one transaction over notify's tables and the staff directory
-(services/notify/unit_of_work.py says what each part promises).
+"""Notify's unit of work in PostgreSQL: one transaction over notify's tables, the staff directory and the workflow's
+events, read through the event store on the unit's connection (services/notify/unit_of_work.py says what each part
+promises).
 
 Locks, held until the transaction ends: a delivery read with ``lock=True`` (``SELECT ... FOR UPDATE``: of five
 copies of a send, one claims and four wait, then see ``sending``); a row written by ``update``. The sweep's
@@ -13,22 +14,35 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.engine import Connection
 
-from services.notify.adapters.tables import dead_letters, deliveries, escalations, handoffs, templates
+from services.notify.adapters.tables import dead_letters, deliveries, escalations, handoffs, inbox, templates
 from services.notify.domain.templates import scopes_for
 from services.notify.unit_of_work import Row
 from shared import privacy
 from shared.db import UnitOfWorkTransaction
-from shared.handoffs import Handoff, record
+from shared.events import EventEnvelope
+from shared.eventstore.postgres import PostgresEventStore
+from shared.handoffs import Handoff, record, record_consumed
 from shared.organisation_directory import delegations_in_force
 from shared.staff_directory import staff_directory
 
 
 class PostgresUnitOfWork(UnitOfWorkTransaction):
+    def __init__(self, engine: Engine, store: PostgresEventStore | None = None) -> None:
+        """``store``: the workflow's events as this process reads them (its data keys; bootstrap passes the
+        context's); by default a store on ``engine`` with the process's keys (``privacy.default_data_keys``), made
+        when the unit opens."""
+        super().__init__(engine)
+        self._store = store
+
     def _open(self, conn: Connection) -> None:
+        if self._store is None:
+            self._store = PostgresEventStore(self._engine)
+        self.events = PostgresWorkflowEvents(self._store, conn)
+        self.inbox = PostgresInbox(conn)
         self.deliveries = PostgresDeliveries(conn)
         self.escalations = PostgresEscalations(conn)
         self.templates = PostgresTemplates(conn)
@@ -50,6 +64,25 @@ def _first(conn: Connection, stmt: Any) -> Row | None:
 
 def _all(conn: Connection, stmt: Any) -> list[Row]:
     return [dict(r) for r in conn.execute(stmt).mappings().all()]
+
+
+class PostgresWorkflowEvents:
+    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
+        self._store, self._conn = store, conn
+
+    def stream(self, stream_id: str) -> list[EventEnvelope]:
+        return self._store.read_stream(stream_id, conn=self._conn)
+
+    def stream_to(self, event_id: UUID) -> list[EventEnvelope]:
+        return self._store.read_stream_to(event_id, conn=self._conn)
+
+
+class PostgresInbox:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def record(self, consumer: str, message_id: UUID) -> None:
+        record_consumed(self._conn, inbox, consumer, message_id)
 
 
 _ADD = insert(deliveries).on_conflict_do_nothing(index_elements=["id"]).returning(*deliveries.c)

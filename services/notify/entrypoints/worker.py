@@ -6,7 +6,9 @@ message, exactly once: services/notify/handlers/sending.py), ``notify.record_out
 could not write), ``notify.record_status`` (a provider's delivery receipt, from intake's webhooks),
 ``notify.erase_personal_data`` (a complainant's personal data erased: removed from notify's copies).
 The relay's tasks and the receipts are recorded in the inbox once handled or kept, so the relay's and intake's
-reconcilers stop resending them."""
+reconcilers stop resending them: ``notify.plan`` records its event itself, in the plan's transaction
+(``records_inbox``), the others' are recorded by the machinery after the handler; a dead letter's by the machinery
+always."""
 
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ def _status_id(message: dict, request) -> uuid.UUID:
 
 CONSUMERS = (
     Consumer(ESCALATE, lambda notify, m: escalate(notify, _event_id(m)), inbox_key=_event_id),
-    Consumer(PLAN, lambda notify, m: plan_event(notify, _event_id(m)), inbox_key=_event_id),
+    Consumer(
+        PLAN, lambda notify, m: plan_event(notify, _event_id(m), inbox=PLAN), inbox_key=_event_id, records_inbox=True
+    ),
     Consumer(SEND_TASK, lambda notify, m: send_delivery(notify, uuid.UUID(m["delivery_id"]))),
     Consumer(OUTCOME_TASK, record_outcome),
     Consumer(DELIVERY_STATUS_TASK, record_status, inbox_key=_status_id),

@@ -74,31 +74,58 @@ class Story:
         return p.tanggal(at, with_time, self.kecamatan.time_zone, self.kecamatan.time_zone_label)
 
 
-def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True) -> int:
+def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True, inbox: str | None = None) -> int:
     """Plan the messages one event calls for and make their first attempt (``send_now``; else enqueue
-    it); returns how many it planned."""
-    stream = notify.store.read_stream_to(event_id)  # the event and its history, in one query
-    if not stream:
-        raise LookupError(f"no event {event_id}")
-    envelope = stream[-1]
-    # when the store recorded it: a complaint-box form typed in days later is news now
-    age = notify.clock() - (envelope.recorded_at or envelope.occurred_at)
-    if age > timedelta(hours=notify.settings.notify_max_event_age_hours):
-        log.info("event too old to notify about", extra={"event_id": str(event_id), "type": envelope.type})
-        return 0
-    story = Story(notify, envelope, stream)
-    if isinstance(story.event, ComplainantDataCorrected):
-        return _follow_correction(notify, story, send_now=send_now)
-    # one unit of work reads what the plan needs and writes its rows (an acknowledgment's first send is claimed in
-    # it too, see _write): each unit is a pooled connection, a round trip or two and a commit
+    it); returns how many it planned.
+
+    One unit of work reads the event and its history, what the plan needs (templates, staff, earlier rows), writes
+    the plan's rows (an acknowledgment's first send is claimed in it too, see _write) and, given ``inbox`` (the
+    task's name: the worker's ``notify.plan``), records the event in notify's inbox: one transaction for an event
+    that plans nothing (most: new work that nobody asked to hear of), where reading the event, planning and the
+    inbox were a transaction each. The inbox row commits with the plan, so that a plan rolled back is not recorded
+    (its task runs again: the relay's reconciler resends it should the broker lose it); the sends happen after the
+    commit (``_dispatch``), covered from then on by the rows, the claims and the sweeps. A correction of the
+    complainant's contact, planned in several steps (``_follow_correction``), is recorded after its last."""
     with notify.uow() as uow:
-        overrides = _templates(notify, story.kecamatan, uow)
-        planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides, uow)
-        throttled = throttled_acknowledgments(notify, planned, uow)
-        written = _write(notify, uow, story, planned, send_now=send_now, throttled=throttled)
-        uow.commit()
-    joined = _joined_original(notify, story, overrides, send_now=send_now)  # a duplicate's original (docs/adr/0021)
-    return joined + _dispatch(notify, written, send_now=send_now)
+        stream = uow.events.stream_to(event_id)  # the event and its history, in one query
+        if not stream:
+            raise LookupError(f"no event {event_id}")
+        envelope = stream[-1]
+        # when the store recorded it: a complaint-box form typed in days later is news now
+        age = notify.clock() - (envelope.recorded_at or envelope.occurred_at)
+        if age > timedelta(hours=notify.settings.notify_max_event_age_hours):
+            log.info("event too old to notify about", extra={"event_id": str(event_id), "type": envelope.type})
+            _record(uow, inbox, event_id)
+            uow.commit()
+            return 0
+        story = Story(notify, envelope, stream)
+        correction = isinstance(story.event, ComplainantDataCorrected)
+        if correction:
+            whole = uow.events.stream(envelope.stream_id)  # the whole stream: a later correction may rule
+        else:
+            overrides = _templates(notify, story.kecamatan, uow)
+            planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides, uow)
+            throttled = throttled_acknowledgments(notify, planned, uow)
+            written = _write(notify, uow, story, planned, send_now=send_now, throttled=throttled)
+            # a duplicate's original (docs/adr/0021), in the same unit: its first send claimed unless one was
+            claim = send_now and not any(row["state"] == "sending" for row in written.added)
+            written += _joined_original(notify, uow, story, overrides, claim=claim)
+            _record(uow, inbox, event_id)
+        uow.commit()  # a correction's read only: a commit, where a rollback would drop the prepared statements
+    if correction:
+        planned_again = _follow_correction(notify, story, whole, send_now=send_now)
+        if inbox is not None:
+            with notify.uow() as uow:
+                _record(uow, inbox, event_id)
+                uow.commit()
+        return planned_again
+    return _dispatch(notify, written, send_now=send_now)
+
+
+def _record(uow: UnitOfWork, inbox: str | None, event_id: UUID) -> None:
+    """The event handled, recorded in notify's inbox under ``inbox`` (the task's name) when the unit commits."""
+    if inbox is not None:
+        uow.inbox.record(inbox, event_id)
 
 
 def escalate(notify: Context, event_id: UUID) -> int:
@@ -240,23 +267,24 @@ def _for_complainant(notify: Context, story: Story, overrides) -> list[p.Planned
     ]
 
 
-def _joined_original(notify: Context, story: Story, overrides, *, send_now: bool) -> int:
+def _joined_original(notify: Context, uow: UnitOfWork, story: Story, overrides, *, claim: bool) -> Written:
     """A complaint marked a duplicate of an earlier one (``MarkedDuplicate.original_id``, docs/adr/0021): the earlier
     one's complainant is told that another report of the same matter was joined to theirs, and nothing of it (not
     who, not its code). The message is this event's (its id the key: planned once) and the original complaint's
     (its row, its history's report, its erasure, its complainant as corrected); none where that complaint is of
-    another kecamatan, anonymous or erased, or names no contact."""
+    another kecamatan, anonymous or erased, or names no contact. Read and written in the plan's unit ``uow`` (the
+    caller commits, then dispatches); ``claim``: its first message written claimed (``_write``)."""
     event = story.event
     if not isinstance(event, MarkedDuplicate) or event.original_id is None:
-        return 0
-    envelopes = notify.store.read_stream(f"complaint-{event.original_id}")
+        return Written()
+    envelopes = uow.events.stream(f"complaint-{event.original_id}")
     if not envelopes or envelopes[0].kecamatan != story.envelope.kecamatan:
-        return 0
-    original = Story(notify, envelopes[-1])
+        return Written()
+    original = Story(notify, envelopes[-1], envelopes)
     original.envelope = story.envelope  # the source event this one (the delivery's key), the complaint the original
     person, received = original.complainant, original.received
     if person.anonymous:
-        return 0
+        return Written()
     kind, base = "duplicate_joined", notify.settings.public_base_url
     variables = {
         "nama": person.name,
@@ -282,7 +310,7 @@ def _joined_original(notify: Context, story: Story, overrides, *, send_now: bool
         )
         for contact in contacts
     ]
-    return _store(notify, original, planned, send_now=send_now)
+    return _write(notify, uow, original, planned, send_now=claim)
 
 
 # the kinds that tell the complainant how their complaint ended: after one, the story is told
@@ -300,7 +328,7 @@ FINAL_KINDS = frozenset(
 )
 
 
-def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
+def _follow_correction(notify: Context, story: Story, envelopes: list[EventEnvelope], *, send_now: bool) -> int:
     """The complainant's phone or e-mail corrected on their request (``ComplainantDataCorrected``, docs/adr/0017).
 
     The complainant is taken as the whole stream has them now, and only the stream's latest correction acts: one
@@ -313,12 +341,11 @@ def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
     if it reached nobody and was not handed over by the office (step 12 recorded). A message in between would
     arrive stale ("send your documents by ...", long past). A message stopped by an earlier correction is waiting
     again when its contact is the right one after all. One being sent at this moment ends as its attempt does.
-    How many messages were planned."""
+    ``envelopes``: the whole stream, read in the plan's unit. How many messages were planned."""
     event = story.event
     assert isinstance(event, ComplainantDataCorrected)  # noqa: S101
     if not {"phone", "email"} & set(event.corrected):
         return 0
-    envelopes = notify.store.read_stream(story.envelope.stream_id)  # the whole stream, read once
     whole = [e.decode() for e in envelopes]
     corrections = [e for e in whole if isinstance(e, ComplainantDataCorrected)]
     if corrections and corrections[-1].request_id != event.request_id:
@@ -361,7 +388,7 @@ def _follow_correction(notify: Context, story: Story, *, send_now: bool) -> int:
     overrides = _templates(notify, story.kecamatan)
     planned = 0
     for source in sources:
-        earlier = Story(notify, source)
+        earlier = Story(notify, source, envelopes)  # its history: the stream up to it
         earlier.complainant = person  # as corrected now, not as they were when the event happened
         messages = _for_complainant(notify, earlier, overrides)
         _wake(notify, [m.id for m in messages])
@@ -539,6 +566,9 @@ class Written:
     @property
     def count(self) -> int:
         return len(self.added) + len(self.earlier)
+
+    def __add__(self, other: Written) -> Written:
+        return Written(added=self.added + other.added, earlier=self.earlier + other.earlier)
 
 
 def _store(
