@@ -14,7 +14,6 @@ that read it a moment before the erasure would.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 import uuid
@@ -33,14 +32,13 @@ from services.notify.config import NotifySettings
 from services.notify.handlers.erasure import erase_personal_data
 from services.notify.handlers.planning import plan_event
 from shared import privacy
-from shared.contracts import sop
 from shared.contracts.intake import Complainant
-from shared.contracts.tracking import new_tracking_code
-from shared.contracts.workflow import ComplaintReceived, PersonalDataErased
+from shared.contracts.workflow import PersonalDataErased
 from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tenancy import KecamatanDirectory, upsert_kecamatan
 from tests.contracts.letters_uow import new_place
+from tests.support.complaints import append_received
 
 PERSON = Complainant(
     name="Nur Hasanah Erasa",
@@ -90,31 +88,7 @@ def letters(settings, place, tmp_path_factory):
 
 
 def received(store, place) -> EventEnvelope:
-    """A complaint received by e-mail (sealed under a data key of its own, as the workflow stores it)."""
-    complaint_id = uuid.uuid4()
-    event = envelope(
-        ComplaintReceived(
-            complaint_id=complaint_id,
-            submission_id=uuid.uuid4(),
-            tracking_code=new_tracking_code(os.urandom(7)),
-            kecamatan=place.slug,
-            channel="email",
-            complainant=PERSON,
-            subject="Lampu jalan mati",
-            description="Lampu jalan di Dusun Tengah mati sejak sebulan.",
-            received_at=datetime.now(UTC),
-            sop_version=sop.DEFAULT.version,
-        ),
-        event_id=uuid.uuid4(),
-        stream_id=f"complaint-{complaint_id}",
-        version=1,
-        kecamatan=place.slug,
-        occurred_at=datetime.now(UTC),
-        actor=Actor.system("intake"),
-        correlation_id=uuid.uuid4(),
-    )
-    store.append(event.stream_id, 0, [event])
-    return event
+    return append_received(store, place, PERSON)
 
 
 def erase(engine, store, event: EventEnvelope) -> EventEnvelope:

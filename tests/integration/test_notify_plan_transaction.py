@@ -8,7 +8,6 @@ or rolled back), through the task as the worker registers it (``register_consume
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -25,15 +24,12 @@ from services.notify.entrypoints.worker import PLAN
 from services.notify.handlers.planning import plan_event
 from services.notify.service import SERVICE
 from shared.celery_app import make_celery
-from shared.contracts import sop
 from shared.contracts.intake import Complainant
-from shared.contracts.tracking import new_tracking_code
-from shared.contracts.workflow import ComplaintReceived
-from shared.events import Actor, EventEnvelope, envelope
 from shared.eventstore.postgres import PostgresEventStore
 from shared.tasks import register_consumers
 from shared.tenancy import KecamatanDirectory, upsert_kecamatan
 from tests.contracts.workflow_uow import new_place
+from tests.support.complaints import append_received
 from tests.support.tasks import SentTasks
 
 UNREACHABLE = Complainant(name="Nur Hasanah", nik="3528014107900002", address="Dusun Tengah, Desa Uji")  # no contact
@@ -76,34 +72,6 @@ def plan_task(settings, notify):
     register_consumers(app, dataclasses.replace(SERVICE, container=lambda: notify))
     task = app.tasks[PLAN]
     return lambda event_id: task.apply(args=[{"event_id": str(event_id)}], throw=True)
-
-
-def received(store, place, complainant: Complainant) -> EventEnvelope:
-    """A complaint received by e-mail (sealed under a data key of its own, as the workflow stores it)."""
-    complaint_id = uuid.uuid4()
-    stored = envelope(
-        ComplaintReceived(
-            complaint_id=complaint_id,
-            submission_id=uuid.uuid4(),
-            tracking_code=new_tracking_code(os.urandom(7)),
-            kecamatan=place.slug,
-            channel="email",
-            complainant=complainant,
-            subject="Lampu jalan mati",
-            description="Lampu jalan di Dusun Tengah mati sejak sebulan.",
-            received_at=datetime.now(UTC),
-            sop_version=sop.DEFAULT.version,
-        ),
-        event_id=uuid.uuid4(),
-        stream_id=f"complaint-{complaint_id}",
-        version=1,
-        kecamatan=place.slug,
-        occurred_at=datetime.now(UTC),
-        actor=Actor.system("intake"),
-        correlation_id=uuid.uuid4(),
-    )
-    store.append(stored.stream_id, 0, [stored])
-    return stored
 
 
 class Counted:
@@ -164,7 +132,7 @@ def test_an_event_that_plans_nothing_costs_one_transaction_its_inbox_row_in_it(n
     """Most events tell only staff of new work, and by default nobody asked to hear of it: the task reads the event,
     the templates and the staff and records the event in the inbox, in one transaction (it was three: the event's
     read, the plan's unit, the machinery's inbox row)."""
-    stored = received(store, place, UNREACHABLE)
+    stored = append_received(store, place, UNREACHABLE)
     plan_task(stored.event_id)  # the first: the complaint's data key read too (then cached)
     with Counted(notify.engine) as again:  # the relay's task again (a redelivery, a reconciler's copy)
         plan_task(stored.event_id)
@@ -180,7 +148,7 @@ def test_an_event_that_plans_nothing_costs_one_transaction_its_inbox_row_in_it(n
 
 
 def test_an_event_too_old_to_tell_is_recorded_in_the_one_transaction_that_read_it(notify, store, place, plan_task):
-    stored = received(store, place, BY_EMAIL)
+    stored = append_received(store, place, BY_EMAIL)
     late = dataclasses.replace(notify, clock=lambda: datetime.now(UTC) + timedelta(days=30))
     with Counted(notify.engine) as counted:
         assert plan_event(late, stored.event_id, inbox=PLAN) == 0
@@ -203,7 +171,7 @@ class CommitFails(PostgresUnitOfWork):
 
 
 def test_the_plans_rows_and_its_inbox_row_are_committed_together_or_not_at_all(notify, store, place):
-    stored = received(store, place, BY_EMAIL)
+    stored = append_received(store, place, BY_EMAIL)
     broken = dataclasses.replace(notify)
     broken.uow = lambda: CommitFails(notify.engine, notify.store)
     CommitFails.failures = 1

@@ -12,8 +12,11 @@ from sqlalchemy import select
 
 from services.intake.adapters.tables import outbox, submissions
 from services.workflow import handlers
+from shared.contracts import sop
 from shared.contracts.intake import Complainant, ComplaintSubmitted
 from shared.contracts.tracking import new_tracking_code
+from shared.contracts.workflow import ComplaintReceived
+from shared.events import Actor, EventEnvelope, envelope
 
 NAME = "Siti Aminah"
 NIK = "3528071505900001"
@@ -102,3 +105,33 @@ def record_complaint(wf, kecamatan: str = "pegantenan", **fields) -> ComplaintSu
 def new_complaint(wf, kecamatan: str = "pegantenan", **fields) -> uuid.UUID:
     """``record_complaint``, for the tests that need only the complaint's id."""
     return record_complaint(wf, kecamatan, **fields).complaint_id
+
+
+# -- straight into the event store ------------------------------------------------------------------------------
+def append_received(store, place, complainant: Complainant) -> EventEnvelope:
+    """A complaint received by e-mail, appended to the event store as its first event (sealed under a data key of
+    its own, as the workflow stores it): for consumers of the store tested without the workflow."""
+    complaint_id = uuid.uuid4()
+    stored = envelope(
+        ComplaintReceived(
+            complaint_id=complaint_id,
+            submission_id=uuid.uuid4(),
+            tracking_code=new_tracking_code(os.urandom(7)),
+            kecamatan=place.slug,
+            channel="email",
+            complainant=complainant,
+            subject="Lampu jalan mati",
+            description="Lampu jalan di Dusun Tengah mati sejak sebulan.",
+            received_at=datetime.now(UTC),
+            sop_version=sop.DEFAULT.version,
+        ),
+        event_id=uuid.uuid4(),
+        stream_id=f"complaint-{complaint_id}",
+        version=1,
+        kecamatan=place.slug,
+        occurred_at=datetime.now(UTC),
+        actor=Actor.system("intake"),
+        correlation_id=uuid.uuid4(),
+    )
+    store.append(stored.stream_id, 0, [stored])
+    return stored
