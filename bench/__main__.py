@@ -5,6 +5,7 @@
     python -m bench --only intake    one benchmark (repeatable: --only eventstore --only e2e)
     python -m bench --only letters   letters rendered and signed per second in one process, its peak RSS
     python -m bench --only notify    notifications per second per notify process; acknowledgment latency
+    python -m bench --only hop       CPU per message of one Celery queue hop (publish, Redis, worker) vs a raw one
     python -m bench --only walk      server CPU per complaint walked through the 12 steps, by process
     python -m bench --only dashboard 1,000,000 events seeded: projection rebuild rate, summary latency, exports
     python -m bench --only province  a province's year (666 kecamatan): bytes per event, queries vs one kabupaten
@@ -29,9 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# run order: e2e, notify and walk before intake (its unpublished outbox rows would be their backlog); dashboard and province last (their millions of events would weigh on the
-# others), see README
-BENCHMARKS = ("eventstore", "e2e", "notify", "walk", "intake", "letters", "dashboard", "province")
+# run order: hop early (it needs only Redis); e2e, notify and walk before intake (its unpublished outbox rows would be
+# their backlog); dashboard and province last (their millions of events would weigh on the others), see README
+BENCHMARKS = ("eventstore", "hop", "e2e", "notify", "walk", "intake", "letters", "dashboard", "province")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STAMP = "%Y%m%dT%H%M%SZ"  # UTC
 
@@ -51,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"run only this benchmark ({', '.join(BENCHMARKS)}); repeatable",
     )
     parser.add_argument("--concurrency", type=int, default=16, help="intake: concurrent connections (16)")
-    parser.add_argument("--rate", type=float, default=50.0, help="e2e and notify latency: complaints per second (50)")
+    parser.add_argument(
+        "--rate", type=float, default=50.0, help="e2e, notify latency and hop: complaints (messages) per second (50)"
+    )
     parser.add_argument(
         "--notify-seconds",
         type=float,
@@ -67,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-diagnostics",
         action="store_true",
-        help="eventstore: skip the two variants that split the store's cost into its parts",
+        help="eventstore: skip the two variants that split the store's cost into its parts; "
+        "hop: skip the Celery hop with the worker at log level WARNING",
     )
     parser.add_argument(
         "--notify-stock-sinks",
@@ -89,6 +93,7 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
     from bench.dashboard import DashboardParams
     from bench.e2e import E2EParams
     from bench.eventstore import EventStoreParams
+    from bench.hop import HopParams
     from bench.intake import IntakeParams
     from bench.letters import LettersParams
     from bench.notify import NotifyParams
@@ -101,6 +106,14 @@ def parameters(args: argparse.Namespace) -> dict[str, Any]:
             seconds=2.0 if quick else 10.0,
             warmup_seconds=0.3 if quick else 1.0,
             rounds=1 if quick else 2,
+            diagnostics=not args.no_diagnostics,
+        ),
+        "hop": HopParams(
+            rate=args.rate,
+            seconds=5.0 if quick else 20.0,
+            warmup_seconds=2.0,
+            burst_messages=300 if quick else 1000,
+            idle_seconds=2.0 if quick else 5.0,
             diagnostics=not args.no_diagnostics,
         ),
         "intake": IntakeParams(seconds=3.0 if quick else 15.0, warmup_seconds=2.0, concurrency=args.concurrency),
@@ -137,7 +150,7 @@ def _raise_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
-    from bench import dashboard, e2e, eventstore, intake, letters, notify, province, walk
+    from bench import dashboard, e2e, eventstore, hop, intake, letters, notify, province, walk
     from bench.environment import (
         RunContext,
         local_postmaster_pid,
@@ -186,6 +199,8 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
                     try:
                         if name == "eventstore":
                             benchmarks[name] = eventstore.run(srv.database_url, params[name], ctx.postmaster_pid)
+                        elif name == "hop":  # Redis only: a no-op worker against a raw consumer
+                            benchmarks[name] = hop.run(ctx, params[name])
                         elif name == "intake":
                             benchmarks[name] = intake.run(ctx, params[name])
                         elif name == "letters":  # no servers needed: one child process, CPU only

@@ -93,6 +93,27 @@ def local_postmaster_pid(database_url: str) -> int | None:
         engine.dispose()
 
 
+def local_redis_pid(redis_url: str) -> int | None:
+    """The Redis server's pid when it runs on this machine (its CPU time is then read from /proc), else None.
+
+    ``INFO server``'s ``process_id`` is the server's pid in its own pid namespace: it is taken only when the URL
+    names this machine and that pid here is a redis-server (a server in a container would have another)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(redis_url)
+    if parts.scheme not in ("unix", "redis+socket") and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    client = redis.Redis.from_url(redis_url)
+    try:
+        pid = int(client.info("server")["process_id"])
+    finally:
+        client.close()
+    try:
+        return pid if Path(f"/proc/{pid}/comm").read_text().startswith("redis") else None
+    except OSError:
+        return None
+
+
 def prepare_database(database_url: str) -> None:
     """Migrate, seed the 13 kecamatan, and create the bench schema."""
     from shared.migrate import migrate

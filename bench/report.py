@@ -21,7 +21,7 @@ def collect_ratios(benchmarks: dict[str, Any]) -> dict[str, float | None]:
     for writers, ratios in es.get("ratios", {}).items():
         for name, value in ratios.items():
             found[f"eventstore.{writers}.{name}"] = value
-    for name in ("intake", "e2e", "notify"):
+    for name in ("hop", "intake", "e2e", "notify"):
         for key, value in benchmarks.get(name, {}).get("ratios", {}).items():
             found[f"{name}.{key}"] = value
     return found
@@ -61,6 +61,10 @@ def table(benchmarks: dict[str, Any], out: TextIO) -> None:
                 )
     elif es:
         rows.append(("eventstore", "failed", str(es.get("error", ""))[:60], "", "", ""))
+    if "hop" in benchmarks:  # its rows come from bench/hop.py
+        from bench.hop import table_rows as hop_rows
+
+        rows.extend(hop_rows(benchmarks["hop"]))
     it = benchmarks.get("intake")
     if it and "targets" in it:
         i, b = it["targets"]["intake"], it["targets"]["bare"]

@@ -133,6 +133,24 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     )  # nginx in front keeps idle ones 10 s
 
 
+def worker_argv(kind: str, concurrency: int) -> list[str]:
+    """Celery's ``worker_main`` arguments for a worker of one kind (its queue): prefork, ``concurrency`` children.
+    bench/hop.py starts its no-op worker with the same ones."""
+    return [
+        "worker",
+        "-Q",
+        kind,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{kind}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        os.environ.get("PENGADUAN_LOG_LEVEL", "INFO"),
+    ]
+
+
 def cmd_worker(args: argparse.Namespace) -> None:
     from shared.metrics import serve_worker_metrics
 
@@ -143,21 +161,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     app = make_celery(_settings(), args.kind)
     register_consumers(app, registry.by_queue(args.kind))  # checked against shared/contracts/routing.py
-    app.worker_main(
-        [
-            "worker",
-            "-Q",
-            args.kind,
-            "-c",
-            str(args.concurrency),
-            "-n",
-            f"{args.kind}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            os.environ.get("PENGADUAN_LOG_LEVEL", "INFO"),
-        ]
-    )
+    app.worker_main(worker_argv(args.kind, args.concurrency))
 
 
 def _run_until_signal(runners) -> None:
