@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# run order: hop early (it needs only Redis); e2e, notify and walk before intake (its unpublished outbox rows would be
-# their backlog); dashboard and province last (their millions of events would weigh on the others), see README
+# run order: hop early (small queues, emptied after); e2e, notify and walk before intake (its unpublished outbox rows
+# would be their backlog); dashboard and province last (their millions of events would weigh on the others), see README
 BENCHMARKS = ("eventstore", "hop", "e2e", "notify", "walk", "intake", "letters", "dashboard", "province")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 STAMP = "%Y%m%dT%H%M%SZ"  # UTC
@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-diagnostics",
         action="store_true",
         help="eventstore: skip the two variants that split the store's cost into its parts; "
-        "hop: skip the Celery hop with the worker at log level WARNING",
+        "hop: skip the Celery hop with the worker at log level WARNING, the one without ack emulation, "
+        "and the PostgreSQL queue",
     )
     parser.add_argument(
         "--notify-stock-sinks",
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
                     try:
                         if name == "eventstore":
                             benchmarks[name] = eventstore.run(srv.database_url, params[name], ctx.postmaster_pid)
-                        elif name == "hop":  # Redis only: a no-op worker against a raw consumer
+                        elif name == "hop":  # a no-op worker against a raw consumer (and a PostgreSQL queue)
                             benchmarks[name] = hop.run(ctx, params[name])
                         elif name == "intake":
                             benchmarks[name] = intake.run(ctx, params[name])

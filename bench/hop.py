@@ -15,10 +15,18 @@ parent (BRPOP, kombu's QoS pipelines, the ack, the pipe to a child) and child (t
 - **Load:** open loop at ``rate`` for ``seconds`` after a warm-up, then until the queue (and kombu's ``unacked``
   hash) is empty; then a burst of ``burst_messages`` published as fast as possible, until drained.
 - **Measured per message:** CPU ms of the publisher (the publishing thread's ``thread_time``), of the consumer's
-  process family and of the Redis server (their CPU-time clocks when local, else ``INFO cpu``); their total;
-  ``other_share``; Redis commands per message.
+  process family and of the server (Redis, or PostgreSQL for ``pg_queue``: their CPU-time clocks when local, else
+  Redis's ``INFO cpu``); their total; ``other_share``; Redis commands (PostgreSQL statements) per message.
   Also each consumer's idle CPU per second, and the figures net of it.
-- **Diagnostic:** the Celery hop with the worker at log level WARNING (no per-task INFO lines).
+- **Diagnostics** (ADR 0030's options, each measured the same way):
+
+  - ``celery_warning``: the Celery hop with the worker at log level WARNING (no per-task INFO lines);
+  - ``celery_no_ack_emulation``: the Celery hop with kombu's ``ack_emulation`` off (worker and publisher), so
+    no ``unacked`` hash; drained when the list is empty and the worker has logged every task's "succeeded";
+  - ``pg_queue``: a PostgreSQL table as the queue (``bench.hop_queue``): INSERT + ``pg_notify`` in one
+    transaction, taken one row per transaction by ``python -m bench.hop pg-consumer`` (LISTEN, then
+    ``DELETE ... FOR UPDATE SKIP LOCKED LIMIT 1 RETURNING payload``, ``json.loads``, COMMIT); the server part is
+    the postmaster's process family (every backend, the WAL writer, autovacuum).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +47,7 @@ from bench.cpu import CpuMeter
 from bench.stats import latency_summary_ms, ratio
 
 if TYPE_CHECKING:
+    import psycopg
     import redis
     from celery import Celery
 
@@ -51,7 +60,21 @@ QUEUE = "hopbench"  # the Celery hop's queue (and the worker's name: hopbench@ho
 RAW_QUEUE = "hopbench-raw"
 TASK = "hop.noop"
 UNACKED = "unacked"  # kombu's Redis transport: delivered, not yet acknowledged (late acks)
-PARTS = ("publisher", "consumer", "redis")  # what a hop costs; their sum is ``total``
+PG_TABLE = "bench.hop_queue"  # bench/schema.py
+PG_CHANNEL = "bench_hop_queue"
+PG_POLL_SECONDS = 1.0  # the PostgreSQL consumer looks this often without a NOTIFY (BRPOP's timeout in the others)
+# one message in: its own transaction (BEGIN, this, COMMIT); the NOTIFY is delivered at the commit
+PG_PUBLISH = (
+    f"WITH queued AS (INSERT INTO {PG_TABLE} (payload) VALUES (%s) RETURNING id)"
+    f" SELECT pg_notify('{PG_CHANNEL}', '') FROM queued"
+)
+# one message out: its own transaction, committed after the "work" (as a Celery message acknowledged late)
+PG_TAKE = (
+    f"DELETE FROM {PG_TABLE} WHERE id = "
+    f"(SELECT id FROM {PG_TABLE} ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING payload"
+)
+SERVERS = ("redis", "postgres")  # a hop's server part: one of these
+PARTS = ("publisher", "consumer", *SERVERS)  # what a hop costs; their sum is ``total``
 _RECEIVED = re.compile(r"Task hop\.noop\[[^\]]+\] received")
 _SUCCEEDED = re.compile(r"Task hop\.noop\[[^\]]+\] succeeded in")
 
@@ -64,7 +87,9 @@ class HopParams:
     burst_messages: int = 1000
     idle_seconds: float = 5.0
     worker_concurrency: int = 2
-    diagnostics: bool = True  # the Celery hop again with the worker's log level at WARNING
+    # the diagnostic variants: the Celery hop with the worker at WARNING, without ack emulation, and a PostgreSQL
+    # table as the queue
+    diagnostics: bool = True
     drain_timeout: float = 120.0
 
 
@@ -113,11 +138,39 @@ def commands_per_message(
     }
 
 
+def statements_per_message(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]], messages: int
+) -> dict[str, Any]:
+    """PostgreSQL statements per message by statement (``pg_stat_statements``' normalized text, ``{query: {"calls",
+    "exec_ms"}}`` read before and after a phase; the reads of pg_stat_statements left out), and the server's own
+    execution microseconds in them. BEGIN and COMMIT are statements too (``track_utility``)."""
+    if not messages:
+        return {}
+    calls: dict[str, float] = {}
+    usec = 0.0
+    for query, stats in after.items():
+        if "pg_stat_statements" in query:
+            continue
+        was = before.get(query, {})
+        n = float(stats.get("calls", 0)) - float(was.get("calls", 0))
+        if n > 0:
+            label = " ".join(query.split())
+            label = label if len(label) <= 80 else label[:77] + "..."
+            calls[label] = round(calls.get(label, 0.0) + n / messages, 3)
+            usec += (float(stats.get("exec_ms", 0)) - float(was.get("exec_ms", 0))) * 1000.0
+    return {
+        "calls": dict(sorted(calls.items(), key=lambda kv: -kv[1])),
+        "total_calls": round(sum(calls.values()), 3),
+        "server_exec_usec": round(usec / messages, 2),
+    }
+
+
 def net_of_idle(cpu: dict[str, float], idle: dict[str, float], messages: int) -> dict[str, float | None]:
-    """``per_message`` after taking off what the consumer and Redis spend idle (their idle rate x the wall time)."""
+    """``per_message`` after taking off what the consumer and the server spend idle (their idle rate x the wall
+    time)."""
     idle_wall = idle.get("wall_seconds") or 0.0
     net = dict(cpu)
-    for part in ("consumer", "redis"):
+    for part in ("consumer", *SERVERS):
         key = f"{part}_seconds"
         if key in cpu and key in idle and idle_wall:
             net[key] = max(0.0, cpu[key] - idle[key] / idle_wall * cpu["wall_seconds"])
@@ -126,12 +179,22 @@ def net_of_idle(cpu: dict[str, float], idle: dict[str, float], messages: int) ->
     return per_message(net, messages)
 
 
-def part_ratios(celery: dict[str, float | None], raw: dict[str, float | None]) -> dict[str, float | None]:
-    """Celery's CPU per message over the raw hop's, total and part by part."""
-    return {
-        key.removesuffix("_cpu_ms"): ratio(celery.get(key), raw.get(key))
-        for key in ("total_cpu_ms", *(f"{p}_cpu_ms" for p in PARTS))
+def server_part(ms: dict[str, Any]) -> str | None:
+    """Which server a hop's figures name: ``redis`` or ``postgres``."""
+    return next((s for s in SERVERS if f"{s}_cpu_ms" in ms), None)
+
+
+def part_ratios(a: dict[str, float | None], b: dict[str, float | None]) -> dict[str, float | None]:
+    """One hop's CPU per message over another's, total and part by part. The server part is named after the
+    server when both hops use the same one (``redis``), else ``server`` (PostgreSQL's over Redis's, say)."""
+    found = {
+        key.removesuffix("_cpu_ms"): ratio(a.get(key), b.get(key))
+        for key in ("total_cpu_ms", "publisher_cpu_ms", "consumer_cpu_ms")
     }
+    sa, sb = server_part(a), server_part(b)
+    if sa is not None and sb is not None:
+        found[sa if sa == sb else "server"] = ratio(a.get(f"{sa}_cpu_ms"), b.get(f"{sb}_cpu_ms"))
+    return found
 
 
 def log_lines(text: str, messages: int) -> dict[str, Any]:
@@ -143,11 +206,45 @@ def log_lines(text: str, messages: int) -> dict[str, Any]:
     }
 
 
+@dataclass
+class LineCounter:
+    """Counts the lines matching ``pattern`` in what is appended to a log after ``offset``, reading only what is
+    new at each look; a line not yet ended is counted once it is."""
+
+    path: Path
+    offset: int
+    pattern: re.Pattern[str] = _SUCCEEDED
+    count: int = 0
+    _pending: bytes = field(default=b"", repr=False)
+
+    def feed(self, chunk: bytes) -> int:
+        data = self._pending + chunk
+        end = data.rfind(b"\n") + 1
+        self._pending = data[end:]
+        self.count += len(self.pattern.findall(data[:end].decode(errors="replace")))
+        return self.count
+
+    def read(self) -> int:
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            chunk = f.read()
+        self.offset += len(chunk)
+        return self.feed(chunk)
+
+
+def without_ack_emulation(app: Celery) -> Celery:
+    """kombu's Redis transport without ack emulation: a delivered message is only in the worker's memory (no
+    ``unacked`` hash, no visibility timeout, no sweep), acknowledged by forgetting it; the rest of the product's
+    broker options as they are."""
+    app.conf.broker_transport_options = {**app.conf.broker_transport_options, "ack_emulation": False}
+    return app
+
+
 # ---------------------------------------------------------------------------------------------------
-# the two consumers (child processes)
+# the consumers (child processes)
 
 
-def worker_main(queue: str, concurrency: int) -> None:
+def worker_main(queue: str, concurrency: int, ack_emulation: bool = True) -> None:
     """A worker started as ``pengaduan worker KIND`` starts one (pengaduan/cli.py ``main`` and ``cmd_worker``),
     with one no-op task. PENGADUAN_METRICS_PORT is not set here, so ``serve_worker_metrics`` would do nothing."""
     from pengaduan.cli import worker_argv
@@ -160,6 +257,8 @@ def worker_main(queue: str, concurrency: int) -> None:
     if is_amqp(settings.effective_broker_url):
         raise SystemExit("bench.hop measures the Redis broker; PENGADUAN_BROKER_URL names RabbitMQ")
     app = make_celery(settings, "hop")
+    if not ack_emulation:
+        without_ack_emulation(app)
 
     @app.task(name=TASK)
     def noop(message: dict[str, Any]) -> None:
@@ -177,6 +276,34 @@ def raw_consumer_main(queue: str) -> None:
         item = client.brpop([queue], timeout=1)
         if item is not None:
             json.loads(item[1])
+
+
+def pg_take(conn: psycopg.Connection) -> bool:
+    """One message taken in its own transaction: the row deleted (skipping rows another consumer holds), its
+    payload parsed (the "work"), then the commit. False when there was none (that empty transaction committed)."""
+    row = conn.execute(PG_TAKE).fetchone()
+    if row is not None:
+        json.loads(row[0])
+    conn.commit()
+    return row is not None
+
+
+def pg_consumer_main(poll_seconds: float) -> None:
+    """A consumer of ``bench.hop_queue``: takes rows until none is left, then waits for a NOTIFY (or
+    ``poll_seconds``). NOTIFYs that came while it was taking are all read at once by the next wait, which then
+    returns at once: one more take, empty unless a row came meanwhile. psycopg, autocommit off."""
+    import psycopg
+
+    from shared.db import libpq_url
+
+    with psycopg.connect(libpq_url(os.environ["PENGADUAN_DATABASE_URL"]), autocommit=False) as conn:
+        conn.execute(f"LISTEN {PG_CHANNEL}")
+        conn.commit()
+        while True:
+            while pg_take(conn):
+                pass
+            for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
+                pass
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -219,23 +346,49 @@ def send(items: Sequence[Any], publish: Callable[[Any], object], rate: float | N
 
 @dataclass
 class Hop:
-    """One way across: how to make n messages, publish one, and see that the consumer is done with them all."""
+    """One way across: how to make n messages and publish one, and how many of the n published since ``mark()``
+    the consumer is not done with (0: drained)."""
 
     name: str
-    queue: str
     prepare: Callable[[int, int], list[Any]]  # (first position, count) -> items
     publish: Callable[[Any], object]
-    counts_unacked: bool
+    outstanding: Callable[[Any, int], int]  # (what mark() returned, messages published since) -> not done yet
+    mark: Callable[[], Any] = lambda: None
 
 
-def celery_hop(app: Celery) -> Hop:
+def _redis_outstanding(client: redis.Redis, queue: str, unacked: bool) -> int:
+    pipe = client.pipeline(transaction=False)
+    pipe.llen(queue)
+    if unacked:
+        pipe.hlen(UNACKED)
+    return sum(int(n) for n in pipe.execute())
+
+
+def celery_hop(app: Celery, client: redis.Redis) -> Hop:
+    """Drained: the list and kombu's ``unacked`` hash empty (a message leaves the hash when it is acknowledged)."""
+
     def prepare(first: int, n: int) -> list[Any]:
         return [relay_message(first + i) for i in range(n)]
 
     def publish(item: tuple[str, dict[str, Any]]) -> None:
         app.send_task(TASK, args=[item[1]], queue=QUEUE, task_id=item[0])
 
-    return Hop("celery", QUEUE, prepare, publish, counts_unacked=True)
+    return Hop("celery", prepare, publish, lambda _mark, _n: _redis_outstanding(client, QUEUE, unacked=True))
+
+
+def celery_no_ack_hop(app: Celery, client: redis.Redis, worker: Child) -> Hop:
+    """Without ack emulation there is no ``unacked`` hash: a message BRPOPed is only in the worker. Drained: the
+    list empty and the worker's log holds a "succeeded" line for every message published since the mark (the
+    worker runs at INFO; reading its log costs this process's CPU only, no command on the measured servers)."""
+    hop = celery_hop(app, client)
+
+    def mark() -> LineCounter:
+        return LineCounter(worker.log_path, _log_size(worker))
+
+    def outstanding(counter: LineCounter, n: int) -> int:
+        return _redis_outstanding(client, QUEUE, unacked=False) + max(0, n - counter.read())
+
+    return Hop("celery_no_ack_emulation", hop.prepare, hop.publish, outstanding, mark)
 
 
 def raw_hop(client: redis.Redis, body: bytes) -> Hop:
@@ -245,7 +398,25 @@ def raw_hop(client: redis.Redis, body: bytes) -> Hop:
     def publish(item: bytes) -> None:
         client.lpush(RAW_QUEUE, item)
 
-    return Hop("raw", RAW_QUEUE, prepare, publish, counts_unacked=False)
+    return Hop("raw", prepare, publish, lambda _mark, _n: _redis_outstanding(client, RAW_QUEUE, unacked=False))
+
+
+def pg_hop(publisher: psycopg.Connection, looks: psycopg.Connection, body: bytes) -> Hop:
+    """The same bytes as the raw hop, as a bytea row. Drained: no row visible to another session, so every take
+    has committed (a row deleted by a transaction not yet committed is still counted)."""
+
+    def prepare(_first: int, n: int) -> list[Any]:
+        return [body] * n
+
+    def publish(item: bytes) -> None:
+        publisher.execute(PG_PUBLISH, (item,))
+        publisher.commit()
+
+    def outstanding(_mark: None, _n: int) -> int:
+        row = looks.execute(f"SELECT count(*) FROM {PG_TABLE}").fetchone()
+        return int(row[0]) if row else 0
+
+    return Hop("pg_queue", prepare, publish, outstanding)
 
 
 def captured_body(app: Celery, client: redis.Redis) -> bytes:
@@ -259,24 +430,28 @@ def captured_body(app: Celery, client: redis.Redis) -> bytes:
 
 
 def wait_drained(
-    client: redis.Redis, hop: Hop, check: Callable[[], None], timeout: float, looks: int = 2, interval: float = 0.05
+    hop: Hop, mark: Any, n: int, check: Callable[[], None], timeout: float, looks: int = 2, interval: float = 0.05
 ) -> float:
-    """Until the queue (and, for Celery, kombu's ``unacked`` hash) is empty at ``looks`` looks in a row: a message
-    is briefly in neither between the worker's BRPOP and its QoS write. Returns the seconds it took."""
+    """Until ``hop.outstanding`` is 0 at ``looks`` looks in a row (for Celery: a message is briefly in neither the
+    list nor the ``unacked`` hash between the worker's BRPOP and its QoS write; the worker's last ack, the
+    consumer's last empty take, follow the last message's by a moment). Returns the seconds it took."""
     began, empty = time.monotonic(), 0
     while True:
         check()
-        pipe = client.pipeline(transaction=False)
-        pipe.llen(hop.queue)
-        if hop.counts_unacked:
-            pipe.hlen(UNACKED)
-        busy = sum(int(n) for n in pipe.execute())
+        busy = hop.outstanding(mark, n)
         empty = empty + 1 if busy == 0 else 0
         if empty >= looks:
             return time.monotonic() - began
         if time.monotonic() - began > timeout:
-            raise TimeoutError(f"{hop.name}: {busy} message(s) still queued or unacknowledged after {timeout:.0f}s")
+            raise TimeoutError(f"{hop.name}: {busy} message(s) not yet done after {timeout:.0f}s")
         time.sleep(interval)
+
+
+def _published(hop: Hop, n: int, first: int, rate: float | None, check: Callable[[], None], timeout: float) -> None:
+    """n messages published and drained, unmeasured (the bootstrap, the warm-up)."""
+    mark = hop.mark()
+    send(hop.prepare(first, n), hop.publish, rate)
+    wait_drained(hop, mark, n, check, timeout)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -330,26 +505,78 @@ def precise_family_cpu_seconds(root_pid: int) -> float:
     return total
 
 
-def _redis_cpu(redis_url: str, pid: int | None) -> tuple[Callable[[], float], str]:
+@dataclass(frozen=True)
+class Server:
+    """A hop's server: the part's name, its CPU seconds, and its counters read before and after a phase."""
+
+    name: str  # one of SERVERS
+    cpu: Callable[[], float]
+    cpu_from: str
+    counters: Callable[[], dict[str, dict[str, float]]]
+    per_message: Callable[[dict[str, dict[str, float]], dict[str, dict[str, float]], int], dict[str, Any]]
+    counters_key: str  # the phase's figure
+
+
+def redis_server(client: redis.Redis, redis_url: str, pid: int | None) -> Server:
     """The Redis server's CPU seconds: its CPU clock when it runs here, else what ``INFO cpu`` says."""
     if pid is not None:
-        return (lambda: precise_family_cpu_seconds(pid)), f"CPU clock of pid {pid}"
-    import redis
+        cpu, source = (lambda: precise_family_cpu_seconds(pid)), f"CPU clock of pid {pid}"
+    else:
+        import redis
 
-    client = redis.Redis.from_url(redis_url)
+        info_client = redis.Redis.from_url(redis_url)
 
-    def read() -> float:
-        info = client.info("cpu")
-        return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+        def cpu() -> float:
+            info = info_client.info("cpu")
+            return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
-    return read, "INFO cpu"
+        source = "INFO cpu"
+    return Server(
+        "redis",
+        cpu,
+        source,
+        lambda: client.info("commandstats"),
+        commands_per_message,
+        "redis_commands_per_message",
+    )
 
 
-def _meter(consumer: Child, redis_cpu: Callable[[], float]) -> CpuMeter:
+def _pg_statements(looks: psycopg.Connection) -> Callable[[], dict[str, dict[str, float]]]:
+    """pg_stat_statements' calls and execution time by statement, when the server preloads it (the embedded one
+    does, for bench/walk.py), else nothing."""
+    preloaded = looks.execute("SHOW shared_preload_libraries").fetchone()
+    if not preloaded or "pg_stat_statements" not in str(preloaded[0]):
+        return dict
+    looks.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def read() -> dict[str, dict[str, float]]:
+        rows = looks.execute(
+            "SELECT s.query, sum(s.calls), sum(s.total_exec_time) FROM pg_stat_statements s"
+            " JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database() GROUP BY s.query"
+        ).fetchall()
+        return {query: {"calls": float(calls), "exec_ms": float(ms)} for query, calls, ms in rows}
+
+    return read
+
+
+def postgres_server(looks: psycopg.Connection, postmaster_pid: int) -> Server:
+    """PostgreSQL's CPU seconds: the postmaster's process family on its CPU clocks (every backend, this process's
+    and the consumer's among them, and the background processes: WAL writer, checkpointer, autovacuum)."""
+    return Server(
+        "postgres",
+        lambda: precise_family_cpu_seconds(postmaster_pid),
+        f"CPU clocks of postmaster pid {postmaster_pid} and its children",
+        _pg_statements(looks),
+        statements_per_message,
+        "postgres_statements_per_message",
+    )
+
+
+def _meter(consumer: Child, server: Server) -> CpuMeter:
     meter = CpuMeter()
     meter.add_self("bench_process")  # the publisher's thread and the looks at the queue after it
     meter.components["consumer"] = lambda: precise_family_cpu_seconds(consumer.pid)
-    meter.components["redis"] = redis_cpu
+    meter.components[server.name] = server.cpu
     return meter
 
 
@@ -369,9 +596,8 @@ def _log_since(child: Child, offset: int) -> str:
 def _phase(
     hop: Hop,
     consumer: Child,
-    client: redis.Redis,
+    server: Server,
     check: Callable[[], None],
-    redis_cpu: Callable[[], float],
     idle: dict[str, float],
     n: int,
     first: int,
@@ -380,17 +606,17 @@ def _phase(
 ) -> dict[str, Any]:
     items = hop.prepare(first, n)
     offset = _log_size(consumer)
-    commands = client.info("commandstats")
-    meter = _meter(consumer, redis_cpu)
+    counters = server.counters()
+    meter = _meter(consumer, server)
     parent = _clock_seconds(consumer.pid)
+    mark = hop.mark()
     meter.start()
     sent = send(items, hop.publish, rate)
-    drain = wait_drained(client, hop, check, timeout)
+    drain = wait_drained(hop, mark, n, check, timeout)
     cpu = meter.stop()
     # parts of what the meter measured, so not in its other_seconds: the publishing thread, the consumer's own process
     cpu["publisher_seconds"] = round(sent.thread_cpu_seconds, 4)
     cpu["consumer_parent_seconds"] = round(_clock_seconds(consumer.pid) - parent, 4)
-    commands = commands_per_message(commands, client.info("commandstats"), n)
     figures: dict[str, Any] = {
         "messages": n,
         "publish_seconds": round(sent.seconds, 3),
@@ -401,7 +627,7 @@ def _phase(
         "per_message_ms": per_message(cpu, n),
         "net_of_idle_per_message_ms": net_of_idle(cpu, idle, n),
         "consumer_log": log_lines(_log_since(consumer, offset), n),
-        "redis_commands_per_message": commands,
+        server.counters_key: server.per_message(counters, server.counters(), n),
     }
     if rate:
         figures["rate_per_second"] = rate
@@ -409,37 +635,28 @@ def _phase(
     return figures
 
 
-def _variant(
-    ctx: RunContext,
-    params: HopParams,
-    hop: Hop,
-    consumer: Child,
-    client: redis.Redis,
-    redis_cpu: Callable[[], float],
-) -> dict[str, Any]:
+def _variant(ctx: RunContext, params: HopParams, hop: Hop, consumer: Child, server: Server) -> dict[str, Any]:
     def check() -> None:
         ctx.processes.check_alive(consumer)
 
     began = time.monotonic()  # bootstrap: the consumer is up, every prefork child has run a task
-    send(hop.prepare(0, 4 * params.worker_concurrency), hop.publish, None)
-    wait_drained(client, hop, check, 90.0)
-    bootstrap = time.monotonic() - began
     position = 4 * params.worker_concurrency
+    _published(hop, position, 0, None, check, 90.0)
+    bootstrap = time.monotonic() - began
     warm = int(params.rate * params.warmup_seconds)
-    send(hop.prepare(position, warm), hop.publish, params.rate)
-    wait_drained(client, hop, check, params.drain_timeout)
+    _published(hop, warm, position, params.rate, check, params.drain_timeout)
     position += warm
 
-    meter = _meter(consumer, redis_cpu)  # idle: nothing published, nobody looking
+    meter = _meter(consumer, server)  # idle: nothing published, nobody looking
     meter.start()
     time.sleep(params.idle_seconds)
     idle = meter.stop()
 
     paced_n = int(params.rate * params.seconds)
-    paced = _phase(hop, consumer, client, check, redis_cpu, idle, paced_n, position, params.rate, params.drain_timeout)
+    paced = _phase(hop, consumer, server, check, idle, paced_n, position, params.rate, params.drain_timeout)
     position += paced_n
     burst_n = params.burst_messages
-    burst = _phase(hop, consumer, client, check, redis_cpu, idle, burst_n, position, None, params.drain_timeout)
+    burst = _phase(hop, consumer, server, check, idle, burst_n, position, None, params.drain_timeout)
     idle_wall = idle["wall_seconds"] or 1.0
     return {
         "bootstrap_seconds": round(bootstrap, 3),
@@ -448,7 +665,7 @@ def _variant(
             "cpu": idle,
             "ms_per_second": {
                 part: round(idle[f"{part}_seconds"] * 1000.0 / idle_wall, 2)
-                for part in ("consumer", "redis")
+                for part in ("consumer", *SERVERS)
                 if f"{part}_seconds" in idle
             },
         },
@@ -458,31 +675,94 @@ def _variant(
 
 
 def _celery_variant(
-    ctx: RunContext, params: HopParams, app: Celery, client: redis.Redis, redis_cpu: Callable[[], float], level: str
+    ctx: RunContext,
+    params: HopParams,
+    app: Celery,
+    client: redis.Redis,
+    server: Server,
+    level: str,
+    ack_emulation: bool = True,
 ) -> dict[str, Any]:
     client.delete(QUEUE)
-    worker = ctx.processes.spawn(
-        f"hop worker {level}",
-        ["-m", "bench.hop", "worker", "--queue", QUEUE, "--concurrency", str(params.worker_concurrency)],
-        PENGADUAN_LOG_LEVEL=level,
-    )
+    argv = ["-m", "bench.hop", "worker", "--queue", QUEUE, "--concurrency", str(params.worker_concurrency)]
+    if not ack_emulation:
+        if level != "INFO":
+            raise ValueError("without ack emulation the drain check counts the worker's INFO lines")
+        argv.append("--no-ack-emulation")
+    name = f"hop worker {level}" + ("" if ack_emulation else " no-ack-emulation")
+    worker = ctx.processes.spawn(name, argv, PENGADUAN_LOG_LEVEL=level)
     try:
-        figures = _variant(ctx, params, celery_hop(app), worker, client, redis_cpu)
+        hop = celery_hop(app, client) if ack_emulation else celery_no_ack_hop(app, client, worker)
+        figures = _variant(ctx, params, hop, worker, server)
     finally:
         ctx.processes.stop(worker)
-    return {"worker_log_level": level, "worker_concurrency": params.worker_concurrency, **figures}
+        client.delete(QUEUE)
+    return {
+        "worker_log_level": level,
+        "worker_concurrency": params.worker_concurrency,
+        "ack_emulation": ack_emulation,
+        **figures,
+    }
 
 
 def _raw_variant(
-    ctx: RunContext, params: HopParams, client: redis.Redis, body: bytes, redis_cpu: Callable[[], float]
+    ctx: RunContext, params: HopParams, client: redis.Redis, body: bytes, server: Server
 ) -> dict[str, Any]:
     client.delete(RAW_QUEUE)
     consumer = ctx.processes.spawn("hop raw consumer", ["-m", "bench.hop", "raw-consumer", "--queue", RAW_QUEUE])
     try:
-        return _variant(ctx, params, raw_hop(client, body), consumer, client, redis_cpu)
+        return _variant(ctx, params, raw_hop(client, body), consumer, server)
     finally:
         ctx.processes.stop(consumer)
         client.delete(RAW_QUEUE)
+
+
+def _pg_variant(ctx: RunContext, params: HopParams, body: bytes) -> dict[str, Any]:
+    """The PostgreSQL queue: this process publishes on one connection and looks on another (autocommit), the
+    consumer takes on its own; all three backends are in the postmaster's family, so in the ``postgres`` part."""
+    import psycopg
+
+    from shared.db import libpq_url
+
+    if ctx.postmaster_pid is None:
+        return {"skipped": "PostgreSQL does not run on this machine: its CPU cannot be read"}
+    url = libpq_url(ctx.servers.database_url)
+    with (
+        psycopg.connect(url, autocommit=False) as publisher,
+        psycopg.connect(url, autocommit=True) as looks,
+    ):
+        server = postgres_server(looks, ctx.postmaster_pid)
+        looks.execute(f"TRUNCATE {PG_TABLE}")
+        consumer = ctx.processes.spawn(
+            "hop pg consumer", ["-m", "bench.hop", "pg-consumer", "--poll-seconds", str(PG_POLL_SECONDS)]
+        )
+        try:
+            figures = _variant(ctx, params, pg_hop(publisher, looks, body), consumer, server)
+        finally:
+            ctx.processes.stop(consumer)
+            looks.execute(f"TRUNCATE {PG_TABLE}")
+    return {
+        "table": PG_TABLE,
+        "payload": "bytea: the raw hop's bytes",
+        "publish": PG_PUBLISH,
+        "take": PG_TAKE,
+        "poll_seconds": PG_POLL_SECONDS,
+        "postgres_cpu_from": server.cpu_from,
+        **figures,
+    }
+
+
+def _compare(
+    ratios: dict[str, float | None], variants: dict[str, Any], a: str, b: str, total_key: str, part_key: str
+) -> None:
+    """``ratios[total_key]`` (paced; ``_burst``): variant a's total CPU per message over b's; ``<part>_<part_key>``
+    part by part."""
+    if "paced" not in variants.get(a, {}) or "paced" not in variants.get(b, {}):
+        return
+    for phase, suffix in (("paced", ""), ("burst", "_burst")):
+        parts = part_ratios(variants[a][phase]["per_message_ms"], variants[b][phase]["per_message_ms"])
+        ratios[f"{total_key}{suffix}"] = parts.pop("total")
+        ratios.update({f"{part}_{part_key}{suffix}": value for part, value in parts.items()})
 
 
 def run(ctx: RunContext, params: HopParams) -> dict[str, Any]:
@@ -493,29 +773,44 @@ def run(ctx: RunContext, params: HopParams) -> dict[str, Any]:
     from shared.config import Settings
 
     url = ctx.servers.redis_url
-    redis_pid = local_redis_pid(url)
-    redis_cpu, redis_source = _redis_cpu(url, redis_pid)
     client = redis.Redis.from_url(url)
-    app = make_celery(Settings(database_url=ctx.servers.database_url, redis_url=url, broker_url=None), "bench-hop")
+    rd = redis_server(client, url, local_redis_pid(url))
+    settings = Settings(database_url=ctx.servers.database_url, redis_url=url, broker_url=None)
+    app = make_celery(settings, "bench-hop")
+    no_ack_app = without_ack_emulation(make_celery(settings, "bench-hop-no-ack"))
     try:
         client.delete(QUEUE, RAW_QUEUE)
         body = captured_body(app, client)
-        variants = {"celery": _celery_variant(ctx, params, app, client, redis_cpu, "INFO")}
-        variants["raw"] = _raw_variant(ctx, params, client, body, redis_cpu)
+        variants = {"celery": _celery_variant(ctx, params, app, client, rd, "INFO")}
+        variants["raw"] = _raw_variant(ctx, params, client, body, rd)
         if params.diagnostics:
-            variants["celery_warning"] = _celery_variant(ctx, params, app, client, redis_cpu, "WARNING")
+            variants["celery_warning"] = _celery_variant(ctx, params, app, client, rd, "WARNING")
+            variants["celery_no_ack_emulation"] = _celery_variant(
+                ctx, params, no_ack_app, client, rd, "INFO", ack_emulation=False
+            )
+            variants["pg_queue"] = _pg_variant(ctx, params, body)
     finally:
         client.delete(QUEUE, RAW_QUEUE)
         client.close()
         app.close()
+        no_ack_app.close()
 
     celery, raw = variants["celery"], variants["raw"]
     ratios: dict[str, float | None] = {}
-    for phase in ("paced", "burst"):
-        parts = part_ratios(celery[phase]["per_message_ms"], raw[phase]["per_message_ms"])
-        suffix = "" if phase == "paced" else "_burst"
-        ratios[f"celery_hop_over_raw_hop{suffix}"] = parts.pop("total")
-        ratios.update({f"{part}_celery_over_raw{suffix}": value for part, value in parts.items()})
+    _compare(ratios, variants, "celery", "raw", "celery_hop_over_raw_hop", "celery_over_raw")
+    _compare(
+        ratios,
+        variants,
+        "celery_no_ack_emulation",
+        "celery",
+        "celery_no_ack_emulation_over_celery",
+        "no_ack_over_celery",
+    )
+    _compare(
+        ratios, variants, "celery_no_ack_emulation", "raw", "celery_no_ack_emulation_over_raw_hop", "no_ack_over_raw"
+    )
+    _compare(ratios, variants, "pg_queue", "raw", "pg_queue_over_raw_hop", "pg_queue_over_raw")
+    _compare(ratios, variants, "pg_queue", "celery", "pg_queue_over_celery_hop", "pg_queue_over_celery")
     figures: dict[str, Any] = {
         "parameters": {
             **vars(params),
@@ -524,7 +819,7 @@ def run(ctx: RunContext, params: HopParams) -> dict[str, Any]:
             "load": "open loop from this process's main thread, then a burst; each until the queue is drained",
         },
         "message_body_bytes": len(body),
-        "redis_cpu_from": redis_source,
+        "redis_cpu_from": rd.cpu_from,
         "variants": variants,
         "ratios": ratios,
     }
@@ -549,19 +844,28 @@ def run(ctx: RunContext, params: HopParams) -> dict[str, Any]:
         raw["paced"]["per_message_ms"]["total_cpu_ms"], ratios["celery_hop_over_raw_hop"],
         celery["paced"]["cpu"]["other_share"],
     )  # fmt: skip
+    for name in ("celery_no_ack_emulation", "pg_queue"):
+        if "paced" in variants.get(name, {}):
+            log.info(
+                "hop: %s %s ms CPU/message paced (publisher+consumer+server), %s in the burst",
+                name, _split(variants[name]["paced"]["per_message_ms"]),
+                _split(variants[name]["burst"]["per_message_ms"]),
+            )  # fmt: skip
     return figures
 
 
 def _split(ms: dict[str, Any]) -> str:
-    """total (publisher+consumer+redis), ms per message"""
+    """total (publisher+consumer+server), ms per message"""
     from bench.report import _fmt
 
-    parts = "+".join(_fmt(ms.get(f"{part}_cpu_ms"), 2) for part in PARTS)
+    server = server_part(ms) or "redis"
+    parts = "+".join(_fmt(ms.get(f"{part}_cpu_ms"), 2) for part in ("publisher", "consumer", server))
     return f"{_fmt(ms.get('total_cpu_ms'), 2)} ({parts})"
 
 
 def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    """bench/report.py's table: CPU ms per message, Celery against the raw hop, paced and burst."""
+    """bench/report.py's table: CPU ms per message, Celery against the raw hop, paced and burst; then the
+    diagnostic variants."""
     from bench.report import _fmt
 
     if "variants" not in fig:
@@ -598,6 +902,30 @@ def table_rows(fig: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]
                 f"2 log lines: {_fmt(cost['burst']['worker'], 2)} ms (paced {_fmt(cost['paced']['worker'], 2)})",
             )
         )
+    for name, label, base, base_label, key, other in (
+        ("celery_no_ack_emulation", "Celery, no ack emulation", "celery", "Celery",
+         "celery_no_ack_emulation_over_celery", "celery_no_ack_emulation_over_raw_hop"),
+        ("pg_queue", "PostgreSQL queue (pub+consumer+pg)", "raw", "raw",
+         "pg_queue_over_raw_hop", "pg_queue_over_celery_hop"),
+    ):  # fmt: skip
+        variant = variants.get(name)
+        if variant is None:
+            continue
+        if "paced" not in variant:
+            rows.append(("hop", label, "skipped", str(variant.get("skipped", ""))[:60], "", ""))
+            continue
+        for phase, suffix in (("paced", ""), ("burst", "_burst")):
+            what = f"at {variant[phase]['rate_per_second']:g}/s" if phase == "paced" else "burst"
+            rows.append(
+                (
+                    "hop",
+                    f"CPU ms/message {what}, {label}",
+                    _split(variant[phase]["per_message_ms"]),
+                    f"{_split(variants[base][phase]['per_message_ms'])} {base_label}",
+                    _fmt(ratios.get(f"{key}{suffix}"), 2),
+                    f"{other.split('_over_')[1].removesuffix('_hop')}: {_fmt(ratios.get(f'{other}{suffix}'), 2)}",
+                )
+            )
     return rows
 
 
@@ -607,11 +935,16 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("worker", help="a Celery worker as the product's, with one no-op task (hop.noop)")
     p.add_argument("--queue", default=QUEUE)
     p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--no-ack-emulation", action="store_true", help="kombu's Redis transport with ack_emulation off")
     p = sub.add_parser("raw-consumer", help="BRPOP + json.loads, nothing else")
     p.add_argument("--queue", default=RAW_QUEUE)
+    p = sub.add_parser("pg-consumer", help=f"LISTEN, then one row per transaction out of {PG_TABLE}")
+    p.add_argument("--poll-seconds", type=float, default=PG_POLL_SECONDS)
     args = parser.parse_args(argv)
     if args.command == "worker":
-        worker_main(args.queue, args.concurrency)
+        worker_main(args.queue, args.concurrency, ack_emulation=not args.no_ack_emulation)
+    elif args.command == "pg-consumer":
+        pg_consumer_main(args.poll_seconds)
     else:
         raw_consumer_main(args.queue)
 

@@ -4,6 +4,8 @@
 constraints, check and indexes as ``workflow.events``, with a plain bigserial position and no lock.
 ``bare_submissions`` is what the bare FastAPI app writes: the columns and constraints of
 ``intake.submissions``.
+``hop_queue`` is the hop benchmark's PostgreSQL work queue (bench/hop.py, ``pg_queue``): a row per message, its
+payload the bytes of the raw Redis hop's message, taken in id order with ``FOR UPDATE SKIP LOCKED``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -66,6 +69,13 @@ bare_submissions = Table(
     Column("complainant", JSONB, nullable=False),
     Column("subject", Text, nullable=False),
     Column("description", Text, nullable=False),
+)
+
+hop_queue = Table(
+    "hop_queue",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),  # BIGSERIAL: the order taken in
+    Column("payload", LargeBinary, nullable=False),  # BYTEA
 )
 
 
