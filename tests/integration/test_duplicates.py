@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from pengaduan import apps
 from services.accounts.handlers import add_user
@@ -418,3 +418,52 @@ def test_the_order_of_the_list_tells_nothing_a_reader_may_not_see(wf, client, of
     assert similarities == sorted(similarities, reverse=True), found
     if by_id[str(closer.complaint_id)]["similarity"] > by_id[str(hidden.complaint_id)]["similarity"]:
         assert found[0]["complaint_id"] == str(closer.complaint_id)
+
+
+def test_the_most_alike_of_many_are_found_nearest_first_by_the_index(wf, engine, office, elsewhere):
+    """A kecamatan with thousands of open texts (migration 0032): the search reads the GiST index nearest first, and
+    finds the ``MAX_SHOWN`` most alike of those at least ``TEXT_SIMILARITY`` alike, as computing the similarity of
+    every open text would."""
+    villages = ["Tlagah", "Bulangan", "Ambender", "Tebul", "Plakpak", "Larangan", "Pasanggar", "Blumbungan"]
+    months = ["Januari", "Maret", "Mei", "Juli", "September", "November"]
+    for i, (village, month) in enumerate((v, m) for v in villages[:4] for m in months[:4]):  # one matter, 16 times
+        receive(
+            wf, office.slug, person(900 + i), (ROAD[0], ROAD[1].replace("Tlagah", village).replace("Januari", month))
+        )
+    with engine.begin() as conn:  # texts for the index to pass over (no complaint of their own)
+        conn.execute(
+            duplicate_texts.insert(),
+            [
+                {"complaint_id": uuid.uuid4(), "kecamatan": k, "text": f"{uuid.uuid4().hex} {LAMP[1]} {v} {m}".lower()}
+                for k in (office.slug, elsewhere.slug)
+                for v in villages
+                for m in months
+                for _ in range(25)
+            ],
+        )
+        conn.exec_driver_sql("ANALYZE workflow.duplicate_texts")
+    me, own = uuid.uuid4(), privacy.comparable_text(*ROAD_AGAIN)
+    hashes = privacy.LookupHashes(privacy.keys_from_settings(wf.settings))
+    with engine.connect() as conn:
+        found = duplicates.possible_duplicates(conn, hashes, me, office.slug, person(999), *ROAD_AGAIN)
+        every = dict(  # every open text of the kecamatan with a complaint, by its similarity
+            conn.exec_driver_sql(
+                "SELECT t.complaint_id, round(similarity(t.text, %(own)s)::numeric, 2)::float FROM "
+                "workflow.duplicate_texts t JOIN workflow.complaints c USING (complaint_id) "
+                "WHERE t.kecamatan = %(k)s AND t.open",
+                {"own": own, "k": office.slug},
+            ).all()
+        )
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                text("EXPLAIN " + duplicates._CANDIDATES.text),
+                {"me": me, "kecamatan": office.slug, "kinds": [], "hashes": [], "own": own, "alike": 0.4, "most": 10},
+            )
+        )
+    most_alike = sorted((s for s in every.values() if s >= duplicates.TEXT_SIMILARITY), reverse=True)
+    assert len(most_alike) > duplicates.MAX_SHOWN  # more alike than are shown
+    assert [m.similarity for m in found] == most_alike[: duplicates.MAX_SHOWN]  # the most alike, in that order
+    assert all(m.reasons == {"text"} and every[m.complaint_id] == m.similarity for m in found)
+    # the index read nearest first (an index scan ordered by the distance), not every text sharing trigrams with it
+    assert "Index Scan using duplicate_texts_nearest" in plan and "Order By: (text <-> " in plan, plan

@@ -93,8 +93,11 @@ class Candidate:
 
 # the candidates in one statement (four before: the lookups, the threshold, the alike texts, the complaints): the same
 # person by a keyed hash of their NIK, phone or e-mail, under any configured key; the texts alike, the most alike
-# first, at most MAX_SHOWN of them. ``%`` (pg_trgm, at its default threshold of 0.3, below ours) lets the text index
-# find them; ``similarity() >= :alike`` is the test (the threshold is not set per transaction any more)
+# first, at most MAX_SHOWN of them: the kecamatan's MAX_SHOWN open texts nearest to the complaint's (``<->`` is one
+# minus pg_trgm's similarity), which the GiST index on (kecamatan, text) returns in that order reading a few pages
+# (migration 0032), then those at least TEXT_SIMILARITY alike; anything further is less alike than the last of
+# them. (Filtering by the similarity inside the nearest-first scan would make it read on through every text when
+# fewer than MAX_SHOWN are alike; ``%`` with the GIN index computed the similarity of every text sharing trigrams.)
 _CANDIDATES = text(
     """
     WITH person AS (
@@ -103,13 +106,14 @@ _CANDIDATES = text(
         WHERE l.kecamatan = :kecamatan AND l.subject_id <> :me
           AND (l.kind, l.hash) IN (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:hashes AS text[])))
         GROUP BY l.subject_id
-    ), alike AS (
-        SELECT t.complaint_id, similarity(t.text, :own) AS score
+    ), nearest AS (
+        SELECT t.complaint_id, 1 - (t.text <-> :own) AS score
         FROM workflow.duplicate_texts AS t
-        WHERE :own <> '' AND t.open AND t.text % :own AND similarity(t.text, :own) >= :alike
-          AND t.kecamatan = :kecamatan AND t.complaint_id <> :me
-        ORDER BY score DESC
+        WHERE :own <> '' AND t.open AND t.kecamatan = :kecamatan AND t.complaint_id <> :me
+        ORDER BY t.text <-> :own
         LIMIT :most
+    ), alike AS (
+        SELECT complaint_id, score FROM nearest WHERE score >= :alike
     )
     SELECT c.complaint_id, c.tracking_code, c.register_number, c.register_year, c.received_at, c.subject,
            c.confidential, p.kinds, a.score

@@ -59,7 +59,7 @@ duplicate_texts = Table(
     Column("complaint_id", UUID(as_uuid=True), primary_key=True),
     Column("kecamatan", Text, nullable=False),
     Column("text", Text, nullable=False),
-    Column("open", Boolean, nullable=False, server_default="true"),  # the trigram index holds only the open ones
+    Column("open", Boolean, nullable=False, server_default="true"),  # the trigram index holds only the open ones (0032)
 )
 
 counters = Table(
