@@ -467,3 +467,12 @@ def test_the_most_alike_of_many_are_found_nearest_first_by_the_index(wf, engine,
     assert all(m.reasons == {"text"} and every[m.complaint_id] == m.similarity for m in found)
     # the index read nearest first (an index scan ordered by the distance), not every text sharing trigrams with it
     assert "Index Scan using duplicate_texts_nearest" in plan and "Order By: (text <-> " in plan, plan
+
+
+def test_a_text_exactly_as_alike_as_the_threshold_is_listed(wf, client, office):
+    """pg_trgm's similarity of 'ab ab' and 'abc abc' is 2 shared trigrams of 5: exactly 0.4, listed (its distance,
+    a float4, made ``1 - distance`` 0.39999998, below it)."""
+    earlier = receive(wf, office.slug, person(31), ("abc", "abc"))
+    later = receive(wf, office.slug, person(32), ("ab", "ab"))
+    [found] = view(client, office, later.complaint_id)["possible_duplicates"]
+    assert found["complaint_id"] == str(earlier.complaint_id) and found["similarity"] == duplicates.TEXT_SIMILARITY

@@ -93,11 +93,13 @@ class Candidate:
 
 # the candidates in one statement (four before: the lookups, the threshold, the alike texts, the complaints): the same
 # person by a keyed hash of their NIK, phone or e-mail, under any configured key; the texts alike, the most alike
-# first, at most MAX_SHOWN of them: the kecamatan's MAX_SHOWN open texts nearest to the complaint's (``<->`` is one
-# minus pg_trgm's similarity), which the GiST index on (kecamatan, text) returns in that order reading a few pages
-# (migration 0032), then those at least TEXT_SIMILARITY alike; anything further is less alike than the last of
-# them. (Filtering by the similarity inside the nearest-first scan would make it read on through every text when
-# fewer than MAX_SHOWN are alike; ``%`` with the GIN index computed the similarity of every text sharing trigrams.)
+# first, at most MAX_SHOWN of them: the kecamatan's MAX_SHOWN open texts nearest to the complaint's (``<->``, one
+# minus pg_trgm's similarity), which the GiST index on (kecamatan, text) returns in that order (migration 0032), then
+# those at least TEXT_SIMILARITY alike; anything further is less alike than the last of them. The score is
+# ``similarity()`` itself, for those ten: ``1 - (a <-> b)`` is computed from a float4 distance, and a text exactly
+# 0.4 alike came out 0.39999998. (Filtering by the similarity inside the nearest-first scan would make it read on
+# through the kecamatan's every text when fewer than MAX_SHOWN are alike; ``%`` with the GIN index computed the
+# similarity of every text sharing trigrams with it.)
 _CANDIDATES = text(
     """
     WITH person AS (
@@ -107,7 +109,7 @@ _CANDIDATES = text(
           AND (l.kind, l.hash) IN (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:hashes AS text[])))
         GROUP BY l.subject_id
     ), nearest AS (
-        SELECT t.complaint_id, 1 - (t.text <-> :own) AS score
+        SELECT t.complaint_id, similarity(t.text, :own) AS score
         FROM workflow.duplicate_texts AS t
         WHERE :own <> '' AND t.open AND t.kecamatan = :kecamatan AND t.complaint_id <> :me
         ORDER BY t.text <-> :own
