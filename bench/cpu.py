@@ -21,7 +21,12 @@ _TICK = os.sysconf("SC_CLK_TCK")
 class _Proc:
     pid: int
     ppid: int
-    cpu: float  # own user+system seconds plus those of reaped children
+    own: float  # its own user+system seconds (in /proc's 10 ms ticks)
+    reaped: float  # those of its reaped children
+
+    @property
+    def cpu(self) -> float:
+        return self.own + self.reaped
 
 
 def _read_proc(pid: int) -> _Proc | None:
@@ -31,7 +36,7 @@ def _read_proc(pid: int) -> _Proc | None:
         return None
     fields = line[line.rindex(")") + 2 :].split()  # fields[0] is field 3 (state) of proc(5)
     utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-    return _Proc(pid=pid, ppid=int(fields[1]), cpu=(utime + stime + cutime + cstime) / _TICK)
+    return _Proc(pid=pid, ppid=int(fields[1]), own=(utime + stime) / _TICK, reaped=(cutime + cstime) / _TICK)
 
 
 def _all_procs() -> list[_Proc]:
@@ -44,8 +49,8 @@ def _all_procs() -> list[_Proc]:
     return found
 
 
-def family_cpu_seconds(root_pid: int) -> float:
-    """CPU seconds of a process and all its live descendants (reaped ones are in their parents' totals)."""
+def family(root_pid: int) -> list[_Proc]:
+    """A process and all its live descendants, as /proc has them now (none when it is gone)."""
     procs = _all_procs()
     children: dict[int, list[_Proc]] = {}
     by_pid: dict[int, _Proc] = {}
@@ -53,13 +58,18 @@ def family_cpu_seconds(root_pid: int) -> float:
         children.setdefault(p.ppid, []).append(p)
         by_pid[p.pid] = p
     if root_pid not in by_pid:
-        return 0.0
-    total, todo = 0.0, [by_pid[root_pid]]
+        return []
+    found, todo = [], [by_pid[root_pid]]
     while todo:
         p = todo.pop()
-        total += p.cpu
+        found.append(p)
         todo.extend(children.get(p.pid, []))
-    return total
+    return found
+
+
+def family_cpu_seconds(root_pid: int) -> float:
+    """CPU seconds of a process and all its live descendants (reaped ones are in their parents' totals)."""
+    return sum(p.cpu for p in family(root_pid))
 
 
 def self_cpu_seconds() -> float:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, family
 from bench.stats import latency_summary_ms, ratio
 
 if TYPE_CHECKING:
@@ -472,36 +472,13 @@ def precise_family_cpu_seconds(root_pid: int) -> float:
     """``bench.cpu.family_cpu_seconds`` to the microsecond: /proc's utime and stime count in 10 ms ticks, which is
     the raw hop's whole cost for dozens of messages. Each live process of the family is read from its CPU clock
     (the scheduler's own sum); only reaped children (cutime, cstime) and a process gone meanwhile come from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent_of: dict[int, int] = {}
-    reaped: dict[int, float] = {}
-    coarse: dict[int, float] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    total = 0.0
+    for p in family(root_pid):
         try:
-            line = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        fields = line[line.rindex(")") + 2 :].split()  # fields[0] is field 3 (state) of proc(5)
-        pid = int(entry.name)
-        parent_of[pid] = int(fields[1])
-        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-        reaped[pid], coarse[pid] = (cutime + cstime) / tick, (utime + stime) / tick
-    if root_pid not in parent_of:
-        return 0.0
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parent_of.items():
-        children.setdefault(ppid, []).append(pid)
-    total, todo = 0.0, [root_pid]
-    while todo:
-        pid = todo.pop()
-        try:
-            own = _clock_seconds(pid)
+            own = _clock_seconds(p.pid)
         except OSError:  # gone since the scan
-            own = coarse[pid]
-        total += own + reaped[pid]
-        todo.extend(children.get(pid, []))
+            own = p.own
+        total += own + p.reaped
     return total
 
 
