@@ -458,7 +458,15 @@ def test_the_most_alike_of_many_are_found_nearest_first_by_the_index(wf, engine,
             r[0]
             for r in conn.execute(
                 text("EXPLAIN " + duplicates._CANDIDATES.text),
-                {"me": me, "kecamatan": office.slug, "kinds": [], "hashes": [], "own": own, "alike": 0.4, "most": 10},
+                {
+                    "me": me,
+                    "kecamatan": office.slug,
+                    "kinds": [],
+                    "hashes": [],
+                    "own": own,
+                    "alike": duplicates.TEXT_SIMILARITY,
+                    "most": duplicates.MAX_SHOWN,
+                },
             )
         )
     most_alike = sorted((s for s in every.values() if s >= duplicates.TEXT_SIMILARITY), reverse=True)
