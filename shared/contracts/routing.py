@@ -32,6 +32,7 @@ NOTIFY_EVENTS = (
     "workflow.IdentityRejected",
     "workflow.ClosedIncomplete",
     "workflow.ComplaintWithdrawn",
+    "workflow.MarkedDuplicate",  # and the original's complainant, that another report was joined (docs/adr/0021)
     # the complainant's contact corrected: what has not reached them is planned again to the corrected one
     "workflow.ComplainantDataCorrected",
     # new work for a role (staff who asked for it): every completed step, documents received, a returned draft

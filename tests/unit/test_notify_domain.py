@@ -321,3 +321,13 @@ def test_a_documents_request_by_sms_fits_one_segment(values):
     text = to_gsm(body)
     assert sms_segments(text) == 1 and len(text) <= 160, text
     assert "pengaduan ditutup" in text
+
+
+def test_every_event_the_complainant_is_told_of_reaches_notify():
+    """Each event with a message for the complainant (``COMPLAINANT_KIND``) is handed to ``notify.plan`` by the
+    relay: ``workflow.MarkedDuplicate`` was planned in the tests (which call the handler) and never in a deployment,
+    since the routing table did not name it."""
+    from shared.contracts.routing import SUBSCRIPTIONS
+
+    plan = next(s for s in SUBSCRIPTIONS if s.task == "notify.plan")
+    assert sorted(kind.type for kind in p.COMPLAINANT_KIND if not plan.wants(kind.type)) == []
