@@ -1,5 +1,6 @@
 """The notify service, as the composition root (``pengaduan/``) sees it: its worker's tasks, its sweeps
-(scheduler), its gauges and its commands. It has no HTTP API of its own."""
+(scheduler), the staff's news of new work (projections), its gauges and its commands. It has no HTTP API of its
+own."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def _scheduler(ctx: RunContext) -> list[Runner]:
     return [periodic(ctx.engine, job) for job in jobs]
 
 
+def _projections(ctx: RunContext) -> list[Runner]:
+    """The staff's news of new work, planned from the workflow's events in rounds (services/notify/new_work.py). Its
+    messages are handed to the notify queue: nothing is sent from this process, but the channels are built (from the
+    same settings as the notify worker's), since a message's channel is chosen among those configured."""
+    from services.notify.bootstrap import bootstrap
+    from services.notify.new_work import NewWorkRounds
+    from shared.eventstore.postgres import NOTIFY_CHANNEL
+    from shared.subscriptions import notified
+
+    rounds = NewWorkRounds(bootstrap(pool_size=2), ctx.settings.relay_batch_size)
+    return [notified(ctx.engine, rounds, NOTIFY_CHANNEL, ctx.settings, projection=True)]
+
+
 SERVICE = Service(
     name="notify",
     queue="notify",
@@ -45,7 +59,7 @@ SERVICE = Service(
     inbox=tables.inbox,
     dead_letters=tables.dead_letters,
     handoffs=tables.handoffs,  # reports handed to the workflow, until its inbox has them
-    runners={"scheduler": _scheduler},
+    runners={"projections": _projections, "scheduler": _scheduler},
     gauges=gauges,
     cli=add_commands,
 )

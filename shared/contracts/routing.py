@@ -21,7 +21,10 @@ class Subscription:
         return not self.event_types or event_type in self.event_types
 
 
-# the events notify answers (services/notify/handlers/planning.py says what each one sends)
+# the events notify plans a message for, one task each (services/notify/handlers/planning.py says what each one
+# sends): what the complainant is told, and a keberatan for the Camat. The staff's news of new work is not here:
+# notify plans it from the store in rounds (services/notify/new_work.py), where most events (nobody asked to hear of
+# that work) cost no task at all
 NOTIFY_EVENTS = (
     "workflow.ComplaintReceived",
     "workflow.DocumentsRequested",
@@ -35,20 +38,6 @@ NOTIFY_EVENTS = (
     "workflow.MarkedDuplicate",  # and the original's complainant, that another report was joined (docs/adr/0021)
     # the complainant's contact corrected: what has not reached them is planned again to the corrected one
     "workflow.ComplainantDataCorrected",
-    # new work for a role (staff who asked for it): every completed step, documents received, a returned draft
-    "workflow.IdentityVerified",
-    "workflow.DocumentsReceived",
-    "workflow.ComplaintRegistered",
-    "workflow.DispositionIssued",
-    "workflow.DispositionRedirected",
-    "workflow.ClarificationGiven",
-    "workflow.LetterRequested",
-    "workflow.LetterDrafted",
-    "workflow.LetterApproved",
-    "workflow.LetterReturned",
-    "workflow.LetterDuplicated",
-    "workflow.LetterSigned",
-    "workflow.LetterArchived",
     # after the response (docs/adr/0020): the complainant and the unit told of a reopening, the complainant and the
     # Camat of a keberatan, the complainant of the Camat's answer
     "workflow.ComplaintReopened",

@@ -56,7 +56,8 @@ from services.notify.bootstrap import bootstrap as notify_bootstrap
 from services.notify.config import NotifySettings
 from services.notify.domain.erasure import ERASED_BODY, ERASED_RECIPIENT, NOT_SENT
 from services.notify.handlers.erasure import Erased, erase_personal_data
-from services.notify.handlers.planning import plan_event
+from services.notify.handlers.planning import NewWork, plan_event
+from services.notify.handlers.sending import send_delivery
 from services.notify.handlers.statuses import record_status
 from services.workflow import handlers
 from services.workflow.bootstrap import bootstrap as workflow_bootstrap
@@ -271,6 +272,17 @@ class World:
         last = self.wf.store.read_stream(stream_id(complaint_id))[-1]
         plan_event(self.notify, last.event_id, send_now=send_now)
 
+    def plan_news(self, complaint_id: uuid.UUID) -> None:
+        """The news of new work of the complaint's last event, as a round of the projections process plans it
+        (services/notify/new_work.py), each message then sent as its ``notify.send`` task sends it."""
+        last = self.wf.store.read_stream(stream_id(complaint_id))[-1]
+        with self.notify.uow() as uow:
+            planner = NewWork(self.notify, uow)
+            planner.plan([last])
+            uow.commit()
+        for row in planner.added:
+            send_delivery(self.notify, row["id"])
+
     def record_reports(self, complaint_id: uuid.UUID) -> None:
         """The workflow's worker records notify's reports on the complaint's history (NotificationSent)."""
         with self.engine.connect() as conn:
@@ -370,7 +382,8 @@ def world(engine, client, intake, wf, notify, place):
     erased, other = w.submit(w.person, w.ktp, w.photo), w.submit(w.other, w.ktp, None)  # one KTP scan's bytes
     w.complaint_id, w.other_id = erased.complaint_id, other.complaint_id
     for complaint_id in (w.complaint_id, w.other_id):
-        w.plan_last(complaint_id, send_now=True)  # the acknowledgment and the Kasi's new work, by e-mail
+        w.plan_last(complaint_id, send_now=True)  # the acknowledgment, by e-mail
+        w.plan_news(complaint_id)  # and the Kasi's new work
     w.record_reports(w.complaint_id)
     w.act(w.complaint_id, "request-documents", "kasi", message="Mohon kirim KK.")
     w.plan_last(w.complaint_id, send_now=False)  # waits in notify.deliveries

@@ -371,7 +371,7 @@ def test_scrape_time_gauges_report_a_known_queue_depth_overdue_count_outbox_and_
         assert value(found, "pengaduan_intake_outbox_oldest_waiting_seconds") >= 0
         last = value(found, "pengaduan_event_store_last_position")
         assert value(found, "pengaduan_subscription_lag_events", subscription=lagging) == last
-        for name in [f"relay.{s.name}" for s in SUBSCRIPTIONS] + ["projection.tracking"]:
+        for name in [f"relay.{s.name}" for s in SUBSCRIPTIONS] + ["projection.tracking", "notify.new-work"]:
             assert 0 <= value(found, "pengaduan_subscription_lag_events", subscription=name) <= last
         assert all(value(found, "pengaduan_notify_deliveries", state=s) is not None for s in DELIVERY_STATES)
         assert all(

@@ -129,9 +129,9 @@ def kept(engine, event_id: uuid.UUID) -> list[dict]:
 
 
 def test_an_event_that_plans_nothing_costs_one_transaction_its_inbox_row_in_it(notify, store, place, plan_task):
-    """Most events tell only staff of new work, and by default nobody asked to hear of it: the task reads the event,
-    the templates and the staff and records the event in the inbox, in one transaction (it was three: the event's
-    read, the plan's unit, the machinery's inbox row)."""
+    """A complaint whose complainant left no contact: the task reads the event and the templates and records the
+    event in the inbox, in one transaction (it was three: the event's read, the plan's unit, the machinery's inbox
+    row). The staff are not read: their news of new work is planned in rounds (services/notify/new_work.py)."""
     stored = append_received(store, place, UNREACHABLE)
     plan_task(stored.event_id)  # the first: the complaint's data key read too (then cached)
     with Counted(notify.engine) as again:  # the relay's task again (a redelivery, a reconciler's copy)
@@ -140,7 +140,6 @@ def test_an_event_that_plans_nothing_costs_one_transaction_its_inbox_row_in_it(n
     assert again.statements == [
         "SELECT workflow.events",
         "SELECT notify.templates",
-        "SELECT tenancy.staff_directory",
         "INSERT notify.inbox",
     ], again.statements
     assert recorded(notify.engine, stored.event_id) == [(PLAN, stored.event_id)]

@@ -18,7 +18,7 @@ from shared.contracts import sop
 from shared.contracts.workflow import ERASED_NAME, DocumentsRequested, PersonalDataErased
 from shared.events import Actor, envelope
 from shared.privacy import provider_id_hashes
-from tests.unit.test_notify_flow import Notify, new_phone, person
+from tests.unit.test_notify_flow import Notify, new_phone, person, plan_news
 
 
 def erasure() -> PersonalDataErased:
@@ -30,7 +30,8 @@ def test_notify_erases_its_copies_keeps_the_audit_and_sends_nothing_more():
     phone, staff_phone = new_phone(), new_phone()
     notify.memory.staff.append(person("kasi.pem", "kasi", "pemerintahan", staff_phone) | {"notify_new_work": True})
     received = notify.complaint(phone)
-    plan_event(notify.ctx, received)  # the acknowledgment (sent) and the kasi's new work (sent)
+    plan_event(notify.ctx, received)  # the acknowledgment (sent)
+    plan_news(notify, received)  # and the kasi's new work (sent), planned in a round
     stream = notify.events.read_event(received).stream_id
     asked = notify.append(
         stream,

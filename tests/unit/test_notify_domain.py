@@ -331,3 +331,31 @@ def test_every_event_the_complainant_is_told_of_reaches_notify():
 
     plan = next(s for s in SUBSCRIPTIONS if s.task == "notify.plan")
     assert sorted(kind.type for kind in p.COMPLAINANT_KIND if not plan.wants(kind.type)) == []
+
+
+def test_every_step_that_hands_work_on_is_news_of_new_work_and_none_of_it_is_a_task_per_event():
+    """The round plans the news of every event that gives a role new work (``NEW_WORK_EVENTS``): each completed step
+    but the last (which hands nothing on) and the events that start a step again; the relay hands none of them to
+    ``notify.plan`` for that (the complainant's events are, for their own messages)."""
+    from services.notify.handlers.planning import NEW_WORK_EVENTS
+    from shared.contracts.routing import SUBSCRIPTIONS
+    from shared.contracts.workflow import (
+        ComplaintReceived,
+        ComplaintReopened,
+        DispositionRedirected,
+        DocumentsReceived,
+        ResponseSent,
+        StepCompleted,
+    )
+    from shared.events import registry
+
+    steps = {kind for kind in registry._types.values() if issubclass(kind, StepCompleted)} - {ResponseSent}
+    assert set(NEW_WORK_EVENTS) == steps | {
+        ComplaintReceived,
+        DocumentsReceived,
+        DispositionRedirected,
+        ComplaintReopened,
+    }
+    plan = next(s for s in SUBSCRIPTIONS if s.task == "notify.plan")
+    handed = {kind for kind in NEW_WORK_EVENTS if plan.wants(kind.type)}
+    assert handed == {ComplaintReceived, ComplaintReopened}  # the acknowledgment; the complainant told of a reopening

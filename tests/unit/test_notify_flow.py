@@ -28,7 +28,7 @@ from services.notify.domain.templates import kabupaten_scope
 from services.notify.handlers.context import Context
 from services.notify.handlers.deliveries_admin import mark_sent, resend
 from services.notify.handlers.outcomes import OUTCOME_TASK, record_outcome
-from services.notify.handlers.planning import escalate, plan_event
+from services.notify.handlers.planning import NewWork, escalate, plan_event
 from services.notify.handlers.sending import SEND_TASK, send_delivery
 from services.notify.handlers.statuses import record_status
 from services.notify.handlers.templates_admin import list_templates, reset_template, set_template
@@ -42,7 +42,9 @@ from shared.contracts.organisation import Delegation
 from shared.contracts.tracking import new_tracking_code
 from shared.contracts.workflow import (
     ComplainantDataCorrected,
+    ComplaintRegistered,
     ComplaintWithdrawn,
+    DispositionIssued,
     DocumentsRequested,
     MarkedDuplicate,
     StepOverdue,
@@ -181,6 +183,20 @@ class Notify:
         return [(r["delivery_id"], r["state"]) for r in self.broker.tasks(NotificationReport.TASK)]
 
 
+def plan_news(notify: Notify, *event_ids: uuid.UUID, send: bool = True) -> list[dict]:
+    """The news of new work of these events, as a round of the projections process plans it
+    (services/notify/new_work.py: one unit, committed, then each message enqueued), each message then sent as its
+    ``notify.send`` task would send it (``send``). Returns the rows the round added."""
+    with notify.ctx.uow() as uow:
+        planner = NewWork(notify.ctx, uow)
+        planner.plan([notify.events.read_event(event_id) for event_id in event_ids])
+        uow.commit()
+    planner.enqueue()
+    for row in planner.added if send else ():
+        send_delivery(notify.ctx, row["id"])
+    return planner.added
+
+
 def new_phone() -> str:
     """A number of its own (the acknowledgment counters live as long as the process)."""
     return "+62812" + str(uuid.uuid4().int)[:8]
@@ -278,6 +294,70 @@ def person(username, role, unit=None, phone=None):
         "notify_new_work": False,
         "active": True,
     }
+
+
+# -- the news of new work (planned in rounds: services/notify/new_work.py) ----------------------------------
+def asking(username, role, unit=None):
+    """A member of staff who asked to hear of new work, reached by SMS."""
+    return person(username, role, unit, new_phone()) | {"notify_new_work": True}
+
+
+def test_new_work_goes_to_the_staff_of_the_waiting_role_who_asked_and_at_a_units_step_to_that_unit_only(notify):
+    notify.memory.staff += [
+        asking("kasi.pem", "kasi", "pemerintahan"),
+        asking("kasi.kesra", "kasi", "kesra"),
+        person("kasi.trantib", "kasi", "trantibum", new_phone()),  # did not ask
+        asking("camat", "camat"),
+        asking("staf.a", "staf"),
+        asking("staf.gone", "staf") | {"active": False},  # left the office
+    ]
+    received = notify.complaint(new_phone())
+    assert plan_event(notify.ctx, received) == 1  # the complainant's acknowledgment only: the news is the round's
+    stream = notify.events.read_event(received).stream_id
+    due = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
+    registered = notify.append(
+        stream,
+        ComplaintRegistered(step=3, output="Buku Rekap", next_step=4, next_due_at=due, register_number=7,
+                            register_year=2026),
+    )  # fmt: skip
+    disposed = notify.append(
+        stream,
+        DispositionIssued(step=4, output="Lembar Disposisi", next_step=5, next_due_at=due, unit="pemerintahan",
+                          instructions="Tindak lanjuti"),
+    )  # fmt: skip
+
+    added = plan_news(notify, received, registered, disposed)
+
+    told = sorted((r["source_event_id"], r["username"], r["variables"]["langkah"]) for r in added)
+    assert told == sorted(
+        [
+            (received, "kasi.pem", "2"),  # step 2 (identity) is any Kasi's
+            (received, "kasi.kesra", "2"),
+            (registered, "camat", "4"),
+            (disposed, "kasi.pem", "5"),  # step 5 is the disposed unit's Kasi's alone
+        ]
+    )
+    assert all(r["kind"] == "new_work" and r["audience"] == "staff" and r["state"] == "sent" for r in notify.rows()
+               if r["audience"] == "staff")  # fmt: skip
+    assert sorted(t["delivery_id"] for t in notify.broker.tasks(SEND_TASK)) == sorted(str(r["id"]) for r in added)
+    # a round done again (it died before its commit was known), or an event an older deployment's notify.plan
+    # planned: nothing new, nothing sent twice
+    assert plan_news(notify, received, registered, disposed) == []
+    assert len(notify.sms.sent) == 1 + 4
+
+
+def test_no_news_where_nobody_asked_nor_of_work_long_begun():
+    notify = Notify(notify_max_event_age_hours=1)
+    notify.memory.staff += [person("kasi.pem", "kasi", "pemerintahan", new_phone())]  # did not ask
+    assert plan_news(notify, notify.complaint(new_phone())) == []
+    notify.memory.staff += [asking("kasi.kesra", "kasi", "kesra")]
+    late = notify.complaint(new_phone())
+    notify.clock.now += timedelta(hours=2)  # the round catches up after an outage
+    with notify.ctx.uow() as uow:
+        planner = NewWork(notify.ctx, uow)
+        planner.plan([notify.events.read_event(late)])
+    assert (planner.added, planner.too_old) == ([], 1)
+    assert notify.rows() == []
 
 
 def test_an_overdue_step_alerts_its_kasi_and_the_sekcam_once(notify):
@@ -473,21 +553,29 @@ def test_an_acknowledgment_is_written_claimed_by_its_plan_and_its_redelivered_pl
 
 
 def test_only_the_first_message_of_a_plan_is_written_claimed_the_others_wait_for_the_redelivered_plan(notify):
-    """A plan of two messages (the complainant's acknowledgment and the Kasi's new work): the worker dies during the
-    first call; the second is still ``pending`` and the redelivered plan sends it, once, and leaves the first to its
-    lease."""
-    notify.memory.staff += [person("kasi.new", "kasi", phone=new_phone()) | {"notify_new_work": True}]
+    """A plan of two messages (a duplicate's complainant, and the original's, told that a report was joined to
+    theirs): the worker dies during the first call; the second is still ``pending`` and the redelivered plan sends it,
+    once, and leaves the first to its lease."""
+    first, again = new_phone(), new_phone()
+    original, duplicate = notify.complaint(first), notify.complaint(again)
+    for event_id in (original, duplicate):
+        plan_event(notify.ctx, event_id)  # the acknowledgments
+    original_stream = notify.events.read_event(original).stream_id
+    marked = notify.append(
+        notify.events.read_event(duplicate).stream_id,
+        MarkedDuplicate(duplicate_of="7KQ2-M9XD-4T", original_id=uuid.UUID(original_stream.removeprefix("complaint-"))),
+    )
     dies_in_the_next_send(notify)
-    event_id = notify.complaint(new_phone())
     with pytest.raises(WorkerDied):
-        plan_event(notify.ctx, event_id)
-    states = sorted((r["audience"], r["state"], r["attempts"]) for r in notify.rows())
-    assert states == [("complainant", "sending", 1), ("staff", "pending", 0)]
-    assert plan_event(notify.ctx, event_id) == 2
-    assert plan_event(notify.ctx, event_id) == 2  # and again
-    states = sorted((r["audience"], r["state"], r["attempts"]) for r in notify.rows())
-    assert states == [("complainant", "sending", 1), ("staff", "sent", 1)]
-    assert len(notify.sms.sent) == 2  # the call that died, the Kasi's message once
+        plan_event(notify.ctx, marked)
+    of_marked = lambda: sorted(  # noqa: E731
+        (r["kind"], r["state"], r["attempts"]) for r in notify.rows() if r["source_event_id"] == marked
+    )
+    assert of_marked() == [("duplicate", "sending", 1), ("duplicate_joined", "pending", 0)]
+    assert plan_event(notify.ctx, marked) == 2
+    assert plan_event(notify.ctx, marked) == 2  # and again
+    assert of_marked() == [("duplicate", "sending", 1), ("duplicate_joined", "sent", 1)]
+    assert [m.to for m in notify.sms.sent] == [first, again, again, first]  # the call that died, the original's once
 
 
 def test_a_sent_outcome_and_its_report_are_written_together_and_a_report_the_broker_refused_is_in_the_ledger(notify):

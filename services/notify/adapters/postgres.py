@@ -38,6 +38,15 @@ class PostgresUnitOfWork(UnitOfWorkTransaction):
         super().__init__(engine)
         self._store = store
 
+    @classmethod
+    def within(cls, conn: Connection, store: PostgresEventStore) -> PostgresUnitOfWork:
+        """A unit over ``conn``'s transaction, which its caller owns and ends (a round's: services/notify/new_work.py);
+        never committed through the unit."""
+        unit = cls(conn.engine, store)
+        unit._conn = conn
+        unit._open(conn)
+        return unit
+
     def _open(self, conn: Connection) -> None:
         if self._store is None:
             self._store = PostgresEventStore(self._engine)

@@ -4,6 +4,8 @@ from sqlalchemy import Column, DateTime, MetaData, SmallInteger, Table, Text, fu
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.handoffs import handoff_table, inbox_table
+from shared.projection_failures import failures_table
+from shared.subscriptions import checkpoint_table
 from shared.tasks import dead_letter_table
 
 metadata = MetaData(schema="notify")
@@ -75,3 +77,7 @@ dead_letters = dead_letter_table(metadata)
 inbox = inbox_table(metadata)  # the relay's tasks handled here (the hand-off reconciler reads it)
 
 handoffs = handoff_table(metadata)  # reports handed to the workflow, until its inbox has them
+
+# the news of new work's position in the event store, and the events it could not plan (services/notify/new_work.py)
+checkpoints = checkpoint_table(metadata)
+projection_failures = failures_table(metadata)

@@ -5,8 +5,8 @@ They take a ``Context`` (``context.py``) and read and write in units of work (``
 services/notify/unit_of_work.py: PostgreSQL in the processes, dicts in tests/unit/test_notify_flow.py), one per
 step: the claim is one unit, the provider is called outside any, its outcome is written in another.
 
-**Planning** (``planning.py``: ``plan_event``, ``escalate``; ``throttling.py``): which messages each event of
-the workflow calls for.
+**Planning** (``planning.py``: ``plan_event``, ``escalate``, ``NewWork``; ``throttling.py``): which messages each
+event of the workflow calls for.
 
 To the complainant (on their own channel, see domain/plan.py): the acknowledgment with the tracking
 code and the receipt link (``ComplaintReceived``), the request for documents (step 2), the referral
@@ -14,8 +14,9 @@ notice (step 4: to whom, why, and until when the kecamatan follows it) and its e
 answer, ``ReferralAnswered``, or no answer by then, ``ReferralLapsed``: where to ask), the signed letter (step 12: ``ResponseDispatched``; by e-mail with the PDF attached,
 by SMS and WhatsApp with its verification link), and the closure as incomplete, rejected or withdrawn.
 
-To staff: the new work waiting on their role, for those who asked for it (``notify_new_work``), and
-overdue alerts (``StepOverdue``) to the responsible role and its superior, always: recorded in
+To staff: the new work waiting on their role, for those who asked for it (``notify_new_work``; planned from the
+store in rounds by the projections process, ``services/notify/new_work.py``, not a task per event), a keberatan to
+the Camat (``ObjectionRaised``), and overdue alerts (``StepOverdue``) to the responsible role and its superior, always: recorded in
 ``notify.escalations`` (one row per event and user) and sent to those with a contact.
 
 Planning writes the delivery rows (one per message: a redelivered event adds nothing) and makes each

@@ -1,10 +1,12 @@
-"""Planning: which messages an event of the workflow calls for (``plan_event``) and the alerts of an overdue
-step (``escalate``), written as delivery rows whose ids are their idempotency keys (a redelivered event plans
-nothing new), then each first attempt made at once. Whom, on which channel and saying what: domain/plan.py."""
+"""Planning: which messages an event of the workflow calls for (``plan_event``: the complainant's, a keberatan's
+alert), the alerts of an overdue step (``escalate``) and the staff's news of new work in a round of events
+(``NewWork``), written as delivery rows whose ids are their idempotency keys (a redelivered event plans nothing new),
+then each first attempt made at once (a round's: enqueued). Whom, on which channel and saying what: domain/plan.py."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,14 +24,24 @@ from services.notify.unit_of_work import Row, UnitOfWork
 from shared.contracts import sop
 from shared.contracts.intake import Complainant
 from shared.contracts.workflow import (
+    ClarificationGiven,
     ComplainantDataCorrected,
     ComplaintReceived,
     ComplaintReferred,
+    ComplaintRegistered,
     ComplaintReopened,
     DispositionIssued,
     DispositionRedirected,
     DocumentsReceived,
+    IdentityVerified,
+    LetterApproved,
+    LetterArchived,
+    LetterDrafted,
+    LetterDuplicated,
     LetterIssued,
+    LetterRequested,
+    LetterReturned,
+    LetterSigned,
     MarkedDuplicate,
     ObjectionRaised,
     ResponseSent,
@@ -81,8 +93,7 @@ def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True, inbox:
     One unit of work reads the event and its history, what the plan needs (templates, staff, earlier rows), writes
     the plan's rows (an acknowledgment's first send is claimed in it too, see _write) and, given ``inbox`` (the
     task's name: the worker's ``notify.plan``), records the event in notify's inbox: one transaction for an event
-    that plans nothing (most: new work that nobody asked to hear of), where reading the event, planning and the
-    inbox were a transaction each. The inbox row commits with the plan, so that a plan rolled back is not recorded
+    that plans nothing, where reading the event, planning and the inbox were a transaction each. The inbox row commits with the plan, so that a plan rolled back is not recorded
     (its task runs again: the relay's reconciler resends it should the broker lose it); the sends happen after the
     commit (``_dispatch``), covered from then on by the rows, the claims and the sweeps. A correction of the
     complainant's contact, planned in several steps (``_follow_correction``), is recorded after its last."""
@@ -104,7 +115,7 @@ def plan_event(notify: Context, event_id: UUID, *, send_now: bool = True, inbox:
             whole = uow.events.stream(envelope.stream_id)  # the whole stream: a later correction may rule
         else:
             overrides = _templates(notify, story.kecamatan, uow)
-            planned = _for_complainant(notify, story, overrides) + _new_work(notify, story, overrides, uow)
+            planned = _for_complainant(notify, story, overrides) + _alerts(notify, story, overrides, uow)
             throttled = throttled_acknowledgments(notify, planned, uow)
             written = _write(notify, uow, story, planned, send_now=send_now, throttled=throttled)
             # a duplicate's original (docs/adr/0021), in the same unit: its first send claimed unless one was
@@ -442,7 +453,97 @@ def _referral(story: Story, kind: str) -> dict[str, str]:
 
 
 # -- staff -------------------------------------------------------------------------------------------------
-def _new_work(notify: Context, story: Story, overrides, uow: UnitOfWork | None = None) -> list[p.Planned]:
+def _alerts(notify: Context, story: Story, overrides, uow: UnitOfWork) -> list[p.Planned]:
+    """A keberatan (``ObjectionRaised``) to the Camat and whoever acts for the Camat today, whether they asked for
+    news or not, as an overdue step's alert (docs/adr/0020). Staff's news of new work is planned in rounds
+    (``NewWork``)."""
+    event = story.event
+    if not isinstance(event, ObjectionRaised):
+        return []
+    today = story.envelope.occurred_at.astimezone(story.kecamatan.time_zone).date()
+    people = uow.staff.active(story.kecamatan.slug, {event.role}) + uow.staff.acting(
+        story.kecamatan.slug, {event.role}, today
+    )
+    return _to_people(notify, story, people, "objection", event.due_at, overrides)
+
+
+# the events that give a role new work (``_new_work``): every completed step but the last, documents received, a
+# disposition redirected to another unit, a reopening
+NEW_WORK_EVENTS = (
+    ComplaintReceived,
+    IdentityVerified,
+    DocumentsReceived,
+    ComplaintRegistered,
+    DispositionIssued,
+    DispositionRedirected,
+    ClarificationGiven,
+    LetterRequested,
+    LetterDrafted,
+    LetterApproved,
+    LetterReturned,
+    LetterDuplicated,
+    LetterSigned,
+    LetterArchived,
+    ComplaintReopened,
+)
+
+
+class NewWork:
+    """The news of new work in a round of the workflow's events (``services/notify/new_work.py``): to each active
+    member of staff who asked to hear of it (``notify_new_work``), when a step waits for their role (at a step a
+    Kasi answers for only in the disposed unit, the Kasi of that unit).
+
+    Planned in the round's unit of work ``uow`` (the round commits it with its checkpoint), one instance per round:
+    who asked is read once per kecamatan in the round and the kecamatan's templates once, so an event of a kecamatan
+    where nobody asked (most: the news is a wish, not the procedure) costs nothing but being read. The messages are
+    enqueued after the commit (``enqueue``); a round that dies before leaves them ``pending``, enqueued by the
+    scheduler's sweep (``DueDeliveries``). Their ids are their idempotency keys, as a plan's: an event planned again
+    (a round done again, the events an older deployment's ``notify.plan`` planned) adds nothing."""
+
+    def __init__(self, notify: Context, uow: UnitOfWork) -> None:
+        self.notify, self.uow = notify, uow
+        self.types = frozenset(kind.type for kind in NEW_WORK_EVENTS)
+        self._asked: dict[str, list[Row]] = {}
+        self._overrides: dict[str, dict] = {}
+        self.added: list[Row] = []  # the rows written, to enqueue after the commit
+        self.too_old = 0
+
+    def plan(self, events: Sequence[EventEnvelope]) -> None:
+        """Plan the messages ``events`` (in position order) call for, in the round's unit."""
+        oldest = self.notify.clock() - timedelta(hours=self.notify.settings.notify_max_event_age_hours)
+        for envelope in events:
+            if envelope.type not in self.types:
+                continue
+            if (envelope.recorded_at or envelope.occurred_at) < oldest:
+                self.too_old += 1  # news of work long begun (a round catching up after an outage): none
+                continue
+            asked = self._asked.get(envelope.kecamatan)
+            if asked is None:
+                asked = self._asked[envelope.kecamatan] = self.uow.staff.active(
+                    envelope.kecamatan, STAFF_ROLES, new_work=True
+                )
+            if not asked:
+                continue
+            story = Story(self.notify, envelope, self.uow.events.stream_to(envelope.event_id))
+            overrides = self._overrides.get(story.kecamatan.slug)
+            if overrides is None:
+                overrides = self._overrides[story.kecamatan.slug] = _templates(self.notify, story.kecamatan, self.uow)
+            planned = _new_work(self.notify, story, overrides, asked)
+            self.added += _write(self.notify, self.uow, story, planned, send_now=False).added
+
+    def enqueue(self) -> int:
+        """After the round's commit: each message written handed to the notify queue; returns how many."""
+        for row in self.added:
+            enqueue_send(self.notify, row["id"], row["attempts"])
+        return len(self.added)
+
+
+STAFF_ROLES = frozenset(p.SUPERIOR)  # staf, kasi, sekcam, camat
+
+
+def _new_work(notify: Context, story: Story, overrides, asked: list[Row]) -> list[p.Planned]:
+    """The news of the work ``story.event`` gives a role, to those of ``asked`` (the kecamatan's active staff who
+    asked for it) who hold that role (and unit)."""
     event = story.event
     if isinstance(event, ComplaintReceived) and story.complainant.anonymous:
         return []  # nobody to verify: step 2 was done with it (IdentityVerified), whose own new work is step 3's
@@ -450,12 +551,8 @@ def _new_work(notify: Context, story: Story, overrides, uow: UnitOfWork | None =
         step, due = 2, event.next_due_at
     elif isinstance(event, DispositionRedirected):  # new work for the Kasi of the unit it now names
         step, due = 5, event.next_due_at
-    elif isinstance(event, ComplaintReopened):  # step 5 again, for the unit it names (docs/adr/0020)
-        step, due = event.next_step, event.next_due_at
-    elif isinstance(event, ObjectionRaised):  # a keberatan for the Camat to answer
-        return _to_role(notify, story, event.role, None, "objection", event.due_at, overrides, uow=uow)
-    elif isinstance(event, StepCompleted) and event.next_step:
-        step, due = event.next_step, event.next_due_at
+    elif isinstance(event, ComplaintReopened) or (isinstance(event, StepCompleted) and event.next_step):
+        step, due = event.next_step, event.next_due_at  # a reopening: step 5 again, for its unit (docs/adr/0020)
     else:
         return []
     role = story.definition.step(step).role
@@ -463,30 +560,22 @@ def _new_work(notify: Context, story: Story, overrides, uow: UnitOfWork | None =
     if step in p.UNIT_BOUND_STEPS and role == "kasi":
         disposition = story.latest((DispositionIssued, DispositionRedirected, ComplaintReopened))
         unit = disposition.unit if disposition else None
-    return _to_role(notify, story, role, unit, "new_work", due, overrides, step=step, uow=uow)
+    people = [person for person in asked if person["role"] == role]
+    return _to_people(notify, story, people, "new_work", due, overrides, unit=unit, step=step)
 
 
-def _to_role(
+def _to_people(
     notify: Context,
     story: Story,
-    role: str,
-    unit: str | None,
+    people: list[Row],
     kind: str,
     due,
     overrides,
     *,
+    unit: str | None = None,
     step: int = 0,
-    uow: UnitOfWork | None = None,
 ) -> list[p.Planned]:
-    """A message of ``kind`` to each active member of staff of ``role`` (of ``unit``, if named) who asked for news
-    of new work; a keberatan (``objection``) to the Camat and whoever acts for the Camat today whether they asked or
-    not, as an overdue step's alert (docs/adr/0020)."""
-    everyone = kind == "objection"
-    with _reading(notify, uow) as uow:
-        people = uow.staff.active(story.kecamatan.slug, {role}, new_work=not everyone)
-        if everyone:
-            today = story.envelope.occurred_at.astimezone(story.kecamatan.time_zone).date()
-            people += uow.staff.acting(story.kecamatan.slug, {role}, today)
+    """A message of ``kind`` to each of ``people`` (of ``unit``, if named), once each."""
     planned, seen = [], set()
     for person in people:
         if unit and (person["unit"] or "").casefold() != unit:

@@ -1,0 +1,86 @@
+"""The staff's news of new work (``notify_new_work``), planned from the workflow's events in rounds: a catch-up
+subscription of the projections process (one active instance), where it was a ``notify.plan`` task per event
+(docs/adr/0031).
+
+A round reads the events after its checkpoint that give a role new work (``planning.NEW_WORK_EVENTS``: every
+completed step but the last, documents received, a redirected disposition, a reopening), plans their messages
+(``planning.NewWork``: to the active staff of that role, and of the disposed unit where the step is a unit's, who
+asked to hear of new work) and moves its checkpoint, in one transaction; then hands each new message to the notify
+queue, whose worker sends it exactly once as any other (``notify.send``). The messages' ids are their idempotency
+keys: a round done again, or an event an older deployment's ``notify.plan`` planned already, adds nothing. A round
+that dies between its commit and the hand-off leaves its messages ``pending``, which the scheduler's sweep
+(``DueDeliveries``) enqueues once ``ENQUEUE_GRACE`` has passed.
+
+An event it cannot plan (a kecamatan no longer served, a bug meeting an odd event) is set aside with its complaint's
+later events held behind it, and the other complaints go on (``shared.projection_failures``, docs/adr/0015); the
+first round of each process tries them again. Older events than ``notify_max_event_age_hours`` make no message
+(news of work long begun, read by a round catching up after an outage): the first round of a deployment starts
+with the events recorded within that age, not at the beginning of the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from services.notify.adapters.postgres import PostgresUnitOfWork
+from services.notify.adapters.tables import checkpoints, projection_failures
+from services.notify.bootstrap import Notify
+from services.notify.handlers.planning import NEW_WORK_EVENTS, NewWork
+from shared.eventstore.postgres import events
+from shared.projection_failures import SetAside, transaction
+from shared.subscriptions import Checkpoints, RoundResult
+
+log = logging.getLogger(__name__)
+
+TYPES = tuple(kind.type for kind in NEW_WORK_EVENTS)
+
+
+class NewWorkRounds:
+    name = "notify.new-work"
+
+    def __init__(self, notify: Notify, batch_size: int = 500) -> None:
+        self.notify = notify
+        self.batch_size = batch_size
+        self.checkpoints = Checkpoints(checkpoints)
+        self.set_aside = SetAside(projection_failures, self.name)
+        self.retry_pending = True  # the first round of each process tries the set-aside events again
+
+    def round(self) -> RoundResult:
+        planner, planned, read = transaction(self.notify.engine, self.round_in)  # a failed batch: event by event
+        self.retry_pending = False  # committed (a failed round tries them again)
+        sent = planner.enqueue()
+        if sent or planner.too_old:
+            log.info(
+                "news of new work planned",
+                extra={"subscription": self.name, "events": planned, "messages": sent, "too_old": planner.too_old},
+            )
+        return RoundResult(handled=planned, more=read == self.batch_size)
+
+    def round_in(self, conn: Connection) -> tuple[NewWork, int, int]:
+        """One round inside ``conn``'s transaction: the planner (its messages to enqueue once committed), the events of
+        its types it read, and all it read."""
+        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
+        start = after or self._first_position(conn)
+        # read before anything is written: a round holding a transaction id reads only what settled without it
+        batch, last, read = self.notify.store.read_all_of_types(start, self.batch_size, TYPES, conn)
+        planner = NewWork(self.notify, PostgresUnitOfWork.within(conn, self.notify.store))
+        if self.retry_pending:
+            self.set_aside.retry(conn, self.notify.store, planner.plan)
+        if batch:  # an event it cannot plan is set aside, its complaint's later ones held behind it
+            self.set_aside.apply(conn, batch, planner.plan, parked=None if self.retry_pending else parked)
+        position = last if read else start
+        if position != after:
+            self.checkpoints.set(conn, self.name, position)
+        return planner, len(batch), read
+
+    def _first_position(self, conn: Connection) -> int:
+        """Where a deployment's first round starts: after the last event recorded before the age at which events
+        make no message (one scan of the store, once: an older deployment's events are not read again)."""
+        oldest = self.notify.clock() - timedelta(hours=self.notify.settings.notify_max_event_age_hours)
+        return conn.execute(
+            select(func.coalesce(func.max(events.c.position), 0)).where(events.c.recorded_at < oldest)
+        ).scalar_one()
