@@ -29,6 +29,14 @@ class NotifySettings(Settings, ChannelSettings):
         description="After the provider answered, how long writing its answer is retried through a database blip "
         "(at most a quarter of the task's soft time limit); then the answer is queued as a task of its own",
     )
+    notify_new_work_gather_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="The staff's news of new work is planned in rounds (projections process): after a round that "
+        "read any event, the next waits this long, so that a busy moment's events are read in one round, not one "
+        "round per append (the news reaches staff up to this much later)",
+    )
     notify_max_event_age_hours: float = Field(
         48.0, gt=0, description="Older events make no message (a new subscription does not replay history to citizens)"
     )

@@ -58,7 +58,10 @@ class NewWorkRounds:
                 "news of new work planned",
                 extra={"subscription": self.name, "events": planned, "messages": sent, "too_old": planner.too_old},
             )
-        return RoundResult(handled=planned, more=read == self.batch_size)
+        # every event read counts, not only those of its types: after any round that read one, the runner gathers
+        # (``notify_new_work_gather_seconds``) before the next, where most appends (a notification recorded, a
+        # document issued) would each have woken a round that had nothing to plan
+        return RoundResult(handled=read, more=read == self.batch_size)
 
     def round_in(self, conn: Connection) -> tuple[NewWork, int, int]:
         """One round inside ``conn``'s transaction: the planner (its messages to enqueue once committed), the events of

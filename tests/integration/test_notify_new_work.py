@@ -76,12 +76,12 @@ def rounds_from_the_head(notify, engine) -> NewWorkRounds:
 
 
 def catch_up(rounds: NewWorkRounds) -> int:
-    planned = 0
+    read = 0
     while True:
         result = rounds.round()
-        planned += result.handled
+        read += result.handled  # the events it read, of every type
         if not result.more:
-            return planned
+            return read
 
 
 def checkpoint(engine, name: str) -> int:
