@@ -113,6 +113,13 @@ def quorum_queues() -> tuple[Queue, ...]:
 def _redis_options(settings: Settings) -> dict[str, Any]:
     visibility = settings.broker_visibility_timeout
     return {
+        # kombu's Redis transport with one client object per channel (shared/redis_broker.py); a rediss:// or
+        # redis+socket:// URL keeps kombu's own (its TLS defaults are tied to the scheme)
+        **(
+            {"broker_transport": "shared.redis_broker:Transport"}
+            if settings.effective_broker_url.startswith("redis://")
+            else {}
+        ),
         "broker_transport_options": {
             "visibility_timeout": visibility,
             # sweep for messages of dead workers often enough to matter against the visibility timeout
