@@ -251,9 +251,14 @@ class SetAside:
     """One projection's set-aside events, in its service's ``projection_failures`` table (``table``); ``name`` is
     the projection's checkpoint name (a dashboard rebuild's copies have their own, ``<name>__next``)."""
 
-    def __init__(self, table: Table, name: str) -> None:
+    def __init__(self, table: Table, name: str, *, hold: bool = True) -> None:
+        """``hold`` False: a subscriber whose events do not build on each other (notify's news of new work: one
+        step's news does not depend on another's) sets aside only the events that fail, and holds nothing behind
+        them: the complaint's later events are applied as they come, and a retry tries each set-aside event on its
+        own."""
         self.table = table
         self.name = name
+        self.hold = hold
         # the next batches event by event, each in a savepoint: set when a batch failed, until ``transaction`` ends
         self.careful = False
 
@@ -292,6 +297,8 @@ class SetAside:
         careful round, before the events are applied one by one (the dashboard's rebuild writes the rows it holds
         in memory there)."""
         done = Applied()
+        if not self.hold:
+            parked = {}
         parked = self.parked(conn) if parked is None else dict(parked)
         ready = [e for e in events if e.stream_id not in parked]
         for event in events:
@@ -330,7 +337,8 @@ class SetAside:
                 if transient(exc):
                     raise
                 self._fail(conn, event, exc)
-                parked[event.stream_id] = _position(event)
+                if self.hold:
+                    parked[event.stream_id] = _position(event)
                 done.failed += 1
         return done
 
@@ -338,7 +346,8 @@ class SetAside:
         """Applies each parked stream's set-aside events again, in position order (its failed event first, then
         those held behind it), each in a savepoint; an event that applies leaves the table. The first that fails
         again stops its stream: it becomes (or stays) the failed one, one more attempt, and the stream's later
-        events are held behind it. Call it inside the round's transaction, after claiming the checkpoint: the
+        events are held behind it (without ``hold``: each set-aside event is tried, whatever its stream's earlier
+        ones did). Call it inside the round's transaction, after claiming the checkpoint: the
         events it applies are all before the checkpoint, those after it are the round's."""
         t = self.table
         rows = conn.execute(
@@ -359,6 +368,9 @@ class SetAside:
                     if transient(exc):
                         raise
                     self._fail(conn, event, exc, again=True)
+                    done.failed += 1
+                    if not self.hold:
+                        continue  # each on its own (``hold``)
                     later = positions[i + 1 :]
                     if later:
                         conn.execute(
@@ -366,7 +378,6 @@ class SetAside:
                             .where(t.c.projection == self.name, t.c.position.in_(later))
                             .values(held_behind=position, error_class=None, error=None)
                         )
-                    done.failed += 1
                     break
                 done.applied += 1
         if done.applied or done.failed:

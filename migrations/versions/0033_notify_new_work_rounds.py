@@ -2,9 +2,13 @@
 and the events its round could not plan (``shared/projection_failures.py``, as migrations 0018's and 0029's).
 services/notify/adapters/tables.py mirrors it.
 
-No checkpoint is written here: the round's first one starts with the events recorded within
-``notify_max_event_age_hours`` (services/notify/new_work.py), which covers whatever an older deployment's
-``notify.plan`` tasks had not planned yet when it stopped (their messages' ids are the same: nothing is doubled).
+The round's checkpoint starts where the relay had handed the store's events to ``notify.plan`` (its
+``relay.notify-messages`` checkpoint), which planned the news of every event before it: the round plans the news of
+the events after it, which the old relay hands on only while it still runs (an old notify worker planning one of them
+too writes the same rows: the ids are the same). Not from further back: a member of staff who changed their address
+or channel, or asked for news, since an event was planned would be told of it again. A database without that
+checkpoint (a new deployment) gets none: the round's first one starts with the events recorded within
+``notify_max_event_age_hours`` (services/notify/new_work.py).
 
 Revision ID: 0033
 """
@@ -47,6 +51,10 @@ def upgrade() -> None:
         schema="notify",
     )
     op.create_index("projection_failures_stream", "projection_failures", ["projection", "stream_id"], schema="notify")
+    op.execute(
+        "INSERT INTO notify.checkpoints (name, position) "
+        "SELECT 'notify.new-work', position FROM workflow.checkpoints WHERE name = 'relay.notify-messages'"
+    )
 
 
 def downgrade() -> None:

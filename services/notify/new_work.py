@@ -11,16 +11,20 @@ keys: a round done again, or an event an older deployment's ``notify.plan`` plan
 that dies between its commit and the hand-off leaves its messages ``pending``, which the scheduler's sweep
 (``DueDeliveries``) enqueues once ``ENQUEUE_GRACE`` has passed.
 
-An event it cannot plan (a kecamatan no longer served, a bug meeting an odd event) is set aside with its complaint's
-later events held behind it, and the other complaints go on (``shared.projection_failures``, docs/adr/0015); the
-first round of each process tries them again. Older events than ``notify_max_event_age_hours`` make no message
-(news of work long begun, read by a round catching up after an outage): the first round of a deployment starts
-with the events recorded within that age, not at the beginning of the store.
+An event it cannot plan (a kecamatan no longer served, a bug meeting an odd event) is set aside and the round goes on
+(``shared.projection_failures``, docs/adr/0015), holding nothing behind it: one step's news does not depend on
+another's, so its complaint's later events are planned as they come. The set-aside events are tried again by the
+first round of each process and every ``RETRY_SECONDS``. Older events than ``notify_max_event_age_hours`` make no
+message (news of work long begun, read by a round catching up after an outage, or a set-aside event fixed that
+late). Migration 0033 starts the round where the relay had handed the events to ``notify.plan`` (which planned the
+news until then); without that checkpoint (a new deployment) the first round starts with the events recorded within
+that age, not at the beginning of the store.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -37,6 +41,7 @@ from shared.subscriptions import Checkpoints, RoundResult
 log = logging.getLogger(__name__)
 
 TYPES = tuple(kind.type for kind in NEW_WORK_EVENTS)
+RETRY_SECONDS = 300.0  # how often the set-aside events are tried again (one query when there are none)
 
 
 class NewWorkRounds:
@@ -46,12 +51,17 @@ class NewWorkRounds:
         self.notify = notify
         self.batch_size = batch_size
         self.checkpoints = Checkpoints(checkpoints)
-        self.set_aside = SetAside(projection_failures, self.name)
-        self.retry_pending = True  # the first round of each process tries the set-aside events again
+        # one step's news does not depend on another's: an event that fails holds none of its complaint's behind it
+        self.set_aside = SetAside(projection_failures, self.name, hold=False)
+        self.retry_pending = True  # the first round of each process tries the set-aside events again, and then
+        self.retried_at = 0.0  # every RETRY_SECONDS: the news of a fixed event is not left for the next restart
 
     def round(self) -> RoundResult:
+        if time.monotonic() - self.retried_at >= RETRY_SECONDS:
+            self.retry_pending = True
         planner, planned, read = transaction(self.notify.engine, self.round_in)  # a failed batch: event by event
-        self.retry_pending = False  # committed (a failed round tries them again)
+        if self.retry_pending:  # committed (a failed round tries them again)
+            self.retry_pending, self.retried_at = False, time.monotonic()
         sent = planner.enqueue()
         if sent or planner.too_old:
             log.info(
@@ -66,23 +76,23 @@ class NewWorkRounds:
     def round_in(self, conn: Connection) -> tuple[NewWork, int, int]:
         """One round inside ``conn``'s transaction: the planner (its messages to enqueue once committed), the events of
         its types it read, and all it read."""
-        after, parked = self.set_aside.claim(conn, self.checkpoints)  # its parked streams in the same statement
+        after = self.checkpoints.claim(conn, self.name)  # no parked streams to read with it (hold=False)
         start = after or self._first_position(conn)
         # read before anything is written: a round holding a transaction id reads only what settled without it
         batch, last, read = self.notify.store.read_all_of_types(start, self.batch_size, TYPES, conn)
         planner = NewWork(self.notify, PostgresUnitOfWork.within(conn, self.notify.store))
         if self.retry_pending:
             self.set_aside.retry(conn, self.notify.store, planner.plan)
-        if batch:  # an event it cannot plan is set aside, its complaint's later ones held behind it
-            self.set_aside.apply(conn, batch, planner.plan, parked=None if self.retry_pending else parked)
+        if batch:  # an event it cannot plan is set aside (alone: hold=False)
+            self.set_aside.apply(conn, batch, planner.plan)
         position = last if read else start
         if position != after:
             self.checkpoints.set(conn, self.name, position)
         return planner, len(batch), read
 
     def _first_position(self, conn: Connection) -> int:
-        """Where a deployment's first round starts: after the last event recorded before the age at which events
-        make no message (one scan of the store, once: an older deployment's events are not read again)."""
+        """Where the first round starts without a checkpoint (a new deployment: migration 0033 starts an upgraded
+        one where its relay was): after the last event recorded before the age at which events make no message."""
         oldest = self.notify.clock() - timedelta(hours=self.notify.settings.notify_max_event_age_hours)
         return conn.execute(
             select(func.coalesce(func.max(events.c.position), 0)).where(events.c.recorded_at < oldest)

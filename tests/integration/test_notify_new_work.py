@@ -178,3 +178,121 @@ def test_the_rounds_lag_and_set_aside_events_are_scrape_time_gauges(engine):
         found = {(g.name, tuple(sorted(g.labels.items()))): g.value for g in gauges(conn)}
     assert found[("pengaduan_subscription_lag_events", (("subscription", "notify.new-work"),))] >= 0
     assert (("pengaduan_projection_failures", (("projection", "notify.new-work"),))) in found
+
+
+# -- review (h-rev): what the tests above leave open -------------------------------------------------------------
+def staff(engine, place, role: str, unit: str | None = None) -> str:
+    username = f"{role}.{uuid.uuid4().hex[:8]}"
+    add_user(engine, username, "Petugas Uji", role, "rahasia-uji-123", kecamatan=place.slug, unit=unit)
+    set_contact(engine, username, email=f"{username}@kecamatan.example.id", new_work=True)
+    return username
+
+
+def append_next(wf, complaint, event) -> uuid.UUID:
+    """``event`` appended to the complaint's stream after its last event (as the workflow would)."""
+    from shared.events import Actor, envelope
+
+    stream = wf.store.read_stream(stream_id(complaint.complaint_id))
+    stored = envelope(
+        event,
+        event_id=uuid.uuid4(),
+        stream_id=stream[-1].stream_id,
+        version=stream[-1].version + 1,
+        kecamatan=stream[-1].kecamatan,
+        occurred_at=datetime.now(UTC),
+        actor=Actor.system("workflow"),
+        correlation_id=uuid.uuid4(),
+    )
+    wf.store.append(stored.stream_id, stream[-1].version, [stored])
+    return stored.event_id
+
+
+def test_a_round_whose_commit_fails_hands_nothing_to_the_queue(wf, notify, engine, place):
+    """The hand-off comes after the commit: a round rolled back at its end (here: its commit lost after everything
+    in it was done) leaves no row and no ``notify.send`` task behind (a task for a row rolled back dead-letters)."""
+    kasi(engine, place, asked=True)
+    rounds = rounds_from_the_head(notify, engine)
+    complaint = record_complaint(wf, place.slug)
+    done = rounds.round_in
+
+    def commit_lost(conn):
+        done(conn)
+        raise RuntimeError("the commit failed")
+
+    rounds.round_in = commit_lost
+    with pytest.raises(RuntimeError):
+        rounds.round()
+    assert news_of(engine, complaint.complaint_id) == [] and notify.celery.sent == []
+
+
+def test_one_round_over_two_kecamatan_words_each_ones_news_for_its_own_staff(wf, notify, engine, place):
+    """Who asked and the templates are read once a round per kecamatan: each kecamatan's news goes to its own staff
+    and in its own words, never another's met earlier in the same round."""
+    from services.notify.handlers.templates_admin import set_template
+
+    other = new_place()
+    upsert_kecamatan(engine, [other])
+    wf.directory.invalidate()
+    here, there = kasi(engine, place, asked=True), kasi(engine, other, asked=True)
+    set_template(notify.uow, other.slug, "new_work", "email",
+                 "Kabar {{ kecamatan }} untuk {{ petugas }}: langkah {{ langkah }} {{ link }}",
+                 subject="Tugas baru {{ kode }}")  # fmt: skip
+    rounds = rounds_from_the_head(notify, engine)
+    first, second = record_complaint(wf, place.slug), record_complaint(wf, other.slug)
+
+    catch_up(rounds)
+
+    (a,), (b,) = news_of(engine, first.complaint_id), news_of(engine, second.complaint_id)
+    assert (a["username"], b["username"]) == (here, there)
+    assert not a["body"].startswith("Kabar") and b["body"].startswith(f"Kabar {other.name}")
+
+
+def test_the_first_round_plans_the_young_events_recorded_before_it(wf, notify, engine, place):
+    """An upgrade: the events recorded before the first round but within the age are planned by it (whatever the old
+    deployment's notify.plan had not planned when it stopped), not skipped by a start at the store's head."""
+    asked = kasi(engine, place, asked=True)
+    complaint = record_complaint(wf, place.slug)
+    received = wf.store.read_stream(stream_id(complaint.complaint_id))[0]
+    with engine.connect() as conn:
+        recorded = conn.execute(select(events.c.recorded_at).where(events.c.position == received.position)).scalar_one()
+    age = timedelta(hours=notify.settings.notify_max_event_age_hours)
+    # the age's edge a moment before the complaint: the window holds it and (almost) nothing of the other tests
+    at = recorded + age - timedelta(milliseconds=1)
+    rounds = type("Rounds", (NewWorkRounds,), {"name": f"notify.new-work.test-{uuid.uuid4().hex[:8]}"})
+    catch_up(rounds(dataclasses.replace(notify, clock=lambda: at)))
+    assert [n["username"] for n in news_of(engine, complaint.complaint_id)] == [asked]
+
+
+def test_an_event_set_aside_does_not_hold_back_the_news_of_its_complaints_later_steps(
+    wf, notify, engine, place, monkeypatch
+):
+    """The news of one step does not depend on the news of another (no read model is built event after event):
+    an event the round cannot plan (a bug meeting an odd event) must not hold its complaint's later events, whose
+    news would wait for the next restart of the process and, more than ``notify_max_event_age_hours`` later, be
+    dropped as too old."""
+    import services.notify.new_work as new_work
+    from shared.contracts.workflow import IdentityVerified
+
+    kasi(engine, place, asked=True)
+    staf = staff(engine, place, "staf")
+    rounds = rounds_from_the_head(notify, engine)
+    complaint = record_complaint(wf, place.slug)
+    received = wf.store.read_stream(stream_id(complaint.complaint_id))[0]
+    verified = append_next(
+        wf,
+        complaint,
+        IdentityVerified(step=2, output="Kejelasan Identitas Pengadu", next_step=3,
+                         next_due_at=datetime.now(UTC) + timedelta(hours=1)),
+    )  # fmt: skip
+
+    class Odd(new_work.NewWork):
+        def plan(self, envelopes):
+            if any(e.event_id == received.event_id for e in envelopes):
+                raise ValueError("a bug meeting an odd event")
+            super().plan(envelopes)
+
+    monkeypatch.setattr(new_work, "NewWork", Odd)
+    catch_up(rounds)
+
+    told = [(n["source_event_id"], n["username"]) for n in news_of(engine, complaint.complaint_id)]
+    assert told == [(verified, staf)]  # the staf's step 3 waits on them now
