@@ -142,6 +142,7 @@ def world(web, web_settings, engine, place, people):
     late = record_complaint(wf, a, complainant=person, received_at=datetime.now(UTC) - timedelta(days=30))
     withdrawn = record_complaint(wf, a, complainant=person).complaint_id
     to_verify = record_complaint(wf, a, complainant=person).complaint_id
+    quiet = record_complaint(wf, a, complainant=person).complaint_id
     for cid in (typed, registered):
         for version, (action, role) in enumerate((("verify-identity", "kasi"), ("register", "staf")), start=1):
             handlers.act(
@@ -166,6 +167,7 @@ def world(web, web_settings, engine, place, people):
         "late": late.complaint_id,
         "withdrawn": withdrawn,
         "to_verify": to_verify,
+        "quiet": quiet,
         "code": code,
         "digest": message.attachments[0].sha256,
         "receipt": receipt["id"],
@@ -239,6 +241,22 @@ def test_a_staff_read_of_a_complaint_is_recorded_with_who_when_what_and_why(worl
         json={"expected_version": 1},
     )
     assert refused.status_code == 409 and rows_since(engine, row.id) == []  # refused: nothing served, nothing recorded
+
+
+def test_an_action_answered_minimally_serves_no_personal_data_and_records_nothing(world, engine):
+    """``Prefer: return=minimal`` (RFC 7240; the web app's, which reads the page again after an action): the answer
+    is the complaint's id, status, version and step, none of its data, so no read is recorded for it."""
+    before = last_id(engine)
+    acted = world["api"]["workflow"].post(
+        f"/v1/complaints/{world['quiet']}/verify-identity",
+        headers={**world["tokens"]["kasi"], "Prefer": "respond-async, return=minimal; foo=bar"},
+        json={"expected_version": 1},
+    )
+    assert acted.status_code == 200, acted.text
+    assert acted.headers["Preference-Applied"] == "return=minimal"
+    assert acted.json() == {"id": str(world["quiet"]), "status": "in_progress", "version": 2, "current_step": 3}
+    assert NIK not in acted.text and NAME not in acted.text
+    assert rows_since(engine, before) == []
 
 
 @pytest.mark.parametrize("who", ["kabupaten", "pdp", "admin"])

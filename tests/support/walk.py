@@ -25,10 +25,16 @@ WALK = [
 
 def act(http: httpx.Client, cid: str, headers: dict, action: str, fields: dict) -> dict | None:
     """The action taken on the complaint as it is now (a GET, then the POST, as the staff's page does: workers
-    append events of their own meanwhile, the acknowledgment's report or the receipt); None while the letters
-    worker has not reported the signed document yet, or when a worker's event came between the two."""
+    append events of their own meanwhile, the acknowledgment's report or the receipt; the POST asks for a minimal
+    answer, as the page does, which reads the complaint again after it); None while the letters worker has not
+    reported the signed document yet, or when a worker's event came between the two. Returns the action's answer:
+    the complaint's id, status, version and step."""
     version = http.get(f"/v1/complaints/{cid}", headers=headers).json()["version"]
-    r = http.post(f"/v1/complaints/{cid}/{action}", json={"expected_version": version, **fields}, headers=headers)
+    r = http.post(
+        f"/v1/complaints/{cid}/{action}",
+        json={"expected_version": version, **fields},
+        headers={**headers, "Prefer": "return=minimal"},
+    )
     if r.status_code == 409 and r.json()["code"] in ("letter_not_ready", "stale_version"):
         return None
     assert r.status_code == 200, (action, r.text)

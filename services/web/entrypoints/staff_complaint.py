@@ -334,6 +334,8 @@ async def perform(request: Request, complaint_id: UUID, action: str) -> Response
             f"/v1/complaints/{complaint_id}/{action}",
             token=s.token,
             json={"expected_version": expected_version, **body},
+            # the page is read again after the action (below): the action's answer need not be the whole complaint
+            headers={"Prefer": "return=minimal"},
             # through BSrE, step 10 waits for BSrE's answer (its retries included): never give up before the API
             **({"timeout": SIGNING_TIMEOUT} if action == "sign-letter" else {}),
         )

@@ -26,6 +26,7 @@ from services.workflow.domain import commands as c
 from services.workflow.domain import model
 from services.workflow.domain.events import stream_id
 from services.workflow.entrypoints.schemas import (
+    ActedOut,
     ActionBody,
     ComplaintOut,
     InboxItem,
@@ -501,7 +502,7 @@ def _original_by_code(wf: Workflow, kecamatan: str | None, typed: object) -> UUI
 
 @router.post(
     "/v1/complaints/{complaint_id}/{action}",
-    response_model=ComplaintOut,
+    response_model=ComplaintOut | ActedOut,
     responses=ACTION_ERRORS,
     summary="Perform an SOP action (see the list in the description)",
 )
@@ -512,9 +513,18 @@ def perform(
     user: CurrentUser,
     wf: WorkflowDep,
     request: Request,
+    response: Response,
     access: AccessDep,
     x_correlation_id: Annotated[UUID | None, Header()] = None,
-) -> ComplaintOut:
+    prefer: Annotated[
+        str | None,
+        Header(
+            description="`return=minimal` (RFC 7240): the answer is the complaint's id, status, version and step "
+            "(`ActedOut`, `Preference-Applied: return=minimal`), not the complaint as a GET shows it: for a client "
+            "that reads the page again anyway (the web app)",
+        ),
+    ] = None,
+) -> ComplaintOut | ActedOut:
     if action not in c.STAFF_COMMANDS:
         raise ApiError(404, "unknown_action", f"Tindakan '{action}' tidak dikenal.")
     if not user.is_staff:
@@ -564,7 +574,22 @@ def perform(
         raise ApiError(
             422, "validation_error", "Ada isian yang belum benar. Periksa kembali.", field_errors(exc.errors())
         ) from None
+    if minimal(prefer):
+        # the version the action left: a worker may append after it (the complaint's GET shows the latest)
+        state = acted[0]
+        response.headers["Preference-Applied"] = "return=minimal"
+        return ActedOut(id=complaint_id, status=state.status, version=state.version, current_step=state.current_step)
     return _complaint(complaint_id, user, wf, what="complaint.action", access=access, acted=acted)
+
+
+def minimal(prefer: str | None) -> bool:
+    """Whether a ``Prefer`` header (RFC 7240: comma-separated preferences, each ``token[=value]`` with optional
+    ``;parameters``, values perhaps quoted) asks for ``return=minimal``. Anything else, or nothing: the full answer."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "return" and value.strip().strip('"').lower() == "minimal":
+            return True
+    return False
 
 
 def _not_found() -> ApiError:

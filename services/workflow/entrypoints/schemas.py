@@ -102,6 +102,16 @@ class ComplaintOut(BaseModel):
     )
 
 
+class ActedOut(BaseModel):
+    """An action's answer to a client that asked for a minimal one (``Prefer: return=minimal``, RFC 7240): what it
+    needs to act again or to read the complaint (its next ``expected_version``), none of its data."""
+
+    id: UUID
+    status: str
+    version: int
+    current_step: int | None
+
+
 class ActionBody(BaseModel):
     """``expected_version`` plus the action's own fields (see the action list in the API description)."""
 
