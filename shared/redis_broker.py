@@ -9,7 +9,10 @@ of the pool and returns it), so one per channel serves every command of that cha
 replaced (kombu drops it when the channel closes) gets a new one. Nothing else changes: the same commands, the same
 pool, the same visibility and acknowledgment behaviour (``bench --only hop`` measures the hop either way).
 
-Used for ``redis://`` brokers (``shared.celery_app``: ``broker_transport``).
+Used for ``redis://`` brokers (``shared.celery_app``: ``broker_transport``). Not for ``rediss://``: kombu turns TLS on
+only when the transport is named ``rediss``, so this class would connect in plain text. A failover URL
+(``redis://a;redis://b``) falls back to kombu's own transport after its first switch (``Connection.switch`` reads the
+scheme again): the saving is lost, nothing else.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ class Channel(kombu_redis.Channel):
 
     @contextmanager
     def conn_or_acquire(self, client: Any = None) -> Iterator[Any]:
-        if client:
+        if client is not None:
             yield client
             return
         pool = self.pool
