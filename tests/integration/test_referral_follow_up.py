@@ -102,7 +102,9 @@ def referred(client, wf, place, **fields) -> Flow:
 def test_a_referral_is_numbered_and_stays_open_waiting_on_staf(client, wf, place):
     slug, _ = place
     first = referred(client, wf, place)
+    before = datetime.now(UTC)
     body = referred(client, wf, place, follow_up_working_days=5).get()
+    after = datetime.now(UTC)
     assert (body["status"], body["outcome"], body["current_step"]["number"]) == ("referred", None, 4)
     event = body["history"][-1]["payload"]
     code = wf.kecamatan(slug).code
@@ -113,8 +115,11 @@ def test_a_referral_is_numbered_and_stays_open_waiting_on_staf(client, wf, place
     assert event["agency_address"] == "Jl. Kabupaten No. 1, Pamekasan"
     follow_up_by = datetime.fromisoformat(event["follow_up_by"])
     assert body["due_at"] and datetime.fromisoformat(body["due_at"]) == follow_up_by
-    # five working days: at least a week of calendar days minus the weekend, never more than a fortnight
-    assert timedelta(days=5) <= follow_up_by - datetime.now(UTC) <= timedelta(days=14)
+    # five working days of the kecamatan's calendar from when the Camat referred it (on a Sunday evening that is
+    # Friday's close, under five calendar days: the bound this test had failed then)
+    cal = wf.calendars.for_kecamatan(wf.kecamatan(slug))
+    assert cal.add_working_days(before, 5) <= follow_up_by <= cal.add_working_days(after, 5)
+    assert timedelta(days=4) <= follow_up_by - before <= timedelta(days=14)
     assert body["allowed_actions"] == ["record-referral-answer", "withdraw"]
     inbox = client.get("/v1/inbox", params={"per_page": 200}, headers=first.tokens["staf"]).json()
     assert first.id in {uuid.UUID(i["id"]) for i in inbox} and all(i["status"] for i in inbox)
