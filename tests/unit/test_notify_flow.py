@@ -256,10 +256,9 @@ def test_an_event_older_than_the_limit_plans_nothing():
     assert plan_event(notify.ctx, event_id) == 0 and notify.rows() == []
 
 
-def test_a_duplicate_and_its_original_are_told_from_one_unit_and_each_once(notify):
-    """A complaint marked a duplicate of another (docs/adr/0021): its complainant is told, and the original's that a
-    report was joined to theirs. Both are planned in the plan's one unit (the first written claimed, the other
-    claimed by its own send, after the commit) and each is sent once however often the task runs."""
+def marked_duplicate(notify: Notify) -> tuple[str, str, uuid.UUID]:
+    """Two complaints by SMS, acknowledged, the second then marked a duplicate of the first (docs/adr/0021): the
+    first's and the second's numbers, and the MarkedDuplicate event's id."""
     first, again = new_phone(), new_phone()
     original, duplicate = notify.complaint(first), notify.complaint(again)
     for event_id in (original, duplicate):
@@ -269,6 +268,14 @@ def test_a_duplicate_and_its_original_are_told_from_one_unit_and_each_once(notif
         notify.events.read_event(duplicate).stream_id,
         MarkedDuplicate(duplicate_of="7KQ2-M9XD-4T", original_id=uuid.UUID(original_stream.removeprefix("complaint-"))),
     )
+    return first, again, marked
+
+
+def test_a_duplicate_and_its_original_are_told_from_one_unit_and_each_once(notify):
+    """A complaint marked a duplicate of another (docs/adr/0021): its complainant is told, and the original's that a
+    report was joined to theirs. Both are planned in the plan's one unit (the first written claimed, the other
+    claimed by its own send, after the commit) and each is sent once however often the task runs."""
+    first, again, marked = marked_duplicate(notify)
 
     assert plan_event(notify.ctx, marked, inbox="notify.plan") == 2
     assert plan_event(notify.ctx, marked, inbox="notify.plan") == 2  # the relay's task again: nothing new
@@ -556,15 +563,7 @@ def test_only_the_first_message_of_a_plan_is_written_claimed_the_others_wait_for
     """A plan of two messages (a duplicate's complainant, and the original's, told that a report was joined to
     theirs): the worker dies during the first call; the second is still ``pending`` and the redelivered plan sends it,
     once, and leaves the first to its lease."""
-    first, again = new_phone(), new_phone()
-    original, duplicate = notify.complaint(first), notify.complaint(again)
-    for event_id in (original, duplicate):
-        plan_event(notify.ctx, event_id)  # the acknowledgments
-    original_stream = notify.events.read_event(original).stream_id
-    marked = notify.append(
-        notify.events.read_event(duplicate).stream_id,
-        MarkedDuplicate(duplicate_of="7KQ2-M9XD-4T", original_id=uuid.UUID(original_stream.removeprefix("complaint-"))),
-    )
+    first, again, marked = marked_duplicate(notify)
     dies_in_the_next_send(notify)
     with pytest.raises(WorkerDied):
         plan_event(notify.ctx, marked)
