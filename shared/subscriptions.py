@@ -288,17 +288,17 @@ def periodic(engine: Engine, job: Any) -> Runner:
     return Runner(engine, job.name, job.round, channel=None, poll_interval=job.interval)
 
 
-def notified(engine: Engine, job: Any, channel: str, settings: Settings, *, projection: bool = False) -> Runner:
+def notified(
+    engine: Engine, job: Any, channel: str, settings: Settings, *, projection: bool = False, gather: float | None = None
+) -> Runner:
     """A subscription (``name``, ``round()``) as a runner woken by NOTIFY on ``channel``: polling every
     ``relay_poll_interval`` and, after a busy round, gathering ``relay_gather_seconds`` (a hand-off on which work
     waits: an acknowledgment, a letter) or ``projection_gather_seconds`` (``projection``: a read side, which may
     show an event a moment later and carries more of them per round), as the deployment's settings say (one
-    place, so that every relay and projection of every service behaves alike)."""
+    place, so that every relay and projection of every service behaves alike); ``gather`` overrides both (a
+    subscriber nobody waits on: notify's news of new work)."""
+    if gather is None:
+        gather = settings.projection_gather_seconds if projection else settings.relay_gather_seconds
     return Runner(
-        engine,
-        job.name,
-        job.round,
-        channel=channel,
-        poll_interval=settings.relay_poll_interval,
-        gather=settings.projection_gather_seconds if projection else settings.relay_gather_seconds,
+        engine, job.name, job.round, channel=channel, poll_interval=settings.relay_poll_interval, gather=gather
     )

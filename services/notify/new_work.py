@@ -33,14 +33,13 @@ from sqlalchemy.engine import Connection
 from services.notify.adapters.postgres import PostgresUnitOfWork
 from services.notify.adapters.tables import checkpoints, projection_failures
 from services.notify.bootstrap import Notify
-from services.notify.handlers.planning import NEW_WORK_EVENTS, NewWork
+from services.notify.handlers.planning import NEW_WORK_TYPES, NewWork
 from shared.eventstore.postgres import events
 from shared.projection_failures import SetAside, transaction
 from shared.subscriptions import Checkpoints, RoundResult
 
 log = logging.getLogger(__name__)
 
-TYPES = tuple(kind.type for kind in NEW_WORK_EVENTS)
 RETRY_SECONDS = 300.0  # how often the set-aside events are tried again (one query when there are none)
 
 
@@ -79,7 +78,7 @@ class NewWorkRounds:
         after = self.checkpoints.claim(conn, self.name)  # no parked streams to read with it (hold=False)
         start = after or self._first_position(conn)
         # read before anything is written: a round holding a transaction id reads only what settled without it
-        batch, last, read = self.notify.store.read_all_of_types(start, self.batch_size, TYPES, conn)
+        batch, last, read = self.notify.store.read_all_of_types(start, self.batch_size, NEW_WORK_TYPES, conn)
         planner = NewWork(self.notify, PostgresUnitOfWork.within(conn, self.notify.store))
         if self.retry_pending:
             self.set_aside.retry(conn, self.notify.store, planner.plan)

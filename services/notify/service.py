@@ -45,21 +45,13 @@ def _projections(ctx: RunContext) -> list[Runner]:
     from services.notify.bootstrap import bootstrap
     from services.notify.new_work import NewWorkRounds
     from shared.eventstore.postgres import NOTIFY_CHANNEL
+    from shared.subscriptions import notified
 
     notify = bootstrap(pool_size=2)
     rounds = NewWorkRounds(notify, ctx.settings.relay_batch_size)
     # woken by the store's NOTIFY, but at most a round per gather while events come: nobody waits on the news
     gather = notify.settings.notify_new_work_gather_seconds
-    return [
-        Runner(
-            ctx.engine,
-            rounds.name,
-            rounds.round,
-            channel=NOTIFY_CHANNEL,
-            poll_interval=ctx.settings.relay_poll_interval,
-            gather=gather,
-        )
-    ]
+    return [notified(ctx.engine, rounds, NOTIFY_CHANNEL, ctx.settings, gather=gather)]
 
 
 SERVICE = Service(

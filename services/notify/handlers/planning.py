@@ -486,6 +486,7 @@ NEW_WORK_EVENTS = (
     LetterArchived,
     ComplaintReopened,
 )
+NEW_WORK_TYPES = frozenset(kind.type for kind in NEW_WORK_EVENTS)
 
 
 class NewWork:
@@ -502,7 +503,6 @@ class NewWork:
 
     def __init__(self, notify: Context, uow: UnitOfWork) -> None:
         self.notify, self.uow = notify, uow
-        self.types = frozenset(kind.type for kind in NEW_WORK_EVENTS)
         self._asked: dict[str, list[Row]] = {}
         self._overrides: dict[str, dict] = {}
         self.added: list[Row] = []  # the rows written, to enqueue after the commit
@@ -512,7 +512,7 @@ class NewWork:
         """Plan the messages ``events`` (in position order) call for, in the round's unit."""
         oldest = self.notify.clock() - timedelta(hours=self.notify.settings.notify_max_event_age_hours)
         for envelope in events:
-            if envelope.type not in self.types:
+            if envelope.type not in NEW_WORK_TYPES:
                 continue
             if (envelope.recorded_at or envelope.occurred_at) < oldest:
                 self.too_old += 1  # news of work long begun (a round catching up after an outage): none
