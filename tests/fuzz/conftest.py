@@ -38,11 +38,21 @@ def fuzz_artifacts(artifacts_dir) -> Path:
     return path
 
 
-def _healthy(base: str) -> bool:
+def _healthy(base: str, last: list[str]) -> bool:
+    """The gateway's /healthz answered 200; ``last`` keeps what it said (or why it did not), for the failure."""
     try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
+        # the gateway waits up to 3 s for each service's own /healthz: a shorter wait here would call a slow
+        # service "not up" for as long as it stays slow
+        r = httpx.get(f"{base}/healthz", timeout=10, trust_env=False)
+    except httpx.HTTPError as exc:
+        last[:] = [f"{type(exc).__name__}: {exc}"]
         return False
+    last[:] = [f"HTTP {r.status_code}: {r.text[:2000]}"]
+    return r.status_code == 200
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
 
 
 @pytest.fixture(scope="package")
@@ -54,7 +64,8 @@ def fuzz_stack(fuzz_artifacts) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PENGADUAN_")}
     env["PENGADUAN_RELAY_POLL_INTERVAL"] = "0.2"
     env["PENGADUAN_RATE_LIMIT_ENABLED"] = "false"
-    log = (fuzz_artifacts / "make-run.log").open("wb")
+    log_path = fuzz_artifacts / "make-run.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pengaduan", "run", "--port", str(port), "--data-dir", str(data_dir / "data")],
         env=env,
@@ -64,14 +75,21 @@ def fuzz_stack(fuzz_artifacts) -> str:
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        last: list[str] = ["(not asked yet)"]
 
         def up() -> bool:
             if proc.poll() is not None:
-                raise RuntimeError(f"`pengaduan run` exited with {proc.returncode}; see {log.name}")
-            return _healthy(base)
+                raise RuntimeError(f"`pengaduan run` exited with {proc.returncode}; its log:\n{_tail(log_path)}")
+            return _healthy(base, last)
 
-        # seeding hashes ~50 demo passwords (Argon2): minutes on a busy 2-core machine
-        wait_until(up, timeout=420, interval=0.5, message="the stack (pengaduan run) to become healthy")
+        # seeding hashes ~165 demo passwords (Argon2): about 10 s on a quiet machine, a minute or more on a busy
+        # one; the wait stays under pytest-timeout's 300 s so that its failure says why (the health answer and
+        # the log's tail), where pytest-timeout's would only say where it was waiting
+        try:
+            wait_until(up, timeout=270, interval=0.5, message="the stack (pengaduan run) to become healthy")
+        except AssertionError as exc:
+            log.flush()
+            raise AssertionError(f"{exc}\nlast /healthz: {last[0]}\n{log_path}'s tail:\n{_tail(log_path)}") from None
         yield base
     finally:
         if proc.poll() is None:
