@@ -211,13 +211,14 @@ def cmd_projections(args: argparse.Namespace) -> None:  # noqa: RET503
             for st in admin.status(_settings()):
                 _print_projection_status(st)
         return None
-    names = [n for admin in admins for n in admin.names()]
+    rebuildable = [a for a in admins if a.rebuild is not None]
+    names = [n for admin in rebuildable for n in admin.names()]
     if not args.name:
         sys.exit(f"error: rebuild needs a NAME: {', '.join(names)}")
     # a short name ("complaints") or the full one; the service whose projection it is rebuilds it
-    owner = next((a for a in admins if any(args.name in (n, n.split(".", 1)[-1]) for n in a.names())), None)
+    owner = next((a for a in rebuildable if any(args.name in (n, n.split(".", 1)[-1]) for n in a.names())), None)
     try:
-        if owner is None:
+        if owner is None or owner.rebuild is None:
             raise ValueError(f"unknown projection {args.name!r}; known: {', '.join(names)}")
         report = owner.rebuild(_settings(), args.name)
     except ValueError as exc:

@@ -66,6 +66,7 @@ from sqlalchemy.engine import Connection, Engine
 from shared.outages import unreachable
 
 if TYPE_CHECKING:
+    from shared.config import Settings
     from shared.events import EventEnvelope
     from shared.eventstore.postgres import PostgresEventStore
     from shared.service import Gauge
@@ -538,6 +539,51 @@ def failures(conn: Connection, table: Table, names: Iterable[str]) -> dict[str, 
     ).mappings():
         found.setdefault(row["projection"], []).append(dict(row))
     return found
+
+
+def status(
+    conn: Connection, checkpoints: Table, table: Table, names: Iterable[str], *, details: bool = False
+) -> list[dict[str, Any]]:
+    """Each of a service's subscriptions (``names``, checkpoints in ``checkpoints``, set-aside events in ``table``):
+    ``name, checkpoint, head, lag`` (events the store has after its checkpoint), ``failed`` (events it could not
+    apply and set aside) and ``held`` (later events of the same complaints, waiting behind them); with ``details``
+    (``pengaduan projections status``), ``failures``: the failed events as :func:`failures` lists them. A
+    subscription that has not run yet stands at 0."""
+    from shared.eventstore.postgres import events
+
+    wanted = list(names)
+    head = conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
+    found = dict(
+        conn.execute(select(checkpoints.c.name, checkpoints.c.position).where(checkpoints.c.name.in_(wanted))).all()
+    )
+    set_aside = counts(conn, table, wanted)
+    listed = failures(conn, table, wanted) if details else {}
+    items = []
+    for name in wanted:
+        failed, held = set_aside[name]
+        item: dict[str, Any] = {"name": name, "checkpoint": found.get(name, 0), "head": head}
+        item |= {"lag": head - item["checkpoint"], "failed": failed, "held": held}
+        if details:
+            item["failures"] = listed.get(name, [])
+        items.append(item)
+    return items
+
+
+def status_reader(checkpoints: Table, table: Table, names: Sequence[str]) -> Callable[[Settings], list[dict[str, Any]]]:
+    """A service's ``ProjectionAdmin.status`` (``shared.service``) for subscriptions kept in its own ``checkpoints``
+    and set-aside ``table``: :func:`status` with details, on an engine of its own for the one read."""
+
+    def read(settings: Settings) -> list[dict[str, Any]]:
+        from shared.db import make_engine
+
+        engine = make_engine(settings, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                return status(conn, checkpoints, table, names, details=True)
+        finally:
+            engine.dispose()
+
+    return read
 
 
 def failure_gauges(conn: Connection, table: Table, names: Iterable[str]) -> list[Gauge]:

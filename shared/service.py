@@ -85,11 +85,13 @@ class RunContext:
 
 @dataclass(frozen=True)
 class ProjectionAdmin:
-    """A service's rebuildable read models: their names, their lag, and a rebuild of one by name."""
+    """What a service runs in the projections process, as ``pengaduan projections status|rebuild`` reaches it: each
+    subscription's lag and set-aside events (``status``), and the read models that can be rebuilt from position 0
+    (``names``, ``rebuild`` of one by name; none for a subscription that only follows the store)."""
 
-    names: Callable[[], Sequence[str]]
-    status: Callable[[Settings], list[dict[str, Any]]]  # name, checkpoint, head, lag
-    rebuild: Callable[[Settings, str], dict[str, Any]]  # ValueError for an unknown name
+    status: Callable[[Settings], list[dict[str, Any]]]  # name, checkpoint, head, lag, failed, held, failures
+    names: Callable[[], Sequence[str]] = tuple  # the rebuildable ones
+    rebuild: Callable[[Settings, str], dict[str, Any]] | None = None  # ValueError for an unknown name
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,11 @@ def _status(_: Settings) -> list[dict]:
     from services.dashboard.entrypoints.projections import status
     from shared.db import make_engine
 
-    return status(make_engine(DashboardSettings(), pool_size=1), details=True)  # with the set-aside events
+    engine = make_engine(DashboardSettings(), pool_size=1)
+    try:
+        return status(engine, details=True)  # with the set-aside events
+    finally:
+        engine.dispose()
 
 
 def _rebuild(_: Settings, name: str) -> dict:
@@ -57,6 +61,6 @@ SERVICE = Service(
         ),
     ),
     runners={"projections": _projections},
-    projections=ProjectionAdmin(names=_names, status=_status, rebuild=_rebuild),
+    projections=ProjectionAdmin(status=_status, names=_names, rebuild=_rebuild),
     gauges=gauges,  # each projection's lag and set-aside events (services/dashboard/adapters/gauges.py)
 )

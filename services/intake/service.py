@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 
 from services.intake.adapters.gauges import gauges
-from shared.service import Api, Route, RunContext, Service
+from shared.config import Settings
+from shared.service import Api, ProjectionAdmin, Route, RunContext, Service
 from shared.subscriptions import Runner, notified
 
 POST = frozenset({"POST"})
@@ -33,6 +34,15 @@ def _projections(ctx: RunContext) -> list[Runner]:
         ctx.engine, PostgresEventStore(ctx.engine), ctx.settings.relay_batch_size, documents=documents
     )
     return [notified(ctx.engine, projection, NOTIFY_CHANNEL, ctx.settings, projection=True)]
+
+
+def _status(settings: Settings) -> list[dict]:
+    """The tracking projection's lag and set-aside events (``pengaduan projections status``)."""
+    from services.intake.adapters.tables import checkpoints
+    from services.intake.adapters.tracking import TrackingProjection, projection_failures
+    from shared.projection_failures import status_reader
+
+    return status_reader(checkpoints, projection_failures, [TrackingProjection.name])(settings)
 
 
 def _scheduler(ctx: RunContext) -> list[Runner]:
@@ -87,6 +97,7 @@ SERVICE = Service(
         ),
     ),
     runners={"relay": _relay, "projections": _projections, "scheduler": _scheduler},
+    projections=ProjectionAdmin(status=_status),  # the tracking projection: its lag, its set-aside events
     gauges=gauges,
     cli=_cli,
 )

@@ -6,7 +6,8 @@ dispositions (scheduler), the follower that turns the workflow's events of LAPOR
 from __future__ import annotations
 
 from services.lapor.adapters.gauges import gauges
-from shared.service import RunContext, Service
+from shared.config import Settings
+from shared.service import ProjectionAdmin, RunContext, Service
 from shared.subscriptions import Runner, notified
 
 
@@ -44,6 +45,18 @@ def _projections(ctx: RunContext) -> list[Runner]:
     return [notified(ctx.engine, follower, NOTIFY_CHANNEL, ctx.settings, projection=True)]
 
 
+def _status(settings: Settings) -> list[dict]:
+    """The follower's lag and set-aside events (``pengaduan projections status``); nothing while the bridge is off."""
+    from services.lapor.adapters.tables import checkpoints, projection_failures
+    from services.lapor.config import LaporSettings
+    from services.lapor.follower import FollowUps
+    from shared.projection_failures import status_reader
+
+    if not LaporSettings.from_base(settings).lapor_enabled:
+        return []
+    return status_reader(checkpoints, projection_failures, [FollowUps.name])(settings)
+
+
 def _cli(sub) -> None:
     from services.lapor.cli import add_commands
 
@@ -53,6 +66,7 @@ def _cli(sub) -> None:
 SERVICE = Service(
     name="lapor",
     runners={"projections": _projections, "scheduler": _scheduler},
+    projections=ProjectionAdmin(status=_status),  # the follower: its lag, its set-aside events
     gauges=gauges,
     cli=_cli,
 )

@@ -9,7 +9,8 @@ import os
 from services.notify.adapters import tables
 from services.notify.adapters.gauges import gauges
 from services.notify.cli import add_commands
-from shared.service import RunContext, Service
+from shared.config import Settings
+from shared.service import ProjectionAdmin, RunContext, Service
 from shared.subscriptions import Runner
 
 
@@ -54,6 +55,14 @@ def _projections(ctx: RunContext) -> list[Runner]:
     return [notified(ctx.engine, rounds, NOTIFY_CHANNEL, ctx.settings, gather=gather)]
 
 
+def _status(settings: Settings) -> list[dict]:
+    """The news of new work's lag and set-aside events (``pengaduan projections status``)."""
+    from services.notify.adapters.gauges import NEW_WORK
+    from shared.projection_failures import status_reader
+
+    return status_reader(tables.checkpoints, tables.projection_failures, [NEW_WORK])(settings)
+
+
 SERVICE = Service(
     name="notify",
     queue="notify",
@@ -63,6 +72,7 @@ SERVICE = Service(
     dead_letters=tables.dead_letters,
     handoffs=tables.handoffs,  # reports handed to the workflow, until its inbox has them
     runners={"projections": _projections, "scheduler": _scheduler},
+    projections=ProjectionAdmin(status=_status),  # the news of new work: its lag, its set-aside events
     gauges=gauges,
     cli=add_commands,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine
 
 from services.dashboard.adapters import tables as t
 from services.dashboard.adapters.projections import Calendars, ComplaintsProjection, ServiceRequestsProjection
@@ -22,7 +22,7 @@ from services.dashboard.adapters.subscription import (
 )
 from shared.config import Settings
 from shared.eventstore.postgres import NOTIFY_CHANNEL, PostgresEventStore
-from shared.projection_failures import counts, failures
+from shared.projection_failures import status as subscription_status
 from shared.subscriptions import Runner, notified, run_all
 from shared.tenancy import KecamatanDirectory
 
@@ -105,20 +105,4 @@ def status(engine: Engine, *, details: bool = False) -> list[dict]:
     waiting behind them). ``details`` (the CLI; not ``/healthz``): ``failures``, the failed events (position,
     event id, stream, type, kecamatan, error class and message, first and last failure, attempts, held)."""
     with engine.connect() as conn:
-        head = conn.execute(text("SELECT coalesce(max(position), 0) FROM workflow.events")).scalar_one()
-        found = dict(
-            conn.execute(
-                select(t.checkpoints.c.name, t.checkpoints.c.position).where(t.checkpoints.c.name.in_(NAMES))
-            ).all()
-        )
-        set_aside = counts(conn, t.projection_failures, NAMES)
-        listed = failures(conn, t.projection_failures, NAMES) if details else {}
-    items = []
-    for n in NAMES:
-        failed, held = set_aside[n]
-        item = {"name": n, "checkpoint": found.get(n, 0), "head": head, "lag": head - found.get(n, 0)}
-        item |= {"failed": failed, "held": held}
-        if details:
-            item["failures"] = listed.get(n, [])
-        items.append(item)
-    return items
+        return subscription_status(conn, t.checkpoints, t.projection_failures, NAMES, details=details)

@@ -1,0 +1,90 @@
+"""``pengaduan projections status``: every catch-up subscription of the projections process with its lag and the
+events it set aside, not only the dashboard's (``shared.projection_failures.status``, each service's
+``ProjectionAdmin``): the tracking page's projection, the staff's news of new work, and the LAPOR! follower when the
+bridge is on. An operator whose citizens see a stale tracking page, or whose staff hear of no new work, finds which
+one is behind here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+
+from sqlalchemy import func, select
+
+from services.notify.adapters import tables as notify_tables
+from shared.events import Actor, EventEnvelope
+from shared.eventstore.postgres import events
+from shared.projection_failures import SetAside, status, transaction
+from shared.subscriptions import Checkpoints
+from tests.support.processes import env_for
+
+LAPOR_ON = {
+    "PENGADUAN_LAPOR_URL": "http://127.0.0.1:9/lapor",  # never called: status only reads the tables
+    "PENGADUAN_LAPOR_TOKEN": "uji-token",
+    "PENGADUAN_LAPOR_WEBHOOK_TOKEN": "uji-webhook-token-of-thirty-two-chars",
+}
+
+
+def _listed(settings, **extra: str) -> dict[str, str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "pengaduan", "projections", "status"],
+        capture_output=True,
+        text=True,
+        env=env_for(settings, **extra),
+        timeout=120,
+        check=True,
+    ).stdout
+    return {line.split()[0]: line for line in out.splitlines() if line and not line.startswith(" ")}
+
+
+def test_the_command_lists_every_subscription_of_the_projections_process(settings):
+    listed = _listed(settings)
+    assert {"dashboard.complaints", "dashboard.service_requests", "projection.tracking", "notify.new-work"} <= set(
+        listed
+    )
+    assert "lapor.follow-ups" not in listed  # the bridge is off: its follower does not run
+    for line in listed.values():
+        assert re.search(r"checkpoint +\d+ +head +\d+ +lag +-?\d+ +set aside +\d+ \(\+\d+ held\)", line), line
+
+    assert "lapor.follow-ups" in _listed(settings, **LAPOR_ON)
+
+
+def test_a_subscriptions_lag_and_what_it_set_aside(engine):
+    """The shared reading each service's status is made of, on a subscription of this test's own (the live ones
+    move while other tests run): its checkpoint against the store's head, and an event its round could not apply."""
+    name = f"uji.status-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        head = conn.execute(select(func.coalesce(func.max(events.c.position), 0))).scalar_one()
+        Checkpoints(notify_tables.checkpoints).set(conn, name, max(0, head - 3))
+    odd = EventEnvelope(
+        event_id=uuid.uuid4(),
+        stream_id=f"complaint-{uuid.uuid4()}",
+        version=1,
+        kecamatan="pegantenan",
+        type="workflow.StepCompleted",
+        schema_version=1,
+        occurred_at="2026-12-06T09:00:00+07:00",
+        actor=Actor(kind="user", user_id="uji.staf", role="staf"),
+        correlation_id=uuid.uuid4(),
+        payload={"step": 2},
+        position=max(1, head - 1),
+    )
+    set_aside = SetAside(notify_tables.projection_failures, name, hold=False)
+
+    def fails(_events) -> None:
+        raise ValueError("an event of a shape this round does not know")
+
+    transaction(engine, lambda conn: set_aside.apply(conn, [odd], fails))
+
+    with engine.connect() as conn:
+        [brief] = status(conn, notify_tables.checkpoints, notify_tables.projection_failures, [name])
+        [full] = status(conn, notify_tables.checkpoints, notify_tables.projection_failures, [name], details=True)
+        [never] = status(conn, notify_tables.checkpoints, notify_tables.projection_failures, [f"{name}-belum"])
+    assert brief["checkpoint"] == max(0, head - 3) and brief["head"] >= head
+    assert brief["lag"] == brief["head"] - brief["checkpoint"]
+    assert (brief["failed"], brief["held"]) == (1, 0) and "failures" not in brief
+    [failure] = full["failures"]
+    assert failure["event_id"] == odd.event_id and failure["error_class"] == "ValueError" and failure["held"] == 0
+    assert never["checkpoint"] == 0 and never["lag"] == never["head"] and (never["failed"], never["held"]) == (0, 0)
