@@ -59,6 +59,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    any_,
     bindparam,
     delete,
     func,
@@ -67,8 +68,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
 MARKER = "$pdp"
@@ -87,6 +88,10 @@ data_keys = Table(
     Column("erased_at", DateTime(timezone=True)),
     Column("erased_by", Text),
     Column("erasure_reason", Text),
+)
+# the data keys of some subjects (``DataKeys.for_reading``: every event read with sealed data), built once
+_KEYS_OF = select(data_keys.c.subject_id, data_keys.c.kek_id, data_keys.c.wrapped).where(
+    data_keys.c.subject_id == any_(bindparam("subjects", type_=ARRAY(PG_UUID(as_uuid=True))))
 )
 
 # the keyed hashes of each complaint's normalised NIK, phone and e-mail (migration 0028; decision 13 of docs/adr/0017):
@@ -435,11 +440,7 @@ class DataKeys:
             else:
                 missing.append(subject)
         if missing:
-            rows = conn.execute(
-                select(data_keys.c.subject_id, data_keys.c.kek_id, data_keys.c.wrapped).where(
-                    data_keys.c.subject_id.in_(missing)
-                )
-            )
+            rows = conn.execute(_KEYS_OF, {"subjects": missing})
             for subject, kek_id, wrapped in rows:
                 if wrapped is None:
                     found[subject] = None
@@ -523,10 +524,12 @@ def hold(conn: Connection, subject: UUID) -> bool:
     the row, and the services' own erasures (which run on ``PersonalDataErased``, committed with the key's
     destruction) find what those transactions wrote; a transaction that comes after it reads the row erased. A
     subject without a key row has no personal data stored (an anonymous complaint): True, nothing to hold."""
-    row = conn.execute(
-        select(data_keys.c.erased_at).where(data_keys.c.subject_id == subject).with_for_update(read=True)
-    ).first()
+    row = conn.execute(_HOLD, {"subject": subject}).first()
     return row is None or row.erased_at is None
+
+
+# built once (every message and document of a complainant holds the key row): the subject passed at execution
+_HOLD = select(data_keys.c.erased_at).where(data_keys.c.subject_id == bindparam("subject")).with_for_update(read=True)
 
 
 # -- this process's data keys -------------------------------------------------------------------------------------

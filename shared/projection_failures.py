@@ -41,6 +41,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import psycopg
@@ -51,8 +52,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     Table,
     Text,
+    any_,
+    bindparam,
     delete,
     func,
     select,
@@ -60,7 +64,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.engine import Connection, Engine
 
 from shared.outages import unreachable
@@ -219,6 +223,19 @@ class Claimed(NamedTuple):
     parked: dict[str, int]
 
 
+@lru_cache(maxsize=32)
+def _claimed(c: Table, f: Table) -> Select:
+    """The checkpoints of ``names`` (in ``c``) and their parked streams (in ``f``): ``claim``'s read, built once per
+    pair of tables (every round of every projection makes it; building it and its cache key cost more client CPU
+    than running it)."""
+    return (
+        select(c.c.name, c.c.position, f.c.stream_id, func.min(func.coalesce(f.c.held_behind, f.c.position)))
+        .select_from(c.outerjoin(f, f.c.projection == c.c.name))
+        .where(c.c.name == any_(bindparam("names", type_=ARRAY(Text))))
+        .group_by(c.c.name, c.c.position, f.c.stream_id)
+    )
+
+
 def claim(conn: Connection, checkpoints: Checkpoints, set_asides: Sequence[SetAside]) -> dict[str, Claimed]:
     """``Checkpoints.claim_many`` for the projections of ``set_asides`` (their checkpoints in ``checkpoints``, their
     set-aside events in one table), each one's parked streams read by the statement that reads its checkpoint:
@@ -229,13 +246,7 @@ def claim(conn: Connection, checkpoints: Checkpoints, set_asides: Sequence[SetAs
     assert all(s.table is table for s in set_asides)  # noqa: S101 (one service's table)
     names = [s.name for s in set_asides]
     checkpoints.lock(conn, names)
-    c, f = checkpoints.table, table
-    rows = conn.execute(
-        select(c.c.name, c.c.position, f.c.stream_id, func.min(func.coalesce(f.c.held_behind, f.c.position)))
-        .select_from(c.outerjoin(f, f.c.projection == c.c.name))
-        .where(c.c.name.in_(names))
-        .group_by(c.c.name, c.c.position, f.c.stream_id)
-    ).all()
+    rows = conn.execute(_claimed(checkpoints.table, table), {"names": names}).all()
     found: dict[str, Claimed] = {}
     for name, position, stream, at in rows:
         claimed = found.setdefault(name, Claimed(position, {}))

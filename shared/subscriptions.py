@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, Table, Text, bindparam, func, select, text
+from sqlalchemy import BigInteger, Column, DateTime, Engine, MetaData, Table, Text, any_, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.engine import Connection
 
@@ -47,6 +47,12 @@ def checkpoint_table(metadata: MetaData) -> Table:
     )
 
 
+# the claim's locks, in the order given (``Checkpoints.lock``)
+_LOCK_ROUNDS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
+)
+
+
 def lock_key(name: str) -> int:
     return zlib.crc32(f"pengaduan:{name}".encode())
 
@@ -63,6 +69,9 @@ class Checkpoints:
             func.unnest(bindparam("names", type_=ARRAY(Text)), bindparam("positions", type_=ARRAY(BigInteger)))
             .table_valued("name", "position")
             .render_derived()
+        )
+        self._positions = select(table.c.name, table.c.position).where(
+            table.c.name == any_(bindparam("names", type_=ARRAY(Text)))
         )
         many = insert(table).from_select(["name", "position"], select(pairs.c.name, pairs.c.position))
         self._set_many = many.on_conflict_do_update(
@@ -90,21 +99,14 @@ class Checkpoints:
     def claim_many(self, conn: Connection, names: Sequence[str]) -> dict[str, int]:
         """``claim`` for several checkpoints at once (in a stable order: no two rounds wait for each other)."""
         self.lock(conn, names)
-        found = dict(
-            conn.execute(select(self.table.c.name, self.table.c.position).where(self.table.c.name.in_(names))).all()
-        )
+        found = dict(conn.execute(self._positions, {"names": list(names)}).all())
         self.create(conn, [n for n in names if n not in found])
         return {n: found.get(n, 0) for n in names}
 
     def lock(self, conn: Connection, names: Sequence[str]) -> None:
         """The claim's transaction-scoped advisory locks (``claim``), in a stable order. Read the checkpoints in a
         later statement: its snapshot then sees what the claim's last holder committed."""
-        conn.execute(
-            text(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) WITH ORDINALITY AS t(k, n) ORDER BY n"
-            ),
-            {"keys": [lock_key(f"{n}:round") for n in sorted(names)]},
-        )
+        conn.execute(_LOCK_ROUNDS, {"keys": [lock_key(f"{n}:round") for n in sorted(names)]})
 
     def create(self, conn: Connection, names: Sequence[str]) -> None:
         """Checkpoints at 0 for ``names`` that have none (a subscription's first round)."""

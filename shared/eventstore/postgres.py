@@ -40,12 +40,13 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     func,
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -84,6 +85,37 @@ READ_STREAM = (
     .order_by(events.c.version)
 )
 READ_EVENT = select(events).where(events.c.event_id == bindparam("event_id"))
+# and the subscribers' reads, every round of every relay and projection: the next events after a checkpoint up to
+# the settled position, whole (READ_ALL) or their heads (READ_HEADS); READ_OF_TYPES below
+_AFTER = events.c.position > bindparam("after", type_=BigInteger)
+_SETTLED = events.c.position <= bindparam("settled", type_=BigInteger)
+READ_ALL = select(events).where(_AFTER, _SETTLED).order_by(events.c.position).limit(bindparam("limit", type_=Integer))
+READ_HEADS = (
+    select(events.c.position, events.c.event_id, events.c.type)
+    .where(_AFTER, _SETTLED)
+    .order_by(events.c.position)
+    .limit(bindparam("limit", type_=Integer))
+)
+_BATCH = (
+    select(events.c.position)
+    .where(_AFTER, _SETTLED)
+    .order_by(events.c.position)
+    .limit(bindparam("limit"))
+    .subquery("batch")
+)
+_SPAN = select(func.max(_BATCH.c.position).label("last"), func.count().label("read")).subquery("span")
+READ_OF_TYPES = (  # PostgresEventStore.read_all_of_types
+    select(_SPAN.c.last, _SPAN.c.read, events)
+    .select_from(
+        _SPAN.outerjoin(
+            events,
+            and_(
+                _AFTER, events.c.position <= _SPAN.c.last, events.c.type == any_(bindparam("types", type_=ARRAY(Text)))
+            ),
+        )
+    )
+    .order_by(events.c.position)
+)
 POSITION_SEQUENCE = "workflow.events_position_seq"
 
 log = logging.getLogger(__name__)
@@ -317,13 +349,8 @@ class PostgresEventStore:
         settled = self.horizon.settle(conn, after)
         if settled <= after:
             return []
-        query = (
-            select(events)
-            .where(events.c.position > after, events.c.position <= settled)
-            .order_by(events.c.position)
-            .limit(limit)
-        )
-        return self.envelopes(conn, conn.execute(query).mappings().all())
+        rows = conn.execute(READ_ALL, {"after": after, "settled": settled, "limit": limit}).mappings().all()
+        return self.envelopes(conn, rows)
 
     def read_heads(self, after: int, limit: int, conn: Connection) -> list[EventHead]:
         """``read_all`` without the payloads: position, id and type of the next ``limit`` events, for a reader that
@@ -332,13 +359,8 @@ class PostgresEventStore:
         settled = self.horizon.settle(conn, after)
         if settled <= after:
             return []
-        query = (
-            select(events.c.position, events.c.event_id, events.c.type)
-            .where(events.c.position > after, events.c.position <= settled)
-            .order_by(events.c.position)
-            .limit(limit)
-        )
-        return [EventHead(*row) for row in conn.execute(query).all()]
+        rows = conn.execute(READ_HEADS, {"after": after, "settled": settled, "limit": limit}).all()
+        return [EventHead(*row) for row in rows]
 
     def settled(self, conn: Connection, after: int = 0) -> int:
         """The position up to which readers may read (``Horizon.settle``): for readers that select rows
@@ -359,25 +381,8 @@ class PostgresEventStore:
         settled = self.horizon.settle(conn, after)
         if settled <= after:
             return [], after, 0
-        batch = (
-            select(events.c.position)
-            .where(events.c.position > after, events.c.position <= settled)
-            .order_by(events.c.position)
-            .limit(limit)
-            .subquery("batch")
-        )
-        span = select(func.max(batch.c.position).label("last"), func.count().label("read")).subquery("span")
-        query = (
-            select(span.c.last, span.c.read, events)
-            .select_from(
-                span.outerjoin(
-                    events,
-                    and_(events.c.position > after, events.c.position <= span.c.last, events.c.type.in_(list(types))),
-                )
-            )
-            .order_by(events.c.position)
-        )
-        rows = conn.execute(query).mappings().all()
+        values = {"after": after, "settled": settled, "limit": limit, "types": sorted(types)}
+        rows = conn.execute(READ_OF_TYPES, values).mappings().all()
         last, read = rows[0]["last"], rows[0]["read"]
         if not read:
             return [], after, 0

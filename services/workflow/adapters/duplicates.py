@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Update, delete, text, update
+from sqlalchemy import BindParameter, Update, delete, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -68,9 +69,10 @@ class PostgresDuplicates:
         self._conn.execute(delete(duplicate_texts).where(duplicate_texts.c.complaint_id == complaint_id))
 
 
-def keep_open_flag(complaint_id: UUID | None, status: str) -> Update:
+def keep_open_flag(complaint_id: UUID | BindParameter[Any] | None, status: str) -> Update:
     """The statement that sets the text's ``open`` flag as the complaint's status has it (the read model's update
-    sends it with its own, in one statement; a reopened complaint is a candidate again)."""
+    sends it with its own, in one statement; a reopened complaint is a candidate again). ``complaint_id`` may be a
+    bind parameter (the statement built once, the id passed at execution)."""
     is_open = status != "closed"
     return (
         update(duplicate_texts)

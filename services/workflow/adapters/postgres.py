@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Engine, Text, bindparam, column, func, select, text, update, values
+from sqlalchemy import DateTime, Engine, Executable, Text, bindparam, column, func, select, text, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -86,6 +87,17 @@ _ADD_COMPLAINT = insert(complaints).on_conflict_do_nothing(index_elements=["comp
 _GET_COMPLAINT = select(complaints).where(complaints.c.complaint_id == bindparam("complaint_id"))
 
 
+@lru_cache(maxsize=8)
+def _update_complaint(columns: tuple[str, ...], is_open: bool) -> Executable:
+    """The read model's row (``columns``: ``read_model_values``'s, passed as ``v_<column>``) and the possible
+    duplicates' open flag (open ones only are candidates), of the complaint ``cid``, in one statement (PostgreSQL runs
+    a data-modifying WITH once, referenced or not); built once for an open and once for a closed complaint: every
+    action and every worker's event writes it."""
+    cid = bindparam("cid")
+    row = update(complaints).where(complaints.c.complaint_id == cid).values({c: bindparam(f"v_{c}") for c in columns})
+    return keep_open_flag(cid, "open" if is_open else "closed").add_cte(row.cte("complaint_row"))
+
+
 class PostgresInbox:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -118,14 +130,9 @@ class PostgresComplaints:
         )
 
     def update(self, state: Complaint, at: datetime) -> None:
-        row = (
-            update(complaints)
-            .where(complaints.c.complaint_id == state.complaint_id)
-            .values(**read_model_values(state, at))
-        )
-        # the row and the possible duplicates' open flag (open ones only are candidates) in one statement: PostgreSQL
-        # runs a data-modifying WITH once, referenced or not
-        self._conn.execute(keep_open_flag(state.complaint_id, state.status).add_cte(row.cte("complaint_row")))
+        values = read_model_values(state, at)
+        statement = _update_complaint(tuple(values), state.status != "closed")
+        self._conn.execute(statement, {"cid": state.complaint_id, **{f"v_{k}": v for k, v in values.items()}})
 
     def overdue(self, now: datetime, limit: int) -> list[UUID]:
         return list(
