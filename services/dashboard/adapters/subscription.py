@@ -51,7 +51,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Engine, Table, delete, func, select, text, update
+from sqlalchemy import Engine, Table, Text, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTable
 
@@ -319,6 +320,14 @@ class RebuildReport:
         return self.__dict__.copy()
 
 
+# LiveRounds' checkpoints moved to where its round read, built once (every round runs it)
+_MOVE_CHECKPOINTS = (
+    update(t.checkpoints)
+    .where(t.checkpoints.c.name == any_(bindparam("names", type_=ARRAY(Text))))
+    .values(position=bindparam("position"), updated_at=func.now())
+)
+
+
 class LiveRounds:
     """The live projections in ONE round: one claim of their checkpoints (``shared.projection_failures.claim``: in a
     stable order, their parked streams read with them), one read of the store from the lowest of them (the events of any
@@ -373,11 +382,7 @@ class LiveRounds:
             if read and last > after:
                 moved.append(sub.checkpoint_name)
         if moved:  # every checkpoint the batch moves, in one statement (the claim made their rows)
-            conn.execute(
-                update(t.checkpoints)
-                .where(t.checkpoints.c.name.in_(moved))
-                .values(position=last, updated_at=func.now())
-            )
+            conn.execute(_MOVE_CHECKPOINTS, {"names": moved, "position": last})
         return read
 
 

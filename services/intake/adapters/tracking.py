@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from uuid import UUID
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -73,6 +73,7 @@ CLOSING = {
     ReferralLapsed: "referred",
 }
 REFERRAL_ENDS = {ReferralAnswered: "answered", ReferralLapsed: "lapsed"}
+_ROW = select(tracking).where(tracking.c.complaint_id == bindparam("complaint_id"))  # built once: read for each event
 
 
 class TrackingProjection:
@@ -151,11 +152,7 @@ class TrackingProjection:
             self._erase(conn, event)
         if event.type == ComplainantDataCorrected.type:
             self._correct(conn, event)
-        row = (
-            conn.execute(select(tracking).where(tracking.c.complaint_id == event.stream_id.removeprefix("complaint-")))
-            .mappings()
-            .first()
-        )
+        row = conn.execute(_ROW, {"complaint_id": event.stream_id.removeprefix("complaint-")}).mappings().first()
         if row is None or row["position"] >= event.position:
             return  # not ours, or already applied (a rebuild from an earlier checkpoint)
         decoded = event.decode()
