@@ -305,7 +305,13 @@ def test_staff_who_asked_hear_of_new_work_from_the_projections_process_through_t
 
     found = wait_until(mail, timeout=60, message="the Kasi's news of new work at the SMTP server")
     assert "menunggu Anda di langkah 2" in found["text"]
-    (row,) = [r for r in rows_of(notify, cid, audience="staff") if r["username"] == username]
+
+    def sent():
+        # the worker records the server's acceptance after it (a moment after the sink has the message)
+        (row,) = [r for r in rows_of(notify, cid, audience="staff") if r["username"] == username]
+        return row if row["state"] != "sending" else None
+
+    row = wait_until(sent, timeout=30, message="the worker to record the Kasi's news as sent")
     assert (row["kind"], row["state"], row["attempts"]) == ("new_work", "sent", 1)
 
 
