@@ -17,7 +17,9 @@ from celery import Celery
 from kombu.exceptions import KombuError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Integer, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Connection
 
 from services.intake.adapters.tables import outbox
@@ -38,6 +40,22 @@ def wake_publisher(conn: Connection) -> None:
     conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
 
 
+# a round's statements, built once (every round, and an idle publisher polls every second): the next rows not yet
+# published, locked (another publisher skips them), and those that went out marked
+_UNPUBLISHED = (
+    select(outbox.c.id, outbox.c.task, outbox.c.queue, outbox.c.payload)
+    .where(outbox.c.published_at.is_(None))
+    .order_by(outbox.c.created_at)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+_PUBLISHED = (
+    update(outbox)
+    .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))))
+    .values(published_at=bindparam("at"))
+)
+
+
 class OutboxPublisher:
     name = "intake.outbox"
 
@@ -50,13 +68,7 @@ class OutboxPublisher:
         published = 0
         failure: Exception | None = None
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(outbox.c.id, outbox.c.task, outbox.c.queue, outbox.c.payload)
-                .where(outbox.c.published_at.is_(None))
-                .order_by(outbox.c.created_at)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = conn.execute(_UNPUBLISHED, {"limit": self.batch_size}).all()
             try:
                 for row in rows:
                     self.celery.send_task(
@@ -79,11 +91,7 @@ class OutboxPublisher:
                 )
                 failure = exc
             if published:  # one statement for the rows that went out (the broker has them), in the rows' lock
-                conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([r.id for r in rows[:published]]))
-                    .values(published_at=datetime.now(UTC))
-                )
+                conn.execute(_PUBLISHED, {"ids": [r.id for r in rows[:published]], "at": datetime.now(UTC)})
         if failure is not None:  # after the commit: what went out stays marked, the runner backs off
             raise BrokerUnavailable(str(failure)) from failure
         return RoundResult(handled=published, more=len(rows) == self.batch_size)
