@@ -11,13 +11,14 @@ import subprocess
 import sys
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from services.notify.adapters import tables as notify_tables
 from shared.events import Actor, EventEnvelope
-from shared.eventstore.postgres import events
+from shared.eventstore.postgres import PostgresEventStore, events
 from shared.projection_failures import SetAside, status, transaction
 from shared.subscriptions import Checkpoints
+from tests.contracts.eventstore import make_event, new_stream
 from tests.support.processes import env_for
 
 LAPOR_ON = {
@@ -88,3 +89,30 @@ def test_a_subscriptions_lag_and_what_it_set_aside(engine):
     [failure] = full["failures"]
     assert failure["event_id"] == odd.event_id and failure["error_class"] == "ValueError" and failure["held"] == 0
     assert never["checkpoint"] == 0 and never["lag"] == never["head"] and (never["failed"], never["held"]) == (0, 0)
+
+
+def test_a_lag_is_never_negative_when_the_subscription_moves_while_it_is_read(engine):
+    """A subscription that reads a new event and moves its checkpoint while the status is being read (the live
+    projections run while an operator asks): the checkpoint the status reads must not be past the head it reads,
+    a lag below zero is no number an operator can act on. Here the event and the checkpoint's move commit
+    between the status's statements."""
+    name = f"uji.status-{uuid.uuid4().hex[:8]}"
+    store = PostgresEventStore(engine)
+    with engine.begin() as conn:
+        Checkpoints(notify_tables.checkpoints).set(conn, name, 0)
+
+    def moved(conn, cursor, statement, *_):
+        if moved.done or "max(workflow.events.position)" not in statement:
+            return
+        moved.done = True  # a round elsewhere: an event appended, read, and the checkpoint moved past it
+        stream = new_stream()
+        (position,) = store.append(stream, 0, [make_event(stream, 1)])
+        with engine.begin() as other:
+            Checkpoints(notify_tables.checkpoints).set(other, name, position)
+
+    moved.done = False
+    with engine.connect() as conn:
+        event.listen(conn, "after_cursor_execute", moved)
+        [item] = status(conn, notify_tables.checkpoints, notify_tables.projection_failures, [name])
+    assert moved.done
+    assert item["lag"] >= 0, item
