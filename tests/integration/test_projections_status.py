@@ -47,7 +47,7 @@ def test_the_command_lists_every_subscription_of_the_projections_process(setting
     )
     assert "lapor.follow-ups" not in listed  # the bridge is off: its follower does not run
     for line in listed.values():
-        assert re.search(r"checkpoint +\d+ +head +\d+ +lag +-?\d+ +set aside +\d+ \(\+\d+ held\)", line), line
+        assert re.search(r"checkpoint +\d+ +head +\d+ +lag +\d+ +set aside +\d+ \(\+\d+ held\)", line), line
 
     assert "lapor.follow-ups" in _listed(settings, **LAPOR_ON)
 
