@@ -207,9 +207,19 @@ def cmd_projections(args: argparse.Namespace) -> None:  # noqa: RET503
         return _run_process("projections")
     admins = [s.projections for s in registry.services() if s.projections]
     if args.action == "status":
+        from pydantic import ValidationError
+
+        refused = []
         for admin in admins:
-            for st in admin.status(_settings()):
+            try:
+                listed = admin.status(_settings())
+            except ValidationError as exc:  # a service's own settings (e.g. the LAPOR! bridge half configured)
+                refused += settings_errors(exc)
+                continue
+            for st in listed:
                 _print_projection_status(st)
+        if refused:  # the others are listed; what could not be read is said, as the process itself would say it
+            sys.exit("error: settings refused:\n  " + "\n  ".join(refused))
         return None
     rebuildable = [a for a in admins if a.rebuild is not None]
     names = [n for admin in rebuildable for n in admin.names()]
@@ -664,17 +674,23 @@ def refuse_unsafe_settings() -> None:
     try:
         Settings()
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            message = error["msg"].removeprefix("Value error, ")
-            if field == "environment":  # the only value shown: others may be secrets
-                lines.append(f"PENGADUAN_{field.upper()}: {message} (got {error.get('input')!r})")
-            elif field:
-                lines.append(f"PENGADUAN_{field.upper()}: {message}")
-            else:
-                lines.append(message)
-        sys.exit("pengaduan: refusing to start:\n  " + "\n  ".join(lines))
+        sys.exit("pengaduan: refusing to start:\n  " + "\n  ".join(settings_errors(exc)))
+
+
+def settings_errors(exc) -> list[str]:
+    """What a person reads of settings that failed validation (a pydantic ``ValidationError``): each setting by its
+    variable and what is wrong with it, no value shown but the environment's (others may be secrets)."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if field == "environment":
+            lines.append(f"PENGADUAN_{field.upper()}: {message} (got {error.get('input')!r})")
+        elif field:
+            lines.append(f"PENGADUAN_{field.upper()}: {message}")
+        else:
+            lines.append(message)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

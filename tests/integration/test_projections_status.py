@@ -116,3 +116,19 @@ def test_a_lag_is_never_negative_when_the_subscription_moves_while_it_is_read(en
         [item] = status(conn, notify_tables.checkpoints, notify_tables.projection_failures, [name])
     assert moved.done
     assert item["lag"] >= 0, item
+
+
+def test_a_half_configured_bridge_is_said_and_the_others_still_listed(settings):
+    """The LAPOR! bridge's URL without its tokens: the process that runs the follower refuses to start; the status
+    lists every other subscription and says which settings are missing, without a traceback (exit status 1)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pengaduan", "projections", "status"],
+        capture_output=True,
+        text=True,
+        env=env_for(settings, PENGADUAN_LAPOR_URL="http://127.0.0.1:9/lapor"),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "projection.tracking" in done.stdout and "dashboard.complaints" in done.stdout
+    assert "PENGADUAN_LAPOR_TOKEN" in done.stderr and "Traceback" not in done.stderr
