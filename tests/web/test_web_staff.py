@@ -717,6 +717,7 @@ def test_the_refer_form_asks_whom_where_why_and_for_how_long_to_follow_it(web, w
     assert 'id="galat-refer-follow_up_working_days"' in form and 'value="61"' in form
     assert 'value="Dinas PUPR"' in form
 
+    before = datetime.now(UTC)
     r = submit(
         web,
         cid,
@@ -727,12 +728,16 @@ def test_the_refer_form_asks_whom_where_why_and_for_how_long_to_follow_it(web, w
         reason="Jalan kabupaten.",
         follow_up_working_days="3",
     )
+    after = datetime.now(UTC)
     assert r.status_code == 303
     event = last_event(wf, cid, "workflow.ComplaintReferred")
     assert event.payload["agency_address"] == "Jalan Kabupaten 1, Pamekasan"
     follow_up_by = datetime.fromisoformat(event.payload["follow_up_by"])
-    # three working days (a weekend or a holiday between makes it more days, never fewer)
-    assert timedelta(days=2) <= follow_up_by - event.occurred_at <= timedelta(days=9)
+    # three working days of the kecamatan's calendar from when it was referred (a weekend or a holiday between
+    # makes it more calendar days, never fewer: a fixed upper bound would fail around Lebaran's cuti bersama)
+    cal = wf.calendars.for_kecamatan(wf.kecamatan(event.kecamatan))
+    assert cal.add_working_days(before, 3) <= follow_up_by <= cal.add_working_days(after, 3)
+    assert follow_up_by - event.occurred_at >= timedelta(days=2)
 
 
 def test_a_referred_complaint_waits_on_the_office_and_the_staf_records_its_answer(web, wf, people, place):
