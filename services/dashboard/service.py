@@ -17,16 +17,13 @@ def _projections(ctx: RunContext) -> list[Runner]:
     return make_runners(ctx.engine, DashboardSettings())  # the base settings plus the projections' batch sizes
 
 
-def _status(_: Settings) -> list[dict]:
-    from services.dashboard.config import DashboardSettings
-    from services.dashboard.entrypoints.projections import status
-    from shared.db import make_engine
+def _status(settings: Settings) -> list[dict]:
+    """Each projection's lag and set-aside events, listed (``pengaduan projections status``)."""
+    from services.dashboard.adapters import tables as t
+    from services.dashboard.entrypoints.projections import NAMES
+    from shared.projection_failures import status_reader
 
-    engine = make_engine(DashboardSettings(), pool_size=1)
-    try:
-        return status(engine, details=True)  # with the set-aside events
-    finally:
-        engine.dispose()
+    return status_reader(t.checkpoints, t.projection_failures, NAMES)(settings)
 
 
 def _rebuild(_: Settings, name: str) -> dict:
