@@ -15,6 +15,10 @@ the host file as it is, and the application runs as uid 10001):
     pengaduan_redis_url           redis://:<that password>@redis:6379/0
     minio_root_user / minio_root_password, pengaduan_document_store_url (the bucket in the compose MinIO)
 
+and an empty folder ``integrations`` (0755, inside the 0700 one) for the credentials of the outside systems the
+kabupaten connects, which the operator writes there, one ``pengaduan_<setting>`` file each, 0444 (docker-compose.yml
+mounts the folder whole at /run/secrets/integrations; README "Production deployment").
+
 An existing file is never overwritten (a second run adds only what is missing), so the passwords a running
 database or Redis already has stay as they are. The TLS certificate chain and key (tls_certificate.pem,
 tls_private_key.pem) are the operator's; --self-signed-tls HOST makes a throwaway pair for a local trial with
@@ -36,6 +40,7 @@ from urllib.parse import quote
 DB_USER = "pengaduan"
 DB_NAME = "pengaduan"
 BUCKET = "pengaduan-documents"
+INTEGRATIONS = "integrations"  # the outside systems' credentials (shared/config.py INTEGRATIONS_SUBDIR)
 FILES = (
     "pengaduan_secret_key",
     "pengaduan_privacy_keys",
@@ -91,6 +96,12 @@ def redis_acl_line(password: str) -> str:
 def make_secrets(folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
+    integrations = folder / INTEGRATIONS
+    if not integrations.is_dir():  # compose mounts it whole: it must exist, even empty (podman refuses otherwise)
+        integrations.mkdir()
+        # the application (uid 10001) lists it; the 0700 folder around it hides it from the host's other users
+        os.chmod(integrations, 0o755)  # noqa: S103
+        print(f"made {integrations}/ (the outside systems' credentials: empty until the kabupaten connects one)")
     out = {"pengaduan_secret_key": _read_or(folder, "pengaduan_secret_key", lambda: secrets.token_urlsafe(48))}
     out["pengaduan_privacy_keys"] = _read_or(folder, "pengaduan_privacy_keys", _privacy_keys)
 

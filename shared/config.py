@@ -3,7 +3,8 @@
 Each service builds its settings in its own ``bootstrap``; nothing here is read at import time.
 Every field can be set from the environment with the ``PENGADUAN_`` prefix, or from a file named
 ``pengaduan_<field>`` in ``PENGADUAN_SECRETS_DIR`` (default ``/run/secrets``, where Docker and Kubernetes
-mount secrets): ``/run/secrets/pengaduan_secret_key`` sets ``secret_key``. The environment wins over a file.
+mount secrets): ``/run/secrets/pengaduan_secret_key`` sets ``secret_key``; or from such a file in its
+``integrations`` folder (``secrets_folders``). The environment wins over a file.
 
 Invariant 11: nothing runs outside development on a default an attacker knows. ``environment`` is one of a
 fixed list (a typo such as ``prod`` is refused, never read as development), and outside ``development`` and
@@ -30,6 +31,10 @@ from pydantic_settings import (
 DEV_SECRET = "dev-only-secret-change-me"
 ENVIRONMENTS = ("development", "test", "production")
 DEFAULT_SECRETS_DIR = "/run/secrets"
+# the optional credentials of the outside systems (SMTP, SMS, WhatsApp, BSrE, the TSA, SP4N-LAPOR!): a folder of
+# ``pengaduan_<setting>`` files inside the secrets folder, which a compose deployment mounts whole
+# (docker-compose.yml, docs/adr/0033); Kubernetes projects the same files into the secrets folder itself
+INTEGRATIONS_SUBDIR = "integrations"
 MIN_SECRET_BYTES = 32
 MIN_SECRET_BITS = 128
 # the brokers shared.celery_app configures (ADR 0006): a typo or another kombu transport is refused at start,
@@ -68,6 +73,14 @@ def check_secret_strength(secret: str) -> str | None:
     if steps > len(secret) // 3:
         return "runs through the keyboard or the alphabet; it must be generated, not typed"
     return None
+
+
+def secrets_folders() -> list[Path]:
+    """The folders whose ``pengaduan_<setting>`` files set settings, those that exist, the one that wins last:
+    ``PENGADUAN_SECRETS_DIR`` (default /run/secrets) and its ``integrations`` folder, where a file of the same
+    name as one in the secrets folder itself loses (an integration's credentials never replace the database's)."""
+    folder = Path(os.environ.get("PENGADUAN_SECRETS_DIR", DEFAULT_SECRETS_DIR))
+    return [f for f in (folder / INTEGRATIONS_SUBDIR, folder) if f.is_dir()]
 
 
 class Settings(BaseSettings):
@@ -211,10 +224,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The secrets folder is chosen when the settings are built (not at import time) and only used when
         # it exists, so a machine without /run/secrets gets no warning.
-        folder = Path(os.environ.get("PENGADUAN_SECRETS_DIR", DEFAULT_SECRETS_DIR))
         sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings, dotenv_settings)
-        if folder.is_dir():
-            sources += (SecretsSettingsSource(settings_cls, secrets_dir=folder),)
+        folders = secrets_folders()
+        if folders:
+            sources += (SecretsSettingsSource(settings_cls, secrets_dir=folders),)
         return sources
 
     @model_validator(mode="after")

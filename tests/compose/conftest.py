@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from shared.embedded import free_port
-from tests.compose.stack import ROOT, Stack
+from tests.compose.stack import INTEGRATION_TOKENS, ROOT, Stack
 
 
 @pytest.fixture(scope="session")
@@ -36,20 +36,36 @@ def drive_lock():
 
 @pytest.fixture(scope="session")
 def stack(compose_dir, tmp_path_factory, drive_lock):
-    secrets = tmp_path_factory.mktemp("secrets")
+    folder = tmp_path_factory.mktemp("secrets")
     subprocess.run(
         [
             sys.executable,
             str(ROOT / "deploy" / "make_secrets.py"),
             "--dir",
-            str(secrets),
+            str(folder),
             "--self-signed-tls",
             "localhost",
         ],
         check=True,
         capture_output=True,
     )
-    s = Stack(secrets=secrets, http_port=free_port(), https_port=free_port(), log=compose_dir / "commands.log")
+    # the outside systems a kabupaten connects (docs/adr/0033): settings in its .env file (here PENGADUAN_ENV_FILE),
+    # credentials as files in secrets/integrations/, each read by the processes as production reads them
+    settings_file = tmp_path_factory.mktemp("settings") / "pengaduan.env"
+    settings_file.write_text(
+        "PENGADUAN_TSA_URL=http://tsa:8026\n"  # the CI's timestamp authority: letters signed PAdES B-LTA
+        f"PENGADUAN_EMAIL_WEBHOOK_TOKEN={INTEGRATION_TOKENS['email']}\n"
+    )
+    sms_token = folder / "integrations" / "pengaduan_sms_webhook_token"
+    sms_token.write_text(INTEGRATION_TOKENS["sms"])
+    sms_token.chmod(0o444)
+    s = Stack(
+        secrets=folder,
+        http_port=free_port(),
+        https_port=free_port(),
+        log=compose_dir / "commands.log",
+        settings_file=settings_file,
+    )
     s.down()  # a previous run's leftovers, if it was cut off
     try:
         s.up_times = s.up()

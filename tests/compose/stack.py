@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -32,8 +33,11 @@ PROJECT = "pengaduan-ci"
 INFRA = ("postgres", "redis", "minio", "sinks")
 ONE_SHOTS = ("migrate", "seed-demo")
 APIS = ("intake-api", "workflow-api", "dashboard-api", "web-api", "letters-api")
-BACKGROUND = ("worker-workflow", "worker-letters", "worker-notify", "relay", "projections", "scheduler")
+BACKGROUND = ("worker-workflow", "worker-letters", "worker-notify", "relay", "projections", "scheduler", "tsa")
 FRONT = ("gateway", "proxy")
+# the inbound webhooks' secrets the drive gives the stack, one through each way in (conftest.py): e-mail's in the
+# settings file, SMS's as a file in secrets/integrations/
+INTEGRATION_TOKENS = {"email": secrets.token_urlsafe(24), "sms": secrets.token_urlsafe(24)}
 HEALTH_CHECKED = ("postgres", "redis", "minio", *APIS, *FRONT)
 
 
@@ -43,6 +47,7 @@ class Stack:
     http_port: int
     https_port: int
     log: Path
+    settings_file: Path  # the kabupaten's settings (.env's lines to every process: PENGADUAN_ENV_FILE)
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -55,6 +60,7 @@ class Stack:
             "PENGADUAN_PUBLIC_BASE_URL": self.base_url,
             "PENGADUAN_HTTP_PORT": str(self.http_port),
             "PENGADUAN_HTTPS_PORT": str(self.https_port),
+            "PENGADUAN_ENV_FILE": str(self.settings_file),
         }
 
     @property

@@ -23,7 +23,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-from tests.compose.stack import APIS, BACKGROUND, FRONT, INFRA
+from tests.compose.stack import APIS, BACKGROUND, FRONT, INFRA, INTEGRATION_TOKENS
 from tests.support.complaints import valid_body
 from tests.support.walk import PASSWORD, WALK, act
 
@@ -157,11 +157,17 @@ def test_a_complaint_walks_all_twelve_steps_and_its_signed_letter_goes_out(stack
     pdf = http.get(f"/v1/letters/{letter['id']}/pdf", headers=staf)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     ca = stack.podman("exec", stack.container("letters-api"), "cat", "/data/signing/ca.crt").stdout.encode()
-    [signature] = PdfFileReader(io.BytesIO(pdf.content)).embedded_signatures
+    reader = PdfFileReader(io.BytesIO(pdf.content))
+    [signature] = reader.embedded_regular_signatures
     status = validate_pdf_signature(
         signature, ValidationContext(trust_roots=list(load_certs_from_pemder_data(ca)), allow_fetching=False)
     )
     assert status.bottom_line and status.intact and status.valid and status.trusted
+    # PAdES B-LTA: the settings file's timestamp authority (PENGADUAN_TSA_URL, the `tsa` service) stamped the
+    # signature, and the document timestamp over the validation data is the letter's last revision
+    assert status.timestamp_validity is not None and status.timestamp_validity.valid
+    assert status.timestamp_validity.trusted, "the signature's timestamp does not chain to the CA"
+    assert len(reader.embedded_timestamp_signatures) == 1
     # ... and the public verification answers for it, the PDF uploaded as anyone holding it would
     check = http.post("/v1/letters/verify", content=pdf.content, headers={"Content-Type": "application/pdf"})
     assert check.status_code == 200, check.text
@@ -176,6 +182,24 @@ def test_a_complaint_walks_all_twelve_steps_and_its_signed_letter_goes_out(stack
     assert any(code in (m.get("subject") or "") + (m.get("text") or "") for m in sent)
     tracked = http.get(f"/v1/track/{code}")
     assert tracked.status_code == 200 and tracked.json()["status"] == "closed"
+
+
+def test_the_kabupatens_integrations_reach_the_processes(stack, http):
+    """docs/adr/0033: a setting from the .env file (the e-mail webhook's token) and a credential from
+    secrets/integrations/ (the SMS webhook's) configure intake as production reads them: a wrong token is refused
+    (401, not 503 "channel not configured"), the right one lets the request through to its next check."""
+    for channel, token, body, content_type, after_token in (
+        ("sms", INTEGRATION_TOKENS["sms"], b"{}", "application/json", 422),  # then: the fields are missing
+        ("email", INTEGRATION_TOKENS["email"], b"not mime", "text/plain", 415),  # then: not message/rfc822
+    ):
+        path = f"/v1/channels/{channel}"
+        wrong = http.post(path, content=body, headers={"Content-Type": content_type, "X-Webhook-Token": "salah"})
+        assert wrong.status_code == 401 and wrong.json()["code"] == "webhook_unauthorized", (channel, wrong.text)
+        right = http.post(path, content=body, headers={"Content-Type": content_type, "X-Webhook-Token": token})
+        assert right.status_code == after_token, (channel, right.text)
+    # the WhatsApp webhook's secrets were given neither way: not configured, said so
+    check = http.get("/v1/channels/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "x"})
+    assert check.status_code == 503, check.text
 
 
 def test_a_worker_kind_scaled_to_three_shares_the_work(stack, http):

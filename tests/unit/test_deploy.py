@@ -277,7 +277,7 @@ def test_backing_services(services, compose):
     declared = set(compose.get("volumes") or {})
     for name, service in services.items():
         for volume in service.get("volumes", []):
-            source = volume.split(":")[0]
+            source = interpolate(volume).split(":")[0]
             if not source.startswith((".", "/")):
                 assert source in declared, f"{name}: named volume {source} is not declared"
     assert "mailpit" not in services, "development mail belongs to docker-compose.dev.yml"
@@ -329,6 +329,59 @@ def test_app_environment_and_secret_files_build_valid_production_settings(servic
         assert redis_url.hostname == "redis" and unquote(redis_url.password) and redis_url.username in ("", None)
         store = urlsplit(s.document_store_url)
         assert store.scheme == "s3" and "minio:9000" in store.query, name
+
+
+INTEGRATIONS_MOUNT = "/run/secrets/integrations"
+
+
+def test_every_app_process_gets_the_kabupatens_settings_file_and_integrations_folder(services):
+    """The outside systems a kabupaten connects (docs/adr/0033): their settings from the .env file (optional, each
+    line to every process), their credentials from secrets/integrations/, mounted whole and read-only where the
+    settings look for it (shared.config.secrets_folders)."""
+    for name, service in app_services(services).items():
+        assert service["env_file"] == [{"path": "${PENGADUAN_ENV_FILE:-.env}", "required": False}], name
+        mounts = [interpolate(v) for v in service.get("volumes", [])]
+        assert f"./secrets/integrations:{INTEGRATIONS_MOUNT}:ro" in mounts, name
+        assert interpolate(service["volumes"][-1], {"PENGADUAN_SECRETS_PATH": "/srv/s"}).startswith("/srv/s/integ")
+
+
+def test_no_app_setting_is_set_empty(services):
+    """An empty variable in `environment:` wins over the file that sets the same setting (a credential in
+    secrets/integrations/ would be read as empty) and over the .env line: unset is the way to say nothing."""
+    for name in app_services(services):
+        for key, value in _app_environment(services, name).items():
+            assert value != "", f"{name}: {key} is set empty when the shell has nothing for it"
+
+
+def test_an_integrations_credential_is_read_and_never_replaces_a_core_secret(tmp_path, monkeypatch):
+    """A file in the integrations folder sets its setting; one of the same name in the secrets folder itself wins
+    (an integration's folder cannot replace the database's URL); the environment wins over both."""
+    from services.letters.config import LettersSettings
+
+    folder = tmp_path / "secrets"
+    generated = make_secrets.make_secrets(folder)
+    integrations = folder / "integrations"
+    (integrations / "pengaduan_bsre_password").write_text("rahasia-bsre")
+    (integrations / "pengaduan_bsre_username").write_text("pamekasan-client")
+    (integrations / "pengaduan_database_url").write_text("postgresql+psycopg://intruder@elsewhere/x")
+    for key in [k for k in os.environ if k.startswith("PENGADUAN_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("PENGADUAN_SECRETS_DIR", str(folder))
+    monkeypatch.setenv("PENGADUAN_BSRE_URL", "https://esign.example.go.id")
+    settings = LettersSettings(environment="test")
+    assert (settings.bsre_username, settings.bsre_password) == ("pamekasan-client", "rahasia-bsre")
+    assert settings.database_url == generated["pengaduan_database_url"]
+    monkeypatch.setenv("PENGADUAN_BSRE_PASSWORD", "from-the-environment")
+    assert LettersSettings(environment="test").bsre_password == "from-the-environment"
+    # without the folder (an older secrets folder, Kubernetes): the secrets folder alone, no warning
+    for entry in integrations.iterdir():
+        entry.chmod(0o644)
+        entry.unlink()
+    integrations.rmdir()
+    monkeypatch.delenv("PENGADUAN_BSRE_URL")
+    monkeypatch.delenv("PENGADUAN_BSRE_PASSWORD")
+    settings = LettersSettings(environment="test")
+    assert settings.bsre_password is None and settings.database_url == generated["pengaduan_database_url"]
 
 
 def test_production_compose_has_no_development_default(services):
@@ -477,6 +530,12 @@ def test_make_secrets_keeps_what_exists_and_hides_the_folder(tmp_path):
         assert (folder / name).read_text() == first[name], name
         assert (folder / name).stat().st_mode & 0o777 == 0o444, name
     assert make_secrets.make_secrets(folder) == first, "a second run must not change a running system's passwords"
+    # the outside systems' credentials: a folder the application (uid 10001) can list, empty at first, kept after
+    assert (folder / "integrations").is_dir() and (folder / "integrations").stat().st_mode & 0o777 == 0o755
+    assert not any((folder / "integrations").iterdir())
+    (folder / "integrations" / "pengaduan_smtp_password").write_text("kata-sandi")
+    make_secrets.make_secrets(folder)
+    assert (folder / "integrations" / "pengaduan_smtp_password").read_text() == "kata-sandi"
     assert Settings(
         environment="production", secret_key=first["pengaduan_secret_key"], privacy_keys=first["pengaduan_privacy_keys"]
     ).secret_key
