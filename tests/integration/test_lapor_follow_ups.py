@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from devtools.lapor.server import DEV_TOKEN, LaporServer
 from services.lapor import cli
@@ -415,3 +415,11 @@ def test_an_event_the_follower_cannot_read_is_set_aside_and_the_others_go_on(eng
     with engine.connect() as conn:
         found = {g.name: g.value for g in gauges(conn) if g.labels.get("projection") == follower.name}
     assert found["pengaduan_projection_failures"] >= 1 and found["pengaduan_projection_held_events"] >= 1
+    # its lag, now that it has a checkpoint: what the store holds after it (nothing once it has caught up)
+    with engine.connect() as conn:
+        lag = [g for g in gauges(conn) if g.name == "pengaduan_subscription_lag_events"]
+        last = conn.execute(text("SELECT max(position) FROM workflow.events")).scalar_one()
+        position = conn.execute(
+            text("SELECT position FROM lapor.checkpoints WHERE name = :n"), {"n": follower.name}
+        ).scalar_one()
+    assert [(g.labels, g.value) for g in lag] == [({"subscription": follower.name}, last - position)]
