@@ -99,9 +99,10 @@ def make_secrets(folder: Path) -> dict[str, str]:
     integrations = folder / INTEGRATIONS
     if not integrations.is_dir():  # compose mounts it whole: it must exist, even empty (podman refuses otherwise)
         integrations.mkdir()
-        # the application (uid 10001) lists it; the 0700 folder around it hides it from the host's other users
-        os.chmod(integrations, 0o755)  # noqa: S103
         print(f"made {integrations}/ (the outside systems' credentials: empty until the kabupaten connects one)")
+    # the application (uid 10001) lists it (every process reads its settings there at start: one it cannot list
+    # stops them all); the 0700 folder around it hides it from the host's other users. Set again on every run.
+    os.chmod(integrations, 0o755)  # noqa: S103
     out = {"pengaduan_secret_key": _read_or(folder, "pengaduan_secret_key", lambda: secrets.token_urlsafe(48))}
     out["pengaduan_privacy_keys"] = _read_or(folder, "pengaduan_privacy_keys", _privacy_keys)
 

@@ -53,7 +53,7 @@ def stack(compose_dir, tmp_path_factory, drive_lock):
     # credentials as files in secrets/integrations/, each read by the processes as production reads them
     settings_file = tmp_path_factory.mktemp("settings") / "pengaduan.env"
     settings_file.write_text(
-        "PENGADUAN_TSA_URL=http://tsa:8026\n"  # the CI's timestamp authority: letters signed PAdES B-LTA
+        "PENGADUAN_TSA_URL=http://tsa:8026/tsa\n"  # the CI's timestamp authority: letters signed PAdES B-LTA
         f"PENGADUAN_EMAIL_WEBHOOK_TOKEN={INTEGRATION_TOKENS['email']}\n"
     )
     sms_token = folder / "integrations" / "pengaduan_sms_webhook_token"

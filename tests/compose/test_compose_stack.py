@@ -20,7 +20,7 @@ import httpx
 import pytest
 from pyhanko.keys import load_certs_from_pemder_data
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature, validate_pdf_timestamp
 from pyhanko_certvalidator import ValidationContext
 
 from tests.compose.stack import APIS, BACKGROUND, FRONT, INFRA, INTEGRATION_TOKENS
@@ -159,15 +159,17 @@ def test_a_complaint_walks_all_twelve_steps_and_its_signed_letter_goes_out(stack
     ca = stack.podman("exec", stack.container("letters-api"), "cat", "/data/signing/ca.crt").stdout.encode()
     reader = PdfFileReader(io.BytesIO(pdf.content))
     [signature] = reader.embedded_regular_signatures
-    status = validate_pdf_signature(
-        signature, ValidationContext(trust_roots=list(load_certs_from_pemder_data(ca)), allow_fetching=False)
-    )
+    trusting_the_ca = ValidationContext(trust_roots=list(load_certs_from_pemder_data(ca)), allow_fetching=False)
+    status = validate_pdf_signature(signature, trusting_the_ca)
     assert status.bottom_line and status.intact and status.valid and status.trusted
     # PAdES B-LTA: the settings file's timestamp authority (PENGADUAN_TSA_URL, the `tsa` service) stamped the
-    # signature, and the document timestamp over the validation data is the letter's last revision
+    # signature, and the document timestamp over the validation data covers the whole file (the last revision)
     assert status.timestamp_validity is not None and status.timestamp_validity.valid
     assert status.timestamp_validity.trusted, "the signature's timestamp does not chain to the CA"
-    assert len(reader.embedded_timestamp_signatures) == 1
+    [document_timestamp] = reader.embedded_timestamp_signatures
+    stamped = validate_pdf_timestamp(document_timestamp, validation_context=trusting_the_ca)
+    assert stamped.intact and stamped.valid and stamped.trusted
+    assert stamped.coverage == SignatureCoverageLevel.ENTIRE_FILE
     # ... and the public verification answers for it, the PDF uploaded as anyone holding it would
     check = http.post("/v1/letters/verify", content=pdf.content, headers={"Content-Type": "application/pdf"})
     assert check.status_code == 200, check.text

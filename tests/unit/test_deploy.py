@@ -26,6 +26,7 @@ import subprocess
 import threading
 import time
 import tomllib
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -345,6 +346,17 @@ def test_every_app_process_gets_the_kabupatens_settings_file_and_integrations_fo
         assert interpolate(service["volumes"][-1], {"PENGADUAN_SECRETS_PATH": "/srv/s"}).startswith("/srv/s/integ")
 
 
+def test_the_lapor_bridge_reaches_intake_directly(services):
+    """The bridge (scheduler: the import; projections: the follower) hands reports to intake's /v1/channels/lapor,
+    which nginx lets through from inside only: straight to the intake-api service, as the k8s base sets it."""
+    runners = (ROOT / "deploy" / "k8s" / "base" / "runners.yaml").read_text()
+    assert runners.count('name: PENGADUAN_LAPOR_INTAKE_URL\n              value: "http://intake-api:8000"') == 2
+    for name in ("scheduler", "projections"):
+        assert _app_environment(services, name)["PENGADUAN_LAPOR_INTAKE_URL"] == "http://intake-api:8000", name
+        intake = services["intake-api"]["command"]
+        assert intake[intake.index("--port") + 1] == "8000"
+
+
 def test_no_app_setting_is_set_empty(services):
     """An empty variable in `environment:` wins over the file that sets the same setting (a credential in
     secrets/integrations/ would be read as empty) and over the .env line: unset is the way to say nothing."""
@@ -380,7 +392,9 @@ def test_an_integrations_credential_is_read_and_never_replaces_a_core_secret(tmp
     integrations.rmdir()
     monkeypatch.delenv("PENGADUAN_BSRE_URL")
     monkeypatch.delenv("PENGADUAN_BSRE_PASSWORD")
-    settings = LettersSettings(environment="test")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydantic-settings warns of a secrets folder that does not exist
+        settings = LettersSettings(environment="test")
     assert settings.bsre_password is None and settings.database_url == generated["pengaduan_database_url"]
 
 
