@@ -25,6 +25,8 @@ pengaduan lapor status|retry [--id ID]         the SP4N-LAPOR! bridge: what wait
 pengaduan privacy new-key|rotate-keys|status|erase|retention|requests  the complainants' data keys; erase a closed
                             complaint's data; the retention job's round (--dry-run); the record of requests
 pengaduan intake imap-poller                   inbound e-mail from an IMAP mailbox
+pengaduan integrations                         which outside systems the settings connect, and where each
+                                               credential comes from (never its value)
 pengaduan backup DIR [--pg-bin D]              the database and the document store into a new folder under DIR
 pengaduan backup-verify BACKUP                 a backup's checksums and documents against its manifest
 pengaduan restore BACKUP [--advance-numbers N] into an EMPTY database and document store (docs/adr/0025)
@@ -638,6 +640,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(fn=cmd_devlapor)
 
+    p = sub.add_parser(
+        "integrations",
+        help="which outside systems (SMTP, SMS, WhatsApp, the webhooks, the TSA, BSrE, SP4N-LAPOR!) this process's "
+        "settings connect, and where each credential comes from (never its value); exit 1 if a service refuses them",
+    )
+    p.set_defaults(fn=cmd_integrations)
     p = sub.add_parser("backup", help="back up the database and the document store into a new folder (ADR 0025)")
     p.add_argument("dir", help="where the backup's folder is made")
     p.add_argument("--pg-bin", help="the folder of pg_dump/pg_restore (default: PATH, then the embedded wheel)")
@@ -662,6 +670,15 @@ def build_parser() -> argparse.ArgumentParser:
         if service.cli:
             service.cli(sub)
     return parser
+
+
+def cmd_integrations(args: argparse.Namespace) -> None:
+    from pengaduan.integrations import render, report
+
+    lines, ok = report(settings_errors)
+    print(render(lines))
+    if not ok:
+        sys.exit(1)
 
 
 def refuse_unsafe_settings() -> None:
