@@ -202,6 +202,15 @@ def test_the_kabupatens_integrations_reach_the_processes(stack, http):
     # the WhatsApp webhook's secrets were given neither way: not configured, said so
     check = http.get("/v1/channels/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "x"})
     assert check.status_code == 503, check.text
+    # and what an operator runs to see it: where each came from, no value (in the letters service's container, which
+    # the CI runs in development: production's would refuse the TSA without its CA file, as it should)
+    said = stack.podman("exec", stack.container("letters-api"), "pengaduan", "integrations").stdout
+    lines = {line.split("  ")[0]: line for line in said.splitlines()[1:]}
+    assert "/run/secrets/integrations/pengaduan_sms_webhook_token" in lines["SMS in (POST /v1/channels/sms)"]
+    assert "PENGADUAN_EMAIL_WEBHOOK_TOKEN (environment)" in lines["e-mail in (POST /v1/channels/email)"]
+    assert " on " in lines["timestamp authority"] and "http://tsa:8026," in lines["timestamp authority"]
+    assert " off " in lines["WhatsApp in (POST /v1/channels/whatsapp)"]
+    assert not any(token in said for token in INTEGRATION_TOKENS.values())
 
 
 def test_a_worker_kind_scaled_to_three_shares_the_work(stack, http):
