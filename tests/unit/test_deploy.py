@@ -357,6 +357,54 @@ def test_the_lapor_bridge_reaches_intake_directly(services):
         assert intake[intake.index("--port") + 1] == "8000"
 
 
+def test_the_production_env_example_names_settings_and_no_credential(monkeypatch, tmp_path):
+    """deploy/production.env.example, the operator's start for .env: every variable in it (commented or not) is a
+    setting an application process reads, none is a credential (those are files in secrets/integrations/), none is
+    set empty (it would hide the file)."""
+    from pydantic import SecretStr
+
+    from services.intake.config import IntakeSettings
+    from services.lapor.config import LaporSettings
+    from services.letters.config import LettersSettings
+    from services.notify.config import NotifySettings
+
+    fields = {}
+    for cls in (Settings, IntakeSettings, LaporSettings, LettersSettings, NotifySettings):
+        fields.update(cls.model_fields)
+    lines = (ROOT / "deploy" / "production.env.example").read_text().splitlines()
+    variables = [line.lstrip("#") for line in lines if line.lstrip("#").startswith("PENGADUAN_")]
+    assert len(variables) >= 15
+    for line in variables:
+        name, _, value = line.partition("=")
+        field = name.removeprefix("PENGADUAN_").lower()
+        assert field in fields, f"{name} is no setting"
+        assert value, f"{name} set empty"
+        annotation = str(fields[field].annotation)
+        assert SecretStr.__name__ not in annotation, f"{name} is a credential: a file in secrets/integrations/"
+        assert not re.search(r"password|token|secret|passkey|userkey|username", field), name
+    assert [line for line in lines if line.startswith("PENGADUAN_")] == [
+        "PENGADUAN_PUBLIC_BASE_URL=https://pengaduan.pamekasankab.go.id"
+    ]
+    # every line uncommented, with the credentials as files: each service takes the values as they are written
+    for key in [k for k in os.environ if k.startswith("PENGADUAN_")]:
+        monkeypatch.delenv(key)
+    for line in variables:
+        name, _, value = line.partition("=")
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PENGADUAN_ENVIRONMENT", "test")  # production wants the CA files to exist
+    folder = tmp_path / "secrets"
+    make_secrets.make_secrets(folder)
+    for field, value in {"bsre_username": "klien", "bsre_password": "rahasia", "lapor_token": "t" * 40}.items():
+        (folder / "integrations" / f"pengaduan_{field}").write_text(value)
+    (folder / "integrations" / "pengaduan_lapor_webhook_token").write_text("w" * 40)
+    monkeypatch.setenv("PENGADUAN_SECRETS_DIR", str(folder))
+    notify, letters, lapor = NotifySettings(), LettersSettings(), LaporSettings()
+    assert notify.sms_params == {"to": "msisdn", "message": "text", "reference": ""} and notify.smtp_port == 587
+    assert letters.tsa_url and letters.bsre_password == "rahasia" and letters.pades_level == "B-LTA"
+    assert lapor.lapor_enabled and lapor.lapor_instansi == {"pegantenan": "12345"}
+    assert IntakeSettings().email_authserv_ids == "mx.pamekasankab.go.id"
+
+
 def test_no_app_setting_is_set_empty(services):
     """An empty variable in `environment:` wins over the file that sets the same setting (a credential in
     secrets/integrations/ would be read as empty) and over the .env line: unset is the way to say nothing."""
