@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fnmatch
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -43,6 +42,7 @@ from starlette.routing import Mount
 from pengaduan import apps, cli, registry
 from shared.config import DEV_SECRET, Settings
 from shared.privacy import KeyEncryptionKeys
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -54,14 +54,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 APP_IMAGE = "pengaduan:latest"
 
 
-def _load_script(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_secrets = _load_script(ROOT / "deploy" / "make_secrets.py")  # a script, run before anything is installed
+make_secrets = load_script(ROOT / "deploy" / "make_secrets.py")  # a script, run before anything is installed
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 # Which `pengaduan` subcommand each application service runs; a new service must be added here.

@@ -4,22 +4,16 @@ read from, with no secret's value in the output."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
 from pengaduan import cli
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _make_secrets():
-    spec = importlib.util.spec_from_file_location("make_secrets", ROOT / "deploy" / "make_secrets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+make_secrets = load_script(ROOT / "deploy" / "make_secrets.py")  # a script, run before anything is installed
 
 
 @pytest.fixture
@@ -75,7 +69,7 @@ def test_nothing_connected_says_so_for_each_system(clean, capsys):
 
 def test_each_credential_is_named_by_where_it_was_read_and_never_shown(clean, capsys, monkeypatch):
     folder = clean / "secrets"
-    _make_secrets().make_secrets(folder)
+    make_secrets.make_secrets(folder)
     capsys.readouterr()  # what make_secrets printed
     integrations = folder / "integrations"
     secrets = {
@@ -151,7 +145,7 @@ def test_where_a_value_comes_from_as_the_settings_read_it(clean, capsys, monkeyp
     """The secrets folder's own file wins over the integrations folder's; names match in any case; an empty variable
     in the environment hides a file (the .env trap) and is said so; a URL nobody can read is not shown."""
     folder = clean / "secrets"
-    _make_secrets().make_secrets(folder)
+    make_secrets.make_secrets(folder)
     capsys.readouterr()
     (folder / "integrations" / "pengaduan_sms_webhook_token").write_text("dari-folder-integrasi")
     (folder / "pengaduan_sms_webhook_token").write_text("dari-folder-rahasia")

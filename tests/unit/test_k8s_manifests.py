@@ -22,7 +22,6 @@ import base64
 import copy
 import hashlib
 import http.client
-import importlib.util
 import json
 import os
 import shutil
@@ -48,6 +47,7 @@ from shared.config import Settings
 from shared.contracts.routing import queues
 from shared.embedded import free_port
 from shared.privacy import KeyEncryptionKeys
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -59,15 +59,8 @@ APP_UID = 10001  # the Dockerfile's user
 CLUSTER_SCOPED_KINDS = {"Namespace"}
 
 
-def _load_script(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-nginx_for_k8s = _load_script(K8S / "nginx_for_k8s.py")
-make_secrets = _load_script(ROOT / "deploy" / "make_secrets.py")
+nginx_for_k8s = load_script(K8S / "nginx_for_k8s.py")
+make_secrets = load_script(ROOT / "deploy" / "make_secrets.py")
 
 
 # ---------------------------------------------------------------------------------------------------------------
