@@ -56,10 +56,13 @@ def where(field: str) -> str:
     return str(found) if found is not None else "source not found"
 
 
-def _credential(settings: Any, field: str) -> str:
+def _given(settings: Any, field: str) -> bool:
     value = getattr(settings, field)
-    given = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-    if given:
+    return bool(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+
+
+def _credential(settings: Any, field: str) -> str:
+    if _given(settings, field):
         return f"{field}: {where(field)}"
     variable, found = _environment(field), _file_of(field)
     if variable is not None and found is not None:  # the .env trap: an empty line hides the file
@@ -69,11 +72,6 @@ def _credential(settings: Any, field: str) -> str:
 
 def _credentials(settings: Any, *fields: str) -> str:
     return "; ".join(_credential(settings, field) for field in fields)
-
-
-def _given(settings: Any, field: str) -> bool:
-    value = getattr(settings, field)
-    return bool(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
 
 
 def _address(url: str | None) -> str:
